@@ -1,0 +1,286 @@
+"""The ``genmodel`` command line: estimate, models, hardware, show, import-hf.
+
+Contract
+--------
+Every command prints human-readable text with units (or one JSON object with ``--json``, SI units as the
+key names say). Bad input (unknown names, impossible configurations, unreadable files) prints one line
+``error: ...`` to stderr and exits with status 2; the library computes everything, this module only
+parses arguments and formats results.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+
+import typer
+
+from genmodel.errors import GenmodelError
+
+DEFAULT_MODEL = "llama-3.1-8b"
+DEFAULT_HARDWARE = "h100-sxm"
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,
+                  help="First-principles LLM inference estimates: latency, throughput and memory on any hardware.")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _si(value: float, unit: str, digits: int = 4) -> str:
+    from genmodel.units import format_quantity
+
+    return format_quantity(value, unit, digits)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.3f} ms"
+
+
+@app.command()
+def estimate(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (genmodel models).")] = DEFAULT_MODEL,
+    hardware: Annotated[str, typer.Option("--hardware", "-H", help="Hardware name (genmodel hardware).")]
+    = DEFAULT_HARDWARE,
+    batch: Annotated[int, typer.Option(help="Sequences in the static batch.")] = 1,
+    input_tokens: Annotated[int, typer.Option(help="Prompt tokens per sequence.")] = 1024,
+    output_tokens: Annotated[int, typer.Option(help="Generated tokens per sequence.")] = 256,
+    weight_dtype: Annotated[str | None, typer.Option(help="Weight datatype (default: activation dtype).")] = None,
+    kv_dtype: Annotated[str | None, typer.Option(help="KV-cache datatype (default: activation dtype).")] = None,
+    activation_dtype: Annotated[str | None, typer.Option(
+        help="Activation/matmul datatype (default: bf16, else fp16, else the device's widest).")] = None,
+    prefill_chunk_tokens: Annotated[int, typer.Option(help="Most prompt tokens per prefill step.")] = 8192,
+    flops_scale: Annotated[float, typer.Option(help="What-if: multiply every peak FLOP/s.")] = 1.0,
+    bandwidth_scale: Annotated[float, typer.Option(help="What-if: multiply every memory bandwidth.")] = 1.0,
+    capacity_scale: Annotated[float, typer.Option(help="What-if: multiply every memory capacity.")] = 1.0,
+    allow_overflow: Annotated[bool, typer.Option(
+        help="Report a configuration that does not fit (fits=false) instead of failing.")] = False,
+    breakdown: Annotated[bool, typer.Option(help="Also print the per-operator breakdown.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (SI units).")] = False,
+) -> None:
+    """Estimate TTFT, TPOT, end-to-end latency, throughput and memory of MODEL on one HARDWARE device."""
+    from genmodel.estimate import estimate as run_estimate
+
+    result = run_estimate(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
+                          activation_dtype, prefill_chunk_tokens=prefill_chunk_tokens, flops_scale=flops_scale,
+                          bandwidth_scale=bandwidth_scale, capacity_scale=capacity_scale,
+                          check_fit=not allow_overflow)
+    data = result.to_dict()
+    if as_json:
+        if breakdown:
+            data["breakdown"] = result.breakdown().to_dict(orient="records")
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo(_format_estimate(result, data))
+    if breakdown:
+        _print_breakdown(result)
+
+
+def _format_estimate(result: Any, d: dict[str, Any]) -> str:
+    m, hw, eff = result.model, result.hardware, result.efficiency
+    lines = [
+        f"{m.display_name} on {hw.display_name}",
+        f"  workload: batch {d['batch']}, {d['input_tokens']} input + {d['output_tokens']} output tokens; "
+        f"weights {d['weight_dtype']}, activations {d['activation_dtype']}, KV cache {d['kv_dtype']}",
+        f"  realism: {eff.compute_efficiency:.0%} of peak FLOP/s, {eff.memory_efficiency:.0%} of peak bandwidth, "
+        f"{eff.kernel_overhead_s * 1e6:g} us per kernel",
+        "",
+        f"  {'':32}{'estimate':>16}{'ideal roofline':>18}",
+        f"  {'TTFT (prefill, whole batch)':32}{_ms(d['ttft_s']):>16}{_ms(d['ideal_ttft_s']):>18}",
+        f"  {'TPOT (mean over decode steps)':32}{_ms(d['tpot_s']):>16}{_ms(d['ideal_tpot_s']):>18}",
+        f"  {'TPOT at final context':32}{_ms(d['tpot_final_s']):>16}{_ms(d['ideal_tpot_final_s']):>18}",
+        f"  {'end-to-end latency':32}{_ms(d['e2e_latency_s']):>16}{_ms(d['ideal_e2e_latency_s']):>18}",
+        f"  {'output throughput':32}{d['output_tokens_per_s']:>12,.1f} tok/s"
+        f"{d['ideal_output_tokens_per_s']:>14,.1f} tok/s",
+        f"  {'total throughput (in + out)':32}{d['total_tokens_per_s']:>12,.1f} tok/s",
+        f"  {'decode rate (batch / TPOT)':32}{d['decode_tokens_per_s']:>12,.1f} tok/s",
+        f"  decode is {d['bound']}-bound; prefill is {d['prefill_bound']}-bound",
+        "",
+        "  memory",
+        f"    weights          {_si(d['weights_bytes'], 'B'):>12}",
+        f"    KV cache         {_si(d['kv_cache_bytes'], 'B'):>12}   (batch x {d['input_tokens'] + d['output_tokens']}"
+        " tokens)",
+        f"    activations      {_si(d['activation_peak_bytes'], 'B'):>12}   (peak, prefill)",
+        f"    total            {_si(d['total_memory_bytes'], 'B'):>12}   of {_si(d['memory_capacity_bytes'], 'B')} "
+        f"usable -> {'fits' if d['fits'] else 'DOES NOT FIT'}",
+        f"    largest batch that fits: {d['max_batch']:,}; longest context at batch {d['batch']}: "
+        f"{d['max_context_tokens']:,} tokens (model max {m.max_context_tokens:,})",
+    ]
+    return "\n".join(lines)
+
+
+def _print_breakdown(result: Any) -> None:
+    df = result.breakdown()
+    for phase in ("prefill", "decode"):
+        part = df[df.phase == phase].sort_values("time_s", ascending=False)
+        typer.echo(f"\n  {phase} operators (all layers of a group summed{', mean over steps' if phase == 'decode' else ''})")
+        typer.echo(f"    {'group':34} {'operator':16} {'GFLOP':>10} {'MB moved':>10} {'time':>12} {'share':>7}  bound")
+        for row in part.itertuples():
+            moved = (row.weight_bytes + row.kv_bytes + row.activation_bytes) / 1e6
+            typer.echo(f"    {row.group[:34]:34} {row.operator:16} {row.flops / 1e9:>10,.1f} {moved:>10,.1f} "
+                       f"{_ms(row.time_s):>12} {row.share:>6.1%}  {row.bound}")
+
+
+@app.command("models")
+def list_models(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the built-in models with their key figures."""
+    from genmodel.database import all_models
+
+    rows = [m.summary() for m in all_models().values()]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'name':24} {'family':13} {'attn':5} {'layers':>6} {'total':>9} {'active':>9} {'experts':>8} "
+               f"{'KV/token bf16':>14} {'max ctx':>9}")
+    for r in rows:
+        typer.echo(f"{r['name']:24} {r['family']:13} {r['attention']:5} {r['layers']:>6} "
+                   f"{r['total_params'] / 1e9:>8.1f}B {r['active_params'] / 1e9:>8.1f}B {r['experts']:>8} "
+                   f"{r['kv_bytes_per_token_bf16'] / 1e3:>11.1f} kB {r['max_context_tokens']:>9,}")
+
+
+@app.command("hardware")
+def list_hardware(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the built-in devices with their key figures (dense peaks)."""
+    from genmodel.database import all_hardware
+
+    rows = []
+    for h in all_hardware().values():
+        up = h.scale_up.bandwidth_per_direction_bytes_per_s if h.scale_up else None
+        rows.append({
+            "name": h.name, "kind": h.kind, "vendor": h.vendor,
+            "bf16_flops_per_s": h.peak_flops_per_s.get("bf16") or h.peak_flops_per_s.get("fp16"),
+            "fp8_flops_per_s": h.peak_flops_per_s.get("fp8"), "int8_ops_per_s": h.peak_flops_per_s.get("int8"),
+            "memory_capacity_bytes": h.memory_capacity_bytes,
+            "memory_bandwidth_bytes_per_s": h.main_memory.bandwidth_bytes_per_s,
+            "scale_up_bytes_per_s_per_direction": up, "tdp_w": h.power.tdp_w if h.power else None,
+        })
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+
+    def t(x: float | None) -> str:
+        return f"{x / 1e12:,.0f}" if x else "-"
+
+    typer.echo(f"{'name':22} {'kind':11} {'bf16/fp16':>10} {'fp8':>8} {'int8':>8} {'memory':>10} {'bandwidth':>11} "
+               f"{'scale-up/dir':>12} {'TDP':>7}")
+    typer.echo(f"{'':22} {'':11} {'TFLOPS':>10} {'TFLOPS':>8} {'TOPS':>8} {'':>10} {'':>11} {'':>12} {'':>7}")
+    for r in rows:
+        up = _si(r["scale_up_bytes_per_s_per_direction"], "B/s", 3) if r["scale_up_bytes_per_s_per_direction"] else "-"
+        tdp = f"{r['tdp_w']:,.0f} W" if r["tdp_w"] else "-"
+        typer.echo(f"{r['name']:22} {r['kind']:11} {t(r['bf16_flops_per_s']):>10} {t(r['fp8_flops_per_s']):>8} "
+                   f"{t(r['int8_ops_per_s']):>8} {_si(r['memory_capacity_bytes'], 'B', 3):>10} "
+                   f"{_si(r['memory_bandwidth_bytes_per_s'], 'B/s', 3):>11} {up:>12} {tdp:>7}")
+
+
+@app.command()
+def show(name: Annotated[str, typer.Argument(help="A model or hardware name.")],
+         as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show one model or hardware entry in full, with derived figures."""
+    import yaml
+
+    from genmodel.database import all_hardware, all_models, get_hardware, get_model
+    from genmodel.errors import UnknownNameError, unknown_name
+
+    spec: Any
+    try:
+        spec = get_model(name)
+        derived = {"attention_kind": spec.attention.kind, "total_params": spec.total_params,
+                   "active_params": spec.active_params(),
+                   "active_params_without_input_embedding": spec.active_params(include_embedding=False),
+                   "kv_cache_bytes_per_token_bf16": spec.kv_cache_bytes_per_token("bf16"),
+                   "moe_layers": spec.num_moe_layers}
+    except UnknownNameError:
+        try:
+            spec = get_hardware(name)
+        except UnknownNameError:
+            raise unknown_name("model or hardware", name, [*all_models(), *all_hardware()],
+                               "genmodel models' or 'genmodel hardware") from None
+        from genmodel.efficiency import resolve_efficiency
+
+        eff = resolve_efficiency(spec)
+        derived = {"memory_capacity_bytes": spec.memory_capacity_bytes,
+                   "efficiency_in_force": {"compute_efficiency": eff.compute_efficiency,
+                                           "memory_efficiency": eff.memory_efficiency,
+                                           "kernel_overhead_s": eff.kernel_overhead_s,
+                                           "usable_memory_fraction": eff.usable_memory_fraction,
+                                           "source": eff.source}}
+    data = {**spec.model_dump(mode="json", exclude_none=True), "derived": derived}
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        typer.echo(yaml.safe_dump(data, sort_keys=False, width=110).rstrip())
+
+
+@app.command("import-hf")
+def import_hf(
+    config: Annotated[Path, typer.Argument(help="Path to a Hugging Face config.json.")],
+    name: Annotated[str | None, typer.Option(help="Entry name (default: the file's parent folder or stem).")] = None,
+    source: Annotated[str | None, typer.Option(help="Source URL to record (default: the path).")] = None,
+    output_dir: Annotated[Path | None, typer.Option(help="Folder to write NAME.yaml into (default: models_db).")]
+    = None,
+    stdout: Annotated[bool, typer.Option(help="Print the YAML instead of writing a file.")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing entry file.")] = False,
+) -> None:
+    """Convert a Hugging Face config.json into a models_db entry."""
+    from genmodel.database import models_dir
+    from genmodel.hf_config import model_spec_from_hf_config, model_spec_to_yaml
+
+    if name is None:
+        name = (config.parent.name if config.stem == "config" and config.parent.name else config.stem).lower()
+    spec = model_spec_from_hf_config(config, name=name, source=source)
+    text = model_spec_to_yaml(spec)
+    if stdout:
+        typer.echo(text.rstrip())
+        return
+    folder = output_dir or models_dir()
+    target = folder / f"{spec.name}.yaml"
+    if target.exists() and not force:
+        _fail(f"{target} already exists; pass --force to overwrite or --name to choose another name")
+    folder.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    typer.echo(f"wrote {target} ({spec.total_params / 1e9:.2f}B parameters, {spec.attention.kind} attention)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning genmodel errors into one 'error:' line and exit status 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except GenmodelError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        return 130
+    except Exception as exc:
+        # usage errors (bad option values, missing arguments) from click, vendored or not
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            typer.echo(exc.format_message())
+            return 0
+        if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
+            hint = ""
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None:
+                hint = f" (see '{ctx.command_path} --help')"
+            typer.echo(f"error: {exc.format_message()}{hint}", err=True)
+            return exc.exit_code
+        raise
+    return 0
+
+
+def _entry() -> None:  # pragma: no cover - console script shim
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _entry()
+
+
+

@@ -1,0 +1,54 @@
+"""Error types raised by genmodel for bad input.
+
+Every error a user can cause derives from ``GenmodelError``; its message is one readable sentence (or a
+few) that says what is wrong and how to fix it. The CLI prints the message and exits with status 2;
+anything else escaping is a bug.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+
+class GenmodelError(Exception):
+    """Base class for errors caused by user input (unknown names, impossible configurations)."""
+
+
+class UnitError(GenmodelError, ValueError):
+    """A quantity string could not be parsed or has the wrong dimension."""
+
+
+class UnknownNameError(GenmodelError, KeyError):
+    """A model or hardware name is not in the database."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0])
+
+
+class ConfigurationError(GenmodelError, ValueError):
+    """The requested configuration is impossible (negative lengths, unsupported dtype, ...)."""
+
+
+class DoesNotFitError(GenmodelError, ValueError):
+    """The model, KV cache and activations do not fit in the device's memory."""
+
+
+class SpecError(GenmodelError, ValueError):
+    """A data file or a Hugging Face config could not be turned into a valid spec."""
+
+
+def closest_names(name: str, candidates: list[str], n: int = 3) -> list[str]:
+    """Return up to ``n`` candidates closest to ``name`` (case-insensitive), best first."""
+    lowered = {c.lower(): c for c in candidates}
+    key = name.lower().strip()
+    hits = difflib.get_close_matches(key, list(lowered), n=n, cutoff=0.4)
+    # also offer candidates that contain the text, which difflib can rank low for short queries
+    contains = [c for c in lowered if key and key in c and c not in hits]
+    return [lowered[h] for h in (hits + contains)[:n]]
+
+
+def unknown_name(kind: str, name: str, candidates: list[str], list_command: str) -> UnknownNameError:
+    """Build the error for an unknown ``kind`` name, suggesting the closest known ones."""
+    close = closest_names(name, candidates)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return UnknownNameError(f"unknown {kind} {name!r}.{hint} Run '{list_command}' to list all.")

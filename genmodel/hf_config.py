@@ -1,0 +1,201 @@
+"""Build a ``ModelSpec`` from a Hugging Face ``config.json`` on disk (no network).
+
+Contract
+--------
+``model_spec_from_hf_config(path_or_dict, name=None, source=None)`` supports these ``model_type`` values
+(the text config is used for multimodal configs that nest it under ``text_config``):
+
+* ``llama``, ``mistral``, ``mixtral``, ``qwen2``, ``qwen3``, ``qwen2_moe``, ``qwen3_moe``, ``phi3``,
+* ``deepseek_v2``, ``deepseek_v3``, ``kimi_k2`` (MLA + MoE with shared experts and dense first layers),
+* ``gpt_oss`` (alternating sliding/full attention, MoE), ``gemma2``, ``gemma3`` / ``gemma3_text``,
+* ``llama4`` / ``llama4_text`` (chunked local attention, interleaved MoE with a shared expert).
+
+It reads only architecture fields; keys starting with ``_`` are ignored. A config whose ``model_type`` is
+not listed, or which uses a feature genmodel cannot model (state-space layers, cross-attention, encoder-
+decoder), raises ``SpecError`` naming the field. Windows follow the config: ``layer_types`` when present,
+else the family rule (Gemma-2: even layers sliding; Gemma-3: ``sliding_window_pattern``; Llama-4: chunked on
+RoPE layers, every 4th layer global). The pattern is stored as its shortest repeating unit.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from genmodel.errors import SpecError
+from genmodel.model_spec import ModelSpec
+
+SUPPORTED_TYPES = (
+    "llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen2_moe", "qwen3_moe", "phi3", "deepseek_v2",
+    "deepseek_v3", "kimi_k2", "gpt_oss", "gemma2", "gemma3", "gemma3_text", "llama4", "llama4_text",
+)
+_UNSUPPORTED_FEATURES = {
+    "mamba_d_state": "state-space (Mamba) layers", "attn_layer_period": "hybrid attention/Mamba layers",
+    "ssm_cfg": "state-space layers", "cross_attention_layers": "cross-attention layers",
+    "is_encoder_decoder": "encoder-decoder architecture",
+}
+
+
+def _shortest_period(flags: list[bool]) -> list[bool]:
+    """Shortest prefix p such that cycling p reproduces ``flags`` exactly."""
+    n = len(flags)
+    for p in range(1, n + 1):
+        if all(flags[i] == flags[i % p] for i in range(n)):
+            return flags[:p]
+    return flags
+
+
+def _load(config: str | Path | dict) -> tuple[dict[str, Any], str]:
+    if isinstance(config, dict):
+        return config, "config"
+    path = Path(config)
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise SpecError(f"cannot read {path}: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SpecError(f"{path} must hold a JSON object")
+    return data, str(path)
+
+
+def _require(cfg: dict, key: str, where: str) -> Any:
+    if cfg.get(key) is None:
+        raise SpecError(f"{where}: required field {key!r} is missing")
+    return cfg[key]
+
+
+def model_spec_from_hf_config(config: str | Path | dict, name: str | None = None, source: str | None = None,
+                              display_name: str | None = None) -> ModelSpec:
+    """Read a Hugging Face ``config.json`` (path or dict) into a ``ModelSpec``; see module docstring."""
+    raw, where = _load(config)
+    raw = {k: v for k, v in raw.items() if not str(k).startswith("_")}
+    outer_type = raw.get("model_type")
+    cfg = raw.get("text_config") if isinstance(raw.get("text_config"), dict) else raw
+    model_type = cfg.get("model_type") or outer_type
+    if model_type not in SUPPORTED_TYPES:
+        raise SpecError(f"{where}: model_type {model_type!r} is not supported; supported: "
+                        f"{', '.join(SUPPORTED_TYPES)}")
+    for key, feature in _UNSUPPORTED_FEATURES.items():
+        if cfg.get(key):
+            raise SpecError(f"{where}: field {key!r} means {feature}, which genmodel cannot model yet")
+    family = {"llama4": "llama4_text", "gemma3": "gemma3_text", "kimi_k2": "deepseek_v3"}.get(model_type, model_type)
+
+    H = _require(cfg, "hidden_size", where)
+    L = _require(cfg, "num_hidden_layers", where)
+    n_heads = _require(cfg, "num_attention_heads", where)
+    attention: dict[str, Any] = {"num_heads": n_heads}
+    is_mla = cfg.get("kv_lora_rank") is not None
+    if is_mla:
+        attention["mla"] = {
+            "q_lora_rank": cfg.get("q_lora_rank"),
+            "kv_lora_rank": cfg["kv_lora_rank"],
+            "qk_nope_head_dim": _require(cfg, "qk_nope_head_dim", where),
+            "qk_rope_head_dim": _require(cfg, "qk_rope_head_dim", where),
+            "v_head_dim": _require(cfg, "v_head_dim", where),
+        }
+    else:
+        attention["num_kv_heads"] = cfg.get("num_key_value_heads") or n_heads
+        attention["head_dim"] = cfg.get("head_dim") or H // n_heads
+        attention["qkv_bias"] = bool(cfg.get("attention_bias", model_type in ("qwen2", "qwen2_moe")))
+    attention.update(_windows(cfg, model_type, L))
+
+    moe, ffn_width = _moe(cfg, model_type, L, where)
+    act = cfg.get("hidden_act") or cfg.get("hidden_activation") or "silu"
+    data = {
+        "name": name or Path(where).stem.lower(),
+        "display_name": display_name or name or Path(where).stem,
+        "family": family,
+        "hidden_size": H,
+        "num_layers": L,
+        "vocab_size": _require(cfg, "vocab_size", where),
+        "tie_word_embeddings": bool(cfg.get("tie_word_embeddings", raw.get("tie_word_embeddings", False))),
+        "max_context_tokens": _require(cfg, "max_position_embeddings", where),
+        "attention": attention,
+        "ffn": {"intermediate_size": ffn_width, "gated": True, "activation": act},
+        "moe": moe,
+        "source": source or where,
+    }
+    try:
+        return ModelSpec.model_validate(data)
+    except ValidationError as exc:
+        from genmodel.database import format_validation_error
+
+        raise SpecError(f"{where}: {format_validation_error(exc)}") from exc
+
+
+def _windows(cfg: dict, model_type: str, L: int) -> dict[str, Any]:
+    """Window size, kind and pattern from the config (empty dict when every layer is global)."""
+    if model_type.startswith("llama4"):
+        chunk = cfg.get("attention_chunk_size")
+        if not chunk:
+            return {}
+        rope = cfg.get("no_rope_layers") or [int((i + 1) % 4 != 0) for i in range(L)]
+        return {"window_tokens": chunk, "window_kind": "chunked",
+                "window_pattern": _shortest_period([bool(x) for x in rope])}
+    window = cfg.get("sliding_window")
+    if cfg.get("use_sliding_window") is False or not window:
+        return {}
+    types = cfg.get("layer_types")
+    if types:
+        flags = [t == "sliding_attention" for t in types]
+    elif model_type == "gemma2":
+        flags = [i % 2 == 0 for i in range(L)]
+    elif model_type.startswith("gemma3"):
+        period = cfg.get("sliding_window_pattern", 6)
+        flags = [(i + 1) % period != 0 for i in range(L)]
+    else:
+        flags = [True]
+    if not any(flags):
+        return {}
+    out: dict[str, Any] = {"window_tokens": window}
+    pattern = _shortest_period(flags)
+    if pattern != [True]:
+        out["window_pattern"] = pattern
+    return out
+
+
+def _moe(cfg: dict, model_type: str, L: int, where: str) -> tuple[dict | None, int]:
+    """The MoE block (or None) and the dense FFN width."""
+    experts = (cfg.get("n_routed_experts") or cfg.get("num_local_experts") or cfg.get("num_experts"))
+    dense_width = cfg.get("intermediate_size")
+    if model_type.startswith("llama4"):
+        dense_width = cfg.get("intermediate_size_mlp") or dense_width
+    if not experts:
+        return None, _require(cfg, "intermediate_size", where)
+    top_k = cfg.get("num_experts_per_tok") or cfg.get("experts_per_token")
+    if not top_k:
+        raise SpecError(f"{where}: MoE config without num_experts_per_tok")
+    expert_width = cfg.get("moe_intermediate_size") or cfg.get("intermediate_size")
+    moe: dict[str, Any] = {"num_experts": experts, "experts_per_token": top_k,
+                           "expert_intermediate_size": expert_width}
+    if cfg.get("n_shared_experts"):
+        moe["num_shared_experts"] = cfg["n_shared_experts"]
+    elif model_type.startswith("llama4"):
+        moe["num_shared_experts"] = 1
+    elif cfg.get("shared_expert_intermediate_size"):
+        moe["num_shared_experts"] = 1
+        if cfg["shared_expert_intermediate_size"] != expert_width:
+            moe["shared_expert_intermediate_size"] = cfg["shared_expert_intermediate_size"]
+    if cfg.get("first_k_dense_replace"):
+        moe["first_dense_layers"] = cfg["first_k_dense_replace"]
+    interval = (cfg.get("interleave_moe_layer_step") or cfg.get("decoder_sparse_step")
+                or cfg.get("moe_layer_freq") or 1)
+    if interval != 1:
+        moe["layer_interval"] = interval
+    if cfg.get("mlp_only_layers"):
+        moe["dense_layer_indices"] = list(cfg["mlp_only_layers"])
+    return moe, dense_width or expert_width
+
+
+def model_spec_to_yaml(spec: ModelSpec) -> str:
+    """YAML text of a models_db entry for ``spec`` (defaults left out)."""
+    import yaml
+
+    data = spec.model_dump(mode="json", exclude_defaults=True)
+    data = {"name": spec.name, "display_name": spec.display_name, **data}
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=110)

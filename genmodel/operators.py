@@ -1,0 +1,282 @@
+"""The operators of one forward step, as arrays of FLOPs and bytes (docs/formulas.md sections 2-3).
+
+Contract
+--------
+``build_operators(model, phase, batch, new_tokens, context, dtypes)`` returns an ``OperatorTable``: one row
+per distinct operator of one layer group (layers with the same attention window and FFN kind are one
+group), plus the embedding, final norm and LM head. Each row has its FLOPs, weight bytes, KV-cache bytes
+and activation bytes **per layer instance** as NumPy arrays broadcast over the configuration shape, a
+``count`` (layers it stands for), a kernel-launch count and the datatype its math runs at.
+
+Phases
+  * ``prefill``: ``new_tokens`` = S prompt tokens per sequence, nothing cached before. Attention is causal:
+    query i sees min(i, W) keys (sliding window W) or the keys of its own chunk (chunked attention).
+    The LM head runs on the last token of each sequence only.
+  * ``decode``: one new token per sequence. ``context`` is a pair (first, last) of attended lengths L
+    (the new token included): the row values are the mean over the decode steps L = first..last. Only
+    attention rows depend on L, linearly in the keys attended, so the mean step is the step at the mean
+    attended-key count, (pairs(last) - pairs(first - 1)) / (last - first + 1) per layer group (exact for
+    sliding and chunked windows too). ``context = (L, L)`` gives the single step at L.
+
+What moves through memory (assumptions)
+  * Every GEMM reads its whole weight matrix once per step and reads its input / writes its output
+    activations once (no fusion across operators, except the attention kernel below).
+  * Attention is one fused kernel (FlashAttention-style): the score matrix never leaves the chip; Q, K, V are
+    read once and O written once. In decode it reads the cached K and V of the tokens it attends to.
+  * The new tokens' K and V (or MLA latent) are written to the cache in the KV datatype by the projection.
+  * Norms, rotary embedding, activation functions and residual adds are memory-only (their FLOPs run on
+    vector units and are not counted against the matrix peak).
+  * MoE: a router GEMM, then the routed experts; only the expected number of *distinct* experts hit by the
+    step's tokens (``genmodel.experts``) have their weights read; every token does top-k experts' FLOPs.
+    Shared experts run on every token. Load imbalance is not modeled here (perfectly even experts).
+  * MLA (DeepSeek-V2/V3): prefill uses the explicit form (the latent is up-projected to per-head K and V,
+    attention with head width qk_nope + qk_rope); decode uses the absorbed form (W_UK folded into the query,
+    W_UV applied after attention), so attention reads only the 576-element latent per token, shared by all
+    heads. This is the split DeepSeek's and FlashMLA's kernels use.
+  * The input embedding is a gather: it reads one row per token, not the whole matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from genmodel.dtypes import bytes_per_element, compute_dtype
+from genmodel.experts import expected_active_experts
+from genmodel.model_spec import ModelSpec
+
+Phase = Literal["prefill", "decode"]
+
+
+@dataclass(frozen=True)
+class DTypes:
+    """Resolved datatypes of one run: weights, activations, KV cache."""
+
+    weight: str
+    activation: str
+    kv: str
+
+    @property
+    def gemm(self) -> str:
+        """Datatype weight x activation products run at."""
+        return compute_dtype(self.weight, self.activation)
+
+    @property
+    def attention(self) -> str:
+        """Datatype attention (activation x cached KV) runs at."""
+        return compute_dtype(self.activation, self.kv)
+
+
+@dataclass
+class OperatorTable:
+    """Operators of one step; array fields have shape (n_ops, *config_shape), per layer instance."""
+
+    names: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    dtypes: list[str | None] = field(default_factory=list)
+    count: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    kernels: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    flops: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    weight_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    kv_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    act_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def total(self, attr: str) -> np.ndarray:
+        """Sum over operators (times their layer counts) of ``attr`` ('flops', 'weight_bytes', ...)."""
+        values = getattr(self, attr)
+        return np.tensordot(self.count, values, axes=(0, 0))
+
+
+class _Rows:
+    """Collects rows, then stacks them into an ``OperatorTable``."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple] = []
+
+    def add(self, name, group, kind, dtype, count, *, flops=0.0, weights=0.0, kv=0.0, act=0.0, kernels=1.0):
+        self.rows.append((name, group, kind, dtype, count, kernels, flops, weights, kv, act))
+
+    def table(self) -> OperatorTable:
+        cols = list(zip(*self.rows, strict=True))
+        arrays = [np.asarray(c, dtype=float) if np.ndim(c) == 0 else c for col in cols[6:] for c in col]
+        shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
+        n = len(self.rows)
+
+        def stack(k: int) -> np.ndarray:
+            out = np.empty((n, *shape))
+            for row, value in enumerate(cols[k]):
+                out[row] = value
+            return out
+
+        return OperatorTable(list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]),
+                             np.asarray(cols[4], dtype=float), np.asarray(cols[5], dtype=float),
+                             stack(6), stack(7), stack(8), stack(9))
+
+
+def attended_keys(query_position, window: float, kind: str):
+    """Keys a query at 1-based position ``query_position`` attends to (causal, with window)."""
+    p = np.asarray(query_position, dtype=float)
+    if np.isinf(window):
+        return p
+    if kind == "chunked":
+        return p - window * np.floor((p - 1) / window)
+    return np.minimum(p, window)
+
+
+def causal_pairs(tokens, window: float, kind: str):
+    """Query-key pairs in causal attention over ``tokens`` tokens: sum over i=1..S of attended_keys(i)."""
+    s = np.asarray(tokens, dtype=float)
+    full = s * (s + 1) / 2
+    if np.isinf(window):
+        return full
+    w = window
+    if kind == "chunked":
+        chunks = np.floor(s / w)
+        rest = s - chunks * w
+        return chunks * w * (w + 1) / 2 + rest * (rest + 1) / 2
+    return np.where(s <= w, full, w * (w + 1) / 2 + (s - w) * w)
+
+
+def _layer_groups(model: ModelSpec) -> list[tuple[str, int, float, bool]]:
+    """(label, layer count, window, is_moe) for each distinct (window, FFN kind) among the layers."""
+    keys = list(zip(model.layer_window.tolist(), model.layer_is_moe.tolist(), strict=True))
+    groups = []
+    for key in dict.fromkeys(keys):
+        count = keys.count(key)
+        window, is_moe = key
+        attn = "global" if np.isinf(window) else f"{model.attention.window_kind} {int(window)}"
+        ffn = "MoE" if is_moe else "dense"
+        groups.append((f"{ffn} FFN, {attn} attn x{count}", count, window, is_moe))
+    return groups
+
+
+def mean_attended_keys(first, last, window: float, kind: str):
+    """Mean over decode steps L = first..last (inclusive) of the keys a query at position L attends to."""
+    first = np.asarray(first, dtype=float)
+    last = np.asarray(last, dtype=float)
+    total = causal_pairs(last, window, kind) - causal_pairs(first - 1, window, kind)
+    return total / (last - first + 1)
+
+
+def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, dtypes: DTypes) -> OperatorTable:
+    """Operators of one ``phase`` step for ``batch`` sequences (see module docstring for the meaning)."""
+    B = np.asarray(batch, dtype=float)
+    q = np.asarray(new_tokens, dtype=float)
+    T = B * q  # tokens in the step
+    H = model.hidden_size
+    wb, ab, kb = (bytes_per_element(d) for d in (dtypes.weight, dtypes.activation, dtypes.kv))
+    g_dt, a_dt = dtypes.gemm, dtypes.attention
+    att = model.attention
+    rows = _Rows()
+
+    rows.add("embedding", "model", "gather", None, 1, weights=T * H * wb, act=T * H * ab)
+
+    for label, n, window, is_moe in _layer_groups(model):
+        if phase == "prefill":
+            pairs = causal_pairs(q, window, att.window_kind)  # per sequence
+            keys_read = q
+        else:
+            first, last = context
+            pairs = mean_attended_keys(first, last, window, att.window_kind)
+            keys_read = pairs
+        rows.add("attn_norm", label, "elementwise", None, n, act=2 * T * H * ab)
+        if att.mla is None:
+            _gqa(rows, model, label, n, phase, B, T, pairs, keys_read, wb, ab, kb, g_dt, a_dt)
+        else:
+            _mla(rows, model, label, n, phase, B, T, pairs, keys_read, wb, ab, kb, g_dt, a_dt)
+        rows.add("attn_residual", label, "elementwise", None, n, act=3 * T * H * ab)
+        rows.add("ffn_norm", label, "elementwise", None, n, act=2 * T * H * ab)
+        if is_moe:
+            _moe(rows, model, label, n, T, wb, ab, g_dt)
+        else:
+            _ffn(rows, model, "ffn", label, n, T, model.ffn.intermediate_size, wb, ab, g_dt)
+        rows.add("ffn_residual", label, "elementwise", None, n, act=3 * T * H * ab)
+
+    head_tokens = B  # prefill: last token of each sequence only; decode: the one new token
+    rows.add("final_norm", "model", "elementwise", None, 1, act=2 * head_tokens * H * ab)
+    V = model.vocab_size
+    rows.add("lm_head", "model", "gemm", g_dt, 1, flops=2 * head_tokens * H * V, weights=H * V * wb,
+             act=head_tokens * (H + V) * ab)
+    return rows.table()
+
+
+def _gemm(rows, name, label, n, dt, tokens, k_in, n_out, wb, ab, *, heads=1, kv=0.0):
+    """``heads`` GEMMs [tokens x k_in] @ [k_in x n_out], one weight matrix per head."""
+    rows.add(name, label, "gemm", dt, n, flops=2 * tokens * heads * k_in * n_out, weights=heads * k_in * n_out * wb,
+             act=tokens * heads * (k_in + n_out) * ab, kv=kv)
+
+
+def _gqa(rows, model, label, n, phase, B, T, pairs, keys_read, wb, ab, kb, g_dt, a_dt):
+    att, H, d = model.attention, model.hidden_size, model.head_dim
+    nq, nkv = att.num_heads, att.num_kv_heads
+    kv_write = T * 2 * nkv * d * kb
+    _gemm(rows, "qkv_proj", label, n, g_dt, T, H, (nq + 2 * nkv) * d, wb, ab, kv=kv_write)
+    rows.add("rope", label, "elementwise", None, n, act=2 * T * (nq + nkv) * d * ab)
+    # fused attention: scores read Q and the keys, values read the values and write O
+    rows.add("attn_scores", label, "attention", a_dt, n, flops=2 * B * nq * d * pairs,
+             kv=B * keys_read * nkv * d * kb, act=T * nq * d * ab)
+    rows.add("attn_values", label, "attention", a_dt, n, kernels=0.0, flops=2 * B * nq * d * pairs,
+             kv=B * keys_read * nkv * d * kb, act=T * nq * d * ab)
+    _gemm(rows, "o_proj", label, n, g_dt, T, nq * d, H, wb, ab)
+
+
+def _mla(rows, model, label, n, phase, B, T, pairs, keys_read, wb, ab, kb, g_dt, a_dt):
+    m, nh, H = model.attention.mla, model.attention.num_heads, model.hidden_size
+    dn, dr, dv, r = m.qk_nope_head_dim, m.qk_rope_head_dim, m.v_head_dim, m.kv_lora_rank
+    if m.q_lora_rank:
+        _gemm(rows, "q_down", label, n, g_dt, T, H, m.q_lora_rank, wb, ab)
+        _gemm(rows, "q_up", label, n, g_dt, T, m.q_lora_rank, nh * (dn + dr), wb, ab)
+    else:
+        _gemm(rows, "q_proj", label, n, g_dt, T, H, nh * (dn + dr), wb, ab)
+    _gemm(rows, "kv_down", label, n, g_dt, T, H, r + dr, wb, ab, kv=T * (r + dr) * kb)
+    rows.add("rope", label, "elementwise", None, n, act=2 * T * (nh + 1) * dr * ab)
+    if phase == "prefill":
+        # explicit form: up-project the latent of every new token to per-head K (nope part) and V
+        _gemm(rows, "kv_up", label, n, g_dt, T, r, nh * (dn + dv), wb, ab)
+        rows.add("attn_scores", label, "attention", a_dt, n, flops=2 * B * nh * (dn + dr) * pairs,
+                 act=T * nh * (dn + dr) * ab + B * keys_read * nh * (dn + dr) * ab)
+        rows.add("attn_values", label, "attention", a_dt, n, kernels=0.0, flops=2 * B * nh * dv * pairs,
+                 act=B * keys_read * nh * dv * ab + T * nh * dv * ab)
+    else:
+        # absorbed form: q_nope @ W_UK -> latent-space query; attend over the cached latent; W_UV after
+        _gemm(rows, "q_absorb", label, n, g_dt, T, dn, r, wb, ab, heads=nh)
+        rows.add("attn_scores", label, "attention", a_dt, n, flops=2 * B * nh * (r + dr) * pairs,
+                 kv=B * keys_read * (r + dr) * kb, act=T * nh * (r + dr) * ab)
+        rows.add("attn_values", label, "attention", a_dt, n, kernels=0.0, flops=2 * B * nh * r * pairs,
+                 act=T * nh * r * ab)
+        _gemm(rows, "v_absorb", label, n, g_dt, T, r, dv, wb, ab, heads=nh)
+    _gemm(rows, "o_proj", label, n, g_dt, T, nh * dv, H, wb, ab)
+
+
+def _ffn(rows, model, prefix, label, n, tokens, width, wb, ab, dt):
+    H = model.hidden_size
+    if model.ffn.gated:
+        _gemm(rows, f"{prefix}_gate_up", label, n, dt, tokens, H, 2 * width, wb, ab)
+        rows.add(f"{prefix}_act", label, "elementwise", None, n, act=3 * tokens * width * ab)
+    else:
+        _gemm(rows, f"{prefix}_up", label, n, dt, tokens, H, width, wb, ab)
+        rows.add(f"{prefix}_act", label, "elementwise", None, n, act=2 * tokens * width * ab)
+    _gemm(rows, f"{prefix}_down", label, n, dt, tokens, width, H, wb, ab)
+
+
+def _moe(rows, model, label, n, T, wb, ab, dt):
+    moe, H = model.moe, model.hidden_size
+    E, k, F = moe.num_experts, moe.experts_per_token, moe.expert_intermediate_size
+    _gemm(rows, "router", label, n, dt, T, H, E, wb, ab)
+    active = expected_active_experts(T, E, k)
+    up_cols = (2 if model.ffn.gated else 1) * F
+    routed = T * k  # token-expert assignments
+    rows.add("experts_up", label, "gemm", dt, n, flops=2 * routed * H * up_cols, weights=active * H * up_cols * wb,
+             act=routed * (H + up_cols) * ab)
+    rows.add("experts_act", label, "elementwise", None, n, act=routed * (up_cols + F) * ab)
+    rows.add("experts_down", label, "gemm", dt, n, flops=2 * routed * F * H, weights=active * F * H * wb,
+             act=routed * (F + H) * ab)
+    rows.add("moe_combine", label, "elementwise", None, n, act=(routed + T) * H * ab)
+    if moe.num_shared_experts:
+        _ffn(rows, model, "shared_expert", label, n, T, moe.num_shared_experts * moe.shared_width, wb, ab, dt)

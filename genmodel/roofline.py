@@ -1,0 +1,85 @@
+"""Roofline timing of an ``OperatorTable`` on one device (docs/formulas.md section 5).
+
+Contract
+--------
+For every operator row and configuration::
+
+    t_compute = FLOPs / (peak[dtype] x compute_efficiency x flops_scale)
+    t_memory  = sum over tiers t of bytes_t / (bandwidth_t x memory_efficiency x bandwidth_scale)
+    t         = max(t_compute, t_memory) + kernels x kernel_overhead_s        (0 if the row does no work)
+    step time = sum over rows of count x t
+
+bytes_t splits each row's weight, KV and activation bytes over the memory tiers by the placement
+fractions of ``genmodel.memory.place``; transfers from different tiers are assumed not to overlap (a
+conservative sum). The *ideal* roofline is the same with both efficiencies 1 and no overhead. Each row is
+labelled by what dominates its time: 'compute', 'memory' or 'overhead'. Compute and memory overlap
+perfectly inside an operator and not at all between operators.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from genmodel.operators import OperatorTable
+
+
+@dataclass
+class Timing:
+    """Per-operator times (shape (n_ops, *config)) for one layer instance, and their step total."""
+
+    compute_s: np.ndarray
+    memory_s: np.ndarray
+    overhead_s: np.ndarray
+    time_s: np.ndarray  # per instance
+    count: np.ndarray
+
+    @property
+    def step_s(self) -> np.ndarray:
+        """Time of the whole step: sum over operators of count x time."""
+        return np.tensordot(self.count, self.time_s, axes=(0, 0))
+
+    @property
+    def bound(self) -> np.ndarray:
+        """Per operator: 'compute', 'memory' or 'overhead', whichever term is largest."""
+        labels = np.array(["compute", "memory", "overhead"])
+        return labels[self._bound_index()]
+
+    def _bound_index(self) -> np.ndarray:
+        c, m, o = self.compute_s, self.memory_s, self.overhead_s
+        return np.where((c >= m) & (c >= o), 0, np.where(m >= o, 1, 2))
+
+    def phase_bound(self) -> np.ndarray:
+        """Per configuration: the label whose operators take the largest share of the step time."""
+        index = self._bound_index()
+        shares = np.stack([np.tensordot(self.count, np.where(index == k, self.time_s, 0.0), axes=(0, 0))
+                           for k in range(3)])
+        return np.array(["compute", "memory", "overhead"])[np.argmax(shares, axis=0)]
+
+
+def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth: dict[str, np.ndarray], *,
+                   compute_efficiency: float, memory_efficiency: float, kernel_overhead_s: float,
+                   flops_scale=1.0, bandwidth_scale=1.0) -> tuple[Timing, Timing]:
+    """Time each operator of ``table``: returns (realistic, ideal) timings.
+
+    ``peak_flops``: per operator, the device's dense peak for its datatype (inf for memory-only rows).
+    ``inv_bandwidth``: for 'weight', 'kv' and 'act', the placement-weighted sum over tiers of
+    fraction_t / bandwidth_t in s/B (arrays over the configuration shape). The ideal timing uses
+    efficiencies of 1 and no kernel overhead.
+    """
+    extra = table.flops.ndim - 1
+    peak = np.asarray(peak_flops, dtype=float).reshape(-1, *([1] * extra))
+    ideal_c = table.flops / (peak * np.asarray(flops_scale))
+    ideal_m = (table.weight_bytes * inv_bandwidth["weight"] + table.kv_bytes * inv_bandwidth["kv"]
+               + table.act_bytes * inv_bandwidth["act"]) / np.asarray(bandwidth_scale)
+    ideal_c, ideal_m = np.broadcast_arrays(ideal_c, ideal_m)
+    does_work = (table.flops > 0) | (table.weight_bytes + table.kv_bytes + table.act_bytes > 0)
+    kernels = table.kernels.reshape(-1, *([1] * extra))
+    overhead = np.broadcast_to(np.where(does_work, kernels * kernel_overhead_s, 0.0), ideal_c.shape)
+    compute = ideal_c / compute_efficiency
+    memory = ideal_m / memory_efficiency
+    real = Timing(compute, memory, overhead, np.maximum(compute, memory) + overhead, table.count)
+    zero = np.zeros_like(ideal_c)
+    ideal = Timing(ideal_c, ideal_m, zero, np.maximum(ideal_c, ideal_m), table.count)
+    return real, ideal
