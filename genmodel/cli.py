@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-
 import typer
 
 from genmodel.errors import GenmodelError
@@ -119,7 +118,8 @@ def _print_breakdown(result: Any) -> None:
     df = result.breakdown()
     for phase in ("prefill", "decode"):
         part = df[df.phase == phase].sort_values("time_s", ascending=False)
-        typer.echo(f"\n  {phase} operators (all layers of a group summed{', mean over steps' if phase == 'decode' else ''})")
+        note = ", mean over steps" if phase == "decode" else ""
+        typer.echo(f"\n  {phase} operators (all layers of a group summed{note})")
         typer.echo(f"    {'group':34} {'operator':16} {'GFLOP':>10} {'MB moved':>10} {'time':>12} {'share':>7}  bound")
         for row in part.itertuples():
             moved = (row.weight_bytes + row.kv_bytes + row.activation_bytes) / 1e6
@@ -250,7 +250,7 @@ def import_hf(
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning genmodel errors into one 'error:' line and exit status 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # returns the code of a typer.Exit in this mode
     except GenmodelError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             typer.echo(f"error: {exc.format_message()}{hint}", err=True)
             return exc.exit_code
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def _entry() -> None:  # pragma: no cover - console script shim

@@ -40,6 +40,7 @@ from genmodel.roofline import Timing, time_operators
 from genmodel.units import format_quantity
 from genmodel.workload import DEFAULT_PREFILL_CHUNK_TOKENS, check_lengths
 
+
 def default_activation_dtype(hw: HardwareSpec) -> str:
     """bf16 if the device has it, else fp16, else the widest datatype it lists."""
     for candidate in ("bf16", "fp16"):
@@ -65,13 +66,13 @@ def resolve_dtypes(hw: HardwareSpec, weight_dtype: str | None, activation_dtype:
     return dtypes
 
 
-def _decode_contexts(input_tokens, output_tokens):
-    """(first, last) attended lengths along a leading axis of 2: [all decode steps, final step only]."""
+def _decode_contexts(input_tokens, output_tokens, shape: tuple[int, ...]):
+    """(first, last) attended lengths, shape (2, *shape): [all decode steps, the final step only]."""
     i = np.asarray(input_tokens, dtype=float)
-    o = np.asarray(output_tokens, dtype=float)
-    final = i + np.maximum(o - 1, 1)  # steps attend I+1 .. I+O-1; with O = 1, the would-be step at I+1
-    first = np.stack(np.broadcast_arrays(i + 1, final))
-    last = np.stack(np.broadcast_arrays(final, final))
+    final = np.broadcast_to(i + np.maximum(np.asarray(output_tokens, dtype=float) - 1, 1), shape)
+    # steps attend I+1 .. I+O-1; with O = 1, the would-be step at I+1
+    first = np.stack([np.broadcast_to(i + 1, shape), final])
+    last = np.stack([final, final])
     return first, last
 
 
@@ -138,13 +139,11 @@ class Estimate:
             if phase not in (None, name):
                 continue
             t, r, i = result.table, result.real, result.ideal
-
-            def avg(a, decode=(name == "decode")):
-                return (a[:, 0] if decode else a).reshape(len(t))
-
+            # decode arrays carry a leading [mean step, final step] axis: the breakdown shows the mean step
+            avg = _mean_step if name == "decode" else _single_step
             count = t.count
             step = float(np.dot(count, avg(r.time_s)))
-            bound = r.bound[:, 0] if name == "decode" else r.bound.reshape(len(t), -1)[:, 0]
+            bound = avg(r.bound)
             frames.append(pd.DataFrame({
                 "phase": name, "group": t.groups, "operator": t.names, "kind": t.kinds,
                 "dtype": [d or "-" for d in t.dtypes], "layers": count.astype(int),
@@ -166,6 +165,14 @@ class Estimate:
             f"activations {self.dtypes.activation}, KV {self.dtypes.kv}",
         ]
         return "\n".join(lines)
+
+
+def _mean_step(values: np.ndarray) -> np.ndarray:
+    return values[:, 0].reshape(len(values))
+
+
+def _single_step(values: np.ndarray) -> np.ndarray:
+    return values.reshape(len(values))
 
 
 def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSpec = "h100-sxm", batch=1,
@@ -217,7 +224,7 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
         return PhaseResult(table, real, ideal)
 
     prefill = run(build_operators(model, "prefill", B, I, None, dtypes), inv_bw)
-    contexts = _decode_contexts(I, O)
+    contexts = _decode_contexts(I, O, shape)
     decode = run(build_operators(model, "decode", B[None, ...], 1, contexts, dtypes),
                  {k: np.asarray(v)[None, ...] for k, v in inv_bw.items()})
 

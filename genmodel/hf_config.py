@@ -39,6 +39,14 @@ _UNSUPPORTED_FEATURES = {
 }
 
 
+# transformers' config-class defaults for fields that real config.json files of these families omit
+_FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "gemma2": {"tie_word_embeddings": True},
+    "gemma3_text": {"tie_word_embeddings": True, "vocab_size": 262208, "max_position_embeddings": 131072,
+                    "sliding_window_pattern": 6, "hidden_activation": "gelu_pytorch_tanh"},
+}
+
+
 def _shortest_period(flags: list[bool]) -> list[bool]:
     """Shortest prefix p such that cycling p reproduces ``flags`` exactly."""
     n = len(flags)
@@ -84,6 +92,10 @@ def model_spec_from_hf_config(config: str | Path | dict, name: str | None = None
         if cfg.get(key):
             raise SpecError(f"{where}: field {key!r} means {feature}, which genmodel cannot model yet")
     family = {"llama4": "llama4_text", "gemma3": "gemma3_text", "kimi_k2": "deepseek_v3"}.get(model_type, model_type)
+    defaults = dict(_FAMILY_DEFAULTS.get(family, {}))
+    if "tie_word_embeddings" in raw:  # a multimodal wrapper states it at the top level
+        defaults["tie_word_embeddings"] = raw["tie_word_embeddings"]
+    cfg = {**defaults, **cfg}
 
     H = _require(cfg, "hidden_size", where)
     L = _require(cfg, "num_hidden_layers", where)
@@ -113,7 +125,7 @@ def model_spec_from_hf_config(config: str | Path | dict, name: str | None = None
         "hidden_size": H,
         "num_layers": L,
         "vocab_size": _require(cfg, "vocab_size", where),
-        "tie_word_embeddings": bool(cfg.get("tie_word_embeddings", raw.get("tie_word_embeddings", False))),
+        "tie_word_embeddings": bool(cfg.get("tie_word_embeddings", False)),
         "max_context_tokens": _require(cfg, "max_position_embeddings", where),
         "attention": attention,
         "ffn": {"intermediate_size": ffn_width, "gated": True, "activation": act},
@@ -163,8 +175,8 @@ def _moe(cfg: dict, model_type: str, L: int, where: str) -> tuple[dict | None, i
     """The MoE block (or None) and the dense FFN width."""
     experts = (cfg.get("n_routed_experts") or cfg.get("num_local_experts") or cfg.get("num_experts"))
     dense_width = cfg.get("intermediate_size")
-    if model_type.startswith("llama4"):
-        dense_width = cfg.get("intermediate_size_mlp") or dense_width
+    if model_type.startswith("llama4") and (cfg.get("interleave_moe_layer_step") or 1) > 1:
+        dense_width = cfg.get("intermediate_size_mlp") or dense_width  # the dense layers' width
     if not experts:
         return None, _require(cfg, "intermediate_size", where)
     top_k = cfg.get("num_experts_per_tok") or cfg.get("experts_per_token")

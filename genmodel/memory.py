@@ -27,7 +27,7 @@ from genmodel.dtypes import bytes_per_element
 from genmodel.model_spec import ModelSpec
 from genmodel.operators import DTypes, build_operators
 
-_MODEL_LEVEL = {"embedding", "final_norm", "lm_head"}
+_MODEL_LEVEL = {"embedding", "final_add_norm", "lm_head"}
 
 
 def activation_bytes_per_token(model: ModelSpec, dtypes: DTypes) -> float:

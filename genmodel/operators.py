@@ -25,7 +25,8 @@ What moves through memory (assumptions)
     read once and O written once. In decode it reads the cached K and V of the tokens it attends to.
   * The new tokens' K and V (or MLA latent) are written to the cache in the KV datatype by the projection.
   * Norms, rotary embedding, activation functions and residual adds are memory-only (their FLOPs run on
-    vector units and are not counted against the matrix peak).
+    vector units and are not counted against the matrix peak). Each residual add is fused into the RMSNorm
+    that follows it (one kernel reads x and the residual, writes both), as vLLM and TensorRT-LLM do.
   * MoE: a router GEMM, then the routed experts; only the expected number of *distinct* experts hit by the
     step's tokens (``genmodel.experts``) have their weights read; every token does top-k experts' FLOPs.
     Shared experts run on every token. Load imbalance is not modeled here (perfectly even experts).
@@ -185,21 +186,21 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
             first, last = context
             pairs = mean_attended_keys(first, last, window, att.window_kind)
             keys_read = pairs
-        rows.add("attn_norm", label, "elementwise", None, n, act=2 * T * H * ab)
+        # residual add fused into the following RMSNorm (vLLM's fused_add_rms_norm): read x and the
+        # residual, write the new residual and the normalized x
+        rows.add("attn_add_norm", label, "elementwise", None, n, act=4 * T * H * ab)
         if att.mla is None:
             _gqa(rows, model, label, n, phase, B, T, pairs, keys_read, wb, ab, kb, g_dt, a_dt)
         else:
             _mla(rows, model, label, n, phase, B, T, pairs, keys_read, wb, ab, kb, g_dt, a_dt)
-        rows.add("attn_residual", label, "elementwise", None, n, act=3 * T * H * ab)
-        rows.add("ffn_norm", label, "elementwise", None, n, act=2 * T * H * ab)
+        rows.add("ffn_add_norm", label, "elementwise", None, n, act=4 * T * H * ab)
         if is_moe:
             _moe(rows, model, label, n, T, wb, ab, g_dt)
         else:
             _ffn(rows, model, "ffn", label, n, T, model.ffn.intermediate_size, wb, ab, g_dt)
-        rows.add("ffn_residual", label, "elementwise", None, n, act=3 * T * H * ab)
 
     head_tokens = B  # prefill: last token of each sequence only; decode: the one new token
-    rows.add("final_norm", "model", "elementwise", None, 1, act=2 * head_tokens * H * ab)
+    rows.add("final_add_norm", "model", "elementwise", None, 1, act=4 * head_tokens * H * ab)
     V = model.vocab_size
     rows.add("lm_head", "model", "gemm", g_dt, 1, flops=2 * head_tokens * H * V, weights=H * V * wb,
              act=head_tokens * (H + V) * ab)

@@ -110,7 +110,8 @@ def parse_quantity(value: str | float | int, dimension: str) -> float:
         return number
     split = _split_unit(unit)
     if split is None:
-        raise UnitError(f"unknown unit {unit!r} in {value!r} (expected a {dimension} unit, e.g. '{_example(dimension)}')")
+        raise UnitError(f"unknown unit {unit!r} in {value!r} "
+                        f"(expected a {dimension} unit, e.g. '{_example(dimension)}')")
     factor, symbol = split
     found_dim, base = _UNITS[symbol]
     if found_dim != dimension:

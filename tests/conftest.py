@@ -1,0 +1,32 @@
+"""Shared fixtures: small hand-checkable specs next to the built-in databases."""
+
+from __future__ import annotations
+
+import pytest
+
+from genmodel.hardware_spec import HardwareSpec
+from genmodel.model_spec import ModelSpec
+
+
+@pytest.fixture
+def toy_hw() -> HardwareSpec:
+    """A device with round numbers: 100 TFLOPS bf16, 1 TB/s, 10 GB, known efficiencies."""
+    return HardwareSpec.model_validate({
+        "name": "toy", "display_name": "Toy accelerator", "vendor": "test", "kind": "gpu",
+        "peak_flops_per_s": {"bf16": "100 TFLOPS", "fp8": "200 TFLOPS"},
+        "memory_tiers": [{"name": "HBM", "capacity_bytes": "10 GB", "bandwidth_bytes_per_s": "1 TB/s"}],
+        "efficiency": {"compute_efficiency": 0.5, "memory_efficiency": 0.8, "kernel_overhead_s": "1 us",
+                       "usable_memory_fraction": 1.0},
+        "source": "test fixture",
+    })
+
+
+@pytest.fixture
+def toy_model() -> ModelSpec:
+    """A 2-layer GQA model with small round dimensions."""
+    return ModelSpec.model_validate({
+        "name": "toy-model", "display_name": "Toy", "family": "llama", "hidden_size": 1024, "num_layers": 2,
+        "vocab_size": 1000, "max_context_tokens": 100000,
+        "attention": {"num_heads": 8, "num_kv_heads": 2, "head_dim": 128},
+        "ffn": {"intermediate_size": 4096}, "source": "test fixture",
+    })

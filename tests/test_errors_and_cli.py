@@ -1,0 +1,96 @@
+"""Bad input gets one clear error; the CLI exits non-zero with one readable line."""
+
+import json
+
+import pytest
+
+import genmodel
+from genmodel.cli import main
+from genmodel.errors import ConfigurationError, UnknownNameError
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_unknown_names_suggest_closest():
+    with pytest.raises(UnknownNameError, match=r"llama-3\.1-70b"):
+        genmodel.get_model("llama3.1-70b")
+    with pytest.raises(UnknownNameError, match="h100-sxm"):
+        genmodel.get_hardware("h100 sxm")
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"batch": 0}, "batch must be at least 1"),
+    ({"input_tokens": -5}, "input_tokens must be at least 1"),
+    ({"output_tokens": 2.5}, "whole number"),
+    ({"weight_dtype": "fp7"}, "unknown datatype"),
+    ({"bandwidth_scale": -1.0}, "must be positive"),
+])
+def test_bad_inputs(kwargs, message):
+    with pytest.raises(ConfigurationError, match=message):
+        genmodel.estimate("llama-3.1-8b", "h100-sxm", **kwargs)
+
+
+def test_unsupported_dtype_names_the_choices():
+    # A100 has no fp8 tensor cores: fp8 activations cannot run; fp8 weights with bf16 activations can.
+    with pytest.raises(ConfigurationError, match=r"a100-80gb-sxm has no fp8 throughput.*--activation-dtype"):
+        genmodel.estimate("llama-3.1-8b", "a100-80gb-sxm", weight_dtype="fp8", activation_dtype="fp8")
+    ok = genmodel.estimate("llama-3.1-8b", "a100-80gb-sxm", weight_dtype="fp8")
+    assert ok.dtypes.activation == "bf16"
+
+
+def test_cli_default_estimate_runs(capsys):
+    code, out, err = run(capsys, "estimate")
+    assert code == 0 and err == ""
+    assert "Llama-3.1-8B" in out and "TTFT" in out and "ms" in out and "fits" in out
+
+
+def test_cli_json_has_the_promised_keys(capsys):
+    code, out, _ = run(capsys, "estimate", "--model", "llama-3.1-70b", "--hardware", "h200-sxm", "--batch", "8",
+                       "--input-tokens", "2048", "--output-tokens", "256", "--weight-dtype", "fp8",
+                       "--kv-dtype", "fp8", "--json")
+    assert code == 0
+    data = json.loads(out)
+    for key in ("ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s", "weights_bytes", "kv_cache_bytes",
+                "total_memory_bytes", "memory_capacity_bytes", "fits", "max_batch", "bound"):
+        assert key in data
+    assert data["kv_cache_bytes"] == 8 * 2304 * 80 * 2 * 8 * 128 * 1  # fp8 KV: 1 byte per element
+    direct = genmodel.estimate("llama-3.1-70b", "h200-sxm", 8, 2048, 256, "fp8", "fp8")
+    assert data["tpot_s"] == pytest.approx(direct.tpot_s)
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["estimate", "--model", "llama-70b"], "Did you mean"),
+    (["estimate", "--hardware", "h1OO"], "unknown hardware"),
+    (["estimate", "--batch", "-1"], "batch must be at least 1"),
+    (["estimate", "--batch", "many"], "Invalid value for '--batch'"),
+    (["estimate", "--model", "llama-3.1-405b"], "do not fit"),
+    (["estimate", "--hardware", "a100-80gb-sxm", "--activation-dtype", "fp8"], "no fp8 throughput"),
+    (["show", "nonexistent-thing"], "unknown model or hardware"),
+    (["import-hf", "/no/such/config.json"], "cannot read"),
+])
+def test_cli_errors_are_one_line_and_nonzero(capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    assert code != 0
+    assert needle in err
+    assert err.startswith("error: ") and err.count("\n") == 1  # one line, no traceback
+    assert "Traceback" not in err + out
+
+
+def test_cli_tables_and_show(capsys):
+    code, out, _ = run(capsys, "models")
+    assert code == 0 and "deepseek-v3" in out and "mla" in out
+    code, out, _ = run(capsys, "hardware")
+    assert code == 0 and "h100-sxm" in out and "989" in out  # dense BF16 TFLOPS
+    code, out, _ = run(capsys, "show", "deepseek-v3")
+    assert code == 0 and "kv_lora_rank: 512" in out and "total_params" in out
+    code, out, _ = run(capsys, "show", "h100-sxm", "--json")
+    assert code == 0 and json.loads(out)["derived"]["memory_capacity_bytes"] == 80e9
+
+
+def test_cli_breakdown(capsys):
+    code, out, _ = run(capsys, "estimate", "--breakdown")
+    assert code == 0 and "decode operators" in out and "ffn_gate_up" in out

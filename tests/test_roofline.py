@@ -1,0 +1,181 @@
+"""Latency of prefill and decode against hand-derived roofline arithmetic (docs/formulas.md)."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import genmodel
+from genmodel.hardware_spec import HardwareSpec
+
+
+def test_toy_decode_step_by_hand(toy_model, toy_hw):
+    # batch 1, 100 prompt tokens, 2 output tokens -> one decode step attending L = 101 tokens.
+    # Every operator is memory-bound at batch 1 (intensity ~1 FLOP/B << ridge 50e12/0.8e12 = 62.5 FLOP/B).
+    H, F, V, nq, nkv, d, L = 1024, 4096, 1000, 8, 2, 128, 101
+    layer_weights = (H * (nq + 2 * nkv) * d + nq * d * H + 3 * H * F) * 2  # bf16
+    weights = 2 * layer_weights + V * H * 2 + H * 2  # 2 layers, LM head, one embedding row
+    kv = 2 * (2 * L * nkv * d * 2 + 2 * nkv * d * 2)  # per layer: read K and V of L tokens, write the new one
+    # activation elements per layer (read + write of each operator, docs/formulas.md 3.1)
+    # add+norm 4H, qkv in/out, rope on q and k, attention reads q and writes o, o_proj in/out, add+norm 4H,
+    # gate_up in/out, silu-and-mul reads 2F writes F, down in/out
+    act_layer = 4 * H + (H + (nq + 2 * nkv) * d) + 2 * (nq + nkv) * d + nq * d + nq * d + (nq * d + H) \
+        + 4 * H + (H + 2 * F) + 3 * F + (F + H)
+    act = (2 * act_layer + H + 4 * H + (H + V)) * 2  # + embedding write, final add+norm, LM head in/out
+    total_bytes = weights + kv + act
+    kernels = 1 + 2 * 9 + 1 + 1  # embedding, 9 launches per layer (attention is one fused kernel), norm, head
+    result = genmodel.estimate(toy_model, toy_hw, batch=1, input_tokens=100, output_tokens=2)
+    assert result.ideal_tpot_s == pytest.approx(total_bytes / 1e12, rel=1e-12)
+    assert result.tpot_s == pytest.approx(total_bytes / (0.8 * 1e12) + kernels * 1e-6, rel=1e-12)
+    assert result.tpot_final_s == pytest.approx(result.tpot_s, rel=1e-12)  # one decode step only
+    assert result.bound == "memory"
+
+
+def test_toy_prefill_flops_by_hand(toy_model, toy_hw):
+    # 100 tokens x 2 FLOPs per weight of every layer matrix, causal attention (100*101/2 query-key pairs,
+    # QK^T and PV each 2*heads*head_dim per pair), LM head on the last token only.
+    H, F, V, S = 1024, 4096, 1000, 100
+    linear = 2 * S * 2 * (H * 12 * 128 + 8 * 128 * H + 3 * H * F)
+    attention = 2 * 2 * (2 * 8 * 128 * S * (S + 1) / 2)
+    head = 2 * H * V
+    result = genmodel.estimate(toy_model, toy_hw, batch=1, input_tokens=S, output_tokens=1)
+    assert result.prefill_flops == pytest.approx(linear + attention + head, rel=1e-12)
+
+
+def test_decode_batch1_is_memory_bound_near_bytes_over_bandwidth():
+    # Llama-3.1-8B bf16 on H100 SXM (3.35 TB/s datasheet, default 80% achievable): TPOT at the final context is
+    # (weights read + KV read) / (0.8 x 3.35 TB/s) + 291 kernel launches x 2 us; activations add < 0.1%.
+    model = genmodel.get_model("llama-3.1-8b")
+    I, O = 1024, 128
+    weights_read = (model.total_params - model.embedding_params) * 2 + model.hidden_size * 2
+    kv_read = model.kv_cache_bytes_per_token("bf16") * (I + O - 1)
+    kernels = 1 + 32 * 9 + 2
+    expected = (weights_read + kv_read) / (0.8 * 3.35e12) + kernels * 2e-6
+    result = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=I, output_tokens=O)
+    assert result.bound == "memory"
+    assert result.tpot_final_s == pytest.approx(expected, rel=0.002)
+    assert result.ideal_tpot_final_s == pytest.approx((weights_read + kv_read) / 3.35e12, rel=0.002)
+    assert result.ideal_tpot_s < result.tpot_s
+
+
+def test_long_prefill_is_compute_bound():
+    # Llama-3.1-8B, one 8192-token prompt on H100: FLOPs = 2 x S x (linear weights of 32 layers)
+    # + causal attention 2 x 2 x heads x head_dim x S(S+1)/2 per layer + LM head for the last token.
+    model = genmodel.get_model("llama-3.1-8b")
+    S, H = 8192, 4096
+    linear_per_layer = H * (32 + 2 * 8) * 128 + 32 * 128 * H + 3 * H * 14336
+    flops = 2 * S * 32 * linear_per_layer + 32 * 4 * 32 * 128 * S * (S + 1) / 2 + 2 * H * 128256
+    result = genmodel.estimate(model, "h100-sxm", batch=1, input_tokens=S, output_tokens=1)
+    assert result.prefill_flops == pytest.approx(flops, rel=1e-9)
+    assert result.prefill_bound == "compute"
+    # every layer GEMM and the attention are compute-bound at 8192 tokens; the LM head (one token) reads its
+    # 1.05 GB of weights; the element-wise kernels and the embedding gather are memory-bound:
+    peak, bw = 0.7 * 989.4e12, 0.8 * 3.35e12  # default GPU efficiencies
+    compute = (flops - 2 * H * 128256) / peak
+    elementwise_per_token_layer = (4 * H + 2 * (32 + 8) * 128 + 4 * H + 3 * 14336) * 2
+    memory = (32 * S * elementwise_per_token_layer + 2 * S * H * 2 + 4 * H * 2 + 128256 * H * 2
+              + (H + 128256) * 2) / bw
+    kernels = 1 + 32 * 9 + 2
+    assert result.ttft_s == pytest.approx(compute + memory + kernels * 2e-6, rel=1e-6)
+    assert compute < result.ttft_s < 1.10 * compute  # the GEMM floor dominates
+
+
+def test_causal_masking_and_sliding_window_in_prefill():
+    # Mistral-7B v0.1 has a 4096-token window on every layer: at S = 8192 each layer has
+    # 4096*4097/2 + (8192-4096)*4096 query-key pairs, not S(S+1)/2 and not S^2.
+    S, W = 8192, 4096
+    pairs = W * (W + 1) / 2 + (S - W) * W
+    result = genmodel.estimate("mistral-7b-v0.1", "h100-sxm", batch=1, input_tokens=S, output_tokens=1)
+    df = result.breakdown("prefill")
+    scores = df[df.operator == "attn_scores"].flops.sum()
+    assert scores == pytest.approx(32 * 2 * 32 * 128 * pairs, rel=1e-12)
+
+
+def test_lm_head_only_on_last_prompt_token_and_embedding_is_a_gather():
+    model = genmodel.get_model("llama-3.1-8b")
+    for S in (128, 4096):
+        df = genmodel.estimate(model, "h100-sxm", batch=2, input_tokens=S, output_tokens=1).breakdown("prefill")
+        head = df[df.operator == "lm_head"].iloc[0]
+        assert head.flops == 2 * 2 * 4096 * 128256  # 2 sequences x one token each
+        emb = df[df.operator == "embedding"].iloc[0]
+        assert emb.flops == 0 and emb.weight_bytes == 2 * S * 4096 * 2  # reads one row per token
+
+
+def test_moe_decode_reads_more_experts_as_batch_grows_and_saturates():
+    # Mixtral-8x7B: 32 MoE layers, 8 experts of 3 x 4096 x 14336 weights, top-2. Expected distinct experts
+    # for B tokens: 8 (1 - (6/8)^B). Expert weight bytes read per decode step (fp8) = 32 x that x expert size.
+    expert = 3 * 4096 * 14336
+    seen = []
+    for B in (1, 2, 8, 64, 256):
+        df = genmodel.estimate("mixtral-8x7b", "h200-sxm", batch=B, input_tokens=512, output_tokens=64,
+                               weight_dtype="fp8").breakdown("decode")
+        read = df[df.operator.isin(["experts_up", "experts_down"])].weight_bytes.sum()
+        assert read == pytest.approx(32 * 8 * (1 - 0.75**B) * expert, rel=1e-9)
+        seen.append(read)
+    assert seen[0] == pytest.approx(32 * 2 * expert)  # batch 1: only the top-2 experts
+    assert all(a < b for a, b in itertools.pairwise(seen))
+    assert seen[-1] == pytest.approx(32 * 8 * expert, rel=1e-12)  # all experts
+
+
+def test_mla_decode_reads_only_the_latent_cache():
+    # DeepSeek-V3 absorbed decode: attention reads L x (512 + 64) KV elements per layer per sequence.
+    B, I, O = 4, 4000, 2  # one decode step at L = 4001
+    df = genmodel.estimate("deepseek-v3", "h200-sxm", batch=B, input_tokens=I, output_tokens=O,
+                           weight_dtype="fp8", kv_dtype="fp8", check_fit=False).breakdown("decode")
+    read = df[df.operator == "attn_scores"].kv_bytes.sum() + df[df.operator == "attn_values"].kv_bytes.sum()
+    assert read == pytest.approx(61 * B * 4001 * 576 * 1, rel=1e-12)
+
+
+def test_bandwidth_what_if_halves_memory_time(toy_model, toy_hw):
+    base = genmodel.estimate(toy_model, toy_hw, batch=1, input_tokens=100, output_tokens=2)
+    fast = genmodel.estimate(toy_model, toy_hw, batch=1, input_tokens=100, output_tokens=2, bandwidth_scale=2.0)
+    overhead = 21 * 1e-6  # 21 kernel launches (see test_toy_decode_step_by_hand)
+    assert fast.tpot_s - overhead == pytest.approx((base.tpot_s - overhead) / 2, rel=1e-12)
+
+
+def test_tpot_mean_is_the_average_of_single_steps(toy_model, toy_hw):
+    # the mean decode step (closed form over attended keys) equals the explicit average of every step
+    I, O = 50, 40
+    mean = genmodel.estimate(toy_model, toy_hw, batch=3, input_tokens=I, output_tokens=O).tpot_s
+    steps = [genmodel.estimate(toy_model, toy_hw, batch=3, input_tokens=I + j - 1, output_tokens=2).tpot_final_s
+             for j in range(1, O)]
+    assert mean == pytest.approx(np.mean(steps), rel=1e-12)
+
+
+def test_two_tier_placement_splits_weights(toy_model):
+    # fast tier holds 20 MB at 10 TB/s, the rest spills into a 0.1 TB/s tier: time adds per tier.
+    hw = HardwareSpec.model_validate({
+        "name": "two-tier", "display_name": "two tier", "vendor": "test", "kind": "dataflow",
+        "peak_flops_per_s": {"bf16": "100 TFLOPS"},
+        "memory_tiers": [
+            {"name": "SRAM", "capacity_bytes": "20 MB", "bandwidth_bytes_per_s": "10 TB/s"},
+            {"name": "DDR", "capacity_bytes": "100 GB", "bandwidth_bytes_per_s": "0.1 TB/s"}],
+        "efficiency": {"usable_memory_fraction": 1.0}, "source": "test"})
+    result = genmodel.estimate(toy_model, hw, batch=1, input_tokens=100, output_tokens=2)
+    weights = toy_model.total_params * 2
+    frac_fast = 20e6 / weights
+    df = result.breakdown("decode")
+    gate = df[df.operator == "ffn_gate_up"].iloc[0]  # weights only, no KV; activations tiny
+    expected = gate.weight_bytes * (frac_fast / 10e12 + (1 - frac_fast) / 0.1e12)
+    assert gate.ideal_time_s == pytest.approx(expected, rel=0.01)
+
+
+def test_vectorized_matches_scalar_loop():
+    batch = np.array([1, 8, 64])
+    inputs = np.array([[128], [2048]])
+    many = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=batch, input_tokens=inputs, output_tokens=100)
+    assert many.metrics["tpot_s"].shape == (2, 3)
+    for r, i in enumerate(inputs[:, 0]):
+        for c, b in enumerate(batch):
+            one = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=int(b), input_tokens=int(i),
+                                    output_tokens=100, check_fit=False)
+            for key in ("ttft_s", "tpot_s", "e2e_latency_s", "kv_cache_bytes", "max_batch", "max_context_tokens"):
+                assert many.metrics[key][r, c] == pytest.approx(one.metrics[key]), key
+            assert many.metrics["bound"][r, c] == one.bound
+
+
+def test_throughput_definitions(toy_model, toy_hw):
+    r = genmodel.estimate(toy_model, toy_hw, batch=4, input_tokens=100, output_tokens=50)
+    assert r.e2e_latency_s == pytest.approx(r.ttft_s + 49 * r.tpot_s)
+    assert r.output_tokens_per_s == pytest.approx(4 * 50 / r.e2e_latency_s)
+    assert r.total_tokens_per_s == pytest.approx(4 * 150 / r.e2e_latency_s)
