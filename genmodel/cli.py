@@ -157,7 +157,8 @@ def list_hardware(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
             "bf16_flops_per_s": h.peak_flops_per_s.get("bf16") or h.peak_flops_per_s.get("fp16"),
             "fp8_flops_per_s": h.peak_flops_per_s.get("fp8"), "int8_ops_per_s": h.peak_flops_per_s.get("int8"),
             "memory_capacity_bytes": h.memory_capacity_bytes,
-            "memory_bandwidth_bytes_per_s": h.main_memory.bandwidth_bytes_per_s,
+            "fastest_memory_bandwidth_bytes_per_s": h.fastest_memory.bandwidth_bytes_per_s,
+            "memory_tiers": len(h.memory),
             "scale_up_bytes_per_s_per_direction": up, "tdp_w": h.power.tdp_w if h.power else None,
         })
     if as_json:
@@ -169,13 +170,14 @@ def list_hardware(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
 
     typer.echo(f"{'name':22} {'kind':11} {'bf16/fp16':>10} {'fp8':>8} {'int8':>8} {'memory':>10} {'bandwidth':>11} "
                f"{'scale-up/dir':>12} {'TDP':>7}")
-    typer.echo(f"{'':22} {'':11} {'TFLOPS':>10} {'TFLOPS':>8} {'TOPS':>8} {'':>10} {'':>11} {'':>12} {'':>7}")
+    typer.echo(f"{'':22} {'':11} {'TFLOPS':>10} {'TFLOPS':>8} {'TOPS':>8} {'(total)':>10} {'(fastest)':>11} {'':>12} {'':>7}")
     for r in rows:
         up = _si(r["scale_up_bytes_per_s_per_direction"], "B/s", 3) if r["scale_up_bytes_per_s_per_direction"] else "-"
         tdp = f"{r['tdp_w']:,.0f} W" if r["tdp_w"] else "-"
         typer.echo(f"{r['name']:22} {r['kind']:11} {t(r['bf16_flops_per_s']):>10} {t(r['fp8_flops_per_s']):>8} "
                    f"{t(r['int8_ops_per_s']):>8} {_si(r['memory_capacity_bytes'], 'B', 3):>10} "
-                   f"{_si(r['memory_bandwidth_bytes_per_s'], 'B/s', 3):>11} {up:>12} {tdp:>7}")
+                   f"{_si(r['fastest_memory_bandwidth_bytes_per_s'], 'B/s', 3):>11} {up:>12} {tdp:>7}"
+                   + (f"  ({r['memory_tiers']} memory tiers)" if r["memory_tiers"] > 1 else ""))
 
 
 @app.command()

@@ -149,9 +149,9 @@ class HardwareSpec(FrozenSpec):
         return sum(t.capacity_bytes for t in self.memory)
 
     @property
-    def main_memory(self) -> MemoryTier:
-        """The largest 'memory' tier (HBM on a GPU, SRAM on Groq)."""
-        return max(self.memory, key=lambda t: t.capacity_bytes)
+    def fastest_memory(self) -> MemoryTier:
+        """The first (fastest) 'memory' tier: HBM on a GPU, SRAM on Groq or SambaNova."""
+        return self.memory[0]
 
     def supports(self, dtype: str) -> bool:
         """True when the device has a listed dense peak for ``dtype``."""
