@@ -170,7 +170,8 @@ def list_hardware(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
 
     typer.echo(f"{'name':22} {'kind':11} {'bf16/fp16':>10} {'fp8':>8} {'int8':>8} {'memory':>10} {'bandwidth':>11} "
                f"{'scale-up/dir':>12} {'TDP':>7}")
-    typer.echo(f"{'':22} {'':11} {'TFLOPS':>10} {'TFLOPS':>8} {'TOPS':>8} {'(total)':>10} {'(fastest)':>11} {'':>12} {'':>7}")
+    typer.echo(f"{'':22} {'':11} {'TFLOPS':>10} {'TFLOPS':>8} {'TOPS':>8} {'(total)':>10} {'(fastest)':>11} "
+               f"{'':>12} {'':>7}")
     for r in rows:
         up = _si(r["scale_up_bytes_per_s_per_direction"], "B/s", 3) if r["scale_up_bytes_per_s_per_direction"] else "-"
         tdp = f"{r['tdp_w']:,.0f} W" if r["tdp_w"] else "-"
