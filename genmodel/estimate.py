@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from genmodel.database import get_hardware, get_model
-from genmodel.dtypes import DTYPES, normalize_dtype
+from genmodel.dtypes import DTYPES, bytes_per_element, normalize_dtype
 from genmodel.efficiency import ResolvedEfficiency, resolve_efficiency
 from genmodel.errors import ConfigurationError, DoesNotFitError
 from genmodel.hardware_spec import HardwareSpec
@@ -274,10 +274,12 @@ def _does_not_fit_message(model, hw, dtypes, fp, B, I, O, capacity, chunk, per_t
             f"activations = {gb(fp.total_bytes)}, but {hw.name} has {gb(capacity)} usable "
             f"({gb(hw.memory_capacity_bytes)} x {eff.usable_memory_fraction:.2f}).")
     if fp.weights_bytes > capacity:
-        smaller = [d for d in ("fp8", "int4") if d != dtypes.weight]
-        options = ", ".join(f"{d}: {gb(model.total_params * {'fp8': 1, 'int4': 0.5}[d])}" for d in smaller)
-        return (f"{need} The weights alone do not fit: use a smaller --weight-dtype ({options}), a device "
-                f"with more memory, or several devices.")
+        current = bytes_per_element(dtypes.weight)
+        smaller = [d for d in ("fp8", "int4") if bytes_per_element(d) < current]
+        options = ", ".join(f"{d}: {gb(model.total_params * bytes_per_element(d))}" for d in smaller)
+        fixes = ([f"a smaller --weight-dtype ({options})"] if smaller else []) + [
+            "a device with more memory", "several devices (multi-device platforms are planned)"]
+        return f"{need} The weights alone do not fit: use {', or '.join(fixes)}."
     best = int(max_batch(model, dtypes, I, O, capacity, chunk, per_token))
     ctx = int(max_context(model, dtypes, B, capacity, chunk, per_token))
     hint = f"The largest batch that fits at this context is {best}" if best else "Not even batch 1 fits"
