@@ -38,7 +38,7 @@ from genmodel.model_spec import ModelSpec
 from genmodel.operators import DTypes, OperatorTable, build_operators
 from genmodel.roofline import Timing, time_operators
 from genmodel.units import format_quantity
-from genmodel.workload import DEFAULT_PREFILL_CHUNK_TOKENS, check_lengths
+from genmodel.workload import DEFAULT_PREFILL_CHUNK_TOKENS, Workload, check_lengths
 
 
 def default_activation_dtype(hw: HardwareSpec) -> str:
@@ -97,6 +97,7 @@ class Estimate:
     metrics: dict[str, np.ndarray]
     prefill: PhaseResult = field(repr=False)
     decode: PhaseResult = field(repr=False)
+    placement: dict[str, list[np.ndarray]] = field(repr=False, default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
         metrics = self.__dict__.get("metrics", {})
@@ -128,7 +129,9 @@ class Estimate:
     def breakdown(self, phase: str | None = None):
         """pandas DataFrame, one row per operator and phase: FLOPs, bytes, times (s), bound, time share.
 
-        Decode rows are averaged over the decode steps. Only for a single configuration.
+        Values are summed over the layers a row stands for; decode rows are the mean decode step. Bytes
+        are split by class (weights, KV, activations) and by memory tier (``bytes_<tier name>``). Only for
+        a single configuration.
         """
         import pandas as pd
 
@@ -144,11 +147,17 @@ class Estimate:
             count = t.count
             step = float(np.dot(count, avg(r.time_s)))
             bound = avg(r.bound)
+            tiers = {}
+            for k, tier in enumerate(self.hardware.memory):
+                share = {cls: float(np.asarray(fr[k])) for cls, fr in self.placement.items()}
+                tiers[f"bytes_{tier.name}"] = count * (avg(t.weight_bytes) * share["weight"]
+                                                       + avg(t.kv_bytes) * share["kv"]
+                                                       + avg(t.act_bytes) * share["act"])
             frames.append(pd.DataFrame({
                 "phase": name, "group": t.groups, "operator": t.names, "kind": t.kinds,
                 "dtype": [d or "-" for d in t.dtypes], "layers": count.astype(int),
                 "flops": count * avg(t.flops), "weight_bytes": count * avg(t.weight_bytes),
-                "kv_bytes": count * avg(t.kv_bytes), "activation_bytes": count * avg(t.act_bytes),
+                "kv_bytes": count * avg(t.kv_bytes), "activation_bytes": count * avg(t.act_bytes), **tiers,
                 "compute_s": count * avg(r.compute_s), "memory_s": count * avg(r.memory_s),
                 "overhead_s": count * avg(r.overhead_s), "time_s": count * avg(r.time_s),
                 "ideal_time_s": count * avg(i.time_s), "bound": bound,
@@ -178,13 +187,19 @@ def _single_step(values: np.ndarray) -> np.ndarray:
 def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSpec = "h100-sxm", batch=1,
              input_tokens=1024, output_tokens=256, weight_dtype: str | None = None, kv_dtype: str | None = None,
              activation_dtype: str | None = None, *, prefill_chunk_tokens: int = DEFAULT_PREFILL_CHUNK_TOKENS,
-             flops_scale=1.0, bandwidth_scale=1.0, capacity_scale=1.0, check_fit: bool = True) -> Estimate:
+             flops_scale=1.0, bandwidth_scale=1.0, capacity_scale=1.0, check_fit: bool = True,
+             workload: Workload | None = None) -> Estimate:
     """Estimate latency, throughput and memory of ``model`` serving a static batch on one ``hardware`` device.
 
-    Names are looked up in the built-in databases (specs pass through). Array inputs broadcast. With a
+    Names are looked up in the built-in databases (specs pass through). Array inputs broadcast. A
+    ``Workload`` may be given instead of batch, lengths, datatypes and prefill chunk (it then wins). With a
     single configuration and ``check_fit``, a configuration that does not fit raises ``DoesNotFitError``
     saying what to change; with arrays, ``fits`` tells per configuration.
     """
+    if workload is not None:
+        batch, input_tokens, output_tokens = workload.batch, workload.input_tokens, workload.output_tokens
+        weight_dtype, kv_dtype = workload.weight_dtype, workload.kv_dtype
+        activation_dtype, prefill_chunk_tokens = workload.activation_dtype, workload.prefill_chunk_tokens
     model, hw = get_model(model), get_hardware(hardware)
     for label, value in (("batch", batch), ("input_tokens", input_tokens), ("output_tokens", output_tokens)):
         check_lengths(label, value)
@@ -262,7 +277,8 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
     inputs = {"batch": full(B).astype(np.int64), "input_tokens": full(I).astype(np.int64),
               "output_tokens": full(O).astype(np.int64), "flops_scale": full(fs), "bandwidth_scale": full(bs),
               "capacity_scale": full(cs)}
-    return Estimate(model, hw, dtypes, eff, inputs, metrics, prefill, decode)
+    placement = dict(zip(("weight", "kv", "act"), fractions, strict=True))
+    return Estimate(model, hw, dtypes, eff, inputs, metrics, prefill, decode, placement)
 
 
 def _does_not_fit_message(model, hw, dtypes, fp, B, I, O, capacity, chunk, per_token, eff) -> str:

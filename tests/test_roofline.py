@@ -179,3 +179,20 @@ def test_throughput_definitions(toy_model, toy_hw):
     assert r.e2e_latency_s == pytest.approx(r.ttft_s + 49 * r.tpot_s)
     assert r.output_tokens_per_s == pytest.approx(4 * 50 / r.e2e_latency_s)
     assert r.total_tokens_per_s == pytest.approx(4 * 150 / r.e2e_latency_s)
+
+
+def test_breakdown_splits_bytes_by_tier_and_workload_spec_is_accepted():
+    # GH200: 0.9 x 144 GB of HBM3e, the rest of Llama-3.1-70B's 141 GB bf16 weights spill to LPDDR5X
+    r = genmodel.estimate("llama-3.1-70b", "gh200", batch=1, input_tokens=512, output_tokens=8)
+    df = r.breakdown("decode")
+    tiers = [c for c in df.columns if c.startswith("bytes_")]
+    assert len(tiers) == 2
+    moved = df.weight_bytes + df.kv_bytes + df.activation_bytes
+    assert np.allclose(df[tiers].sum(axis=1), moved)
+    hbm = 0.9 * genmodel.get_hardware("gh200").memory[0].capacity_bytes
+    spill = r.weights_bytes - hbm
+    assert df[tiers[1]].sum() == pytest.approx(spill / r.weights_bytes * df.weight_bytes.sum(), rel=1e-9)
+    workload = genmodel.Workload(batch=4, input_tokens=100, output_tokens=10, weight_dtype="fp8")
+    via_spec = genmodel.estimate("llama-3.1-8b", "h100-sxm", workload=workload)
+    direct = genmodel.estimate("llama-3.1-8b", "h100-sxm", 4, 100, 10, "fp8")
+    assert via_spec.to_dict() == direct.to_dict()
