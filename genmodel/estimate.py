@@ -165,16 +165,6 @@ class Estimate:
             }))
         return pd.concat(frames, ignore_index=True)
 
-    def summary(self) -> str:
-        """A few human-readable lines with the key figures and units."""
-        m = self.to_dict()
-        lines = [
-            f"{self.model.display_name} on {self.hardware.display_name} — batch {m['batch']}, "
-            f"{m['input_tokens']} in / {m['output_tokens']} out, weights {self.dtypes.weight}, "
-            f"activations {self.dtypes.activation}, KV {self.dtypes.kv}",
-        ]
-        return "\n".join(lines)
-
 
 def _mean_step(values: np.ndarray) -> np.ndarray:
     return values[:, 0].reshape(len(values))

@@ -56,8 +56,8 @@ class Interconnect(FrozenSpec):
     latency_s: Seconds = Field(description="One-way latency of a small message in seconds.")
     domain_size: int = Field(1, ge=1, description="Devices reachable at this bandwidth (scale-up domain).")
     topology: Literal["switch", "full_mesh", "torus_2d", "torus_3d", "ring", "point_to_point", "fabric"] = Field(
-        "switch", description="How the domain is wired; decides collective algorithms (issue 3).")
-    note: str | None = None
+        "switch", description="How the domain is wired; decides collective algorithms (multi-device model).")
+    note: str | None = Field(None, description="Caveats, e.g. whether the latency is a typical or datasheet value.")
 
 
 class Power(FrozenSpec):
@@ -65,7 +65,7 @@ class Power(FrozenSpec):
 
     tdp_w: Watts = Field(description="Thermal design / board power in watts.")
     idle_w: Watts | None = Field(None, description="Power when idle in watts; None = unknown.")
-    note: str | None = None
+    note: str | None = Field(None, description="Where the power figures come from.")
 
     @model_validator(mode="after")
     def _idle_below_tdp(self) -> Power:
@@ -101,20 +101,21 @@ class HardwareSpec(FrozenSpec):
 
     name: str = Field(description="Database key, lower-case with dashes, e.g. 'h100-sxm'.")
     display_name: str = Field(description="Human-readable name, e.g. 'NVIDIA H100 SXM5 80GB'.")
-    vendor: str
-    kind: HardwareKind
+    vendor: str = Field(description="Manufacturer, e.g. 'NVIDIA'.")
+    kind: HardwareKind = Field(description="Device class; selects the default realism factors.")
     year: int | None = Field(None, description="Year of launch or announcement.")
     peak_flops_per_s: dict[str, FlopsPerSecond] = Field(
         description="Dense peak throughput per datatype in FLOP/s (or OP/s for int8/int4).")
     memory_tiers: list[MemoryTier] = Field(min_length=1, description="Memory hierarchy, fastest first.")
     scale_up: Interconnect | None = Field(None, description="Scale-up fabric (NVLink, ICI, Infinity Fabric, UB).")
     scale_out: Interconnect | None = Field(None, description="Scale-out network (NIC per device).")
-    power: Power | None = None
-    cost: Cost | None = None
-    efficiency: Efficiency = Field(default_factory=Efficiency)
+    power: Power | None = Field(None, description="TDP and idle power in watts.")
+    cost: Cost | None = Field(None, description="Purchase price (USD) and rental price (USD per hour).")
+    efficiency: Efficiency = Field(default_factory=Efficiency,
+                                   description="Overrides of the per-kind realism factors (genmodel.efficiency).")
     source: str = Field(min_length=1, description="Datasheet(s), paper or other source of the figures.")
     confidence: Literal["high", "medium", "low"] = Field("high", description="Confidence in the figures.")
-    notes: str | None = None
+    notes: str | None = Field(None, description="Caveats: derived figures, variants, disputed numbers.")
 
     @field_validator("peak_flops_per_s", mode="before")
     @classmethod

@@ -119,20 +119,20 @@ class ModelSpec(FrozenSpec):
     """A decoder-only transformer language model."""
 
     name: str = Field(description="Database key, lower-case with dashes, e.g. 'llama-3.1-70b'.")
-    display_name: str
+    display_name: str = Field(description="Human-readable name, e.g. 'Llama-3.1-70B'.")
     family: str = Field(description="Architecture family, e.g. 'llama', 'deepseek_v3', 'qwen3_moe'.")
     hidden_size: int = Field(ge=1, description="Residual stream width d_model.")
     num_layers: int = Field(ge=1, description="Decoder layers.")
-    vocab_size: int = Field(ge=1)
+    vocab_size: int = Field(ge=1, description="Tokens in the vocabulary (rows of the embedding matrix).")
     tie_word_embeddings: bool = Field(False, description="True when the LM head reuses the embedding matrix.")
     max_context_tokens: int = Field(ge=1, description="Longest context the model supports (config value).")
-    attention: AttentionSpec
-    ffn: FFNSpec
-    moe: MoESpec | None = None
+    attention: AttentionSpec = Field(description="Self-attention of every layer.")
+    ffn: FFNSpec = Field(description="The dense feed-forward block (dense layers).")
+    moe: MoESpec | None = Field(None, description="Mixture-of-experts layers; None for a dense model.")
     source: str = Field(min_length=1, description="config.json URL or paper the architecture comes from.")
     reported_total_params: float | None = Field(None, gt=0, description="Vendor-stated total parameters.")
     reported_active_params: float | None = Field(None, gt=0, description="Vendor-stated active parameters.")
-    notes: str | None = None
+    notes: str | None = Field(None, description="Conventions of the reported figures, config pitfalls.")
 
     @model_validator(mode="after")
     def _check(self) -> ModelSpec:
