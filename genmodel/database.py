@@ -48,8 +48,8 @@ def format_validation_error(err: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def load_spec_file(path: str | Path, cls: type[Spec]) -> Spec:
-    """Read one YAML/JSON file and validate it as ``cls``; errors name the file and the field."""
+def load_mapping(path: str | Path) -> dict:
+    """Read one YAML or JSON file (JSON is valid YAML) holding a mapping; ``SpecError`` if it cannot."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
@@ -59,6 +59,13 @@ def load_spec_file(path: str | Path, cls: type[Spec]) -> Spec:
         raise SpecError(f"{path} is not valid YAML/JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise SpecError(f"{path} must hold one mapping (an entry), not {type(data).__name__}")
+    return data
+
+
+def load_spec_file(path: str | Path, cls: type[Spec]) -> Spec:
+    """Read one YAML/JSON file and validate it as ``cls``; errors name the file and the field."""
+    path = Path(path)
+    data = load_mapping(path)
     try:
         return cls.model_validate(data)
     except ValidationError as exc:

@@ -19,7 +19,6 @@ RoPE layers, every 4th layer global). The pattern is stored as its shortest repe
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +58,9 @@ def _shortest_period(flags: list[bool]) -> list[bool]:
 def _load(config: str | Path | dict) -> tuple[dict[str, Any], str]:
     if isinstance(config, dict):
         return config, "config"
-    path = Path(config)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise SpecError(f"cannot read {path}: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SpecError(f"{path} must hold a JSON object")
-    return data, str(path)
+    from genmodel.database import load_mapping
+
+    return load_mapping(config), str(config)
 
 
 def _require(cfg: dict, key: str, where: str) -> Any:
@@ -195,12 +187,17 @@ def _moe(cfg: dict, model_type: str, L: int, where: str) -> tuple[dict | None, i
             moe["shared_expert_intermediate_size"] = cfg["shared_expert_intermediate_size"]
     if cfg.get("first_k_dense_replace"):
         moe["first_dense_layers"] = cfg["first_k_dense_replace"]
-    interval = (cfg.get("interleave_moe_layer_step") or cfg.get("decoder_sparse_step")
-                or cfg.get("moe_layer_freq") or 1)
+    # Llama-4 and Qwen: layer i is MoE when (i + 1) % step == 0, which is our layer_interval rule
+    interval = cfg.get("interleave_moe_layer_step") or cfg.get("decoder_sparse_step") or 1
     if interval != 1:
         moe["layer_interval"] = interval
-    if cfg.get("mlp_only_layers"):
-        moe["dense_layer_indices"] = list(cfg["mlp_only_layers"])
+    dense = set(cfg.get("mlp_only_layers") or [])
+    # DeepSeek/Kimi: layer i is MoE when i % moe_layer_freq == 0 (past the dense prefix): list the others
+    freq = cfg.get("moe_layer_freq") or 1
+    if freq != 1:
+        dense |= {i for i in range(L) if i % freq}
+    if dense:
+        moe["dense_layer_indices"] = sorted(dense)
     return moe, dense_width or expert_width
 
 

@@ -52,3 +52,15 @@ def test_import_hf_command_writes_an_entry(tmp_path, capsys):
     assert main(["import-hf", str(FIXTURES / "qwen3-30b-a3b.json"), "--name", "my-qwen", "--output-dir",
                  str(tmp_path)]) == 2  # refuses to overwrite
     assert "already exists" in capsys.readouterr().err
+
+
+def test_moe_layer_rules_per_family():
+    # DeepSeek: MoE when i >= first_k_dense_replace and i % moe_layer_freq == 0;
+    # Llama-4: MoE when (i + 1) % interleave_moe_layer_step == 0
+    base = json.loads((FIXTURES / "deepseek-v3.json").read_text())
+    spec = ModelSpec.from_hf_config({**base, "moe_layer_freq": 2}, name="x")
+    assert [i for i in range(10) if spec.layer_is_moe[i]] == [4, 6, 8]
+    base = json.loads((FIXTURES / "llama-4-scout.json").read_text())
+    base["text_config"]["interleave_moe_layer_step"] = 2
+    spec = ModelSpec.from_hf_config(base, name="y")
+    assert [i for i in range(6) if spec.layer_is_moe[i]] == [1, 3, 5]
