@@ -45,19 +45,30 @@ def _ms(seconds: float) -> str:
 @app.command()
 def estimate(
     model: Annotated[str, typer.Option("--model", "-m", help="Model name (genmodel models).")] = DEFAULT_MODEL,
-    hardware: Annotated[str, typer.Option("--hardware", "-H", help="Hardware name (genmodel hardware).")]
-    = DEFAULT_HARDWARE,
-    batch: Annotated[int, typer.Option(help="Sequences in the static batch.")] = 1,
+    hardware: Annotated[str, typer.Option(
+        "--hardware", "-H", help="Device (genmodel hardware) or platform (genmodel platforms).")] = DEFAULT_HARDWARE,
+    batch: Annotated[int, typer.Option(help="Sequences in the static batch of each model replica.")] = 1,
     input_tokens: Annotated[int, typer.Option(help="Prompt tokens per sequence.")] = 1024,
     output_tokens: Annotated[int, typer.Option(help="Generated tokens per sequence.")] = 256,
     weight_dtype: Annotated[str | None, typer.Option(help="Weight datatype (default: activation dtype).")] = None,
     kv_dtype: Annotated[str | None, typer.Option(help="KV-cache datatype (default: activation dtype).")] = None,
     activation_dtype: Annotated[str | None, typer.Option(
         help="Activation/matmul datatype (default: bf16, else fp16, else the device's widest).")] = None,
+    tp: Annotated[int, typer.Option(help="Tensor-parallel degree (attention heads, FFN columns).")] = 1,
+    pp: Annotated[int, typer.Option(help="Pipeline-parallel stages.")] = 1,
+    ep: Annotated[int, typer.Option(help="Expert-parallel degree (MoE models).")] = 1,
+    dp: Annotated[int, typer.Option(help="Data-parallel replicas.")] = 1,
+    attention_dp: Annotated[bool, typer.Option(
+        help="Attention data-parallel over the EP group (DeepSeek/SGLang layout; a stage has ep devices).")]
+    = False,
+    expert_imbalance: Annotated[float, typer.Option(help="Busiest expert device's tokens / mean (>= 1).")] = 1.0,
+    comm_overlap: Annotated[float, typer.Option(help="Fraction of communication hidden under compute.")] = 0.0,
+    num_devices: Annotated[int | None, typer.Option(help="Check that dp x pp x tp (or ep) equals this.")] = None,
     prefill_chunk_tokens: Annotated[int, typer.Option(help="Most prompt tokens per prefill step.")] = 8192,
     flops_scale: Annotated[float, typer.Option(help="What-if: multiply every peak FLOP/s.")] = 1.0,
     bandwidth_scale: Annotated[float, typer.Option(help="What-if: multiply every memory bandwidth.")] = 1.0,
     capacity_scale: Annotated[float, typer.Option(help="What-if: multiply every memory capacity.")] = 1.0,
+    interconnect_scale: Annotated[float, typer.Option(help="What-if: multiply every link bandwidth.")] = 1.0,
     allow_overflow: Annotated[bool, typer.Option(
         help="Report a configuration that does not fit (fits=false) instead of failing.")] = False,
     breakdown: Annotated[bool, typer.Option(help="Also print the per-operator breakdown.")] = False,
@@ -67,9 +78,11 @@ def estimate(
     from genmodel.estimate import estimate as run_estimate
 
     result = run_estimate(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
-                          activation_dtype, prefill_chunk_tokens=prefill_chunk_tokens, flops_scale=flops_scale,
+                          activation_dtype, tp=tp, pp=pp, ep=ep, dp=dp, attention_dp=attention_dp,
+                          expert_imbalance=expert_imbalance, comm_overlap=comm_overlap, num_devices=num_devices,
+                          prefill_chunk_tokens=prefill_chunk_tokens, flops_scale=flops_scale,
                           bandwidth_scale=bandwidth_scale, capacity_scale=capacity_scale,
-                          check_fit=not allow_overflow)
+                          interconnect_scale=interconnect_scale, check_fit=not allow_overflow)
     data = result.to_dict()
     if as_json:
         if breakdown:
@@ -83,8 +96,13 @@ def estimate(
 
 def _format_estimate(result: Any, d: dict[str, Any]) -> str:
     m, hw, eff = result.model, result.hardware, result.efficiency
+    where = hw.display_name if result.platform is None else f"{result.platform.display_name}"
+    split = ""
+    if d["devices"] > 1:
+        split = (f" — {d['devices']} devices: tp {d['tp']}, pp {d['pp']}, ep {d['ep']}, dp {d['dp']}"
+                 + (", attention data-parallel" if d["attention_dp"] else ""))
     lines = [
-        f"{m.display_name} on {hw.display_name}",
+        f"{m.display_name} on {where}{split}",
         f"  workload: batch {d['batch']}, {d['input_tokens']} input + {d['output_tokens']} output tokens; "
         f"weights {d['weight_dtype']}, activations {d['activation_dtype']}, KV cache {d['kv_dtype']}",
         f"  realism: {eff.compute_efficiency:.0%} of peak FLOP/s, {eff.memory_efficiency:.0%} of peak bandwidth, "
@@ -100,8 +118,17 @@ def _format_estimate(result: Any, d: dict[str, Any]) -> str:
         f"  {'total throughput (in + out)':32}{d['total_tokens_per_s']:>12,.1f} tok/s",
         f"  {'decode rate (batch / TPOT)':32}{d['decode_tokens_per_s']:>12,.1f} tok/s",
         f"  decode is {d['bound']}-bound; prefill is {d['prefill_bound']}-bound",
+    ]
+    if d["devices"] > 1:
+        lines += [
+            f"  {'per device: output throughput':32}{d['output_tokens_per_s_per_device']:>12,.1f} tok/s",
+            f"  {'per user: decode rate (1 / TPOT)':32}{d['tokens_per_s_per_user']:>12,.1f} tok/s",
+            f"  {'communication per output token':32}{_ms(d['decode_comm_s']):>16}   (in TTFT: "
+            f"{_ms(d['prefill_comm_s'])})",
+        ]
+    lines += [
         "",
-        "  memory",
+        "  memory" + (" (per device, the most loaded one)" if d["devices"] > 1 else ""),
         f"    weights          {_si(d['weights_bytes'], 'B'):>12}",
         f"    KV cache         {_si(d['kv_cache_bytes'], 'B'):>12}   (batch x {d['input_tokens'] + d['output_tokens']}"
         " tokens)",
@@ -179,6 +206,33 @@ def list_hardware(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
                    f"{t(r['int8_ops_per_s']):>8} {_si(r['memory_capacity_bytes'], 'B', 3):>10} "
                    f"{_si(r['fastest_memory_bandwidth_bytes_per_s'], 'B/s', 3):>11} {up:>12} {tdp:>7}"
                    + (f"  ({r['memory_tiers']} memory tiers)" if r["memory_tiers"] > 1 else ""))
+
+
+@app.command("platforms")
+def list_platforms(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the built-in multi-device platforms (systems of one device type with a two-tier network)."""
+    from genmodel.database import all_platforms
+
+    rows = []
+    for p in all_platforms().values():
+        hw = p.device_spec()
+        up, out = hw.scale_up, hw.scale_out
+        rows.append({"name": p.name, "device": p.device, "num_devices": p.num_devices,
+                     "scale_up_domain": p.domain_size,
+                     "scale_up_bytes_per_s_per_direction": up.bandwidth_per_direction_bytes_per_s if up else None,
+                     "scale_out_bytes_per_s_per_direction": out.bandwidth_per_direction_bytes_per_s if out else None,
+                     "memory_capacity_bytes": hw.memory_capacity_bytes * p.num_devices})
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'name':20} {'device':18} {'devices':>7} {'domain':>7} {'scale-up/dir':>13} {'scale-out/dir':>14} "
+               f"{'memory':>9}")
+    for r in rows:
+        up = _si(r["scale_up_bytes_per_s_per_direction"], "B/s", 3) if r["scale_up_bytes_per_s_per_direction"] else "-"
+        out = (_si(r["scale_out_bytes_per_s_per_direction"], "B/s", 3)
+               if r["scale_out_bytes_per_s_per_direction"] else "-")
+        typer.echo(f"{r['name']:20} {r['device']:18} {r['num_devices']:>7} {r['scale_up_domain']:>7} {up:>13} "
+                   f"{out:>14} {_si(r['memory_capacity_bytes'], 'B', 3):>9}")
 
 
 @app.command()

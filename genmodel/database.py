@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from genmodel.errors import SpecError, unknown_name
 from genmodel.hardware_spec import HardwareSpec
 from genmodel.model_spec import ModelSpec
+from genmodel.platform_spec import PlatformSpec
 
 _ROOT = Path(__file__).resolve().parent.parent
 Spec = TypeVar("Spec", bound=BaseModel)
@@ -37,6 +38,11 @@ def models_dir() -> Path:
 def hardware_dir() -> Path:
     """Folder holding the hardware YAML files."""
     return Path(os.environ.get("GENMODEL_HARDWARE_DB", _ROOT / "hardware_db"))
+
+
+def platforms_dir() -> Path:
+    """Folder holding the platform (multi-device system) YAML files."""
+    return Path(os.environ.get("GENMODEL_PLATFORMS_DB", hardware_dir() / "platforms"))
 
 
 def format_validation_error(err: ValidationError) -> str:
@@ -93,6 +99,23 @@ def _models(folder: str) -> dict[str, ModelSpec]:
 @functools.cache
 def _hardware(folder: str) -> dict[str, HardwareSpec]:
     return _load_dir(Path(folder), HardwareSpec)
+
+
+@functools.cache
+def _platforms(folder: str) -> dict[str, PlatformSpec]:
+    return _load_dir(Path(folder), PlatformSpec)
+
+
+def all_platforms() -> dict[str, PlatformSpec]:
+    """Every multi-device platform in the database, by name."""
+    return _platforms(str(platforms_dir()))
+
+
+def get_platform(name: str | PlatformSpec) -> PlatformSpec:
+    """The platform called ``name`` (a ``PlatformSpec`` passes through)."""
+    if isinstance(name, PlatformSpec):
+        return name
+    return _lookup(name, all_platforms(), "platform", "genmodel platforms")
 
 
 def all_models() -> dict[str, ModelSpec]:

@@ -28,14 +28,17 @@ from typing import Any
 
 import numpy as np
 
-from genmodel.database import get_hardware, get_model
+from genmodel.collectives import Network, all_gather, all_reduce, all_to_all, point_to_point
+from genmodel.database import all_hardware, all_platforms, get_hardware, get_model, get_platform
 from genmodel.dtypes import DTYPES, bytes_per_element, normalize_dtype
 from genmodel.efficiency import ResolvedEfficiency, resolve_efficiency
-from genmodel.errors import ConfigurationError, DoesNotFitError
+from genmodel.errors import ConfigurationError, DoesNotFitError, SpecError, UnknownNameError, unknown_name
 from genmodel.hardware_spec import HardwareSpec
-from genmodel.memory import activation_bytes_per_token, footprint, max_batch, max_context, place
+from genmodel.memory import DeviceMemory, place, stage_fraction
 from genmodel.model_spec import ModelSpec
 from genmodel.operators import DTypes, OperatorTable, build_operators
+from genmodel.parallel import Parallelism
+from genmodel.platform_spec import PlatformSpec
 from genmodel.roofline import Timing, time_operators
 from genmodel.units import format_quantity
 from genmodel.workload import DEFAULT_PREFILL_CHUNK_TOKENS, Workload, check_lengths
@@ -78,11 +81,14 @@ def _decode_contexts(input_tokens, output_tokens, shape: tuple[int, ...]):
 
 @dataclass
 class PhaseResult:
-    """Operators and their timings for one phase (realistic and ideal)."""
+    """Operators and their timings for one phase (realistic and ideal), and the collectives' seconds
+    for one pass of all layers (per micro-batch, before overlap)."""
 
     table: OperatorTable
     real: Timing
     ideal: Timing
+    comm: dict[str, np.ndarray] = field(default_factory=dict)
+    ideal_comm: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,6 +104,8 @@ class Estimate:
     prefill: PhaseResult = field(repr=False)
     decode: PhaseResult = field(repr=False)
     placement: dict[str, list[np.ndarray]] = field(repr=False, default_factory=dict)
+    platform: PlatformSpec | None = None
+    parallel: Parallelism | None = None
 
     def __getattr__(self, name: str) -> Any:
         metrics = self.__dict__.get("metrics", {})
@@ -174,120 +182,244 @@ def _single_step(values: np.ndarray) -> np.ndarray:
     return values.reshape(len(values))
 
 
-def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSpec = "h100-sxm", batch=1,
-             input_tokens=1024, output_tokens=256, weight_dtype: str | None = None, kv_dtype: str | None = None,
-             activation_dtype: str | None = None, *, prefill_chunk_tokens: int = DEFAULT_PREFILL_CHUNK_TOKENS,
-             flops_scale=1.0, bandwidth_scale=1.0, capacity_scale=1.0, check_fit: bool = True,
-             workload: Workload | None = None) -> Estimate:
-    """Estimate latency, throughput and memory of ``model`` serving a static batch on one ``hardware`` device.
+def resolve_hardware(hardware: str | HardwareSpec | PlatformSpec) -> tuple[HardwareSpec, PlatformSpec | None]:
+    """A device name/spec, or a platform name/spec (then its device with the platform's network)."""
+    if isinstance(hardware, PlatformSpec):
+        return hardware.device_spec(), hardware
+    if isinstance(hardware, HardwareSpec):
+        return hardware, None
+    try:
+        return get_hardware(hardware), None
+    except UnknownNameError:
+        try:
+            platform = get_platform(hardware)
+        except (UnknownNameError, SpecError):
+            raise unknown_name("hardware or platform", hardware, [*all_hardware(), *all_platforms()],
+                               "genmodel hardware' or 'genmodel platforms") from None
+        return platform.device_spec(), platform
 
-    Names are looked up in the built-in databases (specs pass through). Array inputs broadcast. A
-    ``Workload`` may be given instead of batch, lengths, datatypes and prefill chunk (it then wins). With a
-    single configuration and ``check_fit``, a configuration that does not fit raises ``DoesNotFitError``
-    saying what to change; with arrays, ``fits`` tells per configuration.
+
+def _communication(model: ModelSpec, net: Network, par: Parallelism, tokens, batch, ab: float):
+    """Seconds of each collective for one pass of all layers over ``tokens`` tokens of an attention group.
+
+    Returns {name: seconds} (arrays). Per layer: a TP all-reduce after attention and after a dense FFN; an
+    MoE layer adds, with attention data parallelism, an all-to-all dispatch and combine of the routed
+    tokens over the EP group (plus a TP all-reduce for shared experts), else one TP all-reduce; once per
+    pass: the vocabulary-parallel embedding's all-reduce and the LM head's logits all-gather.
+    """
+    H, L = model.hidden_size, model.num_layers
+    tp = np.asarray(par.tp, dtype=float)
+    hidden = tokens * H * ab
+    ar = np.where(tp > 1, all_reduce(net, hidden, tp), 0.0)
+    n_moe = model.num_moe_layers
+    n_dense = L - n_moe
+    adp = np.asarray(par.attention_dp, dtype=bool)
+    out = {"tp_all_reduce": (L + n_dense) * ar}
+    if n_moe:
+        k = model.moe.experts_per_token
+        ep = np.asarray(par.ep, dtype=float)
+        sent = tokens * k * H * ab / tp  # each TP rank of an attention group dispatches its share
+        a2a = np.where(adp & (ep > 1), all_to_all(net, sent, ep), 0.0)
+        shared_ar = ar if model.moe.num_shared_experts else 0.0
+        out["tp_all_reduce"] = out["tp_all_reduce"] + n_moe * np.where(adp, shared_ar, ar)
+        out["ep_dispatch"] = n_moe * a2a
+        out["ep_combine"] = n_moe * a2a
+    out["vocab_collectives"] = ar + np.where(tp > 1, all_gather(net, batch * model.vocab_size * ab, tp), 0.0)
+    return out
+
+
+def _pp_send(net: Network, par: Parallelism, tokens, H: int, ab: float):
+    """Seconds for one stage-to-stage activation transfer, averaged over the stage boundaries."""
+    pp = np.asarray(par.pp, dtype=float)
+    stage = par.stage_size
+    boundaries = np.maximum(pp - 1, 1)
+    # boundary k sits after k x stage devices; it crosses a scale-up domain when that is a multiple of it
+    crossing = np.minimum(pp - 1, np.floor((pp - 1) * stage / net.domain))
+    share = crossing / boundaries
+    m = tokens * H * ab
+    t = share * point_to_point(net, m, True) + (1 - share) * point_to_point(net, m, False)
+    return np.where(pp > 1, t, 0.0)
+
+
+def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSpec | PlatformSpec = "h100-sxm",
+             batch=1, input_tokens=1024, output_tokens=256, weight_dtype: str | None = None,
+             kv_dtype: str | None = None, activation_dtype: str | None = None, *, tp=1, pp=1, ep=1, dp=1,
+             attention_dp=False, expert_imbalance=1.0, comm_overlap=0.0, micro_batches=None,
+             num_devices: int | None = None, parallel: Parallelism | None = None,
+             prefill_chunk_tokens: int = DEFAULT_PREFILL_CHUNK_TOKENS, flops_scale=1.0, bandwidth_scale=1.0,
+             capacity_scale=1.0, interconnect_scale=1.0, check_fit: bool = True,
+             workload: Workload | None = None) -> Estimate:
+    """Estimate latency, throughput and memory of ``model`` serving static batches on ``hardware``.
+
+    ``hardware`` is a device (one or several of it, split by tp/pp/ep/dp) or a platform (a multi-device
+    system whose network it uses). ``batch`` is the number of sequences per model replica; ``dp`` replicas
+    serve dp x batch sequences. Names are looked up in the built-in databases (specs pass through). Array
+    inputs broadcast, the parallel degrees included. A ``Workload`` may replace batch, lengths, datatypes and
+    prefill chunk; a ``Parallelism`` may replace tp ... micro_batches. With a single configuration and
+    ``check_fit``, a configuration that does not fit raises ``DoesNotFitError`` saying what to change; with
+    arrays, ``fits`` tells per configuration. Memory figures are per device (the most loaded one).
     """
     if workload is not None:
         batch, input_tokens, output_tokens = workload.batch, workload.input_tokens, workload.output_tokens
         weight_dtype, kv_dtype = workload.weight_dtype, workload.kv_dtype
         activation_dtype, prefill_chunk_tokens = workload.activation_dtype, workload.prefill_chunk_tokens
-    model, hw = get_model(model), get_hardware(hardware)
+    par = parallel or Parallelism(tp, pp, ep, dp, attention_dp, expert_imbalance, comm_overlap, micro_batches)
+    model = get_model(model)
+    hw, platform = resolve_hardware(hardware)
     for label, value in (("batch", batch), ("input_tokens", input_tokens), ("output_tokens", output_tokens)):
         check_lengths(label, value)
     for label, value in (("flops_scale", flops_scale), ("bandwidth_scale", bandwidth_scale),
-                         ("capacity_scale", capacity_scale)):
+                         ("capacity_scale", capacity_scale), ("interconnect_scale", interconnect_scale)):
         if np.any(np.asarray(value, dtype=float) <= 0):
             raise ConfigurationError(f"{label} must be positive, got {value}")
     if prefill_chunk_tokens < 1:
         raise ConfigurationError(f"prefill_chunk_tokens must be at least 1, got {prefill_chunk_tokens}")
+    scalar_layout = all(np.ndim(getattr(par, k)) == 0 for k in ("tp", "pp", "ep", "dp", "attention_dp"))
+    if scalar_layout:
+        par.validate(model, num_devices)
+        if platform is not None and int(par.devices) > platform.num_devices:
+            raise ConfigurationError(f"this split needs {int(par.devices)} devices but {platform.name} has "
+                                     f"{platform.num_devices}; lower dp, pp, tp or ep")
     dtypes = resolve_dtypes(hw, weight_dtype, activation_dtype, kv_dtype)
     eff = resolve_efficiency(hw)
     B, I, O = (np.asarray(x, dtype=float) for x in (batch, input_tokens, output_tokens))
     fs, bs, cs = (np.asarray(x, dtype=float) for x in (flops_scale, bandwidth_scale, capacity_scale))
-    shape = np.broadcast_shapes(B.shape, I.shape, O.shape, fs.shape, bs.shape, cs.shape)
+    devices = par.devices
+    pp = np.asarray(par.pp, dtype=float)
+    shape = np.broadcast_shapes(B.shape, I.shape, O.shape, fs.shape, bs.shape, cs.shape, devices.shape)
+    groups = par.attention_groups
+    if scalar_layout and not shape and float(B) < float(groups):
+        raise ConfigurationError(f"batch {int(B)} is smaller than the {int(groups)} attention data-parallel "
+                                 f"groups: give each group at least one sequence (--batch >= {int(groups)})")
+    b = B / groups  # sequences per attention group
 
-    # ---- memory --------------------------------------------------------------------------------
+    # ---- memory (per device) -------------------------------------------------------------------
     tiers = hw.memory
     tier_caps = [t.capacity_bytes * eff.usable_memory_fraction * cs for t in tiers]
     capacity = sum(tier_caps)
-    per_token = activation_bytes_per_token(model, dtypes)
-    fp = footprint(model, dtypes, B, I, O, capacity, prefill_chunk_tokens, per_token)
+    mem = DeviceMemory(model, dtypes, par, prefill_chunk_tokens)
+    fp = mem.footprint(B, I, O, capacity)
     fractions = place(tier_caps, [fp.weights_bytes, fp.kv_cache_bytes, fp.activation_peak_bytes])
     inv_bw = {cls: sum(f / t.bandwidth_bytes_per_s for f, t in zip(fr, tiers, strict=True))
               for cls, fr in zip(("weight", "kv", "act"), fractions, strict=True)}
-
     if check_fit and not shape and not bool(fp.fits):
-        raise DoesNotFitError(_does_not_fit_message(model, hw, dtypes, fp, B, I, O, capacity, prefill_chunk_tokens,
-                                                    per_token, eff))
+        raise DoesNotFitError(_does_not_fit_message(model, hw, dtypes, fp, mem, B, I, O, capacity, eff, par))
 
     # ---- timing --------------------------------------------------------------------------------
-    def run(table: OperatorTable, inv: dict[str, np.ndarray]) -> PhaseResult:
+    multi = bool(np.any(devices > 1))
+    net = Network.of(hw, platform.domain_size if platform else None) if multi else None
+    if net is not None:
+        net = net.scaled(float(np.asarray(interconnect_scale)))
+    ab = bytes_per_element(dtypes.activation)
+    overlap = np.asarray(par.comm_overlap, dtype=float)
+    # micro-batches: prefill through the pipeline (default min(b, pp)); decode keeps pp of them in flight
+    m_pre = np.asarray(par.micro_batches, dtype=float) if par.micro_batches is not None else np.minimum(b, pp)
+    m_pre = np.clip(np.floor(m_pre), 1, np.maximum(b, 1))
+    m_dec = np.maximum(np.minimum(pp, np.floor(b)), 1)
+    fraction = stage_fraction(model, par)
+
+    def run(phase: str, table: OperatorTable, inv: dict[str, np.ndarray], tokens, seqs) -> PhaseResult:
         peaks = [hw.peak_flops_per_s[d] if d else np.inf for d in table.dtypes]
-        kwargs = {"flops_scale": fs, "bandwidth_scale": bs}
         real, ideal = time_operators(table, peaks, inv, compute_efficiency=eff.compute_efficiency,
                                      memory_efficiency=eff.memory_efficiency,
-                                     kernel_overhead_s=eff.kernel_overhead_s, **kwargs)
-        return PhaseResult(table, real, ideal)
+                                     kernel_overhead_s=eff.kernel_overhead_s, flops_scale=fs, bandwidth_scale=bs)
+        comm, ideal_comm = {}, {}
+        if net is not None:
+            comm = _communication(model, net, par, tokens, seqs, ab)
+            comm["pp_send"] = _pp_send(net, par, tokens, model.hidden_size, ab) * (pp - 1)
+            perfect = net.scaled(efficiency=1.0)
+            ideal_comm = _communication(model, perfect, par, tokens, seqs, ab)
+            ideal_comm["pp_send"] = _pp_send(perfect, par, tokens, model.hidden_size, ab) * (pp - 1)
+        return PhaseResult(table, real, ideal, comm, ideal_comm)
 
-    prefill = run(build_operators(model, "prefill", B, I, None, dtypes), inv_bw)
+    def stage_time(result: PhaseResult, ideal: bool):
+        """Time of the heaviest pipeline stage for one micro-batch: its layers, the model-level operators,
+        its share of the collectives (exposed part) and one activation send."""
+        timing = result.ideal if ideal else result.real
+        is_layer = np.array([g != "model" for g in result.table.groups], dtype=float)
+        layers = np.tensordot(timing.count * is_layer, timing.time_s, axes=(0, 0))
+        model_level = np.tensordot(timing.count * (1 - is_layer), timing.time_s, axes=(0, 0))
+        comm = result.ideal_comm if ideal else result.comm
+        layer_comm = sum((v for k, v in comm.items() if k not in ("pp_send", "vocab_collectives")), 0.0)
+        exposed = 1.0 if ideal else 1.0 - overlap
+        t = fraction * layers + model_level + exposed * (fraction * layer_comm + comm.get("vocab_collectives", 0.0))
+        send = comm.get("pp_send", 0.0) / np.maximum(pp - 1, 1)
+        return t + exposed * send
+
+    b_pre = b / m_pre
+    prefill = run("prefill", build_operators(model, "prefill", b_pre, I, None, dtypes, par), inv_bw,
+                  b_pre * I, b_pre)
     contexts = _decode_contexts(I, O, shape)
-    decode = run(build_operators(model, "decode", B[None, ...], 1, contexts, dtypes),
-                 {k: np.asarray(v)[None, ...] for k, v in inv_bw.items()})
+    b_dec = (b / m_dec)[None, ...] if np.ndim(b / m_dec) else b / m_dec
+    decode = run("decode", build_operators(model, "decode", b_dec, 1, contexts, dtypes, par),
+                 {k: np.asarray(v)[None, ...] for k, v in inv_bw.items()}, b_dec, b_dec)
 
-    def decode_times(timing: Timing):
-        steps = timing.step_s
-        return steps[0], steps[1]
-
-    ttft, ideal_ttft = prefill.real.step_s, prefill.ideal.step_s
-    tpot, tpot_final = decode_times(decode.real)
-    ideal_tpot, ideal_tpot_final = decode_times(decode.ideal)
+    fill = m_pre + pp - 1  # pipeline slots until the last micro-batch leaves the last stage
+    slots = np.maximum(m_dec, pp)  # stage slots per generated token in steady state
+    ttft, ideal_ttft = fill * stage_time(prefill, False), fill * stage_time(prefill, True)
+    dec_real, dec_ideal = slots * stage_time(decode, False), slots * stage_time(decode, True)
+    tpot, tpot_final = dec_real[0], dec_real[1]
+    ideal_tpot, ideal_tpot_final = dec_ideal[0], dec_ideal[1]
     steps_after_first = O - 1
     e2e = ttft + steps_after_first * tpot
     ideal_e2e = ideal_ttft + steps_after_first * ideal_tpot
-
-    mb = max_batch(model, dtypes, I, O, capacity, prefill_chunk_tokens, per_token)
-    mc = max_context(model, dtypes, B, capacity, prefill_chunk_tokens, per_token)
+    dp_ = np.asarray(par.dp, dtype=float)
+    served = dp_ * B  # sequences in flight on the whole platform
 
     def full(x):
         return np.broadcast_to(np.asarray(x), shape).copy() if shape else np.asarray(x).reshape(())
 
+    decode_comm = sum(decode.comm.values(), np.zeros((2, *shape)))  # [mean step, final step]
+    prefill_comm = sum(prefill.comm.values(), np.zeros(shape))
     metrics = {
         "ttft_s": ttft, "tpot_s": tpot, "tpot_final_s": tpot_final, "e2e_latency_s": e2e,
-        "output_tokens_per_s": B * O / e2e, "total_tokens_per_s": B * (I + O) / e2e,
-        "decode_tokens_per_s": B / tpot, "prefill_tokens_per_s": B * I / ttft,
+        "output_tokens_per_s": served * O / e2e, "total_tokens_per_s": served * (I + O) / e2e,
+        "output_tokens_per_s_per_device": served * O / e2e / devices,
+        "decode_tokens_per_s": served / tpot, "decode_tokens_per_s_per_device": served / tpot / devices,
+        "tokens_per_s_per_user": 1.0 / tpot, "prefill_tokens_per_s": served * I / ttft,
         "ideal_ttft_s": ideal_ttft, "ideal_tpot_s": ideal_tpot, "ideal_tpot_final_s": ideal_tpot_final,
-        "ideal_e2e_latency_s": ideal_e2e, "ideal_output_tokens_per_s": B * O / ideal_e2e,
+        "ideal_e2e_latency_s": ideal_e2e, "ideal_output_tokens_per_s": served * O / ideal_e2e,
         "weights_bytes": fp.weights_bytes, "kv_cache_bytes": fp.kv_cache_bytes,
         "activation_peak_bytes": fp.activation_peak_bytes, "total_memory_bytes": fp.total_bytes,
-        "memory_capacity_bytes": fp.capacity_bytes, "fits": fp.fits, "max_batch": mb,
-        "max_context_tokens": mc,
+        "memory_capacity_bytes": fp.capacity_bytes, "fits": fp.fits,
+        "max_batch": mem.max_batch(I, O, capacity), "max_context_tokens": mem.max_context(B, capacity),
         "bound": decode.real.phase_bound()[0], "prefill_bound": prefill.real.phase_bound(),
-        "prefill_flops": prefill.table.total("flops"), "decode_flops": decode.table.total("flops")[0],
+        "prefill_flops": prefill.table.total("flops") * m_pre,
+        "decode_flops": decode.table.total("flops")[0] * m_dec,
+        "devices": devices.astype(np.int64), "decode_comm_s": slots * (1 - overlap) * decode_comm[0],
+        "prefill_comm_s": fill * (1 - overlap) * prefill_comm,
     }
     metrics = {k: full(v) for k, v in metrics.items()}
     inputs = {"batch": full(B).astype(np.int64), "input_tokens": full(I).astype(np.int64),
-              "output_tokens": full(O).astype(np.int64), "flops_scale": full(fs), "bandwidth_scale": full(bs),
-              "capacity_scale": full(cs)}
+              "output_tokens": full(O).astype(np.int64), "tp": full(par.tp).astype(np.int64),
+              "pp": full(par.pp).astype(np.int64), "ep": full(par.ep).astype(np.int64),
+              "dp": full(par.dp).astype(np.int64), "attention_dp": full(par.attention_dp).astype(bool),
+              "flops_scale": full(fs), "bandwidth_scale": full(bs), "capacity_scale": full(cs)}
     placement = dict(zip(("weight", "kv", "act"), fractions, strict=True))
-    return Estimate(model, hw, dtypes, eff, inputs, metrics, prefill, decode, placement)
+    return Estimate(model, hw, dtypes, eff, inputs, metrics, prefill, decode, placement, platform, par)
 
 
-def _does_not_fit_message(model, hw, dtypes, fp, B, I, O, capacity, chunk, per_token, eff) -> str:
+def _does_not_fit_message(model, hw, dtypes, fp, mem, B, I, O, capacity, eff, par) -> str:
     def gb(x):
         return format_quantity(float(x), "B")
 
+    where = hw.name if par.is_single_device else f"each {hw.name} (the most loaded of {int(par.devices)} devices)"
     need = (f"{model.name} needs {gb(fp.weights_bytes)} of {dtypes.weight} weights + {gb(fp.kv_cache_bytes)} of "
             f"{dtypes.kv} KV cache (batch {int(B)} x {int(I + O)} tokens) + {gb(fp.activation_peak_bytes)} of "
-            f"activations = {gb(fp.total_bytes)}, but {hw.name} has {gb(capacity)} usable "
+            f"activations = {gb(fp.total_bytes)} per device, but {where} has {gb(capacity)} usable "
             f"({gb(hw.memory_capacity_bytes)} x {eff.usable_memory_fraction:.2f}).")
     if fp.weights_bytes > capacity:
         current = bytes_per_element(dtypes.weight)
         smaller = [d for d in ("fp8", "int4") if bytes_per_element(d) < current]
-        options = ", ".join(f"{d}: {gb(model.total_params * bytes_per_element(d))}" for d in smaller)
+        share = float(fp.weights_bytes) / current
+        options = ", ".join(f"{d}: {gb(share * bytes_per_element(d))}" for d in smaller)
+        need_devices = int(np.ceil(float(fp.weights_bytes) * int(par.devices) / float(capacity)))
         fixes = ([f"a smaller --weight-dtype ({options})"] if smaller else []) + [
-            "a device with more memory", "several devices (multi-device platforms are planned)"]
+            "a device with more memory",
+            f"more devices (at least {need_devices} for the weights alone; try 'genmodel size')"]
         return f"{need} The weights alone do not fit: use {', or '.join(fixes)}."
-    best = int(max_batch(model, dtypes, I, O, capacity, chunk, per_token))
-    ctx = int(max_context(model, dtypes, B, capacity, chunk, per_token))
+    best = int(mem.max_batch(I, O, capacity))
+    ctx = int(mem.max_context(B, capacity))
     hint = f"The largest batch that fits at this context is {best}" if best else "Not even batch 1 fits"
     return (f"{need} {hint}; the longest context that fits at batch {int(B)} is {ctx} tokens. Lower --batch or "
             f"the token counts, or use --kv-dtype fp8.")

@@ -47,6 +47,7 @@ import numpy as np
 from genmodel.dtypes import bytes_per_element, compute_dtype
 from genmodel.experts import expected_active_experts
 from genmodel.model_spec import ModelSpec
+from genmodel.parallel import SINGLE_DEVICE, Parallelism
 
 Phase = Literal["prefill", "decode"]
 
@@ -165,19 +166,49 @@ def mean_attended_keys(first, last, window: float, kind: str):
     return total / (last - first + 1)
 
 
-def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, dtypes: DTypes) -> OperatorTable:
-    """Operators of one ``phase`` step for ``batch`` sequences (see module docstring for the meaning)."""
-    B = np.asarray(batch, dtype=float)
+@dataclass
+class _Ctx:
+    """Per-device quantities shared by the row builders of one step."""
+
+    model: ModelSpec
+    phase: str
+    B: np.ndarray  # sequences on this device's attention group
+    T: np.ndarray  # tokens in the step on this device's attention group
+    tp: np.ndarray  # attention / dense tensor-parallel degree
+    moe_tokens: np.ndarray  # tokens routed by the whole stage (all attention groups)
+    ep: np.ndarray
+    etp: np.ndarray
+    imbalance: np.ndarray
+    wb: float
+    ab: float
+    kb: float
+    gemm: str
+    attn: str
+
+
+def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, dtypes: DTypes,
+                    parallel: Parallelism = SINGLE_DEVICE) -> OperatorTable:
+    """Operators of one ``phase`` step on one device (see module docstring for the meaning).
+
+    ``batch`` is the number of sequences of the device's attention group (its share of the replica's
+    batch under attention data parallelism). Under tensor parallelism heads, FFN columns and the vocabulary
+    are split ``tp`` ways (KV heads replicated when tp exceeds their count; MLA's down-projections and latent
+    cache replicated); under expert parallelism each device holds num_experts/ep experts, each split
+    expert_tp ways, and processes expert_imbalance x its even share of the stage's routed tokens.
+    """
     q = np.asarray(new_tokens, dtype=float)
-    T = B * q  # tokens in the step
-    H = model.hidden_size
+    B = np.asarray(batch, dtype=float)
     wb, ab, kb = (bytes_per_element(d) for d in (dtypes.weight, dtypes.activation, dtypes.kv))
-    g_dt, a_dt = dtypes.gemm, dtypes.attention
+    tp = np.asarray(parallel.tp, dtype=float)
+    c = _Ctx(model, phase, B, B * q, tp, B * q * parallel.attention_groups, np.asarray(parallel.ep, dtype=float),
+             parallel.expert_tp, np.asarray(parallel.expert_imbalance, dtype=float), wb, ab, kb, dtypes.gemm,
+             dtypes.attention)
+    H, V, T = model.hidden_size, model.vocab_size, c.T
     att = model.attention
     rows = _Rows()
 
-    rows.add("embedding", "model", "gather", None, 1, weights=T * H * wb, act=T * H * ab)
-
+    # vocabulary-parallel embedding: each rank holds V/tp rows and gathers the tokens that fall in its shard
+    rows.add("embedding", "model", "gather", None, 1, weights=T * H * wb / tp, act=T * H * ab)
     for label, n, window, is_moe in _layer_groups(model):
         if phase == "prefill":
             pairs = causal_pairs(q, window, att.window_kind)  # per sequence
@@ -190,94 +221,99 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
         # residual, write the new residual and the normalized x
         rows.add("attn_add_norm", label, "elementwise", None, n, act=4 * T * H * ab)
         if att.mla is None:
-            _gqa(rows, model, label, n, phase, B, T, pairs, keys_read, wb, ab, kb, g_dt, a_dt)
+            _gqa(rows, c, label, n, pairs, keys_read)
         else:
-            _mla(rows, model, label, n, phase, B, T, pairs, keys_read, wb, ab, kb, g_dt, a_dt)
+            _mla(rows, c, label, n, pairs, keys_read)
         rows.add("ffn_add_norm", label, "elementwise", None, n, act=4 * T * H * ab)
         if is_moe:
-            _moe(rows, model, label, n, T, wb, ab, g_dt)
+            _moe(rows, c, label, n)
         else:
-            _ffn(rows, model, "ffn", label, n, T, model.ffn.intermediate_size, wb, ab, g_dt)
+            _ffn(rows, c, "ffn", label, n, model.ffn.intermediate_size / tp)
 
     head_tokens = B  # prefill: last token of each sequence only; decode: the one new token
     rows.add("final_add_norm", "model", "elementwise", None, 1, act=4 * head_tokens * H * ab)
-    V = model.vocab_size
-    rows.add("lm_head", "model", "gemm", g_dt, 1, flops=2 * head_tokens * H * V, weights=H * V * wb,
-             act=head_tokens * (H + V) * ab)
+    _gemm(rows, c, "lm_head", "model", 1, head_tokens, H, V / tp)
     return rows.table()
 
 
-def _gemm(rows, name, label, n, dt, tokens, k_in, n_out, wb, ab, *, heads=1, kv=0.0):
+def _gemm(rows, c: _Ctx, name, label, n, tokens, k_in, n_out, *, heads=1.0, kv=0.0):
     """``heads`` GEMMs [tokens x k_in] @ [k_in x n_out], one weight matrix per head."""
-    rows.add(name, label, "gemm", dt, n, flops=2 * tokens * heads * k_in * n_out, weights=heads * k_in * n_out * wb,
-             act=tokens * heads * (k_in + n_out) * ab, kv=kv)
+    rows.add(name, label, "gemm", c.gemm, n, flops=2 * tokens * heads * k_in * n_out,
+             weights=heads * k_in * n_out * c.wb, act=tokens * heads * (k_in + n_out) * c.ab, kv=kv)
 
 
-def _gqa(rows, model, label, n, phase, B, T, pairs, keys_read, wb, ab, kb, g_dt, a_dt):
-    att, H, d = model.attention, model.hidden_size, model.head_dim
-    nq, nkv = att.num_heads, att.num_kv_heads
-    kv_write = T * 2 * nkv * d * kb
-    _gemm(rows, "qkv_proj", label, n, g_dt, T, H, (nq + 2 * nkv) * d, wb, ab, kv=kv_write)
+def _gqa(rows, c: _Ctx, label, n, pairs, keys_read):
+    att, H, d = c.model.attention, c.model.hidden_size, c.model.head_dim
+    nq = att.num_heads / c.tp
+    nkv = np.maximum(att.num_kv_heads / c.tp, 1.0)  # replicated when tp > KV heads
+    T, B, ab, kb = c.T, c.B, c.ab, c.kb
+    _gemm(rows, c, "qkv_proj", label, n, T, H, (nq + 2 * nkv) * d, kv=T * 2 * nkv * d * kb)
     rows.add("rope", label, "elementwise", None, n, act=2 * T * (nq + nkv) * d * ab)
     # fused attention: scores read Q and the keys, values read the values and write O
-    rows.add("attn_scores", label, "attention", a_dt, n, flops=2 * B * nq * d * pairs,
+    rows.add("attn_scores", label, "attention", c.attn, n, flops=2 * B * nq * d * pairs,
              kv=B * keys_read * nkv * d * kb, act=T * nq * d * ab)
-    rows.add("attn_values", label, "attention", a_dt, n, kernels=0.0, flops=2 * B * nq * d * pairs,
+    rows.add("attn_values", label, "attention", c.attn, n, kernels=0.0, flops=2 * B * nq * d * pairs,
              kv=B * keys_read * nkv * d * kb, act=T * nq * d * ab)
-    _gemm(rows, "o_proj", label, n, g_dt, T, nq * d, H, wb, ab)
+    _gemm(rows, c, "o_proj", label, n, T, nq * d, H)
 
 
-def _mla(rows, model, label, n, phase, B, T, pairs, keys_read, wb, ab, kb, g_dt, a_dt):
-    m, nh, H = model.attention.mla, model.attention.num_heads, model.hidden_size
+def _mla(rows, c: _Ctx, label, n, pairs, keys_read):
+    m, H = c.model.attention.mla, c.model.hidden_size
+    nh = c.model.attention.num_heads / c.tp  # heads split; down-projections and latent cache replicated
     dn, dr, dv, r = m.qk_nope_head_dim, m.qk_rope_head_dim, m.v_head_dim, m.kv_lora_rank
+    T, B, ab, kb = c.T, c.B, c.ab, c.kb
     if m.q_lora_rank:
-        _gemm(rows, "q_down", label, n, g_dt, T, H, m.q_lora_rank, wb, ab)
-        _gemm(rows, "q_up", label, n, g_dt, T, m.q_lora_rank, nh * (dn + dr), wb, ab)
+        _gemm(rows, c, "q_down", label, n, T, H, m.q_lora_rank)
+        _gemm(rows, c, "q_up", label, n, T, m.q_lora_rank, nh * (dn + dr))
     else:
-        _gemm(rows, "q_proj", label, n, g_dt, T, H, nh * (dn + dr), wb, ab)
-    _gemm(rows, "kv_down", label, n, g_dt, T, H, r + dr, wb, ab, kv=T * (r + dr) * kb)
+        _gemm(rows, c, "q_proj", label, n, T, H, nh * (dn + dr))
+    _gemm(rows, c, "kv_down", label, n, T, H, r + dr, kv=T * (r + dr) * kb)
     rows.add("rope", label, "elementwise", None, n, act=2 * T * (nh + 1) * dr * ab)
-    if phase == "prefill":
+    if c.phase == "prefill":
         # explicit form: up-project the latent of every new token to per-head K (nope part) and V
-        _gemm(rows, "kv_up", label, n, g_dt, T, r, nh * (dn + dv), wb, ab)
-        rows.add("attn_scores", label, "attention", a_dt, n, flops=2 * B * nh * (dn + dr) * pairs,
+        _gemm(rows, c, "kv_up", label, n, T, r, nh * (dn + dv))
+        rows.add("attn_scores", label, "attention", c.attn, n, flops=2 * B * nh * (dn + dr) * pairs,
                  act=T * nh * (dn + dr) * ab + B * keys_read * nh * (dn + dr) * ab)
-        rows.add("attn_values", label, "attention", a_dt, n, kernels=0.0, flops=2 * B * nh * dv * pairs,
+        rows.add("attn_values", label, "attention", c.attn, n, kernels=0.0, flops=2 * B * nh * dv * pairs,
                  act=B * keys_read * nh * dv * ab + T * nh * dv * ab)
     else:
         # absorbed form: q_nope @ W_UK -> latent-space query; attend over the cached latent; W_UV after
-        _gemm(rows, "q_absorb", label, n, g_dt, T, dn, r, wb, ab, heads=nh)
-        rows.add("attn_scores", label, "attention", a_dt, n, flops=2 * B * nh * (r + dr) * pairs,
+        _gemm(rows, c, "q_absorb", label, n, T, dn, r, heads=nh)
+        rows.add("attn_scores", label, "attention", c.attn, n, flops=2 * B * nh * (r + dr) * pairs,
                  kv=B * keys_read * (r + dr) * kb, act=T * nh * (r + dr) * ab)
-        rows.add("attn_values", label, "attention", a_dt, n, kernels=0.0, flops=2 * B * nh * r * pairs,
+        rows.add("attn_values", label, "attention", c.attn, n, kernels=0.0, flops=2 * B * nh * r * pairs,
                  act=T * nh * r * ab)
-        _gemm(rows, "v_absorb", label, n, g_dt, T, r, dv, wb, ab, heads=nh)
-    _gemm(rows, "o_proj", label, n, g_dt, T, nh * dv, H, wb, ab)
+        _gemm(rows, c, "v_absorb", label, n, T, r, dv, heads=nh)
+    _gemm(rows, c, "o_proj", label, n, T, nh * dv, H)
 
 
-def _ffn(rows, model, prefix, label, n, tokens, width, wb, ab, dt):
-    H = model.hidden_size
-    if model.ffn.gated:
-        _gemm(rows, f"{prefix}_gate_up", label, n, dt, tokens, H, 2 * width, wb, ab)
-        rows.add(f"{prefix}_act", label, "elementwise", None, n, act=3 * tokens * width * ab)
+def _ffn(rows, c: _Ctx, prefix, label, n, width):
+    """A dense (or shared-expert) FFN of ``width`` columns on this device, for all of its tokens."""
+    H, T = c.model.hidden_size, c.T
+    if c.model.ffn.gated:
+        _gemm(rows, c, f"{prefix}_gate_up", label, n, T, H, 2 * width)
+        rows.add(f"{prefix}_act", label, "elementwise", None, n, act=3 * T * width * c.ab)
     else:
-        _gemm(rows, f"{prefix}_up", label, n, dt, tokens, H, width, wb, ab)
-        rows.add(f"{prefix}_act", label, "elementwise", None, n, act=2 * tokens * width * ab)
-    _gemm(rows, f"{prefix}_down", label, n, dt, tokens, width, H, wb, ab)
+        _gemm(rows, c, f"{prefix}_up", label, n, T, H, width)
+        rows.add(f"{prefix}_act", label, "elementwise", None, n, act=2 * T * width * c.ab)
+    _gemm(rows, c, f"{prefix}_down", label, n, T, width, H)
 
 
-def _moe(rows, model, label, n, T, wb, ab, dt):
-    moe, H = model.moe, model.hidden_size
-    E, k, F = moe.num_experts, moe.experts_per_token, moe.expert_intermediate_size
-    _gemm(rows, "router", label, n, dt, T, H, E, wb, ab)
-    active = expected_active_experts(T, E, k)
-    up_cols = (2 if model.ffn.gated else 1) * F
-    routed = T * k  # token-expert assignments
-    rows.add("experts_up", label, "gemm", dt, n, flops=2 * routed * H * up_cols, weights=active * H * up_cols * wb,
-             act=routed * (H + up_cols) * ab)
+def _moe(rows, c: _Ctx, label, n):
+    moe, H = c.model.moe, c.model.hidden_size
+    E, k = moe.num_experts, moe.experts_per_token
+    F = moe.expert_intermediate_size / c.etp  # each expert split expert_tp ways
+    _gemm(rows, c, "router", label, n, c.T, H, E)
+    # this device's experts hit by the stage's tokens, and its (imbalanced) share of token-expert pairs
+    active = expected_active_experts(c.moe_tokens, E, k) / c.ep
+    routed = c.moe_tokens * k / c.ep * c.imbalance
+    up_cols = (2 if c.model.ffn.gated else 1) * F
+    ab, wb = c.ab, c.wb
+    rows.add("experts_up", label, "gemm", c.gemm, n, flops=2 * routed * H * up_cols,
+             weights=active * H * up_cols * wb, act=routed * (H + up_cols) * ab)
     rows.add("experts_act", label, "elementwise", None, n, act=routed * (up_cols + F) * ab)
-    rows.add("experts_down", label, "gemm", dt, n, flops=2 * routed * F * H, weights=active * F * H * wb,
+    rows.add("experts_down", label, "gemm", c.gemm, n, flops=2 * routed * F * H, weights=active * F * H * wb,
              act=routed * (F + H) * ab)
-    rows.add("moe_combine", label, "elementwise", None, n, act=(routed + T) * H * ab)
+    rows.add("moe_combine", label, "elementwise", None, n, act=(routed + c.T) * H * ab)
     if moe.num_shared_experts:
-        _ffn(rows, model, "shared_expert", label, n, T, moe.num_shared_experts * moe.shared_width, wb, ab, dt)
+        _ffn(rows, c, "shared_expert", label, n, moe.num_shared_experts * moe.shared_width / c.tp)
