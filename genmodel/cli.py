@@ -96,7 +96,10 @@ def estimate(
 
 def _format_estimate(result: Any, d: dict[str, Any]) -> str:
     m, hw, eff = result.model, result.hardware, result.efficiency
-    where = hw.display_name if result.platform is None else f"{result.platform.display_name}"
+    where = hw.display_name
+    if result.platform is not None:
+        systems = -(-d["devices"] // result.platform.num_devices)
+        where = result.platform.display_name if systems == 1 else f"{systems} x {result.platform.display_name}"
     split = ""
     if d["devices"] > 1:
         split = (f" — {d['devices']} devices: tp {d['tp']}, pp {d['pp']}, ep {d['ep']}, dp {d['dp']}"
@@ -152,6 +155,117 @@ def _print_breakdown(result: Any) -> None:
             moved = (row.weight_bytes + row.kv_bytes + row.activation_bytes) / 1e6
             typer.echo(f"    {row.group[:34]:34} {row.operator:16} {row.flops / 1e9:>10,.1f} {moved:>10,.1f} "
                        f"{_ms(row.time_s):>12} {row.share:>6.1%}  {row.bound}")
+
+
+def _layout(row: Any) -> str:
+    stage = f"tp {int(row.tp)}, pp {int(row.pp)}"
+    if int(row.ep) > 1:
+        stage += f", ep {int(row.ep)}" + (" (attention data-parallel)" if bool(row.attention_dp) else "")
+    return stage + (f", dp {int(row.dp)}" if int(row.dp) > 1 else "")
+
+
+@app.command()
+def size(
+    model: Annotated[str, typer.Option("--model", "-m")] = DEFAULT_MODEL,
+    hardware: Annotated[str, typer.Option("--hardware", "-H", help="Device or platform.")] = DEFAULT_HARDWARE,
+    batch: Annotated[int, typer.Option(help="Sequences per replica.")] = 1,
+    input_tokens: Annotated[int, typer.Option()] = 1024,
+    output_tokens: Annotated[int, typer.Option()] = 256,
+    weight_dtype: Annotated[str | None, typer.Option()] = None,
+    kv_dtype: Annotated[str | None, typer.Option()] = None,
+    activation_dtype: Annotated[str | None, typer.Option()] = None,
+    max_devices: Annotated[int | None, typer.Option(help="Largest replica to consider (default 4096).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The fewest devices that hold the model, its KV cache and activations for the workload, and the split."""
+    from genmodel.planner import size as run_size
+
+    result = run_size(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
+                      activation_dtype, max_devices)
+    best = result.best
+    if as_json:
+        typer.echo(json.dumps({k: (v.item() if hasattr(v, "item") else v) for k, v in best.items()}, indent=2))
+        return
+    typer.echo(f"{model}: {int(best.devices)} devices ({_layout(best)}) hold batch {batch} x "
+               f"{input_tokens + output_tokens} tokens")
+    typer.echo(f"  per device: {_si(best.total_memory_bytes, 'B')} of {_si(best.memory_capacity_bytes, 'B')} usable; "
+               f"TTFT {_ms(best.ttft_s)}, TPOT {_ms(best.tpot_s)}")
+    others = result.candidates.iloc[1:6]
+    if len(others):
+        typer.echo(f"  other {int(best.devices)}-device splits that fit:")
+        for row in others.itertuples():
+            typer.echo(f"    {_layout(row):40} TPOT {_ms(row.tpot_s)}")
+
+
+@app.command()
+def plan(
+    model: Annotated[str, typer.Option("--model", "-m")] = DEFAULT_MODEL,
+    hardware: Annotated[str, typer.Option("--hardware", "-H", help="Device or platform.")] = DEFAULT_HARDWARE,
+    input_tokens: Annotated[int, typer.Option()] = 1024,
+    output_tokens: Annotated[int, typer.Option()] = 256,
+    ttft_ms: Annotated[float | None, typer.Option(help="Time-to-first-token target in ms.")] = None,
+    tpot_ms: Annotated[float | None, typer.Option(help="Time-per-output-token target in ms.")] = None,
+    max_devices: Annotated[int | None, typer.Option(
+        help="Device budget (default: the platform's devices, or 8 for a device).")] = None,
+    weight_dtype: Annotated[str | None, typer.Option()] = None,
+    kv_dtype: Annotated[str | None, typer.Option()] = None,
+    activation_dtype: Annotated[str | None, typer.Option()] = None,
+    top: Annotated[int, typer.Option(help="Rows of the ranking to print.")] = 10,
+    csv: Annotated[Path | None, typer.Option(help="Write the ranked configurations to this CSV file.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Write a plotly chart (Pareto front) to this HTML file.")]
+    = None,
+    disaggregated: Annotated[bool, typer.Option(
+        help="Also size separate prefill and decode pools and compare with co-located serving.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Search device count, TP/PP/EP/DP and batch for configurations meeting TTFT/TPOT targets."""
+    from genmodel.planner import disaggregate
+    from genmodel.planner import plan as run_plan
+
+    ttft = ttft_ms / 1e3 if ttft_ms is not None else None
+    tpot = tpot_ms / 1e3 if tpot_ms is not None else None
+    common = {"max_devices": max_devices, "weight_dtype": weight_dtype, "kv_dtype": kv_dtype,
+              "activation_dtype": activation_dtype}
+    result = run_plan(model, hardware, input_tokens, output_tokens, ttft, tpot, **common)
+    if csv:
+        result.to_csv(csv)
+    if html:
+        result.plot_html(html, f"{model} on {hardware}: {input_tokens} in / {output_tokens} out")
+    split = None
+    if disaggregated:
+        split = disaggregate(model, hardware, input_tokens, output_tokens, ttft, tpot, **common)
+    if as_json:
+        data = {"evaluated": len(result.space), "seconds": result.seconds,
+                "configurations": json.loads(result.ranked.head(top).to_json(orient="records")),
+                "pareto": json.loads(result.pareto.to_json(orient="records"))}
+        if split is not None:
+            data["disaggregated"] = {
+                "prefill": json.loads(split.prefill.to_json()), "decode": json.loads(split.decode.to_json()),
+                "kv_transfer_s": split.kv_transfer_s, "prefill_to_decode_devices": split.prefill_to_decode_devices,
+                "output_tokens_per_s_per_device": split.output_tokens_per_s_per_device,
+                "colocated_output_tokens_per_s_per_device": split.colocated_output_tokens_per_s_per_device}
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo(f"evaluated {len(result.space):,} configurations in {result.seconds * 1e3:,.0f} ms; "
+               f"{len(result.ranked):,} meet the targets")
+    if result.ranked.empty:
+        typer.echo("  none meets the targets: relax --ttft-ms / --tpot-ms or raise --max-devices")
+    else:
+        typer.echo(f"  {'split':44} {'batch':>6} {'TTFT':>12} {'TPOT':>10} {'tok/s/device':>13} {'tok/s/user':>11}")
+        for row in result.ranked.head(top).itertuples():
+            typer.echo(f"  {_layout(row):44} {int(row.batch):>6} {_ms(row.ttft_s):>12} {_ms(row.tpot_s):>10} "
+                       f"{row.output_tokens_per_s_per_device:>13,.1f} {row.tokens_per_s_per_user:>11,.1f}")
+    typer.echo(f"  Pareto front (tokens/s per device vs per user): {len(result.pareto)} configurations"
+               + (f"; chart in {html}" if html else "") + (f"; ranking in {csv}" if csv else ""))
+    if split is not None:
+        typer.echo("  disaggregated serving:")
+        typer.echo(f"    prefill pool: {_layout(split.prefill)}, batch {int(split.prefill.batch)}, "
+                   f"TTFT {_ms(split.prefill.ttft_s)} + KV transfer {_ms(split.kv_transfer_s)}")
+        typer.echo(f"    decode pool:  {_layout(split.decode)}, batch {int(split.decode.batch)}, "
+                   f"TPOT {_ms(split.decode.tpot_s)}")
+        typer.echo(f"    prefill:decode devices = {split.prefill_to_decode_devices:.2f} : 1; "
+                   f"{split.output_tokens_per_s_per_device:,.1f} output tok/s per device vs "
+                   f"{split.colocated_output_tokens_per_s_per_device:,.1f} co-located")
 
 
 @app.command("models")

@@ -277,9 +277,6 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
     scalar_layout = all(np.ndim(getattr(par, k)) == 0 for k in ("tp", "pp", "ep", "dp", "attention_dp"))
     if scalar_layout:
         par.validate(model, num_devices)
-        if platform is not None and int(par.devices) > platform.num_devices:
-            raise ConfigurationError(f"this split needs {int(par.devices)} devices but {platform.name} has "
-                                     f"{platform.num_devices}; lower dp, pp, tp or ep")
     dtypes = resolve_dtypes(hw, weight_dtype, activation_dtype, kv_dtype)
     eff = resolve_efficiency(hw)
     B, I, O = (np.asarray(x, dtype=float) for x in (batch, input_tokens, output_tokens))

@@ -1,0 +1,241 @@
+"""Platform sizing and SLO planning over parallel layouts and batch sizes (docs/parallelism.md section 4).
+
+Contract
+--------
+* ``layouts(model, max_devices)``: every valid (tp, pp, ep, attention_dp) split of one replica with at most
+  ``max_devices`` devices: tp over the divisors of the head count, ep over the divisors of the expert count,
+  pp over 1..min(layers, max_devices) (any integer; uneven stages allowed), attention data parallelism on or
+  off for MoE models. Returned as arrays.
+* ``size(...)``: the fewest devices whose memory holds the weights and the KV cache of the workload, and
+  the split doing it (ties broken by the lowest TPOT).
+* ``plan(...)``: evaluates every layout x batch size in **one** vectorized ``estimate`` call, keeps the
+  configurations that fit and meet the TTFT and TPOT targets, fills the device budget with data-parallel
+  replicas (dp = floor(max_devices / replica devices)), and ranks them by output tokens/s per device. It
+  also returns the Pareto front of output tokens/s per device against tokens/s per user (1 / TPOT) over
+  all configurations that fit, whatever the SLO.
+* ``disaggregate(...)``: Splitwise/DistServe-style serving: the best prefill layout (TTFT, KV transfer
+  included, within target) and the best decode layout (TPOT within target), the prefill:decode device
+  ratio that balances their request rates, and the resulting output tokens/s per device compared with the
+  best co-located configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from genmodel.collectives import Network
+from genmodel.database import get_model
+from genmodel.errors import ConfigurationError
+from genmodel.estimate import estimate, resolve_hardware
+from genmodel.model_spec import ModelSpec
+from genmodel.parallel import Parallelism, divisors
+
+DEFAULT_BATCHES = (1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+
+
+def layouts(model: ModelSpec, max_devices: int) -> dict[str, np.ndarray]:
+    """Valid single-replica splits with at most ``max_devices`` devices, as arrays tp, pp, ep, attention_dp."""
+    tps = [t for t in divisors(model.attention.num_heads) if t <= max_devices]
+    eps = [e for e in divisors(model.moe.num_experts) if e <= max_devices] if model.moe else [1]
+    rows = []
+    for adp in ((False, True) if model.moe else (False,)):
+        for tp in tps:
+            for ep in eps:
+                valid = ep % tp == 0 if adp else tp % ep == 0
+                if not valid or (adp and ep == 1):
+                    continue
+                stage = ep if adp else tp
+                rows += [(tp, pp, ep, adp) for pp in range(1, min(model.num_layers, max_devices // stage) + 1)]
+    arr = np.array(rows, dtype=object)
+    return {"tp": arr[:, 0].astype(int), "pp": arr[:, 1].astype(int), "ep": arr[:, 2].astype(int),
+            "attention_dp": arr[:, 3].astype(bool)}
+
+
+def _max_devices(hardware, max_devices: int | None) -> int:
+    _, platform = resolve_hardware(hardware)
+    if max_devices is None:
+        return platform.num_devices if platform else 8
+    if max_devices < 1:
+        raise ConfigurationError(f"--max-devices must be at least 1, got {max_devices}")
+    return max_devices
+
+
+def _frame(result, extra: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    keys = ("devices", "tp", "pp", "ep", "dp", "attention_dp", "batch", "ttft_s", "tpot_s", "e2e_latency_s",
+            "output_tokens_per_s", "output_tokens_per_s_per_device", "tokens_per_s_per_user",
+            "total_memory_bytes", "memory_capacity_bytes", "fits", "max_batch", "decode_comm_s")
+    data = {**result.inputs, **result.metrics}
+    frame = pd.DataFrame({k: np.ravel(data[k]) for k in keys})
+    for k, v in (extra or {}).items():
+        frame[k] = np.ravel(v)
+    return frame
+
+
+@dataclass
+class SizeResult:
+    """The smallest split that holds the workload, and every split of that size that does."""
+
+    best: pd.Series
+    candidates: pd.DataFrame
+
+
+def size(model, hardware, batch: int = 1, input_tokens: int = 1024, output_tokens: int = 256,
+         weight_dtype=None, kv_dtype=None, activation_dtype=None, max_devices: int | None = None,
+         **kwargs) -> SizeResult:
+    """Fewest devices (one replica) that hold the weights, KV cache and activations of the workload."""
+    model = get_model(model)
+    limit = _max_devices(hardware, max_devices if max_devices is not None else 4096)
+    lay = layouts(model, limit)
+    result = estimate(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
+                      activation_dtype, parallel=Parallelism(lay["tp"], lay["pp"], lay["ep"], 1,
+                                                             lay["attention_dp"]), check_fit=False, **kwargs)
+    frame = _frame(result)
+    fitting = frame[frame.fits]
+    if fitting.empty:
+        raise ConfigurationError(f"{model.name} does not fit on {limit} or fewer devices of this kind with this "
+                                 "workload; raise --max-devices, shrink the batch or context, or use narrower "
+                                 "datatypes")
+    fewest = fitting[fitting.devices == fitting.devices.min()].sort_values(["tpot_s", "pp"])
+    return SizeResult(fewest.iloc[0], fewest.reset_index(drop=True))
+
+
+@dataclass
+class PlanResult:
+    """Configurations meeting the SLO (ranked), the Pareto front, and the whole evaluated space."""
+
+    ranked: pd.DataFrame
+    pareto: pd.DataFrame
+    space: pd.DataFrame
+    seconds: float
+
+    def to_csv(self, path) -> None:
+        self.ranked.to_csv(path, index=False)
+
+    def plot_html(self, path, title: str) -> None:
+        """Write a plotly HTML scatter: every fitting configuration, the SLO-meeting ones and the front."""
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        fits = self.space[self.space.fits]
+        fig.add_trace(go.Scatter(x=fits.tokens_per_s_per_user, y=fits.output_tokens_per_s_per_device,
+                                 mode="markers", name="fits", marker={"color": "lightgray", "size": 5},
+                                 text=_labels(fits)))
+        fig.add_trace(go.Scatter(x=self.ranked.tokens_per_s_per_user, y=self.ranked.output_tokens_per_s_per_device,
+                                 mode="markers", name="meets SLO", marker={"color": "royalblue", "size": 7},
+                                 text=_labels(self.ranked)))
+        front = self.pareto.sort_values("tokens_per_s_per_user")
+        fig.add_trace(go.Scatter(x=front.tokens_per_s_per_user, y=front.output_tokens_per_s_per_device,
+                                 mode="lines+markers", name="Pareto front", line={"color": "crimson"},
+                                 text=_labels(front)))
+        fig.update_layout(title=title, xaxis_title="tokens/s per user (1 / TPOT)",
+                          yaxis_title="output tokens/s per device", template="plotly_white")
+        fig.write_html(path, include_plotlyjs="cdn")
+
+
+def _labels(frame: pd.DataFrame) -> list[str]:
+    return [f"tp{r.tp} pp{r.pp} ep{r.ep}{' adp' if r.attention_dp else ''} dp{r.dp} batch {r.batch}"
+            for r in frame.itertuples()]
+
+
+def pareto_front(frame: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """Rows not dominated in (x, y), both to maximize."""
+    ordered = frame.sort_values([x, y], ascending=[False, False])
+    best_y = -np.inf
+    keep = []
+    for idx, value in zip(ordered.index, ordered[y], strict=True):
+        if value > best_y:
+            keep.append(idx)
+            best_y = value
+    return frame.loc[keep]
+
+
+def plan(model, hardware, input_tokens: int = 1024, output_tokens: int = 256, ttft_s: float | None = None,
+         tpot_s: float | None = None, max_devices: int | None = None, weight_dtype=None, kv_dtype=None,
+         activation_dtype=None, batches=DEFAULT_BATCHES, **kwargs) -> PlanResult:
+    """Search layouts x batch sizes for the configurations meeting the TTFT/TPOT targets (seconds)."""
+    import time
+
+    start = time.perf_counter()
+    model = get_model(model)
+    limit = _max_devices(hardware, max_devices)
+    for label, value in (("ttft", ttft_s), ("tpot", tpot_s)):
+        if value is not None and value <= 0:
+            raise ConfigurationError(f"the {label} target must be positive, got {value}")
+    lay = layouts(model, limit)
+    batch = np.asarray(batches, dtype=int)[:, None]
+    groups = Parallelism(lay["tp"], lay["pp"], lay["ep"], 1, lay["attention_dp"]).attention_groups
+    result = estimate(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype,
+                      parallel=Parallelism(lay["tp"], lay["pp"], lay["ep"], 1, lay["attention_dp"]),
+                      check_fit=False, **kwargs)
+    frame = _frame(result)
+    # each attention group needs a whole sequence; fill the budget with replicas
+    frame = frame[np.ravel(np.broadcast_to(batch >= groups, result.metrics["fits"].shape))]
+    dp = limit // frame.devices
+    frame = frame.assign(dp=dp, devices=frame.devices * dp, output_tokens_per_s=frame.output_tokens_per_s * dp)
+    space = frame.reset_index(drop=True)
+    ok = space.fits.copy()
+    if ttft_s is not None:
+        ok &= space.ttft_s <= ttft_s
+    if tpot_s is not None:
+        ok &= space.tpot_s <= tpot_s
+    ranked = space[ok].sort_values(["output_tokens_per_s_per_device", "tokens_per_s_per_user"],
+                                   ascending=False).reset_index(drop=True)
+    pareto = pareto_front(space[space.fits], "output_tokens_per_s_per_device", "tokens_per_s_per_user")
+    return PlanResult(ranked, pareto.reset_index(drop=True), space, time.perf_counter() - start)
+
+
+@dataclass
+class Disaggregation:
+    """Best prefill and decode pools and how they compare with co-located serving."""
+
+    prefill: pd.Series
+    decode: pd.Series
+    kv_transfer_s: float
+    prefill_to_decode_devices: float
+    output_tokens_per_s_per_device: float
+    colocated_output_tokens_per_s_per_device: float
+
+
+def disaggregate(model, hardware, input_tokens: int = 1024, output_tokens: int = 256, ttft_s: float | None = None,
+                 tpot_s: float | None = None, max_devices: int | None = None, weight_dtype=None, kv_dtype=None,
+                 activation_dtype=None, batches=DEFAULT_BATCHES, **kwargs) -> Disaggregation:
+    """Separate prefill and decode pools (Splitwise/DistServe), sized so their request rates balance.
+
+    Per device, a prefill pool serves r_p = prefill tokens/s per device / I requests per second, a decode
+    pool r_d = decode tokens/s per device / O. Serving a rate lambda takes lambda/r_p + lambda/r_d devices, so
+    the prefill:decode device ratio is r_d : r_p and the goodput is O / (1/r_p + 1/r_d) output tokens/s per
+    device. The KV cache of a request (full model, all layers) moves from the prefill pool to the decode pool
+    over the scale-out network (one NIC per device of the prefill replica) and counts against the TTFT target.
+    """
+    model = get_model(model)
+    hw, platform = resolve_hardware(hardware)
+    common = {"max_devices": max_devices, "weight_dtype": weight_dtype, "kv_dtype": kv_dtype,
+              "activation_dtype": activation_dtype, "batches": batches, **kwargs}
+    pre = plan(model, hardware, input_tokens, 1, None, None, **common).space
+    dec = plan(model, hardware, input_tokens, output_tokens, None, tpot_s, **common).ranked
+    colocated = plan(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, **common).ranked
+    from genmodel.estimate import resolve_dtypes
+
+    dtypes = resolve_dtypes(hw, weight_dtype, activation_dtype, kv_dtype)
+    net = Network.of(hw, platform.domain_size if platform else None)
+    kv_bytes = model.kv_cache_bytes(input_tokens, dtypes.kv)
+    replica_devices = pre.devices / pre.dp
+    transfer = kv_bytes / (net.out * replica_devices) + net.out_latency
+    pre = pre.assign(kv_transfer_s=transfer, ttft_with_transfer_s=pre.ttft_s + transfer)
+    pre = pre[pre.fits & ((pre.ttft_with_transfer_s <= ttft_s) if ttft_s is not None else True)]
+    if pre.empty or dec.empty:
+        which = "prefill" if pre.empty else "decode"
+        raise ConfigurationError(f"no {which} configuration meets the targets on at most "
+                                 f"{_max_devices(hardware, max_devices)} devices; relax the SLO or allow more")
+    prefill_rate = (pre.batch * input_tokens / pre.ttft_s) / (pre.devices / pre.dp) / input_tokens  # req/s/device
+    best_pre = pre.loc[prefill_rate.idxmax()]
+    r_p = float(prefill_rate.max())
+    decode_rate = dec.tokens_per_s_per_user * dec.batch / (dec.devices / dec.dp) / output_tokens
+    best_dec = dec.loc[decode_rate.idxmax()]
+    r_d = float(decode_rate.max())
+    goodput = output_tokens / (1 / r_p + 1 / r_d)
+    coloc = float(colocated.output_tokens_per_s_per_device.max()) if not colocated.empty else 0.0
+    return Disaggregation(best_pre, best_dec, float(best_pre.kv_transfer_s), r_d / r_p, goodput, coloc)

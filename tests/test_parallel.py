@@ -1,0 +1,192 @@
+"""Multi-device: collectives, per-device memory, pipeline timing, sizing and planning (docs/parallelism.md)."""
+
+import numpy as np
+import pytest
+
+import genmodel
+from genmodel.collectives import Network, all_reduce, all_to_all, point_to_point
+from genmodel.errors import ConfigurationError
+from genmodel.planner import plan, size
+
+# an NVLink-like domain of 8 (450 GB/s per direction, 2 us) joined by 400 Gb/s NICs (50 GB/s, 5 us)
+NET = Network(up_bw=450e9, up_latency=2e-6, domain=8, out_bw=50e9, out_latency=5e-6, efficiency=1.0)
+
+
+def test_ring_all_reduce_large_message_single_tier():
+    # ring: 2(n-1) alpha + 2 (n-1)/n M / beta = 28 us + 2 * 7/8 * 1 GB / 450 GB/s
+    expected = 2 * 7 * 2e-6 + 2 * 7 / 8 * 1e9 / 450e9
+    assert all_reduce(NET, 1e9, 8) == pytest.approx(expected, rel=1e-12)
+
+
+def test_small_all_reduce_uses_recursive_doubling():
+    # 1 kB: ring would cost 28 us of latency; recursive doubling log2(8) (alpha + M/beta) = 3 x 2.002 us
+    expected = 3 * (2e-6 + 1e3 / 450e9)
+    assert all_reduce(NET, 1e3, 8) == pytest.approx(expected, rel=1e-12)
+
+
+def test_hierarchical_all_reduce_across_domains():
+    # 32 devices = 4 domains of 8: ring all-reduce of 1 GB inside (reduce-scatter + all-gather) and an
+    # all-reduce of 1 GB / 8 across the 4 domains over 50 GB/s NICs (ring: 2*3*5 us + 2*3/4*125 MB/50 GB/s)
+    inside = 2 * 7 * 2e-6 + 2 * 7 / 8 * 1e9 / 450e9
+    across = 2 * 3 * 5e-6 + 2 * 3 / 4 * 125e6 / 50e9
+    assert all_reduce(NET, 1e9, 32) == pytest.approx(inside + across, rel=1e-12)
+
+
+def test_all_to_all_single_tier_and_across_tiers():
+    m = 8e6  # bytes each device sends, spread evenly over the group
+    assert all_to_all(NET, m, 8) == pytest.approx(7 * 2e-6 + 7 / 8 * m / 450e9, rel=1e-12)
+    # 32 devices: 7/32 of the data stays in the domain (NVLink), 24/32 leaves it (NIC); the links run in
+    # parallel, so the slower share dominates; latency: 7 NVLink peers + 24 remote peers
+    expected = 7 * 2e-6 + 24 * 5e-6 + max(7 / 32 * m / 450e9, 24 / 32 * m / 50e9)
+    assert all_to_all(NET, m, 32) == pytest.approx(expected, rel=1e-12)
+
+
+def test_full_mesh_pair_gets_one_link():
+    # MI300X-style switchless mesh of 8: 448 GB/s per direction spread over 7 direct links of 64 GB/s
+    mesh = Network(448e9, 2e-6, 8, 50e9, 5e-6, efficiency=1.0, full_mesh=True)
+    assert point_to_point(mesh, 64e6, False) == pytest.approx(2e-6 + 64e6 / 64e9, rel=1e-12)
+    assert all_reduce(mesh, 1e9, 8) == pytest.approx(2 * 7 * 2e-6 + 2 * 7 / 8 * 1e9 / 448e9, rel=1e-12)
+
+
+def test_tp_divides_weights_and_kv_with_replicated_norms():
+    m = genmodel.get_model("llama-3.1-70b")
+    one = genmodel.estimate(m, "dgx-h100", batch=4, input_tokens=1000, output_tokens=24, check_fit=False)
+    tp8 = genmodel.estimate(m, "dgx-h100", batch=4, input_tokens=1000, output_tokens=24, tp=8)
+    norms = 80 * 2 * 8192 + 8192  # RMSNorm scales are replicated on every rank
+    assert tp8.weights_bytes == pytest.approx(((m.total_params - norms) / 8 + norms) * 2, rel=1e-12)
+    assert tp8.kv_cache_bytes == pytest.approx(one.kv_cache_bytes / 8, rel=1e-12)  # 8 KV heads, one per rank
+
+
+def test_tp_beyond_kv_heads_replicates_them():
+    # TP 16 on 8 KV heads: every rank still holds one whole KV head (2x the even share)
+    r = genmodel.estimate("llama-3.1-70b", "h100-sxm", batch=2, input_tokens=1000, output_tokens=24, tp=16)
+    assert r.kv_cache_bytes == 2 * 1024 * 80 * 2 * 1 * 128 * 2
+
+
+def test_pp_splits_layers_unevenly_and_holds_one_vocabulary_matrix():
+    m = genmodel.get_model("llama-3.1-8b")
+    r = genmodel.estimate(m, "h100-sxm", batch=1, input_tokens=100, output_tokens=28, pp=3)
+    layer = 4096 * 128 * (32 + 16) + 32 * 128 * 4096 + 3 * 4096 * 14336 + 2 * 4096
+    # ceil(32 / 3) = 11 layers on the heaviest stage, plus the embedding or the head, plus the final norm
+    assert r.weights_bytes == pytest.approx((11 * layer + 128256 * 4096 + 4096) * 2, rel=1e-12)
+    assert r.kv_cache_bytes == 11 * 128 * 2 * 8 * 128 * 2
+
+
+def test_ep_spreads_experts():
+    # Mixtral-8x7B, tp 8 with ep 8: each rank holds 1/8 of attention and one whole expert per layer
+    m = genmodel.get_model("mixtral-8x7b")
+    r = genmodel.estimate(m, "dgx-h100", batch=1, input_tokens=100, output_tokens=28, tp=8, ep=8)
+    H = 4096
+    attn = (H * 128 * (32 + 16) + 32 * 128 * H) / 8
+    layer = attn + 2 * H + H * 8 + 3 * H * 14336  # + norms, replicated router, one expert
+    assert r.weights_bytes == pytest.approx((32 * layer + 2 * 32000 * H / 8 + H) * 2, rel=1e-12)
+
+
+def test_mla_latent_is_replicated_under_tp_but_split_by_attention_dp():
+    kw = {"batch": 16, "input_tokens": 1000, "output_tokens": 24, "weight_dtype": "fp8", "kv_dtype": "fp8",
+          "check_fit": False}
+    tp8 = genmodel.estimate("deepseek-v3", "dgx-h200", tp=8, **kw)
+    adp = genmodel.estimate("deepseek-v3", "dgx-h200", tp=1, ep=8, attention_dp=True, **kw)
+    full = 16 * 1024 * 61 * 576  # fp8 latent of every sequence
+    assert tp8.kv_cache_bytes == full  # each TP rank needs every sequence's whole latent
+    assert adp.kv_cache_bytes == full / 8  # each attention group keeps its own 2 sequences
+
+
+def test_tp8_is_faster_than_tp1_but_not_eight_times():
+    kw = {"batch": 8, "input_tokens": 1024, "output_tokens": 128, "check_fit": False}
+    tp1 = genmodel.estimate("llama-3.1-70b", "dgx-h100", **kw)  # would not fit; timing only
+    tp8 = genmodel.estimate("llama-3.1-70b", "dgx-h100", tp=8, **kw)
+    assert tp8.fits and not tp1.fits
+    assert tp1.tpot_s / 8 < tp8.tpot_s < tp1.tpot_s
+    assert tp8.decode_comm_s > 0
+
+
+def test_decode_communication_by_hand():
+    # Llama-3.1-70B, tp 8 on DGX H100, batch 1: per layer two all-reduces of 1 x 8192 x 2 B = 16 kB
+    # (recursive doubling: 3 rounds of 2 us + 16 kB at 0.8 x 450 GB/s), plus the vocabulary-parallel
+    # embedding's all-reduce and the LM head's all-gather of 128,256 x 2 B logits (ring).
+    bw = 0.8 * 450e9
+    ar = 3 * (2e-6 + 16384 / bw)
+    ag = 7 * 2e-6 + 7 / 8 * 128256 * 2 / bw
+    r = genmodel.estimate("llama-3.1-70b", "dgx-h100", batch=1, input_tokens=512, output_tokens=16, tp=8)
+    assert r.decode_comm_s == pytest.approx(160 * ar + ar + ag, rel=1e-9)
+
+
+def test_pipeline_decode_and_prefill_timing_by_hand(toy_model, toy_hw):
+    # toy model (2 layers) on 2 devices, pp 2, batch 2: decode keeps 2 micro-batches of 1 sequence in flight;
+    # each stage slot = 1 layer + the model-level operators + one activation send; TPOT = 2 slots.
+    from genmodel.hardware_spec import Interconnect
+
+    link = Interconnect(name="link", bandwidth_per_direction_bytes_per_s=100e9, latency_s=1e-6, domain_size=2)
+    hw = toy_hw.model_copy(update={"scale_up": link})
+    one = genmodel.estimate(toy_model, hw, batch=1, input_tokens=100, output_tokens=2).breakdown("decode")
+    layers = one[one.group != "model"].time_s.sum()
+    model_level = one[one.group == "model"].time_s.sum()
+    send = 1e-6 + 1 * 1024 * 2 / (0.8 * 100e9)
+    r = genmodel.estimate(toy_model, hw, batch=2, input_tokens=100, output_tokens=2, pp=2)
+    assert r.tpot_s == pytest.approx(2 * (layers / 2 + model_level + send), rel=1e-12)
+    # prefill: 2 micro-batches through 2 stages = 3 slots
+    pre = genmodel.estimate(toy_model, hw, batch=1, input_tokens=100, output_tokens=1).breakdown("prefill")
+    slot = pre[pre.group != "model"].time_s.sum() / 2 + pre[pre.group == "model"].time_s.sum() \
+        + 1e-6 + 100 * 1024 * 2 / (0.8 * 100e9)
+    r = genmodel.estimate(toy_model, hw, batch=2, input_tokens=100, output_tokens=1, pp=2)
+    assert r.ttft_s == pytest.approx(3 * slot, rel=1e-12)
+
+
+def test_deepseek_v3_needs_more_than_a_node_in_bf16_and_fits_fp8_on_8_h200():
+    # bf16: 671e9 x 2 B = 1.34 TB > 8 x 72 GB usable on H100
+    assert size("deepseek-v3", "h100-sxm").best.devices > 8
+    with pytest.raises(genmodel.DoesNotFitError):
+        genmodel.estimate("deepseek-v3", "dgx-h100", tp=8)
+    fp8 = genmodel.estimate("deepseek-v3", "dgx-h200", tp=8, weight_dtype="fp8", kv_dtype="fp8")
+    assert fp8.fits and fp8.devices == 8
+    assert size("deepseek-v3", "h200-sxm", weight_dtype="fp8").best.devices <= 8
+
+
+def test_planner_results_meet_their_slo_when_re_estimated():
+    result = plan("llama-3.1-70b", "dgx-h100", 2048, 256, ttft_s=2.0, tpot_s=0.03, max_devices=16)
+    assert len(result.ranked) > 0
+    assert result.ranked.output_tokens_per_s_per_device.is_monotonic_decreasing
+    assert (result.space.devices <= 16).all() and (result.ranked.devices == 16).any()  # fills the budget
+    for row in result.ranked.head(5).itertuples():
+        direct = genmodel.estimate("llama-3.1-70b", "dgx-h100", int(row.batch), 2048, 256, tp=int(row.tp),
+                                   pp=int(row.pp), dp=int(row.dp))
+        assert direct.ttft_s <= 2.0 and direct.tpot_s <= 0.03
+        assert direct.ttft_s == pytest.approx(row.ttft_s) and direct.tpot_s == pytest.approx(row.tpot_s)
+        assert direct.output_tokens_per_s_per_device == pytest.approx(row.output_tokens_per_s_per_device)
+    # the Pareto front: no fitting configuration beats a front point on both axes
+    fits = result.space[result.space.fits]
+    for p in result.pareto.itertuples():
+        better = fits[(fits.output_tokens_per_s_per_device > p.output_tokens_per_s_per_device)
+                      & (fits.tokens_per_s_per_user > p.tokens_per_s_per_user)]
+        assert better.empty
+
+
+def test_planner_writes_csv_and_html(tmp_path):
+    result = plan("llama-3.1-8b", "h100-sxm", 512, 64, tpot_s=0.02, max_devices=4)
+    result.to_csv(tmp_path / "plan.csv")
+    result.plot_html(tmp_path / "plan.html", "test")
+    assert (tmp_path / "plan.csv").read_text().startswith("devices,tp,pp")
+    assert "Pareto front" in (tmp_path / "plan.html").read_text()
+
+
+def test_vectorized_layouts_match_scalar_estimates():
+    from genmodel.parallel import Parallelism
+
+    tp, pp = np.array([1, 2, 4, 8, 2]), np.array([1, 1, 2, 1, 4])
+    many = genmodel.estimate("llama-3.1-70b", "dgx-h100", batch=16, input_tokens=1024, output_tokens=64,
+                             parallel=Parallelism(tp, pp), check_fit=False)
+    for i, (t, p) in enumerate(zip(tp, pp, strict=True)):
+        one = genmodel.estimate("llama-3.1-70b", "dgx-h100", batch=16, input_tokens=1024, output_tokens=64,
+                                tp=int(t), pp=int(p), check_fit=False)
+        for key in ("ttft_s", "tpot_s", "weights_bytes", "kv_cache_bytes", "max_batch", "decode_comm_s"):
+            assert many.metrics[key][i] == pytest.approx(one.metrics[key]), key
+
+
+def test_invalid_splits_name_the_valid_choices():
+    with pytest.raises(ConfigurationError, match="valid: 1, 2, 4, 8, 16, 32, 64"):
+        genmodel.estimate("llama-3.1-70b", "dgx-h100", tp=6)
+    with pytest.raises(ConfigurationError, match="valid: 1, 2, 4, 8, 16, 32, 64, 128, 256"):
+        genmodel.estimate("deepseek-v3", "h200-sxm", ep=3, attention_dp=True, weight_dtype="fp8")
+    with pytest.raises(ConfigurationError, match="attention data-parallel groups"):
+        genmodel.estimate("deepseek-v3", "h200-sxm", batch=4, ep=8, attention_dp=True, weight_dtype="fp8")
