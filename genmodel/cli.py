@@ -58,6 +58,7 @@ def estimate(
     pp: Annotated[int, typer.Option(help="Pipeline-parallel stages.")] = 1,
     ep: Annotated[int, typer.Option(help="Expert-parallel degree (MoE models).")] = 1,
     dp: Annotated[int, typer.Option(help="Data-parallel replicas.")] = 1,
+    cp: Annotated[int, typer.Option(help="Context-parallel degree (splits long prompts; ring attention).")] = 1,
     attention_dp: Annotated[bool, typer.Option(
         help="Attention data-parallel over the EP group (DeepSeek/SGLang layout; a stage has ep devices).")]
     = False,
@@ -78,7 +79,7 @@ def estimate(
     from genmodel.estimate import estimate as run_estimate
 
     result = run_estimate(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
-                          activation_dtype, tp=tp, pp=pp, ep=ep, dp=dp, attention_dp=attention_dp,
+                          activation_dtype, tp=tp, pp=pp, ep=ep, dp=dp, cp=cp, attention_dp=attention_dp,
                           expert_imbalance=expert_imbalance, comm_overlap=comm_overlap, num_devices=num_devices,
                           prefill_chunk_tokens=prefill_chunk_tokens, flops_scale=flops_scale,
                           bandwidth_scale=bandwidth_scale, capacity_scale=capacity_scale,
@@ -103,6 +104,7 @@ def _format_estimate(result: Any, d: dict[str, Any]) -> str:
     split = ""
     if d["devices"] > 1:
         split = (f" — {d['devices']} devices: tp {d['tp']}, pp {d['pp']}, ep {d['ep']}, dp {d['dp']}"
+                 + (f", cp {d['cp']}" if d["cp"] > 1 else "")
                  + (", attention data-parallel" if d["attention_dp"] else ""))
     lines = [
         f"{m.display_name} on {where}{split}",
@@ -158,7 +160,7 @@ def _print_breakdown(result: Any) -> None:
 
 
 def _layout(row: Any) -> str:
-    stage = f"tp {int(row.tp)}, pp {int(row.pp)}"
+    stage = f"tp {int(row.tp)}, pp {int(row.pp)}" + (f", cp {int(row.cp)}" if int(getattr(row, "cp", 1)) > 1 else "")
     if int(row.ep) > 1:
         stage += f", ep {int(row.ep)}" + (" (attention data-parallel)" if bool(row.attention_dp) else "")
     return stage + (f", dp {int(row.dp)}" if int(row.dp) > 1 else "")

@@ -44,7 +44,7 @@ class Network:
 
     up_bw: float
     up_latency: float
-    domain: int
+    domain: int  # devices per scale-up domain (may be an array: a group's domain share per configuration)
     out_bw: float
     out_latency: float
     efficiency: float = DEFAULT_LINK_EFFICIENCY
@@ -58,8 +58,9 @@ class Network:
         so a group of n_in devices uses only n_in - 1 of them.
         """
         bw = self.up_bw * self.efficiency
-        if self.full_mesh and self.domain > 1:
-            return bw * np.maximum(np.asarray(n_in, dtype=float) - 1, 1) / (self.domain - 1)
+        if self.full_mesh:
+            links = np.maximum(np.asarray(self.domain, dtype=float) - 1, 1)
+            return bw * np.minimum(np.maximum(np.asarray(n_in, dtype=float) - 1, 1), links) / links
         return bw
 
     @property
@@ -80,10 +81,12 @@ class Network:
         return cls(up.bandwidth_per_direction_bytes_per_s, up.latency_s, max(int(domain), 1),
                    out.bandwidth_per_direction_bytes_per_s, out.latency_s, efficiency, up.topology == "full_mesh")
 
-    def scaled(self, bandwidth_scale: float = 1.0, efficiency: float | None = None) -> Network:
-        """A copy with both tiers' bandwidth multiplied and/or another link efficiency."""
-        return Network(self.up_bw * bandwidth_scale, self.up_latency, self.domain, self.out_bw * bandwidth_scale,
-                       self.out_latency, self.efficiency if efficiency is None else efficiency, self.full_mesh)
+    def scaled(self, bandwidth_scale: float = 1.0, efficiency: float | None = None,
+               domain=None) -> Network:
+        """A copy with both tiers' bandwidth multiplied, and/or another link efficiency or domain size."""
+        return Network(self.up_bw * bandwidth_scale, self.up_latency, self.domain if domain is None else domain,
+                       self.out_bw * bandwidth_scale, self.out_latency,
+                       self.efficiency if efficiency is None else efficiency, self.full_mesh)
 
     def split(self, n):
         """(devices per domain n_in, domains n_out) for a group of n consecutive devices."""

@@ -34,7 +34,7 @@ from genmodel.dtypes import DTYPES, bytes_per_element, normalize_dtype
 from genmodel.efficiency import ResolvedEfficiency, resolve_efficiency
 from genmodel.errors import ConfigurationError, DoesNotFitError, SpecError, UnknownNameError, unknown_name
 from genmodel.hardware_spec import HardwareSpec
-from genmodel.memory import DeviceMemory, place, stage_fraction
+from genmodel.memory import DeviceMemory, kv_bytes_per_token_per_layer, place, stage_fraction
 from genmodel.model_spec import ModelSpec
 from genmodel.operators import DTypes, OperatorTable, build_operators
 from genmodel.parallel import Parallelism
@@ -199,7 +199,8 @@ def resolve_hardware(hardware: str | HardwareSpec | PlatformSpec) -> tuple[Hardw
         return platform.device_spec(), platform
 
 
-def _communication(model: ModelSpec, net: Network, par: Parallelism, tokens, batch, ab: float):
+def _communication(model: ModelSpec, net: Network, par: Parallelism, tokens, batch, ab: float, phase: str,
+                   kv_layer_bytes, prompt_tokens):
     """Seconds of each collective for one pass of all layers over ``tokens`` tokens of an attention group.
 
     Returns {name: seconds} (arrays). Per layer: a TP all-reduce after attention and after a dense FFN; an
@@ -225,6 +226,17 @@ def _communication(model: ModelSpec, net: Network, par: Parallelism, tokens, bat
         out["ep_dispatch"] = n_moe * a2a
         out["ep_combine"] = n_moe * a2a
     out["vocab_collectives"] = ar + np.where(tp > 1, all_gather(net, batch * model.vocab_size * ab, tp), 0.0)
+    cp = np.asarray(par.cp, dtype=float)
+    if np.any(cp > 1):
+        # the cp ranks sit tp apart: a domain holds D / tp of them
+        cp_net = net.scaled(domain=np.maximum(np.floor(net.domain / tp), 1))
+        if phase == "prefill":  # all-gather every rank's keys and values of the prompt, per layer
+            cp_comm = L * all_gather(cp_net, batch * prompt_tokens * kv_layer_bytes, cp)
+        else:  # all-reduce the partial attention outputs (and softmax sums) of the local KV shards
+            heads = model.attention.num_heads / tp
+            width = model.attention.mla.v_head_dim if model.attention.mla else model.head_dim
+            cp_comm = L * all_reduce(cp_net, batch * heads * (width + 2) * ab, cp)
+        out["cp_collectives"] = np.where(cp > 1, cp_comm, 0.0)
     return out
 
 
@@ -243,7 +255,7 @@ def _pp_send(net: Network, par: Parallelism, tokens, H: int, ab: float):
 
 def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSpec | PlatformSpec = "h100-sxm",
              batch=1, input_tokens=1024, output_tokens=256, weight_dtype: str | None = None,
-             kv_dtype: str | None = None, activation_dtype: str | None = None, *, tp=1, pp=1, ep=1, dp=1,
+             kv_dtype: str | None = None, activation_dtype: str | None = None, *, tp=1, pp=1, ep=1, dp=1, cp=1,
              attention_dp=False, expert_imbalance=1.0, comm_overlap=0.0, micro_batches=None,
              num_devices: int | None = None, parallel: Parallelism | None = None,
              prefill_chunk_tokens: int = DEFAULT_PREFILL_CHUNK_TOKENS, flops_scale=1.0, bandwidth_scale=1.0,
@@ -263,7 +275,7 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
         batch, input_tokens, output_tokens = workload.batch, workload.input_tokens, workload.output_tokens
         weight_dtype, kv_dtype = workload.weight_dtype, workload.kv_dtype
         activation_dtype, prefill_chunk_tokens = workload.activation_dtype, workload.prefill_chunk_tokens
-    par = parallel or Parallelism(tp, pp, ep, dp, attention_dp, expert_imbalance, comm_overlap, micro_batches)
+    par = parallel or Parallelism(tp, pp, ep, dp, attention_dp, expert_imbalance, comm_overlap, micro_batches, cp)
     model = get_model(model)
     hw, platform = resolve_hardware(hardware)
     for label, value in (("batch", batch), ("input_tokens", input_tokens), ("output_tokens", output_tokens)):
@@ -314,6 +326,8 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
     m_pre = np.clip(np.floor(m_pre), 1, np.maximum(b, 1))
     m_dec = np.maximum(np.minimum(pp, np.floor(b)), 1)
     fraction = stage_fraction(model, par)
+    kv_layer = kv_bytes_per_token_per_layer(model, dtypes.kv, par)
+    cp = np.asarray(par.cp, dtype=float)
 
     def run(phase: str, table: OperatorTable, inv: dict[str, np.ndarray], tokens, seqs) -> PhaseResult:
         peaks = [hw.peak_flops_per_s[d] if d else np.inf for d in table.dtypes]
@@ -322,10 +336,11 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
                                      kernel_overhead_s=eff.kernel_overhead_s, flops_scale=fs, bandwidth_scale=bs)
         comm, ideal_comm = {}, {}
         if net is not None:
-            comm = _communication(model, net, par, tokens, seqs, ab)
+            extra = (phase, kv_layer, I)
+            comm = _communication(model, net, par, tokens, seqs, ab, *extra)
             comm["pp_send"] = _pp_send(net, par, tokens, model.hidden_size, ab) * (pp - 1)
             perfect = net.scaled(efficiency=1.0)
-            ideal_comm = _communication(model, perfect, par, tokens, seqs, ab)
+            ideal_comm = _communication(model, perfect, par, tokens, seqs, ab, *extra)
             ideal_comm["pp_send"] = _pp_send(perfect, par, tokens, model.hidden_size, ab) * (pp - 1)
         return PhaseResult(table, real, ideal, comm, ideal_comm)
 
@@ -345,7 +360,7 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
 
     b_pre = b / m_pre
     prefill = run("prefill", build_operators(model, "prefill", b_pre, I, None, dtypes, par), inv_bw,
-                  b_pre * I, b_pre)
+                  b_pre * I / cp, b_pre)
     contexts = _decode_contexts(I, O, shape)
     b_dec = (b / m_dec)[None, ...] if np.ndim(b / m_dec) else b / m_dec
     decode = run("decode", build_operators(model, "decode", b_dec, 1, contexts, dtypes, par),
@@ -390,7 +405,8 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
     inputs = {"batch": full(B).astype(np.int64), "input_tokens": full(I).astype(np.int64),
               "output_tokens": full(O).astype(np.int64), "tp": full(par.tp).astype(np.int64),
               "pp": full(par.pp).astype(np.int64), "ep": full(par.ep).astype(np.int64),
-              "dp": full(par.dp).astype(np.int64), "attention_dp": full(par.attention_dp).astype(bool),
+              "dp": full(par.dp).astype(np.int64), "cp": full(par.cp).astype(np.int64),
+              "attention_dp": full(par.attention_dp).astype(bool),
               "flops_scale": full(fs), "bandwidth_scale": full(bs), "capacity_scale": full(cs)}
     placement = dict(zip(("weight", "kv", "act"), fractions, strict=True))
     return Estimate(model, hw, dtypes, eff, inputs, metrics, prefill, decode, placement, platform, par)

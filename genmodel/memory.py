@@ -130,18 +130,19 @@ class DeviceMemory:
         self.per_token = activation_bytes_per_token(model, dtypes, parallel)
         self.logits = model.vocab_size / tp * ab
         self.groups = parallel.attention_groups
+        self.cp = np.asarray(parallel.cp, dtype=float)  # context-parallel ranks split KV and prompt tokens
 
     def kv_per_sequence(self, context):
         """KV bytes of one sequence holding ``context`` tokens, on one device."""
         ctx = np.asarray(context, dtype=float)
         held = sum(c * np.minimum(ctx, w) for w, c in zip(self.windows, self.counts, strict=True))
-        return self.fraction * held * self.kv_layer
+        return self.fraction * held * self.kv_layer / self.cp
 
     def footprint(self, batch, input_tokens, output_tokens, capacity_bytes) -> Footprint:
         seqs = np.asarray(batch, dtype=float) / self.groups  # sequences on this device
         inputs = np.asarray(input_tokens, dtype=float)
         kv = seqs * self.kv_per_sequence(inputs + np.asarray(output_tokens, dtype=float))
-        act = np.minimum(seqs * inputs, self.chunk) * self.per_token + seqs * self.logits
+        act = np.minimum(seqs * inputs / self.cp, self.chunk) * self.per_token + seqs * self.logits
         shape = np.broadcast_shapes(np.shape(kv), np.shape(act), np.shape(capacity_bytes), np.shape(self.weights))
         return Footprint(*(np.broadcast_to(np.asarray(x, dtype=float), shape)
                            for x in (self.weights, kv, act, capacity_bytes)))
@@ -153,9 +154,10 @@ class DeviceMemory:
         one kink at b = C / S. With b_c = floor(C / S): if b_c fits, the answer is
         max(b_c, floor((cap - W - p C) / a)) with a = kv_seq + logits, else floor((cap - W) / (a + p S)).
         """
-        S = np.asarray(input_tokens, dtype=float)
+        S = np.asarray(input_tokens, dtype=float) / self.cp  # prompt tokens per device
         cap = np.asarray(capacity_bytes, dtype=float)
-        a = self.kv_per_sequence(S + np.asarray(output_tokens, dtype=float)) + self.logits
+        a = self.kv_per_sequence(np.asarray(input_tokens, dtype=float) + np.asarray(output_tokens, dtype=float)) \
+            + self.logits
         avail = cap - self.weights
         p, C = self.per_token, self.chunk
         bc = np.floor(C / S)

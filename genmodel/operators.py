@@ -173,7 +173,8 @@ class _Ctx:
     model: ModelSpec
     phase: str
     B: np.ndarray  # sequences on this device's attention group
-    T: np.ndarray  # tokens in the step on this device's attention group
+    T: np.ndarray  # tokens this device's linear layers process in the step
+    cp: np.ndarray  # context-parallel ranks sharing these sequences (attention work split cp ways)
     tp: np.ndarray  # attention / dense tensor-parallel degree
     moe_tokens: np.ndarray  # tokens routed by the whole stage (all attention groups)
     ep: np.ndarray
@@ -200,22 +201,28 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     B = np.asarray(batch, dtype=float)
     wb, ab, kb = (bytes_per_element(d) for d in (dtypes.weight, dtypes.activation, dtypes.kv))
     tp = np.asarray(parallel.tp, dtype=float)
-    c = _Ctx(model, phase, B, B * q, tp, B * q * parallel.attention_groups, np.asarray(parallel.ep, dtype=float),
+    cp = np.asarray(parallel.cp, dtype=float)
+    # context parallel: prefill splits the prompt's tokens over the cp ranks; decode runs the linear layers
+    # on every rank
+    T = B * q / cp if phase == "prefill" else B * q
+    c = _Ctx(model, phase, B, T, cp, tp, T * parallel.attention_groups, np.asarray(parallel.ep, dtype=float),
              parallel.expert_tp, np.asarray(parallel.expert_imbalance, dtype=float), wb, ab, kb, dtypes.gemm,
              dtypes.attention)
-    H, V, T = model.hidden_size, model.vocab_size, c.T
+    H, V = model.hidden_size, model.vocab_size
     att = model.attention
     rows = _Rows()
 
     # vocabulary-parallel embedding: each rank holds V/tp rows and gathers the tokens that fall in its shard
     rows.add("embedding", "model", "gather", None, 1, weights=T * H * wb / tp, act=T * H * ab)
     for label, n, window, is_moe in _layer_groups(model):
+        # per sequence and device: query-key pairs (a cp-th of them, load-balanced) and keys read (prefill: all
+        # of the prompt's keys, gathered from the cp ranks; decode: the local cp-th of the cache)
         if phase == "prefill":
-            pairs = causal_pairs(q, window, att.window_kind)  # per sequence
+            pairs = causal_pairs(q, window, att.window_kind) / cp
             keys_read = q
         else:
             first, last = context
-            pairs = mean_attended_keys(first, last, window, att.window_kind)
+            pairs = mean_attended_keys(first, last, window, att.window_kind) / cp
             keys_read = pairs
         # residual add fused into the following RMSNorm (vLLM's fused_add_rms_norm): read x and the
         # residual, write the new residual and the normalized x

@@ -10,7 +10,12 @@ Contract (docs/parallelism.md section 1)
   dense FFN, shared experts) runs data-parallel in ep/tp groups of tp devices, and tokens reach their
   experts through an all-to-all dispatch and combine. Without it a stage has ``tp`` devices, experts are
   split ep ways inside the TP group (ep divides tp) and each expert tp/ep ways.
-* ``dp``: independent replicas. ``devices = dp x pp x stage size``.
+* ``cp``: context parallel degree (ring attention) for long prompts: the cp devices of a stage share the
+  same sequences; in prefill each processes 1/cp of the prompt's tokens and an all-gather brings it the
+  other ranks' keys and values; in decode each keeps 1/cp of the KV cache and attends over it, the linear
+  layers run on every rank, and the partial attention outputs are all-reduced. Weights are replicated over
+  the cp ranks. Not combined with attention_dp.
+* ``dp``: independent replicas. ``devices = dp x pp x stage size`` (stage size = tp x cp, or ep).
 * ``expert_imbalance``: tokens on the busiest expert device / mean (1.0 = perfectly even).
 * ``comm_overlap``: fraction of communication time hidden under compute (0 = none, conservative).
 * ``micro_batches``: prefill micro-batches through the pipeline (default min(batch, pp)).
@@ -46,24 +51,25 @@ class Parallelism:
     expert_imbalance: Any = 1.0
     comm_overlap: Any = 0.0
     micro_batches: Any = None
+    cp: Any = 1
 
     def _arr(self, name: str) -> np.ndarray:
         return np.asarray(getattr(self, name), dtype=float)
 
     @property
     def stage_size(self) -> np.ndarray:
-        """Devices per pipeline stage: ep with attention data parallelism, else tp."""
-        return np.where(np.asarray(self.attention_dp, dtype=bool), self._arr("ep"), self._arr("tp"))
+        """Devices per pipeline stage: ep with attention data parallelism, else tp x cp."""
+        return np.where(np.asarray(self.attention_dp, dtype=bool), self._arr("ep"), self._arr("tp") * self._arr("cp"))
 
     @property
     def attention_groups(self) -> np.ndarray:
-        """Attention data-parallel groups per stage (stage size / tp; 1 without attention_dp)."""
-        return self.stage_size / self._arr("tp")
+        """Attention data-parallel groups per stage (ep / tp with attention_dp, else 1)."""
+        return self.stage_size / (self._arr("tp") * self._arr("cp"))
 
     @property
     def expert_tp(self) -> np.ndarray:
-        """Ways each routed expert is split (stage size / ep)."""
-        return self.stage_size / self._arr("ep")
+        """Ways each routed expert is split (tp / ep, or 1 with attention_dp)."""
+        return self.stage_size / self._arr("cp") / self._arr("ep")
 
     @property
     def devices(self) -> np.ndarray:
@@ -76,8 +82,8 @@ class Parallelism:
 
     def validate(self, model: ModelSpec, num_devices: int | None = None) -> None:
         """Raise ``ConfigurationError`` naming the valid choices unless this (scalar) layout fits ``model``."""
-        tp, pp, ep, dp = (int(getattr(self, k)) for k in ("tp", "pp", "ep", "dp"))
-        for name, value in (("tp", tp), ("pp", pp), ("ep", ep), ("dp", dp)):
+        tp, pp, ep, dp, cp = (int(getattr(self, k)) for k in ("tp", "pp", "ep", "dp", "cp"))
+        for name, value in (("tp", tp), ("pp", pp), ("ep", ep), ("dp", dp), ("cp", cp)):
             if value < 1:
                 raise ConfigurationError(f"--{name} must be at least 1, got {value}")
         heads = model.attention.num_heads
@@ -94,6 +100,8 @@ class Parallelism:
             if experts % ep:
                 raise ConfigurationError(f"--ep {ep} does not divide the {experts} experts of {model.name}; "
                                          f"valid: {', '.join(map(str, divisors(experts)))}")
+        if cp > 1 and bool(self.attention_dp):
+            raise ConfigurationError("--cp (context parallel) cannot be combined with --attention-dp; use one")
         if bool(self.attention_dp):
             if ep % tp:
                 raise ConfigurationError(f"with --attention-dp the stage has ep = {ep} devices, split into "
@@ -110,7 +118,7 @@ class Parallelism:
                                      f"{self.expert_imbalance}")
         devices = int(self.devices)
         if num_devices is not None and devices != num_devices:
-            stage = "ep" if bool(self.attention_dp) else "tp"
+            stage = "ep" if bool(self.attention_dp) else "(tp x cp)"
             raise ConfigurationError(f"dp x pp x {stage} = {dp} x {pp} x {int(self.stage_size)} = {devices} "
                                      f"devices, but {num_devices} were asked for; choose a split whose product "
                                      f"is {num_devices}")

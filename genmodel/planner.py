@@ -2,10 +2,11 @@
 
 Contract
 --------
-* ``layouts(model, max_devices)``: every valid (tp, pp, ep, attention_dp) split of one replica with at most
-  ``max_devices`` devices: tp over the divisors of the head count, ep over the divisors of the expert count,
-  pp over 1..min(layers, max_devices) (any integer; uneven stages allowed), attention data parallelism on or
-  off for MoE models. Returned as arrays.
+* ``layouts(model, max_devices)``: every valid (tp, pp, ep, cp, attention_dp) split of one replica with at
+  most ``max_devices`` devices: tp over the divisors of the head count, ep over the divisors of the expert
+  count, pp over 1..min(layers, max_devices) (any integer; uneven stages allowed), context parallel cp in
+  1, 2, 4, 8 (without attention data parallelism), attention data parallelism on or off for MoE models.
+  Returned as arrays.
 * ``size(...)``: the fewest devices whose memory holds the weights and the KV cache of the workload, and
   the split doing it (ties broken by the lowest TPOT).
 * ``plan(...)``: evaluates every layout x batch size in **one** vectorized ``estimate`` call, keeps the
@@ -36,8 +37,11 @@ from genmodel.parallel import Parallelism, divisors
 DEFAULT_BATCHES = (1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 
 
+CP_DEGREES = (1, 2, 4, 8)
+
+
 def layouts(model: ModelSpec, max_devices: int) -> dict[str, np.ndarray]:
-    """Valid single-replica splits with at most ``max_devices`` devices, as arrays tp, pp, ep, attention_dp."""
+    """Valid single-replica splits with at most ``max_devices`` devices: arrays tp, pp, ep, cp, attention_dp."""
     tps = [t for t in divisors(model.attention.num_heads) if t <= max_devices]
     eps = [e for e in divisors(model.moe.num_experts) if e <= max_devices] if model.moe else [1]
     rows = []
@@ -47,11 +51,16 @@ def layouts(model: ModelSpec, max_devices: int) -> dict[str, np.ndarray]:
                 valid = ep % tp == 0 if adp else tp % ep == 0
                 if not valid or (adp and ep == 1):
                     continue
-                stage = ep if adp else tp
-                rows += [(tp, pp, ep, adp) for pp in range(1, min(model.num_layers, max_devices // stage) + 1)]
+                for cp in (1,) if adp else CP_DEGREES:
+                    stage = ep if adp else tp * cp
+                    rows += [(tp, pp, ep, cp, adp) for pp in range(1, min(model.num_layers, max_devices // stage) + 1)]
     arr = np.array(rows, dtype=object)
     return {"tp": arr[:, 0].astype(int), "pp": arr[:, 1].astype(int), "ep": arr[:, 2].astype(int),
-            "attention_dp": arr[:, 3].astype(bool)}
+            "cp": arr[:, 3].astype(int), "attention_dp": arr[:, 4].astype(bool)}
+
+
+def _parallelism(lay: dict[str, np.ndarray]) -> Parallelism:
+    return Parallelism(lay["tp"], lay["pp"], lay["ep"], 1, lay["attention_dp"], cp=lay["cp"])
 
 
 def _max_devices(hardware, max_devices: int | None) -> int:
@@ -64,7 +73,7 @@ def _max_devices(hardware, max_devices: int | None) -> int:
 
 
 def _frame(result, extra: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
-    keys = ("devices", "tp", "pp", "ep", "dp", "attention_dp", "batch", "ttft_s", "tpot_s", "e2e_latency_s",
+    keys = ("devices", "tp", "pp", "ep", "dp", "cp", "attention_dp", "batch", "ttft_s", "tpot_s", "e2e_latency_s",
             "output_tokens_per_s", "output_tokens_per_s_per_device", "tokens_per_s_per_user",
             "total_memory_bytes", "memory_capacity_bytes", "fits", "max_batch", "decode_comm_s")
     data = {**result.inputs, **result.metrics}
@@ -90,15 +99,14 @@ def size(model, hardware, batch: int = 1, input_tokens: int = 1024, output_token
     limit = _max_devices(hardware, max_devices if max_devices is not None else 4096)
     lay = layouts(model, limit)
     result = estimate(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
-                      activation_dtype, parallel=Parallelism(lay["tp"], lay["pp"], lay["ep"], 1,
-                                                             lay["attention_dp"]), check_fit=False, **kwargs)
+                      activation_dtype, parallel=_parallelism(lay), check_fit=False, **kwargs)
     frame = _frame(result)
     fitting = frame[frame.fits]
     if fitting.empty:
         raise ConfigurationError(f"{model.name} does not fit on {limit} or fewer devices of this kind with this "
                                  "workload; raise --max-devices, shrink the batch or context, or use narrower "
                                  "datatypes")
-    fewest = fitting[fitting.devices == fitting.devices.min()].sort_values(["tpot_s", "pp"])
+    fewest = fitting[fitting.devices == fitting.devices.min()].sort_values(["tpot_s", "pp", "cp"])
     return SizeResult(fewest.iloc[0], fewest.reset_index(drop=True))
 
 
@@ -136,7 +144,7 @@ class PlanResult:
 
 
 def _labels(frame: pd.DataFrame) -> list[str]:
-    return [f"tp{r.tp} pp{r.pp} ep{r.ep}{' adp' if r.attention_dp else ''} dp{r.dp} batch {r.batch}"
+    return [f"tp{r.tp} pp{r.pp} ep{r.ep} cp{r.cp}{' adp' if r.attention_dp else ''} dp{r.dp} batch {r.batch}"
             for r in frame.itertuples()]
 
 
@@ -166,10 +174,10 @@ def plan(model, hardware, input_tokens: int = 1024, output_tokens: int = 256, tt
             raise ConfigurationError(f"the {label} target must be positive, got {value}")
     lay = layouts(model, limit)
     batch = np.asarray(batches, dtype=int)[:, None]
-    groups = Parallelism(lay["tp"], lay["pp"], lay["ep"], 1, lay["attention_dp"]).attention_groups
+    par = _parallelism(lay)
+    groups = par.attention_groups
     result = estimate(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype,
-                      parallel=Parallelism(lay["tp"], lay["pp"], lay["ep"], 1, lay["attention_dp"]),
-                      check_fit=False, **kwargs)
+                      parallel=par, check_fit=False, **kwargs)
     frame = _frame(result)
     # each attention group needs a whole sequence; fill the budget with replicas
     frame = frame[np.ravel(np.broadcast_to(batch >= groups, result.metrics["fits"].shape))]

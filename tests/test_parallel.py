@@ -150,7 +150,7 @@ def test_planner_results_meet_their_slo_when_re_estimated():
     assert (result.space.devices <= 16).all() and (result.ranked.devices == 16).any()  # fills the budget
     for row in result.ranked.head(5).itertuples():
         direct = genmodel.estimate("llama-3.1-70b", "dgx-h100", int(row.batch), 2048, 256, tp=int(row.tp),
-                                   pp=int(row.pp), dp=int(row.dp))
+                                   pp=int(row.pp), dp=int(row.dp), cp=int(row.cp))
         assert direct.ttft_s <= 2.0 and direct.tpot_s <= 0.03
         assert direct.ttft_s == pytest.approx(row.ttft_s) and direct.tpot_s == pytest.approx(row.tpot_s)
         assert direct.output_tokens_per_s_per_device == pytest.approx(row.output_tokens_per_s_per_device)
@@ -190,3 +190,22 @@ def test_invalid_splits_name_the_valid_choices():
         genmodel.estimate("deepseek-v3", "h200-sxm", ep=3, attention_dp=True, weight_dtype="fp8")
     with pytest.raises(ConfigurationError, match="attention data-parallel groups"):
         genmodel.estimate("deepseek-v3", "h200-sxm", batch=4, ep=8, attention_dp=True, weight_dtype="fp8")
+
+
+def test_context_parallel_splits_long_prefill():
+    # Llama-3.1-8B, one 131,000-token prompt: cp ranks each run 1/cp of the prompt's tokens through the layers
+    # and 1/cp of the causal attention pairs, keep 1/cp of the KV cache, and all-gather keys and values.
+    kw = {"batch": 1, "input_tokens": 131000, "output_tokens": 64}
+    one = genmodel.estimate("llama-3.1-8b", "dgx-h100", **kw)
+    cp4 = genmodel.estimate("llama-3.1-8b", "dgx-h100", cp=4, **kw)
+    assert cp4.devices == 4
+    assert cp4.kv_cache_bytes == pytest.approx(one.kv_cache_bytes / 4, rel=1e-12)
+    assert cp4.prefill_flops == pytest.approx((one.prefill_flops - 2 * 4096 * 128256) / 4 + 2 * 4096 * 128256,
+                                              rel=1e-9)  # the LM head (last token) runs on every rank
+    assert one.ttft_s / 4 < cp4.ttft_s < one.ttft_s / 3  # compute-bound prefill, plus the KV all-gathers
+    # per layer: all-gather of 131,000 tokens x K and V of 8 KV heads x 128 x 2 B over 4 ranks (ring)
+    m = 131000 * 2 * 8 * 128 * 2
+    gather = 3 * 2e-6 + 3 / 4 * m / (0.8 * 450e9)
+    assert cp4.prefill_comm_s == pytest.approx(32 * gather, rel=1e-9)
+    with pytest.raises(ConfigurationError, match="cannot be combined"):
+        genmodel.estimate("deepseek-v3", "h200-sxm", ep=8, attention_dp=True, cp=2, batch=8, weight_dtype="fp8")
