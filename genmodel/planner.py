@@ -216,7 +216,8 @@ def disaggregate(model, hardware, input_tokens: int = 1024, output_tokens: int =
     pool r_d = decode tokens/s per device / O. Serving a rate lambda takes lambda/r_p + lambda/r_d devices, so
     the prefill:decode device ratio is r_d : r_p and the goodput is O / (1/r_p + 1/r_d) output tokens/s per
     device. The KV cache of a request (full model, all layers) moves from the prefill pool to the decode pool
-    over the scale-out network (one NIC per device of the prefill replica) and counts against the TTFT target.
+    over the scale-out network (one NIC per device of the prefill replica) and counts against the TTFT target;
+    the batch's caches leave together after its prefill (no layer-by-layer overlap: conservative).
     """
     model = get_model(model)
     hw, platform = resolve_hardware(hardware)
@@ -229,9 +230,10 @@ def disaggregate(model, hardware, input_tokens: int = 1024, output_tokens: int =
 
     dtypes = resolve_dtypes(hw, weight_dtype, activation_dtype, kv_dtype)
     net = Network.of(hw, platform.domain_size if platform else None)
-    kv_bytes = model.kv_cache_bytes(input_tokens, dtypes.kv)
+    kv_bytes = model.kv_cache_bytes(input_tokens, dtypes.kv)  # one request, all layers
     replica_devices = pre.devices / pre.dp
-    transfer = kv_bytes / (net.out * replica_devices) + net.out_latency
+    # the whole prefill batch finishes together, then its KV caches leave over the replica's NICs
+    transfer = pre.batch * kv_bytes / (net.out * replica_devices) + net.out_latency
     pre = pre.assign(kv_transfer_s=transfer, ttft_with_transfer_s=pre.ttft_s + transfer)
     pre = pre[pre.fits & ((pre.ttft_with_transfer_s <= ttft_s) if ttft_s is not None else True)]
     if pre.empty or dec.empty:

@@ -209,3 +209,19 @@ def test_context_parallel_splits_long_prefill():
     assert cp4.prefill_comm_s == pytest.approx(32 * gather, rel=1e-9)
     with pytest.raises(ConfigurationError, match="cannot be combined"):
         genmodel.estimate("deepseek-v3", "h200-sxm", ep=8, attention_dp=True, cp=2, batch=8, weight_dtype="fp8")
+
+
+def test_disaggregation_balances_pools_by_hand():
+    from genmodel.planner import disaggregate
+
+    d = disaggregate("llama-3.1-8b", "dgx-h100", 2048, 256, ttft_s=1.0, tpot_s=0.02)
+    pre, dec = d.prefill, d.decode
+    # request rates per device of each pool, from their own figures
+    r_p = pre.batch / pre.ttft_s / (pre.devices / pre.dp)
+    r_d = dec.batch / dec.tpot_s / (dec.devices / dec.dp) / 256
+    assert d.prefill_to_decode_devices == pytest.approx(r_d / r_p, rel=1e-9)
+    assert d.output_tokens_per_s_per_device == pytest.approx(256 / (1 / r_p + 1 / r_d), rel=1e-9)
+    # KV transfer: the batch's bf16 caches (32 layers x 2 x 8 x 128 x 2 B per token) over 0.8 x 50 GB/s NICs
+    kv = pre.batch * 2048 * 32 * 2 * 8 * 128 * 2
+    assert d.kv_transfer_s == pytest.approx(kv / (0.8 * 50e9 * pre.devices / pre.dp) + 5e-6, rel=1e-9)
+    assert pre.ttft_s + d.kv_transfer_s <= 1.0 and dec.tpot_s <= 0.02
