@@ -1,10 +1,12 @@
-"""``estimate()``: latency, throughput and memory of one model on one device, for one or many configurations.
+"""``estimate()``: latency, throughput and memory of one model on one device or a multi-device platform.
 
 Contract
 --------
 Inputs may be scalars or NumPy arrays (batch, input_tokens, output_tokens, flops_scale, bandwidth_scale,
-capacity_scale); they broadcast together and every output has the broadcast shape. No Python loop runs
-over configurations: the operators of a step are built once as arrays and timed by ``genmodel.roofline``.
+capacity_scale, and the parallel degrees of a ``Parallelism``); they broadcast together and every output has
+the broadcast shape. No Python loop runs over configurations: the per-device operators of a step are built
+once as arrays and timed by ``genmodel.roofline``; collectives by ``genmodel.collectives``; the pipeline
+combination follows docs/parallelism.md section 3.
 
 Serving model (docs/metrics.md has the exact definitions):
   * A static batch: all ``batch`` prompts are prefilled in one step; TTFT is that step's time (it emits
@@ -17,8 +19,7 @@ Serving model (docs/metrics.md has the exact definitions):
   * e2e latency = TTFT + (output_tokens - 1) x tpot_s; output tokens/s = batch x output / e2e.
 
 Every time has an ``ideal_`` twin: the pure roofline (100% of peak compute and bandwidth, no overhead).
-Not modeled here: multiple devices (next issue), scheduling/queueing, speculative decoding, CPU overhead
-outside kernels, thermal throttling.
+Not modeled: scheduling/queueing, speculative decoding, CPU overhead outside kernels, thermal throttling.
 """
 
 from __future__ import annotations

@@ -98,3 +98,22 @@ def test_cli_tables_and_show(capsys):
 def test_cli_breakdown(capsys):
     code, out, _ = run(capsys, "estimate", "--breakdown")
     assert code == 0 and "decode operators" in out and "ffn_gate_up" in out
+
+
+def test_cli_multi_device_commands(capsys, tmp_path):
+    code, out, _ = run(capsys, "platforms")
+    assert code == 0 and "gb200-nvl72" in out and "cloudmatrix384" in out
+    code, out, _ = run(capsys, "estimate", "--model", "llama-3.1-70b", "--hardware", "dgx-h100", "--tp", "8",
+                       "--json")
+    data = json.loads(out)
+    assert code == 0 and data["devices"] == 8 and data["tp"] == 8 and data["decode_comm_s"] > 0
+    code, out, _ = run(capsys, "size", "--model", "llama-3.1-70b", "--hardware", "h100-sxm", "--json")
+    assert code == 0 and json.loads(out)["devices"] == 2  # 141 GB of bf16 weights > 72 GB usable per GPU
+    csv, html = tmp_path / "p.csv", tmp_path / "p.html"
+    code, out, _ = run(capsys, "plan", "--model", "llama-3.1-8b", "--hardware", "dgx-h100", "--ttft-ms", "500",
+                       "--tpot-ms", "20", "--csv", str(csv), "--html", str(html), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["configurations"] and csv.exists() and html.exists()
+    assert all(c["ttft_s"] <= 0.5 and c["tpot_s"] <= 0.02 for c in data["configurations"])
+    code, out, err = run(capsys, "plan", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--tpot-ms", "-1")
+    assert code == 2 and "must be positive" in err
