@@ -70,6 +70,16 @@ def estimate(
     bandwidth_scale: Annotated[float, typer.Option(help="What-if: multiply every memory bandwidth.")] = 1.0,
     capacity_scale: Annotated[float, typer.Option(help="What-if: multiply every memory capacity.")] = 1.0,
     interconnect_scale: Annotated[float, typer.Option(help="What-if: multiply every link bandwidth.")] = 1.0,
+    cost_mode: Annotated[str, typer.Option(help="TCO mode: 'owned' (capex + energy + opex) or 'rented'.")]
+    = "owned",
+    usd_per_device_hour: Annotated[float | None, typer.Option(
+        help="Rental price per device-hour (implies --cost-mode rented unless given with owned).")] = None,
+    purchase_usd: Annotated[float | None, typer.Option(help="Purchase price per device (owned mode).")] = None,
+    electricity_usd_per_kwh: Annotated[float, typer.Option(help="Electricity price.")] = 0.08,
+    pue: Annotated[float, typer.Option(help="Facility power usage effectiveness (>= 1).")] = 1.3,
+    amortization_years: Annotated[float, typer.Option(help="Years over which owned hardware is paid off.")] = 4.0,
+    utilization: Annotated[float, typer.Option(help="Share of paid hours spent serving (0-1].")] = 0.7,
+    requests_per_s: Annotated[float | None, typer.Option(help="Request rate for the yearly cost.")] = None,
     allow_overflow: Annotated[bool, typer.Option(
         help="Report a configuration that does not fit (fits=false) instead of failing.")] = False,
     breakdown: Annotated[bool, typer.Option(help="Also print the per-operator breakdown.")] = False,
@@ -83,7 +93,10 @@ def estimate(
                           expert_imbalance=expert_imbalance, comm_overlap=comm_overlap, num_devices=num_devices,
                           prefill_chunk_tokens=prefill_chunk_tokens, flops_scale=flops_scale,
                           bandwidth_scale=bandwidth_scale, capacity_scale=capacity_scale,
-                          interconnect_scale=interconnect_scale, check_fit=not allow_overflow)
+                          interconnect_scale=interconnect_scale, check_fit=not allow_overflow,
+                          costs=_costs(cost_mode, usd_per_device_hour, purchase_usd, electricity_usd_per_kwh, pue,
+                                       amortization_years, utilization),
+                          requests_per_s=requests_per_s)
     data = result.to_dict()
     if as_json:
         if breakdown:
@@ -93,6 +106,24 @@ def estimate(
     typer.echo(_format_estimate(result, data))
     if breakdown:
         _print_breakdown(result)
+
+
+def _costs(mode: str, usd_per_device_hour: float | None, purchase_usd: float | None, electricity: float,
+           pue: float, years: float, utilization: float) -> Any:
+    from genmodel.tco import CostAssumptions
+
+    if usd_per_device_hour is not None and mode == "owned" and purchase_usd is None:
+        mode = "rented"
+    return CostAssumptions(mode=mode, amortization_years=years, utilization=utilization,
+                           electricity_usd_per_kwh=electricity, pue=pue, purchase_usd=purchase_usd,
+                           rental_usd_per_device_hour=usd_per_device_hour)
+
+
+def _num(value: Any, fmt: str, unit: str = "") -> str:
+    """Format a number, or 'n/a' for an unknown one (None or NaN: no price, no TDP)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "n/a"
+    return f"{value:{fmt}}{unit}"
 
 
 def _format_estimate(result: Any, d: dict[str, Any]) -> str:
@@ -142,7 +173,23 @@ def _format_estimate(result: Any, d: dict[str, Any]) -> str:
         f"usable -> {'fits' if d['fits'] else 'DOES NOT FIT'}",
         f"    largest batch that fits: {d['max_batch']:,}; longest context at batch {d['batch']}: "
         f"{d['max_context_tokens']:,} tokens (model max {m.max_context_tokens:,})",
+        "",
+        "  energy (devices; facility x PUE) and cost",
+        f"    energy per output token  {_num(d['energy_per_output_token_j'], ',.4f', ' J'):>14}   "
+        f"(facility: {_num(d['facility_energy_per_output_token_j'], ',.4f', ' J')}); per request "
+        f"{_num(d['energy_per_request_j'], ',.1f', ' J')}",
+        f"    power                    {_num(d['avg_power_w'], ',.0f', ' W'):>14} average, "
+        f"{_num(d['peak_power_w'], ',.0f', ' W')} peak (all devices)",
+        f"    cost per device-hour     {_num(d['usd_per_device_hour'], ',.3f', ' USD'):>14}   "
+        f"({result.costs.mode}, {result.costs.utilization:.0%} utilization)",
+        f"    per million tokens       {_num(d['usd_per_million_input_tokens'], ',.4f', ' USD'):>14} input, "
+        f"{_num(d['usd_per_million_output_tokens'], ',.4f', ' USD')} output; per request "
+        f"{_num(d['usd_per_request'], ',.6f', ' USD')}",
     ]
+    if "yearly_usd" in d:
+        lines.append(f"    yearly at the request rate: {_num(d['yearly_usd'], ',.0f', ' USD')} on "
+                     f"{_num(d['devices_for_rate'], ',.0f')} devices (capex {_num(d['yearly_capex_usd'], ',.0f')}, "
+                     f"energy {_num(d['yearly_energy_usd'], ',.0f')}, other {_num(d['yearly_other_usd'], ',.0f')})")
     return "\n".join(lines)
 
 
@@ -213,6 +260,9 @@ def plan(
     kv_dtype: Annotated[str | None, typer.Option()] = None,
     activation_dtype: Annotated[str | None, typer.Option()] = None,
     top: Annotated[int, typer.Option(help="Rows of the ranking to print.")] = 10,
+    rank_by: Annotated[str, typer.Option(help="throughput (per device), cost ($/Mtok) or energy (J/token).")]
+    = "throughput",
+    cost_mode: Annotated[str, typer.Option(help="'owned' or 'rented' (for --rank-by cost).")] = "owned",
     csv: Annotated[Path | None, typer.Option(help="Write the ranked configurations to this CSV file.")] = None,
     html: Annotated[Path | None, typer.Option(help="Write a plotly chart (Pareto front) to this HTML file.")]
     = None,
@@ -227,8 +277,8 @@ def plan(
     ttft = ttft_ms / 1e3 if ttft_ms is not None else None
     tpot = tpot_ms / 1e3 if tpot_ms is not None else None
     common = {"max_devices": max_devices, "weight_dtype": weight_dtype, "kv_dtype": kv_dtype,
-              "activation_dtype": activation_dtype}
-    result = run_plan(model, hardware, input_tokens, output_tokens, ttft, tpot, **common)
+              "activation_dtype": activation_dtype, "costs": _costs(cost_mode, None, None, 0.08, 1.3, 4.0, 0.7)}
+    result = run_plan(model, hardware, input_tokens, output_tokens, ttft, tpot, rank_by=rank_by, **common)
     if csv:
         result.to_csv(csv)
     if html:
@@ -253,10 +303,13 @@ def plan(
     if result.ranked.empty:
         typer.echo("  none meets the targets: relax --ttft-ms / --tpot-ms or raise --max-devices")
     else:
-        typer.echo(f"  {'split':44} {'batch':>6} {'TTFT':>12} {'TPOT':>10} {'tok/s/device':>13} {'tok/s/user':>11}")
+        typer.echo(f"  {'split':44} {'batch':>6} {'TTFT':>12} {'TPOT':>10} {'tok/s/device':>13} {'tok/s/user':>11} "
+                   f"{'USD/M out':>10} {'J/token':>8}")
         for row in result.ranked.head(top).itertuples():
             typer.echo(f"  {_layout(row):44} {int(row.batch):>6} {_ms(row.ttft_s):>12} {_ms(row.tpot_s):>10} "
-                       f"{row.output_tokens_per_s_per_device:>13,.1f} {row.tokens_per_s_per_user:>11,.1f}")
+                       f"{row.output_tokens_per_s_per_device:>13,.1f} {row.tokens_per_s_per_user:>11,.1f} "
+                       f"{_num(row.usd_per_million_output_tokens, ',.3f'):>10} "
+                       f"{_num(row.energy_per_output_token_j, '.3f'):>8}")
     typer.echo(f"  Pareto front (tokens/s per device vs per user): {len(result.pareto)} configurations"
                + (f"; chart in {html}" if html else "") + (f"; ranking in {csv}" if csv else ""))
     if split is not None:
@@ -268,6 +321,52 @@ def plan(
         typer.echo(f"    prefill:decode devices = {split.prefill_to_decode_devices:.2f} : 1; "
                    f"{split.output_tokens_per_s_per_device:,.1f} output tok/s per device vs "
                    f"{split.colocated_output_tokens_per_s_per_device:,.1f} co-located")
+
+
+@app.command()
+def compare(
+    model: Annotated[str, typer.Option("--model", "-m")] = DEFAULT_MODEL,
+    hardware: Annotated[str, typer.Option("--hardware", "-H", help="Comma-separated devices or platforms.")]
+    = "h100-sxm,h200-sxm,b200,mi300x",
+    batch: Annotated[int, typer.Option(help="Sequences per replica.")] = 8,
+    input_tokens: Annotated[int, typer.Option()] = 1024,
+    output_tokens: Annotated[int, typer.Option()] = 256,
+    weight_dtype: Annotated[str | None, typer.Option()] = None,
+    kv_dtype: Annotated[str | None, typer.Option()] = None,
+    activation_dtype: Annotated[str | None, typer.Option()] = None,
+    cost_mode: Annotated[str, typer.Option(help="'owned' or 'rented'.")] = "owned",
+    sort_by: Annotated[str, typer.Option(help="cost, energy or latency.")] = "cost",
+    csv: Annotated[Path | None, typer.Option(help="Write the table to this CSV file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Rank hardware for one workload by cost per token, energy per token and latency.
+
+    Each device runs the fewest devices that hold the model (genmodel size), split as size chooses.
+    """
+    from genmodel.compare import compare_hardware
+
+    names = [h.strip() for h in hardware.split(",") if h.strip()]
+    table = compare_hardware(model, names, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
+                             activation_dtype, _costs(cost_mode, None, None, 0.08, 1.3, 4.0, 0.7), sort_by)
+    if csv:
+        table.to_csv(csv, index=False)
+    if as_json:
+        typer.echo(table.to_json(orient="records", indent=2))
+        return
+    typer.echo(f"{model}, batch {batch}, {input_tokens} in / {output_tokens} out, {cost_mode} cost, "
+               f"sorted by {sort_by} (n/a: no price or TDP in the entry)")
+    typer.echo(f"  {'hardware':22} {'devices':>7} {'TTFT':>12} {'TPOT':>10} {'J/out tok':>10} {'USD/M out':>10} "
+               f"{'USD/M in':>9} {'tok/s/dev':>10}")
+    for r in table.itertuples():
+        if not r.fits:
+            typer.echo(f"  {r.hardware:22} cannot hold the workload: {r.reason}")
+            continue
+        typer.echo(f"  {r.hardware:22} {r.devices:>7} {_ms(r.ttft_s):>12} {_ms(r.tpot_s):>10} "
+                   f"{_num(r.energy_per_output_token_j, '.4f'):>10} "
+                   f"{_num(r.usd_per_million_output_tokens, '.4f'):>10} "
+                   f"{_num(r.usd_per_million_input_tokens, '.4f'):>9} {r.output_tokens_per_s_per_device:>10,.1f}")
+    if csv:
+        typer.echo(f"  table in {csv}")
 
 
 @app.command("models")

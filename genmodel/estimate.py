@@ -33,6 +33,7 @@ from genmodel.collectives import Network, all_gather, all_reduce, all_to_all, po
 from genmodel.database import all_hardware, all_platforms, get_hardware, get_model, get_platform
 from genmodel.dtypes import DTYPES, bytes_per_element, normalize_dtype
 from genmodel.efficiency import ResolvedEfficiency, resolve_efficiency
+from genmodel.energy import PowerModel
 from genmodel.errors import ConfigurationError, DoesNotFitError, SpecError, UnknownNameError, unknown_name
 from genmodel.hardware_spec import HardwareSpec
 from genmodel.memory import DeviceMemory, kv_bytes_per_token_per_layer, place, stage_fraction
@@ -41,6 +42,7 @@ from genmodel.operators import DTypes, OperatorTable, build_operators
 from genmodel.parallel import Parallelism
 from genmodel.platform_spec import PlatformSpec
 from genmodel.roofline import Timing, time_operators
+from genmodel.tco import HOURS_PER_YEAR, CostAssumptions, usd_per_device_hour
 from genmodel.units import format_quantity
 from genmodel.workload import DEFAULT_PREFILL_CHUNK_TOKENS, Workload, check_lengths
 
@@ -107,6 +109,7 @@ class Estimate:
     placement: dict[str, list[np.ndarray]] = field(repr=False, default_factory=dict)
     platform: PlatformSpec | None = None
     parallel: Parallelism | None = None
+    costs: CostAssumptions | None = None
 
     def __getattr__(self, name: str) -> Any:
         metrics = self.__dict__.get("metrics", {})
@@ -128,6 +131,8 @@ class Estimate:
         }
         for key, value in {**self.inputs, **self.metrics}.items():
             arr = np.asarray(value)
+            if arr.dtype.kind == "f" and np.isnan(arr).any():  # unknown (no TDP, no price): JSON null
+                arr = np.where(np.isnan(arr), None, arr)
             out[key] = arr.item() if arr.ndim == 0 else arr.tolist()
         out["efficiency"] = {"compute_efficiency": self.efficiency.compute_efficiency,
                              "memory_efficiency": self.efficiency.memory_efficiency,
@@ -261,7 +266,8 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
              num_devices: int | None = None, parallel: Parallelism | None = None,
              prefill_chunk_tokens: int = DEFAULT_PREFILL_CHUNK_TOKENS, flops_scale=1.0, bandwidth_scale=1.0,
              capacity_scale=1.0, interconnect_scale=1.0, check_fit: bool = True,
-             workload: Workload | None = None) -> Estimate:
+             workload: Workload | None = None, costs: CostAssumptions | None = None,
+             requests_per_s: float | None = None) -> Estimate:
     """Estimate latency, throughput and memory of ``model`` serving static batches on ``hardware``.
 
     ``hardware`` is a device (one or several of it, split by tp/pp/ep/dp) or a platform (a multi-device
@@ -345,19 +351,25 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
             ideal_comm["pp_send"] = _pp_send(perfect, par, tokens, model.hidden_size, ab) * (pp - 1)
         return PhaseResult(table, real, ideal, comm, ideal_comm)
 
-    def stage_time(result: PhaseResult, ideal: bool):
-        """Time of the heaviest pipeline stage for one micro-batch: its layers, the model-level operators,
-        its share of the collectives (exposed part) and one activation send."""
-        timing = result.ideal if ideal else result.real
-        is_layer = np.array([g != "model" for g in result.table.groups], dtype=float)
-        layers = np.tensordot(timing.count * is_layer, timing.time_s, axes=(0, 0))
-        model_level = np.tensordot(timing.count * (1 - is_layer), timing.time_s, axes=(0, 0))
+    def row_weights(result: PhaseResult, values: np.ndarray) -> np.ndarray:
+        """Per operator row: how many instances of it one stage slot runs (layer rows scaled to the stage)."""
+        is_layer = np.array([g != "model" for g in result.table.groups])
+        shape = (-1, *([1] * (values.ndim - 1)))
+        return result.table.count.reshape(shape) * np.where(is_layer.reshape(shape), fraction, 1.0)
+
+    def slot_comm(result: PhaseResult, ideal: bool):
+        """Collective seconds on the critical path of one slot (its layers' share, vocabulary, one send)."""
         comm = result.ideal_comm if ideal else result.comm
         layer_comm = sum((v for k, v in comm.items() if k not in ("pp_send", "vocab_collectives")), 0.0)
-        exposed = 1.0 if ideal else 1.0 - overlap
-        t = fraction * layers + model_level + exposed * (fraction * layer_comm + comm.get("vocab_collectives", 0.0))
         send = comm.get("pp_send", 0.0) / np.maximum(pp - 1, 1)
-        return t + exposed * send
+        exposed = 1.0 if ideal else 1.0 - overlap
+        return exposed * (fraction * layer_comm + comm.get("vocab_collectives", 0.0) + send)
+
+    def stage_time(result: PhaseResult, ideal: bool):
+        """Time of the heaviest pipeline stage for one micro-batch: its layers, the model-level operators
+        and the exposed collectives (docs/parallelism.md section 3)."""
+        timing = result.ideal if ideal else result.real
+        return (row_weights(result, timing.time_s) * timing.time_s).sum(axis=0) + slot_comm(result, ideal)
 
     b_pre = b / m_pre
     prefill = run("prefill", build_operators(model, "prefill", b_pre, I, None, dtypes, par), inv_bw,
@@ -378,6 +390,58 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
     ideal_e2e = ideal_ttft + steps_after_first * ideal_tpot
     dp_ = np.asarray(par.dp, dtype=float)
     served = dp_ * B  # sequences in flight on the whole platform
+
+    # ---- energy and cost -------------------------------------------------------------------------
+    power = PowerModel.of(hw)
+    link_bw = net.up_bw * net.efficiency if net is not None else 0.0
+
+    def slot_energy(result: PhaseResult, placement: dict[str, list[np.ndarray]]):
+        """(static, compute, memory, communication) joules of one device in one slot."""
+        static, compute, memory = power.operator_energy(result.table, result.real, placement)
+        w = row_weights(result, result.real.time_s)
+        c_static, c_dyn = power.comm_energy(slot_comm(result, False), link_bw)
+        parts = ((w * static).sum(axis=0) + c_static, (w * compute).sum(axis=0), (w * memory).sum(axis=0), c_dyn)
+        return tuple(np.broadcast_to(part, result.real.time_s.shape[1:]) for part in parts)
+
+    slot_pre, slot_dec = stage_time(prefill, False), stage_time(decode, False)
+    if power is not None:
+        placement = dict(zip(("weight", "kv", "act"), fractions, strict=True))
+        pre_parts = slot_energy(prefill, placement)
+        dec_parts = slot_energy(decode, {k: [np.asarray(f)[None, ...] for f in v] for k, v in placement.items()})
+        # a device works m slots of a pipeline pass and idles through the rest (bubbles)
+        pre_parts = (pre_parts[0] * m_pre + power.idle_w * slot_pre * (fill - m_pre),
+                     *(p * m_pre for p in pre_parts[1:]))
+        dec_parts = (dec_parts[0] * m_dec + power.idle_w * slot_dec * (slots - m_dec),
+                     *(p * m_dec for p in dec_parts[1:]))
+        # whole request batch, all devices: prefill + (O - 1) mean decode steps
+        parts = [devices * (a + (O - 1) * d[0]) for a, d in zip(pre_parts, dec_parts, strict=True)]
+        energy_j = sum(parts)
+        peak_w = devices * np.maximum(sum(pre_parts) / ttft, sum(dec_parts)[0] / tpot)
+        idle_w = power.idle_w
+    else:
+        parts = [np.full(shape, np.nan)] * 4
+        energy_j, peak_w, idle_w = np.full(shape, np.nan), np.full(shape, np.nan), np.nan
+    avg_power = energy_j / e2e
+    costs = costs or CostAssumptions()
+    hourly = usd_per_device_hour(hw, platform, costs, avg_power / devices, idle_w)
+    busy_usd_per_s = hourly["total"] / costs.utilization / 3600.0  # per device
+    decode_seconds = e2e - ttft
+    output_after_first = served * (O - 1)
+    cost_metrics = {
+        "usd_per_device_hour": hourly["total"],
+        "usd_per_request": busy_usd_per_s * devices * e2e / served,
+        "usd_per_million_input_tokens": busy_usd_per_s * devices * ttft / (served * I) * 1e6,
+        "usd_per_million_output_tokens": np.where(
+            O > 1, busy_usd_per_s * devices * decode_seconds / np.maximum(output_after_first, 1) * 1e6, np.nan),
+    }
+    if requests_per_s is not None:
+        # replicas finish B requests per e2e; provision devices for the rate at the assumed utilization
+        busy_devices = requests_per_s * e2e / B * (devices / dp_)
+        paid_hours = busy_devices / costs.utilization * HOURS_PER_YEAR
+        for key in ("total", "capex", "energy", "other"):
+            name = "yearly_usd" if key == "total" else f"yearly_{key}_usd"
+            cost_metrics[name] = paid_hours * hourly[key]
+        cost_metrics["devices_for_rate"] = np.ceil(busy_devices / costs.utilization)
 
     def full(x):
         return np.broadcast_to(np.asarray(x), shape).copy() if shape else np.asarray(x).reshape(())
@@ -401,6 +465,11 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
         "decode_flops": decode.table.total("flops")[0] * m_dec,
         "devices": devices.astype(np.int64), "decode_comm_s": slots * (1 - overlap) * decode_comm[0],
         "prefill_comm_s": fill * (1 - overlap) * prefill_comm,
+        "energy_per_output_token_j": energy_j / (served * O), "energy_per_request_j": energy_j / served,
+        "output_tokens_per_j": served * O / energy_j, "avg_power_w": avg_power, "peak_power_w": peak_w,
+        "facility_energy_per_output_token_j": energy_j * costs.pue / (served * O),
+        "energy_static_j": parts[0], "energy_compute_j": parts[1], "energy_memory_j": parts[2],
+        "energy_comm_j": parts[3], **cost_metrics,
     }
     metrics = {k: full(v) for k, v in metrics.items()}
     inputs = {"batch": full(B).astype(np.int64), "input_tokens": full(I).astype(np.int64),
@@ -410,7 +479,7 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
               "attention_dp": full(par.attention_dp).astype(bool),
               "flops_scale": full(fs), "bandwidth_scale": full(bs), "capacity_scale": full(cs)}
     placement = dict(zip(("weight", "kv", "act"), fractions, strict=True))
-    return Estimate(model, hw, dtypes, eff, inputs, metrics, prefill, decode, placement, platform, par)
+    return Estimate(model, hw, dtypes, eff, inputs, metrics, prefill, decode, placement, platform, par, costs)
 
 
 def _does_not_fit_message(model, hw, dtypes, fp, mem, B, I, O, capacity, eff, par) -> str:

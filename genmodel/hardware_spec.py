@@ -23,7 +23,17 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from genmodel.dtypes import DTYPES, normalize_dtype
-from genmodel.quantities import USD, Bytes, BytesPerSecond, FlopsPerSecond, FrozenSpec, Seconds, USDPerHour, Watts
+from genmodel.quantities import (
+    USD,
+    Bytes,
+    BytesPerSecond,
+    FlopsPerSecond,
+    FrozenSpec,
+    Joules,
+    Seconds,
+    USDPerHour,
+    Watts,
+)
 
 HardwareKind = Literal["gpu", "tpu", "npu", "fpga", "cpu", "soc", "wafer_scale", "dataflow", "lpu", "scd"]
 Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
@@ -82,6 +92,22 @@ class Cost(FrozenSpec):
     source: str | None = Field(None, description="Where the prices come from, and when.")
 
 
+class EnergyCoefficients(FrozenSpec):
+    """Dynamic energy per operation (docs/energy_tco.md section 1); used instead of the power envelope."""
+
+    compute_j_per_flop: dict[str, Joules] = Field(
+        description="Energy per FLOP (or OP) per datatype, e.g. {'bf16': '0.5 pJ'}; missing datatypes use the "
+        "nearest wider one listed.")
+    memory_j_per_bit: dict[str, Joules] = Field(
+        description="Energy per bit moved, per memory tier name (as in memory_tiers).")
+    link_j_per_bit: Joules | None = Field(None, description="Energy per bit sent over the device's links.")
+    cooling_w_per_w: float = Field(
+        0.0, ge=0.0, description="Wall power needed to remove 1 W dissipated in the device (cryogenic cooling of "
+        "superconducting systems: hundreds of W per W at 4 K); 0 for room-temperature devices, whose cooling "
+        "is part of the facility PUE.")
+    source: str = Field(min_length=1, description="Where the coefficients come from (paper, derivation).")
+
+
 class Efficiency(FrozenSpec):
     """Realism factors; unset fields take the default for the hardware kind (``genmodel.efficiency``)."""
 
@@ -111,6 +137,8 @@ class HardwareSpec(FrozenSpec):
     scale_out: Interconnect | None = Field(None, description="Scale-out network (NIC per device).")
     power: Power | None = Field(None, description="TDP and idle power in watts.")
     cost: Cost | None = Field(None, description="Purchase price (USD) and rental price (USD per hour).")
+    energy: EnergyCoefficients | None = Field(
+        None, description="Per-operation energy coefficients; without them power follows the TDP envelope.")
     efficiency: Efficiency = Field(default_factory=Efficiency,
                                    description="Overrides of the per-kind realism factors (genmodel.efficiency).")
     source: str = Field(min_length=1, description="Datasheet(s), paper or other source of the figures.")
@@ -136,6 +164,13 @@ class HardwareSpec(FrozenSpec):
     def _has_main_memory(self) -> HardwareSpec:
         if not any(t.role == "memory" for t in self.memory_tiers):
             raise ValueError("at least one memory tier must have role 'memory'")
+        if self.energy is not None:
+            names = {t.name for t in self.memory}
+            missing = names - set(self.energy.memory_j_per_bit)
+            if missing:
+                raise ValueError(f"energy.memory_j_per_bit needs every memory tier; missing {sorted(missing)}")
+            if self.power is None:
+                raise ValueError("energy coefficients need a power block (idle_w and tdp_w)")
         return self
 
     # ---- derived views ---------------------------------------------------------------------------

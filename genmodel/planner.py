@@ -11,7 +11,8 @@ Contract
   the split doing it (ties broken by the lowest TPOT).
 * ``plan(...)``: evaluates every layout x batch size in **one** vectorized ``estimate`` call, keeps the
   configurations that fit and meet the TTFT and TPOT targets, fills the device budget with data-parallel
-  replicas (dp = floor(max_devices / replica devices)), and ranks them by output tokens/s per device. It
+  replicas (dp = floor(max_devices / replica devices)), and ranks them by output tokens/s per device (or by
+  $ per million output tokens, or J per output token). It
   also returns the Pareto front of output tokens/s per device against tokens/s per user (1 / TPOT) over
   all configurations that fit, whatever the SLO.
 * ``disaggregate(...)``: Splitwise/DistServe-style serving: the best prefill layout (TTFT, KV transfer
@@ -75,7 +76,8 @@ def _max_devices(hardware, max_devices: int | None) -> int:
 def _frame(result, extra: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     keys = ("devices", "tp", "pp", "ep", "dp", "cp", "attention_dp", "batch", "ttft_s", "tpot_s", "e2e_latency_s",
             "output_tokens_per_s", "output_tokens_per_s_per_device", "tokens_per_s_per_user",
-            "total_memory_bytes", "memory_capacity_bytes", "fits", "max_batch", "decode_comm_s")
+            "total_memory_bytes", "memory_capacity_bytes", "fits", "max_batch", "decode_comm_s",
+            "energy_per_output_token_j", "usd_per_million_output_tokens")
     data = {**result.inputs, **result.metrics}
     frame = pd.DataFrame({k: np.ravel(data[k]) for k in keys})
     for k, v in (extra or {}).items():
@@ -160,10 +162,20 @@ def pareto_front(frame: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     return frame.loc[keep]
 
 
+RANKINGS = {"throughput": ("output_tokens_per_s_per_device", False), "cost": ("usd_per_million_output_tokens", True),
+            "energy": ("energy_per_output_token_j", True)}
+
+
 def plan(model, hardware, input_tokens: int = 1024, output_tokens: int = 256, ttft_s: float | None = None,
          tpot_s: float | None = None, max_devices: int | None = None, weight_dtype=None, kv_dtype=None,
-         activation_dtype=None, batches=DEFAULT_BATCHES, **kwargs) -> PlanResult:
-    """Search layouts x batch sizes for the configurations meeting the TTFT/TPOT targets (seconds)."""
+         activation_dtype=None, batches=DEFAULT_BATCHES, rank_by: str = "throughput", **kwargs) -> PlanResult:
+    """Search layouts x batch sizes for the configurations meeting the TTFT/TPOT targets (seconds).
+
+    ``rank_by``: 'throughput' (output tokens/s per device, highest first), 'cost' ($ per million output
+    tokens, lowest first; needs a price) or 'energy' (J per output token, lowest first).
+    """
+    if rank_by not in RANKINGS:
+        raise ConfigurationError(f"rank by one of {', '.join(RANKINGS)}, not {rank_by!r}")
     import time
 
     start = time.perf_counter()
@@ -189,8 +201,9 @@ def plan(model, hardware, input_tokens: int = 1024, output_tokens: int = 256, tt
         ok &= space.ttft_s <= ttft_s
     if tpot_s is not None:
         ok &= space.tpot_s <= tpot_s
-    ranked = space[ok].sort_values(["output_tokens_per_s_per_device", "tokens_per_s_per_user"],
-                                   ascending=False).reset_index(drop=True)
+    key, ascending = RANKINGS[rank_by]
+    ranked = space[ok].sort_values([key, "tokens_per_s_per_user"], ascending=[ascending, False],
+                                   na_position="last").reset_index(drop=True)
     pareto = pareto_front(space[space.fits], "output_tokens_per_s_per_device", "tokens_per_s_per_user")
     return PlanResult(ranked, pareto.reset_index(drop=True), space, time.perf_counter() - start)
 
