@@ -59,6 +59,12 @@ def main() -> None:
               help=f"of {d['memory_capacity_bytes'] / 1e9:,.1f} GB usable")
     m2.metric("Fits", "yes" if d["fits"] else "no")
     m3.metric("Largest batch that fits", f"{d['max_batch']:,}")
+    e1, e2, e3 = st.columns(3)
+    energy, cost, power = d["energy_per_output_token_j"], d["usd_per_million_output_tokens"], d["avg_power_w"]
+    e1.metric("Energy per output token", "n/a" if energy is None else f"{energy:,.4f} J")
+    e2.metric("Cost per million output tokens", "n/a" if cost is None else f"{cost:,.4f} USD",
+              help="owned hardware, documented defaults (docs/energy_tco.md)")
+    e3.metric("Average power", "n/a" if power is None else f"{power:,.0f} W")
     if not d["fits"]:
         st.warning("This configuration does not fit in the device's memory; figures assume it did.")
     st.subheader("Per-operator breakdown")

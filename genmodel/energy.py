@@ -79,14 +79,11 @@ class PowerModel:
         t = timing.time_s
         static = self.idle_w * t
         if self.hw.energy is None:
-            safe = np.where(t > 0, t, 1.0)
-            busy_c = np.where(t > 0, timing.compute_s / safe, 0.0)
-            busy_m = np.where(t > 0, timing.memory_s / safe, 0.0)
-            weight_m = MEMORY_ACTIVITY_WEIGHT * busy_m
-            total = busy_c + weight_m
-            dynamic = self.dynamic_w * np.minimum(1.0, total) * t
-            share_c = np.where(total > 0, busy_c / np.where(total > 0, total, 1.0), 0.0)
-            return static, dynamic * share_c, dynamic * (1 - share_c)
+            # activity x t = min(t, t_c + w_mem t_m): busy_x = t_x / t multiplied out
+            weighted = timing.compute_s + MEMORY_ACTIVITY_WEIGHT * timing.memory_s
+            dynamic = self.dynamic_w * np.minimum(t, weighted)
+            compute = dynamic * (timing.compute_s / np.where(weighted > 0, weighted, 1.0))
+            return static, compute, dynamic - compute
         e = self.hw.energy
         extra = table.flops.ndim - 1
         j_flop = np.array([self._j_per_flop(d) for d in table.dtypes]).reshape(-1, *([1] * extra))
