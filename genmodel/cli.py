@@ -27,6 +27,19 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="First-principles LLM inference estimates: latency, throughput and memory on any hardware.")
 
 
+# options shared by several commands
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model name (genmodel models).")]
+HardwareOpt = Annotated[str, typer.Option(
+    "--hardware", "-H", help="Device (genmodel hardware) or platform (genmodel platforms).")]
+InputOpt = Annotated[int, typer.Option(help="Prompt tokens per sequence.")]
+OutputOpt = Annotated[int, typer.Option(help="Generated tokens per sequence.")]
+WeightOpt = Annotated[str | None, typer.Option(help="Weight datatype (default: activation dtype).")]
+KvOpt = Annotated[str | None, typer.Option(help="KV-cache datatype (default: activation dtype).")]
+ActOpt = Annotated[str | None, typer.Option(
+    help="Activation/matmul datatype (default: bf16, else fp16, else the device's widest).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (SI units).")]
+
+
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
@@ -44,16 +57,14 @@ def _ms(seconds: float) -> str:
 
 @app.command()
 def estimate(
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name (genmodel models).")] = DEFAULT_MODEL,
-    hardware: Annotated[str, typer.Option(
-        "--hardware", "-H", help="Device (genmodel hardware) or platform (genmodel platforms).")] = DEFAULT_HARDWARE,
+    model: ModelOpt = DEFAULT_MODEL,
+    hardware: HardwareOpt = DEFAULT_HARDWARE,
     batch: Annotated[int, typer.Option(help="Sequences in the static batch of each model replica.")] = 1,
-    input_tokens: Annotated[int, typer.Option(help="Prompt tokens per sequence.")] = 1024,
-    output_tokens: Annotated[int, typer.Option(help="Generated tokens per sequence.")] = 256,
-    weight_dtype: Annotated[str | None, typer.Option(help="Weight datatype (default: activation dtype).")] = None,
-    kv_dtype: Annotated[str | None, typer.Option(help="KV-cache datatype (default: activation dtype).")] = None,
-    activation_dtype: Annotated[str | None, typer.Option(
-        help="Activation/matmul datatype (default: bf16, else fp16, else the device's widest).")] = None,
+    input_tokens: InputOpt = 1024,
+    output_tokens: OutputOpt = 256,
+    weight_dtype: WeightOpt = None,
+    kv_dtype: KvOpt = None,
+    activation_dtype: ActOpt = None,
     tp: Annotated[int, typer.Option(help="Tensor-parallel degree (attention heads, FFN columns).")] = 1,
     pp: Annotated[int, typer.Option(help="Pipeline-parallel stages.")] = 1,
     ep: Annotated[int, typer.Option(help="Expert-parallel degree (MoE models).")] = 1,
@@ -83,7 +94,7 @@ def estimate(
     allow_overflow: Annotated[bool, typer.Option(
         help="Report a configuration that does not fit (fits=false) instead of failing.")] = False,
     breakdown: Annotated[bool, typer.Option(help="Also print the per-operator breakdown.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (SI units).")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Estimate TTFT, TPOT, end-to-end latency, throughput and memory of MODEL on one HARDWARE device."""
     from genmodel.estimate import estimate as run_estimate
@@ -215,16 +226,16 @@ def _layout(row: Any) -> str:
 
 @app.command()
 def size(
-    model: Annotated[str, typer.Option("--model", "-m")] = DEFAULT_MODEL,
-    hardware: Annotated[str, typer.Option("--hardware", "-H", help="Device or platform.")] = DEFAULT_HARDWARE,
+    model: ModelOpt = DEFAULT_MODEL,
+    hardware: HardwareOpt = DEFAULT_HARDWARE,
     batch: Annotated[int, typer.Option(help="Sequences per replica.")] = 1,
-    input_tokens: Annotated[int, typer.Option()] = 1024,
-    output_tokens: Annotated[int, typer.Option()] = 256,
-    weight_dtype: Annotated[str | None, typer.Option()] = None,
-    kv_dtype: Annotated[str | None, typer.Option()] = None,
-    activation_dtype: Annotated[str | None, typer.Option()] = None,
+    input_tokens: InputOpt = 1024,
+    output_tokens: OutputOpt = 256,
+    weight_dtype: WeightOpt = None,
+    kv_dtype: KvOpt = None,
+    activation_dtype: ActOpt = None,
     max_devices: Annotated[int | None, typer.Option(help="Largest replica to consider (default 4096).")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """The fewest devices that hold the model, its KV cache and activations for the workload, and the split."""
     from genmodel.planner import size as run_size
@@ -248,17 +259,17 @@ def size(
 
 @app.command()
 def plan(
-    model: Annotated[str, typer.Option("--model", "-m")] = DEFAULT_MODEL,
-    hardware: Annotated[str, typer.Option("--hardware", "-H", help="Device or platform.")] = DEFAULT_HARDWARE,
-    input_tokens: Annotated[int, typer.Option()] = 1024,
-    output_tokens: Annotated[int, typer.Option()] = 256,
+    model: ModelOpt = DEFAULT_MODEL,
+    hardware: HardwareOpt = DEFAULT_HARDWARE,
+    input_tokens: InputOpt = 1024,
+    output_tokens: OutputOpt = 256,
     ttft_ms: Annotated[float | None, typer.Option(help="Time-to-first-token target in ms.")] = None,
     tpot_ms: Annotated[float | None, typer.Option(help="Time-per-output-token target in ms.")] = None,
     max_devices: Annotated[int | None, typer.Option(
         help="Device budget (default: the platform's devices, or 8 for a device).")] = None,
-    weight_dtype: Annotated[str | None, typer.Option()] = None,
-    kv_dtype: Annotated[str | None, typer.Option()] = None,
-    activation_dtype: Annotated[str | None, typer.Option()] = None,
+    weight_dtype: WeightOpt = None,
+    kv_dtype: KvOpt = None,
+    activation_dtype: ActOpt = None,
     top: Annotated[int, typer.Option(help="Rows of the ranking to print.")] = 10,
     rank_by: Annotated[str, typer.Option(help="throughput (per device), cost ($/Mtok) or energy (J/token).")]
     = "throughput",
@@ -268,7 +279,7 @@ def plan(
     = None,
     disaggregated: Annotated[bool, typer.Option(
         help="Also size separate prefill and decode pools and compare with co-located serving.")] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Search device count, TP/PP/EP/DP and batch for configurations meeting TTFT/TPOT targets."""
     from genmodel.planner import disaggregate
@@ -325,19 +336,19 @@ def plan(
 
 @app.command()
 def compare(
-    model: Annotated[str, typer.Option("--model", "-m")] = DEFAULT_MODEL,
+    model: ModelOpt = DEFAULT_MODEL,
     hardware: Annotated[str, typer.Option("--hardware", "-H", help="Comma-separated devices or platforms.")]
     = "h100-sxm,h200-sxm,b200,mi300x",
     batch: Annotated[int, typer.Option(help="Sequences per replica.")] = 8,
-    input_tokens: Annotated[int, typer.Option()] = 1024,
-    output_tokens: Annotated[int, typer.Option()] = 256,
-    weight_dtype: Annotated[str | None, typer.Option()] = None,
-    kv_dtype: Annotated[str | None, typer.Option()] = None,
-    activation_dtype: Annotated[str | None, typer.Option()] = None,
+    input_tokens: InputOpt = 1024,
+    output_tokens: OutputOpt = 256,
+    weight_dtype: WeightOpt = None,
+    kv_dtype: KvOpt = None,
+    activation_dtype: ActOpt = None,
     cost_mode: Annotated[str, typer.Option(help="'owned' or 'rented'.")] = "owned",
     sort_by: Annotated[str, typer.Option(help="cost, energy or latency.")] = "cost",
     csv: Annotated[Path | None, typer.Option(help="Write the table to this CSV file.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Rank hardware for one workload by cost per token, energy per token and latency.
 

@@ -293,6 +293,8 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
             raise ConfigurationError(f"{label} must be positive, got {value}")
     if prefill_chunk_tokens < 1:
         raise ConfigurationError(f"prefill_chunk_tokens must be at least 1, got {prefill_chunk_tokens}")
+    if np.ndim(interconnect_scale):
+        raise ConfigurationError("interconnect_scale must be a single number (sweep it with separate calls)")
     scalar_layout = all(np.ndim(getattr(par, k)) == 0 for k in ("tp", "pp", "ep", "dp", "attention_dp"))
     if scalar_layout:
         par.validate(model, num_devices)
