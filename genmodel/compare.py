@@ -26,7 +26,22 @@ COLUMNS = ("ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s_per_device"
            "usd_per_device_hour", "total_memory_bytes", "memory_capacity_bytes")
 
 
-def compare_hardware(model, hardware: list[str], batch: int = 8, input_tokens: int = 1024, output_tokens: int = 256,
+def compare_models(models: list, hardware, batch: int = 8, input_tokens: int = 1024, output_tokens: int = 256,
+                   weight_dtype=None, kv_dtype=None, activation_dtype=None, costs: CostAssumptions | None = None,
+                   sort_by: str = "cost") -> pd.DataFrame:
+    """One row per model on the same hardware (each on the fewest devices that hold it)."""
+    frames = []
+    for model in models:
+        row = compare_hardware(model, [hardware], batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
+                               activation_dtype, costs, sort_by)
+        frames.append(row.assign(model=getattr(model, "name", model)))
+    if not frames:
+        return pd.DataFrame(columns=["model", "hardware", "fits", *COLUMNS])
+    frame = pd.concat(frames, ignore_index=True)
+    return frame.sort_values(SORT_KEYS[sort_by], na_position="last").reset_index(drop=True)
+
+
+def compare_hardware(model, hardware: list, batch: int = 8, input_tokens: int = 1024, output_tokens: int = 256,
                      weight_dtype=None, kv_dtype=None, activation_dtype=None, costs: CostAssumptions | None = None,
                      sort_by: str = "cost") -> pd.DataFrame:
     """One row per hardware: the smallest split that holds the workload and its latency, energy and cost."""
@@ -36,7 +51,7 @@ def compare_hardware(model, hardware: list[str], batch: int = 8, input_tokens: i
         raise ConfigurationError("give at least one hardware name")
     rows = []
     for name in hardware:
-        row: dict[str, object] = {"hardware": name}
+        row: dict[str, object] = {"hardware": getattr(name, "name", name)}
         try:
             best = size(model, name, batch, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype)
             layout = best.best

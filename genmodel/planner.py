@@ -126,28 +126,9 @@ class PlanResult:
 
     def plot_html(self, path, title: str) -> None:
         """Write a plotly HTML scatter: every fitting configuration, the SLO-meeting ones and the front."""
-        import plotly.graph_objects as go
+        from genmodel.charts import pareto_figure
 
-        fig = go.Figure()
-        fits = self.space[self.space.fits]
-        fig.add_trace(go.Scatter(x=fits.tokens_per_s_per_user, y=fits.output_tokens_per_s_per_device,
-                                 mode="markers", name="fits", marker={"color": "lightgray", "size": 5},
-                                 text=_labels(fits)))
-        fig.add_trace(go.Scatter(x=self.ranked.tokens_per_s_per_user, y=self.ranked.output_tokens_per_s_per_device,
-                                 mode="markers", name="meets SLO", marker={"color": "royalblue", "size": 7},
-                                 text=_labels(self.ranked)))
-        front = self.pareto.sort_values("tokens_per_s_per_user")
-        fig.add_trace(go.Scatter(x=front.tokens_per_s_per_user, y=front.output_tokens_per_s_per_device,
-                                 mode="lines+markers", name="Pareto front", line={"color": "crimson"},
-                                 text=_labels(front)))
-        fig.update_layout(title=title, xaxis_title="tokens/s per user (1 / TPOT)",
-                          yaxis_title="output tokens/s per device", template="plotly_white")
-        fig.write_html(path, include_plotlyjs="cdn")
-
-
-def _labels(frame: pd.DataFrame) -> list[str]:
-    return [f"tp{r.tp} pp{r.pp} ep{r.ep} cp{r.cp}{' adp' if r.attention_dp else ''} dp{r.dp} batch {r.batch}"
-            for r in frame.itertuples()]
+        pareto_figure(self.space, self.ranked, self.pareto, title).write_html(path, include_plotlyjs="cdn")
 
 
 def pareto_front(frame: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
