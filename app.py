@@ -241,9 +241,8 @@ def page_custom() -> None:
     kind = st.radio("Kind", ["hardware", "model"], horizontal=True, key="cu-kind")
     table = hardware_table() if kind == "hardware" else model_table()
     base = st.selectbox("Start from", sorted(table), key="cu-base")
-    template = table[base]
-    text = st.text_area("Spec (YAML or JSON)", yaml.safe_dump(template.model_dump(mode="json", exclude_none=True),
-                                                               sort_keys=False), height=420, key=f"cu-text-{kind}-{base}")
+    template = yaml.safe_dump(table[base].model_dump(mode="json", exclude_none=True), sort_keys=False)
+    text = st.text_area("Spec (YAML or JSON)", template, height=420, key=f"cu-text-{kind}-{base}")
     if st.button("Validate and use", key="cu-go"):
         cls = HardwareSpec if kind == "hardware" else ModelSpec
         try:
