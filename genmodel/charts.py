@@ -188,3 +188,24 @@ def pareto_figure(space: pd.DataFrame, ranked: pd.DataFrame, pareto: pd.DataFram
     fig.update_layout(title=title, xaxis_title="tokens/s per user (1 / TPOT)",
                       yaxis_title="output tokens/s per device", template="plotly_white")
     return fig
+
+
+def validation_figure(records: pd.DataFrame) -> go.Figure:
+    """Log-log predicted vs measured, one point per expressible row, coloured by metric group."""
+    ok = records[records.error_pct.notna()] if "error_pct" in records else records.iloc[0:0]
+    fig = go.Figure()
+    for group, part in ok.groupby("group"):
+        fig.add_trace(go.Scatter(x=part.measured, y=part.predicted, mode="markers", name=group,
+                                 text=[f"{i} {m} on {h}: {e:+.1f}%" for i, m, h, e in
+                                       zip(part.id, part.metric, part.hardware, part.error_pct, strict=True)]))
+    if len(ok):
+        lo, hi = float(min(ok.measured.min(), ok.predicted.min())), float(max(ok.measured.max(), ok.predicted.max()))
+        line = np.geomspace(lo, hi, 50)
+        fig.add_trace(go.Scatter(x=line, y=line, mode="lines", name="exact", line={"color": "black"}))
+        for factor, dash in ((1.25, "dash"), (0.75, "dash")):
+            fig.add_trace(go.Scatter(x=line, y=line * factor, mode="lines", name=f"{factor - 1:+.0%}",
+                                     line={"color": "gray", "dash": dash}))
+    fig.update_xaxes(type="log", title="measured (row unit: ms, s, tokens/s or J/token)")
+    fig.update_yaxes(type="log", title="predicted (same unit)")
+    fig.update_layout(title="genmodel vs published measurements", template="plotly_white")
+    return fig

@@ -10,7 +10,9 @@ the default for the device's ``kind`` below applies. Every default carries its r
 ``KIND_DEFAULTS[kind].source`` (also in docs/formulas.md); they are starting points that the validation
 issue calibrates per hardware family against published measurements.
 
-The ideal roofline (what genmodel reports as ``ideal_*``) uses 1.0, 1.0 and 0 s instead.
+A fifth, ``step_overhead_s`` (default 0), is a fixed cost per forward step (scheduler, sampling, host-side
+work of the serving framework), set by calibration (docs/validation.md). The ideal roofline (what genmodel
+reports as ``ideal_*``) uses 1.0, 1.0 and no overheads instead.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class ResolvedEfficiency:
     kernel_overhead_s: float
     usable_memory_fraction: float
     source: str
+    step_overhead_s: float = 0.0
 
 
 _GPU_SOURCE = (
@@ -86,9 +89,9 @@ def resolve_efficiency(hw: HardwareSpec) -> ResolvedEfficiency:
         value = getattr(over, name)
         return getattr(base, name) if value is None else value
 
-    source = base.source if not any(
-        getattr(over, n) is not None for n in ("compute_efficiency", "memory_efficiency", "kernel_overhead_s",
-                                               "usable_memory_fraction")
-    ) else f"entry overrides ({over.source or 'no source given'}); others: {base.source}"
+    names = ("compute_efficiency", "memory_efficiency", "kernel_overhead_s", "usable_memory_fraction",
+             "step_overhead_s")
+    source = base.source if not any(getattr(over, n) is not None for n in names) \
+        else f"entry overrides ({over.source or 'no source given'}); others: {base.source}"
     return ResolvedEfficiency(pick("compute_efficiency"), pick("memory_efficiency"), pick("kernel_overhead_s"),
-                              pick("usable_memory_fraction"), source)
+                              pick("usable_memory_fraction"), source, pick("step_overhead_s"))

@@ -371,7 +371,8 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
         """Time of the heaviest pipeline stage for one micro-batch: its layers, the model-level operators
         and the exposed collectives (docs/parallelism.md section 3)."""
         timing = result.ideal if ideal else result.real
-        return (row_weights(result, timing.time_s) * timing.time_s).sum(axis=0) + slot_comm(result, ideal)
+        step = 0.0 if ideal else eff.step_overhead_s
+        return (row_weights(result, timing.time_s) * timing.time_s).sum(axis=0) + slot_comm(result, ideal) + step
 
     b_pre = b / m_pre
     prefill = run("prefill", build_operators(model, "prefill", b_pre, I, None, dtypes, par), inv_bw,
@@ -402,6 +403,7 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
         static, compute, memory = power.operator_energy(result.table, result.real, placement)
         w = row_weights(result, result.real.time_s)
         c_static, c_dyn = power.comm_energy(slot_comm(result, False), link_bw)
+        c_static = c_static + power.idle_w * eff.step_overhead_s  # host-side step work: device idles
         parts = ((w * static).sum(axis=0) + c_static, (w * compute).sum(axis=0), (w * memory).sum(axis=0), c_dyn)
         return tuple(np.broadcast_to(part, result.real.time_s.shape[1:]) for part in parts)
 

@@ -117,6 +117,8 @@ class Efficiency(FrozenSpec):
         None, description="Achievable fraction of peak memory bandwidth in streaming reads.")
     kernel_overhead_s: Seconds | None = Field(
         None, description="Fixed cost per kernel launch (launch, ramp-up and tail) in seconds.")
+    step_overhead_s: Seconds | None = Field(
+        None, description="Fixed cost per forward step (scheduler, sampling, host work) in seconds.")
     usable_memory_fraction: Fraction | None = Field(
         None, description="Fraction of memory capacity available to weights, KV cache and activations.")
     source: str | None = Field(None, description="Where the overrides come from (measurement, paper).")
