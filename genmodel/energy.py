@@ -104,8 +104,8 @@ class PowerModel:
         """(static J, dynamic J) of ``seconds`` of exposed communication."""
         static = self.idle_w * seconds
         if self.hw.energy is not None and self.hw.energy.link_j_per_bit is not None:
-            dynamic = np.minimum(self.hw.energy.link_j_per_bit * 8 * link_bytes_per_s * seconds,
-                                 self.dynamic_w * seconds)
+            wall = self.hw.energy.link_j_per_bit * (1 + self.hw.energy.cooling_w_per_w)
+            dynamic = np.minimum(wall * 8 * link_bytes_per_s * seconds, self.dynamic_w * seconds)
         else:
             dynamic = self.dynamic_w * COMM_ACTIVITY * seconds
         return static, dynamic
