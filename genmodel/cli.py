@@ -91,6 +91,15 @@ def estimate(
     amortization_years: Annotated[float, typer.Option(help="Years over which owned hardware is paid off.")] = 4.0,
     utilization: Annotated[float, typer.Option(help="Share of paid hours spent serving (0-1].")] = 0.7,
     requests_per_s: Annotated[float | None, typer.Option(help="Request rate for the yearly cost.")] = None,
+    compute_efficiency: Annotated[float | None, typer.Option(
+        help="Override: achievable fraction of peak FLOP/s (0-1].")] = None,
+    memory_efficiency: Annotated[float | None, typer.Option(
+        help="Override: achievable fraction of peak memory bandwidth (0-1].")] = None,
+    kernel_overhead_us: Annotated[float | None, typer.Option(help="Override: microseconds per kernel.")] = None,
+    step_overhead_ms: Annotated[float | None, typer.Option(help="Override: milliseconds per forward step.")]
+    = None,
+    uncalibrated: Annotated[bool, typer.Option(
+        help="Ignore the device's calibrated efficiencies; use its kind's defaults (docs/formulas.md).")] = False,
     allow_overflow: Annotated[bool, typer.Option(
         help="Report a configuration that does not fit (fits=false) instead of failing.")] = False,
     breakdown: Annotated[bool, typer.Option(help="Also print the per-operator breakdown.")] = False,
@@ -107,7 +116,9 @@ def estimate(
                           interconnect_scale=interconnect_scale, check_fit=not allow_overflow,
                           costs=_costs(cost_mode, usd_per_device_hour, purchase_usd, electricity_usd_per_kwh, pue,
                                        amortization_years, utilization),
-                          requests_per_s=requests_per_s)
+                          requests_per_s=requests_per_s, calibrated=not uncalibrated,
+                          efficiency=_efficiency(compute_efficiency, memory_efficiency, kernel_overhead_us,
+                                                 step_overhead_ms))
     data = result.to_dict()
     if as_json:
         if breakdown:
@@ -117,6 +128,24 @@ def estimate(
     typer.echo(_format_estimate(result, data))
     if breakdown:
         _print_breakdown(result)
+
+
+def _efficiency(compute: float | None, memory: float | None, kernel_us: float | None,
+                step_ms: float | None) -> Any:
+    """The realism overrides given on the command line, or None."""
+    from genmodel.hardware_spec import Efficiency
+
+    if compute is None and memory is None and kernel_us is None and step_ms is None:
+        return None
+    for label, value in (("--compute-efficiency", compute), ("--memory-efficiency", memory)):
+        if value is not None and not 0 < value <= 1:
+            _fail(f"{label} is a fraction of peak in (0, 1], got {value:g}")
+    for label, value in (("--kernel-overhead-us", kernel_us), ("--step-overhead-ms", step_ms)):
+        if value is not None and value < 0:
+            _fail(f"{label} cannot be negative, got {value:g}")
+    return Efficiency(compute_efficiency=compute, memory_efficiency=memory,
+                      kernel_overhead_s=None if kernel_us is None else kernel_us * 1e-6,
+                      step_overhead_s=None if step_ms is None else step_ms * 1e-3, source="command-line override")
 
 
 def _costs(mode: str, usd_per_device_hour: float | None, purchase_usd: float | None, electricity: float,
@@ -137,6 +166,30 @@ def _num(value: Any, fmt: str, unit: str = "") -> str:
     return f"{value:{fmt}}{unit}"
 
 
+def _known(value: Any) -> bool:
+    """True for a number that is neither None nor NaN."""
+    return value is not None and value == value
+
+
+def _missing_price(result: Any, d: dict[str, Any]) -> str:
+    """A hint after the cost line when the device has no price for the chosen cost mode."""
+    if _known(d["usd_per_device_hour"]):
+        return ""
+    if result.costs.mode == "owned":
+        return "; no purchase price for this device: try --cost-mode rented or --purchase-usd"
+    return "; no rental price for this device: give --usd-per-device-hour"
+
+
+def _realism_origin(hw: Any) -> str:
+    """Where the realism factors in force come from, for the 'realism:' line."""
+    source = hw.efficiency.source or ""
+    if source.startswith("calibrated"):
+        return "calibrated, docs/validation.md"
+    if source:
+        return source
+    return f"{hw.kind} defaults, docs/formulas.md"
+
+
 def _format_estimate(result: Any, d: dict[str, Any]) -> str:
     m, hw, eff = result.model, result.hardware, result.efficiency
     where = hw.display_name
@@ -153,7 +206,8 @@ def _format_estimate(result: Any, d: dict[str, Any]) -> str:
         f"  workload: batch {d['batch']}, {d['input_tokens']} input + {d['output_tokens']} output tokens; "
         f"weights {d['weight_dtype']}, activations {d['activation_dtype']}, KV cache {d['kv_dtype']}",
         f"  realism: {eff.compute_efficiency:.0%} of peak FLOP/s, {eff.memory_efficiency:.0%} of peak bandwidth, "
-        f"{eff.kernel_overhead_s * 1e6:g} us per kernel",
+        f"{eff.kernel_overhead_s * 1e6:g} us per kernel, {eff.step_overhead_s * 1e3:g} ms per step "
+        f"({_realism_origin(hw)})",
         "",
         f"  {'':32}{'estimate':>16}{'ideal roofline':>18}",
         f"  {'TTFT (prefill, whole batch)':32}{_ms(d['ttft_s']):>16}{_ms(d['ideal_ttft_s']):>18}",
@@ -192,7 +246,7 @@ def _format_estimate(result: Any, d: dict[str, Any]) -> str:
         f"    power                    {_num(d['avg_power_w'], ',.0f', ' W'):>14} average, "
         f"{_num(d['peak_power_w'], ',.0f', ' W')} peak (all devices)",
         f"    cost per device-hour     {_num(d['usd_per_device_hour'], ',.3f', ' USD'):>14}   "
-        f"({result.costs.mode}, {result.costs.utilization:.0%} utilization)",
+        f"({result.costs.mode}, {result.costs.utilization:.0%} utilization{_missing_price(result, d)})",
         f"    per million tokens       {_num(d['usd_per_million_input_tokens'], ',.4f', ' USD'):>14} input, "
         f"{_num(d['usd_per_million_output_tokens'], ',.4f', ' USD')} output; per request "
         f"{_num(d['usd_per_request'], ',.6f', ' USD')}",

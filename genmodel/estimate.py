@@ -35,7 +35,7 @@ from genmodel.dtypes import DTYPES, bytes_per_element, normalize_dtype
 from genmodel.efficiency import ResolvedEfficiency, resolve_efficiency
 from genmodel.energy import PowerModel
 from genmodel.errors import ConfigurationError, DoesNotFitError, SpecError, UnknownNameError, unknown_name
-from genmodel.hardware_spec import HardwareSpec
+from genmodel.hardware_spec import Efficiency, HardwareSpec
 from genmodel.memory import DeviceMemory, kv_bytes_per_token_per_layer, place, stage_fraction
 from genmodel.model_spec import ModelSpec
 from genmodel.operators import DTypes, OperatorTable, build_operators
@@ -205,6 +205,18 @@ def resolve_hardware(hardware: str | HardwareSpec | PlatformSpec) -> tuple[Hardw
         return platform.device_spec(), platform
 
 
+def with_efficiency(hw: HardwareSpec, override: Efficiency | None, calibrated: bool = True) -> HardwareSpec:
+    """``hw`` with its realism factors replaced: without the stored block if not ``calibrated``, then with
+    every field set in ``override``."""
+    if calibrated and override is None:
+        return hw
+    base = hw.efficiency.model_dump() if calibrated else {}
+    if override is not None:
+        base.update({k: v for k, v in override.model_dump().items() if v is not None})
+        base["source"] = override.source or "user override"
+    return hw.model_copy(update={"efficiency": Efficiency(**base)})
+
+
 def _communication(model: ModelSpec, net: Network, par: Parallelism, tokens, batch, ab: float, phase: str,
                    kv_layer_bytes, prompt_tokens):
     """Seconds of each collective for one pass of all layers over ``tokens`` tokens of an attention group.
@@ -267,7 +279,8 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
              prefill_chunk_tokens: int = DEFAULT_PREFILL_CHUNK_TOKENS, flops_scale=1.0, bandwidth_scale=1.0,
              capacity_scale=1.0, interconnect_scale=1.0, check_fit: bool = True,
              workload: Workload | None = None, costs: CostAssumptions | None = None,
-             requests_per_s: float | None = None) -> Estimate:
+             requests_per_s: float | None = None, efficiency: Efficiency | None = None,
+             calibrated: bool = True) -> Estimate:
     """Estimate latency, throughput and memory of ``model`` serving static batches on ``hardware``.
 
     ``hardware`` is a device (one or several of it, split by tp/pp/ep/dp) or a platform (a multi-device
@@ -277,6 +290,8 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
     prefill chunk; a ``Parallelism`` may replace tp ... micro_batches. With a single configuration and
     ``check_fit``, a configuration that does not fit raises ``DoesNotFitError`` saying what to change; with
     arrays, ``fits`` tells per configuration. Memory figures are per device (the most loaded one).
+    ``calibrated=False`` ignores the device entry's calibrated ``efficiency`` block (per-kind defaults apply);
+    fields set in ``efficiency`` override both (e.g. ``Efficiency(step_overhead_s=0)``).
     """
     if workload is not None:
         batch, input_tokens, output_tokens = workload.batch, workload.input_tokens, workload.output_tokens
@@ -285,6 +300,7 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
     par = parallel or Parallelism(tp, pp, ep, dp, attention_dp, expert_imbalance, comm_overlap, micro_batches, cp)
     model = get_model(model)
     hw, platform = resolve_hardware(hardware)
+    hw = with_efficiency(hw, efficiency, calibrated)
     for label, value in (("batch", batch), ("input_tokens", input_tokens), ("output_tokens", output_tokens)):
         check_lengths(label, value)
     for label, value in (("flops_scale", flops_scale), ("bandwidth_scale", bandwidth_scale),
@@ -305,6 +321,8 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
     devices = par.devices
     pp = np.asarray(par.pp, dtype=float)
     shape = np.broadcast_shapes(B.shape, I.shape, O.shape, fs.shape, bs.shape, cs.shape, devices.shape)
+    # every per-configuration array carries the full shape, so operator tables (ops first) align with the scales
+    B, I, O = (np.broadcast_to(x, shape) for x in (B, I, O))
     groups = par.attention_groups
     if scalar_layout and not shape and float(B) < float(groups):
         raise ConfigurationError(f"batch {int(B)} is smaller than the {int(groups)} attention data-parallel "

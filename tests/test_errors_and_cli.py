@@ -117,3 +117,18 @@ def test_cli_multi_device_commands(capsys, tmp_path):
     assert all(c["ttft_s"] <= 0.5 and c["tpot_s"] <= 0.02 for c in data["configurations"])
     code, out, err = run(capsys, "plan", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--tpot-ms", "-1")
     assert code == 2 and "must be positive" in err
+
+
+def test_cli_efficiency_overrides_and_uncalibrated(capsys):
+    # --uncalibrated drops the entry's calibrated block: the GPU kind defaults apply (docs/formulas.md)
+    plain = genmodel.get_hardware("h100-sxm").model_copy(update={"efficiency": genmodel.Efficiency()})
+    code, out, _ = run(capsys, "estimate", "--uncalibrated", "--json")
+    assert code == 0
+    assert json.loads(out)["tpot_s"] == pytest.approx(genmodel.estimate(hardware=plain).tpot_s)
+    # a step overhead given in ms adds exactly that much to every decode step
+    code, out, _ = run(capsys, "estimate", "--uncalibrated", "--step-overhead-ms", "2.5", "--json")
+    assert json.loads(out)["tpot_s"] == pytest.approx(genmodel.estimate(hardware=plain).tpot_s + 2.5e-3)
+    code, out, _ = run(capsys, "estimate", "--memory-efficiency", "0.5")
+    assert code == 0 and "50% of peak bandwidth" in out and "command-line override" in out
+    code, out, err = run(capsys, "estimate", "--compute-efficiency", "1.5")
+    assert code == 2 and "fraction of peak" in err and "Traceback" not in err

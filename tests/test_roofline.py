@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import genmodel
-from genmodel.hardware_spec import HardwareSpec
+from genmodel.efficiency import KIND_DEFAULTS
+from genmodel.hardware_spec import Efficiency, HardwareSpec
 
 
 def test_toy_decode_step_by_hand(toy_model, toy_hw):
@@ -42,16 +43,23 @@ def test_toy_prefill_flops_by_hand(toy_model, toy_hw):
     assert result.prefill_flops == pytest.approx(linear + attention + head, rel=1e-12)
 
 
+def uncalibrated(name: str) -> HardwareSpec:
+    """The database entry without its calibrated efficiency block, so the per-kind defaults apply."""
+    return genmodel.get_hardware(name).model_copy(update={"efficiency": Efficiency()})
+
+
 def test_decode_batch1_is_memory_bound_near_bytes_over_bandwidth():
-    # Llama-3.1-8B bf16 on H100 SXM (3.35 TB/s datasheet, default 80% achievable): TPOT at the final context is
-    # (weights read + KV read) / (0.8 x 3.35 TB/s) + 291 kernel launches x 2 us; activations add < 0.1%.
+    # Llama-3.1-8B bf16 on H100 SXM (3.35 TB/s datasheet, default GPU 80% achievable, no per-step overhead):
+    # TPOT at the final context is (weights read + KV read) / (0.8 x 3.35 TB/s) + 291 kernel launches x 2 us;
+    # activations add < 0.1%.
     model = genmodel.get_model("llama-3.1-8b")
+    h100 = uncalibrated("h100-sxm")
     I, O = 1024, 128
     weights_read = (model.total_params - model.embedding_params) * 2 + model.hidden_size * 2
     kv_read = model.kv_cache_bytes_per_token("bf16") * (I + O - 1)
     kernels = 1 + 32 * 9 + 2
     expected = (weights_read + kv_read) / (0.8 * 3.35e12) + kernels * 2e-6
-    result = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=I, output_tokens=O)
+    result = genmodel.estimate("llama-3.1-8b", h100, batch=1, input_tokens=I, output_tokens=O)
     assert result.bound == "memory"
     assert result.tpot_final_s == pytest.approx(expected, rel=0.002)
     assert result.ideal_tpot_final_s == pytest.approx((weights_read + kv_read) / 3.35e12, rel=0.002)
@@ -65,7 +73,7 @@ def test_long_prefill_is_compute_bound():
     S, H = 8192, 4096
     linear_per_layer = H * (32 + 2 * 8) * 128 + 32 * 128 * H + 3 * H * 14336
     flops = 2 * S * 32 * linear_per_layer + 32 * 4 * 32 * 128 * S * (S + 1) / 2 + 2 * H * 128256
-    result = genmodel.estimate(model, "h100-sxm", batch=1, input_tokens=S, output_tokens=1)
+    result = genmodel.estimate(model, uncalibrated("h100-sxm"), batch=1, input_tokens=S, output_tokens=1)
     assert result.prefill_flops == pytest.approx(flops, rel=1e-9)
     assert result.prefill_bound == "compute"
     # every layer GEMM and the attention are compute-bound at 8192 tokens; the LM head (one token) reads its
@@ -78,6 +86,24 @@ def test_long_prefill_is_compute_bound():
     kernels = 1 + 32 * 9 + 2
     assert result.ttft_s == pytest.approx(compute + memory + kernels * 2e-6, rel=1e-6)
     assert compute < result.ttft_s < 1.10 * compute  # the GEMM floor dominates
+
+
+def test_calibrated_entry_uses_its_stored_factors_and_step_overhead():
+    # the shipped h100-sxm entry carries a calibrated efficiency block (docs/validation.md): the same decode
+    # step as above then costs bytes / (eta_m x 3.35 TB/s) + kernels x launch cost + one step overhead.
+    hw = genmodel.get_hardware("h100-sxm")
+    assert hw.efficiency.memory_efficiency is not None and hw.efficiency.step_overhead_s is not None
+    eta_m, step = hw.efficiency.memory_efficiency, hw.efficiency.step_overhead_s
+    launch = KIND_DEFAULTS["gpu"].kernel_overhead_s if hw.efficiency.kernel_overhead_s is None \
+        else hw.efficiency.kernel_overhead_s
+    model = genmodel.get_model("llama-3.1-8b")
+    I, O = 1024, 128
+    weights_read = (model.total_params - model.embedding_params) * 2 + model.hidden_size * 2
+    kv_read = model.kv_cache_bytes_per_token("bf16") * (I + O - 1)
+    kernels = 1 + 32 * 9 + 2
+    expected = (weights_read + kv_read) / (eta_m * 3.35e12) + kernels * launch + step
+    result = genmodel.estimate("llama-3.1-8b", hw, batch=1, input_tokens=I, output_tokens=O)
+    assert result.tpot_final_s == pytest.approx(expected, rel=0.002)
 
 
 def test_causal_masking_and_sliding_window_in_prefill():
@@ -198,3 +224,13 @@ def test_breakdown_splits_bytes_by_tier_and_workload_spec_is_accepted():
     via_spec = genmodel.estimate("llama-3.1-8b", "h100-sxm", workload=workload)
     direct = genmodel.estimate("llama-3.1-8b", "h100-sxm", 4, 100, 10, "fp8")
     assert via_spec.to_dict() == direct.to_dict()
+
+
+def test_scale_arrays_broadcast_against_scalar_workloads():
+    # a what-if grid over compute and bandwidth scales with one scalar workload: each cell equals a scalar call
+    fs, bs = np.array([[0.5], [1.0], [2.0]]), np.array([[0.8, 1.0, 1.25, 1.5]])
+    grid = genmodel.estimate("llama-3.1-8b", "h100-sxm", 4, 512, 64, flops_scale=fs, bandwidth_scale=bs)
+    assert grid.metrics["ttft_s"].shape == (3, 4)
+    one = genmodel.estimate("llama-3.1-8b", "h100-sxm", 4, 512, 64, flops_scale=2.0, bandwidth_scale=1.25)
+    assert grid.metrics["ttft_s"][2, 2] == pytest.approx(one.ttft_s)
+    assert grid.metrics["tpot_s"][2, 2] == pytest.approx(one.tpot_s)
