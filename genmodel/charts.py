@@ -190,12 +190,15 @@ def pareto_figure(space: pd.DataFrame, ranked: pd.DataFrame, pareto: pd.DataFram
     return fig
 
 
-def validation_figure(records: pd.DataFrame) -> go.Figure:
-    """Log-log predicted vs measured, one point per expressible row, coloured by metric group."""
+def validation_figure(records: pd.DataFrame, color_by: str = "kind") -> go.Figure:
+    """Log-log predicted vs measured, one point per expressible row, coloured by ``color_by`` (a column of
+    ``records``: 'kind', 'group' for the phase, or 'metric_class'); prefill rows are drawn as diamonds."""
     ok = records[records.error_pct.notna()] if "error_pct" in records else records.iloc[0:0]
     fig = go.Figure()
-    for group, part in ok.groupby("group"):
+    for group, part in ok.groupby(color_by):
+        symbols = ["diamond" if g == "prefill" else "circle" for g in part.group]
         fig.add_trace(go.Scatter(x=part.measured, y=part.predicted, mode="markers", name=group,
+                                 marker={"symbol": symbols, "size": 7, "opacity": 0.8},
                                  text=[f"{i} {m} on {h}: {e:+.1f}%" for i, m, h, e in
                                        zip(part.id, part.metric, part.hardware, part.error_pct, strict=True)]))
     if len(ok):

@@ -457,6 +457,7 @@ def validate(
         extra["calibration"] = {f: {"compute_efficiency": c.compute_efficiency, "memory_efficiency":
                                     c.memory_efficiency, "step_overhead_s": c.step_overhead_s, "rows": c.rows,
                                     "rms_log_error": c.rms_log_error} for f, c in fits.items()}
+        extra["uncalibrated"] = v.summarize(v.apply(frame, {}))
         extra["in_sample"] = v.summarize(v.apply(frame, fits))
         extra["leave_one_source_out"] = v.summarize(loso)
         if write:
@@ -483,12 +484,14 @@ def validate(
     for r in ok.itertuples():
         typer.echo(f"  {r.id:12} {r.metric:28} {r.hardware:16} {r.measured:>12,.4g} {r.predicted:>12,.4g} "
                    f"{r.error_pct:>+7.1f}%")
-    typer.echo("  summary (median |error|, share within 25%):")
+    typer.echo("  summary with the factors stored in the hardware entries (median |error|, share within 25%):")
     for key, s in summary.items():
         typer.echo(f"    {key:28} n={s['n']:<4} {s['median_abs_error_pct']:6.1f}%  {s['within_25pct']:5.0%}")
-    for label in ("in_sample", "leave_one_source_out"):
+    titles = {"uncalibrated": "uncalibrated (per-kind defaults)", "in_sample": "calibrated, in sample",
+              "leave_one_source_out": "calibrated, leave one source out"}
+    for label, title in titles.items():
         if label in extra:
-            typer.echo(f"  calibrated, {label.replace('_', ' ')}:")
+            typer.echo(f"  {title}:")
             for key, s in extra[label].items():
                 typer.echo(f"    {key:28} n={s['n']:<4} {s['median_abs_error_pct']:6.1f}%  {s['within_25pct']:5.0%}")
     if "calibration" in extra:

@@ -44,6 +44,12 @@ METRICS = {
     "total_throughput": ("total_tokens_per_s", "decode"), "e2e_latency": ("e2e_latency_s", "decode"),
     "energy_per_output_token": ("energy_per_output_token_j", "energy"),
 }
+# the metric classes of the report: TTFT, TPOT/ITL (per-user decode rate is 1 / TPOT), end-to-end latency,
+# throughput (output, total or prefill tokens per second) and energy
+METRIC_CLASS = {"ttft": "ttft", "tpot": "tpot", "decode_rate_per_user": "tpot", "e2e_latency": "e2e_latency",
+                "output_throughput": "throughput", "output_throughput_per_device": "throughput",
+                "total_throughput": "throughput", "prefill_throughput": "throughput",
+                "energy_per_output_token": "energy"}
 UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "tokens/s": 1.0, "J/token": 1.0}
 # hardware families calibrated together (same architecture and software stack)
 FAMILIES = {
@@ -56,11 +62,14 @@ FAMILIES = {
     "google-tpu": ["tpu-v4", "tpu-v5e", "tpu-v5p", "tpu-v6e", "tpu-v7-ironwood"],
     "apple-silicon": ["apple-m2-ultra", "apple-m3-ultra", "apple-m4-max"],
     "nvidia-edge": ["jetson-agx-orin-64gb", "dgx-spark-gb10"],
+    "intel-xeon": ["xeon-6980p"],
+    "sambanova": ["sambanova-sn40l"],
 }
 MIN_ROWS = 3
-COMPUTE_GRID = np.linspace(0.3, 1.0, 15)
-MEMORY_GRID = np.linspace(0.4, 1.0, 13)
-STEP_GRID = np.array([0.0, 0.25e-3, 0.5e-3, 1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3, 8e-3, 12e-3])
+# fine steps of 0.05 where most fits land, coarser below (CPU software stacks reach a few percent of AMX peak)
+COMPUTE_GRID = np.concatenate([[0.02, 0.05, 0.1, 0.15, 0.2, 0.25], np.linspace(0.3, 1.0, 15)])
+MEMORY_GRID = np.concatenate([[0.2, 0.25, 0.3, 0.35], np.linspace(0.4, 1.0, 13)])
+STEP_GRID = np.array([0.0, 0.25e-3, 0.5e-3, 1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3, 8e-3, 12e-3, 20e-3, 35e-3, 50e-3])
 
 
 def family_of(hardware: str) -> str | None:
@@ -143,7 +152,8 @@ def predict_rows(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         kind = case.kwargs["hardware"].kind
         error = (predicted / record["measured"] - 1) * 100
-        records.append({**record, "kind": kind, "group": METRICS[row["metric"].strip()][1], "predicted": predicted,
+        records.append({**record, "kind": kind, "group": METRICS[row["metric"].strip()][1],
+                        "metric_class": METRIC_CLASS[row["metric"].strip()], "predicted": predicted,
                         "error_pct": error, "fits": bool(result.metrics["fits"])})
     return pd.DataFrame(records)
 
@@ -157,10 +167,11 @@ def _is_number(text: str) -> bool:
 
 
 def summarize(records: pd.DataFrame) -> dict[str, dict]:
-    """Per metric group and per hardware kind: n, median |error| (%) and share within 25%."""
+    """Per phase (prefill: TTFT and prefill throughput; decode: the rest), per metric class (ttft, tpot,
+    e2e_latency, throughput, energy) and per hardware kind: n, median |error| (%) and share within 25%."""
     ok = records[records.get("error_pct", pd.Series(dtype=float)).notna()] if "error_pct" in records else records
     out: dict[str, dict] = {}
-    for label, column in (("metric", "group"), ("kind", "kind")):
+    for label, column in (("phase", "group"), ("metric", "metric_class"), ("kind", "kind")):
         if column not in ok:
             continue
         for name, part in ok.groupby(column):
@@ -262,7 +273,11 @@ def source_group(row_id: str) -> str:
 
 
 def apply(frame: pd.DataFrame, calibrations: dict[str, Calibration]) -> pd.DataFrame:
-    """Predictions with the given calibrations in force (hardware entries overridden in memory)."""
+    """Predictions with the given calibrations in force (hardware entries overridden in memory).
+
+    A family without a fit in ``calibrations`` gets its kind's defaults, not the factors stored in its entries
+    (those came from a fit on all rows, which would leak the held-out rows into leave-one-source-out).
+    """
     rows = []
     for row in frame.to_dict("records"):
         try:
@@ -271,14 +286,16 @@ def apply(frame: pd.DataFrame, calibrations: dict[str, Calibration]) -> pd.DataF
             continue
         family = family_of(case.kwargs["hardware"].name)
         hw = case.kwargs["hardware"]
+        fitted = {"compute_efficiency": None, "memory_efficiency": None, "step_overhead_s": None}
         if family in calibrations:
             cal = calibrations[family]
-            hw = hw.model_copy(update={"efficiency": hw.efficiency.model_copy(update={
-                "compute_efficiency": cal.compute_efficiency, "memory_efficiency": cal.memory_efficiency,
-                "step_overhead_s": cal.step_overhead_s})})
+            fitted = {"compute_efficiency": cal.compute_efficiency, "memory_efficiency": cal.memory_efficiency,
+                      "step_overhead_s": cal.step_overhead_s}
+        hw = hw.model_copy(update={"efficiency": hw.efficiency.model_copy(update=fitted)})
         result = estimate(**{**case.kwargs, "hardware": hw})
         predicted = float(_value(result, case.key)) / case.scale
-        rows.append({"id": row["id"], "group": METRICS[row["metric"].strip()][1], "kind": hw.kind,
+        rows.append({"id": row["id"], "group": METRICS[row["metric"].strip()][1],
+                     "metric_class": METRIC_CLASS[row["metric"].strip()], "kind": hw.kind,
                      "error_pct": (predicted / float(row["value"]) - 1) * 100})
     return pd.DataFrame(rows)
 
