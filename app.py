@@ -18,6 +18,7 @@ import genmodel
 from genmodel import charts
 from genmodel.compare import compare_hardware, compare_models
 from genmodel.dtypes import DTYPES
+from genmodel.efficiency import efficiency_origin
 from genmodel.errors import GenmodelError
 from genmodel.hardware_spec import HardwareSpec
 from genmodel.model_spec import ModelSpec
@@ -120,10 +121,18 @@ def key_figures(result) -> None:
 
 def page_estimate() -> None:
     st.header("Estimate")
-    result = run(workload_inputs("est"))
+    kw = workload_inputs("est")
+    calibrated = st.checkbox("Use the device's calibrated efficiencies (docs/validation.md)", value=True,
+                             key="est-calibrated",
+                             help="Off: the per-kind default efficiencies of docs/formulas.md section 6.")
+    result = run(kw, calibrated=calibrated)
     if result is None:
         return
     key_figures(result)
+    eff = result.efficiency
+    st.caption(f"Realism in force: {eff.compute_efficiency:.0%} of peak FLOP/s, {eff.memory_efficiency:.0%} of "
+               f"peak bandwidth, {eff.kernel_overhead_s * 1e6:g} µs per kernel, {eff.step_overhead_s * 1e3:g} ms "
+               f"per step ({efficiency_origin(result.hardware)}).")
     st.plotly_chart(charts.roofline_figure(result), use_container_width=True)
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.latency_breakdown_figure(result), use_container_width=True)

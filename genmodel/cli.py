@@ -180,17 +180,9 @@ def _missing_price(result: Any, d: dict[str, Any]) -> str:
     return "; no rental price for this device: give --usd-per-device-hour"
 
 
-def _realism_origin(hw: Any) -> str:
-    """Where the realism factors in force come from, for the 'realism:' line."""
-    source = hw.efficiency.source or ""
-    if source.startswith("calibrated"):
-        return "calibrated, docs/validation.md"
-    if source:
-        return source
-    return f"{hw.kind} defaults, docs/formulas.md"
-
-
 def _format_estimate(result: Any, d: dict[str, Any]) -> str:
+    from genmodel.efficiency import efficiency_origin
+
     m, hw, eff = result.model, result.hardware, result.efficiency
     where = hw.display_name
     if result.platform is not None:
@@ -207,7 +199,7 @@ def _format_estimate(result: Any, d: dict[str, Any]) -> str:
         f"weights {d['weight_dtype']}, activations {d['activation_dtype']}, KV cache {d['kv_dtype']}",
         f"  realism: {eff.compute_efficiency:.0%} of peak FLOP/s, {eff.memory_efficiency:.0%} of peak bandwidth, "
         f"{eff.kernel_overhead_s * 1e6:g} us per kernel, {eff.step_overhead_s * 1e3:g} ms per step "
-        f"({_realism_origin(hw)})",
+        f"({efficiency_origin(hw)})",
         "",
         f"  {'':32}{'estimate':>16}{'ideal roofline':>18}",
         f"  {'TTFT (prefill, whole batch)':32}{_ms(d['ttft_s']):>16}{_ms(d['ideal_ttft_s']):>18}",

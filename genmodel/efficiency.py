@@ -95,3 +95,13 @@ def resolve_efficiency(hw: HardwareSpec) -> ResolvedEfficiency:
         else f"entry overrides ({over.source or 'no source given'}); others: {base.source}"
     return ResolvedEfficiency(pick("compute_efficiency"), pick("memory_efficiency"), pick("kernel_overhead_s"),
                               pick("usable_memory_fraction"), source, pick("step_overhead_s"))
+
+
+def efficiency_origin(hw: HardwareSpec) -> str:
+    """Where ``hw``'s realism factors come from, in a few words (for the CLI and the dashboard)."""
+    source = hw.efficiency.source or ""
+    if source.startswith("calibrated"):
+        return "calibrated, docs/validation.md"
+    if source:
+        return source
+    return f"{hw.kind} defaults, docs/formulas.md"

@@ -40,6 +40,15 @@ def test_estimate_page_follows_the_library_and_reacts_to_batch():
     assert metric(at, "Devices") == "2" and metric(at, "TPOT (mean)") == f"{split.tpot_s * 1e3:,.3f} ms"
 
 
+def test_estimate_page_switches_to_uncalibrated_factors():
+    at = open_page("Estimate")
+    assert "calibrated" in at.caption[0].value
+    at.checkbox(key="est-calibrated").uncheck().run()
+    plain = genmodel.estimate("llama-3.1-8b", "h100-sxm", 1, 1024, 256, calibrated=False)
+    assert metric(at, "TPOT (mean)") == f"{plain.tpot_s * 1e3:,.3f} ms"
+    assert "70% of peak FLOP/s" in at.caption[0].value and "gpu defaults" in at.caption[0].value
+
+
 def test_compare_page_ranks_hardware():
     at = open_page("Compare")
     assert not at.exception
