@@ -6,9 +6,10 @@ Not part of the tests: GenZ is installed only in this benchmark's environment:
     /tmp/genzenv/bin/python benchmarks/compare_genz.py [--data validation/measured.csv]
 
 For every expressible row of the validation set whose model and hardware GenZ also knows (a mapping below), it
-runs GenZ's prefill (TTFT) or decode (TPOT, throughput) model with GenZ's own defaults (efficiency 1, one
-datatype for everything) and genmodel's estimate, and prints each one's error against the measurement and its
-time per estimate.
+runs GenZ's prefill model (TTFT, prefill throughput), its decode model (TPOT, per-user rate) or both (end-to-end
+rows, composed as genmodel defines them) with GenZ's own defaults (efficiency 1, one datatype for everything),
+and genmodel's estimate with the shipped factors and with the per-kind defaults, and prints each one's error
+against the measurement and its time per estimate. Results: docs/validation.md.
 """
 
 from __future__ import annotations
