@@ -18,7 +18,7 @@ import genmodel
 from genmodel import charts
 from genmodel.compare import compare_hardware, compare_models
 from genmodel.dtypes import DTYPES
-from genmodel.efficiency import efficiency_origin
+from genmodel.efficiency import describe_efficiency
 from genmodel.errors import GenmodelError
 from genmodel.hardware_spec import HardwareSpec
 from genmodel.model_spec import ModelSpec
@@ -129,10 +129,7 @@ def page_estimate() -> None:
     if result is None:
         return
     key_figures(result)
-    eff = result.efficiency
-    st.caption(f"Realism in force: {eff.compute_efficiency:.0%} of peak FLOP/s, {eff.memory_efficiency:.0%} of "
-               f"peak bandwidth, {eff.kernel_overhead_s * 1e6:g} µs per kernel, {eff.step_overhead_s * 1e3:g} ms "
-               f"per step ({efficiency_origin(result.hardware)}).")
+    st.caption(f"Realism in force: {describe_efficiency(result.efficiency, result.hardware)}.")
     st.plotly_chart(charts.roofline_figure(result), use_container_width=True)
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.latency_breakdown_figure(result), use_container_width=True)

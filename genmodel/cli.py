@@ -159,16 +159,16 @@ def _costs(mode: str, usd_per_device_hour: float | None, purchase_usd: float | N
                            rental_usd_per_device_hour=usd_per_device_hour)
 
 
-def _num(value: Any, fmt: str, unit: str = "") -> str:
-    """Format a number, or 'n/a' for an unknown one (None or NaN: no price, no TDP)."""
-    if value is None or (isinstance(value, float) and value != value):
-        return "n/a"
-    return f"{value:{fmt}}{unit}"
-
-
 def _known(value: Any) -> bool:
     """True for a number that is neither None nor NaN."""
     return value is not None and value == value
+
+
+def _num(value: Any, fmt: str, unit: str = "") -> str:
+    """Format a number, or 'n/a' for an unknown one (None or NaN: no price, no TDP)."""
+    if not _known(value):
+        return "n/a"
+    return f"{value:{fmt}}{unit}"
 
 
 def _missing_price(result: Any, d: dict[str, Any]) -> str:
@@ -181,7 +181,7 @@ def _missing_price(result: Any, d: dict[str, Any]) -> str:
 
 
 def _format_estimate(result: Any, d: dict[str, Any]) -> str:
-    from genmodel.efficiency import efficiency_origin
+    from genmodel.efficiency import describe_efficiency
 
     m, hw, eff = result.model, result.hardware, result.efficiency
     where = hw.display_name
@@ -197,9 +197,7 @@ def _format_estimate(result: Any, d: dict[str, Any]) -> str:
         f"{m.display_name} on {where}{split}",
         f"  workload: batch {d['batch']}, {d['input_tokens']} input + {d['output_tokens']} output tokens; "
         f"weights {d['weight_dtype']}, activations {d['activation_dtype']}, KV cache {d['kv_dtype']}",
-        f"  realism: {eff.compute_efficiency:.0%} of peak FLOP/s, {eff.memory_efficiency:.0%} of peak bandwidth, "
-        f"{eff.kernel_overhead_s * 1e6:g} us per kernel, {eff.step_overhead_s * 1e3:g} ms per step "
-        f"({efficiency_origin(hw)})",
+        f"  realism: {describe_efficiency(eff, hw)}",
         "",
         f"  {'':32}{'estimate':>16}{'ideal roofline':>18}",
         f"  {'TTFT (prefill, whole batch)':32}{_ms(d['ttft_s']):>16}{_ms(d['ideal_ttft_s']):>18}",

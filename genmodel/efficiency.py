@@ -97,6 +97,13 @@ def resolve_efficiency(hw: HardwareSpec) -> ResolvedEfficiency:
                               pick("usable_memory_fraction"), source, pick("step_overhead_s"))
 
 
+def describe_efficiency(eff: ResolvedEfficiency, hw: HardwareSpec) -> str:
+    """One line for people: the factors in force and where they come from (CLI and dashboard)."""
+    return (f"{eff.compute_efficiency:.0%} of peak FLOP/s, {eff.memory_efficiency:.0%} of peak bandwidth, "
+            f"{eff.kernel_overhead_s * 1e6:g} us per kernel, {eff.step_overhead_s * 1e3:g} ms per step "
+            f"({efficiency_origin(hw)})")
+
+
 def efficiency_origin(hw: HardwareSpec) -> str:
     """Where ``hw``'s realism factors come from, in a few words (for the CLI and the dashboard)."""
     source = hw.efficiency.source or ""

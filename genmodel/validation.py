@@ -32,6 +32,7 @@ from genmodel.database import get_hardware, get_model, hardware_dir
 from genmodel.efficiency import resolve_efficiency
 from genmodel.errors import GenmodelError
 from genmodel.estimate import estimate
+from genmodel.hardware_spec import Efficiency
 
 COLUMNS = ["id", "source", "model", "dtype", "hardware", "num_devices", "interconnect", "system",
            "batch_or_concurrency", "input_len", "output_len", "tp", "pp", "ep", "metric", "value", "unit", "notes"]
@@ -152,10 +153,15 @@ def predict_rows(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         kind = case.kwargs["hardware"].kind
         error = (predicted / record["measured"] - 1) * 100
-        records.append({**record, "kind": kind, "group": METRICS[row["metric"].strip()][1],
-                        "metric_class": METRIC_CLASS[row["metric"].strip()], "predicted": predicted,
+        records.append({**record, "kind": kind, **_labels(row), "predicted": predicted,
                         "error_pct": error, "fits": bool(result.metrics["fits"])})
     return pd.DataFrame(records)
+
+
+def _labels(row: dict) -> dict[str, str]:
+    """The report labels of a row's metric: its phase ('group') and its metric class."""
+    metric = row["metric"].strip()
+    return {"group": METRICS[metric][1], "metric_class": METRIC_CLASS[metric]}
 
 
 def _is_number(text: str) -> bool:
@@ -284,18 +290,13 @@ def apply(frame: pd.DataFrame, calibrations: dict[str, Calibration]) -> pd.DataF
             case = parse_row(row)
         except (ValueError, GenmodelError):
             continue
-        family = family_of(case.kwargs["hardware"].name)
-        hw = case.kwargs["hardware"]
-        fitted = {"compute_efficiency": None, "memory_efficiency": None, "step_overhead_s": None}
-        if family in calibrations:
-            cal = calibrations[family]
-            fitted = {"compute_efficiency": cal.compute_efficiency, "memory_efficiency": cal.memory_efficiency,
-                      "step_overhead_s": cal.step_overhead_s}
-        hw = hw.model_copy(update={"efficiency": hw.efficiency.model_copy(update=fitted)})
-        result = estimate(**{**case.kwargs, "hardware": hw})
+        cal = calibrations.get(family_of(case.kwargs["hardware"].name))
+        fitted = None if cal is None else Efficiency(
+            compute_efficiency=cal.compute_efficiency, memory_efficiency=cal.memory_efficiency,
+            step_overhead_s=cal.step_overhead_s, source=f"calibration of {cal.family}")
+        result = estimate(**case.kwargs, efficiency=fitted, calibrated=False)
         predicted = float(_value(result, case.key)) / case.scale
-        rows.append({"id": row["id"], "group": METRICS[row["metric"].strip()][1],
-                     "metric_class": METRIC_CLASS[row["metric"].strip()], "kind": hw.kind,
+        rows.append({"id": row["id"], **_labels(row), "kind": case.kwargs["hardware"].kind,
                      "error_pct": (predicted / float(row["value"]) - 1) * 100})
     return pd.DataFrame(rows)
 
