@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 import genmodel
-from genmodel import charts
+from genmodel.interfaces import charts
 
 
 def best_ms(fn, repeats: int = 7) -> float:

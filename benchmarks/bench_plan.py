@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from genmodel.planner import plan
+from genmodel.search.planner import plan
 
 CASES = [
     ("llama-3.1-70b", "h100-sxm", {"ttft_s": 2.0, "tpot_s": 0.05}),

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from genmodel import validation as v
-from genmodel.estimate import estimate
+from genmodel.engine.estimate import estimate
 
 GENZ_SYSTEMS = {"a100-40gb-sxm": "A100_40GB_GPU", "a100-80gb-sxm": "A100_80GB_GPU", "h100-sxm": "H100_GPU",
                 "h800-sxm": "H100_GPU", "gh200": "GH200_GPU", "tpu-v5e": "TPUv5e", "tpu-v5p": "TPUv5p",

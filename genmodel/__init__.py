@@ -1,15 +1,45 @@
-"""genmodel: first-principles LLM inference estimates (latency, throughput, memory) for any hardware."""
+"""genmodel: first-principles LLM inference estimates (latency, throughput, memory, energy, cost) for any hardware.
 
-from genmodel.database import all_hardware, all_models, get_hardware, get_model
-from genmodel.errors import ConfigurationError, DoesNotFitError, GenmodelError, SpecError, UnknownNameError
-from genmodel.estimate import Estimate, estimate
-from genmodel.hardware_spec import Efficiency, HardwareSpec
-from genmodel.model_spec import ModelSpec
-from genmodel.workload import Workload
+The public API is re-exported here; the subpackages show the architecture:
+``specs`` (model, hardware, platform, workload, units) -> ``data`` (databases, HF import) -> ``engine``
+(operators, roofline, memory, collectives, one engine step, ``estimate``) -> ``economics`` (energy, TCO) ->
+``search`` (size, plan, compare) -> ``validation`` -> ``interfaces`` (CLI, charts, dashboard).
+"""
+
+from genmodel.data.registry import (
+    all_hardware,
+    all_models,
+    all_platforms,
+    get_hardware,
+    get_model,
+    get_platform,
+    use_databases,
+)
+from genmodel.economics.tco import CostAssumptions
+from genmodel.engine.estimate import estimate
+from genmodel.engine.parallel import Parallelism
+from genmodel.engine.realism import Realism
+from genmodel.engine.result import Estimate
+from genmodel.errors import (
+    ConfigurationError,
+    DoesNotFitError,
+    GenmodelError,
+    InputTypeError,
+    SpecError,
+    UnknownNameError,
+)
+from genmodel.search.compare import compare_hardware, compare_models
+from genmodel.search.planner import plan, size
+from genmodel.specs.hardware import Efficiency, HardwareSpec
+from genmodel.specs.model import ModelSpec
+from genmodel.specs.platform import PlatformSpec
+from genmodel.specs.workload import Workload
+from genmodel.table import Table
+from genmodel.version import __version__
 
 __all__ = [
-    "ConfigurationError", "DoesNotFitError", "Efficiency", "Estimate", "GenmodelError", "HardwareSpec", "ModelSpec",
-    "SpecError", "UnknownNameError", "Workload", "all_hardware", "all_models", "estimate", "get_hardware",
-    "get_model",
+    "ConfigurationError", "CostAssumptions", "DoesNotFitError", "Efficiency", "Estimate", "GenmodelError",
+    "HardwareSpec", "InputTypeError", "ModelSpec", "Parallelism", "PlatformSpec", "Realism", "SpecError", "Table",
+    "UnknownNameError", "Workload", "__version__", "all_hardware", "all_models", "all_platforms", "compare_hardware",
+    "compare_models", "estimate", "get_hardware", "get_model", "get_platform", "plan", "size", "use_databases",
 ]
-__version__ = "0.1.0"

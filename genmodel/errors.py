@@ -11,7 +11,15 @@ import difflib
 
 
 class GenmodelError(Exception):
-    """Base class for errors caused by user input (unknown names, impossible configurations)."""
+    """Base class for errors caused by user input (unknown names, impossible configurations).
+
+    ``argument`` names the library argument (or spec field) at fault when there is one; the message then
+    starts with that name, so that the CLI can write its option name (``--batch``) in its place.
+    """
+
+    def __init__(self, message: str, argument: str | None = None) -> None:
+        super().__init__(message)
+        self.argument = argument
 
 
 class UnitError(GenmodelError, ValueError):
@@ -35,6 +43,10 @@ class DoesNotFitError(GenmodelError, ValueError):
 
 class SpecError(GenmodelError, ValueError):
     """A data file or a Hugging Face config could not be turned into a valid spec."""
+
+
+class InputTypeError(GenmodelError, TypeError):
+    """A library argument has the wrong type (a HardwareSpec given as the model, None as a batch, ...)."""
 
 
 def closest_names(name: str, candidates: list[str], n: int = 3) -> list[str]:

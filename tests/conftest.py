@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from genmodel.hardware_spec import HardwareSpec
-from genmodel.model_spec import ModelSpec
+from genmodel.specs.hardware import HardwareSpec
+from genmodel.specs.model import ModelSpec
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import pytest
 
-from genmodel.database import all_hardware, all_models, get_hardware
+from genmodel.data.registry import all_hardware, all_models, get_hardware
 
 REQUIRED_HARDWARE = [
     "a100-80gb-sxm", "h100-sxm", "h200-sxm", "gh200", "b200", "gb200-nvl72", "l40s", "rtx-4090",

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import genmodel
-from genmodel.cli import main
-from genmodel.tco import CostAssumptions
+from genmodel.interfaces.cli import main
+from genmodel.economics.tco import CostAssumptions
 
 TDP, IDLE = 500.0, 50.0
 W_MEM = 0.66  # envelope weight of a memory-saturated operator (docs/energy_tco.md 1.2)

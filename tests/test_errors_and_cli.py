@@ -5,7 +5,7 @@ import json
 import pytest
 
 import genmodel
-from genmodel.cli import main
+from genmodel.interfaces.cli import main
 from genmodel.errors import ConfigurationError, UnknownNameError
 
 

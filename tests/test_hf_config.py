@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from genmodel.cli import main
-from genmodel.database import get_model, load_spec_file
+from genmodel.interfaces.cli import main
+from genmodel.data.registry import get_model, load_spec_file
 from genmodel.errors import SpecError
-from genmodel.model_spec import ModelSpec
+from genmodel.specs.model import ModelSpec
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hf_configs"
 CONFIGS = sorted(FIXTURES.glob("*.json"))

@@ -32,8 +32,8 @@ def test_max_batch_is_the_boundary():
 def test_max_batch_by_hand_in_both_prefill_regimes(toy_model, toy_hw):
     # toy: bf16 weights; per sequence: KV (2 layers x 2 KV heads x 128 x K,V x 2 B = 2048 B/token) + logits
     # (1000 x 2 B); activations p bytes per prompt token, for at most 8192 prompt tokens (one prefill chunk).
-    from genmodel.memory import activation_bytes_per_token
-    from genmodel.operators import DTypes
+    from genmodel.engine.memory import activation_bytes_per_token
+    from genmodel.engine.operators import DTypes
 
     p = activation_bytes_per_token(toy_model, DTypes("bf16", "bf16", "bf16"))
     weights = toy_model.total_params * 2

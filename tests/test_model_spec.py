@@ -3,8 +3,8 @@
 import pytest
 from pydantic import ValidationError
 
-from genmodel.database import all_models, get_model
-from genmodel.model_spec import ModelSpec
+from genmodel.data.registry import all_models, get_model
+from genmodel.specs.model import ModelSpec
 
 # Vendor-stated parameter counts (total, active), each with its source.
 VENDOR = {

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import genmodel
-from genmodel.collectives import Network, all_reduce, all_to_all, point_to_point
+from genmodel.engine.collectives import Network, all_reduce, all_to_all, point_to_point
 from genmodel.errors import ConfigurationError
-from genmodel.planner import plan, size
+from genmodel.search.planner import plan, size
 
 # an NVLink-like domain of 8 (450 GB/s per direction, 2 us) joined by 400 Gb/s NICs (50 GB/s, 5 us)
 NET = Network(up_bw=450e9, up_latency=2e-6, domain=8, out_bw=50e9, out_latency=5e-6, efficiency=1.0)
@@ -115,7 +115,7 @@ def test_decode_communication_by_hand():
 def test_pipeline_decode_and_prefill_timing_by_hand(toy_model, toy_hw):
     # toy model (2 layers) on 2 devices, pp 2, batch 2: decode keeps 2 micro-batches of 1 sequence in flight;
     # each stage slot = 1 layer + the model-level operators + one activation send; TPOT = 2 slots.
-    from genmodel.hardware_spec import Interconnect
+    from genmodel.specs.hardware import Interconnect
 
     link = Interconnect(name="link", bandwidth_per_direction_bytes_per_s=100e9, latency_s=1e-6, domain_size=2)
     hw = toy_hw.model_copy(update={"scale_up": link})
@@ -171,7 +171,7 @@ def test_planner_writes_csv_and_html(tmp_path):
 
 
 def test_vectorized_layouts_match_scalar_estimates():
-    from genmodel.parallel import Parallelism
+    from genmodel.engine.parallel import Parallelism
 
     tp, pp = np.array([1, 2, 4, 8, 2]), np.array([1, 1, 2, 1, 4])
     many = genmodel.estimate("llama-3.1-70b", "dgx-h100", batch=16, input_tokens=1024, output_tokens=64,
@@ -212,7 +212,7 @@ def test_context_parallel_splits_long_prefill():
 
 
 def test_disaggregation_balances_pools_by_hand():
-    from genmodel.planner import disaggregate
+    from genmodel.search.planner import disaggregate
 
     d = disaggregate("llama-3.1-8b", "dgx-h100", 2048, 256, ttft_s=1.0, tpot_s=0.02)
     pre, dec = d.prefill, d.decode

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import genmodel
-from genmodel.efficiency import KIND_DEFAULTS
-from genmodel.hardware_spec import Efficiency, HardwareSpec
+from genmodel.engine.realism import KIND_DEFAULTS
+from genmodel.specs.hardware import Efficiency, HardwareSpec
 
 
 def test_toy_decode_step_by_hand(toy_model, toy_hw):

@@ -3,7 +3,7 @@
 import pytest
 
 from genmodel.errors import UnitError
-from genmodel.units import format_quantity, parse_quantity
+from genmodel.specs.units import format_quantity, parse_quantity
 
 
 @pytest.mark.parametrize(("text", "dimension", "expected"), [

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from genmodel import validation as v
-from genmodel.cli import main
+from genmodel.interfaces.cli import main
 
 DATA = Path(__file__).resolve().parent.parent / "validation" / "measured.csv"
 

@@ -1,0 +1,281 @@
+"""The databases of models, devices and platforms: the built-in entries plus the user's own.
+
+Contract
+--------
+* Built-in entries ship inside the package (``genmodel/builtin/``, mapped at build time from the repository's
+  ``models_db/`` and ``hardware_db/``); in a source checkout they are read from those folders directly.
+* User entries are added to them, never replace them: from the user folder (``user_dir()``: platformdirs'
+  user data folder, or ``GENMODEL_USER_DIR``) and from every folder named in ``GENMODEL_DB`` (separated like
+  PATH) or given with ``use_databases`` (the CLI's ``--db``). Each such folder holds ``models/``,
+  ``hardware/`` and ``platforms/`` sub-folders of one-entry YAML/JSON files. A name defined twice is an error
+  naming both files; a file's name must be its entry's name (``h100-sxm.yaml`` holds ``name: h100-sxm``).
+* Every file is validated on load (``SpecError`` naming the file and the field). Lookups are case-insensitive,
+  accept the display name, and accept the path of a spec file (``.yaml``, ``.yml``, ``.json``); an unknown
+  name raises ``UnknownNameError`` with the closest names. Each database is read once per process.
+* ``fingerprint()`` is a hash of every file in force, written into JSON and CSV outputs so a result can be
+  reproduced with the same data.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel
+
+from genmodel.errors import InputTypeError, SpecError, unknown_name
+from genmodel.specs.files import load_spec_file
+from genmodel.specs.hardware import HardwareSpec
+from genmodel.specs.model import ModelSpec
+from genmodel.specs.platform import PlatformSpec
+
+Kind = Literal["model", "hardware", "platform"]
+Spec = TypeVar("Spec", bound=BaseModel)
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+
+_PACKAGE = Path(__file__).resolve().parent.parent  # .../genmodel
+# kind -> (class, folder under a user or --db root, built-in folder relative to the repository / the package)
+_KINDS: dict[str, tuple[type[BaseModel], str, str]] = {
+    "model": (ModelSpec, "models", "models_db"),
+    "hardware": (HardwareSpec, "hardware", "hardware_db"),
+    "platform": (PlatformSpec, "platforms", "hardware_db/platforms"),
+}
+_LIST_COMMAND = {"model": "genmodel models", "hardware": "genmodel hardware", "platform": "genmodel platforms"}
+_extra_roots: list[Path] = []
+
+
+def builtin_root() -> Path:
+    """Where the built-in data lives: ``genmodel/builtin`` when installed, the repository root in a checkout."""
+    packaged = _PACKAGE / "builtin"
+    return packaged if packaged.is_dir() else _PACKAGE.parent
+
+
+def is_source_checkout() -> bool:
+    """True when the built-in data is the repository's own folders (an editable install or a checkout)."""
+    return builtin_root() == _PACKAGE.parent
+
+
+def builtin_dir(kind: Kind) -> Path:
+    """Folder of the built-in entries of ``kind`` ('model', 'hardware' or 'platform')."""
+    return builtin_root() / _KINDS[kind][2]
+
+
+def validation_data() -> Path:
+    """The shipped table of published measurements (``validation/measured.csv``)."""
+    return builtin_root() / "validation" / "measured.csv"
+
+
+def user_dir() -> Path:
+    """The user's own database folder: ``GENMODEL_USER_DIR``, else platformdirs' user data folder."""
+    configured = os.environ.get("GENMODEL_USER_DIR")
+    if configured:
+        return Path(configured)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("genmodel", appauthor=False))
+
+
+def user_folder(kind: Kind) -> Path:
+    """Folder where user entries of ``kind`` go by default (``genmodel import-hf`` writes models here)."""
+    return user_dir() / _KINDS[kind][1]
+
+
+def use_databases(folders: list[str | Path]) -> None:
+    """Add ``folders`` (each with models/, hardware/, platforms/ inside) to the databases of this process."""
+    for folder in folders:
+        path = Path(folder)
+        if not path.is_dir():
+            raise SpecError(f"database folder {path} does not exist or is not a folder", "db")
+        if path not in _extra_roots:
+            _extra_roots.append(path)
+
+
+def _roots() -> tuple[str, ...]:
+    env = [p for p in os.environ.get("GENMODEL_DB", "").split(os.pathsep) if p]
+    for folder in env:
+        if not Path(folder).is_dir():
+            raise SpecError(f"GENMODEL_DB names {folder}, which is not a folder")
+    return tuple(str(p) for p in [user_dir(), *map(Path, env), *_extra_roots])
+
+
+@dataclass
+class Database:
+    """Entries of one kind by name, and the file each came from."""
+
+    entries: dict[str, BaseModel] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+    index: dict[str, str] = field(default_factory=dict)  # lower-case name or display name -> name
+
+    def add(self, spec: BaseModel, path: Path, kind: str, check_file_name: bool = True) -> None:
+        name = spec.name
+        if check_file_name and path.stem != name:
+            raise SpecError(f"{path} holds the {kind} {name!r}: name the file {name}{path.suffix} "
+                            "(a database file is named after its entry)")
+        if name in self.entries:
+            raise SpecError(f"the {kind} name {name!r} is defined twice, in {self.files[name]} and in {path}; "
+                            "rename one (user entries are added to the built-in ones, they cannot replace them)")
+        self.entries[name] = spec
+        self.files[name] = path
+        self.index.setdefault(name.lower(), name)
+        display = getattr(spec, "display_name", "")
+        if display:
+            self.index.setdefault(display.lower(), name)
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*") if p.suffix in SPEC_SUFFIXES and p.is_file())
+
+
+@functools.cache
+def _database(kind: str, roots: tuple[str, ...]) -> Database:
+    cls = _KINDS[kind][0]
+    db = Database()
+    builtin = builtin_dir(kind)  # type: ignore[arg-type]
+    files = _files(builtin)
+    if not files:
+        raise SpecError(f"no built-in {kind} files found in {builtin}; the installation is incomplete "
+                        "(reinstall genmodel)")
+    for path in files:
+        db.add(load_spec_file(path, cls), path, kind)
+    for root in roots:
+        folder = Path(root) / _KINDS[kind][1]
+        if folder.is_dir():
+            for path in _files(folder):
+                db.add(load_spec_file(path, cls), path, kind)
+    return db
+
+
+def database(kind: Kind) -> Database:
+    """The database of ``kind`` in force (built-in plus user folders)."""
+    return _database(kind, _roots())
+
+
+def reload() -> None:
+    """Forget the databases read so far (after files were written); the next lookup reads them again."""
+    _database.cache_clear()
+    _fingerprint.cache_clear()
+
+
+def all_models() -> dict[str, ModelSpec]:
+    """Every model in force, by name."""
+    return dict(database("model").entries)  # type: ignore[arg-type]
+
+
+def all_hardware() -> dict[str, HardwareSpec]:
+    """Every device in force, by name."""
+    return dict(database("hardware").entries)  # type: ignore[arg-type]
+
+
+def all_platforms() -> dict[str, PlatformSpec]:
+    """Every multi-device platform in force, by name."""
+    return dict(database("platform").entries)  # type: ignore[arg-type]
+
+
+def looks_like_file(name: str) -> bool:
+    """True when ``name`` is meant as a spec file's path rather than a database name."""
+    return name.lower().endswith(SPEC_SUFFIXES)
+
+
+def _get(kind: Kind, name: object, cls: type[Spec]) -> Spec:
+    if isinstance(name, cls):
+        return name
+    if not isinstance(name, str):
+        wanted = {"model": "a model name or ModelSpec", "hardware": "a device name or HardwareSpec",
+                  "platform": "a platform name or PlatformSpec"}[kind]
+        raise InputTypeError(f"{kind} must be {wanted}, got {type(name).__name__}", kind)
+    if looks_like_file(name):
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise SpecError(f"{kind} file {name} does not exist", kind)
+        return load_spec_file(path, cls)
+    db = database(kind)
+    key = db.index.get(name.strip().lower())
+    if key is None:
+        raise unknown_name(kind, name, list(db.entries), _LIST_COMMAND[kind])
+    return db.entries[key]  # type: ignore[return-value]
+
+
+def get_model(name: str | ModelSpec) -> ModelSpec:
+    """The model called ``name`` (or in the spec file ``name``; a ``ModelSpec`` passes through)."""
+    return _get("model", name, ModelSpec)
+
+
+def get_hardware(name: str | HardwareSpec) -> HardwareSpec:
+    """The device called ``name`` (or in the spec file ``name``; a ``HardwareSpec`` passes through)."""
+    return _get("hardware", name, HardwareSpec)
+
+
+def get_platform(name: str | PlatformSpec) -> PlatformSpec:
+    """The platform called ``name`` (or in the spec file ``name``; a ``PlatformSpec`` passes through)."""
+    return _get("platform", name, PlatformSpec)
+
+
+def platform_device(platform: PlatformSpec) -> HardwareSpec:
+    """The device of ``platform`` with the platform's interconnects in place of its own."""
+    hw = get_hardware(platform.device)
+    update = {k: getattr(platform, k) for k in ("scale_up", "scale_out") if getattr(platform, k) is not None}
+    return hw.model_copy(update=update) if update else hw
+
+
+def entry_file(kind: Kind, name: str) -> Path | None:
+    """The file the entry ``name`` of ``kind`` was read from (None for a spec made in memory)."""
+    return database(kind).files.get(name)
+
+
+@functools.cache
+def _fingerprint(roots: tuple[str, ...]) -> str:
+    digest = hashlib.sha256()
+    for kind in _KINDS:
+        db = _database(kind, roots)
+        for name in sorted(db.files):
+            digest.update(f"{kind}/{name}\0".encode())
+            digest.update(db.files[name].read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def fingerprint() -> str:
+    """Short hash (16 hex digits) of every database file in force: built-in and user entries."""
+    return _fingerprint(_roots())
+
+
+def provenance() -> dict[str, object]:
+    """What every JSON and CSV output carries to be reproducible: the output schema version, the genmodel
+    version and the hash of the databases in force."""
+    from genmodel.version import SCHEMA_VERSION, __version__
+
+    return {"schema_version": SCHEMA_VERSION, "genmodel_version": __version__, "database_hash": fingerprint()}
+
+
+def resolve_hardware(hardware: object) -> tuple[HardwareSpec, PlatformSpec | None]:
+    """A device (name, spec or spec file) or a platform (then its device with the platform's network)."""
+    if isinstance(hardware, PlatformSpec):
+        return platform_device(hardware), hardware
+    if isinstance(hardware, HardwareSpec):
+        return hardware, None
+    if not isinstance(hardware, str):
+        raise InputTypeError("hardware must be a device or platform name, a HardwareSpec or a PlatformSpec, got "
+                             f"{type(hardware).__name__}", "hardware")
+    if looks_like_file(hardware):
+        path = Path(hardware).expanduser()
+        if not path.is_file():
+            raise SpecError(f"hardware file {hardware} does not exist", "hardware")
+        from genmodel.specs.files import load_mapping, validate_spec
+
+        data = load_mapping(path)
+        if "device" in data and "peak_flops_per_s" not in data:  # a platform file
+            platform = validate_spec(data, PlatformSpec, path.name)
+            return platform_device(platform), platform
+        return validate_spec(data, HardwareSpec, path.name), None
+    key = hardware.strip().lower()
+    hw_db, pf_db = database("hardware"), database("platform")
+    if key in hw_db.index:
+        return hw_db.entries[hw_db.index[key]], None  # type: ignore[return-value]
+    if key in pf_db.index:
+        platform = pf_db.entries[pf_db.index[key]]
+        return platform_device(platform), platform  # type: ignore[arg-type]
+    raise unknown_name("hardware or platform", hardware, [*hw_db.entries, *pf_db.entries],
+                       "genmodel hardware' or 'genmodel platforms")

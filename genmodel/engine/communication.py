@@ -1,0 +1,72 @@
+"""Collectives of one engine step on a multi-device layout (docs/parallelism.md section 2-3).
+
+Contract
+--------
+``layer_collectives`` returns, for one pass of all layers over the tokens of one attention group, the seconds of
+each collective (arrays): TP all-reduces after attention and dense FFNs, EP all-to-all dispatch and combine (with
+attention data parallelism), CP all-gathers (prefill) or all-reduces (decode), and the vocabulary collectives of
+the embedding and LM head. ``pp_send`` is the time of one stage-to-stage activation transfer. How much of this is
+on the critical path (pipeline share, overlap) is decided by ``genmodel.engine.step``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genmodel.engine.collectives import Network, all_gather, all_reduce, all_to_all, point_to_point
+from genmodel.engine.parallel import Parallelism
+from genmodel.specs.model import ModelSpec
+
+
+def layer_collectives(model: ModelSpec, net: Network, par: Parallelism, tokens, batch, ab: float, phase: str,
+                       kv_layer_bytes, prompt_tokens):
+    """Seconds of each collective for one pass of all layers over ``tokens`` tokens of an attention group.
+
+    Returns {name: seconds} (arrays). Per layer: a TP all-reduce after attention and after a dense FFN; an
+    MoE layer adds, with attention data parallelism, an all-to-all dispatch and combine of the routed
+    tokens over the EP group (plus a TP all-reduce for shared experts), else one TP all-reduce; once per
+    pass: the vocabulary-parallel embedding's all-reduce and the LM head's logits all-gather.
+    """
+    H, L = model.hidden_size, model.num_layers
+    tp = np.asarray(par.tp, dtype=float)
+    hidden = tokens * H * ab
+    ar = np.where(tp > 1, all_reduce(net, hidden, tp), 0.0)
+    n_moe = model.num_moe_layers
+    n_dense = L - n_moe
+    adp = np.asarray(par.attention_dp, dtype=bool)
+    out = {"tp_all_reduce": (L + n_dense) * ar}
+    if n_moe:
+        k = model.moe.experts_per_token
+        ep = np.asarray(par.ep, dtype=float)
+        sent = tokens * k * H * ab / tp  # each TP rank of an attention group dispatches its share
+        a2a = np.where(adp & (ep > 1), all_to_all(net, sent, ep), 0.0)
+        shared_ar = ar if model.moe.num_shared_experts else 0.0
+        out["tp_all_reduce"] = out["tp_all_reduce"] + n_moe * np.where(adp, shared_ar, ar)
+        out["ep_dispatch"] = n_moe * a2a
+        out["ep_combine"] = n_moe * a2a
+    out["vocab_collectives"] = ar + np.where(tp > 1, all_gather(net, batch * model.vocab_size * ab, tp), 0.0)
+    cp = np.asarray(par.cp, dtype=float)
+    if np.any(cp > 1):
+        # the cp ranks sit tp apart: a domain holds D / tp of them
+        cp_net = net.scaled(domain=np.maximum(np.floor(net.domain / tp), 1))
+        if phase == "prefill":  # all-gather every rank's keys and values of the prompt, per layer
+            cp_comm = L * all_gather(cp_net, batch * prompt_tokens * kv_layer_bytes, cp)
+        else:  # all-reduce the partial attention outputs (and softmax sums) of the local KV shards
+            heads = model.attention.num_heads / tp
+            width = model.attention.mla.v_head_dim if model.attention.mla else model.head_dim
+            cp_comm = L * all_reduce(cp_net, batch * heads * (width + 2) * ab, cp)
+        out["cp_collectives"] = np.where(cp > 1, cp_comm, 0.0)
+    return out
+
+
+def pp_send(net: Network, par: Parallelism, tokens, H: int, ab: float):
+    """Seconds for one stage-to-stage activation transfer, averaged over the stage boundaries."""
+    pp = np.asarray(par.pp, dtype=float)
+    stage = par.stage_size
+    boundaries = np.maximum(pp - 1, 1)
+    # boundary k sits after k x stage devices; it crosses a scale-up domain when that is a multiple of it
+    crossing = np.minimum(pp - 1, np.floor((pp - 1) * stage / net.domain))
+    share = crossing / boundaries
+    m = tokens * H * ab
+    t = share * point_to_point(net, m, True) + (1 - share) * point_to_point(net, m, False)
+    return np.where(pp > 1, t, 0.0)

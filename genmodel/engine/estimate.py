@@ -1,0 +1,314 @@
+"""``estimate()``: latency, throughput, memory, energy and cost of one model on one device or platform.
+
+Contract
+--------
+Inputs may be scalars or NumPy arrays (batch, input_tokens, output_tokens, flops_scale, bandwidth_scale,
+capacity_scale, and the parallel degrees of a ``Parallelism``); they broadcast together and every output has
+the broadcast shape. No Python loop runs over configurations. ``estimate`` is a sequence of named steps:
+
+1. ``prepare`` (genmodel.engine.inputs): check every argument once and resolve names, datatypes and realism;
+2. ``_memory``: per-device footprint, what fits, and where each data class sits in the memory tiers;
+3. ``_timing``: one prefill step and the decode steps, each a pipeline slot timed by ``genmodel.engine.step``,
+   combined over the pipeline (docs/parallelism.md section 3);
+4. ``_energy`` and ``_cost``: joules per slot and request (genmodel.economics.energy), dollars (tco);
+5. ``_metrics``: every figure, broadcast to the configuration shape.
+
+Serving model (docs/metrics.md has the exact definitions):
+  * A static batch: all ``batch`` prompts are prefilled in one step; TTFT is that step's time (it emits
+    the first output token of every sequence).
+  * Then ``output_tokens - 1`` decode steps, step j attending I + j tokens. ``tpot_s`` is the mean decode
+    step time over those steps, computed as the step at the mean attended-key count of each layer group
+    (exact, since only attention depends on context and it does so linearly in the keys attended);
+    ``tpot_final_s`` is the last step's time. With one output token there is no decode step; both are
+    then the time a next step (context I + 1) would take.
+  * e2e latency = TTFT + (output_tokens - 1) x tpot_s; output tokens/s = batch x output / e2e.
+
+Every time has an ``ideal_`` twin: the pure roofline (100% of peak compute and bandwidth, no overhead, perfect
+overlap), never above the estimate. Not modeled: queueing, speculative decoding, thermal throttling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from genmodel.economics.tco import HOURS_PER_YEAR, CostAssumptions, usd_per_device_hour
+from genmodel.engine.inputs import Setup, prepare
+from genmodel.engine.memory import DeviceMemory, Footprint, place
+from genmodel.engine.parallel import Parallelism
+from genmodel.engine.result import Estimate
+from genmodel.engine.step import Stepper, StepResult
+from genmodel.errors import DoesNotFitError
+from genmodel.specs.dtypes import bytes_per_element
+from genmodel.specs.hardware import Efficiency, HardwareSpec
+from genmodel.specs.model import ModelSpec
+from genmodel.specs.platform import PlatformSpec
+from genmodel.specs.units import format_quantity
+from genmodel.specs.workload import DEFAULT_PREFILL_CHUNK_TOKENS, Workload
+
+
+def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSpec | PlatformSpec = "h100-sxm",
+             batch=1, input_tokens=1024, output_tokens=256, weight_dtype: str | None = None,
+             kv_dtype: str | None = None, activation_dtype: str | None = None, *, embedding_dtype: str | None = None,
+             tp=1, pp=1, ep=1, dp=1, cp=1, attention_dp=False, expert_imbalance=1.0, comm_overlap=0.0,
+             micro_batches=None, num_devices: int | None = None, parallel: Parallelism | None = None,
+             prefill_chunk_tokens: int = DEFAULT_PREFILL_CHUNK_TOKENS, flops_scale=1.0, bandwidth_scale=1.0,
+             capacity_scale=1.0, interconnect_scale=1.0, check_fit: bool = True,
+             workload: Workload | None = None, costs: CostAssumptions | None = None,
+             requests_per_s: float | None = None, efficiency: Efficiency | None = None,
+             calibrated: bool = True, cooling_w_per_w: float | None = None) -> Estimate:
+    """Estimate latency, throughput, memory, energy and cost of ``model`` serving static batches on ``hardware``.
+
+    ``hardware`` is a device (one or several of it, split by tp/pp/ep/dp/cp) or a platform (a multi-device
+    system whose network it uses); names, spec objects and spec files (``.yaml``/``.json``) are accepted.
+    ``batch`` is the number of sequences per model replica; ``dp`` replicas serve dp x batch sequences. Array
+    inputs broadcast, the parallel degrees included. A ``Workload`` may replace batch, lengths, datatypes and
+    prefill chunk; a ``Parallelism`` may replace tp ... micro_batches. ``embedding_dtype`` is the datatype of the
+    embedding and LM head (default: the activation datatype for quantized weights, else the weights'). With a
+    single configuration and ``check_fit``, a configuration that does not fit raises ``DoesNotFitError`` saying
+    what to change; with arrays, ``fits`` tells per configuration. Memory figures are per device (the most
+    loaded one). ``calibrated=False`` drops the device entry's calibrated factors (per-kind defaults apply);
+    fields set in ``efficiency`` override both (e.g. ``Efficiency(step_overhead_s=0)``). ``cooling_w_per_w``
+    replaces a cryogenic device's cooling overhead. Every argument is checked; bad ones raise a
+    ``GenmodelError`` naming the argument.
+    """
+    if parallel is None:
+        parallel = Parallelism(tp, pp, ep, dp, attention_dp, expert_imbalance, comm_overlap, micro_batches, cp)
+    s = prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype,
+                embedding_dtype=embedding_dtype, parallel=parallel, num_devices=num_devices,
+                prefill_chunk_tokens=prefill_chunk_tokens, flops_scale=flops_scale, bandwidth_scale=bandwidth_scale,
+                capacity_scale=capacity_scale, interconnect_scale=interconnect_scale, check_fit=check_fit,
+                workload=workload, costs=costs, requests_per_s=requests_per_s, efficiency=efficiency,
+                calibrated=calibrated, cooling_w_per_w=cooling_w_per_w)
+    mem = _memory(s)
+    timing = _timing(s, mem)
+    energy = _energy(s, timing)
+    return Estimate(s.model, s.hw, s.dtypes, s.realism, _inputs(s), _metrics(s, mem, timing, energy),
+                    timing.prefill, timing.decode, mem.placement, s.platform, s.par, s.costs, timing.fill,
+                    timing.slots)
+
+
+# ---- 2. memory -----------------------------------------------------------------------------------------------
+@dataclass
+class MemoryView:
+    device: DeviceMemory
+    footprint: Footprint
+    capacity: np.ndarray  # bytes the engine can fill, per device
+    physical: np.ndarray  # bytes of the memory tiers, per device (after capacity_scale)
+    placement: dict[str, list[np.ndarray]]
+    inv_bandwidth: dict[str, np.ndarray]
+
+
+def _memory(s: Setup) -> MemoryView:
+    """Footprint of the most loaded device, the capacity it must fit in, and the tier placement of each class."""
+    tiers = s.hw.memory
+    physical = [t.capacity_bytes * s.capacity_scale for t in tiers]
+    # the engine's share of every tier; the runtime's reservation comes out of the fastest (where it lives)
+    caps = [p * s.realism.usable_memory_fraction for p in physical]
+    caps[0] = np.maximum(caps[0] - s.realism.runtime_reserved_bytes, 0.0)
+    capacity = sum(caps)
+    device = DeviceMemory(s.model, s.dtypes, s.par, s.prefill_chunk_tokens)
+    fp = device.footprint(s.batch, s.input_tokens, s.output_tokens, capacity)
+    fractions = place(caps, [fp.weights_bytes, fp.kv_cache_bytes, fp.activation_peak_bytes])
+    placement = dict(zip(("weight", "kv", "act"), fractions, strict=True))
+    inv_bw = {cls: sum(f / t.bandwidth_bytes_per_s for f, t in zip(fr, tiers, strict=True))
+              for cls, fr in placement.items()}
+    if s.check_fit and s.scalar and not bool(fp.fits):
+        raise DoesNotFitError(_does_not_fit_message(s, fp, device, capacity, sum(physical)))
+    return MemoryView(device, fp, capacity, sum(physical), placement, inv_bw)
+
+
+# ---- 3. timing -----------------------------------------------------------------------------------------------
+@dataclass
+class TimingView:
+    stepper: Stepper
+    prefill: StepResult
+    decode: StepResult
+    m_pre: np.ndarray  # prefill micro-batches through the pipeline
+    m_dec: np.ndarray  # decode micro-batches in flight
+    fill: np.ndarray  # pipeline slots in TTFT
+    slots: np.ndarray  # pipeline slots per generated token
+
+
+def decode_contexts(input_tokens, output_tokens, shape: tuple[int, ...]):
+    """(first, last) attended lengths, shape (2, *shape): [all decode steps, the final step only]."""
+    i = np.asarray(input_tokens, dtype=float)
+    final = np.broadcast_to(i + np.maximum(np.asarray(output_tokens, dtype=float) - 1, 1), shape)
+    # steps attend I+1 .. I+O-1; with O = 1, the would-be step at I+1
+    first = np.stack([np.broadcast_to(i + 1, shape), final])
+    last = np.stack([final, final])
+    return first, last
+
+
+def _timing(s: Setup, mem: MemoryView) -> TimingView:
+    """Prefill and decode slots, and how many slots TTFT and each generated token take in the pipeline."""
+    stepper = Stepper(s, mem.inv_bandwidth, mem.placement)
+    par, pp = s.par, np.asarray(s.par.pp, dtype=float)
+    b = s.batch / par.attention_groups  # sequences per attention group
+    # micro-batches: prefill through the pipeline (default min(b, pp)); decode keeps pp of them in flight
+    m_pre = np.asarray(par.micro_batches, dtype=float) if par.micro_batches is not None else np.minimum(b, pp)
+    m_pre = np.clip(np.floor(m_pre), 1, np.maximum(b, 1))
+    m_dec = np.maximum(np.minimum(pp, np.floor(b)), 1)
+    prefill = stepper.step("prefill", b / m_pre, s.input_tokens)
+    b_dec = b / m_dec
+    decode = stepper.step("decode", b_dec[None, ...] if np.ndim(b_dec) else b_dec, 1,
+                          decode_contexts(s.input_tokens, s.output_tokens, s.shape))
+    fill = m_pre + pp - 1  # slots until the last micro-batch leaves the last stage
+    slots = np.maximum(m_dec, pp)  # stage slots per generated token in steady state
+    return TimingView(stepper, prefill, decode, m_pre, m_dec, fill, slots)
+
+
+# ---- 4. energy and cost --------------------------------------------------------------------------------------
+@dataclass
+class EnergyView:
+    parts: list[np.ndarray]  # static, compute, memory, communication joules of the whole batch, all devices
+    total_j: np.ndarray
+    peak_w: np.ndarray
+    idle_w: float
+
+
+def _slot_energy(s: Setup, t: TimingView, res: StepResult):
+    """(static, compute, memory, communication) joules of one device in one slot."""
+    power = s.power
+    static, compute, memory = power.operator_energy(res.table, res.real, t.stepper.placement)
+    w = res.weights
+    net = t.stepper.net
+    c_static, c_dyn = power.comm_energy(res.comm_s, net.up_bw * net.efficiency if net is not None else 0.0)
+    c_static = c_static + power.idle_w * res.step_overhead_s  # host-side step work: the device idles
+    parts = ((w * static).sum(axis=0) + c_static, (w * compute).sum(axis=0), (w * memory).sum(axis=0), c_dyn)
+    return tuple(np.broadcast_to(part, res.real.time_s.shape[1:]) for part in parts)
+
+
+def _energy(s: Setup, t: TimingView) -> EnergyView:
+    devices = s.par.devices
+    if s.power is None:
+        nan = np.full(s.shape, np.nan)
+        return EnergyView([nan] * 4, nan, nan, np.nan)
+    idle = s.power.idle_w
+    pre, dec = _slot_energy(s, t, t.prefill), _slot_energy(s, t, t.decode)
+    # a device works m slots of a pipeline pass and idles through the rest (bubbles)
+    pre = (pre[0] * t.m_pre + idle * t.prefill.slot_s * (t.fill - t.m_pre), *(p * t.m_pre for p in pre[1:]))
+    dec = (dec[0] * t.m_dec + idle * t.decode.slot_s * (t.slots - t.m_dec), *(p * t.m_dec for p in dec[1:]))
+    # the whole request batch on all devices: prefill + (O - 1) mean decode steps
+    parts = [devices * (a + (s.output_tokens - 1) * d[0]) for a, d in zip(pre, dec, strict=True)]
+    ttft = t.fill * t.prefill.slot_s
+    tpot = t.slots * t.decode.slot_s[0]
+    peak = devices * np.maximum(sum(pre) / ttft, sum(dec)[0] / tpot)
+    return EnergyView(parts, sum(parts), peak, idle)
+
+
+def _cost(s: Setup, devices, served, ttft, e2e, avg_power) -> dict[str, np.ndarray]:
+    costs, I, O, B = s.costs, s.input_tokens, s.output_tokens, s.batch
+    idle = s.power.idle_w if s.power is not None else np.nan
+    hourly = usd_per_device_hour(s.hw, s.platform, costs, avg_power / devices, idle)
+    busy_usd_per_s = hourly["total"] / costs.utilization / 3600.0  # per device
+    out = {
+        "usd_per_device_hour": hourly["total"],
+        "usd_per_request": busy_usd_per_s * devices * e2e / served,
+        "usd_per_million_input_tokens": busy_usd_per_s * devices * ttft / (served * I) * 1e6,
+        "usd_per_million_output_tokens": np.where(
+            O > 1, busy_usd_per_s * devices * (e2e - ttft) / np.maximum(served * (O - 1), 1) * 1e6, np.nan),
+    }
+    if s.requests_per_s is not None:
+        # replicas finish B requests per e2e; provision devices for the rate at the assumed utilization
+        dp = np.asarray(s.par.dp, dtype=float)
+        busy_devices = s.requests_per_s * e2e / B * (devices / dp)
+        paid_hours = busy_devices / costs.utilization * HOURS_PER_YEAR
+        for key in ("total", "capex", "energy", "other"):
+            out["yearly_usd" if key == "total" else f"yearly_{key}_usd"] = paid_hours * hourly[key]
+        out["devices_for_rate"] = np.ceil(busy_devices / costs.utilization)
+    return out
+
+
+# ---- 5. metrics ----------------------------------------------------------------------------------------------
+def _inputs(s: Setup) -> dict[str, np.ndarray]:
+    full = _full(s.shape)
+    par = s.par
+    return {"batch": full(s.batch).astype(np.int64), "input_tokens": full(s.input_tokens).astype(np.int64),
+            "output_tokens": full(s.output_tokens).astype(np.int64),
+            **{k: full(getattr(par, k)).astype(np.int64) for k in ("tp", "pp", "ep", "dp", "cp")},
+            "attention_dp": full(par.attention_dp).astype(bool), "comm_overlap": full(par.comm_overlap),
+            "flops_scale": full(s.flops_scale), "bandwidth_scale": full(s.bandwidth_scale),
+            "capacity_scale": full(s.capacity_scale), "interconnect_scale": full(s.interconnect_scale),
+            # wall watts per watt dissipated in the cold stage (cryogenic devices; 0 otherwise)
+            "cooling_w_per_w": full(s.power.cooling_w_per_w if s.power is not None else 0.0)}
+
+
+def _full(shape: tuple[int, ...]):
+    def full(x):
+        return np.broadcast_to(np.asarray(x), shape).copy() if shape else np.asarray(x).reshape(())
+
+    return full
+
+
+def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView) -> dict[str, np.ndarray]:
+    B, I, O = s.batch, s.input_tokens, s.output_tokens
+    devices = s.par.devices
+    pre, dec = t.prefill, t.decode
+    ttft, ideal_ttft = t.fill * pre.slot_s, t.fill * pre.ideal_slot_s
+    tpot, tpot_final = t.slots * dec.slot_s[0], t.slots * dec.slot_s[1]
+    ideal_tpot, ideal_tpot_final = t.slots * dec.ideal_slot_s[0], t.slots * dec.ideal_slot_s[1]
+    e2e = ttft + (O - 1) * tpot
+    ideal_e2e = ideal_ttft + (O - 1) * ideal_tpot
+    served = np.asarray(s.par.dp, dtype=float) * B  # sequences in flight on the whole platform
+    fp = mem.footprint
+    avg_power = e.total_j / e2e
+    metrics = {
+        "ttft_s": ttft, "tpot_s": tpot, "tpot_final_s": tpot_final, "e2e_latency_s": e2e,
+        "output_tokens_per_s": served * O / e2e, "total_tokens_per_s": served * (I + O) / e2e,
+        "output_tokens_per_s_per_device": served * O / e2e / devices,
+        "decode_tokens_per_s": served / tpot, "decode_tokens_per_s_per_device": served / tpot / devices,
+        "tokens_per_s_per_user": 1.0 / tpot, "prefill_tokens_per_s": served * I / ttft,
+        "ideal_ttft_s": ideal_ttft, "ideal_tpot_s": ideal_tpot, "ideal_tpot_final_s": ideal_tpot_final,
+        "ideal_e2e_latency_s": ideal_e2e, "ideal_output_tokens_per_s": served * O / ideal_e2e,
+        "weights_bytes": fp.weights_bytes, "kv_cache_bytes": fp.kv_cache_bytes,
+        "activation_peak_bytes": fp.activation_peak_bytes, "total_memory_bytes": fp.total_bytes,
+        "memory_capacity_bytes": fp.capacity_bytes, "device_memory_bytes": mem.physical,
+        # a configuration runs when its memory fits and every attention data-parallel group has a sequence
+        "fits": fp.fits & (B >= s.par.attention_groups),
+        "max_batch": mem.device.max_batch(I, O, mem.capacity),
+        "max_context_tokens": mem.device.max_context(B, mem.capacity),
+        "bound": dec.real.phase_bound()[0], "prefill_bound": pre.real.phase_bound(),
+        "prefill_flops": (pre.weights * pre.table.flops).sum(axis=0) * t.m_pre,
+        "decode_flops": (dec.weights * dec.table.flops).sum(axis=0)[0] * t.m_dec,
+        "devices": devices.astype(np.int64),
+        # communication inside TPOT (per output token) and inside TTFT: what is on the critical path
+        "decode_comm_s": t.slots * dec.comm_s[0], "prefill_comm_s": t.fill * pre.comm_s,
+        "energy_per_output_token_j": e.total_j / (served * O), "energy_per_request_j": e.total_j / served,
+        "output_tokens_per_j": served * O / e.total_j, "avg_power_w": avg_power, "peak_power_w": e.peak_w,
+        "facility_energy_per_output_token_j": e.total_j * s.costs.pue / (served * O),
+        "energy_static_j": e.parts[0], "energy_compute_j": e.parts[1], "energy_memory_j": e.parts[2],
+        "energy_comm_j": e.parts[3], **_cost(s, devices, served, ttft, e2e, avg_power),
+    }
+    full = _full(s.shape)
+    return {k: full(v) for k, v in metrics.items()}
+
+
+def _does_not_fit_message(s: Setup, fp: Footprint, mem: DeviceMemory, capacity, physical) -> str:
+    model, hw, dtypes, par, r = s.model, s.hw, s.dtypes, s.par, s.realism
+    B, I, O = s.batch, s.input_tokens, s.output_tokens
+
+    def gb(x):
+        return format_quantity(float(x), "B")
+
+    where = hw.name if par.is_single_device else f"each {hw.name} (the most loaded of {int(par.devices)} devices)"
+    need = (f"{model.name} needs {gb(fp.weights_bytes)} of {dtypes.weight} weights + {gb(fp.kv_cache_bytes)} of "
+            f"{dtypes.kv} KV cache (batch {int(B)} x {int(I + O)} tokens) + {gb(fp.activation_peak_bytes)} of "
+            f"activations = {gb(fp.total_bytes)} per device, but {where} has {gb(capacity)} usable "
+            f"({gb(physical)} x {r.usable_memory_fraction:.2f} - {gb(r.runtime_reserved_bytes)} runtime).")
+    if fp.weights_bytes > capacity:
+        current = bytes_per_element(dtypes.weight)
+        smaller = [d for d in ("fp8", "int4") if bytes_per_element(d) < current]
+        share = float(fp.weights_bytes) / current
+        options = ", ".join(f"{d}: {gb(share * bytes_per_element(d))}" for d in smaller)
+        need_devices = int(np.ceil(float(fp.weights_bytes) * int(par.devices) / float(capacity)))
+        fixes = ([f"a smaller --weight-dtype ({options})"] if smaller else []) + [
+            "a device with more memory",
+            f"more devices (at least {need_devices} for the weights alone; try 'genmodel size')"]
+        return f"{need} The weights alone do not fit: use {', or '.join(fixes)}."
+    best = int(mem.max_batch(I, O, capacity))
+    ctx = int(mem.max_context(B, capacity))
+    hint = f"The largest batch that fits at this context is {best}" if best else "Not even batch 1 fits"
+    return (f"{need} {hint}; the longest context that fits at batch {int(B)} is {ctx} tokens. Lower --batch or "
+            f"the token counts, or use --kv-dtype fp8.")

@@ -1,0 +1,175 @@
+"""The boundary of the engine: every argument of ``estimate`` checked once and resolved into a ``Setup``.
+
+Contract
+--------
+``prepare(...)`` takes ``estimate``'s arguments and returns a ``Setup``: the model, device, platform, datatypes,
+parallel layout, realism, cost assumptions and power model, with batch, lengths and what-if scales as float
+arrays broadcast to one configuration shape. It raises a ``GenmodelError`` naming the argument for anything
+the engine cannot run: wrong types (``InputTypeError``), NaN, infinities, negative or fractional counts, empty
+datatypes, a layout that does not divide the model, a context longer than the model's maximum, context
+parallelism over more ranks than prompt tokens, a batch smaller than the attention data-parallel groups.
+Every entry point (library, CLI, dashboard, planner, validation) goes through it, so all share the checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from genmodel.data.registry import get_model, resolve_hardware
+from genmodel.economics.energy import PowerModel
+from genmodel.economics.tco import CostAssumptions
+from genmodel.engine.operators import DTypes
+from genmodel.engine.parallel import Parallelism
+from genmodel.engine.realism import Realism, resolve_realism
+from genmodel.errors import ConfigurationError, InputTypeError
+from genmodel.specs.checks import at_least, positive, scalar, whole
+from genmodel.specs.dtypes import DTYPES, bytes_per_element, normalize_dtype
+from genmodel.specs.hardware import Efficiency, HardwareSpec
+from genmodel.specs.model import ModelSpec
+from genmodel.specs.platform import PlatformSpec
+from genmodel.specs.workload import Workload
+
+# hard bounds that keep every count exact in float64 and every product finite (far above any real use)
+MAX_TOKENS = 2**40
+MAX_BATCH = 2**32
+
+
+@dataclass
+class Setup:
+    """Resolved, checked inputs of one ``estimate`` call (arrays broadcast to ``shape``)."""
+
+    model: ModelSpec
+    hw: HardwareSpec
+    platform: PlatformSpec | None
+    dtypes: DTypes
+    par: Parallelism
+    realism: Realism
+    costs: CostAssumptions
+    power: PowerModel | None
+    batch: np.ndarray
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    flops_scale: np.ndarray
+    bandwidth_scale: np.ndarray
+    capacity_scale: np.ndarray
+    interconnect_scale: float
+    prefill_chunk_tokens: float
+    check_fit: bool
+    requests_per_s: float | None
+    shape: tuple[int, ...]
+
+    @property
+    def scalar(self) -> bool:
+        return self.shape == ()
+
+
+def default_activation_dtype(hw: HardwareSpec) -> str:
+    """bf16 if the device has it, else fp16, else the widest datatype it lists."""
+    for candidate in ("bf16", "fp16"):
+        if hw.supports(candidate):
+            return candidate
+    return next(d for d in DTYPES if d in hw.peak_flops_per_s)
+
+
+def _dtype(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputTypeError(f"{name} must be a datatype name such as 'bf16', got {value!r}", name)
+    if not value.strip():
+        raise ConfigurationError(f"{name} is empty; give a datatype ({', '.join(DTYPES)}) or leave it out", name)
+    return normalize_dtype(value, name)
+
+
+def resolve_dtypes(hw: HardwareSpec, weight_dtype: str | None, activation_dtype: str | None,
+                   kv_dtype: str | None, embedding_dtype: str | None = None) -> DTypes:
+    """Fill in defaults and check that the device can run the resulting matrix datatypes.
+
+    Defaults: activations bf16 (else fp16, else the device's widest); weights and KV cache as the activations;
+    embedding and LM head as the weights, except that a quantized checkpoint (weights narrower than the
+    activations) keeps them in the activation datatype, as published fp8/int4 checkpoints do.
+    """
+    act = _dtype("activation_dtype", activation_dtype) or default_activation_dtype(hw)
+    weight = _dtype("weight_dtype", weight_dtype) or act
+    embed = _dtype("embedding_dtype", embedding_dtype)
+    if embed is None:
+        embed = act if bytes_per_element(weight) < bytes_per_element(act) else weight
+    dtypes = DTypes(weight=weight, activation=act, kv=_dtype("kv_dtype", kv_dtype) or act, embedding=embed)
+    for role, needed in (("matrix multiplies", dtypes.gemm), ("attention", dtypes.attention),
+                         ("the LM head", dtypes.head)):
+        if not hw.supports(needed):
+            have = ", ".join(hw.peak_flops_per_s)
+            raise ConfigurationError(
+                f"{hw.name} has no {needed} throughput for {role} (it lists: {have}). Weights, activations and "
+                f"KV are {dtypes.weight}/{dtypes.activation}/{dtypes.kv}; math runs at the wider of weight and "
+                f"activation datatypes. Use --activation-dtype with one of: {have} (a narrower --weight-dtype "
+                f"then runs as weight-only quantization), or choose hardware with {needed}.", "activation_dtype")
+    return dtypes
+
+
+def _typed(name: str, value: object, cls: type, optional: bool = True) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, cls):
+        raise InputTypeError(f"{name} must be a {cls.__name__}{' or None' if optional else ''}, got "
+                             f"{type(value).__name__}", name)
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputTypeError(f"{name} must be True or False, got {value!r}", name)
+    return bool(value)
+
+
+def prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype, *,
+            embedding_dtype, parallel: Parallelism, num_devices, prefill_chunk_tokens, flops_scale,
+            bandwidth_scale, capacity_scale, interconnect_scale, check_fit, workload, costs, requests_per_s,
+            efficiency, calibrated, cooling_w_per_w) -> Setup:
+    """Check and resolve ``estimate``'s arguments (see the module docstring)."""
+    _typed("workload", workload, Workload)
+    _typed("costs", costs, CostAssumptions)
+    _typed("efficiency", efficiency, Efficiency)
+    _typed("parallel", parallel, Parallelism, optional=False)
+    check_fit, calibrated = _flag("check_fit", check_fit), _flag("calibrated", calibrated)
+    if workload is not None:
+        batch, input_tokens, output_tokens = workload.batch, workload.input_tokens, workload.output_tokens
+        weight_dtype, kv_dtype = workload.weight_dtype, workload.kv_dtype
+        activation_dtype, prefill_chunk_tokens = workload.activation_dtype, workload.prefill_chunk_tokens
+    model = get_model(model)
+    hw, platform = resolve_hardware(hardware)
+    realism = resolve_realism(hw, efficiency, calibrated)
+    B = whole("batch", batch, 1, MAX_BATCH)
+    I = whole("input_tokens", input_tokens, 1, MAX_TOKENS)
+    O = whole("output_tokens", output_tokens, 1, MAX_TOKENS)
+    scales = [positive(n, v) for n, v in (("flops_scale", flops_scale), ("bandwidth_scale", bandwidth_scale),
+                                           ("capacity_scale", capacity_scale))]
+    link = scalar("interconnect_scale", positive("interconnect_scale", interconnect_scale))
+    chunk = scalar("prefill_chunk_tokens", whole("prefill_chunk_tokens", prefill_chunk_tokens, 1, MAX_TOKENS))
+    rate = None if requests_per_s is None else scalar("requests_per_s", positive("requests_per_s", requests_per_s))
+    if num_devices is not None:
+        num_devices = int(scalar("num_devices", whole("num_devices", num_devices)))
+    if cooling_w_per_w is not None:
+        cooling_w_per_w = scalar("cooling_w_per_w", at_least("cooling_w_per_w", cooling_w_per_w, 0.0))
+    parallel.check(model, num_devices)
+    dtypes = resolve_dtypes(hw, weight_dtype, activation_dtype, kv_dtype, embedding_dtype)
+
+    longest = I + O
+    if np.any(longest > model.max_context_tokens):
+        bad = longest[longest > model.max_context_tokens].flat[0]
+        raise ConfigurationError(
+            f"input_tokens + output_tokens = {int(bad):,} exceeds the {model.max_context_tokens:,}-token maximum "
+            f"context of {model.name}; shorten the prompt or the output", "input_tokens")
+    cp = np.asarray(parallel.cp, dtype=float)
+    if np.any(cp > I):
+        raise ConfigurationError(f"cp {int(np.max(cp))} exceeds the {int(np.min(I))} prompt tokens to split; "
+                                 "use a smaller cp (context parallelism splits the prompt)", "cp")
+    shape = np.broadcast_shapes(B.shape, I.shape, O.shape, *(s.shape for s in scales), parallel.devices.shape)
+    groups = parallel.attention_groups
+    if shape == () and float(B) < float(groups):
+        raise ConfigurationError(f"batch {int(B)} is smaller than the {int(groups)} attention data-parallel "
+                                 f"groups: give each group at least one sequence (batch >= {int(groups)})", "batch")
+    B, I, O = (np.broadcast_to(x, shape) for x in (B, I, O))
+    return Setup(model, hw, platform, dtypes, parallel, realism, costs or CostAssumptions(),
+                 PowerModel.of(hw, cooling_w_per_w), B, I, O, *scales, link, chunk, check_fit, rate, shape)

@@ -1,0 +1,210 @@
+"""Memory footprint, placement across memory tiers, largest batch and longest context that fit.
+
+Contract (docs/formulas.md section 4)
+--------
+* ``weights_bytes`` = layer parameters x bytes per weight element + embedding and LM head parameters x bytes per
+  element of their own datatype (quantized checkpoints keep them in bf16; ``DTypes.embedding``).
+* ``kv_cache_bytes`` = batch x KV bytes of one sequence at its full context (input + output tokens);
+  windowed layers hold at most their window.
+* ``activation_peak_bytes`` = the largest live activation set during prefill: the widest operator's inputs
+  plus outputs plus the residual stream, for min(batch x input, prefill chunk) tokens, plus the logits
+  of the batch's last tokens. The capacity they must fit in is what the serving engine can fill:
+  capacity x ``usable_memory_fraction`` - ``runtime_reserved_bytes`` (``genmodel.engine.realism``).
+* Placement: tiers with role 'memory' are filled fastest first, weights first, then the KV cache, then
+  activations (what an engine that pins weights in the fastest memory does). Data that overflows every
+  tier is counted in the slowest one (and ``fits`` is False).
+* ``max_batch``: the largest batch whose total fits (0 if none); ``max_context_tokens``: the longest context
+  (prompt = context, worst case for activations) that fits at the given batch, capped at the model's
+  ``max_context_tokens``. The first is closed-form; the second a vectorized integer bisection.
+* On several devices every figure is per device, for the most loaded one (``DeviceMemory``): weights and
+  KV heads divided by tp (KV heads replicated past their count, MLA's latent replicated on TP ranks),
+  routed experts by ep and expert_tp, layers by pp (heaviest stage: ceil(L/pp) layers), sequences by the
+  attention data-parallel groups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from genmodel.specs.dtypes import bytes_per_element
+from genmodel.specs.model import ModelSpec
+from genmodel.engine.operators import DTypes, build_operators
+from genmodel.engine.parallel import SINGLE_DEVICE, Parallelism
+
+_MODEL_LEVEL = {"embedding", "final_add_norm", "lm_head"}
+
+
+def stage_fraction(model: ModelSpec, parallel: Parallelism = SINGLE_DEVICE) -> np.ndarray:
+    """Share of the layers held by the heaviest pipeline stage: ceil(L / pp) / L."""
+    return np.ceil(model.num_layers / np.asarray(parallel.pp, dtype=float)) / model.num_layers
+
+
+def layer_weights_per_device(model: ModelSpec, parallel: Parallelism = SINGLE_DEVICE) -> np.ndarray:
+    """Parameters one device holds for all L layers (before the pipeline split), under TP and EP."""
+    a, H = model.attention, model.hidden_size
+    tp = np.asarray(parallel.tp, dtype=float)
+    if a.mla is None:
+        d, nq = model.head_dim, a.num_heads / tp
+        nkv = np.maximum(a.num_kv_heads / tp, 1.0)  # KV heads replicated when tp exceeds their count
+        attn = H * d * (nq + 2 * nkv) + nq * d * H + (d * (nq + 2 * nkv) if a.qkv_bias else 0.0)
+    else:
+        m, nh = a.mla, a.num_heads / tp
+        qk = m.qk_nope_head_dim + m.qk_rope_head_dim
+        replicated = H * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank  # KV down + its norm
+        if m.q_lora_rank:
+            replicated = replicated + H * m.q_lora_rank + m.q_lora_rank
+            q_up = m.q_lora_rank * nh * qk
+        else:
+            q_up = H * nh * qk
+        attn = replicated + q_up + m.kv_lora_rank * nh * (m.qk_nope_head_dim + m.v_head_dim) + nh * m.v_head_dim * H
+    n_moe = model.num_moe_layers
+    dense = model.dense_ffn_params / tp
+    total = model.num_layers * (attn + 2 * H) + (model.num_layers - n_moe) * dense
+    if model.moe is not None:
+        moe = (model.router_params + model.moe.num_experts / np.asarray(parallel.ep, dtype=float)
+               * model.expert_params / parallel.expert_tp + model.shared_experts_params / tp)
+        total = total + n_moe * moe
+    return total
+
+
+def kv_bytes_per_token_per_layer(model: ModelSpec, kv_dtype: str, parallel: Parallelism = SINGLE_DEVICE):
+    """KV-cache bytes per token per layer on one device (KV heads sharded by tp; MLA latent replicated)."""
+    a = model.attention
+    if a.mla is not None:
+        elements = a.mla.kv_lora_rank + a.mla.qk_rope_head_dim
+    else:
+        elements = 2 * np.maximum(a.num_kv_heads / np.asarray(parallel.tp, dtype=float), 1.0) * model.head_dim
+    return elements * bytes_per_element(kv_dtype)
+
+
+def activation_bytes_per_token(model: ModelSpec, dtypes: DTypes, parallel: Parallelism = SINGLE_DEVICE):
+    """Largest per-token activation working set of one layer on one device (inputs + outputs + residual)."""
+    table = build_operators(model, "prefill", 1, 1, None, dtypes, parallel)
+    layer_rows = [i for i, name in enumerate(table.names) if name not in _MODEL_LEVEL]
+    widest = table.act_bytes[layer_rows].max(axis=0)
+    return widest + model.hidden_size * bytes_per_element(dtypes.activation)
+
+
+@dataclass
+class Footprint:
+    """Memory use of one device (arrays over the configuration shape), in bytes."""
+
+    weights_bytes: np.ndarray
+    kv_cache_bytes: np.ndarray
+    activation_peak_bytes: np.ndarray
+    capacity_bytes: np.ndarray
+
+    @property
+    def total_bytes(self) -> np.ndarray:
+        return self.weights_bytes + self.kv_cache_bytes + self.activation_peak_bytes
+
+    @property
+    def fits(self) -> np.ndarray:
+        return self.total_bytes <= self.capacity_bytes
+
+
+class DeviceMemory:
+    """Memory of the most loaded device of a replica as a function of batch and lengths (docs/formulas.md 4).
+
+    A replica's ``batch`` sequences are spread over ``attention_groups`` groups; each device keeps the KV
+    cache of its group's sequences for the layers of its pipeline stage (the heaviest stage holds
+    ceil(L/pp) layers; layer kinds are assumed spread evenly over stages).
+    """
+
+    def __init__(self, model: ModelSpec, dtypes: DTypes, parallel: Parallelism = SINGLE_DEVICE,
+                 prefill_chunk_tokens: int = 8192) -> None:
+        self.model, self.dtypes, self.parallel, self.chunk = model, dtypes, parallel, float(prefill_chunk_tokens)
+        tp = np.asarray(parallel.tp, dtype=float)
+        pp = np.asarray(parallel.pp, dtype=float)
+        wb, ab, eb = (bytes_per_element(d) for d in (dtypes.weight, dtypes.activation, dtypes.embedding))
+        self.fraction = stage_fraction(model, parallel)
+        vocab = model.vocab_size * model.hidden_size / tp
+        # one stage holds the embedding and the head when pp = 1; with pp > 1 the first holds the embedding and
+        # the last the head: the heaviest stage carries at most one vocabulary matrix
+        both = vocab * (1 if model.tie_word_embeddings else 2)
+        model_level = np.where(pp > 1, vocab, both) + model.hidden_size
+        self.weights = self.fraction * layer_weights_per_device(model, parallel) * wb + model_level * eb
+        self.kv_layer = kv_bytes_per_token_per_layer(model, dtypes.kv, parallel)
+        self.windows, self.counts = np.unique(model.layer_window, return_counts=True)
+        self.per_token = activation_bytes_per_token(model, dtypes, parallel)
+        self.logits = model.vocab_size / tp * ab
+        self.groups = parallel.attention_groups
+        self.cp = np.asarray(parallel.cp, dtype=float)  # context-parallel ranks split KV and prompt tokens
+
+    def kv_per_sequence(self, context):
+        """KV bytes of one sequence holding ``context`` tokens, on one device."""
+        ctx = np.asarray(context, dtype=float)
+        held = sum(c * np.minimum(ctx, w) for w, c in zip(self.windows, self.counts, strict=True))
+        return self.fraction * held * self.kv_layer / self.cp
+
+    def footprint(self, batch, input_tokens, output_tokens, capacity_bytes) -> Footprint:
+        seqs = np.asarray(batch, dtype=float) / self.groups  # sequences on this device
+        inputs = np.asarray(input_tokens, dtype=float)
+        kv = seqs * self.kv_per_sequence(inputs + np.asarray(output_tokens, dtype=float))
+        act = np.minimum(seqs * inputs / self.cp, self.chunk) * self.per_token + seqs * self.logits
+        shape = np.broadcast_shapes(np.shape(kv), np.shape(act), np.shape(capacity_bytes), np.shape(self.weights))
+        return Footprint(*(np.broadcast_to(np.asarray(x, dtype=float), shape)
+                           for x in (self.weights, kv, act, capacity_bytes)))
+
+    def max_batch(self, input_tokens, output_tokens, capacity_bytes):
+        """Largest replica batch whose device footprint fits (0 if none), in whole sequences per group.
+
+        Per device the footprint is W + b (kv_seq + logits) + p min(b S, C) for b sequences: linear in b with
+        one kink at b = C / S. With b_c = floor(C / S): if b_c fits, the answer is
+        max(b_c, floor((cap - W - p C) / a)) with a = kv_seq + logits, else floor((cap - W) / (a + p S)).
+        """
+        S = np.asarray(input_tokens, dtype=float) / self.cp  # prompt tokens per device
+        cap = np.asarray(capacity_bytes, dtype=float)
+        a = self.kv_per_sequence(np.asarray(input_tokens, dtype=float) + np.asarray(output_tokens, dtype=float)) \
+            + self.logits
+        avail = cap - self.weights
+        p, C = self.per_token, self.chunk
+        bc = np.floor(C / S)
+        fits_bc = self.weights + bc * a + p * np.minimum(bc * S, C) <= cap
+        best = np.where(fits_bc, np.maximum(bc, np.floor((avail - p * C) / a)), np.floor(avail / (a + p * S)))
+        return (np.maximum(best, 0) * self.groups).astype(np.int64)
+
+    def max_context(self, batch, capacity_bytes):
+        """Longest context (prompt = context) fitting at ``batch``, capped at the model's maximum (0 if none).
+
+        Integer bisection on the increasing, piecewise-linear footprint, vectorized over configurations.
+        """
+        limit = np.asarray(capacity_bytes, dtype=float)
+        shape = np.broadcast_shapes(np.shape(batch), limit.shape, np.shape(self.weights))
+
+        def total(n):
+            return self.footprint(batch, n, 0, 0.0).total_bytes
+
+        lo = np.zeros(shape)  # invariant: lo == 0 or total(lo) <= limit
+        hi = np.full(shape, float(self.model.max_context_tokens) + 1)  # hi == max + 1 or total(hi) > limit
+        while np.any(hi - lo > 1):
+            mid = np.floor((lo + hi) / 2)
+            ok = total(mid) <= limit
+            lo = np.where(ok, mid, lo)
+            hi = np.where(ok, hi, mid)
+        return lo.astype(np.int64)
+
+
+def place(capacities: list, amounts: list):
+    """Greedy placement: fill tiers (fastest first) with each amount in turn (weights, KV, activations).
+
+    ``capacities``: per tier, bytes (scalars or arrays); ``amounts``: per data class, bytes. Returns, per
+    class, a list of per-tier fractions (arrays) summing to 1; overflow lands in the last tier.
+    """
+    free = [np.asarray(c, dtype=float) for c in capacities]
+    fractions = []
+    last = len(free) - 1
+    for amount in amounts:
+        amount = np.asarray(amount, dtype=float)
+        left = amount.copy()
+        parts = []
+        for t in range(len(free)):
+            put = left if t == last else np.minimum(left, np.maximum(free[t], 0))
+            free[t] = free[t] - put
+            left = left - put
+            safe = np.where(amount > 0, amount, 1.0)
+            parts.append(np.where(amount > 0, put / safe, 1.0 if t == 0 else 0.0))
+        fractions.append(parts)
+    return fractions

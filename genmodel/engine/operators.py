@@ -1,0 +1,339 @@
+"""The operators of one forward step, as arrays of FLOPs and bytes (docs/formulas.md sections 2-3).
+
+Contract
+--------
+``build_operators(model, phase, batch, new_tokens, context, dtypes)`` returns an ``OperatorTable``: one row
+per distinct operator of one layer group (layers with the same attention window and FFN kind are one
+group), plus the embedding, final norm and LM head. Each row has its FLOPs, weight bytes, KV-cache bytes
+and activation bytes **per layer instance** as NumPy arrays broadcast over the configuration shape, a
+``count`` (layers it stands for), a kernel-launch count and the datatype its math runs at.
+
+Phases
+  * ``prefill``: ``new_tokens`` = S prompt tokens per sequence, nothing cached before. Attention is causal:
+    query i sees min(i, W) keys (sliding window W) or the keys of its own chunk (chunked attention).
+    The LM head runs on the last token of each sequence only.
+  * ``decode``: one new token per sequence. ``context`` is a pair (first, last) of attended lengths L
+    (the new token included): the row values are the mean over the decode steps L = first..last. Only
+    attention rows depend on L, linearly in the keys attended, so the mean step is the step at the mean
+    attended-key count, (pairs(last) - pairs(first - 1)) / (last - first + 1) per layer group (exact for
+    sliding and chunked windows too). ``context = (L, L)`` gives the single step at L.
+
+What moves through memory (assumptions)
+  * Every GEMM reads its whole weight matrix once per step and reads its input / writes its output
+    activations once (no fusion across operators, except the attention kernel below).
+  * Attention is one fused kernel (FlashAttention-style): the score matrix never leaves the chip; Q, K, V are
+    read once and O written once. In decode it reads the cached K and V of the tokens it attends to.
+  * The new tokens' K and V (or MLA latent) are written to the cache in the KV datatype by the projection.
+  * Norms, rotary embedding, activation functions and residual adds are memory-only (their FLOPs run on
+    vector units and are not counted against the matrix peak). Each residual add is fused into the RMSNorm
+    that follows it (one kernel reads x and the residual, writes both), as vLLM and TensorRT-LLM do.
+  * MoE: a router GEMM, then the routed experts; only the expected number of *distinct* experts hit by the
+    step's tokens (``genmodel.engine.experts``) have their weights read; every token does top-k experts' FLOPs.
+    Shared experts run on every token. Load imbalance is not modeled here (perfectly even experts).
+  * MLA (DeepSeek-V2/V3): prefill uses the explicit form (the latent is up-projected to per-head K and V,
+    attention with head width qk_nope + qk_rope); decode uses the absorbed form (W_UK folded into the query,
+    W_UV applied after attention), so attention reads only the 576-element latent per token, shared by all
+    heads. This is the split DeepSeek's and FlashMLA's kernels use.
+  * The input embedding is a gather: it reads one row per token, not the whole matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from genmodel.specs.dtypes import bytes_per_element, compute_dtype
+from genmodel.engine.experts import expected_active_experts
+from genmodel.specs.model import ModelSpec
+from genmodel.engine.parallel import SINGLE_DEVICE, Parallelism
+
+Phase = Literal["prefill", "decode"]
+
+
+@dataclass(frozen=True)
+class DTypes:
+    """Resolved datatypes of one run: weights, activations, KV cache, and the embedding and LM head matrices
+    (quantized checkpoints usually keep those two in the activation datatype)."""
+
+    weight: str
+    activation: str
+    kv: str
+    embedding: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.embedding:
+            object.__setattr__(self, "embedding", self.weight)
+
+    @property
+    def head(self) -> str:
+        """Datatype the LM head's matrix multiply runs at."""
+        return compute_dtype(self.embedding, self.activation)
+
+    @property
+    def gemm(self) -> str:
+        """Datatype weight x activation products run at."""
+        return compute_dtype(self.weight, self.activation)
+
+    @property
+    def attention(self) -> str:
+        """Datatype attention (activation x cached KV) runs at."""
+        return compute_dtype(self.activation, self.kv)
+
+
+@dataclass
+class OperatorTable:
+    """Operators of one step; array fields have shape (n_ops, *config_shape), per layer instance."""
+
+    names: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    dtypes: list[str | None] = field(default_factory=list)
+    count: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    kernels: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    flops: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    weight_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    kv_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    act_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def total(self, attr: str) -> np.ndarray:
+        """Sum over operators (times their layer counts) of ``attr`` ('flops', 'weight_bytes', ...)."""
+        values = getattr(self, attr)
+        return np.tensordot(self.count, values, axes=(0, 0))
+
+
+class _Rows:
+    """Collects rows, then stacks them into an ``OperatorTable``."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple] = []
+
+    def add(self, name, group, kind, dtype, count, *, flops=0.0, weights=0.0, kv=0.0, act=0.0, kernels=1.0):
+        self.rows.append((name, group, kind, dtype, count, kernels, flops, weights, kv, act))
+
+    def table(self) -> OperatorTable:
+        cols = list(zip(*self.rows, strict=True))
+        arrays = [np.asarray(c, dtype=float) if np.ndim(c) == 0 else c for col in cols[6:] for c in col]
+        shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
+        n = len(self.rows)
+
+        def stack(k: int) -> np.ndarray:
+            out = np.empty((n, *shape))
+            for row, value in enumerate(cols[k]):
+                out[row] = value
+            return out
+
+        return OperatorTable(list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]),
+                             np.asarray(cols[4], dtype=float), np.asarray(cols[5], dtype=float),
+                             stack(6), stack(7), stack(8), stack(9))
+
+
+def attended_keys(query_position, window: float, kind: str):
+    """Keys a query at 1-based position ``query_position`` attends to (causal, with window)."""
+    p = np.asarray(query_position, dtype=float)
+    if np.isinf(window):
+        return p
+    if kind == "chunked":
+        return p - window * np.floor((p - 1) / window)
+    return np.minimum(p, window)
+
+
+def causal_pairs(tokens, window: float, kind: str):
+    """Query-key pairs in causal attention over ``tokens`` tokens: sum over i=1..S of attended_keys(i)."""
+    s = np.asarray(tokens, dtype=float)
+    full = s * (s + 1) / 2
+    if np.isinf(window):
+        return full
+    w = window
+    if kind == "chunked":
+        chunks = np.floor(s / w)
+        rest = s - chunks * w
+        return chunks * w * (w + 1) / 2 + rest * (rest + 1) / 2
+    return np.where(s <= w, full, w * (w + 1) / 2 + (s - w) * w)
+
+
+def _layer_groups(model: ModelSpec) -> list[tuple[str, int, float, bool]]:
+    """(label, layer count, window, is_moe) for each distinct (window, FFN kind) among the layers."""
+    keys = list(zip(model.layer_window.tolist(), model.layer_is_moe.tolist(), strict=True))
+    groups = []
+    for key in dict.fromkeys(keys):
+        count = keys.count(key)
+        window, is_moe = key
+        attn = "global" if np.isinf(window) else f"{model.attention.window_kind} {int(window)}"
+        ffn = "MoE" if is_moe else "dense"
+        groups.append((f"{ffn} FFN, {attn} attn x{count}", count, window, is_moe))
+    return groups
+
+
+def mean_attended_keys(first, last, window: float, kind: str):
+    """Mean over decode steps L = first..last (inclusive) of the keys a query at position L attends to."""
+    first = np.asarray(first, dtype=float)
+    last = np.asarray(last, dtype=float)
+    total = causal_pairs(last, window, kind) - causal_pairs(first - 1, window, kind)
+    return total / (last - first + 1)
+
+
+@dataclass
+class _Ctx:
+    """Per-device quantities shared by the row builders of one step."""
+
+    model: ModelSpec
+    phase: str
+    B: np.ndarray  # sequences on this device's attention group
+    T: np.ndarray  # tokens this device's linear layers process in the step
+    cp: np.ndarray  # context-parallel ranks sharing these sequences (attention work split cp ways)
+    tp: np.ndarray  # attention / dense tensor-parallel degree
+    moe_tokens: np.ndarray  # tokens routed by the whole stage (all attention groups)
+    ep: np.ndarray
+    etp: np.ndarray
+    imbalance: np.ndarray
+    wb: float
+    ab: float
+    kb: float
+    eb: float  # bytes per element of the embedding and LM head matrices
+    gemm: str
+    attn: str
+
+
+def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, dtypes: DTypes,
+                    parallel: Parallelism = SINGLE_DEVICE) -> OperatorTable:
+    """Operators of one ``phase`` step on one device (see module docstring for the meaning).
+
+    ``batch`` is the number of sequences of the device's attention group (its share of the replica's
+    batch under attention data parallelism). Under tensor parallelism heads, FFN columns and the vocabulary
+    are split ``tp`` ways (KV heads replicated when tp exceeds their count; MLA's down-projections and latent
+    cache replicated); under expert parallelism each device holds num_experts/ep experts, each split
+    expert_tp ways, and processes expert_imbalance x its even share of the stage's routed tokens.
+    """
+    q = np.asarray(new_tokens, dtype=float)
+    B = np.asarray(batch, dtype=float)
+    wb, ab, kb, eb = (bytes_per_element(d) for d in (dtypes.weight, dtypes.activation, dtypes.kv, dtypes.embedding))
+    tp = np.asarray(parallel.tp, dtype=float)
+    cp = np.asarray(parallel.cp, dtype=float)
+    # context parallel: prefill splits the prompt's tokens over the cp ranks; decode runs the linear layers
+    # on every rank
+    T = B * q / cp if phase == "prefill" else B * q
+    c = _Ctx(model, phase, B, T, cp, tp, T * parallel.attention_groups, np.asarray(parallel.ep, dtype=float),
+             parallel.expert_tp, np.asarray(parallel.expert_imbalance, dtype=float), wb, ab, kb, eb, dtypes.gemm,
+             dtypes.attention)
+    H, V = model.hidden_size, model.vocab_size
+    att = model.attention
+    rows = _Rows()
+
+    # vocabulary-parallel embedding: each rank holds V/tp rows and gathers the tokens that fall in its shard
+    rows.add("embedding", "model", "gather", None, 1, weights=T * H * eb / tp, act=T * H * ab)
+    for label, n, window, is_moe in _layer_groups(model):
+        # per sequence and device: query-key pairs (a cp-th of them, load-balanced) and keys read (prefill: all
+        # of the prompt's keys, gathered from the cp ranks; decode: the local cp-th of the cache)
+        if phase == "prefill":
+            pairs = causal_pairs(q, window, att.window_kind) / cp
+            keys_read = q
+        else:
+            first, last = context
+            pairs = mean_attended_keys(first, last, window, att.window_kind) / cp
+            keys_read = pairs
+        # residual add fused into the following RMSNorm (vLLM's fused_add_rms_norm): read x and the
+        # residual, write the new residual and the normalized x
+        rows.add("attn_add_norm", label, "elementwise", None, n, act=4 * T * H * ab)
+        if att.mla is None:
+            _gqa(rows, c, label, n, pairs, keys_read)
+        else:
+            _mla(rows, c, label, n, pairs, keys_read)
+        rows.add("ffn_add_norm", label, "elementwise", None, n, act=4 * T * H * ab)
+        if is_moe:
+            _moe(rows, c, label, n)
+        else:
+            _ffn(rows, c, "ffn", label, n, model.ffn.intermediate_size / tp)
+
+    head_tokens = B  # prefill: last token of each sequence only; decode: the one new token
+    rows.add("final_add_norm", "model", "elementwise", None, 1, act=4 * head_tokens * H * ab)
+    _gemm(rows, c, "lm_head", "model", 1, head_tokens, H, V / tp, wb=eb, dtype=dtypes.head)
+    return rows.table()
+
+
+def _gemm(rows, c: _Ctx, name, label, n, tokens, k_in, n_out, *, heads=1.0, kv=0.0, wb=None, dtype=None):
+    """``heads`` GEMMs [tokens x k_in] @ [k_in x n_out], one weight matrix per head."""
+    rows.add(name, label, "gemm", dtype or c.gemm, n, flops=2 * tokens * heads * k_in * n_out,
+             weights=heads * k_in * n_out * (c.wb if wb is None else wb), act=tokens * heads * (k_in + n_out) * c.ab,
+             kv=kv)
+
+
+def _gqa(rows, c: _Ctx, label, n, pairs, keys_read):
+    att, H, d = c.model.attention, c.model.hidden_size, c.model.head_dim
+    nq = att.num_heads / c.tp
+    nkv = np.maximum(att.num_kv_heads / c.tp, 1.0)  # replicated when tp > KV heads
+    T, B, ab, kb = c.T, c.B, c.ab, c.kb
+    _gemm(rows, c, "qkv_proj", label, n, T, H, (nq + 2 * nkv) * d, kv=T * 2 * nkv * d * kb)
+    rows.add("rope", label, "elementwise", None, n, act=2 * T * (nq + nkv) * d * ab)
+    # fused attention: scores read Q and the keys, values read the values and write O
+    rows.add("attn_scores", label, "attention", c.attn, n, flops=2 * B * nq * d * pairs,
+             kv=B * keys_read * nkv * d * kb, act=T * nq * d * ab)
+    rows.add("attn_values", label, "attention", c.attn, n, kernels=0.0, flops=2 * B * nq * d * pairs,
+             kv=B * keys_read * nkv * d * kb, act=T * nq * d * ab)
+    _gemm(rows, c, "o_proj", label, n, T, nq * d, H)
+
+
+def _mla(rows, c: _Ctx, label, n, pairs, keys_read):
+    m, H = c.model.attention.mla, c.model.hidden_size
+    nh = c.model.attention.num_heads / c.tp  # heads split; down-projections and latent cache replicated
+    dn, dr, dv, r = m.qk_nope_head_dim, m.qk_rope_head_dim, m.v_head_dim, m.kv_lora_rank
+    T, B, ab, kb = c.T, c.B, c.ab, c.kb
+    if m.q_lora_rank:
+        _gemm(rows, c, "q_down", label, n, T, H, m.q_lora_rank)
+        _gemm(rows, c, "q_up", label, n, T, m.q_lora_rank, nh * (dn + dr))
+    else:
+        _gemm(rows, c, "q_proj", label, n, T, H, nh * (dn + dr))
+    _gemm(rows, c, "kv_down", label, n, T, H, r + dr, kv=T * (r + dr) * kb)
+    rows.add("rope", label, "elementwise", None, n, act=2 * T * (nh + 1) * dr * ab)
+    if c.phase == "prefill":
+        # explicit form: up-project the latent of every new token to per-head K (nope part) and V
+        _gemm(rows, c, "kv_up", label, n, T, r, nh * (dn + dv))
+        rows.add("attn_scores", label, "attention", c.attn, n, flops=2 * B * nh * (dn + dr) * pairs,
+                 act=T * nh * (dn + dr) * ab + B * keys_read * nh * (dn + dr) * ab)
+        rows.add("attn_values", label, "attention", c.attn, n, kernels=0.0, flops=2 * B * nh * dv * pairs,
+                 act=B * keys_read * nh * dv * ab + T * nh * dv * ab)
+    else:
+        # absorbed form: q_nope @ W_UK -> latent-space query; attend over the cached latent; W_UV after
+        _gemm(rows, c, "q_absorb", label, n, T, dn, r, heads=nh)
+        rows.add("attn_scores", label, "attention", c.attn, n, flops=2 * B * nh * (r + dr) * pairs,
+                 kv=B * keys_read * (r + dr) * kb, act=T * nh * (r + dr) * ab)
+        rows.add("attn_values", label, "attention", c.attn, n, kernels=0.0, flops=2 * B * nh * r * pairs,
+                 act=T * nh * r * ab)
+        _gemm(rows, c, "v_absorb", label, n, T, r, dv, heads=nh)
+    _gemm(rows, c, "o_proj", label, n, T, nh * dv, H)
+
+
+def _ffn(rows, c: _Ctx, prefix, label, n, width):
+    """A dense (or shared-expert) FFN of ``width`` columns on this device, for all of its tokens."""
+    H, T = c.model.hidden_size, c.T
+    if c.model.ffn.gated:
+        _gemm(rows, c, f"{prefix}_gate_up", label, n, T, H, 2 * width)
+        rows.add(f"{prefix}_act", label, "elementwise", None, n, act=3 * T * width * c.ab)
+    else:
+        _gemm(rows, c, f"{prefix}_up", label, n, T, H, width)
+        rows.add(f"{prefix}_act", label, "elementwise", None, n, act=2 * T * width * c.ab)
+    _gemm(rows, c, f"{prefix}_down", label, n, T, width, H)
+
+
+def _moe(rows, c: _Ctx, label, n):
+    moe, H = c.model.moe, c.model.hidden_size
+    E, k = moe.num_experts, moe.experts_per_token
+    F = moe.expert_intermediate_size / c.etp  # each expert split expert_tp ways
+    _gemm(rows, c, "router", label, n, c.T, H, E)
+    # this device's experts hit by the stage's tokens, and its (imbalanced) share of token-expert pairs
+    active = expected_active_experts(c.moe_tokens, E, k) / c.ep
+    routed = c.moe_tokens * k / c.ep * c.imbalance
+    up_cols = (2 if c.model.ffn.gated else 1) * F
+    ab, wb = c.ab, c.wb
+    rows.add("experts_up", label, "gemm", c.gemm, n, flops=2 * routed * H * up_cols,
+             weights=active * H * up_cols * wb, act=routed * (H + up_cols) * ab)
+    rows.add("experts_act", label, "elementwise", None, n, act=routed * (up_cols + F) * ab)
+    rows.add("experts_down", label, "gemm", c.gemm, n, flops=2 * routed * F * H, weights=active * F * H * wb,
+             act=routed * (F + H) * ab)
+    rows.add("moe_combine", label, "elementwise", None, n, act=(routed + c.T) * H * ab)
+    if moe.num_shared_experts:
+        _ffn(rows, c, "shared_expert", label, n, moe.num_shared_experts * moe.shared_width / c.tp)

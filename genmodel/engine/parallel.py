@@ -1,0 +1,158 @@
+"""``Parallelism``: how one model replica is split over devices, and which splits are valid.
+
+Contract (docs/parallelism.md section 1)
+--------
+* ``tp``: tensor parallel degree of attention and dense FFN (heads and FFN columns sharded; KV heads
+  replicated when tp exceeds the KV-head count; MLA's latent cache replicated on every TP rank).
+* ``pp``: pipeline stages; layers split as evenly as possible (the heaviest stage has ceil(L/pp) layers).
+* ``ep``: expert parallel degree: each device of a stage holds num_experts/ep routed experts.
+* ``attention_dp``: the DeepSeek/SGLang large-scale layout: a stage has ``ep`` devices; attention (and the
+  dense FFN, shared experts) runs data-parallel in ep/tp groups of tp devices, and tokens reach their
+  experts through an all-to-all dispatch and combine. Without it a stage has ``tp`` devices, experts are
+  split ep ways inside the TP group (ep divides tp) and each expert tp/ep ways.
+* ``cp``: context parallel degree (ring attention) for long prompts: the cp devices of a stage share the
+  same sequences; in prefill each processes 1/cp of the prompt's tokens and an all-gather brings it the
+  other ranks' keys and values; in decode each keeps 1/cp of the KV cache and attends over it, the linear
+  layers run on every rank, and the partial attention outputs are all-reduced. Weights are replicated over
+  the cp ranks. Not combined with attention_dp.
+* ``dp``: independent replicas. ``devices = dp x pp x stage size`` (stage size = tp x cp, or ep).
+* ``expert_imbalance``: tokens on the busiest expert device / mean (1.0 = perfectly even).
+* ``comm_overlap``: fraction of communication time hidden under compute (0 = none, conservative).
+* ``micro_batches``: prefill micro-batches through the pipeline (default min(batch, pp)).
+
+Fields may be NumPy arrays (the planner evaluates many layouts at once). Construction checks every value (whole
+numbers >= 1, fractions in range, no NaN); ``check(model)`` checks every layout against the model, element-wise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from genmodel.errors import ConfigurationError, InputTypeError
+from genmodel.specs.checks import at_least, whole
+from genmodel.specs.model import ModelSpec
+
+
+def divisors(n: int) -> list[int]:
+    """All positive divisors of n, ascending."""
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    """Split of one replica over devices (see module docstring); scalar or array fields."""
+
+    tp: Any = 1
+    pp: Any = 1
+    ep: Any = 1
+    dp: Any = 1
+    attention_dp: Any = False
+    expert_imbalance: Any = 1.0
+    comm_overlap: Any = 0.0
+    micro_batches: Any = None
+    cp: Any = 1
+
+    def _arr(self, name: str) -> np.ndarray:
+        return np.asarray(getattr(self, name), dtype=float)
+
+    @property
+    def stage_size(self) -> np.ndarray:
+        """Devices per pipeline stage: ep with attention data parallelism, else tp x cp."""
+        return np.where(np.asarray(self.attention_dp, dtype=bool), self._arr("ep"), self._arr("tp") * self._arr("cp"))
+
+    @property
+    def attention_groups(self) -> np.ndarray:
+        """Attention data-parallel groups per stage (ep / tp with attention_dp, else 1)."""
+        return self.stage_size / (self._arr("tp") * self._arr("cp"))
+
+    @property
+    def expert_tp(self) -> np.ndarray:
+        """Ways each routed expert is split (tp / ep, or 1 with attention_dp)."""
+        return self.stage_size / self._arr("cp") / self._arr("ep")
+
+    @property
+    def devices(self) -> np.ndarray:
+        """Devices used by all replicas: dp x pp x stage size."""
+        return self._arr("dp") * self._arr("pp") * self.stage_size
+
+    @property
+    def is_single_device(self) -> bool:
+        return bool(np.all(self.devices == 1))
+
+    def __post_init__(self) -> None:
+        for name in ("tp", "pp", "ep", "dp", "cp"):
+            whole(name, getattr(self, name))
+        adp = np.asarray(self.attention_dp)
+        if adp.dtype != bool and not (adp.dtype.kind in "iu" and np.isin(adp, (0, 1)).all()):
+            raise InputTypeError(f"attention_dp must be True or False, got {self.attention_dp!r}", "attention_dp")
+        at_least("expert_imbalance", self.expert_imbalance, 1.0)
+        at_least("comm_overlap", self.comm_overlap, 0.0, 1.0)
+        if self.micro_batches is not None:
+            whole("micro_batches", self.micro_batches)
+
+    def check(self, model: ModelSpec, num_devices: int | None = None) -> None:
+        """Raise ``ConfigurationError`` naming the valid choices unless every layout (arrays: every element)
+        fits ``model`` (and, when given, uses ``num_devices`` devices)."""
+        tp, pp, ep, dp, cp = (np.asarray(getattr(self, k), dtype=float) for k in ("tp", "pp", "ep", "dp", "cp"))
+        adp = np.asarray(self.attention_dp, dtype=bool)
+        tp, pp, ep, dp, cp, adp = np.broadcast_arrays(tp, pp, ep, dp, cp, adp)
+
+        def first(mask) -> dict[str, int]:
+            k = np.flatnonzero(mask)[0]
+            return {n: int(a.flat[k]) for n, a in (("tp", tp), ("pp", pp), ("ep", ep), ("dp", dp), ("cp", cp))}
+
+        heads = model.attention.num_heads
+        bad = np.mod(heads, tp) != 0
+        if bad.any():
+            raise ConfigurationError(f"tp {first(bad)['tp']} does not divide the {heads} attention heads of "
+                                     f"{model.name}; valid: {', '.join(map(str, divisors(heads)))}", "tp")
+        bad = pp > model.num_layers
+        if bad.any():
+            raise ConfigurationError(f"pp {first(bad)['pp']} exceeds the {model.num_layers} layers of {model.name}",
+                                     "pp")
+        if model.moe is None:
+            if (ep > 1).any():
+                raise ConfigurationError(f"ep {first(ep > 1)['ep']} needs a mixture-of-experts model; {model.name} "
+                                         "is dense (use tp or dp)", "ep")
+            if adp.any():
+                raise ConfigurationError(f"attention_dp needs a mixture-of-experts model (it runs attention "
+                                         f"data-parallel over the expert-parallel group); {model.name} is dense: "
+                                         "use dp for data parallelism", "attention_dp")
+        else:
+            experts = model.moe.num_experts
+            bad = np.mod(experts, ep) != 0
+            if bad.any():
+                raise ConfigurationError(f"ep {first(bad)['ep']} does not divide the {experts} experts of "
+                                         f"{model.name}; valid: {', '.join(map(str, divisors(experts)))}", "ep")
+        bad = (cp > 1) & adp
+        if bad.any():
+            raise ConfigurationError("cp (context parallel) cannot be combined with attention_dp; use one", "cp")
+        bad = adp & (np.mod(ep, tp) != 0)
+        if bad.any():
+            f = first(bad)
+            raise ConfigurationError(f"with attention_dp the stage has ep = {f['ep']} devices, split into attention "
+                                     f"groups of tp = {f['tp']}: tp must divide ep (valid tp: "
+                                     f"{', '.join(map(str, divisors(f['ep'])))})", "tp")
+        bad = ~adp & (np.mod(tp, ep) != 0)
+        if bad.any():
+            f = first(bad)
+            raise ConfigurationError(f"ep {f['ep']} must divide tp {f['tp']} (experts are split inside the TP "
+                                     f"group); valid ep: {', '.join(map(str, divisors(f['tp'])))}, or add "
+                                     "attention_dp to run attention data-parallel over an EP group", "ep")
+        if num_devices is not None:
+            devices = np.broadcast_to(self.devices, tp.shape)
+            bad = devices != num_devices
+            if bad.any():
+                f = first(bad)
+                k = np.flatnonzero(bad)[0]
+                stage = "ep" if bool(adp.flat[k]) else "(tp x cp)"
+                raise ConfigurationError(
+                    f"num_devices {num_devices} does not match the split: dp x pp x {stage} = {f['dp']} x {f['pp']}"
+                    f" x {int(np.broadcast_to(self.stage_size, tp.shape).flat[k])} = {int(devices.flat[k])} "
+                    f"devices; choose a split whose product is {num_devices}", "num_devices")
+
+
+SINGLE_DEVICE = Parallelism()

@@ -1,0 +1,93 @@
+"""Roofline timing of an ``OperatorTable`` on one device (docs/formulas.md section 5).
+
+Contract
+--------
+For every operator row and configuration::
+
+    t_compute = FLOPs / (peak[dtype] x compute_efficiency x flops_scale)
+    t_memory  = sum over tiers t of bytes_t / (bandwidth_t x memory_efficiency x bandwidth_scale)
+    t_power   = dynamic energy / (TDP - idle power)     (devices with per-operation energy coefficients only)
+    t         = max(t_compute, t_memory, t_power) + kernels x kernel_overhead_s        (0 if the row does no work)
+    step time = sum over rows of count x t
+
+bytes_t splits each row's weight, KV and activation bytes over the memory tiers by the placement
+fractions of ``genmodel.engine.memory.place``; transfers from different tiers are assumed not to overlap (a
+conservative sum). ``t_power`` is the power cap: a device whose work would draw more than its TDP runs slower
+(it throttles) rather than spending less energy per operation. The *ideal* roofline is the same with both
+efficiencies 1 and no overhead (the power cap is physics and stays). Each row is labelled by what dominates its
+time: 'compute', 'memory', 'power' or 'overhead'. Compute and memory overlap perfectly inside an operator and
+not at all between operators.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from genmodel.engine.operators import OperatorTable
+
+BOUNDS = np.array(["compute", "memory", "power", "overhead"])
+
+
+@dataclass
+class Timing:
+    """Per-operator times (shape (n_ops, *config)) for one layer instance, and their step total."""
+
+    compute_s: np.ndarray
+    memory_s: np.ndarray
+    overhead_s: np.ndarray
+    time_s: np.ndarray  # per instance
+    count: np.ndarray
+    power_s: np.ndarray | float = 0.0
+
+    @property
+    def step_s(self) -> np.ndarray:
+        """Time of the whole step: sum over operators of count x time."""
+        return np.tensordot(self.count, self.time_s, axes=(0, 0))
+
+    @property
+    def bound(self) -> np.ndarray:
+        """Per operator: 'compute', 'memory', 'power' or 'overhead', whichever term is largest."""
+        return BOUNDS[self._bound_index()]
+
+    def _bound_index(self) -> np.ndarray:
+        terms = np.stack(np.broadcast_arrays(self.compute_s, self.memory_s, self.power_s, self.overhead_s))
+        return np.argmax(terms, axis=0)  # ties go to the first: compute, then memory, then power
+
+    def phase_bound(self) -> np.ndarray:
+        """Per configuration: the label whose operators take the largest share of the step time."""
+        index = self._bound_index()
+        shares = np.stack([np.tensordot(self.count, np.where(index == k, self.time_s, 0.0), axes=(0, 0))
+                           for k in range(len(BOUNDS))])
+        return BOUNDS[np.argmax(shares, axis=0)]
+
+
+def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth: dict[str, np.ndarray], *,
+                   compute_efficiency: float, memory_efficiency: float, kernel_overhead_s: float,
+                   flops_scale=1.0, bandwidth_scale=1.0, power_s=0.0) -> tuple[Timing, Timing]:
+    """Time each operator of ``table``: returns (realistic, ideal) timings.
+
+    ``peak_flops``: per operator, the device's dense peak for its datatype (inf for memory-only rows).
+    ``inv_bandwidth``: for 'weight', 'kv' and 'act', the placement-weighted sum over tiers of
+    fraction_t / bandwidth_t in s/B (arrays over the configuration shape). ``power_s``: per operator, the
+    least time its dynamic energy allows under the power cap (0 where there is no coefficient model). The ideal
+    timing uses efficiencies of 1 and no kernel overhead.
+    """
+    extra = table.flops.ndim - 1
+    peak = np.asarray(peak_flops, dtype=float).reshape(-1, *([1] * extra))
+    ideal_c = table.flops / (peak * np.asarray(flops_scale))
+    ideal_m = (table.weight_bytes * inv_bandwidth["weight"] + table.kv_bytes * inv_bandwidth["kv"]
+               + table.act_bytes * inv_bandwidth["act"]) / np.asarray(bandwidth_scale)
+    ideal_c, ideal_m = np.broadcast_arrays(ideal_c, ideal_m)
+    does_work = (table.flops > 0) | (table.weight_bytes + table.kv_bytes + table.act_bytes > 0)
+    kernels = table.kernels.reshape(-1, *([1] * extra))
+    overhead = np.broadcast_to(np.where(does_work, kernels * kernel_overhead_s, 0.0), ideal_c.shape)
+    compute = ideal_c / compute_efficiency
+    memory = ideal_m / memory_efficiency
+    power = np.broadcast_to(np.asarray(power_s, dtype=float), ideal_c.shape)
+    real = Timing(compute, memory, overhead, np.maximum(np.maximum(compute, memory), power) + overhead, table.count,
+                  power)
+    zero = np.zeros_like(ideal_c)
+    ideal = Timing(ideal_c, ideal_m, zero, np.maximum(np.maximum(ideal_c, ideal_m), power), table.count, power)
+    return real, ideal

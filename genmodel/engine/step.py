@@ -1,0 +1,136 @@
+"""One engine step on one layout: the primitive every result is built from (docs/formulas.md, parallelism.md 3).
+
+Contract
+--------
+``Stepper(setup, placement)`` holds what is fixed across the steps of one estimate (per-class inverse
+bandwidths, network, power model). ``Stepper.step(phase, seqs, new_tokens, contexts)`` returns a ``StepResult``
+for one **pipeline slot** of a step: the heaviest stage's share of the layers, the model-level operators, the
+collectives on the critical path, and the per-step overhead, for ``seqs`` sequences of one attention group
+(arrays over the configuration shape; decode arrays may carry a leading [mean step, final step] axis).
+
+Timing of a slot::
+
+    ops      = sum over operator rows of (instances per slot) x t_row        (genmodel.engine.roofline)
+    comm     = stage share x layer collectives + vocabulary collectives + one stage-to-stage send
+    slot     = ops + exposed comm + step_overhead_s
+
+Communication overlap (``Parallelism.comm_overlap`` = f > 0) follows two-batch overlap (DeepSeek's and
+SGLang's serving): the slot's sequences run as two micro-batches of half the size, and one micro-batch's
+collectives run under the other's compute. A TP all-reduce depends on the GEMM just before it, so it can hide
+only under the *other* micro-batch's work: per micro-batch at most min(f x M', C') is hidden, with C' and M' its
+compute and communication time. Each micro-batch re-reads the weights, so small batches lose more to the split
+than they hide. A slot with fewer than two sequences cannot be split and hides nothing. With C', M' per
+micro-batch: slot = 2 C' + 2 M' - 2 min(f M', C') + step overhead; the ideal uses f = 1, so
+ideal = 2 max(C'_ideal, M'_ideal) <= slot. Without overlap: slot = C + M + step overhead, ideal = C_ideal + M_ideal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from genmodel.engine.collectives import Network
+from genmodel.engine.communication import layer_collectives, pp_send
+from genmodel.engine.inputs import Setup
+from genmodel.engine.memory import kv_bytes_per_token_per_layer, stage_fraction
+from genmodel.engine.operators import OperatorTable, build_operators
+from genmodel.engine.roofline import Timing, time_operators
+from genmodel.specs.dtypes import bytes_per_element
+
+LAYER_FREE = ("vocab_collectives", "pp_send")  # collectives that are not per layer
+
+
+@dataclass
+class StepResult:
+    """One pipeline slot of one step (realistic and ideal), per device."""
+
+    table: OperatorTable  # the operators of one micro-batch
+    real: Timing
+    ideal: Timing
+    weights: np.ndarray  # per row: instances per slot (stage share x micro-batches), broadcastable to times
+    comm: dict[str, np.ndarray]  # exposed seconds per slot, per collective
+    ideal_comm: dict[str, np.ndarray]
+    ops_s: np.ndarray
+    ideal_ops_s: np.ndarray
+    slot_s: np.ndarray  # ops + exposed comm + step overhead
+    ideal_slot_s: np.ndarray
+    step_overhead_s: float
+    micro_batches: np.ndarray  # 2 where two-batch overlap splits the slot, else 1
+
+    @property
+    def comm_s(self) -> np.ndarray:
+        return sum(self.comm.values(), np.zeros_like(self.slot_s))
+
+
+class Stepper:
+    """Times engine steps of one estimate's setup (see the module docstring)."""
+
+    def __init__(self, setup: Setup, inv_bandwidth: dict[str, np.ndarray],
+                 placement: dict[str, list[np.ndarray]]) -> None:
+        self.s = setup
+        self.inv_bw = inv_bandwidth
+        self.placement = placement
+        par, hw = setup.par, setup.hw
+        self.fraction = stage_fraction(setup.model, par)
+        self.kv_layer = kv_bytes_per_token_per_layer(setup.model, setup.dtypes.kv, par)
+        self.ab = bytes_per_element(setup.dtypes.activation)
+        self.overlap = np.asarray(par.comm_overlap, dtype=float)
+        self.pp = np.asarray(par.pp, dtype=float)
+        self.net: Network | None = None
+        if bool(np.any(par.devices > 1)):
+            domain = setup.platform.domain_size_with(hw) if setup.platform else None
+            self.net = Network.of(hw, domain).scaled(setup.interconnect_scale)
+
+    def _collectives(self, net: Network, phase: str, tokens, seqs) -> dict[str, np.ndarray]:
+        """Seconds per slot of each collective for one micro-batch (the stage's share of the layers)."""
+        s = self.s
+        parts = layer_collectives(s.model, net, s.par, tokens, seqs, self.ab, phase, self.kv_layer, s.input_tokens)
+        out = {k: (v if k in LAYER_FREE else self.fraction * v) for k, v in parts.items()}
+        out["pp_send"] = pp_send(net, s.par, tokens, s.model.hidden_size, self.ab)
+        return out
+
+    def step(self, phase: str, seqs, new_tokens, contexts=None) -> StepResult:
+        """One slot of a ``phase`` step for ``seqs`` sequences per attention group (see module docstring)."""
+        s, r = self.s, self.s.realism
+        seqs = np.asarray(seqs, dtype=float)
+        split = (self.overlap > 0) & (seqs >= 2)
+        micro = np.where(split, 2.0, 1.0)
+        m_seqs = seqs / micro
+        table = build_operators(s.model, phase, m_seqs, new_tokens, contexts, s.dtypes, s.par)
+        # per-configuration arrays align on the trailing axes, so decode's leading [mean, final] axis broadcasts
+        peaks = [s.hw.peak_flops_per_s[d] if d else np.inf for d in table.dtypes]
+        power_s = s.power.min_time_s(table, self.placement) if s.power is not None else 0.0
+        real, ideal = time_operators(table, peaks, self.inv_bw, compute_efficiency=r.compute_efficiency,
+                                     memory_efficiency=r.memory_efficiency, kernel_overhead_s=r.kernel_overhead_s,
+                                     flops_scale=s.flops_scale, bandwidth_scale=s.bandwidth_scale, power_s=power_s)
+        extra = real.time_s.ndim - 1
+        is_layer = np.array([g != "model" for g in table.groups]).reshape(-1, *([1] * extra))
+        count = table.count.reshape(-1, *([1] * extra))
+        weights = count * np.where(is_layer, self.fraction, 1.0) * micro
+        ops = (weights * real.time_s).sum(axis=0)
+        ideal_ops = (weights * ideal.time_s).sum(axis=0)
+
+        tokens = m_seqs * np.asarray(new_tokens, dtype=float) / (np.asarray(s.par.cp, dtype=float)
+                                                                 if phase == "prefill" else 1.0)
+        comm, ideal_comm = {}, {}
+        if self.net is not None:
+            comm = {k: micro * v for k, v in self._collectives(self.net, phase, tokens, m_seqs).items()}
+            perfect = self.net.scaled(efficiency=1.0)
+            ideal_comm = {k: micro * v for k, v in self._collectives(perfect, phase, tokens, m_seqs).items()}
+        total = sum(comm.values(), np.zeros_like(ops))
+        ideal_total = sum(ideal_comm.values(), np.zeros_like(ops))
+        # two-batch overlap: per micro-batch, min(f M', C') hidden under the other micro-batch's work
+        hidden = np.where(split, micro * np.minimum(self.overlap * total / micro, ops / micro), 0.0)
+        ideal_hidden = np.where(split, micro * np.minimum(ideal_total / micro, ideal_ops / micro), 0.0)
+        exposed = _scaled(comm, total, total - hidden)
+        ideal_exposed = _scaled(ideal_comm, ideal_total, ideal_total - ideal_hidden)
+        step = r.step_overhead_s
+        return StepResult(table, real, ideal, weights, exposed, ideal_exposed, ops, ideal_ops,
+                          ops + (total - hidden) + step, ideal_ops + (ideal_total - ideal_hidden), step, micro)
+
+
+def _scaled(parts: dict[str, np.ndarray], total, exposed) -> dict[str, np.ndarray]:
+    """Each collective's share of the exposed time (proportional to its own time)."""
+    factor = np.where(total > 0, exposed / np.where(total > 0, total, 1.0), 0.0)
+    return {k: v * factor for k, v in parts.items()}

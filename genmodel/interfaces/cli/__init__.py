@@ -1,0 +1,91 @@
+"""The ``genmodel`` command line.
+
+Contract
+--------
+Every command prints human-readable text with units (or one JSON object with ``--json``, SI units as the key
+names say, with the provenance keys). Bad input (unknown names, impossible configurations, unreadable files,
+unwritable output paths, NaN or out-of-range numbers) prints one line ``error: ...`` naming the option and what
+to do, writes nothing and exits with status 2; anything else escaping is a bug. The library computes everything;
+the command modules (estimate, catalog, search, validate, imports, dashboard) only parse and format.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from genmodel.errors import GenmodelError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,
+                  help="First-principles LLM inference estimates: latency, throughput, memory, energy and cost.")
+
+
+@app.callback()
+def _options(db: Annotated[list[Path] | None, typer.Option(
+        "--db", help="Extra database folder (with models/, hardware/, platforms/ inside); repeatable. "
+        "Also GENMODEL_DB. Entries are added to the built-in ones.")] = None) -> None:
+    """genmodel: LLM inference estimates from first principles."""
+    if db:
+        from genmodel.data.registry import use_databases
+
+        use_databases(db)
+
+
+from genmodel.interfaces.cli import catalog, dashboard, estimate, imports, search, validate  # noqa: E402,F401
+
+# library argument names whose command-line option is spelled differently
+_OPTION_NAMES = {"rental_usd_per_device_hour": "--usd-per-device-hour", "kernel_overhead_s": "--kernel-overhead-us",
+                 "step_overhead_s": "--step-overhead-ms", "ttft_s": "--ttft-ms", "tpot_s": "--tpot-ms",
+                 "usable_memory_fraction": "--memory-fraction", "runtime_reserved_bytes": "--runtime-reserved",
+                 "cost_mode": "--cost-mode", "sort_by": "--sort-by", "rank_by": "--rank-by", "name": "--name",
+                 "output_dir": "--output-dir", "db": "--db"}
+
+
+def cli_message(exc: GenmodelError) -> str:
+    """The error's message on one line, with the library argument it names written as the CLI option."""
+    message = " ".join(str(exc).split())
+    arg = getattr(exc, "argument", None)
+    if arg and message.startswith(arg):
+        option = _OPTION_NAMES.get(arg, "--" + arg.replace("_", "-"))
+        if arg not in ("model", "hardware", "platform"):
+            message = option + message[len(arg):]
+    return message
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning genmodel errors into one 'error:' line and exit status 2."""
+    try:
+        code = app(args=argv, standalone_mode=False)  # returns the code of a typer.Exit in this mode
+    except GenmodelError as exc:
+        typer.echo(f"error: {cli_message(exc)}", err=True)
+        return 2
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        return 130
+    except Exception as exc:
+        # usage errors (bad option values, missing arguments) from click, vendored or not
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            typer.echo(exc.format_message())
+            return 0
+        if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
+            hint = ""
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None:
+                hint = f" (see '{ctx.command_path} --help')"
+            typer.echo(f"error: {' '.join(exc.format_message().split())}{hint}", err=True)
+            return exc.exit_code
+        raise
+    return code if isinstance(code, int) else 0
+
+
+def _entry() -> None:  # pragma: no cover - console script shim
+    sys.exit(main())
+
+
+__all__ = ["app", "cli_message", "main"]

@@ -1,0 +1,140 @@
+"""``genmodel models``, ``hardware``, ``platforms`` and ``show``: what the databases hold."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from genmodel.interfaces.cli import app
+from genmodel.interfaces.cli.common import JsonOpt, emit_json, si
+
+
+@app.command("models")
+def list_models(as_json: JsonOpt = False) -> None:
+    """List the models (built-in and yours) with their key figures."""
+    from genmodel.data.registry import all_models
+
+    rows = [m.summary() for m in all_models().values()]
+    if as_json:
+        emit_json({"models": rows})
+        return
+    typer.echo(f"{'name':24} {'family':13} {'attn':5} {'layers':>6} {'total':>9} {'active*':>9} {'experts':>8} "
+               f"{'KV/token bf16':>14} {'max ctx':>9}")
+    for r in rows:
+        typer.echo(f"{r['name']:24} {r['family']:13} {r['attention']:5} {r['layers']:>6} "
+                   f"{r['total_params'] / 1e9:>8.1f}B {r['active_params'] / 1e9:>8.1f}B {r['experts']:>8} "
+                   f"{r['kv_bytes_per_token_bf16'] / 1e3:>11.1f} kB {r['max_context_tokens']:>9,}")
+    typer.echo("* active: weights used per token, without the input embedding (a lookup), as OpenAI's gpt-oss "
+               "figures; 'genmodel show NAME' also gives the count with it")
+
+
+def _hardware_row(h: Any) -> dict[str, Any]:
+    up = h.scale_up.bandwidth_per_direction_bytes_per_s if h.scale_up else None
+    return {
+        "name": h.name, "kind": h.kind, "vendor": h.vendor,
+        "bf16_flops_per_s": h.peak_flops_per_s.get("bf16") or h.peak_flops_per_s.get("fp16"),
+        "fp8_flops_per_s": h.peak_flops_per_s.get("fp8"), "int8_ops_per_s": h.peak_flops_per_s.get("int8"),
+        "memory_capacity_bytes": h.memory_capacity_bytes,
+        "fastest_memory_bandwidth_bytes_per_s": h.fastest_memory.bandwidth_bytes_per_s,
+        "memory_tiers": len(h.memory), "scale_up_bytes_per_s_per_direction": up,
+        "tdp_w": h.power.tdp_w if h.power else None,
+    }
+
+
+@app.command("hardware")
+def list_hardware(as_json: JsonOpt = False) -> None:
+    """List the devices (built-in and yours) with their key figures (dense peaks, memory as the device has it)."""
+    from genmodel.data.registry import all_hardware
+
+    rows = [_hardware_row(h) for h in all_hardware().values()]
+    if as_json:
+        emit_json({"hardware": rows})
+        return
+
+    def t(x: float | None) -> str:
+        return f"{x / 1e12:,.0f}" if x else "-"
+
+    def gib(x: float) -> str:
+        return f"{x / 2**30:,.0f} GiB" if x >= 2**30 else si(x, "B", 3)
+
+    typer.echo(f"{'name':22} {'kind':11} {'bf16/fp16':>10} {'fp8':>8} {'int8':>8} {'memory':>10} {'bandwidth':>11} "
+               f"{'scale-up/dir':>12} {'TDP':>7}")
+    typer.echo(f"{'':22} {'':11} {'TFLOPS':>10} {'TFLOPS':>8} {'TOPS':>8} {'(total)':>10} {'(fastest)':>11} "
+               f"{'':>12} {'':>7}")
+    for r in rows:
+        up = si(r["scale_up_bytes_per_s_per_direction"], "B/s", 3) if r["scale_up_bytes_per_s_per_direction"] else "-"
+        tdp = f"{r['tdp_w']:,.0f} W" if r["tdp_w"] else "-"
+        typer.echo(f"{r['name']:22} {r['kind']:11} {t(r['bf16_flops_per_s']):>10} {t(r['fp8_flops_per_s']):>8} "
+                   f"{t(r['int8_ops_per_s']):>8} {gib(r['memory_capacity_bytes']):>10} "
+                   f"{si(r['fastest_memory_bandwidth_bytes_per_s'], 'B/s', 3):>11} {up:>12} {tdp:>7}"
+                   + (f"  ({r['memory_tiers']} memory tiers)" if r["memory_tiers"] > 1 else ""))
+
+
+@app.command("platforms")
+def list_platforms(as_json: JsonOpt = False) -> None:
+    """List the multi-device platforms (systems of one device type with a two-tier network)."""
+    from genmodel.data.registry import all_platforms, platform_device
+
+    rows = []
+    for p in all_platforms().values():
+        hw = platform_device(p)
+        up, out = hw.scale_up, hw.scale_out
+        rows.append({"name": p.name, "device": p.device, "num_devices": p.num_devices,
+                     "scale_up_domain": p.domain_size_with(hw),
+                     "scale_up_bytes_per_s_per_direction": up.bandwidth_per_direction_bytes_per_s if up else None,
+                     "scale_out_bytes_per_s_per_direction": out.bandwidth_per_direction_bytes_per_s if out else None,
+                     "memory_capacity_bytes": hw.memory_capacity_bytes * p.num_devices})
+    if as_json:
+        emit_json({"platforms": rows})
+        return
+    typer.echo(f"{'name':20} {'device':18} {'devices':>7} {'domain':>7} {'scale-up/dir':>13} {'scale-out/dir':>14} "
+               f"{'memory':>9}")
+    for r in rows:
+        up = si(r["scale_up_bytes_per_s_per_direction"], "B/s", 3) if r["scale_up_bytes_per_s_per_direction"] else "-"
+        out = (si(r["scale_out_bytes_per_s_per_direction"], "B/s", 3)
+               if r["scale_out_bytes_per_s_per_direction"] else "-")
+        typer.echo(f"{r['name']:20} {r['device']:18} {r['num_devices']:>7} {r['scale_up_domain']:>7} {up:>13} "
+                   f"{out:>14} {si(r['memory_capacity_bytes'], 'B', 3):>9}")
+
+
+@app.command()
+def show(name: Annotated[str, typer.Argument(help="A model, device or platform name (or a spec file).")],
+         as_json: JsonOpt = False) -> None:
+    """Show one model, device or platform in full, with derived figures and the file it comes from."""
+    from genmodel.data.registry import database, entry_file, get_hardware, get_model, get_platform
+    from genmodel.engine.realism import resolve_realism
+    from genmodel.errors import UnknownNameError, unknown_name
+
+    spec: Any = None
+    kind = None
+    for kind, getter in (("model", get_model), ("hardware", get_hardware), ("platform", get_platform)):
+        try:
+            spec = getter(name)
+            break
+        except UnknownNameError:
+            continue
+    if spec is None:
+        names = [*database("model").entries, *database("hardware").entries, *database("platform").entries]
+        raise unknown_name("model, hardware or platform", name, names,
+                           "genmodel models', 'genmodel hardware' or 'genmodel platforms")
+    derived: dict[str, Any]
+    if kind == "model":
+        derived = {"attention_kind": spec.attention.kind, "total_params": spec.total_params,
+                   "active_params": spec.active_params,
+                   "active_params_with_embedding": spec.active_params_with_embedding,
+                   "kv_cache_bytes_per_token_bf16": spec.kv_cache_bytes_per_token("bf16"),
+                   "moe_layers": spec.num_moe_layers}
+    elif kind == "hardware":
+        derived = {"memory_capacity_bytes": spec.memory_capacity_bytes,
+                   "realism_in_force": resolve_realism(spec).to_dict()}
+    else:
+        derived = {}
+    derived["file"] = str(entry_file(kind, spec.name) or name)  # type: ignore[arg-type]
+    data = {**spec.model_dump(mode="json", exclude_none=True), "derived": derived}
+    if as_json:
+        emit_json(data)
+    else:
+        import yaml
+
+        typer.echo(yaml.safe_dump(data, sort_keys=False, width=110).rstrip())

@@ -1,0 +1,174 @@
+"""Shared pieces of the ``genmodel`` commands: options, output checks, number formatting, JSON and CSV output.
+
+Contract
+--------
+Commands only parse arguments, call the library and format its results. Every JSON object and every CSV file
+they write carries the provenance (schema version, genmodel version, database hash). Output paths are checked
+before any work (a missing folder, a folder given as the file, an unwritable place), so a bad path costs
+nothing and writes nothing. ``fail`` prints one ``error:`` line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+DEFAULT_MODEL = "llama-3.1-8b"
+DEFAULT_HARDWARE = "h100-sxm"
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model name (genmodel models) or a spec file.")]
+HardwareOpt = Annotated[str, typer.Option(
+    "--hardware", "-H", help="Device (genmodel hardware), platform (genmodel platforms) or a spec file.")]
+InputOpt = Annotated[int, typer.Option(help="Prompt tokens per sequence.")]
+OutputOpt = Annotated[int, typer.Option(help="Generated tokens per sequence.")]
+WeightOpt = Annotated[str | None, typer.Option(help="Weight datatype (default: activation dtype).")]
+KvOpt = Annotated[str | None, typer.Option(help="KV-cache datatype (default: activation dtype).")]
+ActOpt = Annotated[str | None, typer.Option(
+    help="Activation/matmul datatype (default: bf16, else fp16, else the device's widest).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (SI units).")]
+UncalibratedOpt = Annotated[bool, typer.Option(
+    help="Ignore calibrated efficiencies; use each device kind's documented defaults (docs/formulas.md).")]
+CostModeOpt = Annotated[str, typer.Option(help="TCO mode: 'owned' (capex + energy + opex) or 'rented'.")]
+
+
+def fail(message: str) -> None:
+    """Print one ``error:`` line and exit with status 2."""
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    raise typer.Exit(2)
+
+
+def check_output(path: Path | None, option: str) -> None:
+    """Fail (before any work) unless ``path`` can be written as a file."""
+    if path is None:
+        return
+    if path.is_dir():
+        fail(f"{option} {path} is a folder; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        fail(f"{option} {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        fail(f"{option} {path}: cannot write there (permission denied)")
+
+
+def write_text(path: Path, text: str, option: str) -> None:
+    """Write ``text`` to ``path`` (checked before); an OS error becomes one ``error:`` line."""
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        fail(f"{option} {path}: {exc.strerror or exc}")
+
+
+def positive_option(option: str, value: float | None, maximum: float | None = None) -> None:
+    """Fail unless ``value`` (when given) is a finite number > 0 (and <= ``maximum``)."""
+    if value is None:
+        return
+    if not math.isfinite(value) or value <= 0:
+        fail(f"{option} must be a positive number, got {value:g}")
+    if maximum is not None and value > maximum:
+        fail(f"{option} must be at most {maximum:g}, got {value:g}")
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with NaN and infinities as null and NumPy scalars as Python values (strict JSON)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def emit_json(data: dict[str, Any]) -> None:
+    """Print one JSON object with the provenance keys first."""
+    from genmodel.data.registry import provenance
+
+    typer.echo(json.dumps(jsonable({**provenance(), **data}), indent=2, allow_nan=False))
+
+
+def write_csv(table: Any, path: Path, option: str = "--csv") -> None:
+    """Write a ``Table`` as CSV with the provenance columns appended."""
+    from genmodel.data.registry import provenance
+
+    write_text(path, table.to_csv(None, provenance()), option)
+
+
+def si(value: float, unit: str, digits: int = 4) -> str:
+    from genmodel.specs.units import format_quantity
+
+    return format_quantity(value, unit, digits)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.3f} ms"
+
+
+def known(value: Any) -> bool:
+    """True for a number that is neither None nor NaN."""
+    return value is not None and value == value
+
+
+def num(value: Any, fmt: str, unit: str = "") -> str:
+    """Format a number, or 'n/a' for an unknown one (None or NaN: no price, no TDP)."""
+    if not known(value):
+        return "n/a"
+    return f"{value:{fmt}}{unit}"
+
+
+def costs(mode: str, usd_per_device_hour: float | None = None, purchase_usd: float | None = None,
+          electricity: float = 0.08, pue: float = 1.3, years: float = 4.0, utilization: float = 0.7) -> Any:
+    """Cost assumptions from the command line (the library checks every value)."""
+    from genmodel.economics.tco import CostAssumptions
+
+    if usd_per_device_hour is not None and mode == "owned" and purchase_usd is None:
+        mode = "rented"
+    return CostAssumptions(mode=mode, amortization_years=years, utilization=utilization,
+                           electricity_usd_per_kwh=electricity, pue=pue, purchase_usd=purchase_usd,
+                           rental_usd_per_device_hour=usd_per_device_hour)
+
+
+def efficiency(compute: float | None = None, memory: float | None = None, kernel_us: float | None = None,
+               step_ms: float | None = None, memory_fraction: float | None = None,
+               runtime_reserved: str | None = None) -> Any:
+    """The realism overrides given on the command line, or None."""
+    from genmodel.specs.hardware import Efficiency
+    from genmodel.specs.units import parse_quantity
+
+    given = (compute, memory, kernel_us, step_ms, memory_fraction, runtime_reserved)
+    if all(v is None for v in given):
+        return None
+    for label, value in (("--compute-efficiency", compute), ("--memory-efficiency", memory),
+                         ("--memory-fraction", memory_fraction)):
+        if value is not None and not (math.isfinite(value) and 0 < value <= 1):
+            fail(f"{label} is a fraction in (0, 1], got {value:g}")
+    for label, value in (("--kernel-overhead-us", kernel_us), ("--step-overhead-ms", step_ms)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            fail(f"{label} must be a finite number >= 0, got {value:g}")
+    reserved = None
+    if runtime_reserved is not None:
+        reserved = parse_quantity(runtime_reserved, "bytes")
+        if not (math.isfinite(reserved) and reserved >= 0):
+            fail(f"--runtime-reserved must be a finite size >= 0 such as '1.5 GiB', got {runtime_reserved!r}")
+    return Efficiency(compute_efficiency=compute, memory_efficiency=memory,
+                      kernel_overhead_s=None if kernel_us is None else kernel_us * 1e-6,
+                      step_overhead_s=None if step_ms is None else step_ms * 1e-3,
+                      usable_memory_fraction=memory_fraction, runtime_reserved_bytes=reserved,
+                      source="command-line override")
+
+
+def layout(row: Any) -> str:
+    """'tp 2, pp 1, ep 8 (attention data-parallel), dp 4' for a planner row."""
+    stage = f"tp {int(row.tp)}, pp {int(row.pp)}" + (f", cp {int(row.cp)}" if int(getattr(row, "cp", 1)) > 1 else "")
+    if int(row.ep) > 1:
+        stage += f", ep {int(row.ep)}" + (" (attention data-parallel)" if bool(row.attention_dp) else "")
+    return stage + (f", dp {int(row.dp)}" if int(row.dp) > 1 else "")

@@ -1,0 +1,231 @@
+"""``genmodel size``, ``plan`` and ``compare``: searches over layouts, batch sizes and hardware."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from genmodel.interfaces.cli import app
+from genmodel.interfaces.cli.common import (
+    DEFAULT_HARDWARE,
+    DEFAULT_MODEL,
+    ActOpt,
+    CostModeOpt,
+    HardwareOpt,
+    InputOpt,
+    JsonOpt,
+    KvOpt,
+    ModelOpt,
+    OutputOpt,
+    UncalibratedOpt,
+    WeightOpt,
+    check_output,
+    costs,
+    emit_json,
+    fail,
+    layout,
+    ms,
+    num,
+    positive_option,
+    si,
+    write_csv,
+    write_text,
+)
+
+
+@app.command()
+def size(
+    model: ModelOpt = DEFAULT_MODEL,
+    hardware: HardwareOpt = DEFAULT_HARDWARE,
+    batch: Annotated[int, typer.Option(help="Sequences per replica.")] = 1,
+    input_tokens: InputOpt = 1024,
+    output_tokens: OutputOpt = 256,
+    weight_dtype: WeightOpt = None,
+    kv_dtype: KvOpt = None,
+    activation_dtype: ActOpt = None,
+    max_devices: Annotated[int | None, typer.Option(help="Largest replica to consider (default 4096).")] = None,
+    uncalibrated: UncalibratedOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The fewest devices that hold the model, its KV cache and activations for the workload, and the split."""
+    from genmodel.engine.realism import resolve_realism
+    from genmodel.search.planner import size as run_size
+
+    result = run_size(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
+                      activation_dtype, max_devices, calibrated=not uncalibrated)
+    best = result.best
+    from genmodel.data.registry import resolve_hardware
+
+    realism = resolve_realism(resolve_hardware(hardware)[0], None, not uncalibrated)
+    if as_json:
+        emit_json({**best, "realism": realism.to_dict()})
+        return
+    typer.echo(f"{model}: {int(best.devices)} devices ({layout(best)}) hold batch {batch} x "
+               f"{input_tokens + output_tokens} tokens")
+    typer.echo(f"  per device: {si(best.total_memory_bytes, 'B')} of {si(best.memory_capacity_bytes, 'B')} usable; "
+               f"TTFT {ms(best.ttft_s)}, TPOT {ms(best.tpot_s)}")
+    typer.echo(f"  realism: {realism.describe()}")
+    others = result.candidates[1:6]
+    if len(others):
+        typer.echo(f"  other {int(best.devices)}-device splits that fit:")
+        for row in others.rows():
+            typer.echo(f"    {layout(row):40} TPOT {ms(row.tpot_s)}")
+
+
+@app.command()
+def plan(
+    model: ModelOpt = DEFAULT_MODEL,
+    hardware: HardwareOpt = DEFAULT_HARDWARE,
+    input_tokens: InputOpt = 1024,
+    output_tokens: OutputOpt = 256,
+    ttft_ms: Annotated[float | None, typer.Option(help="Time-to-first-token target in ms.")] = None,
+    tpot_ms: Annotated[float | None, typer.Option(help="Time-per-output-token target in ms.")] = None,
+    max_devices: Annotated[int | None, typer.Option(
+        help="Device budget (default: the platform's devices, or 8 for a device).")] = None,
+    weight_dtype: WeightOpt = None,
+    kv_dtype: KvOpt = None,
+    activation_dtype: ActOpt = None,
+    top: Annotated[int, typer.Option(help="Rows of the ranking to print (>= 1).")] = 10,
+    rank_by: Annotated[str, typer.Option(help="throughput (per device), cost ($/Mtok) or energy (J/token).")]
+    = "throughput",
+    cost_mode: CostModeOpt = "owned",
+    uncalibrated: UncalibratedOpt = False,
+    csv: Annotated[Path | None, typer.Option(help="Write the ranked configurations to this CSV file.")] = None,
+    html: Annotated[Path | None, typer.Option(
+        help="Write a chart (Pareto front) to this HTML file; it opens offline (plotly.js embedded).")] = None,
+    disaggregated: Annotated[bool, typer.Option(
+        help="Also size separate prefill and decode pools and compare with co-located serving.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search device count, TP/PP/EP/DP and batch for configurations meeting TTFT/TPOT targets."""
+    from genmodel.search.planner import disaggregate
+    from genmodel.search.planner import plan as run_plan
+
+    positive_option("--ttft-ms", ttft_ms)
+    positive_option("--tpot-ms", tpot_ms)
+    if top < 1:
+        fail(f"--top must be at least 1, got {top}")
+    check_output(csv, "--csv")
+    check_output(html, "--html")
+    if html is not None:
+        _needs_plotly("--html")
+    ttft = ttft_ms / 1e3 if ttft_ms is not None else None
+    tpot = tpot_ms / 1e3 if tpot_ms is not None else None
+    common = {"max_devices": max_devices, "weight_dtype": weight_dtype, "kv_dtype": kv_dtype,
+              "activation_dtype": activation_dtype, "costs": costs(cost_mode), "calibrated": not uncalibrated}
+    result = run_plan(model, hardware, input_tokens, output_tokens, ttft, tpot, rank_by=rank_by, **common)
+    split = disaggregate(model, hardware, input_tokens, output_tokens, ttft, tpot, **common) if disaggregated \
+        else None
+    from genmodel.data.registry import resolve_hardware
+    from genmodel.engine.realism import resolve_realism
+
+    realism = resolve_realism(resolve_hardware(hardware)[0], None, not uncalibrated)
+    if csv:
+        write_csv(result.ranked, csv)
+    if html:
+        from genmodel.interfaces.charts import pareto_figure
+
+        figure = pareto_figure(result.space, result.ranked, result.pareto,
+                               f"{model} on {hardware}: {input_tokens} in / {output_tokens} out")
+        write_text(html, figure.to_html(include_plotlyjs=True), "--html")
+    if as_json:
+        data = {"evaluated": len(result.space), "seconds": result.seconds, "realism": realism.to_dict(),
+                "configurations": result.ranked.head(top).to_records(), "pareto": result.pareto.to_records()}
+        if split is not None:
+            data["disaggregated"] = {
+                "prefill": dict(split.prefill), "decode": dict(split.decode), "kv_transfer_s": split.kv_transfer_s,
+                "prefill_to_decode_devices": split.prefill_to_decode_devices,
+                "output_tokens_per_s_per_device": split.output_tokens_per_s_per_device,
+                "colocated_output_tokens_per_s_per_device": split.colocated_output_tokens_per_s_per_device}
+        emit_json(data)
+        return
+    typer.echo(f"evaluated {len(result.space):,} configurations in {result.seconds * 1e3:,.0f} ms; "
+               f"{len(result.ranked):,} meet the targets")
+    typer.echo(f"  realism: {realism.describe()}")
+    if result.ranked.empty:
+        typer.echo("  none meets the targets: relax --ttft-ms / --tpot-ms or raise --max-devices")
+    else:
+        typer.echo(f"  {'split':44} {'batch':>6} {'TTFT':>12} {'TPOT':>10} {'tok/s/device':>13} {'tok/s/user':>11} "
+                   f"{'USD/M out':>10} {'J/token':>8}")
+        for row in result.ranked.head(top).rows():
+            typer.echo(f"  {layout(row):44} {int(row.batch):>6} {ms(row.ttft_s):>12} {ms(row.tpot_s):>10} "
+                       f"{row.output_tokens_per_s_per_device:>13,.1f} {row.tokens_per_s_per_user:>11,.1f} "
+                       f"{num(row.usd_per_million_output_tokens, ',.3f'):>10} "
+                       f"{num(row.energy_per_output_token_j, '.3f'):>8}")
+    typer.echo(f"  Pareto front (tokens/s per device vs per user): {len(result.pareto)} configurations"
+               + (f"; chart in {html}" if html else "") + (f"; ranking in {csv}" if csv else ""))
+    if split is not None:
+        typer.echo("  disaggregated serving:")
+        typer.echo(f"    prefill pool: {layout(split.prefill)}, batch {int(split.prefill.batch)}, "
+                   f"TTFT {ms(split.prefill.ttft_s)} + KV transfer {ms(split.kv_transfer_s)}")
+        typer.echo(f"    decode pool:  {layout(split.decode)}, batch {int(split.decode.batch)}, "
+                   f"TPOT {ms(split.decode.tpot_s)}")
+        typer.echo(f"    prefill:decode devices = {split.prefill_to_decode_devices:.2f} : 1; "
+                   f"{split.output_tokens_per_s_per_device:,.1f} output tok/s per device vs "
+                   f"{split.colocated_output_tokens_per_s_per_device:,.1f} co-located")
+
+
+def _needs_plotly(option: str) -> None:
+    try:
+        import plotly  # noqa: F401
+    except ImportError:
+        fail(f"{option} draws with plotly, which is not installed: pip install 'genmodel[dashboard]'")
+
+
+@app.command()
+def compare(
+    model: ModelOpt = DEFAULT_MODEL,
+    hardware: Annotated[str, typer.Option("--hardware", "-H", help="Comma-separated devices or platforms.")]
+    = "h100-sxm,h200-sxm,b200,mi300x",
+    batch: Annotated[int, typer.Option(help="Sequences per replica.")] = 8,
+    input_tokens: InputOpt = 1024,
+    output_tokens: OutputOpt = 256,
+    weight_dtype: WeightOpt = None,
+    kv_dtype: KvOpt = None,
+    activation_dtype: ActOpt = None,
+    cost_mode: CostModeOpt = "owned",
+    sort_by: Annotated[str, typer.Option(help="cost, energy or latency.")] = "cost",
+    uncalibrated: UncalibratedOpt = False,
+    csv: Annotated[Path | None, typer.Option(help="Write the table to this CSV file.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rank hardware for one workload by cost per token, energy per token and latency.
+
+    Each device runs the fewest devices that hold the model (genmodel size), split as size chooses. Every row
+    states the realism in force; the output says when rows differ in it.
+    """
+    from genmodel.search.compare import compare_hardware, realism_note
+
+    check_output(csv, "--csv")
+    names = [h.strip() for h in hardware.split(",") if h.strip()]
+    if not names:
+        fail("--hardware needs at least one device or platform name")
+    table = compare_hardware(model, names, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
+                             activation_dtype, costs(cost_mode), sort_by, calibrated=not uncalibrated)
+    note = realism_note(table)
+    if csv:
+        write_csv(table, csv)
+    if as_json:
+        emit_json({"rows": table.to_records(), "mixed_realism": note is not None, "realism_note": note})
+        return
+    typer.echo(f"{model}, batch {batch}, {input_tokens} in / {output_tokens} out, {cost_mode} cost, "
+               f"sorted by {sort_by} (n/a: no price or TDP in the entry)")
+    typer.echo(f"  {'hardware':22} {'devices':>7} {'TTFT':>12} {'TPOT':>10} {'J/out tok':>10} {'USD/M out':>10} "
+               f"{'USD/M in':>9} {'tok/s/dev':>10}  realism")
+    for r in table.rows():
+        if not r.fits:
+            typer.echo(f"  {r.hardware:22} cannot run this workload: {r.reason}")
+            continue
+        typer.echo(f"  {r.hardware:22} {r.devices:>7.0f} {ms(r.ttft_s):>12} {ms(r.tpot_s):>10} "
+                   f"{num(r.energy_per_output_token_j, '.4f'):>10} "
+                   f"{num(r.usd_per_million_output_tokens, '.4f'):>10} "
+                   f"{num(r.usd_per_million_input_tokens, '.4f'):>9} {r.output_tokens_per_s_per_device:>10,.1f}  "
+                   f"{r.compute_efficiency:.0%}/{r.memory_efficiency:.0%}/{r.step_overhead_s * 1e3:g} ms "
+                   f"({r.realism_origin})")
+    typer.echo("  realism: compute/bandwidth fractions of peak and per-step overhead, and where they come from")
+    if note:
+        typer.echo(f"  note: {note}")
+    if csv:
+        typer.echo(f"  table in {csv}")

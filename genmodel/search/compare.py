@@ -1,0 +1,127 @@
+"""Rank hardware (or models) for one workload by cost per token, energy per token and latency.
+
+Contract
+--------
+``compare_hardware(model, hardware, ...)`` evaluates the workload on each device or platform with the fewest
+devices that hold it (``genmodel.search.planner.size``: one device when the model fits) and returns a ``Table``,
+one row per hardware, sorted by ``usd_per_million_output_tokens`` ('cost'), ``energy_per_output_token_j``
+('energy') or ``e2e_latency_s`` ('latency'); unknown figures (no price, no TDP) sort last. Usage errors (an
+unknown name, a bad number, a datatype genmodel does not know) raise before anything is evaluated; hardware
+that cannot run the workload (it does not fit on any split, it lacks the datatype) gets a row with ``fits``
+False and the reason. Every row carries the realism in force (``realism_origin``, ``realism``, the factors) and
+``realism_note(table)`` says when the rows were estimated under different assumptions, which every output
+that shows a comparison must print.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genmodel.data.registry import get_model, resolve_hardware
+from genmodel.economics.tco import CostAssumptions
+from genmodel.engine.estimate import estimate
+from genmodel.engine.realism import FACTORS, resolve_realism
+from genmodel.errors import ConfigurationError, DoesNotFitError, GenmodelError, UnknownNameError
+from genmodel.specs.checks import scalar, whole
+from genmodel.specs.dtypes import normalize_dtype
+from genmodel.specs.hardware import Efficiency
+from genmodel.search.planner import size
+from genmodel.table import Table
+
+SORT_KEYS = {"cost": "usd_per_million_output_tokens", "energy": "energy_per_output_token_j",
+             "latency": "e2e_latency_s"}
+COLUMNS = ("ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s_per_device", "energy_per_output_token_j",
+           "avg_power_w", "usd_per_million_input_tokens", "usd_per_million_output_tokens", "usd_per_request",
+           "usd_per_device_hour", "total_memory_bytes", "memory_capacity_bytes")
+
+
+def _check(batch, input_tokens, output_tokens, dtypes, sort_by) -> None:
+    if sort_by not in SORT_KEYS:
+        raise ConfigurationError(f"sort_by must be one of {', '.join(SORT_KEYS)}, not {sort_by!r}", "sort_by")
+    for name, value in (("batch", batch), ("input_tokens", input_tokens), ("output_tokens", output_tokens)):
+        scalar(name, whole(name, value))
+    for name, value in dtypes.items():
+        if value is not None:
+            normalize_dtype(value, name)
+
+
+def compare_hardware(model, hardware: list, batch: int = 8, input_tokens: int = 1024, output_tokens: int = 256,
+                     weight_dtype=None, kv_dtype=None, activation_dtype=None, costs: CostAssumptions | None = None,
+                     sort_by: str = "cost", calibrated: bool = True,
+                     efficiency: Efficiency | None = None) -> Table:
+    """One row per hardware: the smallest split that holds the workload and its latency, energy and cost."""
+    dtypes = {"weight_dtype": weight_dtype, "kv_dtype": kv_dtype, "activation_dtype": activation_dtype}
+    _check(batch, input_tokens, output_tokens, dtypes, sort_by)
+    if not isinstance(hardware, (list, tuple)) or not hardware:
+        raise ConfigurationError("hardware must be a non-empty list of devices or platforms", "hardware")
+    model = get_model(model)
+    resolved = [resolve_hardware(h) for h in hardware]  # unknown names fail here, before any work
+    rows = []
+    for name, (hw, platform) in zip(hardware, resolved, strict=True):
+        realism = resolve_realism(hw, efficiency, calibrated)
+        row: dict[str, object] = {"hardware": platform.name if platform else hw.name,
+                                  "realism_origin": realism.origin, "realism": realism.basis,
+                                  **{f: getattr(realism, f) for f in FACTORS}}
+        try:
+            best = size(model, name, batch, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype,
+                        calibrated=calibrated, efficiency=efficiency).best
+            split = {k: int(best[k]) for k in ("tp", "pp", "ep", "cp")}
+            result = estimate(model, name, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
+                              activation_dtype, attention_dp=bool(best.attention_dp), costs=costs,
+                              calibrated=calibrated, efficiency=efficiency, **split)
+        except UnknownNameError:
+            raise
+        except (DoesNotFitError, ConfigurationError) as exc:
+            rows.append({**row, "devices": 0, "split": "", "fits": False, "reason": str(exc)})
+            continue
+        d = result.to_dict()
+        rows.append({**row, "devices": d["devices"], "split": f"tp{split['tp']} pp{split['pp']} ep{split['ep']}",
+                     "fits": True, "reason": "", **{k: d[k] for k in COLUMNS}})
+    return _table(rows, sort_by)
+
+
+def _table(rows: list[dict], sort_by: str) -> Table:
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    for c in COLUMNS:
+        if c not in columns:
+            columns.append(c)
+    numeric = set(COLUMNS) | set(FACTORS)
+    data = {c: np.array([np.nan if r.get(c) is None else r[c] for r in rows], dtype=float) if c in numeric
+            else [r.get(c, "") for r in rows] for c in columns}
+    return Table(data).sort(SORT_KEYS[sort_by])
+
+
+def compare_models(models: list, hardware, batch: int = 8, input_tokens: int = 1024, output_tokens: int = 256,
+                   weight_dtype=None, kv_dtype=None, activation_dtype=None, costs: CostAssumptions | None = None,
+                   sort_by: str = "cost", calibrated: bool = True, efficiency: Efficiency | None = None) -> Table:
+    """One row per model on the same hardware (each on the fewest devices that hold it)."""
+    _check(batch, input_tokens, output_tokens,
+           {"weight_dtype": weight_dtype, "kv_dtype": kv_dtype, "activation_dtype": activation_dtype}, sort_by)
+    if not isinstance(models, (list, tuple)):
+        raise ConfigurationError("models must be a list of model names or specs", "models")
+    specs = [get_model(m) for m in models]
+    parts = []
+    for spec in specs:
+        part = compare_hardware(spec, [hardware], batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
+                                activation_dtype, costs, sort_by, calibrated, efficiency)
+        parts.append(part.assign(model=spec.name))
+    if not parts:
+        return Table({c: [] for c in ("model", "hardware", "fits", *COLUMNS)})
+    return Table.concat(parts).sort(SORT_KEYS[sort_by])
+
+
+def realism_note(table: Table) -> str | None:
+    """A sentence when the rows were estimated under different realism assumptions, else None."""
+    if len(table) < 2 or "realism" not in table:
+        return None
+    keys = {tuple(np.asarray(table[f])[i] for f in (*FACTORS, "realism_origin")) for i in range(len(table))}
+    if len(keys) == 1:
+        return None
+    origins = sorted(set(table["realism_origin"]))
+    return ("the rows use different realism assumptions (" + ", ".join(origins) + "; see the realism column): "
+            "calibrated factors describe measured software stacks, kind defaults are documented guesses, so part of "
+            "any gap is the assumption, not the hardware. Use --uncalibrated to put every device on its kind's "
+            "defaults, or set --compute-efficiency/--memory-efficiency/--step-overhead-ms to one value for all")
+
+
+__all__ = ["COLUMNS", "SORT_KEYS", "GenmodelError", "compare_hardware", "compare_models", "realism_note"]

@@ -1,0 +1,247 @@
+"""Platform sizing and SLO planning over parallel layouts and batch sizes (docs/parallelism.md section 4).
+
+Contract
+--------
+* ``layouts(model, max_devices)``: every valid (tp, pp, ep, cp, attention_dp) split of one replica with at
+  most ``max_devices`` devices: tp over the divisors of the head count, ep over the divisors of the expert
+  count, pp over 1..min(layers, max_devices) (any integer; uneven stages allowed), context parallel cp in
+  1, 2, 4, 8 (without attention data parallelism), attention data parallelism on or off for MoE models.
+  Returned as arrays.
+* ``size(...)``: the fewest devices whose memory holds the weights and the KV cache of the workload, and
+  the split doing it (ties broken by the lowest TPOT).
+* ``plan(...)``: evaluates every layout x batch size in **one** vectorized ``estimate`` call, keeps the
+  configurations that fit and meet the TTFT and TPOT targets, fills the device budget with data-parallel
+  replicas (dp = floor(max_devices / replica devices)), and ranks them by output tokens/s per device (or by
+  $ per million output tokens, or J per output token). It
+  also returns the Pareto front of output tokens/s per device against tokens/s per user (1 / TPOT) over
+  all configurations that fit, whatever the SLO.
+* ``disaggregate(...)``: Splitwise/DistServe-style serving: the best prefill layout (TTFT, KV transfer
+  included, within target) and the best decode layout (TPOT within target), the prefill:decode device
+  ratio that balances their request rates, and the resulting output tokens/s per device compared with the
+  best co-located configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from genmodel.data.registry import get_model, resolve_hardware
+from genmodel.engine.collectives import Network
+from genmodel.engine.estimate import estimate
+from genmodel.engine.inputs import resolve_dtypes
+from genmodel.engine.parallel import Parallelism, divisors
+from genmodel.errors import ConfigurationError
+from genmodel.specs.checks import positive, scalar, whole
+from genmodel.specs.model import ModelSpec
+from genmodel.table import Row, Table
+
+DEFAULT_BATCHES = (1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+
+
+CP_DEGREES = (1, 2, 4, 8)
+
+
+def layouts(model: ModelSpec, max_devices: int) -> dict[str, np.ndarray]:
+    """Valid single-replica splits with at most ``max_devices`` devices: arrays tp, pp, ep, cp, attention_dp."""
+    tps = [t for t in divisors(model.attention.num_heads) if t <= max_devices]
+    eps = [e for e in divisors(model.moe.num_experts) if e <= max_devices] if model.moe else [1]
+    rows = []
+    for adp in ((False, True) if model.moe else (False,)):
+        for tp in tps:
+            for ep in eps:
+                valid = ep % tp == 0 if adp else tp % ep == 0
+                if not valid or (adp and ep == 1):
+                    continue
+                for cp in (1,) if adp else CP_DEGREES:
+                    stage = ep if adp else tp * cp
+                    rows += [(tp, pp, ep, cp, adp) for pp in range(1, min(model.num_layers, max_devices // stage) + 1)]
+    arr = np.array(rows, dtype=object)
+    return {"tp": arr[:, 0].astype(int), "pp": arr[:, 1].astype(int), "ep": arr[:, 2].astype(int),
+            "cp": arr[:, 3].astype(int), "attention_dp": arr[:, 4].astype(bool)}
+
+
+def _parallelism(lay: dict[str, np.ndarray]) -> Parallelism:
+    return Parallelism(lay["tp"], lay["pp"], lay["ep"], 1, lay["attention_dp"], cp=lay["cp"])
+
+
+MAX_DEVICES = 1 << 16
+
+
+def _max_devices(hardware, max_devices: int | None) -> int:
+    _, platform = resolve_hardware(hardware)
+    if max_devices is None:
+        return platform.num_devices if platform else 8
+    return int(scalar("max_devices", whole("max_devices", max_devices, 1, MAX_DEVICES)))
+
+
+COLUMNS = ("devices", "tp", "pp", "ep", "dp", "cp", "attention_dp", "batch", "ttft_s", "tpot_s", "e2e_latency_s",
+           "output_tokens_per_s", "output_tokens_per_s_per_device", "tokens_per_s_per_user", "total_memory_bytes",
+           "memory_capacity_bytes", "fits", "max_batch", "decode_comm_s", "energy_per_output_token_j",
+           "usd_per_million_output_tokens")
+
+
+def _frame(result) -> Table:
+    data = {**result.inputs, **result.metrics}
+    return Table({k: np.ravel(data[k]) for k in COLUMNS})
+
+
+def _targets(ttft_s, tpot_s) -> tuple[float | None, float | None]:
+    return tuple(None if v is None else scalar(n, positive(n, v))  # type: ignore[return-value]
+                 for n, v in (("ttft_s", ttft_s), ("tpot_s", tpot_s)))
+
+
+@dataclass
+class SizeResult:
+    """The smallest split that holds the workload, and every split of that size that does."""
+
+    best: Row
+    candidates: Table
+
+
+def size(model, hardware, batch: int = 1, input_tokens: int = 1024, output_tokens: int = 256,
+         weight_dtype=None, kv_dtype=None, activation_dtype=None, max_devices: int | None = None,
+         **kwargs) -> SizeResult:
+    """Fewest devices (one replica) that hold the weights, KV cache and activations of the workload."""
+    model = get_model(model)
+    limit = _max_devices(hardware, max_devices if max_devices is not None else 4096)
+    lay = layouts(model, limit)
+    result = estimate(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
+                      activation_dtype, parallel=_parallelism(lay), check_fit=False, **kwargs)
+    frame = _frame(result)
+    fitting = frame[frame.fits]
+    if fitting.empty:
+        raise ConfigurationError(f"{model.name} does not fit on {limit} or fewer devices of this kind with this "
+                                 "workload; raise --max-devices, shrink the batch or context, or use narrower "
+                                 "datatypes")
+    fewest = fitting[fitting.devices == fitting.devices.min()].sort(["tpot_s", "pp", "cp"])
+    return SizeResult(fewest.row(0), fewest)
+
+
+@dataclass
+class PlanResult:
+    """Configurations meeting the SLO (ranked), the Pareto front, and the whole evaluated space."""
+
+    ranked: Table
+    pareto: Table
+    space: Table
+    seconds: float
+
+    def to_csv(self, path, extra: dict | None = None) -> None:
+        """The ranked configurations as CSV (``extra``: constant columns such as the provenance)."""
+        self.ranked.to_csv(path, extra)
+
+    def plot_html(self, path, title: str) -> None:
+        """Write a plotly HTML scatter (plotly.js embedded: opens offline): every fitting configuration, the
+        SLO-meeting ones and the front."""
+        from genmodel.interfaces.charts import pareto_figure
+
+        pareto_figure(self.space, self.ranked, self.pareto, title).write_html(path, include_plotlyjs=True)
+
+
+def pareto_front(frame: Table, x: str, y: str) -> Table:
+    """Rows not dominated in (x, y), both to maximize (best x first)."""
+    ordered = frame.sort([x, y], descending=[True, True])
+    running = np.maximum.accumulate(np.concatenate([[-np.inf], ordered[y]]))
+    return ordered[ordered[y] > running[:-1]]
+
+
+RANKINGS = {"throughput": ("output_tokens_per_s_per_device", False), "cost": ("usd_per_million_output_tokens", True),
+            "energy": ("energy_per_output_token_j", True)}
+
+
+def plan(model, hardware, input_tokens: int = 1024, output_tokens: int = 256, ttft_s: float | None = None,
+         tpot_s: float | None = None, max_devices: int | None = None, weight_dtype=None, kv_dtype=None,
+         activation_dtype=None, batches=DEFAULT_BATCHES, rank_by: str = "throughput", **kwargs) -> PlanResult:
+    """Search layouts x batch sizes for the configurations meeting the TTFT/TPOT targets (seconds).
+
+    ``rank_by``: 'throughput' (output tokens/s per device, highest first), 'cost' ($ per million output
+    tokens, lowest first; needs a price) or 'energy' (J per output token, lowest first).
+    """
+    if rank_by not in RANKINGS:
+        raise ConfigurationError(f"rank_by must be one of {', '.join(RANKINGS)}, not {rank_by!r}", "rank_by")
+    import time
+
+    start = time.perf_counter()
+    model = get_model(model)
+    limit = _max_devices(hardware, max_devices)
+    ttft_s, tpot_s = _targets(ttft_s, tpot_s)
+    batches = whole("batches", batches, 1)
+    lay = layouts(model, limit)
+    batch = np.asarray(batches, dtype=int)[:, None]
+    par = _parallelism(lay)
+    groups = par.attention_groups
+    result = estimate(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype,
+                      parallel=par, check_fit=False, **kwargs)
+    frame = _frame(result)
+    # each attention group needs a whole sequence; fill the budget with replicas
+    frame = frame[np.ravel(np.broadcast_to(batch >= groups, result.metrics["fits"].shape))]
+    dp = limit // frame.devices
+    space = frame.assign(dp=dp, devices=frame.devices * dp, output_tokens_per_s=frame.output_tokens_per_s * dp)
+    ok = space.fits.copy()
+    if ttft_s is not None:
+        ok &= space.ttft_s <= ttft_s
+    if tpot_s is not None:
+        ok &= space.tpot_s <= tpot_s
+    space = space.assign(meets_targets=ok)
+    key, ascending = RANKINGS[rank_by]
+    ranked = space[ok].sort([key, "tokens_per_s_per_user"], descending=[not ascending, True])
+    pareto = pareto_front(space[space.fits], "output_tokens_per_s_per_device", "tokens_per_s_per_user")
+    return PlanResult(ranked, pareto, space, time.perf_counter() - start)
+
+
+@dataclass
+class Disaggregation:
+    """Best prefill and decode pools and how they compare with co-located serving."""
+
+    prefill: Row
+    decode: Row
+    kv_transfer_s: float
+    prefill_to_decode_devices: float
+    output_tokens_per_s_per_device: float
+    colocated_output_tokens_per_s_per_device: float
+
+
+def disaggregate(model, hardware, input_tokens: int = 1024, output_tokens: int = 256, ttft_s: float | None = None,
+                 tpot_s: float | None = None, max_devices: int | None = None, weight_dtype=None, kv_dtype=None,
+                 activation_dtype=None, batches=DEFAULT_BATCHES, **kwargs) -> Disaggregation:
+    """Separate prefill and decode pools (Splitwise/DistServe), sized so their request rates balance.
+
+    Per device, a prefill pool serves r_p = prefill tokens/s per device / I requests per second, a decode
+    pool r_d = decode tokens/s per device / O. Serving a rate lambda takes lambda/r_p + lambda/r_d devices, so
+    the prefill:decode device ratio is r_d : r_p and the goodput is O / (1/r_p + 1/r_d) output tokens/s per
+    device. The KV cache of a request (full model, all layers) moves from the prefill pool to the decode pool
+    over the scale-out network (one NIC per device of the prefill replica) and counts against the TTFT target;
+    the batch's caches leave together after its prefill (no layer-by-layer overlap: conservative).
+    """
+    model = get_model(model)
+    hw, platform = resolve_hardware(hardware)
+    ttft_s, tpot_s = _targets(ttft_s, tpot_s)
+    common = {"max_devices": max_devices, "weight_dtype": weight_dtype, "kv_dtype": kv_dtype,
+              "activation_dtype": activation_dtype, "batches": batches, **kwargs}
+    pre = plan(model, hardware, input_tokens, 1, None, None, **common).space
+    dec = plan(model, hardware, input_tokens, output_tokens, None, tpot_s, **common).ranked
+    colocated = plan(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, **common).ranked
+    dtypes = resolve_dtypes(hw, weight_dtype, activation_dtype, kv_dtype)
+    net = Network.of(hw, platform.domain_size_with(hw) if platform else None)
+    kv_bytes = model.kv_cache_bytes(input_tokens, dtypes.kv)  # one request, all layers
+    replica_devices = pre.devices / pre.dp
+    # the whole prefill batch finishes together, then its KV caches leave over the replica's NICs
+    transfer = pre.batch * kv_bytes / (net.out * replica_devices) + net.out_latency
+    pre = pre.assign(kv_transfer_s=transfer, ttft_with_transfer_s=pre.ttft_s + transfer)
+    keep = pre.fits & ((pre.ttft_with_transfer_s <= ttft_s) if ttft_s is not None else True)
+    pre = pre[keep]
+    if pre.empty or dec.empty:
+        which = "prefill" if pre.empty else "decode"
+        raise ConfigurationError(f"no {which} configuration meets the targets on at most "
+                                 f"{_max_devices(hardware, max_devices)} devices; relax the SLO or allow more")
+    prefill_rate = (pre.batch * input_tokens / pre.ttft_s) / (pre.devices / pre.dp) / input_tokens  # req/s/device
+    best_pre = pre.row(int(np.argmax(prefill_rate)))
+    r_p = float(prefill_rate.max())
+    decode_rate = dec.tokens_per_s_per_user * dec.batch / (dec.devices / dec.dp) / output_tokens
+    best_dec = dec.row(int(np.argmax(decode_rate)))
+    r_d = float(decode_rate.max())
+    goodput = output_tokens / (1 / r_p + 1 / r_d)
+    coloc = float(colocated.output_tokens_per_s_per_device.max()) if not colocated.empty else 0.0
+    return Disaggregation(best_pre, best_dec, float(best_pre.kv_transfer_s), r_d / r_p, goodput, coloc)

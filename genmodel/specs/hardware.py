@@ -1,0 +1,223 @@
+"""``HardwareSpec``: one accelerator (or one socket / wafer / board) as a frozen Pydantic model.
+
+Contract
+--------
+A hardware entry says what one device can do, in SI units:
+
+* ``peak_flops_per_s``: **dense** peak throughput per datatype (FLOP/s, or OP/s for integers). Only the
+  datatypes the device really accelerates are listed; 2:4-sparse figures are never stored.
+* ``memory_tiers``: ordered fastest first. A tier with ``role: memory`` can hold weights, KV cache and
+  activations; ``role: cache`` (a GPU L2, say) is hardware-managed and is not used for capacity.
+* ``scale_up`` / ``scale_out``: interconnects, bandwidth **per direction per device**.
+* ``power``, ``cost``: TDP and idle power; purchase price and hourly rental where public.
+* ``efficiency``: optional overrides of the realism factors (``genmodel.engine.realism``).
+* ``source``: the datasheet or paper the numbers come from (required).
+
+It does not model caches, clocks under thermal limits, or sparsity.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from genmodel.specs.dtypes import DTYPES, normalize_dtype
+from genmodel.specs.quantities import (
+    USD,
+    Bytes,
+    BytesOrZero,
+    BytesPerSecond,
+    FlopsPerSecond,
+    FrozenSpec,
+    Joules,
+    Seconds,
+    USDPerHour,
+    Watts,
+)
+
+HardwareKind = Literal["gpu", "tpu", "npu", "fpga", "cpu", "soc", "wafer_scale", "dataflow", "lpu", "scd"]
+Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+class MemoryTier(FrozenSpec):
+    """One level of the memory hierarchy of a device."""
+
+    name: str = Field(description="Tier name, e.g. 'HBM3', 'SRAM', 'LPDDR5X'.")
+    role: Literal["memory", "cache"] = Field(
+        "memory", description="'memory' holds data placed by genmodel; 'cache' is hardware-managed (not used).")
+    capacity_bytes: Bytes = Field(description="Capacity in bytes usable by software (decimal SI).")
+    bandwidth_bytes_per_s: BytesPerSecond | None = Field(
+        None, description="Peak read bandwidth of the tier in bytes/s (required for role 'memory').")
+    note: str | None = Field(None, description="Anything a user should know about this tier.")
+
+    @model_validator(mode="after")
+    def _memory_needs_bandwidth(self) -> MemoryTier:
+        if self.role == "memory" and self.bandwidth_bytes_per_s is None:
+            raise ValueError(f"memory tier {self.name!r} needs bandwidth_bytes_per_s")
+        return self
+
+
+class Interconnect(FrozenSpec):
+    """A device-to-device network as seen from one device."""
+
+    name: str = Field(description="Link or network name, e.g. 'NVLink 4 via NVSwitch'.")
+    bandwidth_per_direction_bytes_per_s: BytesPerSecond = Field(
+        description="Bandwidth one device can send (and, at the same time, receive) in bytes/s.")
+    latency_s: Seconds = Field(description="One-way latency of a small message in seconds.")
+    domain_size: int = Field(1, ge=1, description="Devices reachable at this bandwidth (scale-up domain).")
+    topology: Literal["switch", "full_mesh", "torus_2d", "torus_3d", "ring", "point_to_point", "fabric"] = Field(
+        "switch", description="How the domain is wired; decides collective algorithms (multi-device model).")
+    note: str | None = Field(None, description="Caveats, e.g. whether the latency is a typical or datasheet value.")
+
+
+class Power(FrozenSpec):
+    """Power envelope of one device."""
+
+    tdp_w: Watts = Field(description="Thermal design / board power in watts.")
+    idle_w: Watts | None = Field(None, description="Power when idle in watts; None = unknown.")
+    note: str | None = Field(None, description="Where the power figures come from.")
+
+    @model_validator(mode="after")
+    def _idle_below_tdp(self) -> Power:
+        if self.idle_w is not None and self.idle_w > self.tdp_w:
+            raise ValueError(f"idle_w ({self.idle_w} W) exceeds tdp_w ({self.tdp_w} W)")
+        return self
+
+
+class Cost(FrozenSpec):
+    """Purchase price and rental price of one device (both optional, both approximate)."""
+
+    purchase_usd: USD | None = Field(None, description="Approximate purchase price of one device in USD.")
+    rental_usd_per_hour: USDPerHour | None = Field(None, description="Approximate cloud price per device-hour.")
+    source: str | None = Field(None, description="Where the prices come from, and when.")
+
+
+class EnergyCoefficients(FrozenSpec):
+    """Dynamic energy per operation (docs/energy_tco.md section 1); used instead of the power envelope."""
+
+    compute_j_per_flop: dict[str, Joules] = Field(
+        description="Energy per FLOP (or OP) per datatype, e.g. {'bf16': '0.5 pJ'}; missing datatypes use the "
+        "nearest wider one listed.")
+    memory_j_per_bit: dict[str, Joules] = Field(
+        description="Energy per bit moved, per memory tier name (as in memory_tiers).")
+    link_j_per_bit: Joules | None = Field(None, description="Energy per bit sent over the device's links.")
+    cooling_w_per_w: float = Field(
+        0.0, ge=0.0, description="Wall power needed to remove 1 W dissipated in the device (cryogenic cooling of "
+        "superconducting systems: hundreds of W per W at 4 K); 0 for room-temperature devices, whose cooling "
+        "is part of the facility PUE.")
+    source: str = Field(min_length=1, description="Where the coefficients come from (paper, derivation).")
+
+
+class Calibration(FrozenSpec):
+    """Where fitted realism factors come from: the family fit, its date and the measurement rows used."""
+
+    family: str = Field(description="Hardware family fitted together (genmodel.validation.FAMILIES).")
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Day of the fit, YYYY-MM-DD.")
+    rows: list[str] = Field(min_length=1, description="Ids of the validation rows the fit used.")
+    method: str = Field("least squares on log error (docs/validation.md)", description="How the fit was made.")
+
+
+class Efficiency(FrozenSpec):
+    """Realism factors; unset fields take the default for the hardware kind (``genmodel.engine.realism``)."""
+
+    compute_efficiency: Fraction | None = Field(
+        None, description="Achievable fraction of dense peak FLOP/s in large matrix multiplies.")
+    memory_efficiency: Fraction | None = Field(
+        None, description="Achievable fraction of peak memory bandwidth in streaming reads.")
+    kernel_overhead_s: Seconds | None = Field(
+        None, description="Fixed cost per kernel launch (launch, ramp-up and tail) in seconds.")
+    step_overhead_s: Seconds | None = Field(
+        None, description="Fixed cost per forward step (scheduler, sampling, host work) in seconds.")
+    usable_memory_fraction: Fraction | None = Field(
+        None, description="Share of the device memory the serving engine may use (vLLM's gpu_memory_utilization, "
+        "SGLang's mem_fraction_static).")
+    runtime_reserved_bytes: BytesOrZero | None = Field(
+        None, description="Bytes the runtime takes out of that share before weights and KV cache (CUDA context, "
+        "library workspaces, NCCL buffers, captured graphs).")
+    engine: str | None = Field(None, description="Serving engine the factors describe (None: not specific).")
+    calibration: Calibration | None = Field(None, description="Set when the factors were fitted on measurements.")
+    source: str | None = Field(None, description="Where the overrides come from (measurement, paper).")
+
+
+class HardwareSpec(FrozenSpec):
+    """One device: compute peaks, memory tiers, interconnects, power, cost and provenance."""
+
+    name: str = Field(description="Database key, lower-case with dashes, e.g. 'h100-sxm'.")
+    display_name: str = Field(description="Human-readable name, e.g. 'NVIDIA H100 SXM5 80GB'.")
+    vendor: str = Field(description="Manufacturer, e.g. 'NVIDIA'.")
+    kind: HardwareKind = Field(description="Device class; selects the default realism factors.")
+    year: int | None = Field(None, description="Year of launch or announcement.")
+    peak_flops_per_s: dict[str, FlopsPerSecond] = Field(
+        description="Dense peak throughput per datatype in FLOP/s (or OP/s for int8/int4).")
+    memory_tiers: list[MemoryTier] = Field(min_length=1, description="Memory hierarchy, fastest first.")
+    scale_up: Interconnect | None = Field(None, description="Scale-up fabric (NVLink, ICI, Infinity Fabric, UB).")
+    scale_out: Interconnect | None = Field(None, description="Scale-out network (NIC per device).")
+    power: Power | None = Field(None, description="TDP and idle power in watts.")
+    cost: Cost | None = Field(None, description="Purchase price (USD) and rental price (USD per hour).")
+    energy: EnergyCoefficients | None = Field(
+        None, description="Per-operation energy coefficients; without them power follows the TDP envelope.")
+    efficiency: Efficiency = Field(default_factory=Efficiency,
+                                   description="Overrides of the per-kind realism factors (genmodel.engine.realism).")
+    source: str = Field(min_length=1, description="Datasheet(s), paper or other source of the figures.")
+    confidence: Literal["high", "medium", "low"] = Field("high", description="Confidence in the figures.")
+    notes: str | None = Field(None, description="Caveats: derived figures, variants, disputed numbers.")
+
+    @field_validator("peak_flops_per_s", mode="before")
+    @classmethod
+    def _known_dtypes(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for key, flops in value.items():
+            try:
+                out[normalize_dtype(key)] = flops
+            except Exception as exc:  # re-raised as a validation error
+                raise ValueError(f"unknown datatype {key!r} in peak_flops_per_s; known: {', '.join(DTYPES)}") from exc
+        if not out:
+            raise ValueError("peak_flops_per_s needs at least one datatype")
+        return out
+
+    @model_validator(mode="after")
+    def _has_main_memory(self) -> HardwareSpec:
+        if not any(t.role == "memory" for t in self.memory_tiers):
+            raise ValueError("at least one memory tier must have role 'memory'")
+        if self.energy is not None:
+            names = {t.name for t in self.memory}
+            missing = names - set(self.energy.memory_j_per_bit)
+            if missing:
+                raise ValueError(f"energy.memory_j_per_bit needs every memory tier; missing {sorted(missing)}")
+            if self.power is None:
+                raise ValueError("energy coefficients need a power block (idle_w and tdp_w)")
+        return self
+
+    # ---- derived views ---------------------------------------------------------------------------
+    @property
+    def memory(self) -> list[MemoryTier]:
+        """The tiers that hold data (role 'memory'), fastest first."""
+        return [t for t in self.memory_tiers if t.role == "memory"]
+
+    @property
+    def memory_capacity_bytes(self) -> float:
+        """Total capacity of the 'memory' tiers in bytes (before the usable fraction)."""
+        return sum(t.capacity_bytes for t in self.memory)
+
+    @property
+    def fastest_memory(self) -> MemoryTier:
+        """The first (fastest) 'memory' tier: HBM on a GPU, SRAM on Groq or SambaNova."""
+        return self.memory[0]
+
+    def supports(self, dtype: str) -> bool:
+        """True when the device has a listed dense peak for ``dtype``."""
+        return normalize_dtype(dtype) in self.peak_flops_per_s
+
+    def scaled(self, *, flops_scale: float = 1.0, bandwidth_scale: float = 1.0,
+               capacity_scale: float = 1.0) -> HardwareSpec:
+        """A copy with every peak, every memory bandwidth and/or every capacity multiplied (what-if)."""
+        tiers = [t.model_copy(update={
+            "capacity_bytes": t.capacity_bytes * capacity_scale,
+            "bandwidth_bytes_per_s": None if t.bandwidth_bytes_per_s is None
+            else t.bandwidth_bytes_per_s * bandwidth_scale}) for t in self.memory_tiers]
+        return self.model_copy(update={
+            "peak_flops_per_s": {k: v * flops_scale for k, v in self.peak_flops_per_s.items()},
+            "memory_tiers": tiers})

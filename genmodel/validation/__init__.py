@@ -1,0 +1,2 @@
+"""validation"""
+from genmodel.validation.core import *  # noqa: F401,F403
