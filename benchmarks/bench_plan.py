@@ -29,7 +29,7 @@ def main() -> None:
             start = time.perf_counter()
             result = plan(model, hardware, 2048, 512, max_devices=args.max_devices, **slo)
             best = min(best, time.perf_counter() - start)
-        top = result.ranked.iloc[0] if len(result.ranked) else None
+        top = result.ranked.row(0) if len(result.ranked) else None
         print(f"{model} on up to {args.max_devices} x {hardware}: {len(result.space):,} configurations in "
               f"{best:.3f} s ({len(result.space) / best:,.0f}/s); {len(result.ranked):,} meet the SLO"
               + (f"; best {top.output_tokens_per_s_per_device:,.0f} output tok/s per device" if top is not None

@@ -26,11 +26,8 @@ class UnitError(GenmodelError, ValueError):
     """A quantity string could not be parsed or has the wrong dimension."""
 
 
-class UnknownNameError(GenmodelError, KeyError):
-    """A model or hardware name is not in the database."""
-
-    def __str__(self) -> str:  # KeyError would otherwise quote the message
-        return str(self.args[0])
+class UnknownNameError(GenmodelError, ValueError):
+    """A model, hardware or platform name is not in the database."""
 
 
 class ConfigurationError(GenmodelError, ValueError):
@@ -61,6 +58,9 @@ def closest_names(name: str, candidates: list[str], n: int = 3) -> list[str]:
 
 def unknown_name(kind: str, name: str, candidates: list[str], list_command: str) -> UnknownNameError:
     """Build the error for an unknown ``kind`` name, suggesting the closest known ones."""
-    close = closest_names(name, candidates)
+    close = closest_names(name[:200], candidates)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return UnknownNameError(f"unknown {kind} {name!r}.{hint} Run '{list_command}' to list all.")
+    shown = name if len(name) <= 60 else name[:57] + "..."
+    if not name.strip():
+        return UnknownNameError(f"the {kind} name is empty; run '{list_command}' to list the names", kind)
+    return UnknownNameError(f"unknown {kind} {shown!r}.{hint} Run '{list_command}' to list all.", kind)

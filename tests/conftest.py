@@ -10,13 +10,13 @@ from genmodel.specs.model import ModelSpec
 
 @pytest.fixture
 def toy_hw() -> HardwareSpec:
-    """A device with round numbers: 100 TFLOPS bf16, 1 TB/s, 10 GB, known efficiencies."""
+    """A device with round numbers: 100 TFLOPS bf16, 1 TB/s, 10 GB, known efficiencies, all memory usable."""
     return HardwareSpec.model_validate({
         "name": "toy", "display_name": "Toy accelerator", "vendor": "test", "kind": "gpu",
         "peak_flops_per_s": {"bf16": "100 TFLOPS", "fp8": "200 TFLOPS"},
         "memory_tiers": [{"name": "HBM", "capacity_bytes": "10 GB", "bandwidth_bytes_per_s": "1 TB/s"}],
         "efficiency": {"compute_efficiency": 0.5, "memory_efficiency": 0.8, "kernel_overhead_s": "1 us",
-                       "usable_memory_fraction": 1.0},
+                       "usable_memory_fraction": 1.0, "runtime_reserved_bytes": 0},
         "source": "test fixture",
     })
 

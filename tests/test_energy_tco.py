@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import genmodel
-from genmodel.interfaces.cli import main
 from genmodel.economics.tco import CostAssumptions
+from genmodel.interfaces.cli import main
 
 TDP, IDLE = 500.0, 50.0
 W_MEM = 0.66  # envelope weight of a memory-saturated operator (docs/energy_tco.md 1.2)
@@ -114,6 +114,37 @@ def test_coefficient_devices_use_their_coefficients():
     assert scd.energy.cooling_w_per_w > 0  # cryogenic cooling is part of the device's energy
 
 
+@pytest.mark.parametrize("batch", [1, 64, 1024])
+def test_power_cap_stretches_time_and_keeps_the_energy_per_flop(batch):
+    # SCD board: 0.045 fJ per bf16 FLOP at 4 K x (1 + 400 W/W of cryocooler) = 18.045 fJ at the wall per FLOP,
+    # whatever the batch; the TDP (5 kW, wall) caps power by making a step slower, never by dropping energy
+    flop_j = 0.045e-15 * 401
+    r = genmodel.estimate("llama-3.1-70b", "imec-scd-board", batch=batch, input_tokens=1024, output_tokens=256,
+                          check_fit=False)
+    flops = r.prefill_flops + 255 * r.decode_flops
+    assert r.energy_compute_j == pytest.approx(flops * flop_j, rel=1e-9)
+    assert r.peak_power_w <= 5000 * (1 + 1e-9)
+
+
+def test_power_bound_step_takes_its_energy_over_the_dynamic_power():
+    # SCD board with a small cryocooler (1,000 W/W): a bf16 FLOP costs 0.045 fJ x 1,001 = 45 fJ at the wall, so
+    # the 100 PFLOP/s its GEMMs reach (50% of 200) would draw 4.5 kW of the 4 kW above idle: those operators are
+    # power-bound and take (FLOPs x 45 fJ + bits moved x J/bit x 1,001) / 4,000 W
+    r = genmodel.estimate("llama-3.1-8b", "imec-scd-board", batch=8, input_tokens=4096, output_tokens=2,
+                          cooling_w_per_w=1000)
+    rows = r.breakdown("prefill")
+    power = rows[rows.bound == "power"]
+    assert len(power) > 0 and "ffn_gate_up" in set(power.operator)
+    tiers = [c for c in rows.columns if c.startswith("bytes_")]
+    j_bit = [0.0002e-15, 11e-15]  # JSRAM, cryo-DRAM (per bit at the cold stage)
+    energy = (power.flops * 0.045e-15 + sum(power[t] * 8 * j for t, j in zip(tiers, j_bit, strict=True))) * 1001
+    assert np.allclose(power.time_s, energy / 4000 + power.overhead_s, rtol=1e-9)
+    assert r.inputs["cooling_w_per_w"] == 1000
+    # the entry's 400 W/W plant: the same step is faster and cheaper per token
+    plant = genmodel.estimate("llama-3.1-8b", "imec-scd-board", batch=8, input_tokens=4096, output_tokens=2)
+    assert plant.ttft_s < r.ttft_s and plant.energy_per_output_token_j < r.energy_per_output_token_j
+
+
 def test_unknown_prices_and_power_are_null_not_guesses(toy_model, toy_hw):
     # the toy device has neither a power block nor a price: energy and owned cost are unknown (JSON null)
     d = genmodel.estimate(toy_model, toy_hw, batch=1, input_tokens=10, output_tokens=5).to_dict()
@@ -137,12 +168,13 @@ def test_cli_estimate_json_has_energy_and_cost_keys(capsys):
 
 
 def test_cli_compare_ranks_by_cost(capsys, tmp_path):
-    import pandas as pd
+    import csv as csvlib
 
     csv = tmp_path / "cmp.csv"
     assert main(["compare", "--model", "llama-3.1-8b", "--hardware", "h100-sxm,b200,h200-sxm", "--cost-mode",
                  "rented", "--csv", str(csv)]) == 0
-    table = pd.read_csv(csv)
-    costs = table.usd_per_million_output_tokens.dropna()
-    assert len(costs) >= 2 and costs.is_monotonic_increasing
+    rows = list(csvlib.DictReader(csv.open()))
+    costs = [float(r["usd_per_million_output_tokens"]) for r in rows if r["usd_per_million_output_tokens"]]
+    assert len(costs) >= 2 and costs == sorted(costs)
+    assert {r["schema_version"] for r in rows} == {"2"} and all(r["database_hash"] for r in rows)
     assert main(["compare", "--sort-by", "fun"]) == 2

@@ -27,7 +27,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
-from genmodel.errors import InputTypeError, SpecError, unknown_name
+from genmodel.errors import InputTypeError, SpecError, UnknownNameError, unknown_name
 from genmodel.specs.files import load_spec_file
 from genmodel.specs.hardware import HardwareSpec
 from genmodel.specs.model import ModelSpec
@@ -89,7 +89,7 @@ def use_databases(folders: list[str | Path]) -> None:
     for folder in folders:
         path = Path(folder)
         if not path.is_dir():
-            raise SpecError(f"database folder {path} does not exist or is not a folder", "db")
+            raise SpecError(f"db folder {path} does not exist or is not a folder", "db")
         if path not in _extra_roots:
             _extra_roots.append(path)
 
@@ -189,7 +189,7 @@ def _get(kind: Kind, name: object, cls: type[Spec]) -> Spec:
         raise InputTypeError(f"{kind} must be {wanted}, got {type(name).__name__}", kind)
     if looks_like_file(name):
         path = Path(name).expanduser()
-        if not path.is_file():
+        if not path.exists():
             raise SpecError(f"{kind} file {name} does not exist", kind)
         return load_spec_file(path, cls)
     db = database(kind)
@@ -216,7 +216,12 @@ def get_platform(name: str | PlatformSpec) -> PlatformSpec:
 
 def platform_device(platform: PlatformSpec) -> HardwareSpec:
     """The device of ``platform`` with the platform's interconnects in place of its own."""
-    hw = get_hardware(platform.device)
+    try:
+        hw = get_hardware(platform.device)
+    except UnknownNameError as exc:
+        where = entry_file("platform", platform.name) if platform.name in database("platform").entries else None
+        raise SpecError(f"platform {platform.name!r}{f' ({where})' if where else ''} names the device "
+                        f"{platform.device!r}, which is not in the database: {exc}", "hardware") from None
     update = {k: getattr(platform, k) for k in ("scale_up", "scale_out") if getattr(platform, k) is not None}
     return hw.model_copy(update=update) if update else hw
 
@@ -261,7 +266,7 @@ def resolve_hardware(hardware: object) -> tuple[HardwareSpec, PlatformSpec | Non
                              f"{type(hardware).__name__}", "hardware")
     if looks_like_file(hardware):
         path = Path(hardware).expanduser()
-        if not path.is_file():
+        if not path.exists():
             raise SpecError(f"hardware file {hardware} does not exist", "hardware")
         from genmodel.specs.files import load_mapping, validate_spec
 

@@ -44,7 +44,6 @@ from genmodel.specs.dtypes import bytes_per_element
 from genmodel.specs.hardware import Efficiency, HardwareSpec
 from genmodel.specs.model import ModelSpec
 from genmodel.specs.platform import PlatformSpec
-from genmodel.specs.units import format_quantity
 from genmodel.specs.workload import DEFAULT_PREFILL_CHUNK_TOKENS, Workload
 
 
@@ -96,6 +95,7 @@ class MemoryView:
     footprint: Footprint
     capacity: np.ndarray  # bytes the engine can fill, per device
     physical: np.ndarray  # bytes of the memory tiers, per device (after capacity_scale)
+    reserved: np.ndarray  # bytes the runtime holds (and collective buffers), per device
     placement: dict[str, list[np.ndarray]]
     inv_bandwidth: dict[str, np.ndarray]
 
@@ -104,9 +104,13 @@ def _memory(s: Setup) -> MemoryView:
     """Footprint of the most loaded device, the capacity it must fit in, and the tier placement of each class."""
     tiers = s.hw.memory
     physical = [t.capacity_bytes * s.capacity_scale for t in tiers]
-    # the engine's share of every tier; the runtime's reservation comes out of the fastest (where it lives)
-    caps = [p * s.realism.usable_memory_fraction for p in physical]
-    caps[0] = np.maximum(caps[0] - s.realism.runtime_reserved_bytes, 0.0)
+    # the engine's share of every tier; the runtime's reservation (and the collective buffers of a replica that
+    # spans several devices) comes out of the fastest tier, where it lives
+    r = s.realism
+    caps = [p * r.usable_memory_fraction for p in physical]
+    replica_devices = s.par.devices / np.asarray(s.par.dp, dtype=float)
+    reserved = r.runtime_reserved_bytes + np.where(replica_devices > 1, r.collective_reserved_bytes, 0.0)
+    caps[0] = np.maximum(caps[0] - reserved, 0.0)
     capacity = sum(caps)
     device = DeviceMemory(s.model, s.dtypes, s.par, s.prefill_chunk_tokens)
     fp = device.footprint(s.batch, s.input_tokens, s.output_tokens, capacity)
@@ -115,8 +119,8 @@ def _memory(s: Setup) -> MemoryView:
     inv_bw = {cls: sum(f / t.bandwidth_bytes_per_s for f, t in zip(fr, tiers, strict=True))
               for cls, fr in placement.items()}
     if s.check_fit and s.scalar and not bool(fp.fits):
-        raise DoesNotFitError(_does_not_fit_message(s, fp, device, capacity, sum(physical)))
-    return MemoryView(device, fp, capacity, sum(physical), placement, inv_bw)
+        raise DoesNotFitError(_does_not_fit_message(s, fp, device, capacity, sum(physical), reserved))
+    return MemoryView(device, fp, capacity, sum(physical), reserved, placement, inv_bw)
 
 
 # ---- 3. timing -----------------------------------------------------------------------------------------------
@@ -265,8 +269,9 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView) -> dict[st
         "weights_bytes": fp.weights_bytes, "kv_cache_bytes": fp.kv_cache_bytes,
         "activation_peak_bytes": fp.activation_peak_bytes, "total_memory_bytes": fp.total_bytes,
         "memory_capacity_bytes": fp.capacity_bytes, "device_memory_bytes": mem.physical,
+        "runtime_reserved_bytes": mem.reserved,
         # a configuration runs when its memory fits and every attention data-parallel group has a sequence
-        "fits": fp.fits & (B >= s.par.attention_groups),
+        "fits": fp.fits & (s.par.attention_groups <= B),
         "max_batch": mem.device.max_batch(I, O, mem.capacity),
         "max_context_tokens": mem.device.max_context(B, mem.capacity),
         "bound": dec.real.phase_bound()[0], "prefill_bound": pre.real.phase_bound(),
@@ -285,18 +290,21 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView) -> dict[st
     return {k: full(v) for k, v in metrics.items()}
 
 
-def _does_not_fit_message(s: Setup, fp: Footprint, mem: DeviceMemory, capacity, physical) -> str:
+def _does_not_fit_message(s: Setup, fp: Footprint, mem: DeviceMemory, capacity, physical, reserved) -> str:
     model, hw, dtypes, par, r = s.model, s.hw, s.dtypes, s.par, s.realism
     B, I, O = s.batch, s.input_tokens, s.output_tokens
 
     def gb(x):
-        return format_quantity(float(x), "B")
+        return f"{float(x) / 2**30:,.3g} GiB"
 
     where = hw.name if par.is_single_device else f"each {hw.name} (the most loaded of {int(par.devices)} devices)"
     need = (f"{model.name} needs {gb(fp.weights_bytes)} of {dtypes.weight} weights + {gb(fp.kv_cache_bytes)} of "
             f"{dtypes.kv} KV cache (batch {int(B)} x {int(I + O)} tokens) + {gb(fp.activation_peak_bytes)} of "
             f"activations = {gb(fp.total_bytes)} per device, but {where} has {gb(capacity)} usable "
-            f"({gb(physical)} x {r.usable_memory_fraction:.2f} - {gb(r.runtime_reserved_bytes)} runtime).")
+            f"({gb(physical)} x {r.usable_memory_fraction:.2f} - {gb(reserved)} held by the runtime).")
+    if float(capacity) <= 0:
+        return (f"{need} Nothing is left for the model: use a larger --memory-fraction, a smaller "
+                "--runtime-reserved, or a larger --capacity-scale.")
     if fp.weights_bytes > capacity:
         current = bytes_per_element(dtypes.weight)
         smaller = [d for d in ("fp8", "int4") if bytes_per_element(d) < current]

@@ -34,6 +34,7 @@ from genmodel.specs.workload import Workload
 # hard bounds that keep every count exact in float64 and every product finite (far above any real use)
 MAX_TOKENS = 2**40
 MAX_BATCH = 2**32
+MIN_SCALE, MAX_SCALE = 1e-6, 1e6  # what-if scales: a millionth to a million times the datasheet
 
 
 @dataclass
@@ -73,11 +74,12 @@ def default_activation_dtype(hw: HardwareSpec) -> str:
     return next(d for d in DTYPES if d in hw.peak_flops_per_s)
 
 
-def _dtype(name: str, value: object) -> str | None:
+def dtype_argument(name: str, value: object) -> str | None:
+    """The canonical datatype of argument ``name`` (None stays None); errors name the argument."""
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InputTypeError(f"{name} must be a datatype name such as 'bf16', got {value!r}", name)
+        raise InputTypeError(f"{name} must be a datatype name such as 'bf16', got {type(value).__name__}", name)
     if not value.strip():
         raise ConfigurationError(f"{name} is empty; give a datatype ({', '.join(DTYPES)}) or leave it out", name)
     return normalize_dtype(value, name)
@@ -91,12 +93,12 @@ def resolve_dtypes(hw: HardwareSpec, weight_dtype: str | None, activation_dtype:
     embedding and LM head as the weights, except that a quantized checkpoint (weights narrower than the
     activations) keeps them in the activation datatype, as published fp8/int4 checkpoints do.
     """
-    act = _dtype("activation_dtype", activation_dtype) or default_activation_dtype(hw)
-    weight = _dtype("weight_dtype", weight_dtype) or act
-    embed = _dtype("embedding_dtype", embedding_dtype)
+    act = dtype_argument("activation_dtype", activation_dtype) or default_activation_dtype(hw)
+    weight = dtype_argument("weight_dtype", weight_dtype) or act
+    embed = dtype_argument("embedding_dtype", embedding_dtype)
     if embed is None:
         embed = act if bytes_per_element(weight) < bytes_per_element(act) else weight
-    dtypes = DTypes(weight=weight, activation=act, kv=_dtype("kv_dtype", kv_dtype) or act, embedding=embed)
+    dtypes = DTypes(weight=weight, activation=act, kv=dtype_argument("kv_dtype", kv_dtype) or act, embedding=embed)
     for role, needed in (("matrix multiplies", dtypes.gemm), ("attention", dtypes.attention),
                          ("the LM head", dtypes.head)):
         if not hw.supports(needed):
@@ -109,11 +111,27 @@ def resolve_dtypes(hw: HardwareSpec, weight_dtype: str | None, activation_dtype:
     return dtypes
 
 
+def check_context(model: ModelSpec, input_tokens, output_tokens, cp=1.0) -> None:
+    """``ConfigurationError`` unless input + output fits the model's context and cp does not exceed the prompt."""
+    I, O = np.asarray(input_tokens, dtype=float), np.asarray(output_tokens, dtype=float)
+    longest = I + O
+    if np.any(longest > model.max_context_tokens):
+        bad = longest[longest > model.max_context_tokens].flat[0]
+        raise ConfigurationError(
+            f"input_tokens + output_tokens = {int(bad):,} exceeds the {model.max_context_tokens:,}-token maximum "
+            f"context of {model.name}; shorten the prompt or the output", "input_tokens")
+    cp = np.asarray(cp, dtype=float)
+    if np.any(cp > I):
+        raise ConfigurationError(f"cp {int(np.max(cp))} exceeds the {int(np.min(I))} prompt tokens to split; "
+                                 "use a smaller cp (context parallelism splits the prompt)", "cp")
+
+
 def _typed(name: str, value: object, cls: type, optional: bool = True) -> None:
     if value is None and optional:
         return
     if not isinstance(value, cls):
-        raise InputTypeError(f"{name} must be a {cls.__name__}{' or None' if optional else ''}, got "
+        article = "an" if cls.__name__[0] in "AEIOU" else "a"
+        raise InputTypeError(f"{name} must be {article} {cls.__name__}{' or None' if optional else ''}, got "
                              f"{type(value).__name__}", name)
 
 
@@ -143,9 +161,9 @@ def prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, k
     B = whole("batch", batch, 1, MAX_BATCH)
     I = whole("input_tokens", input_tokens, 1, MAX_TOKENS)
     O = whole("output_tokens", output_tokens, 1, MAX_TOKENS)
-    scales = [positive(n, v) for n, v in (("flops_scale", flops_scale), ("bandwidth_scale", bandwidth_scale),
-                                           ("capacity_scale", capacity_scale))]
-    link = scalar("interconnect_scale", positive("interconnect_scale", interconnect_scale))
+    scales = [at_least(n, v, MIN_SCALE, MAX_SCALE) for n, v in (
+        ("flops_scale", flops_scale), ("bandwidth_scale", bandwidth_scale), ("capacity_scale", capacity_scale))]
+    link = scalar("interconnect_scale", at_least("interconnect_scale", interconnect_scale, MIN_SCALE, MAX_SCALE))
     chunk = scalar("prefill_chunk_tokens", whole("prefill_chunk_tokens", prefill_chunk_tokens, 1, MAX_TOKENS))
     rate = None if requests_per_s is None else scalar("requests_per_s", positive("requests_per_s", requests_per_s))
     if num_devices is not None:
@@ -155,17 +173,8 @@ def prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, k
     parallel.check(model, num_devices)
     dtypes = resolve_dtypes(hw, weight_dtype, activation_dtype, kv_dtype, embedding_dtype)
 
-    longest = I + O
-    if np.any(longest > model.max_context_tokens):
-        bad = longest[longest > model.max_context_tokens].flat[0]
-        raise ConfigurationError(
-            f"input_tokens + output_tokens = {int(bad):,} exceeds the {model.max_context_tokens:,}-token maximum "
-            f"context of {model.name}; shorten the prompt or the output", "input_tokens")
-    cp = np.asarray(parallel.cp, dtype=float)
-    if np.any(cp > I):
-        raise ConfigurationError(f"cp {int(np.max(cp))} exceeds the {int(np.min(I))} prompt tokens to split; "
-                                 "use a smaller cp (context parallelism splits the prompt)", "cp")
-    shape = np.broadcast_shapes(B.shape, I.shape, O.shape, *(s.shape for s in scales), parallel.devices.shape)
+    check_context(model, I, O, np.asarray(parallel.cp, dtype=float))
+    shape = np.broadcast_shapes(B.shape, I.shape, O.shape, *(s.shape for s in scales), parallel.shape)
     groups = parallel.attention_groups
     if shape == () and float(B) < float(groups):
         raise ConfigurationError(f"batch {int(B)} is smaller than the {int(groups)} attention data-parallel "

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genmodel.specs.dtypes import bytes_per_element
-from genmodel.specs.model import ModelSpec
 from genmodel.engine.operators import DTypes, build_operators
 from genmodel.engine.parallel import SINGLE_DEVICE, Parallelism
+from genmodel.specs.dtypes import bytes_per_element
+from genmodel.specs.model import ModelSpec
 
 _MODEL_LEVEL = {"embedding", "final_add_norm", "lm_head"}
 

@@ -44,10 +44,10 @@ from typing import Literal
 
 import numpy as np
 
-from genmodel.specs.dtypes import bytes_per_element, compute_dtype
 from genmodel.engine.experts import expected_active_experts
-from genmodel.specs.model import ModelSpec
 from genmodel.engine.parallel import SINGLE_DEVICE, Parallelism
+from genmodel.specs.dtypes import bytes_per_element, compute_dtype
+from genmodel.specs.model import ModelSpec
 
 Phase = Literal["prefill", "decode"]
 

@@ -35,6 +35,8 @@ from genmodel.errors import ConfigurationError, InputTypeError
 from genmodel.specs.checks import at_least, whole
 from genmodel.specs.model import ModelSpec
 
+MAX_DEGREE = 2**20  # far above any system; keeps device counts exact integers
+
 
 def divisors(n: int) -> list[int]:
     """All positive divisors of n, ascending."""
@@ -79,12 +81,18 @@ class Parallelism:
         return self._arr("dp") * self._arr("pp") * self.stage_size
 
     @property
+    def shape(self) -> tuple[int, ...]:
+        """Broadcast shape of all fields (layouts evaluated at once)."""
+        fields = ("tp", "pp", "ep", "dp", "cp", "attention_dp", "expert_imbalance", "comm_overlap", "micro_batches")
+        return np.broadcast_shapes(*(np.shape(getattr(self, f)) for f in fields if getattr(self, f) is not None))
+
+    @property
     def is_single_device(self) -> bool:
         return bool(np.all(self.devices == 1))
 
     def __post_init__(self) -> None:
         for name in ("tp", "pp", "ep", "dp", "cp"):
-            whole(name, getattr(self, name))
+            whole(name, getattr(self, name), 1, MAX_DEGREE)
         adp = np.asarray(self.attention_dp)
         if adp.dtype != bool and not (adp.dtype.kind in "iu" and np.isin(adp, (0, 1)).all()):
             raise InputTypeError(f"attention_dp must be True or False, got {self.attention_dp!r}", "attention_dp")

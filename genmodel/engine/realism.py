@@ -13,12 +13,14 @@ Factors:
 * ``compute_efficiency``, ``memory_efficiency``: achievable fractions of dense peak FLOP/s and of peak memory
   bandwidth; ``kernel_overhead_s`` per kernel launch; ``step_overhead_s`` per engine step (scheduler, sampling,
   host work).
-* Memory a serving engine can fill: ``usable_memory_fraction`` x capacity - ``runtime_reserved_bytes``. The
+* Memory a serving engine can fill: ``usable_memory_fraction`` x capacity - ``runtime_reserved_bytes``
+  (- ``collective_reserved_bytes`` on a device whose model replica spans several devices). The
   fraction is the engine's share of device memory (vLLM's ``gpu_memory_utilization``, default 0.9; SGLang's
   ``mem_fraction_static``, 0.8-0.9 by GPU size); the reservation is what the runtime holds inside that share
-  before weights, KV cache and activations (CUDA context about 0.5 GiB, library workspaces, NCCL buffers,
-  captured CUDA graphs about 0.5-1 GiB). TensorRT-LLM instead gives the KV cache a fraction (0.9) of what is free
-  after weights and runtime buffers; with the defaults the two give the same KV space within a few percent.
+  before weights, KV cache and activations (CUDA context about 0.5 GiB, library workspaces, captured CUDA graphs
+  about 0.5-1 GiB; collective buffers about 2 GiB more with TP). TensorRT-LLM instead gives the KV cache a
+  fraction (0.9) of what is free after weights and runtime buffers; SGLang a static fraction for weights and KV.
+  Start-up logs of vLLM on H100 check these defaults (tests/test_memory.py).
 The ideal roofline uses 100% of peak, no overheads and the same memory.
 """
 
@@ -31,7 +33,7 @@ from genmodel.specs.hardware import Efficiency, HardwareSpec
 
 GIB = 2.0**30
 FACTORS = ("compute_efficiency", "memory_efficiency", "kernel_overhead_s", "step_overhead_s",
-           "usable_memory_fraction", "runtime_reserved_bytes")
+           "usable_memory_fraction", "runtime_reserved_bytes", "collective_reserved_bytes")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class KindDefaults:
     runtime_reserved_bytes: float
     source: str
     step_overhead_s: float = 0.0
+    collective_reserved_bytes: float = 0.0
 
 
 _GPU_SOURCE = (
@@ -53,10 +56,14 @@ _GPU_SOURCE = (
     "decode kernels reach about 80-90% of HBM peak (STREAM-like copy on H100 about 2.9-3.0 of 3.35 TB/s), and "
     "BLIS/inference-sim found one HBM factor of 0.82 fits measured TPOT; overhead 2 us: launch + ramp/tail per "
     "kernel under CUDA graphs; usable memory 0.90: vLLM's default gpu_memory_utilization; runtime 1.5 GiB: CUDA "
-    "context (about 0.5 GiB), cuBLAS/NCCL workspaces and captured CUDA graphs (vLLM logs 0.3-1.5 GiB for graphs)")
+    "context (about 0.5 GiB), cuBLAS workspaces and captured CUDA graphs (vLLM logs 0.3-1.5 GiB for graphs), and "
+    "the driver's share (CUDA reports 79.19 GiB of an H100's 80 GiB); collectives 1.75 GiB more on a device whose "
+    "replica spans several: vLLM v0.19 logs 0.25 GiB of non-torch memory at TP1 and 2.07-2.21 GiB at TP2/TP4 on "
+    "H100 (NCCL and custom all-reduce buffers; llm-d-planner accuracy logs, github.com/llm-d-incubation/"
+    "llm-d-planner/pull/205)")
 
 KIND_DEFAULTS: dict[str, KindDefaults] = {
-    "gpu": KindDefaults(0.70, 0.80, 2e-6, 0.90, 1.5 * GIB, _GPU_SOURCE),
+    "gpu": KindDefaults(0.70, 0.80, 2e-6, 0.90, 1.5 * GIB, _GPU_SOURCE, collective_reserved_bytes=1.75 * GIB),
     "tpu": KindDefaults(
         0.65, 0.80, 1e-6, 0.90, 0.5 * GIB,
         "XLA-compiled programs keep the MXUs busy on large matmuls (about 60-70% MFU reported for serving-size "
@@ -65,7 +72,8 @@ KIND_DEFAULTS: dict[str, KindDefaults] = {
     "npu": KindDefaults(
         0.55, 0.70, 5e-6, 0.90, 1.0 * GIB,
         "Gaudi/Trainium/Ascend/laptop NPUs: less mature kernels than CUDA; graph-mode dispatch cost per op of "
-        "several microseconds; runtime and graph buffers about 1 GiB; engineering estimate pending calibration"),
+        "several microseconds; runtime and graph buffers about 1 GiB, collective (HCCL) buffers 0.5 GiB more on "
+        "multi-device replicas; engineering estimate pending calibration", collective_reserved_bytes=0.5 * GIB),
     "fpga": KindDefaults(
         0.60, 0.70, 1e-6, 0.90, 0.0,
         "FPGA overlays (FlightLLM, AccLLM) report 60-90% DSP utilization and 60-80% HBM bandwidth utilization; "
@@ -105,7 +113,8 @@ class Realism:
     step_overhead_s: float
     usable_memory_fraction: float
     runtime_reserved_bytes: float
-    origin: str  # 'calibrated', 'defaults', 'override', or e.g. 'calibrated + override'
+    collective_reserved_bytes: float
+    origin: str  # 'calibrated', 'entry', 'override', 'defaults' (nothing set), or e.g. 'calibrated + override'
     basis: str  # a few words for people: "calibrated 2026-11-23 on 60 rows (nvidia-hopper)"
     source: str
     engine: str | None = None
@@ -114,22 +123,18 @@ class Realism:
     calibration_rows: tuple[str, ...] = ()
     field_origins: dict[str, str] = field(default_factory=dict, compare=False)
 
-    def usable_bytes(self, capacity_bytes):
-        """Bytes a serving engine can fill on a device of ``capacity_bytes`` (array-friendly, never negative)."""
-        import numpy as np
-
-        return np.maximum(capacity_bytes * self.usable_memory_fraction - self.runtime_reserved_bytes, 0.0)
-
-    def describe(self) -> str:
-        """One line for people: the factors in force and where they come from."""
+    def describe(self, memory: bool = True) -> str:
+        """One line for people: the factors in force and where they come from (``memory``: with the memory
+        share and reservations)."""
+        mem = (f"; memory {self.usable_memory_fraction:.0%} usable less {self.runtime_reserved_bytes / GIB:g} GiB "
+               f"runtime (+{self.collective_reserved_bytes / GIB:g} GiB on multi-device replicas)") if memory else ""
         return (f"{self.compute_efficiency:.0%} of peak FLOP/s, {self.memory_efficiency:.0%} of peak bandwidth, "
-                f"{self.kernel_overhead_s * 1e6:g} us per kernel, {self.step_overhead_s * 1e3:g} ms per step; "
-                f"memory {self.usable_memory_fraction:.0%} usable less {self.runtime_reserved_bytes / GIB:g} GiB "
-                f"runtime ({self.basis})")
+                f"{self.kernel_overhead_s * 1e6:g} us per kernel, {self.step_overhead_s * 1e3:g} ms per step{mem} "
+                f"({self.basis})")
 
     def key(self) -> tuple:
         """What two estimates must share to be compared under the same assumptions."""
-        return tuple(getattr(self, f) for f in FACTORS) + (self.origin, self.engine)
+        return (*(getattr(self, f) for f in FACTORS), self.origin, self.engine)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record (the ``realism`` of every JSON output)."""
@@ -160,7 +165,8 @@ def resolve_realism(hw: HardwareSpec, override: Efficiency | None = None, calibr
         values[name], from_entry = _pick(entry, base, name)
         origins[name] = entry_label if from_entry else "defaults"
     kinds = list(dict.fromkeys(origins.values()))
-    origin = " + ".join(kinds)
+    # the origin names what is not a kind default; factors it does not set are the kind's defaults
+    origin = " + ".join(k for k in kinds if k != "defaults") or "defaults"
     cal = entry.calibration
     if kinds == ["defaults"]:
         basis = f"{hw.kind} defaults, docs/formulas.md"

@@ -52,8 +52,12 @@ class Timing:
         return BOUNDS[self._bound_index()]
 
     def _bound_index(self) -> np.ndarray:
-        terms = np.stack(np.broadcast_arrays(self.compute_s, self.memory_s, self.power_s, self.overhead_s))
-        return np.argmax(terms, axis=0)  # ties go to the first: compute, then memory, then power
+        """Index into BOUNDS of the largest term; ties go to the first (compute, memory, power, overhead)."""
+        c, m, p, o = self.compute_s, self.memory_s, self.power_s, self.overhead_s
+        if np.ndim(p) == 0 and p == 0:  # no power bound on this device
+            return np.where((c >= m) & (c >= o), 0, np.where(m >= o, 1, 3))
+        return np.where((c >= m) & (c >= p) & (c >= o), 0,
+                        np.where((m >= p) & (m >= o), 1, np.where(p >= o, 2, 3)))
 
     def phase_bound(self) -> np.ndarray:
         """Per configuration: the label whose operators take the largest share of the step time."""

@@ -101,6 +101,8 @@ class Stepper:
         # per-configuration arrays align on the trailing axes, so decode's leading [mean, final] axis broadcasts
         peaks = [s.hw.peak_flops_per_s[d] if d else np.inf for d in table.dtypes]
         power_s = s.power.min_time_s(table, self.placement) if s.power is not None else 0.0
+        if np.ndim(power_s) and not np.any(power_s):
+            power_s = 0.0
         real, ideal = time_operators(table, peaks, self.inv_bw, compute_efficiency=r.compute_efficiency,
                                      memory_efficiency=r.memory_efficiency, kernel_overhead_s=r.kernel_overhead_s,
                                      flops_scale=s.flops_scale, bandwidth_scale=s.bandwidth_scale, power_s=power_s)

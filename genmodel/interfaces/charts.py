@@ -2,207 +2,311 @@
 
 Contract
 --------
-Each function takes library results (``Estimate``, DataFrames from ``compare``/``plan``) and returns a
-``plotly.graph_objects.Figure`` with titled axes that state their units. No formula is evaluated here that
-the library does not already compute: curves and sensitivities call ``genmodel.estimate`` (vectorized).
-The dashboard (``app.py``) lays these out; notebooks can call them directly.
+Each function takes library results (``Estimate``, ``Table`` objects from ``compare``/``plan``; a pandas
+DataFrame is accepted too) and returns a ``plotly.graph_objects.Figure`` with titled axes that state their units
+and a legend outside the plot area (to the right, or above when the right side carries an axis). No formula is
+evaluated here that the library does not already compute: curves and sensitivities call ``genmodel.estimate``
+(vectorized) with the configuration and the realism factors of the estimate they start from. ``sweep`` and
+``sensitivity`` return ``Table`` objects in SI units. pandas is not needed. The dashboard
+(``genmodel/interfaces/dashboard.py``) lays these out; notebooks can call them directly.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 
 from genmodel.engine.estimate import Estimate, estimate
+from genmodel.engine.realism import FACTORS
+from genmodel.specs.hardware import Efficiency
+from genmodel.specs.units import format_quantity
+from genmodel.table import Table
 
 PHASE_COLORS = {"prefill": "#1f77b4", "decode": "#d62728"}
+TIER_DASHES = ("solid", "dot", "dashdot", "longdash", "longdashdot")
+ORIGIN_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
+LEGEND_RIGHT = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"}
+LEGEND_ABOVE = {"orientation": "h", "x": 0.0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"}
 
 
-def roofline_data(result: Estimate) -> pd.DataFrame:
+def _style(fig: go.Figure, title: str, legend: dict | None = None, **layout: Any) -> go.Figure:
+    """Common layout: white template, title top left, the legend outside the axes."""
+    fig.update_layout(title={"text": title, "x": 0.0, "xanchor": "left", "y": 0.98, "yanchor": "top"},
+                      template="plotly_white", legend=legend or LEGEND_RIGHT,
+                      margin={"t": 110 if legend is LEGEND_ABOVE else 70}, **layout)
+    return fig
+
+
+def _table(frame: Any) -> Table:
+    """A ``Table`` of ``frame`` (a Table already, or anything with columns such as a pandas DataFrame)."""
+    if isinstance(frame, Table):
+        return frame
+    return Table({str(c): np.asarray(frame[c]) for c in frame.columns})
+
+
+def _scalar(value: Any) -> float:
+    return float(np.asarray(value, dtype=float).reshape(-1)[0])
+
+
+def _inputs(result: Estimate) -> dict[str, Any]:
+    return {k: np.asarray(v).reshape(-1)[0].item() for k, v in result.inputs.items()}
+
+
+def _rerun(result: Estimate, **changes: Any) -> Estimate:
+    """``result``'s configuration (hardware, datatypes, parallelism, scales, realism factors, costs) estimated
+    again with ``changes`` (batch, input_tokens, or any scale; arrays broadcast)."""
+    i = _inputs(result)
+    kw: dict[str, Any] = {k: i[k] for k in ("batch", "input_tokens", "output_tokens", "flops_scale",
+                                             "bandwidth_scale", "capacity_scale", "interconnect_scale")}
+    kw.update(changes)
+    realism = Efficiency(**{f: getattr(result.realism, f) for f in FACTORS})  # the same factors, whatever origin
+    return estimate(result.model, result.platform or result.hardware, weight_dtype=result.dtypes.weight,
+                    kv_dtype=result.dtypes.kv, activation_dtype=result.dtypes.activation,
+                    embedding_dtype=result.dtypes.embedding, parallel=replace(result.parallel), check_fit=False,
+                    costs=result.costs, efficiency=realism, cooling_w_per_w=i.get("cooling_w_per_w"), **kw)
+
+
+def roofline_data(result: Estimate) -> Table:
     """Per operator (both phases): arithmetic intensity (FLOP/B) and attained FLOP/s, with its time."""
-    df = result.breakdown()
-    moved = df.weight_bytes + df.kv_bytes + df.activation_bytes
-    df = df.assign(bytes_moved=moved, intensity_flop_per_byte=df.flops / moved.where(moved > 0),
-                   attained_flops_per_s=df.flops / df.time_s.where(df.time_s > 0))
-    return df[(df.flops > 0) & (moved > 0)]
+    bd = result.breakdown()
+    moved = bd["weight_bytes"] + bd["kv_bytes"] + bd["activation_bytes"]
+    keep = (bd["flops"] > 0) & (moved > 0) & (bd["time_s"] > 0)
+    bd, moved = bd[keep], moved[keep]
+    return bd.assign(bytes_moved=moved, intensity_flop_per_byte=bd["flops"] / moved,
+                     attained_flops_per_s=bd["flops"] / bd["time_s"])
 
 
 def roofline_figure(result: Estimate) -> go.Figure:
-    """Log-log roofline of the device (dtype of the matrix math) with every operator as a point sized by time."""
+    """Log-log roofline of the device for the matrix-math datatype: the compute roof, one bandwidth roof per
+    memory tier (role 'memory'), the achievable roof (realism factors, fastest tier) and every operator as a
+    point sized by its time."""
     hw, dtype = result.hardware, result.dtypes.gemm
     data = roofline_data(result)
-    peak = hw.peak_flops_per_s[dtype] * float(np.asarray(result.inputs["flops_scale"]))
-    bandwidth = hw.fastest_memory.bandwidth_bytes_per_s * float(np.asarray(result.inputs["bandwidth_scale"]))
-    lo = max(min(data.intensity_flop_per_byte.min() / 3, 0.1), 1e-3) if len(data) else 0.1
-    hi = max(data.intensity_flop_per_byte.max() * 3 if len(data) else 1e4, 3 * peak / bandwidth)
+    peak = hw.peak_flops_per_s[dtype] * _scalar(result.inputs["flops_scale"])
+    scale_bw = _scalar(result.inputs["bandwidth_scale"])
+    tiers = [(t.name, t.bandwidth_bytes_per_s * scale_bw) for t in hw.memory]
+    intensity = data["intensity_flop_per_byte"]
+    ridge = max(peak / bw for _, bw in tiers)
+    lo = max(min(float(intensity.min()) / 3, 0.1), 1e-3) if len(data) else 0.1
+    hi = max(float(intensity.max()) * 3 if len(data) else 1e4, 3 * ridge)
     x = np.geomspace(lo, hi, 200)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=x, y=np.minimum(peak, x * bandwidth), mode="lines", name=f"roof ({dtype} peak, "
-                             f"{hw.fastest_memory.name})", line={"color": "black"}))
-    eff = result.efficiency
-    fig.add_trace(go.Scatter(x=x, y=np.minimum(peak * eff.compute_efficiency, x * bandwidth * eff.memory_efficiency),
-                             mode="lines", name="achievable roof", line={"color": "gray", "dash": "dash"}))
-    top = data.time_s.max() if len(data) else 1.0
-    for phase, part in data.groupby("phase"):
+    first_ridge = min(peak / bw for _, bw in tiers)
+    fig.add_trace(go.Scatter(x=[first_ridge, hi], y=[peak, peak], mode="lines", line={"color": "black", "width": 3},
+                             name=f"compute roof: {dtype} peak {format_quantity(peak, 'FLOP/s')}"))
+    for k, (name, bw) in enumerate(tiers):  # each tier's bandwidth roof up to its ridge point
+        slope = np.append(x[x < peak / bw], peak / bw)
+        fig.add_trace(go.Scatter(x=slope, y=slope * bw, mode="lines",
+                                 line={"color": "black", "dash": TIER_DASHES[k % len(TIER_DASHES)], "width": 1.5},
+                                 name=f"memory roof: {name} {format_quantity(bw, 'B/s')}"))
+    eff = result.realism
+    fig.add_trace(go.Scatter(x=x, y=np.minimum(peak * eff.compute_efficiency, x * tiers[0][1] * eff.memory_efficiency),
+                             mode="lines", line={"color": "gray", "dash": "dash"},
+                             name=f"achievable roof ({eff.compute_efficiency:.0%} of peak, "
+                                  f"{eff.memory_efficiency:.0%} of {tiers[0][0]})"))
+    top = float(data["time_s"].max()) if len(data) else 1.0
+    for phase in dict.fromkeys(data["phase"]):
+        part = data[data["phase"] == phase]
         fig.add_trace(go.Scatter(
-            x=part.intensity_flop_per_byte, y=part.attained_flops_per_s, mode="markers", name=phase,
-            marker={"size": 6 + 30 * np.sqrt(part.time_s / top), "color": PHASE_COLORS.get(phase), "opacity": 0.7},
-            text=[f"{o} ({g})<br>{t * 1e3:.3f} ms, {b}-bound" for o, g, t, b in
-                  zip(part.operator, part.group, part.time_s, part.bound, strict=True)],
+            x=part["intensity_flop_per_byte"], y=part["attained_flops_per_s"], mode="markers",
+            name=f"{phase} operators",
+            marker={"size": 6 + 30 * np.sqrt(part["time_s"] / top), "color": PHASE_COLORS.get(str(phase)),
+                    "opacity": 0.7},
+            text=[f"{r.operator} ({r.group})<br>{r.time_s * 1e3:.3f} ms, {r.bound}-bound" for r in part.rows()],
             hovertemplate="%{text}<br>%{x:.3g} FLOP/B, %{y:.3g} FLOP/s<extra></extra>"))
     fig.update_xaxes(type="log", title="arithmetic intensity (FLOP/byte)")
     fig.update_yaxes(type="log", title="attained throughput (FLOP/s)")
-    fig.update_layout(title=f"Roofline: {result.model.name} on {hw.name}", template="plotly_white")
-    return fig
+    where = result.platform.name if result.platform is not None else hw.name
+    return _style(fig, f"Roofline: {result.model.name} on {where}")
+
+
+def latency_by_kind(result: Estimate) -> Table:
+    """Time (s) per phase and kind from ``breakdown()``: operators, 'communication' and 'overhead'; the rows
+    of a phase sum to TTFT (prefill) and to the mean TPOT (decode)."""
+    bd = result.breakdown()
+    rows = {"phase": [], "kind": [], "time_s": []}
+    for phase in ("prefill", "decode"):
+        for kind in dict.fromkeys(bd["kind"]):
+            pick = (bd["phase"] == phase) & (bd["kind"] == kind)
+            if pick.any():
+                rows["phase"].append(phase)
+                rows["kind"].append(str(kind))
+                rows["time_s"].append(float(bd["time_s"][pick].sum()))
+    return Table(rows)
 
 
 def latency_breakdown_figure(result: Estimate) -> go.Figure:
-    """Stacked bars: time by operator kind in prefill (TTFT) and in one mean decode step (TPOT), in ms."""
-    df = result.breakdown()
-    kinds = df.groupby(["phase", "kind"]).time_s.sum().unstack(fill_value=0.0) * 1e3
+    """Stacked bars (ms): time by kind (operator kinds, communication, step overhead) of the prefill step and
+    of one mean decode step; each bar sums to TTFT and to the mean TPOT."""
+    data = latency_by_kind(result)
+    totals = {"prefill": result.ttft_s, "decode": result.tpot_s}
+    labels = {"prefill": f"prefill: TTFT {totals['prefill'] * 1e3:,.3g} ms",
+              "decode": f"decode step: TPOT {totals['decode'] * 1e3:,.3g} ms"}
+    phases = [p for p in ("prefill", "decode") if (data["phase"] == p).any()]
     fig = go.Figure()
-    for kind in kinds.columns:
-        fig.add_trace(go.Bar(name=kind, x=[f"{p} ({'whole batch' if p == 'prefill' else 'one step'})"
-                                             for p in kinds.index], y=kinds[kind]))
-    comm = {p: sum(np.asarray(v).reshape(-1)[0] for v in getattr(result, p).comm.values()) * 1e3
-            for p in ("prefill", "decode")}
-    if any(comm.values()):
-        fig.add_trace(go.Bar(name="communication", x=[f"{p} ({'whole batch' if p == 'prefill' else 'one step'})"
-                                                      for p in kinds.index], y=[comm[p] for p in kinds.index]))
-    fig.update_layout(barmode="stack", title="Latency by operator kind (per device, all layers)",
-                      yaxis_title="time (ms)", xaxis_title="phase", template="plotly_white")
-    return fig
+    for kind in dict.fromkeys(data["kind"]):
+        y = [float(data["time_s"][(data["phase"] == p) & (data["kind"] == kind)].sum()) * 1e3 for p in phases]
+        fig.add_trace(go.Bar(name=str(kind), x=[labels[p] for p in phases], y=y,
+                             hovertemplate="%{y:.4g} ms<extra>" + str(kind) + "</extra>"))
+    return _style(fig, "Latency by kind (each bar sums to TTFT / mean TPOT)", barmode="stack",
+                  yaxis_title="time per device (ms)", xaxis_title="phase")
 
 
 def memory_figure(result: Estimate) -> go.Figure:
-    """Stacked bar of weights, KV cache and activations against the usable capacity, in GB."""
+    """Stacked bar of weights, KV cache and activations per device (GB) against the physical capacity and the
+    usable capacity (physical x usable fraction - runtime reservation)."""
     d = result.to_dict()
     fig = go.Figure()
     for key, name in (("weights_bytes", "weights"), ("kv_cache_bytes", "KV cache"),
                       ("activation_peak_bytes", "activations (peak)")):
-        fig.add_trace(go.Bar(name=name, x=["memory per device"], y=[d[key] / 1e9]))
-    fig.add_hline(y=d["memory_capacity_bytes"] / 1e9, line_dash="dash", line_color="black",
-                  annotation_text=f"usable capacity {d['memory_capacity_bytes'] / 1e9:,.1f} GB")
-    fig.update_layout(barmode="stack", title="Memory", yaxis_title="memory (GB)", template="plotly_white")
-    return fig
+        fig.add_trace(go.Bar(name=name, x=["memory per device"], y=[d[key] / 1e9],
+                             hovertemplate="%{y:,.2f} GB<extra>" + name + "</extra>"))
+    physical, usable = d["device_memory_bytes"] / 1e9, d["memory_capacity_bytes"] / 1e9
+    r = result.realism
+    fig.add_hline(y=physical, line_color="black", annotation_position="top left",
+                  annotation_text=f"physical {physical:,.1f} GB")
+    fig.add_hline(y=usable, line_dash="dash", line_color="crimson", annotation_position="bottom left",
+                  annotation_text=f"usable {usable:,.1f} GB = {r.usable_memory_fraction:.0%} x physical - "
+                                  f"{r.runtime_reserved_bytes / 1e9:,.2f} GB runtime")
+    fig.update_yaxes(rangemode="tozero")
+    return _style(fig, "Memory per device", barmode="stack", yaxis_title="memory (GB)")
 
 
-def sweep(result: Estimate, axis: str, values) -> pd.DataFrame:
-    """Re-run ``result``'s configuration with ``axis`` ('batch' or 'input_tokens') set to each of ``values``."""
+def context_values(result: Estimate, points: int = 11, start: int = 128) -> np.ndarray:
+    """Prompt lengths for a context sweep: ``start`` to the model's maximum context less the output tokens."""
+    cap = int(result.model.max_context_tokens) - int(_inputs(result)["output_tokens"])
+    if cap < 1:
+        return np.array([], dtype=int)
+    return np.unique(np.geomspace(min(start, cap), cap, points).astype(int))
+
+
+def sweep(result: Estimate, axis: str, values) -> Table:
+    """Re-run ``result``'s configuration with ``axis`` ('batch' or 'input_tokens') set to each of ``values``.
+    Prompt lengths beyond the model's maximum context (with the output tokens) are left out."""
     if axis not in ("batch", "input_tokens"):
         raise ValueError("axis must be 'batch' or 'input_tokens'")
-    values = np.asarray(values)
-    inputs = {k: np.asarray(v).item() for k, v in result.inputs.items()}
-    kw = {"batch": inputs["batch"], "input_tokens": inputs["input_tokens"], axis: values}
-    swept = estimate(result.model, result.platform or result.hardware, kw["batch"], kw["input_tokens"],
-                     inputs["output_tokens"], result.dtypes.weight, result.dtypes.kv, result.dtypes.activation,
-                     parallel=replace(result.parallel), flops_scale=inputs["flops_scale"],
-                     bandwidth_scale=inputs["bandwidth_scale"], capacity_scale=inputs["capacity_scale"],
-                     check_fit=False, costs=result.costs)
-    m = swept.metrics
-    return pd.DataFrame({axis: values, "ttft_s": m["ttft_s"], "tpot_s": m["tpot_s"],
-                         "output_tokens_per_s": m["output_tokens_per_s"], "fits": m["fits"]})
+    values = np.asarray(values, dtype=int)
+    if axis == "input_tokens":
+        values = values[values + int(_inputs(result)["output_tokens"]) <= result.model.max_context_tokens]
+    m = _rerun(result, **{axis: values}).metrics
+    return Table({axis: values, **{k: np.broadcast_to(m[k], values.shape) for k in (
+        "ttft_s", "tpot_s", "output_tokens_per_s", "total_memory_bytes", "memory_capacity_bytes", "fits")}})
 
 
-def sweep_figure(frame: pd.DataFrame, axis: str) -> go.Figure:
-    """TPOT and TTFT (ms, left) and output throughput (tokens/s, right) against batch or context."""
+def sweep_figure(frame: Any, axis: str) -> go.Figure:
+    """TPOT and TTFT (ms, left) and output throughput (tokens/s, right) against batch or context; points
+    that do not fit in memory are marked with a red cross."""
+    frame = _table(frame)
     label = {"batch": "batch size (sequences per replica)", "input_tokens": "prompt length (tokens)"}[axis]
+    x = frame[axis]
+    curves = (("TPOT (ms)", frame["tpot_s"] * 1e3, "y"), ("TTFT (ms)", frame["ttft_s"] * 1e3, "y"),
+              ("output tokens/s", frame["output_tokens_per_s"], "y2"))
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=frame[axis], y=frame.tpot_s * 1e3, name="TPOT (ms)", mode="lines+markers"))
-    fig.add_trace(go.Scatter(x=frame[axis], y=frame.ttft_s * 1e3, name="TTFT (ms)", mode="lines+markers"))
-    fig.add_trace(go.Scatter(x=frame[axis], y=frame.output_tokens_per_s, name="output tokens/s",
-                             mode="lines+markers", yaxis="y2"))
-    over = frame[~frame.fits]
-    if len(over):
-        fig.add_vrect(x0=over[axis].min(), x1=over[axis].max(), fillcolor="red", opacity=0.08,
-                      annotation_text="does not fit", line_width=0)
-    fig.update_layout(title=f"Latency and throughput against {label}", xaxis={"title": label, "type": "log"},
-                      yaxis={"title": "latency (ms)", "type": "log"},
-                      yaxis2={"title": "output throughput (tokens/s)", "overlaying": "y", "side": "right"},
-                      template="plotly_white")
-    return fig
+    for name, y, axis_ref in curves:
+        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines+markers", yaxis=axis_ref))
+    over = ~np.asarray(frame["fits"], dtype=bool)
+    if over.any():
+        for k, (_, y, axis_ref) in enumerate(curves):
+            fig.add_trace(go.Scatter(x=x[over], y=np.asarray(y)[over], yaxis=axis_ref, mode="markers",
+                                     name="does not fit in memory", legendgroup="over", showlegend=k == 0,
+                                     marker={"symbol": "x", "size": 12, "color": "red"},
+                                     hovertemplate="does not fit<extra></extra>"))
+    return _style(fig, f"Latency and throughput against {label}", LEGEND_ABOVE,
+                  xaxis={"title": label, "type": "log"}, yaxis={"title": "latency (ms)", "type": "log"},
+                  yaxis2={"title": "output throughput (tokens/s)", "overlaying": "y", "side": "right",
+                          "tickmode": "auto", "showgrid": False, "rangemode": "tozero"})
 
 
 KNOBS = {"flops_scale": "peak FLOP/s", "bandwidth_scale": "memory bandwidth", "capacity_scale": "memory capacity",
          "interconnect_scale": "interconnect bandwidth"}
 
 
-def sensitivity(result: Estimate, metric: str = "tpot_s", change: float = 0.2) -> pd.DataFrame:
-    """Relative change of ``metric`` when each hardware knob moves by -change and +change (one at a time)."""
-    inputs = {k: np.asarray(v).item() for k, v in result.inputs.items()}
-    base = float(np.asarray(result.metrics[metric]))
+def sensitivity(result: Estimate, metric: str = "tpot_s", change: float = 0.2) -> Table:
+    """Relative change of ``metric`` when each hardware knob moves by -change and +change (one at a time,
+    from ``result``'s own scales), smallest span first."""
+    inputs = _inputs(result)
+    base = _scalar(result.metrics[metric])
     rows = []
     for knob, label in KNOBS.items():
-        out = []
-        for factor in (1 - change, 1 + change):
-            scales = {k: inputs.get(k, 1.0) for k in ("flops_scale", "bandwidth_scale", "capacity_scale")}
-            scales["interconnect_scale"] = 1.0
-            scales[knob] = scales[knob] * factor
-            r = estimate(result.model, result.platform or result.hardware, inputs["batch"], inputs["input_tokens"],
-                         inputs["output_tokens"], result.dtypes.weight, result.dtypes.kv, result.dtypes.activation,
-                         parallel=replace(result.parallel), check_fit=False, costs=result.costs, **scales)
-            out.append(float(np.asarray(r.metrics[metric])) / base - 1)
-        rows.append({"knob": label, "minus": out[0], "plus": out[1], "span": abs(out[1] - out[0])})
-    return pd.DataFrame(rows).sort_values("span")
+        factors = np.array([1 - change, 1 + change]) * inputs[knob]
+        if knob == "interconnect_scale":  # a single number per call in the library
+            values = np.array([_scalar(_rerun(result, **{knob: float(f)}).metrics[metric]) for f in factors])
+        else:
+            values = np.asarray(_rerun(result, **{knob: factors}).metrics[metric], dtype=float).reshape(-1)
+        out = values / base - 1 if base else np.zeros(2)
+        rows.append((label, float(out[0]), float(out[1])))
+    table = Table({"knob": [r[0] for r in rows], "minus": [r[1] for r in rows], "plus": [r[2] for r in rows]})
+    return table.assign(span=np.abs(table["plus"] - table["minus"])).sort("span")
 
 
-def tornado_figure(frame: pd.DataFrame, metric_label: str, change: float = 0.2) -> go.Figure:
+def tornado_figure(frame: Any, metric_label: str, change: float = 0.2) -> go.Figure:
     """Horizontal bars: % change of the metric for each knob at -change and +change, biggest on top."""
+    frame = _table(frame)
     fig = go.Figure()
-    fig.add_trace(go.Bar(y=frame.knob, x=frame.minus * 100, orientation="h", name=f"-{change:.0%}"))
-    fig.add_trace(go.Bar(y=frame.knob, x=frame.plus * 100, orientation="h", name=f"+{change:.0%}"))
-    fig.update_layout(barmode="overlay", title=f"Sensitivity of {metric_label} to hardware knobs",
-                      xaxis_title=f"change of {metric_label} (%)", yaxis_title="hardware knob",
-                      template="plotly_white")
-    return fig
+    fig.add_trace(go.Bar(y=frame["knob"], x=frame["minus"] * 100, orientation="h", name=f"knob -{change:.0%}"))
+    fig.add_trace(go.Bar(y=frame["knob"], x=frame["plus"] * 100, orientation="h", name=f"knob +{change:.0%}"))
+    return _style(fig, f"Sensitivity of {metric_label} to hardware knobs", barmode="overlay",
+                  xaxis_title=f"change of {metric_label} (%)", yaxis_title="hardware knob")
 
 
-def compare_figure(table: pd.DataFrame, column: str, title: str, unit: str) -> go.Figure:
-    """Bar chart of one column of a comparison table (hardware or model on the x axis)."""
+def compare_figure(table: Any, column: str, title: str, unit: str) -> go.Figure:
+    """Bar chart of one column of a comparison table (hardware or model on the x axis), coloured by the origin
+    of the realism factors of each row."""
+    table = _table(table)
     label = "model" if "model" in table else "hardware"
-    fig = go.Figure(go.Bar(x=table[label], y=table[column]))
-    fig.update_layout(title=title, xaxis_title=label, yaxis_title=unit, template="plotly_white")
-    return fig
+    origins = table["realism_origin"] if "realism_origin" in table else np.full(len(table), "")
+    fig = go.Figure()
+    for k, origin in enumerate(dict.fromkeys(origins)):
+        part = table[origins == origin]
+        fig.add_trace(go.Bar(x=part[label], y=part[column], name=f"realism: {origin}" if origin else column,
+                             marker={"color": ORIGIN_COLORS[k % len(ORIGIN_COLORS)]}))
+    fig.update_xaxes(categoryorder="array", categoryarray=list(table[label]))  # the table's ranking
+    return _style(fig, title, LEGEND_ABOVE, xaxis_title=label, yaxis_title=unit, showlegend=True)
 
 
-def pareto_figure(space: pd.DataFrame, ranked: pd.DataFrame, pareto: pd.DataFrame, title: str) -> go.Figure:
+def pareto_figure(space: Any, ranked: Any, pareto: Any, title: str) -> go.Figure:
     """Every fitting configuration, those meeting the SLO, and the Pareto front (per device vs per user)."""
-    def labels(frame: pd.DataFrame) -> list[str]:
+    space, ranked, pareto = _table(space), _table(ranked), _table(pareto)
+
+    def labels(frame: Table) -> list[str]:
         return [f"tp{r.tp} pp{r.pp} ep{r.ep} cp{r.cp}{' adp' if r.attention_dp else ''} dp{r.dp} batch {r.batch}"
-                for r in frame.itertuples()]
+                for r in frame.rows()]
 
     fig = go.Figure()
-    fits = space[space.fits]
-    fig.add_trace(go.Scatter(x=fits.tokens_per_s_per_user, y=fits.output_tokens_per_s_per_device, mode="markers",
-                             name="fits", marker={"color": "lightgray", "size": 5}, text=labels(fits)))
-    fig.add_trace(go.Scatter(x=ranked.tokens_per_s_per_user, y=ranked.output_tokens_per_s_per_device,
-                             mode="markers", name="meets SLO", marker={"color": "royalblue", "size": 7},
-                             text=labels(ranked)))
-    front = pareto.sort_values("tokens_per_s_per_user")
-    fig.add_trace(go.Scatter(x=front.tokens_per_s_per_user, y=front.output_tokens_per_s_per_device,
-                             mode="lines+markers", name="Pareto front", line={"color": "crimson"},
-                             text=labels(front)))
-    fig.update_layout(title=title, xaxis_title="tokens/s per user (1 / TPOT)",
-                      yaxis_title="output tokens/s per device", template="plotly_white")
-    return fig
+    fits = space[np.asarray(space["fits"], dtype=bool)] if len(space) else space
+    front = pareto.sort("tokens_per_s_per_user") if len(pareto) else pareto
+    for frame, name, kind in ((fits, "fits", {"mode": "markers", "marker": {"color": "lightgray", "size": 5}}),
+                              (ranked, "meets SLO", {"mode": "markers", "marker": {"color": "royalblue", "size": 7}}),
+                              (front, "Pareto front", {"mode": "lines+markers", "line": {"color": "crimson"}})):
+        if len(frame):
+            fig.add_trace(go.Scatter(x=frame["tokens_per_s_per_user"], y=frame["output_tokens_per_s_per_device"],
+                                     name=name, text=labels(frame), **kind))
+    return _style(fig, title, xaxis_title="tokens/s per user (1 / TPOT)", yaxis_title="output tokens/s per device")
 
 
-def validation_figure(records: pd.DataFrame, color_by: str = "kind") -> go.Figure:
+def validation_figure(records: Any, color_by: str = "kind") -> go.Figure:
     """Log-log predicted vs measured, one point per expressible row, coloured by ``color_by`` (a column of
     ``records``: 'kind', 'group' for the phase, or 'metric_class'); prefill rows are drawn as diamonds."""
-    ok = records[records.error_pct.notna()] if "error_pct" in records else records.iloc[0:0]
+    records = _table(records)
     fig = go.Figure()
-    for group, part in ok.groupby(color_by):
-        symbols = ["diamond" if g == "prefill" else "circle" for g in part.group]
-        fig.add_trace(go.Scatter(x=part.measured, y=part.predicted, mode="markers", name=group,
+    if "error_pct" in records and len(records):
+        err = np.array([np.nan if v is None else v for v in records["error_pct"]], dtype=float)
+        ok = records[np.isfinite(err)]
+    else:
+        ok = Table()
+    for group in dict.fromkeys(ok[color_by] if len(ok) else []):
+        part = ok[ok[color_by] == group]
+        symbols = ["diamond" if g == "prefill" else "circle" for g in part["group"]]
+        fig.add_trace(go.Scatter(x=part["measured"], y=part["predicted"], mode="markers", name=str(group),
                                  marker={"symbol": symbols, "size": 7, "opacity": 0.8},
-                                 text=[f"{i} {m} on {h}: {e:+.1f}%" for i, m, h, e in
-                                       zip(part.id, part.metric, part.hardware, part.error_pct, strict=True)]))
+                                 text=[f"{r.id} {r.metric} on {r.hardware}: {r.error_pct:+.1f}%" for r in part.rows()]))
     if len(ok):
-        lo, hi = float(min(ok.measured.min(), ok.predicted.min())), float(max(ok.measured.max(), ok.predicted.max()))
+        measured, predicted = ok["measured"].astype(float), ok["predicted"].astype(float)
+        lo = float(min(measured.min(), predicted.min()))
+        hi = float(max(measured.max(), predicted.max()))
         line = np.geomspace(lo, hi, 50)
         fig.add_trace(go.Scatter(x=line, y=line, mode="lines", name="exact", line={"color": "black"}))
         for factor, dash in ((1.25, "dash"), (0.75, "dash")):
@@ -210,5 +314,4 @@ def validation_figure(records: pd.DataFrame, color_by: str = "kind") -> go.Figur
                                      line={"color": "gray", "dash": dash}))
     fig.update_xaxes(type="log", title="measured (row unit: ms, s, tokens/s or J/token)")
     fig.update_yaxes(type="log", title="predicted (same unit)")
-    fig.update_layout(title="genmodel vs published measurements", template="plotly_white")
-    return fig
+    return _style(fig, "genmodel vs published measurements")

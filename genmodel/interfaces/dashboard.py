@@ -1,31 +1,125 @@
 """genmodel what-if dashboard. Run: genmodel dashboard (or streamlit run app.py in a checkout)
 
 Pages: Estimate, Compare, What-if, Planner, Custom hardware / model. Every number comes from the library
-(genmodel.engine.estimate, genmodel.search.compare, genmodel.search.planner, genmodel.interfaces.charts); this file only lays them out.
+(genmodel.engine.estimate, genmodel.search.compare, genmodel.search.planner, genmodel.interfaces.charts); this file
+only lays them out. Tables are shown with readable headers and units (ms, GB, ...); the CSV downloads keep the
+library's SI columns and carry the provenance. Errors caused by input (``GenmodelError``) are shown as one
+message, never as a traceback. Needs the dashboard extra (streamlit, plotly, pandas).
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 import yaml
-from pydantic import ValidationError
 
 import genmodel
-from genmodel.interfaces import charts
-from genmodel.search.compare import compare_hardware, compare_models
-from genmodel.specs.dtypes import DTYPES
-from genmodel.engine.efficiency import describe_efficiency
+from genmodel.data.registry import provenance, resolve_hardware
+from genmodel.engine.realism import FACTORS, Realism, resolve_realism
 from genmodel.errors import GenmodelError
+from genmodel.interfaces import charts
+from genmodel.search.compare import COLUMNS as COMPARE_COLUMNS
+from genmodel.search.compare import compare_hardware, compare_models, realism_note
+from genmodel.search.planner import plan
+from genmodel.specs.dtypes import DTYPES
 from genmodel.specs.hardware import HardwareSpec
 from genmodel.specs.model import ModelSpec
-from genmodel.search.planner import plan
+from genmodel.table import Table
 
 PAGES = ["Estimate", "Compare", "What-if", "Planner", "Custom hardware / model"]
 DTYPE_CHOICES = ["auto", *DTYPES]
+CALIBRATED_LABEL = "Calibrated efficiencies (docs/validation.md)"
+CALIBRATED_HELP = "Off: every device uses its kind's documented default efficiencies (docs/formulas.md section 6)."
+
+# SI column of a library table -> (header shown, factor from SI, printf format); others follow `column_format`
+COLUMN_FORMATS: dict[str, tuple[str, float | None, str | None]] = {
+    "hardware": ("Hardware", None, None), "model": ("Model", None, None),
+    "realism_origin": ("Realism origin", None, None), "realism": ("Realism basis", None, None),
+    "compute_efficiency": ("Compute efficiency (% of peak)", 100, "%.0f"),
+    "memory_efficiency": ("Bandwidth efficiency (% of peak)", 100, "%.0f"),
+    "kernel_overhead_s": ("Kernel overhead (µs)", 1e6, "%.1f"),
+    "step_overhead_s": ("Step overhead (ms)", 1e3, "%.2f"),
+    "usable_memory_fraction": ("Usable share of memory (%)", 100, "%.0f"),
+    "runtime_reserved_bytes": ("Runtime reserve (GB)", 1e-9, "%.2f"),
+    "devices": ("Devices", 1, "%d"), "split": ("Split", None, None), "fits": ("Fits", None, None),
+    "reason": ("Why it cannot run", None, None),
+    "ttft_s": ("TTFT (ms)", 1e3, "%.2f"), "tpot_s": ("TPOT (ms)", 1e3, "%.3f"),
+    "e2e_latency_s": ("End-to-end (s)", 1, "%.3f"),
+    "output_tokens_per_s": ("Output tok/s", 1, "%.1f"),
+    "output_tokens_per_s_per_device": ("Output tok/s per device", 1, "%.1f"),
+    "tokens_per_s_per_user": ("Tok/s per user", 1, "%.1f"),
+    "energy_per_output_token_j": ("Energy per output token (J)", 1, "%.4f"),
+    "avg_power_w": ("Average power (W)", 1, "%.0f"),
+    "usd_per_million_input_tokens": ("USD per M input tokens", 1, "%.4f"),
+    "usd_per_million_output_tokens": ("USD per M output tokens", 1, "%.4f"),
+    "usd_per_request": ("USD per request", 1, "%.6f"),
+    "usd_per_device_hour": ("USD per device-hour", 1, "%.3f"),
+    "total_memory_bytes": ("Memory used (GB)", 1e-9, "%.2f"),
+    "memory_capacity_bytes": ("Usable memory (GB)", 1e-9, "%.1f"),
+    "tp": ("TP", 1, "%d"), "pp": ("PP", 1, "%d"), "ep": ("EP", 1, "%d"), "dp": ("DP", 1, "%d"),
+    "cp": ("CP", 1, "%d"), "attention_dp": ("Attention DP", None, None),
+    "batch": ("Batch", 1, "%d"), "input_tokens": ("Input tokens", 1, "%d"), "max_batch": ("Largest batch", 1, "%d"),
+    "decode_comm_s": ("Decode communication (ms)", 1e3, "%.3f"), "meets_targets": ("Meets targets", None, None),
+    "phase": ("Phase", None, None), "group": ("Group", None, None), "operator": ("Operator", None, None),
+    "kind": ("Kind", None, None), "dtype": ("Datatype", None, None), "instances": ("Instances", 1, "%d"),
+    "flops": ("GFLOP", 1e-9, "%.3f"), "weight_bytes": ("Weight traffic (MB)", 1e-6, "%.2f"),
+    "kv_bytes": ("KV traffic (MB)", 1e-6, "%.2f"), "activation_bytes": ("Activation traffic (MB)", 1e-6, "%.2f"),
+    "compute_s": ("Compute time (µs)", 1e6, "%.2f"), "memory_s": ("Memory time (µs)", 1e6, "%.2f"),
+    "power_s": ("Power-limited time (µs)", 1e6, "%.2f"), "overhead_s": ("Overhead (µs)", 1e6, "%.2f"),
+    "time_s": ("Time (µs)", 1e6, "%.2f"), "ideal_time_s": ("Ideal time (µs)", 1e6, "%.2f"),
+    "bound": ("Bound", None, None), "share": ("Share of phase (%)", 100, "%.1f"),
+    "knob": ("Hardware knob", None, None), "minus": ("Change at knob -20% (%)", 100, "%+.1f"),
+    "plus": ("Change at knob +20% (%)", 100, "%+.1f"), "span": ("Span (percentage points)", 100, "%.1f"),
+}
+# suffix of an SI column -> (unit shown, factor), for columns not in COLUMN_FORMATS
+SUFFIX_UNITS = {"_s": ("ms", 1e3), "_bytes": ("GB", 1e-9), "_j": ("J", 1.0), "_w": ("W", 1.0)}
+
+
+def column_format(name: str) -> tuple[str, float | None, str | None]:
+    """Header, factor from SI and printf format of a library column (known, a tier column, or by suffix)."""
+    if name in COLUMN_FORMATS:
+        return COLUMN_FORMATS[name]
+    if name.startswith("bytes_"):  # breakdown traffic per memory tier
+        return f"{name[len('bytes_'):]} traffic (MB)", 1e-6, "%.2f"
+    for suffix, (unit, factor) in SUFFIX_UNITS.items():
+        if name.endswith(suffix):
+            return f"{name[: -len(suffix)].replace('_', ' ').capitalize()} ({unit})", factor, "%.4g"
+    return name.replace("_", " ").capitalize(), 1.0, None
+
+
+def display_frame(table: Table, columns: list[str] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``table`` for people: readable headers, values in the units of the headers, whole numbers as integers,
+    yes/no for booleans; with the st.dataframe column configuration (formats; the CSV name as help)."""
+    data: dict[str, Any] = {}
+    config: dict[str, Any] = {}
+    for name in columns or table.columns:
+        label, factor, fmt = column_format(name)
+        values = np.asarray(table[name])
+        if values.dtype.kind == "b":
+            data[label] = np.where(values, "yes", "no")
+        elif values.dtype.kind in "iuf" and factor is not None:
+            shown = values.astype(float) * factor
+            finite = shown[np.isfinite(shown)]
+            whole = bool(np.all(finite == np.round(finite)))
+            if fmt in ("%d", None) and whole:  # counts: 328, not 328.000
+                data[label] = pd.array([round(v) if np.isfinite(v) else None for v in shown], dtype="Int64")
+                fmt = "%d"
+            else:
+                data[label] = shown
+                fmt = "%.2f" if fmt == "%d" else fmt
+            config[label] = st.column_config.NumberColumn(label, format=fmt, help=f"CSV column: {name} (SI)")
+        else:
+            data[label] = [str(v) for v in values]
+    return pd.DataFrame(data), config
+
+
+def show_table(table: Table, columns: list[str] | None = None) -> None:
+    frame, config = display_frame(table, columns)
+    st.dataframe(frame, width="stretch", hide_index=True, column_config=config)
 
 
 @st.cache_resource
@@ -53,13 +147,26 @@ def pick(value: str) -> str | None:
     return None if value == "auto" else value
 
 
-def download(frame: pd.DataFrame, name: str, key: str) -> None:
-    st.download_button(f"Download {name} (CSV)", frame.to_csv(index=False).encode(), file_name=f"{name}.csv",
-                       mime="text/csv", key=key)
+def index_of(names: list[str], preferred: str) -> int:
+    return names.index(preferred) if preferred in names else 0
+
+
+def download(table: Table, name: str, key: str) -> None:
+    """CSV of the library table: SI columns, provenance appended (as the CLI writes it)."""
+    st.download_button(f"Download {name} (CSV, SI units)", table.to_csv(None, provenance()).encode(),
+                       file_name=f"{name}.csv", mime="text/csv", key=key)
 
 
 def fmt(value, spec: str, unit: str = "") -> str:
     return "n/a" if value is None else f"{value:{spec}}{unit}"
+
+
+def realism_caption(realism: Realism) -> None:
+    st.caption(f"Realism in force ({realism.origin}): {realism.describe()}.")
+
+
+def calibrated_box(key: str) -> bool:
+    return st.checkbox(CALIBRATED_LABEL, value=True, key=key, help=CALIBRATED_HELP)
 
 
 def workload_inputs(key: str, with_parallel: bool = True) -> dict:
@@ -67,12 +174,14 @@ def workload_inputs(key: str, with_parallel: bool = True) -> dict:
     models, hardware = model_table(), hardware_table()
     names_m, names_h = sorted(models), sorted(hardware)
     c1, c2 = st.columns(2)
-    model = c1.selectbox("Model", names_m, index=names_m.index("llama-3.1-8b"), key=f"{key}-model")
-    device = c2.selectbox("Hardware or platform", names_h, index=names_h.index("h100-sxm"), key=f"{key}-hw")
+    model = c1.selectbox("Model", names_m, index=index_of(names_m, "llama-3.1-8b"), key=f"{key}-model")
+    device = c2.selectbox("Hardware or platform", names_h, index=index_of(names_h, "h100-sxm"), key=f"{key}-hw")
     c1, c2, c3 = st.columns(3)
     kw = {"model": models[model], "hardware": hardware[device],
           "batch": int(c1.number_input("Batch (sequences per replica)", 1, 1 << 16, 1, key=f"{key}-batch")),
-          "input_tokens": int(c2.number_input("Input tokens", 1, 1 << 22, 1024, step=128, key=f"{key}-in")),
+          "input_tokens": int(c2.number_input("Input tokens", 1, 1 << 22, 1024, step=128, key=f"{key}-in",
+                                              help=f"{model}: at most {models[model].max_context_tokens:,} tokens "
+                                                   "of input + output")),
           "output_tokens": int(c3.number_input("Output tokens", 1, 1 << 20, 256, step=32, key=f"{key}-out"))}
     d1, d2, d3 = st.columns(3)
     kw["weight_dtype"] = pick(d1.selectbox("Weight dtype", DTYPE_CHOICES, key=f"{key}-wd"))
@@ -96,6 +205,11 @@ def run(kw: dict, **extra):
         return None
 
 
+def memory_text(d: dict) -> str:
+    return (f"it needs {d['total_memory_bytes'] / 1e9:,.2f} GB per device, {d['memory_capacity_bytes'] / 1e9:,.2f} GB "
+            f"usable of {d['device_memory_bytes'] / 1e9:,.2f} GB physical")
+
+
 def key_figures(result) -> None:
     d = result.to_dict()
     k = st.columns(4)
@@ -105,7 +219,8 @@ def key_figures(result) -> None:
     k[3].metric("Output throughput", f"{d['output_tokens_per_s']:,.1f} tok/s")
     m = st.columns(4)
     m[0].metric("Memory used", f"{d['total_memory_bytes'] / 1e9:,.2f} GB",
-                help=f"per device, of {d['memory_capacity_bytes'] / 1e9:,.1f} GB usable")
+                help=f"per device, of {d['memory_capacity_bytes'] / 1e9:,.1f} GB usable "
+                     f"({d['device_memory_bytes'] / 1e9:,.1f} GB physical)")
     m[1].metric("Fits", "yes" if d["fits"] else "no")
     m[2].metric("Largest batch that fits", f"{d['max_batch']:,}")
     m[3].metric("Devices", f"{d['devices']:,}")
@@ -116,27 +231,28 @@ def key_figures(result) -> None:
     e[2].metric("Average power", fmt(d["avg_power_w"], ",.0f", " W"))
     e[3].metric("Decode bound", d["bound"])
     if not d["fits"]:
-        st.warning("This configuration does not fit in memory; the figures assume it did.")
+        st.warning(f"This configuration does not fit in memory ({memory_text(d)}); the figures assume it did.")
 
 
 def page_estimate() -> None:
     st.header("Estimate")
     kw = workload_inputs("est")
     calibrated = st.checkbox("Use the device's calibrated efficiencies (docs/validation.md)", value=True,
-                             key="est-calibrated",
-                             help="Off: the per-kind default efficiencies of docs/formulas.md section 6.")
+                             key="est-calibrated", help=CALIBRATED_HELP)
     result = run(kw, calibrated=calibrated)
     if result is None:
         return
     key_figures(result)
-    st.caption(f"Realism in force: {describe_efficiency(result.efficiency, result.hardware)}.")
-    st.plotly_chart(charts.roofline_figure(result), use_container_width=True)
+    realism_caption(result.realism)
+    st.plotly_chart(charts.roofline_figure(result), width="stretch")
     c1, c2 = st.columns(2)
-    c1.plotly_chart(charts.latency_breakdown_figure(result), use_container_width=True)
-    c2.plotly_chart(charts.memory_figure(result), use_container_width=True)
+    c1.plotly_chart(charts.latency_breakdown_figure(result), width="stretch")
+    c2.plotly_chart(charts.memory_figure(result), width="stretch")
     st.subheader("Per-operator breakdown")
+    st.caption("Every operator, collective and the per-step overhead of each phase, all instances on the critical "
+               "path: the times of the prefill rows sum to TTFT, those of the decode rows to the mean TPOT.")
     table = result.breakdown()
-    st.dataframe(table, use_container_width=True)
+    show_table(table)
     download(table, "breakdown", "dl-breakdown")
 
 
@@ -148,35 +264,63 @@ def page_compare() -> None:
     batch = int(c1.number_input("Batch", 1, 1 << 16, 8, key="cmp-batch"))
     inputs = int(c2.number_input("Input tokens", 1, 1 << 22, 1024, key="cmp-in"))
     outputs = int(c3.number_input("Output tokens", 1, 1 << 20, 256, key="cmp-out"))
-    weight = pick(st.selectbox("Weight dtype", DTYPE_CHOICES, key="cmp-wd"))
-    sort_by = st.selectbox("Sort by", ["cost", "energy", "latency"], key="cmp-sort")
+    c1, c2, c3 = st.columns(3)
+    weight = pick(c1.selectbox("Weight dtype", DTYPE_CHOICES, key="cmp-wd"))
+    sort_by = c2.selectbox("Sort by", ["cost", "energy", "latency"], key="cmp-sort")
+    calibrated = c3.checkbox(CALIBRATED_LABEL, value=True, key="cmp-calibrated", help=CALIBRATED_HELP)
+    names_m, names_h = sorted(models), sorted(hardware)
     if what == "hardware":
-        model = st.selectbox("Model", sorted(models), index=sorted(models).index("llama-3.1-8b"), key="cmp-model")
-        chosen = st.multiselect("Hardware", sorted(hardware), default=["h100-sxm", "h200-sxm", "b200", "mi300x"],
-                                key="cmp-hws")
+        model = st.selectbox("Model", names_m, index=index_of(names_m, "llama-3.1-8b"), key="cmp-model")
+        chosen = st.multiselect("Hardware", names_h, key="cmp-hws",
+                                default=[h for h in ("h100-sxm", "h200-sxm", "b200", "mi300x") if h in hardware])
+        if not chosen:
+            st.info("Choose at least one device or platform to compare.")
+            return
         with st.spinner("Sizing and estimating each device..."):
             table = compare_hardware(models[model], [hardware[h] for h in chosen], batch, inputs, outputs, weight,
-                                     sort_by=sort_by)
+                                     sort_by=sort_by, calibrated=calibrated)
+        label = "hardware"
     else:
-        device = st.selectbox("Hardware", sorted(hardware), index=sorted(hardware).index("h200-sxm"), key="cmp-hw")
-        chosen = st.multiselect("Models", sorted(models), default=["llama-3.1-8b", "qwen3-32b", "llama-3.1-70b"],
-                                key="cmp-models")
+        device = st.selectbox("Hardware", names_h, index=index_of(names_h, "h200-sxm"), key="cmp-hw")
+        chosen = st.multiselect("Models", names_m, key="cmp-models",
+                                default=[m for m in ("llama-3.1-8b", "qwen3-32b", "llama-3.1-70b") if m in models])
+        if not chosen:
+            st.info("Choose at least one model to compare.")
+            return
         with st.spinner("Sizing and estimating each model..."):
             table = compare_models([models[m] for m in chosen], hardware[device], batch, inputs, outputs, weight,
-                                   sort_by=sort_by)
-    if table.empty:
-        st.info("Choose at least one entry.")
-        return
-    st.dataframe(table, use_container_width=True)
+                                   sort_by=sort_by, calibrated=calibrated)
+        label = "model"
+    note = realism_note(table)
+    if note:
+        text = note.split(" Use --")[0]  # the library's advice names CLI options; this page has a checkbox
+        st.warning(f"{text[:1].upper()}{text[1:]} Untick '{CALIBRATED_LABEL}' to put every device on its kind's "
+                   "default efficiencies.")
+    order = [label, "realism_origin", "fits", "devices", "split", *COMPARE_COLUMNS, "realism", *FACTORS, "reason"]
+    if label == "model":
+        order.insert(1, "hardware")
+    show_table(table, [c for c in order if c in table] + [c for c in table.columns if c not in order])
+    st.caption("Each row shows the realism in force: its origin (calibrated on published measurements, the kind's "
+               "documented defaults, or a mix), its basis and its factors.")
     download(table, "comparison", "dl-compare")
-    ok = table[table.fits]
+    ok = table[np.asarray(table["fits"], dtype=bool)]
+    if ok.empty:
+        st.info("No entry can run this workload (it does not fit on any split, or the input is refused): "
+                "the column 'Why it cannot run' says why.")
+        return
     c1, c2, c3 = st.columns(3)
-    c1.plotly_chart(charts.compare_figure(ok.assign(tpot_ms=ok.tpot_s * 1e3), "tpot_ms", "TPOT", "TPOT (ms)"),
-                    use_container_width=True)
-    c2.plotly_chart(charts.compare_figure(ok, "energy_per_output_token_j", "Energy per output token", "J per token"),
-                    use_container_width=True)
+    c1.plotly_chart(charts.compare_figure(ok.assign(tpot_ms=ok["tpot_s"] * 1e3), "tpot_ms", "TPOT", "TPOT (ms)"),
+                    width="stretch")
+    c2.plotly_chart(charts.compare_figure(ok, "energy_per_output_token_j", "Energy per output token",
+                                          "J per token"), width="stretch")
     c3.plotly_chart(charts.compare_figure(ok, "usd_per_million_output_tokens", "Cost per million output tokens",
-                                          "USD per million tokens"), use_container_width=True)
+                                          "USD per million tokens"), width="stretch")
+
+
+WHAT_IF_FIGURES = (("ttft_s", "TTFT", lambda v: f"{v * 1e3:,.2f} ms", True),
+                   ("tpot_s", "TPOT", lambda v: f"{v * 1e3:,.3f} ms", True),
+                   ("output_tokens_per_s", "Output throughput", lambda v: f"{v:,.1f} tok/s", False),
+                   ("max_batch", "Largest batch", lambda v: f"{int(v):,}", False))
 
 
 def page_what_if() -> None:
@@ -187,59 +331,78 @@ def page_what_if() -> None:
               "bandwidth_scale": s[1].slider("Memory bandwidth x", 0.25, 4.0, 1.0, 0.05, key="wi-b"),
               "capacity_scale": s[2].slider("Memory capacity x", 0.25, 4.0, 1.0, 0.05, key="wi-c"),
               "interconnect_scale": s[3].slider("Interconnect bandwidth x", 0.25, 4.0, 1.0, 0.05, key="wi-i")}
-    base, scaled = run(kw), run(kw, **scales)
+    base = run(kw)
+    scaled = run(kw, **scales) if base is not None else None
     if base is None or scaled is None:
         return
     b, d = base.to_dict(), scaled.to_dict()
+    if not b["fits"]:
+        st.warning(f"The base configuration does not fit in memory on the datasheet hardware ({memory_text(b)}); "
+                   "its figures assume it did.")
+    if not d["fits"]:
+        st.warning(f"The scaled configuration does not fit in memory (capacity x{scales['capacity_scale']:g}: "
+                   f"{memory_text(d)}); its figures assume it did.")
     k = st.columns(4)
-    for col, key, label, unit, mult in ((k[0], "ttft_s", "TTFT", "ms", 1e3), (k[1], "tpot_s", "TPOT", "ms", 1e3),
-                                        (k[2], "output_tokens_per_s", "Output throughput", "tok/s", 1),
-                                        (k[3], "max_batch", "Largest batch", "", 1)):
-        change = (d[key] / b[key] - 1) if b[key] else 0.0
-        col.metric(label, f"{d[key] * mult:,.3f} {unit}".strip(), f"{change:+.1%} vs datasheet",
-                   delta_color="inverse" if key in ("ttft_s", "tpot_s") else "normal")
-    axis = st.radio("Sweep", ["batch", "input_tokens"], horizontal=True, key="wi-axis")
-    values = (2 ** np.arange(0, 11) if axis == "batch" else np.unique(np.geomspace(128, 131072, 11).astype(int)))
+    for col, (key, label, show, lower_is_better) in zip(k, WHAT_IF_FIGURES, strict=True):
+        change = (d[key] / b[key] - 1) if b[key] else (0.0 if not d[key] else float("inf"))
+        if abs(change) < 5e-4:  # shows as 0.0%: neither good nor bad
+            col.metric(label, show(d[key]), "0.0% vs datasheet", delta_color="off", delta_arrow="off")
+        else:
+            col.metric(label, show(d[key]), f"{change:+.1%} vs datasheet",
+                       delta_color="inverse" if lower_is_better else "normal")
+    realism_caption(scaled.realism)
+    axis = st.radio("Sweep", ["batch", "input_tokens"], horizontal=True, key="wi-axis",
+                    format_func=lambda a: {"batch": "batch", "input_tokens": "context (input tokens)"}[a])
+    if axis == "batch":
+        values = 2 ** np.arange(0, 11)
+    else:
+        values = charts.context_values(scaled)
+        st.caption(f"Prompt lengths up to {int(values.max()):,} tokens: the model's maximum context "
+                   f"({scaled.model.max_context_tokens:,} tokens) less the {kw['output_tokens']:,} output tokens.")
     frame = charts.sweep(scaled, axis, values)
-    st.plotly_chart(charts.sweep_figure(frame, axis), use_container_width=True)
+    st.plotly_chart(charts.sweep_figure(frame, axis), width="stretch")
+    over = int((~np.asarray(frame["fits"], dtype=bool)).sum())
+    if over:
+        st.caption(f"{over} of {len(frame)} points do not fit in memory (red crosses; 'Fits' no in the table).")
+    with st.expander("Sweep values"):
+        show_table(frame)
     download(frame, "sweep", "dl-sweep")
-    metric = st.selectbox("Sensitivity of", ["tpot_s", "ttft_s", "e2e_latency_s"], key="wi-metric")
+    metrics = {"tpot_s": "TPOT", "ttft_s": "TTFT", "e2e_latency_s": "end-to-end latency"}
+    metric = st.selectbox("Sensitivity of", list(metrics), format_func=metrics.get, key="wi-metric")
     sens = charts.sensitivity(scaled, metric)
-    st.plotly_chart(charts.tornado_figure(sens, metric), use_container_width=True)
+    st.plotly_chart(charts.tornado_figure(sens, metrics[metric]), width="stretch")
     download(sens, "sensitivity", "dl-sens")
 
 
 def page_planner() -> None:
     st.header("Planner")
     models, hardware = model_table(), hardware_table()
+    names_m, names_h = sorted(models), sorted(hardware)
     c1, c2 = st.columns(2)
-    model = c1.selectbox("Model", sorted(models), index=sorted(models).index("llama-3.1-70b"), key="pl-model")
-    device = c2.selectbox("Hardware or platform", sorted(hardware), index=sorted(hardware).index("dgx-h100"),
-                          key="pl-hw")
+    model = c1.selectbox("Model", names_m, index=index_of(names_m, "llama-3.1-70b"), key="pl-model")
+    device = c2.selectbox("Hardware or platform", names_h, index=index_of(names_h, "dgx-h100"), key="pl-hw")
     c = st.columns(5)
     inputs = int(c[0].number_input("Input tokens", 1, 1 << 22, 2048, key="pl-in"))
     outputs = int(c[1].number_input("Output tokens", 1, 1 << 20, 256, key="pl-out"))
     ttft = c[2].number_input("TTFT target (ms)", 1.0, 1e6, 2000.0, key="pl-ttft")
     tpot = c[3].number_input("TPOT target (ms)", 0.1, 1e5, 50.0, key="pl-tpot")
     budget = int(c[4].number_input("Max devices", 1, 4096, 8, key="pl-max"))
-    weight = pick(st.selectbox("Weight dtype", DTYPE_CHOICES, key="pl-wd"))
-    rank_by = st.selectbox("Rank by", ["throughput", "cost", "energy"], key="pl-rank")
-    try:
-        with st.spinner("Searching layouts and batch sizes..."):
-            result = plan(models[model], hardware[device], inputs, outputs, ttft / 1e3, tpot / 1e3, budget,
-                          weight_dtype=weight, rank_by=rank_by)
-    except GenmodelError as exc:
-        st.error(str(exc))
-        return
+    c1, c2, c3 = st.columns(3)
+    weight = pick(c1.selectbox("Weight dtype", DTYPE_CHOICES, key="pl-wd"))
+    rank_by = c2.selectbox("Rank by", ["throughput", "cost", "energy"], key="pl-rank")
+    calibrated = c3.checkbox(CALIBRATED_LABEL, value=True, key="pl-calibrated", help=CALIBRATED_HELP)
+    with st.spinner("Searching layouts and batch sizes..."):
+        result = plan(models[model], hardware[device], inputs, outputs, ttft / 1e3, tpot / 1e3, budget,
+                      weight_dtype=weight, rank_by=rank_by, calibrated=calibrated)
+    realism_caption(resolve_realism(resolve_hardware(hardware[device])[0], None, calibrated))
     st.metric("Configurations meeting the targets", f"{len(result.ranked):,} of {len(result.space):,}")
     if result.ranked.empty:
         st.info("None meets the targets: relax them or allow more devices.")
     else:
-        st.dataframe(result.ranked.head(50), use_container_width=True)
+        show_table(result.ranked.head(50))
         download(result.ranked, "plan", "dl-plan")
     st.plotly_chart(charts.pareto_figure(result.space, result.ranked, result.pareto,
-                                         f"{model} on {device}: {inputs} in / {outputs} out"),
-                    use_container_width=True)
+                                         f"{model} on {device}: {inputs} in / {outputs} out"), width="stretch")
 
 
 def page_custom() -> None:
@@ -257,9 +420,9 @@ def page_custom() -> None:
         except yaml.YAMLError as exc:
             st.error(f"not valid YAML/JSON: {exc}")
             return
-        except ValidationError as exc:
-            for err in exc.errors():
-                st.error(f"{'.'.join(str(p) for p in err['loc']) or '(entry)'}: {err['msg']}")
+        except GenmodelError as exc:  # a spec that fails validation: one message per field
+            for loc, message in getattr(exc, "problems", [("(entry)", str(exc))]):
+                st.error(f"{loc}: {message}")
             return
         custom()["hardware" if kind == "hardware" else "models"][spec.name] = spec
         st.success(f"{spec.name} is now available on every page for this session.")
@@ -272,8 +435,11 @@ def main() -> None:
     st.title("genmodel: LLM inference what-if")
     page = st.sidebar.radio("Page", PAGES, key="page")
     st.sidebar.caption("Latency, memory, energy and cost from first principles. Docs: docs/formulas.md")
-    {"Estimate": page_estimate, "Compare": page_compare, "What-if": page_what_if, "Planner": page_planner,
-     "Custom hardware / model": page_custom}[page]()
+    try:
+        {"Estimate": page_estimate, "Compare": page_compare, "What-if": page_what_if, "Planner": page_planner,
+         "Custom hardware / model": page_custom}[page]()
+    except GenmodelError as exc:  # input the library refuses: one readable message, never a traceback
+        st.error(str(exc))
 
 
 if __name__ == "__main__":  # streamlit runs the script as __main__

@@ -20,12 +20,12 @@ import numpy as np
 from genmodel.data.registry import get_model, resolve_hardware
 from genmodel.economics.tco import CostAssumptions
 from genmodel.engine.estimate import estimate
+from genmodel.engine.inputs import MAX_TOKENS, check_context, dtype_argument
 from genmodel.engine.realism import FACTORS, resolve_realism
 from genmodel.errors import ConfigurationError, DoesNotFitError, GenmodelError, UnknownNameError
-from genmodel.specs.checks import scalar, whole
-from genmodel.specs.dtypes import normalize_dtype
-from genmodel.specs.hardware import Efficiency
 from genmodel.search.planner import size
+from genmodel.specs.checks import scalar, whole
+from genmodel.specs.hardware import Efficiency
 from genmodel.table import Table
 
 SORT_KEYS = {"cost": "usd_per_million_output_tokens", "energy": "energy_per_output_token_j",
@@ -36,13 +36,13 @@ COLUMNS = ("ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s_per_device"
 
 
 def _check(batch, input_tokens, output_tokens, dtypes, sort_by) -> None:
+    """Usage errors, raised before any hardware is evaluated (hardware limits become rows instead)."""
     if sort_by not in SORT_KEYS:
         raise ConfigurationError(f"sort_by must be one of {', '.join(SORT_KEYS)}, not {sort_by!r}", "sort_by")
     for name, value in (("batch", batch), ("input_tokens", input_tokens), ("output_tokens", output_tokens)):
-        scalar(name, whole(name, value))
+        scalar(name, whole(name, value, 1, MAX_TOKENS))
     for name, value in dtypes.items():
-        if value is not None:
-            normalize_dtype(value, name)
+        dtype_argument(name, value)
 
 
 def compare_hardware(model, hardware: list, batch: int = 8, input_tokens: int = 1024, output_tokens: int = 256,
@@ -55,6 +55,7 @@ def compare_hardware(model, hardware: list, batch: int = 8, input_tokens: int = 
     if not isinstance(hardware, (list, tuple)) or not hardware:
         raise ConfigurationError("hardware must be a non-empty list of devices or platforms", "hardware")
     model = get_model(model)
+    check_context(model, input_tokens, output_tokens)
     resolved = [resolve_hardware(h) for h in hardware]  # unknown names fail here, before any work
     rows = []
     for name, (hw, platform) in zip(hardware, resolved, strict=True):
@@ -97,16 +98,16 @@ def compare_models(models: list, hardware, batch: int = 8, input_tokens: int = 1
     """One row per model on the same hardware (each on the fewest devices that hold it)."""
     _check(batch, input_tokens, output_tokens,
            {"weight_dtype": weight_dtype, "kv_dtype": kv_dtype, "activation_dtype": activation_dtype}, sort_by)
-    if not isinstance(models, (list, tuple)):
-        raise ConfigurationError("models must be a list of model names or specs", "models")
+    if not isinstance(models, (list, tuple)) or not models:
+        raise ConfigurationError("models must be a non-empty list of model names or specs", "models")
     specs = [get_model(m) for m in models]
+    for spec in specs:
+        check_context(spec, input_tokens, output_tokens)
     parts = []
     for spec in specs:
         part = compare_hardware(spec, [hardware], batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
                                 activation_dtype, costs, sort_by, calibrated, efficiency)
         parts.append(part.assign(model=spec.name))
-    if not parts:
-        return Table({c: [] for c in ("model", "hardware", "fits", *COLUMNS)})
     return Table.concat(parts).sort(SORT_KEYS[sort_by])
 
 

@@ -112,9 +112,9 @@ def size(model, hardware, batch: int = 1, input_tokens: int = 1024, output_token
     frame = _frame(result)
     fitting = frame[frame.fits]
     if fitting.empty:
-        raise ConfigurationError(f"{model.name} does not fit on {limit} or fewer devices of this kind with this "
-                                 "workload; raise --max-devices, shrink the batch or context, or use narrower "
-                                 "datatypes")
+        raise ConfigurationError(f"max_devices {limit} is too few: {model.name} does not fit on {limit} or fewer "
+                                 "devices of this kind with this workload; allow more devices, shrink the batch or "
+                                 "context, or use narrower datatypes", "max_devices")
     fewest = fitting[fitting.devices == fitting.devices.min()].sort(["tpot_s", "pp", "cp"])
     return SizeResult(fewest.row(0), fewest)
 

@@ -18,7 +18,9 @@ from genmodel.errors import ConfigurationError, InputTypeError
 def numbers(name: str, value: object) -> np.ndarray:
     """``value`` as a float array; refuses non-numbers, empty arrays, NaN and infinities."""
     if value is None or isinstance(value, (bool, np.bool_, str, bytes)):
-        raise InputTypeError(f"{name} must be a number, got {value!r}", name)
+        raise InputTypeError(f"{name} must be a number, got {str(value)[:40]!r}", name)
+    if isinstance(value, int) and abs(value) > 2**53:  # a huge Python int: as a float (inf past 1e308)
+        value = float(value) if abs(value) < 10**308 else float("inf") * (1 if value > 0 else -1)
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError):

@@ -46,13 +46,15 @@ def read_text(path: str | Path, what: str = "file") -> str:
     try:
         if path.is_dir():
             raise SpecError(f"{path} is a folder, not a {what}")
+        if path.exists() and not path.is_file():
+            raise SpecError(f"{path} is not a regular file (a device or a pipe?); give a {what}")
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise SpecError(f"{path} is {size / 2**20:.0f} MiB, too large for a {what} "
                             f"(limit {MAX_FILE_BYTES // 2**20} MiB)")
         data = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise SpecError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -87,14 +89,18 @@ def parse_mapping(text: str, where: str) -> dict:
                     from None
         else:
             try:
-                data = yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
+                data = yaml.load(text, Loader=SAFE_LOADER)
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
                 problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+                if "exceeded max" in problem:  # libyaml's depth limit
+                    raise SpecError(f"{where} is nested too deeply to read") from None
                 raise SpecError(f"{where} is not valid YAML/JSON: {problem}{at}") from None
     except RecursionError:
         raise SpecError(f"{where} is nested too deeply to read") from None
+    except ValueError as exc:  # e.g. an integer literal of more than 4,300 digits
+        raise SpecError(f"{where} cannot be read: {str(exc)[:120]}") from None
     if _count_values(data, MAX_VALUES) > MAX_VALUES:
         raise SpecError(f"{where} expands to more than {MAX_VALUES:,} values (YAML aliases?); refusing to read it")
     if not isinstance(data, dict):
@@ -109,20 +115,31 @@ def load_mapping(path: str | Path) -> dict:
 
 def format_validation_error(err: ValidationError) -> str:
     """One part per problem, 'field.path: message', joined by '; ' (input values are never repeated)."""
-    parts = []
-    for e in err.errors(include_input=False, include_url=False):
-        loc = ".".join(str(p) for p in e["loc"]) or "(entry)"
-        message = e["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {message}")
-    return "; ".join(parts)
+    return str(spec_error("", err)).removeprefix(": ")
+
+
+def spec_error(where: str, err: ValidationError) -> SpecError:
+    """A one-line ``SpecError`` for a Pydantic error: ``where: field: message; ...``. ``argument`` names the first
+    field at fault and ``problems`` keeps every (field path, message) pair, for forms that show them one by one."""
+    problems = [(".".join(str(p) for p in e["loc"]) or "(entry)", e["msg"].removeprefix("Value error, "))
+                for e in err.errors(include_input=False, include_url=False)]
+    exc = SpecError(f"{where}: {'; '.join(f'{loc}: {msg}' for loc, msg in problems)}",
+                    problems[0][0] if problems else None)
+    exc.problems = problems
+    return exc
 
 
 def validate_spec(data: Any, cls: type[Spec], where: str) -> Spec:
     """``cls.model_validate(data)`` with a ``SpecError`` naming ``where`` and the fields on failure."""
     try:
         return cls.model_validate(data)
-    except ValidationError as exc:
-        raise SpecError(f"{where}: {format_validation_error(exc)}") from None
+    except SpecError as exc:
+        problems = getattr(exc, "problems", None)
+        if problems is None:
+            raise
+        new = SpecError(f"{where}: {'; '.join(f'{loc}: {msg}' for loc, msg in problems)}", exc.argument)
+        new.problems = problems
+        raise new from None
     except RecursionError:
         raise SpecError(f"{where} is nested too deeply to read") from None
 

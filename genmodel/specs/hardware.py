@@ -134,7 +134,10 @@ class Efficiency(FrozenSpec):
         "SGLang's mem_fraction_static).")
     runtime_reserved_bytes: BytesOrZero | None = Field(
         None, description="Bytes the runtime takes out of that share before weights and KV cache (CUDA context, "
-        "library workspaces, NCCL buffers, captured graphs).")
+        "library workspaces, captured graphs).")
+    collective_reserved_bytes: BytesOrZero | None = Field(
+        None, description="Further bytes held on a device whose model replica spans several devices (NCCL/RCCL/"
+        "HCCL and custom all-reduce buffers).")
     engine: str | None = Field(None, description="Serving engine the factors describe (None: not specific).")
     calibration: Calibration | None = Field(None, description="Set when the factors were fitted on measurements.")
     source: str | None = Field(None, description="Where the overrides come from (measurement, paper).")

@@ -31,27 +31,40 @@ from genmodel.specs.files import validate_spec
 from genmodel.specs.hf_config import hf_config_fields
 from genmodel.specs.quantities import FrozenSpec, Number
 
+# sanity bounds, far above any model (a 100T-parameter model has widths near 2**17 and a few hundred layers): they
+# turn a typo such as hidden_size: 1e30 into an error naming the field instead of an absurd estimate
+MAX_WIDTH = 2**24
+MAX_COUNT = 2**20
+MAX_LAYERS = 10_000
+MAX_VOCAB = 2**24
+MAX_TOKENS = 2**40
+
 
 class MLASpec(FrozenSpec):
     """Multi-head latent attention (DeepSeek-V2/V3, Kimi-K2): low-rank compressed KV cache."""
 
-    q_lora_rank: int | None = Field(None, ge=1, description="Rank of the query down-projection; None = no "
+    q_lora_rank: int | None = Field(None, ge=1, le=MAX_WIDTH,
+        description="Rank of the query down-projection; None = no "
                                     "query compression (DeepSeek-V2-Lite).")
-    kv_lora_rank: int = Field(ge=1, description="Width of the cached KV latent (512 in DeepSeek-V3).")
-    qk_nope_head_dim: int = Field(ge=1, description="Per-head query/key width without rotary embedding.")
-    qk_rope_head_dim: int = Field(ge=1, description="Per-head rotary query/key width (one key shared by heads).")
-    v_head_dim: int = Field(ge=1, description="Per-head value width.")
+    kv_lora_rank: int = Field(ge=1, le=MAX_WIDTH, description="Width of the cached KV latent (512 in DeepSeek-V3).")
+    qk_nope_head_dim: int = Field(ge=1, le=MAX_WIDTH, description="Per-head query/key width without rotary embedding.")
+    qk_rope_head_dim: int = Field(ge=1, le=MAX_WIDTH,
+        description="Per-head rotary query/key width (one key shared by heads).")
+    v_head_dim: int = Field(ge=1, le=MAX_WIDTH, description="Per-head value width.")
 
 
 class AttentionSpec(FrozenSpec):
     """Self-attention of every layer, with an optional per-layer sliding-window pattern."""
 
-    num_heads: int = Field(ge=1, description="Query heads.")
-    num_kv_heads: int | None = Field(None, ge=1, description="Key/value heads (GQA groups); ignored for MLA.")
-    head_dim: int | None = Field(None, ge=1, description="Per-head width of q, k and v; default hidden/heads.")
+    num_heads: int = Field(ge=1, le=MAX_COUNT, description="Query heads.")
+    num_kv_heads: int | None = Field(None, ge=1, le=MAX_COUNT,
+        description="Key/value heads (GQA groups); ignored for MLA.")
+    head_dim: int | None = Field(None, ge=1, le=MAX_WIDTH,
+        description="Per-head width of q, k and v; default hidden/heads.")
     qkv_bias: bool = Field(False, description="Whether the q, k and v projections have biases (Qwen2, gpt-oss).")
     mla: MLASpec | None = Field(None, description="Set for multi-head latent attention.")
-    window_tokens: int | None = Field(None, ge=1, description="Local attention span in tokens on windowed layers.")
+    window_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS,
+        description="Local attention span in tokens on windowed layers.")
     window_kind: Literal["sliding", "chunked"] = Field(
         "sliding", description="'sliding': each token sees the previous window_tokens tokens; 'chunked': tokens "
         "see only earlier tokens of their own window_tokens-sized chunk (Llama-4).")
@@ -86,7 +99,7 @@ class AttentionSpec(FrozenSpec):
 class FFNSpec(FrozenSpec):
     """Dense feed-forward block (used by every layer of a dense model and the dense layers of an MoE)."""
 
-    intermediate_size: int = Field(ge=1, description="Hidden width of the dense FFN.")
+    intermediate_size: int = Field(ge=1, le=MAX_WIDTH, description="Hidden width of the dense FFN.")
     gated: bool = Field(True, description="True: gate, up and down matrices (SwiGLU/GeGLU); False: up and down.")
     activation: str = Field("silu", description="Activation function name (informational).")
 
@@ -94,12 +107,12 @@ class FFNSpec(FrozenSpec):
 class MoESpec(FrozenSpec):
     """Mixture-of-experts feed-forward layers."""
 
-    num_experts: int = Field(ge=1, description="Routed experts per MoE layer.")
-    experts_per_token: int = Field(ge=1, description="Routed experts each token activates (top-k).")
-    expert_intermediate_size: int = Field(ge=1, description="Hidden width of one routed expert.")
-    num_shared_experts: int = Field(0, ge=0, description="Always-active shared experts per MoE layer.")
+    num_experts: int = Field(ge=1, le=MAX_COUNT, description="Routed experts per MoE layer.")
+    experts_per_token: int = Field(ge=1, le=MAX_COUNT, description="Routed experts each token activates (top-k).")
+    expert_intermediate_size: int = Field(ge=1, le=MAX_WIDTH, description="Hidden width of one routed expert.")
+    num_shared_experts: int = Field(0, ge=0, le=MAX_COUNT, description="Always-active shared experts per MoE layer.")
     shared_expert_intermediate_size: int | None = Field(
-        None, ge=1, description="Hidden width of one shared expert; default expert_intermediate_size.")
+        None, ge=1, le=MAX_WIDTH, description="Hidden width of one shared expert; default expert_intermediate_size.")
     first_dense_layers: int = Field(0, ge=0, description="The first k layers use the dense FFN (DeepSeek).")
     layer_interval: int = Field(1, ge=1, description="Layer i (0-based) past the dense prefix is MoE when "
                                 "(i + 1) % layer_interval == 0 (Llama-4 Maverick: 2).")
@@ -123,11 +136,12 @@ class ModelSpec(FrozenSpec):
     name: str = Field(description="Database key, lower-case with dashes, e.g. 'llama-3.1-70b'.")
     display_name: str = Field(description="Human-readable name, e.g. 'Llama-3.1-70B'.")
     family: str = Field(description="Architecture family, e.g. 'llama', 'deepseek_v3', 'qwen3_moe'.")
-    hidden_size: int = Field(ge=1, description="Residual stream width d_model.")
-    num_layers: int = Field(ge=1, description="Decoder layers.")
-    vocab_size: int = Field(ge=1, description="Tokens in the vocabulary (rows of the embedding matrix).")
+    hidden_size: int = Field(ge=1, le=MAX_WIDTH, description="Residual stream width d_model.")
+    num_layers: int = Field(ge=1, le=MAX_LAYERS, description="Decoder layers.")
+    vocab_size: int = Field(ge=1, le=MAX_VOCAB, description="Tokens in the vocabulary (rows of the embedding matrix).")
     tie_word_embeddings: bool = Field(False, description="True when the LM head reuses the embedding matrix.")
-    max_context_tokens: int = Field(ge=1, description="Longest context the model supports (config value).")
+    max_context_tokens: int = Field(ge=1, le=MAX_TOKENS,
+        description="Longest context the model supports (config value).")
     attention: AttentionSpec = Field(description="Self-attention of every layer.")
     ffn: FFNSpec = Field(description="The dense feed-forward block (dense layers).")
     moe: MoESpec | None = Field(None, description="Mixture-of-experts layers; None for a dense model.")
@@ -151,11 +165,11 @@ class ModelSpec(FrozenSpec):
         return self
 
     @classmethod
-    def from_hf_config(cls, path, name: str | None = None, source: str | None = None) -> ModelSpec:
-        """Read a Hugging Face ``config.json`` from disk (see ``genmodel.specs.hf_config``)."""
-        from genmodel.specs.hf_config import model_spec_from_hf_config
-
-        return model_spec_from_hf_config(path, name=name, source=source)
+    def from_hf_config(cls, config, name: str | None = None, source: str | None = None,
+                       display_name: str | None = None) -> ModelSpec:
+        """Read a Hugging Face ``config.json`` (a path or a dict; see ``genmodel.specs.hf_config``)."""
+        data, where = hf_config_fields(config, name=name, source=source, display_name=display_name)
+        return validate_spec(data, cls, where)
 
     # ---- per-layer structure -----------------------------------------------------------------------
     @property

@@ -6,9 +6,9 @@ A platform names one device from ``hardware_db/`` and how many of them the syste
 the device's interconnects for this system (e.g. a TPU slice's ICI domain, an NVL72 rack's 72-GPU NVLink
 domain). Devices are grouped into scale-up domains of ``scale_up.domain_size`` devices (NVLink/NVSwitch,
 ICI, Infinity Fabric, UB); domains talk over the scale-out network (one NIC per device unless stated).
-``genmodel.data.registry.platform_device`` returns the device with the platform's interconnects applied. A split needing more
-devices than one system has runs on several systems joined by the scale-out network. Platforms live in
-``hardware_db/platforms/*.yaml`` and carry a ``source``.
+``genmodel.data.registry.platform_device`` returns the device with the platform's interconnects applied. A
+split needing more devices than one system has runs on several systems joined by the scale-out network.
+Platforms live in ``hardware_db/platforms/*.yaml`` and carry a ``source``.
 """
 
 from __future__ import annotations

@@ -8,10 +8,12 @@ as strings such as ``"80 GB"`` (parsed by ``genmodel.specs.units.parse_quantity`
 
 from __future__ import annotations
 
+import contextvars
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from genmodel.specs.files import spec_error
 from genmodel.specs.units import parse_quantity
 
 
@@ -64,8 +66,36 @@ def _number_text(value: object) -> object:
 Number = Annotated[float, BeforeValidator(_number_text)]
 
 
+# how deep in spec validation this thread is: only the outermost call turns Pydantic's error into a SpecError
+_depth: contextvars.ContextVar[int] = contextvars.ContextVar("genmodel_spec_depth", default=0)
+
+
 class FrozenSpec(BaseModel):
-    """Base for all specs: immutable, unknown fields rejected, validated on assignment-free copies."""
+    """Base for all specs: immutable, unknown fields rejected, strict types; bad input raises ``SpecError``."""
 
     # strict: no silent coercion ("12" or True for a count, "no" for a flag); NaN and infinities refused
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, strict=True, allow_inf_nan=False)
+
+    def __init__(self, /, **data) -> None:
+        token = _depth.set(_depth.get() + 1)
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:  # one readable line naming the fields, a genmodel error (ValueError)
+            if _depth.get() == 1:
+                raise spec_error(type(self).__name__, exc) from None
+            raise  # a nested spec: Pydantic merges its errors into the outer one, with their paths
+        finally:
+            _depth.reset(token)
+
+    @classmethod
+    def model_validate(cls, obj, *args, **kwargs):
+        """Validate ``obj`` into this spec; a ``SpecError`` (one line naming every field at fault) on failure."""
+        token = _depth.set(_depth.get() + 1)
+        try:
+            return super().model_validate(obj, *args, **kwargs)
+        except ValidationError as exc:
+            if _depth.get() == 1:
+                raise spec_error(cls.__name__, exc) from None
+            raise
+        finally:
+            _depth.reset(token)

@@ -1,2 +1,49 @@
-"""validation"""
-from genmodel.validation.core import *  # noqa: F401,F403
+"""Validation against published measurements, and per-family calibration (docs/validation.md).
+
+Modules
+-------
+* ``rows``: read a measurements CSV (``load_rows``) and map one row to ``estimate`` arguments (``parse_row``);
+  the vocabulary (``COLUMNS``, ``METRICS``, ``UNITS``) and ``NotExpressibleError`` for rows genmodel cannot predict.
+* ``predict``: ``predict_rows`` (one record per row: predicted, measured, signed error, or the reason it is not
+  expressible) and ``summarize`` (median |error| and share within 25% per phase, metric class and kind).
+* ``calibration``: ``calibrate`` (per-family least-squares fit of compute and bandwidth efficiency and per-step
+  overhead), ``apply``, ``leave_one_source_out`` and ``write_calibration``.
+
+Record tables are ``genmodel.table.Table``s; nothing here needs pandas.
+"""
+
+from genmodel.validation.calibration import (
+    COMPUTE_GRID,
+    FAMILIES,
+    MEMORY_GRID,
+    MIN_ROWS,
+    STEP_GRID,
+    Calibration,
+    FamilyFit,
+    apply,
+    calibrate,
+    family_of,
+    leave_one_source_out,
+    write_calibration,
+)
+from genmodel.validation.predict import RECORD_COLUMNS, predict_rows, predicted_value, scored, summarize
+from genmodel.validation.rows import (
+    COLUMNS,
+    MAX_BYTES,
+    MAX_ROWS,
+    METRIC_CLASS,
+    METRICS,
+    UNITS,
+    Case,
+    NotExpressibleError,
+    load_rows,
+    parse_row,
+    source_group,
+)
+
+__all__ = [
+    "COLUMNS", "COMPUTE_GRID", "FAMILIES", "MAX_BYTES", "MAX_ROWS", "MEMORY_GRID", "METRICS", "METRIC_CLASS",
+    "MIN_ROWS", "RECORD_COLUMNS", "STEP_GRID", "UNITS", "Calibration", "Case", "FamilyFit", "NotExpressibleError",
+    "apply", "calibrate", "family_of", "leave_one_source_out", "load_rows", "parse_row", "predict_rows",
+    "predicted_value", "scored", "source_group", "summarize", "write_calibration",
+]

@@ -12,30 +12,13 @@ the command modules (estimate, catalog, search, validate, imports, dashboard) on
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Annotated
 
+import numpy as np
 import typer
 
 from genmodel.errors import GenmodelError
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  rich_markup_mode=None,
-                  help="First-principles LLM inference estimates: latency, throughput, memory, energy and cost.")
-
-
-@app.callback()
-def _options(db: Annotated[list[Path] | None, typer.Option(
-        "--db", help="Extra database folder (with models/, hardware/, platforms/ inside); repeatable. "
-        "Also GENMODEL_DB. Entries are added to the built-in ones.")] = None) -> None:
-    """genmodel: LLM inference estimates from first principles."""
-    if db:
-        from genmodel.data.registry import use_databases
-
-        use_databases(db)
-
-
-from genmodel.interfaces.cli import catalog, dashboard, estimate, imports, search, validate  # noqa: E402,F401
+from genmodel.interfaces.cli import catalog, dashboard, estimate, imports, search, validate  # noqa: F401  (register)
+from genmodel.interfaces.cli.app import app
 
 # library argument names whose command-line option is spelled differently
 _OPTION_NAMES = {"rental_usd_per_device_hour": "--usd-per-device-hour", "kernel_overhead_s": "--kernel-overhead-us",
@@ -46,20 +29,24 @@ _OPTION_NAMES = {"rental_usd_per_device_hour": "--usd-per-device-hour", "kernel_
 
 
 def cli_message(exc: GenmodelError) -> str:
-    """The error's message on one line, with the library argument it names written as the CLI option."""
+    """The error's message on one line, naming the CLI option of the library argument at fault: in place of the
+    argument's name when the message starts with it, else as a prefix."""
     message = " ".join(str(exc).split())
     arg = getattr(exc, "argument", None)
-    if arg and message.startswith(arg):
+    if arg and "." not in arg and arg not in ("model", "hardware", "platform"):
         option = _OPTION_NAMES.get(arg, "--" + arg.replace("_", "-"))
-        if arg not in ("model", "hardware", "platform"):
+        if message.startswith(arg + " ") or message.startswith(arg + ":"):
             message = option + message[len(arg):]
-    return message
+        elif not message.startswith(option):
+            message = f"{option}: {message}"
+    return message[:1000]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning genmodel errors into one 'error:' line and exit status 2."""
     try:
-        code = app(args=argv, standalone_mode=False)  # returns the code of a typer.Exit in this mode
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # extreme what-ifs give inf, not noise
+            code = app(args=argv, standalone_mode=False)  # returns the code of a typer.Exit in this mode
     except GenmodelError as exc:
         typer.echo(f"error: {cli_message(exc)}", err=True)
         return 2

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from genmodel.interfaces.cli import app
+from genmodel.interfaces.cli.app import app
 from genmodel.interfaces.cli.common import JsonOpt, emit_json, si
 
 
@@ -108,9 +108,9 @@ def show(name: Annotated[str, typer.Argument(help="A model, device or platform n
 
     spec: Any = None
     kind = None
-    for kind, getter in (("model", get_model), ("hardware", get_hardware), ("platform", get_platform)):
+    for candidate, getter in (("model", get_model), ("hardware", get_hardware), ("platform", get_platform)):
         try:
-            spec = getter(name)
+            spec, kind = getter(name), candidate
             break
         except UnknownNameError:
             continue

@@ -79,11 +79,8 @@ def jsonable(value: Any) -> Any:
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        try:
-            value = value.item()
-        except (ValueError, AttributeError):
-            pass
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)) and getattr(value, "size", 1) == 1:
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -107,6 +104,13 @@ def si(value: float, unit: str, digits: int = 4) -> str:
     from genmodel.specs.units import format_quantity
 
     return format_quantity(value, unit, digits)
+
+
+def gib(value: float) -> str:
+    """Memory in binary units, as devices report it (an H100 has 80 GiB); MiB below 1 GiB."""
+    if abs(value) < 2**30:
+        return f"{value / 2**20:,.4g} MiB"
+    return f"{value / 2**30:,.4g} GiB"
 
 
 def ms(seconds: float) -> str:
@@ -156,9 +160,14 @@ def efficiency(compute: float | None = None, memory: float | None = None, kernel
             fail(f"{label} must be a finite number >= 0, got {value:g}")
     reserved = None
     if runtime_reserved is not None:
-        reserved = parse_quantity(runtime_reserved, "bytes")
+        from genmodel.errors import GenmodelError
+
+        try:
+            reserved = parse_quantity(runtime_reserved, "bytes")
+        except GenmodelError:
+            reserved = float("nan")
         if not (math.isfinite(reserved) and reserved >= 0):
-            fail(f"--runtime-reserved must be a finite size >= 0 such as '1.5 GiB', got {runtime_reserved!r}")
+            fail(f"--runtime-reserved must be a finite size >= 0 such as '1.5 GiB', got {runtime_reserved[:40]!r}")
     return Efficiency(compute_efficiency=compute, memory_efficiency=memory,
                       kernel_overhead_s=None if kernel_us is None else kernel_us * 1e-6,
                       step_overhead_s=None if step_ms is None else step_ms * 1e-3,

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from genmodel.interfaces.cli import app
+from genmodel.interfaces.cli.app import app
 from genmodel.interfaces.cli.common import fail
 
 APP = Path(__file__).resolve().parent.parent / "dashboard.py"

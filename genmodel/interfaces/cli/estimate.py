@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from genmodel.interfaces.cli import app
+from genmodel.interfaces.cli.app import app
 from genmodel.interfaces.cli.common import (
     DEFAULT_HARDWARE,
     DEFAULT_MODEL,
@@ -23,10 +23,10 @@ from genmodel.interfaces.cli.common import (
     costs,
     efficiency,
     emit_json,
+    gib,
     known,
     ms,
     num,
-    si,
 )
 
 # the documented range of the cryogenic cooling overhead (docs/energy_tco.md section 1.3)
@@ -145,7 +145,7 @@ def format_estimate(result: Any, d: dict[str, Any]) -> str:
         f"{m.display_name} on {where}{split}",
         f"  workload: batch {d['batch']}, {d['input_tokens']} input + {d['output_tokens']} output tokens; "
         f"weights {d['weight_dtype']}, activations {d['activation_dtype']}, KV cache {d['kv_dtype']}{embed}",
-        f"  realism: {r.describe()}",
+        f"  realism: {r.describe(memory=False)}",
         "",
         f"  {'':32}{'estimate':>16}{'ideal roofline':>18}",
         f"  {'TTFT (prefill, whole batch)':32}{ms(d['ttft_s']):>16}{ms(d['ideal_ttft_s']):>18}",
@@ -168,14 +168,14 @@ def format_estimate(result: Any, d: dict[str, Any]) -> str:
     lines += [
         "",
         "  memory" + (" (per device, the most loaded one)" if d["devices"] > 1 else ""),
-        f"    weights          {si(d['weights_bytes'], 'B'):>12}",
-        f"    KV cache         {si(d['kv_cache_bytes'], 'B'):>12}   (batch x {d['input_tokens'] + d['output_tokens']}"
+        f"    weights          {gib(d['weights_bytes']):>12}",
+        f"    KV cache         {gib(d['kv_cache_bytes']):>12}   (batch x {d['input_tokens'] + d['output_tokens']}"
         " tokens)",
-        f"    activations      {si(d['activation_peak_bytes'], 'B'):>12}   (peak, prefill)",
-        f"    total            {si(d['total_memory_bytes'], 'B'):>12}   of {si(d['memory_capacity_bytes'], 'B')} "
+        f"    activations      {gib(d['activation_peak_bytes']):>12}   (peak, prefill)",
+        f"    total            {gib(d['total_memory_bytes']):>12}   of {gib(d['memory_capacity_bytes'])} "
         f"usable -> {'fits' if d['fits'] else 'DOES NOT FIT'}",
-        f"    usable = {si(d['device_memory_bytes'], 'B')} on the device x {r.usable_memory_fraction:.0%} "
-        f"- {si(r.runtime_reserved_bytes, 'B')} held by the runtime",
+        f"    usable = {gib(d['device_memory_bytes'])} on the device x {r.usable_memory_fraction:.0%} "
+        f"- {gib(d['runtime_reserved_bytes'])} held by the runtime",
         f"    largest batch that fits: {d['max_batch']:,}; longest context at batch {d['batch']}: "
         f"{d['max_context_tokens']:,} tokens (model max {m.max_context_tokens:,})",
         "",

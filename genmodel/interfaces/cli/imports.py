@@ -1,4 +1,10 @@
-"""``genmodel import-hf``: a Hugging Face config.json becomes a model entry in the user's database."""
+"""``genmodel import-hf``: a Hugging Face config.json becomes a model entry in the user's database.
+
+The entry name (``--name``, else derived from the path) and the target (``--output-dir``, else the user's model
+folder) are checked before the config is read; a bad config, name or folder, or a name the model database
+already has, prints one ``error:`` line, writes nothing and exits with status 2. ``--stdout`` prints the YAML
+and writes nothing. The checks and the writing are ``genmodel.data.hf_import``'s.
+"""
 
 from __future__ import annotations
 
@@ -7,34 +13,31 @@ from typing import Annotated
 
 import typer
 
-from genmodel.interfaces.cli import app
+from genmodel.interfaces.cli.app import app
 
 
 @app.command("import-hf")
 def import_hf(
     config: Annotated[Path, typer.Argument(help="Path to a Hugging Face config.json.")],
     name: Annotated[str | None, typer.Option(
-        help="Entry name (default: the file's parent folder or stem), lower-case letters, digits, '.', '_', '-'.")]
-    = None,
+        help="Entry name (default: the file's parent folder or stem, lower-cased): lower-case letters, digits, "
+        "'.', '_', '-'.")] = None,
     source: Annotated[str | None, typer.Option(help="Source URL to record (default: the path).")] = None,
     output_dir: Annotated[Path | None, typer.Option(
-        help="Folder to write NAME.yaml into (default: your model folder, see 'genmodel show' / docs/data.md).")]
-    = None,
+        help="Folder to write NAME.yaml into (default: your model folder, see docs/data.md).")] = None,
     stdout: Annotated[bool, typer.Option(help="Print the YAML instead of writing a file.")] = False,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing entry file.")] = False,
+    force: Annotated[bool, typer.Option(
+        help="Overwrite an existing entry file (never a built-in entry or one in another folder).")] = False,
 ) -> None:
     """Convert a Hugging Face config.json into a model entry (added to the built-in models)."""
-    from genmodel.data.hf_import import check_entry_name, model_spec_from_hf_config, model_spec_to_yaml
-    from genmodel.data.hf_import import write_model_entry
-    from genmodel.data.registry import reload, user_folder
+    from genmodel.data import hf_import
 
-    if name is None:
-        name = (config.parent.name if config.stem == "config" and config.parent.name else config.stem).lower()
-    check_entry_name(name)
-    spec = model_spec_from_hf_config(config, name=name, source=source)
+    name = hf_import.check_entry_name(name) if name is not None else hf_import.default_entry_name(config)
+    if not stdout:
+        hf_import.entry_target(name, output_dir, force)  # a bad folder or a taken name costs nothing
+    spec = hf_import.model_spec_from_hf_config(config, name=name, source=source)
     if stdout:
-        typer.echo(model_spec_to_yaml(spec).rstrip())
+        typer.echo(hf_import.model_spec_to_yaml(spec).rstrip())
         return
-    target = write_model_entry(spec, output_dir or user_folder("model"), force)
-    reload()
+    target = hf_import.write_model_entry(spec, output_dir, force)
     typer.echo(f"wrote {target} ({spec.total_params / 1e9:.2f}B parameters, {spec.attention.kind} attention)")

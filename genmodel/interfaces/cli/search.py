@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from genmodel.interfaces.cli import app
+from genmodel.interfaces.cli.app import app
 from genmodel.interfaces.cli.common import (
     DEFAULT_HARDWARE,
     DEFAULT_MODEL,
@@ -25,11 +25,11 @@ from genmodel.interfaces.cli.common import (
     costs,
     emit_json,
     fail,
+    gib,
     layout,
     ms,
     num,
     positive_option,
-    si,
     write_csv,
     write_text,
 )
@@ -64,14 +64,14 @@ def size(
         return
     typer.echo(f"{model}: {int(best.devices)} devices ({layout(best)}) hold batch {batch} x "
                f"{input_tokens + output_tokens} tokens")
-    typer.echo(f"  per device: {si(best.total_memory_bytes, 'B')} of {si(best.memory_capacity_bytes, 'B')} usable; "
+    typer.echo(f"  per device: {gib(best.total_memory_bytes)} of {gib(best.memory_capacity_bytes)} usable; "
                f"TTFT {ms(best.ttft_s)}, TPOT {ms(best.tpot_s)}")
     typer.echo(f"  realism: {realism.describe()}")
     others = result.candidates[1:6]
     if len(others):
         typer.echo(f"  other {int(best.devices)}-device splits that fit:")
         for row in others.rows():
-            typer.echo(f"    {layout(row):40} TPOT {ms(row.tpot_s)}")
+            typer.echo(f"    {layout(row):50} TPOT {ms(row.tpot_s)}")
 
 
 @app.command()
@@ -143,14 +143,14 @@ def plan(
         return
     typer.echo(f"evaluated {len(result.space):,} configurations in {result.seconds * 1e3:,.0f} ms; "
                f"{len(result.ranked):,} meet the targets")
-    typer.echo(f"  realism: {realism.describe()}")
+    typer.echo(f"  realism: {realism.describe(memory=False)}")
     if result.ranked.empty:
         typer.echo("  none meets the targets: relax --ttft-ms / --tpot-ms or raise --max-devices")
     else:
-        typer.echo(f"  {'split':44} {'batch':>6} {'TTFT':>12} {'TPOT':>10} {'tok/s/device':>13} {'tok/s/user':>11} "
+        typer.echo(f"  {'split':50} {'batch':>6} {'TTFT':>12} {'TPOT':>10} {'tok/s/device':>13} {'tok/s/user':>11} "
                    f"{'USD/M out':>10} {'J/token':>8}")
         for row in result.ranked.head(top).rows():
-            typer.echo(f"  {layout(row):44} {int(row.batch):>6} {ms(row.ttft_s):>12} {ms(row.tpot_s):>10} "
+            typer.echo(f"  {layout(row):50} {int(row.batch):>6} {ms(row.ttft_s):>12} {ms(row.tpot_s):>10} "
                        f"{row.output_tokens_per_s_per_device:>13,.1f} {row.tokens_per_s_per_user:>11,.1f} "
                        f"{num(row.usd_per_million_output_tokens, ',.3f'):>10} "
                        f"{num(row.energy_per_output_token_j, '.3f'):>8}")

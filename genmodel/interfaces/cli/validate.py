@@ -1,90 +1,123 @@
-"""``genmodel validate``: predict published measurements and report the errors (docs/validation.md)."""
+"""``genmodel validate``: predict published measurements and report the errors (docs/validation.md).
+
+Every check that can fail runs before any work: the output paths (``--csv``, ``--plot``), plotly for
+``--plot``, ``--write`` only with ``--calibrate`` and only in a source checkout. A measurements file that cannot
+be read as the documented table ends the command with one ``error:`` line (exit status 2); a row that cannot be
+predicted is listed as not expressible, with the reason, and the other rows are still validated.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from genmodel.data.registry import reload, validation_data
-from genmodel.interfaces.cli import app
-from genmodel.interfaces.cli.common import JsonOpt, emit_json
+from genmodel.data.registry import is_source_checkout, validation_data
+from genmodel.interfaces.cli.app import app
+from genmodel.interfaces.cli.common import JsonOpt, check_output, emit_json, fail, write_csv, write_text
+
+_TITLES = {"uncalibrated": "uncalibrated (per-kind defaults)", "in_sample": "calibrated, in sample",
+           "leave_one_source_out": "calibrated, leave one source out"}
+
+
+def _chart_builder() -> Any:
+    """``validation_figure``, or fail saying how to install plotly (the dashboard extra)."""
+    try:
+        from genmodel.interfaces.charts import validation_figure
+    except ImportError as exc:
+        fail(f"--plot needs plotly, which is not installed ({exc.name or exc}); pip install 'genmodel[dashboard]'")
+    return validation_figure
+
+
+def _same_file(a: Path | None, b: Path) -> bool:
+    try:
+        return a is not None and a.exists() and a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 @app.command()
 def validate(
     data: Annotated[Path | None, typer.Option(help="Measurements CSV (default: validation/measured.csv).")] = None,
     csv: Annotated[Path | None, typer.Option(help="Write predicted vs measured per row to this CSV.")] = None,
-    plot: Annotated[Path | None, typer.Option(help="Write a log-log predicted-vs-measured chart (HTML).")] = None,
+    plot: Annotated[Path | None, typer.Option(
+        help="Write a log-log predicted-vs-measured chart (HTML with plotly.js embedded; needs plotly).")] = None,
     calibrate: Annotated[bool, typer.Option(
         help="Fit efficiencies and step overhead per hardware family; report in-sample and leave-one-source-out "
         "errors.")] = False,
-    write: Annotated[bool, typer.Option(help="With --calibrate: store the fits in the hardware entries.")] = False,
+    write: Annotated[bool, typer.Option(
+        help="With --calibrate: store the fits in the hardware entries (source checkout only).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Predict every expressible published measurement and report the errors (docs/validation.md)."""
+    check_output(csv, "--csv")
+    check_output(plot, "--plot")
+    path = data or validation_data()
+    for option, out in (("--csv", csv), ("--plot", plot)):
+        if _same_file(out, path):
+            fail(f"{option} {out} is the measurements file; give another file name")
+    if csv is not None and plot is not None and (csv == plot or _same_file(csv, plot)):
+        fail(f"--csv and --plot name the same file {csv}; give two file names")
+    if write and not calibrate:
+        fail("--write stores the fits of --calibrate; add --calibrate")
+    if write and not is_source_checkout():
+        fail("--write edits the hardware_db files of a source checkout, and this genmodel is an installed package; "
+             "run it from a clone of the repository (pip install -e .)")
+    figure = _chart_builder() if plot is not None else None
+
     from genmodel import validation as v
 
-    path = data or validation_data()
-    frame = v.load_rows(path)
+    rows = v.load_rows(path)
     extra: dict[str, Any] = {}
     if calibrate:
-        fits = v.calibrate(frame)
-        loso = v.leave_one_source_out(frame)
-        extra["calibration"] = {f: {"compute_efficiency": c.compute_efficiency, "memory_efficiency":
-                                    c.memory_efficiency, "step_overhead_s": c.step_overhead_s, "rows": c.rows,
-                                    "rms_log_error": c.rms_log_error} for f, c in fits.items()}
-        extra["uncalibrated"] = v.summarize(v.apply(frame, {}))
-        extra["in_sample"] = v.summarize(v.apply(frame, fits))
-        extra["leave_one_source_out"] = v.summarize(loso)
+        fits = v.calibrate(rows)
+        extra["calibration"] = {f: c.to_dict() for f, c in fits.items()}
+        extra["uncalibrated"] = v.summarize(v.apply(rows, {}))
+        extra["in_sample"] = v.summarize(v.apply(rows, fits))
+        extra["leave_one_source_out"] = v.summarize(v.leave_one_source_out(rows))
         if write:
-            written = v.write_calibration(fits)
-            extra["written"] = [str(p) for p in written]
-            reload()
-    records = v.predict_rows(frame)
+            extra["written"] = [str(p) for p in v.write_calibration(fits)]  # reloads the databases
+    records = v.predict_rows(rows)
     summary = v.summarize(records)
-    if csv:
-        records.to_csv(csv, index=False)
-    if plot:
-        from genmodel.interfaces.charts import validation_figure
-
-        validation_figure(records).write_html(plot, include_plotlyjs=True)
+    if csv is not None:
+        write_csv(records, csv)
+    if figure is not None:
+        write_text(plot, figure(records).to_html(include_plotlyjs=True, full_html=True), "--plot")
     if as_json:
-        rows = json.loads(records.to_json(orient="records"))
-        emit_json({"rows": rows, "summary": summary, **extra})
+        emit_json({"rows": records.to_records(), "summary": summary, **extra})
         return
-    ok = records[records.get("error_pct").notna()] if "error_pct" in records else records.iloc[0:0]
+    _report(path, records, summary, extra)
+
+
+def _summary_lines(summary: dict[str, dict]) -> None:
+    for key, s in summary.items():
+        typer.echo(f"    {key:28} n={s['n']:<4} {s['median_abs_error_pct']:6.1f}%  {s['within_25pct']:5.0%}")
+
+
+def _report(path: Path, records: Any, summary: dict[str, dict], extra: dict[str, Any]) -> None:
+    """The text report: one line per predicted row, the summaries, the fits, the rows not expressible."""
+    from genmodel import validation as v
+
+    ok = v.scored(records)
     typer.echo(f"{len(records)} rows from {path}: {len(ok)} expressible, {len(records) - len(ok)} not")
     typer.echo(f"  {'id':12} {'metric':28} {'hardware':16} {'measured':>12} {'predicted':>12} {'error':>8}")
-    for r in ok.itertuples():
+    for r in ok.rows():
         typer.echo(f"  {r.id:12} {r.metric:28} {r.hardware:16} {r.measured:>12,.4g} {r.predicted:>12,.4g} "
                    f"{r.error_pct:>+7.1f}%")
     typer.echo("  summary with the factors stored in the hardware entries (median |error|, share within 25%):")
-    for key, s in summary.items():
-        typer.echo(f"    {key:28} n={s['n']:<4} {s['median_abs_error_pct']:6.1f}%  {s['within_25pct']:5.0%}")
-    titles = {"uncalibrated": "uncalibrated (per-kind defaults)", "in_sample": "calibrated, in sample",
-              "leave_one_source_out": "calibrated, leave one source out"}
-    for label, title in titles.items():
+    _summary_lines(summary)
+    for label, title in _TITLES.items():
         if label in extra:
             typer.echo(f"  {title}:")
-            for key, s in extra[label].items():
-                typer.echo(f"    {key:28} n={s['n']:<4} {s['median_abs_error_pct']:6.1f}%  {s['within_25pct']:5.0%}")
-    if "calibration" in extra:
-        for fam, c in extra["calibration"].items():
-            typer.echo(f"    {fam:18} compute {c['compute_efficiency']:.2f}, memory {c['memory_efficiency']:.2f}, "
-                       f"step {c['step_overhead_s'] * 1e3:.2f} ms on {len(c['rows'])} rows")
-    missing = records[records.get("not_expressible", pd_na()).notna()] if "not_expressible" in records else None
-    if missing is not None and len(missing):
+            _summary_lines(extra[label])
+    for fam, c in extra.get("calibration", {}).items():
+        typer.echo(f"    {fam:18} compute {c['compute_efficiency']:.2f}, memory {c['memory_efficiency']:.2f}, "
+                   f"step {c['step_overhead_s'] * 1e3:.2f} ms on {len(c['rows'])} rows")
+    for p in extra.get("written", []):
+        typer.echo(f"  wrote {p}")
+    missing = [r for r in records.rows() if r.not_expressible]
+    if missing:
         typer.echo("  not expressible (to do):")
-        for r in missing.itertuples():
+        for r in missing:
             typer.echo(f"    {r.id:12} {r.not_expressible}")
-
-
-def pd_na():
-    import pandas as pd
-
-    return pd.Series(dtype=object)
-
-

@@ -1,0 +1,249 @@
+"""Measurement rows: read a measurements CSV and map each row to the arguments of one ``estimate`` call.
+
+Contract
+--------
+``load_rows(path)`` reads a CSV with the columns ``COLUMNS`` (those of ``validation/measured.csv``; extra
+columns are kept) and returns one dict per row, every value the cell's text. A file that cannot be read as such a
+table raises ``SpecError`` with one readable sentence: missing, a folder, larger than ``MAX_BYTES``, not UTF-8
+text, binary, empty, a header without rows, columns missing or named twice, malformed quoting, a row with more or
+fewer fields than the header, more than ``MAX_ROWS`` rows.
+
+``parse_row(row)`` maps one row to a ``Case`` (the ``estimate`` arguments, the estimate key to compare, the
+unit scale and the measured value) or raises ``NotExpressibleError`` with the reason. The vocabulary is strict and
+documented (docs/validation.md): genmodel model and hardware names, ``weights/activations/kv`` datatypes, whole
+numbers >= 1 for batch, lengths and parallel degrees, one of ``METRICS`` in a unit of ``UNITS`` that matches
+the metric, and a finite measured value > 0. What the engine itself refuses (a context longer than the
+model's, a layout that does not divide the model) is found when the row is predicted, with the engine's message.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from genmodel.data.registry import SPEC_SUFFIXES, get_hardware, get_model
+from genmodel.errors import GenmodelError, SpecError
+
+COLUMNS = ["id", "source", "model", "dtype", "hardware", "num_devices", "interconnect", "system",
+           "batch_or_concurrency", "input_len", "output_len", "tp", "pp", "ep", "metric", "value", "unit", "notes"]
+# metric -> (estimate key, group: the phase it measures, or energy)
+METRICS = {
+    "ttft": ("ttft_s", "prefill"), "prefill_throughput": ("prefill_tokens_per_s", "prefill"),
+    "tpot": ("tpot_s", "decode"), "decode_rate_per_user": ("tokens_per_s_per_user", "decode"),
+    "output_throughput": ("output_tokens_per_s", "decode"),
+    "output_throughput_per_device": ("output_tokens_per_s_per_device", "decode"),
+    "total_throughput": ("total_tokens_per_s", "decode"), "e2e_latency": ("e2e_latency_s", "decode"),
+    "energy_per_output_token": ("energy_per_output_token_j", "energy"),
+}
+# the metric classes of the report: TTFT, TPOT/ITL (per-user decode rate is 1 / TPOT), end-to-end latency,
+# throughput (output, total or prefill tokens per second) and energy
+METRIC_CLASS = {"ttft": "ttft", "tpot": "tpot", "decode_rate_per_user": "tpot", "e2e_latency": "e2e_latency",
+                "output_throughput": "throughput", "output_throughput_per_device": "throughput",
+                "total_throughput": "throughput", "prefill_throughput": "throughput",
+                "energy_per_output_token": "energy"}
+# unit -> (factor to SI, dimension)
+UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "tokens/s": 1.0, "J/token": 1.0}
+_DIMENSION = {"s": "time", "ms": "time", "us": "time", "tokens/s": "rate", "J/token": "energy"}
+_METRIC_DIMENSION = {"ttft": "time", "tpot": "time", "e2e_latency": "time", "energy_per_output_token": "energy"}
+MAX_BYTES = 50 * 2**20  # a measurements file larger than this is refused (the shipped one is about 0.2 MB)
+MAX_ROWS = 100_000
+_MAX_DIGITS = 15  # whole numbers in a row: far above any batch or length, exact in float64
+
+
+class NotExpressibleError(GenmodelError, ValueError):
+    """A row that genmodel cannot predict; the message is the reason, reported beside the row."""
+
+
+@dataclass
+class Case:
+    """One row mapped to ``estimate`` arguments."""
+
+    row: Mapping[str, str]
+    kwargs: dict[str, Any]
+    key: str  # the estimate metric compared with the measurement
+    scale: float  # multiply the row's value by this to get SI units
+    measured: float = math.nan  # the row's value, in the row's unit
+
+    @property
+    def metric(self) -> str:
+        return self.row["metric"].strip()
+
+    @property
+    def group(self) -> str:
+        """The phase the metric measures ('prefill', 'decode') or 'energy'."""
+        return METRICS[self.metric][1]
+
+    @property
+    def metric_class(self) -> str:
+        return METRIC_CLASS[self.metric]
+
+
+
+def _file_error(message: str) -> SpecError:
+    """An error about the measurements file as a whole (the CLI names its --data option)."""
+    return SpecError(message, "data")
+
+def source_group(row_id: str) -> str:
+    """The source group of a row id: its prefix before the last dash ('TRT05-03' -> 'TRT05')."""
+    return str(row_id).rsplit("-", 1)[0]
+
+
+# ---- reading the file ----------------------------------------------------------------------------
+
+def _text(path: Path) -> str:
+    """The file's text, or ``SpecError`` saying why it is not a readable text file."""
+    if not path.exists():
+        raise _file_error(f"measurements file {path} does not exist")
+    if path.is_dir():
+        raise _file_error(f"measurements file {path} is a folder; give a CSV file")
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise _file_error(f"measurements file {path} is {size / 2**20:,.0f} MiB, more than the "
+                            f"{MAX_BYTES / 2**20:.0f} MiB limit; split it into smaller files")
+        with path.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)  # a file that grows while read still stops at the limit
+    except OSError as exc:
+        raise _file_error(f"cannot read measurements file {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise _file_error(f"measurements file {path} is larger than the {MAX_BYTES / 2**20:.0f} MiB limit; split it")
+    if b"\x00" in data:
+        raise _file_error(f"measurements file {path} is binary, not a CSV text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise _file_error(f"measurements file {path} is not UTF-8 text (line {line}, byte {exc.start}); "
+                        "save it as UTF-8 CSV") from None
+
+
+def load_rows(path: str | Path) -> list[dict[str, str]]:
+    """Read a measurements CSV: one dict per row (cell texts); ``SpecError`` when the file is not such a table."""
+    path = Path(path)
+    text = _text(path)
+    if not text.strip():
+        raise _file_error(f"measurements file {path} is empty; it needs a header line with the columns "
+                        f"{', '.join(COLUMNS)} and one line per measurement (docs/validation.md)")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[dict[str, str]] = []
+    header: list[str] | None = None
+    try:
+        for record in reader:
+            if not record or not any(cell.strip() for cell in record):
+                continue  # blank line
+            if header is None:
+                header = _header(record, path)
+                continue
+            if len(record) != len(header):
+                raise _file_error(f"measurements file {path} line {reader.line_num}: {len(record)} fields where the "
+                                f"header has {len(header)}; quote a field that contains a comma")
+            if len(rows) == MAX_ROWS:
+                raise _file_error(f"measurements file {path} has more than {MAX_ROWS:,} rows; split it")
+            rows.append(dict(zip(header, record, strict=True)))
+    except csv.Error as exc:
+        raise _file_error(f"measurements file {path} line {reader.line_num} is not valid CSV ({exc}); check its "
+                        "quotes: a quoted field must end with a quote followed by a comma or the line end") from None
+    if not rows:
+        raise _file_error(f"measurements file {path} has no measurement rows, only a header")
+    return rows
+
+
+def _header(record: list[str], path: Path) -> list[str]:
+    names = [name.strip() for name in record]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise _file_error(f"measurements file {path} names the column(s) {', '.join(map(repr, twice))} more than once")
+    missing = [c for c in COLUMNS if c not in names]
+    if missing:
+        raise _file_error(f"measurements file {path} lacks the column(s) {', '.join(missing)} "
+                        f"(the header needs: {', '.join(COLUMNS)}; see docs/validation.md)")
+    return names
+
+
+def as_rows(rows: Iterable[Mapping[str, str]] | Any) -> list[Mapping[str, str]]:
+    """Rows as a list of mappings: from ``load_rows``, any iterable of dicts, or a ``Table`` (its ``rows()``)."""
+    if hasattr(rows, "rows") and callable(rows.rows):
+        return list(rows.rows())
+    return list(rows)
+
+
+# ---- one row -------------------------------------------------------------------------------------
+
+def _cell(row: Mapping[str, str], name: str) -> str:
+    value = row.get(name)
+    return "" if value is None else str(value).strip()
+
+
+def _count(text: str, name: str) -> int:
+    """A whole number >= 1, or ``NotExpressibleError`` saying what is wrong with it."""
+    match = re.fullmatch(r"([+-]?)([0-9]+)", text)
+    if not match:
+        raise NotExpressibleError(f"{name} {text!r} is not a whole number")
+    if len(match.group(2).lstrip("0")) > _MAX_DIGITS:
+        raise NotExpressibleError(f"{name} {text} is too large (more than {_MAX_DIGITS} digits)")
+    value = int(text)
+    if value < 1:
+        raise NotExpressibleError(f"{name} {value} must be at least 1")
+    return value
+
+
+def _measured(text: str) -> float:
+    """The measured value: a finite number > 0 (a time, a rate or an energy)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise NotExpressibleError(f"value {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise NotExpressibleError(f"value {text!r} is not a finite number")
+    if value <= 0:
+        raise NotExpressibleError(f"value {text} must be greater than 0 (a measured time, rate or energy)")
+    return value
+
+
+def _entry(getter, kind: str, name: str):
+    if not name:
+        raise NotExpressibleError(f"the row names no {kind}")
+    if name.lower().endswith(SPEC_SUFFIXES):
+        raise NotExpressibleError(f"{kind} {name!r} is a file name; a row names a genmodel {kind} entry")
+    try:
+        return getter(name)
+    except GenmodelError as exc:
+        raise NotExpressibleError(str(exc)) from None
+
+
+def parse_row(row: Mapping[str, str]) -> Case:
+    """Map a row to ``estimate`` arguments; ``NotExpressibleError`` (a ``ValueError``) with the reason otherwise."""
+    metric = _cell(row, "metric")
+    if metric not in METRICS:
+        raise NotExpressibleError(f"metric {metric!r} is not one genmodel predicts (one of: {', '.join(METRICS)})")
+    unit = _cell(row, "unit")
+    if unit not in UNITS:
+        raise NotExpressibleError(f"unit {unit!r} is not one of {', '.join(UNITS)}")
+    wanted = _METRIC_DIMENSION.get(metric, "rate")
+    if _DIMENSION[unit] != wanted:
+        units = [u for u, d in _DIMENSION.items() if d == wanted]
+        raise NotExpressibleError(f"unit {unit!r} does not fit the metric {metric} (use {' or '.join(units)})")
+    measured = _measured(_cell(row, "value"))
+    model = _entry(get_model, "model", _cell(row, "model"))
+    hw = _entry(get_hardware, "hardware", _cell(row, "hardware"))
+    dtype = _cell(row, "dtype")
+    parts = [p.strip() for p in dtype.lower().split("/")]
+    if len(parts) != 3 or not all(parts):
+        raise NotExpressibleError(f"dtype {dtype!r} is not weights/activations/kv (e.g. bf16/bf16/bf16)")
+    batch = _count(_cell(row, "batch_or_concurrency"), "batch")
+    inputs, outputs = _count(_cell(row, "input_len"), "input_len"), _count(_cell(row, "output_len"), "output_len")
+    tp, pp, ep, devices = (_count(_cell(row, k) or "1", k) for k in ("tp", "pp", "ep", "num_devices"))
+    attention_dp = ep > 1 and tp < ep
+    stage = ep if attention_dp else tp
+    if devices % (stage * pp):
+        raise NotExpressibleError(f"{devices} devices are not a multiple of the {stage * pp}-device replica")
+    kwargs = {"model": model, "hardware": hw, "batch": batch, "input_tokens": inputs, "output_tokens": outputs,
+              "weight_dtype": parts[0], "activation_dtype": parts[1], "kv_dtype": parts[2], "tp": tp, "pp": pp,
+              "ep": ep, "dp": devices // (stage * pp), "attention_dp": attention_dp, "check_fit": False}
+    return Case(row, kwargs, METRICS[metric][0], UNITS[unit], measured)
