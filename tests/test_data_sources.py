@@ -102,3 +102,22 @@ def test_every_json_output_carries_the_provenance(user_dir, capsys):
     _write_model(user_dir / "models", "my-llama")
     registry.reload()
     assert registry.fingerprint() not in hashes  # the hash covers the user's entries too
+
+
+def test_every_package_and_data_folder_is_in_the_wheel():
+    # pyproject lists packages explicitly (the data folders are mapped in); a new subpackage must be listed too
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    root = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    on_disk = {".".join(p.parent.relative_to(root).parts) for p in (root / "genmodel").rglob("__init__.py")}
+    assert on_disk <= listed, on_disk - listed
+    mapped = config["package-dir"]
+    for package, folder in mapped.items():
+        assert package in listed and (root / folder).is_dir()
+        patterns = config["package-data"][package]
+        files = [f for f in (root / folder).iterdir() if f.is_file() and f.suffix in (".yaml", ".csv", ".md")]
+        assert all(any(f.match(p) for p in patterns) for f in files), folder
