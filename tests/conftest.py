@@ -30,3 +30,16 @@ def toy_model() -> ModelSpec:
         "attention": {"num_heads": 8, "num_kv_heads": 2, "head_dim": 128},
         "ffn": {"intermediate_size": 4096}, "source": "test fixture",
     })
+
+
+@pytest.fixture
+def user_dir(tmp_path, monkeypatch):
+    """A fresh, empty user database folder (and no GENMODEL_DB folders); the databases are re-read around it."""
+    from genmodel.data import registry
+
+    folder = tmp_path / "user"
+    monkeypatch.setenv("GENMODEL_USER_DIR", str(folder))
+    monkeypatch.delenv("GENMODEL_DB", raising=False)
+    registry.reload()
+    yield folder
+    registry.reload()

@@ -11,16 +11,6 @@ from genmodel.errors import SpecError
 from genmodel.interfaces.cli import main
 
 
-@pytest.fixture
-def user_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "user"
-    monkeypatch.setenv("GENMODEL_USER_DIR", str(folder))
-    monkeypatch.delenv("GENMODEL_DB", raising=False)
-    registry.reload()
-    yield folder
-    registry.reload()
-
-
 def _write_model(folder, name, **changes):
     data = genmodel.get_model("llama-3.1-8b").model_dump(mode="json", exclude_none=True)
     data.update({"name": name, "display_name": name.upper(), **changes})

@@ -35,14 +35,9 @@ def arch(spec: ModelSpec) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def user_dir(tmp_path, monkeypatch):
-    """A fresh, empty user database folder for every test (and no GENMODEL_DB folders)."""
-    folder = tmp_path / "user"
-    monkeypatch.setenv("GENMODEL_USER_DIR", str(folder))
-    monkeypatch.delenv("GENMODEL_DB", raising=False)
-    registry.reload()
-    yield folder
-    registry.reload()
+def _isolated(user_dir):
+    """Every test here gets a fresh, empty user database folder (conftest's user_dir)."""
+    return user_dir
 
 
 def written(user_dir: Path, out: Path) -> list[Path]:
