@@ -7,9 +7,11 @@ The public API is re-exported here; the subpackages show the architecture:
 """
 
 from genmodel.data.registry import (
+    all_engines,
     all_hardware,
     all_models,
     all_platforms,
+    get_engine,
     get_hardware,
     get_model,
     get_platform,
@@ -30,6 +32,7 @@ from genmodel.errors import (
 )
 from genmodel.search.compare import compare_hardware, compare_models
 from genmodel.search.planner import plan, size
+from genmodel.specs.engine import EngineSpec
 from genmodel.specs.hardware import Efficiency, HardwareSpec
 from genmodel.specs.model import ModelSpec
 from genmodel.specs.platform import PlatformSpec
@@ -38,8 +41,9 @@ from genmodel.table import Table
 from genmodel.version import __version__
 
 __all__ = [
-    "ConfigurationError", "CostAssumptions", "DoesNotFitError", "Efficiency", "Estimate", "GenmodelError",
+    "ConfigurationError", "CostAssumptions", "DoesNotFitError", "Efficiency", "EngineSpec", "Estimate",
+    "GenmodelError",
     "HardwareSpec", "InputTypeError", "ModelSpec", "Parallelism", "PlatformSpec", "Realism", "SpecError", "Table",
-    "UnknownNameError", "Workload", "__version__", "all_hardware", "all_models", "all_platforms", "compare_hardware",
-    "compare_models", "estimate", "get_hardware", "get_model", "get_platform", "plan", "size", "use_databases",
+    "UnknownNameError", "Workload", "__version__", "all_engines", "all_hardware", "all_models", "all_platforms", "compare_hardware",
+    "compare_models", "estimate", "get_engine", "get_hardware", "get_model", "get_platform", "plan", "size", "use_databases",
 ]

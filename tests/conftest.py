@@ -10,13 +10,20 @@ from genmodel.specs.model import ModelSpec
 
 @pytest.fixture
 def toy_hw() -> HardwareSpec:
-    """A device with round numbers: 100 TFLOPS bf16, 1 TB/s, 10 GB, known efficiencies, all memory usable."""
+    """A device with round numbers: 100 TFLOPS bf16, 1 TB/s, 10 GB, known efficiencies, all memory usable, no
+    shape effects and no engine host work (the 'vendor' runtime)."""
     return HardwareSpec.model_validate({
         "name": "toy", "display_name": "Toy accelerator", "vendor": "test", "kind": "gpu",
         "peak_flops_per_s": {"bf16": "100 TFLOPS", "fp8": "200 TFLOPS"},
         "memory_tiers": [{"name": "HBM", "capacity_bytes": "10 GB", "bandwidth_bytes_per_s": "1 TB/s"}],
         "efficiency": {"compute_efficiency": 0.5, "memory_efficiency": 0.8, "kernel_overhead_s": "1 us",
+                       "attention_efficiency": 0.5, "kv_memory_efficiency": 0.8,
                        "usable_memory_fraction": 1.0, "runtime_reserved_bytes": 0},
+        # shape effects off and a runtime with no host work, so that hand derivations stay simple; the shape-
+        # dependent physics is checked on its own (tests/test_efficiency.py)
+        "microarchitecture": {"matrix_unit_rows": 1, "gemm_tile": [1, 1], "attention_half_tokens": 1e-9,
+                              "memory_ramp_bytes": 0},
+        "default_engine": "vendor",
         "source": "test fixture",
     })
 

@@ -43,17 +43,27 @@ def test_toy_prefill_flops_by_hand(toy_model, toy_hw):
     assert result.prefill_flops == pytest.approx(linear + attention + head, rel=1e-12)
 
 
-def uncalibrated(name: str) -> HardwareSpec:
-    """The database entry without its calibrated efficiency block, so the per-kind defaults apply."""
-    return genmodel.get_hardware(name).model_copy(update={"efficiency": Efficiency()})
+def neutral(name: str) -> HardwareSpec:
+    """The database entry with round, stated factors and the shape physics switched off (no tile or wave
+    quantization, no attention ramp, no memory ramp) and no engine host work, so that hand derivations stay
+    simple: 70% of peak FLOP/s (GEMMs and attention), 80% of peak bandwidth (weights and KV), 2 us per kernel.
+    The shape physics is checked on its own (tests/test_efficiency.py)."""
+    hw = genmodel.get_hardware(name)
+    arch = hw.microarchitecture.model_copy(update={
+        "matrix_unit_rows": 1, "gemm_tile": [1, 1], "compute_units": None, "attention_half_tokens": 1e-9,
+        "memory_ramp_bytes": 0})
+    eff = Efficiency(compute_efficiency=0.7, memory_efficiency=0.8, attention_efficiency=0.7,
+                     kv_memory_efficiency=0.8, kernel_overhead_s=2e-6, step_overhead_s=0.0,
+                     step_overhead_per_sequence_s=0.0, prefill_overhead_s=0.0)
+    return hw.model_copy(update={"efficiency": eff, "microarchitecture": arch, "default_engine": "vendor"})
 
 
 def test_decode_batch1_is_memory_bound_near_bytes_over_bandwidth():
-    # Llama-3.1-8B bf16 on H100 SXM (3.35 TB/s datasheet, default GPU 80% achievable, no per-step overhead):
+    # Llama-3.1-8B bf16 on H100 SXM (3.35 TB/s datasheet, 80% achievable, no per-step overhead):
     # TPOT at the final context is (weights read + KV read) / (0.8 x 3.35 TB/s) + 291 kernel launches x 2 us;
     # activations add < 0.1%.
     model = genmodel.get_model("llama-3.1-8b")
-    h100 = uncalibrated("h100-sxm")
+    h100 = neutral("h100-sxm")
     I, O = 1024, 128
     weights_read = (model.total_params - model.embedding_params) * 2 + model.hidden_size * 2
     kv_read = model.kv_cache_bytes_per_token("bf16") * (I + O - 1)
@@ -73,12 +83,12 @@ def test_long_prefill_is_compute_bound():
     S, H = 8192, 4096
     linear_per_layer = H * (32 + 2 * 8) * 128 + 32 * 128 * H + 3 * H * 14336
     flops = 2 * S * 32 * linear_per_layer + 32 * 4 * 32 * 128 * S * (S + 1) / 2 + 2 * H * 128256
-    result = genmodel.estimate(model, uncalibrated("h100-sxm"), batch=1, input_tokens=S, output_tokens=1)
+    result = genmodel.estimate(model, neutral("h100-sxm"), batch=1, input_tokens=S, output_tokens=1)
     assert result.prefill_flops == pytest.approx(flops, rel=1e-9)
     assert result.prefill_bound == "compute"
     # every layer GEMM and the attention are compute-bound at 8192 tokens; the LM head (one token) reads its
     # 1.05 GB of weights; the element-wise kernels and the embedding gather are memory-bound:
-    peak, bw = 0.7 * 989.4e12, 0.8 * 3.35e12  # default GPU efficiencies
+    peak, bw = 0.7 * 989.4e12, 0.8 * 3.35e12  # the neutral factors
     compute = (flops - 2 * H * 128256) / peak
     elementwise_per_token_layer = (4 * H + 2 * (32 + 8) * 128 + 4 * H + 3 * 14336) * 2
     memory = (32 * S * elementwise_per_token_layer + 2 * S * H * 2 + 4 * H * 2 + 128256 * H * 2
@@ -88,21 +98,26 @@ def test_long_prefill_is_compute_bound():
     assert compute < result.ttft_s < 1.10 * compute  # the GEMM floor dominates
 
 
-def test_calibrated_entry_uses_its_stored_factors_and_step_overhead():
-    # the shipped h100-sxm entry carries a calibrated efficiency block (docs/validation.md): the same decode
-    # step as above then costs bytes / (eta_m x 3.35 TB/s) + kernels x launch cost + one step overhead.
+def test_calibrated_entry_uses_its_stored_factors_and_engine_step_costs():
+    # the shipped h100-sxm entry carries fitted factors (docs/validation.md) and host costs per engine; its default
+    # engine is vLLM. The batch-1 decode step then costs weights / (eta_m x 3.35 TB/s) + KV / (eta_kv x 3.35 TB/s)
+    # + a memory ramp of 2 MiB / (eta_m x 3.35 TB/s) on each of the 291 kernels + 291 launch gaps
+    # + a + b x 1 sequence (vLLM pads batch 1 to its CUDA-graph size 1, so no padding).
     hw = genmodel.get_hardware("h100-sxm")
-    assert hw.efficiency.memory_efficiency is not None and hw.efficiency.step_overhead_s is not None
-    eta_m, step = hw.efficiency.memory_efficiency, hw.efficiency.step_overhead_s
-    launch = KIND_DEFAULTS["gpu"].kernel_overhead_s if hw.efficiency.kernel_overhead_s is None \
-        else hw.efficiency.kernel_overhead_s
+    eff = hw.efficiency
+    assert eff.calibration is not None and "vllm" in eff.engines
+    fit, profile = eff.engines["vllm"], genmodel.get_engine("vllm")
+    eta_m, eta_kv, bw = eff.memory_efficiency, eff.kv_memory_efficiency, 3.35e12
     model = genmodel.get_model("llama-3.1-8b")
     I, O = 1024, 128
     weights_read = (model.total_params - model.embedding_params) * 2 + model.hidden_size * 2
     kv_read = model.kv_cache_bytes_per_token("bf16") * (I + O - 1)
     kernels = 1 + 32 * 9 + 2
-    expected = (weights_read + kv_read) / (eta_m * 3.35e12) + kernels * launch + step
+    ramp = 2 * 2**20 / (eta_m * bw)
+    expected = (weights_read / (eta_m * bw) + kv_read / (eta_kv * bw) + kernels * (ramp + profile.kernel_overhead_s)
+                + fit.step_overhead_s + fit.step_overhead_per_sequence_s)
     result = genmodel.estimate("llama-3.1-8b", hw, batch=1, input_tokens=I, output_tokens=O)
+    assert result.realism.engine == "vllm" and result.realism.origin.startswith("calibrated")
     assert result.tpot_final_s == pytest.approx(expected, rel=0.002)
 
 

@@ -7,7 +7,7 @@ Contract
 * User entries are added to them, never replace them: from the user folder (``user_dir()``: platformdirs'
   user data folder, or ``GENMODEL_USER_DIR``) and from every folder named in ``GENMODEL_DB`` (separated like
   PATH) or given with ``use_databases`` (the CLI's ``--db``). Each such folder holds ``models/``,
-  ``hardware/`` and ``platforms/`` sub-folders of one-entry YAML/JSON files. A name defined twice is an error
+  ``hardware/``, ``platforms/`` and ``engines/`` sub-folders of one-entry YAML/JSON files. A name defined twice is an error
   naming both files; a file's name must be its entry's name (``h100-sxm.yaml`` holds ``name: h100-sxm``).
 * Every file is validated on load (``SpecError`` naming the file and the field). Lookups are case-insensitive,
   accept the display name, and accept the path of a spec file (``.yaml``, ``.yml``, ``.json``); an unknown
@@ -28,12 +28,13 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel
 
 from genmodel.errors import InputTypeError, SpecError, UnknownNameError, unknown_name
+from genmodel.specs.engine import EngineSpec
 from genmodel.specs.files import load_spec_file
 from genmodel.specs.hardware import HardwareSpec
 from genmodel.specs.model import ModelSpec
 from genmodel.specs.platform import PlatformSpec
 
-Kind = Literal["model", "hardware", "platform"]
+Kind = Literal["model", "hardware", "platform", "engine"]
 Spec = TypeVar("Spec", bound=BaseModel)
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -43,8 +44,10 @@ _KINDS: dict[str, tuple[type[BaseModel], str, str]] = {
     "model": (ModelSpec, "models", "models_db"),
     "hardware": (HardwareSpec, "hardware", "hardware_db"),
     "platform": (PlatformSpec, "platforms", "hardware_db/platforms"),
+    "engine": (EngineSpec, "engines", "engines_db"),
 }
-_LIST_COMMAND = {"model": "genmodel models", "hardware": "genmodel hardware", "platform": "genmodel platforms"}
+_LIST_COMMAND = {"model": "genmodel models", "hardware": "genmodel hardware", "platform": "genmodel platforms",
+                 "engine": "genmodel engines"}
 _extra_roots: list[Path] = []
 
 
@@ -175,6 +178,16 @@ def all_platforms() -> dict[str, PlatformSpec]:
     return dict(database("platform").entries)  # type: ignore[arg-type]
 
 
+def all_engines() -> dict[str, EngineSpec]:
+    """Every serving engine profile in force, by name."""
+    return dict(database("engine").entries)  # type: ignore[arg-type]
+
+
+def get_engine(name: str | EngineSpec) -> EngineSpec:
+    """The serving engine profile called ``name`` (or in the spec file ``name``; an ``EngineSpec`` passes through)."""
+    return _get("engine", name, EngineSpec)
+
+
 def looks_like_file(name: str) -> bool:
     """True when ``name`` is meant as a spec file's path rather than a database name."""
     return name.lower().endswith(SPEC_SUFFIXES)
@@ -185,7 +198,7 @@ def _get(kind: Kind, name: object, cls: type[Spec]) -> Spec:
         return name
     if not isinstance(name, str):
         wanted = {"model": "a model name or ModelSpec", "hardware": "a device name or HardwareSpec",
-                  "platform": "a platform name or PlatformSpec"}[kind]
+                  "platform": "a platform name or PlatformSpec", "engine": "an engine name or EngineSpec"}[kind]
         raise InputTypeError(f"{kind} must be {wanted}, got {type(name).__name__}", kind)
     if looks_like_file(name):
         path = Path(name).expanduser()

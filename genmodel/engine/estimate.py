@@ -39,6 +39,7 @@ from genmodel.engine.memory import DeviceMemory, Footprint, place
 from genmodel.engine.parallel import Parallelism
 from genmodel.engine.result import Estimate
 from genmodel.engine.step import Stepper, StepResult
+from genmodel.engine.uncertainty import MEMORY_BAND_BYTES, Band, band
 from genmodel.errors import DoesNotFitError
 from genmodel.specs.dtypes import bytes_per_element
 from genmodel.specs.hardware import Efficiency, HardwareSpec
@@ -56,7 +57,7 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
              capacity_scale=1.0, interconnect_scale=1.0, check_fit: bool = True,
              workload: Workload | None = None, costs: CostAssumptions | None = None,
              requests_per_s: float | None = None, efficiency: Efficiency | None = None,
-             calibrated: bool = True, cooling_w_per_w: float | None = None) -> Estimate:
+             calibrated: bool = True, cooling_w_per_w: float | None = None, engine: str | None = None) -> Estimate:
     """Estimate latency, throughput, memory, energy and cost of ``model`` serving static batches on ``hardware``.
 
     ``hardware`` is a device (one or several of it, split by tp/pp/ep/dp/cp) or a platform (a multi-device
@@ -69,8 +70,9 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
     what to change; with arrays, ``fits`` tells per configuration. Memory figures are per device (the most
     loaded one). ``calibrated=False`` drops the device entry's calibrated factors (per-kind defaults apply);
     fields set in ``efficiency`` override both (e.g. ``Efficiency(step_overhead_s=0)``). ``cooling_w_per_w``
-    replaces a cryogenic device's cooling overhead. Every argument is checked; bad ones raise a
-    ``GenmodelError`` naming the argument.
+    replaces a cryogenic device's cooling overhead. ``engine`` names the serving engine (``genmodel engines``;
+    default: the device's usual one), whose per-step costs and padded shapes apply. Every argument is checked; bad
+    ones raise a ``GenmodelError`` naming the argument.
     """
     if parallel is None:
         parallel = Parallelism(tp, pp, ep, dp, attention_dp, expert_imbalance, comm_overlap, micro_batches, cp)
@@ -79,13 +81,13 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
                 prefill_chunk_tokens=prefill_chunk_tokens, flops_scale=flops_scale, bandwidth_scale=bandwidth_scale,
                 capacity_scale=capacity_scale, interconnect_scale=interconnect_scale, check_fit=check_fit,
                 workload=workload, costs=costs, requests_per_s=requests_per_s, efficiency=efficiency,
-                calibrated=calibrated, cooling_w_per_w=cooling_w_per_w)
+                calibrated=calibrated, cooling_w_per_w=cooling_w_per_w, engine=engine)
     mem = _memory(s)
     timing = _timing(s, mem)
     energy = _energy(s, timing)
     return Estimate(s.model, s.hw, s.dtypes, s.realism, _inputs(s), _metrics(s, mem, timing, energy),
                     timing.prefill, timing.decode, mem.placement, s.platform, s.par, s.costs, timing.fill,
-                    timing.slots)
+                    timing.slots, s.batch / timing.m_pre, s.batch / timing.m_dec, phase_bands(s))
 
 
 # ---- 2. memory -----------------------------------------------------------------------------------------------
@@ -154,7 +156,10 @@ def _timing(s: Setup, mem: MemoryView) -> TimingView:
     m_pre = np.asarray(par.micro_batches, dtype=float) if par.micro_batches is not None else np.minimum(b, pp)
     m_pre = np.clip(np.floor(m_pre), 1, np.maximum(b, 1))
     m_dec = np.maximum(np.minimum(pp, np.floor(b)), 1)
-    prefill = stepper.step("prefill", b / m_pre, s.input_tokens)
+    prompt = s.input_tokens
+    if s.engine.prompt_buckets == "pow2":  # compiled engines prefill the prompt padded to its bucket
+        prompt = np.maximum(2.0 ** np.ceil(np.log2(prompt)), float(s.engine.min_prompt_bucket))
+    prefill = stepper.step("prefill", b / m_pre, prompt)
     b_dec = b / m_dec
     decode = stepper.step("decode", b_dec[None, ...] if np.ndim(b_dec) else b_dec, 1,
                           decode_contexts(s.input_tokens, s.output_tokens, s.shape))
@@ -286,8 +291,36 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView) -> dict[st
         "energy_static_j": e.parts[0], "energy_compute_j": e.parts[1], "energy_memory_j": e.parts[2],
         "energy_comm_j": e.parts[3], **_cost(s, devices, served, ttft, e2e, avg_power),
     }
+    metrics.update(_bands(s, mem, metrics))
     full = _full(s.shape)
     return {k: full(v) for k, v in metrics.items()}
+
+
+TIME_BANDS = {"prefill": ("ttft_s",), "decode": ("tpot_s", "tpot_final_s", "e2e_latency_s")}
+RATE_BANDS = {"prefill": ("prefill_tokens_per_s",),
+              "decode": ("output_tokens_per_s", "total_tokens_per_s", "output_tokens_per_s_per_device",
+                         "decode_tokens_per_s", "decode_tokens_per_s_per_device", "tokens_per_s_per_user")}
+
+
+def phase_bands(s: Setup) -> dict[str, Band]:
+    """The 80% bands of this estimate's prefill and decode figures (genmodel.engine.uncertainty)."""
+    calibrated = s.realism.origin != "defaults"
+    return {phase: band(s.hw.kind, s.engine.name, phase, calibrated) for phase in ("prefill", "decode")}
+
+
+def _bands(s: Setup, mem: MemoryView, metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``<figure>_low`` and ``<figure>_high`` for every time and throughput, and the largest batch at the memory
+    band's edges."""
+    out = {}
+    for phase, b in phase_bands(s).items():
+        for key in TIME_BANDS[phase]:
+            out[f"{key}_low"], out[f"{key}_high"] = b.times(metrics[key])
+        for key in RATE_BANDS[phase]:
+            out[f"{key}_low"], out[f"{key}_high"] = b.rates(metrics[key])
+    I, O = s.input_tokens, s.output_tokens
+    out["max_batch_low"] = mem.device.max_batch(I, O, np.maximum(mem.capacity - MEMORY_BAND_BYTES, 0.0))
+    out["max_batch_high"] = mem.device.max_batch(I, O, mem.capacity + MEMORY_BAND_BYTES)
+    return out
 
 
 def _does_not_fit_message(s: Setup, fp: Footprint, mem: DeviceMemory, capacity, physical, reserved) -> str:

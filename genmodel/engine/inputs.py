@@ -22,10 +22,11 @@ from genmodel.economics.energy import PowerModel
 from genmodel.economics.tco import CostAssumptions
 from genmodel.engine.operators import DTypes
 from genmodel.engine.parallel import Parallelism
-from genmodel.engine.realism import Realism, resolve_realism
+from genmodel.engine.realism import Realism, resolve_engine, resolve_realism
 from genmodel.errors import ConfigurationError, InputTypeError
 from genmodel.specs.checks import at_least, positive, scalar, whole
 from genmodel.specs.dtypes import DTYPES, bytes_per_element, normalize_dtype
+from genmodel.specs.engine import EngineSpec
 from genmodel.specs.hardware import Efficiency, HardwareSpec
 from genmodel.specs.model import ModelSpec
 from genmodel.specs.platform import PlatformSpec
@@ -47,6 +48,7 @@ class Setup:
     dtypes: DTypes
     par: Parallelism
     realism: Realism
+    engine: EngineSpec
     costs: CostAssumptions
     power: PowerModel | None
     batch: np.ndarray
@@ -144,7 +146,7 @@ def _flag(name: str, value: object) -> bool:
 def prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype, *,
             embedding_dtype, parallel: Parallelism, num_devices, prefill_chunk_tokens, flops_scale,
             bandwidth_scale, capacity_scale, interconnect_scale, check_fit, workload, costs, requests_per_s,
-            efficiency, calibrated, cooling_w_per_w) -> Setup:
+            efficiency, calibrated, cooling_w_per_w, engine=None) -> Setup:
     """Check and resolve ``estimate``'s arguments (see the module docstring)."""
     _typed("workload", workload, Workload)
     _typed("costs", costs, CostAssumptions)
@@ -157,7 +159,10 @@ def prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, k
         activation_dtype, prefill_chunk_tokens = workload.activation_dtype, workload.prefill_chunk_tokens
     model = get_model(model)
     hw, platform = resolve_hardware(hardware)
-    realism = resolve_realism(hw, efficiency, calibrated)
+    if engine is not None and not isinstance(engine, (str, EngineSpec)):
+        raise InputTypeError(f"engine must be an engine name or EngineSpec, got {type(engine).__name__}", "engine")
+    engine_spec = resolve_engine(hw, engine)
+    realism = resolve_realism(hw, efficiency, calibrated, engine_spec)
     B = whole("batch", batch, 1, MAX_BATCH)
     I = whole("input_tokens", input_tokens, 1, MAX_TOKENS)
     O = whole("output_tokens", output_tokens, 1, MAX_TOKENS)
@@ -180,5 +185,5 @@ def prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, k
         raise ConfigurationError(f"batch {int(B)} is smaller than the {int(groups)} attention data-parallel "
                                  f"groups: give each group at least one sequence (batch >= {int(groups)})", "batch")
     B, I, O = (np.broadcast_to(x, shape) for x in (B, I, O))
-    return Setup(model, hw, platform, dtypes, parallel, realism, costs or CostAssumptions(),
+    return Setup(model, hw, platform, dtypes, parallel, realism, engine_spec, costs or CostAssumptions(),
                  PowerModel.of(hw, cooling_w_per_w), B, I, O, *scales, link, chunk, check_fit, rate, shape)

@@ -96,6 +96,11 @@ class OperatorTable:
     weight_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
     kv_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
     act_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # shape of the work, for shape-dependent efficiency (genmodel.engine.efficiency); NaN where it does not apply:
+    # GEMMs: M = rows (tokens; per expert for routed experts), N = output columns (per head);
+    # attention: M = query tokens per sequence in the step (the prompt in prefill, 1 in decode)
+    gemm_m: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    gemm_n: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __len__(self) -> int:
         return len(self.names)
@@ -112,12 +117,13 @@ class _Rows:
     def __init__(self) -> None:
         self.rows: list[tuple] = []
 
-    def add(self, name, group, kind, dtype, count, *, flops=0.0, weights=0.0, kv=0.0, act=0.0, kernels=1.0):
-        self.rows.append((name, group, kind, dtype, count, kernels, flops, weights, kv, act))
+    def add(self, name, group, kind, dtype, count, *, flops=0.0, weights=0.0, kv=0.0, act=0.0, kernels=1.0,
+            m=np.nan, n=np.nan):
+        self.rows.append((name, group, kind, dtype, count, kernels, flops, weights, kv, act, m, n))
 
     def table(self) -> OperatorTable:
         cols = list(zip(*self.rows, strict=True))
-        arrays = [np.asarray(c, dtype=float) if np.ndim(c) == 0 else c for col in cols[6:] for c in col]
+        arrays = [np.asarray(c, dtype=float) if np.ndim(c) == 0 else c for col in cols[6:10] for c in col]
         shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
         n = len(self.rows)
 
@@ -129,7 +135,7 @@ class _Rows:
 
         return OperatorTable(list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]),
                              np.asarray(cols[4], dtype=float), np.asarray(cols[5], dtype=float),
-                             stack(6), stack(7), stack(8), stack(9))
+                             stack(6), stack(7), stack(8), stack(9), stack(10), stack(11))
 
 
 def attended_keys(query_position, window: float, kind: str):
@@ -185,6 +191,7 @@ class _Ctx:
     phase: str
     B: np.ndarray  # sequences on this device's attention group
     T: np.ndarray  # tokens this device's linear layers process in the step
+    S: np.ndarray  # query tokens per sequence in the step on this device (prompt / cp in prefill, 1 in decode)
     cp: np.ndarray  # context-parallel ranks sharing these sequences (attention work split cp ways)
     tp: np.ndarray  # attention / dense tensor-parallel degree
     moe_tokens: np.ndarray  # tokens routed by the whole stage (all attention groups)
@@ -200,7 +207,7 @@ class _Ctx:
 
 
 def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, dtypes: DTypes,
-                    parallel: Parallelism = SINGLE_DEVICE) -> OperatorTable:
+                    parallel: Parallelism = SINGLE_DEVICE, linear_batch=None) -> OperatorTable:
     """Operators of one ``phase`` step on one device (see module docstring for the meaning).
 
     ``batch`` is the number of sequences of the device's attention group (its share of the replica's
@@ -208,6 +215,7 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     are split ``tp`` ways (KV heads replicated when tp exceeds their count; MLA's down-projections and latent
     cache replicated); under expert parallelism each device holds num_experts/ep experts, each split
     expert_tp ways, and processes expert_imbalance x its even share of the stage's routed tokens.
+    ``linear_batch`` (default ``batch``) is the batch the linear layers run at (a padded decode graph).
     """
     q = np.asarray(new_tokens, dtype=float)
     B = np.asarray(batch, dtype=float)
@@ -216,8 +224,9 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     cp = np.asarray(parallel.cp, dtype=float)
     # context parallel: prefill splits the prompt's tokens over the cp ranks; decode runs the linear layers
     # on every rank
-    T = B * q / cp if phase == "prefill" else B * q
-    c = _Ctx(model, phase, B, T, cp, tp, T * parallel.attention_groups, np.asarray(parallel.ep, dtype=float),
+    BL = B if linear_batch is None else np.asarray(linear_batch, dtype=float)
+    T = BL * q / cp if phase == "prefill" else BL * q
+    c = _Ctx(model, phase, B, T, q / cp if phase == "prefill" else q, cp, tp, T * parallel.attention_groups, np.asarray(parallel.ep, dtype=float),
              parallel.expert_tp, np.asarray(parallel.expert_imbalance, dtype=float), wb, ab, kb, eb, dtypes.gemm,
              dtypes.attention)
     H, V = model.hidden_size, model.vocab_size
@@ -259,7 +268,7 @@ def _gemm(rows, c: _Ctx, name, label, n, tokens, k_in, n_out, *, heads=1.0, kv=0
     """``heads`` GEMMs [tokens x k_in] @ [k_in x n_out], one weight matrix per head."""
     rows.add(name, label, "gemm", dtype or c.gemm, n, flops=2 * tokens * heads * k_in * n_out,
              weights=heads * k_in * n_out * (c.wb if wb is None else wb), act=tokens * heads * (k_in + n_out) * c.ab,
-             kv=kv)
+             kv=kv, m=tokens, n=n_out)
 
 
 def _gqa(rows, c: _Ctx, label, n, pairs, keys_read):
@@ -270,9 +279,9 @@ def _gqa(rows, c: _Ctx, label, n, pairs, keys_read):
     _gemm(rows, c, "qkv_proj", label, n, T, H, (nq + 2 * nkv) * d, kv=T * 2 * nkv * d * kb)
     rows.add("rope", label, "elementwise", None, n, act=2 * T * (nq + nkv) * d * ab)
     # fused attention: scores read Q and the keys, values read the values and write O
-    rows.add("attn_scores", label, "attention", c.attn, n, flops=2 * B * nq * d * pairs,
+    rows.add("attn_scores", label, "attention", c.attn, n, m=c.S, flops=2 * B * nq * d * pairs,
              kv=B * keys_read * nkv * d * kb, act=T * nq * d * ab)
-    rows.add("attn_values", label, "attention", c.attn, n, kernels=0.0, flops=2 * B * nq * d * pairs,
+    rows.add("attn_values", label, "attention", c.attn, n, m=c.S, kernels=0.0, flops=2 * B * nq * d * pairs,
              kv=B * keys_read * nkv * d * kb, act=T * nq * d * ab)
     _gemm(rows, c, "o_proj", label, n, T, nq * d, H)
 
@@ -292,16 +301,16 @@ def _mla(rows, c: _Ctx, label, n, pairs, keys_read):
     if c.phase == "prefill":
         # explicit form: up-project the latent of every new token to per-head K (nope part) and V
         _gemm(rows, c, "kv_up", label, n, T, r, nh * (dn + dv))
-        rows.add("attn_scores", label, "attention", c.attn, n, flops=2 * B * nh * (dn + dr) * pairs,
+        rows.add("attn_scores", label, "attention", c.attn, n, m=c.S, flops=2 * B * nh * (dn + dr) * pairs,
                  act=T * nh * (dn + dr) * ab + B * keys_read * nh * (dn + dr) * ab)
-        rows.add("attn_values", label, "attention", c.attn, n, kernels=0.0, flops=2 * B * nh * dv * pairs,
+        rows.add("attn_values", label, "attention", c.attn, n, m=c.S, kernels=0.0, flops=2 * B * nh * dv * pairs,
                  act=B * keys_read * nh * dv * ab + T * nh * dv * ab)
     else:
         # absorbed form: q_nope @ W_UK -> latent-space query; attend over the cached latent; W_UV after
         _gemm(rows, c, "q_absorb", label, n, T, dn, r, heads=nh)
-        rows.add("attn_scores", label, "attention", c.attn, n, flops=2 * B * nh * (r + dr) * pairs,
+        rows.add("attn_scores", label, "attention", c.attn, n, m=c.S, flops=2 * B * nh * (r + dr) * pairs,
                  kv=B * keys_read * (r + dr) * kb, act=T * nh * (r + dr) * ab)
-        rows.add("attn_values", label, "attention", c.attn, n, kernels=0.0, flops=2 * B * nh * r * pairs,
+        rows.add("attn_values", label, "attention", c.attn, n, m=c.S, kernels=0.0, flops=2 * B * nh * r * pairs,
                  act=T * nh * r * ab)
         _gemm(rows, c, "v_absorb", label, n, T, r, dv, heads=nh)
     _gemm(rows, c, "o_proj", label, n, T, nh * dv, H)
@@ -329,11 +338,12 @@ def _moe(rows, c: _Ctx, label, n):
     routed = c.moe_tokens * k / c.ep * c.imbalance
     up_cols = (2 if c.model.ffn.gated else 1) * F
     ab, wb = c.ab, c.wb
+    per_expert = routed / np.maximum(active, 1e-12)  # tokens each active expert multiplies (its GEMM's M)
     rows.add("experts_up", label, "gemm", c.gemm, n, flops=2 * routed * H * up_cols,
-             weights=active * H * up_cols * wb, act=routed * (H + up_cols) * ab)
+             weights=active * H * up_cols * wb, act=routed * (H + up_cols) * ab, m=per_expert, n=up_cols)
     rows.add("experts_act", label, "elementwise", None, n, act=routed * (up_cols + F) * ab)
     rows.add("experts_down", label, "gemm", c.gemm, n, flops=2 * routed * F * H, weights=active * F * H * wb,
-             act=routed * (F + H) * ab)
+             act=routed * (F + H) * ab, m=per_expert, n=H)
     rows.add("moe_combine", label, "elementwise", None, n, act=(routed + c.T) * H * ab)
     if moe.num_shared_experts:
         _ffn(rows, c, "shared_expert", label, n, moe.num_shared_experts * moe.shared_width / c.tp)

@@ -22,6 +22,7 @@ from genmodel.engine.operators import DTypes
 from genmodel.engine.parallel import Parallelism
 from genmodel.engine.realism import Realism
 from genmodel.engine.step import StepResult
+from genmodel.engine.uncertainty import Band
 from genmodel.errors import ConfigurationError
 from genmodel.specs.hardware import HardwareSpec
 from genmodel.specs.model import ModelSpec
@@ -47,6 +48,9 @@ class Estimate:
     costs: CostAssumptions | None = None
     prefill_slots: np.ndarray | float = 1.0  # pipeline slots in TTFT
     decode_slots: np.ndarray | float = 1.0  # pipeline slots per generated token
+    prefill_step_sequences: np.ndarray | float = 1.0  # a replica's sequences in one prefill step (host work b x n)
+    decode_step_sequences: np.ndarray | float = 1.0  # ... in one decode step
+    bands: dict[str, Band] = field(default_factory=dict)  # the 80% band of each phase and its basis
 
     def __getattr__(self, name: str) -> Any:
         metrics = self.__dict__.get("metrics", {})
@@ -105,6 +109,8 @@ class Estimate:
                 arr = np.where(np.isnan(arr), None, arr)
             out[key] = arr.item() if arr.ndim == 0 else arr.tolist()
         out["realism"] = self.realism.to_dict()
+        out["bands"] = {phase: {"log_error_low": _finite(b.low), "log_error_high": _finite(b.high), "rows": b.n,
+                                "basis": b.basis, "coverage": 0.8} for phase, b in self.bands.items()}
         out["costs"] = asdict(self.costs) if self.costs is not None else None
         return out
 
@@ -144,9 +150,10 @@ class Estimate:
                   "time_s": float(pick(np.asarray(v)[None])[0]) * reps,
                   "ideal_time_s": float(pick(np.asarray(res.ideal_comm[k])[None])[0]) * reps, "bound": "network"}
                  for k, v in res.comm.items() if float(np.max(v)) > 0]
-        if res.step_overhead_s > 0:
+        step = float(pick(np.broadcast_to(np.asarray(res.step_overhead_s, dtype=float), res.slot_s.shape)[None])[0])
+        if step > 0:
             extra.append({"phase": name, "group": "engine", "operator": "step overhead", "kind": "overhead",
-                          "time_s": res.step_overhead_s * reps, "ideal_time_s": 0.0, "bound": "overhead"})
+                          "time_s": step * reps, "ideal_time_s": 0.0, "bound": "overhead"})
         if extra:
             blank = {c: ("-" if ops[c].dtype.kind in "OUS" else 0.0) for c in ops.columns}
             rows_ = [{**blank, **e} for e in extra]
@@ -154,6 +161,10 @@ class Estimate:
         table = ops
         share = table["time_s"] / total if total > 0 else np.zeros(len(table))
         return table.assign(share=share)
+
+
+def _finite(value: float) -> float | None:
+    return value if np.isfinite(value) else None
 
 
 def _mean_step(values: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ Contract
 For every operator row and configuration::
 
     t_compute = FLOPs / (peak[dtype] x compute_efficiency x flops_scale)
-    t_memory  = sum over tiers t of bytes_t / (bandwidth_t x memory_efficiency x bandwidth_scale)
+    t_memory  = sum over tiers t of bytes_t / (bandwidth_t x memory_efficiency x bandwidth_scale) + ramp
     t_power   = dynamic energy / (TDP - idle power)     (devices with per-operation energy coefficients only)
     t         = max(t_compute, t_memory, t_power) + kernels x kernel_overhead_s        (0 if the row does no work)
     step time = sum over rows of count x t
@@ -69,12 +69,18 @@ class Timing:
 
 def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth: dict[str, np.ndarray], *,
                    compute_efficiency: float, memory_efficiency: float, kernel_overhead_s: float,
-                   flops_scale=1.0, bandwidth_scale=1.0, power_s=0.0) -> tuple[Timing, Timing]:
+                   flops_scale=1.0, bandwidth_scale=1.0, power_s=0.0,
+                   memory_ramp_s=0.0, kv_memory_efficiency=None) -> tuple[Timing, Timing]:
     """Time each operator of ``table``: returns (realistic, ideal) timings.
 
     ``peak_flops``: per operator, the device's dense peak for its datatype (inf for memory-only rows).
     ``inv_bandwidth``: for 'weight', 'kv' and 'act', the placement-weighted sum over tiers of
-    fraction_t / bandwidth_t in s/B (arrays over the configuration shape). ``power_s``: per operator, the
+    fraction_t / bandwidth_t in s/B (arrays over the configuration shape). ``compute_efficiency`` may be an array
+    per row (shape-dependent fractions); ``memory_ramp_s`` is added to the memory time of every kernel that
+    moves bytes (a kernel needs bytes in flight to reach its streaming rate; fused rows such as the second half of
+    attention share their kernel's ramp); KV-cache bytes are read at their own
+    fraction ``kv_memory_efficiency`` (paged attention kernels; default: ``memory_efficiency``). ``power_s``: per
+    operator, the
     least time its dynamic energy allows under the power cap (0 where there is no coefficient model). The ideal
     timing uses efficiencies of 1 and no kernel overhead.
     """
@@ -87,8 +93,11 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     does_work = (table.flops > 0) | (table.weight_bytes + table.kv_bytes + table.act_bytes > 0)
     kernels = table.kernels.reshape(-1, *([1] * extra))
     overhead = np.broadcast_to(np.where(does_work, kernels * kernel_overhead_s, 0.0), ideal_c.shape)
-    compute = ideal_c / compute_efficiency
-    memory = ideal_m / memory_efficiency
+    compute = ideal_c / compute_efficiency  # a number, or per row (shape-dependent fractions)
+    # KV-cache reads stream through the engine's (paged) attention kernel at their own fraction of the bandwidth
+    kv_m = table.kv_bytes * inv_bandwidth["kv"] / np.asarray(bandwidth_scale)
+    kv_eff = memory_efficiency if kv_memory_efficiency is None else kv_memory_efficiency
+    memory = (ideal_m - kv_m) / memory_efficiency + kv_m / kv_eff + np.where(ideal_m > 0, kernels * memory_ramp_s, 0.0)
     power = np.broadcast_to(np.asarray(power_s, dtype=float), ideal_c.shape)
     real = Timing(compute, memory, overhead, np.maximum(np.maximum(compute, memory), power) + overhead, table.count,
                   power)

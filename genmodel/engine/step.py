@@ -10,9 +10,13 @@ collectives on the critical path, and the per-step overhead, for ``seqs`` sequen
 
 Timing of a slot::
 
-    ops      = sum over operator rows of (instances per slot) x t_row        (genmodel.engine.roofline)
+    ops      = sum over operator rows of (instances per slot) x t_row        (genmodel.engine.roofline, with the
+               shape-dependent fractions of genmodel.engine.efficiency)
     comm     = stage share x layer collectives + vocabulary collectives + one stage-to-stage send
-    slot     = ops + exposed comm + step_overhead_s
+    slot     = ops + exposed comm + a + b x sequences                           (the engine's host work per step)
+
+Shapes follow the engine (``genmodel.specs.engine``): a compiled engine computes the batch padded to a power of
+two; a graph-capturing engine runs the linear layers of a decode step at the next captured batch size.
 
 Communication overlap (``Parallelism.comm_overlap`` = f > 0) follows two-batch overlap (DeepSeek's and
 SGLang's serving): the slot's sequences run as two micro-batches of half the size, and one micro-batch's
@@ -32,6 +36,7 @@ import numpy as np
 
 from genmodel.engine.collectives import Network
 from genmodel.engine.communication import layer_collectives, pp_send
+from genmodel.engine.efficiency import Physics, compute_fractions
 from genmodel.engine.inputs import Setup
 from genmodel.engine.memory import kv_bytes_per_token_per_layer, stage_fraction
 from genmodel.engine.operators import OperatorTable, build_operators
@@ -55,7 +60,7 @@ class StepResult:
     ideal_ops_s: np.ndarray
     slot_s: np.ndarray  # ops + exposed comm + step overhead
     ideal_slot_s: np.ndarray
-    step_overhead_s: float
+    step_overhead_s: np.ndarray  # the engine's host work in this step (a + b x sequences)
     micro_batches: np.ndarray  # 2 where two-batch overlap splits the slot, else 1
 
     @property
@@ -77,6 +82,10 @@ class Stepper:
         self.ab = bytes_per_element(setup.dtypes.activation)
         self.overlap = np.asarray(par.comm_overlap, dtype=float)
         self.pp = np.asarray(par.pp, dtype=float)
+        self.groups = np.asarray(par.attention_groups, dtype=float)
+        self.physics = Physics.of(hw)
+        dt = setup.dtypes
+        self.weight_only = bytes_per_element(dt.weight) < bytes_per_element(dt.activation)
         self.net: Network | None = None
         if bool(np.any(par.devices > 1)):
             domain = setup.platform.domain_size_with(hw) if setup.platform else None
@@ -90,22 +99,45 @@ class Stepper:
         out["pp_send"] = pp_send(net, s.par, tokens, s.model.hidden_size, self.ab)
         return out
 
+    def _padded(self, phase: str, m_seqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(sequences the compiled or captured step computes for all rows, and for the linear layers): compiled
+        engines pad the batch to a power of two; graph-capturing engines run decode at the next captured size."""
+        e, groups = self.s.engine, self.groups
+        replica = m_seqs * groups
+        if e.batch_buckets == "pow2":
+            replica = 2.0 ** np.ceil(np.log2(np.maximum(replica, 1.0)))
+        linear = replica
+        if phase == "decode" and e.decode_batch_buckets:
+            buckets = np.asarray(sorted(e.decode_batch_buckets), dtype=float)
+            index = np.searchsorted(buckets, replica)  # past the largest bucket: no graph, no padding
+            linear = np.where(index < len(buckets), buckets[np.minimum(index, len(buckets) - 1)], replica)
+        return replica / groups, linear / groups
+
     def step(self, phase: str, seqs, new_tokens, contexts=None) -> StepResult:
         """One slot of a ``phase`` step for ``seqs`` sequences per attention group (see module docstring)."""
-        s, r = self.s, self.s.realism
+        s, r, e = self.s, self.s.realism, self.s.engine
         seqs = np.asarray(seqs, dtype=float)
         split = (self.overlap > 0) & (seqs >= 2)
         micro = np.where(split, 2.0, 1.0)
-        m_seqs = seqs / micro
-        table = build_operators(s.model, phase, m_seqs, new_tokens, contexts, s.dtypes, s.par)
+        m_seqs, linear_seqs = self._padded(phase, seqs / micro)
+        table = build_operators(s.model, phase, m_seqs, new_tokens, contexts, s.dtypes, s.par,
+                                linear_batch=linear_seqs)
         # per-configuration arrays align on the trailing axes, so decode's leading [mean, final] axis broadcasts
         peaks = [s.hw.peak_flops_per_s[d] if d else np.inf for d in table.dtypes]
         power_s = s.power.min_time_s(table, self.placement) if s.power is not None else 0.0
         if np.ndim(power_s) and not np.any(power_s):
             power_s = 0.0
-        real, ideal = time_operators(table, peaks, self.inv_bw, compute_efficiency=r.compute_efficiency,
+        weight_only = np.array([k == "gemm" and n != "lm_head" for k, n in zip(table.kinds, table.names,
+                                                                              strict=True)]) & self.weight_only
+        fractions = compute_fractions(table, r.compute_efficiency, r.attention_efficiency, self.physics,
+                                      e.attention_scale, weight_only, e.weight_only_scale)
+        ramp = self.physics.memory_ramp_bytes / (r.memory_efficiency * s.hw.fastest_memory.bandwidth_bytes_per_s
+                                                 * s.bandwidth_scale)
+        real, ideal = time_operators(table, peaks, self.inv_bw, compute_efficiency=fractions,
                                      memory_efficiency=r.memory_efficiency, kernel_overhead_s=r.kernel_overhead_s,
-                                     flops_scale=s.flops_scale, bandwidth_scale=s.bandwidth_scale, power_s=power_s)
+                                     flops_scale=s.flops_scale, bandwidth_scale=s.bandwidth_scale, power_s=power_s,
+                                     memory_ramp_s=ramp,
+                                     kv_memory_efficiency=min(r.kv_memory_efficiency * e.kv_read_scale, 1.0))
         extra = real.time_s.ndim - 1
         is_layer = np.array([g != "model" for g in table.groups]).reshape(-1, *([1] * extra))
         count = table.count.reshape(-1, *([1] * extra))
@@ -127,7 +159,9 @@ class Stepper:
         ideal_hidden = np.where(split, micro * np.minimum(ideal_total / micro, ideal_ops / micro), 0.0)
         exposed = _scaled(comm, total, total - hidden)
         ideal_exposed = _scaled(ideal_comm, ideal_total, ideal_total - ideal_hidden)
-        step = r.step_overhead_s
+        # host work of the engine for this step: a + b x the replica's sequences in it
+        step = r.step_overhead_s + r.step_overhead_per_sequence_s * seqs * self.groups \
+            + (r.prefill_overhead_s if phase == "prefill" else 0.0)
         return StepResult(table, real, ideal, weights, exposed, ideal_exposed, ops, ideal_ops,
                           ops + (total - hidden) + step, ideal_ops + (ideal_total - ideal_hidden), step, micro)
 

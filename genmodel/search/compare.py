@@ -32,7 +32,9 @@ SORT_KEYS = {"cost": "usd_per_million_output_tokens", "energy": "energy_per_outp
              "latency": "e2e_latency_s"}
 COLUMNS = ("ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s_per_device", "energy_per_output_token_j",
            "avg_power_w", "usd_per_million_input_tokens", "usd_per_million_output_tokens", "usd_per_request",
-           "usd_per_device_hour", "total_memory_bytes", "memory_capacity_bytes")
+           "usd_per_device_hour", "total_memory_bytes", "memory_capacity_bytes",
+           "ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high", "output_tokens_per_s_per_device_low",
+           "output_tokens_per_s_per_device_high")
 
 
 def _check(batch, input_tokens, output_tokens, dtypes, sort_by) -> None:
@@ -48,8 +50,10 @@ def _check(batch, input_tokens, output_tokens, dtypes, sort_by) -> None:
 def compare_hardware(model, hardware: list, batch: int = 8, input_tokens: int = 1024, output_tokens: int = 256,
                      weight_dtype=None, kv_dtype=None, activation_dtype=None, costs: CostAssumptions | None = None,
                      sort_by: str = "cost", calibrated: bool = True,
-                     efficiency: Efficiency | None = None) -> Table:
-    """One row per hardware: the smallest split that holds the workload and its latency, energy and cost."""
+                     efficiency: Efficiency | None = None, engine: str | None = None) -> Table:
+    """One row per hardware: the smallest split that holds the workload and its latency, energy and cost, with
+    80% bands (``*_low``/``*_high``). ``engine``: one serving engine for every device (default: each device's
+    usual one; the ``engine`` column says which)."""
     dtypes = {"weight_dtype": weight_dtype, "kv_dtype": kv_dtype, "activation_dtype": activation_dtype}
     _check(batch, input_tokens, output_tokens, dtypes, sort_by)
     if not isinstance(hardware, (list, tuple)) or not hardware:
@@ -59,17 +63,17 @@ def compare_hardware(model, hardware: list, batch: int = 8, input_tokens: int = 
     resolved = [resolve_hardware(h) for h in hardware]  # unknown names fail here, before any work
     rows = []
     for name, (hw, platform) in zip(hardware, resolved, strict=True):
-        realism = resolve_realism(hw, efficiency, calibrated)
-        row: dict[str, object] = {"hardware": platform.name if platform else hw.name,
+        realism = resolve_realism(hw, efficiency, calibrated, engine)
+        row: dict[str, object] = {"hardware": platform.name if platform else hw.name, "engine": realism.engine,
                                   "realism_origin": realism.origin, "realism": realism.basis,
                                   **{f: getattr(realism, f) for f in FACTORS}}
         try:
             best = size(model, name, batch, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype,
-                        calibrated=calibrated, efficiency=efficiency).best
+                        calibrated=calibrated, efficiency=efficiency, engine=engine).best
             split = {k: int(best[k]) for k in ("tp", "pp", "ep", "cp")}
             result = estimate(model, name, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
                               activation_dtype, attention_dp=bool(best.attention_dp), costs=costs,
-                              calibrated=calibrated, efficiency=efficiency, **split)
+                              calibrated=calibrated, efficiency=efficiency, engine=engine, **split)
         except UnknownNameError:
             raise
         except (DoesNotFitError, ConfigurationError) as exc:
@@ -94,7 +98,8 @@ def _table(rows: list[dict], sort_by: str) -> Table:
 
 def compare_models(models: list, hardware, batch: int = 8, input_tokens: int = 1024, output_tokens: int = 256,
                    weight_dtype=None, kv_dtype=None, activation_dtype=None, costs: CostAssumptions | None = None,
-                   sort_by: str = "cost", calibrated: bool = True, efficiency: Efficiency | None = None) -> Table:
+                   sort_by: str = "cost", calibrated: bool = True, efficiency: Efficiency | None = None,
+                   engine: str | None = None) -> Table:
     """One row per model on the same hardware (each on the fewest devices that hold it)."""
     _check(batch, input_tokens, output_tokens,
            {"weight_dtype": weight_dtype, "kv_dtype": kv_dtype, "activation_dtype": activation_dtype}, sort_by)
@@ -106,7 +111,7 @@ def compare_models(models: list, hardware, batch: int = 8, input_tokens: int = 1
     parts = []
     for spec in specs:
         part = compare_hardware(spec, [hardware], batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
-                                activation_dtype, costs, sort_by, calibrated, efficiency)
+                                activation_dtype, costs, sort_by, calibrated, efficiency, engine)
         parts.append(part.assign(model=spec.name))
     return Table.concat(parts).sort(SORT_KEYS[sort_by])
 
@@ -115,14 +120,19 @@ def realism_note(table: Table) -> str | None:
     """A sentence when the rows were estimated under different realism assumptions, else None."""
     if len(table) < 2 or "realism" not in table:
         return None
-    keys = {tuple(np.asarray(table[f])[i] for f in (*FACTORS, "realism_origin")) for i in range(len(table))}
+    fields = (*FACTORS, "realism_origin", *(("engine",) if "engine" in table else ()))
+    keys = {tuple(np.asarray(table[f])[i] for f in fields) for i in range(len(table))}
     if len(keys) == 1:
         return None
     origins = sorted(set(table["realism_origin"]))
-    return ("the rows use different realism assumptions (" + ", ".join(origins) + "; see the realism column): "
-            "calibrated factors describe measured software stacks, kind defaults are documented guesses, so part of "
-            "any gap is the assumption, not the hardware. Use --uncalibrated to put every device on its kind's "
-            "defaults, or set --compute-efficiency/--memory-efficiency/--step-overhead-ms to one value for all")
+    engines = sorted(set(table["engine"])) if "engine" in table else []
+    served = (f"; the devices are served by different engines ({', '.join(engines)}), whose host costs differ: "
+              "--engine puts every device on one" if len(engines) > 1 else "")
+    return ("the rows use different realism assumptions (" + ", ".join(origins) + "; see the realism column"
+            + served + "): calibrated factors describe measured software stacks, kind defaults are documented "
+            "guesses, so part of any gap is the assumption, not the hardware. Use --uncalibrated to put every "
+            "device on its kind's defaults, or set --compute-efficiency/--memory-efficiency/--step-overhead-ms to "
+            "one value for all")
 
 
 __all__ = ["COLUMNS", "SORT_KEYS", "GenmodelError", "compare_hardware", "compare_models", "realism_note"]

@@ -79,7 +79,10 @@ def _max_devices(hardware, max_devices: int | None) -> int:
 COLUMNS = ("devices", "tp", "pp", "ep", "dp", "cp", "attention_dp", "batch", "ttft_s", "tpot_s", "e2e_latency_s",
            "output_tokens_per_s", "output_tokens_per_s_per_device", "tokens_per_s_per_user", "total_memory_bytes",
            "memory_capacity_bytes", "fits", "max_batch", "decode_comm_s", "energy_per_output_token_j",
-           "usd_per_million_output_tokens")
+           "usd_per_million_output_tokens",
+           # the 80% bands (genmodel.engine.uncertainty) of the figures a plan is ranked and filtered by
+           "ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high", "output_tokens_per_s_per_device_low",
+           "output_tokens_per_s_per_device_high")
 
 
 def _frame(result) -> Table:

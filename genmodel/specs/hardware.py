@@ -109,6 +109,38 @@ class EnergyCoefficients(FrozenSpec):
     source: str = Field(min_length=1, description="Where the coefficients come from (paper, derivation).")
 
 
+class Microarchitecture(FrozenSpec):
+    """What shapes a device's matrix units like (genmodel.engine.efficiency); unset fields take kind defaults."""
+
+    compute_units: int | None = Field(
+        None, ge=1, le=1_000_000, description="Streaming multiprocessors / compute units / cores that each run GEMM "
+        "tiles (wave quantization); None: not modelled.")
+    matrix_unit_rows: int | None = Field(
+        None, ge=1, le=4096, description="Rows (tokens) one matrix instruction works on: a GEMM with fewer rows "
+        "wastes the rest (Hopper wgmma 64, Ampere/Ada mma 16, CDNA MFMA 16).")
+    gemm_tile: list[int] | None = Field(
+        None, min_length=2, max_length=2, description="[rows, columns] of the output tile a large GEMM kernel "
+        "computes per compute unit (tile and wave quantization).")
+    attention_half_tokens: float | None = Field(
+        None, gt=0, description="Prompt length at which fused prefill attention reaches half of its peak fraction.")
+    memory_ramp_bytes: BytesOrZero | None = Field(
+        None, description="Bytes a kernel moves at which it reaches half of its streaming bandwidth.")
+    source: str | None = Field(None, description="Where the figures come from (datasheet, architecture whitepaper).")
+
+
+class EngineFit(FrozenSpec):
+    """Per-step host costs of one serving engine fitted on this device family's measurements."""
+
+    step_overhead_s: Seconds = Field(description="Fitted host work per step at batch 1 (a).")
+    step_overhead_per_sequence_s: Seconds = Field(0.0, description="Fitted host work per sequence (b).")
+    prefill_overhead_s: Seconds = Field(0.0, description="Fitted host work added to each prefill step (c).")
+    memory_scale: float = Field(
+        1.0, ge=0.5, le=2.0,
+        description="Fitted ratio of this engine's achieved bandwidth (weights and KV) to the family's (1: the "
+                    "family's; fitted only where the engine's rows vary batch or model).")
+    rows: list[str] = Field(min_length=1, description="Ids of the validation rows the fit used.")
+
+
 class Calibration(FrozenSpec):
     """Where fitted realism factors come from: the family fit, its date and the measurement rows used."""
 
@@ -129,6 +161,14 @@ class Efficiency(FrozenSpec):
         None, description="Fixed cost per kernel launch (launch, ramp-up and tail) in seconds.")
     step_overhead_s: Seconds | None = Field(
         None, description="Fixed cost per forward step (scheduler, sampling, host work) in seconds.")
+    attention_efficiency: Fraction | None = Field(
+        None, description="Achievable fraction of peak FLOP/s in fused attention at long prompts.")
+    kv_memory_efficiency: Fraction | None = Field(
+        None, description="Achievable fraction of peak bandwidth when decode attention reads the (paged) KV cache.")
+    step_overhead_per_sequence_s: Seconds | None = Field(
+        None, description="Host work per sequence in a step (sampling, detokenization) in seconds.")
+    prefill_overhead_s: Seconds | None = Field(
+        None, description="Host work added to each prefill step (request admission, context setup) in seconds.")
     usable_memory_fraction: Fraction | None = Field(
         None, description="Share of the device memory the serving engine may use (vLLM's gpu_memory_utilization, "
         "SGLang's mem_fraction_static).")
@@ -140,6 +180,8 @@ class Efficiency(FrozenSpec):
         "HCCL and custom all-reduce buffers).")
     engine: str | None = Field(None, description="Serving engine the factors describe (None: not specific).")
     calibration: Calibration | None = Field(None, description="Set when the factors were fitted on measurements.")
+    engines: dict[str, EngineFit] = Field(
+        default_factory=dict, description="Per-step host costs fitted for serving engines on this family.")
     source: str | None = Field(None, description="Where the overrides come from (measurement, paper).")
 
 
@@ -162,6 +204,10 @@ class HardwareSpec(FrozenSpec):
         None, description="Per-operation energy coefficients; without them power follows the TDP envelope.")
     efficiency: Efficiency = Field(default_factory=Efficiency,
                                    description="Overrides of the per-kind realism factors (genmodel.engine.realism).")
+    microarchitecture: Microarchitecture = Field(
+        default_factory=Microarchitecture, description="Shapes the matrix units like (shape-dependent efficiency).")
+    default_engine: str | None = Field(
+        None, description="The serving engine usually run on this device (engines_db/); None: the kind's usual one.")
     source: str = Field(min_length=1, description="Datasheet(s), paper or other source of the figures.")
     confidence: Literal["high", "medium", "low"] = Field("high", description="Confidence in the figures.")
     notes: str | None = Field(None, description="Caveats: derived figures, variants, disputed numbers.")

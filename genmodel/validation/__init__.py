@@ -6,19 +6,24 @@ Modules
   the vocabulary (``COLUMNS``, ``METRICS``, ``UNITS``) and ``NotExpressibleError`` for rows genmodel cannot predict.
 * ``predict``: ``predict_rows`` (one record per row: predicted, measured, signed error, or the reason it is not
   expressible) and ``summarize`` (median |error| and share within 25% per phase, metric class and kind).
-* ``calibration``: ``calibrate`` (per-family least-squares fit of compute and bandwidth efficiency and per-step
-  overhead), ``apply``, ``leave_one_source_out`` and ``write_calibration``.
+* ``calibration``: ``calibrate`` (per-family MAP fit of the compute and bandwidth fractions and, per engine, the
+  host work per step), ``apply``, ``leave_one_source_out`` and ``write_calibration``.
+
+* ``bands``: the 80% error bands from held-out predictions, their nested coverage, and the stored band file.
 
 Record tables are ``genmodel.table.Table``s; nothing here needs pandas.
 """
 
 from genmodel.validation.calibration import (
-    COMPUTE_GRID,
+    COMPUTE_SCALES,
     FAMILIES,
-    MEMORY_GRID,
+    KV_SCALES,
+    MEMORY_SCALES,
     MIN_ROWS,
+    PER_SEQUENCE_GRID,
     STEP_GRID,
     Calibration,
+    EngineStepFit,
     FamilyFit,
     apply,
     calibrate,
@@ -38,12 +43,15 @@ from genmodel.validation.rows import (
     NotExpressibleError,
     load_rows,
     parse_row,
+    engine_of,
+    holdout_group,
     source_group,
 )
 
 __all__ = [
-    "COLUMNS", "COMPUTE_GRID", "FAMILIES", "MAX_BYTES", "MAX_ROWS", "MEMORY_GRID", "METRICS", "METRIC_CLASS",
-    "MIN_ROWS", "RECORD_COLUMNS", "STEP_GRID", "UNITS", "Calibration", "Case", "FamilyFit", "NotExpressibleError",
-    "apply", "calibrate", "family_of", "leave_one_source_out", "load_rows", "parse_row", "predict_rows",
-    "predicted_value", "scored", "source_group", "summarize", "write_calibration",
+    "COLUMNS", "COMPUTE_SCALES", "FAMILIES", "KV_SCALES", "MAX_BYTES", "MAX_ROWS", "MEMORY_SCALES", "METRICS", "METRIC_CLASS",
+    "MIN_ROWS", "PER_SEQUENCE_GRID", "RECORD_COLUMNS", "STEP_GRID", "UNITS", "Calibration", "Case", "EngineStepFit",
+    "FamilyFit", "NotExpressibleError", "apply", "calibrate", "engine_of", "family_of", "holdout_group",
+    "leave_one_source_out", "load_rows", "parse_row", "predict_rows", "predicted_value", "scored", "source_group",
+    "summarize", "write_calibration",
 ]

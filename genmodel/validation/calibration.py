@@ -1,20 +1,33 @@
-"""Per-family calibration of the realism factors on measurement rows (docs/validation.md, "Calibration").
+"""Calibration of the realism on measurement rows: per hardware family and per serving engine, with priors.
 
 Contract
 --------
-``calibrate(rows)``: per hardware **family** (``FAMILIES``: e.g. every NVIDIA Hopper device), the achievable
-fraction of compute, of memory bandwidth and a fixed per-step overhead are fitted by least squares on the log
-error over that family's expressible latency and throughput rows (energy rows check the power model instead):
-a grid over the two fractions (``COMPUTE_GRID`` x ``MEMORY_GRID``), evaluated in one vectorized estimate per row
-through flops_scale/bandwidth_scale, and the overheads of ``STEP_GRID`` added in closed form. Families with
-fewer than ``MIN_ROWS`` rows are not fitted (they keep the per-kind defaults). Returns one ``FamilyFit`` per
-fitted family.
+The prediction's physics (shapes, overlap, padding) is fixed; what is fitted are a handful of physical factors:
+
+* per hardware **family** (``FAMILIES``: e.g. every NVIDIA Hopper device): the achievable fraction of peak FLOP/s
+  in large GEMMs and fused attention (one multiplier ``k_c`` on the kind defaults) and of peak bandwidth (``k_m``,
+  for weight streaming and, at the kind's ratio, for KV-cache reads in decode attention);
+* per (family, **engine**): the engine's host work per step, ``a + b x sequences``, and per prefill step ``c``;
+  and, where the engine's rows vary batch or model and another engine shares the family, the ratio of the
+  engine's achieved bandwidth to the family's (``memory_scale``, in whole steps of the memory grid, prior
+  sigma 0.15 in log around 1: shrunk toward the family).
+
+The fit is a maximum a posteriori estimate: least squares on the log error of the family's expressible latency
+and throughput rows (each row weighted by 1/sqrt(rows of its hold-out group in the family), so that one large
+source does not carry the fit), plus Gaussian priors on the log of each factor centred on its documented default
+(``PRIOR_SIGMA``): the fit shrinks toward the physics where the data say little. What suffices: ``a`` is fitted
+for an engine with at least ``MIN_ROWS`` rows in the family; ``b`` only when those rows span at least two batch
+sizes (a step cost and a bandwidth fraction can only be told apart by a source that varies batch or model);
+otherwise the engine profile's value is kept and the record says so (``fitted``). Families with fewer than
+``MIN_ROWS`` rows are not fitted; ``c`` is fitted when the engine has at least two prefill rows. The grids: ``COMPUTE_SCALES`` x ``MEMORY_SCALES`` (one vectorized estimate per
+row and KV fraction through flops_scale/bandwidth_scale, with the step costs set to zero) and ``STEP_GRID`` x ``PER_SEQUENCE_GRID``
+added in closed form (TTFT = T0 + slots x (a + b n)).
 
 ``apply(rows, fits)`` predicts the expressible rows with those fits in force (a family without a fit gets its
-kind's defaults, never the factors stored in its entries). ``leave_one_source_out(rows)`` refits without each
-source group (row-id prefix, ``source_group``) and predicts that group's rows, so that over-fitting shows.
-``write_calibration(fits)`` stores the fits in the hardware entries' ``efficiency`` blocks (with a structured
-``calibration`` block: family, date, rows), only in a source checkout, and reloads the databases.
+kind's and engines' defaults, never the factors stored in its entries). ``leave_one_source_out(rows)`` refits
+without each hold-out group (``holdout_group``: publisher-engine-harness) and predicts that group's rows.
+``write_calibration(fits)`` stores the fits in the hardware entries' ``efficiency`` blocks, only in a source
+checkout, and reloads the databases.
 """
 
 from __future__ import annotations
@@ -24,29 +37,30 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from genmodel.data.registry import builtin_dir, is_source_checkout, reload
+from genmodel.data.registry import builtin_dir, get_engine, is_source_checkout, reload
 from genmodel.engine.estimate import estimate
-from genmodel.engine.realism import resolve_realism
+from genmodel.engine.realism import KIND_DEFAULTS
 from genmodel.errors import ConfigurationError, GenmodelError
 from genmodel.specs.hardware import Efficiency
 from genmodel.table import Table
 from genmodel.validation.predict import _table, predicted_value
-from genmodel.validation.rows import Case, as_rows, parse_row, source_group
+from genmodel.validation.rows import Case, as_rows, parse_row
 
-# hardware families calibrated together (same architecture and software stack)
+# hardware families calibrated together (same architecture)
 FAMILIES = {
     "nvidia-ampere": ["a100-40gb-sxm", "a100-80gb-sxm"],
     "nvidia-ada": ["l4", "l40s", "rtx-4090"],
     "nvidia-hopper": ["h100-sxm", "h100-pcie", "h200-sxm", "h800-sxm", "gh200"],
     "nvidia-blackwell": ["b200", "gb200-nvl72", "b300", "gb300-nvl72", "rtx-5090", "rtx-pro-6000-blackwell"],
-    "amd-cdna3": ["mi300x", "mi325x"],
+    "amd-cdna3": ["mi300x", "mi325x", "mi355x"],
     "intel-gaudi": ["gaudi2", "gaudi3"],
+    "aws-neuron": ["trainium2", "inferentia2"],
     "google-tpu": ["tpu-v4", "tpu-v5e", "tpu-v5p", "tpu-v6e", "tpu-v7-ironwood"],
     "apple-silicon": ["apple-m2-ultra", "apple-m3-ultra", "apple-m4-max"],
     "nvidia-edge": ["jetson-agx-orin-64gb", "dgx-spark-gb10"],
@@ -54,10 +68,23 @@ FAMILIES = {
     "sambanova": ["sambanova-sn40l"],
 }
 MIN_ROWS = 3
-# fine steps of 0.05 where most fits land, coarser below (CPU software stacks reach a few percent of AMX peak)
-COMPUTE_GRID = np.concatenate([[0.02, 0.05, 0.1, 0.15, 0.2, 0.25], np.linspace(0.3, 1.0, 15)])
-MEMORY_GRID = np.concatenate([[0.2, 0.25, 0.3, 0.35], np.linspace(0.4, 1.0, 13)])
-STEP_GRID = np.array([0.0, 0.25e-3, 0.5e-3, 1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3, 8e-3, 12e-3, 20e-3, 35e-3, 50e-3])
+COMPUTE_SCALES = np.geomspace(0.08, 1.25, 27)  # multiplies the kind's GEMM and attention fractions
+MEMORY_SCALES = np.geomspace(0.3, 1.15, 19)  # multiplies the kind's weight-streaming fraction
+# the KV-read fraction moves with the weight-streaming one (same memory system); its ratio to it is physics, not
+# fitted: a separate factor did not improve held-out errors on the current data (docs/validation.md)
+KV_SCALES = np.array([1.0])
+STEP_GRID = np.array([0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 12, 20, 35]) * 1e-3
+PER_SEQUENCE_GRID = np.array([0, 1, 3, 10, 30, 100, 300]) * 1e-6
+PREFILL_GRID = np.array([0, 0.5, 1, 2, 4, 8, 16]) * 1e-3
+# an engine's bandwidth relative to its family's: shifts of whole MEMORY_SCALES steps (about 7.8% each)
+ENGINE_MEMORY_SHIFTS = np.arange(-4, 5)
+# prior widths on the log of each factor: the efficiency asymptotes are known to about +-30% from vendor
+# microbenchmarks; host costs per step to about a factor e (a) and 4.5 (b); offsets keep zero allowed
+PRIOR_SIGMA = {"compute": 0.3, "memory": 0.3, "kv": 0.3, "step": 1.0, "per_sequence": 1.5, "prefill": 1.5,
+               "engine_memory": 0.15}
+RESIDUAL_SIGMA = 0.25  # typical log error of one row (likelihood width): data and priors weigh in these units
+STEP_OFFSET_S, PER_SEQUENCE_OFFSET_S, PREFILL_OFFSET_S = 0.05e-3, 1e-6, 0.25e-3
+GROUP_DEFAULT = "the device's usual engine"
 
 
 def family_of(hardware: str) -> str | None:
@@ -66,20 +93,50 @@ def family_of(hardware: str) -> str | None:
 
 
 @dataclass
+class EngineStepFit:
+    """One engine's host work per step on one family, and whether each part was fitted or kept at its default."""
+
+    step_overhead_s: float
+    step_overhead_per_sequence_s: float
+    prefill_overhead_s: float
+    rows: list[str]
+    fitted: list[str] = field(default_factory=list)
+    memory_scale: float = 1.0
+
+
+@dataclass
 class FamilyFit:
-    """The fitted factors of one family, the ids of the rows used and the root-mean-square log error."""
+    """The fitted factors of one family, its engines' step costs, the rows used and the weighted RMS log error."""
 
     family: str
+    kind: str
     compute_efficiency: float
     memory_efficiency: float
-    step_overhead_s: float
+    attention_efficiency: float
+    kv_memory_efficiency: float
+    engines: dict[str, EngineStepFit]
     rows: list[str]
     rms_log_error: float
 
-    def efficiency(self) -> Efficiency:
-        """The fit as an ``Efficiency`` override (the other factors stay at the kind defaults)."""
-        return Efficiency(compute_efficiency=self.compute_efficiency, memory_efficiency=self.memory_efficiency,
-                          step_overhead_s=self.step_overhead_s, source=f"calibration of {self.family}")
+    def efficiency(self, engine: str | None = None) -> Efficiency:
+        """The fit as an ``Efficiency`` override for rows served by ``engine`` (its step costs when fitted)."""
+        step = self.engines.get(engine) if engine else None
+        scale = 1.0 if step is None else step.memory_scale
+        return Efficiency(compute_efficiency=self.compute_efficiency,
+                          memory_efficiency=min(self.memory_efficiency * scale, 1.0),
+                          attention_efficiency=self.attention_efficiency,
+                          kv_memory_efficiency=min(self.kv_memory_efficiency * scale, 1.0),
+                          step_overhead_s=None if step is None else step.step_overhead_s,
+                          step_overhead_per_sequence_s=None if step is None else step.step_overhead_per_sequence_s,
+                          prefill_overhead_s=None if step is None else step.prefill_overhead_s,
+                          source=f"calibration of {self.family}")
+
+    @property
+    def step_overhead_s(self) -> float:
+        """The step cost of the family's most-used engine (for summaries)."""
+        if not self.engines:
+            return 0.0
+        return max(self.engines.values(), key=lambda e: len(e.rows)).step_overhead_s
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record (without the family name, the key of its record)."""
@@ -93,39 +150,42 @@ Calibration = FamilyFit  # the earlier name, kept for existing code
 
 @dataclass
 class _FitRow:
-    """A row ready for fitting: its case, family, and its prediction's parts over the efficiency grid."""
+    """A row ready for fitting: its case, family, weight and its prediction's parts over the grid."""
 
     case: Case
     family: str
     parts: dict[str, Any]
+    weight: float = 1.0
 
 
 def _grid_predictions(case: Case) -> dict[str, Any]:
-    """Components of the prediction over the (compute, memory) efficiency grid for one row."""
-    eff = resolve_realism(case.kwargs["hardware"])
-    fs = (COMPUTE_GRID / eff.compute_efficiency)[:, None]
-    bs = (MEMORY_GRID / eff.memory_efficiency)[None, :]
-    result = estimate(**{**case.kwargs, "flops_scale": fs, "bandwidth_scale": bs})
+    """Components of the prediction over the (KV read, compute, memory) scale grid for one row, without step
+    costs: shape (KV_SCALES, COMPUTE_SCALES, MEMORY_SCALES)."""
+    kv_default = KIND_DEFAULTS[case.kwargs["hardware"].kind].kv_memory_efficiency
+    ttft, tpot = [], []
+    for k in KV_SCALES:
+        zero = Efficiency(step_overhead_s=0.0, step_overhead_per_sequence_s=0.0, prefill_overhead_s=0.0,
+                          kv_memory_efficiency=min(kv_default * k, 1.0))
+        # the KV fraction is absolute: bandwidth_scale multiplies the bandwidth itself, so divide it back out
+        result = estimate(**{**case.kwargs, "flops_scale": COMPUTE_SCALES[:, None],
+                             "bandwidth_scale": MEMORY_SCALES[None, :], "efficiency": zero, "calibrated": False})
+        ttft.append(result.metrics["ttft_s"])
+        tpot.append(result.metrics["tpot_s"])
     m = result.metrics
-    par = result.parallel
-    pp = float(np.asarray(par.pp))
-    groups = float(np.asarray(par.attention_groups))
-    b = case.kwargs["batch"] / groups
-    m_pre = min(b, pp) if par.micro_batches is None else par.micro_batches
-    fill = max(np.floor(m_pre), 1) + pp - 1
-    slots = max(max(min(pp, np.floor(b)), 1), pp)
-    # remove the entry's own step overhead so that the grid adds the candidate one
-    step = eff.step_overhead_s
-    return {"ttft": m["ttft_s"] - fill * step, "tpot": m["tpot_s"] - slots * step, "fill": fill, "slots": slots,
+    return {"ttft": np.stack(ttft), "tpot": np.stack(tpot), "fill": float(np.asarray(result.prefill_slots).flat[0]),
+            "slots": float(np.asarray(result.decode_slots).flat[0]),
+            "n_pre": float(np.asarray(result.prefill_step_sequences).flat[0]),
+            "n_dec": float(np.asarray(result.decode_step_sequences).flat[0]),
             "served": float(np.asarray(m["output_tokens_per_s"]).flat[0] * np.asarray(m["e2e_latency_s"]).flat[0]
                             / case.kwargs["output_tokens"]),
             "devices": float(np.asarray(m["devices"]).flat[0])}
 
 
-def _metric_from(parts: dict[str, Any], key: str, case: Case, step: float) -> np.ndarray:
-    """The row's metric over the grid with the per-step overhead ``step`` (SI units)."""
-    ttft = parts["ttft"] + parts["fill"] * step
-    tpot = parts["tpot"] + parts["slots"] * step
+def _metric_from(parts: dict[str, Any], key: str, case: Case, a, b, c=0.0) -> np.ndarray:
+    """The row's metric over the grid with step costs a + b n (+ c per prefill step; SI units); a, b, c broadcast
+    after the grid axes."""
+    ttft = parts["ttft"] + parts["fill"] * (a + b * parts["n_pre"] + c)
+    tpot = parts["tpot"] + parts["slots"] * (a + b * parts["n_dec"])
     I, O = case.kwargs["input_tokens"], case.kwargs["output_tokens"]
     e2e = ttft + (O - 1) * tpot
     served = parts["served"]
@@ -154,37 +214,106 @@ def _fit_rows(rows: Iterable[Mapping[str, str]]) -> list[_FitRow]:
     return out
 
 
-def _fit(prepared: list[_FitRow], exclude_source: str | None = None) -> dict[str, FamilyFit]:
+def _log_prior(value, default: float, offset: float, sigma: float):
+    return (np.log((value + offset) / (default + offset)) / sigma) ** 2
+
+
+def _fit_family(family: str, items: list[_FitRow]) -> FamilyFit:
+    kind = items[0].case.kwargs["hardware"].kind
+    base = KIND_DEFAULTS[kind]
+    groups: dict[str, int] = {}
+    for it in items:
+        groups[it.case.holdout] = groups.get(it.case.holdout, 0) + 1
+    kv, kc, km = KV_SCALES[:, None, None], COMPUTE_SCALES[None, :, None], MEMORY_SCALES[None, None, :]
+    prior_k = (_log_prior(kc, 1.0, 0.0, PRIOR_SIGMA["compute"]) + _log_prior(km, 1.0, 0.0, PRIOR_SIGMA["memory"])
+               + _log_prior(kv, 1.0, 0.0, PRIOR_SIGMA["kv"]))
+    valid = ((kc * max(base.compute_efficiency, base.attention_efficiency) <= 1.0) & (km * base.memory_efficiency <= 1.0)
+             & (np.minimum(base.kv_memory_efficiency * kv, 1.0) * km <= 1.0))
+    by_engine: dict[str, list[_FitRow]] = {}
+    for it in items:
+        by_engine.setdefault(it.case.engine, []).append(it)
+    total = np.where(valid, prior_k, np.inf)
+    choices: dict[str, tuple] = {}
+    grid = total.shape
+    for engine, rows in by_engine.items():
+        spec = get_engine(engine)
+        fit_a = len(rows) >= MIN_ROWS
+        fit_b = fit_a and len({r.case.kwargs["batch"] for r in rows}) >= 2
+        fit_c = fit_a and sum(r.case.group == "prefill" for r in rows) >= 2
+        grids = [np.unique(np.append(g, d)) if f else np.array([d]) for g, d, f in (
+            (STEP_GRID, spec.step_overhead_s, fit_a),
+            (PER_SEQUENCE_GRID, spec.step_overhead_per_sequence_s, fit_b),
+            (PREFILL_GRID, spec.prefill_overhead_s, fit_c))]
+        a, b, c = grids[0][:, None, None], grids[1][None, :, None], grids[2][None, None, :]
+        loss = np.zeros((*grid, *(len(g) for g in grids)))
+        for r in rows:
+            weight = 1.0 / np.sqrt(groups[r.case.holdout])
+            parts = {k: (v[..., None, None, None] if isinstance(v, np.ndarray) else v) for k, v in r.parts.items()}
+            predicted = _metric_from(parts, r.case.key, r.case, a, b, c) / r.case.scale
+            loss += weight * (np.log(predicted / r.case.measured) / RESIDUAL_SIGMA) ** 2
+        loss += (_log_prior(a, spec.step_overhead_s, STEP_OFFSET_S, PRIOR_SIGMA["step"])
+                 + _log_prior(b, spec.step_overhead_per_sequence_s, PER_SEQUENCE_OFFSET_S, PRIOR_SIGMA["per_sequence"])
+                 + _log_prior(c, spec.prefill_overhead_s, PREFILL_OFFSET_S, PRIOR_SIGMA["prefill"]))
+        flat = loss.reshape(*grid, -1)
+        best = flat.argmin(axis=-1)
+        engine_loss = np.take_along_axis(flat, best[..., None], axis=-1)[..., 0]
+        # the engine's own bandwidth share: only where its rows vary batch or model (else it is not told apart from
+        # the step cost) and another engine shares the family (else the family's fraction is the engine's)
+        fit_m = (fit_b or len({r.case.kwargs["model"].name for r in rows}) >= 2) and len(by_engine) > 1 \
+            and len(rows) >= MIN_ROWS
+        shift = np.zeros(grid, dtype=int)
+        if fit_m:
+            step = np.log(MEMORY_SCALES[1] / MEMORY_SCALES[0])
+            options = []
+            for j in ENGINE_MEMORY_SHIFTS:  # loss at family km with the engine at km x ratio**j
+                moved = np.full(grid, np.inf)
+                if j >= 0:
+                    moved[..., :grid[-1] - j] = engine_loss[..., j:]
+                else:
+                    moved[..., -j:] = engine_loss[..., :j]
+                options.append(moved + (j * step / PRIOR_SIGMA["engine_memory"]) ** 2)
+            options = np.stack(options)
+            pick = options.argmin(axis=0)
+            engine_loss = np.take_along_axis(options, pick[None], axis=0)[0]
+            shift = ENGINE_MEMORY_SHIFTS[pick]
+            # the step-cost choice belongs to the shifted bandwidth
+            best = np.take_along_axis(
+                np.stack([np.roll(best, -j, axis=-1) for j in ENGINE_MEMORY_SHIFTS]), pick[None], axis=0)[0]
+        total = total + engine_loss
+        choices[engine] = (best, grids, (fit_a, fit_b, fit_c), [r.case.row["id"] for r in rows], shift, fit_m)
+    index = np.unravel_index(np.argmin(total), total.shape)
+    engines = {}
+    names = ("step_overhead_s", "step_overhead_per_sequence_s", "prefill_overhead_s")
+    ratio = MEMORY_SCALES[1] / MEMORY_SCALES[0]
+    for engine, (best, grids, fitted, ids, shift, fit_m) in choices.items():
+        ia, ib, ic = np.unravel_index(best[index], tuple(len(g) for g in grids))
+        engines[engine] = EngineStepFit(float(grids[0][ia]), float(grids[1][ib]), float(grids[2][ic]), ids,
+                                        [n for n, f in zip((*names, "memory_scale"), (*fitted, fit_m), strict=True)
+                                         if f],
+                                        round(float(ratio ** shift[index]), 4))
+    weights = sum(1.0 / np.sqrt(groups[it.case.holdout]) for it in items)
+    k_kv, k_c, k_m = float(KV_SCALES[index[0]]), float(COMPUTE_SCALES[index[1]]), float(MEMORY_SCALES[index[2]])
+    return FamilyFit(family, kind, round(base.compute_efficiency * k_c, 4), round(base.memory_efficiency * k_m, 4),
+                     round(base.attention_efficiency * k_c, 4),
+                     round(min(base.kv_memory_efficiency * k_kv, 1.0) * k_m, 4), engines,
+                     [it.case.row["id"] for it in items],
+                     float(RESIDUAL_SIGMA * np.sqrt(max(total[index] - prior_k[index], 0.0) / weights)))
+
+
+def _fit(prepared: list[_FitRow], exclude: str | None = None) -> dict[str, FamilyFit]:
     by_family: dict[str, list[_FitRow]] = {}
     for item in prepared:
-        if exclude_source is not None and source_group(item.case.row["id"]) == exclude_source:
+        if exclude is not None and item.case.holdout == exclude:
             continue
         by_family.setdefault(item.family, []).append(item)
-    result = {}
-    for family, items in by_family.items():
-        if len(items) < MIN_ROWS:
-            continue
-        best = None
-        for step in STEP_GRID:
-            loss = np.zeros((len(COMPUTE_GRID), len(MEMORY_GRID)))
-            for item in items:
-                case = item.case
-                predicted = _metric_from(item.parts, case.key, case, step) / case.scale
-                loss += np.log(predicted / case.measured) ** 2
-            i, j = np.unravel_index(np.argmin(loss), loss.shape)
-            if best is None or loss[i, j] < best[0]:
-                best = (loss[i, j], COMPUTE_GRID[i], MEMORY_GRID[j], step)
-        loss, c, m, step = best
-        result[family] = FamilyFit(family, float(c), float(m), float(step), [it.case.row["id"] for it in items],
-                                   float(np.sqrt(loss / len(items))))
-    return result
+    return {family: _fit_family(family, items) for family, items in by_family.items() if len(items) >= MIN_ROWS}
 
 
 def calibrate(rows: Iterable[Mapping[str, str]], exclude_source: str | None = None) -> dict[str, FamilyFit]:
-    """Least-squares fit on log error, per family, of the two efficiencies and the per-step overhead.
+    """MAP fit per family (and per engine within it) of the efficiency asymptotes and the step costs.
 
     Only latency and throughput rows are used (energy rows validate the power model instead); rows of the
-    source group ``exclude_source`` are left out.
+    hold-out group ``exclude_source`` are left out.
     """
     return _fit(_fit_rows(rows), exclude_source)
 
@@ -192,39 +321,61 @@ def calibrate(rows: Iterable[Mapping[str, str]], exclude_source: str | None = No
 def apply(rows: Iterable[Mapping[str, str]], calibrations: Mapping[str, FamilyFit]) -> Table:
     """Predictions of the expressible rows with the given fits in force (hardware entries overridden in memory).
 
-    A family without a fit in ``calibrations`` gets its kind's defaults, not the factors stored in its entries
-    (those came from a fit on all rows, which would leak the held-out rows into leave-one-source-out).
+    A family without a fit in ``calibrations`` gets its kind's and its engines' defaults, not the factors stored
+    in its entries (those came from a fit on all rows, which would leak the held-out rows into leave-one-source-out).
     """
     records = []
     for row in as_rows(rows):
         try:
             case = parse_row(row)
             fit = calibrations.get(family_of(case.kwargs["hardware"].name))
-            predicted, _ = predicted_value(case, efficiency=None if fit is None else fit.efficiency(),
+            predicted, _ = predicted_value(case, efficiency=None if fit is None else fit.efficiency(case.engine),
                                            calibrated=False)
         except GenmodelError:
             continue
         records.append({"id": row["id"], "metric": case.metric, "hardware": case.kwargs["hardware"].name,
                         "kind": case.kwargs["hardware"].kind, "group": case.group, "metric_class": case.metric_class,
-                        "measured": case.measured, "predicted": predicted,
-                        "error_pct": (predicted / case.measured - 1) * 100})
+                        "engine": case.engine, "holdout": case.holdout, "measured": case.measured,
+                        "predicted": predicted, "error_pct": (predicted / case.measured - 1) * 100})
     return _table(records)
 
 
 def leave_one_source_out(rows: Iterable[Mapping[str, str]]) -> Table:
-    """For each source group: calibrate without it, predict its rows. One record per predicted row."""
+    """For each hold-out group: calibrate without it, predict its rows. One record per predicted row."""
     rows = as_rows(rows)
     prepared = _fit_rows(rows)  # the grid predictions do not depend on the fit: made once for every group
-    out = []
-    for group in sorted({source_group(r["id"]) for r in rows}):
-        held = [r for r in rows if source_group(r["id"]) == group]
-        out.append(apply(held, _fit(prepared, exclude_source=group)))
-    return Table.concat(out)
+    by_group: dict[str, list] = {}
+    for r in rows:
+        try:
+            by_group.setdefault(parse_row(r).holdout, []).append(r)
+        except GenmodelError:
+            continue
+    return Table.concat([apply(held, _fit(prepared, exclude=group)) for group, held in sorted(by_group.items())])
 
 
 def _yaml_id(row_id: str) -> str:
     """A row id as a YAML flow-sequence item: bare when plain ('TRT05-01'), else quoted."""
     return row_id if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", row_id) else json.dumps(row_id)
+
+
+def _block(cal: FamilyFit, today: str) -> str:
+    lines = [f"efficiency:  # calibrated by 'genmodel validate --calibrate --write' on {today}",
+             f"  compute_efficiency: {cal.compute_efficiency:.4g}",
+             f"  memory_efficiency: {cal.memory_efficiency:.4g}",
+             f"  attention_efficiency: {cal.attention_efficiency:.4g}",
+             f"  kv_memory_efficiency: {cal.kv_memory_efficiency:.4g}",
+             "  calibration:", f"    family: {cal.family}", f"    date: '{today}'",
+             f"    rows: [{', '.join(map(_yaml_id, cal.rows))}]"]
+    fitted = {e: s for e, s in cal.engines.items() if s.fitted}
+    if fitted:
+        lines.append("  engines:  # host work per step fitted for these engines on this family (else the profile's)")
+        for engine, s in sorted(fitted.items()):
+            lines += [f"    {engine}:", f"      step_overhead_s: {s.step_overhead_s * 1e3:.4g} ms",
+                      f"      step_overhead_per_sequence_s: {s.step_overhead_per_sequence_s * 1e6:.4g} us",
+                      f"      prefill_overhead_s: {s.prefill_overhead_s * 1e3:.4g} ms",
+                      *([f"      memory_scale: {s.memory_scale:.4g}"] if s.memory_scale != 1.0 else []),
+                      f"      rows: [{', '.join(map(_yaml_id, s.rows))}]"]
+    return "\n".join(lines) + "\n"
 
 
 def write_calibration(calibrations: Mapping[str, FamilyFit], today: str | None = None,
@@ -245,12 +396,7 @@ def write_calibration(calibrations: Mapping[str, FamilyFit], today: str | None =
         folder = builtin_dir("hardware")
     written = []
     for cal in calibrations.values():
-        block = (f"efficiency:  # calibrated by 'genmodel validate --calibrate --write' on {today}\n"
-                 f"  compute_efficiency: {cal.compute_efficiency:.4g}\n"
-                 f"  memory_efficiency: {cal.memory_efficiency:.4g}\n"
-                 f"  step_overhead_s: {cal.step_overhead_s * 1e3:.4g} ms\n"
-                 f"  calibration:\n    family: {cal.family}\n    date: '{today}'\n"
-                 f"    rows: [{', '.join(map(_yaml_id, cal.rows))}]\n")
+        block = _block(cal, today)
         for name in FAMILIES[cal.family]:
             path = Path(folder) / f"{name}.yaml"
             if not path.exists():

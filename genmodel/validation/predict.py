@@ -27,9 +27,11 @@ from genmodel.errors import GenmodelError
 from genmodel.table import Table
 from genmodel.validation.rows import Case, NotExpressibleError, as_rows, parse_row
 
-RECORD_COLUMNS = ["id", "source", "metric", "hardware", "model", "measured", "kind", "group", "metric_class",
-                  "predicted", "error_pct", "fits", "not_expressible"]
-_TEXT = {"id", "source", "metric", "hardware", "model", "kind", "group", "metric_class", "not_expressible"}
+RECORD_COLUMNS = ["id", "source", "metric", "hardware", "model", "engine", "holdout", "measured", "kind", "group",
+                  "metric_class", "predicted", "predicted_low", "predicted_high", "error_pct", "fits",
+                  "not_expressible"]
+_TEXT = {"id", "source", "metric", "hardware", "model", "kind", "group", "metric_class", "not_expressible", "engine",
+         "holdout"}
 WITHIN_PCT = 25.0
 
 
@@ -66,11 +68,22 @@ def predict_rows(rows: Iterable[Mapping[str, str]]) -> Table:
         except GenmodelError as exc:
             record["not_expressible"] = " ".join(str(exc).split()) or type(exc).__name__
         else:
+            low, high = _band_values(result, case)
             record.update(kind=case.kwargs["hardware"].kind, group=case.group, metric_class=case.metric_class,
-                          measured=case.measured, predicted=predicted,
+                          engine=case.engine, holdout=case.holdout, measured=case.measured, predicted=predicted,
+                          predicted_low=low, predicted_high=high,
                           error_pct=(predicted / case.measured - 1) * 100, fits=bool(result.metrics["fits"]))
         records.append(record)
     return _table(records)
+
+
+def _band_values(result: Any, case: Case) -> tuple[float, float]:
+    """The stored 80% band of the row's figure, in the row's unit (NaN when the estimate has none)."""
+    low, high = (result.metrics.get(f"{case.key}_{edge}") for edge in ("low", "high"))
+    if low is None or high is None:
+        return math.nan, math.nan
+    values = [float(np.asarray(v, dtype=float)) / case.scale for v in (low, high)]
+    return tuple(v if math.isfinite(v) else math.nan for v in values)  # type: ignore[return-value]
 
 
 def _table(records: list[dict[str, Any]]) -> Table:
@@ -96,16 +109,28 @@ def scored(records: Table) -> Table:
 
 
 def summarize(records: Table) -> dict[str, dict[str, Any]]:
-    """Per phase, per metric class and per hardware kind: n, median |error| (%) and share within 25%."""
+    """Per phase, per metric class, per hardware kind and per engine: n, median |error| (%), share within 25%,
+    median signed error (%), the number of sources (hold-out groups) and the median of the sources' own
+    median |error| (so that one large source cannot carry the figure)."""
     ok = scored(records)
     out: dict[str, dict[str, Any]] = {}
-    for label, column in (("phase", "group"), ("metric", "metric_class"), ("kind", "kind")):
+    signed_all = np.asarray(ok["error_pct"], dtype=float) if "error_pct" in ok else np.zeros(0)
+    holdouts = np.asarray([str(h) for h in ok["holdout"]], dtype=object) if "holdout" in ok else None
+    for label, column in (("phase", "group"), ("metric", "metric_class"), ("kind", "kind"), ("engine", "engine")):
         if column not in ok:
             continue
         names = np.asarray([str(n) for n in ok[column]], dtype=object)
-        errors = np.abs(np.asarray(ok["error_pct"], dtype=float))
         for name in sorted(set(names)):
-            err = errors[names == name]
-            out[f"{label}:{name}"] = {"n": len(err), "median_abs_error_pct": float(np.median(err)),
-                                      "within_25pct": float(np.mean(err <= WITHIN_PCT))}
+            mask = names == name
+            signed = signed_all[mask]
+            err = np.abs(signed)
+            entry = {"n": len(err), "median_abs_error_pct": float(np.median(err)),
+                     "within_25pct": float(np.mean(err <= WITHIN_PCT)),
+                     "median_signed_error_pct": float(np.median(signed))}
+            if holdouts is not None:
+                groups = holdouts[mask]
+                medians = [float(np.median(err[groups == g])) for g in sorted(set(groups))]
+                entry["sources"] = len(medians)
+                entry["median_of_source_medians_pct"] = float(np.median(medians))
+            out[f"{label}:{name}"] = entry
     return out

@@ -83,6 +83,16 @@ class Case:
     def metric_class(self) -> str:
         return METRIC_CLASS[self.metric]
 
+    @property
+    def engine(self) -> str:
+        """The serving engine the row was measured with (its profile is used for the prediction)."""
+        return self.kwargs["engine"]
+
+    @property
+    def holdout(self) -> str:
+        """The row's hold-out group for leave-one-source-out."""
+        return holdout_group(self.row)
+
 
 
 def _file_error(message: str) -> SpecError:
@@ -92,6 +102,40 @@ def _file_error(message: str) -> SpecError:
 def source_group(row_id: str) -> str:
     """The source group of a row id: its prefix before the last dash ('TRT05-03' -> 'TRT05')."""
     return str(row_id).rsplit("-", 1)[0]
+
+
+def holdout_group(row: Mapping[str, str]) -> str:
+    """The group a row is held out with: its ``group`` column (publisher-engine-harness: successive releases of
+    one harness are one group), else its id prefix."""
+    group = str(row.get("group") or "").strip()
+    return group or source_group(row.get("id", ""))
+
+
+# words in the free-text ``system`` column -> engine profile, for rows without an ``engine`` column
+_ENGINE_WORDS = [("sglang-jax", "sgl-jax"), ("sgl-jax", "sgl-jax"), ("tensorrt", "trtllm"), ("trt-llm", "trtllm"),
+                 ("nim", "trtllm"), ("sglang", "sglang"), ("lmdeploy", "lmdeploy"), ("turbomind", "lmdeploy"),
+                 ("llama.cpp", "llamacpp"), ("llama-bench", "llamacpp"), ("ollama", "llamacpp"),
+                 ("jetstream", "jetstream"), ("neuron", "neuron"), ("optimum", "optimum-habana"),
+                 ("gaudi", "optimum-habana"), ("hpu", "optimum-habana"), ("tgi", "tgi"), ("mlx", "mlx"),
+                 ("vllm", "vllm"), ("cerebras", "vendor"), ("sambanova", "vendor"), ("groq", "vendor")]
+
+
+def engine_of(row: Mapping[str, str]) -> str | None:
+    """The engine profile of a row: its ``engine`` column when genmodel has that profile, else one recognised in
+    its ``system`` text, else None (the device's usual engine)."""
+    from genmodel.data.registry import database
+
+    known = database("engine").entries
+    named = str(row.get("engine") or "").strip().lower()
+    if named in known:
+        return named
+    if named in ("cerebras", "sambanova", "groq"):
+        return "vendor"
+    system = str(row.get("system") or "").lower()
+    for word, engine in _ENGINE_WORDS:
+        if word in system and engine in known:
+            return engine
+    return None
 
 
 # ---- reading the file ----------------------------------------------------------------------------
@@ -243,7 +287,18 @@ def parse_row(row: Mapping[str, str]) -> Case:
     stage = ep if attention_dp else tp
     if devices % (stage * pp):
         raise NotExpressibleError(f"{devices} devices are not a multiple of the {stage * pp}-device replica")
+    from genmodel.engine.realism import default_engine_name
+
+    engine = engine_of(row) or default_engine_name(hw)
+    if engine == "vllm" and hw.kind == "tpu":
+        engine = "vllm-tpu"  # the XLA backend: compiled buckets, not CUDA graphs
+    batching = _cell(row, "batching") or ("continuous" if _cell(row, "system").endswith("continuous") else "static")
+    if metric == "ttft" and batching == "continuous" and batch > 1:
+        raise NotExpressibleError(
+            "TTFT under continuous batching at a concurrency above 1 includes queueing and prefill chunks mixed "
+            "into decode steps; it needs the served-traffic model, not a static batch")
     kwargs = {"model": model, "hardware": hw, "batch": batch, "input_tokens": inputs, "output_tokens": outputs,
               "weight_dtype": parts[0], "activation_dtype": parts[1], "kv_dtype": parts[2], "tp": tp, "pp": pp,
-              "ep": ep, "dp": devices // (stage * pp), "attention_dp": attention_dp, "check_fit": False}
+              "ep": ep, "dp": devices // (stage * pp), "attention_dp": attention_dp, "check_fit": False,
+              "engine": engine}
     return Case(row, kwargs, METRICS[metric][0], UNITS[unit], measured)

@@ -31,6 +31,8 @@ KvOpt = Annotated[str | None, typer.Option(help="KV-cache datatype (default: act
 ActOpt = Annotated[str | None, typer.Option(
     help="Activation/matmul datatype (default: bf16, else fp16, else the device's widest).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (SI units).")]
+EngineOpt = Annotated[str | None, typer.Option(
+    "--engine", help="Serving engine profile (genmodel engines; default: the usual one for the device).")]
 UncalibratedOpt = Annotated[bool, typer.Option(
     help="Ignore calibrated efficiencies; use each device kind's documented defaults (docs/formulas.md).")]
 CostModeOpt = Annotated[str, typer.Option(help="TCO mode: 'owned' (capex + energy + opex) or 'rented'.")]
@@ -115,6 +117,14 @@ def gib(value: float) -> str:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:,.3f} ms"
+
+
+def band_range(low: float, high: float, scale: float = 1e3) -> str:
+    """An 80% band as '(31.2-52.0)' in the figure's unit (milliseconds by default); '' without a band."""
+    if not (known(low) and known(high)) or low in (float("inf"), float("-inf")) or high == float("inf"):
+        return ""
+    digits = max(0, 3 - len(f"{high * scale:.0f}"))
+    return f"({low * scale:,.{digits}f}-{high * scale:,.{digits}f})"
 
 
 def known(value: Any) -> bool:

@@ -12,6 +12,7 @@ from genmodel.interfaces.cli.common import (
     DEFAULT_MODEL,
     ActOpt,
     CostModeOpt,
+    EngineOpt,
     HardwareOpt,
     InputOpt,
     JsonOpt,
@@ -20,6 +21,7 @@ from genmodel.interfaces.cli.common import (
     OutputOpt,
     UncalibratedOpt,
     WeightOpt,
+    band_range,
     costs,
     efficiency,
     emit_json,
@@ -87,6 +89,7 @@ def estimate(
     runtime_reserved: Annotated[str | None, typer.Option(
         help="Override: memory the runtime holds before weights and KV cache, e.g. '1.5 GiB'.")] = None,
     uncalibrated: UncalibratedOpt = False,
+    engine: EngineOpt = None,
     allow_overflow: Annotated[bool, typer.Option(
         help="Report a configuration that does not fit (fits=false) instead of failing.")] = False,
     breakdown: Annotated[bool, typer.Option(help="Also print the per-operator breakdown.")] = False,
@@ -106,7 +109,7 @@ def estimate(
                           requests_per_s=requests_per_s, calibrated=not uncalibrated,
                           efficiency=efficiency(compute_efficiency, memory_efficiency, kernel_overhead_us,
                                                 step_overhead_ms, memory_fraction, runtime_reserved),
-                          cooling_w_per_w=cooling_w_per_w)
+                          cooling_w_per_w=cooling_w_per_w, engine=engine)
     data = result.to_dict()
     if as_json:
         if breakdown:
@@ -116,6 +119,22 @@ def estimate(
     typer.echo(format_estimate(result, data))
     if breakdown:
         print_breakdown(result)
+
+
+def _row(label: str, d: dict[str, Any], key: str, rate: bool = False) -> str:
+    """One figure with its 80% band and its ideal-roofline twin (when it has one)."""
+    value, band = d[key], band_range(d.get(f"{key}_low"), d.get(f"{key}_high"), 1.0 if rate else 1e3)
+    shown = f"{value:,.1f} tok/s" if rate else ms(value)
+    ideal = d.get(f"ideal_{key}")
+    twin = "" if ideal is None else (f"{ideal:,.1f} tok/s" if rate else ms(ideal))
+    return f"  {label:32}{(shown + ' ' + band).rstrip():>30}{twin:>18}"
+
+
+def _band_basis(d: dict[str, Any]) -> str:
+    """Where the bands come from, per phase (one line)."""
+    parts = [f"{phase}: {b['basis']}" for phase, b in d.get("bands", {}).items()]
+    return ("80% of held-out published measurements fall inside (docs/validation.md); " + "; ".join(parts)
+            if parts else "none")
 
 
 def _missing_price(result: Any, d: dict[str, Any]) -> str:
@@ -147,16 +166,16 @@ def format_estimate(result: Any, d: dict[str, Any]) -> str:
         f"weights {d['weight_dtype']}, activations {d['activation_dtype']}, KV cache {d['kv_dtype']}{embed}",
         f"  realism: {r.describe(memory=False)}",
         "",
-        f"  {'':32}{'estimate':>16}{'ideal roofline':>18}",
-        f"  {'TTFT (prefill, whole batch)':32}{ms(d['ttft_s']):>16}{ms(d['ideal_ttft_s']):>18}",
-        f"  {'TPOT (mean over decode steps)':32}{ms(d['tpot_s']):>16}{ms(d['ideal_tpot_s']):>18}",
-        f"  {'TPOT at final context':32}{ms(d['tpot_final_s']):>16}{ms(d['ideal_tpot_final_s']):>18}",
-        f"  {'end-to-end latency':32}{ms(d['e2e_latency_s']):>16}{ms(d['ideal_e2e_latency_s']):>18}",
-        f"  {'output throughput':32}{d['output_tokens_per_s']:>12,.1f} tok/s"
-        f"{d['ideal_output_tokens_per_s']:>14,.1f} tok/s",
-        f"  {'total throughput (in + out)':32}{d['total_tokens_per_s']:>12,.1f} tok/s",
-        f"  {'decode rate (batch / TPOT)':32}{d['decode_tokens_per_s']:>12,.1f} tok/s",
+        f"  {'':32}{'estimate (80% band)':>30}{'ideal roofline':>18}",
+        _row("TTFT (prefill, whole batch)", d, "ttft_s"),
+        _row("TPOT (mean over decode steps)", d, "tpot_s"),
+        _row("TPOT at final context", d, "tpot_final_s"),
+        _row("end-to-end latency", d, "e2e_latency_s"),
+        _row("output throughput", d, "output_tokens_per_s", rate=True),
+        _row("total throughput (in + out)", d, "total_tokens_per_s", rate=True),
+        _row("decode rate (batch / TPOT)", d, "decode_tokens_per_s", rate=True),
         f"  decode is {d['bound']}-bound; prefill is {d['prefill_bound']}-bound",
+        f"  bands: {_band_basis(d)}",
     ]
     if d["devices"] > 1:
         lines += [
@@ -176,7 +195,8 @@ def format_estimate(result: Any, d: dict[str, Any]) -> str:
         f"usable -> {'fits' if d['fits'] else 'DOES NOT FIT'}",
         f"    usable = {gib(d['device_memory_bytes'])} on the device x {r.usable_memory_fraction:.0%} "
         f"- {gib(d['runtime_reserved_bytes'])} held by the runtime",
-        f"    largest batch that fits: {d['max_batch']:,}; longest context at batch {d['batch']}: "
+        f"    largest batch that fits: {d['max_batch']:,} ({d['max_batch_low']:,}-{d['max_batch_high']:,} with "
+        f"1.5 GiB less or more memory); longest context at batch {d['batch']}: "
         f"{d['max_context_tokens']:,} tokens (model max {m.max_context_tokens:,})",
         "",
         "  energy (devices; facility x PUE) and cost",

@@ -13,6 +13,7 @@ from genmodel.interfaces.cli.common import (
     DEFAULT_MODEL,
     ActOpt,
     CostModeOpt,
+    EngineOpt,
     HardwareOpt,
     InputOpt,
     JsonOpt,
@@ -21,6 +22,7 @@ from genmodel.interfaces.cli.common import (
     OutputOpt,
     UncalibratedOpt,
     WeightOpt,
+    band_range,
     check_output,
     costs,
     emit_json,
@@ -47,6 +49,7 @@ def size(
     activation_dtype: ActOpt = None,
     max_devices: Annotated[int | None, typer.Option(help="Largest replica to consider (default 4096).")] = None,
     uncalibrated: UncalibratedOpt = False,
+    engine: EngineOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The fewest devices that hold the model, its KV cache and activations for the workload, and the split."""
@@ -54,18 +57,19 @@ def size(
     from genmodel.search.planner import size as run_size
 
     result = run_size(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
-                      activation_dtype, max_devices, calibrated=not uncalibrated)
+                      activation_dtype, max_devices, calibrated=not uncalibrated, engine=engine)
     best = result.best
     from genmodel.data.registry import resolve_hardware
 
-    realism = resolve_realism(resolve_hardware(hardware)[0], None, not uncalibrated)
+    realism = resolve_realism(resolve_hardware(hardware)[0], None, not uncalibrated, engine)
     if as_json:
         emit_json({**best, "realism": realism.to_dict()})
         return
     typer.echo(f"{model}: {int(best.devices)} devices ({layout(best)}) hold batch {batch} x "
                f"{input_tokens + output_tokens} tokens")
     typer.echo(f"  per device: {gib(best.total_memory_bytes)} of {gib(best.memory_capacity_bytes)} usable; "
-               f"TTFT {ms(best.ttft_s)}, TPOT {ms(best.tpot_s)}")
+               f"TTFT {ms(best.ttft_s)} {band_range(best.ttft_s_low, best.ttft_s_high)}, "
+               f"TPOT {ms(best.tpot_s)} {band_range(best.tpot_s_low, best.tpot_s_high)} (80% bands)")
     typer.echo(f"  realism: {realism.describe()}")
     others = result.candidates[1:6]
     if len(others):
@@ -92,6 +96,7 @@ def plan(
     = "throughput",
     cost_mode: CostModeOpt = "owned",
     uncalibrated: UncalibratedOpt = False,
+    engine: EngineOpt = None,
     csv: Annotated[Path | None, typer.Option(help="Write the ranked configurations to this CSV file.")] = None,
     html: Annotated[Path | None, typer.Option(
         help="Write a chart (Pareto front) to this HTML file; it opens offline (plotly.js embedded).")] = None,
@@ -114,14 +119,15 @@ def plan(
     ttft = ttft_ms / 1e3 if ttft_ms is not None else None
     tpot = tpot_ms / 1e3 if tpot_ms is not None else None
     common = {"max_devices": max_devices, "weight_dtype": weight_dtype, "kv_dtype": kv_dtype,
-              "activation_dtype": activation_dtype, "costs": costs(cost_mode), "calibrated": not uncalibrated}
+              "activation_dtype": activation_dtype, "costs": costs(cost_mode), "calibrated": not uncalibrated,
+              "engine": engine}
     result = run_plan(model, hardware, input_tokens, output_tokens, ttft, tpot, rank_by=rank_by, **common)
     split = disaggregate(model, hardware, input_tokens, output_tokens, ttft, tpot, **common) if disaggregated \
         else None
     from genmodel.data.registry import resolve_hardware
     from genmodel.engine.realism import resolve_realism
 
-    realism = resolve_realism(resolve_hardware(hardware)[0], None, not uncalibrated)
+    realism = resolve_realism(resolve_hardware(hardware)[0], None, not uncalibrated, engine)
     if csv:
         write_csv(result.ranked, csv)
     if html:
@@ -147,10 +153,11 @@ def plan(
     if result.ranked.empty:
         typer.echo("  none meets the targets: relax --ttft-ms / --tpot-ms or raise --max-devices")
     else:
-        typer.echo(f"  {'split':50} {'batch':>6} {'TTFT':>12} {'TPOT':>10} {'tok/s/device':>13} {'tok/s/user':>11} "
-                   f"{'USD/M out':>10} {'J/token':>8}")
+        typer.echo(f"  {'split':50} {'batch':>6} {'TTFT':>12} {'TPOT (80% band)':>26} {'tok/s/device':>13} "
+                   f"{'tok/s/user':>11} {'USD/M out':>10} {'J/token':>8}")
         for row in result.ranked.head(top).rows():
-            typer.echo(f"  {layout(row):50} {int(row.batch):>6} {ms(row.ttft_s):>12} {ms(row.tpot_s):>10} "
+            tpot = f"{ms(row.tpot_s)} {band_range(row.tpot_s_low, row.tpot_s_high)}"
+            typer.echo(f"  {layout(row):50} {int(row.batch):>6} {ms(row.ttft_s):>12} {tpot:>26} "
                        f"{row.output_tokens_per_s_per_device:>13,.1f} {row.tokens_per_s_per_user:>11,.1f} "
                        f"{num(row.usd_per_million_output_tokens, ',.3f'):>10} "
                        f"{num(row.energy_per_output_token_j, '.3f'):>8}")
@@ -188,6 +195,7 @@ def compare(
     cost_mode: CostModeOpt = "owned",
     sort_by: Annotated[str, typer.Option(help="cost, energy or latency.")] = "cost",
     uncalibrated: UncalibratedOpt = False,
+    engine: EngineOpt = None,
     csv: Annotated[Path | None, typer.Option(help="Write the table to this CSV file.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -203,7 +211,8 @@ def compare(
     if not names:
         fail("--hardware needs at least one device or platform name")
     table = compare_hardware(model, names, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
-                             activation_dtype, costs(cost_mode), sort_by, calibrated=not uncalibrated)
+                             activation_dtype, costs(cost_mode), sort_by, calibrated=not uncalibrated,
+                             engine=engine)
     note = realism_note(table)
     if csv:
         write_csv(table, csv)
@@ -212,19 +221,21 @@ def compare(
         return
     typer.echo(f"{model}, batch {batch}, {input_tokens} in / {output_tokens} out, {cost_mode} cost, "
                f"sorted by {sort_by} (n/a: no price or TDP in the entry)")
-    typer.echo(f"  {'hardware':22} {'devices':>7} {'TTFT':>12} {'TPOT':>10} {'J/out tok':>10} {'USD/M out':>10} "
-               f"{'USD/M in':>9} {'tok/s/dev':>10}  realism")
+    typer.echo(f"  {'hardware':22} {'devices':>7} {'TTFT':>12} {'TPOT (80% band)':>24} {'J/out tok':>10} "
+               f"{'USD/M out':>10} {'USD/M in':>9} {'tok/s/dev':>10}  realism")
     for r in table.rows():
         if not r.fits:
             typer.echo(f"  {r.hardware:22} cannot run this workload: {r.reason}")
             continue
-        typer.echo(f"  {r.hardware:22} {r.devices:>7.0f} {ms(r.ttft_s):>12} {ms(r.tpot_s):>10} "
+        tpot = f"{ms(r.tpot_s)} {band_range(r.tpot_s_low, r.tpot_s_high)}"
+        typer.echo(f"  {r.hardware:22} {r.devices:>7.0f} {ms(r.ttft_s):>12} {tpot:>24} "
                    f"{num(r.energy_per_output_token_j, '.4f'):>10} "
                    f"{num(r.usd_per_million_output_tokens, '.4f'):>10} "
                    f"{num(r.usd_per_million_input_tokens, '.4f'):>9} {r.output_tokens_per_s_per_device:>10,.1f}  "
                    f"{r.compute_efficiency:.0%}/{r.memory_efficiency:.0%}/{r.step_overhead_s * 1e3:g} ms "
-                   f"({r.realism_origin})")
-    typer.echo("  realism: compute/bandwidth fractions of peak and per-step overhead, and where they come from")
+                   f"{r.engine} ({r.realism_origin})")
+    typer.echo("  realism: compute/bandwidth fractions of peak, per-step host cost and serving engine, and where "
+               "they come from")
     if note:
         typer.echo(f"  note: {note}")
     if csv:

@@ -44,10 +44,11 @@ def validate(
     plot: Annotated[Path | None, typer.Option(
         help="Write a log-log predicted-vs-measured chart (HTML with plotly.js embedded; needs plotly).")] = None,
     calibrate: Annotated[bool, typer.Option(
-        help="Fit efficiencies and step overhead per hardware family; report in-sample and leave-one-source-out "
-        "errors.")] = False,
+        help="Fit the efficiencies per hardware family and the step costs per engine; report in-sample, "
+        "leave-one-source-out and default-physics errors and the coverage of the 80% bands.")] = False,
     write: Annotated[bool, typer.Option(
-        help="With --calibrate: store the fits in the hardware entries (source checkout only).")] = False,
+        help="With --calibrate: store the fits in the hardware entries and the bands in validation/ (source "
+        "checkout only).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Predict every expressible published measurement and report the errors (docs/validation.md)."""
@@ -71,28 +72,57 @@ def validate(
     rows = v.load_rows(path)
     extra: dict[str, Any] = {}
     if calibrate:
+        from genmodel.validation import bands
+
         fits = v.calibrate(rows)
+        defaults, held_out = v.apply(rows, {}), v.leave_one_source_out(rows)
         extra["calibration"] = {f: c.to_dict() for f, c in fits.items()}
-        extra["uncalibrated"] = v.summarize(v.apply(rows, {}))
+        extra["uncalibrated"] = v.summarize(defaults)
         extra["in_sample"] = v.summarize(v.apply(rows, fits))
-        extra["leave_one_source_out"] = v.summarize(v.leave_one_source_out(rows))
+        extra["leave_one_source_out"] = v.summarize(held_out)
+        extra["band_coverage"] = {"calibrated": bands.coverage(held_out), "defaults": bands.coverage(defaults)}
         if write:
-            extra["written"] = [str(p) for p in v.write_calibration(fits)]  # reloads the databases
+            written = v.write_calibration(fits)  # reloads the databases
+            written.append(bands.write_bands(held_out, defaults))
+            extra["written"] = [str(p) for p in written]
     records = v.predict_rows(rows)
     summary = v.summarize(records)
+    if "band_coverage" not in extra:
+        from genmodel.validation.bands import stored_coverage
+
+        extra["band_coverage"] = stored_coverage()
     if csv is not None:
         write_csv(records, csv)
     if figure is not None:
         write_text(plot, figure(records).to_html(include_plotlyjs=True, full_html=True), "--plot")
     if as_json:
-        emit_json({"rows": records.to_records(), "summary": summary, **extra})
+        # the coverage of the 80% bands, counted out of sample per row and per source, belongs to the summary too
+        emit_json({"rows": records.to_records(), "summary": {**summary, "band_coverage": extra["band_coverage"]},
+                   **extra})
         return
     _report(path, records, summary, extra)
 
 
+_SHORT = {"step_overhead_s": "a", "step_overhead_per_sequence_s": "b", "prefill_overhead_s": "c",
+          "memory_scale": "bandwidth"}
+
+
+def _bandwidth(step: dict) -> str:
+    scale = step.get("memory_scale", 1.0)
+    return f", bandwidth x{scale:.2f}" if scale != 1.0 else ""
+
+
+def _fitted(step: dict) -> str:
+    return "fitted: " + ", ".join(_SHORT[f] for f in step["fitted"]) if step["fitted"] else "profile"
+
+
 def _summary_lines(summary: dict[str, dict]) -> None:
+    typer.echo(f"    {'':28} {'rows':6} {'median |err|':>12} {'within 25%':>10} {'signed':>8} "
+               f"{'sources':>7} {'median of source medians':>24}")
     for key, s in summary.items():
-        typer.echo(f"    {key:28} n={s['n']:<4} {s['median_abs_error_pct']:6.1f}%  {s['within_25pct']:5.0%}")
+        typer.echo(f"    {key:28} n={s['n']:<4} {s['median_abs_error_pct']:11.1f}% {s['within_25pct']:10.0%} "
+                   f"{s['median_signed_error_pct']:+7.1f}% {s.get('sources', 0):>7} "
+                   f"{s.get('median_of_source_medians_pct', float('nan')):23.1f}%")
 
 
 def _report(path: Path, records: Any, summary: dict[str, dict], extra: dict[str, Any]) -> None:
@@ -112,8 +142,14 @@ def _report(path: Path, records: Any, summary: dict[str, dict], extra: dict[str,
             typer.echo(f"  {title}:")
             _summary_lines(extra[label])
     for fam, c in extra.get("calibration", {}).items():
+        steps = ", ".join(f"{e} {s['step_overhead_s'] * 1e3:.2g} ms + {s['step_overhead_per_sequence_s'] * 1e6:.2g} us"
+                          f"/seq{_bandwidth(s)} ({_fitted(s)})" for e, s in c["engines"].items())
         typer.echo(f"    {fam:18} compute {c['compute_efficiency']:.2f}, memory {c['memory_efficiency']:.2f}, "
-                   f"step {c['step_overhead_s'] * 1e3:.2f} ms on {len(c['rows'])} rows")
+                   f"attention {c['attention_efficiency']:.2f} on {len(c['rows'])} rows; {steps}")
+    for label, cov in extra.get("band_coverage", {}).items():
+        if cov:
+            typer.echo(f"  80% band coverage out of sample ({label}): {cov['row_coverage']:.0%} of {cov['rows']} "
+                       f"rows, {cov['group_coverage']:.0%} averaged over {cov['groups']} sources (target 70-90%)")
     for p in extra.get("written", []):
         typer.echo(f"  wrote {p}")
     missing = [r for r in records.rows() if r.not_expressible]

@@ -1,0 +1,126 @@
+"""Error bands: an 80% interval around every time, throughput and memory-fit figure (docs/validation.md, "Bands").
+
+Contract
+--------
+The bands come from held-out measurements, not from the residuals a fit was made on. ``genmodel validate
+--calibrate --write`` predicts every published row with its whole hold-out group (publisher, engine, harness) left
+out of the fit and stores, per cell (hardware kind, serving engine, phase), the conformal quantiles of the log
+errors of those predictions (``validation/error_bands.json``). Each error is oriented as a time: ``r = log(predicted
+time / measured time)`` (a rate's error is negated), so a measurement lies in ``[T exp(-r_hi), T exp(-r_lo)]``
+for a predicted time T, and ``[R exp(r_lo), R exp(r_hi)]`` for a predicted rate R.
+
+``band(kind, engine, phase, calibrated)`` looks the cell up, then its parents (same kind and phase, any engine;
+then the phase over all kinds); a cell with fewer than ``MIN_CELL`` held-out rows borrows its parent's band
+widened by ``WIDEN`` about its centre, and the band's ``basis`` says so. Estimates made with the kind and engine
+defaults (``calibrated=False``) use the bands of the uncalibrated predictions. Memory fit: the space left for the
+KV cache matched vLLM's start-up figures to within ``MEMORY_BAND_BYTES`` in nine published cases
+(tests/test_memory.py), so the largest batch is also given at that much less and more memory.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass
+
+ALPHA = 0.2  # 80% bands
+MIN_CELL = 12  # held-out rows a cell needs for its own band
+WIDEN = 1.25  # a borrowed band is widened this much about its centre
+MEMORY_BAND_BYTES = 1.5 * 2**30
+ANY = "*"
+
+
+@dataclass(frozen=True)
+class Band:
+    """Log-error quantiles (time orientation) and where they come from."""
+
+    low: float  # r_lo: the 10% quantile of log(predicted / measured time)
+    high: float  # r_hi: the 90% quantile
+    n: int
+    basis: str
+
+    def times(self, value):
+        """(low, high) of a predicted time."""
+        import numpy as np
+
+        return np.asarray(value) * math.exp(-self.high), np.asarray(value) * math.exp(-self.low)
+
+    def rates(self, value):
+        """(low, high) of a predicted rate."""
+        import numpy as np
+
+        return np.asarray(value) * math.exp(self.low), np.asarray(value) * math.exp(self.high)
+
+
+NO_BAND = Band(-math.inf, math.inf, 0, "no held-out measurements: no band")
+
+
+def conformal_quantiles(residuals: list[float], alpha: float = ALPHA) -> tuple[float, float] | None:
+    """Split-conformal (alpha/2, 1 - alpha/2) quantiles with the finite-sample ranks floor/ceil((n + 1) q);
+    None when there are too few residuals for those ranks to exist."""
+    r = sorted(residuals)
+    n = len(r)
+    k_lo = math.floor((n + 1) * alpha / 2)
+    k_hi = math.ceil((n + 1) * (1 - alpha / 2))
+    if k_lo < 1 or k_hi > n:
+        return None
+    return r[k_lo - 1], r[k_hi - 1]
+
+
+def cell_key(kind: str, engine: str, phase: str) -> str:
+    return f"{kind}|{engine}|{phase}"
+
+
+def parents(kind: str, engine: str, phase: str) -> list[str]:
+    """The cell and its parents, most specific first."""
+    return [cell_key(kind, engine, phase), cell_key(kind, ANY, phase), cell_key(ANY, ANY, phase)]
+
+
+def build(records: list[tuple[str, str, str, float]], alpha: float = ALPHA) -> dict[str, dict]:
+    """Cells from held-out records (kind, engine, phase, time-oriented log error): every cell and parent with
+    enough rows for conformal ranks."""
+    groups: dict[str, list[float]] = {}
+    for kind, engine, phase, r in records:
+        for key in parents(kind, engine, phase):
+            groups.setdefault(key, []).append(r)
+    cells = {}
+    for key, rs in groups.items():
+        q = conformal_quantiles(rs, alpha)
+        if q is not None:
+            cells[key] = {"low": q[0], "high": q[1], "n": len(rs), "median": sorted(rs)[len(rs) // 2]}
+    return cells
+
+
+def lookup(cells: dict[str, dict], kind: str, engine: str, phase: str) -> Band:
+    """The band of (kind, engine, phase): its own when it has MIN_CELL rows, else a parent's, widened."""
+    for depth, key in enumerate(parents(kind, engine, phase)):
+        cell = cells.get(key)
+        if cell is None or cell["n"] < MIN_CELL:
+            continue
+        label = key.replace("|", " / ").replace(ANY, "any")
+        if depth == 0:
+            return Band(cell["low"], cell["high"], cell["n"], f"{label}: {cell['n']} held-out rows")
+        centre = cell["median"]
+        return Band(centre - WIDEN * (centre - cell["low"]), centre + WIDEN * (cell["high"] - centre), cell["n"],
+                    f"few or no held-out rows for {kind} / {engine} / {phase}: the band of {label} "
+                    f"({cell['n']} rows) widened {WIDEN}x")
+    return NO_BAND
+
+
+@functools.cache
+def _stored() -> dict:
+    from genmodel.data.registry import builtin_root
+
+    path = builtin_root() / "validation" / "error_bands.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def band(kind: str, engine: str, phase: str, calibrated: bool = True) -> Band:
+    """The stored 80% band for an estimate of this kind, engine and phase (see the module docstring)."""
+    data = _stored()
+    cells = data.get("calibrated" if calibrated else "defaults", {})
+    return lookup(cells, kind, engine, phase)

@@ -1,0 +1,67 @@
+"""``EngineSpec``: a serving engine (vLLM, TensorRT-LLM, SGLang, llama.cpp, Neuron, JetStream ...) as data.
+
+Contract
+--------
+The serving software matters as much as the chip. An engine entry states, with its sources, what the engine adds
+to the hardware's physics on every step:
+
+* host work per engine step ``a + b x sequences`` (``step_overhead_s``, ``step_overhead_per_sequence_s``):
+  scheduling, sampling over the vocabulary, detokenization, the Python or C++ loop around the kernels; a prefill
+  step adds ``c`` (``prefill_overhead_s``): admitting the requests and setting up their context phase;
+* the gap between kernels (``kernel_overhead_s``): about 1-2 us where the engine replays captured CUDA graphs or
+  compiled XLA programs, 4-10 us where it launches kernels one by one;
+* shapes it pads to: the decode batch sizes it captures graphs for (vLLM, SGLang: a step with 3 sequences runs the
+  4-sequence graph), and for XLA-compiled stacks (TPU, Neuron, Gaudi graph mode) prompt and batch buckets
+  (powers of two from ``min_prompt_bucket``), whose padded shape is what the device computes;
+* the relative quality of its fused attention, of its paged KV reads and of its weight-only-quantized GEMMs
+  (``attention_scale``, ``kv_read_scale``, ``weight_only_scale``, multiplying the device's fractions; 1 = as good
+  as the reference kernels).
+
+Not modelled yet: engines that pad attention heads to a multiple of the tensor-parallel degree (Neuron) — a tp that
+does not divide the heads is refused.
+
+Entries live in ``engines_db/`` (and in users' ``engines/`` folders) and carry a ``source``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from genmodel.specs.quantities import FrozenSpec, Seconds
+
+Fraction = float
+
+
+class EngineSpec(FrozenSpec):
+    """One serving engine's per-step behaviour (see the module docstring)."""
+
+    name: str = Field(description="Database key, e.g. 'vllm'.")
+    display_name: str = Field(description="Human-readable name, e.g. 'vLLM (V1 engine)'.")
+    step_overhead_s: Seconds = Field(description="Host work per engine step at batch 1 (a) in seconds.")
+    step_overhead_per_sequence_s: Seconds = Field(
+        0.0, description="Host work per sequence in the step (b): sampling, detokenization, scheduling, in seconds.")
+    prefill_overhead_s: Seconds = Field(
+        0.0, description="Host work added to each prefill step (c): admitting requests, setting up their context "
+        "phase, in seconds.")
+    kernel_overhead_s: Seconds = Field(description="Gap per kernel launch in seconds (graphs replayed or not).")
+    decode_batch_buckets: list[int] | None = Field(
+        None, description="Batch sizes the engine captures decode graphs for; a step pads up to the next one "
+        "(none: no padding).")
+    prompt_buckets: Literal["none", "pow2"] = Field(
+        "none", description="'pow2': prompts are padded to the next power of two (XLA-compiled engines).")
+    min_prompt_bucket: int = Field(128, ge=1, description="Smallest prompt bucket when prompt_buckets is 'pow2'.")
+    batch_buckets: Literal["none", "pow2"] = Field(
+        "none", description="'pow2': the batch is padded to the next power of two (compiled static shapes).")
+    attention_scale: float = Field(
+        1.0, gt=0, le=1.5, description="Quality of the engine's fused attention relative to the device's "
+        "reference kernel (FlashAttention-3 on Hopper, 1.0).")
+    kv_read_scale: float = Field(
+        1.0, gt=0, le=1.5, description="Quality of its decode attention reading the (paged) KV cache, relative to the "
+        "device's KV-read fraction.")
+    weight_only_scale: float = Field(
+        1.0, gt=0, le=1.5, description="Efficiency of weight-only quantized GEMMs (dequantization in the kernel) "
+        "relative to the device's GEMMs.")
+    source: str = Field(min_length=1, description="Where the figures come from.")
+    notes: str | None = Field(None, description="Versions the figures describe, caveats.")

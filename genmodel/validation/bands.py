@@ -1,0 +1,102 @@
+"""Error bands from held-out predictions, and their coverage checked on rows they were not made from.
+
+Contract
+--------
+``residuals(records)`` turns prediction records (from ``leave_one_source_out`` or ``apply``) into time-oriented log
+errors per (kind, engine, phase): ``log(predicted / measured)`` for times, its negative for rates.
+``make_bands(records)`` builds the stored cells (``genmodel.engine.uncertainty.build``). ``coverage(records)``
+checks them honestly: for each hold-out group, bands are built from the *other* groups' residuals only and the
+group's rows are tested against them; it reports the share of rows covered (per phase) and the mean over groups of
+each group's share (so a large source cannot carry it). ``write_bands(calibrated, defaults)`` stores both sets with
+their coverage in ``validation/error_bands.json`` (source checkout only).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from genmodel.data.registry import builtin_root, is_source_checkout
+from genmodel.engine import uncertainty
+from genmodel.errors import ConfigurationError
+from genmodel.table import Table
+from genmodel.validation.rows import METRICS
+
+BANDS_FILE = "error_bands.json"
+
+
+def _is_time(metric: str) -> bool:
+    return METRICS[metric][0].endswith("_s")
+
+
+def residuals(records: Table) -> list[dict[str, Any]]:
+    """One dict per scored record: kind, engine, phase, hold-out group and the time-oriented log error."""
+    out = []
+    for r in records.rows():
+        error = r.get("error_pct")
+        if error is None or not math.isfinite(error) or r.get("group") not in ("prefill", "decode"):
+            continue
+        sign = 1.0 if _is_time(r["metric"]) else -1.0
+        out.append({"kind": r["kind"], "engine": r.get("engine") or "", "phase": r["group"],
+                    "holdout": r.get("holdout") or r["id"], "r": sign * math.log1p(error / 100.0)})
+    return out
+
+
+def make_bands(records: Table) -> dict[str, dict]:
+    """The band cells from held-out records."""
+    return uncertainty.build([(x["kind"], x["engine"], x["phase"], x["r"]) for x in residuals(records)])
+
+
+def coverage(records: Table) -> dict[str, Any]:
+    """Nested coverage of the 80% bands: each hold-out group against bands made without it."""
+    rs = residuals(records)
+    groups = sorted({x["holdout"] for x in rs})
+    hits: dict[str, list[bool]] = {}
+    per_group: list[float] = []
+    for g in groups:
+        cells = uncertainty.build([(x["kind"], x["engine"], x["phase"], x["r"]) for x in rs if x["holdout"] != g])
+        covered = []
+        for x in (x for x in rs if x["holdout"] == g):
+            b = uncertainty.lookup(cells, x["kind"], x["engine"], x["phase"])
+            ok = b.low <= x["r"] <= b.high
+            covered.append(ok)
+            hits.setdefault(x["phase"], []).append(ok)
+        per_group.append(sum(covered) / len(covered))
+    rows = [h for v in hits.values() for h in v]
+    return {"rows": len(rows), "row_coverage": sum(rows) / len(rows) if rows else math.nan,
+            "by_phase": {p: sum(v) / len(v) for p, v in sorted(hits.items())},
+            "groups": len(groups), "group_coverage": sum(per_group) / len(per_group) if per_group else math.nan,
+            "target": "0.70-0.90 for 80% bands"}
+
+
+def write_bands(calibrated: Table, defaults: Table, today: str | None = None, folder: Path | None = None) -> Path:
+    """Store the bands of the calibrated and of the default predictions with their coverage."""
+    if folder is None:
+        if not is_source_checkout():
+            raise ConfigurationError("writing error bands edits validation/ of a source checkout; run it from a "
+                                     "clone of the repository (pip install -e .)")
+        folder = builtin_root() / "validation"
+    data = {"alpha": uncertainty.ALPHA, "date": today or datetime.date.today().isoformat(),
+            "method": "split-conformal quantiles of time-oriented log errors of leave-one-group-out predictions, "
+                      "per (kind, engine, phase) with parents (docs/validation.md)",
+            "calibrated": make_bands(calibrated), "defaults": make_bands(defaults),
+            "coverage": {"calibrated": coverage(calibrated), "defaults": coverage(defaults)}}
+    path = Path(folder) / BANDS_FILE
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    os.replace(partial, path)
+    uncertainty._stored.cache_clear()
+    return path
+
+
+def stored_coverage() -> dict[str, Any]:
+    """The coverage recorded with the stored bands (empty when none are stored)."""
+    return uncertainty._stored().get("coverage", {})
+
+
+__all__: Iterable[str] = ["BANDS_FILE", "coverage", "make_bands", "residuals", "stored_coverage", "write_bands"]

@@ -1,0 +1,90 @@
+"""Out-of-sample accuracy on a frozen snapshot of the validation data (docs/validation.md, "Accuracy").
+
+The figures asserted here are leave-one-source-out: every hold-out group (publisher, engine, harness) is predicted by
+a fit made without it. They are the figures the README and docs/validation.md quote, with a small margin; the
+issue's goals that the current model does not reach are asserted at what it does reach and listed as not met in
+docs/validation.md. A changed data file changes the figures: update ``SNAPSHOT_SHA256`` deliberately, re-run
+``genmodel validate --calibrate --write`` and put the new figures in the docs.
+"""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+import genmodel
+from genmodel import validation as v
+from genmodel.validation import bands
+
+DATA = Path(__file__).resolve().parent.parent / "validation" / "measured.csv"
+SNAPSHOT_SHA256 = "136bf224f4ccdaa48683432a4369fa071f100144c358124fa1d032e4aeb44015"
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return v.load_rows(DATA)
+
+
+@pytest.fixture(scope="module")
+def held_out(rows):
+    return v.leave_one_source_out(rows)
+
+
+@pytest.fixture(scope="module")
+def defaults(rows):
+    return v.apply(rows, {})
+
+
+def test_the_snapshot_is_the_one_the_figures_were_measured_on():
+    digest = hashlib.sha256(DATA.read_bytes()).hexdigest()
+    assert digest == SNAPSHOT_SHA256, (
+        "validation/measured.csv changed: re-run 'genmodel validate --calibrate --write', update the figures in "
+        "README.md, docs/validation.md and this file, then SNAPSHOT_SHA256")
+
+
+def test_leave_one_source_out_errors(held_out):
+    s = v.summarize(held_out)
+    decode, prefill = s["phase:decode"], s["phase:prefill"]
+    assert decode["n"] >= 250 and decode["sources"] >= 15 and prefill["n"] >= 70 and prefill["sources"] >= 8
+    # measured on the snapshot: decode 24.7% (goal 20%, not met), prefill 37.1% (goal 25%, not met)
+    assert decode["median_abs_error_pct"] <= 26.0
+    assert prefill["median_abs_error_pct"] <= 39.0
+    # no single source carries the figure: the median of the per-source medians stays close
+    assert decode["median_of_source_medians_pct"] <= 23.0
+    assert prefill["median_of_source_medians_pct"] <= 31.0
+    # within +-25%: decode 51%, prefill 36% (goal 60%, not met)
+    assert decode["within_25pct"] >= 0.48 and prefill["within_25pct"] >= 0.33
+    # the calibrated prediction has no systematic lean on held-out decode rows (the issue's starting point: -32%)
+    assert abs(decode["median_signed_error_pct"]) <= 8.0
+
+
+def test_physics_defaults_alone(defaults):
+    s = v.summarize(defaults)
+    # measured: decode 29.0% (goal <= 30%, met), prefill 41.8% (not met: prefill runs slower than the defaults say)
+    assert s["phase:decode"]["median_abs_error_pct"] <= 30.0
+    assert s["phase:prefill"]["median_abs_error_pct"] <= 44.0
+
+
+def test_band_coverage_out_of_sample(held_out, defaults):
+    # nested: each source's rows against bands built from the other sources' held-out residuals only
+    calibrated, plain = bands.coverage(held_out), bands.coverage(defaults)
+    assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 77%
+    assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 72% averaged over 18 sources
+    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 79%; per source 68% (short of 70%)
+    assert plain["group_coverage"] >= 0.65
+
+
+def test_batch_one_llama_8b_on_h100():
+    # the most common question: Llama-3.1-8B bf16, batch 1, one H100 SXM, 1,024 in / 256 out, served by vLLM.
+    # Published: ALCF's LLM-Inference-Bench (2024) measured 0.994 s for 128 in / 128 out and 8.10 s for
+    # 1,024 / 1,024 with vLLM on H100, i.e. about 7.7-7.9 ms per output token; vLLM and TensorRT-LLM users report
+    # 6-7.5 ms with newer releases. The prediction must sit in 5.5-9 ms and its 80% band must contain 6-8 ms.
+    r = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=1024, output_tokens=256)
+    assert 5.5e-3 <= r.tpot_s <= 9e-3
+    assert r.metrics["tpot_s_low"] <= 6e-3 and r.metrics["tpot_s_high"] >= 8e-3
+
+
+def test_held_out_alcf_vllm_rows(held_out):
+    # the ALCF vLLM rows predicted by a fit that never saw them (their group held out): within 15%
+    errors = {r.id: r.error_pct for r in held_out.rows() if r.id in ("ALCFV-01", "ALCFV-04")}
+    assert len(errors) == 2 and all(abs(e) <= 15.0 for e in errors.values()), errors

@@ -1,0 +1,83 @@
+"""80% error bands (genmodel.engine.uncertainty, genmodel.validation.bands; docs/validation.md "Bands"):
+conformal ranks by hand, the fallback to parent cells, how a band maps onto times and rates, and the nested
+coverage check."""
+
+import math
+
+import numpy as np
+import pytest
+
+import genmodel
+from genmodel.engine import uncertainty as u
+from genmodel.table import Table
+from genmodel.validation import bands
+
+
+def test_conformal_ranks_by_hand():
+    # n = 19 residuals 1..19, alpha 0.2: ranks floor(20 x 0.1) = 2 and ceil(20 x 0.9) = 18 -> values 2 and 18
+    assert u.conformal_quantiles([float(i) for i in range(19, 0, -1)]) == (2.0, 18.0)
+    # n = 8: ceil(9 x 0.9) = 9 > 8, no finite-sample band exists
+    assert u.conformal_quantiles([0.0] * 8) is None
+
+
+def test_a_thin_cell_borrows_its_parents_band_widened():
+    records = [("gpu", "vllm", "decode", r) for r in np.linspace(-0.2, 0.2, 20)]
+    records += [("gpu", "trtllm", "decode", r) for r in (0.5, 0.6)]  # two rows: too few for their own band
+    cells = u.build(records)
+    own = u.lookup(cells, "gpu", "vllm", "decode")
+    assert own.n == 20 and "20 held-out rows" in own.basis
+    borrowed = u.lookup(cells, "gpu", "trtllm", "decode")
+    parent = cells["gpu|*|decode"]
+    assert borrowed.n == 22 and "widened" in borrowed.basis
+    centre = parent["median"]
+    assert borrowed.low == pytest.approx(centre - u.WIDEN * (centre - parent["low"]))
+    assert borrowed.high == pytest.approx(centre + u.WIDEN * (parent["high"] - centre))
+    assert u.lookup(cells, "tpu", "jetstream", "prefill") is u.NO_BAND  # nothing at all for prefill
+
+
+def test_band_edges_of_times_and_rates():
+    # time-oriented log errors r = log(predicted / measured): a measured time lies in [T e^-r_hi, T e^-r_lo]
+    b = u.Band(-0.1, 0.3, 50, "test")
+    low, high = b.times(10.0)
+    assert (low, high) == pytest.approx((10 * math.exp(-0.3), 10 * math.exp(0.1)))
+    low, high = b.rates(100.0)
+    assert (low, high) == pytest.approx((100 * math.exp(-0.1), 100 * math.exp(0.3)))
+
+
+def test_every_estimate_carries_its_bands():
+    r = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=4)
+    d = r.to_dict()
+    for key in ("ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s", "output_tokens_per_s_per_device"):
+        assert d[f"{key}_low"] < d[key] < d[f"{key}_high"], key
+    decode = u.band("gpu", "vllm", "decode")
+    assert d["tpot_s_low"] == pytest.approx(d["tpot_s"] * math.exp(-decode.high))
+    assert d["output_tokens_per_s_high"] == pytest.approx(d["output_tokens_per_s"] * math.exp(decode.high))
+    assert d["bands"]["decode"]["basis"] == decode.basis
+    # memory fit: the largest batch with 1.5 GiB less and more memory brackets the figure
+    assert d["max_batch_low"] <= d["max_batch"] <= d["max_batch_high"]
+
+
+def test_defaults_use_the_bands_of_the_default_predictions():
+    plain = genmodel.estimate("llama-3.1-8b", "h100-sxm", calibrated=False).to_dict()
+    band = u.band("gpu", "vllm", "decode", calibrated=False)
+    assert plain["tpot_s_high"] == pytest.approx(plain["tpot_s"] * math.exp(-band.low))
+
+
+def _records(groups: dict[str, list[float]]) -> Table:
+    rows = [(g, e) for g, errs in groups.items() for e in errs]
+    return Table({"id": [f"{g}-{i}" for i, (g, _) in enumerate(rows)], "metric": ["tpot"] * len(rows),
+                  "kind": ["gpu"] * len(rows), "engine": ["vllm"] * len(rows), "group": ["decode"] * len(rows),
+                  "holdout": [g for g, _ in rows], "error_pct": [e for _, e in rows]})
+
+
+def test_nested_coverage_tests_each_source_against_the_others_bands():
+    # four sources of 20 rows each with errors spread evenly over -20..+20%, and one source at +80%: the four are
+    # covered by bands built from the other three (mostly), the outlier source by none
+    even = list(np.linspace(-20, 20, 20))
+    cov = bands.coverage(_records({"A": even, "B": even, "C": even, "D": even, "X": [80.0] * 20}))
+    assert cov["groups"] == 5 and cov["rows"] == 100
+    # each even source against bands of 3 even sources + X (80 rows, 20 of them at +80%): the band's upper rank
+    # reaches into X's residuals, its lower rank at the 10% point of the even ones -> 18 of 20 covered;
+    # X against the even sources' band (upper edge about +16%): none covered
+    assert cov["group_coverage"] == pytest.approx((4 * 18 / 20 + 0) / 5)
+    assert cov["row_coverage"] == pytest.approx((4 * 18) / 100)

@@ -1,0 +1,103 @@
+"""Shape-dependent efficiency (docs/formulas.md section 5.1): tile and wave quantization, split-K, datatype paths,
+the attention ramp and the memory ramp, each against a hand derivation."""
+
+import numpy as np
+import pytest
+
+import genmodel
+from genmodel.engine.efficiency import DTYPE_FRACTION, KIND_PHYSICS, Physics, gemm_shape_factor
+
+H100 = Physics(compute_units=132, matrix_unit_rows=64, gemm_tile=(128, 128), attention_half_tokens=512.0,
+               memory_ramp_bytes=2 * 2**20)
+
+
+def test_tile_quantization_by_hand():
+    # M = 100 rows: the kernel picks a 128-row tile (the power of two >= 100, between 64 and 128): 100/128 used;
+    # N = 200 columns on 128-wide tiles: 2 tiles, 200/256 used. Tiles: 1 x 2 = 2 < 132 units, so split-K lets
+    # floor(132 / 2) = 66 units share each tile: 2 x 66 / 132 = 1 (no wave loss).
+    assert gemm_shape_factor(100, 200, H100) == pytest.approx(100 / 128 * 200 / 256)
+
+
+def test_small_m_pads_to_the_matrix_unit_rows():
+    # one token (batch-1 decode) on a 64-row wgmma: 1/64 of the rows do useful work; N = 4096 is whole tiles;
+    # 32 tiles < 132 units: split-K over floor(132 / 32) = 4 units each: 32 x 4 / 132 used
+    assert gemm_shape_factor(1, 4096, H100) == pytest.approx(1 / 64 * (32 * 4 / 132))
+
+
+def test_wave_quantization_by_hand():
+    # M = 8192, N = 6144: 64 x 48 = 3,072 tiles over 132 SMs = 23.27 waves, run as 24: 23.27 / 24 used
+    waves = 64 * 48 / 132
+    assert gemm_shape_factor(8192, 6144, H100) == pytest.approx(waves / np.ceil(waves))
+    # exactly 132 tiles (M = 128 x 11, N = 128 x 12): one full wave, no loss
+    assert gemm_shape_factor(128 * 11, 128 * 12, H100) == pytest.approx(1.0)
+    # 133 tiles (M = 133 x 128, N = 128): two waves, the second with one tile: 133 / 264
+    assert gemm_shape_factor(133 * 128, 128, H100) == pytest.approx(133 / 264)
+
+
+def test_split_k_uses_at_least_half_the_units():
+    # with fewer tiles than units the used share tiles x floor(units / tiles) / units is >= 1/2 and <= 1
+    tiles = np.arange(1, 133)
+    m = np.full_like(tiles, 128)
+    factor = gemm_shape_factor(m, tiles * 128, H100)
+    assert np.all(factor >= 0.5) and np.all(factor <= 1.0)
+    assert factor[66] == pytest.approx(67 * 1 / 132)  # 67 tiles: floor(132 / 67) = 1 unit each
+
+
+def test_no_quantization_without_tiles():
+    flat = Physics(None, 1, None, 1e-9, 0.0)
+    assert np.allclose(gemm_shape_factor([1, 7, 1000], [3, 5, 4096], flat), 1.0)
+
+
+def test_dtype_paths_reach_a_lower_fraction():
+    # FP8 and FP4 GEMMs reach a lower share of their (higher) peaks than BF16 (docs/formulas.md 5.1)
+    assert DTYPE_FRACTION["bf16"] == 1.0 and DTYPE_FRACTION["fp8"] < 1.0 and DTYPE_FRACTION["fp4"] < DTYPE_FRACTION["fp8"]
+
+
+def test_every_gpu_entry_states_its_compute_units():
+    for name in genmodel.all_hardware():
+        hw = genmodel.get_hardware(name)
+        if hw.kind == "gpu":
+            assert hw.microarchitecture.compute_units and hw.microarchitecture.source, name
+
+
+def test_physics_of_an_entry_overrides_the_kind():
+    h100 = Physics.of(genmodel.get_hardware("h100-sxm"))
+    assert (h100.compute_units, h100.matrix_unit_rows) == (132, 64)  # H100 SXM5 whitepaper: 132 SMs; wgmma m64
+    assert h100.gemm_tile == KIND_PHYSICS["gpu"].gemm_tile
+
+
+def _prefill_time(toy_model, hw, S):
+    return genmodel.estimate(toy_model, hw, batch=1, input_tokens=S, output_tokens=1)
+
+
+def test_attention_ramp_by_hand(toy_model, toy_hw):
+    # prefill attention runs at eta_attn x S / (S + S_half); with S_half = S the attention rows take twice as long
+    # as with no ramp. Toy: eta_attn 0.5, 100 TFLOP/s; the attention of a 4096-token prompt is compute-bound.
+    S = 4096
+    ramp = toy_hw.model_copy(update={"microarchitecture": toy_hw.microarchitecture.model_copy(
+        update={"attention_half_tokens": float(S)})})
+    flat = _prefill_time(toy_model, toy_hw, S).breakdown("prefill")
+    slow = _prefill_time(toy_model, ramp, S).breakdown("prefill")
+    for t, u in zip(flat.rows(), slow.rows(), strict=True):
+        if t.operator == "attn_scores":
+            flops = 2 * 8 * 128 * S * (S + 1) / 2 * 2  # QK^T: 2 x heads x head_dim per pair, x 2 layers
+            assert t.flops == pytest.approx(flops)
+            assert t.compute_s == pytest.approx(flops / (0.5 * 100e12))
+            assert u.compute_s == pytest.approx(2 * t.compute_s)
+
+
+def test_memory_ramp_by_hand(toy_model, toy_hw):
+    # every kernel that moves bytes pays ramp_bytes / (eta_m x bandwidth) more: 1 MB at 0.8 x 1 TB/s = 1.25 us
+    ramp = toy_hw.model_copy(update={"microarchitecture": toy_hw.microarchitecture.model_copy(
+        update={"memory_ramp_bytes": 1e6})})
+    a = genmodel.estimate(toy_model, toy_hw, batch=1, input_tokens=100, output_tokens=2)
+    b = genmodel.estimate(toy_model, ramp, batch=1, input_tokens=100, output_tokens=2)
+    kernels = 1 + 2 * 9 + 1 + 1  # every kernel of the toy decode step is memory-bound (tests/test_roofline.py)
+    assert b.tpot_s - a.tpot_s == pytest.approx(kernels * 1e6 / (0.8 * 1e12), rel=1e-9)
+
+
+def test_batch_one_decode_gemms_are_memory_bound_on_h100():
+    # the split-K rule keeps small-M GEMMs on the weight-bandwidth roof: at batch 1 no GEMM is compute-bound
+    r = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=1024, output_tokens=256)
+    gemms = [row for row in r.breakdown("decode").rows() if row.kind == "gemm"]
+    assert gemms and all(row.bound == "memory" for row in gemms)

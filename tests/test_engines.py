@@ -1,0 +1,92 @@
+"""Serving-engine profiles (engines_db/, docs/formulas.md section 5.2): which engine a device gets, the host work
+a + b x sequences (+ c per prefill step), and the shapes engines pad to."""
+
+import pytest
+
+import genmodel
+from genmodel.engine.realism import default_engine_name, resolve_engine
+from genmodel.errors import UnknownNameError
+from genmodel.specs.engine import EngineSpec
+
+
+def _engine(**fields) -> EngineSpec:
+    base = {"name": "test-engine", "display_name": "Test", "step_overhead_s": 0.0, "kernel_overhead_s": 0.0,
+            "source": "test"}
+    return EngineSpec.model_validate({**base, **fields})
+
+
+@pytest.mark.parametrize(("device", "engine"), [
+    ("h100-sxm", "vllm"), ("mi300x", "vllm"), ("gaudi2", "optimum-habana"), ("inferentia2", "neuron"),
+    ("xeon-6980p", "llamacpp"), ("apple-m4-max", "llamacpp"), ("cerebras-wse-3", "vendor")])
+def test_the_usual_engine_of_each_device(device, engine):
+    hw = genmodel.get_hardware(device)
+    assert resolve_engine(hw).name == engine
+    assert genmodel.estimate("llama-3.1-8b", device, check_fit=False).realism.engine == engine
+
+
+def test_tpus_default_to_jetstream_and_vllm_means_its_tpu_backend():
+    tpu = genmodel.get_hardware("tpu-v6e")
+    assert default_engine_name(tpu) in ("jetstream", "vllm-tpu", "sgl-jax")
+    assert resolve_engine(tpu, "vllm").name == "vllm-tpu"
+
+
+def test_every_profile_has_a_source_and_sane_costs():
+    engines = genmodel.all_engines()
+    assert {"vllm", "trtllm", "sglang", "llamacpp", "neuron", "jetstream", "lmdeploy", "vendor"} <= set(engines)
+    for e in engines.values():
+        assert e.source and 0 <= e.step_overhead_s < 0.05 and 0 <= e.kernel_overhead_s < 2e-5, e.name
+
+
+def test_unknown_engine_is_a_clear_error():
+    with pytest.raises(UnknownNameError, match="genmodel engines"):
+        genmodel.estimate("llama-3.1-8b", "h100-sxm", engine="vlm")
+
+
+def test_host_work_per_step_by_hand(toy_model, toy_hw):
+    # batch 4, 100 in, 2 out: one prefill step and one decode step. The engine adds a + b x 4 to the decode step and
+    # a + b x 4 + c to the prefill step: a = 1 ms, b = 10 us, c = 2 ms.
+    none = genmodel.estimate(toy_model, toy_hw, batch=4, input_tokens=100, output_tokens=2, engine="vendor")
+    host = _engine(step_overhead_s=1e-3, step_overhead_per_sequence_s=10e-6, prefill_overhead_s=2e-3)
+    with_host = genmodel.estimate(toy_model, toy_hw, batch=4, input_tokens=100, output_tokens=2, engine=host)
+    assert with_host.tpot_s - none.tpot_s == pytest.approx(1e-3 + 4 * 10e-6, rel=1e-9)
+    assert with_host.ttft_s - none.ttft_s == pytest.approx(1e-3 + 4 * 10e-6 + 2e-3, rel=1e-9)
+    assert with_host.realism.step_overhead_per_sequence_s == 10e-6
+
+
+def _decode_flops(toy_model, toy_hw, batch, engine, operator="qkv_proj"):
+    r = genmodel.estimate(toy_model, toy_hw, batch=batch, input_tokens=100, output_tokens=2, engine=engine)
+    return next(row.flops for row in r.breakdown("decode").rows() if row.operator == operator)
+
+
+def test_graph_capturing_engines_pad_the_decode_batch(toy_model, toy_hw):
+    # captured graph sizes 1, 2, 4, 8: a decode step with 3 sequences runs the linear layers of the 4-sequence
+    # graph; attention reads only the 3 real sequences' KV cache
+    graphs = _engine(decode_batch_buckets=[1, 2, 4, 8])
+    assert _decode_flops(toy_model, toy_hw, 3, graphs) == pytest.approx(_decode_flops(toy_model, toy_hw, 4, "vendor"))
+    assert _decode_flops(toy_model, toy_hw, 3, graphs, "attn_scores") == pytest.approx(
+        _decode_flops(toy_model, toy_hw, 3, "vendor", "attn_scores"))
+    # past the largest captured size there is no graph and no padding
+    assert _decode_flops(toy_model, toy_hw, 9, graphs) == pytest.approx(_decode_flops(toy_model, toy_hw, 9, "vendor"))
+
+
+def test_compiled_engines_pad_batch_and_prompt_to_powers_of_two(toy_model, toy_hw):
+    compiled = _engine(batch_buckets="pow2", prompt_buckets="pow2", min_prompt_bucket=128)
+    # batch 5 computes as 8 (every operator, attention included)
+    assert _decode_flops(toy_model, toy_hw, 5, compiled, "attn_scores") == pytest.approx(
+        _decode_flops(toy_model, toy_hw, 8, "vendor", "attn_scores"))
+    # a 300-token prompt is prefilled as 512; a 50-token prompt as the smallest bucket, 128
+
+    def prefill_flops(engine, prompt):
+        return genmodel.estimate(toy_model, toy_hw, batch=1, input_tokens=prompt, output_tokens=1,
+                                 engine=engine).prefill_flops
+
+    assert prefill_flops(compiled, 300) == pytest.approx(prefill_flops("vendor", 512))
+    assert prefill_flops(compiled, 50) == pytest.approx(prefill_flops("vendor", 128))
+
+
+def test_engine_choice_changes_only_what_the_engine_owns():
+    # same device, same factors for the chip; vLLM and TensorRT-LLM differ in host work and their fitted bandwidth
+    v = genmodel.estimate("llama-3.1-8b", "h100-sxm", engine="vllm").realism
+    t = genmodel.estimate("llama-3.1-8b", "h100-sxm", engine="trtllm").realism
+    assert v.compute_efficiency == t.compute_efficiency and v.engine != t.engine
+    assert (v.step_overhead_s, v.step_overhead_per_sequence_s) != (t.step_overhead_s, t.step_overhead_per_sequence_s)
