@@ -44,6 +44,7 @@ __all__ = [
     "ConfigurationError", "CostAssumptions", "DoesNotFitError", "Efficiency", "EngineSpec", "Estimate",
     "GenmodelError",
     "HardwareSpec", "InputTypeError", "ModelSpec", "Parallelism", "PlatformSpec", "Realism", "SpecError", "Table",
-    "UnknownNameError", "Workload", "__version__", "all_engines", "all_hardware", "all_models", "all_platforms", "compare_hardware",
-    "compare_models", "estimate", "get_engine", "get_hardware", "get_model", "get_platform", "plan", "size", "use_databases",
+    "UnknownNameError", "Workload", "__version__", "all_engines", "all_hardware", "all_models", "all_platforms",
+    "compare_hardware", "compare_models", "estimate", "get_engine", "get_hardware", "get_model", "get_platform", "plan",
+    "size", "use_databases",
 ]

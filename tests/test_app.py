@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import genmodel
+from genmodel.engine.realism import KIND_DEFAULTS
 
 pytest.importorskip("streamlit")
 pytest.importorskip("plotly")
@@ -130,7 +131,38 @@ def test_estimate_page_switches_to_uncalibrated_factors():
     plain = genmodel.estimate("llama-3.1-8b", "h100-sxm", 1, 1024, 256, calibrated=False)
     assert value(at, "TPOT (mean)") == f"{plain.tpot_s * 1e3:,.3f} ms"
     text = caption(at, "Realism in force")
-    assert "(defaults)" in text and "70% of peak FLOP/s" in text and "gpu defaults" in text
+    gpu = KIND_DEFAULTS["gpu"]
+    assert "(defaults)" in text and f"{gpu.compute_efficiency:.0%} of peak FLOP/s" in text
+    assert "gpu and vllm defaults" in text
+
+
+def test_estimate_page_follows_the_engine_selection():
+    at = open_page("Estimate")
+    usual = genmodel.estimate("llama-3.1-8b", "h100-sxm", 1, 1024, 256)
+    at.selectbox(key="est-engine").set_value("trtllm").run()
+    assert not at.exception
+    trt = genmodel.estimate("llama-3.1-8b", "h100-sxm", 1, 1024, 256, engine="trtllm")
+    assert trt.realism.engine == "trtllm" and trt.tpot_s != usual.tpot_s
+    assert value(at, "TPOT (mean)") == f"{trt.tpot_s * 1e3:,.3f} ms"
+    text = caption(at, "Realism in force")
+    assert text == f"Realism in force ({trt.realism.origin}): {trt.realism.describe()}." and "trtllm" in text
+    at.selectbox(key="est-engine").set_value("device default").run()
+    assert value(at, "TPOT (mean)") == f"{usual.tpot_s * 1e3:,.3f} ms"
+    assert f"{usual.realism.engine}:" in caption(at, "Realism in force")
+
+
+def test_estimate_page_shows_the_80_percent_bands_and_their_basis():
+    at = open_page("Estimate")
+    d = genmodel.estimate("llama-3.1-8b", "h100-sxm", 1, 1024, 256).to_dict()
+    captions = [c.value for c in at.caption]
+    for key, scale, spec, unit in (("ttft_s", 1e3, ",.2f", " ms"), ("tpot_s", 1e3, ",.3f", " ms"),
+                                   ("e2e_latency_s", 1, ",.3f", " s"), ("output_tokens_per_s", 1, ",.1f", " tok/s"),
+                                   ("max_batch", 1, ",.0f", "")):
+        low, high = d[f"{key}_low"] * scale, d[f"{key}_high"] * scale
+        assert low < d[key] * scale < high
+        assert f"80% band: {low:{spec}} to {high:{spec}}{unit}" in captions, key
+    basis = caption(at, "Basis of the 80% bands")
+    assert all(f"{phase}: {band['basis']}" in basis for phase, band in d["bands"].items())
 
 
 def test_estimate_page_shows_library_errors_not_tracebacks():
@@ -207,18 +239,45 @@ def test_compare_page_ranks_hardware_and_matches_the_library():
 
 def test_compare_page_warns_when_rows_use_different_realism():
     assert genmodel.get_hardware("h100-sxm").efficiency.calibration is not None
-    assert genmodel.get_hardware("mi300x").efficiency.calibration is None
+    assert genmodel.get_hardware("mi250x-gcd").efficiency.calibration is None
     at = open_page("Compare")
-    at.multiselect(key="cmp-hws").set_value(["h100-sxm", "mi300x"]).run()
-    note = realism_note(genmodel.compare_hardware("llama-3.1-8b", ["h100-sxm", "mi300x"], 8, 1024, 256))
+    at.multiselect(key="cmp-hws").set_value(["h100-sxm", "mi250x-gcd"]).run()
+    note = realism_note(genmodel.compare_hardware("llama-3.1-8b", ["h100-sxm", "mi250x-gcd"], 8, 1024, 256))
     assert note is not None
     assert any(note.split(" Use --")[0].lower() in w.value.lower() for w in at.warning)  # as the library says
     at.checkbox(key="cmp-calibrated").uncheck().run()  # every GPU on the kind defaults: no note
-    plain = genmodel.compare_hardware("llama-3.1-8b", ["h100-sxm", "mi300x"], 8, 1024, 256, calibrated=False)
+    plain = genmodel.compare_hardware("llama-3.1-8b", ["h100-sxm", "mi250x-gcd"], 8, 1024, 256, calibrated=False)
     assert realism_note(plain) is None and not at.warning
     shown = at.dataframe[0].value
     assert np.allclose(shown["TPOT (ms)"], plain["tpot_s"] * 1e3)
     assert set(shown["Realism origin"]) == {"defaults"}
+
+
+def test_compare_page_draws_the_tpot_bands_and_follows_the_engine():
+    at = open_page("Compare")
+    expected = genmodel.compare_hardware("llama-3.1-8b", DEFAULT_HARDWARE, 8, 1024, 256)
+    shown = at.dataframe[0].value
+    assert np.allclose(shown["TPOT, 80% band low (ms)"], expected["tpot_s_low"] * 1e3)
+    assert np.allclose(shown["TPOT, 80% band high (ms)"], expected["tpot_s_high"] * 1e3)
+    assert np.allclose(shown["Output tok/s per device, 80% band high"],
+                       expected["output_tokens_per_s_per_device_high"])
+    bars = {}  # hardware -> (TPOT, error above, error below) in ms, over the traces (one per realism origin)
+    for trace in figures(at)[0]["data"]:
+        error = trace["error_y"]
+        bars.update({x: (y, up, down) for x, y, up, down in zip(trace["x"], trace["y"], error["array"],
+                                                                 error["arrayminus"], strict=True)})
+    assert set(bars) == set(expected["hardware"])
+    for row in expected.rows():
+        y, up, down = bars[row["hardware"]]
+        assert y == pytest.approx(row["tpot_s"] * 1e3, rel=1e-12)
+        assert up == pytest.approx((row["tpot_s_high"] - row["tpot_s"]) * 1e3, rel=1e-9)
+        assert down == pytest.approx((row["tpot_s"] - row["tpot_s_low"]) * 1e3, rel=1e-9)
+    at.selectbox(key="cmp-engine").set_value("trtllm").run()
+    assert not at.exception
+    trt = genmodel.compare_hardware("llama-3.1-8b", DEFAULT_HARDWARE, 8, 1024, 256, engine="trtllm")
+    shown = at.dataframe[0].value
+    assert list(shown["Hardware"]) == list(trt["hardware"]) and set(shown["Engine"]) == {"trtllm"}
+    assert np.allclose(shown["TPOT (ms)"], trt["tpot_s"] * 1e3)
 
 
 @pytest.mark.parametrize(("what", "key"), [("hardware", "cmp-hws"), ("models", "cmp-models")])
@@ -294,6 +353,22 @@ def test_planner_page_meets_its_targets_and_follows_the_calibration_box():
     plain = genmodel.plan("llama-3.1-70b", "dgx-h100", 2048, 256, 2.0, 0.05, 8, calibrated=False)
     assert value(at, "Configurations meeting the targets") == f"{len(plain.ranked):,} of {len(plain.space):,}"
     assert "(defaults)" in caption(at, "Realism in force")
+
+
+def test_planner_page_follows_the_engine_selection_and_shows_the_bands():
+    at = open_page("Planner")
+    at.selectbox(key="pl-engine").set_value("trtllm").run()
+    assert not at.exception
+    usual = genmodel.plan("llama-3.1-70b", "dgx-h100", 2048, 256, 2.0, 0.05, 8)
+    trt = genmodel.plan("llama-3.1-70b", "dgx-h100", 2048, 256, 2.0, 0.05, 8, engine="trtllm")
+    assert not np.allclose(trt.ranked["tpot_s"][:5], usual.ranked["tpot_s"][:5])  # the engine matters here
+    assert value(at, "Configurations meeting the targets") == f"{len(trt.ranked):,} of {len(trt.space):,}"
+    ranked = at.dataframe[0].value
+    assert np.allclose(ranked["TPOT (ms)"], trt.ranked["tpot_s"][:50] * 1e3)
+    for key, header in (("tpot_s", "TPOT"), ("ttft_s", "TTFT")):
+        for end in ("low", "high"):
+            assert np.allclose(ranked[f"{header}, 80% band {end} (ms)"], trt.ranked[f"{key}_{end}"][:50] * 1e3)
+    assert "trtllm:" in caption(at, "Realism in force")
 
 
 def test_custom_page_validates_and_registers_a_spec():

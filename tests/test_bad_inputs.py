@@ -323,7 +323,17 @@ COMPARE_CASES = [
 DASHBOARD_CASES = [cli(["dashboard", f"--port={v}"], "--port") for v in ("0", "-1", "70000", "abc", "nan", "")]
 
 # -- unknown names: models, devices, platforms, one unknown among several
+ENGINE_BAD = {"name": "bad-engine", "display_name": "Bad", "step_overhead_s": "-1 ms", "kernel_overhead_s": "1 us",
+              "source": "test"}
 UNKNOWN_CASES = [
+    cli("estimate --engine vlm", ("--engine", "genmodel engines")),
+    cli(["estimate", "--engine="], "--engine|engine"),
+    cli("compare --engine nope", "nope"),
+    cli("plan --engine nope", "nope"),
+    cli("size --engine nope", "nope"),
+    cli("estimate --engine {tmp}/missing.yaml", "missing.yaml"),
+    cli("estimate --engine {tmp}/e/bad-engine.yaml", ("bad-engine.yaml", "step_overhead_s"),
+        files={"e/bad-engine.yaml": dump(ENGINE_BAD)}, id="estimate --engine with a negative step cost"),
     cli("estimate --model nope", "nope"),
     cli("estimate --model llama-70b", "llama-70b"),
     cli(["estimate", "--model="], "--model|model"),

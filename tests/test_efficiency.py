@@ -50,7 +50,8 @@ def test_no_quantization_without_tiles():
 
 def test_dtype_paths_reach_a_lower_fraction():
     # FP8 and FP4 GEMMs reach a lower share of their (higher) peaks than BF16 (docs/formulas.md 5.1)
-    assert DTYPE_FRACTION["bf16"] == 1.0 and DTYPE_FRACTION["fp8"] < 1.0 and DTYPE_FRACTION["fp4"] < DTYPE_FRACTION["fp8"]
+    assert DTYPE_FRACTION["bf16"] == 1.0
+    assert DTYPE_FRACTION["fp8"] < 1.0 and DTYPE_FRACTION["fp4"] < DTYPE_FRACTION["fp8"]
 
 
 def test_every_gpu_entry_states_its_compute_units():

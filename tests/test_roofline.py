@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import genmodel
-from genmodel.engine.realism import KIND_DEFAULTS
 from genmodel.specs.hardware import Efficiency, HardwareSpec
 
 

@@ -3,12 +3,13 @@
 Contract
 --------
 * Built-in entries ship inside the package (``genmodel/builtin/``, mapped at build time from the repository's
-  ``models_db/`` and ``hardware_db/``); in a source checkout they are read from those folders directly.
+  ``models_db/``, ``hardware_db/`` and ``engines_db/``); in a source checkout they are read from those folders
+  directly.
 * User entries are added to them, never replace them: from the user folder (``user_dir()``: platformdirs'
   user data folder, or ``GENMODEL_USER_DIR``) and from every folder named in ``GENMODEL_DB`` (separated like
   PATH) or given with ``use_databases`` (the CLI's ``--db``). Each such folder holds ``models/``,
-  ``hardware/``, ``platforms/`` and ``engines/`` sub-folders of one-entry YAML/JSON files. A name defined twice is an error
-  naming both files; a file's name must be its entry's name (``h100-sxm.yaml`` holds ``name: h100-sxm``).
+  ``hardware/``, ``platforms/`` and ``engines/`` sub-folders of one-entry YAML/JSON files. A name defined twice is an
+  error naming both files; a file's name must be its entry's name (``h100-sxm.yaml`` holds ``name: h100-sxm``).
 * Every file is validated on load (``SpecError`` naming the file and the field). Lookups are case-insensitive,
   accept the display name, and accept the path of a spec file (``.yaml``, ``.yml``, ``.json``); an unknown
   name raises ``UnknownNameError`` with the closest names. Each database is read once per process.

@@ -13,7 +13,8 @@ memory and static parts (communication is accounted per slot):
   equals the stated coefficient.
 * **Envelope model** (all others): P = P_idle + (TDP - P_idle) x activity, with
   activity = min(1, busy_compute + w_mem x busy_memory), busy_x = the share of the operator's time its
-  compute (memory) term needs at the achievable rate. ``w_mem`` = 0.66 is fitted to one published point
+  compute (memory) term needs at the achievable rate; for compute that is the FLOPs at the large-shape fraction
+  (tile padding and idle waves stretch the time, not the power). ``w_mem`` = 0.66 is fitted to one published point
   (ML.ENERGY: Llama-3.1-8B decode at batch 8 on H100 averaged 486 W: (486 - 70) / (700 - 70) = 0.66 at a
   fully memory-bound step); a compute-saturated operator draws TDP (ML.ENERGY: batch 256, 691 W of 700).
   Kernel-launch overhead time draws idle power.
@@ -113,9 +114,13 @@ class PowerModel:
         static = self.idle_w * t
         if not self.has_coefficients:
             # activity x t = min(t, t_c + w_mem t_m): busy_x = t_x / t multiplied out
-            weighted = timing.compute_s + MEMORY_ACTIVITY_WEIGHT * timing.memory_s
+            # compute activity counts the arithmetic at the large-shape rate: rows padded to a tile and idle waves
+            # stretch the compute time without drawing tensor-core power
+            busy = timing.compute_s if timing.busy_compute_s is None else np.minimum(timing.busy_compute_s,
+                                                                                        timing.compute_s)
+            weighted = busy + MEMORY_ACTIVITY_WEIGHT * timing.memory_s
             dynamic = self.dynamic_w * np.minimum(t, weighted)
-            compute = dynamic * (timing.compute_s / np.where(weighted > 0, weighted, 1.0))
+            compute = dynamic * (busy / np.where(weighted > 0, weighted, 1.0))
             return static, compute, dynamic - compute
         compute, memory = self.dynamic_energy(table, placement)  # the roofline's power bound keeps P <= TDP
         return static, *np.broadcast_arrays(compute, memory, t)[:2]

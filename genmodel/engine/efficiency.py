@@ -14,7 +14,8 @@ engine, weight_only)`` returns, per operator row and configuration, the achievab
   ``w / ceil(w)`` of w = tiles / compute units (the last wave runs partly empty); with fewer tiles than units
   the library splits the reduction (split-K) so that ``floor(units / tiles)`` units share each tile, and the used
   share is ``tiles · floor(units / tiles) / units`` (>= 1/2). It only matters where the GEMM is compute-bound:
-  short prefills, large decode batches. Routed experts use their own M (tokens per active expert). fp8 runs at 0.9 and fp4/int4
+  short prefills, large decode batches. Routed experts use their own M (tokens per active expert). fp8 runs at 0.9
+  and fp4/int4
   at 0.8 of the bf16 fraction (lower achieved fraction and clock throttling under the power cap on the fast paths);
   weight-only quantized GEMMs at the engine's ``weight_only_scale``.
 * Fused attention: ``η_attn · engine.attention_scale · S / (S + S_half)`` for a prompt of S tokens in prefill

@@ -226,7 +226,8 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     # on every rank
     BL = B if linear_batch is None else np.asarray(linear_batch, dtype=float)
     T = BL * q / cp if phase == "prefill" else BL * q
-    c = _Ctx(model, phase, B, T, q / cp if phase == "prefill" else q, cp, tp, T * parallel.attention_groups, np.asarray(parallel.ep, dtype=float),
+    c = _Ctx(model, phase, B, T, q / cp if phase == "prefill" else q, cp, tp, T * parallel.attention_groups,
+             np.asarray(parallel.ep, dtype=float),
              parallel.expert_tp, np.asarray(parallel.expert_imbalance, dtype=float), wb, ab, kb, eb, dtypes.gemm,
              dtypes.attention)
     H, V = model.hidden_size, model.vocab_size

@@ -40,6 +40,9 @@ class Timing:
     time_s: np.ndarray  # per instance
     count: np.ndarray
     power_s: np.ndarray | float = 0.0
+    # the time the arithmetic itself keeps the matrix units busy (FLOPs at the large-shape fraction, without tile
+    # padding or idle waves): what the power envelope counts as compute activity (genmodel.economics.energy)
+    busy_compute_s: np.ndarray | None = None
 
     @property
     def step_s(self) -> np.ndarray:
@@ -70,7 +73,8 @@ class Timing:
 def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth: dict[str, np.ndarray], *,
                    compute_efficiency: float, memory_efficiency: float, kernel_overhead_s: float,
                    flops_scale=1.0, bandwidth_scale=1.0, power_s=0.0,
-                   memory_ramp_s=0.0, kv_memory_efficiency=None) -> tuple[Timing, Timing]:
+                   memory_ramp_s=0.0, kv_memory_efficiency=None,
+                   busy_efficiency: float | None = None) -> tuple[Timing, Timing]:
     """Time each operator of ``table``: returns (realistic, ideal) timings.
 
     ``peak_flops``: per operator, the device's dense peak for its datatype (inf for memory-only rows).
@@ -81,8 +85,9 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     attention share their kernel's ramp); KV-cache bytes are read at their own
     fraction ``kv_memory_efficiency`` (paged attention kernels; default: ``memory_efficiency``). ``power_s``: per
     operator, the
-    least time its dynamic energy allows under the power cap (0 where there is no coefficient model). The ideal
-    timing uses efficiencies of 1 and no kernel overhead.
+    least time its dynamic energy allows under the power cap (0 where there is no coefficient model).
+    ``busy_efficiency``: the large-shape compute fraction, for ``Timing.busy_compute_s``. The ideal timing uses
+    efficiencies of 1 and no kernel overhead.
     """
     extra = table.flops.ndim - 1
     peak = np.asarray(peak_flops, dtype=float).reshape(-1, *([1] * extra))
@@ -99,8 +104,9 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     kv_eff = memory_efficiency if kv_memory_efficiency is None else kv_memory_efficiency
     memory = (ideal_m - kv_m) / memory_efficiency + kv_m / kv_eff + np.where(ideal_m > 0, kernels * memory_ramp_s, 0.0)
     power = np.broadcast_to(np.asarray(power_s, dtype=float), ideal_c.shape)
+    busy = None if busy_efficiency is None else ideal_c / busy_efficiency
     real = Timing(compute, memory, overhead, np.maximum(np.maximum(compute, memory), power) + overhead, table.count,
-                  power)
+                  power, busy)
     zero = np.zeros_like(ideal_c)
     ideal = Timing(ideal_c, ideal_m, zero, np.maximum(np.maximum(ideal_c, ideal_m), power), table.count, power)
     return real, ideal

@@ -137,7 +137,8 @@ class Stepper:
                                      memory_efficiency=r.memory_efficiency, kernel_overhead_s=r.kernel_overhead_s,
                                      flops_scale=s.flops_scale, bandwidth_scale=s.bandwidth_scale, power_s=power_s,
                                      memory_ramp_s=ramp,
-                                     kv_memory_efficiency=min(r.kv_memory_efficiency * e.kv_read_scale, 1.0))
+                                     kv_memory_efficiency=min(r.kv_memory_efficiency * e.kv_read_scale, 1.0),
+                                     busy_efficiency=r.compute_efficiency)
         extra = real.time_s.ndim - 1
         is_layer = np.array([g != "model" for g in table.groups]).reshape(-1, *([1] * extra))
         count = table.count.reshape(-1, *([1] * extra))

@@ -252,9 +252,18 @@ def tornado_figure(frame: Any, metric_label: str, change: float = 0.2) -> go.Fig
                   xaxis_title=f"change of {metric_label} (%)", yaxis_title="hardware knob")
 
 
-def compare_figure(table: Any, column: str, title: str, unit: str) -> go.Figure:
+def _error_bars(part: Table, column: str) -> dict[str, Any]:
+    """Plotly ``error_y`` from the 80% band columns ``<column>_low`` and ``<column>_high`` (none where not finite)."""
+    y = np.asarray(part[column], dtype=float)
+    up, down = np.asarray(part[f"{column}_high"], dtype=float) - y, y - np.asarray(part[f"{column}_low"], dtype=float)
+    up, down = (np.where(np.isfinite(e), e, np.nan) for e in (up, down))
+    return {"type": "data", "symmetric": False, "array": up, "arrayminus": down, "color": "black", "thickness": 1}
+
+
+def compare_figure(table: Any, column: str, title: str, unit: str, band: bool = False) -> go.Figure:
     """Bar chart of one column of a comparison table (hardware or model on the x axis), coloured by the origin
-    of the realism factors of each row."""
+    of the realism factors of each row; with ``band``, error bars span the 80% band (columns ``<column>_low``
+    and ``<column>_high``)."""
     table = _table(table)
     label = "model" if "model" in table else "hardware"
     origins = table["realism_origin"] if "realism_origin" in table else np.full(len(table), "")
@@ -262,7 +271,8 @@ def compare_figure(table: Any, column: str, title: str, unit: str) -> go.Figure:
     for k, origin in enumerate(dict.fromkeys(origins)):
         part = table[origins == origin]
         fig.add_trace(go.Bar(x=part[label], y=part[column], name=f"realism: {origin}" if origin else column,
-                             marker={"color": ORIGIN_COLORS[k % len(ORIGIN_COLORS)]}))
+                             marker={"color": ORIGIN_COLORS[k % len(ORIGIN_COLORS)]},
+                             error_y=_error_bars(part, column) if band else None))
     fig.update_xaxes(categoryorder="array", categoryarray=list(table[label]))  # the table's ranking
     return _style(fig, title, LEGEND_ABOVE, xaxis_title=label, yaxis_title=unit, showlegend=True)
 

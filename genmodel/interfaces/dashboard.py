@@ -37,7 +37,7 @@ CALIBRATED_HELP = "Off: every device uses its kind's documented default efficien
 
 # SI column of a library table -> (header shown, factor from SI, printf format); others follow `column_format`
 COLUMN_FORMATS: dict[str, tuple[str, float | None, str | None]] = {
-    "hardware": ("Hardware", None, None), "model": ("Model", None, None),
+    "hardware": ("Hardware", None, None), "model": ("Model", None, None), "engine": ("Engine", None, None),
     "realism_origin": ("Realism origin", None, None), "realism": ("Realism basis", None, None),
     "compute_efficiency": ("Compute efficiency (% of peak)", 100, "%.0f"),
     "memory_efficiency": ("Bandwidth efficiency (% of peak)", 100, "%.0f"),
@@ -77,12 +77,20 @@ COLUMN_FORMATS: dict[str, tuple[str, float | None, str | None]] = {
 }
 # suffix of an SI column -> (unit shown, factor), for columns not in COLUMN_FORMATS
 SUFFIX_UNITS = {"_s": ("ms", 1e3), "_bytes": ("GB", 1e-9), "_j": ("J", 1.0), "_w": ("W", 1.0)}
+# suffix of a band column (the 80% band of the column it extends) -> word in its header
+BAND_SUFFIXES = {"_low": "low", "_high": "high"}
+ENGINE_DEFAULT = "device default"
 
 
 def column_format(name: str) -> tuple[str, float | None, str | None]:
     """Header, factor from SI and printf format of a library column (known, a tier column, or by suffix)."""
     if name in COLUMN_FORMATS:
         return COLUMN_FORMATS[name]
+    for suffix, word in BAND_SUFFIXES.items():  # 'tpot_s_low' -> 'TPOT, 80% band low (ms)'
+        if name.endswith(suffix):
+            label, factor, fmt = column_format(name[: -len(suffix)])
+            head, paren, unit = label.partition(" (")
+            return f"{head}, 80% band {word}{paren}{unit}", factor, fmt
     if name.startswith("bytes_"):  # breakdown traffic per memory tier
         return f"{name[len('bytes_'):]} traffic (MB)", 1e-6, "%.2f"
     for suffix, (unit, factor) in SUFFIX_UNITS.items():
@@ -103,6 +111,8 @@ def display_frame(table: Table, columns: list[str] | None = None) -> tuple[pd.Da
             data[label] = np.where(values, "yes", "no")
         elif values.dtype.kind in "iuf" and factor is not None:
             shown = values.astype(float) * factor
+            if name.endswith(tuple(BAND_SUFFIXES)):  # +-inf: no band, shown empty
+                shown = np.where(np.isfinite(shown), shown, np.nan)
             finite = shown[np.isfinite(shown)]
             whole = bool(np.all(finite == np.round(finite)))
             if fmt in ("%d", None) and whole:  # counts: 328, not 328.000
@@ -115,6 +125,14 @@ def display_frame(table: Table, columns: list[str] | None = None) -> tuple[pd.Da
         else:
             data[label] = [str(v) for v in values]
     return pd.DataFrame(data), config
+
+
+def with_bands(columns: list[str], table: Table) -> list[str]:
+    """``columns`` with the band columns of ``table`` (``<column>_low``, ``<column>_high``) right after their figure,
+    the rest of ``table``'s columns at the end."""
+    bands = {f"{c}{suffix}" for c in table.columns for suffix in BAND_SUFFIXES}
+    order = [b for c in columns if c in table and c not in bands for b in (c, f"{c}_low", f"{c}_high") if b in table]
+    return order + [c for c in table.columns if c not in order]
 
 
 def show_table(table: Table, columns: list[str] | None = None) -> None:
@@ -169,6 +187,16 @@ def calibrated_box(key: str) -> bool:
     return st.checkbox(CALIBRATED_LABEL, value=True, key=key, help=CALIBRATED_HELP)
 
 
+def engine_box(key: str, where=st) -> str | None:
+    """Serving-engine profile: None (the device's usual engine) or an engine name."""
+    engines = genmodel.all_engines()
+    name = where.selectbox("Serving engine", [ENGINE_DEFAULT, *sorted(engines)], key=key,
+                           format_func=lambda n: n if n == ENGINE_DEFAULT else f"{n}: {engines[n].display_name}",
+                           help="Per-step overheads, bucketing and kernel scales of a serving engine "
+                                "(genmodel engines); the realism line below names the engine in force.")
+    return None if name == ENGINE_DEFAULT else name
+
+
 def workload_inputs(key: str, with_parallel: bool = True) -> dict:
     """Model, hardware, workload, datatypes and parallelism widgets; returns estimate() keyword arguments."""
     models, hardware = model_table(), hardware_table()
@@ -210,19 +238,29 @@ def memory_text(d: dict) -> str:
             f"usable of {d['device_memory_bytes'] / 1e9:,.2f} GB physical")
 
 
+def banded_metric(col, label: str, d: dict, key: str, spec: str, unit: str = "", scale: float = 1, **kw) -> None:
+    """Metric ``key`` of ``d`` (times ``scale``) with its 80% band in a caption beneath, where the band is finite."""
+    col.metric(label, f"{d[key] * scale:{spec}}{unit}", **kw)
+    low, high = d[f"{key}_low"] * scale, d[f"{key}_high"] * scale
+    if np.isfinite(low) and np.isfinite(high):
+        col.caption(f"80% band: {low:{spec}} to {high:{spec}}{unit}")
+
+
 def key_figures(result) -> None:
     d = result.to_dict()
     k = st.columns(4)
-    k[0].metric("TTFT", f"{d['ttft_s'] * 1e3:,.2f} ms", help=f"ideal roofline {d['ideal_ttft_s'] * 1e3:,.2f} ms")
-    k[1].metric("TPOT (mean)", f"{d['tpot_s'] * 1e3:,.3f} ms", help=f"ideal roofline {d['ideal_tpot_s'] * 1e3:,.3f} ms")
-    k[2].metric("End-to-end", f"{d['e2e_latency_s']:,.3f} s")
-    k[3].metric("Output throughput", f"{d['output_tokens_per_s']:,.1f} tok/s")
+    banded_metric(k[0], "TTFT", d, "ttft_s", ",.2f", " ms", 1e3,
+                  help=f"ideal roofline {d['ideal_ttft_s'] * 1e3:,.2f} ms")
+    banded_metric(k[1], "TPOT (mean)", d, "tpot_s", ",.3f", " ms", 1e3,
+                  help=f"ideal roofline {d['ideal_tpot_s'] * 1e3:,.3f} ms")
+    banded_metric(k[2], "End-to-end", d, "e2e_latency_s", ",.3f", " s")
+    banded_metric(k[3], "Output throughput", d, "output_tokens_per_s", ",.1f", " tok/s")
     m = st.columns(4)
     m[0].metric("Memory used", f"{d['total_memory_bytes'] / 1e9:,.2f} GB",
                 help=f"per device, of {d['memory_capacity_bytes'] / 1e9:,.1f} GB usable "
                      f"({d['device_memory_bytes'] / 1e9:,.1f} GB physical)")
     m[1].metric("Fits", "yes" if d["fits"] else "no")
-    m[2].metric("Largest batch that fits", f"{d['max_batch']:,}")
+    banded_metric(m[2], "Largest batch that fits", d, "max_batch", ",.0f")
     m[3].metric("Devices", f"{d['devices']:,}")
     e = st.columns(4)
     e[0].metric("Energy per output token", fmt(d["energy_per_output_token_j"], ",.4f", " J"))
@@ -230,6 +268,8 @@ def key_figures(result) -> None:
                 help="owned hardware, documented defaults (docs/energy_tco.md)")
     e[2].metric("Average power", fmt(d["avg_power_w"], ",.0f", " W"))
     e[3].metric("Decode bound", d["bound"])
+    bases = "; ".join(f"{phase}: {band['basis']}" for phase, band in d["bands"].items())
+    st.caption(f"Basis of the 80% bands (4 in 5 held-out published measurements fall inside): {bases}.")
     if not d["fits"]:
         st.warning(f"This configuration does not fit in memory ({memory_text(d)}); the figures assume it did.")
 
@@ -237,9 +277,11 @@ def key_figures(result) -> None:
 def page_estimate() -> None:
     st.header("Estimate")
     kw = workload_inputs("est")
-    calibrated = st.checkbox("Use the device's calibrated efficiencies (docs/validation.md)", value=True,
+    c1, c2 = st.columns(2)
+    engine = engine_box("est-engine", c1)
+    calibrated = c2.checkbox("Use the device's calibrated efficiencies (docs/validation.md)", value=True,
                              key="est-calibrated", help=CALIBRATED_HELP)
-    result = run(kw, calibrated=calibrated)
+    result = run(kw, calibrated=calibrated, engine=engine)
     if result is None:
         return
     key_figures(result)
@@ -264,10 +306,11 @@ def page_compare() -> None:
     batch = int(c1.number_input("Batch", 1, 1 << 16, 8, key="cmp-batch"))
     inputs = int(c2.number_input("Input tokens", 1, 1 << 22, 1024, key="cmp-in"))
     outputs = int(c3.number_input("Output tokens", 1, 1 << 20, 256, key="cmp-out"))
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     weight = pick(c1.selectbox("Weight dtype", DTYPE_CHOICES, key="cmp-wd"))
     sort_by = c2.selectbox("Sort by", ["cost", "energy", "latency"], key="cmp-sort")
-    calibrated = c3.checkbox(CALIBRATED_LABEL, value=True, key="cmp-calibrated", help=CALIBRATED_HELP)
+    engine = engine_box("cmp-engine", c3)
+    calibrated = c4.checkbox(CALIBRATED_LABEL, value=True, key="cmp-calibrated", help=CALIBRATED_HELP)
     names_m, names_h = sorted(models), sorted(hardware)
     if what == "hardware":
         model = st.selectbox("Model", names_m, index=index_of(names_m, "llama-3.1-8b"), key="cmp-model")
@@ -278,7 +321,7 @@ def page_compare() -> None:
             return
         with st.spinner("Sizing and estimating each device..."):
             table = compare_hardware(models[model], [hardware[h] for h in chosen], batch, inputs, outputs, weight,
-                                     sort_by=sort_by, calibrated=calibrated)
+                                     sort_by=sort_by, calibrated=calibrated, engine=engine)
         label = "hardware"
     else:
         device = st.selectbox("Hardware", names_h, index=index_of(names_h, "h200-sxm"), key="cmp-hw")
@@ -289,19 +332,21 @@ def page_compare() -> None:
             return
         with st.spinner("Sizing and estimating each model..."):
             table = compare_models([models[m] for m in chosen], hardware[device], batch, inputs, outputs, weight,
-                                   sort_by=sort_by, calibrated=calibrated)
+                                   sort_by=sort_by, calibrated=calibrated, engine=engine)
         label = "model"
     note = realism_note(table)
     if note:
         text = note.split(" Use --")[0]  # the library's advice names CLI options; this page has a checkbox
         st.warning(f"{text[:1].upper()}{text[1:]} Untick '{CALIBRATED_LABEL}' to put every device on its kind's "
                    "default efficiencies.")
-    order = [label, "realism_origin", "fits", "devices", "split", *COMPARE_COLUMNS, "realism", *FACTORS, "reason"]
+    order = [label, "engine", "realism_origin", "fits", "devices", "split", *COMPARE_COLUMNS, "realism", *FACTORS,
+             "reason"]
     if label == "model":
         order.insert(1, "hardware")
-    show_table(table, [c for c in order if c in table] + [c for c in table.columns if c not in order])
-    st.caption("Each row shows the realism in force: its origin (calibrated on published measurements, the kind's "
-               "documented defaults, or a mix), its basis and its factors.")
+    show_table(table, with_bands(order, table))
+    st.caption("Each row shows the serving engine and the realism in force: its origin (calibrated on published "
+               "measurements, the kind's documented defaults, or a mix), its basis and its factors. The 80% band "
+               "columns are empty where no band exists.")
     download(table, "comparison", "dl-compare")
     ok = table[np.asarray(table["fits"], dtype=bool)]
     if ok.empty:
@@ -309,8 +354,9 @@ def page_compare() -> None:
                 "the column 'Why it cannot run' says why.")
         return
     c1, c2, c3 = st.columns(3)
-    c1.plotly_chart(charts.compare_figure(ok.assign(tpot_ms=ok["tpot_s"] * 1e3), "tpot_ms", "TPOT", "TPOT (ms)"),
-                    width="stretch")
+    tpot = ok.assign(tpot_ms=ok["tpot_s"] * 1e3, tpot_ms_low=ok["tpot_s_low"] * 1e3,
+                     tpot_ms_high=ok["tpot_s_high"] * 1e3)
+    c1.plotly_chart(charts.compare_figure(tpot, "tpot_ms", "TPOT (80% band)", "TPOT (ms)", band=True), width="stretch")
     c2.plotly_chart(charts.compare_figure(ok, "energy_per_output_token_j", "Energy per output token",
                                           "J per token"), width="stretch")
     c3.plotly_chart(charts.compare_figure(ok, "usd_per_million_output_tokens", "Cost per million output tokens",
@@ -387,19 +433,20 @@ def page_planner() -> None:
     ttft = c[2].number_input("TTFT target (ms)", 1.0, 1e6, 2000.0, key="pl-ttft")
     tpot = c[3].number_input("TPOT target (ms)", 0.1, 1e5, 50.0, key="pl-tpot")
     budget = int(c[4].number_input("Max devices", 1, 4096, 8, key="pl-max"))
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     weight = pick(c1.selectbox("Weight dtype", DTYPE_CHOICES, key="pl-wd"))
     rank_by = c2.selectbox("Rank by", ["throughput", "cost", "energy"], key="pl-rank")
-    calibrated = c3.checkbox(CALIBRATED_LABEL, value=True, key="pl-calibrated", help=CALIBRATED_HELP)
+    engine = engine_box("pl-engine", c3)
+    calibrated = c4.checkbox(CALIBRATED_LABEL, value=True, key="pl-calibrated", help=CALIBRATED_HELP)
     with st.spinner("Searching layouts and batch sizes..."):
         result = plan(models[model], hardware[device], inputs, outputs, ttft / 1e3, tpot / 1e3, budget,
-                      weight_dtype=weight, rank_by=rank_by, calibrated=calibrated)
-    realism_caption(resolve_realism(resolve_hardware(hardware[device])[0], None, calibrated))
+                      weight_dtype=weight, rank_by=rank_by, calibrated=calibrated, engine=engine)
+    realism_caption(resolve_realism(resolve_hardware(hardware[device])[0], None, calibrated, engine))
     st.metric("Configurations meeting the targets", f"{len(result.ranked):,} of {len(result.space):,}")
     if result.ranked.empty:
         st.info("None meets the targets: relax them or allow more devices.")
     else:
-        show_table(result.ranked.head(50))
+        show_table(result.ranked.head(50), with_bands(result.ranked.columns, result.ranked))
         download(result.ranked, "plan", "dl-plan")
     st.plotly_chart(charts.pareto_figure(result.space, result.ranked, result.pareto,
                                          f"{model} on {device}: {inputs} in / {outputs} out"), width="stretch")

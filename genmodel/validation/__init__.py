@@ -41,15 +41,16 @@ from genmodel.validation.rows import (
     UNITS,
     Case,
     NotExpressibleError,
-    load_rows,
-    parse_row,
     engine_of,
     holdout_group,
+    load_rows,
+    parse_row,
     source_group,
 )
 
 __all__ = [
-    "COLUMNS", "COMPUTE_SCALES", "FAMILIES", "KV_SCALES", "MAX_BYTES", "MAX_ROWS", "MEMORY_SCALES", "METRICS", "METRIC_CLASS",
+    "COLUMNS", "COMPUTE_SCALES", "FAMILIES", "KV_SCALES", "MAX_BYTES", "MAX_ROWS", "MEMORY_SCALES", "METRICS",
+    "METRIC_CLASS",
     "MIN_ROWS", "PER_SEQUENCE_GRID", "RECORD_COLUMNS", "STEP_GRID", "UNITS", "Calibration", "Case", "EngineStepFit",
     "FamilyFit", "NotExpressibleError", "apply", "calibrate", "engine_of", "family_of", "holdout_group",
     "leave_one_source_out", "load_rows", "parse_row", "predict_rows", "predicted_value", "scored", "source_group",

@@ -19,9 +19,10 @@ source does not carry the fit), plus Gaussian priors on the log of each factor c
 for an engine with at least ``MIN_ROWS`` rows in the family; ``b`` only when those rows span at least two batch
 sizes (a step cost and a bandwidth fraction can only be told apart by a source that varies batch or model);
 otherwise the engine profile's value is kept and the record says so (``fitted``). Families with fewer than
-``MIN_ROWS`` rows are not fitted; ``c`` is fitted when the engine has at least two prefill rows. The grids: ``COMPUTE_SCALES`` x ``MEMORY_SCALES`` (one vectorized estimate per
-row and KV fraction through flops_scale/bandwidth_scale, with the step costs set to zero) and ``STEP_GRID`` x ``PER_SEQUENCE_GRID``
-added in closed form (TTFT = T0 + slots x (a + b n)).
+``MIN_ROWS`` rows are not fitted; ``c`` is fitted when the engine has at least two prefill rows. The grids:
+``COMPUTE_SCALES`` x ``MEMORY_SCALES`` (one vectorized estimate per row through flops_scale/bandwidth_scale, with
+the step costs set to zero) and ``STEP_GRID`` x ``PER_SEQUENCE_GRID`` x ``PREFILL_GRID`` added in closed form
+(TTFT = T0 + slots x (a + b n + c)).
 
 ``apply(rows, fits)`` predicts the expressible rows with those fits in force (a family without a fit gets its
 kind's and engines' defaults, never the factors stored in its entries). ``leave_one_source_out(rows)`` refits
@@ -227,7 +228,8 @@ def _fit_family(family: str, items: list[_FitRow]) -> FamilyFit:
     kv, kc, km = KV_SCALES[:, None, None], COMPUTE_SCALES[None, :, None], MEMORY_SCALES[None, None, :]
     prior_k = (_log_prior(kc, 1.0, 0.0, PRIOR_SIGMA["compute"]) + _log_prior(km, 1.0, 0.0, PRIOR_SIGMA["memory"])
                + _log_prior(kv, 1.0, 0.0, PRIOR_SIGMA["kv"]))
-    valid = ((kc * max(base.compute_efficiency, base.attention_efficiency) <= 1.0) & (km * base.memory_efficiency <= 1.0)
+    valid = ((kc * max(base.compute_efficiency, base.attention_efficiency) <= 1.0)
+             & (km * base.memory_efficiency <= 1.0)
              & (np.minimum(base.kv_memory_efficiency * kv, 1.0) * km <= 1.0))
     by_engine: dict[str, list[_FitRow]] = {}
     for it in items:

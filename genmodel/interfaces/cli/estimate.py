@@ -127,7 +127,7 @@ def _row(label: str, d: dict[str, Any], key: str, rate: bool = False) -> str:
     shown = f"{value:,.1f} tok/s" if rate else ms(value)
     ideal = d.get(f"ideal_{key}")
     twin = "" if ideal is None else (f"{ideal:,.1f} tok/s" if rate else ms(ideal))
-    return f"  {label:32}{(shown + ' ' + band).rstrip():>30}{twin:>18}"
+    return f"  {label:32}{(shown + ' ' + band).rstrip():>30}{twin:>18}".rstrip()
 
 
 def _band_basis(d: dict[str, Any]) -> str:
