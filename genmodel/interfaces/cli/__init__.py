@@ -80,6 +80,11 @@ def _entry() -> None:  # pragma: no cover - console script shim
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
+    except SystemExit:
+        # click met the closed pipe first: it wraps stdout and exits 1; the output was not wrong, only unread
+        if not type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):
+            raise
+        code = 0
     sys.exit(code)
 
 
