@@ -85,9 +85,10 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
     mem = _memory(s)
     timing = _timing(s, mem)
     energy = _energy(s, timing)
-    return Estimate(s.model, s.hw, s.dtypes, s.realism, _inputs(s), _metrics(s, mem, timing, energy),
+    bands = phase_bands(s)
+    return Estimate(s.model, s.hw, s.dtypes, s.realism, _inputs(s), _metrics(s, mem, timing, energy, bands),
                     timing.prefill, timing.decode, mem.placement, s.platform, s.par, s.costs, timing.fill,
-                    timing.slots, s.batch / timing.m_pre, s.batch / timing.m_dec, phase_bands(s))
+                    timing.slots, s.batch / timing.m_pre, s.batch / timing.m_dec, bands)
 
 
 # ---- 2. memory -----------------------------------------------------------------------------------------------
@@ -251,7 +252,8 @@ def _full(shape: tuple[int, ...]):
     return full
 
 
-def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView) -> dict[str, np.ndarray]:
+def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView,
+             bands: dict[str, Band]) -> dict[str, np.ndarray]:
     B, I, O = s.batch, s.input_tokens, s.output_tokens
     devices = s.par.devices
     pre, dec = t.prefill, t.decode
@@ -291,7 +293,7 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView) -> dict[st
         "energy_static_j": e.parts[0], "energy_compute_j": e.parts[1], "energy_memory_j": e.parts[2],
         "energy_comm_j": e.parts[3], **_cost(s, devices, served, ttft, e2e, avg_power),
     }
-    metrics.update(_bands(s, mem, metrics))
+    metrics.update(_bands(s, mem, metrics, bands))
     full = _full(s.shape)
     return {k: full(v) for k, v in metrics.items()}
 
@@ -308,11 +310,12 @@ def phase_bands(s: Setup) -> dict[str, Band]:
     return {phase: band(s.hw.kind, s.engine.name, phase, calibrated) for phase in ("prefill", "decode")}
 
 
-def _bands(s: Setup, mem: MemoryView, metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _bands(s: Setup, mem: MemoryView, metrics: dict[str, np.ndarray],
+           bands: dict[str, Band]) -> dict[str, np.ndarray]:
     """``<figure>_low`` and ``<figure>_high`` for every time and throughput, and the largest batch at the memory
     band's edges."""
     out = {}
-    for phase, b in phase_bands(s).items():
+    for phase, b in bands.items():
         for key in TIME_BANDS[phase]:
             out[f"{key}_low"], out[f"{key}_high"] = b.times(metrics[key])
         for key in RATE_BANDS[phase]:

@@ -24,6 +24,8 @@ import json
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 ALPHA = 0.2  # 80% bands
 MIN_CELL = 12  # held-out rows a cell needs for its own band
 WIDEN = 1.25  # a borrowed band is widened this much about its centre
@@ -42,14 +44,10 @@ class Band:
 
     def times(self, value):
         """(low, high) of a predicted time."""
-        import numpy as np
-
         return np.asarray(value) * math.exp(-self.high), np.asarray(value) * math.exp(-self.low)
 
     def rates(self, value):
         """(low, high) of a predicted rate."""
-        import numpy as np
-
         return np.asarray(value) * math.exp(self.low), np.asarray(value) * math.exp(self.high)
 
 

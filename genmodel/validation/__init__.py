@@ -17,7 +17,6 @@ Record tables are ``genmodel.table.Table``s; nothing here needs pandas.
 from genmodel.validation.calibration import (
     COMPUTE_SCALES,
     FAMILIES,
-    KV_SCALES,
     MEMORY_SCALES,
     MIN_ROWS,
     PER_SEQUENCE_GRID,
@@ -49,7 +48,7 @@ from genmodel.validation.rows import (
 )
 
 __all__ = [
-    "COLUMNS", "COMPUTE_SCALES", "FAMILIES", "KV_SCALES", "MAX_BYTES", "MAX_ROWS", "MEMORY_SCALES", "METRICS",
+    "COLUMNS", "COMPUTE_SCALES", "FAMILIES", "MAX_BYTES", "MAX_ROWS", "MEMORY_SCALES", "METRICS",
     "METRIC_CLASS",
     "MIN_ROWS", "PER_SEQUENCE_GRID", "RECORD_COLUMNS", "STEP_GRID", "UNITS", "Calibration", "Case", "EngineStepFit",
     "FamilyFit", "NotExpressibleError", "apply", "calibrate", "engine_of", "family_of", "holdout_group",

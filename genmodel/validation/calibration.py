@@ -70,10 +70,9 @@ FAMILIES = {
 }
 MIN_ROWS = 3
 COMPUTE_SCALES = np.geomspace(0.08, 1.25, 27)  # multiplies the kind's GEMM and attention fractions
-MEMORY_SCALES = np.geomspace(0.3, 1.15, 19)  # multiplies the kind's weight-streaming fraction
-# the KV-read fraction moves with the weight-streaming one (same memory system); its ratio to it is physics, not
-# fitted: a separate factor did not improve held-out errors on the current data (docs/validation.md)
-KV_SCALES = np.array([1.0])
+# multiplies the kind's weight-streaming fraction and, with it, the KV-read fraction (same memory system): their
+# ratio is physics, not fitted; a separate factor did not improve held-out errors on the current data
+MEMORY_SCALES = np.geomspace(0.3, 1.15, 19)
 STEP_GRID = np.array([0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 12, 20, 35]) * 1e-3
 PER_SEQUENCE_GRID = np.array([0, 1, 3, 10, 30, 100, 300]) * 1e-6
 PREFILL_GRID = np.array([0, 0.5, 1, 2, 4, 8, 16]) * 1e-3
@@ -81,7 +80,7 @@ PREFILL_GRID = np.array([0, 0.5, 1, 2, 4, 8, 16]) * 1e-3
 ENGINE_MEMORY_SHIFTS = np.arange(-4, 5)
 # prior widths on the log of each factor: the efficiency asymptotes are known to about +-30% from vendor
 # microbenchmarks; host costs per step to about a factor e (a) and 4.5 (b); offsets keep zero allowed
-PRIOR_SIGMA = {"compute": 0.3, "memory": 0.3, "kv": 0.3, "step": 1.0, "per_sequence": 1.5, "prefill": 1.5,
+PRIOR_SIGMA = {"compute": 0.3, "memory": 0.3, "step": 1.0, "per_sequence": 1.5, "prefill": 1.5,
                "engine_memory": 0.15}
 RESIDUAL_SIGMA = 0.25  # typical log error of one row (likelihood width): data and priors weigh in these units
 STEP_OFFSET_S, PER_SEQUENCE_OFFSET_S, PREFILL_OFFSET_S = 0.05e-3, 1e-6, 0.25e-3
@@ -132,13 +131,6 @@ class FamilyFit:
                           prefill_overhead_s=None if step is None else step.prefill_overhead_s,
                           source=f"calibration of {self.family}")
 
-    @property
-    def step_overhead_s(self) -> float:
-        """The step cost of the family's most-used engine (for summaries)."""
-        if not self.engines:
-            return 0.0
-        return max(self.engines.values(), key=lambda e: len(e.rows)).step_overhead_s
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record (without the family name, the key of its record)."""
         out = asdict(self)
@@ -160,20 +152,14 @@ class _FitRow:
 
 
 def _grid_predictions(case: Case) -> dict[str, Any]:
-    """Components of the prediction over the (KV read, compute, memory) scale grid for one row, without step
-    costs: shape (KV_SCALES, COMPUTE_SCALES, MEMORY_SCALES)."""
-    kv_default = KIND_DEFAULTS[case.kwargs["hardware"].kind].kv_memory_efficiency
-    ttft, tpot = [], []
-    for k in KV_SCALES:
-        zero = Efficiency(step_overhead_s=0.0, step_overhead_per_sequence_s=0.0, prefill_overhead_s=0.0,
-                          kv_memory_efficiency=min(kv_default * k, 1.0))
-        # the KV fraction is absolute: bandwidth_scale multiplies the bandwidth itself, so divide it back out
-        result = estimate(**{**case.kwargs, "flops_scale": COMPUTE_SCALES[:, None],
-                             "bandwidth_scale": MEMORY_SCALES[None, :], "efficiency": zero, "calibrated": False})
-        ttft.append(result.metrics["ttft_s"])
-        tpot.append(result.metrics["tpot_s"])
+    """Components of the prediction over the (compute, memory) scale grid for one row, without step costs:
+    shape (COMPUTE_SCALES, MEMORY_SCALES). bandwidth_scale multiplies the bandwidth itself, so it scales the
+    weight-streaming and the KV-read time alike."""
+    zero = Efficiency(step_overhead_s=0.0, step_overhead_per_sequence_s=0.0, prefill_overhead_s=0.0)
+    result = estimate(**{**case.kwargs, "flops_scale": COMPUTE_SCALES[:, None],
+                         "bandwidth_scale": MEMORY_SCALES[None, :], "efficiency": zero, "calibrated": False})
     m = result.metrics
-    return {"ttft": np.stack(ttft), "tpot": np.stack(tpot), "fill": float(np.asarray(result.prefill_slots).flat[0]),
+    return {"ttft": m["ttft_s"], "tpot": m["tpot_s"], "fill": float(np.asarray(result.prefill_slots).flat[0]),
             "slots": float(np.asarray(result.decode_slots).flat[0]),
             "n_pre": float(np.asarray(result.prefill_step_sequences).flat[0]),
             "n_dec": float(np.asarray(result.decode_step_sequences).flat[0]),
@@ -225,12 +211,10 @@ def _fit_family(family: str, items: list[_FitRow]) -> FamilyFit:
     groups: dict[str, int] = {}
     for it in items:
         groups[it.case.holdout] = groups.get(it.case.holdout, 0) + 1
-    kv, kc, km = KV_SCALES[:, None, None], COMPUTE_SCALES[None, :, None], MEMORY_SCALES[None, None, :]
-    prior_k = (_log_prior(kc, 1.0, 0.0, PRIOR_SIGMA["compute"]) + _log_prior(km, 1.0, 0.0, PRIOR_SIGMA["memory"])
-               + _log_prior(kv, 1.0, 0.0, PRIOR_SIGMA["kv"]))
+    kc, km = COMPUTE_SCALES[:, None], MEMORY_SCALES[None, :]
+    prior_k = _log_prior(kc, 1.0, 0.0, PRIOR_SIGMA["compute"]) + _log_prior(km, 1.0, 0.0, PRIOR_SIGMA["memory"])
     valid = ((kc * max(base.compute_efficiency, base.attention_efficiency) <= 1.0)
-             & (km * base.memory_efficiency <= 1.0)
-             & (np.minimum(base.kv_memory_efficiency * kv, 1.0) * km <= 1.0))
+             & (km * max(base.memory_efficiency, base.kv_memory_efficiency) <= 1.0))
     by_engine: dict[str, list[_FitRow]] = {}
     for it in items:
         by_engine.setdefault(it.case.engine, []).append(it)
@@ -294,10 +278,9 @@ def _fit_family(family: str, items: list[_FitRow]) -> FamilyFit:
                                          if f],
                                         round(float(ratio ** shift[index]), 4))
     weights = sum(1.0 / np.sqrt(groups[it.case.holdout]) for it in items)
-    k_kv, k_c, k_m = float(KV_SCALES[index[0]]), float(COMPUTE_SCALES[index[1]]), float(MEMORY_SCALES[index[2]])
+    k_c, k_m = float(COMPUTE_SCALES[index[0]]), float(MEMORY_SCALES[index[1]])
     return FamilyFit(family, kind, round(base.compute_efficiency * k_c, 4), round(base.memory_efficiency * k_m, 4),
-                     round(base.attention_efficiency * k_c, 4),
-                     round(min(base.kv_memory_efficiency * k_kv, 1.0) * k_m, 4), engines,
+                     round(base.attention_efficiency * k_c, 4), round(base.kv_memory_efficiency * k_m, 4), engines,
                      [it.case.row["id"] for it in items],
                      float(RESIDUAL_SIGMA * np.sqrt(max(total[index] - prior_k[index], 0.0) / weights)))
 
