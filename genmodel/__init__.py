@@ -3,7 +3,8 @@
 The public API is re-exported here; the subpackages show the architecture:
 ``specs`` (model, hardware, platform, workload, units) -> ``data`` (databases, HF import) -> ``engine``
 (operators, roofline, memory, collectives, one engine step, ``estimate``) -> ``economics`` (energy, TCO) ->
-``search`` (size, plan, compare) -> ``validation`` -> ``interfaces`` (CLI, charts, dashboard).
+``search`` (size, plan, compare) -> ``serving`` (traffic: continuous batching, queueing)
+-> ``validation`` -> ``interfaces`` (CLI, charts, dashboard).
 """
 
 from genmodel.data.registry import (
@@ -32,6 +33,7 @@ from genmodel.errors import (
 )
 from genmodel.search.compare import compare_hardware, compare_models
 from genmodel.search.planner import plan, size
+from genmodel.serving.serve import Served, serve
 from genmodel.specs.engine import EngineSpec
 from genmodel.specs.hardware import Efficiency, HardwareSpec
 from genmodel.specs.model import ModelSpec
@@ -41,10 +43,38 @@ from genmodel.table import Table
 from genmodel.version import __version__
 
 __all__ = [
-    "ConfigurationError", "CostAssumptions", "DoesNotFitError", "Efficiency", "EngineSpec", "Estimate",
+    "ConfigurationError",
+    "CostAssumptions",
+    "DoesNotFitError",
+    "Efficiency",
+    "EngineSpec",
+    "Estimate",
     "GenmodelError",
-    "HardwareSpec", "InputTypeError", "ModelSpec", "Parallelism", "PlatformSpec", "Realism", "SpecError", "Table",
-    "UnknownNameError", "Workload", "__version__", "all_engines", "all_hardware", "all_models", "all_platforms",
-    "compare_hardware", "compare_models", "estimate", "get_engine", "get_hardware", "get_model", "get_platform", "plan",
-    "size", "use_databases",
+    "HardwareSpec",
+    "InputTypeError",
+    "ModelSpec",
+    "Parallelism",
+    "PlatformSpec",
+    "Realism",
+    "Served",
+    "SpecError",
+    "Table",
+    "UnknownNameError",
+    "Workload",
+    "__version__",
+    "all_engines",
+    "all_hardware",
+    "all_models",
+    "all_platforms",
+    "compare_hardware",
+    "compare_models",
+    "estimate",
+    "get_engine",
+    "get_hardware",
+    "get_model",
+    "get_platform",
+    "plan",
+    "serve",
+    "size",
+    "use_databases",
 ]

@@ -105,10 +105,33 @@ class OperatorTable:
     def __len__(self) -> int:
         return len(self.names)
 
+    def select(self, keep: list[bool], prefix: str = "") -> OperatorTable:
+        """The rows where ``keep`` is true, their names prefixed with ``prefix``."""
+        idx = [i for i, k in enumerate(keep) if k]
+        arrays = (getattr(self, f)[idx] for f in _ARRAY_FIELDS)
+        return OperatorTable([prefix + self.names[i] for i in idx], [self.groups[i] for i in idx],
+                             [self.kinds[i] for i in idx], [self.dtypes[i] for i in idx], *arrays)
+
+    def concat(self, other: OperatorTable) -> OperatorTable:
+        """This table's rows followed by ``other``'s (configuration shapes broadcast together)."""
+        shape = np.broadcast_shapes(self.flops.shape[1:], other.flops.shape[1:])
+
+        def join(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            if a.ndim == 1:
+                return np.concatenate([a, b])
+            return np.concatenate([np.broadcast_to(a, (len(a), *shape)), np.broadcast_to(b, (len(b), *shape))])
+
+        return OperatorTable(self.names + other.names, self.groups + other.groups, self.kinds + other.kinds,
+                             self.dtypes + other.dtypes,
+                             *(join(getattr(self, f), getattr(other, f)) for f in _ARRAY_FIELDS))
+
     def total(self, attr: str) -> np.ndarray:
         """Sum over operators (times their layer counts) of ``attr`` ('flops', 'weight_bytes', ...)."""
         values = getattr(self, attr)
         return np.tensordot(self.count, values, axes=(0, 0))
+
+
+_ARRAY_FIELDS = ("count", "kernels", "flops", "weight_bytes", "kv_bytes", "act_bytes", "gemm_m", "gemm_n")
 
 
 class _Rows:
@@ -207,7 +230,8 @@ class _Ctx:
 
 
 def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, dtypes: DTypes,
-                    parallel: Parallelism = SINGLE_DEVICE, linear_batch=None) -> OperatorTable:
+                    parallel: Parallelism = SINGLE_DEVICE, linear_batch=None, prefix=0.0,
+                    extra_tokens=0.0, extra_head_tokens=0.0) -> OperatorTable:
     """Operators of one ``phase`` step on one device (see module docstring for the meaning).
 
     ``batch`` is the number of sequences of the device's attention group (its share of the replica's
@@ -216,6 +240,11 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     cache replicated); under expert parallelism each device holds num_experts/ep experts, each split
     expert_tp ways, and processes expert_imbalance x its even share of the stage's routed tokens.
     ``linear_batch`` (default ``batch``) is the batch the linear layers run at (a padded decode graph).
+    Prefill with ``prefix`` P: each sequence already holds P cached tokens (a prefix-cache hit); its S new tokens
+    attend to P + their causal predecessors (pairs(P + S) - pairs(P)) and read P + S keys. Decode with S new tokens
+    per sequence (a speculative verify step): each of the S queries attends to about the mean context, the keys are
+    read once, and the LM head runs on all S. ``extra_tokens`` (prompt chunks riding in a mixed step) pass through
+    the linear layers and ``extra_head_tokens`` (prompts that finish in the step) through the LM head.
     """
     q = np.asarray(new_tokens, dtype=float)
     B = np.asarray(batch, dtype=float)
@@ -225,7 +254,7 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     # context parallel: prefill splits the prompt's tokens over the cp ranks; decode runs the linear layers
     # on every rank
     BL = B if linear_batch is None else np.asarray(linear_batch, dtype=float)
-    T = BL * q / cp if phase == "prefill" else BL * q
+    T = (BL * q / cp if phase == "prefill" else BL * q) + extra_tokens
     c = _Ctx(model, phase, B, T, q / cp if phase == "prefill" else q, cp, tp, T * parallel.attention_groups,
              np.asarray(parallel.ep, dtype=float),
              parallel.expert_tp, np.asarray(parallel.expert_imbalance, dtype=float), wb, ab, kb, eb, dtypes.gemm,
@@ -240,12 +269,13 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
         # per sequence and device: query-key pairs (a cp-th of them, load-balanced) and keys read (prefill: all
         # of the prompt's keys, gathered from the cp ranks; decode: the local cp-th of the cache)
         if phase == "prefill":
-            pairs = causal_pairs(q, window, att.window_kind) / cp
-            keys_read = q
+            pairs = (causal_pairs(prefix + q, window, att.window_kind) - causal_pairs(prefix, window,
+                                                                                      att.window_kind)) / cp
+            keys_read = prefix + q
         else:
             first, last = context
-            pairs = mean_attended_keys(first, last, window, att.window_kind) / cp
-            keys_read = pairs
+            keys_read = mean_attended_keys(first, last, window, att.window_kind) / cp
+            pairs = q * keys_read
         # residual add fused into the following RMSNorm (vLLM's fused_add_rms_norm): read x and the
         # residual, write the new residual and the normalized x
         rows.add("attn_add_norm", label, "elementwise", None, n, act=4 * T * H * ab)
@@ -259,7 +289,8 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
         else:
             _ffn(rows, c, "ffn", label, n, model.ffn.intermediate_size / tp)
 
-    head_tokens = B  # prefill: last token of each sequence only; decode: the one new token
+    # prefill: last token of each sequence only; decode: every new token (one, or a verify step's S)
+    head_tokens = (B if phase == "prefill" else B * q) + extra_head_tokens
     rows.add("final_add_norm", "model", "elementwise", None, 1, act=4 * head_tokens * H * ab)
     _gemm(rows, c, "lm_head", "model", 1, head_tokens, H, V / tp, wb=eb, dtype=dtypes.head)
     return rows.table()

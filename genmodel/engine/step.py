@@ -46,6 +46,18 @@ from genmodel.specs.dtypes import bytes_per_element
 LAYER_FREE = ("vocab_collectives", "pp_send")  # collectives that are not per layer
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """Prompt work riding in a decode step: ``prompts`` prompts (per attention group, may be fractional: a mean
+    over steps) of ``tokens`` new tokens each after ``prefix`` cached tokens; ``finishing`` of them complete their
+    prompt in the step and emit a first token through the LM head."""
+
+    prompts: object
+    tokens: object
+    prefix: object = 0.0
+    finishing: object = 0.0
+
+
 @dataclass
 class StepResult:
     """One pipeline slot of one step (realistic and ideal), per device."""
@@ -110,18 +122,34 @@ class Stepper:
         if phase == "decode" and e.decode_batch_buckets:
             buckets = np.asarray(sorted(e.decode_batch_buckets), dtype=float)
             index = np.searchsorted(buckets, replica)  # past the largest bucket: no graph, no padding
-            linear = np.where(index < len(buckets), buckets[np.minimum(index, len(buckets) - 1)], replica)
+            linear = np.where((index < len(buckets)) & (replica > 0), buckets[np.minimum(index, len(buckets) - 1)],
+                              replica)
         return replica / groups, linear / groups
 
-    def step(self, phase: str, seqs, new_tokens, contexts=None) -> StepResult:
-        """One slot of a ``phase`` step for ``seqs`` sequences per attention group (see module docstring)."""
+    def step(self, phase: str, seqs, new_tokens, contexts=None, chunk: Chunk | None = None) -> StepResult:
+        """One slot of a ``phase`` step for ``seqs`` sequences per attention group (see module docstring).
+
+        A decode step may carry prompt ``chunk``s (continuous batching, genmodel.serving): their tokens run through
+        the linear layers with the decode tokens (one weight read), their attention is the prefill attention of
+        ``chunk.prompts`` prompts of ``chunk.tokens`` new tokens each after ``chunk.prefix`` cached ones, and the
+        prompts that finish in the step pass through the LM head.
+        """
         s, r, e = self.s, self.s.realism, self.s.engine
         seqs = np.asarray(seqs, dtype=float)
-        split = (self.overlap > 0) & (seqs >= 2)
+        prompts = np.zeros(()) if chunk is None else np.asarray(chunk.prompts, dtype=float)
+        split = (self.overlap > 0) & (seqs + prompts >= 2)
         micro = np.where(split, 2.0, 1.0)
         m_seqs, linear_seqs = self._padded(phase, seqs / micro)
+        if chunk is not None:  # a step carrying prompt chunks runs its linear layers unpadded (no decode graph)
+            linear_seqs = np.where(prompts > 0, m_seqs, linear_seqs)
+        riding = 0.0 if chunk is None else prompts * chunk.tokens / micro
         table = build_operators(s.model, phase, m_seqs, new_tokens, contexts, s.dtypes, s.par,
-                                linear_batch=linear_seqs)
+                                linear_batch=linear_seqs, extra_tokens=riding,
+                                extra_head_tokens=0.0 if chunk is None else chunk.finishing / micro)
+        if chunk is not None:
+            prefill = build_operators(s.model, "prefill", prompts / micro, chunk.tokens, None, s.dtypes, s.par,
+                                      prefix=chunk.prefix)
+            table = table.concat(prefill.select([k == "attention" for k in prefill.kinds], "chunk_"))
         # per-configuration arrays align on the trailing axes, so decode's leading [mean, final] axis broadcasts
         peaks = [s.hw.peak_flops_per_s[d] if d else np.inf for d in table.dtypes]
         power_s = s.power.min_time_s(table, self.placement) if s.power is not None else 0.0
@@ -147,7 +175,7 @@ class Stepper:
         ideal_ops = (weights * ideal.time_s).sum(axis=0)
 
         tokens = m_seqs * np.asarray(new_tokens, dtype=float) / (np.asarray(s.par.cp, dtype=float)
-                                                                 if phase == "prefill" else 1.0)
+                                                                 if phase == "prefill" else 1.0) + riding
         comm, ideal_comm = {}, {}
         if self.net is not None:
             comm = {k: micro * v for k, v in self._collectives(self.net, phase, tokens, m_seqs).items()}
@@ -161,8 +189,8 @@ class Stepper:
         exposed = _scaled(comm, total, total - hidden)
         ideal_exposed = _scaled(ideal_comm, ideal_total, ideal_total - ideal_hidden)
         # host work of the engine for this step: a + b x the replica's sequences in it
-        step = r.step_overhead_s + r.step_overhead_per_sequence_s * seqs * self.groups \
-            + (r.prefill_overhead_s if phase == "prefill" else 0.0)
+        step = r.step_overhead_s + r.step_overhead_per_sequence_s * (seqs + prompts) * self.groups \
+            + (r.prefill_overhead_s if phase == "prefill" else r.prefill_overhead_s * np.minimum(prompts, 1.0))
         return StepResult(table, real, ideal, weights, exposed, ideal_exposed, ops, ideal_ops,
                           ops + (total - hidden) + step, ideal_ops + (ideal_total - ideal_hidden), step, micro)
 

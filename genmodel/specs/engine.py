@@ -17,6 +17,11 @@ to the hardware's physics on every step:
   (``attention_scale``, ``kv_read_scale``, ``weight_only_scale``, multiplying the device's fractions; 1 = as good
   as the reference kernels).
 
+* its continuous-batching scheduler (genmodel.serving, docs/serving.md): the token budget of one step
+  (``max_batch_tokens``), the running-sequence limit (``max_seqs``), the KV page size (``kv_block_tokens``),
+  whether prompt chunks ride in decode steps (``mixed_batches``; SGLang runs prefill batches apart by default) and
+  whether prompts are chunked at all (``chunked_prefill``).
+
 Not modelled yet: engines that pad attention heads to a multiple of the tensor-parallel degree (Neuron) — a tp that
 does not divide the heads is refused.
 
@@ -63,5 +68,17 @@ class EngineSpec(FrozenSpec):
     weight_only_scale: float = Field(
         1.0, gt=0, le=1.5, description="Efficiency of weight-only quantized GEMMs (dequantization in the kernel) "
         "relative to the device's GEMMs.")
+    max_batch_tokens: int = Field(
+        8192, ge=1, description="Tokens one engine step may carry (decode tokens + prompt tokens): vLLM "
+        "max_num_batched_tokens, TensorRT-LLM max_num_tokens, SGLang chunked_prefill_size.")
+    max_seqs: int | None = Field(
+        256, ge=1, description="Most sequences running at once (vLLM max_num_seqs, TensorRT-LLM max_batch_size, "
+        "SGLang max_running_requests); none: only the KV cache limits them.")
+    kv_block_tokens: int = Field(16, ge=1, description="Tokens per KV-cache page (a request holds whole pages).")
+    mixed_batches: bool = Field(
+        True, description="Prompt chunks ride in decode steps (vLLM, TensorRT-LLM); false: prefill steps run apart "
+        "and decoding stalls during them (SGLang's default).")
+    chunked_prefill: bool = Field(
+        True, description="Prompts longer than the step's room are split over steps; false: a prompt runs whole.")
     source: str = Field(min_length=1, description="Where the figures come from.")
     notes: str | None = Field(None, description="Versions the figures describe, caveats.")

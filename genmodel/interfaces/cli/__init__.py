@@ -17,7 +17,7 @@ import numpy as np
 import typer
 
 from genmodel.errors import GenmodelError
-from genmodel.interfaces.cli import catalog, dashboard, estimate, imports, search, validate  # noqa: F401  (register)
+from genmodel.interfaces.cli import catalog, dashboard, estimate, imports, search, serve, validate  # noqa: F401
 from genmodel.interfaces.cli.app import app
 
 # library argument names whose command-line option is spelled differently

@@ -1,0 +1,1 @@
+"""Served traffic: continuous batching, chunked prefill, queueing, percentiles, goodput (docs/serving.md)."""

@@ -1,0 +1,309 @@
+"""``serve()``: a model served under traffic — continuous batching with chunked prefill, queueing, percentiles,
+goodput, prefix caching and speculative decoding (docs/serving.md).
+
+Contract
+--------
+``serve(model, hardware, input_tokens, output_tokens, request_rate=... | concurrency=... | offline=..., ...)``
+checks its arguments once (``genmodel.engine.inputs.prepare`` plus the traffic checks here), builds the engine step
+of a replica from the same operator tables and roofline as ``estimate`` (``Stepper.step`` with prompt chunks riding
+in decode steps), and solves the steady state with ``genmodel.serving.steady``. ``request_rate`` is requests/s for
+the whole deployment (dp replicas share it evenly) or ``"max"`` for the saturated steady state; ``concurrency`` is
+the clients a benchmark keeps in flight (closed loop); ``offline`` submits that many requests at once. Lengths,
+rates and the parallel degrees may be arrays; they broadcast and nothing loops over configurations in Python.
+The result's ``metrics`` are SI arrays: ``ttft_p50_s`` ... ``e2e_p99_s``, ``tpot_mean_s``, ``tpot_p99_s``,
+``itl_p99_s``, ``output_tokens_per_s`` (and per device), ``max_request_rate_per_s``, ``goodput_requests_per_s``
+(with targets), ``running_batch``, ``utilization``, ``bottleneck``, ``kv_cache_bytes``, ``fits``.
+Not modelled: client-side overheads (HTTP, tokenization), KV-cache offload, disaggregated pools, preemption costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from genmodel.data.registry import get_model
+from genmodel.engine.estimate import MemoryView, _memory
+from genmodel.engine.inputs import MAX_TOKENS, Setup, prepare
+from genmodel.engine.parallel import Parallelism
+from genmodel.engine.step import Chunk, Stepper
+from genmodel.errors import ConfigurationError
+from genmodel.serving.speculative import tokens_per_step
+from genmodel.serving.steady import BINDING, Load, Requests, Scheduler, solve, terms
+from genmodel.specs.checks import at_least, positive, scalar, whole
+from genmodel.specs.hardware import Efficiency
+from genmodel.specs.model import ModelSpec
+
+PERCENTILES = (0.5, 0.9, 0.99)
+
+
+@dataclass
+class Served:
+    """What ``serve()`` returns: the settings in force and the metrics (SI arrays, 0-d for one configuration)."""
+
+    model: str
+    hardware: str
+    engine: str
+    settings: dict[str, Any]
+    metrics: dict[str, np.ndarray]
+    realism: Any = field(repr=False, default=None)
+
+    def __getattr__(self, name: str) -> Any:
+        metrics = self.__dict__.get("metrics", {})
+        if name in metrics:
+            value = metrics[name]
+            return value.item() if np.ndim(value) == 0 else value
+        raise AttributeError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        from genmodel.data.registry import provenance
+
+        out: dict[str, Any] = {**provenance(), "model": self.model, "hardware": self.hardware, "engine": self.engine,
+                               **self.settings}
+        for key, value in self.metrics.items():
+            arr = np.asarray(value)
+            if arr.dtype.kind == "f":
+                arr = np.where(np.isfinite(arr), arr, None)  # unbounded waits (past saturation): JSON null
+            out[key] = arr.item() if arr.ndim == 0 else arr.tolist()
+        if self.realism is not None:
+            out["realism"] = self.realism.to_dict()
+        return out
+
+
+def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_tokens=1024, output_tokens=256, *,
+          request_rate=None, concurrency=None, offline=None, input_cv: float = 0.0, output_cv: float = 0.0,
+          burstiness: float = 1.0, max_batch_tokens: int | None = None, chunk_tokens: int | None = None,
+          max_seqs: int | None = None, prefix_hit: float = 0.0, spec_tokens: int | None = None,
+          spec_acceptance: float | Sequence[float] | None = None, spec_accepted_share: float | None = None,
+          spec_mean_length: float | None = None, draft_model: str | ModelSpec | None = None,
+          ttft_target_s: float | None = None, tpot_target_s: float | None = None, percentile: float = 0.99,
+          weight_dtype: str | None = None, kv_dtype: str | None = None, activation_dtype: str | None = None,
+          tp=1, pp=1, ep=1, dp=1, cp=1, attention_dp=False, parallel: Parallelism | None = None,
+          engine: str | None = None, calibrated: bool = True, efficiency: Efficiency | None = None,
+          flops_scale=1.0, bandwidth_scale=1.0, capacity_scale=1.0) -> Served:
+    """Serve ``model`` on ``hardware`` under traffic (see the module docstring). Exactly one of ``request_rate``
+    (requests/s, or ``"max"``), ``concurrency`` and ``offline`` is given. ``burstiness`` is the gamma shape of the
+    inter-arrival times (1: Poisson; smaller: burstier, like vLLM's benchmark option). ``prefix_hit`` is the share
+    of each prompt found in the prefix cache (one shared prefix). Speculative decoding: ``spec_tokens`` k with one of
+    ``spec_acceptance`` (per token, or a per-position list), ``spec_accepted_share`` or ``spec_mean_length``, and a
+    ``draft_model`` (default: MTP heads, one extra layer of the model per drafted token). Targets (seconds) at
+    ``percentile`` add ``goodput_requests_per_s``, ``slo_attainment``, ``meets_slo`` and
+    ``max_goodput_rate_per_s``. Bad arguments raise a ``GenmodelError`` naming the argument."""
+    load = _load(request_rate, concurrency, offline)
+    percentile = scalar("percentile", positive("percentile", percentile, 99.999))
+    percentile = percentile / 100.0 if percentile > 1 else percentile
+    input_cv = scalar("input_cv", at_least("input_cv", input_cv, 0.0, 10.0))
+    output_cv = scalar("output_cv", at_least("output_cv", output_cv, 0.0, 10.0))
+    shape_k = scalar("burstiness", positive("burstiness", burstiness, 1e3))
+    hit = scalar("prefix_hit", at_least("prefix_hit", prefix_hit, 0.0, 1.0))
+    if hit >= 1.0:
+        raise ConfigurationError("prefix_hit must be below 1: at least one prompt token is computed", "prefix_hit")
+    targets = [None if v is None else scalar(n, positive(n, v))
+               for n, v in (("ttft_target_s", ttft_target_s), ("tpot_target_s", tpot_target_s))]
+    if parallel is None:
+        parallel = Parallelism(tp, pp, ep, dp, attention_dp, 1.0, 0.0, None, cp)
+    s = prepare(model, hardware, 1, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype,
+                embedding_dtype=None, parallel=parallel, num_devices=None, prefill_chunk_tokens=8192,
+                flops_scale=flops_scale, bandwidth_scale=bandwidth_scale, capacity_scale=capacity_scale,
+                interconnect_scale=1.0, check_fit=False, workload=None, costs=None, requests_per_s=None,
+                efficiency=efficiency, calibrated=calibrated, cooling_w_per_w=None, engine=engine)
+    e = s.engine
+    groups = float(np.max(s.par.attention_groups))
+    budget = _count("max_batch_tokens", max_batch_tokens, e.max_batch_tokens)
+    chunk = _count("chunk_tokens", chunk_tokens, budget)
+    if chunk > budget:
+        raise ConfigurationError(f"chunk_tokens {int(chunk)} exceeds max_batch_tokens {int(budget)}: a chunk rides "
+                                 "in one step's budget", "chunk_tokens")
+    seqs = _count("max_seqs", max_seqs, e.max_seqs if e.max_seqs is not None else np.inf)
+    k = None if spec_tokens is None else int(scalar("spec_tokens", whole("spec_tokens", spec_tokens, 1, 64)))
+    if k is None and any(v is not None for v in (spec_acceptance, spec_accepted_share, spec_mean_length,
+                                                 draft_model)):
+        raise ConfigurationError("speculative decoding needs --spec-tokens k (the draft tokens per step)",
+                                 "spec_tokens")
+    E = 1.0 if k is None else tokens_per_step(k, spec_acceptance, accepted_share=spec_accepted_share,
+                                              mean_length=spec_mean_length)
+    draft = _draft(s, draft_model) if k is not None and draft_model is not None else None
+
+    mem = _memory(s)
+    I, O = s.input_tokens, s.output_tokens
+    kv_tokens, bytes_per_token, draft_bytes = _kv_capacity(s, mem, chunk, draft)
+    req = Requests(I, O, input_cv, output_cv, hit, 1.0 / shape_k, E, 1.0 if k is None else k + 1.0)
+    sched = Scheduler(budget * groups, chunk * groups, seqs * groups, kv_tokens, float(e.kv_block_tokens),
+                      e.mixed_batches, e.chunked_prefill or chunk_tokens is not None)
+    step = _step_function(s, mem, req, k, draft)
+    dp_ = np.asarray(s.par.dp, dtype=float)
+    per_replica = Load(load.mode, None if load.value is None else np.asarray(load.value, dtype=float) / dp_)
+    state = solve(step, req, sched, per_replica, PERCENTILES, targets[0], targets[1], percentile)
+    m = dict(state.metrics)
+    devices = np.asarray(s.par.devices, dtype=float)
+    for key in ("request_rate_per_s", "output_tokens_per_s", "max_request_rate_per_s", "goodput_requests_per_s",
+                "max_goodput_rate_per_s"):
+        if key in m:
+            m[key] = m[key] * dp_
+    m["output_tokens_per_s_per_device"] = m["output_tokens_per_s"] / devices
+    m["total_tokens_per_s"] = m["request_rate_per_s"] * (I + O)
+    m["concurrency"] = m["request_rate_per_s"] * m["e2e_mean_s"]
+    m["running_batch"] = m["running_batch"] * dp_
+    m["kv_cache_bytes"] = m.pop("kv_tokens") / groups * bytes_per_token
+    m["kv_capacity_bytes"] = kv_tokens / groups * bytes_per_token
+    m["weights_bytes"] = mem.footprint.weights_bytes + draft_bytes
+    m["tokens_per_step"] = np.asarray(E)
+    m["fits"] = state.terms.cap >= 1.0
+    m["bottleneck"] = _bottleneck(s, mem, req, sched, state, step)
+    m["devices"] = devices
+    shape = np.broadcast_shapes(*(np.shape(v) for v in m.values()))
+    m = {key: np.broadcast_to(np.asarray(v), shape).copy() if shape else np.asarray(v) for key, v in m.items()}
+    settings = {"mode": load.mode, "input_tokens": _plain(I), "output_tokens": _plain(O), "input_cv": input_cv,
+                "output_cv": output_cv, "burstiness": shape_k, "max_batch_tokens": int(budget),
+                "chunk_tokens": int(chunk), "max_seqs": None if np.isinf(seqs) else int(seqs),
+                "kv_block_tokens": e.kv_block_tokens, "mixed_batches": e.mixed_batches,
+                "chunked_prefill": bool(sched.chunked), "prefix_hit": hit, "spec_tokens": k,
+                "spec_tokens_per_step": E, "draft_model": draft.model.name if draft is not None else
+                ("mtp" if k is not None else None), "percentile": percentile,
+                "ttft_target_s": targets[0], "tpot_target_s": targets[1],
+                "weight_dtype": s.dtypes.weight, "activation_dtype": s.dtypes.activation, "kv_dtype": s.dtypes.kv,
+                **{d: _plain(getattr(s.par, d)) for d in ("tp", "pp", "ep", "dp", "cp")}}
+    if load.value is not None:
+        settings["load_value"] = _plain(load.value)
+    where = s.platform.name if s.platform is not None else s.hw.name
+    return Served(s.model.name, where, e.name, settings, m, s.realism)
+
+
+def _plain(value):
+    arr = np.asarray(value)
+    if arr.dtype.kind == "f" and np.all(arr == np.floor(arr)):
+        arr = arr.astype(np.int64)
+    return arr.item() if arr.ndim == 0 else arr.tolist()
+
+
+def _load(request_rate, concurrency, offline) -> Load:
+    given = [name for name, v in (("request_rate", request_rate), ("concurrency", concurrency),
+                                  ("offline", offline)) if v is not None]
+    if len(given) != 1:
+        what = " and ".join(given) if given else "none"
+        raise ConfigurationError(f"give exactly one of request_rate (requests/s or 'max'), concurrency and offline; "
+                                 f"got {what}", given[-1] if given else "request_rate")
+    if isinstance(request_rate, str):
+        if request_rate.strip().lower() not in ("max", "inf"):
+            raise ConfigurationError(f"request_rate must be a number of requests/s or 'max', got {request_rate!r}",
+                                     "request_rate")
+        return Load("max")
+    if request_rate is not None:
+        return Load("rate", positive("request_rate", request_rate))
+    if concurrency is not None:
+        return Load("concurrency", whole("concurrency", concurrency, 1, 2**32))
+    return Load("offline", whole("offline", offline, 1, 2**40))
+
+
+def _count(name: str, value, default) -> float:
+    if value is None:
+        return float(default)
+    return scalar(name, whole(name, value, 1, MAX_TOKENS))
+
+
+@dataclass
+class _Draft:
+    model: ModelSpec
+    stepper: Stepper
+    setup: Setup
+
+
+def _draft(s: Setup, draft_model) -> _Draft:
+    """The draft model on the same devices and layout as the target."""
+    d = get_model(draft_model)
+    if d.vocab_size != s.model.vocab_size:
+        raise ConfigurationError(f"draft model {d.name} has a {d.vocab_size:,}-token vocabulary but {s.model.name} "
+                                 f"has {s.model.vocab_size:,}: a draft must share the target's tokenizer",
+                                 "draft_model")
+    try:
+        par = Parallelism(s.par.tp, 1, 1, 1, False, 1.0, 0.0, None, 1)
+        ds = prepare(d, s.platform or s.hw, 1, s.input_tokens, s.output_tokens, s.dtypes.weight, s.dtypes.kv,
+                     s.dtypes.activation, embedding_dtype=None, parallel=par, num_devices=None,
+                     prefill_chunk_tokens=8192, flops_scale=s.flops_scale, bandwidth_scale=s.bandwidth_scale,
+                     capacity_scale=s.capacity_scale, interconnect_scale=1.0, check_fit=False, workload=None,
+                     costs=None, requests_per_s=None, efficiency=None, calibrated=True, cooling_w_per_w=None,
+                     engine=s.engine)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"draft model {d.name} cannot run with tp {int(np.max(s.par.tp))}: {exc}",
+                                 "draft_model") from None
+    mem = _memory(ds)
+    return _Draft(d, Stepper(ds, mem.inv_bandwidth, mem.placement), ds)
+
+
+def _kv_capacity(s: Setup, mem: MemoryView, chunk: float, draft: _Draft | None):
+    """(KV tokens a replica can hold, KV bytes per token on the most loaded device, draft weight bytes)."""
+    dev = mem.device
+    I, O = s.input_tokens, s.output_tokens
+    mean_ctx = I + O / 2.0
+    per_token = dev.kv_per_sequence(mean_ctx) / mean_ctx  # bytes per held token (windows averaged)
+    act = np.minimum(chunk, MAX_TOKENS) * dev.per_token
+    draft_bytes = 0.0
+    if draft is not None:
+        dm = _memory(draft.setup)
+        draft_bytes = dm.footprint.weights_bytes
+        per_token = per_token + dm.device.kv_per_sequence(mean_ctx) / mean_ctx
+    free = mem.capacity - mem.footprint.weights_bytes - act - draft_bytes
+    tokens = np.maximum(free, 0.0) / per_token * np.asarray(s.par.attention_groups, dtype=float)
+    return tokens, per_token, draft_bytes
+
+
+def _step_function(s: Setup, mem: MemoryView, req: Requests, k: int | None, draft: _Draft | None):
+    """step(n, p): seconds of one replica step with n decoding sequences and p prompt tokens (pp slots)."""
+    stepper = Stepper(s, mem.inv_bandwidth, mem.placement)
+    par = s.par
+    pp = np.asarray(par.pp, dtype=float)
+    share = pp * np.asarray(par.attention_groups, dtype=float)  # micro-batches x attention groups
+    I, O = req.input_tokens, req.output_tokens
+    I_new = (1.0 - req.prefix_hit) * I
+    prefix = req.prefix_hit * I
+    contexts = (I + 1.0, I + np.maximum(O - 1.0, 1.0))
+    q = req.verify_tokens
+
+    def step(n, p):
+        # a typical step carries whole sequences and tokens: the mean counts are rounded (a fractional GEMM height
+        # would pay for a whole extra tile)
+        n = np.round(np.asarray(n, dtype=float)) / share
+        prompts = np.round(np.asarray(p, dtype=float)) / I_new / share
+        res = stepper.step("decode", n, q, contexts, chunk=Chunk(prompts, I_new, prefix, prompts))
+        t = res.slot_s
+        if k is not None:
+            t = t + np.minimum(n * share, 1.0) * _draft_s(stepper, draft, n, contexts, k, prompts, I_new)
+        return pp * t
+
+    return step
+
+
+def _draft_s(stepper: Stepper, draft: _Draft | None, n, contexts, k: int, prompts, I_new):
+    """Seconds the draft adds to a verify step: k draft steps (the first also prefills the new prompt tokens)."""
+    if draft is None:  # MTP heads: one decoder layer plus the LM head per drafted token
+        res = stepper.step("decode", n, 1, contexts)
+        table = res.table
+        layer = np.array([g != "model" for g in table.groups])
+        rows = res.weights * res.real.time_s
+        per_layer = rows[layer].sum(axis=0) / (stepper.fraction * stepper.s.model.num_layers)
+        return k * (per_layer + rows[~layer].sum(axis=0))
+    first = draft.stepper.step("decode", n, 1, contexts, chunk=Chunk(prompts, I_new, 0.0, prompts))
+    rest = draft.stepper.step("decode", n, 1, contexts)
+    return (first.slot_s - first.step_overhead_s) + (k - 1) * (rest.slot_s - rest.step_overhead_s)
+
+
+def _bottleneck(s: Setup, mem: MemoryView, req: Requests, sched: Scheduler, state, step) -> np.ndarray:
+    """What limits the saturated rate: 'compute' where the saturated step is compute-bound, else the limit that
+    caps the running batch ('max sequences', 'kv memory') or the prompt work per step ('token budget')."""
+    x_max, binding = state.x_max, state.binding
+    t = terms(x_max, req, sched)
+    stepper = Stepper(s, mem.inv_bandwidth, mem.placement)
+    pp = np.asarray(s.par.pp, dtype=float) * np.asarray(s.par.attention_groups, dtype=float)
+    I_new = (1.0 - req.prefix_hit) * req.input_tokens
+    prompts = t.x * I_new / I_new / pp
+    res = stepper.step("decode", (1.0 + t.n) / pp, req.verify_tokens,
+                       (req.input_tokens + 1.0, req.input_tokens + np.maximum(req.output_tokens - 1.0, 1.0)),
+                       chunk=Chunk(prompts, I_new, req.prefix_hit * req.input_tokens, prompts))
+    real = res.real
+    w = np.broadcast_to(res.weights, real.time_s.shape)
+    compute = (w * np.where(real.compute_s >= real.memory_s, real.time_s, 0.0)).sum(axis=0)
+    total = (w * real.time_s).sum(axis=0)
+    label = BINDING[binding]
+    return np.where(compute > 0.5 * total, "compute", label)

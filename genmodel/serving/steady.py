@@ -1,0 +1,457 @@
+"""Steady state of continuous batching, in closed form over an abstract step time (docs/serving.md sections 1-4).
+
+Contract
+--------
+``solve(step, requests, scheduler, load, percentiles)`` returns a ``SteadyState``: running batch, TTFT / TPOT /
+ITL / end-to-end percentiles, throughput, saturation rate and what binds, for one replica of an engine whose step
+time is ``step(n, p)`` seconds with ``n`` decoding sequences and ``p`` prompt tokens in the step (any vectorized
+callable: genmodel.serving.serve passes the roofline engine step; the tests pass an affine one and a discrete-event
+simulation of the same scheduler). Everything is an array over the configuration shape; the step is evaluated on a
+few stacked arrays per call, never in a Python loop over configurations.
+
+The unknown is x, the requests admitted per engine step. Given x everything but the step time is arithmetic:
+
+    D      = (O - 1) / E                     decode steps per request (E tokens per step with speculation)
+    n      = x D  (mixed)  or  x D / (1 - pi)  (separate prefill steps)     decoding sequences per step
+    B_p    = min(C, T - q n)                 prompt tokens one step can carry (budget T, chunk C, q = tokens
+                                             per decoding sequence: 1, or k + 1 when verifying a draft)
+    k_p    = ceil(I' / B_p)                  steps a prompt of I' = (1 - h) I new tokens takes
+    pi     = max(1 - exp(-x k_p), x I' / B_p)   share of steps carrying prompt tokens
+    p_s    = x I' / pi                       prompt tokens in such a step
+    N_run  = x (k_p + D_wall)                running sequences (Little's law in steps)
+
+and the step time t = (1 - pi) t_d + pi t_s, with t_d = step(1 + n, 0) and t_s = step(1 + n, p_s) (the tagged
+request sees itself and the stationary others). Open loop: x solves x = lambda t(x) (on a load grid, then
+interpolated). Closed loop with N clients: N_run(x) = N, throughput N / E2E (Little). Saturation: the largest x
+with N_run <= N_cap = min(max sequences, KV capacity / tokens held per request) and x I' <= B_p.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from genmodel.serving.queueing import (
+    LogNormal,
+    Wait,
+    cdf_of_sum,
+    erlang_c,
+    kingman_wait,
+    normal_cdf,
+    normal_ppf,
+    quantile_of_sum,
+)
+
+StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+GRID = np.array([0.0, 1e-3, 3e-3, 0.01, 0.03, 0.07, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.82, 0.88, 0.93,
+                 0.96, 0.98, 0.99, 0.995, 1.0])  # shares of the saturated load x_max the open loop is solved on
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    """What the engine's scheduler allows per replica (see the module docstring)."""
+
+    max_batch_tokens: float  # T: tokens one step may carry (decode tokens + prompt tokens)
+    chunk_tokens: float  # C: prompt tokens one step may carry (<= T)
+    max_seqs: float  # running sequences (inf: no limit but memory)
+    kv_capacity_tokens: np.ndarray  # KV-cache tokens the replica can hold
+    block_tokens: float = 16.0  # KV page size: a request holds whole pages (half a page wasted on average)
+    mixed: bool = True  # prompt chunks ride in decode steps (vLLM, TensorRT-LLM); False: separate steps (SGLang)
+    chunked: bool = True  # prompts are split into chunks; False: a prompt runs whole in one step
+
+
+@dataclass(frozen=True)
+class Requests:
+    """The request stream: mean lengths, their spread, prefix hits, burstiness and speculation."""
+
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    input_cv: float = 0.0
+    output_cv: float = 0.0
+    prefix_hit: float = 0.0  # share of each prompt found in the prefix cache (one shared prefix)
+    arrival_cv2: float = 1.0  # squared coefficient of variation of inter-arrival times (Poisson 1; gamma 1/shape)
+    tokens_per_step: float = 1.0  # E: tokens a decode step emits per sequence (speculation)
+    verify_tokens: float = 1.0  # q: tokens per decoding sequence in a step (k + 1 with speculation)
+
+
+@dataclass(frozen=True)
+class Load:
+    """``mode``: 'rate' (requests/s per replica, Poisson or bursty), 'concurrency' (clients kept in flight),
+    'max' (saturated steady state) or 'offline' (``value`` requests submitted at once)."""
+
+    mode: str
+    value: np.ndarray | float | None = None
+
+
+@dataclass
+class Terms:
+    """The arithmetic of one load x (arrays)."""
+
+    x: np.ndarray
+    n: np.ndarray  # decoding sequences per step
+    budget: np.ndarray  # B_p
+    steps_prefill: np.ndarray  # k_p
+    pi: np.ndarray
+    p_step: np.ndarray  # p_s
+    decode_steps: np.ndarray  # D_wall
+    running: np.ndarray  # N_run
+    cap: np.ndarray  # N_cap
+    kv_seqs: np.ndarray  # running requests the KV cache can hold
+    kv_tokens: np.ndarray  # tokens held by the running requests, the shared prefix included
+
+
+def terms(x, r: Requests, s: Scheduler) -> Terms:
+    """Everything that follows from the admitted requests per step x (module docstring)."""
+    x = np.asarray(x, dtype=float)
+    I_new = (1.0 - r.prefix_hit) * r.input_tokens
+    D = np.maximum(r.output_tokens - 1.0, 0.0) / r.tokens_per_step
+    if s.mixed:
+        n = x * D
+        room = s.max_batch_tokens - r.verify_tokens * n
+        budget = np.minimum(s.chunk_tokens, room) if s.chunked else np.maximum(room, I_new)
+    else:
+        budget = np.broadcast_to(np.asarray(s.chunk_tokens if s.chunked else np.maximum(s.chunk_tokens, I_new),
+                                            dtype=float), np.shape(I_new)) + 0.0 * x
+    safe = np.maximum(budget, 1e-9)
+    kp = np.ceil(I_new / safe) if s.chunked else np.ones_like(safe)
+    pi = np.clip(np.maximum(-np.expm1(-x * kp), x * I_new / safe), 0.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_step = np.where(pi > 0, x * I_new / np.where(pi > 0, pi, 1.0), I_new / kp)
+        if s.mixed:
+            d_wall = D + 0.0 * x
+        else:
+            n = x * D / np.maximum(1.0 - pi, 1e-12)
+            d_wall = D / np.maximum(1.0 - pi, 1e-12)
+    running = x * (kp + d_wall)
+    held = (kp * I_new / 2 + d_wall * (I_new + r.output_tokens / 2)) / np.maximum(kp + d_wall, 1e-12) \
+        + s.block_tokens / 2
+    shared = r.prefix_hit * r.input_tokens
+    kv_seqs = np.maximum(s.kv_capacity_tokens - shared, 0.0) / held
+    cap = np.minimum(s.max_seqs, kv_seqs)
+    return Terms(x, n, budget, kp, pi, p_step, d_wall, running, cap, kv_seqs, running * held + shared)
+
+
+def feasible(t: Terms, r: Requests) -> np.ndarray:
+    """True where the load x is sustainable: running within the cap, prompt work within the budget."""
+    I_new = (1.0 - r.prefix_hit) * r.input_tokens
+    return (t.running <= t.cap) & (t.x * I_new <= t.budget) & (t.budget > 0) & (t.pi < 1.0)
+
+
+def saturation(r: Requests, s: Scheduler, iterations: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """(x_max, binding) — the largest sustainable x (bisection on arithmetic only) and which limit binds at it:
+    0 max sequences, 1 KV memory, 2 token budget."""
+    I_new = (1.0 - r.prefix_hit) * r.input_tokens
+    shape = np.broadcast_shapes(np.shape(I_new), np.shape(r.output_tokens), np.shape(s.kv_capacity_tokens))
+    hi = np.broadcast_to(np.maximum(s.max_batch_tokens, s.chunk_tokens) / I_new + 1.0, shape).copy()
+    lo = np.zeros(shape)
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        ok = feasible(terms(mid, r, s), r)
+        lo = np.where(ok, mid, lo)
+        hi = np.where(ok, hi, mid)
+    t = terms(hi, r, s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.stack(np.broadcast_arrays(t.running / s.max_seqs, t.running / np.maximum(t.kv_seqs, 1e-12),
+                                              np.where(t.budget > 0, hi * I_new / t.budget, np.inf)))
+    return lo, np.argmax(ratios, axis=0)
+
+
+BINDING = np.array(["max sequences", "kv memory", "token budget"])
+
+
+@dataclass
+class SteadyState:
+    """Per replica: the solved load and every figure of the served traffic (seconds, requests/s, tokens/s)."""
+
+    metrics: dict[str, np.ndarray]
+    terms: Terms
+    x_max: np.ndarray
+    binding: np.ndarray
+
+
+def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False) -> dict[str, np.ndarray]:
+    """Stacked step evaluations: t_d, t_s, the tagged prompt's own step t_own (and t_d at n + delta)."""
+    n_seen = 1.0 + t.n
+    zeros = np.zeros_like(t.p_step)
+    ns = [n_seen, n_seen if mixed else zeros, t.n if mixed else zeros]
+    ps = [zeros, t.p_step, t.p_step]
+    delta = np.maximum(1.0, np.sqrt(t.n))
+    if slope:
+        ns += [n_seen + delta, np.ones_like(n_seen)]
+        ps += [zeros, zeros]
+    shape = np.broadcast_shapes(*(np.shape(a) for a in ns + ps))
+    out = step(np.stack([np.broadcast_to(a, shape) for a in ns]), np.stack([np.broadcast_to(a, shape) for a in ps]))
+    res = {"t_d": out[0], "t_s": out[1], "t_own": out[2]}
+    if slope:
+        res["slope"] = (out[3] - out[0]) / delta
+        res["t_0"] = out[4]  # one request alone: the step the load builds on
+    return res
+
+
+def _mean_step(t: Terms, e: dict[str, np.ndarray]) -> np.ndarray:
+    return (1.0 - t.pi) * e["t_d"] + t.pi * e["t_s"]
+
+
+def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5, 0.9, 0.99),
+          ttft_target_s=None, tpot_target_s=None, target_percentile: float = 0.99) -> SteadyState:
+    """The steady state of one replica under ``load`` (module docstring)."""
+    x_max, binding = saturation(r, s)
+    if load.mode == "rate":
+        lam = np.asarray(load.value, dtype=float)
+        x, stable = _open_loop_x(step, r, s, x_max, lam)
+        phi = 1.0
+    else:
+        n_cap = terms(x_max, r, s).running
+        clients = n_cap if load.mode == "max" else np.asarray(load.value, dtype=float)
+        inside = np.minimum(clients, n_cap)
+        x = _x_for_running(r, s, inside, x_max)
+        stable = np.ones(np.shape(x), dtype=bool)
+        phi = np.where(inside > 0, (inside - 1.0) / np.maximum(inside, 1.0), 0.0)
+        lam = None
+    t = terms(x, r, s)
+    view = terms(phi * x, r, s) if load.mode != "rate" else t
+    e = _evaluate(step, view, s.mixed, slope=True)
+    m = _figures(r, s, t, view, e, lam, load, clients if load.mode != "rate" else None, percentiles,
+                 ttft_target_s, tpot_target_s, target_percentile)
+    t_max = terms(x_max, r, s)
+    m["max_request_rate_per_s"] = x_max / _mean_step(t_max, _evaluate(step, t_max, s.mixed))
+    if load.mode == "rate":
+        m["stable"] = stable & (lam < m["max_request_rate_per_s"])
+        m["utilization"] = lam / m["max_request_rate_per_s"]
+        for key in [k for k in m if k.startswith(("ttft_", "e2e_", "queue_"))]:
+            m[key] = np.where(m["stable"], m[key], np.inf)
+    else:
+        m["stable"] = np.ones(np.shape(m["request_rate_per_s"]), dtype=bool)
+        m["utilization"] = m["request_rate_per_s"] / m["max_request_rate_per_s"]
+    if ttft_target_s is not None or tpot_target_s is not None:
+        m["max_goodput_rate_per_s"] = _max_rate_meeting(step, r, s, x_max, ttft_target_s, tpot_target_s,
+                                                        target_percentile)
+    return SteadyState(m, t, x_max, binding)
+
+
+def _open_loop_x(step: StepFn, r: Requests, s: Scheduler, x_max, lam) -> tuple[np.ndarray, np.ndarray]:
+    """x solving x = lambda t(x), by linear interpolation of lambda(x) = x / t(x) on the load grid. The grid is
+    evaluated once per configuration (x_max's shape), whatever the number of rates asked for."""
+    base = np.shape(x_max)
+    nodes = GRID.reshape((-1,) + (1,) * len(base)) * x_max
+    t = terms(nodes, r, s)
+    lam_nodes = nodes / _mean_step(t, _evaluate(step, t, s.mixed))
+    shape = np.broadcast_shapes(base, np.shape(lam))
+    lam = np.broadcast_to(lam, shape)
+    lead = (len(GRID),) + (1,) * (len(shape) - len(base))
+    nodes = np.broadcast_to(nodes.reshape(lead + base), (len(GRID), *shape))
+    lam_nodes = np.broadcast_to(lam_nodes.reshape(lead + base), (len(GRID), *shape))
+    # first grid node whose rate reaches lambda; interpolate between it and the one before
+    reach = lam_nodes >= lam[None, ...]
+    idx = np.where(reach.any(axis=0), reach.argmax(axis=0), len(GRID) - 1)
+    idx = np.maximum(idx, 1)
+    lo_x = np.take_along_axis(nodes, idx[None, ...] - 1, 0)[0]
+    hi_x = np.take_along_axis(nodes, idx[None, ...], 0)[0]
+    lo_l = np.take_along_axis(lam_nodes, idx[None, ...] - 1, 0)[0]
+    hi_l = np.take_along_axis(lam_nodes, idx[None, ...], 0)[0]
+    w = np.clip((lam - lo_l) / np.where(hi_l > lo_l, hi_l - lo_l, 1.0), 0.0, 1.0)
+    stable = reach.any(axis=0)
+    return lo_x + w * (hi_x - lo_x), stable
+
+
+def _x_for_running(r: Requests, s: Scheduler, running, x_max, iterations: int = 60) -> np.ndarray:
+    """x at which N_run(x) equals ``running`` (running is increasing in x)."""
+    shape = np.broadcast_shapes(np.shape(running), np.shape(x_max))
+    lo, hi = np.zeros(shape), np.broadcast_to(x_max, shape).copy()
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        below = terms(mid, r, s).running < running
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    return (lo + hi) / 2
+
+
+def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.ndarray], lam, load: Load, clients,
+             percentiles, ttft_target_s, tpot_target_s, q_target) -> dict[str, np.ndarray]:
+    """Every figure at the solved load (docs/serving.md section 3)."""
+    I, O = r.input_tokens, r.output_tokens
+    I_new = (1.0 - r.prefix_hit) * I
+    D = np.maximum(O - 1.0, 0.0) / r.tokens_per_step
+    t_d, t_s, t_own = e["t_d"], e["t_s"], e["t_own"]
+    pi, kp, budget = view.pi, view.steps_prefill, view.budget
+    mean_step = (1.0 - pi) * t_d + pi * t_s
+    rate = (lam + 0.0 * mean_step) if load.mode == "rate" else None
+    # step-time spread: prompt chunks per step are Poisson (mean x k_p, u tokens each); a long step lets more
+    # prompts arrive for the next one, which amplifies the variance by 1 / (1 - rho_c^2)
+    u = I_new / kp
+    c_tok = np.maximum(t_s - t_d, 0.0) / np.maximum(view.p_step, 1e-12)  # seconds per prompt token in a step
+    x_seen = view.x * kp
+    rho_c = np.minimum(x_seen * u * c_tok / np.maximum(mean_step, 1e-300), 0.99)
+    var_c = (c_tok * u) ** 2 * x_seen / (1.0 - rho_c**2)
+    theta = var_c / np.maximum(mean_step, 1e-300)  # gamma step times; the step an arrival lands in is length-biased
+    c_star = mean_step + theta
+    var_star = var_c + theta**2
+    # TPOT of a request: the mean of its D decode steps (separate prefill steps stall it on top)
+    gaps = np.maximum(O - 1.0, 1.0)
+    if s.mixed:
+        tpot_mean = np.where(O > 1, D * mean_step / gaps, t_d / r.tokens_per_step)
+    else:
+        tpot_mean = np.where(O > 1, D * (t_d + pi / np.maximum(1 - pi, 1e-12) * t_s) / gaps, t_d / r.tokens_per_step)
+    # the running count fluctuates (Poisson, 2n/3 averaged over a request's life); feedback through the step time
+    # (more running -> longer steps -> more running) stretches the fluctuations by 1 / (1 - g), g = 1 - t_0 / t
+    gain = np.clip(1.0 - e["t_0"] / np.maximum(mean_step, 1e-300), 0.0, 0.95)
+    var_n = 2.0 * view.n / 3.0 / (1.0 - gain)
+    # consecutive steps are correlated (a long step lets more prompts in for the next): an AR(1) with coefficient
+    # rho_c, whose mean over D steps has (1 + rho_c) / (1 - rho_c) times the variance of independent steps
+    sigma = np.sqrt(D * var_c * (1 + rho_c) / (1 - rho_c) + (e["slope"] * D) ** 2 * var_n) / gaps
+    sigma = np.where(O > 1, sigma, 0.0)
+    # TTFT = residual of the step in progress + the prompt's own steps (+ queue waits)
+    busy = -np.expm1(-view.running)
+    r_mean = busy * c_star / 2
+    r_var = busy * (var_star + c_star**2) / 3 - r_mean**2
+    lam_seen = x_seen / np.maximum(mean_step, 1e-300)  # prompt chunks per second, as the tagged prompt sees them
+    others = np.minimum(lam_seen * c_star * u, np.maximum(budget - u, 0.0))
+    own_base = np.maximum(t_own - c_tok * view.p_step, 0.0)
+    b_mean = kp * (own_base + c_tok * (u + others))
+    b_var = kp * (c_tok * u) ** 2 * (lam_seen * c_star + lam_seen**2 * var_star)
+    b_var = b_var + (r.input_cv * I_new * np.where(kp > 1, t_own / np.maximum(budget, 1e-12), c_tok)) ** 2
+    cov = busy * c_tok * u * lam_seen * var_star / 2
+    s_mean = r_mean + b_mean
+    s_var = np.maximum(r_var + b_var + 2 * cov, 0.0)
+    out: dict[str, np.ndarray] = {}
+    prompt_s = I_new * t_own / np.maximum(budget, 1e-9)  # prefill-budget seconds one prompt needs
+    if load.mode == "rate":
+        a, c = t.running, t.cap
+        t_run = a / np.maximum(rate, 1e-300)
+        cs2 = (t.decode_steps * r.output_cv / np.maximum(t.steps_prefill + t.decode_steps, 1e-12)) ** 2
+        p_adm = erlang_c(c, a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w_adm = np.where(a < np.floor(c), p_adm / np.maximum(np.floor(c) - a, 1e-12) * t_run
+                             * (r.arrival_cv2 + cs2) / 2, np.inf)
+        admission = Wait(np.where(np.isfinite(w_adm), p_adm, 1.0), w_adm)
+        rho_rate, ca2, fixed_wait, backlog = rate, r.arrival_cv2, 0.0, 0.0
+    else:
+        e2e_service = s_mean + np.maximum(O - 1.0, 0.0) * tpot_mean
+        n_in = np.minimum(clients, t.running)
+        rate = n_in / e2e_service
+        rho_rate = rate * np.where(n_in > 0, (n_in - 1) / np.maximum(n_in, 1), 0.0)
+        ca2 = 1.0
+        fixed_wait = np.maximum(clients - n_in, 0.0) / rate if load.mode == "concurrency" else 0.0
+        backlog = np.maximum(np.asarray(load.value, dtype=float) - n_in, 0.0) / rate if load.mode == "offline" \
+            else 0.0
+        admission = Wait(np.zeros_like(rate), np.zeros_like(rate))
+    # prompts beyond one step's budget wait for later steps: a G/G/1 queue on the prompt budget
+    rho_p = rho_rate * prompt_s
+    overflow = Wait(np.minimum(rho_p, 1.0) * np.minimum(rho_p, 1.0),
+                    kingman_wait(rho_p, prompt_s, ca2, r.input_cv**2) * np.minimum(rho_p, 1.0))
+    wait = Wait.combine(admission, overflow)
+    if load.mode == "max":
+        wait = Wait(np.zeros_like(rate), np.zeros_like(rate))
+    ttft_nodes = LogNormal(s_mean, np.sqrt(s_var) / np.maximum(s_mean, 1e-300))
+    e2e_mean = s_mean + np.maximum(O - 1.0, 0.0) * tpot_mean
+    e2e_var = s_var + (np.maximum(O - 1.0, 0.0) * sigma) ** 2 + (tpot_mean * O * r.output_cv) ** 2
+    e2e_nodes = LogNormal(e2e_mean, np.sqrt(e2e_var) / np.maximum(e2e_mean, 1e-300))
+    if percentiles:
+        ttft_qs = quantile_of_sum(wait, ttft_nodes, percentiles)
+        e2e_qs = quantile_of_sum(wait, e2e_nodes, percentiles)
+    for i, q in enumerate(percentiles):
+        label = f"p{q * 100:g}".replace(".", "_")
+        shift = fixed_wait + q * backlog
+        out[f"ttft_{label}_s"] = ttft_qs[i] + shift
+        out[f"e2e_{label}_s"] = e2e_qs[i] + shift
+        out[f"tpot_{label}_s"] = tpot_mean + normal_ppf(q) * sigma if q != 0.5 else tpot_mean + 0.0 * sigma
+        out[f"itl_{label}_s"] = _itl(s.mixed, pi, t_d, t_s, c_tok, u, x_seen, budget, q)
+    mean_shift = fixed_wait + backlog / 2
+    out["ttft_mean_s"] = wait.mean_s + s_mean + mean_shift
+    out["e2e_mean_s"] = out["ttft_mean_s"] + np.maximum(O - 1.0, 0.0) * tpot_mean
+    out["tpot_mean_s"] = tpot_mean
+    out["queue_wait_mean_s"] = wait.mean_s + mean_shift
+    out["request_rate_per_s"] = rate
+    out["running_batch"] = view.running if load.mode == "rate" else np.minimum(clients, t.running)
+    out["decode_batch"] = t.n
+    out["prompt_tokens_per_step"] = t.x * I_new
+    out["step_s"] = mean_step
+    out["output_tokens_per_s"] = rate * O
+    out["kv_tokens"] = t.kv_tokens
+    if ttft_target_s is not None or tpot_target_s is not None:
+        p_ttft = cdf_of_sum(wait, ttft_nodes, ttft_target_s - fixed_wait) if ttft_target_s is not None else 1.0
+        if tpot_target_s is not None:
+            z = (tpot_target_s - tpot_mean) / np.where(sigma > 0, sigma, 1.0)
+            p_tpot = np.where(sigma > 0, normal_cdf(z), (tpot_mean <= tpot_target_s).astype(float))
+        else:
+            p_tpot = 1.0
+        out["slo_attainment"] = p_ttft * p_tpot + 0.0 * rate
+        out["goodput_requests_per_s"] = rate * out["slo_attainment"]
+        label = f"p{q_target * 100:g}".replace(".", "_")
+        ttft_q = quantile_of_sum(wait, ttft_nodes, (q_target,))[0] + fixed_wait
+        tpot_q = tpot_mean + normal_ppf(q_target) * sigma
+        meets = np.ones(np.shape(rate), dtype=bool)
+        if ttft_target_s is not None:
+            meets &= ttft_q <= ttft_target_s
+        if tpot_target_s is not None:
+            meets &= tpot_q <= tpot_target_s
+        out["meets_slo"] = meets
+        out[f"ttft_{label}_s"] = ttft_q
+        out[f"tpot_{label}_s"] = tpot_q
+    return out
+
+
+def _itl(mixed: bool, pi, t_d, t_s, c_tok, u, chunks_mean, budget, q: float) -> np.ndarray:
+    """q-quantile of the gap between two decode steps of one request: a plain decode step, or one carrying m prompt
+    chunks, m Poisson with the mean a step sees (mixed); separate prefill steps stall the decode by whole steps."""
+    if not mixed:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stalls = np.where(pi > 0, np.ceil(np.log(1.0 - q) / np.log(np.where(pi > 0, pi, 0.5))) - 1.0, 0.0)
+        return t_d + np.maximum(stalls, 0.0) * t_s
+    m = poisson_quantile(chunks_mean, q)
+    return t_d + c_tok * np.minimum(m * u, budget)
+
+
+def poisson_quantile(mean, q: float, most: int = 256) -> np.ndarray:
+    """Smallest m with P(M <= m) >= q for M Poisson(mean) (normal approximation past ``most``)."""
+    mean = np.asarray(mean, dtype=float)
+    term = np.exp(-mean)
+    cdf, m = term.copy(), np.zeros_like(mean)
+    for k in range(1, most):
+        short = cdf < q
+        if not np.any(short):
+            break
+        term = term * mean / k
+        cdf = cdf + term
+        m = np.where(short, k, m)
+    big = np.ceil(mean + normal_ppf(q) * np.sqrt(mean))
+    return np.where(cdf >= q, m, big)
+
+
+def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, x_max, ttft_target_s, tpot_target_s, q,
+                      iterations: int = 8) -> np.ndarray:
+    """Largest arrival rate whose q-percentile TTFT and TPOT meet the targets (0 if none): the last grid load that
+    meets them, refined by bisection towards the first that does not."""
+    shape = np.shape(x_max)
+    nodes = GRID.reshape((-1,) + (1,) * len(shape)) * x_max
+
+    def check(x):
+        t = terms(x, r, s)
+        lam = x / _mean_step(t, _evaluate(step, t, s.mixed))
+        st = solve_at(step, r, s, x, lam, ttft_target_s, tpot_target_s, q)
+        return st, lam
+
+    ok, _ = check(nodes)
+    ok = ok & (nodes > 0)
+    last = np.where(ok.any(axis=0), len(GRID) - 1 - np.argmax(ok[::-1], axis=0), 0)
+    lo = np.take_along_axis(nodes, last[None, ...], 0)[0]
+    hi = np.take_along_axis(nodes, np.minimum(last + 1, len(GRID) - 1)[None, ...], 0)[0]
+    any_ok = ok.any(axis=0)
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        good, _ = check(mid)
+        lo = np.where(good, mid, lo)
+        hi = np.where(good, hi, mid)
+    t = terms(lo, r, s)
+    rate = lo / _mean_step(t, _evaluate(step, t, s.mixed))
+    return np.where(any_ok, rate, 0.0)
+
+
+def solve_at(step: StepFn, r: Requests, s: Scheduler, x, lam, ttft_target_s, tpot_target_s, q) -> np.ndarray:
+    """Whether the open loop at load x (rate lam) meets the targets at the q-percentile."""
+    t = terms(x, r, s)
+    e = _evaluate(step, t, s.mixed, slope=True)
+    m = _figures(r, s, t, t, e, lam, Load("rate"), None, (), ttft_target_s, tpot_target_s, q)
+    return m["meets_slo"] & feasible(t, r)

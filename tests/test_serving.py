@@ -1,0 +1,237 @@
+"""Served traffic (genmodel.serving): limits, queueing laws, the discrete-event oracle, speculation, bad input.
+
+Expected numbers are derived by hand from the formulas in docs/serving.md, from the static-batch estimate (an
+independent code path), or from a discrete-event simulation of the same scheduler (tests/serving_oracle.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import genmodel
+from genmodel.errors import ConfigurationError, GenmodelError
+from genmodel.interfaces.cli import main
+from genmodel.serving.queueing import LogNormal, Wait, erlang_c, kingman_wait, quantile_of_sum
+from genmodel.serving.serve import serve
+from genmodel.serving.speculative import acceptance_from_length, tokens_per_step
+from genmodel.serving.steady import Load, Requests, Scheduler, solve
+from tests.serving_oracle import simulate
+
+# ---- queueing formulas against textbook values ---------------------------------------------------------------
+
+
+def test_erlang_c_textbook_values():
+    # M/M/1: P(wait) = rho; M/M/2 with a = 1: C = a^2/2 / (1 + a + a^2/2) x c/(c - a) = (1/2)/(5/2) x 2 = 0.4?
+    # by hand: B(2, 1) = (1/2) / (1 + 1 + 1/2) = 0.2; C = B / (1 - rho (1 - B)) = 0.2 / (1 - 0.5 x 0.8) = 1/3
+    assert erlang_c(1, 0.5) == pytest.approx(0.5)
+    assert erlang_c(2, 1.0) == pytest.approx(1 / 3)
+    assert erlang_c(3, 3.5) == 1.0  # unstable: everyone waits
+    # the Halfin-Whitt limit continues the recursion smoothly past its last server
+    assert erlang_c(400, 380) == pytest.approx(erlang_c(401, 380 * 401 / 400), rel=0.1)
+
+
+def test_kingman_is_pollaczek_khinchine_for_poisson_arrivals():
+    # M/D/1 with rho = 0.5, service 1 s: W = rho / (2 (1 - rho)) = 0.5 s
+    assert kingman_wait(0.5, 1.0, 1.0, 0.0) == pytest.approx(0.5)
+    assert np.isinf(kingman_wait(1.0, 1.0, 1.0, 0.0))
+
+
+def test_exponential_tail_quantile_by_hand():
+    w = Wait(np.asarray(0.5), np.asarray(1.0))  # E[W | W > 0] = 2 s
+    # P(W > t) = 0.5 exp(-t / 2) = 0.01  ->  t = 2 ln 50
+    assert float(w.quantile(0.99)) == pytest.approx(2 * np.log(50))
+    assert float(w.quantile(0.4)) == 0.0
+    # W + a constant: the quantile moves by the constant
+    assert float(quantile_of_sum(w, LogNormal(np.asarray(3.0), np.asarray(0.0)), (0.99,))[0]) == pytest.approx(
+        3 + 2 * np.log(50), rel=1e-6)
+
+
+# ---- speculative decoding by hand ----------------------------------------------------------------------------
+
+
+def test_speculative_tokens_per_step_by_hand():
+    assert tokens_per_step(3, 0.7) == pytest.approx(1 + 0.7 + 0.49 + 0.343)
+    assert tokens_per_step(3, 1.0) == 4.0
+    assert tokens_per_step(3, [0.8, 0.6, 0.4]) == pytest.approx(1 + 0.8 + 0.48 + 0.192)
+    assert tokens_per_step(4, accepted_share=0.5) == pytest.approx(3.0)
+    assert tokens_per_step(4, mean_length=2.5) == 2.5
+    a = acceptance_from_length(3, 1 + 0.7 + 0.49 + 0.343)
+    assert a == pytest.approx(0.7, abs=1e-9)
+
+
+def test_speculation_pays_at_small_batches_and_stops_paying_at_large_ones():
+    plain = serve(concurrency=[1, 256], input_tokens=1024, output_tokens=256)
+    spec = serve(concurrency=[1, 256], input_tokens=1024, output_tokens=256, spec_tokens=3, spec_acceptance=0.8)
+    ratio = spec.metrics["tpot_mean_s"] / plain.metrics["tpot_mean_s"]
+    assert ratio[0] < 0.7  # batch 1 is bandwidth-bound: 2.95 tokens per verify step for little extra time
+    assert ratio[1] > ratio[0]  # at 256 sequences the verify step's k + 1 tokens per sequence cost compute
+    assert spec.metrics["tokens_per_step"][0] == pytest.approx(1 + 0.8 + 0.64 + 0.512)
+
+
+# ---- limits against the static-batch estimate ----------------------------------------------------------------
+
+
+def test_low_load_tends_to_the_single_request_figures():
+    single = genmodel.estimate("llama-3.1-8b", "h100-sxm", 1, 1024, 256)
+    light = serve("llama-3.1-8b", "h100-sxm", 1024, 256, request_rate=1e-4)
+    # TPOT: the same decode step of one sequence; TTFT: one 1,024-token prompt (its step runs the decode-form
+    # kernels, so a few per cent apart)
+    assert light.tpot_mean_s == pytest.approx(single.tpot_s, rel=0.01)
+    assert light.ttft_p50_s == pytest.approx(single.ttft_s, rel=0.05)
+    closed = serve("llama-3.1-8b", "h100-sxm", 1024, 256, concurrency=1)
+    assert closed.e2e_mean_s == pytest.approx(single.e2e_latency_s, rel=0.05)
+    assert closed.request_rate_per_s == pytest.approx(1 / closed.e2e_mean_s)
+
+
+def test_percentiles_are_ordered_and_latency_grows_without_bound_at_saturation():
+    top = serve(request_rate="max").max_request_rate_per_s
+    loads = np.array([0.1, 0.5, 0.9, 0.99]) * top
+    r = serve(request_rate=loads, input_cv=0.5, output_cv=0.3)
+    m = r.metrics
+    for name in ("ttft", "e2e", "tpot", "itl"):
+        assert np.all(m[f"{name}_p99_s"] >= m[f"{name}_p90_s"] - 1e-12)
+        assert np.all(m[f"{name}_p90_s"] >= m[f"{name}_p50_s"] - 1e-12)
+    assert np.all(np.diff(m["ttft_p99_s"]) > 0)
+    assert m["ttft_p99_s"][-1] > 3 * m["ttft_p99_s"][0]
+    past = serve(request_rate=1.01 * top)
+    assert not past.stable and np.isinf(past.metrics["ttft_p50_s"])
+    assert past.to_dict()["ttft_p50_s"] is None  # JSON: unbounded is null
+
+
+def test_littles_law_running_batch_is_rate_times_time_in_service():
+    r = serve(request_rate=[2.0, 6.0, 10.0])
+    m = r.metrics
+    in_service = m["e2e_mean_s"] - m["queue_wait_mean_s"]
+    np.testing.assert_allclose(m["running_batch"], m["request_rate_per_s"] * in_service, rtol=0.1)
+
+
+def test_arrays_match_single_calls():
+    many = serve(request_rate=[1.0, 8.0], input_tokens=[512, 2048])
+    for i, (rate, length) in enumerate(((1.0, 512), (8.0, 2048))):
+        one = serve(request_rate=rate, input_tokens=length)
+        assert many.metrics["ttft_p99_s"][i] == pytest.approx(one.ttft_p99_s, rel=1e-6)
+        assert many.metrics["tpot_mean_s"][i] == pytest.approx(one.tpot_mean_s, rel=1e-6)
+
+
+def test_prefix_hits_cut_ttft_and_dp_replicas_share_the_rate():
+    cold = serve(request_rate=4.0, input_tokens=4096)
+    warm = serve(request_rate=4.0, input_tokens=4096, prefix_hit=0.75)
+    assert warm.ttft_p50_s < 0.5 * cold.ttft_p50_s
+    one = serve(request_rate=4.0)
+    two = serve(request_rate=8.0, dp=2)  # two replicas, each at 4 requests/s
+    assert two.tpot_mean_s == pytest.approx(one.tpot_mean_s, rel=1e-9)
+    assert two.output_tokens_per_s == pytest.approx(2 * one.output_tokens_per_s)
+    assert two.output_tokens_per_s_per_device == pytest.approx(one.output_tokens_per_s_per_device)
+
+
+def test_saturation_names_what_binds():
+    # a 2,048-token budget with 8k prompts: the budget binds before 256 sequences or the KV cache do
+    budget = serve(request_rate="max", input_tokens=8192, output_tokens=64, max_batch_tokens=2048)
+    assert budget.bottleneck in ("token budget", "compute")
+    seqs = serve(request_rate="max", input_tokens=128, output_tokens=128, max_seqs=8)
+    assert seqs.bottleneck == "max sequences"
+    assert seqs.running_batch == pytest.approx(8, rel=0.01)
+    kv = serve("llama-3.1-70b", "h200-sxm", 8192, 4096, request_rate="max", weight_dtype="fp8", max_seqs=4096)
+    assert kv.bottleneck in ("kv memory", "compute")
+    assert kv.kv_cache_bytes == pytest.approx(kv.kv_capacity_bytes, rel=0.02)
+
+
+def test_targets_give_goodput_and_the_largest_rate_meeting_them():
+    r = serve(request_rate=[1.0, 12.0], ttft_target_s=0.2, tpot_target_s=0.02, percentile=90)
+    m = r.metrics
+    assert m["meets_slo"][0] and not m["meets_slo"][1]
+    assert m["goodput_requests_per_s"][0] == pytest.approx(1.0, rel=0.02)
+    best = m["max_goodput_rate_per_s"][0]
+    assert 1.0 < best < 12.0
+    at = serve(request_rate=best * 0.98, ttft_target_s=0.2, tpot_target_s=0.02, percentile=90)
+    assert at.meets_slo
+
+
+# ---- the discrete-event oracle -------------------------------------------------------------------------------
+A_S, B_S, C_S = 0.010, 1e-4, 5e-5  # synthetic step: 10 ms + 0.1 ms per decoding sequence + 50 us per prompt token
+
+
+def _step(n, p):
+    return A_S + B_S * np.asarray(n) + C_S * np.asarray(p)
+
+
+# stated tolerances (docs/serving.md section 6): means are close; the closed-form tails are lighter than the
+# simulated ones, most at p99 near saturation
+TOLERANCE = {"throughput": 0.04, "tpot_mean": 0.12, "ttft_p50": 0.25, "ttft_p90": 0.2, "ttft_p99": 0.4,
+             "tpot_p99": 0.45, "itl_p99": 0.25, "e2e_p99": 0.35}
+
+
+@pytest.mark.parametrize("load", [0.1, 0.3, 0.5, 0.7, 0.9])
+def test_closed_form_agrees_with_the_discrete_event_simulation(load):
+    I, O, T = 512, 64, 2048
+    req = Requests(np.asarray(float(I)), np.asarray(float(O)))
+    sched = Scheduler(T, T, np.inf, np.asarray(1e12), 1.0)
+    top = float(solve(_step, req, sched, Load("rate", 1.0)).metrics["max_request_rate_per_s"])
+    rate = load * top
+    m = solve(_step, req, sched, Load("rate", rate)).metrics
+    sim = simulate(_step, rate, I, O, budget=T, chunk=T, max_seqs=10**9, requests=5000)
+    measured = {"throughput": float(sim["throughput"]), "tpot_mean": sim["tpot"].mean(),
+                "ttft_p50": np.percentile(sim["ttft"], 50), "ttft_p90": np.percentile(sim["ttft"], 90),
+                "ttft_p99": np.percentile(sim["ttft"], 99), "tpot_p99": np.percentile(sim["tpot"], 99),
+                "itl_p99": np.percentile(sim["itl"], 99), "e2e_p99": np.percentile(sim["e2e"], 99)}
+    closed = {"throughput": m["request_rate_per_s"], "tpot_mean": m["tpot_mean_s"], "ttft_p50": m["ttft_p50_s"],
+              "ttft_p90": m["ttft_p90_s"], "ttft_p99": m["ttft_p99_s"], "tpot_p99": m["tpot_p99_s"],
+              "itl_p99": m["itl_p99_s"], "e2e_p99": m["e2e_p99_s"]}
+    for key, tol in TOLERANCE.items():
+        assert float(closed[key]) == pytest.approx(measured[key], rel=tol), key
+
+
+def test_closed_loop_agrees_with_the_simulation():
+    I, O, T = 512, 64, 2048
+    req = Requests(np.asarray(float(I)), np.asarray(float(O)))
+    sched = Scheduler(T, T, np.inf, np.asarray(1e12), 1.0)
+    for clients in (1, 4, 16, 64):
+        m = solve(_step, req, sched, Load("concurrency", float(clients))).metrics
+        sim = simulate(_step, 1.0, I, O, budget=T, chunk=T, max_seqs=10**9, requests=3000, concurrency=clients)
+        assert float(m["request_rate_per_s"]) == pytest.approx(float(sim["throughput"]), rel=0.05)
+        assert float(m["tpot_mean_s"]) == pytest.approx(sim["tpot"].mean(), rel=0.12)
+
+
+# ---- bad input -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"request_rate": 0}, {"request_rate": -1.0}, {"request_rate": float("nan")}, {"request_rate": "fast"},
+    {"request_rate": 1.0, "concurrency": 4}, {},
+    {"request_rate": 1.0, "spec_tokens": 0, "spec_acceptance": 0.5},
+    {"request_rate": 1.0, "spec_tokens": 3, "spec_acceptance": 1.5},
+    {"request_rate": 1.0, "spec_tokens": 3, "spec_acceptance": [0.5, 0.4]},
+    {"request_rate": 1.0, "spec_acceptance": 0.5},
+    {"request_rate": 1.0, "chunk_tokens": 0}, {"request_rate": 1.0, "chunk_tokens": 16384},
+    {"request_rate": 1.0, "prefix_hit": 1.0}, {"request_rate": 1.0, "prefix_hit": -0.1},
+    {"request_rate": 1.0, "percentile": 0}, {"request_rate": 1.0, "burstiness": 0},
+    {"request_rate": 1.0, "spec_tokens": 2, "spec_acceptance": 0.6, "draft_model": "qwen2.5-7b"},
+])
+def test_bad_input_is_one_clear_error(kwargs):
+    with pytest.raises(GenmodelError):
+        serve(**kwargs)
+
+
+def test_cli_serve_json_and_errors(capsys):
+    assert main(["serve", "--request-rate", "4", "--json"]) == 0
+    import json
+
+    data = json.loads(capsys.readouterr().out)
+    for key in ("request_rate_per_s", "concurrency", "running_batch", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s",
+                "tpot_mean_s", "tpot_p99_s", "itl_p99_s", "e2e_p50_s", "e2e_p99_s", "output_tokens_per_s",
+                "output_tokens_per_s_per_device", "max_request_rate_per_s", "utilization", "bottleneck",
+                "kv_cache_bytes", "fits"):
+        assert key in data, key
+    assert data["request_rate_per_s"] == 4.0
+    assert main(["serve", "--request-rate", "4", "--concurrency", "3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:")
+    assert main(["serve", "--request-rate", "max", "--spec-tokens", "2", "--spec-acceptance", "0.9,2"]) == 2
+    assert main(["serve", "--concurrency", "8", "--ttft-ms", "300", "--tpot-ms", "40"]) == 0
+    assert "goodput" in capsys.readouterr().out
+
+
+def test_draft_model_vocabulary_mismatch_is_refused():
+    with pytest.raises(ConfigurationError, match="vocabulary"):
+        serve(request_rate=1.0, spec_tokens=2, spec_acceptance=0.6, draft_model="qwen2.5-7b")
