@@ -30,8 +30,19 @@ from genmodel.specs.platform import PlatformSpec
 from genmodel.table import Table, plain
 
 
+class MetricAttributes:
+    """``result.name`` reads ``result.metrics[name]`` (a float for a single configuration)."""
+
+    def __getattr__(self, name: str) -> Any:
+        metrics = self.__dict__.get("metrics", {})
+        if name in metrics:
+            value = metrics[name]
+            return value.item() if np.ndim(value) == 0 else value
+        raise AttributeError(name)
+
+
 @dataclass
-class Estimate:
+class Estimate(MetricAttributes):
     """Result of ``estimate()``: arrays (0-d for a single configuration) in SI units."""
 
     model: ModelSpec
@@ -51,13 +62,6 @@ class Estimate:
     prefill_step_sequences: np.ndarray | float = 1.0  # a replica's sequences in one prefill step (host work b x n)
     decode_step_sequences: np.ndarray | float = 1.0  # ... in one decode step
     bands: dict[str, Band] = field(default_factory=dict)  # the 80% band of each phase and its basis
-
-    def __getattr__(self, name: str) -> Any:
-        metrics = self.__dict__.get("metrics", {})
-        if name in metrics:
-            value = metrics[name]
-            return value.item() if np.ndim(value) == 0 else value
-        raise AttributeError(name)
 
     @property
     def efficiency(self) -> Realism:

@@ -49,13 +49,12 @@ LAYER_FREE = ("vocab_collectives", "pp_send")  # collectives that are not per la
 @dataclass(frozen=True)
 class Chunk:
     """Prompt work riding in a decode step: ``prompts`` prompts (per attention group, may be fractional: a mean
-    over steps) of ``tokens`` new tokens each after ``prefix`` cached tokens; ``finishing`` of them complete their
-    prompt in the step and emit a first token through the LM head."""
+    over steps) of ``tokens`` new tokens each after ``prefix`` cached tokens; each chunk stands for a prompt finishing
+    in the step (a mean over steps), which emits its first token through the LM head."""
 
     prompts: object
     tokens: object
     prefix: object = 0.0
-    finishing: object = 0.0
 
 
 @dataclass
@@ -145,7 +144,7 @@ class Stepper:
         riding = 0.0 if chunk is None else prompts * chunk.tokens / micro
         table = build_operators(s.model, phase, m_seqs, new_tokens, contexts, s.dtypes, s.par,
                                 linear_batch=linear_seqs, extra_tokens=riding,
-                                extra_head_tokens=0.0 if chunk is None else chunk.finishing / micro)
+                                extra_head_tokens=0.0 if chunk is None else prompts / micro)
         if chunk is not None:
             prefill = build_operators(s.model, "prefill", prompts / micro, chunk.tokens, None, s.dtypes, s.par,
                                       prefix=chunk.prefix)

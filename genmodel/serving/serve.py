@@ -28,6 +28,7 @@ from genmodel.data.registry import get_model
 from genmodel.engine.estimate import MemoryView, _memory
 from genmodel.engine.inputs import MAX_TOKENS, Setup, prepare
 from genmodel.engine.parallel import Parallelism
+from genmodel.engine.result import MetricAttributes
 from genmodel.engine.step import Chunk, Stepper
 from genmodel.errors import ConfigurationError
 from genmodel.serving.speculative import tokens_per_step
@@ -40,7 +41,7 @@ PERCENTILES = (0.5, 0.9, 0.99)
 
 
 @dataclass
-class Served:
+class Served(MetricAttributes):
     """What ``serve()`` returns: the settings in force and the metrics (SI arrays, 0-d for one configuration)."""
 
     model: str
@@ -49,13 +50,6 @@ class Served:
     settings: dict[str, Any]
     metrics: dict[str, np.ndarray]
     realism: Any = field(repr=False, default=None)
-
-    def __getattr__(self, name: str) -> Any:
-        metrics = self.__dict__.get("metrics", {})
-        if name in metrics:
-            value = metrics[name]
-            return value.item() if np.ndim(value) == 0 else value
-        raise AttributeError(name)
 
     def to_dict(self) -> dict[str, Any]:
         from genmodel.data.registry import provenance
@@ -132,7 +126,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     req = Requests(I, O, input_cv, output_cv, hit, 1.0 / shape_k, E, 1.0 if k is None else k + 1.0)
     sched = Scheduler(budget * groups, chunk * groups, seqs * groups, kv_tokens, float(e.kv_block_tokens),
                       e.mixed_batches, e.chunked_prefill or chunk_tokens is not None)
-    step = _step_function(s, mem, req, k, draft)
+    stepper = Stepper(s, mem.inv_bandwidth, mem.placement)
+    step = _step_function(stepper, req, k, draft)
     dp_ = np.asarray(s.par.dp, dtype=float)
     per_replica = Load(load.mode, None if load.value is None else np.asarray(load.value, dtype=float) / dp_)
     state = solve(step, req, sched, per_replica, PERCENTILES, targets[0], targets[1], percentile)
@@ -151,7 +146,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     m["weights_bytes"] = mem.footprint.weights_bytes + draft_bytes
     m["tokens_per_step"] = np.asarray(E)
     m["fits"] = state.terms.cap >= 1.0
-    m["bottleneck"] = _bottleneck(s, mem, req, sched, state, step)
+    m["bottleneck"] = _bottleneck(stepper, req, sched, state)
     m["devices"] = devices
     shape = np.broadcast_shapes(*(np.shape(v) for v in m.values()))
     m = {key: np.broadcast_to(np.asarray(v), shape).copy() if shape else np.asarray(v) for key, v in m.items()}
@@ -208,6 +203,7 @@ class _Draft:
     model: ModelSpec
     stepper: Stepper
     setup: Setup
+    memory: MemoryView
 
 
 def _draft(s: Setup, draft_model) -> _Draft:
@@ -229,7 +225,7 @@ def _draft(s: Setup, draft_model) -> _Draft:
         raise ConfigurationError(f"draft model {d.name} cannot run with tp {int(np.max(s.par.tp))}: {exc}",
                                  "draft_model") from None
     mem = _memory(ds)
-    return _Draft(d, Stepper(ds, mem.inv_bandwidth, mem.placement), ds)
+    return _Draft(d, Stepper(ds, mem.inv_bandwidth, mem.placement), ds, mem)
 
 
 def _kv_capacity(s: Setup, mem: MemoryView, chunk: float, draft: _Draft | None):
@@ -241,7 +237,7 @@ def _kv_capacity(s: Setup, mem: MemoryView, chunk: float, draft: _Draft | None):
     act = np.minimum(chunk, MAX_TOKENS) * dev.per_token
     draft_bytes = 0.0
     if draft is not None:
-        dm = _memory(draft.setup)
+        dm = draft.memory
         draft_bytes = dm.footprint.weights_bytes
         per_token = per_token + dm.device.kv_per_sequence(mean_ctx) / mean_ctx
     free = mem.capacity - mem.footprint.weights_bytes - act - draft_bytes
@@ -249,10 +245,9 @@ def _kv_capacity(s: Setup, mem: MemoryView, chunk: float, draft: _Draft | None):
     return tokens, per_token, draft_bytes
 
 
-def _step_function(s: Setup, mem: MemoryView, req: Requests, k: int | None, draft: _Draft | None):
+def _step_function(stepper: Stepper, req: Requests, k: int | None, draft: _Draft | None):
     """step(n, p): seconds of one replica step with n decoding sequences and p prompt tokens (pp slots)."""
-    stepper = Stepper(s, mem.inv_bandwidth, mem.placement)
-    par = s.par
+    par = stepper.s.par
     pp = np.asarray(par.pp, dtype=float)
     share = pp * np.asarray(par.attention_groups, dtype=float)  # micro-batches x attention groups
     I, O = req.input_tokens, req.output_tokens
@@ -266,7 +261,7 @@ def _step_function(s: Setup, mem: MemoryView, req: Requests, k: int | None, draf
         # would pay for a whole extra tile)
         n = np.round(np.asarray(n, dtype=float)) / share
         prompts = np.round(np.asarray(p, dtype=float)) / I_new / share
-        res = stepper.step("decode", n, q, contexts, chunk=Chunk(prompts, I_new, prefix, prompts))
+        res = stepper.step("decode", n, q, contexts, chunk=Chunk(prompts, I_new, prefix))
         t = res.slot_s
         if k is not None:
             t = t + np.minimum(n * share, 1.0) * _draft_s(stepper, draft, n, contexts, k, prompts, I_new)
@@ -284,23 +279,23 @@ def _draft_s(stepper: Stepper, draft: _Draft | None, n, contexts, k: int, prompt
         rows = res.weights * res.real.time_s
         per_layer = rows[layer].sum(axis=0) / (stepper.fraction * stepper.s.model.num_layers)
         return k * (per_layer + rows[~layer].sum(axis=0))
-    first = draft.stepper.step("decode", n, 1, contexts, chunk=Chunk(prompts, I_new, 0.0, prompts))
+    first = draft.stepper.step("decode", n, 1, contexts, chunk=Chunk(prompts, I_new, 0.0))
     rest = draft.stepper.step("decode", n, 1, contexts)
     return (first.slot_s - first.step_overhead_s) + (k - 1) * (rest.slot_s - rest.step_overhead_s)
 
 
-def _bottleneck(s: Setup, mem: MemoryView, req: Requests, sched: Scheduler, state, step) -> np.ndarray:
+def _bottleneck(stepper: Stepper, req: Requests, sched: Scheduler, state) -> np.ndarray:
     """What limits the saturated rate: 'compute' where the saturated step is compute-bound, else the limit that
     caps the running batch ('max sequences', 'kv memory') or the prompt work per step ('token budget')."""
     x_max, binding = state.x_max, state.binding
     t = terms(x_max, req, sched)
-    stepper = Stepper(s, mem.inv_bandwidth, mem.placement)
+    s = stepper.s
     pp = np.asarray(s.par.pp, dtype=float) * np.asarray(s.par.attention_groups, dtype=float)
     I_new = (1.0 - req.prefix_hit) * req.input_tokens
-    prompts = t.x * I_new / I_new / pp
+    prompts = t.x / pp  # x prompts per step, each a whole prompt's worth of new tokens
     res = stepper.step("decode", (1.0 + t.n) / pp, req.verify_tokens,
                        (req.input_tokens + 1.0, req.input_tokens + np.maximum(req.output_tokens - 1.0, 1.0)),
-                       chunk=Chunk(prompts, I_new, req.prefix_hit * req.input_tokens, prompts))
+                       chunk=Chunk(prompts, I_new, req.prefix_hit * req.input_tokens))
     real = res.real
     w = np.broadcast_to(res.weights, real.time_s.shape)
     compute = (w * np.where(real.compute_s >= real.memory_s, real.time_s, 0.0)).sum(axis=0)

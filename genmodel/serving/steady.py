@@ -428,12 +428,13 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, x_max, ttft_targe
     nodes = GRID.reshape((-1,) + (1,) * len(shape)) * x_max
 
     def check(x):
+        """Whether the open loop at load x (rate x / t(x)) meets the targets at the q-percentile."""
         t = terms(x, r, s)
-        lam = x / _mean_step(t, _evaluate(step, t, s.mixed))
-        st = solve_at(step, r, s, x, lam, ttft_target_s, tpot_target_s, q)
-        return st, lam
+        e = _evaluate(step, t, s.mixed, slope=True)  # one stacked evaluation gives the rate and the figures
+        m = _figures(r, s, t, t, e, x / _mean_step(t, e), Load("rate"), None, (), ttft_target_s, tpot_target_s, q)
+        return m["meets_slo"] & feasible(t, r)
 
-    ok, _ = check(nodes)
+    ok = check(nodes)
     ok = ok & (nodes > 0)
     last = np.where(ok.any(axis=0), len(GRID) - 1 - np.argmax(ok[::-1], axis=0), 0)
     lo = np.take_along_axis(nodes, last[None, ...], 0)[0]
@@ -441,17 +442,9 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, x_max, ttft_targe
     any_ok = ok.any(axis=0)
     for _ in range(iterations):
         mid = (lo + hi) / 2
-        good, _ = check(mid)
+        good = check(mid)
         lo = np.where(good, mid, lo)
         hi = np.where(good, hi, mid)
     t = terms(lo, r, s)
     rate = lo / _mean_step(t, _evaluate(step, t, s.mixed))
     return np.where(any_ok, rate, 0.0)
-
-
-def solve_at(step: StepFn, r: Requests, s: Scheduler, x, lam, ttft_target_s, tpot_target_s, q) -> np.ndarray:
-    """Whether the open loop at load x (rate lam) meets the targets at the q-percentile."""
-    t = terms(x, r, s)
-    e = _evaluate(step, t, s.mixed, slope=True)
-    m = _figures(r, s, t, t, e, lam, Load("rate"), None, (), ttft_target_s, tpot_target_s, q)
-    return m["meets_slo"] & feasible(t, r)
