@@ -1,6 +1,9 @@
 """Benchmark: ``serve`` against ``estimate`` (issue targets: one configuration within 5x, and 10,000 points of
 rate x configuration in one call within 5x of 10,000 estimates in one call).
 
+Also times the planner under served traffic (``plan(..., request_rate=...)``: every layout x replica count in one
+serve call) and disaggregated serving (both pools sized for a rate).
+
 Usage: python benchmarks/bench_serve.py [--repeats 5]
 """
 
@@ -11,7 +14,7 @@ import time
 
 import numpy as np
 
-from genmodel import estimate, serve
+from genmodel import estimate, plan, serve, serve_disaggregated
 
 
 def best_of(repeats: int, fn) -> float:
@@ -38,6 +41,19 @@ def main() -> None:
     many_estimate = best_of(args.repeats, lambda: estimate(batch=batches, input_tokens=inputs, check_fit=False))
     print(f"10,000 points in one call: serve {many_serve * 1e3:.1f} ms, estimate {many_estimate * 1e3:.1f} ms "
           f"({many_serve / many_estimate:.1f}x)")
+    for model, hardware, devices, dtype in (("llama-3.1-8b", "h100-sxm", 8, None),
+                                            ("deepseek-v3", "dgx-h200", 64, "fp8")):
+        result = plan(model, hardware, 2048, 256, ttft_s=1.0, tpot_s=0.05, request_rate=10.0, percentile=0.9,
+                      max_devices=devices, weight_dtype=dtype)
+        took = best_of(max(1, args.repeats // 2), lambda m=model, h=hardware, d=devices, w=dtype: plan(
+            m, h, 2048, 256, ttft_s=1.0, tpot_s=0.05, request_rate=10.0, percentile=0.9, max_devices=d,
+            weight_dtype=w))
+        print(f"plan at 10 requests/s, {model} on up to {devices} x {hardware}: {len(result.space):,} configurations "
+              f"in {took * 1e3:.0f} ms")
+    took = best_of(args.repeats, lambda: serve_disaggregated(
+        "llama-3.1-70b", "dgx-h100", 2048, 256, request_rate=5.0, ttft_target_s=1.0, tpot_target_s=0.05,
+        percentile=0.9, prefill={"tp": 4}, decode={"tp": 4}, weight_dtype="fp8"))
+    print(f"disaggregated pools sized for 5 requests/s (Llama-3.1-70B, TP4 pools): {took * 1e3:.0f} ms")
 
 
 if __name__ == "__main__":

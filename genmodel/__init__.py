@@ -33,6 +33,7 @@ from genmodel.errors import (
 )
 from genmodel.search.compare import compare_hardware, compare_models
 from genmodel.search.planner import plan, size
+from genmodel.serving.disaggregated import Disaggregated, serve_disaggregated
 from genmodel.serving.serve import Served, serve
 from genmodel.specs.engine import EngineSpec
 from genmodel.specs.hardware import Efficiency, HardwareSpec
@@ -45,6 +46,7 @@ from genmodel.version import __version__
 __all__ = [
     "ConfigurationError",
     "CostAssumptions",
+    "Disaggregated",
     "DoesNotFitError",
     "Efficiency",
     "EngineSpec",
@@ -75,6 +77,7 @@ __all__ = [
     "get_platform",
     "plan",
     "serve",
+    "serve_disaggregated",
     "size",
     "use_databases",
 ]

@@ -46,21 +46,29 @@ def test_leave_one_source_out_errors(held_out):
     s = v.summarize(held_out)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] >= 250 and decode["sources"] >= 15 and prefill["n"] >= 70 and prefill["sources"] >= 8
-    # measured on the snapshot: decode 24.7% (goal 20%, not met), prefill 37.1% (goal 25%, not met)
+    # measured on the snapshot: decode 23.9% (goal 20%, not met), prefill 38.6% (goal 25%, not met)
     assert decode["median_abs_error_pct"] <= 26.0
     assert prefill["median_abs_error_pct"] <= 39.0
     # no single source carries the figure: the median of the per-source medians stays close
     assert decode["median_of_source_medians_pct"] <= 23.0
     assert prefill["median_of_source_medians_pct"] <= 31.0
-    # within +-25%: decode 51%, prefill 36% (goal 60%, not met)
+    # within +-25%: decode 53%, prefill 38% (goal 60%, not met)
     assert decode["within_25pct"] >= 0.48 and prefill["within_25pct"] >= 0.33
     # the calibrated prediction has no systematic lean on held-out decode rows (the issue's starting point: -32%)
     assert abs(decode["median_signed_error_pct"]) <= 8.0
 
 
+def test_served_rows_out_of_sample(held_out):
+    """Continuous-batching rows predicted by serve (never fitted on): measured 43.0% median on 52 rows from 4
+    sources, 29% within 25% (docs/validation.md lists why: synchronized closed loops, vLLM-TPU, B200 max load)."""
+    s = v.summarize(held_out)["batching:served"]
+    assert s["n"] >= 50 and s["sources"] >= 4
+    assert s["median_abs_error_pct"] <= 45.0 and s["within_25pct"] >= 0.25
+
+
 def test_physics_defaults_alone(defaults):
     s = v.summarize(defaults)
-    # measured: decode 29.0% (goal <= 30%, met), prefill 41.8% (not met: prefill runs slower than the defaults say)
+    # measured: decode 27.7% (goal <= 30%, met), prefill 41.4% (not met: prefill runs slower than the defaults say)
     assert s["phase:decode"]["median_abs_error_pct"] <= 30.0
     assert s["phase:prefill"]["median_abs_error_pct"] <= 44.0
 
@@ -68,9 +76,9 @@ def test_physics_defaults_alone(defaults):
 def test_band_coverage_out_of_sample(held_out, defaults):
     # nested: each source's rows against bands built from the other sources' held-out residuals only
     calibrated, plain = bands.coverage(held_out), bands.coverage(defaults)
-    assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 77%
-    assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 72% averaged over 18 sources
-    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 79%; per source 68% (short of 70%)
+    assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 76%
+    assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 73% averaged over 15 sources
+    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 78%; per source 72%
     assert plain["group_coverage"] >= 0.65
 
 

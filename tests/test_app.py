@@ -29,7 +29,7 @@ from genmodel.search.compare import realism_note
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = str(ROOT / "genmodel" / "interfaces" / "dashboard.py")
 STUB = str(ROOT / "app.py")
-PAGES = ["Estimate", "Compare", "What-if", "Planner", "Custom hardware / model"]
+PAGES = ["Estimate", "Compare", "What-if", "Planner", "Serving", "Custom hardware / model"]
 DEFAULT_HARDWARE = ["h100-sxm", "h200-sxm", "b200", "mi300x"]
 
 
@@ -175,7 +175,8 @@ def test_estimate_page_shows_library_errors_not_tracebacks():
     assert not at.get("plotly_chart")
 
 
-@pytest.mark.parametrize(("page", "key"), [("Compare", "cmp-in"), ("What-if", "wi-in"), ("Planner", "pl-in")])
+@pytest.mark.parametrize(("page", "key"), [("Compare", "cmp-in"), ("What-if", "wi-in"), ("Planner", "pl-in"),
+                                          ("Serving", "sv-in")])
 def test_input_beyond_the_maximum_context_is_explained_on_every_page(page, key):
     at = open_page(page)
     at.number_input(key=key).set_value(200_000).run()
@@ -390,3 +391,166 @@ def test_custom_page_validates_and_registers_a_spec():
     area.set_value(area.value.replace("kind: gpu", "kind: quantum"))
     at.button(key="cu-go").click().run()
     assert any("kind" in e.value for e in at.error)  # the error names the field
+
+
+# -- Serving page: genmodel.serve under a request-rate slider -----------------------------------------------------
+SERVED = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "input_tokens": 1024, "output_tokens": 256,
+          "ttft_target_s": 0.5, "tpot_target_s": 0.03, "percentile": 90}  # the page's defaults
+LOADS = np.linspace(0.05, 0.99, 40)  # the load axis: shares of the saturation rate
+
+
+def saturation(**changes):
+    return genmodel.serve(**{**SERVED, **changes}, request_rate="max").metrics["max_request_rate_per_s"].item()
+
+
+def finite_ms(seconds):
+    ms = np.asarray(seconds, dtype=float) * 1e3
+    return np.where(np.isfinite(ms), ms, np.nan)
+
+
+def test_serving_page_shows_serve_at_the_chosen_rate_and_follows_the_slider():
+    at = open_page("Serving")
+    top = saturation()
+    slider = at.slider(key="sv-rate")
+    assert slider.max == pytest.approx(top, rel=1e-12) and slider.value == pytest.approx(top / 2, rel=1e-12)
+    previous = None
+    for share in (0.5, 0.8):
+        if share != 0.5:
+            at.slider(key="sv-rate").set_value(share * top).run()
+            assert not at.exception and not at.error
+        rate = at.slider(key="sv-rate").value
+        assert rate == pytest.approx(share * top, rel=1e-12)
+        m = {k: v.item() for k, v in genmodel.serve(**SERVED, request_rate=rate).metrics.items()}
+        for label, key, spec in (("TTFT P50", "ttft_p50_s", ",.1f"), ("TTFT P99", "ttft_p99_s", ",.1f"),
+                                 ("TPOT mean", "tpot_mean_s", ",.2f"), ("TPOT P99", "tpot_p99_s", ",.2f"),
+                                 ("Inter-token gap P99", "itl_p99_s", ",.2f"), ("End-to-end P99", "e2e_p99_s", ",.1f")):
+            assert value(at, label) == f"{m[key] * 1e3:{spec}} ms", label
+        assert value(at, "Output throughput") == f"{m['output_tokens_per_s']:,.1f} tok/s"
+        assert value(at, "Saturation rate") == f"{top:,.3g} req/s"
+        assert value(at, "Bottleneck") == m["bottleneck"]
+        assert value(at, "Fits") == "yes" and m["fits"]
+        assert value(at, "Meets targets at P90") == ("yes" if m["meets_slo"] else "no")
+        assert value(at, "Goodput") == f"{m['goodput_requests_per_s']:,.3g} req/s"
+        if previous is not None:  # more load: longer first tokens and slower decoding
+            assert m["ttft_p99_s"] > previous["ttft_p99_s"] and m["tpot_mean_s"] > previous["tpot_mean_s"]
+        previous = m
+    assert caption(at, "Realism in force").startswith("Realism in force (")
+
+
+def test_serving_page_charts_carry_serve_values_over_the_load(downloads):
+    at = open_page("Serving")
+    top, rate = saturation(), at.slider(key="sv-rate").value
+    expected = genmodel.serve(**SERVED, request_rate=LOADS * top).metrics  # one independent vectorized call
+    latency, goodput = figures(at)
+    traces = {t["name"]: t for t in latency["data"]}
+    for name, key in (("TTFT P50", "ttft_p50_s"), ("TTFT P90", "ttft_p90_s"), ("TTFT P99", "ttft_p99_s"),
+                      ("TPOT mean", "tpot_mean_s"), ("TPOT P99", "tpot_p99_s")):
+        assert np.allclose(traces[name]["x"], LOADS * top, rtol=1e-12)
+        assert np.allclose(traces[name]["y"], finite_ms(expected[key]), rtol=1e-9, equal_nan=True), name
+    assert list(traces["TTFT target at P90"]["y"]) == [500.0, 500.0]
+    assert list(traces["TPOT target at P90"]["y"]) == [30.0, 30.0]
+    lines = {}
+    for shape in latency["layout"]["shapes"]:
+        lines.setdefault(shape["name"], set()).add(shape["x0"])
+    assert lines == {"saturation": {top}, "chosen rate": {rate}}  # the same in both panels
+    good = {t["name"]: t for t in goodput["data"]}["goodput"]
+    assert np.allclose(good["y"], expected["goodput_requests_per_s"], rtol=1e-9, atol=1e-12)
+    best = {s["name"]: s["x0"] for s in goodput["layout"]["shapes"]}["largest rate meeting the targets"]
+    assert best == pytest.approx(expected["max_goodput_rate_per_s"][0], rel=1e-9)
+    rows = list(csv.DictReader(io.StringIO(downloads["serving-load.csv"])))
+    assert len(rows) == len(LOADS) and {"request_rate_per_s", "ttft_p99_s", *provenance()} <= set(rows[0])
+    assert float(rows[-1]["request_rate_per_s"]) == pytest.approx(0.99 * top, rel=1e-12)
+
+
+def test_load_curves_are_physical_and_span_5_to_99_percent_of_saturation():
+    curves = charts.load_curves(SERVED)  # its own request_rate="max" call
+    top = saturation()
+    assert np.allclose(curves["request_rate_per_s"], LOADS * top, rtol=1e-12)
+    assert np.allclose(curves["utilization"], LOADS, rtol=1e-9)  # utilization = rate / saturation rate
+    assert curves["stable"].all()
+    for low, high in (("ttft_p50_s", "ttft_p90_s"), ("ttft_p90_s", "ttft_p99_s"), ("tpot_mean_s", "tpot_p99_s")):
+        assert (curves[high] >= curves[low]).all(), (low, high)
+    for key in ("ttft_p50_s", "tpot_mean_s"):  # more load, longer waits and bigger batches
+        assert (np.diff(curves[key]) >= 0).all(), key
+    assert (curves["goodput_requests_per_s"] <= curves["request_rate_per_s"] * (1 + 1e-12)).all()
+    fig = charts.serving_latency_figure(curves, top, top / 2, 0.5, 0.03, 0.9)
+    traces = {t.name: t for t in fig.data}
+    assert (np.asarray(traces["TTFT P99"].y) >= np.asarray(traces["TTFT P50"].y)).all()
+    assert [s.x0 for s in fig.layout.shapes if s.name == "saturation"] == [top, top]
+
+
+def test_goodput_equals_the_offered_load_when_every_request_meets_loose_targets():
+    loose = {**SERVED, "ttft_target_s": 1e4, "tpot_target_s": 1e3}  # hours: no request misses them
+    top = saturation()
+    curves = charts.load_curves(loose, top)
+    fig = charts.goodput_figure(curves, top, top / 2)
+    good = {t.name: t for t in fig.data}["goodput"]
+    assert np.allclose(good.y, LOADS * top, rtol=1e-9)  # DistServe: rate x P(TTFT ok) x P(TPOT ok) = rate
+
+
+def test_serving_effects_rows_are_serve_calls_and_prefix_hits_shorten_the_first_token():
+    rate = saturation() / 2
+    table = charts.serving_effects(SERVED, rate)
+    base = genmodel.serve(**SERVED, request_rate=rate)
+    chunk = base.settings["chunk_tokens"]
+    changes = [{}, {"chunk_tokens": chunk // 2},
+               {"chunk_tokens": 2 * chunk, "max_batch_tokens": max(2 * chunk, base.settings["max_batch_tokens"])},
+               {"prefix_hit": 0.5}, {"spec_tokens": 3, "spec_acceptance": 0.7}]
+    assert len(table) == len(changes) and table["case"][0] == "baseline"
+    for row, change in zip(table.rows(), changes, strict=True):
+        m = genmodel.serve(**{**SERVED, **change}, request_rate=rate).metrics
+        for key in ("ttft_p99_s", "tpot_p99_s", "max_request_rate_per_s", "goodput_requests_per_s"):
+            assert row[key] == pytest.approx(m[key].item(), rel=1e-12), (row["case"], key)
+        assert row["chunk_tokens"] == change.get("chunk_tokens", chunk)
+        assert row["chunk_tokens"] <= row["max_batch_tokens"]
+    prefix = table.row(3)
+    assert prefix["prefix_hit"] == 0.5 and table.row(4)["spec_tokens"] == 3
+    # half of every prompt cached: half the prompt compute, so a shorter first token and a higher saturation rate
+    assert prefix["ttft_p99_s"] < table.row(0)["ttft_p99_s"]
+    assert prefix["max_request_rate_per_s"] > table.row(0)["max_request_rate_per_s"]
+    flipped = charts.serving_effects({**SERVED, "spec_tokens": 3, "spec_acceptance": 0.7}, rate)
+    assert flipped["case"][4] == "speculation off" and flipped["spec_tokens"][4] == 0
+    assert flipped["tpot_p99_s"][4] == pytest.approx(table["tpot_p99_s"][0], rel=1e-12)
+
+
+def test_serving_page_speculation_box_and_effects_table():
+    at = open_page("Serving")
+    shown = at.dataframe[0].value
+    cases = list(shown["Case"])
+    assert cases[0] == "baseline" and cases[-1].startswith("speculation on (k = 3, acceptance 0.7")
+    rate = at.slider(key="sv-rate").value
+    expected = charts.serving_effects(SERVED, rate)
+    assert np.allclose(shown["TTFT P99 (ms)"], expected["ttft_p99_s"] * 1e3, rtol=1e-12)
+    assert list(shown["Meets targets"]) == ["yes" if v else "no" for v in expected["meets_slo"]]
+    at.checkbox(key="sv-spec").check().run()
+    assert not at.exception and not at.error
+    # k = 3 draft tokens accepted with probability 0.7 each: 1 + 0.7 + 0.7^2 + 0.7^3 tokens per step
+    assert value(at, "Tokens per decode step") == f"{1 + 0.7 + 0.7**2 + 0.7**3:,.2f}"
+    assert list(at.dataframe[0].value["Case"])[-1] == "speculation off"
+
+
+def test_serving_page_keeps_the_rate_while_it_stays_below_saturation():
+    at = open_page("Serving")
+    at.slider(key="sv-rate").set_value(5.0).run()
+    at.number_input(key="sv-in").set_value(2048).run()
+    assert saturation(input_tokens=2048) > 5.0 and at.slider(key="sv-rate").value == 5.0
+    at.number_input(key="sv-in").set_value(8192).run()
+    top = saturation(input_tokens=8192)
+    assert top < 5.0  # the last choice is out of range: back to half the new saturation rate
+    assert at.slider(key="sv-rate").value == pytest.approx(top / 2, rel=1e-12)
+    assert at.slider(key="sv-rate").max == pytest.approx(top, rel=1e-12)
+
+
+def test_serving_page_shows_input_errors_and_configurations_that_cannot_serve():
+    at = open_page("Serving")
+    at.selectbox(key="sv-chunk_tokens").set_value(16384).run()  # above the engine's 8,192-token budget
+    assert not at.exception
+    with pytest.raises(genmodel.GenmodelError) as refused:
+        genmodel.serve(**SERVED, chunk_tokens=16384, request_rate="max")
+    assert [e.value for e in at.error] == [str(refused.value)] and "chunk_tokens" in at.error[0].value
+    assert not at.get("plotly_chart")
+    at.selectbox(key="sv-chunk_tokens").set_value("engine default").run()
+    at.selectbox(key="sv-model").set_value("llama-3.1-70b").run()  # 140 GB of weights on one 80 GB device
+    assert not at.exception and not at.error
+    assert saturation(model="llama-3.1-70b") == 0.0
+    assert len(at.warning) == 1 and "cannot serve" in at.warning[0].value and not at.get("plotly_chart")

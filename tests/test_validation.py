@@ -75,11 +75,12 @@ def test_enough_expressible_rows_across_kinds(records):
 
 
 def test_in_sample_errors_with_the_stored_fit(records):
-    # in sample: the stored factors were fitted on these rows, so this only checks that the stored fit is the one
-    # the data support (measured 16.6% decode, 25.0% prefill); the out-of-sample figures, which are the ones we
-    # quote, are asserted in tests/test_accuracy.py
+    # in sample: the stored factors were fitted on the static rows, so this only checks that the stored fit is the
+    # one the data support (measured on the static rows 19.0%; decode 19.2% and prefill 25.3% with the 52 served
+    # rows, which no fit sees); the out-of-sample figures, the ones we quote, are asserted in tests/test_accuracy.py
     summary = v.summarize(records)
-    assert summary["phase:decode"]["median_abs_error_pct"] <= 18.0
+    assert summary["batching:static"]["median_abs_error_pct"] <= 20.5
+    assert summary["phase:decode"]["median_abs_error_pct"] <= 20.5
     assert summary["phase:prefill"]["median_abs_error_pct"] <= 27.0
 
 
@@ -279,6 +280,17 @@ def test_write_calibration_stores_a_structured_block(tmp_path):
         assert realism.step_overhead_s == pytest.approx(2.5e-3)
     with pytest.raises(ConfigurationError, match="YYYY-MM-DD"):
         v.write_calibration({"nvidia-hopper": fit}, today="yesterday", folder=tmp_path)
+
+
+def test_write_calibration_withdraws_a_fit_no_longer_made(tmp_path):
+    """A family fitted before but not in this fit (too few rows left) loses its stale block: its defaults apply."""
+    shutil.copy(ROOT / "hardware_db" / "h100-sxm.yaml", tmp_path / "h100-sxm.yaml")
+    v.write_calibration({"nvidia-hopper": _a_fit()}, today="2026-12-01", folder=tmp_path)
+    written = v.write_calibration({}, today="2026-12-02", folder=tmp_path)
+    assert [p.name for p in written] == ["h100-sxm.yaml"]
+    spec = load_spec_file(tmp_path / "h100-sxm.yaml", HardwareSpec)
+    assert spec.efficiency.calibration is None and spec.efficiency.compute_efficiency is None
+    assert not re.findall(r"(?m)^efficiency:", (tmp_path / "h100-sxm.yaml").read_text())
 
 
 def test_write_calibration_needs_a_source_checkout(monkeypatch):

@@ -1,4 +1,5 @@
-"""Plotly figures of estimates: roofline, latency and memory breakdowns, sweeps, sensitivity, comparisons.
+"""Plotly figures of estimates: roofline, latency and memory breakdowns, sweeps, sensitivity, comparisons, and
+served traffic against load.
 
 Contract
 --------
@@ -6,8 +7,10 @@ Each function takes library results (``Estimate``, ``Table`` objects from ``comp
 DataFrame is accepted too) and returns a ``plotly.graph_objects.Figure`` with titled axes that state their units
 and a legend outside the plot area (to the right, or above when the right side carries an axis). No formula is
 evaluated here that the library does not already compute: curves and sensitivities call ``genmodel.estimate``
-(vectorized) with the configuration and the realism factors of the estimate they start from. ``sweep`` and
-``sensitivity`` return ``Table`` objects in SI units. pandas is not needed. The dashboard
+(vectorized) with the configuration and the realism factors of the estimate they start from; the serving curves
+call ``genmodel.serve`` once with an array of request rates, and ``serving_effects`` calls it once per case.
+``sweep``, ``sensitivity``, ``load_curves`` and ``serving_effects`` return ``Table`` objects in SI units. pandas
+is not needed. The dashboard
 (``genmodel/interfaces/dashboard.py``) lays these out; notebooks can call them directly.
 """
 
@@ -18,9 +21,11 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from genmodel.engine.estimate import Estimate, estimate
 from genmodel.engine.realism import FACTORS
+from genmodel.serving.serve import serve
 from genmodel.specs.hardware import Efficiency
 from genmodel.specs.units import format_quantity
 from genmodel.table import Table
@@ -325,3 +330,139 @@ def validation_figure(records: Any, color_by: str = "kind") -> go.Figure:
     fig.update_xaxes(type="log", title="measured (row unit: ms, s, tokens/s or J/token)")
     fig.update_yaxes(type="log", title="predicted (same unit)")
     return _style(fig, "genmodel vs published measurements")
+
+
+# ---- served traffic (genmodel.serve) ---------------------------------------------------------------------------
+LOAD_COLUMNS = ("ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "tpot_mean_s", "tpot_p99_s", "goodput_requests_per_s",
+                "max_goodput_rate_per_s", "max_request_rate_per_s", "utilization", "stable")
+# vertical line -> (colour, dash, where its label goes)
+RATE_LINES = {"saturation": ("black", "dash", "top left"), "chosen rate": ("crimson", "solid", "top left"),
+              "largest rate meeting the targets": ("seagreen", "dot", "bottom left")}
+
+
+def saturation_rate(serve_kw: dict[str, Any]) -> float:
+    """Requests/s at which ``serve_kw``'s configuration saturates (one ``serve(..., request_rate='max')`` call)."""
+    return _scalar(serve(**serve_kw, request_rate="max").metrics["max_request_rate_per_s"])
+
+
+def load_curves(serve_kw: dict[str, Any], max_rate_per_s: float | None = None, points: int = 40,
+                low: float = 0.05, high: float = 0.99) -> Table:
+    """``serve_kw``'s configuration (``serve`` keyword arguments without the load) at ``points`` request rates from
+    ``low`` to ``high`` times the saturation rate, in one vectorized ``serve`` call: the rate (requests/s) and the
+    latency percentiles, goodput and utilization of each (SI). ``max_rate_per_s`` defaults to
+    ``saturation_rate(serve_kw)``."""
+    top = saturation_rate(serve_kw) if max_rate_per_s is None else float(max_rate_per_s)
+    rates = np.linspace(low, high, points) * top
+    m = serve(**serve_kw, request_rate=rates).metrics
+    return Table({"request_rate_per_s": rates, **{k: m[k] for k in LOAD_COLUMNS if k in m}})
+
+
+def _ms(values: Any) -> np.ndarray:
+    """Seconds as milliseconds, unbounded (infinite) values as gaps (NaN)."""
+    v = np.asarray(values, dtype=float) * 1e3
+    return np.where(np.isfinite(v), v, np.nan)
+
+
+def _rate_lines(fig: go.Figure, lines: dict[str, float | None], label: bool = True, **where: Any) -> None:
+    """Vertical lines (shapes named after their key) at the given request rates, labelled with the rate."""
+    for name, x in lines.items():
+        if x is None or not np.isfinite(x):
+            continue
+        color, dash, position = RATE_LINES[name]
+        text = {"annotation_text": f"{name} {x:,.3g}/s", "annotation_position": position,
+                "annotation_font_color": color} if label else {}
+        fig.add_vline(x=float(x), name=name, line={"color": color, "dash": dash, "width": 1.5}, **text, **where)
+
+
+def _target_line(fig: go.Figure, x_end: float, target_s: float | None, label: str, **where: Any) -> None:
+    """A horizontal target line as a trace (exact on a log axis), from 0 to ``x_end`` requests/s."""
+    if target_s is None:
+        return
+    fig.add_trace(go.Scatter(x=[0.0, x_end], y=[target_s * 1e3] * 2, mode="lines", name=label,
+                             line={"color": "gray", "dash": "dash"}), **where)
+
+
+def serving_latency_figure(curves: Any, max_rate_per_s: float, rate_per_s: float | None = None,
+                           ttft_target_s: float | None = None, tpot_target_s: float | None = None,
+                           percentile: float | None = None) -> go.Figure:
+    """Two panels sharing the request-rate axis (requests/s): TTFT P50/P90/P99 (ms, log) above, TPOT mean and P99
+    (ms, log) below, from ``load_curves``; dashed target lines at ``percentile``, vertical lines at the saturation
+    rate and at the chosen rate."""
+    curves = _table(curves)
+    x = curves["request_rate_per_s"]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("time to first token", "time per output token"))
+    for key, name, color in (("ttft_p50_s", "TTFT P50", "#9ecae1"), ("ttft_p90_s", "TTFT P90", "#4292c6"),
+                             ("ttft_p99_s", "TTFT P99", "#08306b")):
+        fig.add_trace(go.Scatter(x=x, y=_ms(curves[key]), name=name, mode="lines", line={"color": color}),
+                      row=1, col=1)
+    for key, name, color in (("tpot_mean_s", "TPOT mean", "#fc9272"), ("tpot_p99_s", "TPOT P99", "#a50f15")):
+        fig.add_trace(go.Scatter(x=x, y=_ms(curves[key]), name=name, mode="lines", line={"color": color}),
+                      row=2, col=1)
+    at = f" at P{percentile * 100:g}" if percentile is not None else ""
+    _target_line(fig, max_rate_per_s, ttft_target_s, f"TTFT target{at}", row=1, col=1)
+    _target_line(fig, max_rate_per_s, tpot_target_s, f"TPOT target{at}", row=2, col=1)
+    lines = {"saturation": max_rate_per_s, "chosen rate": rate_per_s}
+    _rate_lines(fig, lines, row=1, col=1)
+    _rate_lines(fig, lines, label=False, row=2, col=1)
+    fig.update_yaxes(type="log", title="TTFT (ms)", row=1, col=1)
+    fig.update_yaxes(type="log", title="TPOT (ms)", row=2, col=1)
+    fig.update_xaxes(title="request rate (requests/s)", rangemode="tozero", row=2, col=1)
+    return _style(fig, "Latency against load (closed-form queueing, docs/serving.md)", height=640)
+
+
+def goodput_figure(curves: Any, max_rate_per_s: float, rate_per_s: float | None = None) -> go.Figure:
+    """Goodput (requests/s meeting both targets) against the request rate, with the offered load for reference and
+    vertical lines at the saturation rate, the chosen rate and the largest rate meeting the targets."""
+    curves = _table(curves)
+    x = curves["request_rate_per_s"]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0.0, max_rate_per_s], y=[0.0, max_rate_per_s], mode="lines",
+                             name="offered load (every request meets the targets)",
+                             line={"color": "lightgray", "dash": "dash"}))
+    fig.add_trace(go.Scatter(x=x, y=curves["goodput_requests_per_s"], mode="lines+markers", name="goodput",
+                             line={"color": "#2ca02c"}))
+    best = _scalar(curves["max_goodput_rate_per_s"]) if "max_goodput_rate_per_s" in curves and len(curves) else None
+    _rate_lines(fig, {"saturation": max_rate_per_s, "chosen rate": rate_per_s,
+                      "largest rate meeting the targets": best})
+    fig.update_xaxes(rangemode="tozero")
+    fig.update_yaxes(rangemode="tozero")
+    return _style(fig, "Goodput against load (DistServe's definition)", xaxis_title="request rate (requests/s)",
+                  yaxis_title="goodput (requests/s)")
+
+
+EFFECT_COLUMNS = ("ttft_p99_s", "tpot_p99_s", "max_request_rate_per_s", "goodput_requests_per_s", "meets_slo")
+
+
+def serving_effects(serve_kw: dict[str, Any], rate_per_s: float, spec_tokens: int = 3,
+                    spec_acceptance: float = 0.7) -> Table:
+    """The effect of chunk size, prefix hits and speculation at ``rate_per_s``: one ``serve`` call per case
+    (baseline ``serve_kw``; chunk halved; chunk doubled, the token budget raised to hold it where needed; prefix
+    hit 0.5, or 0 when the baseline has 0.5; speculation with ``spec_tokens`` and ``spec_acceptance`` (MTP heads)
+    switched on, or off when the baseline has it). Columns: the case, its scheduler settings, TTFT and TPOT P99
+    (s; infinite past the case's saturation), the saturation rate, goodput and ``meets_slo`` (with targets)."""
+    base = serve(**serve_kw, request_rate=rate_per_s)
+    chunk, budget = base.settings["chunk_tokens"], base.settings["max_batch_tokens"]
+    hit = 0.0 if base.settings["prefix_hit"] == 0.5 else 0.5
+    spec_off = {k: None for k in ("spec_tokens", "spec_acceptance", "spec_accepted_share", "spec_mean_length",
+                                  "draft_model")}
+    if base.settings["spec_tokens"] is None:
+        spec = ({"spec_tokens": spec_tokens, "spec_acceptance": spec_acceptance},
+                f"speculation on (k = {spec_tokens}, acceptance {spec_acceptance:g}, MTP heads)")
+    else:
+        spec = (spec_off, "speculation off")
+    raised = f", token budget {2 * chunk:,}" if 2 * chunk > budget else ""
+    cases = [("baseline", {}),
+             (f"chunk {max(chunk // 2, 1):,} (half)", {"chunk_tokens": max(chunk // 2, 1)}),
+             (f"chunk {2 * chunk:,} (double{raised})",
+              {"chunk_tokens": 2 * chunk, "max_batch_tokens": max(budget, 2 * chunk)}),
+             (f"prefix hit {hit:g}", {"prefix_hit": hit}),
+             (spec[1], spec[0])]
+    rows = []
+    for label, change in cases:
+        r = base if not change else serve(**{**serve_kw, **change}, request_rate=rate_per_s)
+        rows.append({"case": label, "chunk_tokens": r.settings["chunk_tokens"],
+                     "max_batch_tokens": r.settings["max_batch_tokens"], "prefix_hit": r.settings["prefix_hit"],
+                     "spec_tokens": r.settings["spec_tokens"] or 0,
+                     **{k: r.metrics[k].item() for k in EFFECT_COLUMNS if k in r.metrics}})
+    return Table({k: [row[k] for row in rows] for k in rows[0]})

@@ -1,10 +1,11 @@
 """genmodel what-if dashboard. Run: genmodel dashboard (or streamlit run app.py in a checkout)
 
-Pages: Estimate, Compare, What-if, Planner, Custom hardware / model. Every number comes from the library
-(genmodel.engine.estimate, genmodel.search.compare, genmodel.search.planner, genmodel.interfaces.charts); this file
-only lays them out. Tables are shown with readable headers and units (ms, GB, ...); the CSV downloads keep the
-library's SI columns and carry the provenance. Errors caused by input (``GenmodelError``) are shown as one
-message, never as a traceback. Needs the dashboard extra (streamlit, plotly, pandas).
+Pages: Estimate, Compare, What-if, Planner, Serving, Custom hardware / model. Every number comes from the library
+(genmodel.engine.estimate, genmodel.search.compare, genmodel.search.planner, genmodel.serve,
+genmodel.interfaces.charts); this file only lays them out. Tables are shown with readable headers and units (ms,
+GB, ...); the CSV downloads keep the library's SI columns and carry the provenance. Errors caused by input
+(``GenmodelError``) are shown as one message, never as a traceback. Needs the dashboard extra (streamlit, plotly,
+pandas).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from genmodel.specs.hardware import HardwareSpec
 from genmodel.specs.model import ModelSpec
 from genmodel.table import Table
 
-PAGES = ["Estimate", "Compare", "What-if", "Planner", "Custom hardware / model"]
+PAGES = ["Estimate", "Compare", "What-if", "Planner", "Serving", "Custom hardware / model"]
 DTYPE_CHOICES = ["auto", *DTYPES]
 CALIBRATED_LABEL = "Calibrated efficiencies (docs/validation.md)"
 CALIBRATED_HELP = "Off: every device uses its kind's documented default efficiencies (docs/formulas.md section 6)."
@@ -74,6 +75,12 @@ COLUMN_FORMATS: dict[str, tuple[str, float | None, str | None]] = {
     "bound": ("Bound", None, None), "share": ("Share of phase (%)", 100, "%.1f"),
     "knob": ("Hardware knob", None, None), "minus": ("Change at knob -20% (%)", 100, "%+.1f"),
     "plus": ("Change at knob +20% (%)", 100, "%+.1f"), "span": ("Span (percentage points)", 100, "%.1f"),
+    "case": ("Case", None, None), "chunk_tokens": ("Chunk (tokens)", 1, "%d"),
+    "max_batch_tokens": ("Token budget per step", 1, "%d"), "prefix_hit": ("Prefix hit (%)", 100, "%.0f"),
+    "spec_tokens": ("Speculative tokens k", 1, "%d"),
+    "ttft_p99_s": ("TTFT P99 (ms)", 1e3, "%.1f"), "tpot_p99_s": ("TPOT P99 (ms)", 1e3, "%.2f"),
+    "max_request_rate_per_s": ("Saturation (requests/s)", 1, "%.2f"),
+    "goodput_requests_per_s": ("Goodput (requests/s)", 1, "%.2f"), "meets_slo": ("Meets targets", None, None),
 }
 # suffix of an SI column -> (unit shown, factor), for columns not in COLUMN_FORMATS
 SUFFIX_UNITS = {"_s": ("ms", 1e3), "_bytes": ("GB", 1e-9), "_j": ("J", 1.0), "_w": ("W", 1.0)}
@@ -197,20 +204,22 @@ def engine_box(key: str, where=st) -> str | None:
     return None if name == ENGINE_DEFAULT else name
 
 
-def workload_inputs(key: str, with_parallel: bool = True) -> dict:
-    """Model, hardware, workload, datatypes and parallelism widgets; returns estimate() keyword arguments."""
+def workload_inputs(key: str, with_parallel: bool = True, with_batch: bool = True) -> dict:
+    """Model, hardware, workload (batch unless ``with_batch`` is False, as for served traffic), datatypes and
+    parallelism widgets; returns estimate() keyword arguments (serve() ones without the batch)."""
     models, hardware = model_table(), hardware_table()
     names_m, names_h = sorted(models), sorted(hardware)
     c1, c2 = st.columns(2)
     model = c1.selectbox("Model", names_m, index=index_of(names_m, "llama-3.1-8b"), key=f"{key}-model")
     device = c2.selectbox("Hardware or platform", names_h, index=index_of(names_h, "h100-sxm"), key=f"{key}-hw")
-    c1, c2, c3 = st.columns(3)
-    kw = {"model": models[model], "hardware": hardware[device],
-          "batch": int(c1.number_input("Batch (sequences per replica)", 1, 1 << 16, 1, key=f"{key}-batch")),
-          "input_tokens": int(c2.number_input("Input tokens", 1, 1 << 22, 1024, step=128, key=f"{key}-in",
-                                              help=f"{model}: at most {models[model].max_context_tokens:,} tokens "
-                                                   "of input + output")),
-          "output_tokens": int(c3.number_input("Output tokens", 1, 1 << 20, 256, step=32, key=f"{key}-out"))}
+    kw = {"model": models[model], "hardware": hardware[device]}
+    cols = st.columns(3 if with_batch else 2)
+    if with_batch:
+        kw["batch"] = int(cols[0].number_input("Batch (sequences per replica)", 1, 1 << 16, 1, key=f"{key}-batch"))
+    kw["input_tokens"] = int(cols[-2].number_input("Input tokens", 1, 1 << 22, 1024, step=128, key=f"{key}-in",
+                                                   help=f"{model}: at most {models[model].max_context_tokens:,} "
+                                                        "tokens of input + output"))
+    kw["output_tokens"] = int(cols[-1].number_input("Output tokens", 1, 1 << 20, 256, step=32, key=f"{key}-out"))
     d1, d2, d3 = st.columns(3)
     kw["weight_dtype"] = pick(d1.selectbox("Weight dtype", DTYPE_CHOICES, key=f"{key}-wd"))
     kw["activation_dtype"] = pick(d2.selectbox("Activation dtype", DTYPE_CHOICES, key=f"{key}-ad"))
@@ -452,6 +461,117 @@ def page_planner() -> None:
                                          f"{model} on {device}: {inputs} in / {outputs} out"), width="stretch")
 
 
+SCHEDULER_DEFAULT = "engine default"
+TOKEN_CHOICES = [SCHEDULER_DEFAULT, *(2**k for k in range(8, 16))]  # 256 ... 32,768 tokens
+
+
+def latency_text(seconds: float, spec: str = ",.1f") -> str:
+    """Seconds as ms, 'unbounded' past saturation (infinite waits)."""
+    return f"{seconds * 1e3:{spec}} ms" if np.isfinite(seconds) else "unbounded"
+
+
+def serving_inputs() -> tuple[dict, dict]:
+    """Widgets of the Serving page: (serve() keyword arguments without the load, the speculation settings the
+    comparison table switches on: spec_tokens and spec_acceptance)."""
+    kw = workload_inputs("sv", with_batch=False)
+    c1, c2 = st.columns(2)
+    kw["engine"] = engine_box("sv-engine", c1)
+    kw["calibrated"] = c2.checkbox(CALIBRATED_LABEL, value=True, key="sv-calibrated", help=CALIBRATED_HELP)
+    t = st.columns(3)
+    kw["ttft_target_s"] = t[0].number_input("TTFT target (ms)", 0.1, 1e7, 500.0, key="sv-ttft") / 1e3
+    kw["tpot_target_s"] = t[1].number_input("TPOT target (ms)", 0.01, 1e6, 30.0, key="sv-tpot") / 1e3
+    kw["percentile"] = t[2].number_input("Percentile the targets apply to", 10.0, 99.9, 90.0, key="sv-pct")
+    c = st.columns(3)
+    for col, name, label, help_ in (
+            (c[0], "max_batch_tokens", "Token budget per step",
+             "Tokens one engine step may carry (vLLM max_num_batched_tokens)"),
+            (c[1], "chunk_tokens", "Chunk size (prompt tokens per step)",
+             "Chunked prefill: most prompt tokens of one request per step (default: the token budget)")):
+        choice = col.selectbox(label, TOKEN_CHOICES, key=f"sv-{name}", help=help_,
+                               format_func=lambda v: v if v == SCHEDULER_DEFAULT else f"{v:,}")
+        kw[name] = None if choice == SCHEDULER_DEFAULT else int(choice)
+    kw["prefix_hit"] = c[2].slider("Prefix-cache hit (share of each prompt)", 0.0, 0.95, 0.0, 0.05, key="sv-hit")
+    c = st.columns(3)
+    speculate = c[0].checkbox("Speculative decoding (MTP heads)", key="sv-spec",
+                              help="Draft tokens from one extra decoder layer per token (docs/serving.md section 4)")
+    spec = {"spec_tokens": int(c[1].number_input("Draft tokens per step k", 1, 16, 3, key="sv-k")),
+            "spec_acceptance": c[2].slider("Acceptance per draft token", 0.0, 1.0, 0.7, 0.05, key="sv-acc")}
+    if speculate:
+        kw.update(spec)
+    return kw, spec
+
+
+def rate_slider(top: float) -> float:
+    """Request rate (requests/s) from 1% of the saturation rate ``top`` up to it; starts at half of it, and again
+    whenever a new configuration puts the last choice outside the range."""
+    low = top / 100
+    chosen = st.session_state.get("sv-rate")  # the slider's own state (a new range makes it a new widget)
+    if chosen is None or not low <= chosen <= top:
+        chosen = top / 2
+    return st.slider("Request rate λ (requests/s, Poisson arrivals)", low, top, chosen, step=low, format="%.3g",
+                     key="sv-rate", help=f"Up to the saturation rate of this configuration, {top:,.3g} requests/s")
+
+
+def serving_figures(served, pct: str) -> None:
+    """The chosen rate's figures as metrics with units."""
+    m = {k: v.item() for k, v in served.metrics.items()}
+    k = st.columns(4)
+    for col, key, label in zip(k, ("ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "e2e_p99_s"),
+                               ("TTFT P50", "TTFT P90", "TTFT P99", "End-to-end P99"), strict=True):
+        col.metric(label, latency_text(m[key]))
+    k = st.columns(4)
+    k[0].metric("TPOT mean", latency_text(m["tpot_mean_s"], ",.2f"))
+    k[1].metric("TPOT P99", latency_text(m["tpot_p99_s"], ",.2f"))
+    k[2].metric("Inter-token gap P99", latency_text(m["itl_p99_s"], ",.2f"))
+    k[3].metric("Output throughput", f"{m['output_tokens_per_s']:,.1f} tok/s",
+                help=f"{m['output_tokens_per_s_per_device']:,.1f} tok/s per device")
+    k = st.columns(4)
+    k[0].metric("Saturation rate", f"{m['max_request_rate_per_s']:,.3g} req/s",
+                help=f"utilization at the chosen rate {m['utilization']:.0%}")
+    k[1].metric("Bottleneck", m["bottleneck"], help="what binds the saturation rate")
+    k[2].metric("Running batch", f"{m['running_batch']:,.1f}", help="sequences in flight (mean)")
+    k[3].metric("Fits", "yes" if m["fits"] else "no",
+                help=f"KV cache {m['kv_cache_bytes'] / 1e9:,.2f} GB in use of {m['kv_capacity_bytes'] / 1e9:,.2f} "
+                     f"GB per device; weights {m['weights_bytes'] / 1e9:,.2f} GB")
+    k = st.columns(4)
+    k[0].metric(f"Meets targets at {pct}", "yes" if m["meets_slo"] else "no")
+    k[1].metric("Goodput", f"{m['goodput_requests_per_s']:,.3g} req/s",
+                help=f"{m['slo_attainment']:.1%} of requests meet both targets")
+    k[2].metric("Largest rate meeting the targets", f"{m['max_goodput_rate_per_s']:,.3g} req/s")
+    k[3].metric("Tokens per decode step", f"{m['tokens_per_step']:,.2f}", help="above 1 with speculative decoding")
+
+
+def page_serving() -> None:
+    st.header("Serving")
+    st.caption("Continuous batching with chunked prefill under Poisson arrivals, in closed form (genmodel serve, "
+               "docs/serving.md). Near saturation the P99 tails are lighter than a discrete-event simulation's.")
+    kw, spec = serving_inputs()
+    top = charts.saturation_rate(kw)
+    if not top > 0:
+        st.warning("This configuration cannot serve a request: the weights leave no room for one request's KV "
+                   "cache. Use more devices (Parallelism), a smaller datatype or a shorter context.")
+        return
+    rate = rate_slider(top)
+    served = genmodel.serve(**kw, request_rate=rate)
+    pct = f"P{served.settings['percentile'] * 100:g}"
+    if not served.metrics["stable"]:
+        st.warning(f"{rate:,.3g} requests/s is at or beyond saturation: queues grow without bound.")
+    serving_figures(served, pct)
+    realism_caption(served.realism)
+    curves = charts.load_curves(kw, top)
+    st.plotly_chart(charts.serving_latency_figure(curves, top, rate, kw["ttft_target_s"], kw["tpot_target_s"],
+                                                  served.settings["percentile"]), width="stretch")
+    st.plotly_chart(charts.goodput_figure(curves, top, rate), width="stretch")
+    download(curves, "serving-load", "dl-serving")
+    st.subheader(f"Effect of chunk size, prefix hits and speculation at {rate:,.3g} requests/s")
+    effects = charts.serving_effects(kw, rate, **spec)
+    shown = effects.assign(**{c: np.where(np.isfinite(effects[c]), effects[c], np.nan)
+                              for c in ("ttft_p99_s", "tpot_p99_s")})
+    show_table(shown)
+    st.caption(f"Each row is one serve call at the chosen rate; 'Meets targets' at {pct}. An empty latency is "
+               "unbounded: the rate exceeds that case's saturation.")
+
+
 def page_custom() -> None:
     st.header("Custom hardware / model")
     kind = st.radio("Kind", ["hardware", "model"], horizontal=True, key="cu-kind")
@@ -484,7 +604,7 @@ def main() -> None:
     st.sidebar.caption("Latency, memory, energy and cost from first principles. Docs: docs/formulas.md")
     try:
         {"Estimate": page_estimate, "Compare": page_compare, "What-if": page_what_if, "Planner": page_planner,
-         "Custom hardware / model": page_custom}[page]()
+         "Serving": page_serving, "Custom hardware / model": page_custom}[page]()
     except GenmodelError as exc:  # input the library refuses: one readable message, never a traceback
         st.error(str(exc))
 

@@ -156,12 +156,18 @@ RANKINGS = {"throughput": ("output_tokens_per_s_per_device", False), "cost": ("u
 
 def plan(model, hardware, input_tokens: int = 1024, output_tokens: int = 256, ttft_s: float | None = None,
          tpot_s: float | None = None, max_devices: int | None = None, weight_dtype=None, kv_dtype=None,
-         activation_dtype=None, batches=DEFAULT_BATCHES, rank_by: str = "throughput", **kwargs) -> PlanResult:
+         activation_dtype=None, batches=DEFAULT_BATCHES, rank_by: str = "throughput", request_rate=None,
+         percentile: float = 0.99, **kwargs) -> PlanResult:
     """Search layouts x batch sizes for the configurations meeting the TTFT/TPOT targets (seconds).
 
     ``rank_by``: 'throughput' (output tokens/s per device, highest first), 'cost' ($ per million output
-    tokens, lowest first; needs a price) or 'energy' (J per output token, lowest first).
+    tokens, lowest first; needs a price) or 'energy' (J per output token, lowest first). With ``request_rate``
+    (requests/s for the whole deployment) the search is over served traffic instead (``_plan_served``): the
+    targets hold at ``percentile`` and the ranking is by goodput per device.
     """
+    if request_rate is not None:
+        return _plan_served(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, max_devices, weight_dtype,
+                            kv_dtype, activation_dtype, rank_by, request_rate, percentile, **kwargs)
     if rank_by not in RANKINGS:
         raise ConfigurationError(f"rank_by must be one of {', '.join(RANKINGS)}, not {rank_by!r}", "rank_by")
     import time
@@ -187,11 +193,98 @@ def plan(model, hardware, input_tokens: int = 1024, output_tokens: int = 256, tt
         ok &= space.ttft_s <= ttft_s
     if tpot_s is not None:
         ok &= space.tpot_s <= tpot_s
-    space = space.assign(meets_targets=ok)
+    space = space.assign(meets_slo=ok)
     key, ascending = RANKINGS[rank_by]
     ranked = space[ok].sort([key, "tokens_per_s_per_user"], descending=[not ascending, True])
     pareto = pareto_front(space[space.fits], "output_tokens_per_s_per_device", "tokens_per_s_per_user")
     return PlanResult(ranked, pareto, space, time.perf_counter() - start)
+
+
+SERVED_COLUMNS = ("devices", "tp", "pp", "ep", "dp", "cp", "attention_dp", "batch", "request_rate_per_s",
+                  "ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "tpot_mean_s", "tpot_p90_s", "tpot_p99_s", "e2e_p99_s",
+                  "slo_attainment", "goodput_requests_per_s", "goodput_requests_per_s_per_device",
+                  "goodput_tokens_per_s_per_device", "max_goodput_rate_per_s", "max_request_rate_per_s",
+                  "output_tokens_per_s", "output_tokens_per_s_per_device", "tokens_per_s_per_user",
+                  "running_batch", "utilization", "bottleneck", "kv_cache_bytes", "fits", "meets_slo")
+
+
+def _plan_served(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, max_devices, weight_dtype, kv_dtype,
+                 activation_dtype, rank_by, request_rate, percentile, **kwargs) -> PlanResult:
+    """Layouts x replica counts under served traffic at ``request_rate`` (requests/s for the deployment).
+
+    Every valid replica layout is paired with every replica count dp that fits the device budget (dp replicas share
+    the rate evenly), and the pairs are evaluated in **one** vectorized ``serve`` call with the targets at
+    ``percentile``. ``meets_slo``: the configuration fits, is stable at the rate, and the share of requests meeting
+    both targets is at least ``percentile``. Ranked by goodput (requests/s meeting both targets, DistServe's
+    definition) per device, then by the headroom ``max_goodput_rate_per_s``; ``batch`` is the mean running batch
+    of one replica. The Pareto front (output tokens/s per device vs tokens/s per user, 1 / mean TPOT) is over the
+    stable configurations that fit, each row with its ``meets_slo``.
+    """
+    import time
+
+    from genmodel.serving.serve import serve
+
+    if rank_by != "throughput":
+        raise ConfigurationError(f"with a request rate the plan ranks by goodput per device; rank_by {rank_by!r} "
+                                 "applies to static batches (leave out the request rate)", "rank_by")
+    start = time.perf_counter()
+    model = get_model(model)
+    limit = _max_devices(hardware, max_devices)
+    ttft_s, tpot_s = _targets(ttft_s, tpot_s)
+    if ttft_s is None and tpot_s is None:
+        raise ConfigurationError("ranking by goodput needs a TTFT or TPOT target (ttft_s, tpot_s) with the request "
+                                 "rate", "ttft_s")
+    rate = scalar("request_rate", positive("request_rate", request_rate))
+    kwargs.pop("costs", None)  # served plans report no cost or energy
+    lay = layouts(model, limit)
+    # layouts whose weights do not fit even at batch 1 cannot serve: dropped before the traffic model
+    fits_one = estimate(model, hardware, 1, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype,
+                        parallel=_parallelism(lay), check_fit=False, **kwargs).metrics["fits"]
+    lay = {k: v[np.ravel(fits_one)] for k, v in lay.items()}
+    if not len(lay["tp"]):
+        raise ConfigurationError(f"{model.name} does not fit on {limit} or fewer devices of this kind; allow more "
+                                 "devices or use narrower datatypes", "max_devices")
+    par = _parallelism(lay)  # one replica of each layout (L of them)
+    counts = (limit // par.devices).astype(int)  # replicas that fit the budget
+    dp = np.arange(1, max(int(counts.max()), 1) + 1)[:, None]  # (D, 1): replica counts, paired below
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # the replica's physics is evaluated once per layout; only its share of the rate varies with dp
+        result = serve(model, hardware, input_tokens, output_tokens, request_rate=rate / dp, ttft_target_s=ttft_s,
+                       tpot_target_s=tpot_s, percentile=percentile, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+                       activation_dtype=activation_dtype, parallel=par, **kwargs)
+        keep = np.ravel(np.broadcast_to(dp <= counts, (len(dp), len(counts))))
+        shape = (len(dp), len(counts))
+        m = {k: np.broadcast_to(np.asarray(v), shape) for k, v in result.metrics.items()}
+        dps = np.broadcast_to(dp, shape)
+        devices = m["devices"] * dps  # all replicas
+        data = {"tp": par.tp, "pp": par.pp, "ep": par.ep, "dp": dps, "cp": par.cp, "attention_dp": par.attention_dp,
+                **{k: m[k] for k in SERVED_COLUMNS if k in m}}
+        for key in ("request_rate_per_s", "goodput_requests_per_s", "max_goodput_rate_per_s",
+                    "max_request_rate_per_s", "output_tokens_per_s", "kv_cache_bytes"):
+            data[key] = m[key] * dps  # one replica's figure x replicas
+        data["devices"] = devices
+        data["output_tokens_per_s_per_device"] = m["output_tokens_per_s_per_device"]
+        data["batch"] = np.round(np.asarray(m["running_batch"], dtype=float))
+        data["running_batch"] = m["running_batch"] * dps
+        data["goodput_requests_per_s_per_device"] = data["goodput_requests_per_s"] / devices
+        data["goodput_tokens_per_s_per_device"] = data["goodput_requests_per_s"] * output_tokens / devices
+        data["tokens_per_s_per_user"] = 1.0 / np.asarray(m["tpot_mean_s"], dtype=float)
+        data = {k: np.ravel(np.broadcast_to(np.asarray(v), shape))[keep] for k, v in data.items()}
+    space = Table({k: data[k] for k in SERVED_COLUMNS})
+    usable = space.fits & np.isfinite(space.tokens_per_s_per_user) & np.isfinite(space.ttft_p50_s)
+    ranked = space[space.meets_slo]
+    # goodput per device to 4 significant digits (attainments of 0.9999999 and 1 are a tie), then headroom
+    order = np.lexsort((-ranked.max_goodput_rate_per_s, -_significant(ranked.goodput_requests_per_s_per_device)))
+    ranked = ranked[order]
+    pareto = pareto_front(space[usable], "output_tokens_per_s_per_device", "tokens_per_s_per_user")
+    return PlanResult(ranked, pareto, space, time.perf_counter() - start)
+
+
+def _significant(x: np.ndarray, digits: int = 4) -> np.ndarray:
+    """``x`` rounded to ``digits`` significant digits (positive values; zero stays zero)."""
+    x = np.asarray(x, dtype=float)
+    scale = 10.0 ** (digits - 1 - np.floor(np.log10(np.where(x > 0, x, 1.0))))
+    return np.round(x * scale) / scale
 
 
 @dataclass

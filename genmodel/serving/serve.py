@@ -13,7 +13,15 @@ rates and the parallel degrees may be arrays; they broadcast and nothing loops o
 The result's ``metrics`` are SI arrays: ``ttft_p50_s`` ... ``e2e_p99_s``, ``tpot_mean_s``, ``tpot_p99_s``,
 ``itl_p99_s``, ``output_tokens_per_s`` (and per device), ``max_request_rate_per_s``, ``goodput_requests_per_s``
 (with targets), ``running_batch``, ``utilization``, ``bottleneck``, ``kv_cache_bytes``, ``fits``.
-Not modelled: client-side overheads (HTTP, tokenization), KV-cache offload, disaggregated pools, preemption costs.
+``kv_offload`` (docs/serving.md section 4b) puts KV in host memory, or in the device's slower tier named by
+its spec's ``host_link``: ``"host"`` (alias ``"throughput"``, FlexGen-style) adds the host pool to the running
+requests' KV capacity and streams the share beyond device memory over the link every step (overlapped with the
+step: the step takes the longer of the two); ``"cache"`` (LMCache / SGLang HiCache-style) keeps the running
+requests in device memory and serves ``prefix_hit`` from a host prefix cache, each request reloading its prefix
+over the link before its prefill (added to TTFT). Without it, a tier the host link names holds no KV.
+``prefilled=True`` serves the decode pool of disaggregated serving (genmodel.serving.disaggregated composes both pools).
+Not modelled: client-side overheads (HTTP, tokenization), preemption costs (nor the reloads after preemption in
+cache mode), queueing on the host link, achieved-below-nominal link bandwidth, synchronized benchmark clients.
 """
 
 from __future__ import annotations
@@ -38,6 +46,10 @@ from genmodel.specs.hardware import Efficiency
 from genmodel.specs.model import ModelSpec
 
 PERCENTILES = (0.5, 0.9, 0.99)
+OFFLOAD_MODES = {"host": "throughput", "throughput": "throughput", "cache": "cache"}
+# host memory left to the OS and the processes when the default pool is used (SGLang's host KV pool keeps 10 GiB
+# free: python/sglang/srt/mem_cache/memory_pool_host.py)
+HOST_RESERVE_BYTES = 10 * 2**30
 
 
 @dataclass
@@ -76,7 +88,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
           weight_dtype: str | None = None, kv_dtype: str | None = None, activation_dtype: str | None = None,
           tp=1, pp=1, ep=1, dp=1, cp=1, attention_dp=False, parallel: Parallelism | None = None,
           engine: str | None = None, calibrated: bool = True, efficiency: Efficiency | None = None,
-          flops_scale=1.0, bandwidth_scale=1.0, capacity_scale=1.0) -> Served:
+          flops_scale=1.0, bandwidth_scale=1.0, capacity_scale=1.0, kv_offload: str | None = None,
+          host_memory_bytes=None, host_link_bytes_per_s=None, prefilled: bool = False) -> Served:
     """Serve ``model`` on ``hardware`` under traffic (see the module docstring). Exactly one of ``request_rate``
     (requests/s, or ``"max"``), ``concurrency`` and ``offline`` is given. ``burstiness`` is the gamma shape of the
     inter-arrival times (1: Poisson; smaller: burstier, like vLLM's benchmark option). ``prefix_hit`` is the share
@@ -84,7 +97,13 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     ``spec_acceptance`` (per token, or a per-position list), ``spec_accepted_share`` or ``spec_mean_length``, and a
     ``draft_model`` (default: MTP heads, one extra layer of the model per drafted token). Targets (seconds) at
     ``percentile`` add ``goodput_requests_per_s``, ``slo_attainment``, ``meets_slo`` and
-    ``max_goodput_rate_per_s``. Bad arguments raise a ``GenmodelError`` naming the argument."""
+    ``max_goodput_rate_per_s``. ``kv_offload``: None, ``"host"`` / ``"throughput"`` or ``"cache"`` (module
+    docstring); ``host_memory_bytes`` (host memory per device for the KV pool; default: the spec's host memory or
+    offload tier less 10 GiB) and ``host_link_bytes_per_s`` (default: the spec's ``host_link``) override the spec.
+    ``prefilled``: the requests arrive with their prompt's KV cache computed elsewhere (the decode pool of
+    disaggregated serving, genmodel.serving.disaggregated): each holds its own prompt's KV and its first step
+    computes one token over it; TTFT is then the time from arrival to that first token.
+    Bad arguments raise a ``GenmodelError`` naming the argument."""
     load = _load(request_rate, concurrency, offline)
     percentile = scalar("percentile", positive("percentile", percentile, 99.999))
     percentile = percentile / 100.0 if percentile > 1 else percentile
@@ -120,18 +139,38 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
                                               mean_length=spec_mean_length)
     draft = _draft(s, draft_model) if k is not None and draft_model is not None else None
 
+    offload = _offload(s, kv_offload, host_memory_bytes, host_link_bytes_per_s)
+    mode = offload.mode if offload is not None else None
     mem = _memory(s)
     I, O = s.input_tokens, s.output_tokens
-    kv_tokens, bytes_per_token, draft_bytes = _kv_capacity(s, mem, chunk, draft)
-    req = Requests(I, O, input_cv, output_cv, hit, 1.0 / shape_k, E, 1.0 if k is None else k + 1.0)
+    if prefilled:
+        if hit > 0 or mode == "cache":
+            raise ConfigurationError("prefilled requests bring their whole prompt's KV: prefix_hit and a prefix cache "
+                                     "belong to the pool that computes the prompts", "prefilled")
+        hit = 1.0 - 1.0 / np.asarray(I, dtype=float)  # all but one token arrive computed
+    kv_device, kv_host, bytes_per_token, draft_bytes = _kv_capacity(s, mem, chunk, draft, offload)
+    kv_tokens = kv_device + kv_host if mode == "throughput" else kv_device
+    # cache mode: each request's prefix comes from the host cache, reloaded over the link before its prefill
+    reload_s = hit * I * bytes_per_token / offload.link_bytes_per_s if mode == "cache" else 0.0
+    req = Requests(I, O, input_cv, output_cv, hit, 1.0 / shape_k, E, 1.0 if k is None else k + 1.0,
+                   shared_prefix=mode != "cache" and not prefilled, ttft_delay_s=reload_s)
     sched = Scheduler(budget * groups, chunk * groups, seqs * groups, kv_tokens, float(e.kv_block_tokens),
                       e.mixed_batches, e.chunked_prefill or chunk_tokens is not None)
     stepper = Stepper(s, mem.inv_bandwidth, mem.placement)
-    step = _step_function(stepper, req, k, draft)
+    device_step = _step_function(stepper, req, k, draft)
+    stream = _stream_function(req, kv_device, bytes_per_token, groups, offload) if mode == "throughput" else None
+    step = device_step if stream is None else (lambda n, p: np.maximum(device_step(n, p), stream(n)))
     dp_ = np.asarray(s.par.dp, dtype=float)
     per_replica = Load(load.mode, None if load.value is None else np.asarray(load.value, dtype=float) / dp_)
-    state = solve(step, req, sched, per_replica, PERCENTILES, targets[0], targets[1], percentile)
+    state = solve(step, req, sched, per_replica, PERCENTILES, targets[0], targets[1], percentile,
+                  peak=mode == "throughput")
     m = dict(state.metrics)
+    extra: dict[str, Any] = {}
+    if offload is not None:
+        link_bound = _offload_figures(m, state, req, sched, offload, stream, device_step, reload_s, groups,
+                                      kv_device, bytes_per_token, load.mode)
+        extra = {"kv_offload": mode, "host_link_bytes_per_s": _plain(offload.link_bytes_per_s),
+                 "host_memory_bytes": _plain(offload.pool_bytes)}
     devices = np.asarray(s.par.devices, dtype=float)
     for key in ("request_rate_per_s", "output_tokens_per_s", "max_request_rate_per_s", "goodput_requests_per_s",
                 "max_goodput_rate_per_s"):
@@ -141,12 +180,22 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     m["total_tokens_per_s"] = m["request_rate_per_s"] * (I + O)
     m["concurrency"] = m["request_rate_per_s"] * m["e2e_mean_s"]
     m["running_batch"] = m["running_batch"] * dp_
-    m["kv_cache_bytes"] = m.pop("kv_tokens") / groups * bytes_per_token
-    m["kv_capacity_bytes"] = kv_tokens / groups * bytes_per_token
+    if "running_batch_at_max_rate" in m:
+        m["running_batch_at_max_rate"] = m["running_batch_at_max_rate"] * dp_
+    held = m.pop("kv_tokens")
+    if mode == "throughput":  # device memory first, the rest in the host pool
+        m["kv_host_bytes"] = np.maximum(held - kv_device, 0.0) / groups * bytes_per_token
+        held = np.minimum(held, kv_device)
+    m["kv_cache_bytes"] = held / groups * bytes_per_token
+    m["kv_capacity_bytes"] = kv_device / groups * bytes_per_token
+    if offload is not None:
+        m["kv_host_capacity_bytes"] = kv_host / groups * bytes_per_token
     m["weights_bytes"] = mem.footprint.weights_bytes + draft_bytes
     m["tokens_per_step"] = np.asarray(E)
     m["fits"] = state.terms.cap >= 1.0
     m["bottleneck"] = _bottleneck(stepper, req, sched, state)
+    if offload is not None:
+        m["bottleneck"] = np.where(link_bound, "host link", m["bottleneck"])
     m["devices"] = devices
     shape = np.broadcast_shapes(*(np.shape(v) for v in m.values()))
     m = {key: np.broadcast_to(np.asarray(v), shape).copy() if shape else np.asarray(v) for key, v in m.items()}
@@ -154,12 +203,13 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
                 "output_cv": output_cv, "burstiness": shape_k, "max_batch_tokens": int(budget),
                 "chunk_tokens": int(chunk), "max_seqs": None if np.isinf(seqs) else int(seqs),
                 "kv_block_tokens": e.kv_block_tokens, "mixed_batches": e.mixed_batches,
-                "chunked_prefill": bool(sched.chunked), "prefix_hit": hit, "spec_tokens": k,
+                "chunked_prefill": bool(sched.chunked),
+                "prefix_hit": float(hit) if np.ndim(hit) == 0 else np.asarray(hit).tolist(), "spec_tokens": k,
                 "spec_tokens_per_step": E, "draft_model": draft.model.name if draft is not None else
                 ("mtp" if k is not None else None), "percentile": percentile,
                 "ttft_target_s": targets[0], "tpot_target_s": targets[1],
                 "weight_dtype": s.dtypes.weight, "activation_dtype": s.dtypes.activation, "kv_dtype": s.dtypes.kv,
-                **{d: _plain(getattr(s.par, d)) for d in ("tp", "pp", "ep", "dp", "cp")}}
+                **{d: _plain(getattr(s.par, d)) for d in ("tp", "pp", "ep", "dp", "cp")}, **extra}
     if load.value is not None:
         settings["load_value"] = _plain(load.value)
     where = s.platform.name if s.platform is not None else s.hw.name
@@ -228,8 +278,10 @@ def _draft(s: Setup, draft_model) -> _Draft:
     return _Draft(d, Stepper(ds, mem.inv_bandwidth, mem.placement), ds, mem)
 
 
-def _kv_capacity(s: Setup, mem: MemoryView, chunk: float, draft: _Draft | None):
-    """(KV tokens a replica can hold, KV bytes per token on the most loaded device, draft weight bytes)."""
+def _kv_capacity(s: Setup, mem: MemoryView, chunk: float, draft: _Draft | None, offload: _Offload | None):
+    """(KV tokens a replica can hold in device memory, in the host pool (0 without offload), KV bytes per token on
+    the most loaded device, draft weight bytes). A tier the spec's host link names (the offload tier) holds no KV
+    in device memory; weights that overflow the faster tiers spill into it and take that much of its pool."""
     dev = mem.device
     I, O = s.input_tokens, s.output_tokens
     mean_ctx = I + O / 2.0
@@ -241,8 +293,106 @@ def _kv_capacity(s: Setup, mem: MemoryView, chunk: float, draft: _Draft | None):
         draft_bytes = dm.footprint.weights_bytes
         per_token = per_token + dm.device.kv_per_sequence(mean_ctx) / mean_ctx
     free = mem.capacity - mem.footprint.weights_bytes - act - draft_bytes
-    tokens = np.maximum(free, 0.0) / per_token * np.asarray(s.par.attention_groups, dtype=float)
-    return tokens, per_token, draft_bytes
+    spill = 0.0
+    tier = s.hw.offload_tier
+    if tier is not None:
+        free = free - s.hw.memory[tier].capacity_bytes * s.capacity_scale * s.realism.usable_memory_fraction
+        spill = np.maximum(-free, 0.0)
+    groups = np.asarray(s.par.attention_groups, dtype=float)
+    tokens = np.maximum(free, 0.0) / per_token * groups
+    host = 0.0 if offload is None else np.maximum(offload.pool_bytes - spill, 0.0) / per_token * groups
+    return tokens, host, per_token, draft_bytes
+
+
+@dataclass
+class _Offload:
+    """KV-cache offload in force: 'throughput' or 'cache', the link's bytes/s and the host pool per device."""
+
+    mode: str
+    link_bytes_per_s: np.ndarray
+    pool_bytes: np.ndarray
+
+
+def _offload(s: Setup, kv_offload, host_memory_bytes, host_link_bytes_per_s) -> _Offload | None:
+    """The offload asked for, with the link and pool from the spec's ``host_link`` or the overrides."""
+    if kv_offload is None or (isinstance(kv_offload, str) and kv_offload.strip().lower() in ("none", "off")):
+        for name, value in (("host_memory_bytes", host_memory_bytes), ("host_link_bytes_per_s",
+                                                                       host_link_bytes_per_s)):
+            if value is not None:
+                raise ConfigurationError(f"{name} sizes KV-cache offload: give kv_offload ('host' or 'cache') too",
+                                         name)
+        return None
+    mode = OFFLOAD_MODES.get(kv_offload.strip().lower()) if isinstance(kv_offload, str) else None
+    if mode is None:
+        raise ConfigurationError(f"kv_offload must be 'host' (alias 'throughput') or 'cache' (None: no offload), "
+                                 f"got {str(kv_offload)[:40]!r}", "kv_offload")
+    hw, link = s.hw, s.hw.host_link
+    if link is None and (host_memory_bytes is None or host_link_bytes_per_s is None):
+        missing = " and ".join(n for n, v in (("host_link_bytes_per_s (--host-link-bandwidth)", host_link_bytes_per_s),
+                                              ("host_memory_bytes (--host-memory)", host_memory_bytes)) if v is None)
+        raise ConfigurationError(f"kv_offload needs a host link, and the spec of {hw.name} has none (no host_link "
+                                 f"block with the link bandwidth and host memory): add one to its YAML or give "
+                                 f"{missing}", "kv_offload")
+    if host_link_bytes_per_s is not None:
+        bw = positive("host_link_bytes_per_s", host_link_bytes_per_s)
+    else:
+        bw = np.asarray(link.bandwidth_per_direction_bytes_per_s, dtype=float)
+        if hw.offload_tier is not None:  # the tier itself may be slower than the link
+            bw = np.minimum(bw, hw.memory[hw.offload_tier].bandwidth_bytes_per_s * s.bandwidth_scale)
+    if host_memory_bytes is not None:
+        pool = positive("host_memory_bytes", host_memory_bytes)
+    else:
+        size = hw.memory[hw.offload_tier].capacity_bytes if hw.offload_tier is not None else link.memory_bytes
+        pool = np.maximum(size * s.capacity_scale - HOST_RESERVE_BYTES, 0.0)
+        if not np.any(pool > 0):
+            raise ConfigurationError(f"the host memory of {hw.name} ({size / 2**30:,.4g} GiB per device) leaves "
+                                     f"nothing for the KV cache after the 10 GiB reserve: give host_memory_bytes",
+                                     "host_memory_bytes")
+    return _Offload(mode, bw, pool)
+
+
+def _stream_function(req: Requests, kv_device, per_token, groups: float, offload: _Offload):
+    """stream(n): seconds one replica step spends reading, over the host link, the KV of n decoding sequences that
+    does not fit in device memory (device memory first; the shared prefix stays there)."""
+    shared = req.prefix_hit * req.input_tokens
+    own = (1.0 - req.prefix_hit) * req.input_tokens + req.output_tokens / 2.0  # tokens a decoding sequence holds
+
+    def stream(n):
+        held = np.round(np.asarray(n, dtype=float)) * own
+        return np.maximum(held - np.maximum(kv_device - shared, 0.0), 0.0) / groups * per_token \
+            / offload.link_bytes_per_s
+
+    return stream
+
+
+def _offload_figures(m: dict, state, req: Requests, sched: Scheduler, offload: _Offload, stream, device_step,
+                     reload_s, groups: float, kv_device, per_token, mode: str) -> np.ndarray:
+    """Adds the host link's figures to the per-replica metrics ``m`` (in place) and returns where the link binds
+    the saturated rate: the stream outlasting the device step (throughput mode), or the reloads filling the link
+    (cache mode: at most groups / reload_s requests/s per replica)."""
+    if offload.mode == "throughput":
+        n = 1.0 + m["decode_batch"]
+        link_s = stream(n)
+        m["host_link_utilization"] = np.minimum(link_s / np.maximum(m["step_s"], 1e-300), 1.0)
+        t = terms(state.x_max, req, sched)
+        n_max = 1.0 + t.n
+        zeros = np.zeros_like(n_max)
+        return stream(n_max) > device_step(n_max, zeros)
+    rate = m["request_rate_per_s"]
+    m["prefix_reload_s"] = reload_s + 0.0 * rate
+    m["host_link_utilization"] = rate * reload_s / groups
+    with np.errstate(divide="ignore"):
+        link_max = np.where(reload_s > 0, groups / np.where(reload_s > 0, reload_s, 1.0), np.inf)
+    bound = link_max < m["max_request_rate_per_s"]
+    m["max_request_rate_per_s"] = np.minimum(m["max_request_rate_per_s"], link_max)
+    if mode == "rate":
+        m["stable"] = m["stable"] & (rate < link_max)
+        m["utilization"] = rate / m["max_request_rate_per_s"]
+        for key in [k for k in m if k.startswith(("ttft_", "e2e_", "queue_"))]:
+            m[key] = np.where(m["stable"], m[key], np.inf)
+    else:
+        m["utilization"] = rate / m["max_request_rate_per_s"]
+    return bound
 
 
 def _step_function(stepper: Stepper, req: Requests, k: int | None, draft: _Draft | None):

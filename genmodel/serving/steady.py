@@ -23,7 +23,9 @@ The unknown is x, the requests admitted per engine step. Given x everything but 
 and the step time t = (1 - pi) t_d + pi t_s, with t_d = step(1 + n, 0) and t_s = step(1 + n, p_s) (the tagged
 request sees itself and the stationary others). Open loop: x solves x = lambda t(x) (on a load grid, then
 interpolated). Closed loop with N clients: N_run(x) = N, throughput N / E2E (Little). Saturation: the largest x
-with N_run <= N_cap = min(max sequences, KV capacity / tokens held per request) and x I' <= B_p.
+with N_run <= N_cap = min(max sequences, KV capacity / tokens held per request) and x I' <= B_p. A cached prefix
+is held once (``Requests.shared_prefix``) or by each request; ``Requests.ttft_delay_s``, a fixed wait before a
+request's prefill (a prefix reloaded from host memory), adds to its TTFT and end-to-end time.
 """
 
 from __future__ import annotations
@@ -70,10 +72,13 @@ class Requests:
     output_tokens: np.ndarray
     input_cv: float = 0.0
     output_cv: float = 0.0
-    prefix_hit: float = 0.0  # share of each prompt found in the prefix cache (one shared prefix)
+    prefix_hit: float = 0.0  # share of each prompt found in the prefix cache
     arrival_cv2: float = 1.0  # squared coefficient of variation of inter-arrival times (Poisson 1; gamma 1/shape)
     tokens_per_step: float = 1.0  # E: tokens a decode step emits per sequence (speculation)
     verify_tokens: float = 1.0  # q: tokens per decoding sequence in a step (k + 1 with speculation)
+    shared_prefix: bool = True  # True: one prefix shared by all requests, held once; False: each request's own
+    # (a host-memory prefix cache reloads it per request and the request holds its copy while it runs)
+    ttft_delay_s: np.ndarray | float = 0.0  # fixed wait before a request's prefill (the prefix reload over the link)
 
 
 @dataclass(frozen=True)
@@ -125,9 +130,10 @@ def terms(x, r: Requests, s: Scheduler) -> Terms:
             n = x * D / np.maximum(1.0 - pi, 1e-12)
             d_wall = D / np.maximum(1.0 - pi, 1e-12)
     running = x * (kp + d_wall)
+    own = 0.0 if r.shared_prefix else r.prefix_hit * r.input_tokens  # a prefix held per request
     held = (kp * I_new / 2 + d_wall * (I_new + r.output_tokens / 2)) / np.maximum(kp + d_wall, 1e-12) \
-        + s.block_tokens / 2
-    shared = r.prefix_hit * r.input_tokens
+        + s.block_tokens / 2 + own
+    shared = r.prefix_hit * r.input_tokens if r.shared_prefix else 0.0
     kv_seqs = np.maximum(s.kv_capacity_tokens - shared, 0.0) / held
     cap = np.minimum(s.max_seqs, kv_seqs)
     return Terms(x, n, budget, kp, pi, p_step, d_wall, running, cap, kv_seqs, running * held + shared)
@@ -195,8 +201,10 @@ def _mean_step(t: Terms, e: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5, 0.9, 0.99),
-          ttft_target_s=None, tpot_target_s=None, target_percentile: float = 0.99) -> SteadyState:
-    """The steady state of one replica under ``load`` (module docstring)."""
+          ttft_target_s=None, tpot_target_s=None, target_percentile: float = 0.99, peak: bool = False) -> SteadyState:
+    """The steady state of one replica under ``load`` (module docstring). ``peak``: the step may grow faster than
+    the batch past some load (KV streamed over a host link), so the largest sustainable rate is the peak of
+    lambda(x) = x / t(x) below the cap (``peak_rate``), reached at ``running_batch_at_max_rate``."""
     x_max, binding = saturation(r, s)
     if load.mode == "rate":
         lam = np.asarray(load.value, dtype=float)
@@ -217,18 +225,45 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
                  ttft_target_s, tpot_target_s, target_percentile)
     t_max = terms(x_max, r, s)
     m["max_request_rate_per_s"] = x_max / _mean_step(t_max, _evaluate(step, t_max, s.mixed))
+    if peak:
+        best_rate, best_x = peak_rate(step, r, s, x_max)
+        better = best_rate > m["max_request_rate_per_s"]
+        m["max_request_rate_per_s"] = np.where(better, best_rate, m["max_request_rate_per_s"])
+        m["running_batch_at_max_rate"] = np.where(better, terms(best_x, r, s).running, t_max.running)
     if load.mode == "rate":
         m["stable"] = stable & (lam < m["max_request_rate_per_s"])
-        m["utilization"] = lam / m["max_request_rate_per_s"]
+        with np.errstate(divide="ignore", invalid="ignore"):  # a replica that cannot hold one request: rate 0
+            m["utilization"] = lam / m["max_request_rate_per_s"]
         for key in [k for k in m if k.startswith(("ttft_", "e2e_", "queue_"))]:
             m[key] = np.where(m["stable"], m[key], np.inf)
     else:
         m["stable"] = np.ones(np.shape(m["request_rate_per_s"]), dtype=bool)
-        m["utilization"] = m["request_rate_per_s"] / m["max_request_rate_per_s"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m["utilization"] = m["request_rate_per_s"] / m["max_request_rate_per_s"]
     if ttft_target_s is not None or tpot_target_s is not None:
         m["max_goodput_rate_per_s"] = _max_rate_meeting(step, r, s, x_max, ttft_target_s, tpot_target_s,
                                                         target_percentile)
     return SteadyState(m, t, x_max, binding)
+
+
+def peak_rate(step: StepFn, r: Requests, s: Scheduler, x_max, nodes: int = 48) -> tuple[np.ndarray, np.ndarray]:
+    """(the largest lambda(x) = x / t(x) for 0 < x <= x_max, the x reaching it): ``nodes`` loads evenly spread up
+    to x_max, then as many between the neighbours of the best one (two stacked step evaluations)."""
+    lead = (-1,) + (1,) * np.ndim(x_max)
+    grid = np.linspace(0.0, 1.0, nodes + 1)[1:].reshape(lead)
+
+    def rates(xs):
+        t = terms(xs, r, s)
+        return xs / np.maximum(_mean_step(t, _evaluate(step, t, s.mixed)), 1e-300)
+
+    xs = grid * x_max
+    best = np.argmax(rates(xs), axis=0)[None, ...]
+    lo = np.where(best > 0, np.take_along_axis(xs, np.maximum(best - 1, 0), 0), 0.0)[0]
+    hi = np.take_along_axis(xs, np.minimum(best + 1, nodes - 1), 0)[0]
+    fine = lo + np.linspace(0.0, 1.0, nodes).reshape(lead) * (hi - lo)
+    lam = rates(fine)
+    pick = np.argmax(lam, axis=0)[None, ...]
+    return np.take_along_axis(lam, pick, 0)[0], np.take_along_axis(fine, pick, 0)[0]
 
 
 def _open_loop_x(step: StepFn, r: Requests, s: Scheduler, x_max, lam) -> tuple[np.ndarray, np.ndarray]:
@@ -274,6 +309,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     I, O = r.input_tokens, r.output_tokens
     I_new = (1.0 - r.prefix_hit) * I
     D = np.maximum(O - 1.0, 0.0) / r.tokens_per_step
+    delay = np.asarray(r.ttft_delay_s, dtype=float)  # each request's fixed wait before its prefill
     t_d, t_s, t_own = e["t_d"], e["t_s"], e["t_own"]
     pi, kp, budget = view.pi, view.steps_prefill, view.budget
     mean_step = (1.0 - pi) * t_d + pi * t_s
@@ -298,6 +334,9 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     # (more running -> longer steps -> more running) stretches the fluctuations by 1 / (1 - g), g = 1 - t_0 / t
     gain = np.clip(1.0 - e["t_0"] / np.maximum(mean_step, 1e-300), 0.0, 0.95)
     var_n = 2.0 * view.n / 3.0 / (1.0 - gain)
+    # ... but not past the running cap: near it, arrivals wait for admission instead of joining the batch
+    headroom = np.maximum(np.where(np.isfinite(view.cap), view.cap, np.inf) - view.running, 0.0)
+    var_n = np.minimum(var_n, 2.0 * view.n / 3.0 + headroom**2)
     # consecutive steps are correlated (a long step lets more prompts in for the next): an AR(1) with coefficient
     # rho_c, whose mean over D steps has (1 + rho_c) / (1 - rho_c) times the variance of independent steps
     sigma = np.sqrt(D * var_c * (1 + rho_c) / (1 - rho_c) + (e["slope"] * D) ** 2 * var_n) / gaps
@@ -328,7 +367,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         admission = Wait(np.where(np.isfinite(w_adm), p_adm, 1.0), w_adm)
         rho_rate, ca2, fixed_wait, backlog = rate, r.arrival_cv2, 0.0, 0.0
     else:
-        e2e_service = s_mean + np.maximum(O - 1.0, 0.0) * tpot_mean
+        e2e_service = s_mean + delay + np.maximum(O - 1.0, 0.0) * tpot_mean
         n_in = np.minimum(clients, t.running)
         rate = n_in / e2e_service
         rho_rate = rate * np.where(n_in > 0, (n_in - 1) / np.maximum(n_in, 1), 0.0)
@@ -353,13 +392,13 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         e2e_qs = quantile_of_sum(wait, e2e_nodes, percentiles)
     for i, q in enumerate(percentiles):
         label = f"p{q * 100:g}".replace(".", "_")
-        shift = fixed_wait + q * backlog
+        shift = fixed_wait + q * backlog + delay
         out[f"ttft_{label}_s"] = ttft_qs[i] + shift
         out[f"e2e_{label}_s"] = e2e_qs[i] + shift
         out[f"tpot_{label}_s"] = tpot_mean + normal_ppf(q) * sigma if q != 0.5 else tpot_mean + 0.0 * sigma
         out[f"itl_{label}_s"] = _itl(s.mixed, pi, t_d, t_s, c_tok, u, x_seen, budget, q)
     mean_shift = fixed_wait + backlog / 2
-    out["ttft_mean_s"] = wait.mean_s + s_mean + mean_shift
+    out["ttft_mean_s"] = wait.mean_s + s_mean + mean_shift + delay
     out["e2e_mean_s"] = out["ttft_mean_s"] + np.maximum(O - 1.0, 0.0) * tpot_mean
     out["tpot_mean_s"] = tpot_mean
     out["queue_wait_mean_s"] = wait.mean_s + mean_shift
@@ -371,7 +410,8 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     out["output_tokens_per_s"] = rate * O
     out["kv_tokens"] = t.kv_tokens
     if ttft_target_s is not None or tpot_target_s is not None:
-        p_ttft = cdf_of_sum(wait, ttft_nodes, ttft_target_s - fixed_wait) if ttft_target_s is not None else 1.0
+        p_ttft = cdf_of_sum(wait, ttft_nodes, ttft_target_s - fixed_wait - delay) if ttft_target_s is not None \
+            else 1.0
         if tpot_target_s is not None:
             z = (tpot_target_s - tpot_mean) / np.where(sigma > 0, sigma, 1.0)
             p_tpot = np.where(sigma > 0, normal_cdf(z), (tpot_mean <= tpot_target_s).astype(float))
@@ -380,7 +420,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         out["slo_attainment"] = p_ttft * p_tpot + 0.0 * rate
         out["goodput_requests_per_s"] = rate * out["slo_attainment"]
         label = f"p{q_target * 100:g}".replace(".", "_")
-        ttft_q = quantile_of_sum(wait, ttft_nodes, (q_target,))[0] + fixed_wait
+        ttft_q = quantile_of_sum(wait, ttft_nodes, (q_target,))[0] + fixed_wait + delay
         tpot_q = tpot_mean + normal_ppf(q_target) * sigma
         meets = np.ones(np.shape(rate), dtype=bool)
         if ttft_target_s is not None:

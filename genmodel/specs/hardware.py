@@ -9,6 +9,9 @@ A hardware entry says what one device can do, in SI units:
 * ``memory_tiers``: ordered fastest first. A tier with ``role: memory`` can hold weights, KV cache and
   activations; ``role: cache`` (a GPU L2, say) is hardware-managed and is not used for capacity.
 * ``scale_up`` / ``scale_out``: interconnects, bandwidth **per direction per device**.
+* ``host_link``: optional; the link to the memory KV-cache offload uses (host DRAM over PCIe, or a slower tier of
+  the device such as GH200's LPDDR5X over NVLink-C2C), with its bandwidth per direction and the memory per device
+  behind it (``genmodel.serving.serve``'s ``kv_offload``; docs/serving.md section 4b).
 * ``power``, ``cost``: TDP and idle power; purchase price and hourly rental where public.
 * ``efficiency``: optional overrides of the realism factors (``genmodel.engine.realism``).
 * ``source``: the datasheet or paper the numbers come from (required).
@@ -69,6 +72,32 @@ class Interconnect(FrozenSpec):
     topology: Literal["switch", "full_mesh", "torus_2d", "torus_3d", "ring", "point_to_point", "fabric"] = Field(
         "switch", description="How the domain is wired; decides collective algorithms (multi-device model).")
     note: str | None = Field(None, description="Caveats, e.g. whether the latency is a typical or datasheet value.")
+
+
+class HostLink(FrozenSpec):
+    """The path from one device to the memory KV-cache offload uses (docs/serving.md section 4b): host DRAM
+    behind a PCIe link, or a slower memory tier of the device itself (``memory_tier``)."""
+
+    name: str = Field(description="Link name, e.g. 'PCIe 5.0 x16 to the host CPU' or 'NVLink-C2C'.")
+    bandwidth_per_direction_bytes_per_s: BytesPerSecond = Field(
+        description="Bytes/s the device can read from that memory (and, at the same time, write to it) over the "
+        "link: nominal, per direction, per device.")
+    memory_tier: str | None = Field(
+        None, description="Name of one of this device's memory tiers (not the fastest) that is the offload memory "
+        "(GH200's LPDDR5X): it then holds no KV cache in serve() unless offload is asked for. Give this or "
+        "memory_bytes.")
+    memory_bytes: Bytes | None = Field(
+        None, description="Host memory per device in bytes behind the link, where it is not one of the device's "
+        "tiers (a DGX H100's 2 TiB of DDR5 shared by 8 GPUs: 256 GiB each).")
+    note: str | None = Field(None, description="Caveats: shared links, achieved against nominal bandwidth.")
+    source: str = Field(min_length=1, description="Where the link and memory figures come from.")
+
+    @model_validator(mode="after")
+    def _one_memory(self) -> HostLink:
+        if (self.memory_tier is None) == (self.memory_bytes is None):
+            raise ValueError("host_link needs exactly one of memory_tier (a tier of this device) and memory_bytes "
+                             "(host memory per device)")
+        return self
 
 
 class Power(FrozenSpec):
@@ -198,6 +227,8 @@ class HardwareSpec(FrozenSpec):
     memory_tiers: list[MemoryTier] = Field(min_length=1, description="Memory hierarchy, fastest first.")
     scale_up: Interconnect | None = Field(None, description="Scale-up fabric (NVLink, ICI, Infinity Fabric, UB).")
     scale_out: Interconnect | None = Field(None, description="Scale-out network (NIC per device).")
+    host_link: HostLink | None = Field(
+        None, description="Link to the host memory (or slower tier) KV-cache offload uses; None: not described.")
     power: Power | None = Field(None, description="TDP and idle power in watts.")
     cost: Cost | None = Field(None, description="Purchase price (USD) and rental price (USD per hour).")
     energy: EnergyCoefficients | None = Field(
@@ -238,6 +269,10 @@ class HardwareSpec(FrozenSpec):
                 raise ValueError(f"energy.memory_j_per_bit needs every memory tier; missing {sorted(missing)}")
             if self.power is None:
                 raise ValueError("energy coefficients need a power block (idle_w and tdp_w)")
+        tier = self.host_link.memory_tier if self.host_link is not None else None
+        if tier is not None and tier not in [t.name for t in self.memory[1:]]:
+            raise ValueError(f"host_link.memory_tier {tier!r} must name a memory tier other than the fastest; "
+                             f"tiers: {[t.name for t in self.memory]}")
         return self
 
     # ---- derived views ---------------------------------------------------------------------------
@@ -255,6 +290,12 @@ class HardwareSpec(FrozenSpec):
     def fastest_memory(self) -> MemoryTier:
         """The first (fastest) 'memory' tier: HBM on a GPU, SRAM on Groq or SambaNova."""
         return self.memory[0]
+
+    @property
+    def offload_tier(self) -> int | None:
+        """Index in ``memory`` of the tier the host link names (KV-cache offload memory), or None."""
+        tier = self.host_link.memory_tier if self.host_link is not None else None
+        return None if tier is None else [t.name for t in self.memory].index(tier)
 
     def supports(self, dtype: str) -> bool:
         """True when the device has a listed dense peak for ``dtype``."""

@@ -3,7 +3,8 @@
 Contract
 --------
 ``residuals(records)`` turns prediction records (from ``leave_one_source_out`` or ``apply``) into time-oriented log
-errors per (kind, engine, phase): ``log(predicted / measured)`` for times, its negative for rates.
+errors per (kind, engine, phase): ``log(predicted / measured)`` for times, its negative for rates; rows predicted
+with the served-traffic model (``batching`` 'served') are left out: the bands are those of ``estimate``'s figures.
 ``make_bands(records)`` builds the stored cells (``genmodel.engine.uncertainty.build``). ``coverage(records)``
 checks them honestly: for each hold-out group, bands are built from the *other* groups' residuals only and the
 group's rows are tested against them; it reports the share of rows covered (per phase) and the mean over groups of
@@ -41,6 +42,8 @@ def residuals(records: Table) -> list[dict[str, Any]]:
         error = r.get("error_pct")
         if error is None or not math.isfinite(error) or r.get("group") not in ("prefill", "decode"):
             continue
+        if r.get("batching") == "served":
+            continue  # the bands belong to estimate's figures; served-traffic predictions are scored apart
         sign = 1.0 if _is_time(r["metric"]) else -1.0
         out.append({"kind": r["kind"], "engine": r.get("engine") or "", "phase": r["group"],
                     "holdout": r.get("holdout") or r["id"], "r": sign * math.log1p(error / 100.0)})

@@ -189,7 +189,7 @@ def _fit_rows(rows: Iterable[Mapping[str, str]]) -> list[_FitRow]:
     for row in as_rows(rows):
         try:
             case = parse_row(row)
-            if case.group == "energy":
+            if case.group == "energy" or case.served is not None:
                 continue
             family = family_of(case.kwargs["hardware"].name)
             if family is None:
@@ -320,7 +320,8 @@ def apply(rows: Iterable[Mapping[str, str]], calibrations: Mapping[str, FamilyFi
             continue
         records.append({"id": row["id"], "metric": case.metric, "hardware": case.kwargs["hardware"].name,
                         "kind": case.kwargs["hardware"].kind, "group": case.group, "metric_class": case.metric_class,
-                        "engine": case.engine, "holdout": case.holdout, "measured": case.measured,
+                        "engine": case.engine, "batching": case.batching, "holdout": case.holdout,
+                        "measured": case.measured,
                         "predicted": predicted, "error_pct": (predicted / case.measured - 1) * 100})
     return _table(records)
 
@@ -380,14 +381,17 @@ def write_calibration(calibrations: Mapping[str, FamilyFit], today: str | None =
                 "installed package; run it from a clone of the repository (pip install -e .)")
         folder = builtin_dir("hardware")
     written = []
-    for cal in calibrations.values():
-        block = _block(cal, today)
-        for name in FAMILIES[cal.family]:
+    blocks = {family: _block(cal, today) for family, cal in calibrations.items()}
+    for family, names in FAMILIES.items():
+        for name in names:
             path = Path(folder) / f"{name}.yaml"
             if not path.exists():
                 continue
             text = path.read_text()
-            text = re.sub(r"(?ms)^efficiency:.*?(?=^\S|\Z)", "", text).rstrip("\n") + "\n" + block
+            if family not in blocks and not re.search(r"(?m)^efficiency:  # calibrated by", text):
+                continue  # not fitted now, and no earlier fit to withdraw (a hand-written block stays)
+            # a family fitted before but not now (too few rows left) loses its stale fit: its defaults apply
+            text = re.sub(r"(?ms)^efficiency:.*?(?=^\S|\Z)", "", text).rstrip("\n") + "\n" + blocks.get(family, "")
             partial = path.with_name(path.name + ".partial")
             partial.write_text(text)
             os.replace(partial, path)  # a file is either the old or the new one, never half written

@@ -27,11 +27,12 @@ from genmodel.errors import GenmodelError
 from genmodel.table import Table
 from genmodel.validation.rows import Case, NotExpressibleError, as_rows, parse_row
 
-RECORD_COLUMNS = ["id", "source", "metric", "hardware", "model", "engine", "holdout", "measured", "kind", "group",
+RECORD_COLUMNS = ["id", "source", "metric", "hardware", "model", "engine", "batching", "holdout", "measured", "kind",
+                  "group",
                   "metric_class", "predicted", "predicted_low", "predicted_high", "error_pct", "fits",
                   "not_expressible"]
 _TEXT = {"id", "source", "metric", "hardware", "model", "kind", "group", "metric_class", "not_expressible", "engine",
-         "holdout"}
+         "holdout", "batching"}
 WITHIN_PCT = 25.0
 
 
@@ -41,11 +42,32 @@ def predicted_value(case: Case, **options: Any) -> tuple[float, Any]:
     Raises the engine's ``GenmodelError`` when it refuses the configuration, and ``NotExpressibleError`` when it
     gives no finite number for the row's metric (e.g. energy on a device without power figures).
     """
-    result = estimate(**case.kwargs, **options)
-    value = float(np.asarray(result.metrics[case.key], dtype=float)) / case.scale
+    if case.served is None:
+        result = estimate(**case.kwargs, **options)
+        value = float(np.asarray(result.metrics[case.key], dtype=float)) / case.scale
+    else:
+        result = serve_case(case, **options)
+        value = float(np.asarray(_served_metric(result.metrics, case.key), dtype=float)) / case.scale
     if not math.isfinite(value):
         raise NotExpressibleError(f"the estimate gives no finite {case.key} for this configuration")
     return value, result
+
+
+def serve_case(case: Case, **options: Any) -> Any:
+    """The served-traffic prediction (``genmodel.serve``) of a continuous-batching row: the row's model, devices,
+    datatypes, layout and engine, its lengths (fixed) and its traffic (``case.served``)."""
+    from genmodel.serving.serve import serve
+
+    kw = {k: v for k, v in case.kwargs.items() if k not in ("batch", "check_fit")}
+    return serve(**kw, **case.served, **options)
+
+
+def _served_metric(metrics: Mapping[str, Any], key: str) -> Any:
+    if key == "tokens_per_s_per_user":
+        return 1.0 / np.asarray(metrics["tpot_mean_s"], dtype=float)
+    if key not in metrics:
+        raise NotExpressibleError(f"the served-traffic model gives no {key}")
+    return metrics[key]
 
 
 def _number(text: Any) -> float:
@@ -70,7 +92,8 @@ def predict_rows(rows: Iterable[Mapping[str, str]]) -> Table:
         else:
             low, high = _band_values(result, case)
             record.update(kind=case.kwargs["hardware"].kind, group=case.group, metric_class=case.metric_class,
-                          engine=case.engine, holdout=case.holdout, measured=case.measured, predicted=predicted,
+                          engine=case.engine, batching=case.batching, holdout=case.holdout,
+                          measured=case.measured, predicted=predicted,
                           predicted_low=low, predicted_high=high,
                           error_pct=(predicted / case.measured - 1) * 100, fits=bool(result.metrics["fits"]))
         records.append(record)
@@ -116,7 +139,8 @@ def summarize(records: Table) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     signed_all = np.asarray(ok["error_pct"], dtype=float) if "error_pct" in ok else np.zeros(0)
     holdouts = np.asarray([str(h) for h in ok["holdout"]], dtype=object) if "holdout" in ok else None
-    for label, column in (("phase", "group"), ("metric", "metric_class"), ("kind", "kind"), ("engine", "engine")):
+    for label, column in (("phase", "group"), ("metric", "metric_class"), ("kind", "kind"), ("engine", "engine"),
+                          ("batching", "batching")):
         if column not in ok:
             continue
         names = np.asarray([str(n) for n in ok[column]], dtype=object)

@@ -69,6 +69,7 @@ class Case:
     key: str  # the estimate metric compared with the measurement
     scale: float  # multiply the row's value by this to get SI units
     measured: float = math.nan  # the row's value, in the row's unit
+    served: dict[str, Any] | None = None  # traffic for ``serve`` (continuous batching), None: ``estimate``
 
     @property
     def metric(self) -> str:
@@ -87,6 +88,11 @@ class Case:
     def engine(self) -> str:
         """The serving engine the row was measured with (its profile is used for the prediction)."""
         return self.kwargs["engine"]
+
+    @property
+    def batching(self) -> str:
+        """'served' when the row is predicted with the served-traffic model (``serve``), else 'static'."""
+        return "static" if self.served is None else "served"
 
     @property
     def holdout(self) -> str:
@@ -280,7 +286,6 @@ def parse_row(row: Mapping[str, str]) -> Case:
     parts = [p.strip() for p in dtype.lower().split("/")]
     if len(parts) != 3 or not all(parts):
         raise NotExpressibleError(f"dtype {dtype!r} is not weights/activations/kv (e.g. bf16/bf16/bf16)")
-    batch = _count(_cell(row, "batch_or_concurrency"), "batch")
     inputs, outputs = _count(_cell(row, "input_len"), "input_len"), _count(_cell(row, "output_len"), "output_len")
     tp, pp, ep, devices = (_count(_cell(row, k) or "1", k) for k in ("tp", "pp", "ep", "num_devices"))
     attention_dp = ep > 1 and tp < ep
@@ -293,12 +298,60 @@ def parse_row(row: Mapping[str, str]) -> Case:
     if engine == "vllm" and hw.kind == "tpu":
         engine = "vllm-tpu"  # the XLA backend: compiled buckets, not CUDA graphs
     batching = _cell(row, "batching") or ("continuous" if _cell(row, "system").endswith("continuous") else "static")
-    if metric == "ttft" and batching == "continuous" and batch > 1:
-        raise NotExpressibleError(
-            "TTFT under continuous batching at a concurrency above 1 includes queueing and prefill chunks mixed "
-            "into decode steps; it needs the served-traffic model, not a static batch")
+    served = None
+    if batching == "continuous" and METRICS[metric][1] != "energy":
+        served = served_load(_cell(row, "batch_or_concurrency"))
+        batch = served.get("concurrency", served.get("offline", 1))
+        if served.get("concurrency") == 1:
+            served = None  # one request in flight never shares a step: the static batch of one (docs/validation.md)
+    else:
+        batch = _count(_cell(row, "batch_or_concurrency"), "batch")
     kwargs = {"model": model, "hardware": hw, "batch": batch, "input_tokens": inputs, "output_tokens": outputs,
               "weight_dtype": parts[0], "activation_dtype": parts[1], "kv_dtype": parts[2], "tp": tp, "pp": pp,
               "ep": ep, "dp": devices // (stage * pp), "attention_dp": attention_dp, "check_fit": False,
               "engine": engine}
+    if served is not None:
+        key = SERVED_KEYS.get(metric, METRICS[metric][0])
+        if key.endswith("_mean_s") and _states_median(row):
+            key = key.replace("_mean_s", "_p50_s")
+        return Case(row, kwargs, key, UNITS[unit], measured, served)
     return Case(row, kwargs, METRICS[metric][0], UNITS[unit], measured)
+
+
+_RATE = re.compile(r"request rate ([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*/\s*s\b")
+_OFFLINE = re.compile(r"max_num_seqs ([0-9]+), ([0-9]+) prompts \(offline")
+
+
+def served_load(text: str) -> dict[str, Any]:
+    """The traffic of a continuous-batching row, as ``serve`` arguments, from its ``batch_or_concurrency`` cell:
+    a whole number N is a benchmark's max concurrency (N clients in a closed loop); ``max``/``max-load``/``request
+    rate inf`` is the saturated steady state (every request queued, as trtllm-bench and a benchmark at an infinite
+    rate run); ``request rate R/s`` is Poisson arrivals at R; ``max_num_seqs S, N prompts (offline ...)`` is N
+    requests submitted at once with at most S running. Anything else is ``NotExpressibleError``."""
+    low = text.strip().lower()
+    if re.fullmatch(r"[+-]?[0-9]+", low):
+        return {"concurrency": _count(low, "concurrency")}
+    if low.startswith("max-load") or low == "max" or low.startswith("request rate inf"):
+        return {"request_rate": "max"}
+    rate = _RATE.match(low)
+    if rate:
+        value = float(rate.group(1))
+        if not math.isfinite(value) or value <= 0:
+            raise NotExpressibleError(f"request rate {rate.group(1)}/s must be a finite number above 0")
+        return {"request_rate": value}
+    offline = _OFFLINE.match(low)
+    if offline:
+        seqs, prompts = (_count(g, "offline requests") for g in offline.groups())
+        return {"offline": prompts, "max_seqs": seqs}
+    raise NotExpressibleError(f"batch_or_concurrency {text!r} of a continuous-batching row is not a concurrency "
+                              "(a whole number), 'max', 'request rate R/s' or 'max_num_seqs S, N prompts (offline'")
+
+
+def _states_median(row: Mapping[str, str]) -> bool:
+    """True when the row says its latency is a median ('metric: Median TTFT', 'tpot = median ITL')."""
+    notes = _cell(row, "notes").lower()
+    return bool(re.search(r"metric: median|(?:ttft|tpot|itl|e2e[a-z_ ]*) = median", notes))
+
+
+# the served-traffic figure a continuous-batching row's metric is compared with (means unless the row says median)
+SERVED_KEYS = {"ttft": "ttft_mean_s", "tpot": "tpot_mean_s", "e2e_latency": "e2e_mean_s"}

@@ -102,6 +102,11 @@ def plan(
         help="Write a chart (Pareto front) to this HTML file; it opens offline (plotly.js embedded).")] = None,
     disaggregated: Annotated[bool, typer.Option(
         help="Also size separate prefill and decode pools and compare with co-located serving.")] = False,
+    request_rate: Annotated[float | None, typer.Option(
+        help="Served traffic: requests/s for the whole deployment (Poisson); ranks by goodput per device with the "
+             "targets at --percentile (docs/serving.md).")] = None,
+    percentile: Annotated[float, typer.Option(
+        help="Percentile the targets hold at with --request-rate (e.g. 99 or 0.99).")] = 99.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Search device count, TP/PP/EP/DP and batch for configurations meeting TTFT/TPOT targets."""
@@ -110,6 +115,17 @@ def plan(
 
     positive_option("--ttft-ms", ttft_ms)
     positive_option("--tpot-ms", tpot_ms)
+    if request_rate is not None:
+        positive_option("--request-rate", request_rate)
+        positive_option("--percentile", percentile)
+        if ttft_ms is None and tpot_ms is None:
+            fail("--request-rate ranks by goodput, which needs a target: add --ttft-ms and/or --tpot-ms")
+        if disaggregated:
+            fail("--disaggregated sizes static batches; it cannot be combined with --request-rate yet")
+        if rank_by != "throughput":
+            fail(f"--request-rate ranks by goodput per device; --rank-by {rank_by} applies to static batches")
+    else:
+        _ignored_percentile(percentile)
     if top < 1:
         fail(f"--top must be at least 1, got {top}")
     check_output(csv, "--csv")
@@ -121,6 +137,13 @@ def plan(
     common = {"max_devices": max_devices, "weight_dtype": weight_dtype, "kv_dtype": kv_dtype,
               "activation_dtype": activation_dtype, "costs": costs(cost_mode), "calibrated": not uncalibrated,
               "engine": engine}
+    if request_rate is not None:
+        common.pop("costs")
+        served = run_plan(model, hardware, input_tokens, output_tokens, ttft, tpot, request_rate=request_rate,
+                          percentile=percentile, **common)
+        _served_plan(served, model, hardware, input_tokens, output_tokens, request_rate, percentile, top, csv, html,
+                     as_json, not uncalibrated, engine)
+        return
     result = run_plan(model, hardware, input_tokens, output_tokens, ttft, tpot, rank_by=rank_by, **common)
     split = disaggregate(model, hardware, input_tokens, output_tokens, ttft, tpot, **common) if disaggregated \
         else None
@@ -172,6 +195,55 @@ def plan(
         typer.echo(f"    prefill:decode devices = {split.prefill_to_decode_devices:.2f} : 1; "
                    f"{split.output_tokens_per_s_per_device:,.1f} output tok/s per device vs "
                    f"{split.colocated_output_tokens_per_s_per_device:,.1f} co-located")
+
+
+def _ignored_percentile(percentile: float) -> None:
+    if percentile != 99.0:
+        fail("--percentile applies to served traffic; add --request-rate (static plans hold the targets per batch)")
+
+
+def _served_plan(result, model: str, hardware: str, input_tokens: int, output_tokens: int, rate: float,
+                 percentile: float, top: int, csv, html, as_json: bool, calibrated: bool, engine) -> None:
+    """Print (or write) a plan under served traffic: goodput per device against percentile targets."""
+    from genmodel.data.registry import resolve_hardware
+    from genmodel.engine.realism import resolve_realism
+
+    q = percentile / 100.0 if percentile > 1 else percentile
+    tag = f"p{q * 100:g}".replace(".", "_")
+    realism = resolve_realism(resolve_hardware(hardware)[0], None, calibrated, engine)
+    if csv:
+        write_csv(result.ranked, csv)
+    if html:
+        from genmodel.interfaces.charts import pareto_figure
+
+        figure = pareto_figure(result.space, result.ranked, result.pareto,
+                               f"{model} on {hardware} at {rate:g} requests/s: {input_tokens} in / {output_tokens} out")
+        write_text(html, figure.to_html(include_plotlyjs=True), "--html")
+    if as_json:
+        emit_json({"evaluated": len(result.space), "seconds": result.seconds, "request_rate_per_s": rate,
+                   "percentile": q, "realism": realism.to_dict(),
+                   "configurations": result.ranked.head(top).to_records(), "pareto": result.pareto.to_records()})
+        return
+    typer.echo(f"evaluated {len(result.space):,} configurations at {rate:g} requests/s in {result.seconds * 1e3:,.0f} "
+               f"ms; {len(result.ranked):,} meet the targets for {q:.3g} of requests")
+    typer.echo(f"  realism: {realism.describe(memory=False)}")
+    if result.ranked.empty:
+        typer.echo("  none meets the targets at this rate: relax --ttft-ms / --tpot-ms, lower the rate or raise "
+                   "--max-devices")
+    else:
+        p = "p99" if q >= 0.99 else ("p90" if q >= 0.9 else "p50")
+        typer.echo(f"  ranked by goodput per device (targets at {tag}; latencies at {p}, the nearest reported "
+                   "percentile at or below it)")
+        typer.echo(f"  {'split':44} {'batch':>6} {'TTFT ' + p:>12} {'TPOT ' + p:>12} {'goodput req/s':>14} "
+                   f"{'tok/s/device':>13} {'max rate':>9}")
+        for row in result.ranked.head(top).rows():
+            tpot = row.tpot_p99_s if p == "p99" else (row.tpot_p90_s if p == "p90" else row.tpot_mean_s)
+            typer.echo(f"  {layout(row):44} {int(row.batch):>6} {ms(getattr(row, f'ttft_{p}_s')):>12} "
+                       f"{ms(tpot):>12} {row.goodput_requests_per_s:>14,.2f} "
+                       f"{row.goodput_tokens_per_s_per_device:>13,.1f} {row.max_goodput_rate_per_s:>9,.2f}")
+    meets = int(sum(bool(x) for x in result.pareto.meets_slo)) if len(result.pareto) else 0
+    typer.echo(f"  Pareto front (tokens/s per device vs per user): {len(result.pareto)} configurations, {meets} meet "
+               "the targets" + (f"; chart in {html}" if html else "") + (f"; ranking in {csv}" if csv else ""))
 
 
 def _needs_plotly(option: str) -> None:

@@ -3,6 +3,7 @@ saturation, goodput (genmodel.serving, docs/serving.md)."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 import typer
@@ -22,6 +23,7 @@ from genmodel.interfaces.cli.common import (
     UncalibratedOpt,
     WeightOpt,
     emit_json,
+    fail,
     gib,
     ms,
 )
@@ -73,12 +75,59 @@ def serve(
     dp: Annotated[int, typer.Option(help="Data-parallel replicas (share the request rate).")] = 1,
     cp: Annotated[int, typer.Option(help="Context-parallel degree.")] = 1,
     attention_dp: Annotated[bool, typer.Option(help="Attention data-parallel over the EP group.")] = False,
+    kv_offload: Annotated[str | None, typer.Option(
+        help="KV-cache offload: 'host' (alias 'throughput': KV beyond device memory lives in host memory and streams "
+             "over the host link every step) or 'cache' (prefix hits come from a host prefix cache, reloaded "
+             "over the link before the prefill).")] = None,
+    host_memory: Annotated[str | None, typer.Option(
+        help="With --kv-offload: host memory per device for the KV pool, e.g. '500 GiB' (default: the hardware "
+             "spec's host memory or offload tier, less 10 GiB).")] = None,
+    host_link_bandwidth: Annotated[str | None, typer.Option(
+        help="With --kv-offload: host-link bandwidth per direction per device, e.g. '64 GB/s' (default: the "
+             "hardware spec's host_link).")] = None,
+    disaggregated: Annotated[bool, typer.Option(
+        help="Separate prefill and decode pools (needs --request-rate, --ttft-ms, --tpot-ms); sizes both for the "
+             "rate and compares with co-located replicas of --tp/--pp/--ep.")] = False,
+    prefill_tp: Annotated[int | None, typer.Option(help="Disaggregated: prefill replica TP (default --tp).")] = None,
+    prefill_pp: Annotated[int | None, typer.Option(help="Disaggregated: prefill replica PP (default --pp).")] = None,
+    decode_tp: Annotated[int | None, typer.Option(help="Disaggregated: decode replica TP (default --tp).")] = None,
+    decode_pp: Annotated[int | None, typer.Option(help="Disaggregated: decode replica PP (default --pp).")] = None,
+    decode_ep: Annotated[int | None, typer.Option(help="Disaggregated: decode replica EP (default --ep).")] = None,
+    prefill_replicas: Annotated[int | None, typer.Option(
+        help="Disaggregated: prefill replicas (default: sized for the rate and targets).")] = None,
+    decode_replicas: Annotated[int | None, typer.Option(
+        help="Disaggregated: decode replicas (default: sized for the rate and targets).")] = None,
+    kv_link: Annotated[str, typer.Option(
+        help="Disaggregated: the link the KV cache crosses, 'scale-out' (NICs) or 'scale-up' (one domain).")]
+    = "scale-out",
     uncalibrated: UncalibratedOpt = False,
     engine: EngineOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Latency percentiles, throughput and goodput of MODEL on HARDWARE under traffic (continuous batching)."""
     from genmodel.serving.serve import serve as run_serve
+
+    pools = {"prefill_tp": prefill_tp, "prefill_pp": prefill_pp, "decode_tp": decode_tp, "decode_pp": decode_pp,
+             "decode_ep": decode_ep, "prefill_replicas": prefill_replicas, "decode_replicas": decode_replicas}
+    if not disaggregated:
+        named = [f"--{k.replace('_', '-')}" for k, v in pools.items() if v is not None]
+        if named or kv_link != "scale-out":
+            fail(f"{', '.join(named) or '--kv-link'} sizes disaggregated pools: add --disaggregated")
+    else:
+        _disaggregated(model, hardware, input_tokens, output_tokens, request_rate, ttft_ms, tpot_ms, percentile,
+                       pools, kv_link, {"tp": tp, "pp": pp, "ep": ep, "cp": cp, "attention_dp": attention_dp},
+                       {"concurrency": concurrency, "offline": offline, "dp": dp if dp != 1 else None,
+                        "kv_offload": kv_offload, "spec_tokens": spec_tokens},
+                       {"input_cv": input_cv, "output_cv": output_cv, "burstiness": burstiness,
+                        "max_batch_tokens": max_batch_tokens, "chunk_tokens": chunk_tokens, "max_seqs": max_seqs,
+                        "prefix_hit": prefix_hit, "weight_dtype": weight_dtype, "kv_dtype": kv_dtype,
+                        "activation_dtype": activation_dtype, "engine": engine, "calibrated": not uncalibrated},
+                       as_json)
+        return
+
+    host_bytes = _quantity("--host-memory", host_memory, "bytes", "'500 GiB'", kv_offload)
+    link_bytes_per_s = _quantity("--host-link-bandwidth", host_link_bandwidth, "bytes_per_s", "'64 GB/s'",
+                                 kv_offload)
 
     rate: Any = request_rate
     if request_rate is not None and request_rate.strip().lower() not in ("max", "inf"):
@@ -105,12 +154,119 @@ def serve(
                        tpot_target_s=None if tpot_ms is None else tpot_ms / 1e3, percentile=percentile,
                        weight_dtype=weight_dtype, kv_dtype=kv_dtype, activation_dtype=activation_dtype, tp=tp,
                        pp=pp, ep=ep, dp=dp, cp=cp, attention_dp=attention_dp, engine=engine,
-                       calibrated=not uncalibrated)
+                       calibrated=not uncalibrated, kv_offload=kv_offload, host_memory_bytes=host_bytes,
+                       host_link_bytes_per_s=link_bytes_per_s)
     data = result.to_dict()
     if as_json:
         emit_json(data)
         return
     typer.echo(format_served(result, data))
+
+
+def _disaggregated(model: str, hardware: str, input_tokens: int, output_tokens: int, request_rate: str | None,
+                   ttft_ms: float | None, tpot_ms: float | None, percentile: float, pools: dict[str, Any],
+                   kv_link: str, colocated: dict[str, Any], refused: dict[str, Any], options: dict[str, Any],
+                   as_json: bool) -> None:
+    """``genmodel serve --disaggregated``: both pools sized for the rate, against co-located serving."""
+    from genmodel.serving.disaggregated import serve_disaggregated
+
+    for name, value in refused.items():
+        if value is not None:
+            fail(f"--{name.replace('_', '-')} does not apply to --disaggregated (pools are sized for a request rate)")
+    try:
+        rate = float(request_rate) if request_rate is not None else math.nan
+    except ValueError:
+        rate = math.nan
+    if not (math.isfinite(rate) and rate > 0):
+        fail("--disaggregated needs --request-rate as a number of requests/s > 0")
+    if ttft_ms is None or tpot_ms is None:
+        fail("--disaggregated sizes its pools for targets: give --ttft-ms and --tpot-ms")
+    prefill = {**colocated, "tp": pools["prefill_tp"] or colocated["tp"], "pp": pools["prefill_pp"] or colocated["pp"]}
+    decode = {**colocated, "tp": pools["decode_tp"] or colocated["tp"], "pp": pools["decode_pp"] or colocated["pp"],
+              "ep": pools["decode_ep"] or colocated["ep"]}
+    if prefill["ep"] > 1 and prefill["tp"] % prefill["ep"] and not prefill["attention_dp"]:
+        prefill["ep"] = 1  # a prefill layout that cannot hold the co-located ep runs without it
+    result = serve_disaggregated(model, hardware, input_tokens, output_tokens, request_rate=rate,
+                                 ttft_target_s=ttft_ms / 1e3, tpot_target_s=tpot_ms / 1e3, percentile=percentile,
+                                 prefill=prefill, decode=decode, prefill_replicas=pools["prefill_replicas"],
+                                 decode_replicas=pools["decode_replicas"], colocated=colocated, kv_link=kv_link,
+                                 **options)
+    data = result.to_dict()
+    if as_json:
+        emit_json(data)
+        return
+    typer.echo(format_disaggregated(data))
+
+
+def _split(layout: dict[str, Any]) -> str:
+    text = f"tp {layout['tp']}, pp {layout['pp']}"
+    return text + (f", ep {layout['ep']}" if layout["ep"] > 1 else "") + (f", cp {layout['cp']}" if layout["cp"] > 1
+                                                                            else "")
+
+
+def format_disaggregated(d: dict[str, Any]) -> str:
+    """The human-readable report of disaggregated serving."""
+    q = f"p{d['percentile'] * 100:g}".replace(".", "_")
+    co = d["colocated"]
+    lines = [
+        f"{d['model']} on {d['hardware']}, disaggregated: {d['input_tokens']} input + {d['output_tokens']} output "
+        f"tokens at {d['request_rate_per_s']:,.3g} requests/s",
+        f"  prefill pool: {d['prefill_replicas']} x ({_split(d['prefill_layout'])}) = {d['prefill_devices']:,.0f} "
+        "devices",
+        f"  decode pool:  {d['decode_replicas']} x ({_split(d['decode_layout'])}) = {d['decode_devices']:,.0f} "
+        "devices",
+        f"  KV transfer per request: {d['kv_bytes_per_request'] / 1e6:,.1f} MB, {ms(d['kv_transfer_s'])} over the "
+        f"{d['kv_link']} link (busy {d['kv_link_utilization']:.1%})",
+        f"  TTFT {q} {_latency(d.get(f'ttft_{q}_s'))}, TPOT {q} {_latency(d.get(f'tpot_{q}_s'))}, end-to-end "
+        f"{q} {_latency(d.get(f'e2e_{q}_s'))} (percentiles of the pools added: an upper bound)",
+        f"  targets (TTFT <= {d['ttft_target_s'] * 1e3:g} ms, TPOT <= {d['tpot_target_s'] * 1e3:g} ms at {q}): "
+        f"{'met' if d['meets_slo'] else 'NOT met'}; {d['output_tokens_per_s_per_device']:,.1f} output tok/s per "
+        f"device on {d['devices']:,.0f} devices",
+    ]
+    if co and co.get("devices"):
+        lines.append(f"  co-located ({_split(co['layout'])}): {co['replicas']} replicas = {co['devices']:,.0f} "
+                     f"devices, {co['output_tokens_per_s_per_device']:,.1f} output tok/s per device")
+    elif co:
+        lines.append(f"  co-located ({_split(co['layout'])}): {co['note']}")
+    lines.append("  closed-form queueing model per pool (docs/serving.md); client-side HTTP not included")
+    return "\n".join(lines)
+
+
+def _quantity(option: str, text: str | None, dimension: str, example: str, kv_offload: str | None) -> float | None:
+    """A size or rate given on the command line, checked here so the message names the option."""
+    if text is None:
+        return None
+    if kv_offload is None:
+        fail(f"{option} sizes KV-cache offload: give --kv-offload host or --kv-offload cache too")
+    from genmodel.errors import GenmodelError
+    from genmodel.specs.units import parse_quantity
+
+    try:
+        value = parse_quantity(text, dimension)
+    except GenmodelError:
+        value = float("nan")
+    if not (math.isfinite(value) and value > 0):
+        fail(f"{option} must be a finite quantity > 0 such as {example}, got {text[:40]!r}")
+    return value
+
+
+def _offload_lines(d: dict[str, Any]) -> list[str]:
+    """The KV-offload lines of the report (none without offload)."""
+    mode = d.get("kv_offload")
+    if mode is None:
+        return []
+    link = f"{d['host_link_bytes_per_s'] / 1e9:,.4g} GB/s host link"
+    if mode == "cache":
+        return [f"  KV offload (cache mode): host prefix cache {gib(d['kv_host_capacity_bytes'])} per device; each "
+                f"request reloads its prefix hit in {ms(d['prefix_reload_s'])} over the {link} (in TTFT); link "
+                f"busy {d['host_link_utilization']:.1%}"]
+    lines = [f"  KV offload (throughput mode): {gib(d['kv_host_bytes'])} in host memory of "
+             f"{gib(d['kv_host_capacity_bytes'])} per device, streamed every step over the {link} "
+             f"(busy {d['host_link_utilization']:.0%} of the step)"]
+    if d["bottleneck"] == "host link":
+        lines.append(f"  the host link binds: the peak rate {d['max_request_rate_per_s']:,.3g} requests/s is "
+                     f"reached with {d['running_batch_at_max_rate']:,.1f} running (cap it there with --max-seqs)")
+    return lines
 
 
 def format_served(result: Any, d: dict[str, Any]) -> str:
@@ -142,10 +298,10 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
         f"  scheduler: {sched}" + ("; " + "; ".join(extras) if extras else ""),
         "",
         f"  {'':26}{'p50':>14}{'p90':>14}{'p99':>14}",
-        f"  {'TTFT':26}" + "".join(f"{_latency(d[f'ttft_p{q}_s']):>14}" for q in (50, 90, 99)),
-        f"  {'TPOT (per request)':26}" + "".join(f"{_latency(d[f'tpot_p{q}_s']):>14}" for q in (50, 90, 99)),
-        f"  {'inter-token gap':26}" + "".join(f"{_latency(d[f'itl_p{q}_s']):>14}" for q in (50, 90, 99)),
-        f"  {'end-to-end':26}" + "".join(f"{_latency(d[f'e2e_p{q}_s']):>14}" for q in (50, 90, 99)),
+        f"  {'TTFT':26}" + "".join(f" {_latency(d[f'ttft_p{q}_s']):>13}" for q in (50, 90, 99)),
+        f"  {'TPOT (per request)':26}" + "".join(f" {_latency(d[f'tpot_p{q}_s']):>13}" for q in (50, 90, 99)),
+        f"  {'inter-token gap':26}" + "".join(f" {_latency(d[f'itl_p{q}_s']):>13}" for q in (50, 90, 99)),
+        f"  {'end-to-end':26}" + "".join(f" {_latency(d[f'e2e_p{q}_s']):>13}" for q in (50, 90, 99)),
         "",
         f"  throughput {d['output_tokens_per_s']:,.1f} output tok/s ({d['output_tokens_per_s_per_device']:,.1f} per "
         f"device), {d['request_rate_per_s']:,.3g} requests/s; running batch {d['running_batch']:,.1f}",
@@ -153,6 +309,7 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
         f"what binds: {d['bottleneck']}",
         f"  KV cache {gib(d['kv_cache_bytes'])} in use of {gib(d['kv_capacity_bytes'])} per device; "
         f"weights {gib(d['weights_bytes'])}",
+        *_offload_lines(d),
     ]
     if mode == "rate" and not d["stable"]:
         lines.append("  the rate exceeds saturation: queues grow without bound (latencies unbounded)")

@@ -1,0 +1,214 @@
+"""Disaggregated prefill and decode pools under served traffic (docs/serving.md, section "Disaggregated pools").
+
+Contract
+--------
+``serve_disaggregated(model, hardware, input_tokens, output_tokens, request_rate, ttft_target_s, tpot_target_s,
+percentile, prefill={...layout}, decode={...layout}, prefill_replicas=None, decode_replicas=None, ...)`` serves a
+Poisson stream of ``request_rate`` requests/s (the whole deployment) on two pools, the way vLLM's disaggregated
+prefill, SGLang PD and NVIDIA Dynamo run them: a proxy sends each request to a **prefill replica**, which computes the
+prompt's KV cache (a served stream whose requests leave after their prompt: ``serve`` with one output token); the
+KV cache (all layers, the prompt's tokens) then moves to a **decode replica** over the scale-out network (one NIC
+per device of the prefill replica; ``kv_link="scale-up"`` when both pools sit in one scale-up domain); the decode
+replica admits the request with its KV already computed (``serve(prefilled=True)``: no prompt compute, each request
+holding its own prompt's KV) and streams every token to the client. So
+
+    TTFT  = prefill pool's TTFT + KV transfer + decode pool's time to its first token (admission and one step)
+    TPOT  = the decode pool's TPOT          e2e = prefill pool's TTFT + transfer + the decode pool's e2e
+
+Means add exactly. A percentile of a sum of the pools' independent times is bounded above by the sum of their
+percentiles (equality when they move together); the figures reported are that bound, so ``meets_slo`` is
+conservative. Without replica counts, each pool is sized for the rate: the decode pool with the TPOT target
+(``ceil(rate / max_goodput_rate_per_s)`` of one decode replica), then the prefill pool with what is left of the TTFT
+target after the transfer and the decode pool's time to first token at the percentile. The result also sizes
+co-located serving (replicas running both phases, with the ``prefill`` layout unless ``colocated`` names one)
+for the same rate and targets, so the two can be compared on devices.
+Not modelled: the proxy's own latency, layer-by-layer KV streaming that overlaps the transfer with the prefill
+(the transfer here starts after it: conservative), and contention between transfers on the link beyond its
+utilization (reported as ``kv_link_utilization``; the pools are unstable past 1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from genmodel.data.registry import get_model, resolve_hardware
+from genmodel.engine.collectives import Network
+from genmodel.engine.inputs import resolve_dtypes
+from genmodel.errors import ConfigurationError
+from genmodel.specs.checks import positive, scalar, whole
+
+LAYOUT_KEYS = ("tp", "pp", "ep", "cp", "attention_dp")
+KV_LINKS = ("scale-out", "scale-up")
+
+
+@dataclass
+class Disaggregated:
+    """Both pools, their sizes for the rate, the KV transfer and the client-side figures (SI units)."""
+
+    model: str
+    hardware: str
+    settings: dict[str, Any]
+    metrics: dict[str, Any]
+    prefill: Any  # the prefill pool's Served (per deployment: all its replicas)
+    decode: Any  # the decode pool's Served
+    colocated: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        from genmodel.data.registry import provenance
+
+        def pool(served) -> dict[str, Any]:
+            d = served.to_dict()
+            return {k: v for k, v in d.items() if k not in ("schema_version", "genmodel_version", "database")}
+
+        return {**provenance(), "model": self.model, "hardware": self.hardware, **self.settings,
+                **{k: _plain(v) for k, v in self.metrics.items()}, "prefill_pool": pool(self.prefill),
+                "decode_pool": pool(self.decode), "colocated": self.colocated}
+
+
+def _plain(value):
+    arr = np.asarray(value)
+    if arr.dtype.kind == "f":
+        arr = np.where(np.isfinite(arr), arr, None)
+    return arr.item() if arr.ndim == 0 else arr.tolist()
+
+
+def _layout(name: str, layout: dict[str, Any] | None) -> dict[str, Any]:
+    layout = dict(layout or {})
+    unknown = sorted(set(layout) - set(LAYOUT_KEYS))
+    if unknown:
+        raise ConfigurationError(f"{name} layout names {', '.join(unknown)}; a pool layout has "
+                                 f"{', '.join(LAYOUT_KEYS)}", name)
+    return {"tp": 1, "pp": 1, "ep": 1, "cp": 1, "attention_dp": False, **layout}
+
+
+def _replicas(name: str, value) -> int | None:
+    return None if value is None else int(scalar(name, whole(name, value, 1, 1 << 20)))
+
+
+def serve_disaggregated(model="llama-3.1-8b", hardware="h100-sxm", input_tokens=1024, output_tokens=256, *,
+                        request_rate=None, ttft_target_s: float | None = None,
+                        tpot_target_s: float | None = None, percentile: float = 0.99,
+                        prefill: dict[str, Any] | None = None, decode: dict[str, Any] | None = None,
+                        prefill_replicas: int | None = None, decode_replicas: int | None = None,
+                        colocated: dict[str, Any] | None = None, kv_link: str = "scale-out",
+                        **options: Any) -> Disaggregated:
+    """Serve ``request_rate`` requests/s on separate prefill and decode pools (module docstring). ``prefill`` and
+    ``decode`` are pool layouts (tp, pp, ep, cp, attention_dp); ``options`` go to both pools' ``serve`` calls
+    (datatypes, engine, lengths' spread, efficiency ...). Bad arguments raise a ``GenmodelError`` naming them."""
+    from genmodel.serving.serve import serve
+
+    for name, value in (("request_rate", request_rate), ("ttft_target_s", ttft_target_s),
+                        ("tpot_target_s", tpot_target_s)):
+        if value is None:
+            raise ConfigurationError(f"disaggregated serving sizes its pools for a rate and targets: give {name}", name)
+    rate = scalar("request_rate", positive("request_rate", request_rate))
+    ttft_t = scalar("ttft_target_s", positive("ttft_target_s", ttft_target_s))
+    tpot_t = scalar("tpot_target_s", positive("tpot_target_s", tpot_target_s))
+    q = scalar("percentile", positive("percentile", percentile, 99.999))
+    q = q / 100.0 if q > 1 else q
+    if kv_link not in KV_LINKS:
+        raise ConfigurationError(f"kv_link must be one of {', '.join(KV_LINKS)}, not {kv_link!r}", "kv_link")
+    for key in ("request_rate", "concurrency", "offline", "tp", "pp", "ep", "dp", "cp", "attention_dp", "parallel",
+                "prefilled", "kv_offload"):
+        if key in options:
+            raise ConfigurationError(f"{key} is not an option of disaggregated serving (pools are sized for the "
+                                     "rate; give layouts as prefill={...} and decode={...})", key)
+    pre_layout, dec_layout = _layout("prefill", prefill), _layout("decode", decode)
+    n_pre, n_dec = _replicas("prefill_replicas", prefill_replicas), _replicas("decode_replicas", decode_replicas)
+    model = get_model(model)
+    I = int(scalar("input_tokens", whole("input_tokens", input_tokens, 1)))
+    O = int(scalar("output_tokens", whole("output_tokens", output_tokens, 2)))
+    common = {"percentile": q, **options}
+
+    # the KV cache of one prompt moves once, from the prefill replica's devices to the decode replica's
+    hw, platform = resolve_hardware(hardware)
+    dtypes = resolve_dtypes(hw, options.get("weight_dtype"), options.get("activation_dtype"), options.get("kv_dtype"))
+    kv_bytes = float(model.kv_cache_bytes(I, dtypes.kv))
+    net = Network.of(hw, platform.domain_size_with(hw) if platform else None)
+    senders = pre_layout["tp"] * pre_layout["pp"] * pre_layout["cp"]
+    if kv_link == "scale-up":
+        link_bytes_per_s, latency_s = float(net.up(senders + 1)) * senders, net.up_latency
+    else:
+        link_bytes_per_s, latency_s = net.out * senders, net.out_latency
+    transfer_s = kv_bytes / link_bytes_per_s + latency_s
+
+    # decode pool: requests arrive with their KV; sized by the TPOT target
+    def decode_pool(replicas):
+        return serve(model, hardware, I, O, request_rate=rate, ttft_target_s=None, tpot_target_s=tpot_t,
+                     prefilled=True, dp=replicas, **dec_layout, **common)
+
+    if n_dec is None:
+        one = serve(model, hardware, I, O, request_rate=rate, tpot_target_s=tpot_t, prefilled=True, **dec_layout,
+                    **common)
+        n_dec = _needed(rate, one.metrics["max_goodput_rate_per_s"], "decode", tpot=tpot_t)
+    dec = decode_pool(n_dec)
+    label = f"p{q * 100:g}".replace(".", "_")
+    dec_first_q = float(dec.metrics[f"ttft_{label}_s"])
+    # prefill pool: requests leave after their prompt; its TTFT target is what the transfer and decode leave
+    budget_s = ttft_t - transfer_s - dec_first_q
+    if n_pre is None:
+        if budget_s <= 0:
+            raise ConfigurationError(f"the TTFT target {ttft_t * 1e3:,.4g} ms is spent before the prefill: KV transfer "
+                                     f"{transfer_s * 1e3:,.4g} ms + decode pool's first step {dec_first_q * 1e3:,.4g} "
+                                     "ms; raise the target or speed the link", "ttft_target_s")
+        one = serve(model, hardware, I, 1, request_rate=rate, ttft_target_s=budget_s, **pre_layout, **common)
+        n_pre = _needed(rate, one.metrics["max_goodput_rate_per_s"], "prefill", ttft=budget_s)
+    pre = serve(model, hardware, I, 1, request_rate=rate, dp=n_pre, ttft_target_s=max(budget_s, 1e-9), **pre_layout,
+                **common)
+    link_utilization = rate / n_pre * kv_bytes / link_bytes_per_s  # per prefill replica's link
+    pm, dm = pre.metrics, dec.metrics
+    m: dict[str, Any] = {"request_rate_per_s": rate, "kv_transfer_s": transfer_s, "kv_bytes_per_request": kv_bytes,
+                         "kv_link_utilization": link_utilization,
+                         "prefill_replicas": n_pre, "decode_replicas": n_dec,
+                         "prefill_devices": float(pm["devices"]), "decode_devices": float(dm["devices"])}
+    m["devices"] = m["prefill_devices"] + m["decode_devices"]
+    stable = bool(pm["stable"]) and bool(dm["stable"]) and link_utilization < 1.0
+    for p in ("p50", "p90", "p99", label):
+        key = f"ttft_{p}_s"
+        if key in pm and key in dm:
+            m[key] = float(pm[key]) + transfer_s + float(dm[key]) if stable else math.inf
+            m[f"e2e_{p}_s"] = float(pm[key]) + transfer_s + float(dm[f"e2e_{p}_s"]) if stable and \
+                f"e2e_{p}_s" in dm else m.get(f"e2e_{p}_s", math.inf)
+    m["ttft_mean_s"] = float(pm["ttft_mean_s"]) + transfer_s + float(dm["ttft_mean_s"]) if stable else math.inf
+    for key in ("tpot_mean_s", "tpot_p50_s", "tpot_p90_s", "tpot_p99_s", f"tpot_{label}_s", "itl_p99_s"):
+        if key in dm:
+            m[key] = float(dm[key])
+    m["output_tokens_per_s"] = rate * O
+    m["output_tokens_per_s_per_device"] = rate * O / m["devices"]
+    m["stable"] = stable
+    m["meets_slo"] = stable and m[f"ttft_{label}_s"] <= ttft_t and m[f"tpot_{label}_s"] <= tpot_t
+    m["fits"] = bool(pm["fits"]) and bool(dm["fits"])
+    co = _colocated(serve, model, hardware, I, O, rate, ttft_t, tpot_t, colocated or pre_layout, common)
+    settings = {"input_tokens": I, "output_tokens": O, "percentile": q, "ttft_target_s": ttft_t,
+                "tpot_target_s": tpot_t, "kv_link": kv_link, "prefill_layout": pre_layout, "decode_layout": dec_layout}
+    where = platform.name if platform is not None else hw.name
+    return Disaggregated(model.name, where, settings, m, pre, dec, co)
+
+
+def _needed(rate: float, per_replica, pool: str, ttft: float | None = None, tpot: float | None = None) -> int:
+    """Replicas a pool needs for ``rate``: rate over the largest rate one replica serves within its target."""
+    best = float(np.asarray(per_replica, dtype=float).max())
+    if not best > 0:
+        what = f"TTFT {ttft * 1e3:,.4g} ms" if ttft is not None else f"TPOT {tpot * 1e3:,.4g} ms"
+        raise ConfigurationError(f"one {pool} replica cannot meet {what} at any rate with this layout; choose a "
+                                 f"larger {pool} layout or relax the target", f"{pool}_layout")
+    return max(math.ceil(rate / best * (1 - 1e-9)), 1)
+
+
+def _colocated(serve, model, hardware, I, O, rate, ttft_t, tpot_t, layout, common) -> dict[str, Any] | None:
+    """Co-located serving of the same rate and targets: replicas of ``layout`` running both phases."""
+    lay = _layout("colocated", layout)
+    one = serve(model, hardware, I, O, request_rate=rate, ttft_target_s=ttft_t, tpot_target_s=tpot_t, **lay,
+                **common)
+    best = float(np.asarray(one.metrics["max_goodput_rate_per_s"], dtype=float))
+    if not best > 0:
+        return {"layout": lay, "replicas": None, "devices": None,
+                "note": "one replica cannot meet both targets at any rate"}
+    replicas = max(math.ceil(rate / best * (1 - 1e-9)), 1)
+    devices = float(one.metrics["devices"]) * replicas
+    return {"layout": lay, "replicas": replicas, "devices": devices,
+            "output_tokens_per_s_per_device": rate * O / devices}
