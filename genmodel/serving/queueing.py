@@ -172,17 +172,16 @@ def quantile_of_sum(wait: Wait, s: LogNormal, qs, iterations: int = 22) -> np.nd
     if np.any(need):
         sub_wait = Wait(np.broadcast_to(wait.p_wait, need.shape)[need], np.broadcast_to(wait.mean_s, need.shape)[need])
         sub_s = LogNormal(np.broadcast_to(s.mean, need.shape)[need], np.broadcast_to(s.cv, need.shape)[need])
-        nodes = length_nodes(sub_s.mean, sub_s.cv, NODES)
-        for i, q in enumerate(qs):
-            lo = sub_s.ppf(float(q)) * 0.0
-            hi = sub_s.ppf(max(float(q), 0.999999)) + sub_wait.quantile(float(q)) + sub_wait.tail_s
-            for _ in range(iterations):
-                mid = (lo + hi) / 2
-                below = cdf_of_sum(sub_wait, sub_s, mid, nodes) >= q
-                hi = np.where(below, mid, hi)
-                lo = np.where(below, lo, mid)
-            full = np.array(out[i])  # an array even for one configuration
-            full[need] = hi
-            out[i] = full
+        nodes = length_nodes(sub_s.mean, sub_s.cv, NODES)[:, None, ...]  # (nodes, 1, k): every quantile at once
+        q_axis = np.asarray([float(q) for q in qs])[:, None]
+        lo = np.zeros((len(qs), *sub_s.mean.shape))
+        hi = np.stack([sub_s.ppf(max(float(q), 0.999999)) + sub_wait.quantile(float(q)) + sub_wait.tail_s
+                       for q in qs])
+        for _ in range(iterations):
+            mid = (lo + hi) / 2
+            below = cdf_of_sum(sub_wait, sub_s, mid, nodes) >= q_axis
+            hi = np.where(below, mid, hi)
+            lo = np.where(below, lo, mid)
+        out[:, need] = hi
     out[:, unbounded] = np.inf
     return out
