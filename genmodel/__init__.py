@@ -3,7 +3,7 @@
 The public API is re-exported here; the subpackages show the architecture:
 ``specs`` (model, hardware, platform, workload, units) -> ``data`` (databases, HF import) -> ``engine``
 (operators, roofline, memory, collectives, one engine step, ``estimate``) -> ``economics`` (energy, TCO) ->
-``search`` (size, plan, compare) -> ``serving`` (traffic: continuous batching, queueing)
+``search`` (size, plan, compare, requirements) -> ``serving`` (traffic: continuous batching, queueing)
 -> ``validation`` -> ``interfaces`` (CLI, charts, dashboard).
 """
 
@@ -12,12 +12,15 @@ from genmodel.data.registry import (
     all_hardware,
     all_models,
     all_platforms,
+    all_use_cases,
     get_engine,
     get_hardware,
     get_model,
     get_platform,
+    get_use_case,
     use_databases,
 )
+from genmodel.data.synthetic import synthetic_model
 from genmodel.economics.tco import CostAssumptions
 from genmodel.engine.estimate import estimate
 from genmodel.engine.parallel import Parallelism
@@ -33,12 +36,14 @@ from genmodel.errors import (
 )
 from genmodel.search.compare import compare_hardware, compare_models
 from genmodel.search.planner import plan, size
+from genmodel.search.requirements import Requirements, requirements
 from genmodel.serving.disaggregated import Disaggregated, serve_disaggregated
 from genmodel.serving.serve import Served, serve
 from genmodel.specs.engine import EngineSpec
 from genmodel.specs.hardware import Efficiency, HardwareSpec
 from genmodel.specs.model import ModelSpec
 from genmodel.specs.platform import PlatformSpec
+from genmodel.specs.usecase import UseCaseSpec
 from genmodel.specs.workload import Workload
 from genmodel.table import Table
 from genmodel.version import __version__
@@ -58,16 +63,19 @@ __all__ = [
     "Parallelism",
     "PlatformSpec",
     "Realism",
+    "Requirements",
     "Served",
     "SpecError",
     "Table",
     "UnknownNameError",
+    "UseCaseSpec",
     "Workload",
     "__version__",
     "all_engines",
     "all_hardware",
     "all_models",
     "all_platforms",
+    "all_use_cases",
     "compare_hardware",
     "compare_models",
     "estimate",
@@ -75,9 +83,12 @@ __all__ = [
     "get_hardware",
     "get_model",
     "get_platform",
+    "get_use_case",
     "plan",
+    "requirements",
     "serve",
     "serve_disaggregated",
     "size",
+    "synthetic_model",
     "use_databases",
 ]

@@ -29,7 +29,7 @@ from genmodel.search.compare import realism_note
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = str(ROOT / "genmodel" / "interfaces" / "dashboard.py")
 STUB = str(ROOT / "app.py")
-PAGES = ["Estimate", "Compare", "What-if", "Planner", "Serving", "Custom hardware / model"]
+PAGES = ["Estimate", "Compare", "What-if", "Planner", "Serving", "Requirements", "Custom hardware / model"]
 DEFAULT_HARDWARE = ["h100-sxm", "h200-sxm", "b200", "mi300x"]
 
 
@@ -554,3 +554,236 @@ def test_serving_page_shows_input_errors_and_configurations_that_cannot_serve():
     assert not at.exception and not at.error
     assert saturation(model="llama-3.1-70b") == 0.0
     assert len(at.warning) == 1 and "cannot serve" in at.warning[0].value and not at.get("plotly_chart")
+
+
+# -- Requirements page: genmodel.requirements, the binding resource, real devices and the trade-off charts -------
+REQUIRED = {"model": "llama-3.1-70b", "input_tokens": 1024, "output_tokens": 256, "ttft_target_s": 0.5,
+            "tpot_target_s": 0.03, "batch": 16, "tp": 8}  # the page's defaults (reference h200-sxm)
+COMPARED = ["h100-sxm", "b200", "mi300x"]
+FLOORS = ("flops_per_s", "memory_bandwidth_bytes_per_s", "memory_capacity_bytes",
+          "interconnect_bandwidth_bytes_per_s", "interconnect_latency_s")
+LABELS = {"flops": "Peak FLOP/s (bf16)", "bandwidth": "Memory bandwidth", "capacity": "Memory capacity",
+          "interconnect": "Interconnect bandwidth"}
+
+
+def h200_resources():
+    """The reference's own figures, from its spec: bf16 peak, HBM bandwidth, capacity, NVLink per direction."""
+    hw = genmodel.get_hardware("h200-sxm")
+    return {"flops": hw.peak_flops_per_s["bf16"], "bandwidth": hw.fastest_memory.bandwidth_bytes_per_s,
+            "capacity": hw.memory_capacity_bytes, "interconnect": hw.scale_up.bandwidth_per_direction_bytes_per_s}
+
+
+def highlighted(at):
+    """The requirement metrics marked as binding (bordered, delta 'binding')."""
+    marked = [m.label for m in at.metric if m.label in LABELS.values() and m.proto.show_border]
+    assert marked == [m.label for m in at.metric if m.label in LABELS.values() and m.delta == "binding"]
+    return marked
+
+
+def test_requirements_page_shows_the_library_floors_and_highlights_the_binding_resource():
+    at = open_page("Requirements")
+    r = genmodel.requirements(**REQUIRED)
+    assert value(at, "Peak FLOP/s (bf16)") == f"{float(r.realistic['flops_per_s']) / 1e12:,.4g} TFLOP/s"
+    assert value(at, "Memory bandwidth") == f"{float(r.realistic['memory_bandwidth_bytes_per_s']) / 1e9:,.4g} GB/s"
+    assert value(at, "Memory capacity") == f"{float(r.realistic['memory_capacity_bytes']) / 1e9:,.4g} GB"
+    assert value(at, "Interconnect bandwidth") == \
+        f"{float(r.realistic['interconnect_bandwidth_bytes_per_s']) / 1e9:,.4g} GB/s"
+    latency = float(r.realistic["interconnect_latency_s"])
+    assert value(at, "Interconnect latency (at most)") == f"{latency * 1e6:,.3g} µs"
+    assert f"ideal {float(r.ideal['flops_per_s']) / 1e12:,.4g} TFLOP/s" in caption(at, "ideal")
+    assert value(at, "Scaled reference") == f"h200-sxm x {float(r.scaled['scale_factor']):,.3g}"
+    assert value(at, "Floor no hardware beats") == f"TTFT {float(r.unbeatable['ttft_s']) * 1e3:,.3g} ms"
+    assert value(at, "Devices") == "8"
+    seen = []
+    for changes in ({}, {"rq-ttft": 10_000.0, "rq-tpot": 5.0},  # a loose TTFT, a tight TPOT: bandwidth
+                    {"rq-ttft": 10_000.0, "rq-tpot": 250.0, "rq-out": 32_000, "rq-batch": 32}):  # long answers
+        for key, v in changes.items():
+            (at.slider if key in ("rq-ttft", "rq-tpot") else at.number_input)(key=key).set_value(v).run()
+        assert not at.exception and not at.error
+        kw = {**REQUIRED, "ttft_target_s": at.slider(key="rq-ttft").value / 1e3,
+              "tpot_target_s": at.slider(key="rq-tpot").value / 1e3,
+              "output_tokens": at.number_input(key="rq-out").value, "batch": at.number_input(key="rq-batch").value}
+        r = genmodel.requirements(**kw)
+        # binding: the resource whose floor asks most of the reference's own figure (from the device's spec)
+        have = h200_resources()
+        keys = {"flops": "flops_per_s", "bandwidth": "memory_bandwidth_bytes_per_s",
+                "capacity": "memory_capacity_bytes", "interconnect": "interconnect_bandwidth_bytes_per_s"}
+        asks = {res: float(r.realistic[key]) / have[res] for res, key in keys.items()}
+        binding = max(asks, key=asks.get)
+        assert highlighted(at) == [LABELS[binding]] and str(r.binding) == binding
+        seen.append(binding)
+    assert seen == ["flops", "bandwidth", "capacity"]  # the highlight follows the inputs
+
+
+def test_requirements_page_places_real_devices_and_downloads_si(downloads):
+    at = open_page("Requirements")
+    r = genmodel.requirements(**REQUIRED, compare=COMPARED)
+    shown = at.dataframe[0].value
+    assert list(shown["Hardware"]) == COMPARED
+    for res, header in (("flops", "FLOP/s"), ("bandwidth", "Bandwidth"), ("capacity", "Capacity"),
+                        ("interconnect", "Interconnect")):
+        assert np.allclose(shown[f"{header} available / required"],
+                           [float(r.compare[n][f"{res}_ratio"]) for n in COMPARED], rtol=1e-12)
+    assert list(shown["Meets every target"]) == ["yes" if r.compare[n]["meets"] else "no" for n in COMPARED]
+    # the ratio is the device's own figure over the floor: an H100's bf16 peak (989.4 TFLOP/s dense)
+    assert shown["FLOP/s available / required"][0] == pytest.approx(989.4e12 / float(r.realistic["flops_per_s"]))
+    rows = list(csv.DictReader(io.StringIO(downloads["requirements.csv"])))
+    assert len(rows) == 1 and {*FLOORS, "binding", "scale_factor", *provenance()} <= set(rows[0])
+    for key in FLOORS:
+        assert float(rows[0][key]) == pytest.approx(float(r.realistic[key]), rel=1e-12)
+        assert float(rows[0][f"ideal_{key}"]) == pytest.approx(float(r.ideal[key]), rel=1e-12)
+    assert rows[0]["binding"] == str(r.binding)
+    devices = list(csv.DictReader(io.StringIO(downloads["requirements-devices.csv"])))
+    assert [d["hardware"] for d in devices] == COMPARED and "flops_ratio" in devices[0]
+    for name in ("requirements-frontier", "requirements-vs-tpot", "requirements-vs-ttft", "requirements-capacity",
+                 "requirements-interconnect"):
+        assert f"{name}.csv" in downloads, name
+    pairs = list(csv.DictReader(io.StringIO(downloads["requirements-frontier.csv"])))
+    assert {"flops_per_s", "memory_bandwidth_bytes_per_s"} <= set(pairs[0])
+
+
+def test_requirements_page_charts_carry_the_chart_data_and_the_devices():
+    at = open_page("Requirements")
+    frontier_fig, tpot, ttft, capacity, links = figures(at)
+    assert "just meets the targets" in {t["name"] for t in frontier_fig["data"]}
+    for fig, target, key in ((tpot, "tpot", "memory_bandwidth_bytes_per_s"), (ttft, "ttft", "flops_per_s")):
+        data = charts.requirement_vs_target(REQUIRED, target)
+        factor = 1e-9 if key.startswith("memory") else 1e-12
+        traces = {t["name"]: t for t in fig["data"]}
+        line = traces["needed (reference's efficiencies)"]
+        assert np.allclose(line["x"], data[f"{target}_target_s"] * 1e3, rtol=1e-12)
+        assert np.allclose(line["y"], data[key] * factor, rtol=1e-12)
+        for name in COMPARED:  # each device's own figure as a horizontal line
+            hw = genmodel.get_hardware(name)
+            own = hw.peak_flops_per_s["bf16"] if key == "flops_per_s" else hw.fastest_memory.bandwidth_bytes_per_s
+            device = next(t for t in fig["data"] if t["name"].startswith(f"{name} ("))
+            assert list(device["y"]) == pytest.approx([own * factor] * 2, rel=1e-12)
+        chosen = next(t for t in fig["data"] if t["name"].startswith("chosen target"))
+        assert set(chosen["x"]) == {REQUIRED[f"{target}_target_s"] * 1e3}
+    batches = {t["name"] for t in capacity["data"] if t["name"].startswith("batch ")}
+    assert {"batch 1", "batch 16", "batch 128"} <= batches
+    names = {t["name"] for t in links["data"]}
+    assert "needed (reference's efficiencies)" in names and any(n.startswith("h100-sxm (450 GB/s") for n in names)
+
+
+def test_requirements_page_follows_a_use_case_and_a_request_rate():
+    at = open_page("Requirements")
+    at.selectbox(key="rq-case").set_value("deep-research").run()  # 100,000 + 685 tokens, batch 1, 6 s / 175 ms
+    assert not at.exception and not at.error
+    assert at.number_input(key="rq-in").value == 100_000 and at.number_input(key="rq-out").value == 685
+    assert at.slider(key="rq-ttft").value == 6000.0 and at.slider(key="rq-tpot").value == 175.0
+    assert at.radio(key="rq-load").value == "static batch" and at.number_input(key="rq-batch").value == 1
+    r = genmodel.requirements("llama-3.1-70b", use_case="deep-research", tp=8)  # the library reads the case
+    assert value(at, "Peak FLOP/s (bf16)") == f"{float(r.realistic['flops_per_s']) / 1e12:,.4g} TFLOP/s"
+    assert value(at, "Memory capacity") == f"{float(r.realistic['memory_capacity_bytes']) / 1e9:,.4g} GB"
+    at.selectbox(key="rq-case").set_value("chat").run()  # Poisson arrivals at 5.53 requests/s, targets at P99
+    assert not at.exception and not at.error
+    assert at.radio(key="rq-load").value == "request rate" and at.number_input(key="rq-rate").value == 5.53
+    assert at.number_input(key="rq-pct").value == 99.0
+    r = genmodel.requirements("llama-3.1-70b", use_case="chat", tp=8)
+    assert r.settings["request_rate_per_s"] == 5.53
+    assert value(at, "Memory bandwidth") == f"{float(r.realistic['memory_bandwidth_bytes_per_s']) / 1e9:,.4g} GB/s"
+
+
+def test_requirements_page_shows_a_target_no_hardware_meets_as_one_message():
+    at = open_page("Requirements")
+    at.slider(key="rq-tpot").set_value(1.0).run()  # below the 8-way layout's per-step overheads
+    assert not at.exception
+    with pytest.raises(genmodel.GenmodelError) as refused:
+        genmodel.requirements(**{**REQUIRED, "tpot_target_s": 0.001})
+    assert [e.value for e in at.error] == [str(refused.value)] and "no hardware can beat" in at.error[0].value
+    assert not at.get("plotly_chart")
+
+
+def test_requirement_vs_target_is_one_requirements_call_over_the_targets():
+    for target, key in (("tpot", "tpot_target_s"), ("ttft", "ttft_target_s")):
+        values = np.geomspace(0.5, 4.0, 7) * REQUIRED[key]
+        table = charts.requirement_vs_target(REQUIRED, target, values)
+        r = genmodel.requirements(**{**REQUIRED, key: values})
+        assert np.array_equal(table[key], values)
+        for floor in FLOORS:
+            assert np.allclose(table[floor], r.realistic[floor], rtol=1e-12), floor
+            assert np.allclose(table[f"ideal_{floor}"], r.ideal[floor], rtol=1e-12), floor
+        assert list(table["binding"]) == list(r.binding)
+    default = charts.requirement_vs_target(REQUIRED, "tpot")
+    assert default["tpot_target_s"].min() < 0.03 < default["tpot_target_s"].max()
+
+
+def test_the_bandwidth_floor_falls_as_the_tpot_target_loosens_until_the_ttft_target_binds():
+    """With the TTFT target held, a resource's floor is the larger of what each target asks alone."""
+    table = charts.requirement_vs_target(REQUIRED, "tpot")
+    need = table["memory_bandwidth_bytes_per_s"]
+    assert np.all(np.diff(need) <= 0) and need[0] > need[-1]
+    tpot_alone = genmodel.requirements(**{**REQUIRED, "ttft_target_s": None, "tpot_target_s": table["tpot_target_s"]})
+    ttft_alone = genmodel.requirements(**{**REQUIRED, "tpot_target_s": None})
+    larger = np.maximum(tpot_alone.realistic["memory_bandwidth_bytes_per_s"],
+                        float(ttft_alone.realistic["memory_bandwidth_bytes_per_s"]))
+    assert np.allclose(need, larger, rtol=1e-9)
+    assert need[-1] == pytest.approx(float(ttft_alone.realistic["memory_bandwidth_bytes_per_s"]), rel=1e-9)
+    assert np.all(table["ideal_memory_bandwidth_bytes_per_s"] <= need)
+
+
+def test_ideal_floors_against_the_target_are_the_work_over_the_target():
+    """Llama-3.1-8B bf16, batch 1, one device, the other target loose (an hour). At 100% of peak and no overheads a
+    decode step's bytes / TPOT is the bandwidth floor, the prefill's FLOPs / TTFT the FLOP/s floor, at every
+    target: the bytes of every weight but the embedding table plus the KV cache of the mean context (1,024 + 127.5
+    tokens x 131,072 bytes); 2 FLOPs per weight per prompt token (embedding and LM head apart) plus causal
+    attention 4 x 32 x 4,096 x 1,024 x 1,025 / 2. Parameters: 8,030,261,248 published; 128,256 x 4,096 embedding."""
+    kw = {"model": "llama-3.1-8b", "input_tokens": 1024, "output_tokens": 256, "batch": 1, "tp": 1,
+          "ttft_target_s": 3600.0, "tpot_target_s": 3600.0}
+    embedding = 128_256 * 4_096
+    step_bytes = (8_030_261_248 - embedding) * 2 + (1024 + 255 / 2) * 32 * 8 * 128 * 2 * 2
+    tpots = np.geomspace(0.005, 0.2, 9)
+    table = charts.requirement_vs_target(kw, "tpot", tpots)
+    assert np.allclose(table["ideal_memory_bandwidth_bytes_per_s"] * tpots, step_bytes, rtol=0.02)
+    prefill_flops = 2 * (8_030_261_248 - 2 * embedding) * 1024 + 4 * 32 * 4096 * 1024 * 1025 / 2
+    ttfts = np.geomspace(0.02, 2.0, 9)
+    table = charts.requirement_vs_target(kw, "ttft", ttfts)
+    assert np.allclose(table["ideal_flops_per_s"] * ttfts, prefill_flops, rtol=0.03)
+    assert np.all(np.diff(table["flops_per_s"]) < 0)  # a looser TTFT never needs more
+
+
+def test_capacity_vs_context_is_the_footprint_and_grows_with_context_and_batch():
+    lengths, batches = np.array([512, 4096, 32768]), np.array([1, 8, 32])
+    table = charts.capacity_vs_context(REQUIRED, lengths, batches)
+    assert list(table["input_tokens"]) == list(np.repeat(lengths, 3)) and list(table["batch"]) == [1, 8, 32] * 3
+    # ideal: the footprint per device, the same quantity as estimate's total_memory_bytes (an independent call)
+    e = genmodel.estimate("llama-3.1-70b", "h200-sxm", batches[None, :], lengths[:, None], 256, tp=8,
+                          check_fit=False)
+    footprint = np.asarray(e.metrics["total_memory_bytes"], dtype=float).reshape(-1)
+    assert np.allclose(table["ideal_memory_capacity_bytes"], footprint, rtol=1e-12)
+    # realistic: the bytes C a device must report so that its usable share holds it, C f - R = footprint, with
+    # R the runtime's reserve plus the collectives' buffers (several devices), f the usable share
+    r = e.realism
+    f, reserve = r.usable_memory_fraction, r.runtime_reserved_bytes + r.collective_reserved_bytes
+    assert np.allclose(table["memory_capacity_bytes"], (footprint + reserve) / f, rtol=1e-9)
+    for i, (n, b) in enumerate(zip(table["input_tokens"], table["batch"], strict=True)):
+        if i % 4 == 0:  # a few points, each an independent scalar requirements call
+            r = genmodel.requirements(**{**REQUIRED, "input_tokens": int(n), "batch": int(b)})
+            assert table["memory_capacity_bytes"][i] == pytest.approx(float(r.realistic["memory_capacity_bytes"]),
+                                                                      rel=1e-12)
+    grid = table["memory_capacity_bytes"].reshape(3, 3)
+    assert np.all(np.diff(grid, axis=0) > 0) and np.all(np.diff(grid, axis=1) > 0)  # more context, more batch
+    default = charts.capacity_vs_context(REQUIRED)
+    assert default["input_tokens"].max() == 131_072 - 256 and 16 in set(default["batch"])
+
+
+def test_interconnect_vs_tp_rows_are_requirements_calls_and_collectives_grow_with_tp():
+    table = charts.interconnect_vs_tp(REQUIRED)
+    assert list(table["tp"]) == [1, 2, 4, 8] and list(table["devices"]) == [1, 2, 4, 8]
+    for row in table.rows():
+        r = genmodel.requirements(**{**REQUIRED, "tp": int(row["tp"])})
+        for floor in FLOORS:
+            assert row[floor] == pytest.approx(float(r.realistic[floor]), rel=1e-12), (row["tp"], floor)
+    # one device: no link to require; then a ring all-reduce moves 2 (p - 1) / p of the same activations per
+    # device in 2 (p - 1) hops, so more devices need more bandwidth and allow less latency per hop
+    assert table["interconnect_bandwidth_bytes_per_s"][0] == 0.0 and np.isinf(table["interconnect_latency_s"][0])
+    assert np.all(np.diff(table["interconnect_bandwidth_bytes_per_s"]) > 0)
+    assert np.all(np.diff(table["interconnect_latency_s"][1:]) < 0)
+
+
+def test_interconnect_vs_tp_leaves_out_default_degrees_the_model_cannot_split_over():
+    kw = {**REQUIRED, "model": "qwen2.5-7b", "tp": 7}  # 28 attention heads: 8 does not divide them
+    assert list(charts.interconnect_vs_tp(kw)["tp"]) == [1, 2, 4, 7]
+    with pytest.raises(genmodel.GenmodelError, match="does not divide the 28 attention heads"):
+        charts.interconnect_vs_tp(kw, [4, 8])  # asked for explicitly: refused as the library refuses it

@@ -775,7 +775,7 @@ ESTIMATE_NUMBER_CASES = [
     lib("flops_scale=array([1, nan])", lambda: est(flops_scale=np.array([1.0, np.nan])), "flops_scale"),
     lib("bandwidth_scale=0", lambda: est(bandwidth_scale=0), "bandwidth_scale"),
     lib("capacity_scale=inf", lambda: est(capacity_scale=np.inf), "capacity_scale"),
-    lib("interconnect_scale=array([1, 2])", lambda: est(interconnect_scale=np.array([1, 2])), "interconnect_scale"),
+    lib("interconnect_scale=array([1, -2])", lambda: est(interconnect_scale=np.array([1, -2])), "interconnect_scale"),
     lib("interconnect_scale=None", lambda: est(interconnect_scale=None), "interconnect_scale"),
     lib("requests_per_s=-1", lambda: est(requests_per_s=-1), "requests_per_s"),
     lib("requests_per_s=nan", lambda: est(requests_per_s=np.nan), "requests_per_s"),

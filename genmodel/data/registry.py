@@ -3,13 +3,14 @@
 Contract
 --------
 * Built-in entries ship inside the package (``genmodel/builtin/``, mapped at build time from the repository's
-  ``models_db/``, ``hardware_db/`` and ``engines_db/``); in a source checkout they are read from those folders
-  directly.
+  ``models_db/``, ``hardware_db/``, ``engines_db/`` and ``usecases_db/``); in a source checkout they are read from
+  those folders directly.
 * User entries are added to them, never replace them: from the user folder (``user_dir()``: platformdirs'
   user data folder, or ``GENMODEL_USER_DIR``) and from every folder named in ``GENMODEL_DB`` (separated like
   PATH) or given with ``use_databases`` (the CLI's ``--db``). Each such folder holds ``models/``,
-  ``hardware/``, ``platforms/`` and ``engines/`` sub-folders of one-entry YAML/JSON files. A name defined twice is an
-  error naming both files; a file's name must be its entry's name (``h100-sxm.yaml`` holds ``name: h100-sxm``).
+  ``hardware/``, ``platforms/``, ``engines/`` and ``usecases/`` sub-folders of one-entry YAML/JSON files. A name
+  defined twice is an error naming both files; a file's name must be its entry's name (``h100-sxm.yaml`` holds
+  ``name: h100-sxm``).
 * Every file is validated on load (``SpecError`` naming the file and the field). Lookups are case-insensitive,
   accept the display name, and accept the path of a spec file (``.yaml``, ``.yml``, ``.json``); an unknown
   name raises ``UnknownNameError`` with the closest names. Each database is read once per process.
@@ -34,8 +35,9 @@ from genmodel.specs.files import load_spec_file
 from genmodel.specs.hardware import HardwareSpec
 from genmodel.specs.model import ModelSpec
 from genmodel.specs.platform import PlatformSpec
+from genmodel.specs.usecase import UseCaseSpec
 
-Kind = Literal["model", "hardware", "platform", "engine"]
+Kind = Literal["model", "hardware", "platform", "engine", "use_case"]
 Spec = TypeVar("Spec", bound=BaseModel)
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -46,9 +48,10 @@ _KINDS: dict[str, tuple[type[BaseModel], str, str]] = {
     "hardware": (HardwareSpec, "hardware", "hardware_db"),
     "platform": (PlatformSpec, "platforms", "hardware_db/platforms"),
     "engine": (EngineSpec, "engines", "engines_db"),
+    "use_case": (UseCaseSpec, "usecases", "usecases_db"),
 }
 _LIST_COMMAND = {"model": "genmodel models", "hardware": "genmodel hardware", "platform": "genmodel platforms",
-                 "engine": "genmodel engines"}
+                 "engine": "genmodel engines", "use_case": "genmodel use-cases"}
 _extra_roots: list[Path] = []
 
 
@@ -189,6 +192,16 @@ def get_engine(name: str | EngineSpec) -> EngineSpec:
     return _get("engine", name, EngineSpec)
 
 
+def all_use_cases() -> dict[str, UseCaseSpec]:
+    """Every use case in force (``usecases_db/`` and users' ``usecases/`` folders), by name."""
+    return dict(database("use_case").entries)  # type: ignore[arg-type]
+
+
+def get_use_case(name: str | UseCaseSpec) -> UseCaseSpec:
+    """The use case called ``name`` (or in the spec file ``name``; a ``UseCaseSpec`` passes through)."""
+    return _get("use_case", name, UseCaseSpec)
+
+
 def looks_like_file(name: str) -> bool:
     """True when ``name`` is meant as a spec file's path rather than a database name."""
     return name.lower().endswith(SPEC_SUFFIXES)
@@ -199,7 +212,8 @@ def _get(kind: Kind, name: object, cls: type[Spec]) -> Spec:
         return name
     if not isinstance(name, str):
         wanted = {"model": "a model name or ModelSpec", "hardware": "a device name or HardwareSpec",
-                  "platform": "a platform name or PlatformSpec", "engine": "an engine name or EngineSpec"}[kind]
+                  "platform": "a platform name or PlatformSpec", "engine": "an engine name or EngineSpec",
+                  "use_case": "a use case name or UseCaseSpec"}[kind]
         raise InputTypeError(f"{kind} must be {wanted}, got {type(name).__name__}", kind)
     if looks_like_file(name):
         path = Path(name).expanduser()
@@ -209,12 +223,19 @@ def _get(kind: Kind, name: object, cls: type[Spec]) -> Spec:
     db = database(kind)
     key = db.index.get(name.strip().lower())
     if key is None:
-        raise unknown_name(kind, name, list(db.entries), _LIST_COMMAND[kind])
+        exc = unknown_name(kind.replace("_", " "), name, list(db.entries), _LIST_COMMAND[kind])
+        exc.argument = kind  # the argument keeps its underscore ('use_case'), the message reads 'use case'
+        raise exc
     return db.entries[key]  # type: ignore[return-value]
 
 
 def get_model(name: str | ModelSpec) -> ModelSpec:
-    """The model called ``name`` (or in the spec file ``name``; a ``ModelSpec`` passes through)."""
+    """The model called ``name`` (or in the spec file ``name``; a ``ModelSpec`` passes through). A name
+    'synthetic:...' is built by the scaling rule (``genmodel.data.synthetic``, docs/synthetic_models.md)."""
+    from genmodel.data.synthetic import is_synthetic_name, synthetic_from_name
+
+    if is_synthetic_name(name):
+        return synthetic_from_name(name)  # type: ignore[arg-type]
     return _get("model", name, ModelSpec)
 
 

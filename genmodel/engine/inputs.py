@@ -57,7 +57,7 @@ class Setup:
     flops_scale: np.ndarray
     bandwidth_scale: np.ndarray
     capacity_scale: np.ndarray
-    interconnect_scale: float
+    interconnect_scale: np.ndarray | float
     prefill_chunk_tokens: float
     check_fit: bool
     requests_per_s: float | None
@@ -168,7 +168,7 @@ def prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, k
     O = whole("output_tokens", output_tokens, 1, MAX_TOKENS)
     scales = [at_least(n, v, MIN_SCALE, MAX_SCALE) for n, v in (
         ("flops_scale", flops_scale), ("bandwidth_scale", bandwidth_scale), ("capacity_scale", capacity_scale))]
-    link = scalar("interconnect_scale", at_least("interconnect_scale", interconnect_scale, MIN_SCALE, MAX_SCALE))
+    link = at_least("interconnect_scale", interconnect_scale, MIN_SCALE, MAX_SCALE)
     chunk = scalar("prefill_chunk_tokens", whole("prefill_chunk_tokens", prefill_chunk_tokens, 1, MAX_TOKENS))
     rate = None if requests_per_s is None else scalar("requests_per_s", positive("requests_per_s", requests_per_s))
     if num_devices is not None:
@@ -179,7 +179,7 @@ def prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, k
     dtypes = resolve_dtypes(hw, weight_dtype, activation_dtype, kv_dtype, embedding_dtype)
 
     check_context(model, I, O, np.asarray(parallel.cp, dtype=float))
-    shape = np.broadcast_shapes(B.shape, I.shape, O.shape, *(s.shape for s in scales), parallel.shape)
+    shape = np.broadcast_shapes(B.shape, I.shape, O.shape, *(s.shape for s in scales), np.shape(link), parallel.shape)
     groups = parallel.attention_groups
     if shape == () and float(B) < float(groups):
         raise ConfigurationError(f"batch {int(B)} is smaller than the {int(groups)} attention data-parallel "

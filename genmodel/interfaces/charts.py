@@ -466,3 +466,318 @@ def serving_effects(serve_kw: dict[str, Any], rate_per_s: float, spec_tokens: in
                      "spec_tokens": r.settings["spec_tokens"] or 0,
                      **{k: r.metrics[k].item() for k in EFFECT_COLUMNS if k in r.metrics}})
     return Table({k: [row[k] for row in rows] for k in rows[0]})
+
+
+# ---- platform requirements (genmodel.search.requirements) ---------------------------------------------------------
+
+def requirements_frontier_figure(result: Any, pairs: dict[str, np.ndarray]) -> go.Figure:
+    """The FLOP/s-bandwidth pairs that just meet the targets (the interconnect at the reference), the floors of
+    each, and the compared devices placed by their own peak FLOP/s and bandwidth (marked by whether they meet)."""
+    from genmodel.data.registry import resolve_hardware
+    from genmodel.search.requirements import KEYS, _resources
+
+    x = np.asarray(pairs[KEYS["flops"]], dtype=float) / 1e12
+    y = np.asarray(pairs[KEYS["bandwidth"]], dtype=float) / 1e9
+    keep = np.isfinite(y)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x[keep], y=y[keep], mode="lines+markers", name="just meets the targets",
+                             line={"color": "crimson"}))
+    floor_f = float(np.asarray(result.realistic[KEYS["flops"]], dtype=float)) / 1e12
+    floor_b = float(np.asarray(result.realistic[KEYS["bandwidth"]], dtype=float)) / 1e9
+    fig.add_vline(x=floor_f, line={"dash": "dot", "color": "gray"}, annotation_text="FLOP/s floor")
+    fig.add_hline(y=floor_b, line={"dash": "dot", "color": "gray"}, annotation_text="bandwidth floor")
+    dtype = result.settings["compute_dtype"]
+    for name, c in result.compare.items():
+        hw, _ = resolve_hardware(name)
+        have = _resources(hw, dtype)
+        fig.add_trace(go.Scatter(x=[have["flops"] / 1e12], y=[have["bandwidth"] / 1e9], mode="markers+text",
+                                 text=[name], textposition="top center", name=name,
+                                 marker={"size": 11, "symbol": "circle" if bool(c["meets"]) else "x"}))
+    return _style(fig, f"{result.model}: FLOP/s and bandwidth that meet the targets (per device)",
+                  xaxis_title=f"peak FLOP/s per device ({dtype}), TFLOP/s", yaxis_title="memory bandwidth, GB/s",
+                  xaxis_type="log", yaxis_type="log")
+
+
+# ---- requirement trade-offs (genmodel.requirements with arrays of targets, lengths and batches) -----------------
+# Each data function takes ``req_kw``: ``genmodel.requirements`` keyword arguments (model, lengths, targets, load,
+# layout, datatypes, reference, ...), as the serving functions take ``serve_kw``; explicit values override a
+# ``use_case`` in it, as in the library.
+FLOOR_COLUMNS = ("flops_per_s", "memory_bandwidth_bytes_per_s", "memory_capacity_bytes",
+                 "interconnect_bandwidth_bytes_per_s", "interconnect_latency_s")
+# the resource each target sweep is drawn for: decode steps read memory, the prefill computes
+TARGET_RESOURCE = {"tpot": "memory_bandwidth_bytes_per_s", "ttft": "flops_per_s"}
+# SI column -> (what it is, unit shown, factor from SI)
+RESOURCE_UNITS = {"flops_per_s": ("peak FLOP/s per device", "TFLOP/s", 1e-12),
+                  "memory_bandwidth_bytes_per_s": ("memory bandwidth per device", "GB/s", 1e-9),
+                  "memory_capacity_bytes": ("memory capacity per device", "GB", 1e-9),
+                  "interconnect_bandwidth_bytes_per_s": ("interconnect bandwidth per direction", "GB/s", 1e-9),
+                  "interconnect_latency_s": ("interconnect latency", "µs", 1e6)}
+DEVICE_COLORS = ("#17becf", "#bcbd22", "#e377c2", "#7f7f7f", "#000000")  # apart from ORIGIN_COLORS (the batches)
+
+
+def _requirement_value(req_kw: dict[str, Any], key: str) -> Any:
+    """``req_kw[key]``, else its use case's field (None when neither gives it)."""
+    if req_kw.get(key) is not None:
+        return req_kw[key]
+    if req_kw.get("use_case") is None:
+        return None
+    from genmodel.data.registry import get_use_case
+
+    return getattr(get_use_case(req_kw["use_case"]), key, None)
+
+
+def _solve(req_kw: dict[str, Any], **changes: Any):
+    from genmodel.search.requirements import requirements
+
+    return requirements(**{**req_kw, "compare": (), **changes})
+
+
+def _floor_columns(result: Any, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Every floor of ``result``, realistic and ``ideal_``, the binding resource, the scaled reference's factor and
+    the times no hardware beats, broadcast to ``shape`` and flattened (one row per point)."""
+    def flat(value: Any) -> np.ndarray:
+        return np.broadcast_to(np.asarray(value), shape).reshape(-1)
+
+    out = {k: flat(result.realistic[k]).astype(float) for k in FLOOR_COLUMNS}
+    out.update({f"ideal_{k}": flat(result.ideal[k]).astype(float) for k in FLOOR_COLUMNS})
+    out["binding"] = flat(result.binding).astype(str)
+    out["scale_factor"] = flat(result.scaled["scale_factor"]).astype(float)
+    out.update({f"unbeatable_{k}": flat(v).astype(float) for k, v in result.unbeatable.items()})
+    return out
+
+
+def requirement_vs_target(req_kw: dict[str, Any], target: str = "tpot", values: Any = None,
+                          points: int = 25) -> Table:
+    """The floors against a range of ``target`` ('tpot' or 'ttft') values, the other target held at ``req_kw``'s:
+    ONE ``requirements`` call with an array of targets. ``values`` (s) default to 0.2 to 5 times ``req_kw``'s target
+    (``points`` of them, log-spaced). Columns: ``<target>_target_s``, every floor realistic and ``ideal_`` (SI),
+    ``binding``, ``scale_factor`` and the times no hardware beats; a target at or below those gives infinite floors
+    (no hardware meets it on this layout)."""
+    from genmodel.errors import ConfigurationError
+
+    if target not in TARGET_RESOURCE:
+        raise ConfigurationError(f"target must be 'tpot' or 'ttft', got {target!r}", "target")
+    key = f"{target}_target_s"
+    if values is None:
+        chosen = _requirement_value(req_kw, key)
+        if chosen is None:
+            raise ConfigurationError(f"give {key} values, or a {key} to centre them on", key)
+        values = float(chosen) * np.geomspace(0.2, 5.0, points)
+    values = np.asarray(values, dtype=float).reshape(-1)
+    result = _solve(req_kw, **{key: values})
+    return Table({key: values, **_floor_columns(result, values.shape)})
+
+
+def capacity_vs_context(req_kw: dict[str, Any], input_tokens: Any = None, batches: Any = None,
+                        points: int = 12) -> Table:
+    """The memory-capacity floor per device against the prompt length for several static batches: ONE
+    ``requirements`` call on the (input_tokens x batch) grid (a static batch even when ``req_kw`` has a request
+    rate). ``input_tokens`` default to ``points`` log-spaced lengths from 128 to the model's maximum context less the
+    output tokens; ``batches`` to 1, 8, 32, 128 and ``req_kw``'s batch. Columns: ``input_tokens``, ``batch``,
+    ``memory_capacity_bytes`` (the bytes a device must report: the footprint plus the reference's runtime reserve,
+    over its usable share) and ``ideal_memory_capacity_bytes`` (the footprint: weights, KV cache and activations per
+    device, estimate's ``total_memory_bytes``)."""
+    from genmodel.data.registry import get_model
+
+    if input_tokens is None:
+        output = round(float(_requirement_value(req_kw, "output_tokens") or 1))
+        cap = int(get_model(req_kw["model"]).max_context_tokens) - output
+        input_tokens = np.unique(np.geomspace(min(128, max(cap, 1)), max(cap, 1), points).astype(int))
+    if batches is None:
+        chosen = req_kw.get("batch")
+        batches = sorted({1, 8, 32, 128} | ({int(chosen)} if chosen is not None else set()))
+    lengths = np.asarray(input_tokens, dtype=int).reshape(-1)
+    sizes = np.asarray(batches, dtype=int).reshape(-1)
+    grid = (lengths.size, sizes.size)
+    # the targets as arrays of the grid's shape: requirements broadcasts lengths and batches against arrays of
+    # targets (scalar targets with array lengths are refused there); the capacity does not depend on them
+    targets = {k: None if v is None else np.full(grid, float(v)) for k in ("ttft_target_s", "tpot_target_s")
+               for v in [_requirement_value(req_kw, k)]}
+    result = _solve(req_kw, input_tokens=lengths[:, None], batch=sizes[None, :], request_rate=None, **targets)
+    key = "memory_capacity_bytes"
+    return Table({"input_tokens": np.repeat(lengths, sizes.size), "batch": np.tile(sizes, lengths.size),
+                  key: np.broadcast_to(result.realistic[key], grid).reshape(-1).astype(float),
+                  f"ideal_{key}": np.broadcast_to(result.ideal[key], grid).reshape(-1).astype(float)})
+
+
+def interconnect_vs_tp(req_kw: dict[str, Any], tp_values: Any = None) -> Table:
+    """The interconnect floors against the tensor-parallel degree: one ``requirements`` call per degree (the
+    device count changes the collectives, so the layout is not an array there). ``tp_values`` default to 1, 2, 4, 8
+    and ``req_kw``'s ``tp``, less the default degrees the model refuses (heads that do not split); explicit ones are
+    all solved. Columns: ``tp``, ``devices`` and every floor of ``requirement_vs_target`` (the interconnect bandwidth
+    per direction a link must carry, 0 on one device; the largest link latency allowed, infinite on one device); a
+    degree whose fixed costs alone exceed a target gets infinite floors."""
+    from genmodel.errors import ConfigurationError
+
+    chosen = int(req_kw.get("tp") or 1)
+    defaults = tp_values is None
+    if defaults:
+        tp_values = sorted({1, 2, 4, 8, chosen})
+    targets = {k: None if v is None else np.atleast_1d(float(v)) for k in ("ttft_target_s", "tpot_target_s")
+               for v in [_requirement_value(req_kw, k)]}  # arrays: a target below a degree's floor gives inf
+    rows = []
+    for tp in np.asarray(tp_values, dtype=int).reshape(-1):
+        try:
+            result = _solve(req_kw, tp=int(tp), **targets)
+        except ConfigurationError as exc:
+            if defaults and tp != chosen and getattr(exc, "argument", None) == "tp":
+                continue  # a default degree this model cannot split over
+            raise
+        rows.append(Table({"tp": np.array([int(tp)]), "devices": np.array([result.devices]),
+                           **_floor_columns(result, (1,))}))
+    return Table.concat(rows)
+
+
+def device_resources(names: Any, compute_dtype: str = "bf16") -> Table:
+    """What each named device (or platform) has, per device, in the units of the requirements: peak FLOP/s in
+    ``compute_dtype`` (its largest peak when it lacks the datatype), fastest memory's bandwidth, the capacity it
+    reports, interconnect bandwidth per direction and link latency (scale-up, else scale-out; 0 and inf without)."""
+    from genmodel.data.registry import resolve_hardware
+    from genmodel.search.requirements import _resources
+
+    rows: dict[str, list] = {"hardware": [], **{k: [] for k in FLOOR_COLUMNS}}
+    for name in names:
+        hw, _ = resolve_hardware(name)
+        have = _resources(hw, compute_dtype)
+        link = hw.scale_up or hw.scale_out
+        rows["hardware"].append(str(name))
+        for key, value in (("flops_per_s", have["flops"]), ("memory_bandwidth_bytes_per_s", have["bandwidth"]),
+                           ("memory_capacity_bytes", have["capacity"]),
+                           ("interconnect_bandwidth_bytes_per_s", have["interconnect"]),
+                           ("interconnect_latency_s", float(link.latency_s) if link is not None else np.inf)):
+            rows[key].append(float(value))
+    return Table(rows)
+
+
+def requirements_table(result: Any) -> Table:
+    """One row: the floors per device (realistic; ``ideal_``; ``system_`` for the whole layout), the binding
+    resource, the scaled reference (``scale_factor`` of every resource together, ``alone_<resource>_factor`` of each
+    with the others at the reference; inf: it cannot meet the targets alone), the times no hardware beats, the
+    device count and the reference (scalar targets)."""
+    row: dict[str, Any] = {"model": [result.model], "reference": [result.reference], "devices": [result.devices],
+                           "binding": [str(result.binding)]}
+    for prefix, floors in (("", result.realistic), ("ideal_", result.ideal), ("system_", result.system)):
+        row.update({f"{prefix}{k}": [_scalar(floors[k])] for k in FLOOR_COLUMNS})
+    row.update({k: [_scalar(result.scaled[k])] for k in ("scale_factor", "time_factor", "capacity_factor")})
+    row.update({f"alone_{r}_factor": [_scalar(v)] for r, v in result.scaled["alone"].items()})
+    row.update({f"unbeatable_{k}": [_scalar(v)] for k, v in result.unbeatable.items()})
+    return Table(row)
+
+
+def requirements_compare(result: Any) -> Table:
+    """The compared devices: available / required per resource (the device's figure over the realistic floor;
+    inf where nothing is required), whether it fits and meets every target, and its own TTFT and TPOT (s)."""
+    names = list(result.compare)
+    columns = ("flops_ratio", "bandwidth_ratio", "capacity_ratio", "interconnect_ratio", "fits", "meets",
+               "ttft_s", "tpot_s")
+    return Table({"hardware": np.array(names, dtype=str),
+                  **{c: np.array([np.asarray(result.compare[n][c]).item() for n in names]) for c in columns}})
+
+
+def _finite(values: Any, factor: float = 1.0) -> np.ndarray:
+    """SI values times ``factor``, non-finite ones as gaps (NaN)."""
+    v = np.asarray(values, dtype=float) * factor
+    return np.where(np.isfinite(v), v, np.nan)
+
+
+def _device_lines(fig: go.Figure, devices: Any, key: str, x_range: tuple[float, float],
+                  legend: tuple[str, ...] | None = None, **where: Any) -> None:
+    """One horizontal dotted line per compared device at its ``key`` figure, as traces (exact on log axes); the
+    legend names the device and its ``legend`` figures (default: ``key``)."""
+    if devices is None:
+        return
+    devices = _table(devices)
+    _, unit, factor = RESOURCE_UNITS[key]
+    first = not where or where.get("col", 1) == 1
+    for k, row in enumerate(devices.rows()):
+        y = float(row[key]) * factor
+        if not np.isfinite(y):
+            continue
+        shown = ", ".join(f"{float(row[c]) * RESOURCE_UNITS[c][2]:,.4g} {RESOURCE_UNITS[c][1]}"
+                          for c in legend or (key,))
+        fig.add_trace(go.Scatter(x=list(x_range), y=[y, y], mode="lines", name=f"{row['hardware']} ({shown})",
+                                 legendgroup=str(row["hardware"]), showlegend=first,
+                                 line={"color": DEVICE_COLORS[k % len(DEVICE_COLORS)], "dash": "dot"},
+                                 hovertemplate=f"{row['hardware']}: {y:,.4g} {unit}<extra></extra>"), **where)
+
+
+def requirement_vs_target_figure(frame: Any, target: str = "tpot", devices: Any = None,
+                                 chosen_s: float | None = None, resource: str | None = None) -> go.Figure:
+    """The realistic and ideal floor of ``resource`` (default: bandwidth against the TPOT target, FLOP/s against
+    the TTFT target) per device against the target (ms), log-log, from ``requirement_vs_target``; the compared
+    devices' figures (``device_resources``) as dotted horizontal lines, the chosen target as a vertical line."""
+    frame = _table(frame)
+    key = f"{target}_target_s"
+    resource = resource or TARGET_RESOURCE[target]
+    what, unit, factor = RESOURCE_UNITS[resource]
+    x = np.asarray(frame[key], dtype=float) * 1e3
+    fig = go.Figure()
+    for prefix, name, style in (("", "needed (reference's efficiencies)", {"color": "crimson"}),
+                                ("ideal_", "needed at 100% of peak, no overheads", {"color": "gray", "dash": "dash"})):
+        fig.add_trace(go.Scatter(x=x, y=_finite(frame[f"{prefix}{resource}"], factor), mode="lines+markers",
+                                 name=name, line=style,
+                                 hovertemplate=f"%{{x:,.4g}} ms: %{{y:,.4g}} {unit}<extra></extra>"))
+    lo, hi = (float(x.min()), float(x.max())) if len(x) else (0.0, 1.0)
+    _device_lines(fig, devices, resource, (lo, hi))
+    if chosen_s is not None:
+        ys = np.concatenate([_finite(frame[c], factor) for c in (resource, f"ideal_{resource}")])
+        if devices is not None:
+            ys = np.concatenate([ys, _finite(_table(devices)[resource], factor)])
+        ys = ys[np.isfinite(ys) & (ys > 0)]
+        if ys.size:
+            fig.add_trace(go.Scatter(x=[chosen_s * 1e3] * 2, y=[float(ys.min()), float(ys.max())], mode="lines",
+                                     name=f"chosen target {chosen_s * 1e3:,.4g} ms",
+                                     line={"color": "black", "width": 1}))
+    label = {"tpot": "TPOT", "ttft": "TTFT"}[target]
+    other = {"tpot": "TTFT", "ttft": "TPOT"}[target]
+    return _style(fig, f"{what[:1].upper()}{what[1:]} needed against the {label} target (the {other} target held)",
+                  xaxis={"title": f"{label} target (ms)", "type": "log"},
+                  yaxis={"title": f"{what} ({unit})", "type": "log"})
+
+
+def capacity_vs_context_figure(frame: Any, devices: Any = None) -> go.Figure:
+    """The memory capacity a device must report (solid) and the footprint itself (dotted, 100% usable, no reserve)
+    against the prompt length, one colour per batch, from ``capacity_vs_context``; the compared devices' capacities
+    as dotted horizontal lines."""
+    frame = _table(frame)
+    x = np.asarray(frame["input_tokens"], dtype=float)
+    fig = go.Figure()
+    for k, batch in enumerate(dict.fromkeys(frame["batch"].tolist())):
+        part = frame[frame["batch"] == batch]
+        color = ORIGIN_COLORS[k % len(ORIGIN_COLORS)]
+        fig.add_trace(go.Scatter(x=part["input_tokens"], y=_finite(part["memory_capacity_bytes"], 1e-9),
+                                 mode="lines+markers", name=f"batch {batch}", legendgroup=f"batch {batch}",
+                                 line={"color": color}))
+        fig.add_trace(go.Scatter(x=part["input_tokens"], y=_finite(part["ideal_memory_capacity_bytes"], 1e-9),
+                                 mode="lines", name=f"batch {batch}, footprint alone", legendgroup=f"batch {batch}",
+                                 line={"color": color, "dash": "dot"}, showlegend=k == 0))
+    if len(x):
+        _device_lines(fig, devices, "memory_capacity_bytes", (float(x.min()), float(x.max())))
+    return _style(fig, "Memory capacity needed against context and batch (per device)",
+                  xaxis={"title": "prompt length (input tokens)", "type": "log"},
+                  yaxis={"title": "memory capacity per device (GB)", "type": "log"})
+
+
+def interconnect_vs_tp_figure(frame: Any, devices: Any = None) -> go.Figure:
+    """Two panels against the tensor-parallel degree, from ``interconnect_vs_tp``: the interconnect bandwidth per
+    direction a link must carry (GB/s; 0 on one device) and the largest link latency allowed (µs, log; none on one
+    device), realistic and ideal; the compared devices' links as dotted horizontal lines."""
+    frame = _table(frame)
+    tp = np.asarray(frame["tp"], dtype=float)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
+                        subplot_titles=("interconnect bandwidth needed", "link latency allowed (at most)"))
+    for col, key in ((1, "interconnect_bandwidth_bytes_per_s"), (2, "interconnect_latency_s")):
+        _, unit, factor = RESOURCE_UNITS[key]
+        for prefix, name, style in (("", "needed (reference's efficiencies)", {"color": "crimson"}),
+                                    ("ideal_", "at 100% of peak, no overheads", {"color": "gray", "dash": "dash"})):
+            fig.add_trace(go.Scatter(x=tp, y=_finite(frame[f"{prefix}{key}"], factor), mode="lines+markers", name=name,
+                                     legendgroup=name, showlegend=col == 1, line=style,
+                                     hovertemplate=f"TP %{{x}}: %{{y:,.4g}} {unit}<extra></extra>"), row=1, col=col)
+        if len(tp):
+            _device_lines(fig, devices, key, (float(tp.min()), float(tp.max())),
+                          ("interconnect_bandwidth_bytes_per_s", "interconnect_latency_s"), row=1, col=col)
+        fig.update_xaxes(title="tensor-parallel degree", type="log", tickvals=tp, ticktext=[f"{t:g}" for t in tp],
+                         row=1, col=col)
+    fig.update_yaxes(title="GB/s per direction", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title="µs", type="log", row=1, col=2)
+    return _style(fig, "Interconnect needed against the tensor-parallel degree")

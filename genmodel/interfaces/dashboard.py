@@ -1,9 +1,10 @@
 """genmodel what-if dashboard. Run: genmodel dashboard (or streamlit run app.py in a checkout)
 
-Pages: Estimate, Compare, What-if, Planner, Serving, Custom hardware / model. Every number comes from the library
-(genmodel.engine.estimate, genmodel.search.compare, genmodel.search.planner, genmodel.serve,
-genmodel.interfaces.charts); this file only lays them out. Tables are shown with readable headers and units (ms,
-GB, ...); the CSV downloads keep the library's SI columns and carry the provenance. Errors caused by input
+Pages: Estimate, Compare, What-if, Planner, Serving, Requirements, Custom hardware / model. Every number comes
+from the library (genmodel.engine.estimate, genmodel.search.compare, genmodel.search.planner, genmodel.serve,
+genmodel.requirements, genmodel.interfaces.charts); this file only lays them out. Tables are shown with readable
+headers and units (ms, GB, ...); the CSV downloads keep the library's SI columns and carry the provenance. Errors
+caused by input
 (``GenmodelError``) are shown as one message, never as a traceback. Needs the dashboard extra (streamlit, plotly,
 pandas).
 """
@@ -26,12 +27,13 @@ from genmodel.interfaces import charts
 from genmodel.search.compare import COLUMNS as COMPARE_COLUMNS
 from genmodel.search.compare import compare_hardware, compare_models, realism_note
 from genmodel.search.planner import plan
+from genmodel.search.requirements import frontier
 from genmodel.specs.dtypes import DTYPES
 from genmodel.specs.hardware import HardwareSpec
 from genmodel.specs.model import ModelSpec
 from genmodel.table import Table
 
-PAGES = ["Estimate", "Compare", "What-if", "Planner", "Serving", "Custom hardware / model"]
+PAGES = ["Estimate", "Compare", "What-if", "Planner", "Serving", "Requirements", "Custom hardware / model"]
 DTYPE_CHOICES = ["auto", *DTYPES]
 CALIBRATED_LABEL = "Calibrated efficiencies (docs/validation.md)"
 CALIBRATED_HELP = "Off: every device uses its kind's documented default efficiencies (docs/formulas.md section 6)."
@@ -81,6 +83,11 @@ COLUMN_FORMATS: dict[str, tuple[str, float | None, str | None]] = {
     "ttft_p99_s": ("TTFT P99 (ms)", 1e3, "%.1f"), "tpot_p99_s": ("TPOT P99 (ms)", 1e3, "%.2f"),
     "max_request_rate_per_s": ("Saturation (requests/s)", 1, "%.2f"),
     "goodput_requests_per_s": ("Goodput (requests/s)", 1, "%.2f"), "meets_slo": ("Meets targets", None, None),
+    "flops_ratio": ("FLOP/s available / required", 1, "%.2f"),
+    "bandwidth_ratio": ("Bandwidth available / required", 1, "%.2f"),
+    "capacity_ratio": ("Capacity available / required", 1, "%.2f"),
+    "interconnect_ratio": ("Interconnect available / required", 1, "%.2f"),
+    "meets": ("Meets every target", None, None),
 }
 # suffix of an SI column -> (unit shown, factor), for columns not in COLUMN_FORMATS
 SUFFIX_UNITS = {"_s": ("ms", 1e3), "_bytes": ("GB", 1e-9), "_j": ("J", 1.0), "_w": ("W", 1.0)}
@@ -572,6 +579,197 @@ def page_serving() -> None:
                "unbounded: the rate exceeds that case's saturation.")
 
 
+NO_USE_CASE = "none"
+STATIC_LOAD, RATE_LOAD = "static batch", "request rate"
+TTFT_RANGE_MS, TPOT_RANGE_MS = (1.0, 10_000.0), (0.5, 250.0)
+COMPARE_DEFAULT = ("h100-sxm", "b200", "mi300x")
+# the page's starting inputs, kept in the session state (a use case overwrites them; widgets take no default)
+REQUIREMENT_DEFAULTS = {"rq-in": 1024, "rq-out": 256, "rq-ttft": 500.0, "rq-tpot": 30.0, "rq-load": STATIC_LOAD,
+                        "rq-batch": 16, "rq-n": 1, "rq-rate": 5.0, "rq-pct": 99.0}
+
+
+def apply_use_case() -> None:
+    """On choosing a use case: its lengths, targets, load, percentile and samples per prompt become the inputs."""
+    state = st.session_state
+    name = state.get("rq-case")
+    if name in (None, NO_USE_CASE):
+        return
+    case = genmodel.get_use_case(name)
+    state["rq-in"], state["rq-out"] = round(case.input_tokens), round(case.output_tokens)
+    state["rq-ttft"] = round(float(np.clip(case.ttft_target_s * 1e3, *TTFT_RANGE_MS)), 6)  # 175 ms, not 175.0...03
+    state["rq-tpot"] = round(float(np.clip(case.tpot_target_s * 1e3, *TPOT_RANGE_MS)), 6)
+    state["rq-pct"], state["rq-n"] = float(case.percentile * 100), int(case.samples_per_prompt)
+    if case.mode == "rate":
+        state["rq-load"], state["rq-rate"] = RATE_LOAD, float(case.request_rate_per_s)
+    else:
+        state["rq-load"], state["rq-batch"] = STATIC_LOAD, int(case.batch or 1)
+
+
+def requirements_inputs() -> tuple[dict, list[str]]:
+    """Widgets of the Requirements page: (genmodel.requirements keyword arguments without ``compare``, the
+    compared devices)."""
+    for key, start in REQUIREMENT_DEFAULTS.items():
+        st.session_state.setdefault(key, start)
+    models = model_table()
+    _, devices, platforms = databases()
+    names_m, names_r, cases = sorted(models), sorted({**devices, **platforms}), genmodel.all_use_cases()
+    c = st.columns(3)
+    model = c[0].selectbox("Model", names_m, index=index_of(names_m, "llama-3.1-70b"), key="rq-model")
+    case = c[1].selectbox("Use case", [NO_USE_CASE, *sorted(cases)], key="rq-case", on_change=apply_use_case,
+                          format_func=lambda n: "none: the inputs below" if n == NO_USE_CASE
+                          else f"{n}: {cases[n].display_name}",
+                          help="Sets the lengths, targets, load and percentile below from the use case "
+                               "(genmodel use-cases); change any of them afterwards.")
+    reference = c[2].selectbox("Reference device", names_r, index=index_of(names_r, "h200-sxm"), key="rq-ref",
+                               help="Its efficiencies, overheads and engine make the realistic floors; the scaled "
+                                    "reference multiplies its resources")
+    c = st.columns(4)
+    kw: dict[str, Any] = {"model": models[model], "use_case": None if case == NO_USE_CASE else case,
+                          "reference": reference}
+    kw["input_tokens"] = int(c[0].number_input("Input tokens", 1, 1 << 22, step=128, key="rq-in"))
+    kw["output_tokens"] = int(c[1].number_input("Output tokens", 1, 1 << 20, step=32, key="rq-out"))
+    kw["ttft_target_s"] = c[2].slider("TTFT target (ms)", *TTFT_RANGE_MS, step=5.0, key="rq-ttft") / 1e3
+    kw["tpot_target_s"] = c[3].slider("TPOT target (ms)", *TPOT_RANGE_MS, step=0.5, key="rq-tpot") / 1e3
+    c = st.columns(4)
+    load = c[0].radio("Load", [STATIC_LOAD, RATE_LOAD], horizontal=True, key="rq-load")
+    if load == STATIC_LOAD:
+        kw["batch"] = int(c[1].number_input("Batch (sequences per replica)", 1, 1 << 16, key="rq-batch"))
+        kw["samples_per_prompt"] = int(c[2].number_input("Samples per prompt", 1, 1024, key="rq-n",
+                                                         help="Parallel sampling or beam width: one prefill, "
+                                                              "the prompt's KV cache held once"))
+    else:
+        kw["request_rate"] = c[1].number_input("Request rate (requests/s)", 0.001, 1e6, key="rq-rate")
+        kw["percentile"] = c[2].number_input("Percentile the targets apply to", 10.0, 99.9, key="rq-pct")
+    kw["engine"] = engine_box("rq-engine", c[3])
+    c = st.columns(5)
+    kw["tp"] = int(c[0].number_input("TP", 1, 4096, 8, key="rq-tp", help="Tensor-parallel degree"))
+    kw["pp"] = int(c[1].number_input("PP", 1, 4096, 1, key="rq-pp", help="Pipeline-parallel stages"))
+    kw["weight_dtype"] = pick(c[2].selectbox("Weight dtype", DTYPE_CHOICES, key="rq-wd"))
+    kw["activation_dtype"] = pick(c[3].selectbox("Activation dtype", DTYPE_CHOICES, key="rq-ad"))
+    kw["kv_dtype"] = pick(c[4].selectbox("KV dtype", DTYPE_CHOICES, key="rq-kd"))
+    kw["calibrated"] = st.checkbox(CALIBRATED_LABEL, value=True, key="rq-calibrated", help=CALIBRATED_HELP)
+    names_d = sorted(devices)
+    compare = st.multiselect("Devices to place against the requirements", names_d, key="rq-compare",
+                             default=[d for d in COMPARE_DEFAULT if d in devices])
+    return kw, compare
+
+
+def tflops(v: float) -> str:
+    return f"{v / 1e12:,.4g} TFLOP/s" if np.isfinite(v) else "unbounded"
+
+
+def gb_per_s(v: float) -> str:
+    return f"{v / 1e9:,.4g} GB/s" if np.isfinite(v) else "unbounded"
+
+
+def gigabytes(v: float) -> str:
+    return f"{v / 1e9:,.4g} GB" if np.isfinite(v) else "unbounded"
+
+
+def microseconds(v: float) -> str:
+    return f"{v * 1e6:,.3g} µs" if np.isfinite(v) else "any"
+
+
+# binding resource -> (library key, label, format); the latency ceiling is never the binding resource
+REQUIREMENT_METRICS = (("flops", "flops_per_s", "Peak FLOP/s", tflops),
+                       ("bandwidth", "memory_bandwidth_bytes_per_s", "Memory bandwidth", gb_per_s),
+                       ("capacity", "memory_capacity_bytes", "Memory capacity", gigabytes),
+                       ("interconnect", "interconnect_bandwidth_bytes_per_s", "Interconnect bandwidth", gb_per_s),
+                       (None, "interconnect_latency_s", "Interconnect latency (at most)", microseconds))
+BINDING_WORDS = {"flops": "peak FLOP/s", "bandwidth": "memory bandwidth", "capacity": "memory capacity",
+                 "interconnect": "interconnect bandwidth"}
+
+
+def requirement_figures(result) -> None:
+    """The realistic floors per device as metrics (the binding one bordered and marked 'binding'), the ideal and
+    whole-system figures beneath, then the scaled reference and the floor no hardware beats."""
+    binding = str(result.binding)
+    one = result.devices == 1
+    cols = st.columns(len(REQUIREMENT_METRICS))
+    for col, (resource, key, label, show) in zip(cols, REQUIREMENT_METRICS, strict=True):
+        value, ideal, system = (float(d[key]) for d in (result.realistic, result.ideal, result.system))
+        if resource == "flops":
+            label = f"{label} ({result.settings['compute_dtype']})"
+        if one and resource in (None, "interconnect"):
+            col.metric(label, "not needed", help="one device: no collectives")
+            continue
+        marked = resource == binding
+        col.metric(label, show(value), "binding" if marked else None, delta_color="inverse", delta_arrow="off",
+                   border=marked, help="per device, the reference's efficiencies, the others unlimited")
+        col.caption(f"ideal {show(ideal)}" + ("" if resource is None else f"; whole system {show(system)}"))
+    scaled, unbeat = result.scaled, result.unbeatable
+    alone = ", ".join(f"{BINDING_WORDS[r]} {float(v):,.3g}x" if np.isfinite(float(v)) else
+                      f"{BINDING_WORDS[r]} cannot (the others bind)"
+                      for r, v in scaled["alone"].items() if not (one and r == "interconnect"))
+    k = st.columns(4)
+    k[0].metric("Binding", BINDING_WORDS[binding], help="the resource whose floor asks most of the reference")
+    k[1].metric("Scaled reference", f"{result.reference} x {float(scaled['scale_factor']):,.3g}",
+                help="every resource of the reference multiplied by this meets every target and holds the footprint")
+    k[2].metric("Floor no hardware beats", f"TTFT {float(unbeat['ttft_s']) * 1e3:,.3g} ms",
+                f"TPOT {float(unbeat['tpot_s']) * 1e3:,.3g} ms", delta_color="off", delta_arrow="off",
+                help="kernel launches, per-step engine cost and collective latency on this layout")
+    k[3].metric("Devices", f"{result.devices:,}", help=f"scale-up domain of "
+                f"{result.settings['scale_up_domain_devices']:,} devices")
+    st.caption(f"Scaled reference: time {float(scaled['time_factor']):,.3g}x, capacity "
+               f"{float(scaled['capacity_factor']):,.3g}x. Each resource alone, the others at the reference: "
+               f"{alone}. Floors: each resource's minimum with the others unlimited (necessary, not sufficient); "
+               f"realistic = {result.settings['realistic_basis']}; ideal = 100% of peak, no overheads "
+               "(docs/requirements.md).")
+
+
+def page_requirements() -> None:
+    st.header("Requirements")
+    st.caption("What each device must provide for the model to meet the targets on this layout, and which resource "
+               "binds (genmodel requirements, docs/requirements.md): the forward model inverted.")
+    kw, compare = requirements_inputs()
+    with st.spinner("Inverting the forward model..."):
+        result = genmodel.requirements(**kw, compare=compare)
+    requirement_figures(result)
+    summary = charts.requirements_table(result)
+    download(summary, "requirements", "dl-requirements")
+    devices = charts.device_resources(compare, result.settings["compute_dtype"]) if compare else None
+    if compare:
+        st.subheader("Real devices against the requirements")
+        table = charts.requirements_compare(result)
+        ratios = [c for c in table.columns if c.endswith("_ratio")]
+        show_table(table.assign(**{c: np.where(np.isfinite(table[c]), table[c], np.nan) for c in ratios}))
+        st.caption("Available / required: each device's own figure over the realistic floor (above 1: enough, "
+                   "empty: nothing required). 'Meets every target' runs each device forward with its own "
+                   "efficiencies on the same layout.")
+        download(table, "requirements-devices", "dl-requirements-devices")
+    st.subheader("FLOP/s and bandwidth that just meet the targets")
+    pairs = frontier(result, "flops", "bandwidth")
+    keep = np.isfinite(pairs["memory_bandwidth_bytes_per_s"])  # FLOP/s too close to its floor meet nothing
+    pairs = {k: v[keep] for k, v in pairs.items()}
+    st.plotly_chart(charts.requirements_frontier_figure(result, pairs), width="stretch")
+    download(Table(pairs), "requirements-frontier", "dl-requirements-frontier")
+    st.subheader("Requirements against the targets, context, batch and tensor parallelism")
+    with st.spinner("Solving over the targets, the context and batch grid and the TP degrees..."):
+        sweeps = {target: charts.requirement_vs_target(kw, target) for target in ("tpot", "ttft")}
+        capacity = charts.capacity_vs_context(kw)
+        links = charts.interconnect_vs_tp(kw)
+    c1, c2 = st.columns(2)
+    for col, target in ((c1, "tpot"), (c2, "ttft")):
+        sweep = sweeps[target]
+        col.plotly_chart(charts.requirement_vs_target_figure(sweep, target, devices, kw[f"{target}_target_s"]),
+                         width="stretch")
+        with col:
+            download(sweep, f"requirements-vs-{target}", f"dl-requirements-{target}")
+    st.caption("Each curve is one requirements call over an array of targets, the other target held at its value: "
+               "where a curve flattens the other target binds that resource; a gap is a target no hardware meets "
+               "on this layout.")
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(charts.capacity_vs_context_figure(capacity, devices), width="stretch")
+    with c1:
+        download(capacity, "requirements-capacity", "dl-requirements-capacity")
+    c2.plotly_chart(charts.interconnect_vs_tp_figure(links, devices), width="stretch")
+    with c2:
+        download(links, "requirements-interconnect", "dl-requirements-interconnect")
+    st.caption("Capacity: static batches of the chosen lengths, whatever the load; the dotted curves are the "
+               "footprint itself (all of a device usable, no runtime reserve). Interconnect: one requirements call "
+               "per tensor-parallel degree; on one device no link is needed.")
+
+
 def page_custom() -> None:
     st.header("Custom hardware / model")
     kind = st.radio("Kind", ["hardware", "model"], horizontal=True, key="cu-kind")
@@ -604,7 +802,7 @@ def main() -> None:
     st.sidebar.caption("Latency, memory, energy and cost from first principles. Docs: docs/formulas.md")
     try:
         {"Estimate": page_estimate, "Compare": page_compare, "What-if": page_what_if, "Planner": page_planner,
-         "Serving": page_serving, "Custom hardware / model": page_custom}[page]()
+         "Serving": page_serving, "Requirements": page_requirements, "Custom hardware / model": page_custom}[page]()
     except GenmodelError as exc:  # input the library refuses: one readable message, never a traceback
         st.error(str(exc))
 

@@ -88,7 +88,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
           weight_dtype: str | None = None, kv_dtype: str | None = None, activation_dtype: str | None = None,
           tp=1, pp=1, ep=1, dp=1, cp=1, attention_dp=False, parallel: Parallelism | None = None,
           engine: str | None = None, calibrated: bool = True, efficiency: Efficiency | None = None,
-          flops_scale=1.0, bandwidth_scale=1.0, capacity_scale=1.0, kv_offload: str | None = None,
+          flops_scale=1.0, bandwidth_scale=1.0, capacity_scale=1.0, interconnect_scale=1.0,
+          kv_offload: str | None = None,
           host_memory_bytes=None, host_link_bytes_per_s=None, prefilled: bool = False) -> Served:
     """Serve ``model`` on ``hardware`` under traffic (see the module docstring). Exactly one of ``request_rate``
     (requests/s, or ``"max"``), ``concurrency`` and ``offline`` is given. ``burstiness`` is the gamma shape of the
@@ -120,7 +121,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     s = prepare(model, hardware, 1, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype,
                 embedding_dtype=None, parallel=parallel, num_devices=None, prefill_chunk_tokens=8192,
                 flops_scale=flops_scale, bandwidth_scale=bandwidth_scale, capacity_scale=capacity_scale,
-                interconnect_scale=1.0, check_fit=False, workload=None, costs=None, requests_per_s=None,
+                interconnect_scale=interconnect_scale, check_fit=False, workload=None, costs=None,
+                requests_per_s=None,
                 efficiency=efficiency, calibrated=calibrated, cooling_w_per_w=None, engine=engine)
     e = s.engine
     groups = float(np.max(s.par.attention_groups))

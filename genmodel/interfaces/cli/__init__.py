@@ -17,7 +17,16 @@ import numpy as np
 import typer
 
 from genmodel.errors import GenmodelError
-from genmodel.interfaces.cli import catalog, dashboard, estimate, imports, search, serve, validate  # noqa: F401
+from genmodel.interfaces.cli import (  # noqa: F401
+    catalog,
+    dashboard,
+    estimate,
+    imports,
+    requirements,
+    search,
+    serve,
+    validate,
+)
 from genmodel.interfaces.cli.app import app
 
 # library argument names whose command-line option is spelled differently
@@ -25,7 +34,7 @@ _OPTION_NAMES = {"rental_usd_per_device_hour": "--usd-per-device-hour", "kernel_
                  "step_overhead_s": "--step-overhead-ms", "ttft_s": "--ttft-ms", "tpot_s": "--tpot-ms",
                  "usable_memory_fraction": "--memory-fraction", "runtime_reserved_bytes": "--runtime-reserved",
                  "cost_mode": "--cost-mode", "sort_by": "--sort-by", "rank_by": "--rank-by", "name": "--name",
-                 "output_dir": "--output-dir", "db": "--db"}
+                 "output_dir": "--output-dir", "db": "--db", "ttft_target_s": "--ttft-ms", "tpot_target_s": "--tpot-ms"}
 
 
 def cli_message(exc: GenmodelError) -> str:

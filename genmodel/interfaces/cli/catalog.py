@@ -1,4 +1,4 @@
-"""``genmodel models``, ``hardware``, ``platforms`` and ``show``: what the databases hold."""
+"""``genmodel models``, ``hardware``, ``platforms``, ``engines``, ``use-cases``, ``show``: what the databases hold."""
 
 from __future__ import annotations
 
@@ -160,3 +160,34 @@ def list_engines(as_json: JsonOpt = False) -> None:
                    f"{e.attention_scale:>8.0%}")
     typer.echo("profile values before fitting; a device family's fit for an engine (genmodel show DEVICE) wins; "
                "docs/formulas.md section 5.2")
+
+
+def _spread(mean: float, cv: float) -> str:
+    """'1,155 ±96%': the mean and its coefficient of variation (nothing when every request has the mean)."""
+    return f"{mean:,.0f}" + (f" ±{cv:.0%}" if cv else "")
+
+
+@app.command("use-cases")
+def list_use_cases(as_json: JsonOpt = False) -> None:
+    """List the use cases (built-in and yours): lengths with spread, sequences per prompt, latency targets at their
+    percentile, load and source."""
+    from genmodel.data.registry import all_use_cases
+
+    cases = list(all_use_cases().values())
+    if as_json:
+        emit_json({"use_cases": [u.model_dump(mode="json", exclude_none=True) for u in cases]})
+        return
+    typer.echo(f"{'name':30} {'input tokens':>13} {'cached':>6} {'output tokens':>14} {'n':>2} {'TTFT':>8} "
+               f"{'TPOT':>8} {'at':>4} {'load':>14}  source")
+    for u in cases:
+        load = f"{u.request_rate_per_s:,.4g} req/s" if u.mode == "rate" else f"batch {u.batch}"
+        source = u.source.split(". ", 1)[0]  # the first sentence: a short label in the built-in entries
+        source = source if len(source) <= 44 else source[:43] + "…"
+        cached = f"{u.prefix_hit:.0%}" if u.prefix_hit else "-"
+        typer.echo(f"{u.name:30} {_spread(u.input_tokens, u.input_cv):>13} {cached:>6} "
+                   f"{_spread(u.output_tokens, u.output_cv):>14} {u.samples_per_prompt:>2} "
+                   f"{si(u.ttft_target_s, 's', 3):>8} {si(u.tpot_target_s, 's', 3):>8} "
+                   f"{'P' + format(u.percentile * 100, 'g'):>4} {load:>14}  {source}")
+    typer.echo("tokens: mean ±coefficient of variation; cached: share of the prompt in the prefix cache; n: "
+               "sequences per prompt (parallel sampling or beams); both targets met at the percentile 'at'; sources "
+               "and judgements in usecases_db/ (docs/data.md)")

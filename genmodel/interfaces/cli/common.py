@@ -21,7 +21,9 @@ import typer
 DEFAULT_MODEL = "llama-3.1-8b"
 DEFAULT_HARDWARE = "h100-sxm"
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model name (genmodel models) or a spec file.")]
+ModelOpt = Annotated[str, typer.Option(
+    "--model", "-m", help="Model name (genmodel models), a synthetic model (synthetic:dense-1t, "
+    "synthetic:moe-10t-a200b; docs/synthetic_models.md) or a spec file.")]
 HardwareOpt = Annotated[str, typer.Option(
     "--hardware", "-H", help="Device (genmodel hardware), platform (genmodel platforms) or a spec file.")]
 InputOpt = Annotated[int, typer.Option(help="Prompt tokens per sequence.")]

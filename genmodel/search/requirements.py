@@ -1,0 +1,585 @@
+"""Platform requirements: what compute, memory and interconnect a use case needs (docs/requirements.md).
+
+Contract
+--------
+``requirements(model, input_tokens, output_tokens, ttft_target_s, tpot_target_s, ..., reference="h200-sxm")``
+inverts the forward model (``estimate`` for a static batch, ``serve`` at an arrival rate) on one layout. Every
+requirement is per device and comes twice, realistic (the reference device's efficiencies, overheads and engine)
+and ideal (100% of peak, no overheads):
+
+* **floors** — each resource's minimum with the others unlimited (necessary, never sufficient): peak FLOP/s in the
+  compute datatype, memory bandwidth, interconnect bandwidth (per direction) and latency, memory capacity (the bytes
+  the device must report: footprint, plus the runtime's reserve and usable share when realistic). With one resource
+  finite a step is ``a / s + c`` in that resource's scale ``s`` (every operator is bound by it or by a fixed
+  overhead), so two forward evaluations give ``a`` and ``c`` and the floor is ``s = a / (T - c)`` — exact, in
+  closed form. ``c`` is the floor no hardware beats (kernel and step overheads, collective latency); a target at or
+  below it is refused with a message naming it. At an arrival rate the running batch depends on the hardware, so
+  the floors are found by vectorized bisection on ``s`` instead.
+* **scaled reference** — the smallest factor ``k`` by which the reference's whole resource vector (FLOP/s,
+  bandwidth, capacity, interconnect bandwidth; latencies unchanged) must be multiplied to meet every target and hold
+  the footprint (``a / k + c`` again for the times), and the factor for each resource alone with the others at the
+  reference (a log-grid search, refined once: these are not affine);
+* **frontier** — ``frontier(result, "flops", "bandwidth")``: the pairs that just meet the targets.
+
+``binding`` is the resource needing the largest factor alone (or 'capacity' when holding the weights and KV cache
+asks most). ``compare`` runs each named device forward on the same layout and gives available / required per
+resource and whether it meets every target and fits. Arrays of targets and lengths broadcast (batch mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from genmodel.data.registry import get_model, resolve_hardware
+from genmodel.engine.inputs import resolve_dtypes
+from genmodel.errors import ConfigurationError
+from genmodel.specs.checks import positive, scalar, whole
+
+BIG = 1e6  # "unlimited": a resource scaled a million times (the largest what-if scale)
+RESOURCES = ("flops", "bandwidth", "interconnect")
+KEYS = {"flops": "flops_per_s", "bandwidth": "memory_bandwidth_bytes_per_s",
+        "interconnect": "interconnect_bandwidth_bytes_per_s", "capacity": "memory_capacity_bytes"}
+SCALE_ARGS = {"flops": "flops_scale", "bandwidth": "bandwidth_scale", "interconnect": "interconnect_scale",
+              "capacity": "capacity_scale"}
+GRID = np.geomspace(1e-3, 1e3, 97)  # factors searched for "one resource alone"
+
+
+@dataclass
+class Requirements:
+    """What a platform must provide (SI units, per device unless under ``system``)."""
+
+    model: str
+    reference: str
+    settings: dict[str, Any]
+    realistic: dict[str, Any]  # the floors, per device
+    ideal: dict[str, Any]
+    system: dict[str, Any]
+    scaled: dict[str, Any]  # the scaled reference
+    binding: Any
+    unbeatable: dict[str, Any]  # the times no hardware beats (realistic overheads and latencies)
+    devices: int
+    system_power_w: float | None
+    compare: dict[str, dict[str, Any]] = field(default_factory=dict)
+    forward: Any = field(default=None, repr=False)  # the evaluator, for frontiers
+    reference_spec: Any = field(default=None, repr=False)  # the reference device's HardwareSpec
+
+    def to_dict(self) -> dict[str, Any]:
+        from genmodel.data.registry import provenance
+
+        return {**provenance(), "model": self.model, **self.settings, **_plain(self.realistic),
+                "system": _plain(self.system), "ideal": _plain(self.ideal),
+                "reference": {"device": self.reference, **_plain(self.scaled)}, "binding": _plain(self.binding),
+                "unbeatable": _plain(self.unbeatable), "devices": self.devices,
+                "system_power_w": self.system_power_w, "compare": _plain(self.compare)}
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    arr = np.asarray(value)
+    if arr.dtype.kind == "f":
+        arr = np.where(np.isfinite(arr), arr, None)
+    return arr.item() if arr.ndim == 0 else arr.tolist()
+
+
+class Forward:
+    """The forward model at given resource scales: TTFT and TPOT (realistic or ideal) and the footprint."""
+
+    def __init__(self, model, hardware, input_tokens, output_tokens, batch, request_rate, percentile,
+                 samples: int, layout: dict[str, Any], dtypes: dict[str, Any], engine, calibrated: bool,
+                 traffic: dict[str, Any] | None = None):
+        self.model, self.hardware = model, hardware
+        self.traffic = traffic or {}  # serve's length spreads and prefix hits (served traffic only)
+        self.I, self.O, self.batch, self.rate, self.q, self.n = (input_tokens, output_tokens, batch, request_rate,
+                                                                 percentile, samples)
+        self.layout, self.dtypes, self.engine, self.calibrated = layout, dtypes, engine, calibrated
+
+    def __call__(self, flops=1.0, bandwidth=1.0, interconnect=1.0, capacity=1.0, ideal=False,
+                 hardware=None) -> dict[str, np.ndarray]:
+        hw = self.hardware if hardware is None else hardware
+        scales = {"flops_scale": flops, "bandwidth_scale": bandwidth, "interconnect_scale": interconnect,
+                  "capacity_scale": capacity}
+        if self.rate is None:
+            return self._static(hw, scales, ideal)
+        return self._served(hw, scales, ideal)
+
+    def _static(self, hw, scales, ideal) -> dict[str, np.ndarray]:
+        from genmodel.engine.estimate import estimate
+
+        common = {"input_tokens": self.I, "output_tokens": self.O, **self.dtypes, **self.layout, **scales,
+                  "check_fit": False, "engine": self.engine, "calibrated": self.calibrated}
+        pre = "ideal_" if ideal else ""
+        first = estimate(self.model, hw, self.batch, **common)
+        m = first.metrics
+        out = {"ttft": m[f"{pre}ttft_s"], "fits": m["fits"], "footprint": m["total_memory_bytes"],
+               "usable": m["memory_capacity_bytes"], "weights": m["weights_bytes"], "ideal_ttft": m["ideal_ttft_s"]}
+        if self.n == 1:
+            out["tpot"], out["ideal_tpot"] = m[f"{pre}tpot_s"], m["ideal_tpot_s"]
+            return out
+        # n samples per prompt: one prefill, n x batch sequences decoding; the prompt's KV is held once
+        dec = estimate(self.model, hw, self.batch * self.n, **common)
+        out["tpot"], out["ideal_tpot"] = dec.metrics[f"{pre}tpot_s"], dec.metrics["ideal_tpot_s"]
+        kv = dec.metrics["kv_cache_bytes"]
+        shared = kv * self.I / (self.I + self.O) * (self.n - 1) / self.n
+        out["footprint"] = dec.metrics["total_memory_bytes"] - shared
+        out["fits"] = out["footprint"] <= dec.metrics["memory_capacity_bytes"]
+        return out
+
+    def _served(self, hw, scales, ideal) -> dict[str, np.ndarray]:
+        from genmodel.serving.serve import serve
+        from genmodel.specs.hardware import Efficiency
+
+        eff = Efficiency(compute_efficiency=1.0, memory_efficiency=1.0, attention_efficiency=1.0,
+                         kv_memory_efficiency=1.0, kernel_overhead_s=0.0, step_overhead_s=0.0,
+                         step_overhead_per_sequence_s=0.0, prefill_overhead_s=0.0) if ideal else None
+        r = serve(self.model, hw, self.I, self.O, request_rate=self.rate, percentile=self.q, **self.dtypes,
+                  **self.layout, **scales, engine=self.engine, calibrated=self.calibrated, efficiency=eff,
+                  **self.traffic)
+        label = f"p{self.q * 100:g}".replace(".", "_")
+        m = r.metrics
+        ttft = m[f"ttft_{label}_s"] if f"ttft_{label}_s" in m else m["ttft_p99_s"]
+        tpot = m[f"tpot_{label}_s"] if f"tpot_{label}_s" in m else m["tpot_p99_s"]
+        held = m["kv_cache_bytes"] + m["weights_bytes"]  # weights and the KV of the running batch
+        # the usable memory, unclamped (affine in the capacity scale), from the static model of the same layout
+        from genmodel.engine.estimate import estimate
+
+        usable = estimate(self.model, hw, 1, self.I, self.O, **self.dtypes, **self.layout, **scales,
+                          check_fit=False, engine=self.engine, calibrated=self.calibrated).metrics
+        return {"ttft": np.where(m["stable"], ttft, np.inf), "tpot": tpot, "fits": m["fits"], "footprint": held,
+                "usable": usable["memory_capacity_bytes"], "weights": m["weights_bytes"]}
+
+
+def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=None, tpot_target_s=None, *,
+                 use_case=None, batch=None, request_rate=None, percentile=None, samples_per_prompt=None,
+                 reference: str = "h200-sxm", compare: Sequence[str] = (), tp=1, pp=1, ep=1, dp=1, cp=1,
+                 attention_dp=False, devices: int | None = None, weight_dtype=None, kv_dtype=None,
+                 activation_dtype=None, engine=None, calibrated: bool = True) -> Requirements:
+    """What each device (and the system) must provide for ``model`` to meet the targets (module docstring).
+
+    A ``use_case`` (name or spec) supplies lengths, targets, percentile, samples per prompt and the serving mode;
+    explicit arguments override it. Without a rate the batch (default 1) is static; with ``request_rate``
+    (requests/s for the deployment) the targets hold at ``percentile`` (default 0.99) of served traffic. With
+    ``devices`` the layout is searched: every split of one replica on exactly that many devices
+    (``genmodel.search.planner.layouts``), keeping the one whose scaled reference factor is smallest."""
+    case = _use_case(use_case)
+
+    def pick(value, key: str, default=None):
+        """The explicit argument, else the use case's field, else the default."""
+        if value is not None:
+            return value
+        got = getattr(case, key, None) if case is not None else None
+        return default if got is None else got
+
+    I = pick(input_tokens, "input_tokens")
+    O = pick(output_tokens, "output_tokens")
+    T_ttft = pick(ttft_target_s, "ttft_target_s")
+    T_tpot = pick(tpot_target_s, "tpot_target_s")
+    for name, value in (("input_tokens", I), ("output_tokens", O)):
+        if value is None:
+            raise ConfigurationError(f"requirements need {name} (or a use case that gives it)", name)
+    if T_ttft is None and T_tpot is None:
+        raise ConfigurationError("requirements need a TTFT or TPOT target (ttft_target_s, tpot_target_s) or a use "
+                                 "case with targets", "ttft_target_s")
+    I = whole("input_tokens", np.round(np.asarray(I, dtype=float)), 1)
+    O = whole("output_tokens", np.round(np.asarray(O, dtype=float)), 1)
+    T_ttft = None if T_ttft is None else positive("ttft_target_s", T_ttft)
+    T_tpot = None if T_tpot is None else positive("tpot_target_s", T_tpot)
+    mode_rate = request_rate if request_rate is not None else (
+        getattr(case, "request_rate_per_s", None) if case is not None and batch is None else None)
+    n = int(scalar("samples_per_prompt", whole("samples_per_prompt", pick(samples_per_prompt, "samples_per_prompt",
+                                                                           1), 1, 1024)))
+    q = pick(percentile, "percentile", 0.99)
+    q = float(scalar("percentile", positive("percentile", q, 99.999)))
+    q = q / 100.0 if q > 1 else q
+    if mode_rate is not None:
+        mode_rate = float(scalar("request_rate", positive("request_rate", mode_rate)))
+        if n > 1:
+            raise ConfigurationError("samples per prompt under an arrival rate are not modelled yet: give a batch",
+                                     "samples_per_prompt")
+        B = None
+    else:
+        B = whole("batch", batch if batch is not None else (getattr(case, "batch", None) or 1), 1)
+    model = get_model(model)
+    hw, platform = resolve_hardware(reference)
+    dt = resolve_dtypes(hw, weight_dtype, activation_dtype, kv_dtype)
+    dtypes = {"weight_dtype": weight_dtype, "kv_dtype": kv_dtype, "activation_dtype": activation_dtype}
+    layout = {"tp": tp, "pp": pp, "ep": ep, "dp": dp, "cp": cp, "attention_dp": attention_dp}
+    if devices is not None:
+        layout = _best_layout(model, platform or hw, I, O, B, mode_rate, q, n, dtypes, engine, calibrated,
+                              {"ttft": T_ttft, "tpot": T_tpot}, devices)
+    traffic = {}
+    if mode_rate is not None and case is not None:  # the use case's spreads and prefix hits, under traffic
+        traffic = {k: float(getattr(case, k, 0.0) or 0.0) for k in ("input_cv", "output_cv", "prefix_hit")}
+    fwd = Forward(model, platform or hw, I, O, B, mode_rate, q, n, layout, dtypes, engine, calibrated, traffic)
+    ref = _resources(hw, dt.activation)
+    base = fwd()
+    devices = int(np.max(_devices(model, platform or hw, layout)))
+    targets = {"ttft": T_ttft, "tpot": T_tpot}
+
+    if mode_rate is None:
+        rows = _stacked(fwd, _ndim(targets, fwd))
+        floors_real, unbeatable = _floors_static(rows, targets, "")
+        floors_ideal, _ = _floors_static(rows, targets, "ideal_")
+        cap_scale = _capacity_affine(rows["cap1"], rows["cap2"])
+    else:
+        floors_real, unbeatable = _floors(fwd, targets, ideal=False, with_scaled=True)
+        floors_ideal, _ = _floors(fwd, targets, ideal=True)
+        cap_scale = _capacity_affine(base, fwd(capacity=2.0))
+        rows = {"scaled": floors_real.pop("scaled")}
+    _check_beatable(targets, unbeatable)
+    realistic = {KEYS[r]: floors_real[r] * ref[r] for r in RESOURCES}
+    ideal = {KEYS[r]: floors_ideal[r] * ref[r] for r in RESOURCES}
+    # capacity: the bytes the device must report so that its usable share holds the footprint
+    realistic[KEYS["capacity"]] = cap_scale * ref["capacity"]
+    ideal[KEYS["capacity"]] = np.asarray(base["footprint"], dtype=float) + 0.0
+    latency_real, latency_ideal = _latency_floor(fwd, targets, hw, platform, rows)
+    realistic["interconnect_latency_s"], ideal["interconnect_latency_s"] = latency_real, latency_ideal
+    if devices == 1:  # one device: no collectives, nothing to require of a link
+        for d in (realistic, ideal):
+            d[KEYS["interconnect"]] = np.zeros_like(np.asarray(d[KEYS["flops"]], dtype=float))
+            d["interconnect_latency_s"] = np.full_like(np.asarray(d[KEYS["flops"]], dtype=float), np.inf)
+    scaled = _scaled_reference(fwd, targets, cap_scale, rows, devices=devices)
+    scaled.update({KEYS[r]: scaled["scale_factor"] * ref[r] for r in (*RESOURCES, "capacity")})
+    # what binds: the resource whose floor asks most of the reference (floor / reference's own figure)
+    names = np.array(["flops", "bandwidth", "interconnect", "capacity"])
+    stack = np.stack(np.broadcast_arrays(*(np.asarray(floors_real[r], dtype=float) for r in RESOURCES),
+                                         np.asarray(cap_scale, dtype=float)))
+    binding = names[np.argmax(np.where(np.isnan(stack), -np.inf, stack), axis=0)]
+    system = {k: (v if k == "interconnect_latency_s" else v * devices) for k, v in realistic.items()}
+    power = hw.power.tdp_w * devices if hw.power is not None else None
+    settings = {"input_tokens": _plain(I.astype(np.int64)), "output_tokens": _plain(O.astype(np.int64)),
+                "ttft_target_s": _plain(T_ttft),
+                "tpot_target_s": _plain(T_tpot), "batch": None if B is None else _plain(np.asarray(B).astype(np.int64)),
+                "request_rate_per_s": mode_rate, "percentile": q if mode_rate is not None else None,
+                "samples_per_prompt": n, "use_case": getattr(case, "name", None), "compute_dtype": dt.activation,
+                "layout": {k: _plain(v) for k, v in layout.items()},
+                "scale_up_domain_devices": int(np.max(_stage(model, platform or hw, layout))),
+                "realistic_basis": f"{hw.name}'s efficiencies, overheads and engine"}
+    result = Requirements(model.name, (platform or hw).name, settings, realistic, ideal, system, scaled, binding,
+                          unbeatable, devices, power, forward=fwd, reference_spec=hw)
+    result.compare = {name: _compare(fwd, name, realistic, targets) for name in compare}
+    return result
+
+
+def _best_layout(model, hardware, I, O, B, rate, q, n, dtypes, engine, calibrated, targets, devices) -> dict:
+    """The split of one replica on exactly ``devices`` devices whose scaled reference factor is smallest (all
+    splits in one stacked evaluation; ties to the fewest pipeline stages)."""
+    from genmodel.search.planner import layouts
+
+    count = int(scalar("devices", whole("devices", devices, 1, 1 << 16)))
+    if rate is not None or np.ndim(targets["ttft"] or 0) or np.ndim(targets["tpot"] or 0) or np.ndim(I) or \
+            np.ndim(O) or np.ndim(B):
+        raise ConfigurationError("the layout search takes one static configuration: give --tp/--pp with a rate "
+                                 "or arrays", "devices")
+    lay = layouts(model, count)
+    size = np.where(lay["attention_dp"], lay["ep"], lay["tp"] * lay["cp"]) * lay["pp"]
+    keep = size == count
+    if not keep.any():
+        raise ConfigurationError(f"no split of {model.name} uses exactly {count} devices (tensor parallelism must "
+                                 "divide the heads); give another device count or --tp/--pp", "devices")
+    cand = {k: v[keep] for k, v in lay.items()}
+    layout = {**cand, "dp": 1}
+    fwd = Forward(model, hardware, I, O, B, None, q, n, layout, dtypes, engine, calibrated)
+    rows = _stacked(fwd, 1)
+    need = [_solve_affine(rows["ones"][k], rows["limitless"][k], targets[k]) for k in ("ttft", "tpot")
+            if targets[k] is not None]
+    k = np.maximum.reduce(np.broadcast_arrays(*need)) if len(need) > 1 else need[0]
+    k = np.maximum(k, _capacity_affine(rows["cap1"], rows["cap2"]))
+    best = int(np.lexsort((cand["pp"], np.where(np.isfinite(k), k, np.inf)))[0])
+    return {key: (bool(v[best]) if key == "attention_dp" else int(v[best])) for key, v in cand.items()} | {"dp": 1}
+
+
+def _use_case(use_case):
+    if use_case is None:
+        return None
+    try:
+        from genmodel.data.registry import get_use_case  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - the use-case database ships with the package
+        raise ConfigurationError("use cases are not available in this installation", "use_case") from None
+    return get_use_case(use_case)
+
+
+def _resources(hw, dtype: str) -> dict[str, float]:
+    """The reference device's resource vector: peak FLOP/s in the compute datatype, fastest memory's bandwidth,
+    capacity (bytes the device reports), interconnect bandwidth per direction (scale-up, else scale-out)."""
+    link = hw.scale_up or hw.scale_out
+    flops = hw.peak_flops_per_s.get(dtype) or max(hw.peak_flops_per_s.values())
+    return {"flops": float(flops), "bandwidth": float(hw.fastest_memory.bandwidth_bytes_per_s or 0.0),
+            "capacity": float(hw.memory_capacity_bytes),
+            "interconnect": float(link.bandwidth_per_direction_bytes_per_s) if link is not None else 0.0}
+
+
+def _devices(model, hardware, layout) -> np.ndarray:
+    from genmodel.engine.parallel import Parallelism
+
+    par = Parallelism(layout["tp"], layout["pp"], layout["ep"], layout["dp"], layout["attention_dp"],
+                      cp=layout["cp"])
+    return np.asarray(par.devices)
+
+
+def _stage(model, hardware, layout) -> np.ndarray:
+    from genmodel.engine.parallel import Parallelism
+
+    par = Parallelism(layout["tp"], 1, layout["ep"], 1, layout["attention_dp"], cp=layout["cp"])
+    return np.asarray(par.devices)
+
+
+def _solve_affine(t1, t_inf, target):
+    """s with a / s + c = target, where t(1) = a + c and t(inf) = c; inf where the target is at or below c."""
+    a = np.maximum(t1 - t_inf, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(target > t_inf, a / np.maximum(target - t_inf, 1e-300), np.inf)
+    return np.where(a > 0, s, np.where(target > t_inf, 0.0, np.inf))
+
+
+ROWS = ("limitless", "flops", "bandwidth", "interconnect", "ones", "cap1", "cap2")
+
+
+def _stacked(fwd: Forward, ndim: int) -> dict[str, dict[str, np.ndarray]]:
+    """One forward evaluation of every scale vector the closed forms need, stacked on a leading axis: all
+    resources unlimited; each resource alone at the reference (the others unlimited); all at the reference; and
+    the capacity at 1x and 2x (the usable memory is affine in it)."""
+    big = BIG
+    vectors = {"limitless": (big, big, big, big), "flops": (1, big, big, big), "bandwidth": (big, 1, big, big),
+               "interconnect": (big, big, 1, big), "ones": (1, 1, 1, 1), "cap1": (big, big, big, 1),
+               "cap2": (big, big, big, 2)}
+    cols = np.array([vectors[r] for r in ROWS], dtype=float).reshape((len(ROWS), 4) + (1,) * ndim)
+    res = fwd(cols[:, 0], cols[:, 1], cols[:, 2], cols[:, 3])
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for i, name in enumerate(ROWS):
+        out[name] = {k: np.asarray(v)[i] if np.ndim(v) > ndim else np.asarray(v) for k, v in res.items()}
+    return out
+
+
+def _check_beatable(targets, unbeatable) -> None:
+    """One clear line when a (single) target is at or below what no hardware beats: the fixed per-step costs of
+    the engine and kernels, and the collectives' link latencies, which no FLOP/s or bandwidth removes."""
+    for k, label in (("ttft", "TTFT"), ("tpot", "TPOT")):
+        target = targets[k]
+        if target is None or np.ndim(target) or np.ndim(unbeatable[f"{k}_s"]):
+            continue
+        floor = float(unbeatable[f"{k}_s"])
+        if not np.isfinite(floor):
+            raise ConfigurationError(
+                "at this request rate a replica is unstable even with unlimited FLOP/s, bandwidth and links: the "
+                "engine's per-step cost and its running-sequence cap bound the rate one replica serves; add "
+                "replicas (dp) or lower the rate", "request_rate")
+        if float(target) <= floor:
+            raise ConfigurationError(
+                f"the {label} target {float(target) * 1e3:,.4g} ms is below {floor * 1e3:,.4g} ms, the floor no "
+                f"hardware can beat on this layout (kernel launches, per-step engine cost and collective latency "
+                f"with unlimited FLOP/s and bandwidth): raise the target, shrink the layout or pick a leaner engine",
+                f"{k}_target_s")
+
+
+def _floors_static(rows, targets, prefix: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Per resource, the scale it needs with the others unlimited (closed form; ``prefix`` 'ideal_' for the
+    pure roofline); and the times no hardware beats."""
+    limitless = rows["limitless"]
+    unbeatable = {f"{k}_s": limitless[f"{prefix}{k}"] for k in ("ttft", "tpot")}
+    out = {}
+    for r in RESOURCES:
+        need = [_solve_affine(rows[r][f"{prefix}{k}"], limitless[f"{prefix}{k}"], targets[k])
+                for k in ("ttft", "tpot") if targets[k] is not None]
+        out[r] = np.maximum.reduce(np.broadcast_arrays(*need)) if len(need) > 1 else need[0]
+    return out, unbeatable
+
+
+def _floors(fwd: Forward, targets, ideal: bool, with_scaled: bool = False):
+    """Served traffic: per resource, the scale it needs with the others unlimited, by one stacked bisection (the
+    three resources, and with ``with_scaled`` the whole vector scaled together, on a leading axis)."""
+    nd = _ndim(targets, fwd)
+    limitless = fwd(BIG, BIG, BIG, BIG, ideal=ideal)
+    unbeatable = {f"{k}_s": limitless[k] for k in ("ttft", "tpot")}
+    rows = len(RESOURCES) + (1 if with_scaled else 0)
+    eye = np.eye(rows, len(RESOURCES), dtype=bool)
+    if with_scaled:
+        eye[-1, :] = True
+    shape = (rows,) + (1,) * nd
+
+    def evaluate(s):
+        cols = [np.where(eye[:, i].reshape(shape), s, BIG) for i in range(len(RESOURCES))]
+        cap = np.where(eye.all(axis=1).reshape(shape), s, BIG) if with_scaled else BIG
+        return fwd(*cols, capacity=cap, ideal=ideal)
+
+    need = _bisect(evaluate, targets, shape=shape)
+    out = {r: need[i] for i, r in enumerate(RESOURCES)}
+    if with_scaled:
+        out["scaled"] = need[-1]
+    return out, unbeatable
+
+
+def _meets(res: dict[str, np.ndarray], targets, slack: float = 1.0) -> np.ndarray:
+    ok = np.asarray(True)
+    for k in ("ttft", "tpot"):
+        if targets[k] is not None:
+            ok = ok & (np.asarray(res[k]) <= np.asarray(targets[k]) * slack)
+    return ok
+
+
+def _bisect(evaluate, targets, lo=1e-4, hi=BIG, iterations: int = 34, shape=()) -> np.ndarray:
+    """The smallest scale s in [lo, hi] whose evaluation meets the targets (geometric bisection, vectorized; the
+    relative precision is (hi / lo) ** (2 ** -iterations), under 1e-9)."""
+    lo_, hi_ = np.log(lo), np.log(hi)
+    ok_hi = _meets(evaluate(np.full(shape, hi)), targets)
+    shape = np.shape(ok_hi)
+    a, b = np.full(shape, lo_), np.full(shape, hi_)
+    for _ in range(iterations):
+        mid = (a + b) / 2
+        ok = _meets(evaluate(np.exp(mid)), targets)
+        b = np.where(ok, mid, b)
+        a = np.where(ok, a, mid)
+    return np.where(ok_hi, np.exp(b), np.inf)
+
+
+def _capacity_affine(one, two) -> np.ndarray:
+    """The capacity scale at which the usable memory equals the footprint (usable is affine in the scale)."""
+    slope = np.asarray(two["usable"], dtype=float) - np.asarray(one["usable"], dtype=float)
+    intercept = np.asarray(one["usable"], dtype=float) - slope
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(slope > 0, (np.asarray(one["footprint"], dtype=float) - intercept) / slope, np.inf)
+
+
+def _latency_floor(fwd: Forward, targets, hw, platform, rows) -> tuple[np.ndarray, np.ndarray]:
+    """(realistic, ideal) largest link latency meeting the targets with every bandwidth and the compute unlimited:
+    the step is c + m L in the latency L, so the reference latencies and zero latencies give c and m."""
+    zero = _with_latency(hw, platform, 0.0)
+    t0 = fwd(BIG, BIG, BIG, BIG, hardware=zero)
+    served = "limitless" not in rows
+    t1 = fwd(BIG, BIG, BIG, BIG) if served else rows["limitless"]
+    link = hw.scale_up or hw.scale_out
+    L = float(link.latency_s) if link is not None else 0.0
+    if served:  # served traffic: the ideal twin needs its own evaluations
+        t0i, t1i = fwd(BIG, BIG, BIG, BIG, hardware=zero, ideal=True), fwd(BIG, BIG, BIG, BIG, ideal=True)
+        pairs = {"": (t0, t1), "ideal_": ({"ttft": t0i["ttft"], "tpot": t0i["tpot"]},
+                                          {"ttft": t1i["ttft"], "tpot": t1i["tpot"]})}
+    else:
+        pairs = {"": (t0, t1), "ideal_": ({k: t0[f"ideal_{k}"] for k in ("ttft", "tpot")},
+                                          {k: t1[f"ideal_{k}"] for k in ("ttft", "tpot")})}
+    result = []
+    for _, (a0, a1) in pairs.items():
+        allowed = []
+        for k in ("ttft", "tpot"):
+            if targets[k] is None:
+                continue
+            m = (np.asarray(a1[k]) - np.asarray(a0[k])) / max(L, 1e-300)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                allowed.append(np.where(m > 0, (np.asarray(targets[k]) - np.asarray(a0[k]))
+                                        / np.where(m > 0, m, 1.0), np.inf))
+        out = np.minimum.reduce(np.broadcast_arrays(*allowed)) if len(allowed) > 1 else allowed[0]
+        result.append(np.maximum(out, 0.0))
+    return result[0], result[1]
+
+
+def _with_latency(hw, platform, factor: float):
+    """The reference with every link latency multiplied by ``factor``."""
+    update = {t: getattr(hw, t).model_copy(update={"latency_s": getattr(hw, t).latency_s * factor})
+              for t in ("scale_up", "scale_out") if getattr(hw, t) is not None}
+    device = hw.model_copy(update=update)
+    if platform is None:
+        return device
+    from genmodel.specs.platform import PlatformSpec  # noqa: F401  (type only)
+
+    fields = {}
+    for t in ("scale_up", "scale_out"):
+        tier = getattr(platform, t, None)
+        if tier is not None:
+            fields[t] = tier.model_copy(update={"latency_s": tier.latency_s * factor})
+    return platform.model_copy(update={**fields, "device": device} if "device" in type(platform).model_fields
+                               else fields)
+
+
+def _scaled_reference(fwd: Forward, targets, cap_scale, rows, devices: int) -> dict[str, Any]:
+    """The smallest k scaling every resource of the reference (times a / k + c), and each resource alone."""
+    if "ones" in rows:
+        need = [_solve_affine(rows["ones"][k], rows["limitless"][k], targets[k]) for k in ("ttft", "tpot")
+                if targets[k] is not None]
+        k_time = np.maximum.reduce(np.broadcast_arrays(*need)) if len(need) > 1 else need[0]
+    else:  # served traffic: found by the stacked bisection (the capacity scaled too, it bounds the batch)
+        k_time = rows["scaled"]
+    k = np.maximum(k_time, cap_scale)
+    alone = _alone(fwd, RESOURCES if devices > 1 else RESOURCES[:2], targets)
+    if devices == 1:  # one device: no link to scale
+        alone["interconnect"] = np.zeros_like(np.asarray(k, dtype=float))
+    return {"scale_factor": k, "time_factor": k_time, "capacity_factor": cap_scale, "alone": alone}
+
+
+def _alone(fwd: Forward, resources: Sequence[str], targets) -> dict[str, np.ndarray]:
+    """For each resource, the smallest scale of it alone, the others at the reference: every resource's log grid in
+    one call (stacked on a leading axis), then a finer grid between the last miss and the first hit (one more
+    call); inf where no scale meets the targets."""
+    nd = _ndim(targets, fwd)
+    k = len(resources)
+
+    def hits(grid):  # grid: (points,) or (points, k, *targets) -> meets, (points, k, *targets)
+        g = grid.reshape((-1, 1) + (1,) * nd) if grid.ndim == 1 else grid
+        scales = {r: np.where(np.arange(k).reshape((1, k) + (1,) * nd) == i, g, 1.0) for i, r in
+                  enumerate(resources)}
+        res = fwd(**scales)
+        return np.broadcast_to(np.asarray(_meets(res, targets), dtype=bool), np.broadcast_shapes(
+            np.shape(_meets(res, targets)), (g.shape[0], k) + (1,) * nd))
+
+    ok = hits(GRID)
+    first = np.where(ok.any(axis=0), ok.argmax(axis=0), -1)
+    lo = GRID[np.maximum(first - 1, 0)]
+    hi = GRID[np.maximum(first, 0)]
+    steps = np.linspace(0.0, 1.0, 33).reshape((-1,) + (1,) * first.ndim)
+    fine = lo[None] * (hi / lo)[None] ** steps
+    okf = np.broadcast_to(hits(fine), fine.shape)
+    best = np.take_along_axis(fine, okf.argmax(axis=0)[None, ...], 0)[0]
+    best = np.where(okf.any(axis=0), best, hi)
+    out = np.where(first > 0, best, np.where(first == 0, GRID[0], np.inf))
+    return {r: out[i] for i, r in enumerate(resources)}
+
+
+def _ndim(targets, fwd: Forward | None = None) -> int:
+    """Dimensions of the configuration arrays: the targets', and the lengths' and batch's when given."""
+    dims = [np.ndim(v) for v in targets.values() if v is not None]
+    if fwd is not None:
+        dims += [np.ndim(fwd.I), np.ndim(fwd.O), np.ndim(fwd.batch) if fwd.batch is not None else 0]
+    return max(dims, default=0)
+
+
+def _compare(fwd: Forward, name: str, realistic: dict[str, Any], targets) -> dict[str, Any]:
+    """A named device on the same layout: available / required per resource, and whether it meets everything."""
+    hw, platform = resolve_hardware(name)
+    dt = resolve_dtypes(hw, fwd.dtypes["weight_dtype"], fwd.dtypes["activation_dtype"], fwd.dtypes["kv_dtype"])
+    have = _resources(hw, dt.activation)
+    res = fwd(hardware=platform or hw)
+    ratios = {}
+    for r in (*RESOURCES, "capacity"):
+        need = np.asarray(realistic[KEYS[r]], dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios[f"{r}_ratio"] = np.where(need > 0, have[r] / need, np.inf)
+    fits = np.asarray(res["fits"], dtype=bool)
+    return {**ratios, "fits": fits, "meets": fits & _meets(res, targets), "ttft_s": res["ttft"], "tpot_s": res["tpot"]}
+
+
+def frontier(result: Requirements, x: str = "flops", y: str = "bandwidth", points: int = 24) -> dict[str, np.ndarray]:
+    """The (x, y) resource pairs that just meet the targets, the third resource at the reference: for ``points``
+    values of x from its floor to 16 times it, the smallest y (a log-grid search refined once). SI units."""
+    if x not in RESOURCES or y not in RESOURCES or x == y:
+        raise ConfigurationError(f"a frontier pairs two of {', '.join(RESOURCES)}, got {x!r} and {y!r}", "frontier")
+    fwd = result.forward
+    targets = {"ttft": result.settings["ttft_target_s"], "tpot": result.settings["tpot_target_s"]}
+    if np.ndim(targets["ttft"] or 0) or np.ndim(targets["tpot"] or 0):
+        raise ConfigurationError("a frontier is drawn for one pair of targets, not arrays of them", "frontier")
+    hw = result.reference_spec if result.reference_spec is not None else resolve_hardware(result.reference)[0]
+    ref = _resources(hw, result.settings["compute_dtype"])
+    floor = float(np.asarray(result.realistic[KEYS[x]], dtype=float)) / ref[x]
+    xs = floor * np.geomspace(1.0001, 16.0, points)[:, None]
+    ys = GRID[None, :]
+    res = fwd(**{x: xs, y: ys})
+    ok = np.asarray(_meets(res, targets), dtype=bool).reshape(points, len(GRID))
+    first = np.where(ok.any(axis=1), ok.argmax(axis=1), -1)
+    lo = GRID[np.maximum(first - 1, 0)]
+    hi = GRID[np.maximum(first, 0)]
+    fine = lo[:, None] * (hi / lo)[:, None] ** np.linspace(0.0, 1.0, 33)[None, :]
+    okf = np.asarray(_meets(fwd(**{x: xs, y: fine}), targets), dtype=bool).reshape(points, 33)
+    best = np.where(okf.any(axis=1), fine[np.arange(points), okf.argmax(axis=1)], hi)
+    best = np.where(first >= 0, best, np.inf)
+    return {KEYS[x]: np.ravel(xs) * ref[x], KEYS[y]: best * ref[y]}
