@@ -145,3 +145,26 @@ def test_collective_buffers_only_on_multi_device_replicas():
     assert one.runtime_reserved_bytes == 1.5 * gib
     assert two.runtime_reserved_bytes == (1.5 + 1.75) * gib
     assert two.memory_capacity_bytes == pytest.approx(80 * gib * 0.9 - 3.25 * gib)
+
+
+def test_max_context_is_the_largest_context_that_fits_exactly():
+    """The closed form of the longest context: at it the footprint fits, one token more it does not (or it is the
+    model's maximum), across windowed models, chunk sizes and batches."""
+    import genmodel
+    from genmodel.engine.estimate import _memory
+    from genmodel.engine.inputs import prepare
+
+    batches = np.array([1, 3, 7, 64, 1024])
+    for model, hw, chunk in (("llama-3.1-8b", "l4", 8192), ("mistral-7b-v0.1", "rtx-4090", 512),
+                             ("gpt-oss-120b", "h100-sxm", 8192), ("llama-3.1-70b", "b200", 2048)):
+        s = prepare(model, hw, batches, 1024, 256, None, None, None, embedding_dtype=None,
+                    parallel=genmodel.Parallelism(1, 1, 1, 1, False), num_devices=None, prefill_chunk_tokens=chunk,
+                    flops_scale=1.0, bandwidth_scale=1.0, capacity_scale=1.0, interconnect_scale=1.0,
+                    check_fit=False, workload=None, costs=None, requests_per_s=None, efficiency=None,
+                    calibrated=True, cooling_w_per_w=None, engine=None)
+        mem = _memory(s)
+        n = mem.device.max_context(batches, mem.capacity)
+        top = genmodel.get_model(model).max_context_tokens
+        fits = mem.device.footprint(batches, n, 0, 0.0).total_bytes <= mem.capacity
+        more = mem.device.footprint(batches, n + 1, 0, 0.0).total_bytes <= mem.capacity
+        assert np.all(fits | (n == 0)) and np.all(~more | (n == top)), (model, n)

@@ -13,7 +13,11 @@ Contract
   ``name: h100-sxm``).
 * Every file is validated on load (``SpecError`` naming the file and the field). Lookups are case-insensitive,
   accept the display name, and accept the path of a spec file (``.yaml``, ``.yml``, ``.json``); an unknown
-  name raises ``UnknownNameError`` with the closest names. Each database is read once per process.
+  name raises ``UnknownNameError`` with the closest names (built only for a name that is really unknown;
+  ``find_entry`` looks a name up without raising). Each database is read once per process.
+* Parsed files are cached between runs (``ParseCache``, in ``cache_dir()``: platformdirs' user cache folder, or
+  ``GENMODEL_CACHE_DIR``), keyed by each file's text: every file is still read and validated on every start,
+  an edited file is parsed again, and a file that does not parse raises the same error as without the cache.
 * ``fingerprint()`` is a hash of every file in force, written into JSON and CSV outputs so a result can be
   reproduced with the same data.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -31,7 +36,7 @@ from pydantic import BaseModel
 
 from genmodel.errors import InputTypeError, SpecError, UnknownNameError, unknown_name
 from genmodel.specs.engine import EngineSpec
-from genmodel.specs.files import load_spec_file
+from genmodel.specs.files import ParseCache, load_spec_file, validate_spec
 from genmodel.specs.hardware import HardwareSpec
 from genmodel.specs.model import ModelSpec
 from genmodel.specs.platform import PlatformSpec
@@ -76,14 +81,39 @@ def validation_data() -> Path:
     return builtin_root() / "validation" / "measured.csv"
 
 
-def user_dir() -> Path:
-    """The user's own database folder: ``GENMODEL_USER_DIR``, else platformdirs' user data folder."""
-    configured = os.environ.get("GENMODEL_USER_DIR")
-    if configured:
-        return Path(configured)
+# what platformdirs' folders depend on (a change of any of them asks it again)
+_PLATFORMDIRS_ENV = (("APPDATA", "LOCALAPPDATA", "USERPROFILE") if sys.platform == "win32"
+                     else ("XDG_DATA_HOME", "XDG_CACHE_HOME", "HOME"))
+
+
+@functools.cache
+def _platform_dir(which: str, *environment: str | None) -> Path:
     import platformdirs
 
-    return Path(platformdirs.user_data_dir("genmodel", appauthor=False))
+    return Path(getattr(platformdirs, which)("genmodel", appauthor=False))
+
+
+def _configured_or_platform(variable: str, which: str) -> Path:
+    configured = os.environ.get(variable)
+    if configured:
+        return Path(configured)
+    # platformdirs takes a few microseconds per call, and every database lookup asks for the user folder
+    return _platform_dir(which, *map(os.environ.get, _PLATFORMDIRS_ENV))
+
+
+def user_dir() -> Path:
+    """The user's own database folder: ``GENMODEL_USER_DIR``, else platformdirs' user data folder."""
+    return _configured_or_platform("GENMODEL_USER_DIR", "user_data_dir")
+
+
+def cache_dir() -> Path:
+    """Where parsed database files are cached: ``GENMODEL_CACHE_DIR``, else platformdirs' user cache folder."""
+    return _configured_or_platform("GENMODEL_CACHE_DIR", "user_cache_dir")
+
+
+@functools.cache
+def _parse_cache(folder: str) -> ParseCache:
+    return ParseCache(Path(folder) / f"parsed-py{sys.version_info[0]}{sys.version_info[1]}.marshal")
 
 
 def user_folder(kind: Kind) -> Path:
@@ -106,7 +136,7 @@ def _roots() -> tuple[str, ...]:
     for folder in env:
         if not Path(folder).is_dir():
             raise SpecError(f"GENMODEL_DB names {folder}, which is not a folder")
-    return tuple(str(p) for p in [user_dir(), *map(Path, env), *_extra_roots])
+    return (str(user_dir()), *(str(Path(p)) for p in env), *map(str, _extra_roots))
 
 
 @dataclass
@@ -146,13 +176,16 @@ def _database(kind: str, roots: tuple[str, ...]) -> Database:
     if not files:
         raise SpecError(f"no built-in {kind} files found in {builtin}; the installation is incomplete "
                         "(reinstall genmodel)")
-    for path in files:
-        db.add(load_spec_file(path, cls), path, kind)
     for root in roots:
         folder = Path(root) / _KINDS[kind][1]
         if folder.is_dir():
-            for path in _files(folder):
-                db.add(load_spec_file(path, cls), path, kind)
+            files += _files(folder)
+    cache = _parse_cache(str(cache_dir()))
+    try:  # in order, as load_spec_file would: the first bad file raises its own error
+        for path in files:
+            db.add(validate_spec(cache.load_mapping(path), cls, path.name), path, kind)
+    finally:
+        cache.save()  # the files that parsed, also when a later one failed
     return db
 
 
@@ -207,6 +240,14 @@ def looks_like_file(name: str) -> bool:
     return name.lower().endswith(SPEC_SUFFIXES)
 
 
+def find_entry(kind: Kind, name: str) -> BaseModel | None:
+    """The entry of ``kind`` called ``name`` (any case, or its display name), or None: a lookup that builds no
+    error (``get_model`` and the like raise ``UnknownNameError`` with suggestions instead)."""
+    db = database(kind)
+    key = db.index.get(name.strip().lower())
+    return None if key is None else db.entries[key]
+
+
 def _get(kind: Kind, name: object, cls: type[Spec]) -> Spec:
     if isinstance(name, cls):
         return name
@@ -220,13 +261,12 @@ def _get(kind: Kind, name: object, cls: type[Spec]) -> Spec:
         if not path.exists():
             raise SpecError(f"{kind} file {name} does not exist", kind)
         return load_spec_file(path, cls)
-    db = database(kind)
-    key = db.index.get(name.strip().lower())
-    if key is None:
-        exc = unknown_name(kind.replace("_", " "), name, list(db.entries), _LIST_COMMAND[kind])
+    spec = find_entry(kind, name)
+    if spec is None:
+        exc = unknown_name(kind.replace("_", " "), name, list(database(kind).entries), _LIST_COMMAND[kind])
         exc.argument = kind  # the argument keeps its underscore ('use_case'), the message reads 'use case'
         raise exc
-    return db.entries[key]  # type: ignore[return-value]
+    return spec  # type: ignore[return-value]
 
 
 def get_model(name: str | ModelSpec) -> ModelSpec:

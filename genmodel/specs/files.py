@@ -7,14 +7,22 @@ wrong with it: missing or unreadable, a folder, larger than ``MAX_FILE_BYTES``, 
 JSON/YAML, nested deeper than Python can follow, expanding (through YAML aliases) to more than ``MAX_VALUES``
 values, or holding something other than one mapping. JSON (a file ending in ``.json`` or starting with ``{``)
 is parsed by the ``json`` module; YAML by PyYAML's C loader when it is built in (about 10x faster than the
-pure-Python one), else the safe Python loader. ``format_validation_error`` writes a Pydantic error as
+pure-Python one), else the safe Python loader. ``ParseCache.load_mapping`` returns the same mapping and raises
+the same errors, but keeps the mappings of files that parsed cleanly (keyed by their text) in a file between
+runs, so an unchanged file is not parsed again. ``format_validation_error`` writes a Pydantic error as
 ``field.path: message`` parts and never repeats the offending value (which may be huge).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import marshal
+import os
 import reprlib
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,11 +52,12 @@ def read_text(path: str | Path, what: str = "file") -> str:
     """The UTF-8 text of ``path``; ``SpecError`` naming the file when it cannot be read as such."""
     path = Path(path)
     try:
-        if path.is_dir():
+        info = path.stat()  # one system call for the three checks below
+        if stat.S_ISDIR(info.st_mode):
             raise SpecError(f"{path} is a folder, not a {what}")
-        if path.exists() and not path.is_file():
+        if not stat.S_ISREG(info.st_mode):
             raise SpecError(f"{path} is not a regular file (a device or a pipe?); give a {what}")
-        size = path.stat().st_size
+        size = info.st_size
         if size > MAX_FILE_BYTES:
             raise SpecError(f"{path} is {size / 2**20:.0f} MiB, too large for a {what} "
                             f"(limit {MAX_FILE_BYTES // 2**20} MiB)")
@@ -111,6 +120,92 @@ def parse_mapping(text: str, where: str) -> dict:
 def load_mapping(path: str | Path) -> dict:
     """Read one YAML or JSON file holding a mapping; ``SpecError`` if it cannot (see the module docstring)."""
     return parse_mapping(read_text(path, "data file"), str(path))
+
+
+def _checksum(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+class ParseCache:
+    """The mappings of data files that parsed cleanly, by a hash of their text, kept in one file between runs.
+
+    Building Python objects from YAML is most of the cost of reading the databases, even with the C parser
+    (about 20 ms for the built-in ones); a cached mapping is read back with ``marshal`` in microseconds.
+    ``load_mapping`` reads the file every time (with ``read_text``'s checks) and parses it only when its text is
+    not in the cache, so an edited file is parsed again; a file that does not parse is never stored, so its
+    error is raised exactly as without a cache. The cache only saves time: a missing, unreadable or damaged
+    cache file counts as empty, a folder that cannot be written is not used, and a mapping ``marshal`` cannot
+    hold (a YAML timestamp) is parsed every time. ``save`` writes the file atomically (concurrent processes
+    never see half a file; the last writer wins).
+    """
+
+    MAX_ENTRIES = 4096  # past this many stored files, a save keeps only those this process used
+
+    # what the cache's contents depend on besides the text: its layout and the parser that made them
+    _SALT = f"genmodel-parse-cache 1|{yaml.__version__}|{SAFE_LOADER.__name__}|".encode()
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path  # None: keep nothing between runs
+        self._stored: dict[bytes, bytes] | None = None  # read from the file on first use
+        self._used: dict[bytes, bytes] = {}
+        self._changed = False
+
+    def _entries(self) -> dict[bytes, bytes]:
+        if self._stored is None:
+            self._stored = {}
+            if self.path is not None:
+                try:  # the file is a checksum of its contents, then the contents (marshal is not for damaged data)
+                    raw = self.path.read_bytes()
+                    stored = marshal.loads(raw[16:]) if raw[:16] == _checksum(raw[16:]) else None
+                except Exception:  # missing, unreadable, or from another Python: start afresh
+                    stored = None
+                if isinstance(stored, dict):
+                    self._stored = stored
+        return self._stored
+
+    def load_mapping(self, path: str | Path) -> dict:
+        """``load_mapping(path)``: the same mapping and the same errors, without parsing a text seen before."""
+        text = read_text(path, "data file")
+        where = str(path)
+        key = _checksum(self._SALT + (b"json|" if where.endswith(".json") else b"yaml|") + text.encode())
+        blob = self._used.get(key) or self._entries().get(key)
+        if isinstance(blob, bytes):
+            try:
+                data = marshal.loads(blob)
+            except Exception:
+                data = None
+            if isinstance(data, dict):
+                self._used[key] = blob
+                return data
+        data = parse_mapping(text, where)
+        try:
+            blob = marshal.dumps(data)
+        except ValueError:  # a value marshal cannot hold: this file is parsed every time
+            return data
+        self._used[key] = blob
+        self._changed = True
+        return data
+
+    def save(self) -> None:
+        """Write the mappings parsed since the last save to the cache file (nothing when none were)."""
+        if not self._changed or self.path is None:
+            return
+        entries = {**self._entries(), **self._used}
+        if len(entries) > self.MAX_ENTRIES:
+            entries = dict(self._used)
+        self._stored, self._changed = entries, False
+        tmp = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=self.path.name, suffix=".tmp", dir=self.path.parent)
+            payload = marshal.dumps(entries)
+            with os.fdopen(fd, "wb") as out:
+                out.write(_checksum(payload) + payload)
+            os.replace(tmp, self.path)
+        except OSError:  # a read-only or full disk: run without a cache
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
 
 def format_validation_error(err: ValidationError) -> str:

@@ -1,7 +1,5 @@
 """The Typer application of the ``genmodel`` command line and its global options (the commands register on it)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

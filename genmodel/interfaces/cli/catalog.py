@@ -1,7 +1,5 @@
 """``genmodel models``, ``hardware``, ``platforms``, ``engines``, ``use-cases``, ``show``: what the databases hold."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer
@@ -102,18 +100,19 @@ def list_platforms(as_json: JsonOpt = False) -> None:
 def show(name: Annotated[str, typer.Argument(help="A model, device or platform name (or a spec file).")],
          as_json: JsonOpt = False) -> None:
     """Show one model, device or platform in full, with derived figures and the file it comes from."""
-    from genmodel.data.registry import database, entry_file, get_hardware, get_model, get_platform
+    from genmodel.data.registry import database, entry_file, find_entry, get_model, looks_like_file
+    from genmodel.data.synthetic import is_synthetic_name
     from genmodel.engine.realism import resolve_realism
-    from genmodel.errors import UnknownNameError, unknown_name
+    from genmodel.errors import unknown_name
 
     spec: Any = None
-    kind = None
-    for candidate, getter in (("model", get_model), ("hardware", get_hardware), ("platform", get_platform)):
-        try:
-            spec, kind = getter(name), candidate
-            break
-        except UnknownNameError:
-            continue
+    if looks_like_file(name) or is_synthetic_name(name):  # a model file or a synthetic model, with its own errors
+        spec, kind = get_model(name), "model"
+    else:  # a name, looked up in each database without building an error for those that lack it
+        for kind in ("model", "hardware", "platform"):
+            spec = find_entry(kind, name)  # type: ignore[arg-type]
+            if spec is not None:
+                break
     if spec is None:
         names = [*database("model").entries, *database("hardware").entries, *database("platform").entries]
         raise unknown_name("model, hardware or platform", name, names,

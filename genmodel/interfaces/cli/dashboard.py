@@ -1,7 +1,5 @@
 """``genmodel dashboard``: start the shipped Streamlit dashboard (needs the dashboard extra)."""
 
-from __future__ import annotations
-
 import subprocess
 import sys
 from pathlib import Path

@@ -1,7 +1,5 @@
 """``genmodel estimate``: one configuration (or a platform split) in full: latency, memory, energy and cost."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

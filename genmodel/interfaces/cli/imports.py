@@ -6,8 +6,6 @@ already has, prints one ``error:`` line, writes nothing and exits with status 2.
 and writes nothing. The checks and the writing are ``genmodel.data.hf_import``'s.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

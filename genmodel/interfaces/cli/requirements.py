@@ -1,8 +1,6 @@
 """``genmodel requirements``: what compute, memory and interconnect a use case needs (genmodel.search.requirements,
 docs/requirements.md)."""
 
-from __future__ import annotations
-
 import math
 from pathlib import Path
 from typing import Annotated, Any

@@ -1,7 +1,5 @@
 """``genmodel size``, ``plan`` and ``compare``: searches over layouts, batch sizes and hardware."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

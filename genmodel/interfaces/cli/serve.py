@@ -1,8 +1,6 @@
 """``genmodel serve``: a model under served traffic — latency percentiles at a request rate or a concurrency,
 saturation, goodput (genmodel.serving, docs/serving.md)."""
 
-from __future__ import annotations
-
 import math
 from typing import Annotated, Any
 

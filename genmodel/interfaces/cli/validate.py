@@ -6,8 +6,6 @@ be read as the documented table ends the command with one ``error:`` line (exit 
 predicted is listed as not expressible, with the reason, and the other rows are still validated.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 
