@@ -120,7 +120,12 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
     dtype = np.array([DTYPE_FRACTION.get(d or "bf16", 1.0) for d in table.dtypes]).reshape(shape)
     m = np.nan_to_num(table.gemm_m, nan=1.0)
     n = np.nan_to_num(table.gemm_n, nan=1.0)
-    gemm = compute_efficiency * dtype * gemm_shape_factor(m, n, physics)
+    rows = np.flatnonzero(kinds == "gemm")  # the shape factor only where it applies (about half the rows)
+    shape_factor = np.ones(np.broadcast_shapes(m.shape, n.shape))
+    if len(rows):
+        shape_factor[rows] = gemm_shape_factor(np.broadcast_to(m, shape_factor.shape)[rows],
+                                               np.broadcast_to(n, shape_factor.shape)[rows], physics)
+    gemm = compute_efficiency * dtype * shape_factor
     gemm = gemm * np.where(np.asarray(weight_only, dtype=bool).reshape(shape if np.ndim(weight_only) else ()),
                            weight_only_scale, 1.0)
     long = m > 1  # prefill: S query tokens per sequence
