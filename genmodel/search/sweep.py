@@ -321,34 +321,13 @@ def sweep_key(spec: SweepSpec, models: list, hardware: list, prov: dict[str, obj
 
 
 # ---- one block ----------------------------------------------------------------------------------------------
-MMAP_THRESHOLD_BYTES = 256 * 2**20
 # configurations per estimate call: its temporaries (a 70B model: ~8 kB per configuration) then stay below the
 # 64 MiB heaps glibc gives threads other than the main one (Dask runs tasks in such threads), so they are reused
 # instead of mapped and unmapped for every call (docs/sweeps.md section 7)
 CALL_SIZE = 8192
 
 
-@functools.cache
-def tune_malloc() -> bool:
-    """Let glibc keep a block's large NumPy temporaries in the heap for the next block (Linux; once per process).
-
-    glibc serves allocations above its mmap threshold (at most 32 MiB by default, and 128 KiB fixed in Dask workers,
-    which set ``MALLOC_TRIM_THRESHOLD_``) with fresh pages that are returned on free, so every block page-faults its
-    temporaries in again: 2.6x the time of a block of 16,384 configurations (docs/sweeps.md section 7). Raising the
-    threshold to 256 MiB (and the trim threshold to twice that) keeps them; the peak memory is unchanged."""
-    import ctypes
-    import ctypes.util
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-        return bool(libc.mallopt(m_mmap_threshold, MMAP_THRESHOLD_BYTES)
-                    and libc.mallopt(m_trim_threshold, 2 * MMAP_THRESHOLD_BYTES))
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt): nothing to tune
-        return False
+from genmodel.engine.allocator import tune_malloc  # noqa: E402  (kept here: the sweep's processes call it)
 
 
 def _fill(dtype: str, n: int) -> np.ndarray:
