@@ -223,3 +223,11 @@ def test_arrays_of_lengths_broadcast_with_scalar_targets():
         assert float(np.asarray(many.scaled["alone"]["bandwidth"])[i]) == pytest.approx(
             float(one.scaled["alone"]["bandwidth"]), rel=1e-9)
     assert np.all(np.diff(np.asarray(many.realistic["memory_capacity_bytes"])) > 0)  # longer prompts hold more KV
+
+
+def test_layout_search_under_served_traffic():
+    best = requirements("llama-3.1-70b", use_case="chat", devices=8)
+    k = float(best.scaled["scale_factor"])
+    for split in ({"tp": 8}, {"tp": 4, "pp": 2}, {"tp": 2, "cp": 4}):
+        other = requirements("llama-3.1-70b", use_case="chat", **split)
+        assert float(other.scaled["scale_factor"]) >= k * (1 - 1e-6), split

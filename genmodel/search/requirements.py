@@ -208,12 +208,12 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     dt = resolve_dtypes(hw, weight_dtype, activation_dtype, kv_dtype)
     dtypes = {"weight_dtype": weight_dtype, "kv_dtype": kv_dtype, "activation_dtype": activation_dtype}
     layout = {"tp": tp, "pp": pp, "ep": ep, "dp": dp, "cp": cp, "attention_dp": attention_dp}
-    if devices is not None:
-        layout = _best_layout(model, platform or hw, I, O, B, mode_rate, q, n, dtypes, engine, calibrated,
-                              {"ttft": T_ttft, "tpot": T_tpot}, devices)
     traffic = {}
     if mode_rate is not None and case is not None:  # the use case's spreads and prefix hits, under traffic
         traffic = {k: float(getattr(case, k, 0.0) or 0.0) for k in ("input_cv", "output_cv", "prefix_hit")}
+    if devices is not None:
+        layout = _best_layout(model, platform or hw, I, O, B, mode_rate, q, n, dtypes, engine, calibrated,
+                              {"ttft": T_ttft, "tpot": T_tpot}, devices, traffic)
     fwd = Forward(model, platform or hw, I, O, B, mode_rate, q, n, layout, dtypes, engine, calibrated, traffic)
     ref = _resources(hw, dt.activation)
     base = fwd()
@@ -265,16 +265,17 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     return result
 
 
-def _best_layout(model, hardware, I, O, B, rate, q, n, dtypes, engine, calibrated, targets, devices) -> dict:
-    """The split of one replica on exactly ``devices`` devices whose scaled reference factor is smallest (all
-    splits in one stacked evaluation; ties to the fewest pipeline stages)."""
+def _best_layout(model, hardware, I, O, B, rate, q, n, dtypes, engine, calibrated, targets, devices,
+                 traffic=None) -> dict:
+    """The split of one replica on exactly ``devices`` devices whose scaled reference factor is smallest, ties to
+    the fewest pipeline stages: every split in one stacked evaluation (static batch, closed form), or in one stacked
+    bisection under an arrival rate."""
     from genmodel.search.planner import layouts
 
     count = int(scalar("devices", whole("devices", devices, 1, 1 << 16)))
-    if rate is not None or np.ndim(targets["ttft"] or 0) or np.ndim(targets["tpot"] or 0) or np.ndim(I) or \
-            np.ndim(O) or np.ndim(B):
-        raise ConfigurationError("the layout search takes one static configuration: give --tp/--pp with a rate "
-                                 "or arrays", "devices")
+    if np.ndim(targets["ttft"] or 0) or np.ndim(targets["tpot"] or 0) or np.ndim(I) or np.ndim(O) or np.ndim(B):
+        raise ConfigurationError("the layout search takes one configuration, not arrays of targets or lengths: give "
+                                 "--tp/--pp", "devices")
     lay = layouts(model, count)
     size = np.where(lay["attention_dp"], lay["ep"], lay["tp"] * lay["cp"]) * lay["pp"]
     keep = size == count
@@ -283,12 +284,16 @@ def _best_layout(model, hardware, I, O, B, rate, q, n, dtypes, engine, calibrate
                                  "divide the heads); give another device count or --tp/--pp", "devices")
     cand = {k: v[keep] for k, v in lay.items()}
     layout = {**cand, "dp": 1}
-    fwd = Forward(model, hardware, I, O, B, None, q, n, layout, dtypes, engine, calibrated)
-    rows = _stacked(fwd, 1)
-    need = [_solve_affine(rows["ones"][k], rows["limitless"][k], targets[k]) for k in ("ttft", "tpot")
-            if targets[k] is not None]
-    k = np.maximum.reduce(np.broadcast_arrays(*need)) if len(need) > 1 else need[0]
-    k = np.maximum(k, _capacity_affine(rows["cap1"], rows["cap2"]))
+    fwd = Forward(model, hardware, I, O, B, rate, q, n, layout, dtypes, engine, calibrated, traffic)
+    if rate is None:
+        rows = _stacked(fwd, 1)
+        need = [_solve_affine(rows["ones"][k], rows["limitless"][k], targets[k]) for k in ("ttft", "tpot")
+                if targets[k] is not None]
+        k = np.maximum.reduce(np.broadcast_arrays(*need)) if len(need) > 1 else need[0]
+        k = np.maximum(k, _capacity_affine(rows["cap1"], rows["cap2"]))
+    else:  # served traffic: the whole vector scaled, bisected for every split at once
+        floors, _ = _floors(fwd, targets, ideal=False, with_scaled=True, nd=1)
+        k = np.maximum(floors["scaled"], _capacity_affine(fwd(), fwd(capacity=2.0)))
     best = int(np.lexsort((cand["pp"], np.where(np.isfinite(k), k, np.inf)))[0])
     return {key: (bool(v[best]) if key == "attention_dp" else int(v[best])) for key, v in cand.items()} | {"dp": 1}
 
@@ -389,10 +394,11 @@ def _floors_static(rows, targets, prefix: str) -> tuple[dict[str, np.ndarray], d
     return out, unbeatable
 
 
-def _floors(fwd: Forward, targets, ideal: bool, with_scaled: bool = False):
+def _floors(fwd: Forward, targets, ideal: bool, with_scaled: bool = False, nd: int | None = None):
     """Served traffic: per resource, the scale it needs with the others unlimited, by one stacked bisection (the
-    three resources, and with ``with_scaled`` the whole vector scaled together, on a leading axis)."""
-    nd = _ndim(targets, fwd)
+    three resources, and with ``with_scaled`` the whole vector scaled together, on a leading axis; ``nd``: the
+    configuration dimensions after it, when layouts are arrays)."""
+    nd = _ndim(targets, fwd) if nd is None else nd
     limitless = fwd(BIG, BIG, BIG, BIG, ideal=ideal)
     unbeatable = {f"{k}_s": limitless[k] for k in ("ttft", "tpot")}
     rows = len(RESOURCES) + (1 if with_scaled else 0)
