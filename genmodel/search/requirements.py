@@ -204,7 +204,7 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     else:
         B = whole("batch", batch if batch is not None else (getattr(case, "batch", None) or 1), 1)
     model = get_model(model)
-    hw, platform = resolve_hardware(reference)
+    hw, platform = _named_hardware(reference, "reference")
     dt = resolve_dtypes(hw, weight_dtype, activation_dtype, kv_dtype)
     dtypes = {"weight_dtype": weight_dtype, "kv_dtype": kv_dtype, "activation_dtype": activation_dtype}
     layout = {"tp": tp, "pp": pp, "ep": ep, "dp": dp, "cp": cp, "attention_dp": attention_dp}
@@ -296,6 +296,16 @@ def _best_layout(model, hardware, I, O, B, rate, q, n, dtypes, engine, calibrate
         k = np.maximum(floors["scaled"], _capacity_affine(fwd(), fwd(capacity=2.0)))
     best = int(np.lexsort((cand["pp"], np.where(np.isfinite(k), k, np.inf)))[0])
     return {key: (bool(v[best]) if key == "attention_dp" else int(v[best])) for key, v in cand.items()} | {"dp": 1}
+
+
+def _named_hardware(name, argument: str):
+    """``resolve_hardware``, with a lookup error naming the argument it came from (reference, compare)."""
+    from genmodel.errors import GenmodelError
+
+    try:
+        return resolve_hardware(name)
+    except GenmodelError as exc:
+        raise ConfigurationError(" ".join(str(exc).split()), argument) from None
 
 
 def _use_case(use_case):
@@ -552,7 +562,7 @@ def _ndim(targets, fwd: Forward | None = None) -> int:
 
 def _compare(fwd: Forward, name: str, realistic: dict[str, Any], targets) -> dict[str, Any]:
     """A named device on the same layout: available / required per resource, and whether it meets everything."""
-    hw, platform = resolve_hardware(name)
+    hw, platform = _named_hardware(name, "compare")
     dt = resolve_dtypes(hw, fwd.dtypes["weight_dtype"], fwd.dtypes["activation_dtype"], fwd.dtypes["kv_dtype"])
     have = _resources(hw, dt.activation)
     res = fwd(hardware=platform or hw)
