@@ -65,7 +65,10 @@ class Timing:
     def phase_bound(self) -> np.ndarray:
         """Per configuration: the label whose operators take the largest share of the step time."""
         index = self._bound_index()
-        shares = np.stack([np.tensordot(self.count, np.where(index == k, self.time_s, 0.0), axes=(0, 0))
+        no_power = np.ndim(self.power_s) == 0 and self.power_s == 0  # then no operator is power-bound
+        zero = np.zeros(self.time_s.shape[1:])
+        shares = np.stack([zero if (k == 2 and no_power) else
+                           np.tensordot(self.count, np.where(index == k, self.time_s, 0.0), axes=(0, 0))
                            for k in range(len(BOUNDS))])
         return BOUNDS[np.argmax(shares, axis=0)]
 
@@ -92,7 +95,8 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     extra = table.flops.ndim - 1
     peak = np.asarray(peak_flops, dtype=float).reshape(-1, *([1] * extra))
     ideal_c = table.flops / (peak * np.asarray(flops_scale))
-    ideal_m = (table.weight_bytes * inv_bandwidth["weight"] + table.kv_bytes * inv_bandwidth["kv"]
+    kv_read = table.kv_bytes * inv_bandwidth["kv"]
+    ideal_m = (table.weight_bytes * inv_bandwidth["weight"] + kv_read
                + table.act_bytes * inv_bandwidth["act"]) / np.asarray(bandwidth_scale)
     ideal_c, ideal_m = np.broadcast_arrays(ideal_c, ideal_m)
     does_work = (table.flops > 0) | (table.weight_bytes + table.kv_bytes + table.act_bytes > 0)
@@ -100,13 +104,17 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     overhead = np.broadcast_to(np.where(does_work, kernels * kernel_overhead_s, 0.0), ideal_c.shape)
     compute = ideal_c / compute_efficiency  # a number, or per row (shape-dependent fractions)
     # KV-cache reads stream through the engine's (paged) attention kernel at their own fraction of the bandwidth
-    kv_m = table.kv_bytes * inv_bandwidth["kv"] / np.asarray(bandwidth_scale)
+    kv_m = kv_read / np.asarray(bandwidth_scale)
     kv_eff = memory_efficiency if kv_memory_efficiency is None else kv_memory_efficiency
     memory = (ideal_m - kv_m) / memory_efficiency + kv_m / kv_eff + np.where(ideal_m > 0, kernels * memory_ramp_s, 0.0)
-    power = np.broadcast_to(np.asarray(power_s, dtype=float), ideal_c.shape)
+    capped = np.ndim(power_s) > 0 or power_s != 0  # without a power model the cap term is 0: skip it
+    power = np.broadcast_to(np.asarray(power_s, dtype=float), ideal_c.shape) if capped else 0.0
     busy = None if busy_efficiency is None else ideal_c / busy_efficiency
-    real = Timing(compute, memory, overhead, np.maximum(np.maximum(compute, memory), power) + overhead, table.count,
-                  power, busy)
+    longest = np.maximum(compute, memory)
+    real = Timing(compute, memory, overhead, (np.maximum(longest, power) if capped else longest) + overhead,
+                  table.count, power, busy)
     zero = np.zeros_like(ideal_c)
-    ideal = Timing(ideal_c, ideal_m, zero, np.maximum(np.maximum(ideal_c, ideal_m), power), table.count, power)
+    ideal_longest = np.maximum(ideal_c, ideal_m)
+    ideal = Timing(ideal_c, ideal_m, zero, np.maximum(ideal_longest, power) if capped else ideal_longest,
+                   table.count, power)
     return real, ideal
