@@ -156,8 +156,12 @@ def cdf_of_sum(wait: Wait, s: LogNormal, y, nodes=None) -> np.ndarray:
     nodes = length_nodes(s.mean, s.cv, NODES) if nodes is None else nodes
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         gap = np.maximum(y[None, ...] - nodes, 0.0)
-        expo = np.where(tail > 0, -np.expm1(-gap / np.where(tail > 0, tail, 1.0)), (gap > 0).astype(float))
-    part = np.where(np.isinf(wait.mean_s), 0.0, expo.mean(axis=0))
+        if np.all(np.asarray(tail) > 0):  # the usual case, in fewer passes: 1 - e^(-g/t) = -expm1(g / -t)
+            mean = -np.expm1(gap / -np.asarray(tail)).mean(axis=0)
+        else:
+            mean = np.where(tail > 0, -np.expm1(-gap / np.where(tail > 0, tail, 1.0)),
+                            (gap > 0).astype(float)).mean(axis=0)
+    part = np.where(np.isinf(wait.mean_s), 0.0, mean)
     return (1.0 - p0) * s.cdf(y) + p0 * part
 
 
