@@ -6,20 +6,11 @@ Usage: python benchmarks/bench_requirements.py [--repeats 5]
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from bench_serve import best_of  # the same best-of-N timer (benchmarks/ is on the path when run as a script)
 
 from genmodel.search.requirements import requirements
-
-
-def best_of(repeats: int, fn) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:

@@ -7,8 +7,9 @@ once per process, on Linux with glibc; elsewhere it does nothing and returns Fal
 its threshold (at most 32 MiB by default, 128 KiB in Dask workers) with fresh pages returned on free, so each large
 evaluation page-faults its temporaries in again: 1.5-2.6x the time of a vectorized estimate of thousands of
 configurations. Raising it keeps them; the peak memory is unchanged, but up to the threshold of freed memory may stay
-with the process. ``estimate`` calls it for calls of at least ``LARGE_CALL`` configurations (never for single
-estimates); the environment variable ``GENMODEL_NO_MALLOC_TUNING=1`` turns it off.
+with the process. ``tune_for(configurations)`` applies it to calls of at least ``LARGE_CALL`` configurations
+(``estimate`` and ``serve`` call it; never for single estimates); the environment variable
+``GENMODEL_NO_MALLOC_TUNING=1`` turns it off.
 """
 
 from __future__ import annotations
@@ -36,3 +37,9 @@ def tune_malloc() -> bool:
                     and libc.mallopt(m_trim_threshold, 2 * MMAP_THRESHOLD_BYTES))
     except (OSError, AttributeError):  # not glibc (musl has no mallopt): nothing to tune
         return False
+
+
+def tune_for(configurations: int) -> None:
+    """Tune the allocator once a call evaluates ``LARGE_CALL`` configurations or more (module docstring)."""
+    if configurations >= LARGE_CALL:
+        tune_malloc()

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genmodel.economics.tco import HOURS_PER_YEAR, CostAssumptions, usd_per_device_hour
-from genmodel.engine.allocator import LARGE_CALL, tune_malloc
+from genmodel.engine.allocator import tune_for
 from genmodel.engine.inputs import Setup, prepare
 from genmodel.engine.memory import DeviceMemory, Footprint, place
 from genmodel.engine.parallel import Parallelism
@@ -83,8 +83,7 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
                 capacity_scale=capacity_scale, interconnect_scale=interconnect_scale, check_fit=check_fit,
                 workload=workload, costs=costs, requests_per_s=requests_per_s, efficiency=efficiency,
                 calibrated=calibrated, cooling_w_per_w=cooling_w_per_w, engine=engine)
-    if int(np.prod(s.shape)) >= LARGE_CALL:
-        tune_malloc()  # large temporaries stay in the heap between calls (genmodel.engine.allocator)
+    tune_for(int(np.prod(s.shape)))  # large temporaries stay in the heap between calls
     mem = _memory(s)
     timing = _timing(s, mem)
     energy = _energy(s, timing)

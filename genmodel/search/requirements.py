@@ -29,7 +29,7 @@ resource and whether it meets every target and fits. Arrays of targets and lengt
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -216,16 +216,18 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
                               {"ttft": T_ttft, "tpot": T_tpot}, devices, traffic)
     fwd = Forward(model, platform or hw, I, O, B, mode_rate, q, n, layout, dtypes, engine, calibrated, traffic)
     ref = _resources(hw, dt.activation)
-    base = fwd()
-    devices = int(np.max(_devices(model, platform or hw, layout)))
+    par = _parallelism(layout)
+    devices = int(np.max(par.devices))
     targets = {"ttft": T_ttft, "tpot": T_tpot}
 
     if mode_rate is None:
         rows = _stacked(fwd, _ndim(targets, fwd))
+        base = rows["ones"]  # every resource at the reference
         floors_real, unbeatable = _floors_static(rows, targets, "")
         floors_ideal, _ = _floors_static(rows, targets, "ideal_")
         cap_scale = _capacity_affine(rows["cap1"], rows["cap2"])
     else:
+        base = fwd()
         floors_real, unbeatable = _floors(fwd, targets, ideal=False, with_scaled=True)
         floors_ideal, _ = _floors(fwd, targets, ideal=True)
         cap_scale = _capacity_affine(base, fwd(capacity=2.0))
@@ -257,7 +259,7 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
                 "request_rate_per_s": mode_rate, "percentile": q if mode_rate is not None else None,
                 "samples_per_prompt": n, "use_case": getattr(case, "name", None), "compute_dtype": dt.activation,
                 "layout": {k: _plain(v) for k, v in layout.items()},
-                "scale_up_domain_devices": int(np.max(_stage(model, platform or hw, layout))),
+                "scale_up_domain_devices": int(np.max(replace(par, pp=1, dp=1).devices)),
                 "realistic_basis": f"{hw.name}'s efficiencies, overheads and engine"}
     result = Requirements(model.name, (platform or hw).name, settings, realistic, ideal, system, scaled, binding,
                           unbeatable, devices, power, forward=fwd, reference_spec=hw)
@@ -277,8 +279,7 @@ def _best_layout(model, hardware, I, O, B, rate, q, n, dtypes, engine, calibrate
         raise ConfigurationError("the layout search takes one configuration, not arrays of targets or lengths: give "
                                  "--tp/--pp", "devices")
     lay = layouts(model, count)
-    size = np.where(lay["attention_dp"], lay["ep"], lay["tp"] * lay["cp"]) * lay["pp"]
-    keep = size == count
+    keep = _parallelism(lay).devices == count
     if not keep.any():
         raise ConfigurationError(f"no split of {model.name} uses exactly {count} devices (tensor parallelism must "
                                  "divide the heads); give another device count or --tp/--pp", "devices")
@@ -287,9 +288,7 @@ def _best_layout(model, hardware, I, O, B, rate, q, n, dtypes, engine, calibrate
     fwd = Forward(model, hardware, I, O, B, rate, q, n, layout, dtypes, engine, calibrated, traffic)
     if rate is None:
         rows = _stacked(fwd, 1)
-        need = [_solve_affine(rows["ones"][k], rows["limitless"][k], targets[k]) for k in ("ttft", "tpot")
-                if targets[k] is not None]
-        k = np.maximum.reduce(np.broadcast_arrays(*need)) if len(need) > 1 else need[0]
+        k = _affine_scale(rows["ones"], rows["limitless"], targets)
         k = np.maximum(k, _capacity_affine(rows["cap1"], rows["cap2"]))
     else:  # served traffic: the whole vector scaled, bisected for every split at once
         floors, _ = _floors(fwd, targets, ideal=False, with_scaled=True, nd=1)
@@ -328,19 +327,12 @@ def _resources(hw, dtype: str) -> dict[str, float]:
             "interconnect": float(link.bandwidth_per_direction_bytes_per_s) if link is not None else 0.0}
 
 
-def _devices(model, hardware, layout) -> np.ndarray:
+def _parallelism(layout: dict[str, Any]):
+    """The layout as a ``Parallelism`` (its ``devices``: all replicas' devices)."""
     from genmodel.engine.parallel import Parallelism
 
-    par = Parallelism(layout["tp"], layout["pp"], layout["ep"], layout["dp"], layout["attention_dp"],
-                      cp=layout["cp"])
-    return np.asarray(par.devices)
-
-
-def _stage(model, hardware, layout) -> np.ndarray:
-    from genmodel.engine.parallel import Parallelism
-
-    par = Parallelism(layout["tp"], 1, layout["ep"], 1, layout["attention_dp"], cp=layout["cp"])
-    return np.asarray(par.devices)
+    return Parallelism(layout["tp"], layout["pp"], layout["ep"], layout.get("dp", 1), layout["attention_dp"],
+                       cp=layout["cp"])
 
 
 def _solve_affine(t1, t_inf, target):
@@ -391,6 +383,14 @@ def _check_beatable(targets, unbeatable) -> None:
                 f"{k}_target_s")
 
 
+def _affine_scale(at_one, unlimited, targets, prefix: str = "") -> np.ndarray:
+    """The scale meeting every given target, each time being a / s + c with t(1) in ``at_one`` and c in
+    ``unlimited`` (``prefix`` 'ideal_' for the pure roofline's times)."""
+    need = [_solve_affine(at_one[f"{prefix}{k}"], unlimited[f"{prefix}{k}"], targets[k]) for k in ("ttft", "tpot")
+            if targets[k] is not None]
+    return np.maximum.reduce(np.broadcast_arrays(*need)) if len(need) > 1 else need[0]
+
+
 def _floors_static(rows, targets, prefix: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Per resource, the scale it needs with the others unlimited (closed form; ``prefix`` 'ideal_' for the
     pure roofline); and the times no hardware beats."""
@@ -398,9 +398,7 @@ def _floors_static(rows, targets, prefix: str) -> tuple[dict[str, np.ndarray], d
     unbeatable = {f"{k}_s": limitless[f"{prefix}{k}"] for k in ("ttft", "tpot")}
     out = {}
     for r in RESOURCES:
-        need = [_solve_affine(rows[r][f"{prefix}{k}"], limitless[f"{prefix}{k}"], targets[k])
-                for k in ("ttft", "tpot") if targets[k] is not None]
-        out[r] = np.maximum.reduce(np.broadcast_arrays(*need)) if len(need) > 1 else need[0]
+        out[r] = _affine_scale(rows[r], limitless, targets, prefix)
     return out, unbeatable
 
 
@@ -511,12 +509,8 @@ def _with_latency(hw, platform, factor: float):
 
 def _scaled_reference(fwd: Forward, targets, cap_scale, rows, devices: int) -> dict[str, Any]:
     """The smallest k scaling every resource of the reference (times a / k + c), and each resource alone."""
-    if "ones" in rows:
-        need = [_solve_affine(rows["ones"][k], rows["limitless"][k], targets[k]) for k in ("ttft", "tpot")
-                if targets[k] is not None]
-        k_time = np.maximum.reduce(np.broadcast_arrays(*need)) if len(need) > 1 else need[0]
-    else:  # served traffic: found by the stacked bisection (the capacity scaled too, it bounds the batch)
-        k_time = rows["scaled"]
+    # static: closed form; served traffic: found by the stacked bisection (the capacity scaled too: it bounds the batch)
+    k_time = _affine_scale(rows["ones"], rows["limitless"], targets) if "ones" in rows else rows["scaled"]
     k = np.maximum(k_time, cap_scale)
     alone = _alone(fwd, RESOURCES if devices > 1 else RESOURCES[:2], targets)
     if devices == 1:  # one device: no link to scale

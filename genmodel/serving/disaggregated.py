@@ -196,7 +196,13 @@ def _needed(rate: float, per_replica, pool: str, ttft: float | None = None, tpot
         what = f"TTFT {ttft * 1e3:,.4g} ms" if ttft is not None else f"TPOT {tpot * 1e3:,.4g} ms"
         raise ConfigurationError(f"one {pool} replica cannot meet {what} at any rate with this layout; choose a "
                                  f"larger {pool} layout or relax the target", f"{pool}_layout")
-    return max(math.ceil(rate / best * (1 - 1e-9)), 1)
+    return _replicas_for(rate, best)
+
+
+def _replicas_for(rate: float, per_replica: float) -> int:
+    """Replicas of ``per_replica`` requests/s each that serve ``rate`` (at least one; a rate that is a whole multiple
+    up to rounding needs no extra replica)."""
+    return max(math.ceil(rate / per_replica * (1 - 1e-9)), 1)
 
 
 def _colocated(serve, model, hardware, I, O, rate, ttft_t, tpot_t, layout, common) -> dict[str, Any] | None:
@@ -208,7 +214,7 @@ def _colocated(serve, model, hardware, I, O, rate, ttft_t, tpot_t, layout, commo
     if not best > 0:
         return {"layout": lay, "replicas": None, "devices": None,
                 "note": "one replica cannot meet both targets at any rate"}
-    replicas = max(math.ceil(rate / best * (1 - 1e-9)), 1)
+    replicas = _replicas_for(rate, best)
     devices = float(one.metrics["devices"]) * replicas
     return {"layout": lay, "replicas": replicas, "devices": devices,
             "output_tokens_per_s_per_device": rate * O / devices}

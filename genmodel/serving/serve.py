@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from genmodel.data.registry import get_model
-from genmodel.engine.allocator import LARGE_CALL, tune_malloc
+from genmodel.engine.allocator import tune_for
 from genmodel.engine.estimate import MemoryView, _memory
 from genmodel.engine.inputs import MAX_TOKENS, Setup, prepare
 from genmodel.engine.parallel import Parallelism
@@ -125,8 +125,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
                 interconnect_scale=interconnect_scale, check_fit=False, workload=None, costs=None,
                 requests_per_s=None,
                 efficiency=efficiency, calibrated=calibrated, cooling_w_per_w=None, engine=engine)
-    if int(np.prod(s.shape)) * max(int(np.size(load.value)), 1) >= LARGE_CALL:
-        tune_malloc()  # large temporaries stay in the heap between calls (genmodel.engine.allocator)
+    tune_for(int(np.prod(s.shape)) * max(int(np.size(load.value)), 1))  # large temporaries stay in the heap
     e = s.engine
     groups = float(np.max(s.par.attention_groups))
     budget = _count("max_batch_tokens", max_batch_tokens, e.max_batch_tokens)

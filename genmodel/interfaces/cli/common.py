@@ -121,6 +121,11 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1e3:,.3f} ms"
 
 
+def latency(seconds: float | None) -> str:
+    """A latency in ms, or 'unbounded' where the JSON form has none (a queue past saturation)."""
+    return "unbounded" if seconds is None else ms(seconds)
+
+
 def band_range(low: float, high: float, scale: float = 1e3) -> str:
     """An 80% band as '(31.2-52.0)' in the figure's unit (milliseconds by default); '' without a band."""
     if not (known(low) and known(high)) or low in (float("inf"), float("-inf")) or high == float("inf"):

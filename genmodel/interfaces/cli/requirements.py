@@ -1,7 +1,6 @@
 """``genmodel requirements``: what compute, memory and interconnect a use case needs (genmodel.search.requirements,
 docs/requirements.md)."""
 
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +21,7 @@ from genmodel.interfaces.cli.common import (
     emit_json,
     fail,
     gib,
-    ms,
+    latency,
     positive_option,
     write_text,
 )
@@ -163,8 +162,8 @@ def format_requirements(d: dict[str, Any]) -> str:
              f"  {'':32}{'realistic':>20}{'ideal':>20}{'whole system':>20}"]
     lines += [f"  {name:32}{real:>20}{ide:>20}{sys_:>20}" for name, real, ide, sys_ in rows]
     unbeat = d["unbeatable"]
-    lines += ["", f"  floor no hardware beats on this layout: TTFT {_ms(unbeat['ttft_s'])}, TPOT "
-                  f"{_ms(unbeat['tpot_s'])} (engine and kernel overheads, collective latency)",
+    lines += ["", f"  floor no hardware beats on this layout: TTFT {latency(unbeat['ttft_s'])}, TPOT "
+                  f"{latency(unbeat['tpot_s'])} (engine and kernel overheads, collective latency)",
               f"  binding: {d['binding']}",
               f"  scaled reference: {ref['device']} x {ref['scale_factor']:,.3g} meets every target "
               f"(time {ref['time_factor']:,.3g}x, capacity {ref['capacity_factor']:,.3g}x); alone, with the others "
@@ -178,18 +177,14 @@ def format_requirements(d: dict[str, Any]) -> str:
         ratios = ", ".join(f"{r} {_ratio(c[f'{r}_ratio'])}" for r in ("flops", "bandwidth", "capacity",
                                                                         "interconnect"))
         verdict = "meets every target" if c["meets"] else ("does not fit" if not c["fits"] else "misses a target")
-        lines.append(f"  {name}: available / required: {ratios}: {verdict} (TTFT {_ms(c['ttft_s'])}, TPOT "
-                     f"{_ms(c['tpot_s'])})")
+        lines.append(f"  {name}: available / required: {ratios}: {verdict} (TTFT {latency(c['ttft_s'])}, TPOT "
+                     f"{latency(c['tpot_s'])})")
     lines.append(f"  realistic = {d['realistic_basis']}; ideal = 100% of peak, no overheads")
     return "\n".join(lines)
 
 
 def _gib(v: Any) -> str:
     return "-" if v is None else gib(v)
-
-
-def _ms(v: Any) -> str:
-    return "unbounded" if v is None or (isinstance(v, float) and math.isinf(v)) else ms(v)
 
 
 def _ratio(v: Any) -> str:

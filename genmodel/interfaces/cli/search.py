@@ -149,14 +149,7 @@ def plan(
     from genmodel.engine.realism import resolve_realism
 
     realism = resolve_realism(resolve_hardware(hardware)[0], None, not uncalibrated, engine)
-    if csv:
-        write_csv(result.ranked, csv)
-    if html:
-        from genmodel.interfaces.charts import pareto_figure
-
-        figure = pareto_figure(result.space, result.ranked, result.pareto,
-                               f"{model} on {hardware}: {input_tokens} in / {output_tokens} out")
-        write_text(html, figure.to_html(include_plotlyjs=True), "--html")
+    _plan_files(result, csv, html, f"{model} on {hardware}: {input_tokens} in / {output_tokens} out")
     if as_json:
         data = {"evaluated": len(result.space), "seconds": result.seconds, "realism": realism.to_dict(),
                 "configurations": result.ranked.head(top).to_records(), "pareto": result.pareto.to_records()}
@@ -195,6 +188,17 @@ def plan(
                    f"{split.colocated_output_tokens_per_s_per_device:,.1f} co-located")
 
 
+def _plan_files(result, csv, html, title: str) -> None:
+    """The ranking as CSV and the Pareto chart as HTML (plotly.js embedded), where asked for."""
+    if csv:
+        write_csv(result.ranked, csv)
+    if html:
+        from genmodel.interfaces.charts import pareto_figure
+
+        figure = pareto_figure(result.space, result.ranked, result.pareto, title)
+        write_text(html, figure.to_html(include_plotlyjs=True), "--html")
+
+
 def _ignored_percentile(percentile: float) -> None:
     if percentile != 99.0:
         fail("--percentile applies to served traffic; add --request-rate (static plans hold the targets per batch)")
@@ -209,14 +213,8 @@ def _served_plan(result, model: str, hardware: str, input_tokens: int, output_to
     q = percentile / 100.0 if percentile > 1 else percentile
     tag = f"p{q * 100:g}".replace(".", "_")
     realism = resolve_realism(resolve_hardware(hardware)[0], None, calibrated, engine)
-    if csv:
-        write_csv(result.ranked, csv)
-    if html:
-        from genmodel.interfaces.charts import pareto_figure
-
-        figure = pareto_figure(result.space, result.ranked, result.pareto,
-                               f"{model} on {hardware} at {rate:g} requests/s: {input_tokens} in / {output_tokens} out")
-        write_text(html, figure.to_html(include_plotlyjs=True), "--html")
+    _plan_files(result, csv, html,
+                f"{model} on {hardware} at {rate:g} requests/s: {input_tokens} in / {output_tokens} out")
     if as_json:
         emit_json({"evaluated": len(result.space), "seconds": result.seconds, "request_rate_per_s": rate,
                    "percentile": q, "realism": realism.to_dict(),

@@ -23,12 +23,9 @@ from genmodel.interfaces.cli.common import (
     emit_json,
     fail,
     gib,
+    latency,
     ms,
 )
-
-
-def _latency(value: Any) -> str:
-    return "unbounded" if value is None else ms(value)
 
 
 @app.command()
@@ -215,8 +212,8 @@ def format_disaggregated(d: dict[str, Any]) -> str:
         "devices",
         f"  KV transfer per request: {d['kv_bytes_per_request'] / 1e6:,.1f} MB, {ms(d['kv_transfer_s'])} over the "
         f"{d['kv_link']} link (busy {d['kv_link_utilization']:.1%})",
-        f"  TTFT {q} {_latency(d.get(f'ttft_{q}_s'))}, TPOT {q} {_latency(d.get(f'tpot_{q}_s'))}, end-to-end "
-        f"{q} {_latency(d.get(f'e2e_{q}_s'))} (percentiles of the pools added: an upper bound)",
+        f"  TTFT {q} {latency(d.get(f'ttft_{q}_s'))}, TPOT {q} {latency(d.get(f'tpot_{q}_s'))}, end-to-end "
+        f"{q} {latency(d.get(f'e2e_{q}_s'))} (percentiles of the pools added: an upper bound)",
         f"  targets (TTFT <= {d['ttft_target_s'] * 1e3:g} ms, TPOT <= {d['tpot_target_s'] * 1e3:g} ms at {q}): "
         f"{'met' if d['meets_slo'] else 'NOT met'}; {d['output_tokens_per_s_per_device']:,.1f} output tok/s per "
         f"device on {d['devices']:,.0f} devices",
@@ -296,10 +293,10 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
         f"  scheduler: {sched}" + ("; " + "; ".join(extras) if extras else ""),
         "",
         f"  {'':26}{'p50':>14}{'p90':>14}{'p99':>14}",
-        f"  {'TTFT':26}" + "".join(f" {_latency(d[f'ttft_p{q}_s']):>13}" for q in (50, 90, 99)),
-        f"  {'TPOT (per request)':26}" + "".join(f" {_latency(d[f'tpot_p{q}_s']):>13}" for q in (50, 90, 99)),
-        f"  {'inter-token gap':26}" + "".join(f" {_latency(d[f'itl_p{q}_s']):>13}" for q in (50, 90, 99)),
-        f"  {'end-to-end':26}" + "".join(f" {_latency(d[f'e2e_p{q}_s']):>13}" for q in (50, 90, 99)),
+        f"  {'TTFT':26}" + "".join(f" {latency(d[f'ttft_p{q}_s']):>13}" for q in (50, 90, 99)),
+        f"  {'TPOT (per request)':26}" + "".join(f" {latency(d[f'tpot_p{q}_s']):>13}" for q in (50, 90, 99)),
+        f"  {'inter-token gap':26}" + "".join(f" {latency(d[f'itl_p{q}_s']):>13}" for q in (50, 90, 99)),
+        f"  {'end-to-end':26}" + "".join(f" {latency(d[f'e2e_p{q}_s']):>13}" for q in (50, 90, 99)),
         "",
         f"  throughput {d['output_tokens_per_s']:,.1f} output tok/s ({d['output_tokens_per_s_per_device']:,.1f} per "
         f"device), {d['request_rate_per_s']:,.3g} requests/s; running batch {d['running_batch']:,.1f}",
