@@ -19,10 +19,11 @@ def toy_hw() -> HardwareSpec:
         "efficiency": {"compute_efficiency": 0.5, "memory_efficiency": 0.8, "kernel_overhead_s": "1 us",
                        "attention_efficiency": 0.5, "kv_memory_efficiency": 0.8,
                        "usable_memory_fraction": 1.0, "runtime_reserved_bytes": 0},
-        # shape effects off and a runtime with no host work, so that hand derivations stay simple; the shape-
-        # dependent physics is checked on its own (tests/test_efficiency.py)
+        # shape effects off (and compute and memory overlapping as in the plain roofline) and a runtime with no
+        # host work, so that hand derivations stay simple; the shape-dependent physics is checked on its own
+        # (tests/test_efficiency.py)
         "microarchitecture": {"matrix_unit_rows": 1, "gemm_tile": [1, 1], "attention_half_tokens": 1e-9,
-                              "memory_ramp_bytes": 0},
+                              "memory_ramp_bytes": 0, "compute_memory_overlap": 1.0},
         "default_engine": "vendor",
         "source": "test fixture",
     })

@@ -46,39 +46,39 @@ def test_leave_one_source_out_errors(held_out):
     s = v.summarize(held_out)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] >= 250 and decode["sources"] >= 15 and prefill["n"] >= 70 and prefill["sources"] >= 8
-    # measured on the snapshot: decode 23.9% (goal 20%, not met), prefill 38.6% (goal 25%, not met)
-    assert decode["median_abs_error_pct"] <= 26.0
-    assert prefill["median_abs_error_pct"] <= 39.0
-    # no single source carries the figure: the median of the per-source medians stays close
-    assert decode["median_of_source_medians_pct"] <= 23.0
-    assert prefill["median_of_source_medians_pct"] <= 31.0
-    # within +-25%: decode 53%, prefill 38% (goal 60%, not met)
-    assert decode["within_25pct"] >= 0.48 and prefill["within_25pct"] >= 0.33
+    # measured on the snapshot: decode 19.3% (goal 20%, met), prefill 34.2% (goal 25%, not met)
+    assert decode["median_abs_error_pct"] <= 20.0
+    assert prefill["median_abs_error_pct"] <= 35.0
+    # no single source carries the figure: the median of the per-source medians stays close (16.9%, 33.0%)
+    assert decode["median_of_source_medians_pct"] <= 19.0
+    assert prefill["median_of_source_medians_pct"] <= 34.5
+    # within +-25%: decode 60% (goal 60%, met), prefill 46% (not met)
+    assert decode["within_25pct"] >= 0.595 and prefill["within_25pct"] >= 0.42
     # the calibrated prediction has no systematic lean on held-out decode rows (the issue's starting point: -32%)
     assert abs(decode["median_signed_error_pct"]) <= 8.0
 
 
 def test_served_rows_out_of_sample(held_out):
-    """Continuous-batching rows predicted by serve (never fitted on): measured 43.0% median on 52 rows from 4
-    sources, 29% within 25% (docs/validation.md lists why: synchronized closed loops, vLLM-TPU, B200 max load)."""
+    """Continuous-batching rows predicted by serve (never fitted on): measured 40.3% median on 52 rows from 4
+    sources, 35% within 25% (docs/validation.md lists why: synchronized closed loops, vLLM-TPU, B200 max load)."""
     s = v.summarize(held_out)["batching:served"]
     assert s["n"] >= 50 and s["sources"] >= 4
-    assert s["median_abs_error_pct"] <= 45.0 and s["within_25pct"] >= 0.25
+    assert s["median_abs_error_pct"] <= 42.0 and s["within_25pct"] >= 0.30
 
 
 def test_physics_defaults_alone(defaults):
     s = v.summarize(defaults)
-    # measured: decode 27.7% (goal <= 30%, met), prefill 41.4% (not met: prefill runs slower than the defaults say)
-    assert s["phase:decode"]["median_abs_error_pct"] <= 30.0
-    assert s["phase:prefill"]["median_abs_error_pct"] <= 44.0
+    # measured: decode 20.7% (goal <= 30%, met), prefill 32.1% (not met)
+    assert s["phase:decode"]["median_abs_error_pct"] <= 23.0
+    assert s["phase:prefill"]["median_abs_error_pct"] <= 34.0
 
 
 def test_band_coverage_out_of_sample(held_out, defaults):
     # nested: each source's rows against bands built from the other sources' held-out residuals only
     calibrated, plain = bands.coverage(held_out), bands.coverage(defaults)
-    assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 76%
-    assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 73% averaged over 15 sources
-    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 78%; per source 72%
+    assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 75%
+    assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 74% averaged over 15 sources
+    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 79%; per source 73%
     assert plain["group_coverage"] >= 0.65
 
 
@@ -86,9 +86,10 @@ def test_batch_one_llama_8b_on_h100():
     # the most common question: Llama-3.1-8B bf16, batch 1, one H100 SXM, 1,024 in / 256 out, served by vLLM.
     # Published: ALCF's LLM-Inference-Bench (2024) measured 0.994 s for 128 in / 128 out and 8.10 s for
     # 1,024 / 1,024 with vLLM on H100, i.e. about 7.7-7.9 ms per output token; vLLM and TensorRT-LLM users report
-    # 6-7.5 ms with newer releases. The prediction must sit in 5.5-9 ms and its 80% band must contain 6-8 ms.
+    # 6-7.5 ms with newer releases. The prediction must sit in the issue's 5.5-8 ms (measured 7.51 ms) and its 80%
+    # band must contain 6-8 ms.
     r = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=1024, output_tokens=256)
-    assert 5.5e-3 <= r.tpot_s <= 9e-3
+    assert 5.5e-3 <= r.tpot_s <= 8e-3
     assert r.metrics["tpot_s_low"] <= 6e-3 and r.metrics["tpot_s_high"] >= 8e-3
 
 

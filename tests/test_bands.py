@@ -81,3 +81,29 @@ def test_nested_coverage_tests_each_source_against_the_others_bands():
     # X against the even sources' band (upper edge about +16%): none covered
     assert cov["group_coverage"] == pytest.approx((4 * 18 / 20 + 0) / 5)
     assert cov["row_coverage"] == pytest.approx((4 * 18) / 100)
+
+
+def test_served_rows_make_their_own_cells():
+    # 19 static rows with errors -9..+9% and 19 served rows with errors 0..+90% (tpot: a time, r = log(1 + e)):
+    # estimate's cells come from the static rows only, serve's from the served rows only; by the conformal ranks
+    # 2 and 18 of 19 (test above) the served band is [log 1.05, log 1.85]
+    static = _records({"S": [float(e) for e in range(-9, 10)]})
+    served = _records({"V": [5.0 * e for e in range(19)]})
+    table = Table({k: list(static[k]) + list(served[k]) for k in static.columns}).assign(
+        batching=["static"] * 19 + ["served"] * 19)
+    plain, busy = bands.make_bands(table), bands.make_bands(table, served=True)
+    assert plain["gpu|vllm|decode"]["n"] == 19 and busy["gpu|vllm|decode"]["n"] == 19
+    assert plain["gpu|vllm|decode"]["low"] == pytest.approx(math.log(0.92))
+    assert busy["gpu|vllm|decode"]["low"] == pytest.approx(math.log(1.05))
+    assert busy["gpu|vllm|decode"]["high"] == pytest.approx(math.log(1.85))
+
+
+def test_serve_carries_the_served_bands():
+    r = genmodel.serve("llama-3.1-8b", "h100-sxm", input_tokens=1024, output_tokens=256, request_rate=5)
+    b_pre = u.band("gpu", "vllm", "prefill", served=True)
+    b_dec = u.band("gpu", "vllm", "decode", served=True)
+    m = r.metrics
+    assert m["ttft_p90_s_high"] == pytest.approx(m["ttft_p90_s"] * math.exp(-b_pre.low))
+    assert m["tpot_p50_s_low"] == pytest.approx(m["tpot_p50_s"] * math.exp(-b_dec.high))
+    assert m["output_tokens_per_s_high"] == pytest.approx(m["output_tokens_per_s"] * math.exp(b_dec.high))
+    assert np.isfinite(m["ttft_p50_s_high"]) and m["ttft_p50_s_low"] <= m["ttft_p50_s"] <= m["ttft_p50_s_high"]

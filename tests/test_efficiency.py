@@ -102,3 +102,49 @@ def test_batch_one_decode_gemms_are_memory_bound_on_h100():
     r = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=1024, output_tokens=256)
     gemms = [row for row in r.breakdown("decode").rows() if row.kind == "gemm"]
     assert gemms and all(row.bound == "memory" for row in gemms)
+
+
+def _arch(hw, **update):
+    return hw.model_copy(update={"microarchitecture": hw.microarchitecture.model_copy(update=update)})
+
+
+def test_no_overlap_adds_the_arithmetic_to_the_data_movement(toy_model, toy_hw):
+    # overlap 0 (the GPU default): each kernel takes compute + memory instead of max(compute, memory). The toy decode
+    # step at batch 1 is memory-bound everywhere (tests/test_roofline.py), so the step gains exactly its arithmetic:
+    # GEMMs 2 x (qkv + o + gate/up/down) weights per layer x 2 layers + LM head 2 H V at 0.5 x 100 TFLOP/s, and
+    # decode attention (QK^T and PV, 2 x 8 heads x 128 x L each, L = 101 tokens) at eta_attn 0.5 x 100 TFLOP/s.
+    H, F, V, nq, nkv, d, L = 1024, 4096, 1000, 8, 2, 128, 101
+    gemm = 2 * 2 * (H * (nq + 2 * nkv) * d + nq * d * H + 3 * H * F) + 2 * H * V
+    attention = 2 * 2 * (2 * nq * d * L)
+    plain = genmodel.estimate(toy_model, toy_hw, batch=1, input_tokens=100, output_tokens=2)
+    added = genmodel.estimate(toy_model, _arch(toy_hw, compute_memory_overlap=0.0), batch=1, input_tokens=100,
+                              output_tokens=2)
+    assert added.tpot_s - plain.tpot_s == pytest.approx((gemm + attention) / (0.5 * 100e12), rel=1e-9)
+    # half overlap hides half of it; the ideal roofline keeps the max either way
+    half = genmodel.estimate(toy_model, _arch(toy_hw, compute_memory_overlap=0.5), batch=1, input_tokens=100,
+                             output_tokens=2)
+    assert half.tpot_s - plain.tpot_s == pytest.approx(0.5 * (gemm + attention) / (0.5 * 100e12), rel=1e-9)
+    assert added.ideal_tpot_s == plain.ideal_tpot_s
+
+
+def test_kind_defaults_of_the_overlap():
+    # pipelined-tile devices add the two times; statically scheduled dataflow designs keep the roofline's max
+    assert all(KIND_PHYSICS[k].compute_memory_overlap == 0.0 for k in ("gpu", "tpu", "npu", "cpu", "soc"))
+    assert all(KIND_PHYSICS[k].compute_memory_overlap == 1.0 for k in ("dataflow", "wafer_scale", "lpu", "fpga"))
+    with pytest.raises(ValueError):
+        genmodel.get_hardware("h100-sxm").microarchitecture.model_validate({"compute_memory_overlap": 1.5})
+
+
+def test_a_one_row_gemm_runs_on_the_vector_units_when_that_is_faster(toy_model, toy_hw):
+    # a device with 64-row matrix instructions (100 TFLOP/s bf16) and 10 TFLOP/s of fp32 vector units: a batch-1 GEMM
+    # padded to 64 rows would reach 1/64 of the matrix peak (1.56 TFLOP/s at eta 1), the GEMV 10 TFLOP/s; so each
+    # decode GEMM's compute time is FLOPs / (0.5 x 10 TFLOP/s). At 64 rows (batch 64) the matrix path wins again.
+    hw = _arch(toy_hw.model_copy(update={"peak_flops_per_s": {**toy_hw.peak_flops_per_s, "fp32": 10e12}}),
+               matrix_unit_rows=64, gemm_tile=[64, 1])
+    H, F = 1024, 4096
+    one = {row.operator: row for row in genmodel.estimate(toy_model, hw, batch=1, input_tokens=100,
+                                                          output_tokens=2).breakdown("decode").rows()}
+    assert one["ffn_gate_up"].compute_s == pytest.approx(2 * 2 * H * 2 * F / (0.5 * 10e12), rel=1e-9)
+    many = {row.operator: row for row in genmodel.estimate(toy_model, hw, batch=64, input_tokens=100,
+                                                           output_tokens=2).breakdown("decode").rows()}
+    assert many["ffn_gate_up"].compute_s == pytest.approx(64 * 2 * 2 * H * 2 * F / (0.5 * 100e12), rel=1e-9)

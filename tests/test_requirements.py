@@ -231,3 +231,26 @@ def test_layout_search_under_served_traffic():
     for split in ({"tp": 8}, {"tp": 4, "pp": 2}, {"tp": 2, "cp": 4}):
         other = requirements("llama-3.1-70b", use_case="chat", **split)
         assert float(other.scaled["scale_factor"]) >= k * (1 - 1e-6), split
+
+
+def test_floors_carry_the_reference_bands():
+    # the band's edges are the floors for the targets moved by the reference's held-out log errors: a measured time
+    # is predicted x exp(-r), r in [r_lo, r_hi] (genmodel.engine.uncertainty), so the pessimistic floor (_high) is
+    # the floor for T exp(r_lo) and the optimistic one (_low) for T exp(r_hi); checked against separate solves
+    from genmodel.engine.uncertainty import MEMORY_BAND_BYTES, band
+
+    kw = {"tp": 4, "reference": "h100-sxm"}
+    r = genmodel.requirements("llama-3.1-70b", 2048, 256, ttft_target_s=1.0, tpot_target_s=0.05, **kw)
+    pre, dec = band("gpu", "vllm", "prefill"), band("gpu", "vllm", "decode")
+    for edge, side in (("high", "low"), ("low", "high")):
+        moved = genmodel.requirements("llama-3.1-70b", 2048, 256, ttft_target_s=1.0 * np.exp(getattr(pre, side)),
+                                      tpot_target_s=0.05 * np.exp(getattr(dec, side)), **kw)
+        for key in ("flops_per_s", "memory_bandwidth_bytes_per_s", "interconnect_bandwidth_bytes_per_s"):
+            assert r.realistic[f"{key}_{edge}"] == pytest.approx(moved.realistic[key], rel=1e-9)
+    for key in ("flops_per_s", "memory_bandwidth_bytes_per_s", "memory_capacity_bytes"):
+        assert r.realistic[f"{key}_low"] <= r.realistic[key] <= r.realistic[f"{key}_high"]
+    # capacity: +-1.5 GiB of footprint over vLLM's 90% usable share
+    assert r.realistic["memory_capacity_bytes_high"] - r.realistic["memory_capacity_bytes"] == pytest.approx(
+        MEMORY_BAND_BYTES / 0.9)
+    assert r.scaled["scale_factor_low"] <= r.scaled["scale_factor"] <= r.scaled["scale_factor_high"]
+    assert "held-out" in r.settings["band_basis"] or "band of" in r.settings["band_basis"]

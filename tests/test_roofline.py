@@ -45,12 +45,13 @@ def test_toy_prefill_flops_by_hand(toy_model, toy_hw):
 def neutral(name: str) -> HardwareSpec:
     """The database entry with round, stated factors and the shape physics switched off (no tile or wave
     quantization, no attention ramp, no memory ramp) and no engine host work, so that hand derivations stay
-    simple: 70% of peak FLOP/s (GEMMs and attention), 80% of peak bandwidth (weights and KV), 2 us per kernel.
-    The shape physics is checked on its own (tests/test_efficiency.py)."""
+    simple: 70% of peak FLOP/s (GEMMs and attention), 80% of peak bandwidth (weights and KV), 2 us per kernel,
+    compute and memory overlapping inside a kernel as in the plain roofline. The shape physics is checked on its
+    own (tests/test_efficiency.py)."""
     hw = genmodel.get_hardware(name)
     arch = hw.microarchitecture.model_copy(update={
         "matrix_unit_rows": 1, "gemm_tile": [1, 1], "compute_units": None, "attention_half_tokens": 1e-9,
-        "memory_ramp_bytes": 0})
+        "memory_ramp_bytes": 0, "compute_memory_overlap": 1.0})
     eff = Efficiency(compute_efficiency=0.7, memory_efficiency=0.8, attention_efficiency=0.7,
                      kv_memory_efficiency=0.8, kernel_overhead_s=2e-6, step_overhead_s=0.0,
                      step_overhead_per_sequence_s=0.0, prefill_overhead_s=0.0)
@@ -102,19 +103,28 @@ def test_calibrated_entry_uses_its_stored_factors_and_engine_step_costs():
     # engine is vLLM. The batch-1 decode step then costs weights / (eta_m x 3.35 TB/s) + KV / (eta_kv x 3.35 TB/s)
     # + a memory ramp of 2 MiB / (eta_m x 3.35 TB/s) on each of the 291 kernels + 291 launch gaps
     # + a + b x 1 sequence (vLLM pads batch 1 to its CUDA-graph size 1, so no padding).
+    # GPU kernels add their arithmetic to their data movement (overlap 0, docs/formulas.md 5.1): a one-row GEMM runs
+    # as a GEMV on the vector units (66.9 TFLOP/s FP32 beats a 64-row wgmma padded 64 times: 989.4 / 64 = 15.5), so
+    # each GEMM adds 2 x its weights / (eta_c x 66.9 TFLOP/s); decode attention adds its FLOPs (QK^T and PV, 2 x 32
+    # heads x 128 x L each, per layer) / (eta_attn x 989.4 TFLOP/s).
     hw = genmodel.get_hardware("h100-sxm")
     eff = hw.efficiency
     assert eff.calibration is not None and "vllm" in eff.engines
     fit, profile = eff.engines["vllm"], genmodel.get_engine("vllm")
-    eta_m, eta_kv, bw = eff.memory_efficiency, eff.kv_memory_efficiency, 3.35e12
+    # vLLM's fitted share of the family's bandwidth (memory_scale) multiplies both streaming fractions
+    eta_m, eta_kv, bw = eff.memory_efficiency * fit.memory_scale, eff.kv_memory_efficiency * fit.memory_scale, 3.35e12
     model = genmodel.get_model("llama-3.1-8b")
     I, O = 1024, 128
     weights_read = (model.total_params - model.embedding_params) * 2 + model.hidden_size * 2
     kv_read = model.kv_cache_bytes_per_token("bf16") * (I + O - 1)
     kernels = 1 + 32 * 9 + 2
     ramp = 2 * 2**20 / (eta_m * bw)
+    gemm_flops = 2 * (model.total_params - model.embedding_params)
+    attention_flops = 32 * 2 * (2 * 32 * 128 * (I + O - 1))
+    arithmetic = (gemm_flops / (eff.compute_efficiency * 66.9e12)
+                  + attention_flops / (eff.attention_efficiency * 989.4e12))
     expected = (weights_read / (eta_m * bw) + kv_read / (eta_kv * bw) + kernels * (ramp + profile.kernel_overhead_s)
-                + fit.step_overhead_s + fit.step_overhead_per_sequence_s)
+                + arithmetic + fit.step_overhead_s + fit.step_overhead_per_sequence_s)
     result = genmodel.estimate("llama-3.1-8b", hw, batch=1, input_tokens=I, output_tokens=O)
     assert result.realism.engine == "vllm" and result.realism.origin.startswith("calibrated")
     assert result.tpot_final_s == pytest.approx(expected, rel=0.002)

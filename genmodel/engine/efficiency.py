@@ -52,6 +52,11 @@ class Physics:
     gemm_tile: tuple[int, int] | None
     attention_half_tokens: float
     memory_ramp_bytes: float
+    compute_memory_overlap: float = 1.0
+    # dense peak of the vector units (fp32 FMA) and of each matrix datatype, FLOP/s: a GEMM of a few rows runs as a
+    # vector-unit GEMV when that beats padding the matrix instruction (``compute_fractions``)
+    vector_flops_per_s: float = 0.0
+    peak_flops_per_s: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def of(cls, hw: HardwareSpec) -> Physics:
@@ -61,7 +66,10 @@ class Physics:
         return cls(own.compute_units if own.compute_units is not None else base.compute_units,
                    own.matrix_unit_rows or base.matrix_unit_rows, tile,  # type: ignore[arg-type]
                    own.attention_half_tokens or base.attention_half_tokens,
-                   own.memory_ramp_bytes if own.memory_ramp_bytes is not None else base.memory_ramp_bytes)
+                   own.memory_ramp_bytes if own.memory_ramp_bytes is not None else base.memory_ramp_bytes,
+                   own.compute_memory_overlap if own.compute_memory_overlap is not None
+                   else base.compute_memory_overlap,
+                   float(hw.peak_flops_per_s.get("fp32", 0.0)), tuple(sorted(hw.peak_flops_per_s.items())))
 
 
 # Kind defaults. GPUs: CUDA mma tiles are 16 rows on Ampere/Ada (CDNA MFMA likewise), 128 x 128 output tiles are
@@ -69,13 +77,21 @@ class Physics:
 # (FlashAttention-3 paper, figure 5: about 330-500 of ~740 TFLOP/s at 512-1k tokens on H100); an HBM kernel needs
 # about 2 MiB in flight to approach its streaming rate. TPU: MXU 128 x 128, 8-row sublanes. CPU: AMX tiles of 16
 # rows. Unknown kinds: no quantization.
+# Overlap of arithmetic and data movement inside one kernel (last field): devices that run GEMMs as pipelined
+# tiles (GPU, TPU, NPU, CPU, SoC) are taken to add the two times (overlap 0). A tiled kernel hides loads under math
+# only in its steady state; its prologue, epilogue and the stages near the ridge point do not overlap, and the
+# Execution-Cache-Memory model (Hager, Treibig, Wellein) describes CPU kernels whose data transfers do not overlap
+# with in-core execution. Checked on published pairs (docs/formulas.md section 5.1): TensorRT-LLM's 128- and
+# 2,048-token TTFTs on H100, A100 and L40S give an intercept equal to the weight-streaming time and a slope equal
+# to the arithmetic time, i.e. the two add. Statically scheduled dataflow and streaming designs keep the ideal
+# overlap (1).
 KIND_PHYSICS: dict[str, Physics] = {
-    "gpu": Physics(None, 16, (128, 128), 512.0, 2 * MIB),
-    "tpu": Physics(None, 8, (128, 128), 1024.0, 2 * MIB),
-    "npu": Physics(None, 16, (128, 128), 1024.0, 2 * MIB),
+    "gpu": Physics(None, 16, (128, 128), 512.0, 2 * MIB, 0.0),
+    "tpu": Physics(None, 8, (128, 128), 1024.0, 2 * MIB, 0.0),
+    "npu": Physics(None, 16, (128, 128), 1024.0, 2 * MIB, 0.0),
     "fpga": Physics(None, 1, None, 256.0, 0.0),
-    "cpu": Physics(None, 16, (16, 64), 256.0, 0.25 * MIB),
-    "soc": Physics(None, 8, (32, 32), 256.0, 0.5 * MIB),
+    "cpu": Physics(None, 16, (16, 64), 256.0, 0.25 * MIB, 0.0),
+    "soc": Physics(None, 8, (32, 32), 256.0, 0.5 * MIB, 0.0),
     "wafer_scale": Physics(None, 1, None, 256.0, 0.0),
     "dataflow": Physics(None, 1, None, 256.0, 0.0),
     "lpu": Physics(None, 1, None, 256.0, 0.0),
@@ -125,6 +141,13 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
     if len(rows):
         shape_factor[rows] = gemm_shape_factor(np.broadcast_to(m, shape_factor.shape)[rows],
                                                np.broadcast_to(n, shape_factor.shape)[rows], physics)
+    if physics.vector_flops_per_s and len(rows):
+        # a GEMM of a few rows (decode at small batch) runs as a GEMV on the vector units when padding the matrix
+        # instruction would be slower: its fraction of the row's own peak is at least vector peak / matrix peak
+        peaks = dict(physics.peak_flops_per_s)
+        ratio = np.array([physics.vector_flops_per_s / peaks[d] if peaks.get(d) else 0.0
+                          for d in table.dtypes]).reshape(shape)
+        shape_factor = np.maximum(shape_factor, np.where(kinds.reshape(shape) == "gemm", ratio / dtype, 0.0))
     gemm = compute_efficiency * dtype * shape_factor
     gemm = gemm * np.where(np.asarray(weight_only, dtype=bool).reshape(shape if np.ndim(weight_only) else ()),
                            weight_only_scale, 1.0)

@@ -13,6 +13,12 @@ the broadcast shape. No Python loop runs over configurations. ``estimate`` is a 
 4. ``_energy`` and ``_cost``: joules per slot and request (genmodel.economics.energy), dollars (tco);
 5. ``_metrics``: every figure, broadcast to the configuration shape.
 
+A call of more than ``BLOCK_CONFIGURATIONS`` configurations runs steps 2-5 block by block over the flattened
+configurations (``_in_blocks``): every figure is the same number, element by element, as in one pass, the
+temporaries stay cache-sized and memory does not grow with the call beyond the results; such a result does not
+keep the steps behind it (``Estimate.prefill`` and ``decode`` are None). Inside ``with only_metrics(names)`` only
+those metrics are computed and returned (the planner's searches), again each the same array as without it.
+
 Serving model (docs/metrics.md has the exact definitions):
   * A static batch: all ``batch`` prompts are prefilled in one step; TTFT is that step's time (it emits
     the first output token of every sequence).
@@ -29,7 +35,11 @@ overlap), never above the estimate. Not modeled: queueing, speculative decoding,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 
 import numpy as np
 
@@ -83,14 +93,96 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
                 capacity_scale=capacity_scale, interconnect_scale=interconnect_scale, check_fit=check_fit,
                 workload=workload, costs=costs, requests_per_s=requests_per_s, efficiency=efficiency,
                 calibrated=calibrated, cooling_w_per_w=cooling_w_per_w, engine=engine)
-    tune_for(int(np.prod(s.shape)))  # large temporaries stay in the heap between calls
-    mem = _memory(s)
-    timing = _timing(s, mem)
-    energy = _energy(s, timing)
+    configurations = int(np.prod(s.shape))
+    tune_for(configurations)  # large temporaries stay in the heap between calls
+    wanted = _WANTED.get()
     bands = phase_bands(s)
-    return Estimate(s.model, s.hw, s.dtypes, s.realism, _inputs(s), _metrics(s, mem, timing, energy, bands),
-                    timing.prefill, timing.decode, mem.placement, s.platform, s.par, s.costs, timing.fill,
-                    timing.slots, s.batch / timing.m_pre, s.batch / timing.m_dec, bands)
+    if configurations > BLOCK_CONFIGURATIONS:
+        return _in_blocks(s, wanted, bands)
+    mem, timing, metrics = _evaluate(s, wanted, bands)
+    return Estimate(s.model, s.hw, s.dtypes, s.realism, _inputs(s), metrics, timing.prefill, timing.decode,
+                    mem.placement, s.platform, s.par, s.costs, timing.fill, timing.slots, s.batch / timing.m_pre,
+                    s.batch / timing.m_dec, bands)
+
+
+# configurations evaluated together: a larger call runs in blocks of at most this many, so its temporaries stay
+# in the processor's caches and its memory does not grow with the call (benchmarks/bench_sweep.py)
+BLOCK_CONFIGURATIONS = 16384
+
+
+def _evaluate(s: Setup, wanted: frozenset[str] | None, bands: dict[str, Band]):
+    """Steps 2-5 of ``estimate`` on one setup: (memory view, timing view, metrics)."""
+    mem = _memory(s)
+    timing = _timing(s, mem, final_step=wanted is None or not wanted.isdisjoint(FINAL_STEP_METRICS))
+    energy = _energy(s, timing)
+    return mem, timing, _metrics(s, mem, timing, energy, bands, wanted)
+
+
+_SETUP_ARRAYS = ("batch", "input_tokens", "output_tokens", "flops_scale", "bandwidth_scale", "capacity_scale",
+                 "interconnect_scale")
+
+
+def _blocks(s: Setup, size: int) -> Iterator[tuple[int, int, Setup]]:
+    """(start, stop, setup) of each block of at most ``size`` configurations of ``s`` in C order (the configuration
+    arrays broadcast and flattened; blocks of nearly equal size, each of two or more configurations: NumPy sums the
+    operator rows of several configurations in row order, as in one call, but those of one pairwise)."""
+    n, size = int(np.prod(s.shape)), max(size, 4)
+    flat = {k: np.broadcast_to(v, s.shape).ravel() for k, v in
+            ((k, getattr(s, k)) for k in _SETUP_ARRAYS) if np.ndim(v)}
+    par = {f.name: np.broadcast_to(v, s.shape).ravel() for f in dataclass_fields(s.par)
+           if (v := getattr(s.par, f.name)) is not None and np.ndim(v)}
+    count = -(-n // size)
+    for i in range(count):
+        start, stop = n * i // count, n * (i + 1) // count
+        layout = replace(s.par, **{k: v[start:stop] for k, v in par.items()}) if par else s.par
+        yield start, stop, replace(s, **{k: v[start:stop] for k, v in flat.items()}, par=layout,
+                                   shape=(stop - start,))
+
+
+def _in_blocks(s: Setup, wanted: frozenset[str] | None, bands: dict[str, Band]) -> Estimate:
+    """``estimate`` of a large call, block by block (``BLOCK_CONFIGURATIONS``): the same figures, element by element,
+    in memory that does not grow with the call beyond the results. Per-configuration attributes come back in the
+    configuration shape; the steps behind them (``prefill``, ``decode``) are not kept (``None``)."""
+    n = int(np.prod(s.shape))
+    metrics: dict[str, np.ndarray] = {}
+    extra: dict[str, np.ndarray] = {}
+    placement: dict[str, list[np.ndarray]] = {}
+    for start, stop, block in _blocks(s, BLOCK_CONFIGURATIONS):
+        mem, timing, part = _evaluate(block, wanted, bands)
+        attrs = {"fill": timing.fill, "slots": timing.slots, "pre": block.batch / timing.m_pre,
+                 "dec": block.batch / timing.m_dec}
+        for target, values in ((metrics, part), (extra, attrs)):
+            for key, value in values.items():
+                if key not in target:
+                    target[key] = np.empty(n, dtype=np.asarray(value).dtype)
+                target[key][start:stop] = value
+        for cls, tiers in mem.placement.items():
+            arrays = placement.setdefault(cls, [np.empty(n) for _ in tiers])
+            for out, value in zip(arrays, tiers, strict=True):
+                out[start:stop] = value
+    metrics = {k: v.reshape(s.shape) for k, v in metrics.items()}
+    extra = {k: v.reshape(s.shape) for k, v in extra.items()}
+    placement = {cls: [a.reshape(s.shape) for a in arrays] for cls, arrays in placement.items()}
+    return Estimate(s.model, s.hw, s.dtypes, s.realism, _inputs(s), metrics, None, None, placement, s.platform,
+                    s.par, s.costs, extra["fill"], extra["slots"], extra["pre"], extra["dec"], bands)
+
+
+_WANTED: ContextVar[frozenset[str] | None] = ContextVar("genmodel_wanted_metrics", default=None)
+# the only readers of the final decode step
+FINAL_STEP_METRICS = frozenset({"tpot_final_s", "ideal_tpot_final_s", "tpot_final_s_low", "tpot_final_s_high"})
+
+
+@contextmanager
+def only_metrics(names: Collection[str]) -> Iterator[None]:
+    """Inside this block ``estimate`` computes and returns only the metrics ``names`` (the inputs in full): for
+    searches that read a few columns of a large space (the planner). Each metric it returns is the same array
+    ``estimate`` gives without the block; the decode step at the final context is skipped unless a final-step
+    metric is asked for, and per-operator bound labels, FLOP totals and the longest context unless asked for."""
+    token = _WANTED.set(frozenset(names))
+    try:
+        yield
+    finally:
+        _WANTED.reset(token)
 
 
 # ---- 2. memory -----------------------------------------------------------------------------------------------
@@ -138,6 +230,8 @@ class TimingView:
     m_dec: np.ndarray  # decode micro-batches in flight
     fill: np.ndarray  # pipeline slots in TTFT
     slots: np.ndarray  # pipeline slots per generated token
+    decode_slot_s: np.ndarray  # [mean step, final step] (the mean step only when the final one is not wanted)
+    decode_ideal_slot_s: np.ndarray
 
 
 def decode_contexts(input_tokens, output_tokens, shape: tuple[int, ...]):
@@ -150,8 +244,13 @@ def decode_contexts(input_tokens, output_tokens, shape: tuple[int, ...]):
     return first, last
 
 
-def _timing(s: Setup, mem: MemoryView) -> TimingView:
-    """Prefill and decode slots, and how many slots TTFT and each generated token take in the pipeline."""
+REUSE_FROM = 1024  # configurations from which the final decode step re-times only the attention rows
+
+
+def _timing(s: Setup, mem: MemoryView, final_step: bool = True) -> TimingView:
+    """Prefill and decode slots, and how many slots TTFT and each generated token take in the pipeline.
+    ``final_step=False``: the decode step at the final context is left out (decode arrays keep a leading axis of
+    length 1, the mean step)."""
     stepper = Stepper(s, mem.inv_bandwidth, mem.placement)
     par, pp = s.par, np.asarray(s.par.pp, dtype=float)
     b = s.batch / par.attention_groups  # sequences per attention group
@@ -164,11 +263,21 @@ def _timing(s: Setup, mem: MemoryView) -> TimingView:
         prompt = np.maximum(2.0 ** np.ceil(np.log2(prompt)), float(s.engine.min_prompt_bucket))
     prefill = stepper.step("prefill", b / m_pre, prompt)
     b_dec = b / m_dec
-    decode = stepper.step("decode", b_dec[None, ...] if np.ndim(b_dec) else b_dec, 1,
-                          decode_contexts(s.input_tokens, s.output_tokens, s.shape))
+    contexts = decode_contexts(s.input_tokens, s.output_tokens, s.shape)
+    seqs = b_dec[None, ...] if np.ndim(b_dec) else b_dec
+    configurations = int(np.prod(s.shape))
+    if configurations == 1 or (final_step and configurations < REUSE_FROM):
+        # both steps in one table (one configuration: its rows are summed in order only so; a few: cheaper)
+        decode = stepper.step("decode", seqs, 1, contexts)
+        slot, ideal_slot = decode.slot_s, decode.ideal_slot_s
+    elif final_step:  # many (rows summed in order as well): the final step re-times the attention rows only
+        decode, slot, ideal_slot = stepper.decode_steps(seqs, 1, contexts)
+    else:
+        decode = stepper.step("decode", seqs, 1, (contexts[0][:1], contexts[1][:1]))
+        slot, ideal_slot = decode.slot_s, decode.ideal_slot_s
     fill = m_pre + pp - 1  # slots until the last micro-batch leaves the last stage
     slots = np.maximum(m_dec, pp)  # stage slots per generated token in steady state
-    return TimingView(stepper, prefill, decode, m_pre, m_dec, fill, slots)
+    return TimingView(stepper, prefill, decode, m_pre, m_dec, fill, slots, slot, ideal_slot)
 
 
 # ---- 4. energy and cost --------------------------------------------------------------------------------------
@@ -189,7 +298,8 @@ def _slot_energy(s: Setup, t: TimingView, res: StepResult):
     c_static, c_dyn = power.comm_energy(res.comm_s, net.up_bw * net.efficiency if net is not None else 0.0)
     c_static = c_static + power.idle_w * res.step_overhead_s  # host-side step work: the device idles
     parts = ((w * static).sum(axis=0) + c_static, (w * compute).sum(axis=0), (w * memory).sum(axis=0), c_dyn)
-    return tuple(np.broadcast_to(part, res.real.time_s.shape[1:]) for part in parts)
+    shape = res.real.time_s.shape[1:]
+    return tuple(part if np.shape(part) == shape else np.broadcast_to(part, shape) for part in parts)
 
 
 def _energy(s: Setup, t: TimingView) -> EnergyView:
@@ -254,14 +364,20 @@ def _full(shape: tuple[int, ...]):
     return full
 
 
-def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView,
-             bands: dict[str, Band]) -> dict[str, np.ndarray]:
+def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dict[str, Band],
+             wanted: frozenset[str] | None = None) -> dict[str, np.ndarray]:
+    """Every metric (``wanted``: only those; the costly ones are not computed unless wanted)."""
+    def want(*names: str) -> bool:
+        return wanted is None or not wanted.isdisjoint(names)
+
     B, I, O = s.batch, s.input_tokens, s.output_tokens
     devices = s.par.devices
     pre, dec = t.prefill, t.decode
     ttft, ideal_ttft = t.fill * pre.slot_s, t.fill * pre.ideal_slot_s
-    tpot, tpot_final = t.slots * dec.slot_s[0], t.slots * dec.slot_s[1]
-    ideal_tpot, ideal_tpot_final = t.slots * dec.ideal_slot_s[0], t.slots * dec.ideal_slot_s[1]
+    tpot, ideal_tpot = t.slots * t.decode_slot_s[0], t.slots * t.decode_ideal_slot_s[0]
+    final = len(t.decode_slot_s) > 1  # the final decode step was computed
+    tpot_final = t.slots * t.decode_slot_s[1] if final else None
+    ideal_tpot_final = t.slots * t.decode_ideal_slot_s[1] if final else None
     e2e = ttft + (O - 1) * tpot
     ideal_e2e = ideal_ttft + (O - 1) * ideal_tpot
     served = np.asarray(s.par.dp, dtype=float) * B  # sequences in flight on the whole platform
@@ -282,10 +398,11 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView,
         # a configuration runs when its memory fits and every attention data-parallel group has a sequence
         "fits": fp.fits & (s.par.attention_groups <= B),
         "max_batch": mem.device.max_batch(I, O, mem.capacity),
-        "max_context_tokens": mem.device.max_context(B, mem.capacity),
-        "bound": dec.real.phase_bound()[0], "prefill_bound": pre.real.phase_bound(),
-        "prefill_flops": (pre.weights * pre.table.flops).sum(axis=0) * t.m_pre,
-        "decode_flops": (dec.weights * dec.table.flops).sum(axis=0)[0] * t.m_dec,
+        "max_context_tokens": mem.device.max_context(B, mem.capacity) if want("max_context_tokens") else None,
+        "bound": dec.real.phase_bound()[0] if want("bound") else None,
+        "prefill_bound": pre.real.phase_bound() if want("prefill_bound") else None,
+        "prefill_flops": (pre.weights * pre.table.flops).sum(axis=0) * t.m_pre if want("prefill_flops") else None,
+        "decode_flops": (dec.weights * dec.table.flops).sum(axis=0)[0] * t.m_dec if want("decode_flops") else None,
         "devices": devices.astype(np.int64),
         # communication inside TPOT (per output token) and inside TTFT: what is on the critical path
         "decode_comm_s": t.slots * dec.comm_s[0], "prefill_comm_s": t.fill * pre.comm_s,
@@ -295,9 +412,9 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView,
         "energy_static_j": e.parts[0], "energy_compute_j": e.parts[1], "energy_memory_j": e.parts[2],
         "energy_comm_j": e.parts[3], **_cost(s, devices, served, ttft, e2e, avg_power),
     }
-    metrics.update(_bands(s, mem, metrics, bands))
+    metrics.update(_bands(s, mem, metrics, bands, want("max_batch_low", "max_batch_high")))
     full = _full(s.shape)
-    return {k: full(v) for k, v in metrics.items()}
+    return {k: full(v) for k, v in metrics.items() if wanted is None or k in wanted}
 
 
 TIME_BANDS = {"prefill": ("ttft_s",), "decode": ("tpot_s", "tpot_final_s", "e2e_latency_s")}
@@ -312,16 +429,19 @@ def phase_bands(s: Setup) -> dict[str, Band]:
     return {phase: band(s.hw.kind, s.engine.name, phase, calibrated) for phase in ("prefill", "decode")}
 
 
-def _bands(s: Setup, mem: MemoryView, metrics: dict[str, np.ndarray],
-           bands: dict[str, Band]) -> dict[str, np.ndarray]:
+def _bands(s: Setup, mem: MemoryView, metrics: dict[str, np.ndarray], bands: dict[str, Band],
+           max_batch: bool = True) -> dict[str, np.ndarray]:
     """``<figure>_low`` and ``<figure>_high`` for every time and throughput, and the largest batch at the memory
-    band's edges."""
+    band's edges (unless ``max_batch`` is False)."""
     out = {}
     for phase, b in bands.items():
         for key in TIME_BANDS[phase]:
-            out[f"{key}_low"], out[f"{key}_high"] = b.times(metrics[key])
+            if metrics[key] is not None:
+                out[f"{key}_low"], out[f"{key}_high"] = b.times(metrics[key])
         for key in RATE_BANDS[phase]:
             out[f"{key}_low"], out[f"{key}_high"] = b.rates(metrics[key])
+    if not max_batch:
+        return out
     I, O = s.input_tokens, s.output_tokens
     out["max_batch_low"] = mem.device.max_batch(I, O, np.maximum(mem.capacity - MEMORY_BAND_BYTES, 0.0))
     out["max_batch_high"] = mem.device.max_batch(I, O, mem.capacity + MEMORY_BAND_BYTES)

@@ -13,6 +13,7 @@ Every entry point (library, CLI, dashboard, planner, validation) goes through it
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,6 +129,27 @@ def check_context(model: ModelSpec, input_tokens, output_tokens, cp=1.0) -> None
                                  "use a smaller cp (context parallelism splits the prompt)", "cp")
 
 
+def _whole(name: str, value: object, minimum: int, maximum: float) -> np.ndarray:
+    """``whole(name, value, minimum, maximum)``; a plain int in range becomes the same 0-d float array directly."""
+    if type(value) is int and minimum <= value <= maximum:
+        return np.array(float(value))
+    return whole(name, value, minimum, maximum)
+
+
+def _at_least(name: str, value: object, minimum: float, maximum: float) -> np.ndarray:
+    """``at_least(name, value, minimum, maximum)``; a plain number in range becomes the same 0-d float array directly
+    (NaN fails the comparison and takes the checked path)."""
+    if (type(value) is float or type(value) is int) and minimum <= value <= maximum:
+        return np.array(float(value))
+    return at_least(name, value, minimum, maximum)
+
+
+@functools.cache
+def _default_costs() -> CostAssumptions:
+    """The default assumptions, made once (the record is frozen and holds numbers only)."""
+    return CostAssumptions()
+
+
 def _typed(name: str, value: object, cls: type, optional: bool = True) -> None:
     if value is None and optional:
         return
@@ -163,13 +185,13 @@ def prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, k
         raise InputTypeError(f"engine must be an engine name or EngineSpec, got {type(engine).__name__}", "engine")
     engine_spec = resolve_engine(hw, engine)
     realism = resolve_realism(hw, efficiency, calibrated, engine_spec)
-    B = whole("batch", batch, 1, MAX_BATCH)
-    I = whole("input_tokens", input_tokens, 1, MAX_TOKENS)
-    O = whole("output_tokens", output_tokens, 1, MAX_TOKENS)
-    scales = [at_least(n, v, MIN_SCALE, MAX_SCALE) for n, v in (
+    B = _whole("batch", batch, 1, MAX_BATCH)
+    I = _whole("input_tokens", input_tokens, 1, MAX_TOKENS)
+    O = _whole("output_tokens", output_tokens, 1, MAX_TOKENS)
+    scales = [_at_least(n, v, MIN_SCALE, MAX_SCALE) for n, v in (
         ("flops_scale", flops_scale), ("bandwidth_scale", bandwidth_scale), ("capacity_scale", capacity_scale))]
-    link = at_least("interconnect_scale", interconnect_scale, MIN_SCALE, MAX_SCALE)
-    chunk = scalar("prefill_chunk_tokens", whole("prefill_chunk_tokens", prefill_chunk_tokens, 1, MAX_TOKENS))
+    link = _at_least("interconnect_scale", interconnect_scale, MIN_SCALE, MAX_SCALE)
+    chunk = scalar("prefill_chunk_tokens", _whole("prefill_chunk_tokens", prefill_chunk_tokens, 1, MAX_TOKENS))
     rate = None if requests_per_s is None else scalar("requests_per_s", positive("requests_per_s", requests_per_s))
     if num_devices is not None:
         num_devices = int(scalar("num_devices", whole("num_devices", num_devices)))
@@ -185,5 +207,5 @@ def prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, k
         raise ConfigurationError(f"batch {int(B)} is smaller than the {int(groups)} attention data-parallel "
                                  f"groups: give each group at least one sequence (batch >= {int(groups)})", "batch")
     B, I, O = (np.broadcast_to(x, shape) for x in (B, I, O))
-    return Setup(model, hw, platform, dtypes, parallel, realism, engine_spec, costs or CostAssumptions(),
+    return Setup(model, hw, platform, dtypes, parallel, realism, engine_spec, costs or _default_costs(),
                  PowerModel.of(hw, cooling_w_per_w), B, I, O, *scales, link, chunk, check_fit, rate, shape)

@@ -20,6 +20,9 @@ Contract (docs/formulas.md section 4)
   KV heads divided by tp (KV heads replicated past their count, MLA's latent replicated on TP ranks),
   routed experts by ep and expert_tp, layers by pp (heaviest stage: ceil(L/pp) layers), sequences by the
   attention data-parallel groups.
+* What depends on the model, datatypes and layout only (weights, KV bytes per token, activation bytes per token,
+  logits) is computed once per (model object, datatypes, layout content) and kept read-only: specs are frozen
+  and the cache holds the model, so its id cannot be reused; a layout of arrays is keyed by its values.
 """
 
 from __future__ import annotations
@@ -80,11 +83,26 @@ def kv_bytes_per_token_per_layer(model: ModelSpec, kv_dtype: str, parallel: Para
 
 
 _ACTIVATION_CACHE: dict = {}  # (id(model), dtypes, layout) -> (model, bytes): the model kept, so its id stays its own
+_DEVICE_CACHE: dict = {}  # (id(model), dtypes, layout) -> (model, DeviceMemory's layout constants), likewise
+_CACHE_SIZE = 256
+_LAYOUT_FIELDS = tuple(f.name for f in fields(Parallelism))
+_PLAIN = (int, float, bool, type(None))
 
 
 def _layout_key(parallel: Parallelism) -> tuple:
-    return tuple((np.shape(v), np.asarray(v).tobytes()) if v is not None else None
-                 for v in (getattr(parallel, f.name) for f in fields(parallel)))
+    """The layout's content: its values when all are plain Python numbers (immutable), else each field's shape and
+    bytes (arrays may be changed in place after the layout was made, so their content is the key)."""
+    values = tuple(getattr(parallel, name) for name in _LAYOUT_FIELDS)
+    if all(type(v) in _PLAIN for v in values):
+        return values
+    return tuple((np.shape(v), np.asarray(v).tobytes()) if v is not None else None for v in values)
+
+
+def _remember(cache: dict, key: tuple, model: ModelSpec, value):
+    if len(cache) >= _CACHE_SIZE:
+        cache.clear()
+    cache[key] = (model, value)
+    return value
 
 
 def activation_bytes_per_token(model: ModelSpec, dtypes: DTypes, parallel: Parallelism = SINGLE_DEVICE):
@@ -100,10 +118,32 @@ def activation_bytes_per_token(model: ModelSpec, dtypes: DTypes, parallel: Paral
     layer_rows = [i for i, name in enumerate(table.names) if name not in _MODEL_LEVEL]
     widest = table.act_bytes[layer_rows].max(axis=0)
     value = widest + model.hidden_size * bytes_per_element(dtypes.activation)
-    if len(_ACTIVATION_CACHE) >= 256:
-        _ACTIVATION_CACHE.clear()
-    _ACTIVATION_CACHE[key] = (model, value)
-    return value
+    return _remember(_ACTIVATION_CACHE, key, model, value)
+
+
+def _device_constants(model: ModelSpec, dtypes: DTypes, parallel: Parallelism) -> tuple:
+    """(stage fraction, weight bytes, KV bytes per token per layer, windows, layers per window, activation bytes
+    per token, logits bytes per sequence, attention groups, cp) of the most loaded device, as read-only arrays."""
+    tp = np.asarray(parallel.tp, dtype=float)
+    pp = np.asarray(parallel.pp, dtype=float)
+    wb, ab, eb = (bytes_per_element(d) for d in (dtypes.weight, dtypes.activation, dtypes.embedding))
+    fraction = stage_fraction(model, parallel)
+    vocab = model.vocab_size * model.hidden_size / tp
+    # one stage holds the embedding and the head when pp = 1; with pp > 1 the first holds the embedding and
+    # the last the head: the heaviest stage carries at most one vocabulary matrix
+    both = vocab * (1 if model.tie_word_embeddings else 2)
+    model_level = np.where(pp > 1, vocab, both) + model.hidden_size
+    weights = fraction * layer_weights_per_device(model, parallel) * wb + model_level * eb
+    kv_layer = kv_bytes_per_token_per_layer(model, dtypes.kv, parallel)
+    windows, counts = np.unique(model.layer_window, return_counts=True)
+    per_token = activation_bytes_per_token(model, dtypes, parallel)
+    logits = model.vocab_size / tp * ab
+    cp = np.asarray(parallel.cp, dtype=float)  # context-parallel ranks split KV and prompt tokens
+    out = tuple(np.array(x) for x in (fraction, weights, kv_layer, windows, counts, per_token, logits,
+                                      parallel.attention_groups, cp))
+    for x in out:
+        x.setflags(write=False)
+    return out
 
 
 @dataclass
@@ -135,28 +175,26 @@ class DeviceMemory:
     def __init__(self, model: ModelSpec, dtypes: DTypes, parallel: Parallelism = SINGLE_DEVICE,
                  prefill_chunk_tokens: int = 8192) -> None:
         self.model, self.dtypes, self.parallel, self.chunk = model, dtypes, parallel, float(prefill_chunk_tokens)
-        tp = np.asarray(parallel.tp, dtype=float)
-        pp = np.asarray(parallel.pp, dtype=float)
-        wb, ab, eb = (bytes_per_element(d) for d in (dtypes.weight, dtypes.activation, dtypes.embedding))
-        self.fraction = stage_fraction(model, parallel)
-        vocab = model.vocab_size * model.hidden_size / tp
-        # one stage holds the embedding and the head when pp = 1; with pp > 1 the first holds the embedding and
-        # the last the head: the heaviest stage carries at most one vocabulary matrix
-        both = vocab * (1 if model.tie_word_embeddings else 2)
-        model_level = np.where(pp > 1, vocab, both) + model.hidden_size
-        self.weights = self.fraction * layer_weights_per_device(model, parallel) * wb + model_level * eb
-        self.kv_layer = kv_bytes_per_token_per_layer(model, dtypes.kv, parallel)
-        self.windows, self.counts = np.unique(model.layer_window, return_counts=True)
-        self.per_token = activation_bytes_per_token(model, dtypes, parallel)
-        self.logits = model.vocab_size / tp * ab
-        self.groups = parallel.attention_groups
-        self.cp = np.asarray(parallel.cp, dtype=float)  # context-parallel ranks split KV and prompt tokens
+        # what depends on the model, datatypes and layout only is computed once per (model object, datatypes,
+        # layout content); specs are frozen, and the arrays kept are read-only
+        key = (id(model), dtypes, _layout_key(parallel))
+        hit = _DEVICE_CACHE.get(key)
+        constants = hit[1] if hit is not None and hit[0] is model else _remember(
+            _DEVICE_CACHE, key, model, _device_constants(model, dtypes, parallel))
+        (self.fraction, self.weights, self.kv_layer, self.windows, self.counts, self.per_token, self.logits,
+         self.groups, self.cp) = constants
 
     def kv_per_sequence(self, context):
         """KV bytes of one sequence holding ``context`` tokens, on one device."""
         ctx = np.asarray(context, dtype=float)
         held = sum(c * np.minimum(ctx, w) for w, c in zip(self.windows, self.counts, strict=True))
         return self.fraction * held * self.kv_layer / self.cp
+
+    def _total(self, seqs, input_tokens, output_tokens):
+        """``Footprint.total_bytes`` for ``seqs`` sequences per device, without building the ``Footprint``."""
+        kv = seqs * self.kv_per_sequence(input_tokens + output_tokens)
+        act = np.minimum(seqs * input_tokens / self.cp, self.chunk) * self.per_token + seqs * self.logits
+        return self.weights + kv + act
 
     def footprint(self, batch, input_tokens, output_tokens, capacity_bytes) -> Footprint:
         seqs = np.asarray(batch, dtype=float) / self.groups  # sequences on this device
@@ -202,10 +240,10 @@ class DeviceMemory:
         points = [np.zeros(shape), np.broadcast_to(np.minimum(kink, top), shape),
                   *(np.full(shape, min(float(w), top)) for w in self.windows), np.full(shape, top)]
         xs = np.sort(np.stack(points), axis=0)
-        batch_b = np.broadcast_to(np.asarray(batch, dtype=float), shape)
+        zero = np.zeros(())
 
         def total(n):
-            return self.footprint(batch_b, n, 0, 0.0).total_bytes
+            return self._total(seqs, n, zero)
 
         fs = total(xs)
         below = fs <= limit  # increasing in n: True up to the crossing

@@ -66,25 +66,33 @@ class DTypes:
         if not self.embedding:
             object.__setattr__(self, "embedding", self.weight)
 
+    def _compute(self, a: str, b: str) -> str:
+        """``compute_dtype(a, b)``, remembered on this (frozen) record."""
+        memo = self.__dict__.setdefault("_compute_dtypes", {})
+        if (a, b) not in memo:
+            memo[a, b] = compute_dtype(a, b)
+        return memo[a, b]
+
     @property
     def head(self) -> str:
         """Datatype the LM head's matrix multiply runs at."""
-        return compute_dtype(self.embedding, self.activation)
+        return self._compute(self.embedding, self.activation)
 
     @property
     def gemm(self) -> str:
         """Datatype weight x activation products run at."""
-        return compute_dtype(self.weight, self.activation)
+        return self._compute(self.weight, self.activation)
 
     @property
     def attention(self) -> str:
         """Datatype attention (activation x cached KV) runs at."""
-        return compute_dtype(self.activation, self.kv)
+        return self._compute(self.activation, self.kv)
 
 
 @dataclass
 class OperatorTable:
-    """Operators of one step; array fields have shape (n_ops, *config_shape), per layer instance."""
+    """Operators of one step; array fields have shape (n_ops, *config_shape), per layer instance (``gemm_m`` and
+    ``gemm_n``: the same number of axes, of length 1 where they do not vary; they broadcast to that shape)."""
 
     names: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
@@ -116,14 +124,16 @@ class OperatorTable:
         """This table's rows followed by ``other``'s (configuration shapes broadcast together)."""
         shape = np.broadcast_shapes(self.flops.shape[1:], other.flops.shape[1:])
 
-        def join(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        def join(a: np.ndarray, b: np.ndarray, own: bool) -> np.ndarray:
             if a.ndim == 1:
                 return np.concatenate([a, b])
-            return np.concatenate([np.broadcast_to(a, (len(a), *shape)), np.broadcast_to(b, (len(b), *shape))])
+            # the GEMM shape keeps its own (smaller) broadcast shape, padded to the table's number of axes
+            to = _padded(np.broadcast_shapes(a.shape[1:], b.shape[1:]), len(shape)) if own else shape
+            return np.concatenate([np.broadcast_to(a, (len(a), *to)), np.broadcast_to(b, (len(b), *to))])
 
         return OperatorTable(self.names + other.names, self.groups + other.groups, self.kinds + other.kinds,
                              self.dtypes + other.dtypes,
-                             *(join(getattr(self, f), getattr(other, f)) for f in _ARRAY_FIELDS))
+                             *(join(getattr(self, f), getattr(other, f), f in _SHAPE_FIELDS) for f in _ARRAY_FIELDS))
 
     def total(self, attr: str) -> np.ndarray:
         """Sum over operators (times their layer counts) of ``attr`` ('flops', 'weight_bytes', ...)."""
@@ -132,6 +142,7 @@ class OperatorTable:
 
 
 _ARRAY_FIELDS = ("count", "kernels", "flops", "weight_bytes", "kv_bytes", "act_bytes", "gemm_m", "gemm_n")
+_SHAPE_FIELDS = ("gemm_m", "gemm_n")  # broadcast over the axes they vary along only (padded to the table's rank)
 
 
 class _Rows:
@@ -146,19 +157,34 @@ class _Rows:
 
     def table(self) -> OperatorTable:
         cols = list(zip(*self.rows, strict=True))
-        arrays = [np.asarray(c, dtype=float) if np.ndim(c) == 0 else c for col in cols[6:10] for c in col]
-        shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
         n = len(self.rows)
+        shape = np.broadcast_shapes(*{_shape(c) for col in cols[6:10] for c in col})
 
-        def stack(k: int) -> np.ndarray:
-            out = np.empty((n, *shape))
+        def stack(k: int, to: tuple[int, ...]) -> np.ndarray:
+            if not to:  # a single configuration: one value per row
+                return np.array(cols[k], dtype=float)
+            out = np.empty((n, *to))
             for row, value in enumerate(cols[k]):
                 out[row] = value
             return out
 
+        def own(k: int) -> tuple[int, ...]:
+            """The GEMM shape's own broadcast shape (it often varies along fewer axes than the table)."""
+            return _padded(np.broadcast_shapes(*{_shape(c) for c in cols[k]}), len(shape)) if shape else ()
+
         return OperatorTable(list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]),
-                             np.asarray(cols[4], dtype=float), np.asarray(cols[5], dtype=float),
-                             stack(6), stack(7), stack(8), stack(9), stack(10), stack(11))
+                             np.array(cols[4], dtype=float), np.array(cols[5], dtype=float),
+                             stack(6, shape), stack(7, shape), stack(8, shape), stack(9, shape), stack(10, own(10)),
+                             stack(11, own(11)))
+
+
+def _shape(value) -> tuple[int, ...]:
+    """np.shape of a row value (a Python number or a NumPy array or scalar), without converting it."""
+    return getattr(value, "shape", ())
+
+
+def _padded(shape: tuple[int, ...], ndim: int) -> tuple[int, ...]:
+    return (1,) * (ndim - len(shape)) + tuple(shape)
 
 
 def attended_keys(query_position, window: float, kind: str):
@@ -208,7 +234,7 @@ def mean_attended_keys(first, last, window: float, kind: str):
 
 @dataclass
 class _Ctx:
-    """Per-device quantities shared by the row builders of one step."""
+    """Per-device quantities shared by the row builders of one step (Python floats for a single value)."""
 
     model: ModelSpec
     phase: str
@@ -231,7 +257,7 @@ class _Ctx:
 
 def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, dtypes: DTypes,
                     parallel: Parallelism = SINGLE_DEVICE, linear_batch=None, prefix=0.0,
-                    extra_tokens=0.0, extra_head_tokens=0.0) -> OperatorTable:
+                    extra_tokens=0.0, extra_head_tokens=0.0, kind: str | None = None) -> OperatorTable:
     """Operators of one ``phase`` step on one device (see module docstring for the meaning).
 
     ``batch`` is the number of sequences of the device's attention group (its share of the replica's
@@ -244,21 +270,21 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     attend to P + their causal predecessors (pairs(P + S) - pairs(P)) and read P + S keys. Decode with S new tokens
     per sequence (a speculative verify step): each of the S queries attends to about the mean context, the keys are
     read once, and the LM head runs on all S. ``extra_tokens`` (prompt chunks riding in a mixed step) pass through
-    the linear layers and ``extra_head_tokens`` (prompts that finish in the step) through the LM head.
+    the linear layers and ``extra_head_tokens`` (prompts that finish in the step) through the LM head. ``kind``
+    (e.g. 'attention') keeps the rows of that kind only.
     """
-    q = np.asarray(new_tokens, dtype=float)
-    B = np.asarray(batch, dtype=float)
+    q = _value(new_tokens)
+    B = _value(batch)
     wb, ab, kb, eb = (bytes_per_element(d) for d in (dtypes.weight, dtypes.activation, dtypes.kv, dtypes.embedding))
-    tp = np.asarray(parallel.tp, dtype=float)
-    cp = np.asarray(parallel.cp, dtype=float)
+    tp = _value(parallel.tp)
+    cp = _value(parallel.cp)
     # context parallel: prefill splits the prompt's tokens over the cp ranks; decode runs the linear layers
     # on every rank
-    BL = B if linear_batch is None else np.asarray(linear_batch, dtype=float)
+    BL = B if linear_batch is None else _value(linear_batch)
     T = (BL * q / cp if phase == "prefill" else BL * q) + extra_tokens
-    c = _Ctx(model, phase, B, T, q / cp if phase == "prefill" else q, cp, tp, T * parallel.attention_groups,
-             np.asarray(parallel.ep, dtype=float),
-             parallel.expert_tp, np.asarray(parallel.expert_imbalance, dtype=float), wb, ab, kb, eb, dtypes.gemm,
-             dtypes.attention)
+    c = _Ctx(model, phase, B, T, q / cp if phase == "prefill" else q, cp, tp, T * _value(parallel.attention_groups),
+             _value(parallel.ep), _value(parallel.expert_tp), _value(parallel.expert_imbalance), wb, ab, kb, eb,
+             dtypes.gemm, dtypes.attention)
     H, V = model.hidden_size, model.vocab_size
     att = model.attention
     rows = _Rows()
@@ -293,7 +319,16 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     head_tokens = (B if phase == "prefill" else B * q) + extra_head_tokens
     rows.add("final_add_norm", "model", "elementwise", None, 1, act=4 * head_tokens * H * ab)
     _gemm(rows, c, "lm_head", "model", 1, head_tokens, H, V / tp, wb=eb, dtype=dtypes.head)
+    if kind is not None:
+        rows.rows = [row for row in rows.rows if row[2] == kind]
     return rows.table()
+
+
+def _value(x):
+    """``x`` as float64: a Python float for a single value (its +, -, *, / round exactly as NumPy's do, at a
+    fraction of the cost of 0-d array arithmetic), else a float array."""
+    a = np.asarray(x, dtype=float)
+    return float(a) if a.ndim == 0 else a
 
 
 def _gemm(rows, c: _Ctx, name, label, n, tokens, k_in, n_out, *, heads=1.0, kv=0.0, wb=None, dtype=None):

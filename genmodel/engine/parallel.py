@@ -22,11 +22,14 @@ Contract (docs/parallelism.md section 1)
 
 Fields may be NumPy arrays (the planner evaluates many layouts at once). Construction checks every value (whole
 numbers >= 1, fractions in range, no NaN); ``check(model)`` checks every layout against the model, element-wise.
+A layout of plain Python numbers (immutable) remembers its derived figures (``stage_size``, ``attention_groups``,
+``expert_tp``, ``devices``) as read-only values; a layout holding arrays computes them on every use.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import numpy as np
@@ -36,6 +39,14 @@ from genmodel.specs.checks import at_least, whole
 from genmodel.specs.model import ModelSpec
 
 MAX_DEGREE = 2**20  # far above any system; keeps device counts exact integers
+
+
+MAX_IMBALANCE = 1e300  # the fast path's bound (finite); larger values take the full check
+
+
+def _number(value: object) -> bool:
+    """A plain Python int or float (not bool, not an array)."""
+    return type(value) is float or type(value) is int
 
 
 def divisors(n: int) -> list[int]:
@@ -60,25 +71,39 @@ class Parallelism:
     def _arr(self, name: str) -> np.ndarray:
         return np.asarray(getattr(self, name), dtype=float)
 
+    def _memo(self, name: str, compute):
+        """``compute()``, remembered on a layout of plain Python numbers (immutable, so it cannot go stale; the value
+        is made read-only); layouts holding arrays, which may be changed in place, compute it on every call."""
+        memo = self.__dict__.get("_derived")
+        if memo is None:
+            return compute()
+        if name not in memo:
+            value = compute()
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
+            memo[name] = value
+        return memo[name]
+
     @property
     def stage_size(self) -> np.ndarray:
         """Devices per pipeline stage: ep with attention data parallelism, else tp x cp."""
-        return np.where(np.asarray(self.attention_dp, dtype=bool), self._arr("ep"), self._arr("tp") * self._arr("cp"))
+        return self._memo("stage_size", lambda: np.where(np.asarray(self.attention_dp, dtype=bool), self._arr("ep"),
+                                                         self._arr("tp") * self._arr("cp")))
 
     @property
     def attention_groups(self) -> np.ndarray:
         """Attention data-parallel groups per stage (ep / tp with attention_dp, else 1)."""
-        return self.stage_size / (self._arr("tp") * self._arr("cp"))
+        return self._memo("attention_groups", lambda: self.stage_size / (self._arr("tp") * self._arr("cp")))
 
     @property
     def expert_tp(self) -> np.ndarray:
         """Ways each routed expert is split (tp / ep, or 1 with attention_dp)."""
-        return self.stage_size / self._arr("cp") / self._arr("ep")
+        return self._memo("expert_tp", lambda: self.stage_size / self._arr("cp") / self._arr("ep"))
 
     @property
     def devices(self) -> np.ndarray:
         """Devices used by all replicas: dp x pp x stage size."""
-        return self._arr("dp") * self._arr("pp") * self.stage_size
+        return self._memo("devices", lambda: self._arr("dp") * self._arr("pp") * self.stage_size)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -91,15 +116,23 @@ class Parallelism:
         return bool(np.all(self.devices == 1))
 
     def __post_init__(self) -> None:
+        # plain Python numbers in range (the usual single layout) pass without building arrays
         for name in ("tp", "pp", "ep", "dp", "cp"):
-            whole(name, getattr(self, name), 1, MAX_DEGREE)
-        adp = np.asarray(self.attention_dp)
-        if adp.dtype != bool and not (adp.dtype.kind in "iu" and np.isin(adp, (0, 1)).all()):
-            raise InputTypeError(f"attention_dp must be True or False, got {self.attention_dp!r}", "attention_dp")
-        at_least("expert_imbalance", self.expert_imbalance, 1.0)
-        at_least("comm_overlap", self.comm_overlap, 0.0, 1.0)
+            value = getattr(self, name)
+            if not (type(value) is int and 1 <= value <= MAX_DEGREE):
+                whole(name, value, 1, MAX_DEGREE)
+        if type(self.attention_dp) is not bool:
+            adp = np.asarray(self.attention_dp)
+            if adp.dtype != bool and not (adp.dtype.kind in "iu" and np.isin(adp, (0, 1)).all()):
+                raise InputTypeError(f"attention_dp must be True or False, got {self.attention_dp!r}", "attention_dp")
+        if not (_number(self.expert_imbalance) and 1.0 <= self.expert_imbalance <= MAX_IMBALANCE):
+            at_least("expert_imbalance", self.expert_imbalance, 1.0)
+        if not (_number(self.comm_overlap) and 0.0 <= self.comm_overlap <= 1.0):
+            at_least("comm_overlap", self.comm_overlap, 0.0, 1.0)
         if self.micro_batches is not None:
             whole("micro_batches", self.micro_batches)
+        if all(type(getattr(self, f.name)) in (int, float, bool, type(None)) for f in dataclass_fields(self)):
+            object.__setattr__(self, "_derived", {})  # derived figures are remembered (see _memo)
 
     def check(self, model: ModelSpec, num_devices: int | None = None) -> None:
         """Raise ``ConfigurationError`` naming the valid choices unless every layout (arrays: every element)

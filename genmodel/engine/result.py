@@ -8,6 +8,9 @@ Metrics are NumPy arrays in SI units (0-d for a single configuration; ``result.t
 row per operator, collective and overhead of each phase, whose ``time_s`` column sums exactly to TTFT (prefill
 rows) and to the mean TPOT (decode rows): operator rows count every instance on the critical path (the
 heaviest pipeline stage's layers, times the pipeline slots, times the micro-batches of two-batch overlap).
+``prefill`` and ``decode`` hold the steps behind the figures (the decode step of many configurations at the mean
+context only, with a leading axis of length 1); a call evaluated in blocks (genmodel.engine.estimate) keeps none
+(``None``), and its per-configuration attributes come in the configuration shape.
 """
 
 from __future__ import annotations
@@ -51,8 +54,8 @@ class Estimate(MetricAttributes):
     realism: Realism
     inputs: dict[str, Any]
     metrics: dict[str, np.ndarray]
-    prefill: StepResult = field(repr=False)
-    decode: StepResult = field(repr=False)
+    prefill: StepResult | None = field(repr=False)  # None for a call evaluated in blocks
+    decode: StepResult | None = field(repr=False)
     placement: dict[str, list[np.ndarray]] = field(repr=False, default_factory=dict)
     platform: PlatformSpec | None = None
     parallel: Parallelism | None = None

@@ -7,7 +7,8 @@ For every operator row and configuration::
     t_compute = FLOPs / (peak[dtype] x compute_efficiency x flops_scale)
     t_memory  = sum over tiers t of bytes_t / (bandwidth_t x memory_efficiency x bandwidth_scale) + ramp
     t_power   = dynamic energy / (TDP - idle power)     (devices with per-operation energy coefficients only)
-    t         = max(t_compute, t_memory, t_power) + kernels x kernel_overhead_s        (0 if the row does no work)
+    t_busy    = max(t_compute, t_memory) + (1 - overlap) x min(t_compute, t_memory)
+    t         = max(t_busy, t_power) + kernels x kernel_overhead_s                     (0 if the row does no work)
     step time = sum over rows of count x t
 
 bytes_t splits each row's weight, KV and activation bytes over the memory tiers by the placement
@@ -15,8 +16,9 @@ fractions of ``genmodel.engine.memory.place``; transfers from different tiers ar
 conservative sum). ``t_power`` is the power cap: a device whose work would draw more than its TDP runs slower
 (it throttles) rather than spending less energy per operation. The *ideal* roofline is the same with both
 efficiencies 1 and no overhead (the power cap is physics and stays). Each row is labelled by what dominates its
-time: 'compute', 'memory', 'power' or 'overhead'. Compute and memory overlap perfectly inside an operator and
-not at all between operators.
+time: 'compute', 'memory', 'power' or 'overhead'. Inside an operator the shorter of compute and memory is hidden
+under the longer by the device's ``overlap`` share (``genmodel.engine.efficiency``: 0 for pipelined GEMM tiles,
+i.e. they add); between operators nothing overlaps.
 """
 
 from __future__ import annotations
@@ -55,29 +57,46 @@ class Timing:
         return BOUNDS[self._bound_index()]
 
     def _bound_index(self) -> np.ndarray:
-        """Index into BOUNDS of the largest term; ties go to the first (compute, memory, power, overhead)."""
+        """Index into BOUNDS of the largest term; ties go to the first (compute, memory, power, overhead).
+
+        Written as products of the comparisons (int8), the same indices as nested ``np.where`` at a fraction of
+        the cost on large arrays (a data-dependent ``np.where`` branches per element)."""
         c, m, p, o = self.compute_s, self.memory_s, self.power_s, self.overhead_s
-        if np.ndim(p) == 0 and p == 0:  # no power bound on this device
-            return np.where((c >= m) & (c >= o), 0, np.where(m >= o, 1, 3))
-        return np.where((c >= m) & (c >= p) & (c >= o), 0,
-                        np.where((m >= p) & (m >= o), 1, np.where(p >= o, 2, 3)))
+        if np.ndim(p) == 0 and p == 0:  # no power bound on this device: 0 (compute), else 1 (memory) or 3
+            compute = (c >= m) & (c >= o)
+            return ~compute * (np.int8(3) - np.int8(2) * (m >= o).astype(np.int8))
+        compute = (c >= m) & (c >= p) & (c >= o)
+        memory = (m >= p) & (m >= o)
+        # 0 if compute, else 1 if memory, else 2 if power (p >= o), else 3
+        return ~compute * (np.int8(1) + ~memory * (np.int8(1) + (~(p >= o)).astype(np.int8)))
 
     def phase_bound(self) -> np.ndarray:
         """Per configuration: the label whose operators take the largest share of the step time."""
         index = self._bound_index()
         no_power = np.ndim(self.power_s) == 0 and self.power_s == 0  # then no operator is power-bound
         zero = np.zeros(self.time_s.shape[1:])
-        shares = np.stack([zero if (k == 2 and no_power) else
-                           np.tensordot(self.count, np.where(index == k, self.time_s, 0.0), axes=(0, 0))
+        t = self.time_s
+        finite = bool(np.isfinite(t).all())  # then t x (index == k) is np.where(index == k, t, 0) exactly
+
+        def only(k: int) -> np.ndarray:
+            return t * (index == k) if finite else np.where(index == k, t, 0.0)
+
+        shares = np.stack([zero if (k == 2 and no_power) else _row_dot(self.count, only(k))
                            for k in range(len(BOUNDS))])
         return BOUNDS[np.argmax(shares, axis=0)]
+
+
+def _row_dot(count: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``np.tensordot(count, values, axes=(0, 0))`` for a 1-d ``count`` and a C-contiguous ``values``: the same
+    matrix product (so the same rounding) without tensordot's general axis handling."""
+    return np.dot(count.reshape(1, -1), values.reshape(len(values), -1)).reshape(values.shape[1:])
 
 
 def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth: dict[str, np.ndarray], *,
                    compute_efficiency: float, memory_efficiency: float, kernel_overhead_s: float,
                    flops_scale=1.0, bandwidth_scale=1.0, power_s=0.0,
                    memory_ramp_s=0.0, kv_memory_efficiency=None,
-                   busy_efficiency: float | None = None) -> tuple[Timing, Timing]:
+                   busy_efficiency: float | None = None, overlap: float = 1.0) -> tuple[Timing, Timing]:
     """Time each operator of ``table``: returns (realistic, ideal) timings.
 
     ``peak_flops``: per operator, the device's dense peak for its datatype (inf for memory-only rows).
@@ -89,31 +108,41 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     fraction ``kv_memory_efficiency`` (paged attention kernels; default: ``memory_efficiency``). ``power_s``: per
     operator, the
     least time its dynamic energy allows under the power cap (0 where there is no coefficient model).
-    ``busy_efficiency``: the large-shape compute fraction, for ``Timing.busy_compute_s``. The ideal timing uses
-    efficiencies of 1 and no kernel overhead.
+    ``busy_efficiency``: the large-shape compute fraction, for ``Timing.busy_compute_s``. ``overlap``: the share of
+    the shorter of compute and memory hidden under the longer inside a kernel (1: the roofline's max; 0: they add).
+    The ideal timing uses efficiencies of 1, perfect overlap and no kernel overhead.
     """
     extra = table.flops.ndim - 1
     peak = np.asarray(peak_flops, dtype=float).reshape(-1, *([1] * extra))
     ideal_c = table.flops / (peak * np.asarray(flops_scale))
     kv_read = table.kv_bytes * inv_bandwidth["kv"]
-    ideal_m = (table.weight_bytes * inv_bandwidth["weight"] + kv_read
-               + table.act_bytes * inv_bandwidth["act"]) / np.asarray(bandwidth_scale)
+    scale = np.asarray(bandwidth_scale)
+    unscaled = scale.ndim == 0 and float(scale) == 1.0  # x / 1 is x: skip the division
+    ideal_m = table.weight_bytes * inv_bandwidth["weight"] + kv_read + table.act_bytes * inv_bandwidth["act"]
+    if not unscaled:
+        ideal_m = ideal_m / scale
     ideal_c, ideal_m = np.broadcast_arrays(ideal_c, ideal_m)
-    does_work = (table.flops > 0) | (table.weight_bytes + table.kv_bytes + table.act_bytes > 0)
+    # byte counts are >= 0: "their sum > 0" is "one of them > 0"
+    does_work = (table.flops > 0) | (table.weight_bytes > 0) | (table.kv_bytes > 0) | (table.act_bytes > 0)
     kernels = table.kernels.reshape(-1, *([1] * extra))
     overhead = np.broadcast_to(np.where(does_work, kernels * kernel_overhead_s, 0.0), ideal_c.shape)
     compute = ideal_c / compute_efficiency  # a number, or per row (shape-dependent fractions)
     # KV-cache reads stream through the engine's (paged) attention kernel at their own fraction of the bandwidth
-    kv_m = kv_read / np.asarray(bandwidth_scale)
+    kv_m = kv_read if unscaled else kv_read / scale
     kv_eff = memory_efficiency if kv_memory_efficiency is None else kv_memory_efficiency
     memory = (ideal_m - kv_m) / memory_efficiency + kv_m / kv_eff + np.where(ideal_m > 0, kernels * memory_ramp_s, 0.0)
     capped = np.ndim(power_s) > 0 or power_s != 0  # without a power model the cap term is 0: skip it
     power = np.broadcast_to(np.asarray(power_s, dtype=float), ideal_c.shape) if capped else 0.0
     busy = None if busy_efficiency is None else ideal_c / busy_efficiency
-    longest = np.maximum(compute, memory)
+    if overlap == 0.0:  # max + 1 x min is the sum of the two, exactly
+        longest = compute + memory
+    else:
+        longest = np.maximum(compute, memory)
+        if overlap != 1.0:  # the part of the shorter term not hidden under the longer one
+            longest = longest + (1.0 - overlap) * np.minimum(compute, memory)
     real = Timing(compute, memory, overhead, (np.maximum(longest, power) if capped else longest) + overhead,
                   table.count, power, busy)
-    zero = np.zeros_like(ideal_c)
+    zero = np.broadcast_to(0.0, ideal_c.shape)  # the ideal has no overhead (a read-only view, no memory)
     ideal_longest = np.maximum(ideal_c, ideal_m)
     ideal = Timing(ideal_c, ideal_m, zero, np.maximum(ideal_longest, power) if capped else ideal_longest,
                    table.count, power)

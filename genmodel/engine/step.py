@@ -7,6 +7,9 @@ bandwidths, network, power model). ``Stepper.step(phase, seqs, new_tokens, conte
 for one **pipeline slot** of a step: the heaviest stage's share of the layers, the model-level operators, the
 collectives on the critical path, and the per-step overhead, for ``seqs`` sequences of one attention group
 (arrays over the configuration shape; decode arrays may carry a leading [mean step, final step] axis).
+``Stepper.decode_steps(seqs, new_tokens, (first, last))`` gives the same slot times of the mean and final decode
+steps of many configurations, re-timing only the attention rows (the only ones that depend on the context) for
+the final step.
 
 Timing of a slot::
 
@@ -30,7 +33,7 @@ ideal = 2 max(C'_ideal, M'_ideal) <= slot. Without overlap: slot = C + M + step 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -73,6 +76,8 @@ class StepResult:
     ideal_slot_s: np.ndarray
     step_overhead_s: np.ndarray  # the engine's host work in this step (a + b x sequences)
     micro_batches: np.ndarray  # 2 where two-batch overlap splits the slot, else 1
+    raw_comm: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # seconds before overlap hides any
+    raw_ideal_comm: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def comm_s(self) -> np.ndarray:
@@ -133,7 +138,41 @@ class Stepper:
         ``chunk.prompts`` prompts of ``chunk.tokens`` new tokens each after ``chunk.prefix`` cached ones, and the
         prompts that finish in the step pass through the LM head.
         """
-        s, r, e = self.s, self.s.realism, self.s.engine
+        g = self._shape(phase, seqs, chunk)
+        table = self._operators(phase, g, new_tokens, contexts, chunk)
+        real, ideal = self._roofline(table)
+        weights = self._weights(table, real, g)
+        return self._slot(phase, g, new_tokens, table, real, ideal, weights)
+
+    def decode_steps(self, seqs, new_tokens, contexts) -> tuple[StepResult, np.ndarray, np.ndarray]:
+        """The decode steps at the mean and at the final context of ``contexts`` = (first, last), each of shape
+        (2, *config): the ``StepResult`` of the mean step (arrays with a leading axis of length 1), and the slot and
+        ideal slot times of [mean step, final step], equal to those of ``step("decode", seqs, new_tokens,
+        contexts)``. Only attention rows depend on the context (genmodel.engine.operators), so the final step
+        re-times those rows alone and sums every row's time in the same order as ``step`` does."""
+        first, last = (np.asarray(c) for c in contexts)
+        g = self._shape("decode", seqs, None)
+        table = self._operators("decode", g, new_tokens, (first[:1], last[:1]), None)
+        real, ideal = self._roofline(table)
+        weights = self._weights(table, real, g)
+        mean = self._slot("decode", g, new_tokens, table, real, ideal, weights)
+        rows = [i for i, kind in enumerate(table.kinds) if kind == "attention"]
+        s = self.s
+        final_real, final_ideal = self._roofline(build_operators(
+            s.model, "decode", g.m_seqs, new_tokens, (first[1:], last[1:]), s.dtypes, s.par,
+            linear_batch=g.linear_seqs, extra_tokens=g.riding, kind="attention"))
+        times = []
+        for timing, final in ((real, final_real), (ideal, final_ideal)):
+            t = timing.time_s.copy()
+            t[rows] = final.time_s
+            times.append((weights * t).sum(axis=0))
+        final = self._slot("decode", g, new_tokens, None, None, None, None, ops=times, comm=(mean.raw_comm,
+                                                                                                mean.raw_ideal_comm))
+        return (mean, np.concatenate([mean.slot_s, final.slot_s]),
+                np.concatenate([mean.ideal_slot_s, final.ideal_slot_s]))
+
+    def _shape(self, phase: str, seqs, chunk: Chunk | None) -> _Shape:
+        """Sequences, prompts, micro-batches and padded batch sizes of one step."""
         seqs = np.asarray(seqs, dtype=float)
         prompts = np.zeros(()) if chunk is None else np.asarray(chunk.prompts, dtype=float)
         split = (self.overlap > 0) & (seqs + prompts >= 2)
@@ -142,13 +181,22 @@ class Stepper:
         if chunk is not None:  # a step carrying prompt chunks runs its linear layers unpadded (no decode graph)
             linear_seqs = np.where(prompts > 0, m_seqs, linear_seqs)
         riding = 0.0 if chunk is None else prompts * chunk.tokens / micro
-        table = build_operators(s.model, phase, m_seqs, new_tokens, contexts, s.dtypes, s.par,
-                                linear_batch=linear_seqs, extra_tokens=riding,
-                                extra_head_tokens=0.0 if chunk is None else prompts / micro)
+        return _Shape(seqs, prompts, split, micro, m_seqs, linear_seqs, riding)
+
+    def _operators(self, phase: str, g: _Shape, new_tokens, contexts, chunk: Chunk | None) -> OperatorTable:
+        s = self.s
+        table = build_operators(s.model, phase, g.m_seqs, new_tokens, contexts, s.dtypes, s.par,
+                                linear_batch=g.linear_seqs, extra_tokens=g.riding,
+                                extra_head_tokens=0.0 if chunk is None else g.prompts / g.micro)
         if chunk is not None:
-            prefill = build_operators(s.model, "prefill", prompts / micro, chunk.tokens, None, s.dtypes, s.par,
+            prefill = build_operators(s.model, "prefill", g.prompts / g.micro, chunk.tokens, None, s.dtypes, s.par,
                                       prefix=chunk.prefix)
             table = table.concat(prefill.select([k == "attention" for k in prefill.kinds], "chunk_"))
+        return table
+
+    def _roofline(self, table: OperatorTable) -> tuple[Timing, Timing]:
+        """Realistic and ideal times of every row (each row on its own: a subset of rows times the same)."""
+        s, r, e = self.s, self.s.realism, self.s.engine
         # per-configuration arrays align on the trailing axes, so decode's leading [mean, final] axis broadcasts
         peaks = [s.hw.peak_flops_per_s[d] if d else np.inf for d in table.dtypes]
         power_s = s.power.min_time_s(table, self.placement) if s.power is not None else 0.0
@@ -160,38 +208,65 @@ class Stepper:
                                       e.attention_scale, weight_only, e.weight_only_scale)
         ramp = self.physics.memory_ramp_bytes / (r.memory_efficiency * s.hw.fastest_memory.bandwidth_bytes_per_s
                                                  * s.bandwidth_scale)
-        real, ideal = time_operators(table, peaks, self.inv_bw, compute_efficiency=fractions,
-                                     memory_efficiency=r.memory_efficiency, kernel_overhead_s=r.kernel_overhead_s,
-                                     flops_scale=s.flops_scale, bandwidth_scale=s.bandwidth_scale, power_s=power_s,
-                                     memory_ramp_s=ramp,
-                                     kv_memory_efficiency=min(r.kv_memory_efficiency * e.kv_read_scale, 1.0),
-                                     busy_efficiency=r.compute_efficiency)
-        extra = real.time_s.ndim - 1
-        is_layer = np.array([g != "model" for g in table.groups]).reshape(-1, *([1] * extra))
-        count = table.count.reshape(-1, *([1] * extra))
-        weights = count * np.where(is_layer, self.fraction, 1.0) * micro
-        ops = (weights * real.time_s).sum(axis=0)
-        ideal_ops = (weights * ideal.time_s).sum(axis=0)
+        return time_operators(table, peaks, self.inv_bw, compute_efficiency=fractions,
+                              memory_efficiency=r.memory_efficiency, kernel_overhead_s=r.kernel_overhead_s,
+                              flops_scale=s.flops_scale, bandwidth_scale=s.bandwidth_scale, power_s=power_s,
+                              memory_ramp_s=ramp,
+                              kv_memory_efficiency=min(r.kv_memory_efficiency * e.kv_read_scale, 1.0),
+                              busy_efficiency=r.compute_efficiency,
+                              overlap=self.physics.compute_memory_overlap)
 
-        tokens = m_seqs * np.asarray(new_tokens, dtype=float) / (np.asarray(s.par.cp, dtype=float)
-                                                                 if phase == "prefill" else 1.0) + riding
-        comm, ideal_comm = {}, {}
-        if self.net is not None:
-            comm = {k: micro * v for k, v in self._collectives(self.net, phase, tokens, m_seqs).items()}
-            perfect = self.net.scaled(efficiency=1.0)
-            ideal_comm = {k: micro * v for k, v in self._collectives(perfect, phase, tokens, m_seqs).items()}
-        total = sum(comm.values(), np.zeros_like(ops))
-        ideal_total = sum(ideal_comm.values(), np.zeros_like(ops))
+    def _weights(self, table: OperatorTable, real: Timing, g: _Shape) -> np.ndarray:
+        """Instances of each row per slot: layer count x the stage's share of the layers x micro-batches."""
+        extra = real.time_s.ndim - 1
+        is_layer = np.array([grp != "model" for grp in table.groups]).reshape(-1, *([1] * extra))
+        count = table.count.reshape(-1, *([1] * extra))
+        return count * np.where(is_layer, self.fraction, 1.0) * g.micro
+
+    def _slot(self, phase: str, g: _Shape, new_tokens, table, real, ideal, weights, ops=None,
+              comm=None) -> StepResult:
+        """The slot: operator times summed over rows (or ``ops`` = [real, ideal] given), the collectives (or ``comm``
+        = their raw [real, ideal] seconds given), two-batch overlap and the engine's step overhead."""
+        s, r = self.s, self.s.realism
+        if ops is None:
+            ops = [(weights * real.time_s).sum(axis=0), (weights * ideal.time_s).sum(axis=0)]
+        ops, ideal_ops = ops
+        if comm is None:
+            tokens = g.m_seqs * np.asarray(new_tokens, dtype=float) / (np.asarray(s.par.cp, dtype=float)
+                                                                       if phase == "prefill" else 1.0) + g.riding
+            comm = ({}, {})
+            if self.net is not None:
+                comm = ({k: g.micro * v for k, v in self._collectives(self.net, phase, tokens, g.m_seqs).items()},
+                        {k: g.micro * v for k, v in self._collectives(self.net.scaled(efficiency=1.0), phase, tokens,
+                                                                      g.m_seqs).items()})
+        raw, ideal_raw = comm
+        split, micro = g.split, g.micro
+        total = sum(raw.values(), np.zeros_like(ops))
+        ideal_total = sum(ideal_raw.values(), np.zeros_like(ops))
         # two-batch overlap: per micro-batch, min(f M', C') hidden under the other micro-batch's work
         hidden = np.where(split, micro * np.minimum(self.overlap * total / micro, ops / micro), 0.0)
         ideal_hidden = np.where(split, micro * np.minimum(ideal_total / micro, ideal_ops / micro), 0.0)
-        exposed = _scaled(comm, total, total - hidden)
-        ideal_exposed = _scaled(ideal_comm, ideal_total, ideal_total - ideal_hidden)
+        exposed = _scaled(raw, total, total - hidden)
+        ideal_exposed = _scaled(ideal_raw, ideal_total, ideal_total - ideal_hidden)
         # host work of the engine for this step: a + b x the replica's sequences in it
-        step = r.step_overhead_s + r.step_overhead_per_sequence_s * (seqs + prompts) * self.groups \
-            + (r.prefill_overhead_s if phase == "prefill" else r.prefill_overhead_s * np.minimum(prompts, 1.0))
+        step = r.step_overhead_s + r.step_overhead_per_sequence_s * (g.seqs + g.prompts) * self.groups \
+            + (r.prefill_overhead_s if phase == "prefill" else r.prefill_overhead_s * np.minimum(g.prompts, 1.0))
         return StepResult(table, real, ideal, weights, exposed, ideal_exposed, ops, ideal_ops,
-                          ops + (total - hidden) + step, ideal_ops + (ideal_total - ideal_hidden), step, micro)
+                          ops + (total - hidden) + step, ideal_ops + (ideal_total - ideal_hidden), step, micro,
+                          raw, ideal_raw)
+
+
+@dataclass
+class _Shape:
+    """Sequences and micro-batching of one step (``Stepper._shape``)."""
+
+    seqs: np.ndarray
+    prompts: np.ndarray
+    split: np.ndarray  # two-batch overlap splits the slot
+    micro: np.ndarray  # 2 where split, else 1
+    m_seqs: np.ndarray  # sequences per micro-batch (padded as the engine computes them)
+    linear_seqs: np.ndarray  # ... as the linear layers run them (a captured decode graph's size)
+    riding: np.ndarray | float  # prompt tokens riding in a decode step, per micro-batch
 
 
 def _scaled(parts: dict[str, np.ndarray], total, exposed) -> dict[str, np.ndarray]:

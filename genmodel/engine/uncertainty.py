@@ -5,9 +5,10 @@ Contract
 The bands come from held-out measurements, not from the residuals a fit was made on. ``genmodel validate
 --calibrate --write`` predicts every published row with its whole hold-out group (publisher, engine, harness) left
 out of the fit and stores, per cell (hardware kind, serving engine, phase), the conformal quantiles of the log
-errors of those predictions (``validation/error_bands.json``). Each error is oriented as a time: ``r = log(predicted
-time / measured time)`` (a rate's error is negated), so a measurement lies in ``[T exp(-r_hi), T exp(-r_lo)]``
-for a predicted time T, and ``[R exp(r_lo), R exp(r_hi)]`` for a predicted rate R.
+errors of those predictions (``validation/error_bands.json``); the rows predicted with the served-traffic model
+make cells of their own, for ``serve``'s percentiles and throughputs. Each error is oriented as a time:
+``r = log(predicted time / measured time)`` (a rate's error is negated), so a measurement lies in
+``[T exp(-r_hi), T exp(-r_lo)]`` for a predicted time T, and ``[R exp(r_lo), R exp(r_hi)]`` for a predicted rate R.
 
 ``band(kind, engine, phase, calibrated)`` looks the cell up, then its parents (same kind and phase, any engine;
 then the phase over all kinds); a cell with fewer than ``MIN_CELL`` held-out rows borrows its parent's band
@@ -43,12 +44,14 @@ class Band:
     basis: str
 
     def times(self, value):
-        """(low, high) of a predicted time."""
-        return np.asarray(value) * math.exp(-self.high), np.asarray(value) * math.exp(-self.low)
+        """(low, high) of a predicted time (an unbounded time, or no band, gives nan or 0 and inf edges)."""
+        with np.errstate(invalid="ignore"):
+            return np.asarray(value) * math.exp(-self.high), np.asarray(value) * math.exp(-self.low)
 
     def rates(self, value):
         """(low, high) of a predicted rate."""
-        return np.asarray(value) * math.exp(self.low), np.asarray(value) * math.exp(self.high)
+        with np.errstate(invalid="ignore"):
+            return np.asarray(value) * math.exp(self.low), np.asarray(value) * math.exp(self.high)
 
 
 NO_BAND = Band(-math.inf, math.inf, 0, "no held-out measurements: no band")
@@ -117,8 +120,11 @@ def _stored() -> dict:
         return {}
 
 
-def band(kind: str, engine: str, phase: str, calibrated: bool = True) -> Band:
-    """The stored 80% band for an estimate of this kind, engine and phase (see the module docstring)."""
+def band(kind: str, engine: str, phase: str, calibrated: bool = True, served: bool = False) -> Band:
+    """The stored 80% band for an estimate of this kind, engine and phase (see the module docstring); ``served``:
+    the band of the served-traffic model's figures (cells from the served rows alone)."""
     data = _stored()
+    if served:
+        data = data.get("served", {})
     cells = data.get("calibrated" if calibrated else "defaults", {})
     return lookup(cells, kind, engine, phase)

@@ -29,7 +29,7 @@ import numpy as np
 
 from genmodel.data.registry import get_model, resolve_hardware
 from genmodel.engine.collectives import Network
-from genmodel.engine.estimate import estimate
+from genmodel.engine.estimate import estimate, only_metrics
 from genmodel.engine.inputs import resolve_dtypes
 from genmodel.engine.parallel import Parallelism, divisors
 from genmodel.errors import ConfigurationError
@@ -110,8 +110,9 @@ def size(model, hardware, batch: int = 1, input_tokens: int = 1024, output_token
     model = get_model(model)
     limit = _max_devices(hardware, max_devices if max_devices is not None else 4096)
     lay = layouts(model, limit)
-    result = estimate(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
-                      activation_dtype, parallel=_parallelism(lay), check_fit=False, **kwargs)
+    with only_metrics(COLUMNS):
+        result = estimate(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
+                          activation_dtype, parallel=_parallelism(lay), check_fit=False, **kwargs)
     frame = _frame(result)
     fitting = frame[frame.fits]
     if fitting.empty:
@@ -181,8 +182,9 @@ def plan(model, hardware, input_tokens: int = 1024, output_tokens: int = 256, tt
     batch = np.asarray(batches, dtype=int)[:, None]
     par = _parallelism(lay)
     groups = par.attention_groups
-    result = estimate(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype,
-                      parallel=par, check_fit=False, **kwargs)
+    with only_metrics(COLUMNS):  # the columns of the frame only
+        result = estimate(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
+                          activation_dtype, parallel=par, check_fit=False, **kwargs)
     frame = _frame(result)
     # each attention group needs a whole sequence; fill the budget with replicas
     frame = frame[np.ravel(np.broadcast_to(batch >= groups, result.metrics["fits"].shape))]
@@ -238,8 +240,9 @@ def _plan_served(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, m
     kwargs.pop("costs", None)  # served plans report no cost or energy
     lay = layouts(model, limit)
     # layouts whose weights do not fit even at batch 1 cannot serve: dropped before the traffic model
-    fits_one = estimate(model, hardware, 1, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype,
-                        parallel=_parallelism(lay), check_fit=False, **kwargs).metrics["fits"]
+    with only_metrics(("fits",)):
+        fits_one = estimate(model, hardware, 1, input_tokens, output_tokens, weight_dtype, kv_dtype,
+                            activation_dtype, parallel=_parallelism(lay), check_fit=False, **kwargs).metrics["fits"]
     lay = {k: v[np.ravel(fits_one)] for k, v in lay.items()}
     if not len(lay["tp"]):
         raise ConfigurationError(f"{model.name} does not fit on {limit} or fewer devices of this kind; allow more "

@@ -246,6 +246,9 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
             d["interconnect_latency_s"] = np.full_like(np.asarray(d[KEYS["flops"]], dtype=float), np.inf)
     scaled = _scaled_reference(fwd, targets, cap_scale, rows, devices=devices)
     scaled.update({KEYS[r]: scaled["scale_factor"] * ref[r] for r in (*RESOURCES, "capacity")})
+    band_basis = None
+    if mode_rate is None:  # the 80% band of the realistic floors (served figures carry no band yet)
+        band_basis = _banded(realistic, scaled, rows, targets, cap_scale, ref, hw, engine, calibrated, devices)
     # what binds: the resource whose floor asks most of the reference (floor / reference's own figure)
     names = np.array(["flops", "bandwidth", "interconnect", "capacity"])
     stack = np.stack(np.broadcast_arrays(*(np.asarray(floors_real[r], dtype=float) for r in RESOURCES),
@@ -260,11 +263,39 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
                 "samples_per_prompt": n, "use_case": getattr(case, "name", None), "compute_dtype": dt.activation,
                 "layout": {k: _plain(v) for k, v in layout.items()},
                 "scale_up_domain_devices": int(np.max(replace(par, pp=1, dp=1).devices)),
-                "realistic_basis": f"{hw.name}'s efficiencies, overheads and engine"}
+                "realistic_basis": f"{hw.name}'s efficiencies, overheads and engine", "band_basis": band_basis}
     result = Requirements(model.name, (platform or hw).name, settings, realistic, ideal, system, scaled, binding,
                           unbeatable, devices, power, forward=fwd, reference_spec=hw)
     result.compare = {name: _compare(fwd, name, realistic, targets) for name in compare}
     return result
+
+
+def _banded(realistic, scaled, rows, targets, cap_scale, ref, hw, engine, calibrated, devices) -> str:
+    """Add ``<floor>_low`` / ``<floor>_high`` (and the scaled reference's ``scale_factor_low/high``): the floors
+    if the reference's real times sit at the edges of its 80% band (``genmodel.engine.uncertainty``). A measured
+    time is ``predicted x exp(-r)`` with r in [r_lo, r_hi], so meeting T takes a predicted time of at most
+    T exp(r_lo) at the pessimistic edge (``_high``: more hardware) and T exp(r_hi) at the optimistic one. The
+    capacity's band is the memory band (+-1.5 GiB of footprint over the usable share). Returns the bands' basis."""
+    from genmodel.engine.realism import resolve_realism
+    from genmodel.engine.uncertainty import MEMORY_BAND_BYTES, band
+
+    realism = resolve_realism(hw, None, calibrated, engine)
+    fitted = realism.origin != "defaults"
+    bands = {"ttft": band(hw.kind, realism.engine, "prefill", fitted),
+             "tpot": band(hw.kind, realism.engine, "decode", fitted)}
+    for edge, side in (("low", "high"), ("high", "low")):
+        edge_targets = {k: None if v is None else v * np.exp(getattr(bands[k], side)) for k, v in targets.items()}
+        floors, _ = _floors_static(rows, edge_targets, "")
+        for r in RESOURCES:
+            realistic[f"{KEYS[r]}_{edge}"] = floors[r] * ref[r] if devices > 1 or r != "interconnect" else \
+                np.zeros_like(np.asarray(floors[r], dtype=float))
+        k_time = _affine_scale(rows["ones"], rows["limitless"], edge_targets)
+        scaled[f"scale_factor_{edge}"] = np.maximum(k_time, cap_scale)
+    spread = MEMORY_BAND_BYTES / realism.usable_memory_fraction
+    capacity = np.asarray(realistic[KEYS["capacity"]], dtype=float)
+    realistic[f"{KEYS['capacity']}_low"] = np.maximum(capacity - spread, 0.0)
+    realistic[f"{KEYS['capacity']}_high"] = capacity + spread
+    return f"TTFT: {bands['ttft'].basis}; TPOT: {bands['tpot'].basis}"
 
 
 def _best_layout(model, hardware, I, O, B, rate, q, n, dtypes, engine, calibrated, targets, devices,

@@ -12,7 +12,8 @@ the clients a benchmark keeps in flight (closed loop); ``offline`` submits that 
 rates and the parallel degrees may be arrays; they broadcast and nothing loops over configurations in Python.
 The result's ``metrics`` are SI arrays: ``ttft_p50_s`` ... ``e2e_p99_s``, ``tpot_mean_s``, ``tpot_p99_s``,
 ``itl_p99_s``, ``output_tokens_per_s`` (and per device), ``max_request_rate_per_s``, ``goodput_requests_per_s``
-(with targets), ``running_batch``, ``utilization``, ``bottleneck``, ``kv_cache_bytes``, ``fits``.
+(with targets), ``running_batch``, ``utilization``, ``bottleneck``, ``kv_cache_bytes``, ``fits``; every time and
+throughput has ``_low`` / ``_high``: the 80% band of the served rows' held-out errors (docs/validation.md).
 ``kv_offload`` (docs/serving.md section 4b) puts KV in host memory, or in the device's slower tier named by
 its spec's ``host_link``: ``"host"`` (alias ``"throughput"``, FlexGen-style) adds the host pool to the running
 requests' KV capacity and streams the share beyond device memory over the link every step (overlapped with the
@@ -77,6 +78,26 @@ class Served(MetricAttributes):
         if self.realism is not None:
             out["realism"] = self.realism.to_dict()
         return out
+
+
+SERVED_RATES = ("output_tokens_per_s", "output_tokens_per_s_per_device", "total_tokens_per_s")
+
+
+def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndarray]:
+    """``<figure>_low`` / ``<figure>_high``: the 80% band of the served rows' held-out errors (TTFT percentiles with
+    the prefill cell; TPOT, ITL, end-to-end and throughputs with the decode cell; genmodel.engine.uncertainty)."""
+    from genmodel.engine.uncertainty import band
+
+    fitted = s.realism.origin != "defaults"
+    bands = {p: band(s.hw.kind, engine, p, fitted, served=True) for p in ("prefill", "decode")}
+    out = {}
+    for key, value in m.items():
+        if key.endswith("_s") and key.startswith(("ttft_", "tpot_", "itl_", "e2e_")):
+            phase = "prefill" if key.startswith("ttft_") else "decode"
+            out[f"{key}_low"], out[f"{key}_high"] = bands[phase].times(np.asarray(value, dtype=float))
+    for key in SERVED_RATES:
+        out[f"{key}_low"], out[f"{key}_high"] = bands["decode"].rates(np.asarray(m[key], dtype=float))
+    return out
 
 
 def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_tokens=1024, output_tokens=256, *,
@@ -201,6 +222,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     if offload is not None:
         m["bottleneck"] = np.where(link_bound, "host link", m["bottleneck"])
     m["devices"] = devices
+    m.update(_served_bands(m, s, e.name))
     shape = np.broadcast_shapes(*(np.shape(v) for v in m.values()))
     m = {key: np.broadcast_to(np.asarray(v), shape).copy() if shape else np.asarray(v) for key, v in m.items()}
     settings = {"mode": load.mode, "input_tokens": _plain(I), "output_tokens": _plain(O), "input_cv": input_cv,

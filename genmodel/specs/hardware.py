@@ -154,6 +154,9 @@ class Microarchitecture(FrozenSpec):
         None, gt=0, description="Prompt length at which fused prefill attention reaches half of its peak fraction.")
     memory_ramp_bytes: BytesOrZero | None = Field(
         None, description="Bytes a kernel moves at which it reaches half of its streaming bandwidth.")
+    compute_memory_overlap: float | None = Field(
+        None, ge=0.0, le=1.0, description="Share of the shorter of a kernel's arithmetic and data-movement times "
+        "hidden under the longer (1: the ideal roofline max; 0: they add, as in the ECM model).")
     source: str | None = Field(None, description="Where the figures come from (datasheet, architecture whitepaper).")
 
 

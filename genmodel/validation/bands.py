@@ -35,29 +35,30 @@ def _is_time(metric: str) -> bool:
     return METRICS[metric][0].endswith("_s")
 
 
-def residuals(records: Table) -> list[dict[str, Any]]:
-    """One dict per scored record: kind, engine, phase, hold-out group and the time-oriented log error."""
+def residuals(records: Table, served: bool = False) -> list[dict[str, Any]]:
+    """One dict per scored record: kind, engine, phase, hold-out group and the time-oriented log error; the rows
+    predicted with ``estimate`` (``served`` False) or those predicted with the served-traffic model (True)."""
     out = []
     for r in records.rows():
         error = r.get("error_pct")
         if error is None or not math.isfinite(error) or r.get("group") not in ("prefill", "decode"):
             continue
-        if r.get("batching") == "served":
-            continue  # the bands belong to estimate's figures; served-traffic predictions are scored apart
+        if (r.get("batching") == "served") != served:
+            continue  # estimate's bands and serve's bands are made apart
         sign = 1.0 if _is_time(r["metric"]) else -1.0
         out.append({"kind": r["kind"], "engine": r.get("engine") or "", "phase": r["group"],
                     "holdout": r.get("holdout") or r["id"], "r": sign * math.log1p(error / 100.0)})
     return out
 
 
-def make_bands(records: Table) -> dict[str, dict]:
-    """The band cells from held-out records."""
-    return uncertainty.build([(x["kind"], x["engine"], x["phase"], x["r"]) for x in residuals(records)])
+def make_bands(records: Table, served: bool = False) -> dict[str, dict]:
+    """The band cells from held-out records (``served``: of the served-traffic rows)."""
+    return uncertainty.build([(x["kind"], x["engine"], x["phase"], x["r"]) for x in residuals(records, served)])
 
 
-def coverage(records: Table) -> dict[str, Any]:
+def coverage(records: Table, served: bool = False) -> dict[str, Any]:
     """Nested coverage of the 80% bands: each hold-out group against bands made without it."""
-    rs = residuals(records)
+    rs = residuals(records, served)
     groups = sorted({x["holdout"] for x in rs})
     hits: dict[str, list[bool]] = {}
     per_group: list[float] = []
@@ -88,7 +89,11 @@ def write_bands(calibrated: Table, defaults: Table, today: str | None = None, fo
             "method": "split-conformal quantiles of time-oriented log errors of leave-one-group-out predictions, "
                       "per (kind, engine, phase) with parents (docs/validation.md)",
             "calibrated": make_bands(calibrated), "defaults": make_bands(defaults),
-            "coverage": {"calibrated": coverage(calibrated), "defaults": coverage(defaults)}}
+            # serve's figures: cells from the served-traffic rows alone (never fitted on), with their own coverage
+            "served": {"calibrated": make_bands(calibrated, served=True),
+                       "defaults": make_bands(defaults, served=True)},
+            "coverage": {"calibrated": coverage(calibrated), "defaults": coverage(defaults),
+                         "served": coverage(calibrated, served=True)}}
     path = Path(folder) / BANDS_FILE
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

@@ -161,11 +161,22 @@ def format_requirements(d: dict[str, Any]) -> str:
              "", "  floors per device: each resource's minimum with the others unlimited (necessary, not sufficient)",
              f"  {'':32}{'realistic':>20}{'ideal':>20}{'whole system':>20}"]
     lines += [f"  {name:32}{real:>20}{ide:>20}{sys_:>20}" for name, real, ide, sys_ in rows]
+    if d.get("band_basis"):
+        spans = [(label, fmt(d[f"{key}_low"]), fmt(d[f"{key}_high"])) for label, key, fmt in (
+            ("FLOP/s", "flops_per_s", _flops), ("bandwidth", "memory_bandwidth_bytes_per_s", _bw),
+            ("capacity", "memory_capacity_bytes", _gib), ("interconnect", "interconnect_bandwidth_bytes_per_s", _bw))
+            if d["devices"] > 1 or key != "interconnect_bandwidth_bytes_per_s"]
+        lines.append("  80% band of the realistic floors (the reference's held-out errors): "
+                     + ", ".join(f"{label} {lo} to {hi}" for label, lo, hi in spans))
+    else:
+        lines.append("  no band: requirements under an arrival rate carry none yet (as serve's figures)")
     unbeat = d["unbeatable"]
     lines += ["", f"  floor no hardware beats on this layout: TTFT {latency(unbeat['ttft_s'])}, TPOT "
                   f"{latency(unbeat['tpot_s'])} (engine and kernel overheads, collective latency)",
               f"  binding: {d['binding']}",
-              f"  scaled reference: {ref['device']} x {ref['scale_factor']:,.3g} meets every target "
+              f"  scaled reference: {ref['device']} x {ref['scale_factor']:,.3g}"
+              + (f" (80% band {ref['scale_factor_low']:,.3g}-{ref['scale_factor_high']:,.3g})"
+                 if "scale_factor_low" in ref else "") + " meets every target "
               f"(time {ref['time_factor']:,.3g}x, capacity {ref['capacity_factor']:,.3g}x); alone, with the others "
               f"at the reference: FLOP/s {_factor(ref['alone']['flops'])}, bandwidth "
               f"{_factor(ref['alone']['bandwidth'])}, interconnect "

@@ -245,6 +245,15 @@ def _quantity(option: str, text: str | None, dimension: str, example: str, kv_of
     return value
 
 
+def _band_lines(d: dict[str, Any]) -> list[str]:
+    """The 80% bands of the p50 figures (served rows' held-out errors), when the stored bands have them."""
+    if not all(math.isfinite(d.get(k) if d.get(k) is not None else math.inf)
+               for k in ("ttft_p50_s_high", "tpot_p50_s_high")):
+        return ["  no band: too few held-out served rows for this kind and engine"]
+    return [f"  80% band of the p50 figures (held-out served rows): TTFT {latency(d['ttft_p50_s_low'])} to "
+            f"{latency(d['ttft_p50_s_high'])}, TPOT {latency(d['tpot_p50_s_low'])} to {latency(d['tpot_p50_s_high'])}"]
+
+
 def _offload_lines(d: dict[str, Any]) -> list[str]:
     """The KV-offload lines of the report (none without offload)."""
     mode = d.get("kv_offload")
@@ -297,6 +306,7 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
         f"  {'TPOT (per request)':26}" + "".join(f" {latency(d[f'tpot_p{q}_s']):>13}" for q in (50, 90, 99)),
         f"  {'inter-token gap':26}" + "".join(f" {latency(d[f'itl_p{q}_s']):>13}" for q in (50, 90, 99)),
         f"  {'end-to-end':26}" + "".join(f" {latency(d[f'e2e_p{q}_s']):>13}" for q in (50, 90, 99)),
+        *_band_lines(d),
         "",
         f"  throughput {d['output_tokens_per_s']:,.1f} output tok/s ({d['output_tokens_per_s_per_device']:,.1f} per "
         f"device), {d['request_rate_per_s']:,.3g} requests/s; running batch {d['running_batch']:,.1f}",

@@ -78,7 +78,8 @@ def validate(
         extra["uncalibrated"] = v.summarize(defaults)
         extra["in_sample"] = v.summarize(v.apply(rows, fits))
         extra["leave_one_source_out"] = v.summarize(held_out)
-        extra["band_coverage"] = {"calibrated": bands.coverage(held_out), "defaults": bands.coverage(defaults)}
+        extra["band_coverage"] = {"calibrated": bands.coverage(held_out), "defaults": bands.coverage(defaults),
+                                  "served": bands.coverage(held_out, served=True)}
         if write:
             written = v.write_calibration(fits)  # reloads the databases
             written.append(bands.write_bands(held_out, defaults))
