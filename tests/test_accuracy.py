@@ -17,7 +17,7 @@ from genmodel import validation as v
 from genmodel.validation import bands
 
 DATA = Path(__file__).resolve().parent.parent / "validation" / "measured.csv"
-SNAPSHOT_SHA256 = "136bf224f4ccdaa48683432a4369fa071f100144c358124fa1d032e4aeb44015"
+SNAPSHOT_SHA256 = "4fa11c704bbe4febf7cca662309e38f02588fbc298500064c4e65efd57583d9f"
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +46,14 @@ def test_leave_one_source_out_errors(held_out):
     s = v.summarize(held_out)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] >= 250 and decode["sources"] >= 15 and prefill["n"] >= 70 and prefill["sources"] >= 8
-    # measured on the snapshot: decode 19.3% (goal 20%, met), prefill 34.2% (goal 25%, not met)
+    # measured on the snapshot: decode 19.5% (goal 20%, met), prefill 27.7% (goal 25%, not met)
     assert decode["median_abs_error_pct"] <= 20.0
-    assert prefill["median_abs_error_pct"] <= 35.0
-    # no single source carries the figure: the median of the per-source medians stays close (16.9%, 33.0%)
-    assert decode["median_of_source_medians_pct"] <= 19.0
-    assert prefill["median_of_source_medians_pct"] <= 34.5
-    # within +-25%: decode 60% (goal 60%, met), prefill 46% (not met)
-    assert decode["within_25pct"] >= 0.595 and prefill["within_25pct"] >= 0.42
+    assert prefill["median_abs_error_pct"] <= 28.5
+    # no single source carries the figure: the median of the per-source medians stays close (16.4%, 31.1%)
+    assert decode["median_of_source_medians_pct"] <= 18.0
+    assert prefill["median_of_source_medians_pct"] <= 32.5
+    # within +-25%: decode 59.8% (goal 60%, one row short), prefill 46% (not met)
+    assert decode["within_25pct"] >= 0.59 and prefill["within_25pct"] >= 0.44
     # the calibrated prediction has no systematic lean on held-out decode rows (the issue's starting point: -32%)
     assert abs(decode["median_signed_error_pct"]) <= 8.0
 
@@ -68,17 +68,17 @@ def test_served_rows_out_of_sample(held_out):
 
 def test_physics_defaults_alone(defaults):
     s = v.summarize(defaults)
-    # measured: decode 20.7% (goal <= 30%, met), prefill 32.1% (not met)
+    # measured: decode 21.1% (goal <= 30%, met), prefill 31.5% (not met)
     assert s["phase:decode"]["median_abs_error_pct"] <= 23.0
-    assert s["phase:prefill"]["median_abs_error_pct"] <= 34.0
+    assert s["phase:prefill"]["median_abs_error_pct"] <= 33.0
 
 
 def test_band_coverage_out_of_sample(held_out, defaults):
     # nested: each source's rows against bands built from the other sources' held-out residuals only
     calibrated, plain = bands.coverage(held_out), bands.coverage(defaults)
-    assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 75%
-    assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 74% averaged over 15 sources
-    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 79%; per source 73%
+    assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 78%
+    assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 77% averaged over 17 sources
+    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 80%; per source 75%
     assert plain["group_coverage"] >= 0.65
 
 
@@ -86,8 +86,8 @@ def test_batch_one_llama_8b_on_h100():
     # the most common question: Llama-3.1-8B bf16, batch 1, one H100 SXM, 1,024 in / 256 out, served by vLLM.
     # Published: ALCF's LLM-Inference-Bench (2024) measured 0.994 s for 128 in / 128 out and 8.10 s for
     # 1,024 / 1,024 with vLLM on H100, i.e. about 7.7-7.9 ms per output token; vLLM and TensorRT-LLM users report
-    # 6-7.5 ms with newer releases. The prediction must sit in the issue's 5.5-8 ms (measured 7.51 ms) and its 80%
-    # band must contain 6-8 ms.
+    # 6-7.5 ms with newer releases. The prediction must sit in the issue's 5.5-8 ms and its 80%
+    # band must contain 6-8 ms (measured 7.47 ms, band 4.4-11.0 ms).
     r = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=1024, output_tokens=256)
     assert 5.5e-3 <= r.tpot_s <= 8e-3
     assert r.metrics["tpot_s_low"] <= 6e-3 and r.metrics["tpot_s_high"] >= 8e-3

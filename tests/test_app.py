@@ -477,6 +477,11 @@ def test_load_curves_are_physical_and_span_5_to_99_percent_of_saturation():
     traces = {t.name: t for t in fig.data}
     assert (np.asarray(traces["TTFT P99"].y) >= np.asarray(traces["TTFT P50"].y)).all()
     assert [s.x0 for s in fig.layout.shapes if s.name == "saturation"] == [top, top]
+    # the shaded 80% band of TTFT P50 spans the served rows' band around the curve (genmodel.engine.uncertainty)
+    shaded = [t for t in fig.data if t.name and t.name.startswith("80% band of TTFT P50")]
+    assert len(shaded) == 2 and shaded[1].fill == "tonexty"
+    assert np.allclose(shaded[0].y, np.asarray(curves["ttft_p50_s_high"]) * 1e3, equal_nan=True)
+    assert (np.asarray(shaded[1].y) <= np.asarray(traces["TTFT P50"].y)).all()
 
 
 def test_goodput_equals_the_offered_load_when_every_request_meets_loose_targets():

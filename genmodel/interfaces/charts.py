@@ -334,7 +334,8 @@ def validation_figure(records: Any, color_by: str = "kind") -> go.Figure:
 
 # ---- served traffic (genmodel.serve) ---------------------------------------------------------------------------
 LOAD_COLUMNS = ("ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "tpot_mean_s", "tpot_p99_s", "goodput_requests_per_s",
-                "max_goodput_rate_per_s", "max_request_rate_per_s", "utilization", "stable")
+                "max_goodput_rate_per_s", "max_request_rate_per_s", "utilization", "stable",
+                "ttft_p50_s_low", "ttft_p50_s_high", "tpot_mean_s_low", "tpot_mean_s_high")
 # vertical line -> (colour, dash, where its label goes)
 RATE_LINES = {"saturation": ("black", "dash", "top left"), "chosen rate": ("crimson", "solid", "top left"),
               "largest rate meeting the targets": ("seagreen", "dot", "bottom left")}
@@ -386,12 +387,19 @@ def serving_latency_figure(curves: Any, max_rate_per_s: float, rate_per_s: float
                            ttft_target_s: float | None = None, tpot_target_s: float | None = None,
                            percentile: float | None = None) -> go.Figure:
     """Two panels sharing the request-rate axis (requests/s): TTFT P50/P90/P99 (ms, log) above, TPOT mean and P99
-    (ms, log) below, from ``load_curves``; dashed target lines at ``percentile``, vertical lines at the saturation
-    rate and at the chosen rate."""
+    (ms, log) below, from ``load_curves``, with the 80% bands of TTFT P50 and TPOT mean shaded where ``curves`` has
+    them; dashed target lines at ``percentile``, vertical lines at the saturation rate and at the chosen rate."""
     curves = _table(curves)
     x = curves["request_rate_per_s"]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=("time to first token", "time per output token"))
+    for key, row, color in (("ttft_p50_s", 1, "rgba(66,146,198,0.15)"), ("tpot_mean_s", 2, "rgba(165,15,21,0.12)")):
+        if f"{key}_low" in curves.columns and np.isfinite(np.asarray(curves[f"{key}_high"], dtype=float)).any():
+            label = f"80% band of {'TTFT P50' if row == 1 else 'TPOT mean'} (held-out served rows)"
+            fig.add_trace(go.Scatter(x=x, y=_ms(curves[f"{key}_high"]), mode="lines", line={"width": 0},
+                                     showlegend=False, hoverinfo="skip", name=label), row=row, col=1)
+            fig.add_trace(go.Scatter(x=x, y=_ms(curves[f"{key}_low"]), mode="lines", line={"width": 0},
+                                     fill="tonexty", fillcolor=color, name=label), row=row, col=1)
     for key, name, color in (("ttft_p50_s", "TTFT P50", "#9ecae1"), ("ttft_p90_s", "TTFT P90", "#4292c6"),
                              ("ttft_p99_s", "TTFT P99", "#08306b")):
         fig.add_trace(go.Scatter(x=x, y=_ms(curves[key]), name=name, mode="lines", line={"color": color}),
@@ -650,7 +658,8 @@ def device_resources(names: Any, compute_dtype: str = "bf16") -> Table:
 
 
 def requirements_table(result: Any) -> Table:
-    """One row: the floors per device (realistic; ``ideal_``; ``system_`` for the whole layout), the binding
+    """One row: the floors per device (realistic, with ``_low`` / ``_high``: their 80% band for a static batch;
+    ``ideal_``; ``system_`` for the whole layout), the binding
     resource, the scaled reference (``scale_factor`` of every resource together, ``alone_<resource>_factor`` of each
     with the others at the reference; inf: it cannot meet the targets alone), the times no hardware beats, the
     device count and the reference (scalar targets)."""
@@ -658,6 +667,11 @@ def requirements_table(result: Any) -> Table:
                            "binding": [str(result.binding)]}
     for prefix, floors in (("", result.realistic), ("ideal_", result.ideal), ("system_", result.system)):
         row.update({f"{prefix}{k}": [_scalar(floors[k])] for k in FLOOR_COLUMNS})
+    # the 80% band of the realistic floors and of the scaled reference (static batch only)
+    row.update({f"{k}_{edge}": [_scalar(result.realistic[f"{k}_{edge}"])] for k in FLOOR_COLUMNS
+                for edge in ("low", "high") if f"{k}_{edge}" in result.realistic})
+    row.update({f"scale_factor_{edge}": [_scalar(result.scaled[f"scale_factor_{edge}"])] for edge in ("low", "high")
+                if f"scale_factor_{edge}" in result.scaled})
     row.update({k: [_scalar(result.scaled[k])] for k in ("scale_factor", "time_factor", "capacity_factor")})
     row.update({f"alone_{r}_factor": [_scalar(v)] for r, v in result.scaled["alone"].items()})
     row.update({f"unbeatable_{k}": [_scalar(v)] for k, v in result.unbeatable.items()})

@@ -485,6 +485,15 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, x_max, ttft_targe
         good = check(mid)
         lo = np.where(good, mid, lo)
         hi = np.where(good, hi, mid)
-    t = terms(lo, r, s)
-    rate = lo / _mean_step(t, _evaluate(step, t, s.mixed))
+    # the rate the open-loop solver maps onto load lo: lambda(x) = x / t(x) interpolated linearly on the same load
+    # grid (``_open_loop_x``), so that serving at the returned rate lands at (or below) the load that met the targets
+    t_nodes = terms(nodes, r, s)
+    lam_nodes = nodes / _mean_step(t_nodes, _evaluate(step, t_nodes, s.mixed))
+    above = np.clip(np.sum(nodes < lo[None, ...], axis=0), 1, len(GRID) - 1)
+    x0 = np.take_along_axis(nodes, above[None, ...] - 1, 0)[0]
+    x1 = np.take_along_axis(nodes, above[None, ...], 0)[0]
+    l0 = np.take_along_axis(lam_nodes, above[None, ...] - 1, 0)[0]
+    l1 = np.take_along_axis(lam_nodes, above[None, ...], 0)[0]
+    w = np.clip((lo - x0) / np.where(x1 > x0, x1 - x0, 1.0), 0.0, 1.0)
+    rate = l0 + w * (l1 - l0)
     return np.where(any_ok, rate, 0.0)
