@@ -183,3 +183,157 @@ def test_operator_bound_is_the_largest_term_first_on_ties(power):
     t = Timing(c, m, o, np.maximum(np.maximum(c, m), np.maximum(p, o)), np.ones(shape[0]), p)
     stacked = np.stack([c, m, np.broadcast_to(p if power else -np.inf, shape), o])
     assert np.array_equal(t.bound, BOUNDS[np.argmax(stacked, axis=0)])  # argmax: the first of equal maxima
+
+
+# ---- caches of the second round (realism, physics, platform devices, database roots, shared GEMM shapes) ----------
+def test_realism_follows_a_changed_spec_and_override(toy_hw):
+    from genmodel.engine.realism import resolve_realism
+    from genmodel.specs.hardware import Efficiency
+
+    # toy_hw's entry sets compute_efficiency 0.5; a copy with 0.7 is a new (frozen) object and must not hit
+    changed = toy_hw.model_copy(update={"efficiency": toy_hw.efficiency.model_copy(update={"compute_efficiency": 0.7})})
+    assert resolve_realism(toy_hw).compute_efficiency == 0.5
+    assert resolve_realism(changed).compute_efficiency == 0.7
+    assert resolve_realism(toy_hw).compute_efficiency == 0.5
+    assert resolve_realism(toy_hw, Efficiency(compute_efficiency=0.3)).compute_efficiency == 0.3
+    assert resolve_realism(toy_hw, Efficiency(compute_efficiency=0.4)).compute_efficiency == 0.4
+    # h100-sxm carries a calibration: uncalibrated, no factor may come from it
+    h100 = genmodel.get_hardware("h100-sxm")
+    assert "calibrated" in resolve_realism(h100, None, True).origin
+    assert "calibrated" not in resolve_realism(h100, None, False).origin
+    assert "calibrated" in resolve_realism(h100, None, True).origin
+    # through estimate: TPOT of a memory-bound decode step scales with 1 / memory efficiency (toy_hw: 0.8)
+    slower = toy_hw.model_copy(update={"efficiency": toy_hw.efficiency.model_copy(
+        update={"memory_efficiency": 0.4, "kv_memory_efficiency": 0.4})})
+    kwargs = {"model": _model(2), "batch": 1, "input_tokens": 100, "output_tokens": 2}
+    fast, slow = genmodel.estimate(hardware=toy_hw, **kwargs), genmodel.estimate(hardware=slower, **kwargs)
+    weights_s = fast.weights_bytes / 1e12  # one read of the weights at 1 TB/s
+    assert fast.tpot_s > weights_s / 0.8 and slow.tpot_s > weights_s / 0.4 > fast.tpot_s
+
+
+def test_physics_follows_a_changed_spec(toy_hw):
+    from genmodel.engine.efficiency import Physics
+
+    arch = toy_hw.microarchitecture
+    other = toy_hw.model_copy(update={"microarchitecture": arch.model_copy(update={"compute_units": 100,
+                                                                                    "matrix_unit_rows": 16})})
+    assert (Physics.of(toy_hw).compute_units, Physics.of(toy_hw).matrix_unit_rows) == (None, 1)
+    assert (Physics.of(other).compute_units, Physics.of(other).matrix_unit_rows) == (100, 16)
+    assert Physics.of(toy_hw).matrix_unit_rows == 1
+
+
+def test_a_platform_device_is_made_once_per_platform_and_follows_its_network():
+    from genmodel.data.registry import platform_device
+
+    platform = genmodel.get_platform("dgx-h200")
+    device = platform_device(platform)
+    assert device is platform_device(platform)  # the same object: per-device caches hit
+    assert device.scale_up == platform.scale_up
+    link = platform.scale_up.bandwidth_per_direction_bytes_per_s
+    faster = platform.scale_up.model_copy(update={"bandwidth_per_direction_bytes_per_s": 2 * link})
+    changed = platform.model_copy(update={"scale_up": faster})
+    assert platform_device(changed).scale_up.bandwidth_per_direction_bytes_per_s == 2 * link
+    assert platform_device(platform).scale_up == platform.scale_up
+
+
+def test_database_roots_follow_the_environment(monkeypatch, tmp_path):
+    from genmodel.data import registry
+
+    for folder in (tmp_path / "a", tmp_path / "b"):
+        monkeypatch.setenv("GENMODEL_USER_DIR", str(folder))
+        assert registry._roots()[0] == str(folder)
+
+
+@pytest.mark.parametrize("model, hardware", [("deepseek-v3", "h200-sxm"), ("llama-3.1-8b", "h100-sxm"),
+                                             ("llama-3.1-8b", "epyc-9965"), ("mixtral-8x7b", "alveo-u280")])
+def test_gemm_rows_sharing_a_shape_get_the_fractions_of_the_plain_path(model, hardware):
+    from dataclasses import replace
+
+    from genmodel.engine.efficiency import DTYPE_FRACTION, Physics, compute_fractions, gemm_shape_factor
+
+    # rows built from one M (every dense linear layer: the step's tokens) share that side's tiles; the fractions
+    # must be those of each row on its own: efficiency x datatype fraction x gemm_shape_factor (or the vector floor)
+    physics = Physics.of(genmodel.get_hardware(hardware))
+    batch = np.array([1.0, 3.0, 40.0, 300.0, 5000.0])
+    table = build_operators(genmodel.get_model(model), "prefill", batch, np.array([7.0, 128.0, 1.0, 900.0, 3.0]),
+                            None, DTypes("fp8", "bf16", "bf16"), Parallelism(tp=np.array([1, 2, 4, 8, 2])))
+    assert table.gemm_m_keys is not None and len(set(table.gemm_m_keys)) < len(table.kinds)
+    shared = compute_fractions(table, 0.7, 0.6, physics)
+    assert np.array_equal(shared, compute_fractions(replace(table, gemm_m_keys=None, gemm_n_keys=None), 0.7, 0.6,
+                                                    physics))
+    peaks = dict(physics.peak_flops_per_s)
+    for i, kind in enumerate(table.kinds):
+        if kind != "gemm":
+            continue
+        dtype = DTYPE_FRACTION[table.dtypes[i]]
+        factor = gemm_shape_factor(np.broadcast_to(table.gemm_m[i], (5,)), np.broadcast_to(table.gemm_n[i], (5,)),
+                                   physics)
+        if physics.vector_flops_per_s:
+            factor = np.maximum(factor, physics.vector_flops_per_s / peaks[table.dtypes[i]] / dtype)
+        assert np.allclose(shared[i], 0.7 * dtype * factor, rtol=1e-15, atol=0), table.names[i]
+    assert np.all(shared[[k == "elementwise" for k in table.kinds]] == 0.7)
+
+
+def test_in_place_temporaries_leave_the_inputs_alone():
+    from genmodel.economics.energy import MEMORY_ACTIVITY_WEIGHT, PowerModel
+    from genmodel.engine.roofline import time_operators
+
+    rng = np.random.default_rng(2)
+    table = build_operators(genmodel.get_model("llama-3.1-8b"), "decode", rng.uniform(1, 64, 20), 1,
+                            (rng.uniform(10, 9000, 20), rng.uniform(10, 9000, 20)), DTypes("bf16", "bf16", "bf16"))
+    before = {f: getattr(table, f).copy() for f in ("flops", "weight_bytes", "kv_bytes", "act_bytes")}
+    inv = {k: np.full(20, 1 / 3.35e12) for k in ("weight", "kv", "act")}
+    real, ideal = time_operators(table, [1e15 if d else np.inf for d in table.dtypes], inv, compute_efficiency=0.6,
+                                 memory_efficiency=0.8, kernel_overhead_s=2e-6, bandwidth_scale=rng.uniform(0.5, 2, 20),
+                                 memory_ramp_s=1e-7, busy_efficiency=0.7, overlap=0.0)
+    for f, value in before.items():
+        assert np.array_equal(getattr(table, f), value), f
+    # real time = compute + memory + overhead (overlap 0), each term as documented in genmodel.engine.roofline
+    assert np.allclose(real.time_s, real.compute_s + real.memory_s + real.overhead_s, rtol=1e-15, atol=0)
+    assert np.allclose(ideal.time_s, np.maximum(ideal.compute_s, ideal.memory_s), rtol=0, atol=0)
+    power = PowerModel.of(genmodel.get_hardware("h100-sxm"))
+    compute_s, memory_s = real.compute_s.copy(), real.memory_s.copy()
+    static, compute, memory = power.operator_energy(table, real, {})
+    assert np.array_equal(real.compute_s, compute_s) and np.array_equal(real.memory_s, memory_s)
+    # envelope model by hand: P = idle + (TDP - idle) x min(1, (busy_c + w busy_m) / t), split by the two shares
+    busy = np.minimum(real.busy_compute_s, real.compute_s)
+    weighted = busy + MEMORY_ACTIVITY_WEIGHT * real.memory_s
+    dynamic = (power.tdp_w - power.idle_w) * np.minimum(real.time_s, weighted)
+    assert np.allclose(static, power.idle_w * real.time_s, rtol=1e-15, atol=0)
+    assert np.allclose(compute, dynamic * busy / weighted, rtol=1e-14, atol=0)
+    assert np.allclose(compute + memory, dynamic, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("name", ["llama-3.1-8b", "gemma-2-27b", "deepseek-v3", "llama-4-scout", "gpt-oss-20b"])
+def test_the_longest_context_of_one_configuration_is_that_of_the_array_path(name):
+    # a single configuration takes a Python-float path: it must give each configuration's array figure, and the
+    # footprint at that context fits while one token more does not (or the model's maximum is reached)
+    rng = np.random.default_rng(4)
+    memory = DeviceMemory(genmodel.get_model(name), DTypes("fp8", "bf16", "fp8"), Parallelism(tp=2),
+                          prefill_chunk_tokens=2048)
+    batch, capacity = rng.integers(1, 2000, 60).astype(float), rng.uniform(1e9, 2e11, 60)
+    many = memory.max_context(batch, capacity)
+    for b, cap, n in zip(batch, capacity, many, strict=True):
+        one = memory.max_context(float(b), float(cap))
+        assert one.shape == () and one.dtype == np.int64 and one == n
+        if 0 < n < memory.model.max_context_tokens:
+            assert memory._total(b / memory.groups, float(n), 0.0) <= cap < memory._total(b / memory.groups,
+                                                                                          float(n + 1), 0.0)
+
+
+@pytest.mark.parametrize("name", ["llama-3.1-8b", "gemma-2-27b", "deepseek-v3"])
+def test_the_largest_batch_of_one_configuration_is_that_of_the_array_path(name):
+    # the Python-float path must give each configuration's array figure; at that batch the footprint fits and one
+    # sequence more per group does not (checked with the footprint itself), and no capacity gives 0
+    rng = np.random.default_rng(6)
+    memory = DeviceMemory(genmodel.get_model(name), DTypes("fp8", "bf16", "fp8"), Parallelism(tp=2),
+                          prefill_chunk_tokens=4096)
+    prompt, out = rng.integers(1, 60000, 60).astype(float), rng.integers(1, 4000, 60).astype(float)
+    capacity = rng.uniform(1e9, 2e11, 60)
+    many = memory.max_batch(prompt, out, capacity)
+    for i, o, cap, n in zip(prompt, out, capacity, many, strict=True):
+        one = memory.max_batch(float(i), float(o), float(cap))
+        assert one.shape == () and one.dtype == np.int64 and one == n
+        if n > 0:
+            assert bool(memory.footprint(n, i, o, cap).fits) and not bool(memory.footprint(n + 1, i, o, cap).fits)
+    assert memory.max_batch(1000.0, 100.0, 0.0) == 0

@@ -132,11 +132,22 @@ def use_databases(folders: list[str | Path]) -> None:
 
 
 def _roots() -> tuple[str, ...]:
-    env = [p for p in os.environ.get("GENMODEL_DB", "").split(os.pathsep) if p]
+    configured = os.environ.get("GENMODEL_DB", "")
+    env = [p for p in configured.split(os.pathsep) if p] if configured else []
     for folder in env:
         if not Path(folder).is_dir():
             raise SpecError(f"GENMODEL_DB names {folder}, which is not a folder")
-    return (str(user_dir()), *(str(Path(p)) for p in env), *map(str, _extra_roots))
+    # every lookup asks: the strings are made once per value of the variables they come from
+    return _roots_of(configured, os.environ.get("GENMODEL_USER_DIR"), *map(os.environ.get, _PLATFORMDIRS_ENV),
+                     tuple(_extra_roots))
+
+
+@functools.lru_cache(maxsize=16)
+def _roots_of(configured: str, user: str | None, *rest) -> tuple[str, ...]:
+    *platform_env, extra = rest
+    user_root = Path(user) if user else _platform_dir("user_data_dir", *platform_env)
+    env = [p for p in configured.split(os.pathsep) if p]
+    return (str(user_root), *(str(Path(p)) for p in env), *map(str, extra))
 
 
 @dataclass
@@ -298,7 +309,21 @@ def platform_device(platform: PlatformSpec) -> HardwareSpec:
         raise SpecError(f"platform {platform.name!r}{f' ({where})' if where else ''} names the device "
                         f"{platform.device!r}, which is not in the database: {exc}", "hardware") from None
     update = {k: getattr(platform, k) for k in ("scale_up", "scale_out") if getattr(platform, k) is not None}
-    return hw.model_copy(update=update) if update else hw
+    if not update:
+        return hw
+    # one copy per (platform, device) spec object pair: specs are frozen, so a changed entry or a reloaded database
+    # is a new object and misses; the same object each call lets per-device caches (genmodel.engine) hit
+    cached = _platform_devices.get(id(platform))
+    if cached is not None and cached[0] is platform and cached[1] is hw:
+        return cached[2]
+    device = hw.model_copy(update=update)
+    if len(_platform_devices) >= 64:
+        _platform_devices.clear()
+    _platform_devices[id(platform)] = (platform, hw, device)
+    return device
+
+
+_platform_devices: dict[int, tuple[PlatformSpec, HardwareSpec, HardwareSpec]] = {}
 
 
 def entry_file(kind: Kind, name: str) -> Path | None:

@@ -120,6 +120,12 @@ class PowerModel:
                                                                                         timing.compute_s)
             weighted = busy + MEMORY_ACTIVITY_WEIGHT * timing.memory_s
             dynamic = self.dynamic_w * np.minimum(t, weighted)
+            if timing.busy_compute_s is not None and _fresh(busy, weighted.shape) and _fresh(dynamic, weighted.shape):
+                # the same numbers with fewer temporaries: busy / weighted where weighted > 0 (busy / 1 elsewhere),
+                # times dynamic, into busy; dynamic - compute into dynamic
+                np.divide(busy, weighted, out=busy, where=weighted > 0)
+                compute = np.multiply(dynamic, busy, out=busy)
+                return static, compute, np.subtract(dynamic, compute, out=dynamic)
             compute = dynamic * (busy / np.where(weighted > 0, weighted, 1.0))
             return static, compute, dynamic - compute
         compute, memory = self.dynamic_energy(table, placement)  # the roofline's power bound keeps P <= TDP
@@ -134,3 +140,9 @@ class PowerModel:
         else:
             dynamic = self.dynamic_w * COMM_ACTIVITY * seconds
         return static, dynamic
+
+
+def _fresh(a, shape: tuple[int, ...]) -> bool:
+    """True when ``a`` is an array of ``shape`` that owns its float64 data (a temporary safe to overwrite)."""
+    return isinstance(a, np.ndarray) and a.shape == shape and a.dtype == np.float64 and a.base is None \
+        and a.flags.writeable

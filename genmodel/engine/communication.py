@@ -63,6 +63,8 @@ def pp_send(net: Network, par: Parallelism, tokens, H: int, ab: float):
     """Seconds for one stage-to-stage activation transfer, averaged over the stage boundaries."""
     pp = np.asarray(par.pp, dtype=float)
     stage = par.stage_size
+    if pp.ndim == 0 and not pp > 1:  # one stage: no boundary to cross (the zeros the last line would give)
+        return np.zeros(np.broadcast_shapes(np.shape(tokens), np.shape(stage), np.shape(net.domain)))
     boundaries = np.maximum(pp - 1, 1)
     # boundary k sits after k x stage devices; it crosses a scale-up domain when that is a multiple of it
     crossing = np.minimum(pp - 1, np.floor((pp - 1) * stage / net.domain))

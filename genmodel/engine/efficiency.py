@@ -29,10 +29,12 @@ Defaults and their sources are in ``KIND_PHYSICS`` and docs/formulas.md; every p
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
+from genmodel.engine.memo import IdentityCache
 from genmodel.engine.operators import OperatorTable
 from genmodel.specs.hardware import HardwareSpec
 
@@ -60,6 +62,11 @@ class Physics:
 
     @classmethod
     def of(cls, hw: HardwareSpec) -> Physics:
+        """The device's physics, computed once per spec object (``genmodel.engine.memo``: specs are frozen)."""
+        return _PHYSICS.get((hw,), (), lambda: cls._of(hw))
+
+    @classmethod
+    def _of(cls, hw: HardwareSpec) -> Physics:
         base = KIND_PHYSICS[hw.kind]
         own = hw.microarchitecture
         tile = tuple(own.gemm_tile) if own.gemm_tile else base.gemm_tile
@@ -71,6 +78,8 @@ class Physics:
                    else base.compute_memory_overlap,
                    float(hw.peak_flops_per_s.get("fp32", 0.0)), tuple(sorted(hw.peak_flops_per_s.items())))
 
+
+_PHYSICS = IdentityCache()
 
 # Kind defaults. GPUs: CUDA mma tiles are 16 rows on Ampere/Ada (CDNA MFMA likewise), 128 x 128 output tiles are
 # cuBLAS's common large tile; FlashAttention-2/3 reach half their peak fraction near 512-token sequences
@@ -106,17 +115,36 @@ def _quantized(x: np.ndarray, step) -> np.ndarray:
 
 def gemm_shape_factor(m, n, physics: Physics) -> np.ndarray:
     """Tile and wave quantization of a GEMM with m rows and n columns (1 = no loss)."""
-    m = np.maximum(np.asarray(m, dtype=float), 1.0)
-    n = np.maximum(np.asarray(n, dtype=float), 1.0)
-    rows = float(physics.matrix_unit_rows)
     if physics.gemm_tile is None:
+        m = np.maximum(np.asarray(m, dtype=float), 1.0)
+        n = np.maximum(np.asarray(n, dtype=float), 1.0)
+        rows = float(physics.matrix_unit_rows)
         return _quantized(m, rows) if rows > 1 else np.ones_like(m * n)
-    tile_m_max, tile_n = physics.gemm_tile
-    tile_m = np.clip(2.0 ** np.ceil(np.log2(m)), rows, float(tile_m_max))
-    factor = _quantized(m, tile_m) * _quantized(n, float(tile_n))
+    return _combined(*_m_side(m, physics), *_n_side(n, physics), physics)
+
+
+def _m_side(m, physics: Physics) -> tuple[np.ndarray, np.ndarray]:
+    """(used share of the row tiles, row tiles) of a GEMM of m rows, for a device with a GEMM tile."""
+    m = np.maximum(np.asarray(m, dtype=float), 1.0)
+    tile_m = np.clip(2.0 ** np.ceil(np.log2(m)), float(physics.matrix_unit_rows), float(physics.gemm_tile[0]))
+    steps = np.ceil(m / tile_m)
+    return m / (steps * tile_m), steps
+
+
+def _n_side(n, physics: Physics) -> tuple[np.ndarray, np.ndarray]:
+    """(used share of the column tiles, column tiles) of a GEMM of n columns."""
+    n = np.maximum(np.asarray(n, dtype=float), 1.0)
+    tile_n = physics.gemm_tile[1]
+    steps = np.ceil(n / tile_n)
+    return n / (steps * float(tile_n)), steps
+
+
+def _combined(share_m, steps_m, share_n, steps_n, physics: Physics) -> np.ndarray:
+    """Tile quantization times the wave quantization over the compute units."""
+    factor = share_m * share_n
     if physics.compute_units:
         units = float(physics.compute_units)
-        tiles = np.ceil(m / tile_m) * np.ceil(n / tile_n)
+        tiles = steps_m * steps_n
         waves = tiles / units
         # fewer tiles than units: the library splits K so that floor(units / tiles) units share each tile
         # (split-K / stream-K); otherwise the last wave runs partly empty
@@ -125,35 +153,79 @@ def gemm_shape_factor(m, n, physics: Physics) -> np.ndarray:
     return factor
 
 
+def _nan_to_one(x: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(x, nan=1.0)`` of a fresh array (rows picked by index), in place and only when ``x`` holds a
+    value that is not finite (the usual case has none: one check instead of nan_to_num's six passes)."""
+    return x if np.isfinite(x).all() else np.nan_to_num(x, copy=False, nan=1.0)
+
+
+def _side(side, values: np.ndarray, rows: np.ndarray, keys: tuple | None, physics: Physics, ops: int):
+    """``side`` (``_m_side`` or ``_n_side``) of ``values[rows]`` (NaN counting as 1), computed once per distinct key
+    and gathered back when that saves work: ``ops`` is about how many array operations the side takes per row."""
+    if keys is not None:
+        first: dict = {}
+        position = np.array([first.setdefault(keys[r], len(first)) for r in rows], dtype=np.intp)
+        if ops * (len(rows) - len(first)) > 2 * len(rows):  # fewer operations than the two gathers cost
+            distinct = np.array([rows[position.tolist().index(k)] for k in range(len(first))], dtype=np.intp)
+            share, steps = side(_nan_to_one(values[distinct]), physics)
+            return share[position], steps[position]
+    return side(_nan_to_one(values[rows]), physics)
+
+
+@functools.lru_cache(maxsize=256)
+def _row_constants(kinds: tuple[str, ...], dtypes: tuple[str | None, ...], physics: Physics):
+    """What ``compute_fractions`` needs per row that depends only on the rows' kinds and datatypes and the device:
+    (GEMM row indices, attention row indices, each GEMM row's datatype fraction, and its vector-unit floor
+    (vector peak / the row's matrix peak / datatype fraction), or None where the device has no vector peak)."""
+    gemm = np.array([i for i, k in enumerate(kinds) if k == "gemm"], dtype=np.intp)
+    attention = np.array([i for i, k in enumerate(kinds) if k == "attention"], dtype=np.intp)
+    dtype = np.array([DTYPE_FRACTION.get(dtypes[i] or "bf16", 1.0) for i in gemm])
+    floor = None
+    if physics.vector_flops_per_s and len(gemm):
+        peaks = dict(physics.peak_flops_per_s)
+        ratio = np.array([physics.vector_flops_per_s / peaks[dtypes[i]] if peaks.get(dtypes[i]) else 0.0
+                          for i in gemm])
+        floor = ratio / dtype
+    for a in (gemm, attention, dtype, floor):
+        if a is not None:
+            a.flags.writeable = False  # shared between calls
+    return gemm, attention, dtype, floor
+
+
 def compute_fractions(table: OperatorTable, compute_efficiency: float, attention_efficiency: float,
                       physics: Physics, attention_scale: float = 1.0, weight_only=False,
                       weight_only_scale: float = 1.0) -> np.ndarray:
     """Per operator row (shape (n_ops, *config)): the achievable fraction of the row's dense peak.
-    ``weight_only``: per row (or for all), whether the GEMM dequantizes narrower weights in its kernel."""
-    kinds = np.array(table.kinds)
+    ``weight_only``: per row (or for all), whether the GEMM dequantizes narrower weights in its kernel.
+
+    Each term is computed on the rows it applies to only (GEMM rows, attention rows); every other row gets
+    ``compute_efficiency``."""
+    gemm_rows, attention_rows, dtype, floor = _row_constants(tuple(table.kinds), tuple(table.dtypes), physics)
     extra = table.flops.ndim - 1
     shape = (-1, *([1] * extra))
-    dtype = np.array([DTYPE_FRACTION.get(d or "bf16", 1.0) for d in table.dtypes]).reshape(shape)
-    m = np.nan_to_num(table.gemm_m, nan=1.0)
-    n = np.nan_to_num(table.gemm_n, nan=1.0)
-    rows = np.flatnonzero(kinds == "gemm")  # the shape factor only where it applies (about half the rows)
-    shape_factor = np.ones(np.broadcast_shapes(m.shape, n.shape))
-    if len(rows):
-        shape_factor[rows] = gemm_shape_factor(np.broadcast_to(m, shape_factor.shape)[rows],
-                                               np.broadcast_to(n, shape_factor.shape)[rows], physics)
-    if physics.vector_flops_per_s and len(rows):
-        # a GEMM of a few rows (decode at small batch) runs as a GEMV on the vector units when padding the matrix
-        # instruction would be slower: its fraction of the row's own peak is at least vector peak / matrix peak
-        peaks = dict(physics.peak_flops_per_s)
-        ratio = np.array([physics.vector_flops_per_s / peaks[d] if peaks.get(d) else 0.0
-                          for d in table.dtypes]).reshape(shape)
-        shape_factor = np.maximum(shape_factor, np.where(kinds.reshape(shape) == "gemm", ratio / dtype, 0.0))
-    gemm = compute_efficiency * dtype * shape_factor
-    gemm = gemm * np.where(np.asarray(weight_only, dtype=bool).reshape(shape if np.ndim(weight_only) else ()),
-                           weight_only_scale, 1.0)
-    long = m > 1  # prefill: S query tokens per sequence
-    attention = attention_efficiency * attention_scale * np.where(
-        long, m / (m + physics.attention_half_tokens), 1.0)
-    is_gemm = (kinds == "gemm").reshape(shape)
-    is_attention = (kinds == "attention").reshape(shape)
-    return np.where(is_gemm, gemm, np.where(is_attention, attention, compute_efficiency))
+    m, n = table.gemm_m, table.gemm_n
+    out = np.full(np.broadcast_shapes(m.shape, n.shape, (len(table.kinds), *([1] * extra))), compute_efficiency)
+    if len(gemm_rows):
+        # NaN (no shape) counts as 1; rows built from the same M (N) share that side's tiles
+        if physics.gemm_tile is None or table.gemm_m_keys is None:
+            shape_factor = gemm_shape_factor(_nan_to_one(m[gemm_rows]), _nan_to_one(n[gemm_rows]), physics)
+        else:
+            shape_factor = _combined(*_side(_m_side, m, gemm_rows, table.gemm_m_keys, physics, 9),
+                                     *_side(_n_side, n, gemm_rows, table.gemm_n_keys, physics, 5), physics)
+        if floor is not None:
+            # a GEMM of a few rows (decode at small batch) runs as a GEMV on the vector units when padding the
+            # matrix instruction would be slower: its fraction of the row's own peak is at least vector peak /
+            # matrix peak
+            shape_factor = np.maximum(shape_factor, floor.reshape(shape))
+        gemm = compute_efficiency * dtype.reshape(shape) * shape_factor
+        only = np.asarray(weight_only, dtype=bool)
+        if only.ndim:
+            only = only[gemm_rows].reshape(shape)
+        if only.any():  # x * 1.0 is x: multiply only where some GEMM dequantizes in its kernel
+            gemm = gemm * np.where(only, weight_only_scale, 1.0)
+        out[gemm_rows] = gemm
+    if len(attention_rows):
+        s = _nan_to_one(m[attention_rows])  # prefill: S query tokens per sequence
+        out[attention_rows] = attention_efficiency * attention_scale * np.where(
+            s > 1, s / (s + physics.attention_half_tokens), 1.0)
+    return out

@@ -110,12 +110,13 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
 BLOCK_CONFIGURATIONS = 16384
 
 
-def _evaluate(s: Setup, wanted: frozenset[str] | None, bands: dict[str, Band]):
-    """Steps 2-5 of ``estimate`` on one setup: (memory view, timing view, metrics)."""
+def _evaluate(s: Setup, wanted: frozenset[str] | None, bands: dict[str, Band], views: bool = False):
+    """Steps 2-5 of ``estimate`` on one setup: (memory view, timing view, metrics); ``views``: the metrics may be
+    read-only broadcast views (a block's, copied into the results at once)."""
     mem = _memory(s)
     timing = _timing(s, mem, final_step=wanted is None or not wanted.isdisjoint(FINAL_STEP_METRICS))
     energy = _energy(s, timing)
-    return mem, timing, _metrics(s, mem, timing, energy, bands, wanted)
+    return mem, timing, _metrics(s, mem, timing, energy, bands, wanted, views)
 
 
 _SETUP_ARRAYS = ("batch", "input_tokens", "output_tokens", "flops_scale", "bandwidth_scale", "capacity_scale",
@@ -148,7 +149,7 @@ def _in_blocks(s: Setup, wanted: frozenset[str] | None, bands: dict[str, Band]) 
     extra: dict[str, np.ndarray] = {}
     placement: dict[str, list[np.ndarray]] = {}
     for start, stop, block in _blocks(s, BLOCK_CONFIGURATIONS):
-        mem, timing, part = _evaluate(block, wanted, bands)
+        mem, timing, part = _evaluate(block, wanted, bands, views=True)
         attrs = {"fill": timing.fill, "slots": timing.slots, "pre": block.batch / timing.m_pre,
                  "dec": block.batch / timing.m_dec}
         for target, values in ((metrics, part), (extra, attrs)):
@@ -365,8 +366,9 @@ def _full(shape: tuple[int, ...]):
 
 
 def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dict[str, Band],
-             wanted: frozenset[str] | None = None) -> dict[str, np.ndarray]:
-    """Every metric (``wanted``: only those; the costly ones are not computed unless wanted)."""
+             wanted: frozenset[str] | None = None, views: bool = False) -> dict[str, np.ndarray]:
+    """Every metric (``wanted``: only those; the costly ones are not computed unless wanted); ``views``: broadcast
+    views in place of copies (the caller copies them)."""
     def want(*names: str) -> bool:
         return wanted is None or not wanted.isdisjoint(names)
 
@@ -413,6 +415,9 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dic
         "energy_comm_j": e.parts[3], **_cost(s, devices, served, ttft, e2e, avg_power),
     }
     metrics.update(_bands(s, mem, metrics, bands, want("max_batch_low", "max_batch_high")))
+    if views and s.shape:
+        return {k: np.broadcast_to(np.asarray(v), s.shape) for k, v in metrics.items()
+                if wanted is None or k in wanted}
     full = _full(s.shape)
     return {k: full(v) for k, v in metrics.items() if wanted is None or k in wanted}
 

@@ -27,6 +27,8 @@ Contract (docs/formulas.md section 4)
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -212,6 +214,9 @@ class DeviceMemory:
         one kink at b = C / S. With b_c = floor(C / S): if b_c fits, the answer is
         max(b_c, floor((cap - W - p C) / a)) with a = kv_seq + logits, else floor((cap - W) / (a + p S)).
         """
+        if not (np.ndim(input_tokens) or np.ndim(output_tokens) or np.ndim(capacity_bytes) or np.ndim(self.weights)
+                or np.ndim(self.groups) or np.ndim(self.cp)):
+            return self._max_batch_one(float(input_tokens), float(output_tokens), float(capacity_bytes))
         S = np.asarray(input_tokens, dtype=float) / self.cp  # prompt tokens per device
         cap = np.asarray(capacity_bytes, dtype=float)
         a = self.kv_per_sequence(np.asarray(input_tokens, dtype=float) + np.asarray(output_tokens, dtype=float)) \
@@ -235,11 +240,22 @@ class DeviceMemory:
         shape = np.broadcast_shapes(np.shape(batch), limit.shape, np.shape(self.weights), np.shape(self.groups),
                                     np.shape(self.cp))
         top = float(self.model.max_context_tokens)
+        if shape == ():
+            return self._max_context_one(float(batch), float(limit), top)
         seqs = np.broadcast_to(np.asarray(batch, dtype=float) / self.groups, shape)
         kink = np.where(seqs > 0, self.chunk * self.cp / np.where(seqs > 0, seqs, 1.0), top)
-        points = [np.zeros(shape), np.broadcast_to(np.minimum(kink, top), shape),
-                  *(np.full(shape, min(float(w), top)) for w in self.windows), np.full(shape, top)]
-        xs = np.sort(np.stack(points), axis=0)
+        kink = np.broadcast_to(np.minimum(kink, top), shape)
+        consts = sorted(min(float(w), top) for w in self.windows)
+        if consts and consts[0] >= 0.0 and not np.isnan(kink).any():
+            # the sorted breakpoints without a sort: 0 <= every point <= top, the windows are constants in order, and
+            # the i-th smallest of {kink} and c_1 <= ... <= c_m is clip(kink, c_i, c_i+1) (c_0 = -inf, c_m+1 = inf):
+            # the same values np.sort gives, selected, not computed
+            bounds = [-np.inf, *consts, np.inf]
+            xs = np.stack([np.zeros(shape), *(np.clip(kink, lo, hi) for lo, hi in itertools.pairwise(bounds)),
+                           np.full(shape, top)])
+        else:
+            points = [np.zeros(shape), kink, *(np.full(shape, c) for c in consts), np.full(shape, top)]
+            xs = np.sort(np.stack(points), axis=0)
         zero = np.zeros(())
 
         def total(n):
@@ -262,6 +278,58 @@ class DeviceMemory:
         n = np.where(check[2] <= limit, n + 1, np.where(check[1] <= limit, n, n - 1))
         n = np.where(total(np.zeros(shape) + 1.0) <= limit, np.clip(n, 0.0, top), 0.0)
         return n.astype(np.int64)
+
+    def _max_batch_one(self, input_tokens: float, output_tokens: float, cap: float) -> np.ndarray:
+        """``max_batch`` of one configuration in Python floats (the same operations in the same order)."""
+        weights, per_token, chunk = float(self.weights), float(self.per_token), self.chunk
+        S = input_tokens / float(self.cp)
+        a = float(self.kv_per_sequence(input_tokens + output_tokens)) + float(self.logits)
+        avail = cap - weights
+        bc = _floor(chunk / S)
+        if weights + bc * a + per_token * min(bc * S, chunk) <= cap:
+            best = _maximum(bc, _floor((avail - per_token * chunk) / a))
+        else:
+            best = _floor(avail / (a + per_token * S))
+        return np.array(_maximum(best, 0.0) * float(self.groups)).astype(np.int64)
+
+    def _max_context_one(self, batch: float, limit: float, top: float) -> np.ndarray:
+        """``max_context`` of one configuration in Python floats: the same operations in the same order (so the
+        same numbers) without the cost of NumPy calls on single values."""
+        fraction, kv_layer, cp, chunk = float(self.fraction), float(self.kv_layer), float(self.cp), self.chunk
+        weights, per_token, logits = float(self.weights), float(self.per_token), float(self.logits)
+        windows = [(float(w), float(c)) for w, c in zip(self.windows, self.counts, strict=True)]
+        seqs = batch / float(self.groups)
+
+        def total(n: float) -> float:  # DeviceMemory._total(seqs, n, 0)
+            ctx = n + 0.0
+            held = sum(c * min(ctx, w) for w, c in windows)
+            kv = seqs * (fraction * held * kv_layer / cp)
+            return weights + kv + (min(seqs * n / cp, chunk) * per_token + seqs * logits)
+
+        kink = chunk * cp / seqs if seqs > 0 else top
+        xs = sorted([0.0, min(kink, top), *(min(w, top) for w, _ in windows), top])
+        fs = [total(x) for x in xs]
+        below = [f <= limit for f in fs]
+        last = max(sum(below) - 1, 0)
+        nxt = min(last + 1, len(xs) - 1)
+        x0, f0, x1, f1 = xs[last], fs[last], xs[nxt], fs[nxt]
+        slope = (f1 - f0) / (x1 - x0) if x1 > x0 else 0.0
+        cross = x0 + (limit - f0) / slope if slope > 0 else x1
+        n = min(max(top if below[-1] else cross, 0.0), top)
+        n = float(math.floor(n)) if n == n else n  # NaN (no capacity figure) stays NaN, then gives 0 below
+        n = n + 1 if total(n + 1) <= limit else (n if total(n) <= limit else n - 1)
+        n = min(max(n, 0.0), top) if total(0.0 + 1.0) <= limit else 0.0
+        return np.array(n).astype(np.int64)
+
+
+def _floor(x: float) -> float:
+    """``np.floor`` of one float (infinities and NaN pass through)."""
+    return float(math.floor(x)) if math.isfinite(x) else x
+
+
+def _maximum(a: float, b: float) -> float:
+    """``np.maximum`` of two floats: NaN if either is NaN."""
+    return math.nan if a != a or b != b else (a if a >= b else b)
 
 
 def place(capacities: list, amounts: list):

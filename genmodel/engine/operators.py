@@ -109,6 +109,13 @@ class OperatorTable:
     # attention: M = query tokens per sequence in the step (the prompt in prefill, 1 in decode)
     gemm_m: np.ndarray = field(default_factory=lambda: np.zeros(0))
     gemm_n: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # per row, a key equal for rows whose ``gemm_m`` (``gemm_n``) were built from the same value, so they hold the
+    # same numbers (None: unknown); genmodel.engine.efficiency computes a shared shape once
+    gemm_m_keys: tuple | None = None
+    gemm_n_keys: tuple | None = None
+    # indices of the rows whose KV bytes may be non-zero (the others were built with none; None: unknown);
+    # genmodel.engine.roofline computes the KV-cache terms on these rows only
+    kv_rows: tuple[int, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -172,10 +179,14 @@ class _Rows:
             """The GEMM shape's own broadcast shape (it often varies along fewer axes than the table)."""
             return _padded(np.broadcast_shapes(*{_shape(c) for c in cols[k]}), len(shape)) if shape else ()
 
+        # the objects are alive in self.rows, so their ids are distinct (keys for a configuration-shaped table only)
+        keys = (tuple(map(id, cols[10])), tuple(map(id, cols[11])),
+                tuple(i for i, v in enumerate(cols[8]) if not (type(v) in (int, float) and v == 0))) if shape \
+            else (None, None, None)
         return OperatorTable(list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]),
                              np.array(cols[4], dtype=float), np.array(cols[5], dtype=float),
                              stack(6, shape), stack(7, shape), stack(8, shape), stack(9, shape), stack(10, own(10)),
-                             stack(11, own(11)))
+                             stack(11, own(11)), *keys)
 
 
 def _shape(value) -> tuple[int, ...]:

@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from genmodel.engine.memo import IdentityCache
 from genmodel.specs.engine import EngineSpec
 from genmodel.specs.hardware import Efficiency, HardwareSpec
 
@@ -196,9 +197,19 @@ class Realism:
 
 def resolve_realism(hw: HardwareSpec, override: Efficiency | None = None, calibrated: bool = True,
                     engine: str | EngineSpec | None = None) -> Realism:
-    """The realism for ``hw`` served by ``engine`` (see the module docstring)."""
-    base = KIND_DEFAULTS[hw.kind]
+    """The realism for ``hw`` served by ``engine`` (see the module docstring); computed once per device, override
+    and engine spec object and ``calibrated`` (``genmodel.engine.memo``: specs are frozen, a changed one is a new
+    object) and shared (the record is frozen)."""
     spec = resolve_engine(hw, engine)
+    return _REALISM.get((hw, override, spec), (bool(calibrated),),
+                        lambda: _resolve_realism(hw, override, calibrated, spec))
+
+
+_REALISM = IdentityCache()
+
+
+def _resolve_realism(hw: HardwareSpec, override: Efficiency | None, calibrated: bool, spec: EngineSpec) -> Realism:
+    base = KIND_DEFAULTS[hw.kind]
     entry = hw.efficiency
     if not calibrated and entry.calibration is not None:
         entry = Efficiency()

@@ -115,12 +115,19 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     extra = table.flops.ndim - 1
     peak = np.asarray(peak_flops, dtype=float).reshape(-1, *([1] * extra))
     ideal_c = table.flops / (peak * np.asarray(flops_scale))
-    kv_read = table.kv_bytes * inv_bandwidth["kv"]
     scale = np.asarray(bandwidth_scale)
     unscaled = scale.ndim == 0 and float(scale) == 1.0  # x / 1 is x: skip the division
-    ideal_m = table.weight_bytes * inv_bandwidth["weight"] + kv_read + table.act_bytes * inv_bandwidth["act"]
+    kv_rows = _kv_rows(table)
+    if kv_rows is not None:  # KV terms on the rows that hold KV bytes only (elsewhere they add 0: the same numbers)
+        return _time_operators(table, ideal_c, kv_rows, inv_bandwidth, scale, unscaled, compute_efficiency,
+                               memory_efficiency, kernel_overhead_s, power_s, memory_ramp_s, kv_memory_efficiency,
+                               busy_efficiency, overlap)
+    kv_read = table.kv_bytes * inv_bandwidth["kv"]
+    # the same sums as written out, accumulated in place in fresh temporaries (``_into``)
+    ideal_m = _into(np.add, _into(np.add, table.weight_bytes * inv_bandwidth["weight"], kv_read),
+                    table.act_bytes * inv_bandwidth["act"])
     if not unscaled:
-        ideal_m = ideal_m / scale
+        ideal_m = _into(np.divide, ideal_m, scale)
     ideal_c, ideal_m = np.broadcast_arrays(ideal_c, ideal_m)
     # byte counts are >= 0: "their sum > 0" is "one of them > 0"
     does_work = (table.flops > 0) | (table.weight_bytes > 0) | (table.kv_bytes > 0) | (table.act_bytes > 0)
@@ -130,7 +137,18 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     # KV-cache reads stream through the engine's (paged) attention kernel at their own fraction of the bandwidth
     kv_m = kv_read if unscaled else kv_read / scale
     kv_eff = memory_efficiency if kv_memory_efficiency is None else kv_memory_efficiency
-    memory = (ideal_m - kv_m) / memory_efficiency + kv_m / kv_eff + np.where(ideal_m > 0, kernels * memory_ramp_s, 0.0)
+    memory = _into(np.add, _into(np.divide, ideal_m - kv_m, memory_efficiency), kv_m / kv_eff)
+    ramp = kernels * memory_ramp_s
+    if _fresh(memory, np.shape(ramp)):  # + ramp where bytes move; elsewhere + 0, which leaves every value as it is
+        np.add(memory, ramp, out=memory, where=ideal_m > 0)
+    else:
+        memory = memory + np.where(ideal_m > 0, ramp, 0.0)
+    return _timings(table, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency, overlap)
+
+
+def _timings(table: OperatorTable, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency,
+             overlap) -> tuple[Timing, Timing]:
+    """The realistic and ideal ``Timing`` from the compute, memory and overhead terms (``time_operators``)."""
     capped = np.ndim(power_s) > 0 or power_s != 0  # without a power model the cap term is 0: skip it
     power = np.broadcast_to(np.asarray(power_s, dtype=float), ideal_c.shape) if capped else 0.0
     busy = None if busy_efficiency is None else ideal_c / busy_efficiency
@@ -140,10 +158,60 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
         longest = np.maximum(compute, memory)
         if overlap != 1.0:  # the part of the shorter term not hidden under the longer one
             longest = longest + (1.0 - overlap) * np.minimum(compute, memory)
-    real = Timing(compute, memory, overhead, (np.maximum(longest, power) if capped else longest) + overhead,
+    real = Timing(compute, memory, overhead, _into(np.add, np.maximum(longest, power) if capped else longest, overhead),
                   table.count, power, busy)
     zero = np.broadcast_to(0.0, ideal_c.shape)  # the ideal has no overhead (a read-only view, no memory)
     ideal_longest = np.maximum(ideal_c, ideal_m)
     ideal = Timing(ideal_c, ideal_m, zero, np.maximum(ideal_longest, power) if capped else ideal_longest,
                    table.count, power)
     return real, ideal
+
+
+def _kv_rows(table: OperatorTable) -> np.ndarray | None:
+    """Indices of the rows whose KV bytes are not known to be 0 (``OperatorTable.kv_rows``), or None to treat every
+    row alike (the table does not say, a single configuration, or no row is known to be free of KV bytes)."""
+    rows = table.kv_rows
+    if rows is None or table.flops.ndim < 2 or len(rows) == len(table.kinds):
+        return None
+    return np.asarray(rows, dtype=np.intp)
+
+
+def _time_operators(table: OperatorTable, ideal_c, kv_rows: np.ndarray, inv_bandwidth, scale, unscaled: bool,
+                    compute_efficiency, memory_efficiency, kernel_overhead_s, power_s, memory_ramp_s,
+                    kv_memory_efficiency, busy_efficiency, overlap) -> tuple[Timing, Timing]:
+    """``time_operators`` with the KV-cache terms computed on ``kv_rows`` only: on a row without KV bytes the read
+    time is 0, and x + 0, x - 0 and 0 / e leave every value as it is, so each number is the one written out there."""
+    extra = table.flops.ndim - 1
+    shape = np.broadcast_shapes(table.weight_bytes.shape, np.shape(inv_bandwidth["weight"]),
+                                np.shape(inv_bandwidth["act"]), np.shape(inv_bandwidth["kv"]), np.shape(scale))
+    ideal_m = np.empty(shape)
+    np.multiply(table.weight_bytes, inv_bandwidth["weight"], out=ideal_m)
+    kv_read = table.kv_bytes[kv_rows] * inv_bandwidth["kv"]
+    ideal_m[kv_rows] += kv_read
+    ideal_m += table.act_bytes * inv_bandwidth["act"]
+    if not unscaled:
+        ideal_m /= scale
+    ideal_c, ideal_m = np.broadcast_arrays(ideal_c, ideal_m)
+    does_work = (table.flops > 0) | (table.weight_bytes > 0) | (table.kv_bytes > 0) | (table.act_bytes > 0)
+    kernels = table.kernels.reshape(-1, *([1] * extra))
+    overhead = np.broadcast_to(np.where(does_work, kernels * kernel_overhead_s, 0.0), ideal_c.shape)
+    compute = ideal_c / compute_efficiency
+    kv_m = kv_read if unscaled else kv_read / scale
+    kv_eff = memory_efficiency if kv_memory_efficiency is None else kv_memory_efficiency
+    memory = ideal_m / memory_efficiency
+    memory[kv_rows] = (ideal_m[kv_rows] - kv_m) / memory_efficiency + kv_m / kv_eff
+    np.add(memory, kernels * memory_ramp_s, out=memory, where=ideal_m > 0)
+    return _timings(table, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency, overlap)
+
+
+def _fresh(a, other_shape: tuple[int, ...]) -> bool:
+    """True when ``a`` is a float64 array that owns its data and already has its broadcast shape with
+    ``other_shape`` (a temporary of the caller's that a result may overwrite)."""
+    return isinstance(a, np.ndarray) and a.base is None and a.dtype == np.float64 and a.flags.writeable \
+        and a.shape == np.broadcast_shapes(a.shape, other_shape)
+
+
+def _into(ufunc, a, b):
+    """``ufunc(a, b)``, written into ``a`` when ``a`` is a fresh temporary (``_fresh``): the same numbers, one
+    allocation fewer."""
+    return ufunc(a, b, out=a) if _fresh(a, np.shape(b)) else ufunc(a, b)
