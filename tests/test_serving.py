@@ -27,8 +27,18 @@ def test_erlang_c_textbook_values():
     assert erlang_c(1, 0.5) == pytest.approx(0.5)
     assert erlang_c(2, 1.0) == pytest.approx(1 / 3)
     assert erlang_c(3, 3.5) == 1.0  # unstable: everyone waits
-    # the Halfin-Whitt limit continues the recursion smoothly past its last server
+    # the Halfin-Whitt limit continues the exact formula smoothly past its last server
     assert erlang_c(400, 380) == pytest.approx(erlang_c(401, 380 * 401 / 400), rel=0.1)
+    # M/M/3 with a = 2 by hand: B(3, 2) = (8/6) / (1 + 2 + 2 + 8/6) = 4/19; C = B / (1 - (2/3)(15/19)) = 4/9
+    assert erlang_c(3, 2.0) == pytest.approx(4 / 9, rel=1e-12)
+    # many servers, almost no load: waiting is (numerically) impossible, without overflow warnings; arrays mix cases
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        assert erlang_c(300, 1e-3) == pytest.approx(0.0, abs=1e-300)
+    np.testing.assert_allclose(erlang_c([1, 2, 3], [0.5, 1.0, 2.0]), [0.5, 1 / 3, 4 / 9], rtol=1e-12)
+    # a few configurations run the recursion in Python floats, many in arrays: the same numbers, bit for bit
+    many = erlang_c([1, 2, 3] * 4, [0.5, 1.0, 2.0] * 4)
+    np.testing.assert_allclose(many, [0.5, 1 / 3, 4 / 9] * 4, rtol=1e-12)
+    assert np.array_equal(many[:3], erlang_c([1, 2, 3], [0.5, 1.0, 2.0]))
 
 
 def test_kingman_is_pollaczek_khinchine_for_poisson_arrivals():

@@ -3,7 +3,7 @@
 Contract
 --------
 * ``erlang_c(c, a)``: probability that an arrival waits in an M/M/c queue with c servers and offered load a < c
-  (Erlang B by its recursion up to ``RECURSION_SERVERS`` servers, the Halfin-Whitt limit beyond).
+  (Erlang B by its recursion up to ``EXACT_SERVERS`` servers, the Halfin-Whitt limit beyond).
 * ``kingman_wait(rho, service_s, ca2, cs2)``: mean wait of a G/G/1 queue, (ca2 + cs2)/2 x rho/(1 - rho) x E[S]
   (exact for M/G/1, the Pollaczek-Khinchine formula).
 * ``Wait``: a waiting time with an atom at zero and an exponential tail, P(W > w) = P0 exp(-w P0 / E[W]).
@@ -21,7 +21,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-RECURSION_SERVERS = 400  # beyond this many servers the Halfin-Whitt limit is used (error < 1e-3 there)
+EXACT_SERVERS = 400  # the exact Erlang formula up to this many servers; beyond, the Halfin-Whitt limit (error < 1e-3)
+SCALAR_CASES = 8  # up to this many configurations the Erlang recursion runs in Python floats
 _STD = NormalDist()
 
 
@@ -47,12 +48,15 @@ def erlang_c(c, a) -> np.ndarray:
     c, a = np.broadcast_arrays(c, a)
     out = np.ones(c.shape)
     stable = a < c
-    small = stable & (c <= RECURSION_SERVERS)
+    small = stable & (c <= EXACT_SERVERS)
     if np.any(small):
         cs, as_ = c[small], a[small]
-        b = np.ones_like(cs)  # Erlang B with 0 servers; B(k) = a B(k-1) / (k + a B(k-1)) stays in [0, 1]
-        for k in range(1, int(cs.max()) + 1):
-            b = np.where(k <= cs, as_ * b / (k + as_ * b), b)
+        if cs.size <= SCALAR_CASES:  # a few configurations: the same recursion in Python floats (no array overhead)
+            b = np.array([_erlang_b(int(ck), float(ak)) for ck, ak in zip(cs, as_, strict=True)])
+        else:
+            b = np.ones_like(cs)  # Erlang B with 0 servers; B(k) = a B(k-1) / (k + a B(k-1)) stays in [0, 1]
+            for k in range(1, int(cs.max()) + 1):
+                b = np.where(k <= cs, as_ * b / (k + as_ * b), b)
         rho = as_ / cs
         out[small] = b / (1.0 - rho * (1.0 - b))
     large = stable & ~small
@@ -62,6 +66,14 @@ def erlang_c(c, a) -> np.ndarray:
         pdf = np.exp(-0.5 * beta**2) / np.sqrt(2 * np.pi)
         out[large] = pdf / (pdf + beta * normal_cdf(beta))
     return out
+
+
+def _erlang_b(c: int, a: float) -> float:
+    """Erlang B with c servers by its recursion B(k) = a B(k-1) / (k + a B(k-1)), B(0) = 1."""
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    return b
 
 
 def kingman_wait(rho, service_s, ca2, cs2) -> np.ndarray:
@@ -123,7 +135,7 @@ def _nodes_z(count: int) -> np.ndarray:
     return np.array([normal_ppf((j + 0.5) / count) for j in range(count)])
 
 
-@dataclass
+@dataclass(frozen=True)
 class LogNormal:
     """A positive duration with this mean and coefficient of variation (a point mass when cv is 0)."""
 
@@ -131,8 +143,12 @@ class LogNormal:
     cv: np.ndarray
 
     def _params(self):
-        sigma = np.sqrt(np.log1p(np.asarray(self.cv, dtype=float) ** 2))
-        return np.log(np.maximum(self.mean, 1e-300)) - sigma**2 / 2, sigma
+        """(mu, sigma) of the underlying normal, computed once per instance (bisections call cdf many times)."""
+        cached = self.__dict__.get("_mu_sigma")
+        if cached is None:
+            sigma = np.sqrt(np.log1p(np.asarray(self.cv, dtype=float) ** 2))
+            cached = self.__dict__["_mu_sigma"] = (np.log(np.maximum(self.mean, 1e-300)) - sigma**2 / 2, sigma)
+        return cached
 
     def cdf(self, y) -> np.ndarray:
         mu, sigma = self._params()

@@ -387,9 +387,12 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     e2e_mean = s_mean + np.maximum(O - 1.0, 0.0) * tpot_mean
     e2e_var = s_var + (np.maximum(O - 1.0, 0.0) * sigma) ** 2 + (tpot_mean * O * r.output_cv) ** 2
     e2e_nodes = LogNormal(e2e_mean, np.sqrt(e2e_var) / np.maximum(e2e_mean, 1e-300))
-    if percentiles:
-        ttft_qs = quantile_of_sum(wait, ttft_nodes, percentiles)
-        e2e_qs = quantile_of_sum(wait, e2e_nodes, percentiles)
+    if percentiles:  # TTFT and end-to-end share the wait: both sums in one stacked bisection
+        means = np.broadcast_arrays(ttft_nodes.mean, e2e_nodes.mean, ttft_nodes.cv, e2e_nodes.cv)
+        both = LogNormal(np.stack(means[:2]), np.stack(means[2:]))
+        qs_both = quantile_of_sum(Wait(np.asarray(wait.p_wait)[None, ...], np.asarray(wait.mean_s)[None, ...]),
+                                  both, percentiles)
+        ttft_qs, e2e_qs = qs_both[:, 0], qs_both[:, 1]
     for i, q in enumerate(percentiles):
         label = f"p{q * 100:g}".replace(".", "_")
         shift = fixed_wait + q * backlog + delay
