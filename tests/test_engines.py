@@ -90,3 +90,34 @@ def test_engine_choice_changes_only_what_the_engine_owns():
     t = genmodel.estimate("llama-3.1-8b", "h100-sxm", engine="trtllm").realism
     assert v.compute_efficiency == t.compute_efficiency and v.engine != t.engine
     assert (v.step_overhead_s, v.step_overhead_per_sequence_s) != (t.step_overhead_s, t.step_overhead_per_sequence_s)
+
+
+def test_neuron_pads_heads_per_rank():
+    # Llama-2-7B (32 heads, 32 KV heads, head_dim 128, hidden 4096, 32 layers) on 12 Inferentia2 chips = 24
+    # NeuronCore ranks (tp 12 x 2): each rank gets ceil(32 / 24) = 2 whole query heads and 2 KV heads, so a chip holds
+    # 4 + 4 (48 heads in all, 16 of them zero padding). Decode streams those weights: QKV 4096 x 128 x (4 + 2 x 4)
+    # x 2 B per layer, O 4 x 128 x 4096 x 2 B per layer.
+    r = genmodel.estimate("llama-2-7b", "inferentia2", tp=12, batch=1, input_tokens=256, output_tokens=64)
+    assert r.realism.engine == "neuron"
+    rows = {x.operator: x for x in r.breakdown("decode").rows()}
+    assert rows["qkv_proj"].weight_bytes == 4096 * 128 * (4 + 2 * 4) * 2 * 32
+    assert rows["o_proj"].weight_bytes == 4 * 128 * 4096 * 2 * 32
+    # engines that do not pad still refuse a tp that does not divide the heads
+    with pytest.raises(genmodel.ConfigurationError, match="does not divide the 32 attention heads"):
+        genmodel.estimate("llama-2-7b", "h100-sxm", tp=12)
+
+
+def test_padding_replicates_kv_heads_to_every_rank():
+    # Llama-3.1-70B (64 heads, 8 KV heads) on 16 Trainium2 chips at 4 logical cores each = 64 ranks: one query head
+    # per rank (as 64 / 16 without padding) but one KV head per rank too, replicated: 4 per chip, not 8 / 16 -> 1.
+    # KV cache per token per chip: 2 (K and V) x 4 heads x 128 x 2 B x 80 layers = 163,840 B.
+    from genmodel.engine.memory import kv_bytes_per_token_per_layer
+    from genmodel.engine.parallel import Parallelism
+
+    model = genmodel.get_model("llama-3.1-70b")
+    padded = Parallelism(tp=16, head_ranks=4)
+    assert padded.heads_per_device(64) == 4 and padded.kv_heads_per_device(8) == 4
+    assert kv_bytes_per_token_per_layer(model, "bf16", padded) * 80 == 163_840
+    assert kv_bytes_per_token_per_layer(model, "bf16", Parallelism(tp=16)) * 80 == 2 * 1 * 128 * 2 * 80
+    r = genmodel.estimate("llama-3.1-70b", "trainium2", tp=16, batch=1, input_tokens=1024, output_tokens=16)
+    assert r.parallel.head_ranks == 4

@@ -14,7 +14,7 @@ Every entry point (library, CLI, dashboard, planner, validation) goes through it
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -197,6 +197,8 @@ def prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, k
         num_devices = int(scalar("num_devices", whole("num_devices", num_devices)))
     if cooling_w_per_w is not None:
         cooling_w_per_w = scalar("cooling_w_per_w", at_least("cooling_w_per_w", cooling_w_per_w, 0.0))
+    if engine_spec.pads_heads and not parallel.head_ranks:  # heads padded per rank (Neuron: one per NeuronCore)
+        parallel = replace(parallel, head_ranks=hw.microarchitecture.tensor_parallel_ranks or 1)
     parallel.check(model, num_devices)
     dtypes = resolve_dtypes(hw, weight_dtype, activation_dtype, kv_dtype, embedding_dtype)
 

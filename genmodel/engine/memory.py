@@ -51,11 +51,13 @@ def layer_weights_per_device(model: ModelSpec, parallel: Parallelism = SINGLE_DE
     a, H = model.attention, model.hidden_size
     tp = np.asarray(parallel.tp, dtype=float)
     if a.mla is None:
-        d, nq = model.head_dim, a.num_heads / tp
-        nkv = np.maximum(a.num_kv_heads / tp, 1.0)  # KV heads replicated when tp exceeds their count
+        # query heads split tp ways (padded to whole heads per rank where the engine pads); KV heads replicated when
+        # tp exceeds their count
+        d, nq = model.head_dim, np.asarray(parallel.heads_per_device(a.num_heads), dtype=float)
+        nkv = np.asarray(parallel.kv_heads_per_device(a.num_kv_heads), dtype=float)
         attn = H * d * (nq + 2 * nkv) + nq * d * H + (d * (nq + 2 * nkv) if a.qkv_bias else 0.0)
     else:
-        m, nh = a.mla, a.num_heads / tp
+        m, nh = a.mla, np.asarray(parallel.heads_per_device(a.num_heads), dtype=float)
         qk = m.qk_nope_head_dim + m.qk_rope_head_dim
         replicated = H * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank  # KV down + its norm
         if m.q_lora_rank:
@@ -80,7 +82,7 @@ def kv_bytes_per_token_per_layer(model: ModelSpec, kv_dtype: str, parallel: Para
     if a.mla is not None:
         elements = a.mla.kv_lora_rank + a.mla.qk_rope_head_dim
     else:
-        elements = 2 * np.maximum(a.num_kv_heads / np.asarray(parallel.tp, dtype=float), 1.0) * model.head_dim
+        elements = 2 * np.asarray(parallel.kv_heads_per_device(a.num_kv_heads), dtype=float) * model.head_dim
     return elements * bytes_per_element(kv_dtype)
 
 

@@ -40,7 +40,7 @@ What moves through memory (assumptions)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -264,6 +264,8 @@ class _Ctx:
     eb: float  # bytes per element of the embedding and LM head matrices
     gemm: str
     attn: str
+    nq: Any = None  # query heads on this device (tp-split, padded to whole heads per rank where the engine pads)
+    nkv: Any = None  # KV heads on this device (at least one; replicated when tp exceeds them)
 
 
 def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, dtypes: DTypes,
@@ -295,7 +297,9 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     T = (BL * q / cp if phase == "prefill" else BL * q) + extra_tokens
     c = _Ctx(model, phase, B, T, q / cp if phase == "prefill" else q, cp, tp, T * _value(parallel.attention_groups),
              _value(parallel.ep), _value(parallel.expert_tp), _value(parallel.expert_imbalance), wb, ab, kb, eb,
-             dtypes.gemm, dtypes.attention)
+             dtypes.gemm, dtypes.attention, _value(parallel.heads_per_device(model.attention.num_heads)),
+             None if model.attention.num_kv_heads is None
+             else _value(parallel.kv_heads_per_device(model.attention.num_kv_heads)))
     H, V = model.hidden_size, model.vocab_size
     att = model.attention
     rows = _Rows()
@@ -350,9 +354,8 @@ def _gemm(rows, c: _Ctx, name, label, n, tokens, k_in, n_out, *, heads=1.0, kv=0
 
 
 def _gqa(rows, c: _Ctx, label, n, pairs, keys_read):
-    att, H, d = c.model.attention, c.model.hidden_size, c.model.head_dim
-    nq = att.num_heads / c.tp
-    nkv = np.maximum(att.num_kv_heads / c.tp, 1.0)  # replicated when tp > KV heads
+    H, d = c.model.hidden_size, c.model.head_dim
+    nq, nkv = c.nq, c.nkv  # KV heads replicated when tp exceeds them (Parallelism.kv_heads_per_device)
     T, B, ab, kb = c.T, c.B, c.ab, c.kb
     _gemm(rows, c, "qkv_proj", label, n, T, H, (nq + 2 * nkv) * d, kv=T * 2 * nkv * d * kb)
     rows.add("rope", label, "elementwise", None, n, act=2 * T * (nq + nkv) * d * ab)
@@ -366,7 +369,7 @@ def _gqa(rows, c: _Ctx, label, n, pairs, keys_read):
 
 def _mla(rows, c: _Ctx, label, n, pairs, keys_read):
     m, H = c.model.attention.mla, c.model.hidden_size
-    nh = c.model.attention.num_heads / c.tp  # heads split; down-projections and latent cache replicated
+    nh = c.nq  # heads split; down-projections and latent cache replicated
     dn, dr, dv, r = m.qk_nope_head_dim, m.qk_rope_head_dim, m.v_head_dim, m.kv_lora_rank
     T, B, ab, kb = c.T, c.B, c.ab, c.kb
     if m.q_lora_rank:

@@ -67,6 +67,9 @@ class Parallelism:
     comm_overlap: Any = 0.0
     micro_batches: Any = None
     cp: Any = 1
+    # TP ranks per device whose attention heads the serving engine pads to whole heads per rank (Neuron runs one
+    # rank per NeuronCore); 0: the engine does not pad, so tp must divide the heads
+    head_ranks: int = 0
 
     def _arr(self, name: str) -> np.ndarray:
         return np.asarray(getattr(self, name), dtype=float)
@@ -83,6 +86,25 @@ class Parallelism:
                 value.setflags(write=False)
             memo[name] = value
         return memo[name]
+
+    def heads_per_device(self, heads: int):
+        """Query heads one device holds: heads / tp, or with an engine that pads heads, ceil(heads / (tp x r)) whole
+        heads on each of the device's r ranks (zero heads fill the rest)."""
+        tp = self.tp if type(self.tp) is int else self._arr("tp")
+        if not self.head_ranks:
+            return heads / tp
+        ranks = tp * self.head_ranks
+        return (-(-heads // ranks) if type(ranks) is int else np.ceil(heads / ranks)) * self.head_ranks
+
+    def kv_heads_per_device(self, kv_heads: int):
+        """KV heads one device holds: kv_heads / tp, at least one (replicated when tp exceeds them); with an engine
+        that pads heads, at least one whole KV head on each of the device's ranks."""
+        tp = self.tp if type(self.tp) is int else self._arr("tp")
+        if not self.head_ranks:
+            return max(kv_heads / tp, 1.0) if type(tp) is int else np.maximum(kv_heads / tp, 1.0)
+        ranks = tp * self.head_ranks
+        per_rank = max(-(-kv_heads // ranks), 1) if type(ranks) is int else np.maximum(np.ceil(kv_heads / ranks), 1.0)
+        return per_rank * self.head_ranks
 
     @property
     def stage_size(self) -> np.ndarray:
@@ -131,6 +153,8 @@ class Parallelism:
             at_least("comm_overlap", self.comm_overlap, 0.0, 1.0)
         if self.micro_batches is not None:
             whole("micro_batches", self.micro_batches)
+        if not (type(self.head_ranks) is int and 0 <= self.head_ranks <= 64):
+            whole("head_ranks", self.head_ranks, 0, 64)
         if all(type(getattr(self, f.name)) in (int, float, bool, type(None)) for f in dataclass_fields(self)):
             object.__setattr__(self, "_derived", {})  # derived figures are remembered (see _memo)
 
@@ -146,7 +170,7 @@ class Parallelism:
             return {n: int(a.flat[k]) for n, a in (("tp", tp), ("pp", pp), ("ep", ep), ("dp", dp), ("cp", cp))}
 
         heads = model.attention.num_heads
-        bad = np.mod(heads, tp) != 0
+        bad = (np.mod(heads, tp) != 0) & (self.head_ranks == 0)
         if bad.any():
             raise ConfigurationError(f"tp {first(bad)['tp']} does not divide the {heads} attention heads of "
                                      f"{model.name}; valid: {', '.join(map(str, divisors(heads)))}", "tp")

@@ -22,8 +22,9 @@ to the hardware's physics on every step:
   whether prompt chunks ride in decode steps (``mixed_batches``; SGLang runs prefill batches apart by default) and
   whether prompts are chunked at all (``chunked_prefill``).
 
-Not modelled yet: engines that pad attention heads to a multiple of the tensor-parallel degree (Neuron) — a tp that
-does not divide the heads is refused.
+* whether it pads attention heads under tensor parallelism (``pads_heads``: Neuron gives each TP rank — one per
+  NeuronCore, ``microarchitecture.tensor_parallel_ranks`` per device — whole heads, zero-filled, and at least one
+  KV head), so a tp that does not divide the heads runs, at the padded cost; engines that do not pad refuse it.
 
 Entries live in ``engines_db/`` (and in users' ``engines/`` folders) and carry a ``source``.
 """
@@ -59,6 +60,9 @@ class EngineSpec(FrozenSpec):
     min_prompt_bucket: int = Field(128, ge=1, description="Smallest prompt bucket when prompt_buckets is 'pow2'.")
     batch_buckets: Literal["none", "pow2"] = Field(
         "none", description="'pow2': the batch is padded to the next power of two (compiled static shapes).")
+    pads_heads: bool = Field(
+        False, description="Pads attention heads to whole heads per tensor-parallel rank (and at least one KV head "
+        "per rank), so a tp that does not divide the heads runs at the padded cost (Neuron).")
     attention_scale: float = Field(
         1.0, gt=0, le=1.5, description="Quality of the engine's fused attention relative to the device's "
         "reference kernel (FlashAttention-3 on Hopper, 1.0).")

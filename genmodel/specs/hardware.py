@@ -154,6 +154,10 @@ class Microarchitecture(FrozenSpec):
         None, gt=0, description="Prompt length at which fused prefill attention reaches half of its peak fraction.")
     memory_ramp_bytes: BytesOrZero | None = Field(
         None, description="Bytes a kernel moves at which it reaches half of its streaming bandwidth.")
+    tensor_parallel_ranks: int | None = Field(
+        None, ge=1, le=64, description="Tensor-parallel ranks one device runs, where the runtime treats its cores "
+        "as separate ranks (Inferentia2: 2 NeuronCores; Trainium2: 4 logical cores at LNC=2); heads are padded per "
+        "rank by engines that pad them. None: 1.")
     compute_memory_overlap: float | None = Field(
         None, ge=0.0, le=1.0, description="Share of the shorter of a kernel's arithmetic and data-movement times "
         "hidden under the longer (1: the ideal roofline max; 0: they add, as in the ECM model).")
