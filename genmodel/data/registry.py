@@ -34,6 +34,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
+from genmodel.engine.memo import IdentityCache
 from genmodel.errors import InputTypeError, SpecError, UnknownNameError, unknown_name
 from genmodel.specs.engine import EngineSpec
 from genmodel.specs.files import ParseCache, load_spec_file, validate_spec
@@ -313,17 +314,10 @@ def platform_device(platform: PlatformSpec) -> HardwareSpec:
         return hw
     # one copy per (platform, device) spec object pair: specs are frozen, so a changed entry or a reloaded database
     # is a new object and misses; the same object each call lets per-device caches (genmodel.engine) hit
-    cached = _platform_devices.get(id(platform))
-    if cached is not None and cached[0] is platform and cached[1] is hw:
-        return cached[2]
-    device = hw.model_copy(update=update)
-    if len(_platform_devices) >= 64:
-        _platform_devices.clear()
-    _platform_devices[id(platform)] = (platform, hw, device)
-    return device
+    return _platform_devices.get((platform, hw), (), lambda: hw.model_copy(update=update))
 
 
-_platform_devices: dict[int, tuple[PlatformSpec, HardwareSpec, HardwareSpec]] = {}
+_platform_devices = IdentityCache(64)
 
 
 def entry_file(kind: Kind, name: str) -> Path | None:

@@ -240,15 +240,18 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     ideal[KEYS["capacity"]] = np.asarray(base["footprint"], dtype=float) + 0.0
     latency_real, latency_ideal = _latency_floor(fwd, targets, hw, platform, rows)
     realistic["interconnect_latency_s"], ideal["interconnect_latency_s"] = latency_real, latency_ideal
-    if devices == 1:  # one device: no collectives, nothing to require of a link
-        for d in (realistic, ideal):
-            d[KEYS["interconnect"]] = np.zeros_like(np.asarray(d[KEYS["flops"]], dtype=float))
-            d["interconnect_latency_s"] = np.full_like(np.asarray(d[KEYS["flops"]], dtype=float), np.inf)
     scaled = _scaled_reference(fwd, targets, cap_scale, rows, devices=devices)
     scaled.update({KEYS[r]: scaled["scale_factor"] * ref[r] for r in (*RESOURCES, "capacity")})
     band_basis = None
     if mode_rate is None:  # the 80% band of the realistic floors (served figures carry no band yet)
-        band_basis = _banded(realistic, scaled, rows, targets, cap_scale, ref, hw, engine, calibrated, devices)
+        band_basis = _banded(realistic, scaled, rows, targets, cap_scale, ref, hw, engine, calibrated)
+    if devices == 1:  # one device: no collectives, nothing to require of a link (nor of its band)
+        for d in (realistic, ideal):
+            zeros = np.zeros_like(np.asarray(d[KEYS["flops"]], dtype=float))
+            for key in (KEYS["interconnect"], f"{KEYS['interconnect']}_low", f"{KEYS['interconnect']}_high"):
+                if key in d:
+                    d[key] = zeros.copy()
+            d["interconnect_latency_s"] = np.full_like(zeros, np.inf)
     # what binds: the resource whose floor asks most of the reference (floor / reference's own figure)
     names = np.array(["flops", "bandwidth", "interconnect", "capacity"])
     stack = np.stack(np.broadcast_arrays(*(np.asarray(floors_real[r], dtype=float) for r in RESOURCES),
@@ -270,7 +273,7 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     return result
 
 
-def _banded(realistic, scaled, rows, targets, cap_scale, ref, hw, engine, calibrated, devices) -> str:
+def _banded(realistic, scaled, rows, targets, cap_scale, ref, hw, engine, calibrated) -> str:
     """Add ``<floor>_low`` / ``<floor>_high`` (and the scaled reference's ``scale_factor_low/high``): the floors
     if the reference's real times sit at the edges of its 80% band (``genmodel.engine.uncertainty``). A measured
     time is ``predicted x exp(-r)`` with r in [r_lo, r_hi], so meeting T takes a predicted time of at most
@@ -287,8 +290,7 @@ def _banded(realistic, scaled, rows, targets, cap_scale, ref, hw, engine, calibr
         edge_targets = {k: None if v is None else v * np.exp(getattr(bands[k], side)) for k, v in targets.items()}
         floors, _ = _floors_static(rows, edge_targets, "")
         for r in RESOURCES:
-            realistic[f"{KEYS[r]}_{edge}"] = floors[r] * ref[r] if devices > 1 or r != "interconnect" else \
-                np.zeros_like(np.asarray(floors[r], dtype=float))
+            realistic[f"{KEYS[r]}_{edge}"] = floors[r] * ref[r]
         k_time = _affine_scale(rows["ones"], rows["limitless"], edge_targets)
         scaled[f"scale_factor_{edge}"] = np.maximum(k_time, cap_scale)
     spread = MEMORY_BAND_BYTES / realism.usable_memory_fraction

@@ -270,9 +270,7 @@ def _open_loop_x(step: StepFn, r: Requests, s: Scheduler, x_max, lam) -> tuple[n
     """x solving x = lambda t(x), by linear interpolation of lambda(x) = x / t(x) on the load grid. The grid is
     evaluated once per configuration (x_max's shape), whatever the number of rates asked for."""
     base = np.shape(x_max)
-    nodes = GRID.reshape((-1,) + (1,) * len(base)) * x_max
-    t = terms(nodes, r, s)
-    lam_nodes = nodes / _mean_step(t, _evaluate(step, t, s.mixed))
+    nodes, lam_nodes = _rate_grid(step, r, s, x_max)
     shape = np.broadcast_shapes(base, np.shape(lam))
     lam = np.broadcast_to(lam, shape)
     lead = (len(GRID),) + (1,) * (len(shape) - len(base))
@@ -282,13 +280,25 @@ def _open_loop_x(step: StepFn, r: Requests, s: Scheduler, x_max, lam) -> tuple[n
     reach = lam_nodes >= lam[None, ...]
     idx = np.where(reach.any(axis=0), reach.argmax(axis=0), len(GRID) - 1)
     idx = np.maximum(idx, 1)
-    lo_x = np.take_along_axis(nodes, idx[None, ...] - 1, 0)[0]
-    hi_x = np.take_along_axis(nodes, idx[None, ...], 0)[0]
-    lo_l = np.take_along_axis(lam_nodes, idx[None, ...] - 1, 0)[0]
-    hi_l = np.take_along_axis(lam_nodes, idx[None, ...], 0)[0]
-    w = np.clip((lam - lo_l) / np.where(hi_l > lo_l, hi_l - lo_l, 1.0), 0.0, 1.0)
     stable = reach.any(axis=0)
-    return lo_x + w * (hi_x - lo_x), stable
+    return _interpolate(lam_nodes, nodes, idx, lam), stable
+
+
+def _rate_grid(step: StepFn, r: Requests, s: Scheduler, x_max) -> tuple[np.ndarray, np.ndarray]:
+    """The load grid (GRID x x_max on a leading axis) and its open-loop rates lambda(x) = x / t(x)."""
+    nodes = GRID.reshape((-1,) + (1,) * np.ndim(x_max)) * x_max
+    t = terms(nodes, r, s)
+    return nodes, nodes / _mean_step(t, _evaluate(step, t, s.mixed))
+
+
+def _interpolate(xs: np.ndarray, ys: np.ndarray, idx: np.ndarray, at) -> np.ndarray:
+    """y at ``at`` by linear interpolation between grid nodes idx - 1 and idx (clipped to them) of (xs, ys)."""
+    x0 = np.take_along_axis(xs, idx[None, ...] - 1, 0)[0]
+    x1 = np.take_along_axis(xs, idx[None, ...], 0)[0]
+    y0 = np.take_along_axis(ys, idx[None, ...] - 1, 0)[0]
+    y1 = np.take_along_axis(ys, idx[None, ...], 0)[0]
+    w = np.clip((at - x0) / np.where(x1 > x0, x1 - x0, 1.0), 0.0, 1.0)
+    return y0 + w * (y1 - y0)
 
 
 def _x_for_running(r: Requests, s: Scheduler, running, x_max, iterations: int = 60) -> np.ndarray:
@@ -490,13 +500,6 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, x_max, ttft_targe
         hi = np.where(good, hi, mid)
     # the rate the open-loop solver maps onto load lo: lambda(x) = x / t(x) interpolated linearly on the same load
     # grid (``_open_loop_x``), so that serving at the returned rate lands at (or below) the load that met the targets
-    t_nodes = terms(nodes, r, s)
-    lam_nodes = nodes / _mean_step(t_nodes, _evaluate(step, t_nodes, s.mixed))
+    _, lam_nodes = _rate_grid(step, r, s, x_max)
     above = np.clip(np.sum(nodes < lo[None, ...], axis=0), 1, len(GRID) - 1)
-    x0 = np.take_along_axis(nodes, above[None, ...] - 1, 0)[0]
-    x1 = np.take_along_axis(nodes, above[None, ...], 0)[0]
-    l0 = np.take_along_axis(lam_nodes, above[None, ...] - 1, 0)[0]
-    l1 = np.take_along_axis(lam_nodes, above[None, ...], 0)[0]
-    w = np.clip((lo - x0) / np.where(x1 > x0, x1 - x0, 1.0), 0.0, 1.0)
-    rate = l0 + w * (l1 - l0)
-    return np.where(any_ok, rate, 0.0)
+    return np.where(any_ok, _interpolate(nodes, lam_nodes, above, lo), 0.0)
