@@ -23,7 +23,9 @@ ROWS = [("**decode** (TPOT, per-user rate, throughput, e2e)", "phase:decode", Tr
         ("engine: optimum-habana (Gaudi)", "engine:optimum-habana", None),
         ("engine: SGLang (CPU)", "engine:sglang", None),
         ("engine: SGL-JAX (TPU)", "engine:sgl-jax", None), ("engine: vLLM TPU", "engine:vllm-tpu", None),
-        ("engine: Neuron", "engine:neuron", None), ("engine: vendor (SN40L)", "engine:vendor", None)]
+        ("engine: Neuron", "engine:neuron", None),
+        ("engine: optimum-neuron (2023 generate loop)", "engine:optimum-neuron", None),
+        ("engine: vendor (SN40L)", "engine:vendor", None)]
 
 
 def _cell(s: dict, full: bool | None) -> str:

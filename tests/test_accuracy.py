@@ -17,7 +17,7 @@ from genmodel import validation as v
 from genmodel.validation import bands
 
 DATA = Path(__file__).resolve().parent.parent / "validation" / "measured.csv"
-SNAPSHOT_SHA256 = "4fa11c704bbe4febf7cca662309e38f02588fbc298500064c4e65efd57583d9f"
+SNAPSHOT_SHA256 = "44731a79ad37aa56e80ac094c3a9104af6a23f446a8a0c7d66fe02974240800e"
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +46,15 @@ def test_leave_one_source_out_errors(held_out):
     s = v.summarize(held_out)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] >= 250 and decode["sources"] >= 15 and prefill["n"] >= 70 and prefill["sources"] >= 8
-    # measured on the snapshot: decode 21.4% (goal 20%, not met), prefill 40.2% (goal 25%, not met); before the 62
-    # Neuron rows that head padding made expressible: 19.5% and 27.7% (docs/validation.md says why)
-    assert decode["median_abs_error_pct"] <= 22.5
-    assert prefill["median_abs_error_pct"] <= 41.5
-    # the median of the per-source medians (14.8%, 47.1%): Neuron's sources disagree with each other
+    # measured on the snapshot: decode 19.2% (goal 20%, met), prefill 31.4% (goal 25%, not met; 24.2% without the
+    # 2023 optimum-neuron post's 15 TTFTs, which are 10-20x their arithmetic: docs/validation.md)
+    assert decode["median_abs_error_pct"] <= 20.0
+    assert prefill["median_abs_error_pct"] <= 32.5
+    # the median of the per-source medians (15.8%, 29.2%)
     assert decode["median_of_source_medians_pct"] <= 16.5
-    assert prefill["median_of_source_medians_pct"] <= 49.0
-    # within +-25%: decode 56%, prefill 39% (goal 60%, not met)
-    assert decode["within_25pct"] >= 0.54 and prefill["within_25pct"] >= 0.37
+    assert prefill["median_of_source_medians_pct"] <= 30.5
+    # within +-25%: decode 60.2% (203 of 337 rows; goal 60%: one row of margin below), prefill 45% (not met)
+    assert decode["within_25pct"] >= 0.595 and prefill["within_25pct"] >= 0.43
     # the calibrated prediction has no systematic lean on held-out decode rows (the issue's starting point: -32%)
     assert abs(decode["median_signed_error_pct"]) <= 8.0
 
@@ -69,17 +69,17 @@ def test_served_rows_out_of_sample(held_out):
 
 def test_physics_defaults_alone(defaults):
     s = v.summarize(defaults)
-    # measured: decode 25.2% (goal <= 30%, met), prefill 35.0% (not met)
+    # measured: decode 25.2% (goal <= 30%, met), prefill 34.2% (not met)
     assert s["phase:decode"]["median_abs_error_pct"] <= 27.0
-    assert s["phase:prefill"]["median_abs_error_pct"] <= 36.5
+    assert s["phase:prefill"]["median_abs_error_pct"] <= 35.5
 
 
 def test_band_coverage_out_of_sample(held_out, defaults):
     # nested: each source's rows against bands built from the other sources' held-out residuals only
     calibrated, plain = bands.coverage(held_out), bands.coverage(defaults)
-    assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 76%
+    assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 80%
     assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 80% averaged over 18 sources
-    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 80%; per source 77%
+    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 80% (79.5); per source 77%
     assert plain["group_coverage"] >= 0.65
 
 

@@ -148,3 +148,31 @@ def test_a_one_row_gemm_runs_on_the_vector_units_when_that_is_faster(toy_model, 
     many = {row.operator: row for row in genmodel.estimate(toy_model, hw, batch=64, input_tokens=100,
                                                            output_tokens=2).breakdown("decode").rows()}
     assert many["ffn_gate_up"].compute_s == pytest.approx(64 * 2 * 2 * H * 2 * F / (0.5 * 100e12), rel=1e-9)
+
+
+def test_a_cpu_engine_without_matrix_kernels_runs_on_the_vector_units(toy_model, toy_hw):
+    # a CPU with 100 TFLOP/s of bf16 matrix tiles and 10 TFLOP/s of fp32 vector FMA; an engine whose kernels use only
+    # the vector units (cpu_matrix_units false, as llama.cpp) runs every GEMM at eta_c x 10 TFLOP/s and attention at
+    # eta_attn x 10 TFLOP/s (formulas.md 5.1), whatever the datatype; one with matrix kernels at eta x 100 TFLOP/s.
+    # Prefill of 64 sequences x 100 tokens: gate/up is 2 x (64 x 100) x H x 2F FLOPs per layer, 2 layers.
+    from genmodel.data.registry import get_engine
+
+    cpu = toy_hw.model_copy(update={"kind": "cpu", "peak_flops_per_s": {**toy_hw.peak_flops_per_s, "fp32": 10e12}})
+    vendor = get_engine("vendor")
+    vector = vendor.model_copy(update={"cpu_matrix_units": False})
+    H, F, T = 1024, 4096, 64 * 100
+
+    def rows(hw, engine):
+        r = genmodel.estimate(toy_model, hw, batch=64, input_tokens=100, output_tokens=2, engine=engine)
+        return {row.operator: row for row in r.breakdown("prefill").rows()}
+
+    slow, fast = rows(cpu, vector), rows(cpu, vendor)
+    gate_up = 2 * 2 * T * H * 2 * F
+    assert slow["ffn_gate_up"].compute_s == pytest.approx(gate_up / (0.5 * 10e12), rel=1e-9)
+    assert fast["ffn_gate_up"].compute_s == pytest.approx(gate_up / (0.5 * 100e12), rel=1e-9)
+    attention = [name for name, row in slow.items() if row.kind == "attention"]
+    assert attention and all(slow[a].compute_s == pytest.approx(10 * fast[a].compute_s, rel=1e-9) for a in attention)
+    # the flag is about CPUs only: a GPU runs the same engine on its matrix units
+    gpu = toy_hw.model_copy(update={"peak_flops_per_s": {**toy_hw.peak_flops_per_s, "fp32": 10e12}})
+    assert rows(gpu, vector)["ffn_gate_up"].compute_s == pytest.approx(gate_up / (0.5 * 100e12), rel=1e-9)
+    assert get_engine("llamacpp").cpu_matrix_units is False

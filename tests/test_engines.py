@@ -121,3 +121,15 @@ def test_padding_replicates_kv_heads_to_every_rank():
     assert kv_bytes_per_token_per_layer(model, "bf16", Parallelism(tp=16)) * 80 == 2 * 1 * 128 * 2 * 80
     r = genmodel.estimate("llama-3.1-70b", "trainium2", tp=16, batch=1, input_tokens=1024, output_tokens=16)
     assert r.parallel.head_ranks == 4
+
+
+def test_a_rows_engine_profile_from_its_column_or_its_system_text():
+    from genmodel.validation.rows import engine_of
+
+    # the 2023 optimum-neuron generate loop is its own profile, not AWS Neuron's tables nor Gaudi's optimum-habana
+    assert engine_of({"engine": "optimum-neuron"}) == "optimum-neuron"
+    assert engine_of({"engine": "", "system": "optimum-neuron NeuronModelForCausalLM.generate"}) == "optimum-neuron"
+    assert engine_of({"engine": "", "system": "transformers-neuronx on inf2"}) == "neuron"
+    assert engine_of({"engine": "", "system": "Optimum Habana run_generation.py"}) == "optimum-habana"
+    assert engine_of({"engine": "cerebras"}) == "vendor"
+    assert engine_of({"engine": "", "system": "a homemade server"}) is None

@@ -21,6 +21,9 @@ engine, weight_only)`` returns, per operator row and configuration, the achievab
 * Fused attention: ``η_attn · engine.attention_scale · S / (S + S_half)`` for a prompt of S tokens in prefill
   (FlashAttention-class kernels reach their peak fraction only on long sequences); decode attention at
   ``η_attn · attention_scale`` (it is a bandwidth stream over the KV cache, timed by the memory term).
+* Vector-unit engines (``Physics.vector_only``: a CPU engine whose kernels do not use the matrix units, e.g.
+  llama.cpp's ggml CPU backend): every GEMM and attention row runs at ``η · vector peak / row's peak`` (the fp32
+  FMA peak of the vector units, whatever the datatype), with no tile quantization (vector lanes are narrow).
 * Memory: every operator that moves bytes pays ``ramp_bytes / (η_m · bandwidth)`` on top of its streaming time
   (a kernel moving B bytes reaches B / (B + ramp_bytes) of the streaming rate).
 
@@ -59,6 +62,9 @@ class Physics:
     # vector-unit GEMV when that beats padding the matrix instruction (``compute_fractions``)
     vector_flops_per_s: float = 0.0
     peak_flops_per_s: tuple[tuple[str, float], ...] = ()
+    # the engine's kernels run every GEMM and attention on the vector units (a CPU engine without matrix-unit
+    # kernels: ``EngineSpec.cpu_matrix_units`` false): fraction of the row's peak = vector peak / matrix peak
+    vector_only: bool = False
 
     @classmethod
     def of(cls, hw: HardwareSpec) -> Physics:
@@ -212,7 +218,9 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
         else:
             shape_factor = _combined(*_side(_m_side, m, gemm_rows, table.gemm_m_keys, physics, 9),
                                      *_side(_n_side, n, gemm_rows, table.gemm_n_keys, physics, 5), physics)
-        if floor is not None:
+        if physics.vector_only and floor is not None:  # vector lanes: no matrix tiles to fill
+            shape_factor = np.broadcast_to(floor.reshape(shape), shape_factor.shape)
+        elif floor is not None:
             # a GEMM of a few rows (decode at small batch) runs as a GEMV on the vector units when padding the
             # matrix instruction would be slower: its fraction of the row's own peak is at least vector peak /
             # matrix peak
@@ -228,4 +236,9 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
         s = _nan_to_one(m[attention_rows])  # prefill: S query tokens per sequence
         out[attention_rows] = attention_efficiency * attention_scale * np.where(
             s > 1, s / (s + physics.attention_half_tokens), 1.0)
+        if physics.vector_only and physics.vector_flops_per_s:
+            peaks = dict(physics.peak_flops_per_s)
+            ratio = np.array([physics.vector_flops_per_s / peaks[table.dtypes[i]] if peaks.get(table.dtypes[i])
+                              else 1.0 for i in attention_rows])
+            out[attention_rows] *= np.minimum(ratio, 1.0).reshape(shape)
     return out

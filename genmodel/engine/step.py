@@ -33,7 +33,7 @@ ideal = 2 max(C'_ideal, M'_ideal) <= slot. Without overlap: slot = C + M + step 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -100,6 +100,8 @@ class Stepper:
         self.pp = np.asarray(par.pp, dtype=float)
         self.groups = np.asarray(par.attention_groups, dtype=float)
         self.physics = Physics.of(hw)
+        if hw.kind == "cpu" and not setup.engine.cpu_matrix_units:
+            self.physics = replace(self.physics, vector_only=True)
         dt = setup.dtypes
         self.weight_only = bytes_per_element(dt.weight) < bytes_per_element(dt.activation)
         self.net: Network | None = None

@@ -13,6 +13,8 @@ to the hardware's physics on every step:
 * shapes it pads to: the decode batch sizes it captures graphs for (vLLM, SGLang: a step with 3 sequences runs the
   4-sequence graph), and for XLA-compiled stacks (TPU, Neuron, Gaudi graph mode) prompt and batch buckets
   (powers of two from ``min_prompt_bucket``), whose padded shape is what the device computes;
+* on CPUs, whether its kernels use the matrix units (``cpu_matrix_units``: AMX/SME) or run on the vector units at
+  the fp32 FMA peak (llama.cpp's ggml CPU backend);
 * the relative quality of its fused attention, of its paged KV reads and of its weight-only-quantized GEMMs
   (``attention_scale``, ``kv_read_scale``, ``weight_only_scale``, multiplying the device's fractions; 1 = as good
   as the reference kernels).
@@ -63,6 +65,10 @@ class EngineSpec(FrozenSpec):
     pads_heads: bool = Field(
         False, description="Pads attention heads to whole heads per tensor-parallel rank (and at least one KV head "
         "per rank), so a tp that does not divide the heads runs at the padded cost (Neuron).")
+    cpu_matrix_units: bool = Field(
+        True, description="On CPU devices, whether the engine's GEMM and attention kernels use the matrix units "
+        "(Intel AMX, Arm SME); false: they run on the vector units at the device's fp32 peak (llama.cpp's ggml CPU "
+        "backend).")
     attention_scale: float = Field(
         1.0, gt=0, le=1.5, description="Quality of the engine's fused attention relative to the device's "
         "reference kernel (FlashAttention-3 on Hopper, 1.0).")

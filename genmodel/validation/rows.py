@@ -121,9 +121,10 @@ def holdout_group(row: Mapping[str, str]) -> str:
 _ENGINE_WORDS = [("sglang-jax", "sgl-jax"), ("sgl-jax", "sgl-jax"), ("tensorrt", "trtllm"), ("trt-llm", "trtllm"),
                  ("nim", "trtllm"), ("sglang", "sglang"), ("lmdeploy", "lmdeploy"), ("turbomind", "lmdeploy"),
                  ("llama.cpp", "llamacpp"), ("llama-bench", "llamacpp"), ("ollama", "llamacpp"),
-                 ("jetstream", "jetstream"), ("neuron", "neuron"), ("optimum", "optimum-habana"),
-                 ("gaudi", "optimum-habana"), ("hpu", "optimum-habana"), ("tgi", "tgi"), ("mlx", "mlx"),
-                 ("vllm", "vllm"), ("cerebras", "vendor"), ("sambanova", "vendor"), ("groq", "vendor")]
+                 ("jetstream", "jetstream"), ("optimum-neuron", "optimum-neuron"), ("neuron", "neuron"),
+                 ("optimum", "optimum-habana"), ("gaudi", "optimum-habana"), ("hpu", "optimum-habana"),
+                 ("tgi", "tgi"), ("mlx", "mlx"), ("vllm", "vllm"),
+                 ("cerebras", "vendor"), ("sambanova", "vendor"), ("groq", "vendor")]
 
 
 def engine_of(row: Mapping[str, str]) -> str | None:
