@@ -327,3 +327,18 @@ def test_use_cases_synthetic_models_and_spec_files(tmp_path, monkeypatch, toy_hw
                     & (c["tpot_s"][rows] <= case.tpot_target_s))
         assert np.array_equal(c["meets_targets"][rows], expected)
     assert result.counts["meets_targets"] == int(c["meets_targets"].sum()) > 0
+
+
+def test_a_layout_refused_on_one_device_runs_where_the_engine_pads_heads():
+    # Llama-2-7B has 32 heads: tp 12 does not divide them, so an H100 (vLLM) refuses it, while Neuron on
+    # Inferentia2 pads each NeuronCore's heads (formulas.md 5.2) and runs it, as estimate does on its own
+    spec = {"models": ["llama-2-7b"], "hardware": ["h100-sxm", "inferentia2"], "layouts": {"tp": [1, 12]},
+            "input_tokens": [256], "output_tokens": [64], "batch": [1], "metrics": ["tpot_s"]}
+    c = sweep(spec).columns
+    valid = {(h, int(t)): bool(v) for h, t, v in zip(c["hardware"], c["tp"], c["valid"], strict=True)}
+    assert valid == {("h100-sxm", 1): True, ("h100-sxm", 12): False, ("inferentia2", 1): True,
+                     ("inferentia2", 12): True}
+    direct = genmodel.estimate("llama-2-7b", "inferentia2", batch=1, input_tokens=256, output_tokens=64, tp=12,
+                               check_fit=False)
+    at = [i for i, (h, t) in enumerate(zip(c["hardware"], c["tp"], strict=True)) if h == "inferentia2" and t == 12]
+    assert c["tpot_s"][at[0]] == pytest.approx(direct.tpot_s, rel=1e-12)

@@ -4,8 +4,9 @@ cores of this machine or on a Dask cluster, with reductions where the blocks run
 Contract
 --------
 ``sweep(spec_or_path, out=None, scheduler=None, ...)`` plans the sweep (every name resolved, every layout checked
-against every model, every datatype combination against every device, metric names checked: bad input raises a
-``GenmodelError`` naming the field before anything runs or is written), then evaluates it:
+against every model with every device's engine (one that pads heads runs a tp that does not divide them), every
+datatype combination against every device, metric names checked: bad input raises a ``GenmodelError`` naming
+the field before anything runs or is written), then evaluates it:
 
 * **blocks**: configuration ``i`` is the ``i``-th of the cartesian product (genmodel.specs.sweep). Block ``k`` holds
   configurations ``[k S, (k + 1) S)`` (``S`` = ``block_size``); a block is split where (model, hardware, datatypes)
@@ -57,6 +58,7 @@ from genmodel.data.registry import get_engine, get_model, get_use_case, looks_li
 from genmodel.engine.estimate import estimate
 from genmodel.engine.inputs import resolve_dtypes
 from genmodel.engine.parallel import Parallelism
+from genmodel.engine.realism import resolve_engine
 from genmodel.errors import ConfigurationError, GenmodelError, InputTypeError, SpecError
 from genmodel.search import reductions as red
 from genmodel.search.sweep_files import (
@@ -98,7 +100,7 @@ class Plan:
     dtype_labels: dict[str, tuple[str, ...]]  # weight/activation/kv/embedding per (hardware, datatypes) group
     dtype_errors: tuple[str | None, ...]  # per (hardware, datatypes): why the device cannot run them, or None
     layouts: dict[str, np.ndarray]
-    layout_ok: np.ndarray  # (models, layouts)
+    layout_ok: np.ndarray  # (models, hardware, layouts): the engine on a device may pad heads (Neuron)
     layout_errors: tuple[str, ...]  # one message per (model, layout) pair refused, for the summary
     max_context: np.ndarray  # per model
     use_cases: tuple[str, ...] | None
@@ -234,13 +236,18 @@ def plan(spec: SweepSpec | dict | str | Path, rows: bool | None = None) -> Plan:
     layout_list = spec.layout_list()
     layouts = {name: np.array([getattr(lay, name) for lay in layout_list],
                               dtype=bool if name == "attention_dp" else np.int64) for name in LAYOUT}
-    layout_ok = np.ones((len(models), len(layout_list)), dtype=bool)
+    # whether a layout runs depends on the device too where its engine pads heads per tensor-parallel rank
+    # (estimate's rule, genmodel.engine.inputs): a tp that does not divide the heads runs there, padded
+    head_ranks = [(hw.microarchitecture.tensor_parallel_ranks or 1) if resolve_engine(hw, spec.engine).pads_heads
+                  else 0 for hw, _ in resolved]
+    layout_ok = np.ones((len(models), len(resolved), len(layout_list)), dtype=bool)
     layout_errors = []
-    for (m, model), (j, lay) in itertools.product(enumerate(models), enumerate(layout_list)):
+    for (m, model), (j, lay), ranks in itertools.product(enumerate(models), enumerate(layout_list),
+                                                         sorted(set(head_ranks))):
         try:
-            Parallelism(lay.tp, lay.pp, lay.ep, lay.dp, lay.attention_dp, cp=lay.cp).check(model)
+            Parallelism(lay.tp, lay.pp, lay.ep, lay.dp, lay.attention_dp, cp=lay.cp, head_ranks=ranks).check(model)
         except GenmodelError as exc:
-            layout_ok[m, j] = False
+            layout_ok[m, [h for h, r in enumerate(head_ranks) if r == ranks], j] = False
             layout_errors.append(f"{model.name}: {' '.join(str(exc).split())}")
 
     if use_cases is not None:
@@ -369,7 +376,7 @@ def _evaluate_group(plan: Plan, c: dict[str, np.ndarray], start: int, stop: int,
         return
     lay = {name: plan.layouts[name][part["layouts"]] for name in LAYOUT}
     inputs, outputs = plan._lengths(part)
-    ok = plan.layout_ok[m, part["layouts"]] & (inputs + outputs <= plan.max_context[m]) & (lay["cp"] <= inputs)
+    ok = plan.layout_ok[m, h, part["layouts"]] & (inputs + outputs <= plan.max_context[m]) & (lay["cp"] <= inputs)
     valid = np.flatnonzero(ok)
     for first in range(0, valid.size, CALL_SIZE):
         sel = valid[first:first + CALL_SIZE]
