@@ -377,8 +377,14 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         admission = Wait(np.where(np.isfinite(w_adm), p_adm, 1.0), w_adm)
         rho_rate, ca2, fixed_wait, backlog = rate, r.arrival_cv2, 0.0, 0.0
     else:
-        e2e_service = s_mean + delay + np.maximum(O - 1.0, 0.0) * tpot_mean
         n_in = np.minimum(clients, t.running)
+        # clients beyond the running cap queue inside the engine (at max load by definition): a slot frees at the
+        # end of a step and the scheduler admits the next queued request into the next step, so an admitted
+        # request waits for no step in progress (no residual R); below the cap the arrival theorem's R stays
+        queued = (clients > n_in * (1.0 + 1e-9)) | (load.mode == "max")
+        s_mean = np.where(queued, b_mean, s_mean)
+        s_var = np.where(queued, np.maximum(b_var, 0.0), s_var)
+        e2e_service = s_mean + delay + np.maximum(O - 1.0, 0.0) * tpot_mean
         rate = n_in / e2e_service
         rho_rate = rate * np.where(n_in > 0, (n_in - 1) / np.maximum(n_in, 1), 0.0)
         ca2 = 1.0
