@@ -67,7 +67,10 @@ FAMILIES = {
     "aws-neuron": ["trainium2", "inferentia2"],
     "google-tpu": ["tpu-v4", "tpu-v5e", "tpu-v5p", "tpu-v6e", "tpu-v7-ironwood"],
     "apple-silicon": ["apple-m2-ultra", "apple-m3-ultra", "apple-m4-max"],
-    "nvidia-edge": ["jetson-agx-orin-64gb", "dgx-spark-gb10"],
+    # Jetson AGX Orin (Ampere sm_87 with LPDDR5) and DGX Spark's GB10 (Blackwell sm_121 with LPDDR5X) share a
+    # market, not an architecture
+    "nvidia-orin": ["jetson-agx-orin-64gb"],
+    "nvidia-gb10": ["dgx-spark-gb10"],
     "intel-xeon": ["xeon-6980p"],
     "sambanova": ["sambanova-sn40l"],
 }
