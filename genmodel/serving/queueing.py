@@ -8,7 +8,8 @@ Contract
   (exact for M/G/1, the Pollaczek-Khinchine formula).
 * ``Wait``: a waiting time with an atom at zero and an exponential tail, P(W > w) = P0 exp(-w P0 / E[W]).
 * ``length_nodes(mean, cv, count)``: equal-probability quantile nodes of a log-normal length distribution.
-* ``quantile_of_sum(wait, nodes, q)``: the q-quantile of W + S for S uniform over the nodes (vectorized bisection).
+* ``quantile_of_sum(wait, s, qs)``: the q-quantiles of W + S, the roots of ``cdf_of_sum`` (W's exponential tail averaged
+  over NODES quantile nodes of S) to a relative 1e-9, by a vectorized safeguarded Newton iteration.
 * ``normal_cdf``, ``normal_ppf``: the standard normal distribution (no SciPy in the base install).
 Inputs broadcast; nothing loops over configurations.
 """
@@ -181,9 +182,14 @@ def cdf_of_sum(wait: Wait, s: LogNormal, y, nodes=None) -> np.ndarray:
     return (1.0 - p0) * s.cdf(y) + p0 * part
 
 
-def quantile_of_sum(wait: Wait, s: LogNormal, qs, iterations: int = 22) -> np.ndarray:
+def quantile_of_sum(wait: Wait, s: LogNormal, qs, rtol: float = 1e-9, max_iterations: int = 200) -> np.ndarray:
     """Quantiles ``qs`` (on a new leading axis) of S + W, S log-normal, W independent of S: S's own quantile where
-    W has no mass, else a vectorized bisection on ``cdf_of_sum`` over the configurations that need it."""
+    W has no mass, else the smallest y with ``cdf_of_sum(y) >= q`` for the configurations that need it (the root of
+    cdf_of_sum(y) = q, or the step where the CDF jumps past q), as the upper end of a bracket narrower than
+    ``rtol`` times it.
+
+    The root is found by a safeguarded Newton iteration on log y (``_solve_sum``), vectorized over every
+    (quantile, configuration) pair; a pair leaves the iteration when it has converged."""
     shape = np.broadcast_shapes(np.shape(s.mean), np.shape(wait.mean_s))
     out = np.stack([np.broadcast_to(s.ppf(float(q)), shape) for q in qs]).astype(float)
     p0 = np.broadcast_to(wait.p_wait, out.shape[1:])
@@ -192,16 +198,125 @@ def quantile_of_sum(wait: Wait, s: LogNormal, qs, iterations: int = 22) -> np.nd
     if np.any(need):
         sub_wait = Wait(np.broadcast_to(wait.p_wait, need.shape)[need], np.broadcast_to(wait.mean_s, need.shape)[need])
         sub_s = LogNormal(np.broadcast_to(s.mean, need.shape)[need], np.broadcast_to(s.cv, need.shape)[need])
-        nodes = length_nodes(sub_s.mean, sub_s.cv, NODES)[:, None, ...]  # (nodes, 1, k): every quantile at once
-        q_axis = np.asarray([float(q) for q in qs])[:, None]
-        lo = np.zeros((len(qs), *sub_s.mean.shape))
-        hi = np.stack([sub_s.ppf(max(float(q), 0.999999)) + sub_wait.quantile(float(q)) + sub_wait.tail_s
-                       for q in qs])
-        for _ in range(iterations):
-            mid = (lo + hi) / 2
-            below = cdf_of_sum(sub_wait, sub_s, mid, nodes) >= q_axis
-            hi = np.where(below, mid, hi)
-            lo = np.where(below, lo, mid)
-        out[:, need] = hi
+        out[:, need] = _solve_sum(sub_wait, sub_s, [float(q) for q in qs], rtol, max_iterations)
     out[:, unbounded] = np.inf
     return out
+
+
+def _solve_sum(wait: Wait, s: LogNormal, qs: list[float], rtol: float, max_iterations: int) -> np.ndarray:
+    """Roots y of cdf_of_sum(wait, s, y) = q, shape (len(qs), k), for k configurations (1-D wait and s, P(W > 0) > 0,
+    E[W] finite), each to a relative ``rtol``.
+
+    Each (q, configuration) pair keeps a bracket lo < y* <= hi (cdf(lo) < q <= cdf(hi); hi starts where a plain
+    bisection would, lo at 0) and an iterate y, first max(S's q-quantile, W's q-quantile), usually just below y*.
+    Every step evaluates the CDF and its density at y (``_SumCdf``), moves lo or hi to y, and takes the Newton step
+    on log y, y exp((q - F) / (y f)), if it lands inside the bracket; after a rejected one, the secant between the
+    bracket's ends (if inside) and the bracket's geometric mean (half of hi while lo is 0) take turns, so the
+    bracket at least halves in log every second miss. A Newton step below rtol / 4 is lengthened by rtol / 4 so
+    that it ends just past the root and closes the bracket. A pair is done when hi - lo <= rtol x hi; its result
+    is hi, as in a bisection (after ``max_iterations`` steps, whatever hi is then), or when cdf(y) == q exactly
+    (its result is y: where rounding flattens the CDF onto q, a whole interval shares that value). A point-mass S
+    at c (sigma 0) with q <= 1 - P0 is c, without iterating."""
+    k = s.mean.shape[0]
+    q = np.repeat(np.asarray(qs), k)  # flat (quantile, configuration) pairs, quantile-major
+    f = _SumCdf(wait, s, np.tile(np.arange(k), len(qs)))
+    hi = np.concatenate([s.ppf(max(qq, 0.999999)) + wait.quantile(qq) + wait.tail_s for qq in qs])
+    lo, f_lo, f_hi = np.zeros_like(hi), np.zeros_like(hi), np.ones_like(hi)  # cdf <= 1 stands in at the first hi
+    y = np.concatenate([np.maximum(s.ppf(qq), wait.quantile(qq)) for qq in qs])
+    y = np.where((y > 0) & (y < hi), y, hi / 2)
+    misses = np.zeros(hi.shape, dtype=int)  # consecutive rejected Newton steps: odd ones bisect, even ones interpolate
+    # a point-mass S (sigma 0) at c: the CDF is 0 below c and 1 - P0 at c, so c itself wherever q <= 1 - P0
+    mass = (f.sigma == 0) & (q <= 1.0 - f.p0)
+    result = np.where(mass, f.mean, hi)
+    live = np.arange(q.size)  # the pairs still iterating; the per-pair arrays and f hold only those
+    if mass.any():
+        live, q, y, lo, hi, f_lo, f_hi, misses = (a[~mass] for a in (live, q, y, lo, hi, f_lo, f_hi, misses))
+        f = f.subset(~mass)
+    for _ in range(max_iterations):
+        if not live.size:
+            break
+        cdf, density = f.at(y)
+        above = cdf >= q
+        hi, f_hi = np.where(above, y, hi), np.where(above, cdf, f_hi)
+        lo, f_lo = np.where(above, lo, y), np.where(above, f_lo, cdf)
+        done = (hi - lo <= rtol * hi) | (cdf == q)
+        if done.any():
+            result[live[done]] = hi[done]
+            keep = ~done
+            live, q, y, lo, hi, f_lo, f_hi, misses, cdf, density, above = (
+                a[keep] for a in (live, q, y, lo, hi, f_lo, f_hi, misses, cdf, density, above))
+            f = f.subset(keep)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            step = (q - cdf) / (y * density)
+            step = np.where(np.abs(step) <= rtol / 4, step + np.where(above, -rtol, rtol) / 4, step)
+            newton = y * np.exp(step)
+            secant = lo + (q - f_lo) / (f_hi - f_lo) * (hi - lo)
+        inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
+        misses = np.where(inside, 0, misses + 1)
+        interpolate = (misses % 2 == 0) & (secant > lo) & (secant < hi)
+        y = np.where(inside, newton, np.where(interpolate, secant, np.where(lo > 0, np.sqrt(lo * hi), hi / 2)))
+    result[live] = hi
+    return result.reshape(len(qs), k)
+
+
+class _SumCdf:
+    """cdf_of_sum and its density for pairs of (quantile, configuration), in O(1) per pair and evaluation.
+
+    The exponential part over the ascending nodes s_1 <= ... <= s_N, with m of them below y, is
+    (1/N) sum_{j <= m} (1 - e^-(y - s_j)/t) = (m - e^-(y - s_m)/t R_m) / N, R_m = sum_{j <= m} e^-(s_m - s_j)/t,
+    tabulated once per configuration by R_m = 1 + R_{m-1} e^-(s_m - s_(m-1))/t (every exponent <= 0, so nothing
+    overflows); it equals cdf_of_sum's term-by-term mean up to rounding (~1e-16). Its density is
+    e^-(y - s_m)/t R_m / (N t); the log-normal's is phi(z) / (y sigma). m comes from comparing
+    z = (ln y - mu) / sigma with the nodes' normal quantiles (all N or none of them when sigma is 0)."""
+
+    _PAIR_FIELDS = ("col", "mu", "sigma", "mean", "p0", "tail")
+
+    def __init__(self, wait: Wait, s: LogNormal, col: np.ndarray):
+        mu, sigma = s._params()
+        tail = wait.tail_s
+        nodes = length_nodes(s.mean, s.cv, NODES)  # (NODES, configurations)
+        sums = np.ones_like(nodes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            decay = np.where(tail > 0, np.exp(-np.diff(nodes, axis=0) / np.where(tail > 0, tail, 1.0)), 0.0)
+        for m in range(1, NODES):
+            sums[m] += sums[m - 1] * decay[m - 1]
+        self.nodes, self.sums, self.stride = nodes.ravel(), sums.ravel(), nodes.shape[1]
+        self.col, self.mu, self.sigma, self.mean = col, mu[col], sigma[col], s.mean[col]
+        self.p0, self.tail = wait.p_wait[col], tail[col]
+        self.regular = bool(np.all(self.sigma > 0) and np.all(self.tail > 0))  # no point mass anywhere
+
+    def subset(self, keep: np.ndarray) -> _SumCdf:
+        """The same CDF for the pairs where ``keep`` is true."""
+        out = object.__new__(_SumCdf)
+        out.__dict__.update(self.__dict__)
+        for name in self._PAIR_FIELDS:
+            setattr(out, name, getattr(self, name)[keep])
+        return out
+
+    def at(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(cdf_of_sum at y, its derivative in y), one value per pair, for y > 0."""
+        if not self.regular:
+            return self._at_general(y)
+        z = (np.log(y) - self.mu) / self.sigma
+        below = np.searchsorted(_nodes_z(NODES), z)
+        at = np.maximum(below - 1, 0) * self.stride + self.col  # the highest node below y
+        with np.errstate(under="ignore"):
+            decayed = np.exp(np.minimum(self.nodes[at] - y, 0.0) / self.tail) * self.sums[at] * (below > 0)
+            s_density = np.exp(-0.5 * z * z) / (np.sqrt(2 * np.pi) * y * self.sigma)
+        cdf = (1.0 - self.p0) * normal_cdf(z) + self.p0 * (below - decayed) / NODES
+        return cdf, (1.0 - self.p0) * s_density + self.p0 * decayed / (NODES * self.tail)
+
+    def _at_general(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``at`` where some S is a point mass (sigma 0) or some wait has no tail (t 0: a jump at each node)."""
+        positive = self.sigma > 0
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            z = (np.log(y) - self.mu) / np.where(positive, self.sigma, 1.0)
+            s_cdf = np.where(positive, normal_cdf(z), (y >= self.mean).astype(float))
+            s_density = np.where(positive, np.exp(-0.5 * z * z) / (np.sqrt(2 * np.pi) * y * self.sigma), 0.0)
+            below = np.where(positive, np.searchsorted(_nodes_z(NODES), z), NODES * (y > self.mean))
+            at = np.maximum(below - 1, 0) * self.stride + self.col
+            has = (below > 0) & (self.tail > 0)
+            t = np.where(has, self.tail, 1.0)
+            decayed = np.where(has, np.exp(np.minimum(self.nodes[at] - y, 0.0) / t) * self.sums[at], 0.0)
+        cdf = (1.0 - self.p0) * s_cdf + self.p0 * (below - decayed) / NODES
+        return cdf, (1.0 - self.p0) * s_density + self.p0 * decayed / (NODES * t)
