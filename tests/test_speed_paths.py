@@ -337,3 +337,94 @@ def test_the_largest_batch_of_one_configuration_is_that_of_the_array_path(name):
         if n > 0:
             assert bool(memory.footprint(n, i, o, cap).fits) and not bool(memory.footprint(n + 1, i, o, cap).fits)
     assert memory.max_batch(1000.0, 100.0, 0.0) == 0
+
+
+def _write_user_model(folder, name: str, hidden_size: int = 4096):
+    import yaml
+
+    data = genmodel.get_model("llama-3.1-8b").model_dump(mode="json", exclude_none=True)
+    data.update({"name": name, "display_name": name.upper(), "hidden_size": hidden_size})
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.yaml").write_text(yaml.safe_dump(data))
+
+
+def test_remembered_name_lookups_follow_reload_the_environment_and_db_folders(user_dir, tmp_path, monkeypatch):
+    from genmodel.data import registry
+    from genmodel.errors import UnknownNameError
+
+    monkeypatch.setattr(registry, "_extra_roots", [])
+    # the answer is the entry the database in force holds, before and after a reload (a new object then)
+    first = genmodel.get_hardware("h100-sxm")
+    assert first is registry.database("hardware").entries["h100-sxm"]
+    assert genmodel.get_hardware("H100-SXM") is first
+    with pytest.raises(UnknownNameError):
+        genmodel.get_model("my-llama")
+    _write_user_model(user_dir / "models", "my-llama", hidden_size=2048)
+    registry.reload()  # files written: the databases are read again, and a name unknown before is found
+    assert genmodel.get_model("my-llama").hidden_size == 2048
+    again = genmodel.get_hardware("h100-sxm")
+    assert again is registry.database("hardware").entries["h100-sxm"] and again is not first
+    assert registry.resolve_hardware("dgx-h200")[1] is registry.database("platform").entries["dgx-h200"]
+    # another user folder (no reload): its own entries
+    other = tmp_path / "other-user"
+    _write_user_model(other / "models", "my-llama", hidden_size=1024)
+    monkeypatch.setenv("GENMODEL_USER_DIR", str(other))
+    assert genmodel.get_model("my-llama").hidden_size == 1024
+    monkeypatch.setenv("GENMODEL_USER_DIR", str(tmp_path / "empty"))
+    with pytest.raises(UnknownNameError):
+        genmodel.get_model("my-llama")
+    # a folder added with use_databases (no reload) is seen at once
+    team = tmp_path / "team-db"
+    _write_user_model(team / "models", "team-llama", hidden_size=512)
+    with pytest.raises(UnknownNameError):
+        genmodel.get_model("team-llama")
+    genmodel.use_databases([team])
+    assert genmodel.get_model("team-llama").hidden_size == 512
+    assert genmodel.estimate("team-llama", "h100-sxm").metrics["weights_bytes"] > 0
+    # GENMODEL_DB folders are checked on every lookup: a folder that does not exist is an error each time
+    monkeypatch.setenv("GENMODEL_DB", str(tmp_path / "missing"))
+    for _ in range(2):
+        with pytest.raises(genmodel.errors.SpecError, match="GENMODEL_DB"):
+            genmodel.get_model("llama-3.1-8b")
+
+
+LAYOUTS = [{}, {"tp": 8}, {"tp": 4, "pp": 3, "dp": 2, "cp": 2}, {"ep": 8, "attention_dp": True, "tp": 2},
+           {"tp": 8, "ep": 4}, {"ep": 4, "attention_dp": True}]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_derived_figures_of_a_plain_layout_are_those_of_the_same_layout_in_arrays(layout):
+    plain = Parallelism(**layout)
+    arrays = Parallelism(**{k: np.asarray(v) for k, v in {"tp": 1, **layout}.items()})
+    for name in ("stage_size", "attention_groups", "expert_tp", "devices"):
+        fast, slow = getattr(plain, name), getattr(arrays, name)
+        assert type(fast) is type(slow) and np.shape(fast) == np.shape(slow) and fast == slow, name
+    assert plain.shape == arrays.shape == ()
+    # by hand: devices = dp x pp x stage, stage = ep with attention_dp else tp x cp
+    tp, pp, ep, dp, cp = (layout.get(k, 1) for k in ("tp", "pp", "ep", "dp", "cp"))
+    stage = ep if layout.get("attention_dp") else tp * cp
+    assert plain.devices == dp * pp * stage and plain.attention_groups == stage / (tp * cp)
+
+
+def test_a_remembered_layout_check_still_refuses_what_does_not_fit_each_model():
+    layout = {"tp": 8}
+    assert genmodel.estimate("llama-3.1-8b", "h100-sxm", **layout).metrics["devices"] == 8
+    for _ in range(2):  # qwen2.5-7b has 28 heads: tp 8 is refused, every time
+        with pytest.raises(genmodel.errors.ConfigurationError, match="does not divide the 28"):
+            genmodel.estimate("qwen2.5-7b", "h100-sxm", **layout)
+    assert genmodel.estimate("llama-3.1-8b", "h100-sxm", **layout).metrics["devices"] == 8
+    with pytest.raises(genmodel.errors.ConfigurationError, match="num_devices"):
+        genmodel.estimate("llama-3.1-8b", "h100-sxm", num_devices=4, **layout)
+
+
+def test_remembered_datatypes_follow_the_device_spec_object():
+    from genmodel.engine.inputs import resolve_dtypes
+
+    hw = genmodel.get_hardware("h100-sxm")
+    assert resolve_dtypes(hw, "fp8", None, None) == DTypes("fp8", "bf16", "bf16", "bf16")
+    assert resolve_dtypes(hw, "fp8", "fp8", None) == DTypes("fp8", "fp8", "fp8", "fp8")
+    # the same names on an edited device (a new object: specs are frozen) that lists no fp8 are refused
+    no_fp8 = hw.model_copy(update={"peak_flops_per_s": {k: v for k, v in hw.peak_flops_per_s.items() if k != "fp8"}})
+    with pytest.raises(genmodel.errors.ConfigurationError, match="no fp8 throughput"):
+        resolve_dtypes(no_fp8, "fp8", "fp8", None)
+    assert resolve_dtypes(hw, "fp8", "fp8", None).gemm == "fp8"

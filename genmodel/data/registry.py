@@ -210,6 +210,7 @@ def reload() -> None:
     """Forget the databases read so far (after files were written); the next lookup reads them again."""
     _database.cache_clear()
     _fingerprint.cache_clear()
+    _LOOKUPS.clear()
 
 
 def all_models() -> dict[str, ModelSpec]:
@@ -254,10 +255,40 @@ def looks_like_file(name: str) -> bool:
 
 def find_entry(kind: Kind, name: str) -> BaseModel | None:
     """The entry of ``kind`` called ``name`` (any case, or its display name), or None: a lookup that builds no
-    error (``get_model`` and the like raise ``UnknownNameError`` with suggestions instead)."""
+    error (``get_model`` and the like raise ``UnknownNameError`` with suggestions instead).
+
+    Answers are remembered per (kind, name, what the databases in force depend on: the environment variables
+    ``_roots`` reads and the ``use_databases`` folders) and forgotten by ``reload()``, so a lookup gives the entry
+    ``database(kind)`` holds at that moment. With ``GENMODEL_DB`` set every lookup reads the databases in force
+    (``_roots`` checks those folders on every call)."""
+    environment = _lookup_environment()
+    key = (kind, name, environment)
+    hit = _LOOKUPS.get(key, _MISSING) if environment is not None else _MISSING
+    if hit is not _MISSING:
+        return hit  # type: ignore[return-value]
     db = database(kind)
-    key = db.index.get(name.strip().lower())
-    return None if key is None else db.entries[key]
+    entry = db.index.get(name.strip().lower())
+    found = None if entry is None else db.entries[entry]
+    if environment is not None:
+        if len(_LOOKUPS) >= _LOOKUPS_SIZE:
+            _LOOKUPS.clear()
+        _LOOKUPS[key] = found
+    return found
+
+
+_LOOKUPS: dict[tuple, BaseModel | None] = {}  # find_entry's answers (see there); emptied by reload()
+_LOOKUPS_SIZE = 1024
+_MISSING = object()
+# the environment variables the databases in force depend on (``_roots``)
+_DATABASE_ENV = ("GENMODEL_USER_DIR", *_PLATFORMDIRS_ENV)
+
+
+def _lookup_environment() -> tuple | None:
+    """What ``_roots()`` depends on, as a key for ``find_entry``'s answers; None while ``GENMODEL_DB`` is set (its
+    folders are checked on every lookup, so nothing is remembered)."""
+    if os.environ.get("GENMODEL_DB"):
+        return None
+    return (*map(os.environ.get, _DATABASE_ENV), tuple(_extra_roots))
 
 
 def _get(kind: Kind, name: object, cls: type[Spec]) -> Spec:
@@ -369,12 +400,12 @@ def resolve_hardware(hardware: object) -> tuple[HardwareSpec, PlatformSpec | Non
             platform = validate_spec(data, PlatformSpec, path.name)
             return platform_device(platform), platform
         return validate_spec(data, HardwareSpec, path.name), None
-    key = hardware.strip().lower()
-    hw_db, pf_db = database("hardware"), database("platform")
-    if key in hw_db.index:
-        return hw_db.entries[hw_db.index[key]], None  # type: ignore[return-value]
-    if key in pf_db.index:
-        platform = pf_db.entries[pf_db.index[key]]
+    device = find_entry("hardware", hardware)
+    if device is not None:
+        return device, None  # type: ignore[return-value]
+    platform = find_entry("platform", hardware)
+    if platform is not None:
         return platform_device(platform), platform  # type: ignore[arg-type]
-    raise unknown_name("hardware or platform", hardware, [*hw_db.entries, *pf_db.entries],
+    raise unknown_name("hardware or platform", hardware, [*database("hardware").entries,
+                                                          *database("platform").entries],
                        "genmodel hardware' or 'genmodel platforms")

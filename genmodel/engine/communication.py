@@ -30,7 +30,8 @@ def layer_collectives(model: ModelSpec, net: Network, par: Parallelism, tokens, 
     H, L = model.hidden_size, model.num_layers
     tp = np.asarray(par.tp, dtype=float)
     hidden = tokens * H * ab
-    ar = np.where(tp > 1, all_reduce(net, hidden, tp), 0.0)
+    single = _all_single(tokens, par.tp, par.ep, par.cp, par.attention_dp, batch, net.domain)
+    ar = _ZERO if single and not tp > 1 else np.where(tp > 1, all_reduce(net, hidden, tp), 0.0)
     n_moe = model.num_moe_layers
     n_dense = L - n_moe
     adp = np.asarray(par.attention_dp, dtype=bool)
@@ -39,14 +40,16 @@ def layer_collectives(model: ModelSpec, net: Network, par: Parallelism, tokens, 
         k = model.moe.experts_per_token
         ep = np.asarray(par.ep, dtype=float)
         sent = tokens * k * H * ab / tp  # each TP rank of an attention group dispatches its share
-        a2a = np.where(adp & (ep > 1), all_to_all(net, sent, ep), 0.0)
+        a2a = _ZERO if single and not (adp & (ep > 1)) else np.where(adp & (ep > 1), all_to_all(net, sent, ep), 0.0)
         shared_ar = ar if model.moe.num_shared_experts else 0.0
         out["tp_all_reduce"] = out["tp_all_reduce"] + n_moe * np.where(adp, shared_ar, ar)
         out["ep_dispatch"] = n_moe * a2a
         out["ep_combine"] = n_moe * a2a
-    out["vocab_collectives"] = ar + np.where(tp > 1, all_gather(net, batch * model.vocab_size * ab, tp), 0.0)
+    gather = _ZERO if single and not tp > 1 else np.where(tp > 1, all_gather(net, batch * model.vocab_size * ab,
+                                                                               tp), 0.0)
+    out["vocab_collectives"] = ar + gather
     cp = np.asarray(par.cp, dtype=float)
-    if np.any(cp > 1):
+    if (cp > 1 if single else np.any(cp > 1)):
         # the cp ranks sit tp apart: a domain holds D / tp of them
         cp_net = net.scaled(domain=np.maximum(np.floor(net.domain / tp), 1))
         if phase == "prefill":  # all-gather every rank's keys and values of the prompt, per layer
@@ -59,11 +62,25 @@ def layer_collectives(model: ModelSpec, net: Network, par: Parallelism, tokens, 
     return out
 
 
+# what ``np.where(False, x, 0.0)`` gives for a 0-d float x: a 0-d float64 zero (a fresh one each time it is used in
+# arithmetic; the constant itself is never written to)
+_ZERO = np.zeros(())
+_ZERO.setflags(write=False)
+
+
+def _all_single(*values) -> bool:
+    """True when every value is a single number (a Python number or a 0-d array): then a collective whose group is
+    one device is the 0-d zero ``np.where(condition, cost, 0.0)`` would give, without computing the cost."""
+    return all(type(v) in (int, float, bool) or np.ndim(v) == 0 for v in values)
+
+
 def pp_send(net: Network, par: Parallelism, tokens, H: int, ab: float):
     """Seconds for one stage-to-stage activation transfer, averaged over the stage boundaries."""
     pp = np.asarray(par.pp, dtype=float)
     stage = par.stage_size
     if pp.ndim == 0 and not pp > 1:  # one stage: no boundary to cross (the zeros the last line would give)
+        if _all_single(tokens, stage, net.domain):
+            return np.zeros(())
         return np.zeros(np.broadcast_shapes(np.shape(tokens), np.shape(stage), np.shape(net.domain)))
     boundaries = np.maximum(pp - 1, 1)
     # boundary k sits after k x stage devices; it crosses a scale-up domain when that is a multiple of it

@@ -439,12 +439,13 @@ def _bands(s: Setup, mem: MemoryView, metrics: dict[str, np.ndarray], bands: dic
     """``<figure>_low`` and ``<figure>_high`` for every time and throughput, and the largest batch at the memory
     band's edges (unless ``max_batch`` is False)."""
     out = {}
-    for phase, b in bands.items():
-        for key in TIME_BANDS[phase]:
-            if metrics[key] is not None:
-                out[f"{key}_low"], out[f"{key}_high"] = b.times(metrics[key])
-        for key in RATE_BANDS[phase]:
-            out[f"{key}_low"], out[f"{key}_high"] = b.rates(metrics[key])
+    with np.errstate(invalid="ignore"):  # Band.times and Band.rates, under one errstate
+        for phase, b in bands.items():
+            for key in TIME_BANDS[phase]:
+                if metrics[key] is not None:
+                    out[f"{key}_low"], out[f"{key}_high"] = b.times_unchecked(metrics[key])
+            for key in RATE_BANDS[phase]:
+                out[f"{key}_low"], out[f"{key}_high"] = b.rates_unchecked(metrics[key])
     if not max_batch:
         return out
     I, O = s.input_tokens, s.output_tokens

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 
 import numpy as np
 
 from genmodel.data.registry import get_model, resolve_hardware
 from genmodel.economics.energy import PowerModel
 from genmodel.economics.tco import CostAssumptions
+from genmodel.engine.memo import IdentityCache
 from genmodel.engine.operators import DTypes
 from genmodel.engine.parallel import Parallelism
 from genmodel.engine.realism import Realism, resolve_engine, resolve_realism
@@ -94,8 +96,19 @@ def resolve_dtypes(hw: HardwareSpec, weight_dtype: str | None, activation_dtype:
 
     Defaults: activations bf16 (else fp16, else the device's widest); weights and KV cache as the activations;
     embedding and LM head as the weights, except that a quantized checkpoint (weights narrower than the
-    activations) keeps them in the activation datatype, as published fp8/int4 checkpoints do.
+    activations) keeps them in the activation datatype, as published fp8/int4 checkpoints do. Resolved once per
+    device spec object and datatype names (``genmodel.engine.memo``; the record is frozen and shared).
     """
+    names = (weight_dtype, activation_dtype, kv_dtype, embedding_dtype)
+    if all(n is None or type(n) is str for n in names):
+        return _DTYPES.get((hw,), names, lambda: _resolve_dtypes(hw, *names))
+    return _resolve_dtypes(hw, *names)
+
+
+_DTYPES = IdentityCache(256)
+
+
+def _resolve_dtypes(hw: HardwareSpec, weight_dtype, activation_dtype, kv_dtype, embedding_dtype) -> DTypes:
     act = dtype_argument("activation_dtype", activation_dtype) or default_activation_dtype(hw)
     weight = dtype_argument("weight_dtype", weight_dtype) or act
     embed = dtype_argument("embedding_dtype", embedding_dtype)
@@ -116,6 +129,11 @@ def resolve_dtypes(hw: HardwareSpec, weight_dtype: str | None, activation_dtype:
 
 def check_context(model: ModelSpec, input_tokens, output_tokens, cp=1.0) -> None:
     """``ConfigurationError`` unless input + output fits the model's context and cp does not exceed the prompt."""
+    if np.ndim(input_tokens) == 0 and np.ndim(output_tokens) == 0 and np.ndim(cp) == 0:
+        # one configuration: the same comparisons on floats (the checked path below words any error)
+        i = float(input_tokens)
+        if not (i + float(output_tokens) > model.max_context_tokens or float(cp) > i):
+            return
     I, O = np.asarray(input_tokens, dtype=float), np.asarray(output_tokens, dtype=float)
     longest = I + O
     if np.any(longest > model.max_context_tokens):
@@ -142,6 +160,27 @@ def _at_least(name: str, value: object, minimum: float, maximum: float) -> np.nd
     if (type(value) is float or type(value) is int) and minimum <= value <= maximum:
         return np.array(float(value))
     return at_least(name, value, minimum, maximum)
+
+
+def _read_only(x: np.ndarray) -> np.ndarray:
+    """A read-only view of a 0-d array: what ``np.broadcast_to(x, ())`` gives, without its cost."""
+    view = x.view()
+    view.flags.writeable = False
+    return view
+
+
+def _check_layout(parallel: Parallelism, model: ModelSpec, num_devices: int | None) -> None:
+    """``parallel.check(model, num_devices)``, done once per model spec object and layout of plain Python numbers
+    (immutable: ``Parallelism._memo``); a layout holding arrays is checked on every call."""
+    if parallel.__dict__.get("_derived") is None:
+        parallel.check(model, num_devices)
+        return
+    values = tuple(getattr(parallel, name) for name in _LAYOUT_FIELDS)
+    _CHECKED.get((model,), (*values, num_devices), lambda: parallel.check(model, num_devices) or True)
+
+
+_LAYOUT_FIELDS = tuple(f.name for f in dataclass_fields(Parallelism))
+_CHECKED = IdentityCache(256)
 
 
 @functools.cache
@@ -199,15 +238,16 @@ def prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, k
         cooling_w_per_w = scalar("cooling_w_per_w", at_least("cooling_w_per_w", cooling_w_per_w, 0.0))
     if engine_spec.pads_heads and not parallel.head_ranks:  # heads padded per rank (Neuron: one per NeuronCore)
         parallel = replace(parallel, head_ranks=hw.microarchitecture.tensor_parallel_ranks or 1)
-    parallel.check(model, num_devices)
+    _check_layout(parallel, model, num_devices)
     dtypes = resolve_dtypes(hw, weight_dtype, activation_dtype, kv_dtype, embedding_dtype)
 
     check_context(model, I, O, np.asarray(parallel.cp, dtype=float))
-    shape = np.broadcast_shapes(B.shape, I.shape, O.shape, *(s.shape for s in scales), np.shape(link), parallel.shape)
+    shapes = (B.shape, I.shape, O.shape, *(s.shape for s in scales), np.shape(link), parallel.shape)
+    shape = () if not any(shapes) else np.broadcast_shapes(*shapes)
     groups = parallel.attention_groups
     if shape == () and float(B) < float(groups):
         raise ConfigurationError(f"batch {int(B)} is smaller than the {int(groups)} attention data-parallel "
                                  f"groups: give each group at least one sequence (batch >= {int(groups)})", "batch")
-    B, I, O = (np.broadcast_to(x, shape) for x in (B, I, O))
+    B, I, O = (_read_only(x) if shape == () == x.shape else np.broadcast_to(x, shape) for x in (B, I, O))
     return Setup(model, hw, platform, dtypes, parallel, realism, engine_spec, costs or _default_costs(),
                  PowerModel.of(hw, cooling_w_per_w), B, I, O, *scales, link, chunk, check_fit, rate, shape)

@@ -45,6 +45,7 @@ from typing import Any, Literal
 import numpy as np
 
 from genmodel.engine.experts import expected_active_experts
+from genmodel.engine.memo import IdentityCache
 from genmodel.engine.parallel import SINGLE_DEVICE, Parallelism
 from genmodel.specs.dtypes import bytes_per_element, compute_dtype
 from genmodel.specs.model import ModelSpec
@@ -222,8 +223,16 @@ def causal_pairs(tokens, window: float, kind: str):
     return np.where(s <= w, full, w * (w + 1) / 2 + (s - w) * w)
 
 
-def _layer_groups(model: ModelSpec) -> list[tuple[str, int, float, bool]]:
-    """(label, layer count, window, is_moe) for each distinct (window, FFN kind) among the layers."""
+def _layer_groups(model: ModelSpec) -> tuple[tuple[str, int, float, bool], ...]:
+    """(label, layer count, window, is_moe) for each distinct (window, FFN kind) among the layers; computed once per
+    model spec object (``genmodel.engine.memo``: specs are frozen) and shared (a tuple of tuples)."""
+    return _LAYER_GROUPS.get((model,), (), lambda: tuple(_find_layer_groups(model)))
+
+
+_LAYER_GROUPS = IdentityCache(256)
+
+
+def _find_layer_groups(model: ModelSpec) -> list[tuple[str, int, float, bool]]:
     keys = list(zip(model.layer_window.tolist(), model.layer_is_moe.tolist(), strict=True))
     groups = []
     for key in dict.fromkeys(keys):

@@ -106,30 +106,46 @@ class Parallelism:
         per_rank = max(-(-kv_heads // ranks), 1) if type(ranks) is int else np.maximum(np.ceil(kv_heads / ranks), 1.0)
         return per_rank * self.head_ranks
 
+    # Each derived figure of a plain layout (``_memo``) is computed on Python floats, whose +, -, *, / round as
+    # NumPy's do: the same value, and the same type, as the array expression of a layout holding arrays (a 0-d
+    # array for ``stage_size``, a NumPy float for the figures derived from it).
     @property
     def stage_size(self) -> np.ndarray:
         """Devices per pipeline stage: ep with attention data parallelism, else tp x cp."""
-        return self._memo("stage_size", lambda: np.where(np.asarray(self.attention_dp, dtype=bool), self._arr("ep"),
-                                                         self._arr("tp") * self._arr("cp")))
+        if self.__dict__.get("_derived") is not None:
+            return self._memo("stage_size", lambda: np.array(
+                float(self.ep) if self.attention_dp else float(self.tp) * float(self.cp)))
+        return np.where(np.asarray(self.attention_dp, dtype=bool), self._arr("ep"), self._arr("tp") * self._arr("cp"))
 
     @property
     def attention_groups(self) -> np.ndarray:
         """Attention data-parallel groups per stage (ep / tp with attention_dp, else 1)."""
-        return self._memo("attention_groups", lambda: self.stage_size / (self._arr("tp") * self._arr("cp")))
+        if self.__dict__.get("_derived") is not None:
+            return self._memo("attention_groups", lambda: np.float64(
+                float(self.stage_size) / (float(self.tp) * float(self.cp))))
+        return self.stage_size / (self._arr("tp") * self._arr("cp"))
 
     @property
     def expert_tp(self) -> np.ndarray:
         """Ways each routed expert is split (tp / ep, or 1 with attention_dp)."""
-        return self._memo("expert_tp", lambda: self.stage_size / self._arr("cp") / self._arr("ep"))
+        if self.__dict__.get("_derived") is not None:
+            return self._memo("expert_tp", lambda: np.float64(float(self.stage_size) / float(self.cp)
+                                                              / float(self.ep)))
+        return self.stage_size / self._arr("cp") / self._arr("ep")
 
     @property
     def devices(self) -> np.ndarray:
         """Devices used by all replicas: dp x pp x stage size."""
-        return self._memo("devices", lambda: self._arr("dp") * self._arr("pp") * self.stage_size)
+        if self.__dict__.get("_derived") is not None:
+            return self._memo("devices", lambda: np.float64(float(self.dp) * float(self.pp)
+                                                            * float(self.stage_size)))
+        return self._arr("dp") * self._arr("pp") * self.stage_size
 
     @property
     def shape(self) -> tuple[int, ...]:
         """Broadcast shape of all fields (layouts evaluated at once)."""
+        if self.__dict__.get("_derived") is not None:
+            return ()  # plain Python numbers
         fields = ("tp", "pp", "ep", "dp", "cp", "attention_dp", "expert_imbalance", "comm_overlap", "micro_batches")
         return np.broadcast_shapes(*(np.shape(getattr(self, f)) for f in fields if getattr(self, f) is not None))
 

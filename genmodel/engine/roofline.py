@@ -23,6 +23,7 @@ i.e. they add); between operators nothing overlaps.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,11 +161,17 @@ def _timings(table: OperatorTable, ideal_c, ideal_m, compute, memory, overhead, 
             longest = longest + (1.0 - overlap) * np.minimum(compute, memory)
     real = Timing(compute, memory, overhead, _into(np.add, np.maximum(longest, power) if capped else longest, overhead),
                   table.count, power, busy)
-    zero = np.broadcast_to(0.0, ideal_c.shape)  # the ideal has no overhead (a read-only view, no memory)
+    zero = _zeros(ideal_c.shape)  # the ideal has no overhead (a read-only view, no memory)
     ideal_longest = np.maximum(ideal_c, ideal_m)
     ideal = Timing(ideal_c, ideal_m, zero, np.maximum(ideal_longest, power) if capped else ideal_longest,
                    table.count, power)
     return real, ideal
+
+
+@functools.lru_cache(maxsize=64)
+def _zeros(shape: tuple[int, ...]) -> np.ndarray:
+    """``np.broadcast_to(0.0, shape)``: a read-only view of one zero, made once per shape."""
+    return np.broadcast_to(0.0, shape)
 
 
 def _kv_rows(table: OperatorTable) -> np.ndarray | None:
@@ -192,7 +199,11 @@ def _time_operators(table: OperatorTable, ideal_c, kv_rows: np.ndarray, inv_band
     if not unscaled:
         ideal_m /= scale
     ideal_c, ideal_m = np.broadcast_arrays(ideal_c, ideal_m)
-    does_work = (table.flops > 0) | (table.weight_bytes > 0) | (table.kv_bytes > 0) | (table.act_bytes > 0)
+    # byte counts are >= 0: "their sum > 0" is "one of them > 0"; KV bytes are 0 outside kv_rows
+    does_work = table.flops > 0
+    does_work |= table.weight_bytes > 0
+    does_work |= table.act_bytes > 0
+    does_work[kv_rows] |= table.kv_bytes[kv_rows] > 0
     kernels = table.kernels.reshape(-1, *([1] * extra))
     overhead = np.broadcast_to(np.where(does_work, kernels * kernel_overhead_s, 0.0), ideal_c.shape)
     compute = ideal_c / compute_efficiency

@@ -33,6 +33,7 @@ ideal = 2 max(C'_ideal, M'_ideal) <= slot. Without overlap: slot = C + M + step 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -204,8 +205,7 @@ class Stepper:
         power_s = s.power.min_time_s(table, self.placement) if s.power is not None else 0.0
         if np.ndim(power_s) and not np.any(power_s):
             power_s = 0.0
-        weight_only = np.array([k == "gemm" and n != "lm_head" for k, n in zip(table.kinds, table.names,
-                                                                              strict=True)]) & self.weight_only
+        weight_only = _dequantizing_rows(tuple(table.kinds), tuple(table.names)) & self.weight_only
         fractions = compute_fractions(table, r.compute_efficiency, r.attention_efficiency, self.physics,
                                       e.attention_scale, weight_only, e.weight_only_scale)
         ramp = self.physics.memory_ramp_bytes / (r.memory_efficiency * s.hw.fastest_memory.bandwidth_bytes_per_s
@@ -221,7 +221,7 @@ class Stepper:
     def _weights(self, table: OperatorTable, real: Timing, g: _Shape) -> np.ndarray:
         """Instances of each row per slot: layer count x the stage's share of the layers x micro-batches."""
         extra = real.time_s.ndim - 1
-        is_layer = np.array([grp != "model" for grp in table.groups]).reshape(-1, *([1] * extra))
+        is_layer = _layer_rows(tuple(table.groups)).reshape(-1, *([1] * extra))
         count = table.count.reshape(-1, *([1] * extra))
         return count * np.where(is_layer, self.fraction, 1.0) * g.micro
 
@@ -269,6 +269,22 @@ class _Shape:
     m_seqs: np.ndarray  # sequences per micro-batch (padded as the engine computes them)
     linear_seqs: np.ndarray  # ... as the linear layers run them (a captured decode graph's size)
     riding: np.ndarray | float  # prompt tokens riding in a decode step, per micro-batch
+
+
+@functools.lru_cache(maxsize=256)
+def _dequantizing_rows(kinds: tuple[str, ...], names: tuple[str, ...]) -> np.ndarray:
+    """Per row: a GEMM other than the LM head (those dequantize narrower weights in their kernel); read-only."""
+    rows = np.array([k == "gemm" and n != "lm_head" for k, n in zip(kinds, names, strict=True)])
+    rows.flags.writeable = False
+    return rows
+
+
+@functools.lru_cache(maxsize=256)
+def _layer_rows(groups: tuple[str, ...]) -> np.ndarray:
+    """Per row: whether it belongs to a layer group (not to the model-level rows); read-only."""
+    rows = np.array([grp != "model" for grp in groups])
+    rows.flags.writeable = False
+    return rows
 
 
 def _scaled(parts: dict[str, np.ndarray], total, exposed) -> dict[str, np.ndarray]:

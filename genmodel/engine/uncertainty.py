@@ -46,12 +46,20 @@ class Band:
     def times(self, value):
         """(low, high) of a predicted time (an unbounded time, or no band, gives nan or 0 and inf edges)."""
         with np.errstate(invalid="ignore"):
-            return np.asarray(value) * math.exp(-self.high), np.asarray(value) * math.exp(-self.low)
+            return self.times_unchecked(value)
 
     def rates(self, value):
         """(low, high) of a predicted rate."""
         with np.errstate(invalid="ignore"):
-            return np.asarray(value) * math.exp(self.low), np.asarray(value) * math.exp(self.high)
+            return self.rates_unchecked(value)
+
+    def times_unchecked(self, value):
+        """``times`` for a caller that has set ``np.errstate(invalid="ignore")`` itself (once for many figures)."""
+        return np.asarray(value) * math.exp(-self.high), np.asarray(value) * math.exp(-self.low)
+
+    def rates_unchecked(self, value):
+        """``rates`` for a caller that has set ``np.errstate(invalid="ignore")`` itself."""
+        return np.asarray(value) * math.exp(self.low), np.asarray(value) * math.exp(self.high)
 
 
 NO_BAND = Band(-math.inf, math.inf, 0, "no held-out measurements: no band")

@@ -47,7 +47,8 @@ def normalize_dtype(name: str, argument: str | None = None) -> str:
 
 def bytes_per_element(dtype: str) -> float:
     """Storage size of one element of ``dtype`` in bytes."""
-    return _BYTES[normalize_dtype(dtype)]
+    size = _BYTES.get(dtype) if type(dtype) is str else None  # a canonical name: what normalize_dtype returns
+    return size if size is not None else _BYTES[normalize_dtype(dtype)]
 
 
 def compute_dtype(a: str, b: str) -> str:
