@@ -428,3 +428,65 @@ def test_remembered_datatypes_follow_the_device_spec_object():
     with pytest.raises(genmodel.errors.ConfigurationError, match="no fp8 throughput"):
         resolve_dtypes(no_fp8, "fp8", "fp8", None)
     assert resolve_dtypes(hw, "fp8", "fp8", None).gemm == "fp8"
+
+
+@pytest.mark.parametrize("units", [1, 7, 66, 132])
+def test_wave_quantization_without_a_select_is_the_two_cases_written_out(units):
+    """``_combined``'s one expression equals split-K below one wave and waves / ceil(waves) from one on, bit for bit."""
+    from genmodel.engine.efficiency import Physics, _combined
+
+    physics = Physics(units, 16, (128, 128), 512.0, 0.0)
+    rng = np.random.default_rng(units)
+    steps_m = np.concatenate([np.ceil(rng.uniform(1, 900, 4000) / 16), np.arange(1.0, 301.0)]).reshape(2, -1)
+    steps_n = np.concatenate([np.ceil(rng.uniform(1, 60000, 4000) / 128), np.ones(300)]).reshape(2, -1)
+    share = rng.uniform(0.1, 1.0, steps_m.shape)
+    tiles = steps_m * steps_n
+    waves = tiles / units
+    split = tiles * np.floor(units / np.minimum(tiles, units)) / units
+    expected = share * 1.0 * np.where(waves < 1.0, split, waves / np.ceil(waves))
+    got = _combined(share.copy(), steps_m.copy(), np.ones_like(share), steps_n.copy(), physics)
+    assert got.dtype == expected.dtype and np.array_equal(got.view(np.int64), expected.view(np.int64))
+    # one GEMM of 3 x 7 tiles, as plain numbers: a whole wave or more (waves / ceil(waves)), or split-K below one
+    one = 0.5 * (21 / units / np.ceil(21 / units) if units <= 21 else 21 * np.floor(units / 21) / units)
+    assert _combined(0.5, 3.0, 1.0, 7.0, physics) == one
+
+
+def test_bucket_lookup_is_the_binary_search():
+    """The decode-graph bucket index from the per-whole-number table equals ``np.searchsorted`` (ties, values below
+    and above every bucket, fractions just above a bucket, NaN)."""
+    from genmodel.engine.step import _bucket_index
+
+    rng = np.random.default_rng(3)
+    for buckets in [(1, 2, 4, 8, 16, 24, 32, 48, 64, 128, 256, 512), (1,), (0, 3, 3, 7), (512, 1, 8)]:
+        ordered = np.asarray(sorted(buckets), dtype=float)
+        for values in [rng.uniform(-3, 700, 5000), np.arange(-2.0, 600.0, 0.25), rng.uniform(0, 600, (2, 1, 40)),
+                       np.array([-0.0, 0.5, 1.0, np.nextafter(1.0, 2.0), np.nextafter(512.0, 0.0), 512.0, 1e300]),
+                       np.array([3.0, np.nan])]:
+            expected = np.searchsorted(ordered, values)
+            got = _bucket_index(buckets, ordered, values)
+            assert got.dtype == expected.dtype and got.shape == expected.shape
+            assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("name", ["llama-3.1-8b", "deepseek-v3", "gemma-2-27b"])
+@pytest.mark.parametrize("phase", ["prefill", "decode"])
+def test_attention_rows_built_alone_are_those_of_the_whole_table(name, phase):
+    """``build_operators(kind='attention')`` builds only the attention rows: the same rows, in order, as selecting them
+    from the whole table (GQA, MLA, sliding windows)."""
+    model = genmodel.get_model(name)
+    dtypes = DTypes("fp8", "bf16", "bf16")
+    par = Parallelism(tp=np.array([1, 2, 4, 8]))
+    batch, tokens = np.array([3.0, 8.0, 16.0, 64.0]), (700.0 if phase == "prefill" else 1.0)
+    context = None if phase == "prefill" else (np.array([[100.0, 900.0, 5000.0, 40.0]]),
+                                               np.array([[200.0, 901.0, 9000.0, 40.0]]))
+    whole = build_operators(model, phase, batch, tokens, context, dtypes, par)
+    expected = whole.select([k == "attention" for k in whole.kinds])
+    alone = build_operators(model, phase, batch, tokens, context, dtypes, par, kind="attention")
+    assert alone.names == expected.names and alone.groups == expected.groups and alone.dtypes == expected.dtypes
+    for f in ("count", "kernels", "flops", "weight_bytes", "kv_bytes", "act_bytes", "gemm_m", "gemm_n"):
+        # the GEMM shape fields keep the axes their own rows vary along (here none of the tp axis): broadcast
+        a, b = np.broadcast_arrays(getattr(alone, f), getattr(expected, f))
+        assert len(getattr(alone, f)) == len(expected) and np.array_equal(a, b, equal_nan=True), f
+    # the rows that may hold KV bytes: those of the whole table's, renumbered among the attention rows
+    attention = [i for i, k in enumerate(whole.kinds) if k == "attention"]
+    assert alone.kv_rows == tuple(j for j, i in enumerate(attention) if i in whole.kv_rows)

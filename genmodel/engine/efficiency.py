@@ -132,7 +132,9 @@ def gemm_shape_factor(m, n, physics: Physics) -> np.ndarray:
 def _m_side(m, physics: Physics) -> tuple[np.ndarray, np.ndarray]:
     """(used share of the row tiles, row tiles) of a GEMM of m rows, for a device with a GEMM tile."""
     m = np.maximum(np.asarray(m, dtype=float), 1.0)
-    tile_m = np.clip(2.0 ** np.ceil(np.log2(m)), float(physics.matrix_unit_rows), float(physics.gemm_tile[0]))
+    # 2 ** ceil(log2 m) as exp2: the same powers of two (exact for every whole exponent, and inf and NaN alike)
+    # at a sixth of the cost of the general power
+    tile_m = np.clip(np.exp2(np.ceil(np.log2(m))), float(physics.matrix_unit_rows), float(physics.gemm_tile[0]))
     steps = np.ceil(m / tile_m)
     return m / (steps * tile_m), steps
 
@@ -151,12 +153,29 @@ def _combined(share_m, steps_m, share_n, steps_n, physics: Physics) -> np.ndarra
     if physics.compute_units:
         units = float(physics.compute_units)
         tiles = steps_m * steps_n
-        waves = tiles / units
-        # fewer tiles than units: the library splits K so that floor(units / tiles) units share each tile
-        # (split-K / stream-K); otherwise the last wave runs partly empty
-        split = tiles * np.floor(units / np.minimum(tiles, units)) / units
-        factor = factor * np.where(waves < 1.0, split, waves / np.ceil(waves))
+        # fewer tiles than units (waves = tiles / units < 1): the library splits K so that floor(units / tiles)
+        # units share each tile (split-K / stream-K), the share tiles x floor(units / tiles) / units; otherwise the
+        # last wave runs partly empty, waves / ceil(waves). One expression gives both, without a data-dependent
+        # select (slow on mixed shapes): split / ceil(waves), as ceil(waves) is 1 below one wave (tiles >= 1) and
+        # split is tiles x 1 / units = waves exactly from one wave on
+        if not _fresh(tiles) or not _fresh(factor) or factor.shape != tiles.shape:
+            return factor * (tiles * np.floor(units / np.minimum(tiles, units)) / units / np.ceil(tiles / units))
+        # the same operations in place (each temporary reused)
+        split = np.minimum(tiles, units)
+        np.divide(units, split, out=split)
+        np.floor(split, out=split)
+        np.multiply(tiles, split, out=split)
+        split /= units
+        waves = np.divide(tiles, units, out=tiles)
+        split /= np.ceil(waves, out=waves)
+        factor *= split
     return factor
+
+
+def _fresh(a) -> bool:
+    """True for a float64 array with at least one axis that owns its data (a temporary that may be overwritten)."""
+    return isinstance(a, np.ndarray) and a.ndim > 0 and a.base is None and a.dtype == np.float64 \
+        and a.flags.writeable
 
 
 def _nan_to_one(x: np.ndarray) -> np.ndarray:

@@ -293,7 +293,7 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     per sequence (a speculative verify step): each of the S queries attends to about the mean context, the keys are
     read once, and the LM head runs on all S. ``extra_tokens`` (prompt chunks riding in a mixed step) pass through
     the linear layers and ``extra_head_tokens`` (prompts that finish in the step) through the LM head. ``kind``
-    (e.g. 'attention') keeps the rows of that kind only.
+    (e.g. 'attention') keeps the rows of that kind only ('attention': only those rows are built, the same rows).
     """
     q = _value(new_tokens)
     B = _value(batch)
@@ -312,9 +312,11 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     H, V = model.hidden_size, model.vocab_size
     att = model.attention
     rows = _Rows()
+    everything = kind != "attention"  # the attention rows alone: the other rows are not built
 
     # vocabulary-parallel embedding: each rank holds V/tp rows and gathers the tokens that fall in its shard
-    rows.add("embedding", "model", "gather", None, 1, weights=T * H * eb / tp, act=T * H * ab)
+    if everything:
+        rows.add("embedding", "model", "gather", None, 1, weights=T * H * eb / tp, act=T * H * ab)
     for label, n, window, is_moe in _layer_groups(model):
         # per sequence and device: query-key pairs (a cp-th of them, load-balanced) and keys read (prefill: all
         # of the prompt's keys, gathered from the cp ranks; decode: the local cp-th of the cache)
@@ -326,6 +328,9 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
             first, last = context
             keys_read = mean_attended_keys(first, last, window, att.window_kind) / cp
             pairs = q * keys_read
+        if not everything:
+            (_gqa_attention if att.mla is None else _mla_attention)(rows, c, label, n, pairs, keys_read)
+            continue
         # residual add fused into the following RMSNorm (vLLM's fused_add_rms_norm): read x and the
         # residual, write the new residual and the normalized x
         rows.add("attn_add_norm", label, "elementwise", None, n, act=4 * T * H * ab)
@@ -339,11 +344,12 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
         else:
             _ffn(rows, c, "ffn", label, n, model.ffn.intermediate_size / tp)
 
-    # prefill: last token of each sequence only; decode: every new token (one, or a verify step's S)
-    head_tokens = (B if phase == "prefill" else B * q) + extra_head_tokens
-    rows.add("final_add_norm", "model", "elementwise", None, 1, act=4 * head_tokens * H * ab)
-    _gemm(rows, c, "lm_head", "model", 1, head_tokens, H, V / tp, wb=eb, dtype=dtypes.head)
-    if kind is not None:
+    if everything:
+        # prefill: last token of each sequence only; decode: every new token (one, or a verify step's S)
+        head_tokens = (B if phase == "prefill" else B * q) + extra_head_tokens
+        rows.add("final_add_norm", "model", "elementwise", None, 1, act=4 * head_tokens * H * ab)
+        _gemm(rows, c, "lm_head", "model", 1, head_tokens, H, V / tp, wb=eb, dtype=dtypes.head)
+    if kind is not None and everything:
         rows.rows = [row for row in rows.rows if row[2] == kind]
     return rows.table()
 
@@ -365,22 +371,28 @@ def _gemm(rows, c: _Ctx, name, label, n, tokens, k_in, n_out, *, heads=1.0, kv=0
 def _gqa(rows, c: _Ctx, label, n, pairs, keys_read):
     H, d = c.model.hidden_size, c.model.head_dim
     nq, nkv = c.nq, c.nkv  # KV heads replicated when tp exceeds them (Parallelism.kv_heads_per_device)
-    T, B, ab, kb = c.T, c.B, c.ab, c.kb
+    T, ab, kb = c.T, c.ab, c.kb
     _gemm(rows, c, "qkv_proj", label, n, T, H, (nq + 2 * nkv) * d, kv=T * 2 * nkv * d * kb)
     rows.add("rope", label, "elementwise", None, n, act=2 * T * (nq + nkv) * d * ab)
-    # fused attention: scores read Q and the keys, values read the values and write O
+    _gqa_attention(rows, c, label, n, pairs, keys_read)
+    _gemm(rows, c, "o_proj", label, n, T, nq * d, H)
+
+
+def _gqa_attention(rows, c: _Ctx, label, n, pairs, keys_read):
+    """The fused attention rows of a GQA layer: scores read Q and the keys, values read the values and write O."""
+    d, nq, nkv = c.model.head_dim, c.nq, c.nkv
+    T, B, ab, kb = c.T, c.B, c.ab, c.kb
     rows.add("attn_scores", label, "attention", c.attn, n, m=c.S, flops=2 * B * nq * d * pairs,
              kv=B * keys_read * nkv * d * kb, act=T * nq * d * ab)
     rows.add("attn_values", label, "attention", c.attn, n, m=c.S, kernels=0.0, flops=2 * B * nq * d * pairs,
              kv=B * keys_read * nkv * d * kb, act=T * nq * d * ab)
-    _gemm(rows, c, "o_proj", label, n, T, nq * d, H)
 
 
 def _mla(rows, c: _Ctx, label, n, pairs, keys_read):
     m, H = c.model.attention.mla, c.model.hidden_size
     nh = c.nq  # heads split; down-projections and latent cache replicated
     dn, dr, dv, r = m.qk_nope_head_dim, m.qk_rope_head_dim, m.v_head_dim, m.kv_lora_rank
-    T, B, ab, kb = c.T, c.B, c.ab, c.kb
+    T, ab, kb = c.T, c.ab, c.kb
     if m.q_lora_rank:
         _gemm(rows, c, "q_down", label, n, T, H, m.q_lora_rank)
         _gemm(rows, c, "q_up", label, n, T, m.q_lora_rank, nh * (dn + dr))
@@ -391,19 +403,31 @@ def _mla(rows, c: _Ctx, label, n, pairs, keys_read):
     if c.phase == "prefill":
         # explicit form: up-project the latent of every new token to per-head K (nope part) and V
         _gemm(rows, c, "kv_up", label, n, T, r, nh * (dn + dv))
+        _mla_attention(rows, c, label, n, pairs, keys_read)
+    else:
+        # absorbed form: q_nope @ W_UK -> latent-space query; attend over the cached latent; W_UV after
+        _gemm(rows, c, "q_absorb", label, n, T, dn, r, heads=nh)
+        _mla_attention(rows, c, label, n, pairs, keys_read)
+        _gemm(rows, c, "v_absorb", label, n, T, r, dv, heads=nh)
+    _gemm(rows, c, "o_proj", label, n, T, nh * dv, H)
+
+
+def _mla_attention(rows, c: _Ctx, label, n, pairs, keys_read):
+    """The attention rows of an MLA layer: the explicit form in prefill, the absorbed form over the latent cache in
+    decode (``_mla``)."""
+    m, nh = c.model.attention.mla, c.nq
+    dn, dr, dv, r = m.qk_nope_head_dim, m.qk_rope_head_dim, m.v_head_dim, m.kv_lora_rank
+    T, B, ab, kb = c.T, c.B, c.ab, c.kb
+    if c.phase == "prefill":
         rows.add("attn_scores", label, "attention", c.attn, n, m=c.S, flops=2 * B * nh * (dn + dr) * pairs,
                  act=T * nh * (dn + dr) * ab + B * keys_read * nh * (dn + dr) * ab)
         rows.add("attn_values", label, "attention", c.attn, n, m=c.S, kernels=0.0, flops=2 * B * nh * dv * pairs,
                  act=B * keys_read * nh * dv * ab + T * nh * dv * ab)
     else:
-        # absorbed form: q_nope @ W_UK -> latent-space query; attend over the cached latent; W_UV after
-        _gemm(rows, c, "q_absorb", label, n, T, dn, r, heads=nh)
         rows.add("attn_scores", label, "attention", c.attn, n, m=c.S, flops=2 * B * nh * (r + dr) * pairs,
                  kv=B * keys_read * (r + dr) * kb, act=T * nh * (r + dr) * ab)
         rows.add("attn_values", label, "attention", c.attn, n, m=c.S, kernels=0.0, flops=2 * B * nh * r * pairs,
                  act=T * nh * r * ab)
-        _gemm(rows, c, "v_absorb", label, n, T, r, dv, heads=nh)
-    _gemm(rows, c, "o_proj", label, n, T, nh * dv, H)
 
 
 def _ffn(rows, c: _Ctx, prefix, label, n, width):

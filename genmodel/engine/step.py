@@ -128,7 +128,7 @@ class Stepper:
         linear = replica
         if phase == "decode" and e.decode_batch_buckets:
             buckets = np.asarray(sorted(e.decode_batch_buckets), dtype=float)
-            index = np.searchsorted(buckets, replica)  # past the largest bucket: no graph, no padding
+            index = _bucket_index(tuple(e.decode_batch_buckets), buckets, replica)  # past the largest: no padding
             linear = np.where((index < len(buckets)) & (replica > 0), buckets[np.minimum(index, len(buckets) - 1)],
                               replica)
         return replica / groups, linear / groups
@@ -277,6 +277,30 @@ def _dequantizing_rows(kinds: tuple[str, ...], names: tuple[str, ...]) -> np.nda
     rows = np.array([k == "gemm" and n != "lm_head" for k, n in zip(kinds, names, strict=True)])
     rows.flags.writeable = False
     return rows
+
+
+@functools.lru_cache(maxsize=64)
+def _buckets_below(buckets: tuple[int, ...]) -> np.ndarray | None:
+    """Per whole number j from 0 to the largest bucket + 1: how many buckets are below j (read-only); None unless
+    every bucket is a whole number from 0 to 2**20."""
+    if not all(type(b) is int and 0 <= b <= 2**20 for b in buckets):
+        return None
+    below = np.searchsorted(np.asarray(sorted(buckets), dtype=float), np.arange(max(buckets) + 2, dtype=float))
+    below.flags.writeable = False
+    return below
+
+
+def _bucket_index(buckets: tuple[int, ...], ordered: np.ndarray, values) -> np.ndarray:
+    """``np.searchsorted(ordered, values)`` (``ordered``: the sorted ``buckets`` as floats), from a table per whole
+    number for whole-number buckets: a bucket b is below a value v exactly when it is below ceil(v), so the count is
+    the table's at ceil(v), clipped to the table (0 below it, every bucket above it); one gather in place of a
+    binary search with a branch per step. Other cases go to ``np.searchsorted``."""
+    below = _buckets_below(buckets) if np.ndim(values) else None
+    if below is None or not np.isfinite(values).all():
+        return np.searchsorted(ordered, values)
+    whole = np.ceil(values)
+    np.clip(whole, 0.0, float(len(below) - 1), out=whole)
+    return below[whole.astype(np.intp)]
 
 
 @functools.lru_cache(maxsize=256)
