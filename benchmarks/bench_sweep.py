@@ -9,18 +9,27 @@ context, energy, cost, bands). Also reports the peak memory NumPy allocates duri
 (tracemalloc, in a separate untimed call), and the time of single estimates (Llama-3.1-8B on one H100, DeepSeek-V3
 on a DGX H200 with tp 8), best and median of many calls.
 
+"One core" is meant literally: the BLAS library NumPy uses is held to one thread (``OPENBLAS_NUM_THREADS`` and the
+like default to 1 here; set them to measure otherwise), since its matrix products would otherwise spin a second
+thread on a 2-core machine.
+
 Usage: python benchmarks/bench_sweep.py [--configs 100000] [--repeats 3] [--singles 2000]
 """
 
 from __future__ import annotations
 
-import argparse
-import time
-import tracemalloc
+import os
 
-import numpy as np
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # before NumPy loads its BLAS
+    os.environ.setdefault(_name, "1")
 
-import genmodel
+import argparse  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import genmodel  # noqa: E402
 
 CASES = [
     ("llama-3.1-70b", "h200-sxm", {"weight_dtype": "fp8"}),
