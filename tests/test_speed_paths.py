@@ -471,8 +471,8 @@ def test_bucket_lookup_is_the_binary_search():
 @pytest.mark.parametrize("name", ["llama-3.1-8b", "deepseek-v3", "gemma-2-27b"])
 @pytest.mark.parametrize("phase", ["prefill", "decode"])
 def test_attention_rows_built_alone_are_those_of_the_whole_table(name, phase):
-    """``build_operators(kind='attention')`` builds only the attention rows: the same rows, in order, as selecting them
-    from the whole table (GQA, MLA, sliding windows)."""
+    """``build_operators(attention_only=True)`` builds only the attention rows: the same rows, in order, as selecting
+    them from the whole table (GQA, MLA, sliding windows)."""
     model = genmodel.get_model(name)
     dtypes = DTypes("fp8", "bf16", "bf16")
     par = Parallelism(tp=np.array([1, 2, 4, 8]))
@@ -481,7 +481,7 @@ def test_attention_rows_built_alone_are_those_of_the_whole_table(name, phase):
                                                np.array([[200.0, 901.0, 9000.0, 40.0]]))
     whole = build_operators(model, phase, batch, tokens, context, dtypes, par)
     expected = whole.select([k == "attention" for k in whole.kinds])
-    alone = build_operators(model, phase, batch, tokens, context, dtypes, par, kind="attention")
+    alone = build_operators(model, phase, batch, tokens, context, dtypes, par, attention_only=True)
     assert alone.names == expected.names and alone.groups == expected.groups and alone.dtypes == expected.dtypes
     for f in ("count", "kernels", "flops", "weight_bytes", "kv_bytes", "act_bytes", "gemm_m", "gemm_n"):
         # the GEMM shape fields keep the axes their own rows vary along (here none of the tp axis): broadcast

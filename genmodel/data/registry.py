@@ -132,15 +132,22 @@ def use_databases(folders: list[str | Path]) -> None:
             _extra_roots.append(path)
 
 
+def _environment() -> tuple:
+    """What the databases in force depend on: ``GENMODEL_DB``, ``GENMODEL_USER_DIR``, the platformdirs variables
+    and the ``use_databases`` folders (read on every call: a test or a notebook may change them)."""
+    return (os.environ.get("GENMODEL_DB", ""), os.environ.get("GENMODEL_USER_DIR"),
+            *map(os.environ.get, _PLATFORMDIRS_ENV), tuple(_extra_roots))
+
+
 def _roots() -> tuple[str, ...]:
-    configured = os.environ.get("GENMODEL_DB", "")
+    environment = _environment()
+    configured = environment[0]
     env = [p for p in configured.split(os.pathsep) if p] if configured else []
     for folder in env:
         if not Path(folder).is_dir():
             raise SpecError(f"GENMODEL_DB names {folder}, which is not a folder")
     # every lookup asks: the strings are made once per value of the variables they come from
-    return _roots_of(configured, os.environ.get("GENMODEL_USER_DIR"), *map(os.environ.get, _PLATFORMDIRS_ENV),
-                     tuple(_extra_roots))
+    return _roots_of(*environment)
 
 
 @functools.lru_cache(maxsize=16)
@@ -261,15 +268,16 @@ def find_entry(kind: Kind, name: str) -> BaseModel | None:
     ``_roots`` reads and the ``use_databases`` folders) and forgotten by ``reload()``, so a lookup gives the entry
     ``database(kind)`` holds at that moment. With ``GENMODEL_DB`` set every lookup reads the databases in force
     (``_roots`` checks those folders on every call)."""
-    environment = _lookup_environment()
+    environment = _environment()
+    remember = not environment[0]  # with GENMODEL_DB set, _roots checks its folders on every lookup
     key = (kind, name, environment)
-    hit = _LOOKUPS.get(key, _MISSING) if environment is not None else _MISSING
+    hit = _LOOKUPS.get(key, _MISSING) if remember else _MISSING
     if hit is not _MISSING:
         return hit  # type: ignore[return-value]
     db = database(kind)
     entry = db.index.get(name.strip().lower())
     found = None if entry is None else db.entries[entry]
-    if environment is not None:
+    if remember:
         if len(_LOOKUPS) >= _LOOKUPS_SIZE:
             _LOOKUPS.clear()
         _LOOKUPS[key] = found
@@ -279,16 +287,6 @@ def find_entry(kind: Kind, name: str) -> BaseModel | None:
 _LOOKUPS: dict[tuple, BaseModel | None] = {}  # find_entry's answers (see there); emptied by reload()
 _LOOKUPS_SIZE = 1024
 _MISSING = object()
-# the environment variables the databases in force depend on (``_roots``)
-_DATABASE_ENV = ("GENMODEL_USER_DIR", *_PLATFORMDIRS_ENV)
-
-
-def _lookup_environment() -> tuple | None:
-    """What ``_roots()`` depends on, as a key for ``find_entry``'s answers; None while ``GENMODEL_DB`` is set (its
-    folders are checked on every lookup, so nothing is remembered)."""
-    if os.environ.get("GENMODEL_DB"):
-        return None
-    return (*map(os.environ.get, _DATABASE_ENV), tuple(_extra_roots))
 
 
 def _get(kind: Kind, name: object, cls: type[Spec]) -> Spec:

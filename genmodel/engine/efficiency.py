@@ -200,21 +200,28 @@ def _side(side, values: np.ndarray, rows: np.ndarray, keys: tuple | None, physic
 @functools.lru_cache(maxsize=256)
 def _row_constants(kinds: tuple[str, ...], dtypes: tuple[str | None, ...], physics: Physics):
     """What ``compute_fractions`` needs per row that depends only on the rows' kinds and datatypes and the device:
-    (GEMM row indices, attention row indices, each GEMM row's datatype fraction, and its vector-unit floor
-    (vector peak / the row's matrix peak / datatype fraction), or None where the device has no vector peak)."""
+    (GEMM row indices, attention row indices, each GEMM row's datatype fraction, its vector-unit floor (vector peak
+    / the row's matrix peak / datatype fraction; None where the device has no vector peak), and for a vector-only
+    engine each attention row's vector peak / matrix peak, at most 1 (else None))."""
     gemm = np.array([i for i, k in enumerate(kinds) if k == "gemm"], dtype=np.intp)
     attention = np.array([i for i, k in enumerate(kinds) if k == "attention"], dtype=np.intp)
     dtype = np.array([DTYPE_FRACTION.get(dtypes[i] or "bf16", 1.0) for i in gemm])
-    floor = None
+    floor = attention_vector = None
     if physics.vector_flops_per_s and len(gemm):
-        peaks = dict(physics.peak_flops_per_s)
-        ratio = np.array([physics.vector_flops_per_s / peaks[dtypes[i]] if peaks.get(dtypes[i]) else 0.0
-                          for i in gemm])
-        floor = ratio / dtype
-    for a in (gemm, attention, dtype, floor):
+        floor = _vector_ratio(physics, [dtypes[i] for i in gemm], 0.0) / dtype
+    if physics.vector_only and physics.vector_flops_per_s and len(attention):
+        attention_vector = np.minimum(_vector_ratio(physics, [dtypes[i] for i in attention], 1.0), 1.0)
+    for a in (gemm, attention, dtype, floor, attention_vector):
         if a is not None:
             a.flags.writeable = False  # shared between calls
-    return gemm, attention, dtype, floor
+    return gemm, attention, dtype, floor, attention_vector
+
+
+def _vector_ratio(physics: Physics, dtypes: list[str | None], missing: float) -> np.ndarray:
+    """Per row: the vector units' peak over the matrix peak of the row's datatype (``missing`` where the device
+    states no peak for it)."""
+    peaks = dict(physics.peak_flops_per_s)
+    return np.array([physics.vector_flops_per_s / peaks[d] if peaks.get(d) else missing for d in dtypes])
 
 
 def compute_fractions(table: OperatorTable, compute_efficiency: float, attention_efficiency: float,
@@ -225,7 +232,8 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
 
     Each term is computed on the rows it applies to only (GEMM rows, attention rows); every other row gets
     ``compute_efficiency``."""
-    gemm_rows, attention_rows, dtype, floor = _row_constants(tuple(table.kinds), tuple(table.dtypes), physics)
+    gemm_rows, attention_rows, dtype, floor, attention_vector = _row_constants(tuple(table.kinds),
+                                                                               tuple(table.dtypes), physics)
     extra = table.flops.ndim - 1
     shape = (-1, *([1] * extra))
     m, n = table.gemm_m, table.gemm_n
@@ -255,9 +263,6 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
         s = _nan_to_one(m[attention_rows])  # prefill: S query tokens per sequence
         out[attention_rows] = attention_efficiency * attention_scale * np.where(
             s > 1, s / (s + physics.attention_half_tokens), 1.0)
-        if physics.vector_only and physics.vector_flops_per_s:
-            peaks = dict(physics.peak_flops_per_s)
-            ratio = np.array([physics.vector_flops_per_s / peaks[table.dtypes[i]] if peaks.get(table.dtypes[i])
-                              else 1.0 for i in attention_rows])
-            out[attention_rows] *= np.minimum(ratio, 1.0).reshape(shape)
+        if attention_vector is not None:  # a vector-only engine: attention on the vector units too
+            out[attention_rows] *= attention_vector.reshape(shape)
     return out

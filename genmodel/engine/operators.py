@@ -279,7 +279,7 @@ class _Ctx:
 
 def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, dtypes: DTypes,
                     parallel: Parallelism = SINGLE_DEVICE, linear_batch=None, prefix=0.0,
-                    extra_tokens=0.0, extra_head_tokens=0.0, kind: str | None = None) -> OperatorTable:
+                    extra_tokens=0.0, extra_head_tokens=0.0, attention_only: bool = False) -> OperatorTable:
     """Operators of one ``phase`` step on one device (see module docstring for the meaning).
 
     ``batch`` is the number of sequences of the device's attention group (its share of the replica's
@@ -292,8 +292,8 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     attend to P + their causal predecessors (pairs(P + S) - pairs(P)) and read P + S keys. Decode with S new tokens
     per sequence (a speculative verify step): each of the S queries attends to about the mean context, the keys are
     read once, and the LM head runs on all S. ``extra_tokens`` (prompt chunks riding in a mixed step) pass through
-    the linear layers and ``extra_head_tokens`` (prompts that finish in the step) through the LM head. ``kind``
-    (e.g. 'attention') keeps the rows of that kind only ('attention': only those rows are built, the same rows).
+    the linear layers and ``extra_head_tokens`` (prompts that finish in the step) through the LM head.
+    ``attention_only``: only the attention rows are built (the same rows, in the same order).
     """
     q = _value(new_tokens)
     B = _value(batch)
@@ -312,7 +312,7 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     H, V = model.hidden_size, model.vocab_size
     att = model.attention
     rows = _Rows()
-    everything = kind != "attention"  # the attention rows alone: the other rows are not built
+    everything = not attention_only
 
     # vocabulary-parallel embedding: each rank holds V/tp rows and gathers the tokens that fall in its shard
     if everything:
@@ -349,8 +349,6 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
         head_tokens = (B if phase == "prefill" else B * q) + extra_head_tokens
         rows.add("final_add_norm", "model", "elementwise", None, 1, act=4 * head_tokens * H * ab)
         _gemm(rows, c, "lm_head", "model", 1, head_tokens, H, V / tp, wb=eb, dtype=dtypes.head)
-    if kind is not None and everything:
-        rows.rows = [row for row in rows.rows if row[2] == kind]
     return rows.table()
 
 

@@ -163,7 +163,7 @@ class Stepper:
         s = self.s
         final_real, final_ideal = self._roofline(build_operators(
             s.model, "decode", g.m_seqs, new_tokens, (first[1:], last[1:]), s.dtypes, s.par,
-            linear_batch=g.linear_seqs, extra_tokens=g.riding, kind="attention"))
+            linear_batch=g.linear_seqs, extra_tokens=g.riding, attention_only=True))
         times = []
         for timing, final in ((real, final_real), (ideal, final_ideal)):
             t = timing.time_s.copy()

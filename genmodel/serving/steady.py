@@ -383,7 +383,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         # request waits for no step in progress (no residual R); below the cap the arrival theorem's R stays
         queued = (clients > n_in * (1.0 + 1e-9)) | (load.mode == "max")
         s_mean = np.where(queued, b_mean, s_mean)
-        s_var = np.where(queued, np.maximum(b_var, 0.0), s_var)
+        s_var = np.where(queued, b_var, s_var)  # b_var is a sum of non-negative terms
         e2e_service = s_mean + delay + np.maximum(O - 1.0, 0.0) * tpot_mean
         rate = n_in / e2e_service
         rho_rate = rate * np.where(n_in > 0, (n_in - 1) / np.maximum(n_in, 1), 0.0)
@@ -403,7 +403,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     e2e_mean = s_mean + np.maximum(O - 1.0, 0.0) * tpot_mean
     e2e_var = s_var + (np.maximum(O - 1.0, 0.0) * sigma) ** 2 + (tpot_mean * O * r.output_cv) ** 2
     e2e_nodes = LogNormal(e2e_mean, np.sqrt(e2e_var) / np.maximum(e2e_mean, 1e-300))
-    if percentiles:  # TTFT and end-to-end share the wait: both sums in one stacked bisection
+    if percentiles:  # TTFT and end-to-end share the wait: both sums solved in one stacked call
         means = np.broadcast_arrays(ttft_nodes.mean, e2e_nodes.mean, ttft_nodes.cv, e2e_nodes.cv)
         both = LogNormal(np.stack(means[:2]), np.stack(means[2:]))
         qs_both = quantile_of_sum(Wait(np.asarray(wait.p_wait)[None, ...], np.asarray(wait.mean_s)[None, ...]),
