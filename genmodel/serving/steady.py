@@ -383,7 +383,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         # request waits for no step in progress (no residual R); below the cap the arrival theorem's R stays
         queued = (clients > n_in * (1.0 + 1e-9)) | (load.mode == "max")
         s_mean = np.where(queued, b_mean, s_mean)
-        s_var = np.where(queued, b_var, s_var)  # b_var is a sum of non-negative terms
+        s_var = np.where(queued, np.maximum(b_var, 0.0), s_var)  # (rounding can leave b_var just below 0)
         e2e_service = s_mean + delay + np.maximum(O - 1.0, 0.0) * tpot_mean
         rate = n_in / e2e_service
         rho_rate = rate * np.where(n_in > 0, (n_in - 1) / np.maximum(n_in, 1), 0.0)
