@@ -131,6 +131,36 @@ class PowerModel:
         compute, memory = self.dynamic_energy(table, placement)  # the roofline's power bound keeps P <= TDP
         return static, *np.broadcast_arrays(compute, memory, t)[:2]
 
+    def operator_energy_sums(self, table: OperatorTable, timing: Timing, placement: dict[str, list[np.ndarray]],
+                             weights: np.ndarray, consume: bool = False):
+        """(static J, compute J, memory J) of one slot: each part of ``operator_energy`` times ``weights`` (instances
+        per slot), summed over the rows: the same numbers. ``consume``: the caller no longer reads ``timing``'s
+        time, compute, memory and busy compute arrays, so the envelope model computes the parts over them in place,
+        one part's rows at a time (where they are distinct fresh arrays of the rows' shape)."""
+        if consume and not self.has_coefficients and _consumable(timing):
+            return self._envelope_sums(timing, weights)
+        static, compute, memory = self.operator_energy(table, timing, placement)
+        return (weights * static).sum(axis=0), (weights * compute).sum(axis=0), (weights * memory).sum(axis=0)
+
+    def _envelope_sums(self, timing: Timing, weights: np.ndarray):
+        """``operator_energy_sums`` of the envelope model, over ``timing``'s arrays (``_consumable``): the same
+        operations as ``operator_energy``'s, written into those arrays."""
+        t = timing.time_s
+        static_j = _weighted_sum(weights, self.idle_w * t)
+        busy = np.minimum(timing.busy_compute_s, timing.compute_s, out=timing.busy_compute_s)
+        weighted = np.multiply(MEMORY_ACTIVITY_WEIGHT, timing.memory_s, out=timing.memory_s)
+        np.add(busy, weighted, out=weighted)
+        dynamic = np.minimum(t, weighted, out=t)
+        np.multiply(self.dynamic_w, dynamic, out=dynamic)
+        positive = weighted > 0
+        if positive.all():  # the same numbers as the masked division, a fraction of its time
+            np.divide(busy, weighted, out=busy)
+        else:
+            np.divide(busy, weighted, out=busy, where=positive)
+        compute = np.multiply(dynamic, busy, out=busy)
+        memory = np.subtract(dynamic, compute, out=dynamic)
+        return static_j, _weighted_sum(weights, compute), _weighted_sum(weights, memory)
+
     def comm_energy(self, seconds, link_bytes_per_s: float):
         """(static J, dynamic J) of ``seconds`` of exposed communication."""
         static = self.idle_w * seconds
@@ -140,6 +170,21 @@ class PowerModel:
         else:
             dynamic = self.dynamic_w * COMM_ACTIVITY * seconds
         return static, dynamic
+
+
+def _consumable(timing: Timing) -> bool:
+    """Whether ``timing``'s time, compute, memory and busy compute terms are distinct fresh arrays of one shape."""
+    arrays = (timing.time_s, timing.compute_s, timing.memory_s, timing.busy_compute_s)
+    shape = np.shape(timing.time_s)
+    return all(_fresh(a, shape) for a in arrays) and len({id(a) for a in arrays}) == len(arrays)
+
+
+def _weighted_sum(weights: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """``(weights * part).sum(axis=0)``, the product written over ``part`` (a fresh array the caller no longer reads)
+    where it has the product's shape."""
+    if np.broadcast_shapes(np.shape(weights), part.shape) != part.shape:
+        return (weights * part).sum(axis=0)
+    return np.multiply(weights, part, out=part).sum(axis=0)
 
 
 def _fresh(a, shape: tuple[int, ...]) -> bool:

@@ -9,8 +9,10 @@ the broadcast shape. No Python loop runs over configurations. ``estimate`` is a 
 1. ``prepare`` (genmodel.engine.inputs): check every argument once and resolve names, datatypes and realism;
 2. ``_memory``: per-device footprint, what fits, and where each data class sits in the memory tiers;
 3. ``_timing``: one prefill step and the decode steps, each a pipeline slot timed by ``genmodel.engine.step``,
-   combined over the pipeline (docs/parallelism.md section 3);
-4. ``_energy`` and ``_cost``: joules per slot and request (genmodel.economics.energy), dollars (tco);
+   combined over the pipeline (docs/parallelism.md section 3); each step's operator rows are reduced to the
+   per-configuration sums the metrics read (``StepSums``: slot times, exposed communication, joules per slot, bound
+   label, FLOPs) as soon as the step is timed, so a block (below) holds one step's rows at a time;
+4. ``_energy`` and ``_cost``: joules per request (genmodel.economics.energy), dollars (tco);
 5. ``_metrics``: every figure, broadcast to the configuration shape.
 
 A call of more than ``BLOCK_CONFIGURATIONS`` configurations runs steps 2-5 block by block over the flattened
@@ -99,7 +101,7 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
     bands = phase_bands(s)
     if configurations > BLOCK_CONFIGURATIONS:
         return _in_blocks(s, wanted, bands)
-    mem, timing, metrics = _evaluate(s, wanted, bands)
+    mem, timing, metrics = _evaluate(s, wanted, bands, keep_steps=True)
     return Estimate(s.model, s.hw, s.dtypes, s.realism, _inputs(s), metrics, timing.prefill, timing.decode,
                     mem.placement, s.platform, s.par, s.costs, timing.fill, timing.slots, s.batch / timing.m_pre,
                     s.batch / timing.m_dec, bands)
@@ -110,11 +112,14 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
 BLOCK_CONFIGURATIONS = 16384
 
 
-def _evaluate(s: Setup, wanted: frozenset[str] | None, bands: dict[str, Band], views: bool = False):
+def _evaluate(s: Setup, wanted: frozenset[str] | None, bands: dict[str, Band], views: bool = False,
+              keep_steps: bool = False):
     """Steps 2-5 of ``estimate`` on one setup: (memory view, timing view, metrics); ``views``: the metrics may be
-    read-only broadcast views (a block's, copied into the results at once)."""
+    read-only broadcast views (a block's, copied into the results at once); ``keep_steps``: the timing view keeps
+    the steps behind the figures (``TimingView.prefill`` and ``decode``; else None, their rows freed once summed)."""
     mem = _memory(s)
-    timing = _timing(s, mem, final_step=wanted is None or not wanted.isdisjoint(FINAL_STEP_METRICS))
+    timing = _timing(s, mem, final_step=wanted is None or not wanted.isdisjoint(FINAL_STEP_METRICS),
+                     wanted=wanted, keep_steps=keep_steps)
     energy = _energy(s, timing)
     return mem, timing, _metrics(s, mem, timing, energy, bands, wanted, views)
 
@@ -161,6 +166,7 @@ def _in_blocks(s: Setup, wanted: frozenset[str] | None, bands: dict[str, Band]) 
             arrays = placement.setdefault(cls, [np.empty(n) for _ in tiers])
             for out, value in zip(arrays, tiers, strict=True):
                 out[start:stop] = value
+        del mem, timing, part, attrs  # before the next block's evaluation: one block's temporaries at a time
     metrics = {k: v.reshape(s.shape) for k, v in metrics.items()}
     extra = {k: v.reshape(s.shape) for k, v in extra.items()}
     placement = {cls: [a.reshape(s.shape) for a in arrays] for cls, arrays in placement.items()}
@@ -223,10 +229,25 @@ def _memory(s: Setup) -> MemoryView:
 
 # ---- 3. timing -----------------------------------------------------------------------------------------------
 @dataclass
+class StepSums:
+    """What the metrics read of one step, per configuration: its operator rows summed (``_step_sums``). Arrays of
+    the step's ``StepResult`` shape (decode: a leading axis, [mean step] or [mean step, final step])."""
+
+    slot_s: np.ndarray
+    ideal_slot_s: np.ndarray
+    comm_s: np.ndarray  # exposed communication seconds per slot
+    energy: tuple[np.ndarray, ...] | None  # (static, compute, memory, communication) J of one device per slot
+    bound: np.ndarray | None = None  # label of the largest share of the step time (``Timing.phase_bound``)
+    flops: np.ndarray | None = None  # FLOPs of one device per slot
+
+
+@dataclass
 class TimingView:
     stepper: Stepper
-    prefill: StepResult
-    decode: StepResult
+    prefill: StepResult | None  # the steps behind the figures (None unless kept: ``_timing``)
+    decode: StepResult | None
+    pre: StepSums
+    dec: StepSums
     m_pre: np.ndarray  # prefill micro-batches through the pipeline
     m_dec: np.ndarray  # decode micro-batches in flight
     fill: np.ndarray  # pipeline slots in TTFT
@@ -248,10 +269,15 @@ def decode_contexts(input_tokens, output_tokens, shape: tuple[int, ...]):
 REUSE_FROM = 1024  # configurations from which the final decode step re-times only the attention rows
 
 
-def _timing(s: Setup, mem: MemoryView, final_step: bool = True) -> TimingView:
+def _timing(s: Setup, mem: MemoryView, final_step: bool = True, wanted: frozenset[str] | None = None,
+            keep_steps: bool = True) -> TimingView:
     """Prefill and decode slots, and how many slots TTFT and each generated token take in the pipeline.
     ``final_step=False``: the decode step at the final context is left out (decode arrays keep a leading axis of
-    length 1, the mean step)."""
+    length 1, the mean step). Each step is reduced to its ``StepSums`` (bound labels and FLOPs only when ``wanted``)
+    before the next one is built; ``keep_steps=False`` drops its rows there (``prefill`` and ``decode`` are None)."""
+    def want(name: str) -> bool:
+        return wanted is None or name in wanted
+
     stepper = Stepper(s, mem.inv_bandwidth, mem.placement)
     par, pp = s.par, np.asarray(s.par.pp, dtype=float)
     b = s.batch / par.attention_groups  # sequences per attention group
@@ -262,23 +288,42 @@ def _timing(s: Setup, mem: MemoryView, final_step: bool = True) -> TimingView:
     prompt = s.input_tokens
     if s.engine.prompt_buckets == "pow2":  # compiled engines prefill the prompt padded to its bucket
         prompt = np.maximum(2.0 ** np.ceil(np.log2(prompt)), float(s.engine.min_prompt_bucket))
-    prefill = stepper.step("prefill", b / m_pre, prompt)
+    prefill = stepper.step("prefill", b / m_pre, prompt, keep=keep_steps)
+    pre = _step_sums(s, stepper, prefill, want("prefill_bound"), want("prefill_flops"), keep_steps)
+    if not keep_steps:
+        prefill = None  # its rows go before the decode step's are built
     b_dec = b / m_dec
     contexts = decode_contexts(s.input_tokens, s.output_tokens, s.shape)
     seqs = b_dec[None, ...] if np.ndim(b_dec) else b_dec
     configurations = int(np.prod(s.shape))
     if configurations == 1 or (final_step and configurations < REUSE_FROM):
         # both steps in one table (one configuration: its rows are summed in order only so; a few: cheaper)
-        decode = stepper.step("decode", seqs, 1, contexts)
+        decode = stepper.step("decode", seqs, 1, contexts, keep=keep_steps)
         slot, ideal_slot = decode.slot_s, decode.ideal_slot_s
     elif final_step:  # many (rows summed in order as well): the final step re-times the attention rows only
-        decode, slot, ideal_slot = stepper.decode_steps(seqs, 1, contexts)
+        decode, slot, ideal_slot = stepper.decode_steps(seqs, 1, contexts, keep=keep_steps)
     else:
-        decode = stepper.step("decode", seqs, 1, (contexts[0][:1], contexts[1][:1]))
+        decode = stepper.step("decode", seqs, 1, (contexts[0][:1], contexts[1][:1]), keep=keep_steps)
         slot, ideal_slot = decode.slot_s, decode.ideal_slot_s
+    dec = _step_sums(s, stepper, decode, want("bound"), want("decode_flops"), keep_steps)
+    if not keep_steps:
+        decode = None
     fill = m_pre + pp - 1  # slots until the last micro-batch leaves the last stage
     slots = np.maximum(m_dec, pp)  # stage slots per generated token in steady state
-    return TimingView(stepper, prefill, decode, m_pre, m_dec, fill, slots, slot, ideal_slot)
+    return TimingView(stepper, prefill, decode, pre, dec, m_pre, m_dec, fill, slots, slot, ideal_slot)
+
+
+def _step_sums(s: Setup, stepper: Stepper, res: StepResult, bound: bool, flops: bool, keep: bool) -> StepSums:
+    """The per-configuration sums of one step (``StepSums``): the same numbers whether ``res`` is kept whole or lean
+    (``keep=False``, ``Stepper.step``: then the sums use up its rows, which are not read again)."""
+    sums = StepSums(res.slot_s, res.ideal_slot_s, res.comm_s, None)
+    if flops:
+        sums.flops = (res.weights * res.table.flops).sum(axis=0)
+    if bound:
+        sums.bound = res.real.phase_bound()
+    if s.power is not None:
+        sums.energy = _slot_energy(s, stepper, res, sums.comm_s, consume=not keep)
+    return sums
 
 
 # ---- 4. energy and cost --------------------------------------------------------------------------------------
@@ -290,16 +335,17 @@ class EnergyView:
     idle_w: float
 
 
-def _slot_energy(s: Setup, t: TimingView, res: StepResult):
-    """(static, compute, memory, communication) joules of one device in one slot."""
+def _slot_energy(s: Setup, stepper: Stepper, res: StepResult, comm_s: np.ndarray, consume: bool = False):
+    """(static, compute, memory, communication) joules of one device in one slot (``comm_s``: the step's exposed
+    communication seconds); ``consume``: the step's row times may be overwritten (a lean step, not kept)."""
     power = s.power
-    static, compute, memory = power.operator_energy(res.table, res.real, t.stepper.placement)
-    w = res.weights
-    net = t.stepper.net
-    c_static, c_dyn = power.comm_energy(res.comm_s, net.up_bw * net.efficiency if net is not None else 0.0)
-    c_static = c_static + power.idle_w * res.step_overhead_s  # host-side step work: the device idles
-    parts = ((w * static).sum(axis=0) + c_static, (w * compute).sum(axis=0), (w * memory).sum(axis=0), c_dyn)
     shape = res.real.time_s.shape[1:]
+    static, compute, memory = power.operator_energy_sums(res.table, res.real, stepper.placement, res.weights,
+                                                         consume=consume)
+    net = stepper.net
+    c_static, c_dyn = power.comm_energy(comm_s, net.up_bw * net.efficiency if net is not None else 0.0)
+    c_static = c_static + power.idle_w * res.step_overhead_s  # host-side step work: the device idles
+    parts = (static + c_static, compute, memory, c_dyn)
     return tuple(part if np.shape(part) == shape else np.broadcast_to(part, shape) for part in parts)
 
 
@@ -309,14 +355,14 @@ def _energy(s: Setup, t: TimingView) -> EnergyView:
         nan = np.full(s.shape, np.nan)
         return EnergyView([nan] * 4, nan, nan, np.nan)
     idle = s.power.idle_w
-    pre, dec = _slot_energy(s, t, t.prefill), _slot_energy(s, t, t.decode)
+    pre, dec = t.pre.energy, t.dec.energy
     # a device works m slots of a pipeline pass and idles through the rest (bubbles)
-    pre = (pre[0] * t.m_pre + idle * t.prefill.slot_s * (t.fill - t.m_pre), *(p * t.m_pre for p in pre[1:]))
-    dec = (dec[0] * t.m_dec + idle * t.decode.slot_s * (t.slots - t.m_dec), *(p * t.m_dec for p in dec[1:]))
+    pre = (pre[0] * t.m_pre + idle * t.pre.slot_s * (t.fill - t.m_pre), *(p * t.m_pre for p in pre[1:]))
+    dec = (dec[0] * t.m_dec + idle * t.dec.slot_s * (t.slots - t.m_dec), *(p * t.m_dec for p in dec[1:]))
     # the whole request batch on all devices: prefill + (O - 1) mean decode steps
     parts = [devices * (a + (s.output_tokens - 1) * d[0]) for a, d in zip(pre, dec, strict=True)]
-    ttft = t.fill * t.prefill.slot_s
-    tpot = t.slots * t.decode.slot_s[0]
+    ttft = t.fill * t.pre.slot_s
+    tpot = t.slots * t.dec.slot_s[0]
     peak = devices * np.maximum(sum(pre) / ttft, sum(dec)[0] / tpot)
     return EnergyView(parts, sum(parts), peak, idle)
 
@@ -374,7 +420,7 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dic
 
     B, I, O = s.batch, s.input_tokens, s.output_tokens
     devices = s.par.devices
-    pre, dec = t.prefill, t.decode
+    pre, dec = t.pre, t.dec
     ttft, ideal_ttft = t.fill * pre.slot_s, t.fill * pre.ideal_slot_s
     tpot, ideal_tpot = t.slots * t.decode_slot_s[0], t.slots * t.decode_ideal_slot_s[0]
     final = len(t.decode_slot_s) > 1  # the final decode step was computed
@@ -401,10 +447,10 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dic
         "fits": fp.fits & (s.par.attention_groups <= B),
         "max_batch": mem.device.max_batch(I, O, mem.capacity),
         "max_context_tokens": mem.device.max_context(B, mem.capacity) if want("max_context_tokens") else None,
-        "bound": dec.real.phase_bound()[0] if want("bound") else None,
-        "prefill_bound": pre.real.phase_bound() if want("prefill_bound") else None,
-        "prefill_flops": (pre.weights * pre.table.flops).sum(axis=0) * t.m_pre if want("prefill_flops") else None,
-        "decode_flops": (dec.weights * dec.table.flops).sum(axis=0)[0] * t.m_dec if want("decode_flops") else None,
+        "bound": dec.bound[0] if want("bound") else None,
+        "prefill_bound": pre.bound if want("prefill_bound") else None,
+        "prefill_flops": pre.flops * t.m_pre if want("prefill_flops") else None,
+        "decode_flops": dec.flops[0] * t.m_dec if want("decode_flops") else None,
         "devices": devices.astype(np.int64),
         # communication inside TPOT (per output token) and inside TTFT: what is on the critical path
         "decode_comm_s": t.slots * dec.comm_s[0], "prefill_comm_s": t.fill * pre.comm_s,

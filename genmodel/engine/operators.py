@@ -164,8 +164,11 @@ class _Rows:
         self.rows.append((name, group, kind, dtype, count, kernels, flops, weights, kv, act, m, n))
 
     def table(self) -> OperatorTable:
+        """The rows stacked into a table; the collector lets go of them, and each column's values go as soon as the
+        column is stacked (so the rows' own arrays and the table's are alive together one column at a time)."""
         cols = list(zip(*self.rows, strict=True))
         n = len(self.rows)
+        self.rows = []
         shape = np.broadcast_shapes(*{_shape(c) for col in cols[6:10] for c in col})
 
         def stack(k: int, to: tuple[int, ...]) -> np.ndarray:
@@ -180,14 +183,21 @@ class _Rows:
             """The GEMM shape's own broadcast shape (it often varies along fewer axes than the table)."""
             return _padded(np.broadcast_shapes(*{_shape(c) for c in cols[k]}), len(shape)) if shape else ()
 
-        # the objects are alive in self.rows, so their ids are distinct (keys for a configuration-shaped table only)
+        def take(k: int, to: tuple[int, ...]) -> np.ndarray:
+            """Column ``k`` stacked to ``to``; its row values are let go."""
+            out = stack(k, to)
+            cols[k] = ()
+            return out
+
+        # the objects are alive in cols, so their ids are distinct (keys for a configuration-shaped table only)
         keys = (tuple(map(id, cols[10])), tuple(map(id, cols[11])),
                 tuple(i for i, v in enumerate(cols[8]) if not (type(v) in (int, float) and v == 0))) if shape \
             else (None, None, None)
+        gemm_shapes = own(10), own(11)
         return OperatorTable(list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]),
                              np.array(cols[4], dtype=float), np.array(cols[5], dtype=float),
-                             stack(6, shape), stack(7, shape), stack(8, shape), stack(9, shape), stack(10, own(10)),
-                             stack(11, own(11)), *keys)
+                             take(6, shape), take(7, shape), take(8, shape), take(9, shape), take(10, gemm_shapes[0]),
+                             take(11, gemm_shapes[1]), *keys)
 
 
 def _shape(value) -> tuple[int, ...]:

@@ -35,10 +35,11 @@ BOUNDS = np.array(["compute", "memory", "power", "overhead"])
 
 @dataclass
 class Timing:
-    """Per-operator times (shape (n_ops, *config)) for one layer instance, and their step total."""
+    """Per-operator times (shape (n_ops, *config)) for one layer instance, and their step total. The ideal timing of
+    a lean call (``time_operators(lean=True)``) holds its times only: ``compute_s`` and ``memory_s`` are None."""
 
-    compute_s: np.ndarray
-    memory_s: np.ndarray
+    compute_s: np.ndarray | None
+    memory_s: np.ndarray | None
     overhead_s: np.ndarray
     time_s: np.ndarray  # per instance
     count: np.ndarray
@@ -97,7 +98,8 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
                    compute_efficiency: float, memory_efficiency: float, kernel_overhead_s: float,
                    flops_scale=1.0, bandwidth_scale=1.0, power_s=0.0,
                    memory_ramp_s=0.0, kv_memory_efficiency=None,
-                   busy_efficiency: float | None = None, overlap: float = 1.0) -> tuple[Timing, Timing]:
+                   busy_efficiency: float | None = None, overlap: float = 1.0, lean: bool = False,
+                   drop_bytes: bool = False) -> tuple[Timing, Timing]:
     """Time each operator of ``table``: returns (realistic, ideal) timings.
 
     ``peak_flops``: per operator, the device's dense peak for its datatype (inf for memory-only rows).
@@ -112,6 +114,11 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     ``busy_efficiency``: the large-shape compute fraction, for ``Timing.busy_compute_s``. ``overlap``: the share of
     the shorter of compute and memory hidden under the longer inside a kernel (1: the roofline's max; 0: they add).
     The ideal timing uses efficiencies of 1, perfect overlap and no kernel overhead.
+
+    ``lean``: the caller hands over its ``compute_efficiency`` array and reads of the ideal timing only its times,
+    so the compute times may be written into that array and the ideal times and the busy compute time over the
+    ideal terms, whose fields are then None (the same numbers in fewer arrays). ``drop_bytes``: the table's byte
+    columns are dropped (set to an empty array) once read, for a caller that no longer needs them.
     """
     extra = table.flops.ndim - 1
     peak = np.asarray(peak_flops, dtype=float).reshape(-1, *([1] * extra))
@@ -122,7 +129,7 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     if kv_rows is not None:  # KV terms on the rows that hold KV bytes only (elsewhere they add 0: the same numbers)
         return _time_operators(table, ideal_c, kv_rows, inv_bandwidth, scale, unscaled, compute_efficiency,
                                memory_efficiency, kernel_overhead_s, power_s, memory_ramp_s, kv_memory_efficiency,
-                               busy_efficiency, overlap)
+                               busy_efficiency, overlap, lean, drop_bytes)
     kv_read = table.kv_bytes * inv_bandwidth["kv"]
     # the same sums as written out, accumulated in place in fresh temporaries (``_into``)
     ideal_m = _into(np.add, _into(np.add, table.weight_bytes * inv_bandwidth["weight"], kv_read),
@@ -132,26 +139,32 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     ideal_c, ideal_m = np.broadcast_arrays(ideal_c, ideal_m)
     # byte counts are >= 0: "their sum > 0" is "one of them > 0"
     does_work = (table.flops > 0) | (table.weight_bytes > 0) | (table.kv_bytes > 0) | (table.act_bytes > 0)
+    if drop_bytes:
+        _drop_bytes(table)
     kernels = table.kernels.reshape(-1, *([1] * extra))
-    overhead = np.broadcast_to(np.where(does_work, kernels * kernel_overhead_s, 0.0), ideal_c.shape)
-    compute = ideal_c / compute_efficiency  # a number, or per row (shape-dependent fractions)
+    overhead = _overhead(does_work, kernels * kernel_overhead_s, ideal_c.shape)
+    compute = _compute_s(ideal_c, compute_efficiency, lean)  # a number, or per row (shape-dependent fractions)
     # KV-cache reads stream through the engine's (paged) attention kernel at their own fraction of the bandwidth
     kv_m = kv_read if unscaled else kv_read / scale
     kv_eff = memory_efficiency if kv_memory_efficiency is None else kv_memory_efficiency
     memory = _into(np.add, _into(np.divide, ideal_m - kv_m, memory_efficiency), kv_m / kv_eff)
     ramp = kernels * memory_ramp_s
     if _fresh(memory, np.shape(ramp)):  # + ramp where bytes move; elsewhere + 0, which leaves every value as it is
-        np.add(memory, ramp, out=memory, where=ideal_m > 0)
+        _add_where(memory, ramp, ideal_m > 0)
     else:
         memory = memory + np.where(ideal_m > 0, ramp, 0.0)
-    return _timings(table, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency, overlap)
+    return _timings(table, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency, overlap, lean)
 
 
 def _timings(table: OperatorTable, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency,
-             overlap) -> tuple[Timing, Timing]:
-    """The realistic and ideal ``Timing`` from the compute, memory and overhead terms (``time_operators``)."""
+             overlap, lean: bool = False) -> tuple[Timing, Timing]:
+    """The realistic and ideal ``Timing`` from the compute, memory and overhead terms (``time_operators``);
+    ``lean``: see ``time_operators``."""
     capped = np.ndim(power_s) > 0 or power_s != 0  # without a power model the cap term is 0: skip it
     power = np.broadcast_to(np.asarray(power_s, dtype=float), ideal_c.shape) if capped else 0.0
+    if lean and _fresh(ideal_c, ()) and _fresh(ideal_m, ideal_c.shape):
+        return _lean_timings(table, ideal_c, ideal_m, compute, memory, overhead, power, capped, busy_efficiency,
+                             overlap)
     busy = None if busy_efficiency is None else ideal_c / busy_efficiency
     if overlap == 0.0:  # max + 1 x min is the sum of the two, exactly
         longest = compute + memory
@@ -166,6 +179,40 @@ def _timings(table: OperatorTable, ideal_c, ideal_m, compute, memory, overhead, 
     ideal = Timing(ideal_c, ideal_m, zero, np.maximum(ideal_longest, power) if capped else ideal_longest,
                    table.count, power)
     return real, ideal
+
+
+def _lean_timings(table: OperatorTable, ideal_c, ideal_m, compute, memory, overhead, power, capped: bool,
+                  busy_efficiency, overlap) -> tuple[Timing, Timing]:
+    """``_timings`` with the ideal times written over ``ideal_m`` and the busy compute time over ``ideal_c`` (both
+    fresh arrays of the rows' shape): the same numbers; the ideal ``Timing`` has no compute and memory terms."""
+    real_longest = _longest(compute, memory, overlap)
+    real_time = _into(np.add, np.maximum(real_longest, power) if capped else real_longest, overhead)
+    ideal_time = np.maximum(ideal_c, ideal_m, out=ideal_m)
+    if capped:
+        np.maximum(ideal_time, power, out=ideal_time)
+    busy = None if busy_efficiency is None else np.divide(ideal_c, busy_efficiency, out=ideal_c)
+    real = Timing(compute, memory, overhead, real_time, table.count, power, busy)
+    ideal = Timing(None, None, _zeros(ideal_time.shape), ideal_time, table.count, power)
+    return real, ideal
+
+
+def _longest(compute, memory, overlap: float):
+    """Per row, the compute and memory terms combined with the device's ``overlap`` (``time_operators``)."""
+    if overlap == 0.0:  # max + 1 x min is the sum of the two, exactly
+        return compute + memory
+    longest = np.maximum(compute, memory)
+    if overlap != 1.0:  # the part of the shorter term not hidden under the longer one
+        longest = longest + (1.0 - overlap) * np.minimum(compute, memory)
+    return longest
+
+
+def _drop_bytes(table: OperatorTable) -> None:
+    """Drop the byte columns of a table whose caller no longer reads them (``time_operators``)."""
+    table.weight_bytes = table.kv_bytes = table.act_bytes = _EMPTY
+
+
+_EMPTY = np.zeros(0)
+_EMPTY.flags.writeable = False
 
 
 @functools.lru_cache(maxsize=64)
@@ -185,7 +232,8 @@ def _kv_rows(table: OperatorTable) -> np.ndarray | None:
 
 def _time_operators(table: OperatorTable, ideal_c, kv_rows: np.ndarray, inv_bandwidth, scale, unscaled: bool,
                     compute_efficiency, memory_efficiency, kernel_overhead_s, power_s, memory_ramp_s,
-                    kv_memory_efficiency, busy_efficiency, overlap) -> tuple[Timing, Timing]:
+                    kv_memory_efficiency, busy_efficiency, overlap, lean=False,
+                    drop_bytes=False) -> tuple[Timing, Timing]:
     """``time_operators`` with the KV-cache terms computed on ``kv_rows`` only: on a row without KV bytes the read
     time is 0, and x + 0, x - 0 and 0 / e leave every value as it is, so each number is the one written out there."""
     extra = table.flops.ndim - 1
@@ -204,15 +252,42 @@ def _time_operators(table: OperatorTable, ideal_c, kv_rows: np.ndarray, inv_band
     does_work |= table.weight_bytes > 0
     does_work |= table.act_bytes > 0
     does_work[kv_rows] |= table.kv_bytes[kv_rows] > 0
+    if drop_bytes:
+        _drop_bytes(table)
     kernels = table.kernels.reshape(-1, *([1] * extra))
-    overhead = np.broadcast_to(np.where(does_work, kernels * kernel_overhead_s, 0.0), ideal_c.shape)
-    compute = ideal_c / compute_efficiency
+    overhead = _overhead(does_work, kernels * kernel_overhead_s, ideal_c.shape)
+    compute = _compute_s(ideal_c, compute_efficiency, lean)
     kv_m = kv_read if unscaled else kv_read / scale
     kv_eff = memory_efficiency if kv_memory_efficiency is None else kv_memory_efficiency
     memory = ideal_m / memory_efficiency
     memory[kv_rows] = (ideal_m[kv_rows] - kv_m) / memory_efficiency + kv_m / kv_eff
-    np.add(memory, kernels * memory_ramp_s, out=memory, where=ideal_m > 0)
-    return _timings(table, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency, overlap)
+    _add_where(memory, kernels * memory_ramp_s, ideal_m > 0)
+    return _timings(table, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency, overlap, lean)
+
+
+def _overhead(does_work: np.ndarray, per_row, shape: tuple[int, ...]) -> np.ndarray:
+    """``np.broadcast_to(np.where(does_work, per_row, 0.0), shape)`` (read-only): where every row does work, a view of
+    ``per_row`` itself (the same numbers, no array of the rows' shape)."""
+    if does_work.all():
+        return np.broadcast_to(np.asarray(per_row, dtype=float), shape)
+    return np.broadcast_to(np.where(does_work, per_row, 0.0), shape)
+
+
+def _add_where(out: np.ndarray, values, where: np.ndarray) -> None:
+    """``np.add(out, values, out=out, where=where)``; unmasked where ``where`` is all true (the same numbers, a
+    fraction of the time of a masked ufunc)."""
+    if where.all():
+        np.add(out, values, out=out)
+    else:
+        np.add(out, values, out=out, where=where)
+
+
+def _compute_s(ideal_c: np.ndarray, compute_efficiency, reuse: bool):
+    """``ideal_c / compute_efficiency``, written into ``compute_efficiency`` when ``reuse`` and it is a fresh array of
+    the result's shape (``_fresh``)."""
+    if reuse and _fresh(compute_efficiency, np.shape(ideal_c)):
+        return np.divide(ideal_c, compute_efficiency, out=compute_efficiency)
+    return ideal_c / compute_efficiency
 
 
 def _fresh(a, other_shape: tuple[int, ...]) -> bool:

@@ -9,7 +9,10 @@ collectives on the critical path, and the per-step overhead, for ``seqs`` sequen
 (arrays over the configuration shape; decode arrays may carry a leading [mean step, final step] axis).
 ``Stepper.decode_steps(seqs, new_tokens, (first, last))`` gives the same slot times of the mean and final decode
 steps of many configurations, re-timing only the attention rows (the only ones that depend on the context) for
-the final step.
+the final step. With ``keep=False`` either returns a lean ``StepResult`` for a caller that only sums its rows
+(``genmodel.engine.estimate`` in blocks): the same times, without the ideal rows (``ideal`` is None) and with only
+the table columns left to read (names, kinds, counts, FLOPs; the byte columns too on a device with energy
+coefficients), each dropped as soon as it is used, so fewer arrays of the rows' shape are alive at once.
 
 Timing of a slot::
 
@@ -67,7 +70,7 @@ class StepResult:
 
     table: OperatorTable  # the operators of one micro-batch
     real: Timing
-    ideal: Timing
+    ideal: Timing | None  # None in a lean result (``keep=False``: module docstring)
     weights: np.ndarray  # per row: instances per slot (stage share x micro-batches), broadcastable to times
     comm: dict[str, np.ndarray]  # exposed seconds per slot, per collective
     ideal_comm: dict[str, np.ndarray]
@@ -133,32 +136,33 @@ class Stepper:
                               replica)
         return replica / groups, linear / groups
 
-    def step(self, phase: str, seqs, new_tokens, contexts=None, chunk: Chunk | None = None) -> StepResult:
+    def step(self, phase: str, seqs, new_tokens, contexts=None, chunk: Chunk | None = None,
+             keep: bool = True) -> StepResult:
         """One slot of a ``phase`` step for ``seqs`` sequences per attention group (see module docstring).
 
         A decode step may carry prompt ``chunk``s (continuous batching, genmodel.serving): their tokens run through
         the linear layers with the decode tokens (one weight read), their attention is the prefill attention of
         ``chunk.prompts`` prompts of ``chunk.tokens`` new tokens each after ``chunk.prefix`` cached ones, and the
-        prompts that finish in the step pass through the LM head.
+        prompts that finish in the step pass through the LM head. ``keep=False``: a lean result (module docstring).
         """
         g = self._shape(phase, seqs, chunk)
         table = self._operators(phase, g, new_tokens, contexts, chunk)
-        real, ideal = self._roofline(table)
+        real, ideal = self._roofline(table, lean=not keep)
         weights = self._weights(table, real, g)
-        return self._slot(phase, g, new_tokens, table, real, ideal, weights)
+        return self._slot(phase, g, new_tokens, table, real, ideal, weights, lean=not keep)
 
-    def decode_steps(self, seqs, new_tokens, contexts) -> tuple[StepResult, np.ndarray, np.ndarray]:
+    def decode_steps(self, seqs, new_tokens, contexts, keep: bool = True) -> tuple[StepResult, np.ndarray, np.ndarray]:
         """The decode steps at the mean and at the final context of ``contexts`` = (first, last), each of shape
         (2, *config): the ``StepResult`` of the mean step (arrays with a leading axis of length 1), and the slot and
         ideal slot times of [mean step, final step], equal to those of ``step("decode", seqs, new_tokens,
         contexts)``. Only attention rows depend on the context (genmodel.engine.operators), so the final step
-        re-times those rows alone and sums every row's time in the same order as ``step`` does."""
+        re-times those rows alone and sums every row's time in the same order as ``step`` does. ``keep=False``: the
+        mean step's result is lean (module docstring)."""
         first, last = (np.asarray(c) for c in contexts)
         g = self._shape("decode", seqs, None)
         table = self._operators("decode", g, new_tokens, (first[:1], last[:1]), None)
-        real, ideal = self._roofline(table)
+        real, ideal = self._roofline(table, lean=not keep)
         weights = self._weights(table, real, g)
-        mean = self._slot("decode", g, new_tokens, table, real, ideal, weights)
         rows = [i for i, kind in enumerate(table.kinds) if kind == "attention"]
         s = self.s
         final_real, final_ideal = self._roofline(build_operators(
@@ -166,9 +170,14 @@ class Stepper:
             linear_batch=g.linear_seqs, extra_tokens=g.riding, attention_only=True))
         times = []
         for timing, final in ((real, final_real), (ideal, final_ideal)):
-            t = timing.time_s.copy()
-            t[rows] = final.time_s
-            times.append((weights * t).sum(axis=0))
+            # weights x (the mean step's times with the attention rows re-timed), written over the product
+            weighted = weights * timing.time_s
+            weighted[rows] = weights[rows] * final.time_s
+            times.append(weighted.sum(axis=0))
+            del weighted
+        del final_real, final_ideal
+        mean = self._slot("decode", g, new_tokens, table, real, ideal, weights, lean=not keep)
+        del ideal
         final = self._slot("decode", g, new_tokens, None, None, None, None, ops=times, comm=(mean.raw_comm,
                                                                                                 mean.raw_ideal_comm))
         return (mean, np.concatenate([mean.slot_s, final.slot_s]),
@@ -197,8 +206,11 @@ class Stepper:
             table = table.concat(prefill.select([k == "attention" for k in prefill.kinds], "chunk_"))
         return table
 
-    def _roofline(self, table: OperatorTable) -> tuple[Timing, Timing]:
-        """Realistic and ideal times of every row (each row on its own: a subset of rows times the same)."""
+    def _roofline(self, table: OperatorTable, lean: bool = False) -> tuple[Timing, Timing]:
+        """Realistic and ideal times of every row (each row on its own: a subset of rows times the same).
+        ``lean``: the table is the caller's own, to be summed only: its GEMM shapes go once the compute fractions
+        are known and its byte columns once the rows are timed (unless the energy model reads them), the fractions'
+        array is reused for the compute times and the ideal timing keeps its times only (``time_operators``)."""
         s, r, e = self.s, self.s.realism, self.s.engine
         # per-configuration arrays align on the trailing axes, so decode's leading [mean, final] axis broadcasts
         peaks = [s.hw.peak_flops_per_s[d] if d else np.inf for d in table.dtypes]
@@ -208,9 +220,13 @@ class Stepper:
         weight_only = _dequantizing_rows(tuple(table.kinds), tuple(table.names)) & self.weight_only
         fractions = compute_fractions(table, r.compute_efficiency, r.attention_efficiency, self.physics,
                                       e.attention_scale, weight_only, e.weight_only_scale)
+        if lean:
+            table.gemm_m = table.gemm_n = _NONE
         ramp = self.physics.memory_ramp_bytes / (r.memory_efficiency * s.hw.fastest_memory.bandwidth_bytes_per_s
                                                  * s.bandwidth_scale)
-        return time_operators(table, peaks, self.inv_bw, compute_efficiency=fractions,
+        coefficients = s.power is not None and s.power.has_coefficients  # its energy reads the byte columns
+        return time_operators(table, peaks, self.inv_bw, compute_efficiency=fractions, lean=lean,
+                              drop_bytes=lean and not coefficients,
                               memory_efficiency=r.memory_efficiency, kernel_overhead_s=r.kernel_overhead_s,
                               flops_scale=s.flops_scale, bandwidth_scale=s.bandwidth_scale, power_s=power_s,
                               memory_ramp_s=ramp,
@@ -219,19 +235,24 @@ class Stepper:
                               overlap=self.physics.compute_memory_overlap)
 
     def _weights(self, table: OperatorTable, real: Timing, g: _Shape) -> np.ndarray:
-        """Instances of each row per slot: layer count x the stage's share of the layers x micro-batches."""
+        """Instances of each row per slot: layer count x the stage's share of the layers x micro-batches (x 1 left
+        out where no slot is split: the same numbers in an array that does not grow with the configurations)."""
         extra = real.time_s.ndim - 1
         is_layer = _layer_rows(tuple(table.groups)).reshape(-1, *([1] * extra))
         count = table.count.reshape(-1, *([1] * extra))
-        return count * np.where(is_layer, self.fraction, 1.0) * g.micro
+        weights = count * np.where(is_layer, self.fraction, 1.0)
+        return weights if not np.any(g.split) else weights * g.micro
 
     def _slot(self, phase: str, g: _Shape, new_tokens, table, real, ideal, weights, ops=None,
-              comm=None) -> StepResult:
+              comm=None, lean: bool = False) -> StepResult:
         """The slot: operator times summed over rows (or ``ops`` = [real, ideal] given), the collectives (or ``comm``
-        = their raw [real, ideal] seconds given), two-batch overlap and the engine's step overhead."""
+        = their raw [real, ideal] seconds given), two-batch overlap and the engine's step overhead. ``lean``: the
+        result does not keep the ideal rows (None)."""
         s, r = self.s, self.s.realism
         if ops is None:
             ops = [(weights * real.time_s).sum(axis=0), (weights * ideal.time_s).sum(axis=0)]
+        if lean:
+            ideal = None
         ops, ideal_ops = ops
         if comm is None:
             tokens = g.m_seqs * np.asarray(new_tokens, dtype=float) / (np.asarray(s.par.cp, dtype=float)
@@ -256,6 +277,10 @@ class Stepper:
         return StepResult(table, real, ideal, weights, exposed, ideal_exposed, ops, ideal_ops,
                           ops + (total - hidden) + step, ideal_ops + (ideal_total - ideal_hidden), step, micro,
                           raw, ideal_raw)
+
+
+_NONE = np.zeros(0)  # a column a lean table no longer holds (``Stepper._roofline``)
+_NONE.flags.writeable = False
 
 
 @dataclass
