@@ -46,40 +46,41 @@ def test_leave_one_source_out_errors(held_out):
     s = v.summarize(held_out)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] >= 250 and decode["sources"] >= 15 and prefill["n"] >= 70 and prefill["sources"] >= 8
-    # measured on the snapshot: decode 17.9% (goal 20%, met), prefill 27.0% (goal 25%, not met; 24.0% without the
-    # 2023 optimum-neuron post's 15 TTFTs, which are 10-20x their arithmetic: docs/validation.md)
+    # measured on the snapshot: decode 17.6% (goal 20%, met), prefill 24.8% (goal 25%, met: asserted at the goal)
     assert decode["median_abs_error_pct"] <= 19.0
-    assert prefill["median_abs_error_pct"] <= 28.5
-    # the median of the per-source medians (15.7%, 28.5%)
+    assert prefill["median_abs_error_pct"] <= 25.0
+    # the median of the per-source medians (14.9%, 28.5%)
     assert decode["median_of_source_medians_pct"] <= 16.5
     assert prefill["median_of_source_medians_pct"] <= 30.5
-    # within +-25%: decode 62.9% (goal 60%, met), prefill 47.5% (not met)
-    assert decode["within_25pct"] >= 0.60 and prefill["within_25pct"] >= 0.45
+    # within +-25%: decode 64.6% (goal 60%, met), prefill 50.4% (not met), all 551 rows 61.0% (met)
+    assert decode["within_25pct"] >= 0.60 and prefill["within_25pct"] >= 0.48
+    rows = decode["n"] + prefill["n"]
+    assert (decode["within_25pct"] * decode["n"] + prefill["within_25pct"] * prefill["n"]) / rows >= 0.60
     # the calibrated prediction has no systematic lean on held-out decode rows (the issue's starting point: -32%)
     assert abs(decode["median_signed_error_pct"]) <= 8.0
 
 
 def test_served_rows_out_of_sample(held_out):
-    """Continuous-batching rows predicted by serve (never fitted on): measured 32.6% median on 52 rows from 4
+    """Continuous-batching rows predicted by serve (never fitted on): measured 31.0% median on 52 rows from 4
     sources, 37% within 25% (docs/validation.md lists why: synchronized closed loops, vLLM-TPU, B200 max load)."""
     s = v.summarize(held_out)["batching:served"]
     assert s["n"] >= 50 and s["sources"] >= 4
-    assert s["median_abs_error_pct"] <= 34.0 and s["within_25pct"] >= 0.35
+    assert s["median_abs_error_pct"] <= 33.0 and s["within_25pct"] >= 0.35
 
 
 def test_physics_defaults_alone(defaults):
     s = v.summarize(defaults)
-    # measured: decode 24.4% (goal <= 30%, met), prefill 31.5% (not met)
-    assert s["phase:decode"]["median_abs_error_pct"] <= 27.0
-    assert s["phase:prefill"]["median_abs_error_pct"] <= 34.0
+    # measured: decode 23.8% (goal <= 30%, met), prefill 28.7% (goal <= 30%, met)
+    assert s["phase:decode"]["median_abs_error_pct"] <= 26.0
+    assert s["phase:prefill"]["median_abs_error_pct"] <= 30.0
 
 
 def test_band_coverage_out_of_sample(held_out, defaults):
     # nested: each source's rows against bands built from the other sources' held-out residuals only
     calibrated, plain = bands.coverage(held_out), bands.coverage(defaults)
-    assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 81%
-    assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 79% averaged over 20 sources
-    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 76%; per source 79%
+    assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 79%
+    assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 76% averaged over 20 sources
+    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 75%; per source 79%
     assert plain["group_coverage"] >= 0.65
 
 
@@ -88,7 +89,7 @@ def test_batch_one_llama_8b_on_h100():
     # Published: ALCF's LLM-Inference-Bench (2024) measured 0.994 s for 128 in / 128 out and 8.10 s for
     # 1,024 / 1,024 with vLLM on H100, i.e. about 7.7-7.9 ms per output token; vLLM and TensorRT-LLM users report
     # 6-7.5 ms with newer releases. The prediction must sit in the issue's 5.5-8 ms and its 80%
-    # band must contain 6-8 ms (measured 7.47 ms, band 4.6-10.0 ms).
+    # band must contain 6-8 ms (measured 7.47 ms, band 4.5-9.2 ms).
     r = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=1024, output_tokens=256)
     assert 5.5e-3 <= r.tpot_s <= 8e-3
     assert r.metrics["tpot_s_low"] <= 6e-3 and r.metrics["tpot_s_high"] >= 8e-3

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 
 import genmodel
+from genmodel.data.registry import get_model
 from genmodel.engine.collectives import Network, all_reduce, all_to_all, point_to_point
+from genmodel.engine.communication import layer_collectives
+from genmodel.engine.parallel import Parallelism
 from genmodel.errors import ConfigurationError
 from genmodel.search.planner import plan, size
 
@@ -110,6 +113,23 @@ def test_decode_communication_by_hand():
     ag = 7 * 2e-6 + 7 / 8 * 128256 * 2 / bw
     r = genmodel.estimate("llama-3.1-70b", "dgx-h100", batch=1, input_tokens=512, output_tokens=16, tp=8)
     assert r.decode_comm_s == pytest.approx(160 * ar + ar + ag, rel=1e-9)
+
+
+def test_fp8_activations_keep_the_collectives_16_bit():
+    # fp8 activations are GEMM inputs only: the GEMMs write bf16, so the TP all-reduces, the logits and the combine
+    # of routed experts carry 2 bytes per element; only the expert dispatch goes out in fp8 (1 byte).
+    # Llama-3.1-70B (H 8192, 80 layers), tp 8, one token: recursive doubling, 3 rounds of 2 us + 8192 x B bytes.
+    llama = get_model("llama-3.1-70b")
+    for ab, width in ((1.0, 2), (2.0, 2), (4.0, 4)):
+        out = layer_collectives(llama, NET, Parallelism(tp=8), 1, 1, ab, "decode", 0.0, 512)
+        assert out["tp_all_reduce"] == pytest.approx(160 * 3 * (2e-6 + 8192 * width / 450e9), rel=1e-12)
+    # DeepSeek-V3 (H 7168, 58 MoE layers, 8 routed experts per token), ep 8 with attention data parallelism,
+    # 16 tokens: each device sends 16 x 8 x 7168 elements, a direct exchange of (8 - 1) x 2 us + 7/8 of them
+    dsv3 = get_model("deepseek-v3")
+    out = layer_collectives(dsv3, NET, Parallelism(ep=8, attention_dp=True), 16, 16, 1.0, "decode", 0.0, 512)
+    elements = 16 * 8 * 7168
+    assert out["ep_dispatch"] == pytest.approx(58 * (7 * 2e-6 + 7 / 8 * elements * 1 / 450e9), rel=1e-12)
+    assert out["ep_combine"] == pytest.approx(58 * (7 * 2e-6 + 7 / 8 * elements * 2 / 450e9), rel=1e-12)
 
 
 def test_pipeline_decode_and_prefill_timing_by_hand(toy_model, toy_hw):

@@ -5,8 +5,10 @@ Contract
 ``layer_collectives`` returns, for one pass of all layers over the tokens of one attention group, the seconds of
 each collective (arrays): TP all-reduces after attention and dense FFNs, EP all-to-all dispatch and combine (with
 attention data parallelism), CP all-gathers (prefill) or all-reduces (decode), and the vocabulary collectives of
-the embedding and LM head. ``pp_send`` is the time of one stage-to-stage activation transfer. How much of this is
-on the critical path (pipeline share, overlap) is decided by ``genmodel.engine.step``.
+the embedding and LM head. ``pp_send`` is the time of one stage-to-stage activation transfer. Messages carry the
+residual stream, at least 16 bits per element (``residual_bytes``: fp8/fp4 activations are GEMM inputs only), except
+the expert dispatch, sent in the activation datatype. How much of this is on the critical path (pipeline share,
+overlap) is decided by ``genmodel.engine.step``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ def layer_collectives(model: ModelSpec, net: Network, par: Parallelism, tokens, 
     """
     H, L = model.hidden_size, model.num_layers
     tp = np.asarray(par.tp, dtype=float)
-    hidden = tokens * H * ab
+    rb = residual_bytes(ab)
+    hidden = tokens * H * rb
     single = _all_single(tokens, par.tp, par.ep, par.cp, par.attention_dp, batch, net.domain)
     ar = _ZERO if single and not tp > 1 else np.where(tp > 1, all_reduce(net, hidden, tp), 0.0)
     n_moe = model.num_moe_layers
@@ -39,13 +42,15 @@ def layer_collectives(model: ModelSpec, net: Network, par: Parallelism, tokens, 
     if n_moe:
         k = model.moe.experts_per_token
         ep = np.asarray(par.ep, dtype=float)
-        sent = tokens * k * H * ab / tp  # each TP rank of an attention group dispatches its share
-        a2a = _ZERO if single and not (adp & (ep > 1)) else np.where(adp & (ep > 1), all_to_all(net, sent, ep), 0.0)
+        sent = tokens * k * H / tp  # elements each TP rank of an attention group dispatches (its share)
+        skip = single and not (adp & (ep > 1))
+        a2a = _ZERO if skip else np.where(adp & (ep > 1), all_to_all(net, sent * ab, ep), 0.0)
+        back = a2a if rb == ab or skip else np.where(adp & (ep > 1), all_to_all(net, sent * rb, ep), 0.0)
         shared_ar = ar if model.moe.num_shared_experts else 0.0
         out["tp_all_reduce"] = out["tp_all_reduce"] + n_moe * np.where(adp, shared_ar, ar)
         out["ep_dispatch"] = n_moe * a2a
-        out["ep_combine"] = n_moe * a2a
-    gather = _ZERO if single and not tp > 1 else np.where(tp > 1, all_gather(net, batch * model.vocab_size * ab,
+        out["ep_combine"] = n_moe * back
+    gather = _ZERO if single and not tp > 1 else np.where(tp > 1, all_gather(net, batch * model.vocab_size * rb,
                                                                                tp), 0.0)
     out["vocab_collectives"] = ar + gather
     cp = np.asarray(par.cp, dtype=float)
@@ -57,9 +62,17 @@ def layer_collectives(model: ModelSpec, net: Network, par: Parallelism, tokens, 
         else:  # all-reduce the partial attention outputs (and softmax sums) of the local KV shards
             heads = model.attention.num_heads / tp
             width = model.attention.mla.v_head_dim if model.attention.mla else model.head_dim
-            cp_comm = L * all_reduce(cp_net, batch * heads * (width + 2) * ab, cp)
+            cp_comm = L * all_reduce(cp_net, batch * heads * (width + 2) * rb, cp)
         out["cp_collectives"] = np.where(cp > 1, cp_comm, 0.0)
     return out
+
+
+def residual_bytes(ab: float) -> float:
+    """Bytes per element of the residual stream: the activation datatype's, but at least 16 bits. Engines quantize
+    activations to fp8/fp4 only at a GEMM's input; the GEMM writes 16-bit outputs, and the TP all-reduces, the
+    combine of routed experts, the logits and the stage-to-stage sends carry those (TensorRT-LLM's and vLLM's fp8
+    paths; DeepSeek's DeepEP dispatches in fp8 and combines in bf16)."""
+    return max(float(ab), 2.0)
 
 
 # what ``np.where(False, x, 0.0)`` gives for a 0-d float x: a 0-d float64 zero (a fresh one each time it is used in
@@ -86,6 +99,6 @@ def pp_send(net: Network, par: Parallelism, tokens, H: int, ab: float):
     # boundary k sits after k x stage devices; it crosses a scale-up domain when that is a multiple of it
     crossing = np.minimum(pp - 1, np.floor((pp - 1) * stage / net.domain))
     share = crossing / boundaries
-    m = tokens * H * ab
+    m = tokens * H * residual_bytes(ab)
     t = share * point_to_point(net, m, True) + (1 - share) * point_to_point(net, m, False)
     return np.where(pp > 1, t, 0.0)
