@@ -13,6 +13,9 @@ import pytest
 
 import genmodel
 from genmodel.engine import estimate as estimate_module
+from genmodel.engine import memory as memory_module
+from genmodel.engine.operators import DTypes, operator_rows
+from genmodel.engine.parallel import Parallelism
 from genmodel.engine.step import Stepper
 
 N = 600  # configurations (the decode steps below re-time the final step, whatever REUSE_FROM says)
@@ -121,3 +124,84 @@ def test_a_blocked_call_holds_one_block_at_a_time(monkeypatch):
     # of blocks (a block kept alive while the next one runs would add its whole working set)
     assert eight < 1.15 * two
     assert two < 1.25 * one and eight < 1.25 * one
+
+
+@pytest.mark.parametrize("model, hardware, fixed, overlap", CASES)
+@pytest.mark.parametrize("reuse_from, final_step", [(2, True), (1024, True), (2, False)])
+def test_steps_in_column_chunks_give_the_sums_of_kept_steps(monkeypatch, model, hardware, fixed, overlap, reuse_from,
+                                                            final_step):
+    # a lean timing runs each step's rows in column chunks (here about 90 configurations each) and the slot over the
+    # whole setup; a kept timing runs each step whole (Stepper.step / decode_steps) and sums it. Every sum, slot and
+    # label is the same number, element by element (the final step re-timed on its attention rows, or both decode
+    # contexts in one table below REUSE_FROM, or the mean step alone)
+    configs = _configurations(N, overlap=overlap)
+    if model == "llama-3.1-8b":
+        configs["tp"] = np.ones(N, dtype=int)
+    s = _setup(monkeypatch, model, hardware, **configs, **fixed)
+    monkeypatch.setattr(estimate_module, "REUSE_FROM", reuse_from)
+    rows = estimate_module.operator_rows(s.model)
+    monkeypatch.setattr(estimate_module, "STEP_ROW_ELEMENTS", 90 * rows)
+    mem = estimate_module._memory(s)
+    chunks = estimate_module._step_chunks(s, Stepper(s, mem.inv_bandwidth, mem.placement))
+    assert len(chunks) >= 6 and sum(sub.shape[0] for sub, _, _ in chunks) == N
+    kept = estimate_module._timing(s, mem, final_step=final_step, keep_steps=True)
+    lean = estimate_module._timing(s, mem, final_step=final_step, keep_steps=False)
+    assert lean.prefill is None and lean.decode is None and kept.decode is not None
+    assert kept.dec.bound is not None and kept.pre.flops is not None and kept.dec.energy is not None
+    for f in fields(kept.pre):
+        assert _same(getattr(kept.pre, f.name), getattr(lean.pre, f.name)), f.name
+        assert _same(getattr(kept.dec, f.name), getattr(lean.dec, f.name)), f.name
+    assert len(kept.decode_slot_s) == (2 if final_step else 1)
+    assert _same(kept.decode_slot_s, lean.decode_slot_s) and _same(kept.decode_ideal_slot_s, lean.decode_ideal_slot_s)
+
+
+def test_a_block_holds_one_chunk_of_operator_rows():
+    # DeepSeek-V3's steps have about 36 operator rows: one block of 16,384 configurations with every row of a step
+    # alive at once takes about 3.3 KB per configuration beyond the results (six arrays of the rows' shape for the
+    # operator table, as many again while the rows are timed), and so does the one-token table of a layout not seen
+    # before (genmodel.engine.memory) when it is built for the whole block; in column chunks of about 2**17 row
+    # elements, about 0.8-0.95 KB (the rows of one chunk, the block's own per-configuration arrays, and on a first
+    # call the layout constants memory.py keeps). 1.5 KB bounds both the first call and a repeated one
+    fixed = {"weight_dtype": "fp8", "ep": 8, "attention_dp": True}
+    n = estimate_module.BLOCK_CONFIGURATIONS
+    assert estimate_module.operator_rows(genmodel.get_model("deepseek-v3")) >= 30
+    first = _beyond_results("deepseek-v3", "dgx-h200", 2 * n, fixed)  # two blocks, their layouts new
+    again = _beyond_results("deepseek-v3", "dgx-h200", 2 * n, fixed)
+    assert first / n < 1536 and again / n < 1536
+
+
+def test_the_one_token_table_of_many_layouts_in_chunks_gives_the_whole_tables_values(monkeypatch):
+    # the widest activation per token of each layout, from tables of about 50 layouts each, is the number one table
+    # of all 600 gives, layout by layout
+    model = genmodel.get_model("deepseek-v3")
+    dtypes = DTypes("fp8", "bf16", "bf16")
+    rng = np.random.default_rng(5)
+    layout = Parallelism(tp=rng.choice([1, 2, 4, 8], N), ep=8, attention_dp=rng.random(N) < 0.5)
+    whole = memory_module._widest_activation(model, dtypes, layout)
+    monkeypatch.setattr(memory_module, "TABLE_ROW_ELEMENTS", 50 * operator_rows(model))
+    parts = memory_module._widest_activation(model, dtypes, layout)
+    assert whole.shape == (N,) and len(np.unique(whole)) > 1 and _same(whole, parts)
+
+
+def test_the_layout_caches_stay_bounded_in_bytes(monkeypatch):
+    # every block of a large call with its own layouts is a new key of memory.py's layout caches (the key holds the
+    # layout arrays): bounded by entries only, the caches grew with the number of blocks. With a 1 MiB bound, three
+    # calls of 40,000 configurations (each about 1.8 MB of keys and constants) leave each cache within the bound, and
+    # the figures equal those of a call that found every entry cached
+    monkeypatch.setattr(memory_module, "_CACHE_BYTES", 2**20)
+    for cache in (memory_module._ACTIVATION_CACHE, memory_module._DEVICE_CACHE):
+        cache.clear()
+        monkeypatch.setitem(memory_module._held, id(cache), 0)
+    rng = np.random.default_rng(11)
+    kwargs = {"batch": rng.integers(1, 64, 40_000), "tp": rng.choice([1, 2, 4, 8], 40_000), "check_fit": False}
+    first = genmodel.estimate("llama-3.1-70b", "h200-sxm", **kwargs).metrics
+    for seed in (12, 13):
+        other = np.random.default_rng(seed)
+        genmodel.estimate("llama-3.1-70b", "h200-sxm", batch=kwargs["batch"], tp=other.choice([1, 2, 4, 8], 40_000),
+                          check_fit=False)
+    for cache in (memory_module._ACTIVATION_CACHE, memory_module._DEVICE_CACHE):
+        held = memory_module._held[id(cache)]
+        assert held <= 2**20
+        assert held == sum(memory_module._nbytes(k) + memory_module._nbytes(v[1]) for k, v in cache.items())
+    again = genmodel.estimate("llama-3.1-70b", "h200-sxm", **kwargs).metrics
+    assert all(_same(first[k], again[k]) for k in first)

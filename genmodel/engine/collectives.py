@@ -117,6 +117,8 @@ def all_reduce(net: Network, m, n):
     n_in, n_out = net.split(n)
     up, out = net.up(n_in), net.out
     inside = _flat_all_reduce(n_in, m, net.up_latency, up)
+    if inside.ndim and _within_domains(n_out, inside, m):  # every group in one domain: the selection below gives it
+        return inside
     # hierarchical: reduce-scatter + all-gather inside (= a ring all-reduce's cost), all-reduce of M/n_in across
     spanning = (np.where(n_in > 1, _ring(n_in, m, net.up_latency, up, 2), 0.0)
                 + _flat_all_reduce(n_out, np.asarray(m) / n_in, net.out_latency, out))
@@ -127,8 +129,17 @@ def _gather_like(net: Network, m, n):
     n_in, n_out = net.split(n)
     up, out = net.up(n_in), net.out
     inside = np.where(n_in > 1, _ring(n_in, m, net.up_latency, up, 1), 0.0)
+    if inside.ndim and _within_domains(n_out, inside, m):  # no group spans domains: + 0.0 leaves every value
+        return inside
     across = np.where(n_out > 1, _ring(n_out, np.asarray(m) / n_in, net.out_latency, out, 1), 0.0)
     return inside + across
+
+
+def _within_domains(n_out, inside: np.ndarray, m) -> bool:
+    """True when no group spans domains (every ``n_out`` is 1) and ``inside`` already has the shape the hierarchical
+    combination would broadcast to (so returning ``inside`` gives the same array). Callers pass arrays with an axis
+    only: single values take the general path, whose arithmetic gives a NumPy scalar."""
+    return not np.any(n_out > 1) and inside.shape == np.broadcast_shapes(inside.shape, np.shape(n_out), np.shape(m))
 
 
 def reduce_scatter(net: Network, m, n):

@@ -86,6 +86,8 @@ class Physics:
 
 
 _PHYSICS = IdentityCache()
+_EMPTY = np.zeros(0)  # a dropped column (``compute_fractions(consume=True)``)
+_EMPTY.flags.writeable = False
 
 # Kind defaults. GPUs: CUDA mma tiles are 16 rows on Ampere/Ada (CDNA MFMA likewise), 128 x 128 output tiles are
 # cuBLAS's common large tile; FlashAttention-2/3 reach half their peak fraction near 512-token sequences
@@ -226,9 +228,11 @@ def _vector_ratio(physics: Physics, dtypes: list[str | None], missing: float) ->
 
 def compute_fractions(table: OperatorTable, compute_efficiency: float, attention_efficiency: float,
                       physics: Physics, attention_scale: float = 1.0, weight_only=False,
-                      weight_only_scale: float = 1.0) -> np.ndarray:
+                      weight_only_scale: float = 1.0, consume: bool = False) -> np.ndarray:
     """Per operator row (shape (n_ops, *config)): the achievable fraction of the row's dense peak.
-    ``weight_only``: per row (or for all), whether the GEMM dequantizes narrower weights in its kernel.
+    ``weight_only``: per row (or for all), whether the GEMM dequantizes narrower weights in its kernel. ``consume``:
+    the caller no longer reads the table's GEMM shapes, which are dropped (set to an empty array) once read, before
+    the result is made.
 
     Each term is computed on the rows it applies to only (GEMM rows, attention rows); every other row gets
     ``compute_efficiency``."""
@@ -237,14 +241,25 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
     extra = table.flops.ndim - 1
     shape = (-1, *([1] * extra))
     m, n = table.gemm_m, table.gemm_n
-    out = np.full(np.broadcast_shapes(m.shape, n.shape, (len(table.kinds), *([1] * extra))), compute_efficiency)
+    out_shape = np.broadcast_shapes(m.shape, n.shape, (len(table.kinds), *([1] * extra)))
+    sides = s = None
     if len(gemm_rows):
         # NaN (no shape) counts as 1; rows built from the same M (N) share that side's tiles
         if physics.gemm_tile is None or table.gemm_m_keys is None:
             shape_factor = gemm_shape_factor(_nan_to_one(m[gemm_rows]), _nan_to_one(n[gemm_rows]), physics)
         else:
-            shape_factor = _combined(*_side(_m_side, m, gemm_rows, table.gemm_m_keys, physics, 9),
-                                     *_side(_n_side, n, gemm_rows, table.gemm_n_keys, physics, 5), physics)
+            sides = (*_side(_m_side, m, gemm_rows, table.gemm_m_keys, physics, 9),
+                     *_side(_n_side, n, gemm_rows, table.gemm_n_keys, physics, 5))
+    if len(attention_rows):
+        s = _nan_to_one(m[attention_rows])  # prefill: S query tokens per sequence
+    if consume:
+        table.gemm_m = table.gemm_n = _EMPTY
+        del m, n
+    out = np.full(out_shape, compute_efficiency)
+    if len(gemm_rows):
+        if sides is not None:
+            shape_factor = _combined(*sides, physics)
+            del sides
         if physics.vector_only and floor is not None:  # vector lanes: no matrix tiles to fill
             shape_factor = np.broadcast_to(floor.reshape(shape), shape_factor.shape)
         elif floor is not None:
@@ -260,7 +275,6 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
             gemm = gemm * np.where(only, weight_only_scale, 1.0)
         out[gemm_rows] = gemm
     if len(attention_rows):
-        s = _nan_to_one(m[attention_rows])  # prefill: S query tokens per sequence
         out[attention_rows] = attention_efficiency * attention_scale * np.where(
             s > 1, s / (s + physics.attention_half_tokens), 1.0)
         if attention_vector is not None:  # a vector-only engine: attention on the vector units too

@@ -11,7 +11,9 @@ the broadcast shape. No Python loop runs over configurations. ``estimate`` is a 
 3. ``_timing``: one prefill step and the decode steps, each a pipeline slot timed by ``genmodel.engine.step``,
    combined over the pipeline (docs/parallelism.md section 3); each step's operator rows are reduced to the
    per-configuration sums the metrics read (``StepSums``: slot times, exposed communication, joules per slot, bound
-   label, FLOPs) as soon as the step is timed, so a block (below) holds one step's rows at a time;
+   label, FLOPs) as soon as the step is timed, so a block (below) holds one step's rows at a time, and those in
+   column chunks of at most ``STEP_ROW_ELEMENTS`` row elements (``_lean_steps``: the rows of a chunk are built,
+   timed and summed, then let go; the collectives and the slot run once over the block);
 4. ``_energy`` and ``_cost``: joules per request (genmodel.economics.energy), dollars (tco);
 5. ``_metrics``: every figure, broadcast to the configuration shape.
 
@@ -37,6 +39,7 @@ overlap), never above the estimate. Not modeled: queueing, speculative decoding,
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -49,8 +52,10 @@ from genmodel.economics.tco import HOURS_PER_YEAR, CostAssumptions, usd_per_devi
 from genmodel.engine.allocator import tune_for
 from genmodel.engine.inputs import Setup, prepare
 from genmodel.engine.memory import DeviceMemory, Footprint, place
+from genmodel.engine.operators import operator_rows
 from genmodel.engine.parallel import Parallelism
 from genmodel.engine.result import Estimate
+from genmodel.engine.roofline import BOUNDS
 from genmodel.engine.step import Stepper, StepResult
 from genmodel.engine.uncertainty import MEMORY_BAND_BYTES, Band, band
 from genmodel.errors import DoesNotFitError
@@ -140,9 +145,18 @@ def _blocks(s: Setup, size: int) -> Iterator[tuple[int, int, Setup]]:
     count = -(-n // size)
     for i in range(count):
         start, stop = n * i // count, n * (i + 1) // count
-        layout = replace(s.par, **{k: v[start:stop] for k, v in par.items()}) if par else s.par
+        layout = _layout_part(s.par, {k: v[start:stop] for k, v in par.items()}) if par else s.par
         yield start, stop, replace(s, **{k: v[start:stop] for k, v in flat.items()}, par=layout,
                                    shape=(stop - start,))
+
+
+def _layout_part(par: Parallelism, arrays: dict[str, np.ndarray]) -> Parallelism:
+    """``replace(par, **arrays)`` without checking the layout again: ``arrays`` are parts of ``par``'s own (checked)
+    arrays, so every value of the part was checked (a layout holding arrays remembers no derived figures)."""
+    part = copy.copy(par)
+    for name, value in arrays.items():
+        object.__setattr__(part, name, value)
+    return part
 
 
 def _in_blocks(s: Setup, wanted: frozenset[str] | None, bands: dict[str, Band]) -> Estimate:
@@ -237,7 +251,7 @@ class StepSums:
     ideal_slot_s: np.ndarray
     comm_s: np.ndarray  # exposed communication seconds per slot
     energy: tuple[np.ndarray, ...] | None  # (static, compute, memory, communication) J of one device per slot
-    bound: np.ndarray | None = None  # label of the largest share of the step time (``Timing.phase_bound``)
+    bound: np.ndarray | None = None  # index into BOUNDS of the largest share of the step time (``phase_bound_index``)
     flops: np.ndarray | None = None  # FLOPs of one device per slot
 
 
@@ -288,29 +302,130 @@ def _timing(s: Setup, mem: MemoryView, final_step: bool = True, wanted: frozense
     prompt = s.input_tokens
     if s.engine.prompt_buckets == "pow2":  # compiled engines prefill the prompt padded to its bucket
         prompt = np.maximum(2.0 ** np.ceil(np.log2(prompt)), float(s.engine.min_prompt_bucket))
-    prefill = stepper.step("prefill", b / m_pre, prompt, keep=keep_steps)
-    pre = _step_sums(s, stepper, prefill, want("prefill_bound"), want("prefill_flops"), keep_steps)
-    if not keep_steps:
-        prefill = None  # its rows go before the decode step's are built
     b_dec = b / m_dec
     contexts = decode_contexts(s.input_tokens, s.output_tokens, s.shape)
     seqs = b_dec[None, ...] if np.ndim(b_dec) else b_dec
     configurations = int(np.prod(s.shape))
-    if configurations == 1 or (final_step and configurations < REUSE_FROM):
-        # both steps in one table (one configuration: its rows are summed in order only so; a few: cheaper)
-        decode = stepper.step("decode", seqs, 1, contexts, keep=keep_steps)
-        slot, ideal_slot = decode.slot_s, decode.ideal_slot_s
-    elif final_step:  # many (rows summed in order as well): the final step re-times the attention rows only
-        decode, slot, ideal_slot = stepper.decode_steps(seqs, 1, contexts, keep=keep_steps)
-    else:
-        decode = stepper.step("decode", seqs, 1, (contexts[0][:1], contexts[1][:1]), keep=keep_steps)
-        slot, ideal_slot = decode.slot_s, decode.ideal_slot_s
-    dec = _step_sums(s, stepper, decode, want("bound"), want("decode_flops"), keep_steps)
+    # both steps in one table for one configuration (its rows are summed in order only so) and for a few (cheaper);
+    # for many (rows summed in order as well) the final step re-times the attention rows only
+    both = configurations == 1 or (final_step and configurations < REUSE_FROM)
+    if not (both or final_step):
+        contexts = (contexts[0][:1], contexts[1][:1])
+    bounds, flops = (want("prefill_bound"), want("bound")), (want("prefill_flops"), want("decode_flops"))
     if not keep_steps:
-        decode = None
+        pre, dec, slot, ideal_slot = _lean_steps(s, stepper, (b / m_pre, prompt), (seqs, contexts),
+                                                 final_step and not both, bounds, flops)
+        prefill = decode = None
+    else:
+        prefill = stepper.step("prefill", b / m_pre, prompt)
+        pre = _step_sums(s, stepper, prefill, bounds[0], flops[0], True)
+        if final_step and not both:
+            decode, slot, ideal_slot = stepper.decode_steps(seqs, 1, contexts)
+        else:
+            decode = stepper.step("decode", seqs, 1, contexts)
+            slot, ideal_slot = decode.slot_s, decode.ideal_slot_s
+        dec = _step_sums(s, stepper, decode, bounds[1], flops[1], True)
     fill = m_pre + pp - 1  # slots until the last micro-batch leaves the last stage
     slots = np.maximum(m_dec, pp)  # stage slots per generated token in steady state
     return TimingView(stepper, prefill, decode, pre, dec, m_pre, m_dec, fill, slots, slot, ideal_slot)
+
+
+# operator-row elements (rows x configurations) a lean step evaluates together: the steps of a block
+# (``_in_blocks``) run their rows in column chunks of at most about this many (``_step_chunks``), so the rows' arrays
+# of one chunk are alive at a time (they are most of a block's memory), while the collectives and everything after
+# the rows' sums run once over the block; every figure is computed per configuration, so the chunks give the same
+# numbers
+STEP_ROW_ELEMENTS = 1 << 17
+
+
+def _lean_steps(s: Setup, stepper: Stepper, prefill: tuple, decode: tuple, retime_final: bool,
+                bounds: tuple[bool, bool], flops: tuple[bool, bool]):
+    """(prefill ``StepSums``, decode ``StepSums``, decode slot s, decode ideal slot s) of ``_timing`` without keeping
+    the steps: each step's rows in column chunks (``_step_chunks``), reduced to their sums (``Stepper.lean_rows``),
+    then the slot of the whole setup from those sums (``Stepper.slot_from``). ``prefill`` = (sequences, prompt
+    tokens), ``decode`` = (sequences, contexts); ``retime_final``: the decode step at the final context re-times the
+    attention rows of the mean step (``Stepper.decode_steps``); ``bounds``, ``flops``: per step, whether its bound
+    labels and FLOPs are wanted."""
+    chunks = _step_chunks(s, stepper)
+    out = []
+    for phase, (seqs, arg), bound, flop in zip(("prefill", "decode"), (prefill, decode), bounds, flops, strict=True):
+        tokens, contexts = (arg, None) if phase == "prefill" else (1, arg)
+        final = retime_final and phase == "decode"
+        parts = []
+        for sub, sub_stepper, cut in chunks:
+            reduce = _row_reducer(sub, sub_stepper, bound, flop)
+            part = sub_stepper.lean_rows(phase, cut(seqs), cut(tokens), None if contexts is None else
+                                         tuple(cut(c) for c in contexts), reduce, final)
+            parts.append((part, int(np.prod(sub.shape))))
+        sizes = [size for _, size in parts]
+        ops, final_ops, (row_flops, bound_labels, energy) = (
+            _joined([p[i] for p, _ in parts], sizes) for i in range(3))
+        res = stepper.slot_from(phase, seqs, tokens, ops)
+        sums = StepSums(res.slot_s, res.ideal_slot_s, res.comm_s, None, bound_labels, row_flops)
+        if energy is not None:
+            sums.energy = _comm_energy(s, stepper, res, energy, sums.comm_s, np.shape(ops[0]))
+        out.append(sums)
+        if final:
+            last = stepper.slot_from(phase, seqs, tokens, final_ops, comm=(res.raw_comm, res.raw_ideal_comm))
+            slot = np.concatenate([res.slot_s, last.slot_s])
+            ideal_slot = np.concatenate([res.ideal_slot_s, last.ideal_slot_s])
+            del last
+        else:
+            slot, ideal_slot = res.slot_s, res.ideal_slot_s
+        del res, parts, ops, final_ops  # one step's per-configuration parts at a time
+    return out[0], out[1], slot, ideal_slot
+
+
+def _row_reducer(s: Setup, stepper: Stepper, bound: bool, flops: bool):
+    """``reduce(table, real, weights)`` for ``Stepper.lean_rows``: (FLOPs per slot or None, bound labels or None,
+    (static, compute, memory) J of the operators per slot or None), as ``_step_sums`` takes them from a lean step."""
+    def reduce(table, real, weights):
+        row_flops = (weights * table.flops).sum(axis=0) if flops else None
+        labels = real.phase_bound_index() if bound else None
+        energy = None
+        if s.power is not None:
+            energy = s.power.operator_energy_sums(table, real, stepper.placement, weights, consume=True)
+        return row_flops, labels, energy
+
+    return reduce
+
+
+def _step_chunks(s: Setup, stepper: Stepper) -> list[tuple[Setup, Stepper, object]]:
+    """(setup, stepper, cut) of each column chunk of a lean step's configurations (``STEP_ROW_ELEMENTS``), ``cut``
+    taking the chunk's part of a per-configuration array (the configurations on its last axis); the whole setup as
+    one chunk unless it is flat (a block: ``_blocks``) and larger than one chunk."""
+    n = int(np.prod(s.shape))
+    size = STEP_ROW_ELEMENTS // operator_rows(s.model)
+    if len(s.shape) != 1 or n <= size:
+        return [(s, stepper, _whole)]
+    chunks = []
+    for start, stop, sub in _blocks(s, size):
+        def cut(x, start=start, stop=stop):
+            return x[..., start:stop] if np.ndim(x) and np.shape(x)[-1] == n else x
+
+        chunks.append((sub, stepper.part(sub, cut), cut))
+    return chunks
+
+
+def _whole(x):
+    return x
+
+
+def _joined(parts: list, sizes: list[int]):
+    """Per-configuration results of consecutive chunks (arrays, lists or tuples of them, or None) joined along the
+    last (configuration) axis, each part first broadcast to its chunk's configurations; one part as it is."""
+    first = parts[0]
+    if len(parts) == 1 or first is None:
+        return first
+    if isinstance(first, (tuple, list)):
+        return type(first)(_joined(list(x), sizes) for x in zip(*parts, strict=True))
+    arrays = []
+    for part, size in zip(parts, sizes, strict=True):
+        part = np.asarray(part)
+        if part.shape[-1:] != (size,):
+            part = np.broadcast_to(part, (*part.shape[:-1], size) if part.ndim else (size,))
+        arrays.append(part)
+    return np.concatenate(arrays, axis=-1)
 
 
 def _step_sums(s: Setup, stepper: Stepper, res: StepResult, bound: bool, flops: bool, keep: bool) -> StepSums:
@@ -320,7 +435,7 @@ def _step_sums(s: Setup, stepper: Stepper, res: StepResult, bound: bool, flops: 
     if flops:
         sums.flops = (res.weights * res.table.flops).sum(axis=0)
     if bound:
-        sums.bound = res.real.phase_bound()
+        sums.bound = res.real.phase_bound_index()
     if s.power is not None:
         sums.energy = _slot_energy(s, stepper, res, sums.comm_s, consume=not keep)
     return sums
@@ -338,10 +453,16 @@ class EnergyView:
 def _slot_energy(s: Setup, stepper: Stepper, res: StepResult, comm_s: np.ndarray, consume: bool = False):
     """(static, compute, memory, communication) joules of one device in one slot (``comm_s``: the step's exposed
     communication seconds); ``consume``: the step's row times may be overwritten (a lean step, not kept)."""
+    operators = s.power.operator_energy_sums(res.table, res.real, stepper.placement, res.weights, consume=consume)
+    return _comm_energy(s, stepper, res, operators, comm_s, res.real.time_s.shape[1:])
+
+
+def _comm_energy(s: Setup, stepper: Stepper, res: StepResult, operators: tuple, comm_s: np.ndarray,
+                 shape: tuple[int, ...]):
+    """``_slot_energy`` from the operators' (static, compute, memory) joules per slot: the communication's and the
+    step overhead's joules added, each part broadcast to ``shape`` (the rows' configuration shape)."""
     power = s.power
-    shape = res.real.time_s.shape[1:]
-    static, compute, memory = power.operator_energy_sums(res.table, res.real, stepper.placement, res.weights,
-                                                         consume=consume)
+    static, compute, memory = operators
     net = stepper.net
     c_static, c_dyn = power.comm_energy(comm_s, net.up_bw * net.efficiency if net is not None else 0.0)
     c_static = c_static + power.idle_w * res.step_overhead_s  # host-side step work: the device idles
@@ -447,8 +568,8 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dic
         "fits": fp.fits & (s.par.attention_groups <= B),
         "max_batch": mem.device.max_batch(I, O, mem.capacity),
         "max_context_tokens": mem.device.max_context(B, mem.capacity) if want("max_context_tokens") else None,
-        "bound": dec.bound[0] if want("bound") else None,
-        "prefill_bound": pre.bound if want("prefill_bound") else None,
+        "bound": BOUNDS[dec.bound[0]] if want("bound") else None,
+        "prefill_bound": BOUNDS[pre.bound] if want("prefill_bound") else None,
         "prefill_flops": pre.flops * t.m_pre if want("prefill_flops") else None,
         "decode_flops": dec.flops[0] * t.m_dec if want("decode_flops") else None,
         "devices": devices.astype(np.int64),
@@ -461,9 +582,9 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dic
         "energy_comm_j": e.parts[3], **_cost(s, devices, served, ttft, e2e, avg_power),
     }
     metrics.update(_bands(s, mem, metrics, bands, want("max_batch_low", "max_batch_high")))
-    if views and s.shape:
-        return {k: np.broadcast_to(np.asarray(v), s.shape) for k, v in metrics.items()
-                if wanted is None or k in wanted}
+    if views and s.shape:  # (an array of the configuration shape as it is: the caller only reads it)
+        return {k: v if type(v) is np.ndarray and v.shape == s.shape else np.broadcast_to(np.asarray(v), s.shape)
+                for k, v in metrics.items() if wanted is None or k in wanted}
     full = _full(s.shape)
     return {k: full(v) for k, v in metrics.items() if wanted is None or k in wanted}
 

@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from genmodel.engine.operators import DTypes, build_operators
+from genmodel.engine.operators import DTypes, build_operators, operator_rows
 from genmodel.engine.parallel import SINGLE_DEVICE, Parallelism
 from genmodel.specs.dtypes import bytes_per_element
 from genmodel.specs.model import ModelSpec
@@ -102,11 +102,32 @@ def _layout_key(parallel: Parallelism) -> tuple:
     return tuple((np.shape(v), np.asarray(v).tobytes()) if v is not None else None for v in values)
 
 
+_CACHE_BYTES = 32 * 2**20  # arrays and array keys one cache may hold: layouts of large calls are block-sized
+_held = {id(_ACTIVATION_CACHE): 0, id(_DEVICE_CACHE): 0}
+
+
 def _remember(cache: dict, key: tuple, model: ModelSpec, value):
-    if len(cache) >= _CACHE_SIZE:
+    """Store ``value``; the cache is emptied when it holds ``_CACHE_SIZE`` entries or, with this one, more than
+    ``_CACHE_BYTES`` of arrays (the layouts of a large call's blocks are new each block: without the byte bound the
+    cache would grow with the number of blocks)."""
+    size = _nbytes(key) + _nbytes(value)
+    if len(cache) >= _CACHE_SIZE or _held[id(cache)] + size > _CACHE_BYTES:
         cache.clear()
+        _held[id(cache)] = 0
     cache[key] = (model, value)
+    _held[id(cache)] += size
     return value
+
+
+def _nbytes(obj) -> int:
+    """Bytes of the arrays and byte strings in ``obj`` (nested tuples and lists; other objects count 0)."""
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if isinstance(obj, bytes):
+        return len(obj)
+    if isinstance(obj, (tuple, list)):
+        return sum(_nbytes(x) for x in obj)
+    return 0
 
 
 def activation_bytes_per_token(model: ModelSpec, dtypes: DTypes, parallel: Parallelism = SINGLE_DEVICE):
@@ -118,11 +139,37 @@ def activation_bytes_per_token(model: ModelSpec, dtypes: DTypes, parallel: Paral
     hit = _ACTIVATION_CACHE.get(key)
     if hit is not None and hit[0] is model:
         return hit[1]
+    value = _widest_activation(model, dtypes, parallel) + model.hidden_size * bytes_per_element(dtypes.activation)
+    return _remember(_ACTIVATION_CACHE, key, model, value)
+
+
+# operator-row elements (rows x layouts) of one one-token table: a flat array of layouts (a block of a large call,
+# genmodel.engine.estimate) is tabled in chunks of at most about this many, not all at once
+TABLE_ROW_ELEMENTS = 1 << 17
+
+
+def _widest_activation(model: ModelSpec, dtypes: DTypes, parallel: Parallelism):
+    """The largest activation bytes per token of a layer's operators (``activation_bytes_per_token`` without the
+    residual), from a one-token prefill table; a flat array of layouts in column chunks (``TABLE_ROW_ELEMENTS``):
+    the same numbers, layout by layout."""
+    arrays = {f.name: v for f in fields(parallel) if (v := getattr(parallel, f.name)) is not None and np.ndim(v)}
+    n = next(iter(arrays.values())).shape[0] if arrays else 0
+    size = max(TABLE_ROW_ELEMENTS // operator_rows(model), 4)
+    if n <= size or any(np.shape(v) != (n,) for v in arrays.values()):
+        return _widest_layer_activation(model, dtypes, parallel)
+    count = -(-n // size)
+    bounds = [(n * i // count, n * (i + 1) // count) for i in range(count)]
+    parts = [_widest_layer_activation(model, dtypes, replace(parallel, **{k: v[a:b] for k, v in arrays.items()}))
+             for a, b in bounds]
+    if all(np.ndim(p) == 0 for p in parts) and all(p == parts[0] for p in parts):
+        return parts[0]  # the same for every layout
+    return np.concatenate([np.broadcast_to(p, (b - a,)) for p, (a, b) in zip(parts, bounds, strict=True)])
+
+
+def _widest_layer_activation(model: ModelSpec, dtypes: DTypes, parallel: Parallelism):
     table = build_operators(model, "prefill", 1, 1, None, dtypes, parallel)
     layer_rows = [i for i, name in enumerate(table.names) if name not in _MODEL_LEVEL]
-    widest = table.act_bytes[layer_rows].max(axis=0)
-    value = widest + model.hidden_size * bytes_per_element(dtypes.activation)
-    return _remember(_ACTIVATION_CACHE, key, model, value)
+    return table.act_bytes[layer_rows].max(axis=0)
 
 
 def _device_constants(model: ModelSpec, dtypes: DTypes, parallel: Parallelism) -> tuple:

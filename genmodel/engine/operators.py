@@ -169,7 +169,8 @@ class _Rows:
         cols = list(zip(*self.rows, strict=True))
         n = len(self.rows)
         self.rows = []
-        shape = np.broadcast_shapes(*{_shape(c) for col in cols[6:10] for c in col})
+        # np.shape of each row value (a Python number, a NumPy array or scalar) without converting it
+        shape = np.broadcast_shapes(*{getattr(c, "shape", ()) for col in cols[6:10] for c in col})
 
         def stack(k: int, to: tuple[int, ...]) -> np.ndarray:
             if not to:  # a single configuration: one value per row
@@ -181,7 +182,8 @@ class _Rows:
 
         def own(k: int) -> tuple[int, ...]:
             """The GEMM shape's own broadcast shape (it often varies along fewer axes than the table)."""
-            return _padded(np.broadcast_shapes(*{_shape(c) for c in cols[k]}), len(shape)) if shape else ()
+            return _padded(np.broadcast_shapes(*{getattr(c, "shape", ()) for c in cols[k]}), len(shape)) if shape \
+                else ()
 
         def take(k: int, to: tuple[int, ...]) -> np.ndarray:
             """Column ``k`` stacked to ``to``; its row values are let go."""
@@ -198,11 +200,6 @@ class _Rows:
                              np.array(cols[4], dtype=float), np.array(cols[5], dtype=float),
                              take(6, shape), take(7, shape), take(8, shape), take(9, shape), take(10, gemm_shapes[0]),
                              take(11, gemm_shapes[1]), *keys)
-
-
-def _shape(value) -> tuple[int, ...]:
-    """np.shape of a row value (a Python number or a NumPy array or scalar), without converting it."""
-    return getattr(value, "shape", ())
 
 
 def _padded(shape: tuple[int, ...], ndim: int) -> tuple[int, ...]:
@@ -285,6 +282,7 @@ class _Ctx:
     attn: str
     nq: Any = None  # query heads on this device (tp-split, padded to whole heads per rank where the engine pads)
     nkv: Any = None  # KV heads on this device (at least one; replicated when tp exceeds them)
+    twice_t: Any = None  # 2 x T, for the GEMMs' FLOPs (``_gemm``)
 
 
 def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, dtypes: DTypes,
@@ -323,6 +321,7 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     att = model.attention
     rows = _Rows()
     everything = not attention_only
+    c.twice_t = 2 * T if everything else None  # (the attention rows have no GEMM)
 
     # vocabulary-parallel embedding: each rank holds V/tp rows and gathers the tokens that fall in its shard
     if everything:
@@ -362,6 +361,16 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     return rows.table()
 
 
+def operator_rows(model: ModelSpec) -> int:
+    """The number of rows of ``model``'s decode step on one device (``build_operators``), computed once per model
+    spec object: the rows a step's arrays hold (within one or two of any other step's)."""
+    return _ROW_COUNTS.get((model,), (), lambda: len(build_operators(model, "decode", 1.0, 1.0, (2.0, 2.0),
+                                                                     DTypes("bf16", "bf16", "bf16"))))
+
+
+_ROW_COUNTS = IdentityCache(256)
+
+
 def _value(x):
     """``x`` as float64: a Python float for a single value (its +, -, *, / round exactly as NumPy's do, at a
     fraction of the cost of 0-d array arithmetic), else a float array."""
@@ -371,9 +380,13 @@ def _value(x):
 
 def _gemm(rows, c: _Ctx, name, label, n, tokens, k_in, n_out, *, heads=1.0, kv=0.0, wb=None, dtype=None):
     """``heads`` GEMMs [tokens x k_in] @ [k_in x n_out], one weight matrix per head."""
-    rows.add(name, label, "gemm", dtype or c.gemm, n, flops=2 * tokens * heads * k_in * n_out,
-             weights=heads * k_in * n_out * (c.wb if wb is None else wb), act=tokens * heads * (k_in + n_out) * c.ab,
-             kv=kv, m=tokens, n=n_out)
+    if type(heads) is float and heads == 1.0:  # x 1.0 leaves every value as it is: the same numbers, fewer passes
+        twice = c.twice_t if tokens is c.T else 2 * tokens  # 2 T, computed once per table
+        flops, act = twice * k_in * n_out, tokens * (k_in + n_out) * c.ab
+    else:
+        flops, act = 2 * tokens * heads * k_in * n_out, tokens * heads * (k_in + n_out) * c.ab
+    rows.add(name, label, "gemm", dtype or c.gemm, n, flops=flops,
+             weights=heads * k_in * n_out * (c.wb if wb is None else wb), act=act, kv=kv, m=tokens, n=n_out)
 
 
 def _gqa(rows, c: _Ctx, label, n, pairs, keys_read):

@@ -74,6 +74,10 @@ class Timing:
 
     def phase_bound(self) -> np.ndarray:
         """Per configuration: the label whose operators take the largest share of the step time."""
+        return BOUNDS[self.phase_bound_index()]
+
+    def phase_bound_index(self) -> np.ndarray:
+        """``phase_bound`` as indices into BOUNDS (8 bytes per configuration in place of a label's 32)."""
         index = self._bound_index()
         no_power = np.ndim(self.power_s) == 0 and self.power_s == 0  # then no operator is power-bound
         zero = np.zeros(self.time_s.shape[1:])
@@ -85,7 +89,7 @@ class Timing:
 
         shares = np.stack([zero if (k == 2 and no_power) else _row_dot(self.count, only(k))
                            for k in range(len(BOUNDS))])
-        return BOUNDS[np.argmax(shares, axis=0)]
+        return np.argmax(shares, axis=0)
 
 
 def _row_dot(count: np.ndarray, values: np.ndarray) -> np.ndarray:

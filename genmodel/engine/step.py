@@ -12,7 +12,10 @@ steps of many configurations, re-timing only the attention rows (the only ones t
 the final step. With ``keep=False`` either returns a lean ``StepResult`` for a caller that only sums its rows
 (``genmodel.engine.estimate`` in blocks): the same times, without the ideal rows (``ideal`` is None) and with only
 the table columns left to read (names, kinds, counts, FLOPs; the byte columns too on a device with energy
-coefficients), each dropped as soon as it is used, so fewer arrays of the rows' shape are alive at once.
+coefficients), each dropped as soon as it is used, so fewer arrays of the rows' shape are alive at once. A caller
+that sums the rows in column chunks (``genmodel.engine.estimate`` in blocks) uses ``Stepper.part(setup, cut)`` (the
+stepper of a chunk), ``lean_rows`` (a chunk's rows built, timed and reduced to per-configuration sums) and
+``slot_from`` (the slot of all configurations from those sums: collectives, overlap, step overhead), the same numbers.
 
 Timing of a slot::
 
@@ -37,7 +40,7 @@ ideal = 2 max(C'_ideal, M'_ideal) <= slot. Without overlap: slot = C + M + step 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -113,6 +116,19 @@ class Stepper:
             domain = setup.platform.domain_size_with(hw) if setup.platform else None
             self.net = Network.of(hw, domain).scaled(setup.interconnect_scale)
 
+    def part(self, setup: Setup, cut) -> Stepper:
+        """The stepper of a column chunk of this one's configurations: ``setup`` is the chunk's, ``cut`` takes the
+        chunk's part of a per-configuration array (or returns a value that does not vary as it is); every derived
+        array is the part of this stepper's (the same numbers as computed for the chunk, without computing them)."""
+        part = object.__new__(Stepper)
+        part.__dict__.update({k: v if k in _WHOLE else cut(v) for k, v in self.__dict__.items()})
+        part.s = setup
+        part.inv_bw = {k: cut(v) for k, v in self.inv_bw.items()}
+        part.placement = {cls: [cut(a) for a in tiers] for cls, tiers in self.placement.items()}
+        if self.net is not None:
+            part.net = Network(*(cut(getattr(self.net, f.name)) for f in fields(Network)))
+        return part
+
     def _collectives(self, net: Network, phase: str, tokens, seqs) -> dict[str, np.ndarray]:
         """Seconds per slot of each collective for one micro-batch (the stage's share of the layers)."""
         s = self.s
@@ -163,25 +179,62 @@ class Stepper:
         table = self._operators("decode", g, new_tokens, (first[:1], last[:1]), None)
         real, ideal = self._roofline(table, lean=not keep)
         weights = self._weights(table, real, g)
-        rows = [i for i, kind in enumerate(table.kinds) if kind == "attention"]
-        s = self.s
-        final_real, final_ideal = self._roofline(build_operators(
-            s.model, "decode", g.m_seqs, new_tokens, (first[1:], last[1:]), s.dtypes, s.par,
-            linear_batch=g.linear_seqs, extra_tokens=g.riding, attention_only=True))
-        times = []
-        for timing, final in ((real, final_real), (ideal, final_ideal)):
-            # weights x (the mean step's times with the attention rows re-timed), written over the product
-            weighted = weights * timing.time_s
-            weighted[rows] = weights[rows] * final.time_s
-            times.append(weighted.sum(axis=0))
-            del weighted
-        del final_real, final_ideal
-        mean = self._slot("decode", g, new_tokens, table, real, ideal, weights, lean=not keep)
+        ops, times = self._mean_and_final_ops(g, new_tokens, first, last, table, real, ideal, weights)
+        mean = self._slot("decode", g, new_tokens, table, real, ideal, weights, ops=ops, lean=not keep)
         del ideal
         final = self._slot("decode", g, new_tokens, None, None, None, None, ops=times, comm=(mean.raw_comm,
                                                                                                 mean.raw_ideal_comm))
         return (mean, np.concatenate([mean.slot_s, final.slot_s]),
                 np.concatenate([mean.ideal_slot_s, final.ideal_slot_s]))
+
+    def _mean_and_final_ops(self, g: _Shape, new_tokens, first, last, table: OperatorTable, real: Timing,
+                            ideal: Timing, weights: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """([real, ideal] operator seconds of the mean decode step, [real, ideal] of the step at the final context)
+        (``decode_steps``): the mean step's rows (``table``, timed ``real`` and ``ideal``) weighted and summed, then
+        the same with the attention rows re-timed at (first[1:], last[1:]) written over theirs (each sum the one
+        ``_slot`` takes)."""
+        rows = [i for i, kind in enumerate(table.kinds) if kind == "attention"]
+        s = self.s
+        final_real, final_ideal = self._roofline(build_operators(
+            s.model, "decode", g.m_seqs, new_tokens, (first[1:], last[1:]), s.dtypes, s.par,
+            linear_batch=g.linear_seqs, extra_tokens=g.riding, attention_only=True))
+        mean, times = [], []
+        for timing, final in ((real, final_real), (ideal, final_ideal)):
+            weighted = weights * timing.time_s
+            mean.append(weighted.sum(axis=0))
+            # weights x (the mean step's times with the attention rows re-timed), written over the product
+            weighted[rows] = weights[rows] * final.time_s
+            times.append(weighted.sum(axis=0))
+            del weighted
+        return mean, times
+
+    def lean_rows(self, phase: str, seqs, new_tokens, contexts, reduce, retime_final: bool = False):
+        """The rows of one slot of a ``phase`` step (no prompt chunks), reduced, for a caller that times the slot
+        itself (``slot_from``): (ops, final ops, ``reduce(table, real, weights)``). ``ops`` = [real, ideal]: the
+        rows' weighted times summed, as ``step`` sums them. ``retime_final`` (decode; ``contexts`` = (first, last) of
+        shape (2, *config)): the rows are the mean step's, and final ops are those of the step at the final context,
+        as ``decode_steps`` computes them (else None). ``reduce`` is called last and may consume the realistic
+        timing's arrays (a lean timing: ``_roofline``); the rows are let go on return."""
+        g = self._shape(phase, seqs, None)
+        if retime_final:
+            first, last = (np.asarray(c) for c in contexts)
+            contexts = (first[:1], last[:1])
+        table = self._operators(phase, g, new_tokens, contexts, None)
+        real, ideal = self._roofline(table, lean=True)
+        weights = self._weights(table, real, g)
+        if retime_final:
+            ops, final = self._mean_and_final_ops(g, new_tokens, first, last, table, real, ideal, weights)
+        else:
+            ops, final = [(weights * real.time_s).sum(axis=0), (weights * ideal.time_s).sum(axis=0)], None
+        del ideal
+        return ops, final, reduce(table, real, weights)
+
+    def slot_from(self, phase: str, seqs, new_tokens, ops, comm=None) -> StepResult:
+        """The slot of a ``phase`` step (no prompt chunks) whose operator seconds ``ops`` = [real, ideal] are given
+        (``lean_rows``): its collectives (or ``comm`` = their raw [real, ideal] seconds given), two-batch overlap and
+        step overhead, as ``step`` computes them; a result without rows (``table``, timings and weights None)."""
+        g = self._shape(phase, seqs, None)
+        return self._slot(phase, g, new_tokens, None, None, None, None, ops=ops, comm=comm)
 
     def _shape(self, phase: str, seqs, chunk: Chunk | None) -> _Shape:
         """Sequences, prompts, micro-batches and padded batch sizes of one step."""
@@ -219,9 +272,7 @@ class Stepper:
             power_s = 0.0
         weight_only = _dequantizing_rows(tuple(table.kinds), tuple(table.names)) & self.weight_only
         fractions = compute_fractions(table, r.compute_efficiency, r.attention_efficiency, self.physics,
-                                      e.attention_scale, weight_only, e.weight_only_scale)
-        if lean:
-            table.gemm_m = table.gemm_n = _NONE
+                                      e.attention_scale, weight_only, e.weight_only_scale, consume=lean)
         ramp = self.physics.memory_ramp_bytes / (r.memory_efficiency * s.hw.fastest_memory.bandwidth_bytes_per_s
                                                  * s.bandwidth_scale)
         coefficients = s.power is not None and s.power.has_coefficients  # its energy reads the byte columns
@@ -259,16 +310,19 @@ class Stepper:
                                                                        if phase == "prefill" else 1.0) + g.riding
             comm = ({}, {})
             if self.net is not None:
-                comm = ({k: g.micro * v for k, v in self._collectives(self.net, phase, tokens, g.m_seqs).items()},
-                        {k: g.micro * v for k, v in self._collectives(self.net.scaled(efficiency=1.0), phase, tokens,
-                                                                      g.m_seqs).items()})
+                comm = (_times(g, self._collectives(self.net, phase, tokens, g.m_seqs)),
+                        _times(g, self._collectives(self.net.scaled(efficiency=1.0), phase, tokens, g.m_seqs)))
         raw, ideal_raw = comm
         split, micro = g.split, g.micro
         total = sum(raw.values(), np.zeros_like(ops))
         ideal_total = sum(ideal_raw.values(), np.zeros_like(ops))
         # two-batch overlap: per micro-batch, min(f M', C') hidden under the other micro-batch's work
-        hidden = np.where(split, micro * np.minimum(self.overlap * total / micro, ops / micro), 0.0)
-        ideal_hidden = np.where(split, micro * np.minimum(ideal_total / micro, ideal_ops / micro), 0.0)
+        if np.ndim(split) == 0 or np.any(split):  # (a single configuration: the general path is the cheaper)
+            hidden = np.where(split, micro * np.minimum(self.overlap * total / micro, ops / micro), 0.0)
+            ideal_hidden = np.where(split, micro * np.minimum(ideal_total / micro, ideal_ops / micro), 0.0)
+        else:  # no slot is split: the zeros np.where gives, in its shape
+            hidden = np.zeros(np.broadcast_shapes(*map(np.shape, (split, micro, self.overlap, total, ops))))
+            ideal_hidden = np.zeros(np.broadcast_shapes(*map(np.shape, (split, micro, ideal_total, ideal_ops))))
         exposed = _scaled(raw, total, total - hidden)
         ideal_exposed = _scaled(ideal_raw, ideal_total, ideal_total - ideal_hidden)
         # host work of the engine for this step: a + b x the replica's sequences in it
@@ -279,8 +333,7 @@ class Stepper:
                           raw, ideal_raw)
 
 
-_NONE = np.zeros(0)  # a column a lean table no longer holds (``Stepper._roofline``)
-_NONE.flags.writeable = False
+_WHOLE = frozenset({"s", "inv_bw", "placement", "net", "physics"})  # attributes ``Stepper.part`` does not cut as such
 
 
 @dataclass
@@ -334,6 +387,16 @@ def _layer_rows(groups: tuple[str, ...]) -> np.ndarray:
     rows = np.array([grp != "model" for grp in groups])
     rows.flags.writeable = False
     return rows
+
+
+def _times(g: _Shape, parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each collective's seconds per slot for all of its micro-batches: ``g.micro`` x seconds (a value already of the
+    product's shape as it is where no slot is split: micro is 1 there, and x 1 leaves every value as it is)."""
+    if np.ndim(g.split) == 0 or np.any(g.split):  # (a single configuration: the general path is the cheaper)
+        return {k: g.micro * v for k, v in parts.items()}
+    shape = np.shape(g.micro)
+    return {k: v if isinstance(v, np.ndarray) and v.ndim and v.shape == np.broadcast_shapes(v.shape, shape)
+            else g.micro * v for k, v in parts.items()}
 
 
 def _scaled(parts: dict[str, np.ndarray], total, exposed) -> dict[str, np.ndarray]:
