@@ -21,7 +21,7 @@ ROWS = [("**decode** (TPOT, per-user rate, throughput, e2e)", "phase:decode", Tr
         ("engine: vLLM (GPU)", "engine:vllm", None), ("engine: TensorRT-LLM", "engine:trtllm", None),
         ("engine: llama.cpp", "engine:llamacpp", None), ("engine: LMDeploy", "engine:lmdeploy", None),
         ("engine: optimum-habana (Gaudi)", "engine:optimum-habana", None),
-        ("engine: SGLang (CPU)", "engine:sglang", None),
+        ("engine: SGLang (Xeon CPU, H100)", "engine:sglang", None),
         ("engine: SGL-JAX (TPU)", "engine:sgl-jax", None), ("engine: vLLM TPU", "engine:vllm-tpu", None),
         ("engine: Neuron", "engine:neuron", None),
         ("engine: optimum-neuron (2023 generate loop)", "engine:optimum-neuron", None),

@@ -76,12 +76,12 @@ def test_enough_expressible_rows_across_kinds(records):
 
 def test_in_sample_errors_with_the_stored_fit(records):
     # in sample: the stored factors were fitted on the static rows, so this only checks that the stored fit is the
-    # one the data support (measured on the static rows 13.6%; decode 13.7% and prefill 20.3% with the 52 served
+    # one the data support (measured on the static rows 14.1%; decode 13.5% and prefill 25.2% with the 70 served
     # rows, which no fit sees); the out-of-sample figures, the ones we quote, are asserted in tests/test_accuracy.py
     summary = v.summarize(records)
     assert summary["batching:static"]["median_abs_error_pct"] <= 15.0
     assert summary["phase:decode"]["median_abs_error_pct"] <= 15.0
-    assert summary["phase:prefill"]["median_abs_error_pct"] <= 22.5
+    assert summary["phase:prefill"]["median_abs_error_pct"] <= 26.5
 
 
 def test_every_row_is_predicted_or_explained(records):
@@ -230,6 +230,22 @@ def test_calibration_skips_rows_it_cannot_use(tmp_path, flat_priors):
     assert list(fits) == ["nvidia-hopper"]
     assert fits["nvidia-hopper"].rows == [f"SYN-{i}" for i in range(5)]
     assert fits["nvidia-hopper"].compute_efficiency == pytest.approx(0.8 * K_C, rel=1e-3)
+
+
+def test_calibration_leaves_out_ttfts_timed_by_an_http_client(flat_priors):
+    # a client's TTFT holds the request's trip through the server and its tokenization, which no engine step has:
+    # a TTFT 60 ms above the engine's, timed at the client, leaves the perfect fit as it is; the same row timed in
+    # the engine is fitted (and pulls the factors away from the truth)
+    rows = _synthetic_rows(TRUTH)
+    slow = genmodel.estimate("llama-3.1-8b", "h100-sxm", 1, 256, 1, efficiency=TRUTH, calibrated=False).ttft_s + 0.06
+    extra = {**GOOD, "id": "CLI-1", "batch_or_concurrency": "1", "input_len": "256", "output_len": "1",
+             "metric": "ttft", "value": repr(slow * 1e3), "unit": "ms"}
+    fit = v.calibrate([*rows, {**extra, "measured_at": "client"}])["nvidia-hopper"]
+    assert fit.rows == [f"SYN-{i}" for i in range(5)]
+    assert fit.engines["vllm"].step_overhead_s == pytest.approx(2e-3)
+    assert fit.rms_log_error == pytest.approx(0.0, abs=1e-3)
+    engine_side = v.calibrate([*rows, {**extra, "measured_at": "engine"}])["nvidia-hopper"]
+    assert "CLI-1" in engine_side.rows and engine_side.rms_log_error > 0.1
 
 
 def test_uncalibrated_apply_ignores_stored_fits(tmp_path):

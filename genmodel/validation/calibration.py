@@ -24,6 +24,9 @@ otherwise the engine profile's value is kept and the record says so (``fitted``)
 the step costs set to zero) and ``STEP_GRID`` x ``PER_SEQUENCE_GRID`` x ``PREFILL_GRID`` added in closed form
 (TTFT = T0 + slots x (a + b n + c)).
 
+Rows that are not fitted: served rows (``serve`` is checked out of sample), energy rows, and TTFTs timed by an HTTP
+client (``measured_at`` client), which hold the request's trip through the server, chat template and tokenization.
+
 ``apply(rows, fits)`` predicts the expressible rows with those fits in force (a family without a fit gets its
 kind's and engines' defaults, never the factors stored in its entries). ``leave_one_source_out(rows)`` refits
 without each hold-out group (``holdout_group``: publisher-engine-harness) and predicts that group's rows.
@@ -193,13 +196,17 @@ def _metric_from(parts: dict[str, Any], key: str, case: Case, a, b, c=0.0) -> np
 
 
 def _fit_rows(rows: Iterable[Mapping[str, str]]) -> list[_FitRow]:
-    """The rows a fit can use: expressible (the engine predicts them), latency or throughput, in a family."""
+    """The rows a fit can use: expressible (the engine predicts them), latency or throughput, in a family, and not a
+    TTFT timed by an HTTP client (``measured_at`` client: it holds the request's trip through the server, chat
+    template and tokenization, which no engine step has; a client's TPOT and throughput are the engine's cadence)."""
     out = []
     for row in as_rows(rows):
         try:
             case = parse_row(row)
             if case.group == "energy" or case.served is not None:
                 continue
+            if case.metric == "ttft" and str(row.get("measured_at") or "").strip() == "client":
+                continue  # a TTFT timed by an HTTP client: the request's trip through the server is in it
             family = family_of(case.kwargs["hardware"].name)
             if family is None:
                 continue
