@@ -117,6 +117,7 @@ def test_a_blocked_call_holds_one_block_at_a_time(monkeypatch):
     s = _setup(monkeypatch, "llama-3.1-70b", "h200-sxm", **_configurations(12000, seed=3), **fixed)
     one = _one_block_peak(s, 1500)
     monkeypatch.setattr(estimate_module, "BLOCK_CONFIGURATIONS", 1500)
+    monkeypatch.setattr(estimate_module, "KEEP_STEPS_UP_TO", 1500)
     _beyond_results("llama-3.1-70b", "h200-sxm", 3000, fixed)  # caches filled
     two = _beyond_results("llama-3.1-70b", "h200-sxm", 3000, fixed)  # two blocks of 1,500
     eight = _beyond_results("llama-3.1-70b", "h200-sxm", 12000, fixed)  # eight blocks of 1,500
@@ -205,3 +206,16 @@ def test_the_layout_caches_stay_bounded_in_bytes(monkeypatch):
         assert held == sum(memory_module._nbytes(k) + memory_module._nbytes(v[1]) for k, v in cache.items())
     again = genmodel.estimate("llama-3.1-70b", "h200-sxm", **kwargs).metrics
     assert all(_same(first[k], again[k]) for k in first)
+
+
+def test_a_call_of_one_block_keeps_no_rows_past_the_keep_limit():
+    # past KEEP_STEPS_UP_TO configurations a call runs as blocks of lean steps even when it fits in one block: a call
+    # of exactly one block of DeepSeek-V3 held about 9 KB per configuration beyond its results while it kept both
+    # steps' operator rows (36 rows x 6 columns each), and stays under 1.5 KB now; a call within the limit keeps them
+    n = estimate_module.BLOCK_CONFIGURATIONS
+    fixed = {"weight_dtype": "fp8", "ep": 8, "attention_dp": True}
+    assert _beyond_results("deepseek-v3", "dgx-h200", n, fixed) / n < 1536
+    kwargs = {**_configurations(estimate_module.KEEP_STEPS_UP_TO, seed=3), **fixed, "check_fit": False}
+    assert genmodel.estimate("deepseek-v3", "dgx-h200", **kwargs).decode is not None
+    kwargs = {**_configurations(estimate_module.KEEP_STEPS_UP_TO + 1, seed=3), **fixed, "check_fit": False}
+    assert genmodel.estimate("deepseek-v3", "dgx-h200", **kwargs).decode is None

@@ -81,6 +81,7 @@ def test_blocks_give_the_figures_of_one_call(monkeypatch, model, hardware, extra
     configs = {**_configurations(57), **extra}
     whole = genmodel.estimate(model, hardware, check_fit=False, weight_dtype="fp8", **configs)
     monkeypatch.setattr(estimate_module, "BLOCK_CONFIGURATIONS", 10)  # 6 blocks of 9-10 configurations
+    monkeypatch.setattr(estimate_module, "KEEP_STEPS_UP_TO", 10)
     monkeypatch.setattr(estimate_module, "REUSE_FROM", 2)  # each block re-times the final step's attention rows
     blocks = genmodel.estimate(model, hardware, check_fit=False, weight_dtype="fp8", **configs)
     assert whole.decode is not None and blocks.decode is None  # the steps of a block-wise call are not kept
@@ -98,6 +99,7 @@ def test_blocks_keep_the_configuration_shape(monkeypatch):
     batch, prompt = np.array([1, 8, 64])[:, None], np.array([256, 4096, 30000, 60000])
     whole = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=batch, input_tokens=prompt, check_fit=False)
     monkeypatch.setattr(estimate_module, "BLOCK_CONFIGURATIONS", 5)
+    monkeypatch.setattr(estimate_module, "KEEP_STEPS_UP_TO", 5)
     blocks = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=batch, input_tokens=prompt, check_fit=False)
     for key, value in whole.metrics.items():
         assert value.shape == (3, 4) and np.array_equal(value, blocks.metrics[key]), key

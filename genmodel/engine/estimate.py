@@ -17,10 +17,11 @@ the broadcast shape. No Python loop runs over configurations. ``estimate`` is a 
 4. ``_energy`` and ``_cost``: joules per request (genmodel.economics.energy), dollars (tco);
 5. ``_metrics``: every figure, broadcast to the configuration shape.
 
-A call of more than ``BLOCK_CONFIGURATIONS`` configurations runs steps 2-5 block by block over the flattened
-configurations (``_in_blocks``): every figure is the same number, element by element, as in one pass, the
-temporaries stay cache-sized and memory does not grow with the call beyond the results; such a result does not
-keep the steps behind it (``Estimate.prefill`` and ``decode`` are None). Inside ``with only_metrics(names)`` only
+A call of more than ``KEEP_STEPS_UP_TO`` configurations runs steps 2-5 block by block over the flattened
+configurations (``_in_blocks``, blocks of at most ``BLOCK_CONFIGURATIONS``): every figure is the same number,
+element by element, as in one pass, the temporaries stay cache-sized and memory does not grow with the call beyond
+the results; such a result does not keep the steps behind it (``Estimate.prefill`` and ``decode`` are None: they
+serve ``breakdown()``, which needs one configuration). Inside ``with only_metrics(names)`` only
 those metrics are computed and returned (the planner's searches), again each the same array as without it.
 
 Serving model (docs/metrics.md has the exact definitions):
@@ -104,7 +105,7 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
     tune_for(configurations)  # large temporaries stay in the heap between calls
     wanted = _WANTED.get()
     bands = phase_bands(s)
-    if configurations > BLOCK_CONFIGURATIONS:
+    if configurations > KEEP_STEPS_UP_TO:
         return _in_blocks(s, wanted, bands)
     mem, timing, metrics = _evaluate(s, wanted, bands, keep_steps=True)
     return Estimate(s.model, s.hw, s.dtypes, s.realism, _inputs(s), metrics, timing.prefill, timing.decode,
@@ -115,6 +116,9 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
 # configurations evaluated together: a larger call runs in blocks of at most this many, so its temporaries stay
 # in the processor's caches and its memory does not grow with the call (benchmarks/bench_sweep.py)
 BLOCK_CONFIGURATIONS = 16384
+# a call of at most this many configurations keeps its steps' operator rows (``Estimate.prefill``, ``decode``); a
+# larger one runs in blocks of lean steps, whose memory stays within about 1 KB per configuration beyond the results
+KEEP_STEPS_UP_TO = 1024
 
 
 def _evaluate(s: Setup, wanted: frozenset[str] | None, bands: dict[str, Band], views: bool = False,
