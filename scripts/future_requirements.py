@@ -43,8 +43,13 @@ def markdown(rows: list[dict]) -> str:
     for r in rows:
         lines.append(f"| {r['model']} | {r['use_case']} | {r['layout']} | {r['devices']:,} | {r['weights']} | "
                      f"{r['flops_pf']:,.3g} PFLOP/s | {r['bandwidth_tb']:,.3g} TB/s | {r['capacity_gib']:,.0f} GiB | "
-                     f"{r['link_gb']:,.3g} GB/s | {r['binding']} | {r['scale']:,.3g} |")
+                     f"{_link(r['link_gb'])} | {r['binding']} | {r['scale']:,.3g} |")
     return "\n".join(lines)
+
+
+def _link(gb_per_s: float) -> str:
+    """A link bandwidth with three significant digits, in TB/s from 1,000 GB/s on (not '1.49e+03 GB/s')."""
+    return f"{gb_per_s / 1e3:.3g} TB/s" if gb_per_s >= 999.5 else f"{gb_per_s:.3g} GB/s"
 
 
 if __name__ == "__main__":
