@@ -492,3 +492,52 @@ def test_attention_rows_built_alone_are_those_of_the_whole_table(name, phase):
     # the rows that may hold KV bytes: those of the whole table's, renumbered among the attention rows
     attention = [i for i, k in enumerate(whole.kinds) if k == "attention"]
     assert alone.kv_rows == tuple(j for j, i in enumerate(attention) if i in whole.kv_rows)
+
+
+def test_broadcast_shape_is_numpys():
+    """``broadcast_shape`` (equal shapes taken as they are) gives ``np.broadcast_shapes`` for equal, broadcasting
+    and empty shapes, and refuses shapes that do not broadcast as NumPy does."""
+    from genmodel.engine.operators import broadcast_shape
+
+    for shapes in [((),), ((), ()), ((3,), (3,)), ((2, 1), (1, 4)), ((), (5,)), ((4, 1, 3), (4, 1, 3), (1, 3)),
+                   ((1,), ()), ([2, 3], (2, 3))]:
+        assert broadcast_shape(*shapes) == np.broadcast_shapes(*shapes)
+        assert type(broadcast_shape(*shapes)) is tuple
+    with pytest.raises(ValueError):
+        broadcast_shape((2,), (3,))
+
+
+@pytest.mark.parametrize("group", [1, 2, 6, 8, 16, 24])
+def test_a_single_collective_is_the_one_of_the_array_path(group):
+    """A collective of one configuration (single values; the hierarchical part skipped when its group sits in one
+    domain) takes the seconds of the same configuration in an array, bit for bit, inside a domain of 8 and across
+    domains; inside one domain an all-gather is the ring's (n - 1) alpha + (n - 1) / n M / beta, by hand."""
+    from genmodel.engine.collectives import Network, all_gather, all_reduce, reduce_scatter
+
+    net = Network(450e9, 2e-6, 8, 50e9, 10e-6, 0.8)
+    m = 3.0 * 7168 * 2
+    for collective in (all_reduce, all_gather, reduce_scatter):
+        one = collective(net, m, np.asarray(float(group)))
+        many = collective(net, np.array([m, 2 * m]), np.array([float(group), float(group)]))
+        assert np.ndim(one) == 0 and np.asarray(one).dtype == np.float64
+        assert np.asarray(one).view(np.int64) == many[:1].view(np.int64)[0]
+    if group <= 8:
+        n = float(group)
+        expected = (n - 1) * 2e-6 + (n - 1) / n * m / (450e9 * 0.8)
+        assert all_gather(net, m, np.asarray(n)) == expected
+
+
+def test_a_single_configuration_returns_zero_dimensional_copies_of_its_one_element_call():
+    """Every metric and input of one configuration is a 0-d array holding the number (and datatype; a label's width
+    aside) that the same configuration given as one-element arrays returns."""
+    kw = {"tp": 2, "weight_dtype": "fp8", "comm_overlap": 0.5}
+    one = genmodel.estimate("mixtral-8x7b", "h100-sxm", batch=12, input_tokens=900, output_tokens=40, **kw)
+    arrays = genmodel.estimate("mixtral-8x7b", "h100-sxm", batch=np.array([12]), input_tokens=np.array([900]),
+                               output_tokens=np.array([40]), **kw)
+    for figures, expected in ((one.metrics, arrays.metrics), (one.inputs, arrays.inputs)):
+        assert figures.keys() == expected.keys()
+        for key, value in figures.items():
+            assert type(value) is np.ndarray and value.shape == (), key
+            # (a label's string width is its own: 'memory' is <U6 alone, <U8 in the labels' array)
+            assert value.dtype == expected[key].dtype or value.dtype.kind == expected[key].dtype.kind == "U", key
+            assert np.array_equal(value, expected[key][0], equal_nan=value.dtype.kind == "f"), key

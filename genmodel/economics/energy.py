@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genmodel.engine.operators import OperatorTable
+from genmodel.engine.operators import OperatorTable, broadcast_shape
 from genmodel.engine.roofline import Timing
 from genmodel.specs.dtypes import DTYPES
 from genmodel.specs.hardware import HardwareSpec
@@ -182,7 +182,7 @@ def _consumable(timing: Timing) -> bool:
 def _weighted_sum(weights: np.ndarray, part: np.ndarray) -> np.ndarray:
     """``(weights * part).sum(axis=0)``, the product written over ``part`` (a fresh array the caller no longer reads)
     where it has the product's shape."""
-    if np.broadcast_shapes(np.shape(weights), part.shape) != part.shape:
+    if broadcast_shape(np.shape(weights), part.shape) != part.shape:
         return (weights * part).sum(axis=0)
     return np.multiply(weights, part, out=part).sum(axis=0)
 

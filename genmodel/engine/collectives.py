@@ -117,7 +117,7 @@ def all_reduce(net: Network, m, n):
     n_in, n_out = net.split(n)
     up, out = net.up(n_in), net.out
     inside = _flat_all_reduce(n_in, m, net.up_latency, up)
-    if inside.ndim and _within_domains(n_out, inside, m):  # every group in one domain: the selection below gives it
+    if _inside_only(n_out, inside, m):  # every group in one domain: the selection below gives ``inside``
         return inside
     # hierarchical: reduce-scatter + all-gather inside (= a ring all-reduce's cost), all-reduce of M/n_in across
     spanning = (np.where(n_in > 1, _ring(n_in, m, net.up_latency, up, 2), 0.0)
@@ -129,10 +129,19 @@ def _gather_like(net: Network, m, n):
     n_in, n_out = net.split(n)
     up, out = net.up(n_in), net.out
     inside = np.where(n_in > 1, _ring(n_in, m, net.up_latency, up, 1), 0.0)
-    if inside.ndim and _within_domains(n_out, inside, m):  # no group spans domains: + 0.0 leaves every value
-        return inside
+    if _inside_only(n_out, inside, m):  # no group spans domains: + 0.0 leaves every value (ring times are >= +0)
+        return inside if inside.ndim else inside + 0.0  # (0-d + 0.0: a NumPy scalar, as the sum below gives)
     across = np.where(n_out > 1, _ring(n_out, np.asarray(m) / n_in, net.out_latency, out, 1), 0.0)
     return inside + across
+
+
+def _inside_only(n_out, inside: np.ndarray, m) -> bool:
+    """True when the hierarchical part of a collective adds nothing: no group spans domains (``_within_domains``);
+    for a single value (a 0-d ``inside``, so ``n_out`` and ``m`` are single values too), when its one group does
+    not."""
+    if inside.ndim:
+        return _within_domains(n_out, inside, m)
+    return not n_out > 1
 
 
 def _within_domains(n_out, inside: np.ndarray, m) -> bool:

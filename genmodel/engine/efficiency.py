@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genmodel.engine.memo import IdentityCache
-from genmodel.engine.operators import OperatorTable
+from genmodel.engine.operators import OperatorTable, broadcast_shape
 from genmodel.specs.hardware import HardwareSpec
 
 MIB = 2.0**20
@@ -241,7 +241,7 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
     extra = table.flops.ndim - 1
     shape = (-1, *([1] * extra))
     m, n = table.gemm_m, table.gemm_n
-    out_shape = np.broadcast_shapes(m.shape, n.shape, (len(table.kinds), *([1] * extra)))
+    out_shape = broadcast_shape(m.shape, n.shape, (len(table.kinds), *([1] * extra)))
     sides = s = None
     if len(gemm_rows):
         # NaN (no shape) counts as 1; rows built from the same M (N) share that side's tiles

@@ -530,10 +530,17 @@ def _inputs(s: Setup) -> dict[str, np.ndarray]:
 
 
 def _full(shape: tuple[int, ...]):
+    """``full(x)``: ``x`` as an array of ``shape`` (a copy of its broadcast), or for a single configuration (``shape``
+    ()) as a 0-d array (``_single``)."""
     def full(x):
-        return np.broadcast_to(np.asarray(x), shape).copy() if shape else np.asarray(x).reshape(())
+        return np.broadcast_to(np.asarray(x), shape).copy()
 
-    return full
+    return full if shape else _single
+
+
+def _single(x) -> np.ndarray:
+    """``np.asarray(x).reshape(())``: a 0-d array as it is (a reshape would give a view of the same one value)."""
+    return x if type(x) is np.ndarray and x.shape == () else np.asarray(x).reshape(())
 
 
 def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dict[str, Band],

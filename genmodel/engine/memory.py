@@ -33,7 +33,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from genmodel.engine.operators import DTypes, build_operators, operator_rows
+from genmodel.engine.operators import DTypes, broadcast_shape, build_operators, operator_rows
 from genmodel.engine.parallel import SINGLE_DEVICE, Parallelism
 from genmodel.specs.dtypes import bytes_per_element
 from genmodel.specs.model import ModelSpec
@@ -252,7 +252,7 @@ class DeviceMemory:
         inputs = np.asarray(input_tokens, dtype=float)
         kv = seqs * self.kv_per_sequence(inputs + np.asarray(output_tokens, dtype=float))
         act = np.minimum(seqs * inputs / self.cp, self.chunk) * self.per_token + seqs * self.logits
-        shape = np.broadcast_shapes(np.shape(kv), np.shape(act), np.shape(capacity_bytes), np.shape(self.weights))
+        shape = broadcast_shape(np.shape(kv), np.shape(act), np.shape(capacity_bytes), np.shape(self.weights))
         return Footprint(*(np.broadcast_to(np.asarray(x, dtype=float), shape)
                            for x in (self.weights, kv, act, capacity_bytes)))
 
@@ -286,7 +286,7 @@ class DeviceMemory:
         evaluation at n and n + 1 settles the integer exactly (the bisection this replaces needed ~18 calls).
         """
         limit = np.asarray(capacity_bytes, dtype=float)
-        shape = np.broadcast_shapes(np.shape(batch), limit.shape, np.shape(self.weights), np.shape(self.groups),
+        shape = broadcast_shape(np.shape(batch), limit.shape, np.shape(self.weights), np.shape(self.groups),
                                     np.shape(self.cp))
         top = float(self.model.max_context_tokens)
         if shape == ():

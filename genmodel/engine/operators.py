@@ -170,7 +170,7 @@ class _Rows:
         n = len(self.rows)
         self.rows = []
         # np.shape of each row value (a Python number, a NumPy array or scalar) without converting it
-        shape = np.broadcast_shapes(*{getattr(c, "shape", ()) for col in cols[6:10] for c in col})
+        shape = broadcast_shape(*{getattr(c, "shape", ()) for col in cols[6:10] for c in col})
 
         def stack(k: int, to: tuple[int, ...]) -> np.ndarray:
             if not to:  # a single configuration: one value per row
@@ -200,6 +200,16 @@ class _Rows:
                              np.array(cols[4], dtype=float), np.array(cols[5], dtype=float),
                              take(6, shape), take(7, shape), take(8, shape), take(9, shape), take(10, gemm_shapes[0]),
                              take(11, gemm_shapes[1]), *keys)
+
+
+def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """``np.broadcast_shapes(*shapes)`` (at least one shape), without its cost where every shape is the same one
+    (then the broadcast shape is that shape)."""
+    first = shapes[0]
+    for other in shapes:
+        if other != first:
+            return np.broadcast_shapes(*shapes)
+    return tuple(first)
 
 
 def _padded(shape: tuple[int, ...], ndim: int) -> tuple[int, ...]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genmodel.engine.operators import OperatorTable
+from genmodel.engine.operators import OperatorTable, broadcast_shape
 
 BOUNDS = np.array(["compute", "memory", "power", "overhead"])
 
@@ -241,7 +241,7 @@ def _time_operators(table: OperatorTable, ideal_c, kv_rows: np.ndarray, inv_band
     """``time_operators`` with the KV-cache terms computed on ``kv_rows`` only: on a row without KV bytes the read
     time is 0, and x + 0, x - 0 and 0 / e leave every value as it is, so each number is the one written out there."""
     extra = table.flops.ndim - 1
-    shape = np.broadcast_shapes(table.weight_bytes.shape, np.shape(inv_bandwidth["weight"]),
+    shape = broadcast_shape(table.weight_bytes.shape, np.shape(inv_bandwidth["weight"]),
                                 np.shape(inv_bandwidth["act"]), np.shape(inv_bandwidth["kv"]), np.shape(scale))
     ideal_m = np.empty(shape)
     np.multiply(table.weight_bytes, inv_bandwidth["weight"], out=ideal_m)
@@ -298,7 +298,7 @@ def _fresh(a, other_shape: tuple[int, ...]) -> bool:
     """True when ``a`` is a float64 array that owns its data and already has its broadcast shape with
     ``other_shape`` (a temporary of the caller's that a result may overwrite)."""
     return isinstance(a, np.ndarray) and a.base is None and a.dtype == np.float64 and a.flags.writeable \
-        and a.shape == np.broadcast_shapes(a.shape, other_shape)
+        and a.shape == broadcast_shape(a.shape, other_shape)
 
 
 def _into(ufunc, a, b):
