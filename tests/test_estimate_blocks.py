@@ -1,5 +1,5 @@
 """A call evaluated in blocks (genmodel.engine.estimate, issue 14): each step's rows are reduced to per-configuration
-sums and let go (a lean step, ``Stepper.step(keep=False)``), and every sum is the one taken from the kept step; the
+sums in column chunks and let go (``Stepper.lean_rows``), and every sum is the one taken from the kept step; the
 memory a blocked call takes beyond its results does not grow with its number of blocks. (That a blocked call gives
 every figure of one pass, element by element, is tested in tests/test_speed_paths.py.)"""
 
@@ -61,29 +61,6 @@ CASES = [
     ("llama-3.1-8b", "imec-scd-board", {}, False),  # energy coefficients: the byte columns stay, power-capped rows
     ("qwen3-30b-a3b", "tpu-v6e", {}, False),  # compiled engine: padded prompts and batches
 ]
-
-
-@pytest.mark.parametrize("model, hardware, fixed, overlap", CASES)
-def test_a_lean_step_gives_the_sums_of_a_kept_one(monkeypatch, model, hardware, fixed, overlap):
-    configs = _configurations(N, overlap=overlap)
-    if model == "llama-3.1-8b":
-        configs["tp"] = np.ones(N, dtype=int)
-    s = _setup(monkeypatch, model, hardware, **configs, **fixed)
-    mem = estimate_module._memory(s)
-    stepper = Stepper(s, mem.inv_bandwidth, mem.placement)
-    b = s.batch / s.par.attention_groups
-    contexts = estimate_module.decode_contexts(s.input_tokens, s.output_tokens, s.shape)
-    pairs = [(stepper.step("prefill", b, s.input_tokens), stepper.step("prefill", b, s.input_tokens, keep=False))]
-    kept, slot, ideal = stepper.decode_steps(b[None], 1, contexts)
-    lean, lean_slot, lean_ideal = stepper.decode_steps(b[None], 1, contexts, keep=False)
-    assert _same(slot, lean_slot) and _same(ideal, lean_ideal)
-    pairs.append((kept, lean))
-    for whole, thin in pairs:
-        assert thin.ideal is None and whole.ideal is not None  # the lean step keeps no ideal rows
-        a = estimate_module._step_sums(s, stepper, whole, True, True, keep=True)
-        b_ = estimate_module._step_sums(s, stepper, thin, True, True, keep=False)
-        for f in fields(a):
-            assert _same(getattr(a, f.name), getattr(b_, f.name)), f.name
 
 
 def _beyond_results(model: str, hardware: str, n: int, fixed: dict) -> int:

@@ -322,13 +322,13 @@ def _timing(s: Setup, mem: MemoryView, final_step: bool = True, wanted: frozense
         prefill = decode = None
     else:
         prefill = stepper.step("prefill", b / m_pre, prompt)
-        pre = _step_sums(s, stepper, prefill, bounds[0], flops[0], True)
+        pre = _step_sums(s, stepper, prefill, bounds[0], flops[0])
         if final_step and not both:
             decode, slot, ideal_slot = stepper.decode_steps(seqs, 1, contexts)
         else:
             decode = stepper.step("decode", seqs, 1, contexts)
             slot, ideal_slot = decode.slot_s, decode.ideal_slot_s
-        dec = _step_sums(s, stepper, decode, bounds[1], flops[1], True)
+        dec = _step_sums(s, stepper, decode, bounds[1], flops[1])
     fill = m_pre + pp - 1  # slots until the last micro-batch leaves the last stage
     slots = np.maximum(m_dec, pp)  # stage slots per generated token in steady state
     return TimingView(stepper, prefill, decode, pre, dec, m_pre, m_dec, fill, slots, slot, ideal_slot)
@@ -357,7 +357,7 @@ def _lean_steps(s: Setup, stepper: Stepper, prefill: tuple, decode: tuple, retim
         final = retime_final and phase == "decode"
         parts = []
         for sub, sub_stepper, cut in chunks:
-            reduce = _row_reducer(sub, sub_stepper, bound, flop)
+            reduce = _row_reducer(sub, sub_stepper, bound, flop, consume=True)
             part = sub_stepper.lean_rows(phase, cut(seqs), cut(tokens), None if contexts is None else
                                          tuple(cut(c) for c in contexts), reduce, final)
             parts.append((part, int(np.prod(sub.shape))))
@@ -365,10 +365,7 @@ def _lean_steps(s: Setup, stepper: Stepper, prefill: tuple, decode: tuple, retim
         ops, final_ops, (row_flops, bound_labels, energy) = (
             _joined([p[i] for p, _ in parts], sizes) for i in range(3))
         res = stepper.slot_from(phase, seqs, tokens, ops)
-        sums = StepSums(res.slot_s, res.ideal_slot_s, res.comm_s, None, bound_labels, row_flops)
-        if energy is not None:
-            sums.energy = _comm_energy(s, stepper, res, energy, sums.comm_s, np.shape(ops[0]))
-        out.append(sums)
+        out.append(_sums(s, stepper, res, (row_flops, bound_labels, energy), np.shape(ops[0])))
         if final:
             last = stepper.slot_from(phase, seqs, tokens, final_ops, comm=(res.raw_comm, res.raw_ideal_comm))
             slot = np.concatenate([res.slot_s, last.slot_s])
@@ -380,15 +377,16 @@ def _lean_steps(s: Setup, stepper: Stepper, prefill: tuple, decode: tuple, retim
     return out[0], out[1], slot, ideal_slot
 
 
-def _row_reducer(s: Setup, stepper: Stepper, bound: bool, flops: bool):
-    """``reduce(table, real, weights)`` for ``Stepper.lean_rows``: (FLOPs per slot or None, bound labels or None,
-    (static, compute, memory) J of the operators per slot or None), as ``_step_sums`` takes them from a lean step."""
+def _row_reducer(s: Setup, stepper: Stepper, bound: bool, flops: bool, consume: bool):
+    """``reduce(table, real, weights)``: a step's rows reduced to (FLOPs per slot or None, bound labels or None,
+    (static, compute, memory) J of the operators per slot or None); ``consume``: the realistic timing's arrays may be
+    overwritten (a lean timing, ``Stepper.lean_rows``)."""
     def reduce(table, real, weights):
         row_flops = (weights * table.flops).sum(axis=0) if flops else None
         labels = real.phase_bound_index() if bound else None
         energy = None
         if s.power is not None:
-            energy = s.power.operator_energy_sums(table, real, stepper.placement, weights, consume=True)
+            energy = s.power.operator_energy_sums(table, real, stepper.placement, weights, consume=consume)
         return row_flops, labels, energy
 
     return reduce
@@ -432,16 +430,19 @@ def _joined(parts: list, sizes: list[int]):
     return np.concatenate(arrays, axis=-1)
 
 
-def _step_sums(s: Setup, stepper: Stepper, res: StepResult, bound: bool, flops: bool, keep: bool) -> StepSums:
-    """The per-configuration sums of one step (``StepSums``): the same numbers whether ``res`` is kept whole or lean
-    (``keep=False``, ``Stepper.step``: then the sums use up its rows, which are not read again)."""
-    sums = StepSums(res.slot_s, res.ideal_slot_s, res.comm_s, None)
-    if flops:
-        sums.flops = (res.weights * res.table.flops).sum(axis=0)
-    if bound:
-        sums.bound = res.real.phase_bound_index()
-    if s.power is not None:
-        sums.energy = _slot_energy(s, stepper, res, sums.comm_s, consume=not keep)
+def _step_sums(s: Setup, stepper: Stepper, res: StepResult, bound: bool, flops: bool) -> StepSums:
+    """The per-configuration sums of one kept step (``StepSums``), its rows left as they are."""
+    reduced = _row_reducer(s, stepper, bound, flops, consume=False)(res.table, res.real, res.weights)
+    return _sums(s, stepper, res, reduced, res.real.time_s.shape[1:])
+
+
+def _sums(s: Setup, stepper: Stepper, res: StepResult, reduced: tuple, shape: tuple[int, ...]) -> StepSums:
+    """``StepSums`` of a step's slot ``res`` and its rows' reductions (``_row_reducer``); the operators' joules, when
+    there are any, with the communication's and the step overhead's added (``_comm_energy``)."""
+    row_flops, labels, energy = reduced
+    sums = StepSums(res.slot_s, res.ideal_slot_s, res.comm_s, None, labels, row_flops)
+    if energy is not None:
+        sums.energy = _comm_energy(s, stepper, res, energy, sums.comm_s, shape)
     return sums
 
 
@@ -454,17 +455,11 @@ class EnergyView:
     idle_w: float
 
 
-def _slot_energy(s: Setup, stepper: Stepper, res: StepResult, comm_s: np.ndarray, consume: bool = False):
-    """(static, compute, memory, communication) joules of one device in one slot (``comm_s``: the step's exposed
-    communication seconds); ``consume``: the step's row times may be overwritten (a lean step, not kept)."""
-    operators = s.power.operator_energy_sums(res.table, res.real, stepper.placement, res.weights, consume=consume)
-    return _comm_energy(s, stepper, res, operators, comm_s, res.real.time_s.shape[1:])
-
-
 def _comm_energy(s: Setup, stepper: Stepper, res: StepResult, operators: tuple, comm_s: np.ndarray,
                  shape: tuple[int, ...]):
-    """``_slot_energy`` from the operators' (static, compute, memory) joules per slot: the communication's and the
-    step overhead's joules added, each part broadcast to ``shape`` (the rows' configuration shape)."""
+    """(static, compute, memory, communication) joules of one device in one slot, from the operators' (static,
+    compute, memory) joules per slot: the communication's (``comm_s``: the step's exposed communication seconds) and
+    the step overhead's joules added, each part broadcast to ``shape`` (the rows' configuration shape)."""
     power = s.power
     static, compute, memory = operators
     net = stepper.net

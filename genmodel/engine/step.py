@@ -9,13 +9,11 @@ collectives on the critical path, and the per-step overhead, for ``seqs`` sequen
 (arrays over the configuration shape; decode arrays may carry a leading [mean step, final step] axis).
 ``Stepper.decode_steps(seqs, new_tokens, (first, last))`` gives the same slot times of the mean and final decode
 steps of many configurations, re-timing only the attention rows (the only ones that depend on the context) for
-the final step. With ``keep=False`` either returns a lean ``StepResult`` for a caller that only sums its rows
-(``genmodel.engine.estimate`` in blocks): the same times, without the ideal rows (``ideal`` is None) and with only
-the table columns left to read (names, kinds, counts, FLOPs; the byte columns too on a device with energy
-coefficients), each dropped as soon as it is used, so fewer arrays of the rows' shape are alive at once. A caller
-that sums the rows in column chunks (``genmodel.engine.estimate`` in blocks) uses ``Stepper.part(setup, cut)`` (the
-stepper of a chunk), ``lean_rows`` (a chunk's rows built, timed and reduced to per-configuration sums) and
-``slot_from`` (the slot of all configurations from those sums: collectives, overlap, step overhead), the same numbers.
+the final step. A caller that sums the rows in column chunks (``genmodel.engine.estimate`` in blocks) uses
+``Stepper.part(setup, cut)`` (the stepper of a chunk), ``lean_rows`` (a chunk's rows built, timed lean — without
+ideal rows, each table column dropped once used, except the byte columns on a device with energy coefficients — and
+reduced to per-configuration sums) and ``slot_from`` (the slot of all configurations from those sums: collectives,
+overlap, step overhead), the same numbers as ``step``.
 
 Timing of a slot::
 
@@ -73,7 +71,7 @@ class StepResult:
 
     table: OperatorTable  # the operators of one micro-batch
     real: Timing
-    ideal: Timing | None  # None in a lean result (``keep=False``: module docstring)
+    ideal: Timing | None  # None in a result without rows (``Stepper.slot_from``)
     weights: np.ndarray  # per row: instances per slot (stage share x micro-batches), broadcastable to times
     comm: dict[str, np.ndarray]  # exposed seconds per slot, per collective
     ideal_comm: dict[str, np.ndarray]
@@ -152,36 +150,33 @@ class Stepper:
                               replica)
         return replica / groups, linear / groups
 
-    def step(self, phase: str, seqs, new_tokens, contexts=None, chunk: Chunk | None = None,
-             keep: bool = True) -> StepResult:
+    def step(self, phase: str, seqs, new_tokens, contexts=None, chunk: Chunk | None = None) -> StepResult:
         """One slot of a ``phase`` step for ``seqs`` sequences per attention group (see module docstring).
 
         A decode step may carry prompt ``chunk``s (continuous batching, genmodel.serving): their tokens run through
         the linear layers with the decode tokens (one weight read), their attention is the prefill attention of
         ``chunk.prompts`` prompts of ``chunk.tokens`` new tokens each after ``chunk.prefix`` cached ones, and the
-        prompts that finish in the step pass through the LM head. ``keep=False``: a lean result (module docstring).
+        prompts that finish in the step pass through the LM head.
         """
         g = self._shape(phase, seqs, chunk)
         table = self._operators(phase, g, new_tokens, contexts, chunk)
-        real, ideal = self._roofline(table, lean=not keep)
+        real, ideal = self._roofline(table)
         weights = self._weights(table, real, g)
-        return self._slot(phase, g, new_tokens, table, real, ideal, weights, lean=not keep)
+        return self._slot(phase, g, new_tokens, table, real, ideal, weights)
 
-    def decode_steps(self, seqs, new_tokens, contexts, keep: bool = True) -> tuple[StepResult, np.ndarray, np.ndarray]:
+    def decode_steps(self, seqs, new_tokens, contexts) -> tuple[StepResult, np.ndarray, np.ndarray]:
         """The decode steps at the mean and at the final context of ``contexts`` = (first, last), each of shape
         (2, *config): the ``StepResult`` of the mean step (arrays with a leading axis of length 1), and the slot and
         ideal slot times of [mean step, final step], equal to those of ``step("decode", seqs, new_tokens,
         contexts)``. Only attention rows depend on the context (genmodel.engine.operators), so the final step
-        re-times those rows alone and sums every row's time in the same order as ``step`` does. ``keep=False``: the
-        mean step's result is lean (module docstring)."""
+        re-times those rows alone and sums every row's time in the same order as ``step`` does."""
         first, last = (np.asarray(c) for c in contexts)
         g = self._shape("decode", seqs, None)
         table = self._operators("decode", g, new_tokens, (first[:1], last[:1]), None)
-        real, ideal = self._roofline(table, lean=not keep)
+        real, ideal = self._roofline(table)
         weights = self._weights(table, real, g)
         ops, times = self._mean_and_final_ops(g, new_tokens, first, last, table, real, ideal, weights)
-        mean = self._slot("decode", g, new_tokens, table, real, ideal, weights, ops=ops, lean=not keep)
-        del ideal
+        mean = self._slot("decode", g, new_tokens, table, real, ideal, weights, ops=ops)
         final = self._slot("decode", g, new_tokens, None, None, None, None, ops=times, comm=(mean.raw_comm,
                                                                                                 mean.raw_ideal_comm))
         return (mean, np.concatenate([mean.slot_s, final.slot_s]),
@@ -225,7 +220,7 @@ class Stepper:
         if retime_final:
             ops, final = self._mean_and_final_ops(g, new_tokens, first, last, table, real, ideal, weights)
         else:
-            ops, final = [(weights * real.time_s).sum(axis=0), (weights * ideal.time_s).sum(axis=0)], None
+            ops, final = _summed(weights, real, ideal), None
         del ideal
         return ops, final, reduce(table, real, weights)
 
@@ -295,16 +290,11 @@ class Stepper:
         return weights if not np.any(g.split) else weights * g.micro
 
     def _slot(self, phase: str, g: _Shape, new_tokens, table, real, ideal, weights, ops=None,
-              comm=None, lean: bool = False) -> StepResult:
+              comm=None) -> StepResult:
         """The slot: operator times summed over rows (or ``ops`` = [real, ideal] given), the collectives (or ``comm``
-        = their raw [real, ideal] seconds given), two-batch overlap and the engine's step overhead. ``lean``: the
-        result does not keep the ideal rows (None)."""
+        = their raw [real, ideal] seconds given), two-batch overlap and the engine's step overhead."""
         s, r = self.s, self.s.realism
-        if ops is None:
-            ops = [(weights * real.time_s).sum(axis=0), (weights * ideal.time_s).sum(axis=0)]
-        if lean:
-            ideal = None
-        ops, ideal_ops = ops
+        ops, ideal_ops = _summed(weights, real, ideal) if ops is None else ops
         if comm is None:
             tokens = g.m_seqs * np.asarray(new_tokens, dtype=float) / (np.asarray(s.par.cp, dtype=float)
                                                                        if phase == "prefill" else 1.0) + g.riding
@@ -397,6 +387,11 @@ def _times(g: _Shape, parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     shape = np.shape(g.micro)
     return {k: v if isinstance(v, np.ndarray) and v.ndim and v.shape == np.broadcast_shapes(v.shape, shape)
             else g.micro * v for k, v in parts.items()}
+
+
+def _summed(weights: np.ndarray, real: Timing, ideal: Timing) -> list[np.ndarray]:
+    """[real, ideal] operator seconds of a slot: each row's time x its instances per slot, summed over the rows."""
+    return [(weights * real.time_s).sum(axis=0), (weights * ideal.time_s).sum(axis=0)]
 
 
 def _scaled(parts: dict[str, np.ndarray], total, exposed) -> dict[str, np.ndarray]:
