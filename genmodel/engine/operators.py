@@ -182,8 +182,7 @@ class _Rows:
 
         def own(k: int) -> tuple[int, ...]:
             """The GEMM shape's own broadcast shape (it often varies along fewer axes than the table)."""
-            return _padded(np.broadcast_shapes(*{getattr(c, "shape", ()) for c in cols[k]}), len(shape)) if shape \
-                else ()
+            return _padded(broadcast_shape(*{getattr(c, "shape", ()) for c in cols[k]}), len(shape)) if shape else ()
 
         def take(k: int, to: tuple[int, ...]) -> np.ndarray:
             """Column ``k`` stacked to ``to``; its row values are let go."""

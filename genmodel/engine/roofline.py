@@ -170,12 +170,7 @@ def _timings(table: OperatorTable, ideal_c, ideal_m, compute, memory, overhead, 
         return _lean_timings(table, ideal_c, ideal_m, compute, memory, overhead, power, capped, busy_efficiency,
                              overlap)
     busy = None if busy_efficiency is None else ideal_c / busy_efficiency
-    if overlap == 0.0:  # max + 1 x min is the sum of the two, exactly
-        longest = compute + memory
-    else:
-        longest = np.maximum(compute, memory)
-        if overlap != 1.0:  # the part of the shorter term not hidden under the longer one
-            longest = longest + (1.0 - overlap) * np.minimum(compute, memory)
+    longest = _longest(compute, memory, overlap)
     real = Timing(compute, memory, overhead, _into(np.add, np.maximum(longest, power) if capped else longest, overhead),
                   table.count, power, busy)
     zero = _zeros(ideal_c.shape)  # the ideal has no overhead (a read-only view, no memory)
