@@ -205,7 +205,7 @@ def _fit_rows(rows: Iterable[Mapping[str, str]]) -> list[_FitRow]:
             case = parse_row(row)
             if case.group == "energy" or case.served is not None:
                 continue
-            if case.metric == "ttft" and str(row.get("measured_at") or "").strip() == "client":
+            if case.metric == "ttft" and case.client_timed:
                 continue  # a TTFT timed by an HTTP client: the request's trip through the server is in it
             family = family_of(case.kwargs["hardware"].name)
             if family is None:

@@ -90,6 +90,12 @@ class Case:
         return self.kwargs["engine"]
 
     @property
+    def client_timed(self) -> bool:
+        """Whether an HTTP client timed the row (``measured_at`` client: the request's trip through the server, chat
+        template and tokenization are in its latencies)."""
+        return _cell(self.row, "measured_at") == "client"
+
+    @property
     def batching(self) -> str:
         """'served' when the row is predicted with the served-traffic model (``serve``), else 'static'."""
         return "static" if self.served is None else "served"
