@@ -136,18 +136,12 @@ def _gather_like(net: Network, m, n):
 
 
 def _inside_only(n_out, inside: np.ndarray, m) -> bool:
-    """True when the hierarchical part of a collective adds nothing: no group spans domains (``_within_domains``);
-    for a single value (a 0-d ``inside``, so ``n_out`` and ``m`` are single values too), when its one group does
-    not."""
-    if inside.ndim:
-        return _within_domains(n_out, inside, m)
-    return not n_out > 1
-
-
-def _within_domains(n_out, inside: np.ndarray, m) -> bool:
-    """True when no group spans domains (every ``n_out`` is 1) and ``inside`` already has the shape the hierarchical
-    combination would broadcast to (so returning ``inside`` gives the same array). Callers pass arrays with an axis
-    only: single values take the general path, whose arithmetic gives a NumPy scalar."""
+    """True when the hierarchical part of a collective adds nothing, so that ``inside`` is the result: for a single
+    value (a 0-d ``inside``, so ``n_out`` and ``m`` are single values too), when its one group does not span domains;
+    for arrays, when no group does (every ``n_out`` is 1) and ``inside`` already has the shape the hierarchical
+    combination would broadcast to (so returning it gives the same array)."""
+    if not inside.ndim:
+        return not n_out > 1
     return not np.any(n_out > 1) and inside.shape == np.broadcast_shapes(inside.shape, np.shape(n_out), np.shape(m))
 
 
