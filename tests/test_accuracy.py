@@ -46,24 +46,24 @@ def test_leave_one_source_out_errors(held_out):
     s = v.summarize(held_out)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] >= 250 and decode["sources"] >= 15 and prefill["n"] >= 70 and prefill["sources"] >= 8
-    # measured on the snapshot: decode 17.8% (goal 20%, met), prefill 27.8% (goal 25%, not met; 24.8% without the
-    # 10 client-timed TTFTs of revision 7, which hold 15-45 ms of API-server latency: docs/validation.md)
+    # measured on the snapshot: decode 17.8% (goal 20%, met), prefill 26.1% (goal 25%, not met; client-timed TTFTs
+    # get the engine's 4 ms of server time, gpustack's hold 15-45 ms: docs/validation.md)
     assert decode["median_abs_error_pct"] <= 19.0
-    assert prefill["median_abs_error_pct"] <= 29.0
+    assert prefill["median_abs_error_pct"] <= 27.5
     # the median of the per-source medians (14.7%, 29.2%)
     assert decode["median_of_source_medians_pct"] <= 16.5
     assert prefill["median_of_source_medians_pct"] <= 31.0
-    # within +-25%: decode 65.2% (goal 60%, met), prefill 47.0% (not met), all 571 rows 59.9% (not met, by one row)
+    # within +-25%: decode 65.2% (goal 60%, met), prefill 47.7% (not met), all 571 rows 60.1% (343; goal 60%, met)
     assert decode["within_25pct"] >= 0.60 and prefill["within_25pct"] >= 0.45
     rows = decode["n"] + prefill["n"]
-    assert (decode["within_25pct"] * decode["n"] + prefill["within_25pct"] * prefill["n"]) / rows >= 0.58
+    assert (decode["within_25pct"] * decode["n"] + prefill["within_25pct"] * prefill["n"]) / rows >= 0.60
     # the calibrated prediction has no systematic lean on held-out decode rows (the issue's starting point: -32%)
     assert abs(decode["median_signed_error_pct"]) <= 8.0
 
 
 def test_served_rows_out_of_sample(held_out):
-    """Continuous-batching rows predicted by serve (never fitted on): measured 31.0% median on 70 rows from 5
-    sources, 40% within 25% (docs/validation.md lists why: synchronized closed loops, vLLM-TPU, B200 max load)."""
+    """Continuous-batching rows predicted by serve (never fitted on): measured 29.9% median on 70 rows from 5
+    sources, 43% within 25% (docs/validation.md lists why: synchronized closed loops, vLLM-TPU, B200 max load)."""
     s = v.summarize(held_out)["batching:served"]
     assert s["n"] >= 50 and s["sources"] >= 4
     assert s["median_abs_error_pct"] <= 33.0 and s["within_25pct"] >= 0.35
@@ -71,7 +71,7 @@ def test_served_rows_out_of_sample(held_out):
 
 def test_physics_defaults_alone(defaults):
     s = v.summarize(defaults)
-    # measured: decode 22.6% (goal <= 30%, met), prefill 31.5% (not met)
+    # measured: decode 22.6% (goal <= 30%, met), prefill 30.7% (not met)
     assert s["phase:decode"]["median_abs_error_pct"] <= 26.0
     assert s["phase:prefill"]["median_abs_error_pct"] <= 33.0
 

@@ -248,6 +248,38 @@ def test_calibration_leaves_out_ttfts_timed_by_an_http_client(flat_priors):
     assert "CLI-1" in engine_side.rows and engine_side.rms_log_error > 0.1
 
 
+def test_client_timed_latencies_hold_the_servers_request_latency():
+    # an HTTP client's TTFT and end-to-end latency hold the server's time outside the engine steps once: the
+    # engine-side estimate plus the profile's request_latency_s (4 ms for vLLM, tenstorrent/tt-inference-server
+    # issue 190: 235 ms online against 231 ms offline); a client's TPOT is the engine's cadence, unchanged
+    assert genmodel.get_engine("vllm").request_latency_s == 4e-3
+    plain = genmodel.estimate("llama-3.1-8b", "h100-sxm", 2, 512, 64, calibrated=False)
+    for metric, key in (("ttft", "ttft_s"), ("e2e_latency", "e2e_latency_s"), ("tpot", "tpot_s")):
+        row = {**GOOD, "id": f"C-{metric}", "batch_or_concurrency": "2", "input_len": "512", "output_len": "64",
+               "metric": metric, "value": "100", "unit": "ms"}
+        engine_side = v.apply([row], {})["predicted"][0]
+        client = v.apply([{**row, "measured_at": "client"}], {})["predicted"][0]
+        assert engine_side == pytest.approx(float(plain.metrics[key]) * 1e3)
+        assert client - engine_side == pytest.approx(0.0 if metric == "tpot" else 4.0, abs=1e-9)
+        # predict_rows (the reported figures and their band) shifts by the same 4 ms
+        rec, rec_client = (v.predict_rows([r]) for r in (row, {**row, "measured_at": "client"}))
+        for col in ("predicted", "predicted_low", "predicted_high"):
+            assert rec_client[col][0] - rec[col][0] == pytest.approx(0.0 if metric == "tpot" else 4.0, abs=1e-9)
+
+
+def test_calibration_fits_client_timed_end_to_end_latency_with_the_request_latency(flat_priors):
+    # the fit's own prediction of a client-timed end-to-end latency holds the same 4 ms: a perfect "measurement"
+    # (the truth's e2e latency + 4 ms, timed at the client) is fitted exactly; taken as engine-side it is not
+    short = genmodel.estimate("llama-3.1-8b", "h100-sxm", 1, 128, 4, efficiency=TRUTH, calibrated=False)
+    extra = {**GOOD, "id": "E2E-1", "batch_or_concurrency": "1", "input_len": "128", "output_len": "4",
+             "metric": "e2e_latency", "value": repr((short.e2e_latency_s + 4e-3) * 1e3), "unit": "ms"}
+    fit = v.calibrate([*_synthetic_rows(TRUTH), {**extra, "measured_at": "client"}])["nvidia-hopper"]
+    assert "E2E-1" in fit.rows and fit.rms_log_error == pytest.approx(0.0, abs=1e-3)
+    assert fit.engines["vllm"].step_overhead_s == pytest.approx(2e-3)
+    engine_side = v.calibrate([*_synthetic_rows(TRUTH), {**extra, "measured_at": "engine"}])["nvidia-hopper"]
+    assert engine_side.rms_log_error > 3e-3
+
+
 def test_uncalibrated_apply_ignores_stored_fits(tmp_path):
     # leave-one-source-out must not see the stored (all-rows) fit: a family without a fit gets kind defaults
     row = {**GOOD, "id": "U-1", "value": "5"}

@@ -24,6 +24,10 @@ to the hardware's physics on every step:
   whether prompt chunks ride in decode steps (``mixed_batches``; SGLang runs prefill batches apart by default) and
   whether prompts are chunked at all (``chunked_prefill``).
 
+* the time a request spends in its HTTP server outside the engine steps (``request_latency_s``): parsing, chat
+  template and tokenization, the hand-off to the engine process and the first token's way back. An HTTP client's
+  TTFT and end-to-end latency hold it once; the engine's own timings and genmodel's estimates do not.
+
 * whether it pads attention heads under tensor parallelism (``pads_heads``: Neuron gives each TP rank — one per
   NeuronCore, ``microarchitecture.tensor_parallel_ranks`` per device — whole heads, zero-filled, and at least one
   KV head), so a tp that does not divide the heads runs, at the padded cost; engines that do not pad refuse it.
@@ -40,6 +44,10 @@ from pydantic import Field
 from genmodel.specs.quantities import FrozenSpec, Seconds
 
 Fraction = float
+# vLLM served over HTTP against the same engine in process, Llama-3.3-70B, batch 32, 128-token prompts: mean TTFT
+# 231 ms offline, 235 ms online, "+4 ms ... from HTTP server + ZMQ latency" (tenstorrent/tt-inference-server issue
+# 190, 2025-05-08). The one such measurement found; engines without their own take it.
+REQUEST_LATENCY_S = 4e-3
 
 
 class EngineSpec(FrozenSpec):
@@ -90,5 +98,9 @@ class EngineSpec(FrozenSpec):
         "and decoding stalls during them (SGLang's default).")
     chunked_prefill: bool = Field(
         True, description="Prompts longer than the step's room are split over steps; false: a prompt runs whole.")
+    request_latency_s: Seconds = Field(
+        REQUEST_LATENCY_S, description="A request's time in the engine's HTTP server outside the engine steps "
+        "(parse, chat template, tokenize, hand-off to the engine process, first token back), in seconds; in an "
+        "HTTP client's TTFT and end-to-end latency, not in the engine's own timings.")
     source: str = Field(min_length=1, description="Where the figures come from.")
     notes: str | None = Field(None, description="Versions the figures describe, caveats.")

@@ -53,7 +53,7 @@ from genmodel.engine.realism import KIND_DEFAULTS
 from genmodel.errors import ConfigurationError, GenmodelError
 from genmodel.specs.hardware import Efficiency
 from genmodel.table import Table
-from genmodel.validation.predict import _table, predicted_value
+from genmodel.validation.predict import _table, client_latency_s, predicted_value
 from genmodel.validation.rows import Case, as_rows, parse_row
 
 # hardware families calibrated together (same architecture)
@@ -182,13 +182,14 @@ def _grid_predictions(case: Case) -> dict[str, Any]:
 
 def _metric_from(parts: dict[str, Any], key: str, case: Case, a, b, c=0.0) -> np.ndarray:
     """The row's metric over the grid with step costs a + b n (+ c per prefill step; SI units); a, b, c broadcast
-    after the grid axes."""
+    after the grid axes. A client-timed TTFT or end-to-end latency holds the engine's server time once
+    (``client_latency_s``), as in ``predicted_value``."""
     ttft = parts["ttft"] + parts["fill"] * (a + b * parts["n_pre"] + c)
     tpot = parts["tpot"] + parts["slots"] * (a + b * parts["n_dec"])
     I, O = case.kwargs["input_tokens"], case.kwargs["output_tokens"]
     e2e = ttft + (O - 1) * tpot
-    served = parts["served"]
-    values = {"ttft_s": ttft, "tpot_s": tpot, "e2e_latency_s": e2e, "tokens_per_s_per_user": 1 / tpot,
+    served, client = parts["served"], client_latency_s(case)
+    values = {"ttft_s": ttft + client, "tpot_s": tpot, "e2e_latency_s": e2e + client, "tokens_per_s_per_user": 1 / tpot,
               "output_tokens_per_s": served * O / e2e, "total_tokens_per_s": served * (I + O) / e2e,
               "output_tokens_per_s_per_device": served * O / e2e / parts["devices"],
               "prefill_tokens_per_s": served * I / ttft}

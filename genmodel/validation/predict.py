@@ -6,7 +6,9 @@ Contract
 ``Table`` with one record per row, in the order of ``RECORD_COLUMNS``: the measured and predicted values in the
 row's unit, the signed error ``predicted / measured - 1`` in percent and whether the configuration fits in memory,
 or, for a row that cannot be predicted, ``not_expressible`` with the reason (the parser's, or the engine's
-message when the engine refuses the configuration). No row is dropped and no unexpressible row is scored.
+message when the engine refuses the configuration). No row is dropped and no unexpressible row is scored. A TTFT
+or end-to-end latency timed by an HTTP client (``measured_at`` client) is predicted with the engine's
+``request_latency_s`` added to the estimate (``client_latency_s``): the server's time outside the engine steps.
 
 ``summarize(records)`` gives, for the scored records (a finite ``error_pct``), per phase (``phase:prefill``:
 TTFT and prefill throughput; ``phase:decode``: the rest), per metric class (``metric:ttft``, ``metric:tpot``,
@@ -22,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from genmodel.data.registry import get_engine
 from genmodel.engine.estimate import estimate
 from genmodel.errors import GenmodelError
 from genmodel.table import Table
@@ -44,13 +47,23 @@ def predicted_value(case: Case, **options: Any) -> tuple[float, Any]:
     """
     if case.served is None:
         result = estimate(**case.kwargs, **options)
-        value = float(np.asarray(result.metrics[case.key], dtype=float)) / case.scale
+        value = float(np.asarray(result.metrics[case.key], dtype=float))
     else:
         result = serve_case(case, **options)
-        value = float(np.asarray(_served_metric(result.metrics, case.key), dtype=float)) / case.scale
+        value = float(np.asarray(_served_metric(result.metrics, case.key), dtype=float))
+    value = (value + client_latency_s(case)) / case.scale
     if not math.isfinite(value):
         raise NotExpressibleError(f"the estimate gives no finite {case.key} for this configuration")
     return value, result
+
+
+def client_latency_s(case: Case) -> float:
+    """What an HTTP client's timing adds to the engine's: the engine's ``request_latency_s`` (its server's time
+    outside the engine steps) for a TTFT or end-to-end latency timed by a client, 0 otherwise (the engine's own
+    timings; a client's TPOT and throughput, which run at the engine's cadence)."""
+    if not case.client_timed or case.metric_class not in ("ttft", "e2e_latency"):
+        return 0.0
+    return get_engine(case.engine).request_latency_s
 
 
 def serve_case(case: Case, **options: Any) -> Any:
@@ -105,7 +118,7 @@ def _band_values(result: Any, case: Case) -> tuple[float, float]:
     low, high = (result.metrics.get(f"{case.key}_{edge}") for edge in ("low", "high"))
     if low is None or high is None:
         return math.nan, math.nan
-    values = [float(np.asarray(v, dtype=float)) / case.scale for v in (low, high)]
+    values = [(float(np.asarray(v, dtype=float)) + client_latency_s(case)) / case.scale for v in (low, high)]
     return tuple(v if math.isfinite(v) else math.nan for v in values)  # type: ignore[return-value]
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from genmodel.data.registry import get_engine
 from genmodel.interfaces.cli.app import app
 from genmodel.interfaces.cli.common import (
     DEFAULT_HARDWARE,
@@ -223,8 +224,14 @@ def format_disaggregated(d: dict[str, Any]) -> str:
                      f"devices, {co['output_tokens_per_s_per_device']:,.1f} output tok/s per device")
     elif co:
         lines.append(f"  co-located ({_split(co['layout'])}): {co['note']}")
-    lines.append("  closed-form queueing model per pool (docs/serving.md); client-side HTTP not included")
+    lines.append("  closed-form queueing model per pool (docs/serving.md); engine-side latencies (an HTTP client adds "
+                 f"the server's time, about {_request_ms(d['prefill_pool']['engine'])} per request)")
     return "\n".join(lines)
+
+
+def _request_ms(engine: str) -> str:
+    """The engine's server time per request (``EngineSpec.request_latency_s``), as 'N ms'."""
+    return f"{get_engine(engine).request_latency_s * 1e3:g} ms"
 
 
 def _quantity(option: str, text: str | None, dimension: str, example: str, kv_offload: str | None) -> float | None:
@@ -329,5 +336,6 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
                      f"requests/s ({d['slo_attainment']:.1%} of requests meet both); the largest rate meeting "
                      f"them: {d['max_goodput_rate_per_s']:,.3g} requests/s")
     lines.append(f"  realism: {result.realism.describe(memory=False)}")
-    lines.append("  closed-form queueing model (docs/serving.md); client-side HTTP and tokenization not included")
+    lines.append("  closed-form queueing model (docs/serving.md); engine-side latencies: an HTTP client's TTFT and "
+                 f"end-to-end latency also hold the server's time, about {_request_ms(d['engine'])} per request")
     return "\n".join(lines)
