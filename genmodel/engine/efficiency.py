@@ -86,8 +86,6 @@ class Physics:
 
 
 _PHYSICS = IdentityCache()
-_EMPTY = np.zeros(0)  # a dropped column (``compute_fractions(consume=True)``)
-_EMPTY.flags.writeable = False
 
 # Kind defaults. GPUs: CUDA mma tiles are 16 rows on Ampere/Ada (CDNA MFMA likewise), 128 x 128 output tiles are
 # cuBLAS's common large tile; FlashAttention-2/3 reach half their peak fraction near 512-token sequences
@@ -186,17 +184,18 @@ def _nan_to_one(x: np.ndarray) -> np.ndarray:
     return x if np.isfinite(x).all() else np.nan_to_num(x, copy=False, nan=1.0)
 
 
-def _side(side, values: np.ndarray, rows: np.ndarray, keys: tuple | None, physics: Physics, ops: int):
-    """``side`` (``_m_side`` or ``_n_side``) of ``values[rows]`` (NaN counting as 1), computed once per distinct key
-    and gathered back when that saves work: ``ops`` is about how many array operations the side takes per row."""
+def _side(side, values, rows: np.ndarray, keys: tuple | None, physics: Physics, ops: int):
+    """``side`` (``_m_side`` or ``_n_side``) of ``values(rows)`` (rows of a GEMM shape column, a fresh array; NaN
+    counting as 1), computed once per distinct key and gathered back when that saves work: ``ops`` is about how many
+    array operations the side takes per row."""
     if keys is not None:
         first: dict = {}
         position = np.array([first.setdefault(keys[r], len(first)) for r in rows], dtype=np.intp)
         if ops * (len(rows) - len(first)) > 2 * len(rows):  # fewer operations than the two gathers cost
             distinct = np.array([rows[position.tolist().index(k)] for k in range(len(first))], dtype=np.intp)
-            share, steps = side(_nan_to_one(values[distinct]), physics)
+            share, steps = side(_nan_to_one(values(distinct)), physics)
             return share[position], steps[position]
-    return side(_nan_to_one(values[rows]), physics)
+    return side(_nan_to_one(values(rows)), physics)
 
 
 @functools.lru_cache(maxsize=256)
@@ -240,21 +239,27 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
                                                                                tuple(table.dtypes), physics)
     extra = table.flops.ndim - 1
     shape = (-1, *([1] * extra))
-    m, n = table.gemm_m, table.gemm_n
-    out_shape = broadcast_shape(m.shape, n.shape, (len(table.kinds), *([1] * extra)))
+    m_shape, n_shape = table.shape_shapes()
+    out_shape = broadcast_shape(m_shape, n_shape, (len(table.kinds), *([1] * extra)))
     sides = s = None
+
+    def m(rows):
+        return table.shape_rows("m", rows)
+
+    def n(rows):
+        return table.shape_rows("n", rows)
+
     if len(gemm_rows):
         # NaN (no shape) counts as 1; rows built from the same M (N) share that side's tiles
         if physics.gemm_tile is None or table.gemm_m_keys is None:
-            shape_factor = gemm_shape_factor(_nan_to_one(m[gemm_rows]), _nan_to_one(n[gemm_rows]), physics)
+            shape_factor = gemm_shape_factor(_nan_to_one(m(gemm_rows)), _nan_to_one(n(gemm_rows)), physics)
         else:
             sides = (*_side(_m_side, m, gemm_rows, table.gemm_m_keys, physics, 9),
                      *_side(_n_side, n, gemm_rows, table.gemm_n_keys, physics, 5))
     if len(attention_rows):
-        s = _nan_to_one(m[attention_rows])  # prefill: S query tokens per sequence
+        s = _nan_to_one(m(attention_rows))  # prefill: S query tokens per sequence
     if consume:
-        table.gemm_m = table.gemm_n = _EMPTY
-        del m, n
+        table.drop_shapes()
     out = np.full(out_shape, compute_efficiency)
     if len(gemm_rows):
         if sides is not None:

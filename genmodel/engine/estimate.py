@@ -144,7 +144,7 @@ def _blocks(s: Setup, size: int) -> Iterator[tuple[int, int, Setup]]:
     n, size = int(np.prod(s.shape)), max(size, 4)
     flat = {k: np.broadcast_to(v, s.shape).ravel() for k, v in
             ((k, getattr(s, k)) for k in _SETUP_ARRAYS) if np.ndim(v)}
-    par = {f.name: np.broadcast_to(v, s.shape).ravel() for f in dataclass_fields(s.par)
+    par = {f.name: _flat_layout(v, s.shape) for f in dataclass_fields(s.par)
            if (v := getattr(s.par, f.name)) is not None and np.ndim(v)}
     count = -(-n // size)
     for i in range(count):
@@ -152,6 +152,13 @@ def _blocks(s: Setup, size: int) -> Iterator[tuple[int, int, Setup]]:
         layout = _layout_part(s.par, {k: v[start:stop] for k, v in par.items()}) if par else s.par
         yield start, stop, replace(s, **{k: v[start:stop] for k, v in flat.items()}, par=layout,
                                    shape=(stop - start,))
+
+
+def _flat_layout(values, shape: tuple[int, ...]) -> np.ndarray:
+    """A layout field's array broadcast to ``shape`` and flattened; whole numbers given as integers become floats
+    (every use of a degree takes it as a float: the same numbers, converted once per call rather than per use)."""
+    flat = np.broadcast_to(values, shape).ravel()
+    return flat.astype(float) if flat.dtype.kind in "iu" else flat
 
 
 def _layout_part(par: Parallelism, arrays: dict[str, np.ndarray]) -> Parallelism:

@@ -117,12 +117,48 @@ class OperatorTable:
     # indices of the rows whose KV bytes may be non-zero (the others were built with none; None: unknown);
     # genmodel.engine.roofline computes the KV-cache terms on these rows only
     kv_rows: tuple[int, ...] | None = None
+    # a table built with ``build_operators(stack_shapes=False)``: (``gemm_m``'s row values, ``gemm_n``'s, their
+    # stacked shapes), the two columns left unstacked (empty) until a reader asks for rows of them (``shape_rows``)
+    shape_values: tuple | None = None
 
     def __len__(self) -> int:
         return len(self.names)
 
+    def shape_shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The shapes of the ``gemm_m`` and ``gemm_n`` columns (stacked or not)."""
+        if self.shape_values is not None:
+            return self.shape_values[2], self.shape_values[3]
+        return self.gemm_m.shape, self.gemm_n.shape
+
+    def shape_rows(self, side: str, rows: np.ndarray) -> np.ndarray:
+        """``gemm_m[rows]`` (``side`` "m") or ``gemm_n[rows]`` ("n"), a fresh array: for a table whose shape columns
+        are not stacked, only those rows are (the same numbers)."""
+        if self.shape_values is None:
+            return (self.gemm_m if side == "m" else self.gemm_n)[rows]
+        values, shape = (self.shape_values[0], self.shape_values[2]) if side == "m" else (self.shape_values[1],
+                                                                                         self.shape_values[3])
+        out = np.empty((len(rows), *shape[1:]))
+        for i, row in enumerate(rows):
+            out[i] = values[row]
+        return out
+
+    def drop_shapes(self) -> None:
+        """Let go of the GEMM shape columns (a caller that no longer reads them)."""
+        self.gemm_m = self.gemm_n = _NO_ROWS
+        self.shape_values = None
+
+    def _stacked(self) -> OperatorTable:
+        """This table with its shape columns stacked (itself when they are)."""
+        if self.shape_values is None:
+            return self
+        rows = np.arange(len(self.names))
+        self.gemm_m, self.gemm_n = self.shape_rows("m", rows), self.shape_rows("n", rows)
+        self.shape_values = None
+        return self
+
     def select(self, keep: list[bool], prefix: str = "") -> OperatorTable:
         """The rows where ``keep`` is true, their names prefixed with ``prefix``."""
+        self._stacked()
         idx = [i for i, k in enumerate(keep) if k]
         arrays = (getattr(self, f)[idx] for f in _ARRAY_FIELDS)
         return OperatorTable([prefix + self.names[i] for i in idx], [self.groups[i] for i in idx],
@@ -130,6 +166,7 @@ class OperatorTable:
 
     def concat(self, other: OperatorTable) -> OperatorTable:
         """This table's rows followed by ``other``'s (configuration shapes broadcast together)."""
+        self._stacked(), other._stacked()
         shape = np.broadcast_shapes(self.flops.shape[1:], other.flops.shape[1:])
 
         def join(a: np.ndarray, b: np.ndarray, own: bool) -> np.ndarray:
@@ -149,6 +186,8 @@ class OperatorTable:
         return np.tensordot(self.count, values, axes=(0, 0))
 
 
+_NO_ROWS = np.zeros(0)  # a column left unstacked or dropped
+_NO_ROWS.flags.writeable = False
 _ARRAY_FIELDS = ("count", "kernels", "flops", "weight_bytes", "kv_bytes", "act_bytes", "gemm_m", "gemm_n")
 _SHAPE_FIELDS = ("gemm_m", "gemm_n")  # broadcast over the axes they vary along only (padded to the table's rank)
 
@@ -163,9 +202,11 @@ class _Rows:
             m=np.nan, n=np.nan):
         self.rows.append((name, group, kind, dtype, count, kernels, flops, weights, kv, act, m, n))
 
-    def table(self) -> OperatorTable:
+    def table(self, stack_shapes: bool = True) -> OperatorTable:
         """The rows stacked into a table; the collector lets go of them, and each column's values go as soon as the
-        column is stacked (so the rows' own arrays and the table's are alive together one column at a time)."""
+        column is stacked (so the rows' own arrays and the table's are alive together one column at a time).
+        ``stack_shapes=False``: a table over configurations keeps the GEMM shape columns as row values
+        (``OperatorTable.shape_values``), for a reader of a few of their rows."""
         cols = list(zip(*self.rows, strict=True))
         n = len(self.rows)
         self.rows = []
@@ -195,6 +236,12 @@ class _Rows:
                 tuple(i for i, v in enumerate(cols[8]) if not (type(v) in (int, float) and v == 0))) if shape \
             else (None, None, None)
         gemm_shapes = own(10), own(11)
+        if not stack_shapes and shape:
+            unstacked = (cols[10], cols[11], (n, *gemm_shapes[0]), (n, *gemm_shapes[1]))
+            return OperatorTable(list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]),
+                                 np.array(cols[4], dtype=float), np.array(cols[5], dtype=float),
+                                 take(6, shape), take(7, shape), take(8, shape), take(9, shape), _NO_ROWS, _NO_ROWS,
+                                 *keys, unstacked)
         return OperatorTable(list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]),
                              np.array(cols[4], dtype=float), np.array(cols[5], dtype=float),
                              take(6, shape), take(7, shape), take(8, shape), take(9, shape), take(10, gemm_shapes[0]),
@@ -296,7 +343,8 @@ class _Ctx:
 
 def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, dtypes: DTypes,
                     parallel: Parallelism = SINGLE_DEVICE, linear_batch=None, prefix=0.0,
-                    extra_tokens=0.0, extra_head_tokens=0.0, attention_only: bool = False) -> OperatorTable:
+                    extra_tokens=0.0, extra_head_tokens=0.0, attention_only: bool = False,
+                    stack_shapes: bool = True) -> OperatorTable:
     """Operators of one ``phase`` step on one device (see module docstring for the meaning).
 
     ``batch`` is the number of sequences of the device's attention group (its share of the replica's
@@ -310,7 +358,8 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     per sequence (a speculative verify step): each of the S queries attends to about the mean context, the keys are
     read once, and the LM head runs on all S. ``extra_tokens`` (prompt chunks riding in a mixed step) pass through
     the linear layers and ``extra_head_tokens`` (prompts that finish in the step) through the LM head.
-    ``attention_only``: only the attention rows are built (the same rows, in the same order).
+    ``attention_only``: only the attention rows are built (the same rows, in the same order). ``stack_shapes=False``:
+    the GEMM shape columns are left unstacked (``OperatorTable.shape_rows`` gives rows of them).
     """
     q = _value(new_tokens)
     B = _value(batch)
@@ -367,7 +416,7 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
         head_tokens = (B if phase == "prefill" else B * q) + extra_head_tokens
         rows.add("final_add_norm", "model", "elementwise", None, 1, act=4 * head_tokens * H * ab)
         _gemm(rows, c, "lm_head", "model", 1, head_tokens, H, V / tp, wb=eb, dtype=dtypes.head)
-    return rows.table()
+    return rows.table(stack_shapes)
 
 
 def operator_rows(model: ModelSpec) -> int:

@@ -186,7 +186,7 @@ class Parallelism:
             return {n: int(a.flat[k]) for n, a in (("tp", tp), ("pp", pp), ("ep", ep), ("dp", dp), ("cp", cp))}
 
         heads = model.attention.num_heads
-        bad = (np.mod(heads, tp) != 0) & (self.head_ranks == 0)
+        bad = _not_dividing(heads, tp) & (self.head_ranks == 0)
         if bad.any():
             raise ConfigurationError(f"tp {first(bad)['tp']} does not divide the {heads} attention heads of "
                                      f"{model.name}; valid: {', '.join(map(str, divisors(heads)))}", "tp")
@@ -204,20 +204,20 @@ class Parallelism:
                                          "use dp for data parallelism", "attention_dp")
         else:
             experts = model.moe.num_experts
-            bad = np.mod(experts, ep) != 0
+            bad = _not_dividing(experts, ep)
             if bad.any():
                 raise ConfigurationError(f"ep {first(bad)['ep']} does not divide the {experts} experts of "
                                          f"{model.name}; valid: {', '.join(map(str, divisors(experts)))}", "ep")
         bad = (cp > 1) & adp
         if bad.any():
             raise ConfigurationError("cp (context parallel) cannot be combined with attention_dp; use one", "cp")
-        bad = adp & (np.mod(ep, tp) != 0)
+        bad = adp & _not_dividing(ep, tp)
         if bad.any():
             f = first(bad)
             raise ConfigurationError(f"with attention_dp the stage has ep = {f['ep']} devices, split into attention "
                                      f"groups of tp = {f['tp']}: tp must divide ep (valid tp: "
                                      f"{', '.join(map(str, divisors(f['ep'])))})", "tp")
-        bad = ~adp & (np.mod(tp, ep) != 0)
+        bad = ~adp & _not_dividing(tp, ep)
         if bad.any():
             f = first(bad)
             raise ConfigurationError(f"ep {f['ep']} must divide tp {f['tp']} (experts are split inside the TP "
@@ -234,6 +234,15 @@ class Parallelism:
                     f"num_devices {num_devices} does not match the split: dp x pp x {stage} = {f['dp']} x {f['pp']}"
                     f" x {int(np.broadcast_to(self.stage_size, tp.shape).flat[k])} = {int(devices.flat[k])} "
                     f"devices; choose a split whose product is {num_devices}", "num_devices")
+
+
+def _not_dividing(a, b) -> np.ndarray:
+    """``np.mod(a, b) != 0`` for whole numbers from 1 to ``MAX_DEGREE`` (the degrees a layout admits, and a model's
+    head and expert counts): b divides a exactly when the rounded quotient a / b is whole, as a quotient that is not
+    lies at least 1 / b from every whole number, far beyond its rounding error; a division and a floor (vectorized)
+    in place of the remainder's slower loop."""
+    quotient = np.divide(a, b)
+    return quotient != np.floor(quotient)
 
 
 SINGLE_DEVICE = Parallelism()

@@ -141,8 +141,7 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     if not unscaled:
         ideal_m = _into(np.divide, ideal_m, scale)
     ideal_c, ideal_m = np.broadcast_arrays(ideal_c, ideal_m)
-    # byte counts are >= 0: "their sum > 0" is "one of them > 0"
-    does_work = (table.flops > 0) | (table.weight_bytes > 0) | (table.kv_bytes > 0) | (table.act_bytes > 0)
+    does_work = _does_work(table)
     if drop_bytes:
         _drop_bytes(table)
     kernels = table.kernels.reshape(-1, *([1] * extra))
@@ -246,11 +245,7 @@ def _time_operators(table: OperatorTable, ideal_c, kv_rows: np.ndarray, inv_band
     if not unscaled:
         ideal_m /= scale
     ideal_c, ideal_m = np.broadcast_arrays(ideal_c, ideal_m)
-    # byte counts are >= 0: "their sum > 0" is "one of them > 0"; KV bytes are 0 outside kv_rows
-    does_work = table.flops > 0
-    does_work |= table.weight_bytes > 0
-    does_work |= table.act_bytes > 0
-    does_work[kv_rows] |= table.kv_bytes[kv_rows] > 0
+    does_work = _does_work(table, kv_rows)
     if drop_bytes:
         _drop_bytes(table)
     kernels = table.kernels.reshape(-1, *([1] * extra))
@@ -262,6 +257,22 @@ def _time_operators(table: OperatorTable, ideal_c, kv_rows: np.ndarray, inv_band
     memory[kv_rows] = (ideal_m[kv_rows] - kv_m) / memory_efficiency + kv_m / kv_eff
     _add_where(memory, kernels * memory_ramp_s, ideal_m > 0)
     return _timings(table, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency, overlap, lean)
+
+
+def _does_work(table: OperatorTable, kv_rows: np.ndarray | None = None) -> np.ndarray:
+    """Per row and configuration: whether the row does any work, FLOPs or bytes (byte counts are >= 0, so "their sum
+    > 0" is "one of them > 0"; KV bytes are 0 outside ``kv_rows`` when given). The activation bytes, > 0 on every row
+    of a usual step, are looked at first: where they all are, so is the result, and the other columns are not."""
+    work = table.act_bytes > 0
+    if work.all():
+        return work
+    work = work | (table.flops > 0)
+    work |= table.weight_bytes > 0
+    if kv_rows is None:
+        work |= table.kv_bytes > 0
+    else:
+        work[kv_rows] |= table.kv_bytes[kv_rows] > 0
+    return work
 
 
 def _overhead(does_work: np.ndarray, per_row, shape: tuple[int, ...]) -> np.ndarray:

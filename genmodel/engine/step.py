@@ -192,7 +192,8 @@ class Stepper:
         s = self.s
         final_real, final_ideal = self._roofline(build_operators(
             s.model, "decode", g.m_seqs, new_tokens, (first[1:], last[1:]), s.dtypes, s.par,
-            linear_batch=g.linear_seqs, extra_tokens=g.riding, attention_only=True))
+            linear_batch=g.linear_seqs, extra_tokens=g.riding, attention_only=True, stack_shapes=False),
+            lean=True)  # (times only read)
         mean, times = [], []
         for timing, final in ((real, final_real), (ideal, final_ideal)):
             weighted = weights * timing.time_s
@@ -214,7 +215,7 @@ class Stepper:
         if retime_final:
             first, last = (np.asarray(c) for c in contexts)
             contexts = (first[:1], last[:1])
-        table = self._operators(phase, g, new_tokens, contexts, None)
+        table = self._operators(phase, g, new_tokens, contexts, None, lean=True)
         real, ideal = self._roofline(table, lean=True)
         weights = self._weights(table, real, g)
         if retime_final:
@@ -243,11 +244,15 @@ class Stepper:
         riding = 0.0 if chunk is None else prompts * chunk.tokens / micro
         return _Shape(seqs, prompts, split, micro, m_seqs, linear_seqs, riding)
 
-    def _operators(self, phase: str, g: _Shape, new_tokens, contexts, chunk: Chunk | None) -> OperatorTable:
+    def _operators(self, phase: str, g: _Shape, new_tokens, contexts, chunk: Chunk | None,
+                   lean: bool = False) -> OperatorTable:
+        """The step's operator table; ``lean``: a table to be timed lean and summed (``lean_rows``), whose GEMM
+        shape columns stay unstacked (``build_operators(stack_shapes=False)``)."""
         s = self.s
         table = build_operators(s.model, phase, g.m_seqs, new_tokens, contexts, s.dtypes, s.par,
                                 linear_batch=g.linear_seqs, extra_tokens=g.riding,
-                                extra_head_tokens=0.0 if chunk is None else g.prompts / g.micro)
+                                extra_head_tokens=0.0 if chunk is None else g.prompts / g.micro,
+                                stack_shapes=not lean)
         if chunk is not None:
             prefill = build_operators(s.model, "prefill", g.prompts / g.micro, chunk.tokens, None, s.dtypes, s.par,
                                       prefix=chunk.prefix)
