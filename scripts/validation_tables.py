@@ -25,7 +25,9 @@ ROWS = [("**decode** (TPOT, per-user rate, throughput, e2e)", "phase:decode", Tr
         ("engine: SGL-JAX (TPU)", "engine:sgl-jax", None), ("engine: vLLM TPU", "engine:vllm-tpu", None),
         ("engine: Neuron", "engine:neuron", None),
         ("engine: optimum-neuron (2023 generate loop)", "engine:optimum-neuron", None),
-        ("engine: vendor (SN40L)", "engine:vendor", None)]
+        ("engine: AutoAWQ (GEMM kernel)", "engine:autoawq", None),
+        ("engine: AutoAWQ GEMV kernel (not fitted)", "engine:autoawq-gemv", None),
+        ("engine: MLX", "engine:mlx", None), ("engine: vendor (SN40L)", "engine:vendor", None)]
 
 
 def _cell(s: dict, full: bool | None) -> str:
@@ -40,7 +42,10 @@ def _cell(s: dict, full: bool | None) -> str:
 def accuracy_table(d: dict) -> str:
     lines = ["| rows | n | sources | physics defaults (no fit) | fitted, in sample (shipped) | "
              "**fitted, leave one source out** |", "|---|---|---|---|---|---|"]
-    for label, key, full in ROWS:
+    listed = {key for _, key, _ in ROWS}
+    rest = [(key.replace(":", ": ", 1), key, None) for key in d["leave_one_source_out"]
+            if key.startswith("engine:") and key not in listed]  # an engine not named above still gets its row
+    for label, key, full in ROWS + rest:
         if key not in d["leave_one_source_out"]:
             continue
         u, i, o = d["uncalibrated"][key], d["in_sample"][key], d["leave_one_source_out"][key]

@@ -17,7 +17,7 @@ from genmodel import validation as v
 from genmodel.validation import bands
 
 DATA = Path(__file__).resolve().parent.parent / "validation" / "measured.csv"
-SNAPSHOT_SHA256 = "f77e60b3702f934b037fcc628f4c422b3d1e3e772c0f100fc6445dfe822aeae8"
+SNAPSHOT_SHA256 = "5b2765e689f689f6297047f6cad0faca6a7abb608dcc5bff8ac6926fedc0aced"
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +46,15 @@ def test_leave_one_source_out_errors(held_out):
     s = v.summarize(held_out)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] >= 250 and decode["sources"] >= 15 and prefill["n"] >= 70 and prefill["sources"] >= 8
-    # measured on the snapshot: decode 17.8% (goal 20%, met), prefill 26.1% (goal 25%, not met; client-timed TTFTs
-    # get the engine's 4 ms of server time, gpustack's hold 15-45 ms: docs/validation.md)
-    assert decode["median_abs_error_pct"] <= 19.0
+    # measured on the snapshot: decode 16.1% (goal 20%, met), prefill 26.1% (goal 25%, not met; client-timed TTFTs
+    # get the engine's 4 ms of server time, gpustack's hold 15-45 ms; AutoAWQ's GEMV-kernel prefills are 4-6x too
+    # fast: docs/validation.md)
+    assert decode["median_abs_error_pct"] <= 17.5
     assert prefill["median_abs_error_pct"] <= 27.5
-    # the median of the per-source medians (14.7%, 29.2%)
-    assert decode["median_of_source_medians_pct"] <= 16.5
-    assert prefill["median_of_source_medians_pct"] <= 31.0
-    # within +-25%: decode 65.2% (goal 60%, met), prefill 47.7% (not met), all 571 rows 60.1% (343; goal 60%, met)
+    # the median of the per-source medians (14.4%, 30.5%)
+    assert decode["median_of_source_medians_pct"] <= 16.0
+    assert prefill["median_of_source_medians_pct"] <= 32.0
+    # within +-25%: decode 67.2% (goal 60%, met), prefill 47.4% (not met), all 609 rows 61.6% (375; goal 60%, met)
     assert decode["within_25pct"] >= 0.60 and prefill["within_25pct"] >= 0.45
     rows = decode["n"] + prefill["n"]
     assert (decode["within_25pct"] * decode["n"] + prefill["within_25pct"] * prefill["n"]) / rows >= 0.60
@@ -71,8 +72,8 @@ def test_served_rows_out_of_sample(held_out):
 
 def test_physics_defaults_alone(defaults):
     s = v.summarize(defaults)
-    # measured: decode 22.6% (goal <= 30%, met), prefill 30.7% (not met)
-    assert s["phase:decode"]["median_abs_error_pct"] <= 26.0
+    # measured: decode 19.6% (goal <= 30%, met), prefill 30.9% (not met)
+    assert s["phase:decode"]["median_abs_error_pct"] <= 24.0
     assert s["phase:prefill"]["median_abs_error_pct"] <= 33.0
 
 
@@ -80,8 +81,8 @@ def test_band_coverage_out_of_sample(held_out, defaults):
     # nested: each source's rows against bands built from the other sources' held-out residuals only
     calibrated, plain = bands.coverage(held_out), bands.coverage(defaults)
     assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 79%
-    assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 75% averaged over 21 sources
-    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 75%; per source 77%
+    assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 75% averaged over 22 sources
+    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 77%; per source 79%
     assert plain["group_coverage"] >= 0.65
 
 

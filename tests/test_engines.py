@@ -132,4 +132,40 @@ def test_a_rows_engine_profile_from_its_column_or_its_system_text():
     assert engine_of({"engine": "", "system": "transformers-neuronx on inf2"}) == "neuron"
     assert engine_of({"engine": "", "system": "Optimum Habana run_generation.py"}) == "optimum-habana"
     assert engine_of({"engine": "cerebras"}) == "vendor"
+    # AutoAWQ's runs: the GEMM kernel's profile, and the GEMV kernel's own (not fitted) profile
+    assert engine_of({"engine": "other", "system": "AutoAWQ 0.1.6 fused modules (HF transformers + AWQ GEMM kernel)"}) \
+        == "autoawq"
+    assert engine_of({"engine": "other", "system": "AutoAWQ 0.1.6 fused modules (HF transformers + AWQ GEMV kernel)"}) \
+        == "autoawq-gemv"
     assert engine_of({"engine": "", "system": "a homemade server"}) is None
+
+
+def test_weight_only_gemms_run_at_the_engines_weight_only_scale():
+    # Llama-2-7B with int4 weights and fp16 activations, a 2,048-token prefill on one RTX 4090 (165.2 TFLOP/s fp16
+    # dense, 128 SMs), uncalibrated: qkv_proj is a 2,048 x 12,288 x 4,096 GEMM per layer, whole 128 x 128 tiles
+    # (16 x 96 = 1,536 tiles = 12 full waves on 128 SMs), so its fraction is the GPU default 0.80 times AutoAWQ's
+    # weight_only_scale 0.45 (the AWQ GEMM kernel at about 1 / 2.2 of FP16, vLLM pull request 2566):
+    # 2 x 2,048 x 12,288 x 4,096 x 32 layers / (165.2e12 x 0.80 x 0.45) = 0.1109 s
+    autoawq = genmodel.get_engine("autoawq")
+    assert autoawq.weight_only_scale == 0.45 and genmodel.get_engine("vllm").weight_only_scale == 0.7
+    kw = dict(batch=1, input_tokens=2048, output_tokens=2, calibrated=False)
+    rows = {x.operator: x for x in genmodel.estimate("llama-2-7b", "rtx-4090", weight_dtype="int4", engine=autoawq,
+                                                     **kw).breakdown("prefill").rows()}
+    flops = 2 * 2048 * 12288 * 4096 * 32
+    assert rows["qkv_proj"].flops == flops
+    assert rows["qkv_proj"].compute_s == pytest.approx(flops / (165.2e12 * 0.80 * 0.45), rel=1e-12)
+    # the same engine with weight_only_scale 1: every weight-only GEMM 1 / 0.45 faster in compute, attention as is
+    plain = {x.operator: x for x in genmodel.estimate(
+        "llama-2-7b", "rtx-4090", weight_dtype="int4", engine=autoawq.model_copy(update={"weight_only_scale": 1.0}),
+        **kw).breakdown("prefill").rows()}
+    for name in ("qkv_proj", "o_proj", "ffn_gate_up", "ffn_down"):
+        assert rows[name].compute_s == pytest.approx(plain[name].compute_s / 0.45, rel=1e-12)
+    assert rows["attn_scores"].compute_s == plain["attn_scores"].compute_s
+    # 16-bit weights are not weight-only quantized: the scale does not apply
+    bf16 = [genmodel.estimate("llama-2-7b", "rtx-4090", engine=e, **kw).ttft_s
+            for e in (autoawq, autoawq.model_copy(update={"weight_only_scale": 1.0}))]
+    assert bf16[0] == bf16[1]
+    # the kernels were rated dequantizing to 16-bit activations: fp4 weights with fp8 activations are not scaled
+    w4a8 = [genmodel.estimate("llama-2-7b", "h100-sxm", weight_dtype="fp4", activation_dtype="fp8", engine=e,
+                              **kw).ttft_s for e in (autoawq, autoawq.model_copy(update={"weight_only_scale": 1.0}))]
+    assert w4a8[0] == w4a8[1]

@@ -109,6 +109,9 @@ class Stepper:
             self.physics = replace(self.physics, vector_only=True)
         dt = setup.dtypes
         self.weight_only = bytes_per_element(dt.weight) < bytes_per_element(dt.activation)
+        # the engine's weight-only kernels are rated where they were measured, dequantizing to 16-bit activations;
+        # narrower activations (fp4 weights with fp8 activations) run at the GEMM's own rate
+        self.weight_only_scale = setup.engine.weight_only_scale if self.ab == 2 else 1.0
         self.net: Network | None = None
         if bool(np.any(par.devices > 1)):
             domain = setup.platform.domain_size_with(hw) if setup.platform else None
@@ -272,7 +275,7 @@ class Stepper:
             power_s = 0.0
         weight_only = _dequantizing_rows(tuple(table.kinds), tuple(table.names)) & self.weight_only
         fractions = compute_fractions(table, r.compute_efficiency, r.attention_efficiency, self.physics,
-                                      e.attention_scale, weight_only, e.weight_only_scale, consume=lean)
+                                      e.attention_scale, weight_only, self.weight_only_scale, consume=lean)
         ramp = self.physics.memory_ramp_bytes / (r.memory_efficiency * s.hw.fastest_memory.bandwidth_bytes_per_s
                                                  * s.bandwidth_scale)
         coefficients = s.power is not None and s.power.has_coefficients  # its energy reads the byte columns

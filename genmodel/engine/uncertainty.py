@@ -86,12 +86,14 @@ def parents(kind: str, engine: str, phase: str) -> list[str]:
     return [cell_key(kind, engine, phase), cell_key(kind, ANY, phase), cell_key(ANY, ANY, phase)]
 
 
-def build(records: list[tuple[str, str, str, float]], alpha: float = ALPHA) -> dict[str, dict]:
+def build(records: list[tuple[str, str, str, float]], alpha: float = ALPHA,
+          own_cell_only: frozenset[str] = frozenset()) -> dict[str, dict]:
     """Cells from held-out records (kind, engine, phase, time-oriented log error): every cell and parent with
-    enough rows for conformal ranks."""
+    enough rows for conformal ranks. Records of an engine in ``own_cell_only`` (a profile that knowingly lacks its
+    engine's dominant cost) join their own cell only, not the parents other engines fall back to."""
     groups: dict[str, list[float]] = {}
     for kind, engine, phase, r in records:
-        for key in parents(kind, engine, phase):
+        for key in parents(kind, engine, phase)[:1 if engine in own_cell_only else None]:
             groups.setdefault(key, []).append(r)
     cells = {}
     for key, rs in groups.items():

@@ -24,6 +24,9 @@ to the hardware's physics on every step:
   whether prompt chunks ride in decode steps (``mixed_batches``; SGLang runs prefill batches apart by default) and
   whether prompts are chunked at all (``chunked_prefill``).
 
+* whether its rows may inform a fit (``fittable``): false for a profile that knowingly lacks the engine's dominant
+  cost, so that rows the model cannot represent do not move a device family's physical factors.
+
 * the time a request spends in its HTTP server outside the engine steps (``request_latency_s``): parsing, chat
   template and tokenization, the hand-off to the engine process and the first token's way back. An HTTP client's
   TTFT and end-to-end latency hold it once; the engine's own timings and genmodel's estimates do not.
@@ -84,8 +87,9 @@ class EngineSpec(FrozenSpec):
         1.0, gt=0, le=1.5, description="Quality of its decode attention reading the (paged) KV cache, relative to the "
         "device's KV-read fraction.")
     weight_only_scale: float = Field(
-        1.0, gt=0, le=1.5, description="Efficiency of weight-only quantized GEMMs (dequantization in the kernel) "
-        "relative to the device's GEMMs.")
+        1.0, gt=0, le=1.5, description="Efficiency of weight-only quantized GEMMs (int4/int8/fp8 weights "
+        "dequantized to 16-bit activations in the kernel) relative to the device's GEMMs; weight-only GEMMs with "
+        "narrower activations (fp4 weights, fp8 activations) are not rated and run at 1.")
     max_batch_tokens: int = Field(
         8192, ge=1, description="Tokens one engine step may carry (decode tokens + prompt tokens): vLLM "
         "max_num_batched_tokens, TensorRT-LLM max_num_tokens, SGLang chunked_prefill_size.")
@@ -98,6 +102,10 @@ class EngineSpec(FrozenSpec):
         "and decoding stalls during them (SGLang's default).")
     chunked_prefill: bool = Field(
         True, description="Prompts longer than the step's room are split over steps; false: a prompt runs whole.")
+    fittable: bool = Field(
+        True, description="Whether calibration may use this engine's rows to fit a family's factors; false for a "
+        "profile that knowingly lacks the engine's dominant cost (AutoAWQ's GEMV kernel run over a prompt): its rows "
+        "are still predicted and validated.")
     request_latency_s: Seconds = Field(
         REQUEST_LATENCY_S, description="A request's time in the engine's HTTP server outside the engine steps "
         "(parse, chat template, tokenize, hand-off to the engine process, first token back), in seconds; in an "

@@ -5,7 +5,8 @@ Contract
 ``residuals(records)`` turns prediction records (from ``leave_one_source_out`` or ``apply``) into time-oriented log
 errors per (kind, engine, phase): ``log(predicted / measured)`` for times, its negative for rates; rows predicted
 with the served-traffic model (``batching`` 'served') are left out: the bands are those of ``estimate``'s figures.
-``make_bands(records)`` builds the stored cells (``genmodel.engine.uncertainty.build``). ``coverage(records)``
+``make_bands(records)`` builds the stored cells (``genmodel.engine.uncertainty.build``); rows of an engine whose
+profile is not ``fittable`` join their own cell only, not the parents other engines fall back to. ``coverage(records)``
 checks them honestly: for each hold-out group, bands are built from the *other* groups' residuals only and the
 group's rows are tested against them; it reports the share of rows covered (per phase) and the mean over groups of
 each group's share (so a large source cannot carry it). ``write_bands(calibrated, defaults)`` stores both sets with
@@ -22,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from genmodel.data.registry import builtin_root, is_source_checkout
+from genmodel.data.registry import builtin_root, get_engine, is_source_checkout
 from genmodel.engine import uncertainty
 from genmodel.errors import ConfigurationError
 from genmodel.table import Table
@@ -51,19 +52,29 @@ def residuals(records: Table, served: bool = False) -> list[dict[str, Any]]:
     return out
 
 
+def _own_cell_only(rs: list[dict[str, Any]]) -> frozenset[str]:
+    """The engines among the residuals whose profile is not ``fittable``: their rows say nothing about the other
+    engines' errors, so they join their own band cell only."""
+    return frozenset(e for e in {x["engine"] for x in rs} if e and not get_engine(e).fittable)
+
+
 def make_bands(records: Table, served: bool = False) -> dict[str, dict]:
     """The band cells from held-out records (``served``: of the served-traffic rows)."""
-    return uncertainty.build([(x["kind"], x["engine"], x["phase"], x["r"]) for x in residuals(records, served)])
+    rs = residuals(records, served)
+    return uncertainty.build([(x["kind"], x["engine"], x["phase"], x["r"]) for x in rs],
+                             own_cell_only=_own_cell_only(rs))
 
 
 def coverage(records: Table, served: bool = False) -> dict[str, Any]:
     """Nested coverage of the 80% bands: each hold-out group against bands made without it."""
     rs = residuals(records, served)
     groups = sorted({x["holdout"] for x in rs})
+    own = _own_cell_only(rs)
     hits: dict[str, list[bool]] = {}
     per_group: list[float] = []
     for g in groups:
-        cells = uncertainty.build([(x["kind"], x["engine"], x["phase"], x["r"]) for x in rs if x["holdout"] != g])
+        cells = uncertainty.build([(x["kind"], x["engine"], x["phase"], x["r"]) for x in rs if x["holdout"] != g],
+                                  own_cell_only=own)
         covered = []
         for x in (x for x in rs if x["holdout"] == g):
             b = uncertainty.lookup(cells, x["kind"], x["engine"], x["phase"])

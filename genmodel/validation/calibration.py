@@ -197,9 +197,10 @@ def _metric_from(parts: dict[str, Any], key: str, case: Case, a, b, c=0.0) -> np
 
 
 def _fit_rows(rows: Iterable[Mapping[str, str]]) -> list[_FitRow]:
-    """The rows a fit can use: expressible (the engine predicts them), latency or throughput, in a family, and not a
+    """The rows a fit can use: expressible (the engine predicts them), latency or throughput, in a family, not a
     TTFT timed by an HTTP client (``measured_at`` client: it holds the request's trip through the server, chat
-    template and tokenization, which no engine step has; a client's TPOT and throughput are the engine's cadence)."""
+    template and tokenization, of which the model has only the engine's ``request_latency_s``; a client's TPOT and
+    throughput are the engine's cadence), and not of an engine whose profile is not ``fittable``."""
     out = []
     for row in as_rows(rows):
         try:
@@ -208,6 +209,8 @@ def _fit_rows(rows: Iterable[Mapping[str, str]]) -> list[_FitRow]:
                 continue
             if case.metric == "ttft" and case.client_timed:
                 continue  # a TTFT timed by an HTTP client: the request's trip through the server is in it
+            if not get_engine(case.engine).fittable:
+                continue  # an engine whose dominant cost the model lacks (its profile says so)
             family = family_of(case.kwargs["hardware"].name)
             if family is None:
                 continue

@@ -129,7 +129,8 @@ _ENGINE_WORDS = [("sglang-jax", "sgl-jax"), ("sgl-jax", "sgl-jax"), ("tensorrt",
                  ("llama.cpp", "llamacpp"), ("llama-bench", "llamacpp"), ("ollama", "llamacpp"),
                  ("jetstream", "jetstream"), ("optimum-neuron", "optimum-neuron"), ("neuron", "neuron"),
                  ("optimum", "optimum-habana"), ("gaudi", "optimum-habana"), ("hpu", "optimum-habana"),
-                 ("tgi", "tgi"), ("mlx", "mlx"), ("vllm", "vllm"),
+                 ("tgi", "tgi"), ("mlx", "mlx"),
+                 ("awq gemv", "autoawq-gemv"), ("autoawq", "autoawq"), ("vllm", "vllm"),
                  ("cerebras", "vendor"), ("sambanova", "vendor"), ("groq", "vendor")]
 
 

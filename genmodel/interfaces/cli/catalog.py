@@ -142,7 +142,7 @@ def show(name: Annotated[str, typer.Argument(help="A model, device or platform n
 @app.command("engines")
 def list_engines(as_json: JsonOpt = False) -> None:
     """List the serving-engine profiles (--engine): host work per step, gap per kernel, padding, kernel quality,
-    HTTP server time per request."""
+    weight-only GEMM quality, HTTP server time per request."""
     from genmodel.data.registry import all_engines
 
     engines = list(all_engines().values())
@@ -150,17 +150,18 @@ def list_engines(as_json: JsonOpt = False) -> None:
         emit_json({"engines": [e.model_dump(mode="json", exclude_none=True) for e in engines]})
         return
     typer.echo(f"{'name':16} {'a: per step':>12} {'b: per seq':>11} {'c: prefill':>11} {'per kernel':>11} "
-               f"{'pads':22} {'attention':>9} {'HTTP':>6}")
+               f"{'pads':22} {'attention':>9} {'w-only':>6} {'HTTP':>6}")
     for e in engines:
         pads = ", ".join(p for p, on in (("graph batch sizes", bool(e.decode_batch_buckets)),
                                          ("pow2 prompts", e.prompt_buckets == "pow2"),
                                          ("pow2 batch", e.batch_buckets == "pow2")) if on) or "-"
         typer.echo(f"{e.name:16} {e.step_overhead_s * 1e3:>9.3g} ms {e.step_overhead_per_sequence_s * 1e6:>8.3g} us "
                    f"{e.prefill_overhead_s * 1e3:>8.3g} ms {e.kernel_overhead_s * 1e6:>8.3g} us {pads:22} "
-                   f"{e.attention_scale:>8.0%} {e.request_latency_s * 1e3:>3.3g} ms")
+                   f"{e.attention_scale:>8.0%} {e.weight_only_scale:>6.0%} {e.request_latency_s * 1e3:>3.3g} ms"
+                   + ("" if e.fittable else "  (not fitted)"))
     typer.echo("profile values before fitting; a device family's fit for an engine (genmodel show DEVICE) wins; "
-               "docs/formulas.md section 5.2; HTTP: the server's time per request (in a client's TTFT and end-to-end "
-               "latency)")
+               "docs/formulas.md section 5.2; w-only: weight-only quantized GEMMs against the device's; HTTP: the "
+               "server's time per request (in a client's TTFT and end-to-end latency)")
 
 
 def _spread(mean: float, cv: float) -> str:
