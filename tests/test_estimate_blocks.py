@@ -134,10 +134,10 @@ def test_steps_in_column_chunks_give_the_sums_of_kept_steps(monkeypatch, model, 
 
 
 def test_a_block_holds_one_chunk_of_operator_rows():
-    # DeepSeek-V3's steps have about 36 operator rows: one block of 16,384 configurations with every row of a step
+    # DeepSeek-V3's steps have about 36 operator rows: one block of 32,768 configurations with every row of a step
     # alive at once takes about 3.3 KB per configuration beyond the results (six arrays of the rows' shape for the
     # operator table, as many again while the rows are timed), and so does the one-token table of a layout not seen
-    # before (genmodel.engine.memory) when it is built for the whole block; in column chunks of about 2**17 row
+    # before (genmodel.engine.memory) when it is built for the whole block; in column chunks of about 2**18 row
     # elements, about 0.8-0.95 KB (the rows of one chunk, the block's own per-configuration arrays, and on a first
     # call the layout constants memory.py keeps). 1.5 KB bounds both the first call and a repeated one
     fixed = {"weight_dtype": "fp8", "ep": 8, "attention_dp": True}

@@ -114,8 +114,10 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
 
 
 # configurations evaluated together: a larger call runs in blocks of at most this many, so its temporaries stay
-# in the processor's caches and its memory does not grow with the call (benchmarks/bench_sweep.py)
-BLOCK_CONFIGURATIONS = 16384
+# in the processor's last-level cache and its memory does not grow with the call (benchmarks/bench_sweep.py: with
+# ``STEP_ROW_ELEMENTS``, about 10% faster than blocks of 16,384 in chunks of 2**17, in the same bytes per block
+# configuration, as each block and chunk costs the same fixed Python and NumPy work)
+BLOCK_CONFIGURATIONS = 32768
 # a call of at most this many configurations keeps its steps' operator rows (``Estimate.prefill``, ``decode``); a
 # larger one runs in blocks of lean steps, whose memory stays within about 1 KB per configuration beyond the results
 KEEP_STEPS_UP_TO = 1024
@@ -163,11 +165,12 @@ def _flat_layout(values, shape: tuple[int, ...]) -> np.ndarray:
 
 def _layout_part(par: Parallelism, arrays: dict[str, np.ndarray]) -> Parallelism:
     """``replace(par, **arrays)`` without checking the layout again: ``arrays`` are parts of ``par``'s own (checked)
-    arrays, so every value of the part was checked (a layout holding arrays remembers no derived figures)."""
+    arrays, so every value of the part was checked. The part remembers its derived figures (``Parallelism.kept``):
+    nothing changes its arrays, which belong to the call."""
     part = copy.copy(par)
     for name, value in arrays.items():
         object.__setattr__(part, name, value)
-    return part
+    return part.kept()
 
 
 def _in_blocks(s: Setup, wanted: frozenset[str] | None, bands: dict[str, Band]) -> Estimate:
@@ -346,7 +349,7 @@ def _timing(s: Setup, mem: MemoryView, final_step: bool = True, wanted: frozense
 # of one chunk are alive at a time (they are most of a block's memory), while the collectives and everything after
 # the rows' sums run once over the block; every figure is computed per configuration, so the chunks give the same
 # numbers
-STEP_ROW_ELEMENTS = 1 << 17
+STEP_ROW_ELEMENTS = 1 << 18
 
 
 def _lean_steps(s: Setup, stepper: Stepper, prefill: tuple, decode: tuple, retime_final: bool,
@@ -565,6 +568,7 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dic
     served = np.asarray(s.par.dp, dtype=float) * B  # sequences in flight on the whole platform
     fp = mem.footprint
     avg_power = e.total_j / e2e
+    batches = _max_batches(s, mem, want("max_batch_low", "max_batch_high"))
     metrics = {
         "ttft_s": ttft, "tpot_s": tpot, "tpot_final_s": tpot_final, "e2e_latency_s": e2e,
         "output_tokens_per_s": served * O / e2e, "total_tokens_per_s": served * (I + O) / e2e,
@@ -579,7 +583,7 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dic
         "runtime_reserved_bytes": mem.reserved,
         # a configuration runs when its memory fits and every attention data-parallel group has a sequence
         "fits": fp.fits & (s.par.attention_groups <= B),
-        "max_batch": mem.device.max_batch(I, O, mem.capacity),
+        "max_batch": batches[0],
         "max_context_tokens": mem.device.max_context(B, mem.capacity) if want("max_context_tokens") else None,
         "bound": BOUNDS[dec.bound[0]] if want("bound") else None,
         "prefill_bound": BOUNDS[pre.bound] if want("prefill_bound") else None,
@@ -594,7 +598,7 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dic
         "energy_static_j": e.parts[0], "energy_compute_j": e.parts[1], "energy_memory_j": e.parts[2],
         "energy_comm_j": e.parts[3], **_cost(s, devices, served, ttft, e2e, avg_power),
     }
-    metrics.update(_bands(s, mem, metrics, bands, want("max_batch_low", "max_batch_high")))
+    metrics.update(_bands(s, mem, metrics, bands, batches[1:] or None))
     if views and s.shape:  # (an array of the configuration shape as it is: the caller only reads it)
         return {k: v if type(v) is np.ndarray and v.shape == s.shape else np.broadcast_to(np.asarray(v), s.shape)
                 for k, v in metrics.items() if wanted is None or k in wanted}
@@ -614,10 +618,18 @@ def phase_bands(s: Setup) -> dict[str, Band]:
     return {phase: band(s.hw.kind, s.engine.name, phase, calibrated) for phase in ("prefill", "decode")}
 
 
+def _max_batches(s: Setup, mem: MemoryView, edges: bool) -> list[np.ndarray]:
+    """[the largest batch that fits, and with ``edges`` the largest at the memory band's low and high edges]."""
+    caps = [mem.capacity]
+    if edges:
+        caps += [np.maximum(mem.capacity - MEMORY_BAND_BYTES, 0.0), mem.capacity + MEMORY_BAND_BYTES]
+    return mem.device.max_batches(s.input_tokens, s.output_tokens, caps)
+
+
 def _bands(s: Setup, mem: MemoryView, metrics: dict[str, np.ndarray], bands: dict[str, Band],
-           max_batch: bool = True) -> dict[str, np.ndarray]:
-    """``<figure>_low`` and ``<figure>_high`` for every time and throughput, and the largest batch at the memory
-    band's edges (unless ``max_batch`` is False)."""
+           max_batch: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """``<figure>_low`` and ``<figure>_high`` for every time and throughput, and ``max_batch`` = [the largest batch
+    at the memory band's low edge, at its high edge] when given (``_max_batches``)."""
     out = {}
     with np.errstate(invalid="ignore"):  # Band.times and Band.rates, under one errstate
         for phase, b in bands.items():
@@ -626,11 +638,8 @@ def _bands(s: Setup, mem: MemoryView, metrics: dict[str, np.ndarray], bands: dic
                     out[f"{key}_low"], out[f"{key}_high"] = b.times_unchecked(metrics[key])
             for key in RATE_BANDS[phase]:
                 out[f"{key}_low"], out[f"{key}_high"] = b.rates_unchecked(metrics[key])
-    if not max_batch:
-        return out
-    I, O = s.input_tokens, s.output_tokens
-    out["max_batch_low"] = mem.device.max_batch(I, O, np.maximum(mem.capacity - MEMORY_BAND_BYTES, 0.0))
-    out["max_batch_high"] = mem.device.max_batch(I, O, mem.capacity + MEMORY_BAND_BYTES)
+    if max_batch:
+        out["max_batch_low"], out["max_batch_high"] = max_batch
     return out
 
 

@@ -263,19 +263,28 @@ class DeviceMemory:
         one kink at b = C / S. With b_c = floor(C / S): if b_c fits, the answer is
         max(b_c, floor((cap - W - p C) / a)) with a = kv_seq + logits, else floor((cap - W) / (a + p S)).
         """
-        if not (np.ndim(input_tokens) or np.ndim(output_tokens) or np.ndim(capacity_bytes) or np.ndim(self.weights)
-                or np.ndim(self.groups) or np.ndim(self.cp)):
-            return self._max_batch_one(float(input_tokens), float(output_tokens), float(capacity_bytes))
+        return self.max_batches(input_tokens, output_tokens, [capacity_bytes])[0]
+
+    def max_batches(self, input_tokens, output_tokens, capacities: list) -> list[np.ndarray]:
+        """``max_batch`` at each of ``capacities``; over arrays the terms that do not depend on the capacity are
+        computed once for all (each value computed as for one capacity)."""
+        if not (np.ndim(input_tokens) or np.ndim(output_tokens) or any(np.ndim(c) for c in capacities)
+                or np.ndim(self.weights) or np.ndim(self.groups) or np.ndim(self.cp)):
+            return [self._max_batch_one(float(input_tokens), float(output_tokens), float(c)) for c in capacities]
         S = np.asarray(input_tokens, dtype=float) / self.cp  # prompt tokens per device
-        cap = np.asarray(capacity_bytes, dtype=float)
         a = self.kv_per_sequence(np.asarray(input_tokens, dtype=float) + np.asarray(output_tokens, dtype=float)) \
             + self.logits
-        avail = cap - self.weights
         p, C = self.per_token, self.chunk
         bc = np.floor(C / S)
-        fits_bc = self.weights + bc * a + p * np.minimum(bc * S, C) <= cap
-        best = np.where(fits_bc, np.maximum(bc, np.floor((avail - p * C) / a)), np.floor(avail / (a + p * S)))
-        return (np.maximum(best, 0) * self.groups).astype(np.int64)
+        at_bc = self.weights + bc * a + p * np.minimum(bc * S, C)  # the footprint at b_c
+        per_sequence = a + p * S
+        out = []
+        for capacity in capacities:
+            cap = np.asarray(capacity, dtype=float)
+            avail = cap - self.weights
+            best = np.where(at_bc <= cap, np.maximum(bc, np.floor((avail - p * C) / a)), np.floor(avail / per_sequence))
+            out.append((np.maximum(best, 0) * self.groups).astype(np.int64))
+        return out
 
     def max_context(self, batch, capacity_bytes):
         """Longest context (prompt = context) fitting at ``batch``, capped at the model's maximum (0 if none).
@@ -300,17 +309,21 @@ class DeviceMemory:
             # the i-th smallest of {kink} and c_1 <= ... <= c_m is clip(kink, c_i, c_i+1) (c_0 = -inf, c_m+1 = inf):
             # the same values np.sort gives, selected, not computed
             bounds = [-np.inf, *consts, np.inf]
-            xs = np.stack([np.zeros(shape), *(np.clip(kink, lo, hi) for lo, hi in itertools.pairwise(bounds)),
-                           np.full(shape, top)])
+            points = np.stack([np.zeros(shape), *(np.clip(kink, lo, hi) for lo, hi in itertools.pairwise(bounds)),
+                               np.full(shape, top), np.ones(shape)])
         else:
             points = [np.zeros(shape), kink, *(np.full(shape, c) for c in consts), np.full(shape, top)]
-            xs = np.sort(np.stack(points), axis=0)
+            points = np.concatenate([np.sort(np.stack(points), axis=0), np.ones((1, *shape))])
         zero = np.zeros(())
 
         def total(n):
             return self._total(seqs, n, zero)
 
-        fs = total(xs)
+        # the breakpoints xs, and a context of 1 after them: the footprint of all in one call (each value computed on
+        # its own, as in separate calls)
+        xs = points[:-1]
+        with_one = total(points)
+        fs, at_one = with_one[:-1], with_one[-1]
         below = fs <= limit  # increasing in n: True up to the crossing
         last = np.maximum(below.sum(axis=0) - 1, 0)  # the last breakpoint that fits (0 when none does)
         x0 = np.take_along_axis(xs, last[None], 0)[0]
@@ -325,7 +338,7 @@ class DeviceMemory:
         # settle the integer: the largest n with total(n) <= limit (floating error moves the crossing by at most 1)
         check = total(np.stack([n - 1, n, n + 1]))
         n = np.where(check[2] <= limit, n + 1, np.where(check[1] <= limit, n, n - 1))
-        n = np.where(total(np.zeros(shape) + 1.0) <= limit, np.clip(n, 0.0, top), 0.0)
+        n = np.where(at_one <= limit, np.clip(n, 0.0, top), 0.0)
         return n.astype(np.int64)
 
     def _max_batch_one(self, input_tokens: float, output_tokens: float, cap: float) -> np.ndarray:

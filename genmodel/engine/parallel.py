@@ -28,6 +28,7 @@ A layout of plain Python numbers (immutable) remembers its derived figures (``st
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from typing import Any
@@ -76,16 +77,28 @@ class Parallelism:
 
     def _memo(self, name: str, compute):
         """``compute()``, remembered on a layout of plain Python numbers (immutable, so it cannot go stale; the value
-        is made read-only); layouts holding arrays, which may be changed in place, compute it on every call."""
+        is made read-only) or on a ``kept`` layout; other layouts holding arrays, which may be changed in place,
+        compute it on every call."""
         memo = self.__dict__.get("_derived")
         if memo is None:
-            return compute()
+            memo = self.__dict__.get("_kept")
+            if memo is None:
+                return compute()
         if name not in memo:
             value = compute()
             if isinstance(value, np.ndarray):
                 value.setflags(write=False)
             memo[name] = value
         return memo[name]
+
+    def kept(self) -> Parallelism:
+        """A copy of this layout that remembers its derived figures (read-only) although it holds arrays: for a
+        caller that owns the arrays and changes none of them while the copy is in use (the blocks of
+        ``genmodel.engine.estimate``); the same values as computed on every use."""
+        part = copy.copy(self)
+        if part.__dict__.get("_derived") is None:
+            object.__setattr__(part, "_kept", {})
+        return part
 
     def heads_per_device(self, heads: int):
         """Query heads one device holds: heads / tp, or with an engine that pads heads, ceil(heads / (tp x r)) whole
@@ -115,7 +128,8 @@ class Parallelism:
         if self.__dict__.get("_derived") is not None:
             return self._memo("stage_size", lambda: np.array(
                 float(self.ep) if self.attention_dp else float(self.tp) * float(self.cp)))
-        return np.where(np.asarray(self.attention_dp, dtype=bool), self._arr("ep"), self._arr("tp") * self._arr("cp"))
+        return self._memo("stage_size", lambda: np.where(np.asarray(self.attention_dp, dtype=bool), self._arr("ep"),
+                                                         self._arr("tp") * self._arr("cp")))
 
     @property
     def attention_groups(self) -> np.ndarray:
@@ -123,7 +137,7 @@ class Parallelism:
         if self.__dict__.get("_derived") is not None:
             return self._memo("attention_groups", lambda: np.float64(
                 float(self.stage_size) / (float(self.tp) * float(self.cp))))
-        return self.stage_size / (self._arr("tp") * self._arr("cp"))
+        return self._memo("attention_groups", lambda: self.stage_size / (self._arr("tp") * self._arr("cp")))
 
     @property
     def expert_tp(self) -> np.ndarray:
@@ -131,7 +145,7 @@ class Parallelism:
         if self.__dict__.get("_derived") is not None:
             return self._memo("expert_tp", lambda: np.float64(float(self.stage_size) / float(self.cp)
                                                               / float(self.ep)))
-        return self.stage_size / self._arr("cp") / self._arr("ep")
+        return self._memo("expert_tp", lambda: self.stage_size / self._arr("cp") / self._arr("ep"))
 
     @property
     def devices(self) -> np.ndarray:
@@ -139,7 +153,7 @@ class Parallelism:
         if self.__dict__.get("_derived") is not None:
             return self._memo("devices", lambda: np.float64(float(self.dp) * float(self.pp)
                                                             * float(self.stage_size)))
-        return self._arr("dp") * self._arr("pp") * self.stage_size
+        return self._memo("devices", lambda: self._arr("dp") * self._arr("pp") * self.stage_size)
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -47,7 +47,7 @@ from genmodel.engine.communication import layer_collectives, pp_send
 from genmodel.engine.efficiency import Physics, compute_fractions
 from genmodel.engine.inputs import Setup
 from genmodel.engine.memory import kv_bytes_per_token_per_layer, stage_fraction
-from genmodel.engine.operators import OperatorTable, build_operators
+from genmodel.engine.operators import OperatorTable, broadcast_shape, build_operators
 from genmodel.engine.roofline import Timing, time_operators
 from genmodel.specs.dtypes import bytes_per_element
 
@@ -137,6 +137,23 @@ class Stepper:
         out = {k: (v if k in LAYER_FREE else self.fraction * v) for k, v in parts.items()}
         out["pp_send"] = pp_send(net, s.par, tokens, s.model.hidden_size, self.ab)
         return out
+
+    def _collective_pair(self, phase: str, tokens, seqs) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(``_collectives`` on the network, on its ideal: link efficiency 1). Over arrays, one pass on a network
+        whose efficiency has a leading [real, ideal] axis: every value is computed element by element as in two
+        passes (the terms without the efficiency once, for both); a value without that axis serves both."""
+        s, net = self.s, self.net
+        operands = (tokens, seqs, s.input_tokens, self.kv_layer, self.fraction,
+                    *(getattr(s.par, f.name) for f in fields(s.par)), *(getattr(net, f.name) for f in fields(net)))
+        k = max(np.ndim(x) for x in operands)
+        if k == 0 or np.ndim(net.efficiency):
+            return (self._collectives(net, phase, tokens, seqs),
+                    self._collectives(net.scaled(efficiency=1.0), phase, tokens, seqs))
+        efficiency = np.array([net.efficiency, 1.0]).reshape(2, *([1] * k))
+        both = self._collectives(net.scaled(efficiency=efficiency), phase, tokens, seqs)
+        real = {name: v[0] if np.ndim(v) == k + 1 else v for name, v in both.items()}
+        ideal = {name: v[1] if np.ndim(v) == k + 1 else v for name, v in both.items()}
+        return real, ideal
 
     def _padded(self, phase: str, m_seqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(sequences the compiled or captured step computes for all rows, and for the linear layers): compiled
@@ -239,9 +256,15 @@ class Stepper:
         """Sequences, prompts, micro-batches and padded batch sizes of one step."""
         seqs = np.asarray(seqs, dtype=float)
         prompts = np.zeros(()) if chunk is None else np.asarray(chunk.prompts, dtype=float)
-        split = (self.overlap > 0) & (seqs + prompts >= 2)
-        micro = np.where(split, 2.0, 1.0)
-        m_seqs, linear_seqs = self._padded(phase, seqs / micro)
+        shape = broadcast_shape(seqs.shape, prompts.shape)
+        if shape and self.overlap.ndim == 0 and not self.overlap > 0:
+            # no overlap: no slot is split (the falses and ones the expressions below give; seqs / 1 is seqs)
+            split, micro = np.zeros(shape, dtype=bool), np.ones(shape)
+            m_seqs, linear_seqs = self._padded(phase, seqs if seqs.shape == shape else seqs / micro)
+        else:
+            split = (self.overlap > 0) & (seqs + prompts >= 2)
+            micro = np.where(split, 2.0, 1.0)
+            m_seqs, linear_seqs = self._padded(phase, seqs / micro)
         if chunk is not None:  # a step carrying prompt chunks runs its linear layers unpadded (no decode graph)
             linear_seqs = np.where(prompts > 0, m_seqs, linear_seqs)
         riding = 0.0 if chunk is None else prompts * chunk.tokens / micro
@@ -308,8 +331,7 @@ class Stepper:
                                                                        if phase == "prefill" else 1.0) + g.riding
             comm = ({}, {})
             if self.net is not None:
-                comm = (_times(g, self._collectives(self.net, phase, tokens, g.m_seqs)),
-                        _times(g, self._collectives(self.net.scaled(efficiency=1.0), phase, tokens, g.m_seqs)))
+                comm = tuple(_times(g, parts) for parts in self._collective_pair(phase, tokens, g.m_seqs))
         raw, ideal_raw = comm
         split, micro = g.split, g.micro
         total = sum(raw.values(), np.zeros_like(ops))
@@ -404,5 +426,17 @@ def _summed(weights: np.ndarray, real: Timing, ideal: Timing) -> list[np.ndarray
 
 def _scaled(parts: dict[str, np.ndarray], total, exposed) -> dict[str, np.ndarray]:
     """Each collective's share of the exposed time (proportional to its own time)."""
-    factor = np.where(total > 0, exposed / np.where(total > 0, total, 1.0), 0.0)
+    factor = _exposed_factor(total, exposed)
     return {k: v * factor for k, v in parts.items()}
+
+
+def _exposed_factor(total, exposed):
+    """``np.where(total > 0, exposed / np.where(total > 0, total, 1.0), 0.0)``: for arrays, the quotient where
+    ``total`` > 0 and 0 elsewhere, by a masked division into zeros (no selects; the same numbers)."""
+    if np.ndim(total) == 0 or np.ndim(exposed) == 0:
+        return np.where(total > 0, exposed / np.where(total > 0, total, 1.0), 0.0)
+    positive = total > 0
+    if positive.all():
+        return exposed / total if np.shape(exposed) == np.shape(total) else np.where(positive, exposed / total, 0.0)
+    factor = np.zeros(np.broadcast_shapes(np.shape(total), np.shape(exposed)))
+    return np.divide(exposed, total, out=factor, where=positive)
