@@ -178,6 +178,29 @@ def _fresh(a) -> bool:
         and a.flags.writeable
 
 
+def _own(ufunc, a, b, first: bool = True) -> np.ndarray:
+    """``ufunc(a, b)`` (``first``) or ``ufunc(b, a)``, written into ``a`` when ``a`` is a fresh array (``_fresh``) that
+    already has the broadcast shape: the same numbers without a new array."""
+    fits = _fresh(a) and a.shape == broadcast_shape(a.shape, np.shape(b))
+    operands = (a, b) if first else (b, a)
+    return ufunc(*operands, out=a) if fits else ufunc(*operands)
+
+
+@functools.lru_cache(maxsize=256)
+def _other_rows(kinds: tuple[str, ...]) -> tuple[int, ...]:
+    """The rows that are neither GEMM nor attention rows (``compute_fractions`` writes those two kinds itself)."""
+    return tuple(i for i, k in enumerate(kinds) if k not in ("gemm", "attention"))
+
+
+def _filled(shape: tuple[int, ...], value: float, rows: tuple[int, ...]) -> np.ndarray:
+    """An array of ``shape`` whose ``rows`` (along the first axis) hold ``value``: the others are left to the caller,
+    who writes every one of them (``compute_fractions``: its GEMM and attention rows)."""
+    out = np.empty(shape)
+    for row in rows:
+        out[row] = value
+    return out
+
+
 def _nan_to_one(x: np.ndarray) -> np.ndarray:
     """``np.nan_to_num(x, nan=1.0)`` of a fresh array (rows picked by index), in place and only when ``x`` holds a
     value that is not finite (the usual case has none: one check instead of nan_to_num's six passes)."""
@@ -260,7 +283,7 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
         s = _nan_to_one(m(attention_rows))  # prefill: S query tokens per sequence
     if consume:
         table.drop_shapes()
-    out = np.full(out_shape, compute_efficiency)
+    out = _filled(out_shape, compute_efficiency, _other_rows(tuple(table.kinds)))
     if len(gemm_rows):
         if sides is not None:
             shape_factor = _combined(*sides, physics)
@@ -271,8 +294,8 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
             # a GEMM of a few rows (decode at small batch) runs as a GEMV on the vector units when padding the
             # matrix instruction would be slower: its fraction of the row's own peak is at least vector peak /
             # matrix peak
-            shape_factor = np.maximum(shape_factor, floor.reshape(shape))
-        gemm = compute_efficiency * dtype.reshape(shape) * shape_factor
+            shape_factor = _own(np.maximum, shape_factor, floor.reshape(shape))
+        gemm = _own(np.multiply, shape_factor, compute_efficiency * dtype.reshape(shape), first=False)
         only = np.asarray(weight_only, dtype=bool)
         if only.ndim:
             only = only[gemm_rows].reshape(shape)

@@ -242,10 +242,23 @@ class DeviceMemory:
         return self.fraction * held * self.kv_layer / self.cp
 
     def _total(self, seqs, input_tokens, output_tokens):
-        """``Footprint.total_bytes`` for ``seqs`` sequences per device, without building the ``Footprint``."""
-        kv = seqs * self.kv_per_sequence(input_tokens + output_tokens)
-        act = np.minimum(seqs * input_tokens / self.cp, self.chunk) * self.per_token + seqs * self.logits
-        return self.weights + kv + act
+        """``Footprint.total_bytes`` for ``seqs`` sequences per device, without building the ``Footprint``: the
+        operations of ``seqs * kv_per_sequence(input_tokens + output_tokens) + act`` (``footprint``) in the same
+        order, each written into the temporary it updates where that already has the result's shape."""
+        ctx = np.asarray(input_tokens + output_tokens, dtype=float)
+        held = None
+        for w, c in zip(self.windows, self.counts, strict=True):  # sum(c x min(ctx, w)), from 0
+            term = _update(np.multiply, np.minimum(ctx, w), c)
+            held = _update(np.add, term, 0) if held is None else _update(np.add, held, term)
+        if held is None:  # no layer holds KV
+            kv = seqs * (self.fraction * 0 * self.kv_layer / self.cp)
+        else:
+            kv = _update(np.multiply, _update(np.divide, _update(np.multiply, _update(
+                np.multiply, held, self.fraction), self.kv_layer), self.cp), seqs)
+        act = np.multiply(seqs, input_tokens)
+        act = _update(np.add, _update(np.multiply, _update(np.minimum, _update(np.divide, act, self.cp), self.chunk),
+                                      self.per_token), seqs * self.logits)
+        return _update(np.add, _update(np.add, kv, self.weights), act)
 
     def footprint(self, batch, input_tokens, output_tokens, capacity_bytes) -> Footprint:
         seqs = np.asarray(batch, dtype=float) / self.groups  # sequences on this device
@@ -326,11 +339,10 @@ class DeviceMemory:
         fs, at_one = with_one[:-1], with_one[-1]
         below = fs <= limit  # increasing in n: True up to the crossing
         last = np.maximum(below.sum(axis=0) - 1, 0)  # the last breakpoint that fits (0 when none does)
-        x0 = np.take_along_axis(xs, last[None], 0)[0]
-        f0 = np.take_along_axis(fs, last[None], 0)[0]
         nxt = np.minimum(last + 1, len(xs) - 1)
-        x1 = np.take_along_axis(xs, nxt[None], 0)[0]
-        f1 = np.take_along_axis(fs, nxt[None], 0)[0]
+        pick = np.stack([last, nxt])  # both ends of the piece in one gather per array
+        x0, x1 = np.take_along_axis(xs, pick, 0)
+        f0, f1 = np.take_along_axis(fs, pick, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             slope = np.where(x1 > x0, (f1 - f0) / np.where(x1 > x0, x1 - x0, 1.0), 0.0)
             cross = np.where(slope > 0, x0 + (limit - f0) / np.where(slope > 0, slope, 1.0), x1)
@@ -382,6 +394,16 @@ class DeviceMemory:
         n = n + 1 if total(n + 1) <= limit else (n if total(n) <= limit else n - 1)
         n = min(max(n, 0.0), top) if total(0.0 + 1.0) <= limit else 0.0
         return np.array(n).astype(np.int64)
+
+
+def _update(ufunc, a, b):
+    """``ufunc(a, b)``, written into ``a`` when ``a`` is a writable float64 array that already has the broadcast
+    shape (a temporary of the caller's; for the commutative add and multiply the operands' order does not change the
+    result, for divide and minimum it is ``a``'s, as written)."""
+    if isinstance(a, np.ndarray) and a.dtype == np.float64 and a.flags.writeable and \
+            a.shape == broadcast_shape(a.shape, np.shape(b)):
+        return ufunc(a, b, out=a)
+    return ufunc(a, b)
 
 
 def _floor(x: float) -> float:

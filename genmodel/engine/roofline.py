@@ -77,25 +77,75 @@ class Timing:
         return BOUNDS[self.phase_bound_index()]
 
     def phase_bound_index(self) -> np.ndarray:
-        """``phase_bound`` as indices into BOUNDS (8 bytes per configuration in place of a label's 32)."""
-        index = self._bound_index()
-        no_power = np.ndim(self.power_s) == 0 and self.power_s == 0  # then no operator is power-bound
-        zero = np.zeros(self.time_s.shape[1:])
+        """``phase_bound`` as indices into BOUNDS (8 bytes per configuration in place of a label's 32): per label,
+        the dot product of the counts with the rows' times where the row has that label (0 elsewhere), then the
+        first largest of the four shares (``np.argmax`` over them)."""
+        masks = self._bound_masks()
+        with np.errstate(invalid="ignore"):  # inf x 0 (a time that is not finite): recomputed below, as before
+            shares = self._shares(masks, finite=True)
+        if not np.isfinite(shares).all():
+            # a time that is not finite makes its configuration's shares NaN or infinite in t x mask (inf x 0 is NaN):
+            # then (or on an overflow) the shares as np.where(mask, t, 0) gives them, as for t with such a value
+            shares = self._shares(masks, finite=bool(np.isfinite(self.time_s).all()))
+        return first_argmax(shares)
+
+    def _shares(self, masks: list[np.ndarray | None], finite: bool) -> np.ndarray:
+        """Per label, the dot product of the counts with the times where ``masks`` has the label (0 elsewhere; None:
+        no row has it): as t x mask if ``finite`` (then the same as np.where(mask, t, 0)), else as that where."""
         t = self.time_s
-        finite = bool(np.isfinite(t).all())  # then t x (index == k) is np.where(index == k, t, 0) exactly
+        shares = np.empty((len(BOUNDS), *t.shape[1:]))
+        kept = np.empty(t.shape) if finite else None  # one buffer for the masked products
+        for k, mask in enumerate(masks):
+            if mask is None:
+                shares[k] = 0.0
+            else:
+                only = np.multiply(t, mask, out=kept) if finite else np.where(mask, t, 0.0)
+                _row_dot(self.count, only, out=shares[k, ...])  # (a view also for one configuration)
+        return shares
 
-        def only(k: int) -> np.ndarray:
-            return t * (index == k) if finite else np.where(index == k, t, 0.0)
+    def _bound_masks(self) -> list[np.ndarray | None]:
+        """Per label (compute, memory, power, overhead): where ``_bound_index`` is that label's index, i.e.
+        ``index == k``, built from the same comparisons (None for power on a device without a power model)."""
+        c, m, p, o = self.compute_s, self.memory_s, self.power_s, self.overhead_s
+        if np.ndim(p) == 0 and p == 0:
+            compute = (c >= m) & (c >= o)
+            memory = m >= o
+            rest = np.logical_or(compute, memory)  # overhead: neither
+            return [compute, np.greater(memory, compute), None, np.logical_not(rest, out=rest)]
+        compute = (c >= m) & (c >= p) & (c >= o)
+        memory = (m >= p) & (m >= o)
+        power = p >= o
+        either = compute | memory
+        return [compute, np.greater(memory, compute), np.greater(power, either),
+                np.logical_not(either | power)]
 
-        shares = np.stack([zero if (k == 2 and no_power) else _row_dot(self.count, only(k))
-                           for k in range(len(BOUNDS))])
-        return np.argmax(shares, axis=0)
+
+def first_argmax(values: np.ndarray) -> np.ndarray:
+    """``np.argmax(values, axis=0)`` for a float array with a short first axis: the index of the first largest, by
+    one strictly-greater comparison per row against the running maximum (a contiguous pass per row in place of
+    argmax's strided one); argmax itself for one configuration (a 1-d ``values``: its scalar result) and where a NaN
+    is present (argmax counts a NaN as the largest)."""
+    if values.ndim == 1:
+        return np.argmax(values, axis=0)
+    best = values[0].copy()
+    index = np.zeros(values.shape[1:], dtype=np.intp)
+    for k in range(1, len(values)):
+        np.copyto(index, k, where=values[k] > best)
+        np.maximum(best, values[k], out=best)
+    if np.isnan(best).any():  # maximum carries a NaN through
+        return np.argmax(values, axis=0)
+    return index
 
 
-def _row_dot(count: np.ndarray, values: np.ndarray) -> np.ndarray:
+def _row_dot(count: np.ndarray, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``np.tensordot(count, values, axes=(0, 0))`` for a 1-d ``count`` and a C-contiguous ``values``: the same
-    matrix product (so the same rounding) without tensordot's general axis handling."""
-    return np.dot(count.reshape(1, -1), values.reshape(len(values), -1)).reshape(values.shape[1:])
+    matrix product (so the same rounding) without tensordot's general axis handling; written into ``out`` (a
+    C-contiguous float64 array of the result's shape) when given."""
+    flat = values.reshape(len(values), -1)
+    if out is None:
+        return np.dot(count.reshape(1, -1), flat).reshape(values.shape[1:])
+    np.dot(count.reshape(1, -1), flat, out=out.reshape(1, -1))
+    return out
 
 
 def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth: dict[str, np.ndarray], *,
@@ -240,7 +290,7 @@ def _time_operators(table: OperatorTable, ideal_c, kv_rows: np.ndarray, inv_band
     ideal_m = np.empty(shape)
     np.multiply(table.weight_bytes, inv_bandwidth["weight"], out=ideal_m)
     kv_read = table.kv_bytes[kv_rows] * inv_bandwidth["kv"]
-    ideal_m[kv_rows] += kv_read
+    _add_rows(ideal_m, kv_rows, kv_read)
     ideal_m += table.act_bytes * inv_bandwidth["act"]
     if not unscaled:
         ideal_m /= scale
@@ -257,6 +307,19 @@ def _time_operators(table: OperatorTable, ideal_c, kv_rows: np.ndarray, inv_band
     memory[kv_rows] = (ideal_m[kv_rows] - kv_m) / memory_efficiency + kv_m / kv_eff
     _add_where(memory, kernels * memory_ramp_s, ideal_m > 0)
     return _timings(table, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency, overlap, lean)
+
+
+def _add_rows(out: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
+    """``out[rows] += values`` for distinct ``rows`` along the first axis, one row at a time where ``values`` has one
+    entry per row and as many axes as ``out`` (else as written; it broadcasts ``values`` otherwise): the same sums,
+    each row updated as a basic-indexed view, without advanced indexing's gather and scatter (about twice as fast
+    on a few rows of large arrays)."""
+    if np.ndim(values) != out.ndim or np.shape(values)[0] != len(rows):
+        out[rows] += values
+        return
+    for i, row in enumerate(rows.tolist()):
+        target = out[row]
+        np.add(target, values[i], out=target)
 
 
 def _does_work(table: OperatorTable, kv_rows: np.ndarray | None = None) -> np.ndarray:

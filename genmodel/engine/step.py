@@ -436,7 +436,15 @@ def _exposed_factor(total, exposed):
     if np.ndim(total) == 0 or np.ndim(exposed) == 0:
         return np.where(total > 0, exposed / np.where(total > 0, total, 1.0), 0.0)
     positive = total > 0
+    same_shape = np.shape(exposed) == np.shape(total)
     if positive.all():
-        return exposed / total if np.shape(exposed) == np.shape(total) else np.where(positive, exposed / total, 0.0)
+        return exposed / total if same_shape else np.where(positive, exposed / total, 0.0)
+    if same_shape:
+        # the quotient everywhere, then +0.0 where total is not positive: the numbers of the masked division below in
+        # about half its time where the signs are mixed (a masked ufunc runs its loop once per run of trues)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = exposed / total
+        factor[~positive] = 0.0
+        return factor
     factor = np.zeros(np.broadcast_shapes(np.shape(total), np.shape(exposed)))
     return np.divide(exposed, total, out=factor, where=positive)
