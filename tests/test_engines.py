@@ -169,3 +169,15 @@ def test_weight_only_gemms_run_at_the_engines_weight_only_scale():
     w4a8 = [genmodel.estimate("llama-2-7b", "h100-sxm", weight_dtype="fp4", activation_dtype="fp8", engine=e,
                               **kw).ttft_s for e in (autoawq, autoawq.model_copy(update={"weight_only_scale": 1.0}))]
     assert w4a8[0] == w4a8[1]
+
+
+def test_a_bad_engine_file_names_the_engine_argument_and_the_field(tmp_path):
+    # a field out of range in an engine file given by path: the argument at fault is 'engine' (the CLI writes
+    # --engine), the message names the file and the field
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: mine\ndisplay_name: Mine\nstep_overhead_s: 0.4 ms\nkernel_overhead_s: 1 us\n"
+                    "request_latency_s: -3 ms\nsource: test\n")
+    with pytest.raises(genmodel.SpecError) as info:
+        genmodel.estimate(engine=str(path))
+    assert info.value.argument == "engine"
+    assert str(info.value).startswith("mine.yaml: request_latency_s: must not be negative")

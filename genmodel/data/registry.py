@@ -301,7 +301,11 @@ def _get(kind: Kind, name: object, cls: type[Spec]) -> Spec:
         path = Path(name).expanduser()
         if not path.exists():
             raise SpecError(f"{kind} file {name} does not exist", kind)
-        return load_spec_file(path, cls)
+        try:
+            return load_spec_file(path, cls)
+        except SpecError as exc:  # the argument at fault is the one naming the file; the message names the field
+            exc.argument = kind
+            raise
     spec = find_entry(kind, name)
     if spec is None:
         exc = unknown_name(kind.replace("_", " "), name, list(database(kind).entries), _LIST_COMMAND[kind])
