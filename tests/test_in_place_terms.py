@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import genmodel
-from genmodel.engine import efficiency
+from genmodel.engine import efficiency, inplace
 from genmodel.engine import estimate as estimate_module
 from genmodel.engine.memory import DeviceMemory
 from genmodel.engine.operators import DTypes, build_operators
@@ -74,9 +74,16 @@ def test_in_place_ufunc_helper_keeps_the_operand_order():
         for first in (True, False):
             x = fresh.copy()
             expected = ufunc(x, b) if first else ufunc(b, x)
-            got = efficiency._own(ufunc, x, b, first=first)
+            got = inplace.into(ufunc, x, b, first=first)
             assert got is x and _same(got, expected)
-    assert _same(efficiency._own(np.maximum, a, b), np.maximum(a, b))  # a smaller than the result: a new array
+    assert _same(inplace.into(np.maximum, a, b), np.maximum(a, b))  # a smaller than the result: a new array
+    # a view of someone else's array, a read-only or an integer array is never written into
+    base = fresh.copy()
+    for x in (base[0], np.array([1, 2, 3]), np.broadcast_to(np.array([1.0, 2.0, 3.0]), (3,))):
+        before = np.array(x, copy=True)
+        got = inplace.into(np.add, x, 1.0)
+        assert got is not x and _same(got, before + 1.0) and _same(np.asarray(x), before)
+    assert _same(base, fresh)
 
 
 def test_blocked_metrics_written_into_the_results_are_those_of_separate_blocks(monkeypatch):

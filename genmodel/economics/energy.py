@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genmodel.engine.inplace import owned
 from genmodel.engine.operators import OperatorTable, broadcast_shape
 from genmodel.engine.roofline import Timing
 from genmodel.specs.dtypes import DTYPES
@@ -120,7 +121,7 @@ class PowerModel:
                                                                                         timing.compute_s)
             weighted = busy + MEMORY_ACTIVITY_WEIGHT * timing.memory_s
             dynamic = self.dynamic_w * np.minimum(t, weighted)
-            if timing.busy_compute_s is not None and _fresh(busy, weighted.shape) and _fresh(dynamic, weighted.shape):
+            if timing.busy_compute_s is not None and _shaped(busy, weighted.shape) and _shaped(dynamic, weighted.shape):
                 # the same numbers with fewer temporaries: busy / weighted where weighted > 0 (busy / 1 elsewhere),
                 # times dynamic, into busy; dynamic - compute into dynamic
                 np.divide(busy, weighted, out=busy, where=weighted > 0)
@@ -176,7 +177,7 @@ def _consumable(timing: Timing) -> bool:
     """Whether ``timing``'s time, compute, memory and busy compute terms are distinct fresh arrays of one shape."""
     arrays = (timing.time_s, timing.compute_s, timing.memory_s, timing.busy_compute_s)
     shape = np.shape(timing.time_s)
-    return all(_fresh(a, shape) for a in arrays) and len({id(a) for a in arrays}) == len(arrays)
+    return all(_shaped(a, shape) for a in arrays) and len({id(a) for a in arrays}) == len(arrays)
 
 
 def _weighted_sum(weights: np.ndarray, part: np.ndarray) -> np.ndarray:
@@ -187,7 +188,6 @@ def _weighted_sum(weights: np.ndarray, part: np.ndarray) -> np.ndarray:
     return np.multiply(weights, part, out=part).sum(axis=0)
 
 
-def _fresh(a, shape: tuple[int, ...]) -> bool:
-    """True when ``a`` is an array of ``shape`` that owns its float64 data (a temporary safe to overwrite)."""
-    return isinstance(a, np.ndarray) and a.shape == shape and a.dtype == np.float64 and a.base is None \
-        and a.flags.writeable
+def _shaped(a, shape: tuple[int, ...]) -> bool:
+    """``a`` is a temporary safe to overwrite (``inplace.owned``) of exactly ``shape``."""
+    return owned(a) and a.shape == shape

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genmodel.engine.inplace import into, owned
 from genmodel.engine.memo import IdentityCache
 from genmodel.engine.operators import OperatorTable, broadcast_shape
 from genmodel.specs.hardware import HardwareSpec
@@ -158,7 +159,7 @@ def _combined(share_m, steps_m, share_n, steps_n, physics: Physics) -> np.ndarra
         # last wave runs partly empty, waves / ceil(waves). One expression gives both, without a data-dependent
         # select (slow on mixed shapes): split / ceil(waves), as ceil(waves) is 1 below one wave (tiles >= 1) and
         # split is tiles x 1 / units = waves exactly from one wave on
-        if not _fresh(tiles) or not _fresh(factor) or factor.shape != tiles.shape:
+        if not owned(tiles) or not owned(factor) or factor.shape != tiles.shape:
             return factor * (tiles * np.floor(units / np.minimum(tiles, units)) / units / np.ceil(tiles / units))
         # the same operations in place (each temporary reused)
         split = np.minimum(tiles, units)
@@ -170,20 +171,6 @@ def _combined(share_m, steps_m, share_n, steps_n, physics: Physics) -> np.ndarra
         split /= np.ceil(waves, out=waves)
         factor *= split
     return factor
-
-
-def _fresh(a) -> bool:
-    """True for a float64 array with at least one axis that owns its data (a temporary that may be overwritten)."""
-    return isinstance(a, np.ndarray) and a.ndim > 0 and a.base is None and a.dtype == np.float64 \
-        and a.flags.writeable
-
-
-def _own(ufunc, a, b, first: bool = True) -> np.ndarray:
-    """``ufunc(a, b)`` (``first``) or ``ufunc(b, a)``, written into ``a`` when ``a`` is a fresh array (``_fresh``) that
-    already has the broadcast shape: the same numbers without a new array."""
-    fits = _fresh(a) and a.shape == broadcast_shape(a.shape, np.shape(b))
-    operands = (a, b) if first else (b, a)
-    return ufunc(*operands, out=a) if fits else ufunc(*operands)
 
 
 @functools.lru_cache(maxsize=256)
@@ -294,8 +281,8 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
             # a GEMM of a few rows (decode at small batch) runs as a GEMV on the vector units when padding the
             # matrix instruction would be slower: its fraction of the row's own peak is at least vector peak /
             # matrix peak
-            shape_factor = _own(np.maximum, shape_factor, floor.reshape(shape))
-        gemm = _own(np.multiply, shape_factor, compute_efficiency * dtype.reshape(shape), first=False)
+            shape_factor = into(np.maximum, shape_factor, floor.reshape(shape))
+        gemm = into(np.multiply, shape_factor, compute_efficiency * dtype.reshape(shape), first=False)
         only = np.asarray(weight_only, dtype=bool)
         if only.ndim:
             only = only[gemm_rows].reshape(shape)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from genmodel.engine.inplace import into
 from genmodel.engine.operators import DTypes, broadcast_shape, build_operators, operator_rows
 from genmodel.engine.parallel import SINGLE_DEVICE, Parallelism
 from genmodel.specs.dtypes import bytes_per_element
@@ -248,17 +249,17 @@ class DeviceMemory:
         ctx = np.asarray(input_tokens + output_tokens, dtype=float)
         held = None
         for w, c in zip(self.windows, self.counts, strict=True):  # sum(c x min(ctx, w)), from 0
-            term = _update(np.multiply, np.minimum(ctx, w), c)
-            held = _update(np.add, term, 0) if held is None else _update(np.add, held, term)
+            term = into(np.multiply, np.minimum(ctx, w), c)
+            held = into(np.add, term, 0) if held is None else into(np.add, held, term)
         if held is None:  # no layer holds KV
             kv = seqs * (self.fraction * 0 * self.kv_layer / self.cp)
         else:
-            kv = _update(np.multiply, _update(np.divide, _update(np.multiply, _update(
+            kv = into(np.multiply, into(np.divide, into(np.multiply, into(
                 np.multiply, held, self.fraction), self.kv_layer), self.cp), seqs)
         act = np.multiply(seqs, input_tokens)
-        act = _update(np.add, _update(np.multiply, _update(np.minimum, _update(np.divide, act, self.cp), self.chunk),
-                                      self.per_token), seqs * self.logits)
-        return _update(np.add, _update(np.add, kv, self.weights), act)
+        act = into(np.add, into(np.multiply, into(np.minimum, into(np.divide, act, self.cp), self.chunk),
+                                self.per_token), seqs * self.logits)
+        return into(np.add, into(np.add, kv, self.weights), act)
 
     def footprint(self, batch, input_tokens, output_tokens, capacity_bytes) -> Footprint:
         seqs = np.asarray(batch, dtype=float) / self.groups  # sequences on this device
@@ -394,16 +395,6 @@ class DeviceMemory:
         n = n + 1 if total(n + 1) <= limit else (n if total(n) <= limit else n - 1)
         n = min(max(n, 0.0), top) if total(0.0 + 1.0) <= limit else 0.0
         return np.array(n).astype(np.int64)
-
-
-def _update(ufunc, a, b):
-    """``ufunc(a, b)``, written into ``a`` when ``a`` is a writable float64 array that already has the broadcast
-    shape (a temporary of the caller's; for the commutative add and multiply the operands' order does not change the
-    result, for divide and minimum it is ``a``'s, as written)."""
-    if isinstance(a, np.ndarray) and a.dtype == np.float64 and a.flags.writeable and \
-            a.shape == broadcast_shape(a.shape, np.shape(b)):
-        return ufunc(a, b, out=a)
-    return ufunc(a, b)
 
 
 def _floor(x: float) -> float:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genmodel.engine.inplace import fits, into
 from genmodel.engine.operators import OperatorTable, broadcast_shape
 
 BOUNDS = np.array(["compute", "memory", "power", "overhead"])
@@ -185,11 +186,11 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
                                memory_efficiency, kernel_overhead_s, power_s, memory_ramp_s, kv_memory_efficiency,
                                busy_efficiency, overlap, lean, drop_bytes)
     kv_read = table.kv_bytes * inv_bandwidth["kv"]
-    # the same sums as written out, accumulated in place in fresh temporaries (``_into``)
-    ideal_m = _into(np.add, _into(np.add, table.weight_bytes * inv_bandwidth["weight"], kv_read),
+    # the same sums as written out, accumulated in place in fresh temporaries (``inplace.into``)
+    ideal_m = into(np.add, into(np.add, table.weight_bytes * inv_bandwidth["weight"], kv_read),
                     table.act_bytes * inv_bandwidth["act"])
     if not unscaled:
-        ideal_m = _into(np.divide, ideal_m, scale)
+        ideal_m = into(np.divide, ideal_m, scale)
     ideal_c, ideal_m = np.broadcast_arrays(ideal_c, ideal_m)
     does_work = _does_work(table)
     if drop_bytes:
@@ -200,9 +201,9 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     # KV-cache reads stream through the engine's (paged) attention kernel at their own fraction of the bandwidth
     kv_m = kv_read if unscaled else kv_read / scale
     kv_eff = memory_efficiency if kv_memory_efficiency is None else kv_memory_efficiency
-    memory = _into(np.add, _into(np.divide, ideal_m - kv_m, memory_efficiency), kv_m / kv_eff)
+    memory = into(np.add, into(np.divide, ideal_m - kv_m, memory_efficiency), kv_m / kv_eff)
     ramp = kernels * memory_ramp_s
-    if _fresh(memory, np.shape(ramp)):  # + ramp where bytes move; elsewhere + 0, which leaves every value as it is
+    if fits(memory, np.shape(ramp)):  # + ramp where bytes move; elsewhere + 0, which leaves every value as it is
         _add_where(memory, ramp, ideal_m > 0)
     else:
         memory = memory + np.where(ideal_m > 0, ramp, 0.0)
@@ -215,12 +216,12 @@ def _timings(table: OperatorTable, ideal_c, ideal_m, compute, memory, overhead, 
     ``lean``: see ``time_operators``."""
     capped = np.ndim(power_s) > 0 or power_s != 0  # without a power model the cap term is 0: skip it
     power = np.broadcast_to(np.asarray(power_s, dtype=float), ideal_c.shape) if capped else 0.0
-    if lean and _fresh(ideal_c, ()) and _fresh(ideal_m, ideal_c.shape):
+    if lean and fits(ideal_c, ()) and fits(ideal_m, ideal_c.shape):
         return _lean_timings(table, ideal_c, ideal_m, compute, memory, overhead, power, capped, busy_efficiency,
                              overlap)
     busy = None if busy_efficiency is None else ideal_c / busy_efficiency
     longest = _longest(compute, memory, overlap)
-    real = Timing(compute, memory, overhead, _into(np.add, np.maximum(longest, power) if capped else longest, overhead),
+    real = Timing(compute, memory, overhead, into(np.add, np.maximum(longest, power) if capped else longest, overhead),
                   table.count, power, busy)
     zero = _zeros(ideal_c.shape)  # the ideal has no overhead (a read-only view, no memory)
     ideal_longest = np.maximum(ideal_c, ideal_m)
@@ -234,7 +235,7 @@ def _lean_timings(table: OperatorTable, ideal_c, ideal_m, compute, memory, overh
     """``_timings`` with the ideal times written over ``ideal_m`` and the busy compute time over ``ideal_c`` (both
     fresh arrays of the rows' shape): the same numbers; the ideal ``Timing`` has no compute and memory terms."""
     real_longest = _longest(compute, memory, overlap)
-    real_time = _into(np.add, np.maximum(real_longest, power) if capped else real_longest, overhead)
+    real_time = into(np.add, np.maximum(real_longest, power) if capped else real_longest, overhead)
     ideal_time = np.maximum(ideal_c, ideal_m, out=ideal_m)
     if capped:
         np.maximum(ideal_time, power, out=ideal_time)
@@ -357,20 +358,7 @@ def _add_where(out: np.ndarray, values, where: np.ndarray) -> None:
 
 def _compute_s(ideal_c: np.ndarray, compute_efficiency, reuse: bool):
     """``ideal_c / compute_efficiency``, written into ``compute_efficiency`` when ``reuse`` and it is a fresh array of
-    the result's shape (``_fresh``)."""
-    if reuse and _fresh(compute_efficiency, np.shape(ideal_c)):
+    the result's shape (``inplace.fits``)."""
+    if reuse and fits(compute_efficiency, np.shape(ideal_c)):
         return np.divide(ideal_c, compute_efficiency, out=compute_efficiency)
     return ideal_c / compute_efficiency
-
-
-def _fresh(a, other_shape: tuple[int, ...]) -> bool:
-    """True when ``a`` is a float64 array that owns its data and already has its broadcast shape with
-    ``other_shape`` (a temporary of the caller's that a result may overwrite)."""
-    return isinstance(a, np.ndarray) and a.base is None and a.dtype == np.float64 and a.flags.writeable \
-        and a.shape == broadcast_shape(a.shape, other_shape)
-
-
-def _into(ufunc, a, b):
-    """``ufunc(a, b)``, written into ``a`` when ``a`` is a fresh temporary (``_fresh``): the same numbers, one
-    allocation fewer."""
-    return ufunc(a, b, out=a) if _fresh(a, np.shape(b)) else ufunc(a, b)

@@ -1,0 +1,34 @@
+"""Writing a result over a temporary the caller no longer reads: the same numbers, one array fewer.
+
+Contract
+--------
+``owned(a)``: ``a`` is a writable float64 NumPy array that owns its data (not a view of someone else's array) — a
+temporary a result may overwrite. ``fits(a, other_shape)``: ``owned(a)`` and ``a`` already has the broadcast shape of
+itself and ``other_shape``. ``into(ufunc, a, b, first=True)``: ``ufunc(a, b)`` (``first``) or ``ufunc(b, a)``,
+written into ``a`` when ``fits(a, np.shape(b))``, else a new array; the operands keep their order, so every value is
+the one the plain expression gives. Callers pass only temporaries of their own as ``a``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from genmodel.engine.operators import broadcast_shape
+
+
+def owned(a: Any) -> bool:
+    """Whether ``a`` is a writable float64 array owning its data (a temporary that may be overwritten)."""
+    return isinstance(a, np.ndarray) and a.base is None and a.dtype == np.float64 and a.flags.writeable
+
+
+def fits(a: Any, other_shape: tuple[int, ...]) -> bool:
+    """``owned(a)`` and ``a`` has the broadcast shape of itself and ``other_shape`` (a result can go into it)."""
+    return owned(a) and a.shape == broadcast_shape(a.shape, other_shape)
+
+
+def into(ufunc: np.ufunc, a: Any, b: Any, first: bool = True) -> np.ndarray:
+    """``ufunc(a, b)`` (``first``) or ``ufunc(b, a)``, written into ``a`` when ``fits(a, np.shape(b))``."""
+    operands = (a, b) if first else (b, a)
+    return ufunc(*operands, out=a) if fits(a, np.shape(b)) else ufunc(*operands)
