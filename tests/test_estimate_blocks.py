@@ -196,3 +196,19 @@ def test_a_call_of_one_block_keeps_no_rows_past_the_keep_limit():
     assert genmodel.estimate("deepseek-v3", "dgx-h200", **kwargs).decode is not None
     kwargs = {**_configurations(estimate_module.KEEP_STEPS_UP_TO + 1, seed=3), **fixed, "check_fit": False}
     assert genmodel.estimate("deepseek-v3", "dgx-h200", **kwargs).decode is None
+
+
+def test_chunk_bounds_cover_the_range_in_nearly_equal_chunks():
+    # the blocks of a large call and the chunks of memory's one-token tables: the fewest chunks of at most `size`,
+    # consecutive, covering 0..n, their sizes differing by at most one (10 by 4: 3 chunks of 3, 3 and 4)
+    import itertools
+
+    from genmodel.engine.operators import chunk_bounds
+
+    assert chunk_bounds(10, 4) == [(0, 3), (3, 6), (6, 10)]
+    for n, size in ((1, 4), (4, 4), (5, 4), (1000, 7), (32768, 32768), (100000, 32768)):
+        bounds = chunk_bounds(n, size)
+        assert len(bounds) == -(-n // size) and bounds[0][0] == 0 and bounds[-1][1] == n
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+        sizes = [stop - start for start, stop in bounds]
+        assert max(sizes) <= size and max(sizes) - min(sizes) <= 1

@@ -40,7 +40,6 @@ overlap), never above the estimate. Not modeled: queueing, speculative decoding,
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -53,7 +52,7 @@ from genmodel.economics.tco import HOURS_PER_YEAR, CostAssumptions, usd_per_devi
 from genmodel.engine.allocator import tune_for
 from genmodel.engine.inputs import Setup, prepare
 from genmodel.engine.memory import DeviceMemory, Footprint, place
-from genmodel.engine.operators import operator_rows
+from genmodel.engine.operators import chunk_bounds, operator_rows
 from genmodel.engine.parallel import Parallelism
 from genmodel.engine.result import Estimate
 from genmodel.engine.roofline import BOUNDS
@@ -148,9 +147,7 @@ def _blocks(s: Setup, size: int) -> Iterator[tuple[int, int, Setup]]:
             ((k, getattr(s, k)) for k in _SETUP_ARRAYS) if np.ndim(v)}
     par = {f.name: _flat_layout(v, s.shape) for f in dataclass_fields(s.par)
            if (v := getattr(s.par, f.name)) is not None and np.ndim(v)}
-    count = -(-n // size)
-    for i in range(count):
-        start, stop = n * i // count, n * (i + 1) // count
+    for start, stop in chunk_bounds(n, size):
         layout = _layout_part(s.par, {k: v[start:stop] for k, v in par.items()}) if par else s.par
         yield start, stop, replace(s, **{k: v[start:stop] for k, v in flat.items()}, par=layout,
                                    shape=(stop - start,))
@@ -167,10 +164,10 @@ def _layout_part(par: Parallelism, arrays: dict[str, np.ndarray]) -> Parallelism
     """``replace(par, **arrays)`` without checking the layout again: ``arrays`` are parts of ``par``'s own (checked)
     arrays, so every value of the part was checked. The part remembers its derived figures (``Parallelism.kept``):
     nothing changes its arrays, which belong to the call."""
-    part = copy.copy(par)
+    part = par.kept()  # (a layout holding arrays has no memo of plain numbers: ``kept`` gives it an empty one)
     for name, value in arrays.items():
         object.__setattr__(part, name, value)
-    return part.kept()
+    return part
 
 
 def _in_blocks(s: Setup, wanted: frozenset[str] | None, bands: dict[str, Band]) -> Estimate:

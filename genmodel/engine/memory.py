@@ -34,7 +34,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from genmodel.engine.inplace import into
-from genmodel.engine.operators import DTypes, broadcast_shape, build_operators, operator_rows
+from genmodel.engine.operators import DTypes, broadcast_shape, build_operators, chunk_bounds, operator_rows
 from genmodel.engine.parallel import SINGLE_DEVICE, Parallelism
 from genmodel.specs.dtypes import bytes_per_element
 from genmodel.specs.model import ModelSpec
@@ -158,8 +158,7 @@ def _widest_activation(model: ModelSpec, dtypes: DTypes, parallel: Parallelism):
     size = max(TABLE_ROW_ELEMENTS // operator_rows(model), 4)
     if n <= size or any(np.shape(v) != (n,) for v in arrays.values()):
         return _widest_layer_activation(model, dtypes, parallel)
-    count = -(-n // size)
-    bounds = [(n * i // count, n * (i + 1) // count) for i in range(count)]
+    bounds = chunk_bounds(n, size)
     parts = [_widest_layer_activation(model, dtypes, replace(parallel, **{k: v[a:b] for k, v in arrays.items()}))
              for a, b in bounds]
     if all(np.ndim(p) == 0 for p in parts) and all(p == parts[0] for p in parts):

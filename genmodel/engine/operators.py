@@ -248,6 +248,12 @@ class _Rows:
                              take(11, gemm_shapes[1]), *keys)
 
 
+def chunk_bounds(n: int, size: int) -> list[tuple[int, int]]:
+    """(start, stop) of the fewest chunks of at most ``size`` covering ``range(n)``, of nearly equal sizes."""
+    count = -(-n // size)
+    return [(n * i // count, n * (i + 1) // count) for i in range(count)]
+
+
 def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
     """``np.broadcast_shapes(*shapes)`` (at least one shape), without its cost where every shape is the same one
     (then the broadcast shape is that shape)."""

@@ -337,7 +337,7 @@ class Stepper:
         total = sum(raw.values(), np.zeros_like(ops))
         ideal_total = sum(ideal_raw.values(), np.zeros_like(ops))
         # two-batch overlap: per micro-batch, min(f M', C') hidden under the other micro-batch's work
-        if np.ndim(split) == 0 or np.any(split):  # (a single configuration: the general path is the cheaper)
+        if g.general:
             hidden = np.where(split, micro * np.minimum(self.overlap * total / micro, ops / micro), 0.0)
             ideal_hidden = np.where(split, micro * np.minimum(ideal_total / micro, ideal_ops / micro), 0.0)
         else:  # no slot is split: the zeros np.where gives, in its shape
@@ -367,6 +367,12 @@ class _Shape:
     m_seqs: np.ndarray  # sequences per micro-batch (padded as the engine computes them)
     linear_seqs: np.ndarray  # ... as the linear layers run them (a captured decode graph's size)
     riding: np.ndarray | float  # prompt tokens riding in a decode step, per micro-batch
+
+    @property
+    def general(self) -> bool:
+        """Whether the slot's micro-batch terms take their general form: some slot is split, or there is one
+        configuration (for which the general form is the cheaper); else no slot is split and micro is 1 everywhere."""
+        return np.ndim(self.split) == 0 or bool(np.any(self.split))
 
 
 @functools.lru_cache(maxsize=256)
@@ -412,7 +418,7 @@ def _layer_rows(groups: tuple[str, ...]) -> np.ndarray:
 def _times(g: _Shape, parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Each collective's seconds per slot for all of its micro-batches: ``g.micro`` x seconds (a value already of the
     product's shape as it is where no slot is split: micro is 1 there, and x 1 leaves every value as it is)."""
-    if np.ndim(g.split) == 0 or np.any(g.split):  # (a single configuration: the general path is the cheaper)
+    if g.general:
         return {k: g.micro * v for k, v in parts.items()}
     shape = np.shape(g.micro)
     return {k: v if isinstance(v, np.ndarray) and v.ndim and v.shape == np.broadcast_shapes(v.shape, shape)
