@@ -80,10 +80,13 @@ def test_physics_defaults_alone(defaults):
 def test_band_coverage_out_of_sample(held_out, defaults):
     # nested: each source's rows against bands built from the other sources' held-out residuals only
     calibrated, plain = bands.coverage(held_out), bands.coverage(defaults)
-    assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 79%
+    assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 74%
     assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 75% averaged over 22 sources
-    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 77%; per source 79%
+    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 71%; per source 78%
     assert plain["group_coverage"] >= 0.65
+    # serve's bands, from the served rows alone: measured 74% of 70 rows, 78% averaged over 5 sources
+    served = bands.coverage(held_out, served=True)
+    assert 0.70 <= served["row_coverage"] <= 0.90 and 0.70 <= served["group_coverage"] <= 0.90
 
 
 def test_batch_one_llama_8b_on_h100():
@@ -91,7 +94,7 @@ def test_batch_one_llama_8b_on_h100():
     # Published: ALCF's LLM-Inference-Bench (2024) measured 0.994 s for 128 in / 128 out and 8.10 s for
     # 1,024 / 1,024 with vLLM on H100, i.e. about 7.7-7.9 ms per output token; vLLM and TensorRT-LLM users report
     # 6-7.5 ms with newer releases. The prediction must sit in the issue's 5.5-8 ms and its 80%
-    # band must contain 6-8 ms (measured 7.47 ms, band 4.5-9.2 ms).
+    # band must contain 6-8 ms (measured 7.47 ms, band 4.8-10.8 ms).
     r = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=1024, output_tokens=256)
     assert 5.5e-3 <= r.tpot_s <= 8e-3
     assert r.metrics["tpot_s_low"] <= 6e-3 and r.metrics["tpot_s_high"] >= 8e-3

@@ -21,18 +21,39 @@ def test_conformal_ranks_by_hand():
 
 
 def test_a_thin_cell_borrows_its_parents_band_widened():
-    records = [("gpu", "vllm", "decode", r) for r in np.linspace(-0.2, 0.2, 20)]
-    records += [("gpu", "trtllm", "decode", r) for r in (0.5, 0.6)]  # two rows: too few for their own band
+    # 21 vLLM rows from three sources (A, B, C by turns), two TensorRT-LLM rows: too few for their own band
+    records = [("gpu", "vllm", "decode", r, "ABC"[i % 3]) for i, r in enumerate(np.linspace(-0.2, 0.2, 21))]
+    records += [("gpu", "trtllm", "decode", r, "T") for r in (0.5, 0.6)]
     cells = u.build(records)
     own = u.lookup(cells, "gpu", "vllm", "decode")
-    assert own.n == 20 and "20 held-out rows" in own.basis
+    assert own.n == 21 and "21 held-out rows from 3 sources" in own.basis
     borrowed = u.lookup(cells, "gpu", "trtllm", "decode")
     parent = cells["gpu|*|decode"]
-    assert borrowed.n == 22 and "widened" in borrowed.basis
+    assert borrowed.n == 23 and parent["sources"] == 4 and "widened" in borrowed.basis
     centre = parent["median"]
     assert borrowed.low == pytest.approx(centre - u.WIDEN * (centre - parent["low"]))
     assert borrowed.high == pytest.approx(centre + u.WIDEN * (parent["high"] - centre))
     assert u.lookup(cells, "tpu", "jetstream", "prefill") is u.NO_BAND  # nothing at all for prefill
+
+
+def test_a_cell_of_many_rows_from_two_sources_borrows_too():
+    # 40 SGLang rows from two sources, tightly around +5% and +10%, and 19 vLLM rows from three sources spread over
+    # -30..+30%: the SGLang cell has the rows but not the sources (MIN_SOURCES = 3), so it takes the parent's band
+    # (59 rows, 5 sources), widened, not its own narrow one that knows nothing of how far a third source may land
+    records = [("gpu", "sglang", "decode", r, src) for src, r in (("S1", 0.05), ("S2", 0.10)) for _ in range(20)]
+    records += [("gpu", "vllm", "decode", r, "ABC"[i % 3]) for i, r in enumerate(np.linspace(-0.3, 0.3, 19))]
+    cells = u.build(records)
+    assert cells["gpu|sglang|decode"]["n"] == 40 and cells["gpu|sglang|decode"]["sources"] == 2
+    b = u.lookup(cells, "gpu", "sglang", "decode")
+    assert b.n == 59 and "too few held-out rows or sources" in b.basis and "5 sources" in b.basis
+    parent = cells["gpu|*|decode"]
+    assert b.high == pytest.approx(parent["median"] + u.WIDEN * (parent["high"] - parent["median"]))
+    # with a third source the same cell stands on its own: ranks floor(43 x 0.1) = 4 and ceil(43 x 0.9) = 39 of 42
+    # sorted rows (20 x 0.05, 20 x 0.10, then 0.20 twice) -> 0.05 and 0.10
+    cells = u.build(records[:40] + [("gpu", "sglang", "decode", 0.2, "S3")] * 2)
+    assert u.lookup(cells, "gpu", "sglang", "decode").basis.endswith("42 held-out rows from 3 sources")
+    assert (u.lookup(cells, "gpu", "sglang", "decode").low, u.lookup(cells, "gpu", "sglang", "decode").high) == (
+        0.05, 0.1)
 
 
 def test_band_edges_of_times_and_rates():
@@ -81,6 +102,15 @@ def test_nested_coverage_tests_each_source_against_the_others_bands():
     # X against the even sources' band (upper edge about +16%): none covered
     assert cov["group_coverage"] == pytest.approx((4 * 18 / 20 + 0) / 5)
     assert cov["row_coverage"] == pytest.approx((4 * 18) / 100)
+
+
+def test_a_rate_row_is_oriented_as_a_time():
+    # a throughput predicted twice the measured one is a time predicted half as long: r = log(1/2), like a TPOT
+    # predicted at half the measured TPOT; per-user and per-device rates too (their keys end otherwise)
+    table = _records({"A": [100.0, -50.0, 100.0, 100.0, 100.0]}).assign(
+        metric=["output_throughput", "tpot", "decode_rate_per_user", "output_throughput_per_device",
+                "prefill_throughput"], group=["decode"] * 4 + ["prefill"])
+    assert [x["r"] for x in bands.residuals(table)] == pytest.approx([math.log(0.5)] * 5)
 
 
 def test_served_rows_make_their_own_cells():

@@ -11,8 +11,11 @@ make cells of their own, for ``serve``'s percentiles and throughputs. Each error
 ``[T exp(-r_hi), T exp(-r_lo)]`` for a predicted time T, and ``[R exp(r_lo), R exp(r_hi)]`` for a predicted rate R.
 
 ``band(kind, engine, phase, calibrated)`` looks the cell up, then its parents (same kind and phase, any engine;
-then the phase over all kinds); a cell with fewer than ``MIN_CELL`` held-out rows borrows its parent's band
-widened by ``WIDEN`` about its centre, and the band's ``basis`` says so. Estimates made with the kind and engine
+then the phase over all kinds); a cell with fewer than ``MIN_CELL`` held-out rows, or with rows from fewer than
+``MIN_SOURCES`` hold-out groups, borrows its parent's band widened by ``WIDEN`` about its centre, and the band's
+``basis`` says so. (Rows of one source share its harness, engine build and conventions: a cell drawn from one or
+two sources holds their scatter about their own offset, not how far a new source lands, which is what a band of a
+held-out prediction must cover.) Estimates made with the kind and engine
 defaults (``calibrated=False``) use the bands of the uncalibrated predictions. Memory fit: the space left for the
 KV cache matched vLLM's start-up figures to within ``MEMORY_BAND_BYTES`` in nine published cases
 (tests/test_memory.py), so the largest batch is also given at that much less and more memory.
@@ -29,6 +32,7 @@ import numpy as np
 
 ALPHA = 0.2  # 80% bands
 MIN_CELL = 12  # held-out rows a cell needs for its own band
+MIN_SOURCES = 3  # ... and the hold-out groups (sources) they must come from
 WIDEN = 1.25  # a borrowed band is widened this much about its centre
 MEMORY_BAND_BYTES = 1.5 * 2**30
 ANY = "*"
@@ -86,36 +90,47 @@ def parents(kind: str, engine: str, phase: str) -> list[str]:
     return [cell_key(kind, engine, phase), cell_key(kind, ANY, phase), cell_key(ANY, ANY, phase)]
 
 
-def build(records: list[tuple[str, str, str, float]], alpha: float = ALPHA,
+def build(records: list[tuple[str, str, str, float, str]], alpha: float = ALPHA,
           own_cell_only: frozenset[str] = frozenset()) -> dict[str, dict]:
-    """Cells from held-out records (kind, engine, phase, time-oriented log error): every cell and parent with
-    enough rows for conformal ranks. Records of an engine in ``own_cell_only`` (a profile that knowingly lacks its
-    engine's dominant cost) join their own cell only, not the parents other engines fall back to."""
+    """Cells from held-out records (kind, engine, phase, time-oriented log error, hold-out group): every cell and
+    parent with enough rows for conformal ranks, with its row count ``n`` and its number of ``sources``. Records of
+    an engine in ``own_cell_only`` (a profile that knowingly lacks its engine's dominant cost) join their own cell
+    only, not the parents other engines fall back to."""
     groups: dict[str, list[float]] = {}
-    for kind, engine, phase, r in records:
+    sources: dict[str, set[str]] = {}
+    for kind, engine, phase, r, source in records:
         for key in parents(kind, engine, phase)[:1 if engine in own_cell_only else None]:
             groups.setdefault(key, []).append(r)
+            sources.setdefault(key, set()).add(source)
     cells = {}
     for key, rs in groups.items():
         q = conformal_quantiles(rs, alpha)
         if q is not None:
-            cells[key] = {"low": q[0], "high": q[1], "n": len(rs), "median": sorted(rs)[len(rs) // 2]}
+            cells[key] = {"low": q[0], "high": q[1], "n": len(rs), "sources": len(sources[key]),
+                          "median": sorted(rs)[len(rs) // 2]}
     return cells
 
 
+def _stands(cell: dict | None) -> bool:
+    """Whether a cell has enough held-out rows, from enough sources, for a band of its own."""
+    return cell is not None and cell["n"] >= MIN_CELL and cell.get("sources", 0) >= MIN_SOURCES
+
+
 def lookup(cells: dict[str, dict], kind: str, engine: str, phase: str) -> Band:
-    """The band of (kind, engine, phase): its own when it has MIN_CELL rows, else a parent's, widened."""
+    """The band of (kind, engine, phase): its own when it has MIN_CELL rows from MIN_SOURCES sources, else the
+    first parent's that has, widened."""
     for depth, key in enumerate(parents(kind, engine, phase)):
         cell = cells.get(key)
-        if cell is None or cell["n"] < MIN_CELL:
+        if not _stands(cell):
             continue
         label = key.replace("|", " / ").replace(ANY, "any")
+        rows = f"{cell['n']} held-out rows from {cell['sources']} sources"
         if depth == 0:
-            return Band(cell["low"], cell["high"], cell["n"], f"{label}: {cell['n']} held-out rows")
+            return Band(cell["low"], cell["high"], cell["n"], f"{label}: {rows}")
         centre = cell["median"]
         return Band(centre - WIDEN * (centre - cell["low"]), centre + WIDEN * (cell["high"] - centre), cell["n"],
-                    f"few or no held-out rows for {kind} / {engine} / {phase}: the band of {label} "
-                    f"({cell['n']} rows) widened {WIDEN}x")
+                    f"too few held-out rows or sources for {kind} / {engine} / {phase}: the band of {label} "
+                    f"({rows}) widened {WIDEN}x")
     return NO_BAND
 
 

@@ -33,7 +33,9 @@ BANDS_FILE = "error_bands.json"
 
 
 def _is_time(metric: str) -> bool:
-    return METRICS[metric][0].endswith("_s")
+    """Whether a row's metric is a time (seconds) rather than a rate (``..._per_s``, ``..._per_s_per_user``)."""
+    key = METRICS[metric][0]
+    return key.endswith("_s") and not key.endswith("_per_s")
 
 
 def residuals(records: Table, served: bool = False) -> list[dict[str, Any]]:
@@ -61,7 +63,7 @@ def _own_cell_only(rs: list[dict[str, Any]]) -> frozenset[str]:
 def make_bands(records: Table, served: bool = False) -> dict[str, dict]:
     """The band cells from held-out records (``served``: of the served-traffic rows)."""
     rs = residuals(records, served)
-    return uncertainty.build([(x["kind"], x["engine"], x["phase"], x["r"]) for x in rs],
+    return uncertainty.build([(x["kind"], x["engine"], x["phase"], x["r"], x["holdout"]) for x in rs],
                              own_cell_only=_own_cell_only(rs))
 
 
@@ -73,7 +75,8 @@ def coverage(records: Table, served: bool = False) -> dict[str, Any]:
     hits: dict[str, list[bool]] = {}
     per_group: list[float] = []
     for g in groups:
-        cells = uncertainty.build([(x["kind"], x["engine"], x["phase"], x["r"]) for x in rs if x["holdout"] != g],
+        cells = uncertainty.build([(x["kind"], x["engine"], x["phase"], x["r"], x["holdout"]) for x in rs
+                                   if x["holdout"] != g],
                                   own_cell_only=own)
         covered = []
         for x in (x for x in rs if x["holdout"] == g):
