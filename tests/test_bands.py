@@ -153,3 +153,17 @@ def test_rows_of_an_unfittable_engine_keep_to_their_own_cell():
     # the same rows under a fittable engine (autoawq) join the parents
     pooled = bands.make_bands(table.assign(engine=["vllm"] * 19 + ["autoawq"] * 19))
     assert pooled["gpu|*|decode"]["n"] == 38
+
+
+def test_the_basis_line_says_when_a_band_lies_on_one_side_of_the_estimate():
+    from genmodel.interfaces.cli.common import band_basis
+
+    # r = log(predicted / measured time): r_hi < 0 means over 90% of held-out rows measured slower than predicted,
+    # so a time's band [T e^-r_hi, T e^-r_lo] lies wholly above T; r_lo > 0 the other way; straddling 0, no remark
+    text = band_basis({"prefill": {"log_error_low": -0.4, "log_error_high": 0.3, "basis": "P"},
+                       "decode": {"log_error_low": -0.5, "log_error_high": -0.05, "basis": "D"}})
+    assert text.startswith("prefill: P; decode: D (the band lies above the estimate")
+    assert "below" in band_basis({"decode": {"log_error_low": 0.02, "log_error_high": 0.4, "basis": "D"}})
+    assert band_basis({"decode": {"log_error_low": None, "log_error_high": None, "basis": "none"}}) == "decode: none"
+    low, high = u.Band(-0.5, -0.05, 20, "D").times(10.0)
+    assert 10.0 < low < high  # the band of the second case above does lie above the estimate

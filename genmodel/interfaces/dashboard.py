@@ -24,6 +24,7 @@ from genmodel.data.registry import provenance, resolve_hardware
 from genmodel.engine.realism import FACTORS, Realism, resolve_realism
 from genmodel.errors import GenmodelError
 from genmodel.interfaces import charts
+from genmodel.interfaces.cli.common import band_basis
 from genmodel.search.compare import COLUMNS as COMPARE_COLUMNS
 from genmodel.search.compare import compare_hardware, compare_models, realism_note
 from genmodel.search.planner import plan
@@ -284,7 +285,7 @@ def key_figures(result) -> None:
                 help="owned hardware, documented defaults (docs/energy_tco.md)")
     e[2].metric("Average power", fmt(d["avg_power_w"], ",.0f", " W"))
     e[3].metric("Decode bound", d["bound"])
-    bases = "; ".join(f"{phase}: {band['basis']}" for phase, band in d["bands"].items())
+    bases = band_basis(d["bands"])
     st.caption(f"Basis of the 80% bands (4 in 5 held-out published measurements fall inside): {bases}.")
     if not d["fits"]:
         st.warning(f"This configuration does not fit in memory ({memory_text(d)}); the figures assume it did.")

@@ -19,6 +19,7 @@ from genmodel.interfaces.cli.common import (
     OutputOpt,
     UncalibratedOpt,
     WeightOpt,
+    band_basis,
     band_range,
     costs,
     efficiency,
@@ -130,9 +131,8 @@ def _row(label: str, d: dict[str, Any], key: str, rate: bool = False) -> str:
 
 def _band_basis(d: dict[str, Any]) -> str:
     """Where the bands come from, per phase (one line)."""
-    parts = [f"{phase}: {b['basis']}" for phase, b in d.get("bands", {}).items()]
-    return ("80% of held-out published measurements fall inside (docs/validation.md); " + "; ".join(parts)
-            if parts else "none")
+    bases = band_basis(d.get("bands", {}))
+    return "80% of held-out published measurements fall inside (docs/validation.md); " + bases if bases else "none"
 
 
 def _missing_price(result: Any, d: dict[str, Any]) -> str:
