@@ -84,9 +84,14 @@ KIND_DEFAULTS: dict[str, KindDefaults] = {
         "buffers (about 0.5 GiB)"),
     "npu": KindDefaults(
         0.70, 0.80, 0.55, 0.90, 1.0 * GIB,
-        "Gaudi/Trainium/Ascend/laptop NPUs: matrix engines reach about 70% of peak on large GEMMs in vendor "
-        "tables; HBM streaming about 80%; runtime and graph buffers about 1 GiB, collective (HCCL) buffers 0.5 GiB "
-        "more on multi-device replicas; engineering estimate pending calibration",
+        "Gaudi/Trainium/Inferentia/Ascend NPUs; large BF16 GEMMs measured: Gaudi 2 418.7 of 432 TFLOP/s (97%), "
+        "Gaudi 3 1,243 TFLOP/s = 68% of its 1,835 whitepaper peak (its clock falls to about 1.6 GHz in BF16 "
+        "matmuls; SqueezeBits figures in stas00/ml-engineering compute/accelerator/README.md), NeuronCore-v2 83% of "
+        "its share of 190 TFLOP/s on one 4096x8192x8192 NKI tutorial kernel (aws-neuron-sdk NKI matmul tutorial, SDK "
+        "2.20-2.23): 0.70 sits at the low end of these; HBM streaming about 80% (AWS's NKI performance guide calls "
+        "60%+ of memory bandwidth good); attention 0.55 is an estimate (no vendor figure; an NKI tutorial attention "
+        "kernel reaches 23-28% of peak); runtime and graph buffers about 1 GiB, collective (HCCL) buffers 0.5 GiB "
+        "more on multi-device replicas",
         collective_reserved_bytes=0.5 * GIB),
     "fpga": KindDefaults(
         0.60, 0.70, 0.50, 0.90, 0.0,
@@ -94,8 +99,10 @@ KIND_DEFAULTS: dict[str, KindDefaults] = {
         "no runtime reservation on the card"),
     "cpu": KindDefaults(
         0.50, 0.75, 0.40, 0.90, 0.0,
-        "oneDNN AMX GEMMs reach about half of the AMX peak on large shapes; STREAM triad reaches about 70-80% of "
-        "DRAM peak; the OS share is in the usable fraction"),
+        "AMX peak = cores x AMX clock x 1,024 BF16 FLOP per cycle (one 16x16x32 tile product per 16 cycles); no "
+        "published AMX GEMM states its CPU model and clock (oneDNN issue 1992: 38.6-42.9 TFLOP/s BF16 on 188 "
+        "threads, part not named), so 0.50 is an estimate; STREAM triad reaches about 70-80% of DRAM peak; the OS "
+        "share is in the usable fraction"),
     "soc": KindDefaults(
         0.60, 0.80, 0.50, 0.75, 0.0,
         "Apple/Qualcomm unified-memory SoCs: llama.cpp/MLX decode reaches about 75-85% of DRAM bandwidth; the OS "
