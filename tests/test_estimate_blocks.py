@@ -96,6 +96,7 @@ def test_a_blocked_call_holds_one_block_at_a_time(monkeypatch):
     monkeypatch.setattr(estimate_module, "BLOCK_CONFIGURATIONS", 1500)
     monkeypatch.setattr(estimate_module, "KEEP_STEPS_UP_TO", 1500)
     _beyond_results("llama-3.1-70b", "h200-sxm", 3000, fixed)  # caches filled
+    _beyond_results("llama-3.1-70b", "h200-sxm", 12000, fixed)  # ... and the allocator tuned (engine.allocator)
     two = _beyond_results("llama-3.1-70b", "h200-sxm", 3000, fixed)  # two blocks of 1,500
     eight = _beyond_results("llama-3.1-70b", "h200-sxm", 12000, fixed)  # eight blocks of 1,500
     # each block's temporaries go before the next block's are made: about one block's own peak, whatever the number

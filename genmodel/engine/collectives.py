@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genmodel.engine.operators import broadcast_shape
 from genmodel.errors import ConfigurationError
 from genmodel.specs.hardware import HardwareSpec
 
@@ -142,7 +143,7 @@ def _inside_only(n_out, inside: np.ndarray, m) -> bool:
     combination would broadcast to (so returning it gives the same array)."""
     if not inside.ndim:
         return not n_out > 1
-    return not np.any(n_out > 1) and inside.shape == np.broadcast_shapes(inside.shape, np.shape(n_out), np.shape(m))
+    return not np.any(n_out > 1) and inside.shape == broadcast_shape(inside.shape, np.shape(n_out), np.shape(m))
 
 
 def reduce_scatter(net: Network, m, n):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from genmodel.engine.collectives import Network, all_gather, all_reduce, all_to_all, point_to_point
+from genmodel.engine.operators import broadcast_shape
 from genmodel.engine.parallel import Parallelism
 from genmodel.specs.model import ModelSpec
 
@@ -94,7 +95,7 @@ def pp_send(net: Network, par: Parallelism, tokens, H: int, ab: float):
     if pp.ndim == 0 and not pp > 1:  # one stage: no boundary to cross (the zeros the last line would give)
         if _all_single(tokens, stage, net.domain):
             return np.zeros(())
-        return np.zeros(np.broadcast_shapes(np.shape(tokens), np.shape(stage), np.shape(net.domain)))
+        return np.zeros(broadcast_shape(np.shape(tokens), np.shape(stage), np.shape(net.domain)))
     boundaries = np.maximum(pp - 1, 1)
     # boundary k sits after k x stage devices; it crosses a scale-up domain when that is a multiple of it
     crossing = np.minimum(pp - 1, np.floor((pp - 1) * stage / net.domain))

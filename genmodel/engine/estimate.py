@@ -178,8 +178,9 @@ def _in_blocks(s: Setup, wanted: frozenset[str] | None, bands: dict[str, Band]) 
     metrics: dict[str, np.ndarray] = {}
     extra: dict[str, np.ndarray] = {}
     placement: dict[str, list[np.ndarray]] = {}
+    kept = None if wanted is None else wanted | _band_sources(wanted)  # the blocks' figures: the bands' too
     for start, stop, block in _blocks(s, BLOCK_CONFIGURATIONS):
-        mem, timing, part = _evaluate(block, wanted, bands, views=True)
+        mem, timing, part = _evaluate(block, kept, {}, views=True)  # (no bands: added over the whole call below)
         attrs = {"fill": timing.fill, "slots": timing.slots, "pre": block.batch / timing.m_pre,
                  "dec": block.batch / timing.m_dec}
         for target, values in ((metrics, part), (extra, attrs)):
@@ -192,7 +193,7 @@ def _in_blocks(s: Setup, wanted: frozenset[str] | None, bands: dict[str, Band]) 
             for out, value in zip(arrays, tiers, strict=True):
                 out[start:stop] = value
         del mem, timing, part, attrs  # before the next block's evaluation: one block's temporaries at a time
-    metrics = {k: v.reshape(s.shape) for k, v in metrics.items()}
+    metrics = _with_bands({k: v.reshape(s.shape) for k, v in metrics.items()}, bands, wanted)
     extra = {k: v.reshape(s.shape) for k, v in extra.items()}
     placement = {cls: [a.reshape(s.shape) for a in arrays] for cls, arrays in placement.items()}
     return Estimate(s.model, s.hw, s.dtypes, s.realism, _inputs(s), metrics, None, None, placement, s.platform,
@@ -521,10 +522,10 @@ def _cost(s: Setup, devices, served, ttft, e2e, avg_power) -> dict[str, np.ndarr
 def _inputs(s: Setup) -> dict[str, np.ndarray]:
     full = _full(s.shape)
     par = s.par
-    return {"batch": full(s.batch).astype(np.int64), "input_tokens": full(s.input_tokens).astype(np.int64),
-            "output_tokens": full(s.output_tokens).astype(np.int64),
-            **{k: full(getattr(par, k)).astype(np.int64) for k in ("tp", "pp", "ep", "dp", "cp")},
-            "attention_dp": full(par.attention_dp).astype(bool), "comm_overlap": full(par.comm_overlap),
+    return {"batch": full(s.batch, np.int64), "input_tokens": full(s.input_tokens, np.int64),
+            "output_tokens": full(s.output_tokens, np.int64),
+            **{k: full(getattr(par, k), np.int64) for k in ("tp", "pp", "ep", "dp", "cp")},
+            "attention_dp": full(par.attention_dp, bool), "comm_overlap": full(par.comm_overlap),
             "flops_scale": full(s.flops_scale), "bandwidth_scale": full(s.bandwidth_scale),
             "capacity_scale": full(s.capacity_scale), "interconnect_scale": full(s.interconnect_scale),
             # wall watts per watt dissipated in the cold stage (cryogenic devices; 0 otherwise)
@@ -532,12 +533,17 @@ def _inputs(s: Setup) -> dict[str, np.ndarray]:
 
 
 def _full(shape: tuple[int, ...]):
-    """``full(x)``: ``x`` as an array of ``shape`` (a copy of its broadcast), or for a single configuration (``shape``
-    ()) as a 0-d array (``_single``)."""
-    def full(x):
-        return np.broadcast_to(np.asarray(x), shape).copy()
+    """``full(x, dtype=None)``: ``x`` as a fresh C-ordered array of ``shape`` (a copy of its broadcast; converted to
+    ``dtype`` in the same pass when given, the values of ``.astype(dtype)`` of that copy), or for a single
+    configuration (``shape`` ()) as a 0-d array (``_single``, then converted)."""
+    def full(x, dtype=None):
+        view = np.broadcast_to(np.asarray(x), shape)
+        return view.copy() if dtype is None else np.array(view, dtype=dtype, order="C")
 
-    return full if shape else _single
+    def single(x, dtype=None):
+        return _single(x) if dtype is None else _single(x).astype(dtype)
+
+    return full if shape else single
 
 
 def _single(x) -> np.ndarray:
@@ -595,7 +601,7 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dic
         "energy_static_j": e.parts[0], "energy_compute_j": e.parts[1], "energy_memory_j": e.parts[2],
         "energy_comm_j": e.parts[3], **_cost(s, devices, served, ttft, e2e, avg_power),
     }
-    metrics.update(_bands(s, mem, metrics, bands, batches[1:] or None))
+    metrics.update(_bands(metrics, bands, batches[1:] or None))
     if views and s.shape:  # (an array of the configuration shape as it is: the caller only reads it)
         return {k: v if type(v) is np.ndarray and v.shape == s.shape else np.broadcast_to(np.asarray(v), s.shape)
                 for k, v in metrics.items() if wanted is None or k in wanted}
@@ -615,6 +621,25 @@ def phase_bands(s: Setup) -> dict[str, Band]:
     return {phase: band(s.hw.kind, s.engine.name, phase, calibrated) for phase in ("prefill", "decode")}
 
 
+def _band_sources(wanted: frozenset[str]) -> frozenset[str]:
+    """The times and throughputs whose bands (``<figure>_low``, ``<figure>_high``) are among ``wanted``."""
+    banded = {key for keys in (*TIME_BANDS.values(), *RATE_BANDS.values()) for key in keys}
+    return frozenset(key for key in banded if f"{key}_low" in wanted or f"{key}_high" in wanted)
+
+
+def _with_bands(metrics: dict[str, np.ndarray], bands: dict[str, Band],
+                wanted: frozenset[str] | None) -> dict[str, np.ndarray]:
+    """The metrics of a call evaluated in blocks without bands (``_in_blocks``), with the bands of its times and
+    throughputs added over the whole call and only the ``wanted`` figures kept, in the order of one pass (``_metrics``:
+    the bands before the largest batch's edges). Each band is its figure's array times one number, so every value is
+    the one a block would give, and no array beyond the results is made."""
+    edges = {key: metrics.pop(key) for key in ("max_batch_low", "max_batch_high") if key in metrics}
+    sources = metrics if wanted is None else {k: metrics[k] for k in _band_sources(wanted) if k in metrics}
+    metrics.update(_bands(sources, bands))
+    metrics.update(edges)
+    return metrics if wanted is None else {k: v for k, v in metrics.items() if k in wanted}
+
+
 def _max_batches(s: Setup, mem: MemoryView, edges: bool) -> list[np.ndarray]:
     """[the largest batch that fits, and with ``edges`` the largest at the memory band's low and high edges]."""
     caps = [mem.capacity]
@@ -623,18 +648,20 @@ def _max_batches(s: Setup, mem: MemoryView, edges: bool) -> list[np.ndarray]:
     return mem.device.max_batches(s.input_tokens, s.output_tokens, caps)
 
 
-def _bands(s: Setup, mem: MemoryView, metrics: dict[str, np.ndarray], bands: dict[str, Band],
+def _bands(metrics: dict[str, np.ndarray], bands: dict[str, Band],
            max_batch: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """``<figure>_low`` and ``<figure>_high`` for every time and throughput, and ``max_batch`` = [the largest batch
-    at the memory band's low edge, at its high edge] when given (``_max_batches``)."""
+    """``<figure>_low`` and ``<figure>_high`` for every time and throughput in ``metrics`` (one missing or None has
+    none), and ``max_batch`` = [the largest batch at the memory band's low edge, at its high edge] when given
+    (``_max_batches``)."""
     out = {}
     with np.errstate(invalid="ignore"):  # Band.times and Band.rates, under one errstate
         for phase, b in bands.items():
             for key in TIME_BANDS[phase]:
-                if metrics[key] is not None:
+                if metrics.get(key) is not None:
                     out[f"{key}_low"], out[f"{key}_high"] = b.times_unchecked(metrics[key])
             for key in RATE_BANDS[phase]:
-                out[f"{key}_low"], out[f"{key}_high"] = b.rates_unchecked(metrics[key])
+                if metrics.get(key) is not None:
+                    out[f"{key}_low"], out[f"{key}_high"] = b.rates_unchecked(metrics[key])
     if max_batch:
         out["max_batch_low"], out["max_batch_high"] = max_batch
     return out

@@ -39,6 +39,7 @@ What moves through memory (assumptions)
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -256,12 +257,19 @@ def chunk_bounds(n: int, size: int) -> list[tuple[int, int]]:
 
 def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
     """``np.broadcast_shapes(*shapes)`` (at least one shape), without its cost where every shape is the same one
-    (then the broadcast shape is that shape)."""
+    (then the broadcast shape is that shape) and remembered for shapes that differ (``_broadcast_shapes``)."""
     first = shapes[0]
     for other in shapes:
         if other != first:
-            return np.broadcast_shapes(*shapes)
+            return _broadcast_shapes(tuple(map(tuple, shapes)))
     return tuple(first)
+
+
+@functools.lru_cache(maxsize=1024)
+def _broadcast_shapes(shapes: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
+    """``np.broadcast_shapes(*shapes)``, remembered: an estimate meets a few distinct combinations of shapes many times
+    (each NumPy call builds arrays to find it; shapes that do not broadcast raise its error, which is not kept)."""
+    return np.broadcast_shapes(*shapes)
 
 
 def _padded(shape: tuple[int, ...], ndim: int) -> tuple[int, ...]:

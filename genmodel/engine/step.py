@@ -166,8 +166,8 @@ class Stepper:
         if phase == "decode" and e.decode_batch_buckets:
             buckets = np.asarray(sorted(e.decode_batch_buckets), dtype=float)
             index = _bucket_index(tuple(e.decode_batch_buckets), buckets, replica)  # past the largest: no padding
-            linear = np.where((index < len(buckets)) & (replica > 0), buckets[np.minimum(index, len(buckets) - 1)],
-                              replica)
+            linear = np.where((index < len(buckets)) & (replica > 0),
+                              np.take(buckets, np.minimum(index, len(buckets) - 1)), replica)
         return replica / groups, linear / groups
 
     def step(self, phase: str, seqs, new_tokens, contexts=None, chunk: Chunk | None = None) -> StepResult:
@@ -219,7 +219,7 @@ class Stepper:
             weighted = weights * timing.time_s
             mean.append(weighted.sum(axis=0))
             # weights x (the mean step's times with the attention rows re-timed), written over the product
-            weighted[rows] = weights[rows] * final.time_s
+            _multiply_rows(weighted, rows, weights, final.time_s)
             times.append(weighted.sum(axis=0))
             del weighted
         return mean, times
@@ -341,8 +341,8 @@ class Stepper:
             hidden = np.where(split, micro * np.minimum(self.overlap * total / micro, ops / micro), 0.0)
             ideal_hidden = np.where(split, micro * np.minimum(ideal_total / micro, ideal_ops / micro), 0.0)
         else:  # no slot is split: the zeros np.where gives, in its shape
-            hidden = np.zeros(np.broadcast_shapes(*map(np.shape, (split, micro, self.overlap, total, ops))))
-            ideal_hidden = np.zeros(np.broadcast_shapes(*map(np.shape, (split, micro, ideal_total, ideal_ops))))
+            hidden = np.zeros(broadcast_shape(*map(np.shape, (split, micro, self.overlap, total, ops))))
+            ideal_hidden = np.zeros(broadcast_shape(*map(np.shape, (split, micro, ideal_total, ideal_ops))))
         exposed = _scaled(raw, total, total - hidden)
         ideal_exposed = _scaled(ideal_raw, ideal_total, ideal_total - ideal_hidden)
         # host work of the engine for this step: a + b x the replica's sequences in it
@@ -404,7 +404,7 @@ def _bucket_index(buckets: tuple[int, ...], ordered: np.ndarray, values) -> np.n
         return np.searchsorted(ordered, values)
     whole = np.ceil(values)
     np.clip(whole, 0.0, float(len(below) - 1), out=whole)
-    return below[whole.astype(np.intp)]
+    return np.take(below, whole.astype(np.intp))  # (take: the gather of ``below[...]``, about twice as fast)
 
 
 @functools.lru_cache(maxsize=256)
@@ -421,8 +421,19 @@ def _times(g: _Shape, parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     if g.general:
         return {k: g.micro * v for k, v in parts.items()}
     shape = np.shape(g.micro)
-    return {k: v if isinstance(v, np.ndarray) and v.ndim and v.shape == np.broadcast_shapes(v.shape, shape)
+    return {k: v if isinstance(v, np.ndarray) and v.ndim and v.shape == broadcast_shape(v.shape, shape)
             else g.micro * v for k, v in parts.items()}
+
+
+def _multiply_rows(out: np.ndarray, rows: list[int], weights: np.ndarray, values: np.ndarray) -> None:
+    """``out[rows] = weights[rows] * values`` for distinct ``rows`` along the first axis, each row's product written
+    into its basic-indexed view of ``out`` where ``weights`` has a row per row of ``out`` and ``values`` one entry per
+    row (else as written): the same products, without advanced indexing's gather, temporary and scatter."""
+    if np.ndim(weights) == 0 or len(weights) != len(out) or np.ndim(values) == 0 or len(values) != len(rows):
+        out[rows] = weights[rows] * values
+        return
+    for i, row in enumerate(rows):
+        np.multiply(weights[row], values[i], out=out[row])
 
 
 def _summed(weights: np.ndarray, real: Timing, ideal: Timing) -> list[np.ndarray]:
@@ -450,7 +461,7 @@ def _exposed_factor(total, exposed):
         # about half its time where the signs are mixed (a masked ufunc runs its loop once per run of trues)
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = exposed / total
-        factor[~positive] = 0.0
+        np.putmask(factor, ~positive, 0.0)  # (the assignment factor[~positive] = 0.0, in about half its time)
         return factor
-    factor = np.zeros(np.broadcast_shapes(np.shape(total), np.shape(exposed)))
+    factor = np.zeros(broadcast_shape(np.shape(total), np.shape(exposed)))
     return np.divide(exposed, total, out=factor, where=positive)
