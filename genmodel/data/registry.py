@@ -28,6 +28,7 @@ import functools
 import hashlib
 import os
 import sys
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -134,9 +135,31 @@ def use_databases(folders: list[str | Path]) -> None:
 
 def _environment() -> tuple:
     """What the databases in force depend on: ``GENMODEL_DB``, ``GENMODEL_USER_DIR``, the platformdirs variables
-    and the ``use_databases`` folders (read on every call: a test or a notebook may change them)."""
+    and the ``use_databases`` folders (read on every call: a test or a notebook may change them), or the reading
+    ``pin_environment`` took when one is in force in this context."""
+    pinned = _PINNED.get()
+    return _read_environment() if pinned is None else pinned
+
+
+def _read_environment() -> tuple:
+    """``_environment`` read now (see there)."""
     return (os.environ.get("GENMODEL_DB", ""), os.environ.get("GENMODEL_USER_DIR"),
             *map(os.environ.get, _PLATFORMDIRS_ENV), tuple(_extra_roots))
+
+
+_PINNED: ContextVar[tuple | None] = ContextVar("genmodel_pinned_environment", default=None)
+
+
+def pin_environment() -> Token:
+    """Read the environment the databases depend on once (``_environment``): until ``unpin_environment(token)``,
+    every lookup in this context uses that reading, for a caller making several lookups that belong together (one
+    ``estimate``'s model, device and engine), which then see one state of the environment, read once."""
+    return _PINNED.set(_read_environment())
+
+
+def unpin_environment(token: Token) -> None:
+    """End the pinned reading ``pin_environment`` gave ``token`` for (the reading before it is in force again)."""
+    _PINNED.reset(token)
 
 
 def _roots() -> tuple[str, ...]:

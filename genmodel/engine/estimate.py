@@ -285,9 +285,13 @@ class TimingView:
 def decode_contexts(input_tokens, output_tokens, shape: tuple[int, ...]):
     """(first, last) attended lengths, shape (2, *shape): [all decode steps, the final step only]."""
     i = np.asarray(input_tokens, dtype=float)
-    final = np.broadcast_to(i + np.maximum(np.asarray(output_tokens, dtype=float) - 1, 1), shape)
-    # steps attend I+1 .. I+O-1; with O = 1, the would-be step at I+1
-    first = np.stack([np.broadcast_to(i + 1, shape), final])
+    final = i + np.maximum(np.asarray(output_tokens, dtype=float) - 1, 1)
+    # steps attend I+1 .. I+O-1; with O = 1, the would-be step at I+1 (np.stack copies: for one configuration the
+    # values need no broadcast, shape () being theirs)
+    start = i + 1
+    if shape:
+        final, start = np.broadcast_to(final, shape), np.broadcast_to(start, shape)
+    first = np.stack([start, final])
     last = np.stack([final, final])
     return first, last
 
@@ -488,7 +492,8 @@ def _energy(s: Setup, t: TimingView) -> EnergyView:
     pre = (pre[0] * t.m_pre + idle * t.pre.slot_s * (t.fill - t.m_pre), *(p * t.m_pre for p in pre[1:]))
     dec = (dec[0] * t.m_dec + idle * t.dec.slot_s * (t.slots - t.m_dec), *(p * t.m_dec for p in dec[1:]))
     # the whole request batch on all devices: prefill + (O - 1) mean decode steps
-    parts = [devices * (a + (s.output_tokens - 1) * d[0]) for a, d in zip(pre, dec, strict=True)]
+    steps = s.counts()[2] - 1  # (O - 1, once: the same number for every part)
+    parts = [devices * (a + steps * d[0]) for a, d in zip(pre, dec, strict=True)]
     ttft = t.fill * t.pre.slot_s
     tpot = t.slots * t.dec.slot_s[0]
     peak = devices * np.maximum(sum(pre) / ttft, sum(dec)[0] / tpot)
@@ -496,7 +501,7 @@ def _energy(s: Setup, t: TimingView) -> EnergyView:
 
 
 def _cost(s: Setup, devices, served, ttft, e2e, avg_power) -> dict[str, np.ndarray]:
-    costs, I, O, B = s.costs, s.input_tokens, s.output_tokens, s.batch
+    costs, (B, I, O) = s.costs, s.counts()
     idle = s.power.idle_w if s.power is not None else np.nan
     hourly = usd_per_device_hour(s.hw, s.platform, costs, avg_power / devices, idle)
     busy_usd_per_s = hourly["total"] / costs.utilization / 3600.0  # per device
@@ -547,8 +552,11 @@ def _full(shape: tuple[int, ...]):
 
 
 def _single(x) -> np.ndarray:
-    """``np.asarray(x).reshape(())``: a 0-d array as it is (a reshape would give a view of the same one value)."""
-    return x if type(x) is np.ndarray and x.shape == () else np.asarray(x).reshape(())
+    """``np.asarray(x).reshape(())``: a 0-d array as it is (a reshape would give a view of the same one value), and
+    the 0-d array ``np.asarray`` makes of a NumPy scalar or Python number as it is (the same one value)."""
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
+    return x if x.shape == () else x.reshape(())
 
 
 def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dict[str, Band],
@@ -558,7 +566,7 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dic
     def want(*names: str) -> bool:
         return wanted is None or not wanted.isdisjoint(names)
 
-    B, I, O = s.batch, s.input_tokens, s.output_tokens
+    B, I, O = s.counts()
     devices = s.par.devices
     pre, dec = t.pre, t.dec
     ttft, ideal_ttft = t.fill * pre.slot_s, t.fill * pre.ideal_slot_s
@@ -605,6 +613,8 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dic
     if views and s.shape:  # (an array of the configuration shape as it is: the caller only reads it)
         return {k: v if type(v) is np.ndarray and v.shape == s.shape else np.broadcast_to(np.asarray(v), s.shape)
                 for k, v in metrics.items() if wanted is None or k in wanted}
+    if not s.shape:  # one configuration: each figure a 0-d array (``_full``'s, without a call per figure)
+        return {k: _single(v) for k, v in metrics.items() if wanted is None or k in wanted}
     full = _full(s.shape)
     return {k: full(v) for k, v in metrics.items() if wanted is None or k in wanted}
 

@@ -19,7 +19,7 @@ from dataclasses import fields as dataclass_fields
 
 import numpy as np
 
-from genmodel.data.registry import get_model, resolve_hardware
+from genmodel.data.registry import get_model, pin_environment, resolve_hardware, unpin_environment
 from genmodel.economics.energy import PowerModel
 from genmodel.economics.tco import CostAssumptions
 from genmodel.engine.memo import IdentityCache
@@ -69,6 +69,14 @@ class Setup:
     @property
     def scalar(self) -> bool:
         return self.shape == ()
+
+    def counts(self) -> tuple:
+        """(batch, input_tokens, output_tokens) for arithmetic: for one configuration the NumPy scalars their 0-d
+        arrays hold (``x[()]``; an operation on them gives the same number and type as on the array, at about a
+        tenth of the cost), else the arrays as they are."""
+        if self.shape:
+            return self.batch, self.input_tokens, self.output_tokens
+        return self.batch[()], self.input_tokens[()], self.output_tokens[()]
 
 
 def default_activation_dtype(hw: HardwareSpec) -> str:
@@ -208,7 +216,23 @@ def prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, k
             embedding_dtype, parallel: Parallelism, num_devices, prefill_chunk_tokens, flops_scale,
             bandwidth_scale, capacity_scale, interconnect_scale, check_fit, workload, costs, requests_per_s,
             efficiency, calibrated, cooling_w_per_w, engine=None) -> Setup:
-    """Check and resolve ``estimate``'s arguments (see the module docstring)."""
+    """Check and resolve ``estimate``'s arguments (see the module docstring). The names are looked up in the
+    databases of one reading of the environment (``pin_environment``)."""
+    token = pin_environment()
+    try:
+        return _prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
+                        activation_dtype, embedding_dtype, parallel, num_devices, prefill_chunk_tokens, flops_scale,
+                        bandwidth_scale, capacity_scale, interconnect_scale, check_fit, workload, costs,
+                        requests_per_s, efficiency, calibrated, cooling_w_per_w, engine)
+    finally:
+        unpin_environment(token)
+
+
+def _prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype,
+             embedding_dtype, parallel: Parallelism, num_devices, prefill_chunk_tokens, flops_scale, bandwidth_scale,
+             capacity_scale, interconnect_scale, check_fit, workload, costs, requests_per_s, efficiency, calibrated,
+             cooling_w_per_w, engine) -> Setup:
+    """``prepare`` (its arguments in order)."""
     _typed("workload", workload, Workload)
     _typed("costs", costs, CostAssumptions)
     _typed("efficiency", efficiency, Efficiency)

@@ -34,7 +34,14 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from genmodel.engine.inplace import into
-from genmodel.engine.operators import DTypes, broadcast_shape, build_operators, chunk_bounds, operator_rows
+from genmodel.engine.operators import (
+    DTypes,
+    broadcast_shape,
+    broadcast_view,
+    build_operators,
+    chunk_bounds,
+    operator_rows,
+)
 from genmodel.engine.parallel import SINGLE_DEVICE, Parallelism
 from genmodel.specs.dtypes import bytes_per_element
 from genmodel.specs.model import ModelSpec
@@ -266,7 +273,7 @@ class DeviceMemory:
         kv = seqs * self.kv_per_sequence(inputs + np.asarray(output_tokens, dtype=float))
         act = np.minimum(seqs * inputs / self.cp, self.chunk) * self.per_token + seqs * self.logits
         shape = broadcast_shape(np.shape(kv), np.shape(act), np.shape(capacity_bytes), np.shape(self.weights))
-        return Footprint(*(np.broadcast_to(np.asarray(x, dtype=float), shape)
+        return Footprint(*(broadcast_view(np.asarray(x, dtype=float), shape)
                            for x in (self.weights, kv, act, capacity_bytes)))
 
     def max_batch(self, input_tokens, output_tokens, capacity_bytes):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genmodel.engine.inplace import fits, into
-from genmodel.engine.operators import OperatorTable, broadcast_shape
+from genmodel.engine.operators import OperatorTable, broadcast_shape, broadcast_view
 
 BOUNDS = np.array(["compute", "memory", "power", "overhead"])
 
@@ -343,8 +343,8 @@ def _overhead(does_work: np.ndarray, per_row, shape: tuple[int, ...]) -> np.ndar
     """``np.broadcast_to(np.where(does_work, per_row, 0.0), shape)`` (read-only): where every row does work, a view of
     ``per_row`` itself (the same numbers, no array of the rows' shape)."""
     if does_work.all():
-        return np.broadcast_to(np.asarray(per_row, dtype=float), shape)
-    return np.broadcast_to(np.where(does_work, per_row, 0.0), shape)
+        return broadcast_view(np.asarray(per_row, dtype=float), shape)
+    return broadcast_view(np.where(does_work, per_row, 0.0), shape)
 
 
 def _add_where(out: np.ndarray, values, where: np.ndarray) -> None:

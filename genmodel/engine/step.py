@@ -139,14 +139,15 @@ class Stepper:
         return out
 
     def _collective_pair(self, phase: str, tokens, seqs) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """(``_collectives`` on the network, on its ideal: link efficiency 1). Over arrays, one pass on a network
-        whose efficiency has a leading [real, ideal] axis: every value is computed element by element as in two
-        passes (the terms without the efficiency once, for both); a value without that axis serves both."""
+        """(``_collectives`` on the network, on its ideal: link efficiency 1). One pass on a network whose efficiency
+        has a leading [real, ideal] axis, for one configuration too (half the NumPy calls of two passes on single
+        values): every value is computed element by element as in two passes (the terms without the efficiency
+        once, for both); a value without that axis serves both (two passes only where the efficiency is an array)."""
         s, net = self.s, self.net
         operands = (tokens, seqs, s.input_tokens, self.kv_layer, self.fraction,
                     *(getattr(s.par, f.name) for f in fields(s.par)), *(getattr(net, f.name) for f in fields(net)))
         k = max(np.ndim(x) for x in operands)
-        if k == 0 or np.ndim(net.efficiency):
+        if np.ndim(net.efficiency):
             return (self._collectives(net, phase, tokens, seqs),
                     self._collectives(net.scaled(efficiency=1.0), phase, tokens, seqs))
         efficiency = np.array([net.efficiency, 1.0]).reshape(2, *([1] * k))
