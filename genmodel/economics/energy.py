@@ -35,6 +35,7 @@ import numpy as np
 from genmodel.engine.inplace import owned
 from genmodel.engine.operators import OperatorTable, broadcast_shape
 from genmodel.engine.roofline import Timing
+from genmodel.engine.scalars import shape_of
 from genmodel.specs.dtypes import DTYPES
 from genmodel.specs.hardware import HardwareSpec
 
@@ -176,14 +177,14 @@ class PowerModel:
 def _consumable(timing: Timing) -> bool:
     """Whether ``timing``'s time, compute, memory and busy compute terms are distinct fresh arrays of one shape."""
     arrays = (timing.time_s, timing.compute_s, timing.memory_s, timing.busy_compute_s)
-    shape = np.shape(timing.time_s)
+    shape = shape_of(timing.time_s)
     return all(_shaped(a, shape) for a in arrays) and len({id(a) for a in arrays}) == len(arrays)
 
 
 def _weighted_sum(weights: np.ndarray, part: np.ndarray) -> np.ndarray:
     """``(weights * part).sum(axis=0)``, the product written over ``part`` (a fresh array the caller no longer reads)
     where it has the product's shape."""
-    if broadcast_shape(np.shape(weights), part.shape) != part.shape:
+    if broadcast_shape(shape_of(weights), part.shape) != part.shape:
         return (weights * part).sum(axis=0)
     return np.multiply(weights, part, out=part).sum(axis=0)
 

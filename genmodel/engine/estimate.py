@@ -40,6 +40,7 @@ overlap), never above the estimate. Not modeled: queueing, speculative decoding,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -56,6 +57,7 @@ from genmodel.engine.operators import chunk_bounds, operator_rows
 from genmodel.engine.parallel import Parallelism
 from genmodel.engine.result import Estimate
 from genmodel.engine.roofline import BOUNDS
+from genmodel.engine.scalars import ndim, shape_of
 from genmodel.engine.step import Stepper, StepResult
 from genmodel.engine.uncertainty import MEMORY_BAND_BYTES, Band, band
 from genmodel.errors import DoesNotFitError
@@ -100,7 +102,7 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
                 capacity_scale=capacity_scale, interconnect_scale=interconnect_scale, check_fit=check_fit,
                 workload=workload, costs=costs, requests_per_s=requests_per_s, efficiency=efficiency,
                 calibrated=calibrated, cooling_w_per_w=cooling_w_per_w, engine=engine)
-    configurations = int(np.prod(s.shape))
+    configurations = math.prod(s.shape)  # (the int int(np.prod(s.shape)) gives, without NumPy)
     tune_for(configurations)  # large temporaries stay in the heap between calls
     wanted = _WANTED.get()
     bands = phase_bands(s)
@@ -144,9 +146,9 @@ def _blocks(s: Setup, size: int) -> Iterator[tuple[int, int, Setup]]:
     operator rows of several configurations in row order, as in one call, but those of one pairwise)."""
     n, size = int(np.prod(s.shape)), max(size, 4)
     flat = {k: np.broadcast_to(v, s.shape).ravel() for k, v in
-            ((k, getattr(s, k)) for k in _SETUP_ARRAYS) if np.ndim(v)}
+            ((k, getattr(s, k)) for k in _SETUP_ARRAYS) if ndim(v)}
     par = {f.name: _flat_layout(v, s.shape) for f in dataclass_fields(s.par)
-           if (v := getattr(s.par, f.name)) is not None and np.ndim(v)}
+           if (v := getattr(s.par, f.name)) is not None and ndim(v)}
     for start, stop in chunk_bounds(n, size):
         layout = _layout_part(s.par, {k: v[start:stop] for k, v in par.items()}) if par else s.par
         yield start, stop, replace(s, **{k: v[start:stop] for k, v in flat.items()}, par=layout,
@@ -289,8 +291,9 @@ def decode_contexts(input_tokens, output_tokens, shape: tuple[int, ...]):
     # steps attend I+1 .. I+O-1; with O = 1, the would-be step at I+1 (np.stack copies: for one configuration the
     # values need no broadcast, shape () being theirs)
     start = i + 1
-    if shape:
-        final, start = np.broadcast_to(final, shape), np.broadcast_to(start, shape)
+    if not shape:  # two single values: the arrays np.stack makes of them
+        return np.array([start, final], dtype=float), np.array([final, final], dtype=float)
+    final, start = np.broadcast_to(final, shape), np.broadcast_to(start, shape)
     first = np.stack([start, final])
     last = np.stack([final, final])
     return first, last
@@ -320,8 +323,8 @@ def _timing(s: Setup, mem: MemoryView, final_step: bool = True, wanted: frozense
         prompt = np.maximum(2.0 ** np.ceil(np.log2(prompt)), float(s.engine.min_prompt_bucket))
     b_dec = b / m_dec
     contexts = decode_contexts(s.input_tokens, s.output_tokens, s.shape)
-    seqs = b_dec[None, ...] if np.ndim(b_dec) else b_dec
-    configurations = int(np.prod(s.shape))
+    seqs = b_dec[None, ...] if ndim(b_dec) else b_dec
+    configurations = math.prod(s.shape)
     # both steps in one table for one configuration (its rows are summed in order only so) and for a few (cheaper);
     # for many (rows summed in order as well) the final step re-times the attention rows only
     both = configurations == 1 or (final_step and configurations < REUSE_FROM)
@@ -377,7 +380,7 @@ def _lean_steps(s: Setup, stepper: Stepper, prefill: tuple, decode: tuple, retim
         ops, final_ops, (row_flops, bound_labels, energy) = (
             _joined([p[i] for p, _ in parts], sizes) for i in range(3))
         res = stepper.slot_from(phase, seqs, tokens, ops)
-        out.append(_sums(s, stepper, res, (row_flops, bound_labels, energy), np.shape(ops[0])))
+        out.append(_sums(s, stepper, res, (row_flops, bound_labels, energy), shape_of(ops[0])))
         if final:
             last = stepper.slot_from(phase, seqs, tokens, final_ops, comm=(res.raw_comm, res.raw_ideal_comm))
             slot = np.concatenate([res.slot_s, last.slot_s])
@@ -415,7 +418,7 @@ def _step_chunks(s: Setup, stepper: Stepper) -> list[tuple[Setup, Stepper, objec
     chunks = []
     for start, stop, sub in _blocks(s, size):
         def cut(x, start=start, stop=stop):
-            return x[..., start:stop] if np.ndim(x) and np.shape(x)[-1] == n else x
+            return x[..., start:stop] if ndim(x) and shape_of(x)[-1] == n else x
 
         chunks.append((sub, stepper.part(sub, cut), cut))
     return chunks
@@ -478,7 +481,7 @@ def _comm_energy(s: Setup, stepper: Stepper, res: StepResult, operators: tuple, 
     c_static, c_dyn = power.comm_energy(comm_s, net.up_bw * net.efficiency if net is not None else 0.0)
     c_static = c_static + power.idle_w * res.step_overhead_s  # host-side step work: the device idles
     parts = (static + c_static, compute, memory, c_dyn)
-    return tuple(part if np.shape(part) == shape else np.broadcast_to(part, shape) for part in parts)
+    return tuple(part if shape_of(part) == shape else np.broadcast_to(part, shape) for part in parts)
 
 
 def _energy(s: Setup, t: TimingView) -> EnergyView:

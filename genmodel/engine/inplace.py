@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from genmodel.engine.operators import broadcast_shape
+from genmodel.engine.scalars import shape_of
 
 
 def owned(a: Any) -> bool:
@@ -31,4 +32,4 @@ def fits(a: Any, other_shape: tuple[int, ...]) -> bool:
 def into(ufunc: np.ufunc, a: Any, b: Any, first: bool = True) -> np.ndarray:
     """``ufunc(a, b)`` (``first``) or ``ufunc(b, a)``, written into ``a`` when ``fits(a, np.shape(b))``."""
     operands = (a, b) if first else (b, a)
-    return ufunc(*operands, out=a) if fits(a, np.shape(b)) else ufunc(*operands)
+    return ufunc(*operands, out=a) if fits(a, shape_of(b)) else ufunc(*operands)

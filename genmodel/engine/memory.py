@@ -43,6 +43,7 @@ from genmodel.engine.operators import (
     operator_rows,
 )
 from genmodel.engine.parallel import SINGLE_DEVICE, Parallelism
+from genmodel.engine.scalars import ndim, shape_of, where_scalar
 from genmodel.specs.dtypes import bytes_per_element
 from genmodel.specs.model import ModelSpec
 
@@ -107,7 +108,7 @@ def _layout_key(parallel: Parallelism) -> tuple:
     values = tuple(getattr(parallel, name) for name in _LAYOUT_FIELDS)
     if all(type(v) in _PLAIN for v in values):
         return values
-    return tuple((np.shape(v), np.asarray(v).tobytes()) if v is not None else None for v in values)
+    return tuple((shape_of(v), np.asarray(v).tobytes()) if v is not None else None for v in values)
 
 
 _CACHE_BYTES = 32 * 2**20  # arrays and array keys one cache may hold: layouts of large calls are block-sized
@@ -160,15 +161,15 @@ def _widest_activation(model: ModelSpec, dtypes: DTypes, parallel: Parallelism):
     """The largest activation bytes per token of a layer's operators (``activation_bytes_per_token`` without the
     residual), from a one-token prefill table; a flat array of layouts in column chunks (``TABLE_ROW_ELEMENTS``):
     the same numbers, layout by layout."""
-    arrays = {f.name: v for f in fields(parallel) if (v := getattr(parallel, f.name)) is not None and np.ndim(v)}
+    arrays = {f.name: v for f in fields(parallel) if (v := getattr(parallel, f.name)) is not None and ndim(v)}
     n = next(iter(arrays.values())).shape[0] if arrays else 0
     size = max(TABLE_ROW_ELEMENTS // operator_rows(model), 4)
-    if n <= size or any(np.shape(v) != (n,) for v in arrays.values()):
+    if n <= size or any(shape_of(v) != (n,) for v in arrays.values()):
         return _widest_layer_activation(model, dtypes, parallel)
     bounds = chunk_bounds(n, size)
     parts = [_widest_layer_activation(model, dtypes, replace(parallel, **{k: v[a:b] for k, v in arrays.items()}))
              for a, b in bounds]
-    if all(np.ndim(p) == 0 for p in parts) and all(p == parts[0] for p in parts):
+    if all(ndim(p) == 0 for p in parts) and all(p == parts[0] for p in parts):
         return parts[0]  # the same for every layout
     return np.concatenate([np.broadcast_to(p, (b - a,)) for p, (a, b) in zip(parts, bounds, strict=True)])
 
@@ -272,7 +273,7 @@ class DeviceMemory:
         inputs = np.asarray(input_tokens, dtype=float)
         kv = seqs * self.kv_per_sequence(inputs + np.asarray(output_tokens, dtype=float))
         act = np.minimum(seqs * inputs / self.cp, self.chunk) * self.per_token + seqs * self.logits
-        shape = broadcast_shape(np.shape(kv), np.shape(act), np.shape(capacity_bytes), np.shape(self.weights))
+        shape = broadcast_shape(shape_of(kv), shape_of(act), shape_of(capacity_bytes), shape_of(self.weights))
         return Footprint(*(broadcast_view(np.asarray(x, dtype=float), shape)
                            for x in (self.weights, kv, act, capacity_bytes)))
 
@@ -288,8 +289,8 @@ class DeviceMemory:
     def max_batches(self, input_tokens, output_tokens, capacities: list) -> list[np.ndarray]:
         """``max_batch`` at each of ``capacities``; over arrays the terms that do not depend on the capacity are
         computed once for all (each value computed as for one capacity)."""
-        if not (np.ndim(input_tokens) or np.ndim(output_tokens) or any(np.ndim(c) for c in capacities)
-                or np.ndim(self.weights) or np.ndim(self.groups) or np.ndim(self.cp)):
+        if not (ndim(input_tokens) or ndim(output_tokens) or any(ndim(c) for c in capacities)
+                or ndim(self.weights) or ndim(self.groups) or ndim(self.cp)):
             return [self._max_batch_one(float(input_tokens), float(output_tokens), float(c)) for c in capacities]
         S = np.asarray(input_tokens, dtype=float) / self.cp  # prompt tokens per device
         a = self.kv_per_sequence(np.asarray(input_tokens, dtype=float) + np.asarray(output_tokens, dtype=float)) \
@@ -315,8 +316,8 @@ class DeviceMemory:
         evaluation at n and n + 1 settles the integer exactly (the bisection this replaces needed ~18 calls).
         """
         limit = np.asarray(capacity_bytes, dtype=float)
-        shape = broadcast_shape(np.shape(batch), limit.shape, np.shape(self.weights), np.shape(self.groups),
-                                    np.shape(self.cp))
+        shape = broadcast_shape(shape_of(batch), limit.shape, shape_of(self.weights), shape_of(self.groups),
+                                    shape_of(self.cp))
         top = float(self.model.max_context_tokens)
         if shape == ():
             return self._max_context_one(float(batch), float(limit), top)
@@ -430,7 +431,7 @@ def place(capacities: list, amounts: list):
             put = left if t == last else np.minimum(left, np.maximum(free[t], 0))
             free[t] = free[t] - put
             left = left - put
-            safe = np.where(amount > 0, amount, 1.0)
-            parts.append(np.where(amount > 0, put / safe, 1.0 if t == 0 else 0.0))
+            safe = where_scalar(amount > 0, amount, 1.0)
+            parts.append(where_scalar(amount > 0, put / safe, 1.0 if t == 0 else 0.0))
         fractions.append(parts)
     return fractions

@@ -30,6 +30,7 @@ import numpy as np
 
 from genmodel.engine.inplace import fits, into
 from genmodel.engine.operators import OperatorTable, broadcast_shape, broadcast_view
+from genmodel.engine.scalars import broadcast_pair, ndim, shape_of
 
 BOUNDS = np.array(["compute", "memory", "power", "overhead"])
 
@@ -65,7 +66,7 @@ class Timing:
         Written as products of the comparisons (int8), the same indices as nested ``np.where`` at a fraction of
         the cost on large arrays (a data-dependent ``np.where`` branches per element)."""
         c, m, p, o = self.compute_s, self.memory_s, self.power_s, self.overhead_s
-        if np.ndim(p) == 0 and p == 0:  # no power bound on this device: 0 (compute), else 1 (memory) or 3
+        if ndim(p) == 0 and p == 0:  # no power bound on this device: 0 (compute), else 1 (memory) or 3
             compute = (c >= m) & (c >= o)
             return ~compute * (np.int8(3) - np.int8(2) * (m >= o).astype(np.int8))
         compute = (c >= m) & (c >= p) & (c >= o)
@@ -108,7 +109,7 @@ class Timing:
         """Per label (compute, memory, power, overhead): where ``_bound_index`` is that label's index, i.e.
         ``index == k``, built from the same comparisons (None for power on a device without a power model)."""
         c, m, p, o = self.compute_s, self.memory_s, self.power_s, self.overhead_s
-        if np.ndim(p) == 0 and p == 0:
+        if ndim(p) == 0 and p == 0:
             compute = (c >= m) & (c >= o)
             memory = m >= o
             rest = np.logical_or(compute, memory)  # overhead: neither
@@ -191,7 +192,7 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
                     table.act_bytes * inv_bandwidth["act"])
     if not unscaled:
         ideal_m = into(np.divide, ideal_m, scale)
-    ideal_c, ideal_m = np.broadcast_arrays(ideal_c, ideal_m)
+    ideal_c, ideal_m = broadcast_pair(ideal_c, ideal_m)
     does_work = _does_work(table)
     if drop_bytes:
         _drop_bytes(table)
@@ -203,7 +204,7 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     kv_eff = memory_efficiency if kv_memory_efficiency is None else kv_memory_efficiency
     memory = into(np.add, into(np.divide, ideal_m - kv_m, memory_efficiency), kv_m / kv_eff)
     ramp = kernels * memory_ramp_s
-    if fits(memory, np.shape(ramp)):  # + ramp where bytes move; elsewhere + 0, which leaves every value as it is
+    if fits(memory, shape_of(ramp)):  # + ramp where bytes move; elsewhere + 0, which leaves every value as it is
         _add_where(memory, ramp, ideal_m > 0)
     else:
         memory = memory + np.where(ideal_m > 0, ramp, 0.0)
@@ -214,7 +215,7 @@ def _timings(table: OperatorTable, ideal_c, ideal_m, compute, memory, overhead, 
              overlap, lean: bool = False) -> tuple[Timing, Timing]:
     """The realistic and ideal ``Timing`` from the compute, memory and overhead terms (``time_operators``);
     ``lean``: see ``time_operators``."""
-    capped = np.ndim(power_s) > 0 or power_s != 0  # without a power model the cap term is 0: skip it
+    capped = ndim(power_s) > 0 or power_s != 0  # without a power model the cap term is 0: skip it
     power = np.broadcast_to(np.asarray(power_s, dtype=float), ideal_c.shape) if capped else 0.0
     if lean and fits(ideal_c, ()) and fits(ideal_m, ideal_c.shape):
         return _lean_timings(table, ideal_c, ideal_m, compute, memory, overhead, power, capped, busy_efficiency,
@@ -286,8 +287,8 @@ def _time_operators(table: OperatorTable, ideal_c, kv_rows: np.ndarray, inv_band
     """``time_operators`` with the KV-cache terms computed on ``kv_rows`` only: on a row without KV bytes the read
     time is 0, and x + 0, x - 0 and 0 / e leave every value as it is, so each number is the one written out there."""
     extra = table.flops.ndim - 1
-    shape = broadcast_shape(table.weight_bytes.shape, np.shape(inv_bandwidth["weight"]),
-                                np.shape(inv_bandwidth["act"]), np.shape(inv_bandwidth["kv"]), np.shape(scale))
+    shape = broadcast_shape(table.weight_bytes.shape, shape_of(inv_bandwidth["weight"]),
+                                shape_of(inv_bandwidth["act"]), shape_of(inv_bandwidth["kv"]), shape_of(scale))
     ideal_m = np.empty(shape)
     np.multiply(table.weight_bytes, inv_bandwidth["weight"], out=ideal_m)
     kv_read = table.kv_bytes[kv_rows] * inv_bandwidth["kv"]
@@ -295,7 +296,7 @@ def _time_operators(table: OperatorTable, ideal_c, kv_rows: np.ndarray, inv_band
     ideal_m += table.act_bytes * inv_bandwidth["act"]
     if not unscaled:
         ideal_m /= scale
-    ideal_c, ideal_m = np.broadcast_arrays(ideal_c, ideal_m)
+    ideal_c, ideal_m = broadcast_pair(ideal_c, ideal_m)
     does_work = _does_work(table, kv_rows)
     if drop_bytes:
         _drop_bytes(table)
@@ -315,7 +316,7 @@ def _add_rows(out: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
     entry per row and as many axes as ``out`` (else as written; it broadcasts ``values`` otherwise): the same sums,
     each row updated as a basic-indexed view, without advanced indexing's gather and scatter (about twice as fast
     on a few rows of large arrays)."""
-    if np.ndim(values) != out.ndim or np.shape(values)[0] != len(rows):
+    if ndim(values) != out.ndim or shape_of(values)[0] != len(rows):
         out[rows] += values
         return
     for i, row in enumerate(rows.tolist()):
@@ -359,6 +360,6 @@ def _add_where(out: np.ndarray, values, where: np.ndarray) -> None:
 def _compute_s(ideal_c: np.ndarray, compute_efficiency, reuse: bool):
     """``ideal_c / compute_efficiency``, written into ``compute_efficiency`` when ``reuse`` and it is a fresh array of
     the result's shape (``inplace.fits``)."""
-    if reuse and fits(compute_efficiency, np.shape(ideal_c)):
+    if reuse and fits(compute_efficiency, shape_of(ideal_c)):
         return np.divide(ideal_c, compute_efficiency, out=compute_efficiency)
     return ideal_c / compute_efficiency

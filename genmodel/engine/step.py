@@ -49,6 +49,7 @@ from genmodel.engine.inputs import Setup
 from genmodel.engine.memory import kv_bytes_per_token_per_layer, stage_fraction
 from genmodel.engine.operators import OperatorTable, broadcast_shape, build_operators
 from genmodel.engine.roofline import Timing, time_operators
+from genmodel.engine.scalars import any_true, ndim, shape_of, where_scalar, zeros_like
 from genmodel.specs.dtypes import bytes_per_element
 
 LAYER_FREE = ("vocab_collectives", "pp_send")  # collectives that are not per layer
@@ -86,7 +87,7 @@ class StepResult:
 
     @property
     def comm_s(self) -> np.ndarray:
-        return sum(self.comm.values(), np.zeros_like(self.slot_s))
+        return sum(self.comm.values(), zeros_like(self.slot_s))
 
 
 class Stepper:
@@ -113,7 +114,7 @@ class Stepper:
         # narrower activations (fp4 weights with fp8 activations) run at the GEMM's own rate
         self.weight_only_scale = setup.engine.weight_only_scale if self.ab == 2 else 1.0
         self.net: Network | None = None
-        if bool(np.any(par.devices > 1)):
+        if any_true(par.devices > 1):
             domain = setup.platform.domain_size_with(hw) if setup.platform else None
             self.net = Network.of(hw, domain).scaled(setup.interconnect_scale)
 
@@ -146,14 +147,14 @@ class Stepper:
         s, net = self.s, self.net
         operands = (tokens, seqs, s.input_tokens, self.kv_layer, self.fraction,
                     *(getattr(s.par, f.name) for f in fields(s.par)), *(getattr(net, f.name) for f in fields(net)))
-        k = max(np.ndim(x) for x in operands)
-        if np.ndim(net.efficiency):
+        k = max(ndim(x) for x in operands)
+        if ndim(net.efficiency):
             return (self._collectives(net, phase, tokens, seqs),
                     self._collectives(net.scaled(efficiency=1.0), phase, tokens, seqs))
         efficiency = np.array([net.efficiency, 1.0]).reshape(2, *([1] * k))
         both = self._collectives(net.scaled(efficiency=efficiency), phase, tokens, seqs)
-        real = {name: v[0] if np.ndim(v) == k + 1 else v for name, v in both.items()}
-        ideal = {name: v[1] if np.ndim(v) == k + 1 else v for name, v in both.items()}
+        real = {name: v[0] if ndim(v) == k + 1 else v for name, v in both.items()}
+        ideal = {name: v[1] if ndim(v) == k + 1 else v for name, v in both.items()}
         return real, ideal
 
     def _padded(self, phase: str, m_seqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -165,10 +166,7 @@ class Stepper:
             replica = 2.0 ** np.ceil(np.log2(np.maximum(replica, 1.0)))
         linear = replica
         if phase == "decode" and e.decode_batch_buckets:
-            buckets = np.asarray(sorted(e.decode_batch_buckets), dtype=float)
-            index = _bucket_index(tuple(e.decode_batch_buckets), buckets, replica)  # past the largest: no padding
-            linear = np.where((index < len(buckets)) & (replica > 0),
-                              np.take(buckets, np.minimum(index, len(buckets) - 1)), replica)
+            linear = _captured(tuple(e.decode_batch_buckets), replica)
         return replica / groups, linear / groups
 
     def step(self, phase: str, seqs, new_tokens, contexts=None, chunk: Chunk | None = None) -> StepResult:
@@ -264,7 +262,7 @@ class Stepper:
             m_seqs, linear_seqs = self._padded(phase, seqs if seqs.shape == shape else seqs / micro)
         else:
             split = (self.overlap > 0) & (seqs + prompts >= 2)
-            micro = np.where(split, 2.0, 1.0)
+            micro = where_scalar(split, 2.0, 1.0)
             m_seqs, linear_seqs = self._padded(phase, seqs / micro)
         if chunk is not None:  # a step carrying prompt chunks runs its linear layers unpadded (no decode graph)
             linear_seqs = np.where(prompts > 0, m_seqs, linear_seqs)
@@ -295,7 +293,7 @@ class Stepper:
         # per-configuration arrays align on the trailing axes, so decode's leading [mean, final] axis broadcasts
         peaks = [s.hw.peak_flops_per_s[d] if d else np.inf for d in table.dtypes]
         power_s = s.power.min_time_s(table, self.placement) if s.power is not None else 0.0
-        if np.ndim(power_s) and not np.any(power_s):
+        if ndim(power_s) and not np.any(power_s):
             power_s = 0.0
         weight_only = _dequantizing_rows(tuple(table.kinds), tuple(table.names)) & self.weight_only
         fractions = compute_fractions(table, r.compute_efficiency, r.attention_efficiency, self.physics,
@@ -319,7 +317,7 @@ class Stepper:
         is_layer = _layer_rows(tuple(table.groups)).reshape(-1, *([1] * extra))
         count = table.count.reshape(-1, *([1] * extra))
         weights = count * np.where(is_layer, self.fraction, 1.0)
-        return weights if not np.any(g.split) else weights * g.micro
+        return weights if not any_true(g.split) else weights * g.micro
 
     def _slot(self, phase: str, g: _Shape, new_tokens, table, real, ideal, weights, ops=None,
               comm=None) -> StepResult:
@@ -335,10 +333,13 @@ class Stepper:
                 comm = tuple(_times(g, parts) for parts in self._collective_pair(phase, tokens, g.m_seqs))
         raw, ideal_raw = comm
         split, micro = g.split, g.micro
-        total = sum(raw.values(), np.zeros_like(ops))
-        ideal_total = sum(ideal_raw.values(), np.zeros_like(ops))
+        total = sum(raw.values(), zeros_like(ops))
+        ideal_total = sum(ideal_raw.values(), zeros_like(ops))
         # two-batch overlap: per micro-batch, min(f M', C') hidden under the other micro-batch's work
-        if g.general:
+        if type(split) in (bool, np.bool_):  # one configuration: np.where's value (x 1 or x 2, or 0), without it
+            hidden = micro * np.minimum(self.overlap * total / micro, ops / micro) if split else 0.0
+            ideal_hidden = micro * np.minimum(ideal_total / micro, ideal_ops / micro) if split else 0.0
+        elif g.general:
             hidden = np.where(split, micro * np.minimum(self.overlap * total / micro, ops / micro), 0.0)
             ideal_hidden = np.where(split, micro * np.minimum(ideal_total / micro, ideal_ops / micro), 0.0)
         else:  # no slot is split: the zeros np.where gives, in its shape
@@ -373,7 +374,7 @@ class _Shape:
     def general(self) -> bool:
         """Whether the slot's micro-batch terms take their general form: some slot is split, or there is one
         configuration (for which the general form is the cheaper); else no slot is split and micro is 1 everywhere."""
-        return np.ndim(self.split) == 0 or bool(np.any(self.split))
+        return ndim(self.split) == 0 or any_true(self.split)
 
 
 @functools.lru_cache(maxsize=256)
@@ -395,12 +396,25 @@ def _buckets_below(buckets: tuple[int, ...]) -> np.ndarray | None:
     return below
 
 
+def _captured(buckets: tuple[int, ...], replica):
+    """The batch a decode graph captured at ``buckets`` runs ``replica`` sequences at: the smallest bucket at least
+    ``replica`` (past the largest, or for no sequences: ``replica`` itself). For a single NumPy value, the same
+    number by the sorted array's own search and an index (a NumPy scalar, in place of np.where's 0-d array)."""
+    ordered = np.asarray(sorted(buckets), dtype=float)
+    if type(replica) is np.float64:
+        index = int(ordered.searchsorted(replica))  # (np.searchsorted on one value, without the dispatch)
+        return ordered[min(index, len(ordered) - 1)] if index < len(ordered) and replica > 0 else replica
+    index = _bucket_index(buckets, ordered, replica)
+    return np.where((index < len(ordered)) & (replica > 0), np.take(ordered, np.minimum(index, len(ordered) - 1)),
+                    replica)
+
+
 def _bucket_index(buckets: tuple[int, ...], ordered: np.ndarray, values) -> np.ndarray:
     """``np.searchsorted(ordered, values)`` (``ordered``: the sorted ``buckets`` as floats), from a table per whole
     number for whole-number buckets: a bucket b is below a value v exactly when it is below ceil(v), so the count is
     the table's at ceil(v), clipped to the table (0 below it, every bucket above it); one gather in place of a
     binary search with a branch per step. Other cases go to ``np.searchsorted``."""
-    below = _buckets_below(buckets) if np.ndim(values) else None
+    below = _buckets_below(buckets) if ndim(values) else None
     if below is None or not np.isfinite(values).all():
         return np.searchsorted(ordered, values)
     whole = np.ceil(values)
@@ -421,7 +435,7 @@ def _times(g: _Shape, parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     product's shape as it is where no slot is split: micro is 1 there, and x 1 leaves every value as it is)."""
     if g.general:
         return {k: g.micro * v for k, v in parts.items()}
-    shape = np.shape(g.micro)
+    shape = shape_of(g.micro)
     return {k: v if isinstance(v, np.ndarray) and v.ndim and v.shape == broadcast_shape(v.shape, shape)
             else g.micro * v for k, v in parts.items()}
 
@@ -430,7 +444,7 @@ def _multiply_rows(out: np.ndarray, rows: list[int], weights: np.ndarray, values
     """``out[rows] = weights[rows] * values`` for distinct ``rows`` along the first axis, each row's product written
     into its basic-indexed view of ``out`` where ``weights`` has a row per row of ``out`` and ``values`` one entry per
     row (else as written): the same products, without advanced indexing's gather, temporary and scatter."""
-    if np.ndim(weights) == 0 or len(weights) != len(out) or np.ndim(values) == 0 or len(values) != len(rows):
+    if ndim(weights) == 0 or len(weights) != len(out) or ndim(values) == 0 or len(values) != len(rows):
         out[rows] = weights[rows] * values
         return
     for i, row in enumerate(rows):
@@ -443,7 +457,9 @@ def _summed(weights: np.ndarray, real: Timing, ideal: Timing) -> list[np.ndarray
 
 
 def _scaled(parts: dict[str, np.ndarray], total, exposed) -> dict[str, np.ndarray]:
-    """Each collective's share of the exposed time (proportional to its own time)."""
+    """Each collective's share of the exposed time (proportional to its own time); no collective: no factor."""
+    if not parts:
+        return {}
     factor = _exposed_factor(total, exposed)
     return {k: v * factor for k, v in parts.items()}
 
@@ -451,10 +467,12 @@ def _scaled(parts: dict[str, np.ndarray], total, exposed) -> dict[str, np.ndarra
 def _exposed_factor(total, exposed):
     """``np.where(total > 0, exposed / np.where(total > 0, total, 1.0), 0.0)``: for arrays, the quotient where
     ``total`` > 0 and 0 elsewhere, by a masked division into zeros (no selects; the same numbers)."""
-    if np.ndim(total) == 0 or np.ndim(exposed) == 0:
+    if ndim(total) == 0 and ndim(exposed) == 0:  # one configuration: the quotient or 0.0, as a 0-d array
+        return np.array(exposed / total if total > 0 else 0.0, dtype=float)
+    if ndim(total) == 0 or ndim(exposed) == 0:
         return np.where(total > 0, exposed / np.where(total > 0, total, 1.0), 0.0)
     positive = total > 0
-    same_shape = np.shape(exposed) == np.shape(total)
+    same_shape = shape_of(exposed) == shape_of(total)
     if positive.all():
         return exposed / total if same_shape else np.where(positive, exposed / total, 0.0)
     if same_shape:
@@ -464,5 +482,5 @@ def _exposed_factor(total, exposed):
             factor = exposed / total
         np.putmask(factor, ~positive, 0.0)  # (the assignment factor[~positive] = 0.0, in about half its time)
         return factor
-    factor = np.zeros(broadcast_shape(np.shape(total), np.shape(exposed)))
+    factor = np.zeros(broadcast_shape(shape_of(total), shape_of(exposed)))
     return np.divide(exposed, total, out=factor, where=positive)

@@ -59,11 +59,19 @@ class Band:
 
     def times_unchecked(self, value):
         """``times`` for a caller that has set ``np.errstate(invalid="ignore")`` itself (once for many figures)."""
-        return np.asarray(value) * math.exp(-self.high), np.asarray(value) * math.exp(-self.low)
+        value = _operand(value)
+        return value * math.exp(-self.high), value * math.exp(-self.low)
 
     def rates_unchecked(self, value):
         """``rates`` for a caller that has set ``np.errstate(invalid="ignore")`` itself."""
-        return np.asarray(value) * math.exp(self.low), np.asarray(value) * math.exp(self.high)
+        value = _operand(value)
+        return value * math.exp(self.low), value * math.exp(self.high)
+
+
+def _operand(value):
+    """``np.asarray(value)`` as a factor of a product with a Python float: a float64 NumPy scalar as it is (its product
+    is the one the 0-d array gives, the same NumPy scalar), without making the 0-d array."""
+    return value if type(value) is np.float64 else np.asarray(value)
 
 
 NO_BAND = Band(-math.inf, math.inf, 0, "no held-out measurements: no band")
