@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genmodel.engine.operators import broadcast_shape
+from genmodel.engine.scalars import any_true, shape_of
 from genmodel.errors import ConfigurationError
 from genmodel.specs.hardware import HardwareSpec
 
@@ -143,7 +144,9 @@ def _inside_only(n_out, inside: np.ndarray, m) -> bool:
     combination would broadcast to (so returning it gives the same array)."""
     if not inside.ndim:
         return not n_out > 1
-    return not np.any(n_out > 1) and inside.shape == broadcast_shape(inside.shape, np.shape(n_out), np.shape(m))
+    # (any_true, shape_of: np.any's and np.shape's answers without their dispatch; n_out is often a 0-d array here,
+    # inside having the [real, ideal] axis of ``genmodel.engine.step``'s one-pass collectives)
+    return not any_true(n_out > 1) and inside.shape == broadcast_shape(inside.shape, shape_of(n_out), shape_of(m))
 
 
 def reduce_scatter(net: Network, m, n):

@@ -18,6 +18,7 @@ import numpy as np
 from genmodel.engine.collectives import Network, all_gather, all_reduce, all_to_all, point_to_point
 from genmodel.engine.operators import broadcast_shape
 from genmodel.engine.parallel import Parallelism
+from genmodel.engine.scalars import any_true, ndim
 from genmodel.specs.model import ModelSpec
 
 
@@ -55,7 +56,7 @@ def layer_collectives(model: ModelSpec, net: Network, par: Parallelism, tokens, 
                                                                                tp), 0.0)
     out["vocab_collectives"] = ar + gather
     cp = np.asarray(par.cp, dtype=float)
-    if (cp > 1 if single else np.any(cp > 1)):
+    if (cp > 1 if single else any_true(cp > 1)):
         # the cp ranks sit tp apart: a domain holds D / tp of them
         cp_net = net.scaled(domain=np.maximum(np.floor(net.domain / tp), 1))
         if phase == "prefill":  # all-gather every rank's keys and values of the prompt, per layer
@@ -85,7 +86,7 @@ _ZERO.setflags(write=False)
 def _all_single(*values) -> bool:
     """True when every value is a single number (a Python number or a 0-d array): then a collective whose group is
     one device is the 0-d zero ``np.where(condition, cost, 0.0)`` would give, without computing the cost."""
-    return all(type(v) in (int, float, bool) or np.ndim(v) == 0 for v in values)
+    return not any(map(ndim, values))  # (every np.ndim is 0, by ``ndim``: np.ndim's answer without its dispatch)
 
 
 def pp_send(net: Network, par: Parallelism, tokens, H: int, ab: float):

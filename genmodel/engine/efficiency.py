@@ -33,6 +33,7 @@ Defaults and their sources are in ``KIND_PHYSICS`` and docs/formulas.md; every p
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,7 @@ import numpy as np
 from genmodel.engine.inplace import into, owned
 from genmodel.engine.memo import IdentityCache
 from genmodel.engine.operators import OperatorTable, broadcast_shape
+from genmodel.engine.scalars import clip
 from genmodel.specs.hardware import HardwareSpec
 
 MIB = 2.0**20
@@ -135,7 +137,7 @@ def _m_side(m, physics: Physics) -> tuple[np.ndarray, np.ndarray]:
     m = np.maximum(np.asarray(m, dtype=float), 1.0)
     # 2 ** ceil(log2 m) as exp2: the same powers of two (exact for every whole exponent, and inf and NaN alike)
     # at a sixth of the cost of the general power
-    tile_m = np.clip(np.exp2(np.ceil(np.log2(m))), float(physics.matrix_unit_rows), float(physics.gemm_tile[0]))
+    tile_m = clip(np.exp2(np.ceil(np.log2(m))), float(physics.matrix_unit_rows), float(physics.gemm_tile[0]))
     steps = np.ceil(m / tile_m)
     return m / (steps * tile_m), steps
 
@@ -192,6 +194,19 @@ def _nan_to_one(x: np.ndarray) -> np.ndarray:
     """``np.nan_to_num(x, nan=1.0)`` of a fresh array (rows picked by index), in place and only when ``x`` holds a
     value that is not finite (the usual case has none: one check instead of nan_to_num's six passes)."""
     return x if np.isfinite(x).all() else np.nan_to_num(x, copy=False, nan=1.0)
+
+
+# values per row of a GEMM shape column from which ``_side`` may compute a side once per distinct key: below it an
+# array operation costs about the same on fewer rows, so the gathers back would only add to the work
+GATHER_FROM = 64
+
+
+def _gather_keys(keys: tuple | None, shape: tuple[int, ...]) -> tuple | None:
+    """``keys`` for ``_side`` when a row of the GEMM shape column of ``shape`` (rows first) holds at least
+    ``GATHER_FROM`` values, else None (every row computed: the same numbers, element by element)."""
+    if keys is None or math.prod(shape[1:]) < GATHER_FROM:
+        return None
+    return keys
 
 
 def _side(side, values, rows: np.ndarray, keys: tuple | None, physics: Physics, ops: int):
@@ -264,8 +279,8 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
         if physics.gemm_tile is None or table.gemm_m_keys is None:
             shape_factor = gemm_shape_factor(_nan_to_one(m(gemm_rows)), _nan_to_one(n(gemm_rows)), physics)
         else:
-            sides = (*_side(_m_side, m, gemm_rows, table.gemm_m_keys, physics, 9),
-                     *_side(_n_side, n, gemm_rows, table.gemm_n_keys, physics, 5))
+            sides = (*_side(_m_side, m, gemm_rows, _gather_keys(table.gemm_m_keys, m_shape), physics, 9),
+                     *_side(_n_side, n, gemm_rows, _gather_keys(table.gemm_n_keys, n_shape), physics, 5))
     if len(attention_rows):
         s = _nan_to_one(m(attention_rows))  # prefill: S query tokens per sequence
     if consume:

@@ -57,7 +57,7 @@ from genmodel.engine.operators import chunk_bounds, operator_rows
 from genmodel.engine.parallel import Parallelism
 from genmodel.engine.result import Estimate
 from genmodel.engine.roofline import BOUNDS
-from genmodel.engine.scalars import ndim, shape_of
+from genmodel.engine.scalars import clip, ndim, shape_of
 from genmodel.engine.step import Stepper, StepResult
 from genmodel.engine.uncertainty import MEMORY_BAND_BYTES, Band, band
 from genmodel.errors import DoesNotFitError
@@ -316,7 +316,7 @@ def _timing(s: Setup, mem: MemoryView, final_step: bool = True, wanted: frozense
     b = s.batch / par.attention_groups  # sequences per attention group
     # micro-batches: prefill through the pipeline (default min(b, pp)); decode keeps pp of them in flight
     m_pre = np.asarray(par.micro_batches, dtype=float) if par.micro_batches is not None else np.minimum(b, pp)
-    m_pre = np.clip(np.floor(m_pre), 1, np.maximum(b, 1))
+    m_pre = clip(np.floor(m_pre), 1, np.maximum(b, 1))
     m_dec = np.maximum(np.minimum(pp, np.floor(b)), 1)
     prompt = s.input_tokens
     if s.engine.prompt_buckets == "pow2":  # compiled engines prefill the prompt padded to its bucket
@@ -557,9 +557,15 @@ def _full(shape: tuple[int, ...]):
 def _single(x) -> np.ndarray:
     """``np.asarray(x).reshape(())``: a 0-d array as it is (a reshape would give a view of the same one value), and
     the 0-d array ``np.asarray`` makes of a NumPy scalar or Python number as it is (the same one value)."""
+    if type(x) in _SCALARS:  # (np.asarray gives a 0-d array: no shape to look at)
+        return np.asarray(x)
     if type(x) is not np.ndarray:
         x = np.asarray(x)
     return x if x.shape == () else x.reshape(())
+
+
+# Python and NumPy number types of single metric values (``_single``)
+_SCALARS = frozenset({bool, int, float, np.bool_, np.float64, np.int64})
 
 
 def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dict[str, Band],

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
-from dataclasses import fields as dataclass_fields
 
 import numpy as np
 
@@ -24,7 +23,7 @@ from genmodel.economics.energy import PowerModel
 from genmodel.economics.tco import CostAssumptions
 from genmodel.engine.memo import IdentityCache
 from genmodel.engine.operators import DTypes
-from genmodel.engine.parallel import Parallelism
+from genmodel.engine.parallel import Parallelism, layout_values
 from genmodel.engine.realism import Realism, resolve_engine, resolve_realism
 from genmodel.errors import ConfigurationError, InputTypeError
 from genmodel.specs.checks import at_least, positive, scalar, whole
@@ -183,11 +182,10 @@ def _check_layout(parallel: Parallelism, model: ModelSpec, num_devices: int | No
     if parallel.__dict__.get("_derived") is None:
         parallel.check(model, num_devices)
         return
-    values = tuple(getattr(parallel, name) for name in _LAYOUT_FIELDS)
+    values = layout_values(parallel)
     _CHECKED.get((model,), (*values, num_devices), lambda: parallel.check(model, num_devices) or True)
 
 
-_LAYOUT_FIELDS = tuple(f.name for f in dataclass_fields(Parallelism))
 _CHECKED = IdentityCache(256)
 
 

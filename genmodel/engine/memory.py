@@ -42,7 +42,7 @@ from genmodel.engine.operators import (
     chunk_bounds,
     operator_rows,
 )
-from genmodel.engine.parallel import SINGLE_DEVICE, Parallelism
+from genmodel.engine.parallel import SINGLE_DEVICE, Parallelism, layout_values
 from genmodel.engine.scalars import ndim, shape_of, where_scalar
 from genmodel.specs.dtypes import bytes_per_element
 from genmodel.specs.model import ModelSpec
@@ -98,14 +98,13 @@ def kv_bytes_per_token_per_layer(model: ModelSpec, kv_dtype: str, parallel: Para
 _ACTIVATION_CACHE: dict = {}  # (id(model), dtypes, layout) -> (model, bytes): the model kept, so its id stays its own
 _DEVICE_CACHE: dict = {}  # (id(model), dtypes, layout) -> (model, DeviceMemory's layout constants), likewise
 _CACHE_SIZE = 256
-_LAYOUT_FIELDS = tuple(f.name for f in fields(Parallelism))
 _PLAIN = (int, float, bool, type(None))
 
 
 def _layout_key(parallel: Parallelism) -> tuple:
     """The layout's content: its values when all are plain Python numbers (immutable), else each field's shape and
     bytes (arrays may be changed in place after the layout was made, so their content is the key)."""
-    values = tuple(getattr(parallel, name) for name in _LAYOUT_FIELDS)
+    values = layout_values(parallel)
     if all(type(v) in _PLAIN for v in values):
         return values
     return tuple((shape_of(v), np.asarray(v).tobytes()) if v is not None else None for v in values)

@@ -457,8 +457,14 @@ _ROW_COUNTS = IdentityCache(256)
 def _value(x):
     """``x`` as float64: a Python float for a single value (its +, -, *, / round exactly as NumPy's do, at a
     fraction of the cost of 0-d array arithmetic), else a float array."""
+    if type(x) in _EXACT_FLOATS or (type(x) is int and -_EXACT_INT <= x <= _EXACT_INT):
+        return float(x)  # (the value float64 conversion gives: the same float, or an int float64 holds exactly)
     a = np.asarray(x, dtype=float)
     return float(a) if a.ndim == 0 else a
+
+
+_EXACT_FLOATS = (float, np.float64)  # types whose float() is the value itself
+_EXACT_INT = 2**53  # every int of at most this magnitude is a float64 exactly
 
 
 def _gemm(rows, c: _Ctx, name, label, n, tokens, k_in, n_out, *, heads=1.0, kv=0.0, wb=None, dtype=None):

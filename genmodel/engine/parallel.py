@@ -29,6 +29,8 @@ A layout of plain Python numbers (immutable) remembers its derived figures (``st
 from __future__ import annotations
 
 import copy
+import functools
+import operator
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from typing import Any
@@ -43,6 +45,28 @@ MAX_DEGREE = 2**20  # far above any system; keeps device counts exact integers
 
 
 MAX_IMBALANCE = 1e300  # the fast path's bound (finite); larger values take the full check
+
+
+@functools.lru_cache(maxsize=16)
+def _fields_getter(cls: type) -> operator.attrgetter:
+    """A getter of the fields of the dataclass ``cls`` (two or more), giving their values as a tuple in field order."""
+    names = tuple(f.name for f in dataclass_fields(cls))
+    if len(names) < 2:  # (attrgetter of one name gives the value itself, not a tuple)
+        raise TypeError(f"{cls.__name__} has fewer than two fields")
+    return operator.attrgetter(*names)
+
+
+def field_values(obj) -> tuple:
+    """``tuple(getattr(obj, f.name) for f in dataclasses.fields(obj))`` of a dataclass with two or more fields (a
+    ``Parallelism``, a ``Network``), by a getter made once per class in place of a ``fields`` call and a generator
+    per call."""
+    return _fields_getter(type(obj))(obj)
+
+
+def layout_values(parallel: Parallelism) -> tuple:
+    """``tuple(getattr(parallel, f.name) for f in dataclasses.fields(Parallelism))``: the values of the layout's
+    fields in field order (a subclass's own fields left out), by one getter."""
+    return _LAYOUT_VALUES(parallel)
 
 
 def _number(value: object) -> bool:
@@ -185,7 +209,7 @@ class Parallelism:
             whole("micro_batches", self.micro_batches)
         if not (type(self.head_ranks) is int and 0 <= self.head_ranks <= 64):
             whole("head_ranks", self.head_ranks, 0, 64)
-        if all(type(getattr(self, f.name)) in (int, float, bool, type(None)) for f in dataclass_fields(self)):
+        if all(type(v) in (int, float, bool, type(None)) for v in field_values(self)):
             object.__setattr__(self, "_derived", {})  # derived figures are remembered (see _memo)
 
     def check(self, model: ModelSpec, num_devices: int | None = None) -> None:
@@ -260,3 +284,6 @@ def _not_dividing(a, b) -> np.ndarray:
 
 
 SINGLE_DEVICE = Parallelism()
+
+
+_LAYOUT_VALUES = operator.attrgetter(*(f.name for f in dataclass_fields(Parallelism)))

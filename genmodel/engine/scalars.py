@@ -7,6 +7,7 @@ and flags), skipping that call's Python-level wrapper where the argument is a ca
 NumPy otherwise:
 
 * ``any_true(x)``: ``bool(np.any(x))``.
+* ``clip(x, low, high)``: ``np.clip(x, low, high)`` (both bounds given).
 * ``broadcast_pair(a, b)``: ``np.broadcast_arrays(a, b)`` (the two arrays themselves where they have one shape).
 * ``ndim(x)``: ``np.ndim(x)``.
 * ``shape_of(x)``: ``np.shape(x)``.
@@ -18,6 +19,11 @@ NumPy otherwise:
 from __future__ import annotations
 
 import numpy as np
+
+try:  # the ufunc np.clip calls (numpy/_core/_methods.py ``_clip``); a private name of NumPy 2, absent from NumPy 1
+    from numpy._core.umath import clip as _clip_ufunc
+except ImportError:  # (then ``clip`` is ``np.clip``)
+    _clip_ufunc = None
 
 _BOOLS = (bool, np.bool_)
 _FLOATS = (float, np.float64)
@@ -32,6 +38,17 @@ def any_true(x) -> bool:
     if type(x) is np.ndarray:
         return bool(x.any())
     return bool(np.any(x))
+
+
+def clip(x, low, high):
+    """``np.clip(x, low, high)`` with both bounds given (not None): for a float64 array or NumPy float64 scalar, the
+    clip ufunc that ``np.clip`` ends in (through ``ndarray.clip`` and NumPy's ``_clip``, which for a float ``x`` and
+    two bounds calls it as ``clip(x, low, high)``), without the wrappers; anything else, and everything under a NumPy
+    without that ufunc, through ``np.clip``."""
+    if _clip_ufunc is not None and low is not None and high is not None and (
+            type(x) is np.float64 or (type(x) is np.ndarray and x.dtype == np.float64)):
+        return _clip_ufunc(x, low, high)
+    return np.clip(x, low, high)
 
 
 def broadcast_pair(a, b) -> tuple:

@@ -48,6 +48,7 @@ from genmodel.engine.efficiency import Physics, compute_fractions
 from genmodel.engine.inputs import Setup
 from genmodel.engine.memory import kv_bytes_per_token_per_layer, stage_fraction
 from genmodel.engine.operators import OperatorTable, broadcast_shape, build_operators
+from genmodel.engine.parallel import field_values
 from genmodel.engine.roofline import Timing, time_operators
 from genmodel.engine.scalars import any_true, ndim, shape_of, where_scalar, zeros_like
 from genmodel.specs.dtypes import bytes_per_element
@@ -145,9 +146,9 @@ class Stepper:
         values): every value is computed element by element as in two passes (the terms without the efficiency
         once, for both); a value without that axis serves both (two passes only where the efficiency is an array)."""
         s, net = self.s, self.net
-        operands = (tokens, seqs, s.input_tokens, self.kv_layer, self.fraction,
-                    *(getattr(s.par, f.name) for f in fields(s.par)), *(getattr(net, f.name) for f in fields(net)))
-        k = max(ndim(x) for x in operands)
+        operands = (tokens, seqs, s.input_tokens, self.kv_layer, self.fraction, *field_values(s.par),
+                    *field_values(net))
+        k = max(map(ndim, operands))
         if ndim(net.efficiency):
             return (self._collectives(net, phase, tokens, seqs),
                     self._collectives(net.scaled(efficiency=1.0), phase, tokens, seqs))
