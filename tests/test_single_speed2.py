@@ -4,7 +4,6 @@ calls and expressions they replace give."""
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -13,28 +12,12 @@ import genmodel
 from genmodel.engine.estimate import decode_contexts
 from genmodel.engine.scalars import any_true, broadcast_pair, ndim, shape_of, where_scalar, zeros_like
 from genmodel.engine.step import _bucket_index, _exposed_factor, _scaled
+from tests.same_values import same as _same
 
 VALUES = [1.5, -0.0, 0.0, 3, True, False, np.float64(2.25), np.float64(-0.0), np.float64(np.nan), np.int64(7),
           np.bool_(True), np.bool_(False), np.array(4.0), np.array(0.0), np.array([5.0, 0.0]), np.zeros((2, 3)),
           np.array([[6]]), np.arange(6.0).reshape(2, 3)[:, ::2], np.array([True, False]), np.zeros(0),
           np.float32(1.0), [1.0, 2.0], (3,), np.array(np.nan)]
-
-
-def _same(a, b) -> None:
-    """The same type, dtype, shape, values (NaN equal), sign bits, memory order and flags."""
-    assert type(a) is type(b)
-    if isinstance(a, (np.ndarray, np.generic)):
-        assert a.dtype == b.dtype and a.shape == b.shape
-        assert np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
-        if a.dtype.kind == "f":
-            assert np.array_equal(np.signbit(a), np.signbit(b))
-    else:
-        assert a == b or (a != a and b != b)
-    if isinstance(a, np.ndarray):
-        with warnings.catch_warnings():  # (reading a broadcast view's writeable flag warns of a future change)
-            warnings.simplefilter("ignore", FutureWarning)
-            assert a.strides == b.strides and a.flags.writeable == b.flags.writeable
-        assert a.flags.c_contiguous == b.flags.c_contiguous and a.flags.owndata == b.flags.owndata
 
 
 @pytest.mark.parametrize("x", VALUES)

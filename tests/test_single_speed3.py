@@ -3,7 +3,6 @@ calls and expressions they replace give."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import fields
 
 import numpy as np
@@ -17,30 +16,12 @@ from genmodel.engine.estimate import _single
 from genmodel.engine.operators import _value, broadcast_shape
 from genmodel.engine.parallel import Parallelism, field_values, layout_values
 from genmodel.engine.scalars import clip
+from tests.same_values import same as _same
 
 VALUES = [1.5, -0.0, 0.0, 3, 0, -7, 2**53, 2**53 + 1, -(2**53) - 1, 10**30, True, False, np.float64(2.25),
           np.float64(-0.0), np.float64(np.nan), np.float64(np.inf), np.int64(7), np.bool_(True), np.float32(1.5),
           np.array(4.0), np.array(-0.0), np.array([5.0, 0.0]), np.zeros((2, 3)), np.array([[6]]), None, [1.0, 2.0],
           (3,), np.array(np.nan)]
-
-
-def _same(a, b) -> None:
-    """The same type, dtype, shape, values (NaN equal), sign bits, memory order and flags."""
-    assert type(a) is type(b)
-    if isinstance(a, (np.ndarray, np.generic)):
-        assert a.dtype == b.dtype and a.shape == b.shape
-        assert np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
-        if a.dtype.kind == "f":
-            assert np.array_equal(np.signbit(a), np.signbit(b))
-    else:
-        assert a == b or (a != a and b != b)
-        if isinstance(a, float):
-            assert np.signbit(a) == np.signbit(b)
-    if isinstance(a, np.ndarray):
-        with warnings.catch_warnings():  # (reading a broadcast view's writeable flag warns of a future change)
-            warnings.simplefilter("ignore", FutureWarning)
-            assert a.strides == b.strides and a.flags.writeable == b.flags.writeable
-        assert a.flags.c_contiguous == b.flags.c_contiguous and a.flags.owndata == b.flags.owndata
 
 
 def _old_single(x):
