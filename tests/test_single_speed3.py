@@ -14,7 +14,7 @@ from genmodel.engine.collectives import Network, _inside_only
 from genmodel.engine.communication import _all_single
 from genmodel.engine.estimate import _single
 from genmodel.engine.operators import _value, broadcast_shape
-from genmodel.engine.parallel import Parallelism, field_values, layout_values
+from genmodel.engine.parallel import Parallelism, field_values
 from genmodel.engine.scalars import clip
 from tests.same_values import same as _same
 
@@ -97,9 +97,9 @@ def test_field_values_are_the_fields_in_order(obj):
     assert all(g is w for g, w in zip(got, want, strict=True))
 
 
-def test_layout_values_are_parallelisms_fields():
+def test_a_layouts_field_values_are_parallelisms_fields():
     par = Parallelism(2, 1, 4, 3, True, 1.25, 0.0, 2, 1)
-    got = layout_values(par)
+    got = field_values(par)
     assert type(got) is tuple and got == tuple(getattr(par, f.name) for f in fields(Parallelism))
 
 

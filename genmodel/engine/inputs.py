@@ -23,7 +23,7 @@ from genmodel.economics.energy import PowerModel
 from genmodel.economics.tco import CostAssumptions
 from genmodel.engine.memo import IdentityCache
 from genmodel.engine.operators import DTypes
-from genmodel.engine.parallel import Parallelism, layout_values
+from genmodel.engine.parallel import Parallelism, field_values
 from genmodel.engine.realism import Realism, resolve_engine, resolve_realism
 from genmodel.errors import ConfigurationError, InputTypeError
 from genmodel.specs.checks import at_least, positive, scalar, whole
@@ -182,7 +182,7 @@ def _check_layout(parallel: Parallelism, model: ModelSpec, num_devices: int | No
     if parallel.__dict__.get("_derived") is None:
         parallel.check(model, num_devices)
         return
-    values = layout_values(parallel)
+    values = field_values(parallel)
     _CHECKED.get((model,), (*values, num_devices), lambda: parallel.check(model, num_devices) or True)
 
 

@@ -42,7 +42,7 @@ from genmodel.engine.operators import (
     chunk_bounds,
     operator_rows,
 )
-from genmodel.engine.parallel import SINGLE_DEVICE, Parallelism, layout_values
+from genmodel.engine.parallel import SINGLE_DEVICE, Parallelism, field_values
 from genmodel.engine.scalars import ndim, shape_of, where_scalar
 from genmodel.specs.dtypes import bytes_per_element
 from genmodel.specs.model import ModelSpec
@@ -104,7 +104,7 @@ _PLAIN = (int, float, bool, type(None))
 def _layout_key(parallel: Parallelism) -> tuple:
     """The layout's content: its values when all are plain Python numbers (immutable), else each field's shape and
     bytes (arrays may be changed in place after the layout was made, so their content is the key)."""
-    values = layout_values(parallel)
+    values = field_values(parallel)
     if all(type(v) in _PLAIN for v in values):
         return values
     return tuple((shape_of(v), np.asarray(v).tobytes()) if v is not None else None for v in values)
@@ -243,25 +243,23 @@ class DeviceMemory:
          self.groups, self.cp) = constants
 
     def kv_per_sequence(self, context):
-        """KV bytes of one sequence holding ``context`` tokens, on one device."""
+        """KV bytes of one sequence holding ``context`` tokens, on one device: fraction x sum(c x min(ctx, w)) x
+        kv_layer / cp, each operation in that order written into the temporary it updates where that already has
+        the result's shape (``inplace.into``: the numbers of the plain expression)."""
         ctx = np.asarray(context, dtype=float)
-        held = sum(c * np.minimum(ctx, w) for w, c in zip(self.windows, self.counts, strict=True))
-        return self.fraction * held * self.kv_layer / self.cp
-
-    def _total(self, seqs, input_tokens, output_tokens):
-        """``Footprint.total_bytes`` for ``seqs`` sequences per device, without building the ``Footprint``: the
-        operations of ``seqs * kv_per_sequence(input_tokens + output_tokens) + act`` (``footprint``) in the same
-        order, each written into the temporary it updates where that already has the result's shape."""
-        ctx = np.asarray(input_tokens + output_tokens, dtype=float)
         held = None
         for w, c in zip(self.windows, self.counts, strict=True):  # sum(c x min(ctx, w)), from 0
             term = into(np.multiply, np.minimum(ctx, w), c)
             held = into(np.add, term, 0) if held is None else into(np.add, held, term)
         if held is None:  # no layer holds KV
-            kv = seqs * (self.fraction * 0 * self.kv_layer / self.cp)
-        else:
-            kv = into(np.multiply, into(np.divide, into(np.multiply, into(
-                np.multiply, held, self.fraction), self.kv_layer), self.cp), seqs)
+            return self.fraction * 0 * self.kv_layer / self.cp
+        return into(np.divide, into(np.multiply, into(np.multiply, held, self.fraction), self.kv_layer), self.cp)
+
+    def _total(self, seqs, input_tokens, output_tokens):
+        """``Footprint.total_bytes`` for ``seqs`` sequences per device, without building the ``Footprint``: the
+        operations of ``seqs * kv_per_sequence(input_tokens + output_tokens) + act`` (``footprint``) in the same
+        order, each written into the temporary it updates where that already has the result's shape."""
+        kv = into(np.multiply, self.kv_per_sequence(input_tokens + output_tokens), seqs)
         act = np.multiply(seqs, input_tokens)
         act = into(np.add, into(np.multiply, into(np.minimum, into(np.divide, act, self.cp), self.chunk),
                                 self.per_token), seqs * self.logits)

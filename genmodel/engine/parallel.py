@@ -63,12 +63,6 @@ def field_values(obj) -> tuple:
     return _fields_getter(type(obj))(obj)
 
 
-def layout_values(parallel: Parallelism) -> tuple:
-    """``tuple(getattr(parallel, f.name) for f in dataclasses.fields(Parallelism))``: the values of the layout's
-    fields in field order (a subclass's own fields left out), by one getter."""
-    return _LAYOUT_VALUES(parallel)
-
-
 def _number(value: object) -> bool:
     """A plain Python int or float (not bool, not an array)."""
     return type(value) is float or type(value) is int
@@ -285,5 +279,3 @@ def _not_dividing(a, b) -> np.ndarray:
 
 SINGLE_DEVICE = Parallelism()
 
-
-_LAYOUT_VALUES = operator.attrgetter(*(f.name for f in dataclass_fields(Parallelism)))

@@ -60,11 +60,15 @@ def _own_cell_only(rs: list[dict[str, Any]]) -> frozenset[str]:
     return frozenset(e for e in {x["engine"] for x in rs} if e and not get_engine(e).fittable)
 
 
+def _cell_records(rs: Iterable[dict[str, Any]]) -> list[tuple[str, str, str, float, str]]:
+    """``residuals`` as the records ``uncertainty.build`` takes: (kind, engine, phase, log error, hold-out group)."""
+    return [(x["kind"], x["engine"], x["phase"], x["r"], x["holdout"]) for x in rs]
+
+
 def make_bands(records: Table, served: bool = False) -> dict[str, dict]:
     """The band cells from held-out records (``served``: of the served-traffic rows)."""
     rs = residuals(records, served)
-    return uncertainty.build([(x["kind"], x["engine"], x["phase"], x["r"], x["holdout"]) for x in rs],
-                             own_cell_only=_own_cell_only(rs))
+    return uncertainty.build(_cell_records(rs), own_cell_only=_own_cell_only(rs))
 
 
 def coverage(records: Table, served: bool = False) -> dict[str, Any]:
@@ -75,9 +79,7 @@ def coverage(records: Table, served: bool = False) -> dict[str, Any]:
     hits: dict[str, list[bool]] = {}
     per_group: list[float] = []
     for g in groups:
-        cells = uncertainty.build([(x["kind"], x["engine"], x["phase"], x["r"], x["holdout"]) for x in rs
-                                   if x["holdout"] != g],
-                                  own_cell_only=own)
+        cells = uncertainty.build(_cell_records(x for x in rs if x["holdout"] != g), own_cell_only=own)
         covered = []
         for x in (x for x in rs if x["holdout"] == g):
             b = uncertainty.lookup(cells, x["kind"], x["engine"], x["phase"])
