@@ -181,3 +181,25 @@ def test_a_bad_engine_file_names_the_engine_argument_and_the_field(tmp_path):
         genmodel.estimate(engine=str(path))
     assert info.value.argument == "engine"
     assert str(info.value).startswith("mine.yaml: request_latency_s: must not be negative")
+
+
+@pytest.mark.parametrize(("device", "budget"), [("tpu-v6e", 1024), ("tpu-v5e", 512), ("tpu-v5p", 256),
+                                                ("tpu-v6e-8", 1024)])
+def test_vllm_on_tpu_takes_its_servers_token_budget_per_tpu_generation(device, budget):
+    """vLLM's API server sets max_num_batched_tokens by TPU generation when none is given (vllm/engine/
+    arg_utils.py, 2025: V6E 1024, V5E 512, V5P 256); a platform's device counts; other TPUs, and an explicit
+    budget, take their own."""
+    kw = {"input_tokens": 256, "output_tokens": 16, "concurrency": 2, "engine": "vllm", "weight_dtype": "int4"}
+    assert genmodel.serve("llama-3.2-1b", device, **kw).settings["max_batch_tokens"] == budget
+    assert genmodel.serve("llama-3.2-1b", device, max_batch_tokens=3000, **kw).settings["max_batch_tokens"] == 3000
+    v4 = genmodel.get_hardware("tpu-v4")
+    assert genmodel.serve("llama-3.2-1b", v4, **kw).settings["max_batch_tokens"] == \
+        resolve_engine(v4, "vllm").max_batch_tokens
+
+
+def test_a_per_device_budget_must_be_a_whole_number_of_tokens():
+    base = resolve_engine(genmodel.get_hardware("h100-sxm"), "vllm").model_dump()
+    with pytest.raises(ValueError, match="max_batch_tokens_on"):
+        EngineSpec(**{**base, "max_batch_tokens_on": {"h100-sxm": 0}})
+    spec = EngineSpec(**{**base, "max_batch_tokens_on": {"h100-sxm": 512}})
+    assert spec.batch_tokens_on("h100-sxm") == 512 and spec.batch_tokens_on("h200-sxm") == base["max_batch_tokens"]

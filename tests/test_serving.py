@@ -261,3 +261,31 @@ def test_cli_serve_json_and_errors(capsys):
 def test_draft_model_vocabulary_mismatch_is_refused():
     with pytest.raises(ConfigurationError, match="vocabulary"):
         serve(request_rate=1.0, spec_tokens=2, spec_acceptance=0.6, draft_model="qwen2.5-7b")
+
+
+def test_a_configuration_with_no_room_for_one_request_is_one_clear_error(capsys):
+    """Llama-3.1-8B in bf16 is 16.06e9 B of weights (8.03e9 parameters x 2 B), more than a TPU v5e's 16 GiB x 0.9
+    usable: no request fits. One configuration: a clear error (exit 2, nothing written); many: ``fits`` is False."""
+    from genmodel.errors import DoesNotFitError
+
+    kw = {"input_tokens": 512, "output_tokens": 64}
+    with pytest.raises(DoesNotFitError, match="cannot serve one request of 512 \\+ 64 tokens on one tpu-v5e"):
+        serve("llama-3.1-8b", "tpu-v5e", concurrency=8, **kw)
+    with np.errstate(all="raise"):  # no stray warnings either
+        many = serve("llama-3.1-8b", "tpu-v5e", concurrency=np.array([8, 16]), **kw)
+    assert not many.metrics["fits"].any() and np.isinf(many.metrics["ttft_mean_s"]).all()
+    capsys.readouterr()
+    assert main(["serve", "--model", "llama-3.1-8b", "--hardware", "tpu-v5e", "--input-tokens", "512",
+                 "--output-tokens", "64", "--concurrency", "8", "--json"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "tpu-v5e" in err[0] and captured.out == ""
+
+
+def test_a_poisson_quantile_of_a_rate_difference_rounded_below_zero_is_zero():
+    from genmodel.serving.steady import poisson_quantile
+
+    with np.errstate(all="raise"):
+        assert poisson_quantile(np.array([-1.1e-16, 0.0]), 0.99).tolist() == [0.0, 0.0]
+    # P(M <= 2) for M ~ Poisson(1) is e^-1 (1 + 1 + 1/2) = 0.9197 >= 0.9 > P(M <= 1) = 0.7358
+    assert poisson_quantile(1.0, 0.9) == 2.0

@@ -40,7 +40,7 @@ from genmodel.engine.inputs import MAX_TOKENS, Setup, prepare
 from genmodel.engine.parallel import Parallelism
 from genmodel.engine.result import MetricAttributes
 from genmodel.engine.step import Chunk, Stepper
-from genmodel.errors import ConfigurationError
+from genmodel.errors import ConfigurationError, DoesNotFitError
 from genmodel.serving.speculative import tokens_per_step
 from genmodel.serving.steady import BINDING, Load, Requests, Scheduler, solve, terms
 from genmodel.specs.checks import at_least, positive, scalar, whole
@@ -149,7 +149,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     tune_for(int(np.prod(s.shape)) * max(int(np.size(load.value)), 1))  # large temporaries stay in the heap
     e = s.engine
     groups = float(np.max(s.par.attention_groups))
-    budget = _count("max_batch_tokens", max_batch_tokens, e.max_batch_tokens)
+    budget = _count("max_batch_tokens", max_batch_tokens, e.batch_tokens_on(s.hw.name))
     chunk = _count("chunk_tokens", chunk_tokens, budget)
     if chunk > budget:
         raise ConfigurationError(f"chunk_tokens {int(chunk)} exceeds max_batch_tokens {int(budget)}: a chunk rides "
@@ -203,7 +203,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
             m[key] = m[key] * dp_
     m["output_tokens_per_s_per_device"] = m["output_tokens_per_s"] / devices
     m["total_tokens_per_s"] = m["request_rate_per_s"] * (I + O)
-    m["concurrency"] = m["request_rate_per_s"] * m["e2e_mean_s"]
+    with np.errstate(invalid="ignore"):  # 0 requests/s x infinite latency where nothing fits: NaN, said by 'fits'
+        m["concurrency"] = m["request_rate_per_s"] * m["e2e_mean_s"]
     m["running_batch"] = m["running_batch"] * dp_
     if "running_batch_at_max_rate" in m:
         m["running_batch_at_max_rate"] = m["running_batch_at_max_rate"] * dp_
@@ -218,6 +219,9 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     m["weights_bytes"] = mem.footprint.weights_bytes + draft_bytes
     m["tokens_per_step"] = np.asarray(E)
     m["fits"] = state.terms.cap >= 1.0
+    if np.ndim(m["fits"]) == 0 and not bool(m["fits"]):  # one configuration: say why, as estimate does
+        raise DoesNotFitError(_no_room_message(s, mem.footprint.weights_bytes + draft_bytes, m["kv_capacity_bytes"],
+                                               (I + O) * bytes_per_token / groups))
     m["bottleneck"] = _bottleneck(stepper, req, sched, state)
     if offload is not None:
         m["bottleneck"] = np.where(link_bound, "host link", m["bottleneck"])
@@ -478,3 +482,15 @@ def _bottleneck(stepper: Stepper, req: Requests, sched: Scheduler, state) -> np.
     total = (w * real.time_s).sum(axis=0)
     label = BINDING[binding]
     return np.where(compute > 0.5 * total, "compute", label)
+
+
+def _no_room_message(s: Setup, weights_bytes, kv_capacity_bytes, request_kv_bytes) -> str:
+    """Why one configuration cannot serve a single request: the KV cache left beside the weights, against one
+    request's."""
+    gib = 2.0**30
+    where = f"{s.par.devices:g} {s.hw.name}" if float(s.par.devices) > 1 else f"one {s.hw.name}"
+    return (f"{s.model.name} cannot serve one request of {int(s.input_tokens):,} + {int(s.output_tokens):,} tokens "
+            f"on {where}: {float(weights_bytes) / gib:.3g} GiB of weights per device leave "
+            f"{float(kv_capacity_bytes) / gib:.3g} GiB for the KV cache, and one request needs "
+            f"{float(request_kv_bytes) / gib:.3g} GiB; use a smaller --weight-dtype, more devices (--tp), a device "
+            "with more memory")

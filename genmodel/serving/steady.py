@@ -388,9 +388,10 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         rate = n_in / e2e_service
         rho_rate = rate * np.where(n_in > 0, (n_in - 1) / np.maximum(n_in, 1), 0.0)
         ca2 = 1.0
-        fixed_wait = np.maximum(clients - n_in, 0.0) / rate if load.mode == "concurrency" else 0.0
-        backlog = np.maximum(np.asarray(load.value, dtype=float) - n_in, 0.0) / rate if load.mode == "offline" \
-            else 0.0
+        with np.errstate(divide="ignore"):  # no request fits (rate 0): the clients beyond it wait for ever
+            fixed_wait = np.maximum(clients - n_in, 0.0) / rate if load.mode == "concurrency" else 0.0
+            backlog = np.maximum(np.asarray(load.value, dtype=float) - n_in, 0.0) / rate if load.mode == "offline" \
+                else 0.0
         admission = Wait(np.zeros_like(rate), np.zeros_like(rate))
     # prompts beyond one step's budget wait for later steps: a G/G/1 queue on the prompt budget
     rho_p = rho_rate * prompt_s
@@ -464,8 +465,9 @@ def _itl(mixed: bool, pi, t_d, t_s, c_tok, u, chunks_mean, budget, q: float) -> 
 
 
 def poisson_quantile(mean, q: float, most: int = 256) -> np.ndarray:
-    """Smallest m with P(M <= m) >= q for M Poisson(mean) (normal approximation past ``most``)."""
-    mean = np.asarray(mean, dtype=float)
+    """Smallest m with P(M <= m) >= q for M Poisson(mean) (normal approximation past ``most``). A mean that
+    rounding left a hair below zero (a difference of equal rates) is 0."""
+    mean = np.maximum(np.asarray(mean, dtype=float), 0.0)
     term = np.exp(-mean)
     cdf, m = term.copy(), np.zeros_like(mean)
     for k in range(1, most):

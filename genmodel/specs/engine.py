@@ -20,9 +20,10 @@ to the hardware's physics on every step:
   as the reference kernels).
 
 * its continuous-batching scheduler (genmodel.serving, docs/serving.md): the token budget of one step
-  (``max_batch_tokens``), the running-sequence limit (``max_seqs``), the KV page size (``kv_block_tokens``),
-  whether prompt chunks ride in decode steps (``mixed_batches``; SGLang runs prefill batches apart by default) and
-  whether prompts are chunked at all (``chunked_prefill``).
+  (``max_batch_tokens``, or per device ``max_batch_tokens_on`` where the engine picks it by device), the
+  running-sequence limit (``max_seqs``), the KV page size (``kv_block_tokens``), whether prompt chunks ride in
+  decode steps (``mixed_batches``; SGLang runs prefill batches apart by default) and whether prompts are chunked at
+  all (``chunked_prefill``).
 
 * whether its rows may inform a fit (``fittable``): false for a profile that knowingly lacks the engine's dominant
   cost, so that rows the model cannot represent do not move a device family's physical factors.
@@ -40,7 +41,7 @@ Entries live in ``engines_db/`` (and in users' ``engines/`` folders) and carry a
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -93,6 +94,9 @@ class EngineSpec(FrozenSpec):
     max_batch_tokens: int = Field(
         8192, ge=1, description="Tokens one engine step may carry (decode tokens + prompt tokens): vLLM "
         "max_num_batched_tokens, TensorRT-LLM max_num_tokens, SGLang chunked_prefill_size.")
+    max_batch_tokens_on: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict, description="The token budget on named devices (hardware names) where the engine "
+        "picks it per device, e.g. vLLM's TPU backend by TPU generation; other devices take max_batch_tokens.")
     max_seqs: int | None = Field(
         256, ge=1, description="Most sequences running at once (vLLM max_num_seqs, TensorRT-LLM max_batch_size, "
         "SGLang max_running_requests); none: only the KV cache limits them.")
@@ -112,3 +116,7 @@ class EngineSpec(FrozenSpec):
         "HTTP client's TTFT and end-to-end latency, not in the engine's own timings.")
     source: str = Field(min_length=1, description="Where the figures come from.")
     notes: str | None = Field(None, description="Versions the figures describe, caveats.")
+
+    def batch_tokens_on(self, device: str) -> int:
+        """The token budget of one step on ``device`` (a hardware name): its own entry, else ``max_batch_tokens``."""
+        return self.max_batch_tokens_on.get(device, self.max_batch_tokens)
