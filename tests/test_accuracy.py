@@ -46,15 +46,15 @@ def test_leave_one_source_out_errors(held_out):
     s = v.summarize(held_out)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] >= 250 and decode["sources"] >= 15 and prefill["n"] >= 70 and prefill["sources"] >= 8
-    # measured on the snapshot: decode 16.1% (goal 20%, met), prefill 26.1% (goal 25%, not met; client-timed TTFTs
+    # measured on the snapshot: decode 16.1% (goal 20%, met), prefill 25.7% (goal 25%, not met; client-timed TTFTs
     # get the engine's 4 ms of server time, gpustack's hold 15-45 ms; AutoAWQ's GEMV-kernel prefills are 4-6x too
     # fast: docs/validation.md)
     assert decode["median_abs_error_pct"] <= 17.5
     assert prefill["median_abs_error_pct"] <= 27.5
-    # the median of the per-source medians (14.4%, 30.5%)
+    # the median of the per-source medians (14.4%, 28.5%)
     assert decode["median_of_source_medians_pct"] <= 16.0
     assert prefill["median_of_source_medians_pct"] <= 32.0
-    # within +-25%: decode 67.2% (goal 60%, met), prefill 47.4% (not met), all 609 rows 61.6% (375; goal 60%, met)
+    # within +-25%: decode 67.2% (goal 60%, met), prefill 49.1% (not met), all 609 rows 62.1% (378; goal 60%, met)
     assert decode["within_25pct"] >= 0.60 and prefill["within_25pct"] >= 0.45
     rows = decode["n"] + prefill["n"]
     assert (decode["within_25pct"] * decode["n"] + prefill["within_25pct"] * prefill["n"]) / rows >= 0.60
@@ -63,8 +63,8 @@ def test_leave_one_source_out_errors(held_out):
 
 
 def test_served_rows_out_of_sample(held_out):
-    """Continuous-batching rows predicted by serve (never fitted on): measured 29.9% median on 70 rows from 5
-    sources, 43% within 25% (docs/validation.md lists why: synchronized closed loops, vLLM-TPU, B200 max load)."""
+    """Continuous-batching rows predicted by serve (never fitted on): measured 28.3% median on 70 rows from 5
+    sources, 47% within 25% (docs/validation.md lists why: synchronized closed loops, vLLM-TPU, B200 max load)."""
     s = v.summarize(held_out)["batching:served"]
     assert s["n"] >= 50 and s["sources"] >= 4
     assert s["median_abs_error_pct"] <= 33.0 and s["within_25pct"] >= 0.35
@@ -72,9 +72,9 @@ def test_served_rows_out_of_sample(held_out):
 
 def test_physics_defaults_alone(defaults):
     s = v.summarize(defaults)
-    # measured: decode 19.6% (goal <= 30%, met), prefill 30.9% (not met)
+    # measured: decode 19.6%, prefill 29.9% (goal <= 30% for both, met)
     assert s["phase:decode"]["median_abs_error_pct"] <= 24.0
-    assert s["phase:prefill"]["median_abs_error_pct"] <= 33.0
+    assert s["phase:prefill"]["median_abs_error_pct"] <= 30.0
 
 
 def test_band_coverage_out_of_sample(held_out, defaults):
@@ -104,3 +104,24 @@ def test_held_out_alcf_vllm_rows(held_out):
     # the ALCF vLLM rows predicted by a fit that never saw them (their group held out): within 15%
     errors = {r.id: r.error_pct for r in held_out.rows() if r.id in ("ALCFV-01", "ALCFV-04")}
     assert len(errors) == 2 and all(abs(e) <= 15.0 for e in errors.values()), errors
+
+
+INDEPENDENT = DATA.parent / "independent.csv"
+INDEPENDENT_SHA256 = "17b35ba4c1a27412a1f9cbdeb446034339f08bd55fa90c13a2ccc026f21a011c"
+
+
+def test_independent_rows_gathered_after_the_fit():
+    """Rows the calibration never saw, gathered after it by people who did not see their predictions
+    (docs/validation.md, "Independent check"): the figures the docs quote, so that a change that moves them is
+    seen. Measured: decode 55.6% (51 rows), prefill 92.7% (41 rows), mostly too fast (young ROCm and Ascend stacks,
+    tiny-active MoE decode); ExLlama's batch-1 decode rates within 8%."""
+    assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
+    table = v.predict_rows(v.load_rows(INDEPENDENT))
+    s = v.summarize(table)
+    decode, prefill = s["phase:decode"], s["phase:prefill"]
+    assert decode["n"] == 51 and prefill["n"] == 41
+    assert 45.0 <= decode["median_abs_error_pct"] <= 65.0 and decode["median_signed_error_pct"] < -30.0
+    assert prefill["median_abs_error_pct"] >= 80.0
+    exllama = [e for i, e in zip(table["id"], table["error_pct"], strict=True) if i.startswith("EXLB")
+               and abs(e) < 10]
+    assert len(exllama) == 6  # the six decode rates (the three prompt rates are 37-54% slow)
