@@ -265,12 +265,16 @@ def test_draft_model_vocabulary_mismatch_is_refused():
 
 def test_a_configuration_with_no_room_for_one_request_is_one_clear_error(capsys):
     """Llama-3.1-8B in bf16 is 16.06e9 B of weights (8.03e9 parameters x 2 B), more than a TPU v5e's 16 GiB x 0.9
-    usable: no request fits. One configuration: a clear error (exit 2, nothing written); many: ``fits`` is False."""
+    usable: no request fits. With check_fit (the CLI) one configuration is a clear error (exit 2, nothing written);
+    otherwise ``fits`` is False."""
     from genmodel.errors import DoesNotFitError
 
     kw = {"input_tokens": 512, "output_tokens": 64}
     with pytest.raises(DoesNotFitError, match="cannot serve one request of 512 \\+ 64 tokens on one tpu-v5e"):
-        serve("llama-3.1-8b", "tpu-v5e", concurrency=8, **kw)
+        serve("llama-3.1-8b", "tpu-v5e", concurrency=8, check_fit=True, **kw)
+    with np.errstate(all="raise"):  # without check_fit (the library's default): fits False, no stray warnings
+        one = serve("llama-3.1-8b", "tpu-v5e", request_rate="max", **kw)
+    assert not one.metrics["fits"] and one.metrics["max_request_rate_per_s"] == 0.0
     with np.errstate(all="raise"):  # no stray warnings either
         many = serve("llama-3.1-8b", "tpu-v5e", concurrency=np.array([8, 16]), **kw)
     assert not many.metrics["fits"].any() and np.isinf(many.metrics["ttft_mean_s"]).all()

@@ -21,6 +21,9 @@ step: the step takes the longer of the two); ``"cache"`` (LMCache / SGLang HiCac
 requests in device memory and serves ``prefix_hit`` from a host prefix cache, each request reloading its prefix
 over the link before its prefill (added to TTFT). Without it, a tier the host link names holds no KV.
 ``prefilled=True`` serves the decode pool of disaggregated serving (genmodel.serving.disaggregated composes both pools).
+A configuration with no room for one request's KV cache beside its weights has ``fits`` False, zero rates and
+infinite latencies; with ``check_fit=True`` (the CLI's choice) one such configuration raises ``DoesNotFitError``
+saying why instead.
 Not modelled: client-side overheads (HTTP, tokenization), preemption costs (nor the reloads after preemption in
 cache mode), queueing on the host link, achieved-below-nominal link bandwidth, synchronized benchmark clients.
 """
@@ -112,7 +115,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
           engine: str | None = None, calibrated: bool = True, efficiency: Efficiency | None = None,
           flops_scale=1.0, bandwidth_scale=1.0, capacity_scale=1.0, interconnect_scale=1.0,
           kv_offload: str | None = None,
-          host_memory_bytes=None, host_link_bytes_per_s=None, prefilled: bool = False) -> Served:
+          host_memory_bytes=None, host_link_bytes_per_s=None, prefilled: bool = False,
+          check_fit: bool = False) -> Served:
     """Serve ``model`` on ``hardware`` under traffic (see the module docstring). Exactly one of ``request_rate``
     (requests/s, or ``"max"``), ``concurrency`` and ``offline`` is given. ``burstiness`` is the gamma shape of the
     inter-arrival times (1: Poisson; smaller: burstier, like vLLM's benchmark option). ``prefix_hit`` is the share
@@ -219,7 +223,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     m["weights_bytes"] = mem.footprint.weights_bytes + draft_bytes
     m["tokens_per_step"] = np.asarray(E)
     m["fits"] = state.terms.cap >= 1.0
-    if np.ndim(m["fits"]) == 0 and not bool(m["fits"]):  # one configuration: say why, as estimate does
+    if check_fit and np.ndim(m["fits"]) == 0 and not bool(m["fits"]):  # one configuration: say why
         raise DoesNotFitError(_no_room_message(s, mem.footprint.weights_bytes + draft_bytes, m["kv_capacity_bytes"],
                                                (I + O) * bytes_per_token / groups))
     m["bottleneck"] = _bottleneck(stepper, req, sched, state)

@@ -151,7 +151,7 @@ def serve(
                        weight_dtype=weight_dtype, kv_dtype=kv_dtype, activation_dtype=activation_dtype, tp=tp,
                        pp=pp, ep=ep, dp=dp, cp=cp, attention_dp=attention_dp, engine=engine,
                        calibrated=not uncalibrated, kv_offload=kv_offload, host_memory_bytes=host_bytes,
-                       host_link_bytes_per_s=link_bytes_per_s)
+                       host_link_bytes_per_s=link_bytes_per_s, check_fit=True)
     data = result.to_dict()
     if as_json:
         emit_json(data)
