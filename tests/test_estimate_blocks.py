@@ -162,6 +162,44 @@ def test_the_one_token_table_of_many_layouts_in_chunks_gives_the_whole_tables_va
     assert whole.shape == (N,) and len(np.unique(whole)) > 1 and _same(whole, parts)
 
 
+def test_distinct_layouts_and_all_distinct_ones_give_the_whole_tables_values(monkeypatch):
+    # a flat array of layouts larger than one column chunk is tabled once per distinct layout (gathered back), or in
+    # column chunks where every layout is distinct (random expert imbalances): either way the numbers one table of
+    # all 600 gives, layout by layout
+    model = genmodel.get_model("deepseek-v3")
+    dtypes = DTypes("fp8", "bf16", "bf16")
+    rng = np.random.default_rng(6)
+    few = Parallelism(tp=rng.choice([1, 2, 4, 8], N), ep=8, attention_dp=rng.random(N) < 0.5)
+    many = Parallelism(tp=rng.choice([1, 2, 4, 8], N), ep=8, attention_dp=True,
+                       expert_imbalance=rng.uniform(1.0, 1.5, N))
+    wholes = [memory_module._widest_activation(model, dtypes, layout) for layout in (few, many)]
+    monkeypatch.setattr(memory_module, "TABLE_ROW_ELEMENTS", 50 * operator_rows(model))
+    seen = []
+    chunked = memory_module._widest_layer_activation
+    monkeypatch.setattr(memory_module, "_widest_layer_activation",
+                        lambda m, d, layout: seen.append(np.shape(layout.tp)) or chunked(m, d, layout))
+    for layout, whole in zip((few, many), wholes, strict=True):
+        seen.clear()
+        parts = memory_module._widest_activation(model, dtypes, layout)
+        assert whole.shape == (N,) and _same(whole, parts)
+        if layout is few:  # one table of the distinct layouts (at most 4 x 2 of them)
+            assert len(seen) == 1 and seen[0][0] <= 8
+        else:  # every layout distinct: tables of about 50 layouts each
+            assert len(seen) > 1 and max(shape[0] for shape in seen) <= 50
+
+
+def test_distinct_layouts_group_columns_of_equal_bits():
+    # columns are alike exactly when every array holds the same bits there (0.0 and -0.0 are not alike)
+    rng = np.random.default_rng(8)
+    tp = rng.choice([1.0, 2.0, 8.0], 500)
+    adp = rng.random(500) < 0.3
+    overlap = np.where(rng.random(500) < 0.5, 0.0, -0.0)
+    first, inverse = memory_module._distinct_layouts([tp, adp, overlap])
+    columns = [(tp[i].tobytes(), bool(adp[i]), overlap[i].tobytes()) for i in range(500)]
+    assert len(first) == len(set(columns))
+    assert all(columns[first[inverse[i]]] == columns[i] for i in range(500))
+
+
 def test_the_layout_caches_stay_bounded_in_bytes(monkeypatch):
     # every block of a large call with its own layouts is a new key of memory.py's layout caches (the key holds the
     # layout arrays): bounded by entries only, the caches grew with the number of blocks. With a 1 MiB bound, three

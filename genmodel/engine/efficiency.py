@@ -135,11 +135,54 @@ def gemm_shape_factor(m, n, physics: Physics) -> np.ndarray:
 def _m_side(m, physics: Physics) -> tuple[np.ndarray, np.ndarray]:
     """(used share of the row tiles, row tiles) of a GEMM of m rows, for a device with a GEMM tile."""
     m = np.maximum(np.asarray(m, dtype=float), 1.0)
-    # 2 ** ceil(log2 m) as exp2: the same powers of two (exact for every whole exponent, and inf and NaN alike)
-    # at a sixth of the cost of the general power
-    tile_m = clip(np.exp2(np.ceil(np.log2(m))), float(physics.matrix_unit_rows), float(physics.gemm_tile[0]))
+    bounds = _tile_steps(float(physics.matrix_unit_rows), float(physics.gemm_tile[0])) \
+        if m.size >= TILE_BOUNDS_FROM else None
+    if bounds is None:
+        # 2 ** ceil(log2 m) as exp2: the same powers of two (exact for every whole exponent, and inf and NaN alike)
+        # at a sixth of the cost of the general power
+        tile_m = clip(np.exp2(np.ceil(np.log2(m))), float(physics.matrix_unit_rows), float(physics.gemm_tile[0]))
+    else:  # the same tile heights, by comparisons with the bounds at which log2 m passes each whole exponent
+        tile_m = float(physics.gemm_tile[0])
+        for bound, tile in reversed(bounds):
+            tile_m = np.where(m <= bound, tile, tile_m)
     steps = np.ceil(m / tile_m)
     return m / (steps * tile_m), steps
+
+
+# values from which ``_m_side`` finds the tile heights by comparisons (``_tile_steps``): fewer take fewer instructions
+# through the formula (np.where's setup costs more than the formula's four ufunc calls on a few values)
+TILE_BOUNDS_FROM = 256
+
+# floats next to a power of two over which ``_tile_steps`` checks that np.log2 passes the exponent exactly once
+# (farther away, log2 m differs from the exponent k by more than 3e-13: over forty units in k's last place for
+# every k below 64)
+_LOG2_WINDOW = 1024
+
+
+@functools.lru_cache(maxsize=64)
+def _tile_steps(low: float, high: float) -> tuple[tuple[float, float], ...] | None:
+    """``((bound, tile), ...)`` in increasing order such that for every m >= 1 (and inf),
+    ``clip(exp2(ceil(log2 m)), low, high)`` (NumPy's array functions) is the tile of the first bound >= m, or ``high``
+    above the last bound: ``ceil(log2 m) <= k`` exactly where ``m <= bound_k``, the largest float whose np.log2 is at
+    most k (found, and checked to be a single crossing, on the floats next to 2**k; farther ones are far from it).
+    NaN gives ``high`` where the formula gives NaN; ``m / tile`` is NaN either way. None where the tiles are not so
+    given (no bound, or np.log2 crosses an exponent more than once there: then the formula itself is used)."""
+    steps = []
+    k = 0
+    while (tile := float(clip(np.float64(2.0**k), low, high))) != high:
+        if float(clip(np.float64(2.0 ** (k + 1)), low, high)) != tile:  # the last exponent of this tile
+            power = 2.0**k
+            above = power + np.arange(_LOG2_WINDOW) * (power * 2.0**-52)  # 2**k and the floats above it
+            below = power - np.arange(1, _LOG2_WINDOW + 1) * (power * 2.0**-53)  # the floats below it
+            if k and not (np.log2(below) <= k).all():
+                return None
+            within = np.log2(above) <= k
+            crossing = int(np.argmin(within))  # the first float above 2**k whose log2 exceeds k
+            if not within[:crossing].all() or within[crossing:].any():
+                return None
+            steps.append((float(above[crossing - 1]), tile))
+        k += 1
+    return tuple(steps) or None
 
 
 def _n_side(n, physics: Physics) -> tuple[np.ndarray, np.ndarray]:

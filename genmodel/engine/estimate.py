@@ -187,9 +187,14 @@ def _in_blocks(s: Setup, wanted: frozenset[str] | None, bands: dict[str, Band]) 
                  "dec": block.batch / timing.m_dec}
         for target, values in ((metrics, part), (extra, attrs)):
             for key, value in values.items():
+                labels = type(value) is _Labels
                 if key not in target:
-                    target[key] = np.empty(n, dtype=np.asarray(value).dtype)
-                target[key][start:stop] = value
+                    target[key] = np.empty(n, dtype=BOUNDS.dtype if labels else np.asarray(value).dtype)
+                if labels:  # (indices within BOUNDS: mode "clip" takes what "raise" would, without a buffered out)
+                    np.take(BOUNDS, np.broadcast_to(value.index, (stop - start,)), out=target[key][start:stop],
+                            mode="clip")
+                else:
+                    target[key][start:stop] = value
         for cls, tiers in mem.placement.items():
             arrays = placement.setdefault(cls, [np.empty(n) for _ in tiers])
             for out, value in zip(arrays, tiers, strict=True):
@@ -568,10 +573,20 @@ def _single(x) -> np.ndarray:
 _SCALARS = frozenset({bool, int, float, np.bool_, np.float64, np.int64})
 
 
+class _Labels:
+    """Bound labels of a block as their indices into ``BOUNDS`` (``_metrics`` with ``views``): ``_in_blocks`` writes
+    the labels ``BOUNDS[index]`` straight into the call's result, without an array of them per block."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: np.ndarray) -> None:
+        self.index = index
+
+
 def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dict[str, Band],
              wanted: frozenset[str] | None = None, views: bool = False) -> dict[str, np.ndarray]:
     """Every metric (``wanted``: only those; the costly ones are not computed unless wanted); ``views``: broadcast
-    views in place of copies (the caller copies them)."""
+    views in place of copies and the bound labels as ``_Labels`` (the caller copies them)."""
     def want(*names: str) -> bool:
         return wanted is None or not wanted.isdisjoint(names)
 
@@ -605,8 +620,8 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dic
         "fits": fp.fits & (s.par.attention_groups <= B),
         "max_batch": batches[0],
         "max_context_tokens": mem.device.max_context(B, mem.capacity) if want("max_context_tokens") else None,
-        "bound": BOUNDS[dec.bound[0]] if want("bound") else None,
-        "prefill_bound": BOUNDS[pre.bound] if want("prefill_bound") else None,
+        "bound": ((_Labels(dec.bound[0]) if views else BOUNDS[dec.bound[0]]) if want("bound") else None),
+        "prefill_bound": (_Labels(pre.bound) if views else BOUNDS[pre.bound]) if want("prefill_bound") else None,
         "prefill_flops": pre.flops * t.m_pre if want("prefill_flops") else None,
         "decode_flops": dec.flops[0] * t.m_dec if want("decode_flops") else None,
         "devices": devices.astype(np.int64),
@@ -619,8 +634,9 @@ def _metrics(s: Setup, mem: MemoryView, t: TimingView, e: EnergyView, bands: dic
         "energy_comm_j": e.parts[3], **_cost(s, devices, served, ttft, e2e, avg_power),
     }
     metrics.update(_bands(metrics, bands, batches[1:] or None))
-    if views and s.shape:  # (an array of the configuration shape as it is: the caller only reads it)
-        return {k: v if type(v) is np.ndarray and v.shape == s.shape else np.broadcast_to(np.asarray(v), s.shape)
+    if views and s.shape:  # (an array of the configuration shape, or labels, as they are: the caller only reads them)
+        return {k: v if type(v) is _Labels or (type(v) is np.ndarray and v.shape == s.shape)
+                else np.broadcast_to(np.asarray(v), s.shape)
                 for k, v in metrics.items() if wanted is None or k in wanted}
     if not s.shape:  # one configuration: each figure a 0-d array (``_full``'s, without a call per figure)
         return {k: _single(v) for k, v in metrics.items() if wanted is None or k in wanted}

@@ -158,19 +158,36 @@ TABLE_ROW_ELEMENTS = 1 << 17
 
 def _widest_activation(model: ModelSpec, dtypes: DTypes, parallel: Parallelism):
     """The largest activation bytes per token of a layer's operators (``activation_bytes_per_token`` without the
-    residual), from a one-token prefill table; a flat array of layouts in column chunks (``TABLE_ROW_ELEMENTS``):
-    the same numbers, layout by layout."""
+    residual), from a one-token prefill table; a flat array of layouts larger than one column chunk
+    (``TABLE_ROW_ELEMENTS``) tabled once per distinct layout (``_distinct_layouts``) and gathered back, or in column
+    chunks where every layout is distinct: the same numbers, layout by layout."""
     arrays = {f.name: v for f in fields(parallel) if (v := getattr(parallel, f.name)) is not None and ndim(v)}
     n = next(iter(arrays.values())).shape[0] if arrays else 0
     size = max(TABLE_ROW_ELEMENTS // operator_rows(model), 4)
     if n <= size or any(shape_of(v) != (n,) for v in arrays.values()):
         return _widest_layer_activation(model, dtypes, parallel)
+    first, inverse = _distinct_layouts(arrays.values())
+    if len(first) < n:
+        part = _widest_activation(model, dtypes, replace(parallel, **{k: v[first] for k, v in arrays.items()}))
+        return part if ndim(part) == 0 else part[inverse]
     bounds = chunk_bounds(n, size)
     parts = [_widest_layer_activation(model, dtypes, replace(parallel, **{k: v[a:b] for k, v in arrays.items()}))
              for a, b in bounds]
     if all(ndim(p) == 0 for p in parts) and all(p == parts[0] for p in parts):
         return parts[0]  # the same for every layout
     return np.concatenate([np.broadcast_to(p, (b - a,)) for p, (a, b) in zip(parts, bounds, strict=True)])
+
+
+def _distinct_layouts(arrays) -> tuple[np.ndarray, np.ndarray]:
+    """(the first column of each distinct layout, in order of their keys; for every column the position of its
+    layout among those) of layout ``arrays`` of one length: columns are alike when every array holds the same bits
+    there (so each is computed as any of its like columns would be)."""
+    key = None
+    for values in arrays:
+        bits = values.view(np.int64) if values.dtype.itemsize == 8 else values.astype(np.int64)
+        code = np.unique(bits, return_inverse=True)[1]
+        key = code if key is None else np.unique(key * (int(code.max()) + 1) + code, return_inverse=True)[1]
+    return np.unique(key, return_index=True, return_inverse=True)[1:]
 
 
 def _widest_layer_activation(model: ModelSpec, dtypes: DTypes, parallel: Parallelism):

@@ -121,6 +121,13 @@ class OperatorTable:
     # a table built with ``build_operators(stack_shapes=False)``: (``gemm_m``'s row values, ``gemm_n``'s, their
     # stacked shapes), the two columns left unstacked (empty) until a reader asks for rows of them (``shape_rows``)
     shape_values: tuple | None = None
+    # ``kv_bytes`` holds the rows of ``kv_rows`` only, in that order (a table over configurations built with
+    # ``stack_shapes=False``: the other rows' KV bytes are 0); ``kv_column()`` gives the column of every row
+    kv_compact: bool = False
+    # a table over configurations built with ``stack_shapes=False``: (``weight_bytes``' row values, ``act_bytes``',
+    # the two columns' stacked shape), the columns left unstacked (empty) until a reader stacks them
+    # (``stack_bytes``); genmodel.engine.roofline reads the rows as they are
+    byte_rows: tuple | None = None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -143,13 +150,47 @@ class OperatorTable:
             out[i] = values[row]
         return out
 
+    def byte_shape(self) -> tuple[int, ...]:
+        """The shape of the ``weight_bytes`` and ``act_bytes`` columns (stacked or not)."""
+        return self.byte_rows[2] if self.byte_rows is not None else self.weight_bytes.shape
+
+    def stack_bytes(self) -> None:
+        """Stack the ``weight_bytes`` and ``act_bytes`` columns of a table that holds them as row values (else
+        nothing): the values stacking them at build time gives."""
+        if self.byte_rows is None:
+            return
+        weights, acts, shape = self.byte_rows
+        self.weight_bytes, self.act_bytes = _stacked_rows(weights, shape), _stacked_rows(acts, shape)
+        self.byte_rows = None
+
+    def stack_columns(self) -> None:
+        """Stack the byte columns a table holds as row values (``stack_bytes``) and give its KV column every row
+        (``kv_column``), for a reader of whole columns (else nothing)."""
+        self.stack_bytes()
+        if self.kv_compact:
+            self.kv_bytes, self.kv_compact = self.kv_column(), False
+
+    def kv_column(self) -> np.ndarray:
+        """The KV bytes of every row: ``kv_bytes``, or for a ``kv_compact`` table its rows placed among zeros."""
+        if not self.kv_compact or len(self.kv_rows) == len(self.names):
+            return self.kv_bytes
+        out = np.zeros((len(self.names), *self.kv_bytes.shape[1:]))
+        out[list(self.kv_rows)] = self.kv_bytes
+        return out
+
+    def kv_of_rows(self, rows: np.ndarray) -> np.ndarray:
+        """``kv_column()[rows]`` for ``rows`` = ``kv_rows`` as an index array (a ``kv_compact`` table's own column)."""
+        return self.kv_bytes if self.kv_compact else self.kv_bytes[rows]
+
     def drop_shapes(self) -> None:
         """Let go of the GEMM shape columns (a caller that no longer reads them)."""
         self.gemm_m = self.gemm_n = _NO_ROWS
         self.shape_values = None
 
     def _stacked(self) -> OperatorTable:
-        """This table with its shape columns stacked (itself when they are)."""
+        """This table with its shape and byte columns stacked and its KV column of every row (itself when they
+        are)."""
+        self.stack_columns()
         if self.shape_values is None:
             return self
         rows = np.arange(len(self.names))
@@ -183,7 +224,7 @@ class OperatorTable:
 
     def total(self, attr: str) -> np.ndarray:
         """Sum over operators (times their layer counts) of ``attr`` ('flops', 'weight_bytes', ...)."""
-        values = getattr(self, attr)
+        values = getattr(self._stacked(), attr)
         return np.tensordot(self.count, values, axes=(0, 0))
 
 
@@ -191,6 +232,14 @@ _NO_ROWS = np.zeros(0)  # a column left unstacked or dropped
 _NO_ROWS.flags.writeable = False
 _ARRAY_FIELDS = ("count", "kernels", "flops", "weight_bytes", "kv_bytes", "act_bytes", "gemm_m", "gemm_n")
 _SHAPE_FIELDS = ("gemm_m", "gemm_n")  # broadcast over the axes they vary along only (padded to the table's rank)
+
+
+def _stacked_rows(values, shape: tuple[int, ...]) -> np.ndarray:
+    """Row values (Python numbers, NumPy scalars or arrays) stacked into a float array of ``shape``."""
+    out = np.empty(shape)
+    for row, value in enumerate(values):
+        out[row] = value
+    return out
 
 
 class _Rows:
@@ -207,7 +256,8 @@ class _Rows:
         """The rows stacked into a table; the collector lets go of them, and each column's values go as soon as the
         column is stacked (so the rows' own arrays and the table's are alive together one column at a time).
         ``stack_shapes=False``: a table over configurations keeps the GEMM shape columns as row values
-        (``OperatorTable.shape_values``), for a reader of a few of their rows."""
+        (``OperatorTable.shape_values``), for a reader of a few of their rows, and the weight and activation bytes
+        likewise (``OperatorTable.byte_rows``), and stacks the KV bytes of ``kv_rows`` only (``kv_compact``)."""
         cols = list(zip(*self.rows, strict=True))
         n = len(self.rows)
         self.rows = []
@@ -239,10 +289,12 @@ class _Rows:
         gemm_shapes = own(10), own(11)
         if not stack_shapes and shape:
             unstacked = (cols[10], cols[11], (n, *gemm_shapes[0]), (n, *gemm_shapes[1]))
+            kv = _stacked_rows([cols[8][row] for row in keys[2]], (len(keys[2]), *shape))  # (``kv_compact``)
+            cols[8] = ()
             return OperatorTable(list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]),
                                  np.array(cols[4], dtype=float), np.array(cols[5], dtype=float),
-                                 take(6, shape), take(7, shape), take(8, shape), take(9, shape), _NO_ROWS, _NO_ROWS,
-                                 *keys, unstacked)
+                                 take(6, shape), _NO_ROWS, kv, _NO_ROWS, _NO_ROWS, _NO_ROWS,
+                                 *keys, unstacked, kv_compact=True, byte_rows=(cols[7], cols[9], (n, *shape)))
         return OperatorTable(list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]),
                              np.array(cols[4], dtype=float), np.array(cols[5], dtype=float),
                              take(6, shape), take(7, shape), take(8, shape), take(9, shape), take(10, gemm_shapes[0]),

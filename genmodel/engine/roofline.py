@@ -186,6 +186,8 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
         return _time_operators(table, ideal_c, kv_rows, inv_bandwidth, scale, unscaled, compute_efficiency,
                                memory_efficiency, kernel_overhead_s, power_s, memory_ramp_s, kv_memory_efficiency,
                                busy_efficiency, overlap, lean, drop_bytes)
+    if table.byte_rows is not None or table.kv_compact:  # (a lean table read whole: its columns stacked)
+        table.stack_columns()
     kv_read = table.kv_bytes * inv_bandwidth["kv"]
     # the same sums as written out, accumulated in place in fresh temporaries (``inplace.into``)
     ideal_m = into(np.add, into(np.add, table.weight_bytes * inv_bandwidth["weight"], kv_read),
@@ -259,6 +261,7 @@ def _longest(compute, memory, overlap: float):
 def _drop_bytes(table: OperatorTable) -> None:
     """Drop the byte columns of a table whose caller no longer reads them (``time_operators``)."""
     table.weight_bytes = table.kv_bytes = table.act_bytes = _EMPTY
+    table.byte_rows = None
 
 
 _EMPTY = np.zeros(0)
@@ -287,13 +290,20 @@ def _time_operators(table: OperatorTable, ideal_c, kv_rows: np.ndarray, inv_band
     """``time_operators`` with the KV-cache terms computed on ``kv_rows`` only: on a row without KV bytes the read
     time is 0, and x + 0, x - 0 and 0 / e leave every value as it is, so each number is the one written out there."""
     extra = table.flops.ndim - 1
-    shape = broadcast_shape(table.weight_bytes.shape, shape_of(inv_bandwidth["weight"]),
-                                shape_of(inv_bandwidth["act"]), shape_of(inv_bandwidth["kv"]), shape_of(scale))
-    ideal_m = np.empty(shape)
-    np.multiply(table.weight_bytes, inv_bandwidth["weight"], out=ideal_m)
-    kv_read = table.kv_bytes[kv_rows] * inv_bandwidth["kv"]
-    _add_rows(ideal_m, kv_rows, kv_read)
-    ideal_m += table.act_bytes * inv_bandwidth["act"]
+    by_row = table.byte_rows is not None  # (a lean table's weight and activation bytes: row values)
+    shape = broadcast_shape(table.byte_rows[2] if by_row else table.weight_bytes.shape,
+                            shape_of(inv_bandwidth["weight"]), shape_of(inv_bandwidth["act"]),
+                            shape_of(inv_bandwidth["kv"]), shape_of(scale))
+    kv_read = (table.kv_bytes if table.kv_compact else table.kv_bytes[kv_rows]) * inv_bandwidth["kv"]
+    if by_row and ndim(kv_read) == len(shape) and shape_of(kv_read)[0] == len(kv_rows):
+        ideal_m = _ideal_memory_by_row(table, kv_rows, kv_read, inv_bandwidth, shape)
+    else:
+        if by_row:
+            table.stack_bytes()
+        ideal_m = np.empty(shape)
+        np.multiply(table.weight_bytes, inv_bandwidth["weight"], out=ideal_m)
+        _add_rows(ideal_m, kv_rows, kv_read)
+        ideal_m += table.act_bytes * inv_bandwidth["act"]
     if not unscaled:
         ideal_m /= scale
     ideal_c, ideal_m = broadcast_pair(ideal_c, ideal_m)
@@ -309,6 +319,26 @@ def _time_operators(table: OperatorTable, ideal_c, kv_rows: np.ndarray, inv_band
     memory[kv_rows] = (ideal_m[kv_rows] - kv_m) / memory_efficiency + kv_m / kv_eff
     _add_where(memory, kernels * memory_ramp_s, ideal_m > 0)
     return _timings(table, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency, overlap, lean)
+
+
+def _ideal_memory_by_row(table: OperatorTable, kv_rows: np.ndarray, kv_read: np.ndarray, inv_bandwidth,
+                         shape: tuple[int, ...]) -> np.ndarray:
+    """``weight_bytes x inv_bandwidth["weight"]``, plus ``kv_read`` (one entry per row of ``kv_rows``) on those rows,
+    plus ``act_bytes x inv_bandwidth["act"]``, as an array of ``shape`` (``_time_operators``), for a table holding
+    its weight and activation bytes as row values (``OperatorTable.byte_rows``): row by row, the same operations on
+    every element in the same order, without stacking the two columns."""
+    weights, acts, _ = table.byte_rows
+    inv_weight, inv_act = inv_bandwidth["weight"], inv_bandwidth["act"]
+    kv_of = dict(zip(kv_rows.tolist(), kv_read, strict=True))
+    out = np.empty(shape)
+    term = np.empty(shape[1:])  # one row's activation term at a time
+    for row, (weight, act) in enumerate(zip(weights, acts, strict=True)):
+        target = out[row]
+        np.multiply(weight, inv_weight, out=target)
+        if row in kv_of:
+            np.add(target, kv_of[row], out=target)
+        np.add(target, np.multiply(act, inv_act, out=term), out=target)
+    return out
 
 
 def _add_rows(out: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
@@ -328,15 +358,21 @@ def _does_work(table: OperatorTable, kv_rows: np.ndarray | None = None) -> np.nd
     """Per row and configuration: whether the row does any work, FLOPs or bytes (byte counts are >= 0, so "their sum
     > 0" is "one of them > 0"; KV bytes are 0 outside ``kv_rows`` when given). The activation bytes, > 0 on every row
     of a usual step, are looked at first: where they all are, so is the result, and the other columns are not."""
-    work = table.act_bytes > 0
+    if table.byte_rows is None:
+        work = table.act_bytes > 0
+    else:  # (row by row, the columns unstacked: ``OperatorTable.byte_rows``)
+        work = np.empty(table.byte_shape(), dtype=bool)
+        for row, act in enumerate(table.byte_rows[1]):
+            np.greater(act, 0, out=work[row])
     if work.all():
         return work
+    table.stack_bytes()
     work = work | (table.flops > 0)
     work |= table.weight_bytes > 0
     if kv_rows is None:
-        work |= table.kv_bytes > 0
+        work |= table.kv_column() > 0
     else:
-        work[kv_rows] |= table.kv_bytes[kv_rows] > 0
+        work[kv_rows] |= table.kv_of_rows(kv_rows) > 0
     return work
 
 
