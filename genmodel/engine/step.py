@@ -114,6 +114,9 @@ class Stepper:
         # the engine's weight-only kernels are rated where they were measured, dequantizing to 16-bit activations;
         # narrower activations (fp4 weights with fp8 activations) run at the GEMM's own rate
         self.weight_only_scale = setup.engine.weight_only_scale if self.ab == 2 else 1.0
+        # an engine accumulating its FP16 GEMMs in FP16 reaches the device's FP16-accumulate rate on its GEMM rows
+        self.fp16_gemm_speedup = (hw.microarchitecture.fp16_accumulate_speedup or 1.0) \
+            if setup.engine.fp16_accumulate else 1.0
         self.net: Network | None = None
         if any_true(par.devices > 1):
             domain = setup.platform.domain_size_with(hw) if setup.platform else None
@@ -293,6 +296,9 @@ class Stepper:
         s, r, e = self.s, self.s.realism, self.s.engine
         # per-configuration arrays align on the trailing axes, so decode's leading [mean, final] axis broadcasts
         peaks = [s.hw.peak_flops_per_s[d] if d else np.inf for d in table.dtypes]
+        if self.fp16_gemm_speedup != 1.0:
+            peaks = [p * self.fp16_gemm_speedup if d == "fp16" and k == "gemm" else p
+                     for p, d, k in zip(peaks, table.dtypes, table.kinds, strict=True)]
         power_s = s.power.min_time_s(table, self.placement) if s.power is not None else 0.0
         if ndim(power_s) and not np.any(power_s):
             power_s = 0.0

@@ -17,7 +17,8 @@ to the hardware's physics on every step:
   the fp32 FMA peak (llama.cpp's ggml CPU backend);
 * the relative quality of its fused attention, of its paged KV reads and of its weight-only-quantized GEMMs
   (``attention_scale``, ``kv_read_scale``, ``weight_only_scale``, multiplying the device's fractions; 1 = as good
-  as the reference kernels).
+  as the reference kernels), and whether its FP16 GEMMs accumulate in FP16 (``fp16_accumulate``: on GeForce cards
+  twice the FP32-accumulate rate the device lists).
 
 * its continuous-batching scheduler (genmodel.serving, docs/serving.md): the token budget of one step
   (``max_batch_tokens``, or per device ``max_batch_tokens_on`` where the engine picks it by device), the
@@ -91,6 +92,10 @@ class EngineSpec(FrozenSpec):
         1.0, gt=0, le=1.5, description="Efficiency of weight-only quantized GEMMs (int4/int8/fp8 weights "
         "dequantized to 16-bit activations in the kernel) relative to the device's GEMMs; weight-only GEMMs with "
         "narrower activations (fp4 weights, fp8 activations) are not rated and run at 1.")
+    fp16_accumulate: bool = Field(
+        False, description="Its FP16 GEMMs accumulate in FP16 (llama.cpp's cuBLAS path: CUBLAS_COMPUTE_16F on NVIDIA "
+        "GPUs other than Volta), so they reach a device's FP16-accumulate rate "
+        "(Microarchitecture.fp16_accumulate_speedup: twice the listed rate on GeForce cards).")
     max_batch_tokens: int = Field(
         8192, ge=1, description="Tokens one engine step may carry (decode tokens + prompt tokens): vLLM "
         "max_num_batched_tokens, TensorRT-LLM max_num_tokens, SGLang chunked_prefill_size.")

@@ -161,6 +161,10 @@ class Microarchitecture(FrozenSpec):
     compute_memory_overlap: float | None = Field(
         None, ge=0.0, le=1.0, description="Share of the shorter of a kernel's arithmetic and data-movement times "
         "hidden under the longer (1: the ideal roofline max; 0: they add, as in the ECM model).")
+    fp16_accumulate_speedup: float | None = Field(
+        None, ge=1.0, le=4.0, description="FP16 matrix throughput with FP16 accumulation over the listed fp16 peak "
+        "(which is the FP32-accumulate rate): 2 on GeForce cards, which run FP32 accumulation at half rate. Reached "
+        "by engines whose FP16 GEMMs accumulate in FP16 (EngineSpec.fp16_accumulate). None: 1.")
     source: str | None = Field(None, description="Where the figures come from (datasheet, architecture whitepaper).")
 
 
