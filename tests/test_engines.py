@@ -230,3 +230,8 @@ def test_an_fp16_accumulating_engine_runs_geforce_gemms_at_the_fp16_accumulate_r
     bf16 = {k: "bf16" for k in fp16}
     assert rows("rtx-4090", bf16) == rows("rtx-4090", bf16, fp16_accumulate=False)
     assert rows("l40s", fp16) == rows("l40s", fp16, fp16_accumulate=False)
+    # the assumption is stated with the figures, and two devices estimated under different ones are told apart
+    geforce, l40s = (genmodel.estimate("llama-3.1-8b", h, engine="llamacpp", **kw).realism
+                     for h in ("rtx-4090", "l40s"))
+    assert geforce.fp16_gemm_speedup == 2.0 and "FP16 accumulation" in geforce.describe()
+    assert l40s.fp16_gemm_speedup == 1.0 and "FP16 accumulation" not in l40s.describe()

@@ -11,6 +11,8 @@ vendor (``default_engine_name``).
   ``memory_efficiency`` (streaming reads), ``attention_efficiency`` (fused attention, long prompts) — from the
   entry's ``efficiency`` block (fitted per hardware family on published measurements) or the kind defaults
   (``KIND_DEFAULTS``, cited); shape effects on top of them are ``genmodel.engine.efficiency``'s;
+* whether the engine's FP16 GEMMs run above the listed fp16 peak (``fp16_gemm_speedup``: an engine that accumulates
+  in FP16 on a card that lists its FP32-accumulate rate, e.g. llama.cpp on a GeForce card: 2);
 * the engine's host costs — ``step_overhead_s`` (a) + ``step_overhead_per_sequence_s`` (b) x sequences per step,
   and the gap per kernel ``kernel_overhead_s`` — from the family's fit for that engine (``efficiency.engines``) or
   the engine profile; where that fit carries a ``memory_scale`` (the engine's kernels reach a different share of
@@ -175,6 +177,9 @@ class Realism:
     calibration_date: str | None = None
     calibration_rows: tuple[str, ...] = ()
     field_origins: dict[str, str] = field(default_factory=dict, compare=False)
+    # the engine's FP16 GEMMs run at this multiple of the device's listed fp16 peak (FP16 accumulation on a card
+    # that lists its FP32-accumulate rate: EngineSpec.fp16_accumulate x Microarchitecture.fp16_accumulate_speedup)
+    fp16_gemm_speedup: float = 1.0
 
     def describe(self, memory: bool = True) -> str:
         """One line for people: the factors in force and where they come from (``memory``: with the memory
@@ -185,15 +190,18 @@ class Realism:
                    if self.step_overhead_per_sequence_s else "")
         if self.prefill_overhead_s:
             per_seq += f" (+{self.prefill_overhead_s * 1e3:g} ms per prefill)"
-        return (f"{self.compute_efficiency:.0%} of peak FLOP/s in large GEMMs, {self.attention_efficiency:.0%} in "
-                f"attention, {self.memory_efficiency:.0%} of peak bandwidth streaming weights, "
+        fp16 = (f" (FP16 GEMMs at {self.fp16_gemm_speedup:g}x the listed FP16 peak: FP16 accumulation)"
+                if self.fp16_gemm_speedup != 1.0 else "")
+        return (f"{self.compute_efficiency:.0%} of peak FLOP/s in large GEMMs{fp16}, "
+                f"{self.attention_efficiency:.0%} in attention, {self.memory_efficiency:.0%} of peak bandwidth "
+                f"streaming weights, "
                 f"{self.kv_memory_efficiency:.0%} reading the KV cache; {self.engine}: "
                 f"{self.step_overhead_s * 1e3:g} ms per step{per_seq}, {self.kernel_overhead_s * 1e6:g} us per "
                 f"kernel{mem} ({self.basis})")
 
     def key(self) -> tuple:
         """What two estimates must share to be compared under the same assumptions."""
-        return (*(getattr(self, f) for f in FACTORS), self.origin, self.engine)
+        return (*(getattr(self, f) for f in FACTORS), self.origin, self.engine, self.fp16_gemm_speedup)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record (the ``realism`` of every JSON output)."""
@@ -261,4 +269,6 @@ def _resolve_realism(hw: HardwareSpec, override: Efficiency | None, calibrated: 
                    calibration_family=cal.family if cal and "calibrated" in kinds else None,
                    calibration_date=cal.date if cal and "calibrated" in kinds else None,
                    calibration_rows=tuple(cal.rows) if cal and "calibrated" in kinds else (),
-                   field_origins=origins)
+                   field_origins=origins,
+                   fp16_gemm_speedup=(hw.microarchitecture.fp16_accumulate_speedup or 1.0) if spec.fp16_accumulate
+                   else 1.0)

@@ -115,8 +115,7 @@ class Stepper:
         # narrower activations (fp4 weights with fp8 activations) run at the GEMM's own rate
         self.weight_only_scale = setup.engine.weight_only_scale if self.ab == 2 else 1.0
         # an engine accumulating its FP16 GEMMs in FP16 reaches the device's FP16-accumulate rate on its GEMM rows
-        self.fp16_gemm_speedup = (hw.microarchitecture.fp16_accumulate_speedup or 1.0) \
-            if setup.engine.fp16_accumulate else 1.0
+        self.fp16_gemm_speedup = setup.realism.fp16_gemm_speedup
         self.net: Network | None = None
         if any_true(par.devices > 1):
             domain = setup.platform.domain_size_with(hw) if setup.platform else None
