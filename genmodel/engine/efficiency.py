@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genmodel.engine.inplace import into, owned
+from genmodel.engine.inplace import into, owned, row_views
 from genmodel.engine.memo import IdentityCache
 from genmodel.engine.operators import OperatorTable, broadcast_shape
 from genmodel.engine.scalars import clip
@@ -195,10 +195,15 @@ def _n_side(n, physics: Physics) -> tuple[np.ndarray, np.ndarray]:
 
 def _combined(share_m, steps_m, share_n, steps_n, physics: Physics) -> np.ndarray:
     """Tile quantization times the wave quantization over the compute units."""
-    factor = share_m * share_n
+    return _waves(share_m * share_n, (steps_m, steps_n), physics)
+
+
+def _waves(factor: np.ndarray, steps: tuple | np.ndarray, physics: Physics) -> np.ndarray:
+    """``_combined`` from the product of the two sides' shares (``factor``) and ``steps``: the two sides' tile counts
+    (``steps_m``, ``steps_n``), or their product already made (an array of ``factor``'s shape)."""
     if physics.compute_units:
         units = float(physics.compute_units)
-        tiles = steps_m * steps_n
+        tiles = steps[0] * steps[1] if isinstance(steps, tuple) else steps
         # fewer tiles than units (waves = tiles / units < 1): the library splits K so that floor(units / tiles)
         # units share each tile (split-K / stream-K), the share tiles x floor(units / tiles) / units; otherwise the
         # last wave runs partly empty, waves / ceil(waves). One expression gives both, without a data-dependent
@@ -216,6 +221,25 @@ def _combined(share_m, steps_m, share_n, steps_n, physics: Physics) -> np.ndarra
         split /= np.ceil(waves, out=waves)
         factor *= split
     return factor
+
+
+def _gemm_rows_into(out: np.ndarray, rows: np.ndarray, efficiency: np.ndarray, shape_factor: np.ndarray,
+                    scale: np.ndarray | None) -> None:
+    """``out[rows] = efficiency * shape_factor`` (times ``scale`` when given), ``efficiency`` and ``scale`` holding one
+    entry per row of ``rows`` (``compute_fractions``' GEMM rows): over many configurations (``inplace.row_views``,
+    ``shape_factor`` a row per row of ``rows`` in ``out``'s configuration shape) each row's products are written
+    straight into its basic-indexed view of ``out``, the same products in the same order without the temporary and
+    advanced indexing's scatter; otherwise as written (``inplace.into``: into ``shape_factor`` when it is a fresh
+    array)."""
+    if not row_views(out.shape) or shape_factor.shape != (len(rows), *out.shape[1:]):
+        gemm = into(np.multiply, shape_factor, efficiency, first=False)
+        out[rows] = gemm if scale is None else gemm * scale
+        return
+    for i, row in enumerate(rows.tolist()):
+        target = out[row]
+        np.multiply(efficiency[i], shape_factor[i], out=target)
+        if scale is not None:
+            np.multiply(target, scale[i] if scale.ndim else scale, out=target)
 
 
 @functools.lru_cache(maxsize=256)
@@ -256,14 +280,46 @@ def _side(side, values, rows: np.ndarray, keys: tuple | None, physics: Physics, 
     """``side`` (``_m_side`` or ``_n_side``) of ``values(rows)`` (rows of a GEMM shape column, a fresh array; NaN
     counting as 1), computed once per distinct key and gathered back when that saves work: ``ops`` is about how many
     array operations the side takes per row."""
+    share, steps, position = _side_rows(side, values, rows, keys, physics, ops)
+    return (share, steps) if position is None else (share[position], steps[position])
+
+
+def _side_rows(side, values, rows: np.ndarray, keys: tuple | None, physics: Physics, ops: int):
+    """``_side`` before its gather: (share, steps, position), ``share`` and ``steps`` holding a row per distinct key
+    and ``position`` (an index array) giving each of ``rows`` its row there when the side is computed once per
+    distinct key, else a row per row of ``rows`` and None."""
     if keys is not None:
         first: dict = {}
         position = np.array([first.setdefault(keys[r], len(first)) for r in rows], dtype=np.intp)
         if ops * (len(rows) - len(first)) > 2 * len(rows):  # fewer operations than the two gathers cost
             distinct = np.array([rows[position.tolist().index(k)] for k in range(len(first))], dtype=np.intp)
-            share, steps = side(_nan_to_one(values(distinct)), physics)
-            return share[position], steps[position]
-    return side(_nan_to_one(values(rows)), physics)
+            return (*side(_nan_to_one(values(distinct)), physics), position)
+    return (*side(_nan_to_one(values(rows)), physics), None)
+
+
+def _combined_sides(m_side: tuple, n_side: tuple, physics: Physics) -> np.ndarray:
+    """``_combined`` of two ``_side_rows`` results, each side's rows taken at its ``position`` where it has one: the
+    products of the two sides' shares and of their steps row by row from the distinct rows (``_row_products``), the
+    numbers of the gathered arrays' products without the gathers."""
+    (share_m, steps_m, at_m), (share_n, steps_n, at_n) = m_side, n_side
+    if at_m is None and at_n is None:
+        return _combined(share_m, steps_m, share_n, steps_n, physics)
+    rows = len(at_m) if at_m is not None else len(at_n)
+    factor = _row_products(share_m, at_m, share_n, at_n, rows)
+    return _waves(factor, _row_products(steps_m, at_m, steps_n, at_n, rows) if physics.compute_units else None,
+                  physics)
+
+
+def _row_products(a: np.ndarray, at_a: np.ndarray | None, b: np.ndarray, at_b: np.ndarray | None,
+                  rows: int) -> np.ndarray:
+    """``a[at_a] * b[at_b]`` (an index None: the array's rows as they are), a fresh array of ``rows`` rows, each
+    row's product written into its own view."""
+    out = np.empty((rows, *broadcast_shape(a.shape[1:], b.shape[1:])))
+    ia = range(rows) if at_a is None else at_a.tolist()
+    ib = range(rows) if at_b is None else at_b.tolist()
+    for i, (j, k) in enumerate(zip(ia, ib, strict=True)):
+        np.multiply(a[j], b[k], out=out[i])
+    return out
 
 
 @functools.lru_cache(maxsize=256)
@@ -322,8 +378,8 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
         if physics.gemm_tile is None or table.gemm_m_keys is None:
             shape_factor = gemm_shape_factor(_nan_to_one(m(gemm_rows)), _nan_to_one(n(gemm_rows)), physics)
         else:
-            sides = (*_side(_m_side, m, gemm_rows, _gather_keys(table.gemm_m_keys, m_shape), physics, 9),
-                     *_side(_n_side, n, gemm_rows, _gather_keys(table.gemm_n_keys, n_shape), physics, 5))
+            sides = (_side_rows(_m_side, m, gemm_rows, _gather_keys(table.gemm_m_keys, m_shape), physics, 9),
+                     _side_rows(_n_side, n, gemm_rows, _gather_keys(table.gemm_n_keys, n_shape), physics, 5))
     if len(attention_rows):
         s = _nan_to_one(m(attention_rows))  # prefill: S query tokens per sequence
     if consume:
@@ -331,7 +387,7 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
     out = _filled(out_shape, compute_efficiency, _other_rows(tuple(table.kinds)))
     if len(gemm_rows):
         if sides is not None:
-            shape_factor = _combined(*sides, physics)
+            shape_factor = _combined_sides(*sides, physics)
             del sides
         if physics.vector_only and floor is not None:  # vector lanes: no matrix tiles to fill
             shape_factor = np.broadcast_to(floor.reshape(shape), shape_factor.shape)
@@ -340,16 +396,40 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
             # matrix instruction would be slower: its fraction of the row's own peak is at least vector peak /
             # matrix peak
             shape_factor = into(np.maximum, shape_factor, floor.reshape(shape))
-        gemm = into(np.multiply, shape_factor, compute_efficiency * dtype.reshape(shape), first=False)
         only = np.asarray(weight_only, dtype=bool)
         if only.ndim:
             only = only[gemm_rows].reshape(shape)
-        if only.any():  # x * 1.0 is x: multiply only where some GEMM dequantizes in its kernel
-            gemm = gemm * np.where(only, weight_only_scale, 1.0)
-        out[gemm_rows] = gemm
+        # x * 1.0 is x: multiply only where some GEMM dequantizes in its kernel
+        scale = np.where(only, weight_only_scale, 1.0) if only.any() else None
+        _gemm_rows_into(out, gemm_rows, compute_efficiency * dtype.reshape(shape), shape_factor, scale)
     if len(attention_rows):
-        out[attention_rows] = attention_efficiency * attention_scale * np.where(
-            s > 1, s / (s + physics.attention_half_tokens), 1.0)
-        if attention_vector is not None:  # a vector-only engine: attention on the vector units too
-            out[attention_rows] *= attention_vector.reshape(shape)
+        vector = None if attention_vector is None else attention_vector.reshape(shape)
+        _attention_rows_into(out, attention_rows, attention_efficiency * attention_scale, s,
+                             physics.attention_half_tokens, vector)
     return out
+
+
+def _attention_rows_into(out: np.ndarray, rows: np.ndarray, efficiency: float, s: np.ndarray, half_tokens: float,
+                         vector: np.ndarray | None) -> None:
+    """``out[rows] = efficiency * np.where(s > 1, s / (s + half_tokens), 1.0)``, then ``out[rows] *= vector`` when
+    given (a vector-only engine: attention on the vector units too), ``s`` holding a row per row of ``rows``
+    (``compute_fractions``' attention rows). Over many configurations (``inplace.row_views``) each row is written into
+    its basic-indexed view of ``out``, the selection skipped where the row's query tokens are all above 1 (the quotient
+    everywhere) or none is (1.0 everywhere): the same products, without the selection, the temporaries and advanced
+    indexing's scatter."""
+    if not row_views(out.shape) or s.ndim != out.ndim or len(s) != len(rows):
+        out[rows] = efficiency * np.where(s > 1, s / (s + half_tokens), 1.0)
+        if vector is not None:
+            out[rows] *= vector
+        return
+    for i, row in enumerate(rows.tolist()):
+        tokens, target = s[i], out[row]
+        above = tokens > 1
+        if above.all():
+            np.multiply(efficiency, tokens / (tokens + half_tokens), out=target)
+        elif above.any():
+            np.multiply(efficiency, np.where(above, tokens / (tokens + half_tokens), 1.0), out=target)
+        else:
+            np.multiply(efficiency, 1.0, out=target)
+        if vector is not None:
+            np.multiply(target, vector[i], out=target)

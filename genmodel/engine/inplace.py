@@ -6,17 +6,30 @@ Contract
 temporary a result may overwrite. ``fits(a, other_shape)``: ``owned(a)`` and ``a`` already has the broadcast shape of
 itself and ``other_shape``. ``into(ufunc, a, b, first=True)``: ``ufunc(a, b)`` (``first``) or ``ufunc(b, a)``,
 written into ``a`` when ``fits(a, np.shape(b))``, else a new array; the operands keep their order, so every value is
-the one the plain expression gives. Callers pass only temporaries of their own as ``a``.
+the one the plain expression gives. Callers pass only temporaries of their own as ``a``. ``row_views(shape)``: whether
+the rows of an array of ``shape`` (rows first) are long enough for a result written row by row into their views to
+save work (``ROW_VIEWS_FROM``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from genmodel.engine.operators import broadcast_shape
 from genmodel.engine.scalars import shape_of
+
+# values per row from which ``row_views`` holds: a result written row by row into views of its rows (in place of a
+# gather, a whole-array expression and a scatter by advanced indexing) costs a few NumPy calls per row, which the
+# saved passes repay only on long rows (a single configuration's rows hold one or two values)
+ROW_VIEWS_FROM = 256
+
+
+def row_views(shape: tuple[int, ...]) -> bool:
+    """Whether an array of ``shape`` (rows first) has at least ``ROW_VIEWS_FROM`` values per row."""
+    return len(shape) > 1 and math.prod(shape[1:]) >= ROW_VIEWS_FROM
 
 
 def owned(a: Any) -> bool:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genmodel.engine.inplace import fits, into
+from genmodel.engine.inplace import fits, into, row_views
 from genmodel.engine.operators import OperatorTable, broadcast_shape, broadcast_view
 from genmodel.engine.scalars import broadcast_pair, ndim, shape_of
 
@@ -93,15 +93,19 @@ class Timing:
 
     def _shares(self, masks: list[np.ndarray | None], finite: bool) -> np.ndarray:
         """Per label, the dot product of the counts with the times where ``masks`` has the label (0 elsewhere; None:
-        no row has it): as t x mask if ``finite`` (then the same as np.where(mask, t, 0)), else as that where."""
+        no row has it): as t x mask if ``finite`` (then the same as np.where(mask, t, 0)), else as that where. The
+        mask of long rows (``inplace.row_views``) enters the product as its int8 view (the same 0 and 1, so the same
+        products; NumPy converts int8 to float64 in a cheaper loop than bool)."""
         t = self.time_s
         shares = np.empty((len(BOUNDS), *t.shape[1:]))
         kept = np.empty(t.shape) if finite else None  # one buffer for the masked products
+        as_int8 = row_views(t.shape)
         for k, mask in enumerate(masks):
             if mask is None:
                 shares[k] = 0.0
             else:
-                only = np.multiply(t, mask, out=kept) if finite else np.where(mask, t, 0.0)
+                factor = mask.view(np.int8) if as_int8 else mask
+                only = np.multiply(t, factor, out=kept) if finite else np.where(mask, t, 0.0)
                 _row_dot(self.count, only, out=shares[k, ...])  # (a view also for one configuration)
         return shares
 
@@ -316,7 +320,7 @@ def _time_operators(table: OperatorTable, ideal_c, kv_rows: np.ndarray, inv_band
     kv_m = kv_read if unscaled else kv_read / scale
     kv_eff = memory_efficiency if kv_memory_efficiency is None else kv_memory_efficiency
     memory = ideal_m / memory_efficiency
-    memory[kv_rows] = (ideal_m[kv_rows] - kv_m) / memory_efficiency + kv_m / kv_eff
+    _set_kv_rows(memory, kv_rows, ideal_m, kv_m, memory_efficiency, kv_eff)
     _add_where(memory, kernels * memory_ramp_s, ideal_m > 0)
     return _timings(table, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency, overlap, lean)
 
@@ -339,6 +343,25 @@ def _ideal_memory_by_row(table: OperatorTable, kv_rows: np.ndarray, kv_read: np.
             np.add(target, kv_of[row], out=target)
         np.add(target, np.multiply(act, inv_act, out=term), out=target)
     return out
+
+
+def _set_kv_rows(memory: np.ndarray, rows: np.ndarray, ideal_m: np.ndarray, kv_m, memory_efficiency,
+                 kv_eff) -> None:
+    """``memory[rows] = (ideal_m[rows] - kv_m) / memory_efficiency + kv_m / kv_eff`` (``_time_operators``: the KV
+    read at its own efficiency), one row at a time into basic-indexed views of ``memory`` where its rows are long
+    (``inplace.row_views``) and ``kv_m`` has one entry per row in ``memory``'s configuration shape (else as written):
+    the same operations on every element in the same order, without advanced indexing's gather of ``ideal_m``, its
+    temporaries and the scatter."""
+    if not row_views(memory.shape) or ndim(kv_m) != memory.ndim or shape_of(kv_m)[0] != len(rows) \
+            or memory.shape[1:] != shape_of(kv_m)[1:]:
+        memory[rows] = (ideal_m[rows] - kv_m) / memory_efficiency + kv_m / kv_eff
+        return
+    kv_term = kv_m / kv_eff
+    for i, row in enumerate(rows.tolist()):
+        target = memory[row]
+        np.subtract(ideal_m[row], kv_m[i], out=target)
+        np.divide(target, memory_efficiency, out=target)
+        np.add(target, kv_term[i], out=target)
 
 
 def _add_rows(out: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:

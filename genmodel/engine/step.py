@@ -405,14 +405,17 @@ def _buckets_below(buckets: tuple[int, ...]) -> np.ndarray | None:
 def _captured(buckets: tuple[int, ...], replica):
     """The batch a decode graph captured at ``buckets`` runs ``replica`` sequences at: the smallest bucket at least
     ``replica`` (past the largest, or for no sequences: ``replica`` itself). For a single NumPy value, the same
-    number by the sorted array's own search and an index (a NumPy scalar, in place of np.where's 0-d array)."""
+    number by the sorted array's own search and an index (a NumPy scalar, in place of np.where's 0-d array); for
+    arrays whose every value has a bucket, the buckets gathered (the array np.where's selection gives)."""
     ordered = np.asarray(sorted(buckets), dtype=float)
     if type(replica) is np.float64:
         index = int(ordered.searchsorted(replica))  # (np.searchsorted on one value, without the dispatch)
         return ordered[min(index, len(ordered) - 1)] if index < len(ordered) and replica > 0 else replica
     index = _bucket_index(buckets, ordered, replica)
-    return np.where((index < len(ordered)) & (replica > 0), np.take(ordered, np.minimum(index, len(ordered) - 1)),
-                    replica)
+    inside = index < len(ordered)
+    if ndim(index) and inside.all() and (replica > 0).all():  # every value has a bucket: np.where takes the bucket
+        return np.take(ordered, index)
+    return np.where(inside & (replica > 0), np.take(ordered, np.minimum(index, len(ordered) - 1)), replica)
 
 
 def _bucket_index(buckets: tuple[int, ...], ordered: np.ndarray, values) -> np.ndarray:
