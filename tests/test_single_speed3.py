@@ -126,10 +126,10 @@ def test_estimate_single_figures_are_0d_arrays():
 @pytest.mark.parametrize("width", [1, 2, 63, 64, 200])
 @pytest.mark.parametrize("side, ops", [("m", 9), ("n", 5)])
 def test_side_without_keys_is_the_side_with_them(width, side, ops):
-    """``_gather_keys`` drops the keys of narrow GEMM shape columns: ``_side`` then computes every row, which gives the
-    numbers it computes once per distinct key and gathers back."""
+    """``_gather_keys`` drops the keys of narrow GEMM shape columns: ``_side_rows`` then computes every row, which gives
+    the numbers it computes once per distinct key, gathered back at their positions."""
     from genmodel.data.registry import get_hardware
-    from genmodel.engine.efficiency import GATHER_FROM, Physics, _gather_keys, _m_side, _n_side, _side
+    from genmodel.engine.efficiency import GATHER_FROM, Physics, _gather_keys, _m_side, _n_side, _side_rows
 
     physics = Physics.of(get_hardware("h100-sxm"))
     rng = np.random.default_rng(width)
@@ -143,8 +143,12 @@ def test_side_without_keys_is_the_side_with_them(width, side, ops):
     def values(r):
         return column[r]
 
-    want = _side(fn, values, rows, keys, physics, ops)
-    got = _side(fn, values, rows, _gather_keys(keys, column.shape), physics, ops)
+    def side(k):
+        share, steps, position = _side_rows(fn, values, rows, k, physics, ops)
+        return (share, steps) if position is None else (share[position], steps[position])
+
+    want = side(keys)
+    got = side(_gather_keys(keys, column.shape))
     assert (_gather_keys(keys, column.shape) is None) == (width < GATHER_FROM)
     for g, w in zip(got, want, strict=True):
         _same(g, w)

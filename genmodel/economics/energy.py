@@ -91,8 +91,7 @@ class PowerModel:
     def dynamic_energy(self, table: OperatorTable, placement: dict[str, list[np.ndarray]]):
         """Coefficient model: per operator instance (compute J, memory J) at the wall, cooling included."""
         e = self.hw.energy
-        if table.byte_rows is not None or table.kv_compact:  # (a lean table: its columns stacked)
-            table.stack_columns()
+        table.stack_columns()  # (a lean table: its columns stacked; a stacked table as it is)
         extra = table.flops.ndim - 1
         j_flop = np.array([self._j_per_flop(d) for d in table.dtypes]).reshape(-1, *([1] * extra))
         compute = table.flops * j_flop

@@ -263,31 +263,25 @@ def _nan_to_one(x: np.ndarray) -> np.ndarray:
     return x if np.isfinite(x).all() else np.nan_to_num(x, copy=False, nan=1.0)
 
 
-# values per row of a GEMM shape column from which ``_side`` may compute a side once per distinct key: below it an
+# values per row of a GEMM shape column from which ``_side_rows`` may compute a side once per distinct key: below it an
 # array operation costs about the same on fewer rows, so the gathers back would only add to the work
 GATHER_FROM = 64
 
 
 def _gather_keys(keys: tuple | None, shape: tuple[int, ...]) -> tuple | None:
-    """``keys`` for ``_side`` when a row of the GEMM shape column of ``shape`` (rows first) holds at least
+    """``keys`` for ``_side_rows`` when a row of the GEMM shape column of ``shape`` (rows first) holds at least
     ``GATHER_FROM`` values, else None (every row computed: the same numbers, element by element)."""
     if keys is None or math.prod(shape[1:]) < GATHER_FROM:
         return None
     return keys
 
 
-def _side(side, values, rows: np.ndarray, keys: tuple | None, physics: Physics, ops: int):
-    """``side`` (``_m_side`` or ``_n_side``) of ``values(rows)`` (rows of a GEMM shape column, a fresh array; NaN
-    counting as 1), computed once per distinct key and gathered back when that saves work: ``ops`` is about how many
-    array operations the side takes per row."""
-    share, steps, position = _side_rows(side, values, rows, keys, physics, ops)
-    return (share, steps) if position is None else (share[position], steps[position])
-
-
 def _side_rows(side, values, rows: np.ndarray, keys: tuple | None, physics: Physics, ops: int):
-    """``_side`` before its gather: (share, steps, position), ``share`` and ``steps`` holding a row per distinct key
-    and ``position`` (an index array) giving each of ``rows`` its row there when the side is computed once per
-    distinct key, else a row per row of ``rows`` and None."""
+    """``side`` (``_m_side`` or ``_n_side``) of ``values(rows)`` (rows of a GEMM shape column, a fresh array; NaN
+    counting as 1), computed once per distinct key when that saves work (``ops`` is about how many array operations
+    the side takes per row): (share, steps, position), ``share`` and ``steps`` holding a row per distinct key and
+    ``position`` (an index array) giving each of ``rows`` its row there, else a row per row of ``rows`` and None.
+    ``_combined_sides`` multiplies the two sides' rows without gathering them."""
     if keys is not None:
         first: dict = {}
         position = np.array([first.setdefault(keys[r], len(first)) for r in rows], dtype=np.intp)

@@ -190,8 +190,7 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
         return _time_operators(table, ideal_c, kv_rows, inv_bandwidth, scale, unscaled, compute_efficiency,
                                memory_efficiency, kernel_overhead_s, power_s, memory_ramp_s, kv_memory_efficiency,
                                busy_efficiency, overlap, lean, drop_bytes)
-    if table.byte_rows is not None or table.kv_compact:  # (a lean table read whole: its columns stacked)
-        table.stack_columns()
+    table.stack_columns()  # (a lean table read whole: its columns stacked; a stacked table as it is)
     kv_read = table.kv_bytes * inv_bandwidth["kv"]
     # the same sums as written out, accumulated in place in fresh temporaries (``inplace.into``)
     ideal_m = into(np.add, into(np.add, table.weight_bytes * inv_bandwidth["weight"], kv_read),
