@@ -26,7 +26,7 @@ ROWS = [("**decode** (TPOT, per-user rate, throughput, e2e)", "phase:decode", Tr
         ("engine: Neuron", "engine:neuron", None),
         ("engine: optimum-neuron (2023 generate loop)", "engine:optimum-neuron", None),
         ("engine: AutoAWQ (GEMM kernel)", "engine:autoawq", None),
-        ("engine: AutoAWQ GEMV kernel (not fitted)", "engine:autoawq-gemv", None),
+        ("engine: AutoAWQ GEMV kernel", "engine:autoawq-gemv", None),
         ("engine: MLX", "engine:mlx", None), ("engine: vendor (SN40L)", "engine:vendor", None)]
 
 

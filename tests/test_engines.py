@@ -235,3 +235,49 @@ def test_an_fp16_accumulating_engine_runs_geforce_gemms_at_the_fp16_accumulate_r
                      for h in ("rtx-4090", "l40s"))
     assert geforce.fp16_gemm_speedup == 2.0 and "FP16 accumulation" in geforce.describe()
     assert l40s.fp16_gemm_speedup == 1.0 and "FP16 accumulation" not in l40s.describe()
+
+
+def test_a_gemv_engine_runs_weight_only_gemms_on_the_vector_units():
+    """AutoAWQ's GEMV kernel (engines_db/autoawq-gemv.yaml) issues 7 vector-lane instructions per weight and token
+    (unpack, shift, convert, subtract the zero, scale, convert the activation, multiply-add), so a weight-only GEMM
+    computes at the FP32 vector peak / 7 whatever its number of tokens: on an RTX 4090 (82.6 TFLOP/s FP32), for
+    Llama-2-7B's qkv_proj over a 2,048-token prompt, 2 x 2,048 x 12,288 x 4,096 x 32 FLOPs x 7 / 82.6e12 = 0.5591 s
+    (the AWQ GEMM kernel of the autoawq profile: 0.1109 s). Its loads overlap its arithmetic (a streaming kernel): a
+    row's time is the longer of the two plus its launches, where the device's tiled GEMMs add them."""
+    gemv = genmodel.get_engine("autoawq-gemv")
+    assert gemv.weight_only_vector_ops_per_mac == 7
+    assert genmodel.get_engine("autoawq").weight_only_vector_ops_per_mac is None
+    assert genmodel.get_hardware("rtx-4090").peak_flops_per_s["fp32"] == pytest.approx(82.6e12)
+
+    def rows(tokens, engine=gemv, phase="prefill", **kw):
+        r = genmodel.estimate("llama-2-7b", "rtx-4090", weight_dtype="int4", engine=engine, batch=1,
+                              input_tokens=tokens, output_tokens=2, calibrated=False, **kw)
+        return {x.operator: x for x in r.breakdown(phase).rows()}
+
+    long, short = rows(2048), rows(64)
+    flops = 2 * 2048 * 12288 * 4096 * 32
+    assert long["qkv_proj"].flops == flops
+    assert long["qkv_proj"].compute_s == pytest.approx(flops * 7 / 82.6e12, rel=1e-12)
+    for name in ("qkv_proj", "o_proj", "ffn_gate_up", "ffn_down"):
+        for r in (long, short):  # the same rate at 64 tokens as at 2,048: no tiles to fill
+            x = r[name]
+            assert x.compute_s == pytest.approx(x.flops * 7 / 82.6e12, rel=1e-12)
+            assert x.time_s == pytest.approx(max(x.compute_s, x.memory_s) + x.overhead_s, rel=1e-12)
+    # the engine's other rows as the autoawq profile has them (same host figures): attention, the fp16 lm_head
+    awq = rows(2048, genmodel.get_engine("autoawq"))
+    for name in ("attn_scores", "attn_values", "lm_head", "ffn_act"):
+        assert (long[name].compute_s, long[name].time_s) == (awq[name].compute_s, awq[name].time_s)
+    assert awq["qkv_proj"].time_s == pytest.approx(awq["qkv_proj"].compute_s + awq["qkv_proj"].memory_s
+                                                   + awq["qkv_proj"].overhead_s, rel=1e-12)
+    # five instructions per multiply-accumulate instead of seven: 5/7 of the arithmetic time (no stale cache)
+    five = rows(2048, gemv.model_copy(update={"weight_only_vector_ops_per_mac": 5}))
+    assert five["qkv_proj"].compute_s == pytest.approx(long["qkv_proj"].compute_s * 5 / 7, rel=1e-12)
+    # a one-token decode step stays bandwidth-bound: the weight stream hides the GEMV's arithmetic
+    decode = rows(2048, phase="decode")["ffn_gate_up"]
+    assert decode.memory_s > decode.compute_s and decode.time_s == pytest.approx(decode.memory_s + decode.overhead_s,
+                                                                                rel=1e-12)
+    # 16-bit weights are not weight-only quantized: the GEMV kernel does not apply
+    bf16 = [genmodel.estimate("llama-2-7b", "rtx-4090", engine=e, batch=1, input_tokens=2048, output_tokens=2,
+                              calibrated=False).ttft_s for e in (gemv, gemv.model_copy(update={
+                                  "weight_only_vector_ops_per_mac": None}))]
+    assert bf16[0] == bf16[1]

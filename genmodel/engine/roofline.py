@@ -158,7 +158,7 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
                    compute_efficiency: float, memory_efficiency: float, kernel_overhead_s: float,
                    flops_scale=1.0, bandwidth_scale=1.0, power_s=0.0,
                    memory_ramp_s=0.0, kv_memory_efficiency=None,
-                   busy_efficiency: float | None = None, overlap: float = 1.0, lean: bool = False,
+                   busy_efficiency: float | None = None, overlap: float | np.ndarray = 1.0, lean: bool = False,
                    drop_bytes: bool = False) -> tuple[Timing, Timing]:
     """Time each operator of ``table``: returns (realistic, ideal) timings.
 
@@ -172,7 +172,8 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     operator, the
     least time its dynamic energy allows under the power cap (0 where there is no coefficient model).
     ``busy_efficiency``: the large-shape compute fraction, for ``Timing.busy_compute_s``. ``overlap``: the share of
-    the shorter of compute and memory hidden under the longer inside a kernel (1: the roofline's max; 0: they add).
+    the shorter of compute and memory hidden under the longer inside a kernel (1: the roofline's max; 0: they add),
+    one number or one per row (shape (n_ops, 1, ...)).
     The ideal timing uses efficiencies of 1, perfect overlap and no kernel overhead.
 
     ``lean``: the caller hands over its ``compute_efficiency`` array and reads of the ideal timing only its times,
@@ -251,8 +252,11 @@ def _lean_timings(table: OperatorTable, ideal_c, ideal_m, compute, memory, overh
     return real, ideal
 
 
-def _longest(compute, memory, overlap: float):
-    """Per row, the compute and memory terms combined with the device's ``overlap`` (``time_operators``)."""
+def _longest(compute, memory, overlap):
+    """Per row, the compute and memory terms combined with the device's ``overlap`` (``time_operators``): a number,
+    or an array per row (shape (n_ops, 1, ...): some rows are streaming kernels where the device's GEMMs are not)."""
+    if np.ndim(overlap):
+        return np.maximum(compute, memory) + (1.0 - overlap) * np.minimum(compute, memory)
     if overlap == 0.0:  # max + 1 x min is the sum of the two, exactly
         return compute + memory
     longest = np.maximum(compute, memory)

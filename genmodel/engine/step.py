@@ -304,6 +304,10 @@ class Stepper:
         weight_only = _dequantizing_rows(tuple(table.kinds), tuple(table.names)) & self.weight_only
         fractions = compute_fractions(table, r.compute_efficiency, r.attention_efficiency, self.physics,
                                       e.attention_scale, weight_only, self.weight_only_scale, consume=lean)
+        overlap = self.physics.compute_memory_overlap
+        if e.weight_only_vector_ops_per_mac and self.physics.vector_flops_per_s and np.any(weight_only):
+            overlap = _vector_gemv(fractions, weight_only, peaks, self.physics.vector_flops_per_s,
+                                   e.weight_only_vector_ops_per_mac, overlap)
         ramp = self.physics.memory_ramp_bytes / (r.memory_efficiency * s.hw.fastest_memory.bandwidth_bytes_per_s
                                                  * s.bandwidth_scale)
         coefficients = s.power is not None and s.power.has_coefficients  # its energy reads the byte columns
@@ -313,8 +317,7 @@ class Stepper:
                               flops_scale=s.flops_scale, bandwidth_scale=s.bandwidth_scale, power_s=power_s,
                               memory_ramp_s=ramp,
                               kv_memory_efficiency=min(r.kv_memory_efficiency * e.kv_read_scale, 1.0),
-                              busy_efficiency=r.compute_efficiency,
-                              overlap=self.physics.compute_memory_overlap)
+                              busy_efficiency=r.compute_efficiency, overlap=overlap)
 
     def _weights(self, table: OperatorTable, real: Timing, g: _Shape) -> np.ndarray:
         """Instances of each row per slot: layer count x the stage's share of the layers x micro-batches (x 1 left
@@ -493,3 +496,17 @@ def _exposed_factor(total, exposed):
         return factor
     factor = np.zeros(broadcast_shape(shape_of(total), shape_of(exposed)))
     return np.divide(exposed, total, out=factor, where=positive)
+
+
+def _vector_gemv(fractions: np.ndarray, rows, peaks: list[float], vector_flops_per_s: float, ops_per_mac: float,
+                 overlap: float) -> np.ndarray:
+    """An engine whose weight-only GEMMs are matrix-vector kernels on the vector units (AutoAWQ's GEMV; docs/formulas.md
+    section 5.2): each such row (``rows``, a mask over the table's rows) computes at ``vector_flops_per_s /
+    ops_per_mac`` whatever its number of tokens (every token re-reads and re-dequantizes the weights), written into
+    ``fractions`` as that rate over the row's peak; returns the per-row overlap, 1 on those rows (a streaming kernel:
+    its instructions issue while its loads are in flight) and the device's ``overlap`` elsewhere."""
+    per_row = np.full((len(peaks), *([1] * (fractions.ndim - 1))), float(overlap))
+    for i in np.flatnonzero(rows).tolist():
+        fractions[i] = vector_flops_per_s / ops_per_mac / peaks[i]
+        per_row[i] = 1.0
+    return per_row

@@ -17,8 +17,9 @@ to the hardware's physics on every step:
   the fp32 FMA peak (llama.cpp's ggml CPU backend);
 * the relative quality of its fused attention, of its paged KV reads and of its weight-only-quantized GEMMs
   (``attention_scale``, ``kv_read_scale``, ``weight_only_scale``, multiplying the device's fractions; 1 = as good
-  as the reference kernels), and whether its FP16 GEMMs accumulate in FP16 (``fp16_accumulate``: on GeForce cards
-  twice the FP32-accumulate rate the device lists).
+  as the reference kernels), whether its FP16 GEMMs accumulate in FP16 (``fp16_accumulate``: on GeForce cards
+  twice the FP32-accumulate rate the device lists), and whether its weight-only GEMMs are matrix-vector kernels on
+  the vector units (``weight_only_vector_ops_per_mac``: AutoAWQ's GEMV kernel, run once per token of a prompt too).
 
 * its continuous-batching scheduler (genmodel.serving, docs/serving.md): the token budget of one step
   (``max_batch_tokens``, or per device ``max_batch_tokens_on`` where the engine picks it by device), the
@@ -92,6 +93,12 @@ class EngineSpec(FrozenSpec):
         1.0, gt=0, le=1.5, description="Efficiency of weight-only quantized GEMMs (int4/int8/fp8 weights "
         "dequantized to 16-bit activations in the kernel) relative to the device's GEMMs; weight-only GEMMs with "
         "narrower activations (fp4 weights, fp8 activations) are not rated and run at 1.")
+    weight_only_vector_ops_per_mac: float | None = Field(
+        None, ge=1, description="Its weight-only quantized GEMMs run as a matrix-vector kernel on the vector units "
+        "for every token of the step (AutoAWQ's GEMV kernel), costing this many vector-lane instructions per "
+        "multiply-accumulate (unpack, convert, dequantize, convert the activation, accumulate): such a GEMM computes "
+        "at the vector FP32 FLOP/s / this number, and its arithmetic overlaps its weight stream (a streaming "
+        "kernel); none: they use the matrix units at weight_only_scale.")
     fp16_accumulate: bool = Field(
         False, description="Its FP16 GEMMs accumulate in FP16 (llama.cpp's cuBLAS path: CUBLAS_COMPUTE_16F on NVIDIA "
         "GPUs other than Volta), so they reach a device's FP16-accumulate rate "
