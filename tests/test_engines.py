@@ -281,3 +281,14 @@ def test_a_gemv_engine_runs_weight_only_gemms_on_the_vector_units():
                               calibrated=False).ttft_s for e in (gemv, gemv.model_copy(update={
                                   "weight_only_vector_ops_per_mac": None}))]
     assert bf16[0] == bf16[1]
+
+
+def test_the_engine_list_says_which_weight_only_kernel_each_profile_runs(capsys):
+    # AutoAWQ's GEMV profile runs its weight-only GEMMs on the vector units at 7 instructions per multiply-accumulate:
+    # the list shows vec/7 there, not the GEMM kernel's 45% it does not use; the GEMM profile keeps its 45%
+    from genmodel.interfaces.cli import main
+
+    assert main(["engines"]) == 0
+    lines = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert "vec/7" in lines["autoawq-gemv"] and "45%" not in lines["autoawq-gemv"]
+    assert "45%" in lines["autoawq"] and "70%" in lines["vllm"]
