@@ -84,6 +84,28 @@ def test_compiled_engines_pad_batch_and_prompt_to_powers_of_two(toy_model, toy_h
     assert prefill_flops(compiled, 50) == pytest.approx(prefill_flops("vendor", 128))
 
 
+def test_gaudi_stacks_bucket_batch_and_prompt_in_steps_above_a_power_of_two_ramp(toy_model, toy_hw):
+    # vLLM-HPU's bucketing (the optimum-habana profile): powers of two up to the step, then multiples of it; batch
+    # step 32, prompt step 128 from a 128-token minimum (HabanaAI/vllm-fork's 1.17 Gaudi documentation)
+    gaudi = genmodel.get_engine("optimum-habana")
+    assert (gaudi.batch_buckets, gaudi.batch_bucket_step) == ("step", 32)
+    assert (gaudi.prompt_buckets, gaudi.prompt_bucket_step, gaudi.min_prompt_bucket) == ("step", 128, 128)
+    stepped = _engine(batch_buckets="step", batch_bucket_step=32, prompt_buckets="step", prompt_bucket_step=128)
+    # batches 5 -> 8 and 20 -> 32 (the ramp), 33 -> 64, 2,429 -> 2,432 (multiples of 32; powers of two: 4,096),
+    # every operator, attention included
+    for batch, padded in ((5, 8), (20, 32), (33, 64), (2429, 2432)):
+        assert _decode_flops(toy_model, toy_hw, batch, stepped, "attn_scores") == pytest.approx(
+            _decode_flops(toy_model, toy_hw, padded, "vendor", "attn_scores"))
+
+    def prefill_flops(engine, prompt):
+        return genmodel.estimate(toy_model, toy_hw, batch=1, input_tokens=prompt, output_tokens=1,
+                                 engine=engine).prefill_flops
+
+    # prompts 50 -> 128 (the minimum), 300 -> 384 and 2,100 -> 2,176 (multiples of 128; powers of two: 512, 4,096)
+    for prompt, padded in ((50, 128), (300, 384), (2100, 2176)):
+        assert prefill_flops(stepped, prompt) == pytest.approx(prefill_flops("vendor", padded))
+
+
 def test_engine_choice_changes_only_what_the_engine_owns():
     # same device, same factors for the chip; vLLM and TensorRT-LLM differ in host work and their fitted bandwidth
     v = genmodel.estimate("llama-3.1-8b", "h100-sxm", engine="vllm").realism

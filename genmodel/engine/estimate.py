@@ -62,6 +62,7 @@ from genmodel.engine.step import Stepper, StepResult
 from genmodel.engine.uncertainty import MEMORY_BAND_BYTES, Band, band
 from genmodel.errors import DoesNotFitError
 from genmodel.specs.dtypes import bytes_per_element
+from genmodel.specs.engine import bucketed
 from genmodel.specs.hardware import Efficiency, HardwareSpec
 from genmodel.specs.model import ModelSpec
 from genmodel.specs.platform import PlatformSpec
@@ -324,8 +325,9 @@ def _timing(s: Setup, mem: MemoryView, final_step: bool = True, wanted: frozense
     m_pre = clip(np.floor(m_pre), 1, np.maximum(b, 1))
     m_dec = np.maximum(np.minimum(pp, np.floor(b)), 1)
     prompt = s.input_tokens
-    if s.engine.prompt_buckets == "pow2":  # compiled engines prefill the prompt padded to its bucket
-        prompt = np.maximum(2.0 ** np.ceil(np.log2(prompt)), float(s.engine.min_prompt_bucket))
+    if s.engine.prompt_buckets != "none":  # compiled engines prefill the prompt padded to its bucket
+        prompt = bucketed(prompt, s.engine.prompt_buckets, s.engine.prompt_bucket_step,
+                          float(s.engine.min_prompt_bucket))
     b_dec = b / m_dec
     contexts = decode_contexts(s.input_tokens, s.output_tokens, s.shape)
     seqs = b_dec[None, ...] if ndim(b_dec) else b_dec

@@ -52,6 +52,7 @@ from genmodel.engine.parallel import field_values
 from genmodel.engine.roofline import Timing, time_operators
 from genmodel.engine.scalars import any_true, ndim, shape_of, where_scalar, zeros_like
 from genmodel.specs.dtypes import bytes_per_element
+from genmodel.specs.engine import bucketed
 
 LAYER_FREE = ("vocab_collectives", "pp_send")  # collectives that are not per layer
 
@@ -162,11 +163,12 @@ class Stepper:
 
     def _padded(self, phase: str, m_seqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(sequences the compiled or captured step computes for all rows, and for the linear layers): compiled
-        engines pad the batch to a power of two; graph-capturing engines run decode at the next captured size."""
+        engines pad the batch to its bucket (``EngineSpec.batch_buckets``); graph-capturing engines run decode at the
+        next captured size."""
         e, groups = self.s.engine, self.groups
         replica = m_seqs * groups
-        if e.batch_buckets == "pow2":
-            replica = 2.0 ** np.ceil(np.log2(np.maximum(replica, 1.0)))
+        if e.batch_buckets != "none":
+            replica = bucketed(replica, e.batch_buckets, e.batch_bucket_step)
         linear = replica
         if phase == "decode" and e.decode_batch_buckets:
             linear = _captured(tuple(e.decode_batch_buckets), replica)

@@ -11,8 +11,9 @@ to the hardware's physics on every step:
 * the gap between kernels (``kernel_overhead_s``): about 1-2 us where the engine replays captured CUDA graphs or
   compiled XLA programs, 4-10 us where it launches kernels one by one;
 * shapes it pads to: the decode batch sizes it captures graphs for (vLLM, SGLang: a step with 3 sequences runs the
-  4-sequence graph), and for XLA-compiled stacks (TPU, Neuron, Gaudi graph mode) prompt and batch buckets
-  (powers of two from ``min_prompt_bucket``), whose padded shape is what the device computes;
+  4-sequence graph), and for compiled stacks prompt and batch buckets, whose padded shape is what the device
+  computes: powers of two from ``min_prompt_bucket`` (XLA on TPU, Neuron), or powers of two up to a step and
+  multiples of the step above it (``step``: Gaudi's bucketing, ``batch_bucket_step``, ``prompt_bucket_step``);
 * on CPUs, whether its kernels use the matrix units (``cpu_matrix_units``: AMX/SME) or run on the vector units at
   the fp32 FMA peak (llama.cpp's ggml CPU backend);
 * the relative quality of its fused attention, of its paged KV reads and of its weight-only-quantized GEMMs
@@ -45,6 +46,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import Field
 
 from genmodel.specs.quantities import FrozenSpec, Seconds
@@ -71,11 +73,15 @@ class EngineSpec(FrozenSpec):
     decode_batch_buckets: list[int] | None = Field(
         None, description="Batch sizes the engine captures decode graphs for; a step pads up to the next one "
         "(none: no padding).")
-    prompt_buckets: Literal["none", "pow2"] = Field(
-        "none", description="'pow2': prompts are padded to the next power of two (XLA-compiled engines).")
-    min_prompt_bucket: int = Field(128, ge=1, description="Smallest prompt bucket when prompt_buckets is 'pow2'.")
-    batch_buckets: Literal["none", "pow2"] = Field(
-        "none", description="'pow2': the batch is padded to the next power of two (compiled static shapes).")
+    prompt_buckets: Literal["none", "pow2", "step"] = Field(
+        "none", description="'pow2': prompts are padded to the next power of two (XLA-compiled engines); 'step': to "
+        "the next power of two up to prompt_bucket_step, above it to the next multiple of it (Gaudi's bucketing).")
+    min_prompt_bucket: int = Field(128, ge=1, description="Smallest prompt bucket when prompts are padded.")
+    prompt_bucket_step: int = Field(128, ge=1, description="Prompt bucket step when prompt_buckets is 'step'.")
+    batch_buckets: Literal["none", "pow2", "step"] = Field(
+        "none", description="'pow2': the batch is padded to the next power of two (compiled static shapes); 'step': "
+        "to the next power of two up to batch_bucket_step, above it to the next multiple of it (Gaudi's bucketing).")
+    batch_bucket_step: int = Field(32, ge=1, description="Batch bucket step when batch_buckets is 'step'.")
     pads_heads: bool = Field(
         False, description="Pads attention heads to whole heads per tensor-parallel rank (and at least one KV head "
         "per rank), so a tp that does not divide the heads runs at the padded cost (Neuron).")
@@ -132,3 +138,16 @@ class EngineSpec(FrozenSpec):
     def batch_tokens_on(self, device: str) -> int:
         """The token budget of one step on ``device`` (a hardware name): its own entry, else ``max_batch_tokens``."""
         return self.max_batch_tokens_on.get(device, self.max_batch_tokens)
+
+
+def bucketed(value, mode: str, step: int, least: float = 1.0):
+    """``value`` (sequences or prompt tokens, a number or an array) padded to its bucket under ``mode``: 'pow2', the
+    next power of two (at least ``least``); 'step', the next of ``least`` x 2^k below ``step``, ``step`` and its
+    multiples above it (Gaudi: "min gets multiplied by consecutive powers of two until step gets reached", then
+    linear steps); anything else, unchanged."""
+    if mode not in ("pow2", "step"):
+        return value
+    power = np.maximum(2.0 ** np.ceil(np.log2(np.maximum(value, 1.0))), least)
+    if mode == "pow2":
+        return power
+    return np.where(value <= step, np.minimum(power, float(step)), np.ceil(value / step) * float(step))

@@ -150,15 +150,17 @@ def list_engines(as_json: JsonOpt = False) -> None:
         emit_json({"engines": [e.model_dump(mode="json", exclude_none=True) for e in engines]})
         return
     typer.echo(f"{'name':16} {'a: per step':>12} {'b: per seq':>11} {'c: prefill':>11} {'per kernel':>11} "
-               f"{'pads':22} {'attention':>9} {'w-only':>6} {'HTTP':>6}")
+               f"{'pads':32} {'attention':>9} {'w-only':>6} {'HTTP':>6}")
     for e in engines:
         pads = ", ".join(p for p, on in (("graph batch sizes", bool(e.decode_batch_buckets)),
                                          ("pow2 prompts", e.prompt_buckets == "pow2"),
-                                         ("pow2 batch", e.batch_buckets == "pow2")) if on) or "-"
+                                         (f"{e.prompt_bucket_step}-step prompts", e.prompt_buckets == "step"),
+                                         ("pow2 batch", e.batch_buckets == "pow2"),
+                                         (f"{e.batch_bucket_step}-step batch", e.batch_buckets == "step")) if on) or "-"
         weight_only = (f"{e.weight_only_scale:>6.0%}" if e.weight_only_vector_ops_per_mac is None
                        else f"{'vec/' + format(e.weight_only_vector_ops_per_mac, 'g'):>6}")
         typer.echo(f"{e.name:16} {e.step_overhead_s * 1e3:>9.3g} ms {e.step_overhead_per_sequence_s * 1e6:>8.3g} us "
-                   f"{e.prefill_overhead_s * 1e3:>8.3g} ms {e.kernel_overhead_s * 1e6:>8.3g} us {pads:22} "
+                   f"{e.prefill_overhead_s * 1e3:>8.3g} ms {e.kernel_overhead_s * 1e6:>8.3g} us {pads:32} "
                    f"{e.attention_scale:>8.0%} {weight_only} {e.request_latency_s * 1e3:>3.3g} ms"
                    + ("" if e.fittable else "  (not fitted)"))
     typer.echo("profile values before fitting; a device family's fit for an engine (genmodel show DEVICE) wins; "
