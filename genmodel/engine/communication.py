@@ -36,7 +36,7 @@ def layer_collectives(model: ModelSpec, net: Network, par: Parallelism, tokens, 
     rb = residual_bytes(ab)
     hidden = tokens * H * rb
     single = _all_single(tokens, par.tp, par.ep, par.cp, par.attention_dp, batch, net.domain)
-    ar = _ZERO if single and not tp > 1 else np.where(tp > 1, all_reduce(net, hidden, tp), 0.0)
+    ar = _ZERO if single and not tp > 1 else _of_several(tp > 1, all_reduce(net, hidden, tp), single)
     n_moe = model.num_moe_layers
     n_dense = L - n_moe
     adp = np.asarray(par.attention_dp, dtype=bool)
@@ -46,14 +46,18 @@ def layer_collectives(model: ModelSpec, net: Network, par: Parallelism, tokens, 
         ep = np.asarray(par.ep, dtype=float)
         sent = tokens * k * H / tp  # elements each TP rank of an attention group dispatches (its share)
         skip = single and not (adp & (ep > 1))
-        a2a = _ZERO if skip else np.where(adp & (ep > 1), all_to_all(net, sent * ab, ep), 0.0)
-        back = a2a if rb == ab or skip else np.where(adp & (ep > 1), all_to_all(net, sent * rb, ep), 0.0)
+        select = single or adp.ndim > 0 or not adp  # (else the condition is ep > 1: the cost as it is)
+        a2a = _ZERO if skip else _of_several(adp & (ep > 1), all_to_all(net, sent * ab, ep), select)
+        back = a2a if rb == ab or skip else _of_several(adp & (ep > 1), all_to_all(net, sent * rb, ep), select)
         shared_ar = ar if model.moe.num_shared_experts else 0.0
-        out["tp_all_reduce"] = out["tp_all_reduce"] + n_moe * np.where(adp, shared_ar, ar)
+        # (a single attention_dp that selects ``ar``, or a shared expert's all-reduce that is ``ar``: ``ar`` itself,
+        # of which np.where would make a copy)
+        moe_ar = ar if adp.ndim == 0 and (shared_ar is ar or not adp) else np.where(adp, shared_ar, ar)
+        out["tp_all_reduce"] = out["tp_all_reduce"] + n_moe * moe_ar
         out["ep_dispatch"] = n_moe * a2a
         out["ep_combine"] = n_moe * back
-    gather = _ZERO if single and not tp > 1 else np.where(tp > 1, all_gather(net, batch * model.vocab_size * rb,
-                                                                               tp), 0.0)
+    gather = _ZERO if single and not tp > 1 else _of_several(tp > 1, all_gather(net, batch * model.vocab_size * rb,
+                                                                                  tp), single)
     out["vocab_collectives"] = ar + gather
     cp = np.asarray(par.cp, dtype=float)
     if (cp > 1 if single else any_true(cp > 1)):
@@ -87,6 +91,15 @@ def _all_single(*values) -> bool:
     """True when every value is a single number (a Python number or a 0-d array): then a collective whose group is
     one device is the 0-d zero ``np.where(condition, cost, 0.0)`` would give, without computing the cost."""
     return not any(map(ndim, values))  # (every np.ndim is 0, by ``ndim``: np.ndim's answer without its dispatch)
+
+
+def _of_several(condition, cost: np.ndarray, where: bool):
+    """``np.where(condition, cost, 0.0)`` for the ``cost`` of a collective over groups of n devices and ``condition``
+    "the group has several devices" (n > 1). Without ``where``, ``cost`` itself: the same numbers, since
+    genmodel.engine.collectives already gives exactly +0.0 for a group of one device, and ``cost`` already has the
+    broadcast shape of n and the message. Callers ask for the selection (``where``) for single values (its 0-d array)
+    and where the condition is more than n > 1 (the all-to-all's, under an attention_dp array or a false one)."""
+    return np.where(condition, cost, 0.0) if where else cost
 
 
 def pp_send(net: Network, par: Parallelism, tokens, H: int, ab: float):

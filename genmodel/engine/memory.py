@@ -185,9 +185,39 @@ def _distinct_layouts(arrays) -> tuple[np.ndarray, np.ndarray]:
     key = None
     for values in arrays:
         bits = values.view(np.int64) if values.dtype.itemsize == 8 else values.astype(np.int64)
-        code = np.unique(bits, return_inverse=True)[1]
-        key = code if key is None else np.unique(key * (int(code.max()) + 1) + code, return_inverse=True)[1]
-    return np.unique(key, return_index=True, return_inverse=True)[1:]
+        code = _first_and_codes(bits)[1]
+        key = code if key is None else _first_and_codes(key * (int(code.max()) + 1) + code)[1]
+    return _first_and_codes(key)
+
+
+# distinct values up to which ``_first_and_codes`` finds them by comparisons (a pass over the array per value) rather
+# than by sorting the array: layout arrays hold a few (tp of 1, 2, 4 or 8)
+FEW_DISTINCT = 8
+
+
+def _first_and_codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(x, return_index=True, return_inverse=True)[1:]`` for a 1-d integer array ``x``: (the index of the
+    first occurrence of each distinct value, in increasing order of the values; for every element the position of
+    its value among them). Up to ``FEW_DISTINCT`` distinct values are found one at a time (the first element not equal
+    to any found so far) and put in order, and each element's position is the number of distinct values above the
+    smallest that it is at least: the same integers without a sort; more values, or an empty array, go through
+    ``np.unique``."""
+    if x.ndim != 1 or not x.size:
+        return np.unique(x, return_index=True, return_inverse=True)[1:]
+    firsts, unseen, i = [], np.ones(x.shape, dtype=bool), 0
+    while True:
+        firsts.append(i)
+        np.logical_and(unseen, x != x[i], out=unseen)
+        i = int(unseen.argmax())
+        if not unseen[i]:  # every element's value found
+            break
+        if len(firsts) == FEW_DISTINCT:
+            return np.unique(x, return_index=True, return_inverse=True)[1:]
+    first = np.array(sorted(firsts, key=lambda j: x[j]), dtype=np.intp)
+    above = np.zeros(x.shape, dtype=np.uint8)  # (counts below FEW_DISTINCT: bytes, added without a conversion)
+    for value in x[first[1:]].tolist():
+        np.add(above, np.greater_equal(x, value).view(np.uint8), out=above)
+    return first, above.astype(np.intp)
 
 
 def _widest_layer_activation(model: ModelSpec, dtypes: DTypes, parallel: Parallelism):
