@@ -126,8 +126,8 @@ class EngineSpec(FrozenSpec):
         True, description="Prompts longer than the step's room are split over steps; false: a prompt runs whole.")
     fittable: bool = Field(
         True, description="Whether calibration may use this engine's rows to fit a family's factors; false for a "
-        "profile that knowingly lacks the engine's dominant cost (AutoAWQ's GEMV kernel run over a prompt): its rows "
-        "are still predicted and validated.")
+        "profile that knowingly lacks the engine's dominant cost (as AutoAWQ's GEMV profile did before its kernel got "
+        "a term): its rows are still predicted and validated.")
     request_latency_s: Seconds = Field(
         REQUEST_LATENCY_S, description="A request's time in the engine's HTTP server outside the engine steps "
         "(parse, chat template, tokenize, hand-off to the engine process, first token back), in seconds; in an "
