@@ -17,7 +17,9 @@ engine, weight_only)`` returns, per operator row and configuration, the achievab
   short prefills, large decode batches. Routed experts use their own M (tokens per active expert). fp8 runs at 0.9
   and fp4/int4
   at 0.8 of the bf16 fraction (lower achieved fraction and clock throttling under the power cap on the fast paths);
-  weight-only quantized GEMMs at the engine's ``weight_only_scale``.
+  weight-only quantized GEMMs at the engine's ``weight_only_scale`` (an engine whose weight-only GEMMs are
+  matrix-vector kernels on the vector units, ``weight_only_vector_ops_per_mac``, has those rows replaced by
+  ``genmodel.engine.step``: vector peak / instructions per multiply-accumulate, whatever the shape).
 * Fused attention: ``η_attn · engine.attention_scale · S / (S + S_half)`` for a prompt of S tokens in prefill
   (FlashAttention-class kernels reach their peak fraction only on long sequences); decode attention at
   ``η_attn · attention_scale`` (it is a bandwidth stream over the KV cache, timed by the memory term).
