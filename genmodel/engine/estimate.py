@@ -324,10 +324,9 @@ def _timing(s: Setup, mem: MemoryView, final_step: bool = True, wanted: frozense
     m_pre = np.asarray(par.micro_batches, dtype=float) if par.micro_batches is not None else np.minimum(b, pp)
     m_pre = clip(np.floor(m_pre), 1, np.maximum(b, 1))
     m_dec = np.maximum(np.minimum(pp, np.floor(b)), 1)
-    prompt = s.input_tokens
-    if s.engine.prompt_buckets != "none":  # compiled engines prefill the prompt padded to its bucket
-        prompt = bucketed(prompt, s.engine.prompt_buckets, s.engine.prompt_bucket_step,
-                          float(s.engine.min_prompt_bucket))
+    # compiled engines prefill the prompt padded to its bucket (the prompt as it is for other engines)
+    prompt = bucketed(s.input_tokens, s.engine.prompt_buckets, s.engine.prompt_bucket_step,
+                      float(s.engine.min_prompt_bucket))
     b_dec = b / m_dec
     contexts = decode_contexts(s.input_tokens, s.output_tokens, s.shape)
     seqs = b_dec[None, ...] if ndim(b_dec) else b_dec

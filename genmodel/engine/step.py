@@ -167,8 +167,7 @@ class Stepper:
         next captured size."""
         e, groups = self.s.engine, self.groups
         replica = m_seqs * groups
-        if e.batch_buckets != "none":
-            replica = bucketed(replica, e.batch_buckets, e.batch_bucket_step)
+        replica = bucketed(replica, e.batch_buckets, e.batch_bucket_step)
         linear = replica
         if phase == "decode" and e.decode_batch_buckets:
             linear = _captured(tuple(e.decode_batch_buckets), replica)

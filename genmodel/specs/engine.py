@@ -144,7 +144,7 @@ def bucketed(value, mode: str, step: int, least: float = 1.0):
     """``value`` (sequences or prompt tokens, a number or an array) padded to its bucket under ``mode``: 'pow2', the
     next power of two (at least ``least``); 'step', the next of ``least`` x 2^k below ``step``, ``step`` and its
     multiples above it (Gaudi: "min gets multiplied by consecutive powers of two until step gets reached", then
-    linear steps); anything else, unchanged."""
+    linear steps); 'none' (or anything else): ``value`` itself, the same object."""
     if mode not in ("pow2", "step"):
         return value
     power = np.maximum(2.0 ** np.ceil(np.log2(np.maximum(value, 1.0))), least)
