@@ -29,8 +29,10 @@ class _Req:
 
 def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget: int, chunk: int, max_seqs: int,
              requests: int = 6000, seed: int = 1, input_cv: float = 0.0, arrival_shape: float = 1.0,
-             concurrency: int | None = None) -> dict[str, np.ndarray]:
-    """Per-request TTFT, TPOT, end-to-end latency and inter-token gaps of a simulated run (warm-up dropped)."""
+             concurrency: int | None = None, separate: bool = False) -> dict[str, np.ndarray]:
+    """Per-request TTFT, TPOT, end-to-end latency and inter-token gaps of a simulated run (warm-up dropped).
+    ``separate``: prefill steps run apart from decode steps and come first (SGLang's default scheduler): a step
+    carries prompt chunks only, and decodes run only when no prompt work can be scheduled."""
     rng = np.random.default_rng(seed)
     if input_cv > 0:
         sigma = np.sqrt(np.log1p(input_cv**2))
@@ -56,6 +58,9 @@ def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget
             now = reqs[nxt].arrival
             continue
         decoding = [r for r in running if r.done_prompt >= r.prompt]
+        pending = any(r.done_prompt < r.prompt for r in running) or (waiting and len(running) < max_seqs)
+        if separate and pending:
+            decoding = []  # a prefill step: the decodes wait
         room = min(budget - len(decoding), chunk)
         chunks: list[tuple[_Req, int]] = []
         for r in running:  # partially prefilled requests first

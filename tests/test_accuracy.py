@@ -17,7 +17,7 @@ from genmodel import validation as v
 from genmodel.validation import bands
 
 DATA = Path(__file__).resolve().parent.parent / "validation" / "measured.csv"
-SNAPSHOT_SHA256 = "5b2765e689f689f6297047f6cad0faca6a7abb608dcc5bff8ac6926fedc0aced"
+SNAPSHOT_SHA256 = "9ea1d90c7522dec998ca5990841fc2fac65dc4b2ef7083a1a5d6cde4ed575bdc"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_leave_one_source_out_errors(held_out):
     s = v.summarize(held_out)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] >= 250 and decode["sources"] >= 15 and prefill["n"] >= 70 and prefill["sources"] >= 8
-    # measured on the snapshot: decode 15.4% (goal 20%, met), prefill 24.2% (goal 25%, met by a thin margin: the
+    # measured on the snapshot: decode 15.5% (goal 20%, met), prefill 24.2% (goal 25%, met by a thin margin: the
     # next four rows sit at 24.3-26.1%; client-timed TTFTs get the engine's 4 ms of server time, gpustack's hold
     # 15-45 ms: docs/validation.md)
     assert decode["median_abs_error_pct"] <= 17.5
@@ -63,7 +63,7 @@ def test_leave_one_source_out_errors(held_out):
 
 
 def test_served_rows_out_of_sample(held_out):
-    """Continuous-batching rows predicted by serve (never fitted on): measured 28.3% median on 70 rows from 5
+    """Continuous-batching rows predicted by serve (never fitted on): measured 29.4% median on 70 rows from 5
     sources, 47% within 25% (docs/validation.md lists why: synchronized closed loops, vLLM-TPU, B200 max load)."""
     s = v.summarize(held_out)["batching:served"]
     assert s["n"] >= 50 and s["sources"] >= 4
@@ -72,7 +72,7 @@ def test_served_rows_out_of_sample(held_out):
 
 def test_physics_defaults_alone(defaults):
     s = v.summarize(defaults)
-    # measured: decode 18.9%, prefill 28.7% (goal <= 30% for both, met)
+    # measured: decode 19.3%, prefill 28.7% (goal <= 30% for both, met)
     assert s["phase:decode"]["median_abs_error_pct"] <= 24.0
     assert s["phase:prefill"]["median_abs_error_pct"] <= 30.0
 
@@ -107,13 +107,14 @@ def test_held_out_alcf_vllm_rows(held_out):
 
 
 INDEPENDENT = DATA.parent / "independent.csv"
-INDEPENDENT_SHA256 = "17b35ba4c1a27412a1f9cbdeb446034339f08bd55fa90c13a2ccc026f21a011c"
+INDEPENDENT_SHA256 = "e2188f32e654fdf490fca36eaf7b634256f1657aa0ac4d90b160c3e36eb15d1f"
 
 
 def test_independent_rows_gathered_after_the_fit():
     """Rows the calibration never saw, gathered after it by people who did not see their predictions
     (docs/validation.md, "Independent check"): the figures the docs quote, so that a change that moves them is
-    seen. Measured: decode 55.6% (51 rows), prefill 92.7% (41 rows), mostly too fast (young ROCm and Ascend stacks,
+    seen. Measured: decode 55.6% (51 rows), prefill 81.6% (41 rows; 92.7% before closed loops of identical requests
+    were modelled as waves, docs/serving.md section 2b), mostly too fast (young ROCm and Ascend stacks,
     tiny-active MoE decode); ExLlama's batch-1 decode rates within 7%."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))
@@ -121,7 +122,7 @@ def test_independent_rows_gathered_after_the_fit():
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] == 51 and prefill["n"] == 41
     assert 45.0 <= decode["median_abs_error_pct"] <= 65.0 and decode["median_signed_error_pct"] < -30.0
-    assert prefill["median_abs_error_pct"] >= 80.0
+    assert 70.0 <= prefill["median_abs_error_pct"] <= 90.0
     exllama = [e for i, e in zip(table["id"], table["error_pct"], strict=True) if i.startswith("EXLB")
                and abs(e) < 10]
     assert len(exllama) == 6  # the six decode rates (the three prompt rates are 37-54% slow)

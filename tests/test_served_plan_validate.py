@@ -100,6 +100,7 @@ def test_served_plan_cli_prints_the_ranking():
 
 @pytest.mark.parametrize("text, load", [
     ("64", {"concurrency": 64}),
+    ("48, identical requests", {"concurrency": 48, "synchronized": True}),
     ("max-load (all requests queued; batch sizes up to 8192)", {"request_rate": "max"}),
     ("request rate inf, 5000 prompts", {"request_rate": "max"}),
     ("request rate 4/s (Poisson), 1200 prompts", {"request_rate": 4.0}),
@@ -110,7 +111,8 @@ def test_served_load_of_a_row(text, load):
     assert served_load(text) == load
 
 
-@pytest.mark.parametrize("text", ["n/a", "per-user stream", "request rate 0/s", "0", "Server (4.96 samples/s)"])
+@pytest.mark.parametrize("text", ["n/a", "per-user stream", "request rate 0/s", "0", "Server (4.96 samples/s)",
+                                  "0, identical requests", "48, identical"])
 def test_unreadable_load_is_not_expressible(text):
     with pytest.raises(NotExpressibleError):
         served_load(text)

@@ -219,6 +219,74 @@ def test_a_closed_loop_past_the_running_cap_agrees_with_the_simulation():
         assert float(m["ttft_mean_s"]) == pytest.approx(sim["ttft"].mean(), rel=0.05)
 
 
+def _waves_against_simulation(I, O, T, clients, separate):
+    req = Requests(np.asarray(float(I)), np.asarray(float(O)), synchronized=True)
+    sched = Scheduler(T, T, np.inf, np.asarray(1e12), 1.0, mixed=not separate)
+    waves = solve(_step, req, sched, Load("concurrency", float(clients))).metrics
+    spread = solve(_step, Requests(np.asarray(float(I)), np.asarray(float(O))), sched,
+                   Load("concurrency", float(clients))).metrics
+    sim = simulate(_step, 1.0, I, O, budget=T, chunk=T, max_seqs=10**9, requests=max(2000, 20 * clients),
+                   concurrency=clients, separate=separate)
+    return waves, spread, sim
+
+
+@pytest.mark.parametrize("I, O, T, clients", [(256, 128, 2048, 48), (512, 64, 2048, 64), (3200, 800, 8192, 128),
+                                              (1024, 1024, 4096, 64), (4096, 256, 2048, 8)])
+def test_identical_requests_in_waves_with_prefill_steps_apart(I, O, T, clients):
+    # SGLang's scheduler: a wave's prompts all run before its decodes, so the clients stay in one bunch and re-send
+    # together (docs/serving.md section 2b). The simulation of that scheduler is the independent check; the closed
+    # form that spreads the clients over the cycle gives TTFTs 4-35x too short here.
+    waves, spread, sim = _waves_against_simulation(I, O, T, clients, separate=True)
+    assert float(waves["ttft_mean_s"]) == pytest.approx(sim["ttft"].mean(), rel=0.07)
+    assert float(waves["ttft_p90_s"]) == pytest.approx(np.percentile(sim["ttft"], 90), rel=0.05)
+    assert float(waves["tpot_mean_s"]) == pytest.approx(sim["tpot"].mean(), rel=0.03)
+    assert float(waves["request_rate_per_s"]) == pytest.approx(float(sim["throughput"]), rel=0.03)
+    assert float(waves["e2e_p90_s"]) == pytest.approx(np.percentile(sim["e2e"], 90), rel=0.03)
+    assert float(spread["ttft_mean_s"]) < 0.3 * sim["ttft"].mean()
+
+
+@pytest.mark.parametrize("I, O, T, clients", [(256, 128, 2048, 48), (512, 64, 2048, 64), (3200, 800, 8192, 32),
+                                              (3200, 800, 8192, 128), (2048, 128, 2048, 8), (300, 200, 2048, 100)])
+def test_identical_requests_in_waves_with_mixed_steps(I, O, T, clients):
+    # prompt chunks riding in decode steps: the bunches are the prompts one step admitted; each TTFT is its bunch's
+    # prefill (stated tolerance 20%, docs/serving.md section 2b); TPOT and throughput stay within 5%
+    waves, _, sim = _waves_against_simulation(I, O, T, clients, separate=False)
+    assert float(waves["ttft_mean_s"]) == pytest.approx(sim["ttft"].mean(), rel=0.2)
+    assert float(waves["tpot_mean_s"]) == pytest.approx(sim["tpot"].mean(), rel=0.05)
+    assert float(waves["request_rate_per_s"]) == pytest.approx(float(sim["throughput"]), rel=0.05)
+
+
+def test_waves_by_hand():
+    # 8 clients, 1,024-token prompts, an 8,192-token chunk, prefill steps apart, 11 output tokens: one prefill step
+    # of 8,192 tokens (10 ms + 8,192 x 50 us = 419.6 ms) gives every request its first token; then 10 decode steps
+    # of 10 ms + 8 x 0.1 ms = 10.8 ms. TTFT 419.6 ms, E2E 527.6 ms, TPOT (527.6 - 419.6) / 10 = 10.8 ms,
+    # 8 / 0.5276 = 15.16 requests/s. With 16 clients: two such steps, TTFT 419.6 ms for half, 839.2 for the rest.
+    req = Requests(np.asarray(1024.0), np.asarray(11.0), synchronized=True)
+    sched = Scheduler(8192, 8192, np.inf, np.asarray(1e12), 1.0, mixed=False)
+    m = solve(_step, req, sched, Load("concurrency", 8.0)).metrics
+    assert float(m["ttft_mean_s"]) == pytest.approx(0.4196)
+    assert float(m["e2e_mean_s"]) == pytest.approx(0.5276)
+    assert float(m["tpot_mean_s"]) == pytest.approx(0.0108)
+    assert float(m["request_rate_per_s"]) == pytest.approx(8 / 0.5276)
+    m16 = solve(_step, req, sched, Load("concurrency", 16.0)).metrics
+    assert float(m16["ttft_mean_s"]) == pytest.approx((0.4196 + 0.8392) / 2)
+    assert float(m16["ttft_p50_s"]) == pytest.approx(0.4196) and float(m16["ttft_p90_s"]) == pytest.approx(0.8392)
+    # one output token: nothing holds a wave together (each request re-sends as its prompt ends): the closed form
+    plain = solve(_step, Requests(np.asarray(1024.0), np.asarray(1.0)), sched, Load("concurrency", 16.0)).metrics
+    same = solve(_step, Requests(np.asarray(1024.0), np.asarray(1.0), synchronized=True), sched,
+                 Load("concurrency", 16.0)).metrics
+    assert float(same["ttft_mean_s"]) == float(plain["ttft_mean_s"])
+
+
+def test_synchronized_needs_a_closed_loop_of_identical_requests():
+    with pytest.raises(ConfigurationError, match="synchronized"):
+        serve(request_rate=2.0, synchronized=True)
+    with pytest.raises(ConfigurationError, match="synchronized"):
+        serve(concurrency=8, input_cv=0.5, synchronized=True)
+    assert main(["serve", "--request-rate", "2", "--synchronized"]) == 2
+    assert main(["serve", "--concurrency", "8", "--synchronized"]) == 0
+
+
 # ---- bad input -----------------------------------------------------------------------------------------------
 
 

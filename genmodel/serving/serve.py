@@ -25,7 +25,8 @@ A configuration with no room for one request's KV cache beside its weights has `
 infinite latencies; with ``check_fit=True`` (the CLI's choice) one such configuration raises ``DoesNotFitError``
 saying why instead.
 Not modelled: client-side overheads (HTTP, tokenization), preemption costs (nor the reloads after preemption in
-cache mode), queueing on the host link, achieved-below-nominal link bandwidth, synchronized benchmark clients.
+cache mode), queueing on the host link, achieved-below-nominal link bandwidth. ``synchronized=True`` with
+``concurrency`` models benchmark clients of identical requests, which re-send in waves (genmodel.serving.waves).
 """
 
 from __future__ import annotations
@@ -104,9 +105,10 @@ def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndar
 
 
 def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_tokens=1024, output_tokens=256, *,
-          request_rate=None, concurrency=None, offline=None, input_cv: float = 0.0, output_cv: float = 0.0,
-          burstiness: float = 1.0, max_batch_tokens: int | None = None, chunk_tokens: int | None = None,
-          max_seqs: int | None = None, prefix_hit: float = 0.0, spec_tokens: int | None = None,
+          request_rate=None, concurrency=None, offline=None, synchronized: bool = False, input_cv: float = 0.0,
+          output_cv: float = 0.0, burstiness: float = 1.0, max_batch_tokens: int | None = None,
+          chunk_tokens: int | None = None, max_seqs: int | None = None, prefix_hit: float = 0.0,
+          spec_tokens: int | None = None,
           spec_acceptance: float | Sequence[float] | None = None, spec_accepted_share: float | None = None,
           spec_mean_length: float | None = None, draft_model: str | ModelSpec | None = None,
           ttft_target_s: float | None = None, tpot_target_s: float | None = None, percentile: float = 0.99,
@@ -129,7 +131,9 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     offload tier less 10 GiB) and ``host_link_bytes_per_s`` (default: the spec's ``host_link``) override the spec.
     ``prefilled``: the requests arrive with their prompt's KV cache computed elsewhere (the decode pool of
     disaggregated serving, genmodel.serving.disaggregated): each holds its own prompt's KV and its first step
-    computes one token over it; TTFT is then the time from arrival to that first token.
+    computes one token over it; TTFT is then the time from arrival to that first token. ``synchronized`` (with
+    ``concurrency``): the clients send requests of identical lengths (a benchmark's fixed lengths, e.g. ``vllm bench
+    serve --random-range-ratio 1`` with outputs that ignore EOS), so they re-send in waves (genmodel.serving.waves).
     Bad arguments raise a ``GenmodelError`` naming the argument."""
     load = _load(request_rate, concurrency, offline)
     percentile = scalar("percentile", positive("percentile", percentile, 99.999))
@@ -137,6 +141,11 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     input_cv = scalar("input_cv", at_least("input_cv", input_cv, 0.0, 10.0))
     output_cv = scalar("output_cv", at_least("output_cv", output_cv, 0.0, 10.0))
     shape_k = scalar("burstiness", positive("burstiness", burstiness, 1e3))
+    if not isinstance(synchronized, bool | np.bool_):
+        raise ConfigurationError(f"synchronized must be true or false, got {synchronized!r}", "synchronized")
+    if synchronized and (load.mode != "concurrency" or input_cv > 0 or output_cv > 0 or prefilled):
+        raise ConfigurationError("synchronized describes clients in a closed loop (concurrency) sending requests of "
+                                 "identical lengths (input_cv and output_cv 0)", "synchronized")
     hit = scalar("prefix_hit", at_least("prefix_hit", prefix_hit, 0.0, 1.0))
     if hit >= 1.0:
         raise ConfigurationError("prefix_hit must be below 1: at least one prompt token is computed", "prefix_hit")
@@ -182,7 +191,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     # cache mode: each request's prefix comes from the host cache, reloaded over the link before its prefill
     reload_s = hit * I * bytes_per_token / offload.link_bytes_per_s if mode == "cache" else 0.0
     req = Requests(I, O, input_cv, output_cv, hit, 1.0 / shape_k, E, 1.0 if k is None else k + 1.0,
-                   shared_prefix=mode != "cache" and not prefilled, ttft_delay_s=reload_s)
+                   shared_prefix=mode != "cache" and not prefilled, ttft_delay_s=reload_s,
+                   synchronized=bool(synchronized))
     sched = Scheduler(budget * groups, chunk * groups, seqs * groups, kv_tokens, float(e.kv_block_tokens),
                       e.mixed_batches, e.chunked_prefill or chunk_tokens is not None)
     stepper = Stepper(s, mem.inv_bandwidth, mem.placement)
@@ -233,7 +243,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     m.update(_served_bands(m, s, e.name))
     shape = np.broadcast_shapes(*(np.shape(v) for v in m.values()))
     m = {key: np.broadcast_to(np.asarray(v), shape).copy() if shape else np.asarray(v) for key, v in m.items()}
-    settings = {"mode": load.mode, "input_tokens": _plain(I), "output_tokens": _plain(O), "input_cv": input_cv,
+    settings = {"mode": load.mode, "synchronized": bool(synchronized), "input_tokens": _plain(I),
+                "output_tokens": _plain(O), "input_cv": input_cv,
                 "output_cv": output_cv, "burstiness": shape_k, "max_batch_tokens": int(budget),
                 "chunk_tokens": int(chunk), "max_seqs": None if np.isinf(seqs) else int(seqs),
                 "kv_block_tokens": e.kv_block_tokens, "mixed_batches": e.mixed_batches,

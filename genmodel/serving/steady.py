@@ -45,6 +45,7 @@ from genmodel.serving.queueing import (
     normal_ppf,
     quantile_of_sum,
 )
+from genmodel.serving.waves import synchronize
 
 StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 GRID = np.array([0.0, 1e-3, 3e-3, 0.01, 0.03, 0.07, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.82, 0.88, 0.93,
@@ -79,6 +80,7 @@ class Requests:
     shared_prefix: bool = True  # True: one prefix shared by all requests, held once; False: each request's own
     # (a host-memory prefix cache reloads it per request and the request holds its copy while it runs)
     ttft_delay_s: np.ndarray | float = 0.0  # fixed wait before a request's prefill (the prefix reload over the link)
+    synchronized: bool = False  # closed loop of identical requests: clients re-send in waves (genmodel.serving.waves)
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,8 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     e = _evaluate(step, view, s.mixed, slope=True)
     m = _figures(r, s, t, view, e, lam, load, clients if load.mode != "rate" else None, percentiles,
                  ttft_target_s, tpot_target_s, target_percentile)
+    if load.mode == "concurrency" and r.synchronized:
+        synchronize(step, r, s, clients, n_cap, m, percentiles, ttft_target_s, tpot_target_s, target_percentile)
     t_max = terms(x_max, r, s)
     m["max_request_rate_per_s"] = x_max / _mean_step(t_max, _evaluate(step, t_max, s.mixed))
     if peak:

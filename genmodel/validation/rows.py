@@ -332,13 +332,17 @@ _OFFLINE = re.compile(r"max_num_seqs ([0-9]+), ([0-9]+) prompts \(offline")
 
 def served_load(text: str) -> dict[str, Any]:
     """The traffic of a continuous-batching row, as ``serve`` arguments, from its ``batch_or_concurrency`` cell:
-    a whole number N is a benchmark's max concurrency (N clients in a closed loop); ``max``/``max-load``/``request
+    a whole number N is a benchmark's max concurrency (N clients in a closed loop), and ``N, identical requests``
+    the same with requests of fixed lengths, which re-send in waves (``synchronized``); ``max``/``max-load``/``request
     rate inf`` is the saturated steady state (every request queued, as trtllm-bench and a benchmark at an infinite
     rate run); ``request rate R/s`` is Poisson arrivals at R; ``max_num_seqs S, N prompts (offline ...)`` is N
     requests submitted at once with at most S running. Anything else is ``NotExpressibleError``."""
     low = text.strip().lower()
     if re.fullmatch(r"[+-]?[0-9]+", low):
         return {"concurrency": _count(low, "concurrency")}
+    same = re.fullmatch(r"([+-]?[0-9]+)\s*,\s*identical requests", low)
+    if same:
+        return {"concurrency": _count(same.group(1), "concurrency"), "synchronized": True}
     if low.startswith("max-load") or low == "max" or low.startswith("request rate inf"):
         return {"request_rate": "max"}
     rate = _RATE.match(low)
@@ -352,7 +356,8 @@ def served_load(text: str) -> dict[str, Any]:
         seqs, prompts = (_count(g, "offline requests") for g in offline.groups())
         return {"offline": prompts, "max_seqs": seqs}
     raise NotExpressibleError(f"batch_or_concurrency {text!r} of a continuous-batching row is not a concurrency "
-                              "(a whole number), 'max', 'request rate R/s' or 'max_num_seqs S, N prompts (offline'")
+                              "(a whole number, or 'N, identical requests'), 'max', 'request rate R/s' or "
+                              "'max_num_seqs S, N prompts (offline'")
 
 
 def _states_median(row: Mapping[str, str]) -> bool:

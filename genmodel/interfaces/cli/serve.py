@@ -41,6 +41,9 @@ def serve(
     concurrency: Annotated[int | None, typer.Option(
         help="Closed loop: requests kept in flight (a benchmark client's max concurrency).")] = None,
     offline: Annotated[int | None, typer.Option(help="Offline run: this many requests submitted at once.")] = None,
+    synchronized: Annotated[bool, typer.Option(
+        help="With --concurrency: the clients send requests of identical lengths (a benchmark's fixed lengths), "
+             "so they re-send in waves (docs/serving.md section 2b).")] = False,
     input_cv: Annotated[float, typer.Option(help="Spread of prompt lengths: coefficient of variation (0: fixed).")]
     = 0.0,
     output_cv: Annotated[float, typer.Option(help="Spread of output lengths: coefficient of variation.")] = 0.0,
@@ -112,7 +115,8 @@ def serve(
     else:
         _disaggregated(model, hardware, input_tokens, output_tokens, request_rate, ttft_ms, tpot_ms, percentile,
                        pools, kv_link, {"tp": tp, "pp": pp, "ep": ep, "cp": cp, "attention_dp": attention_dp},
-                       {"concurrency": concurrency, "offline": offline, "dp": dp if dp != 1 else None,
+                       {"concurrency": concurrency, "offline": offline, "synchronized": synchronized or None,
+                        "dp": dp if dp != 1 else None,
                         "kv_offload": kv_offload, "spec_tokens": spec_tokens},
                        {"input_cv": input_cv, "output_cv": output_cv, "burstiness": burstiness,
                         "max_batch_tokens": max_batch_tokens, "chunk_tokens": chunk_tokens, "max_seqs": max_seqs,
@@ -142,7 +146,8 @@ def serve(
                                      f"{spec_acceptance[:40]!r}", "spec_acceptance") from None
         acceptance = parts[0] if len(parts) == 1 else parts
     result = run_serve(model, hardware, input_tokens, output_tokens, request_rate=rate, concurrency=concurrency,
-                       offline=offline, input_cv=input_cv, output_cv=output_cv, burstiness=burstiness,
+                       offline=offline, synchronized=synchronized, input_cv=input_cv, output_cv=output_cv,
+                       burstiness=burstiness,
                        max_batch_tokens=max_batch_tokens, chunk_tokens=chunk_tokens, max_seqs=max_seqs,
                        prefix_hit=prefix_hit, spec_tokens=spec_tokens, spec_acceptance=acceptance,
                        spec_mean_length=spec_mean_length, draft_model=draft_model,
@@ -291,6 +296,9 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
     else:
         load = f"{d['load_value']:,.0f} " + ("clients in flight (closed loop)" if mode == "concurrency"
                                               else "requests submitted at once")
+        if d.get("synchronized"):
+            load = load[:-1] + ", identical requests re-sent in waves)"
+
     spread = "" if not (d["input_cv"] or d["output_cv"]) else f" (cv {d['input_cv']:g} / {d['output_cv']:g})"
     sched = (f"budget {d['max_batch_tokens']:,} tokens/step, chunks of {d['chunk_tokens']:,}, "
              f"max {d['max_seqs'] if d['max_seqs'] is not None else 'unlimited (KV)'} sequences, "

@@ -1,0 +1,166 @@
+"""Clients that re-send identical requests in waves: a synchronized closed loop (docs/serving.md section 2b).
+
+Contract
+--------
+``synchronize(step, r, s, clients, running_cap, m, percentiles, targets)`` overwrites, in place, the figures of
+``steady.solve``'s closed loop ``m`` where N = ``clients`` send requests of identical lengths, every request
+decodes at least one step (D >= 1) and N is within the running cap; elsewhere ``m`` is left as it is. Identical
+requests admitted together end together, so each client re-sends at the same step as the others whose prompts
+shared its step: the arrivals stay bunched, where the arrival theorem of the closed form spreads them over the cycle.
+Everything is an array over the configuration shape; ``step`` is evaluated once on stacked arrays.
+
+Prefill steps apart from decode steps (``Scheduler.mixed`` False: SGLang, vLLM V0 without chunking): the whole
+wave is one bunch. Its N I' prompt tokens (I' new tokens per prompt) run first, in k = ceil(N I' / p) steps of
+p = min(B, N I') tokens (B the chunk; unchunked, whole prompts up to the budget), taking W_p seconds; the decodes
+wait. Request j (1..N) gets its first token at step s_j = ceil(j a), a = I' / p, so
+
+    TTFT_j = W_p s_j / k,     mean over j of s_j = (N + 1) a / 2 + (1 - min(a, 1)) / 2
+
+(exact for a = 1 / whole or a whole number). Then all N decode D = (O - 1) / E steps together, each t_d = step(N, 0),
+and end together: E2E = W_p + D t_d for every request, TPOT_j = (W_p - TTFT_j + D t_d) / (O - 1), and the
+request rate is N / (W_p + D t_d + delay) (Little's law on the wave).
+
+Prompt chunks riding in decode steps (``mixed`` True: vLLM V1, TensorRT-LLM): only the first wave is one bunch.
+Afterwards each bunch is the set of prompts one step admitted: N I' tokens spread over k = ceil(N I' / B) steps of a
+budget B = min(C, T - q N) (whole prompts when unchunked), p = N I' / k tokens each, and a bunch re-arrives together
+while the others decode. Its TTFT is the steps of its own prefill at that load: max(1, ceil(I' / p)) x step(N - N / k,
+p), the same for every request. The decode steps are the closed form's (TPOT unchanged); the rate follows from the
+new cycle by Little's law. Checked against a discrete-event simulation of both schedulers (tests/test_serving.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from genmodel.serving.queueing import normal_cdf, normal_ppf
+
+StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _label(q: float) -> str:
+    return f"p{q * 100:g}".replace(".", "_")
+
+
+def _count_within(steps, a, n):
+    """How many of requests 1..n have their first token by step ``steps`` (s_j = ceil(j a) <= steps)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.clip(np.floor(np.floor(steps + 1e-9) / a + 1e-9), 0.0, n)
+
+
+def synchronize(step: StepFn, r, s, clients, running_cap, m: dict[str, np.ndarray], percentiles,
+                ttft_target_s=None, tpot_target_s=None, q_target: float = 0.99) -> None:
+    """Overwrite ``m`` (a closed loop's figures) where the clients re-send in waves (module docstring)."""
+    N = np.asarray(clients, dtype=float)
+    I_new = (1.0 - r.prefix_hit) * np.asarray(r.input_tokens, dtype=float)
+    O = np.asarray(r.output_tokens, dtype=float)
+    D = np.maximum(O - 1.0, 0.0) / r.tokens_per_step
+    delay = np.asarray(r.ttft_delay_s, dtype=float)
+    applies = (D >= 1.0) & (N >= 1.0) & (running_cap >= N)
+    if not np.any(applies):
+        return
+    N = np.maximum(N, 1.0)
+    tokens = N * I_new
+    if s.mixed:
+        room = np.maximum(s.max_batch_tokens - r.verify_tokens * N, 1.0)
+        most = np.minimum(s.chunk_tokens, room) if s.chunked else np.maximum(np.floor(room / I_new), 1.0) * I_new
+    else:
+        most = np.asarray(s.chunk_tokens, dtype=float) if s.chunked else \
+            np.maximum(np.floor(s.chunk_tokens / I_new), 1.0) * I_new
+    k = np.ceil(tokens / np.minimum(most, tokens) - 1e-9)
+    if s.mixed:
+        p = tokens / k
+        others = N - np.minimum(N, N / k)
+        t = step(np.stack(np.broadcast_arrays(others, N)), np.stack(np.broadcast_arrays(p, 0.0 * p)))
+        ttft = np.maximum(1.0, np.ceil(I_new / p - 1e-9)) * t[0]
+        _mixed(m, applies, ttft, delay, O, N, percentiles, ttft_target_s, tpot_target_s, q_target)
+        own = np.maximum(1.0, np.ceil(I_new / p - 1e-9))  # the prompt steps of a request's own bunch
+        long_share = np.clip((k - own) / np.maximum(D, 1.0), 0.0, 1.0)  # its gaps that hold another bunch's prefill
+        for q in percentiles:
+            key = f"itl_{_label(q)}_s"
+            m[key] = np.where(applies, np.where(q > 1.0 - long_share, t[0], t[1]), m[key])
+        m["prompt_tokens_per_step"] = np.where(applies, p, m["prompt_tokens_per_step"])
+        return
+    p = np.minimum(most, tokens)
+    rest = tokens - (k - 1.0) * p
+    zero = 0.0 * p
+    t = step(np.stack(np.broadcast_arrays(zero, zero, N)), np.stack(np.broadcast_arrays(p, rest, zero)))
+    t_full, t_last, t_d = t
+    w_p = (k - 1.0) * t_full + t_last  # the wave's prefill phase
+    a = I_new / p
+    per_step = w_p / k
+
+    def ttft_at(q):
+        """TTFT (engine side) of the request at quantile q of the wave's order of service."""
+        return per_step * np.minimum(np.ceil(a * np.maximum(np.ceil(q * N - 1e-9), 1.0) - 1e-9), k)
+
+    cycle = w_p + D * t_d
+    gaps = np.maximum(O - 1.0, 1.0)
+    ttft_mean = per_step * ((N + 1.0) * a / 2 + (1.0 - np.minimum(a, 1.0)) / 2)
+    new = {"ttft_mean_s": ttft_mean + delay, "tpot_mean_s": (cycle - ttft_mean) / gaps,
+           "e2e_mean_s": cycle + delay, "queue_wait_mean_s": np.maximum(ttft_mean - per_step * np.ceil(a), 0.0),
+           "request_rate_per_s": N / (cycle + delay), "running_batch": N, "decode_batch": N,
+           "prompt_tokens_per_step": p, "step_s": cycle / (k + D)}
+    long_share = 1.0 / np.maximum(D, 1.0)  # one gap in D holds the rest of the prefill phase
+    for q in percentiles:
+        label = _label(q)
+        new[f"ttft_{label}_s"] = ttft_at(q) + delay
+        new[f"tpot_{label}_s"] = (cycle - ttft_at(1.0 - q)) / gaps
+        new[f"e2e_{label}_s"] = cycle + delay
+        q_long = np.clip((q - (1.0 - long_share)) / long_share, 0.0, 1.0)
+        new[f"itl_{label}_s"] = np.where(q > 1.0 - long_share, t_d + w_p - ttft_at(1.0 - q_long), t_d)
+    new["output_tokens_per_s"] = new["request_rate_per_s"] * O
+    if ttft_target_s is not None or tpot_target_s is not None:
+        hi_steps = np.inf if ttft_target_s is None else (ttft_target_s - delay) / per_step
+        lo_steps = -np.inf if tpot_target_s is None else (cycle - tpot_target_s * gaps) / per_step
+        lo_steps = np.maximum(lo_steps, 1.0)
+        met = _count_within(np.minimum(hi_steps, k), a, N) - _count_within(np.ceil(lo_steps - 1e-9) - 1.0, a, N)
+        share = np.clip(met / N, 0.0, 1.0)
+        new["slo_attainment"] = share
+        new["goodput_requests_per_s"] = new["request_rate_per_s"] * share
+        ttft_q, tpot_q = ttft_at(q_target) + delay, (cycle - ttft_at(1.0 - q_target)) / gaps
+        meets = np.ones(np.shape(share), dtype=bool)
+        if ttft_target_s is not None:
+            meets &= ttft_q <= ttft_target_s
+        if tpot_target_s is not None:
+            meets &= tpot_q <= tpot_target_s
+        new["meets_slo"] = meets
+        new[f"ttft_{_label(q_target)}_s"], new[f"tpot_{_label(q_target)}_s"] = ttft_q, tpot_q
+    for key, value in new.items():
+        m[key] = np.where(applies, value, m[key])
+
+
+def _mixed(m, applies, ttft, delay, O, N, percentiles, ttft_target_s, tpot_target_s, q_target) -> None:
+    """The figures of a mixed scheduler's waves: every TTFT is its bunch's prefill; TPOT stays the closed form's."""
+    gaps = np.maximum(O - 1.0, 0.0)
+    cycle = ttft + delay + gaps * m["tpot_mean_s"]
+    new = {"ttft_mean_s": ttft + delay, "e2e_mean_s": cycle, "queue_wait_mean_s": 0.0 * ttft,
+           "request_rate_per_s": N / cycle, "running_batch": N}
+    for q in percentiles:
+        label = _label(q)
+        new[f"ttft_{label}_s"] = ttft + delay
+        new[f"e2e_{label}_s"] = ttft + delay + gaps * m[f"tpot_{label}_s"]
+    new["output_tokens_per_s"] = new["request_rate_per_s"] * O
+    if ttft_target_s is not None or tpot_target_s is not None:
+        label = _label(q_target)
+        p_ttft = 1.0 if ttft_target_s is None else (ttft + delay <= ttft_target_s).astype(float)
+        if tpot_target_s is None:
+            p_tpot = 1.0
+        else:  # the closed form's normal TPOT spread, read back from its mean and q_target quantile
+            z = normal_ppf(q_target)
+            sigma = (m[f"tpot_{label}_s"] - m["tpot_mean_s"]) / z if z != 0 else 0.0 * ttft
+            spread = np.where(sigma > 0, sigma, 1.0)
+            p_tpot = np.where(sigma > 0, normal_cdf((tpot_target_s - m["tpot_mean_s"]) / spread),
+                              (m["tpot_mean_s"] <= tpot_target_s).astype(float))
+        new["slo_attainment"] = p_ttft * p_tpot + 0.0 * ttft
+        new["goodput_requests_per_s"] = new["request_rate_per_s"] * new["slo_attainment"]
+        new[f"ttft_{label}_s"] = ttft + delay
+        meets = np.ones(np.shape(ttft), dtype=bool)
+        if ttft_target_s is not None:
+            meets &= ttft + delay <= ttft_target_s
+        if tpot_target_s is not None:
+            meets &= m[f"tpot_{label}_s"] <= tpot_target_s
+        new["meets_slo"] = meets
+    for key, value in new.items():
+        m[key] = np.where(applies, value, m[key])
