@@ -111,7 +111,7 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
         return _in_blocks(s, wanted, bands)
     mem, timing, metrics = _evaluate(s, wanted, bands, keep_steps=True)
     return Estimate(s.model, s.hw, s.dtypes, s.realism, _inputs(s), metrics, timing.prefill, timing.decode,
-                    mem.placement, s.platform, s.par, s.costs, timing.fill, timing.slots, s.batch / timing.m_pre,
+                    mem.placement, s.platform, s.par, s.costs, timing.fill, timing.slots, s.batch / timing.pre_split,
                     s.batch / timing.m_dec, bands)
 
 
@@ -184,7 +184,7 @@ def _in_blocks(s: Setup, wanted: frozenset[str] | None, bands: dict[str, Band]) 
     kept = None if wanted is None else wanted | _band_sources(wanted)  # the blocks' figures: the bands' too
     for start, stop, block in _blocks(s, BLOCK_CONFIGURATIONS):
         mem, timing, part = _evaluate(block, kept, {}, views=True)  # (no bands: added over the whole call below)
-        attrs = {"fill": timing.fill, "slots": timing.slots, "pre": block.batch / timing.m_pre,
+        attrs = {"fill": timing.fill, "slots": timing.slots, "pre": block.batch / timing.pre_split,
                  "dec": block.batch / timing.m_dec}
         for target, values in ((metrics, part), (extra, attrs)):
             for key, value in values.items():
@@ -288,6 +288,7 @@ class TimingView:
     slots: np.ndarray  # pipeline slots per generated token
     decode_slot_s: np.ndarray  # [mean step, final step] (the mean step only when the final one is not wanted)
     decode_ideal_slot_s: np.ndarray
+    pre_split: np.ndarray | float = 1.0  # the ways a prefill slot splits the batch's sequences (m_pre, or 1 in passes)
 
 
 def decode_contexts(input_tokens, output_tokens, shape: tuple[int, ...]):
@@ -327,6 +328,14 @@ def _timing(s: Setup, mem: MemoryView, final_step: bool = True, wanted: frozense
     # compiled engines prefill the prompt padded to its bucket (the prompt as it is for other engines)
     prompt = bucketed(s.input_tokens, s.engine.prompt_buckets, s.engine.prompt_bucket_step,
                       float(s.engine.min_prompt_bucket))
+    pre_seqs, pre_tokens, prefix, passes, split = b / m_pre, prompt, 0.0, 1.0, m_pre
+    if s.engine.prompt_ubatch_tokens is not None:
+        # passes of at most U tokens one after another (llama.cpp's n_ubatch): each carries every sequence's next
+        # prompt / passes tokens and attends to the tokens before them, on average half the rest of the prompt
+        # (attention's cost is affine in that prefix, so the mean pass times the sum); each pass is a pipeline slot
+        m_pre = passes = np.maximum(np.ceil(b * prompt / s.engine.prompt_ubatch_tokens), 1.0)
+        pre_seqs, pre_tokens, split = b, prompt / m_pre, 1.0
+        prefix = (prompt - pre_tokens) / 2
     b_dec = b / m_dec
     contexts = decode_contexts(s.input_tokens, s.output_tokens, s.shape)
     seqs = b_dec[None, ...] if ndim(b_dec) else b_dec
@@ -338,11 +347,11 @@ def _timing(s: Setup, mem: MemoryView, final_step: bool = True, wanted: frozense
         contexts = (contexts[0][:1], contexts[1][:1])
     bounds, flops = (want("prefill_bound"), want("bound")), (want("prefill_flops"), want("decode_flops"))
     if not keep_steps:
-        pre, dec, slot, ideal_slot = _lean_steps(s, stepper, (b / m_pre, prompt), (seqs, contexts),
+        pre, dec, slot, ideal_slot = _lean_steps(s, stepper, (pre_seqs, pre_tokens, prefix, passes), (seqs, contexts),
                                                  final_step and not both, bounds, flops)
         prefill = decode = None
     else:
-        prefill = stepper.step("prefill", b / m_pre, prompt)
+        prefill = stepper.step("prefill", pre_seqs, pre_tokens, prefix=prefix, passes=passes)
         pre = _step_sums(s, stepper, prefill, bounds[0], flops[0])
         if final_step and not both:
             decode, slot, ideal_slot = stepper.decode_steps(seqs, 1, contexts)
@@ -352,7 +361,7 @@ def _timing(s: Setup, mem: MemoryView, final_step: bool = True, wanted: frozense
         dec = _step_sums(s, stepper, decode, bounds[1], flops[1])
     fill = m_pre + pp - 1  # slots until the last micro-batch leaves the last stage
     slots = np.maximum(m_dec, pp)  # stage slots per generated token in steady state
-    return TimingView(stepper, prefill, decode, pre, dec, m_pre, m_dec, fill, slots, slot, ideal_slot)
+    return TimingView(stepper, prefill, decode, pre, dec, m_pre, m_dec, fill, slots, slot, ideal_slot, split)
 
 
 # operator-row elements (rows x configurations) a lean step evaluates together: the steps of a block
@@ -368,19 +377,22 @@ def _lean_steps(s: Setup, stepper: Stepper, prefill: tuple, decode: tuple, retim
     """(prefill ``StepSums``, decode ``StepSums``, decode slot s, decode ideal slot s) of ``_timing`` without keeping
     the steps: each step's rows in column chunks (``_step_chunks``), reduced to their sums (``Stepper.lean_rows``),
     then the slot of the whole setup from those sums (``Stepper.slot_from``). ``prefill`` = (sequences, prompt
-    tokens), ``decode`` = (sequences, contexts); ``retime_final``: the decode step at the final context re-times the
-    attention rows of the mean step (``Stepper.decode_steps``); ``bounds``, ``flops``: per step, whether its bound
-    labels and FLOPs are wanted."""
+    tokens, prefix tokens, passes), ``decode`` = (sequences, contexts); ``retime_final``: the decode step at the
+    final context re-times the attention rows of the mean step (``Stepper.decode_steps``); ``bounds``, ``flops``: per
+    step, whether its bound labels and FLOPs are wanted."""
     chunks = _step_chunks(s, stepper)
     out = []
-    for phase, (seqs, arg), bound, flop in zip(("prefill", "decode"), (prefill, decode), bounds, flops, strict=True):
+    for phase, (seqs, arg, *more), bound, flop in zip(("prefill", "decode"), (prefill, decode), bounds, flops,
+                                                      strict=True):
         tokens, contexts = (arg, None) if phase == "prefill" else (1, arg)
+        prefix, passes = more if more else (0.0, 1.0)
         final = retime_final and phase == "decode"
         parts = []
         for sub, sub_stepper, cut in chunks:
             reduce = _row_reducer(sub, sub_stepper, bound, flop, consume=True)
             part = sub_stepper.lean_rows(phase, cut(seqs), cut(tokens), None if contexts is None else
-                                         tuple(cut(c) for c in contexts), reduce, final)
+                                         tuple(cut(c) for c in contexts), reduce, final, prefix=cut(prefix),
+                                         passes=cut(passes))
             parts.append((part, int(np.prod(sub.shape))))
         sizes = [size for _, size in parts]
         ops, final_ops, (row_flops, bound_labels, energy) = (

@@ -416,12 +416,13 @@ class _Ctx:
     nq: Any = None  # query heads on this device (tp-split, padded to whole heads per rank where the engine pads)
     nkv: Any = None  # KV heads on this device (at least one; replicated when tp exceeds them)
     twice_t: Any = None  # 2 x T, for the GEMMs' FLOPs (``_gemm``)
+    score_bytes: float = 0.0  # memory traffic per attention score where the attention is not fused (0: fused)
 
 
 def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, dtypes: DTypes,
                     parallel: Parallelism = SINGLE_DEVICE, linear_batch=None, prefix=0.0,
                     extra_tokens=0.0, extra_head_tokens=0.0, attention_only: bool = False,
-                    stack_shapes: bool = True) -> OperatorTable:
+                    stack_shapes: bool = True, score_bytes: float = 0.0, head_share: float = 1.0) -> OperatorTable:
     """Operators of one ``phase`` step on one device (see module docstring for the meaning).
 
     ``batch`` is the number of sequences of the device's attention group (its share of the replica's
@@ -436,7 +437,11 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     read once, and the LM head runs on all S. ``extra_tokens`` (prompt chunks riding in a mixed step) pass through
     the linear layers and ``extra_head_tokens`` (prompts that finish in the step) through the LM head.
     ``attention_only``: only the attention rows are built (the same rows, in the same order). ``stack_shapes=False``:
-    the GEMM shape columns are left unstacked (``OperatorTable.shape_rows`` gives rows of them).
+    the GEMM shape columns are left unstacked (``OperatorTable.shape_rows`` gives rows of them). ``score_bytes`` > 0:
+    the attention is not fused, and each score (query x key read x head, the whole rectangle) moves that many bytes
+    through memory (an ``attn_softmax`` row: written by the QK^T product, read and written by the softmax, read by
+    the product with V). ``head_share``: the share of such steps that run the final norm and LM head (1 / passes for
+    one pass of a prompt computed in several: only the last one has a token to emit).
     """
     q = _value(new_tokens)
     B = _value(batch)
@@ -457,6 +462,7 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     rows = _Rows()
     everything = not attention_only
     c.twice_t = 2 * T if everything else None  # (the attention rows have no GEMM)
+    c.score_bytes = float(score_bytes)
 
     # vocabulary-parallel embedding: each rank holds V/tp rows and gathers the tokens that fall in its shard
     if everything:
@@ -491,8 +497,11 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     if everything:
         # prefill: last token of each sequence only; decode: every new token (one, or a verify step's S)
         head_tokens = (B if phase == "prefill" else B * q) + extra_head_tokens
+        head_wb = eb
+        if not (type(head_share) is float and head_share == 1.0):  # a share of the head's tokens and weight reads
+            head_tokens, head_wb = head_tokens * head_share, eb * head_share
         rows.add("final_add_norm", "model", "elementwise", None, 1, act=4 * head_tokens * H * ab)
-        _gemm(rows, c, "lm_head", "model", 1, head_tokens, H, V / tp, wb=eb, dtype=dtypes.head)
+        _gemm(rows, c, "lm_head", "model", 1, head_tokens, H, V / tp, wb=head_wb, dtype=dtypes.head)
     return rows.table(stack_shapes)
 
 
@@ -548,6 +557,15 @@ def _gqa_attention(rows, c: _Ctx, label, n, pairs, keys_read):
              kv=B * keys_read * nkv * d * kb, act=T * nq * d * ab)
     rows.add("attn_values", label, "attention", c.attn, n, m=c.S, kernels=0.0, flops=2 * B * nq * d * pairs,
              kv=B * keys_read * nkv * d * kb, act=T * nq * d * ab)
+    _unfused_scores(rows, c, label, n, keys_read, nq)
+
+
+def _unfused_scores(rows, c: _Ctx, label, n, keys_read, heads):
+    """The score matrix of an attention that is not fused (``build_operators(score_bytes=...)``): every query of
+    the step against every key read, per head, through memory; nothing where the attention is fused."""
+    if c.score_bytes > 0:
+        scores = c.B * c.S * keys_read * heads
+        rows.add("attn_softmax", label, "attention", c.attn, n, m=c.S, act=scores * c.score_bytes)
 
 
 def _mla(rows, c: _Ctx, label, n, pairs, keys_read):
@@ -590,6 +608,7 @@ def _mla_attention(rows, c: _Ctx, label, n, pairs, keys_read):
                  kv=B * keys_read * (r + dr) * kb, act=T * nh * (r + dr) * ab)
         rows.add("attn_values", label, "attention", c.attn, n, m=c.S, kernels=0.0, flops=2 * B * nh * r * pairs,
                  act=T * nh * r * ab)
+    _unfused_scores(rows, c, label, n, keys_read, nh)
 
 
 def _ffn(rows, c: _Ctx, prefix, label, n, width):

@@ -117,6 +117,8 @@ class Stepper:
         self.weight_only_scale = setup.engine.weight_only_scale if self.ab == 2 else 1.0
         # an engine accumulating its FP16 GEMMs in FP16 reaches the device's FP16-accumulate rate on its GEMM rows
         self.fp16_gemm_speedup = setup.realism.fp16_gemm_speedup
+        # an attention that is not fused moves its score matrix through memory (EngineSpec.flash_attention)
+        self.score_bytes = 0.0 if setup.engine.flash_attention else setup.engine.unfused_score_bytes
         self.net: Network | None = None
         if any_true(par.devices > 1):
             domain = setup.platform.domain_size_with(hw) if setup.platform else None
@@ -173,8 +175,12 @@ class Stepper:
             linear = _captured(tuple(e.decode_batch_buckets), replica)
         return replica / groups, linear / groups
 
-    def step(self, phase: str, seqs, new_tokens, contexts=None, chunk: Chunk | None = None) -> StepResult:
-        """One slot of a ``phase`` step for ``seqs`` sequences per attention group (see module docstring).
+    def step(self, phase: str, seqs, new_tokens, contexts=None, chunk: Chunk | None = None,
+             prefix=0.0, passes=1.0) -> StepResult:
+        """One slot of a ``phase`` step for ``seqs`` sequences per attention group (see module docstring). A prefill
+        of a prompt computed in ``passes`` passes (``EngineSpec.prompt_ubatch_tokens``) is timed as its mean pass:
+        ``new_tokens`` per sequence after ``prefix`` cached ones, and a 1 / ``passes`` share of the LM head (only the
+        last pass has a token to emit).
 
         A decode step may carry prompt ``chunk``s (continuous batching, genmodel.serving): their tokens run through
         the linear layers with the decode tokens (one weight read), their attention is the prefill attention of
@@ -182,7 +188,7 @@ class Stepper:
         prompts that finish in the step pass through the LM head.
         """
         g = self._shape(phase, seqs, chunk)
-        table = self._operators(phase, g, new_tokens, contexts, chunk)
+        table = self._operators(phase, g, new_tokens, contexts, chunk, prefix=prefix, passes=passes)
         real, ideal = self._roofline(table)
         weights = self._weights(table, real, g)
         return self._slot(phase, g, new_tokens, table, real, ideal, weights)
@@ -215,7 +221,8 @@ class Stepper:
         s = self.s
         final_real, final_ideal = self._roofline(build_operators(
             s.model, "decode", g.m_seqs, new_tokens, (first[1:], last[1:]), s.dtypes, s.par,
-            linear_batch=g.linear_seqs, extra_tokens=g.riding, attention_only=True, stack_shapes=False),
+            linear_batch=g.linear_seqs, extra_tokens=g.riding, attention_only=True, stack_shapes=False,
+            score_bytes=self.score_bytes),
             lean=True)  # (times only read)
         mean, times = [], []
         for timing, final in ((real, final_real), (ideal, final_ideal)):
@@ -227,7 +234,8 @@ class Stepper:
             del weighted
         return mean, times
 
-    def lean_rows(self, phase: str, seqs, new_tokens, contexts, reduce, retime_final: bool = False):
+    def lean_rows(self, phase: str, seqs, new_tokens, contexts, reduce, retime_final: bool = False, prefix=0.0,
+                  passes=1.0):
         """The rows of one slot of a ``phase`` step (no prompt chunks), reduced, for a caller that times the slot
         itself (``slot_from``): (ops, final ops, ``reduce(table, real, weights)``). ``ops`` = [real, ideal]: the
         rows' weighted times summed, as ``step`` sums them. ``retime_final`` (decode; ``contexts`` = (first, last) of
@@ -238,7 +246,7 @@ class Stepper:
         if retime_final:
             first, last = (np.asarray(c) for c in contexts)
             contexts = (first[:1], last[:1])
-        table = self._operators(phase, g, new_tokens, contexts, None, lean=True)
+        table = self._operators(phase, g, new_tokens, contexts, None, lean=True, prefix=prefix, passes=passes)
         real, ideal = self._roofline(table, lean=True)
         weights = self._weights(table, real, g)
         if retime_final:
@@ -274,17 +282,18 @@ class Stepper:
         return _Shape(seqs, prompts, split, micro, m_seqs, linear_seqs, riding)
 
     def _operators(self, phase: str, g: _Shape, new_tokens, contexts, chunk: Chunk | None,
-                   lean: bool = False) -> OperatorTable:
+                   lean: bool = False, prefix=0.0, passes=1.0) -> OperatorTable:
         """The step's operator table; ``lean``: a table to be timed lean and summed (``lean_rows``), whose GEMM
         shape columns stay unstacked (``build_operators(stack_shapes=False)``)."""
         s = self.s
         table = build_operators(s.model, phase, g.m_seqs, new_tokens, contexts, s.dtypes, s.par,
                                 linear_batch=g.linear_seqs, extra_tokens=g.riding,
                                 extra_head_tokens=0.0 if chunk is None else g.prompts / g.micro,
-                                stack_shapes=not lean)
+                                stack_shapes=not lean, prefix=prefix, score_bytes=self.score_bytes,
+                                head_share=1.0 if type(passes) is float and passes == 1.0 else 1.0 / passes)
         if chunk is not None:
             prefill = build_operators(s.model, "prefill", g.prompts / g.micro, chunk.tokens, None, s.dtypes, s.par,
-                                      prefix=chunk.prefix)
+                                      prefix=chunk.prefix, score_bytes=self.score_bytes)
             table = table.concat(prefill.select([k == "attention" for k in prefill.kinds], "chunk_"))
         return table
 

@@ -28,6 +28,11 @@ to the hardware's physics on every step:
   decode steps (``mixed_batches``; SGLang runs prefill batches apart by default) and whether prompts are chunked at
   all (``chunked_prefill``).
 
+* how it runs a prompt: in physical batches of at most ``prompt_ubatch_tokens`` tokens one after another (llama.cpp's
+  n_ubatch, 512 by default: each pass reads the weights again and attends to the tokens before it), and whether its
+  attention is fused (``flash_attention``; without it the score matrix goes through memory, ``unfused_score_bytes``
+  per score: llama.cpp with flash attention off).
+
 * whether its rows may inform a fit (``fittable``): false for a profile that knowingly lacks the engine's dominant
   cost, so that rows the model cannot represent do not move a device family's physical factors.
 
@@ -109,6 +114,16 @@ class EngineSpec(FrozenSpec):
         False, description="Its FP16 GEMMs accumulate in FP16 (llama.cpp's cuBLAS path: CUBLAS_COMPUTE_16F on NVIDIA "
         "GPUs other than Volta), so they reach a device's FP16-accumulate rate "
         "(Microarchitecture.fp16_accumulate_speedup: twice the listed rate on GeForce cards).")
+    prompt_ubatch_tokens: int | None = Field(
+        None, ge=1, description="Most prompt tokens one forward pass computes (llama.cpp's physical batch, n_ubatch): "
+        "a longer prompt, or batch of prompts, runs in ceil(tokens / this) passes one after another, each reading the "
+        "weights again and attending to the tokens before it; none: the whole prompt in one pass.")
+    flash_attention: bool = Field(
+        True, description="Its attention is one fused kernel (FlashAttention-class): the scores stay on chip; false: "
+        "the score matrix of every query and key read goes through memory (unfused_score_bytes per score).")
+    unfused_score_bytes: float = Field(
+        16.0, ge=0, le=64, description="Bytes of memory traffic per attention score when the attention is not fused: "
+        "FP32 scores written by the QK^T product, read and written by the softmax, read by the product with V.")
     max_batch_tokens: int = Field(
         8192, ge=1, description="Tokens one engine step may carry (decode tokens + prompt tokens): vLLM "
         "max_num_batched_tokens, TensorRT-LLM max_num_tokens, SGLang chunked_prefill_size.")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from genmodel.data.registry import SPEC_SUFFIXES, get_hardware, get_model
+from genmodel.engine.memo import IdentityCache
 from genmodel.errors import GenmodelError, SpecError
 
 COLUMNS = ["id", "source", "model", "dtype", "hardware", "num_devices", "interconnect", "system",
@@ -87,7 +88,8 @@ class Case:
     @property
     def engine(self) -> str:
         """The serving engine the row was measured with (its profile is used for the prediction)."""
-        return self.kwargs["engine"]
+        engine = self.kwargs["engine"]
+        return engine if isinstance(engine, str) else engine.name
 
     @property
     def client_timed(self) -> bool:
@@ -317,13 +319,47 @@ def parse_row(row: Mapping[str, str]) -> Case:
     kwargs = {"model": model, "hardware": hw, "batch": batch, "input_tokens": inputs, "output_tokens": outputs,
               "weight_dtype": parts[0], "activation_dtype": parts[1], "kv_dtype": parts[2], "tp": tp, "pp": pp,
               "ep": ep, "dp": devices // (stage * pp), "attention_dp": attention_dp, "check_fit": False,
-              "engine": engine}
+              "engine": _engine_as_run(engine, _cell(row, "system"))}
     if served is not None:
         key = SERVED_KEYS.get(metric, METRICS[metric][0])
         if key.endswith("_mean_s") and _states_median(row):
             key = key.replace("_mean_s", "_p50_s")
         return Case(row, kwargs, key, UNITS[unit], measured, served)
     return Case(row, kwargs, METRICS[metric][0], UNITS[unit], measured)
+
+
+_UBATCH = re.compile(r"\bubatch (\d+)\b")
+_NO_FLASH = re.compile(r"\bflash[- ]attn off\b|\bno flash attention\b")
+
+
+def _engine_as_run(name: str, system: str):
+    """The engine profile ``name``, or a copy of it with the settings the row's ``system`` text states where they
+    differ from the profile's: ``ubatch N`` (llama.cpp's -ub, prompt_ubatch_tokens) and ``flash-attn off``
+    (flash_attention false). The copy keeps the name, so the profile's fitted step costs and the hold-out and band
+    cells stay the engine's."""
+    low = system.lower()
+    ubatch = _UBATCH.search(low)
+    return _engine_with(name, int(ubatch.group(1)) if ubatch else None, bool(_NO_FLASH.search(low)))
+
+
+def _engine_with(name: str, ubatch: int | None, no_flash: bool):
+    """``name``'s profile with a physical prompt batch of ``ubatch`` tokens and/or flash attention off: one copy per
+    profile object and setting (``genmodel.engine.memo``), so the rows that share it share the engine's memoized
+    tables; the name where nothing differs."""
+    from genmodel.data.registry import get_engine
+
+    spec = get_engine(name)
+    update: dict[str, Any] = {}
+    if ubatch is not None and spec.prompt_ubatch_tokens is not None and ubatch != spec.prompt_ubatch_tokens:
+        update["prompt_ubatch_tokens"] = ubatch
+    if no_flash and spec.flash_attention:
+        update["flash_attention"] = False
+    if not update:
+        return name
+    return _AS_RUN.get((spec,), tuple(sorted(update.items())), lambda: spec.model_copy(update=update))
+
+
+_AS_RUN = IdentityCache(64)
 
 
 _RATE = re.compile(r"request rate ([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*/\s*s\b")

@@ -156,17 +156,21 @@ def list_engines(as_json: JsonOpt = False) -> None:
                                          ("pow2 prompts", e.prompt_buckets == "pow2"),
                                          (f"{e.prompt_bucket_step}-step prompts", e.prompt_buckets == "step"),
                                          ("pow2 batch", e.batch_buckets == "pow2"),
-                                         (f"{e.batch_bucket_step}-step batch", e.batch_buckets == "step")) if on) or "-"
+                                         (f"{e.batch_bucket_step}-step batch", e.batch_buckets == "step"),
+                                         (f"{e.prompt_ubatch_tokens}-token prompt passes",
+                                          e.prompt_ubatch_tokens is not None)) if on) or "-"
         weight_only = (f"{e.weight_only_scale:>6.0%}" if e.weight_only_vector_ops_per_mac is None
                        else f"{'vec/' + format(e.weight_only_vector_ops_per_mac, 'g'):>6}")
         typer.echo(f"{e.name:16} {e.step_overhead_s * 1e3:>9.3g} ms {e.step_overhead_per_sequence_s * 1e6:>8.3g} us "
                    f"{e.prefill_overhead_s * 1e3:>8.3g} ms {e.kernel_overhead_s * 1e6:>8.3g} us {pads:32} "
-                   f"{e.attention_scale:>8.0%} {weight_only} {e.request_latency_s * 1e3:>3.3g} ms"
+                   f"{format(e.attention_scale, '.0%') if e.flash_attention else 'unfused':>9} {weight_only} "
+                   f"{e.request_latency_s * 1e3:>3.3g} ms"
                    + ("" if e.fittable else "  (not fitted)"))
     typer.echo("profile values before fitting; a device family's fit for an engine (genmodel show DEVICE) wins; "
-               "docs/formulas.md section 5.2; w-only: weight-only quantized GEMMs against the device's (vec/N: a "
-               "matrix-vector kernel per token on the vector units, N instructions per multiply-accumulate, section "
-               "5.1); HTTP: the server's time per request (in a client's TTFT and end-to-end latency)")
+               "docs/formulas.md section 5.2; prompt passes: a prompt computed in passes of that many tokens; "
+               "unfused: attention scores through memory; w-only: weight-only quantized GEMMs against the device's "
+               "(vec/N: a matrix-vector kernel per token on the vector units, N instructions per multiply-accumulate, "
+               "section 5.1); HTTP: the server's time per request (in a client's TTFT and end-to-end latency)")
 
 
 def _spread(mean: float, cv: float) -> str:

@@ -1,0 +1,106 @@
+"""A prompt computed in physical batches (llama.cpp's n_ubatch) and attention that is not fused (flash attention off):
+EngineSpec.prompt_ubatch_tokens, EngineSpec.flash_attention (docs/formulas.md section 5.2)."""
+
+from __future__ import annotations
+
+import pytest
+
+import genmodel
+from genmodel.data.registry import get_engine, get_model
+from genmodel.engine.operators import DTypes, build_operators
+from genmodel.validation.rows import _engine_as_run
+
+FP16 = {"weight_dtype": "fp16", "activation_dtype": "fp16", "kv_dtype": "fp16"}
+
+
+def _llamacpp(**update):
+    return get_engine("llamacpp").model_copy(update=update)
+
+
+def test_a_prompt_in_passes_does_the_same_arithmetic_and_reads_the_weights_once_per_pass():
+    # 4,096 prompt tokens in passes of 512: 8 passes. Their FLOPs add up to one pass over the whole prompt (the
+    # linear layers see the same tokens; the attention pairs of pass j, 512 queries after 512 j cached tokens, sum to
+    # the causal pairs of 4,096: 4096 x 4097 / 2). Each extra pass reads the layers' FP16 weights again: 16.06 GB
+    # less the embedding table and the LM head (128,256 x 4,096 x 2 bytes = 1.05 GB each, read once) = 13.96 GB; at
+    # most the RTX 4090's 1,008 GB/s, so 7 extra passes take at least 7 x 13.96 / 1008 s = 0.097 s more.
+    whole = genmodel.estimate("llama-3.1-8b", "rtx-4090", input_tokens=4096, output_tokens=2,
+                              engine=_llamacpp(prompt_ubatch_tokens=None), **FP16)
+    passes = genmodel.estimate("llama-3.1-8b", "rtx-4090", input_tokens=4096, output_tokens=2,
+                               engine=_llamacpp(prompt_ubatch_tokens=512), **FP16)
+    assert float(passes.metrics["prefill_flops"]) == pytest.approx(float(whole.metrics["prefill_flops"]), rel=1e-12)
+    weights = float(whole.metrics["weights_bytes"])
+    assert weights == pytest.approx(16.06e9, rel=0.01)
+    layers = weights - 2 * 128256 * 4096 * 2
+    assert float(passes.metrics["ttft_s"]) - float(whole.metrics["ttft_s"]) >= 7 * layers / 1008e9
+    assert passes.prefill_slots == 8  # one pipeline slot per pass
+
+
+def test_one_pass_when_the_prompt_fits_it():
+    # a prompt no longer than the physical batch runs in one pass: the same figures as without passes
+    whole = genmodel.estimate("llama-3.1-8b", "rtx-4090", input_tokens=512, output_tokens=8,
+                              engine=_llamacpp(prompt_ubatch_tokens=None), **FP16)
+    one = genmodel.estimate("llama-3.1-8b", "rtx-4090", input_tokens=512, output_tokens=8,
+                            engine=_llamacpp(prompt_ubatch_tokens=512), **FP16)
+    for key in ("ttft_s", "tpot_s", "prefill_flops", "energy_per_output_token_j"):
+        assert float(one.metrics[key]) == float(whole.metrics[key]), key
+
+
+def test_pass_prefix_attention_pairs_sum_to_the_whole_prompt():
+    # the mean pass (512 tokens after the mean prefix of (4096 - 512) / 2 = 1792) times 8 has the pairs of the
+    # 8 real passes: 8 x (512 x 1792 + 512 x 513 / 2) = 4096 x 4097 / 2 = 8,390,656 per head and sequence
+    model, dt = get_model("llama-3.1-8b"), DTypes("fp16", "fp16", "fp16")
+    mean = build_operators(model, "prefill", 1.0, 512.0, None, dt, prefix=1792.0)
+    whole = build_operators(model, "prefill", 1.0, 4096.0, None, dt)
+    row = mean.names.index("attn_scores")
+    assert 8 * float(mean.flops[row]) == pytest.approx(float(whole.flops[row]), rel=1e-12)
+    assert float(whole.flops[row]) == pytest.approx(2 * 32 * 128 * 4096 * 4097 / 2, rel=1e-12)
+
+
+def test_unfused_attention_moves_its_scores_through_memory():
+    # flash attention off: every query against every key read, per head, 16 bytes per score (FP32 written by QK^T,
+    # read and written by the softmax, read by the product with V). Llama-3.1-8B, 32 query heads: a 512-token
+    # prompt has 512 x 512 x 32 x 16 = 134,217,728 bytes per layer; a decode step of 4 sequences at 1,000 keys
+    # 4 x 1000 x 32 x 16 = 2,048,000. Fused attention has no such row.
+    model, dt = get_model("llama-3.1-8b"), DTypes("fp16", "fp16", "fp16")
+    prefill = build_operators(model, "prefill", 1.0, 512.0, None, dt, score_bytes=16.0)
+    row = prefill.names.index("attn_softmax")
+    assert float(prefill.act_bytes[row]) == pytest.approx(134_217_728.0)
+    assert float(prefill.count[row]) == 32
+    decode = build_operators(model, "decode", 4.0, 1.0, (1000.0, 1000.0), dt, score_bytes=16.0)
+    assert float(decode.act_bytes[decode.names.index("attn_softmax")]) == pytest.approx(2_048_000.0, rel=1e-3)
+    assert "attn_softmax" not in build_operators(model, "prefill", 1.0, 512.0, None, dt).names
+    fused = genmodel.estimate("llama-3.1-8b", "rtx-4090", input_tokens=512, output_tokens=2, engine="llamacpp",
+                              **FP16)
+    unfused = genmodel.estimate("llama-3.1-8b", "rtx-4090", input_tokens=512, output_tokens=2,
+                                engine=_llamacpp(flash_attention=False), **FP16)
+    # 32 layers x 134 MB = 4.29 GB more through memory: at least 4.29e9 / 1008e9 s = 4.3 ms more TTFT
+    assert float(unfused.metrics["ttft_s"]) - float(fused.metrics["ttft_s"]) >= 32 * 134_217_728 / 1008e9
+
+
+def test_validation_rows_state_the_settings_they_ran():
+    # llama-bench's -ub and flash attention, read from the row's system text; the copy keeps the profile's name
+    spec = _engine_as_run("llamacpp", "llama.cpp CUDA, flash-attn on, ngl 99, ubatch 2048 (llama-bench); static")
+    assert spec.name == "llamacpp" and spec.prompt_ubatch_tokens == 2048 and spec.flash_attention
+    off = _engine_as_run("llamacpp", "llama.cpp CUDA, ngl 99, flash-attn off (llama-bench's default); static")
+    assert off.flash_attention is False and off.prompt_ubatch_tokens == 512
+    assert _engine_as_run("llamacpp", "llama.cpp CUDA, ngl 99, ubatch 512; static") == "llamacpp"
+    assert _engine_as_run("vllm", "vLLM 0.6, TP 8; static") == "vllm"
+
+
+def test_many_configurations_in_passes_equal_the_single_estimates():
+    # the vectorized paths (a few configurations; thousands, whose steps are summed lean in column chunks) give the
+    # single estimate's numbers, configuration by configuration
+    import numpy as np
+
+    n = 3000
+    rng = np.random.default_rng(3)
+    inputs, batch = rng.integers(1, 9000, n), rng.integers(1, 9, n)
+    engine = get_engine("llamacpp").model_copy(update={"flash_attention": False})
+    for size in (3, n):
+        many = genmodel.estimate("llama-3.1-8b", "rtx-4090", input_tokens=inputs[:size], output_tokens=16,
+                                 batch=batch[:size], engine=engine, check_fit=False, **FP16)
+        for i in (0, 1, size - 1):
+            one = genmodel.estimate("llama-3.1-8b", "rtx-4090", input_tokens=int(inputs[i]), output_tokens=16,
+                                    batch=int(batch[i]), engine=engine, check_fit=False, **FP16)
+            for key in ("ttft_s", "tpot_s", "prefill_flops"):
+                assert float(many.metrics[key][i]) == pytest.approx(float(one.metrics[key]), rel=1e-12), (size, i)
