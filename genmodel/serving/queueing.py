@@ -42,6 +42,17 @@ def normal_cdf(x) -> np.ndarray:
     return 0.5 * (1.0 + np.sign(x) * erf)
 
 
+def meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s, shape: tuple[int, ...] = ()) -> np.ndarray:
+    """Where the TTFT and TPOT at the target percentile are within their targets (a target of None holds), over
+    their broadcast shape and ``shape``."""
+    meets = np.ones(np.broadcast_shapes(shape, np.shape(ttft_q), np.shape(tpot_q)), dtype=bool)
+    if ttft_target_s is not None:
+        meets &= ttft_q <= ttft_target_s
+    if tpot_target_s is not None:
+        meets &= tpot_q <= tpot_target_s
+    return meets
+
+
 def erlang_c(c, a) -> np.ndarray:
     """P(wait) in M/M/c with c servers (floored, >= 1) and offered load a (Erlangs); 1 where a >= c."""
     c = np.maximum(np.floor(np.asarray(c, dtype=float)), 1.0)

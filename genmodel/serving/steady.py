@@ -41,6 +41,7 @@ from genmodel.serving.queueing import (
     cdf_of_sum,
     erlang_c,
     kingman_wait,
+    meets_targets,
     normal_cdf,
     normal_ppf,
     quantile_of_sum,
@@ -446,12 +447,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         label = f"p{q_target * 100:g}".replace(".", "_")
         ttft_q = quantile_of_sum(wait, ttft_nodes, (q_target,))[0] + fixed_wait + delay
         tpot_q = tpot_mean + normal_ppf(q_target) * sigma
-        meets = np.ones(np.shape(rate), dtype=bool)
-        if ttft_target_s is not None:
-            meets &= ttft_q <= ttft_target_s
-        if tpot_target_s is not None:
-            meets &= tpot_q <= tpot_target_s
-        out["meets_slo"] = meets
+        out["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s, np.shape(rate))
         out[f"ttft_{label}_s"] = ttft_q
         out[f"tpot_{label}_s"] = tpot_q
     return out

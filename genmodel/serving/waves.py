@@ -34,7 +34,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from genmodel.serving.queueing import normal_cdf, normal_ppf
+from genmodel.serving.queueing import meets_targets, normal_cdf, normal_ppf
 
 StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -120,12 +120,7 @@ def synchronize(step: StepFn, r, s, clients, running_cap, m: dict[str, np.ndarra
         new["slo_attainment"] = share
         new["goodput_requests_per_s"] = new["request_rate_per_s"] * share
         ttft_q, tpot_q = ttft_at(q_target) + delay, (cycle - ttft_at(1.0 - q_target)) / gaps
-        meets = np.ones(np.shape(share), dtype=bool)
-        if ttft_target_s is not None:
-            meets &= ttft_q <= ttft_target_s
-        if tpot_target_s is not None:
-            meets &= tpot_q <= tpot_target_s
-        new["meets_slo"] = meets
+        new["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s)
         new[f"ttft_{_label(q_target)}_s"], new[f"tpot_{_label(q_target)}_s"] = ttft_q, tpot_q
     for key, value in new.items():
         m[key] = np.where(applies, value, m[key])
@@ -156,11 +151,6 @@ def _mixed(m, applies, ttft, delay, O, N, percentiles, ttft_target_s, tpot_targe
         new["slo_attainment"] = p_ttft * p_tpot + 0.0 * ttft
         new["goodput_requests_per_s"] = new["request_rate_per_s"] * new["slo_attainment"]
         new[f"ttft_{label}_s"] = ttft + delay
-        meets = np.ones(np.shape(ttft), dtype=bool)
-        if ttft_target_s is not None:
-            meets &= ttft + delay <= ttft_target_s
-        if tpot_target_s is not None:
-            meets &= m[f"tpot_{label}_s"] <= tpot_target_s
-        new["meets_slo"] = meets
+        new["meets_slo"] = meets_targets(ttft + delay, m[f"tpot_{label}_s"], ttft_target_s, tpot_target_s)
     for key, value in new.items():
         m[key] = np.where(applies, value, m[key])
