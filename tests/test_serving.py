@@ -278,6 +278,17 @@ def test_waves_by_hand():
     assert float(same["ttft_mean_s"]) == float(plain["ttft_mean_s"])
 
 
+def test_waves_leave_a_closed_loop_past_the_running_cap_to_the_queue():
+    # 32 clients under a cap of 8 running sequences: the requests queue inside the engine (section 2), which the
+    # closed form already describes; the waves do not apply and the figures are the closed form's
+    sched = Scheduler(2048, 2048, 8.0, np.asarray(1e12), 1.0, mixed=False)
+    plain = solve(_step, Requests(np.asarray(512.0), np.asarray(64.0)), sched, Load("concurrency", 32.0)).metrics
+    same = solve(_step, Requests(np.asarray(512.0), np.asarray(64.0), synchronized=True), sched,
+                 Load("concurrency", 32.0)).metrics
+    for key in ("ttft_mean_s", "tpot_mean_s", "request_rate_per_s", "ttft_p90_s"):
+        assert float(same[key]) == float(plain[key]), key
+
+
 def test_synchronized_needs_a_closed_loop_of_identical_requests():
     with pytest.raises(ConfigurationError, match="synchronized"):
         serve(request_rate=2.0, synchronized=True)
