@@ -26,7 +26,9 @@ those metrics are computed and returned (the planner's searches), again each the
 
 Serving model (docs/metrics.md has the exact definitions):
   * A static batch: all ``batch`` prompts are prefilled in one step; TTFT is that step's time (it emits
-    the first output token of every sequence).
+    the first output token of every sequence). An engine that computes a prompt in passes of at most
+    ``EngineSpec.prompt_ubatch_tokens`` tokens (llama.cpp) runs ceil(batch x prompt / U) passes instead, timed as
+    their mean pass (prefix half the rest of the prompt) times their number, one pipeline slot each.
   * Then ``output_tokens - 1`` decode steps, step j attending I + j tokens. ``tpot_s`` is the mean decode
     step time over those steps, computed as the step at the mean attended-key count of each layer group
     (exact, since only attention depends on context and it does so linearly in the keys attended);

@@ -22,7 +22,9 @@ What moves through memory (assumptions)
   * Every GEMM reads its whole weight matrix once per step and reads its input / writes its output
     activations once (no fusion across operators, except the attention kernel below).
   * Attention is one fused kernel (FlashAttention-style): the score matrix never leaves the chip; Q, K, V are
-    read once and O written once. In decode it reads the cached K and V of the tokens it attends to.
+    read once and O written once. In decode it reads the cached K and V of the tokens it attends to. An engine
+    whose attention is not fused (``score_bytes`` > 0: llama.cpp without flash attention) adds an ``attn_softmax``
+    row: every score of the queries x keys-read rectangle, per head, through memory.
   * The new tokens' K and V (or MLA latent) are written to the cache in the KV datatype by the projection.
   * Norms, rotary embedding, activation functions and residual adds are memory-only (their FLOPs run on
     vector units and are not counted against the matrix peak). Each residual add is fused into the RMSNorm

@@ -6,7 +6,9 @@ Contract
 bandwidths, network, power model). ``Stepper.step(phase, seqs, new_tokens, contexts)`` returns a ``StepResult``
 for one **pipeline slot** of a step: the heaviest stage's share of the layers, the model-level operators, the
 collectives on the critical path, and the per-step overhead, for ``seqs`` sequences of one attention group
-(arrays over the configuration shape; decode arrays may carry a leading [mean step, final step] axis).
+(arrays over the configuration shape; decode arrays may carry a leading [mean step, final step] axis); a prefill
+step may be the mean pass of a prompt computed in ``passes`` passes (``prefix`` tokens cached before it, a 1 /
+passes share of the LM head: ``EngineSpec.prompt_ubatch_tokens``).
 ``Stepper.decode_steps(seqs, new_tokens, (first, last))`` gives the same slot times of the mean and final decode
 steps of many configurations, re-timing only the attention rows (the only ones that depend on the context) for
 the final step. A caller that sums the rows in column chunks (``genmodel.engine.estimate`` in blocks) uses
