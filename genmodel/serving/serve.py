@@ -450,14 +450,20 @@ def _step_function(stepper: Stepper, req: Requests, k: int | None, draft: _Draft
     prefix = req.prefix_hit * I
     contexts = (I + 1.0, I + np.maximum(O - 1.0, 1.0))
     q = req.verify_tokens
+    ubatch = stepper.s.engine.prompt_ubatch_tokens
 
     def step(n, p):
         # a typical step carries whole sequences and tokens: the mean counts are rounded (a fractional GEMM height
         # would pay for a whole extra tile)
         n = np.round(np.asarray(n, dtype=float)) / share
         prompts = np.round(np.asarray(p, dtype=float)) / I_new / share
-        res = stepper.step("decode", n, q, contexts, chunk=Chunk(prompts, I_new, prefix))
-        t = res.slot_s
+        if ubatch is None:
+            res = stepper.step("decode", n, q, contexts, chunk=Chunk(prompts, I_new, prefix))
+            t = res.slot_s
+        else:  # the step's tokens in passes of at most U (formulas.md 5.2); its host work once, not per pass
+            passes = np.maximum(np.ceil((n * q + prompts * I_new) / ubatch), 1.0)
+            res = stepper.step("decode", n / passes, q, contexts, chunk=Chunk(prompts / passes, I_new, prefix))
+            t = passes * res.slot_s - (passes - 1.0) * res.step_overhead_s
         if k is not None:
             t = t + np.minimum(n * share, 1.0) * _draft_s(stepper, draft, n, contexts, k, prompts, I_new)
         return pp * t
