@@ -441,7 +441,8 @@ def _offload_figures(m: dict, state, req: Requests, sched: Scheduler, offload: _
 
 
 def _step_function(stepper: Stepper, req: Requests, k: int | None, draft: _Draft | None):
-    """step(n, p): seconds of one replica step with n decoding sequences and p prompt tokens (pp slots)."""
+    """step(n, p): seconds of one replica step with n decoding sequences and p prompt tokens (pp slots); an engine
+    that computes a step in passes of at most ``prompt_ubatch_tokens`` tokens (llama.cpp) pays for each pass."""
     par = stepper.s.par
     pp = np.asarray(par.pp, dtype=float)
     share = pp * np.asarray(par.attention_groups, dtype=float)  # micro-batches x attention groups
