@@ -289,6 +289,20 @@ def test_waves_leave_a_closed_loop_past_the_running_cap_to_the_queue():
         assert float(same[key]) == float(plain[key]), key
 
 
+def test_attention_data_parallel_layouts_are_served():
+    # serve's batch is a placeholder (the traffic sets the sequences): one configuration with attention data
+    # parallelism over 8 groups is served (it was refused: "batch 1 is smaller than the 8 groups"), with the numbers
+    # of the same configuration inside an array of them
+    kw = {"model": "qwen3-30b-a3b", "hardware": "dgx-h200", "ep": 8, "attention_dp": True, "input_tokens": 1024,
+          "output_tokens": 128}
+    one = serve(concurrency=64, **kw).metrics
+    many = serve(concurrency=np.array([64, 128]), **kw).metrics
+    for key in ("ttft_mean_s", "tpot_mean_s", "request_rate_per_s", "kv_capacity_bytes"):
+        assert float(one[key]) == float(many[key][0]), key
+    assert main(["serve", "--model", "qwen3-30b-a3b", "--hardware", "dgx-h200", "--ep", "8", "--attention-dp",
+                 "--concurrency", "64"]) == 0
+
+
 def test_synchronized_needs_a_closed_loop_of_identical_requests():
     with pytest.raises(ConfigurationError, match="synchronized"):
         serve(request_rate=2.0, synchronized=True)

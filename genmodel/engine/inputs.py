@@ -213,15 +213,16 @@ def _flag(name: str, value: object) -> bool:
 def prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype, *,
             embedding_dtype, parallel: Parallelism, num_devices, prefill_chunk_tokens, flops_scale,
             bandwidth_scale, capacity_scale, interconnect_scale, check_fit, workload, costs, requests_per_s,
-            efficiency, calibrated, cooling_w_per_w, engine=None) -> Setup:
+            efficiency, calibrated, cooling_w_per_w, engine=None, check_batch: bool = True) -> Setup:
     """Check and resolve ``estimate``'s arguments (see the module docstring). The names are looked up in the
-    databases of one reading of the environment (``pin_environment``)."""
+    databases of one reading of the environment (``pin_environment``). ``check_batch=False``: the batch is a
+    placeholder (``serve``'s traffic sets the sequences), not checked against the attention data-parallel groups."""
     token = pin_environment()
     try:
         return _prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
                         activation_dtype, embedding_dtype, parallel, num_devices, prefill_chunk_tokens, flops_scale,
                         bandwidth_scale, capacity_scale, interconnect_scale, check_fit, workload, costs,
-                        requests_per_s, efficiency, calibrated, cooling_w_per_w, engine)
+                        requests_per_s, efficiency, calibrated, cooling_w_per_w, engine, check_batch)
     finally:
         unpin_environment(token)
 
@@ -229,7 +230,7 @@ def prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, k
 def _prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype,
              embedding_dtype, parallel: Parallelism, num_devices, prefill_chunk_tokens, flops_scale, bandwidth_scale,
              capacity_scale, interconnect_scale, check_fit, workload, costs, requests_per_s, efficiency, calibrated,
-             cooling_w_per_w, engine) -> Setup:
+             cooling_w_per_w, engine, check_batch: bool = True) -> Setup:
     """``prepare`` (its arguments in order)."""
     _typed("workload", workload, Workload)
     _typed("costs", costs, CostAssumptions)
@@ -267,7 +268,7 @@ def _prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, 
     shapes = (B.shape, I.shape, O.shape, *(s.shape for s in scales), np.shape(link), parallel.shape)
     shape = () if not any(shapes) else np.broadcast_shapes(*shapes)
     groups = parallel.attention_groups
-    if shape == () and float(B) < float(groups):
+    if check_batch and shape == () and float(B) < float(groups):
         raise ConfigurationError(f"batch {int(B)} is smaller than the {int(groups)} attention data-parallel "
                                  f"groups: give each group at least one sequence (batch >= {int(groups)})", "batch")
     B, I, O = (_read_only(x) if shape == () == x.shape else np.broadcast_to(x, shape) for x in (B, I, O))

@@ -158,7 +158,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
                 flops_scale=flops_scale, bandwidth_scale=bandwidth_scale, capacity_scale=capacity_scale,
                 interconnect_scale=interconnect_scale, check_fit=False, workload=None, costs=None,
                 requests_per_s=None,
-                efficiency=efficiency, calibrated=calibrated, cooling_w_per_w=None, engine=engine)
+                efficiency=efficiency, calibrated=calibrated, cooling_w_per_w=None, engine=engine, check_batch=False)
     tune_for(int(np.prod(s.shape)) * max(int(np.size(load.value)), 1))  # large temporaries stay in the heap
     e = s.engine
     groups = float(np.max(s.par.attention_groups))
