@@ -292,7 +292,7 @@ class Stepper:
                                 linear_batch=g.linear_seqs, extra_tokens=g.riding,
                                 extra_head_tokens=0.0 if chunk is None else g.prompts / g.micro,
                                 stack_shapes=not lean, prefix=prefix, score_bytes=self.score_bytes,
-                                head_share=1.0 if type(passes) is float and passes == 1.0 else 1.0 / passes)
+                                head_share=1.0 / passes)
         if chunk is not None:
             prefill = build_operators(s.model, "prefill", g.prompts / g.micro, chunk.tokens, None, s.dtypes, s.par,
                                       prefix=chunk.prefix, score_bytes=self.score_bytes)

@@ -39,6 +39,7 @@ from genmodel.data.registry import get_model, resolve_hardware
 from genmodel.engine.collectives import Network
 from genmodel.engine.inputs import resolve_dtypes
 from genmodel.errors import ConfigurationError
+from genmodel.serving.queueing import percentile_label
 from genmodel.specs.checks import positive, scalar, whole
 
 LAYOUT_KEYS = ("tp", "pp", "ep", "cp", "attention_dp")
@@ -146,7 +147,7 @@ def serve_disaggregated(model="llama-3.1-8b", hardware="h100-sxm", input_tokens=
                     **common)
         n_dec = _needed(rate, one.metrics["max_goodput_rate_per_s"], "decode", tpot=tpot_t)
     dec = decode_pool(n_dec)
-    label = f"p{q * 100:g}".replace(".", "_")
+    label = percentile_label(q)
     dec_first_q = float(dec.metrics[f"ttft_{label}_s"])
     # prefill pool: requests leave after their prompt; its TTFT target is what the transfer and decode leave
     budget_s = ttft_t - transfer_s - dec_first_q

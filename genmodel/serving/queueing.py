@@ -42,6 +42,11 @@ def normal_cdf(x) -> np.ndarray:
     return 0.5 * (1.0 + np.sign(x) * erf)
 
 
+def percentile_label(q: float) -> str:
+    """The label of quantile q in metric names: 'p50', 'p99', 'p99_9'."""
+    return f"p{q * 100:g}".replace(".", "_")
+
+
 def meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s, shape: tuple[int, ...] = ()) -> np.ndarray:
     """Where the TTFT and TPOT at the target percentile are within their targets (a target of None holds), over
     their broadcast shape and ``shape``."""

@@ -44,6 +44,7 @@ from genmodel.serving.queueing import (
     meets_targets,
     normal_cdf,
     normal_ppf,
+    percentile_label,
     quantile_of_sum,
 )
 from genmodel.serving.waves import synchronize
@@ -416,7 +417,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
                                   both, percentiles)
         ttft_qs, e2e_qs = qs_both[:, 0], qs_both[:, 1]
     for i, q in enumerate(percentiles):
-        label = f"p{q * 100:g}".replace(".", "_")
+        label = percentile_label(q)
         shift = fixed_wait + q * backlog + delay
         out[f"ttft_{label}_s"] = ttft_qs[i] + shift
         out[f"e2e_{label}_s"] = e2e_qs[i] + shift
@@ -444,7 +445,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
             p_tpot = 1.0
         out["slo_attainment"] = p_ttft * p_tpot + 0.0 * rate
         out["goodput_requests_per_s"] = rate * out["slo_attainment"]
-        label = f"p{q_target * 100:g}".replace(".", "_")
+        label = percentile_label(q_target)
         ttft_q = quantile_of_sum(wait, ttft_nodes, (q_target,))[0] + fixed_wait + delay
         tpot_q = tpot_mean + normal_ppf(q_target) * sigma
         out["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s, np.shape(rate))

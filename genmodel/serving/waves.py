@@ -34,13 +34,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from genmodel.serving.queueing import meets_targets, normal_cdf, normal_ppf
+from genmodel.serving.queueing import meets_targets, normal_cdf, normal_ppf, percentile_label
 
 StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def _label(q: float) -> str:
-    return f"p{q * 100:g}".replace(".", "_")
 
 
 def _count_within(steps, a, n):
@@ -69,20 +65,19 @@ def synchronize(step: StepFn, r, s, clients, running_cap, m: dict[str, np.ndarra
         most = np.asarray(s.chunk_tokens, dtype=float) if s.chunked else \
             np.maximum(np.floor(s.chunk_tokens / I_new), 1.0) * I_new
     k = np.ceil(tokens / np.minimum(most, tokens) - 1e-9)
+    targets = (ttft_target_s, tpot_target_s, q_target)
     if s.mixed:
-        p = tokens / k
-        others = N - np.minimum(N, N / k)
-        t = step(np.stack(np.broadcast_arrays(others, N)), np.stack(np.broadcast_arrays(p, 0.0 * p)))
-        ttft = np.maximum(1.0, np.ceil(I_new / p - 1e-9)) * t[0]
-        _mixed(m, applies, ttft, delay, O, N, percentiles, ttft_target_s, tpot_target_s, q_target)
-        own = np.maximum(1.0, np.ceil(I_new / p - 1e-9))  # the prompt steps of a request's own bunch
-        long_share = np.clip((k - own) / np.maximum(D, 1.0), 0.0, 1.0)  # its gaps that hold another bunch's prefill
-        for q in percentiles:
-            key = f"itl_{_label(q)}_s"
-            m[key] = np.where(applies, np.where(q > 1.0 - long_share, t[0], t[1]), m[key])
-        m["prompt_tokens_per_step"] = np.where(applies, p, m["prompt_tokens_per_step"])
-        return
-    p = np.minimum(most, tokens)
+        new = _mixed(step, m, tokens / k, k, I_new, O, D, N, delay, percentiles, targets)
+    else:
+        new = _separate(step, np.minimum(most, tokens), k, tokens, I_new, O, D, N, delay, percentiles, targets)
+    for key, value in new.items():
+        m[key] = np.where(applies, value, m[key])
+
+
+def _separate(step: StepFn, p, k, tokens, I_new, O, D, N, delay, percentiles, targets) -> dict[str, np.ndarray]:
+    """The figures of a wave with prefill steps apart: its prompts in k steps of p tokens (the last one the rest),
+    then D decode steps of all N together (module docstring)."""
+    ttft_target_s, tpot_target_s, q_target = targets
     rest = tokens - (k - 1.0) * p
     zero = 0.0 * p
     t = step(np.stack(np.broadcast_arrays(zero, zero, N)), np.stack(np.broadcast_arrays(p, rest, zero)))
@@ -104,7 +99,7 @@ def synchronize(step: StepFn, r, s, clients, running_cap, m: dict[str, np.ndarra
            "prompt_tokens_per_step": p, "step_s": cycle / (k + D)}
     long_share = 1.0 / np.maximum(D, 1.0)  # one gap in D holds the rest of the prefill phase
     for q in percentiles:
-        label = _label(q)
+        label = percentile_label(q)
         new[f"ttft_{label}_s"] = ttft_at(q) + delay
         new[f"tpot_{label}_s"] = (cycle - ttft_at(1.0 - q)) / gaps
         new[f"e2e_{label}_s"] = cycle + delay
@@ -121,24 +116,30 @@ def synchronize(step: StepFn, r, s, clients, running_cap, m: dict[str, np.ndarra
         new["goodput_requests_per_s"] = new["request_rate_per_s"] * share
         ttft_q, tpot_q = ttft_at(q_target) + delay, (cycle - ttft_at(1.0 - q_target)) / gaps
         new["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s)
-        new[f"ttft_{_label(q_target)}_s"], new[f"tpot_{_label(q_target)}_s"] = ttft_q, tpot_q
-    for key, value in new.items():
-        m[key] = np.where(applies, value, m[key])
+        new[f"ttft_{percentile_label(q_target)}_s"], new[f"tpot_{percentile_label(q_target)}_s"] = ttft_q, tpot_q
+    return new
 
 
-def _mixed(m, applies, ttft, delay, O, N, percentiles, ttft_target_s, tpot_target_s, q_target) -> None:
-    """The figures of a mixed scheduler's waves: every TTFT is its bunch's prefill; TPOT stays the closed form's."""
+def _mixed(step: StepFn, m, p, k, I_new, O, D, N, delay, percentiles, targets) -> dict[str, np.ndarray]:
+    """The figures of a mixed scheduler's waves: bunches of p prompt tokens in k steps; every TTFT is its bunch's
+    prefill, a share of the gaps holds another bunch's; TPOT stays the closed form's (module docstring)."""
+    ttft_target_s, tpot_target_s, q_target = targets
+    others = N - np.minimum(N, N / k)
+    t_prompt, t_d = step(np.stack(np.broadcast_arrays(others, N)), np.stack(np.broadcast_arrays(p, 0.0 * p)))
+    own = np.maximum(1.0, np.ceil(I_new / p - 1e-9))  # the prompt steps of a request's own bunch
+    ttft = own * t_prompt
+    long_share = np.clip((k - own) / np.maximum(D, 1.0), 0.0, 1.0)  # its gaps that hold another bunch's prefill
     gaps = np.maximum(O - 1.0, 0.0)
     cycle = ttft + delay + gaps * m["tpot_mean_s"]
     new = {"ttft_mean_s": ttft + delay, "e2e_mean_s": cycle, "queue_wait_mean_s": 0.0 * ttft,
            "request_rate_per_s": N / cycle, "running_batch": N}
     for q in percentiles:
-        label = _label(q)
+        label = percentile_label(q)
         new[f"ttft_{label}_s"] = ttft + delay
         new[f"e2e_{label}_s"] = ttft + delay + gaps * m[f"tpot_{label}_s"]
     new["output_tokens_per_s"] = new["request_rate_per_s"] * O
     if ttft_target_s is not None or tpot_target_s is not None:
-        label = _label(q_target)
+        label = percentile_label(q_target)
         p_ttft = 1.0 if ttft_target_s is None else (ttft + delay <= ttft_target_s).astype(float)
         if tpot_target_s is None:
             p_tpot = 1.0
@@ -152,5 +153,7 @@ def _mixed(m, applies, ttft, delay, O, N, percentiles, ttft_target_s, tpot_targe
         new["goodput_requests_per_s"] = new["request_rate_per_s"] * new["slo_attainment"]
         new[f"ttft_{label}_s"] = ttft + delay
         new["meets_slo"] = meets_targets(ttft + delay, m[f"tpot_{label}_s"], ttft_target_s, tpot_target_s)
-    for key, value in new.items():
-        m[key] = np.where(applies, value, m[key])
+    for q in percentiles:
+        new[f"itl_{percentile_label(q)}_s"] = np.where(q > 1.0 - long_share, t_prompt, t_d)
+    new["prompt_tokens_per_step"] = p
+    return new
