@@ -60,7 +60,7 @@ from genmodel.engine.parallel import Parallelism
 from genmodel.engine.result import Estimate
 from genmodel.engine.roofline import BOUNDS
 from genmodel.engine.scalars import clip, ndim, shape_of
-from genmodel.engine.step import Stepper, StepResult
+from genmodel.engine.step import Stepper, StepResult, mean_pass, step_passes
 from genmodel.engine.uncertainty import MEMORY_BAND_BYTES, Band, band
 from genmodel.errors import DoesNotFitError
 from genmodel.specs.dtypes import bytes_per_element
@@ -333,11 +333,10 @@ def _timing(s: Setup, mem: MemoryView, final_step: bool = True, wanted: frozense
     pre_seqs, pre_tokens, prefix, passes, split = b / m_pre, prompt, 0.0, 1.0, m_pre
     if s.engine.prompt_ubatch_tokens is not None:
         # passes of at most U tokens one after another (llama.cpp's n_ubatch): each carries every sequence's next
-        # prompt / passes tokens and attends to the tokens before them, on average half the rest of the prompt
-        # (attention's cost is affine in that prefix, so the mean pass times the sum); each pass is a pipeline slot
-        m_pre = passes = np.maximum(np.ceil(b * prompt / s.engine.prompt_ubatch_tokens), 1.0)
-        pre_seqs, pre_tokens, split = b, prompt / m_pre, 1.0
-        prefix = (prompt - pre_tokens) / 2
+        # prompt / passes tokens (timed as the mean pass); each pass is a pipeline slot
+        m_pre = passes = step_passes(s.engine.prompt_ubatch_tokens, b * prompt)
+        pre_seqs, split = b, 1.0
+        pre_tokens, prefix = mean_pass(prompt, passes)
     b_dec = b / m_dec
     contexts = decode_contexts(s.input_tokens, s.output_tokens, s.shape)
     seqs = b_dec[None, ...] if ndim(b_dec) else b_dec

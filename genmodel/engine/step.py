@@ -59,15 +59,35 @@ from genmodel.specs.engine import bucketed
 LAYER_FREE = ("vocab_collectives", "pp_send")  # collectives that are not per layer
 
 
+def step_passes(ubatch_tokens: int | None, tokens):
+    """The passes an engine computes a step of ``tokens`` tokens in: ceil(tokens / U), at least one, for an engine
+    that runs at most U = ``EngineSpec.prompt_ubatch_tokens`` tokens at a time (llama.cpp's n_ubatch); 1.0 when it
+    has no such limit (docs/formulas.md 5.2)."""
+    if ubatch_tokens is None:
+        return 1.0
+    return np.maximum(np.ceil(np.asarray(tokens, dtype=float) / ubatch_tokens), 1.0)
+
+
+def mean_pass(tokens, passes, prefix=0.0):
+    """(new tokens, cached tokens before them) of the mean pass of ``tokens`` prompt tokens computed in ``passes``
+    passes after ``prefix`` cached ones: each pass carries tokens / passes, pass j after prefix + j tokens / passes,
+    so the mean pass's prefix is prefix + (tokens - tokens / passes) / 2; attention's pairs and keys read are affine
+    in the prefix, so ``passes`` times the mean pass has exactly the whole prompt's (formulas.md 5.2)."""
+    per_pass = tokens / passes
+    return per_pass, prefix + (tokens - per_pass) / 2
+
+
 @dataclass(frozen=True)
 class Chunk:
     """Prompt work riding in a decode step: ``prompts`` prompts (per attention group, may be fractional: a mean
     over steps) of ``tokens`` new tokens each after ``prefix`` cached tokens; each chunk stands for a prompt finishing
-    in the step (a mean over steps), which emits its first token through the LM head."""
+    in the step (a mean over steps), which emits its first token through the LM head; ``head_share`` of them do so
+    in this step (1 / passes in the mean pass of a step computed in passes: only the last pass emits)."""
 
     prompts: object
     tokens: object
     prefix: object = 0.0
+    head_share: object = 1.0
 
 
 @dataclass
@@ -290,7 +310,7 @@ class Stepper:
         s = self.s
         table = build_operators(s.model, phase, g.m_seqs, new_tokens, contexts, s.dtypes, s.par,
                                 linear_batch=g.linear_seqs, extra_tokens=g.riding,
-                                extra_head_tokens=0.0 if chunk is None else g.prompts / g.micro,
+                                extra_head_tokens=0.0 if chunk is None else g.prompts / g.micro * chunk.head_share,
                                 stack_shapes=not lean, prefix=prefix, score_bytes=self.score_bytes,
                                 head_share=1.0 / passes)
         if chunk is not None:

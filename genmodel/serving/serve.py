@@ -43,7 +43,7 @@ from genmodel.engine.estimate import MemoryView, _memory
 from genmodel.engine.inputs import MAX_TOKENS, Setup, prepare
 from genmodel.engine.parallel import Parallelism
 from genmodel.engine.result import MetricAttributes
-from genmodel.engine.step import Chunk, Stepper
+from genmodel.engine.step import Chunk, Stepper, mean_pass, step_passes
 from genmodel.errors import ConfigurationError, DoesNotFitError
 from genmodel.serving.speculative import tokens_per_step
 from genmodel.serving.steady import BINDING, Load, Requests, Scheduler, solve, terms
@@ -461,10 +461,16 @@ def _step_function(stepper: Stepper, req: Requests, k: int | None, draft: _Draft
         if ubatch is None:
             res = stepper.step("decode", n, q, contexts, chunk=Chunk(prompts, I_new, prefix))
             t = res.slot_s
-        else:  # the step's tokens in passes of at most U (formulas.md 5.2); its host work once, not per pass
-            passes = np.maximum(np.ceil((n * q + prompts * I_new) / ubatch), 1.0)
-            res = stepper.step("decode", n / passes, q, contexts, chunk=Chunk(prompts / passes, I_new, prefix))
-            t = passes * res.slot_s - (passes - 1.0) * res.step_overhead_s
+        else:  # the step's tokens in passes of at most U, timed as the mean pass (formulas.md 5.2): a 1 / passes
+            # share of the decoding sequences and every prompt's next I_new / passes tokens; the prompts emit their
+            # first tokens in the last pass; with no sequence decoding, the LM head runs (reads its weights) then only
+            passes = step_passes(ubatch, n * q + prompts * I_new)
+            tokens, pass_prefix = mean_pass(I_new, passes, prefix)
+            idle = n <= 0
+            res = stepper.step("decode", n / passes, q, contexts,
+                               chunk=Chunk(prompts, tokens, pass_prefix, np.where(idle, 1.0, 1.0 / passes)),
+                               passes=np.where(idle, passes, 1.0))
+            t = passes * res.slot_s - (passes - 1.0) * res.step_overhead_s  # host work once per step, not per pass
         if k is not None:
             t = t + np.minimum(n * share, 1.0) * _draft_s(stepper, draft, n, contexts, k, prompts, I_new)
         return pp * t

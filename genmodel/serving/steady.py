@@ -220,7 +220,8 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         inside = np.minimum(clients, n_cap)
         x = _x_for_running(r, s, inside, x_max)
         stable = np.ones(np.shape(x), dtype=bool)
-        phi = np.where(inside > 0, (inside - 1.0) / np.maximum(inside, 1.0), 0.0)
+        # (a running cap of one sequence can come out a rounding below 1: no negative share of the others)
+        phi = np.where(inside > 0, np.maximum(inside - 1.0, 0.0) / np.maximum(inside, 1.0), 0.0)
         lam = None
     t = terms(x, r, s)
     view = terms(phi * x, r, s) if load.mode != "rate" else t
@@ -333,7 +334,9 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     # step-time spread: prompt chunks per step are Poisson (mean x k_p, u tokens each); a long step lets more
     # prompts arrive for the next one, which amplifies the variance by 1 / (1 - rho_c^2)
     u = I_new / kp
-    c_tok = np.maximum(t_s - t_d, 0.0) / np.maximum(view.p_step, 1e-12)  # seconds per prompt token in a step
+    # seconds per prompt token in a step: the prompt tokens' share of a step, at most the prompt's own step per token
+    # (a step computed in passes, llama.cpp's, can need one more pass for one more decoding token than its own)
+    c_tok = np.minimum(np.maximum(t_s - t_d, 0.0), t_own) / np.maximum(view.p_step, 1e-12)
     x_seen = view.x * kp
     rho_c = np.minimum(x_seen * u * c_tok / np.maximum(mean_step, 1e-300), 0.99)
     var_c = (c_tok * u) ** 2 * x_seen / (1.0 - rho_c**2)
