@@ -89,6 +89,13 @@ def test_validation_rows_state_the_settings_they_ran():
     assert off.flash_attention is False and off.prompt_ubatch_tokens == 512
     assert _engine_as_run("llamacpp", "llama.cpp CUDA, ngl 99, ubatch 512; static") == "llamacpp"
     assert _engine_as_run("vllm", "vLLM 0.6, TP 8; static") == "vllm"
+    # llama-server's slots: 4 by default since llama.cpp PR #16736 (October 2025); a row's -np / --parallel wins
+    assert get_engine("llamacpp").max_seqs == 4
+    slots = _engine_as_run("llamacpp", "llama-server -fa 1 -np 32 -c 700000, Q4_K_M GGUF; continuous")
+    assert slots.name == "llamacpp" and slots.max_seqs == 32 and slots.prompt_ubatch_tokens == 512
+    assert _engine_as_run("llamacpp", "llama-server --parallel 1; continuous").max_seqs == 1
+    assert _engine_as_run("llamacpp", "llama-server -np 4; continuous") == "llamacpp"
+    assert _engine_as_run("vllm", "vllm serve --parallel 8; continuous") == "vllm"  # llama-server's flag only
 
 
 def test_many_configurations_in_passes_equal_the_single_estimates():
@@ -152,10 +159,12 @@ def test_serve_and_estimate_time_one_prompt_in_the_same_passes():
 
 
 def test_a_one_sequence_engine_at_its_maximum_load_gives_finite_figures_without_warnings():
-    # llama.cpp's profile runs one sequence at a time; its running cap can come out a rounding below 1, and the
-    # share of the others a request sees, (N - 1) / N, must then be 0, not -1e-15 (a negative load)
+    # llama-server with one slot (-np 1, its default before October 2025) runs one sequence at a time; the running
+    # cap can come out a rounding below 1, and the share of the others a request sees, (N - 1) / N, must then be 0,
+    # not -1e-15 (a negative load)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        served = genmodel.serve("llama-3.1-8b", "h100-sxm", 128, 128, engine="llamacpp", request_rate="max")
+        served = genmodel.serve("llama-3.1-8b", "h100-sxm", 128, 128, engine=_llamacpp(max_seqs=1),
+                                request_rate="max")
     for key in ("ttft_p50_s", "ttft_p99_s", "tpot_p99_s", "e2e_p99_s"):
         assert np.isfinite(float(served.metrics[key])), key

@@ -330,22 +330,24 @@ def parse_row(row: Mapping[str, str]) -> Case:
 
 _UBATCH = re.compile(r"\bubatch (\d+)\b")
 _NO_FLASH = re.compile(r"\bflash[- ]attn off\b|\bno flash attention\b")
+_SLOTS = re.compile(r"(?:^|[\s,(])(?:-np|--parallel)[ =](\d+)\b")
 
 
 def _engine_as_run(name: str, system: str):
     """The engine profile ``name``, or a copy of it with the settings the row's ``system`` text states where they
-    differ from the profile's: ``ubatch N`` (llama.cpp's -ub, prompt_ubatch_tokens) and ``flash-attn off``
-    (flash_attention false). The copy keeps the name, so the profile's fitted step costs and the hold-out and band
-    cells stay the engine's."""
+    differ from the profile's: ``ubatch N`` (llama.cpp's -ub, prompt_ubatch_tokens), ``flash-attn off``
+    (flash_attention false) and ``-np N`` / ``--parallel N`` (llama-server's slots, max_seqs). The copy keeps the
+    name, so the profile's fitted step costs and the hold-out and band cells stay the engine's."""
     low = system.lower()
-    ubatch = _UBATCH.search(low)
-    return _engine_with(name, int(ubatch.group(1)) if ubatch else None, bool(_NO_FLASH.search(low)))
+    ubatch, slots = _UBATCH.search(low), _SLOTS.search(low)
+    return _engine_with(name, int(ubatch.group(1)) if ubatch else None, bool(_NO_FLASH.search(low)),
+                        int(slots.group(1)) if slots else None)
 
 
-def _engine_with(name: str, ubatch: int | None, no_flash: bool):
-    """``name``'s profile with a physical prompt batch of ``ubatch`` tokens and/or flash attention off: one copy per
-    profile object and setting (``genmodel.engine.memo``), so the rows that share it share the engine's memoized
-    tables; the name where nothing differs."""
+def _engine_with(name: str, ubatch: int | None, no_flash: bool, slots: int | None = None):
+    """``name``'s profile with a physical prompt batch of ``ubatch`` tokens, flash attention off and/or ``slots``
+    running sequences: one copy per profile object and setting (``genmodel.engine.memo``), so the rows that share it
+    share the engine's memoized tables; the name where nothing differs."""
     from genmodel.data.registry import get_engine
 
     spec = get_engine(name)
@@ -354,6 +356,8 @@ def _engine_with(name: str, ubatch: int | None, no_flash: bool):
         update["prompt_ubatch_tokens"] = ubatch
     if no_flash and spec.flash_attention:
         update["flash_attention"] = False
+    if slots is not None and slots > 0 and name == "llamacpp" and slots != spec.max_seqs:  # (llama-server's flags)
+        update["max_seqs"] = slots
     if not update:
         return name
     return _AS_RUN.get((spec,), tuple(sorted(update.items())), lambda: spec.model_copy(update=update))
@@ -364,6 +368,7 @@ _AS_RUN = IdentityCache(64)
 
 _RATE = re.compile(r"request rate ([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*/\s*s\b")
 _OFFLINE = re.compile(r"max_num_seqs ([0-9]+), ([0-9]+) prompts \(offline")
+_BURST = re.compile(r"request rate inf\s*,\s*([0-9]+) prompts\b")
 
 
 def served_load(text: str) -> dict[str, Any]:
@@ -371,14 +376,18 @@ def served_load(text: str) -> dict[str, Any]:
     a whole number N is a benchmark's max concurrency (N clients in a closed loop), and ``N, identical requests``
     the same with requests of fixed lengths, which re-send in waves (``synchronized``); ``max``/``max-load``/``request
     rate inf`` is the saturated steady state (every request queued, as trtllm-bench and a benchmark at an infinite
-    rate run); ``request rate R/s`` is Poisson arrivals at R; ``max_num_seqs S, N prompts (offline ...)`` is N
-    requests submitted at once with at most S running. Anything else is ``NotExpressibleError``."""
+    rate run); ``request rate inf, N prompts`` (no concurrency cap) is N requests submitted at once, as is
+    ``max_num_seqs S, N prompts (offline ...)`` with at most S running; ``request rate R/s`` is Poisson arrivals at R.
+    Anything else is ``NotExpressibleError``."""
     low = text.strip().lower()
     if re.fullmatch(r"[+-]?[0-9]+", low):
         return {"concurrency": _count(low, "concurrency")}
     same = re.fullmatch(r"([+-]?[0-9]+)\s*,\s*identical requests", low)
     if same:
         return {"concurrency": _count(same.group(1), "concurrency"), "synchronized": True}
+    burst = _BURST.match(low)
+    if burst:  # every prompt sent at once, no concurrency cap: the engine admits what it can, the rest queue
+        return {"offline": _count(burst.group(1), "prompts")}
     if low.startswith("max-load") or low == "max" or low.startswith("request rate inf"):
         return {"request_rate": "max"}
     rate = _RATE.match(low)
