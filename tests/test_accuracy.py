@@ -121,8 +121,8 @@ def test_independent_rows_gathered_after_the_fit():
     closed loops of identical requests were modelled as waves, docs/serving.md section 2b), mostly too fast (young
     ROCm and Ascend stacks, tiny-active MoE decode); ExLlama's batch-1 decode rates within 7%. Second round
     (eleventh session, predicted once after gathering): decode 21.1% (64 rows), prefill 76.1% (33 rows); with
-    llama.cpp's server slots and a burst's queue read from the rows (docs/validation.md history item 27), prefill
-    68.3%. Both rounds:
+    the engine settings the rows state and a burst's queue read from them (docs/validation.md history item
+    27), prefill 68.8%. Both rounds:
     decode 39.6% (115), prefill 80.7% (74)."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))

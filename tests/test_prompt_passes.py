@@ -96,6 +96,12 @@ def test_validation_rows_state_the_settings_they_ran():
     assert _engine_as_run("llamacpp", "llama-server --parallel 1; continuous").max_seqs == 1
     assert _engine_as_run("llamacpp", "llama-server -np 4; continuous") == "llamacpp"
     assert _engine_as_run("vllm", "vllm serve --parallel 8; continuous") == "vllm"  # llama-server's flag only
+    # vLLM's stated budget (on every device: the TPU profile's per-device table gives way) and sequence limit
+    tpu = _engine_as_run("vllm-tpu", "vllm serve --max-num-batched-tokens 512 --max-num-seqs 256 --tp 8; continuous")
+    assert tpu.max_batch_tokens == 512 and tpu.batch_tokens_on("tpu-v6e") == 512 and tpu.max_seqs == 256
+    assert get_engine("vllm-tpu").batch_tokens_on("tpu-v6e") == 1024
+    assert _engine_as_run("vllm", "vllm serve --max-num-seqs=12; continuous").max_seqs == 12
+    assert _engine_as_run("sglang", "--max-num-seqs 12; continuous") == "sglang"
 
 
 def test_many_configurations_in_passes_equal_the_single_estimates():

@@ -331,23 +331,31 @@ def parse_row(row: Mapping[str, str]) -> Case:
 _UBATCH = re.compile(r"\bubatch (\d+)\b")
 _NO_FLASH = re.compile(r"\bflash[- ]attn off\b|\bno flash attention\b")
 _SLOTS = re.compile(r"(?:^|[\s,(])(?:-np|--parallel)[ =](\d+)\b")
+_VLLM_BUDGET = re.compile(r"--max-num-batched-tokens[ =](\d+)\b")
+_VLLM_SEQS = re.compile(r"--max-num-seqs[ =](\d+)\b")
 
 
 def _engine_as_run(name: str, system: str):
     """The engine profile ``name``, or a copy of it with the settings the row's ``system`` text states where they
     differ from the profile's: ``ubatch N`` (llama.cpp's -ub, prompt_ubatch_tokens), ``flash-attn off``
-    (flash_attention false) and ``-np N`` / ``--parallel N`` (llama-server's slots, max_seqs). The copy keeps the
-    name, so the profile's fitted step costs and the hold-out and band cells stay the engine's."""
+    (flash_attention false), ``-np N`` / ``--parallel N`` (llama-server's slots, max_seqs) and vLLM's
+    ``--max-num-batched-tokens N`` (the step's token budget on every device) and ``--max-num-seqs N`` (max_seqs).
+    The copy keeps the name, so the profile's fitted step costs and the hold-out and band cells stay the engine's."""
     low = system.lower()
-    ubatch, slots = _UBATCH.search(low), _SLOTS.search(low)
+    ubatch = _UBATCH.search(low)
+    seqs = (_SLOTS if name == "llamacpp" else _VLLM_SEQS if name.startswith("vllm") else None)
+    seqs = seqs.search(low) if seqs is not None else None
+    budget = _VLLM_BUDGET.search(low) if name.startswith("vllm") else None
     return _engine_with(name, int(ubatch.group(1)) if ubatch else None, bool(_NO_FLASH.search(low)),
-                        int(slots.group(1)) if slots else None)
+                        int(seqs.group(1)) if seqs else None, int(budget.group(1)) if budget else None)
 
 
-def _engine_with(name: str, ubatch: int | None, no_flash: bool, slots: int | None = None):
-    """``name``'s profile with a physical prompt batch of ``ubatch`` tokens, flash attention off and/or ``slots``
-    running sequences: one copy per profile object and setting (``genmodel.engine.memo``), so the rows that share it
-    share the engine's memoized tables; the name where nothing differs."""
+def _engine_with(name: str, ubatch: int | None, no_flash: bool, seqs: int | None = None,
+                 budget: int | None = None):
+    """``name``'s profile with a physical prompt batch of ``ubatch`` tokens, flash attention off, at most ``seqs``
+    running sequences and/or a token budget of ``budget`` per step: one copy per profile object and setting
+    (``genmodel.engine.memo``), so the rows that share it share the engine's memoized tables; the name where nothing
+    differs."""
     from genmodel.data.registry import get_engine
 
     spec = get_engine(name)
@@ -356,11 +364,14 @@ def _engine_with(name: str, ubatch: int | None, no_flash: bool, slots: int | Non
         update["prompt_ubatch_tokens"] = ubatch
     if no_flash and spec.flash_attention:
         update["flash_attention"] = False
-    if slots is not None and slots > 0 and name == "llamacpp" and slots != spec.max_seqs:  # (llama-server's flags)
-        update["max_seqs"] = slots
+    if seqs is not None and seqs > 0 and seqs != spec.max_seqs:
+        update["max_seqs"] = seqs
+    if budget is not None and budget > 0 and (budget != spec.max_batch_tokens or spec.max_batch_tokens_on):
+        update["max_batch_tokens"], update["max_batch_tokens_on"] = budget, {}  # (stated: on every device)
     if not update:
         return name
-    return _AS_RUN.get((spec,), tuple(sorted(update.items())), lambda: spec.model_copy(update=update))
+    key = tuple(sorted((k, str(v)) for k, v in update.items()))  # (a budget's per-device table is a dict)
+    return _AS_RUN.get((spec,), key, lambda: spec.model_copy(update=update))
 
 
 _AS_RUN = IdentityCache(64)
