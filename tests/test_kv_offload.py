@@ -125,7 +125,8 @@ def test_gh200_offload_tier_raises_the_kv_bound_saturation_rate():
 
 def test_peak_rate_of_a_step_that_turns_link_bound():
     # decode-only synthetic step: 10 ms up to 50 sequences, then 1 ms per further sequence (a link stream that
-    # outgrows the step). lambda(x) = x / t(1 + x D) peaks where 1 + x D = 50: x = 49 / D, lambda = 49 / D / 10 ms
+    # outgrows the step). The time-average step runs the load's x D decoding sequences: lambda(x) = x / t(x D) peaks
+    # where x D = 50: x = 50 / D, lambda = 50 / D / 10 ms
     I, O = 64.0, 101.0
     D = O - 1
 
@@ -136,11 +137,11 @@ def test_peak_rate_of_a_step_that_turns_link_bound():
     sched = Scheduler(4096, 4096, 1000.0, np.asarray(1e12), 1.0)
     x_max = 1000.0 / (1 + D)  # the 1,000-sequence cap: N_run = x (1 + D)
     rate, x = peak_rate(step, req, sched, np.asarray(x_max))
-    assert float(x) == pytest.approx(49 / D, rel=0.01)  # within the two grids' resolution (x_max / 48 / 47)
-    assert float(rate) == pytest.approx(49 / D / 0.010, rel=0.01)
+    assert float(x) == pytest.approx(50 / D, rel=0.01)  # within the two grids' resolution (x_max / 48 / 47)
+    assert float(rate) == pytest.approx(50 / D / 0.010, rel=0.01)
     m = solve(step, req, sched, Load("max"), peak=True).metrics
-    assert float(m["max_request_rate_per_s"]) == pytest.approx(49 / D / 0.010, rel=0.01)
-    assert float(m["running_batch_at_max_rate"]) == pytest.approx(49 / D * (1 + D), rel=0.01)
+    assert float(m["max_request_rate_per_s"]) == pytest.approx(50 / D / 0.010, rel=0.01)
+    assert float(m["running_batch_at_max_rate"]) == pytest.approx(50 / D * (1 + D), rel=0.01)
 
 
 def test_offload_broadcasts_like_single_calls():

@@ -20,8 +20,9 @@ The unknown is x, the requests admitted per engine step. Given x everything but 
     p_s    = x I' / pi                       prompt tokens in such a step
     N_run  = x (k_p + D_wall)                running sequences (Little's law in steps)
 
-and the step time t = (1 - pi) t_d + pi t_s, with t_d = step(1 + n, 0) and t_s = step(1 + n, p_s) (the tagged
-request sees itself and the stationary others). Open loop: x solves x = lambda t(x) (on a load grid, then
+and the step time a tagged request sees (1 - pi) t_d + pi t_s, with t_d = step(1 + n, 0) and t_s = step(1 + n, p_s)
+(itself and the stationary others: its latencies); the time-average step t = (1 - pi) step(n, 0) + pi step(n, p_s)
+gives the throughput x / t. Open loop: x solves x = lambda t(x) (on a load grid, then
 interpolated). Closed loop with N clients: N_run(x) = N, throughput N / E2E (Little). Saturation: the largest x
 with N_run <= N_cap = min(max sequences, KV capacity / tokens held per request) and x I' <= B_p. A cached prefix
 is held once (``Requests.shared_prefix``) or by each request; ``Requests.ttft_delay_s``, a fixed wait before a
@@ -181,9 +182,11 @@ class SteadyState:
     binding: np.ndarray
 
 
-def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False) -> dict[str, np.ndarray]:
-    """Stacked step evaluations: t_d, t_s, the tagged prompt's own step t_own (and t_d at n + delta)."""
-    n_seen = 1.0 + t.n
+def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: bool = True) -> dict[str, np.ndarray]:
+    """Stacked step evaluations: t_d, t_s, the tagged prompt's own step t_own (and t_d at n + delta). ``tagged``:
+    the steps a tagged decoding request sees (itself and the n stationary others); else the time-average steps,
+    with the n decoding sequences of the load (a throughput: x / mean step)."""
+    n_seen = (1.0 if tagged else 0.0) + t.n
     zeros = np.zeros_like(t.p_step)
     ns = [n_seen, n_seen if mixed else zeros, t.n if mixed else zeros]
     ps = [zeros, t.p_step, t.p_step]
@@ -231,7 +234,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     if load.mode == "concurrency" and r.synchronized:
         synchronize(step, r, s, clients, n_cap, m, percentiles, ttft_target_s, tpot_target_s, target_percentile)
     t_max = terms(x_max, r, s)
-    m["max_request_rate_per_s"] = x_max / _mean_step(t_max, _evaluate(step, t_max, s.mixed))
+    m["max_request_rate_per_s"] = x_max / _mean_step(t_max, _evaluate(step, t_max, s.mixed, tagged=False))
     if peak:
         best_rate, best_x = peak_rate(step, r, s, x_max)
         better = best_rate > m["max_request_rate_per_s"]
@@ -261,7 +264,7 @@ def peak_rate(step: StepFn, r: Requests, s: Scheduler, x_max, nodes: int = 48) -
 
     def rates(xs):
         t = terms(xs, r, s)
-        return xs / np.maximum(_mean_step(t, _evaluate(step, t, s.mixed)), 1e-300)
+        return xs / np.maximum(_mean_step(t, _evaluate(step, t, s.mixed, tagged=False)), 1e-300)
 
     xs = grid * x_max
     best = np.argmax(rates(xs), axis=0)[None, ...]
@@ -295,7 +298,7 @@ def _rate_grid(step: StepFn, r: Requests, s: Scheduler, x_max) -> tuple[np.ndarr
     """The load grid (GRID x x_max on a leading axis) and its open-loop rates lambda(x) = x / t(x)."""
     nodes = GRID.reshape((-1,) + (1,) * np.ndim(x_max)) * x_max
     t = terms(nodes, r, s)
-    return nodes, nodes / _mean_step(t, _evaluate(step, t, s.mixed))
+    return nodes, nodes / _mean_step(t, _evaluate(step, t, s.mixed, tagged=False))
 
 
 def _interpolate(xs: np.ndarray, ys: np.ndarray, idx: np.ndarray, at) -> np.ndarray:
