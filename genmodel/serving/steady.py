@@ -182,10 +182,12 @@ class SteadyState:
     binding: np.ndarray
 
 
-def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: bool = True) -> dict[str, np.ndarray]:
+def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: bool = True,
+              average: bool = False) -> dict[str, np.ndarray]:
     """Stacked step evaluations: t_d, t_s, the tagged prompt's own step t_own (and t_d at n + delta). ``tagged``:
     the steps a tagged decoding request sees (itself and the n stationary others); else the time-average steps,
-    with the n decoding sequences of the load (a throughput: x / mean step)."""
+    with the n decoding sequences of the load (a throughput: x / mean step). ``average`` (with ``tagged``): the
+    time-average decode and prompt steps too, in the same stacked call (``t_d_avg``, ``t_s_avg``)."""
     n_seen = (1.0 if tagged else 0.0) + t.n
     zeros = np.zeros_like(t.p_step)
     ns = [n_seen, n_seen if mixed else zeros, t.n if mixed else zeros]
@@ -194,12 +196,17 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: 
     if slope:
         ns += [n_seen + delta, np.ones_like(n_seen)]
         ps += [zeros, zeros]
+    if average:
+        ns += [t.n, t.n if mixed else zeros]
+        ps += [zeros, t.p_step]
     shape = np.broadcast_shapes(*(np.shape(a) for a in ns + ps))
     out = step(np.stack([np.broadcast_to(a, shape) for a in ns]), np.stack([np.broadcast_to(a, shape) for a in ps]))
     res = {"t_d": out[0], "t_s": out[1], "t_own": out[2]}
     if slope:
         res["slope"] = (out[3] - out[0]) / delta
         res["t_0"] = out[4]  # one request alone: the step the load builds on
+    if average:
+        res["t_d_avg"], res["t_s_avg"] = out[-2], out[-1]
     return res
 
 
@@ -498,8 +505,10 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, x_max, ttft_targe
     def check(x):
         """Whether the open loop at load x (rate x / t(x)) meets the targets at the q-percentile."""
         t = terms(x, r, s)
-        e = _evaluate(step, t, s.mixed, slope=True)  # one stacked evaluation gives the rate and the figures
-        m = _figures(r, s, t, t, e, x / _mean_step(t, e), Load("rate"), None, (), ttft_target_s, tpot_target_s, q)
+        # one stacked evaluation gives the figures and the rate x / t(x) of the time-average step
+        e = _evaluate(step, t, s.mixed, slope=True, average=True)
+        rate = x / ((1.0 - t.pi) * e["t_d_avg"] + t.pi * e["t_s_avg"])
+        m = _figures(r, s, t, t, e, rate, Load("rate"), None, (), ttft_target_s, tpot_target_s, q)
         return m["meets_slo"] & feasible(t, r)
 
     ok = check(nodes)
