@@ -184,30 +184,42 @@ class SteadyState:
 
 def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: bool = True,
               average: bool = False) -> dict[str, np.ndarray]:
-    """Stacked step evaluations: t_d, t_s, the tagged prompt's own step t_own (and t_d at n + delta). ``tagged``:
-    the steps a tagged decoding request sees (itself and the n stationary others); else the time-average steps,
-    with the n decoding sequences of the load (a throughput: x / mean step). ``average`` (with ``tagged``): the
-    time-average decode and prompt steps too, in the same stacked call (``t_d_avg``, ``t_s_avg``)."""
-    n_seen = (1.0 if tagged else 0.0) + t.n
+    """Stacked step evaluations. ``tagged``: the steps a tagged decoding request sees, t_d and t_s (itself and the n
+    stationary others), and the tagged prompt's own step t_own (the n others); with ``slope``, t_d at n + delta and
+    one request alone; with ``average``, the time-average decode step t_d_avg too (the time-average prompt step is
+    t_own: ``_average_step``). Else only the time-average steps, t_d and t_s at the load's n decoding sequences (a
+    throughput is x / their mean)."""
     zeros = np.zeros_like(t.p_step)
-    ns = [n_seen, n_seen if mixed else zeros, t.n if mixed else zeros]
-    ps = [zeros, t.p_step, t.p_step]
+    n_seen = (1.0 if tagged else 0.0) + t.n
+    ns = [n_seen, n_seen if mixed else zeros]
+    ps = [zeros, t.p_step]
+    if tagged:
+        ns.append(t.n if mixed else zeros)
+        ps.append(t.p_step)
     delta = np.maximum(1.0, np.sqrt(t.n))
     if slope:
         ns += [n_seen + delta, np.ones_like(n_seen)]
         ps += [zeros, zeros]
     if average:
-        ns += [t.n, t.n if mixed else zeros]
-        ps += [zeros, t.p_step]
+        ns.append(t.n)
+        ps.append(zeros)
     shape = np.broadcast_shapes(*(np.shape(a) for a in ns + ps))
     out = step(np.stack([np.broadcast_to(a, shape) for a in ns]), np.stack([np.broadcast_to(a, shape) for a in ps]))
-    res = {"t_d": out[0], "t_s": out[1], "t_own": out[2]}
+    res = {"t_d": out[0], "t_s": out[1]}
+    if tagged:
+        res["t_own"] = out[2]
     if slope:
         res["slope"] = (out[3] - out[0]) / delta
         res["t_0"] = out[4]  # one request alone: the step the load builds on
     if average:
-        res["t_d_avg"], res["t_s_avg"] = out[-2], out[-1]
+        res["t_d_avg"] = out[-1]
     return res
+
+
+def _average_step(t: Terms, e: dict[str, np.ndarray]) -> np.ndarray:
+    """The time-average step of ``_evaluate(..., average=True)``: (1 - pi) step(n, 0) + pi step(n, p_s), whose
+    prompt step is the tagged prompt's own step t_own (the n decoding sequences of the load)."""
+    return _mean_step(t, {"t_d": e["t_d_avg"], "t_s": e["t_own"]})
 
 
 def _mean_step(t: Terms, e: dict[str, np.ndarray]) -> np.ndarray:
@@ -507,8 +519,8 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, x_max, ttft_targe
         t = terms(x, r, s)
         # one stacked evaluation gives the figures and the rate x / t(x) of the time-average step
         e = _evaluate(step, t, s.mixed, slope=True, average=True)
-        rate = x / ((1.0 - t.pi) * e["t_d_avg"] + t.pi * e["t_s_avg"])
-        m = _figures(r, s, t, t, e, rate, Load("rate"), None, (), ttft_target_s, tpot_target_s, q)
+        m = _figures(r, s, t, t, e, x / _average_step(t, e), Load("rate"), None, (), ttft_target_s, tpot_target_s,
+                     q)
         return m["meets_slo"] & feasible(t, r)
 
     ok = check(nodes)
