@@ -23,7 +23,7 @@ def toy_hw() -> HardwareSpec:
         # host work, so that hand derivations stay simple; the shape-dependent physics is checked on its own
         # (tests/test_efficiency.py)
         "microarchitecture": {"matrix_unit_rows": 1, "gemm_tile": [1, 1], "attention_half_tokens": 1e-9,
-                              "memory_ramp_bytes": 0, "compute_memory_overlap": 1.0},
+                              "memory_ramp_bytes": 0, "kernel_floor_s": 0, "compute_memory_overlap": 1.0},
         "default_engine": "vendor",
         "source": "test fixture",
     })

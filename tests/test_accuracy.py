@@ -47,15 +47,15 @@ def test_leave_one_source_out_errors(held_out):
     s = v.summarize(held_out)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] >= 250 and decode["sources"] >= 15 and prefill["n"] >= 70 and prefill["sources"] >= 8
-    # measured on the snapshot: decode 15.9% (goal 20%, met), prefill 24.3% (goal 25%, met by a thin margin: the
-    # next four rows sit at 24.3-25.3%; client-timed TTFTs get the engine's 4 ms of server time, gpustack's hold
+    # measured on the snapshot: decode 17.0% (goal 20%, met), prefill 24.3% (goal 25%, met by a thin margin: the
+    # next three rows sit at 24.3-24.6%; client-timed TTFTs get the engine's 4 ms of server time, gpustack's hold
     # 15-45 ms: docs/validation.md)
     assert decode["median_abs_error_pct"] <= 17.5
     assert prefill["median_abs_error_pct"] <= 25.0
-    # the median of the per-source medians (14.4%, 21.4%)
+    # the median of the per-source medians (14.8%, 20.2%)
     assert decode["median_of_source_medians_pct"] <= 16.0
     assert prefill["median_of_source_medians_pct"] <= 24.0
-    # within +-25%: decode 69.3% (goal 60%, met), prefill 51.4% (not met alone), all 611 rows 64.3% (393; goal 60%)
+    # within +-25%: decode 66.7% (goal 60%, met), prefill 52.0% (not met alone), all 611 rows 62.5% (382; goal 60%)
     assert decode["within_25pct"] >= 0.60 and prefill["within_25pct"] >= 0.45
     rows = decode["n"] + prefill["n"]
     assert (decode["within_25pct"] * decode["n"] + prefill["within_25pct"] * prefill["n"]) / rows >= 0.60
@@ -73,7 +73,7 @@ def test_served_rows_out_of_sample(held_out):
 
 def test_physics_defaults_alone(defaults):
     s = v.summarize(defaults)
-    # measured: decode 19.3%, prefill 28.5% (goal <= 30% for both, met)
+    # measured: decode 18.5%, prefill 28.5% (goal <= 30% for both, met)
     assert s["phase:decode"]["median_abs_error_pct"] <= 24.0
     assert s["phase:prefill"]["median_abs_error_pct"] <= 30.0
 
@@ -83,7 +83,7 @@ def test_band_coverage_out_of_sample(held_out, defaults):
     calibrated, plain = bands.coverage(held_out), bands.coverage(defaults)
     assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 75%
     assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 76% averaged over 22 sources
-    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 72%; per source 79%
+    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 73%; per source 78%
     assert plain["group_coverage"] >= 0.65
     # serve's bands, from the served rows alone: measured 74% of 72 rows, 79% averaged over 5 sources
     served = bands.coverage(held_out, served=True)
@@ -95,7 +95,7 @@ def test_batch_one_llama_8b_on_h100():
     # Published: ALCF's LLM-Inference-Bench (2024) measured 0.994 s for 128 in / 128 out and 8.10 s for
     # 1,024 / 1,024 with vLLM on H100, i.e. about 7.7-7.9 ms per output token; vLLM and TensorRT-LLM users report
     # 6-7.5 ms with newer releases. The prediction must sit in the issue's 5.5-8 ms and its 80%
-    # band must contain 6-8 ms (measured 7.47 ms, band 4.8-10.8 ms).
+    # band must contain 6-8 ms (measured 7.28 ms, band 4.4-10.9 ms).
     r = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=1024, output_tokens=256)
     assert 5.5e-3 <= r.tpot_s <= 8e-3
     assert r.metrics["tpot_s_low"] <= 6e-3 and r.metrics["tpot_s_high"] >= 8e-3
@@ -108,12 +108,14 @@ def test_held_out_alcf_vllm_rows(held_out):
 
 
 INDEPENDENT = DATA.parent / "independent.csv"
-INDEPENDENT_SHA256 = "9d1a0d26f1d640a35f1b5446ff039724401fa449869950e783f0d9cf9c5679d9"
+INDEPENDENT_SHA256 = "f07480b4a68145c1399e363fd524535754d0069930e4c8241eb63c5e2672a849"
 # the second round's hold-out groups (revision 11, validation/SOURCES.md)
 SECOND_ROUND = {"azure-trtllm-pybenchmark", "google-tpurecipes-vllm-benchserve", "mit-han-lab-qserve-benchmark",
                 "augmxnt-speedbench-benchserve", "augmxnt-llamacpp-llamabench"}
 THIRD_ROUND = {"ggml-llamacpp-prs-llamabench", "sgl-project-sglang-prs-benchserving", "iog-vllm-benchserve",
                "janhq-jan-tokenspeed", "datacrunch-sglang-benchserve", "datacrunch-sglang-onebatch"}
+# the fourth (revision 12): MoE models at batch 1-4
+FOURTH_ROUND = {"semianalysis-inferencex-benchserve", "sgl-project-sglcookbook-benchserve"}
 
 
 def test_independent_rows_gathered_after_the_fit():
@@ -126,28 +128,36 @@ def test_independent_rows_gathered_after_the_fit():
     engine settings the rows state and a burst's queue read from them (docs/validation.md history item 27),
     prefill 68.8%. Third round (eleventh session, blind): decode 79.9% (76), prefill 60.3% (64); llama.cpp's
     pull-request prompt rates all within 25%. All rounds: decode 55.9% (191), prefill 77.2% (138); after history
-    item 28 (throughputs from the time-average step): third round decode 78.8%, all rounds 55.8%."""
+    item 28 (throughputs from the time-average step): third round decode 78.8%, all rounds 55.8%. Fourth round
+    (twelfth session, MoE at batch 1-4, blind with history item 29's operators but before its kernel floor): decode
+    40.2% (58), prefill 64.5% (58). With the floor (asserted below): rounds one to four decode 50.4%, 21.4%, 75.9%,
+    25.9%, prefill 81.4%, 68.8%, 54.8%, 63.7%; all four decode 38.7% (249), prefill 70.4% (196)."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
-    assert decode["n"] == 191 and prefill["n"] == 138
-    assert 48.0 <= decode["median_abs_error_pct"] <= 65.0
-    assert 68.0 <= prefill["median_abs_error_pct"] <= 86.0
+    assert decode["n"] == 249 and prefill["n"] == 196
+    assert 33.0 <= decode["median_abs_error_pct"] <= 45.0
+    assert 63.0 <= prefill["median_abs_error_pct"] <= 78.0
     scored = v.scored(table)
     groups = np.array([str(h) for h in scored["holdout"]])
     second, third = np.isin(groups, list(SECOND_ROUND)), np.isin(groups, list(THIRD_ROUND))
-    first, later, last = (v.summarize(scored[m]) for m in (~(second | third), second, third))
+    fourth = np.isin(groups, list(FOURTH_ROUND))
+    first, later, last, moe = (v.summarize(scored[m]) for m in (~(second | third | fourth), second, third, fourth))
     assert first["phase:decode"]["n"] == 51 and first["phase:prefill"]["n"] == 41
-    assert 45.0 <= first["phase:decode"]["median_abs_error_pct"] <= 65.0
+    assert 45.0 <= first["phase:decode"]["median_abs_error_pct"] <= 60.0
     assert first["phase:decode"]["median_signed_error_pct"] < -30.0
     assert 70.0 <= first["phase:prefill"]["median_abs_error_pct"] <= 90.0
     assert later["phase:decode"]["n"] == 64 and later["phase:prefill"]["n"] == 33
     assert 15.0 <= later["phase:decode"]["median_abs_error_pct"] <= 27.0
     assert 60.0 <= later["phase:prefill"]["median_abs_error_pct"] <= 80.0
     assert last["phase:decode"]["n"] == 76 and last["phase:prefill"]["n"] == 64
-    assert 70.0 <= last["phase:decode"]["median_abs_error_pct"] <= 90.0
-    assert 50.0 <= last["phase:prefill"]["median_abs_error_pct"] <= 70.0
+    assert 65.0 <= last["phase:decode"]["median_abs_error_pct"] <= 85.0
+    assert 45.0 <= last["phase:prefill"]["median_abs_error_pct"] <= 65.0
+    assert moe["phase:decode"]["n"] == 58 and moe["phase:prefill"]["n"] == 58
+    assert 20.0 <= moe["phase:decode"]["median_abs_error_pct"] <= 32.0
+    assert moe["phase:decode"]["median_signed_error_pct"] < 0.0  # still too fast
+    assert 55.0 <= moe["phase:prefill"]["median_abs_error_pct"] <= 72.0
     prompts = [e for g, e in zip(groups, scored["error_pct"], strict=True) if g == "ggml-llamacpp-prs-llamabench"]
     assert len(prompts) == 22 and max(abs(e) for e in prompts) <= 25.0
     exllama = [e for i, e in zip(table["id"], table["error_pct"], strict=True) if i.startswith("EXLB")

@@ -44,14 +44,14 @@ def test_toy_prefill_flops_by_hand(toy_model, toy_hw):
 
 def neutral(name: str) -> HardwareSpec:
     """The database entry with round, stated factors and the shape physics switched off (no tile or wave
-    quantization, no attention ramp, no memory ramp) and no engine host work, so that hand derivations stay
-    simple: 70% of peak FLOP/s (GEMMs and attention), 80% of peak bandwidth (weights and KV), 2 us per kernel,
-    compute and memory overlapping inside a kernel as in the plain roofline. The shape physics is checked on its
-    own (tests/test_efficiency.py)."""
+    quantization, no attention ramp, no memory ramp, no kernel floor) and no engine host work, so that hand
+    derivations stay simple: 70% of peak FLOP/s (GEMMs and attention), 80% of peak bandwidth (weights and KV),
+    2 us per kernel, compute and memory overlapping inside a kernel as in the plain roofline. The shape physics is
+    checked on its own (tests/test_efficiency.py)."""
     hw = genmodel.get_hardware(name)
     arch = hw.microarchitecture.model_copy(update={
         "matrix_unit_rows": 1, "gemm_tile": [1, 1], "compute_units": None, "attention_half_tokens": 1e-9,
-        "memory_ramp_bytes": 0, "compute_memory_overlap": 1.0})
+        "memory_ramp_bytes": 0, "kernel_floor_s": 0, "compute_memory_overlap": 1.0})
     eff = Efficiency(compute_efficiency=0.7, memory_efficiency=0.8, attention_efficiency=0.7,
                      kv_memory_efficiency=0.8, kernel_overhead_s=2e-6, step_overhead_s=0.0,
                      step_overhead_per_sequence_s=0.0, prefill_overhead_s=0.0)
@@ -98,6 +98,33 @@ def test_long_prefill_is_compute_bound():
     assert compute < result.ttft_s < 1.10 * compute  # the GEMM floor dominates
 
 
+def test_kernel_floor_by_hand():
+    # docs/formulas.md 5.1: a GPU kernel that does any work keeps the device busy for at least t_floor. Llama-3.1-8B
+    # bf16, batch 1, one H100 (the neutral entry: 80% of 3.35 TB/s, compute and memory overlapping), the decode step
+    # at 1,151 attended keys: the rows under 2 us are, per layer, the two fused add+RMSNorms (read x and residual,
+    # write both: 4 x 4,096 x 2 bytes), rotary embedding on q and k (2 x (32 + 8) x 128 x 2 bytes), the attention
+    # kernel, judged whole (its scores and values rows: the K and V of 1,151 keys x 8 KV heads x 128 x 2 bytes each,
+    # the query read and the output written, 32 x 128 x 2 bytes each; its arithmetic hides under them) and
+    # SiLU-and-multiply (3 x 14,336 x 2 bytes); then the embedding gather (one 4,096-wide row read, one written) and
+    # the final norm. Each is raised to 2 us; nothing else moves.
+    h100 = neutral("h100-sxm")
+    floored = h100.model_copy(update={"microarchitecture": h100.microarchitecture.model_copy(
+        update={"kernel_floor_s": 2e-6})})
+    I, O = 1024, 128
+    plain = genmodel.estimate("llama-3.1-8b", h100, batch=1, input_tokens=I, output_tokens=O).tpot_final_s
+    raised = genmodel.estimate("llama-3.1-8b", floored, batch=1, input_tokens=I, output_tokens=O).tpot_final_s
+    stream = 0.8 * 3.35e12
+    norm, rope, act = 4 * 4096 * 2, 2 * (32 + 8) * 128 * 2, 3 * 14336 * 2
+    attention = 2 * ((I + O - 1) * 8 * 128 * 2 + 32 * 128 * 2)
+    per_layer = sum(2e-6 - b / stream for b in (norm, norm, rope, attention, act))
+    model_rows = (2e-6 - 2 * 4096 * 2 / stream) + (2e-6 - norm / stream)
+    assert raised - plain == pytest.approx(32 * per_layer + model_rows, rel=1e-6)
+    # the shipped GPU kind has the floor; a kind without one (TPU) has none
+    from genmodel.engine.efficiency import Physics
+    assert Physics.of(genmodel.get_hardware("h100-sxm")).kernel_floor_s == 2e-6
+    assert Physics.of(genmodel.get_hardware("tpu-v6e")).kernel_floor_s == 0.0
+
+
 def test_calibrated_entry_uses_its_stored_factors_and_engine_step_costs():
     # the shipped h100-sxm entry carries fitted factors (docs/validation.md) and host costs per engine; its default
     # engine is vLLM. The batch-1 decode step then costs weights / (eta_m x 3.35 TB/s) + KV / (eta_kv x 3.35 TB/s)
@@ -125,6 +152,16 @@ def test_calibrated_entry_uses_its_stored_factors_and_engine_step_costs():
                   + attention_flops / (eff.attention_efficiency * 989.4e12))
     expected = (weights_read / (eta_m * bw) + kv_read / (eta_kv * bw) + kernels * (ramp + profile.kernel_overhead_s)
                 + arithmetic + fit.step_overhead_s + fit.step_overhead_per_sequence_s)
+    # and the kernels whose ramp and bytes take less than the GPU's 2 us floor are raised to it (formulas.md 5.1):
+    # per layer the two add+RMSNorms, rotary, SiLU-and-multiply and the attention kernel (keys at the KV fraction,
+    # its QK^T half of the FLOPs); the embedding gather and the final norm
+    def busy(nbytes, kv_bytes=0.0, flops=0.0):
+        return (ramp + nbytes / (eta_m * bw) + kv_bytes / (eta_kv * bw)
+                + flops / (eff.attention_efficiency * 989.4e12))
+    per_layer = [busy(4 * 4096 * 2), busy(4 * 4096 * 2), busy(2 * 40 * 128 * 2), busy(3 * 14336 * 2),
+                 busy(32 * 128 * 2, (I + O - 1) * 8 * 128 * 2, 2 * 32 * 128 * (I + O - 1))]
+    expected += (32 * sum(max(2e-6 - t, 0.0) for t in per_layer)
+                 + max(2e-6 - busy(2 * 4096 * 2), 0.0) + max(2e-6 - busy(4 * 4096 * 2), 0.0))
     result = genmodel.estimate("llama-3.1-8b", hw, batch=1, input_tokens=I, output_tokens=O)
     assert result.realism.engine == "vllm" and result.realism.origin.startswith("calibrated")
     assert result.tpot_final_s == pytest.approx(expected, rel=0.002)
@@ -174,6 +211,29 @@ def test_mla_decode_reads_only_the_latent_cache():
                            weight_dtype="fp8", kv_dtype="fp8", check_fit=False).breakdown("decode")
     read = df[df.operator == "attn_scores"].kv_bytes.sum() + df[df.operator == "attn_values"].kv_bytes.sum()
     assert read == pytest.approx(61 * B * 4001 * 576 * 1, rel=1e-12)
+
+
+def test_moe_routing_and_mla_latent_norms_by_hand():
+    # docs/formulas.md 3.1: an MoE layer's routing is two kernels (top-k, then the pairs grouped by expert) reading
+    # the E scores and writing k ids and k weights per token, 4 bytes each; MLA's q_a_layernorm and kv_a_layernorm
+    # are one kernel each, reading and writing their latents (1,536 and 512 wide in DeepSeek-V3; bf16 activations).
+    # Decode, batch 4: 4 tokens; 58 MoE layers of 256 routed experts, top-8; 61 MLA layers.
+    df = genmodel.estimate("deepseek-v3", "h200-sxm", batch=4, input_tokens=1000, output_tokens=2,
+                           weight_dtype="fp8", check_fit=False).breakdown("decode")
+    one = {name: df[df.operator == name] for name in ("moe_route", "router", "latent_norms", "rope")}
+    route, norms = one["moe_route"], one["latent_norms"]
+    assert route.instances.sum() == 58 and norms.instances.sum() == 61
+    # totals over the layers: bytes, and launch gaps (two kernels where the router GEMM and rotary have one)
+    assert route.activation_bytes.sum() == 58 * 4 * (256 + 2 * 8) * 4 and route.flops.sum() == 0
+    assert route.overhead_s.sum() == pytest.approx(2 * one["router"].overhead_s.sum(), rel=1e-12)
+    assert norms.activation_bytes.sum() == 61 * 2 * 4 * (1536 + 512) * 2
+    assert norms.overhead_s.sum() == pytest.approx(2 * one["rope"].overhead_s.sum(), rel=1e-12)
+    # DeepSeek-V2-Lite compresses only the KV latent (512 wide): one norm, one kernel
+    lite = genmodel.estimate("deepseek-v2-lite", "h100-sxm", batch=1, input_tokens=100, output_tokens=2,
+                             check_fit=False).breakdown("decode")
+    ln, rope = lite[lite.operator == "latent_norms"], lite[lite.operator == "rope"]
+    assert ln.activation_bytes.sum() == 27 * 2 * 512 * 2
+    assert ln.overhead_s.sum() == pytest.approx(rope.overhead_s.sum(), rel=1e-12)
 
 
 def test_bandwidth_what_if_halves_memory_time(toy_model, toy_hw):

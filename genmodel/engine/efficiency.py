@@ -28,6 +28,8 @@ engine, weight_only)`` returns, per operator row and configuration, the achievab
   FMA peak of the vector units, whatever the datatype), with no tile quantization (vector lanes are narrow).
 * Memory: every operator that moves bytes pays ``ramp_bytes / (η_m · bandwidth)`` on top of its streaming time
   (a kernel moving B bytes reaches B / (B + ramp_bytes) of the streaming rate).
+* Kernel floor: ``Physics.kernel_floor_s``, the least time a kernel that does any work keeps the device busy (GPUs:
+  ``KERNEL_FLOOR_GPU_S``; other kinds 0); ``genmodel.engine.roofline`` raises each row's busy time to it.
 
 Defaults and their sources are in ``KIND_PHYSICS`` and docs/formulas.md; every parameter has a physical meaning.
 """
@@ -70,6 +72,9 @@ class Physics:
     # the engine's kernels run every GEMM and attention on the vector units (a CPU engine without matrix-unit
     # kernels: ``EngineSpec.cpu_matrix_units`` false): fraction of the row's peak = vector peak / matrix peak
     vector_only: bool = False
+    # the least time a kernel that does any work keeps the device busy (launch of its grid, first loads, tail),
+    # whatever its bytes and FLOPs: about 2 us for tiny GPU kernels (roofline.py)
+    kernel_floor_s: float = 0.0
 
     @classmethod
     def of(cls, hw: HardwareSpec) -> Physics:
@@ -87,10 +92,17 @@ class Physics:
                    own.memory_ramp_bytes if own.memory_ramp_bytes is not None else base.memory_ramp_bytes,
                    own.compute_memory_overlap if own.compute_memory_overlap is not None
                    else base.compute_memory_overlap,
-                   float(hw.peak_flops_per_s.get("fp32", 0.0)), tuple(sorted(hw.peak_flops_per_s.items())))
+                   float(hw.peak_flops_per_s.get("fp32", 0.0)), tuple(sorted(hw.peak_flops_per_s.items())),
+                   kernel_floor_s=own.kernel_floor_s if own.kernel_floor_s is not None else base.kernel_floor_s)
 
 
 _PHYSICS = IdentityCache()
+
+# A GPU kernel that does any work takes at least about 2 us on the device (its own time, without the launch gap
+# between kernels): a tiny BF16 batched GEMM (48 x 80 x 64) 1.73-2.05 us on B200 (FlashInfer pull request 4370), an
+# FP4 activation-quantize kernel 2.1 us on average in an SGLang DeepSeek-R1 decode trace on B200 (SemiAnalysis
+# InferenceX issue 863); docs/formulas.md section 5.1
+KERNEL_FLOOR_GPU_S = 2e-6
 
 # Kind defaults. GPUs: CUDA mma tiles are 16 rows on Ampere/Ada (CDNA MFMA likewise), 128 x 128 output tiles are
 # cuBLAS's common large tile; FlashAttention-2/3 reach half their peak fraction near 512-token sequences
@@ -106,7 +118,7 @@ _PHYSICS = IdentityCache()
 # to the arithmetic time, i.e. the two add. Statically scheduled dataflow and streaming designs keep the ideal
 # overlap (1).
 KIND_PHYSICS: dict[str, Physics] = {
-    "gpu": Physics(None, 16, (128, 128), 512.0, 2 * MIB, 0.0),
+    "gpu": Physics(None, 16, (128, 128), 512.0, 2 * MIB, 0.0, kernel_floor_s=KERNEL_FLOOR_GPU_S),
     "tpu": Physics(None, 8, (128, 128), 1024.0, 2 * MIB, 0.0),
     "npu": Physics(None, 16, (128, 128), 1024.0, 2 * MIB, 0.0),
     "fpga": Physics(None, 1, None, 256.0, 0.0),

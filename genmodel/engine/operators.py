@@ -29,13 +29,15 @@ What moves through memory (assumptions)
   * Norms, rotary embedding, activation functions and residual adds are memory-only (their FLOPs run on
     vector units and are not counted against the matrix peak). Each residual add is fused into the RMSNorm
     that follows it (one kernel reads x and the residual, writes both), as vLLM and TensorRT-LLM do.
-  * MoE: a router GEMM, then the routed experts; only the expected number of *distinct* experts hit by the
+  * MoE: a router GEMM, the routing (two kernels: top-k, then the token-expert pairs grouped by expert), then the
+    routed experts; only the expected number of *distinct* experts hit by the
     step's tokens (``genmodel.engine.experts``) have their weights read; every token does top-k experts' FLOPs.
     Shared experts run on every token. Load imbalance is not modeled here (perfectly even experts).
   * MLA (DeepSeek-V2/V3): prefill uses the explicit form (the latent is up-projected to per-head K and V,
     attention with head width qk_nope + qk_rope); decode uses the absorbed form (W_UK folded into the query,
     W_UV applied after attention), so attention reads only the 576-element latent per token, shared by all
-    heads. This is the split DeepSeek's and FlashMLA's kernels use.
+    heads. This is the split DeepSeek's and FlashMLA's kernels use. The query and KV latents each have an RMSNorm
+    (one kernel each).
   * The input embedding is a gather: it reads one row per token, not the whole matrix.
 """
 
@@ -581,6 +583,11 @@ def _mla(rows, c: _Ctx, label, n, pairs, keys_read):
     else:
         _gemm(rows, c, "q_proj", label, n, T, H, nh * (dn + dr))
     _gemm(rows, c, "kv_down", label, n, T, H, r + dr, kv=T * (r + dr) * kb)
+    # the RMSNorms of the query latent (q_a_layernorm, where queries are compressed) and of the KV latent
+    # (kv_a_layernorm): each reads and writes its latent, one kernel each
+    latents = (m.q_lora_rank or 0) + r
+    rows.add("latent_norms", label, "elementwise", None, n, kernels=2.0 if m.q_lora_rank else 1.0,
+             act=2 * T * latents * ab)
     rows.add("rope", label, "elementwise", None, n, act=2 * T * (nh + 1) * dr * ab)
     if c.phase == "prefill":
         # explicit form: up-project the latent of every new token to per-head K (nope part) and V
@@ -630,6 +637,10 @@ def _moe(rows, c: _Ctx, label, n):
     E, k = moe.num_experts, moe.experts_per_token
     F = moe.expert_intermediate_size / c.etp  # each expert split expert_tp ways
     _gemm(rows, c, "router", label, n, c.T, H, E)
+    # routing: the top-k of each token's E scores, then the token-expert pairs grouped by expert for the grouped
+    # GEMMs (vLLM/SGLang: topk + moe_align_block_size; TensorRT-LLM: routing + permute): two kernels that read the
+    # scores and write the pairs (4-byte scores, ids and weights)
+    rows.add("moe_route", label, "elementwise", None, n, kernels=2.0, act=c.T * (E + 2 * k) * 4.0)
     # this device's experts hit by the stage's tokens, and its (imbalanced) share of token-expert pairs
     active = expected_active_experts(c.moe_tokens, E, k) / c.ep
     routed = c.moe_tokens * k / c.ep * c.imbalance

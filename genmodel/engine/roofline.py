@@ -8,7 +8,7 @@ For every operator row and configuration::
     t_memory  = sum over tiers t of bytes_t / (bandwidth_t x memory_efficiency x bandwidth_scale) + ramp
     t_power   = dynamic energy / (TDP - idle power)     (devices with per-operation energy coefficients only)
     t_busy    = max(t_compute, t_memory) + (1 - overlap) x min(t_compute, t_memory)
-    t         = max(t_busy, t_power) + kernels x kernel_overhead_s                     (0 if the row does no work)
+    t         = max(t_busy, t_power, kernels x kernel_floor_s) + kernels x kernel_overhead_s (0 if no work)
     step time = sum over rows of count x t
 
 bytes_t splits each row's weight, KV and activation bytes over the memory tiers by the placement
@@ -159,7 +159,7 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
                    flops_scale=1.0, bandwidth_scale=1.0, power_s=0.0,
                    memory_ramp_s=0.0, kv_memory_efficiency=None,
                    busy_efficiency: float | None = None, overlap: float | np.ndarray = 1.0, lean: bool = False,
-                   drop_bytes: bool = False) -> tuple[Timing, Timing]:
+                   drop_bytes: bool = False, kernel_floor_s: float = 0.0) -> tuple[Timing, Timing]:
     """Time each operator of ``table``: returns (realistic, ideal) timings.
 
     ``peak_flops``: per operator, the device's dense peak for its datatype (inf for memory-only rows).
@@ -173,7 +173,8 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     least time its dynamic energy allows under the power cap (0 where there is no coefficient model).
     ``busy_efficiency``: the large-shape compute fraction, for ``Timing.busy_compute_s``. ``overlap``: the share of
     the shorter of compute and memory hidden under the longer inside a kernel (1: the roofline's max; 0: they add),
-    one number or one per row (shape (n_ops, 1, ...)).
+    one number or one per row (shape (n_ops, 1, ...)). ``kernel_floor_s``: the least time each kernel of a row
+    that does work keeps the device busy (its compute and memory time, combined, is at least kernels x floor).
     The ideal timing uses efficiencies of 1, perfect overlap and no kernel overhead.
 
     ``lean``: the caller hands over its ``compute_efficiency`` array and reads of the ideal timing only its times,
@@ -190,7 +191,7 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     if kv_rows is not None:  # KV terms on the rows that hold KV bytes only (elsewhere they add 0: the same numbers)
         return _time_operators(table, ideal_c, kv_rows, inv_bandwidth, scale, unscaled, compute_efficiency,
                                memory_efficiency, kernel_overhead_s, power_s, memory_ramp_s, kv_memory_efficiency,
-                               busy_efficiency, overlap, lean, drop_bytes)
+                               busy_efficiency, overlap, lean, drop_bytes, kernel_floor_s)
     table.stack_columns()  # (a lean table read whole: its columns stacked; a stacked table as it is)
     kv_read = table.kv_bytes * inv_bandwidth["kv"]
     # the same sums as written out, accumulated in place in fresh temporaries (``inplace.into``)
@@ -214,20 +215,24 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
         _add_where(memory, ramp, ideal_m > 0)
     else:
         memory = memory + np.where(ideal_m > 0, ramp, 0.0)
-    return _timings(table, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency, overlap, lean)
+    floor = _overhead(does_work, kernels * kernel_floor_s, ideal_c.shape) if kernel_floor_s else None
+    return _timings(table, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency, overlap, lean,
+                    floor)
 
 
 def _timings(table: OperatorTable, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency,
-             overlap, lean: bool = False) -> tuple[Timing, Timing]:
+             overlap, lean: bool = False, floor=None) -> tuple[Timing, Timing]:
     """The realistic and ideal ``Timing`` from the compute, memory and overhead terms (``time_operators``);
-    ``lean``: see ``time_operators``."""
+    ``lean``: see ``time_operators``; ``floor``: per row, the least busy time of its kernels (None: none)."""
     capped = ndim(power_s) > 0 or power_s != 0  # without a power model the cap term is 0: skip it
     power = np.broadcast_to(np.asarray(power_s, dtype=float), ideal_c.shape) if capped else 0.0
     if lean and fits(ideal_c, ()) and fits(ideal_m, ideal_c.shape):
         return _lean_timings(table, ideal_c, ideal_m, compute, memory, overhead, power, capped, busy_efficiency,
-                             overlap)
+                             overlap, floor)
     busy = None if busy_efficiency is None else ideal_c / busy_efficiency
     longest = _longest(compute, memory, overlap)
+    if floor is not None:
+        longest = _floored(longest, floor, table.kernels)
     real = Timing(compute, memory, overhead, into(np.add, np.maximum(longest, power) if capped else longest, overhead),
                   table.count, power, busy)
     zero = _zeros(ideal_c.shape)  # the ideal has no overhead (a read-only view, no memory)
@@ -238,10 +243,12 @@ def _timings(table: OperatorTable, ideal_c, ideal_m, compute, memory, overhead, 
 
 
 def _lean_timings(table: OperatorTable, ideal_c, ideal_m, compute, memory, overhead, power, capped: bool,
-                  busy_efficiency, overlap) -> tuple[Timing, Timing]:
+                  busy_efficiency, overlap, floor=None) -> tuple[Timing, Timing]:
     """``_timings`` with the ideal times written over ``ideal_m`` and the busy compute time over ``ideal_c`` (both
     fresh arrays of the rows' shape): the same numbers; the ideal ``Timing`` has no compute and memory terms."""
     real_longest = _longest(compute, memory, overlap)
+    if floor is not None:
+        real_longest = _floored(real_longest, floor, table.kernels)
     real_time = into(np.add, np.maximum(real_longest, power) if capped else real_longest, overhead)
     ideal_time = np.maximum(ideal_c, ideal_m, out=ideal_m)
     if capped:
@@ -250,6 +257,24 @@ def _lean_timings(table: OperatorTable, ideal_c, ideal_m, compute, memory, overh
     real = Timing(compute, memory, overhead, real_time, table.count, power, busy)
     ideal = Timing(None, None, _zeros(ideal_time.shape), ideal_time, table.count, power)
     return real, ideal
+
+
+def _floored(longest: np.ndarray, floor: np.ndarray, kernels: np.ndarray) -> np.ndarray:
+    """``max(longest, floor)`` per row, where a kernel spans several rows (a row of no kernels continues the one
+    before it: the values half of fused attention) judged on the kernel's whole busy time: its first row is raised
+    only by what the kernel as a whole lacks, ``max(longest_i, floor_i - longest_{i+1})``."""
+    heads = _kernel_heads(tuple(np.asarray(kernels).tolist()))
+    first = [np.array(longest[h]) for h in heads]  # (copies: the rows before the whole-table maximum)
+    out = np.maximum(longest, floor)
+    for h, before in zip(heads, first, strict=True):
+        out[h] = np.maximum(before, floor[h] - out[h + 1])
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _kernel_heads(kernels: tuple[float, ...]) -> tuple[int, ...]:
+    """Rows that start a kernel continued by the next row (which has no kernel of its own)."""
+    return tuple(i for i in range(len(kernels) - 1) if kernels[i] > 0 and kernels[i + 1] == 0)
 
 
 def _longest(compute, memory, overlap):
@@ -293,7 +318,7 @@ def _kv_rows(table: OperatorTable) -> np.ndarray | None:
 def _time_operators(table: OperatorTable, ideal_c, kv_rows: np.ndarray, inv_bandwidth, scale, unscaled: bool,
                     compute_efficiency, memory_efficiency, kernel_overhead_s, power_s, memory_ramp_s,
                     kv_memory_efficiency, busy_efficiency, overlap, lean=False,
-                    drop_bytes=False) -> tuple[Timing, Timing]:
+                    drop_bytes=False, kernel_floor_s=0.0) -> tuple[Timing, Timing]:
     """``time_operators`` with the KV-cache terms computed on ``kv_rows`` only: on a row without KV bytes the read
     time is 0, and x + 0, x - 0 and 0 / e leave every value as it is, so each number is the one written out there."""
     extra = table.flops.ndim - 1
@@ -325,7 +350,9 @@ def _time_operators(table: OperatorTable, ideal_c, kv_rows: np.ndarray, inv_band
     memory = ideal_m / memory_efficiency
     _set_kv_rows(memory, kv_rows, ideal_m, kv_m, memory_efficiency, kv_eff)
     _add_where(memory, kernels * memory_ramp_s, ideal_m > 0)
-    return _timings(table, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency, overlap, lean)
+    floor = _overhead(does_work, kernels * kernel_floor_s, ideal_c.shape) if kernel_floor_s else None
+    return _timings(table, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency, overlap, lean,
+                    floor)
 
 
 def _ideal_memory_by_row(table: OperatorTable, kv_rows: np.ndarray, kv_read: np.ndarray, inv_bandwidth,

@@ -349,7 +349,8 @@ class Stepper:
                               flops_scale=s.flops_scale, bandwidth_scale=s.bandwidth_scale, power_s=power_s,
                               memory_ramp_s=ramp,
                               kv_memory_efficiency=min(r.kv_memory_efficiency * e.kv_read_scale, 1.0),
-                              busy_efficiency=r.compute_efficiency, overlap=overlap)
+                              busy_efficiency=r.compute_efficiency, overlap=overlap,
+                              kernel_floor_s=self.physics.kernel_floor_s)
 
     def _weights(self, table: OperatorTable, real: Timing, g: _Shape) -> np.ndarray:
         """Instances of each row per slot: layer count x the stage's share of the layers x micro-batches (x 1 left

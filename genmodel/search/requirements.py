@@ -11,10 +11,13 @@ and ideal (100% of peak, no overheads):
   compute datatype, memory bandwidth, interconnect bandwidth (per direction) and latency, memory capacity (the bytes
   the device must report: footprint, plus the runtime's reserve and usable share when realistic). With one resource
   finite a step is ``a / s + c`` in that resource's scale ``s`` (every operator is bound by it or by a fixed
-  overhead), so two forward evaluations give ``a`` and ``c`` and the floor is ``s = a / (T - c)`` — exact, in
-  closed form. ``c`` is the floor no hardware beats (kernel and step overheads, collective latency); a target at or
-  below it is refused with a message naming it. At an arrival rate the running batch depends on the hardware, so
-  the floors are found by vectorized bisection on ``s`` instead.
+  overhead), so two forward evaluations give ``a`` and ``c`` and the floor is ``s = a / (T - c)`` in closed form.
+  Where small kernels sit at their device-time floor (``genmodel.engine.efficiency``: GPUs) a kernel bound by the
+  resource at the reference may fall to the floor as the resource grows, and the times are not exactly affine: the
+  closed form is then refined by re-solving it through the times at the current scale (``_polish``) until the scale
+  moves by less than 1e-6. ``c`` is the floor no hardware beats (kernel and step overheads, collective latency); a
+  target at or below it is refused with a message naming it. At an arrival rate the running batch depends on the
+  hardware, so the floors are found by vectorized bisection on ``s`` instead.
 * **scaled reference** — the smallest factor ``k`` by which the reference's whole resource vector (FLOP/s,
   bandwidth, capacity, interconnect bandwidth; latencies unchanged) must be multiplied to meet every target and hold
   the footprint (``a / k + c`` again for the times), and the factor for each resource alone with the others at the
@@ -223,7 +226,10 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     if mode_rate is None:
         rows = _stacked(fwd, _ndim(targets, fwd))
         base = rows["ones"]  # every resource at the reference
-        floors_real, unbeatable = _floors_static(rows, targets, "")
+        edges, band_basis = _band_edges(targets, hw, engine, calibrated)
+        # the realistic floors and the whole-vector factor, at the targets and at the band's edges, refined together
+        solved = _static_solve(fwd, rows, {"": targets, **edges}, _ndim(targets, fwd))
+        (floors_real, k_time), unbeatable = solved.pop(""), {f"{k}_s": rows["limitless"][k] for k in ("ttft", "tpot")}
         floors_ideal, _ = _floors_static(rows, targets, "ideal_")
         cap_scale = _capacity_affine(rows["cap1"], rows["cap2"])
     else:
@@ -231,7 +237,7 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
         floors_real, unbeatable = _floors(fwd, targets, ideal=False, with_scaled=True)
         floors_ideal, _ = _floors(fwd, targets, ideal=True)
         cap_scale = _capacity_affine(base, fwd(capacity=2.0))
-        rows = {"scaled": floors_real.pop("scaled")}
+        k_time, rows, band_basis = floors_real.pop("scaled"), {}, None
     _check_beatable(targets, unbeatable)
     realistic = {KEYS[r]: floors_real[r] * ref[r] for r in RESOURCES}
     ideal = {KEYS[r]: floors_ideal[r] * ref[r] for r in RESOURCES}
@@ -240,11 +246,10 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     ideal[KEYS["capacity"]] = np.asarray(base["footprint"], dtype=float) + 0.0
     latency_real, latency_ideal = _latency_floor(fwd, targets, hw, platform, rows)
     realistic["interconnect_latency_s"], ideal["interconnect_latency_s"] = latency_real, latency_ideal
-    scaled = _scaled_reference(fwd, targets, cap_scale, rows, devices=devices)
+    scaled = _scaled_reference(fwd, targets, cap_scale, k_time, devices=devices)
     scaled.update({KEYS[r]: scaled["scale_factor"] * ref[r] for r in (*RESOURCES, "capacity")})
-    band_basis = None
     if mode_rate is None:  # the 80% band of the realistic floors (served figures carry no band yet)
-        band_basis = _banded(realistic, scaled, rows, targets, cap_scale, ref, hw, engine, calibrated)
+        _banded(realistic, scaled, solved, cap_scale, ref, hw, engine, calibrated)
     if devices == 1:  # one device: no collectives, nothing to require of a link (nor of its band)
         for d in (realistic, ideal):
             zeros = np.zeros_like(np.asarray(d[KEYS["flops"]], dtype=float))
@@ -273,31 +278,41 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     return result
 
 
-def _banded(realistic, scaled, rows, targets, cap_scale, ref, hw, engine, calibrated) -> str:
-    """Add ``<floor>_low`` / ``<floor>_high`` (and the scaled reference's ``scale_factor_low/high``): the floors
-    if the reference's real times sit at the edges of its 80% band (``genmodel.engine.uncertainty``). A measured
-    time is ``predicted x exp(-r)`` with r in [r_lo, r_hi], so meeting T takes a predicted time of at most
-    T exp(r_lo) at the pessimistic edge (``_high``: more hardware) and T exp(r_hi) at the optimistic one. The
-    capacity's band is the memory band (+-1.5 GiB of footprint over the usable share). Returns the bands' basis."""
+def _band_edges(targets, hw, engine, calibrated) -> tuple[dict[str, dict], str]:
+    """The targets at the edges of the reference's 80% band (``genmodel.engine.uncertainty``): a measured time is
+    ``predicted x exp(-r)`` with r in [r_lo, r_hi], so meeting T takes a predicted time of at most T exp(r_lo) at the
+    pessimistic edge (``high``: more hardware) and T exp(r_hi) at the optimistic one (``low``). Returns them and the
+    bands' basis."""
     from genmodel.engine.realism import resolve_realism
-    from genmodel.engine.uncertainty import MEMORY_BAND_BYTES, band
+    from genmodel.engine.uncertainty import band
 
     realism = resolve_realism(hw, None, calibrated, engine)
     fitted = realism.origin != "defaults"
     bands = {"ttft": band(hw.kind, realism.engine, "prefill", fitted),
              "tpot": band(hw.kind, realism.engine, "decode", fitted)}
-    for edge, side in (("low", "high"), ("high", "low")):
-        edge_targets = {k: None if v is None else v * np.exp(getattr(bands[k], side)) for k, v in targets.items()}
-        floors, _ = _floors_static(rows, edge_targets, "")
+    edges = {edge: {k: None if v is None else v * np.exp(getattr(bands[k], side)) for k, v in targets.items()}
+             for edge, side in (("low", "high"), ("high", "low"))}
+    return edges, f"TTFT: {bands['ttft'].basis}; TPOT: {bands['tpot'].basis}"
+
+
+def _banded(realistic, scaled, solved, cap_scale, ref, hw, engine, calibrated) -> None:
+    """Add ``<floor>_low`` / ``<floor>_high`` (and the scaled reference's ``scale_factor_low/high``): the floors
+    if the reference's real times sit at the edges of its 80% band (``_band_edges``; ``solved``: the floors and
+    factors at those edges, ``_static_solve``). The capacity's band is the memory band (+-1.5 GiB of footprint over
+    the usable share)."""
+    from genmodel.engine.realism import resolve_realism
+    from genmodel.engine.uncertainty import MEMORY_BAND_BYTES
+
+    realism = resolve_realism(hw, None, calibrated, engine)
+    for edge in ("low", "high"):
+        floors, k_time = solved[edge]
         for r in RESOURCES:
             realistic[f"{KEYS[r]}_{edge}"] = floors[r] * ref[r]
-        k_time = _affine_scale(rows["ones"], rows["limitless"], edge_targets)
         scaled[f"scale_factor_{edge}"] = np.maximum(k_time, cap_scale)
     spread = MEMORY_BAND_BYTES / realism.usable_memory_fraction
     capacity = np.asarray(realistic[KEYS["capacity"]], dtype=float)
     realistic[f"{KEYS['capacity']}_low"] = np.maximum(capacity - spread, 0.0)
     realistic[f"{KEYS['capacity']}_high"] = capacity + spread
-    return f"TTFT: {bands['ttft'].basis}; TPOT: {bands['tpot'].basis}"
 
 
 def _best_layout(model, hardware, I, O, B, rate, q, n, dtypes, engine, calibrated, targets, devices,
@@ -321,8 +336,8 @@ def _best_layout(model, hardware, I, O, B, rate, q, n, dtypes, engine, calibrate
     fwd = Forward(model, hardware, I, O, B, rate, q, n, layout, dtypes, engine, calibrated, traffic)
     if rate is None:
         rows = _stacked(fwd, 1)
-        k = _affine_scale(rows["ones"], rows["limitless"], targets)
-        k = np.maximum(k, _capacity_affine(rows["cap1"], rows["cap2"]))
+        k_time = _static_solve(fwd, rows, {"": targets}, 1, resources=False)[""][1]
+        k = np.maximum(k_time, _capacity_affine(rows["cap1"], rows["cap2"]))
     else:  # served traffic: the whole vector scaled, bisected for every split at once
         floors, _ = _floors(fwd, targets, ideal=False, with_scaled=True, nd=1)
         k = np.maximum(floors["scaled"], _capacity_affine(fwd(), fwd(capacity=2.0)))
@@ -426,13 +441,50 @@ def _affine_scale(at_one, unlimited, targets, prefix: str = "") -> np.ndarray:
 
 def _floors_static(rows, targets, prefix: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Per resource, the scale it needs with the others unlimited (closed form; ``prefix`` 'ideal_' for the
-    pure roofline); and the times no hardware beats."""
+    pure roofline, which is affine; the realistic floors are refined by ``_static_solve``); and the times no
+    hardware beats."""
     limitless = rows["limitless"]
     unbeatable = {f"{k}_s": limitless[f"{prefix}{k}"] for k in ("ttft", "tpot")}
     out = {}
     for r in RESOURCES:
         out[r] = _affine_scale(rows[r], limitless, targets, prefix)
     return out, unbeatable
+
+
+POLISH_ITERATIONS = 16
+
+
+def _polish(fwd: Forward, scales: np.ndarray, eye: np.ndarray, targets, unlimited, nd: int) -> np.ndarray:
+    """Refine closed-form scales where the realistic times are not exactly ``a / s + c`` (kernels at their device-time
+    floor, ``genmodel.engine.efficiency``). ``scales``: one row per resource set (``eye``: which of RESOURCES take the
+    scale; the others and the capacity unlimited); ``unlimited``: the times with everything unlimited (c). Each round
+    solves the affine form through the times at the current scale, s <- max over targets of s (t(s) - c) / (T - c)
+    (a fixed point exactly where the binding target is met), until no scale moves by 1e-6 or after
+    ``POLISH_ITERATIONS`` rounds. Scales that are 0 (the resource does not matter) or inf (unreachable) stay."""
+    shape = (len(eye),) + (1,) * nd
+    s = np.asarray(scales, dtype=float)
+    for _ in range(POLISH_ITERATIONS):
+        live = np.isfinite(s) & (s > 0)
+        if not live.any():
+            break
+        at = np.where(live, s, 1.0)
+        res = fwd(*(np.where(eye[:, i].reshape(shape), at, BIG) for i in range(len(RESOURCES))), capacity=BIG)
+        need = [_solve_affine_at(at, res[k], unlimited[k], targets[k]) for k in ("ttft", "tpot")
+                if targets[k] is not None]
+        new = np.where(live, np.maximum.reduce(np.broadcast_arrays(*need)) if len(need) > 1 else need[0], s)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            moved = live & ~(np.abs(new / at - 1.0) <= 1e-6)
+        s = new
+        if not moved.any():
+            break
+    return s
+
+
+def _solve_affine_at(s, t, t_inf, target):
+    """The scale meeting ``target`` on the affine form through the time ``t`` at scale ``s`` and ``t_inf`` at an
+    unlimited one: s (t - c) / (T - c); inf where the target is at or below c."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(target > t_inf, s * np.maximum(t - t_inf, 0.0) / np.maximum(target - t_inf, 1e-300), np.inf)
 
 
 def _floors(fwd: Forward, targets, ideal: bool, with_scaled: bool = False, nd: int | None = None):
@@ -540,15 +592,41 @@ def _with_latency(hw, platform, factor: float):
                                else fields)
 
 
-def _scaled_reference(fwd: Forward, targets, cap_scale, rows, devices: int) -> dict[str, Any]:
-    """The smallest k scaling every resource of the reference (times a / k + c), and each resource alone."""
-    # static: closed form; served traffic: found by the stacked bisection (the capacity scaled too: it bounds the batch)
-    k_time = _affine_scale(rows["ones"], rows["limitless"], targets) if "ones" in rows else rows["scaled"]
+def _scaled_reference(fwd: Forward, targets, cap_scale, k_time, devices: int) -> dict[str, Any]:
+    """The smallest k scaling every resource of the reference (``k_time``: the factor the times need, static: the
+    closed form refined, ``_static_solve``; served traffic: the stacked bisection, the capacity scaled too as it
+    bounds the batch), and each resource alone."""
     k = np.maximum(k_time, cap_scale)
     alone = _alone(fwd, RESOURCES if devices > 1 else RESOURCES[:2], targets)
     if devices == 1:  # one device: no link to scale
         alone["interconnect"] = np.zeros_like(np.asarray(k, dtype=float))
     return {"scale_factor": k, "time_factor": k_time, "capacity_factor": cap_scale, "alone": alone}
+
+
+def _static_solve(fwd: Forward, rows, target_sets: dict[str, dict], nd: int,
+                  resources: bool = True) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
+    """Static batch: for each named set of targets, each resource's floor with the others unlimited and the factor
+    k on the whole vector, from the closed forms (``_affine_scale``) refined together by one ``_polish`` (a row per
+    resource and one for the whole vector, per set). ``resources=False``: the factor k only (the floors are then
+    empty)."""
+    eye = np.vstack([np.eye(len(RESOURCES), dtype=bool)] * resources + [np.ones((1, len(RESOURCES)), dtype=bool)])
+    start, stacked = [], {"ttft": [], "tpot": []}
+    for targets in target_sets.values():
+        closed = [_affine_scale(rows[r], rows["limitless"], targets) for r in RESOURCES] if resources else []
+        closed.append(_affine_scale(rows["ones"], rows["limitless"], targets))
+        start += closed
+        for k in stacked:
+            stacked[k] += [targets[k]] * len(closed)
+    shape = np.broadcast_shapes(*(np.shape(x) for x in start))
+    scales = np.stack([np.broadcast_to(np.asarray(x, dtype=float), shape) for x in start])
+    goals = {k: None if v[0] is None else np.stack([np.broadcast_to(np.asarray(t, dtype=float), shape) for t in v])
+             for k, v in stacked.items()}
+    polished = _polish(fwd, scales, np.vstack([eye] * len(target_sets)), goals, rows["limitless"], nd)
+    n, out = len(eye), {}
+    for i, name in enumerate(target_sets):
+        block = polished[i * n:(i + 1) * n]
+        out[name] = ({r: block[j] for j, r in enumerate(RESOURCES)} if resources else {}, block[-1])
+    return out
 
 
 def _alone(fwd: Forward, resources: Sequence[str], targets) -> dict[str, np.ndarray]:

@@ -154,6 +154,9 @@ class Microarchitecture(FrozenSpec):
         None, gt=0, description="Prompt length at which fused prefill attention reaches half of its peak fraction.")
     memory_ramp_bytes: BytesOrZero | None = Field(
         None, description="Bytes a kernel moves at which it reaches half of its streaming bandwidth.")
+    kernel_floor_s: Seconds | None = Field(
+        None, description="Least device time of a kernel that does any work, whatever its bytes and FLOPs (launching "
+        "its grid, the first loads, the tail), in seconds; 0: none.")
     tensor_parallel_ranks: int | None = Field(
         None, ge=1, le=64, description="Tensor-parallel ranks one device runs, where the runtime treats its cores "
         "as separate ranks (Inferentia2: 2 NeuronCores; Trainium2: 4 logical cores at LNC=2); heads are padded per "
