@@ -260,21 +260,24 @@ def _lean_timings(table: OperatorTable, ideal_c, ideal_m, compute, memory, overh
 
 
 def _floored(longest: np.ndarray, floor: np.ndarray, kernels: np.ndarray) -> np.ndarray:
-    """``max(longest, floor)`` per row, where a kernel spans several rows (a row of no kernels continues the one
-    before it: the values half of fused attention) judged on the kernel's whole busy time: its first row is raised
-    only by what the kernel as a whole lacks, ``max(longest_i, floor_i - longest_{i+1})``."""
-    heads = _kernel_heads(tuple(np.asarray(kernels).tolist()))
-    first = [np.array(longest[h]) for h in heads]  # (copies: the rows before the whole-table maximum)
-    out = np.maximum(longest, floor)
-    for h, before in zip(heads, first, strict=True):
-        out[h] = np.maximum(before, floor[h] - out[h + 1])
+    """``max(longest, floor)`` per row (into ``longest`` where it is a temporary), where a kernel spans several rows (a
+    row of no kernels continues the one before it: the values half of fused attention) judged on the kernel's whole
+    busy time: its first row is raised only by what the kernel as a whole lacks, ``max(longest_i, floor_i -
+    longest_{i+1})``."""
+    heads = _kernel_heads(np.ascontiguousarray(kernels, dtype=float).tobytes())
+    before = [np.array(longest[h]) for h in heads]  # (copies: the head rows before the whole-table maximum)
+    out = into(np.maximum, longest, floor)
+    for h, row in zip(heads, before, strict=True):
+        out[h] = np.maximum(row, floor[h] - out[h + 1])
     return out
 
 
 @functools.lru_cache(maxsize=256)
-def _kernel_heads(kernels: tuple[float, ...]) -> tuple[int, ...]:
-    """Rows that start a kernel continued by the next row (which has no kernel of its own)."""
-    return tuple(i for i in range(len(kernels) - 1) if kernels[i] > 0 and kernels[i + 1] == 0)
+def _kernel_heads(kernels: bytes) -> tuple[int, ...]:
+    """Rows that start a kernel continued by the next row (which has no kernel of its own), for a table's kernel
+    column given as its float64 bytes."""
+    k = np.frombuffer(kernels, dtype=float)
+    return tuple(np.flatnonzero((k[:-1] > 0) & (k[1:] == 0)).tolist())
 
 
 def _longest(compute, memory, overlap):
