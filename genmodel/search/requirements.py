@@ -14,10 +14,10 @@ and ideal (100% of peak, no overheads):
   overhead), so two forward evaluations give ``a`` and ``c`` and the floor is ``s = a / (T - c)`` in closed form.
   Where small kernels sit at their device-time floor (``genmodel.engine.efficiency``: GPUs) a kernel bound by the
   resource at the reference may fall to the floor as the resource grows, and the times are not exactly affine: the
-  closed form is then refined by re-solving it through the times at the current scale (``_polish``) until the scale
-  moves by less than 1e-6. ``c`` is the floor no hardware beats (kernel and step overheads, collective latency); a
-  target at or below it is refused with a message naming it. At an arrival rate the running batch depends on the
-  hardware, so the floors are found by vectorized bisection on ``s`` instead.
+  closed form is then refined by re-solving it through the times at the current scale (``_polish``, with secant
+  steps) until the scale is a fixed point within 1e-6. ``c`` is the floor no hardware beats (kernel and step
+  overheads, collective latency); a target at or below it is refused with a message naming it. At an arrival rate
+  the running batch depends on the hardware, so the floors are found by vectorized bisection on ``s`` instead.
 * **scaled reference** — the smallest factor ``k`` by which the reference's whole resource vector (FLOP/s,
   bandwidth, capacity, interconnect bandwidth; latencies unchanged) must be multiplied to meet every target and hold
   the footprint (``a / k + c`` again for the times), and the factor for each resource alone with the others at the
@@ -458,11 +458,14 @@ def _polish(fwd: Forward, scales: np.ndarray, eye: np.ndarray, targets, unlimite
     """Refine closed-form scales where the realistic times are not exactly ``a / s + c`` (kernels at their device-time
     floor, ``genmodel.engine.efficiency``). ``scales``: one row per resource set (``eye``: which of RESOURCES take the
     scale; the others and the capacity unlimited); ``unlimited``: the times with everything unlimited (c). Each round
-    solves the affine form through the times at the current scale, s <- max over targets of s (t(s) - c) / (T - c)
-    (a fixed point exactly where the binding target is met), until no scale moves by 1e-6 or after
-    ``POLISH_ITERATIONS`` rounds. Scales that are 0 (the resource does not matter) or inf (unreachable) stay."""
+    solves the affine form through the times at the current scale, F(s) = max over targets of s (t(s) - c) / (T - c)
+    (a fixed point exactly where the binding target is met), and steps to the zero of F(s) - s through the last two
+    rounds (secant; F(s) itself on the first round, or where the secant step is not finite and positive within a
+    factor 2 of s and F(s)), until F(s) is within 1e-6 of s or after ``POLISH_ITERATIONS`` rounds. Scales that are 0
+    (the resource does not matter) or inf (unreachable) stay."""
     shape = (len(eye),) + (1,) * nd
     s = np.asarray(scales, dtype=float)
+    previous = None  # (scale, F(scale) - scale) of the round before
     for _ in range(POLISH_ITERATIONS):
         live = np.isfinite(s) & (s > 0)
         if not live.any():
@@ -471,12 +474,19 @@ def _polish(fwd: Forward, scales: np.ndarray, eye: np.ndarray, targets, unlimite
         res = fwd(*(np.where(eye[:, i].reshape(shape), at, BIG) for i in range(len(RESOURCES))), capacity=BIG)
         need = [_solve_affine_at(at, res[k], unlimited[k], targets[k]) for k in ("ttft", "tpot")
                 if targets[k] is not None]
-        new = np.where(live, np.maximum.reduce(np.broadcast_arrays(*need)) if len(need) > 1 else need[0], s)
+        fixed = np.maximum.reduce(np.broadcast_arrays(*need)) if len(need) > 1 else need[0]
         with np.errstate(divide="ignore", invalid="ignore"):
-            moved = live & ~(np.abs(new / at - 1.0) <= 1e-6)
-        s = new
-        if not moved.any():
-            break
+            if not (live & ~(np.abs(fixed / at - 1.0) <= 1e-6)).any():
+                return np.where(live, fixed, s)
+            gap = fixed - at
+            step = fixed
+            if previous is not None:
+                secant = at - gap * (at - previous[0]) / (gap - previous[1])
+                sane = (np.isfinite(secant) & (secant > 0) & (secant >= np.minimum(at, fixed) / 2)
+                        & (secant <= np.maximum(at, fixed) * 2))
+                step = np.where(sane, secant, fixed)
+        previous = (at, gap)
+        s = np.where(live, step, s)
     return s
 
 
