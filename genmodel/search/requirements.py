@@ -39,6 +39,7 @@ import numpy as np
 
 from genmodel.data.registry import get_model, resolve_hardware
 from genmodel.engine.inputs import resolve_dtypes
+from genmodel.engine.realism import resolve_realism
 from genmodel.errors import ConfigurationError
 from genmodel.specs.checks import positive, scalar, whole
 
@@ -226,7 +227,8 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     if mode_rate is None:
         rows = _stacked(fwd, _ndim(targets, fwd))
         base = rows["ones"]  # every resource at the reference
-        edges, band_basis = _band_edges(targets, hw, engine, calibrated)
+        realism = resolve_realism(hw, None, calibrated, engine)
+        edges, band_basis = _band_edges(targets, hw.kind, realism)
         # the realistic floors and the whole-vector factor, at the targets and at the band's edges, refined together
         solved = _static_solve(fwd, rows, {"": targets, **edges}, _ndim(targets, fwd))
         (floors_real, k_time), unbeatable = solved.pop(""), {f"{k}_s": rows["limitless"][k] for k in ("ttft", "tpot")}
@@ -249,7 +251,7 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     scaled = _scaled_reference(fwd, targets, cap_scale, k_time, devices=devices)
     scaled.update({KEYS[r]: scaled["scale_factor"] * ref[r] for r in (*RESOURCES, "capacity")})
     if mode_rate is None:  # the 80% band of the realistic floors (served figures carry no band yet)
-        _banded(realistic, scaled, solved, cap_scale, ref, hw, engine, calibrated)
+        _banded(realistic, scaled, solved, cap_scale, ref, realism.usable_memory_fraction)
     if devices == 1:  # one device: no collectives, nothing to require of a link (nor of its band)
         for d in (realistic, ideal):
             zeros = np.zeros_like(np.asarray(d[KEYS["flops"]], dtype=float))
@@ -278,38 +280,34 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     return result
 
 
-def _band_edges(targets, hw, engine, calibrated) -> tuple[dict[str, dict], str]:
+def _band_edges(targets, kind: str, realism) -> tuple[dict[str, dict], str]:
     """The targets at the edges of the reference's 80% band (``genmodel.engine.uncertainty``): a measured time is
     ``predicted x exp(-r)`` with r in [r_lo, r_hi], so meeting T takes a predicted time of at most T exp(r_lo) at the
     pessimistic edge (``high``: more hardware) and T exp(r_hi) at the optimistic one (``low``). Returns them and the
-    bands' basis."""
-    from genmodel.engine.realism import resolve_realism
+    bands' basis; ``realism``: the reference's (``resolve_realism``), whose engine and fit choose the band cells."""
     from genmodel.engine.uncertainty import band
 
-    realism = resolve_realism(hw, None, calibrated, engine)
     fitted = realism.origin != "defaults"
-    bands = {"ttft": band(hw.kind, realism.engine, "prefill", fitted),
-             "tpot": band(hw.kind, realism.engine, "decode", fitted)}
+    bands = {"ttft": band(kind, realism.engine, "prefill", fitted),
+             "tpot": band(kind, realism.engine, "decode", fitted)}
     edges = {edge: {k: None if v is None else v * np.exp(getattr(bands[k], side)) for k, v in targets.items()}
              for edge, side in (("low", "high"), ("high", "low"))}
     return edges, f"TTFT: {bands['ttft'].basis}; TPOT: {bands['tpot'].basis}"
 
 
-def _banded(realistic, scaled, solved, cap_scale, ref, hw, engine, calibrated) -> None:
+def _banded(realistic, scaled, solved, cap_scale, ref, usable_fraction: float) -> None:
     """Add ``<floor>_low`` / ``<floor>_high`` (and the scaled reference's ``scale_factor_low/high``): the floors
     if the reference's real times sit at the edges of its 80% band (``_band_edges``; ``solved``: the floors and
     factors at those edges, ``_static_solve``). The capacity's band is the memory band (+-1.5 GiB of footprint over
-    the usable share)."""
-    from genmodel.engine.realism import resolve_realism
+    the usable share, ``usable_fraction`` of the device)."""
     from genmodel.engine.uncertainty import MEMORY_BAND_BYTES
 
-    realism = resolve_realism(hw, None, calibrated, engine)
     for edge in ("low", "high"):
         floors, k_time = solved[edge]
         for r in RESOURCES:
             realistic[f"{KEYS[r]}_{edge}"] = floors[r] * ref[r]
         scaled[f"scale_factor_{edge}"] = np.maximum(k_time, cap_scale)
-    spread = MEMORY_BAND_BYTES / realism.usable_memory_fraction
+    spread = MEMORY_BAND_BYTES / usable_fraction
     capacity = np.asarray(realistic[KEYS["capacity"]], dtype=float)
     realistic[f"{KEYS['capacity']}_low"] = np.maximum(capacity - spread, 0.0)
     realistic[f"{KEYS['capacity']}_high"] = capacity + spread
@@ -472,9 +470,7 @@ def _polish(fwd: Forward, scales: np.ndarray, eye: np.ndarray, targets, unlimite
             break
         at = np.where(live, s, 1.0)
         res = fwd(*(np.where(eye[:, i].reshape(shape), at, BIG) for i in range(len(RESOURCES))), capacity=BIG)
-        need = [_solve_affine_at(at, res[k], unlimited[k], targets[k]) for k in ("ttft", "tpot")
-                if targets[k] is not None]
-        fixed = np.maximum.reduce(np.broadcast_arrays(*need)) if len(need) > 1 else need[0]
+        fixed = at * _affine_scale(res, unlimited, targets)  # the closed form through the times at ``at``
         with np.errstate(divide="ignore", invalid="ignore"):
             if not (live & ~(np.abs(fixed / at - 1.0) <= 1e-6)).any():
                 return np.where(live, fixed, s)
@@ -488,13 +484,6 @@ def _polish(fwd: Forward, scales: np.ndarray, eye: np.ndarray, targets, unlimite
         previous = (at, gap)
         s = np.where(live, step, s)
     return s
-
-
-def _solve_affine_at(s, t, t_inf, target):
-    """The scale meeting ``target`` on the affine form through the time ``t`` at scale ``s`` and ``t_inf`` at an
-    unlimited one: s (t - c) / (T - c); inf where the target is at or below c."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(target > t_inf, s * np.maximum(t - t_inf, 0.0) / np.maximum(target - t_inf, 1e-300), np.inf)
 
 
 def _floors(fwd: Forward, targets, ideal: bool, with_scaled: bool = False, nd: int | None = None):
@@ -619,7 +608,8 @@ def _static_solve(fwd: Forward, rows, target_sets: dict[str, dict], nd: int,
     k on the whole vector, from the closed forms (``_affine_scale``) refined together by one ``_polish`` (a row per
     resource and one for the whole vector, per set). ``resources=False``: the factor k only (the floors are then
     empty)."""
-    eye = np.vstack([np.eye(len(RESOURCES), dtype=bool)] * resources + [np.ones((1, len(RESOURCES)), dtype=bool)])
+    each = [np.eye(len(RESOURCES), dtype=bool)] if resources else []
+    eye = np.vstack([*each, np.ones((1, len(RESOURCES)), dtype=bool)])  # per set: each resource alone, then all
     start, stacked = [], {"ttft": [], "tpot": []}
     for targets in target_sets.values():
         closed = [_affine_scale(rows[r], rows["limitless"], targets) for r in RESOURCES] if resources else []
