@@ -135,14 +135,18 @@ def test_independent_rows_gathered_after_the_fit():
     40.2% (58), prefill 64.5% (58). With the floor (asserted below): rounds one to four decode 50.4%, 21.4%, 75.9%,
     25.9%, prefill 81.4%, 68.8%, 54.8%, 63.7%; all four decode 38.7% (249), prefill 70.4% (196). Fifth round
     (twelfth session, blind with this release): decode 43.9% (148), prefill 68.0% (30); Rapid-MLX on an M3 Ultra
-    within 25% on all 18 rows. All five: decode 40.7% (397), prefill 70.4% (226)."""
+    within 25% on all 18 rows. All five: decode 40.7% (397), prefill 70.4% (226). Thirteenth session, after these
+    rows had been seen (docs/validation.md history item 30): AMD ATOM's own engine profile (prefill batches of whole
+    prompts apart from decode batches) and SGLang's eager prompt steps (65 us of host time per kernel, from one
+    published SGLang measurement): rounds one to five decode 50.4%, 21.4%, 71.8%, 27.1%, 27.5%, prefill 81.4%,
+    68.8%, 50.0%, 42.9%, 21.1%; all five decode 34.9%, prefill 52.6% (asserted below)."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] == 397 and prefill["n"] == 226
-    assert 35.0 <= decode["median_abs_error_pct"] <= 47.0
-    assert 63.0 <= prefill["median_abs_error_pct"] <= 78.0
+    assert 30.0 <= decode["median_abs_error_pct"] <= 40.0
+    assert 45.0 <= prefill["median_abs_error_pct"] <= 60.0
     scored = v.scored(table)
     groups = np.array([str(h) for h in scored["holdout"]])
     second, third = np.isin(groups, list(SECOND_ROUND)), np.isin(groups, list(THIRD_ROUND))
@@ -162,10 +166,10 @@ def test_independent_rows_gathered_after_the_fit():
     assert moe["phase:decode"]["n"] == 58 and moe["phase:prefill"]["n"] == 58
     assert 20.0 <= moe["phase:decode"]["median_abs_error_pct"] <= 32.0
     assert moe["phase:decode"]["median_signed_error_pct"] < 0.0  # still too fast
-    assert 55.0 <= moe["phase:prefill"]["median_abs_error_pct"] <= 72.0
+    assert 35.0 <= moe["phase:prefill"]["median_abs_error_pct"] <= 50.0  # 63.7% before SGLang's eager prompt steps
     assert newest["phase:decode"]["n"] == 148 and newest["phase:prefill"]["n"] == 30
-    assert 35.0 <= newest["phase:decode"]["median_abs_error_pct"] <= 52.0
-    assert 58.0 <= newest["phase:prefill"]["median_abs_error_pct"] <= 78.0
+    assert 20.0 <= newest["phase:decode"]["median_abs_error_pct"] <= 35.0  # 43.9% before ATOM's profile
+    assert 15.0 <= newest["phase:prefill"]["median_abs_error_pct"] <= 30.0  # 68.0% before
     mlx = [e for g, e in zip(groups, scored["error_pct"], strict=True) if g == "raullenchai-rapidmlx-communitybench"]
     assert len(mlx) == 18 and max(abs(e) for e in mlx) <= 25.0
     prompts = [e for g, e in zip(groups, scored["error_pct"], strict=True) if g == "ggml-llamacpp-prs-llamabench"]

@@ -53,6 +53,38 @@ def test_host_work_per_step_by_hand(toy_model, toy_hw):
     assert with_host.realism.step_overhead_per_sequence_s == 10e-6
 
 
+def test_an_eager_prefill_lasts_at_least_its_kernels_host_time_by_hand(toy_model, toy_hw):
+    # The toy model's prefill launches 21 kernels: per layer the two add-norms, qkv_proj, rope, fused attention
+    # (scores and values, one kernel), o_proj, gate_up, the activation and down (9) x 2 layers, plus the embedding,
+    # the final norm and the LM head. Its device time is 158.52 us (the rows' sum, vendor runtime: no host work).
+    # At 10 us of host time per kernel the host needs 210 us to issue them: the device waits 51.48 us and TTFT is
+    # 210 us; at 5 us (105 us) the device is the slower one and nothing changes. Decode steps replay graphs.
+    kw = dict(batch=1, input_tokens=100, output_tokens=2)
+    device = genmodel.estimate(toy_model, toy_hw, engine="vendor", **kw)
+    assert device.ttft_s == pytest.approx(158.522116e-6, rel=1e-9)
+    eager = genmodel.estimate(toy_model, toy_hw, engine=_engine(eager_launch_s=10e-6), **kw)
+    assert eager.ttft_s == pytest.approx(21 * 10e-6, rel=1e-9)
+    assert eager.tpot_s == device.tpot_s
+    rows = {r.operator: r.time_s for r in eager.breakdown("prefill").rows()}
+    assert rows["eager launches"] == pytest.approx(21 * 10e-6 - 158.522116e-6, rel=1e-9)
+    assert sum(rows.values()) == pytest.approx(eager.ttft_s, rel=1e-12)
+    fast = genmodel.estimate(toy_model, toy_hw, engine=_engine(eager_launch_s=5e-6), **kw)
+    assert fast.ttft_s == device.ttft_s
+
+
+def test_a_served_step_carrying_prompts_runs_eagerly_and_a_decode_step_does_not(toy_model, toy_hw):
+    # one request at a time (a closed loop of 1 client): the prompt's step is eager, the decode steps are not. A
+    # served step is a decode step carrying prompt chunks (docs/serving.md): the rows of the static prefill's 21
+    # kernels (its decode attention rows, with no sequence decoding, still move the step's activations, so they
+    # launch) and, per layer, the chunk's fused attention: 23 x 10 us = 230 us, the device taking less
+    kw = dict(input_tokens=100, output_tokens=64, concurrency=1)
+    device = genmodel.serve(toy_model, toy_hw, engine="vendor", **kw)
+    eager = genmodel.serve(toy_model, toy_hw, engine=_engine(eager_launch_s=10e-6), **kw)
+    assert float(eager.metrics["ttft_mean_s"]) == pytest.approx(23 * 10e-6, rel=1e-6)
+    assert float(device.metrics["ttft_mean_s"]) < 200e-6  # (the device alone: 161.5 us)
+    assert float(eager.metrics["tpot_mean_s"]) == pytest.approx(float(device.metrics["tpot_mean_s"]), rel=1e-9)
+
+
 def _decode_flops(toy_model, toy_hw, batch, engine, operator="qkv_proj"):
     r = genmodel.estimate(toy_model, toy_hw, batch=batch, input_tokens=100, output_tokens=2, engine=engine)
     return next(row.flops for row in r.breakdown("decode").rows() if row.operator == operator)
@@ -160,6 +192,23 @@ def test_a_rows_engine_profile_from_its_column_or_its_system_text():
     assert engine_of({"engine": "other", "system": "AutoAWQ 0.1.6 fused modules (HF transformers + AWQ GEMV kernel)"}) \
         == "autoawq-gemv"
     assert engine_of({"engine": "", "system": "a homemade server"}) is None
+    # AMD ATOM (its benchmark client names vLLM's backend; "atom" is a whole word, not part of "atomic")
+    atom = "ATOM 2f713064; python -m atom.entrypoints.openai_server --max-num-batched-tokens 20000; --backend=vllm"
+    assert engine_of({"engine": "other", "system": atom}) == "atom"
+    assert engine_of({"engine": "", "system": "vLLM 0.9 with atomic KV updates"}) == "vllm"
+
+
+def test_atom_runs_whole_prompts_in_prefill_steps_of_their_own_and_takes_vllms_flags():
+    # ROCm/ATOM's scheduler to 2026-05 (atom/model_engine/scheduler.py): a step is a prefill batch of whole prompts
+    # up to max_num_batched_tokens (16,384 by default, atom/config.py) or a decode batch; 16-token KV blocks
+    from genmodel.validation.rows import _engine_as_run
+
+    atom = genmodel.get_engine("atom")
+    assert (atom.mixed_batches, atom.chunked_prefill, atom.max_batch_tokens, atom.max_seqs,
+            atom.kv_block_tokens) == (False, False, 16384, 512, 16)
+    run = _engine_as_run("atom", "python -m atom.entrypoints.openai_server --max-num-batched-tokens 20000 "
+                         "--max-num-seqs 64")
+    assert (run.name, run.max_batch_tokens, run.max_seqs) == ("atom", 20000, 64)
 
 
 def test_weight_only_gemms_run_at_the_engines_weight_only_scale():

@@ -157,10 +157,17 @@ class Estimate(MetricAttributes):
                   "time_s": float(pick(np.asarray(v)[None])[0]) * reps,
                   "ideal_time_s": float(pick(np.asarray(res.ideal_comm[k])[None])[0]) * reps, "bound": "network"}
                  for k, v in res.comm.items() if float(np.max(v)) > 0]
-        step = float(pick(np.broadcast_to(np.asarray(res.step_overhead_s, dtype=float), res.slot_s.shape)[None])[0])
+        def one(x) -> float:
+            return float(pick(np.broadcast_to(np.asarray(x, dtype=float), res.slot_s.shape)[None])[0])
+
+        wait = one(res.eager_wait_s)
+        step = one(res.step_overhead_s) - wait
         if step > 0:
             extra.append({"phase": name, "group": "engine", "operator": "step overhead", "kind": "overhead",
                           "time_s": step * reps, "ideal_time_s": 0.0, "bound": "overhead"})
+        if wait > 0:  # the device waiting for the host to issue an eager step's kernels (EngineSpec.eager_launch_s)
+            extra.append({"phase": name, "group": "engine", "operator": "eager launches", "kind": "overhead",
+                          "time_s": wait * reps, "ideal_time_s": 0.0, "bound": "overhead"})
         if extra:
             blank = {c: ("-" if ops[c].dtype.kind in "OUS" else 0.0) for c in ops.columns}
             rows_ = [{**blank, **e} for e in extra]

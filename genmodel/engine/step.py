@@ -23,6 +23,8 @@ Timing of a slot::
                shape-dependent fractions of genmodel.engine.efficiency)
     comm     = stage share x layer collectives + vocabulary collectives + one stage-to-stage send
     slot     = ops + exposed comm + a + b x sequences                           (the engine's host work per step)
+               + max(0, kernels x h - (ops + exposed comm))   (a step carrying prompt tokens on an engine that runs
+                                                                  them eagerly: ``EngineSpec.eager_launch_s`` = h)
 
 Shapes follow the engine (``genmodel.specs.engine``): a compiled engine computes the batch padded to a power of
 two; a graph-capturing engine runs the linear layers of a decode step at the next captured batch size.
@@ -104,8 +106,10 @@ class StepResult:
     ideal_ops_s: np.ndarray
     slot_s: np.ndarray  # ops + exposed comm + step overhead
     ideal_slot_s: np.ndarray
-    step_overhead_s: np.ndarray  # the engine's host work in this step (a + b x sequences)
+    step_overhead_s: np.ndarray  # the engine's host work in this step (a + b x sequences, + eager_wait_s)
     micro_batches: np.ndarray  # 2 where two-batch overlap splits the slot, else 1
+    # of step_overhead_s: the time the device waits for the host to issue an eager step's kernels
+    eager_wait_s: np.ndarray | float = 0.0
     raw_comm: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # seconds before overlap hides any
     raw_ideal_comm: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -141,6 +145,8 @@ class Stepper:
         self.fp16_gemm_speedup = setup.realism.fp16_gemm_speedup
         # an attention that is not fused moves its score matrix through memory (EngineSpec.flash_attention)
         self.score_bytes = 0.0 if setup.engine.flash_attention else setup.engine.unfused_score_bytes
+        # host time per kernel of a step that carries prompt tokens (an engine that runs prompts eagerly)
+        self.eager_launch_s = float(setup.engine.eager_launch_s)
         self.net: Network | None = None
         if any_true(par.devices > 1):
             domain = setup.platform.domain_size_with(hw) if setup.platform else None
@@ -274,7 +280,7 @@ class Stepper:
         if retime_final:
             ops, final = self._mean_and_final_ops(g, new_tokens, first, last, table, real, ideal, weights)
         else:
-            ops, final = _summed(weights, real, ideal), None
+            ops, final = _summed(weights, real, ideal, self._eager_kernels(phase, table, g)), None
         del ideal
         return ops, final, reduce(table, real, weights)
 
@@ -366,7 +372,9 @@ class Stepper:
         """The slot: operator times summed over rows (or ``ops`` = [real, ideal] given), the collectives (or ``comm``
         = their raw [real, ideal] seconds given), two-batch overlap and the engine's step overhead."""
         s, r = self.s, self.s.realism
-        ops, ideal_ops = _summed(weights, real, ideal) if ops is None else ops
+        if ops is None:
+            ops = _summed(weights, real, ideal, self._eager_kernels(phase, table, g))
+        ops, ideal_ops, *eager = ops  # (eager: the kernels per slot of an eager step, where given)
         if comm is None:
             tokens = g.m_seqs * np.asarray(new_tokens, dtype=float) / (np.asarray(s.par.cp, dtype=float)
                                                                        if phase == "prefill" else 1.0) + g.riding
@@ -392,9 +400,23 @@ class Stepper:
         # host work of the engine for this step: a + b x the replica's sequences in it
         step = r.step_overhead_s + r.step_overhead_per_sequence_s * (g.seqs + g.prompts) * self.groups \
             + (r.prefill_overhead_s if phase == "prefill" else r.prefill_overhead_s * np.minimum(g.prompts, 1.0))
+        busy = ops + (total - hidden)
+        wait = 0.0
+        if eager:  # the device waits where the host issues the step's kernels more slowly than it runs them
+            wait = np.maximum(eager[0] * self.eager_launch_s - busy, 0.0)
+            if phase != "prefill":  # a decode step runs eagerly where it carries prompt chunks
+                wait = wait * (np.asarray(g.prompts) > 0)
+            step = step + wait
         return StepResult(table, real, ideal, weights, exposed, ideal_exposed, ops, ideal_ops,
-                          ops + (total - hidden) + step, ideal_ops + (ideal_total - ideal_hidden), step, micro,
-                          raw, ideal_raw)
+                          busy + step, ideal_ops + (ideal_total - ideal_hidden), step, micro, wait, raw, ideal_raw)
+
+    def _eager_kernels(self, phase: str, table: OperatorTable, g: _Shape) -> np.ndarray | None:
+        """Per row, the kernels of an eager step (``table.kernels``), or None where no step of this call runs
+        eagerly (the engine replays every step, or no step carries a prompt; ``_slot`` keeps the decode steps that
+        carry one)."""
+        if not self.eager_launch_s or (phase != "prefill" and not any_true(np.asarray(g.prompts) > 0)):
+            return None
+        return np.asarray(table.kernels, dtype=float)
 
 
 _WHOLE = frozenset({"s", "inv_bw", "placement", "net", "physics"})  # attributes ``Stepper.part`` does not cut as such
@@ -496,9 +518,14 @@ def _multiply_rows(out: np.ndarray, rows: list[int], weights: np.ndarray, values
         np.multiply(weights[row], values[i], out=out[row])
 
 
-def _summed(weights: np.ndarray, real: Timing, ideal: Timing) -> list[np.ndarray]:
-    """[real, ideal] operator seconds of a slot: each row's time x its instances per slot, summed over the rows."""
-    return [(weights * real.time_s).sum(axis=0), (weights * ideal.time_s).sum(axis=0)]
+def _summed(weights: np.ndarray, real: Timing, ideal: Timing, kernels: np.ndarray | None = None) -> list[np.ndarray]:
+    """[real, ideal] operator seconds of a slot: each row's time x its instances per slot, summed over the rows;
+    with ``kernels`` (per row: the kernels of an eager step, ``Stepper._eager_kernels``), also the kernels per slot
+    of the rows that take any time."""
+    out = [(weights * real.time_s).sum(axis=0), (weights * ideal.time_s).sum(axis=0)]
+    if kernels is not None:  # the kernels of the rows that do work in the step (the others launch nothing)
+        out.append((weights * kernels.reshape(-1, *([1] * (real.time_s.ndim - 1))) * (real.time_s > 0)).sum(axis=0))
+    return out
 
 
 def _scaled(parts: dict[str, np.ndarray], total, exposed) -> dict[str, np.ndarray]:

@@ -10,6 +10,9 @@ to the hardware's physics on every step:
   step adds ``c`` (``prefill_overhead_s``): admitting the requests and setting up their context phase;
 * the gap between kernels (``kernel_overhead_s``): about 1-2 us where the engine replays captured CUDA graphs or
   compiled XLA programs, 4-10 us where it launches kernels one by one;
+* where it captures graphs for decode steps only and runs prompts eagerly (SGLang by default), the host's time per
+  kernel in a step that carries prompt tokens (``eager_launch_s``): the device cannot finish such a step before the
+  host has issued its kernels, so the step lasts at least kernels x ``eager_launch_s`` (``genmodel.engine.step``);
 * shapes it pads to: the decode batch sizes it captures graphs for (vLLM, SGLang: a step with 3 sequences runs the
   4-sequence graph), and for compiled stacks prompt and batch buckets, whose padded shape is what the device
   computes: powers of two from ``min_prompt_bucket`` (XLA on TPU, Neuron), or powers of two up to a step and
@@ -75,6 +78,10 @@ class EngineSpec(FrozenSpec):
         0.0, description="Host work added to each prefill step (c): admitting requests, setting up their context "
         "phase, in seconds.")
     kernel_overhead_s: Seconds = Field(description="Gap per kernel launch in seconds (graphs replayed or not).")
+    eager_launch_s: Seconds = Field(
+        0.0, description="Host time per kernel of a step that carries prompt tokens, for an engine that captures "
+        "graphs for decode steps only and runs prompts eagerly (the framework's Python and dispatch around each "
+        "launch), in seconds; such a step lasts at least its kernels x this (0: prompts as fast as the device).")
     decode_batch_buckets: list[int] | None = Field(
         None, description="Batch sizes the engine captures decode graphs for; a step pads up to the next one "
         "(none: no padding).")

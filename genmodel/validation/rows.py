@@ -125,15 +125,20 @@ def holdout_group(row: Mapping[str, str]) -> str:
     return group or source_group(row.get("id", ""))
 
 
-# words in the free-text ``system`` column -> engine profile, for rows without an ``engine`` column
+# words in the free-text ``system`` column -> engine profile, for rows without an ``engine`` column; the first in
+# this order wins (ATOM's benchmark client runs with ``--backend vllm``), and a word in ``_WHOLE_WORDS`` counts only
+# as a whole word ("atom", not "atomic")
 _ENGINE_WORDS = [("sglang-jax", "sgl-jax"), ("sgl-jax", "sgl-jax"), ("tensorrt", "trtllm"), ("trt-llm", "trtllm"),
                  ("nim", "trtllm"), ("sglang", "sglang"), ("lmdeploy", "lmdeploy"), ("turbomind", "lmdeploy"),
                  ("llama.cpp", "llamacpp"), ("llama-bench", "llamacpp"), ("ollama", "llamacpp"),
                  ("jetstream", "jetstream"), ("optimum-neuron", "optimum-neuron"), ("neuron", "neuron"),
                  ("optimum", "optimum-habana"), ("gaudi", "optimum-habana"), ("hpu", "optimum-habana"),
                  ("tgi", "tgi"), ("mlx", "mlx"),
-                 ("awq gemv", "autoawq-gemv"), ("autoawq", "autoawq"), ("vllm", "vllm"),
+                 ("awq gemv", "autoawq-gemv"), ("autoawq", "autoawq"), ("atom", "atom"), ("vllm", "vllm"),
                  ("cerebras", "vendor"), ("sambanova", "vendor"), ("groq", "vendor")]
+
+
+_WHOLE_WORDS = {"atom": re.compile(r"(?<![a-z0-9])atom(?![a-z0-9])")}
 
 
 def engine_of(row: Mapping[str, str]) -> str | None:
@@ -149,7 +154,7 @@ def engine_of(row: Mapping[str, str]) -> str | None:
         return "vendor"
     system = str(row.get("system") or "").lower()
     for word, engine in _ENGINE_WORDS:
-        if word in system and engine in known:
+        if engine in known and (word in system if word not in _WHOLE_WORDS else _WHOLE_WORDS[word].search(system)):
             return engine
     return None
 
@@ -338,12 +343,12 @@ _VLLM_SEQS = re.compile(r"--max-num-seqs[ =](\d+)\b")
 def _engine_as_run(name: str, system: str):
     """The engine profile ``name``, or a copy of it with the settings the row's ``system`` text states where they
     differ from the profile's: ``ubatch N`` (llama.cpp's -ub, prompt_ubatch_tokens), ``flash-attn off``
-    (flash_attention false), ``-np N`` / ``--parallel N`` (llama-server's slots, max_seqs) and vLLM's
+    (flash_attention false), ``-np N`` / ``--parallel N`` (llama-server's slots, max_seqs) and vLLM's (and ATOM's)
     ``--max-num-batched-tokens N`` (the step's token budget on every device) and ``--max-num-seqs N`` (max_seqs).
     The copy keeps the name, so the profile's fitted step costs and the hold-out and band cells stay the engine's."""
     low = system.lower()
     ubatch = _UBATCH.search(low)
-    vllm = name.startswith("vllm")  # (vllm, vllm-tpu: the same flags)
+    vllm = name.startswith("vllm") or name == "atom"  # (vllm, vllm-tpu, atom: the same flags)
     seqs = (_VLLM_SEQS if vllm else _SLOTS).search(low) if vllm or name == "llamacpp" else None
     budget = _VLLM_BUDGET.search(low) if vllm else None
     return _engine_with(name, int(ubatch.group(1)) if ubatch else None, bool(_NO_FLASH.search(low)),
