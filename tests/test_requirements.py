@@ -152,6 +152,19 @@ def test_cli_json_keys_and_errors():
     assert d["compare"]["b200"]["meets"] in (True, False) and "bandwidth_ratio" in d["compare"]["b200"]
 
 
+def test_cli_reports_a_band_edge_at_which_no_scale_meets_the_targets(capsys):
+    # SGLang's eager prompt step bounds DeepSeek-V3's TTFT on 8 devices at 1,263 kernels x 65 us = 82.1 ms (plus the
+    # step's host work) whatever the hardware; at the slow edge of the band (TTFT times its upper error factor) a
+    # 200 ms target is beyond every scale: the report says so instead of failing (it raised a TypeError)
+    args = ["requirements", "--model", "deepseek-v3", "--input-tokens", "1024", "--output-tokens", "256",
+            "--ttft-ms", "200", "--tpot-ms", "20", "--devices", "8", "--weight-dtype", "fp8", "--engine", "sglang"]
+    assert main([*args, "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["unbeatable"]["ttft_s"] > 1263 * 65e-6 and d["reference"]["scale_factor_high"] is None
+    assert main(args) == 0
+    assert "no scale meets every target" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("args", [["--tpot-ms", "0.5", "--ttft-ms", "500"], ["--tpot-ms", "-3"],
                                   ["--devices", "0", "--tpot-ms", "30"], ["--reference", "h1000", "--tpot-ms", "30"]])
 def test_cli_bad_input_is_one_line_exit_2(args, capsys):

@@ -127,6 +127,16 @@ def _lat(v: Any) -> str:
     return "any" if v is None else f"{v * 1e6:,.3g} us"
 
 
+def _scale_band(low: Any, high: Any) -> str:
+    """' (80% band LOW-HIGH)' of the scaled reference's factor; an edge at which no scale meets every target (the
+    floor no hardware beats, times that edge's error, is above a target) says so."""
+    def edge(v: Any) -> str:
+        return "none" if v is None else f"{v:,.3g}"
+
+    unreachable = "; at its slow edge no scale meets every target" if high is None else ""
+    return f" (80% band {edge(low)}-{edge(high)}{unreachable})"
+
+
 def _factor(v: Any) -> str:
     return "cannot (the others bind)" if v is None else f"{v:,.3g}x"
 
@@ -175,8 +185,8 @@ def format_requirements(d: dict[str, Any]) -> str:
                   f"{latency(unbeat['tpot_s'])} (engine and kernel overheads, collective latency)",
               f"  binding: {d['binding']}",
               f"  scaled reference: {ref['device']} x {ref['scale_factor']:,.3g}"
-              + (f" (80% band {ref['scale_factor_low']:,.3g}-{ref['scale_factor_high']:,.3g})"
-                 if "scale_factor_low" in ref else "") + " meets every target "
+              + (_scale_band(ref['scale_factor_low'], ref['scale_factor_high']) if "scale_factor_low" in ref else "")
+              + " meets every target "
               f"(time {ref['time_factor']:,.3g}x, capacity {ref['capacity_factor']:,.3g}x); alone, with the others "
               f"at the reference: FLOP/s {_factor(ref['alone']['flops'])}, bandwidth "
               f"{_factor(ref['alone']['bandwidth'])}, interconnect "
