@@ -68,8 +68,9 @@ def test_an_eager_prefill_lasts_at_least_its_kernels_host_time_by_hand(toy_model
     rows = {r.operator: r.time_s for r in eager.breakdown("prefill").rows()}
     assert rows["eager launches"] == pytest.approx(21 * 10e-6 - 158.522116e-6, rel=1e-9)
     assert sum(rows.values()) == pytest.approx(eager.ttft_s, rel=1e-12)
+    assert eager.metrics["prefill_bound"] == "overhead" != device.metrics["prefill_bound"]  # the host binds it
     fast = genmodel.estimate(toy_model, toy_hw, engine=_engine(eager_launch_s=5e-6), **kw)
-    assert fast.ttft_s == device.ttft_s
+    assert fast.ttft_s == device.ttft_s and fast.metrics["prefill_bound"] == device.metrics["prefill_bound"]
 
 
 def test_a_served_step_carrying_prompts_runs_eagerly_and_a_decode_step_does_not(toy_model, toy_hw):

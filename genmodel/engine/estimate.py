@@ -59,7 +59,7 @@ from genmodel.engine.operators import chunk_bounds, operator_rows
 from genmodel.engine.parallel import Parallelism
 from genmodel.engine.result import Estimate
 from genmodel.engine.roofline import BOUNDS
-from genmodel.engine.scalars import clip, ndim, shape_of
+from genmodel.engine.scalars import any_true, clip, ndim, shape_of
 from genmodel.engine.step import Stepper, StepResult, mean_pass, step_passes
 from genmodel.engine.uncertainty import MEMORY_BAND_BYTES, Band, band
 from genmodel.errors import DoesNotFitError
@@ -69,6 +69,8 @@ from genmodel.specs.hardware import Efficiency, HardwareSpec
 from genmodel.specs.model import ModelSpec
 from genmodel.specs.platform import PlatformSpec
 from genmodel.specs.workload import DEFAULT_PREFILL_CHUNK_TOKENS, Workload
+
+OVERHEAD_BOUND = int(np.flatnonzero(BOUNDS == "overhead")[0])  # the index of the 'overhead' label
 
 
 def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSpec | PlatformSpec = "h100-sxm",
@@ -474,6 +476,9 @@ def _sums(s: Setup, stepper: Stepper, res: StepResult, reduced: tuple, shape: tu
     """``StepSums`` of a step's slot ``res`` and its rows' reductions (``_row_reducer``); the operators' joules, when
     there are any, with the communication's and the step overhead's added (``_comm_energy``)."""
     row_flops, labels, energy = reduced
+    if labels is not None and any_true(np.asarray(res.eager_wait_s) > 0):
+        # the device waits for an eager step's kernels to be issued: the host binds the step (overhead)
+        labels = np.where(np.asarray(res.eager_wait_s) > 0, OVERHEAD_BOUND, labels)
     sums = StepSums(res.slot_s, res.ideal_slot_s, res.comm_s, None, labels, row_flops)
     if energy is not None:
         sums.energy = _comm_energy(s, stepper, res, energy, sums.comm_s, shape)
