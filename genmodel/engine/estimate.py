@@ -476,9 +476,10 @@ def _sums(s: Setup, stepper: Stepper, res: StepResult, reduced: tuple, shape: tu
     """``StepSums`` of a step's slot ``res`` and its rows' reductions (``_row_reducer``); the operators' joules, when
     there are any, with the communication's and the step overhead's added (``_comm_energy``)."""
     row_flops, labels, energy = reduced
-    if labels is not None and any_true(np.asarray(res.eager_wait_s) > 0):
-        # the device waits for an eager step's kernels to be issued: the host binds the step (overhead)
-        labels = np.where(np.asarray(res.eager_wait_s) > 0, OVERHEAD_BOUND, labels)
+    if labels is not None and stepper.eager_launch_s:  # (an engine with no eager steps: nothing to look at)
+        waits = np.asarray(res.eager_wait_s) > 0
+        if any_true(waits):  # the device waits for an eager step's kernels to be issued: the host binds the step
+            labels = np.where(waits, OVERHEAD_BOUND, labels)
     sums = StepSums(res.slot_s, res.ideal_slot_s, res.comm_s, None, labels, row_flops)
     if energy is not None:
         sums.energy = _comm_energy(s, stepper, res, energy, sums.comm_s, shape)

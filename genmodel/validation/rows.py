@@ -348,9 +348,9 @@ def _engine_as_run(name: str, system: str):
     The copy keeps the name, so the profile's fitted step costs and the hold-out and band cells stay the engine's."""
     low = system.lower()
     ubatch = _UBATCH.search(low)
-    vllm = name.startswith("vllm") or name == "atom"  # (vllm, vllm-tpu, atom: the same flags)
-    seqs = (_VLLM_SEQS if vllm else _SLOTS).search(low) if vllm or name == "llamacpp" else None
-    budget = _VLLM_BUDGET.search(low) if vllm else None
+    vllm_flags = name.startswith("vllm") or name == "atom"  # (vllm, vllm-tpu, atom: the same flags)
+    seqs = (_VLLM_SEQS if vllm_flags else _SLOTS).search(low) if vllm_flags or name == "llamacpp" else None
+    budget = _VLLM_BUDGET.search(low) if vllm_flags else None
     return _engine_with(name, int(ubatch.group(1)) if ubatch else None, bool(_NO_FLASH.search(low)),
                         int(seqs.group(1)) if seqs else None, int(budget.group(1)) if budget else None)
 
