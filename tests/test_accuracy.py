@@ -18,7 +18,7 @@ from genmodel import validation as v
 from genmodel.validation import bands
 
 DATA = Path(__file__).resolve().parent.parent / "validation" / "measured.csv"
-SNAPSHOT_SHA256 = "d4f4820822458752df38c49a184f259bb99700af5d295b334ed40517244a1454"
+SNAPSHOT_SHA256 = "577e2dd608fca0baf02eae3ded6817643fcf53aa861432634161e8bb8815ec15"
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,8 @@ def test_leave_one_source_out_errors(held_out):
     s = v.summarize(held_out)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] >= 250 and decode["sources"] >= 15 and prefill["n"] >= 70 and prefill["sources"] >= 8
-    # measured on the snapshot: decode 17.0% (goal 20%, met), prefill 24.3% (goal 25%, met by a thin margin: the
+    # measured on the snapshot: decode 17.1% (goal 20%, met; 17.0% before vLLM's eager steps, history item 31, moved
+    # Qwen's three enforce_eager rows), prefill 24.3% (goal 25%, met by a thin margin: the
     # next three rows sit at 24.3-24.6%; client-timed TTFTs get the engine's 4 ms of server time, gpustack's hold
     # 15-45 ms: docs/validation.md)
     assert decode["median_abs_error_pct"] <= 17.5
@@ -55,7 +56,7 @@ def test_leave_one_source_out_errors(held_out):
     # the median of the per-source medians (14.8%, 20.2%)
     assert decode["median_of_source_medians_pct"] <= 16.0
     assert prefill["median_of_source_medians_pct"] <= 24.0
-    # within +-25%: decode 66.7% (goal 60%, met), prefill 52.0% (not met alone), all 611 rows 62.5% (382; goal 60%)
+    # within +-25%: decode 66.2% (goal 60%, met), prefill 52.6% (not met alone), all 611 rows 62.4% (381; goal 60%)
     assert decode["within_25pct"] >= 0.60 and prefill["within_25pct"] >= 0.45
     rows = decode["n"] + prefill["n"]
     assert (decode["within_25pct"] * decode["n"] + prefill["within_25pct"] * prefill["n"]) / rows >= 0.60
@@ -144,7 +145,11 @@ def test_independent_rows_gathered_after_the_fit():
     published SGLang measurement): rounds one to five decode 50.4%, 21.4%, 71.8%, 27.1%, 27.5%, prefill 81.4%,
     68.8%, 50.0%, 42.9%, 21.1%; all five decode 34.9%, prefill 52.6%. Sixth round (thirteenth session, blind with
     that change): decode 18.8% (85), prefill 38.9% (37); the 96 rows of sources never looked at decode 10.2%, prefill
-    35.2%. All six: decode 34.3% (482), prefill 49.6% (263)."""
+    35.2%. All six: decode 34.3% (482), prefill 49.6% (263). Fourteenth session, after these rows had been seen
+    (history item 31): decode steps with no captured graph are eager too (graphs off: vLLM --enforce-eager, SGLang
+    --disable-cuda-graph; batches above the largest captured one), and ATOM's prompt steps: rounds one to six decode
+    50.4%, 21.4%, 60.0%, 27.0%, 27.5%, 18.8%, prefill 81.4%, 68.8%, 50.0%, 42.2%, 21.1%, 38.9%; all six decode 33.9%,
+    prefill 47.5%."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)
@@ -171,7 +176,7 @@ def test_independent_rows_gathered_after_the_fit():
     assert 15.0 <= later["phase:decode"]["median_abs_error_pct"] <= 27.0
     assert 60.0 <= later["phase:prefill"]["median_abs_error_pct"] <= 80.0
     assert last["phase:decode"]["n"] == 76 and last["phase:prefill"]["n"] == 64
-    assert 65.0 <= last["phase:decode"]["median_abs_error_pct"] <= 85.0
+    assert 50.0 <= last["phase:decode"]["median_abs_error_pct"] <= 70.0  # 71.8% before item 31 (eager runs)
     assert 45.0 <= last["phase:prefill"]["median_abs_error_pct"] <= 65.0
     assert moe["phase:decode"]["n"] == 58 and moe["phase:prefill"]["n"] == 58
     assert 20.0 <= moe["phase:decode"]["median_abs_error_pct"] <= 32.0

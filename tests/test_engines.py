@@ -1,6 +1,7 @@
 """Serving-engine profiles (engines_db/, docs/formulas.md section 5.2): which engine a device gets, the host work
 a + b x sequences (+ c per prefill step), and the shapes engines pad to."""
 
+import numpy as np
 import pytest
 
 import genmodel
@@ -84,6 +85,55 @@ def test_a_served_step_carrying_prompts_runs_eagerly_and_a_decode_step_does_not(
     assert float(eager.metrics["ttft_mean_s"]) == pytest.approx(23 * 10e-6, rel=1e-6)
     assert float(device.metrics["ttft_mean_s"]) < 200e-6  # (the device alone: 161.5 us)
     assert float(eager.metrics["tpot_mean_s"]) == pytest.approx(float(device.metrics["tpot_mean_s"]), rel=1e-9)
+
+
+def test_decode_steps_run_eagerly_without_graphs_and_above_the_largest_captured_batch_by_hand(toy_model, toy_hw):
+    # A decode step of the toy model launches 21 kernels, as its prefill does (the decode attention's scores and
+    # values are one fused kernel). At 10 us of host time per kernel an eager decode step lasts 210 us; the device
+    # alone takes about 100 us at batch 1 to 9 (the vendor runtime's TPOT: the rows' sum, no host work): the host
+    # binds an eager step.
+    kw = dict(input_tokens=100, output_tokens=2)
+    device = {b: genmodel.estimate(toy_model, toy_hw, batch=b, engine="vendor", **kw) for b in (1, 2, 8, 9)}
+    assert all(90e-6 < d.tpot_s < 110e-6 for d in device.values())
+    # graphs off ('none': vLLM --enforce-eager): every step is eager, the prompt's too
+    off = genmodel.estimate(toy_model, toy_hw, batch=1, engine=_engine(eager_launch_s=10e-6, graph_steps="none"), **kw)
+    assert off.tpot_s == pytest.approx(21 * 10e-6, rel=1e-9) and off.ttft_s == pytest.approx(21 * 10e-6, rel=1e-9)
+    assert off.metrics["bound"] == "overhead"
+    rows = {r.operator: r.time_s for r in off.breakdown("decode").rows()}
+    assert rows["eager launches"] == pytest.approx(21 * 10e-6 - device[1].tpot_s, rel=1e-6)
+    # decode graphs captured for 1, 2, 4 and 8 sequences: batch 8 replays its graph, batch 9 has none and is eager
+    graphs = {"eager_launch_s": 10e-6, "decode_batch_buckets": [1, 2, 4, 8]}
+    for mode in ("decode", "all"):
+        at = {b: genmodel.estimate(toy_model, toy_hw, batch=b, engine=_engine(graph_steps=mode, **graphs), **kw)
+              for b in (8, 9)}
+        assert at[8].tpot_s == pytest.approx(device[8].tpot_s, rel=1e-9)
+        assert at[9].tpot_s == pytest.approx(21 * 10e-6, rel=1e-9)
+    # 'all' (vLLM's piecewise graphs): the prompt step replays a graph too; 'decode' (SGLang): it is eager
+    one = {m: genmodel.estimate(toy_model, toy_hw, batch=1, engine=_engine(graph_steps=m, **graphs), **kw)
+           for m in ("decode", "all")}
+    assert one["all"].ttft_s == pytest.approx(device[1].ttft_s, rel=1e-9)
+    assert one["decode"].ttft_s == pytest.approx(21 * 10e-6, rel=1e-9)
+    # many configurations at once: the same numbers, element by element
+    many = genmodel.estimate(toy_model, toy_hw, batch=np.array([1, 8, 9, 2, 9]),
+                             engine=_engine(graph_steps="decode", **graphs), **kw)
+    expected = [device[1].tpot_s, device[8].tpot_s, 210e-6, device[2].tpot_s, 210e-6]
+    assert np.allclose(many.tpot_s, expected, rtol=1e-9)
+
+
+def test_an_eager_variant_of_a_profile_by_name():
+    eager = genmodel.get_engine("sglang+eager")
+    base = genmodel.get_engine("sglang")
+    assert eager.graph_steps == "none" and base.graph_steps == "decode"
+    assert eager.name == base.name and eager.eager_launch_s == base.eager_launch_s  # its fitted costs stay its own
+    assert genmodel.get_engine("SGLang+eager") is eager  # one copy per profile
+    # Llama-3.1-8B decode on one H100: 291 kernels x 65 us = 18.9 ms of host time, above the device's few ms
+    r = genmodel.estimate("llama-3.1-8b", "h100-sxm", engine="sglang+eager")
+    host = genmodel.estimate("llama-3.1-8b", "h100-sxm", engine="sglang")
+    assert r.tpot_s - host.tpot_s > 10e-3
+    assert r.tpot_s == pytest.approx(291 * 65e-6 + float(r.realism.step_overhead_s)
+                                     + float(r.realism.step_overhead_per_sequence_s), rel=1e-6)
+    with pytest.raises(genmodel.GenmodelError, match=r"no figure for eager steps.*sglang\+eager"):
+        genmodel.get_engine("trtllm+eager")
 
 
 def _decode_flops(toy_model, toy_hw, batch, engine, operator="qkv_proj"):
@@ -210,6 +260,24 @@ def test_atom_runs_whole_prompts_in_prefill_steps_of_their_own_and_takes_vllms_f
     run = _engine_as_run("atom", "python -m atom.entrypoints.openai_server --max-num-batched-tokens 20000 "
                          "--max-num-seqs 64")
     assert (run.name, run.max_batch_tokens, run.max_seqs) == ("atom", 20000, 64)
+
+
+def test_a_validation_rows_graph_flags_pick_the_engines_graph_steps():
+    # the flags of the engines' own command lines (vLLM --enforce-eager and its Python argument, SGLang's
+    # --disable-cuda-graph, --cuda-graph-max-bs and --enable-piecewise-cuda-graph)
+    from genmodel.validation.rows import _engine_as_run
+
+    assert _engine_as_run("vllm", "vllm serve M --enforce-eager; continuous").graph_steps == "none"
+    assert _engine_as_run("vllm", "vLLM 0.6.3 offline, enforce_eager=True; static").graph_steps == "none"
+    assert _engine_as_run("vllm", "vLLM 0.6.3 offline, enforce_eager=False; static") == "vllm"
+    assert _engine_as_run("sglang", "launch_server --tp 8 --disable-cuda-graph").graph_steps == "none"
+    assert _engine_as_run("sglang", "launch_server --disable-cuda-graph-padding") == "sglang"  # another flag
+    assert _engine_as_run("sglang", "launch_server --enable-piecewise-cuda-graph").graph_steps == "all"
+    capped = _engine_as_run("sglang", "launch_server --cuda-graph-max-bs 8")
+    assert capped.decode_batch_buckets == [1, 2, 4, 8] and capped.graph_steps == "decode"
+    assert _engine_as_run("sglang", "launch_server --cuda-graph-max-bs 12").decode_batch_buckets == [1, 2, 4, 8, 12]
+    # an engine with no eager figure is left as it is (nothing to time the eager steps with)
+    assert _engine_as_run("trtllm", "trtllm-serve --enforce-eager") == "trtllm"
 
 
 def test_weight_only_gemms_run_at_the_engines_weight_only_scale():

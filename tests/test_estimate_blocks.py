@@ -251,3 +251,27 @@ def test_chunk_bounds_cover_the_range_in_nearly_equal_chunks():
         assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
         sizes = [stop - start for start, stop in bounds]
         assert max(sizes) <= size and max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.parametrize("final_step", [True, False])
+def test_chunks_with_and_without_eager_decode_steps_give_the_sums_of_kept_steps(monkeypatch, final_step):
+    # SGLang captures decode graphs up to 256 sequences: the first half of these configurations (batch 8) has no
+    # eager decode step, the second half (batch 300) has one in every configuration, so some column chunks count
+    # the kernels of an eager step and others do not (a 0.0 there, Stepper._eager_kernels); the joined sums, slots
+    # and labels are those of the kept steps, element by element
+    configs = _configurations(N)
+    configs["batch"] = np.where(np.arange(N) < N // 2, 8, 300)
+    configs["tp"] = np.ones(N, dtype=int)
+    s = _setup(monkeypatch, "llama-3.1-8b", "h200-sxm", engine="sglang", **configs)
+    monkeypatch.setattr(estimate_module, "REUSE_FROM", 2)
+    monkeypatch.setattr(estimate_module, "STEP_ROW_ELEMENTS", 90 * estimate_module.operator_rows(s.model))
+    mem = estimate_module._memory(s)
+    kept = estimate_module._timing(s, mem, final_step=final_step, keep_steps=True)
+    lean = estimate_module._timing(s, mem, final_step=final_step, keep_steps=False)
+    for f in fields(kept.dec):
+        assert _same(getattr(kept.dec, f.name), getattr(lean.dec, f.name)), f.name
+    assert _same(kept.decode_slot_s, lean.decode_slot_s)
+    slot = np.asarray(lean.decode_slot_s)[0]
+    bound = np.asarray(lean.dec.bound)
+    assert (bound[N // 2:] == "overhead").all() and (bound[:N // 2] != "overhead").all()
+    assert slot[N // 2:].min() > 291 * 65e-6  # Llama-3.1-8B: 291 kernels at 65 us each, at least

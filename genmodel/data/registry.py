@@ -36,7 +36,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel
 
 from genmodel.engine.memo import IdentityCache
-from genmodel.errors import InputTypeError, SpecError, UnknownNameError, unknown_name
+from genmodel.errors import ConfigurationError, InputTypeError, SpecError, UnknownNameError, unknown_name
 from genmodel.specs.engine import EngineSpec
 from genmodel.specs.files import ParseCache, load_spec_file, validate_spec
 from genmodel.specs.hardware import HardwareSpec
@@ -263,9 +263,35 @@ def all_engines() -> dict[str, EngineSpec]:
     return dict(database("engine").entries)  # type: ignore[arg-type]
 
 
+EAGER_SUFFIX = "+eager"
+
+
 def get_engine(name: str | EngineSpec) -> EngineSpec:
-    """The serving engine profile called ``name`` (or in the spec file ``name``; an ``EngineSpec`` passes through)."""
+    """The serving engine profile called ``name`` (or in the spec file ``name``; an ``EngineSpec`` passes through).
+    ``NAME+eager`` is the profile NAME run without captured graphs (vLLM ``--enforce-eager``, SGLang
+    ``--disable-cuda-graph``): every step eager (``EngineSpec.graph_steps`` 'none'), one copy per profile object;
+    a profile with no host time per eager kernel (``eager_launch_s`` 0) has no such variant."""
+    if isinstance(name, str) and name.lower().endswith(EAGER_SUFFIX) and not looks_like_file(name):
+        return eager_variant(_get("engine", name[:-len(EAGER_SUFFIX)], EngineSpec))
     return _get("engine", name, EngineSpec)
+
+
+def eager_variant(spec: EngineSpec) -> EngineSpec:
+    """``spec`` with graphs off (``graph_steps`` 'none'; the same name, so its fitted step costs and band cells
+    stay the engine's, and ' (eager)' after its display name); ``spec`` itself where it is one already. A profile
+    without an eager figure raises ``ConfigurationError`` naming those that have one."""
+    if spec.graph_steps == "none":
+        return spec
+    if not spec.eager_launch_s > 0:
+        have = sorted(n for n, e in database("engine").entries.items() if e.eager_launch_s > 0)  # type: ignore
+        raise ConfigurationError(f"engine '{spec.name}' has no figure for eager steps (eager_launch_s), so "
+                                 f"'{spec.name}{EAGER_SUFFIX}' cannot be timed; engines with one: "
+                                 f"{', '.join(n + EAGER_SUFFIX for n in have) or 'none'}", "engine")
+    return _eager_copies.get((spec,), (), lambda: spec.model_copy(update={
+        "graph_steps": "none", "display_name": f"{spec.display_name} (eager)"}))
+
+
+_eager_copies = IdentityCache(32)
 
 
 def all_use_cases() -> dict[str, UseCaseSpec]:

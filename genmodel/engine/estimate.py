@@ -457,12 +457,12 @@ def _joined(parts: list, sizes: list[int]):
         return first
     if isinstance(first, (tuple, list)):
         return type(first)(_joined(list(x), sizes) for x in zip(*parts, strict=True))
-    arrays = []
-    for part, size in zip(parts, sizes, strict=True):
-        part = np.asarray(part)
+    arrays = [np.asarray(part) for part in parts]
+    # a single value (a part's 0.0: no eager decode step in it, Stepper._eager_kernels) takes the other parts' axes
+    lead = next((a.shape[:-1] for a in arrays if a.ndim), ())
+    for i, (part, size) in enumerate(zip(arrays, sizes, strict=True)):
         if part.shape[-1:] != (size,):
-            part = np.broadcast_to(part, (*part.shape[:-1], size) if part.ndim else (size,))
-        arrays.append(part)
+            arrays[i] = np.broadcast_to(part, (*part.shape[:-1], size) if part.ndim else (*lead, size))
     return np.concatenate(arrays, axis=-1)
 
 

@@ -173,6 +173,8 @@ class Realism:
     basis: str  # a few words for people: "calibrated 2026-12-01 on 60 rows (nvidia-hopper)"
     source: str
     engine: str = "vllm"
+    # the engine runs without captured graphs (EngineSpec.graph_steps 'none': the profile's '+eager' variant)
+    eager: bool = False
     calibration_family: str | None = None
     calibration_date: str | None = None
     calibration_rows: tuple[str, ...] = ()
@@ -195,13 +197,18 @@ class Realism:
         return (f"{self.compute_efficiency:.0%} of peak FLOP/s in large GEMMs{fp16}, "
                 f"{self.attention_efficiency:.0%} in attention, {self.memory_efficiency:.0%} of peak bandwidth "
                 f"streaming weights, "
-                f"{self.kv_memory_efficiency:.0%} reading the KV cache; {self.engine}: "
+                f"{self.kv_memory_efficiency:.0%} reading the KV cache; {self.engine_label}: "
                 f"{self.step_overhead_s * 1e3:g} ms per step{per_seq}, {self.kernel_overhead_s * 1e6:g} us per "
                 f"kernel{mem} ({self.basis})")
 
+    @property
+    def engine_label(self) -> str:
+        """The engine's name as people choose it: 'vllm', or 'vllm+eager' without captured graphs."""
+        return f"{self.engine}+eager" if self.eager else self.engine
+
     def key(self) -> tuple:
         """What two estimates must share to be compared under the same assumptions."""
-        return (*(getattr(self, f) for f in FACTORS), self.origin, self.engine, self.fp16_gemm_speedup)
+        return (*(getattr(self, f) for f in FACTORS), self.origin, self.engine, self.eager, self.fp16_gemm_speedup)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record (the ``realism`` of every JSON output)."""
@@ -266,6 +273,7 @@ def _resolve_realism(hw: HardwareSpec, override: Efficiency | None, calibrated: 
             basis += f" ({override.source})"
     source = f"{basis}. Kind defaults: {base.source}. Engine {spec.name}: {spec.source}"
     return Realism(**values, origin=origin, basis=basis, source=source, engine=spec.name,
+                   eager=spec.graph_steps == "none" and spec.eager_launch_s > 0,
                    calibration_family=cal.family if cal and "calibrated" in kinds else None,
                    calibration_date=cal.date if cal and "calibrated" in kinds else None,
                    calibration_rows=tuple(cal.rows) if cal and "calibrated" in kinds else (),

@@ -23,8 +23,10 @@ Timing of a slot::
                shape-dependent fractions of genmodel.engine.efficiency)
     comm     = stage share x layer collectives + vocabulary collectives + one stage-to-stage send
     slot     = ops + exposed comm + a + b x sequences                           (the engine's host work per step)
-               + max(0, kernels x h - (ops + exposed comm))   (a step carrying prompt tokens on an engine that runs
-                                                                  them eagerly: ``EngineSpec.eager_launch_s`` = h)
+               + max(0, kernels x h - (ops + exposed comm))   (a step the engine runs eagerly, without a captured
+                                                                  graph: ``EngineSpec.eager_launch_s`` = h; which
+                                                                  steps: ``EngineSpec.graph_steps``, and decode
+                                                                  batches above the largest captured one)
 
 Shapes follow the engine (``genmodel.specs.engine``): a compiled engine computes the batch padded to a power of
 two; a graph-capturing engine runs the linear layers of a decode step at the next captured batch size.
@@ -145,8 +147,16 @@ class Stepper:
         self.fp16_gemm_speedup = setup.realism.fp16_gemm_speedup
         # an attention that is not fused moves its score matrix through memory (EngineSpec.flash_attention)
         self.score_bytes = 0.0 if setup.engine.flash_attention else setup.engine.unfused_score_bytes
-        # host time per kernel of a step that carries prompt tokens (an engine that runs prompts eagerly)
-        self.eager_launch_s = float(setup.engine.eager_launch_s)
+        # host time per kernel of a step the engine runs eagerly (EngineSpec.graph_steps, eager_launch_s): steps
+        # carrying prompt tokens unless every step replays a graph, every decode step where none does, and decode
+        # steps whose batch is above the largest captured one
+        e = setup.engine
+        self.eager_launch_s = float(e.eager_launch_s)
+        eager = self.eager_launch_s > 0
+        self.eager_prompts = eager and e.graph_steps != "all"
+        self.eager_decode = eager and e.graph_steps == "none"
+        self.graph_max_seqs = float(max(e.decode_batch_buckets)) if (
+            eager and not self.eager_decode and e.decode_batch_buckets) else float("inf")
         self.net: Network | None = None
         if any_true(par.devices > 1):
             domain = setup.platform.domain_size_with(hw) if setup.platform else None
@@ -260,6 +270,11 @@ class Stepper:
             _multiply_rows(weighted, rows, weights, final.time_s)
             times.append(weighted.sum(axis=0))
             del weighted
+        kernels = self._eager_kernels("decode", table, g)
+        if kernels is not None:  # (the same rows do work at both contexts: one count for both steps)
+            count = _kernels_per_slot(weights, real, kernels)
+            mean.append(count)
+            times.append(count)
         return mean, times
 
     def lean_rows(self, phase: str, seqs, new_tokens, contexts, reduce, retime_final: bool = False, prefix=0.0,
@@ -402,20 +417,36 @@ class Stepper:
             + (r.prefill_overhead_s if phase == "prefill" else r.prefill_overhead_s * np.minimum(g.prompts, 1.0))
         busy = ops + (total - hidden)
         wait = 0.0
-        if eager:  # the device waits where the host issues the step's kernels more slowly than it runs them
+        if eager and not (type(eager[0]) is float and eager[0] == 0.0):
+            # the device waits where the host issues the step's kernels more slowly than it runs them
             wait = np.maximum(eager[0] * self.eager_launch_s - busy, 0.0)
-            if phase != "prefill":  # a decode step runs eagerly where it carries prompt chunks
-                wait = wait * (np.asarray(g.prompts) > 0)
+            if phase != "prefill" and not self.eager_decode:  # a decode step is eager where it has no graph
+                wait = wait * self._eager_decode_steps(g)
             step = step + wait
         return StepResult(table, real, ideal, weights, exposed, ideal_exposed, ops, ideal_ops,
                           busy + step, ideal_ops + (ideal_total - ideal_hidden), step, micro, wait, raw, ideal_raw)
 
-    def _eager_kernels(self, phase: str, table: OperatorTable, g: _Shape) -> np.ndarray | None:
-        """Per row, the kernels of an eager step (``table.kernels``), or None where no step of this call runs
-        eagerly (the engine replays every step, or no step carries a prompt; ``_slot`` keeps the decode steps that
-        carry one)."""
-        if not self.eager_launch_s or (phase != "prefill" and not any_true(np.asarray(g.prompts) > 0)):
+    def _eager_decode_steps(self, g: _Shape):
+        """Where a decode step (graphs on) runs eagerly: its batch (per micro-batch, the replica's sequences, as the
+        graph is chosen: ``_padded``) above the largest captured one, or (an engine running prompts eagerly) it
+        carries prompt chunks."""
+        over = g.m_seqs * self.groups > self.graph_max_seqs
+        return over | (np.asarray(g.prompts) > 0) if self.eager_prompts else over
+
+    def _eager_kernels(self, phase: str, table: OperatorTable, g: _Shape) -> np.ndarray | float | None:
+        """Per row, the kernels of an eager step (``table.kernels``) where a step of this call may run eagerly
+        (``_slot`` keeps the decode steps that do); None where the engine runs no step of this phase eagerly; 0.0
+        where it could run a decode step eagerly but none of this call's does (a part of the configurations: the
+        sums of every part then have the same terms, ``genmodel.engine.estimate``)."""
+        if not self.eager_launch_s:
             return None
+        if phase == "prefill" and not self.eager_prompts:
+            return None
+        if phase != "prefill" and not self.eager_decode:
+            if self.graph_max_seqs == float("inf") and not self.eager_prompts:
+                return None
+            if not any_true(self._eager_decode_steps(g)):
+                return 0.0
         return np.asarray(table.kernels, dtype=float)
 
 
@@ -518,14 +549,21 @@ def _multiply_rows(out: np.ndarray, rows: list[int], weights: np.ndarray, values
         np.multiply(weights[row], values[i], out=out[row])
 
 
-def _summed(weights: np.ndarray, real: Timing, ideal: Timing, kernels: np.ndarray | None = None) -> list[np.ndarray]:
+def _summed(weights: np.ndarray, real: Timing, ideal: Timing, kernels=None) -> list[np.ndarray]:
     """[real, ideal] operator seconds of a slot: each row's time x its instances per slot, summed over the rows;
-    with ``kernels`` (per row: the kernels of an eager step, ``Stepper._eager_kernels``), also the kernels per slot
-    of the rows that take any time."""
+    with ``kernels`` (``Stepper._eager_kernels``), also the kernels per slot of the rows that take any time."""
     out = [(weights * real.time_s).sum(axis=0), (weights * ideal.time_s).sum(axis=0)]
-    if kernels is not None:  # the kernels of the rows that do work in the step (the others launch nothing)
-        out.append((weights * kernels.reshape(-1, *([1] * (real.time_s.ndim - 1))) * (real.time_s > 0)).sum(axis=0))
+    if kernels is not None:
+        out.append(_kernels_per_slot(weights, real, kernels))
     return out
+
+
+def _kernels_per_slot(weights: np.ndarray, real: Timing, kernels):
+    """The kernels per slot of an eager step: per row (``kernels``) x its instances, over the rows that do work in
+    the step (the others launch nothing); ``kernels`` 0.0 (no eager step in the call) as it is."""
+    if type(kernels) is float:
+        return kernels
+    return (weights * kernels.reshape(-1, *([1] * (real.time_s.ndim - 1))) * (real.time_s > 0)).sum(axis=0)
 
 
 def _scaled(parts: dict[str, np.ndarray], total, exposed) -> dict[str, np.ndarray]:

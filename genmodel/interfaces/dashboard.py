@@ -205,10 +205,14 @@ def calibrated_box(key: str) -> bool:
 def engine_box(key: str, where=st) -> str | None:
     """Serving-engine profile: None (the device's usual engine) or an engine name."""
     engines = genmodel.all_engines()
-    name = where.selectbox("Serving engine", [ENGINE_DEFAULT, *sorted(engines)], key=key,
-                           format_func=lambda n: n if n == ENGINE_DEFAULT else f"{n}: {engines[n].display_name}",
+    # each profile with an eager figure also without captured graphs (NAME+eager, genmodel.get_engine)
+    names = sorted([*engines, *(f"{n}+eager" for n, e in engines.items() if e.eager_launch_s > 0)])
+    name = where.selectbox("Serving engine", [ENGINE_DEFAULT, *names], key=key,
+                           format_func=lambda n: n if n == ENGINE_DEFAULT
+                           else f"{n}: {genmodel.get_engine(n).display_name}",
                            help="Per-step overheads, bucketing and kernel scales of a serving engine "
-                                "(genmodel engines); the realism line below names the engine in force.")
+                                "(genmodel engines; NAME+eager: without captured graphs); the realism line below "
+                                "names the engine in force.")
     return None if name == ENGINE_DEFAULT else name
 
 

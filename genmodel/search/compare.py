@@ -64,7 +64,7 @@ def compare_hardware(model, hardware: list, batch: int = 8, input_tokens: int = 
     rows = []
     for name, (hw, platform) in zip(hardware, resolved, strict=True):
         realism = resolve_realism(hw, efficiency, calibrated, engine)
-        row: dict[str, object] = {"hardware": platform.name if platform else hw.name, "engine": realism.engine,
+        row: dict[str, object] = {"hardware": platform.name if platform else hw.name, "engine": realism.engine_label,
                                   "realism_origin": realism.origin, "realism": realism.basis,
                                   **{f: getattr(realism, f) for f in FACTORS}}
         try:

@@ -10,9 +10,13 @@ to the hardware's physics on every step:
   step adds ``c`` (``prefill_overhead_s``): admitting the requests and setting up their context phase;
 * the gap between kernels (``kernel_overhead_s``): about 1-2 us where the engine replays captured CUDA graphs or
   compiled XLA programs, 4-10 us where it launches kernels one by one;
-* where it captures graphs for decode steps only and runs prompts eagerly (SGLang by default), the host's time per
-  kernel in a step that carries prompt tokens (``eager_launch_s``): the device cannot finish such a step before the
-  host has issued its kernels, so the step lasts at least kernels x ``eager_launch_s`` (``genmodel.engine.step``);
+* the steps it replays captured graphs for (``graph_steps``: decode steps up to its largest captured batch only,
+  running prompt steps eagerly: SGLang and ATOM by default; every step: vLLM's piecewise graphs; none: vLLM
+  ``--enforce-eager``, SGLang ``--disable-cuda-graph``) and the host's time per kernel of a step it runs eagerly
+  (``eager_launch_s``): the device cannot finish such a step before the host has issued its kernels, so the step
+  lasts at least kernels x ``eager_launch_s`` (``genmodel.engine.step``); a decode step with more sequences than
+  the largest captured batch (``decode_batch_buckets``) runs eagerly too. ``eager_variant`` gives a profile's copy
+  with graphs off (the name ``NAME+eager``, ``genmodel.data.registry.get_engine``);
 * shapes it pads to: the decode batch sizes it captures graphs for (vLLM, SGLang: a step with 3 sequences runs the
   4-sequence graph), and for compiled stacks prompt and batch buckets, whose padded shape is what the device
   computes: powers of two from ``min_prompt_bucket`` (XLA on TPU, Neuron), or powers of two up to a step and
@@ -79,9 +83,14 @@ class EngineSpec(FrozenSpec):
         "phase, in seconds.")
     kernel_overhead_s: Seconds = Field(description="Gap per kernel launch in seconds (graphs replayed or not).")
     eager_launch_s: Seconds = Field(
-        0.0, description="Host time per kernel of a step that carries prompt tokens, for an engine that captures "
-        "graphs for decode steps only and runs prompts eagerly (the framework's Python and dispatch around each "
-        "launch), in seconds; such a step lasts at least its kernels x this (0: prompts as fast as the device).")
+        0.0, description="Host time per kernel of a step the engine runs eagerly, without a captured graph (the "
+        "framework's Python and dispatch around each launch), in seconds; such a step lasts at least its kernels x "
+        "this (0: eager steps as fast as the device; no figure).")
+    graph_steps: Literal["all", "decode", "none"] = Field(
+        "decode", description="Steps it replays captured graphs for: 'decode': decode steps only (steps carrying "
+        "prompt tokens run eagerly: SGLang, ATOM); 'all': every step (vLLM's piecewise graphs); 'none': no step "
+        "(vLLM --enforce-eager, SGLang --disable-cuda-graph). Decode steps above the largest of "
+        "decode_batch_buckets run eagerly in any case. Costs nothing where eager_launch_s is 0.")
     decode_batch_buckets: list[int] | None = Field(
         None, description="Batch sizes the engine captures decode graphs for; a step pads up to the next one "
         "(none: no padding).")

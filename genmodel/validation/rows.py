@@ -338,33 +338,49 @@ _NO_FLASH = re.compile(r"\bflash[- ]attn off\b|\bno flash attention\b")
 _SLOTS = re.compile(r"(?:^|[\s,(])(?:-np|--parallel)[ =](\d+)\b")
 _VLLM_BUDGET = re.compile(r"--max-num-batched-tokens[ =](\d+)\b")
 _VLLM_SEQS = re.compile(r"--max-num-seqs[ =](\d+)\b")
+_NO_GRAPHS = re.compile(r"--enforce-eager\b|\benforce_eager\s*[=:]\s*true\b|--disable-cuda-graph\b(?!-)")
+_GRAPH_MAX = re.compile(r"--cuda-graph-max-bs[ =](\d+)\b")
+_PIECEWISE = re.compile(r"--enable-piecewise-cuda-graph\b")
 
 
 def _engine_as_run(name: str, system: str):
     """The engine profile ``name``, or a copy of it with the settings the row's ``system`` text states where they
     differ from the profile's: ``ubatch N`` (llama.cpp's -ub, prompt_ubatch_tokens), ``flash-attn off``
-    (flash_attention false), ``-np N`` / ``--parallel N`` (llama-server's slots, max_seqs) and vLLM's (and ATOM's)
-    ``--max-num-batched-tokens N`` (the step's token budget on every device) and ``--max-num-seqs N`` (max_seqs).
-    The copy keeps the name, so the profile's fitted step costs and the hold-out and band cells stay the engine's."""
+    (flash_attention false), ``-np N`` / ``--parallel N`` (llama-server's slots, max_seqs), vLLM's (and ATOM's)
+    ``--max-num-batched-tokens N`` (the step's token budget on every device) and ``--max-num-seqs N`` (max_seqs), and
+    the engine's graphs: ``--enforce-eager`` / ``enforce_eager=True`` / ``--disable-cuda-graph`` (no step replays a
+    graph: graph_steps 'none'), SGLang's ``--cuda-graph-max-bs N`` (decode graphs up to N sequences) and
+    ``--enable-piecewise-cuda-graph`` (prompt steps replay graphs too: graph_steps 'all'). The copy keeps the name,
+    so the profile's fitted step costs and the hold-out and band cells stay the engine's."""
     low = system.lower()
     ubatch = _UBATCH.search(low)
     vllm_flags = name.startswith("vllm") or name == "atom"  # (vllm, vllm-tpu, atom: the same flags)
     seqs = (_VLLM_SEQS if vllm_flags else _SLOTS).search(low) if vllm_flags or name == "llamacpp" else None
     budget = _VLLM_BUDGET.search(low) if vllm_flags else None
+    graph_max = _GRAPH_MAX.search(low)
+    graphs = "none" if _NO_GRAPHS.search(low) else "all" if _PIECEWISE.search(low) else None
     return _engine_with(name, int(ubatch.group(1)) if ubatch else None, bool(_NO_FLASH.search(low)),
-                        int(seqs.group(1)) if seqs else None, int(budget.group(1)) if budget else None)
+                        int(seqs.group(1)) if seqs else None, int(budget.group(1)) if budget else None,
+                        graphs, int(graph_max.group(1)) if graph_max else None)
 
 
 def _engine_with(name: str, ubatch: int | None, no_flash: bool, seqs: int | None = None,
-                 budget: int | None = None):
+                 budget: int | None = None, graphs: str | None = None, graph_max: int | None = None):
     """``name``'s profile with a physical prompt batch of ``ubatch`` tokens, flash attention off, at most ``seqs``
-    running sequences and/or a token budget of ``budget`` per step: one copy per profile object and setting
-    (``genmodel.engine.memo``), so the rows that share it share the engine's memoized tables; the name where nothing
-    differs."""
+    running sequences, a token budget of ``budget`` per step, ``graphs`` (graph_steps) and/or decode graphs up to
+    ``graph_max`` sequences: one copy per profile object and setting (``genmodel.engine.memo``), so the rows that
+    share it share the engine's memoized tables; the name where nothing differs. Graph settings apply only to a
+    profile with an eager figure (``eager_launch_s``); for the others they change nothing."""
     from genmodel.data.registry import get_engine
 
     spec = get_engine(name)
     update: dict[str, Any] = {}
+    if spec.eager_launch_s > 0:
+        if graphs is not None and graphs != spec.graph_steps:
+            update["graph_steps"] = graphs
+        buckets = spec.decode_batch_buckets
+        if graph_max is not None and graph_max > 0 and buckets and graph_max != max(buckets):
+            update["decode_batch_buckets"] = sorted({b for b in buckets if b < graph_max} | {graph_max})
     if ubatch is not None and spec.prompt_ubatch_tokens is not None and ubatch != spec.prompt_ubatch_tokens:
         update["prompt_ubatch_tokens"] = ubatch
     if no_flash and spec.flash_attention:

@@ -150,7 +150,7 @@ def list_engines(as_json: JsonOpt = False) -> None:
         emit_json({"engines": [e.model_dump(mode="json", exclude_none=True) for e in engines]})
         return
     typer.echo(f"{'name':16} {'a: per step':>12} {'b: per seq':>11} {'c: prefill':>11} {'per kernel':>11} "
-               f"{'eager':>7} {'pads':32} {'attention':>9} {'w-only':>6} {'HTTP':>6}")
+               f"{'eager':>7} {'graphs':>6} {'pads':32} {'attention':>9} {'w-only':>6} {'HTTP':>6}")
     for e in engines:
         pads = ", ".join(p for p, on in (("graph batch sizes", bool(e.decode_batch_buckets)),
                                          ("pow2 prompts", e.prompt_buckets == "pow2"),
@@ -163,13 +163,15 @@ def list_engines(as_json: JsonOpt = False) -> None:
                        else f"{'vec/' + format(e.weight_only_vector_ops_per_mac, 'g'):>6}")
         typer.echo(f"{e.name:16} {e.step_overhead_s * 1e3:>9.3g} ms {e.step_overhead_per_sequence_s * 1e6:>8.3g} us "
                    f"{e.prefill_overhead_s * 1e3:>8.3g} ms {e.kernel_overhead_s * 1e6:>8.3g} us "
-                   f"{format(e.eager_launch_s * 1e6, '.3g') + ' us' if e.eager_launch_s else '-':>7} {pads:32} "
+                   f"{format(e.eager_launch_s * 1e6, '.3g') + ' us' if e.eager_launch_s else '-':>7} "
+                   f"{e.graph_steps if e.eager_launch_s else '-':>6} {pads:32} "
                    f"{format(e.attention_scale, '.0%') if e.flash_attention else 'unfused':>9} {weight_only} "
                    f"{e.request_latency_s * 1e3:>3.3g} ms"
                    + ("" if e.fittable else "  (not fitted)"))
     typer.echo("profile values before fitting; a device family's fit for an engine (genmodel show DEVICE) wins; "
-               "docs/formulas.md section 5.2; eager: host time per kernel of a step carrying prompt tokens, which "
-               "the engine runs without a captured graph (the step lasts at least kernels x this); "
+               "docs/formulas.md section 5.2; eager: host time per kernel of a step the engine runs without a captured "
+               "graph (the step lasts at least kernels x this); graphs: the steps that replay one (decode: decode "
+               "steps up to the largest captured batch; all: every step; NAME+eager runs none); "
                "prompt passes: a prompt computed in passes of that many tokens; "
                "unfused: attention scores through memory; w-only: weight-only quantized GEMMs against the device's "
                "(vec/N: a matrix-vector kernel per token on the vector units, N instructions per multiply-accumulate, "

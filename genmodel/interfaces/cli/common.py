@@ -34,7 +34,8 @@ ActOpt = Annotated[str | None, typer.Option(
     help="Activation/matmul datatype (default: bf16, else fp16, else the device's widest).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (SI units).")]
 EngineOpt = Annotated[str | None, typer.Option(
-    "--engine", help="Serving engine profile (genmodel engines; default: the usual one for the device).")]
+    "--engine", help="Serving engine profile (genmodel engines; default: the usual one for the device); NAME+eager: "
+    "that engine without captured graphs (vLLM --enforce-eager, SGLang --disable-cuda-graph).")]
 UncalibratedOpt = Annotated[bool, typer.Option(
     help="Ignore calibrated efficiencies; use each device kind's documented defaults (docs/formulas.md).")]
 CostModeOpt = Annotated[str, typer.Option(help="TCO mode: 'owned' (capex + energy + opex) or 'rented'.")]
