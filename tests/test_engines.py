@@ -134,6 +134,11 @@ def test_an_eager_variant_of_a_profile_by_name():
                                      + float(r.realism.step_overhead_per_sequence_s), rel=1e-6)
     with pytest.raises(genmodel.GenmodelError, match=r"no figure for eager steps.*sglang\+eager"):
         genmodel.get_engine("trtllm+eager")
+    # every output names the variant, and a comparison does not take it for the profile with graphs
+    assert r.realism.engine_label == "sglang+eager" and host.realism.engine_label == "sglang"
+    assert r.realism.key() != host.realism.key() and "sglang+eager:" in r.realism.describe()
+    served = genmodel.serve("llama-3.1-8b", "h100-sxm", engine="sglang+eager", concurrency=2)
+    assert served.engine == "sglang+eager"
 
 
 def _decode_flops(toy_model, toy_hw, batch, engine, operator="qkv_proj"):

@@ -258,7 +258,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     if load.value is not None:
         settings["load_value"] = _plain(load.value)
     where = s.platform.name if s.platform is not None else s.hw.name
-    return Served(s.model.name, where, e.name, settings, m, s.realism)
+    return Served(s.model.name, where, s.realism.engine_label, settings, m, s.realism)
 
 
 def _plain(value):
