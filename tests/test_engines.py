@@ -139,6 +139,11 @@ def test_an_eager_variant_of_a_profile_by_name():
     assert r.realism.key() != host.realism.key() and "sglang+eager:" in r.realism.describe()
     served = genmodel.serve("llama-3.1-8b", "h100-sxm", engine="sglang+eager", concurrency=2)
     assert served.engine == "sglang+eager"
+    # its bands: the engine's, widened 1.25x about their middle in log error (few held-out rows ran without graphs)
+    lo, hi = r.metrics["tpot_s_low"], r.metrics["tpot_s_high"]
+    base_lo, base_hi = host.metrics["tpot_s_low"] / host.tpot_s, host.metrics["tpot_s_high"] / host.tpot_s
+    assert np.log(hi / lo) == pytest.approx(1.25 * np.log(base_hi / base_lo), rel=1e-9)
+    assert "graphs off (sglang+eager): widened 1.25x" in r.to_dict()["bands"]["decode"]["basis"]
 
 
 def _decode_flops(toy_model, toy_hw, batch, engine, operator="qkv_proj"):
@@ -281,6 +286,9 @@ def test_a_validation_rows_graph_flags_pick_the_engines_graph_steps():
     capped = _engine_as_run("sglang", "launch_server --cuda-graph-max-bs 8")
     assert capped.decode_batch_buckets == [1, 2, 4, 8] and capped.graph_steps == "decode"
     assert _engine_as_run("sglang", "launch_server --cuda-graph-max-bs 12").decode_batch_buckets == [1, 2, 4, 8, 12]
+    # above the profile's largest size (256, in steps of 8) the list goes on in its last step: 264, 272, ... 512
+    wide = _engine_as_run("sglang", "launch_server --cuda-graph-max-bs 512").decode_batch_buckets
+    assert wide[-34:] == list(range(248, 513, 8)) and len(wide) == len(set(wide))
     # an engine with no eager figure is left as it is (nothing to time the eager steps with)
     assert _engine_as_run("trtllm", "trtllm-serve --enforce-eager") == "trtllm"
 

@@ -673,7 +673,8 @@ RATE_BANDS = {"prefill": ("prefill_tokens_per_s",),
 def phase_bands(s: Setup) -> dict[str, Band]:
     """The 80% bands of this estimate's prefill and decode figures (genmodel.engine.uncertainty)."""
     calibrated = s.realism.origin != "defaults"
-    return {phase: band(s.hw.kind, s.engine.name, phase, calibrated) for phase in ("prefill", "decode")}
+    return {phase: band(s.hw.kind, s.engine.name, phase, calibrated, eager=s.realism.eager)
+            for phase in ("prefill", "decode")}
 
 
 def _band_sources(wanted: frozenset[str]) -> frozenset[str]:

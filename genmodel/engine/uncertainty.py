@@ -15,7 +15,9 @@ then the phase over all kinds); a cell with fewer than ``MIN_CELL`` held-out row
 ``MIN_SOURCES`` hold-out groups, borrows its parent's band widened by ``WIDEN`` about its centre, and the band's
 ``basis`` says so. (Rows of one source share its harness, engine build and conventions: a cell drawn from one or
 two sources holds their scatter about their own offset, not how far a new source lands, which is what a band of a
-held-out prediction must cover.) Estimates made with the kind and engine
+held-out prediction must cover.) An engine run without captured graphs (``band(..., eager=True)``: a profile's
+``+eager`` variant) gets its engine's band widened by ``WIDEN`` about its middle, saying so: few held-out rows ran
+so. Estimates made with the kind and engine
 defaults (``calibrated=False``) use the bands of the uncalibrated predictions. Memory fit: the space left for the
 KV cache matched vLLM's start-up figures to within ``MEMORY_BAND_BYTES`` in nine published cases
 (tests/test_memory.py), so the largest batch is also given at that much less and more memory.
@@ -153,11 +155,20 @@ def _stored() -> dict:
         return {}
 
 
-def band(kind: str, engine: str, phase: str, calibrated: bool = True, served: bool = False) -> Band:
+def band(kind: str, engine: str, phase: str, calibrated: bool = True, served: bool = False,
+         eager: bool = False) -> Band:
     """The stored 80% band for an estimate of this kind, engine and phase (see the module docstring); ``served``:
-    the band of the served-traffic model's figures (cells from the served rows alone)."""
+    the band of the served-traffic model's figures (cells from the served rows alone); ``eager``: the engine runs
+    without captured graphs (its ``+eager`` variant), for which the engine's cell, measured mostly with graphs, is
+    widened ``WIDEN`` about its middle and says so."""
     data = _stored()
     if served:
         data = data.get("served", {})
     cells = data.get("calibrated" if calibrated else "defaults", {})
-    return lookup(cells, kind, engine, phase)
+    found = lookup(cells, kind, engine, phase)
+    if not eager or found is NO_BAND:
+        return found
+    middle = (found.low + found.high) / 2
+    return Band(middle - WIDEN * (middle - found.low), middle + WIDEN * (found.high - middle), found.n,
+                f"{found.basis}; graphs off ({engine}+eager): widened {WIDEN}x, as the band's rows ran mostly with "
+                "graphs and the host time per eager kernel varies about 2x across versions and hosts (formulas.md 5.2)")

@@ -288,8 +288,8 @@ def _band_edges(targets, kind: str, realism) -> tuple[dict[str, dict], str]:
     from genmodel.engine.uncertainty import band
 
     fitted = realism.origin != "defaults"
-    bands = {"ttft": band(kind, realism.engine, "prefill", fitted),
-             "tpot": band(kind, realism.engine, "decode", fitted)}
+    bands = {"ttft": band(kind, realism.engine, "prefill", fitted, eager=realism.eager),
+             "tpot": band(kind, realism.engine, "decode", fitted, eager=realism.eager)}
     edges = {edge: {k: None if v is None else v * np.exp(getattr(bands[k], side)) for k, v in targets.items()}
              for edge, side in (("low", "high"), ("high", "low"))}
     return edges, f"TTFT: {bands['ttft'].basis}; TPOT: {bands['tpot'].basis}"

@@ -93,7 +93,7 @@ def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndar
     from genmodel.engine.uncertainty import band
 
     fitted = s.realism.origin != "defaults"
-    bands = {p: band(s.hw.kind, engine, p, fitted, served=True) for p in ("prefill", "decode")}
+    bands = {p: band(s.hw.kind, engine, p, fitted, served=True, eager=s.realism.eager) for p in ("prefill", "decode")}
     out = {}
     for key, value in m.items():
         if key.endswith("_s") and key.startswith(("ttft_", "tpot_", "itl_", "e2e_")):

@@ -380,7 +380,7 @@ def _engine_with(name: str, ubatch: int | None, no_flash: bool, seqs: int | None
             update["graph_steps"] = graphs
         buckets = spec.decode_batch_buckets
         if graph_max is not None and graph_max > 0 and buckets and graph_max != max(buckets):
-            update["decode_batch_buckets"] = sorted({b for b in buckets if b < graph_max} | {graph_max})
+            update["decode_batch_buckets"] = _graph_sizes_up_to(sorted(buckets), graph_max)
     if ubatch is not None and spec.prompt_ubatch_tokens is not None and ubatch != spec.prompt_ubatch_tokens:
         update["prompt_ubatch_tokens"] = ubatch
     if no_flash and spec.flash_attention:
@@ -396,6 +396,17 @@ def _engine_with(name: str, ubatch: int | None, no_flash: bool, seqs: int | None
 
 
 _AS_RUN = IdentityCache(64)
+
+
+def _graph_sizes_up_to(sizes: list[int], largest: int) -> list[int]:
+    """The captured batch sizes with the largest set to ``largest``: the profile's sizes below it, continued past the
+    profile's last size at its last step (SGLang's list goes on in steps of 8 or 16 up to cuda_graph_max_bs; the
+    last step is the assumption), and ``largest`` itself."""
+    below = {b for b in sizes if b < largest}
+    if largest > sizes[-1]:
+        step = sizes[-1] - sizes[-2] if len(sizes) > 1 else sizes[-1]
+        below |= set(range(sizes[-1], largest, max(step, 1)))
+    return sorted(below | {largest})
 
 
 _RATE = re.compile(r"request rate ([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*/\s*s\b")
