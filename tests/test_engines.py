@@ -120,6 +120,40 @@ def test_decode_steps_run_eagerly_without_graphs_and_above_the_largest_captured_
     assert np.allclose(many.tpot_s, expected, rtol=1e-9)
 
 
+def test_sglang_picks_its_largest_decode_graph_by_device_memory_and_tp():
+    # SGLang's server arguments (python/sglang/srt/server_args.py): cuda_graph_max_bs 24 (TP < 4) or 80 below 35 GiB,
+    # 32 or 160 below 60 GiB, 256 or 512 below 160 GiB, 512 above
+    from genmodel.engine.step import graph_max_seqs
+
+    sglang = genmodel.get_engine("sglang")
+    cases = {("l4", 1): 24, ("l4", 4): 80, ("a100-40gb-sxm", 2): 32, ("a100-40gb-sxm", 8): 160,
+             ("h100-sxm", 1): 256, ("h100-sxm", 4): 512, ("h200-sxm", 2): 256, ("b200", 1): 512}
+    for (device, tp), largest in cases.items():
+        assert graph_max_seqs(sglang, genmodel.get_hardware(device), tp) == largest, (device, tp)
+    by_tp = graph_max_seqs(sglang, genmodel.get_hardware("h100-sxm"), np.array([1, 2, 4, 8]))
+    assert list(by_tp) == [256, 256, 512, 512]
+    # vLLM captures the same sizes everywhere (up to 512)
+    assert graph_max_seqs(genmodel.get_engine("vllm"), genmodel.get_hardware("l4"), 1) == 512
+    # on one H100 a Llama-3.2-1B decode batch of 300 (about 4 ms of device time) has no graph: its 147 kernels
+    # (16 layers x 9 + 3) at 65 us, 9.6 ms, bind it, and its linear layers run unpadded (300, not the 304 of the
+    # list); Llama-3.1-70B on eight (TP 8) replays the 304-sequence graph
+    kw = dict(batch=300, input_tokens=128, output_tokens=32)
+    one = genmodel.estimate("llama-3.2-1b", "h100-sxm", engine="sglang", **kw)
+    rows = {r.operator: r.flops for r in one.breakdown("decode").rows()}
+    vendor = genmodel.estimate("llama-3.2-1b", "h100-sxm", engine="vendor", **kw)
+    assert one.tpot_s == pytest.approx(147 * 65e-6 + float(one.realism.step_overhead_s)
+                                       + 300 * float(one.realism.step_overhead_per_sequence_s), rel=1e-6)
+    assert rows["qkv_proj"] == pytest.approx(next(r.flops for r in vendor.breakdown("decode").rows()
+                                                  if r.operator == "qkv_proj"))
+    assert "eager launches" in rows and one.metrics["bound"] == "overhead"
+    eight = genmodel.estimate("llama-3.1-70b", "h100-sxm", tp=8, engine="sglang", **kw)
+    assert "eager launches" not in {r.operator for r in eight.breakdown("decode").rows()}
+    padded = {r.operator: r.flops for r in eight.breakdown("decode").rows()}["qkv_proj"]
+    plain = {r.operator: r.flops for r in genmodel.estimate("llama-3.1-70b", "h100-sxm", tp=8, engine="vendor",
+                                                             **kw).breakdown("decode").rows()}["qkv_proj"]
+    assert padded == pytest.approx(plain * 304 / 300)
+
+
 def test_an_eager_variant_of_a_profile_by_name():
     eager = genmodel.get_engine("sglang+eager")
     base = genmodel.get_engine("sglang")
@@ -285,10 +319,11 @@ def test_a_validation_rows_graph_flags_pick_the_engines_graph_steps():
     assert _engine_as_run("sglang", "launch_server --enable-piecewise-cuda-graph").graph_steps == "all"
     capped = _engine_as_run("sglang", "launch_server --cuda-graph-max-bs 8")
     assert capped.decode_batch_buckets == [1, 2, 4, 8] and capped.graph_steps == "decode"
-    assert _engine_as_run("sglang", "launch_server --cuda-graph-max-bs 12").decode_batch_buckets == [1, 2, 4, 8, 12]
-    # above the profile's largest size (256, in steps of 8) the list goes on in its last step: 264, 272, ... 512
-    wide = _engine_as_run("sglang", "launch_server --cuda-graph-max-bs 512").decode_batch_buckets
-    assert wide[-34:] == list(range(248, 513, 8)) and len(wide) == len(set(wide))
+    assert capped.decode_graph_limits == []  # the stated size, not the engine's own pick by device and TP
+    assert _engine_as_run("sglang", "launch_server --cuda-graph-max-bs 10").decode_batch_buckets == [1, 2, 4, 8, 10]
+    # above the profile's largest size (512, in steps of 16 before it) the list goes on in its last step
+    wide = _engine_as_run("sglang", "launch_server --cuda-graph-max-bs 560").decode_batch_buckets
+    assert wide[-4:] == [512, 528, 544, 560] and len(wide) == len(set(wide))
     # an engine with no eager figure is left as it is (nothing to time the eager steps with)
     assert _engine_as_run("trtllm", "trtllm-serve --enforce-eager") == "trtllm"
 

@@ -155,8 +155,11 @@ class Stepper:
         eager = self.eager_launch_s > 0
         self.eager_prompts = eager and e.graph_steps != "all"
         self.eager_decode = eager and e.graph_steps == "none"
-        self.graph_max_seqs = float(max(e.decode_batch_buckets)) if (
-            eager and not self.eager_decode and e.decode_batch_buckets) else float("inf")
+        # the decode graphs: their batch sizes (none where graphs are off) and the largest captured one here
+        buckets = e.decode_batch_buckets if e.decode_batch_buckets and e.graph_steps != "none" else None
+        self.decode_buckets = tuple(buckets) if buckets else None
+        self.graph_max_seqs = graph_max_seqs(e, hw, par.tp) if buckets else float("inf")
+        self.graph_cut = bool(buckets) and any_true(np.asarray(self.graph_max_seqs) < max(buckets))
         self.net: Network | None = None
         if any_true(par.devices > 1):
             domain = setup.platform.domain_size_with(hw) if setup.platform else None
@@ -209,8 +212,10 @@ class Stepper:
         replica = m_seqs * groups
         replica = bucketed(replica, e.batch_buckets, e.batch_bucket_step)
         linear = replica
-        if phase == "decode" and e.decode_batch_buckets:
-            linear = _captured(tuple(e.decode_batch_buckets), replica)
+        if phase == "decode" and self.decode_buckets:
+            linear = _captured(self.decode_buckets, replica)
+            if self.graph_cut:  # above the largest graph captured here the step runs unpadded
+                linear = np.where(replica > self.graph_max_seqs, replica, linear)
         return replica / groups, linear / groups
 
     def step(self, phase: str, seqs, new_tokens, contexts=None, chunk: Chunk | None = None,
@@ -443,14 +448,15 @@ class Stepper:
         if phase == "prefill" and not self.eager_prompts:
             return None
         if phase != "prefill" and not self.eager_decode:
-            if self.graph_max_seqs == float("inf") and not self.eager_prompts:
+            if self.decode_buckets is None and not self.eager_prompts:  # (no largest graph: every batch has one)
                 return None
             if not any_true(self._eager_decode_steps(g)):
                 return 0.0
         return np.asarray(table.kernels, dtype=float)
 
 
-_WHOLE = frozenset({"s", "inv_bw", "placement", "net", "physics"})  # attributes ``Stepper.part`` does not cut as such
+# attributes ``Stepper.part`` does not cut as such
+_WHOLE = frozenset({"s", "inv_bw", "placement", "net", "physics", "decode_buckets"})
 
 
 @dataclass
@@ -478,6 +484,22 @@ def _dequantizing_rows(kinds: tuple[str, ...], names: tuple[str, ...]) -> np.nda
     rows = np.array([k == "gemm" and n != "lm_head" for k, n in zip(kinds, names, strict=True)])
     rows.flags.writeable = False
     return rows
+
+
+def graph_max_seqs(engine, hw, tp):
+    """The largest decode batch ``engine`` captures a graph for on ``hw`` at tensor parallelism ``tp`` (a number, or
+    an array over configurations): the first of its ``decode_graph_limits`` that applies to the device's memory and
+    ``tp`` (at most its largest bucket), else its largest bucket."""
+    largest = float(max(engine.decode_batch_buckets))
+    if not engine.decode_graph_limits:
+        return largest
+    memory = hw.memory_capacity_bytes
+    tp = np.asarray(tp, dtype=float)
+    out = np.full(tp.shape, largest)
+    for rule in reversed(engine.decode_graph_limits):  # the first rule that applies is written last
+        if rule.memory_below_bytes is None or memory < rule.memory_below_bytes:
+            out = np.where(tp >= rule.tp_at_least, min(float(rule.max_seqs), largest), out)
+    return out if out.ndim else float(out)
 
 
 @functools.lru_cache(maxsize=64)

@@ -15,7 +15,8 @@ to the hardware's physics on every step:
   ``--enforce-eager``, SGLang ``--disable-cuda-graph``) and the host's time per kernel of a step it runs eagerly
   (``eager_launch_s``): the device cannot finish such a step before the host has issued its kernels, so the step
   lasts at least kernels x ``eager_launch_s`` (``genmodel.engine.step``); a decode step with more sequences than
-  the largest captured batch (``decode_batch_buckets``) runs eagerly too. ``eager_variant`` gives a profile's copy
+  the largest captured batch (``decode_batch_buckets``, cut at the first of ``decode_graph_limits`` that applies:
+  SGLang picks it by device memory and TP) runs eagerly too, unpadded. ``eager_variant`` gives a profile's copy
   with graphs off (the name ``NAME+eager``, ``genmodel.data.registry.get_engine``);
 * shapes it pads to: the decode batch sizes it captures graphs for (vLLM, SGLang: a step with 3 sequences runs the
   4-sequence graph), and for compiled stacks prompt and batch buckets, whose padded shape is what the device
@@ -61,13 +62,23 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
-from genmodel.specs.quantities import FrozenSpec, Seconds
+from genmodel.specs.quantities import Bytes, FrozenSpec, Seconds
 
 Fraction = float
 # vLLM served over HTTP against the same engine in process, Llama-3.3-70B, batch 32, 128-token prompts: mean TTFT
 # 231 ms offline, 235 ms online, "+4 ms ... from HTTP server + ZMQ latency" (tenstorrent/tt-inference-server issue
 # 190, 2025-05-08). The one such measurement found; engines without their own take it.
 REQUEST_LATENCY_S = 4e-3
+
+
+class GraphLimit(FrozenSpec):
+    """One rule of how an engine picks its largest captured decode batch: ``max_seqs`` on a device with less memory
+    than ``memory_below_bytes`` (none: any) at tensor parallelism of at least ``tp_at_least``."""
+
+    max_seqs: int = Field(ge=1, description="The largest decode batch captured under this rule.")
+    memory_below_bytes: Bytes | None = Field(
+        None, description="The rule applies to devices with less memory than this (none: any device).")
+    tp_at_least: int = Field(1, ge=1, description="The rule applies at this tensor parallelism or more.")
 
 
 class EngineSpec(FrozenSpec):
@@ -94,6 +105,10 @@ class EngineSpec(FrozenSpec):
     decode_batch_buckets: list[int] | None = Field(
         None, description="Batch sizes the engine captures decode graphs for; a step pads up to the next one "
         "(none: no padding).")
+    decode_graph_limits: list[GraphLimit] = Field(
+        default_factory=list, description="How the engine picks its largest captured decode batch by device memory "
+        "and tensor parallelism (SGLang's cuda_graph_max_bs): the first rule that applies wins; the captured sizes "
+        "are decode_batch_buckets up to it, and a larger decode batch has no graph. Empty: every bucket.")
     prompt_buckets: Literal["none", "pow2", "step"] = Field(
         "none", description="'pow2': prompts are padded to the next power of two (XLA-compiled engines); 'step': to "
         "the next power of two up to prompt_bucket_step, above it to the next multiple of it (Gaudi's bucketing).")

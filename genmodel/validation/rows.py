@@ -379,8 +379,10 @@ def _engine_with(name: str, ubatch: int | None, no_flash: bool, seqs: int | None
         if graphs is not None and graphs != spec.graph_steps:
             update["graph_steps"] = graphs
         buckets = spec.decode_batch_buckets
-        if graph_max is not None and graph_max > 0 and buckets and graph_max != max(buckets):
+        if graph_max is not None and graph_max > 0 and buckets and (
+                graph_max != max(buckets) or spec.decode_graph_limits):
             update["decode_batch_buckets"] = _graph_sizes_up_to(sorted(buckets), graph_max)
+            update["decode_graph_limits"] = []  # (the size stated, not the engine's own choice)
     if ubatch is not None and spec.prompt_ubatch_tokens is not None and ubatch != spec.prompt_ubatch_tokens:
         update["prompt_ubatch_tokens"] = ubatch
     if no_flash and spec.flash_attention:
