@@ -280,7 +280,7 @@ def eager_variant(spec: EngineSpec) -> EngineSpec:
     """``spec`` with graphs off (``graph_steps`` 'none'; the same name, so its fitted step costs and band cells
     stay the engine's, and ' (eager)' after its display name); ``spec`` itself where it is one already. A profile
     without an eager figure raises ``ConfigurationError`` naming those that have one."""
-    if spec.graph_steps == "none":
+    if spec.graphs_off:
         return spec
     if not spec.eager_launch_s > 0:
         have = sorted(n for n, e in database("engine").entries.items() if e.eager_launch_s > 0)  # type: ignore

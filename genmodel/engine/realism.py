@@ -273,7 +273,7 @@ def _resolve_realism(hw: HardwareSpec, override: Efficiency | None, calibrated: 
             basis += f" ({override.source})"
     source = f"{basis}. Kind defaults: {base.source}. Engine {spec.name}: {spec.source}"
     return Realism(**values, origin=origin, basis=basis, source=source, engine=spec.name,
-                   eager=spec.graph_steps == "none" and spec.eager_launch_s > 0,
+                   eager=spec.graphs_off,
                    calibration_family=cal.family if cal and "calibrated" in kinds else None,
                    calibration_date=cal.date if cal and "calibrated" in kinds else None,
                    calibration_rows=tuple(cal.rows) if cal and "calibrated" in kinds else (),

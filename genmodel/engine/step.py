@@ -152,9 +152,8 @@ class Stepper:
         # steps whose batch is above the largest captured one
         e = setup.engine
         self.eager_launch_s = float(e.eager_launch_s)
-        eager = self.eager_launch_s > 0
-        self.eager_prompts = eager and e.graph_steps != "all"
-        self.eager_decode = eager and e.graph_steps == "none"
+        self.eager_prompts = self.eager_launch_s > 0 and e.graph_steps != "all"
+        self.eager_decode = e.graphs_off
         # the decode graphs: their batch sizes (none where graphs are off) and the largest captured one here
         buckets = e.decode_batch_buckets if e.decode_batch_buckets and e.graph_steps != "none" else None
         self.decode_buckets = tuple(buckets) if buckets else None

@@ -137,11 +137,15 @@ def lookup(cells: dict[str, dict], kind: str, engine: str, phase: str) -> Band:
         rows = f"{cell['n']} held-out rows from {cell['sources']} sources"
         if depth == 0:
             return Band(cell["low"], cell["high"], cell["n"], f"{label}: {rows}")
-        centre = cell["median"]
-        return Band(centre - WIDEN * (centre - cell["low"]), centre + WIDEN * (cell["high"] - centre), cell["n"],
+        return Band(*_widened(cell["low"], cell["high"], cell["median"]), cell["n"],
                     f"too few held-out rows or sources for {kind} / {engine} / {phase}: the band of {label} "
                     f"({rows}) widened {WIDEN}x")
     return NO_BAND
+
+
+def _widened(low: float, high: float, centre: float) -> tuple[float, float]:
+    """The band edges ``low``, ``high`` moved ``WIDEN`` times as far from ``centre``."""
+    return centre - WIDEN * (centre - low), centre + WIDEN * (high - centre)
 
 
 @functools.cache
@@ -168,7 +172,6 @@ def band(kind: str, engine: str, phase: str, calibrated: bool = True, served: bo
     found = lookup(cells, kind, engine, phase)
     if not eager or found is NO_BAND:
         return found
-    middle = (found.low + found.high) / 2
-    return Band(middle - WIDEN * (middle - found.low), middle + WIDEN * (found.high - middle), found.n,
+    return Band(*_widened(found.low, found.high, (found.low + found.high) / 2), found.n,
                 f"{found.basis}; graphs off ({engine}+eager): widened {WIDEN}x, as the band's rows ran mostly with "
                 "graphs and the host time per eager kernel varies about 2x across versions and hosts (formulas.md 5.2)")

@@ -181,6 +181,12 @@ class EngineSpec(FrozenSpec):
     source: str = Field(min_length=1, description="Where the figures come from.")
     notes: str | None = Field(None, description="Versions the figures describe, caveats.")
 
+    @property
+    def graphs_off(self) -> bool:
+        """Every step is eager: no step replays a captured graph (``graph_steps`` 'none') and the profile has a host
+        time per eager kernel to time them by (a profile's ``NAME+eager`` variant)."""
+        return self.graph_steps == "none" and self.eager_launch_s > 0
+
     def batch_tokens_on(self, device: str) -> int:
         """The token budget of one step on ``device`` (a hardware name): its own entry, else ``max_batch_tokens``."""
         return self.max_batch_tokens_on.get(device, self.max_batch_tokens)
