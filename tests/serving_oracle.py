@@ -29,23 +29,30 @@ class _Req:
 
 def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget: int, chunk: int, max_seqs: int,
              requests: int = 6000, seed: int = 1, input_cv: float = 0.0, arrival_shape: float = 1.0,
-             concurrency: int | None = None, separate: bool = False) -> dict[str, np.ndarray]:
-    """Per-request TTFT, TPOT, end-to-end latency and inter-token gaps of a simulated run (warm-up dropped).
-    ``separate``: prefill steps run apart from decode steps and come first (SGLang's default scheduler): a step
-    carries prompt chunks only, and decodes run only when no prompt work can be scheduled."""
+             concurrency: int | None = None, separate: bool = False, warmup: int | None = None,
+             output_cv: float = 0.0) -> dict[str, np.ndarray]:
+    """Per-request TTFT, TPOT, end-to-end latency and inter-token gaps of a simulated run (the first ``warmup``
+    requests dropped, a tenth of them by default; 0 keeps the whole run from an idle engine). ``separate``: prefill
+    steps run apart from decode steps and come first (SGLang's default scheduler): a step carries prompt chunks only,
+    and decodes run only when no prompt work can be scheduled. ``input_cv`` / ``output_cv``: log-normal lengths."""
     rng = np.random.default_rng(seed)
     if input_cv > 0:
         sigma = np.sqrt(np.log1p(input_cv**2))
         prompts = np.maximum(1, np.round(rng.lognormal(np.log(input_tokens) - sigma**2 / 2, sigma, requests)))
     else:
         prompts = np.full(requests, input_tokens)
+    if output_cv > 0:
+        sigma = np.sqrt(np.log1p(output_cv**2))
+        outputs = np.maximum(1, np.round(rng.lognormal(np.log(output_tokens) - sigma**2 / 2, sigma, requests)))
+    else:
+        outputs = np.full(requests, output_tokens)
     if concurrency is None:
         gaps = rng.gamma(arrival_shape, 1.0 / (rate * arrival_shape), requests)
         arrivals = np.cumsum(gaps)
     else:
         arrivals = np.full(requests, np.inf)
         arrivals[:concurrency] = 0.0
-    reqs = [_Req(float(a), int(p), output_tokens, gaps=[]) for a, p in zip(arrivals, prompts, strict=True)]
+    reqs = [_Req(float(a), int(p), int(o), gaps=[]) for a, p, o in zip(arrivals, prompts, outputs, strict=True)]
     waiting: deque[_Req] = deque()
     running: list[_Req] = []
     nxt, now, finished = 0, 0.0, []
@@ -90,10 +97,10 @@ def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget
             if concurrency is not None and released < requests:
                 reqs[released].arrival = now
                 released += 1
-    kept = [r for r in finished if r.arrival >= 0][requests // 10:]  # drop the warm-up
+    kept = [r for r in finished if r.arrival >= 0][requests // 10 if warmup is None else warmup:]
     ttft = np.array([r.first - r.arrival for r in kept])
     e2e = np.array([r.last - r.arrival for r in kept])
-    tpot = (e2e - ttft) / max(output_tokens - 1, 1)
+    tpot = (e2e - ttft) / np.maximum(np.array([r.output for r in kept]) - 1, 1)
     span = max(r.last for r in kept) - min(r.arrival for r in kept)
     return {"ttft": ttft, "e2e": e2e, "tpot": tpot, "itl": np.concatenate([r.gaps for r in kept]),
             "throughput": np.asarray(len(kept) / span)}

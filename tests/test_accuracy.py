@@ -157,19 +157,22 @@ def test_independent_rows_gathered_after_the_fit():
     prefill 47.5%. Seventh round (fourteenth session, blind with item 31): 48 rows, 31 expressible, all decode-class:
     14.3%; all seven decode 31.5% (513), prefill 47.5% (263). Eighth round (fifteenth session, blind with the same
     release): 116 rows, 104 expressible: decode 19.2% (71), prefill 15.7% (33), 61.5% within 25%, 82.7% in their
-    bands; all eight decode 30.0% (584), prefill 43.4% (296)."""
+    bands; all eight decode 30.0% (584), prefill 43.4% (296). Then finite runs (docs/serving.md section 2c, after the
+    eighth round was predicted): eleven rate runs past saturation become expressible: the third round's prefill
+    50.0% (64) -> 54.8% (72: its RTX 4090 runs at 16-32 requests/s, whose saturation the model puts below the
+    rate), round eight decode 19.2% (74), prefill 16.6% (36); all eight decode 29.9% (587), prefill 44.2% (307)."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
-    assert decode["n"] == 584 and prefill["n"] == 296
+    assert decode["n"] == 587 and prefill["n"] == 307
     assert 25.0 <= decode["median_abs_error_pct"] <= 35.0
     assert 38.0 <= prefill["median_abs_error_pct"] <= 50.0
     scored = v.scored(table)
     eighth = np.array([str(i).startswith(EIGHTH_ROUND_IDS) for i in scored["id"]])
     assert sum(str(i).startswith(EIGHTH_ROUND_IDS) for i in table["id"]) == 116
     round8 = v.summarize(scored[eighth])
-    assert round8["phase:decode"]["n"] == 71 and round8["phase:prefill"]["n"] == 33
+    assert round8["phase:decode"]["n"] == 74 and round8["phase:prefill"]["n"] == 36
     assert 14.0 <= round8["phase:decode"]["median_abs_error_pct"] <= 25.0
     assert 10.0 <= round8["phase:prefill"]["median_abs_error_pct"] <= 22.0
     # the splitwise TPOTs at TP 4 and 8: a step that does not shrink with TP (host-bound), predicted 40-65% fast
@@ -200,7 +203,7 @@ def test_independent_rows_gathered_after_the_fit():
     assert later["phase:decode"]["n"] == 64 and later["phase:prefill"]["n"] == 33
     assert 15.0 <= later["phase:decode"]["median_abs_error_pct"] <= 27.0
     assert 60.0 <= later["phase:prefill"]["median_abs_error_pct"] <= 80.0
-    assert last["phase:decode"]["n"] == 76 and last["phase:prefill"]["n"] == 64
+    assert last["phase:decode"]["n"] == 76 and last["phase:prefill"]["n"] == 72  # 64 before finite runs
     assert 50.0 <= last["phase:decode"]["median_abs_error_pct"] <= 70.0  # 71.8% before item 31 (eager runs)
     assert 45.0 <= last["phase:prefill"]["median_abs_error_pct"] <= 65.0
     assert moe["phase:decode"]["n"] == 58 and moe["phase:prefill"]["n"] == 58

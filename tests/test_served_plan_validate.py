@@ -105,7 +105,8 @@ def test_served_plan_cli_prints_the_ranking():
     ("request rate inf", {"request_rate": "max"}),
     ("request rate inf, 5000 prompts", {"offline": 5000}),  # all sent at once, no cap: they queue
     ("request rate inf, 1000 prompts (no max concurrency)", {"offline": 1000}),
-    ("request rate 4/s (Poisson), 1200 prompts", {"request_rate": 4.0}),
+    ("request rate 4/s (Poisson), 1200 prompts", {"request_rate": 4.0, "num_requests": 1200}),  # a run of 1200
+    ("request rate 10/s, 300 prompts", {"request_rate": 10.0, "num_requests": 300}),
     ("request rate 0.5/s", {"request_rate": 0.5}),
     ("max_num_seqs 1500, 2000 prompts (offline, all queued)", {"offline": 2000, "max_seqs": 1500}),
 ])

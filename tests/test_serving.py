@@ -15,7 +15,7 @@ from genmodel.interfaces.cli import main
 from genmodel.serving.queueing import LogNormal, Wait, erlang_c, kingman_wait, quantile_of_sum
 from genmodel.serving.serve import serve
 from genmodel.serving.speculative import acceptance_from_length, tokens_per_step
-from genmodel.serving.steady import Load, Requests, Scheduler, solve
+from genmodel.serving.steady import Load, Requests, Scheduler, finite_run_quantile, finite_run_wait, solve
 from tests.serving_oracle import simulate
 
 # ---- queueing formulas against textbook values ---------------------------------------------------------------
@@ -217,6 +217,89 @@ def test_a_closed_loop_past_the_running_cap_agrees_with_the_simulation():
                        concurrency=clients)
         assert float(m["request_rate_per_s"]) == pytest.approx(float(sim["throughput"]), rel=0.05)
         assert float(m["ttft_mean_s"]) == pytest.approx(sim["ttft"].mean(), rel=0.05)
+
+
+# ---- a finite run (a benchmark's --num-prompts), docs/serving.md section 2c -------------------------------------
+
+
+def test_finite_run_wait_by_hand():
+    # N = 100 requests at 20/s to a replica completing 10/s with 16 running: delta = 1/10 - 1/20 = 0.05 s
+    delta, fluid, crit = finite_run_wait(100.0, 10.0, 16.0, 20.0, 1.0, 0.0)
+    assert float(delta) == pytest.approx(0.05)
+    # one output length: cohorts of 16; m = 6 whole cohorts, rem = 4: sum of floor((i - 1) / 16) over i = 1..100
+    # = 16 (0 + 1 + ... + 5) + 4 x 6 = 264, so the mean wait is 0.05 x 16 x 264 / 100 = 2.112 s
+    assert float(fluid) == pytest.approx(2.112)
+    # fluctuations: n = 84 can queue, (2/3) sqrt(2 x 84 / pi) / 10 = 0.48752 s
+    assert float(crit) == pytest.approx(2 / 3 * np.sqrt(168 / np.pi) / 10)
+    # spread outputs (cv 1): request i waits (i - 16) x 0.05: mean 0.05 x 84^2 / 200 = 1.764 s
+    assert float(finite_run_wait(100.0, 10.0, 16.0, 20.0, 1.0, 0.0, 1.0)[1]) == pytest.approx(1.764)
+    # the 90th request: 16 x floor(89 / 16) = 80 cohort places -> 4.0 s; spread: (90 - 16) x 0.05 = 3.7 s
+    assert float(finite_run_quantile(0.05, 100.0, 16.0, 0.9)) == pytest.approx(4.0)
+    assert float(finite_run_quantile(0.05, 100.0, 16.0, 0.9, 1.0)) == pytest.approx(3.7)
+    # below saturation no fluid queue; a run shorter than the running cap never queues
+    assert finite_run_wait(100.0, 10.0, 16.0, 5.0, 1.0, 0.0)[:2] == (0.0, 0.0)
+    assert float(finite_run_wait(10.0, 10.0, 16.0, 20.0, 1.0, 0.0)[1]) == 0.0
+
+
+@pytest.mark.parametrize("cap, load, requests, output_cv", [(16, 1.5, 300, 0.0), (16, 3.0, 1000, 0.0),
+                                                            (64, 1.5, 1000, 0.0), (64, 3.0, 1000, 0.0),
+                                                            (16, 1.5, 1000, 1.0), (64, 3.0, 1000, 0.5)])
+def test_a_finite_run_past_saturation_agrees_with_the_simulation(cap, load, requests, output_cv):
+    # a run of N requests from an idle engine at load x its saturation rate (the steady state has no finite TTFT);
+    # the simulation keeps every request (no warm-up dropped), four seeds
+    I, O, T = 512, 64, 2048
+    req = Requests(np.asarray(float(I)), np.asarray(float(O)), output_cv=output_cv)
+    sched = Scheduler(T, T, float(cap), np.asarray(1e12), 1.0)
+    top = float(solve(_step, req, sched, Load("rate", 1.0)).metrics["max_request_rate_per_s"])
+    m = solve(_step, req, sched, Load("rate", load * top, requests=float(requests))).metrics
+    assert np.isinf(solve(_step, req, sched, Load("rate", load * top)).metrics["ttft_mean_s"])
+    sims = [simulate(_step, load * top, I, O, budget=T, chunk=T, max_seqs=cap, requests=requests, seed=seed,
+                     warmup=0, output_cv=output_cv) for seed in range(4)]
+    mean = np.mean([s["ttft"].mean() for s in sims])
+    p90 = np.mean([np.percentile(s["ttft"], 90) for s in sims])
+    assert float(m["ttft_mean_s"]) == pytest.approx(mean, rel=0.15)
+    assert float(m["ttft_p90_s"]) == pytest.approx(p90, rel=0.15)
+    assert float(m["request_rate_per_s"]) == pytest.approx(np.mean([float(s["throughput"]) for s in sims]),
+                                                           rel=0.08)
+    assert not bool(m["stable"])
+
+
+def test_a_long_run_at_saturation_is_near_the_simulation_and_a_light_one_is_the_steady_state():
+    I, O, T = 512, 64, 2048
+    req = Requests(np.asarray(float(I)), np.asarray(float(O)))
+    for cap in (16, 64):
+        sched = Scheduler(T, T, float(cap), np.asarray(1e12), 1.0)
+        top = float(solve(_step, req, sched, Load("rate", 1.0)).metrics["max_request_rate_per_s"])
+        m = solve(_step, req, sched, Load("rate", top, requests=1000.0)).metrics
+        sims = [simulate(_step, top, I, O, budget=T, chunk=T, max_seqs=cap, requests=1000, seed=seed, warmup=0)
+                for seed in range(4)]
+        assert float(m["ttft_mean_s"]) == pytest.approx(np.mean([s["ttft"].mean() for s in sims]), rel=0.2)
+        # at half the saturation rate a run of 300 waits as the steady state does: every figure the same
+        light = solve(_step, req, sched, Load("rate", top / 2, requests=300.0)).metrics
+        steady = solve(_step, req, sched, Load("rate", top / 2)).metrics
+        for key in ("ttft_mean_s", "ttft_p50_s", "ttft_p99_s", "e2e_mean_s", "tpot_mean_s", "request_rate_per_s"):
+            assert float(light[key]) == float(steady[key]), key
+
+
+def test_finite_runs_in_arrays_match_single_calls_and_the_cli_says_so(capsys):
+    rates = np.array([2.0, 8.0, 40.0])
+    many = serve(request_rate=rates, num_requests=500)
+    assert list(np.isfinite(many.metrics["ttft_mean_s"])) == [True, True, True]
+    assert not bool(many.metrics["stable"][2])
+    for i, rate in enumerate(rates):
+        one = serve(request_rate=float(rate), num_requests=500)
+        for key in ("ttft_mean_s", "ttft_p90_s", "e2e_mean_s", "request_rate_per_s"):
+            assert float(one.metrics[key]) == pytest.approx(float(many.metrics[key][i]), rel=1e-12), key
+    assert main(["serve", "--request-rate", "40", "--num-prompts", "500"]) == 0
+    out = capsys.readouterr().out
+    assert "a run of 500 requests" in out and "the queue grows while the 500 requests arrive" in out
+    for argv in (["serve", "--concurrency", "4", "--num-prompts", "10"], ["serve", "--request-rate", "max",
+                                                                           "--num-prompts", "10"],
+                 ["serve", "--request-rate", "3", "--num-prompts", "0"]):
+        assert main(argv) == 2
+        assert "--num-prompts" in capsys.readouterr().err
+    with pytest.raises(ConfigurationError, match="num_requests"):
+        serve(offline=10, num_requests=10)
 
 
 def _waves_against_simulation(I, O, T, clients, separate):

@@ -8,7 +8,8 @@ checks its arguments once (``genmodel.engine.inputs.prepare`` plus the traffic c
 of a replica from the same operator tables and roofline as ``estimate`` (``Stepper.step`` with prompt chunks riding
 in decode steps), and solves the steady state with ``genmodel.serving.steady``. ``request_rate`` is requests/s for
 the whole deployment (dp replicas share it evenly) or ``"max"`` for the saturated steady state; ``concurrency`` is
-the clients a benchmark keeps in flight (closed loop); ``offline`` submits that many requests at once. Lengths,
+the clients a benchmark keeps in flight (closed loop); ``offline`` submits that many requests at once;
+``num_requests`` with a rate makes the run that long (finite past saturation: docs/serving.md section 2c). Lengths,
 rates and the parallel degrees may be arrays; they broadcast and nothing loops over configurations in Python.
 The result's ``metrics`` are SI arrays: ``ttft_p50_s`` ... ``e2e_p99_s``, ``tpot_mean_s``, ``tpot_p99_s``,
 ``itl_p99_s``, ``output_tokens_per_s`` (and per device), ``max_request_rate_per_s``, ``goodput_requests_per_s``
@@ -105,7 +106,8 @@ def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndar
 
 
 def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_tokens=1024, output_tokens=256, *,
-          request_rate=None, concurrency=None, offline=None, synchronized: bool = False, input_cv: float = 0.0,
+          request_rate=None, concurrency=None, offline=None, num_requests=None, synchronized: bool = False,
+          input_cv: float = 0.0,
           output_cv: float = 0.0, burstiness: float = 1.0, max_batch_tokens: int | None = None,
           chunk_tokens: int | None = None, max_seqs: int | None = None, prefix_hit: float = 0.0,
           spec_tokens: int | None = None,
@@ -134,8 +136,11 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     computes one token over it; TTFT is then the time from arrival to that first token. ``synchronized`` (with
     ``concurrency``): the clients send requests of identical lengths (a benchmark's fixed lengths, e.g. ``vllm bench
     serve --random-range-ratio 1`` with outputs that ignore EOS), so they re-send in waves (genmodel.serving.waves).
-    Bad arguments raise a ``GenmodelError`` naming the argument."""
-    load = _load(request_rate, concurrency, offline)
+    ``num_requests`` (with a ``request_rate`` in requests/s): the run is that many requests, as a benchmark's
+    prompt count, started on an idle engine: past saturation the queue grows while they arrive and the latencies are
+    the run's (genmodel.serving.steady.finite_run_wait; the steady state has none), and near it the queue's
+    fluctuations are those of a run that long. Bad arguments raise a ``GenmodelError`` naming the argument."""
+    load = _load(request_rate, concurrency, offline, num_requests)
     percentile = scalar("percentile", positive("percentile", percentile, 99.999))
     percentile = percentile / 100.0 if percentile > 1 else percentile
     input_cv = scalar("input_cv", at_least("input_cv", input_cv, 0.0, 10.0))
@@ -200,7 +205,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     stream = _stream_function(req, kv_device, bytes_per_token, groups, offload) if mode == "throughput" else None
     step = device_step if stream is None else (lambda n, p: np.maximum(device_step(n, p), stream(n)))
     dp_ = np.asarray(s.par.dp, dtype=float)
-    per_replica = Load(load.mode, None if load.value is None else np.asarray(load.value, dtype=float) / dp_)
+    per_replica = Load(load.mode, None if load.value is None else np.asarray(load.value, dtype=float) / dp_,
+                       None if load.requests is None else np.asarray(load.requests, dtype=float) / dp_)
     state = solve(step, req, sched, per_replica, PERCENTILES, targets[0], targets[1], percentile,
                   peak=mode == "throughput")
     m = dict(state.metrics)
@@ -257,6 +263,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
                 **{d: _plain(getattr(s.par, d)) for d in ("tp", "pp", "ep", "dp", "cp")}, **extra}
     if load.value is not None:
         settings["load_value"] = _plain(load.value)
+    if load.requests is not None:
+        settings["num_requests"] = _plain(load.requests)
     where = s.platform.name if s.platform is not None else s.hw.name
     return Served(s.model.name, where, s.realism.engine_label, settings, m, s.realism)
 
@@ -268,20 +276,24 @@ def _plain(value):
     return arr.item() if arr.ndim == 0 else arr.tolist()
 
 
-def _load(request_rate, concurrency, offline) -> Load:
+def _load(request_rate, concurrency, offline, num_requests=None) -> Load:
     given = [name for name, v in (("request_rate", request_rate), ("concurrency", concurrency),
                                   ("offline", offline)) if v is not None]
     if len(given) != 1:
         what = " and ".join(given) if given else "none"
         raise ConfigurationError(f"give exactly one of request_rate (requests/s or 'max'), concurrency and offline; "
                                  f"got {what}", given[-1] if given else "request_rate")
+    if num_requests is not None and (request_rate is None or isinstance(request_rate, str)):
+        raise ConfigurationError("num_requests is the length of a run at a request rate: give a request rate in "
+                                 "requests/s (an offline run submits all of its requests at once)", "num_requests")
     if isinstance(request_rate, str):
         if request_rate.strip().lower() not in ("max", "inf"):
             raise ConfigurationError(f"request_rate must be a number of requests/s or 'max', got {request_rate!r}",
                                      "request_rate")
         return Load("max")
     if request_rate is not None:
-        return Load("rate", positive("request_rate", request_rate))
+        return Load("rate", positive("request_rate", request_rate),
+                    None if num_requests is None else whole("num_requests", num_requests, 1, 2**40))
     if concurrency is not None:
         return Load("concurrency", whole("concurrency", concurrency, 1, 2**32))
     return Load("offline", whole("offline", offline, 1, 2**40))

@@ -89,10 +89,12 @@ class Requests:
 @dataclass(frozen=True)
 class Load:
     """``mode``: 'rate' (requests/s per replica, Poisson or bursty), 'concurrency' (clients kept in flight),
-    'max' (saturated steady state) or 'offline' (``value`` requests submitted at once)."""
+    'max' (saturated steady state) or 'offline' (``value`` requests submitted at once). ``requests`` (rate mode): a
+    finite run of that many requests per replica, a benchmark's prompt count (``finite_run_wait``)."""
 
     mode: str
     value: np.ndarray | float | None = None
+    requests: np.ndarray | float | None = None
 
 
 @dataclass
@@ -232,6 +234,14 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     the batch past some load (KV streamed over a host link), so the largest sustainable rate is the peak of
     lambda(x) = x / t(x) below the cap (``peak_rate``), reached at ``running_batch_at_max_rate``."""
     x_max, binding = saturation(r, s)
+    t_max = terms(x_max, r, s)
+    max_rate = x_max / _mean_step(t_max, _evaluate(step, t_max, s.mixed, tagged=False))
+    at_max = t_max.running
+    if peak:
+        best_rate, best_x = peak_rate(step, r, s, x_max)
+        better = best_rate > max_rate
+        max_rate = np.where(better, best_rate, max_rate)
+        at_max = np.where(better, terms(best_x, r, s).running, t_max.running)
     if load.mode == "rate":
         lam = np.asarray(load.value, dtype=float)
         x, stable = _open_loop_x(step, r, s, x_max, lam)
@@ -248,23 +258,22 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     t = terms(x, r, s)
     view = terms(phi * x, r, s) if load.mode != "rate" else t
     e = _evaluate(step, view, s.mixed, slope=True)
+    finite = (load.requests, max_rate, t_max.running) if load.mode == "rate" and load.requests is not None \
+        else None
     m = _figures(r, s, t, view, e, lam, load, clients if load.mode != "rate" else None, percentiles,
-                 ttft_target_s, tpot_target_s, target_percentile)
+                 ttft_target_s, tpot_target_s, target_percentile, finite)
     if load.mode == "concurrency" and r.synchronized:
         synchronize(step, r, s, clients, n_cap, m, percentiles, ttft_target_s, tpot_target_s, target_percentile)
-    t_max = terms(x_max, r, s)
-    m["max_request_rate_per_s"] = x_max / _mean_step(t_max, _evaluate(step, t_max, s.mixed, tagged=False))
+    m["max_request_rate_per_s"] = max_rate
     if peak:
-        best_rate, best_x = peak_rate(step, r, s, x_max)
-        better = best_rate > m["max_request_rate_per_s"]
-        m["max_request_rate_per_s"] = np.where(better, best_rate, m["max_request_rate_per_s"])
-        m["running_batch_at_max_rate"] = np.where(better, terms(best_x, r, s).running, t_max.running)
+        m["running_batch_at_max_rate"] = at_max
     if load.mode == "rate":
         m["stable"] = stable & (lam < m["max_request_rate_per_s"])
         with np.errstate(divide="ignore", invalid="ignore"):  # a replica that cannot hold one request: rate 0
             m["utilization"] = lam / m["max_request_rate_per_s"]
-        for key in [k for k in m if k.startswith(("ttft_", "e2e_", "queue_"))]:
-            m[key] = np.where(m["stable"], m[key], np.inf)
+        if finite is None:  # beyond saturation a steady state has no finite latency (a finite run has: above)
+            for key in [k for k in m if k.startswith(("ttft_", "e2e_", "queue_"))]:
+                m[key] = np.where(m["stable"], m[key], np.inf)
     else:
         m["stable"] = np.ones(np.shape(m["request_rate_per_s"]), dtype=bool)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -342,9 +351,56 @@ def _x_for_running(r: Requests, s: Scheduler, running, x_max, iterations: int = 
     return (lo + hi) / 2
 
 
+def finite_run_wait(requests, max_rate, cap, lam, arrival_cv2, service_cv2, output_cv: float = 0.0):
+    """The wait for admission in a finite run of N = ``requests`` arrivals at ``lam`` requests/s to a replica that
+    completes at most ``max_rate`` (mu) requests/s and runs at most ``cap`` (C) at once, started empty (docs/serving.md
+    section 2c). Returns (delta, the fluid wait's mean, the fluctuations' mean), in seconds:
+
+    * beyond saturation (lam >= mu) the queue grows while the requests arrive, by delta = 1/mu - 1/lam seconds per
+      request (0 below saturation). The first C are admitted as they come; each later one takes the place of one
+      that leaves. With outputs of one length the requests leave in cohorts of C (each S = C / mu after it was
+      admitted), so request i waits floor((i - 1) / C) C delta: over the run (m = floor(N / C) whole cohorts,
+      rem = N - m C) a mean of delta C (C m (m - 1) / 2 + rem m) / N. With spread outputs the departures spread
+      too and request i waits max(i - C, 0) delta: a mean of delta max(N - C, 0)^2 / (2 N). The two are weighted
+      by the outputs' coefficient of variation w = min(cv, 1); the q-quantile is request q N's
+      (``finite_run_quantile``);
+    * the queue's fluctuations near saturation: a driftless reflected Brownian motion started empty, with the
+      arrivals' and completions' variance (ca^2 + cs^2) per request, holds sqrt(2 (ca^2 + cs^2) n / pi) requests on
+      average after n arrivals; over the n = max(N - C, 0) arrivals that can queue, two thirds of that, as a wait
+      of (2/3) sqrt(2 (ca^2 + cs^2) n / pi) / mu. Below saturation a run waits no more than this (nor than the steady
+      state); at and above it, the larger of this and the fluid wait."""
+    lam = np.asarray(lam, dtype=float)
+    w = min(float(output_cv), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        over = ~(lam < max_rate)
+        fits = max_rate > 0
+        delta = np.where(over, np.where(fits, 1.0 / np.where(fits, max_rate, 1.0) - 1.0 / lam, np.inf), 0.0)
+        c = np.maximum(cap, 1e-12)
+        m = np.floor(requests / c)
+        rem = requests - m * c
+        queued = np.maximum(requests - cap, 0.0)
+        cohorts = c * (c * m * (m - 1.0) / 2.0 + rem * m) / requests
+        spread = queued**2 / (2.0 * requests)
+        fluid = np.where(delta > 0, delta * ((1.0 - w) * cohorts + w * spread), 0.0)
+        crit = np.where(fits, 2.0 / 3.0 * np.sqrt(2.0 * (arrival_cv2 + service_cv2) * queued / np.pi)
+                        / np.where(fits, max_rate, 1.0), np.inf)
+    return delta, fluid, crit
+
+
+def finite_run_quantile(delta, requests, cap, q: float, output_cv: float = 0.0):
+    """The fluid wait of request q N of a finite run past saturation (``finite_run_wait``): its q-quantile."""
+    w = min(float(output_cv), 1.0)
+    c = np.maximum(cap, 1e-12)
+    i = q * requests
+    with np.errstate(invalid="ignore"):  # (delta inf where nothing fits: inf)
+        cohort = c * np.floor(np.maximum(i - 1.0, 0.0) / c)
+        return np.where(delta > 0, delta * ((1.0 - w) * cohort + w * np.maximum(i - cap, 0.0)), 0.0)
+
+
 def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.ndarray], lam, load: Load, clients,
-             percentiles, ttft_target_s, tpot_target_s, q_target) -> dict[str, np.ndarray]:
-    """Every figure at the solved load (docs/serving.md section 3)."""
+             percentiles, ttft_target_s, tpot_target_s, q_target, finite=None) -> dict[str, np.ndarray]:
+    """Every figure at the solved load (docs/serving.md section 3); ``finite``: (requests, max rate, running cap)
+    of a finite run at a request rate (``finite_run_wait``)."""
     I, O = r.input_tokens, r.output_tokens
     I_new = (1.0 - r.prefix_hit) * I
     D = np.maximum(O - 1.0, 0.0) / r.tokens_per_step
@@ -431,6 +487,18 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     wait = Wait.combine(admission, overflow)
     if load.mode == "max":
         wait = Wait(np.zeros_like(rate), np.zeros_like(rate))
+    run_step = 0.0  # a finite run past saturation: delta, the wait each cohort of the running cap adds
+    if finite is not None:
+        n_req, mu, cap = finite
+        run_step, fluid, crit = finite_run_wait(n_req, mu, cap, lam, r.arrival_cv2, cs2, r.output_cv)
+        over = ~(lam < mu)
+        # the steady state's wait, but no more than a near-critical run of N builds; past saturation the fluid
+        # queue, and the fluctuations where they are the larger
+        wait = Wait(np.where(over, 1.0, wait.p_wait),
+                    np.where(over, np.maximum(crit - fluid, 0.0), np.minimum(wait.mean_s, crit)))
+        backlog = fluid  # its mean; each percentile below takes its own
+        rate = np.where(over, mu, rate)
+        run_requests, run_cap = n_req, cap
     ttft_nodes = LogNormal(s_mean, np.sqrt(s_var) / np.maximum(s_mean, 1e-300))
     e2e_mean = s_mean + np.maximum(O - 1.0, 0.0) * tpot_mean
     e2e_var = s_var + (np.maximum(O - 1.0, 0.0) * sigma) ** 2 + (tpot_mean * O * r.output_cv) ** 2
@@ -444,11 +512,13 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     for i, q in enumerate(percentiles):
         label = percentile_label(q)
         shift = fixed_wait + q * backlog + delay
+        if finite is not None:  # the fluid queue's q-quantile: request q N of the run
+            shift = fixed_wait + finite_run_quantile(run_step, run_requests, run_cap, q, r.output_cv) + delay
         out[f"ttft_{label}_s"] = ttft_qs[i] + shift
         out[f"e2e_{label}_s"] = e2e_qs[i] + shift
         out[f"tpot_{label}_s"] = tpot_mean + normal_ppf(q) * sigma if q != 0.5 else tpot_mean + 0.0 * sigma
         out[f"itl_{label}_s"] = _itl(s.mixed, pi, t_d, t_s, c_tok, u, x_seen, budget, q)
-    mean_shift = fixed_wait + backlog / 2
+    mean_shift = fixed_wait + (backlog if finite is not None else backlog / 2)
     out["ttft_mean_s"] = wait.mean_s + s_mean + mean_shift + delay
     out["e2e_mean_s"] = out["ttft_mean_s"] + np.maximum(O - 1.0, 0.0) * tpot_mean
     out["tpot_mean_s"] = tpot_mean
@@ -461,7 +531,8 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     out["output_tokens_per_s"] = rate * O
     out["kv_tokens"] = t.kv_tokens
     if ttft_target_s is not None or tpot_target_s is not None:
-        p_ttft = cdf_of_sum(wait, ttft_nodes, ttft_target_s - fixed_wait - delay) if ttft_target_s is not None \
+        target_shift = fixed_wait + (backlog if finite is not None else 0.0)  # (a finite run's fluid mean)
+        p_ttft = cdf_of_sum(wait, ttft_nodes, ttft_target_s - target_shift - delay) if ttft_target_s is not None \
             else 1.0
         if tpot_target_s is not None:
             z = (tpot_target_s - tpot_mean) / np.where(sigma > 0, sigma, 1.0)
@@ -472,6 +543,8 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         out["goodput_requests_per_s"] = rate * out["slo_attainment"]
         label = percentile_label(q_target)
         ttft_q = quantile_of_sum(wait, ttft_nodes, (q_target,))[0] + fixed_wait + delay
+        if finite is not None:
+            ttft_q = ttft_q + finite_run_quantile(run_step, run_requests, run_cap, q_target, r.output_cv)
         tpot_q = tpot_mean + normal_ppf(q_target) * sigma
         out["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s, np.shape(rate))
         out[f"ttft_{label}_s"] = ttft_q

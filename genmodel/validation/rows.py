@@ -414,6 +414,7 @@ def _graph_sizes_up_to(sizes: list[int], largest: int) -> list[int]:
 _RATE = re.compile(r"request rate ([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*/\s*s\b")
 _OFFLINE = re.compile(r"max_num_seqs ([0-9]+), ([0-9]+) prompts \(offline")
 _BURST = re.compile(r"request rate inf\s*,\s*([0-9]+) prompts\b")
+_RUN = re.compile(r",\s*([0-9]+) prompts\b")  # a rate run's length (a benchmark's --num-prompts)
 
 
 def served_load(text: str) -> dict[str, Any]:
@@ -422,7 +423,8 @@ def served_load(text: str) -> dict[str, Any]:
     the same with requests of fixed lengths, which re-send in waves (``synchronized``); ``max``/``max-load``/``request
     rate inf`` is the saturated steady state (every request queued, as trtllm-bench and a benchmark at an infinite
     rate run); ``request rate inf, N prompts`` (no concurrency cap) is N requests submitted at once, as is
-    ``max_num_seqs S, N prompts (offline ...)`` with at most S running; ``request rate R/s`` is Poisson arrivals at R.
+    ``max_num_seqs S, N prompts (offline ...)`` with at most S running; ``request rate R/s`` is Poisson arrivals at R,
+    and ``request rate R/s ..., N prompts`` a run of N of them (``num_requests``: finite past saturation).
     Anything else is ``NotExpressibleError``."""
     low = text.strip().lower()
     if re.fullmatch(r"[+-]?[0-9]+", low):
@@ -440,7 +442,8 @@ def served_load(text: str) -> dict[str, Any]:
         value = float(rate.group(1))
         if not math.isfinite(value) or value <= 0:
             raise NotExpressibleError(f"request rate {rate.group(1)}/s must be a finite number above 0")
-        return {"request_rate": value}
+        run = _RUN.search(low, rate.end())
+        return {"request_rate": value, **({"num_requests": _count(run.group(1), "prompts")} if run else {})}
     offline = _OFFLINE.match(low)
     if offline:
         seqs, prompts = (_count(g, "offline requests") for g in offline.groups())

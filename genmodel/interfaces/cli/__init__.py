@@ -42,7 +42,8 @@ _OPTION_NAMES = {"rental_usd_per_device_hour": "--usd-per-device-hour", "kernel_
                  "step_overhead_s": "--step-overhead-ms", "ttft_s": "--ttft-ms", "tpot_s": "--tpot-ms",
                  "usable_memory_fraction": "--memory-fraction", "runtime_reserved_bytes": "--runtime-reserved",
                  "cost_mode": "--cost-mode", "sort_by": "--sort-by", "rank_by": "--rank-by", "name": "--name",
-                 "output_dir": "--output-dir", "db": "--db", "ttft_target_s": "--ttft-ms", "tpot_target_s": "--tpot-ms"}
+                 "output_dir": "--output-dir", "db": "--db", "ttft_target_s": "--ttft-ms", "tpot_target_s": "--tpot-ms",
+                 "num_requests": "--num-prompts"}
 
 
 def cli_message(exc: GenmodelError) -> str:

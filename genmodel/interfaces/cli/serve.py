@@ -41,6 +41,10 @@ def serve(
     concurrency: Annotated[int | None, typer.Option(
         help="Closed loop: requests kept in flight (a benchmark client's max concurrency).")] = None,
     offline: Annotated[int | None, typer.Option(help="Offline run: this many requests submitted at once.")] = None,
+    num_prompts: Annotated[int | None, typer.Option(
+        help="With --request-rate: a run of this many requests from an idle engine (a benchmark's --num-prompts); "
+             "past saturation its latencies are the run's, as the queue grows (docs/serving.md section 2c).")]
+    = None,
     synchronized: Annotated[bool, typer.Option(
         help="With --concurrency: the clients send requests of identical lengths (a benchmark's fixed lengths), "
              "so they re-send in waves (docs/serving.md section 2b).")] = False,
@@ -115,7 +119,8 @@ def serve(
     else:
         _disaggregated(model, hardware, input_tokens, output_tokens, request_rate, ttft_ms, tpot_ms, percentile,
                        pools, kv_link, {"tp": tp, "pp": pp, "ep": ep, "cp": cp, "attention_dp": attention_dp},
-                       {"concurrency": concurrency, "offline": offline, "synchronized": synchronized or None,
+                       {"concurrency": concurrency, "offline": offline, "num_prompts": num_prompts,
+                        "synchronized": synchronized or None,
                         "dp": dp if dp != 1 else None,
                         "kv_offload": kv_offload, "spec_tokens": spec_tokens},
                        {"input_cv": input_cv, "output_cv": output_cv, "burstiness": burstiness,
@@ -146,7 +151,8 @@ def serve(
                                      f"{spec_acceptance[:40]!r}", "spec_acceptance") from None
         acceptance = parts[0] if len(parts) == 1 else parts
     result = run_serve(model, hardware, input_tokens, output_tokens, request_rate=rate, concurrency=concurrency,
-                       offline=offline, synchronized=synchronized, input_cv=input_cv, output_cv=output_cv,
+                       offline=offline, num_requests=num_prompts, synchronized=synchronized, input_cv=input_cv,
+                       output_cv=output_cv,
                        burstiness=burstiness,
                        max_batch_tokens=max_batch_tokens, chunk_tokens=chunk_tokens, max_seqs=max_seqs,
                        prefix_hit=prefix_hit, spec_tokens=spec_tokens, spec_acceptance=acceptance,
@@ -289,8 +295,9 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
     """The human-readable report of one served configuration."""
     mode = d["mode"]
     if mode == "rate":
-        load = f"{d['request_rate_per_s']:,.3g} requests/s (Poisson" + (
-            f", gamma shape {d['burstiness']:g}" if d["burstiness"] != 1 else "") + ")"
+        load = f"{d['load_value']:,.3g} requests/s (Poisson" + (
+            f", gamma shape {d['burstiness']:g}" if d["burstiness"] != 1 else "") + ")" + (
+            f", a run of {d['num_requests']:,.0f} requests" if d.get("num_requests") is not None else "")
     elif mode == "max":
         load = "saturated (as many requests as the engine admits)"
     else:
@@ -331,7 +338,10 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
         f"weights {gib(d['weights_bytes'])}",
         *_offload_lines(d),
     ]
-    if mode == "rate" and not d["stable"]:
+    if mode == "rate" and not d["stable"] and d.get("num_requests") is not None:
+        lines.append(f"  the rate exceeds saturation: the queue grows while the {d['num_requests']:,.0f} requests "
+                     "arrive; latencies are the run's (fluid queue, docs/serving.md section 2c)")
+    elif mode == "rate" and not d["stable"]:
         lines.append("  the rate exceeds saturation: queues grow without bound (latencies unbounded)")
     if mode == "max":
         lines.append("  latencies exclude the wait of requests queued beyond the running batch")
