@@ -258,8 +258,8 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     t = terms(x, r, s)
     view = terms(phi * x, r, s) if load.mode != "rate" else t
     e = _evaluate(step, view, s.mixed, slope=True)
-    finite = (load.requests, max_rate, t_max.running) if load.mode == "rate" and load.requests is not None \
-        else None
+    # (mu and the running batch it is reached at: the peak's where the peak sets the saturation rate)
+    finite = (load.requests, max_rate, at_max) if load.mode == "rate" and load.requests is not None else None
     m = _figures(r, s, t, view, e, lam, load, clients if load.mode != "rate" else None, percentiles,
                  ttft_target_s, tpot_target_s, target_percentile, finite)
     if load.mode == "concurrency" and r.synchronized:
@@ -487,7 +487,12 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     wait = Wait.combine(admission, overflow)
     if load.mode == "max":
         wait = Wait(np.zeros_like(rate), np.zeros_like(rate))
-    run_step = 0.0  # a finite run past saturation: delta, the wait each cohort of the running cap adds
+    # requests queued behind the running ones, as a deterministic shift: its q-quantile and mean (an offline run's
+    # backlog drains evenly; a finite run's fluid queue, below)
+    def queued_q(q):
+        return q * backlog
+
+    queued_mean = backlog / 2
     if finite is not None:
         n_req, mu, cap = finite
         run_step, fluid, crit = finite_run_wait(n_req, mu, cap, lam, r.arrival_cv2, cs2, r.output_cv)
@@ -496,9 +501,12 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         # queue, and the fluctuations where they are the larger
         wait = Wait(np.where(over, 1.0, wait.p_wait),
                     np.where(over, np.maximum(crit - fluid, 0.0), np.minimum(wait.mean_s, crit)))
-        backlog = fluid  # its mean; each percentile below takes its own
         rate = np.where(over, mu, rate)
-        run_requests, run_cap = n_req, cap
+
+        def queued_q(q):  # request q N of the run
+            return finite_run_quantile(run_step, n_req, cap, q, r.output_cv)
+
+        queued_mean = fluid
     ttft_nodes = LogNormal(s_mean, np.sqrt(s_var) / np.maximum(s_mean, 1e-300))
     e2e_mean = s_mean + np.maximum(O - 1.0, 0.0) * tpot_mean
     e2e_var = s_var + (np.maximum(O - 1.0, 0.0) * sigma) ** 2 + (tpot_mean * O * r.output_cv) ** 2
@@ -511,14 +519,12 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         ttft_qs, e2e_qs = qs_both[:, 0], qs_both[:, 1]
     for i, q in enumerate(percentiles):
         label = percentile_label(q)
-        shift = fixed_wait + q * backlog + delay
-        if finite is not None:  # the fluid queue's q-quantile: request q N of the run
-            shift = fixed_wait + finite_run_quantile(run_step, run_requests, run_cap, q, r.output_cv) + delay
+        shift = fixed_wait + queued_q(q) + delay
         out[f"ttft_{label}_s"] = ttft_qs[i] + shift
         out[f"e2e_{label}_s"] = e2e_qs[i] + shift
         out[f"tpot_{label}_s"] = tpot_mean + normal_ppf(q) * sigma if q != 0.5 else tpot_mean + 0.0 * sigma
         out[f"itl_{label}_s"] = _itl(s.mixed, pi, t_d, t_s, c_tok, u, x_seen, budget, q)
-    mean_shift = fixed_wait + (backlog if finite is not None else backlog / 2)
+    mean_shift = fixed_wait + queued_mean
     out["ttft_mean_s"] = wait.mean_s + s_mean + mean_shift + delay
     out["e2e_mean_s"] = out["ttft_mean_s"] + np.maximum(O - 1.0, 0.0) * tpot_mean
     out["tpot_mean_s"] = tpot_mean
@@ -531,7 +537,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     out["output_tokens_per_s"] = rate * O
     out["kv_tokens"] = t.kv_tokens
     if ttft_target_s is not None or tpot_target_s is not None:
-        target_shift = fixed_wait + (backlog if finite is not None else 0.0)  # (a finite run's fluid mean)
+        target_shift = fixed_wait + (queued_mean if finite is not None else 0.0)  # (a finite run's fluid mean)
         p_ttft = cdf_of_sum(wait, ttft_nodes, ttft_target_s - target_shift - delay) if ttft_target_s is not None \
             else 1.0
         if tpot_target_s is not None:
@@ -544,7 +550,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         label = percentile_label(q_target)
         ttft_q = quantile_of_sum(wait, ttft_nodes, (q_target,))[0] + fixed_wait + delay
         if finite is not None:
-            ttft_q = ttft_q + finite_run_quantile(run_step, run_requests, run_cap, q_target, r.output_cv)
+            ttft_q = ttft_q + queued_q(q_target)
         tpot_q = tpot_mean + normal_ppf(q_target) * sigma
         out["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s, np.shape(rate))
         out[f"ttft_{label}_s"] = ttft_q
