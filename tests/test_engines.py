@@ -480,3 +480,28 @@ def test_the_engine_list_says_which_weight_only_kernel_each_profile_runs(capsys)
     lines = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines() if line.strip()}
     assert "vec/7" in lines["autoawq-gemv"] and "45%" not in lines["autoawq-gemv"]
     assert "45%" in lines["autoawq"] and "70%" in lines["vllm"]
+
+
+def test_multi_step_scheduling_spreads_a_decode_steps_host_work_over_its_steps():
+    # vLLM V0's --num-scheduler-steps N (0.6 to 0.9): one scheduler pass serves N decode steps, so each decode step
+    # carries (a + b x sequences) / N of the host work; prompt steps keep all of theirs. By hand on Hopper's fitted
+    # vLLM step (a = 0.5 ms, b = 3 us): TPOT falls by 0.9 x (0.5 ms + 3 us x batch) with N = 10; TTFT does not move.
+    from genmodel.validation.rows import _engine_as_run
+
+    vllm = genmodel.get_engine("vllm")
+    assert vllm.scheduler_steps == 1
+    multi = vllm.model_copy(update={"scheduler_steps": 10})
+    for batch in (1, 64):
+        one = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=batch, engine=vllm)
+        ten = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=batch, engine=multi)
+        assert (one.realism.step_overhead_s, one.realism.step_overhead_per_sequence_s) == (0.5e-3, 3e-6)
+        drop = float(one.metrics["tpot_s"]) - float(ten.metrics["tpot_s"])
+        assert drop == pytest.approx(0.9 * (0.5e-3 + 3e-6 * batch), rel=1e-9)
+        assert float(ten.metrics["ttft_s"]) == float(one.metrics["ttft_s"])
+    # a validation row's stated flag picks it (vLLM's flags only)
+    run = _engine_as_run("vllm", "benchmark_throughput.py --num-scheduler-steps 10 --max-num-seqs 3000; continuous")
+    assert (run.name, run.scheduler_steps, run.max_seqs) == ("vllm", 10, 3000)
+    assert _engine_as_run("vllm", "vllm serve M --num-scheduler-steps 1") == "vllm"
+    assert _engine_as_run("sglang", "launch_server --num-scheduler-steps 10") == "sglang"
+    with pytest.raises(ValueError, match="scheduler_steps"):
+        EngineSpec.model_validate({**vllm.model_dump(), "scheduler_steps": 0})

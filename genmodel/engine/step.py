@@ -152,6 +152,7 @@ class Stepper:
         # steps whose batch is above the largest captured one
         e = setup.engine
         self.eager_launch_s = float(e.eager_launch_s)
+        self.scheduler_steps = e.scheduler_steps
         self.eager_prompts = self.eager_launch_s > 0 and e.graph_steps != "all"
         self.eager_decode = e.graphs_off
         # the decode graphs: their batch sizes (none where graphs are off) and the largest captured one here
@@ -416,9 +417,13 @@ class Stepper:
             ideal_hidden = np.zeros(broadcast_shape(*map(np.shape, (split, micro, ideal_total, ideal_ops))))
         exposed = _scaled(raw, total, total - hidden)
         ideal_exposed = _scaled(ideal_raw, ideal_total, ideal_total - ideal_hidden)
-        # host work of the engine for this step: a + b x the replica's sequences in it
-        step = r.step_overhead_s + r.step_overhead_per_sequence_s * (g.seqs + g.prompts) * self.groups \
-            + (r.prefill_overhead_s if phase == "prefill" else r.prefill_overhead_s * np.minimum(g.prompts, 1.0))
+        # host work of the engine for this step: a + b x the replica's sequences in it (a decode step's spread over
+        # the steps of one scheduler pass, EngineSpec.scheduler_steps)
+        step = r.step_overhead_s + r.step_overhead_per_sequence_s * (g.seqs + g.prompts) * self.groups
+        if phase != "prefill" and self.scheduler_steps > 1:
+            step = step / self.scheduler_steps
+        step = step + (r.prefill_overhead_s if phase == "prefill"
+                       else r.prefill_overhead_s * np.minimum(g.prompts, 1.0))
         busy = ops + (total - hidden)
         wait = 0.0
         if eager and not (type(eager[0]) is float and eager[0] == 0.0):

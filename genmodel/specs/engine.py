@@ -8,6 +8,8 @@ to the hardware's physics on every step:
 * host work per engine step ``a + b x sequences`` (``step_overhead_s``, ``step_overhead_per_sequence_s``):
   scheduling, sampling over the vocabulary, detokenization, the Python or C++ loop around the kernels; a prefill
   step adds ``c`` (``prefill_overhead_s``): admitting the requests and setting up their context phase;
+* the decode steps one scheduler pass serves (``scheduler_steps``, vLLM V0's multi-step scheduling): a decode step
+  carries 1/``scheduler_steps`` of that host work;
 * the gap between kernels (``kernel_overhead_s``): about 1-2 us where the engine replays captured CUDA graphs or
   compiled XLA programs, 4-10 us where it launches kernels one by one;
 * the steps it replays captured graphs for (``graph_steps``: decode steps up to its largest captured batch only,
@@ -92,6 +94,10 @@ class EngineSpec(FrozenSpec):
     prefill_overhead_s: Seconds = Field(
         0.0, description="Host work added to each prefill step (c): admitting requests, setting up their context "
         "phase, in seconds.")
+    scheduler_steps: int = Field(
+        1, ge=1, description="Decode steps per scheduler pass (vLLM V0's --num-scheduler-steps, 0.6 to 0.9): the "
+        "host work of a decode step (a + b x sequences) is done once for that many steps, its output processing "
+        "overlapped with them, so each decode step carries 1/scheduler_steps of it; prompt steps carry all of theirs.")
     kernel_overhead_s: Seconds = Field(description="Gap per kernel launch in seconds (graphs replayed or not).")
     eager_launch_s: Seconds = Field(
         0.0, description="Host time per kernel of a step the engine runs eagerly, without a captured graph (the "

@@ -338,6 +338,7 @@ _NO_FLASH = re.compile(r"\bflash[- ]attn off\b|\bno flash attention\b")
 _SLOTS = re.compile(r"(?:^|[\s,(])(?:-np|--parallel)[ =](\d+)\b")
 _VLLM_BUDGET = re.compile(r"--max-num-batched-tokens[ =](\d+)\b")
 _VLLM_SEQS = re.compile(r"--max-num-seqs[ =](\d+)\b")
+_VLLM_STEPS = re.compile(r"--num-scheduler-steps[ =](\d+)\b")
 _NO_GRAPHS = re.compile(r"--enforce-eager\b|\benforce_eager\s*[=:]\s*true\b|--disable-cuda-graph\b(?!-)")
 _GRAPH_MAX = re.compile(r"--cuda-graph-max-bs[ =](\d+)\b")
 _PIECEWISE = re.compile(r"--enable-piecewise-cuda-graph\b")
@@ -347,9 +348,10 @@ def _engine_as_run(name: str, system: str):
     """The engine profile ``name``, or a copy of it with the settings the row's ``system`` text states where they
     differ from the profile's: ``ubatch N`` (llama.cpp's -ub, prompt_ubatch_tokens), ``flash-attn off``
     (flash_attention false), ``-np N`` / ``--parallel N`` (llama-server's slots, max_seqs), vLLM's (and ATOM's)
-    ``--max-num-batched-tokens N`` (the step's token budget on every device) and ``--max-num-seqs N`` (max_seqs), and
-    the engine's graphs: ``--enforce-eager`` / ``enforce_eager=True`` / ``--disable-cuda-graph`` (no step replays a
-    graph: graph_steps 'none'), SGLang's ``--cuda-graph-max-bs N`` (decode graphs up to N sequences) and
+    ``--max-num-batched-tokens N`` (the step's token budget on every device), ``--max-num-seqs N`` (max_seqs) and
+    ``--num-scheduler-steps N`` (vLLM V0's multi-step scheduling: scheduler_steps), and the engine's graphs:
+    ``--enforce-eager`` / ``enforce_eager=True`` / ``--disable-cuda-graph`` (no step replays a graph: graph_steps
+    'none'), SGLang's ``--cuda-graph-max-bs N`` (decode graphs up to N sequences) and
     ``--enable-piecewise-cuda-graph`` (prompt steps replay graphs too: graph_steps 'all'). The copy keeps the name,
     so the profile's fitted step costs and the hold-out and band cells stay the engine's."""
     low = system.lower()
@@ -357,20 +359,24 @@ def _engine_as_run(name: str, system: str):
     vllm_flags = name.startswith("vllm") or name == "atom"  # (vllm, vllm-tpu, atom: the same flags)
     seqs = (_VLLM_SEQS if vllm_flags else _SLOTS).search(low) if vllm_flags or name == "llamacpp" else None
     budget = _VLLM_BUDGET.search(low) if vllm_flags else None
+    steps = _VLLM_STEPS.search(low) if vllm_flags else None
     graph_max = _GRAPH_MAX.search(low)
     graphs = "none" if _NO_GRAPHS.search(low) else "all" if _PIECEWISE.search(low) else None
     return _engine_with(name, int(ubatch.group(1)) if ubatch else None, bool(_NO_FLASH.search(low)),
                         int(seqs.group(1)) if seqs else None, int(budget.group(1)) if budget else None,
-                        graphs, int(graph_max.group(1)) if graph_max else None)
+                        graphs, int(graph_max.group(1)) if graph_max else None,
+                        int(steps.group(1)) if steps else None)
 
 
 def _engine_with(name: str, ubatch: int | None, no_flash: bool, seqs: int | None = None,
-                 budget: int | None = None, graphs: str | None = None, graph_max: int | None = None):
+                 budget: int | None = None, graphs: str | None = None, graph_max: int | None = None,
+                 scheduler_steps: int | None = None):
     """``name``'s profile with a physical prompt batch of ``ubatch`` tokens, flash attention off, at most ``seqs``
-    running sequences, a token budget of ``budget`` per step, ``graphs`` (graph_steps) and/or decode graphs up to
-    ``graph_max`` sequences: one copy per profile object and setting (``genmodel.engine.memo``), so the rows that
-    share it share the engine's memoized tables; the name where nothing differs. Graph settings apply only to a
-    profile with an eager figure (``eager_launch_s``); for the others they change nothing."""
+    running sequences, a token budget of ``budget`` per step, ``graphs`` (graph_steps), decode graphs up to
+    ``graph_max`` sequences and/or ``scheduler_steps`` decode steps per scheduler pass: one copy per profile object
+    and setting (``genmodel.engine.memo``), so the rows that share it share the engine's memoized tables; the name
+    where nothing differs. Graph settings apply only to a profile with an eager figure (``eager_launch_s``); for the
+    others they change nothing."""
     from genmodel.data.registry import get_engine
 
     spec = get_engine(name)
@@ -391,6 +397,8 @@ def _engine_with(name: str, ubatch: int | None, no_flash: bool, seqs: int | None
         update["max_seqs"] = seqs
     if budget is not None and budget > 0 and (budget != spec.max_batch_tokens or spec.max_batch_tokens_on):
         update["max_batch_tokens"], update["max_batch_tokens_on"] = budget, {}  # (stated: on every device)
+    if scheduler_steps is not None and scheduler_steps > 0 and scheduler_steps != spec.scheduler_steps:
+        update["scheduler_steps"] = scheduler_steps
     if not update:
         return name
     key = tuple(sorted((k, str(v)) for k, v in update.items()))  # (a budget's per-device table is a dict)
