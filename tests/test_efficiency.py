@@ -176,3 +176,23 @@ def test_a_cpu_engine_without_matrix_kernels_runs_on_the_vector_units(toy_model,
     gpu = toy_hw.model_copy(update={"peak_flops_per_s": {**toy_hw.peak_flops_per_s, "fp32": 10e12}})
     assert rows(gpu, vector)["ffn_gate_up"].compute_s == pytest.approx(gate_up / (0.5 * 100e12), rel=1e-9)
     assert get_engine("llamacpp").cpu_matrix_units is False
+
+
+def test_a_devices_measured_gemm_fraction_is_its_physics_default():
+    # AMD's max-achievable FLOPs (ROCm blog, February 2025): hipBLASLt BF16 GEMMs sustain 708 TFLOP/s on the MI300X and
+    # 840.8 on the MI325X, of 1,307.4 dense BF16 TFLOP/s each (the clock falls to about 1.2-1.45 GHz under that load).
+    # Those shares replace the GPU kind's 0.80 as the devices' GEMM defaults, and attention scales with them; a device
+    # without the figure keeps the kind's.
+    from genmodel.engine.realism import KIND_DEFAULTS, device_defaults, resolve_realism
+
+    gpu = KIND_DEFAULTS["gpu"]
+    for name, tflops in (("mi300x", 708.0), ("mi325x", 840.8)):
+        hw = genmodel.get_hardware(name)
+        d = device_defaults(hw)
+        assert d.compute_efficiency == pytest.approx(tflops / 1307.4, abs=5e-5)
+        assert d.attention_efficiency == pytest.approx(gpu.attention_efficiency * tflops / 1307.4 / 0.80, abs=1e-4)
+        assert d.memory_efficiency == gpu.memory_efficiency
+        # the uncalibrated estimate runs on it
+        assert resolve_realism(hw, None, calibrated=False).compute_efficiency == d.compute_efficiency
+    assert device_defaults(genmodel.get_hardware("mi355x")) is gpu
+    assert device_defaults(genmodel.get_hardware("h100-sxm")) is gpu

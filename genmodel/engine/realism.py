@@ -32,7 +32,7 @@ the assumptions behind it and comparisons can tell when two devices were estimat
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from genmodel.engine.memo import IdentityCache
@@ -230,8 +230,22 @@ def resolve_realism(hw: HardwareSpec, override: Efficiency | None = None, calibr
 _REALISM = IdentityCache()
 
 
-def _resolve_realism(hw: HardwareSpec, override: Efficiency | None, calibrated: bool, spec: EngineSpec) -> Realism:
+def device_defaults(hw: HardwareSpec) -> KindDefaults:
+    """The physics defaults of ``hw``: its kind's, with the GEMM fraction the device's vendor measured where its entry
+    states one (``Microarchitecture.max_gemm_fraction``) and the attention fraction scaled with it (the same matrix
+    units at the same clock under load)."""
     base = KIND_DEFAULTS[hw.kind]
+    fraction = hw.microarchitecture.max_gemm_fraction if hw.microarchitecture is not None else None
+    if fraction is None:
+        return base
+    return replace(base, compute_efficiency=fraction,
+                   attention_efficiency=base.attention_efficiency * fraction / base.compute_efficiency,
+                   source=f"{base.source}; this device's large GEMMs: {fraction:.3g} of its dense BF16 peak "
+                   f"({hw.microarchitecture.source})")
+
+
+def _resolve_realism(hw: HardwareSpec, override: Efficiency | None, calibrated: bool, spec: EngineSpec) -> Realism:
+    base = device_defaults(hw)
     entry = hw.efficiency
     if not calibrated and entry.calibration is not None:
         entry = Efficiency()

@@ -168,6 +168,11 @@ class Microarchitecture(FrozenSpec):
         None, ge=1.0, le=4.0, description="FP16 matrix throughput with FP16 accumulation over the listed fp16 peak "
         "(which is the FP32-accumulate rate): 2 on GeForce cards, which run FP32 accumulation at half rate. Reached "
         "by engines whose FP16 GEMMs accumulate in FP16 (EngineSpec.fp16_accumulate). None: 1.")
+    max_gemm_fraction: float | None = Field(
+        None, gt=0.0, le=1.0, description="Share of the dense BF16 matrix peak the vendor's tuned library sustains on "
+        "a large GEMM (its clock under that load x the kernel's software efficiency; AMD's 'max-achievable FLOPs'): "
+        "this device's default GEMM fraction in place of its kind's, and its attention fraction in proportion. "
+        "None: the kind's.")
     source: str | None = Field(None, description="Where the figures come from (datasheet, architecture whitepaper).")
 
 

@@ -49,7 +49,7 @@ import numpy as np
 
 from genmodel.data.registry import builtin_dir, get_engine, is_source_checkout, reload
 from genmodel.engine.estimate import estimate
-from genmodel.engine.realism import KIND_DEFAULTS
+from genmodel.engine.realism import device_defaults
 from genmodel.errors import ConfigurationError, GenmodelError
 from genmodel.specs.hardware import Efficiency
 from genmodel.table import Table
@@ -227,7 +227,10 @@ def _log_prior(value, default: float, offset: float, sigma: float):
 
 def _fit_family(family: str, items: list[_FitRow]) -> FamilyFit:
     kind = items[0].case.kwargs["hardware"].kind
-    base = KIND_DEFAULTS[kind]
+    # the scales multiply each row's device defaults (the grid's estimates are uncalibrated); the fitted fractions are
+    # stated for the family's most represented device
+    devices = [it.case.kwargs["hardware"] for it in items]
+    base = device_defaults(max(devices, key=lambda hw: sum(d.name == hw.name for d in devices)))
     groups: dict[str, int] = {}
     for it in items:
         groups[it.case.holdout] = groups.get(it.case.holdout, 0) + 1
