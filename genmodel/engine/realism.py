@@ -10,7 +10,9 @@ vendor (``default_engine_name``).
 * the device's achievable fractions at large shapes — ``compute_efficiency`` (large bf16 GEMMs),
   ``memory_efficiency`` (streaming reads), ``attention_efficiency`` (fused attention, long prompts) — from the
   entry's ``efficiency`` block (fitted per hardware family on published measurements) or the kind defaults
-  (``KIND_DEFAULTS``, cited); shape effects on top of them are ``genmodel.engine.efficiency``'s;
+  (``KIND_DEFAULTS``, cited; a device whose vendor measured its large-GEMM throughput under load states it,
+  ``Microarchitecture.max_gemm_fraction``, and ``device_defaults`` puts it in place of the kind's GEMM fraction, the
+  attention fraction in proportion); shape effects on top of them are ``genmodel.engine.efficiency``'s;
 * whether the engine's FP16 GEMMs run above the listed fp16 peak (``fp16_gemm_speedup``: an engine that accumulates
   in FP16 on a card that lists its FP32-accumulate rate, e.g. llama.cpp on a GeForce card: 2);
 * the engine's host costs — ``step_overhead_s`` (a) + ``step_overhead_per_sequence_s`` (b) x sequences per step,

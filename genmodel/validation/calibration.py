@@ -5,8 +5,10 @@ Contract
 The prediction's physics (shapes, overlap, padding) is fixed; what is fitted are a handful of physical factors:
 
 * per hardware **family** (``FAMILIES``: e.g. every NVIDIA Hopper device): the achievable fraction of peak FLOP/s
-  in large GEMMs and fused attention (one multiplier ``k_c`` on the kind defaults) and of peak bandwidth (``k_m``,
-  for weight streaming and, at the kind's ratio, for KV-cache reads in decode attention);
+  in large GEMMs and fused attention (one multiplier ``k_c`` on the device defaults: the kind's, or a device's
+  measured GEMM fraction, ``genmodel.engine.realism.device_defaults``) and of peak bandwidth (``k_m``, for weight
+  streaming and, at the kind's ratio, for KV-cache reads in decode attention). The fitted fractions are those of the
+  device most of the family's rows ran on, and every member's entry gets them;
 * per (family, **engine**): the engine's host work per step, ``a + b x sequences``, and per prefill step ``c``;
   and, where the engine's rows vary batch or model and another engine shares the family, the ratio of the
   engine's achieved bandwidth to the family's (``memory_scale``, in whole steps of the memory grid, prior
@@ -40,6 +42,7 @@ import datetime
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -228,9 +231,10 @@ def _log_prior(value, default: float, offset: float, sigma: float):
 def _fit_family(family: str, items: list[_FitRow]) -> FamilyFit:
     kind = items[0].case.kwargs["hardware"].kind
     # the scales multiply each row's device defaults (the grid's estimates are uncalibrated); the fitted fractions are
-    # stated for the family's most represented device
-    devices = [it.case.kwargs["hardware"] for it in items]
-    base = device_defaults(max(devices, key=lambda hw: sum(d.name == hw.name for d in devices)))
+    # stated for the family's most represented device (the first of those tied)
+    by_name = {it.case.kwargs["hardware"].name: it.case.kwargs["hardware"] for it in items}
+    most = Counter(it.case.kwargs["hardware"].name for it in items).most_common(1)[0][0]
+    base = device_defaults(by_name[most])
     groups: dict[str, int] = {}
     for it in items:
         groups[it.case.holdout] = groups.get(it.case.holdout, 0) + 1
