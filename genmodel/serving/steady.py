@@ -249,7 +249,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         x, stable = _open_loop_x(step, r, s, x_max, lam)
         phi = 1.0
     else:
-        n_cap = terms(x_max, r, s).running
+        n_cap = t_max.running
         clients = n_cap if load.mode == "max" else np.asarray(load.value, dtype=float)
         inside = np.minimum(clients, n_cap)
         x = _x_for_running(r, s, inside, x_max)
