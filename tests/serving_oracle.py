@@ -27,6 +27,15 @@ class _Req:
     gaps: list | None = None
 
 
+def _lengths(rng, mean: int, cv: float, n: int) -> np.ndarray:
+    """``n`` whole lengths of mean ``mean``: log-normal with coefficient of variation ``cv`` (each at least 1), or
+    all ``mean`` where ``cv`` is 0."""
+    if cv <= 0:
+        return np.full(n, mean)
+    sigma = np.sqrt(np.log1p(cv**2))
+    return np.maximum(1, np.round(rng.lognormal(np.log(mean) - sigma**2 / 2, sigma, n)))
+
+
 def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget: int, chunk: int, max_seqs: int,
              requests: int = 6000, seed: int = 1, input_cv: float = 0.0, arrival_shape: float = 1.0,
              concurrency: int | None = None, separate: bool = False, warmup: int | None = None,
@@ -36,16 +45,8 @@ def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget
     steps run apart from decode steps and come first (SGLang's default scheduler): a step carries prompt chunks only,
     and decodes run only when no prompt work can be scheduled. ``input_cv`` / ``output_cv``: log-normal lengths."""
     rng = np.random.default_rng(seed)
-    if input_cv > 0:
-        sigma = np.sqrt(np.log1p(input_cv**2))
-        prompts = np.maximum(1, np.round(rng.lognormal(np.log(input_tokens) - sigma**2 / 2, sigma, requests)))
-    else:
-        prompts = np.full(requests, input_tokens)
-    if output_cv > 0:
-        sigma = np.sqrt(np.log1p(output_cv**2))
-        outputs = np.maximum(1, np.round(rng.lognormal(np.log(output_tokens) - sigma**2 / 2, sigma, requests)))
-    else:
-        outputs = np.full(requests, output_tokens)
+    prompts = _lengths(rng, input_tokens, input_cv, requests)
+    outputs = _lengths(rng, output_tokens, output_cv, requests)
     if concurrency is None:
         gaps = rng.gamma(arrival_shape, 1.0 / (rate * arrival_shape), requests)
         arrivals = np.cumsum(gaps)
