@@ -171,7 +171,9 @@ def test_independent_rows_gathered_after_the_fit():
     10 scheduler steps, go from 29-62% slow to 25-85% fast; round nine decode 30.0%, all nine decode 29.9%, prefill
     47.6%. Then the MI300X's GEMM fraction from AMD's own max-achievable-FLOPs measurement (history item 34, held-out
     decode 17.1% -> 15.5%): rounds one to nine decode 50.0%, 21.4%, 60.0%, 26.8%, 27.0%, 18.8%, 16.0%, 19.2%, 23.3%,
-    prefill 81.4%, 68.8%, 54.8%, 40.3%, 20.6%, 38.9%, -, 16.6%, 114.9%; all nine decode 29.0%, prefill 45.0%."""
+    prefill 81.4%, 68.8%, 54.8%, 40.3%, 20.6%, 38.9%, -, 16.6%, 114.9%; all nine decode 29.0%, prefill 45.0%. Then
+    vLLM's V0 scheduler for the rows that ran V0 (history item 35, seen rows): round nine decode 16.5%, first round
+    prefill 78.5%, all nine decode 28.2%, prefill 45.0%."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)
@@ -193,10 +195,11 @@ def test_independent_rows_gathered_after_the_fit():
            if str(i).startswith("M9B-") and int(str(i)[4:]) <= 39 and m == "prefill_throughput"]
     assert len(hip) == 30 and min(hip) >= 90.0
     # Azure's offline MI300X throughputs with 10 scheduler steps (item 33): too fast, no longer too slow (25-85% with
-    # item 33 alone, 15-62% with the MI300X's measured GEMM fraction, item 34)
+    # item 33 alone, 15-62% with the MI300X's measured GEMM fraction, item 34, -8% to +54% once V0's whole-prompt
+    # steps apart from decode run, item 35: the rows state chunked prefill off)
     azure = [e for i, e in zip(scored["id"], scored["error_pct"], strict=True)
              if str(i).startswith("M9B-") and int(str(i)[4:]) >= 55]
-    assert len(azure) == 18 and all(10.0 <= e <= 70.0 for e in azure)
+    assert len(azure) == 18 and all(-15.0 <= e <= 60.0 for e in azure) and np.median(azure) >= 10.0
     scored = scored[~ninth]  # the first eight rounds below
     eighth = np.array([str(i).startswith(EIGHTH_ROUND_IDS) for i in scored["id"]])
     assert sum(str(i).startswith(EIGHTH_ROUND_IDS) for i in table["id"]) == 116

@@ -324,7 +324,8 @@ def parse_row(row: Mapping[str, str]) -> Case:
     kwargs = {"model": model, "hardware": hw, "batch": batch, "input_tokens": inputs, "output_tokens": outputs,
               "weight_dtype": parts[0], "activation_dtype": parts[1], "kv_dtype": parts[2], "tp": tp, "pp": pp,
               "ep": ep, "dp": devices // (stage * pp), "attention_dp": attention_dp, "check_fit": False,
-              "engine": _engine_as_run(engine, _cell(row, "system"))}
+              "engine": _engine_as_run(engine, _cell(row, "system"),
+                                       vllm_v0_scheduler(row, model, hw) if engine == "vllm" else None)}
     if served is not None:
         key = SERVED_KEYS.get(metric, METRICS[metric][0])
         if key.endswith("_mean_s") and _states_median(row):
@@ -344,7 +345,58 @@ _GRAPH_MAX = re.compile(r"--cuda-graph-max-bs[ =](\d+)\b")
 _PIECEWISE = re.compile(r"--enable-piecewise-cuda-graph\b")
 
 
-def _engine_as_run(name: str, system: str):
+_VERSION = re.compile(r"\s*v?(\d+)\.(\d+)(?:\.(\d+))?")
+_MAX_MODEL_LEN = re.compile(r"max[-_]model[-_]len[ =:]+(\d+)\b")
+_CHUNKING_OFF = re.compile(r"chunked prefill off|no chunked prefill|--no-enable-chunked-prefill\b"
+                           r"|enable[-_]chunked[-_]prefill\s*[=: ]\s*false")
+_CHUNKING_ON = re.compile(r"chunked prefill on\b|--enable-chunked-prefill(?![-=\w])"
+                          r"|enable_chunked_prefill\s*[=:]\s*true")
+_V0 = re.compile(r"\bv0 engine\b|vllm_use_v1\s*=\s*0|--num-scheduler-steps\b")
+_V1 = re.compile(r"\bv1 engine\b|vllm_use_v1\s*=\s*1")
+
+
+def vllm_v0_scheduler(row: Mapping[str, str], model, hw) -> dict[str, Any] | None:
+    """The scheduler of a vLLM row that ran the V0 engine, as ``EngineSpec`` settings (``mixed_batches``,
+    ``chunked_prefill``, ``max_batch_tokens``); None for the V1 engine (the ``vllm`` profile as it is) or where the row
+    does not say (docs/validation.md history item 35, SOURCES.md conventions).
+
+    V0 is the engine of vLLM before 0.8.0, of 0.8.x off CUDA (ROCm stayed on V0 unless VLLM_USE_V1=1), and of any
+    run that states it, VLLM_USE_V1=0 or multi-step scheduling (V0 only); "V1 engine" or VLLM_USE_V1=1 keeps V1. V0
+    runs prefill steps apart from decode steps (``_schedule_default``: a step that admits a prompt runs no decode),
+    whole prompts, up to max(max_model_len, 2048) tokens a step, unless chunked prefill is on: then decodes go first
+    and prompt chunks fill the rest of a 512-token (up to 0.6.4) or 2048-token budget. Chunked prefill is on where the
+    row says so, else by V0's default rule: max_model_len (the row's --max-model-len, else the model's context) above
+    32,768, on CUDA (ROCm too up to 0.6.4), a model without a sliding window, not MLA from 0.7.1 (forced off), and
+    not multi-step scheduling (which 0.6.0-0.6.2 refuse with chunking; ASSUMED off later too unless stated; its budget
+    stays max(max_model_len, 2048) either way)."""
+    system = _cell(row, "system").lower()
+    if _V1.search(system):
+        return None
+    version = _VERSION.match(_cell(row, "engine_version"))
+    release = tuple(int(g or 0) for g in version.groups()) if version else None
+    rocm = hw.vendor.lower() == "amd"
+    stated_v0 = bool(_V0.search(system))
+    if not stated_v0 and (release is None or release >= (0, 9, 0) or (release >= (0, 8, 0) and not rocm)):
+        return None
+    stated_len = _MAX_MODEL_LEN.search(system)
+    max_len = int(stated_len.group(1)) if stated_len else int(model.max_context_tokens)
+    multi_step = "--num-scheduler-steps" in system
+    if _CHUNKING_OFF.search(system):
+        chunked = False
+    elif _CHUNKING_ON.search(system):
+        chunked = True
+    else:
+        late = release is None or release >= (0, 6, 5)  # (a release not stated: the later rules)
+        chunked = (max_len > 32768 and not multi_step and not (rocm and late) and model.attention.window_tokens is None
+                   and not (model.attention.mla is not None and (release is None or release >= (0, 7, 1))))
+    if not chunked or multi_step:
+        budget = max(max_len, 2048)
+    else:
+        budget = 512 if release is not None and release <= (0, 6, 4) else 2048
+    return {"mixed_batches": chunked, "chunked_prefill": chunked, "max_batch_tokens": budget}
+
+
+def _engine_as_run(name: str, system: str, scheduler: dict[str, Any] | None = None):
     """The engine profile ``name``, or a copy of it with the settings the row's ``system`` text states where they
     differ from the profile's: ``ubatch N`` (llama.cpp's -ub, prompt_ubatch_tokens), ``flash-attn off``
     (flash_attention false), ``-np N`` / ``--parallel N`` (llama-server's slots, max_seqs), vLLM's (and ATOM's)
@@ -352,7 +404,8 @@ def _engine_as_run(name: str, system: str):
     ``--num-scheduler-steps N`` (vLLM V0's multi-step scheduling: scheduler_steps), and the engine's graphs:
     ``--enforce-eager`` / ``enforce_eager=True`` / ``--disable-cuda-graph`` (no step replays a graph: graph_steps
     'none'), SGLang's ``--cuda-graph-max-bs N`` (decode graphs up to N sequences) and
-    ``--enable-piecewise-cuda-graph`` (prompt steps replay graphs too: graph_steps 'all'). The copy keeps the name,
+    ``--enable-piecewise-cuda-graph`` (prompt steps replay graphs too: graph_steps 'all'), and ``scheduler``, a V0
+    run's scheduler settings (``vllm_v0_scheduler``; a stated budget wins over its default). The copy keeps the name,
     so the profile's fitted step costs and the hold-out and band cells stay the engine's."""
     low = system.lower()
     ubatch = _UBATCH.search(low)
@@ -365,15 +418,16 @@ def _engine_as_run(name: str, system: str):
     return _engine_with(name, int(ubatch.group(1)) if ubatch else None, bool(_NO_FLASH.search(low)),
                         int(seqs.group(1)) if seqs else None, int(budget.group(1)) if budget else None,
                         graphs, int(graph_max.group(1)) if graph_max else None,
-                        int(steps.group(1)) if steps else None)
+                        int(steps.group(1)) if steps else None, scheduler)
 
 
 def _engine_with(name: str, ubatch: int | None, no_flash: bool, seqs: int | None = None,
                  budget: int | None = None, graphs: str | None = None, graph_max: int | None = None,
-                 scheduler_steps: int | None = None):
+                 scheduler_steps: int | None = None, scheduler: dict[str, Any] | None = None):
     """``name``'s profile with a physical prompt batch of ``ubatch`` tokens, flash attention off, at most ``seqs``
     running sequences, a token budget of ``budget`` per step, ``graphs`` (graph_steps), decode graphs up to
-    ``graph_max`` sequences and/or ``scheduler_steps`` decode steps per scheduler pass: one copy per profile object
+    ``graph_max`` sequences, ``scheduler_steps`` decode steps per scheduler pass and/or the ``scheduler`` settings
+    (``vllm_v0_scheduler``): one copy per profile object
     and setting (``genmodel.engine.memo``), so the rows that share it share the engine's memoized tables; the name
     where nothing differs. Graph settings apply only to a profile with an eager figure (``eager_launch_s``); for the
     others they change nothing."""
@@ -395,7 +449,13 @@ def _engine_with(name: str, ubatch: int | None, no_flash: bool, seqs: int | None
         update["flash_attention"] = False
     if seqs is not None and seqs > 0 and seqs != spec.max_seqs:
         update["max_seqs"] = seqs
-    if budget is not None and budget > 0 and (budget != spec.max_batch_tokens or spec.max_batch_tokens_on):
+    for key, value in (scheduler or {}).items():  # (a V0 run's scheduler: vllm_v0_scheduler)
+        if value != getattr(spec, key):
+            update[key] = value
+    if "max_batch_tokens" in update:
+        update["max_batch_tokens_on"] = {}
+    if budget is not None and budget > 0 and (budget != spec.max_batch_tokens or spec.max_batch_tokens_on
+                                              or "max_batch_tokens" in update):
         update["max_batch_tokens"], update["max_batch_tokens_on"] = budget, {}  # (stated: on every device)
     if scheduler_steps is not None and scheduler_steps > 0 and scheduler_steps != spec.scheduler_steps:
         update["scheduler_steps"] = scheduler_steps
