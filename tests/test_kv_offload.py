@@ -77,11 +77,12 @@ def test_host_pool_adds_host_bytes_over_kv_bytes_per_token_to_the_running_cap():
 
 
 def test_link_bound_step_is_the_offloaded_bytes_over_the_link_bandwidth():
-    # 256 running sequences (vLLM's max_seqs) of 1,024 + 4,096 tokens do not fit in HBM: each step streams the
+    # 256 running sequences (max_seqs 256, vLLM's limit on devices below 70 GiB; the H100's is 1,024, stated here)
+    # of 1,024 + 4,096 tokens do not fit in HBM: each step streams the
     # part beyond device memory over PCIe. Saturated closed loop: x = 256 / (1 + D) requests per step, the tagged
     # request sees 1 + (255/256) x D = 255.94 others, rounded to 256 decoding sequences of I + O/2 tokens each
-    off = serve(**LONG, request_rate="max", kv_offload="host")
-    base = serve(**LONG, request_rate="max")
+    off = serve(**LONG, request_rate="max", kv_offload="host", max_seqs=256)
+    base = serve(**LONG, request_rate="max", max_seqs=256)
     assert float(off.metrics["running_batch"]) == pytest.approx(256, rel=1e-9)
     device_tokens = float(off.metrics["kv_capacity_bytes"]) / KV_BYTES_PER_TOKEN
     streamed = (256 * (1024 + 4096 / 2) - device_tokens) * KV_BYTES_PER_TOKEN
@@ -97,8 +98,9 @@ def test_link_bound_step_is_the_offloaded_bytes_over_the_link_bandwidth():
 
 
 def test_nothing_streams_while_the_kv_fits_in_device_memory():
+    # (at most 256 running: their KV fits in the H100's memory, so neither run's cap is the KV's)
     kw = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "input_tokens": 1024, "output_tokens": 256,
-          "request_rate": 2.0}
+          "request_rate": 2.0, "max_seqs": 256}
     base, off = serve(**kw), serve(**kw, kv_offload="host")
     for key in ("ttft_p50_s", "ttft_p99_s", "tpot_mean_s", "tpot_p99_s", "e2e_p99_s", "request_rate_per_s"):
         assert float(off.metrics[key]) == pytest.approx(float(base.metrics[key]), rel=1e-12), key
@@ -156,12 +158,12 @@ def test_offload_broadcasts_like_single_calls():
 
 # ---- cache mode (LMCache / SGLang HiCache-style) ---------------------------------------------------------------
 SHORT = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "input_tokens": 1024, "output_tokens": 128,
-         "prefix_hit": 0.5}
+         "prefix_hit": 0.5, "max_seqs": 256}
 
 
 @pytest.mark.parametrize("rate", [1e-3, 5.0])
 def test_cache_mode_adds_the_reload_to_ttft_and_leaves_tpot(rate):
-    # both runs are capped by vLLM's 256 sequences (not KV), so they solve the same load; the cache run only waits
+    # both runs are capped by 256 sequences (not KV), so they solve the same load; the cache run only waits
     # for its 512 prefix tokens to come over PCIe: 512 x 131,072 B / 64 GB/s = 1.048576 ms
     reload_s = 0.5 * 1024 * KV_BYTES_PER_TOKEN / PCIE5_X16
     base, cache = serve(**SHORT, request_rate=rate), serve(**SHORT, request_rate=rate, kv_offload="cache")

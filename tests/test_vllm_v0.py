@@ -35,7 +35,8 @@ def _v0(version: str, system: str, model: str = "llama-3.1-8b", hardware: str = 
 
 
 def _settings(chunked: bool, budget: int) -> dict:
-    return {"mixed_batches": chunked, "chunked_prefill": chunked, "max_batch_tokens": budget}
+    # V0's max_num_seqs is 256 on every device (vllm/engine/arg_utils.py 0.7.3: 256 if not VLLM_USE_V1 else 1024)
+    return {"mixed_batches": chunked, "chunked_prefill": chunked, "max_batch_tokens": budget, "max_seqs": 256}
 
 
 def test_v1_rows_keep_the_vllm_profile():
@@ -85,9 +86,14 @@ def test_a_v0_row_runs_the_v0_scheduler_and_a_stated_budget_wins():
     engine = case.kwargs["engine"]
     assert (engine.name, engine.mixed_batches, engine.chunked_prefill, engine.max_batch_tokens) == (
         "vllm", False, False, 32768)
+    # V0's budget and 256 sequences hold on the MI300X too, for a server and an offline run (no V1 rule by memory)
+    mi300x = genmodel.get_hardware("mi300x").fastest_memory.capacity_bytes
+    assert engine.batch_limits_on("mi300x", mi300x) == engine.batch_limits_on("mi300x", mi300x, True) == (32768, 256)
     stated = parse_row(_row("0.6.3", "vllm serve M --max-num-batched-tokens 131072, chunked prefill off"))
     assert (stated.kwargs["engine"].max_batch_tokens, stated.kwargs["engine"].mixed_batches) == (131072, False)
-    assert parse_row(_row("0.10.1.1", "vllm serve M")).kwargs["engine"] == "vllm"
+    assert parse_row(_row("", "vllm serve M")).kwargs["engine"] == "vllm"  # no release stated: the profile
+    v1 = parse_row(_row("0.10.1.1", "vllm serve M")).kwargs["engine"]  # without the rule of 0.28.0
+    assert [r.since_release for r in v1.batch_defaults] == [None] and v1.mixed_batches
 
 
 def test_a_v0_wave_of_identical_requests_queues_its_prompts():
@@ -96,10 +102,51 @@ def test_a_v0_wave_of_identical_requests_queues_its_prompts():
     # whole wave's step, where V1's mixed steps give each bunch its own prompt steps (genmodel.serving.waves): its
     # 8,192-token budget splits the wave into 4 bunches of 4 prompts, each first token after about a quarter of it
     v1 = genmodel.get_engine("vllm")
-    v0 = v1.model_copy(update=_settings(False, 32768))
+    v0 = v1.model_copy(update={**_settings(False, 32768), "batch_defaults": [], "offline_batch_tokens": None})
     kw = dict(input_tokens=2048, output_tokens=256, concurrency=16, synchronized=True)
     slow = genmodel.serve("llama-3.1-8b", "h100-sxm", engine=v0, **kw)
     fast = genmodel.serve("llama-3.1-8b", "h100-sxm", engine=v1, **kw)
     assert float(slow.metrics["prompt_tokens_per_step"]) == 32768.0
     assert float(slow.metrics["ttft_mean_s"]) == pytest.approx(float(slow.metrics["ttft_p99_s"]), rel=1e-12)
     assert float(slow.metrics["ttft_mean_s"]) > 2 * float(fast.metrics["ttft_mean_s"])
+
+
+GIB = 2**30
+
+
+@pytest.mark.parametrize("device, memory_gib, server, offline", [
+    # vllm/engine/arg_utils.py get_batch_defaults (0.12.0 wheel lines 1799-1879; 0.34.0 lines 2977-3076):
+    ("h100-sxm", 80, (8192, 1024), (16384, 1024)),  # >= 70 GiB: server 8,192, LLM class 16,384, 1,024 sequences
+    ("a100-80gb-sxm", 80, (2048, 256), (8192, 256)),  # "a100" not in the device name: A100s take the small values
+    ("l4", 22.5, (2048, 256), (8192, 256)),  # below 70 GiB: 2,048 / 8,192 tokens, 256 sequences
+    ("mi300x", 192, (16384, 1024), (16384, 1024)),  # >= 160 GiB (from 0.28.0): 16,384 for both, 1,024 sequences
+])
+def test_vllm_v1_picks_its_batch_defaults_by_device_memory_and_entry_point(device, memory_gib, server, offline):
+    vllm = genmodel.get_engine("vllm")
+    hw = genmodel.get_hardware(device)
+    assert hw.fastest_memory.capacity_bytes == pytest.approx(memory_gib * GIB, rel=0.01)
+    assert vllm.batch_limits_on(device, hw.fastest_memory.capacity_bytes) == server
+    assert vllm.batch_limits_on(device, hw.fastest_memory.capacity_bytes, offline=True) == offline
+    # serve takes them: a server's budget and limit, and an offline run's budget (its settings say which)
+    kw = dict(input_tokens=1024, output_tokens=128, calibrated=False)
+    online = genmodel.serve("llama-3.1-8b", device, concurrency=8, **kw).settings
+    batch = genmodel.serve("llama-3.1-8b", device, offline=64, **kw).settings
+    assert (online["max_batch_tokens"], online["max_seqs"]) == server
+    assert (batch["max_batch_tokens"], batch["max_seqs"]) == offline
+
+
+def test_a_named_budget_a_stated_setting_and_an_older_release_win_over_the_memory_rules():
+    vllm = genmodel.get_engine("vllm")
+    assert vllm.batch_tokens_on("h100-sxm") == 2048  # (the profile's own figure, before the rules)
+    named = vllm.model_copy(update={"max_batch_tokens_on": {"h100-sxm": 4096}})
+    assert named.batch_limits_on("h100-sxm", 80 * GIB) == (4096, 1024)
+    stated = parse_row(_row("0.10.1.1", "vllm serve M --max-num-batched-tokens 2048")).kwargs["engine"]
+    assert stated.batch_limits_on("h100-sxm", 80 * GIB) == (2048, 1024)  # the budget stated, the limit the rule's
+    assert stated.batch_limits_on("h100-sxm", 80 * GIB, offline=True) == (2048, 1024)
+    seqs = parse_row(_row("0.10.1.1", "vllm serve M --max-num-seqs 256")).kwargs["engine"]
+    assert seqs.batch_limits_on("h100-sxm", 80 * GIB) == (8192, 256)
+    # the 160 GiB rule came with 0.28.0: a 0.10 row on an MI300X takes the 70 GiB rule
+    old = parse_row(_row("0.10.1.1", "vllm serve M", hardware="mi300x")).kwargs["engine"]
+    assert old.batch_limits_on("mi300x", 192 * GIB) == (8192, 1024)
+    new = parse_row(_row("0.28.0", "vllm serve M", hardware="mi300x")).kwargs["engine"]
+    assert new == "vllm"

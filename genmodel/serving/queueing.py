@@ -78,7 +78,8 @@ def erlang_c(c, a) -> np.ndarray:
         out[small] = b / (1.0 - rho * (1.0 - b))
     large = stable & ~small
     if np.any(large):
-        beta = (c[large] - a[large]) / np.sqrt(a[large])
+        with np.errstate(divide="ignore"):  # no offered load: beta = inf, and P(wait) = 0 below, as it is
+            beta = (c[large] - a[large]) / np.sqrt(a[large])
         # 1 / (1 + beta Phi(beta) / phi(beta)), written with exp(-beta^2/2) on top so it underflows to 0 cleanly
         pdf = np.exp(-0.5 * beta**2) / np.sqrt(2 * np.pi)
         out[large] = pdf / (pdf + beta * normal_cdf(beta))

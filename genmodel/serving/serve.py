@@ -167,12 +167,15 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     tune_for(int(np.prod(s.shape)) * max(int(np.size(load.value)), 1))  # large temporaries stay in the heap
     e = s.engine
     groups = float(np.max(s.par.attention_groups))
-    budget = _count("max_batch_tokens", max_batch_tokens, e.batch_tokens_on(s.hw.name))
+    # the engine's own defaults on this device for this kind of run (an offline run: vLLM's LLM class)
+    default_budget, default_seqs = e.batch_limits_on(s.hw.name, s.hw.fastest_memory.capacity_bytes,
+                                                     offline=load.mode == "offline")
+    budget = _count("max_batch_tokens", max_batch_tokens, default_budget)
     chunk = _count("chunk_tokens", chunk_tokens, budget)
     if chunk > budget:
         raise ConfigurationError(f"chunk_tokens {int(chunk)} exceeds max_batch_tokens {int(budget)}: a chunk rides "
                                  "in one step's budget", "chunk_tokens")
-    seqs = _count("max_seqs", max_seqs, e.max_seqs if e.max_seqs is not None else np.inf)
+    seqs = _count("max_seqs", max_seqs, default_seqs if default_seqs is not None else np.inf)
     k = None if spec_tokens is None else int(scalar("spec_tokens", whole("spec_tokens", spec_tokens, 1, 64)))
     if k is None and any(v is not None for v in (spec_acceptance, spec_accepted_share, spec_mean_length,
                                                  draft_model)):

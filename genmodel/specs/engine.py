@@ -33,10 +33,11 @@ to the hardware's physics on every step:
   the vector units (``weight_only_vector_ops_per_mac``: AutoAWQ's GEMV kernel, run once per token of a prompt too).
 
 * its continuous-batching scheduler (genmodel.serving, docs/serving.md): the token budget of one step
-  (``max_batch_tokens``, or per device ``max_batch_tokens_on`` where the engine picks it by device), the
-  running-sequence limit (``max_seqs``), the KV page size (``kv_block_tokens``), whether prompt chunks ride in
-  decode steps (``mixed_batches``; SGLang runs prefill batches apart by default) and whether prompts are chunked at
-  all (``chunked_prefill``).
+  (``max_batch_tokens``; ``offline_batch_tokens`` for an offline run where it differs; per device
+  ``max_batch_tokens_on`` where the engine picks it by device name), the running-sequence limit (``max_seqs``), both
+  by device memory where the engine picks them so (``batch_defaults``), the KV page size (``kv_block_tokens``),
+  whether prompt chunks ride in decode steps (``mixed_batches``; SGLang runs prefill batches apart by default) and
+  whether prompts are chunked at all (``chunked_prefill``).
 
 * how it runs a prompt: in physical batches of at most ``prompt_ubatch_tokens`` tokens one after another (llama.cpp's
   n_ubatch, 512 by default: each pass reads the weights again and attends to the tokens before it), and whether its
@@ -81,6 +82,22 @@ class GraphLimit(FrozenSpec):
     memory_below_bytes: Bytes | None = Field(
         None, description="The rule applies to devices with less memory than this (none: any device).")
     tp_at_least: int = Field(1, ge=1, description="The rule applies at this tensor parallelism or more.")
+
+
+class BatchDefaults(FrozenSpec):
+    """One rule of how an engine picks its default token budget and running-sequence limit by device (vLLM's
+    ``get_batch_defaults``): on a device whose fastest memory holds at least ``memory_at_least_bytes`` and whose name
+    contains none of ``names_except``, from release ``since_release`` on; a field left empty keeps the profile's own."""
+
+    memory_at_least_bytes: Bytes = Field(description="The rule applies to devices with at least this much memory.")
+    names_except: list[str] = Field(
+        default_factory=list, description="... except devices whose name contains one of these (lower case).")
+    since_release: str | None = Field(
+        None, description="The engine release from which the rule applies, e.g. '0.28.0' (validation rows of older "
+        "releases do not take it; none: every release).")
+    max_batch_tokens: int | None = Field(None, ge=1, description="The token budget of a server's step there.")
+    offline_batch_tokens: int | None = Field(None, ge=1, description="The token budget of an offline run there.")
+    max_seqs: int | None = Field(None, ge=1, description="The running-sequence limit there.")
 
 
 class EngineSpec(FrozenSpec):
@@ -167,9 +184,17 @@ class EngineSpec(FrozenSpec):
     max_batch_tokens_on: dict[str, Annotated[int, Field(ge=1)]] = Field(
         default_factory=dict, description="The token budget on named devices (hardware names) where the engine "
         "picks it per device, e.g. vLLM's TPU backend by TPU generation; other devices take max_batch_tokens.")
+    offline_batch_tokens: int | None = Field(
+        None, ge=1, description="The token budget of an offline run (serve's offline load: vLLM's LLM class, as "
+        "benchmark_throughput and LLM.generate use it) where the engine picks another than a server's; none: "
+        "max_batch_tokens.")
     max_seqs: int | None = Field(
         256, ge=1, description="Most sequences running at once (vLLM max_num_seqs, TensorRT-LLM max_batch_size, "
         "SGLang max_running_requests); none: only the KV cache limits them.")
+    batch_defaults: list[BatchDefaults] = Field(
+        default_factory=list, description="Rules by device memory (the first that applies) for the token budget and "
+        "the running-sequence limit, where the engine picks them by device (vLLM: larger on devices of 70 GiB or "
+        "more); a device named in max_batch_tokens_on takes that budget.")
     kv_block_tokens: int = Field(16, ge=1, description="Tokens per KV-cache page (a request holds whole pages).")
     mixed_batches: bool = Field(
         True, description="Prompt chunks ride in decode steps (vLLM, TensorRT-LLM); false: prefill steps run apart "
@@ -196,6 +221,23 @@ class EngineSpec(FrozenSpec):
     def batch_tokens_on(self, device: str) -> int:
         """The token budget of one step on ``device`` (a hardware name): its own entry, else ``max_batch_tokens``."""
         return self.max_batch_tokens_on.get(device, self.max_batch_tokens)
+
+    def batch_limits_on(self, device: str, memory_bytes: float, offline: bool = False) -> tuple[int, int | None]:
+        """(token budget of one step, running-sequence limit) on ``device`` (a hardware name) whose fastest memory
+        holds ``memory_bytes``, for a server or an ``offline`` run: the first of ``batch_defaults`` that applies
+        there, field by field, else the profile's own (``offline_batch_tokens``, else ``max_batch_tokens``); a budget
+        ``max_batch_tokens_on`` names for the device wins."""
+        name = device.lower()
+        rule = next((r for r in self.batch_defaults if memory_bytes >= r.memory_at_least_bytes
+                     and not any(part in name for part in r.names_except)), None)
+        tokens = self.offline_batch_tokens if offline and self.offline_batch_tokens is not None else \
+            self.max_batch_tokens
+        seqs = self.max_seqs
+        if rule is not None:
+            picked = rule.offline_batch_tokens if offline else rule.max_batch_tokens
+            tokens = picked if picked is not None else tokens
+            seqs = rule.max_seqs if rule.max_seqs is not None else seqs
+        return self.max_batch_tokens_on.get(device, tokens), seqs
 
 
 def bucketed(value, mode: str, step: int, least: float = 1.0):

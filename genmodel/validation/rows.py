@@ -325,7 +325,8 @@ def parse_row(row: Mapping[str, str]) -> Case:
               "weight_dtype": parts[0], "activation_dtype": parts[1], "kv_dtype": parts[2], "tp": tp, "pp": pp,
               "ep": ep, "dp": devices // (stage * pp), "attention_dp": attention_dp, "check_fit": False,
               "engine": _engine_as_run(engine, _cell(row, "system"),
-                                       vllm_v0_scheduler(row, model, hw) if engine == "vllm" else None)}
+                                       vllm_v0_scheduler(row, model, hw) if engine == "vllm" else None,
+                                       release_of(_cell(row, "engine_version")))}
     if served is not None:
         key = SERVED_KEYS.get(metric, METRICS[metric][0])
         if key.endswith("_mean_s") and _states_median(row):
@@ -355,10 +356,17 @@ _V0 = re.compile(r"\bv0 engine\b|vllm_use_v1\s*=\s*0|--num-scheduler-steps\b")
 _V1 = re.compile(r"\bv1 engine\b|vllm_use_v1\s*=\s*1")
 
 
+def release_of(text: str) -> tuple[int, int, int] | None:
+    """The release number a version text starts with (``0.7.3.dev138+g21f6ca217`` -> (0, 7, 3)), or None."""
+    version = _VERSION.match(text)
+    return tuple(int(g or 0) for g in version.groups()) if version else None
+
+
 def vllm_v0_scheduler(row: Mapping[str, str], model, hw) -> dict[str, Any] | None:
     """The scheduler of a vLLM row that ran the V0 engine, as ``EngineSpec`` settings (``mixed_batches``,
-    ``chunked_prefill``, ``max_batch_tokens``); None for the V1 engine (the ``vllm`` profile as it is) or where the row
-    does not say (docs/validation.md history item 35, SOURCES.md conventions).
+    ``chunked_prefill``, ``max_batch_tokens``, ``max_seqs``: V0's 256 on every device); None for the V1 engine (the
+    ``vllm`` profile as it is) or where the row does not say (docs/validation.md history item 35, SOURCES.md
+    conventions).
 
     V0 is the engine of vLLM before 0.8.0, of 0.8.x off CUDA (ROCm stayed on V0 unless VLLM_USE_V1=1), and of any
     run that states it, VLLM_USE_V1=0 or multi-step scheduling (V0 only); "V1 engine" or VLLM_USE_V1=1 keeps V1. V0
@@ -372,8 +380,7 @@ def vllm_v0_scheduler(row: Mapping[str, str], model, hw) -> dict[str, Any] | Non
     system = _cell(row, "system").lower()
     if _V1.search(system):
         return None
-    version = _VERSION.match(_cell(row, "engine_version"))
-    release = tuple(int(g or 0) for g in version.groups()) if version else None
+    release = release_of(_cell(row, "engine_version"))
     rocm = hw.vendor.lower() == "amd"
     stated_v0 = bool(_V0.search(system))
     if not stated_v0 and (release is None or release >= (0, 9, 0) or (release >= (0, 8, 0) and not rocm)):
@@ -393,10 +400,11 @@ def vllm_v0_scheduler(row: Mapping[str, str], model, hw) -> dict[str, Any] | Non
         budget = max(max_len, 2048)
     else:
         budget = 512 if release is not None and release <= (0, 6, 4) else 2048
-    return {"mixed_batches": chunked, "chunked_prefill": chunked, "max_batch_tokens": budget}
+    return {"mixed_batches": chunked, "chunked_prefill": chunked, "max_batch_tokens": budget, "max_seqs": 256}
 
 
-def _engine_as_run(name: str, system: str, scheduler: dict[str, Any] | None = None):
+def _engine_as_run(name: str, system: str, scheduler: dict[str, Any] | None = None,
+                   release: tuple[int, int, int] | None = None):
     """The engine profile ``name``, or a copy of it with the settings the row's ``system`` text states where they
     differ from the profile's: ``ubatch N`` (llama.cpp's -ub, prompt_ubatch_tokens), ``flash-attn off``
     (flash_attention false), ``-np N`` / ``--parallel N`` (llama-server's slots, max_seqs), vLLM's (and ATOM's)
@@ -405,8 +413,10 @@ def _engine_as_run(name: str, system: str, scheduler: dict[str, Any] | None = No
     ``--enforce-eager`` / ``enforce_eager=True`` / ``--disable-cuda-graph`` (no step replays a graph: graph_steps
     'none'), SGLang's ``--cuda-graph-max-bs N`` (decode graphs up to N sequences) and
     ``--enable-piecewise-cuda-graph`` (prompt steps replay graphs too: graph_steps 'all'), and ``scheduler``, a V0
-    run's scheduler settings (``vllm_v0_scheduler``; a stated budget wins over its default). The copy keeps the name,
-    so the profile's fitted step costs and the hold-out and band cells stay the engine's."""
+    run's scheduler settings (``vllm_v0_scheduler``; a stated budget wins over its default). A budget or sequence
+    limit so given holds on every device and for every kind of run (the profile's rules by device memory,
+    ``batch_defaults``, give way); the rules of releases after the row's ``release`` are dropped. The copy keeps the
+    name, so the profile's fitted step costs and the hold-out and band cells stay the engine's."""
     low = system.lower()
     ubatch = _UBATCH.search(low)
     vllm_flags = name.startswith("vllm") or name == "atom"  # (vllm, vllm-tpu, atom: the same flags)
@@ -418,12 +428,13 @@ def _engine_as_run(name: str, system: str, scheduler: dict[str, Any] | None = No
     return _engine_with(name, int(ubatch.group(1)) if ubatch else None, bool(_NO_FLASH.search(low)),
                         int(seqs.group(1)) if seqs else None, int(budget.group(1)) if budget else None,
                         graphs, int(graph_max.group(1)) if graph_max else None,
-                        int(steps.group(1)) if steps else None, scheduler)
+                        int(steps.group(1)) if steps else None, scheduler, release)
 
 
 def _engine_with(name: str, ubatch: int | None, no_flash: bool, seqs: int | None = None,
                  budget: int | None = None, graphs: str | None = None, graph_max: int | None = None,
-                 scheduler_steps: int | None = None, scheduler: dict[str, Any] | None = None):
+                 scheduler_steps: int | None = None, scheduler: dict[str, Any] | None = None,
+                 release: tuple[int, int, int] | None = None):
     """``name``'s profile with a physical prompt batch of ``ubatch`` tokens, flash attention off, at most ``seqs``
     running sequences, a token budget of ``budget`` per step, ``graphs`` (graph_steps), decode graphs up to
     ``graph_max`` sequences, ``scheduler_steps`` decode steps per scheduler pass and/or the ``scheduler`` settings
@@ -447,16 +458,25 @@ def _engine_with(name: str, ubatch: int | None, no_flash: bool, seqs: int | None
         update["prompt_ubatch_tokens"] = ubatch
     if no_flash and spec.flash_attention:
         update["flash_attention"] = False
-    if seqs is not None and seqs > 0 and seqs != spec.max_seqs:
-        update["max_seqs"] = seqs
-    for key, value in (scheduler or {}).items():  # (a V0 run's scheduler: vllm_v0_scheduler)
-        if value != getattr(spec, key):
-            update[key] = value
-    if "max_batch_tokens" in update:
-        update["max_batch_tokens_on"] = {}
-    if budget is not None and budget > 0 and (budget != spec.max_batch_tokens or spec.max_batch_tokens_on
-                                              or "max_batch_tokens" in update):
-        update["max_batch_tokens"], update["max_batch_tokens_on"] = budget, {}  # (stated: on every device)
+    scheduler = scheduler or {}  # (a V0 run's scheduler: vllm_v0_scheduler)
+    for key in ("mixed_batches", "chunked_prefill"):
+        if key in scheduler and scheduler[key] != getattr(spec, key):
+            update[key] = scheduler[key]
+    fixed_tokens = budget if budget is not None and budget > 0 else scheduler.get("max_batch_tokens")
+    fixed_seqs = seqs if seqs is not None and seqs > 0 else scheduler.get("max_seqs")
+    rules = [r for r in spec.batch_defaults
+             if release is None or r.since_release is None or release >= release_of(r.since_release)]
+    if fixed_tokens is not None:  # (stated: on every device, for every kind of run)
+        rules = [r.model_copy(update={"max_batch_tokens": None, "offline_batch_tokens": None}) for r in rules]
+        if fixed_tokens != spec.max_batch_tokens or spec.max_batch_tokens_on or spec.offline_batch_tokens is not None:
+            update.update(max_batch_tokens=fixed_tokens, max_batch_tokens_on={}, offline_batch_tokens=None)
+    if fixed_seqs is not None:
+        rules = [r.model_copy(update={"max_seqs": None}) for r in rules]
+        if fixed_seqs != spec.max_seqs:
+            update["max_seqs"] = fixed_seqs
+    rules = [r for r in rules if (r.max_batch_tokens, r.offline_batch_tokens, r.max_seqs) != (None, None, None)]
+    if rules != spec.batch_defaults:
+        update["batch_defaults"] = rules
     if scheduler_steps is not None and scheduler_steps > 0 and scheduler_steps != spec.scheduler_steps:
         update["scheduler_steps"] = scheduler_steps
     if not update:

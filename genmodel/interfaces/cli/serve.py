@@ -308,7 +308,7 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
 
     spread = "" if not (d["input_cv"] or d["output_cv"]) else f" (cv {d['input_cv']:g} / {d['output_cv']:g})"
     sched = (f"budget {d['max_batch_tokens']:,} tokens/step, chunks of {d['chunk_tokens']:,}, "
-             f"max {d['max_seqs'] if d['max_seqs'] is not None else 'unlimited (KV)'} sequences, "
+             f"max {'unlimited (KV)' if d['max_seqs'] is None else format(d['max_seqs'], ',')} sequences, "
              f"{'mixed' if d['mixed_batches'] else 'separate'} prefill"
              + ("" if d["chunked_prefill"] else ", whole prompts"))
     extras = []
