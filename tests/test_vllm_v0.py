@@ -150,3 +150,15 @@ def test_a_named_budget_a_stated_setting_and_an_older_release_win_over_the_memor
     assert old.batch_limits_on("mi300x", 192 * GIB) == (8192, 1024)
     new = parse_row(_row("0.28.0", "vllm serve M", hardware="mi300x")).kwargs["engine"]
     assert new == "vllm"
+
+
+def test_a_batch_rule_is_checked_where_the_engine_spec_is_read():
+    from genmodel.specs.engine import EngineSpec
+
+    base = genmodel.get_engine("vllm").model_dump()
+    rule = {"memory_at_least_bytes": "70 GiB", "max_seqs": 1024}
+    for bad in ({**rule, "since_release": "latest"}, {**rule, "max_seqs": 0}, {**rule, "memory_at_least_bytes": -1}):
+        with pytest.raises(ValueError, match="batch_defaults"):
+            EngineSpec.model_validate({**base, "batch_defaults": [bad]})
+    upper = EngineSpec.model_validate({**base, "batch_defaults": [{**rule, "names_except": ["H100"]}]})
+    assert upper.batch_limits_on("h100-sxm", 80 * GIB) == (2048, 256)  # excluded whatever the case

@@ -91,10 +91,10 @@ class BatchDefaults(FrozenSpec):
 
     memory_at_least_bytes: Bytes = Field(description="The rule applies to devices with at least this much memory.")
     names_except: list[str] = Field(
-        default_factory=list, description="... except devices whose name contains one of these (lower case).")
+        default_factory=list, description="... except devices whose name contains one of these (any case).")
     since_release: str | None = Field(
-        None, description="The engine release from which the rule applies, e.g. '0.28.0' (validation rows of older "
-        "releases do not take it; none: every release).")
+        None, pattern=r"^\d+\.\d+(\.\d+)?$", description="The engine release from which the rule applies, e.g. "
+        "'0.28.0' (validation rows of older releases do not take it; none: every release).")
     max_batch_tokens: int | None = Field(None, ge=1, description="The token budget of a server's step there.")
     offline_batch_tokens: int | None = Field(None, ge=1, description="The token budget of an offline run there.")
     max_seqs: int | None = Field(None, ge=1, description="The running-sequence limit there.")
@@ -229,7 +229,7 @@ class EngineSpec(FrozenSpec):
         ``max_batch_tokens_on`` names for the device wins."""
         name = device.lower()
         rule = next((r for r in self.batch_defaults if memory_bytes >= r.memory_at_least_bytes
-                     and not any(part in name for part in r.names_except)), None)
+                     and not any(part.lower() in name for part in r.names_except)), None)
         tokens = self.offline_batch_tokens if offline and self.offline_batch_tokens is not None else \
             self.max_batch_tokens
         seqs = self.max_seqs
