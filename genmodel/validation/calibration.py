@@ -217,7 +217,7 @@ def _fit_rows(rows: Iterable[Mapping[str, str]]) -> list[_FitRow]:
             family = family_of(case.kwargs["hardware"].name)
             if family is None:
                 continue
-            predicted_value(case)  # the same checks as predict_rows (some apply to single configurations only)
+            predicted_value(case, lean=True)  # the same checks as predict_rows (some apply to single configurations)
             out.append(_FitRow(case, family, _grid_predictions(case)))
         except GenmodelError:
             continue
@@ -341,8 +341,8 @@ def apply(rows: Iterable[Mapping[str, str]], calibrations: Mapping[str, FamilyFi
         try:
             case = parse_row(row)
             fit = calibrations.get(family_of(case.kwargs["hardware"].name))
-            predicted, _ = predicted_value(case, efficiency=None if fit is None else fit.efficiency(case.engine),
-                                           calibrated=False)
+            efficiency = None if fit is None else fit.efficiency(case.engine)
+            predicted, _ = predicted_value(case, lean=True, efficiency=efficiency, calibrated=False)
         except GenmodelError:
             continue
         records.append({"id": row["id"], "metric": case.metric, "hardware": case.kwargs["hardware"].name,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from genmodel.data.registry import get_engine
-from genmodel.engine.estimate import estimate
+from genmodel.engine.estimate import estimate, only_metrics
 from genmodel.errors import GenmodelError
 from genmodel.table import Table
 from genmodel.validation.rows import Case, NotExpressibleError, as_rows, parse_row
@@ -39,13 +39,19 @@ _TEXT = {"id", "source", "metric", "hardware", "model", "kind", "group", "metric
 WITHIN_PCT = 25.0
 
 
-def predicted_value(case: Case, **options: Any) -> tuple[float, Any]:
-    """The estimate of ``case`` in the row's unit, and the ``Estimate``; ``options`` go to ``estimate``.
+def predicted_value(case: Case, *, lean: bool = False, **options: Any) -> tuple[float, Any]:
+    """The estimate of ``case`` in the row's unit, and the ``Estimate``; ``options`` go to ``estimate``. ``lean``: a
+    static row's estimate computes only the row's figure, its band's edges and ``fits`` (``only_metrics``: the same
+    numbers, without the figures the row does not read).
 
     Raises the engine's ``GenmodelError`` when it refuses the configuration, and ``NotExpressibleError`` when it
     gives no finite number for the row's metric (e.g. energy on a device without power figures).
     """
-    if case.served is None:
+    if case.served is None and lean:
+        with only_metrics((case.key, f"{case.key}_low", f"{case.key}_high", "fits")):
+            result = estimate(**case.kwargs, **options)
+        value = float(np.asarray(result.metrics[case.key], dtype=float))
+    elif case.served is None:
         result = estimate(**case.kwargs, **options)
         value = float(np.asarray(result.metrics[case.key], dtype=float))
     else:
@@ -99,7 +105,7 @@ def predict_rows(rows: Iterable[Mapping[str, str]]) -> Table:
         record.update(measured=_number(row.get("value")), predicted=math.nan, error_pct=math.nan)
         try:
             case = parse_row(row)
-            predicted, result = predicted_value(case)
+            predicted, result = predicted_value(case, lean=True)
         except GenmodelError as exc:
             record["not_expressible"] = " ".join(str(exc).split()) or type(exc).__name__
         else:
