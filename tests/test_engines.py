@@ -390,7 +390,10 @@ def test_a_per_device_budget_must_be_a_whole_number_of_tokens():
     with pytest.raises(ValueError, match="max_batch_tokens_on"):
         EngineSpec(**{**base, "max_batch_tokens_on": {"h100-sxm": 0}})
     spec = EngineSpec(**{**base, "max_batch_tokens_on": {"h100-sxm": 512}})
-    assert spec.batch_tokens_on("h100-sxm") == 512 and spec.batch_tokens_on("h200-sxm") == base["max_batch_tokens"]
+    h100, h200 = (genmodel.get_hardware(n).fastest_memory.capacity_bytes for n in ("h100-sxm", "h200-sxm"))
+    assert spec.batch_limits_on("h100-sxm", h100)[0] == 512  # the named device's own budget
+    # another device takes what the profile gives without the entry
+    assert spec.batch_limits_on("h200-sxm", h200) == EngineSpec(**base).batch_limits_on("h200-sxm", h200)
 
 
 def test_an_fp16_accumulating_engine_runs_geforce_gemms_at_the_fp16_accumulate_rate():

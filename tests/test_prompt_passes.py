@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import genmodel
-from genmodel.data.registry import get_engine, get_model
+from genmodel.data.registry import get_engine, get_hardware, get_model
 from genmodel.engine.operators import DTypes, build_operators
 from genmodel.engine.step import mean_pass, step_passes
 from genmodel.validation.rows import _engine_as_run
@@ -98,8 +98,9 @@ def test_validation_rows_state_the_settings_they_ran():
     assert _engine_as_run("vllm", "vllm serve --parallel 8; continuous") == "vllm"  # llama-server's flag only
     # vLLM's stated budget (on every device: the TPU profile's per-device table gives way) and sequence limit
     tpu = _engine_as_run("vllm-tpu", "vllm serve --max-num-batched-tokens 512 --max-num-seqs 256 --tp 8; continuous")
-    assert tpu.max_batch_tokens == 512 and tpu.batch_tokens_on("tpu-v6e") == 512 and tpu.max_seqs == 256
-    assert get_engine("vllm-tpu").batch_tokens_on("tpu-v6e") == 1024
+    v6e = get_hardware("tpu-v6e").fastest_memory.capacity_bytes
+    assert tpu.max_batch_tokens == 512 and tpu.batch_limits_on("tpu-v6e", v6e)[0] == 512 and tpu.max_seqs == 256
+    assert get_engine("vllm-tpu").batch_limits_on("tpu-v6e", v6e)[0] == 1024
     assert _engine_as_run("vllm", "vllm serve --max-num-seqs=12; continuous").max_seqs == 12
     assert _engine_as_run("sglang", "--max-num-seqs 12; continuous") == "sglang"
 

@@ -137,7 +137,7 @@ def test_vllm_v1_picks_its_batch_defaults_by_device_memory_and_entry_point(devic
 
 def test_a_named_budget_a_stated_setting_and_an_older_release_win_over_the_memory_rules():
     vllm = genmodel.get_engine("vllm")
-    assert vllm.batch_tokens_on("h100-sxm") == 2048  # (the profile's own figure, before the rules)
+    assert vllm.max_batch_tokens == 2048  # (the profile's own figure, before the rules)
     named = vllm.model_copy(update={"max_batch_tokens_on": {"h100-sxm": 4096}})
     assert named.batch_limits_on("h100-sxm", 80 * GIB) == (4096, 1024)
     stated = parse_row(_row("0.10.1.1", "vllm serve M --max-num-batched-tokens 2048")).kwargs["engine"]

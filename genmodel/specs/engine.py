@@ -218,10 +218,6 @@ class EngineSpec(FrozenSpec):
         time per eager kernel to time them by (a profile's ``NAME+eager`` variant)."""
         return self.graph_steps == "none" and self.eager_launch_s > 0
 
-    def batch_tokens_on(self, device: str) -> int:
-        """The token budget of one step on ``device`` (a hardware name): its own entry, else ``max_batch_tokens``."""
-        return self.max_batch_tokens_on.get(device, self.max_batch_tokens)
-
     def batch_limits_on(self, device: str, memory_bytes: float, offline: bool = False) -> tuple[int, int | None]:
         """(token budget of one step, running-sequence limit) on ``device`` (a hardware name) whose fastest memory
         holds ``memory_bytes``, for a server or an ``offline`` run: the first of ``batch_defaults`` that applies

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -47,12 +48,10 @@ def predicted_value(case: Case, *, lean: bool = False, **options: Any) -> tuple[
     Raises the engine's ``GenmodelError`` when it refuses the configuration, and ``NotExpressibleError`` when it
     gives no finite number for the row's metric (e.g. energy on a device without power figures).
     """
-    if case.served is None and lean:
-        with only_metrics((case.key, f"{case.key}_low", f"{case.key}_high", "fits")):
+    if case.served is None:
+        read = (case.key, f"{case.key}_low", f"{case.key}_high", "fits")
+        with only_metrics(read) if lean else nullcontext():
             result = estimate(**case.kwargs, **options)
-        value = float(np.asarray(result.metrics[case.key], dtype=float))
-    elif case.served is None:
-        result = estimate(**case.kwargs, **options)
         value = float(np.asarray(result.metrics[case.key], dtype=float))
     else:
         result = serve_case(case, **options)
