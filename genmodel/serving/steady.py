@@ -189,10 +189,13 @@ class SteadyState:
 def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: bool = True,
               average: bool = False) -> dict[str, np.ndarray]:
     """Stacked step evaluations. ``tagged``: the steps a tagged decoding request sees, t_d and t_s (itself and the n
-    stationary others), and the tagged prompt's own step t_own (the n others); with ``slope``, t_d at n + delta and
-    one request alone; with ``average``, the time-average decode step t_d_avg too (the time-average prompt step is
-    t_own: ``_average_step``). Else only the time-average steps, t_d and t_s at the load's n decoding sequences (a
-    throughput is x / their mean)."""
+    stationary others), and the tagged prompt's own step t_own (the n others); with ``slope``, one request alone (t_0)
+    and the step's mean slope in the decoding sequences from there, (t(n') - t_0) / (n' - 1) with n' = max(1 + n, 2):
+    the secant, not a local difference, because the step is jagged in n (captured-graph sizes, GEMM tiles and waves:
+    a local difference across one of its jumps would swing the TPOT spread several-fold at a few loads and make the
+    TPOT and end-to-end percentiles fall as the load rises); with ``average``, the time-average decode step t_d_avg
+    too (the time-average prompt step is t_own: ``_average_step``). Else only the time-average steps, t_d and t_s at
+    the load's n decoding sequences (a throughput is x / their mean)."""
     zeros = np.zeros_like(t.p_step)
     n_seen = (1.0 if tagged else 0.0) + t.n
     ns = [n_seen, n_seen if mixed else zeros]
@@ -200,9 +203,9 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: 
     if tagged:
         ns.append(t.n if mixed else zeros)
         ps.append(t.p_step)
-    delta = np.maximum(1.0, np.sqrt(t.n))
     if slope:
-        ns += [n_seen + delta, np.ones_like(n_seen)]
+        wide = np.maximum(n_seen, 2.0)
+        ns += [wide, np.ones_like(n_seen)]
         ps += [zeros, zeros]
     if average:
         ns.append(t.n)
@@ -213,8 +216,8 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: 
     if tagged:
         res["t_own"] = out[2]
     if slope:
-        res["slope"] = (out[3] - out[0]) / delta
         res["t_0"] = out[4]  # one request alone: the step the load builds on
+        res["slope"] = (out[3] - out[4]) / (wide - 1.0)
     if average:
         res["t_d_avg"] = out[-1]
     return res
