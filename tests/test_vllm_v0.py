@@ -69,6 +69,14 @@ def test_v0_mla_multi_step_sliding_window_and_stated_settings():
     assert _v0("0.7.3", "vllm serve M", "deepseek-r1", "h200-sxm") == _settings(False, 163840)
     # multi-step scheduling is V0 only, whatever the version; the budget stays max(max_model_len, 2048)
     assert _v0("", "benchmark_throughput --num-scheduler-steps 10 --max-model-len 8192") == _settings(False, 8192)
+    # ... but N = 1 is the default, single-step scheduling, which V1 accepts (0.8.5 arg_utils.py
+    # _is_v1_supported_oracle: fallback only where num_scheduler_steps != SchedulerConfig.num_scheduler_steps, 1; V0
+    # steps several times only where num_scheduler_steps > 1): a 0.8.5 CUDA run stays V1, a 0.7.3 run keeps V0's
+    # default chunking (2048-token budget for a 131,072-token context)
+    assert _v0("0.8.5", "vllm serve M --num-scheduler-steps 1") is None
+    assert _v0("0.8.5", "vllm serve M --num-scheduler-steps 8") == _settings(False, 131072)
+    assert _v0("0.7.3", "vllm serve M --num-scheduler-steps=1") == _settings(True, 2048)
+    assert _v0("0.7.3", "vllm serve M --num-scheduler-steps=16") == _settings(False, 131072)
     # a sliding-window model is never chunked by default
     assert genmodel.get_model("mistral-7b-v0.1").attention.window_tokens is not None
     assert _v0("0.6.3", "vllm serve M", "mistral-7b-v0.1") == _settings(False, 32768)

@@ -352,7 +352,7 @@ _CHUNKING_OFF = re.compile(r"chunked prefill off|no chunked prefill|--no-enable-
                            r"|enable[-_]chunked[-_]prefill\s*[=: ]\s*false")
 _CHUNKING_ON = re.compile(r"chunked prefill on\b|--enable-chunked-prefill(?![-=\w])"
                           r"|enable_chunked_prefill\s*[=:]\s*true")
-_V0 = re.compile(r"\bv0 engine\b|vllm_use_v1\s*=\s*0|--num-scheduler-steps\b")
+_V0 = re.compile(r"\bv0 engine\b|vllm_use_v1\s*=\s*0")
 _V1 = re.compile(r"\bv1 engine\b|vllm_use_v1\s*=\s*1")
 
 
@@ -369,7 +369,10 @@ def vllm_v0_scheduler(row: Mapping[str, str], model, hw) -> dict[str, Any] | Non
     conventions).
 
     V0 is the engine of vLLM before 0.8.0, of 0.8.x off CUDA (ROCm stayed on V0 unless VLLM_USE_V1=1), and of any
-    run that states it, VLLM_USE_V1=0 or multi-step scheduling (V0 only); "V1 engine" or VLLM_USE_V1=1 keeps V1. V0
+    run that states it, VLLM_USE_V1=0 or multi-step scheduling (``--num-scheduler-steps N`` with N > 1, V0 only; N = 1
+    is the default, which V1 accepts: 0.8.5's ``_is_v1_supported_oracle`` falls back only for a value other than
+    ``SchedulerConfig.num_scheduler_steps``, 1, and V0 steps several times only for N > 1); "V1 engine" or
+    VLLM_USE_V1=1 keeps V1. V0
     runs prefill steps apart from decode steps (``_schedule_default``: a step that admits a prompt runs no decode),
     whole prompts, up to max(max_model_len, 2048) tokens a step, unless chunked prefill is on: then decodes go first
     and prompt chunks fill the rest of a 512-token (up to 0.6.4) or 2048-token budget. Chunked prefill is on where the
@@ -382,12 +385,12 @@ def vllm_v0_scheduler(row: Mapping[str, str], model, hw) -> dict[str, Any] | Non
         return None
     release = release_of(_cell(row, "engine_version"))
     rocm = hw.vendor.lower() == "amd"
-    stated_v0 = bool(_V0.search(system))
+    multi_step = _multi_step(system)
+    stated_v0 = bool(_V0.search(system)) or multi_step
     if not stated_v0 and (release is None or release >= (0, 9, 0) or (release >= (0, 8, 0) and not rocm)):
         return None
     stated_len = _MAX_MODEL_LEN.search(system)
     max_len = int(stated_len.group(1)) if stated_len else int(model.max_context_tokens)
-    multi_step = "--num-scheduler-steps" in system
     if _CHUNKING_OFF.search(system):
         chunked = False
     elif _CHUNKING_ON.search(system):
@@ -401,6 +404,15 @@ def vllm_v0_scheduler(row: Mapping[str, str], model, hw) -> dict[str, Any] | Non
     else:
         budget = 512 if release is not None and release <= (0, 6, 4) else 2048
     return {"mixed_batches": chunked, "chunked_prefill": chunked, "max_batch_tokens": budget, "max_seqs": 256}
+
+
+def _multi_step(system: str) -> bool:
+    """Whether a run's (lower-case) ``system`` text states vLLM V0's multi-step scheduling: ``--num-scheduler-steps N``
+    with N > 1 (the flag without a number read as multi-step)."""
+    if "--num-scheduler-steps" not in system:
+        return False
+    steps = _VLLM_STEPS.search(system)
+    return steps is None or int(steps.group(1)) > 1
 
 
 def _engine_as_run(name: str, system: str, scheduler: dict[str, Any] | None = None,
