@@ -414,15 +414,25 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     pi, kp, budget = view.pi, view.steps_prefill, view.budget
     mean_step = (1.0 - pi) * t_d + pi * t_s
     rate = (lam + 0.0 * mean_step) if load.mode == "rate" else None
-    # step-time spread: prompt chunks per step are Poisson (mean x k_p, u tokens each); a long step lets more
-    # prompts arrive for the next one, which amplifies the variance by 1 / (1 - rho_c^2)
+    # step-time spread: prompt chunks per step come as a count of mean x k_p (u tokens each) whose variance is
+    # step_cv2 times the mean: 1 for Poisson arrivals and for a closed loop (clients, a saturated engine, an offline
+    # batch), the arrivals' squared coefficient of variation for bursty ones (a renewal count); a long step lets more
+    # prompts arrive for the next one, which amplifies the variance by 1 / (1 - rho_c^2). Over a request's life (its
+    # TPOT) the count's variance is life_cv2 times Poisson's: the bursty arrivals' c_a^2 again, and in a closed loop,
+    # where a request is admitted only when another finishes, that of the completions, cs2 (a request's time in
+    # service in steps: its output's spread; identical requests rotate in lockstep). Step by step a closed loop keeps
+    # Poisson's spread: clients of like requests bunch into waves (section 2b), which rotation would not describe.
+    cs2 = (t.decode_steps * r.output_cv / np.maximum(t.steps_prefill + t.decode_steps, 1e-12)) ** 2
+    step_cv2 = r.arrival_cv2 if load.mode == "rate" else 1.0
+    life_cv2 = r.arrival_cv2 if load.mode == "rate" else cs2
     u = I_new / kp
     # seconds per prompt token in a step: the prompt tokens' share of a step, at most the prompt's own step per token
     # (a step computed in passes, llama.cpp's, can need one more pass for one more decoding token than its own)
     c_tok = np.minimum(np.maximum(t_s - t_d, 0.0), t_own) / np.maximum(view.p_step, 1e-12)
     x_seen = view.x * kp
     rho_c = np.minimum(x_seen * u * c_tok / np.maximum(mean_step, 1e-300), 0.99)
-    var_c = (c_tok * u) ** 2 * x_seen / (1.0 - rho_c**2)
+    poisson_c = (c_tok * u) ** 2 * x_seen / (1.0 - rho_c**2)  # (the variance Poisson arrivals give)
+    var_c = step_cv2 * poisson_c
     theta = var_c / np.maximum(mean_step, 1e-300)  # gamma step times; the step an arrival lands in is length-biased
     c_star = mean_step + theta
     var_star = var_c + theta**2
@@ -438,10 +448,13 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     var_n = 2.0 * view.n / 3.0 / (1.0 - gain)
     # ... but not past the running cap: near it, arrivals wait for admission instead of joining the batch
     headroom = np.maximum(np.where(np.isfinite(view.cap), view.cap, np.inf) - view.running, 0.0)
-    var_n = np.minimum(var_n, 2.0 * view.n / 3.0 + headroom**2)
+    if load.mode == "rate":
+        var_n = life_cv2 * np.minimum(var_n, 2.0 * view.n / 3.0 + headroom**2)
+    else:  # a closed loop's running count is fixed: only the share of it in prefill, x k_p on average, moves
+        var_n = life_cv2 * view.x * kp
     # consecutive steps are correlated (a long step lets more prompts in for the next): an AR(1) with coefficient
     # rho_c, whose mean over D steps has (1 + rho_c) / (1 - rho_c) times the variance of independent steps
-    sigma = np.sqrt(D * var_c * (1 + rho_c) / (1 - rho_c) + (e["slope"] * D) ** 2 * var_n) / gaps
+    sigma = np.sqrt(D * life_cv2 * poisson_c * (1 + rho_c) / (1 - rho_c) + (e["slope"] * D) ** 2 * var_n) / gaps
     sigma = np.where(O > 1, sigma, 0.0)
     # TTFT = residual of the step in progress + the prompt's own steps (+ queue waits)
     busy = -np.expm1(-view.running)
@@ -451,7 +464,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     others = np.minimum(lam_seen * c_star * u, np.maximum(budget - u, 0.0))
     own_base = np.maximum(t_own - c_tok * view.p_step, 0.0)
     b_mean = kp * (own_base + c_tok * (u + others))
-    b_var = kp * (c_tok * u) ** 2 * (lam_seen * c_star + lam_seen**2 * var_star)
+    b_var = kp * (c_tok * u) ** 2 * (step_cv2 * lam_seen * c_star + lam_seen**2 * var_star)
     b_var = b_var + (r.input_cv * I_new * np.where(kp > 1, t_own / np.maximum(budget, 1e-12), c_tok)) ** 2
     cov = busy * c_tok * u * lam_seen * var_star / 2
     s_mean = r_mean + b_mean
@@ -461,7 +474,6 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     if load.mode == "rate":
         a, c = t.running, t.cap
         t_run = a / np.maximum(rate, 1e-300)
-        cs2 = (t.decode_steps * r.output_cv / np.maximum(t.steps_prefill + t.decode_steps, 1e-12)) ** 2
         p_adm = erlang_c(c, a)
         with np.errstate(divide="ignore", invalid="ignore"):
             w_adm = np.where(a < np.floor(c), p_adm / np.maximum(np.floor(c) - a, 1e-12) * t_run
