@@ -69,13 +69,17 @@ def test_compute_fractions_fill_only_the_rows_they_do_not_compute(model):
 
 def test_in_place_ufunc_helper_keeps_the_operand_order():
     a, b = np.array([1.0, -0.0, np.nan]), np.array([[0.0], [2.0]])
-    fresh = np.array([[3.0, 0.0, -0.0], [1.0, 2.0, 5.0]])
+    small = np.array([[3.0, 0.0, -0.0], [1.0, 2.0, 5.0]])
+    fresh = np.tile(small, (1, 22))  # 132 values: at least inplace.SMALL, so written in place
+    assert fresh.size >= inplace.SMALL > small.size
     for ufunc in (np.maximum, np.multiply, np.minimum):
         for first in (True, False):
-            x = fresh.copy()
-            expected = ufunc(x, b) if first else ufunc(b, x)
-            got = inplace.into(ufunc, x, b, first=first)
-            assert got is x and _same(got, expected)
+            for x, in_place in ((fresh.copy(), True), (small.copy(), False)):
+                before = x.copy()
+                expected = ufunc(x, b) if first else ufunc(b, x)
+                got = inplace.into(ufunc, x, b, first=first)
+                assert (got is x) == in_place and _same(got, expected)
+                assert in_place or _same(x, before)  # (a few values: a new array, the operand untouched)
     assert _same(inplace.into(np.maximum, a, b), np.maximum(a, b))  # a smaller than the result: a new array
     # a view of someone else's array, a read-only or an integer array is never written into
     base = fresh.copy()
