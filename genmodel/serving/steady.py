@@ -442,14 +442,13 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         tpot_mean = np.where(O > 1, D * mean_step / gaps, t_d / r.tokens_per_step)
     else:
         tpot_mean = np.where(O > 1, D * (t_d + pi / np.maximum(1 - pi, 1e-12) * t_s) / gaps, t_d / r.tokens_per_step)
-    # the running count fluctuates (Poisson, 2n/3 averaged over a request's life); feedback through the step time
-    # (more running -> longer steps -> more running) stretches the fluctuations by 1 / (1 - g), g = 1 - t_0 / t
-    gain = np.clip(1.0 - e["t_0"] / np.maximum(mean_step, 1e-300), 0.0, 0.95)
-    var_n = 2.0 * view.n / 3.0 / (1.0 - gain)
-    # ... but not past the running cap: near it, arrivals wait for admission instead of joining the batch
-    headroom = np.maximum(np.where(np.isfinite(view.cap), view.cap, np.inf) - view.running, 0.0)
     if load.mode == "rate":
-        var_n = life_cv2 * np.minimum(var_n, 2.0 * view.n / 3.0 + headroom**2)
+        # the running count fluctuates (Poisson, 2n/3 averaged over a request's life); feedback through the step time
+        # (more running -> longer steps -> more running) stretches the fluctuations by 1 / (1 - g), g = 1 - t_0 / t
+        gain = np.clip(1.0 - e["t_0"] / np.maximum(mean_step, 1e-300), 0.0, 0.95)
+        # ... but not past the running cap: near it, arrivals wait for admission instead of joining the batch
+        headroom = np.maximum(np.where(np.isfinite(view.cap), view.cap, np.inf) - view.running, 0.0)
+        var_n = life_cv2 * np.minimum(2.0 * view.n / 3.0 / (1.0 - gain), 2.0 * view.n / 3.0 + headroom**2)
     else:  # a closed loop's running count is fixed: only the share of it in prefill, x k_p on average, moves
         var_n = life_cv2 * view.x * kp
     # consecutive steps are correlated (a long step lets more prompts in for the next): an AR(1) with coefficient
