@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genmodel.engine.bisection import bisect
 from genmodel.serving.queueing import (
     LogNormal,
     Wait,
@@ -53,6 +54,9 @@ from genmodel.serving.waves import synchronize
 StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 GRID = np.array([0.0, 1e-3, 3e-3, 0.01, 0.03, 0.07, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.82, 0.88, 0.93,
                  0.96, 0.98, 0.99, 0.995, 1.0])  # shares of the saturated load x_max the open loop is solved on
+# points an SLO bisection (``_max_rate_meeting``) tests in one call: each is a stacked step evaluation, so about 15
+# for one configuration (four levels of the bisection tree at once, ``genmodel.engine.bisection``)
+SLO_POINTS = 16
 # queue positions p (midpoints) over which an offline or finite run's SLO attainment is averaged
 QUEUE_NODES = 32
 
@@ -159,13 +163,8 @@ def saturation(r: Requests, s: Scheduler, iterations: int = 60) -> tuple[np.ndar
     0 max sequences, 1 KV memory, 2 token budget."""
     I_new = (1.0 - r.prefix_hit) * r.input_tokens
     shape = np.broadcast_shapes(np.shape(I_new), np.shape(r.output_tokens), np.shape(s.kv_capacity_tokens))
-    hi = np.broadcast_to(np.maximum(s.max_batch_tokens, s.chunk_tokens) / I_new + 1.0, shape).copy()
-    lo = np.zeros(shape)
-    for _ in range(iterations):
-        mid = (lo + hi) / 2
-        ok = feasible(terms(mid, r, s), r)
-        lo = np.where(ok, mid, lo)
-        hi = np.where(ok, hi, mid)
+    hi = np.broadcast_to(np.maximum(s.max_batch_tokens, s.chunk_tokens) / I_new + 1.0, shape)
+    lo, hi = bisect(lambda mid: feasible(terms(mid, r, s), r), np.zeros(shape), hi, iterations)
     t = terms(hi, r, s)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.stack(np.broadcast_arrays(t.running / s.max_seqs, t.running / np.maximum(t.kv_seqs, 1e-12),
@@ -347,12 +346,8 @@ def _interpolate(xs: np.ndarray, ys: np.ndarray, idx: np.ndarray, at) -> np.ndar
 def _x_for_running(r: Requests, s: Scheduler, running, x_max, iterations: int = 60) -> np.ndarray:
     """x at which N_run(x) equals ``running`` (running is increasing in x)."""
     shape = np.broadcast_shapes(np.shape(running), np.shape(x_max))
-    lo, hi = np.zeros(shape), np.broadcast_to(x_max, shape).copy()
-    for _ in range(iterations):
-        mid = (lo + hi) / 2
-        below = terms(mid, r, s).running < running
-        lo = np.where(below, mid, lo)
-        hi = np.where(below, hi, mid)
+    lo, hi = bisect(lambda mid: terms(mid, r, s).running < running, np.zeros(shape), np.broadcast_to(x_max, shape),
+                    iterations)
     return (lo + hi) / 2
 
 
@@ -629,11 +624,7 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, x_max, ttft_targe
     lo = np.take_along_axis(nodes, last[None, ...], 0)[0]
     hi = np.take_along_axis(nodes, np.minimum(last + 1, len(GRID) - 1)[None, ...], 0)[0]
     any_ok = ok.any(axis=0)
-    for _ in range(iterations):
-        mid = (lo + hi) / 2
-        good = check(mid)
-        lo = np.where(good, mid, lo)
-        hi = np.where(good, hi, mid)
+    lo, _ = bisect(check, lo, hi, iterations, max_points=SLO_POINTS)
     # the rate the open-loop solver maps onto load lo: lambda(x) = x / t(x) interpolated linearly on the same load
     # grid (``_open_loop_x``), so that serving at the returned rate lands at (or below) the load that met the targets
     _, lam_nodes = _rate_grid(step, r, s, x_max)
