@@ -219,6 +219,12 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
                                       kv_device, bytes_per_token, load.mode)
         extra = {"kv_offload": mode, "host_link_bytes_per_s": _plain(offload.link_bytes_per_s),
                  "host_memory_bytes": _plain(offload.pool_bytes)}
+    if load.mode == "rate" and load.requests is None:
+        # past saturation the replica completes its saturated rate, not the offered one (which ``utilization`` above
+        # 1 keeps); the queue, not the throughput, grows (docs/serving.md section 3)
+        over = ~(m["request_rate_per_s"] < m["max_request_rate_per_s"])
+        m["request_rate_per_s"] = np.where(over, m["max_request_rate_per_s"], m["request_rate_per_s"])
+        m["output_tokens_per_s"] = np.where(over, m["max_request_rate_per_s"] * O, m["output_tokens_per_s"])
     devices = np.asarray(s.par.devices, dtype=float)
     for key in ("request_rate_per_s", "output_tokens_per_s", "max_request_rate_per_s", "goodput_requests_per_s",
                 "max_goodput_rate_per_s"):
@@ -273,8 +279,10 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
 
 
 def _plain(value):
+    """A setting as plain Python: whole floats as ints (those below 2^53, which int64 and float64 both hold exactly;
+    larger ones, e.g. a request rate of 1e300, stay floats)."""
     arr = np.asarray(value)
-    if arr.dtype.kind == "f" and np.all(arr == np.floor(arr)):
+    if arr.dtype.kind == "f" and np.all(arr == np.floor(arr)) and np.all(np.abs(arr) < 2.0**53):
         arr = arr.astype(np.int64)
     return arr.item() if arr.ndim == 0 else arr.tolist()
 
