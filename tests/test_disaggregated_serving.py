@@ -117,3 +117,18 @@ def test_cli_disaggregated():
                  ["--disaggregated", "--request-rate", "max", "--ttft-ms", "300", "--tpot-ms", "20"]):
         res = runner.invoke(app, ["serve", *args])
         assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_fixed_pools_past_their_saturation_complete_what_the_slower_pool_does():
+    # one prefill and one decode replica of Llama-3.1-8B on H100s at 200 requests/s, past both pools' saturation:
+    # the pipeline completes what its slower pool completes (each pool its own saturation rate), not 200 x 256 tok/s
+    r = serve_disaggregated("llama-3.1-8b", "dgx-h100", 1024, 256, request_rate=200.0, ttft_target_s=1.0,
+                            tpot_target_s=0.05, prefill_replicas=1, decode_replicas=1)
+    slower = min(float(r.prefill.metrics["max_request_rate_per_s"]), float(r.decode.metrics["max_request_rate_per_s"]))
+    assert slower < 200.0 and not r.metrics["stable"]
+    assert r.metrics["output_tokens_per_s"] == pytest.approx(slower * 256, rel=1e-12)
+    assert r.metrics["output_tokens_per_s_per_device"] == pytest.approx(slower * 256 / r.metrics["devices"], rel=1e-12)
+    # below saturation every request completes: 5 requests/s x 256 tokens
+    ok = serve_disaggregated("llama-3.1-8b", "dgx-h100", 1024, 256, request_rate=5.0, ttft_target_s=1.0,
+                             tpot_target_s=0.05)
+    assert ok.metrics["stable"] and ok.metrics["output_tokens_per_s"] == pytest.approx(5.0 * 256, rel=1e-12)

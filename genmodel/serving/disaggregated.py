@@ -178,8 +178,11 @@ def serve_disaggregated(model="llama-3.1-8b", hardware="h100-sxm", input_tokens=
     for key in ("tpot_mean_s", "tpot_p50_s", "tpot_p90_s", "tpot_p99_s", f"tpot_{label}_s", "itl_p99_s"):
         if key in dm:
             m[key] = float(dm[key])
-    m["output_tokens_per_s"] = rate * O
-    m["output_tokens_per_s_per_device"] = rate * O / m["devices"]
+    # the pools complete what the slower of them completes (each its saturation rate past it) and the link carries
+    completed = min(float(pm["request_rate_per_s"]), float(dm["request_rate_per_s"]),
+                    rate / link_utilization if link_utilization > 1.0 else rate)
+    m["output_tokens_per_s"] = completed * O
+    m["output_tokens_per_s_per_device"] = completed * O / m["devices"]
     m["stable"] = stable
     m["meets_slo"] = stable and m[f"ttft_{label}_s"] <= ttft_t and m[f"tpot_{label}_s"] <= tpot_t
     m["fits"] = bool(pm["fits"]) and bool(dm["fits"])
