@@ -239,7 +239,14 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     lambda(x) = x / t(x) below the cap (``peak_rate``), reached at ``running_batch_at_max_rate``."""
     x_max, binding = saturation(r, s)
     t_max = terms(x_max, r, s)
-    max_rate = x_max / _mean_step(t_max, _evaluate(step, t_max, s.mixed, tagged=False))
+    # an open loop, or a search for the rate meeting targets, reads lambda(x) on the load grid, whose last node is
+    # x_max itself: the saturated rate is that node's (one step evaluation fewer); else it is evaluated alone
+    grid = _rate_grid(step, r, s, x_max) if load.mode == "rate" or ttft_target_s is not None or \
+        tpot_target_s is not None else None
+    if grid is not None:
+        max_rate = grid[1][-1]
+    else:
+        max_rate = x_max / _mean_step(t_max, _evaluate(step, t_max, s.mixed, tagged=False))
     at_max = t_max.running
     if peak:
         best_rate, best_x = peak_rate(step, r, s, x_max)
@@ -248,7 +255,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         at_max = np.where(better, terms(best_x, r, s).running, t_max.running)
     if load.mode == "rate":
         lam = np.asarray(load.value, dtype=float)
-        x, stable = _open_loop_x(step, r, s, x_max, lam)
+        x, stable = _open_loop_x(grid, x_max, lam)
         phi = 1.0
     else:
         n_cap = t_max.running
@@ -283,7 +290,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         with np.errstate(divide="ignore", invalid="ignore"):
             m["utilization"] = m["request_rate_per_s"] / m["max_request_rate_per_s"]
     if ttft_target_s is not None or tpot_target_s is not None:
-        m["max_goodput_rate_per_s"] = _max_rate_meeting(step, r, s, x_max, ttft_target_s, tpot_target_s,
+        m["max_goodput_rate_per_s"] = _max_rate_meeting(step, r, s, x_max, grid, ttft_target_s, tpot_target_s,
                                                         target_percentile)
     return SteadyState(m, t, x_max, binding)
 
@@ -308,11 +315,11 @@ def peak_rate(step: StepFn, r: Requests, s: Scheduler, x_max, nodes: int = 48) -
     return np.take_along_axis(lam, pick, 0)[0], np.take_along_axis(fine, pick, 0)[0]
 
 
-def _open_loop_x(step: StepFn, r: Requests, s: Scheduler, x_max, lam) -> tuple[np.ndarray, np.ndarray]:
-    """x solving x = lambda t(x), by linear interpolation of lambda(x) = x / t(x) on the load grid. The grid is
-    evaluated once per configuration (x_max's shape), whatever the number of rates asked for."""
+def _open_loop_x(grid: tuple[np.ndarray, np.ndarray], x_max, lam) -> tuple[np.ndarray, np.ndarray]:
+    """x solving x = lambda t(x), by linear interpolation of lambda(x) = x / t(x) on the load grid (``_rate_grid``:
+    evaluated once per configuration, x_max's shape, whatever the number of rates asked for)."""
     base = np.shape(x_max)
-    nodes, lam_nodes = _rate_grid(step, r, s, x_max)
+    nodes, lam_nodes = grid
     shape = np.broadcast_shapes(base, np.shape(lam))
     lam = np.broadcast_to(lam, shape)
     lead = (len(GRID),) + (1,) * (len(shape) - len(base))
@@ -602,10 +609,11 @@ def poisson_quantile(mean, q: float, most: int = 256) -> np.ndarray:
     return np.where(cdf >= q, m, big)
 
 
-def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, x_max, ttft_target_s, tpot_target_s, q,
+def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, x_max, grid, ttft_target_s, tpot_target_s, q,
                       iterations: int = 8) -> np.ndarray:
     """Largest arrival rate whose q-percentile TTFT and TPOT meet the targets (0 if none): the last grid load that
-    meets them, refined by bisection towards the first that does not."""
+    meets them, refined by bisection towards the first that does not; ``grid``: the load grid and its rates
+    (``_rate_grid``)."""
     shape = np.shape(x_max)
     nodes = GRID.reshape((-1,) + (1,) * len(shape)) * x_max
 
@@ -627,6 +635,6 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, x_max, ttft_targe
     lo, _ = bisect(check, lo, hi, iterations, max_points=SLO_POINTS)
     # the rate the open-loop solver maps onto load lo: lambda(x) = x / t(x) interpolated linearly on the same load
     # grid (``_open_loop_x``), so that serving at the returned rate lands at (or below) the load that met the targets
-    _, lam_nodes = _rate_grid(step, r, s, x_max)
+    _, lam_nodes = grid
     above = np.clip(np.sum(nodes < lo[None, ...], axis=0), 1, len(GRID) - 1)
     return np.where(any_ok, _interpolate(nodes, lam_nodes, above, lo), 0.0)
