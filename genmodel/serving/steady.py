@@ -290,7 +290,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         with np.errstate(divide="ignore", invalid="ignore"):
             m["utilization"] = m["request_rate_per_s"] / m["max_request_rate_per_s"]
     if ttft_target_s is not None or tpot_target_s is not None:
-        m["max_goodput_rate_per_s"] = _max_rate_meeting(step, r, s, x_max, grid, ttft_target_s, tpot_target_s,
+        m["max_goodput_rate_per_s"] = _max_rate_meeting(step, r, s, grid, ttft_target_s, tpot_target_s,
                                                         target_percentile)
     return SteadyState(m, t, x_max, binding)
 
@@ -609,13 +609,12 @@ def poisson_quantile(mean, q: float, most: int = 256) -> np.ndarray:
     return np.where(cdf >= q, m, big)
 
 
-def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, x_max, grid, ttft_target_s, tpot_target_s, q,
+def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, grid, ttft_target_s, tpot_target_s, q,
                       iterations: int = 8) -> np.ndarray:
     """Largest arrival rate whose q-percentile TTFT and TPOT meet the targets (0 if none): the last grid load that
     meets them, refined by bisection towards the first that does not; ``grid``: the load grid and its rates
     (``_rate_grid``)."""
-    shape = np.shape(x_max)
-    nodes = GRID.reshape((-1,) + (1,) * len(shape)) * x_max
+    nodes, lam_nodes = grid
 
     def check(x):
         """Whether the open loop at load x (rate x / t(x)) meets the targets at the q-percentile."""
@@ -635,6 +634,5 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, x_max, grid, ttft
     lo, _ = bisect(check, lo, hi, iterations, max_points=SLO_POINTS)
     # the rate the open-loop solver maps onto load lo: lambda(x) = x / t(x) interpolated linearly on the same load
     # grid (``_open_loop_x``), so that serving at the returned rate lands at (or below) the load that met the targets
-    _, lam_nodes = grid
     above = np.clip(np.sum(nodes < lo[None, ...], axis=0), 1, len(GRID) - 1)
     return np.where(any_ok, _interpolate(nodes, lam_nodes, above, lo), 0.0)
