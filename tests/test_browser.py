@@ -88,7 +88,9 @@ def test_dashboard_in_headless_chromium(server, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1600})
             page.goto(server, timeout=90_000)
-            page.get_by_text(ttft, exact=False).first.wait_for(timeout=90_000)
+            # streamlit renders the metric cards one after another: wait for each figure read below, not only the first
+            for figure in (ttft, tpot, f"{expected.max_batch:,}"):
+                page.get_by_text(figure, exact=False).first.wait_for(timeout=90_000)
             metrics = page.locator('[data-testid="stMetric"]').all_inner_texts()
             text = "\n".join(metrics)
             assert "TTFT" in text and ttft in text and tpot in text
