@@ -47,17 +47,17 @@ def test_leave_one_source_out_errors(held_out):
     s = v.summarize(held_out)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] >= 250 and decode["sources"] >= 15 and prefill["n"] >= 70 and prefill["sources"] >= 8
-    # measured on the snapshot: decode 15.5% (goal 20%, met; 17.1% before the MI300X's measured GEMM fraction, history
-    # item 34; 17.0% before vLLM's eager steps, item 31, moved Qwen's three enforce_eager rows), prefill 24.3% (goal
-    # 25%, met by a thin margin: the next three rows sit at 24.3-24.6%; client-timed TTFTs get the engine's 4 ms of
-    # server time, gpustack's hold 15-45 ms: docs/validation.md)
-    assert decode["median_abs_error_pct"] <= 16.0
+    # measured on the snapshot: decode 16.0% (goal 20%, met; 15.5% with the 2 us kernel floor, before history item 38;
+    # 17.1% before the MI300X's measured GEMM fraction, item 34; 17.0% before vLLM's eager steps, item 31, moved Qwen's
+    # three enforce_eager rows), prefill 22.9% (goal 25%, met; 24.3% before item 38; client-timed TTFTs get the
+    # engine's 4 ms of server time, gpustack's hold 15-45 ms: docs/validation.md)
+    assert decode["median_abs_error_pct"] <= 17.0
     assert prefill["median_abs_error_pct"] <= 25.0
-    # the median of the per-source medians (13.6%, 20.2%; decode 14.8% before item 34)
-    assert decode["median_of_source_medians_pct"] <= 15.0
+    # the median of the per-source medians (14.8%, 20.1%; 13.6%, 20.2% before item 38; decode 14.8% before item 34)
+    assert decode["median_of_source_medians_pct"] <= 16.0
     assert prefill["median_of_source_medians_pct"] <= 24.0
-    # within +-25%: decode 67.1% (goal 60%, met), prefill 52.6% (not met alone), all 611 rows 63.0% (385; goal 60%;
-    # 62.4% before item 34)
+    # within +-25%: decode 68.7% (goal 60%, met), prefill 54.9% (not met alone), all 611 rows 64.8% (396; goal 60%;
+    # 62.4% before item 34, 63.0% before item 38)
     assert decode["within_25pct"] >= 0.60 and prefill["within_25pct"] >= 0.45
     rows = decode["n"] + prefill["n"]
     assert (decode["within_25pct"] * decode["n"] + prefill["within_25pct"] * prefill["n"]) / rows >= 0.60
@@ -66,8 +66,8 @@ def test_leave_one_source_out_errors(held_out):
 
 
 def test_served_rows_out_of_sample(held_out):
-    """Continuous-batching rows predicted by serve (never fitted on): measured 29.4% median on 70 rows from 5
-    sources, 47% within 25% (docs/validation.md lists why: synchronized closed loops, vLLM-TPU, B200 max load)."""
+    """Continuous-batching rows predicted by serve (never fitted on): measured 27.9% median on 72 rows from 5
+    sources, 49% within 25% (docs/validation.md lists why: synchronized closed loops, vLLM-TPU, B200 max load)."""
     s = v.summarize(held_out)["batching:served"]
     assert s["n"] >= 50 and s["sources"] >= 4
     assert s["median_abs_error_pct"] <= 33.0 and s["within_25pct"] >= 0.35
@@ -75,7 +75,7 @@ def test_served_rows_out_of_sample(held_out):
 
 def test_physics_defaults_alone(defaults):
     s = v.summarize(defaults)
-    # measured: decode 18.5%, prefill 27.6% (goal <= 30% for both, met)
+    # measured: decode 17.6%, prefill 25.6% (goal <= 30% for both, met; 18.5% and 27.6% before history item 38)
     assert s["phase:decode"]["median_abs_error_pct"] <= 24.0
     assert s["phase:prefill"]["median_abs_error_pct"] <= 30.0
 
@@ -85,7 +85,7 @@ def test_band_coverage_out_of_sample(held_out, defaults):
     calibrated, plain = bands.coverage(held_out), bands.coverage(defaults)
     assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 75.5% (74.6% before history item 34)
     assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 77% averaged over 22 sources
-    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 73%; per source 78%
+    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 74%; per source 77%
     assert plain["group_coverage"] >= 0.65
     # serve's bands, from the served rows alone: measured 74% of 72 rows, 79% averaged over 5 sources
     served = bands.coverage(held_out, served=True)
@@ -97,7 +97,7 @@ def test_batch_one_llama_8b_on_h100():
     # Published: ALCF's LLM-Inference-Bench (2024) measured 0.994 s for 128 in / 128 out and 8.10 s for
     # 1,024 / 1,024 with vLLM on H100, i.e. about 7.7-7.9 ms per output token; vLLM and TensorRT-LLM users report
     # 6-7.5 ms with newer releases. The prediction must sit in the issue's 5.5-8 ms and its 80%
-    # band must contain 6-8 ms (measured 7.28 ms, band 4.9-10.9 ms; 4.4-10.9 before history item 34).
+    # band must contain 6-8 ms (measured 7.47 ms, band 4.8-11.6 ms; 7.28 ms, 4.9-10.9 before history item 38).
     r = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=1024, output_tokens=256)
     assert 5.5e-3 <= r.tpot_s <= 8e-3
     assert r.metrics["tpot_s_low"] <= 6e-3 and r.metrics["tpot_s_high"] >= 8e-3
@@ -180,13 +180,15 @@ def test_independent_rows_gathered_after_the_fit():
     and 42.6% (France Travail's 110 vLLM rows on A100s 6.2%, all in their bands; ik_llama.cpp on a Xeon 6980P, DJL and
     vLLM on Inferentia2 and JetStream on TPUs 32-161% off). Then France Travail's 4- and 10-client runs read as waves
     of identical requests (history item 37, seen rows): their TTFTs from 65-84% fast to -3..+16% (the chunked-prefill
-    run -20/-31%); round ten decode 8.9%, prefill 6.5%; all ten decode 26.8% (735), prefill 40.4% (433)."""
+    run -20/-31%); round ten decode 8.9%, prefill 6.5%; all ten decode 26.8% (735), prefill 40.4% (433). Then the GPU
+    kernel floor at 4 us instead of 2 and the refit (history item 38, seen rows): rounds one to ten decode 49.8%,
+    21.1%, 59.1%, 18.5%, 21.3%, 18.8%, 7.4%, 17.5%, 16.7%, 8.4%; all ten decode 22.7%, prefill 38.6%."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] == 735 and prefill["n"] == 433
-    assert 22.0 <= decode["median_abs_error_pct"] <= 32.0
+    assert 18.0 <= decode["median_abs_error_pct"] <= 28.0  # 22.7% (26.8% before history item 38)
     assert 35.0 <= prefill["median_abs_error_pct"] <= 48.0
     scored = v.scored(table)
     tenth = np.array([str(i).startswith(TENTH_ROUND_IDS) for i in scored["id"]])
@@ -218,10 +220,11 @@ def test_independent_rows_gathered_after_the_fit():
     groups9 = np.array([str(h) for h in scored["holdout"]])
     rest9 = v.summarize(scored[ninth & (groups9 != "amd-rocmblogs-llamacpp-llamabench")])
     assert rest9["phase:prefill"]["n"] == 29 and rest9["phase:prefill"]["median_abs_error_pct"] <= 30.0
-    # llama.cpp's prompts on 8 MI300X: every one predicted at least 1.9x the measured rate (its HIP kernels)
+    # llama.cpp's prompts on 8 MI300X: every one predicted at least 1.8x the measured rate (its HIP kernels; 1.9x
+    # before history item 38 refitted the AMD family's step costs)
     hip = [e for i, e, m in zip(scored["id"], scored["error_pct"], scored["metric"], strict=True)
            if str(i).startswith("M9B-") and int(str(i)[4:]) <= 39 and m == "prefill_throughput"]
-    assert len(hip) == 30 and min(hip) >= 90.0
+    assert len(hip) == 30 and min(hip) >= 75.0
     # Azure's offline MI300X throughputs with 10 scheduler steps (item 33): too fast, no longer too slow (25-85% with
     # item 33 alone, 15-62% with the MI300X's measured GEMM fraction, item 34, -8% to +54% once V0's whole-prompt
     # steps apart from decode run, item 35: the rows state chunked prefill off)
@@ -244,7 +247,7 @@ def test_independent_rows_gathered_after_the_fit():
     assert sum(str(i).startswith(SEVENTH_ROUND_IDS) for i in table["id"]) == 48
     newest_round = v.summarize(scored[seventh])
     assert newest_round["phase:decode"]["n"] == 31 and "phase:prefill" not in newest_round
-    assert 10.0 <= newest_round["phase:decode"]["median_abs_error_pct"] <= 20.0
+    assert 5.0 <= newest_round["phase:decode"]["median_abs_error_pct"] <= 20.0  # 7.4% (16.0% before item 38)
     scored = scored[~seventh]  # the first six rounds below
     groups = np.array([str(h) for h in scored["holdout"]])
     sixth = np.array([str(i).startswith(SIXTH_ROUND_IDS) for i in scored["id"]])
@@ -267,11 +270,11 @@ def test_independent_rows_gathered_after_the_fit():
     assert 50.0 <= last["phase:decode"]["median_abs_error_pct"] <= 70.0  # 71.8% before item 31 (eager runs)
     assert 45.0 <= last["phase:prefill"]["median_abs_error_pct"] <= 65.0
     assert moe["phase:decode"]["n"] == 58 and moe["phase:prefill"]["n"] == 58
-    assert 20.0 <= moe["phase:decode"]["median_abs_error_pct"] <= 32.0
+    assert 14.0 <= moe["phase:decode"]["median_abs_error_pct"] <= 28.0  # 18.5% (26.8% before history item 38)
     assert moe["phase:decode"]["median_signed_error_pct"] < 0.0  # still too fast
     assert 35.0 <= moe["phase:prefill"]["median_abs_error_pct"] <= 50.0  # 63.7% before SGLang's eager prompt steps
     assert newest["phase:decode"]["n"] == 148 and newest["phase:prefill"]["n"] == 30
-    assert 20.0 <= newest["phase:decode"]["median_abs_error_pct"] <= 35.0  # 43.9% before ATOM's profile
+    assert 15.0 <= newest["phase:decode"]["median_abs_error_pct"] <= 35.0  # 43.9% before ATOM's profile; 21.3% now
     assert 15.0 <= newest["phase:prefill"]["median_abs_error_pct"] <= 30.0  # 68.0% before
     mlx = [e for g, e in zip(groups, scored["error_pct"], strict=True) if g == "raullenchai-rapidmlx-communitybench"]
     assert len(mlx) == 18 and max(abs(e) for e in mlx) <= 25.0

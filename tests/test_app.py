@@ -600,7 +600,7 @@ def test_requirements_page_shows_the_library_floors_and_highlights_the_binding_r
     assert value(at, "Floor no hardware beats") == f"TTFT {float(r.unbeatable['ttft_s']) * 1e3:,.3g} ms"
     assert value(at, "Devices") == "8"
     seen = []
-    for changes in ({}, {"rq-ttft": 10_000.0, "rq-tpot": 5.0},  # a loose TTFT, a tight TPOT: bandwidth
+    for changes in ({}, {"rq-ttft": 10_000.0, "rq-tpot": 8.0},  # a loose TTFT, a tight TPOT: bandwidth
                     {"rq-ttft": 10_000.0, "rq-tpot": 250.0, "rq-out": 32_000, "rq-batch": 32}):  # long answers
         for key, v in changes.items():
             (at.slider if key in ("rq-ttft", "rq-tpot") else at.number_input)(key=key).set_value(v).run()

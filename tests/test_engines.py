@@ -488,18 +488,22 @@ def test_the_engine_list_says_which_weight_only_kernel_each_profile_runs(capsys)
 def test_multi_step_scheduling_spreads_a_decode_steps_host_work_over_its_steps():
     # vLLM V0's --num-scheduler-steps N (0.6 to 0.9): one scheduler pass serves N decode steps, so each decode step
     # carries (a + b x sequences) / N of the host work; prompt steps keep all of theirs. By hand on Hopper's fitted
-    # vLLM step (a = 0.5 ms, b = 3 us): TPOT falls by 0.9 x (0.5 ms + 3 us x batch) with N = 10; TTFT does not move.
+    # vLLM step (the h100-sxm entry's a and b: 0.4 ms and 3 us since docs/validation.md history item 38): TPOT falls
+    # by 0.9 x (a + b x batch) with N = 10; TTFT does not move.
     from genmodel.validation.rows import _engine_as_run
 
     vllm = genmodel.get_engine("vllm")
     assert vllm.scheduler_steps == 1
     multi = vllm.model_copy(update={"scheduler_steps": 10})
+    fit = genmodel.get_hardware("h100-sxm").efficiency.engines["vllm"]
+    a, b = fit.step_overhead_s, fit.step_overhead_per_sequence_s
+    assert 0.1e-3 <= a <= 2e-3 and 0.0 < b <= 10e-6  # fitted, within the profile's grid
     for batch in (1, 64):
         one = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=batch, engine=vllm)
         ten = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=batch, engine=multi)
-        assert (one.realism.step_overhead_s, one.realism.step_overhead_per_sequence_s) == (0.5e-3, 3e-6)
+        assert (one.realism.step_overhead_s, one.realism.step_overhead_per_sequence_s) == (a, b)
         drop = float(one.metrics["tpot_s"]) - float(ten.metrics["tpot_s"])
-        assert drop == pytest.approx(0.9 * (0.5e-3 + 3e-6 * batch), rel=1e-9)
+        assert drop == pytest.approx(0.9 * (a + b * batch), rel=1e-9)
         assert float(ten.metrics["ttft_s"]) == float(one.metrics["ttft_s"])
     # a validation row's stated flag picks it (vLLM's flags only)
     run = _engine_as_run("vllm", "benchmark_throughput.py --num-scheduler-steps 10 --max-num-seqs 3000; continuous")

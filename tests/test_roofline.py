@@ -101,27 +101,28 @@ def test_long_prefill_is_compute_bound():
 def test_kernel_floor_by_hand():
     # docs/formulas.md 5.1: a GPU kernel that does any work keeps the device busy for at least t_floor. Llama-3.1-8B
     # bf16, batch 1, one H100 (the neutral entry: 80% of 3.35 TB/s, compute and memory overlapping), the decode step
-    # at 1,151 attended keys: the rows under 2 us are, per layer, the two fused add+RMSNorms (read x and residual,
+    # at 1,151 attended keys: the rows under 4 us are, per layer, the two fused add+RMSNorms (read x and residual,
     # write both: 4 x 4,096 x 2 bytes), rotary embedding on q and k (2 x (32 + 8) x 128 x 2 bytes), the attention
     # kernel, judged whole (its scores and values rows: the K and V of 1,151 keys x 8 KV heads x 128 x 2 bytes each,
     # the query read and the output written, 32 x 128 x 2 bytes each; its arithmetic hides under them) and
     # SiLU-and-multiply (3 x 14,336 x 2 bytes); then the embedding gather (one 4,096-wide row read, one written) and
-    # the final norm. Each is raised to 2 us; nothing else moves.
+    # the final norm. Each is raised to 4 us; nothing else moves (the smallest GEMM, the O projection's 33.5 MB, takes
+    # 12.5 us).
     h100 = neutral("h100-sxm")
     floored = h100.model_copy(update={"microarchitecture": h100.microarchitecture.model_copy(
-        update={"kernel_floor_s": 2e-6})})
+        update={"kernel_floor_s": 4e-6})})
     I, O = 1024, 128
     plain = genmodel.estimate("llama-3.1-8b", h100, batch=1, input_tokens=I, output_tokens=O).tpot_final_s
     raised = genmodel.estimate("llama-3.1-8b", floored, batch=1, input_tokens=I, output_tokens=O).tpot_final_s
     stream = 0.8 * 3.35e12
     norm, rope, act = 4 * 4096 * 2, 2 * (32 + 8) * 128 * 2, 3 * 14336 * 2
     attention = 2 * ((I + O - 1) * 8 * 128 * 2 + 32 * 128 * 2)
-    per_layer = sum(2e-6 - b / stream for b in (norm, norm, rope, attention, act))
-    model_rows = (2e-6 - 2 * 4096 * 2 / stream) + (2e-6 - norm / stream)
+    per_layer = sum(4e-6 - b / stream for b in (norm, norm, rope, attention, act))
+    model_rows = (4e-6 - 2 * 4096 * 2 / stream) + (4e-6 - norm / stream)
     assert raised - plain == pytest.approx(32 * per_layer + model_rows, rel=1e-6)
-    # the shipped GPU kind has the floor; a kind without one (TPU) has none
+    # the shipped GPU kind has the floor (4 us, docs/validation.md history item 38); a kind without one (TPU) has none
     from genmodel.engine.efficiency import Physics
-    assert Physics.of(genmodel.get_hardware("h100-sxm")).kernel_floor_s == 2e-6
+    assert Physics.of(genmodel.get_hardware("h100-sxm")).kernel_floor_s == 4e-6
     assert Physics.of(genmodel.get_hardware("tpu-v6e")).kernel_floor_s == 0.0
 
 
@@ -152,16 +153,17 @@ def test_calibrated_entry_uses_its_stored_factors_and_engine_step_costs():
                   + attention_flops / (eff.attention_efficiency * 989.4e12))
     expected = (weights_read / (eta_m * bw) + kv_read / (eta_kv * bw) + kernels * (ramp + profile.kernel_overhead_s)
                 + arithmetic + fit.step_overhead_s + fit.step_overhead_per_sequence_s)
-    # and the kernels whose ramp and bytes take less than the GPU's 2 us floor are raised to it (formulas.md 5.1):
-    # per layer the two add+RMSNorms, rotary, SiLU-and-multiply and the attention kernel (keys at the KV fraction,
-    # its QK^T half of the FLOPs); the embedding gather and the final norm
+    # and the kernels whose ramp and bytes take less than the GPU's 4 us floor are raised to it (formulas.md 5.1):
+    # per layer the two add+RMSNorms, rotary, SiLU-and-multiply and the attention kernel, judged whole (one ramp; the
+    # query read and the output written; the keys and the values at the KV fraction; QK^T and PV); the embedding
+    # gather and the final norm
     def busy(nbytes, kv_bytes=0.0, flops=0.0):
         return (ramp + nbytes / (eta_m * bw) + kv_bytes / (eta_kv * bw)
                 + flops / (eff.attention_efficiency * 989.4e12))
     per_layer = [busy(4 * 4096 * 2), busy(4 * 4096 * 2), busy(2 * 40 * 128 * 2), busy(3 * 14336 * 2),
-                 busy(32 * 128 * 2, (I + O - 1) * 8 * 128 * 2, 2 * 32 * 128 * (I + O - 1))]
-    expected += (32 * sum(max(2e-6 - t, 0.0) for t in per_layer)
-                 + max(2e-6 - busy(2 * 4096 * 2), 0.0) + max(2e-6 - busy(4 * 4096 * 2), 0.0))
+                 busy(2 * 32 * 128 * 2, 2 * (I + O - 1) * 8 * 128 * 2, 2 * 2 * 32 * 128 * (I + O - 1))]
+    expected += (32 * sum(max(4e-6 - t, 0.0) for t in per_layer)
+                 + max(4e-6 - busy(2 * 4096 * 2), 0.0) + max(4e-6 - busy(4 * 4096 * 2), 0.0))
     result = genmodel.estimate("llama-3.1-8b", hw, batch=1, input_tokens=I, output_tokens=O)
     assert result.realism.engine == "vllm" and result.realism.origin.startswith("calibrated")
     assert result.tpot_final_s == pytest.approx(expected, rel=0.002)

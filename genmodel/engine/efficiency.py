@@ -73,7 +73,7 @@ class Physics:
     # kernels: ``EngineSpec.cpu_matrix_units`` false): fraction of the row's peak = vector peak / matrix peak
     vector_only: bool = False
     # the least time a kernel that does any work keeps the device busy (launch of its grid, first loads, tail),
-    # whatever its bytes and FLOPs: about 2 us for tiny GPU kernels (roofline.py)
+    # whatever its bytes and FLOPs: about 4 us for a small GPU kernel (KERNEL_FLOOR_GPU_S; roofline.py)
     kernel_floor_s: float = 0.0
 
     @classmethod
@@ -98,11 +98,15 @@ class Physics:
 
 _PHYSICS = IdentityCache()
 
-# A GPU kernel that does any work takes at least about 2 us on the device (its own time, without the launch gap
-# between kernels): a tiny BF16 batched GEMM (48 x 80 x 64) 1.73-2.05 us on B200 (FlashInfer pull request 4370), an
-# FP4 activation-quantize kernel 2.1 us on average in an SGLang DeepSeek-R1 decode trace on B200 (SemiAnalysis
-# InferenceX issue 863); docs/formulas.md section 5.1
-KERNEL_FLOOR_GPU_S = 2e-6
+# A GPU kernel that does any work keeps the device busy for about 4 us in a decode step (its own time, without the
+# launch gap between kernels). The smallest kernels take 1.7-2.1 us (a 48 x 80 x 64 BF16 batched GEMM on B200,
+# FlashInfer pull request 4370; an FP4 activation-quantize kernel, SemiAnalysis InferenceX issue 863), but the small
+# kernels of a published decode step are mostly longer: twelve between an all-reduce and the first expert GEMM take
+# 39.8 us with their gaps, 3.3 us each, in vLLM on H200 (vLLM issue 28084); projection GEMMs of a few rows 4.1-8.9 us
+# and the expert combine 7.3 us in SGLang on B200 (InferenceX issue 863); a one-row router GEMM 4.66 us with cuBLAS on
+# B200 (vLLM pull request 44217). 4 us is the typical small kernel, not the smallest; docs/formulas.md section 5.1
+# and docs/validation.md history item 38 (2 us until then).
+KERNEL_FLOOR_GPU_S = 4e-6
 
 # Kind defaults. GPUs: CUDA mma tiles are 16 rows on Ampere/Ada (CDNA MFMA likewise), 128 x 128 output tiles are
 # cuBLAS's common large tile; FlashAttention-2/3 reach half their peak fraction near 512-token sequences
