@@ -138,3 +138,13 @@ def test_cli_efficiency_overrides_and_uncalibrated(capsys):
     assert code == 0 and "50% of peak bandwidth" in out and "overridden: memory_efficiency" in out
     code, out, err = run(capsys, "estimate", "--compute-efficiency", "1.5")
     assert code == 2 and "--compute-efficiency is a fraction in (0, 1]" in err and "Traceback" not in err
+
+
+def test_utilization_text_is_a_percentage_then_a_multiple_past_ten_times_saturation():
+    # shared by `genmodel serve` and the dashboard's Serving page (genmodel.interfaces.cli.common)
+    from genmodel.interfaces.cli.common import utilization_text
+
+    assert utilization_text(0.823) == "82%" and utilization_text(9.99) == "999%"
+    assert utilization_text(12.0) == "12x" and utilization_text(6.4e6) == "6.4e+06x"
+    assert utilization_text(float("nan")) == "-" and utilization_text(None) == "-"
+    assert utilization_text(float("inf")) == "-"

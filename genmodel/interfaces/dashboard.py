@@ -24,7 +24,7 @@ from genmodel.data.registry import provenance, resolve_hardware
 from genmodel.engine.realism import FACTORS, Realism, resolve_realism
 from genmodel.errors import GenmodelError
 from genmodel.interfaces import charts
-from genmodel.interfaces.cli.common import band_basis
+from genmodel.interfaces.cli.common import band_basis, utilization_text
 from genmodel.search.compare import COLUMNS as COMPARE_COLUMNS
 from genmodel.search.compare import compare_hardware, compare_models, realism_note
 from genmodel.search.planner import plan
@@ -539,7 +539,7 @@ def serving_figures(served, pct: str) -> None:
                 help=f"{m['output_tokens_per_s_per_device']:,.1f} tok/s per device")
     k = st.columns(4)
     k[0].metric("Saturation rate", f"{m['max_request_rate_per_s']:,.3g} req/s",
-                help=f"utilization at the chosen rate {m['utilization']:.0%}")
+                help=f"utilization at the chosen rate {utilization_text(m['utilization'])}")
     k[1].metric("Bottleneck", m["bottleneck"], help="what binds the saturation rate")
     k[2].metric("Running batch", f"{m['running_batch']:,.1f}", help="sequences in flight (mean)")
     k[3].metric("Fits", "yes" if m["fits"] else "no",

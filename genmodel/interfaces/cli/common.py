@@ -135,6 +135,15 @@ def band_range(low: float, high: float, scale: float = 1e3) -> str:
     return f"({low * scale:,.{digits}f}-{high * scale:,.{digits}f})"
 
 
+def utilization_text(u) -> str:
+    """The offered load's share of the saturation rate: a percentage up to 1,000%, beyond it a multiple (a rate far
+    past saturation prints as, e.g., '6e+06x'); '-' where it is not finite (no saturation rate, JSON null). Shared by
+    the CLI's served output and the dashboard's Serving page."""
+    if u is None or not math.isfinite(u):
+        return "-"
+    return f"{u:.0%}" if u < 10 else f"{u:,.3g}x"
+
+
 def band_basis(bands: dict[str, dict[str, Any]]) -> str:
     """Where each phase's 80% band comes from (``Estimate.to_dict()["bands"]``), one clause per phase, saying when
     the band lies wholly on one side of the estimate: its cell's held-out measurements fell on that side in more

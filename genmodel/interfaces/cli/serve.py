@@ -26,6 +26,7 @@ from genmodel.interfaces.cli.common import (
     gib,
     latency,
     ms,
+    utilization_text,
 )
 
 
@@ -291,14 +292,6 @@ def _offload_lines(d: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _utilization(u) -> str:
-    """The offered load's share of the saturation rate: a percentage up to 1,000%, beyond it a multiple (a rate far
-    past saturation prints as, e.g., '6e+06x'); '-' where it is not finite (no saturation rate, JSON null)."""
-    if u is None or not math.isfinite(u):
-        return "-"
-    return f"{u:.0%}" if u < 10 else f"{u:,.3g}x"
-
-
 def format_served(result: Any, d: dict[str, Any]) -> str:
     """The human-readable report of one served configuration."""
     mode = d["mode"]
@@ -340,8 +333,8 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
         "",
         f"  throughput {d['output_tokens_per_s']:,.1f} output tok/s ({d['output_tokens_per_s_per_device']:,.1f} per "
         f"device), {d['request_rate_per_s']:,.3g} requests/s; running batch {d['running_batch']:,.1f}",
-        f"  saturation: {d['max_request_rate_per_s']:,.3g} requests/s (utilization {_utilization(d['utilization'])}); "
-        f"what binds: {d['bottleneck']}",
+        f"  saturation: {d['max_request_rate_per_s']:,.3g} requests/s "
+        f"(utilization {utilization_text(d['utilization'])}); what binds: {d['bottleneck']}",
         f"  KV cache {gib(d['kv_cache_bytes'])} in use of {gib(d['kv_capacity_bytes'])} per device; "
         f"weights {gib(d['weights_bytes'])}",
         *_offload_lines(d),
