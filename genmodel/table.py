@@ -40,6 +40,17 @@ def plain(value: Any) -> Any:
     return value
 
 
+def json_value(value: Any) -> Any:
+    """A value, array or dict of them as plain Python for JSON: arrays as lists, 0-d arrays and NumPy scalars as
+    Python scalars, non-finite floats (unbounded waits, unreachable targets) as None (JSON null)."""
+    if isinstance(value, dict):
+        return {k: json_value(v) for k, v in value.items()}
+    arr = np.asarray(value)
+    if arr.dtype.kind == "f":
+        arr = np.where(np.isfinite(arr), arr, None)
+    return arr.item() if arr.ndim == 0 else arr.tolist()
+
+
 class Table:
     """Named columns of equal length; see the module docstring."""
 

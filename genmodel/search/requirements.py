@@ -43,6 +43,7 @@ from genmodel.engine.inputs import resolve_dtypes
 from genmodel.engine.realism import resolve_realism
 from genmodel.errors import ConfigurationError
 from genmodel.specs.checks import positive, scalar, whole
+from genmodel.table import json_value
 
 BIG = 1e6  # "unlimited": a resource scaled a million times (the largest what-if scale)
 # scales x resource rows a bisection (``_bisect``) tests in one call (``genmodel.engine.bisection``): four levels of
@@ -79,20 +80,11 @@ class Requirements:
     def to_dict(self) -> dict[str, Any]:
         from genmodel.data.registry import provenance
 
-        return {**provenance(), "model": self.model, **self.settings, **_plain(self.realistic),
-                "system": _plain(self.system), "ideal": _plain(self.ideal),
-                "reference": {"device": self.reference, **_plain(self.scaled)}, "binding": _plain(self.binding),
-                "unbeatable": _plain(self.unbeatable), "devices": self.devices,
-                "system_power_w": self.system_power_w, "compare": _plain(self.compare)}
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    arr = np.asarray(value)
-    if arr.dtype.kind == "f":
-        arr = np.where(np.isfinite(arr), arr, None)
-    return arr.item() if arr.ndim == 0 else arr.tolist()
+        return {**provenance(), "model": self.model, **self.settings, **json_value(self.realistic),
+                "system": json_value(self.system), "ideal": json_value(self.ideal),
+                "reference": {"device": self.reference, **json_value(self.scaled)}, "binding": json_value(self.binding),
+                "unbeatable": json_value(self.unbeatable), "devices": self.devices,
+                "system_power_w": self.system_power_w, "compare": json_value(self.compare)}
 
 
 class Forward:
@@ -271,12 +263,12 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     binding = names[np.argmax(np.where(np.isnan(stack), -np.inf, stack), axis=0)]
     system = {k: (v if k == "interconnect_latency_s" else v * devices) for k, v in realistic.items()}
     power = hw.power.tdp_w * devices if hw.power is not None else None
-    settings = {"input_tokens": _plain(I.astype(np.int64)), "output_tokens": _plain(O.astype(np.int64)),
-                "ttft_target_s": _plain(T_ttft),
-                "tpot_target_s": _plain(T_tpot), "batch": None if B is None else _plain(np.asarray(B).astype(np.int64)),
+    settings = {"input_tokens": json_value(I.astype(np.int64)), "output_tokens": json_value(O.astype(np.int64)),
+                "ttft_target_s": json_value(T_ttft), "tpot_target_s": json_value(T_tpot),
+                "batch": None if B is None else json_value(np.asarray(B).astype(np.int64)),
                 "request_rate_per_s": mode_rate, "percentile": q if mode_rate is not None else None,
                 "samples_per_prompt": n, "use_case": getattr(case, "name", None), "compute_dtype": dt.activation,
-                "layout": {k: _plain(v) for k, v in layout.items()},
+                "layout": {k: json_value(v) for k, v in layout.items()},
                 "scale_up_domain_devices": int(np.max(replace(par, pp=1, dp=1).devices)),
                 "realistic_basis": f"{hw.name}'s efficiencies, overheads and engine", "band_basis": band_basis}
     result = Requirements(model.name, (platform or hw).name, settings, realistic, ideal, system, scaled, binding,

@@ -41,6 +41,7 @@ from genmodel.engine.inputs import resolve_dtypes
 from genmodel.errors import ConfigurationError
 from genmodel.serving.queueing import percentile_label
 from genmodel.specs.checks import positive, scalar, whole
+from genmodel.table import json_value
 
 LAYOUT_KEYS = ("tp", "pp", "ep", "cp", "attention_dp")
 KV_LINKS = ("scale-out", "scale-up")
@@ -66,15 +67,8 @@ class Disaggregated:
             return {k: v for k, v in d.items() if k not in ("schema_version", "genmodel_version", "database")}
 
         return {**provenance(), "model": self.model, "hardware": self.hardware, **self.settings,
-                **{k: _plain(v) for k, v in self.metrics.items()}, "prefill_pool": pool(self.prefill),
+                **{k: json_value(v) for k, v in self.metrics.items()}, "prefill_pool": pool(self.prefill),
                 "decode_pool": pool(self.decode), "colocated": self.colocated}
-
-
-def _plain(value):
-    arr = np.asarray(value)
-    if arr.dtype.kind == "f":
-        arr = np.where(np.isfinite(arr), arr, None)
-    return arr.item() if arr.ndim == 0 else arr.tolist()
 
 
 def _layout(name: str, layout: dict[str, Any] | None) -> dict[str, Any]:

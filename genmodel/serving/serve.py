@@ -51,6 +51,7 @@ from genmodel.serving.steady import BINDING, Load, Requests, Scheduler, solve, t
 from genmodel.specs.checks import at_least, positive, scalar, whole
 from genmodel.specs.hardware import Efficiency
 from genmodel.specs.model import ModelSpec
+from genmodel.table import json_value
 
 PERCENTILES = (0.5, 0.9, 0.99)
 OFFLOAD_MODES = {"host": "throughput", "throughput": "throughput", "cache": "cache"}
@@ -75,11 +76,7 @@ class Served(MetricAttributes):
 
         out: dict[str, Any] = {**provenance(), "model": self.model, "hardware": self.hardware, "engine": self.engine,
                                **self.settings}
-        for key, value in self.metrics.items():
-            arr = np.asarray(value)
-            if arr.dtype.kind == "f":
-                arr = np.where(np.isfinite(arr), arr, None)  # unbounded waits (past saturation): JSON null
-            out[key] = arr.item() if arr.ndim == 0 else arr.tolist()
+        out.update(json_value(dict(self.metrics)))  # unbounded waits (past saturation): JSON null
         if self.realism is not None:
             out["realism"] = self.realism.to_dict()
         return out
@@ -217,8 +214,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     if offload is not None:
         link_bound = _offload_figures(m, state, req, sched, offload, stream, device_step, reload_s, groups,
                                       kv_device, bytes_per_token, load.mode)
-        extra = {"kv_offload": mode, "host_link_bytes_per_s": _plain(offload.link_bytes_per_s),
-                 "host_memory_bytes": _plain(offload.pool_bytes)}
+        extra = {"kv_offload": mode, "host_link_bytes_per_s": _setting(offload.link_bytes_per_s),
+                 "host_memory_bytes": _setting(offload.pool_bytes)}
     if load.mode == "rate" and load.requests is None:
         # past saturation the replica completes its saturated rate, not the offered one (which ``utilization`` above
         # 1 keeps); the queue, not the throughput, grows (docs/serving.md section 3)
@@ -258,8 +255,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     m.update(_served_bands(m, s, e.name))
     shape = np.broadcast_shapes(*(np.shape(v) for v in m.values()))
     m = {key: np.broadcast_to(np.asarray(v), shape).copy() if shape else np.asarray(v) for key, v in m.items()}
-    settings = {"mode": load.mode, "synchronized": bool(synchronized), "input_tokens": _plain(I),
-                "output_tokens": _plain(O), "input_cv": input_cv,
+    settings = {"mode": load.mode, "synchronized": bool(synchronized), "input_tokens": _setting(I),
+                "output_tokens": _setting(O), "input_cv": input_cv,
                 "output_cv": output_cv, "burstiness": shape_k, "max_batch_tokens": int(budget),
                 "chunk_tokens": int(chunk), "max_seqs": None if np.isinf(seqs) else int(seqs),
                 "kv_block_tokens": e.kv_block_tokens, "mixed_batches": e.mixed_batches,
@@ -269,16 +266,16 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
                 ("mtp" if k is not None else None), "percentile": percentile,
                 "ttft_target_s": targets[0], "tpot_target_s": targets[1],
                 "weight_dtype": s.dtypes.weight, "activation_dtype": s.dtypes.activation, "kv_dtype": s.dtypes.kv,
-                **{d: _plain(getattr(s.par, d)) for d in ("tp", "pp", "ep", "dp", "cp")}, **extra}
+                **{d: _setting(getattr(s.par, d)) for d in ("tp", "pp", "ep", "dp", "cp")}, **extra}
     if load.value is not None:
-        settings["load_value"] = _plain(load.value)
+        settings["load_value"] = _setting(load.value)
     if load.requests is not None:
-        settings["num_requests"] = _plain(load.requests)
+        settings["num_requests"] = _setting(load.requests)
     where = s.platform.name if s.platform is not None else s.hw.name
     return Served(s.model.name, where, s.realism.engine_label, settings, m, s.realism)
 
 
-def _plain(value):
+def _setting(value):
     """A setting as plain Python: whole floats as ints (those below 2^53, which int64 and float64 both hold exactly;
     larger ones, e.g. a request rate of 1e300, stay floats)."""
     arr = np.asarray(value)
