@@ -41,7 +41,8 @@ GOOD = {**{c: "" for c in v.COLUMNS}, "id": "G-1", "source": "test", "model": "l
 def _rows_file(tmp_path, rows, name="rows.csv"):
     path = tmp_path / name
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=v.COLUMNS)
+        # the documented columns, then any optional ones the rows give (engine_version, measured_at, ...)
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys([*v.COLUMNS, *(k for r in rows for k in r)])))
         writer.writeheader()
         writer.writerows(rows)
     return path
@@ -166,6 +167,56 @@ def test_summarize_per_source_medians_by_hand():
     s = v.summarize(records)["phase:decode"]
     assert s["median_abs_error_pct"] == 20.0
     assert s["sources"] == 2 and s["median_of_source_medians_pct"] == 14.5
+
+
+def test_replicate_spread_by_hand():
+    # set A (decode): 100 and 121, geometric mean sqrt(12100) = 110, so |100/110 - 1| = 9.0909% and |121/110 - 1| =
+    # 10%; its third row is unscored. Set B has one row (no replicate). Set C (prefill): 50, 50 and 200, geometric
+    # mean 500000^(1/3) = 79.3700526, so |50/79.37 - 1| = 37.00395% twice and |200/79.37 - 1| = 151.98421%.
+    # genmodel's |errors|: A 10 and 20 (median 15), C 5, 30 and 60 (median 30); over all five rows the spreads'
+    # median is 37.00395% and the errors' 20%. A's rows come from two sources (one cross-source set).
+    records = Table({"configuration": np.array(["A", "A", "A", "B", "C", "C", "C"], dtype=object),
+                     "group": np.array(["decode"] * 4 + ["prefill"] * 3, dtype=object),
+                     "holdout": np.array(["S1", "S2", "S1", "S1", "S3", "S3", "S3"], dtype=object),
+                     "measured": [100.0, 121.0, 130.0, 7.0, 50.0, 50.0, 200.0],
+                     "error_pct": [-10.0, 20.0, math.nan, 1.0, 5.0, -30.0, 60.0]})
+    s = v.replicate_spread(records)
+    assert list(s) == ["phase:decode", "phase:prefill", "all"]
+    decode, prefill, both = s["phase:decode"], s["phase:prefill"], s["all"]
+    assert (decode["sets"], decode["rows"], decode["sources"], decode["cross_source_sets"]) == (1, 2, 2, 1)
+    assert decode["spread_pct"] == pytest.approx((100 / 110 - 1) * -50 + 5.0)  # (9.0909 + 10) / 2
+    assert decode["model_error_pct"] == pytest.approx(15.0)
+    assert (prefill["sets"], prefill["rows"], prefill["sources"], prefill["cross_source_sets"]) == (1, 3, 1, 0)
+    assert prefill["spread_pct"] == pytest.approx(37.00395, abs=1e-4)
+    assert prefill["model_error_pct"] == pytest.approx(30.0)
+    assert (both["sets"], both["rows"], both["sources"]) == (2, 5, 3)
+    assert both["spread_pct"] == pytest.approx(37.00395, abs=1e-4) and both["model_error_pct"] == pytest.approx(20.0)
+    assert v.replicate_spread(records[np.array([0, 3, 4])]) == {}  # no configuration twice: nothing to report
+
+
+def test_rows_predicted_from_the_same_inputs_share_a_configuration(tmp_path):
+    rows = [GOOD,
+            {**GOOD, "id": "G-2", "source": "another", "value": "9", "notes": "rerun", "system": "a rerun"},
+            {**GOOD, "id": "G-3", "batch_or_concurrency": "2"},
+            {**GOOD, "id": "G-4", "metric": "ttft", "value": "50", "measured_at": "client"},
+            {**GOOD, "id": "G-5", "metric": "ttft", "value": "50", "measured_at": "engine"},
+            {**GOOD, "id": "G-6", "measured_at": "client"}]  # a client's TPOT: no server time added
+    out = v.predict_rows(v.load_rows(_rows_file(tmp_path, rows)))
+    key = {r.id: r.configuration for r in out.rows()}
+    assert key["G-1"] == key["G-2"] == key["G-6"]
+    assert len({key["G-1"], key["G-3"], key["G-4"], key["G-5"]}) == 4
+    assert out.row(0).predicted == out.row(1).predicted == out.row(5).predicted
+
+
+def test_validate_reports_the_replicate_spread(tmp_path, capsys):
+    data = _rows_file(tmp_path, [GOOD, {**GOOD, "id": "G-2", "value": "10"}])
+    code, out, err = _run(capsys, "validate", "--data", data)
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.strip().startswith("phase:decode") and "configurations" in x)
+    # 8 and 10 ms: geometric mean sqrt(80) = 8.944 ms, each 10.56% / 11.80% away, median 11.18%
+    assert "1 configurations,    2 rows" in line and "spread  11.2%" in line
+    code, out, err = _run(capsys, "validate", "--data", data, "--json")
+    assert json.loads(out)["replicates"]["all"]["rows"] == 2
 
 
 # ---- calibration ---------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ Modules
 * ``calibration``: ``calibrate`` (per-family MAP fit of the compute and bandwidth fractions and, per engine, the
   host work per step), ``apply``, ``leave_one_source_out`` and ``write_calibration``.
 
+* ``replicates``: ``configuration_key`` (rows genmodel cannot tell apart share it) and ``replicate_spread`` (how
+  far repeated measurements of one configuration disagree, beside genmodel's error on them).
 * ``bands``: the 80% error bands from held-out predictions, their nested coverage, and the stored band file.
 
 Record tables are ``genmodel.table.Table``s; nothing here needs pandas.
@@ -31,6 +33,7 @@ from genmodel.validation.calibration import (
     write_calibration,
 )
 from genmodel.validation.predict import RECORD_COLUMNS, predict_rows, predicted_value, scored, summarize
+from genmodel.validation.replicates import configuration_key, replicate_spread
 from genmodel.validation.rows import (
     COLUMNS,
     MAX_BYTES,
@@ -51,7 +54,7 @@ __all__ = [
     "COLUMNS", "COMPUTE_SCALES", "FAMILIES", "MAX_BYTES", "MAX_ROWS", "MEMORY_SCALES", "METRICS",
     "METRIC_CLASS",
     "MIN_ROWS", "PER_SEQUENCE_GRID", "RECORD_COLUMNS", "STEP_GRID", "UNITS", "Calibration", "Case", "EngineStepFit",
-    "FamilyFit", "NotExpressibleError", "apply", "calibrate", "engine_of", "family_of", "holdout_group",
-    "leave_one_source_out", "load_rows", "parse_row", "predict_rows", "predicted_value", "scored", "source_group",
-    "summarize", "write_calibration",
+    "FamilyFit", "NotExpressibleError", "apply", "calibrate", "configuration_key", "engine_of", "family_of",
+    "holdout_group", "leave_one_source_out", "load_rows", "parse_row", "predict_rows", "predicted_value",
+    "replicate_spread", "scored", "source_group", "summarize", "write_calibration",
 ]

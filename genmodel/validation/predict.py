@@ -4,9 +4,10 @@ Contract
 --------
 ``predict_rows(rows)`` predicts every row through ``genmodel.estimate`` (``check_fit=False``) and returns a
 ``Table`` with one record per row, in the order of ``RECORD_COLUMNS``: the measured and predicted values in the
-row's unit, the signed error ``predicted / measured - 1`` in percent and whether the configuration fits in memory,
-or, for a row that cannot be predicted, ``not_expressible`` with the reason (the parser's, or the engine's
-message when the engine refuses the configuration). No row is dropped and no unexpressible row is scored. A TTFT
+row's unit, the signed error ``predicted / measured - 1`` in percent, whether the configuration fits in memory and
+the key of the inputs it was predicted from (``configuration``: ``genmodel.validation.replicates``), or, for a row
+that cannot be predicted, ``not_expressible`` with the reason (the parser's, or the engine's message when the
+engine refuses the configuration). No row is dropped and no unexpressible row is scored. A TTFT
 or end-to-end latency timed by an HTTP client (``measured_at`` client) is predicted with the engine's
 ``request_latency_s`` added to the estimate (``client_latency_s``): the server's time outside the engine steps.
 
@@ -29,14 +30,15 @@ from genmodel.data.registry import get_engine
 from genmodel.engine.estimate import estimate, only_metrics
 from genmodel.errors import GenmodelError
 from genmodel.table import Table
+from genmodel.validation.replicates import configuration_key
 from genmodel.validation.rows import Case, NotExpressibleError, as_rows, parse_row
 
 RECORD_COLUMNS = ["id", "source", "metric", "hardware", "model", "engine", "batching", "holdout", "measured", "kind",
                   "group",
                   "metric_class", "predicted", "predicted_low", "predicted_high", "error_pct", "fits",
-                  "not_expressible"]
+                  "not_expressible", "configuration"]
 _TEXT = {"id", "source", "metric", "hardware", "model", "kind", "group", "metric_class", "not_expressible", "engine",
-         "holdout", "batching"}
+         "holdout", "batching", "configuration"}
 WITHIN_PCT = 25.0
 
 
@@ -113,7 +115,8 @@ def predict_rows(rows: Iterable[Mapping[str, str]]) -> Table:
                           engine=case.engine, batching=case.batching, holdout=case.holdout,
                           measured=case.measured, predicted=predicted,
                           predicted_low=low, predicted_high=high,
-                          error_pct=(predicted / case.measured - 1) * 100, fits=bool(result.metrics["fits"]))
+                          error_pct=(predicted / case.measured - 1) * 100, fits=bool(result.metrics["fits"]),
+                          configuration=configuration_key(case, client_latency_s(case)))
         records.append(record)
     return _table(records)
 

@@ -86,6 +86,7 @@ def validate(
             extra["written"] = [str(p) for p in written]
     records = v.predict_rows(rows)
     summary = v.summarize(records)
+    extra["replicates"] = v.replicate_spread(records)
     if "band_coverage" not in extra:
         from genmodel.validation.bands import stored_coverage
 
@@ -124,6 +125,18 @@ def _summary_lines(summary: dict[str, dict]) -> None:
                    f"{s.get('median_of_source_medians_pct', float('nan')):23.1f}%")
 
 
+def _replicate_lines(spread: dict[str, dict]) -> None:
+    """How far repeated measurements of one configuration disagree, beside genmodel's error on the same rows."""
+    if not spread:
+        typer.echo("  replicates: no configuration was measured more than once")
+        return
+    typer.echo("  replicates (configurations measured more than once): spread = median distance of a measurement from "
+               "its configuration's geometric mean")
+    for label, s in spread.items():
+        typer.echo(f"    {label:28} {s['sets']:>4} configurations, {s['rows']:>4} rows, {s['sources']:>3} sources: "
+                   f"spread {s['spread_pct']:5.1f}%, genmodel {s['model_error_pct']:5.1f}%")
+
+
 def _report(path: Path, records: Any, summary: dict[str, dict], extra: dict[str, Any]) -> None:
     """The text report: one line per predicted row, the summaries, the fits, the rows not expressible."""
     from genmodel import validation as v
@@ -149,6 +162,7 @@ def _report(path: Path, records: Any, summary: dict[str, dict], extra: dict[str,
         if cov:
             typer.echo(f"  80% band coverage out of sample ({label}): {cov['row_coverage']:.0%} of {cov['rows']} "
                        f"rows, {cov['group_coverage']:.0%} averaged over {cov['groups']} sources (target 70-90%)")
+    _replicate_lines(extra.get("replicates", {}))
     for p in extra.get("written", []):
         typer.echo(f"  wrote {p}")
     missing = [r for r in records.rows() if r.not_expressible]
