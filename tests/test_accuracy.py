@@ -186,7 +186,9 @@ def test_independent_rows_gathered_after_the_fit():
     kernel floor at 4 us instead of 2 and the refit (history item 38, seen rows): rounds one to ten decode 49.8%,
     21.1%, 59.1%, 18.5%, 21.3%, 18.8%, 7.4%, 17.5%, 16.7%, 8.4%; all ten decode 22.7%, prefill 38.6%. Eleventh round
     (twenty-first session, blind with that release): 30 rows, all expressible: decode 33.9% (14), prefill 26.8% (16),
-    43.3% within 25%, 80% in their bands; all eleven decode 22.8% (749), prefill 38.4% (449)."""
+    43.3% within 25%, 80% in their bands; all eleven decode 22.8% (749), prefill 38.4% (449). Then the memory share
+    a row's system text states (history item 39, twenty-second session, seen rows): all eleven decode 22.7%, prefill
+    38.4%."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)
@@ -194,18 +196,18 @@ def test_independent_rows_gathered_after_the_fit():
     assert decode["n"] == 749 and prefill["n"] == 449
     assert 18.0 <= decode["median_abs_error_pct"] <= 28.0  # 22.7% (26.8% before history item 38)
     assert 35.0 <= prefill["median_abs_error_pct"] <= 48.0
-    # the scatter of repeated measurements (docs/validation.md, "Replicates"): 74 configurations measured more than
-    # once (177 rows, 15 sources, one configuration across two sources) sit a median 7.2% (decode) and 14.2%
-    # (prefill) from their own geometric mean, where genmodel misses those rows by 23.1% and 58.1%: the spread is a
-    # third of the decode error and a quarter of the prefill error (it depends on the rows and the inputs genmodel
+    # the scatter of repeated measurements (docs/validation.md, "Replicates"): 62 configurations measured more than
+    # once (153 rows, 13 sources, one configuration across two sources) sit a median 12.0% (decode) and 14.2%
+    # (prefill) from their own geometric mean, where genmodel misses those rows by 16.9% and 58.1%: decode about as
+    # well as the scatter allows, prefill four times worse (the spread depends on the rows and the inputs genmodel
     # reads from them, not on the fit)
     spread = v.replicate_spread(table)
-    assert (spread["all"]["sets"], spread["all"]["rows"], spread["all"]["sources"]) == (74, 177, 15)
+    assert (spread["all"]["sets"], spread["all"]["rows"], spread["all"]["sources"]) == (62, 153, 13)
     assert spread["all"]["cross_source_sets"] == 1
-    assert spread["phase:decode"]["spread_pct"] == pytest.approx(7.2, abs=0.05)
+    assert spread["phase:decode"]["spread_pct"] == pytest.approx(12.0, abs=0.05)
     assert spread["phase:prefill"]["spread_pct"] == pytest.approx(14.2, abs=0.05)
-    assert 3 * spread["phase:decode"]["spread_pct"] <= spread["phase:decode"]["model_error_pct"]  # 23.1%
-    assert 3 * spread["phase:prefill"]["spread_pct"] <= spread["phase:prefill"]["model_error_pct"]  # 58.1%
+    assert spread["phase:decode"]["model_error_pct"] <= 2 * spread["phase:decode"]["spread_pct"]  # 16.9%
+    assert spread["phase:prefill"]["model_error_pct"] >= 3 * spread["phase:prefill"]["spread_pct"]  # 58.1%
     scored = v.scored(table)
     # the eleventh round, blind: 30 rows from 3 sources, all expressible
     eleventh = np.array([str(i).startswith(ELEVENTH_ROUND_IDS) for i in scored["id"]])

@@ -250,6 +250,9 @@ FLOAT_BAD = {
     "--cost-mode": ["leased", "", "owned rented", "0"],
 }
 FLOAT_CASES = [cli(["estimate", f"{opt}={v}"], opt) for opt, values in FLOAT_BAD.items() for v in values]
+# serve reads the engine's memory share and the runtime's reservation through the same check
+FLOAT_CASES += [cli(["serve", "--request-rate=1", f"{opt}={v}"], opt)
+                for opt in ("--memory-fraction", "--runtime-reserved") for v in FLOAT_BAD[opt]]
 
 # -- datatypes: junk, empty, blank; and ones the device cannot run
 BAD_DTYPES = ["fp7", "", " ", "bf16bf16", "int3", "nan", "fp8;rm"]

@@ -306,6 +306,18 @@ def test_atom_runs_whole_prompts_in_prefill_steps_of_their_own_and_takes_vllms_f
     assert (run.name, run.max_batch_tokens, run.max_seqs) == ("atom", 20000, 64)
 
 
+def test_sglangs_running_request_cap_is_read_from_a_validation_row():
+    # SGLang's --max-running-requests N caps the running sequences as vLLM's --max-num-seqs does (server_args.py);
+    # its profile's own cap is the KV pool's (None)
+    from genmodel.validation.rows import _engine_as_run
+
+    assert genmodel.get_engine("sglang").max_seqs is None
+    run = _engine_as_run("sglang", "python3 -m sglang.launch_server --max-running-requests 64 "
+                         "--mem-fraction-static 0.85; continuous")
+    assert (run.name, run.max_seqs) == ("sglang", 64)
+    assert _engine_as_run("sglang", "python3 -m sglang.launch_server --max-num-seqs 64") == "sglang"  # vLLM's flag
+
+
 def test_a_validation_rows_graph_flags_pick_the_engines_graph_steps():
     # the flags of the engines' own command lines (vLLM --enforce-eager and its Python argument, SGLang's
     # --disable-cuda-graph, --cuda-graph-max-bs and --enable-piecewise-cuda-graph)

@@ -522,6 +522,26 @@ def test_cli_serve_json_and_errors(capsys):
     assert "goodput" in capsys.readouterr().out
 
 
+def test_cli_serve_takes_the_engines_memory_share(capsys):
+    # the KV cache gets what the engine's share of memory leaves after the weights, the runtime and the activations,
+    # none of which depends on the share: from 0.25 to 0.9 of an A100's 80 GiB it grows by 0.65 x 80 GiB = 52 GiB
+    import json
+
+    base = ["serve", "--model", "qwen2.5-7b", "--hardware", "a100-80gb-sxm", "--input-tokens", "1022",
+            "--output-tokens", "1001", "--offline", "1000", "--json"]
+    runs = {}
+    for share in ("0.25", "0.9"):
+        assert main([*base, "--memory-fraction", share]) == 0
+        runs[share] = json.loads(capsys.readouterr().out)
+    grown = runs["0.9"]["kv_capacity_bytes"] - runs["0.25"]["kv_capacity_bytes"]
+    assert grown == pytest.approx(0.65 * 80 * 2**30, rel=1e-9)
+    assert runs["0.25"]["running_batch"] < runs["0.9"]["running_batch"]
+    assert runs["0.25"]["tpot_mean_s"] < runs["0.9"]["tpot_mean_s"]  # fewer sequences per step
+    library = serve("qwen2.5-7b", "a100-80gb-sxm", 1022, 1001, offline=1000,
+                    efficiency=genmodel.Efficiency(usable_memory_fraction=0.25))
+    assert runs["0.25"]["tpot_mean_s"] == pytest.approx(float(library.metrics["tpot_mean_s"]), rel=1e-12)
+
+
 def test_draft_model_vocabulary_mismatch_is_refused():
     with pytest.raises(ConfigurationError, match="vocabulary"):
         serve(request_rate=1.0, spec_tokens=2, spec_acceptance=0.6, draft_model="qwen2.5-7b")

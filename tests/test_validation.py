@@ -219,6 +219,47 @@ def test_validate_reports_the_replicate_spread(tmp_path, capsys):
     assert json.loads(out)["replicates"]["all"]["rows"] == 2
 
 
+@pytest.mark.parametrize(("system", "share"), [
+    ("vLLM 0.10.1.1: vllm serve Qwen2-7B-Instruct, gpu-memory-utilization 0.25 (log name)", 0.25),
+    ("vllm serve m --gpu-memory-utilization=0.98 --max-num-seqs 64", 0.98),
+    ("LLM(model, gpu_memory_utilization=0.5)", 0.5),
+    ("python -m sglang.launch_server --tp 8 --mem-fraction-static 0.85 --disable-radix-cache", 0.85),
+    ("vLLM 0.8.5, vllm serve --dtype float16", None),
+])
+def test_the_stated_memory_share_is_read(system, share):
+    assert v.rows.memory_fraction_of(system) == share
+
+
+def test_a_stated_memory_share_out_of_range_is_not_expressible():
+    with pytest.raises(v.NotExpressibleError, match=r"memory share 1\.5"):
+        v.rows.memory_fraction_of("vllm serve m --gpu-memory-utilization 1.5")
+
+
+def test_a_served_row_runs_with_its_stated_memory_share(tmp_path):
+    # 64 clients of 1,024 + 256 tokens on one A100 80GB with Llama-3.1-8B (15 GiB of BF16 weights): at vLLM's 0.25
+    # of 80 GiB, 20 GiB less the weights and the runtime leave about 3 GiB of KV cache, 0.156 GiB a request, so fewer
+    # than 64 run at once and the TPOT differs from the default 90% share's; the row that states 0.25 gets what the
+    # library gives with Efficiency(usable_memory_fraction=0.25) for the row without it
+    base = {**GOOD, "hardware": "a100-80gb-sxm", "batch_or_concurrency": "64", "batching": "continuous",
+            "system": "vLLM 0.10, vllm serve; continuous"}
+    rows = [base, {**base, "id": "G-2", "system": "vLLM 0.10, vllm serve --gpu-memory-utilization 0.25; continuous"}]
+    out = v.predict_rows(v.load_rows(_rows_file(tmp_path, rows)))
+    plain, stated = out.row(0), out.row(1)
+    case = v.parse_row(v.load_rows(_rows_file(tmp_path, [base]))[0])
+    assert case.memory_fraction is None and case.batching == "served"
+    expected, _ = v.predicted_value(case, efficiency=genmodel.Efficiency(usable_memory_fraction=0.25))
+    assert stated.predicted == pytest.approx(expected, rel=1e-12)
+    assert stated.predicted < 0.9 * plain.predicted  # fewer running sequences: shorter decode steps
+    assert stated.configuration != plain.configuration
+
+
+def test_a_stated_memory_share_keeps_a_fits_other_fields():
+    case = v.parse_row({**GOOD, "system": "vllm serve --gpu-memory-utilization 0.5"})
+    options = v.predict.with_memory_fraction(case, {"efficiency": genmodel.Efficiency(compute_efficiency=0.5)})
+    assert options["efficiency"].compute_efficiency == 0.5
+    assert options["efficiency"].usable_memory_fraction == 0.5
+
+
 # ---- calibration ---------------------------------------------------------------------------------
 
 def _synthetic_rows(truth, group="SYN"):

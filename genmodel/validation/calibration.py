@@ -170,7 +170,8 @@ def _grid_predictions(case: Case) -> dict[str, Any]:
     """Components of the prediction over the (compute, memory) scale grid for one row, without step costs:
     shape (COMPUTE_SCALES, MEMORY_SCALES). bandwidth_scale multiplies the bandwidth itself, so it scales the
     weight-streaming and the KV-read time alike."""
-    zero = Efficiency(step_overhead_s=0.0, step_overhead_per_sequence_s=0.0, prefill_overhead_s=0.0)
+    zero = Efficiency(step_overhead_s=0.0, step_overhead_per_sequence_s=0.0, prefill_overhead_s=0.0,
+                      usable_memory_fraction=case.memory_fraction)
     result = estimate(**{**case.kwargs, "flops_scale": COMPUTE_SCALES[:, None],
                          "bandwidth_scale": MEMORY_SCALES[None, :], "efficiency": zero, "calibrated": False})
     m = result.metrics

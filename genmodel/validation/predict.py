@@ -9,7 +9,9 @@ the key of the inputs it was predicted from (``configuration``: ``genmodel.valid
 that cannot be predicted, ``not_expressible`` with the reason (the parser's, or the engine's message when the
 engine refuses the configuration). No row is dropped and no unexpressible row is scored. A TTFT
 or end-to-end latency timed by an HTTP client (``measured_at`` client) is predicted with the engine's
-``request_latency_s`` added to the estimate (``client_latency_s``): the server's time outside the engine steps.
+``request_latency_s`` added to the estimate (``client_latency_s``): the server's time outside the engine steps. A
+row whose ``system`` text states the engine's share of device memory is predicted with that share
+(``with_memory_fraction``).
 
 ``summarize(records)`` gives, for the scored records (a finite ``error_pct``), per phase (``phase:prefill``:
 TTFT and prefill throughput; ``phase:decode``: the rest), per metric class (``metric:ttft``, ``metric:tpot``,
@@ -29,6 +31,7 @@ import numpy as np
 from genmodel.data.registry import get_engine
 from genmodel.engine.estimate import estimate, only_metrics
 from genmodel.errors import GenmodelError
+from genmodel.specs.hardware import Efficiency
 from genmodel.table import Table
 from genmodel.validation.replicates import configuration_key
 from genmodel.validation.rows import Case, NotExpressibleError, as_rows, parse_row
@@ -50,6 +53,7 @@ def predicted_value(case: Case, *, lean: bool = False, **options: Any) -> tuple[
     Raises the engine's ``GenmodelError`` when it refuses the configuration, and ``NotExpressibleError`` when it
     gives no finite number for the row's metric (e.g. energy on a device without power figures).
     """
+    options = with_memory_fraction(case, options)
     if case.served is None:
         read = (case.key, f"{case.key}_low", f"{case.key}_high", "fits")
         with only_metrics(read) if lean else nullcontext():
@@ -62,6 +66,15 @@ def predicted_value(case: Case, *, lean: bool = False, **options: Any) -> tuple[
     if not math.isfinite(value):
         raise NotExpressibleError(f"the estimate gives no finite {case.key} for this configuration")
     return value, result
+
+
+def with_memory_fraction(case: Case, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` for ``estimate`` or ``serve`` with the row's stated memory share (``Case.memory_fraction``) set in
+    their ``efficiency`` (a given one keeps its other fields); ``options`` as they are where the row states none."""
+    if case.memory_fraction is None:
+        return dict(options)
+    base = options.get("efficiency") or Efficiency()
+    return {**options, "efficiency": base.model_copy(update={"usable_memory_fraction": case.memory_fraction})}
 
 
 def client_latency_s(case: Case) -> float:
@@ -79,7 +92,7 @@ def serve_case(case: Case, **options: Any) -> Any:
     from genmodel.serving.serve import serve
 
     kw = {k: v for k, v in case.kwargs.items() if k not in ("batch", "check_fit")}
-    return serve(**kw, **case.served, **options)
+    return serve(**kw, **case.served, **with_memory_fraction(case, options))
 
 
 def _served_metric(metrics: Mapping[str, Any], key: str) -> Any:

@@ -4,9 +4,9 @@ Contract
 --------
 ``configuration_key(case, added_s)`` is a short text that two rows share exactly when genmodel receives the same
 inputs for them (model and hardware entries, datatypes, layout, lengths, batch or traffic, engine profile as run,
-the metric and its unit, and ``added_s``, the server's time an HTTP client's timing adds): such rows get the same
-prediction, whatever their source, date or engine version. ``predict_rows`` stores it in each record's
-``configuration``.
+the engine's stated share of memory, the metric and its unit, and ``added_s``, the server's time an HTTP client's
+timing adds): such rows get the same prediction, whatever their source, date or engine version. ``predict_rows``
+stores it in each record's ``configuration``.
 
 ``replicate_spread(records)`` looks at the scored records whose configuration was measured more than once (a
 *replicate set*) and gives, per phase (``phase:prefill``, ``phase:decode``, ``phase:energy``) and over all of
@@ -53,7 +53,7 @@ def configuration_key(case: Any, added_s: float = 0.0) -> str:
     to the estimate: ``genmodel.validation.predict.client_latency_s``), as 16 hex digits of their hash: equal for
     rows that get the same prediction by construction."""
     inputs = {"kwargs": _plain(case.kwargs), "key": case.key, "scale": case.scale, "served": _plain(case.served),
-              "added_s": float(added_s)}
+              "memory_fraction": case.memory_fraction, "added_s": float(added_s)}
     text = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

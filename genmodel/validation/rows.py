@@ -71,6 +71,9 @@ class Case:
     scale: float  # multiply the row's value by this to get SI units
     measured: float = math.nan  # the row's value, in the row's unit
     served: dict[str, Any] | None = None  # traffic for ``serve`` (continuous batching), None: ``estimate``
+    # the share of device memory the row's ``system`` text gives the engine (vLLM's --gpu-memory-utilization,
+    # SGLang's --mem-fraction-static), None where it states none (the engine's usual share)
+    memory_fraction: float | None = None
 
     @property
     def metric(self) -> str:
@@ -327,12 +330,27 @@ def parse_row(row: Mapping[str, str]) -> Case:
               "engine": _engine_as_run(engine, _cell(row, "system"),
                                        vllm_v0_scheduler(row, model, hw) if engine == "vllm" else None,
                                        release_of(_cell(row, "engine_version")))}
+    fraction = memory_fraction_of(_cell(row, "system"))
     if served is not None:
         key = SERVED_KEYS.get(metric, METRICS[metric][0])
         if key.endswith("_mean_s") and _states_median(row):
             key = key.replace("_mean_s", "_p50_s")
-        return Case(row, kwargs, key, UNITS[unit], measured, served)
-    return Case(row, kwargs, METRICS[metric][0], UNITS[unit], measured)
+        return Case(row, kwargs, key, UNITS[unit], measured, served, fraction)
+    return Case(row, kwargs, METRICS[metric][0], UNITS[unit], measured, memory_fraction=fraction)
+
+
+def memory_fraction_of(system: str) -> float | None:
+    """The share of device memory a row's ``system`` text gives the engine: vLLM's ``--gpu-memory-utilization X``
+    (or ``gpu_memory_utilization=X``) and SGLang's ``--mem-fraction-static X``, as ``usable_memory_fraction``
+    (``genmodel.specs.hardware.Efficiency``); None where the text states none. A stated share outside (0, 1] makes
+    the row not expressible."""
+    found = _MEMORY_FRACTION.search(system.lower())
+    if found is None:
+        return None
+    fraction = float(found.group(1))
+    if not 0.0 < fraction <= 1.0:
+        raise NotExpressibleError(f"the stated memory share {found.group(1)} is not in (0, 1]")
+    return fraction
 
 
 _UBATCH = re.compile(r"\bubatch (\d+)\b")
@@ -340,10 +358,13 @@ _NO_FLASH = re.compile(r"\bflash[- ]attn off\b|\bno flash attention\b")
 _SLOTS = re.compile(r"(?:^|[\s,(])(?:-np|--parallel)[ =](\d+)\b")
 _VLLM_BUDGET = re.compile(r"--max-num-batched-tokens[ =](\d+)\b")
 _VLLM_SEQS = re.compile(r"--max-num-seqs[ =](\d+)\b")
+_SGLANG_SEQS = re.compile(r"--max-running-requests[ =](\d+)\b")
 _VLLM_STEPS = re.compile(r"--num-scheduler-steps[ =](\d+)\b")
 _NO_GRAPHS = re.compile(r"--enforce-eager\b|\benforce_eager\s*[=:]\s*true\b|--disable-cuda-graph\b(?!-)")
 _GRAPH_MAX = re.compile(r"--cuda-graph-max-bs[ =](\d+)\b")
 _PIECEWISE = re.compile(r"--enable-piecewise-cuda-graph\b")
+_MEMORY_FRACTION = re.compile(
+    r"(?:gpu[-_ ]memory[-_ ]utili[sz]ation|mem[-_ ]fraction[-_ ]static)[\s=:]+(\d+(?:\.\d+)?)")
 
 
 _VERSION = re.compile(r"\s*v?(\d+)\.(\d+)(?:\.(\d+))?")
@@ -419,7 +440,8 @@ def _engine_as_run(name: str, system: str, scheduler: dict[str, Any] | None = No
                    release: tuple[int, int, int] | None = None):
     """The engine profile ``name``, or a copy of it with the settings the row's ``system`` text states where they
     differ from the profile's: ``ubatch N`` (llama.cpp's -ub, prompt_ubatch_tokens), ``flash-attn off``
-    (flash_attention false), ``-np N`` / ``--parallel N`` (llama-server's slots, max_seqs), vLLM's (and ATOM's)
+    (flash_attention false), ``-np N`` / ``--parallel N`` (llama-server's slots, max_seqs), SGLang's
+    ``--max-running-requests N`` (max_seqs), vLLM's (and ATOM's)
     ``--max-num-batched-tokens N`` (the step's token budget on every device), ``--max-num-seqs N`` (max_seqs) and
     ``--num-scheduler-steps N`` (vLLM V0's multi-step scheduling: scheduler_steps), and the engine's graphs:
     ``--enforce-eager`` / ``enforce_eager=True`` / ``--disable-cuda-graph`` (no step replays a graph: graph_steps
@@ -432,7 +454,8 @@ def _engine_as_run(name: str, system: str, scheduler: dict[str, Any] | None = No
     low = system.lower()
     ubatch = _UBATCH.search(low)
     vllm_flags = name.startswith("vllm") or name == "atom"  # (vllm, vllm-tpu, atom: the same flags)
-    seqs = (_VLLM_SEQS if vllm_flags else _SLOTS).search(low) if vllm_flags or name == "llamacpp" else None
+    seqs = (_VLLM_SEQS if vllm_flags else _SGLANG_SEQS if name.startswith("sgl") else _SLOTS).search(low) \
+        if vllm_flags or name == "llamacpp" or name.startswith("sgl") else None
     budget = _VLLM_BUDGET.search(low) if vllm_flags else None
     steps = _VLLM_STEPS.search(low) if vllm_flags else None
     graph_max = _GRAPH_MAX.search(low)

@@ -21,6 +21,7 @@ from genmodel.interfaces.cli.common import (
     OutputOpt,
     UncalibratedOpt,
     WeightOpt,
+    efficiency,
     emit_json,
     fail,
     gib,
@@ -104,6 +105,11 @@ def serve(
     kv_link: Annotated[str, typer.Option(
         help="Disaggregated: the link the KV cache crosses, 'scale-out' (NICs) or 'scale-up' (one domain).")]
     = "scale-out",
+    memory_fraction: Annotated[float | None, typer.Option(
+        help="Share of device memory the serving engine uses, which sets how many sequences the KV cache holds "
+             "(vLLM --gpu-memory-utilization, SGLang --mem-fraction-static; default: the engine's, 0.9).")] = None,
+    runtime_reserved: Annotated[str | None, typer.Option(
+        help="Memory the runtime holds before weights and KV cache, e.g. '1.5 GiB'.")] = None,
     uncalibrated: UncalibratedOpt = False,
     engine: EngineOpt = None,
     as_json: JsonOpt = False,
@@ -111,6 +117,7 @@ def serve(
     """Latency percentiles, throughput and goodput of MODEL on HARDWARE under traffic (continuous batching)."""
     from genmodel.serving.serve import serve as run_serve
 
+    overrides = efficiency(memory_fraction=memory_fraction, runtime_reserved=runtime_reserved)
     pools = {"prefill_tp": prefill_tp, "prefill_pp": prefill_pp, "decode_tp": decode_tp, "decode_pp": decode_pp,
              "decode_ep": decode_ep, "prefill_replicas": prefill_replicas, "decode_replicas": decode_replicas}
     if not disaggregated:
@@ -127,7 +134,8 @@ def serve(
                        {"input_cv": input_cv, "output_cv": output_cv, "burstiness": burstiness,
                         "max_batch_tokens": max_batch_tokens, "chunk_tokens": chunk_tokens, "max_seqs": max_seqs,
                         "prefix_hit": prefix_hit, "weight_dtype": weight_dtype, "kv_dtype": kv_dtype,
-                        "activation_dtype": activation_dtype, "engine": engine, "calibrated": not uncalibrated},
+                        "activation_dtype": activation_dtype, "engine": engine, "calibrated": not uncalibrated,
+                        **({"efficiency": overrides} if overrides is not None else {})},
                        as_json)
         return
 
@@ -162,7 +170,8 @@ def serve(
                        tpot_target_s=None if tpot_ms is None else tpot_ms / 1e3, percentile=percentile,
                        weight_dtype=weight_dtype, kv_dtype=kv_dtype, activation_dtype=activation_dtype, tp=tp,
                        pp=pp, ep=ep, dp=dp, cp=cp, attention_dp=attention_dp, engine=engine,
-                       calibrated=not uncalibrated, kv_offload=kv_offload, host_memory_bytes=host_bytes,
+                       calibrated=not uncalibrated, efficiency=overrides, kv_offload=kv_offload,
+                       host_memory_bytes=host_bytes,
                        host_link_bytes_per_s=link_bytes_per_s, check_fit=True)
     data = result.to_dict()
     if as_json:
