@@ -188,7 +188,7 @@ def test_independent_rows_gathered_after_the_fit():
     (twenty-first session, blind with that release): 30 rows, all expressible: decode 33.9% (14), prefill 26.8% (16),
     43.3% within 25%, 80% in their bands; all eleven decode 22.8% (749), prefill 38.4% (449). Then the memory share
     a row's system text states (history item 39, twenty-second session, seen rows): all eleven decode 22.7%, prefill
-    38.4%."""
+    38.4%. Then a finite run's running batch (item 40, seen rows): decode 22.7%, prefill 38.1%."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)

@@ -26,13 +26,15 @@ gives the throughput x / t. Open loop: x solves x = lambda t(x) (on a load grid,
 interpolated). Closed loop with N clients: N_run(x) = N, throughput N / E2E (Little). Saturation: the largest x
 with N_run <= N_cap = min(max sequences, KV capacity / tokens held per request) and x I' <= B_p. A cached prefix
 is held once (``Requests.shared_prefix``) or by each request; ``Requests.ttft_delay_s``, a fixed wait before a
-request's prefill (a prefix reloaded from host memory), adds to its TTFT and end-to-end time.
+request's prefill (a prefix reloaded from host memory), adds to its TTFT and end-to-end time. A finite run at a rate
+(``Load.requests`` = N) is solved on the steps its requests see: n and N_run scaled to ``finite_run_batch(N_run, N)``
+(the run's ramp-up and drain), on the load grid too, so its load, latencies and saturation rate are the run's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -241,7 +243,10 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     t_max = terms(x_max, r, s)
     # an open loop, or a search for the rate meeting targets, reads lambda(x) on the load grid, whose last node is
     # x_max itself: the saturated rate is that node's (one step evaluation fewer); else it is evaluated alone
-    grid = _rate_grid(step, r, s, x_max) if load.mode == "rate" or ttft_target_s is not None or \
+    # a finite run at a request rate (a benchmark's prompt count) never holds the steady state's running batch in
+    # full: its requests see the run's ramp-up and drain (``finite_run_batch``)
+    run = load.requests if load.mode == "rate" else None
+    grid = _rate_grid(step, r, s, x_max, run) if load.mode == "rate" or ttft_target_s is not None or \
         tpot_target_s is not None else None
     if grid is not None:
         max_rate = grid[1][-1]
@@ -267,7 +272,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         phi = np.where(inside > 0, np.maximum(inside - 1.0, 0.0) / np.maximum(inside, 1.0), 0.0)
         lam = None
     t = terms(x, r, s)
-    view = terms(phi * x, r, s) if load.mode != "rate" else t
+    view = terms(phi * x, r, s) if load.mode != "rate" else _finite_run_terms(t, run)
     e = _evaluate(step, view, s.mixed, slope=True)
     # (mu and the running batch it is reached at: the peak's where the peak sets the saturation rate)
     finite = (load.requests, max_rate, at_max) if load.mode == "rate" and load.requests is not None else None
@@ -333,11 +338,36 @@ def _open_loop_x(grid: tuple[np.ndarray, np.ndarray], x_max, lam) -> tuple[np.nd
     return _interpolate(lam_nodes, nodes, idx, lam), stable
 
 
-def _rate_grid(step: StepFn, r: Requests, s: Scheduler, x_max) -> tuple[np.ndarray, np.ndarray]:
-    """The load grid (GRID x x_max on a leading axis) and its open-loop rates lambda(x) = x / t(x)."""
+def _rate_grid(step: StepFn, r: Requests, s: Scheduler, x_max, run=None) -> tuple[np.ndarray, np.ndarray]:
+    """The load grid (GRID x x_max on a leading axis) and its open-loop rates lambda(x) = x / t(x); ``run``: the
+    requests of a finite run, whose steps hold the run's running batch (``_finite_run_terms``)."""
     nodes = GRID.reshape((-1,) + (1,) * np.ndim(x_max)) * x_max
-    t = terms(nodes, r, s)
+    t = _finite_run_terms(terms(nodes, r, s), run)
     return nodes, nodes / _mean_step(t, _evaluate(step, t, s.mixed, tagged=False))
+
+
+def finite_run_batch(running, requests):
+    """The running batch the requests of a finite run see on average: N = ``requests`` arriving evenly over T = N /
+    lambda to an engine where each stays W, the steady state holding n = ``running`` = lambda W of them
+    (docs/serving.md section 2c). The count in the system rises for W, holds n until the arrivals stop and falls
+    for W (or, when T < W, rises to N and holds it); a request sees its life's mean, so the mean over the requests
+    is the count-weighted mean of the count, integral n(t)^2 dt / integral n(t) dt:
+    n (1 - n / (3 N)) where n <= N, N (1 - N / (3 n)) where n > N; both 2 N / 3 at n = N, n as N grows."""
+    n = np.asarray(running, dtype=float)
+    big = np.asarray(requests, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n <= big, n * (1.0 - n / (3.0 * big)), big * (1.0 - big / (3.0 * np.maximum(n, 1e-300))))
+
+
+def _finite_run_terms(t: Terms, run) -> Terms:
+    """``t`` as the requests of a finite run of ``run`` requests see it: its decoding sequences and running count
+    scaled by finite_run_batch(running, run) / running (``t`` itself where there is no finite run)."""
+    if run is None:
+        return t
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(t.running > 0, finite_run_batch(t.running, run) / np.where(t.running > 0, t.running, 1.0),
+                         1.0)
+    return replace(t, n=t.n * share, running=t.running * share)
 
 
 def _interpolate(xs: np.ndarray, ys: np.ndarray, idx: np.ndarray, at) -> np.ndarray:
