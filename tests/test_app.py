@@ -546,6 +546,18 @@ def test_serving_page_keeps_the_rate_while_it_stays_below_saturation():
     assert at.slider(key="sv-rate").max == pytest.approx(top, rel=1e-12)
 
 
+def test_serving_page_takes_the_engines_memory_share():
+    # at a quarter of the H100's 80 GiB the KV cache holds a few GiB after the 15 GiB of weights: the KV memory
+    # binds, below the default share's saturation rate
+    at = open_page("Serving")
+    at.selectbox(key="sv-memory").set_value(0.25).run()
+    assert not at.exception and not at.error
+    quarter = genmodel.Efficiency(usable_memory_fraction=0.25)
+    top = saturation(efficiency=quarter)
+    assert value(at, "Saturation rate") == f"{top:,.3g} req/s" and top < saturation()
+    assert value(at, "Bottleneck") == "kv memory"
+
+
 def test_serving_page_shows_input_errors_and_configurations_that_cannot_serve():
     at = open_page("Serving")
     at.selectbox(key="sv-chunk_tokens").set_value(16384).run()  # above the engine's 8,192-token budget

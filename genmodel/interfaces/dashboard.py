@@ -475,6 +475,8 @@ def page_planner() -> None:
 
 SCHEDULER_DEFAULT = "engine default"
 TOKEN_CHOICES = [SCHEDULER_DEFAULT, *(2**k for k in range(8, 16))]  # 256 ... 32,768 tokens
+# the engine's share of device memory (vLLM --gpu-memory-utilization, SGLang --mem-fraction-static)
+MEMORY_SHARE_CHOICES = [SCHEDULER_DEFAULT, 0.25, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98]
 
 
 def latency_text(seconds: float, spec: str = ",.1f") -> str:
@@ -503,6 +505,13 @@ def serving_inputs() -> tuple[dict, dict]:
                                format_func=lambda v: v if v == SCHEDULER_DEFAULT else f"{v:,}")
         kw[name] = None if choice == SCHEDULER_DEFAULT else int(choice)
     kw["prefix_hit"] = c[2].slider("Prefix-cache hit (share of each prompt)", 0.0, 0.95, 0.0, 0.05, key="sv-hit")
+    share = st.selectbox("Engine's share of device memory", MEMORY_SHARE_CHOICES, key="sv-memory",
+                         help="What the engine was started with (vLLM --gpu-memory-utilization, SGLang "
+                              "--mem-fraction-static): it sets how many sequences the KV cache holds "
+                              "(docs/serving.md section 1)",
+                         format_func=lambda v: v if v == SCHEDULER_DEFAULT else f"{v:.0%}")
+    if share != SCHEDULER_DEFAULT:
+        kw["efficiency"] = genmodel.Efficiency(usable_memory_fraction=float(share))
     c = st.columns(3)
     speculate = c[0].checkbox("Speculative decoding (MTP heads)", key="sv-spec",
                               help="Draft tokens from one extra decoder layer per token (docs/serving.md section 4)")
