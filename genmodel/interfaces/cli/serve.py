@@ -327,6 +327,7 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
     if d["spec_tokens"]:
         extras.append(f"speculative k = {d['spec_tokens']} ({d['draft_model']}): {d['spec_tokens_per_step']:.2f} "
                       "tokens per verify step")
+    run = mode == "rate" and d.get("num_requests") is not None  # a finite run: its own ramp (serving.md 2c)
     lines = [
         f"{d['model']} on {d['hardware']} served by {d['engine']}: {d['input_tokens']} input + "
         f"{d['output_tokens']} output tokens{spread}",
@@ -341,8 +342,9 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
         *_band_lines(d),
         "",
         f"  throughput {d['output_tokens_per_s']:,.1f} output tok/s ({d['output_tokens_per_s_per_device']:,.1f} per "
-        f"device), {d['request_rate_per_s']:,.3g} requests/s; running batch {d['running_batch']:,.1f}",
-        f"  saturation: {d['max_request_rate_per_s']:,.3g} requests/s "
+        f"device), {d['request_rate_per_s']:,.3g} requests/s; running batch {d['running_batch']:,.1f}"
+        + (" (the run's, as its requests see it)" if run else ""),
+        f"  saturation{' of the run' if run else ''}: {d['max_request_rate_per_s']:,.3g} requests/s "
         f"(utilization {utilization_text(d['utilization'])}); what binds: {d['bottleneck']}",
         f"  KV cache {gib(d['kv_cache_bytes'])} in use of {gib(d['kv_capacity_bytes'])} per device; "
         f"weights {gib(d['weights_bytes'])}",
