@@ -275,7 +275,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     view = terms(phi * x, r, s) if load.mode != "rate" else _finite_run_terms(t, run)
     e = _evaluate(step, view, s.mixed, slope=True)
     # (mu and the running batch it is reached at: the peak's where the peak sets the saturation rate)
-    finite = (load.requests, max_rate, at_max) if load.mode == "rate" and load.requests is not None else None
+    finite = (run, max_rate, at_max) if run is not None else None
     m = _figures(r, s, t, view, e, lam, load, clients if load.mode != "rate" else None, percentiles,
                  ttft_target_s, tpot_target_s, target_percentile, finite)
     if load.mode == "concurrency" and r.synchronized:

@@ -56,7 +56,7 @@ from genmodel.engine.realism import device_defaults
 from genmodel.errors import ConfigurationError, GenmodelError
 from genmodel.specs.hardware import Efficiency
 from genmodel.table import Table
-from genmodel.validation.predict import _table, client_latency_s, predicted_value
+from genmodel.validation.predict import _table, client_latency_s, predicted_value, with_memory_fraction
 from genmodel.validation.rows import Case, as_rows, parse_row
 
 # hardware families calibrated together (same architecture)
@@ -170,8 +170,8 @@ def _grid_predictions(case: Case) -> dict[str, Any]:
     """Components of the prediction over the (compute, memory) scale grid for one row, without step costs:
     shape (COMPUTE_SCALES, MEMORY_SCALES). bandwidth_scale multiplies the bandwidth itself, so it scales the
     weight-streaming and the KV-read time alike."""
-    zero = Efficiency(step_overhead_s=0.0, step_overhead_per_sequence_s=0.0, prefill_overhead_s=0.0,
-                      usable_memory_fraction=case.memory_fraction)
+    zero = with_memory_fraction(case, {"efficiency": Efficiency(
+        step_overhead_s=0.0, step_overhead_per_sequence_s=0.0, prefill_overhead_s=0.0)})["efficiency"]
     result = estimate(**{**case.kwargs, "flops_scale": COMPUTE_SCALES[:, None],
                          "bandwidth_scale": MEMORY_SCALES[None, :], "efficiency": zero, "calibrated": False})
     m = result.metrics

@@ -135,7 +135,7 @@ def serve(
                         "max_batch_tokens": max_batch_tokens, "chunk_tokens": chunk_tokens, "max_seqs": max_seqs,
                         "prefix_hit": prefix_hit, "weight_dtype": weight_dtype, "kv_dtype": kv_dtype,
                         "activation_dtype": activation_dtype, "engine": engine, "calibrated": not uncalibrated,
-                        **({"efficiency": overrides} if overrides is not None else {})},
+                        "efficiency": overrides},
                        as_json)
         return
 
