@@ -11,7 +11,10 @@ Every expected setting is read off vLLM's own source, in the release wheels of e
 * ``SchedulerConfig``: max_num_batched_tokens = 512 with chunked prefill up to 0.6.4 (2048 from 0.6.5, vLLM PR 10544),
   max(max_model_len, 2048) without it or with multi-step scheduling;
 * without chunked prefill ``_schedule_default`` runs a step of prompts and no decode ("Don't schedule decodes if
-  prefills are scheduled"): prefill steps apart, whole prompts.
+  prefills are scheduled"): prefill steps apart, whole prompts;
+* the model runner replays a captured CUDA graph only for a step without prompt tokens (``vllm/worker/model_runner.py``
+  ``execute_model``: "Currently cuda graph is only supported by the decode phase", ``if prefill_meta is None and
+  decode_meta.use_cuda_graph``): prompt steps, chunked ones included, run eagerly (history item 41).
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ def _v0(version: str, system: str, model: str = "llama-3.1-8b", hardware: str = 
 
 
 def _settings(chunked: bool, budget: int) -> dict:
-    # V0's max_num_seqs is 256 on every device (vllm/engine/arg_utils.py 0.7.3: 256 if not VLLM_USE_V1 else 1024)
-    return {"mixed_batches": chunked, "chunked_prefill": chunked, "max_batch_tokens": budget, "max_seqs": 256}
+    # V0's max_num_seqs is 256 on every device (vllm/engine/arg_utils.py 0.7.3: 256 if not VLLM_USE_V1 else 1024);
+    # graphs for decode steps only
+    return {"mixed_batches": chunked, "chunked_prefill": chunked, "max_batch_tokens": budget, "max_seqs": 256,
+            "graph_steps": "decode"}
 
 
 def test_v1_rows_keep_the_vllm_profile():
@@ -170,3 +175,23 @@ def test_a_batch_rule_is_checked_where_the_engine_spec_is_read():
             EngineSpec.model_validate({**base, "batch_defaults": [bad]})
     upper = EngineSpec.model_validate({**base, "batch_defaults": [{**rule, "names_except": ["H100"]}]})
     assert upper.batch_limits_on("h100-sxm", 80 * GIB) == (2048, 256)  # excluded whatever the case
+
+
+def test_a_v0_row_runs_its_prompt_steps_eagerly_and_its_decode_steps_from_graphs():
+    # the V1 profile replays graphs for every step (graph_steps 'all'); a V0 row's copy for decode steps only, and a
+    # row stating --enforce-eager keeps no graph at all
+    assert genmodel.get_engine("vllm").graph_steps == "all"
+    assert parse_row(_row("0.6.3", "vllm serve M")).kwargs["engine"].graph_steps == "decode"
+    assert parse_row(_row("0.6.3", "vllm serve M --enforce-eager")).kwargs["engine"].graph_steps == "none"
+    assert parse_row(_row("0.10.1.1", "vllm serve M")).kwargs["engine"].graph_steps == "all"  # (its release's rules)
+    # so a static batch's prompt step is timed as vllm+eager's (every step eager) and its decode steps as vllm's
+    # (graphs): the same numbers, by the definition of the three settings. A 16-token prompt of Llama-3.1-8B on an
+    # H100 (weights streamed in about 8 ms) takes less than the host's time to issue its kernels: 32 layers as
+    # Llama-2-7B's, 291 kernels in genmodel's count (engines_db/vllm.yaml) x 40 us = 11.6 ms at least
+    v1 = genmodel.get_engine("vllm")
+    v0 = v1.model_copy(update=_settings(False, 131072))
+    kw = dict(batch=1, input_tokens=16, output_tokens=64)
+    old, new = (genmodel.estimate("llama-3.1-8b", "h100-sxm", engine=e, **kw) for e in (v0, v1))
+    eager = genmodel.estimate("llama-3.1-8b", "h100-sxm", engine="vllm+eager", **kw)
+    assert old.ttft_s == pytest.approx(eager.ttft_s, rel=1e-12) and old.ttft_s >= 291 * 40e-6 > new.ttft_s
+    assert old.tpot_s == pytest.approx(new.tpot_s, rel=1e-12) and eager.tpot_s > 1.5 * new.tpot_s

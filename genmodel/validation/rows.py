@@ -385,8 +385,9 @@ def release_of(text: str) -> tuple[int, int, int] | None:
 
 def vllm_v0_scheduler(row: Mapping[str, str], model, hw) -> dict[str, Any] | None:
     """The scheduler of a vLLM row that ran the V0 engine, as ``EngineSpec`` settings (``mixed_batches``,
-    ``chunked_prefill``, ``max_batch_tokens``, ``max_seqs``: V0's 256 on every device); None for the V1 engine (the
-    ``vllm`` profile as it is) or where the row does not say (docs/validation.md history item 35, SOURCES.md
+    ``chunked_prefill``, ``max_batch_tokens``, ``max_seqs``: V0's 256 on every device, and ``graph_steps`` 'decode':
+    V0 replays its captured CUDA graphs only for steps without prompt tokens, history item 41); None for the V1 engine
+    (the ``vllm`` profile as it is) or where the row does not say (docs/validation.md history item 35, SOURCES.md
     conventions).
 
     V0 is the engine of vLLM before 0.8.0, of 0.8.x off CUDA (ROCm stayed on V0 unless VLLM_USE_V1=1), and of any
@@ -400,7 +401,10 @@ def vllm_v0_scheduler(row: Mapping[str, str], model, hw) -> dict[str, Any] | Non
     row says so, else by V0's default rule: max_model_len (the row's --max-model-len, else the model's context) above
     32,768, on CUDA (ROCm too up to 0.6.4), a model without a sliding window, not MLA from 0.7.1 (forced off), and
     not multi-step scheduling (which 0.6.0-0.6.2 refuse with chunking; ASSUMED off later too unless stated; its budget
-    stays max(max_model_len, 2048) either way)."""
+    stays max(max_model_len, 2048) either way). V0's model runner (``vllm/worker/model_runner.py``, ``execute_model``:
+    "Currently cuda graph is only supported by the decode phase") takes a captured graph only where the step has no
+    prefill metadata, so every step carrying prompt tokens, a chunked step included, runs eagerly: ``graph_steps``
+    'decode', as SGLang's profile (a row stating ``--enforce-eager`` keeps 'none': ``_engine_with``)."""
     system = _cell(row, "system").lower()
     if _V1.search(system):
         return None
@@ -424,7 +428,8 @@ def vllm_v0_scheduler(row: Mapping[str, str], model, hw) -> dict[str, Any] | Non
         budget = max(max_len, 2048)
     else:
         budget = 512 if release is not None and release <= (0, 6, 4) else 2048
-    return {"mixed_batches": chunked, "chunked_prefill": chunked, "max_batch_tokens": budget, "max_seqs": 256}
+    return {"mixed_batches": chunked, "chunked_prefill": chunked, "max_batch_tokens": budget, "max_seqs": 256,
+            "graph_steps": "decode"}
 
 
 def _multi_step(system: str) -> bool:
@@ -447,10 +452,10 @@ def _engine_as_run(name: str, system: str, scheduler: dict[str, Any] | None = No
     ``--enforce-eager`` / ``enforce_eager=True`` / ``--disable-cuda-graph`` (no step replays a graph: graph_steps
     'none'), SGLang's ``--cuda-graph-max-bs N`` (decode graphs up to N sequences) and
     ``--enable-piecewise-cuda-graph`` (prompt steps replay graphs too: graph_steps 'all'), and ``scheduler``, a V0
-    run's scheduler settings (``vllm_v0_scheduler``; a stated budget wins over its default). A budget or sequence
-    limit so given holds on every device and for every kind of run (the profile's rules by device memory,
-    ``batch_defaults``, give way); the rules of releases after the row's ``release`` are dropped. The copy keeps the
-    name, so the profile's fitted step costs and the hold-out and band cells stay the engine's."""
+    run's scheduler settings (``vllm_v0_scheduler``; a stated budget or graph setting wins over its default). A
+    budget or sequence limit so given holds on every device and for every kind of run (the profile's rules by device
+    memory, ``batch_defaults``, give way); the rules of releases after the row's ``release`` are dropped. The copy
+    keeps the name, so the profile's fitted step costs and the hold-out and band cells stay the engine's."""
     low = system.lower()
     ubatch = _UBATCH.search(low)
     vllm_flags = name.startswith("vllm") or name == "atom"  # (vllm, vllm-tpu, atom: the same flags)
@@ -497,6 +502,10 @@ def _engine_with(name: str, ubatch: int | None, no_flash: bool, seqs: int | None
     for key in ("mixed_batches", "chunked_prefill"):
         if key in scheduler and scheduler[key] != getattr(spec, key):
             update[key] = scheduler[key]
+    # a V0 run's graphs (prompt steps eager), unless the row states its own (--enforce-eager: none at all)
+    if (graphs is None and spec.eager_launch_s > 0 and "graph_steps" in scheduler
+            and scheduler["graph_steps"] != spec.graph_steps):
+        update["graph_steps"] = scheduler["graph_steps"]
     fixed_tokens = budget if budget is not None and budget > 0 else scheduler.get("max_batch_tokens")
     fixed_seqs = seqs if seqs is not None and seqs > 0 else scheduler.get("max_seqs")
     rules = [r for r in spec.batch_defaults
