@@ -139,6 +139,16 @@ ELEVENTH_ROUND_IDS = ("M11A-", "M11B-")
 TWELFTH_ROUND_IDS = ("M12A-", "M12B-")
 
 
+def _blind_round(table, scored, ids: tuple[str, ...], rows: int, decode_rows: int, prefill_rows: int):
+    """(mask over ``scored``, summary) of one round of independent rows (ids starting with ``ids``): all ``rows`` of
+    it in the file and expressible, ``decode_rows`` and ``prefill_rows`` of them in each phase."""
+    mask = np.array([str(i).startswith(ids) for i in scored["id"]])
+    assert sum(str(i).startswith(ids) for i in table["id"]) == rows and mask.sum() == rows
+    summary = v.summarize(scored[mask])
+    assert summary["phase:decode"]["n"] == decode_rows and summary["phase:prefill"]["n"] == prefill_rows
+    return mask, summary
+
+
 def test_independent_rows_gathered_after_the_fit():
     """Rows the calibration never saw, gathered after it by people who did not see their predictions
     (docs/validation.md, "Independent check"): the figures the docs quote, so that a change that moves them is
@@ -218,10 +228,7 @@ def test_independent_rows_gathered_after_the_fit():
     assert spread["phase:prefill"]["model_error_pct"] >= 3 * spread["phase:prefill"]["spread_pct"]  # 76.0%
     scored = v.scored(table)
     # the twelfth round, blind: 62 rows from 3 sources, all expressible
-    twelfth = np.array([str(i).startswith(TWELFTH_ROUND_IDS) for i in scored["id"]])
-    assert sum(str(i).startswith(TWELFTH_ROUND_IDS) for i in table["id"]) == 62 and twelfth.sum() == 62
-    round12 = v.summarize(scored[twelfth])
-    assert round12["phase:decode"]["n"] == 23 and round12["phase:prefill"]["n"] == 39
+    twelfth, round12 = _blind_round(table, scored, TWELFTH_ROUND_IDS, 62, 23, 39)
     assert 6.0 <= round12["phase:decode"]["median_abs_error_pct"] <= 20.0  # 12.1%
     assert 35.0 <= round12["phase:prefill"]["median_abs_error_pct"] <= 55.0  # 44.0%
     twelfth_rows = {str(i): (str(h), str(m), float(e)) for i, h, m, e in zip(
@@ -237,10 +244,7 @@ def test_independent_rows_gathered_after_the_fit():
     assert all(e < 0.0 for h, m, e in twelfth_rows.values() if h == "mayank31398-gptfast-ladderbench" and m == "ttft")
     scored = scored[~twelfth]  # the first eleven rounds below
     # the eleventh round, blind: 30 rows from 3 sources, all expressible
-    eleventh = np.array([str(i).startswith(ELEVENTH_ROUND_IDS) for i in scored["id"]])
-    assert sum(str(i).startswith(ELEVENTH_ROUND_IDS) for i in table["id"]) == 30 and eleventh.sum() == 30
-    round11 = v.summarize(scored[eleventh])
-    assert round11["phase:decode"]["n"] == 14 and round11["phase:prefill"]["n"] == 16
+    eleventh, round11 = _blind_round(table, scored, ELEVENTH_ROUND_IDS, 30, 14, 16)
     assert 25.0 <= round11["phase:decode"]["median_abs_error_pct"] <= 45.0  # 33.9%
     assert 18.0 <= round11["phase:prefill"]["median_abs_error_pct"] <= 35.0  # 26.8%
     eleventh_rows = {str(i): (str(h), float(e)) for i, h, e in zip(
@@ -252,10 +256,7 @@ def test_independent_rows_gathered_after_the_fit():
     assert eleventh_rows["M11B-02"][1] >= 100.0 and eleventh_rows["M11B-17"][1] >= 100.0
     assert all(eleventh_rows[i][1] <= -75.0 for i in ("M11B-04", "M11B-07", "M11B-10", "M11B-13"))
     scored = scored[~eleventh]  # the first ten rounds below
-    tenth = np.array([str(i).startswith(TENTH_ROUND_IDS) for i in scored["id"]])
-    assert sum(str(i).startswith(TENTH_ROUND_IDS) for i in table["id"]) == 160 and tenth.sum() == 160
-    round10 = v.summarize(scored[tenth])
-    assert round10["phase:decode"]["n"] == 93 and round10["phase:prefill"]["n"] == 67
+    tenth, round10 = _blind_round(table, scored, TENTH_ROUND_IDS, 160, 93, 67)
     assert 4.0 <= round10["phase:decode"]["median_abs_error_pct"] <= 15.0
     assert 3.0 <= round10["phase:prefill"]["median_abs_error_pct"] <= 15.0
     tenth_rows = [(str(i), str(h), str(m), float(e), float(x), float(lo), float(hi)) for i, h, m, e, x, lo, hi in zip(
