@@ -290,7 +290,7 @@ def test_independent_rows_gathered_after_the_fit():
     # Azure's offline MI300X throughputs with 10 scheduler steps (item 33): too fast, no longer too slow (25-85% with
     # item 33 alone, 15-62% with the MI300X's measured GEMM fraction, item 34, -8% to +54% once V0's whole-prompt
     # steps apart from decode run, item 35: the rows state chunked prefill off; -38% to +49% once those prompt steps
-    # run eagerly, item 41: the two runs of the shortest requests, M9B-55 and -61, become 30-38% slow)
+    # run eagerly, item 41: the two runs of 128 + 128 tokens, M9B-55 and -61, become 30-38% slow, as fully eager runs)
     azure = [e for i, e in zip(scored["id"], scored["error_pct"], strict=True)
              if str(i).startswith("M9B-") and int(str(i)[4:]) >= 55]
     assert len(azure) == 18 and all(-40.0 <= e <= 60.0 for e in azure) and np.median(azure) >= 10.0
