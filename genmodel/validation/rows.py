@@ -459,8 +459,9 @@ def _engine_as_run(name: str, system: str, scheduler: dict[str, Any] | None = No
     low = system.lower()
     ubatch = _UBATCH.search(low)
     vllm_flags = name.startswith("vllm") or name == "atom"  # (vllm, vllm-tpu, atom: the same flags)
-    seqs = (_VLLM_SEQS if vllm_flags else _SGLANG_SEQS if name.startswith("sgl") else _SLOTS).search(low) \
-        if vllm_flags or name == "llamacpp" or name.startswith("sgl") else None
+    seqs_flag = _VLLM_SEQS if vllm_flags else _SGLANG_SEQS if name.startswith("sgl") else \
+        _SLOTS if name == "llamacpp" else None  # (the flag that caps the running sequences)
+    seqs = seqs_flag.search(low) if seqs_flag is not None else None
     budget = _VLLM_BUDGET.search(low) if vllm_flags else None
     steps = _VLLM_STEPS.search(low) if vllm_flags else None
     graph_max = _GRAPH_MAX.search(low)
@@ -486,6 +487,9 @@ def _engine_with(name: str, ubatch: int | None, no_flash: bool, seqs: int | None
 
     spec = get_engine(name)
     update: dict[str, Any] = {}
+    scheduler = scheduler or {}  # (a V0 run's scheduler: vllm_v0_scheduler)
+    if graphs is None:  # a stated graph setting wins over a V0 run's (prompt steps eager)
+        graphs = scheduler.get("graph_steps")
     if spec.eager_launch_s > 0:
         if graphs is not None and graphs != spec.graph_steps:
             update["graph_steps"] = graphs
@@ -498,14 +502,9 @@ def _engine_with(name: str, ubatch: int | None, no_flash: bool, seqs: int | None
         update["prompt_ubatch_tokens"] = ubatch
     if no_flash and spec.flash_attention:
         update["flash_attention"] = False
-    scheduler = scheduler or {}  # (a V0 run's scheduler: vllm_v0_scheduler)
     for key in ("mixed_batches", "chunked_prefill"):
         if key in scheduler and scheduler[key] != getattr(spec, key):
             update[key] = scheduler[key]
-    # a V0 run's graphs (prompt steps eager), unless the row states its own (--enforce-eager: none at all)
-    if (graphs is None and spec.eager_launch_s > 0 and "graph_steps" in scheduler
-            and scheduler["graph_steps"] != spec.graph_steps):
-        update["graph_steps"] = scheduler["graph_steps"]
     fixed_tokens = budget if budget is not None and budget > 0 else scheduler.get("max_batch_tokens")
     fixed_seqs = seqs if seqs is not None and seqs > 0 else scheduler.get("max_seqs")
     rules = [r for r in spec.batch_defaults
