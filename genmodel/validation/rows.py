@@ -14,6 +14,9 @@ documented (docs/validation.md): genmodel model and hardware names, ``weights/ac
 numbers >= 1 for batch, lengths and parallel degrees, one of ``METRICS`` in a unit of ``UNITS`` that matches
 the metric, and a finite measured value > 0. What the engine itself refuses (a context longer than the
 model's, a layout that does not divide the model) is found when the row is predicted, with the engine's message.
+The ``interconnect`` text is read for two statements (``stated_link``): devices without peer-to-peer access run
+their collectives through host memory over the device's ``host_link``, and devices on several nodes over a
+network the row does not describe make the row not expressible.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 from genmodel.data.registry import SPEC_SUFFIXES, get_hardware, get_model
 from genmodel.engine.memo import IdentityCache
 from genmodel.errors import GenmodelError, SpecError
+from genmodel.specs.hardware import Interconnect
 
 COLUMNS = ["id", "source", "model", "dtype", "hardware", "num_devices", "interconnect", "system",
            "batch_or_concurrency", "input_len", "output_len", "tp", "pp", "ep", "metric", "value", "unit", "notes"]
@@ -299,7 +303,7 @@ def parse_row(row: Mapping[str, str]) -> Case:
         raise NotExpressibleError(f"unit {unit!r} does not fit the metric {metric} (use {' or '.join(units)})")
     measured = _measured(_cell(row, "value"))
     model = _entry(get_model, "model", _cell(row, "model"))
-    hw = _entry(get_hardware, "hardware", _cell(row, "hardware"))
+    hw = stated_link(_entry(get_hardware, "hardware", _cell(row, "hardware")), _cell(row, "interconnect"))
     dtype = _cell(row, "dtype")
     parts = [p.strip() for p in dtype.lower().split("/")]
     if len(parts) != 3 or not all(parts):
@@ -337,6 +341,51 @@ def parse_row(row: Mapping[str, str]) -> Case:
             key = key.replace("_mean_s", "_p50_s")
         return Case(row, kwargs, key, UNITS[unit], measured, served, fraction)
     return Case(row, kwargs, METRICS[metric][0], UNITS[unit], measured, memory_fraction=fraction)
+
+
+# a row's devices on more than one node over a network the row names (bandwidth class or kind) ...
+_NAMED_NETWORK = re.compile(r"infiniband|\broce\b|ethernet|\befa\b|\bib\b|[0-9]\s*gb(?:it)?/?s|gbe\b")
+# ... or not: pods or processes on separate nodes over "the cluster network"
+_ACROSS_NODES = re.compile(r"across nodes|spans? across|(?:two|[0-9]+) nodes over|cluster network")
+# devices in one node that cannot reach each other's memory (NCCL's and vLLM's log lines say so)
+_NO_PEER_ACCESS = re.compile(r"lacks gpu p2p|no (?:gpu )?p2p|p2p (?:is )?disabled|without (?:gpu )?p2p")
+# the latency of a small message between GPUs through host memory (NCCL's shared-memory path over PCIe), the
+# figure the GeForce entries' PCIe links carry (hardware_db/rtx-4090.yaml): a typical value, not a datasheet one
+HOST_PATH_LATENCY_S = 10e-6
+_HOST_PATH = IdentityCache(32)
+
+
+def stated_link(hw, text: str):
+    """The device ``hw`` as the row's ``interconnect`` text says its devices were connected.
+
+    * Devices that communicate across nodes over a network the text does not name ("two nodes over the cluster
+      network", "four pods across nodes") make the row ``NotExpressibleError``: the collectives' time depends on
+      that network's bandwidth and latency, which the row does not give.
+    * Devices in one node without peer-to-peer access ("your platform lacks GPU P2P capability") exchange data
+      through host memory: the scale-up link becomes the device's ``host_link`` (its PCIe bandwidth per direction)
+      with ``HOST_PATH_LATENCY_S``; a device without a described host link makes the row not expressible. A device
+      whose scale-up link is PCIe already keeps it.
+    * Anything else keeps the device's own links (empty or 'n/a', or a link the device has, stated or assumed).
+    """
+    low = text.strip().lower()
+    if _ACROSS_NODES.search(low) and not _NAMED_NETWORK.search(low):
+        raise NotExpressibleError(f"interconnect {text.strip()[:80]!r}: devices on several nodes over a network "
+                                  "the row does not describe (no bandwidth or kind); collectives cannot be timed")
+    if not _NO_PEER_ACCESS.search(low) or hw.scale_up is None or hw.scale_up.name.lower().startswith("pcie"):
+        return hw
+    if hw.host_link is None:
+        raise NotExpressibleError(f"interconnect {text.strip()[:80]!r}: no GPU peer-to-peer access, and "
+                                  f"{hw.name} describes no host link for the path through host memory")
+    return _HOST_PATH.get((hw,), (), lambda: _through_host(hw))
+
+
+def _through_host(hw):
+    link = hw.host_link
+    path = Interconnect(name=f"{link.name}, through host memory (no peer-to-peer access)",
+                        bandwidth_per_direction_bytes_per_s=link.bandwidth_per_direction_bytes_per_s,
+                        latency_s=HOST_PATH_LATENCY_S, domain_size=hw.scale_up.domain_size, topology="switch",
+                        note="a validation row's stated link: genmodel.validation.rows.stated_link")
+    return hw.model_copy(update={"scale_up": path})
 
 
 def memory_fraction_of(system: str) -> float | None:
