@@ -39,11 +39,13 @@ def _lengths(rng, mean: int, cv: float, n: int) -> np.ndarray:
 def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget: int, chunk: int, max_seqs: int,
              requests: int = 6000, seed: int = 1, input_cv: float = 0.0, arrival_shape: float = 1.0,
              concurrency: int | None = None, separate: bool = False, warmup: int | None = None,
-             output_cv: float = 0.0) -> dict[str, np.ndarray]:
+             output_cv: float = 0.0, client_delay: float = 0.0) -> dict[str, np.ndarray]:
     """Per-request TTFT, TPOT, end-to-end latency and inter-token gaps of a simulated run (the first ``warmup``
     requests dropped, a tenth of them by default; 0 keeps the whole run from an idle engine). ``separate``: prefill
     steps run apart from decode steps and come first (SGLang's default scheduler): a step carries prompt chunks only,
-    and decodes run only when no prompt work can be scheduled. ``input_cv`` / ``output_cv``: log-normal lengths."""
+    and decodes run only when no prompt work can be scheduled. ``input_cv`` / ``output_cv``: log-normal lengths.
+    ``client_delay``: in a closed loop, the seconds between a request's last token and its client's next request
+    reaching the engine (0: at the same instant, in time for the next step)."""
     rng = np.random.default_rng(seed)
     prompts = _lengths(rng, input_tokens, input_cv, requests)
     outputs = _lengths(rng, output_tokens, output_cv, requests)
@@ -96,7 +98,7 @@ def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget
             running.remove(r)
             finished.append(r)
             if concurrency is not None and released < requests:
-                reqs[released].arrival = now
+                reqs[released].arrival = now + client_delay
                 released += 1
     kept = [r for r in finished if r.arrival >= 0][requests // 10 if warmup is None else warmup:]
     ttft = np.array([r.first - r.arrival for r in kept])

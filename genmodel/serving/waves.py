@@ -22,10 +22,16 @@ request rate is N / (W_p + D t_d + delay) (Little's law on the wave).
 
 Prompt chunks riding in decode steps (``mixed`` True: vLLM V1, TensorRT-LLM): only the first wave is one bunch.
 Afterwards each bunch is the set of prompts one step admitted: N I' tokens spread over k = ceil(N I' / B) steps of a
-budget B = min(C, T - q N) (whole prompts when unchunked), p = N I' / k tokens each, and a bunch re-arrives together
-while the others decode. Its TTFT is the steps of its own prefill at that load: max(1, ceil(I' / p)) x step(N - N / k,
-p), the same for every request. The decode steps are the closed form's (TPOT unchanged); the rate follows from the
-new cycle by Little's law. Checked against a discrete-event simulation of both schedulers (tests/test_serving.py).
+budget B = min(C, T - q N) (whole prompts when unchunked), p = N I' / k tokens each. Its prefill takes
+max(1, ceil(I' / p)) x t_p, t_p = step(N - N / k, p). Bunch j + 1 ends one step after bunch j, in the step that
+holds bunch j's new prompt, and a client's next request reaches the engine a little after its last token (the
+response and the new request cross the API), so it misses the boundary of the step that follows: the first bunch of
+a wave (k > 1) waits for the decode step in progress, t_d' = step(N - N / k, 0), and each later one for the previous
+bunch's prompt step, t_p. TTFT is the wait plus the bunch's prefill: t_d' more for a share 1 / k of the requests, t_p
+more for the rest (k = 1: the engine is idle when the wave re-arrives, no wait). The wait was one of the request's
+decode gaps in a loop that re-sends on the step boundary, so the cycle, and the rate by Little's law, are the closed
+form's and each TPOT loses wait / (O - 1). Checked against a discrete-event simulation of both schedulers whose
+clients re-send 1 ms after their last token (tests/test_serving.py).
 """
 
 from __future__ import annotations
@@ -121,38 +127,57 @@ def _separate(step: StepFn, p, k, tokens, I_new, O, D, N, delay, percentiles, ta
 
 
 def _mixed(step: StepFn, m, p, k, I_new, O, D, N, delay, percentiles, targets) -> dict[str, np.ndarray]:
-    """The figures of a mixed scheduler's waves: bunches of p prompt tokens in k steps; every TTFT is its bunch's
-    prefill, a share of the gaps holds another bunch's; TPOT stays the closed form's (module docstring)."""
+    """The figures of a mixed scheduler's waves: bunches of p prompt tokens in k steps; every TTFT is the step in
+    progress when its bunch arrives and then its bunch's prefill, a share of the gaps holds another bunch's; the cycle
+    is the closed form's, less the wait moved from the decode gaps into the TTFT (module docstring)."""
     ttft_target_s, tpot_target_s, q_target = targets
     others = N - np.minimum(N, N / k)
-    t_prompt, t_d = step(np.stack(np.broadcast_arrays(others, N)), np.stack(np.broadcast_arrays(p, 0.0 * p)))
+    t_prompt, t_d, t_others = step(np.stack(np.broadcast_arrays(others, N, others)),
+                                   np.stack(np.broadcast_arrays(p, 0.0 * p, 0.0 * p)))
     own = np.maximum(1.0, np.ceil(I_new / p - 1e-9))  # the prompt steps of a request's own bunch
-    ttft = own * t_prompt
+    prefill = own * t_prompt
+    # the step in progress when a bunch's next requests reach the engine (module docstring): the others' decode step
+    # for the first bunch of a wave (none when the wave is one bunch), the previous bunch's prompt step for the rest
+    first_share = 1.0 / k
+    wait_first, wait_rest = np.where(k > 1.0, t_others, 0.0), t_prompt + 0.0 * k
+    wait = first_share * wait_first + (1.0 - first_share) * wait_rest
+    low, high = prefill + np.minimum(wait_first, wait_rest), prefill + np.maximum(wait_first, wait_rest)
+    low_share = np.where(wait_first <= wait_rest, first_share, 1.0 - first_share)  # the requests at the shorter TTFT
     long_share = np.clip((k - own) / np.maximum(D, 1.0), 0.0, 1.0)  # its gaps that hold another bunch's prefill
-    gaps = np.maximum(O - 1.0, 0.0)
-    cycle = ttft + delay + gaps * m["tpot_mean_s"]
-    new = {"ttft_mean_s": ttft + delay, "e2e_mean_s": cycle, "queue_wait_mean_s": 0.0 * ttft,
-           "request_rate_per_s": N / cycle, "running_batch": N}
+    gaps = np.maximum(O - 1.0, 1.0)  # (the waves need D >= 1: at least one gap)
+    # the wait was a gap of the request's decode span (the previous bunch's prompt step ran between two of its
+    # tokens); it now precedes the first token, so the cycle is the same and every TPOT loses wait / gaps
+    cycle = prefill + delay + gaps * m["tpot_mean_s"]
+    shift = wait / gaps
+    new = {"ttft_mean_s": prefill + wait + delay, "tpot_mean_s": m["tpot_mean_s"] - shift, "e2e_mean_s": cycle,
+           "queue_wait_mean_s": wait, "request_rate_per_s": N / cycle, "running_batch": N}
+
+    def ttft_at(q):
+        return np.where(q <= low_share, low, high) + delay
+
     for q in percentiles:
         label = percentile_label(q)
-        new[f"ttft_{label}_s"] = ttft + delay
-        new[f"e2e_{label}_s"] = ttft + delay + gaps * m[f"tpot_{label}_s"]
+        new[f"ttft_{label}_s"] = ttft_at(q)
+        new[f"tpot_{label}_s"] = m[f"tpot_{label}_s"] - shift
+        new[f"e2e_{label}_s"] = prefill + delay + gaps * m[f"tpot_{label}_s"]
     new["output_tokens_per_s"] = new["request_rate_per_s"] * O
     if ttft_target_s is not None or tpot_target_s is not None:
         label = percentile_label(q_target)
-        p_ttft = 1.0 if ttft_target_s is None else (ttft + delay <= ttft_target_s).astype(float)
+        tpot_mean, tpot_q = new["tpot_mean_s"], m[f"tpot_{label}_s"] - shift
+        p_ttft = 1.0 if ttft_target_s is None else \
+            low_share * (low + delay <= ttft_target_s) + (1.0 - low_share) * (high + delay <= ttft_target_s)
         if tpot_target_s is None:
             p_tpot = 1.0
         else:  # the closed form's normal TPOT spread, read back from its mean and q_target quantile
             z = normal_ppf(q_target)
-            sigma = (m[f"tpot_{label}_s"] - m["tpot_mean_s"]) / z if z != 0 else 0.0 * ttft
+            sigma = (tpot_q - tpot_mean) / z if z != 0 else 0.0 * prefill
             spread = np.where(sigma > 0, sigma, 1.0)
-            p_tpot = np.where(sigma > 0, normal_cdf((tpot_target_s - m["tpot_mean_s"]) / spread),
-                              (m["tpot_mean_s"] <= tpot_target_s).astype(float))
-        new["slo_attainment"] = p_ttft * p_tpot + 0.0 * ttft
+            p_tpot = np.where(sigma > 0, normal_cdf((tpot_target_s - tpot_mean) / spread),
+                              (tpot_mean <= tpot_target_s).astype(float))
+        new["slo_attainment"] = p_ttft * p_tpot + 0.0 * prefill
         new["goodput_requests_per_s"] = new["request_rate_per_s"] * new["slo_attainment"]
-        new[f"ttft_{label}_s"] = ttft + delay
-        new["meets_slo"] = meets_targets(ttft + delay, m[f"tpot_{label}_s"], ttft_target_s, tpot_target_s)
+        new[f"ttft_{label}_s"], new[f"tpot_{label}_s"] = ttft_at(q_target), tpot_q
+        new["meets_slo"] = meets_targets(ttft_at(q_target), tpot_q, ttft_target_s, tpot_target_s)
     for q in percentiles:
         new[f"itl_{percentile_label(q)}_s"] = np.where(q > 1.0 - long_share, t_prompt, t_d)
     new["prompt_tokens_per_step"] = p
