@@ -196,3 +196,30 @@ def test_a_devices_measured_gemm_fraction_is_its_physics_default():
         assert resolve_realism(hw, None, calibrated=False).compute_efficiency == d.compute_efficiency
     assert device_defaults(genmodel.get_hardware("mi355x")) is gpu
     assert device_defaults(genmodel.get_hardware("h100-sxm")) is gpu
+
+
+def test_routed_experts_fill_the_waves_of_one_grouped_launch():
+    # Mixtral-8x7B (8 experts, top 2, expert width 14,336, gated), one 2,048-token prompt at TP 2 on an H100: 4,096
+    # token-expert pairs over the 8 experts (all hit: 8 (1 - (6/8)^2048) = 8), 512 tokens each; each expert split
+    # 2 ways, so its gate-up GEMM has N = 2 x 7,168 = 14,336 columns. Tiles of 128 x 128: 4 x 112 = 448 per expert. As
+    # eight launches of 448 tiles on 132 SMs each would run 3.39 waves in 4 (0.848 used); one grouped launch runs
+    # the 3,584 tiles of all eight in 27.15 waves of 28 (0.970 used). The down GEMM: N = 4,096 = 32 tiles, 128 per
+    # expert, 1,024 in the launch: 7.76 waves of 8.
+    from genmodel.engine.operators import DTypes, build_operators
+    from genmodel.engine.parallel import Parallelism
+
+    table = build_operators(genmodel.get_model("mixtral-8x7b"), "prefill", 1.0, 2048.0, None,
+                            DTypes("bf16", "bf16", "bf16"), Parallelism(tp=2))
+    out = compute_fractions_of(table, genmodel.get_hardware("h100-sxm"))
+    up, down = table.names.index("experts_up"), table.names.index("experts_down")
+    assert table.gemm_m[up] == pytest.approx(512.0) and table.gemm_n[up] == pytest.approx(8 * 14336)
+    assert out[up] == pytest.approx((3584 / 132) / 28)
+    assert out[down] == pytest.approx((1024 / 132) / 8)
+    assert (3584 / 132) / 28 > (448 / 132) / 4 + 0.1  # (the per-expert launches' share)
+
+
+def compute_fractions_of(table, hw):
+    """The GEMM fractions of ``table`` on ``hw`` with a large GEMM's efficiency 1 (the shape factors alone)."""
+    from genmodel.engine.efficiency import compute_fractions
+
+    return compute_fractions(table, 1.0, 1.0, Physics.of(hw))

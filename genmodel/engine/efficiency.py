@@ -14,9 +14,10 @@ engine, weight_only)`` returns, per operator row and configuration, the achievab
   ``w / ceil(w)`` of w = tiles / compute units (the last wave runs partly empty); with fewer tiles than units
   the library splits the reduction (split-K) so that ``floor(units / tiles)`` units share each tile, and the used
   share is ``tiles · floor(units / tiles) / units`` (>= 1/2). It only matters where the GEMM is compute-bound:
-  short prefills, large decode batches. Routed experts use their own M (tokens per active expert). fp8 runs at 0.9
-  and fp4/int4
-  at 0.8 of the bf16 fraction (lower achieved fraction and clock throttling under the power cap on the fast paths);
+  short prefills, large decode batches. Routed experts use their own M (tokens per active expert) and, as one
+  grouped launch, the tiles of all the device's active experts for the waves (N = their columns together). fp8
+  runs at 0.9 and fp4/int4 at 0.8 of the bf16 fraction (lower achieved fraction and clock throttling under the
+  power cap on the fast paths);
   weight-only quantized GEMMs at the engine's ``weight_only_scale`` (an engine whose weight-only GEMMs are
   matrix-vector kernels on the vector units, ``weight_only_vector_ops_per_mac``, has those rows replaced by
   ``genmodel.engine.step``: vector peak / instructions per multiply-accumulate, whatever the shape).

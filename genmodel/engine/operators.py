@@ -111,7 +111,8 @@ class OperatorTable:
     kv_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
     act_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
     # shape of the work, for shape-dependent efficiency (genmodel.engine.efficiency); NaN where it does not apply:
-    # GEMMs: M = rows (tokens; per expert for routed experts), N = output columns (per head);
+    # GEMMs: M = rows (tokens; per expert for routed experts), N = output columns (per head; for routed experts the
+    # columns of all the device's active experts, which one grouped launch runs);
     # attention: M = query tokens per sequence in the step (the prompt in prefill, 1 in decode)
     gemm_m: np.ndarray = field(default_factory=lambda: np.zeros(0))
     gemm_n: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -647,11 +648,14 @@ def _moe(rows, c: _Ctx, label, n):
     up_cols = (2 if c.model.ffn.gated else 1) * F
     ab, wb = c.ab, c.wb
     per_expert = routed / np.maximum(active, 1e-12)  # tokens each active expert multiplies (its GEMM's M)
+    # one grouped-GEMM launch runs every active expert's tiles together (vLLM's and SGLang's fused MoE, DeepGEMM,
+    # CUTLASS grouped GEMMs): its N is the columns of all of them side by side, so the waves count their tiles
+    launch = np.maximum(active, 1.0)
     rows.add("experts_up", label, "gemm", c.gemm, n, flops=2 * routed * H * up_cols,
-             weights=active * H * up_cols * wb, act=routed * (H + up_cols) * ab, m=per_expert, n=up_cols)
+             weights=active * H * up_cols * wb, act=routed * (H + up_cols) * ab, m=per_expert, n=up_cols * launch)
     rows.add("experts_act", label, "elementwise", None, n, act=routed * (up_cols + F) * ab)
     rows.add("experts_down", label, "gemm", c.gemm, n, flops=2 * routed * F * H, weights=active * F * H * wb,
-             act=routed * (F + H) * ab, m=per_expert, n=H)
+             act=routed * (F + H) * ab, m=per_expert, n=H * launch)
     rows.add("moe_combine", label, "elementwise", None, n, act=(routed + c.T) * H * ab)
     if moe.num_shared_experts:
         _ffn(rows, c, "shared_expert", label, n, moe.num_shared_experts * moe.shared_width / c.tp)
