@@ -33,7 +33,7 @@ from typing import Any
 from genmodel.data.registry import SPEC_SUFFIXES, get_hardware, get_model
 from genmodel.engine.memo import IdentityCache
 from genmodel.errors import GenmodelError, SpecError
-from genmodel.specs.hardware import Interconnect
+from genmodel.specs.hardware import HardwareSpec, Interconnect
 
 COLUMNS = ["id", "source", "model", "dtype", "hardware", "num_devices", "interconnect", "system",
            "batch_or_concurrency", "input_len", "output_len", "tp", "pp", "ep", "metric", "value", "unit", "notes"]
@@ -355,7 +355,7 @@ HOST_PATH_LATENCY_S = 10e-6
 _HOST_PATH = IdentityCache(32)
 
 
-def stated_link(hw, text: str):
+def stated_link(hw: HardwareSpec, text: str) -> HardwareSpec:
     """The device ``hw`` as the row's ``interconnect`` text says its devices were connected.
 
     * Devices that communicate across nodes over a network the text does not name ("two nodes over the cluster
@@ -379,7 +379,7 @@ def stated_link(hw, text: str):
     return _HOST_PATH.get((hw,), (), lambda: _through_host(hw))
 
 
-def _through_host(hw):
+def _through_host(hw: HardwareSpec) -> HardwareSpec:
     link = hw.host_link
     path = Interconnect(name=f"{link.name}, through host memory (no peer-to-peer access)",
                         bandwidth_per_direction_bytes_per_s=link.bandwidth_per_direction_bytes_per_s,
