@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import genmodel
-from genmodel.engine.efficiency import DTYPE_FRACTION, KIND_PHYSICS, Physics, gemm_shape_factor
+from genmodel.engine.efficiency import DTYPE_FRACTION, KIND_PHYSICS, Physics, compute_fractions, gemm_shape_factor
 
 H100 = Physics(compute_units=132, matrix_unit_rows=64, gemm_tile=(128, 128), attention_half_tokens=512.0,
                memory_ramp_bytes=2 * 2**20)
@@ -210,16 +210,9 @@ def test_routed_experts_fill_the_waves_of_one_grouped_launch():
 
     table = build_operators(genmodel.get_model("mixtral-8x7b"), "prefill", 1.0, 2048.0, None,
                             DTypes("bf16", "bf16", "bf16"), Parallelism(tp=2))
-    out = compute_fractions_of(table, genmodel.get_hardware("h100-sxm"))
+    out = compute_fractions(table, 1.0, 1.0, Physics.of(genmodel.get_hardware("h100-sxm")))  # shape factors alone
     up, down = table.names.index("experts_up"), table.names.index("experts_down")
     assert table.gemm_m[up] == pytest.approx(512.0) and table.gemm_n[up] == pytest.approx(8 * 14336)
     assert out[up] == pytest.approx((3584 / 132) / 28)
     assert out[down] == pytest.approx((1024 / 132) / 8)
     assert (3584 / 132) / 28 > (448 / 132) / 4 + 0.1  # (the per-expert launches' share)
-
-
-def compute_fractions_of(table, hw):
-    """The GEMM fractions of ``table`` on ``hw`` with a large GEMM's efficiency 1 (the shape factors alone)."""
-    from genmodel.engine.efficiency import compute_fractions
-
-    return compute_fractions(table, 1.0, 1.0, Physics.of(hw))

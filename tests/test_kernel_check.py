@@ -28,13 +28,11 @@ def _errors(overlap=None, waves_per_group: bool = False) -> dict[str, np.ndarray
     out: dict[str, list[float]] = {"dense": [], "grouped": []}
     for row in csv.DictReader(KERNELS.open()):
         groups = float(row["groups"])
-        if waves_per_group:  # each group a launch of its own: its waves, times the groups
-            t = groups * gemm_time_s(row["hardware"], float(row["m"]), float(row["n"]), float(row["k"]),
-                                     dtype=row["dtype"], weight_dtype=row["weight_dtype"], calibrated=False,
-                                     overlap=overlap)
-        else:
-            t = gemm_time_s(row["hardware"], float(row["m"]), float(row["n"]), float(row["k"]), groups=groups,
-                            dtype=row["dtype"], weight_dtype=row["weight_dtype"], calibrated=False, overlap=overlap)
+        # waves_per_group: each group a launch of its own (its waves, ramp and floor), as many launches as groups
+        launches, per_launch = (groups, 1.0) if waves_per_group else (1.0, groups)
+        t = launches * gemm_time_s(row["hardware"], float(row["m"]), float(row["n"]), float(row["k"]),
+                                   groups=per_launch, dtype=row["dtype"], weight_dtype=row["weight_dtype"],
+                                   calibrated=False, overlap=overlap)
         out[row["layout"]].append((t / (float(row["time_us"]) * 1e-6) - 1.0) * 100.0)
     return {k: np.array(v) for k, v in out.items()}
 
