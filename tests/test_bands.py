@@ -70,7 +70,7 @@ def test_every_estimate_carries_its_bands():
     d = r.to_dict()
     for key in ("ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s", "output_tokens_per_s_per_device"):
         assert d[f"{key}_low"] < d[key] < d[f"{key}_high"], key
-    decode = u.band("gpu", "vllm", "decode")
+    decode = u.band("gpu", "vllm", "decode", devices=1.0)  # one device: its class's cells
     assert d["tpot_s_low"] == pytest.approx(d["tpot_s"] * math.exp(-decode.high))
     assert d["output_tokens_per_s_high"] == pytest.approx(d["output_tokens_per_s"] * math.exp(decode.high))
     assert d["bands"]["decode"]["basis"] == decode.basis
@@ -80,7 +80,7 @@ def test_every_estimate_carries_its_bands():
 
 def test_defaults_use_the_bands_of_the_default_predictions():
     plain = genmodel.estimate("llama-3.1-8b", "h100-sxm", calibrated=False).to_dict()
-    band = u.band("gpu", "vllm", "decode", calibrated=False)
+    band = u.band("gpu", "vllm", "decode", calibrated=False, devices=1.0)
     assert plain["tpot_s_high"] == pytest.approx(plain["tpot_s"] * math.exp(-band.low))
 
 
@@ -130,8 +130,8 @@ def test_served_rows_make_their_own_cells():
 
 def test_serve_carries_the_served_bands():
     r = genmodel.serve("llama-3.1-8b", "h100-sxm", input_tokens=1024, output_tokens=256, request_rate=5)
-    b_pre = u.band("gpu", "vllm", "prefill", served=True)
-    b_dec = u.band("gpu", "vllm", "decode", served=True)
+    b_pre = u.band("gpu", "vllm", "prefill", served=True, devices=1.0)
+    b_dec = u.band("gpu", "vllm", "decode", served=True, devices=1.0)
     m = r.metrics
     assert m["ttft_p90_s_high"] == pytest.approx(m["ttft_p90_s"] * math.exp(-b_pre.low))
     assert m["tpot_p50_s_low"] == pytest.approx(m["tpot_p50_s"] * math.exp(-b_dec.high))
@@ -174,3 +174,46 @@ def test_the_basis_line_says_when_a_band_lies_on_one_side_of_the_estimate():
     assert band_basis({"decode": {"log_error_low": None, "log_error_high": None, "basis": "none"}}) == "decode: none"
     low, high = u.Band(-0.5, -0.05, 20, "D").times(10.0)
     assert 10.0 < low < high  # the band of the second case above does lie above the estimate
+
+
+def test_device_count_classes_and_their_cells():
+    # one device, 2-4 (part of a node), 5 or more (a node or several)
+    assert [u.scale_of(n) for n in (1, 2, 4, 5, 8, 72)] == ["1", "2-4", "2-4", "5+", "5+", "5+"]
+    assert u.parents("gpu", "vllm", "decode", "5+") == [
+        "gpu|vllm|decode|5+", "gpu|*|decode|5+", "*|*|decode|5+", "gpu|vllm|decode", "gpu|*|decode", "*|*|decode"]
+    assert u.parents("gpu", "vllm", "decode") == ["gpu|vllm|decode", "gpu|*|decode", "*|*|decode"]
+    # 19 one-device rows from three sources at -9..+9% and 19 eight-device rows from three others at -45..-27%
+    # (time-oriented r = log(1 + e)): each class's cell holds its own rows, the cell over all classes both
+    one = [("gpu", "vllm", "decode", math.log1p(e / 100), "ABC"[i % 3], "1") for i, e in enumerate(range(-9, 10))]
+    eight = [("gpu", "vllm", "decode", math.log1p((e - 36) / 100), "DEF"[i % 3], "5+")
+             for i, e in enumerate(range(-9, 10))]
+    cells = u.build(one + eight)
+    assert cells["gpu|vllm|decode|1"]["n"] == 19 and cells["gpu|vllm|decode|5+"]["n"] == 19
+    assert cells["gpu|vllm|decode"]["n"] == 38
+    # conformal ranks 2 and 18 of 19 (test_conformal_ranks_by_hand): -8..+8% and -44..-28%
+    b = u.lookup(cells, "gpu", "vllm", "decode", "5+")
+    assert (b.low, b.high) == pytest.approx((math.log(0.56), math.log(0.72)))
+    assert b.basis == "gpu / vllm / decode / 5+ devices: 19 held-out rows from 3 sources"
+    assert u.lookup(cells, "gpu", "vllm", "decode", "1").high == pytest.approx(math.log(1.08))
+    # no 2-4-device rows: the class's parents have none either, so the cell over all classes, widened
+    borrowed = u.lookup(cells, "gpu", "vllm", "decode", "2-4")
+    assert "too few held-out rows or sources for gpu / vllm / decode / 2-4 devices" in borrowed.basis
+    assert borrowed.n == 38 and "widened" in borrowed.basis
+
+
+def test_a_call_over_several_device_counts_gets_each_class_band():
+    tp = np.array([1, 2, 8])
+    r = genmodel.estimate("llama-3.1-70b", "h200-sxm", tp=tp, weight_dtype="fp8")
+    for i, n in enumerate(tp):
+        b = u.band("gpu", "vllm", "decode", devices=float(n))
+        assert r.metrics["tpot_s_low"][i] == pytest.approx(r.metrics["tpot_s"][i] * math.exp(-b.high))
+        assert r.metrics["output_tokens_per_s_high"][i] == pytest.approx(
+            r.metrics["output_tokens_per_s"][i] * math.exp(b.high))
+        # the same figure as the configuration alone
+        alone = genmodel.estimate("llama-3.1-70b", "h200-sxm", tp=int(n), weight_dtype="fp8")
+        assert alone.metrics["tpot_s_high"] == pytest.approx(r.metrics["tpot_s_high"][i])
+    basis = r.to_dict()["bands"]["decode"]["basis"]
+    assert basis.startswith("by devices per replica: 1 device: ") and "; 5+ devices: " in basis
+    # data-parallel replicas do not count: two replicas of one device are one-device replicas
+    two = genmodel.estimate("llama-3.1-8b", "h100-sxm", dp=2).bands["decode"]
+    assert two == u.band("gpu", "vllm", "decode", devices=1.0)

@@ -80,7 +80,7 @@ def _beyond_results(model: str, hardware: str, n: int, fixed: dict) -> int:
 def _one_block_peak(s, size: int) -> int:
     """Peak bytes of evaluating the first block of ``size`` configurations of setup ``s`` as a blocked call does."""
     _, _, block = next(estimate_module._blocks(s, size))
-    bands = estimate_module.phase_bands(s)
+    bands = estimate_module.phase_bands(block)  # the block's own (per configuration)
     tracemalloc.start()
     try:
         estimate_module._evaluate(block, None, bands, views=True)

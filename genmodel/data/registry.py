@@ -83,6 +83,11 @@ def validation_data() -> Path:
     return builtin_root() / "validation" / "measured.csv"
 
 
+def independent_data() -> Path:
+    """The shipped rows gathered after the fit and never fitted on (``validation/independent.csv``)."""
+    return builtin_root() / "validation" / "independent.csv"
+
+
 # what platformdirs' folders depend on (a change of any of them asks it again)
 _PLATFORMDIRS_ENV = (("APPDATA", "LOCALAPPDATA", "USERPROFILE") if sys.platform == "win32"
                      else ("XDG_DATA_HOME", "XDG_CACHE_HOME", "HOME"))

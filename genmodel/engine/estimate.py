@@ -61,7 +61,7 @@ from genmodel.engine.result import Estimate
 from genmodel.engine.roofline import BOUNDS
 from genmodel.engine.scalars import any_true, clip, ndim, shape_of
 from genmodel.engine.step import Stepper, StepResult, mean_pass, step_passes
-from genmodel.engine.uncertainty import MEMORY_BAND_BYTES, Band, band
+from genmodel.engine.uncertainty import MEMORY_BAND_BYTES, Band, per_configuration
 from genmodel.errors import DoesNotFitError
 from genmodel.specs.dtypes import bytes_per_element
 from genmodel.specs.engine import bucketed
@@ -671,9 +671,11 @@ RATE_BANDS = {"prefill": ("prefill_tokens_per_s",),
 
 
 def phase_bands(s: Setup) -> dict[str, Band]:
-    """The 80% bands of this estimate's prefill and decode figures (genmodel.engine.uncertainty)."""
+    """The 80% bands of this estimate's prefill and decode figures (genmodel.engine.uncertainty), of the device count
+    of one replica of each configuration."""
     calibrated = s.realism.origin != "defaults"
-    return {phase: band(s.hw.kind, s.engine.name, phase, calibrated, eager=s.realism.eager)
+    devices = s.par.devices / s.par.dp
+    return {phase: per_configuration(s.hw.kind, s.engine.name, phase, devices, calibrated, eager=s.realism.eager)
             for phase in ("prefill", "decode")}
 
 
@@ -687,8 +689,9 @@ def _with_bands(metrics: dict[str, np.ndarray], bands: dict[str, Band],
                 wanted: frozenset[str] | None) -> dict[str, np.ndarray]:
     """The metrics of a call evaluated in blocks without bands (``_in_blocks``), with the bands of its times and
     throughputs added over the whole call and only the ``wanted`` figures kept, in the order of one pass (``_metrics``:
-    the bands before the largest batch's edges). Each band is its figure's array times one number, so every value is
-    the one a block would give, and no array beyond the results is made."""
+    the bands before the largest batch's edges). Each band is its figure's array times one number (or, where the
+    configurations' replicas differ in device-count class, one number per configuration), so every value is the one a
+    block would give, and no array beyond the results and those factors is made."""
     edges = {key: metrics.pop(key) for key in ("max_batch_low", "max_batch_high") if key in metrics}
     sources = metrics if wanted is None else {k: metrics[k] for k in _band_sources(wanted) if k in metrics}
     metrics.update(_bands(sources, bands))

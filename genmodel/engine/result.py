@@ -177,7 +177,11 @@ class Estimate(MetricAttributes):
         return table.assign(share=share)
 
 
-def _finite(value: float) -> float | None:
+def _finite(value):
+    """A band edge as JSON: None where infinite; a list where the edges differ per configuration (their replicas'
+    device-count classes, ``genmodel.engine.uncertainty.per_configuration``)."""
+    if np.ndim(value):
+        return [_finite(float(v)) for v in np.asarray(value).ravel()]
     return value if np.isfinite(value) else None
 
 

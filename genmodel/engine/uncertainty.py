@@ -4,14 +4,20 @@ Contract
 --------
 The bands come from held-out measurements, not from the residuals a fit was made on. ``genmodel validate
 --calibrate --write`` predicts every published row with its whole hold-out group (publisher, engine, harness) left
-out of the fit and stores, per cell (hardware kind, serving engine, phase), the conformal quantiles of the log
-errors of those predictions (``validation/error_bands.json``); the rows predicted with the served-traffic model
+out of the fit, and the independent rows (never fitted on) with the fit, and stores, per cell (hardware kind,
+serving engine, phase), the conformal quantiles of the log errors of those predictions
+(``validation/error_bands.json``); the rows predicted with the served-traffic model
 make cells of their own, for ``serve``'s percentiles and throughputs. Each error is oriented as a time:
 ``r = log(predicted time / measured time)`` (a rate's error is negated), so a measurement lies in
 ``[T exp(-r_hi), T exp(-r_lo)]`` for a predicted time T, and ``[R exp(r_lo), R exp(r_hi)]`` for a predicted rate R.
 
-``band(kind, engine, phase, calibrated)`` looks the cell up, then its parents (same kind and phase, any engine;
-then the phase over all kinds); a cell with fewer than ``MIN_CELL`` held-out rows, or with rows from fewer than
+Cells are also kept per device count of one model replica (``scale_of``: one device, 2-4, 5 or more), from the
+same residuals: a replica on many devices puts collectives on every layer's critical path and, in the published
+rows, runs the largest models on the youngest serving stacks, so its errors are not a single device's.
+``band(kind, engine, phase, calibrated, devices=n)`` looks up the cell of that device count, then its parents of the
+same count (any engine; then the phase over all kinds), then the cells over all device counts (same kind and phase,
+any engine; then the phase over all kinds); ``band(kind, engine, phase, calibrated)`` starts at the cell over all
+device counts. A cell with fewer than ``MIN_CELL`` held-out rows, or with rows from fewer than
 ``MIN_SOURCES`` hold-out groups, borrows its parent's band widened by ``WIDEN`` about its centre, and the band's
 ``basis`` says so. (Rows of one source share its harness, engine build and conventions: a cell drawn from one or
 two sources holds their scatter about their own offset, not how far a new source lands, which is what a band of a
@@ -34,6 +40,7 @@ import numpy as np
 
 ALPHA = 0.2  # 80% bands
 MIN_CELL = 12  # held-out rows a cell needs for its own band
+SCALES = ("1", "2-4", "5+")  # device-count classes of one model replica (``scale_of``)
 MIN_SOURCES = 3  # ... and the hold-out groups (sources) they must come from
 WIDEN = 1.25  # a borrowed band is widened this much about its centre
 MEMORY_BAND_BYTES = 1.5 * 2**30
@@ -62,12 +69,17 @@ class Band:
     def times_unchecked(self, value):
         """``times`` for a caller that has set ``np.errstate(invalid="ignore")`` itself (once for many figures)."""
         value = _operand(value)
-        return value * math.exp(-self.high), value * math.exp(-self.low)
+        return value * _exp(-self.high), value * _exp(-self.low)
 
     def rates_unchecked(self, value):
         """``rates`` for a caller that has set ``np.errstate(invalid="ignore")`` itself."""
         value = _operand(value)
-        return value * math.exp(self.low), value * math.exp(self.high)
+        return value * _exp(self.low), value * _exp(self.high)
+
+
+def _exp(x):
+    """exp of a band edge: a Python float (one band), or an array (``per_configuration``: a band per configuration)."""
+    return math.exp(x) if type(x) is float else np.exp(x)
 
 
 def _operand(value):
@@ -91,25 +103,46 @@ def conformal_quantiles(residuals: list[float], alpha: float = ALPHA) -> tuple[f
     return r[k_lo - 1], r[k_hi - 1]
 
 
-def cell_key(kind: str, engine: str, phase: str) -> str:
-    return f"{kind}|{engine}|{phase}"
+def scale_of(devices: float) -> str:
+    """The device-count class (``SCALES``) of a model replica on ``devices`` devices: one device, 2-4 (part of a
+    node), 5 or more (a whole node or several)."""
+    return SCALES[0] if devices <= 1 else SCALES[1] if devices <= 4 else SCALES[2]
 
 
-def parents(kind: str, engine: str, phase: str) -> list[str]:
-    """The cell and its parents, most specific first."""
-    return [cell_key(kind, engine, phase), cell_key(kind, ANY, phase), cell_key(ANY, ANY, phase)]
+def cell_key(kind: str, engine: str, phase: str, scale: str | None = None) -> str:
+    """'kind|engine|phase' over all device counts, 'kind|engine|phase|scale' for one device-count class."""
+    return f"{kind}|{engine}|{phase}" if scale is None else f"{kind}|{engine}|{phase}|{scale}"
 
 
-def build(records: list[tuple[str, str, str, float, str]], alpha: float = ALPHA,
+def parents(kind: str, engine: str, phase: str, scale: str | None = None) -> list[str]:
+    """The cell and its parents, most specific first: with a device-count class, its cells of that class before
+    those over all device counts."""
+    scales = ([scale] if scale is not None else []) + [None]
+    return [cell_key(k, e, phase, sc) for sc in scales for k, e in ((kind, engine), (kind, ANY), (ANY, ANY))]
+
+
+def _scale_label(scale: str) -> str:
+    return "1 device" if scale == SCALES[0] else f"{scale} devices"
+
+
+def _label(key: str) -> str:
+    """A cell key as text: 'gpu / any / decode / 5+ devices'."""
+    parts = key.replace(ANY, "any").split("|")
+    return " / ".join(parts[:3] + [_scale_label(s) for s in parts[3:]])
+
+
+def build(records: list[tuple], alpha: float = ALPHA,
           own_cell_only: frozenset[str] = frozenset()) -> dict[str, dict]:
-    """Cells from held-out records (kind, engine, phase, time-oriented log error, hold-out group): every cell and
-    parent with enough rows for conformal ranks, with its row count ``n`` and its number of ``sources``. Records of
-    an engine in ``own_cell_only`` (a profile that knowingly lacks its engine's dominant cost) join their own cell
+    """Cells from held-out records (kind, engine, phase, time-oriented log error, hold-out group[, device-count
+    class]): every cell and parent with enough rows for conformal ranks, with its row count ``n`` and its number of
+    ``sources``; a record with a class joins the cells of its class and those over all classes. Records of an engine
+    in ``own_cell_only`` (a profile that knowingly lacks its engine's dominant cost) join their own engine's cells
     only, not the parents other engines fall back to."""
     groups: dict[str, list[float]] = {}
     sources: dict[str, set[str]] = {}
-    for kind, engine, phase, r, source in records:
-        for key in parents(kind, engine, phase)[:1 if engine in own_cell_only else None]:
+    for kind, engine, phase, r, source, *scale in records:
+        keys = parents(kind, engine, phase, scale[0] if scale else None)
+        for key in (keys if engine not in own_cell_only else [k for k in keys if k.split("|")[1] == engine]):
             groups.setdefault(key, []).append(r)
             sources.setdefault(key, set()).add(source)
     cells = {}
@@ -126,20 +159,20 @@ def _stands(cell: dict | None) -> bool:
     return cell is not None and cell["n"] >= MIN_CELL and cell.get("sources", 0) >= MIN_SOURCES
 
 
-def lookup(cells: dict[str, dict], kind: str, engine: str, phase: str) -> Band:
-    """The band of (kind, engine, phase): its own when it has MIN_CELL rows from MIN_SOURCES sources, else the
-    first parent's that has, widened."""
-    for depth, key in enumerate(parents(kind, engine, phase)):
+def lookup(cells: dict[str, dict], kind: str, engine: str, phase: str, scale: str | None = None) -> Band:
+    """The band of (kind, engine, phase[, device-count class]): its own when it has MIN_CELL rows from MIN_SOURCES
+    sources, else the first parent's that has, widened."""
+    for depth, key in enumerate(parents(kind, engine, phase, scale)):
         cell = cells.get(key)
         if not _stands(cell):
             continue
-        label = key.replace("|", " / ").replace(ANY, "any")
+        label = _label(key)
         rows = f"{cell['n']} held-out rows from {cell['sources']} sources"
         if depth == 0:
             return Band(cell["low"], cell["high"], cell["n"], f"{label}: {rows}")
         return Band(*_widened(cell["low"], cell["high"], cell["median"]), cell["n"],
-                    f"too few held-out rows or sources for {kind} / {engine} / {phase}: the band of {label} "
-                    f"({rows}) widened {WIDEN}x")
+                    f"too few held-out rows or sources for {_label(cell_key(kind, engine, phase, scale))}: the band "
+                    f"of {label} ({rows}) widened {WIDEN}x")
     return NO_BAND
 
 
@@ -160,18 +193,42 @@ def _stored() -> dict:
 
 
 def band(kind: str, engine: str, phase: str, calibrated: bool = True, served: bool = False,
-         eager: bool = False) -> Band:
+         eager: bool = False, devices: float | None = None) -> Band:
     """The stored 80% band for an estimate of this kind, engine and phase (see the module docstring); ``served``:
     the band of the served-traffic model's figures (cells from the served rows alone); ``eager``: the engine runs
     without captured graphs (its ``+eager`` variant), for which the engine's cell, measured mostly with graphs, is
-    widened ``WIDEN`` about its middle and says so."""
+    widened ``WIDEN`` about its middle and says so; ``devices``: the devices of one model replica (None: the cells
+    over all device counts)."""
     data = _stored()
     if served:
         data = data.get("served", {})
     cells = data.get("calibrated" if calibrated else "defaults", {})
-    found = lookup(cells, kind, engine, phase)
+    found = lookup(cells, kind, engine, phase, None if devices is None else scale_of(devices))
     if not eager or found is NO_BAND:
         return found
     return Band(*_widened(found.low, found.high, (found.low + found.high) / 2), found.n,
                 f"{found.basis}; graphs off ({engine}+eager): widened {WIDEN}x, as the band's rows ran mostly with "
                 "graphs and the host time per eager kernel varies about 2x across versions and hosts (formulas.md 5.2)")
+
+
+def per_configuration(kind: str, engine: str, phase: str, devices, calibrated: bool = True, served: bool = False,
+                      eager: bool = False) -> Band:
+    """``band`` for replicas of ``devices`` devices (a number, or an array over configurations): one band where every
+    configuration has the same device-count class, else a band whose edges are arrays (each configuration's class's
+    edges) and whose basis names each class's."""
+    if type(devices) in (float, int, np.float64):
+        return band(kind, engine, phase, calibrated, served, eager, float(devices))
+    values = np.asarray(devices, dtype=float)
+    least, most = float(values.min()), float(values.max())
+    if scale_of(least) == scale_of(most):
+        return band(kind, engine, phase, calibrated, served, eager, least)
+    index = (values > 1).astype(np.intp) + (values > 4)  # the class of each configuration: 0, 1 or 2 (``SCALES``)
+    present = np.bincount(index.ravel(), minlength=len(SCALES)) > 0
+    found = {c: band(kind, engine, phase, calibrated, served, eager, _DEVICES[c])
+             for c, here in zip(SCALES, present, strict=True) if here}
+    low, high = (np.array([getattr(found.get(c, NO_BAND), edge) for c in SCALES])[index] for edge in ("low", "high"))
+    return Band(low, high, min(b.n for b in found.values()),
+                "by devices per replica: " + "; ".join(f"{_scale_label(c)}: {b.basis}" for c, b in found.items()))
+
+
+_DEVICES = {SCALES[0]: 1.0, SCALES[1]: 2.0, SCALES[2]: 8.0}  # a device count of each class (``per_configuration``)

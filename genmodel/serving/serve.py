@@ -88,10 +88,12 @@ SERVED_RATES = ("output_tokens_per_s", "output_tokens_per_s_per_device", "total_
 def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndarray]:
     """``<figure>_low`` / ``<figure>_high``: the 80% band of the served rows' held-out errors (TTFT percentiles with
     the prefill cell; TPOT, ITL, end-to-end and throughputs with the decode cell; genmodel.engine.uncertainty)."""
-    from genmodel.engine.uncertainty import band
+    from genmodel.engine.uncertainty import per_configuration
 
     fitted = s.realism.origin != "defaults"
-    bands = {p: band(s.hw.kind, engine, p, fitted, served=True, eager=s.realism.eager) for p in ("prefill", "decode")}
+    devices = s.par.devices / s.par.dp  # one replica's: its device-count class picks the cells
+    bands = {p: per_configuration(s.hw.kind, engine, p, devices, fitted, served=True, eager=s.realism.eager)
+             for p in ("prefill", "decode")}
     out = {}
     for key, value in m.items():
         if key.endswith("_s") and key.startswith(("ttft_", "tpot_", "itl_", "e2e_")):

@@ -3,14 +3,20 @@
 Contract
 --------
 ``residuals(records)`` turns prediction records (from ``leave_one_source_out`` or ``apply``) into time-oriented log
-errors per (kind, engine, phase): ``log(predicted / measured)`` for times, its negative for rates; rows predicted
+errors per (kind, engine, phase, device-count class of the replica where the record has ``replica_devices``):
+``log(predicted / measured)`` for times, its negative for rates; rows predicted
 with the served-traffic model (``batching`` 'served') are left out: the bands are those of ``estimate``'s figures.
 ``make_bands(records)`` builds the stored cells (``genmodel.engine.uncertainty.build``); rows of an engine whose
 profile is not ``fittable`` join their own cell only, not the parents other engines fall back to. ``coverage(records)``
 checks them honestly: for each hold-out group, bands are built from the *other* groups' residuals only and the
 group's rows are tested against them; it reports the share of rows covered (per phase) and the mean over groups of
-each group's share (so a large source cannot carry it). ``write_bands(calibrated, defaults)`` stores both sets with
-their coverage in ``validation/error_bands.json`` (source checkout only).
+each group's share (so a large source cannot carry it), and the share per device-count class. ``write_bands(calibrated,
+defaults)`` stores both sets with their coverage in ``validation/error_bands.json`` (source checkout only).
+
+The records may pool held-out predictions of ``measured.csv`` (each group predicted by a fit without it) with the
+predictions of ``independent.csv``'s rows, which no fit ever used (``genmodel validate --calibrate`` does so for
+the shipped files): both are out-of-sample errors, and the coverage still tests each group against bands made
+without it.
 """
 
 from __future__ import annotations
@@ -49,8 +55,10 @@ def residuals(records: Table, served: bool = False) -> list[dict[str, Any]]:
         if (r.get("batching") == "served") != served:
             continue  # estimate's bands and serve's bands are made apart
         sign = 1.0 if _is_time(r["metric"]) else -1.0
+        devices = r.get("replica_devices")
+        scale = uncertainty.scale_of(devices) if devices is not None and math.isfinite(devices) else None
         out.append({"kind": r["kind"], "engine": r.get("engine") or "", "phase": r["group"],
-                    "holdout": r.get("holdout") or r["id"], "r": sign * math.log1p(error / 100.0)})
+                    "holdout": r.get("holdout") or r["id"], "r": sign * math.log1p(error / 100.0), "scale": scale})
     return out
 
 
@@ -60,9 +68,10 @@ def _own_cell_only(rs: list[dict[str, Any]]) -> frozenset[str]:
     return frozenset(e for e in {x["engine"] for x in rs} if e and not get_engine(e).fittable)
 
 
-def _cell_records(rs: Iterable[dict[str, Any]]) -> list[tuple[str, str, str, float, str]]:
-    """``residuals`` as the records ``uncertainty.build`` takes: (kind, engine, phase, log error, hold-out group)."""
-    return [(x["kind"], x["engine"], x["phase"], x["r"], x["holdout"]) for x in rs]
+def _cell_records(rs: Iterable[dict[str, Any]]) -> list[tuple]:
+    """``residuals`` as the records ``uncertainty.build`` takes: (kind, engine, phase, log error, hold-out group,
+    device-count class or None)."""
+    return [(x["kind"], x["engine"], x["phase"], x["r"], x["holdout"], x.get("scale")) for x in rs]
 
 
 def make_bands(records: Table, served: bool = False) -> dict[str, dict]:
@@ -77,19 +86,24 @@ def coverage(records: Table, served: bool = False) -> dict[str, Any]:
     groups = sorted({x["holdout"] for x in rs})
     own = _own_cell_only(rs)
     hits: dict[str, list[bool]] = {}
+    by_scale: dict[str, list[bool]] = {}
     per_group: list[float] = []
     for g in groups:
         cells = uncertainty.build(_cell_records(x for x in rs if x["holdout"] != g), own_cell_only=own)
         covered = []
         for x in (x for x in rs if x["holdout"] == g):
-            b = uncertainty.lookup(cells, x["kind"], x["engine"], x["phase"])
+            b = uncertainty.lookup(cells, x["kind"], x["engine"], x["phase"], x.get("scale"))
             ok = b.low <= x["r"] <= b.high
             covered.append(ok)
             hits.setdefault(x["phase"], []).append(ok)
+            if x.get("scale") is not None:
+                by_scale.setdefault(f"{x['phase']} {x['scale']}", []).append(ok)
         per_group.append(sum(covered) / len(covered))
     rows = [h for v in hits.values() for h in v]
     return {"rows": len(rows), "row_coverage": sum(rows) / len(rows) if rows else math.nan,
             "by_phase": {p: sum(v) / len(v) for p, v in sorted(hits.items())},
+            # per device-count class of the replica: rows and share covered
+            "by_devices": {k: {"rows": len(v), "coverage": sum(v) / len(v)} for k, v in sorted(by_scale.items())},
             "groups": len(groups), "group_coverage": sum(per_group) / len(per_group) if per_group else math.nan,
             "target": "0.70-0.90 for 80% bands"}
 

@@ -5,7 +5,8 @@ Contract
 ``predict_rows(rows)`` predicts every row through ``genmodel.estimate`` (``check_fit=False``) and returns a
 ``Table`` with one record per row, in the order of ``RECORD_COLUMNS``: the measured and predicted values in the
 row's unit, the signed error ``predicted / measured - 1`` in percent, whether the configuration fits in memory and
-the key of the inputs it was predicted from (``configuration``: ``genmodel.validation.replicates``), or, for a row
+the key of the inputs it was predicted from (``configuration``: ``genmodel.validation.replicates``), the devices of one
+model replica (``replica_devices``, which choose the row's band cells), or, for a row
 that cannot be predicted, ``not_expressible`` with the reason (the parser's, or the engine's message when the
 engine refuses the configuration). No row is dropped and no unexpressible row is scored. A TTFT
 or end-to-end latency timed by an HTTP client (``measured_at`` client) is predicted with the engine's
@@ -39,7 +40,7 @@ from genmodel.validation.rows import Case, NotExpressibleError, as_rows, parse_r
 RECORD_COLUMNS = ["id", "source", "metric", "hardware", "model", "engine", "batching", "holdout", "measured", "kind",
                   "group",
                   "metric_class", "predicted", "predicted_low", "predicted_high", "error_pct", "fits",
-                  "not_expressible", "configuration"]
+                  "not_expressible", "configuration", "replica_devices"]
 _TEXT = {"id", "source", "metric", "hardware", "model", "kind", "group", "metric_class", "not_expressible", "engine",
          "holdout", "batching", "configuration"}
 WITHIN_PCT = 25.0
@@ -129,7 +130,8 @@ def predict_rows(rows: Iterable[Mapping[str, str]]) -> Table:
                           measured=case.measured, predicted=predicted,
                           predicted_low=low, predicted_high=high,
                           error_pct=(predicted / case.measured - 1) * 100, fits=bool(result.metrics["fits"]),
-                          configuration=configuration_key(case, client_latency_s(case)))
+                          configuration=configuration_key(case, client_latency_s(case)),
+                          replica_devices=case.replica_devices)
         records.append(record)
     return _table(records)
 

@@ -114,6 +114,13 @@ class Case:
         """The row's hold-out group for leave-one-source-out."""
         return holdout_group(self.row)
 
+    @property
+    def replica_devices(self) -> int:
+        """The devices of one model replica: pp x the stage (ep under attention data parallelism, else tp); its
+        device-count class picks the row's band cells (``genmodel.engine.uncertainty.scale_of``)."""
+        k = self.kwargs
+        return int(k["pp"]) * int(k["ep"] if k["attention_dp"] else k["tp"])
+
 
 
 def _file_error(message: str) -> SpecError:

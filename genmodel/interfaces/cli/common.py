@@ -151,6 +151,9 @@ def band_basis(bands: dict[str, dict[str, Any]]) -> str:
     parts = []
     for phase, b in bands.items():
         lean = ""
+        if isinstance(b.get("log_error_low"), list):  # a band per configuration: its basis names each class's
+            parts.append(f"{phase}: {b['basis']}")
+            continue
         if b.get("log_error_high") is not None and b["log_error_high"] < 0:
             lean = (" (the band lies above the estimate: held-out measurements ran slower than predicted in over 90% "
                     "of cases)")

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from genmodel.data.registry import is_source_checkout, validation_data
+from genmodel.data.registry import independent_data, is_source_checkout, validation_data
 from genmodel.interfaces.cli.app import app
 from genmodel.interfaces.cli.common import JsonOpt, check_output, emit_json, fail, write_csv, write_text
 
@@ -70,6 +70,7 @@ def validate(
     rows = v.load_rows(path)
     extra: dict[str, Any] = {}
     if calibrate:
+        from genmodel.table import Table
         from genmodel.validation import bands
 
         fits = v.calibrate(rows)
@@ -78,11 +79,18 @@ def validate(
         extra["uncalibrated"] = v.summarize(defaults)
         extra["in_sample"] = v.summarize(v.apply(rows, fits))
         extra["leave_one_source_out"] = v.summarize(held_out)
-        extra["band_coverage"] = {"calibrated": bands.coverage(held_out), "defaults": bands.coverage(defaults),
-                                  "served": bands.coverage(held_out, served=True)}
+        # the bands' residuals: the held-out predictions, and for the shipped measurements also the independent
+        # rows predicted with these fits (never fitted on): both out of sample (docs/validation.md, "Bands")
+        pooled, pooled_defaults = held_out, defaults
+        if data is None:
+            independent = v.load_rows(independent_data())
+            pooled = Table.concat([held_out, v.apply(independent, fits)])
+            pooled_defaults = Table.concat([defaults, v.apply(independent, {})])
+        extra["band_coverage"] = {"calibrated": bands.coverage(pooled), "defaults": bands.coverage(pooled_defaults),
+                                  "served": bands.coverage(pooled, served=True)}
         if write:
             written = v.write_calibration(fits)  # reloads the databases
-            written.append(bands.write_bands(held_out, defaults))
+            written.append(bands.write_bands(pooled, pooled_defaults))
             extra["written"] = [str(p) for p in written]
     records = v.predict_rows(rows)
     summary = v.summarize(records)
@@ -162,6 +170,9 @@ def _report(path: Path, records: Any, summary: dict[str, dict], extra: dict[str,
         if cov:
             typer.echo(f"  80% band coverage out of sample ({label}): {cov['row_coverage']:.0%} of {cov['rows']} "
                        f"rows, {cov['group_coverage']:.0%} averaged over {cov['groups']} sources (target 70-90%)")
+            if cov.get("by_devices"):  # per phase and device-count class of the replica
+                typer.echo("    by devices per replica: " + ", ".join(
+                    f"{k} {c['coverage']:.0%} ({c['rows']})" for k, c in cov["by_devices"].items()))
     _replicate_lines(extra.get("replicates", {}))
     for p in extra.get("written", []):
         typer.echo(f"  wrote {p}")
