@@ -250,8 +250,7 @@ def _memory(s: Setup) -> MemoryView:
     # spans several devices) comes out of the fastest tier, where it lives
     r = s.realism
     caps = [p * r.usable_memory_fraction for p in physical]
-    replica_devices = s.par.devices / np.asarray(s.par.dp, dtype=float)
-    reserved = r.runtime_reserved_bytes + np.where(replica_devices > 1, r.collective_reserved_bytes, 0.0)
+    reserved = r.runtime_reserved_bytes + np.where(s.par.replica_devices > 1, r.collective_reserved_bytes, 0.0)
     caps[0] = np.maximum(caps[0] - reserved, 0.0)
     capacity = sum(caps)
     device = DeviceMemory(s.model, s.dtypes, s.par, s.prefill_chunk_tokens)
@@ -674,8 +673,8 @@ def phase_bands(s: Setup) -> dict[str, Band]:
     """The 80% bands of this estimate's prefill and decode figures (genmodel.engine.uncertainty), of the device count
     of one replica of each configuration."""
     calibrated = s.realism.origin != "defaults"
-    devices = s.par.devices / s.par.dp
-    return {phase: per_configuration(s.hw.kind, s.engine.name, phase, devices, calibrated, eager=s.realism.eager)
+    return {phase: per_configuration(s.hw.kind, s.engine.name, phase, s.par.replica_devices, calibrated,
+                                     eager=s.realism.eager)
             for phase in ("prefill", "decode")}
 
 

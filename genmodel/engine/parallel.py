@@ -174,6 +174,13 @@ class Parallelism:
         return self._memo("devices", lambda: self._arr("dp") * self._arr("pp") * self.stage_size)
 
     @property
+    def replica_devices(self) -> np.ndarray:
+        """Devices of one model replica: devices / dp (pp x stage size)."""
+        if self.__dict__.get("_derived") is not None:
+            return self._memo("replica_devices", lambda: np.float64(float(self.devices) / float(self.dp)))
+        return self._memo("replica_devices", lambda: self.devices / self._arr("dp"))
+
+    @property
     def shape(self) -> tuple[int, ...]:
         """Broadcast shape of all fields (layouts evaluated at once)."""
         if self.__dict__.get("_derived") is not None:

@@ -103,10 +103,15 @@ def conformal_quantiles(residuals: list[float], alpha: float = ALPHA) -> tuple[f
     return r[k_lo - 1], r[k_hi - 1]
 
 
+def _class_index(devices):
+    """The index into ``SCALES`` of a replica on ``devices`` devices (a number, or an array of them): 0 for one
+    device, 1 for 2-4 (part of a node), 2 for 5 or more (a whole node or several)."""
+    return (devices > 1) * 1 + (devices > 4)
+
+
 def scale_of(devices: float) -> str:
-    """The device-count class (``SCALES``) of a model replica on ``devices`` devices: one device, 2-4 (part of a
-    node), 5 or more (a whole node or several)."""
-    return SCALES[0] if devices <= 1 else SCALES[1] if devices <= 4 else SCALES[2]
+    """The device-count class (``SCALES``) of a model replica on ``devices`` devices."""
+    return SCALES[_class_index(devices)]
 
 
 def cell_key(kind: str, engine: str, phase: str, scale: str | None = None) -> str:
@@ -199,11 +204,18 @@ def band(kind: str, engine: str, phase: str, calibrated: bool = True, served: bo
     without captured graphs (its ``+eager`` variant), for which the engine's cell, measured mostly with graphs, is
     widened ``WIDEN`` about its middle and says so; ``devices``: the devices of one model replica (None: the cells
     over all device counts)."""
+    return _band_of_class(kind, engine, phase, calibrated, served, eager,
+                          None if devices is None else scale_of(devices))
+
+
+def _band_of_class(kind: str, engine: str, phase: str, calibrated: bool, served: bool, eager: bool,
+                   scale: str | None) -> Band:
+    """``band`` for a device-count class (None: the cells over all classes)."""
     data = _stored()
     if served:
         data = data.get("served", {})
     cells = data.get("calibrated" if calibrated else "defaults", {})
-    found = lookup(cells, kind, engine, phase, None if devices is None else scale_of(devices))
+    found = lookup(cells, kind, engine, phase, scale)
     if not eager or found is NO_BAND:
         return found
     return Band(*_widened(found.low, found.high, (found.low + found.high) / 2), found.n,
@@ -218,17 +230,11 @@ def per_configuration(kind: str, engine: str, phase: str, devices, calibrated: b
     edges) and whose basis names each class's."""
     if type(devices) in (float, int, np.float64):
         return band(kind, engine, phase, calibrated, served, eager, float(devices))
-    values = np.asarray(devices, dtype=float)
-    least, most = float(values.min()), float(values.max())
-    if scale_of(least) == scale_of(most):
-        return band(kind, engine, phase, calibrated, served, eager, least)
-    index = (values > 1).astype(np.intp) + (values > 4)  # the class of each configuration: 0, 1 or 2 (``SCALES``)
-    present = np.bincount(index.ravel(), minlength=len(SCALES)) > 0
-    found = {c: band(kind, engine, phase, calibrated, served, eager, _DEVICES[c])
-             for c, here in zip(SCALES, present, strict=True) if here}
+    index = _class_index(np.asarray(devices, dtype=float))
+    present = [c for c, count in zip(SCALES, np.bincount(index.ravel(), minlength=len(SCALES)), strict=True) if count]
+    if len(present) == 1:
+        return _band_of_class(kind, engine, phase, calibrated, served, eager, present[0])
+    found = {c: _band_of_class(kind, engine, phase, calibrated, served, eager, c) for c in present}
     low, high = (np.array([getattr(found.get(c, NO_BAND), edge) for c in SCALES])[index] for edge in ("low", "high"))
     return Band(low, high, min(b.n for b in found.values()),
                 "by devices per replica: " + "; ".join(f"{_scale_label(c)}: {b.basis}" for c, b in found.items()))
-
-
-_DEVICES = {SCALES[0]: 1.0, SCALES[1]: 2.0, SCALES[2]: 8.0}  # a device count of each class (``per_configuration``)

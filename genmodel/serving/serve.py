@@ -91,9 +91,9 @@ def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndar
     from genmodel.engine.uncertainty import per_configuration
 
     fitted = s.realism.origin != "defaults"
-    devices = s.par.devices / s.par.dp  # one replica's: its device-count class picks the cells
-    bands = {p: per_configuration(s.hw.kind, engine, p, devices, fitted, served=True, eager=s.realism.eager)
-             for p in ("prefill", "decode")}
+    # one replica's devices: their device-count class picks the cells
+    bands = {p: per_configuration(s.hw.kind, engine, p, s.par.replica_devices, fitted, served=True,
+                                  eager=s.realism.eager) for p in ("prefill", "decode")}
     out = {}
     for key, value in m.items():
         if key.endswith("_s") and key.startswith(("ttft_", "tpot_", "itl_", "e2e_")):
