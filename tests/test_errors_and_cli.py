@@ -148,3 +148,27 @@ def test_utilization_text_is_a_percentage_then_a_multiple_past_ten_times_saturat
     assert utilization_text(12.0) == "12x" and utilization_text(6.4e6) == "6.4e+06x"
     assert utilization_text(float("nan")) == "-" and utilization_text(None) == "-"
     assert utilization_text(float("inf")) == "-"
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    # Click would keep the last value: this compare would rank the MI300X alone
+    (["compare", "-H", "h100-sxm", "-H", "mi300x"],
+     "--hardware is given 2 times (-H h100-sxm, -H mi300x): give it once (one comma-separated list: --hardware a,b)"),
+    (["estimate", "-m", "llama-3.1-8b", "--model=llama-3.1-70b", "--json"],
+     "--model is given 2 times (-m llama-3.1-8b, --model llama-3.1-70b): give it once"),
+    (["--db", "extra", "serve", "--input-tokens", "512", "--request-rate", "2", "--request-rate=3"],
+     "--request-rate is given 2 times (--request-rate 2, --request-rate 3): give it once"),
+])
+def test_cli_refuses_a_single_value_option_given_twice(capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err == f"error: {needle}\n"  # one line, nothing run (the --db folder is not even looked at)
+
+
+def test_cli_values_that_look_like_options_are_not_counted(capsys):
+    """A value after its option is skipped (here a negative number, refused by the option's own check, not as a
+    repeat), and a comma-separated list in one option is one use."""
+    code, _, err = run(capsys, "estimate", "--batch", "-1")
+    assert code == 2 and "given" not in err
+    code, out, _ = run(capsys, "compare", "-H", "h100-sxm,mi300x", "--json")
+    assert code == 0 and {row["hardware"] for row in json.loads(out)["rows"]} == {"h100-sxm", "mi300x"}

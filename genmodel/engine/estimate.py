@@ -714,12 +714,13 @@ def _bands(metrics: dict[str, np.ndarray], bands: dict[str, Band],
     out = {}
     with np.errstate(invalid="ignore"):  # Band.times and Band.rates, under one errstate
         for phase, b in bands.items():
+            f = b.factors()  # (once per phase: an array band's factors are one exp per configuration each)
             for key in TIME_BANDS[phase]:
                 if metrics.get(key) is not None:
-                    out[f"{key}_low"], out[f"{key}_high"] = b.times_unchecked(metrics[key])
+                    out[f"{key}_low"], out[f"{key}_high"] = b.times_unchecked(metrics[key], f)
             for key in RATE_BANDS[phase]:
                 if metrics.get(key) is not None:
-                    out[f"{key}_low"], out[f"{key}_high"] = b.rates_unchecked(metrics[key])
+                    out[f"{key}_low"], out[f"{key}_high"] = b.rates_unchecked(metrics[key], f)
     if max_batch:
         out["max_batch_low"], out["max_batch_high"] = max_batch
     return out

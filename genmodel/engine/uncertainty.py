@@ -56,25 +56,33 @@ class Band:
     n: int
     basis: str
 
-    def times(self, value):
+    def times(self, value, factors: tuple | None = None):
         """(low, high) of a predicted time (an unbounded time, or no band, gives nan or 0 and inf edges)."""
         with np.errstate(invalid="ignore"):
-            return self.times_unchecked(value)
+            return self.times_unchecked(value, factors)
 
-    def rates(self, value):
+    def rates(self, value, factors: tuple | None = None):
         """(low, high) of a predicted rate."""
         with np.errstate(invalid="ignore"):
-            return self.rates_unchecked(value)
+            return self.rates_unchecked(value, factors)
 
-    def times_unchecked(self, value):
-        """``times`` for a caller that has set ``np.errstate(invalid="ignore")`` itself (once for many figures)."""
+    def times_unchecked(self, value, factors: tuple | None = None):
+        """``times`` for a caller that has set ``np.errstate(invalid="ignore")`` itself (once for many figures);
+        ``factors``: this band's ``factors()``, computed once by a caller that bands many figures."""
         value = _operand(value)
-        return value * _exp(-self.high), value * _exp(-self.low)
+        f = self.factors() if factors is None else factors
+        return value * f[0], value * f[1]
 
-    def rates_unchecked(self, value):
+    def rates_unchecked(self, value, factors: tuple | None = None):
         """``rates`` for a caller that has set ``np.errstate(invalid="ignore")`` itself."""
         value = _operand(value)
-        return value * _exp(self.low), value * _exp(self.high)
+        f = self.factors() if factors is None else factors
+        return value * f[2], value * f[3]
+
+    def factors(self) -> tuple:
+        """(exp(-high), exp(-low), exp(low), exp(high)): the factors of a time's edges and of a rate's (an array band
+        has one of each per configuration: computed once per call, not once per figure, and not kept)."""
+        return _exp(-self.high), _exp(-self.low), _exp(self.low), _exp(self.high)
 
 
 def _exp(x):

@@ -94,13 +94,15 @@ def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndar
     # one replica's devices: their device-count class picks the cells
     bands = {p: per_configuration(s.hw.kind, engine, p, s.par.replica_devices, fitted, served=True,
                                   eager=s.realism.eager) for p in ("prefill", "decode")}
+    factors = {p: b.factors() for p, b in bands.items()}  # (once per phase, not per figure)
     out = {}
     for key, value in m.items():
         if key.endswith("_s") and key.startswith(("ttft_", "tpot_", "itl_", "e2e_")):
             phase = "prefill" if key.startswith("ttft_") else "decode"
-            out[f"{key}_low"], out[f"{key}_high"] = bands[phase].times(np.asarray(value, dtype=float))
+            out[f"{key}_low"], out[f"{key}_high"] = bands[phase].times(np.asarray(value, dtype=float), factors[phase])
     for key in SERVED_RATES:
-        out[f"{key}_low"], out[f"{key}_high"] = bands["decode"].rates(np.asarray(m[key], dtype=float))
+        out[f"{key}_low"], out[f"{key}_high"] = bands["decode"].rates(np.asarray(m[key], dtype=float),
+                                                                      factors["decode"])
     return out
 
 

@@ -2,11 +2,12 @@
 
 Contract
 --------
-Every command prints human-readable text with units (or one JSON object with ``--json``, SI units as the key
-names say, with the provenance keys). Bad input (unknown names, impossible configurations, unreadable files,
-unwritable output paths, NaN or out-of-range numbers) prints one line ``error: ...`` naming the option and what
-to do, writes nothing and exits with status 2; anything else escaping is a bug. The library computes everything;
-the command modules (estimate, catalog, search, validate, imports, dashboard) only parse and format.
+Every command prints human-readable text with units (or one JSON object with ``--json``, SI units as the key names
+say, with the provenance keys). Bad input (unknown names, impossible configurations, unreadable files, unwritable
+output paths, NaN or out-of-range numbers, a single-value option given twice) prints one line ``error: ...`` naming
+the option and what to do, writes nothing and exits with status 2; anything else escaping is a bug. The library
+computes everything; the command modules (estimate, catalog, search, validate, imports, dashboard) only parse and
+format.
 
 A start pays for the command it runs, not for the others (``genmodel estimate`` takes about 0.3 s,
 ``benchmarks/bench_startup.py``): the command modules import heavy packages (plotly, pandas, streamlit, dask,
@@ -77,12 +78,55 @@ def app_for(argv: list[str]) -> typer.Typer:
     return app
 
 
+def repeated_option(command, args: list[str]) -> str | None:
+    """What to say when ``args`` give one of the named command's single-value options more than once (Click would
+    keep the last value without a word: ``compare -H h100-sxm -H mi300x`` would compare the MI300X alone), else
+    None. ``command``: the Click group of the app (``typer.main.get_command``); options that take several values
+    (``multiple``) and flags are not counted."""
+    i = 0
+    while i < len(args) and (args[i] == "--db" or args[i].startswith("--db=")):
+        i += 1 if "=" in args[i] else 2
+    sub = getattr(command, "commands", {}).get(args[i]) if i < len(args) else None
+    if sub is None or "--help" in args:  # (help is shown whatever else is given)
+        return None
+    valued = {o: p for p in sub.params if getattr(p, "is_flag", True) is False and not getattr(p, "count", False)
+              for o in (*p.opts, *p.secondary_opts)}
+    given: dict[str, list[str]] = {}
+    j = i + 1
+    while j < len(args) and args[j] != "--":
+        token = args[j]
+        spelled = token.split("=", 1)[0] if token.startswith("--") else token[:2]
+        p = valued.get(spelled) if token.startswith("-") else None
+        if p is not None:
+            attached = token != spelled
+            value = token[len(spelled) + (token.startswith("--")):] if attached else (
+                args[j + 1] if j + 1 < len(args) else "")
+            if not p.multiple:
+                given.setdefault(p.name, []).append(f"{spelled} {value}")
+            j += 1 if attached else 2
+            continue
+        j += 1
+    for name, uses in given.items():
+        if len(uses) > 1:
+            option = next(p for p in sub.params if p.name == name)
+            long = max(option.opts, key=len)
+            hint = (f" (one comma-separated list: {long} a,b)" if "comma-separated" in (option.help or "").lower()
+                    else "")
+            return f"{long} is given {len(uses)} times ({', '.join(uses)}): give it once{hint}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning genmodel errors into one 'error:' line and exit status 2."""
     args = sys.argv[1:] if argv is None else list(argv)
     try:
+        command = typer.main.get_command(app_for(args))  # (what calling the Typer app builds, built once here)
+        repeated = repeated_option(command, args)
+        if repeated is not None:
+            typer.echo(f"error: {repeated}", err=True)
+            return 2
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # extreme what-ifs give inf, not noise
-            code = app_for(args)(args=args, standalone_mode=False)  # returns a typer.Exit's code in this mode
+            code = command(args=args, standalone_mode=False)  # returns a typer.Exit's code in this mode
     except GenmodelError as exc:
         typer.echo(f"error: {cli_message(exc)}", err=True)
         return 2
