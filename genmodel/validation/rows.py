@@ -78,6 +78,10 @@ class Case:
     # the share of device memory the row's ``system`` text gives the engine (vLLM's --gpu-memory-utilization,
     # SGLang's --mem-fraction-static), None where it states none (the engine's usual share)
     memory_fraction: float | None = None
+    # the devices of one model replica: pp x the stage (ep under attention data parallelism, else tp), as
+    # ``parse_row`` splits the row's devices; its device-count class picks the row's band cells
+    # (``genmodel.engine.uncertainty.scale_of``)
+    replica_devices: int = 1
 
     @property
     def metric(self) -> str:
@@ -113,14 +117,6 @@ class Case:
     def holdout(self) -> str:
         """The row's hold-out group for leave-one-source-out."""
         return holdout_group(self.row)
-
-    @property
-    def replica_devices(self) -> int:
-        """The devices of one model replica: pp x the stage (ep under attention data parallelism, else tp); its
-        device-count class picks the row's band cells (``genmodel.engine.uncertainty.scale_of``)."""
-        k = self.kwargs
-        return int(k["pp"]) * int(k["ep"] if k["attention_dp"] else k["tp"])
-
 
 
 def _file_error(message: str) -> SpecError:
@@ -346,8 +342,9 @@ def parse_row(row: Mapping[str, str]) -> Case:
         key = SERVED_KEYS.get(metric, METRICS[metric][0])
         if key.endswith("_mean_s") and _states_median(row):
             key = key.replace("_mean_s", "_p50_s")
-        return Case(row, kwargs, key, UNITS[unit], measured, served, fraction)
-    return Case(row, kwargs, METRICS[metric][0], UNITS[unit], measured, memory_fraction=fraction)
+        return Case(row, kwargs, key, UNITS[unit], measured, served, fraction, stage * pp)
+    return Case(row, kwargs, METRICS[metric][0], UNITS[unit], measured, memory_fraction=fraction,
+                replica_devices=stage * pp)
 
 
 # a row's devices on more than one node over a network the row names (bandwidth class or kind) ...

@@ -90,7 +90,7 @@ def validate(
                                   "served": bands.coverage(pooled, served=True)}
         if write:
             written = v.write_calibration(fits)  # reloads the databases
-            written.append(bands.write_bands(pooled, pooled_defaults))
+            written.append(bands.write_bands(pooled, pooled_defaults, covered=extra["band_coverage"]))
             extra["written"] = [str(p) for p in written]
     records = v.predict_rows(rows)
     summary = v.summarize(records)
