@@ -108,11 +108,18 @@ def coverage(records: Table, served: bool = False) -> dict[str, Any]:
             "target": "0.70-0.90 for 80% bands"}
 
 
+def coverages(calibrated: Table, defaults: Table) -> dict[str, dict[str, Any]]:
+    """The nested coverage of the bands of the calibrated and of the default predictions, and of serve's bands
+    (from the calibrated predictions' served rows): what ``validate --calibrate`` reports and ``write_bands`` stores."""
+    return {"calibrated": coverage(calibrated), "defaults": coverage(defaults),
+            "served": coverage(calibrated, served=True)}
+
+
 def write_bands(calibrated: Table, defaults: Table, today: str | None = None, folder: Path | None = None,
                 covered: dict[str, Any] | None = None) -> Path:
     """Store the bands of the calibrated and of the default predictions with their coverage (``covered``: that
-    coverage as the caller has computed it, ``{"calibrated": coverage(calibrated), "defaults": coverage(defaults),
-    "served": coverage(calibrated, served=True)}``, each nested pass a second of work; computed here when None)."""
+    coverage as the caller has computed it, ``coverages(calibrated, defaults)``, each nested pass a second of work;
+    computed here when None)."""
     if folder is None:
         if not is_source_checkout():
             raise ConfigurationError("writing error bands edits validation/ of a source checkout; run it from a "
@@ -125,9 +132,7 @@ def write_bands(calibrated: Table, defaults: Table, today: str | None = None, fo
             # serve's figures: cells from the served-traffic rows alone (never fitted on), with their own coverage
             "served": {"calibrated": make_bands(calibrated, served=True),
                        "defaults": make_bands(defaults, served=True)},
-            "coverage": covered if covered is not None else {
-                "calibrated": coverage(calibrated), "defaults": coverage(defaults),
-                "served": coverage(calibrated, served=True)}}
+            "coverage": covered if covered is not None else coverages(calibrated, defaults)}
     path = Path(folder) / BANDS_FILE
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
@@ -141,4 +146,5 @@ def stored_coverage() -> dict[str, Any]:
     return uncertainty._stored().get("coverage", {})
 
 
-__all__: Iterable[str] = ["BANDS_FILE", "coverage", "make_bands", "residuals", "stored_coverage", "write_bands"]
+__all__: Iterable[str] = ["BANDS_FILE", "coverage", "coverages", "make_bands", "residuals", "stored_coverage",
+                          "write_bands"]

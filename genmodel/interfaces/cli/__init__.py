@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import sys
+from typing import Any
 
 import numpy as np
 import typer
@@ -61,14 +62,21 @@ def cli_message(exc: GenmodelError) -> str:
     return message[:1000]
 
 
+def _command_at(argv: list[str]) -> int:
+    """The index in ``argv`` of the command's name: after the global --db options (``len(argv)`` where none
+    follows)."""
+    i = 0
+    while i < len(argv) and (argv[i] == "--db" or argv[i].startswith("--db=")):
+        i += 1 if "=" in argv[i] else 2
+    return i
+
+
 def app_for(argv: list[str]) -> typer.Typer:
     """The app that runs ``argv``. Typer turns the signature of every registered command into options on each
     start (about 20 ms for all of them); when ``argv`` names a command (after the global --db options), a copy
     of the app holding only that command runs it alike for the cost of one. Anything else (no command, --help
     first, an unknown name) gets the whole app, with the group's own help, command list and errors."""
-    i = 0
-    while i < len(argv) and (argv[i] == "--db" or argv[i].startswith("--db=")):
-        i += 1 if "=" in argv[i] else 2
+    i = _command_at(argv)
     if i < len(argv):
         for info in app.registered_commands:
             if (info.name or typer.main.get_command_name(info.callback.__name__)) == argv[i]:
@@ -83,15 +91,13 @@ def repeated_option(command, args: list[str]) -> str | None:
     keep the last value without a word: ``compare -H h100-sxm -H mi300x`` would compare the MI300X alone), else
     None. ``command``: the Click group of the app (``typer.main.get_command``); options that take several values
     (``multiple``) and flags are not counted."""
-    i = 0
-    while i < len(args) and (args[i] == "--db" or args[i].startswith("--db=")):
-        i += 1 if "=" in args[i] else 2
+    i = _command_at(args)
     sub = getattr(command, "commands", {}).get(args[i]) if i < len(args) else None
     if sub is None or "--help" in args:  # (help is shown whatever else is given)
         return None
     valued = {o: p for p in sub.params if getattr(p, "is_flag", True) is False and not getattr(p, "count", False)
               for o in (*p.opts, *p.secondary_opts)}
-    given: dict[str, list[str]] = {}
+    given: dict[Any, list[str]] = {}  # per option, its uses as given
     j = i + 1
     while j < len(args) and args[j] != "--":
         token = args[j]
@@ -102,13 +108,12 @@ def repeated_option(command, args: list[str]) -> str | None:
             value = token[len(spelled) + (token.startswith("--")):] if attached else (
                 args[j + 1] if j + 1 < len(args) else "")
             if not p.multiple:
-                given.setdefault(p.name, []).append(f"{spelled} {value}")
+                given.setdefault(p, []).append(f"{spelled} {value}")
             j += 1 if attached else 2
             continue
         j += 1
-    for name, uses in given.items():
+    for option, uses in given.items():
         if len(uses) > 1:
-            option = next(p for p in sub.params if p.name == name)
             long = max(option.opts, key=len)
             hint = (f" (one comma-separated list: {long} a,b)" if "comma-separated" in (option.help or "").lower()
                     else "")

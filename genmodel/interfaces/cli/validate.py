@@ -86,8 +86,7 @@ def validate(
             independent = v.load_rows(independent_data())
             pooled = Table.concat([held_out, v.apply(independent, fits)])
             pooled_defaults = Table.concat([defaults, v.apply(independent, {})])
-        extra["band_coverage"] = {"calibrated": bands.coverage(pooled), "defaults": bands.coverage(pooled_defaults),
-                                  "served": bands.coverage(pooled, served=True)}
+        extra["band_coverage"] = bands.coverages(pooled, pooled_defaults)
         if write:
             written = v.write_calibration(fits)  # reloads the databases
             written.append(bands.write_bands(pooled, pooled_defaults, covered=extra["band_coverage"]))
