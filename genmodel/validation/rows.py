@@ -322,6 +322,8 @@ def parse_row(row: Mapping[str, str]) -> Case:
     engine = engine_of(row) or default_engine_name(hw)
     if engine == "vllm" and hw.kind == "tpu":
         engine = "vllm-tpu"  # the XLA backend: compiled buckets, not CUDA graphs
+    if engine == "trtllm" and trtllm_pytorch(row):
+        engine = "trtllm-pytorch"  # Python executor: prompt steps eager
     batching = _cell(row, "batching") or ("continuous" if _cell(row, "system").endswith("continuous") else "static")
     served = None
     if batching == "continuous" and METRICS[metric][1] != "energy":
@@ -415,7 +417,7 @@ _SGLANG_SEQS = re.compile(r"--max-running-requests[ =](\d+)\b")
 _VLLM_STEPS = re.compile(r"--num-scheduler-steps[ =](\d+)\b")
 _NO_GRAPHS = re.compile(r"--enforce-eager\b|\benforce_eager\s*[=:]\s*true\b|--disable-cuda-graph\b(?!-)")
 _GRAPH_MAX = re.compile(r"--cuda-graph-max-bs[ =](\d+)\b")
-_PIECEWISE = re.compile(r"--enable-piecewise-cuda-graph\b")
+_PIECEWISE = re.compile(r"--enable-piecewise-cuda-graph\b|\benable_piecewise_cuda_graph\s*[=:]\s*true\b")
 _MEMORY_FRACTION = re.compile(
     r"(?:gpu[-_ ]memory[-_ ]utili[sz]ation|mem[-_ ]fraction[-_ ]static)[\s=:]+(\d+(?:\.\d+)?)")
 
@@ -434,6 +436,29 @@ def release_of(text: str) -> tuple[int, int, int] | None:
     """The release number a version text starts with (``0.7.3.dev138+g21f6ca217`` -> (0, 7, 3)), or None."""
     version = _VERSION.match(text)
     return tuple(int(g or 0) for g in version.groups()) if version else None
+
+
+_TRT_PYTORCH = re.compile(r"pytorch backend|--backend[ =]pytorch\b|\bbackend\s*:\s*pytorch\b")
+_TRT_ENGINES = re.compile(r"trtllm-build|tensorrt backend|--backend[ =]tensorrt\b|gptsession|gptmanager"
+                          r"|c\+\+ executor|engine_dir")
+_TRT_RELEASE = re.compile(r"tensorrt-llm/release:(\d+)\.(\d+)")
+
+
+def trtllm_pytorch(row: Mapping[str, str]) -> bool:
+    """Whether a TensorRT-LLM row ran its PyTorch backend (the engine profile 'trtllm-pytorch'): its ``system`` text
+    says so (``PyTorch backend``, ``--backend pytorch``), or it ran release 1.0 or later (the version, or a
+    ``tensorrt-llm/release:X.Y`` container named in the version or system text) and states no TensorRT engine
+    (``trtllm-build``, the TensorRT backend, gptSessionBenchmark, gptManagerBenchmark, the C++ executor): the
+    PyTorch backend is the default from 1.0, an option (``--backend pytorch``) in 0.17-0.21."""
+    system = _cell(row, "system").lower()
+    if _TRT_PYTORCH.search(system):
+        return True
+    version = _cell(row, "engine_version")
+    release = release_of(version)
+    if release is None:
+        found = _TRT_RELEASE.search(f"{version} {system}".lower())
+        release = (int(found.group(1)), int(found.group(2)), 0) if found else None
+    return release is not None and release >= (1, 0, 0) and not _TRT_ENGINES.search(system)
 
 
 def vllm_v0_scheduler(row: Mapping[str, str], model, hw) -> dict[str, Any] | None:
