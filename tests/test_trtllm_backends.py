@@ -36,6 +36,14 @@ def test_which_rows_ran_the_pytorch_backend(version, system, pytorch):
     assert (engine if isinstance(engine, str) else engine.name) == ("trtllm-pytorch" if pytorch else "trtllm")
 
 
+def test_piecewise_prefill_graphs_stated_in_a_rows_config_replay_every_step():
+    from genmodel.validation.rows import _engine_as_run
+
+    # TensorRT-LLM's YAML option (torch_compile_config) and SGLang's flag: prompt steps replay graphs too
+    assert _engine_as_run("trtllm-pytorch", "trtllm-serve, enable_piecewise_cuda_graph: true").graph_steps == "all"
+    assert _engine_as_run("trtllm-pytorch", "trtllm-serve, enable_piecewise_cuda_graph: false") == "trtllm-pytorch"
+
+
 def test_the_pytorch_backend_is_the_cpp_runtime_with_eager_prompt_steps():
     cpp, torch = genmodel.get_engine("trtllm"), genmodel.get_engine("trtllm-pytorch")
     same = ("step_overhead_s", "step_overhead_per_sequence_s", "prefill_overhead_s", "kernel_overhead_s",
