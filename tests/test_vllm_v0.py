@@ -195,3 +195,25 @@ def test_a_v0_row_runs_its_prompt_steps_eagerly_and_its_decode_steps_from_graphs
     eager = genmodel.estimate("llama-3.1-8b", "h100-sxm", engine="vllm+eager", **kw)
     assert old.ttft_s == pytest.approx(eager.ttft_s, rel=1e-12) and old.ttft_s >= 291 * 40e-6 > new.ttft_s
     assert old.tpot_s == pytest.approx(new.tpot_s, rel=1e-12) and eager.tpot_s > 1.5 * new.tpot_s
+
+
+def test_the_vllm_v0_profile_is_v0s_scheduler_for_a_long_context_model_on_cuda():
+    # an estimate of a V0 deployment (--engine vllm-v0) runs what a V0 row of a model with more than 32K of context
+    # runs on CUDA from 0.6.5: chunked prefill in 2,048-token steps, 256 sequences, graphs for decode steps only;
+    # its captured sizes end at 256 (V0's _BATCH_SIZES_TO_CAPTURE, [1, 2, 4] + multiples of 8 up to 256)
+    profile = genmodel.get_engine("vllm-v0")
+    settings = {k: getattr(profile, k) for k in ("mixed_batches", "chunked_prefill", "max_batch_tokens", "max_seqs",
+                                                   "graph_steps")}
+    assert settings == _v0("0.7.3", "vllm serve M") == _settings(True, 2048)
+    assert profile.decode_batch_buckets == [1, 2, 4] + [8 * i for i in range(1, 33)]
+    assert profile.batch_defaults == [] and profile.eager_launch_s == genmodel.get_engine("vllm").eager_launch_s
+
+
+def test_a_vllm_v0_prompt_step_waits_for_its_kernels_by_hand(toy_model, toy_hw):
+    # the toy model's prefill launches 21 kernels (tests/test_engines.py), its device time well under 21 x 40 us: the
+    # eager prompt step lasts 0.84 ms + a + b x 1 = 0.84 + 0.4 + 0.003 ms; V1 replays a graph for it
+    kw = dict(batch=1, input_tokens=100, output_tokens=2)
+    v0 = genmodel.estimate(toy_model, toy_hw, engine="vllm-v0", **kw)
+    v1 = genmodel.estimate(toy_model, toy_hw, engine="vllm", **kw)
+    assert v0.ttft_s == pytest.approx(21 * 40e-6 + 0.4e-3 + 3e-6, rel=1e-9)
+    assert v1.ttft_s < 0.7e-3 and v0.tpot_s == v1.tpot_s
