@@ -104,12 +104,15 @@ def test_band_coverage_out_of_sample(pooled):
     assert all(0.68 <= c["coverage"] <= 0.90 for c in by_class.values()), by_class
     assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 74.9%; per source 74.5%
     assert 0.70 <= plain["group_coverage"] <= 0.90
-    # serve's bands, from the served rows of both files: measured 74.2% of 717 rows, 75.9% averaged over 33 sources;
-    # its decode figures on replicas of 5+ devices are the one class under 70% (61% of 176 rows; before history item
-    # 46: 75.3%, 77.8%, 65%)
+    # serve's bands, from the served rows of both files: measured 73.2% of 717 rows, 75.8% averaged over 33 sources;
+    # two classes are under 70%: its decode figures on replicas of 5+ devices (61% of 176 rows) and its prefill figures
+    # on one device (67% of 95 rows: since history item 47 read augmxnt's cached prompts, that band is narrower and
+    # IOG's TTFTs, predicted 30-80% slow, fall outside it; 77% before). Before history item 46: 75.3%, 77.8%, 65%;
+    # before item 47: 74.2%, 75.9%
     served = bands.coverage(pooled[0], served=True)
     assert 0.70 <= served["row_coverage"] <= 0.90 and 0.70 <= served["group_coverage"] <= 0.90
     assert 0.60 <= served["by_devices"]["decode 5+"]["coverage"] < 0.70
+    assert 0.60 <= served["by_devices"]["prefill 1"]["coverage"] < 0.70
 
 
 def test_batch_one_llama_8b_on_h100():
@@ -132,7 +135,7 @@ def test_held_out_alcf_vllm_rows(held_out):
 
 
 INDEPENDENT = DATA.parent / "independent.csv"
-INDEPENDENT_SHA256 = "1af3ff85e7cda571f30c5558418b5aad0e7af32978a9f9873dcc3224b5661ef0"
+INDEPENDENT_SHA256 = "52b8f11116d7d0825d47fe8474c2afb30e1fc1bc5fef07de688bdd6d3b4729db"
 # the second round's hold-out groups (revision 11, validation/SOURCES.md)
 SECOND_ROUND = {"azure-trtllm-pybenchmark", "google-tpurecipes-vllm-benchserve", "mit-han-lab-qserve-benchmark",
                 "augmxnt-speedbench-benchserve", "augmxnt-llamacpp-llamabench"}
@@ -238,14 +241,16 @@ def test_independent_rows_gathered_after_the_fit():
     9-114% high, Ollama's gpt-oss-20b on an M3 Ultra about 3x fast), prefill 63.4% (34), 33.8% within 25%, 71.8% in
     their bands; all thirteen decode 20.1% (798), prefill 38.6% (522). Then a wave's re-sent requests miss the next
     step's boundary (history item 43, seen rows): round thirteen prefill 56.1%, all thirteen prefill 39.0%. Then
-    TensorRT-LLM's PyTorch backend (history item 46, seen rows): all thirteen prefill 38.6%."""
+    TensorRT-LLM's PyTorch backend (history item 46, seen rows): all thirteen prefill 38.6%. Then prompts the server
+    had already cached (history item 47, seen rows): second round decode 20.0%, prefill 23.2%; all thirteen decode
+    20.0%, prefill 37.9%."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] == 798 and prefill["n"] == 522
-    assert 17.0 <= decode["median_abs_error_pct"] <= 28.0  # 20.1% (21.2% before history item 42, 26.8% before 38)
-    assert 35.0 <= prefill["median_abs_error_pct"] <= 48.0  # 38.6%
+    assert 17.0 <= decode["median_abs_error_pct"] <= 28.0  # 20.0% (21.2% before history item 42, 26.8% before 38)
+    assert 35.0 <= prefill["median_abs_error_pct"] <= 48.0  # 37.9%
     # the scatter of repeated measurements (docs/validation.md, "Replicates"): 70 configurations measured more than
     # once (174 rows, 15 sources, one configuration across two sources) sit a median 12.0% (decode) and 10.0%
     # (prefill) from their own geometric mean, where genmodel misses those rows by 16.9% and 89.8%: decode about as
@@ -374,7 +379,8 @@ def test_independent_rows_gathered_after_the_fit():
     assert 70.0 <= first["phase:prefill"]["median_abs_error_pct"] <= 90.0
     assert later["phase:decode"]["n"] == 64 and later["phase:prefill"]["n"] == 33
     assert 15.0 <= later["phase:decode"]["median_abs_error_pct"] <= 27.0
-    assert 60.0 <= later["phase:prefill"]["median_abs_error_pct"] <= 80.0
+    # 61.5% before history item 47 read augmxnt's re-sent prompts as prefix-cache hits (23.2% after)
+    assert 15.0 <= later["phase:prefill"]["median_abs_error_pct"] <= 35.0
     assert last["phase:decode"]["n"] == 76 and last["phase:prefill"]["n"] == 72  # 64 before finite runs
     assert 50.0 <= last["phase:decode"]["median_abs_error_pct"] <= 70.0  # 71.8% before item 31 (eager runs)
     assert 45.0 <= last["phase:prefill"]["median_abs_error_pct"] <= 65.0

@@ -253,6 +253,33 @@ def test_a_served_row_runs_with_its_stated_memory_share(tmp_path):
     assert stated.configuration != plain.configuration
 
 
+@pytest.mark.parametrize(("prompt", "page", "cached"), [
+    (1021, 16, 1008),  # 63 whole 16-token pages
+    (1024, 16, 1023),  # 64 whole pages, but the last token is always computed
+    (1021, 1, 1020),  # SGLang's radix cache: every token but the last
+    (10, 32, 0),  # no whole page: nothing cached
+])
+def test_the_cached_share_of_a_prompt_seen_before_by_hand(prompt, page, cached):
+    assert v.rows.cached_share(prompt, page) == cached / prompt
+
+
+def test_a_served_row_whose_prompts_were_cached_reads_a_prefix_hit(tmp_path):
+    # 4 clients of 1,021 + 126 tokens to vLLM (16-token pages) whose prefix cache holds every prompt: 1,008 of each
+    # prompt's tokens are read from the cache (the served-traffic model's prefix_hit), so only the rest is computed
+    # and TTFT is shorter than for the same row without the statement
+    base = {**GOOD, "batch_or_concurrency": "4", "batching": "continuous", "input_len": "1021",
+            "output_len": "126", "engine": "vllm", "metric": "ttft", "value": "20", "system": "vllm serve; continuous"}
+    cached = {**base, "id": "G-2", "system": "vllm serve; prompts already cached (sent before); continuous"}
+    plain_case, cached_case = (v.parse_row(r) for r in (base, cached))
+    assert "prefix_hit" not in plain_case.served
+    assert cached_case.served == {"concurrency": 4, "prefix_hit": 1008 / 1021}
+    out = v.predict_rows(v.load_rows(_rows_file(tmp_path, [base, cached])))
+    assert out.row(1).predicted < 0.8 * out.row(0).predicted
+    # a static estimate (one request in flight) has no prefix cache to read: not expressible, with the reason
+    with pytest.raises(v.NotExpressibleError, match="prefix cache"):
+        v.parse_row({**cached, "batch_or_concurrency": "1"})
+
+
 def test_a_stated_memory_share_keeps_a_fits_other_fields():
     case = v.parse_row({**GOOD, "system": "vllm serve --gpu-memory-utilization 0.5"})
     options = v.predict.with_memory_fraction(case, {"efficiency": genmodel.Efficiency(compute_efficiency=0.5)})

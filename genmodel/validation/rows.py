@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genmodel.data.registry import SPEC_SUFFIXES, get_hardware, get_model
+from genmodel.data.registry import SPEC_SUFFIXES, get_engine, get_hardware, get_model
 from genmodel.engine.memo import IdentityCache
 from genmodel.errors import GenmodelError, SpecError
 from genmodel.specs.hardware import HardwareSpec, Interconnect
@@ -340,6 +340,11 @@ def parse_row(row: Mapping[str, str]) -> Case:
                                        vllm_v0_scheduler(row, model, hw) if engine == "vllm" else None,
                                        release_of(_cell(row, "engine_version")))}
     fraction = memory_fraction_of(_cell(row, "system"))
+    if _CACHED_PROMPTS.search(_cell(row, "system").lower()):
+        if served is None:
+            raise NotExpressibleError("prompts already in the prefix cache: only the served-traffic model "
+                                      "(a continuous row with more than one client) reads a prefix-cache hit")
+        served = {**served, "prefix_hit": cached_share(inputs, get_engine(kwargs["engine"]).kv_block_tokens)}
     if served is not None:
         key = SERVED_KEYS.get(metric, METRICS[metric][0])
         if key.endswith("_mean_s") and _states_median(row):
@@ -624,6 +629,18 @@ _RATE = re.compile(r"request rate ([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*/\s*s\b")
 _OFFLINE = re.compile(r"max_num_seqs ([0-9]+), ([0-9]+) prompts \(offline")
 _BURST = re.compile(r"request rate inf\s*,\s*([0-9]+) prompts\b")
 _RUN = re.compile(r",\s*([0-9]+) prompts\b")  # a rate run's length (a benchmark's --num-prompts)
+
+
+# a row whose prompts the server had seen before (the same seeded prompts re-sent to an engine that caches prefixes)
+_CACHED_PROMPTS = re.compile(r"prompts already cached")
+
+
+def cached_share(prompt_tokens: int, page_tokens: int) -> float:
+    """The share of a prompt served from the prefix cache when the whole prompt was cached before: its whole KV
+    pages of ``page_tokens`` tokens, less the last token, which the engine always computes (it yields the first
+    output token's logits)."""
+    cached = min(prompt_tokens // page_tokens * page_tokens, prompt_tokens - 1)
+    return cached / prompt_tokens
 
 
 def served_load(text: str) -> dict[str, Any]:
