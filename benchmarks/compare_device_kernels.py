@@ -1,0 +1,85 @@
+"""genmodel's kernel times against the kernels measured on a GPU by ``benchmarks/device_kernels.py``.
+
+Reads the measurement file (default: ``validation/device_kernels_h200.json``, one run on an H200) and prints, for
+the dense GEMMs by row count, the median signed and absolute error of ``genmodel.engine.kernels.gemm_time_s``:
+with the device family's fit and with the physics defaults, each with the GPU kind's overlap of arithmetic and data
+movement (0: the two times add) and with the roofline's max (overlap 1). Then the GEMM chain of a Llama-3.1-8B
+decode step (128 GEMMs replayed from one CUDA graph) against the sum of genmodel's kernel times plus the launch gap
+between kernels of a graph-replaying engine (1.5 us, engines_db/vllm.yaml). docs/validation.md ("Kernels measured
+on an H200") reports the figures; tests/test_device_kernels.py asserts them.
+
+Usage: python benchmarks/compare_device_kernels.py [FILE.json]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from genmodel.engine.kernels import gemm_time_s
+
+DEFAULT = Path(__file__).resolve().parent.parent / "validation" / "device_kernels_h200.json"
+HARDWARE = "h200-sxm"
+RANGES = ((1, 16), (16, 128), (128, 1024), (1024, 8192))  # rows m, the upper bound inclusive for the last
+GRAPH_GAP_S = 1.5e-6  # launch gap between kernels replayed from a CUDA graph (vLLM's profile)
+CHAIN_SHAPES = ((4096, 6144), (4096, 4096), (4096, 28672), (14336, 4096))  # (k, n) of one Llama-3.1-8B layer
+VARIANTS = {"fit, overlap 0": (True, None), "fit, overlap 1": (True, 1.0),
+            "defaults, overlap 0": (False, None), "defaults, overlap 1": (False, 1.0)}
+
+
+def load(path: str | Path = DEFAULT) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def gemm_errors(data: dict, calibrated: bool, overlap: float | None) -> list[tuple[int, str, float]]:
+    """(m, dtype, signed error %) of every measured GEMM."""
+    out = []
+    for r in data["records"]:
+        if r["kind"] == "gemm" and "time_s" in r:
+            t = gemm_time_s(HARDWARE, r["m"], r["n"], r["k"], dtype=r["dtype"], calibrated=calibrated,
+                            overlap=overlap)
+            out.append((r["m"], r["dtype"], (t / r["time_s"] - 1.0) * 100.0))
+    return out
+
+
+def by_range(errors: list[tuple[int, str, float]], dtype: str | None = None) -> dict[tuple[int, int], tuple]:
+    """Per row range: (kernels, median signed error %, median absolute error %)."""
+    out = {}
+    for i, (lo, hi) in enumerate(RANGES):
+        last = i == len(RANGES) - 1
+        e = np.array([x for m, d, x in errors if (dtype is None or d == dtype) and lo <= m and (m <= hi if last
+                                                                                                  else m < hi)])
+        out[(lo, hi)] = (len(e), float(np.median(e)), float(np.median(np.abs(e))))
+    return out
+
+
+def chain_errors(data: dict, calibrated: bool, overlap: float | None) -> dict[int, float]:
+    """Per row count m: signed error % of the decode step's GEMM chain (its kernels' times plus the graph's gaps)."""
+    out = {}
+    for r in data["records"]:
+        if r["kind"] == "decode_gemm_chain":
+            m = r["m"]
+            kernels = 32 * sum(gemm_time_s(HARDWARE, m, n, k, calibrated=calibrated, overlap=overlap)
+                               for k, n in CHAIN_SHAPES)
+            out[m] = ((kernels + r["kernels"] * GRAPH_GAP_S) / r["time_s"] - 1.0) * 100.0
+    return out
+
+
+def main() -> None:
+    data = load(sys.argv[1] if len(sys.argv) > 1 else DEFAULT)
+    print(f"{data['meta']['device']}, torch {data['meta']['torch']}; {data['meta'].get('note', '')}")
+    copy = next(r for r in data["records"] if r["kind"] == "copy")
+    print(f"device-to-device copy: {copy['bytes_moved'] / copy['time_s'] / 1e12:.2f} TB/s (bytes read + written)")
+    for name, (calibrated, overlap) in VARIANTS.items():
+        errors = gemm_errors(data, calibrated, overlap)
+        cells = [f"m {lo}-{hi}: {s:+.1f}% / {a:.1f}% ({n})" for (lo, hi), (n, s, a) in by_range(errors).items()]
+        print(f"GEMMs, {name}: " + "; ".join(cells))
+        chain = chain_errors(data, calibrated, overlap)
+        print(f"  decode GEMM chain, {name}: " + ", ".join(f"m {m}: {e:+.1f}%" for m, e in chain.items()))
+
+
+if __name__ == "__main__":
+    main()

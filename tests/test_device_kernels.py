@@ -1,0 +1,63 @@
+"""genmodel's GEMM kernel times against kernels measured on this project's H200 (validation/device_kernels_h200.json,
+written by benchmarks/device_kernels.py; compared by benchmarks/compare_device_kernels.py; docs/validation.md,
+"Kernels measured on an H200"). The measurements were not used to fit anything. The figures asserted are what
+genmodel's kernel model gives for the measured shapes, the shipped one (the Hopper fit, compute and data movement
+added: overlap 0) and the roofline's max (overlap 1), so that a change to the GEMM physics shows here."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("compare_device_kernels",
+                                               ROOT / "benchmarks" / "compare_device_kernels.py")
+cdk = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cdk)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return cdk.load()
+
+
+def test_the_file_holds_one_h200_run(data):
+    meta, records = data["meta"], data["records"]
+    assert meta["device"] == "NVIDIA H200" and meta["multiprocessors"] == 132 and meta["measured_on"] == "2026-12-04"
+    kinds = [r["kind"] for r in records]
+    # 8 projection shapes x 14 row counts in BF16, x 10 (m >= 16) in FP8; 6 prompt lengths; 6 decode chains; 1 copy
+    assert kinds.count("gemm") == 8 * 14 + 8 * 10 and kinds.count("attention") == 6
+    assert kinds.count("decode_gemm_chain") == 6 and kinds.count("copy") == 1
+    assert all(r["time_s"] > 0 for r in records)
+    # the copy streams 4.24 TB/s (bytes read and written) against the datasheet's 4.8 TB/s
+    copy = next(r for r in records if r["kind"] == "copy")
+    assert copy["bytes_moved"] / copy["time_s"] == pytest.approx(4.24e12, rel=0.01)
+
+
+def test_mid_sized_gemms_hide_their_loads_under_their_arithmetic(data):
+    # 128-1,023 rows (a prompt chunk, a large decode batch): with the arithmetic and the weight stream added (the
+    # shipped overlap 0) the fit predicts them a median 54% slow; with the roofline's max (overlap 1) 0.3% fast,
+    # 14% apart
+    added = cdk.by_range(cdk.gemm_errors(data, True, None))
+    maxed = cdk.by_range(cdk.gemm_errors(data, True, 1.0))
+    n, signed, spread = added[(128, 1024)]
+    assert n == 48 and signed == pytest.approx(54.0, abs=0.1) and spread == pytest.approx(54.0, abs=0.1)
+    n, signed, spread = maxed[(128, 1024)]
+    assert n == 48 and signed == pytest.approx(-0.3, abs=0.1) and spread == pytest.approx(14.0, abs=0.1)
+    # one launch on an idle device of at most 127 rows: the max is 22-25% fast (the launch's own few microseconds,
+    # which back-to-back kernels hide: below), the sum within 13% on the median
+    assert maxed[(1, 16)][1] == pytest.approx(-21.8, abs=0.1) and maxed[(16, 128)][1] == pytest.approx(-25.2, abs=0.1)
+    assert added[(1, 16)][1] == pytest.approx(1.5, abs=0.1) and added[(16, 128)][1] == pytest.approx(12.5, abs=0.1)
+
+
+def test_a_decode_steps_gemm_chain_runs_at_the_rooflines_max(data):
+    # the 128 GEMMs of a Llama-3.1-8B decode step replayed from one CUDA graph at 1-256 rows: the fit with the max
+    # within 10% at every row count; with the sum 13% slow at one row and 38-64% slow from 8 rows
+    maxed = cdk.chain_errors(data, True, 1.0)
+    added = cdk.chain_errors(data, True, None)
+    assert sorted(maxed) == [1, 8, 32, 64, 128, 256]
+    assert max(abs(e) for e in maxed.values()) <= 10.0
+    assert added[1] == pytest.approx(13.0, abs=0.1)
+    assert min(e for m, e in added.items() if m >= 8) >= 38.0
