@@ -25,7 +25,9 @@ DEFAULT = Path(__file__).resolve().parent.parent / "validation" / "device_kernel
 HARDWARE = "h200-sxm"
 RANGES = ((1, 16), (16, 128), (128, 1024), (1024, 8192))  # rows m, the upper bound inclusive for the last
 GRAPH_GAP_S = 1.5e-6  # launch gap between kernels replayed from a CUDA graph (vLLM's profile)
-CHAIN_SHAPES = ((4096, 6144), (4096, 4096), (4096, 28672), (14336, 4096))  # (k, n) of one Llama-3.1-8B layer
+# (k, n) of one Llama-3.1-8B layer's projections, as benchmarks/device_kernels.py chains them (that script imports
+# PyTorch, so its SHAPES are not imported here)
+CHAIN_SHAPES = ((4096, 6144), (4096, 4096), (4096, 28672), (14336, 4096))
 VARIANTS = {"fit, overlap 0": (True, None), "fit, overlap 1": (True, 1.0),
             "defaults, overlap 0": (False, None), "defaults, overlap 1": (False, 1.0)}
 
@@ -45,13 +47,13 @@ def gemm_errors(data: dict, calibrated: bool, overlap: float | None) -> list[tup
     return out
 
 
-def by_range(errors: list[tuple[int, str, float]], dtype: str | None = None) -> dict[tuple[int, int], tuple]:
-    """Per row range: (kernels, median signed error %, median absolute error %)."""
+def by_range(errors: list[tuple[int, str, float]]) -> dict[tuple[int, int], tuple]:
+    """Per row range (lo <= m < hi; the last range includes its upper bound): (kernels, median signed error %,
+    median absolute error %)."""
     out = {}
-    for i, (lo, hi) in enumerate(RANGES):
-        last = i == len(RANGES) - 1
-        e = np.array([x for m, d, x in errors if (dtype is None or d == dtype) and lo <= m and (m <= hi if last
-                                                                                                  else m < hi)])
+    for lo, hi in RANGES:
+        top = hi + 1 if hi == RANGES[-1][1] else hi
+        e = np.array([x for m, _, x in errors if lo <= m < top])
         out[(lo, hi)] = (len(e), float(np.median(e)), float(np.median(np.abs(e))))
     return out
 
@@ -61,9 +63,9 @@ def chain_errors(data: dict, calibrated: bool, overlap: float | None) -> dict[in
     out = {}
     for r in data["records"]:
         if r["kind"] == "decode_gemm_chain":
-            m = r["m"]
-            kernels = 32 * sum(gemm_time_s(HARDWARE, m, n, k, calibrated=calibrated, overlap=overlap)
-                               for k, n in CHAIN_SHAPES)
+            m, layers = r["m"], r["kernels"] / len(CHAIN_SHAPES)
+            kernels = layers * sum(gemm_time_s(HARDWARE, m, n, k, calibrated=calibrated, overlap=overlap)
+                                   for k, n in CHAIN_SHAPES)
             out[m] = ((kernels + r["kernels"] * GRAPH_GAP_S) / r["time_s"] - 1.0) * 100.0
     return out
 
