@@ -28,10 +28,15 @@ from pathlib import Path
 import numpy as np
 
 import genmodel
+from genmodel.engine.estimate import _memory
+from genmodel.engine.inputs import prepare
+from genmodel.engine.parallel import Parallelism
+from genmodel.engine.step import Chunk, Stepper
 from genmodel.specs.hardware import Efficiency
 
 HERE = Path(__file__).resolve().parent.parent / "validation"
 DEFAULT, REPEAT = HERE / "device_steps_h200.json", HERE / "device_steps_h200_run2.json"
+MIXED, MIXED_REPEAT = HERE / "device_mixed_steps_h200.json", HERE / "device_mixed_steps_h200_run2.json"
 HARDWARE, MODEL, ENGINE = "h200-sxm", "llama-3.1-8b", "vllm"
 NO_HOST = Efficiency(step_overhead_s=0, step_overhead_per_sequence_s=0, prefill_overhead_s=0)
 CLASSES = ("gemm", "attention", "other")
@@ -47,13 +52,43 @@ def is_decode(record: dict) -> bool:
 
 
 def label(record: dict) -> str:
+    if record["kind"] == "mixed_step":
+        return f"mixed, {record['batch']} decodes + {record['prompt_tokens']:,}-token prompt"
     if is_decode(record):
         return f"decode, batch {record['batch']}, context {record['context']:,}"
     return f"prefill, {record['prompt_tokens']:,} tokens"
 
 
+def stepper(calibrated: bool, context: int) -> Stepper:
+    """The engine step ``serve`` composes (``genmodel.engine.step.Stepper``) for Llama-3.1-8B on one H200 with the
+    graph-replaying profile and no host work; ``context``: the decodes' cached tokens."""
+    s = prepare(MODEL, HARDWARE, 1, context, 2, None, None, None, embedding_dtype=None,
+                parallel=Parallelism(1, 1, 1, 1, False, 1.0, 0.0, None, 1), num_devices=None,
+                prefill_chunk_tokens=8192, flops_scale=1.0, bandwidth_scale=1.0, capacity_scale=1.0,
+                interconnect_scale=1.0, check_fit=False, workload=None, costs=None, requests_per_s=None,
+                efficiency=NO_HOST, calibrated=calibrated, cooling_w_per_w=None, engine=ENGINE, check_batch=False)
+    mem = _memory(s)
+    return Stepper(s, mem.inv_bandwidth, mem.placement)
+
+
+def mixed_predicted(batch: int, context: int, prompt_tokens: int, calibrated: bool) -> dict[str, float]:
+    """genmodel's seconds per kernel class and for the whole step of ``batch`` decodes over ``context`` cached
+    tokens with one new prompt of ``prompt_tokens`` riding in the step (a ``Chunk``, as ``serve`` times its steps;
+    no prompt: the decode step alone)."""
+    chunk = Chunk(1.0, float(prompt_tokens), 0.0) if prompt_tokens else None
+    res = stepper(calibrated, context).step("decode", float(batch), 1, (context + 1.0, context + 1.0), chunk=chunk)
+    seconds = np.broadcast_to(res.weights, res.real.time_s.shape) * res.real.time_s  # one value per row
+    out = dict.fromkeys(CLASSES, 0.0)
+    for kind, t in zip(res.table.kinds, seconds.reshape(len(res.table.kinds), -1)[:, 0], strict=True):
+        out[kind if kind in ("gemm", "attention") else "other"] += float(t)
+    out["all"] = float(np.asarray(res.slot_s).reshape(-1)[0])
+    return out
+
+
 def predicted(record: dict, calibrated: bool) -> dict[str, float]:
     """genmodel's seconds per kernel class ("gemm", "attention", "other") and for the whole step ("all")."""
+    if record["kind"] == "mixed_step":
+        return mixed_predicted(record["batch"], record["context"], record["prompt_tokens"], calibrated)
     decode = is_decode(record)
     tokens = record["context"] if decode else record["prompt_tokens"]
     est = genmodel.estimate(MODEL, HARDWARE, batch=record["batch"], input_tokens=tokens, output_tokens=2,
@@ -105,11 +140,15 @@ def main() -> None:
     print(f"{meta['device']}, torch {meta['torch']}; {meta['gqa']}; nvidia-smi after: {meta['smi_after']}")
     if len(sys.argv) == 1 and REPEAT.exists():
         print(f"second run: graph-replayed times within {repeat_spread(data, load(REPEAT)):.1f}% of the first")
+    mixed = load(MIXED) if len(sys.argv) == 1 else {"records": []}
+    if mixed["records"]:
+        print(f"mixed steps: {mixed['meta']['mixed_check']:.1e} relative error of their logits against the decode and "
+              f"prefill steps apart; second run within {repeat_spread(mixed, load(MIXED_REPEAT)):.1f}% of the first")
     for name, calibrated in (("fit", True), ("defaults", False)):
         print(f"\ngenmodel ({name}, graph-replaying engine, no host work) against the measured step, signed error:")
-        print(f"  {'step':34s} {'measured':>10s} {'all':>7s} {'GEMMs':>7s} {'attention':>9s} {'other':>7s}")
-        for r, e in errors(data, calibrated):
-            print(f"  {label(r):34s} {r['all_s'] * 1e3:7.2f} ms {e['all']:+6.0f}% {e['gemm']:+6.0f}% "
+        print(f"  {'step':40s} {'measured':>10s} {'all':>7s} {'GEMMs':>7s} {'attention':>9s} {'other':>7s}")
+        for r, e in errors(data, calibrated) + errors(mixed, calibrated):
+            print(f"  {label(r):40s} {r['all_s'] * 1e3:7.2f} ms {e['all']:+6.0f}% {e['gemm']:+6.0f}% "
                   f"{e['attention']:+8.0f}% {e['other']:+6.0f}%")
     decode = [r for r in data["records"] if is_decode(r)]
     small = np.array([small_kernel_s(r) for r in decode])

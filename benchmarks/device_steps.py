@@ -23,7 +23,11 @@ graph with only the GEMMs (``gemm``), only the attention kernels (``attention``)
 outputs taken from preallocated buffers; and run eagerly (``eager``: PyTorch launching every kernel from Python, the
 host's cost included). The CUDA kernels of one eager step are counted with the PyTorch profiler.
 
-Usage: python benchmarks/device_steps.py OUT.json      (``--tiny``: a small model on the CPU, to check the script)
+With ``--mixed`` it times continuous-batching steps instead (``mixed_step``): ``n`` decoding sequences over 1,024
+cached tokens each and one new prompt of ``p`` tokens in one forward pass, their tokens through the linear layers
+together, each kind's attention as above, the LM head over the n decodes and the prompt's last token.
+
+Usage: python benchmarks/device_steps.py OUT.json [--mixed]   (``--tiny``: a small model on the CPU, to check it)
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ DTYPE = torch.bfloat16
 DECODE = [(1, 64), (4, 64)] if TINY else [(1, 1024), (8, 1024), (32, 1024), (64, 1024), (128, 1024), (256, 1024),
                                           (1, 8192), (32, 8192)]  # (batch, context tokens already cached)
 PREFILL = [16, 64] if TINY else [512, 1024, 2048, 4096, 8192]  # prompt tokens of one sequence
+MIXED_CONTEXT = 64 if TINY else 1024  # cached tokens of each decoding sequence in a mixed step
+MIXED = [(2, 16)] if TINY else [(1, 512), (32, 512), (32, 2048), (128, 512), (128, 2048), (256, 256)]  # (n, p)
 ALL, PARTS = frozenset({"gemm", "attention", "other"}), ("gemm", "attention", "other")
 EPS = 1e-5
 GQA = {"flash": TINY}  # whether the flash backend takes grouped queries (probed on the GPU by ``probe_gqa``)
@@ -199,6 +205,50 @@ def prefill_step(st: Step, tokens, caches, cos, sin) -> torch.Tensor:
     return st.other("argmax", lambda t: t.argmax(dim=-1), logits, shape=(1,))
 
 
+def mixed_step(st: Step, tokens, dec_caches, pre_caches, cos, sin, rows, context: int) -> torch.Tensor:
+    """A continuous-batching step: ``n`` decoding sequences' new tokens (``dec_caches`` per layer of [n, KV_HEADS,
+    context + 1, HEAD_DIM], position ``context`` written) and one new prompt's ``p`` tokens (``pre_caches`` of [1,
+    KV_HEADS, p, HEAD_DIM], filled) through the linear layers together (``tokens`` [n + p]: the decodes first);
+    decode and prompt attention as in ``decode_step`` and ``prefill_step``; the LM head over the n decodes and the
+    prompt's last token (``rows``). Returns n + 1 next tokens."""
+    n, t = dec_caches[0][0].shape[0], tokens.shape[0]
+    p = t - n
+    x = st.other("embedding", lambda i: st.w["embedding"][i], tokens, shape=(t, HIDDEN))
+    for layer, (kc, vc), (pk, pv) in zip(st.w["layers"], dec_caches, pre_caches, strict=True):
+        qkv = st.mm(st.other("norm", norm, x, layer["norm1"]), layer["qkv"])
+        q = st.other("rope_q", rope, qkv[:, :Q].view(t, HEADS, HEAD_DIM), cos, sin)
+        k = st.other("rope_k", rope, qkv[:, Q:Q + KV].view(t, KV_HEADS, HEAD_DIM), cos, sin)
+        v = qkv[:, Q + KV:].view(t, KV_HEADS, HEAD_DIM)
+        st.other("cache_k", kc[:, :, context].copy_, k[:n])
+        st.other("cache_v", vc[:, :, context].copy_, v[:n])
+        st.other("prompt_k", pk[0].copy_, k[n:].transpose(0, 1))
+        st.other("prompt_v", pv[0].copy_, v[n:].transpose(0, 1))
+        o_dec = st.attention(q[:n].reshape(n, KV_HEADS, GROUP, HEAD_DIM), kc, vc, causal=False)
+        o_pre = st.attention(q[n:].transpose(0, 1).unsqueeze(0), pk, pv, causal=True)
+        o = st.other("attn_out_copy", lambda a, b: torch.cat([a.reshape(n, Q), b[0].transpose(0, 1).reshape(p, Q)]),
+                     o_dec, o_pre, shape=(t, Q))
+        x = st.other("residual", torch.add, x, st.mm(o, layer["o"]))
+        gu = st.mm(st.other("norm", norm, x, layer["norm2"]), layer["gate_up"])
+        x = st.other("residual", torch.add, x, st.mm(st.other("act", silu_mul, gu, shape=(t, FFN)), layer["down"]))
+    last = st.other("rows", lambda a: a.index_select(0, rows), x, shape=(n + 1, HIDDEN))
+    st.logits = logits = st.mm(st.other("norm", norm, last, st.w["norm"]), st.w["lm_head"])
+    return st.other("argmax", lambda a: a.argmax(dim=-1), logits, shape=(n + 1,))
+
+
+def check_mixed(w: dict, run, tokens, dec, pre, cos, sin, context: int) -> float:
+    """Relative error between a mixed step's logits and those of ``decode_step`` and ``prefill_step`` run apart on
+    the same tokens and caches (BF16 GEMMs of other heights round differently: 2e-2 on the H200)."""
+    n = dec[0][0].shape[0]
+    mixed = Step(w, ALL)
+    run(mixed)
+    apart = Step(w, ALL)
+    decode_step(apart, tokens[:n], dec, cos[:n], sin[:n], context)
+    logits = [apart.logits]
+    prefill_step(apart, tokens[n:], pre, cos[n:], sin[n:])
+    ref = torch.cat([*logits, apart.logits]).float()
+    return float((mixed.logits.float() - ref).norm() / ref.norm())
+
+
 def bench(fn) -> float:
     """Median seconds of ``fn``: do_bench on a GPU; on the CPU (``--tiny``) the median of a few wall-clock runs."""
     if TINY:
@@ -283,7 +333,22 @@ def main() -> None:
     print(meta["gqa"], "; grouped decode attention relative error", meta["grouped_decode_relative_error"], flush=True)
     w = weights()
     records: list = []
-    for batch, context in DECODE:
+    if "--mixed" in sys.argv:  # continuous-batching steps only
+        for n, p in MIXED:
+            c = MIXED_CONTEXT
+            dec = [(randn(n, KV_HEADS, c + 1, HEAD_DIM), randn(n, KV_HEADS, c + 1, HEAD_DIM)) for _ in range(LAYERS)]
+            pre = [(randn(1, KV_HEADS, p, HEAD_DIM), randn(1, KV_HEADS, p, HEAD_DIM)) for _ in range(LAYERS)]
+            cos, sin = rope_tables(torch.cat([torch.full((n,), c, device=DEVICE), torch.arange(p, device=DEVICE)]))
+            rows = torch.cat([torch.arange(n, device=DEVICE), torch.full((1,), n + p - 1, device=DEVICE)])
+            tokens = torch.randint(0, VOCAB, (n + p,), device=DEVICE)
+            run = functools.partial(mixed_step, tokens=tokens, dec_caches=dec, pre_caches=pre, cos=cos, sin=sin,
+                                    rows=rows, context=c)
+            if "mixed_check" not in meta:  # the mixed step computes what the decode and prefill steps compute apart
+                meta["mixed_check"] = check_mixed(w, run, tokens, dec, pre, cos, sin, c)
+                print("mixed step against decode and prefill apart: relative error of logits", meta["mixed_check"])
+            measure("mixed_step", w, run, {"batch": n, "context": c, "prompt_tokens": p}, records)
+            del dec, pre, run
+    for batch, context in ([] if "--mixed" in sys.argv else DECODE):
         caches = [(randn(batch, KV_HEADS, context + 1, HEAD_DIM), randn(batch, KV_HEADS, context + 1, HEAD_DIM))
                   for _ in range(LAYERS)]
         cos, sin = rope_tables(torch.full((1,), context, device=DEVICE))
@@ -291,7 +356,7 @@ def main() -> None:
         run = functools.partial(decode_step, tokens=tokens, caches=caches, cos=cos, sin=sin, context=context)
         measure("decode_step", w, run, {"batch": batch, "context": context}, records)
         del caches, run
-    for s in PREFILL:
+    for s in ([] if "--mixed" in sys.argv else PREFILL):
         caches = [(randn(1, KV_HEADS, s, HEAD_DIM), randn(1, KV_HEADS, s, HEAD_DIM)) for _ in range(LAYERS)]
         cos, sin = rope_tables(torch.arange(s, device=DEVICE))
         tokens = torch.randint(0, VOCAB, (s,), device=DEVICE)

@@ -243,14 +243,15 @@ def test_independent_rows_gathered_after_the_fit():
     step's boundary (history item 43, seen rows): round thirteen prefill 56.1%, all thirteen prefill 39.0%. Then
     TensorRT-LLM's PyTorch backend (history item 46, seen rows): all thirteen prefill 38.6%. Then prompts the server
     had already cached (history item 47, seen rows): second round decode 20.0%, prefill 23.2%; all thirteen decode
-    20.0%, prefill 37.9%."""
+    20.0%, prefill 37.9%. With Hopper's balanced tiles (history item 48): all thirteen decode 20.0%, prefill 37.6%;
+    round eight decode 13.9%, prefill 16.4%."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
     assert decode["n"] == 798 and prefill["n"] == 522
     assert 17.0 <= decode["median_abs_error_pct"] <= 28.0  # 20.0% (21.2% before history item 42, 26.8% before 38)
-    assert 35.0 <= prefill["median_abs_error_pct"] <= 48.0  # 37.9%
+    assert 35.0 <= prefill["median_abs_error_pct"] <= 48.0  # 37.6% (37.9% before history item 48)
     # the scatter of repeated measurements (docs/validation.md, "Replicates"): 70 configurations measured more than
     # once (174 rows, 15 sources, one configuration across two sources) sit a median 12.0% (decode) and 10.0%
     # (prefill) from their own geometric mean, where genmodel misses those rows by 16.9% and 89.8%: decode about as
@@ -350,7 +351,8 @@ def test_independent_rows_gathered_after_the_fit():
     assert sum(str(i).startswith(EIGHTH_ROUND_IDS) for i in table["id"]) == 116
     round8 = v.summarize(scored[eighth])
     assert round8["phase:decode"]["n"] == 74 and round8["phase:prefill"]["n"] == 36
-    assert 14.0 <= round8["phase:decode"]["median_abs_error_pct"] <= 25.0
+    # 13.9% and 16.4% (14.9% and 16.1% before Hopper's balanced tiles, history item 48; 19.2% and 15.7% blind)
+    assert 10.0 <= round8["phase:decode"]["median_abs_error_pct"] <= 25.0
     assert 10.0 <= round8["phase:prefill"]["median_abs_error_pct"] <= 22.0
     # the splitwise TPOTs at TP 4 and 8: a step that does not shrink with TP (host-bound), predicted 40-65% fast
     split = [e for i, e in zip(scored["id"], scored["error_pct"], strict=True) if i in

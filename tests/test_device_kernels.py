@@ -39,32 +39,33 @@ def test_the_file_holds_one_h200_run(data):
 
 def test_mid_sized_gemms_hide_their_loads_under_their_arithmetic(data):
     # 128-1,023 rows (a prompt chunk, a large decode batch). With the physics defaults (no fit: stable across refits)
-    # the sum of the arithmetic and the weight stream (the shipped overlap 0) is a median 31.9% slow, the roofline's
-    # max (overlap 1) 14.9% fast; with the Hopper fit the sum is about 54% slow and the max within a few percent
+    # the sum of the arithmetic and the weight stream (the shipped overlap 0) is a median 24.9% slow, the roofline's
+    # max (overlap 1) 18.4% fast; with the Hopper fit the sum is about 48% slow and the max within a few percent
+    # (31.9%, -14.9% and 54% before Hopper's balanced tiles, history item 48)
     added = cdk.by_range(cdk.gemm_errors(data, False, None))
     maxed = cdk.by_range(cdk.gemm_errors(data, False, 1.0))
     n, signed, spread = added[(128, 1024)]
-    assert n == 48 and signed == pytest.approx(31.9, abs=0.1) and spread == pytest.approx(32.5, abs=0.1)
+    assert n == 48 and signed == pytest.approx(24.9, abs=0.1) and spread == pytest.approx(25.9, abs=0.1)
     n, signed, spread = maxed[(128, 1024)]
-    assert n == 48 and signed == pytest.approx(-14.9, abs=0.1) and spread == pytest.approx(16.2, abs=0.1)
+    assert n == 48 and signed == pytest.approx(-18.4, abs=0.1) and spread == pytest.approx(18.4, abs=0.1)
     fitted_sum = cdk.by_range(cdk.gemm_errors(data, True, None))[(128, 1024)][1]
     fitted_max = cdk.by_range(cdk.gemm_errors(data, True, 1.0))[(128, 1024)][1]
     assert fitted_sum >= 40.0 and abs(fitted_max) <= 10.0
     # one launch on an idle device of at most 127 rows: the max is 28-31% fast (the launch's own few microseconds,
     # which back-to-back kernels hide: below), the sum within 10% on the median
     assert maxed[(1, 16)][1] == pytest.approx(-28.1, abs=0.1) and maxed[(16, 128)][1] == pytest.approx(-31.3, abs=0.1)
-    assert added[(1, 16)][1] == pytest.approx(-9.4, abs=0.1) and added[(16, 128)][1] == pytest.approx(-0.2, abs=0.1)
+    assert added[(1, 16)][1] == pytest.approx(-9.4, abs=0.1) and added[(16, 128)][1] == pytest.approx(-3.8, abs=0.1)
 
 
 def test_a_decode_steps_gemm_chain_runs_at_the_rooflines_max(data):
     # the 128 GEMMs of a Llama-3.1-8B decode step replayed from one CUDA graph at 1-256 rows, with the defaults: the
-    # sum 3.5% slow at one row and 23-43% slow from 8 rows, the max 4-16% fast; with the Hopper fit the max within
-    # 10% at every row count
+    # sum 3.5% slow at one row and 21-38% slow from 8 rows, the max 4-23% fast; with the Hopper fit the max within
+    # 10% at every row count (23-43% and 4-16% before Hopper's balanced tiles, history item 48)
     added = cdk.chain_errors(data, False, None)
     maxed = cdk.chain_errors(data, False, 1.0)
     assert sorted(added) == [1, 8, 32, 64, 128, 256]
     assert added[1] == pytest.approx(3.5, abs=0.1)
-    assert min(e for m, e in added.items() if m >= 8) == pytest.approx(23.5, abs=0.1)
-    assert max(e for m, e in added.items() if m >= 8) == pytest.approx(43.0, abs=0.1)
-    assert min(maxed.values()) >= -16.5 and max(maxed.values()) <= -3.0
+    assert min(e for m, e in added.items() if m >= 8) == pytest.approx(20.8, abs=0.1)
+    assert max(e for m, e in added.items() if m >= 8) == pytest.approx(38.1, abs=0.1)
+    assert min(maxed.values()) >= -23.0 and max(maxed.values()) <= -3.0
     assert max(abs(e) for e in cdk.chain_errors(data, True, 1.0).values()) <= 10.0

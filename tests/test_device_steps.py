@@ -83,16 +83,16 @@ def test_small_kernels_take_about_two_microseconds_below_the_kernel_floor(data):
 def test_gemms_and_attention_with_the_physics_defaults(defaults):
     for name, e in defaults.items():
         if name.startswith("prefill"):
-            # prompts: cuBLAS's GEMMs within 7% from 1,024 tokens on (+22% at 512); attention 14-21% fast
+            # prompts: cuBLAS's GEMMs within 8% from 1,024 tokens on (+17% at 512); attention 14-21% fast
             if not name.startswith("prefill, 512"):
-                assert abs(e["gemm"]) < 7.0, name
+                assert abs(e["gemm"]) < 8.0, name
             assert -22.0 < e["attention"] < -13.0, name
-            assert abs(e["all"]) < 18.0, name
+            assert abs(e["all"]) < 20.0, name
         elif name.startswith("decode, batch 1,"):
             assert abs(e["gemm"]) < 2.0, name  # the weights' stream at batch 1
         else:
-            # decode, 8-256 sequences: GEMMs 21-37% slow (the sum of arithmetic and data movement, formulas.md 5.1)
-            assert 20.0 < e["gemm"] < 38.0, name
+            # decode, 8-256 sequences: GEMMs 18-32% slow (the sum of arithmetic and data movement, formulas.md 5.1)
+            assert 17.0 < e["gemm"] < 33.0, name
             if not name.startswith("decode, batch 8,"):
                 assert 0.0 < e["attention"] < 16.0, name  # the KV stream at 64% of the bandwidth: a little slow
 
@@ -104,7 +104,51 @@ def test_whole_steps_with_the_defaults_and_the_fit(defaults, fit):
         if name.startswith("decode") and not name.startswith(("decode, batch 1,", "decode, batch 8,")):
             assert abs(e["all"]) < 15.0, name
             assert -73.0 < e["other"] < -54.0, name
-    # the Hopper fit is slower than these kernels: prompts' GEMMs +13...+44%, decode GEMMs of 8+ sequences +35-56%
+    # the Hopper fit is slower than these kernels: prompts' GEMMs +12...+38%, decode GEMMs of 8+ sequences +32-50%
     for name, e in fit.items():
         if name.startswith("prefill") or not name.startswith("decode, batch 1,"):
-            assert 10.0 < e["gemm"] < 60.0, name
+            assert 10.0 < e["gemm"] < 55.0, name
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    return cds.load(cds.MIXED)
+
+
+def test_mixed_steps_ran_and_repeat(mixed):
+    # six continuous-batching steps (n decodes over 1,024 cached tokens and one new prompt), all finite; their logits
+    # agree with the decode and prefill steps run apart to 2e-2 (BF16 GEMMs of other heights); a second run within 3%
+    assert [r["kind"] for r in mixed["records"]] == ["mixed_step"] * 6
+    assert all(r["output_ok"] and "error" not in r for r in mixed["records"])
+    assert mixed["meta"]["mixed_check"] < 3e-2
+    assert cds.repeat_spread(mixed, cds.load(cds.MIXED_REPEAT)) < 3.0
+    # the classes timed apart add up to the step within 12% (+3.8...+10.9% in the two runs)
+    for r in mixed["records"]:
+        assert sum(r[f"{c}_s"] for c in cds.CLASSES) == pytest.approx(r["all_s"], rel=0.12), cds.label(r)
+
+
+def test_mixed_steps_gemms_between_powers_of_two(mixed):
+    # a prompt's tokens and the decodes' together make GEMMs of 513-2,176 rows, between powers of two: with Hopper's
+    # balanced tiles (history item 48) the defaults put their GEMMs -4...+17% from the measured ones (whole 128-row
+    # tiles and partly empty last waves gave +4...+51%: +51% for 1 decode + 512 prompt tokens, 513 rows)
+    errors = {cds.label(r): e for r, e in cds.errors(mixed, calibrated=False)}
+    assert all(-5.0 < e["gemm"] < 18.0 for e in errors.values()), errors
+    assert all(abs(e["all"]) < 14.0 for e in errors.values()), errors
+    one = next(r for r in mixed["records"] if r["batch"] == 1)
+    # measured, 513 rows cost 7.8% more than the prompt's 512 alone (the prefill step); genmodel's defaults give the
+    # same within a point (the 64-row wgmma padding, 576 / 512 on the rows, less the LM head and attention shares)
+    alone = next(r for r in cds.load()["records"] if r["kind"] == "prefill_step" and r["prompt_tokens"] == 512)
+    assert one["gemm_s"] / alone["gemm_s"] == pytest.approx(1.078, abs=0.005)
+    ratio = cds.predicted(one, False)["gemm"] / cds.predicted(alone, False)["gemm"]
+    assert ratio == pytest.approx(1.078, abs=0.01)
+
+
+def test_a_mixed_step_without_a_prompt_is_the_decode_step():
+    # the stepper serve composes, with no prompt riding in the step, gives estimate's decode step, class by class
+    decode = next(r for r in cds.load()["records"] if r["kind"] == "decode_step" and r["batch"] == 32
+                  and r["context"] == 1024)
+    for calibrated in (True, False):
+        a = cds.mixed_predicted(32, 1024, 0, calibrated)
+        b = cds.predicted(decode, calibrated)
+        for key in (*cds.CLASSES, "all"):
+            assert a[key] == pytest.approx(b[key], rel=1e-9), key

@@ -9,6 +9,8 @@ from genmodel.engine.efficiency import DTYPE_FRACTION, KIND_PHYSICS, Physics, co
 
 H100 = Physics(compute_units=132, matrix_unit_rows=64, gemm_tile=(128, 128), attention_half_tokens=512.0,
                memory_ramp_bytes=2 * 2**20)
+HOPPER = Physics(compute_units=132, matrix_unit_rows=64, gemm_tile=(128, 128), attention_half_tokens=512.0,
+                 memory_ramp_bytes=2 * 2**20, balanced_tiles=True)
 
 
 def test_tile_quantization_by_hand():
@@ -32,6 +34,24 @@ def test_wave_quantization_by_hand():
     assert gemm_shape_factor(128 * 11, 128 * 12, H100) == pytest.approx(1.0)
     # 133 tiles (M = 133 x 128, N = 128): two waves, the second with one tile: 133 / 264
     assert gemm_shape_factor(133 * 128, 128, H100) == pytest.approx(133 / 264)
+
+
+def test_balanced_tiles_by_hand():
+    # a library that balances its tiles (Hopper's persistent tile schedulers; cuBLAS on an H200 between powers of
+    # two, docs/formulas.md 5.1): a partly filled last wave costs nothing, 23.27 waves and 1.008 waves alike
+    assert gemm_shape_factor(8192, 6144, HOPPER) == pytest.approx(1.0)
+    assert gemm_shape_factor(133 * 128, 128, HOPPER) == pytest.approx(1.0)
+    # below one wave it is split-K as without: 131 tiles, floor(132 / 131) = 1 unit a tile, 131 / 132 used
+    assert gemm_shape_factor(131 * 128, 128, HOPPER) == pytest.approx(131 / 132)
+    # M = 513 rows: tile heights in multiples of the 64-row wgmma, so 9 x 64 = 576 rows (513 / 576 used); whole
+    # 128-row tiles would take 5 x 128 = 640 rows and, N = 4096 being 32 tiles, 160 tiles in 1.21 waves run as 2
+    assert gemm_shape_factor(513, 4096, HOPPER) == pytest.approx(513 / 576)
+    assert gemm_shape_factor(513, 4096, H100) == pytest.approx(513 / 640 * (160 / 132) / 2)
+    # the shipped Hopper entries say so; Ampere, Blackwell and CDNA entries do not (no measurement says it there)
+    flags = {name: Physics.of(genmodel.get_hardware(name)).balanced_tiles
+             for name in ("h100-sxm", "h100-pcie", "h200-sxm", "h800-sxm", "gh200", "a100-80gb-sxm", "b200", "mi300x")}
+    assert flags == {"h100-sxm": True, "h100-pcie": True, "h200-sxm": True, "h800-sxm": True, "gh200": True,
+                     "a100-80gb-sxm": False, "b200": False, "mi300x": False}
 
 
 def test_split_k_uses_at_least_half_the_units():
@@ -199,20 +219,20 @@ def test_a_devices_measured_gemm_fraction_is_its_physics_default():
 
 
 def test_routed_experts_fill_the_waves_of_one_grouped_launch():
-    # Mixtral-8x7B (8 experts, top 2, expert width 14,336, gated), one 2,048-token prompt at TP 2 on an H100: 4,096
-    # token-expert pairs over the 8 experts (all hit: 8 (1 - (6/8)^2048) = 8), 512 tokens each; each expert split
-    # 2 ways, so its gate-up GEMM has N = 2 x 7,168 = 14,336 columns. Tiles of 128 x 128: 4 x 112 = 448 per expert. As
-    # eight launches of 448 tiles on 132 SMs each would run 3.39 waves in 4 (0.848 used); one grouped launch runs
-    # the 3,584 tiles of all eight in 27.15 waves of 28 (0.970 used). The down GEMM: N = 4,096 = 32 tiles, 128 per
-    # expert, 1,024 in the launch: 7.76 waves of 8.
+    # Mixtral-8x7B (8 experts, top 2, expert width 14,336, gated), one 2,048-token prompt at TP 2 on an A100 (108
+    # SMs; whole tiles, the last wave partly empty): 4,096 token-expert pairs over the 8 experts (all hit: 8 (1 -
+    # (6/8)^2048) = 8), 512 tokens each; each expert split 2 ways, so its gate-up GEMM has N = 2 x 7,168 = 14,336
+    # columns. Tiles of 128 x 128: 4 x 112 = 448 per expert. As eight launches of 448 tiles on 108 SMs each would run
+    # 4.15 waves in 5 (0.830 used); one grouped launch runs the 3,584 tiles of all eight in 33.19 waves of 34 (0.976
+    # used). The down GEMM: N = 4,096 = 32 tiles, 128 per expert, 1,024 in the launch: 9.48 waves of 10.
     from genmodel.engine.operators import DTypes, build_operators
     from genmodel.engine.parallel import Parallelism
 
     table = build_operators(genmodel.get_model("mixtral-8x7b"), "prefill", 1.0, 2048.0, None,
                             DTypes("bf16", "bf16", "bf16"), Parallelism(tp=2))
-    out = compute_fractions(table, 1.0, 1.0, Physics.of(genmodel.get_hardware("h100-sxm")))  # shape factors alone
+    out = compute_fractions(table, 1.0, 1.0, Physics.of(genmodel.get_hardware("a100-80gb-sxm")))  # shape factors
     up, down = table.names.index("experts_up"), table.names.index("experts_down")
     assert table.gemm_m[up] == pytest.approx(512.0) and table.gemm_n[up] == pytest.approx(8 * 14336)
-    assert out[up] == pytest.approx((3584 / 132) / 28)
-    assert out[down] == pytest.approx((1024 / 132) / 8)
-    assert (3584 / 132) / 28 > (448 / 132) / 4 + 0.1  # (the per-expert launches' share)
+    assert out[up] == pytest.approx((3584 / 108) / 34)
+    assert out[down] == pytest.approx((1024 / 108) / 10)
+    assert (3584 / 108) / 34 > (448 / 108) / 5 + 0.1  # (the per-expert launches' share)

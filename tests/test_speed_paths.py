@@ -433,11 +433,13 @@ def test_remembered_datatypes_follow_the_device_spec_object():
 
 
 @pytest.mark.parametrize("units", [1, 7, 66, 132])
-def test_wave_quantization_without_a_select_is_the_two_cases_written_out(units):
-    """``_combined``'s one expression equals split-K below one wave and waves / ceil(waves) from one on, bit for bit."""
+@pytest.mark.parametrize("balanced", [False, True])
+def test_wave_quantization_without_a_select_is_the_two_cases_written_out(units, balanced):
+    """``_combined``'s one expression equals split-K below one wave and waves / ceil(waves) from one on (no loss from
+    one on where the library balances its tiles), bit for bit."""
     from genmodel.engine.efficiency import Physics, _combined
 
-    physics = Physics(units, 16, (128, 128), 512.0, 0.0)
+    physics = Physics(units, 16, (128, 128), 512.0, 0.0, balanced_tiles=balanced)
     rng = np.random.default_rng(units)
     steps_m = np.concatenate([np.ceil(rng.uniform(1, 900, 4000) / 16), np.arange(1.0, 301.0)]).reshape(2, -1)
     steps_n = np.concatenate([np.ceil(rng.uniform(1, 60000, 4000) / 128), np.ones(300)]).reshape(2, -1)
@@ -445,11 +447,13 @@ def test_wave_quantization_without_a_select_is_the_two_cases_written_out(units):
     tiles = steps_m * steps_n
     waves = tiles / units
     split = tiles * np.floor(units / np.minimum(tiles, units)) / units
-    expected = share * 1.0 * np.where(waves < 1.0, split, waves / np.ceil(waves))
+    expected = share * 1.0 * np.where(waves < 1.0, split, 1.0 if balanced else waves / np.ceil(waves))
     got = _combined(share.copy(), steps_m.copy(), np.ones_like(share), steps_n.copy(), physics)
     assert got.dtype == expected.dtype and np.array_equal(got.view(np.int64), expected.view(np.int64))
-    # one GEMM of 3 x 7 tiles, as plain numbers: a whole wave or more (waves / ceil(waves)), or split-K below one
-    one = 0.5 * (21 / units / np.ceil(21 / units) if units <= 21 else 21 * np.floor(units / 21) / units)
+    # one GEMM of 3 x 7 tiles, as plain numbers: a whole wave or more (waves / ceil(waves), or no loss balanced), or
+    # split-K below one
+    whole = 1.0 if balanced else 21 / units / np.ceil(21 / units)
+    one = 0.5 * (whole if units <= 21 else 21 * np.floor(units / 21) / units)
     assert _combined(0.5, 3.0, 1.0, 7.0, physics) == one
 
 

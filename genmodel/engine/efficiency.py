@@ -10,10 +10,14 @@ engine, weight_only)`` returns, per operator row and configuration, the achievab
 
 * GEMM (M rows, N columns): ``η_c · dtype_fraction · tile_m(M) · tile_n(N) · waves``, with
   ``tile_m = M / (ceil(M / t) · t)`` for the tile height t the kernel picks (the smallest power of two >= M between
-  the matrix unit's rows and the large-GEMM tile), ``tile_n`` likewise on N, and the wave quantization
+  the matrix unit's rows r and the large-GEMM tile), ``tile_n`` likewise on N, and the wave quantization
   ``w / ceil(w)`` of w = tiles / compute units (the last wave runs partly empty); with fewer tiles than units
   the library splits the reduction (split-K) so that ``floor(units / tiles)`` units share each tile, and the used
-  share is ``tiles · floor(units / tiles) / units`` (>= 1/2). It only matters where the GEMM is compute-bound:
+  share is ``tiles · floor(units / tiles) / units`` (>= 1/2). Where the library balances its tiles
+  (``Physics.balanced_tiles``: Hopper, whose cuBLAS and DeepGEMM kernels schedule tiles persistently, measured on an
+  H200 between powers of two, docs/formulas.md 5.1), the last wave costs nothing and ``tile_m = M / (ceil(M / r)
+  · r)``: the library picks among its tile heights, multiples of r, the one that pads least. It only matters where
+  the GEMM is compute-bound:
   short prefills, large decode batches. Routed experts use their own M (tokens per active expert) and, as one
   grouped launch, the tiles of all the device's active experts for the waves (N = their columns together). fp8
   runs at 0.9 and fp4/int4 at 0.8 of the bf16 fraction (lower achieved fraction and clock throttling under the
@@ -76,6 +80,9 @@ class Physics:
     # the least time a kernel that does any work keeps the device busy (launch of its grid, first loads, tail),
     # whatever its bytes and FLOPs: about 4 us for a small GPU kernel (KERNEL_FLOOR_GPU_S; roofline.py)
     kernel_floor_s: float = 0.0
+    # the GEMM library balances a partly filled last wave (stream-K, persistent tile schedulers) and picks among its
+    # tile heights (multiples of matrix_unit_rows) the one that pads the rows least (``_m_side``, ``_waves``)
+    balanced_tiles: bool = False
 
     @classmethod
     def of(cls, hw: HardwareSpec) -> Physics:
@@ -94,7 +101,8 @@ class Physics:
                    own.compute_memory_overlap if own.compute_memory_overlap is not None
                    else base.compute_memory_overlap,
                    float(hw.peak_flops_per_s.get("fp32", 0.0)), tuple(sorted(hw.peak_flops_per_s.items())),
-                   kernel_floor_s=own.kernel_floor_s if own.kernel_floor_s is not None else base.kernel_floor_s)
+                   kernel_floor_s=own.kernel_floor_s if own.kernel_floor_s is not None else base.kernel_floor_s,
+                   balanced_tiles=bool(own.balanced_tiles) if own.balanced_tiles is not None else base.balanced_tiles)
 
 
 _PHYSICS = IdentityCache()
@@ -165,6 +173,12 @@ def _m_side(m, physics: Physics) -> tuple[np.ndarray, np.ndarray]:
         for bound, tile in reversed(bounds):
             tile_m = np.where(m <= bound, tile, tile_m)
     steps = np.ceil(m / tile_m)
+    if physics.balanced_tiles:
+        # the library picks, among its tile heights (multiples of the matrix instruction's rows r), one that pads the
+        # rows least, so only the padding to a multiple of r is lost (cuBLAS on an H200 between powers of two:
+        # docs/formulas.md 5.1); the tiles counted for split-K stay those of the large tile
+        rows = float(physics.matrix_unit_rows)
+        return m / (np.ceil(m / rows) * rows), steps
     return m / (steps * tile_m), steps
 
 
@@ -225,19 +239,26 @@ def _waves(factor: np.ndarray, steps: tuple | np.ndarray, physics: Physics) -> n
         tiles = steps[0] * steps[1] if isinstance(steps, tuple) else steps
         # fewer tiles than units (waves = tiles / units < 1): the library splits K so that floor(units / tiles)
         # units share each tile (split-K / stream-K), the share tiles x floor(units / tiles) / units; otherwise the
-        # last wave runs partly empty, waves / ceil(waves). One expression gives both, without a data-dependent
-        # select (slow on mixed shapes): split / ceil(waves), as ceil(waves) is 1 below one wave (tiles >= 1) and
-        # split is tiles x 1 / units = waves exactly from one wave on
+        # last wave runs partly empty, waves / ceil(waves), unless the library balances it (``balanced_tiles``:
+        # stream-K or persistent tile schedulers; cuBLAS on an H200, docs/formulas.md 5.1), when nothing is lost.
+        # One expression gives each, without a data-dependent select (slow on mixed shapes): split / ceil(waves),
+        # as ceil(waves) is 1 below one wave (tiles >= 1) and split is tiles x 1 / units = waves exactly from one
+        # wave on; balanced, min(split, 1)
+        balanced = physics.balanced_tiles
         if not owned(tiles) or not owned(factor) or factor.shape != tiles.shape:
-            return factor * (tiles * np.floor(units / np.minimum(tiles, units)) / units / np.ceil(tiles / units))
+            split = tiles * np.floor(units / np.minimum(tiles, units)) / units
+            return factor * (np.minimum(split, 1.0) if balanced else split / np.ceil(tiles / units))
         # the same operations in place (each temporary reused)
         split = np.minimum(tiles, units)
         np.divide(units, split, out=split)
         np.floor(split, out=split)
         np.multiply(tiles, split, out=split)
         split /= units
-        waves = np.divide(tiles, units, out=tiles)
-        split /= np.ceil(waves, out=waves)
+        if balanced:
+            np.minimum(split, 1.0, out=split)
+        else:
+            waves = np.divide(tiles, units, out=tiles)
+            split /= np.ceil(waves, out=waves)
         factor *= split
     return factor
 

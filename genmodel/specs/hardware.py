@@ -173,6 +173,11 @@ class Microarchitecture(FrozenSpec):
         "a large GEMM (its clock under that load x the kernel's software efficiency; AMD's 'max-achievable FLOPs'): "
         "this device's default GEMM fraction in place of its kind's, and its attention fraction in proportion. "
         "None: the kind's.")
+    balanced_tiles: bool | None = Field(
+        None, description="The GEMM library balances a partly filled last wave of tiles (stream-K, persistent tile "
+        "schedulers) and picks among its tile heights (multiples of matrix_unit_rows) the one that pads the rows "
+        "least: a GEMM loses only the padding to a multiple of matrix_unit_rows (measured for cuBLAS on an H200, "
+        "docs/formulas.md 5.1). None: false (whole tiles, the last wave partly empty).")
     source: str | None = Field(None, description="Where the figures come from (datasheet, architecture whitepaper).")
 
 

@@ -1,0 +1,66 @@
+"""Time BF16 GEMMs over a dense sweep of row counts on a GPU: how the time of one projection grows between powers of
+two, where genmodel's tile and wave quantization put steps (docs/validation.md, "GEMMs between powers of two").
+
+Runs where PyTorch and Triton see a CUDA GPU (not in CI). It does not import genmodel; the comparison is
+``benchmarks/compare_gemm_sweep.py``. Each time is the median of ``triton.testing.do_bench`` (L2 flushed before each
+launch) of ``torch.matmul`` (cuBLAS) of [m x k] @ [k x n], BF16 in and out, random data, for Llama-3.1-8B's four
+projections and Llama-3.1-70B's output projection, m = 16 ... 2,304 in steps of 16 and the rows just above
+512, 1,024 and 2,048 (one more row, 8 more).
+
+Usage: python benchmarks/device_gemm_sweep.py OUT.json
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import torch
+from triton.testing import do_bench
+
+SHAPES = {"llama-3.1-8b qkv": (4096, 6144), "llama-3.1-8b o": (4096, 4096), "llama-3.1-8b gate_up": (4096, 28672),
+          "llama-3.1-8b down": (14336, 4096), "llama-3.1-70b o": (8192, 8192)}  # (k, n)
+MS = sorted(set(range(16, 2305, 16)) | {513, 520, 1025, 1032, 2049, 2056})
+
+
+def smi() -> str:
+    try:
+        return subprocess.run(["nvidia-smi", "--query-gpu=name,clocks.sm,clocks.mem,power.draw,temperature.gpu",
+                               "--format=csv,noheader"], capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"nvidia-smi failed: {exc}"
+
+
+def main() -> None:
+    out = sys.argv[1] if len(sys.argv) > 1 else "gemm_sweep.json"
+    dev = torch.device("cuda")
+    torch.manual_seed(0)
+    meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "smi_before": smi(),
+            "multiprocessors": torch.cuda.get_device_properties(dev).multi_processor_count}
+    start, records = time.time(), []
+    for name, (k, n) in SHAPES.items():
+        w = torch.randn(n, k, device=dev, dtype=torch.bfloat16) / k**0.5
+        x_all = torch.randn(max(MS), k, device=dev, dtype=torch.bfloat16)
+        ref = (x_all[:64].double() @ w.double().t())
+        wt = w.t()
+        got = (x_all[:64] @ wt).double()
+        err = float((got - ref).norm() / ref.norm())
+        for m in MS:
+            x = x_all[:m]
+            t = do_bench(lambda x=x, wt=wt: x @ wt, warmup=5, rep=25, return_mode="median") * 1e-3
+            records.append({"shape": name, "m": m, "n": n, "k": k, "time_s": t})
+        print(f"{name}: relative error {err:.1e}; m 512 / 513 / 528: "
+              + " / ".join(f"{r['time_s'] * 1e6:.1f}" for r in records if r["shape"] == name and r["m"] in
+                           (512, 513, 528)) + " us", flush=True)
+        meta[f"relative_error {name}"] = err
+        del w, wt, x_all
+    meta["smi_after"], meta["seconds"] = smi(), round(time.time() - start, 1)
+    with open(out, "w") as f:
+        json.dump({"meta": meta, "records": records}, f, indent=1)
+    print(f"wrote {out}: {len(records)} GEMMs in {meta['seconds']} s; {meta['smi_after']}")
+
+
+if __name__ == "__main__":
+    main()
