@@ -8,7 +8,10 @@ two times add) and with the roofline's max (1); and how much a GEMM slows from a
 measured and as genmodel gives it. docs/formulas.md 5.1 ("Between powers of two") and docs/validation.md report the
 figures; tests/test_gemm_sweep.py asserts them.
 
-Usage: python benchmarks/compare_gemm_sweep.py [FILE.json]
+Also ``validation/gemm_sweep_fp8_h200.json``: the same shapes in FP8 through cuBLASLt (``torch._scaled_mm``), at
+the row counts that are multiples of 16.
+
+Usage: python benchmarks/compare_gemm_sweep.py [FILE.json ...]
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ import numpy as np
 from genmodel.engine.kernels import gemm_time_s
 
 DEFAULT = Path(__file__).resolve().parent.parent / "validation" / "gemm_sweep_h200.json"
+FP8 = DEFAULT.with_name("gemm_sweep_fp8_h200.json")  # the same shapes in FP8 (``device_gemm_sweep.py --fp8``)
 HARDWARE = "h200-sxm"
 RANGES = ((16, 128), (128, 513), (513, 1025), (1025, 2305))  # rows m, lo <= m < hi
 STEPS = ((512, 513), (512, 520), (1024, 1025), (1024, 1032), (2048, 2049), (2048, 2056), (512, 576), (1024, 1152))
+STEPS_FP8 = ((512, 528), (512, 576), (1024, 1040), (1024, 1152), (2048, 2064))  # FP8 rows are multiples of 16
 
 
 def load(path: str | Path = DEFAULT) -> dict:
@@ -34,8 +39,8 @@ def load(path: str | Path = DEFAULT) -> dict:
 def errors(data: dict, overlap: float | None = None, calibrated: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(rows m, signed error %) of every GEMM of the sweep."""
     m = np.array([r["m"] for r in data["records"]], dtype=float)
-    predicted = np.array([gemm_time_s(HARDWARE, r["m"], r["n"], r["k"], calibrated=calibrated, overlap=overlap)
-                          for r in data["records"]])
+    predicted = np.array([gemm_time_s(HARDWARE, r["m"], r["n"], r["k"], dtype=r.get("dtype", "bf16"),
+                                      calibrated=calibrated, overlap=overlap) for r in data["records"]])
     measured = np.array([r["time_s"] for r in data["records"]])
     return m, (predicted / measured - 1.0) * 100.0
 
@@ -49,22 +54,29 @@ def by_range(m: np.ndarray, e: np.ndarray) -> dict[tuple[int, int], tuple[int, f
     return out
 
 
-def step_ratios(data: dict) -> np.ndarray:
-    """Per shape and (power of two, more rows) pair of ``STEPS``: (measured time ratio, genmodel's ratio)."""
+def step_ratios(data: dict, hardware=HARDWARE) -> np.ndarray:
+    """Per shape and (power of two, more rows) pair of ``STEPS`` (``STEPS_FP8`` for an FP8 sweep): (measured time
+    ratio, genmodel's ratio on ``hardware``, physics defaults)."""
     at = {(r["shape"], r["m"]): r for r in data["records"]}
+    dtype = data["records"][0].get("dtype", "bf16")
     out = []
     for shape in dict.fromkeys(r["shape"] for r in data["records"]):
-        for base, more in STEPS:
+        for base, more in STEPS_FP8 if dtype == "fp8" else STEPS:
             a, b = at[(shape, base)], at[(shape, more)]
-            model = (gemm_time_s(HARDWARE, more, a["n"], a["k"], calibrated=False)
-                     / gemm_time_s(HARDWARE, base, a["n"], a["k"], calibrated=False))
+            model = (gemm_time_s(hardware, more, a["n"], a["k"], dtype=dtype, calibrated=False)
+                     / gemm_time_s(hardware, base, a["n"], a["k"], dtype=dtype, calibrated=False))
             out.append((b["time_s"] / a["time_s"], model))
     return np.array(out)
 
 
 def main() -> None:
-    data = load(sys.argv[1] if len(sys.argv) > 1 else DEFAULT)
+    for path in sys.argv[1:] or [DEFAULT, FP8]:
+        report(load(path))
+
+
+def report(data: dict) -> None:
     meta = data["meta"]
+    print(f"{data['records'][0].get('dtype', 'bf16')}:", end=" ")
     print(f"{meta['device']}, torch {meta['torch']}; {len(data['records'])} GEMMs; nvidia-smi after: "
           f"{meta['smi_after']}")
     for name, overlap in (("overlap 0 (shipped)", None), ("overlap 1", 1.0)):

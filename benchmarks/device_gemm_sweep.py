@@ -7,7 +7,10 @@ launch) of ``torch.matmul`` (cuBLAS) of [m x k] @ [k x n], BF16 in and out, rand
 projections and Llama-3.1-70B's output projection, m = 16 ... 2,304 in steps of 16 and the rows just above
 512, 1,024 and 2,048 (one more row, 8 more).
 
-Usage: python benchmarks/device_gemm_sweep.py OUT.json
+With ``--fp8`` the same shapes in FP8 instead (e4m3 inputs, per-tensor scales, BF16 out, ``torch._scaled_mm``), at
+the row counts that are multiples of 16.
+
+Usage: python benchmarks/device_gemm_sweep.py OUT.json [--fp8]
 """
 
 from __future__ import annotations
@@ -33,13 +36,43 @@ def smi() -> str:
         return f"nvidia-smi failed: {exc}"
 
 
+def fp8_sweep(records: list, meta: dict) -> None:
+    """The same shapes in FP8 (e4m3 inputs, per-tensor scales of 1, BF16 out) through ``torch._scaled_mm``
+    (cuBLASLt), at the row counts that are multiples of 16 (its requirement)."""
+    dev = torch.device("cuda")
+    one = torch.ones((), device=dev, dtype=torch.float32)
+    for name, (k, n) in SHAPES.items():
+        w8 = (torch.randn(n, k, device=dev, dtype=torch.bfloat16) / k**0.5).to(torch.float8_e4m3fn)
+        x_all = torch.randn(max(MS), k, device=dev, dtype=torch.bfloat16).to(torch.float8_e4m3fn)
+        ref = x_all[:64].float().double() @ w8.float().double().t()
+        got = torch._scaled_mm(x_all[:64], w8.t(), scale_a=one, scale_b=one, out_dtype=torch.bfloat16).double()
+        meta[f"fp8 relative_error {name}"] = float((got - ref).norm() / ref.norm())
+        for m in (m for m in MS if m % 16 == 0):
+            x = x_all[:m]
+            t = do_bench(lambda x=x, w8=w8: torch._scaled_mm(x, w8.t(), scale_a=one, scale_b=one,
+                                                             out_dtype=torch.bfloat16),
+                         warmup=5, rep=25, return_mode="median") * 1e-3
+            records.append({"shape": name, "dtype": "fp8", "m": m, "n": n, "k": k, "time_s": t})
+        print(f"fp8 {name}: relative error {meta[f'fp8 relative_error {name}']:.1e}; m 512 / 528: "
+              + " / ".join(f"{r['time_s'] * 1e6:.1f}" for r in records if r["shape"] == name
+                           and r.get("dtype") == "fp8" and r["m"] in (512, 528)) + " us", flush=True)
+        del w8, x_all
+
+
 def main() -> None:
-    out = sys.argv[1] if len(sys.argv) > 1 else "gemm_sweep.json"
+    out = next((a for a in sys.argv[1:] if not a.startswith("--")), "gemm_sweep.json")
     dev = torch.device("cuda")
     torch.manual_seed(0)
     meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "smi_before": smi(),
             "multiprocessors": torch.cuda.get_device_properties(dev).multi_processor_count}
     start, records = time.time(), []
+    if "--fp8" in sys.argv:
+        fp8_sweep(records, meta)
+        meta["smi_after"], meta["seconds"] = smi(), round(time.time() - start, 1)
+        with open(out, "w") as f:
+            json.dump({"meta": meta, "records": records}, f, indent=1)
+        print(f"wrote {out}: {len(records)} GEMMs in {meta['seconds']} s; {meta['smi_after']}")
+        return
     for name, (k, n) in SHAPES.items():
         w = torch.randn(n, k, device=dev, dtype=torch.bfloat16) / k**0.5
         x_all = torch.randn(max(MS), k, device=dev, dtype=torch.bfloat16)
