@@ -16,24 +16,16 @@ Usage: python benchmarks/device_gemm_sweep.py OUT.json [--fp8]
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 
 import torch
+from device_common import smi
 from triton.testing import do_bench
 
 SHAPES = {"llama-3.1-8b qkv": (4096, 6144), "llama-3.1-8b o": (4096, 4096), "llama-3.1-8b gate_up": (4096, 28672),
           "llama-3.1-8b down": (14336, 4096), "llama-3.1-70b o": (8192, 8192)}  # (k, n)
 MS = sorted(set(range(16, 2305, 16)) | {513, 520, 1025, 1032, 2049, 2056})
-
-
-def smi() -> str:
-    try:
-        return subprocess.run(["nvidia-smi", "--query-gpu=name,clocks.sm,clocks.mem,power.draw,temperature.gpu",
-                               "--format=csv,noheader"], capture_output=True, text=True, timeout=20).stdout.strip()
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"nvidia-smi failed: {exc}"
 
 
 def fp8_sweep(records: list, meta: dict) -> None:

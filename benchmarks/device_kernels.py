@@ -23,11 +23,11 @@ Usage: python benchmarks/device_kernels.py OUT.json
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 
 import torch
+from device_common import smi
 from triton.testing import do_bench
 
 MS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]
@@ -44,14 +44,6 @@ CHAIN_MS = [1, 8, 32, 64, 128, 256]
 def bench(fn) -> float:
     """Median seconds of ``fn`` (do_bench: warm-up, then repeated launches with the L2 flushed before each)."""
     return do_bench(fn, warmup=20, rep=80, return_mode="median") * 1e-3
-
-
-def smi() -> str:
-    try:
-        return subprocess.run(["nvidia-smi", "--query-gpu=name,clocks.sm,clocks.mem,power.draw,temperature.gpu",
-                               "--format=csv,noheader"], capture_output=True, text=True, timeout=20).stdout.strip()
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"nvidia-smi failed: {exc}"
 
 
 def gemms(records: list) -> None:

@@ -34,12 +34,12 @@ from __future__ import annotations
 
 import functools
 import json
-import subprocess
 import sys
 import time
 
 import torch
 import torch.nn.functional as F  # noqa: N812 - PyTorch's usual name
+from device_common import smi
 
 TINY = "--tiny" in sys.argv
 HIDDEN, LAYERS, HEADS, KV_HEADS, HEAD_DIM, FFN, VOCAB = ((256, 2, 8, 2, 32, 512, 1000) if TINY else
@@ -85,14 +85,6 @@ def probe_gqa() -> str:
         return f"flash backend with enable_gqa: relative error {err:.1e}"
     except RuntimeError as exc:
         return f"flash backend refused enable_gqa ({str(exc)[:120]}); K and V repeated to every query head"
-
-
-def smi() -> str:
-    try:
-        return subprocess.run(["nvidia-smi", "--query-gpu=name,clocks.sm,clocks.mem,power.draw,temperature.gpu",
-                               "--format=csv,noheader"], capture_output=True, text=True, timeout=20).stdout.strip()
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"nvidia-smi failed: {exc}"
 
 
 def randn(*shape, scale=1.0):
@@ -164,45 +156,62 @@ def norm(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return F.rms_norm(x, (HIDDEN,), weight, EPS)
 
 
+def embed(st: Step, tokens) -> torch.Tensor:
+    return st.other("embedding", lambda t: st.w["embedding"][t], tokens, shape=(tokens.shape[0], HIDDEN))
+
+
+def qkv_rope(st: Step, layer: dict, x, cos, sin) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """RMSNorm, the QKV projection and rotary embedding of Q and K: q [t, HEADS, HEAD_DIM], k and v [t, KV_HEADS,
+    HEAD_DIM] for the t tokens of ``x``."""
+    t = x.shape[0]
+    qkv = st.mm(st.other("norm", norm, x, layer["norm1"]), layer["qkv"])
+    q = st.other("rope_q", rope, qkv[:, :Q].view(t, HEADS, HEAD_DIM), cos, sin)
+    k = st.other("rope_k", rope, qkv[:, Q:Q + KV].view(t, KV_HEADS, HEAD_DIM), cos, sin)
+    return q, k, qkv[:, Q + KV:].view(t, KV_HEADS, HEAD_DIM)
+
+
+def out_and_ffn(st: Step, layer: dict, x, o) -> torch.Tensor:
+    """The output projection of the attention ``o`` [t, Q] and its residual add, then RMSNorm, the gate-up
+    projection, SiLU times up, the down projection and its residual add."""
+    x = st.other("residual", torch.add, x, st.mm(o, layer["o"]))
+    gu = st.mm(st.other("norm", norm, x, layer["norm2"]), layer["gate_up"])
+    return st.other("residual", torch.add, x, st.mm(st.other("act", silu_mul, gu, shape=(x.shape[0], FFN)),
+                                                    layer["down"]))
+
+
+def head(st: Step, x) -> torch.Tensor:
+    """Final RMSNorm, the LM head over the rows of ``x`` (kept in ``st.logits``) and a greedy argmax."""
+    st.logits = logits = st.mm(st.other("norm", norm, x, st.w["norm"]), st.w["lm_head"])
+    return st.other("argmax", lambda t: t.argmax(dim=-1), logits, shape=(x.shape[0],))
+
+
 def decode_step(st: Step, tokens, caches, cos, sin, context: int) -> torch.Tensor:
     """``tokens`` [B]; ``caches`` per layer (K, V) of [B, KV_HEADS, context + 1, HEAD_DIM]; writes position
     ``context``; returns the next tokens [B]."""
     b = tokens.shape[0]
-    x = st.other("embedding", lambda t: st.w["embedding"][t], tokens, shape=(b, HIDDEN))
+    x = embed(st, tokens)
     for layer, (kc, vc) in zip(st.w["layers"], caches, strict=True):
-        h = st.other("norm", norm, x, layer["norm1"])
-        qkv = st.mm(h, layer["qkv"])
-        q = st.other("rope_q", rope, qkv[:, :Q].view(b, HEADS, HEAD_DIM), cos, sin)
-        k = st.other("rope_k", rope, qkv[:, Q:Q + KV].view(b, KV_HEADS, HEAD_DIM), cos, sin)
+        q, k, v = qkv_rope(st, layer, x, cos, sin)
         st.other("cache_k", kc[:, :, context].copy_, k)
-        st.other("cache_v", vc[:, :, context].copy_, qkv[:, Q + KV:].view(b, KV_HEADS, HEAD_DIM))
+        st.other("cache_v", vc[:, :, context].copy_, v)
         o = st.attention(q.reshape(b, KV_HEADS, GROUP, HEAD_DIM), kc, vc, causal=False)
-        x = st.other("residual", torch.add, x, st.mm(o.reshape(b, Q), layer["o"]))
-        gu = st.mm(st.other("norm", norm, x, layer["norm2"]), layer["gate_up"])
-        x = st.other("residual", torch.add, x, st.mm(st.other("act", silu_mul, gu, shape=(b, FFN)), layer["down"]))
-    st.logits = logits = st.mm(st.other("norm", norm, x, st.w["norm"]), st.w["lm_head"])
-    return st.other("argmax", lambda t: t.argmax(dim=-1), logits, shape=(b,))
+        x = out_and_ffn(st, layer, x, o.reshape(b, Q))
+    return head(st, x)
 
 
 def prefill_step(st: Step, tokens, caches, cos, sin) -> torch.Tensor:
     """``tokens`` [S] of one sequence; fills positions 0 .. S-1 of ``caches`` (per layer K, V of [1, KV_HEADS, S,
     HEAD_DIM]); returns the first generated token [1]."""
     s = tokens.shape[0]
-    x = st.other("embedding", lambda t: st.w["embedding"][t], tokens, shape=(s, HIDDEN))
+    x = embed(st, tokens)
     for layer, (kc, vc) in zip(st.w["layers"], caches, strict=True):
-        h = st.other("norm", norm, x, layer["norm1"])
-        qkv = st.mm(h, layer["qkv"])
-        q = st.other("rope_q", rope, qkv[:, :Q].view(s, HEADS, HEAD_DIM), cos, sin)
-        k = st.other("rope_k", rope, qkv[:, Q:Q + KV].view(s, KV_HEADS, HEAD_DIM), cos, sin)
+        q, k, v = qkv_rope(st, layer, x, cos, sin)
         st.other("cache_k", kc[0].copy_, k.transpose(0, 1))
-        st.other("cache_v", vc[0].copy_, qkv[:, Q + KV:].view(s, KV_HEADS, HEAD_DIM).transpose(0, 1))
+        st.other("cache_v", vc[0].copy_, v.transpose(0, 1))
         o = st.attention(q.transpose(0, 1).unsqueeze(0), kc, vc, causal=True)
         o = st.other("attn_out_copy", lambda t: t[0].transpose(0, 1).reshape(s, Q), o, shape=(s, Q))
-        x = st.other("residual", torch.add, x, st.mm(o, layer["o"]))
-        gu = st.mm(st.other("norm", norm, x, layer["norm2"]), layer["gate_up"])
-        x = st.other("residual", torch.add, x, st.mm(st.other("act", silu_mul, gu, shape=(s, FFN)), layer["down"]))
-    st.logits = logits = st.mm(st.other("norm", norm, x[-1:], st.w["norm"]), st.w["lm_head"])
-    return st.other("argmax", lambda t: t.argmax(dim=-1), logits, shape=(1,))
+        x = out_and_ffn(st, layer, x, o)
+    return head(st, x[-1:])
 
 
 def mixed_step(st: Step, tokens, dec_caches, pre_caches, cos, sin, rows, context: int) -> torch.Tensor:
@@ -213,12 +222,9 @@ def mixed_step(st: Step, tokens, dec_caches, pre_caches, cos, sin, rows, context
     prompt's last token (``rows``). Returns n + 1 next tokens."""
     n, t = dec_caches[0][0].shape[0], tokens.shape[0]
     p = t - n
-    x = st.other("embedding", lambda i: st.w["embedding"][i], tokens, shape=(t, HIDDEN))
+    x = embed(st, tokens)
     for layer, (kc, vc), (pk, pv) in zip(st.w["layers"], dec_caches, pre_caches, strict=True):
-        qkv = st.mm(st.other("norm", norm, x, layer["norm1"]), layer["qkv"])
-        q = st.other("rope_q", rope, qkv[:, :Q].view(t, HEADS, HEAD_DIM), cos, sin)
-        k = st.other("rope_k", rope, qkv[:, Q:Q + KV].view(t, KV_HEADS, HEAD_DIM), cos, sin)
-        v = qkv[:, Q + KV:].view(t, KV_HEADS, HEAD_DIM)
+        q, k, v = qkv_rope(st, layer, x, cos, sin)
         st.other("cache_k", kc[:, :, context].copy_, k[:n])
         st.other("cache_v", vc[:, :, context].copy_, v[:n])
         st.other("prompt_k", pk[0].copy_, k[n:].transpose(0, 1))
@@ -227,12 +233,8 @@ def mixed_step(st: Step, tokens, dec_caches, pre_caches, cos, sin, rows, context
         o_pre = st.attention(q[n:].transpose(0, 1).unsqueeze(0), pk, pv, causal=True)
         o = st.other("attn_out_copy", lambda a, b: torch.cat([a.reshape(n, Q), b[0].transpose(0, 1).reshape(p, Q)]),
                      o_dec, o_pre, shape=(t, Q))
-        x = st.other("residual", torch.add, x, st.mm(o, layer["o"]))
-        gu = st.mm(st.other("norm", norm, x, layer["norm2"]), layer["gate_up"])
-        x = st.other("residual", torch.add, x, st.mm(st.other("act", silu_mul, gu, shape=(t, FFN)), layer["down"]))
-    last = st.other("rows", lambda a: a.index_select(0, rows), x, shape=(n + 1, HIDDEN))
-    st.logits = logits = st.mm(st.other("norm", norm, last, st.w["norm"]), st.w["lm_head"])
-    return st.other("argmax", lambda a: a.argmax(dim=-1), logits, shape=(n + 1,))
+        x = out_and_ffn(st, layer, x, o)
+    return head(st, st.other("rows", lambda a: a.index_select(0, rows), x, shape=(n + 1, HIDDEN)))
 
 
 def check_mixed(w: dict, run, tokens, dec, pre, cos, sin, context: int) -> float:

@@ -7,16 +7,10 @@ Hopper fit only within bounds."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from benchload import script_module
 
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("compare_device_kernels",
-                                               ROOT / "benchmarks" / "compare_device_kernels.py")
-cdk = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cdk)
+cdk = script_module("compare_device_kernels")
 
 
 @pytest.fixture(scope="module")

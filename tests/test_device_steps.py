@@ -8,15 +8,10 @@ ranges; the Hopper fit's only where the docs state it."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from benchload import script_module
 
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("compare_device_steps", ROOT / "benchmarks" / "compare_device_steps.py")
-cds = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cds)
+cds = script_module("compare_device_steps")
 
 
 @pytest.fixture(scope="module")

@@ -6,18 +6,13 @@ them), with the H200 entry's balanced tiles and, for comparison, with them switc
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from benchload import script_module
 
 import genmodel
 
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("compare_gemm_sweep", ROOT / "benchmarks" / "compare_gemm_sweep.py")
-cgs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cgs)
+cgs = script_module("compare_gemm_sweep")
 
 
 @pytest.fixture(scope="module")
