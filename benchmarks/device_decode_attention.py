@@ -21,13 +21,12 @@ OUT.json
 from __future__ import annotations
 
 import functools
-import json
 import sys
 import time
 
 import torch
 import torch.nn.functional as F  # noqa: N812 - PyTorch's usual name
-from device_common import smi
+from device_common import graphed, smi, write_result
 from triton.testing import do_bench
 
 KV_HEADS, GROUP, HEAD_DIM = 8, 4, 128
@@ -51,21 +50,6 @@ def split_attention(q, k_chunks, v_chunks, batch: int, splits: int):
     out, lse = torch.ops.aten._scaled_dot_product_flash_attention(qs, k_chunks, v_chunks)[:2]
     w = torch.softmax(lse.view(batch, splits, KV_HEADS, GROUP), dim=1)
     return (w.unsqueeze(-1) * out.view(batch, splits, KV_HEADS, GROUP, HEAD_DIM).float()).sum(1).to(q.dtype)
-
-
-def graphed(fn):
-    """``fn`` captured in a CUDA graph (after two warm-up runs on a side stream): its replay, which times the kernels
-    without the host's launches (the split path is several small kernels)."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(2):
-            fn()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
-    return graph.replay
 
 
 def main() -> None:
@@ -103,10 +87,7 @@ def main() -> None:
               f"{rec['whole_s'] * 1e6:.1f} us ({rec['kv_bytes'] / rec['whole_s'] / 1e12:.2f} TB/s)", flush=True)
         del k, v, kw, vw, kc, vc, split, whole
         torch.cuda.empty_cache()
-    meta["smi_after"], meta["seconds"] = smi(), round(time.time() - start, 1)
-    with open(out_path, "w") as f:
-        json.dump({"meta": meta, "records": records}, f, indent=1)
-    print(f"wrote {out_path} in {meta['seconds']} s; {meta['smi_after']}")
+    write_result(out_path, meta, records, start, "cases")
 
 
 if __name__ == "__main__":

@@ -15,12 +15,11 @@ Usage: python benchmarks/device_gemm_sweep.py OUT.json [--fp8]
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
 import torch
-from device_common import smi
+from device_common import smi, write_result
 from triton.testing import do_bench
 
 SHAPES = {"llama-3.1-8b qkv": (4096, 6144), "llama-3.1-8b o": (4096, 4096), "llama-3.1-8b gate_up": (4096, 28672),
@@ -60,10 +59,7 @@ def main() -> None:
     start, records = time.time(), []
     if "--fp8" in sys.argv:
         fp8_sweep(records, meta)
-        meta["smi_after"], meta["seconds"] = smi(), round(time.time() - start, 1)
-        with open(out, "w") as f:
-            json.dump({"meta": meta, "records": records}, f, indent=1)
-        print(f"wrote {out}: {len(records)} GEMMs in {meta['seconds']} s; {meta['smi_after']}")
+        write_result(out, meta, records, start, "GEMMs")
         return
     for name, (k, n) in SHAPES.items():
         w = torch.randn(n, k, device=dev, dtype=torch.bfloat16) / k**0.5
@@ -81,10 +77,7 @@ def main() -> None:
                            (512, 513, 528)) + " us", flush=True)
         meta[f"relative_error {name}"] = err
         del w, wt, x_all
-    meta["smi_after"], meta["seconds"] = smi(), round(time.time() - start, 1)
-    with open(out, "w") as f:
-        json.dump({"meta": meta, "records": records}, f, indent=1)
-    print(f"wrote {out}: {len(records)} GEMMs in {meta['seconds']} s; {meta['smi_after']}")
+    write_result(out, meta, records, start, "GEMMs")
 
 
 if __name__ == "__main__":

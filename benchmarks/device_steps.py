@@ -33,13 +33,13 @@ Usage: python benchmarks/device_steps.py OUT.json [--mixed]   (``--tiny``: a sma
 from __future__ import annotations
 
 import functools
-import json
 import sys
 import time
 
 import torch
 import torch.nn.functional as F  # noqa: N812 - PyTorch's usual name
-from device_common import smi
+from device_common import graphed as cuda_graphed
+from device_common import smi, write_result
 
 TINY = "--tiny" in sys.argv
 HIDDEN, LAYERS, HEADS, KV_HEADS, HEAD_DIM, FFN, VOCAB = ((256, 2, 8, 2, 32, 512, 1000) if TINY else
@@ -265,19 +265,8 @@ def bench(fn) -> float:
 
 
 def graphed(fn):
-    """``fn`` captured in a CUDA graph (after two warm-up runs on a side stream); returns the graph's replay."""
-    if TINY:
-        return fn
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(2):
-            fn()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
-    return graph.replay
+    """``fn`` captured in a CUDA graph and replayed (``device_common.graphed``); on the CPU (``--tiny``) ``fn``."""
+    return fn if TINY else cuda_graphed(fn)
 
 
 def kernel_count(fn) -> int | None:
@@ -365,11 +354,7 @@ def main() -> None:
         run = functools.partial(prefill_step, tokens=tokens, caches=caches, cos=cos, sin=sin)
         measure("prefill_step", w, run, {"batch": 1, "prompt_tokens": s}, records)
         del caches, run
-    meta["smi_after"] = "" if TINY else smi()
-    meta["seconds"] = round(time.time() - start, 1)
-    with open(out_path, "w") as f:
-        json.dump({"meta": meta, "records": records}, f, indent=1)
-    print(f"wrote {out_path} in {meta['seconds']} s; {meta['smi_after']}")
+    write_result(out_path, meta, records, start, "steps", gpu=not TINY)
 
 
 if __name__ == "__main__":
