@@ -59,6 +59,14 @@ def label(record: dict) -> str:
     return f"prefill, {record['prompt_tokens']:,} tokens"
 
 
+def by_class(kinds, seconds) -> dict[str, float]:
+    """Operator rows' seconds summed per kernel class: GEMM rows, attention rows, every other operator row."""
+    out = dict.fromkeys(CLASSES, 0.0)
+    for kind, t in zip(kinds, seconds, strict=True):
+        out[kind if kind in ("gemm", "attention") else "other"] += float(t)
+    return out
+
+
 def stepper(calibrated: bool, context: int) -> Stepper:
     """The engine step ``serve`` composes (``genmodel.engine.step.Stepper``) for Llama-3.1-8B on one H200 with the
     graph-replaying profile and no host work; ``context``: the decodes' cached tokens."""
@@ -78,9 +86,7 @@ def mixed_predicted(batch: int, context: int, prompt_tokens: int, calibrated: bo
     chunk = Chunk(1.0, float(prompt_tokens), 0.0) if prompt_tokens else None
     res = stepper(calibrated, context).step("decode", float(batch), 1, (context + 1.0, context + 1.0), chunk=chunk)
     seconds = np.broadcast_to(res.weights, res.real.time_s.shape) * res.real.time_s  # one value per row
-    out = dict.fromkeys(CLASSES, 0.0)
-    for kind, t in zip(res.table.kinds, seconds.reshape(len(res.table.kinds), -1)[:, 0], strict=True):
-        out[kind if kind in ("gemm", "attention") else "other"] += float(t)
+    out = by_class(res.table.kinds, seconds.reshape(len(res.table.kinds), -1)[:, 0])
     out["all"] = float(np.asarray(res.slot_s).reshape(-1)[0])
     return out
 
@@ -94,10 +100,8 @@ def predicted(record: dict, calibrated: bool) -> dict[str, float]:
     est = genmodel.estimate(MODEL, HARDWARE, batch=record["batch"], input_tokens=tokens, output_tokens=2,
                             engine=ENGINE, calibrated=calibrated, efficiency=NO_HOST)
     rows = est.breakdown("decode" if decode else "prefill")
-    out = dict.fromkeys(CLASSES, 0.0)
-    for kind, seconds in zip(rows["kind"], rows["time_s"], strict=True):
-        if kind != "overhead":  # step overhead and eager launches: zero here, no host work
-            out[kind if kind in ("gemm", "attention") else "other"] += float(seconds)
+    ops = rows["kind"] != "overhead"  # not the step overhead and eager launches: zero here, no host work
+    out = by_class(rows["kind"][ops], rows["time_s"][ops])
     out["all"] = sum(out[c] for c in CLASSES)
     return out
 

@@ -36,10 +36,11 @@ def load(path: str | Path = DEFAULT) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def errors(data: dict, overlap: float | None = None, calibrated: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(rows m, signed error %) of every GEMM of the sweep."""
+def errors(data: dict, overlap: float | None = None, calibrated: bool = False,
+           hardware=HARDWARE) -> tuple[np.ndarray, np.ndarray]:
+    """(rows m, signed error %) of every GEMM of the sweep, genmodel's times on ``hardware``."""
     m = np.array([r["m"] for r in data["records"]], dtype=float)
-    predicted = np.array([gemm_time_s(HARDWARE, r["m"], r["n"], r["k"], dtype=r.get("dtype", "bf16"),
+    predicted = np.array([gemm_time_s(hardware, r["m"], r["n"], r["k"], dtype=r.get("dtype", "bf16"),
                                       calibrated=calibrated, overlap=overlap) for r in data["records"]])
     measured = np.array([r["time_s"] for r in data["records"]])
     return m, (predicted / measured - 1.0) * 100.0

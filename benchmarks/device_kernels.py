@@ -27,7 +27,7 @@ import sys
 import time
 
 import torch
-from device_common import smi
+from device_common import graphed, smi
 from triton.testing import do_bench
 
 MS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]
@@ -109,15 +109,7 @@ def decode_chain(records: list) -> None:
                 for (k, _), w in zip(shapes, layer, strict=True):
                     torch.matmul(xs[k], w.t())
 
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            step()  # warm-up (cuBLAS workspaces) before capture
-        torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            step()
-        t = bench(graph.replay)
+        t = bench(graphed(step))  # warm-up runs (cuBLAS workspaces) before the capture
         records.append({"kind": "decode_gemm_chain", "m": m, "kernels": 128, "weight_bytes": weight_bytes,
                         "time_s": t})
     print("decode chain done", flush=True)

@@ -20,6 +20,14 @@ def data():
     return cgs.load()
 
 
+def whole_tiles_h200():
+    """The H200 entry with ``balanced_tiles`` off: whole 128-row tiles, the last wave partly empty (every GPU before
+    history item 48)."""
+    hw = genmodel.get_hardware("h200-sxm")
+    return hw.model_copy(update={"microarchitecture": hw.microarchitecture.model_copy(
+        update={"balanced_tiles": False})})
+
+
 def test_the_file_holds_one_sweep(data):
     meta, records = data["meta"], data["records"]
     assert meta["device"] == "NVIDIA H200" and meta["multiprocessors"] == 132
@@ -59,19 +67,10 @@ def test_balanced_tiles_follow_the_sweep(data):
 def test_whole_tiles_and_partly_empty_waves_do_not(data):
     # the same device with balanced_tiles off (what every GPU had before history item 48): the step past a power of
     # two a median 21.5%, up to 1.71x; the sweep +16.7% (17.9% absolute)
-    hw = genmodel.get_hardware("h200-sxm")
-    off = hw.model_copy(update={"microarchitecture": hw.microarchitecture.model_copy(
-        update={"balanced_tiles": False})})
-    at = {(r["shape"], r["m"]): r for r in data["records"]}
-    model = []
-    for shape in dict.fromkeys(r["shape"] for r in data["records"]):
-        for base, more in cgs.STEPS:
-            a = at[(shape, base)]
-            model.append(cgs.gemm_time_s(off, more, a["n"], a["k"], calibrated=False)
-                         / cgs.gemm_time_s(off, base, a["n"], a["k"], calibrated=False))
+    off = whole_tiles_h200()
+    model = cgs.step_ratios(data, off)[:, 1]
     assert np.median(model) == pytest.approx(1.215, abs=0.001) and max(model) == pytest.approx(1.71, abs=0.01)
-    e = np.array([(cgs.gemm_time_s(off, r["m"], r["n"], r["k"], calibrated=False) / r["time_s"] - 1.0) * 100.0
-                  for r in data["records"]])
+    _, e = cgs.errors(data, hardware=off)
     assert np.median(e) == pytest.approx(16.7, abs=0.1) and np.median(np.abs(e)) == pytest.approx(17.9, abs=0.1)
 
 
@@ -85,12 +84,9 @@ def test_fp8_through_cublaslt_agrees():
     ratios = cgs.step_ratios(fp8)
     assert np.median(ratios[:, 0]) == pytest.approx(1.097, abs=0.001)
     assert np.median(ratios[:, 1]) == pytest.approx(1.071, abs=0.001)
-    hw = genmodel.get_hardware("h200-sxm")
-    off = hw.model_copy(update={"microarchitecture": hw.microarchitecture.model_copy(
-        update={"balanced_tiles": False})})
+    off = whole_tiles_h200()
     assert np.median(cgs.step_ratios(fp8, off)[:, 1]) == pytest.approx(1.219, abs=0.001)
     _, e = cgs.errors(fp8)
     assert np.median(e) == pytest.approx(5.7, abs=0.1) and np.median(np.abs(e)) == pytest.approx(7.3, abs=0.1)
-    e_off = np.array([(cgs.gemm_time_s(off, r["m"], r["n"], r["k"], dtype="fp8", calibrated=False) / r["time_s"]
-                       - 1.0) * 100.0 for r in fp8["records"]])
+    _, e_off = cgs.errors(fp8, hardware=off)
     assert np.median(e_off) == pytest.approx(16.9, abs=0.1) and np.median(np.abs(e_off)) == pytest.approx(18.7, abs=0.1)

@@ -102,7 +102,7 @@ class Physics:
                    else base.compute_memory_overlap,
                    float(hw.peak_flops_per_s.get("fp32", 0.0)), tuple(sorted(hw.peak_flops_per_s.items())),
                    kernel_floor_s=own.kernel_floor_s if own.kernel_floor_s is not None else base.kernel_floor_s,
-                   balanced_tiles=bool(own.balanced_tiles) if own.balanced_tiles is not None else base.balanced_tiles)
+                   balanced_tiles=own.balanced_tiles if own.balanced_tiles is not None else base.balanced_tiles)
 
 
 _PHYSICS = IdentityCache()
