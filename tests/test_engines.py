@@ -524,3 +524,50 @@ def test_multi_step_scheduling_spreads_a_decode_steps_host_work_over_its_steps()
     assert _engine_as_run("sglang", "launch_server --num-scheduler-steps 10") == "sglang"
     with pytest.raises(ValueError, match="scheduler_steps"):
         EngineSpec.model_validate({**vllm.model_dump(), "scheduler_steps": 0})
+
+
+def test_transformers_generate_is_eager_at_the_host_time_measured_on_the_h200():
+    # docs/formulas.md 5.2: Hugging Face transformers' generate() runs every step eagerly, so Llama-3.1-8B's decode
+    # step on one H100 lasts a + b + K x h: K = 9 kernels a layer (two add-norms, the QKV, output, gate-up and down
+    # projections, rotary, fused attention, activation) x 32 layers + embedding, final norm and LM head = 291, and h
+    # is the profile's 78 us; the device's own step (a few ms at batch 1) is far below that
+    spec = genmodel.get_engine("transformers")
+    assert spec.graph_steps == "none" and spec.eager_launch_s == pytest.approx(78e-6)
+    r = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=64, output_tokens=100,
+                          engine="transformers")
+    assert r.tpot_s == pytest.approx(0.4e-3 + 3e-6 + (9 * 32 + 3) * 78e-6, rel=1e-9)
+    assert genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=64, output_tokens=100).tpot_s < 9e-3
+    # a long prompt is the device's: 4,096 tokens of Llama-3.1-8B on an H100 take longer than 291 x 78 us
+    long = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=4096, output_tokens=2,
+                             engine="transformers")
+    assert long.ttft_s > 2 * (9 * 32 + 3) * 78e-6
+    # the profile is transformers as it runs, not a graph-replaying profile with its graphs off: named as it is, and
+    # its bands are its cells' (no widening for graphs turned off)
+    assert r.realism.engine_label == "transformers" and not r.realism.eager
+    assert genmodel.get_engine("transformers+eager") is spec
+    assert "graphs off" not in r.to_dict()["bands"]["decode"]["basis"]
+
+
+def test_transformers_host_time_per_kernel_is_the_h200_eager_steps_median():
+    # the profile's h from its stated source: the eager decode steps of validation/device_steps_h200.json (a plain
+    # PyTorch Llama-3.1-8B-shaped step), median step time less the profile's a, over the 291 kernels genmodel counts
+    import json
+    import statistics
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "validation" / "device_steps_h200.json"
+    records = json.loads(path.read_text())["records"]
+    decode = [r["eager_s"] for r in records if r.get("kind") == "decode_step"]
+    assert len(decode) == 8
+    h = (statistics.median(decode) - 0.4e-3) / 291
+    assert genmodel.get_engine("transformers").eager_launch_s == pytest.approx(round(h * 1e6) * 1e-6)
+
+
+def test_a_transformers_row_is_read_from_its_system_text_and_transformers_neuronx_is_not():
+    from genmodel.validation.rows import engine_of
+
+    run = "Hugging Face transformers 4.46.3 generate() in PyTorch 2.5.1 eager mode, bf16 weights; static"
+    assert engine_of({"engine": "other", "system": run}) == "transformers"
+    neuronx = "AWS Neuron SDK 2.18.1, transformers-neuronx (tensor parallel 24 NeuronCores); static"
+    assert engine_of({"engine": "", "system": neuronx}) == "neuron"
+    assert engine_of({"engine": "", "system": "vLLM 0.20.1+transformers-5.8.1 AsyncLLMEngine"}) == "vllm"

@@ -156,6 +156,18 @@ def resolve_engine(hw: HardwareSpec, engine: str | EngineSpec | None = None) -> 
     return get_engine(engine if engine is not None else default_engine_name(hw))
 
 
+def graphs_turned_off(spec: EngineSpec) -> bool:
+    """Whether ``spec`` is a profile run with its captured graphs turned off (its ``NAME+eager`` variant): every
+    step eager where the profile of that name replays graphs. A profile that never captures one (Hugging Face
+    transformers' ``generate()``) describes its engine as it runs: not a variant."""
+    from genmodel.data.registry import database
+
+    if not spec.graphs_off:
+        return False
+    entry = database("engine").entries.get(spec.name)
+    return entry is not None and not entry.graphs_off
+
+
 @dataclass(frozen=True)
 class Realism:
     """The realism factors in force for one device and engine, and where each comes from."""
@@ -175,7 +187,8 @@ class Realism:
     basis: str  # a few words for people: "calibrated 2026-12-01 on 60 rows (nvidia-hopper)"
     source: str
     engine: str = "vllm"
-    # the engine runs without captured graphs (EngineSpec.graph_steps 'none': the profile's '+eager' variant)
+    # the engine runs without the captured graphs its profile replays (the profile's '+eager' variant:
+    # graphs_turned_off; not a profile that never captures one)
     eager: bool = False
     calibration_family: str | None = None
     calibration_date: str | None = None
@@ -289,7 +302,7 @@ def _resolve_realism(hw: HardwareSpec, override: Efficiency | None, calibrated: 
             basis += f" ({override.source})"
     source = f"{basis}. Kind defaults: {base.source}. Engine {spec.name}: {spec.source}"
     return Realism(**values, origin=origin, basis=basis, source=source, engine=spec.name,
-                   eager=spec.graphs_off,
+                   eager=graphs_turned_off(spec),
                    calibration_family=cal.family if cal and "calibrated" in kinds else None,
                    calibration_date=cal.date if cal and "calibrated" in kinds else None,
                    calibration_rows=tuple(cal.rows) if cal and "calibrated" in kinds else (),

@@ -145,7 +145,8 @@ _ENGINE_WORDS = [("sglang-jax", "sgl-jax"), ("sgl-jax", "sgl-jax"), ("tensorrt",
                  ("optimum", "optimum-habana"), ("gaudi", "optimum-habana"), ("hpu", "optimum-habana"),
                  ("tgi", "tgi"), ("mlx", "mlx"),
                  ("awq gemv", "autoawq-gemv"), ("autoawq", "autoawq"), ("atom", "atom"), ("vllm", "vllm"),
-                 ("cerebras", "vendor"), ("sambanova", "vendor"), ("groq", "vendor")]
+                 ("cerebras", "vendor"), ("sambanova", "vendor"), ("groq", "vendor"),
+                 ("hugging face transformers", "transformers")]
 
 
 _WHOLE_WORDS = {"atom": re.compile(r"(?<![a-z0-9])atom(?![a-z0-9])")}
