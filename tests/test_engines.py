@@ -551,12 +551,11 @@ def test_transformers_generate_is_eager_at_the_host_time_measured_on_the_h200():
 def test_transformers_host_time_per_kernel_is_the_h200_eager_steps_median():
     # the profile's h from its stated source: the eager decode steps of validation/device_steps_h200.json (a plain
     # PyTorch Llama-3.1-8B-shaped step), median step time less the profile's a, over the 291 kernels genmodel counts
-    import json
     import statistics
-    from pathlib import Path
 
-    path = Path(__file__).parent.parent / "validation" / "device_steps_h200.json"
-    records = json.loads(path.read_text())["records"]
+    from benchload import script_module
+
+    records = script_module("compare_device_steps").load()["records"]  # (its default file: that JSON)
     decode = [r["eager_s"] for r in records if r.get("kind") == "decode_step"]
     assert len(decode) == 8
     h = (statistics.median(decode) - 0.4e-3) / 291
