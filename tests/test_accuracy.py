@@ -95,14 +95,15 @@ def test_band_coverage_out_of_sample(pooled):
     # nested: each source's rows against bands built from the other sources' out-of-sample errors only
     calibrated, plain = bands.coverage(pooled[0]), bands.coverage(pooled[1])
     assert calibrated["rows"] == 1267 and calibrated["groups"] == 62
-    assert 0.70 <= calibrated["row_coverage"] <= 0.90  # measured 74.0% (74.5% of 1,214 before the fourteenth round)
-    assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 72.2% averaged over 62 sources
-    # per phase and device-count class of the replica (1, 2-4, 5+ devices): decode 75%, 74%, 70%; prefill 75%, 81%,
+    # measured 75.3% (74.0% before history item 50; 74.5% of 1,214 before the fourteenth round)
+    assert 0.70 <= calibrated["row_coverage"] <= 0.90
+    assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 72.9% averaged over 62 sources (72.2% before item 50)
+    # per phase and device-count class of the replica (1, 2-4, 5+ devices): decode 77%, 74%, 70%; prefill 77%, 81%,
     # 74% (from measured.csv alone, 5+-device decode rows of the independent file were covered 50%, item 45)
     by_class = calibrated["by_devices"]
     assert set(by_class) == {f"{p} {s}" for p in ("decode", "prefill") for s in ("1", "2-4", "5+")}
     assert all(0.68 <= c["coverage"] <= 0.90 for c in by_class.values()), by_class
-    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 75.1%; per source 75.2%
+    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 75.8%; per source 75.5% (75.1%, 75.2% before item 50)
     assert 0.70 <= plain["group_coverage"] <= 0.90
     # serve's bands, from the served rows of both files: measured 72.9% of 717 rows, 73.6% averaged over 33 sources;
     # two classes are under 70%: its decode figures on replicas of 5+ devices (61% of 176 rows) and its prefill figures
@@ -121,7 +122,8 @@ def test_batch_one_llama_8b_on_h100():
     # 1,024 / 1,024 with vLLM on H100, i.e. about 7.7-7.9 ms per output token; vLLM and TensorRT-LLM users report
     # 6-7.5 ms with newer releases. The prediction must sit in the issue's 5.5-8 ms and its 80%
     # band must contain the published vLLM runs on an H100: ALCF's 7.7-7.9 ms and gpustack's 7.3 ms (Qwen3-8B)
-    # (measured 7.47 ms, band 6.1-11.6 ms from the one-device cell, history item 45; 4.8-11.6 ms before it, from the
+    # (measured 7.47 ms, band 5.9-11.6 ms from the one-device cell, history item 45 (6.1-11.6 ms before item 50, whose
+    # profiles moved the TinyChat rows out of that cell's vLLM rows); 4.8-11.6 ms before item 45, from the
     # cell over all device counts, which then also had to hold 6 ms, a figure users report for TensorRT-LLM).
     r = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=1024, output_tokens=256)
     assert 5.5e-3 <= r.tpot_s <= 8e-3
@@ -250,7 +252,10 @@ def test_independent_rows_gathered_after_the_fit():
     round eight decode 13.9%, prefill 16.4%. Fourteenth round (thirtieth session, blind with that release): 53 rows,
     all expressible: decode 69.4% (43: Hugging Face transformers' eager generate() predicted with the vllm profile),
     prefill 10.4% (10), 24.5% within 25%, 30% in their bands; then transformers' own profile (history item 49, seen
-    rows): decode 28.5%, prefill 23.1%, 50.9% within 25%; all fourteen decode 20.0% (841), prefill 36.8% (532)."""
+    rows): decode 28.5%, prefill 23.1%, 50.9% within 25%; all fourteen decode 20.0% (841), prefill 36.8% (532). Then
+    the engines that dequantize a 4-bit matrix into a 16-bit copy before their GEMM, and TinyChat's FP16-accumulating
+    W4A16 GEMM (history item 50, thirty-first session, seen rows): round twelve prefill 25.9%, round fourteen decode
+    16.5%; all fourteen decode 20.0%, prefill 34.7% (per-source medians 37.6%), 50.8% within 25%."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)
@@ -258,33 +263,40 @@ def test_independent_rows_gathered_after_the_fit():
     assert decode["n"] == 841 and prefill["n"] == 532
     # all fourteen rounds: decode 20.0% (20.0% over thirteen; 21.2% before history item 42, 26.8% before 38)
     assert 17.0 <= decode["median_abs_error_pct"] <= 28.0
-    assert 35.0 <= prefill["median_abs_error_pct"] <= 48.0  # 36.8% (thirteen rounds 37.6%; 37.9% before item 48)
-    # the scatter of repeated measurements (docs/validation.md, "Replicates"): 70 configurations measured more than
-    # once (174 rows, 15 sources, one configuration across two sources) sit a median 12.0% (decode) and 10.0%
-    # (prefill) from their own geometric mean, where genmodel misses those rows by 16.9% and 89.8%: decode about as
+    # 34.7% (36.8% before item 50; thirteen rounds 37.6%; 37.9% before item 48)
+    assert 30.0 <= prefill["median_abs_error_pct"] <= 48.0
+    # the scatter of repeated measurements (docs/validation.md, "Replicates"): 65 configurations measured more than
+    # once (159 rows, 14 sources, one configuration across two sources) sit a median 12.0% (decode) and 10.1%
+    # (prefill) from their own geometric mean, where genmodel misses those rows by 15.8% and 58.2%: decode about as
     # well as the scatter allows, prefill several times worse (the spread depends on the rows and the inputs genmodel
-    # reads from them, not on the fit)
+    # reads from them, not on the fit). Before history item 50 TinyChat's sweep added five configurations (its
+    # TinyChat, MLC and ExLlamaV2 prompts then ran on one profile): 70, 174 rows, 15 sources, 16.9% and 89.8%
     spread = v.replicate_spread(table)
-    assert (spread["all"]["sets"], spread["all"]["rows"], spread["all"]["sources"]) == (70, 174, 15)
+    assert (spread["all"]["sets"], spread["all"]["rows"], spread["all"]["sources"]) == (65, 159, 14)
     assert spread["all"]["cross_source_sets"] == 1
     assert spread["phase:decode"]["spread_pct"] == pytest.approx(12.0, abs=0.05)
-    assert spread["phase:prefill"]["spread_pct"] == pytest.approx(10.0, abs=0.05)
-    assert spread["phase:decode"]["model_error_pct"] <= 2 * spread["phase:decode"]["spread_pct"]  # 16.9%
-    assert spread["phase:prefill"]["model_error_pct"] >= 3 * spread["phase:prefill"]["spread_pct"]  # 89.8%
+    assert spread["phase:prefill"]["spread_pct"] == pytest.approx(10.1, abs=0.05)
+    assert spread["phase:decode"]["model_error_pct"] <= 2 * spread["phase:decode"]["spread_pct"]  # 15.8%
+    assert spread["phase:prefill"]["model_error_pct"] >= 3 * spread["phase:prefill"]["spread_pct"]  # 58.2%
     scored = v.scored(table)
     # the fourteenth round: 53 rows from 2 sources, all expressible. Blind (the vllm profile, as their `other` engine
     # fell back to): decode 69.4% (43), prefill 10.4% (10), 24.5% within 25%, 30% in their bands; with transformers'
-    # own profile (history item 49, seen rows): decode 28.5%, prefill 23.1%, 50.9% within 25%
+    # own profile (history item 49, seen rows): decode 28.5%, prefill 23.1%, 50.9% within 25%; with bitsandbytes'
+    # dequantized copies (history item 50, seen rows): decode 16.5%, 54.7% within 25%
     fourteenth, round14 = _blind_round(table, scored, FOURTEENTH_ROUND_IDS, 53, 43, 10)
-    assert 20.0 <= round14["phase:decode"]["median_abs_error_pct"] <= 40.0  # 28.5%
+    assert 10.0 <= round14["phase:decode"]["median_abs_error_pct"] <= 25.0  # 16.5% (28.5% before item 50)
     assert 15.0 <= round14["phase:prefill"]["median_abs_error_pct"] <= 30.0  # 23.1%
     rows14 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
               if str(i).startswith(FOURTEENTH_ROUND_IDS)}
     # transformers' BF16 decode latencies of Llama-3.1-8B on the H100 (batch 1, 8, 32) and Llama-2-13B's fp16 and
-    # Marlin decode on the A100 at batch 1-8: host-bound eager steps, within 15%; bitsandbytes' 4-bit weights at batch
-    # 8 and 32 on both GPUs (dequantized to 16 bits before each GEMM, not modelled) at least 40% slower than predicted
+    # Marlin decode on the A100 at batch 1-8: host-bound eager steps, within 15%. bitsandbytes' 4-bit weights at batch
+    # 8 and 32, dequantized into a 16-bit copy before each GEMM (history item 50): on the RTX 4090, where the copy's
+    # traffic (about 28 GB a step) is above the host's floor, within 10% (-46% and -50% before item 50); on the H100,
+    # where the host's floor still binds, at least 40% slower than predicted (the dequantize kernel's launch and
+    # bitsandbytes' Python around it are not counted)
     assert all(abs(rows14[f"M14A-{k}"]) <= 15.0 for k in (10, 13, 16, *range(44, 52)))
-    assert all(rows14[f"M14A-{k:02d}"] <= -40.0 for k in (5, 8, 14, 17))
+    assert all(abs(rows14[f"M14A-{k:02d}"]) <= 10.0 for k in (5, 8))
+    assert all(rows14[f"M14A-{k:02d}"] <= -40.0 for k in (14, 17))
     scored = scored[~fourteenth]  # the first thirteen rounds below
     # the thirteenth round, blind: 71 rows from 3 sources, all expressible
     thirteenth, round13 = _blind_round(table, scored, THIRTEENTH_ROUND_IDS, 71, 37, 34)
@@ -302,17 +314,19 @@ def test_independent_rows_gathered_after_the_fit():
     # the twelfth round, blind: 62 rows from 3 sources, all expressible
     twelfth, round12 = _blind_round(table, scored, TWELFTH_ROUND_IDS, 62, 23, 39)
     assert 6.0 <= round12["phase:decode"]["median_abs_error_pct"] <= 20.0  # 12.1%
-    assert 35.0 <= round12["phase:prefill"]["median_abs_error_pct"] <= 55.0  # 44.0%
+    assert 18.0 <= round12["phase:prefill"]["median_abs_error_pct"] <= 35.0  # 25.9% (44.0% blind, before item 50)
     twelfth_rows = {str(i): (str(h), str(m), float(e)) for i, h, m, e in zip(
         scored["id"], scored["holdout"], scored["metric"], scored["error_pct"], strict=True)
         if str(i).startswith(TWELFTH_ROUND_IDS)}
-    # TinyChat's batch-1 decode latencies within 16%; of its sweep's 4-bit prompts on the RTX 4090, llama.cpp's within
-    # 10% and TinyChat's own predicted at more than twice the measured time (the `other` engine on the device's usual,
-    # vLLM, profile); the gpt-fast fp16 prompts all predicted faster than measured
+    # TinyChat's batch-1 decode latencies within 21% (within 16% on vLLM's profile, whose Marlin rating, 0.7, slowed
+    # the A100's one-row GEMMs; TinyChat's own profile rates its kernels as the device's GEMMs: -16% and -20% there);
+    # of its sweep's 4-bit prompts on the RTX 4090, llama.cpp's within 10% and TinyChat's own within 30% (its W4A16
+    # GEMM accumulates in FP16: history item 50; +152..+183% on vLLM's profile, blind); the gpt-fast fp16 prompts all
+    # predicted faster than measured
     tiny = [(m, e) for h, m, e in twelfth_rows.values() if h == "mit-han-lab-tinychat-benchmark"]
-    assert len(tiny) == 41 and all(abs(e) <= 16.0 for m, e in tiny if m == "tpot")
+    assert len(tiny) == 41 and all(abs(e) <= 21.0 for m, e in tiny if m == "tpot")
     assert all(abs(twelfth_rows[f"M12A-{k}"][2]) <= 10.0 for k in range(32, 37))  # llama.cpp
-    assert all(twelfth_rows[f"M12A-{k}"][2] >= 100.0 for k in range(10, 16))  # TinyChat on the RTX 4090
+    assert all(abs(twelfth_rows[f"M12A-{k}"][2]) <= 30.0 for k in range(10, 16))  # TinyChat on the RTX 4090
     assert all(e < 0.0 for h, m, e in twelfth_rows.values() if h == "mayank31398-gptfast-ladderbench" and m == "ttft")
     scored = scored[~twelfth]  # the first eleven rounds below
     # the eleventh round, blind: 30 rows from 3 sources, all expressible
@@ -430,4 +444,4 @@ def test_independent_rows_gathered_after_the_fit():
     assert len(prompts) == 22 and max(abs(e) for e in prompts) <= 25.0
     exllama = [e for i, e in zip(table["id"], table["error_pct"], strict=True) if i.startswith("EXLB")
                and abs(e) < 10]
-    assert len(exllama) == 6  # the six decode rates (the three prompt rates are 37-54% slow)
+    assert len(exllama) == 6  # the six decode rates (the three prompt rates: -18..+11% since history item 50)

@@ -495,6 +495,9 @@ def test_the_engine_list_says_which_weight_only_kernel_each_profile_runs(capsys)
     lines = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines() if line.strip()}
     assert "vec/7" in lines["autoawq-gemv"] and "45%" not in lines["autoawq-gemv"]
     assert "45%" in lines["autoawq"] and "70%" in lines["vllm"]
+    # the engines that dequantize into a copy say above how many rows (ExLlama v1 8+, ExLlamaV2 33+, bitsandbytes 2+)
+    assert "c>7" in lines["exllama"] and "c>32" in lines["exllamav2"] and "c>1" in lines["transformers-bnb"]
+    assert not any(w.startswith("c>") for w in lines["tinychat"] + lines["vllm"])
 
 
 def test_multi_step_scheduling_spreads_a_decode_steps_host_work_over_its_steps():
@@ -570,3 +573,97 @@ def test_a_transformers_row_is_read_from_its_system_text_and_transformers_neuron
     neuronx = "AWS Neuron SDK 2.18.1, transformers-neuronx (tensor parallel 24 NeuronCores); static"
     assert engine_of({"engine": "", "system": neuronx}) == "neuron"
     assert engine_of({"engine": "", "system": "vLLM 0.20.1+transformers-5.8.1 AsyncLLMEngine"}) == "vllm"
+
+
+def _prefill_gemm_rows(engine, batch=1, input_tokens=512, hardware="rtx-4090", model="llama-2-7b"):
+    """(operator, weight bytes, compute seconds) of the prefill GEMM rows of an int4-weight estimate."""
+    t = genmodel.estimate(model, hardware, batch=batch, input_tokens=input_tokens, output_tokens=2,
+                          weight_dtype="int4", activation_dtype="fp16", kv_dtype="fp16", engine=engine,
+                          calibrated=False).breakdown()
+    return {t["operator"][i]: (float(t["weight_bytes"][i]), float(t["compute_s"][i]))
+            for i, (p, k) in enumerate(zip(t["phase"], t["kind"], strict=True)) if p == "prefill" and k == "gemm"}
+
+
+def test_a_dequantizing_copy_moves_the_16_bit_matrix_written_and_read_above_the_engines_row_count():
+    """ExLlamaV2 reconstructs a weight-only GEMM's FP16 matrix into a scratch buffer, then runs cublasHgemm on it, for
+    more than 32 rows (exllamav2_ext/cuda/q_gemm.cu, MAX_Q_GEMM_ROWS 32). Per weight element: the 0.5 packed bytes
+    read, 2 bytes of FP16 written, 2 read by the GEMM = 4.5 bytes, 9x the packed bytes. Llama-2-7B's q/k/v
+    projection: 4,096 x 12,288 weights = 25,165,824 packed bytes a layer, 226,492,416 with the copy (x 32 layers in
+    the step's breakdown). The LM head (an FP16 matrix) is not copied; neither is any GEMM of 32 rows or fewer."""
+    v2 = genmodel.get_engine("exllamav2")
+    assert v2.dequantize_copy_above_rows == 32 and v2.fp16_accumulate
+    assert genmodel.get_engine("exllama").dequantize_copy_above_rows == 7  # v1: matmul_recons_thd = 8 rows
+    assert genmodel.get_engine("transformers-bnb").dequantize_copy_above_rows == 1  # gemv_4bit for one row only
+    assert genmodel.get_engine("tinychat").dequantize_copy_above_rows is None
+    none = v2.model_copy(update={"dequantize_copy_above_rows": None})
+    copied, packed = _prefill_gemm_rows(v2), _prefill_gemm_rows(none)
+    assert packed["qkv_proj"][0] == 32 * 4096 * 12288 * 0.5
+    assert copied["qkv_proj"][0] == 32 * 4096 * 12288 * 4.5
+    for name, (weights, _) in copied.items():
+        expected = packed[name][0] * (1 if name == "lm_head" else 9)
+        assert weights == pytest.approx(expected, rel=1e-12), name
+    # 32 prompt tokens are 32 rows: no copy; 33 are one more than the kernel takes
+    assert _prefill_gemm_rows(v2, input_tokens=32) == _prefill_gemm_rows(none, input_tokens=32)
+    assert _prefill_gemm_rows(v2, input_tokens=33)["qkv_proj"][0] == 32 * 4096 * 12288 * 4.5
+    # the assumption is stated with the figures (and an estimate with another engine differs in its realism key)
+    r = genmodel.estimate("llama-2-7b", "rtx-4090", weight_dtype="int4", activation_dtype="fp16", kv_dtype="fp16",
+                          engine=v2)
+    assert "weight-only GEMMs of more than 32 rows on a dequantized copy" in r.realism.describe()
+    assert "dequantized copy" not in genmodel.estimate("llama-2-7b", "rtx-4090", weight_dtype="int4").realism.describe()
+    # a copied GEMM is a dense FP16 GEMM: the engine's weight-only rating no longer applies to it
+    half = v2.model_copy(update={"weight_only_scale": 0.5})
+    assert {k: v[1] for k, v in _prefill_gemm_rows(half).items()} == {k: v[1] for k, v in copied.items()}
+    small = _prefill_gemm_rows(half, input_tokens=16)
+    assert small["qkv_proj"][1] > _prefill_gemm_rows(v2, input_tokens=16)["qkv_proj"][1]
+
+
+def test_a_dequantizing_copy_is_the_same_per_configuration_in_one_call_and_in_blocks():
+    """The copy depends on each configuration's GEMM rows (here the decode batch: 1-64 sequences, and a call of more
+    than 1,024 configurations, which runs lean steps in blocks): every element is the single estimate's."""
+    kw = {"input_tokens": 128, "output_tokens": 16, "weight_dtype": "int4", "activation_dtype": "fp16",
+          "kv_dtype": "fp16", "engine": "exllamav2", "check_fit": False}
+    batches = np.array([1, 31, 32, 33, 64])
+    many = genmodel.estimate("llama-2-7b", "rtx-4090", batch=batches, **kw)
+    for b, tpot, ttft in zip(batches, many.tpot_s, many.ttft_s, strict=True):
+        one = genmodel.estimate("llama-2-7b", "rtx-4090", batch=int(b), **kw)
+        assert float(tpot) == pytest.approx(float(one.tpot_s), rel=1e-12)
+        assert float(ttft) == pytest.approx(float(one.ttft_s), rel=1e-12)
+    large = genmodel.estimate("llama-2-7b", "rtx-4090", batch=np.resize(batches, 1100), **kw)
+    assert np.allclose(large.tpot_s[:5], many.tpot_s, rtol=1e-12, atol=0)
+    # decode above 32 sequences copies (more bytes per step); at or below it does not
+    per_seq = many.tpot_s
+    assert per_seq[3] - per_seq[2] > 10 * (per_seq[2] - per_seq[1])
+
+
+def test_tinychat_prompts_run_at_the_fp16_accumulate_rate_with_weights_dequantized_in_the_gemm():
+    """TinyChat 2.0's W4A16 GEMM accumulates in FP16 (mma...f16.f16.f16.f16, half accumulator: llm-awq gemm_cuda.cu),
+    so an RTX 4090 runs its prompt GEMMs at 330.3 TFLOPS dense, twice the listed 165.2; it dequantizes inside the
+    GEMM (no copy) and is rated as the device's GEMMs (weight_only_scale 1, vLLM's Marlin 0.7)."""
+    tiny = genmodel.get_engine("tinychat")
+    assert tiny.fp16_accumulate and tiny.weight_only_scale == 1.0
+    on = _prefill_gemm_rows(tiny)
+    off = _prefill_gemm_rows(tiny.model_copy(update={"fp16_accumulate": False}))
+    for name, (weights, compute) in on.items():
+        assert weights == off[name][0]
+        if name != "lm_head":
+            assert compute == pytest.approx(off[name][1] / 2, rel=1e-12), name
+
+
+def test_exllama_tinychat_and_bitsandbytes_rows_are_read_from_their_system_text():
+    from genmodel.validation.rows import engine_of
+
+    def of(system):
+        return engine_of({"engine": "other", "system": system})
+
+    assert of("ExLlama (v1) 4-bit GPTQ CUDA kernels (grpsz 128, act-order no), batch 1; static") == "exllama"
+    assert of("Exllama V2 (llm-perf-bench docker, CLI benchmark), batch 1; static") == "exllamav2"
+    assert of("exllama (llm-perf-bench docker, CLI benchmark), batch 1, 2 GPUs; static") == "exllama"
+    comparison = "with a 4-bit weight-only quantized Llama3-8B, timed by MIT Han Lab for the TinyChat 2.0 comparison"
+    assert of(f"ExLlama v2 {comparison}; static") == "exllamav2"
+    assert of(f"MLC {comparison}; static") is None  # (no MLC profile: the device's usual engine)
+    assert of("TinyChat 2.0 W4A16 (4-bit group-128 weights), tinychat/benchmark.py; static") == "tinychat"
+    bnb = "Hugging Face transformers 4.46.3 generate() in PyTorch 2.5.1 eager mode, bitsandbytes NF4 4-bit weights"
+    assert of(bnb) == "transformers-bnb"
+    assert of("vLLM 0.6.3 with bitsandbytes 4-bit weights; continuous") == "vllm"
+    gptq = "Hugging Face transformers 4.37.2 generate() in PyTorch 2.2.0 eager mode with AutoGPTQ 0.7.0"
+    assert of(gptq) == "transformers"

@@ -387,7 +387,8 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
                       physics: Physics, attention_scale: float = 1.0, weight_only=False,
                       weight_only_scale: float = 1.0, consume: bool = False) -> np.ndarray:
     """Per operator row (shape (n_ops, *config)): the achievable fraction of the row's dense peak.
-    ``weight_only``: per row (or for all), whether the GEMM dequantizes narrower weights in its kernel. ``consume``:
+    ``weight_only``: per row (or for all, or per row and configuration), whether the GEMM dequantizes narrower
+    weights in its kernel. ``consume``:
     the caller no longer reads the table's GEMM shapes, which are dropped (set to an empty array) once read, before
     the result is made.
 
@@ -431,8 +432,10 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
             # matrix peak
             shape_factor = into(np.maximum, shape_factor, floor.reshape(shape))
         only = np.asarray(weight_only, dtype=bool)
-        if only.ndim:
+        if only.ndim == 1:
             only = only[gemm_rows].reshape(shape)
+        elif only.ndim:  # per row and configuration (GEMMs that ran on a dequantized copy: genmodel.engine.step)
+            only = only[gemm_rows]
         # x * 1.0 is x: multiply only where some GEMM dequantizes in its kernel
         scale = np.where(only, weight_only_scale, 1.0) if only.any() else None
         _gemm_rows_into(out, gemm_rows, compute_efficiency * dtype.reshape(shape), shape_factor, scale)

@@ -197,6 +197,9 @@ class Realism:
     # the engine's FP16 GEMMs run at this multiple of the device's listed fp16 peak (FP16 accumulation on a card
     # that lists its FP32-accumulate rate: EngineSpec.fp16_accumulate x Microarchitecture.fp16_accumulate_speedup)
     fp16_gemm_speedup: float = 1.0
+    # a weight-only GEMM of more rows than this runs on a copy of its matrix dequantized to the activation datatype
+    # (EngineSpec.dequantize_copy_above_rows; None: dequantized in the GEMM's kernel)
+    dequantize_copy_above_rows: int | None = None
 
     def describe(self, memory: bool = True) -> str:
         """One line for people: the factors in force and where they come from (``memory``: with the memory
@@ -207,8 +210,12 @@ class Realism:
                    if self.step_overhead_per_sequence_s else "")
         if self.prefill_overhead_s:
             per_seq += f" (+{self.prefill_overhead_s * 1e3:g} ms per prefill)"
-        fp16 = (f" (FP16 GEMMs at {self.fp16_gemm_speedup:g}x the listed FP16 peak: FP16 accumulation)"
-                if self.fp16_gemm_speedup != 1.0 else "")
+        notes = [f"FP16 GEMMs at {self.fp16_gemm_speedup:g}x the listed FP16 peak: FP16 accumulation"] \
+            if self.fp16_gemm_speedup != 1.0 else []
+        if self.dequantize_copy_above_rows is not None:
+            rows = self.dequantize_copy_above_rows
+            notes.append(f"weight-only GEMMs of more than {rows} row{'s' if rows != 1 else ''} on a dequantized copy")
+        fp16 = f" ({'; '.join(notes)})" if notes else ""
         return (f"{self.compute_efficiency:.0%} of peak FLOP/s in large GEMMs{fp16}, "
                 f"{self.attention_efficiency:.0%} in attention, {self.memory_efficiency:.0%} of peak bandwidth "
                 f"streaming weights, "
@@ -308,4 +315,4 @@ def _resolve_realism(hw: HardwareSpec, override: Efficiency | None, calibrated: 
                    calibration_rows=tuple(cal.rows) if cal and "calibrated" in kinds else (),
                    field_origins=origins,
                    fp16_gemm_speedup=(hw.microarchitecture.fp16_accumulate_speedup or 1.0) if spec.fp16_accumulate
-                   else 1.0)
+                   else 1.0, dequantize_copy_above_rows=spec.dequantize_copy_above_rows)

@@ -143,6 +143,12 @@ class Stepper:
         # the engine's weight-only kernels are rated where they were measured, dequantizing to 16-bit activations;
         # narrower activations (fp4 weights with fp8 activations) run at the GEMM's own rate
         self.weight_only_scale = setup.engine.weight_only_scale if self.ab == 2 else 1.0
+        # an engine that dequantizes a weight-only GEMM's whole matrix into a copy in the activation datatype above
+        # this many rows (EngineSpec.dequantize_copy_above_rows) moves 2 x activation bytes per weight element more
+        # (the copy written, then read by the dense GEMM): per byte of packed weights, this many bytes more
+        self.copy_above_rows = setup.engine.dequantize_copy_above_rows if self.weight_only else None
+        self.copy_bytes_per_weight_byte = (2.0 * self.ab / bytes_per_element(dt.weight)
+                                           if self.copy_above_rows is not None else 0.0)
         # an engine accumulating its FP16 GEMMs in FP16 reaches the device's FP16-accumulate rate on its GEMM rows
         self.fp16_gemm_speedup = setup.realism.fp16_gemm_speedup
         # an attention that is not fused moves its score matrix through memory (EngineSpec.flash_attention)
@@ -356,15 +362,19 @@ class Stepper:
         if self.fp16_gemm_speedup != 1.0:
             peaks = [p * self.fp16_gemm_speedup if d == "fp16" and k == "gemm" else p
                      for p, d, k in zip(peaks, table.dtypes, table.kinds, strict=True)]
+        weight_only = _dequantizing_rows(tuple(table.kinds), tuple(table.names)) & self.weight_only
+        if self.copy_above_rows is not None and weight_only.any():
+            weight_only = _dequantize_copies(table, weight_only, self.copy_above_rows,
+                                             self.copy_bytes_per_weight_byte)
         power_s = s.power.min_time_s(table, self.placement) if s.power is not None else 0.0
         if ndim(power_s) and not np.any(power_s):
             power_s = 0.0
-        weight_only = _dequantizing_rows(tuple(table.kinds), tuple(table.names)) & self.weight_only
         fractions = compute_fractions(table, r.compute_efficiency, r.attention_efficiency, self.physics,
                                       e.attention_scale, weight_only, self.weight_only_scale, consume=lean)
         overlap = self.physics.compute_memory_overlap
         if e.weight_only_vector_ops_per_mac and self.physics.vector_flops_per_s and np.any(weight_only):
-            overlap = _vector_gemv(fractions, weight_only, peaks, self.physics.vector_flops_per_s,
+            per_row = weight_only if weight_only.ndim == 1 else weight_only.reshape(len(weight_only), -1).any(axis=1)
+            overlap = _vector_gemv(fractions, per_row, peaks, self.physics.vector_flops_per_s,
                                    e.weight_only_vector_ops_per_mac, overlap)
         ramp = self.physics.memory_ramp_bytes / (r.memory_efficiency * s.hw.fastest_memory.bandwidth_bytes_per_s
                                                  * s.bandwidth_scale)
@@ -488,6 +498,33 @@ def _dequantizing_rows(kinds: tuple[str, ...], names: tuple[str, ...]) -> np.nda
     rows = np.array([k == "gemm" and n != "lm_head" for k, n in zip(kinds, names, strict=True)])
     rows.flags.writeable = False
     return rows
+
+
+def _dequantize_copies(table: OperatorTable, weight_only: np.ndarray, above_rows: int,
+                       extra: float) -> np.ndarray:
+    """An engine that dequantizes a weight-only GEMM's matrix into a scratch copy before a dense GEMM where the GEMM has
+    more than ``above_rows`` rows (``EngineSpec.dequantize_copy_above_rows``; docs/formulas.md section 5.2): on the
+    ``weight_only`` rows whose M (``gemm_m``, per configuration) is above it, the weight bytes become the packed bytes
+    x (1 + ``extra``): the copy is written and read in the activation datatype. Returns the rows' weight-only mask
+    per configuration (shape (rows, *M's shape)): false where the GEMM ran on the copy (a dense GEMM, not rated as
+    weight-only). Changes ``table``'s weight bytes in place (a table of this step's own)."""
+    rows = np.flatnonzero(weight_only)
+    copied = table.shape_rows("m", rows) > above_rows  # (NaN, no shape, is not above)
+    if not copied.any():
+        return weight_only
+    if table.byte_rows is None:
+        bytes_ = table.weight_bytes[rows]
+        table.weight_bytes[rows] = np.where(copied, bytes_ * (1.0 + extra), bytes_)
+    else:  # (a lean table's weight bytes as row values: ``OperatorTable.byte_rows``)
+        weights, acts, shape = table.byte_rows
+        weights = list(weights)
+        for i, row in enumerate(rows.tolist()):
+            weights[row] = np.where(copied[i], weights[row] * (1.0 + extra), weights[row])
+        table.byte_rows = (weights, acts, shape)
+    mask = np.broadcast_to(weight_only.reshape(-1, *([1] * (copied.ndim - 1))),
+                           (len(weight_only), *copied.shape[1:])).copy()
+    mask[rows] = ~copied
+    return mask
 
 
 def graph_max_seqs(engine, hw, tp):

@@ -29,8 +29,10 @@ to the hardware's physics on every step:
 * the relative quality of its fused attention, of its paged KV reads and of its weight-only-quantized GEMMs
   (``attention_scale``, ``kv_read_scale``, ``weight_only_scale``, multiplying the device's fractions; 1 = as good
   as the reference kernels), whether its FP16 GEMMs accumulate in FP16 (``fp16_accumulate``: on GeForce cards
-  twice the FP32-accumulate rate the device lists), and whether its weight-only GEMMs are matrix-vector kernels on
-  the vector units (``weight_only_vector_ops_per_mac``: AutoAWQ's GEMV kernel, run once per token of a prompt too).
+  twice the FP32-accumulate rate the device lists), whether its weight-only GEMMs are matrix-vector kernels on
+  the vector units (``weight_only_vector_ops_per_mac``: AutoAWQ's GEMV kernel, run once per token of a prompt too),
+  and above how many rows they dequantize the whole matrix into a 16-bit copy before a dense GEMM
+  (``dequantize_copy_above_rows``: ExLlama, ExLlamaV2, bitsandbytes' 4-bit path).
 
 * its continuous-batching scheduler (genmodel.serving, docs/serving.md): the token budget of one step
   (``max_batch_tokens``; ``offline_batch_tokens`` for an offline run where it differs; per device
@@ -164,6 +166,13 @@ class EngineSpec(FrozenSpec):
         "multiply-accumulate (unpack, convert, dequantize, convert the activation, accumulate): such a GEMM computes "
         "at the vector FP32 FLOP/s / this number, and its arithmetic overlaps its weight stream (a streaming "
         "kernel); none: they use the matrix units at weight_only_scale.")
+    dequantize_copy_above_rows: int | None = Field(
+        None, ge=0, description="A weight-only quantized GEMM of more than this many rows (tokens; per expert for "
+        "routed experts) first writes its matrix dequantized to the activation datatype into a scratch buffer, one "
+        "kernel, then runs the dense GEMM on that copy (ExLlama's and ExLlamaV2's reconstruct-then-cublasHgemm path, "
+        "bitsandbytes' 4-bit matmul): the step moves the packed weights plus 2 x activation bytes per weight "
+        "element (the copy written and read) and the GEMM is not weight-only; none: every weight-only GEMM "
+        "dequantizes in its kernel.")
     fp16_accumulate: bool = Field(
         False, description="Its FP16 GEMMs accumulate in FP16 (llama.cpp's cuBLAS path: CUBLAS_COMPUTE_16F on NVIDIA "
         "GPUs other than Volta), so they reach a device's FP16-accumulate rate "

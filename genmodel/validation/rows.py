@@ -146,10 +146,14 @@ _ENGINE_WORDS = [("sglang-jax", "sgl-jax"), ("sgl-jax", "sgl-jax"), ("tensorrt",
                  ("tgi", "tgi"), ("mlx", "mlx"),
                  ("awq gemv", "autoawq-gemv"), ("autoawq", "autoawq"), ("atom", "atom"), ("vllm", "vllm"),
                  ("cerebras", "vendor"), ("sambanova", "vendor"), ("groq", "vendor"),
+                 ("exllamav2", "exllamav2"), ("exllama v2", "exllamav2"), ("exllama", "exllama"),
+                 ("tinychat", "tinychat"), ("bitsandbytes", "transformers-bnb"),
                  ("hugging face transformers", "transformers")]
 
 
-_WHOLE_WORDS = {"atom": re.compile(r"(?<![a-z0-9])atom(?![a-z0-9])")}
+# words matched as a pattern: "atom" as a whole word; "tinychat" only where the system text starts with it (rows of
+# other engines timed for TinyChat's comparison tables name it later: "MLC ... for the TinyChat 2.0 comparison")
+_WHOLE_WORDS = {"atom": re.compile(r"(?<![a-z0-9])atom(?![a-z0-9])"), "tinychat": re.compile(r"^\s*tinychat\b")}
 
 
 def engine_of(row: Mapping[str, str]) -> str | None:

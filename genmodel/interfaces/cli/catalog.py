@@ -161,6 +161,8 @@ def list_engines(as_json: JsonOpt = False) -> None:
                                           e.prompt_ubatch_tokens is not None)) if on) or "-"
         weight_only = (f"{e.weight_only_scale:>6.0%}" if e.weight_only_vector_ops_per_mac is None
                        else f"{'vec/' + format(e.weight_only_vector_ops_per_mac, 'g'):>6}")
+        if e.dequantize_copy_above_rows is not None:
+            weight_only = f"{'c>' + str(e.dequantize_copy_above_rows):>6}"
         typer.echo(f"{e.name:16} {e.step_overhead_s * 1e3:>9.3g} ms {e.step_overhead_per_sequence_s * 1e6:>8.3g} us "
                    f"{e.prefill_overhead_s * 1e3:>8.3g} ms {e.kernel_overhead_s * 1e6:>8.3g} us "
                    f"{format(e.eager_launch_s * 1e6, '.3g') + ' us' if e.eager_launch_s else '-':>7} "
@@ -175,7 +177,8 @@ def list_engines(as_json: JsonOpt = False) -> None:
                "prompt passes: a prompt computed in passes of that many tokens; "
                "unfused: attention scores through memory; w-only: weight-only quantized GEMMs against the device's "
                "(vec/N: a matrix-vector kernel per token on the vector units, N instructions per multiply-accumulate, "
-               "section 5.1); HTTP: the server's time per request (in a client's TTFT and end-to-end latency)")
+               "section 5.1; c>N: above N rows the matrix is first dequantized into a 16-bit copy, section 5.2); "
+               "HTTP: the server's time per request (in a client's TTFT and end-to-end latency)")
 
 
 def _spread(mean: float, cv: float) -> str:
