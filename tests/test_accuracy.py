@@ -95,15 +95,16 @@ def test_band_coverage_out_of_sample(pooled):
     # nested: each source's rows against bands built from the other sources' out-of-sample errors only
     calibrated, plain = bands.coverage(pooled[0]), bands.coverage(pooled[1])
     assert calibrated["rows"] == 1267 and calibrated["groups"] == 62
-    # measured 75.3% (74.0% before history item 50; 74.5% of 1,214 before the fourteenth round)
+    # measured 75.5% (74.0% before history item 50; 74.5% of 1,214 before the fourteenth round)
     assert 0.70 <= calibrated["row_coverage"] <= 0.90
-    assert 0.70 <= calibrated["group_coverage"] <= 0.90  # measured 72.9% averaged over 62 sources (72.2% before item 50)
+    # measured 73.0% averaged over 62 sources (72.2% before item 50)
+    assert 0.70 <= calibrated["group_coverage"] <= 0.90
     # per phase and device-count class of the replica (1, 2-4, 5+ devices): decode 77%, 74%, 70%; prefill 77%, 81%,
     # 74% (from measured.csv alone, 5+-device decode rows of the independent file were covered 50%, item 45)
     by_class = calibrated["by_devices"]
     assert set(by_class) == {f"{p} {s}" for p in ("decode", "prefill") for s in ("1", "2-4", "5+")}
     assert all(0.68 <= c["coverage"] <= 0.90 for c in by_class.values()), by_class
-    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 75.8%; per source 75.5% (75.1%, 75.2% before item 50)
+    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 75.8%; per source 75.4% (75.1%, 75.2% before item 50)
     assert 0.70 <= plain["group_coverage"] <= 0.90
     # serve's bands, from the served rows of both files: measured 72.9% of 717 rows, 73.6% averaged over 33 sources;
     # two classes are under 70%: its decode figures on replicas of 5+ devices (61% of 176 rows) and its prefill figures
@@ -292,11 +293,11 @@ def test_independent_rows_gathered_after_the_fit():
     # Marlin decode on the A100 at batch 1-8: host-bound eager steps, within 15%. bitsandbytes' 4-bit weights at batch
     # 8 and 32, dequantized into a 16-bit copy before each GEMM (history item 50): on the RTX 4090, where the copy's
     # traffic (about 28 GB a step) is above the host's floor, within 10% (-46% and -50% before item 50); on the H100,
-    # where the host's floor still binds, at least 40% slower than predicted (the dequantize kernel's launch and
-    # bitsandbytes' Python around it are not counted)
+    # where the host's floor binds (291 + 128 counted kernels with the copies' own), still 25-40% slower than
+    # predicted (-30%, -32%; -51%, -52% before item 50)
     assert all(abs(rows14[f"M14A-{k}"]) <= 15.0 for k in (10, 13, 16, *range(44, 52)))
     assert all(abs(rows14[f"M14A-{k:02d}"]) <= 10.0 for k in (5, 8))
-    assert all(rows14[f"M14A-{k:02d}"] <= -40.0 for k in (14, 17))
+    assert all(-40.0 <= rows14[f"M14A-{k:02d}"] <= -25.0 for k in (14, 17))
     scored = scored[~fourteenth]  # the first thirteen rounds below
     # the thirteenth round, blind: 71 rows from 3 sources, all expressible
     thirteenth, round13 = _blind_round(table, scored, THIRTEENTH_ROUND_IDS, 71, 37, 34)

@@ -667,3 +667,20 @@ def test_exllama_tinychat_and_bitsandbytes_rows_are_read_from_their_system_text(
     assert of("vLLM 0.6.3 with bitsandbytes 4-bit weights; continuous") == "vllm"
     gptq = "Hugging Face transformers 4.37.2 generate() in PyTorch 2.2.0 eager mode with AutoGPTQ 0.7.0"
     assert of(gptq) == "transformers"
+
+
+def test_bitsandbytes_copies_add_their_dequantizing_kernel_to_an_eager_steps_host_floor():
+    """transformers with bitsandbytes' 4-bit weights (transformers-bnb): at one sequence a decode step runs the GEMV
+    kernel, as transformers' profile has it, a + b + 291 x h; at 8 sequences every 4-bit GEMM (QKV, output, gate-up and
+    down: 4 of genmodel's counted kernels a layer, 128 over 32 layers) is preceded by its dequantize_4bit kernel, so
+    the host issues 291 + 128 counted kernels: a + 8 b + 419 x 78 us = 33.1 ms, above the H100's own step. The LM
+    head (BF16) is not copied."""
+    kw = {"input_tokens": 64, "output_tokens": 100, "weight_dtype": "int4", "activation_dtype": "bf16",
+          "kv_dtype": "bf16", "engine": "transformers-bnb"}
+    one = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, **kw)
+    assert one.tpot_s == pytest.approx(0.4e-3 + 3e-6 + 291 * 78e-6, rel=1e-9)
+    eight = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=8, **kw)
+    assert eight.tpot_s == pytest.approx(0.4e-3 + 8 * 3e-6 + (291 + 4 * 32) * 78e-6, rel=1e-9)
+    # the same per configuration in one call
+    both = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=np.array([1, 8]), **kw)
+    assert both.tpot_s.tolist() == pytest.approx([one.tpot_s, eight.tpot_s], rel=1e-12)

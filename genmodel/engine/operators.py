@@ -133,6 +133,10 @@ class OperatorTable:
     # the two columns' stacked shape), the columns left unstacked (empty) until a reader stacks them
     # (``stack_bytes``); genmodel.engine.roofline reads the rows as they are
     byte_rows: tuple | None = None
+    # kernels per row instance beyond ``kernels`` where they vary by configuration (the kernel that dequantizes a
+    # weight-only GEMM's matrix into a copy, genmodel.engine.step; shape (n_ops, ...) broadcasting to the table's);
+    # None: none
+    copy_kernels: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.names)

@@ -466,7 +466,11 @@ class Stepper:
                 return None
             if not any_true(self._eager_decode_steps(g)):
                 return 0.0
-        return np.asarray(table.kernels, dtype=float)
+        kernels = np.asarray(table.kernels, dtype=float)
+        if table.copy_kernels is None:
+            return kernels
+        # (per row and configuration: the kernel dequantizing a weight-only GEMM's matrix into a copy comes first)
+        return kernels.reshape(-1, *([1] * (table.copy_kernels.ndim - 1))) + table.copy_kernels
 
 
 # attributes ``Stepper.part`` does not cut as such
@@ -507,7 +511,8 @@ def _dequantize_copies(table: OperatorTable, weight_only: np.ndarray, above_rows
     ``weight_only`` rows whose M (``gemm_m``, per configuration) is above it, the weight bytes become the packed bytes
     x (1 + ``extra``): the copy is written and read in the activation datatype. Returns the rows' weight-only mask
     per configuration (shape (rows, *M's shape)): false where the GEMM ran on the copy (a dense GEMM, not rated as
-    weight-only). Changes ``table``'s weight bytes in place (a table of this step's own)."""
+    weight-only). Changes ``table``'s weight bytes in place (a table of this step's own) and sets its
+    ``copy_kernels``: one more kernel per instance of a row that copies (an eager step's host issues it too)."""
     rows = np.flatnonzero(weight_only)
     copied = table.shape_rows("m", rows) > above_rows  # (NaN, no shape, is not above)
     if not copied.any():
@@ -524,6 +529,8 @@ def _dequantize_copies(table: OperatorTable, weight_only: np.ndarray, above_rows
     mask = np.broadcast_to(weight_only.reshape(-1, *([1] * (copied.ndim - 1))),
                            (len(weight_only), *copied.shape[1:])).copy()
     mask[rows] = ~copied
+    table.copy_kernels = np.zeros(mask.shape)  # the dequantizing kernel before each GEMM on a copy
+    table.copy_kernels[rows] = copied
     return mask
 
 
@@ -626,7 +633,9 @@ def _kernels_per_slot(weights: np.ndarray, real: Timing, kernels):
     the step (the others launch nothing); ``kernels`` 0.0 (no eager step in the call) as it is."""
     if type(kernels) is float:
         return kernels
-    return (weights * kernels.reshape(-1, *([1] * (real.time_s.ndim - 1))) * (real.time_s > 0)).sum(axis=0)
+    if kernels.ndim == 1:
+        kernels = kernels.reshape(-1, *([1] * (real.time_s.ndim - 1)))
+    return (weights * kernels * (real.time_s > 0)).sum(axis=0)
 
 
 def _scaled(parts: dict[str, np.ndarray], total, exposed) -> dict[str, np.ndarray]:
