@@ -215,8 +215,8 @@ class Realism:
         if self.dequantize_copy_above_rows is not None:
             rows = self.dequantize_copy_above_rows
             notes.append(f"weight-only GEMMs of more than {rows} row{'s' if rows != 1 else ''} on a dequantized copy")
-        fp16 = f" ({'; '.join(notes)})" if notes else ""
-        return (f"{self.compute_efficiency:.0%} of peak FLOP/s in large GEMMs{fp16}, "
+        gemm_notes = f" ({'; '.join(notes)})" if notes else ""
+        return (f"{self.compute_efficiency:.0%} of peak FLOP/s in large GEMMs{gemm_notes}, "
                 f"{self.attention_efficiency:.0%} in attention, {self.memory_efficiency:.0%} of peak bandwidth "
                 f"streaming weights, "
                 f"{self.kv_memory_efficiency:.0%} reading the KV cache; {self.engine_label}: "
