@@ -36,6 +36,9 @@ engine, weight_only)`` returns, per operator row and configuration, the achievab
 * Kernel floor: ``Physics.kernel_floor_s``, the least time a kernel that does any work keeps the device busy (GPUs:
   ``KERNEL_FLOOR_GPU_S``; other kinds 0); ``genmodel.engine.roofline`` raises each row's busy time to it.
 
+``gemm_tiles(m, n, physics)`` counts a GEMM's output tiles in that tile model (what its waves count over the compute
+units).
+
 Defaults and their sources are in ``KIND_PHYSICS`` and docs/formulas.md; every parameter has a physical meaning.
 """
 
@@ -157,6 +160,14 @@ def gemm_shape_factor(m, n, physics: Physics) -> np.ndarray:
         rows = float(physics.matrix_unit_rows)
         return _quantized(m, rows) if rows > 1 else np.ones_like(m * n)
     return _combined(*_m_side(m, physics), *_n_side(n, physics), physics)
+
+
+def gemm_tiles(m, n, physics: Physics) -> np.ndarray:
+    """Output tiles of a GEMM with m rows and n columns in the tile model above (the tiles its wave quantization
+    counts over the compute units); a device without a GEMM tile counts one."""
+    if physics.gemm_tile is None:
+        return np.ones(np.broadcast_shapes(np.shape(m), np.shape(n)))
+    return _m_side(m, physics)[1] * _n_side(n, physics)[1]
 
 
 def _m_side(m, physics: Physics) -> tuple[np.ndarray, np.ndarray]:
