@@ -75,6 +75,11 @@ def test_cli_json_has_the_promised_keys(capsys):
     (["estimate", "--hardware", "a100-80gb-sxm", "--activation-dtype", "fp8"], "no fp8 throughput"),
     (["show", "nonexistent-thing"], "unknown model, hardware or platform"),
     (["import-hf", "/no/such/config.json"], "cannot read"),
+    # names given as words, where the commands take options: the same call with the options spelled out
+    (["estimate", "llama-3.1-70b", "h200-sxm"], "'genmodel estimate --model llama-3.1-70b --hardware h200-sxm'"),
+    (["size", "mixtral-8x7b"], "'genmodel size --model mixtral-8x7b'"),
+    (["serve", "a", "b", "c"], "(see 'genmodel serve --help')"),
+    (["models", "foo"], "(see 'genmodel models --help')"),
 ])
 def test_cli_errors_are_one_line_and_nonzero(capsys, argv, needle):
     code, out, err = run(capsys, *argv)

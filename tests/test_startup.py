@@ -262,11 +262,12 @@ def test_anything_else_gets_the_whole_app(argv):
     ["estimate", "--tp", "0"],
 ])
 def test_one_command_app_answers_like_the_whole_app(argv, capsys):
-    """Output and exit status through the one-command app are those of Typer running the whole app."""
+    """Output and exit status through the one-command app are those of Typer running the whole app (under the
+    console script's name, which ``main`` gives both its usage lines and its hints)."""
     code = main(argv)
     ours = capsys.readouterr()
     try:
-        whole = app(args=argv, standalone_mode=False)
+        whole = app(args=argv, prog_name="genmodel", standalone_mode=False)
     except typer.Exit as exc:
         whole = exc.exit_code
     except genmodel.GenmodelError:

@@ -19,6 +19,7 @@ them); ``main`` hands Typer only the command named (``app_for``); and the comman
 from __future__ import annotations
 
 import copy
+import re
 import sys
 from typing import Any
 
@@ -131,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             typer.echo(f"error: {repeated}", err=True)
             return 2
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # extreme what-ifs give inf, not noise
-            code = command(args=args, standalone_mode=False)  # returns a typer.Exit's code in this mode
+            # (returns a typer.Exit's code in this mode; the name the hints print is the console script's)
+            code = command(args=args, prog_name="genmodel", standalone_mode=False)
     except GenmodelError as exc:
         typer.echo(f"error: {cli_message(exc)}", err=True)
         return 2
@@ -149,11 +151,26 @@ def main(argv: list[str] | None = None) -> int:
             hint = ""
             ctx = getattr(exc, "ctx", None)
             if ctx is not None:
-                hint = f" (see '{ctx.command_path} --help')"
+                hint = _positional_hint(exc.format_message(), ctx) or f" (see '{ctx.command_path} --help')"
             typer.echo(f"error: {' '.join(exc.format_message().split())}{hint}", err=True)
             return exc.exit_code
         raise
     return code if isinstance(code, int) else 0
+
+
+def _positional_hint(message: str, ctx) -> str | None:
+    """For words given where the command takes none (``genmodel estimate llama-3.1-8b h100-sxm``): the same call with
+    them as the command's --model and --hardware options, in that order, where it has those options; else None."""
+    found = re.search(r"unexpected extra argument(?:\(s\)|s)? \((.*)\)", message)
+    names = {p.name for p in getattr(ctx.command, "params", [])}
+    words = found.group(1).split() if found else []
+    if not words or len(words) > 2 or "model" not in names:
+        return None
+    options = ["--model", "--hardware"] if "hardware" in names else ["--model"]
+    if len(words) > len(options):
+        return None
+    named = " ".join(f"{o} {w}" for o, w in zip(options, words, strict=False))
+    return f": the model and hardware are options, e.g. '{ctx.command_path} {named}'"
 
 
 def _entry() -> None:  # pragma: no cover - console script shim
