@@ -164,10 +164,8 @@ def _positional_hint(message: str, ctx) -> str | None:
     found = re.search(r"unexpected extra argument(?:\(s\)|s)? \((.*)\)", message)
     names = {p.name for p in getattr(ctx.command, "params", [])}
     words = found.group(1).split() if found else []
-    if not words or len(words) > 2 or "model" not in names:
-        return None
     options = ["--model", "--hardware"] if "hardware" in names else ["--model"]
-    if len(words) > len(options):
+    if not words or len(words) > len(options) or "model" not in names:
         return None
     named = " ".join(f"{o} {w}" for o, w in zip(options, words, strict=False))
     return f": the model and hardware are options, e.g. '{ctx.command_path} {named}'"
