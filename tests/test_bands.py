@@ -20,16 +20,42 @@ def test_conformal_ranks_by_hand():
     assert u.conformal_quantiles([0.0] * 8) is None
 
 
+def test_equal_weights_give_the_conformal_ranks():
+    # every row its own source (equal weights): ranks floor((n + 1) / 10) and ceil((n + 1) x 9 / 10), in integers
+    for n in range(1, 60):
+        values = [float(v) for v in range(n, 0, -1)]
+        lo_rank, hi_rank = (n + 1) // 10, -(-(n + 1) * 9 // 10)
+        expected = None if lo_rank < 1 or hi_rank > n else (float(lo_rank), float(hi_rank))
+        assert u.conformal_quantiles(values, weights=u.source_weights([str(i) for i in range(n)])) == expected
+
+
+def test_rows_are_weighted_by_their_sources_share_of_the_cell():
+    # 38 rows of source A at 0.0, one row of B at 0.5 and one of C at 1.0 (n = 40). Unweighted: ranks floor(4.1) = 4
+    # and ceil(36.9) = 37, both A's: the band is A's point. Weighted 1 / sqrt(rows of the source): A's rows 1/sqrt(38)
+    # each (sqrt(38) = 6.164 in all), B's and C's 1; normalised to a mean of 1 (total 8.164 / 40 = 0.2041): A 0.7948,
+    # B and C 4.899 each. Upper edge: the running sum must reach 0.9 x 41 = 36.9: A's 38 rows 30.20, B 35.10, C 40.00
+    # -> C's 1.0. Lower edge, summing from the top: C 4.90, B 9.80, then A's rows until 36.9 (35 of them) -> 0.0
+    values = [0.0] * 38 + [0.5, 1.0]
+    sources = ["A"] * 38 + ["B", "C"]
+    assert u.conformal_quantiles(values) == (0.0, 0.0)
+    weights = u.source_weights(sources)
+    assert weights[0] == pytest.approx(38 ** -0.5) and weights[-1] == 1.0
+    assert u.conformal_quantiles(values, weights=weights) == (0.0, 1.0)
+    # the weighted centre: half the total weight (20.0 of the normalised 40) is reached inside A's rows
+    assert u.weighted_median(values, weights) == 0.0
+    assert u.weighted_median([0.0, 1.0, 2.0], [1.0, 1.0, 5.0]) == 2.0  # 2.0 alone holds more than half
+
+
 def test_a_thin_cell_borrows_its_parents_band_widened():
-    # 21 vLLM rows from three sources (A, B, C by turns), two TensorRT-LLM rows: too few for their own band
-    records = [("gpu", "vllm", "decode", r, "ABC"[i % 3]) for i, r in enumerate(np.linspace(-0.2, 0.2, 21))]
+    # 21 vLLM rows from four sources (A, B, C, D by turns), two TensorRT-LLM rows: too few for their own band
+    records = [("gpu", "vllm", "decode", r, "ABCD"[i % 4]) for i, r in enumerate(np.linspace(-0.2, 0.2, 21))]
     records += [("gpu", "trtllm", "decode", r, "T") for r in (0.5, 0.6)]
     cells = u.build(records)
     own = u.lookup(cells, "gpu", "vllm", "decode")
-    assert own.n == 21 and "21 held-out rows from 3 sources" in own.basis
+    assert own.n == 21 and "21 held-out rows from 4 sources" in own.basis
     borrowed = u.lookup(cells, "gpu", "trtllm", "decode")
     parent = cells["gpu|*|decode"]
-    assert borrowed.n == 23 and parent["sources"] == 4 and "widened" in borrowed.basis
+    assert borrowed.n == 23 and parent["sources"] == 5 and "widened" in borrowed.basis
     centre = parent["median"]
     assert borrowed.low == pytest.approx(centre - u.WIDEN * (centre - parent["low"]))
     assert borrowed.high == pytest.approx(centre + u.WIDEN * (parent["high"] - centre))
@@ -37,23 +63,26 @@ def test_a_thin_cell_borrows_its_parents_band_widened():
 
 
 def test_a_cell_of_many_rows_from_two_sources_borrows_too():
-    # 40 SGLang rows from two sources, tightly around +5% and +10%, and 19 vLLM rows from three sources spread over
-    # -30..+30%: the SGLang cell has the rows but not the sources (MIN_SOURCES = 3), so it takes the parent's band
-    # (59 rows, 5 sources), widened, not its own narrow one that knows nothing of how far a third source may land
+    # 40 SGLang rows from two sources, tightly around +5% and +10%, and 20 vLLM rows from four sources spread over
+    # -30..+30%: the SGLang cell has the rows but not the sources (MIN_SOURCES = 4), so it takes the parent's band
+    # (60 rows, 6 sources), widened, not its own narrow one that knows nothing of how far another source may land
     records = [("gpu", "sglang", "decode", r, src) for src, r in (("S1", 0.05), ("S2", 0.10)) for _ in range(20)]
-    records += [("gpu", "vllm", "decode", r, "ABC"[i % 3]) for i, r in enumerate(np.linspace(-0.3, 0.3, 19))]
+    records += [("gpu", "vllm", "decode", r, "ABCD"[i % 4]) for i, r in enumerate(np.linspace(-0.3, 0.3, 20))]
     cells = u.build(records)
     assert cells["gpu|sglang|decode"]["n"] == 40 and cells["gpu|sglang|decode"]["sources"] == 2
     b = u.lookup(cells, "gpu", "sglang", "decode")
-    assert b.n == 59 and "too few held-out rows or sources" in b.basis and "5 sources" in b.basis
+    assert b.n == 60 and "too few held-out rows or sources" in b.basis and "6 sources" in b.basis
     parent = cells["gpu|*|decode"]
     assert b.high == pytest.approx(parent["median"] + u.WIDEN * (parent["high"] - parent["median"]))
-    # with a third source the same cell stands on its own: ranks floor(43 x 0.1) = 4 and ceil(43 x 0.9) = 39 of 42
-    # sorted rows (20 x 0.05, 20 x 0.10, then 0.20 twice) -> 0.05 and 0.10
-    cells = u.build(records[:40] + [("gpu", "sglang", "decode", 0.2, "S3")] * 2)
-    assert u.lookup(cells, "gpu", "sglang", "decode").basis.endswith("42 held-out rows from 3 sources")
-    assert (u.lookup(cells, "gpu", "sglang", "decode").low, u.lookup(cells, "gpu", "sglang", "decode").high) == (
-        0.05, 0.1)
+    # with a third and a fourth source of one row each at +20% the cell stands on its own. Weights: S1's and S2's rows
+    # 1/sqrt(20) = 0.2236, S3's and S4's 1; normalised to a mean of 1 (total 10.944 / 42 = 0.2606): 0.8581 and 3.838.
+    # Upper edge, running sum to 0.9 x 43 = 38.7: 20 x 0.05 -> 17.16, 20 x 0.10 -> 34.32, 0.2 -> 38.16, 0.2 -> 42.0:
+    # 0.2 (unweighted, rank ceil(38.7) = 39 of the sorted rows is a 0.10: the two small sources would not count).
+    # Lower edge from the top: 7.68 after the two 0.2s, 24.84 after the 0.10s, then 17 of the 0.05s: 0.05
+    cells = u.build(records[:40] + [("gpu", "sglang", "decode", 0.2, s) for s in ("S3", "S4")])
+    own = u.lookup(cells, "gpu", "sglang", "decode")
+    assert own.basis.endswith("42 held-out rows from 4 sources")
+    assert (own.low, own.high) == (0.05, 0.2)
 
 
 def test_band_edges_of_times_and_rates():
@@ -182,23 +211,24 @@ def test_device_count_classes_and_their_cells():
     assert u.parents("gpu", "vllm", "decode", "5+") == [
         "gpu|vllm|decode|5+", "gpu|*|decode|5+", "*|*|decode|5+", "gpu|vllm|decode", "gpu|*|decode", "*|*|decode"]
     assert u.parents("gpu", "vllm", "decode") == ["gpu|vllm|decode", "gpu|*|decode", "*|*|decode"]
-    # 19 one-device rows from three sources at -9..+9% and 19 eight-device rows from three others at -45..-27%
-    # (time-oriented r = log(1 + e)): each class's cell holds its own rows, the cell over all classes both
-    one = [("gpu", "vllm", "decode", math.log1p(e / 100), "ABC"[i % 3], "1") for i, e in enumerate(range(-9, 10))]
-    eight = [("gpu", "vllm", "decode", math.log1p((e - 36) / 100), "DEF"[i % 3], "5+")
-             for i, e in enumerate(range(-9, 10))]
+    # 20 one-device rows from four sources at -9..+10% and 20 eight-device rows from four others at -45..-26%
+    # (time-oriented r = log(1 + e)), five rows a source (equal weights): each class's cell holds its own rows, the
+    # cell over all classes both
+    one = [("gpu", "vllm", "decode", math.log1p(e / 100), "ABCD"[i % 4], "1") for i, e in enumerate(range(-9, 11))]
+    eight = [("gpu", "vllm", "decode", math.log1p((e - 36) / 100), "EFGH"[i % 4], "5+")
+             for i, e in enumerate(range(-9, 11))]
     cells = u.build(one + eight)
-    assert cells["gpu|vllm|decode|1"]["n"] == 19 and cells["gpu|vllm|decode|5+"]["n"] == 19
-    assert cells["gpu|vllm|decode"]["n"] == 38
-    # conformal ranks 2 and 18 of 19 (test_conformal_ranks_by_hand): -8..+8% and -44..-28%
+    assert cells["gpu|vllm|decode|1"]["n"] == 20 and cells["gpu|vllm|decode|5+"]["n"] == 20
+    assert cells["gpu|vllm|decode"]["n"] == 40
+    # conformal ranks floor(2.1) = 2 and ceil(18.9) = 19 of 20: -8..+9% and -44..-27%
     b = u.lookup(cells, "gpu", "vllm", "decode", "5+")
-    assert (b.low, b.high) == pytest.approx((math.log(0.56), math.log(0.72)))
-    assert b.basis == "gpu / vllm / decode / 5+ devices: 19 held-out rows from 3 sources"
-    assert u.lookup(cells, "gpu", "vllm", "decode", "1").high == pytest.approx(math.log(1.08))
+    assert (b.low, b.high) == pytest.approx((math.log(0.56), math.log(0.73)))
+    assert b.basis == "gpu / vllm / decode / 5+ devices: 20 held-out rows from 4 sources"
+    assert u.lookup(cells, "gpu", "vllm", "decode", "1").high == pytest.approx(math.log(1.09))
     # no 2-4-device rows: the class's parents have none either, so the cell over all classes, widened
     borrowed = u.lookup(cells, "gpu", "vllm", "decode", "2-4")
     assert "too few held-out rows or sources for gpu / vllm / decode / 2-4 devices" in borrowed.basis
-    assert borrowed.n == 38 and "widened" in borrowed.basis
+    assert borrowed.n == 40 and "widened" in borrowed.basis
 
 
 def test_a_call_over_several_device_counts_gets_each_class_band():

@@ -5,7 +5,8 @@ Contract
 The bands come from held-out measurements, not from the residuals a fit was made on. ``genmodel validate
 --calibrate --write`` predicts every published row with its whole hold-out group (publisher, engine, harness) left
 out of the fit, and the independent rows (never fitted on) with the fit, and stores, per cell (hardware kind,
-serving engine, phase), the conformal quantiles of the log errors of those predictions
+serving engine, phase), the conformal quantiles of the log errors of those predictions, each error weighted by
+1/sqrt(the cell's errors from its source) (``source_weights``; a band must cover where a new source lands)
 (``validation/error_bands.json``); the rows predicted with the served-traffic model
 make cells of their own, for ``serve``'s percentiles and throughputs. Each error is oriented as a time:
 ``r = log(predicted time / measured time)`` (a rate's error is negated), so a measurement lies in
@@ -41,7 +42,8 @@ import numpy as np
 ALPHA = 0.2  # 80% bands
 MIN_CELL = 12  # held-out rows a cell needs for its own band
 SCALES = ("1", "2-4", "5+")  # device-count classes of one model replica (``scale_of``)
-MIN_SOURCES = 3  # ... and the hold-out groups (sources) they must come from
+MIN_SOURCES = 4  # ... and the hold-out groups (sources) they must come from
+SOURCE_WEIGHT_POWER = 0.5  # a residual's weight in its cell: (its source's residuals in the cell) ** -0.5
 WIDEN = 1.25  # a borrowed band is widened this much about its centre
 MEMORY_BAND_BYTES = 1.5 * 2**30
 ANY = "*"
@@ -99,16 +101,52 @@ def _operand(value):
 NO_BAND = Band(-math.inf, math.inf, 0, "no held-out measurements: no band")
 
 
-def conformal_quantiles(residuals: list[float], alpha: float = ALPHA) -> tuple[float, float] | None:
-    """Split-conformal (alpha/2, 1 - alpha/2) quantiles with the finite-sample ranks floor/ceil((n + 1) q);
-    None when there are too few residuals for those ranks to exist."""
-    r = sorted(residuals)
-    n = len(r)
-    k_lo = math.floor((n + 1) * alpha / 2)
-    k_hi = math.ceil((n + 1) * (1 - alpha / 2))
-    if k_lo < 1 or k_hi > n:
-        return None
-    return r[k_lo - 1], r[k_hi - 1]
+def conformal_quantiles(residuals: list[float], alpha: float = ALPHA,
+                        weights: list[float] | None = None) -> tuple[float, float] | None:
+    """Split-conformal (alpha/2, 1 - alpha/2) quantiles of ``residuals``, each carrying a weight (``weights``; None:
+    all equal) and the test point the mean weight: the upper edge is the smallest residual at which the weight at or
+    below it reaches (1 - alpha/2) x (n + 1) mean weights, the lower edge the largest at which the weight at or above
+    it does. With equal weights these are the ranks floor((n + 1) alpha/2) and ceil((n + 1)(1 - alpha/2)). None when
+    no residual reaches that weight (too few residuals)."""
+    n = len(residuals)
+    order = sorted(range(n), key=residuals.__getitem__)
+    if weights is None or len(set(weights)) <= 1:
+        w = [1.0] * n  # (equal weights: whole numbers, so the ranks come out exactly)
+    else:
+        mean = sum(weights) / n
+        w = [weights[i] / mean for i in order]
+    need = (n + 1) * (1 - alpha / 2)
+    high = _reached(order, w, need, residuals)
+    low = _reached(order[::-1], w[::-1], need, residuals)
+    return None if high is None or low is None else (low, high)
+
+
+def _reached(order: list[int], w: list[float], need: float, residuals: list[float]) -> float | None:
+    """The first residual, in ``order``, at which the running sum of the weights ``w`` reaches ``need``."""
+    total = 0.0
+    for i, weight in zip(order, w, strict=True):
+        total += weight
+        if total >= need:
+            return residuals[i]
+    return None
+
+
+def source_weights(sources: list[str]) -> list[float]:
+    """Each residual's weight in its cell's quantiles: 1 / sqrt(the cell's residuals from its source), so that a
+    source of many rows counts for more than one of few, but not in proportion (the calibration's weighting of rows,
+    ``genmodel.validation.calibration``): a band must cover where a new source lands, and rows of one source share
+    its harness and offset."""
+    counts: dict[str, int] = {}
+    for s in sources:
+        counts[s] = counts.get(s, 0) + 1
+    return [counts[s] ** -SOURCE_WEIGHT_POWER for s in sources]
+
+
+def weighted_median(residuals: list[float], weights: list[float]) -> float:
+    """The residual at which the running weight, in sorted order, first reaches half the total."""
+    order = sorted(range(len(residuals)), key=residuals.__getitem__)
+    found = _reached(order, [weights[i] for i in order], sum(weights) / 2, residuals)
+    return residuals[order[-1]] if found is None else found
 
 
 def _class_index(devices):
@@ -147,23 +185,25 @@ def _label(key: str) -> str:
 def build(records: list[tuple], alpha: float = ALPHA,
           own_cell_only: frozenset[str] = frozenset()) -> dict[str, dict]:
     """Cells from held-out records (kind, engine, phase, time-oriented log error, hold-out group[, device-count
-    class]): every cell and parent with enough rows for conformal ranks, with its row count ``n`` and its number of
-    ``sources``; a record with a class joins the cells of its class and those over all classes. Records of an engine
-    in ``own_cell_only`` (a profile that knowingly lacks its engine's dominant cost) join their own engine's cells
-    only, not the parents other engines fall back to."""
+    class]): every cell and parent with enough rows for conformal ranks, its quantiles and centre weighted by source
+    (``source_weights``), with its row count ``n`` and its number of ``sources``; a record with a class joins the
+    cells of its class and those over all classes. Records of an engine in ``own_cell_only`` (a profile that
+    knowingly lacks its engine's dominant cost) join their own engine's cells only, not the parents other engines
+    fall back to."""
     groups: dict[str, list[float]] = {}
-    sources: dict[str, set[str]] = {}
+    sources: dict[str, list[str]] = {}
     for kind, engine, phase, r, source, *scale in records:
         keys = parents(kind, engine, phase, scale[0] if scale else None)
         for key in (keys if engine not in own_cell_only else [k for k in keys if k.split("|")[1] == engine]):
             groups.setdefault(key, []).append(r)
-            sources.setdefault(key, set()).add(source)
+            sources.setdefault(key, []).append(source)
     cells = {}
     for key, rs in groups.items():
-        q = conformal_quantiles(rs, alpha)
+        weights = source_weights(sources[key])
+        q = conformal_quantiles(rs, alpha, weights)
         if q is not None:
-            cells[key] = {"low": q[0], "high": q[1], "n": len(rs), "sources": len(sources[key]),
-                          "median": sorted(rs)[len(rs) // 2]}
+            cells[key] = {"low": q[0], "high": q[1], "n": len(rs), "sources": len(set(sources[key])),
+                          "median": weighted_median(rs, weights)}
     return cells
 
 

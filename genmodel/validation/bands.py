@@ -127,7 +127,8 @@ def write_bands(calibrated: Table, defaults: Table, today: str | None = None, fo
         folder = builtin_root() / "validation"
     data = {"alpha": uncertainty.ALPHA, "date": today or datetime.date.today().isoformat(),
             "method": "split-conformal quantiles of time-oriented log errors of leave-one-group-out predictions, "
-                      "per (kind, engine, phase) with parents (docs/validation.md)",
+                      "each weighted 1/sqrt(its source's errors in the cell), per (kind, engine, phase) with parents "
+                      "(docs/validation.md)",
             "calibrated": make_bands(calibrated), "defaults": make_bands(defaults),
             # serve's figures: cells from the served-traffic rows alone (never fitted on), with their own coverage
             "served": {"calibrated": make_bands(calibrated, served=True),
