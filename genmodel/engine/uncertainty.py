@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,9 +137,7 @@ def source_weights(sources: list[str]) -> list[float]:
     source of many rows counts for more than one of few, but not in proportion (the calibration's weighting of rows,
     ``genmodel.validation.calibration``): a band must cover where a new source lands, and rows of one source share
     its harness and offset."""
-    counts: dict[str, int] = {}
-    for s in sources:
-        counts[s] = counts.get(s, 0) + 1
+    counts = Counter(sources)
     return [counts[s] ** -SOURCE_WEIGHT_POWER for s in sources]
 
 
