@@ -130,6 +130,23 @@ def _row(**over):
     return row
 
 
+@pytest.mark.parametrize("system, load", [
+    ("vLLM; benchmark_serving.py --max-concurrency=64 --num-prompts=640; continuous",
+     {"concurrency": 64, "num_requests": 640}),
+    ("SGLang, InferenceX benchmark_serving.py at max concurrency 64, 640 prompts; continuous",
+     {"concurrency": 64, "num_requests": 640}),
+    ("vLLM; vllm bench serve --num-prompt 100; continuous", {"concurrency": 64, "num_requests": 100}),
+    ("vLLM; continuous", {"concurrency": 64}),  # no prompt count stated: the steady state
+    ("vLLM; 100 short prompts; continuous", {"concurrency": 64}),  # not a count of the run
+    ("vLLM; --num-prompts 10; continuous", {"concurrency": 64}),  # fewer prompts than clients: not read as a run
+])
+def test_a_closed_loop_rows_prompt_count_is_its_run(system, load):
+    assert parse_row(_row(system=system)).served == load
+    # identical requests re-send in waves: every wave is a bunch, the count changes nothing
+    same = parse_row(_row(system=system, batch_or_concurrency="64, identical requests")).served
+    assert same == {"concurrency": 64, "synchronized": True}
+
+
 def test_continuous_ttft_row_is_predicted_by_serve_with_queueing():
     case = parse_row(_row())
     assert case.served == {"concurrency": 64} and case.batching == "served" and case.key == "ttft_mean_s"

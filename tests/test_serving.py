@@ -410,7 +410,7 @@ def test_finite_runs_in_arrays_match_single_calls_and_the_cli_says_so(capsys):
     assert main(["serve", "--request-rate", "40", "--num-prompts", "500"]) == 0
     out = capsys.readouterr().out
     assert "a run of 500 requests" in out and "the queue grows while the 500 requests arrive" in out
-    for argv in (["serve", "--concurrency", "4", "--num-prompts", "10"], ["serve", "--request-rate", "max",
+    for argv in (["serve", "--concurrency", "4", "--num-prompts", "2"], ["serve", "--request-rate", "max",
                                                                            "--num-prompts", "10"],
                  ["serve", "--request-rate", "3", "--num-prompts", "0"]):
         assert main(argv) == 2
@@ -519,6 +519,72 @@ def test_mixed_waves_by_hand():
     one = solve(_step, Requests(np.asarray(1024.0), np.asarray(11.0), synchronized=True), sched,
                 Load("concurrency", 1.0)).metrics
     assert float(one["queue_wait_mean_s"]) == 0.0
+
+
+def test_a_finite_closed_loop_run_starts_with_one_bunch_by_hand():
+    # 8 clients start at once on an idle engine, 1,024-token prompts, an 8,192-token chunk, prefill steps apart: the
+    # first wave is one prefill step of 8,192 tokens, 10 ms + 8,192 x 50 us = 419.6 ms, which gives all 8 their first
+    # token (a = 1,024 / 8,192: (N + 1) a / 2 + (1 - a) / 2 = 1 step). A run of 40 requests weighs that wave 8 / 40 in
+    # the mean TTFT and end-to-end latency; the other 32 see the closed loop's steady state. Percentiles, TPOT and
+    # throughput stay the steady state's.
+    req = Requests(np.asarray(1024.0), np.asarray(11.0))
+    sched = Scheduler(8192, 8192, np.inf, np.asarray(1e12), 1.0, mixed=False)
+    steady = solve(_step, req, sched, Load("concurrency", 8.0)).metrics
+    run = solve(_step, req, sched, Load("concurrency", 8.0, 40.0)).metrics
+    excess = 8 / 40 * (0.4196 - float(steady["ttft_mean_s"]))
+    assert float(run["ttft_mean_s"]) == pytest.approx(float(steady["ttft_mean_s"]) + excess)
+    assert float(run["e2e_mean_s"]) == pytest.approx(float(steady["e2e_mean_s"]) + excess)
+    for key in ("ttft_p50_s", "ttft_p99_s", "tpot_mean_s", "request_rate_per_s"):
+        assert float(run[key]) == float(steady[key]), key
+    # 4 clients, 4,096-token prompts in chunks of 2,048 (a = 2): 8 prefill steps of 10 + 102.4 = 112.4 ms, request j's
+    # first token after step 2j, a mean of 5 steps = 562 ms; a run of 4 requests is that wave alone
+    long = Requests(np.asarray(4096.0), np.asarray(11.0))
+    alone = solve(_step, long, Scheduler(2048, 2048, np.inf, np.asarray(1e12), 1.0, mixed=False),
+                  Load("concurrency", 4.0, 4.0)).metrics
+    assert float(alone["ttft_mean_s"]) == pytest.approx(0.562)
+    # mixed steps: 2 clients, 1,000-token prompts, a 4,096-token budget, all of it the prompts' (nothing decodes yet
+    # on the idle engine): one step of 2,000 tokens, 10 + 2,000 x 0.05 = 110 ms, gives both their first token
+    mixed = solve(_step, Requests(np.asarray(1000.0), np.asarray(11.0)),
+                  Scheduler(4096, 4096, np.inf, np.asarray(1e12), 1.0, mixed=True), Load("concurrency", 2.0, 2.0))
+    assert float(mixed.metrics["ttft_mean_s"]) == pytest.approx(0.110)
+
+
+@pytest.mark.parametrize("separate", [False, True])
+@pytest.mark.parametrize("clients, prompt, output, requests", [(32, 1024, 128, 320), (128, 1024, 512, 1280),
+                                                                (32, 1024, 128, 96)])
+def test_a_finite_closed_loop_run_agrees_with_the_simulation(separate, clients, prompt, output, requests):
+    # the clients of a benchmark (--max-concurrency N --num-prompts P) start at once on an idle engine: over the whole
+    # run (nothing dropped as warm-up, output lengths spread by cv 0.4 so that later requests spread over the cycle)
+    # the mean TTFT is within 35% of the simulated run's, where the steady state alone is 30-80% short
+    req = Requests(np.asarray(float(prompt)), np.asarray(float(output)), output_cv=0.4)
+    sched = Scheduler(8192, 8192, np.inf, np.asarray(1e12), 1.0, mixed=not separate)
+    steady = float(solve(_step, req, sched, Load("concurrency", float(clients))).metrics["ttft_mean_s"])
+    run = float(solve(_step, req, sched, Load("concurrency", float(clients), float(requests))).metrics["ttft_mean_s"])
+    sims = [simulate(_step, 0.0, prompt, output, budget=8192, chunk=8192, max_seqs=10**9, requests=requests,
+                     seed=seed, concurrency=clients, separate=separate, warmup=0, output_cv=0.4) for seed in (1, 2)]
+    simulated = float(np.mean([np.mean(s["ttft"]) for s in sims]))
+    assert run == pytest.approx(simulated, rel=0.35)
+    assert steady < 0.7 * simulated
+
+
+def test_a_finite_closed_loop_run_through_serve_and_the_cli(capsys):
+    kw = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "input_tokens": 1024, "output_tokens": 256}
+    steady = serve(concurrency=64, **kw).metrics
+    run = serve(concurrency=64, num_requests=640, **kw)
+    assert run.settings["num_requests"] == 640
+    assert float(run.metrics["ttft_mean_s"]) > float(steady["ttft_mean_s"])
+    assert float(run.metrics["ttft_p50_s"]) == float(steady["ttft_p50_s"])
+    # arrays of runs are the single runs element by element
+    many = serve(concurrency=64, num_requests=np.array([64, 640]), **kw).metrics
+    assert float(many["ttft_mean_s"][1]) == float(run.metrics["ttft_mean_s"])
+    assert float(many["ttft_mean_s"][0]) > float(many["ttft_mean_s"][1])
+    with pytest.raises(ConfigurationError, match="below the concurrency"):
+        serve(concurrency=64, num_requests=10, **kw)
+    assert main(["serve", "--concurrency", "64", "--num-prompts", "10"]) == 2
+    capsys.readouterr()
+    assert main(["serve", "--concurrency", "64", "--num-prompts", "640"]) == 0
+    out = capsys.readouterr().out
+    assert "a run of 640 requests whose first 64 start at once" in out and "run means" in out
 
 
 def test_waves_leave_a_closed_loop_past_the_running_cap_to_the_queue():

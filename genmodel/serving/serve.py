@@ -140,7 +140,10 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     ``num_requests`` (with a ``request_rate`` in requests/s): the run is that many requests, as a benchmark's
     prompt count, started on an idle engine: past saturation the queue grows while they arrive and the latencies are
     the run's (genmodel.serving.steady.finite_run_wait; the steady state has none), and near it the queue's
-    fluctuations are those of a run that long. Bad arguments raise a ``GenmodelError`` naming the argument."""
+    fluctuations are those of a run that long; (with ``concurrency`` N) the run's N clients send their first
+    requests at once to an idle engine, one bunch whose TTFTs weigh N / ``num_requests`` in the mean TTFT and
+    end-to-end latency (genmodel.serving.waves.first_wave). Bad arguments raise a ``GenmodelError`` naming the
+    argument."""
     load = _load(request_rate, concurrency, offline, num_requests)
     percentile = scalar("percentile", positive("percentile", percentile, 99.999))
     percentile = percentile / 100.0 if percentile > 1 else percentile
@@ -295,9 +298,10 @@ def _load(request_rate, concurrency, offline, num_requests=None) -> Load:
         what = " and ".join(given) if given else "none"
         raise ConfigurationError(f"give exactly one of request_rate (requests/s or 'max'), concurrency and offline; "
                                  f"got {what}", given[-1] if given else "request_rate")
-    if num_requests is not None and (request_rate is None or isinstance(request_rate, str)):
-        raise ConfigurationError("num_requests is the length of a run at a request rate: give a request rate in "
-                                 "requests/s (an offline run submits all of its requests at once)", "num_requests")
+    if num_requests is not None and concurrency is None and (request_rate is None or isinstance(request_rate, str)):
+        raise ConfigurationError("num_requests is the length of a run at a request rate or of clients' closed loop: "
+                                 "give a request rate in requests/s or a concurrency (an offline run submits all of "
+                                 "its requests at once)", "num_requests")
     if isinstance(request_rate, str):
         if request_rate.strip().lower() not in ("max", "inf"):
             raise ConfigurationError(f"request_rate must be a number of requests/s or 'max', got {request_rate!r}",
@@ -307,7 +311,14 @@ def _load(request_rate, concurrency, offline, num_requests=None) -> Load:
         return Load("rate", positive("request_rate", request_rate),
                     None if num_requests is None else whole("num_requests", num_requests, 1, 2**40))
     if concurrency is not None:
-        return Load("concurrency", whole("concurrency", concurrency, 1, 2**32))
+        clients = whole("concurrency", concurrency, 1, 2**32)
+        if num_requests is None:
+            return Load("concurrency", clients)
+        requests = whole("num_requests", num_requests, 1, 2**40)
+        if np.any(np.asarray(requests) < np.asarray(clients)):
+            raise ConfigurationError("num_requests is below the concurrency: a run of fewer requests than clients "
+                                     "sends them all at once (an offline run of that many requests)", "num_requests")
+        return Load("concurrency", clients, requests)
     return Load("offline", whole("offline", offline, 1, 2**40))
 
 

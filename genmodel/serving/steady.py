@@ -51,7 +51,7 @@ from genmodel.serving.queueing import (
     percentile_label,
     quantile_of_sum,
 )
-from genmodel.serving.waves import synchronize
+from genmodel.serving.waves import first_wave, synchronize
 
 StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 GRID = np.array([0.0, 1e-3, 3e-3, 0.01, 0.03, 0.07, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.82, 0.88, 0.93,
@@ -98,7 +98,8 @@ class Requests:
 class Load:
     """``mode``: 'rate' (requests/s per replica, Poisson or bursty), 'concurrency' (clients kept in flight),
     'max' (saturated steady state) or 'offline' (``value`` requests submitted at once). ``requests`` (rate mode): a
-    finite run of that many requests per replica, a benchmark's prompt count (``finite_run_wait``)."""
+    finite run of that many requests per replica, a benchmark's prompt count (``finite_run_wait``); (concurrency
+    mode) a run of that many whose clients all start at once (``genmodel.serving.waves.first_wave``)."""
 
     mode: str
     value: np.ndarray | float | None = None
@@ -280,6 +281,8 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
                  ttft_target_s, tpot_target_s, target_percentile, finite)
     if load.mode == "concurrency" and r.synchronized:
         synchronize(step, r, s, clients, n_cap, m, percentiles, ttft_target_s, tpot_target_s, target_percentile)
+    elif load.mode == "concurrency" and load.requests is not None:  # a finite run: its first wave is one bunch
+        first_wave(step, r, s, clients, load.requests, n_cap, m)
     m["max_request_rate_per_s"] = max_rate
     if peak:
         m["running_batch_at_max_rate"] = at_max

@@ -8,6 +8,9 @@ decodes at least one step (D >= 1) and N is within the running cap; elsewhere ``
 requests admitted together end together, so each client re-sends at the same step as the others whose prompts
 shared its step: the arrivals stay bunched, where the arrival theorem of the closed form spreads them over the cycle.
 Everything is an array over the configuration shape; ``step`` is evaluated once on stacked arrays.
+``first_wave(step, r, s, clients, requests, running_cap, m)`` does the same for the first wave alone of a finite run
+of clients whose requests are not identical (their later requests spread over the cycle): the run's mean TTFT and
+end-to-end latency weigh that wave's bunch by clients / requests.
 
 Prefill steps apart from decode steps (``Scheduler.mixed`` False: SGLang, vLLM V0 without chunking): the whole
 wave is one bunch. Its N I' prompt tokens (I' new tokens per prompt) run first, in k = ceil(N I' / p) steps of
@@ -63,14 +66,7 @@ def synchronize(step: StepFn, r, s, clients, running_cap, m: dict[str, np.ndarra
     if not np.any(applies):
         return
     N = np.maximum(N, 1.0)
-    tokens = N * I_new
-    if s.mixed:
-        room = np.maximum(s.max_batch_tokens - r.verify_tokens * N, 1.0)
-        most = np.minimum(s.chunk_tokens, room) if s.chunked else np.maximum(np.floor(room / I_new), 1.0) * I_new
-    else:
-        most = np.asarray(s.chunk_tokens, dtype=float) if s.chunked else \
-            np.maximum(np.floor(s.chunk_tokens / I_new), 1.0) * I_new
-    k = np.ceil(tokens / np.minimum(most, tokens) - 1e-9)
+    tokens, most, k = _bunch(r, s, N, I_new)
     targets = (ttft_target_s, tpot_target_s, q_target)
     if s.mixed:
         new = _mixed(step, m, tokens / k, k, I_new, O, D, N, delay, percentiles, targets)
@@ -78,6 +74,53 @@ def synchronize(step: StepFn, r, s, clients, running_cap, m: dict[str, np.ndarra
         new = _separate(step, np.minimum(most, tokens), k, tokens, I_new, O, D, N, delay, percentiles, targets)
     for key, value in new.items():
         m[key] = np.where(applies, value, m[key])
+
+
+def _bunch(r, s, N, I_new, idle: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the prompt tokens of N requests arriving together, the most a step takes of them, the k steps they take);
+    ``idle``: they reach an idle engine, where no sequence is decoding (a mixed step's whole budget is theirs)."""
+    tokens = N * I_new
+    if s.mixed and not idle:
+        room = np.maximum(s.max_batch_tokens - r.verify_tokens * N, 1.0)
+        most = np.minimum(s.chunk_tokens, room) if s.chunked else np.maximum(np.floor(room / I_new), 1.0) * I_new
+    else:
+        most = np.asarray(s.chunk_tokens, dtype=float) if s.chunked else \
+            np.maximum(np.floor(s.chunk_tokens / I_new), 1.0) * I_new
+    return tokens, most, np.ceil(tokens / np.minimum(most, tokens) - 1e-9)
+
+
+def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, np.ndarray]) -> None:
+    """Overwrite, in place, the mean TTFT and end-to-end latency of a closed loop's figures ``m`` for a finite run of
+    ``requests`` (P) requests by N = ``clients`` clients that all send their first request at once to an idle engine
+    (a benchmark's ``--max-concurrency N --num-prompts P`` at an unlimited request rate; docs/serving.md section 2c).
+    The first N requests are one bunch: their N I' prompt tokens run in k steps of p tokens as the prefill steps of
+    a synchronized wave (``_separate``; p the chunk, or the whole prompts a step's budget holds: nothing decodes yet),
+    request j's first token at step ceil(j a), a = I' / p, a mean TTFT of W_p / k x ((N + 1) a / 2 + (1 - min(a, 1))
+    / 2) (the decode tokens of the requests already started that ride in a mixed scheduler's later steps are left
+    out). The other P - N requests see the steady state, so the run's means
+    weigh the two by N / P; a first-wave request's end-to-end latency is longer by its TTFT's excess, its decode the
+    steady state's. Percentiles, TPOT and throughput stay the steady state's. Applies where 1 <= N <= P, N is within
+    the running cap and a request decodes at least one step."""
+    N = np.asarray(clients, dtype=float)
+    P = np.asarray(requests, dtype=float)
+    I_new = (1.0 - r.prefix_hit) * np.asarray(r.input_tokens, dtype=float)
+    D = np.maximum(np.asarray(r.output_tokens, dtype=float) - 1.0, 0.0) / r.tokens_per_step
+    applies = (D >= 1.0) & (N >= 1.0) & (running_cap >= N) & (P >= N)
+    if not np.any(applies):
+        return
+    N = np.maximum(N, 1.0)
+    tokens, most, k = _bunch(r, s, N, I_new, idle=True)
+    p = np.minimum(most, tokens)
+    rest = tokens - (k - 1.0) * p
+    zero = 0.0 * p
+    t_full, t_last = step(np.stack(np.broadcast_arrays(zero, zero)), np.stack(np.broadcast_arrays(p, rest)))
+    a = I_new / p
+    per_step = ((k - 1.0) * t_full + t_last) / k
+    ttft = per_step * ((N + 1.0) * a / 2 + (1.0 - np.minimum(a, 1.0)) / 2) + np.asarray(r.ttft_delay_s, dtype=float)
+    share = N / np.maximum(P, 1.0)
+    excess = share * (ttft - m["ttft_mean_s"])
+    m["ttft_mean_s"] = np.where(applies, m["ttft_mean_s"] + excess, m["ttft_mean_s"])
+    m["e2e_mean_s"] = np.where(applies, m["e2e_mean_s"] + excess, m["e2e_mean_s"])
 
 
 def _separate(step: StepFn, p, k, tokens, I_new, O, D, N, delay, percentiles, targets) -> dict[str, np.ndarray]:

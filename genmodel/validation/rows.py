@@ -334,6 +334,9 @@ def parse_row(row: Mapping[str, str]) -> Case:
     if batching == "continuous" and METRICS[metric][1] != "energy":
         served = served_load(_cell(row, "batch_or_concurrency"))
         batch = served.get("concurrency", served.get("offline", 1))
+        run = run_length(_cell(row, "system")) if "concurrency" in served and not served.get("synchronized") else None
+        if run is not None and run >= batch:  # a finite closed-loop run: its clients start at once
+            served = {**served, "num_requests": run}
         if served.get("concurrency") == 1:
             served = None  # one request in flight never shares a step: the static batch of one (docs/validation.md)
     else:
@@ -634,6 +637,18 @@ _RATE = re.compile(r"request rate ([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*/\s*s\b")
 _OFFLINE = re.compile(r"max_num_seqs ([0-9]+), ([0-9]+) prompts \(offline")
 _BURST = re.compile(r"request rate inf\s*,\s*([0-9]+) prompts\b")
 _RUN = re.compile(r",\s*([0-9]+) prompts\b")  # a rate run's length (a benchmark's --num-prompts)
+
+
+# a closed-loop benchmark's prompt count as its command line or description states it (``--num-prompts 100``,
+# ``--num-prompts=1280``, ``--num-prompt 100``, ``max concurrency 4, 40 prompts``)
+_RUN_LENGTH = re.compile(r"--num-prompts?[= ]+([0-9]+)\b|\b([0-9]+) prompts\b")
+
+
+def run_length(system: str) -> int | None:
+    """The number of requests a closed-loop row's benchmark sent (``serve``'s ``num_requests``), where its
+    ``system`` cell states it, else None."""
+    found = _RUN_LENGTH.search(system.lower())
+    return None if found is None else int(found.group(1) or found.group(2))
 
 
 # a row whose prompts the server had seen before (the same seeded prompts re-sent to an engine that caches prefixes)

@@ -45,7 +45,8 @@ def serve(
     offline: Annotated[int | None, typer.Option(help="Offline run: this many requests submitted at once.")] = None,
     num_prompts: Annotated[int | None, typer.Option(
         help="With --request-rate: a run of this many requests from an idle engine (a benchmark's --num-prompts); "
-             "past saturation its latencies are the run's, as the queue grows (docs/serving.md section 2c).")]
+             "past saturation its latencies are the run's, as the queue grows. With --concurrency: the clients "
+             "start at once, and that first wave weighs in the mean TTFT (docs/serving.md section 2c).")]
     = None,
     synchronized: Annotated[bool, typer.Option(
         help="With --concurrency: the clients send requests of identical lengths (a benchmark's fixed lengths), "
@@ -301,6 +302,14 @@ def _offload_lines(d: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _first_wave_lines(d: dict[str, Any]) -> list[str]:
+    """A finite closed-loop run's means, which hold its first wave (docs/serving.md section 2c)."""
+    if d["mode"] != "concurrency" or d.get("num_requests") is None or d.get("synchronized"):
+        return []
+    return [f"  run means (the first wave's bunch included; the percentiles are the steady state's): TTFT "
+            f"{latency(d['ttft_mean_s'])}, end-to-end {latency(d['e2e_mean_s'])}"]
+
+
 def format_served(result: Any, d: dict[str, Any]) -> str:
     """The human-readable report of one served configuration."""
     mode = d["mode"]
@@ -315,6 +324,8 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
                                               else "requests submitted at once")
         if d.get("synchronized"):
             load = load[:-1] + ", identical requests re-sent in waves)"
+        if mode == "concurrency" and d.get("num_requests") is not None and not d.get("synchronized"):
+            load += f", a run of {d['num_requests']:,.0f} requests whose first {d['load_value']:,.0f} start at once"
 
     spread = "" if not (d["input_cv"] or d["output_cv"]) else f" (cv {d['input_cv']:g} / {d['output_cv']:g})"
     sched = (f"budget {d['max_batch_tokens']:,} tokens/step, chunks of {d['chunk_tokens']:,}, "
@@ -340,6 +351,7 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
         f"  {'inter-token gap':26}" + "".join(f" {latency(d[f'itl_p{q}_s']):>13}" for q in (50, 90, 99)),
         f"  {'end-to-end':26}" + "".join(f" {latency(d[f'e2e_p{q}_s']):>13}" for q in (50, 90, 99)),
         *_band_lines(d),
+        *_first_wave_lines(d),
         "",
         f"  throughput {d['output_tokens_per_s']:,.1f} output tok/s ({d['output_tokens_per_s_per_device']:,.1f} per "
         f"device), {d['request_rate_per_s']:,.3g} requests/s; running batch {d['running_batch']:,.1f}"
