@@ -142,9 +142,9 @@ def _row(**over):
 ])
 def test_a_closed_loop_rows_prompt_count_is_its_run(system, load):
     assert parse_row(_row(system=system)).served == load
-    # identical requests re-send in waves: every wave is a bunch, the count changes nothing
+    # identical requests re-send in waves; their run starts with one bunch too
     same = parse_row(_row(system=system, batch_or_concurrency="64, identical requests")).served
-    assert same == {"concurrency": 64, "synchronized": True}
+    assert same == {**load, "synchronized": True}
 
 
 def test_continuous_ttft_row_is_predicted_by_serve_with_queueing():

@@ -567,6 +567,27 @@ def test_a_finite_closed_loop_run_agrees_with_the_simulation(separate, clients, 
     assert steady < 0.7 * simulated
 
 
+@pytest.mark.parametrize("clients, prompt, output, requests", [(16, 1024, 128, 48), (32, 1024, 128, 320),
+                                                                (8, 4096, 256, 80)])
+def test_a_finite_run_of_identical_requests_on_mixed_steps_agrees_with_the_simulation(clients, prompt, output,
+                                                                                     requests):
+    # identical requests on a mixed scheduler: the later waves are staggered bunches (section 2b), the first one
+    # bunch of all N prompts; with the first wave weighed N / P the run's mean TTFT is within 15% of the simulated
+    # run's (clients re-send 1 ms after their last token, as the waves model takes them; two seeds)
+    req = Requests(np.asarray(float(prompt)), np.asarray(float(output)), synchronized=True)
+    sched = Scheduler(8192, 8192, np.inf, np.asarray(1e12), 1.0, mixed=True)
+    run = solve(_step, req, sched, Load("concurrency", float(clients), float(requests))).metrics
+    sims = [simulate(_step, 0.0, prompt, output, budget=8192, chunk=8192, max_seqs=10**9, requests=requests,
+                     seed=seed, concurrency=clients, warmup=0, client_delay=0.001) for seed in (1, 2)]
+    simulated = float(np.mean([np.mean(s["ttft"]) for s in sims]))
+    assert float(run["ttft_mean_s"]) == pytest.approx(simulated, rel=0.15)
+    # prefill steps apart: every wave is already one bunch, so the run's count changes nothing
+    apart = Scheduler(8192, 8192, np.inf, np.asarray(1e12), 1.0, mixed=False)
+    waves = solve(_step, req, apart, Load("concurrency", float(clients))).metrics
+    counted = solve(_step, req, apart, Load("concurrency", float(clients), float(requests))).metrics
+    assert float(counted["ttft_mean_s"]) == float(waves["ttft_mean_s"])
+
+
 def test_a_finite_closed_loop_run_through_serve_and_the_cli(capsys):
     kw = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "input_tokens": 1024, "output_tokens": 256}
     steady = serve(concurrency=64, **kw).metrics

@@ -281,7 +281,9 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
                  ttft_target_s, tpot_target_s, target_percentile, finite)
     if load.mode == "concurrency" and r.synchronized:
         synchronize(step, r, s, clients, n_cap, m, percentiles, ttft_target_s, tpot_target_s, target_percentile)
-    elif load.mode == "concurrency" and load.requests is not None:  # a finite run: its first wave is one bunch
+    if load.mode == "concurrency" and load.requests is not None and (s.mixed or not r.synchronized):
+        # a finite run: its first wave is one bunch (a synchronized loop's later waves are too where prefill steps run
+        # apart, so there it changes nothing)
         first_wave(step, r, s, clients, load.requests, n_cap, m)
     m["max_request_rate_per_s"] = max_rate
     if peak:

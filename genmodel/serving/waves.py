@@ -9,8 +9,9 @@ requests admitted together end together, so each client re-sends at the same ste
 shared its step: the arrivals stay bunched, where the arrival theorem of the closed form spreads them over the cycle.
 Everything is an array over the configuration shape; ``step`` is evaluated once on stacked arrays.
 ``first_wave(step, r, s, clients, requests, running_cap, m)`` does the same for the first wave alone of a finite run
-of clients whose requests are not identical (their later requests spread over the cycle): the run's mean TTFT and
-end-to-end latency weigh that wave's bunch by clients / requests.
+from an idle engine, whose later waves are the closed loop's above (requests of spread lengths, spread over the cycle;
+or identical ones on a mixed scheduler, staggered bunches): the run's mean TTFT and end-to-end latency weigh that
+wave's bunch by clients / requests.
 
 Prefill steps apart from decode steps (``Scheduler.mixed`` False: SGLang, vLLM V0 without chunking): the whole
 wave is one bunch. Its N I' prompt tokens (I' new tokens per prompt) run first, in k = ceil(N I' / p) steps of

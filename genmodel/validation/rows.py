@@ -334,7 +334,7 @@ def parse_row(row: Mapping[str, str]) -> Case:
     if batching == "continuous" and METRICS[metric][1] != "energy":
         served = served_load(_cell(row, "batch_or_concurrency"))
         batch = served.get("concurrency", served.get("offline", 1))
-        run = run_length(_cell(row, "system")) if "concurrency" in served and not served.get("synchronized") else None
+        run = run_length(_cell(row, "system")) if "concurrency" in served else None
         if run is not None and run >= batch:  # a finite closed-loop run: its clients start at once
             served = {**served, "num_requests": run}
         if served.get("concurrency") == 1:

@@ -302,11 +302,19 @@ def _offload_lines(d: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _first_wave(d: dict[str, Any]) -> bool:
+    """Whether the figures are a finite closed-loop run's whose first wave weighs in its means (docs/serving.md
+    section 2c): a concurrency with a prompt count, unless identical requests on separate prefill steps (every wave
+    one bunch already)."""
+    return d["mode"] == "concurrency" and d.get("num_requests") is not None and (
+        d["mixed_batches"] or not d.get("synchronized"))
+
+
 def _first_wave_lines(d: dict[str, Any]) -> list[str]:
     """A finite closed-loop run's means, which hold its first wave (docs/serving.md section 2c)."""
-    if d["mode"] != "concurrency" or d.get("num_requests") is None or d.get("synchronized"):
+    if not _first_wave(d):
         return []
-    return [f"  run means (the first wave's bunch included; the percentiles are the steady state's): TTFT "
+    return [f"  run means (the first wave's bunch included; the percentiles leave it out): TTFT "
             f"{latency(d['ttft_mean_s'])}, end-to-end {latency(d['e2e_mean_s'])}"]
 
 
@@ -324,7 +332,7 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
                                               else "requests submitted at once")
         if d.get("synchronized"):
             load = load[:-1] + ", identical requests re-sent in waves)"
-        if mode == "concurrency" and d.get("num_requests") is not None and not d.get("synchronized"):
+        if _first_wave(d):
             load += f", a run of {d['num_requests']:,.0f} requests whose first {d['load_value']:,.0f} start at once"
 
     spread = "" if not (d["input_cv"] or d["output_cv"]) else f" (cv {d['input_cv']:g} / {d['output_cv']:g})"
