@@ -98,10 +98,10 @@ def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, 
     a synchronized wave (``_separate``; p the chunk, or the whole prompts a step's budget holds: nothing decodes yet),
     request j's first token at step ceil(j a), a = I' / p, a mean TTFT of W_p / k x ((N + 1) a / 2 + (1 - min(a, 1))
     / 2) (the decode tokens of the requests already started that ride in a mixed scheduler's later steps are left
-    out). The other P - N requests see the steady state, so the run's means
-    weigh the two by N / P; a first-wave request's end-to-end latency is longer by its TTFT's excess, its decode the
-    steady state's. Percentiles, TPOT and throughput stay the steady state's. Applies where 1 <= N <= P, N is within
-    the running cap and a request decodes at least one step."""
+    out). The other P - N requests see the closed loop's figures ``m`` (its steady state, or its later waves), so the
+    run's means weigh the two by N / P; a first-wave request's end-to-end latency is longer by its TTFT's excess, its
+    decode the loop's. Percentiles, TPOT and throughput stay the loop's. Applies where 1 <= N <= P, N is within the
+    running cap and a request decodes at least one step."""
     N = np.asarray(clients, dtype=float)
     P = np.asarray(requests, dtype=float)
     I_new = (1.0 - r.prefix_hit) * np.asarray(r.input_tokens, dtype=float)
