@@ -314,7 +314,7 @@ def _first_wave_lines(d: dict[str, Any]) -> list[str]:
     """A finite closed-loop run's means, which hold its first wave (docs/serving.md section 2c)."""
     if not _first_wave(d):
         return []
-    return [f"  run means (the first wave's bunch included; the percentiles leave it out): TTFT "
+    return [f"  run means (with its first wave where the running cap holds it; the percentiles leave it out): TTFT "
             f"{latency(d['ttft_mean_s'])}, end-to-end {latency(d['e2e_mean_s'])}"]
 
 
