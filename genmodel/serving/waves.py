@@ -90,6 +90,12 @@ def _bunch(r, s, N, I_new, idle: bool = False) -> tuple[np.ndarray, np.ndarray, 
     return tokens, most, np.ceil(tokens / np.minimum(most, tokens) - 1e-9)
 
 
+def _mean_first_token_step(a, N):
+    """The mean over requests j = 1..N of the prefill step s_j = ceil(j a) that gives request j its first token, a
+    bunch's prompt tokens running in steps of I' / a each: (N + 1) a / 2 + (1 - min(a, 1)) / 2 (module docstring)."""
+    return (N + 1.0) * a / 2 + (1.0 - np.minimum(a, 1.0)) / 2
+
+
 def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, np.ndarray]) -> None:
     """Overwrite, in place, the mean TTFT and end-to-end latency of a closed loop's figures ``m`` for a finite run of
     ``requests`` (P) requests by N = ``clients`` clients that all send their first request at once to an idle engine
@@ -115,9 +121,8 @@ def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, 
     rest = tokens - (k - 1.0) * p
     zero = 0.0 * p
     t_full, t_last = step(np.stack(np.broadcast_arrays(zero, zero)), np.stack(np.broadcast_arrays(p, rest)))
-    a = I_new / p
     per_step = ((k - 1.0) * t_full + t_last) / k
-    ttft = per_step * ((N + 1.0) * a / 2 + (1.0 - np.minimum(a, 1.0)) / 2) + np.asarray(r.ttft_delay_s, dtype=float)
+    ttft = per_step * _mean_first_token_step(I_new / p, N) + np.asarray(r.ttft_delay_s, dtype=float)
     share = N / np.maximum(P, 1.0)
     excess = share * (ttft - m["ttft_mean_s"])
     m["ttft_mean_s"] = np.where(applies, m["ttft_mean_s"] + excess, m["ttft_mean_s"])
@@ -142,7 +147,7 @@ def _separate(step: StepFn, p, k, tokens, I_new, O, D, N, delay, percentiles, ta
 
     cycle = w_p + D * t_d
     gaps = np.maximum(O - 1.0, 1.0)
-    ttft_mean = per_step * ((N + 1.0) * a / 2 + (1.0 - np.minimum(a, 1.0)) / 2)
+    ttft_mean = per_step * _mean_first_token_step(a, N)
     new = {"ttft_mean_s": ttft_mean + delay, "tpot_mean_s": (cycle - ttft_mean) / gaps,
            "e2e_mean_s": cycle + delay, "queue_wait_mean_s": np.maximum(ttft_mean - per_step * np.ceil(a), 0.0),
            "request_rate_per_s": N / (cycle + delay), "running_batch": N, "decode_batch": N,
