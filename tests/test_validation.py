@@ -169,6 +169,37 @@ def test_summarize_per_source_medians_by_hand():
     assert s["sources"] == 2 and s["median_of_source_medians_pct"] == 14.5
 
 
+def test_summarize_by_architecture_and_phase_by_hand():
+    # dense decode -10, +40 (median |error| 25, signed 15, 1 of 2 within 25%); MoE decode -60 (60); MoE prefill -30,
+    # -50, +10 (median |error| 30, signed -30, 1 of 3 within 25%); the unscored MoE prefill row is not counted
+    records = Table({"group": np.array(["decode", "decode", "decode", "prefill", "prefill", "prefill", "prefill"],
+                                       dtype=object),
+                     "architecture": np.array(["dense", "dense", "moe", "moe", "moe", "moe", "moe"], dtype=object),
+                     "error_pct": [-10.0, 40.0, -60.0, -30.0, -50.0, 10.0, math.nan]})
+    s = v.summarize(records)
+    assert s["architecture:dense decode"] == {"n": 2, "median_abs_error_pct": 25.0, "within_25pct": 0.5,
+                                              "median_signed_error_pct": 15.0}
+    assert s["architecture:moe decode"] == {"n": 1, "median_abs_error_pct": 60.0, "within_25pct": 0.0,
+                                            "median_signed_error_pct": -60.0}
+    assert s["architecture:moe prefill"]["n"] == 3 and s["architecture:moe prefill"]["median_abs_error_pct"] == 30.0
+    assert s["architecture:moe prefill"]["median_signed_error_pct"] == -30.0
+    assert s["architecture:moe prefill"]["within_25pct"] == pytest.approx(1 / 3)
+    assert list(s) == ["phase:decode", "phase:prefill", "architecture:dense decode", "architecture:moe decode",
+                       "architecture:moe prefill"]
+
+
+def test_rows_name_their_model_architecture():
+    # Llama-3.1-8B is dense; DeepSeek-V3 (8 H200) has mixture-of-experts layers (models_db); both rows predicted
+    dense = {"id": "A-1", "source": "s", "model": "llama-3.1-8b", "dtype": "bf16/bf16/bf16", "hardware": "h100-sxm",
+             "num_devices": "1", "tp": "1", "pp": "1", "batch_or_concurrency": "1", "input_len": "128",
+             "output_len": "128", "metric": "tpot", "value": "7", "unit": "ms"}
+    moe = {**dense, "id": "B-1", "model": "deepseek-v3", "dtype": "fp8/bf16/bf16", "hardware": "h200-sxm",
+           "num_devices": "8", "tp": "8"}
+    records = v.predict_rows([dense, moe])
+    assert list(records["architecture"]) == ["dense", "moe"]
+    assert list(records["group"]) == ["decode", "decode"]
+
+
 def test_replicate_spread_by_hand():
     # set A (decode): 100 and 121, geometric mean sqrt(12100) = 110, so |100/110 - 1| = 9.0909% and |121/110 - 1| =
     # 10%; its third row is unscored. Set B has one row (no replicate). Set C (prefill): 50, 50 and 200, geometric

@@ -349,7 +349,8 @@ def apply(rows: Iterable[Mapping[str, str]], calibrations: Mapping[str, FamilyFi
         records.append({"id": row["id"], "metric": case.metric, "hardware": case.kwargs["hardware"].name,
                         "kind": case.kwargs["hardware"].kind, "group": case.group, "metric_class": case.metric_class,
                         "engine": case.engine, "batching": case.batching, "holdout": case.holdout,
-                        "replica_devices": case.replica_devices, "measured": case.measured,
+                        "replica_devices": case.replica_devices, "architecture": case.architecture,
+                        "measured": case.measured,
                         "predicted": predicted, "error_pct": (predicted / case.measured - 1) * 100})
     return _table(records)
 

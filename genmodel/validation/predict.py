@@ -16,8 +16,10 @@ row whose ``system`` text states the engine's share of device memory is predicte
 
 ``summarize(records)`` gives, for the scored records (a finite ``error_pct``), per phase (``phase:prefill``:
 TTFT and prefill throughput; ``phase:decode``: the rest), per metric class (``metric:ttft``, ``metric:tpot``,
-``metric:e2e_latency``, ``metric:throughput``, ``metric:energy``) and per hardware kind (``kind:gpu`` ...) the
-count ``n``, the median absolute error ``median_abs_error_pct`` and the share within 25% ``within_25pct``.
+``metric:e2e_latency``, ``metric:throughput``, ``metric:energy``), per hardware kind (``kind:gpu`` ...), engine and
+batching, and per model architecture and phase (``architecture:dense decode``, ``architecture:moe prefill``: the
+record's ``architecture``, 'moe' for a model with mixture-of-experts layers) the count ``n``, the median absolute
+error ``median_abs_error_pct`` and the share within 25% ``within_25pct``.
 """
 
 from __future__ import annotations
@@ -40,9 +42,9 @@ from genmodel.validation.rows import Case, NotExpressibleError, as_rows, parse_r
 RECORD_COLUMNS = ["id", "source", "metric", "hardware", "model", "engine", "batching", "holdout", "measured", "kind",
                   "group",
                   "metric_class", "predicted", "predicted_low", "predicted_high", "error_pct", "fits",
-                  "not_expressible", "configuration", "replica_devices"]
+                  "not_expressible", "configuration", "replica_devices", "architecture"]
 _TEXT = {"id", "source", "metric", "hardware", "model", "kind", "group", "metric_class", "not_expressible", "engine",
-         "holdout", "batching", "configuration"}
+         "holdout", "batching", "configuration", "architecture"}
 WITHIN_PCT = 25.0
 
 
@@ -131,7 +133,7 @@ def predict_rows(rows: Iterable[Mapping[str, str]]) -> Table:
                           predicted_low=low, predicted_high=high,
                           error_pct=(predicted / case.measured - 1) * 100, fits=bool(result.metrics["fits"]),
                           configuration=configuration_key(case, client_latency_s(case)),
-                          replica_devices=case.replica_devices)
+                          replica_devices=case.replica_devices, architecture=case.architecture)
         records.append(record)
     return _table(records)
 
@@ -168,18 +170,24 @@ def scored(records: Table) -> Table:
 
 
 def summarize(records: Table) -> dict[str, dict[str, Any]]:
-    """Per phase, per metric class, per hardware kind and per engine: n, median |error| (%), share within 25%,
-    median signed error (%), the number of sources (hold-out groups) and the median of the sources' own
-    median |error| (so that one large source cannot carry the figure)."""
+    """Per phase, per metric class, per hardware kind, per engine and per batching, and per model architecture and
+    phase (``architecture:moe prefill``): n, median |error| (%), share within 25%, median signed error (%), the number
+    of sources (hold-out groups) and the median of the sources' own median |error| (so that one large source cannot
+    carry the figure)."""
     ok = scored(records)
     out: dict[str, dict[str, Any]] = {}
     signed_all = np.asarray(ok["error_pct"], dtype=float) if "error_pct" in ok else np.zeros(0)
     holdouts = np.asarray([str(h) for h in ok["holdout"]], dtype=object) if "holdout" in ok else None
-    for label, column in (("phase", "group"), ("metric", "metric_class"), ("kind", "kind"), ("engine", "engine"),
-                          ("batching", "batching")):
-        if column not in ok:
-            continue
-        names = np.asarray([str(n) for n in ok[column]], dtype=object)
+
+    def text(column: str) -> np.ndarray:
+        return np.asarray([str(n) for n in ok[column]], dtype=object)
+
+    breakdowns = [(label, text(column)) for label, column in (
+        ("phase", "group"), ("metric", "metric_class"), ("kind", "kind"), ("engine", "engine"),
+        ("batching", "batching")) if column in ok]
+    if "architecture" in ok and "group" in ok:  # dense and mixture-of-experts models apart, per phase
+        breakdowns.append(("architecture", text("architecture") + " " + text("group")))
+    for label, names in breakdowns:
         for name in sorted(set(names)):
             mask = names == name
             signed = signed_all[mask]

@@ -118,6 +118,12 @@ class Case:
         """The row's hold-out group for leave-one-source-out."""
         return holdout_group(self.row)
 
+    @property
+    def architecture(self) -> str:
+        """'moe' when the row's model has mixture-of-experts layers, else 'dense' (``summarize`` reports the two
+        apart: their errors differ, docs/validation.md history item 53)."""
+        return "moe" if self.kwargs["model"].moe is not None else "dense"
+
 
 def _file_error(message: str) -> SpecError:
     """An error about the measurements file as a whole (the CLI names its --data option)."""
