@@ -59,9 +59,7 @@ def synchronize(step: StepFn, r, s, clients, running_cap, m: dict[str, np.ndarra
                 ttft_target_s=None, tpot_target_s=None, q_target: float = 0.99) -> None:
     """Overwrite ``m`` (a closed loop's figures) where the clients re-send in waves (module docstring)."""
     N = np.asarray(clients, dtype=float)
-    I_new = (1.0 - r.prefix_hit) * np.asarray(r.input_tokens, dtype=float)
-    O = np.asarray(r.output_tokens, dtype=float)
-    D = np.maximum(O - 1.0, 0.0) / r.tokens_per_step
+    I_new, O, D = _lengths(r)
     delay = np.asarray(r.ttft_delay_s, dtype=float)
     applies = (D >= 1.0) & (N >= 1.0) & (running_cap >= N)
     if not np.any(applies):
@@ -75,6 +73,27 @@ def synchronize(step: StepFn, r, s, clients, running_cap, m: dict[str, np.ndarra
         new = _separate(step, np.minimum(most, tokens), k, tokens, I_new, O, D, N, delay, percentiles, targets)
     for key, value in new.items():
         m[key] = np.where(applies, value, m[key])
+
+
+def _lengths(r) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(I' the new prompt tokens of a request, O its output tokens, D its decode steps after the first token)."""
+    I_new = (1.0 - r.prefix_hit) * np.asarray(r.input_tokens, dtype=float)
+    O = np.asarray(r.output_tokens, dtype=float)
+    return I_new, O, np.maximum(O - 1.0, 0.0) / r.tokens_per_step
+
+
+def _prefill_phase(step: StepFn, p, k, tokens, decode_seqs=None):
+    """(W_p, the time of a bunch's prefill phase: its ``tokens`` in k steps of p, the last one the rest, and with
+    ``decode_seqs`` the time of one decode step of that many sequences, else None), from one ``step`` call."""
+    rest = tokens - (k - 1.0) * p
+    zero = 0.0 * p
+    if decode_seqs is None:
+        t_full, t_last = step(np.stack(np.broadcast_arrays(zero, zero)), np.stack(np.broadcast_arrays(p, rest)))
+        t_d = None
+    else:
+        t_full, t_last, t_d = step(np.stack(np.broadcast_arrays(zero, zero, decode_seqs)),
+                                   np.stack(np.broadcast_arrays(p, rest, zero)))
+    return (k - 1.0) * t_full + t_last, t_d
 
 
 def _bunch(r, s, N, I_new, idle: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -110,18 +129,15 @@ def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, 
     running cap and a request decodes at least one step."""
     N = np.asarray(clients, dtype=float)
     P = np.asarray(requests, dtype=float)
-    I_new = (1.0 - r.prefix_hit) * np.asarray(r.input_tokens, dtype=float)
-    D = np.maximum(np.asarray(r.output_tokens, dtype=float) - 1.0, 0.0) / r.tokens_per_step
+    I_new, _, D = _lengths(r)
     applies = (D >= 1.0) & (N >= 1.0) & (running_cap >= N) & (P >= N)
     if not np.any(applies):
         return
     N = np.maximum(N, 1.0)
     tokens, most, k = _bunch(r, s, N, I_new, idle=True)
     p = np.minimum(most, tokens)
-    rest = tokens - (k - 1.0) * p
-    zero = 0.0 * p
-    t_full, t_last = step(np.stack(np.broadcast_arrays(zero, zero)), np.stack(np.broadcast_arrays(p, rest)))
-    per_step = ((k - 1.0) * t_full + t_last) / k
+    w_p, _ = _prefill_phase(step, p, k, tokens)
+    per_step = w_p / k
     ttft = per_step * _mean_first_token_step(I_new / p, N) + np.asarray(r.ttft_delay_s, dtype=float)
     share = N / np.maximum(P, 1.0)
     excess = share * (ttft - m["ttft_mean_s"])
@@ -133,11 +149,7 @@ def _separate(step: StepFn, p, k, tokens, I_new, O, D, N, delay, percentiles, ta
     """The figures of a wave with prefill steps apart: its prompts in k steps of p tokens (the last one the rest),
     then D decode steps of all N together (module docstring)."""
     ttft_target_s, tpot_target_s, q_target = targets
-    rest = tokens - (k - 1.0) * p
-    zero = 0.0 * p
-    t = step(np.stack(np.broadcast_arrays(zero, zero, N)), np.stack(np.broadcast_arrays(p, rest, zero)))
-    t_full, t_last, t_d = t
-    w_p = (k - 1.0) * t_full + t_last  # the wave's prefill phase
+    w_p, t_d = _prefill_phase(step, p, k, tokens, N)  # the wave's prefill phase, and one decode step of all N
     a = I_new / p
     per_step = w_p / k
 
