@@ -354,6 +354,11 @@ def test_planner_page_meets_its_targets_and_follows_the_calibration_box():
     plain = genmodel.plan("llama-3.1-70b", "dgx-h100", 2048, 256, 2.0, 0.05, 8, calibrated=False)
     assert value(at, "Configurations meeting the targets") == f"{len(plain.ranked):,} of {len(plain.space):,}"
     assert "(defaults)" in caption(at, "Realism in force")
+    at.checkbox(key="pl-band").check().run()  # targets at the upper edge of the bands
+    assert not at.exception
+    edge = genmodel.plan("llama-3.1-70b", "dgx-h100", 2048, 256, 2.0, 0.05, 8, calibrated=False, targets_at="band")
+    assert value(at, "Configurations meeting the targets") == f"{len(edge.ranked):,} of {len(edge.space):,}"
+    assert len(edge.ranked) < len(plain.ranked)
 
 
 def test_planner_page_follows_the_engine_selection_and_shows_the_bands():

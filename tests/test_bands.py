@@ -205,6 +205,24 @@ def test_the_basis_line_says_when_a_band_lies_on_one_side_of_the_estimate():
     assert 10.0 < low < high  # the band of the second case above does lie above the estimate
 
 
+
+def test_tables_name_the_rows_whose_band_lies_on_one_side():
+    from genmodel.interfaces.cli.common import band_side, lopsided_note
+
+    # the band of a time T with r in [-0.5, -0.05] is [T e^0.05, T e^0.5] = [10.51, 16.49] for T = 10: above it
+    low, high = u.Band(-0.5, -0.05, 20, "D").times(10.0)
+    assert band_side(10.0, low, high) == "above"
+    assert band_side(10.0, 8.0, 9.9) == "below"
+    assert band_side(10.0, 8.0, 12.0) is None and band_side(10.0, 10.0, 12.0) is None  # an edge on it: around it
+    assert band_side(10.0, float("nan"), 12.0) is None and band_side(10.0, None, None) is None  # no band
+    assert lopsided_note("TPOT", {}, 5) is None
+    one = lopsided_note("TPOT", {"b200": "above"}, 5)
+    assert one.startswith("b200: the TPOT band lies above the estimate") and "slower" in one
+    # more than three rows on one side are counted, not named; each side gets its clause
+    many = lopsided_note("TPOT", {f"r{i}": "above" for i in range(4)} | {"x": "below"}, 9)
+    assert many.startswith("4 of the 9 rows: the TPOT band lies above") and "; x: the TPOT band lies below" in many
+    assert "faster" in many
+
 def test_device_count_classes_and_their_cells():
     # one device, 2-4 (part of a node), 5 or more (a node or several)
     assert [u.scale_of(n) for n in (1, 2, 4, 5, 8, 72)] == ["1", "2-4", "2-4", "5+", "5+", "5+"]

@@ -192,6 +192,27 @@ def test_planner_results_meet_their_slo_when_re_estimated():
         assert better.empty
 
 
+
+def test_planner_targets_at_the_band_edge_are_met_by_the_edge_of_a_direct_estimate():
+    # with targets_at='band' a configuration meets a target when the upper edge of its 80% band does: every ranked
+    # row re-estimated directly has tpot_s_high <= the target, and the ranking is the estimate-based one without the
+    # rows whose band edge is over the target (TPOT target only: TTFT is unconstrained)
+    target = 0.03
+    edge = plan("llama-3.1-70b", "dgx-h100", 2048, 256, tpot_s=target, max_devices=16, targets_at="band")
+    point = plan("llama-3.1-70b", "dgx-h100", 2048, 256, tpot_s=target, max_devices=16)
+    assert 0 < len(edge.ranked) < len(point.ranked)
+    assert (edge.ranked.tpot_s_high <= target).all() and (point.ranked.tpot_s <= target).all()
+    kept = point.ranked[point.ranked.tpot_s_high <= target]
+    assert len(kept) == len(edge.ranked)
+    for row in edge.ranked.head(3).itertuples():
+        direct = genmodel.estimate("llama-3.1-70b", "dgx-h100", int(row.batch), 2048, 256, tp=int(row.tp),
+                                   pp=int(row.pp), dp=int(row.dp), cp=int(row.cp))
+        assert direct.tpot_s_high <= target and direct.tpot_s_high == pytest.approx(row.tpot_s_high)
+    with pytest.raises(ConfigurationError, match="targets_at must be one of"):
+        plan("llama-3.1-8b", "h100-sxm", tpot_s=0.02, targets_at="high")
+    with pytest.raises(ConfigurationError, match="static batches"):
+        plan("llama-3.1-8b", "h100-sxm", tpot_s=0.02, request_rate=2.0, targets_at="band")
+
 def test_planner_writes_csv_and_html(tmp_path):
     result = plan("llama-3.1-8b", "h100-sxm", 512, 64, tpot_s=0.02, max_devices=4)
     result.to_csv(tmp_path / "plan.csv")

@@ -135,6 +135,36 @@ def band_range(low: float, high: float, scale: float = 1e3) -> str:
     return f"({low * scale:,.{digits}f}-{high * scale:,.{digits}f})"
 
 
+def band_side(value: float, low: float, high: float) -> str | None:
+    """'above' or 'below' where a figure's 80% band lies wholly on one side of the figure itself (the band's cell:
+    held-out measurements fell on that side in more than 9 of 10 cases), else None (a band around the figure, or no
+    band). Any figure: a time's band above it means the measurements ran slower; a rate's, faster."""
+    if not (known(value) and known(low) and known(high)):
+        return None
+    if low > value:
+        return "above"
+    if high < value:
+        return "below"
+    return None
+
+
+def lopsided_note(figure: str, sides: dict[str, str], rows: int) -> str | None:
+    """One line on the rows (``sides``: row label -> 'above' / 'below', from ``band_side``; ``rows`` shown in all)
+    whose ``figure`` band lies wholly on one side of the estimate, naming up to three of them; None when there are
+    none."""
+    if not sides:
+        return None
+    parts = []
+    for side in ("above", "below"):
+        names = [name for name, s in sides.items() if s == side]
+        if names:
+            which = ", ".join(names) if len(names) <= 3 else f"{len(names)} of the {rows} rows"
+            slower = "slower" if side == "above" else "faster"
+            parts.append(f"{which}: the {figure} band lies {side} the estimate (held-out measurements of that "
+                         f"class ran {slower} than predicted in over 90% of cases)")
+    return "; ".join(parts)
+
+
 def utilization_text(u) -> str:
     """The offered load's share of the saturation rate: a percentage up to 1,000%, beyond it a multiple (a rate far
     past saturation prints as, e.g., '6e+06x'); '-' where it is not finite (no saturation rate, JSON null). Shared by
