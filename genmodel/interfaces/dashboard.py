@@ -24,7 +24,7 @@ from genmodel.data.registry import provenance, resolve_hardware
 from genmodel.engine.realism import FACTORS, Realism, resolve_realism
 from genmodel.errors import GenmodelError
 from genmodel.interfaces import charts
-from genmodel.interfaces.cli.common import band_basis, utilization_text
+from genmodel.interfaces.cli.common import band_basis, band_side, lopsided_note, utilization_text
 from genmodel.search.compare import COLUMNS as COMPARE_COLUMNS
 from genmodel.search.compare import compare_hardware, compare_models, realism_note
 from genmodel.search.planner import plan
@@ -374,6 +374,10 @@ def page_compare() -> None:
         st.info("No entry can run this workload (it does not fit on any split, or the input is refused): "
                 "the column 'Why it cannot run' says why.")
         return
+    sides = {str(r[label]): side for r in ok.rows()
+             if (side := band_side(r.tpot_s, r.tpot_s_low, r.tpot_s_high)) is not None}
+    if (lopsided := lopsided_note("TPOT", sides, len(ok))) is not None:
+        st.caption(f"Note: {lopsided}.")
     c1, c2, c3 = st.columns(3)
     tpot = ok.assign(tpot_ms=ok["tpot_s"] * 1e3, tpot_ms_low=ok["tpot_s_low"] * 1e3,
                      tpot_ms_high=ok["tpot_s_high"] * 1e3)
