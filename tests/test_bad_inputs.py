@@ -303,6 +303,10 @@ PLAN_CASES = [
 ] + [
     cli("plan --disaggregated --ttft-ms -1", "--ttft-ms"),
     cli("plan --rank-by cost --cost-mode hire", "--cost-mode"),
+] + [
+    cli(["plan", "--tpot-ms=30", f"--targets-at={v}"], "--targets-at") for v in ("bnd", "", "BAND", "band,estimate")
+] + [
+    cli("plan --tpot-ms 30 --request-rate 2 --targets-at band", "--targets-at"),
 ]
 
 # -- compare's own options: sort key, lists of hardware with junk in them
@@ -870,6 +874,12 @@ LOOKUP_CASES = [
 # -- plan, size, compare: bad targets, budgets, rankings, lists
 SEARCH_CASES = [
     lib("plan(ttft_s=-1)", lambda: genmodel.plan("llama-3.1-8b", "h100-sxm", ttft_s=-1), "ttft_s"),
+    lib("plan(targets_at='high')", lambda: genmodel.plan("llama-3.1-8b", "h100-sxm", tpot_s=0.03, targets_at="high"),
+        "targets_at"),
+    lib("plan(targets_at=None)", lambda: genmodel.plan("llama-3.1-8b", "h100-sxm", tpot_s=0.03, targets_at=None),
+        "targets_at"),
+    lib("plan(targets_at=['band'])", lambda: genmodel.plan("llama-3.1-8b", "h100-sxm", tpot_s=0.03,
+                                                            targets_at=["band"]), "targets_at"),
     lib("plan(tpot_s=nan)", lambda: genmodel.plan("llama-3.1-8b", "h100-sxm", tpot_s=np.nan), "tpot_s"),
     lib("plan(tpot_s='5')", lambda: genmodel.plan("llama-3.1-8b", "h100-sxm", tpot_s="5"), "tpot_s"),
     lib("plan(max_devices=0)", lambda: genmodel.plan("llama-3.1-8b", "h100-sxm", max_devices=0), "max_devices"),

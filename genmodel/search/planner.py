@@ -174,7 +174,7 @@ def plan(model, hardware, input_tokens: int = 1024, output_tokens: int = 256, tt
     (requests/s for the whole deployment) the search is over served traffic instead (``_plan_served``): the
     targets hold at ``percentile`` and the ranking is by goodput per device.
     """
-    if targets_at not in TARGETS_AT:
+    if not isinstance(targets_at, str) or targets_at not in TARGETS_AT:
         raise ConfigurationError(f"targets_at must be one of {', '.join(TARGETS_AT)}, not {targets_at!r}",
                                  "targets_at")
     if request_rate is not None:

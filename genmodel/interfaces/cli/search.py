@@ -119,10 +119,6 @@ def plan(
 
     positive_option("--ttft-ms", ttft_ms)
     positive_option("--tpot-ms", tpot_ms)
-    if targets_at not in ("estimate", "band"):
-        fail(f"--targets-at must be 'estimate' or 'band', not {targets_at!r}")
-    if targets_at != "estimate" and request_rate is not None:
-        fail("--targets-at band applies to static batches; with --request-rate the targets hold at --percentile")
     if request_rate is not None:
         positive_option("--request-rate", request_rate)
         positive_option("--percentile", percentile)
@@ -148,7 +144,7 @@ def plan(
     if request_rate is not None:
         common.pop("costs")
         served = run_plan(model, hardware, input_tokens, output_tokens, ttft, tpot, request_rate=request_rate,
-                          percentile=percentile, **common)
+                          percentile=percentile, targets_at=targets_at, **common)
         _served_plan(served, model, hardware, input_tokens, output_tokens, request_rate, percentile, top, csv, html,
                      as_json, not uncalibrated, engine)
         return
