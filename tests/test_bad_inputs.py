@@ -307,6 +307,7 @@ PLAN_CASES = [
     cli(["plan", "--tpot-ms=30", f"--targets-at={v}"], "--targets-at") for v in ("bnd", "", "BAND", "band,estimate")
 ] + [
     cli("plan --tpot-ms 30 --request-rate 2 --targets-at band", "--targets-at"),
+    cli("plan --tpot-ms 30 --disaggregated --targets-at band", "--targets-at"),
 ]
 
 # -- compare's own options: sort key, lists of hardware with junk in them

@@ -119,6 +119,8 @@ def plan(
 
     positive_option("--ttft-ms", ttft_ms)
     positive_option("--tpot-ms", tpot_ms)
+    if disaggregated and targets_at != "estimate":
+        fail("--disaggregated sizes its pools against the estimates; it cannot be combined with --targets-at yet")
     if request_rate is not None:
         positive_option("--request-rate", request_rate)
         positive_option("--percentile", percentile)
