@@ -265,3 +265,20 @@ def test_a_call_over_several_device_counts_gets_each_class_band():
     # data-parallel replicas do not count: two replicas of one device are one-device replicas
     two = genmodel.estimate("llama-3.1-8b", "h100-sxm", dp=2).bands["decode"]
     assert two == u.band("gpu", "vllm", "decode", devices=1.0)
+
+
+def test_serve_says_when_a_p50_band_lies_off_its_figure():
+    from genmodel.interfaces.cli.serve import _band_lines
+
+    # the TTFT band [120, 300] ms lies above its 100 ms figure; the TPOT band [8, 20] ms holds its 10 ms figure
+    d = {"ttft_p50_s": 0.1, "ttft_p50_s_low": 0.12, "ttft_p50_s_high": 0.3,
+         "tpot_p50_s": 0.01, "tpot_p50_s_low": 0.008, "tpot_p50_s_high": 0.02}
+    lines = _band_lines(d)
+    assert len(lines) == 2 and "TTFT 120.000 ms to 300.000 ms" in lines[0]
+    assert lines[1].startswith("  the p50 TTFT band lies above the estimate") and "slower" in lines[1]
+    d.update(tpot_p50_s=0.025)  # now the TPOT band [8, 20] ms lies below its 25 ms figure as well
+    assert [line.split(":")[0].strip() for line in _band_lines(d)[1:]] == [
+        "the p50 TTFT band lies above the estimate", "the p50 TPOT band lies below the estimate"]
+    assert "faster" in _band_lines(d)[2]
+    d.update(ttft_p50_s_high=float("inf"))  # no band: no remark
+    assert _band_lines(d) == ["  no band: too few held-out served rows for this kind and engine"]

@@ -21,6 +21,7 @@ from genmodel.interfaces.cli.common import (
     OutputOpt,
     UncalibratedOpt,
     WeightOpt,
+    band_side,
     efficiency,
     emit_json,
     fail,
@@ -279,8 +280,15 @@ def _band_lines(d: dict[str, Any]) -> list[str]:
     if not all(math.isfinite(d.get(k) if d.get(k) is not None else math.inf)
                for k in ("ttft_p50_s_high", "tpot_p50_s_high")):
         return ["  no band: too few held-out served rows for this kind and engine"]
-    return [f"  80% band of the p50 figures (held-out served rows): TTFT {latency(d['ttft_p50_s_low'])} to "
-            f"{latency(d['ttft_p50_s_high'])}, TPOT {latency(d['tpot_p50_s_low'])} to {latency(d['tpot_p50_s_high'])}"]
+    lines = [f"  80% band of the p50 figures (held-out served rows): TTFT {latency(d['ttft_p50_s_low'])} to "
+             f"{latency(d['ttft_p50_s_high'])}, TPOT {latency(d['tpot_p50_s_low'])} to {latency(d['tpot_p50_s_high'])}"]
+    for figure, key in (("TTFT", "ttft_p50_s"), ("TPOT", "tpot_p50_s")):
+        side = band_side(d.get(key), d.get(f"{key}_low"), d.get(f"{key}_high"))
+        if side is not None:
+            slower = "slower" if side == "above" else "faster"
+            lines.append(f"  the p50 {figure} band lies {side} the estimate: held-out served measurements of this "
+                         f"class ran {slower} than predicted in over 90% of cases")
+    return lines
 
 
 def _offload_lines(d: dict[str, Any]) -> list[str]:
