@@ -453,6 +453,12 @@ def test_serving_page_shows_serve_at_the_chosen_rate_and_follows_the_slider():
                                  ("Inter-token gap P99", "itl_p99_s", ",.2f"), ("End-to-end P99", "e2e_p99_s", ",.1f")):
             assert value(at, label) == f"{m[key] * 1e3:{spec}} ms", label
         assert value(at, "Output throughput") == f"{m['output_tokens_per_s']:,.1f} tok/s"
+        # the p50 figures' 80% band, in the CLI's words (held-out served rows)
+        band = genmodel.serve(**SERVED, request_rate=rate).to_dict()
+        assert caption(at, "80% band of the p50 figures") == (
+            f"80% band of the p50 figures (held-out served rows): TTFT {band['ttft_p50_s_low'] * 1e3:,.3f} ms to "
+            f"{band['ttft_p50_s_high'] * 1e3:,.3f} ms, TPOT {band['tpot_p50_s_low'] * 1e3:,.3f} ms to "
+            f"{band['tpot_p50_s_high'] * 1e3:,.3f} ms.")
         assert value(at, "Saturation rate") == f"{top:,.3g} req/s"
         assert value(at, "Bottleneck") == m["bottleneck"]
         assert value(at, "Fits") == "yes" and m["fits"]

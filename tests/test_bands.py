@@ -268,7 +268,7 @@ def test_a_call_over_several_device_counts_gets_each_class_band():
 
 
 def test_serve_says_when_a_p50_band_lies_off_its_figure():
-    from genmodel.interfaces.cli.serve import _band_lines
+    from genmodel.interfaces.cli.common import served_band_lines as _band_lines
 
     # the TTFT band [120, 300] ms lies above its 100 ms figure; the TPOT band [8, 20] ms holds its 10 ms figure
     d = {"ttft_p50_s": 0.1, "ttft_p50_s_low": 0.12, "ttft_p50_s_high": 0.3,

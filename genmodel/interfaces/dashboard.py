@@ -24,7 +24,13 @@ from genmodel.data.registry import provenance, resolve_hardware
 from genmodel.engine.realism import FACTORS, Realism, resolve_realism
 from genmodel.errors import GenmodelError
 from genmodel.interfaces import charts
-from genmodel.interfaces.cli.common import band_basis, band_side, lopsided_note, utilization_text
+from genmodel.interfaces.cli.common import (
+    band_basis,
+    band_side,
+    lopsided_note,
+    served_band_lines,
+    utilization_text,
+)
 from genmodel.search.compare import COLUMNS as COMPARE_COLUMNS
 from genmodel.search.compare import compare_hardware, compare_models, realism_note
 from genmodel.search.planner import plan
@@ -587,6 +593,8 @@ def page_serving() -> None:
     if not served.metrics["stable"]:
         st.warning(f"{rate:,.3g} requests/s is at or beyond saturation: queues grow without bound.")
     serving_figures(served, pct)
+    lines = [line.strip() for line in served_band_lines(served.to_dict())]  # the CLI's lines, as sentences
+    st.caption(" ".join(f"{line[:1].upper()}{line[1:]}." for line in lines))
     realism_caption(served.realism)
     curves = charts.load_curves(kw, top)
     st.plotly_chart(charts.serving_latency_figure(curves, top, rate, kw["ttft_target_s"], kw["tpot_target_s"],

@@ -165,6 +165,24 @@ def lopsided_note(figure: str, sides: dict[str, str], rows: int) -> str | None:
     return "; ".join(parts)
 
 
+def served_band_lines(d: dict[str, Any]) -> list[str]:
+    """The 80% bands of ``serve``'s p50 figures (served rows' held-out errors; ``d``: its result's ``to_dict()``), when
+    the stored bands have them, and a line for each whose band lies wholly off its figure (``band_side``). Shared by
+    the CLI's served output and the dashboard's Serving page."""
+    if not all(math.isfinite(d.get(k) if d.get(k) is not None else math.inf)
+               for k in ("ttft_p50_s_high", "tpot_p50_s_high")):
+        return ["  no band: too few held-out served rows for this kind and engine"]
+    lines = [f"  80% band of the p50 figures (held-out served rows): TTFT {latency(d['ttft_p50_s_low'])} to "
+             f"{latency(d['ttft_p50_s_high'])}, TPOT {latency(d['tpot_p50_s_low'])} to {latency(d['tpot_p50_s_high'])}"]
+    for figure, key in (("TTFT", "ttft_p50_s"), ("TPOT", "tpot_p50_s")):
+        side = band_side(d.get(key), d.get(f"{key}_low"), d.get(f"{key}_high"))
+        if side is not None:
+            slower = "slower" if side == "above" else "faster"
+            lines.append(f"  the p50 {figure} band lies {side} the estimate: held-out served measurements of this "
+                         f"class ran {slower} than predicted in over 90% of cases")
+    return lines
+
+
 def utilization_text(u) -> str:
     """The offered load's share of the saturation rate: a percentage up to 1,000%, beyond it a multiple (a rate far
     past saturation prints as, e.g., '6e+06x'); '-' where it is not finite (no saturation rate, JSON null). Shared by

@@ -21,13 +21,13 @@ from genmodel.interfaces.cli.common import (
     OutputOpt,
     UncalibratedOpt,
     WeightOpt,
-    band_side,
     efficiency,
     emit_json,
     fail,
     gib,
     latency,
     ms,
+    served_band_lines,
     utilization_text,
 )
 
@@ -275,22 +275,6 @@ def _quantity(option: str, text: str | None, dimension: str, example: str, kv_of
     return value
 
 
-def _band_lines(d: dict[str, Any]) -> list[str]:
-    """The 80% bands of the p50 figures (served rows' held-out errors), when the stored bands have them."""
-    if not all(math.isfinite(d.get(k) if d.get(k) is not None else math.inf)
-               for k in ("ttft_p50_s_high", "tpot_p50_s_high")):
-        return ["  no band: too few held-out served rows for this kind and engine"]
-    lines = [f"  80% band of the p50 figures (held-out served rows): TTFT {latency(d['ttft_p50_s_low'])} to "
-             f"{latency(d['ttft_p50_s_high'])}, TPOT {latency(d['tpot_p50_s_low'])} to {latency(d['tpot_p50_s_high'])}"]
-    for figure, key in (("TTFT", "ttft_p50_s"), ("TPOT", "tpot_p50_s")):
-        side = band_side(d.get(key), d.get(f"{key}_low"), d.get(f"{key}_high"))
-        if side is not None:
-            slower = "slower" if side == "above" else "faster"
-            lines.append(f"  the p50 {figure} band lies {side} the estimate: held-out served measurements of this "
-                         f"class ran {slower} than predicted in over 90% of cases")
-    return lines
-
-
 def _offload_lines(d: dict[str, Any]) -> list[str]:
     """The KV-offload lines of the report (none without offload)."""
     mode = d.get("kv_offload")
@@ -366,7 +350,7 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
         f"  {'TPOT (per request)':26}" + "".join(f" {latency(d[f'tpot_p{q}_s']):>13}" for q in (50, 90, 99)),
         f"  {'inter-token gap':26}" + "".join(f" {latency(d[f'itl_p{q}_s']):>13}" for q in (50, 90, 99)),
         f"  {'end-to-end':26}" + "".join(f" {latency(d[f'e2e_p{q}_s']):>13}" for q in (50, 90, 99)),
-        *_band_lines(d),
+        *served_band_lines(d),
         *_first_wave_lines(d),
         "",
         f"  throughput {d['output_tokens_per_s']:,.1f} output tok/s ({d['output_tokens_per_s_per_device']:,.1f} per "
