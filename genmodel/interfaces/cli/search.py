@@ -307,11 +307,12 @@ def compare(
                f"sorted by {sort_by} (n/a: no price or TDP in the entry)")
     typer.echo(f"  {'hardware':22} {'devices':>7} {'TTFT':>12} {'TPOT (80% band)':>24} {'J/out tok':>10} "
                f"{'USD/M out':>10} {'USD/M in':>9} {'tok/s/dev':>10}  realism")
-    sides = {}
+    sides, shown = {}, 0  # the rows whose TPOT band lies off the estimate, among the rows shown with figures
     for r in table.rows():
         if not r.fits:
             typer.echo(f"  {r.hardware:22} cannot run this workload: {r.reason}")
             continue
+        shown += 1
         tpot = f"{ms(r.tpot_s)} {band_range(r.tpot_s_low, r.tpot_s_high)}"
         if (side := band_side(r.tpot_s, r.tpot_s_low, r.tpot_s_high)) is not None:
             sides[r.hardware] = side
@@ -325,7 +326,7 @@ def compare(
                "they come from")
     if note:
         typer.echo(f"  note: {note}")
-    if (lopsided := lopsided_note("TPOT", sides, sum(1 for r in table.rows() if r.fits))) is not None:
+    if (lopsided := lopsided_note("TPOT", sides, shown)) is not None:
         typer.echo(f"  note: {lopsided}")
     if csv:
         typer.echo(f"  table in {csv}")
