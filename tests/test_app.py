@@ -458,7 +458,9 @@ def test_serving_page_shows_serve_at_the_chosen_rate_and_follows_the_slider():
         assert caption(at, "80% band of the p50 figures") == (
             f"80% band of the p50 figures (held-out served rows): TTFT {band['ttft_p50_s_low'] * 1e3:,.3f} ms to "
             f"{band['ttft_p50_s_high'] * 1e3:,.3f} ms, TPOT {band['tpot_p50_s_low'] * 1e3:,.3f} ms to "
-            f"{band['tpot_p50_s_high'] * 1e3:,.3f} ms.")
+            f"{band['tpot_p50_s_high'] * 1e3:,.3f} ms. 80% band of the p99 figures (published tail percentiles, "
+            f"held out): TTFT {band['ttft_p99_s_low'] * 1e3:,.3f} ms to {band['ttft_p99_s_high'] * 1e3:,.3f} ms, "
+            f"TPOT {band['tpot_p99_s_low'] * 1e3:,.3f} ms to {band['tpot_p99_s_high'] * 1e3:,.3f} ms.")
         assert value(at, "Saturation rate") == f"{top:,.3g} req/s"
         assert value(at, "Bottleneck") == m["bottleneck"]
         assert value(at, "Fits") == "yes" and m["fits"]
@@ -733,6 +735,11 @@ def test_requirements_page_follows_a_use_case_and_a_request_rate():
     r = genmodel.requirements("llama-3.1-70b", use_case="chat", tp=8)
     assert r.settings["request_rate_per_s"] == 5.53
     assert value(at, "Memory bandwidth") == f"{float(r.realistic['memory_bandwidth_bytes_per_s']) / 1e9:,.4g} GB/s"
+    # the served floors' 80% band, in the page's units, from the library's edges and the served cells
+    band = caption(at, "80% band of the realistic floors")
+    assert "held-out served errors" in band and r.settings["band_basis"] in band
+    lo, hi = (float(r.realistic[f"memory_bandwidth_bytes_per_s_{e}"]) / 1e9 for e in ("low", "high"))
+    assert f"memory bandwidth {lo:,.4g} GB/s to {hi:,.4g} GB/s" in band
 
 
 def test_requirements_page_shows_a_target_no_hardware_meets_as_one_message():

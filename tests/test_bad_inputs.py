@@ -306,7 +306,6 @@ PLAN_CASES = [
 ] + [
     cli(["plan", "--tpot-ms=30", f"--targets-at={v}"], "--targets-at") for v in ("bnd", "", "BAND", "band,estimate")
 ] + [
-    cli("plan --tpot-ms 30 --request-rate 2 --targets-at band", "--targets-at"),
     cli("plan --tpot-ms 30 --disaggregated --targets-at band", "--targets-at"),
 ]
 

@@ -162,8 +162,15 @@ def test_serve_carries_the_served_bands():
     b_pre = u.band("gpu", "vllm", "prefill", served=True, devices=1.0)
     b_dec = u.band("gpu", "vllm", "decode", served=True, devices=1.0)
     m = r.metrics
-    assert m["ttft_p90_s_high"] == pytest.approx(m["ttft_p90_s"] * math.exp(-b_pre.low))
+    assert m["ttft_p50_s_high"] == pytest.approx(m["ttft_p50_s"] * math.exp(-b_pre.low))
     assert m["tpot_p50_s_low"] == pytest.approx(m["tpot_p50_s"] * math.exp(-b_dec.high))
+    # the P90 and P99 figures: the cells of their own tail metric (the published tail percentiles, history item 55)
+    for key, tail in (("ttft_p90_s", "ttft_p90"), ("tpot_p99_s", "tpot_p99"), ("itl_p99_s", "itl_p99"),
+                      ("e2e_p90_s", "e2e_latency_p90")):
+        b = u.band("gpu", "vllm", tail, devices=1.0, tails=True)
+        assert b.n > 0 and b is not u.NO_BAND
+        assert m[f"{key}_high"] == pytest.approx(m[key] * math.exp(-b.low))
+        assert m[f"{key}_low"] == pytest.approx(m[key] * math.exp(-b.high))
     assert m["output_tokens_per_s_high"] == pytest.approx(m["output_tokens_per_s"] * math.exp(b_dec.high))
     assert np.isfinite(m["ttft_p50_s_high"]) and m["ttft_p50_s_low"] <= m["ttft_p50_s"] <= m["ttft_p50_s_high"]
 

@@ -210,8 +210,34 @@ def test_planner_targets_at_the_band_edge_are_met_by_the_edge_of_a_direct_estima
         assert direct.tpot_s_high <= target and direct.tpot_s_high == pytest.approx(row.tpot_s_high)
     with pytest.raises(ConfigurationError, match="targets_at must be one of"):
         plan("llama-3.1-8b", "h100-sxm", tpot_s=0.02, targets_at="high")
-    with pytest.raises(ConfigurationError, match="static batches"):
-        plan("llama-3.1-8b", "h100-sxm", tpot_s=0.02, request_rate=2.0, targets_at="band")
+
+
+def test_served_planner_targets_at_the_band_edge_are_serves_at_the_moved_targets():
+    # under a request rate, targets_at='band' serves each layout with every time at the upper edge of its 80% band:
+    # a target T holds there where the estimate meets T x (figure / the figure's upper edge) = T e^(r_lo). Checked
+    # against direct serve calls whose factor is read off serve's own figures at the targets' percentile (P99) and
+    # their upper edges
+    from genmodel.serving.serve import serve
+
+    rate, ttft, tpot = 4.0, 5.0, 0.1  # (loose targets: the P99 TTFT's band reaches 6-16 times the estimate here)
+    args = ("llama-3.1-70b", "h100-sxm", 1024, 256)
+    edge = plan(*args, ttft_s=ttft, tpot_s=tpot, max_devices=8, request_rate=rate, targets_at="band")
+    point = plan(*args, ttft_s=ttft, tpot_s=tpot, max_devices=8, request_rate=rate)
+    assert 0 < len(edge.ranked) < len(point.ranked)
+    for name in ("ttft_p99_s", "tpot_p99_s", "running_batch"):  # the estimates do not move with the targets
+        assert np.array_equal(np.asarray(edge.space[name]), np.asarray(point.space[name]), equal_nan=True)
+    stable = [row for row in edge.space.rows() if np.isfinite(row.ttft_p99_s) and np.isfinite(row.tpot_p99_s)]
+    assert len(stable) >= 6 and any(row.meets_slo for row in stable) and not all(row.meets_slo for row in stable)
+    for row in sorted(stable, key=lambda r: -r.meets_slo)[:6]:
+        kw = {"tp": int(row.tp), "pp": int(row.pp), "cp": int(row.cp), "request_rate": rate / int(row.dp)}
+        direct = serve(*args, **kw)
+        f_ttft = float(direct.metrics["ttft_p99_s"] / direct.metrics["ttft_p99_s_high"])
+        f_tpot = float(direct.metrics["tpot_p99_s"] / direct.metrics["tpot_p99_s_high"])
+        assert 0 < f_ttft <= 1.5 and 0 < f_tpot <= 1.5
+        moved = serve(*args, **kw, ttft_target_s=ttft * f_ttft, tpot_target_s=tpot * f_tpot, percentile=0.99)
+        assert bool(moved.metrics["meets_slo"]) == bool(row.meets_slo)
+        assert float(moved.metrics["goodput_requests_per_s"]) * int(row.dp) == pytest.approx(
+            row.goodput_requests_per_s, rel=1e-9)
 
 def test_planner_writes_csv_and_html(tmp_path):
     result = plan("llama-3.1-8b", "h100-sxm", 512, 64, tpot_s=0.02, max_devices=4)

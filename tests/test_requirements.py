@@ -254,7 +254,8 @@ def test_floors_carry_the_reference_bands():
 
     kw = {"tp": 4, "reference": "h100-sxm"}
     r = genmodel.requirements("llama-3.1-70b", 2048, 256, ttft_target_s=1.0, tpot_target_s=0.05, **kw)
-    pre, dec = band("gpu", "vllm", "prefill"), band("gpu", "vllm", "decode")
+    # the cells of a replica of four devices, as estimate picks them for this layout
+    pre, dec = band("gpu", "vllm", "prefill", devices=4), band("gpu", "vllm", "decode", devices=4)
     for edge, side in (("high", "low"), ("low", "high")):
         moved = genmodel.requirements("llama-3.1-70b", 2048, 256, ttft_target_s=1.0 * np.exp(getattr(pre, side)),
                                       tpot_target_s=0.05 * np.exp(getattr(dec, side)), **kw)
@@ -267,3 +268,30 @@ def test_floors_carry_the_reference_bands():
         MEMORY_BAND_BYTES / 0.9)
     assert r.scaled["scale_factor_low"] <= r.scaled["scale_factor"] <= r.scaled["scale_factor_high"]
     assert "held-out" in r.settings["band_basis"] or "band of" in r.settings["band_basis"]
+
+
+def test_served_floors_carry_the_served_bands():
+    # under an arrival rate the targets hold at a percentile of served traffic, and the floors' band is the one serve
+    # gives its figures at that percentile (P90: the cells of the published P90 TTFTs and TPOTs), for a replica of
+    # one device: each edge is the floor solved with the targets moved by the band's log errors, checked against
+    # separate solves
+    from genmodel.engine.uncertainty import band
+
+    kw = {"reference": "h100-sxm", "request_rate": 4.0, "percentile": 0.9}
+    r = genmodel.requirements("llama-3.1-8b", 1024, 128, ttft_target_s=0.5, tpot_target_s=0.03, **kw)
+    pre = band("gpu", "vllm", "ttft_p90", devices=1, tails=True)
+    dec = band("gpu", "vllm", "tpot_p90", devices=1, tails=True)
+    served = genmodel.serve("llama-3.1-8b", "h100-sxm", 1024, 128, request_rate=4.0)
+    assert float(served.metrics["tpot_p90_s_high"]) == pytest.approx(
+        float(served.metrics["tpot_p90_s"]) * np.exp(-dec.low))  # the band serve gives its P90 TPOT
+    assert pre.n > 0 and dec.n > 0 and pre.low < pre.high
+    for edge, side in (("high", "low"), ("low", "high")):
+        moved = genmodel.requirements("llama-3.1-8b", 1024, 128, ttft_target_s=0.5 * np.exp(getattr(pre, side)),
+                                      tpot_target_s=0.03 * np.exp(getattr(dec, side)), **kw)
+        for key in ("flops_per_s", "memory_bandwidth_bytes_per_s"):
+            assert r.realistic[f"{key}_{edge}"] == pytest.approx(moved.realistic[key], rel=1e-6)
+        assert r.scaled[f"scale_factor_{edge}"] == pytest.approx(moved.scaled["scale_factor"], rel=1e-6)
+    for key in ("flops_per_s", "memory_bandwidth_bytes_per_s", "memory_capacity_bytes"):
+        assert r.realistic[f"{key}_low"] <= r.realistic[key] <= r.realistic[f"{key}_high"]
+    assert r.scaled["scale_factor_low"] <= r.scaled["scale_factor"] <= r.scaled["scale_factor_high"]
+    assert r.settings["band_basis"].startswith("served rows") and "tpot_p90" in r.settings["band_basis"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -94,6 +95,23 @@ def test_served_plan_cli_prints_the_ranking():
                                    "--ttft-ms", "500", "--tpot-ms", "40", "--percentile", "90"])
     assert res.exit_code == 0, res.output
     assert "ranked by goodput per device" in res.output and "TTFT p90" in res.output
+
+
+def test_served_plan_cli_at_the_band_edge_counts_what_the_library_ranks():
+    # --targets-at band under traffic: the CLI prints the library's count of configurations meeting the targets with
+    # every served time at its band's upper edge, and says so; JSON carries targets_at
+    args = ["plan", "--model", "llama-3.1-8b", "--max-devices", "2", "--request-rate", "10", "--ttft-ms", "500",
+            "--tpot-ms", "30", "--percentile", "90", "--targets-at", "band"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    lib = genmodel.plan("llama-3.1-8b", "h100-sxm", 1024, 256, 0.5, 0.03, 2, request_rate=10, percentile=0.9,
+                        targets_at="band")
+    point = genmodel.plan("llama-3.1-8b", "h100-sxm", 1024, 256, 0.5, 0.03, 2, request_rate=10, percentile=0.9)
+    assert 0 < len(lib.ranked) < len(point.ranked)  # (2 of the 5 that meet the targets at the estimate)
+    assert f"{len(lib.ranked):,} meet the targets for 0.9 of requests with every time at the upper edge of its 80% " \
+           "band" in res.output
+    data = json.loads(CliRunner().invoke(app, [*args, "--json"]).output)
+    assert data["targets_at"] == "band" and len(data["configurations"]) == min(len(lib.ranked), 10)
 
 
 # ---- validation rows of continuous batching -----------------------------------------------------

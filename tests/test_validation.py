@@ -738,3 +738,35 @@ def test_write_refused_outside_a_source_checkout(capsys, monkeypatch, no_work):
     code, _, err = _run(capsys, "validate", "--calibrate", "--write")
     assert code == 2
     assert "source checkout" in _one_error_line(err)
+
+
+def test_validate_of_another_file_counts_the_rows_inside_their_bands(tmp_path, capsys):
+    # twelve tail rows of the shipped tails file (P99 TTFT and TPOT of served runs): validate --data reports them per
+    # tail metric and counts the rows whose measurement lies between the predicted band's edges, per row and per
+    # source, as its --csv records give them
+    from genmodel.data.registry import tails_data
+
+    tails = [r for r in v.load_rows(tails_data())
+             if r["group"] in ("iog-vllm-benchserve", "seungrokj-vllm-benchserve")
+             and r["metric"] in ("ttft_p99", "tpot_p99")][:12]
+    assert len(tails) == 12
+    data, out_csv = _rows_file(tmp_path, tails), tmp_path / "out.csv"
+    code, out, err = _run(capsys, "validate", "--data", data, "--csv", out_csv)
+    assert code == 0, err
+    with open(out_csv, newline="") as f:
+        records = list(csv.DictReader(f))
+    inside = {r["id"]: float(r["predicted_low"]) <= float(r["measured"]) <= float(r["predicted_high"])
+              for r in records if r["error_pct"]}
+    assert len(inside) == 12
+    by_source = {}
+    for r in records:
+        by_source.setdefault(r["holdout"], []).append(inside[r["id"]])
+    share = sum(inside.values()) / 12
+    mean = sum(sum(x) / len(x) for x in by_source.values()) / len(by_source)
+    assert f"inside the stored 80% bands: {share:.0%} of 12 rows, {mean:.0%} averaged over {len(by_source)} sources" \
+        in out
+    assert re.search(r"tail:ttft_p99 +n=", out) and re.search(r"tail:tpot_p99 +n=", out)
+    code, out, err = _run(capsys, "validate", "--data", data, "--json")
+    got = json.loads(out)["inside_bands"]
+    assert got["rows"] == 12 and got["row_coverage"] == pytest.approx(share)
+    assert set(got["by_tail"]) == {"tail:ttft_p99", "tail:tpot_p99"}

@@ -88,6 +88,12 @@ def independent_data() -> Path:
     return builtin_root() / "validation" / "independent.csv"
 
 
+def tails_data() -> Path:
+    """The shipped tail percentiles (P90, P99) of published served runs whose medians or means the other two files
+    hold (``validation/tails.csv``): never fitted on; the cells of serve's P90 and P99 bands."""
+    return builtin_root() / "validation" / "tails.csv"
+
+
 # what platformdirs' folders depend on (a change of any of them asks it again)
 _PLATFORMDIRS_ENV = (("APPDATA", "LOCALAPPDATA", "USERPROFILE") if sys.platform == "win32"
                      else ("XDG_DATA_HOME", "XDG_CACHE_HOME", "HOME"))

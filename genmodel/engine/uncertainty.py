@@ -8,7 +8,9 @@ out of the fit, and the independent rows (never fitted on) with the fit, and sto
 serving engine, phase), the conformal quantiles of the log errors of those predictions, each error weighted by
 1/sqrt(the cell's errors from its source) (``source_weights``; a band must cover where a new source lands)
 (``validation/error_bands.json``); the rows predicted with the served-traffic model
-make cells of their own, for ``serve``'s percentiles and throughputs. Each error is oriented as a time:
+make cells of their own, for ``serve``'s medians, means and throughputs, and the published tail percentiles of served
+runs (``validation/tails.csv``, each predicted with a fit that did not see its source) make cells per tail metric
+(``ttft_p99``, ``tpot_p90`` ...), for ``serve``'s P90 and P99 figures. Each error is oriented as a time:
 ``r = log(predicted time / measured time)`` (a rate's error is negated), so a measurement lies in
 ``[T exp(-r_hi), T exp(-r_lo)]`` for a predicted time T, and ``[R exp(r_lo), R exp(r_hi)]`` for a predicted rate R.
 
@@ -245,24 +247,34 @@ def _stored() -> dict:
 
 
 def band(kind: str, engine: str, phase: str, calibrated: bool = True, served: bool = False,
-         eager: bool = False, devices: float | None = None) -> Band:
+         eager: bool = False, devices: float | None = None, tails: bool = False) -> Band:
     """The stored 80% band for an estimate of this kind, engine and phase (see the module docstring); ``served``:
     the band of the served-traffic model's figures (cells from the served rows alone); ``eager``: the engine runs
     without captured graphs (its ``+eager`` variant), for which the engine's cell, measured mostly with graphs, is
     widened ``WIDEN`` about its middle and says so; ``devices``: the devices of one model replica (None: the cells
-    over all device counts)."""
+    over all device counts). ``tails``: the band of a served run's tail percentile, ``phase`` naming it as a
+    measurement row does (``ttft_p99``, ``tpot_p90``, ``itl_p99``, ``e2e_latency_p99``): the cells of the published
+    P90 and P99 figures (``validation/tails.csv``), a P90 without a cell of its own taking its metric's P99 cell
+    (wider, and said so)."""
     return _band_of_class(kind, engine, phase, calibrated, served, eager,
-                          None if devices is None else scale_of(devices))
+                          None if devices is None else scale_of(devices), tails)
 
 
 def _band_of_class(kind: str, engine: str, phase: str, calibrated: bool, served: bool, eager: bool,
-                   scale: str | None) -> Band:
+                   scale: str | None, tails: bool = False) -> Band:
     """``band`` for a device-count class (None: the cells over all classes)."""
     data = _stored()
-    if served:
+    if tails:
+        data = data.get("tails", {})
+    elif served:
         data = data.get("served", {})
     cells = data.get("calibrated" if calibrated else "defaults", {})
     found = lookup(cells, kind, engine, phase, scale)
+    if tails and found is NO_BAND and phase.endswith("_p90"):
+        wider = lookup(cells, kind, engine, phase.removesuffix("_p90") + "_p99", scale)
+        if wider is not NO_BAND:
+            found = Band(wider.low, wider.high, wider.n, f"no P90 cell with enough held-out rows and sources: the "
+                                                          f"P99 cell's band, wider ({wider.basis})")
     if not eager or found is NO_BAND:
         return found
     return Band(*_widened(found.low, found.high, (found.low + found.high) / 2), found.n,
@@ -271,17 +283,17 @@ def _band_of_class(kind: str, engine: str, phase: str, calibrated: bool, served:
 
 
 def per_configuration(kind: str, engine: str, phase: str, devices, calibrated: bool = True, served: bool = False,
-                      eager: bool = False) -> Band:
+                      eager: bool = False, tails: bool = False) -> Band:
     """``band`` for replicas of ``devices`` devices (a number, or an array over configurations): one band where every
     configuration has the same device-count class, else a band whose edges are arrays (each configuration's class's
     edges) and whose basis names each class's."""
     if type(devices) in (float, int, np.float64):
-        return band(kind, engine, phase, calibrated, served, eager, float(devices))
+        return band(kind, engine, phase, calibrated, served, eager, float(devices), tails)
     index = _class_index(np.asarray(devices, dtype=float))
     present = [c for c, count in zip(SCALES, np.bincount(index.ravel(), minlength=len(SCALES)), strict=True) if count]
     if len(present) == 1:
-        return _band_of_class(kind, engine, phase, calibrated, served, eager, present[0])
-    found = {c: _band_of_class(kind, engine, phase, calibrated, served, eager, c) for c in present}
+        return _band_of_class(kind, engine, phase, calibrated, served, eager, present[0], tails)
+    found = {c: _band_of_class(kind, engine, phase, calibrated, served, eager, c, tails) for c in present}
     low, high = (np.array([getattr(found.get(c, NO_BAND), edge) for c in SCALES])[index] for edge in ("low", "high"))
     return Band(low, high, min(b.n for b in found.values()),
                 "by devices per replica: " + "; ".join(f"{_scale_label(c)}: {b.basis}" for c, b in found.items()))

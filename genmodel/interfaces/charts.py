@@ -658,7 +658,7 @@ def device_resources(names: Any, compute_dtype: str = "bf16") -> Table:
 
 
 def requirements_table(result: Any) -> Table:
-    """One row: the floors per device (realistic, with ``_low`` / ``_high``: their 80% band for a static batch;
+    """One row: the floors per device (realistic, with ``_low`` / ``_high``: their 80% band;
     ``ideal_``; ``system_`` for the whole layout), the binding
     resource, the scaled reference (``scale_factor`` of every resource together, ``alone_<resource>_factor`` of each
     with the others at the reference; inf: it cannot meet the targets alone), the times no hardware beats, the
@@ -667,7 +667,7 @@ def requirements_table(result: Any) -> Table:
                            "binding": [str(result.binding)]}
     for prefix, floors in (("", result.realistic), ("ideal_", result.ideal), ("system_", result.system)):
         row.update({f"{prefix}{k}": [_scalar(floors[k])] for k in FLOOR_COLUMNS})
-    # the 80% band of the realistic floors and of the scaled reference (static batch only)
+    # the 80% band of the realistic floors and of the scaled reference
     row.update({f"{k}_{edge}": [_scalar(result.realistic[f"{k}_{edge}"])] for k in FLOOR_COLUMNS
                 for edge in ("low", "high") if f"{k}_{edge}" in result.realistic})
     row.update({f"scale_factor_{edge}": [_scalar(result.scaled[f"scale_factor_{edge}"])] for edge in ("low", "high")

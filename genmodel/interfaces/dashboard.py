@@ -741,6 +741,14 @@ def requirement_figures(result) -> None:
                 help="kernel launches, per-step engine cost and collective latency on this layout")
     k[3].metric("Devices", f"{result.devices:,}", help=f"scale-up domain of "
                 f"{result.settings['scale_up_domain_devices']:,} devices")
+    spans = [f"{label.lower()} {show(float(result.realistic[f'{key}_low']))} to "
+             f"{show(float(result.realistic[f'{key}_high']))}" for resource, key, label, show in REQUIREMENT_METRICS
+             if f"{key}_low" in result.realistic and not (one and resource == "interconnect")]
+    if spans:
+        served = result.settings.get("request_rate_per_s") is not None
+        st.caption(f"80% band of the realistic floors (the reference's held-out {'served ' if served else ''}errors; "
+                   f"{result.settings['band_basis']}): " + "; ".join(spans) + ". Scaled reference "
+                   f"{float(scaled['scale_factor_low']):,.3g}-{float(scaled['scale_factor_high']):,.3g}x.")
     st.caption(f"Scaled reference: time {float(scaled['time_factor']):,.3g}x, capacity "
                f"{float(scaled['capacity_factor']):,.3g}x. Each resource alone, the others at the reference: "
                f"{alone}. Floors: each resource's minimum with the others unlimited (necessary, not sufficient); "

@@ -24,7 +24,9 @@ Contract
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -167,7 +169,9 @@ def plan(model, hardware, input_tokens: int = 1024, output_tokens: int = 256, tt
 
     ``targets_at``: 'estimate' (a configuration meets a target when its estimate does) or 'band' (when the upper
     edge of the figure's 80% band does: held-out measurements of its class stayed at or under that edge in 9 of 10
-    cases; a configuration without a band for the figure does not meet it). Static batches only.
+    cases; a configuration without a band for the figure does not meet it). Under a request rate, 'band' holds the
+    targets at the percentile with every served time at its band's upper edge: the targets moved by the served
+    cells' r_lo, T e^(r_lo) (``_plan_served``).
 
     ``rank_by``: 'throughput' (output tokens/s per device, highest first), 'cost' ($ per million output
     tokens, lowest first; needs a price) or 'energy' (J per output token, lowest first). With ``request_rate``
@@ -178,12 +182,8 @@ def plan(model, hardware, input_tokens: int = 1024, output_tokens: int = 256, tt
         raise ConfigurationError(f"targets_at must be one of {', '.join(TARGETS_AT)}, not {targets_at!r}",
                                  "targets_at")
     if request_rate is not None:
-        if targets_at != "estimate":
-            raise ConfigurationError("targets at the band's edge apply to static batches; with a request rate the "
-                                     "targets hold at the percentile of the traffic model (leave out targets_at)",
-                                     "targets_at")
         return _plan_served(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, max_devices, weight_dtype,
-                            kv_dtype, activation_dtype, rank_by, request_rate, percentile, **kwargs)
+                            kv_dtype, activation_dtype, rank_by, request_rate, percentile, targets_at, **kwargs)
     if rank_by not in RANKINGS:
         raise ConfigurationError(f"rank_by must be one of {', '.join(RANKINGS)}, not {rank_by!r}", "rank_by")
     import time
@@ -227,7 +227,7 @@ SERVED_COLUMNS = ("devices", "tp", "pp", "ep", "dp", "cp", "attention_dp", "batc
 
 
 def _plan_served(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, max_devices, weight_dtype, kv_dtype,
-                 activation_dtype, rank_by, request_rate, percentile, **kwargs) -> PlanResult:
+                 activation_dtype, rank_by, request_rate, percentile, targets_at="estimate", **kwargs) -> PlanResult:
     """Layouts x replica counts under served traffic at ``request_rate`` (requests/s for the deployment).
 
     Every valid replica layout is paired with every replica count dp that fits the device budget (dp replicas share
@@ -237,6 +237,12 @@ def _plan_served(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, m
     definition) per device, then by the headroom ``max_goodput_rate_per_s``; ``batch`` is the mean running batch
     of one replica. The Pareto front (output tokens/s per device vs tokens/s per user, 1 / mean TPOT) is over the
     stable configurations that fit, each row with its ``meets_slo``.
+
+    ``targets_at='band'``: every served time at the upper edge of its 80% band (``serve``'s bands: the served rows'
+    cells for the replica's device count, ``served_phase_bands``) is T e^(-r_lo), so a target T holds there where the
+    estimate meets T e^(r_lo): each device-count class of layouts is served once with its targets moved so, and
+    ``meets_slo``, the goodput and its headroom are those at the band's edge (the other figures, the estimates, are
+    the same as at the targets).
     """
     import time
 
@@ -257,8 +263,9 @@ def _plan_served(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, m
     lay = layouts(model, limit)
     # layouts whose weights do not fit even at batch 1 cannot serve: dropped before the traffic model
     with only_metrics(("fits",)):
-        fits_one = estimate(model, hardware, 1, input_tokens, output_tokens, weight_dtype, kv_dtype,
-                            activation_dtype, parallel=_parallelism(lay), check_fit=False, **kwargs).metrics["fits"]
+        fits_one_result = estimate(model, hardware, 1, input_tokens, output_tokens, weight_dtype, kv_dtype,
+                                   activation_dtype, parallel=_parallelism(lay), check_fit=False, **kwargs)
+    fits_one = fits_one_result.metrics["fits"]
     lay = {k: v[np.ravel(fits_one)] for k, v in lay.items()}
     if not len(lay["tp"]):
         raise ConfigurationError(f"{model.name} does not fit on {limit} or fewer devices of this kind; allow more "
@@ -266,14 +273,30 @@ def _plan_served(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, m
     par = _parallelism(lay)  # one replica of each layout (L of them)
     counts = (limit // par.devices).astype(int)  # replicas that fit the budget
     dp = np.arange(1, max(int(counts.max()), 1) + 1)[:, None]  # (D, 1): replica counts, paired below
+    shape = (len(dp), len(counts))
+    # the targets each layout is served at: as given, or (band) moved by its class's r_lo (one group per class)
+    groups = [(np.arange(len(counts)), ttft_s, tpot_s, True)]
+    if targets_at == "band":
+        groups = _band_targets(fits_one_result, par.replica_devices, ttft_s, tpot_s, percentile)
+    m = {}
     with np.errstate(divide="ignore", invalid="ignore"):
-        # the replica's physics is evaluated once per layout; only its share of the rate varies with dp
-        result = serve(model, hardware, input_tokens, output_tokens, request_rate=rate / dp, ttft_target_s=ttft_s,
-                       tpot_target_s=tpot_s, percentile=percentile, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
-                       activation_dtype=activation_dtype, parallel=par, **kwargs)
-        keep = np.ravel(np.broadcast_to(dp <= counts, (len(dp), len(counts))))
-        shape = (len(dp), len(counts))
-        m = {k: np.broadcast_to(np.asarray(v), shape) for k, v in result.metrics.items()}
+        for idx, ttft_at, tpot_at, banded in groups:
+            # the replica's physics is evaluated once per layout; only its share of the rate varies with dp
+            result = serve(model, hardware, input_tokens, output_tokens, request_rate=rate / dp,
+                           ttft_target_s=ttft_at, tpot_target_s=tpot_at, percentile=percentile,
+                           weight_dtype=weight_dtype, kv_dtype=kv_dtype, activation_dtype=activation_dtype,
+                           parallel=par if len(groups) == 1 else _parallelism({k: v[idx] for k, v in lay.items()}),
+                           **kwargs)
+            for k, v in result.metrics.items():
+                v = np.asarray(v)
+                if len(groups) == 1:
+                    m[k] = np.broadcast_to(v, shape)
+                    continue
+                m.setdefault(k, np.empty(shape, dtype=v.dtype))[:, idx] = np.broadcast_to(v, (len(dp), len(idx)))
+            if not banded:  # no band for a target's phase: nothing is known to meet it
+                for k in ("meets_slo", "goodput_requests_per_s", "max_goodput_rate_per_s"):
+                    m[k][:, idx] = 0
+        keep = np.ravel(np.broadcast_to(dp <= counts, shape))
         dps = np.broadcast_to(dp, shape)
         devices = m["devices"] * dps  # all replicas
         data = {"tp": par.tp, "pp": par.pp, "ep": par.ep, "dp": dps, "cp": par.cp, "attention_dp": par.attention_dp,
@@ -297,6 +320,29 @@ def _plan_served(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, m
     ranked = ranked[order]
     pareto = pareto_front(space[usable], "output_tokens_per_s_per_device", "tokens_per_s_per_user")
     return PlanResult(ranked, pareto, space, time.perf_counter() - start)
+
+
+def _band_targets(result, devices: np.ndarray, ttft_s, tpot_s,
+                  percentile: float) -> list[tuple[np.ndarray, Any, Any, bool]]:
+    """(layout indices, TTFT target, TPOT target, banded) per group of layouts with the same served bands (their
+    replicas' device-count class): each target T moved to T e^(r_lo) of its band (``served_phase_bands`` at
+    ``percentile``: the bands ``serve`` gives its TTFT and TPOT at that tail; ``result``: an estimate of the layouts,
+    whose hardware and realism are serve's). A group without a band for a target keeps the targets and is not
+    ``banded``: it meets none."""
+    from genmodel.serving.serve import served_phase_bands
+
+    devices = np.asarray(devices, dtype=float)
+    q = percentile / 100.0 if percentile > 1 else percentile
+    bands = served_phase_bands(result.hardware.kind, result.realism.engine, result.realism, devices, q)
+    lows = {p: np.broadcast_to(np.asarray(b.low, dtype=float), devices.shape) for p, b in bands.items()}
+    pairs = np.stack([lows["prefill"], lows["decode"]], axis=1)
+    groups = []
+    for pre, dec in np.unique(pairs, axis=0):
+        idx = np.flatnonzero((pairs[:, 0] == pre) & (pairs[:, 1] == dec))
+        banded = (ttft_s is None or math.isfinite(pre)) and (tpot_s is None or math.isfinite(dec))
+        groups.append((idx, None if ttft_s is None else ttft_s * (math.exp(pre) if banded else 1.0),
+                       None if tpot_s is None else tpot_s * (math.exp(dec) if banded else 1.0), banded))
+    return groups
 
 
 def _significant(x: np.ndarray, digits: int = 4) -> np.ndarray:

@@ -221,11 +221,12 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     devices = int(np.max(par.devices))
     targets = {"ttft": T_ttft, "tpot": T_tpot}
 
+    realism = resolve_realism(hw, None, calibrated, engine)
+    # the targets at the edges of the reference's band (served: the served rows' cells, as serve's figures carry)
+    edges, band_basis = _band_edges(targets, hw.kind, realism, None if mode_rate is None else q, par.replica_devices)
     if mode_rate is None:
         rows = _stacked(fwd, _ndim(targets, fwd))
         base = rows["ones"]  # every resource at the reference
-        realism = resolve_realism(hw, None, calibrated, engine)
-        edges, band_basis = _band_edges(targets, hw.kind, realism)
         # the realistic floors and the whole-vector factor, at the targets and at the band's edges, refined together
         solved = _static_solve(fwd, rows, {"": targets, **edges}, _ndim(targets, fwd))
         (floors_real, k_time), unbeatable = solved.pop(""), {f"{k}_s": rows["limitless"][k] for k in ("ttft", "tpot")}
@@ -233,10 +234,15 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
         cap_scale = _capacity_affine(rows["cap1"], rows["cap2"])
     else:
         base = fwd()
-        floors_real, unbeatable = _floors(fwd, targets, ideal=False, with_scaled=True)
+        # the targets and their band edges on an axis before the configuration's: one stacked bisection solves all
+        floors_all, unbeatable = _floors(fwd, _stacked_targets([targets, edges["low"], edges["high"]],
+                                                               _ndim(targets, fwd)), ideal=False, with_scaled=True)
+        floors_real, *at_edges = ({r: v[i] for r, v in floors_all.items()} for i in range(3))
+        solved = {edge: (floors, floors.pop("scaled")) for edge, floors in zip(("low", "high"), at_edges,
+                                                                               strict=True)}
         floors_ideal, _ = _floors(fwd, targets, ideal=True)
         cap_scale = _capacity_affine(base, fwd(capacity=2.0))
-        k_time, rows, band_basis = floors_real.pop("scaled"), {}, None
+        k_time, rows = floors_real.pop("scaled"), {}
     _check_beatable(targets, unbeatable)
     realistic = {KEYS[r]: floors_real[r] * ref[r] for r in RESOURCES}
     ideal = {KEYS[r]: floors_ideal[r] * ref[r] for r in RESOURCES}
@@ -247,8 +253,7 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     realistic["interconnect_latency_s"], ideal["interconnect_latency_s"] = latency_real, latency_ideal
     scaled = _scaled_reference(fwd, targets, cap_scale, k_time, devices=devices)
     scaled.update({KEYS[r]: scaled["scale_factor"] * ref[r] for r in (*RESOURCES, "capacity")})
-    if mode_rate is None:  # the 80% band of the realistic floors (served figures carry no band yet)
-        _banded(realistic, scaled, solved, cap_scale, ref, realism.usable_memory_fraction)
+    _banded(realistic, scaled, solved, cap_scale, ref, realism.usable_memory_fraction)  # the floors' 80% band
     if devices == 1:  # one device: no collectives, nothing to require of a link (nor of its band)
         for d in (realistic, ideal):
             zeros = np.zeros_like(np.asarray(d[KEYS["flops"]], dtype=float))
@@ -277,19 +282,40 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     return result
 
 
-def _band_edges(targets, kind: str, realism) -> tuple[dict[str, dict], str]:
+def _stacked_targets(sets: list[dict], nd: int) -> dict:
+    """Target sets (the same targets given in each) stacked on a new leading axis, before the ``nd`` configuration
+    dimensions (every target and every set broadcast together: one bisection solves the sets side by side)."""
+    present = [k for k, v in sets[0].items() if v is not None]
+    values = [np.asarray(t[k], dtype=float) for k in present for t in sets]
+    values = np.broadcast_arrays(*(v.reshape((1,) * (nd - v.ndim) + v.shape) for v in values))
+    out = {k: None for k in sets[0]}
+    for i, k in enumerate(present):
+        out[k] = np.stack(values[i * len(sets):(i + 1) * len(sets)])
+    return out
+
+
+def _band_edges(targets, kind: str, realism, percentile: float | None, devices) -> tuple[dict[str, dict], str]:
     """The targets at the edges of the reference's 80% band (``genmodel.engine.uncertainty``): a measured time is
     ``predicted x exp(-r)`` with r in [r_lo, r_hi], so meeting T takes a predicted time of at most T exp(r_lo) at the
     pessimistic edge (``high``: more hardware) and T exp(r_hi) at the optimistic one (``low``). Returns them and the
-    bands' basis; ``realism``: the reference's (``resolve_realism``), whose engine and fit choose the band cells."""
-    from genmodel.engine.uncertainty import band
+    bands' basis; ``realism``: the reference's (``resolve_realism``), whose engine and fit choose the band cells;
+    ``percentile``: served traffic's, whose figures' bands ``serve`` gives (``served_phase_bands``: the tail cells
+    above the median); ``devices``: one replica's devices, whose device-count class picks the cells (as ``estimate``
+    and ``serve`` pick them)."""
+    from genmodel.engine.uncertainty import per_configuration
+    from genmodel.serving.serve import served_phase_bands
 
-    fitted = realism.origin != "defaults"
-    bands = {"ttft": band(kind, realism.engine, "prefill", fitted, eager=realism.eager),
-             "tpot": band(kind, realism.engine, "decode", fitted, eager=realism.eager)}
+    if percentile is not None:
+        phases = served_phase_bands(kind, realism.engine, realism, devices, percentile)
+        bands = {"ttft": phases["prefill"], "tpot": phases["decode"]}
+    else:
+        fitted = realism.origin != "defaults"
+        bands = {k: per_configuration(kind, realism.engine, phase, devices, fitted, eager=realism.eager)
+                 for k, phase in (("ttft", "prefill"), ("tpot", "decode"))}
     edges = {edge: {k: None if v is None else v * np.exp(getattr(bands[k], side)) for k, v in targets.items()}
              for edge, side in (("low", "high"), ("high", "low"))}
-    return edges, f"TTFT: {bands['ttft'].basis}; TPOT: {bands['tpot'].basis}"
+    return edges, f"{'served rows: ' if percentile is not None else ''}TTFT: {bands['ttft'].basis}; TPOT: " \
+                  f"{bands['tpot'].basis}"
 
 
 def _banded(realistic, scaled, solved, cap_scale, ref, usable_fraction: float) -> None:

@@ -14,7 +14,8 @@ rates and the parallel degrees may be arrays; they broadcast and nothing loops o
 The result's ``metrics`` are SI arrays: ``ttft_p50_s`` ... ``e2e_p99_s``, ``tpot_mean_s``, ``tpot_p99_s``,
 ``itl_p99_s``, ``output_tokens_per_s`` (and per device), ``max_request_rate_per_s``, ``goodput_requests_per_s``
 (with targets), ``running_batch``, ``utilization``, ``bottleneck``, ``kv_cache_bytes``, ``fits``; every time and
-throughput has ``_low`` / ``_high``: the 80% band of the served rows' held-out errors (docs/validation.md).
+throughput has ``_low`` / ``_high``: the 80% band of the served rows' held-out errors, and each P90 and P99 figure
+that of the published tail percentiles of its metric (docs/validation.md, "Tail percentiles").
 ``kv_offload`` (docs/serving.md section 4b) puts KV in host memory, or in the device's slower tier named by
 its spec's ``host_link``: ``"host"`` (alias ``"throughput"``, FlexGen-style) adds the host pool to the running
 requests' KV capacity and streams the share beyond device memory over the link every step (overlapped with the
@@ -85,20 +86,53 @@ class Served(MetricAttributes):
 SERVED_RATES = ("output_tokens_per_s", "output_tokens_per_s_per_device", "total_tokens_per_s")
 
 
-def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndarray]:
-    """``<figure>_low`` / ``<figure>_high``: the 80% band of the served rows' held-out errors (TTFT percentiles with
-    the prefill cell; TPOT, ITL, end-to-end and throughputs with the decode cell; genmodel.engine.uncertainty)."""
+# serve's tail figures -> the tail metric whose cells band them (a measurement row's name, genmodel.validation.rows)
+TAIL_FIGURES = {f"{short}_p{q}_s": f"{name}_p{q}" for short, name in (("ttft", "ttft"), ("tpot", "tpot"),
+                                                                       ("itl", "itl"), ("e2e", "e2e_latency"))
+                for q in (90, 99)}
+
+
+def tail_label(percentile: float) -> str | None:
+    """The tail whose bands stand for a figure at ``percentile`` (a fraction): 'p99' above 0.9, 'p90' above 0.5
+    (the nearest reported percentile at or above it: its band is the wider), None at or below the median."""
+    return "p99" if percentile > 0.9 else ("p90" if percentile > 0.5 else None)
+
+
+def served_phase_bands(kind: str, engine: str, realism, devices, percentile: float | None = None) -> dict[str, Any]:
+    """The 80% bands of ``serve``'s TTFT ('prefill') and TPOT ('decode') figures: the served rows' cells
+    (``genmodel.engine.uncertainty``) of this hardware kind, engine name and realism (its fit and whether it runs
+    without graphs), for replicas of ``devices`` devices (a number or an array: the device-count class of each picks
+    its cells); with ``percentile`` above the median, the cells of the published tail percentiles of the TTFT and
+    TPOT at that tail (``tail_label``), as ``serve`` bands its P90 and P99 figures."""
     from genmodel.engine.uncertainty import per_configuration
 
-    fitted = s.realism.origin != "defaults"
+    fitted = realism.origin != "defaults"
+    tail = None if percentile is None else tail_label(percentile)
+    if tail is not None:
+        return {p: per_configuration(kind, engine, f"{name}_{tail}", devices, fitted, eager=realism.eager, tails=True)
+                for p, name in (("prefill", "ttft"), ("decode", "tpot"))}
+    return {p: per_configuration(kind, engine, p, devices, fitted, served=True, eager=realism.eager)
+            for p in ("prefill", "decode")}
+
+
+def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndarray]:
+    """``<figure>_low`` / ``<figure>_high``: the 80% band of the served rows' held-out errors (TTFT medians and means
+    with the prefill cell; TPOT, ITL and end-to-end medians and means and the throughputs with the decode cell); the
+    P90 and P99 figures with the cells of their own tail metric (``TAIL_FIGURES``; genmodel.engine.uncertainty)."""
+    from genmodel.engine.uncertainty import per_configuration
+
     # one replica's devices: their device-count class picks the cells
-    bands = {p: per_configuration(s.hw.kind, engine, p, s.par.replica_devices, fitted, served=True,
-                                  eager=s.realism.eager) for p in ("prefill", "decode")}
-    factors = {p: b.factors() for p, b in bands.items()}  # (once per phase, not per figure)
+    bands = served_phase_bands(s.hw.kind, engine, s.realism, s.par.replica_devices)
+    fitted = s.realism.origin != "defaults"
+    for key, tail in TAIL_FIGURES.items():
+        if key in m:
+            bands[key] = per_configuration(s.hw.kind, engine, tail, s.par.replica_devices, fitted,
+                                           eager=s.realism.eager, tails=True)
+    factors = {p: b.factors() for p, b in bands.items()}  # (once per band, not per figure)
     out = {}
     for key, value in m.items():
         if key.endswith("_s") and key.startswith(("ttft_", "tpot_", "itl_", "e2e_")):
-            phase = "prefill" if key.startswith("ttft_") else "decode"
+            phase = key if key in bands else ("prefill" if key.startswith("ttft_") else "decode")
             out[f"{key}_low"], out[f"{key}_high"] = bands[phase].times(np.asarray(value, dtype=float), factors[phase])
     for key in SERVED_RATES:
         out[f"{key}_low"], out[f"{key}_high"] = bands["decode"].rates(np.asarray(m[key], dtype=float),

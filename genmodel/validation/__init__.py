@@ -7,7 +7,8 @@ Modules
 * ``predict``: ``predict_rows`` (one record per row: predicted, measured, signed error, or the reason it is not
   expressible) and ``summarize`` (median |error| and share within 25% per phase, metric class and kind).
 * ``calibration``: ``calibrate`` (per-family MAP fit of the compute and bandwidth fractions and, per engine, the
-  host work per step), ``apply``, ``leave_one_source_out`` and ``write_calibration``.
+  host work per step), ``apply``, ``leave_one_source_out``, ``held_out_apply`` (rows of another file, each with a fit
+  that did not see its source) and ``write_calibration``.
 
 * ``replicates``: ``configuration_key`` (rows genmodel cannot tell apart share it) and ``replicate_spread`` (how
   far repeated measurements of one configuration disagree, beside genmodel's error on them).
@@ -29,6 +30,7 @@ from genmodel.validation.calibration import (
     apply,
     calibrate,
     family_of,
+    held_out_apply,
     leave_one_source_out,
     write_calibration,
 )
@@ -55,6 +57,6 @@ __all__ = [
     "METRIC_CLASS",
     "MIN_ROWS", "PER_SEQUENCE_GRID", "RECORD_COLUMNS", "STEP_GRID", "UNITS", "Calibration", "Case", "EngineStepFit",
     "FamilyFit", "NotExpressibleError", "apply", "calibrate", "configuration_key", "engine_of", "family_of",
-    "holdout_group", "leave_one_source_out", "load_rows", "parse_row", "predict_rows", "predicted_value",
-    "replicate_spread", "scored", "source_group", "summarize", "write_calibration",
+    "held_out_apply", "holdout_group", "leave_one_source_out", "load_rows", "parse_row", "predict_rows",
+    "predicted_value", "replicate_spread", "scored", "source_group", "summarize", "write_calibration",
 ]

@@ -12,6 +12,8 @@ checks them honestly: for each hold-out group, bands are built from the *other* 
 group's rows are tested against them; it reports the share of rows covered (per phase) and the mean over groups of
 each group's share (so a large source cannot carry it), and the share per device-count class. ``write_bands(calibrated,
 defaults)`` stores both sets with their coverage in ``validation/error_bands.json`` (source checkout only).
+``inside(records)`` counts the records that lie inside the bands they were predicted with (a check on rows no band
+was made from, such as the served runs' tail percentiles).
 
 The records may pool held-out predictions of ``measured.csv`` (each group predicted by a fit without it) with the
 predictions of ``independent.csv``'s rows, which no fit ever used (``genmodel validate --calibrate`` does so for
@@ -33,7 +35,7 @@ from genmodel.data.registry import builtin_root, get_engine, is_source_checkout
 from genmodel.engine import uncertainty
 from genmodel.errors import ConfigurationError
 from genmodel.table import Table
-from genmodel.validation.rows import METRICS
+from genmodel.validation.rows import METRICS, TAIL_METRICS
 
 BANDS_FILE = "error_bands.json"
 
@@ -44,20 +46,23 @@ def _is_time(metric: str) -> bool:
     return key.endswith("_s") and not key.endswith("_per_s")
 
 
-def residuals(records: Table, served: bool = False) -> list[dict[str, Any]]:
+def residuals(records: Table, served: bool = False, tails: bool = False) -> list[dict[str, Any]]:
     """One dict per scored record: kind, engine, phase, hold-out group and the time-oriented log error; the rows
-    predicted with ``estimate`` (``served`` False) or those predicted with the served-traffic model (True)."""
+    predicted with ``estimate`` (``served`` False) or those predicted with the served-traffic model (True), tail
+    percentiles left out; or (``tails``) the tail percentiles of served runs alone, however predicted (one request in
+    flight: the static figure), their phase the tail metric (``ttft_p99``)."""
     out = []
     for r in records.rows():
         error = r.get("error_pct")
         if error is None or not math.isfinite(error) or r.get("group") not in ("prefill", "decode"):
             continue
-        if (r.get("batching") == "served") != served:
-            continue  # estimate's bands and serve's bands are made apart
+        tail = r["metric"] in TAIL_METRICS
+        if tail != tails or (not tails and (r.get("batching") == "served") != served):
+            continue  # estimate's bands, serve's bands and the tails' bands are made apart
         sign = 1.0 if _is_time(r["metric"]) else -1.0
         devices = r.get("replica_devices")
         scale = uncertainty.scale_of(devices) if devices is not None and math.isfinite(devices) else None
-        out.append({"kind": r["kind"], "engine": r.get("engine") or "", "phase": r["group"],
+        out.append({"kind": r["kind"], "engine": r.get("engine") or "", "phase": r["metric"] if tails else r["group"],
                     "holdout": r.get("holdout") or r["id"], "r": sign * math.log1p(error / 100.0), "scale": scale})
     return out
 
@@ -74,15 +79,17 @@ def _cell_records(rs: Iterable[dict[str, Any]]) -> list[tuple]:
     return [(x["kind"], x["engine"], x["phase"], x["r"], x["holdout"], x.get("scale")) for x in rs]
 
 
-def make_bands(records: Table, served: bool = False) -> dict[str, dict]:
-    """The band cells from held-out records (``served``: of the served-traffic rows)."""
-    rs = residuals(records, served)
+def make_bands(records: Table, served: bool = False, tails: bool = False) -> dict[str, dict]:
+    """The band cells from held-out records (``served``: of the served-traffic rows; ``tails``: of the tail
+    percentiles)."""
+    rs = residuals(records, served, tails)
     return uncertainty.build(_cell_records(rs), own_cell_only=_own_cell_only(rs))
 
 
-def coverage(records: Table, served: bool = False) -> dict[str, Any]:
-    """Nested coverage of the 80% bands: each hold-out group against bands made without it."""
-    rs = residuals(records, served)
+def coverage(records: Table, served: bool = False, tails: bool = False) -> dict[str, Any]:
+    """Nested coverage of the 80% bands: each hold-out group against bands made without it (``tails``: the tail
+    percentiles' bands, a P90 without a cell of its own tested against its metric's P99 cell, as ``band`` gives it)."""
+    rs = residuals(records, served, tails)
     groups = sorted({x["holdout"] for x in rs})
     own = _own_cell_only(rs)
     hits: dict[str, list[bool]] = {}
@@ -93,6 +100,9 @@ def coverage(records: Table, served: bool = False) -> dict[str, Any]:
         covered = []
         for x in (x for x in rs if x["holdout"] == g):
             b = uncertainty.lookup(cells, x["kind"], x["engine"], x["phase"], x.get("scale"))
+            if tails and b is uncertainty.NO_BAND and x["phase"].endswith("_p90"):
+                b = uncertainty.lookup(cells, x["kind"], x["engine"], x["phase"].removesuffix("_p90") + "_p99",
+                                       x.get("scale"))
             ok = b.low <= x["r"] <= b.high
             covered.append(ok)
             hits.setdefault(x["phase"], []).append(ok)
@@ -108,18 +118,23 @@ def coverage(records: Table, served: bool = False) -> dict[str, Any]:
             "target": "0.70-0.90 for 80% bands"}
 
 
-def coverages(calibrated: Table, defaults: Table) -> dict[str, dict[str, Any]]:
-    """The nested coverage of the bands of the calibrated and of the default predictions, and of serve's bands
-    (from the calibrated predictions' served rows): what ``validate --calibrate`` reports and ``write_bands`` stores."""
-    return {"calibrated": coverage(calibrated), "defaults": coverage(defaults),
-            "served": coverage(calibrated, served=True)}
+def coverages(calibrated: Table, defaults: Table, tails: Table | None = None) -> dict[str, dict[str, Any]]:
+    """The nested coverage of the bands of the calibrated and of the default predictions, of serve's bands (from the
+    calibrated predictions' served rows) and, given ``tails`` (the calibrated predictions of the served runs' tail
+    percentiles), of the tails' bands: what ``validate --calibrate`` reports and ``write_bands`` stores."""
+    out = {"calibrated": coverage(calibrated), "defaults": coverage(defaults),
+           "served": coverage(calibrated, served=True)}
+    if tails is not None:
+        out["tails"] = coverage(tails, tails=True)
+    return out
 
 
 def write_bands(calibrated: Table, defaults: Table, today: str | None = None, folder: Path | None = None,
-                covered: dict[str, Any] | None = None) -> Path:
+                covered: dict[str, Any] | None = None, tails: tuple[Table, Table] | None = None) -> Path:
     """Store the bands of the calibrated and of the default predictions with their coverage (``covered``: that
     coverage as the caller has computed it, ``coverages(calibrated, defaults)``, each nested pass a second of work;
-    computed here when None)."""
+    computed here when None); ``tails``: the calibrated and the default predictions of the served runs' tail
+    percentiles, whose cells are stored apart (``uncertainty.band(..., tails=True)``)."""
     if folder is None:
         if not is_source_checkout():
             raise ConfigurationError("writing error bands edits validation/ of a source checkout; run it from a "
@@ -133,7 +148,10 @@ def write_bands(calibrated: Table, defaults: Table, today: str | None = None, fo
             # serve's figures: cells from the served-traffic rows alone (never fitted on), with their own coverage
             "served": {"calibrated": make_bands(calibrated, served=True),
                        "defaults": make_bands(defaults, served=True)},
-            "coverage": covered if covered is not None else coverages(calibrated, defaults)}
+            "coverage": covered if covered is not None else coverages(calibrated, defaults,
+                                                                        None if tails is None else tails[0])}
+    if tails is not None:  # serve's P90 and P99 figures: cells per tail metric from the published tail percentiles
+        data["tails"] = {"calibrated": make_bands(tails[0], tails=True), "defaults": make_bands(tails[1], tails=True)}
     path = Path(folder) / BANDS_FILE
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
@@ -142,10 +160,33 @@ def write_bands(calibrated: Table, defaults: Table, today: str | None = None, fo
     return path
 
 
+def inside(records: Table) -> dict[str, Any]:
+    """How many scored records lie inside the band they were predicted with (``predicted_low`` to
+    ``predicted_high``, in the row's unit): the share of rows, the mean over hold-out groups of each group's share,
+    and the share per tail metric of served runs (``tail:ttft_p99``). Out of sample only for rows no band was made
+    from (``independent.csv`` before a ``--calibrate --write``, or a file of tail percentiles, which no band reads)."""
+    hits: dict[str, list[bool]] = {}
+    per_group: dict[str, list[bool]] = {}
+    for r in records.rows():
+        error, low, high = r.get("error_pct"), r.get("predicted_low"), r.get("predicted_high")
+        if error is None or not math.isfinite(error) or low is None or high is None:
+            continue
+        measured = r["measured"]
+        ok = bool(min(low, high) <= measured <= max(low, high))  # (a rate's band: its edges in the row's unit)
+        per_group.setdefault(r.get("holdout") or r["id"], []).append(ok)
+        if r["metric"] in TAIL_METRICS:
+            hits.setdefault(f"tail:{r['metric']}", []).append(ok)
+    rows = [h for v in per_group.values() for h in v]
+    shares = [sum(v) / len(v) for v in per_group.values()]
+    return {"rows": len(rows), "row_coverage": sum(rows) / len(rows) if rows else math.nan,
+            "groups": len(shares), "group_coverage": sum(shares) / len(shares) if shares else math.nan,
+            "by_tail": {k: {"rows": len(v), "coverage": sum(v) / len(v)} for k, v in sorted(hits.items())}}
+
+
 def stored_coverage() -> dict[str, Any]:
     """The coverage recorded with the stored bands (empty when none are stored)."""
     return uncertainty._stored().get("coverage", {})
 
 
-__all__: Iterable[str] = ["BANDS_FILE", "coverage", "coverages", "make_bands", "residuals", "stored_coverage",
-                          "write_bands"]
+__all__: Iterable[str] = ["BANDS_FILE", "coverage", "coverages", "inside", "make_bands", "residuals",
+                          "stored_coverage", "write_bands"]

@@ -368,6 +368,31 @@ def leave_one_source_out(rows: Iterable[Mapping[str, str]]) -> Table:
     return Table.concat([apply(held, _fit(prepared, exclude=group)) for group, held in sorted(by_group.items())])
 
 
+def held_out_apply(extra: Iterable[Mapping[str, str]], rows: Iterable[Mapping[str, str]],
+                   fits: Mapping[str, FamilyFit]) -> Table:
+    """Predictions of ``extra`` rows (a served run's tail percentiles: ``validation/tails.csv``) out of sample: a row
+    whose hold-out group is one of ``rows``' (the fitted file) with the fit made without that group, the others
+    with ``fits`` (the fit on all of ``rows``, which never saw their sources)."""
+    extra, rows = as_rows(extra), as_rows(rows)
+    by_group: dict[str, list] = {}
+    for r in extra:
+        try:
+            by_group.setdefault(parse_row(r).holdout, []).append(r)
+        except GenmodelError:
+            continue
+    fitted = set()
+    for r in rows:
+        try:
+            fitted.add(parse_row(r).holdout)
+        except GenmodelError:
+            continue
+    shared = sorted(set(by_group) & fitted)
+    prepared = _fit_rows(rows) if shared else []
+    parts = [apply(by_group[g], _fit(prepared, exclude=g)) for g in shared]
+    parts.append(apply([r for g, held in sorted(by_group.items()) if g not in fitted for r in held], fits))
+    return Table.concat(parts)
+
+
 def _yaml_id(row_id: str) -> str:
     """A row id as a YAML flow-sequence item: bare when plain ('TRT05-01'), else quoted."""
     return row_id if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", row_id) else json.dumps(row_id)

@@ -18,8 +18,9 @@ row whose ``system`` text states the engine's share of device memory is predicte
 TTFT and prefill throughput; ``phase:decode``: the rest), per metric class (``metric:ttft``, ``metric:tpot``,
 ``metric:e2e_latency``, ``metric:throughput``, ``metric:energy``), per hardware kind (``kind:gpu`` ...), engine and
 batching, and per model architecture and phase (``architecture:dense decode``, ``architecture:moe prefill``: the
-record's ``architecture``, 'moe' for a model with mixture-of-experts layers) the count ``n``, the median absolute
-error ``median_abs_error_pct`` and the share within 25% ``within_25pct``.
+record's ``architecture``, 'moe' for a model with mixture-of-experts layers), and per tail metric of served runs
+(``tail:ttft_p99``: ``genmodel.validation.rows.TAIL_METRICS``) the count ``n``, the median absolute error
+``median_abs_error_pct`` and the share within 25% ``within_25pct``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from genmodel.errors import GenmodelError
 from genmodel.specs.hardware import Efficiency
 from genmodel.table import Table
 from genmodel.validation.replicates import configuration_key
-from genmodel.validation.rows import Case, NotExpressibleError, as_rows, parse_row
+from genmodel.validation.rows import TAIL_METRICS, Case, NotExpressibleError, as_rows, parse_row
 
 RECORD_COLUMNS = ["id", "source", "metric", "hardware", "model", "engine", "batching", "holdout", "measured", "kind",
                   "group",
@@ -187,8 +188,11 @@ def summarize(records: Table) -> dict[str, dict[str, Any]]:
         ("batching", "batching")) if column in ok]
     if "architecture" in ok and "group" in ok:  # dense and mixture-of-experts models apart, per phase
         breakdowns.append(("architecture", text("architecture") + " " + text("group")))
+    if "metric" in ok:  # a served run's tail percentiles, each metric apart (``tail:ttft_p99``; the others: none)
+        metric = text("metric")
+        breakdowns.append(("tail", np.where(np.isin(metric, TAIL_METRICS), metric, "")))
     for label, names in breakdowns:
-        for name in sorted(set(names)):
+        for name in sorted(set(names) - {""}):
             mask = names == name
             signed = signed_all[mask]
             err = np.abs(signed)

@@ -37,6 +37,10 @@ from genmodel.specs.hardware import HardwareSpec, Interconnect
 
 COLUMNS = ["id", "source", "model", "dtype", "hardware", "num_devices", "interconnect", "system",
            "batch_or_concurrency", "input_len", "output_len", "tp", "pp", "ep", "metric", "value", "unit", "notes"]
+# (tail metric name, estimate key of a static row, phase) of the served percentile metrics ``<name>_p90``, ``_p99``
+TAILS = (("ttft", "ttft_s", "prefill"), ("tpot", "tpot_s", "decode"), ("itl", "tpot_s", "decode"),
+         ("e2e_latency", "e2e_latency_s", "decode"))
+TAIL_METRICS = tuple(f"{name}_p{q}" for name, _, _ in TAILS for q in (90, 99))
 # metric -> (estimate key, group: the phase it measures, or energy)
 METRICS = {
     "ttft": ("ttft_s", "prefill"), "prefill_throughput": ("prefill_tokens_per_s", "prefill"),
@@ -45,17 +49,22 @@ METRICS = {
     "output_throughput_per_device": ("output_tokens_per_s_per_device", "decode"),
     "total_throughput": ("total_tokens_per_s", "decode"), "e2e_latency": ("e2e_latency_s", "decode"),
     "energy_per_output_token": ("energy_per_output_token_j", "energy"),
+    # a served run's tail percentiles (across requests; ITL: across the gaps between tokens); a static batch or one
+    # request in flight has no spread in the model, so there the figure itself
+    **{f"{name}_p{q}": (key, phase) for name, key, phase in TAILS for q in (90, 99)},
 }
 # the metric classes of the report: TTFT, TPOT/ITL (per-user decode rate is 1 / TPOT), end-to-end latency,
 # throughput (output, total or prefill tokens per second) and energy
 METRIC_CLASS = {"ttft": "ttft", "tpot": "tpot", "decode_rate_per_user": "tpot", "e2e_latency": "e2e_latency",
                 "output_throughput": "throughput", "output_throughput_per_device": "throughput",
                 "total_throughput": "throughput", "prefill_throughput": "throughput",
-                "energy_per_output_token": "energy"}
+                "energy_per_output_token": "energy",
+                **{f"{name}_p{q}": "tpot" if name == "itl" else name for name, _, _ in TAILS for q in (90, 99)}}
 # unit -> (factor to SI, dimension)
 UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "tokens/s": 1.0, "J/token": 1.0}
 _DIMENSION = {"s": "time", "ms": "time", "us": "time", "tokens/s": "rate", "J/token": "energy"}
-_METRIC_DIMENSION = {"ttft": "time", "tpot": "time", "e2e_latency": "time", "energy_per_output_token": "energy"}
+_METRIC_DIMENSION = {"ttft": "time", "tpot": "time", "e2e_latency": "time", "energy_per_output_token": "energy",
+                     **{f"{name}_p{q}": "time" for name, _, _ in TAILS for q in (90, 99)}}
 MAX_BYTES = 50 * 2**20  # a measurements file larger than this is refused (the shipped one is about 0.2 MB)
 MAX_ROWS = 100_000
 _MAX_DIGITS = 15  # whole numbers in a row: far above any batch or length, exact in float64
@@ -712,4 +721,6 @@ def _states_median(row: Mapping[str, str]) -> bool:
 
 
 # the served-traffic figure a continuous-batching row's metric is compared with (means unless the row says median)
-SERVED_KEYS = {"ttft": "ttft_mean_s", "tpot": "tpot_mean_s", "e2e_latency": "e2e_mean_s"}
+SERVED_KEYS = {"ttft": "ttft_mean_s", "tpot": "tpot_mean_s", "e2e_latency": "e2e_mean_s",
+               **{f"{name}_p{q}": f"{'e2e' if name == 'e2e_latency' else name}_p{q}_s" for name, _, _ in TAILS
+                  for q in (90, 99)}}

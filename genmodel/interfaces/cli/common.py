@@ -167,13 +167,18 @@ def lopsided_note(figure: str, sides: dict[str, str], rows: int) -> str | None:
 
 def served_band_lines(d: dict[str, Any]) -> list[str]:
     """The 80% bands of ``serve``'s p50 figures (served rows' held-out errors; ``d``: its result's ``to_dict()``), when
-    the stored bands have them, and a line for each whose band lies wholly off its figure (``band_side``). Shared by
-    the CLI's served output and the dashboard's Serving page."""
+    the stored bands have them, those of its p99 figures (the published tail percentiles' cells) where they are
+    finite, and a line for each p50 figure whose band lies wholly off it (``band_side``). Shared by the CLI's served
+    output and the dashboard's Serving page."""
     if not all(math.isfinite(d.get(k) if d.get(k) is not None else math.inf)
                for k in ("ttft_p50_s_high", "tpot_p50_s_high")):
         return ["  no band: too few held-out served rows for this kind and engine"]
     lines = [f"  80% band of the p50 figures (held-out served rows): TTFT {latency(d['ttft_p50_s_low'])} to "
              f"{latency(d['ttft_p50_s_high'])}, TPOT {latency(d['tpot_p50_s_low'])} to {latency(d['tpot_p50_s_high'])}"]
+    if all(math.isfinite(d[k]) if d.get(k) is not None else False for k in ("ttft_p99_s_high", "tpot_p99_s_high")):
+        lines.append(f"  80% band of the p99 figures (published tail percentiles, held out): TTFT "
+                     f"{latency(d['ttft_p99_s_low'])} to {latency(d['ttft_p99_s_high'])}, TPOT "
+                     f"{latency(d['tpot_p99_s_low'])} to {latency(d['tpot_p99_s_high'])}")
     for figure, key in (("TTFT", "ttft_p50_s"), ("TPOT", "tpot_p50_s")):
         side = band_side(d.get(key), d.get(f"{key}_low"), d.get(f"{key}_high"))
         if side is not None:

@@ -127,14 +127,17 @@ def _lat(v: Any) -> str:
     return "any" if v is None else f"{v * 1e6:,.3g} us"
 
 
-def _scale_band(low: Any, high: Any) -> str:
+def _scale_band(low: Any, high: Any, factor: Any = None) -> str:
     """' (80% band LOW-HIGH)' of the scaled reference's factor; an edge at which no scale meets every target (the
-    floor no hardware beats, times that edge's error, is above a target) says so."""
+    floor no hardware beats, times that edge's error, is above a target) says so, as does a band that lies wholly
+    above the ``factor`` (the held-out measurements of its cells ran slower than predicted in over 9 of 10 cases)."""
     def edge(v: Any) -> str:
         return "none" if v is None else f"{v:,.3g}"
 
     unreachable = "; at its slow edge no scale meets every target" if high is None else ""
-    return f" (80% band {edge(low)}-{edge(high)}{unreachable})"
+    above = ("; the band lies above the factor: its held-out measurements ran slower than predicted in over 90% of "
+             "cases" if factor is not None and low is not None and low > factor else "")
+    return f" (80% band {edge(low)}-{edge(high)}{unreachable}{above})"
 
 
 def _factor(v: Any) -> str:
@@ -176,16 +179,17 @@ def format_requirements(d: dict[str, Any]) -> str:
             ("FLOP/s", "flops_per_s", _flops), ("bandwidth", "memory_bandwidth_bytes_per_s", _bw),
             ("capacity", "memory_capacity_bytes", _gib), ("interconnect", "interconnect_bandwidth_bytes_per_s", _bw))
             if d["devices"] > 1 or key != "interconnect_bandwidth_bytes_per_s"]
-        lines.append("  80% band of the realistic floors (the reference's held-out errors): "
+        basis = ("the reference's held-out errors" if d.get("request_rate_per_s") is None else
+                 "the reference's held-out served errors, as serve's percentiles carry them")
+        lines.append(f"  80% band of the realistic floors ({basis}): "
                      + ", ".join(f"{label} {lo} to {hi}" for label, lo, hi in spans))
-    else:
-        lines.append("  no band: requirements under an arrival rate carry none yet (as serve's figures)")
     unbeat = d["unbeatable"]
     lines += ["", f"  floor no hardware beats on this layout: TTFT {latency(unbeat['ttft_s'])}, TPOT "
                   f"{latency(unbeat['tpot_s'])} (engine and kernel overheads, collective latency)",
               f"  binding: {d['binding']}",
               f"  scaled reference: {ref['device']} x {ref['scale_factor']:,.3g}"
-              + (_scale_band(ref['scale_factor_low'], ref['scale_factor_high']) if "scale_factor_low" in ref else "")
+              + (_scale_band(ref['scale_factor_low'], ref['scale_factor_high'], ref['scale_factor'])
+                 if "scale_factor_low" in ref else "")
               + " meets every target "
               f"(time {ref['time_factor']:,.3g}x, capacity {ref['capacity_factor']:,.3g}x); alone, with the others "
               f"at the reference: FLOP/s {_factor(ref['alone']['flops'])}, bandwidth "

@@ -109,8 +109,8 @@ def plan(
         help="Percentile the targets hold at with --request-rate (e.g. 99 or 0.99).")] = 99.0,
     targets_at: Annotated[str, typer.Option(
         help="What --ttft-ms/--tpot-ms are checked against: 'estimate', or 'band' (the upper edge of the figure's "
-             "80% band: held-out measurements of its class stayed under it in 9 of 10 cases). Static batches "
-             "only.")] = "estimate",
+             "80% band: held-out measurements of its class stayed under it in 9 of 10 cases; with --request-rate, "
+             "the served times at their bands' upper edges).")] = "estimate",
     as_json: JsonOpt = False,
 ) -> None:
     """Search device count, TP/PP/EP/DP and batch for configurations meeting TTFT/TPOT targets."""
@@ -148,7 +148,7 @@ def plan(
         served = run_plan(model, hardware, input_tokens, output_tokens, ttft, tpot, request_rate=request_rate,
                           percentile=percentile, targets_at=targets_at, **common)
         _served_plan(served, model, hardware, input_tokens, output_tokens, request_rate, percentile, top, csv, html,
-                     as_json, not uncalibrated, engine)
+                     as_json, not uncalibrated, engine, targets_at)
         return
     result = run_plan(model, hardware, input_tokens, output_tokens, ttft, tpot, rank_by=rank_by,
                       targets_at=targets_at, **common)
@@ -221,8 +221,10 @@ def _ignored_percentile(percentile: float) -> None:
 
 
 def _served_plan(result, model: str, hardware: str, input_tokens: int, output_tokens: int, rate: float,
-                 percentile: float, top: int, csv, html, as_json: bool, calibrated: bool, engine) -> None:
-    """Print (or write) a plan under served traffic: goodput per device against percentile targets."""
+                 percentile: float, top: int, csv, html, as_json: bool, calibrated: bool, engine,
+                 targets_at: str = "estimate") -> None:
+    """Print (or write) a plan under served traffic: goodput per device against percentile targets (``targets_at``
+    'band': with every served time at its band's upper edge)."""
     from genmodel.data.registry import resolve_hardware
     from genmodel.engine.realism import resolve_realism
 
@@ -233,11 +235,12 @@ def _served_plan(result, model: str, hardware: str, input_tokens: int, output_to
                 f"{model} on {hardware} at {rate:g} requests/s: {input_tokens} in / {output_tokens} out")
     if as_json:
         emit_json({"evaluated": len(result.space), "seconds": result.seconds, "request_rate_per_s": rate,
-                   "percentile": q, "realism": realism.to_dict(),
+                   "percentile": q, "realism": realism.to_dict(), "targets_at": targets_at,
                    "configurations": result.ranked.head(top).to_records(), "pareto": result.pareto.to_records()})
         return
+    at = " with every time at the upper edge of its 80% band" if targets_at == "band" else ""
     typer.echo(f"evaluated {len(result.space):,} configurations at {rate:g} requests/s in {result.seconds * 1e3:,.0f} "
-               f"ms; {len(result.ranked):,} meet the targets for {q:.3g} of requests")
+               f"ms; {len(result.ranked):,} meet the targets for {q:.3g} of requests{at}")
     typer.echo(f"  realism: {realism.describe(memory=False)}")
     if result.ranked.empty:
         typer.echo("  none meets the targets at this rate: relax --ttft-ms / --tpot-ms, lower the rate or raise "
@@ -245,7 +248,8 @@ def _served_plan(result, model: str, hardware: str, input_tokens: int, output_to
     else:
         p = "p99" if q >= 0.99 else ("p90" if q >= 0.9 else "p50")
         typer.echo(f"  ranked by goodput per device (targets at {tag}; latencies at {p}, the nearest reported "
-                   "percentile at or below it)")
+                   "percentile at or below it" + ("; goodput and max rate at the band's edge, latencies as "
+                                                  "estimated" if targets_at == "band" else "") + ")")
         typer.echo(f"  {'split':44} {'batch':>6} {'TTFT ' + p:>12} {'TPOT ' + p:>12} {'goodput req/s':>14} "
                    f"{'tok/s/device':>13} {'max rate':>9}")
         for row in result.ranked.head(top).rows():

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from genmodel.data.registry import independent_data, is_source_checkout, validation_data
+from genmodel.data.registry import independent_data, is_source_checkout, tails_data, validation_data
 from genmodel.interfaces.cli.app import app
 from genmodel.interfaces.cli.common import JsonOpt, check_output, emit_json, fail, write_csv, write_text
 
@@ -81,19 +81,26 @@ def validate(
         extra["leave_one_source_out"] = v.summarize(held_out)
         # the bands' residuals: the held-out predictions, and for the shipped measurements also the independent
         # rows predicted with these fits (never fitted on): both out of sample (docs/validation.md, "Bands")
-        pooled, pooled_defaults = held_out, defaults
+        pooled, pooled_defaults, tails = held_out, defaults, None
         if data is None:
             independent = v.load_rows(independent_data())
             pooled = Table.concat([held_out, v.apply(independent, fits)])
             pooled_defaults = Table.concat([defaults, v.apply(independent, {})])
-        extra["band_coverage"] = bands.coverages(pooled, pooled_defaults)
+            # the served runs' tail percentiles, each out of sample (its source's fit left out where it was fitted)
+            tail_rows = v.load_rows(tails_data())
+            tails = (v.held_out_apply(tail_rows, rows, fits), v.apply(tail_rows, {}))
+        extra["band_coverage"] = bands.coverages(pooled, pooled_defaults, None if tails is None else tails[0])
         if write:
             written = v.write_calibration(fits)  # reloads the databases
-            written.append(bands.write_bands(pooled, pooled_defaults, covered=extra["band_coverage"]))
+            written.append(bands.write_bands(pooled, pooled_defaults, covered=extra["band_coverage"], tails=tails))
             extra["written"] = [str(p) for p in written]
     records = v.predict_rows(rows)
     summary = v.summarize(records)
     extra["replicates"] = v.replicate_spread(records)
+    if data is not None:  # another file's rows against the stored bands they were predicted with
+        from genmodel.validation.bands import inside
+
+        extra["inside_bands"] = inside(records)
     if "band_coverage" not in extra:
         from genmodel.validation.bands import stored_coverage
 
@@ -172,6 +179,14 @@ def _report(path: Path, records: Any, summary: dict[str, dict], extra: dict[str,
             if cov.get("by_devices"):  # per phase and device-count class of the replica
                 typer.echo("    by devices per replica: " + ", ".join(
                     f"{k} {c['coverage']:.0%} ({c['rows']})" for k, c in cov["by_devices"].items()))
+    if extra.get("inside_bands", {}).get("rows"):
+        cov = extra["inside_bands"]
+        typer.echo(f"  inside the stored 80% bands: {cov['row_coverage']:.0%} of {cov['rows']} rows, "
+                   f"{cov['group_coverage']:.0%} averaged over {cov['groups']} sources (out of sample where no band "
+                   "was made from these rows)")
+        if cov["by_tail"]:
+            typer.echo("    tail percentiles: " + ", ".join(f"{k.removeprefix('tail:')} {c['coverage']:.0%} "
+                                                            f"({c['rows']})" for k, c in cov["by_tail"].items()))
     _replicate_lines(extra.get("replicates", {}))
     for p in extra.get("written", []):
         typer.echo(f"  wrote {p}")
