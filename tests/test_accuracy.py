@@ -593,17 +593,18 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # 1,209 rows gathered blind (the thirty-eighth session), 1,039 expressible, from 20 sources; predicted once with
     # the model of c3aa844 before any band was made from them. The model's tails (its queueing and chunked-prefill
     # spread) against the published ones: end-to-end and per-request TPOT hold up, TTFT's P99 and the inter-token
-    # gaps do not (measured P99 TTFTs run a median 61% above the prediction, even at one request in flight)
+    # gaps do not. Blind, the P99 TTFTs were 70.0% off (median signed -61.3%); with a finite run's first wave in its
+    # upper percentiles (history item 56, seen rows) 66.0% (-49.9%); the other figures are unchanged
     s = v.summarize(tails)
     assert sum(s[f"tail:{m}"]["n"] for m in v.rows.TAIL_METRICS) == 1039
     assert len({r["holdout"] for r in tails.rows()}) == 20
     expected = {"e2e_latency_p90": 15.3, "e2e_latency_p99": 18.8, "tpot_p90": 23.9, "tpot_p99": 30.4,
-                "ttft_p90": 52.2, "ttft_p99": 70.0, "itl_p90": 77.2, "itl_p99": 51.1}
+                "ttft_p90": 52.2, "ttft_p99": 66.0, "itl_p90": 77.2, "itl_p99": 51.1}
     for metric, median in expected.items():
         assert s[f"tail:{metric}"]["median_abs_error_pct"] == pytest.approx(median, abs=0.06), metric
-    assert s["tail:ttft_p99"]["median_signed_error_pct"] == pytest.approx(-61.3, abs=0.06)
-    # the served rows' cells (made from medians and means) covered these tails in 62% of rows, 64% averaged over
-    # the sources: below 70%, which is why the tails have cells of their own
+    assert s["tail:ttft_p99"]["median_signed_error_pct"] == pytest.approx(-49.9, abs=0.06)
+    # the served rows' cells (made from medians and means) cover these tails in 62.4% of rows, 67.8% averaged over
+    # the sources (61.7% and 63.9% blind): below 70%, which is why the tails have cells of their own
     cells = bands.make_bands(pooled[0], served=True)
     hits, per_source = [], {}
     for r in tails.rows():
@@ -611,13 +612,14 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
         ok = b.low <= float(np.log1p(r["error_pct"] / 100.0)) <= b.high
         hits.append(ok)
         per_source.setdefault(r["holdout"], []).append(ok)
-    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.617, abs=0.001)
+    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.624, abs=0.001)
     assert np.mean([np.mean(h) for h in per_source.values()]) < 0.70
 
 
 def test_tail_percentile_bands_out_of_sample(tails):
-    # nested: each source's tail rows against tail cells made from the other sources only; measured 80.8% of 1,039
-    # rows, 86.2% averaged over 20 sources; per tail metric 77% (TPOT P99) to 89% (end-to-end P90)
+    # nested: each source's tail rows against tail cells made from the other sources only; measured 80.6% of 1,039
+    # rows, 85.6% averaged over 20 sources (80.8% and 86.2% blind, before history item 56); per tail metric 77% (TPOT
+    # P99) to 89% (end-to-end P90)
     cov = bands.coverage(tails, tails=True)
     assert cov["rows"] == 1039 and cov["groups"] == 20
     assert 0.70 <= cov["row_coverage"] <= 0.90 and 0.70 <= cov["group_coverage"] <= 0.90

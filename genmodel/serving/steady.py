@@ -33,6 +33,7 @@ request's prefill (a prefix reloaded from host memory), adds to its TTFT and end
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -277,14 +278,17 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     e = _evaluate(step, view, s.mixed, slope=True)
     # (mu and the running batch it is reached at: the peak's where the peak sets the saturation rate)
     finite = (run, max_rate, at_max) if run is not None else None
+    wave_run = load.mode == "concurrency" and load.requests is not None and (s.mixed or not r.synchronized)
+    law: dict | None = {} if wave_run else None
     m = _figures(r, s, t, view, e, lam, load, clients if load.mode != "rate" else None, percentiles,
-                 ttft_target_s, tpot_target_s, target_percentile, finite)
+                 ttft_target_s, tpot_target_s, target_percentile, finite, law)
     if load.mode == "concurrency" and r.synchronized:
         synchronize(step, r, s, clients, n_cap, m, percentiles, ttft_target_s, tpot_target_s, target_percentile)
-    if load.mode == "concurrency" and load.requests is not None and (s.mixed or not r.synchronized):
+    if wave_run:
         # a finite run: its first wave is one bunch (a synchronized loop's later waves are too where prefill steps run
-        # apart, so there it changes nothing)
-        first_wave(step, r, s, clients, load.requests, n_cap, m)
+        # apart, so there it changes nothing); its TTFTs join the loop's in the run's means and TTFT percentiles
+        first_wave(step, r, s, clients, load.requests, n_cap, m, law, percentiles,
+                   (ttft_target_s, tpot_target_s, target_percentile))
     m["max_request_rate_per_s"] = max_rate
     if peak:
         m["running_batch_at_max_rate"] = at_max
@@ -440,9 +444,12 @@ def finite_run_quantile(delta, requests, cap, q: float, output_cv: float = 0.0):
 
 
 def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.ndarray], lam, load: Load, clients,
-             percentiles, ttft_target_s, tpot_target_s, q_target, finite=None) -> dict[str, np.ndarray]:
+             percentiles, ttft_target_s, tpot_target_s, q_target, finite=None,
+             law: dict | None = None) -> dict[str, np.ndarray]:
     """Every figure at the solved load (docs/serving.md section 3); ``finite``: (requests, max rate, running cap)
-    of a finite run at a request rate (``finite_run_wait``)."""
+    of a finite run at a request rate (``finite_run_wait``). ``law``: a dict that receives a closed loop's TTFT
+    distribution, ``cdf(x)`` (P(TTFT <= x)), and with targets the shares ``p_ttft`` and ``p_tpot`` meeting each (a
+    finite run's first wave joins it: ``genmodel.serving.waves.first_wave``)."""
     I, O = r.input_tokens, r.output_tokens
     I_new = (1.0 - r.prefix_hit) * I
     D = np.maximum(O - 1.0, 0.0) / r.tokens_per_step
@@ -577,6 +584,8 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         out[f"e2e_{label}_s"] = e2e_qs[i] + shift
         out[f"tpot_{label}_s"] = tpot_mean + normal_ppf(q) * sigma if q != 0.5 else tpot_mean + 0.0 * sigma
         out[f"itl_{label}_s"] = _itl(s.mixed, pi, t_d, t_s, c_tok, u, x_seen, budget, q)
+    if law is not None and load.mode == "concurrency":  # (a closed loop's TTFT: the sum, shifted; no backlog)
+        law["cdf"] = functools.partial(_shifted_cdf, wait, ttft_nodes, fixed_wait + delay)
     mean_shift = fixed_wait + queued_mean
     out["ttft_mean_s"] = wait.mean_s + s_mean + mean_shift + delay
     out["e2e_mean_s"] = out["ttft_mean_s"] + np.maximum(O - 1.0, 0.0) * tpot_mean
@@ -605,6 +614,8 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
             p_tpot = np.where(sigma > 0, normal_cdf(z), (tpot_mean <= tpot_target_s).astype(float))
         else:
             p_tpot = 1.0
+        if law is not None:
+            law["p_ttft"], law["p_tpot"] = p_ttft, p_tpot
         out["slo_attainment"] = p_ttft * p_tpot + 0.0 * rate
         out["goodput_requests_per_s"] = rate * out["slo_attainment"]
         label = percentile_label(q_target)
@@ -614,6 +625,19 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         out[f"ttft_{label}_s"] = ttft_q
         out[f"tpot_{label}_s"] = tpot_q
     return out
+
+
+def _shifted_cdf(wait: Wait, s: LogNormal, shift, x) -> np.ndarray:
+    """P(W + S + shift <= x), the distribution's parameters broadcast to x's configuration shape (a call whose
+    configurations share one distribution, asked at several points)."""
+    x = np.asarray(x, dtype=float)
+    shape = np.broadcast_shapes(x.shape, np.shape(s.mean), np.shape(s.cv), np.shape(wait.p_wait),
+                                np.shape(wait.mean_s))
+    if np.shape(s.mean) != shape or np.shape(s.cv) != shape:
+        s = LogNormal(np.broadcast_to(s.mean, shape), np.broadcast_to(s.cv, shape))
+    if np.shape(wait.p_wait) != shape or np.shape(wait.mean_s) != shape:
+        wait = Wait(np.broadcast_to(wait.p_wait, shape), np.broadcast_to(wait.mean_s, shape))
+    return cdf_of_sum(wait, s, x - shift)
 
 
 def _itl(mixed: bool, pi, t_d, t_s, c_tok, u, chunks_mean, budget, q: float) -> np.ndarray:

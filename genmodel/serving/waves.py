@@ -11,7 +11,8 @@ Everything is an array over the configuration shape; ``step`` is evaluated once 
 ``first_wave(step, r, s, clients, requests, running_cap, m)`` does the same for the first wave alone of a finite run
 from an idle engine, whose later waves are the closed loop's above (requests of spread lengths, spread over the cycle;
 or identical ones on a mixed scheduler, staggered bunches): the run's mean TTFT and end-to-end latency weigh that
-wave's bunch by clients / requests.
+wave's bunch by clients / requests, and its upper TTFT percentiles (those inside the wave's share of the ranks) are
+the mixture's of the wave and the loop.
 
 Prefill steps apart from decode steps (``Scheduler.mixed`` False: SGLang, vLLM V0 without chunking): the whole
 wave is one bunch. Its N I' prompt tokens (I' new tokens per prompt) run first, in k = ceil(N I' / p) steps of
@@ -115,7 +116,8 @@ def _mean_first_token_step(a, N):
     return (N + 1.0) * a / 2 + (1.0 - np.minimum(a, 1.0)) / 2
 
 
-def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, np.ndarray]) -> None:
+def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, np.ndarray], law: dict | None = None,
+               percentiles=(), targets=(None, None, 0.99)) -> None:
     """Overwrite, in place, the mean TTFT and end-to-end latency of a closed loop's figures ``m`` for a finite run of
     ``requests`` (P) requests by N = ``clients`` clients that all send their first request at once to an idle engine
     (a benchmark's ``--max-concurrency N --num-prompts P`` at an unlimited request rate; docs/serving.md section 2c).
@@ -125,8 +127,16 @@ def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, 
     / 2) (the decode tokens of the requests already started that ride in a mixed scheduler's later steps are left
     out). The other P - N requests see the closed loop's figures ``m`` (its steady state, or its later waves), so the
     run's means weigh the two by N / P; a first-wave request's end-to-end latency is longer by its TTFT's excess, its
-    decode the loop's. Percentiles, TPOT and throughput stay the loop's. Applies where 1 <= N <= P, N is within the
-    running cap and a request decodes at least one step."""
+    decode the loop's. With ``law`` (the loop's TTFT distribution, ``steady._figures``: ``cdf``, and with targets the
+    shares ``p_ttft``, ``p_tpot``) the run's upper TTFT percentiles are the mixture's: for q >= 1 - w / 2, w = N / P
+    (the wave's upper half of the run's ranks, where its TTFTs, above the loop's, set the quantile), the x of
+    (1 - w) F_loop(x) + w F_wave(x) = q, F_wave the share of the wave's N TTFTs W_p / k x ceil(j a) at or below x
+    (bisection between the two parts' own q-quantiles, which bracket it); nearer the boundary the quantile depends on
+    how far the loop's tail reaches, which the closed form places too far out (docs/validation.md, history items 52
+    and 56), and the loop's figure stays. With a TTFT target the share meeting it is the mixture's, (1 - w) p_ttft +
+    w F_wave(T), times the loop's p_tpot, so the attainment and goodput follow, and ``meets_slo`` with the percentile
+    at the target's. End-to-end percentiles, TPOT and throughput stay the loop's. Applies where 1 <= N <= P, N is
+    within the running cap and a request decodes at least one step."""
     N = np.asarray(clients, dtype=float)
     P = np.asarray(requests, dtype=float)
     I_new, _, D = _lengths(r)
@@ -143,6 +153,54 @@ def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, 
     excess = share * (ttft - m["ttft_mean_s"])
     m["ttft_mean_s"] = np.where(applies, m["ttft_mean_s"] + excess, m["ttft_mean_s"])
     m["e2e_mean_s"] = np.where(applies, m["e2e_mean_s"] + excess, m["e2e_mean_s"])
+    if law is None or "cdf" not in law:
+        return
+    a, delay = I_new / p, np.asarray(r.ttft_delay_s, dtype=float)
+
+    def wave_cdf(x):
+        """The share of the wave's N TTFTs at or below x."""
+        return _count_within(np.minimum((x - delay) / per_step, k), a, N) / N
+
+    def wave_quantile(q):
+        return per_step * np.minimum(np.ceil(a * np.maximum(np.ceil(q * N - 1e-9), 1.0) - 1e-9), k) + delay
+
+    def run_cdf(x):
+        return (1.0 - share) * law["cdf"](x) + share * wave_cdf(x)
+
+    ttft_target_s, tpot_target_s, q_target = targets
+    labels = {percentile_label(q): q for q in percentiles}
+    if ttft_target_s is not None or tpot_target_s is not None:
+        labels[percentile_label(q_target)] = q_target
+    for label, q in labels.items():
+        key = f"ttft_{label}_s"
+        inside = applies & (q >= 1.0 - share / 2)  # (the wave's upper half of the run's ranks; module docstring)
+        if key in m and np.any(inside):
+            mixed = _mixture_quantile(run_cdf, q, m[key], wave_quantile(q))
+            m[key] = np.where(inside, mixed, m[key])
+    if "p_ttft" in law and ttft_target_s is not None:
+        p_ttft = (1.0 - share) * law["p_ttft"] + share * wave_cdf(ttft_target_s)
+        attainment = p_ttft * law["p_tpot"]
+        m["slo_attainment"] = np.where(applies, attainment, m["slo_attainment"])
+        m["goodput_requests_per_s"] = m["request_rate_per_s"] * m["slo_attainment"]
+        label = percentile_label(q_target)
+        meets = meets_targets(m[f"ttft_{label}_s"], m[f"tpot_{label}_s"], ttft_target_s, tpot_target_s,
+                              np.shape(m["meets_slo"]))
+        m["meets_slo"] = np.where(applies, meets, m["meets_slo"])
+
+
+def _mixture_quantile(cdf, q: float, one, other, iterations: int = 60) -> np.ndarray:
+    """The smallest x with ``cdf(x) >= q`` (to a relative 1e-12 of the bracket) for a mixture of two distributions
+    whose own q-quantiles are ``one`` and ``other``: at the larger of them both parts' CDFs reach q, below the
+    smaller neither does, so the mixture's quantile lies between them (bisection, vectorized)."""
+    lo, hi = np.minimum(one, other), np.maximum(one, other)
+    lo = np.where(np.isfinite(lo), lo, hi)
+    for _ in range(iterations):
+        if not np.any(hi - lo > 1e-12 * np.abs(hi)):
+            break
+        mid = (lo + hi) / 2
+        ok = cdf(mid) >= q
+        hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
+    return hi
 
 
 def _separate(step: StepFn, p, k, tokens, I_new, O, D, N, delay, percentiles, targets) -> dict[str, np.ndarray]:
