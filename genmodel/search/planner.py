@@ -170,8 +170,8 @@ def plan(model, hardware, input_tokens: int = 1024, output_tokens: int = 256, tt
     ``targets_at``: 'estimate' (a configuration meets a target when its estimate does) or 'band' (when the upper
     edge of the figure's 80% band does: held-out measurements of its class stayed at or under that edge in 9 of 10
     cases; a configuration without a band for the figure does not meet it). Under a request rate, 'band' holds the
-    targets at the percentile with every served time at its band's upper edge: the targets moved by the served
-    cells' r_lo, T e^(r_lo) (``_plan_served``).
+    targets at the percentile with every served time at its band's upper edge: the targets moved by the r_lo of the
+    bands ``serve`` gives its figures at that percentile, T e^(r_lo) (``_plan_served``).
 
     ``rank_by``: 'throughput' (output tokens/s per device, highest first), 'cost' ($ per million output
     tokens, lowest first; needs a price) or 'energy' (J per output token, lowest first). With ``request_rate``
@@ -238,9 +238,10 @@ def _plan_served(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, m
     of one replica. The Pareto front (output tokens/s per device vs tokens/s per user, 1 / mean TPOT) is over the
     stable configurations that fit, each row with its ``meets_slo``.
 
-    ``targets_at='band'``: every served time at the upper edge of its 80% band (``serve``'s bands: the served rows'
-    cells for the replica's device count, ``served_phase_bands``) is T e^(-r_lo), so a target T holds there where the
-    estimate meets T e^(r_lo): each device-count class of layouts is served once with its targets moved so, and
+    ``targets_at='band'``: every served time at the upper edge of its 80% band (``serve``'s bands at the percentile,
+    for the replica's device count: ``served_phase_bands``, the tail cells above the median) is T e^(-r_lo), so a
+    target T holds there where the estimate meets T e^(r_lo): each device-count class of layouts is served once with
+    its targets moved so, and
     ``meets_slo``, the goodput and its headroom are those at the band's edge (the other figures, the estimates, are
     the same as at the targets).
     """

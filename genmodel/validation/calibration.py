@@ -355,17 +355,23 @@ def apply(rows: Iterable[Mapping[str, str]], calibrations: Mapping[str, FamilyFi
     return _table(records)
 
 
-def leave_one_source_out(rows: Iterable[Mapping[str, str]]) -> Table:
-    """For each hold-out group: calibrate without it, predict its rows. One record per predicted row."""
-    rows = as_rows(rows)
-    prepared = _fit_rows(rows)  # the grid predictions do not depend on the fit: made once for every group
+def _by_holdout(rows: list) -> dict[str, list]:
+    """The expressible rows by hold-out group (a row that does not parse is in none)."""
     by_group: dict[str, list] = {}
     for r in rows:
         try:
             by_group.setdefault(parse_row(r).holdout, []).append(r)
         except GenmodelError:
             continue
-    return Table.concat([apply(held, _fit(prepared, exclude=group)) for group, held in sorted(by_group.items())])
+    return by_group
+
+
+def leave_one_source_out(rows: Iterable[Mapping[str, str]]) -> Table:
+    """For each hold-out group: calibrate without it, predict its rows. One record per predicted row."""
+    rows = as_rows(rows)
+    prepared = _fit_rows(rows)  # the grid predictions do not depend on the fit: made once for every group
+    return Table.concat([apply(held, _fit(prepared, exclude=group))
+                         for group, held in sorted(_by_holdout(rows).items())])
 
 
 def held_out_apply(extra: Iterable[Mapping[str, str]], rows: Iterable[Mapping[str, str]],
@@ -374,18 +380,7 @@ def held_out_apply(extra: Iterable[Mapping[str, str]], rows: Iterable[Mapping[st
     whose hold-out group is one of ``rows``' (the fitted file) with the fit made without that group, the others
     with ``fits`` (the fit on all of ``rows``, which never saw their sources)."""
     extra, rows = as_rows(extra), as_rows(rows)
-    by_group: dict[str, list] = {}
-    for r in extra:
-        try:
-            by_group.setdefault(parse_row(r).holdout, []).append(r)
-        except GenmodelError:
-            continue
-    fitted = set()
-    for r in rows:
-        try:
-            fitted.add(parse_row(r).holdout)
-        except GenmodelError:
-            continue
+    by_group, fitted = _by_holdout(extra), set(_by_holdout(rows))
     shared = sorted(set(by_group) & fitted)
     prepared = _fit_rows(rows) if shared else []
     parts = [apply(by_group[g], _fit(prepared, exclude=g)) for g in shared]
