@@ -673,6 +673,7 @@ def test_a_finite_closed_loop_run_through_serve_and_the_cli(capsys):
     assert main(["serve", "--concurrency", "64", "--num-prompts", "640"]) == 0
     out = capsys.readouterr().out
     assert "a run of 640 requests whose first 64 start at once" in out and "run means" in out
+    assert "so do the TTFT percentiles from p95 up" in out  # (1 - 64 / 1,280: the wave's upper half of the ranks)
 
 
 def test_waves_leave_a_closed_loop_past_the_running_cap_to_the_queue():

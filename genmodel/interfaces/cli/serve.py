@@ -303,11 +303,13 @@ def _first_wave(d: dict[str, Any]) -> bool:
 
 
 def _first_wave_lines(d: dict[str, Any]) -> list[str]:
-    """A finite closed-loop run's means, which hold its first wave (docs/serving.md section 2c)."""
+    """A finite closed-loop run's means, which hold its first wave, and from which percentile up its TTFT percentiles
+    do (q >= 1 - N / 2P: docs/serving.md section 2c)."""
     if not _first_wave(d):
         return []
-    return [f"  run means (with its first wave where the running cap holds it; the percentiles leave it out): TTFT "
-            f"{latency(d['ttft_mean_s'])}, end-to-end {latency(d['e2e_mean_s'])}"]
+    level = 100.0 * (1.0 - d["load_value"] / (2.0 * d["num_requests"]))
+    return [f"  run means (with its first wave where the running cap holds it; so do the TTFT percentiles from "
+            f"p{level:.3g} up): TTFT {latency(d['ttft_mean_s'])}, end-to-end {latency(d['e2e_mean_s'])}"]
 
 
 def format_served(result: Any, d: dict[str, Any]) -> str:
