@@ -106,4 +106,4 @@ def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget
     tpot = (e2e - ttft) / np.maximum(np.array([r.output for r in kept]) - 1, 1)
     span = max(r.last for r in kept) - min(r.arrival for r in kept)
     return {"ttft": ttft, "e2e": e2e, "tpot": tpot, "itl": np.concatenate([r.gaps for r in kept]),
-            "throughput": np.asarray(len(kept) / span)}
+            "gaps": [np.asarray(r.gaps) for r in kept], "throughput": np.asarray(len(kept) / span)}

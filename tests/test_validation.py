@@ -770,3 +770,24 @@ def test_validate_of_another_file_counts_the_rows_inside_their_bands(tmp_path, c
     got = json.loads(out)["inside_bands"]
     assert got["rows"] == 12 and got["row_coverage"] == pytest.approx(share)
     assert set(got["by_tail"]) == {"tail:ttft_p99", "tail:tpot_p99"}
+
+
+def test_a_stated_stream_interval_reaches_serve():
+    # a served row whose system text states TensorRT-LLM's stream_interval is predicted with the client's gaps of
+    # that many tokens; a static row (one request in flight) stating one is not expressible
+    from genmodel.data.registry import tails_data
+
+    row = next(r for r in v.load_rows(tails_data()) if r["id"] == "T19A-248")  # IOG, vLLM, ITL P90
+    case = v.parse_row(row)
+    assert case.served is not None and "stream_interval" not in case.served
+    stated = {**row, "system": row["system"] + " (extra options: stream_interval: 10)"}
+    served = v.parse_row(stated).served
+    assert served["stream_interval"] == 10 and {k: val for k, val in served.items() if k != "stream_interval"} == \
+        case.served
+    got = v.predicted_value(v.parse_row(stated))[0]
+    plain = v.predicted_value(case)[0]
+    assert got > 5 * plain
+    static = next(r for r in v.load_rows(tails_data()) if r["id"] == "T19A-424")  # one request in flight
+    assert v.parse_row(static).served is None
+    with pytest.raises(v.NotExpressibleError, match="stream interval"):
+        v.parse_row({**static, "system": static["system"] + "; stream_interval 10"})

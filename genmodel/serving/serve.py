@@ -142,7 +142,7 @@ def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndar
 
 def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_tokens=1024, output_tokens=256, *,
           request_rate=None, concurrency=None, offline=None, num_requests=None, synchronized: bool = False,
-          input_cv: float = 0.0,
+          stream_interval: int = 1, input_cv: float = 0.0,
           output_cv: float = 0.0, burstiness: float = 1.0, max_batch_tokens: int | None = None,
           chunk_tokens: int | None = None, max_seqs: int | None = None, prefix_hit: float = 0.0,
           spec_tokens: int | None = None,
@@ -176,7 +176,9 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     the run's (genmodel.serving.steady.finite_run_wait; the steady state has none), and near it the queue's
     fluctuations are those of a run that long; (with ``concurrency`` N) the run's N clients send their first
     requests at once to an idle engine, one bunch whose TTFTs weigh N / ``num_requests`` in the mean TTFT and
-    end-to-end latency (genmodel.serving.waves.first_wave). Bad arguments raise a ``GenmodelError`` naming the
+    end-to-end latency (genmodel.serving.waves.first_wave). ``stream_interval`` k: the server streams the tokens after
+    the first in chunks of k (TensorRT-LLM's ``stream_interval``), so a client's inter-token gaps (``itl_*``) span k
+    decode steps; every other figure is the engine's own. Bad arguments raise a ``GenmodelError`` naming the
     argument."""
     load = _load(request_rate, concurrency, offline, num_requests)
     percentile = scalar("percentile", positive("percentile", percentile, 99.999))
@@ -189,6 +191,10 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     if synchronized and (load.mode != "concurrency" or input_cv > 0 or output_cv > 0 or prefilled):
         raise ConfigurationError("synchronized describes clients in a closed loop (concurrency) sending requests of "
                                  "identical lengths (input_cv and output_cv 0)", "synchronized")
+    chunked = int(scalar("stream_interval", whole("stream_interval", stream_interval, 1, 1024)))
+    if chunked > 1 and synchronized:
+        raise ConfigurationError("stream_interval with synchronized clients is not modelled: their waves' gaps are "
+                                 "one token each", "stream_interval")
     hit = scalar("prefix_hit", at_least("prefix_hit", prefix_hit, 0.0, 1.0))
     if hit >= 1.0:
         raise ConfigurationError("prefix_hit must be below 1: at least one prompt token is computed", "prefix_hit")
@@ -222,6 +228,9 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     E = 1.0 if k is None else tokens_per_step(k, spec_acceptance, accepted_share=spec_accepted_share,
                                               mean_length=spec_mean_length)
     draft = _draft(s, draft_model) if k is not None and draft_model is not None else None
+    if chunked > 1 and k is not None:
+        raise ConfigurationError("stream_interval with speculative decoding is not modelled: a step emits a varying "
+                                 "number of tokens", "stream_interval")
 
     offload = _offload(s, kv_offload, host_memory_bytes, host_link_bytes_per_s)
     mode = offload.mode if offload is not None else None
@@ -238,7 +247,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     reload_s = hit * I * bytes_per_token / offload.link_bytes_per_s if mode == "cache" else 0.0
     req = Requests(I, O, input_cv, output_cv, hit, 1.0 / shape_k, E, 1.0 if k is None else k + 1.0,
                    shared_prefix=mode != "cache" and not prefilled, ttft_delay_s=reload_s,
-                   synchronized=bool(synchronized))
+                   synchronized=bool(synchronized), stream_interval=chunked)
     sched = Scheduler(budget * groups, chunk * groups, seqs * groups, kv_tokens, float(e.kv_block_tokens),
                       e.mixed_batches, e.chunked_prefill or chunk_tokens is not None)
     stepper = Stepper(s, mem.inv_bandwidth, mem.placement)
@@ -296,7 +305,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     m.update(_served_bands(m, s, e.name))
     shape = np.broadcast_shapes(*(np.shape(v) for v in m.values()))
     m = {key: np.broadcast_to(np.asarray(v), shape).copy() if shape else np.asarray(v) for key, v in m.items()}
-    settings = {"mode": load.mode, "synchronized": bool(synchronized), "input_tokens": _setting(I),
+    settings = {"mode": load.mode, "synchronized": bool(synchronized), "stream_interval": chunked,
+                "input_tokens": _setting(I),
                 "output_tokens": _setting(O), "input_cv": input_cv,
                 "output_cv": output_cv, "burstiness": shape_k, "max_batch_tokens": int(budget),
                 "chunk_tokens": int(chunk), "max_seqs": None if np.isinf(seqs) else int(seqs),

@@ -93,6 +93,7 @@ class Requests:
     # (a host-memory prefix cache reloads it per request and the request holds its copy while it runs)
     ttft_delay_s: np.ndarray | float = 0.0  # fixed wait before a request's prefill (the prefix reload over the link)
     synchronized: bool = False  # closed loop of identical requests: clients re-send in waves (genmodel.serving.waves)
+    stream_interval: int = 1  # tokens per streamed chunk after the first: a client's gap between tokens spans that many
 
 
 @dataclass(frozen=True)
@@ -583,7 +584,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         out[f"ttft_{label}_s"] = ttft_qs[i] + shift
         out[f"e2e_{label}_s"] = e2e_qs[i] + shift
         out[f"tpot_{label}_s"] = tpot_mean + normal_ppf(q) * sigma if q != 0.5 else tpot_mean + 0.0 * sigma
-        out[f"itl_{label}_s"] = _itl(s.mixed, pi, t_d, t_s, c_tok, u, x_seen, budget, q)
+        out[f"itl_{label}_s"] = _itl(s.mixed, pi, t_d, t_s, c_tok, u, x_seen, budget, q, r.stream_interval)
     if law is not None and load.mode == "concurrency":  # (a closed loop's TTFT: the sum, shifted; no backlog)
         law["cdf"] = functools.partial(_shifted_cdf, wait, ttft_nodes, fixed_wait + delay)
     mean_shift = fixed_wait + queued_mean
@@ -640,15 +641,41 @@ def _shifted_cdf(wait: Wait, s: LogNormal, shift, x) -> np.ndarray:
     return cdf_of_sum(wait, s, x - shift)
 
 
-def _itl(mixed: bool, pi, t_d, t_s, c_tok, u, chunks_mean, budget, q: float) -> np.ndarray:
+def _itl(mixed: bool, pi, t_d, t_s, c_tok, u, chunks_mean, budget, q: float, k: int = 1) -> np.ndarray:
     """q-quantile of the gap between two decode steps of one request: a plain decode step, or one carrying m prompt
-    chunks, m Poisson with the mean a step sees (mixed); separate prefill steps stall the decode by whole steps."""
+    chunks, m Poisson with the mean a step sees (mixed); separate prefill steps stall the decode by whole steps. An
+    engine that streams k tokens per chunk (``Requests.stream_interval``) shows its client gaps of k decode steps:
+    k t_d plus the prompt chunks riding in them (mixed: Poisson with k times the mean, at most k budgets) or the
+    prefill steps stalling them (separate: negative binomial, the sum of k geometric stalls)."""
+    if k > 1:
+        if mixed:
+            m = poisson_quantile(k * chunks_mean, q)
+            return k * t_d + c_tok * np.minimum(m * u, k * budget)
+        return k * t_d + negative_binomial_quantile(k, pi, q) * t_s
     if not mixed:
         with np.errstate(divide="ignore", invalid="ignore"):
             stalls = np.where(pi > 0, np.ceil(np.log(1.0 - q) / np.log(np.where(pi > 0, pi, 0.5))) - 1.0, 0.0)
         return t_d + np.maximum(stalls, 0.0) * t_s
     m = poisson_quantile(chunks_mean, q)
     return t_d + c_tok * np.minimum(m * u, budget)
+
+
+def negative_binomial_quantile(k: int, p, q: float, most: int = 4096) -> np.ndarray:
+    """Smallest s with P(S <= s) >= q for S the number of failures before the k-th success, each trial failing with
+    probability ``p`` (the prefill steps stalling k decode steps: k geometric stalls); past ``most`` terms the normal
+    approximation (mean k p / (1 - p), variance k p / (1 - p)^2)."""
+    p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0 - 1e-12)
+    term = (1.0 - p) ** k  # P(S = 0)
+    cdf, s = term.copy(), np.zeros_like(p)
+    for j in range(1, most):
+        short = cdf < q
+        if not np.any(short):
+            break
+        term = term * p * (j + k - 1) / j
+        cdf = cdf + term
+        s = np.where(short, j, s)
+    mean, var = k * p / (1.0 - p), k * p / (1.0 - p) ** 2
+    return np.where(cdf >= q, s, np.ceil(mean + normal_ppf(q) * np.sqrt(var)))
 
 
 def poisson_quantile(mean, q: float, most: int = 256) -> np.ndarray:

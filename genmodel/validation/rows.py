@@ -368,6 +368,12 @@ def parse_row(row: Mapping[str, str]) -> Case:
             raise NotExpressibleError("prompts already in the prefix cache: only the served-traffic model "
                                       "(a continuous row with more than one client) reads a prefix-cache hit")
         served = {**served, "prefix_hit": cached_share(inputs, get_engine(kwargs["engine"]).kv_block_tokens)}
+    interval = _STREAM_INTERVAL.search(_cell(row, "system").lower())
+    if interval is not None and int(interval.group(1)) > 1:
+        if served is None:
+            raise NotExpressibleError("a stated stream interval is modelled under served traffic only (a row of more "
+                                      "than one client)")
+        served = {**served, "stream_interval": int(interval.group(1))}
     if served is not None:
         key = SERVED_KEYS.get(metric, METRICS[metric][0])
         if key.endswith("_mean_s") and _states_median(row):
@@ -712,6 +718,11 @@ def served_load(text: str) -> dict[str, Any]:
     raise NotExpressibleError(f"batch_or_concurrency {text!r} of a continuous-batching row is not a concurrency "
                               "(a whole number, or 'N, identical requests'), 'max', 'request rate R/s' or "
                               "'max_num_seqs S, N prompts (offline'")
+
+
+# a stated stream interval: the server streams the tokens after the first in chunks of this many (TensorRT-LLM's
+# ``stream_interval: 10`` in its extra LLM API options), so a client's inter-token gaps span that many steps
+_STREAM_INTERVAL = re.compile(r"stream[_ -]interval[\s=:]+(\d+)")
 
 
 def _states_median(row: Mapping[str, str]) -> bool:

@@ -52,6 +52,9 @@ def serve(
     synchronized: Annotated[bool, typer.Option(
         help="With --concurrency: the clients send requests of identical lengths (a benchmark's fixed lengths), "
              "so they re-send in waves (docs/serving.md section 2b).")] = False,
+    stream_interval: Annotated[int, typer.Option(
+        help="Tokens per streamed chunk after the first (TensorRT-LLM's stream_interval): the inter-token gaps a "
+             "client sees span that many decode steps (docs/serving.md section 3).")] = 1,
     input_cv: Annotated[float, typer.Option(help="Spread of prompt lengths: coefficient of variation (0: fixed).")]
     = 0.0,
     output_cv: Annotated[float, typer.Option(help="Spread of output lengths: coefficient of variation.")] = 0.0,
@@ -127,6 +130,8 @@ def serve(
         if named or kv_link != "scale-out":
             fail(f"{', '.join(named) or '--kv-link'} sizes disaggregated pools: add --disaggregated")
     else:
+        if stream_interval != 1:
+            fail("--stream-interval applies to co-located serving; it cannot be combined with --disaggregated yet")
         _disaggregated(model, hardware, input_tokens, output_tokens, request_rate, ttft_ms, tpot_ms, percentile,
                        pools, kv_link, {"tp": tp, "pp": pp, "ep": ep, "cp": cp, "attention_dp": attention_dp},
                        {"concurrency": concurrency, "offline": offline, "num_prompts": num_prompts,
@@ -162,8 +167,8 @@ def serve(
                                      f"{spec_acceptance[:40]!r}", "spec_acceptance") from None
         acceptance = parts[0] if len(parts) == 1 else parts
     result = run_serve(model, hardware, input_tokens, output_tokens, request_rate=rate, concurrency=concurrency,
-                       offline=offline, num_requests=num_prompts, synchronized=synchronized, input_cv=input_cv,
-                       output_cv=output_cv,
+                       offline=offline, num_requests=num_prompts, synchronized=synchronized,
+                       stream_interval=stream_interval, input_cv=input_cv, output_cv=output_cv,
                        burstiness=burstiness,
                        max_batch_tokens=max_batch_tokens, chunk_tokens=chunk_tokens, max_seqs=max_seqs,
                        prefix_hit=prefix_hit, spec_tokens=spec_tokens, spec_acceptance=acceptance,
@@ -294,6 +299,12 @@ def _offload_lines(d: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _gap_label(d: dict[str, Any]) -> str:
+    """The gap row's label: between tokens, or between streamed chunks of ``stream_interval`` tokens."""
+    k = d.get("stream_interval", 1)
+    return "inter-token gap" if k == 1 else f"gap per {k}-token chunk"
+
+
 def _first_wave(d: dict[str, Any]) -> bool:
     """Whether the figures are a finite closed-loop run's whose first wave weighs in its means (docs/serving.md
     section 2c): a concurrency with a prompt count, unless identical requests on separate prefill steps (every wave
@@ -350,7 +361,7 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
         f"  {'':26}{'p50':>14}{'p90':>14}{'p99':>14}",
         f"  {'TTFT':26}" + "".join(f" {latency(d[f'ttft_p{q}_s']):>13}" for q in (50, 90, 99)),
         f"  {'TPOT (per request)':26}" + "".join(f" {latency(d[f'tpot_p{q}_s']):>13}" for q in (50, 90, 99)),
-        f"  {'inter-token gap':26}" + "".join(f" {latency(d[f'itl_p{q}_s']):>13}" for q in (50, 90, 99)),
+        f"  {_gap_label(d):26}" + "".join(f" {latency(d[f'itl_p{q}_s']):>13}" for q in (50, 90, 99)),
         f"  {'end-to-end':26}" + "".join(f" {latency(d[f'e2e_p{q}_s']):>13}" for q in (50, 90, 99)),
         *served_band_lines(d),
         *_first_wave_lines(d),
