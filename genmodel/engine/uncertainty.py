@@ -230,6 +230,18 @@ def lookup(cells: dict[str, dict], kind: str, engine: str, phase: str, scale: st
     return NO_BAND
 
 
+def tail_lookup(cells: dict[str, dict], kind: str, engine: str, phase: str, scale: str | None = None) -> Band:
+    """``lookup`` of a tail percentile's cells (``phase``: 'ttft_p99' ...); a P90 none of whose cells stands takes its
+    metric's P99 band, wider, and says so."""
+    found = lookup(cells, kind, engine, phase, scale)
+    if found is NO_BAND and phase.endswith("_p90"):
+        wider = lookup(cells, kind, engine, phase.removesuffix("_p90") + "_p99", scale)
+        if wider is not NO_BAND:
+            return Band(wider.low, wider.high, wider.n, f"no P90 cell with enough held-out rows and sources: the P99 "
+                                                        f"cell's band, wider ({wider.basis})")
+    return found
+
+
 def _widened(low: float, high: float, centre: float) -> tuple[float, float]:
     """The band edges ``low``, ``high`` moved ``WIDEN`` times as far from ``centre``."""
     return centre - WIDEN * (centre - low), centre + WIDEN * (high - centre)
@@ -269,12 +281,7 @@ def _band_of_class(kind: str, engine: str, phase: str, calibrated: bool, served:
     elif served:
         data = data.get("served", {})
     cells = data.get("calibrated" if calibrated else "defaults", {})
-    found = lookup(cells, kind, engine, phase, scale)
-    if tails and found is NO_BAND and phase.endswith("_p90"):
-        wider = lookup(cells, kind, engine, phase.removesuffix("_p90") + "_p99", scale)
-        if wider is not NO_BAND:
-            found = Band(wider.low, wider.high, wider.n, f"no P90 cell with enough held-out rows and sources: the "
-                                                          f"P99 cell's band, wider ({wider.basis})")
+    found = (tail_lookup if tails else lookup)(cells, kind, engine, phase, scale)
     if not eager or found is NO_BAND:
         return found
     return Band(*_widened(found.low, found.high, (found.low + found.high) / 2), found.n,

@@ -104,30 +104,31 @@ def served_phase_bands(kind: str, engine: str, realism, devices, percentile: flo
     without graphs), for replicas of ``devices`` devices (a number or an array: the device-count class of each picks
     its cells); with ``percentile`` above the median, the cells of the published tail percentiles of the TTFT and
     TPOT at that tail (``tail_label``), as ``serve`` bands its P90 and P99 figures."""
-    from genmodel.engine.uncertainty import per_configuration
-
-    fitted = realism.origin != "defaults"
     tail = None if percentile is None else tail_label(percentile)
     if tail is not None:
-        return {p: per_configuration(kind, engine, f"{name}_{tail}", devices, fitted, eager=realism.eager, tails=True)
+        return {p: _band(kind, engine, realism, devices, f"{name}_{tail}", tails=True)
                 for p, name in (("prefill", "ttft"), ("decode", "tpot"))}
-    return {p: per_configuration(kind, engine, p, devices, fitted, served=True, eager=realism.eager)
-            for p in ("prefill", "decode")}
+    return {p: _band(kind, engine, realism, devices, p) for p in ("prefill", "decode")}
+
+
+def _band(kind: str, engine: str, realism, devices, phase: str, tails: bool = False):
+    """One band of ``serve``'s figures: the served rows' cell of ``phase`` ('prefill', 'decode'), or with ``tails`` the
+    cell of a tail metric ('ttft_p99' ...), of the realism's fit and graphs, per device-count class of ``devices``."""
+    from genmodel.engine.uncertainty import per_configuration
+
+    return per_configuration(kind, engine, phase, devices, realism.origin != "defaults", served=not tails,
+                             eager=realism.eager, tails=tails)
 
 
 def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndarray]:
     """``<figure>_low`` / ``<figure>_high``: the 80% band of the served rows' held-out errors (TTFT medians and means
     with the prefill cell; TPOT, ITL and end-to-end medians and means and the throughputs with the decode cell); the
     P90 and P99 figures with the cells of their own tail metric (``TAIL_FIGURES``; genmodel.engine.uncertainty)."""
-    from genmodel.engine.uncertainty import per_configuration
-
     # one replica's devices: their device-count class picks the cells
     bands = served_phase_bands(s.hw.kind, engine, s.realism, s.par.replica_devices)
-    fitted = s.realism.origin != "defaults"
     for key, tail in TAIL_FIGURES.items():
         if key in m:
-            bands[key] = per_configuration(s.hw.kind, engine, tail, s.par.replica_devices, fitted,
-                                           eager=s.realism.eager, tails=True)
+            bands[key] = _band(s.hw.kind, engine, s.realism, s.par.replica_devices, tail, tails=True)
     factors = {p: b.factors() for p, b in bands.items()}  # (once per band, not per figure)
     out = {}
     for key, value in m.items():

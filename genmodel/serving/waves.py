@@ -162,7 +162,7 @@ def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, 
         return _count_within(np.minimum((x - delay) / per_step, k), a, N) / N
 
     def wave_quantile(q):
-        return per_step * np.minimum(np.ceil(a * np.maximum(np.ceil(q * N - 1e-9), 1.0) - 1e-9), k) + delay
+        return _wave_ttft(per_step, a, k, N, q) + delay
 
     def run_cdf(x):
         return (1.0 - share) * law["cdf"](x) + share * wave_cdf(x)
@@ -186,6 +186,12 @@ def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, 
         meets = meets_targets(m[f"ttft_{label}_s"], m[f"tpot_{label}_s"], ttft_target_s, tpot_target_s,
                               np.shape(m["meets_slo"]))
         m["meets_slo"] = np.where(applies, meets, m["meets_slo"])
+
+
+def _wave_ttft(per_step, a, k, N, q):
+    """TTFT (engine side) of the request at quantile q of a bunch's order of service: request j = ceil(q N) gets its
+    first token after step min(ceil(j a), k) of the bunch's k prefill steps of ``per_step`` seconds each."""
+    return per_step * np.minimum(np.ceil(a * np.maximum(np.ceil(q * N - 1e-9), 1.0) - 1e-9), k)
 
 
 def _mixture_quantile(cdf, q: float, one, other, iterations: int = 60) -> np.ndarray:
@@ -212,8 +218,7 @@ def _separate(step: StepFn, p, k, tokens, I_new, O, D, N, delay, percentiles, ta
     per_step = w_p / k
 
     def ttft_at(q):
-        """TTFT (engine side) of the request at quantile q of the wave's order of service."""
-        return per_step * np.minimum(np.ceil(a * np.maximum(np.ceil(q * N - 1e-9), 1.0) - 1e-9), k)
+        return _wave_ttft(per_step, a, k, N, q)
 
     cycle = w_p + D * t_d
     gaps = np.maximum(O - 1.0, 1.0)

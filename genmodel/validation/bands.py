@@ -99,10 +99,8 @@ def coverage(records: Table, served: bool = False, tails: bool = False) -> dict[
         cells = uncertainty.build(_cell_records(x for x in rs if x["holdout"] != g), own_cell_only=own)
         covered = []
         for x in (x for x in rs if x["holdout"] == g):
-            b = uncertainty.lookup(cells, x["kind"], x["engine"], x["phase"], x.get("scale"))
-            if tails and b is uncertainty.NO_BAND and x["phase"].endswith("_p90"):
-                b = uncertainty.lookup(cells, x["kind"], x["engine"], x["phase"].removesuffix("_p90") + "_p99",
-                                       x.get("scale"))
+            b = (uncertainty.tail_lookup if tails else uncertainty.lookup)(cells, x["kind"], x["engine"], x["phase"],
+                                                                          x.get("scale"))
             ok = b.low <= x["r"] <= b.high
             covered.append(ok)
             hits.setdefault(x["phase"], []).append(ok)
