@@ -1,4 +1,4 @@
-"""The time genmodel gives one GEMM kernel launch: the engine step's own efficiency and roofline code on one row.
+"""The times genmodel gives one GEMM launch and one MoE layer: the engine step's own efficiency and roofline code.
 
 Contract
 --------
@@ -14,11 +14,25 @@ overrides it) and the kernel floor (``genmodel.engine.roofline.time_operators``)
 benchmark measures it. ``calibrated`` uses the device family's fitted fractions (False: the kind's defaults).
 Arrays broadcast; a single configuration gives a float.
 
-It is the check of the GEMM physics against published kernel timings (docs/formulas.md, "Checked against
-published kernel timings"; ``validation/kernels.csv``).
+``moe_layer_time_s(hardware, experts, intermediate, hidden, top_k, tokens, dtype="bf16", weight_dtype=None,
+engine=None, calibrated=True)`` returns the seconds one MoE layer's routed experts take on one device for ``tokens``
+tokens, as a fused-MoE kernel benchmark times the call (vLLM's ``benchmark_moe.py``, SGLang's tuning script): the
+sum of the engine step's own rows for that layer (``genmodel.engine.operators``: ``MOE_LAYER_ROWS``, the routing's
+top-k and grouping, the two grouped GEMMs with the activation between them, the weighted combine), each at its time
+in the step: its kernel time and the engine's gap per kernel (the benchmarks time calls replayed from a CUDA graph,
+gaps included), for a layer of ``experts`` experts of ``intermediate`` columns each (per device: a TP
+shard's width, an EP shard's experts), ``hidden`` wide, each token routed to ``top_k`` of them; no router GEMM and no
+shared expert (the benchmarks hand the call its router scores). It is the step's prefill of one sequence of
+``tokens`` tokens on ``engine`` (default: the device's), so an engine that pads prompts to compiled lengths pays for
+the padded tokens. ``tokens`` may be an array; a single value gives a float.
+
+These are the checks of the GEMM and MoE physics against published kernel timings (docs/formulas.md, "Checked
+against published kernel timings"; ``validation/kernels.csv``, ``validation/moe_layers.csv``).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -30,6 +44,7 @@ from genmodel.engine.roofline import time_operators
 from genmodel.errors import ConfigurationError
 from genmodel.specs.dtypes import bytes_per_element, normalize_dtype
 from genmodel.specs.hardware import HardwareSpec
+from genmodel.specs.model import ModelSpec
 
 OUTPUT_BYTES = {"fp8": 2.0, "fp6": 2.0, "fp4": 2.0, "int8": 2.0, "int4": 2.0}  # narrow GEMMs write bf16
 
@@ -70,3 +85,43 @@ def gemm_time_s(hardware: str | HardwareSpec, m, n, k, groups=1, dtype: str = "b
                              kernel_floor_s=physics.kernel_floor_s)
     time = real.time_s[0]
     return float(time) if time.shape == () else time
+
+
+MOE_LAYER_ROWS = ("moe_route", "experts_up", "experts_act", "experts_down", "moe_combine")
+
+
+@functools.lru_cache(maxsize=64)
+def moe_layer_model(experts: int, intermediate: int, hidden: int, top_k: int) -> ModelSpec:
+    """A one-layer model whose MoE layer has these shapes (gated SwiGLU experts, no shared expert); its attention
+    (8 heads of 128) does not enter ``moe_layer_time_s``."""
+    return ModelSpec(name=f"moe-layer-e{experts}-n{intermediate}-k{hidden}-top{top_k}", display_name="one MoE layer",
+                     family="moe-layer", hidden_size=hidden, num_layers=1, vocab_size=32_000,
+                     max_context_tokens=1 << 20,
+                     attention={"num_heads": 8, "num_kv_heads": 8, "head_dim": 128},
+                     ffn={"intermediate_size": intermediate, "gated": True},
+                     moe={"num_experts": experts, "experts_per_token": top_k,
+                          "expert_intermediate_size": intermediate},
+                     source="the shapes of a published fused-MoE kernel benchmark")
+
+
+def moe_layer_time_s(hardware: str | HardwareSpec, experts: int, intermediate: int, hidden: int, top_k: int, tokens,
+                     dtype: str = "bf16", weight_dtype: str | None = None, engine: str | None = None,
+                     calibrated: bool = True):
+    """Seconds of one MoE layer's routed experts on one device for ``tokens`` tokens (module docstring)."""
+    from genmodel.engine.estimate import estimate  # (the estimate imports the engine this module is part of)
+
+    for name, value in (("experts", experts), ("intermediate", intermediate), ("hidden", hidden), ("top_k", top_k)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigurationError(f"{name} must be a whole number >= 1, got {value!r}", argument=name)
+    if top_k > experts:
+        raise ConfigurationError(f"top_k ({top_k}) cannot exceed experts ({experts})", argument="top_k")
+    t = np.asarray(tokens, dtype=float)
+    if not np.all(np.isfinite(t)) or np.any(t < 1):
+        raise ConfigurationError("tokens must be finite numbers >= 1", argument="tokens")
+    model = moe_layer_model(int(experts), int(intermediate), int(hidden), int(top_k))
+    r = estimate(model, hardware, batch=1, input_tokens=t, output_tokens=2, weight_dtype=weight_dtype or dtype,
+                 activation_dtype=dtype, kv_dtype="bf16", engine=engine, calibrated=calibrated, check_fit=False)
+    table, real = r.prefill.table, r.prefill.real
+    rows = [i for i, name in enumerate(table.names) if name in MOE_LAYER_ROWS]
+    time = real.time_s[rows].sum(axis=0)
+    return float(time) if time.shape == () else time.reshape(t.shape)
