@@ -1,4 +1,4 @@
-"""The times genmodel gives one GEMM launch and one MoE layer: the engine step's own efficiency and roofline code.
+"""Kernel-level times: one GEMM launch, one MoE layer, one attention call, by the engine step's own physics.
 
 Contract
 --------
@@ -26,8 +26,15 @@ shared expert (the benchmarks hand the call its router scores). It is the step's
 ``tokens`` tokens on ``engine`` (default: the device's), so an engine that pads prompts to compiled lengths pays for
 the padded tokens. ``tokens`` may be an array; a single value gives a float.
 
-These are the checks of the GEMM and MoE physics against published kernel timings (docs/formulas.md, "Checked
-against published kernel timings"; ``validation/kernels.csv``, ``validation/moe_layers.csv``).
+``attention_time_s(hardware, phase, batch, tokens, heads, kv_heads=None, head_dim=128, mla=False, dtype="bf16",
+kv_dtype=None, engine=None, calibrated=True)`` returns the seconds of one layer's attention call: the step's own
+attention rows of a one-layer model, without the gap between kernels (a kernel benchmark's per-call time), for
+``batch`` decode sequences each attending ``tokens`` cached keys with one new query, or ``batch`` causal prompts of
+``tokens`` tokens (``phase``); ``mla`` takes DeepSeek-V3's latent attention.
+
+These are the checks of the GEMM, MoE and attention physics against published kernel timings (docs/formulas.md, "Checked
+against published kernel timings"; ``validation/kernels.csv``, ``validation/moe_layers.csv``,
+``validation/attention_kernels.csv``).
 """
 
 from __future__ import annotations
@@ -125,3 +132,66 @@ def moe_layer_time_s(hardware: str | HardwareSpec, experts: int, intermediate: i
     rows = [i for i, name in enumerate(table.names) if name in MOE_LAYER_ROWS]
     time = real.time_s[rows].sum(axis=0)
     return float(time) if time.shape == () else time.reshape(t.shape)
+
+
+ATTENTION_ROWS = ("attn_scores", "attn_values", "attn_softmax")
+MLA_LATENT = {"kv_lora_rank": 512, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128, "v_head_dim": 128,
+              "q_lora_rank": 1536}  # DeepSeek-V2/V3's latent attention (their config.json)
+
+
+@functools.lru_cache(maxsize=64)
+def attention_layer_model(heads: int, kv_heads: int, head_dim: int, mla: bool = False) -> ModelSpec:
+    """A one-layer dense model with this attention (GQA: ``heads`` query heads over ``kv_heads`` of ``head_dim``;
+    ``mla``: DeepSeek-V3's latent attention with ``heads`` query heads, ``kv_heads`` and ``head_dim`` unused); its
+    FFN does not enter ``attention_time_s``."""
+    hidden = 7168 if mla else heads * head_dim
+    attention = ({"num_heads": heads, "mla": MLA_LATENT} if mla else
+                 {"num_heads": heads, "num_kv_heads": kv_heads, "head_dim": head_dim})
+    return ModelSpec(name=f"attention-h{heads}-kv{kv_heads}-d{head_dim}{'-mla' if mla else ''}",
+                     display_name="one attention layer", family="attention-layer", hidden_size=hidden, num_layers=1,
+                     vocab_size=32_000, max_context_tokens=1 << 22, attention=attention,
+                     ffn={"intermediate_size": 4 * hidden, "gated": True},
+                     source="the shapes of a published attention kernel benchmark")
+
+
+def attention_time_s(hardware: str | HardwareSpec, phase: str, batch, tokens, heads: int, kv_heads: int | None = None,
+                     head_dim: int = 128, mla: bool = False, dtype: str = "bf16", kv_dtype: str | None = None,
+                     engine: str | None = None, calibrated: bool = True):
+    """Seconds of one layer's attention kernel on one device, as a kernel benchmark times one call (no gap between
+    kernels): the engine step's own attention rows (``ATTENTION_ROWS``) of a one-layer model. ``phase="decode"``:
+    ``batch`` sequences each attending ``tokens`` cached keys with one new query (the decode step at that context);
+    ``phase="prefill"``: ``batch`` causal prompts of ``tokens`` tokens each. ``kv_heads`` defaults to ``heads``
+    (MHA); ``mla`` takes DeepSeek-V3's latent attention with ``heads`` query heads. Arrays of ``batch`` and ``tokens``
+    broadcast; a single configuration gives a float."""
+    from genmodel.engine.estimate import estimate  # (the estimate imports the engine this module is part of)
+
+    if phase not in ("decode", "prefill"):
+        raise ConfigurationError(f"phase must be 'decode' or 'prefill', got {phase!r}", argument="phase")
+    kv_heads = heads if kv_heads is None else kv_heads
+    for name, value in (("heads", heads), ("kv_heads", kv_heads), ("head_dim", head_dim)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigurationError(f"{name} must be a whole number >= 1, got {value!r}", argument=name)
+    if not mla and heads % kv_heads:
+        raise ConfigurationError(f"heads ({heads}) must be a multiple of kv_heads ({kv_heads})", argument="kv_heads")
+    b, t = (np.asarray(x, dtype=float) for x in (batch, tokens))
+    for name, x in (("batch", b), ("tokens", t)):
+        if not np.all(np.isfinite(x)) or np.any(x < 1) or np.any(x != np.floor(x)):
+            raise ConfigurationError(f"{name} must be whole numbers >= 1", argument=name)
+    if phase == "decode" and np.any(t < 2):
+        raise ConfigurationError("a decode step attends at least 2 keys (the cached ones and its own)",
+                                 argument="tokens")
+    shape = np.broadcast_shapes(b.shape, t.shape)
+    b, t = np.broadcast_to(b, shape).ravel(), np.broadcast_to(t, shape).ravel()
+    model = attention_layer_model(int(heads), int(kv_heads), int(head_dim), bool(mla))
+    # decode: the prompt holds tokens - 1 keys, and the one decode step of a 2-token output attends tokens keys
+    r = estimate(model, hardware, batch=b, input_tokens=t - 1 if phase == "decode" else t, output_tokens=2,
+                 weight_dtype=dtype, activation_dtype=dtype, kv_dtype=kv_dtype or dtype, engine=engine,
+                 calibrated=calibrated, check_fit=False)
+    step = r.decode if phase == "decode" else r.prefill
+    table, real = step.table, step.real
+    rows = [i for i, name in enumerate(table.names) if name in ATTENTION_ROWS]
+    times = real.time_s[rows] - real.overhead_s[rows]
+    if phase == "decode":
+        times = times[:, 0]  # the mean step (the final one is the same step here)
+    time = np.broadcast_to(times.sum(axis=0), b.shape).reshape(shape)
+    return float(time) if time.shape == () else time
