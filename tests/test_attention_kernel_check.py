@@ -11,7 +11,6 @@ so that a change of the attention physics shows here.
 from __future__ import annotations
 
 import csv
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import genmodel
 from genmodel.engine.kernels import ATTENTION_ROWS, attention_time_s
 from genmodel.engine.realism import resolve_realism
 from genmodel.errors import GenmodelError
+from genmodel.validation.kernel_checks import kernel_errors
 
 ATTENTION_KERNELS = Path(__file__).resolve().parent.parent / "validation" / "attention_kernels.csv"
 
@@ -29,16 +29,10 @@ def _rows() -> list[dict[str, str]]:
     return list(csv.DictReader(ATTENTION_KERNELS.open()))
 
 
-@lru_cache(maxsize=2)
 def _errors(calibrated: bool) -> tuple[tuple[dict[str, str], float, float], ...]:
     """(row, signed error % of the predicted time, predicted seconds) per row."""
-    out = []
-    for r in _rows():
-        t = attention_time_s(r["hardware"], r["phase"], int(r["batch"]), int(r["tokens"]), int(r["heads"]),
-                             int(r["kv_heads"]), int(r["head_dim"]), mla=r["attention"] == "mla", dtype=r["dtype"],
-                             kv_dtype=r["kv_dtype"], calibrated=calibrated)
-        out.append((r, (t / (float(r["time_us"]) * 1e-6) - 1.0) * 100.0, t))
-    return tuple(out)
+    return tuple((r, e, float(r["time_us"]) * 1e-6 * (1.0 + e / 100.0))
+                 for r, e in kernel_errors("attention", calibrated))
 
 
 def test_the_file_holds_sourced_attention_timings():

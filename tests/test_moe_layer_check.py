@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import genmodel
-from genmodel.engine.experts import expected_active_experts
 from genmodel.engine.kernels import MOE_LAYER_ROWS, moe_layer_time_s
 from genmodel.engine.realism import resolve_realism
 from genmodel.errors import GenmodelError
-from genmodel.specs.dtypes import bytes_per_element
+from genmodel.validation.kernel_checks import cache_resident, kernel_errors
 
 MOE_LAYERS = Path(__file__).resolve().parent.parent / "validation" / "moe_layers.csv"
 
@@ -31,28 +29,12 @@ def _rows() -> list[dict[str, str]]:
     return list(csv.DictReader(MOE_LAYERS.open()))
 
 
-def _cache_resident(row: dict[str, str]) -> bool:
-    """Whether the weights of the experts the call's tokens hit fit in the device's caches. The benchmarks replay
-    one routing several times in a CUDA graph (vLLM's benchmark_moe.py: ten calls per graph with the same router
-    scores), so such weights are read from L2 after the first call, which a step of a served model (every layer's
-    experts in turn) does not do and genmodel does not model."""
-    hw = genmodel.get_hardware(row["hardware"])
-    cache = sum(tier.capacity_bytes for tier in hw.memory_tiers if tier.role == "cache")
-    e, n, k, top, m = (int(row[c]) for c in ("experts", "intermediate", "hidden", "top_k", "tokens"))
-    hit = float(expected_active_experts(np.array(float(m)), e, top))
-    return cache > 0 and hit * 3 * n * k * bytes_per_element(row["weight_dtype"]) <= cache
-
-
-@lru_cache(maxsize=2)
 def _errors(calibrated: bool) -> tuple[tuple[dict[str, str], float, bool], ...]:
-    """(row, signed error % of the predicted time, cache-resident) per row."""
-    out = []
-    for row in _rows():
-        t = moe_layer_time_s(row["hardware"], int(row["experts"]), int(row["intermediate"]), int(row["hidden"]),
-                             int(row["top_k"]), float(row["tokens"]), dtype=row["dtype"],
-                             weight_dtype=row["weight_dtype"], calibrated=calibrated)
-        out.append((row, (t / (float(row["time_us"]) * 1e-6) - 1.0) * 100.0, _cache_resident(row)))
-    return tuple(out)
+    """(row, signed error % of the predicted time, whether its hit experts fit in the device's caches) per row: the
+    benchmarks replay one routing several times in a CUDA graph (vLLM's benchmark_moe.py: ten calls per graph with
+    the same router scores), so such weights are read from L2 after the first call, which a step of a served model
+    (every layer's experts in turn) does not do and genmodel does not model."""
+    return tuple((r, e, cache_resident(r)) for r, e in kernel_errors("moe_layer", calibrated))
 
 
 def test_the_file_holds_sourced_moe_layer_timings():

@@ -32,9 +32,12 @@ attention rows of a one-layer model, without the gap between kernels (a kernel b
 ``batch`` decode sequences each attending ``tokens`` cached keys with one new query, or ``batch`` causal prompts of
 ``tokens`` tokens (``phase``); ``mla`` takes DeepSeek-V3's latent attention.
 
-These are the checks of the GEMM, MoE and attention physics against published kernel timings (docs/formulas.md, "Checked
-against published kernel timings"; ``validation/kernels.csv``, ``validation/moe_layers.csv``,
-``validation/attention_kernels.csv``).
+``all_reduce_time_s(hardware, devices, message_bytes)`` returns the seconds of one all-reduce as a step charges a
+tensor-parallel one (``genmodel.engine.collectives.all_reduce`` on the device's network).
+
+These are the checks of the GEMM, MoE, attention and all-reduce physics against published kernel timings
+(docs/formulas.md, "Checked against published kernel timings"; ``validation/kernels.csv``,
+``validation/moe_layers.csv``, ``validation/attention_kernels.csv``, ``validation/all_reduce.csv``).
 """
 
 from __future__ import annotations
@@ -194,4 +197,21 @@ def attention_time_s(hardware: str | HardwareSpec, phase: str, batch, tokens, he
     if phase == "decode":
         times = times[:, 0]  # the mean step (the final one is the same step here)
     time = np.broadcast_to(times.sum(axis=0), b.shape).reshape(shape)
+    return float(time) if time.shape == () else time
+
+
+def all_reduce_time_s(hardware: str | HardwareSpec, devices, message_bytes):
+    """Seconds of one all-reduce of ``message_bytes`` (each device's buffer) over ``devices`` devices, as an engine
+    step charges a tensor-parallel all-reduce: ``genmodel.engine.collectives.all_reduce`` on the device's network (its
+    scale-up tier within a domain, hierarchical across domains), at the default link efficiency. Arrays broadcast; a
+    single configuration gives a float."""
+    from genmodel.engine.collectives import Network, all_reduce
+
+    hw = get_hardware(hardware) if isinstance(hardware, str) else hardware
+    n, m = np.asarray(devices, dtype=float), np.asarray(message_bytes, dtype=float)
+    if not np.all(np.isfinite(n)) or np.any(n < 2) or np.any(n != np.floor(n)):
+        raise ConfigurationError("devices must be whole numbers >= 2", argument="devices")
+    if not np.all(np.isfinite(m)) or np.any(m <= 0):
+        raise ConfigurationError("message_bytes must be finite numbers > 0", argument="message_bytes")
+    time = np.asarray(all_reduce(Network.of(hw), m, n), dtype=float)
     return float(time) if time.shape == () else time

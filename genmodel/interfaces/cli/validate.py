@@ -47,9 +47,19 @@ def validate(
     write: Annotated[bool, typer.Option(
         help="With --calibrate: store the fits in the hardware entries and the bands in validation/ (source "
         "checkout only).")] = False,
+    kernels: Annotated[bool, typer.Option(
+        help="Report the kernel-level checks instead: published GEMM, MoE-layer, attention and all-reduce timings "
+        "against the step's own physics (docs/formulas.md).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Predict every expressible published measurement and report the errors (docs/validation.md)."""
+    if kernels:
+        given = [name for name, value in (("--data", data), ("--csv", csv), ("--plot", plot),
+                                          ("--calibrate", calibrate), ("--write", write)) if value]
+        if given:
+            fail(f"--kernels reports the shipped kernel timings and takes no {', '.join(given)}")
+        _kernels(as_json)
+        return
     check_output(csv, "--csv")
     check_output(plot, "--plot")
     path = data or validation_data()
@@ -115,6 +125,23 @@ def validate(
                    **extra})
         return
     _report(path, records, summary, extra)
+
+
+def _kernels(as_json: bool) -> None:
+    """The kernel-level checks, with the physics defaults and with the fitted fractions."""
+    from genmodel.validation.kernel_checks import kernel_summary
+
+    result = {"defaults": kernel_summary(calibrated=False), "calibrated": kernel_summary(calibrated=True)}
+    if as_json:
+        emit_json({"kernels": result})
+        return
+    typer.echo("published kernel timings against the step's own physics (none of them fitted on):")
+    typer.echo(f"    {'':36} {'rows':6} {'signed':>7} {'|error|':>7} {'within 25%':>10} {'sources':>7}")
+    for label, title in (("defaults", "physics defaults"), ("calibrated", "fitted fractions of each device family")):
+        typer.echo(f"  {title}:")
+        for key, c in result[label].items():
+            typer.echo(f"    {key:36} n={c['n']:<4} {c['median_signed_error_pct']:+6.1f}% "
+                       f"{c['median_abs_error_pct']:6.1f}% {c['within_25pct']:10.0%} {c['sources']:>7}")
 
 
 _SHORT = {"step_overhead_s": "a", "step_overhead_per_sequence_s": "b", "prefill_overhead_s": "c",
