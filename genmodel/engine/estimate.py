@@ -672,9 +672,15 @@ RATE_BANDS = {"prefill": ("prefill_tokens_per_s",),
 def phase_bands(s: Setup) -> dict[str, Band]:
     """The 80% bands of this estimate's prefill and decode figures (genmodel.engine.uncertainty), of the device count
     of one replica of each configuration."""
-    calibrated = s.realism.origin != "defaults"
-    return {phase: per_configuration(s.hw.kind, s.engine.name, phase, s.par.replica_devices, calibrated,
-                                     eager=s.realism.eager)
+    return static_phase_bands(s.hw.kind, s.engine.name, s.realism, s.par.replica_devices)
+
+
+def static_phase_bands(kind: str, engine: str, realism, devices) -> dict[str, Band]:
+    """The 80% bands of ``estimate``'s prefill and decode figures for this hardware kind, engine name and realism
+    (its fit and whether it runs without graphs), for replicas of ``devices`` devices (a number or an array: the
+    device-count class of each picks its cells); ``serve``'s are ``genmodel.serving.serve.served_phase_bands``."""
+    calibrated = realism.origin != "defaults"
+    return {phase: per_configuration(kind, engine, phase, devices, calibrated, eager=realism.eager)
             for phase in ("prefill", "decode")}
 
 

@@ -52,6 +52,7 @@ from genmodel.engine.operators import OperatorTable
 from genmodel.engine.realism import resolve_realism
 from genmodel.engine.roofline import time_operators
 from genmodel.errors import ConfigurationError
+from genmodel.specs.checks import at_least, positive, whole
 from genmodel.specs.dtypes import bytes_per_element, normalize_dtype
 from genmodel.specs.hardware import HardwareSpec
 from genmodel.specs.model import ModelSpec
@@ -97,6 +98,13 @@ def gemm_time_s(hardware: str | HardwareSpec, m, n, k, groups=1, dtype: str = "b
     return float(time) if time.shape == () else time
 
 
+def _counts(**values) -> None:
+    """Refuse any of the named shape arguments that is not a whole number (a Python or NumPy integer) >= 1."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigurationError(f"{name} must be a whole number >= 1, got {value!r}", argument=name)
+
+
 MOE_LAYER_ROWS = ("moe_route", "experts_up", "experts_act", "experts_down", "moe_combine")
 
 
@@ -120,14 +128,10 @@ def moe_layer_time_s(hardware: str | HardwareSpec, experts: int, intermediate: i
     """Seconds of one MoE layer's routed experts on one device for ``tokens`` tokens (module docstring)."""
     from genmodel.engine.estimate import estimate  # (the estimate imports the engine this module is part of)
 
-    for name, value in (("experts", experts), ("intermediate", intermediate), ("hidden", hidden), ("top_k", top_k)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ConfigurationError(f"{name} must be a whole number >= 1, got {value!r}", argument=name)
+    _counts(experts=experts, intermediate=intermediate, hidden=hidden, top_k=top_k)
     if top_k > experts:
         raise ConfigurationError(f"top_k ({top_k}) cannot exceed experts ({experts})", argument="top_k")
-    t = np.asarray(tokens, dtype=float)
-    if not np.all(np.isfinite(t)) or np.any(t < 1):
-        raise ConfigurationError("tokens must be finite numbers >= 1", argument="tokens")
+    t = at_least("tokens", tokens, 1.0)
     model = moe_layer_model(int(experts), int(intermediate), int(hidden), int(top_k))
     r = estimate(model, hardware, batch=1, input_tokens=t, output_tokens=2, weight_dtype=weight_dtype or dtype,
                  activation_dtype=dtype, kv_dtype="bf16", engine=engine, calibrated=calibrated, check_fit=False)
@@ -171,15 +175,10 @@ def attention_time_s(hardware: str | HardwareSpec, phase: str, batch, tokens, he
     if phase not in ("decode", "prefill"):
         raise ConfigurationError(f"phase must be 'decode' or 'prefill', got {phase!r}", argument="phase")
     kv_heads = heads if kv_heads is None else kv_heads
-    for name, value in (("heads", heads), ("kv_heads", kv_heads), ("head_dim", head_dim)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ConfigurationError(f"{name} must be a whole number >= 1, got {value!r}", argument=name)
+    _counts(heads=heads, kv_heads=kv_heads, head_dim=head_dim)
     if not mla and heads % kv_heads:
         raise ConfigurationError(f"heads ({heads}) must be a multiple of kv_heads ({kv_heads})", argument="kv_heads")
-    b, t = (np.asarray(x, dtype=float) for x in (batch, tokens))
-    for name, x in (("batch", b), ("tokens", t)):
-        if not np.all(np.isfinite(x)) or np.any(x < 1) or np.any(x != np.floor(x)):
-            raise ConfigurationError(f"{name} must be whole numbers >= 1", argument=name)
+    b, t = whole("batch", batch), whole("tokens", tokens)
     if phase == "decode" and np.any(t < 2):
         raise ConfigurationError("a decode step attends at least 2 keys (the cached ones and its own)",
                                  argument="tokens")
@@ -208,10 +207,6 @@ def all_reduce_time_s(hardware: str | HardwareSpec, devices, message_bytes):
     from genmodel.engine.collectives import Network, all_reduce
 
     hw = get_hardware(hardware) if isinstance(hardware, str) else hardware
-    n, m = np.asarray(devices, dtype=float), np.asarray(message_bytes, dtype=float)
-    if not np.all(np.isfinite(n)) or np.any(n < 2) or np.any(n != np.floor(n)):
-        raise ConfigurationError("devices must be whole numbers >= 2", argument="devices")
-    if not np.all(np.isfinite(m)) or np.any(m <= 0):
-        raise ConfigurationError("message_bytes must be finite numbers > 0", argument="message_bytes")
+    n, m = whole("devices", devices, 2), positive("message_bytes", message_bytes)
     time = np.asarray(all_reduce(Network.of(hw), m, n), dtype=float)
     return float(time) if time.shape == () else time

@@ -302,16 +302,12 @@ def _band_edges(targets, kind: str, realism, percentile: float | None, devices) 
     ``percentile``: served traffic's, whose figures' bands ``serve`` gives (``served_phase_bands``: the tail cells
     above the median); ``devices``: one replica's devices, whose device-count class picks the cells (as ``estimate``
     and ``serve`` pick them)."""
-    from genmodel.engine.uncertainty import per_configuration
+    from genmodel.engine.estimate import static_phase_bands
     from genmodel.serving.serve import served_phase_bands
 
-    if percentile is not None:
-        phases = served_phase_bands(kind, realism.engine, realism, devices, percentile)
-        bands = {"ttft": phases["prefill"], "tpot": phases["decode"]}
-    else:
-        fitted = realism.origin != "defaults"
-        bands = {k: per_configuration(kind, realism.engine, phase, devices, fitted, eager=realism.eager)
-                 for k, phase in (("ttft", "prefill"), ("tpot", "decode"))}
+    phases = (static_phase_bands(kind, realism.engine, realism, devices) if percentile is None else
+              served_phase_bands(kind, realism.engine, realism, devices, percentile))
+    bands = {"ttft": phases["prefill"], "tpot": phases["decode"]}
     edges = {edge: {k: None if v is None else v * np.exp(getattr(bands[k], side)) for k, v in targets.items()}
              for edge, side in (("low", "high"), ("high", "low"))}
     return edges, f"{'served rows: ' if percentile is not None else ''}TTFT: {bands['ttft'].basis}; TPOT: " \
