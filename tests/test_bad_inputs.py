@@ -19,6 +19,7 @@ import copy
 import hashlib
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -634,9 +635,71 @@ IMPORT_CASES = [
     for n in ("../escape", "", "UPPER", "a/b", "/abs", ".", "..", "x" * 200, "name with space", "ñame")
 ]
 
+# -- values a data file or an option may not hold: outside the physically meaningful ranges (a peak of 1e-300
+# FLOP/s or a link latency of 1e308 s made every figure inf), names no command can look up, captured batch sizes
+# that are not sizes; and option combinations that would silently drop an option or overwrite the shipped fits
+ENGINE_OK = {"name": "my-engine", "display_name": "Mine", "step_overhead_s": "1 ms", "kernel_overhead_s": "1 us",
+             "source": "test"}
+RANGE_CASES = [
+    cli("estimate --hardware {tmp}/hw.yaml", ("hw.yaml", "peak_flops_per_s", "between"),
+        files={"hw.yaml": dump(edit(HW, ("peak_flops_per_s", {"bf16": 1e-300})))}, id="peak of 1e-300 FLOP/s"),
+    cli("estimate --hardware {tmp}/hw.yaml", ("hw.yaml", "bandwidth_bytes_per_s"),
+        files={"hw.yaml": dump(edit(HW, ("memory_tiers", [{"name": "HBM", "capacity_bytes": "100 GB",
+                                                             "bandwidth_bytes_per_s": "1e-300 TB/s"}])))},
+        id="bandwidth of 1e-300 TB/s"),
+    cli("estimate --hardware {tmp}/hw.yaml --tp 2", ("hw.yaml", "latency_s"),
+        files={"hw.yaml": dump(edit(HW, ("scale_up", {"name": "link", "bandwidth_per_direction_bytes_per_s":
+                                                      "100 GB/s", "latency_s": 1e308, "domain_size": 8})))},
+        id="link latency of 1e308 s"),
+    cli("estimate --hardware {tmp}/hw.yaml", ("hw.yaml", "purchase_usd"),
+        files={"hw.yaml": dump(edit(HW, ("cost", {"purchase_usd": 1e308})))}, id="price of 1e308 USD"),
+    cli("estimate --engine {tmp}/e/my-engine.yaml", ("my-engine.yaml", "step_overhead_s"),
+        files={"e/my-engine.yaml": dump(edit(ENGINE_OK, ("step_overhead_s", 1e300)))}, id="step cost of 1e300 s"),
+    cli("--db {tmp}/db engines", ("my-engine.yaml", "decode_batch_buckets"),
+        files={"db/engines/my-engine.yaml": dump(edit(ENGINE_OK, ("decode_batch_buckets", [0, -2, 4])))},
+        id="captured batch sizes 0 and -2"),
+    cli("--db {tmp}/db engines", ("my-engine.yaml", "decode_batch_buckets", "increasing"),
+        files={"db/engines/my-engine.yaml": dump(edit(ENGINE_OK, ("decode_batch_buckets", [8, 4, 4])))},
+        id="captured batch sizes not increasing"),
+    cli("estimate --model {tmp}/model.yaml", ("model.yaml", "name"),
+        files={"model.yaml": dump(edit(MODEL, ("name", "")))}, id="model named ''"),
+    cli("estimate --model {tmp}/model.yaml", ("model.yaml", "name"),
+        files={"model.yaml": dump(edit(MODEL, ("name", "ü 💥")))}, id="model named with a space and an emoji"),
+    cli("estimate --model {tmp}/model.yaml", ("model.yaml", "display_name"),
+        files={"model.yaml": dump(edit(MODEL, ("display_name", "  ")))}, id="blank display name"),
+    # a device file given to show is read as a device: its errors are a device's, not a model's
+    cli("show {tmp}/hw.yaml", ("hw.yaml", "name"), files={"hw.yaml": dump(edit(HW, ("name", "")))},
+        id="show a device file with an empty name"),
+    cli("estimate --step-overhead-ms 1e308", ("--step-overhead-ms", "a day")),
+    cli("estimate --kernel-overhead-us 1e300", ("--kernel-overhead-us", "a day")),
+    cli("estimate --purchase-usd 1e308", "--purchase-usd"),
+    cli("estimate --electricity-usd-per-kwh 1e308", "--electricity-usd-per-kwh"),
+    cli("estimate --amortization-years 1e-308", "--amortization-years"),
+    cli("estimate --pue 1e308", "--pue"),
+    cli("estimate --requests-per-s 1e308", "--requests-per-s"),
+    cli("estimate --hardware imec-scd-board --cooling-w-per-w 1e308", "--cooling-w-per-w"),
+    cli("estimate --model qwen3-30b-a3b --expert-imbalance 1e308", ("--expert-imbalance", "ep")),
+    cli("estimate --model qwen3-30b-a3b --expert-imbalance 1.5", ("--expert-imbalance", "ep")),
+    cli(["--db", "", "models"], "--db"),
+    cli(["--db", " ", "models"], "--db"),
+    cli(["import-hf", "{tmp}/cfg/config.json", "--output-dir", ""], "--output-dir",
+        files={"cfg/config.json": GOOD_HF}),
+    cli(["import-hf", "{tmp}/cfg/config.json", "--source", ""], "--source", files={"cfg/config.json": GOOD_HF}),
+    cli("import-hf {tmp}/cfg/config.json --stdout --force", "--stdout", files={"cfg/config.json": GOOD_HF}),
+    cli("import-hf {tmp}/cfg/config.json --stdout --output-dir {tmp}/out", "--stdout",
+        files={"cfg/config.json": GOOD_HF}),
+    # another file's fit would replace the shipped calibration (26 device entries and the bands): refused first
+    cli("validate --data {tmp}/m.csv --calibrate --write", ("--write", "--data"),
+        files={"m.csv": HEADER + "\n" + ROW + "\n"}, id="validate --calibrate --write with another file"),
+    # a data file's error names the file and its field, never an option of the command that read it
+    cli("--db {tmp}/db estimate --engine my-engine", ("error: my-engine.yaml", "step_overhead_s"),
+        files={"db/engines/my-engine.yaml": dump(edit(ENGINE_OK, ("step_overhead_s", "-1 ms")))},
+        id="a data file's error without an option prefix"),
+]
+
 CLI_CASES = (INT_CASES + FLOAT_CASES + DTYPE_CASES + SHARED_CASES + PLAN_CASES + COMPARE_CASES + DASHBOARD_CASES
              + UNKNOWN_CASES + IMPOSSIBLE_CASES + OUTPUT_CASES + VALIDATE_CASES + SPEC_FILE_CASES + DB_CASES
-             + IMPORT_CASES)
+             + IMPORT_CASES + RANGE_CASES)
 
 
 @pytest.mark.parametrize(("argv", "needle", "files", "env"), CLI_CASES)
@@ -948,13 +1011,69 @@ SPEC_CASES = [
         lambda: genmodel.ModelSpec.from_hf_config(HF, name="../escape"), "name"),
 ]
 
+# -- values outside the meaningful ranges, flags and choices of the wrong type, and arguments given twice (a
+# Workload or Parallelism replaces them): each refused, naming the argument, without a NumPy warning
+RANGE_LIB_CASES = [
+    lib("expert_imbalance above ep", lambda: est(model="qwen3-30b-a3b", expert_imbalance=1e308), "expert_imbalance"),
+    lib("expert_imbalance 3 with ep 2", lambda: est(model="qwen3-30b-a3b", tp=2, ep=2, expert_imbalance=3.0),
+        "expert_imbalance"),
+    lib("micro_batches=1e308", lambda: est(micro_batches=1e308), "micro_batches"),
+    lib("requests_per_s=1e308", lambda: est(requests_per_s=1e308), "requests_per_s"),
+    lib("cooling_w_per_w=1e308", lambda: est(hardware="imec-scd-board", cooling_w_per_w=1e308), "cooling_w_per_w"),
+    lib("num_devices=1e9", lambda: est(num_devices=10**9), "num_devices"),
+    lib("check_fit=empty array", lambda: est(check_fit=np.array([])), "check_fit"),
+    lib("tp=[1, [2]] (ragged)", lambda: est(tp=[1, [2]]), "tp"),
+    lib("input_tokens of 3 and output_tokens of 2", lambda: est(input_tokens=[1, 2, 3], output_tokens=[1, 2]),
+        "output_tokens|input_tokens"),
+    lib("batch of 3 and tp of 2", lambda: est(batch=[1, 2, 3], tp=[1, 2]), "tp|batch"),
+    lib("tp of 2 and pp of 3", lambda: est(tp=[1, 2], pp=[1, 2, 4]), "pp|tp"),
+    lib("workload and batch", lambda: est(workload=genmodel.Workload(batch=2), batch=4), "workload|batch"),
+    lib("workload and weight_dtype", lambda: est(workload=genmodel.Workload(batch=2), weight_dtype="fp8"),
+        "workload|weight_dtype"),
+    lib("parallel and tp", lambda: est(parallel=genmodel.Parallelism(tp=2), tp=4), "parallel|tp"),
+    lib("parallel and attention_dp", lambda: est(parallel=genmodel.Parallelism(), attention_dp=True),
+        "parallel|attention_dp"),
+    lib("CostAssumptions(mode=array)", lambda: genmodel.CostAssumptions(mode=np.array([])), "cost_mode"),
+    lib("CostAssumptions(purchase_usd=[1, 2])", lambda: genmodel.CostAssumptions(purchase_usd=[1, 2]),
+        "purchase_usd"),
+    lib("CostAssumptions(rental=[1, 2])",
+        lambda: genmodel.CostAssumptions(mode="rented", rental_usd_per_device_hour=[1, 2]),
+        "rental_usd_per_device_hour"),
+    lib("CostAssumptions(facility_fraction=2-D)",
+        lambda: genmodel.CostAssumptions(facility_fraction=np.ones((2, 2))), "facility_fraction"),
+    lib("CostAssumptions(pue=1e308)", lambda: genmodel.CostAssumptions(pue=1e308), "pue"),
+    lib("CostAssumptions(amortization_years=1e-308)", lambda: genmodel.CostAssumptions(amortization_years=1e-308),
+        "amortization_years"),
+    lib("CostAssumptions(electricity=1e308)", lambda: genmodel.CostAssumptions(electricity_usd_per_kwh=1e308),
+        "electricity_usd_per_kwh"),
+    lib("synthetic_model(attention=array)", lambda: genmodel.synthetic_model(1e12, attention=np.array([])),
+        "attention"),
+]
+
 LIB_CASES = (ESTIMATE_TYPE_CASES + ESTIMATE_NUMBER_CASES + VALUE_TYPE_CASES + LOOKUP_CASES + SEARCH_CASES
-             + SPEC_CASES)
+             + SPEC_CASES + RANGE_LIB_CASES)
 
 
 @pytest.mark.parametrize(("fn", "argument"), LIB_CASES)
 def test_library_bad_input(fn, argument):
-    run_lib_case(fn, argument)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a NumPy warning on the way to the error is a defect too
+        run_lib_case(fn, argument)
+
+
+def test_layout_degrees_as_lists_are_arrays_of_layouts():
+    # lists and tuples of degrees are arrays, as batch=[1, 2] is: one estimate per element, each that element's
+    listed = est(tp=[1, 2])
+    for i, tp in enumerate((1, 2)):
+        assert listed.metrics["tpot_s"][i] == est(tp=tp).metrics["tpot_s"]
+    assert est(tp=(1, 2)).metrics["tpot_s"].shape == (2,)
+
+
+def test_arguments_equal_to_their_defaults_beside_a_workload_or_layout_are_not_a_conflict():
+    # batch=1 is the default: nothing was given twice (a conflict is a value other than the default)
+    given = est(workload=genmodel.Workload(batch=2), batch=1)
+    assert given.metrics["tpot_s"] == est(batch=2).metrics["tpot_s"]
+    assert est(parallel=genmodel.Parallelism(tp=2), tp=1).metrics["tpot_s"] == est(tp=2).metrics["tpot_s"]
 
 
 # -- spec and config files read by the library (file name must appear in the message)
@@ -999,3 +1118,38 @@ def test_library_checker_rejects_success_and_foreign_errors():
         run_lib_case(lambda: est(), None)
     with pytest.raises(AssertionError, match="not a GenmodelError"):
         run_lib_case(lambda: int("x"), None)
+
+
+def test_a_row_with_an_unknown_batching_is_not_expressible(tmp_path):
+    # 'batching' is 'static' or 'continuous' (docs/validation.md); another word is not read as either
+    from genmodel import validation
+
+    header = HEADER.split(",")
+    path = tmp_path / "m.csv"
+    path.write_text(HEADER + "\n" + ROW + "\n")
+    row = validation.load_rows(path)[0]
+    assert row["batching"] in ("static", "continuous") and header[-1] == "batching"
+    good = validation.predict_rows([row]).to_records()[0]
+    bad = validation.predict_rows([{**row, "batching": "wat"}]).to_records()[0]
+    assert good["not_expressible"] in ("", None) and "batching 'wat'" in bad["not_expressible"]
+
+
+def test_the_shared_checks_accept_what_they_promise_and_refuse_the_rest():
+    from genmodel.specs import checks
+
+    assert checks.flag("f", np.bool_(True)) is True and checks.flag("f", False) is False
+    assert checks.choice("c", "b", ("a", "b")) == "b"
+    assert checks.names("n", "h100-sxm") == ("h100-sxm",) and checks.names("n", ["a", "b"]) == ("a", "b")
+    assert checks.common_shape([("a", np.ones(3)), ("b", 2.0), ("c", None), ("d", np.ones((2, 1)))]) == (2, 3)
+    assert checks.request_rate("r", 1 / 86_400) == 1 / 86_400 and checks.latency_target("t", 86_400.0) == 86_400.0
+    for call in (lambda: checks.flag("f", 1), lambda: checks.choice("c", ["a"], ("a",)),
+                 lambda: checks.names("n", 5), lambda: checks.names("n", None), lambda: checks.names("n", {})):
+        with pytest.raises(genmodel.InputTypeError):
+            call()
+    for call in (lambda: checks.choice("c", "z", ("a",)), lambda: checks.names("n", []),
+                 lambda: checks.names("n", ["a", " "]), lambda: checks.names("n", ["a", "a"]),
+                 lambda: checks.common_shape([("a", np.ones(3)), ("b", np.ones(2))]),
+                 lambda: checks.request_rate("r", 0.99 / 86_400), lambda: checks.request_rate("r", 1.01e9),
+                 lambda: checks.latency_target("t", 86_401.0), lambda: checks.within("w", 5.0, 1.0, 4.0, "why")):
+        with pytest.raises(genmodel.ConfigurationError):
+            call()

@@ -424,8 +424,7 @@ def test_a_bad_config_writes_nothing_even_with_force(capsys, tmp_path, user_dir)
 
 def test_stdout_prints_yaml_and_writes_nothing(capsys, tmp_path, user_dir):
     out = tmp_path / "out"
-    assert main(["import-hf", str(FIXTURES / "mixtral-8x7b.json"), "--name", "mine", "--stdout", "--output-dir",
-                 str(out)]) == 0
+    assert main(["import-hf", str(FIXTURES / "mixtral-8x7b.json"), "--name", "mine", "--stdout"]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     assert arch(ModelSpec.model_validate(printed)) == arch(get_model("mixtral-8x7b"))
     assert written(user_dir, out) == []

@@ -121,9 +121,10 @@ def test_past_saturation_the_engine_completes_its_saturated_rate(capsys):
     # the queue grows, not the throughput: a replica completes at most mu requests/s whatever arrives, so the
     # throughput is mu x 256 output tokens (and mu x 1,280 tokens in all); the offered rate is kept in the utilization
     top = serve(request_rate="max").max_request_rate_per_s
-    below, past, far = (serve(request_rate=f * top) for f in (0.5, 6.0, 1e300))
+    # (far: the largest rate serve takes, a billion requests/s: docs/serving.md section 9)
+    below, past, far = (serve(request_rate=rate) for rate in (0.5 * top, 6.0 * top, 1e9))
     assert below.metrics["output_tokens_per_s"] == pytest.approx(0.5 * top * 256, rel=1e-12)
-    for r, offered in ((past, 6.0), (far, 1e300)):
+    for r, offered in ((past, 6.0), (far, 1e9 / top)):
         m = r.metrics
         assert not r.stable and np.isinf(m["ttft_p50_s"])
         assert m["request_rate_per_s"] == pytest.approx(top, rel=1e-12)
@@ -131,9 +132,9 @@ def test_past_saturation_the_engine_completes_its_saturated_rate(capsys):
         assert m["total_tokens_per_s"] == pytest.approx(top * 1280, rel=1e-12)
         assert m["utilization"] == pytest.approx(offered, rel=1e-12)
     # the command line prints it, a rate far past saturation as a multiple of the saturation rate
-    assert main(["serve", "--request-rate", "1e300"]) == 0
+    assert main(["serve", "--request-rate", "1e9"]) == 0
     out = capsys.readouterr().out
-    assert f"{top * 256:,.1f} output tok/s" in out and f"utilization {1e300 / top:,.3g}x" in out
+    assert f"{top * 256:,.1f} output tok/s" in out and f"utilization {1e9 / top:,.3g}x" in out
 
 
 def test_tail_latencies_do_not_fall_as_the_load_rises():

@@ -185,7 +185,7 @@ def test_bad_names_give_one_error_with_the_grammar(name, needle):
     ({"total_params": 1e8}, ConfigurationError, "total_params must be between"),
     ({"total_params": float("nan")}, ConfigurationError, "total_params must be finite"),
     ({"total_params": "1t"}, InputTypeError, "total_params must be a number"),
-    ({"total_params": 1e12, "attention": "mha"}, ConfigurationError, "attention must be 'gqa' or 'mla'"),
+    ({"total_params": 1e12, "attention": "mha"}, ConfigurationError, "attention must be one of gqa, mla"),
     ({"total_params": 1e12, "linear_attention_share": -0.1}, ConfigurationError, "linear_attention_share"),
     ({"total_params": 1e12, "window_tokens": 4096}, ConfigurationError, "give linear_attention_share"),
     ({"total_params": 1e12, "active_params": 1.1e9}, ConfigurationError, "more than 2,048 routed experts"),

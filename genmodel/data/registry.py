@@ -137,6 +137,8 @@ def user_folder(kind: Kind) -> Path:
 def use_databases(folders: list[str | Path]) -> None:
     """Add ``folders`` (each with models/, hardware/, platforms/ inside) to the databases of this process."""
     for folder in folders:
+        if isinstance(folder, str) and not folder.strip():
+            raise SpecError("db folder is empty: name a folder (the current one is '.')", "db")
         path = Path(folder)
         if not path.is_dir():
             raise SpecError(f"db folder {path} does not exist or is not a folder", "db")

@@ -36,6 +36,7 @@ import math
 import re
 
 from genmodel.errors import ConfigurationError, GenmodelError, InputTypeError
+from genmodel.specs.checks import choice
 from genmodel.specs.model import ModelSpec
 
 PREFIX = "synthetic:"
@@ -269,8 +270,7 @@ def synthetic_model(total_params: float, active_params: float | None = None, att
         raise ConfigurationError(f"active_params ({format_size(active) if active > 0 else active}) must be at "
                                  f"least {format_size(MIN_TOTAL)} and at most total_params ({format_size(total)})",
                                  "active_params")
-    if attention not in ("gqa", "mla"):
-        raise ConfigurationError(f"attention must be 'gqa' or 'mla', got {attention!r}", "attention")
+    choice("attention", attention, ("gqa", "mla"))
     share = _number(linear_attention_share, "linear_attention_share")
     if not 0 <= share <= 1:
         raise ConfigurationError(f"linear_attention_share must be between 0 and 1, got {share}",

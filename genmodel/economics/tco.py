@@ -26,8 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from genmodel.errors import ConfigurationError
-from genmodel.specs.checks import at_least, numbers, positive, scalar
+from genmodel.specs.checks import at_least, choice, positive, scalar
 from genmodel.specs.hardware import HardwareSpec
 from genmodel.specs.platform import PlatformSpec
 
@@ -50,19 +49,28 @@ class CostAssumptions:
     rental_usd_per_device_hour: float | None = None  # overrides the entry
 
     def __post_init__(self) -> None:
-        if self.mode not in ("owned", "rented"):
-            raise ConfigurationError(f"cost_mode must be 'owned' or 'rented', got {self.mode!r}", "cost_mode")
-        positive("amortization_years", self.amortization_years)
-        positive("utilization", self.utilization, maximum=1.0)
-        at_least("pue", self.pue, 1.0)
-        for name in ("electricity_usd_per_kwh", "system_overhead_fraction", "facility_fraction",
-                     "other_opex_fraction_per_year"):
-            at_least(name, getattr(self, name), 0.0)
-        for name in ("purchase_usd", "rental_usd_per_device_hour"):
-            if getattr(self, name) is not None:
-                at_least(name, getattr(self, name), 0.0)
-        for name in ("amortization_years", "utilization", "pue", "electricity_usd_per_kwh"):
-            scalar(name, numbers(name, getattr(self, name)))
+        choice("cost_mode", self.mode, ("owned", "rented"))
+        # every assumption is one number within a range wide enough for any fleet and narrow enough that no cost
+        # figure overflows: see BOUNDS
+        for name, (low, high, above_zero) in BOUNDS.items():
+            value = getattr(self, name)
+            if value is None and name in ("purchase_usd", "rental_usd_per_device_hour"):
+                continue
+            checked = positive(name, value, high) if above_zero else at_least(name, value, low, high)
+            if above_zero and low > 0:
+                at_least(name, checked, low)
+            scalar(name, checked)
+
+
+# (lowest, highest, must be above zero) of each assumption: amortization from a month to a century; utilization a
+# share of the hours; PUE from a perfect facility (1) to 10 (cryogenic cooling is the device's own
+# ``cooling_w_per_w``); electricity up to 10 USD/kWh (about 50 times the dearest retail tariffs); overhead and opex
+# fractions up to 10 (1,000% of the accelerators' price); a device's price up to 1e9 USD and its rental up to 1e6
+# USD per hour
+BOUNDS = {"amortization_years": (1 / 12, 100.0, True), "utilization": (0.0, 1.0, True), "pue": (1.0, 10.0, False),
+          "electricity_usd_per_kwh": (0.0, 10.0, False), "system_overhead_fraction": (0.0, 10.0, False),
+          "facility_fraction": (0.0, 10.0, False), "other_opex_fraction_per_year": (0.0, 10.0, False),
+          "purchase_usd": (0.0, 1e9, False), "rental_usd_per_device_hour": (0.0, 1e6, False)}
 
 
 def capex_per_device(hw: HardwareSpec, platform: PlatformSpec | None, a: CostAssumptions) -> float:

@@ -56,7 +56,7 @@ from genmodel.engine.allocator import tune_for
 from genmodel.engine.inputs import Setup, prepare
 from genmodel.engine.memory import DeviceMemory, Footprint, place
 from genmodel.engine.operators import chunk_bounds, operator_rows
-from genmodel.engine.parallel import Parallelism
+from genmodel.engine.parallel import Parallelism, layout_given
 from genmodel.engine.result import Estimate
 from genmodel.engine.roofline import BOUNDS
 from genmodel.engine.scalars import any_true, clip, ndim, shape_of
@@ -89,7 +89,8 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
     system whose network it uses); names, spec objects and spec files (``.yaml``/``.json``) are accepted.
     ``batch`` is the number of sequences per model replica; ``dp`` replicas serve dp x batch sequences. Array
     inputs broadcast, the parallel degrees included. A ``Workload`` may replace batch, lengths, datatypes and
-    prefill chunk; a ``Parallelism`` may replace tp ... micro_batches. ``embedding_dtype`` is the datatype of the
+    prefill chunk; a ``Parallelism`` may replace tp ... micro_batches (any of those also given, with a value other
+    than its default, is refused: it would be ignored). ``embedding_dtype`` is the datatype of the
     embedding and LM head (default: the activation datatype for quantized weights, else the weights'). With a
     single configuration and ``check_fit``, a configuration that does not fit raises ``DoesNotFitError`` saying
     what to change; with arrays, ``fits`` tells per configuration. Memory figures are per device (the most
@@ -101,6 +102,8 @@ def estimate(model: str | ModelSpec = "llama-3.1-8b", hardware: str | HardwareSp
     """
     if parallel is None:
         parallel = Parallelism(tp, pp, ep, dp, attention_dp, expert_imbalance, comm_overlap, micro_batches, cp)
+    else:
+        layout_given(tp, pp, ep, dp, cp, attention_dp, expert_imbalance, comm_overlap, micro_batches)
     s = prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype,
                 embedding_dtype=embedding_dtype, parallel=parallel, num_devices=num_devices,
                 prefill_chunk_tokens=prefill_chunk_tokens, flops_scale=flops_scale, bandwidth_scale=bandwidth_scale,

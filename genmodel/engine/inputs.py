@@ -23,20 +23,21 @@ from genmodel.economics.energy import PowerModel
 from genmodel.economics.tco import CostAssumptions
 from genmodel.engine.memo import IdentityCache
 from genmodel.engine.operators import DTypes
-from genmodel.engine.parallel import Parallelism, field_values
+from genmodel.engine.parallel import MAX_DEGREE, Parallelism, field_values
 from genmodel.engine.realism import Realism, resolve_engine, resolve_realism
 from genmodel.errors import ConfigurationError, InputTypeError
-from genmodel.specs.checks import at_least, positive, scalar, whole
+from genmodel.specs.checks import at_least, common_shape, flag, positive, scalar, whole
 from genmodel.specs.dtypes import DTYPES, bytes_per_element, normalize_dtype
 from genmodel.specs.engine import EngineSpec
 from genmodel.specs.hardware import Efficiency, HardwareSpec
 from genmodel.specs.model import ModelSpec
 from genmodel.specs.platform import PlatformSpec
-from genmodel.specs.workload import Workload
+from genmodel.specs.workload import DEFAULT_PREFILL_CHUNK_TOKENS, Workload
 
 # hard bounds that keep every count exact in float64 and every product finite (far above any real use)
 MAX_TOKENS = 2**40
 MAX_BATCH = 2**32
+MAX_REQUESTS_PER_S, MAX_COOLING_W_PER_W = 1e9, 1e5
 MIN_SCALE, MAX_SCALE = 1e-6, 1e6  # what-if scales: a millionth to a million times the datasheet
 
 
@@ -204,10 +205,14 @@ def _typed(name: str, value: object, cls: type, optional: bool = True) -> None:
                              f"{type(value).__name__}", name)
 
 
-def _flag(name: str, value: object) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise InputTypeError(f"{name} must be True or False, got {value!r}", name)
-    return bool(value)
+_LAYOUT_ARRAYS = ("tp", "pp", "ep", "dp", "cp", "attention_dp", "expert_imbalance", "comm_overlap", "micro_batches")
+
+
+def _default(value: object, default: object) -> bool:
+    """Whether an argument holds its default (None, or the same plain number): a value given in its place."""
+    if default is None:
+        return value is None
+    return type(value) in (int, float) and value == default
 
 
 def prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, kv_dtype, activation_dtype, *,
@@ -236,8 +241,17 @@ def _prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, 
     _typed("costs", costs, CostAssumptions)
     _typed("efficiency", efficiency, Efficiency)
     _typed("parallel", parallel, Parallelism, optional=False)
-    check_fit, calibrated = _flag("check_fit", check_fit), _flag("calibrated", calibrated)
+    check_fit, calibrated = flag("check_fit", check_fit), flag("calibrated", calibrated)
     if workload is not None:
+        given = [name for name, value, default in (
+            ("batch", batch, 1), ("input_tokens", input_tokens, 1024), ("output_tokens", output_tokens, 256),
+            ("weight_dtype", weight_dtype, None), ("kv_dtype", kv_dtype, None),
+            ("activation_dtype", activation_dtype, None),
+            ("prefill_chunk_tokens", prefill_chunk_tokens, DEFAULT_PREFILL_CHUNK_TOKENS))
+                 if not _default(value, default)]
+        if given:
+            raise ConfigurationError(f"workload replaces {', '.join(given)}: give them in the Workload or without "
+                                     "one, not both", "workload")
         batch, input_tokens, output_tokens = workload.batch, workload.input_tokens, workload.output_tokens
         weight_dtype, kv_dtype = workload.weight_dtype, workload.kv_dtype
         activation_dtype, prefill_chunk_tokens = workload.activation_dtype, workload.prefill_chunk_tokens
@@ -254,11 +268,20 @@ def _prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, 
         ("flops_scale", flops_scale), ("bandwidth_scale", bandwidth_scale), ("capacity_scale", capacity_scale))]
     link = _at_least("interconnect_scale", interconnect_scale, MIN_SCALE, MAX_SCALE)
     chunk = scalar("prefill_chunk_tokens", _whole("prefill_chunk_tokens", prefill_chunk_tokens, 1, MAX_TOKENS))
-    rate = None if requests_per_s is None else scalar("requests_per_s", positive("requests_per_s", requests_per_s))
+    # a fleet's request rate up to 1e9 per second (far above any service); a cryogenic device's cooling up to 1e5 W
+    # per W dissipated (4 K cryocoolers take about 10^3-10^4)
+    rate = None if requests_per_s is None else scalar("requests_per_s", positive("requests_per_s", requests_per_s,
+                                                                                 MAX_REQUESTS_PER_S))
     if num_devices is not None:
-        num_devices = int(scalar("num_devices", whole("num_devices", num_devices)))
+        num_devices = int(scalar("num_devices", whole("num_devices", num_devices, 1, MAX_DEGREE)))
     if cooling_w_per_w is not None:
-        cooling_w_per_w = scalar("cooling_w_per_w", at_least("cooling_w_per_w", cooling_w_per_w, 0.0))
+        cooling_w_per_w = scalar("cooling_w_per_w", at_least("cooling_w_per_w", cooling_w_per_w, 0.0,
+                                                             MAX_COOLING_W_PER_W))
+    if B.ndim or I.ndim or O.ndim or np.ndim(link) or any(x.ndim for x in scales) or \
+            parallel.__dict__.get("_derived") is None:  # (arrays somewhere: do their shapes go together?)
+        common_shape([("batch", B), ("input_tokens", I), ("output_tokens", O),
+                      *zip(("flops_scale", "bandwidth_scale", "capacity_scale"), scales, strict=True),
+                      ("interconnect_scale", link), *((f, getattr(parallel, f)) for f in _LAYOUT_ARRAYS)])
     if engine_spec.pads_heads and not parallel.head_ranks:  # heads padded per rank (Neuron: one per NeuronCore)
         parallel = replace(parallel, head_ranks=hw.microarchitecture.tensor_parallel_ranks or 1)
     _check_layout(parallel, model, num_devices)

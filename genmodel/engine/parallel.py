@@ -45,6 +45,8 @@ MAX_DEGREE = 2**20  # far above any system; keeps device counts exact integers
 
 
 MAX_IMBALANCE = 1e300  # the fast path's bound (finite); larger values take the full check
+# the fields that may hold arrays (one value per layout)
+_ARRAY_FIELDS = ("tp", "pp", "ep", "dp", "attention_dp", "expert_imbalance", "comm_overlap", "micro_batches", "cp")
 
 
 @functools.lru_cache(maxsize=16)
@@ -193,6 +195,14 @@ class Parallelism:
         return bool(np.all(self.devices == 1))
 
     def __post_init__(self) -> None:
+        # lists and tuples of values are arrays of them (as for batch and lengths)
+        for name in _ARRAY_FIELDS:
+            value = getattr(self, name)
+            if type(value) in (list, tuple):
+                try:
+                    object.__setattr__(self, name, np.asarray(value))
+                except (TypeError, ValueError):  # ragged or unconvertible: refused by the checks below
+                    raise InputTypeError(f"{name} must be a number or an array of numbers", name) from None
         # plain Python numbers in range (the usual single layout) pass without building arrays
         for name in ("tp", "pp", "ep", "dp", "cp"):
             value = getattr(self, name)
@@ -207,7 +217,7 @@ class Parallelism:
         if not (_number(self.comm_overlap) and 0.0 <= self.comm_overlap <= 1.0):
             at_least("comm_overlap", self.comm_overlap, 0.0, 1.0)
         if self.micro_batches is not None:
-            whole("micro_batches", self.micro_batches)
+            whole("micro_batches", self.micro_batches, 1, 2**32)  # (at most the largest batch, 2**32)
         if not (type(self.head_ranks) is int and 0 <= self.head_ranks <= 64):
             whole("head_ranks", self.head_ranks, 0, 64)
         if all(type(v) in (int, float, bool, type(None)) for v in field_values(self)):
@@ -247,6 +257,15 @@ class Parallelism:
             if bad.any():
                 raise ConfigurationError(f"ep {first(bad)['ep']} does not divide the {experts} experts of "
                                          f"{model.name}; valid: {', '.join(map(str, divisors(experts)))}", "ep")
+        # the busiest expert device receives at most every token-expert pair of its stage: ep x its even share
+        imbalance = np.asarray(self.expert_imbalance, dtype=float)
+        bad = imbalance > np.maximum(np.broadcast_to(ep, np.broadcast_shapes(ep.shape, imbalance.shape)), 1.0)
+        if bad.any():
+            k = np.flatnonzero(bad)[0]
+            raise ConfigurationError(
+                f"expert_imbalance {np.broadcast_to(imbalance, bad.shape).flat[k]:g} exceeds ep "
+                f"{int(np.broadcast_to(ep, bad.shape).flat[k])}: the busiest of ep expert devices holds at most every "
+                "routed token, ep times the mean (1.0 where the experts are on one device)", "expert_imbalance")
         bad = (cp > 1) & adp
         if bad.any():
             raise ConfigurationError("cp (context parallel) cannot be combined with attention_dp; use one", "cp")
@@ -273,6 +292,21 @@ class Parallelism:
                     f"num_devices {num_devices} does not match the split: dp x pp x {stage} = {f['dp']} x {f['pp']}"
                     f" x {int(np.broadcast_to(self.stage_size, tp.shape).flat[k])} = {int(devices.flat[k])} "
                     f"devices; choose a split whose product is {num_devices}", "num_devices")
+
+
+def layout_given(tp=1, pp=1, ep=1, dp=1, cp=1, attention_dp=False, expert_imbalance=1.0, comm_overlap=0.0,
+                 micro_batches=None) -> None:
+    """Refuse layout arguments given beside a ``Parallelism`` (``parallel=``), which replaces them: any that is not
+    its default (the same plain value) raises ``ConfigurationError`` naming them."""
+    values = {"tp": tp, "pp": pp, "ep": ep, "dp": dp, "cp": cp, "attention_dp": attention_dp,
+              "expert_imbalance": expert_imbalance, "comm_overlap": comm_overlap, "micro_batches": micro_batches}
+    defaults = Parallelism()
+    given = [k for k, v in values.items()
+             if not (v is None if getattr(defaults, k) is None else type(v) in (int, float, bool) and v == getattr(
+                 defaults, k) and (type(v) is bool) == (type(getattr(defaults, k)) is bool))]
+    if given:
+        raise ConfigurationError(f"parallel replaces {', '.join(given)}: give them in the Parallelism or without one, "
+                                 "not both", "parallel")
 
 
 def _not_dividing(a, b) -> np.ndarray:

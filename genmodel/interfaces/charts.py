@@ -601,7 +601,9 @@ def capacity_vs_context(req_kw: dict[str, Any], input_tokens: Any = None, batche
     # targets (scalar targets with array lengths are refused there); the capacity does not depend on them
     targets = {k: None if v is None else np.full(grid, float(v)) for k in ("ttft_target_s", "tpot_target_s")
                for v in [_requirement_value(req_kw, k)]}
-    result = _solve(req_kw, input_tokens=lengths[:, None], batch=sizes[None, :], request_rate=None, **targets)
+    # a static batch: the rate and its percentile left out (requirements refuses a percentile without a rate)
+    result = _solve(req_kw, input_tokens=lengths[:, None], batch=sizes[None, :], request_rate=None, percentile=None,
+                    **targets)
     key = "memory_capacity_bytes"
     return Table({"input_tokens": np.repeat(lengths, sizes.size), "batch": np.tile(sizes, lengths.size),
                   key: np.broadcast_to(result.realistic[key], grid).reshape(-1).astype(float),

@@ -8,9 +8,12 @@ one row per hardware, sorted by ``usd_per_million_output_tokens`` ('cost'), ``en
 ('energy') or ``e2e_latency_s`` ('latency'); unknown figures (no price, no TDP) sort last. Usage errors (an
 unknown name, a bad number, a datatype genmodel does not know) raise before anything is evaluated; hardware
 that cannot run the workload (it does not fit on any split, it lacks the datatype) gets a row with ``fits``
-False and the reason. Every row carries the realism in force (``realism_origin``, ``realism``, the factors) and
-``realism_note(table)`` says when the rows were estimated under different assumptions, which every output
-that shows a comparison must print.
+False and the reason. ``hardware`` is a list of names or specs, each device or platform once (an empty name or
+one given twice, under any alias, is refused; ``compare_models``' models alike); batch and lengths are single whole
+numbers. Every row carries the realism in force (``realism_origin``, ``realism``, the factors) and
+``realism_note(table)`` says when the rows were estimated under different assumptions, which every output that
+shows a comparison must print (and what the user can do about it: ``--uncalibrated``, ``calibrated=False`` or one
+``efficiency`` for all).
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ import numpy as np
 from genmodel.data.registry import get_model, resolve_hardware
 from genmodel.economics.tco import CostAssumptions
 from genmodel.engine.estimate import estimate
-from genmodel.engine.inputs import MAX_TOKENS, check_context, dtype_argument
+from genmodel.engine.inputs import MAX_BATCH, MAX_TOKENS, check_context, dtype_argument
 from genmodel.engine.realism import FACTORS, resolve_realism
-from genmodel.errors import ConfigurationError, DoesNotFitError, GenmodelError, UnknownNameError
+from genmodel.errors import ConfigurationError, DoesNotFitError, GenmodelError, InputTypeError, UnknownNameError
 from genmodel.search.planner import size
-from genmodel.specs.checks import scalar, whole
+from genmodel.specs.checks import choice, flag, names, scalar, whole
+from genmodel.specs.engine import EngineSpec
 from genmodel.specs.hardware import Efficiency
 from genmodel.table import Table
 
@@ -37,14 +41,28 @@ COLUMNS = ("ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s_per_device"
            "output_tokens_per_s_per_device_high")
 
 
-def _check(batch, input_tokens, output_tokens, dtypes, sort_by) -> None:
+def _check(batch, input_tokens, output_tokens, dtypes, sort_by, calibrated, engine) -> None:
     """Usage errors, raised before any hardware is evaluated (hardware limits become rows instead)."""
-    if sort_by not in SORT_KEYS:
-        raise ConfigurationError(f"sort_by must be one of {', '.join(SORT_KEYS)}, not {sort_by!r}", "sort_by")
-    for name, value in (("batch", batch), ("input_tokens", input_tokens), ("output_tokens", output_tokens)):
-        scalar(name, whole(name, value, 1, MAX_TOKENS))
+    choice("sort_by", sort_by, tuple(SORT_KEYS))
+    for name, value, most in (("batch", batch, MAX_BATCH), ("input_tokens", input_tokens, MAX_TOKENS),
+                              ("output_tokens", output_tokens, MAX_TOKENS)):
+        scalar(name, whole(name, value, 1, most))
     for name, value in dtypes.items():
         dtype_argument(name, value)
+    flag("calibrated", calibrated)
+    if engine is not None and not isinstance(engine, (str, EngineSpec)):
+        raise InputTypeError(f"engine must be an engine name (genmodel engines), an EngineSpec or None, got "
+                             f"{type(engine).__name__}", "engine")
+
+
+def _listed(name: str, items: object, what: str) -> list:
+    """``items`` as a list of names or specs: a list or tuple, its names non-empty and each given once."""
+    if not isinstance(items, (list, tuple)):
+        raise InputTypeError(f"{name} must be a list of {what} (names or specs), got {type(items).__name__}", name)
+    given = [item for item in items if isinstance(item, str)]
+    if given or not items:  # (specs are checked when resolved)
+        names(name, given or items)
+    return list(items)
 
 
 def compare_hardware(model, hardware: list, batch: int = 8, input_tokens: int = 1024, output_tokens: int = 256,
@@ -55,12 +73,13 @@ def compare_hardware(model, hardware: list, batch: int = 8, input_tokens: int = 
     80% bands (``*_low``/``*_high``). ``engine``: one serving engine for every device (default: each device's
     usual one; the ``engine`` column says which)."""
     dtypes = {"weight_dtype": weight_dtype, "kv_dtype": kv_dtype, "activation_dtype": activation_dtype}
-    _check(batch, input_tokens, output_tokens, dtypes, sort_by)
-    if not isinstance(hardware, (list, tuple)) or not hardware:
-        raise ConfigurationError("hardware must be a non-empty list of devices or platforms", "hardware")
+    _check(batch, input_tokens, output_tokens, dtypes, sort_by, calibrated, engine)
+    hardware = _listed("hardware", hardware, "devices or platforms")
     model = get_model(model)
     check_context(model, input_tokens, output_tokens)
     resolved = [resolve_hardware(h) for h in hardware]  # unknown names fail here, before any work
+    # each device or platform once, however it was named (an alias, a spec object): one row each
+    names("hardware", [platform.name if platform else hw.name for hw, platform in resolved])
     rows = []
     for name, (hw, platform) in zip(hardware, resolved, strict=True):
         realism = resolve_realism(hw, efficiency, calibrated, engine)
@@ -102,10 +121,10 @@ def compare_models(models: list, hardware, batch: int = 8, input_tokens: int = 1
                    engine: str | None = None) -> Table:
     """One row per model on the same hardware (each on the fewest devices that hold it)."""
     _check(batch, input_tokens, output_tokens,
-           {"weight_dtype": weight_dtype, "kv_dtype": kv_dtype, "activation_dtype": activation_dtype}, sort_by)
-    if not isinstance(models, (list, tuple)) or not models:
-        raise ConfigurationError("models must be a non-empty list of model names or specs", "models")
-    specs = [get_model(m) for m in models]
+           {"weight_dtype": weight_dtype, "kv_dtype": kv_dtype, "activation_dtype": activation_dtype}, sort_by,
+           calibrated, engine)
+    specs = [get_model(m) for m in _listed("models", models, "models")]
+    names("models", [spec.name for spec in specs])  # each model once, however it was named
     for spec in specs:
         check_context(spec, input_tokens, output_tokens)
     parts = []
@@ -131,8 +150,8 @@ def realism_note(table: Table) -> str | None:
     return ("the rows use different realism assumptions (" + ", ".join(origins) + "; see the realism column"
             + served + "): calibrated factors describe measured software stacks, kind defaults are documented "
             "guesses, so part of any gap is the assumption, not the hardware. Use --uncalibrated to put every "
-            "device on its kind's defaults, or set --compute-efficiency/--memory-efficiency/--step-overhead-ms to "
-            "one value for all")
+            "device on its kind's defaults (from Python: calibrated=False, or one efficiency=Efficiency(...) for "
+            "all)")
 
 
 __all__ = ["COLUMNS", "SORT_KEYS", "GenmodelError", "compare_hardware", "compare_models", "realism_note"]

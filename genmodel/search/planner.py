@@ -16,6 +16,12 @@ Contract
   $ per million output tokens, or J per output token). It
   also returns the Pareto front of output tokens/s per device against tokens/s per user (1 / TPOT) over
   all configurations that fit, whatever the SLO.
+* Arguments (checked before anything is evaluated; a bad one raises a ``GenmodelError`` naming it): batch,
+  input_tokens and output_tokens are single whole numbers (the searches' own axes are the layouts and, for
+  ``plan``, ``batches``: one batch size or a one-dimensional list of them); TTFT and TPOT targets are positive
+  and at most a day; a request rate is one request a day to a billion a second. The other keyword arguments are
+  ``estimate``'s that do not set the layout (``flops_scale`` ... ``interconnect_scale`` single numbers), with a
+  request rate only those ``serve`` takes too (``SERVED_OPTIONS``).
 * ``disaggregate(...)``: Splitwise/DistServe-style serving: the best prefill layout (TTFT, KV transfer
   included, within target) and the best decode layout (TPOT within target), the prefill:decode device
   ratio that balances their request rates, and the resulting output tokens/s per device compared with the
@@ -33,10 +39,20 @@ import numpy as np
 from genmodel.data.registry import get_model, resolve_hardware
 from genmodel.engine.collectives import Network
 from genmodel.engine.estimate import estimate, only_metrics
-from genmodel.engine.inputs import resolve_dtypes
+from genmodel.engine.inputs import MAX_BATCH, MAX_TOKENS, resolve_dtypes
 from genmodel.engine.parallel import Parallelism, divisors
-from genmodel.errors import ConfigurationError
-from genmodel.specs.checks import positive, scalar, whole
+from genmodel.errors import ConfigurationError, InputTypeError
+from genmodel.specs.checks import (
+    MAX_TARGET_S,
+    MIN_REQUEST_RATE_PER_S,
+    choice,
+    latency_target,
+    numbers,
+    positive,
+    scalar,
+    whole,
+)
+from genmodel.specs.checks import request_rate as request_rate_check
 from genmodel.specs.model import ModelSpec
 from genmodel.table import Row, Table
 
@@ -93,9 +109,51 @@ def _frame(result) -> Table:
     return Table({k: np.ravel(data[k]) for k in COLUMNS})
 
 
+# the TTFT and TPOT targets (at most a day) and request rates (one a day to a billion a second) a search takes:
+# genmodel.specs.checks (``latency_target``, ``request_rate``), shared with serve and requirements
+
 def _targets(ttft_s, tpot_s) -> tuple[float | None, float | None]:
-    return tuple(None if v is None else scalar(n, positive(n, v))  # type: ignore[return-value]
-                 for n, v in (("ttft_s", ttft_s), ("tpot_s", tpot_s)))
+    ttft, tpot = (None if v is None else scalar(n, latency_target(n, v))
+                  for n, v in (("ttft_s", ttft_s), ("tpot_s", tpot_s)))
+    return ttft, tpot
+
+
+def _workload(**values) -> None:
+    """The single whole numbers of a search's workload (batch, input_tokens, output_tokens); an array is refused:
+    the searches evaluate their own axes (layouts, batch sizes), against which it would not broadcast."""
+    for name, value in values.items():
+        scalar(name, whole(name, value, 1, MAX_BATCH if name == "batch" else MAX_TOKENS))
+
+
+# estimate's arguments that a search sets itself, and why
+_SET_BY_SEARCH = {
+    **dict.fromkeys(("tp", "pp", "ep", "dp", "cp", "attention_dp", "expert_imbalance", "comm_overlap",
+                     "micro_batches", "num_devices", "parallel"), "the search tries every layout itself"),
+    "check_fit": "the search keeps every configuration, with the fits column saying which fit",
+    "workload": "give the batch, lengths and datatypes as the search's own arguments"}
+# the other estimate arguments a search passes on (one value each), and those that serve takes too (with a request
+# rate the layouts are checked by estimate, then served; costs is dropped there: served plans report no cost)
+STATIC_OPTIONS = ("embedding_dtype", "prefill_chunk_tokens", "flops_scale", "bandwidth_scale", "capacity_scale",
+                  "interconnect_scale", "costs", "requests_per_s", "efficiency", "calibrated", "cooling_w_per_w",
+                  "engine")
+SERVED_OPTIONS = ("flops_scale", "bandwidth_scale", "capacity_scale", "interconnect_scale", "costs", "efficiency",
+                  "calibrated", "engine")
+_SCALES = ("flops_scale", "bandwidth_scale", "capacity_scale", "interconnect_scale")
+
+
+def _options(kwargs: dict[str, Any], served: bool = False) -> None:
+    """Refuse the keyword arguments a search cannot pass on (module docstring); estimate checks their values."""
+    for name, value in kwargs.items():
+        if name in _SET_BY_SEARCH:
+            raise ConfigurationError(f"{name} is not an option of a search: {_SET_BY_SEARCH[name]}", name)
+        if name not in STATIC_OPTIONS:
+            raise InputTypeError(f"{name} is not an argument of size or plan (besides their own they take "
+                                 f"{', '.join(STATIC_OPTIONS)})", name)
+        if served and name not in SERVED_OPTIONS:
+            raise ConfigurationError(f"{name} does not apply with a request rate (a served plan takes "
+                                     f"{', '.join(SERVED_OPTIONS)} besides its own arguments)", name)
+        if name in _SCALES:  # one what-if for the whole search
+            scalar(name, numbers(name, value))
 
 
 @dataclass
@@ -109,7 +167,10 @@ class SizeResult:
 def size(model, hardware, batch: int = 1, input_tokens: int = 1024, output_tokens: int = 256,
          weight_dtype=None, kv_dtype=None, activation_dtype=None, max_devices: int | None = None,
          **kwargs) -> SizeResult:
-    """Fewest devices (one replica) that hold the weights, KV cache and activations of the workload."""
+    """Fewest devices (one replica) that hold the weights, KV cache and activations of the workload (one: ``batch``,
+    ``input_tokens`` and ``output_tokens`` are single numbers)."""
+    _workload(batch=batch, input_tokens=input_tokens, output_tokens=output_tokens)
+    _options(kwargs)
     model = get_model(model)
     limit = _max_devices(hardware, max_devices if max_devices is not None else 4096)
     lay = layouts(model, limit)
@@ -175,26 +236,35 @@ def plan(model, hardware, input_tokens: int = 1024, output_tokens: int = 256, tt
 
     ``rank_by``: 'throughput' (output tokens/s per device, highest first), 'cost' ($ per million output
     tokens, lowest first; needs a price) or 'energy' (J per output token, lowest first). With ``request_rate``
-    (requests/s for the whole deployment) the search is over served traffic instead (``_plan_served``): the
-    targets hold at ``percentile`` and the ranking is by goodput per device.
+    (requests/s for the whole deployment, one a day to a billion a second) the search is over served traffic instead
+    (``_plan_served``): the targets hold at ``percentile`` and the ranking is by goodput per device.
+
+    ``input_tokens`` and ``output_tokens`` are single numbers; ``batches`` is one batch size per replica or a
+    one-dimensional list of them (static plans only: under a request rate the running batch follows from the
+    traffic); the targets (seconds) are at most a day.
     """
-    if not isinstance(targets_at, str) or targets_at not in TARGETS_AT:
-        raise ConfigurationError(f"targets_at must be one of {', '.join(TARGETS_AT)}, not {targets_at!r}",
-                                 "targets_at")
+    targets_at = choice("targets_at", targets_at, tuple(TARGETS_AT))
+    rank_by = choice("rank_by", rank_by, tuple(RANKINGS))
+    _workload(input_tokens=input_tokens, output_tokens=output_tokens)
+    _options(kwargs, served=request_rate is not None)
     if request_rate is not None:
+        if batches is not DEFAULT_BATCHES:
+            raise ConfigurationError("batches applies to static batches; with a request rate the running batch "
+                                     "follows from the traffic (leave batches out)", "batches")
         return _plan_served(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, max_devices, weight_dtype,
                             kv_dtype, activation_dtype, rank_by, request_rate, percentile, targets_at, **kwargs)
-    if rank_by not in RANKINGS:
-        raise ConfigurationError(f"rank_by must be one of {', '.join(RANKINGS)}, not {rank_by!r}", "rank_by")
     import time
 
     start = time.perf_counter()
     model = get_model(model)
     limit = _max_devices(hardware, max_devices)
     ttft_s, tpot_s = _targets(ttft_s, tpot_s)
-    batches = whole("batches", batches, 1)
+    batches = whole("batches", batches, 1, MAX_BATCH)
+    if batches.ndim > 1:
+        raise ConfigurationError(f"batches must be one batch size or a list of them, got an array of shape "
+                                 f"{batches.shape}", "batches")
     lay = layouts(model, limit)
-    batch = np.asarray(batches, dtype=int)[:, None]
+    batch = np.atleast_1d(batches).astype(int)[:, None]
     par = _parallelism(lay)
     groups = par.attention_groups
     with only_metrics(COLUMNS):  # the columns of the frame only
@@ -230,9 +300,10 @@ def _plan_served(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, m
                  activation_dtype, rank_by, request_rate, percentile, targets_at="estimate", **kwargs) -> PlanResult:
     """Layouts x replica counts under served traffic at ``request_rate`` (requests/s for the deployment).
 
-    Every valid replica layout is paired with every replica count dp that fits the device budget (dp replicas share
-    the rate evenly), and the pairs are evaluated in **one** vectorized ``serve`` call with the targets at
-    ``percentile``. ``meets_slo``: the configuration fits, is stable at the rate, and the share of requests meeting
+    Every valid replica layout is paired with every replica count dp that fits the device budget and gives each
+    replica at least one request a day (dp replicas share the rate evenly), and the pairs are evaluated in **one**
+    vectorized ``serve`` call with the targets at ``percentile`` (a target moved past a day, ``targets_at='band'``,
+    is held at a day). ``meets_slo``: the configuration fits, is stable at the rate, and the share of requests meeting
     both targets is at least ``percentile``. Ranked by goodput (requests/s meeting both targets, DistServe's
     definition) per device, then by the headroom ``max_goodput_rate_per_s``; ``batch`` is the mean running batch
     of one replica. The Pareto front (output tokens/s per device vs tokens/s per user, 1 / mean TPOT) is over the
@@ -259,7 +330,9 @@ def _plan_served(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, m
     if ttft_s is None and tpot_s is None:
         raise ConfigurationError("ranking by goodput needs a TTFT or TPOT target (ttft_s, tpot_s) with the request "
                                  "rate", "ttft_s")
-    rate = scalar("request_rate", positive("request_rate", request_rate))
+    rate = scalar("request_rate", request_rate_check("request_rate", request_rate))
+    # one positive number before the band targets use it; its range (1% to 99.999%) is serve's
+    scalar("percentile", positive("percentile", percentile))
     kwargs.pop("costs", None)  # served plans report no cost or energy
     lay = layouts(model, limit)
     # layouts whose weights do not fit even at batch 1 cannot serve: dropped before the traffic model
@@ -273,7 +346,9 @@ def _plan_served(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, m
                                  "devices or use narrower datatypes", "max_devices")
     par = _parallelism(lay)  # one replica of each layout (L of them)
     counts = (limit // par.devices).astype(int)  # replicas that fit the budget
-    dp = np.arange(1, max(int(counts.max()), 1) + 1)[:, None]  # (D, 1): replica counts, paired below
+    dp = np.arange(1, max(int(counts.max()), 1) + 1)
+    # each replica gets at least one request a day (the slowest stream a plan or serve takes): more would idle
+    dp = dp[rate / dp >= MIN_REQUEST_RATE_PER_S][:, None]  # (D, 1): replica counts, paired below
     shape = (len(dp), len(counts))
     # the targets each layout is served at: as given, or (band) moved by its class's r_lo (one group per class)
     groups = [(np.arange(len(counts)), ttft_s, tpot_s, True)]
@@ -341,8 +416,10 @@ def _band_targets(result, devices: np.ndarray, ttft_s, tpot_s,
     for pre, dec in np.unique(pairs, axis=0):
         idx = np.flatnonzero((pairs[:, 0] == pre) & (pairs[:, 1] == dec))
         banded = (ttft_s is None or math.isfinite(pre)) and (tpot_s is None or math.isfinite(dec))
-        groups.append((idx, None if ttft_s is None else ttft_s * (math.exp(pre) if banded else 1.0),
-                       None if tpot_s is None else tpot_s * (math.exp(dec) if banded else 1.0), banded))
+        # (a target moved past a day constrains nothing either: it is held at a day, the longest serve takes)
+        groups.append((idx, None if ttft_s is None else min(ttft_s * (math.exp(pre) if banded else 1.0), MAX_TARGET_S),
+                       None if tpot_s is None else min(tpot_s * (math.exp(dec) if banded else 1.0), MAX_TARGET_S),
+                       banded))
     return groups
 
 

@@ -26,7 +26,9 @@ and ideal (100% of peak, no overheads):
 
 ``binding`` is the resource needing the largest factor alone (or 'capacity' when holding the weights and KV cache
 asks most). ``compare`` runs each named device forward on the same layout and gives available / required per
-resource and whether it meets every target and fits. Arrays of targets and lengths broadcast (batch mode).
+resource and whether it meets every target and fits. Arrays of targets and lengths broadcast (batch mode); the
+layout and the serving settings are single values. Bad arguments raise a ``GenmodelError`` naming them before any
+evaluation (docs/requirements.md, "Inputs").
 """
 
 from __future__ import annotations
@@ -39,10 +41,17 @@ import numpy as np
 
 from genmodel.data.registry import get_model, resolve_hardware
 from genmodel.engine.bisection import bisect
-from genmodel.engine.inputs import resolve_dtypes
+from genmodel.engine.inputs import MAX_BATCH, MAX_TOKENS, MIN_SCALE, resolve_dtypes
+from genmodel.engine.parallel import MAX_DEGREE
 from genmodel.engine.realism import resolve_realism
-from genmodel.errors import ConfigurationError
-from genmodel.specs.checks import positive, scalar, whole
+from genmodel.errors import ConfigurationError, InputTypeError
+from genmodel.search.planner import MAX_DEVICES
+from genmodel.serving.serve import percentile_fraction
+from genmodel.specs.checks import choice, flag, latency_target, names, scalar, whole
+from genmodel.specs.checks import request_rate as request_rate_check
+from genmodel.specs.engine import EngineSpec
+from genmodel.specs.hardware import HardwareSpec
+from genmodel.specs.platform import PlatformSpec
 from genmodel.table import json_value
 
 BIG = 1e6  # "unlimited": a resource scaled a million times (the largest what-if scale)
@@ -56,6 +65,9 @@ KEYS = {"flops": "flops_per_s", "bandwidth": "memory_bandwidth_bytes_per_s",
 SCALE_ARGS = {"flops": "flops_scale", "bandwidth": "bandwidth_scale", "interconnect": "interconnect_scale",
               "capacity": "capacity_scale"}
 GRID = np.geomspace(1e-3, 1e3, 97)  # factors searched for "one resource alone"
+# the physically meaningful targets and request rates (docs/requirements.md, "Inputs"): genmodel.specs.checks
+# (``latency_target``, ``request_rate``), shared with serve and the planner
+MAX_POINTS = 1024  # frontier points (each is a stacked row of 130 forward evaluations)
 
 
 @dataclass
@@ -165,7 +177,13 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     explicit arguments override it. Without a rate the batch (default 1) is static; with ``request_rate``
     (requests/s for the deployment) the targets hold at ``percentile`` (default 0.99) of served traffic. With
     ``devices`` the layout is searched: every split of one replica on exactly that many devices
-    (``genmodel.search.planner.layouts``), keeping the one whose scaled reference factor is smallest."""
+    (``genmodel.search.planner.layouts``), keeping the one whose scaled reference factor is smallest (``dp`` such
+    replicas; tp, pp, ep, cp and attention_dp are the search's, so giving them too is refused).
+
+    Every argument is checked first (docs/requirements.md, "Inputs"): lengths and batch whole numbers >= 1 (arrays
+    broadcast with the targets'); targets positive and at most a day; a request rate from one a day to a billion a
+    second, and not beside a batch; a percentile only with a rate; the layout single whole numbers; flags True or
+    False; ``compare`` a name or a list of names."""
     case = _use_case(use_case)
 
     def pick(value, key: str, default=None):
@@ -181,40 +199,61 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
     T_tpot = pick(tpot_target_s, "tpot_target_s")
     for name, value in (("input_tokens", I), ("output_tokens", O)):
         if value is None:
-            raise ConfigurationError(f"requirements need {name} (or a use case that gives it)", name)
+            raise ConfigurationError(f"{name} is missing: give it, or a use case that gives it", name)
     if T_ttft is None and T_tpot is None:
-        raise ConfigurationError("requirements need a TTFT or TPOT target (ttft_target_s, tpot_target_s) or a use "
-                                 "case with targets", "ttft_target_s")
-    I = whole("input_tokens", np.round(np.asarray(I, dtype=float)), 1)
-    O = whole("output_tokens", np.round(np.asarray(O, dtype=float)), 1)
-    T_ttft = None if T_ttft is None else positive("ttft_target_s", T_ttft)
-    T_tpot = None if T_tpot is None else positive("tpot_target_s", T_tpot)
+        raise ConfigurationError("ttft_target_s and tpot_target_s are both missing: give a TTFT or TPOT target (or "
+                                 "a use case with targets)", "ttft_target_s")
+    I = whole("input_tokens", I, 1, MAX_TOKENS)  # token counts are whole: 1.5 tokens is refused, not rounded
+    O = whole("output_tokens", O, 1, MAX_TOKENS)
+    T_ttft = None if T_ttft is None else latency_target("ttft_target_s", T_ttft)
+    T_tpot = None if T_tpot is None else latency_target("tpot_target_s", T_tpot)
+    if batch is not None and request_rate is not None:
+        raise ConfigurationError("batch is a static batch; under a request rate the running batch follows from the "
+                                 "rate and the hardware: give a batch or a request rate, not both", "batch")
     mode_rate = request_rate if request_rate is not None else (
         getattr(case, "request_rate_per_s", None) if case is not None and batch is None else None)
+    if percentile is not None and mode_rate is None:
+        raise ConfigurationError("percentile applies to served traffic (a request rate); a static batch has one "
+                                 "time per figure: leave it out or give a request rate", "percentile")
     n = int(scalar("samples_per_prompt", whole("samples_per_prompt", pick(samples_per_prompt, "samples_per_prompt",
                                                                            1), 1, 1024)))
-    q = pick(percentile, "percentile", 0.99)
-    q = float(scalar("percentile", positive("percentile", q, 99.999)))
-    q = q / 100.0 if q > 1 else q
+    q = percentile_fraction(pick(percentile, "percentile", 0.99))  # serve's rule: 0.99 or 99, from 1% to 99.999%
     if mode_rate is not None:
-        mode_rate = float(scalar("request_rate", positive("request_rate", mode_rate)))
+        mode_rate = scalar("request_rate", request_rate_check("request_rate", mode_rate))
         if n > 1:
-            raise ConfigurationError("samples per prompt under an arrival rate are not modelled yet: give a batch",
-                                     "samples_per_prompt")
+            raise ConfigurationError("samples_per_prompt above 1 under a request rate is not modelled yet: give a "
+                                     "static batch", "samples_per_prompt")
         B = None
-    else:
-        B = whole("batch", batch if batch is not None else (getattr(case, "batch", None) or 1), 1)
+    else:  # n samples of each prompt decode as batch x n sequences: that product is the engine's batch
+        B = whole("batch", batch if batch is not None else (getattr(case, "batch", None) or 1), 1, MAX_BATCH // n)
+    split = {k: int(scalar(k, whole(k, v, 1, MAX_DEGREE))) for k, v in (("tp", tp), ("pp", pp), ("ep", ep),
+                                                                        ("dp", dp), ("cp", cp))}
+    attention_dp, calibrated = flag("attention_dp", attention_dp), flag("calibrated", calibrated)
+    if devices is not None:
+        devices = int(scalar("devices", whole("devices", devices, 1, MAX_DEVICES)))
+        given = [k for k in ("tp", "pp", "ep", "cp") if split[k] != 1] + (["attention_dp"] if attention_dp else [])
+        if given:
+            raise ConfigurationError(f"devices searches the split of one replica (tp, pp, ep, cp, attention_dp), but "
+                                     f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} given: give the split "
+                                     f"or the device count, not both", "devices")
+    if engine is not None and not isinstance(engine, (str, EngineSpec)):
+        raise InputTypeError(f"engine must be an engine name or EngineSpec, got {type(engine).__name__}", "engine")
+    if not isinstance(reference, (str, HardwareSpec, PlatformSpec)):
+        raise InputTypeError("reference must be a device or platform name, a HardwareSpec or a PlatformSpec, got "
+                             f"{type(reference).__name__}", "reference")
+    # no comparison: the default () (or an empty list, as the dashboard's device picker gives); else names, each once
+    compare = () if isinstance(compare, (list, tuple)) and not compare else names("compare", compare)
     model = get_model(model)
     hw, platform = _named_hardware(reference, "reference")
     dt = resolve_dtypes(hw, weight_dtype, activation_dtype, kv_dtype)
     dtypes = {"weight_dtype": weight_dtype, "kv_dtype": kv_dtype, "activation_dtype": activation_dtype}
-    layout = {"tp": tp, "pp": pp, "ep": ep, "dp": dp, "cp": cp, "attention_dp": attention_dp}
+    layout = {**split, "attention_dp": attention_dp}
     traffic = {}
     if mode_rate is not None and case is not None:  # the use case's spreads and prefix hits, under traffic
         traffic = {k: float(getattr(case, k, 0.0) or 0.0) for k in ("input_cv", "output_cv", "prefix_hit")}
     if devices is not None:
         layout = _best_layout(model, platform or hw, I, O, B, mode_rate, q, n, dtypes, engine, calibrated,
-                              {"ttft": T_ttft, "tpot": T_tpot}, devices, traffic)
+                              {"ttft": T_ttft, "tpot": T_tpot}, devices, traffic, dp=split["dp"])
     fwd = Forward(model, platform or hw, I, O, B, mode_rate, q, n, layout, dtypes, engine, calibrated, traffic)
     ref = _resources(hw, dt.activation)
     par = _parallelism(layout)
@@ -262,10 +301,10 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
                     d[key] = zeros.copy()
             d["interconnect_latency_s"] = np.full_like(zeros, np.inf)
     # what binds: the resource whose floor asks most of the reference (floor / reference's own figure)
-    names = np.array(["flops", "bandwidth", "interconnect", "capacity"])
+    labels = np.array(["flops", "bandwidth", "interconnect", "capacity"])
     stack = np.stack(np.broadcast_arrays(*(np.asarray(floors_real[r], dtype=float) for r in RESOURCES),
                                          np.asarray(cap_scale, dtype=float)))
-    binding = names[np.argmax(np.where(np.isnan(stack), -np.inf, stack), axis=0)]
+    binding = labels[np.argmax(np.where(np.isnan(stack), -np.inf, stack), axis=0)]
     system = {k: (v if k == "interconnect_latency_s" else v * devices) for k, v in realistic.items()}
     power = hw.power.tdp_w * devices if hw.power is not None else None
     settings = {"input_tokens": json_value(I.astype(np.int64)), "output_tokens": json_value(O.astype(np.int64)),
@@ -332,14 +371,14 @@ def _banded(realistic, scaled, solved, cap_scale, ref, usable_fraction: float) -
     realistic[f"{KEYS['capacity']}_high"] = capacity + spread
 
 
-def _best_layout(model, hardware, I, O, B, rate, q, n, dtypes, engine, calibrated, targets, devices,
-                 traffic=None) -> dict:
-    """The split of one replica on exactly ``devices`` devices whose scaled reference factor is smallest, ties to
-    the fewest pipeline stages: every split in one stacked evaluation (static batch, closed form), or in one stacked
-    bisection under an arrival rate."""
+def _best_layout(model, hardware, I, O, B, rate, q, n, dtypes, engine, calibrated, targets, devices: int,
+                 traffic=None, dp: int = 1) -> dict:
+    """The split of one replica on exactly ``devices`` devices (checked by ``requirements``) whose scaled reference
+    factor is smallest, ties to the fewest pipeline stages, with ``dp`` such replicas: every split in one stacked
+    evaluation (static batch, closed form), or in one stacked bisection under an arrival rate."""
     from genmodel.search.planner import layouts
 
-    count = int(scalar("devices", whole("devices", devices, 1, 1 << 16)))
+    count = devices
     if np.ndim(targets["ttft"] or 0) or np.ndim(targets["tpot"] or 0) or np.ndim(I) or np.ndim(O) or np.ndim(B):
         raise ConfigurationError("the layout search takes one configuration, not arrays of targets or lengths: give "
                                  "--tp/--pp", "devices")
@@ -349,7 +388,7 @@ def _best_layout(model, hardware, I, O, B, rate, q, n, dtypes, engine, calibrate
         raise ConfigurationError(f"no split of {model.name} uses exactly {count} devices (tensor parallelism must "
                                  "divide the heads); give another device count or --tp/--pp", "devices")
     cand = {k: v[keep] for k, v in lay.items()}
-    layout = {**cand, "dp": 1}
+    layout = {**cand, "dp": dp}
     fwd = Forward(model, hardware, I, O, B, rate, q, n, layout, dtypes, engine, calibrated, traffic)
     if rate is None:
         rows = _stacked(fwd, 1)
@@ -359,17 +398,18 @@ def _best_layout(model, hardware, I, O, B, rate, q, n, dtypes, engine, calibrate
         floors, _ = _floors(fwd, targets, ideal=False, with_scaled=True, nd=1)
         k = np.maximum(floors["scaled"], _capacity_affine(fwd(), fwd(capacity=2.0)))
     best = int(np.lexsort((cand["pp"], np.where(np.isfinite(k), k, np.inf)))[0])
-    return {key: (bool(v[best]) if key == "attention_dp" else int(v[best])) for key, v in cand.items()} | {"dp": 1}
+    return {key: (bool(v[best]) if key == "attention_dp" else int(v[best])) for key, v in cand.items()} | {"dp": dp}
 
 
 def _named_hardware(name, argument: str):
-    """``resolve_hardware``, with a lookup error naming the argument it came from (reference, compare)."""
+    """``resolve_hardware``, with a lookup error naming the argument it came from (reference, compare) first."""
     from genmodel.errors import GenmodelError
 
     try:
         return resolve_hardware(name)
     except GenmodelError as exc:
-        raise ConfigurationError(" ".join(str(exc).split()), argument) from None
+        cls = InputTypeError if isinstance(exc, TypeError) else ConfigurationError
+        raise cls(f"{argument}: {' '.join(str(exc).split())}", argument) from None
 
 
 def _use_case(use_case):
@@ -437,14 +477,15 @@ def _check_beatable(targets, unbeatable) -> None:
         floor = float(unbeatable[f"{k}_s"])
         if not np.isfinite(floor):
             raise ConfigurationError(
-                "at this request rate a replica is unstable even with unlimited FLOP/s, bandwidth and links: the "
-                "engine's per-step cost and its running-sequence cap bound the rate one replica serves; add "
-                "replicas (dp) or lower the rate", "request_rate")
+                "request_rate: at this request rate a replica is unstable even with unlimited FLOP/s, bandwidth and "
+                "links: the engine's per-step cost and its running-sequence cap bound the rate one replica serves; "
+                "add replicas (dp) or lower the rate", "request_rate")
         if float(target) <= floor:
             raise ConfigurationError(
-                f"the {label} target {float(target) * 1e3:,.4g} ms is below {floor * 1e3:,.4g} ms, the floor no "
-                f"hardware can beat on this layout (kernel launches, per-step engine cost and collective latency "
-                f"with unlimited FLOP/s and bandwidth): raise the target, shrink the layout or pick a leaner engine",
+                f"{k}_target_s: the {label} target {float(target) * 1e3:,.4g} ms is below {floor * 1e3:,.4g} ms, the "
+                f"floor no hardware can beat on this layout (kernel launches, per-step engine cost and collective "
+                f"latency with unlimited FLOP/s and bandwidth): raise the target, shrink the layout or pick a leaner "
+                f"engine",
                 f"{k}_target_s")
 
 
@@ -479,12 +520,14 @@ def _polish(fwd: Forward, scales: np.ndarray, eye: np.ndarray, targets, unlimite
     (a fixed point exactly where the binding target is met), and steps to the zero of F(s) - s through the last two
     rounds (secant; F(s) itself on the first round, or where the secant step is not finite and positive within a
     factor 2 of s and F(s)), until F(s) is within 1e-6 of s or after ``POLISH_ITERATIONS`` rounds. Scales that are 0
-    (the resource does not matter) or inf (unreachable) stay."""
+    (the resource does not matter) or inf (unreachable) stay, as do scales outside the what-if range the forward
+    model takes (``MIN_SCALE`` to ``BIG``: below a millionth of the reference every kernel is bound by the resource,
+    far from its device-time floor, so the closed form is exact there; this happens for loose targets, a day)."""
     shape = (len(eye),) + (1,) * nd
     s = np.asarray(scales, dtype=float)
     previous = None  # (scale, F(scale) - scale) of the round before
     for _ in range(POLISH_ITERATIONS):
-        live = np.isfinite(s) & (s > 0)
+        live = np.isfinite(s) & (s >= MIN_SCALE) & (s <= BIG)
         if not live.any():
             break
         at = np.where(live, s, 1.0)
@@ -697,9 +740,15 @@ def _compare(fwd: Forward, name: str, realistic: dict[str, Any], targets) -> dic
 
 def frontier(result: Requirements, x: str = "flops", y: str = "bandwidth", points: int = 24) -> dict[str, np.ndarray]:
     """The (x, y) resource pairs that just meet the targets, the third resource at the reference: for ``points``
-    values of x from its floor to 16 times it, the smallest y (a log-grid search refined once). SI units."""
-    if x not in RESOURCES or y not in RESOURCES or x == y:
-        raise ConfigurationError(f"a frontier pairs two of {', '.join(RESOURCES)}, got {x!r} and {y!r}", "frontier")
+    values of x from its floor to 16 times it, the smallest y (a log-grid search refined once). SI units. The x
+    values stay within the what-if scales the forward model takes (a millionth to a million times the reference)."""
+    if not isinstance(result, Requirements) or result.forward is None:
+        raise InputTypeError(f"result must be what requirements() returns, got {type(result).__name__}", "result")
+    x, y = choice("x", x, RESOURCES), choice("y", y, RESOURCES)
+    if x == y:
+        raise ConfigurationError(f"y must be another resource than x ({x!r}): a frontier pairs two of "
+                                 f"{', '.join(RESOURCES)}", "y")
+    points = int(scalar("points", whole("points", points, 1, MAX_POINTS)))
     fwd = result.forward
     targets = {"ttft": result.settings["ttft_target_s"], "tpot": result.settings["tpot_target_s"]}
     if np.ndim(targets["ttft"] or 0) or np.ndim(targets["tpot"] or 0):
@@ -707,7 +756,11 @@ def frontier(result: Requirements, x: str = "flops", y: str = "bandwidth", point
     hw = result.reference_spec if result.reference_spec is not None else resolve_hardware(result.reference)[0]
     ref = _resources(hw, result.settings["compute_dtype"])
     floor = float(np.asarray(result.realistic[KEYS[x]], dtype=float)) / ref[x]
-    xs = floor * np.geomspace(1.0001, 16.0, points)[:, None]
+    if not np.isfinite(floor):
+        raise ConfigurationError(f"x: no {x} meets the targets even with the others unlimited (its floor is "
+                                 "unbounded): there is no frontier to draw", "x")
+    start = min(max(floor * 1.0001, MIN_SCALE), BIG / 16.0)
+    xs = start * np.geomspace(1.0, 16.0 / 1.0001, points)[:, None]
     ys = GRID[None, :]
     res = fwd(**{x: xs, y: ys})
     ok = np.asarray(_meets(res, targets), dtype=bool).reshape(points, len(GRID))

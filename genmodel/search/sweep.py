@@ -18,7 +18,8 @@ the field before anything runs or is written), then evaluates it:
   so the results are the same, bit for bit, whichever process or machine evaluates it and in whatever order
   (on one machine; across machines with different SIMD paths, to rounding).
 * **schedulers**: ``None`` evaluates the blocks one after another in this process; ``"local"`` starts a Dask
-  ``LocalCluster`` with one single-threaded worker process per core (``workers`` to choose); ``"tcp://HOST:8786"``
+  ``LocalCluster`` with one single-threaded worker process per core (``workers`` to choose, at most
+  ``WORKERS_PER_CORE`` per core; only with 'local'); ``"tcp://HOST:8786"``
   uses a running Dask cluster; a ``distributed.Client`` is used as it is. Blocks are submitted a few per worker
   at a time (memory stays flat on the client), the plan is a task of its own (a lost worker's copy is rebuilt),
   and a worker that dies has its blocks rerun elsewhere by the scheduler. Workers check that they run the same
@@ -70,12 +71,17 @@ from genmodel.search.sweep_files import (
     write_rows,
     write_table,
 )
+from genmodel.specs.checks import scalar, whole
 from genmodel.specs.files import load_spec_file, validate_spec
 from genmodel.specs.sweep import SweepSpec, axis_values
 from genmodel.table import Table
 
 CHUNK_FORMAT = 1  # raise when what a chunk holds changes
 MAX_IN_MEMORY = 10_000_000  # configurations whose rows a sweep without ``out`` may keep in memory
+# worker processes of scheduler 'local' per core of this machine: each worker is one single-threaded process of about
+# 160 MiB evaluating blocks, so more than one per core only shares the cores (and memory) and starts more slowly;
+# a few per core is room enough for oversubscribing on purpose, far more starts for minutes with nothing to show
+WORKERS_PER_CORE = 4
 DERIVED = ("valid", "meets_targets")  # columns the sweep adds to estimate's metrics
 SCALES = ("flops_scale", "bandwidth_scale", "capacity_scale", "interconnect_scale")
 LAYOUT = ("tp", "pp", "ep", "dp", "cp", "attention_dp")
@@ -185,7 +191,9 @@ def load_spec(spec: SweepSpec | dict | str | Path) -> tuple[SweepSpec, Path | No
     if isinstance(spec, (str, Path)):
         path = Path(spec).expanduser()
         if not path.is_file():
-            raise SpecError(f"sweep spec {spec} does not exist (give a YAML or JSON file)")
+            what = ("is a folder" if path.is_dir() else "is not a regular file (a device, a pipe or a socket)"
+                    if path.exists() else "does not exist")
+            raise SpecError(f"spec {str(spec)!r} {what}; give a sweep spec file (YAML or JSON)", "spec")
         return load_spec_file(path, SweepSpec), path.parent, path.name
     raise InputTypeError(f"spec must be a SweepSpec, a mapping or a file path, got {type(spec).__name__}", "spec")
 
@@ -538,8 +546,6 @@ class _Scheduler:
         self.owned = False
         if scheduler is None:
             return
-        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-            raise ConfigurationError(f"workers must be a whole number >= 1, got {workers!r}", "workers")
         if not isinstance(scheduler, str):
             if type(scheduler).__name__ == "Client" and hasattr(scheduler, "submit"):
                 self.client = scheduler
@@ -557,7 +563,7 @@ class _Scheduler:
             raise ConfigurationError(f"scheduler {scheduler}: Dask is not installed; pip install "
                                      "'genmodel[sweep]'", "scheduler") from None
         if scheduler == "local":
-            self.cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+            self.cluster = LocalCluster(n_workers=workers or _cores(), threads_per_worker=1,
                                         processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = Client(self.cluster)
         else:
@@ -578,6 +584,27 @@ class _Scheduler:
             self.client.close()
             if self.cluster is not None:
                 self.cluster.close()
+
+
+def _cores() -> int:
+    return os.cpu_count() or 1
+
+
+def _workers(workers: Any, scheduler: Any) -> int | None:
+    """``workers`` checked: None, or a whole number of worker processes for scheduler 'local', from 1 to
+    ``WORKERS_PER_CORE`` per core of this machine."""
+    if workers is None:
+        return None
+    n = int(scalar("workers", whole("workers", workers, 1)))
+    if not (isinstance(scheduler, str) and scheduler == "local"):
+        raise ConfigurationError("workers sets the worker processes of the scheduler 'local' (this machine's "
+                                 "cores); choose that scheduler or leave workers out (a cluster has its own workers)",
+                                 "workers")
+    most = WORKERS_PER_CORE * _cores()
+    if n > most:
+        raise ConfigurationError(f"workers must be at most {most} ({WORKERS_PER_CORE} per core of this machine's "
+                                 f"{_cores()}), got {n}", "workers")
+    return n
 
 
 # ---- the sweep ----------------------------------------------------------------------------------------------
@@ -640,9 +667,16 @@ def sweep(spec: SweepSpec | dict | str | Path, out: str | Path | None = None, sc
     """Evaluate every configuration of ``spec`` (a ``SweepSpec``, a mapping or a YAML/JSON file); see the module
     docstring. ``out``: a .parquet or .csv file for the rows (and the reductions beside it), written in resumable
     chunks; ``scheduler``: None (this process), 'local', 'tcp://HOST:PORT' or a ``distributed.Client``;
-    ``workers``: worker processes for 'local' (default: the cores); ``rows``: override the spec's ``rows``."""
+    ``workers``: worker processes for 'local' (default: the cores; at most ``WORKERS_PER_CORE`` per core); ``rows``:
+    override the spec's ``rows``; ``progress``: a callable or None."""
     if rows is not None and not isinstance(rows, bool):
         raise InputTypeError(f"rows must be True, False or None, got {rows!r}", "rows")
+    if out is not None and not isinstance(out, (str, os.PathLike)):
+        raise InputTypeError(f"out must be a file path (a str or a Path) or None, got {type(out).__name__}", "out")
+    if progress is not None and not callable(progress):
+        raise InputTypeError(f"progress must be a callable taking a Progress, or None, got {type(progress).__name__}",
+                             "progress")
+    workers = _workers(workers, scheduler)
     the_plan = plan(spec, rows)
     out_path = None if out is None else Path(out).expanduser()
     if out_path is not None:

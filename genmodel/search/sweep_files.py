@@ -72,6 +72,7 @@ class ChunkStore:
     """One sweep's finished blocks on disk (module docstring)."""
 
     def __init__(self, out: Path, key: str) -> None:
+        self.out = out
         self.folder = out.with_name(out.name + ".chunks")
         self.key = key
 
@@ -83,7 +84,7 @@ class ChunkStore:
         try:
             self.folder.mkdir(exist_ok=True)
         except OSError as exc:
-            raise ConfigurationError(f"out: cannot create the chunk folder {self.folder}: "
+            raise ConfigurationError(f"out {self.out}: cannot create the chunk folder {self.folder} beside it: "
                                      f"{exc.strerror or exc}", "out") from None
         done = set()
         for entry in self.folder.iterdir():
@@ -98,11 +99,17 @@ class ChunkStore:
         """Write one block atomically (a temporary file, flushed, then renamed)."""
         final = self.path(block)
         tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **{"meta.key": np.array(self.key), "meta.block": np.array(block)}, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
+        try:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **{"meta.key": np.array(self.key), "meta.block": np.array(block)}, **arrays)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, final)
+        except OSError as exc:  # the disk filled up, the folder went away: the chunks written so far are kept
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise ConfigurationError(f"out {self.out}: cannot write the chunk {final}: {exc.strerror or exc}",
+                                     "out") from None
 
     def load(self, block: int, rows: bool = True) -> dict[str, np.ndarray] | None:
         """The arrays of one block (without the ``rows.*`` ones unless ``rows``); None when unreadable."""
@@ -169,6 +176,9 @@ def write_rows(path: Path, blocks: Iterable[Mapping[str, Any]], provenance: Mapp
             writer.close()
             writer = None
             os.replace(tmp, path)
+    except OSError as exc:  # (pyarrow's I/O errors are OSErrors too)
+        raise ConfigurationError(f"out {path}: cannot write it: {getattr(exc, 'strerror', None) or exc}",
+                                 "out") from None
     finally:
         if writer is not None:
             writer.close()

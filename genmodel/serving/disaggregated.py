@@ -37,10 +37,11 @@ import numpy as np
 
 from genmodel.data.registry import get_model, resolve_hardware
 from genmodel.engine.collectives import Network
-from genmodel.engine.inputs import resolve_dtypes
-from genmodel.errors import ConfigurationError
+from genmodel.engine.inputs import MAX_TOKENS, resolve_dtypes
+from genmodel.errors import ConfigurationError, InputTypeError
 from genmodel.serving.queueing import percentile_label
-from genmodel.specs.checks import positive, scalar, whole
+from genmodel.specs.checks import choice, flag, latency_target, scalar, whole
+from genmodel.specs.checks import request_rate as request_rate_check
 from genmodel.table import json_value
 
 LAYOUT_KEYS = ("tp", "pp", "ep", "cp", "attention_dp")
@@ -72,12 +73,20 @@ class Disaggregated:
 
 
 def _layout(name: str, layout: dict[str, Any] | None) -> dict[str, Any]:
+    """A pool layout: one whole degree each (``<name>_tp`` ... in messages: the CLI's --prefill-tp ...)."""
+    if layout is not None and not isinstance(layout, dict):
+        raise InputTypeError(f"{name} must be a layout dict (tp, pp, ep, cp, attention_dp), got "
+                             f"{type(layout).__name__}", name)
     layout = dict(layout or {})
-    unknown = sorted(set(layout) - set(LAYOUT_KEYS))
+    unknown = sorted(str(k) for k in set(layout) - set(LAYOUT_KEYS))
     if unknown:
         raise ConfigurationError(f"{name} layout names {', '.join(unknown)}; a pool layout has "
                                  f"{', '.join(LAYOUT_KEYS)}", name)
-    return {"tp": 1, "pp": 1, "ep": 1, "cp": 1, "attention_dp": False, **layout}
+    out = {"tp": 1, "pp": 1, "ep": 1, "cp": 1, "attention_dp": False, **layout}
+    for key in ("tp", "pp", "ep", "cp"):  # one layout per pool: single numbers
+        out[key] = int(scalar(f"{name}_{key}", whole(f"{name}_{key}", out[key], 1, 1 << 20)))
+    out["attention_dp"] = flag(f"{name}_attention_dp", out["attention_dp"])
+    return out
 
 
 def _replicas(name: str, value) -> int | None:
@@ -94,29 +103,31 @@ def serve_disaggregated(model="llama-3.1-8b", hardware="h100-sxm", input_tokens=
     """Serve ``request_rate`` requests/s on separate prefill and decode pools (module docstring). ``prefill`` and
     ``decode`` are pool layouts (tp, pp, ep, cp, attention_dp); ``options`` go to both pools' ``serve`` calls
     (datatypes, engine, lengths' spread, efficiency ...). Bad arguments raise a ``GenmodelError`` naming them."""
-    from genmodel.serving.serve import serve
+    from genmodel.serving.serve import percentile_fraction, serve
 
     for name, value in (("request_rate", request_rate), ("ttft_target_s", ttft_target_s),
                         ("tpot_target_s", tpot_target_s)):
         if value is None:
-            raise ConfigurationError(f"disaggregated serving sizes its pools for a rate and targets: give {name}", name)
-    rate = scalar("request_rate", positive("request_rate", request_rate))
-    ttft_t = scalar("ttft_target_s", positive("ttft_target_s", ttft_target_s))
-    tpot_t = scalar("tpot_target_s", positive("tpot_target_s", tpot_target_s))
-    q = scalar("percentile", positive("percentile", percentile, 99.999))
-    q = q / 100.0 if q > 1 else q
-    if kv_link not in KV_LINKS:
-        raise ConfigurationError(f"kv_link must be one of {', '.join(KV_LINKS)}, not {kv_link!r}", "kv_link")
+            raise ConfigurationError(f"{name} is needed: disaggregated serving sizes its pools for a rate and "
+                                     "targets", name)
+    # the bounds of serve (genmodel.serving.serve, where they are justified); one rate and one target each
+    rate = scalar("request_rate", request_rate_check("request_rate", request_rate))
+    ttft_t, tpot_t = (scalar(n, latency_target(n, v))
+                      for n, v in (("ttft_target_s", ttft_target_s), ("tpot_target_s", tpot_target_s)))
+    q = percentile_fraction(percentile)
+    choice("kv_link", kv_link, KV_LINKS)
     for key in ("request_rate", "concurrency", "offline", "tp", "pp", "ep", "dp", "cp", "attention_dp", "parallel",
                 "prefilled", "kv_offload"):
         if key in options:
             raise ConfigurationError(f"{key} is not an option of disaggregated serving (pools are sized for the "
                                      "rate; give layouts as prefill={...} and decode={...})", key)
     pre_layout, dec_layout = _layout("prefill", prefill), _layout("decode", decode)
+    co_layout = _layout("colocated", colocated) if colocated is not None and (
+        not isinstance(colocated, dict) or colocated) else pre_layout  # (None or {}: the prefill layout)
     n_pre, n_dec = _replicas("prefill_replicas", prefill_replicas), _replicas("decode_replicas", decode_replicas)
     model = get_model(model)
-    I = int(scalar("input_tokens", whole("input_tokens", input_tokens, 1)))
-    O = int(scalar("output_tokens", whole("output_tokens", output_tokens, 2)))
+    I = int(scalar("input_tokens", whole("input_tokens", input_tokens, 1, MAX_TOKENS)))
+    O = int(scalar("output_tokens", whole("output_tokens", output_tokens, 2, MAX_TOKENS)))
     common = {"percentile": q, **options}
 
     # the KV cache of one prompt moves once, from the prefill replica's devices to the decode replica's
@@ -180,7 +191,7 @@ def serve_disaggregated(model="llama-3.1-8b", hardware="h100-sxm", input_tokens=
     m["stable"] = stable
     m["meets_slo"] = stable and m[f"ttft_{label}_s"] <= ttft_t and m[f"tpot_{label}_s"] <= tpot_t
     m["fits"] = bool(pm["fits"]) and bool(dm["fits"])
-    co = _colocated(serve, model, hardware, I, O, rate, ttft_t, tpot_t, colocated or pre_layout, common)
+    co = _colocated(serve, model, hardware, I, O, rate, ttft_t, tpot_t, co_layout, common)
     settings = {"input_tokens": I, "output_tokens": O, "percentile": q, "ttft_target_s": ttft_t,
                 "tpot_target_s": tpot_t, "kv_link": kv_link, "prefill_layout": pre_layout, "decode_layout": dec_layout}
     where = platform.name if platform is not None else hw.name
@@ -205,7 +216,7 @@ def _replicas_for(rate: float, per_replica: float) -> int:
 
 def _colocated(serve, model, hardware, I, O, rate, ttft_t, tpot_t, layout, common) -> dict[str, Any] | None:
     """Co-located serving of the same rate and targets: replicas of ``layout`` running both phases."""
-    lay = _layout("colocated", layout)
+    lay = layout
     one = serve(model, hardware, I, O, request_rate=rate, ttft_target_s=ttft_t, tpot_target_s=tpot_t, **lay,
                 **common)
     best = float(np.asarray(one.metrics["max_goodput_rate_per_s"], dtype=float))

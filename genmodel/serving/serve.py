@@ -10,7 +10,10 @@ in decode steps), and solves the steady state with ``genmodel.serving.steady``. 
 the whole deployment (dp replicas share it evenly) or ``"max"`` for the saturated steady state; ``concurrency`` is
 the clients a benchmark keeps in flight (closed loop); ``offline`` submits that many requests at once;
 ``num_requests`` with a rate makes the run that long (finite past saturation: docs/serving.md section 2c). Lengths,
-rates and the parallel degrees may be arrays; they broadcast and nothing loops over configurations in Python.
+the parallel degrees, the load (rates, clients, requests, run lengths) and the host-link overrides may be arrays; they
+broadcast and nothing loops over configurations in Python. Every other argument is one value; each is checked once,
+here, against the ranges of docs/serving.md section 9 (``genmodel.specs.checks``, and ``MIN_BURSTINESS`` ... below,
+with their reasons).
 The result's ``metrics`` are SI arrays: ``ttft_p50_s`` ... ``e2e_p99_s``, ``tpot_mean_s``, ``tpot_p99_s``,
 ``itl_p99_s``, ``output_tokens_per_s`` (and per device), ``max_request_rate_per_s``, ``goodput_requests_per_s``
 (with targets), ``running_batch``, ``utilization``, ``bottleneck``, ``kv_cache_bytes``, ``fits``; every time and
@@ -46,10 +49,11 @@ from genmodel.engine.inputs import MAX_TOKENS, Setup, prepare
 from genmodel.engine.parallel import Parallelism
 from genmodel.engine.result import MetricAttributes
 from genmodel.engine.step import Chunk, Stepper, mean_pass, step_passes
-from genmodel.errors import ConfigurationError, DoesNotFitError
+from genmodel.errors import ConfigurationError, DoesNotFitError, GenmodelError, InputTypeError
 from genmodel.serving.speculative import tokens_per_step
 from genmodel.serving.steady import BINDING, Load, Requests, Scheduler, solve, terms
-from genmodel.specs.checks import at_least, positive, scalar, whole
+from genmodel.specs.checks import at_least, common_shape, flag, latency_target, positive, scalar, whole, within
+from genmodel.specs.checks import request_rate as request_rate_check
 from genmodel.specs.hardware import Efficiency
 from genmodel.specs.model import ModelSpec
 from genmodel.table import json_value
@@ -59,6 +63,23 @@ OFFLOAD_MODES = {"host": "throughput", "throughput": "throughput", "cache": "cac
 # host memory left to the OS and the processes when the default pool is used (SGLang's host KV pool keeps 10 GiB
 # free: python/sglang/srt/mem_cache/memory_pool_host.py)
 HOST_RESERVE_BYTES = 10 * 2**30
+# Ranges of the traffic arguments (docs/serving.md section 9); outside them a figure means nothing physical, and the
+# queueing formulas would leave float64's range (overflow to inf, NaN):
+# * request rates (requests/s for the whole deployment) and latency targets: genmodel.specs.checks (``request_rate``,
+#   ``latency_target``: from one request a day to a billion a second; a target of at most a day), shared with the
+#   planner and requirements;
+# * burstiness, the gamma shape k of the inter-arrival times, from 0.001 to 1,000: their coefficient of variation
+#   1 / sqrt(k) from 32 (bursts of about a thousand requests at once) to 0.03 (nearly evenly spaced); benchmarks use
+#   0.1 to 10 (vLLM's --burstiness);
+MIN_BURSTINESS, MAX_BURSTINESS = 1e-3, 1e3
+# * a host link of at least 1 MB/s per device: slower than any host link (PCIe, CXL, NVLink-C2C, a network: 100 MB/s
+#   and up); one request's KV cache (tens of MB to GBs) would take minutes to hours to cross it;
+MIN_HOST_LINK_BYTES_PER_S = 1e6
+# * and at most 1 PB/s and 1 EB of host memory per device: a hundred times the fastest device memory (HBM3e, 8 TB/s)
+#   and ten thousand times the largest host memory of a machine (tens of TB), beyond anything a link or a pool holds;
+MAX_HOST_LINK_BYTES_PER_S, MAX_HOST_MEMORY_BYTES = 1e15, 1e18
+# * percentiles from 1% to 99.999% (a fraction up to 0.99999, or a percent above 1)
+MIN_PERCENTILE, MAX_PERCENTILE = 0.01, 0.99999
 
 
 @dataclass
@@ -181,14 +202,15 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     the first in chunks of k (TensorRT-LLM's ``stream_interval``), so a client's inter-token gaps (``itl_*``) span k
     decode steps; every other figure is the engine's own. Bad arguments raise a ``GenmodelError`` naming the
     argument."""
+    synchronized, prefilled = flag("synchronized", synchronized), flag("prefilled", prefilled)
+    check_fit = flag("check_fit", check_fit)
     load = _load(request_rate, concurrency, offline, num_requests)
-    percentile = scalar("percentile", positive("percentile", percentile, 99.999))
-    percentile = percentile / 100.0 if percentile > 1 else percentile
+    percentile = percentile_fraction(percentile)
     input_cv = scalar("input_cv", at_least("input_cv", input_cv, 0.0, 10.0))
     output_cv = scalar("output_cv", at_least("output_cv", output_cv, 0.0, 10.0))
-    shape_k = scalar("burstiness", positive("burstiness", burstiness, 1e3))
-    if not isinstance(synchronized, bool | np.bool_):
-        raise ConfigurationError(f"synchronized must be true or false, got {synchronized!r}", "synchronized")
+    shape_k = scalar("burstiness", within("burstiness", burstiness, MIN_BURSTINESS, MAX_BURSTINESS,
+                                          "the gamma shape of the inter-arrival times, from bursts of about a "
+                                          "thousand requests to nearly even spacing"))
     if synchronized and (load.mode != "concurrency" or input_cv > 0 or output_cv > 0 or prefilled):
         raise ConfigurationError("synchronized describes clients in a closed loop (concurrency) sending requests of "
                                  "identical lengths (input_cv and output_cv 0)", "synchronized")
@@ -199,7 +221,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     hit = scalar("prefix_hit", at_least("prefix_hit", prefix_hit, 0.0, 1.0))
     if hit >= 1.0:
         raise ConfigurationError("prefix_hit must be below 1: at least one prompt token is computed", "prefix_hit")
-    targets = [None if v is None else scalar(n, positive(n, v))
+    targets = [None if v is None else scalar(n, latency_target(n, v))
                for n, v in (("ttft_target_s", ttft_target_s), ("tpot_target_s", tpot_target_s))]
     if parallel is None:
         parallel = Parallelism(tp, pp, ep, dp, attention_dp, 1.0, 0.0, None, cp)
@@ -209,6 +231,9 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
                 interconnect_scale=interconnect_scale, check_fit=False, workload=None, costs=None,
                 requests_per_s=None,
                 efficiency=efficiency, calibrated=calibrated, cooling_w_per_w=None, engine=engine, check_batch=False)
+    common_shape([("request_rate", request_rate), ("concurrency", concurrency), ("offline", offline),
+                  ("num_requests", num_requests), ("host_memory_bytes", host_memory_bytes),
+                  ("host_link_bytes_per_s", host_link_bytes_per_s)], s.shape)
     tune_for(int(np.prod(s.shape)) * max(int(np.size(load.value)), 1))  # large temporaries stay in the heap
     e = s.engine
     groups = float(np.max(s.par.attention_groups))
@@ -222,13 +247,15 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
                                  "in one step's budget", "chunk_tokens")
     seqs = _count("max_seqs", max_seqs, default_seqs if default_seqs is not None else np.inf)
     k = None if spec_tokens is None else int(scalar("spec_tokens", whole("spec_tokens", spec_tokens, 1, 64)))
-    if k is None and any(v is not None for v in (spec_acceptance, spec_accepted_share, spec_mean_length,
-                                                 draft_model)):
-        raise ConfigurationError("speculative decoding needs --spec-tokens k (the draft tokens per step)",
-                                 "spec_tokens")
+    spec = [n for n, v in (("spec_acceptance", spec_acceptance), ("spec_accepted_share", spec_accepted_share),
+                           ("spec_mean_length", spec_mean_length), ("draft_model", draft_model)) if v is not None]
+    if k is None and spec:
+        raise ConfigurationError("spec_tokens (k, the draft tokens per step) is needed for speculative decoding, "
+                                 "which an acceptance or a draft model asks for", "spec_tokens")
+    # the draft first: an unknown draft model is the error to report, whatever else is missing
+    draft = _draft(s, draft_model) if k is not None and draft_model is not None else None
     E = 1.0 if k is None else tokens_per_step(k, spec_acceptance, accepted_share=spec_accepted_share,
                                               mean_length=spec_mean_length)
-    draft = _draft(s, draft_model) if k is not None and draft_model is not None else None
     if chunked > 1 and k is not None:
         raise ConfigurationError("stream_interval with speculative decoding is not modelled: a step emits a varying "
                                  "number of tokens", "stream_interval")
@@ -243,6 +270,9 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
                                      "belong to the pool that computes the prompts", "prefilled")
         hit = 1.0 - 1.0 / np.asarray(I, dtype=float)  # all but one token arrive computed
     kv_device, kv_host, bytes_per_token, draft_bytes = _kv_capacity(s, mem, chunk, draft, offload)
+    if offload is not None:  # link bandwidths may be an array of their own: one configuration per bandwidth
+        spread = np.zeros(np.broadcast_shapes(np.shape(kv_device), np.shape(offload.link_bytes_per_s)))
+        kv_device, kv_host = kv_device + spread, kv_host + spread
     kv_tokens = kv_device + kv_host if mode == "throughput" else kv_device
     # cache mode: each request's prefix comes from the host cache, reloaded over the link before its prefill
     reload_s = hit * I * bytes_per_token / offload.link_bytes_per_s if mode == "cache" else 0.0
@@ -297,7 +327,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     m["tokens_per_step"] = np.asarray(E)
     m["fits"] = state.terms.cap >= 1.0
     if check_fit and np.ndim(m["fits"]) == 0 and not bool(m["fits"]):  # one configuration: say why
-        raise DoesNotFitError(_no_room_message(s, mem.footprint.weights_bytes + draft_bytes, m["kv_capacity_bytes"],
+        raise DoesNotFitError(_no_room_message(s, mem, draft_bytes, chunk, m["kv_capacity_bytes"],
                                                (I + O) * bytes_per_token / groups))
     m["bottleneck"] = _bottleneck(stepper, req, sched, state)
     if offload is not None:
@@ -348,23 +378,40 @@ def _load(request_rate, concurrency, offline, num_requests=None) -> Load:
                                  "give a request rate in requests/s or a concurrency (an offline run submits all of "
                                  "its requests at once)", "num_requests")
     if isinstance(request_rate, str):
-        if request_rate.strip().lower() not in ("max", "inf"):
-            raise ConfigurationError(f"request_rate must be a number of requests/s or 'max', got {request_rate!r}",
-                                     "request_rate")
+        if request_rate.strip().lower() != "max":
+            raise ConfigurationError(f"request_rate must be a number of requests/s or 'max', got "
+                                     f"{request_rate[:40]!r}", "request_rate")
         return Load("max")
     if request_rate is not None:
-        return Load("rate", positive("request_rate", request_rate),
-                    None if num_requests is None else whole("num_requests", num_requests, 1, 2**40))
+        rate = request_rate_check("request_rate", request_rate)
+        if num_requests is None:
+            return Load("rate", rate)
+        requests = whole("num_requests", num_requests, 1, 2**40)
+        common_shape([("num_requests", requests)], np.shape(rate))
+        return Load("rate", rate, requests)
     if concurrency is not None:
         clients = whole("concurrency", concurrency, 1, 2**32)
         if num_requests is None:
             return Load("concurrency", clients)
         requests = whole("num_requests", num_requests, 1, 2**40)
+        common_shape([("num_requests", requests)], np.shape(clients))
         if np.any(np.asarray(requests) < np.asarray(clients)):
             raise ConfigurationError("num_requests is below the concurrency: a run of fewer requests than clients "
                                      "sends them all at once (an offline run of that many requests)", "num_requests")
         return Load("concurrency", clients, requests)
     return Load("offline", whole("offline", offline, 1, 2**40))
+
+
+def percentile_fraction(value, name: str = "percentile") -> float:
+    """The percentile a target applies to, as a fraction: ``value`` is one (0.99) or a percent above 1 (99); from 1%
+    to 99.999% (``MIN_PERCENTILE``, ``MAX_PERCENTILE``)."""
+    q = scalar(name, positive(name, value, 100.0 * MAX_PERCENTILE))
+    if q == 1.0:
+        raise ConfigurationError(f"{name} must be a fraction below 1 (0.99) or a percent above 1 (99); 1 could be "
+                                 "either", name)
+    if q > 1.0:
+        return q / 100.0
+    return scalar(name, at_least(name, q, MIN_PERCENTILE, MAX_PERCENTILE))
 
 
 def _count(name: str, value, default) -> float:
@@ -383,7 +430,13 @@ class _Draft:
 
 def _draft(s: Setup, draft_model) -> _Draft:
     """The draft model on the same devices and layout as the target."""
-    d = get_model(draft_model)
+    if not isinstance(draft_model, str | ModelSpec):
+        raise InputTypeError(f"draft_model must be a model name or ModelSpec, got {type(draft_model).__name__}",
+                             "draft_model")
+    try:
+        d = get_model(draft_model)
+    except GenmodelError as exc:
+        raise type(exc)(f"draft_model: {exc}", "draft_model") from None
     if d.vocab_size != s.model.vocab_size:
         raise ConfigurationError(f"draft model {d.name} has a {d.vocab_size:,}-token vocabulary but {s.model.name} "
                                  f"has {s.model.vocab_size:,}: a draft must share the target's tokenizer",
@@ -459,13 +512,14 @@ def _offload(s: Setup, kv_offload, host_memory_bytes, host_link_bytes_per_s) -> 
                                  f"block with the link bandwidth and host memory): add one to its YAML or give "
                                  f"{missing}", "kv_offload")
     if host_link_bytes_per_s is not None:
-        bw = positive("host_link_bytes_per_s", host_link_bytes_per_s)
+        bw = within("host_link_bytes_per_s", host_link_bytes_per_s, MIN_HOST_LINK_BYTES_PER_S,
+                    MAX_HOST_LINK_BYTES_PER_S, "bytes/s: from 1 MB/s to 1 PB/s")
     else:
         bw = np.asarray(link.bandwidth_per_direction_bytes_per_s, dtype=float)
         if hw.offload_tier is not None:  # the tier itself may be slower than the link
             bw = np.minimum(bw, hw.memory[hw.offload_tier].bandwidth_bytes_per_s * s.bandwidth_scale)
     if host_memory_bytes is not None:
-        pool = positive("host_memory_bytes", host_memory_bytes)
+        pool = within("host_memory_bytes", host_memory_bytes, 0.0, MAX_HOST_MEMORY_BYTES, "bytes: at most 1 EB")
     else:
         size = hw.memory[hw.offload_tier].capacity_bytes if hw.offload_tier is not None else link.memory_bytes
         pool = np.maximum(size * s.capacity_scale - HOST_RESERVE_BYTES, 0.0)
@@ -512,10 +566,9 @@ def _offload_figures(m: dict, state, req: Requests, sched: Scheduler, offload: _
     m["max_request_rate_per_s"] = np.minimum(m["max_request_rate_per_s"], link_max)
     if mode == "rate":
         m["stable"] = m["stable"] & (rate < link_max)
-        m["utilization"] = rate / m["max_request_rate_per_s"]
         for key in [k for k in m if k.startswith(("ttft_", "e2e_", "queue_"))]:
             m[key] = np.where(m["stable"], m[key], np.inf)
-    else:
+    with np.errstate(divide="ignore", invalid="ignore"):  # a replica that cannot hold one request: rate 0 (as solve)
         m["utilization"] = rate / m["max_request_rate_per_s"]
     return bound
 
@@ -592,13 +645,28 @@ def _bottleneck(stepper: Stepper, req: Requests, sched: Scheduler, state) -> np.
     return np.where(compute > 0.5 * total, "compute", label)
 
 
-def _no_room_message(s: Setup, weights_bytes, kv_capacity_bytes, request_kv_bytes) -> str:
-    """Why one configuration cannot serve a single request: the KV cache left beside the weights, against one
+def _no_room_message(s: Setup, mem: MemoryView, draft_bytes, chunk: float, kv_capacity_bytes,
+                     request_kv_bytes) -> str:
+    """Why one configuration cannot serve a single request: what the engine can fill per device, what the weights
+    and the activations of a step's prompt chunk take of it (``_kv_capacity``), and the KV cache left, against one
     request's."""
     gib = 2.0**30
     where = f"{s.par.devices:g} {s.hw.name}" if float(s.par.devices) > 1 else f"one {s.hw.name}"
+    usable = float(mem.capacity)
+    if s.hw.offload_tier is not None:  # (that tier holds no KV cache)
+        usable -= s.hw.memory[s.hw.offload_tier].capacity_bytes * s.capacity_scale * s.realism.usable_memory_fraction
+    weights = float(mem.footprint.weights_bytes) + float(draft_bytes)
+    act = float(np.minimum(chunk, MAX_TOKENS) * mem.device.per_token)
+    what = (f"{weights / gib:.3g} GiB of weights" + (" (the draft model's with them)" if draft_bytes else "")
+            + f" and {act / gib:.3g} GiB of activations for a step's {int(chunk):,} prompt tokens")
+    fixes = "a smaller --weight-dtype, more devices (--tp), a device with more memory"
+    if act > weights:  # the step's token budget, not the weights, fills the memory
+        fixes = "fewer tokens per step (--max-batch-tokens, --chunk-tokens), " + fixes
+    if usable < 0.5 * float(mem.physical):  # the engine was given little of the memory
+        fixes = "a larger --memory-fraction or a smaller --runtime-reserved, " + fixes
     return (f"{s.model.name} cannot serve one request of {int(s.input_tokens):,} + {int(s.output_tokens):,} tokens "
-            f"on {where}: {float(weights_bytes) / gib:.3g} GiB of weights per device leave "
+            f"on {where}: of the {usable / gib:.3g} GiB per device the engine can fill "
+            f"({100 * s.realism.usable_memory_fraction:.3g}% of its memory less "
+            f"{float(np.max(mem.reserved)) / gib:.3g} GiB held by the runtime), {what} leave "
             f"{float(kv_capacity_bytes) / gib:.3g} GiB for the KV cache, and one request needs "
-            f"{float(request_kv_bytes) / gib:.3g} GiB; use a smaller --weight-dtype, more devices (--tp), a device "
-            "with more memory")
+            f"{float(request_kv_bytes) / gib:.3g} GiB; use {fixes}")

@@ -21,30 +21,32 @@ from collections.abc import Sequence
 import numpy as np
 
 from genmodel.errors import ConfigurationError
+from genmodel.specs.checks import at_least, scalar
 
 
 def tokens_per_step(k: int, acceptance: float | Sequence[float] | None = None, *, accepted_share: float | None = None,
                     mean_length: float | None = None) -> float:
     """Expected tokens a verify step emits per sequence (see the module docstring); exactly one way of stating the
-    acceptance must be given."""
-    given = [x is not None for x in (acceptance, accepted_share, mean_length)]
-    if sum(given) != 1:
-        raise ConfigurationError("give the acceptance one way: a per-token acceptance (or a per-position list), the "
-                                 "accepted share of proposed tokens, or the mean acceptance length", "spec_acceptance")
-    if mean_length is not None:
-        if not 1.0 <= mean_length <= k + 1:
-            raise ConfigurationError(f"mean acceptance length {mean_length} must lie between 1 and k + 1 = {k + 1}",
-                                     "spec_acceptance")
-        return float(mean_length)
+    acceptance must be given. Bad values raise a ``GenmodelError`` naming ``serve``'s argument (``spec_acceptance``,
+    ``spec_accepted_share``, ``spec_mean_length``)."""
+    given = [name for name, x in (("spec_acceptance", acceptance), ("spec_accepted_share", accepted_share),
+                                  ("spec_mean_length", mean_length)) if x is not None]
+    if not given:
+        raise ConfigurationError("spec_acceptance is needed with spec_tokens: give the acceptance one way, a per-token "
+                                 "acceptance (or a per-position list), the accepted share of proposed tokens "
+                                 "(spec_accepted_share) or the mean acceptance length (spec_mean_length)",
+                                 "spec_acceptance")
+    if len(given) > 1:
+        raise ConfigurationError(f"{given[1]} is given with {given[0]}: give the acceptance one way", given[1])
+    if mean_length is not None:  # 1 (every draft token rejected) to k + 1 (all accepted, and the bonus token)
+        return scalar("spec_mean_length", at_least("spec_mean_length", mean_length, 1.0, k + 1.0))
     if accepted_share is not None:
-        _fraction("accepted share", accepted_share)
-        return 1.0 + accepted_share * k
-    rates = [acceptance] * k if np.ndim(acceptance) == 0 else list(acceptance)
-    if len(rates) != k:
-        raise ConfigurationError(f"the per-position acceptance list has {len(rates)} entries for {k} speculated "
-                                 "tokens; give one per position", "spec_acceptance")
-    for a in rates:
-        _fraction("acceptance", a)
+        return 1.0 + scalar("spec_accepted_share", at_least("spec_accepted_share", accepted_share, 0.0, 1.0)) * k
+    rates = at_least("spec_acceptance", acceptance, 0.0, 1.0)
+    if rates.ndim > 1 or (rates.ndim == 1 and rates.size != k):
+        raise ConfigurationError(f"spec_acceptance must be one number or a list of one per draft position ({k}), got "
+                                 f"{rates.size} values", "spec_acceptance")
+    rates = np.broadcast_to(rates, (k,))
     return float(1.0 + np.cumprod(rates).sum())
 
 
@@ -58,8 +60,3 @@ def acceptance_from_length(k: int, mean_length: float) -> float:
         else:
             hi = mid
     return (lo + hi) / 2
-
-
-def _fraction(name: str, value: float) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
-        raise ConfigurationError(f"{name} must be a number between 0 and 1, got {value!r}", "spec_acceptance")

@@ -243,12 +243,15 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     the batch past some load (KV streamed over a host link), so the largest sustainable rate is the peak of
     lambda(x) = x / t(x) below the cap (``peak_rate``), reached at ``running_batch_at_max_rate``."""
     x_max, binding = saturation(r, s)
+    run = load.requests if load.mode == "rate" else None
+    if run is not None:  # runs of several lengths: the load grid is solved per configuration and length
+        shape = np.broadcast_shapes(np.shape(x_max), np.shape(run))
+        x_max, binding = np.broadcast_to(x_max, shape), np.broadcast_to(binding, shape)
     t_max = terms(x_max, r, s)
     # an open loop, or a search for the rate meeting targets, reads lambda(x) on the load grid, whose last node is
     # x_max itself: the saturated rate is that node's (one step evaluation fewer); else it is evaluated alone
     # a finite run at a request rate (a benchmark's prompt count) never holds the steady state's running batch in
     # full: its requests see the run's ramp-up and drain (``finite_run_batch``)
-    run = load.requests if load.mode == "rate" else None
     grid = _rate_grid(step, r, s, x_max, run) if load.mode == "rate" or ttft_target_s is not None or \
         tpot_target_s is not None else None
     if grid is not None:
@@ -365,8 +368,10 @@ def finite_run_batch(running, requests):
     n (1 - n / (3 N)) where n <= N, N (1 - N / (3 n)) where n > N; both 2 N / 3 at n = N, n as N grows."""
     n = np.asarray(running, dtype=float)
     big = np.asarray(requests, dtype=float)
+    # (each branch computed with its own side's values, so that the other's cannot overflow: n = 0 beside N = 2^40)
+    below, above = np.minimum(n, big), np.maximum(n, big)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(n <= big, n * (1.0 - n / (3.0 * big)), big * (1.0 - big / (3.0 * np.maximum(n, 1e-300))))
+        return np.where(n <= big, below * (1.0 - below / (3.0 * big)), big * (1.0 - big / (3.0 * above)))
 
 
 def _finite_run_terms(t: Terms, run) -> Terms:
@@ -428,7 +433,9 @@ def finite_run_wait(requests, max_rate, cap, lam, arrival_cv2, service_cv2, outp
         queued = np.maximum(requests - cap, 0.0)
         cohorts = c * (c * m * (m - 1.0) / 2.0 + rem * m) / requests
         spread = queued**2 / (2.0 * requests)
-        fluid = np.where(delta > 0, delta * ((1.0 - w) * cohorts + w * spread), 0.0)
+        # (nothing fits, delta infinite: every request waits for ever, the first ones too)
+        fluid = np.where(delta > 0, np.where(np.isinf(delta), np.inf, delta * ((1.0 - w) * cohorts + w * spread)),
+                         0.0)
         crit = np.where(fits, 2.0 / 3.0 * np.sqrt(2.0 * (arrival_cv2 + service_cv2) * queued / np.pi)
                         / np.where(fits, max_rate, 1.0), np.inf)
     return delta, fluid, crit
@@ -441,7 +448,8 @@ def finite_run_quantile(delta, requests, cap, q: float, output_cv: float = 0.0):
     i = q * requests
     with np.errstate(invalid="ignore"):  # (delta inf where nothing fits: inf)
         cohort = c * np.floor(np.maximum(i - 1.0, 0.0) / c)
-        return np.where(delta > 0, delta * ((1.0 - w) * cohort + w * np.maximum(i - cap, 0.0)), 0.0)
+        queued = np.where(np.isinf(delta), np.inf, delta * ((1.0 - w) * cohort + w * np.maximum(i - cap, 0.0)))
+        return np.where(delta > 0, queued, 0.0)
 
 
 def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.ndarray], lam, load: Load, clients,
@@ -560,8 +568,9 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         over = ~(lam < mu)
         # the steady state's wait, but no more than a near-critical run of N builds; past saturation the fluid
         # queue, and the fluctuations where they are the larger
-        wait = Wait(np.where(over, 1.0, wait.p_wait),
-                    np.where(over, np.maximum(crit - fluid, 0.0), np.minimum(wait.mean_s, crit)))
+        with np.errstate(invalid="ignore"):  # (nothing fits, mu = 0: both waits infinite, and so is the run's)
+            beyond = np.where(mu > 0, np.maximum(crit - fluid, 0.0), np.inf)
+        wait = Wait(np.where(over, 1.0, wait.p_wait), np.where(over, beyond, np.minimum(wait.mean_s, crit)))
         rate = np.where(over, mu, rate)
 
         def queued_q(q):  # request q N of the run

@@ -46,7 +46,8 @@ def whole(name: str, value: object, minimum: int = 1, maximum: float | None = No
     if np.any(arr < minimum):
         raise ConfigurationError(f"{name} must be at least {minimum}, got {_first(arr, arr < minimum)}", name)
     if maximum is not None and np.any(arr > maximum):
-        raise ConfigurationError(f"{name} must be at most {maximum:,g}, got {_first(arr, arr > maximum)}", name)
+        limit = f"{int(maximum):,}" if float(maximum).is_integer() and maximum < 1e16 else f"{maximum:,g}"
+        raise ConfigurationError(f"{name} must be at most {limit}, got {_first(arr, arr > maximum)}", name)
     frac = arr != np.floor(arr)
     if np.any(frac):
         raise ConfigurationError(f"{name} must be a whole number, got {_first(arr, frac)}", name)
@@ -78,3 +79,88 @@ def scalar(name: str, arr: np.ndarray) -> float:
     if arr.ndim:
         raise ConfigurationError(f"{name} must be a single number (sweep it with separate calls)", name)
     return float(arr)
+
+
+def flag(name: str, value: object) -> bool:
+    """A yes/no argument: Python's or NumPy's bool; anything else (1, 'yes', an array) is refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputTypeError(f"{name} must be True or False, got {str(value)[:40]!r}", name)
+    return bool(value)
+
+
+def choice(name: str, value: object, options: tuple[str, ...] | list[str]) -> str:
+    """One of ``options`` (strings); a non-string (a list, a dict, a number) or another string is refused."""
+    if not isinstance(value, str):
+        raise InputTypeError(f"{name} must be one of {', '.join(options)}, got {type(value).__name__}", name)
+    if value not in options:
+        raise ConfigurationError(f"{name} must be one of {', '.join(options)}, got {value[:40]!r}", name)
+    return value
+
+
+def names(name: str, value: object) -> tuple[str, ...]:
+    """A list of names: one string is one name; a list or tuple of non-empty strings, each once; empty names and
+    anything else (a number, None, a dict) are refused."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise InputTypeError(f"{name} must be a name or a list of names, got {type(value).__name__}", name)
+    if not items:
+        raise ConfigurationError(f"{name} is empty; give at least one name", name)
+    for item in items:
+        if not isinstance(item, str):
+            raise InputTypeError(f"{name} must hold names (strings), got {type(item).__name__}", name)
+        if not item.strip():
+            raise ConfigurationError(f"{name} holds an empty name", name)
+    repeated = sorted({item for item in items if items.count(item) > 1})
+    if repeated:
+        raise ConfigurationError(f"{name} names {repeated[0]!r} twice; give each name once", name)
+    return tuple(items)
+
+
+# The physically meaningful ranges of traffic and service-level arguments, shared by serve, plan and requirements
+# (docs/serving.md section 9): outside them a figure means nothing physical, and the queueing formulas and band edges
+# leave float64's range (overflow to inf, NaN):
+# * latency targets (TTFT, TPOT, seconds) of at most a day: a longer wait is no service-level objective;
+# * request rates (the whole deployment) from one request a day (a slower stream meets an idle engine every time, so
+#   its figures are those of a lone request) to a billion a second (every person on Earth sending one every 8 s:
+#   beyond any deployment and far past any replica's saturation).
+MAX_TARGET_S = 86_400.0
+MIN_REQUEST_RATE_PER_S, MAX_REQUEST_RATE_PER_S = 1.0 / 86_400.0, 1e9
+RATE_RANGE = "requests/s: from one request a day to a billion a second"  # (said in the messages)
+TARGET_RANGE = "seconds: a target is at most a day"
+
+
+def within(name: str, value: object, low: float, high: float, why: str) -> np.ndarray:
+    """Positive numbers (``positive``) from ``low`` to ``high``; the message of one outside the range ends with
+    ``why`` the range is what it is."""
+    arr = positive(name, value)
+    for bad, side, bound in ((arr < low, "least", low), (arr > high, "most", high)):
+        if np.any(bad):
+            shown = f"{int(bound):,}" if float(bound).is_integer() and bound < 1e15 else f"{bound:.4g}"
+            raise ConfigurationError(f"{name} must be at {side} {shown} ({why}), got {_first(arr, bad)}", name)
+    return arr
+
+
+def latency_target(name: str, value: object) -> np.ndarray:
+    """A TTFT or TPOT target in seconds (an array of them broadcasts): positive and at most a day."""
+    return within(name, value, 0.0, MAX_TARGET_S, TARGET_RANGE)
+
+
+def request_rate(name: str, value: object) -> np.ndarray:
+    """Request rates of a whole deployment, requests/s: from one a day to a billion a second."""
+    return within(name, value, MIN_REQUEST_RATE_PER_S, MAX_REQUEST_RATE_PER_S, RATE_RANGE)
+
+
+def common_shape(named: list[tuple[str, object]], shape: tuple[int, ...] = ()) -> tuple[int, ...]:
+    """The shape ``shape`` and the values of ``named`` ((argument, value) pairs; None and strings skipped) broadcast
+    to; ``ConfigurationError`` naming the first argument whose shape does not go with the others' (NumPy's rules:
+    trailing axes equal, or 1)."""
+    for name, value in named:
+        if value is None or isinstance(value, str):
+            continue
+        this = np.shape(value)
+        try:
+            shape = np.broadcast_shapes(shape, this)
+        except ValueError:
+            raise ConfigurationError(f"{name} has shape {this}, which does not broadcast with the shape {shape} of the "
+                                     "other arrays (the same length, or one of length 1)", name) from None
+    return shape

@@ -62,12 +62,13 @@ Entries live in ``engines_db/`` (and in users' ``engines/`` folders) and carry a
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from genmodel.specs.quantities import Bytes, FrozenSpec, Seconds
+from genmodel.specs.quantities import Bytes, DisplayName, EntryName, FrozenSpec, Seconds
 
 Fraction = float
 # vLLM served over HTTP against the same engine in process, Llama-3.3-70B, batch 32, 128-token prompts: mean TTFT
@@ -102,11 +103,21 @@ class BatchDefaults(FrozenSpec):
     max_seqs: int | None = Field(None, ge=1, description="The running-sequence limit there.")
 
 
+def _increasing(sizes: list[int]) -> list[int]:
+    """Captured batch sizes in increasing order, each once (a step pads up to the next one)."""
+    if any(b <= a for a, b in itertools.pairwise(sizes)):
+        raise ValueError("must list batch sizes in increasing order, each once")
+    return sizes
+
+
+CapturedSizes = Annotated[list[Annotated[int, Field(ge=1, le=2**20)]], AfterValidator(_increasing)]
+
+
 class EngineSpec(FrozenSpec):
     """One serving engine's per-step behaviour (see the module docstring)."""
 
-    name: str = Field(description="Database key, e.g. 'vllm'.")
-    display_name: str = Field(description="Human-readable name, e.g. 'vLLM (V1 engine)'.")
+    name: EntryName = Field(description="Database key, e.g. 'vllm'.")
+    display_name: DisplayName = Field(description="Human-readable name, e.g. 'vLLM (V1 engine)'.")
     step_overhead_s: Seconds = Field(description="Host work per engine step at batch 1 (a) in seconds.")
     step_overhead_per_sequence_s: Seconds = Field(
         0.0, description="Host work per sequence in the step (b): sampling, detokenization, scheduling, in seconds.")
@@ -127,9 +138,9 @@ class EngineSpec(FrozenSpec):
         "prompt tokens run eagerly: SGLang, ATOM); 'all': every step (vLLM's piecewise graphs); 'none': no step "
         "(vLLM --enforce-eager, SGLang --disable-cuda-graph). Decode steps above the largest of "
         "decode_batch_buckets run eagerly in any case. Costs nothing where eager_launch_s is 0.")
-    decode_batch_buckets: list[int] | None = Field(
-        None, description="Batch sizes the engine captures decode graphs for; a step pads up to the next one "
-        "(none: no padding).")
+    decode_batch_buckets: CapturedSizes | None = Field(
+        None, min_length=1, description="Batch sizes the engine captures decode graphs for, increasing; a step pads up "
+        "to the next one (none: no padding).")
     decode_graph_limits: list[GraphLimit] = Field(
         default_factory=list, description="How the engine picks its largest captured decode batch by device memory "
         "and tensor parallelism (SGLang's cuda_graph_max_bs): the first rule that applies wins; the captured sizes "

@@ -31,6 +31,8 @@ from genmodel.specs.quantities import (
     Bytes,
     BytesOrZero,
     BytesPerSecond,
+    DisplayName,
+    EntryName,
     FlopsPerSecond,
     FrozenSpec,
     Joules,
@@ -241,8 +243,8 @@ class Efficiency(FrozenSpec):
 class HardwareSpec(FrozenSpec):
     """One device: compute peaks, memory tiers, interconnects, power, cost and provenance."""
 
-    name: str = Field(description="Database key, lower-case with dashes, e.g. 'h100-sxm'.")
-    display_name: str = Field(description="Human-readable name, e.g. 'NVIDIA H100 SXM5 80GB'.")
+    name: EntryName = Field(description="Database key, lower-case with dashes, e.g. 'h100-sxm'.")
+    display_name: DisplayName = Field(description="Human-readable name, e.g. 'NVIDIA H100 SXM5 80GB'.")
     vendor: str = Field(description="Manufacturer, e.g. 'NVIDIA'.")
     kind: HardwareKind = Field(description="Device class; selects the default realism factors.")
     year: int | None = Field(None, description="Year of launch or announcement.")

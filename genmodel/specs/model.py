@@ -29,7 +29,7 @@ from pydantic import Field, model_validator
 from genmodel.specs.dtypes import bytes_per_element
 from genmodel.specs.files import validate_spec
 from genmodel.specs.hf_config import hf_config_fields
-from genmodel.specs.quantities import FrozenSpec, Number
+from genmodel.specs.quantities import DisplayName, EntryName, FrozenSpec, Number
 
 # sanity bounds, far above any model (a 100T-parameter model has widths near 2**17 and a few hundred layers): they
 # turn a typo such as hidden_size: 1e30 into an error naming the field instead of an absurd estimate
@@ -133,8 +133,8 @@ class MoESpec(FrozenSpec):
 class ModelSpec(FrozenSpec):
     """A decoder-only transformer language model."""
 
-    name: str = Field(description="Database key, lower-case with dashes, e.g. 'llama-3.1-70b'.")
-    display_name: str = Field(description="Human-readable name, e.g. 'Llama-3.1-70B'.")
+    name: EntryName = Field(description="Database key, lower-case with dashes, e.g. 'llama-3.1-70b'.")
+    display_name: DisplayName = Field(description="Human-readable name, e.g. 'Llama-3.1-70B'.")
     family: str = Field(description="Architecture family, e.g. 'llama', 'deepseek_v3', 'qwen3_moe'.")
     hidden_size: int = Field(ge=1, le=MAX_WIDTH, description="Residual stream width d_model.")
     num_layers: int = Field(ge=1, le=MAX_LAYERS, description="Decoder layers.")

@@ -16,14 +16,14 @@ from __future__ import annotations
 from pydantic import Field
 
 from genmodel.specs.hardware import HardwareSpec, Interconnect
-from genmodel.specs.quantities import USD, FrozenSpec
+from genmodel.specs.quantities import USD, DisplayName, EntryName, FrozenSpec
 
 
 class PlatformSpec(FrozenSpec):
     """A system of identical devices with a two-tier network."""
 
-    name: str = Field(description="Database key, e.g. 'dgx-h100'.")
-    display_name: str = Field(description="Human-readable name, e.g. 'NVIDIA DGX H100 (8x H100 SXM)'.")
+    name: EntryName = Field(description="Database key, e.g. 'dgx-h100'.")
+    display_name: DisplayName = Field(description="Human-readable name, e.g. 'NVIDIA DGX H100 (8x H100 SXM)'.")
     device: str = Field(description="Name of the device in hardware_db/.")
     num_devices: int = Field(ge=1, description="Devices in the system.")
     scale_up: Interconnect | None = Field(

@@ -9,6 +9,7 @@ as strings such as ``"80 GB"`` (parsed by ``genmodel.specs.units.parse_quantity`
 from __future__ import annotations
 
 import contextvars
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
@@ -41,15 +42,65 @@ def _positive(value: float) -> float:
     return value
 
 
-Bytes = Annotated[float, BeforeValidator(_parser("bytes")), AfterValidator(_positive)]
-BytesOrZero = Annotated[float, BeforeValidator(_parser("bytes")), AfterValidator(_non_negative)]
-BytesPerSecond = Annotated[float, BeforeValidator(_parser("bytes_per_s")), AfterValidator(_positive)]
-FlopsPerSecond = Annotated[float, BeforeValidator(_parser("flops")), AfterValidator(_positive)]
-Watts = Annotated[float, BeforeValidator(_parser("watts")), AfterValidator(_non_negative)]
-Seconds = Annotated[float, BeforeValidator(_parser("seconds")), AfterValidator(_non_negative)]
-USD = Annotated[float, BeforeValidator(_parser("usd")), AfterValidator(_non_negative)]
-USDPerHour = Annotated[float, BeforeValidator(_parser("usd_per_h")), AfterValidator(_non_negative)]
-Joules = Annotated[float, BeforeValidator(_parser("joules")), AfterValidator(_non_negative)]
+def _within(low: float, high: float, unit: str, positive: bool = False):
+    """A check that a value lies in [low, high] (above 0 too where ``positive``): ``low`` 0 allows zero. The ranges
+    are physically meaningful bounds far outside any real device (below), so that no figure computed from an entry
+    overflows or underflows into inf, 0 or NaN and every accepted value is one a device or a price could have."""
+    def check(value: float) -> float:
+        if positive and not value > 0:
+            raise ValueError(f"must be positive, got {value}")
+        if value < low or value > high:
+            raise ValueError(f"must be between {low:g} and {high:g} {unit}, got {value:g}")
+        return value
+
+    return check
+
+
+# Physically meaningful ranges (SI units). Capacities and byte counts up to 1e18 B (an exabyte: a million times a
+# device's memory); bandwidths from 1e6 B/s (1 MB/s, slower than any memory or link a model is served over) to
+# 1e18 B/s (about 50x a wafer-scale chip's on-chip SRAM bandwidth, 21 PB/s for Cerebras WSE-3); peak throughput
+# from 1e6 FLOP/s to 1e21 FLOP/s (a zettaFLOP/s: about 10^5 B200s at FP4); power up to 1e9 W (a gigawatt campus);
+# durations (per-step and per-kernel overheads, link latencies, latency targets) up to 86,400 s (a day); prices up
+# to 1e12 USD and 1e9 USD per hour; energies per FLOP or bit up to 1 J (about 10^11 times a modern device's).
+MAX_BYTES = 1e18
+Bytes = Annotated[float, BeforeValidator(_parser("bytes")), AfterValidator(_within(0.0, MAX_BYTES, "B", True))]
+BytesOrZero = Annotated[float, BeforeValidator(_parser("bytes")), AfterValidator(_non_negative),
+                        AfterValidator(_within(0.0, MAX_BYTES, "B"))]
+BytesPerSecond = Annotated[float, BeforeValidator(_parser("bytes_per_s")), AfterValidator(_positive),
+                           AfterValidator(_within(1e6, 1e18, "B/s"))]
+FlopsPerSecond = Annotated[float, BeforeValidator(_parser("flops")), AfterValidator(_positive),
+                           AfterValidator(_within(1e6, 1e21, "FLOP/s"))]
+Watts = Annotated[float, BeforeValidator(_parser("watts")), AfterValidator(_non_negative),
+                  AfterValidator(_within(0.0, 1e9, "W"))]
+Seconds = Annotated[float, BeforeValidator(_parser("seconds")), AfterValidator(_non_negative),
+                    AfterValidator(_within(0.0, 86400.0, "s"))]
+USD = Annotated[float, BeforeValidator(_parser("usd")), AfterValidator(_non_negative),
+                AfterValidator(_within(0.0, 1e12, "USD"))]
+USDPerHour = Annotated[float, BeforeValidator(_parser("usd_per_h")), AfterValidator(_non_negative),
+                       AfterValidator(_within(0.0, 1e9, "USD/h"))]
+Joules = Annotated[float, BeforeValidator(_parser("joules")), AfterValidator(_non_negative),
+                   AfterValidator(_within(0.0, 1.0, "J"))]
+
+
+_ENTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,99}")
+
+
+def _entry_name(value: str) -> str:
+    if not _ENTRY_NAME.fullmatch(value):
+        raise ValueError("must be a database key: letters, digits, '.', '_', ':', '+' and '-' (no spaces), starting "
+                         f"with a letter or digit, at most 100 characters; got {value[:40]!r}")
+    return value
+
+
+def _display_name(value: str) -> str:
+    if not value.strip() or len(value) > 200 or any(not c.isprintable() for c in value):
+        raise ValueError(f"must be a printable name of 1 to 200 characters, got {value[:40]!r}")
+    return value
+
+
+# an entry's key (what commands and lookups name it by) and its human-readable name
+EntryName = Annotated[str, AfterValidator(_entry_name)]
+DisplayName = Annotated[str, AfterValidator(_display_name)]
 
 
 def _number_text(value: object) -> object:

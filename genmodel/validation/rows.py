@@ -345,6 +345,8 @@ def parse_row(row: Mapping[str, str]) -> Case:
     if engine == "trtllm" and trtllm_pytorch(row):
         engine = "trtllm-pytorch"  # Python executor: prompt steps eager
     batching = _cell(row, "batching") or ("continuous" if _cell(row, "system").endswith("continuous") else "static")
+    if batching not in ("static", "continuous"):
+        raise NotExpressibleError(f"batching {batching[:40]!r} is neither 'static' nor 'continuous'")
     served = None
     if batching == "continuous" and METRICS[metric][1] != "energy":
         served = served_load(_cell(row, "batch_or_concurrency"))

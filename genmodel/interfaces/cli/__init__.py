@@ -49,16 +49,21 @@ _OPTION_NAMES = {"rental_usd_per_device_hour": "--usd-per-device-hour", "kernel_
                  "num_requests": "--num-prompts"}
 
 
-def cli_message(exc: GenmodelError) -> str:
+def cli_message(exc: GenmodelError, options: frozenset[str] | None = None) -> str:
     """The error's message on one line, naming the CLI option of the library argument at fault: in place of the
-    argument's name when the message starts with it, else as a prefix."""
+    argument's name when the message starts with it, else as a prefix. ``options``: the options of the command that
+    ran; an argument without one among them (a field of a data file, ``peak_flops_per_s``) is left as the message
+    names it."""
     message = " ".join(str(exc).split())
     arg = getattr(exc, "argument", None)
     if arg and "." not in arg and arg not in ("model", "hardware", "platform"):
         option = _OPTION_NAMES.get(arg, "--" + arg.replace("_", "-"))
+        if options is not None and option not in options:
+            return message[:1000]
         if message.startswith(arg + " ") or message.startswith(arg + ":"):
             message = option + message[len(arg):]
-        elif not message.startswith(option):
+        elif not message.startswith(option) and getattr(exc, "problems", None) is None:
+            # (a data file's error, listing the problems of its fields, names the file and field: left as it is)
             message = f"{option}: {message}"
     return message[:1000]
 
@@ -85,6 +90,17 @@ def app_for(argv: list[str]) -> typer.Typer:
                 one.registered_commands = [info]
                 return one
     return app
+
+
+def command_options(command, args: list[str]) -> frozenset[str] | None:
+    """Every option spelling of the command ``args`` name (with the global ``--db``), or None where ``args`` name
+    none. ``command``: the Click group of the app (``typer.main.get_command``)."""
+    i = _command_at(args)
+    sub = getattr(command, "commands", {}).get(args[i]) if i < len(args) else None
+    if sub is None:
+        return None
+    return frozenset({"--db", *(o for p in sub.params for o in (*getattr(p, "opts", ()),
+                                                                  *getattr(p, "secondary_opts", ())))})
 
 
 def repeated_option(command, args: list[str]) -> str | None:
@@ -125,8 +141,10 @@ def repeated_option(command, args: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning genmodel errors into one 'error:' line and exit status 2."""
     args = sys.argv[1:] if argv is None else list(argv)
+    options = None
     try:
         command = typer.main.get_command(app_for(args))  # (what calling the Typer app builds, built once here)
+        options = command_options(command, args)
         repeated = repeated_option(command, args)
         if repeated is not None:
             typer.echo(f"error: {repeated}", err=True)
@@ -135,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             # (returns a typer.Exit's code in this mode; the name the hints print is the console script's)
             code = command(args=args, prog_name="genmodel", standalone_mode=False)
     except GenmodelError as exc:
-        typer.echo(f"error: {cli_message(exc)}", err=True)
+        typer.echo(f"error: {cli_message(exc, options)}", err=True)
         return 2
     except typer.Exit as exc:
         return exc.exit_code

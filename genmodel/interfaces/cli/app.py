@@ -1,6 +1,5 @@
 """The Typer application of the ``genmodel`` command line and its global options (the commands register on it)."""
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +10,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 
 @app.callback()
-def _options(db: Annotated[list[Path] | None, typer.Option(
+def _options(db: Annotated[list[str] | None, typer.Option(
         "--db", help="Extra database folder (with models/, hardware/, platforms/ inside); repeatable. "
         "Also GENMODEL_DB. Entries are added to the built-in ones.")] = None) -> None:
     """genmodel: LLM inference estimates from first principles."""

@@ -106,8 +106,10 @@ def show(name: Annotated[str, typer.Argument(help="A model, device or platform n
     from genmodel.errors import unknown_name
 
     spec: Any = None
-    if looks_like_file(name) or is_synthetic_name(name):  # a model file or a synthetic model, with its own errors
+    if is_synthetic_name(name):  # a synthetic model, with its own errors
         spec, kind = get_model(name), "model"
+    elif looks_like_file(name):  # a spec file: a device or platform file by its keys, else a model file
+        spec, kind = _spec_file(name)
     else:  # a name, looked up in each database without building an error for those that lack it
         for kind in ("model", "hardware", "platform"):
             spec = find_entry(kind, name)  # type: ignore[arg-type]
@@ -129,7 +131,7 @@ def show(name: Annotated[str, typer.Argument(help="A model, device or platform n
                    "realism_in_force": resolve_realism(spec).to_dict()}
     else:
         derived = {}
-    derived["file"] = str(entry_file(kind, spec.name) or name)  # type: ignore[arg-type]
+    derived["file"] = name if looks_like_file(name) else str(entry_file(kind, spec.name) or name)  # type: ignore[arg-type]
     data = {**spec.model_dump(mode="json", exclude_none=True), "derived": derived}
     if as_json:
         emit_json(data)
@@ -210,3 +212,19 @@ def list_use_cases(as_json: JsonOpt = False) -> None:
     typer.echo("tokens: mean ±coefficient of variation; cached: share of the prompt in the prefix cache; n: "
                "sequences per prompt (parallel sampling or beams); both targets met at the percentile 'at'; sources "
                "and judgements in usecases_db/ (docs/data.md)")
+
+
+def _spec_file(path: str) -> tuple[Any, str]:
+    """(spec, kind) of a spec file: a device file holds ``peak_flops_per_s`` or ``memory_tiers``, a platform file a
+    ``device`` (as ``resolve_hardware`` tells them apart); any other file is read as a model, with its own errors."""
+    from pathlib import Path
+
+    from genmodel.data.registry import get_model, resolve_hardware
+    from genmodel.specs.files import load_mapping
+
+    if Path(path).expanduser().is_file():
+        data = load_mapping(Path(path).expanduser())
+        if "peak_flops_per_s" in data or "memory_tiers" in data or "device" in data:
+            device, platform = resolve_hardware(path)
+            return (device, "hardware") if platform is None else (platform, "platform")
+    return get_model(path), "model"

@@ -75,7 +75,19 @@ def positive_option(option: str, value: float | None, maximum: float | None = No
     if not math.isfinite(value) or value <= 0:
         fail(f"{option} must be a positive number, got {value:g}")
     if maximum is not None and value > maximum:
-        fail(f"{option} must be at most {maximum:g}, got {value:g}")
+        fail(f"{option} must be at most {maximum:,.10g}, got {value:,.10g}")
+
+
+def target_ms_options(**targets: float | None) -> None:
+    """Fail unless each latency target given in ms (``ttft_ms=...``, ``tpot_ms=...``) is positive and at most a day,
+    the library's bound (``genmodel.specs.checks.MAX_TARGET_S``), said in the unit typed."""
+    from genmodel.specs.checks import MAX_TARGET_S
+
+    for name, value in targets.items():
+        option = "--" + name.replace("_", "-")
+        positive_option(option, value)
+        if value is not None and value > MAX_TARGET_S * 1e3:
+            fail(f"{option} must be at most a day ({MAX_TARGET_S * 1e3:,.0f} ms), got {value:,.10g} ms")
 
 
 def jsonable(value: Any) -> Any:
@@ -118,7 +130,10 @@ def gib(value: float) -> str:
     return f"{value / 2**30:,.4g} GiB"
 
 
-def ms(seconds: float) -> str:
+def ms(seconds: float | None) -> str:
+    """A time in ms; 'n/a' for a figure that has no finite value (None in the JSON form)."""
+    if seconds is None or not math.isfinite(seconds):
+        return "n/a"
     return f"{seconds * 1e3:,.3f} ms"
 
 
@@ -255,9 +270,11 @@ def efficiency(compute: float | None = None, memory: float | None = None, kernel
                          ("--memory-fraction", memory_fraction)):
         if value is not None and not (math.isfinite(value) and 0 < value <= 1):
             fail(f"{label} is a fraction in (0, 1], got {value:g}")
-    for label, value in (("--kernel-overhead-us", kernel_us), ("--step-overhead-ms", step_ms)):
+    for label, value, day in (("--kernel-overhead-us", kernel_us, 86400e6), ("--step-overhead-ms", step_ms, 86400e3)):
         if value is not None and not (math.isfinite(value) and value >= 0):
             fail(f"{label} must be a finite number >= 0, got {value:g}")
+        if value is not None and value > day:  # (the longest duration a spec holds: a day)
+            fail(f"{label} must be at most {day:,.0f} (a day), got {value:g}")
     reserved = None
     if runtime_reserved is not None:
         from genmodel.errors import GenmodelError

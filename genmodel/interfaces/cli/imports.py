@@ -21,7 +21,7 @@ def import_hf(
         help="Entry name (default: the file's parent folder or stem, lower-cased): lower-case letters, digits, "
         "'.', '_', '-'.")] = None,
     source: Annotated[str | None, typer.Option(help="Source URL to record (default: the path).")] = None,
-    output_dir: Annotated[Path | None, typer.Option(
+    output_dir: Annotated[str | None, typer.Option(
         help="Folder to write NAME.yaml into (default: your model folder, see docs/data.md).")] = None,
     stdout: Annotated[bool, typer.Option(help="Print the YAML instead of writing a file.")] = False,
     force: Annotated[bool, typer.Option(
@@ -29,13 +29,22 @@ def import_hf(
 ) -> None:
     """Convert a Hugging Face config.json into a model entry (added to the built-in models)."""
     from genmodel.data import hf_import
+    from genmodel.errors import ConfigurationError
 
+    if stdout and (output_dir is not None or force):  # (--stdout writes nothing: a folder or --force has no use)
+        raise ConfigurationError("--stdout prints the entry and writes nothing: drop --output-dir and --force",
+                                 "stdout")
+    for option, value in (("--source", source), ("--output-dir", output_dir)):
+        if value is not None and not value.strip():
+            raise ConfigurationError(f"{option} is empty: give a {'URL or text' if option == '--source' else 'folder'}"
+                                     " (or leave the option out for its default)", option.strip("-").replace("-", "_"))
+    folder = None if output_dir is None else Path(output_dir)
     name = hf_import.check_entry_name(name) if name is not None else hf_import.default_entry_name(config)
     if not stdout:
-        hf_import.entry_target(name, output_dir, force)  # a bad folder or a taken name costs nothing
+        hf_import.entry_target(name, folder, force)  # a bad folder or a taken name costs nothing
     spec = hf_import.model_spec_from_hf_config(config, name=name, source=source)
     if stdout:
         typer.echo(hf_import.model_spec_to_yaml(spec).rstrip())
         return
-    target = hf_import.write_model_entry(spec, output_dir, force)
+    target = hf_import.write_model_entry(spec, folder, force)
     typer.echo(f"wrote {target} ({spec.total_params / 1e9:.2f}B parameters, {spec.attention.kind} attention)")

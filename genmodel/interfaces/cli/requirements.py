@@ -22,7 +22,7 @@ from genmodel.interfaces.cli.common import (
     fail,
     gib,
     latency,
-    positive_option,
+    target_ms_options,
     write_text,
 )
 
@@ -68,10 +68,10 @@ def requirements(
     """What each device and the whole system must provide for MODEL to meet the targets, and what binds."""
     from genmodel.search.requirements import requirements as solve
 
-    positive_option("--ttft-ms", ttft_ms)
-    positive_option("--tpot-ms", tpot_ms)
-    if request_rate is not None:
-        positive_option("--request-rate", request_rate)
+    # the targets are in ms here, in s in the library (whose checks would show the value in s)
+    target_ms_options(ttft_ms=ttft_ms, tpot_ms=tpot_ms)
+    if ttft_ms is None and tpot_ms is None and use_case is None:
+        fail("give a target: --ttft-ms, --tpot-ms or both (or a --use-case, whose targets are used)")
     check_output(csv, "--csv")
     check_output(html, "--html")
     if devices is not None and devices < 1:
@@ -80,7 +80,8 @@ def requirements(
         fail(f"--devices {devices} is not --tp {tp} x --pp {pp} x --cp {cp}: give the split or the device count")
     search = devices if tp is None else None  # a device count without a split: the best split is searched
     tp_ = tp if tp is not None else 1
-    names = [n.strip() for n in compare.split(",") if n.strip()] if compare else []
+    # every comma-separated piece is a name: an empty one ('', ',', 'a,,b') is refused by the library, not dropped
+    names = [n.strip() for n in compare.split(",")] if compare is not None else []
     result = solve(model, input_tokens, output_tokens, None if ttft_ms is None else ttft_ms / 1e3,
                    None if tpot_ms is None else tpot_ms / 1e3, use_case=use_case, batch=batch,
                    request_rate=request_rate, percentile=percentile, samples_per_prompt=samples_per_prompt,

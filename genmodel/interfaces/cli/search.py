@@ -32,6 +32,7 @@ from genmodel.interfaces.cli.common import (
     ms,
     num,
     positive_option,
+    target_ms_options,
     write_csv,
     write_text,
 )
@@ -105,8 +106,8 @@ def plan(
     request_rate: Annotated[float | None, typer.Option(
         help="Served traffic: requests/s for the whole deployment (Poisson); ranks by goodput per device with the "
              "targets at --percentile (docs/serving.md).")] = None,
-    percentile: Annotated[float, typer.Option(
-        help="Percentile the targets hold at with --request-rate (e.g. 99 or 0.99).")] = 99.0,
+    percentile: Annotated[float | None, typer.Option(
+        help="Percentile the targets hold at with --request-rate (e.g. 99 or 0.99; default 99).")] = None,
     targets_at: Annotated[str, typer.Option(
         help="What --ttft-ms/--tpot-ms are checked against: 'estimate', or 'band' (the upper edge of the figure's "
              "80% band: held-out measurements of its class stayed under it in 9 of 10 cases; with --request-rate, "
@@ -117,21 +118,21 @@ def plan(
     from genmodel.search.planner import disaggregate
     from genmodel.search.planner import plan as run_plan
 
-    positive_option("--ttft-ms", ttft_ms)
-    positive_option("--tpot-ms", tpot_ms)
+    target_ms_options(ttft_ms=ttft_ms, tpot_ms=tpot_ms)  # (the library's bound, in the option's unit)
     if disaggregated and targets_at != "estimate":
         fail("--disaggregated sizes its pools against the estimates; it cannot be combined with --targets-at yet")
     if request_rate is not None:
         positive_option("--request-rate", request_rate)
         positive_option("--percentile", percentile)
+        percentile = 99.0 if percentile is None else percentile
         if ttft_ms is None and tpot_ms is None:
             fail("--request-rate ranks by goodput, which needs a target: add --ttft-ms and/or --tpot-ms")
         if disaggregated:
             fail("--disaggregated sizes static batches; it cannot be combined with --request-rate yet")
         if rank_by != "throughput":
             fail(f"--request-rate ranks by goodput per device; --rank-by {rank_by} applies to static batches")
-    else:
-        _ignored_percentile(percentile)
+    elif percentile is not None:  # given without a rate, whatever its value
+        fail("--percentile applies to served traffic; add --request-rate (static plans hold the targets per batch)")
     if top < 1:
         fail(f"--top must be at least 1, got {top}")
     check_output(csv, "--csv")
@@ -215,11 +216,6 @@ def _plan_files(result, csv, html, title: str) -> None:
         write_text(html, figure.to_html(include_plotlyjs=True), "--html")
 
 
-def _ignored_percentile(percentile: float) -> None:
-    if percentile != 99.0:
-        fail("--percentile applies to served traffic; add --request-rate (static plans hold the targets per batch)")
-
-
 def _served_plan(result, model: str, hardware: str, input_tokens: int, output_tokens: int, rate: float,
                  percentile: float, top: int, csv, html, as_json: bool, calibrated: bool, engine,
                  targets_at: str = "estimate") -> None:
@@ -292,15 +288,25 @@ def compare(
     Each device runs the fewest devices that hold the model (genmodel size), split as size chooses. Every row
     states the realism in force; the output says when rows differ in it.
     """
+    from genmodel.errors import GenmodelError
     from genmodel.search.compare import compare_hardware, realism_note
+    from genmodel.specs.checks import names
 
     check_output(csv, "--csv")
-    names = [h.strip() for h in hardware.split(",") if h.strip()]
-    if not names:
+    if not hardware.strip():
         fail("--hardware needs at least one device or platform name")
-    table = compare_hardware(model, names, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
-                             activation_dtype, costs(cost_mode), sort_by, calibrated=not uncalibrated,
-                             engine=engine)
+    try:  # one comma between names, each name once (the library's check, worded for the option)
+        listed = list(names("--hardware", [h.strip() for h in hardware.split(",")]))
+    except GenmodelError as exc:
+        fail(f"{exc} (given: {hardware[:80]!r}; separate the names with single commas)")
+    try:
+        table = compare_hardware(model, listed, batch, input_tokens, output_tokens, weight_dtype, kv_dtype,
+                                 activation_dtype, costs(cost_mode), sort_by, calibrated=not uncalibrated,
+                                 engine=engine)
+    except GenmodelError as exc:  # the same device twice under two of its names: the library's 'hardware ...'
+        if exc.argument == "hardware" and str(exc).startswith("hardware "):
+            fail(f"--hardware{str(exc)[len('hardware'):]}")
+        raise
     note = realism_note(table)
     if csv:
         write_csv(table, csv)

@@ -28,6 +28,7 @@ from genmodel.interfaces.cli.common import (
     latency,
     ms,
     served_band_lines,
+    target_ms_options,
     utilization_text,
 )
 
@@ -123,6 +124,7 @@ def serve(
     from genmodel.serving.serve import serve as run_serve
 
     overrides = efficiency(memory_fraction=memory_fraction, runtime_reserved=runtime_reserved)
+    target_ms_options(ttft_ms=ttft_ms, tpot_ms=tpot_ms)  # (in the unit typed, within the library's bound)
     pools = {"prefill_tp": prefill_tp, "prefill_pp": prefill_pp, "decode_tp": decode_tp, "decode_pp": decode_pp,
              "decode_ep": decode_ep, "prefill_replicas": prefill_replicas, "decode_replicas": decode_replicas}
     if not disaggregated:
@@ -146,16 +148,16 @@ def serve(
                        as_json)
         return
 
-    host_bytes = _quantity("--host-memory", host_memory, "bytes", "'500 GiB'", kv_offload)
-    link_bytes_per_s = _quantity("--host-link-bandwidth", host_link_bandwidth, "bytes_per_s", "'64 GB/s'",
-                                 kv_offload)
+    from genmodel.serving.serve import MAX_HOST_LINK_BYTES_PER_S, MAX_HOST_MEMORY_BYTES, MIN_HOST_LINK_BYTES_PER_S
 
-    rate: Any = request_rate
-    if request_rate is not None and request_rate.strip().lower() not in ("max", "inf"):
-        try:
-            rate = float(request_rate)
-        except ValueError:
-            rate = request_rate  # the library names the problem
+    # (the library's bounds, said in the units typed)
+    host_bytes = _quantity("--host-memory", host_memory, "bytes", "'500 GiB'", kv_offload,
+                           maximum=(MAX_HOST_MEMORY_BYTES, "1 EB"))
+    link_bytes_per_s = _quantity("--host-link-bandwidth", host_link_bandwidth, "bytes_per_s", "'64 GB/s'",
+                                 kv_offload, minimum=(MIN_HOST_LINK_BYTES_PER_S, "1 MB/s"),
+                                 maximum=(MAX_HOST_LINK_BYTES_PER_S, "1 PB/s"))
+
+    rate = _rate(request_rate)
     acceptance: Any = None
     if spec_acceptance is not None:
         try:
@@ -163,7 +165,7 @@ def serve(
         except ValueError:
             from genmodel.errors import ConfigurationError
 
-            raise ConfigurationError(f"acceptance must be a number or a comma-separated list of numbers, got "
+            raise ConfigurationError(f"spec_acceptance must be a number or a comma-separated list of numbers, got "
                                      f"{spec_acceptance[:40]!r}", "spec_acceptance") from None
         acceptance = parts[0] if len(parts) == 1 else parts
     result = run_serve(model, hardware, input_tokens, output_tokens, request_rate=rate, concurrency=concurrency,
@@ -187,6 +189,17 @@ def serve(
     typer.echo(format_served(result, data))
 
 
+def _rate(text: str | None) -> Any:
+    """--request-rate as the library takes it: 'max' (any case), a number of requests/s, or the text itself where
+    it is neither (the library names the problem; 'inf' and 'nan' are numbers it refuses)."""
+    if text is None or text.strip().lower() == "max":
+        return None if text is None else "max"
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def _disaggregated(model: str, hardware: str, input_tokens: int, output_tokens: int, request_rate: str | None,
                    ttft_ms: float | None, tpot_ms: float | None, percentile: float, pools: dict[str, Any],
                    kv_link: str, colocated: dict[str, Any], refused: dict[str, Any], options: dict[str, Any],
@@ -197,17 +210,24 @@ def _disaggregated(model: str, hardware: str, input_tokens: int, output_tokens: 
     for name, value in refused.items():
         if value is not None:
             fail(f"--{name.replace('_', '-')} does not apply to --disaggregated (pools are sized for a request rate)")
-    try:
-        rate = float(request_rate) if request_rate is not None else math.nan
-    except ValueError:
-        rate = math.nan
-    if not (math.isfinite(rate) and rate > 0):
-        fail("--disaggregated needs --request-rate as a number of requests/s > 0")
+    from genmodel.specs.checks import whole
+
+    rate = _rate(request_rate)
+    if rate is None or isinstance(rate, str):
+        fail("--disaggregated needs --request-rate as a number of requests/s (the pools are sized for it)")
     if ttft_ms is None or tpot_ms is None:
         fail("--disaggregated sizes its pools for targets: give --ttft-ms and --tpot-ms")
-    prefill = {**colocated, "tp": pools["prefill_tp"] or colocated["tp"], "pp": pools["prefill_pp"] or colocated["pp"]}
-    decode = {**colocated, "tp": pools["decode_tp"] or colocated["tp"], "pp": pools["decode_pp"] or colocated["pp"],
-              "ep": pools["decode_ep"] or colocated["ep"]}
+    # the layouts' degrees, by the options that set them (a pool's degree defaults to the co-located one)
+    for name, value in (*((k, colocated[k]) for k in ("tp", "pp", "ep", "cp")), *pools.items()):
+        if value is not None:
+            whole(name, value, 1)
+
+    def pick(pool: str, key: str) -> int:
+        given = pools[f"{pool}_{key}"]
+        return colocated[key] if given is None else given
+
+    prefill = {**colocated, "tp": pick("prefill", "tp"), "pp": pick("prefill", "pp")}
+    decode = {**colocated, "tp": pick("decode", "tp"), "pp": pick("decode", "pp"), "ep": pick("decode", "ep")}
     if prefill["ep"] > 1 and prefill["tp"] % prefill["ep"] and not prefill["attention_dp"]:
         prefill["ep"] = 1  # a prefill layout that cannot hold the co-located ep runs without it
     result = serve_disaggregated(model, hardware, input_tokens, output_tokens, request_rate=rate,
@@ -262,8 +282,10 @@ def _request_ms(engine: str) -> str:
     return f"{get_engine(engine).request_latency_s * 1e3:g} ms"
 
 
-def _quantity(option: str, text: str | None, dimension: str, example: str, kv_offload: str | None) -> float | None:
-    """A size or rate given on the command line, checked here so the message names the option."""
+def _quantity(option: str, text: str | None, dimension: str, example: str, kv_offload: str | None,
+              minimum: tuple[float, str] = (0.0, "0"), maximum: tuple[float, str] = (math.inf, "")) -> float | None:
+    """A size or rate given on the command line, checked here so the message names the option and keeps the unit
+    typed; ``minimum`` and ``maximum``: the library's bounds (SI) and how they are spelled."""
     if text is None:
         return None
     if kv_offload is None:
@@ -277,6 +299,10 @@ def _quantity(option: str, text: str | None, dimension: str, example: str, kv_of
         value = float("nan")
     if not (math.isfinite(value) and value > 0):
         fail(f"{option} must be a finite quantity > 0 such as {example}, got {text[:40]!r}")
+    if value < minimum[0]:
+        fail(f"{option} must be at least {minimum[1]}, got {text[:40]!r}")
+    if value > maximum[0]:
+        fail(f"{option} must be at most {maximum[1]}, got {text[:40]!r}")
     return value
 
 

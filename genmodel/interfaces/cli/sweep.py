@@ -47,9 +47,11 @@ def sweep(
         result = run(spec, out=out, scheduler=scheduler, workers=workers, rows=None if out is not None else False,
                      progress=bar)
     except GenmodelError as exc:
+        if bar is not None:
+            bar.close()
         option = _OPTIONS.get(exc.argument or "")
         message = " ".join(str(exc).split())
-        if option and message.startswith(f"{exc.argument} "):
+        if option and message.startswith((f"{exc.argument} ", f"{exc.argument}:")):
             message = option + message[len(exc.argument):]
         fail(message)
     except KeyboardInterrupt:

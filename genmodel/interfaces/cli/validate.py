@@ -70,6 +70,11 @@ def validate(
         fail(f"--csv and --plot name the same file {csv}; give two file names")
     if write and not calibrate:
         fail("--write stores the fits of --calibrate; add --calibrate")
+    if write and data is not None and not _same_file(data, validation_data()):
+        # (the shipped fits and bands are those of the shipped measurements, with the independent rows in the bands)
+        fail(f"--write stores the shipped calibration, which is fitted on {validation_data().name}; run "
+             "--calibrate --write without --data (--calibrate --data FILE reports another file's fit without "
+             "storing it)")
     if write and not is_source_checkout():
         fail("--write edits the hardware_db files of a source checkout, and this genmodel is an installed package; "
              "run it from a clone of the repository (pip install -e .)")
