@@ -697,9 +697,36 @@ RANGE_CASES = [
         id="a data file's error without an option prefix"),
 ]
 
+# -- a second, independent round: names longer than any file system takes, integers of 400 digits, fractions and
+# engine figures so small or large that every time overflows
+LONG = "a" * 300
+ROUND2_CASES = [
+    cli(f"sweep {{tmp}}/{LONG}.yaml", "File name too long|longer than", id="sweep a 300-character name"),
+    cli(f"show {{tmp}}/{LONG}.yaml", "File name too long|longer than", id="show a 300-character name"),
+    cli(f"estimate --model {{tmp}}/{LONG}.yaml", "File name too long|longer than", id="--model a 300-character name"),
+    cli(f"--db {{tmp}}/{LONG} models", "--db", id="--db a 300-character name"),
+    cli(f"compare --csv {{tmp}}/{LONG}.csv", "--csv", id="--csv a 300-character name"),
+    cli(f"validate --data {{tmp}}/{LONG}.csv", "--data", id="validate --data a 300-character name"),
+    cli("estimate --hardware {tmp}/hw.yaml", ("hw.yaml", "bandwidth_bytes_per_s"),
+        files={"hw.yaml": dump(edit(HW, ("memory_tiers", [{"name": "HBM", "capacity_bytes": "100 GB",
+                                                             "bandwidth_bytes_per_s": 10**400}])))},
+        id="a bandwidth of 400 digits"),
+    cli("estimate --compute-efficiency 1e-308", "--compute-efficiency"),
+    cli("estimate --memory-efficiency 1e-308", "--memory-efficiency"),
+    cli("estimate --utilization 1e-308", "--utilization"),
+    cli("estimate --engine {tmp}/e/my-engine.yaml", ("my-engine.yaml", "attention_scale"),
+        files={"e/my-engine.yaml": dump(edit(ENGINE_OK, ("attention_scale", 1e-300)))},
+        id="engine attention quality 1e-300"),
+    cli("estimate --engine {tmp}/e/my-engine.yaml", ("my-engine.yaml", "max_batch_tokens"),
+        files={"e/my-engine.yaml": dump(edit(ENGINE_OK, ("max_batch_tokens", 10**18)))},
+        id="engine token budget 1e18"),
+    cli("estimate --hardware {tmp}/p.yaml", ("p.yaml", "num_devices"),
+        files={"p.yaml": dump(edit(PLATFORM, ("num_devices", 10**18)))}, id="a platform of 1e18 devices"),
+]
+
 CLI_CASES = (INT_CASES + FLOAT_CASES + DTYPE_CASES + SHARED_CASES + PLAN_CASES + COMPARE_CASES + DASHBOARD_CASES
              + UNKNOWN_CASES + IMPOSSIBLE_CASES + OUTPUT_CASES + VALIDATE_CASES + SPEC_FILE_CASES + DB_CASES
-             + IMPORT_CASES + RANGE_CASES)
+             + IMPORT_CASES + RANGE_CASES + ROUND2_CASES)
 
 
 @pytest.mark.parametrize(("argv", "needle", "files", "env"), CLI_CASES)
@@ -1048,6 +1075,18 @@ RANGE_LIB_CASES = [
         "electricity_usd_per_kwh"),
     lib("synthetic_model(attention=array)", lambda: genmodel.synthetic_model(1e12, attention=np.array([])),
         "attention"),
+    lib("Efficiency(step_overhead_s=10**400)", lambda: genmodel.Efficiency(step_overhead_s=10**400),
+        "step_overhead_s"),
+    lib("Efficiency(compute_efficiency=1e-308)", lambda: genmodel.Efficiency(compute_efficiency=1e-308),
+        "compute_efficiency"),
+    lib("Efficiency(kv_memory_efficiency=1e-308)", lambda: genmodel.Efficiency(kv_memory_efficiency=1e-308),
+        "kv_memory_efficiency"),
+    lib("CostAssumptions(utilization=1e-308)", lambda: genmodel.CostAssumptions(utilization=1e-308), "utilization"),
+    lib("Parallelism(head_ranks=[1, 2])", lambda: genmodel.Parallelism(head_ranks=[1, 2]), "head_ranks"),
+    lib("Workload(batch=1e308)", lambda: genmodel.Workload(batch=1e308), "batch"),
+    lib("Workload(input_tokens=2**63)", lambda: genmodel.Workload(input_tokens=2**63), "input_tokens"),
+    lib("get_model(a 300-character file name)", lambda: genmodel.get_model(LONG + ".yaml"), LONG[:20]),
+    lib("parse_row(None)", lambda: __import__("genmodel.validation", fromlist=["parse_row"]).parse_row(None), "row"),
 ]
 
 LIB_CASES = (ESTIMATE_TYPE_CASES + ESTIMATE_NUMBER_CASES + VALUE_TYPE_CASES + LOOKUP_CASES + SEARCH_CASES
@@ -1153,3 +1192,24 @@ def test_the_shared_checks_accept_what_they_promise_and_refuse_the_rest():
                  lambda: checks.latency_target("t", 86_401.0), lambda: checks.within("w", 5.0, 1.0, 4.0, "why")):
         with pytest.raises(genmodel.ConfigurationError):
             call()
+
+
+def test_a_measured_value_outside_any_measurement_is_not_expressible(tmp_path):
+    # a value of 1e-308 (in its unit) made the error infinite; outside 1e-9 to 1e12 the row says why it is left out
+    from genmodel import validation
+
+    path = tmp_path / "m.csv"
+    path.write_text(HEADER + "\n" + ROW + "\n")
+    row = validation.load_rows(path)[0]
+    for value in ("1e-308", "1e300"):
+        record = validation.predict_rows([{**row, "value": value}]).to_records()[0]
+        assert value in record["not_expressible"] and "1e-9 to 1e12" in record["not_expressible"]
+
+
+def test_show_reads_engine_and_use_case_files_and_names(capsys):
+    # an engine or use-case file (or name) is shown as what it is, not read as a broken model
+    root = Path(__file__).parent.parent
+    for argv, name in ((["show", str(root / "engines_db" / "vllm.yaml")], "vllm"), (["show", "vllm"], "vllm"),
+                       (["show", str(root / "usecases_db" / "chat.yaml")], "chat"), (["show", "chat"], "chat")):
+        assert main([*argv, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["name"] == name

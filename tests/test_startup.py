@@ -227,7 +227,7 @@ def test_show_a_platform_builds_no_error(monkeypatch, capsys):
 def test_unknown_names_still_get_suggestions(capsys):
     assert main(["show", "dgx-h10"]) == 2
     err = capsys.readouterr().err
-    assert "unknown model, hardware or platform 'dgx-h10'" in err and "'dgx-h100'" in err
+    assert "unknown model, hardware, platform, engine or use case 'dgx-h10'" in err and "'dgx-h100'" in err
     with pytest.raises(UnknownNameError, match="Did you mean 'dgx-h100'"):
         genmodel.get_platform("dgx-h10")
 

@@ -106,7 +106,8 @@ def test_bad_specs_name_the_field(change, needle):
     ({"hardware": ["h100-sxm", "h1000"]}, "hardware.1: unknown"),
     ({"metrics": ["tpot_s", "speed"]}, "'speed' is not a metric of estimate"),
     ({"metrics": ["tpot_s", "meets_targets"]}, "meets_targets needs use_cases"),
-    ({"reduce": {"top_k": [{"metric": "tpot_s", "where": "tpot_s"}]}}, "where 'tpot_s' is not a true/false column"),
+    ({"reduce": {"top_k": [{"metric": "tpot_s", "where": "tpot_s"}]}},
+     "reduce.top_k.0.where: 'tpot_s' is not a true/false column"),
     ({"reduce": {"top_k": [{"metric": "bound"}]}}, "'bound' is not a number"),
     ({"engine": "no-engine"}, "engine.0: unknown engine"),
 ])

@@ -183,7 +183,7 @@ def test_bad_names_give_one_error_with_the_grammar(name, needle):
 @pytest.mark.parametrize(("kwargs", "error", "needle"), [
     ({"total_params": 1e12, "active_params": 2e12}, ConfigurationError, "at most total_params"),
     ({"total_params": 1e8}, ConfigurationError, "total_params must be between"),
-    ({"total_params": float("nan")}, ConfigurationError, "total_params must be finite"),
+    ({"total_params": float("nan")}, ConfigurationError, "total_params must be a finite number"),
     ({"total_params": "1t"}, InputTypeError, "total_params must be a number"),
     ({"total_params": 1e12, "attention": "mha"}, ConfigurationError, "attention must be one of gqa, mla"),
     ({"total_params": 1e12, "linear_attention_share": -0.1}, ConfigurationError, "linear_attention_share"),

@@ -38,7 +38,7 @@ from pydantic import BaseModel
 from genmodel.engine.memo import IdentityCache
 from genmodel.errors import ConfigurationError, InputTypeError, SpecError, UnknownNameError, unknown_name
 from genmodel.specs.engine import EngineSpec
-from genmodel.specs.files import ParseCache, load_spec_file, validate_spec
+from genmodel.specs.files import ParseCache, exists, load_spec_file, validate_spec
 from genmodel.specs.hardware import HardwareSpec
 from genmodel.specs.model import ModelSpec
 from genmodel.specs.platform import PlatformSpec
@@ -140,7 +140,11 @@ def use_databases(folders: list[str | Path]) -> None:
         if isinstance(folder, str) and not folder.strip():
             raise SpecError("db folder is empty: name a folder (the current one is '.')", "db")
         path = Path(folder)
-        if not path.is_dir():
+        try:
+            folder_there = path.is_dir()
+        except (OSError, ValueError) as exc:  # (a name too long, a NUL byte)
+            raise SpecError(f"db folder {str(path)[:80]}: {getattr(exc, 'strerror', None) or exc}", "db") from None
+        if not folder_there:
             raise SpecError(f"db folder {path} does not exist or is not a folder", "db")
         if path not in _extra_roots:
             _extra_roots.append(path)
@@ -361,7 +365,7 @@ def _get(kind: Kind, name: object, cls: type[Spec]) -> Spec:
         raise InputTypeError(f"{kind} must be {wanted}, got {type(name).__name__}", kind)
     if looks_like_file(name):
         path = Path(name).expanduser()
-        if not path.exists():
+        if not exists(path):
             raise SpecError(f"{kind} file {name} does not exist", kind)
         try:
             return load_spec_file(path, cls)
@@ -455,7 +459,7 @@ def resolve_hardware(hardware: object) -> tuple[HardwareSpec, PlatformSpec | Non
                              f"{type(hardware).__name__}", "hardware")
     if looks_like_file(hardware):
         path = Path(hardware).expanduser()
-        if not path.exists():
+        if not exists(path):
             raise SpecError(f"hardware file {hardware} does not exist", "hardware")
         from genmodel.specs.files import load_mapping, validate_spec
 

@@ -35,9 +35,12 @@ import functools
 import math
 import re
 
+from pydantic import TypeAdapter, ValidationError
+
 from genmodel.errors import ConfigurationError, GenmodelError, InputTypeError
-from genmodel.specs.checks import choice
-from genmodel.specs.model import ModelSpec
+from genmodel.specs.checks import choice, numbers, scalar, whole
+from genmodel.specs.model import MAX_TOKENS, ModelSpec
+from genmodel.specs.quantities import EntryName
 
 PREFIX = "synthetic:"
 GRAMMAR = ("synthetic:dense-<size> or synthetic:moe-<size>-a<size>, then optionally -mla (or -gqa), "
@@ -211,9 +214,11 @@ def _moe_at(hidden: int, total: float, active: float, attention: str) -> tuple[f
     for count in sorted({max(TOP_K + EXPERT_STEP, EXPERT_STEP * f(experts / EXPERT_STEP))
                          for f in (math.floor, math.ceil)}):
         # total - active depends on the routed width only (and the embedding); the shared width then hits active
+        if count > MAX_EXPERTS:  # too sparse for the rule (and past what a ModelSpec holds): not built
+            continue
         routed = _round_width(_solve_linear(
             lambda w, n=count: spec(n, w, width).total_params - spec(n, w, width).active_params, total - active))
-        if routed < MIN_WIDTH or count > MAX_EXPERTS:
+        if routed < MIN_WIDTH:
             continue
         shared = _round_width(_solve_linear(lambda s, n=count, r=routed: spec(n, r, s).active_params, active))
         if shared >= MIN_WIDTH and (best is None or abs(math.log(shared / routed)) < best[0]):
@@ -243,11 +248,10 @@ def _windows(layers: int, share: float) -> list[bool]:
 
 # ---- public --------------------------------------------------------------------------------------------------
 def _number(value: object, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputTypeError(f"{argument} must be a number, got {type(value).__name__}", argument)
-    if not math.isfinite(value):
-        raise ConfigurationError(f"{argument} must be finite, got {value}", argument)
-    return float(value)
+    return scalar(argument, numbers(argument, value))
+
+
+_ENTRY_NAME = TypeAdapter(EntryName)
 
 
 def synthetic_model(total_params: float, active_params: float | None = None, attention: str = "gqa",
@@ -275,15 +279,22 @@ def synthetic_model(total_params: float, active_params: float | None = None, att
     if not 0 <= share <= 1:
         raise ConfigurationError(f"linear_attention_share must be between 0 and 1, got {share}",
                                  "linear_attention_share")
-    if window_tokens is not None and (isinstance(window_tokens, bool) or not isinstance(window_tokens, int)
-                                      or window_tokens < 1):
-        raise ConfigurationError(f"window_tokens must be a positive whole number of tokens, got {window_tokens!r}",
-                                 "window_tokens")
+    if window_tokens is not None:
+        window_tokens = int(scalar("window_tokens", whole("window_tokens", window_tokens, 1, MAX_TOKENS)))
+    max_context_tokens = int(scalar("max_context_tokens", whole("max_context_tokens", max_context_tokens, 1,
+                                                                MAX_TOKENS)))
     if window_tokens is not None and share == 0:
         raise ConfigurationError("window_tokens sets the window of the linear-attention layers; give "
                                  "linear_attention_share too", "window_tokens")
-    if name is not None and (not isinstance(name, str) or not name.strip()):
+    if name is not None and not isinstance(name, str):
+        raise InputTypeError(f"name must be a string, got {type(name).__name__}", "name")
+    if name is not None and not name.strip():
         raise ConfigurationError("name must be a non-empty string", "name")
+    if name is not None:
+        try:
+            _ENTRY_NAME.validate_python(name)
+        except ValidationError as exc:
+            raise ConfigurationError(f"name {exc.errors()[0]['msg'].removeprefix('Value error, ')}", "name") from None
     moe = active < total
     if moe and active > total / 2:
         raise ConfigurationError(f"active_params ({format_size(active)}) is more than half of total_params "
@@ -353,16 +364,23 @@ def _from_name(key: str) -> ModelSpec:
         raise bad("it must start with dense-<size> or moe-<size>")
     total = _parse_size(parts[1])
     if total is None:
-        raise bad(f"{parts[1]!r} is not a size")
+        raise bad(f"{_short(parts[1])!r} is not a size")
+    if not math.isfinite(total):
+        raise bad(f"the size {_short(parts[1])!r} is too large (at most {format_size(MAX_TOTAL)} parameters)")
     args: dict = {"total_params": total}
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for part in parts[2:]:
         kind, value = _option(part)
         if kind is None:
-            raise bad(f"{part!r} is not an option")
+            raise bad(f"{_short(part)!r} is not an option")
         if kind in seen:
-            raise bad(f"{part!r} repeats an option")
-        seen.add(kind)
+            if seen[kind] == part:
+                raise bad(f"{_short(part)!r} repeats an option")
+            raise bad(f"{_short(part)!r} conflicts with {_short(seen[kind])!r} (both set the "
+                      f"{_OPTION_NAMES[kind]}); give one")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise bad(f"{_short(part)!r} is too large a number for the {_OPTION_NAMES[kind]}")
+        seen[kind] = part
         args[kind] = value
     if parts[0] == "moe" and "active_params" not in args:
         raise bad("an MoE name needs its active parameters, e.g. moe-1t-a32b")
@@ -379,7 +397,16 @@ def _from_name(key: str) -> ModelSpec:
         raise bad(str(exc)) from None
 
 
+_OPTION_NAMES = {"attention": "attention", "linear_attention_share": "linear-attention share",
+                 "active_params": "active parameters", "window_tokens": "window"}
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 30 else text[:27] + "..."
+
+
 def _option(part: str) -> tuple[str | None, object]:
+    """(argument, value) of one name part; a size past float's range comes back as inf (refused by the caller)."""
     if part in ("mla", "gqa"):
         return "attention", part
     if part.startswith("hybrid"):
@@ -387,7 +414,11 @@ def _option(part: str) -> tuple[str | None, object]:
         return ("linear_attention_share", float(part[6:]) / 100) if match else (None, None)
     if part.startswith(("a", "w")):
         size = _parse_size(part[1:])
-        if size is None or (part[0] == "w" and size != int(size)):
+        if size is None:
             return None, None
-        return ("active_params", size) if part[0] == "a" else ("window_tokens", int(size))
+        if part[0] == "a":
+            return "active_params", size
+        if not math.isfinite(size):
+            return "window_tokens", size
+        return ("window_tokens", int(size)) if size == int(size) else (None, None)
     return None, None

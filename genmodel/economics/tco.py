@@ -63,11 +63,11 @@ class CostAssumptions:
 
 
 # (lowest, highest, must be above zero) of each assumption: amortization from a month to a century; utilization a
-# share of the hours; PUE from a perfect facility (1) to 10 (cryogenic cooling is the device's own
-# ``cooling_w_per_w``); electricity up to 10 USD/kWh (about 50 times the dearest retail tariffs); overhead and opex
-# fractions up to 10 (1,000% of the accelerators' price); a device's price up to 1e9 USD and its rental up to 1e6
-# USD per hour
-BOUNDS = {"amortization_years": (1 / 12, 100.0, True), "utilization": (0.0, 1.0, True), "pue": (1.0, 10.0, False),
+# share of the hours from 1% (a device serving 15 minutes a day); PUE from a perfect facility (1) to 10 (cryogenic
+# cooling is the device's own ``cooling_w_per_w``); electricity up to 10 USD/kWh (about 50 times the dearest retail
+# tariffs); overhead and opex fractions up to 10 (1,000% of the accelerators' price); a device's price up to 1e9 USD
+# and its rental up to 1e6 USD per hour
+BOUNDS = {"amortization_years": (1 / 12, 100.0, True), "utilization": (0.01, 1.0, True), "pue": (1.0, 10.0, False),
           "electricity_usd_per_kwh": (0.0, 10.0, False), "system_overhead_fraction": (0.0, 10.0, False),
           "facility_fraction": (0.0, 10.0, False), "other_opex_fraction_per_year": (0.0, 10.0, False),
           "purchase_usd": (0.0, 1e9, False), "rental_usd_per_device_hour": (0.0, 1e6, False)}

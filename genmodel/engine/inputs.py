@@ -26,7 +26,7 @@ from genmodel.engine.operators import DTypes
 from genmodel.engine.parallel import MAX_DEGREE, Parallelism, field_values
 from genmodel.engine.realism import Realism, resolve_engine, resolve_realism
 from genmodel.errors import ConfigurationError, InputTypeError
-from genmodel.specs.checks import at_least, common_shape, flag, positive, scalar, whole
+from genmodel.specs.checks import MAX_BATCH, MAX_TOKENS, at_least, common_shape, flag, positive, scalar, whole
 from genmodel.specs.dtypes import DTYPES, bytes_per_element, normalize_dtype
 from genmodel.specs.engine import EngineSpec
 from genmodel.specs.hardware import Efficiency, HardwareSpec
@@ -34,9 +34,7 @@ from genmodel.specs.model import ModelSpec
 from genmodel.specs.platform import PlatformSpec
 from genmodel.specs.workload import DEFAULT_PREFILL_CHUNK_TOKENS, Workload
 
-# hard bounds that keep every count exact in float64 and every product finite (far above any real use)
-MAX_TOKENS = 2**40
-MAX_BATCH = 2**32
+# MAX_BATCH and MAX_TOKENS (genmodel.specs.checks) keep every count exact in float64 and every product finite
 MAX_REQUESTS_PER_S, MAX_COOLING_W_PER_W = 1e9, 1e5
 MIN_SCALE, MAX_SCALE = 1e-6, 1e6  # what-if scales: a millionth to a million times the datasheet
 

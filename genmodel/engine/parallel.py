@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from genmodel.errors import ConfigurationError, InputTypeError
-from genmodel.specs.checks import at_least, whole
+from genmodel.specs.checks import MAX_BATCH, at_least, scalar, whole
 from genmodel.specs.model import ModelSpec
 
 MAX_DEGREE = 2**20  # far above any system; keeps device counts exact integers
@@ -217,9 +217,10 @@ class Parallelism:
         if not (_number(self.comm_overlap) and 0.0 <= self.comm_overlap <= 1.0):
             at_least("comm_overlap", self.comm_overlap, 0.0, 1.0)
         if self.micro_batches is not None:
-            whole("micro_batches", self.micro_batches, 1, 2**32)  # (at most the largest batch, 2**32)
-        if not (type(self.head_ranks) is int and 0 <= self.head_ranks <= 64):
-            whole("head_ranks", self.head_ranks, 0, 64)
+            whole("micro_batches", self.micro_batches, 1, MAX_BATCH)  # (at most the largest batch)
+        if not (type(self.head_ranks) is int and 0 <= self.head_ranks <= 64):  # (one number: the engine's ranks)
+            object.__setattr__(self, "head_ranks", int(scalar("head_ranks", whole("head_ranks", self.head_ranks, 0,
+                                                                                   64))))
         if all(type(v) in (int, float, bool, type(None)) for v in field_values(self)):
             object.__setattr__(self, "_derived", {})  # derived figures are remembered (see _memo)
 

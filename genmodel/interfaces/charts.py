@@ -16,6 +16,7 @@ is not needed. The dashboard
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import replace
 from typing import Any
 
@@ -25,8 +26,13 @@ from plotly.subplots import make_subplots
 
 from genmodel.engine.estimate import Estimate, estimate
 from genmodel.engine.realism import FACTORS
+from genmodel.errors import ConfigurationError, InputTypeError
 from genmodel.serving.serve import serve
+from genmodel.specs.checks import choice, latency_target, positive, request_rate, scalar, whole
+from genmodel.specs.checks import names as _names
+from genmodel.specs.dtypes import normalize_dtype
 from genmodel.specs.hardware import Efficiency
+from genmodel.specs.sweep import MAX_BATCH, MAX_TOKENS
 from genmodel.specs.units import format_quantity
 from genmodel.table import Table
 
@@ -35,6 +41,42 @@ TIER_DASHES = ("solid", "dot", "dashdot", "longdash", "longdashdot")
 ORIGIN_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
 LEGEND_RIGHT = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"}
 LEGEND_ABOVE = {"orientation": "h", "x": 0.0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"}
+
+
+MAX_POINTS = 1024  # points of one curve (memory and time stay bounded; a chart shows far fewer)
+MAX_DEGREE = 2**20  # a tensor-parallel degree, as a sweep's layouts
+
+
+def _points(value: Any, name: str = "points") -> int:
+    """A curve's number of points: a whole number from 1 to ``MAX_POINTS``."""
+    return int(scalar(name, whole(name, value, 1, MAX_POINTS)))
+
+
+def _counts(name: str, value: Any, maximum: float) -> np.ndarray:
+    """Whole numbers from 1 to ``maximum`` (batches, lengths, degrees) as a flat int64 array."""
+    return whole(name, value, 1, maximum).astype(np.int64).reshape(-1)
+
+
+def _result(value: Any) -> Estimate:
+    if not isinstance(value, Estimate):
+        raise InputTypeError(f"result must be an Estimate (genmodel.estimate's result), got {type(value).__name__}",
+                             "result")
+    return value
+
+
+def _keywords(name: str, value: Any, function: Any, set_here: tuple[str, ...]) -> dict[str, Any]:
+    """``value`` checked as keyword arguments of ``function``: a mapping of its parameter names, without those
+    this helper sets itself (``set_here``)."""
+    if not isinstance(value, dict):
+        raise InputTypeError(f"{name} must be a mapping of {function.__name__}'s keyword arguments, got "
+                             f"{type(value).__name__}", name)
+    known = inspect.signature(function).parameters
+    for key in value:
+        if not isinstance(key, str) or key not in known:
+            raise ConfigurationError(f"{name}: {str(key)[:40]!r} is not an argument of {function.__name__}", name)
+        if key in set_here:
+            raise ConfigurationError(f"{name}: leave {key} out; this chart sets it", name)
+    return value
 
 
 def _style(fig: go.Figure, title: str, legend: dict | None = None, **layout: Any) -> go.Figure:
@@ -181,7 +223,11 @@ def memory_figure(result: Estimate) -> go.Figure:
 
 
 def context_values(result: Estimate, points: int = 11, start: int = 128) -> np.ndarray:
-    """Prompt lengths for a context sweep: ``start`` to the model's maximum context less the output tokens."""
+    """Prompt lengths for a context sweep: ``start`` to the model's maximum context less the output tokens
+    (``points``: 1 to ``MAX_POINTS``; ``start``: a whole number of tokens, at least 1)."""
+    result = _result(result)
+    points = _points(points)
+    start = int(scalar("start", whole("start", start, 1, MAX_TOKENS)))
     cap = int(result.model.max_context_tokens) - int(_inputs(result)["output_tokens"])
     if cap < 1:
         return np.array([], dtype=int)
@@ -191,11 +237,16 @@ def context_values(result: Estimate, points: int = 11, start: int = 128) -> np.n
 def sweep(result: Estimate, axis: str, values) -> Table:
     """Re-run ``result``'s configuration with ``axis`` ('batch' or 'input_tokens') set to each of ``values``.
     Prompt lengths beyond the model's maximum context (with the output tokens) are left out."""
-    if axis not in ("batch", "input_tokens"):
-        raise ValueError("axis must be 'batch' or 'input_tokens'")
-    values = np.asarray(values, dtype=int)
+    result = _result(result)
+    choice("axis", axis, ("batch", "input_tokens"))
+    values = _counts(axis, values, MAX_BATCH if axis == "batch" else MAX_TOKENS)
     if axis == "input_tokens":
-        values = values[values + int(_inputs(result)["output_tokens"]) <= result.model.max_context_tokens]
+        output, most = int(_inputs(result)["output_tokens"]), int(result.model.max_context_tokens)
+        values = values[values + output <= most]
+        if not values.size:
+            raise ConfigurationError(f"input_tokens: every prompt length plus the {output:,} output tokens exceeds "
+                                     f"the {most:,}-token context of {result.model.name}; give shorter ones",
+                                     "input_tokens")
     m = _rerun(result, **{axis: values}).metrics
     return Table({axis: values, **{k: np.broadcast_to(m[k], values.shape) for k in (
         "ttft_s", "tpot_s", "output_tokens_per_s", "total_memory_bytes", "memory_capacity_bytes", "fits")}})
@@ -232,6 +283,13 @@ KNOBS = {"flops_scale": "peak FLOP/s", "bandwidth_scale": "memory bandwidth", "c
 def sensitivity(result: Estimate, metric: str = "tpot_s", change: float = 0.2) -> Table:
     """Relative change of ``metric`` when each hardware knob moves by -change and +change (one at a time,
     from ``result``'s own scales), smallest span first."""
+    result = _result(result)
+    numeric = tuple(k for k, v in result.metrics.items() if np.asarray(v).dtype.kind == "f")
+    choice("metric", metric, numeric)
+    change = float(scalar("change", positive("change", change)))
+    if change >= 1:
+        raise ConfigurationError(f"change must be below 1 (a knob moved down by it must stay positive), got "
+                                 f"{change:g}", "change")
     inputs = _inputs(result)
     base = _scalar(result.metrics[metric])
     rows = []
@@ -343,6 +401,7 @@ RATE_LINES = {"saturation": ("black", "dash", "top left"), "chosen rate": ("crim
 
 def saturation_rate(serve_kw: dict[str, Any]) -> float:
     """Requests/s at which ``serve_kw``'s configuration saturates (one ``serve(..., request_rate='max')`` call)."""
+    _keywords("serve_kw", serve_kw, serve, ("request_rate",))
     return _scalar(serve(**serve_kw, request_rate="max").metrics["max_request_rate_per_s"])
 
 
@@ -352,7 +411,16 @@ def load_curves(serve_kw: dict[str, Any], max_rate_per_s: float | None = None, p
     ``low`` to ``high`` times the saturation rate, in one vectorized ``serve`` call: the rate (requests/s) and the
     latency percentiles, goodput and utilization of each (SI). ``max_rate_per_s`` defaults to
     ``saturation_rate(serve_kw)``."""
-    top = saturation_rate(serve_kw) if max_rate_per_s is None else float(max_rate_per_s)
+    _keywords("serve_kw", serve_kw, serve, ("request_rate",))
+    points = _points(points)
+    low = float(scalar("low", positive("low", low, maximum=1.0)))
+    high = float(scalar("high", positive("high", high, maximum=1.0)))
+    if low > high:
+        raise ConfigurationError(f"low ({low:g}) must be at most high ({high:g}) (shares of the saturation rate)",
+                                 "low")
+    if max_rate_per_s is not None:
+        max_rate_per_s = float(scalar("max_rate_per_s", request_rate("max_rate_per_s", max_rate_per_s)))
+    top = saturation_rate(serve_kw) if max_rate_per_s is None else max_rate_per_s
     rates = np.linspace(low, high, points) * top
     m = serve(**serve_kw, request_rate=rates).metrics
     return Table({"request_rate_per_s": rates, **{k: m[k] for k in LOAD_COLUMNS if k in m}})
@@ -449,6 +517,8 @@ def serving_effects(serve_kw: dict[str, Any], rate_per_s: float, spec_tokens: in
     hit 0.5, or 0 when the baseline has 0.5; speculation with ``spec_tokens`` and ``spec_acceptance`` (MTP heads)
     switched on, or off when the baseline has it). Columns: the case, its scheduler settings, TTFT and TPOT P99
     (s; infinite past the case's saturation), the saturation rate, goodput and ``meets_slo`` (with targets)."""
+    _keywords("serve_kw", serve_kw, serve, ("request_rate",))
+    rate_per_s = float(scalar("rate_per_s", request_rate("rate_per_s", rate_per_s)))
     base = serve(**serve_kw, request_rate=rate_per_s)
     chunk, budget = base.settings["chunk_tokens"], base.settings["max_batch_tokens"]
     hit = 0.0 if base.settings["prefix_hit"] == 0.5 else 0.5
@@ -534,6 +604,12 @@ def _requirement_value(req_kw: dict[str, Any], key: str) -> Any:
     return getattr(get_use_case(req_kw["use_case"]), key, None)
 
 
+def _requirement_keywords(req_kw: Any) -> None:
+    from genmodel.search.requirements import requirements
+
+    _keywords("req_kw", req_kw, requirements, ("compare",))
+
+
 def _solve(req_kw: dict[str, Any], **changes: Any):
     from genmodel.search.requirements import requirements
 
@@ -561,17 +637,16 @@ def requirement_vs_target(req_kw: dict[str, Any], target: str = "tpot", values: 
     (``points`` of them, log-spaced). Columns: ``<target>_target_s``, every floor realistic and ``ideal_`` (SI),
     ``binding``, ``scale_factor`` and the times no hardware beats; a target at or below those gives infinite floors
     (no hardware meets it on this layout)."""
-    from genmodel.errors import ConfigurationError
-
-    if target not in TARGET_RESOURCE:
-        raise ConfigurationError(f"target must be 'tpot' or 'ttft', got {target!r}", "target")
+    _requirement_keywords(req_kw)
+    choice("target", target, tuple(TARGET_RESOURCE))
+    points = _points(points)
     key = f"{target}_target_s"
     if values is None:
         chosen = _requirement_value(req_kw, key)
         if chosen is None:
             raise ConfigurationError(f"give {key} values, or a {key} to centre them on", key)
         values = float(chosen) * np.geomspace(0.2, 5.0, points)
-    values = np.asarray(values, dtype=float).reshape(-1)
+    values = latency_target("values", values).reshape(-1)
     result = _solve(req_kw, **{key: values})
     return Table({key: values, **_floor_columns(result, values.shape)})
 
@@ -587,6 +662,12 @@ def capacity_vs_context(req_kw: dict[str, Any], input_tokens: Any = None, batche
     device, estimate's ``total_memory_bytes``)."""
     from genmodel.data.registry import get_model
 
+    _requirement_keywords(req_kw)
+    points = _points(points)
+    if input_tokens is not None:
+        input_tokens = _counts("input_tokens", input_tokens, MAX_TOKENS)
+    if batches is not None:
+        batches = _counts("batches", batches, MAX_BATCH)
     if input_tokens is None:
         output = round(float(_requirement_value(req_kw, "output_tokens") or 1))
         cap = int(get_model(req_kw["model"]).max_context_tokens) - output
@@ -617,10 +698,11 @@ def interconnect_vs_tp(req_kw: dict[str, Any], tp_values: Any = None) -> Table:
     all solved. Columns: ``tp``, ``devices`` and every floor of ``requirement_vs_target`` (the interconnect bandwidth
     per direction a link must carry, 0 on one device; the largest link latency allowed, infinite on one device); a
     degree whose fixed costs alone exceed a target gets infinite floors."""
-    from genmodel.errors import ConfigurationError
-
+    _requirement_keywords(req_kw)
     chosen = int(req_kw.get("tp") or 1)
     defaults = tp_values is None
+    if not defaults:
+        tp_values = _counts("tp_values", tp_values, MAX_DEGREE)
     if defaults:
         tp_values = sorted({1, 2, 4, 8, chosen})
     targets = {k: None if v is None else np.atleast_1d(float(v)) for k in ("ttft_target_s", "tpot_target_s")
@@ -645,8 +727,10 @@ def device_resources(names: Any, compute_dtype: str = "bf16") -> Table:
     from genmodel.data.registry import resolve_hardware
     from genmodel.search.requirements import _resources
 
+    listed = _names("names", names)
+    compute_dtype = normalize_dtype(compute_dtype, "compute_dtype")
     rows: dict[str, list] = {"hardware": [], **{k: [] for k in FLOOR_COLUMNS}}
-    for name in names:
+    for name in listed:
         hw, _ = resolve_hardware(name)
         have = _resources(hw, compute_dtype)
         link = hw.scale_up or hw.scale_out

@@ -193,8 +193,10 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
         got = getattr(case, key, None) if case is not None else None
         return default if got is None else got
 
-    I = pick(input_tokens, "input_tokens")
-    O = pick(output_tokens, "output_tokens")
+    # a use case's lengths are means, which may be fractional (MLPerf's 294.45 tokens per sample): rounded to whole
+    # tokens as a sweep over use cases rounds them; an explicit argument must be whole (below)
+    I = input_tokens if input_tokens is not None else _mean_tokens(case, "input_tokens")
+    O = output_tokens if output_tokens is not None else _mean_tokens(case, "output_tokens")
     T_ttft = pick(ttft_target_s, "ttft_target_s")
     T_tpot = pick(tpot_target_s, "tpot_target_s")
     for name, value in (("input_tokens", I), ("output_tokens", O)):
@@ -410,6 +412,12 @@ def _named_hardware(name, argument: str):
     except GenmodelError as exc:
         cls = InputTypeError if isinstance(exc, TypeError) else ConfigurationError
         raise cls(f"{argument}: {' '.join(str(exc).split())}", argument) from None
+
+
+def _mean_tokens(case, key: str) -> int | None:
+    """A use case's mean length in whole tokens (at least 1; the spec bounds it), or None without a use case."""
+    got = getattr(case, key, None) if case is not None else None
+    return None if got is None else max(1, round(got))
 
 
 def _use_case(use_case):

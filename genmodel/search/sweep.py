@@ -32,6 +32,8 @@ the field before anything runs or is written), then evaluates it:
   missing. When all are done the rows (``rows: true``) and the reductions (``<out>.top_k``, ``.pareto``,
   ``.histogram``) are written, and the chunks removed. Without ``out`` the rows stay in memory (at most
   ``MAX_IN_MEMORY`` configurations) and nothing is written.
+* **size**: on this machine (scheduler None or 'local') a sweep has at most ``MAX_ON_THIS_MACHINE`` configurations
+  (about 8 core-hours), rows kept or not; larger ones are refused before anything runs and need a cluster.
 
 The processes that evaluate blocks raise glibc's mmap threshold once (``tune_malloc``: 2.6x faster, same peak
 memory; docs/sweeps.md section 7). ``progress`` is called with a ``Progress`` after each block; an exception it
@@ -78,6 +80,10 @@ from genmodel.table import Table
 
 CHUNK_FORMAT = 1  # raise when what a chunk holds changes
 MAX_IN_MEMORY = 10_000_000  # configurations whose rows a sweep without ``out`` may keep in memory
+# configurations a sweep may have on this machine (scheduler None or 'local'), rows kept or not: at about 3 µs each
+# per core (docs/sweeps.md section 7) 10^10 are ~8 core-hours, a night on one core; larger sweeps need a cluster
+MAX_ON_THIS_MACHINE = 10**10
+SECONDS_PER_CONFIGURATION = 3e-6  # one core, a 70B dense model (docs/sweeps.md section 7)
 # worker processes of scheduler 'local' per core of this machine: each worker is one single-threaded process of about
 # 160 MiB evaluating blocks, so more than one per core only shares the cores (and memory) and starts more slowly;
 # a few per core is room enough for oversubscribing on purpose, far more starts for minutes with nothing to show
@@ -298,22 +304,28 @@ def plan(spec: SweepSpec | dict | str | Path, rows: bool | None = None) -> Plan:
 
 
 def _kept_metrics(spec: SweepSpec, with_targets: bool) -> list[str]:
-    """The spec's metrics, then those its reductions name, then ``valid``: each checked against estimate's."""
+    """The spec's metrics, then those its reductions name, then ``valid``: each checked against estimate's, an
+    error naming the field at fault (``metrics``, ``reduce.top_k.0.where``, ...)."""
     known = estimate_metrics()
-    names = list(dict.fromkeys([*spec.metrics, *spec.reduce.metric_names()]))
-    for name in names:
+    fields = [("metrics", name) for name in spec.metrics]
+    for kind in ("top_k", "pareto", "histogram"):
+        for i, r in enumerate(getattr(spec.reduce, kind)):
+            fields += [(f"reduce.{kind}.{i}.{a}", getattr(r, a)) for a in ("metric", "x", "y", "where")
+                       if hasattr(r, a)]
+    for where, name in fields:
+        argument = "metrics" if where == "metrics" else "reduce"
         if name == "meets_targets" and not with_targets:
-            raise SpecError("meets_targets needs use_cases (their TTFT and TPOT targets)", "metrics")
-        if name not in known and name not in DERIVED:
-            raise SpecError(f"metrics: {name!r} is not a metric of estimate (docs/metrics.md lists them; e.g. "
-                            f"{', '.join(list(known)[:6])}, ...)", "metrics")
-    for r in (*spec.reduce.top_k, *spec.reduce.pareto, *spec.reduce.histogram):
-        if r.where not in DERIVED and known.get(r.where) != "bool":
-            raise SpecError(f"reduce: where {r.where!r} is not a true/false column; use fits, valid or "
-                            "meets_targets", "reduce")
-        for metric in [getattr(r, a) for a in ("metric", "x", "y") if hasattr(r, a)]:
-            if metric in DERIVED or not known[metric].startswith(("float", "int")):
-                raise SpecError(f"reduce: {metric!r} is not a number; reduce a numeric metric", "reduce")
+            raise SpecError(f"{where}: meets_targets needs use_cases (their TTFT and TPOT targets)", argument)
+        if where.endswith(".where"):
+            if name not in DERIVED and known.get(name) != "bool":
+                raise SpecError(f"{where}: {name!r} is not a true/false column; use fits, valid or meets_targets",
+                                argument)
+        elif name not in known and name not in DERIVED:
+            raise SpecError(f"{where}: {name!r} is not a metric of estimate (docs/metrics.md lists them; e.g. "
+                            f"{', '.join(list(known)[:6])}, ...)", argument)
+        elif where != "metrics" and (name in DERIVED or not known[name].startswith(("float", "int"))):
+            raise SpecError(f"{where}: {name!r} is not a number; reduce a numeric metric", argument)
+    names = list(dict.fromkeys([*spec.metrics, *spec.reduce.metric_names()]))
     return [n for n in names if n != "valid"] + ["valid"]
 
 
@@ -687,11 +699,24 @@ def sweep(spec: SweepSpec | dict | str | Path, out: str | Path | None = None, sc
         raise ConfigurationError(f"out: {the_plan.size:,} rows are too many to keep in memory (at most "
                                  f"{MAX_IN_MEMORY:,}); give out= to stream them to a file, or set rows: false and "
                                  "keep reductions only", "out")
+    on_this_machine = scheduler is None or (isinstance(scheduler, str) and scheduler == "local")
+    if the_plan.size > MAX_ON_THIS_MACHINE and on_this_machine:
+        raise ConfigurationError(
+            f"scheduler: {the_plan.size:,} configurations are too many for this machine (at most "
+            f"{MAX_ON_THIS_MACHINE:,}, about {_duration(MAX_ON_THIS_MACHINE)} of work on one core at ~3 µs each; "
+            f"this sweep is about {_duration(the_plan.size)}); run it on a Dask cluster (a tcp://HOST:8786 "
+            "scheduler) or shrink its axes", "scheduler")
     executor = _Scheduler(scheduler, workers)
     try:
         return _run(the_plan, out_path, executor, progress)
     finally:
         executor.close()
+
+
+def _duration(configurations: int) -> str:
+    """The single-core time of ``configurations`` at ``SECONDS_PER_CONFIGURATION``, for messages."""
+    hours = configurations * SECONDS_PER_CONFIGURATION / 3600
+    return f"{hours:,.0f} hours" if hours < 24 * 365 else f"{hours / (24 * 365):,.3g} years"
 
 
 def _run(plan: Plan, out: Path | None, executor: _Scheduler,

@@ -29,6 +29,8 @@ utilization (reported as ``kv_link_utilization``; the pools are unstable past 1)
 
 from __future__ import annotations
 
+import copy
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -38,13 +40,14 @@ import numpy as np
 from genmodel.data.registry import get_model, resolve_hardware
 from genmodel.engine.collectives import Network
 from genmodel.engine.inputs import MAX_TOKENS, resolve_dtypes
-from genmodel.errors import ConfigurationError, InputTypeError
+from genmodel.errors import ConfigurationError, DoesNotFitError, GenmodelError, InputTypeError
 from genmodel.serving.queueing import percentile_label
 from genmodel.specs.checks import choice, flag, latency_target, scalar, whole
 from genmodel.specs.checks import request_rate as request_rate_check
 from genmodel.table import json_value
 
 LAYOUT_KEYS = ("tp", "pp", "ep", "cp", "attention_dp")
+MAX_REPLICAS = 1 << 20  # replicas of one pool (serve's bound on dp)
 KV_LINKS = ("scale-out", "scale-up")
 
 
@@ -90,7 +93,55 @@ def _layout(name: str, layout: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _replicas(name: str, value) -> int | None:
-    return None if value is None else int(scalar(name, whole(name, value, 1, 1 << 20)))
+    return None if value is None else int(scalar(name, whole(name, value, 1, MAX_REPLICAS)))
+
+
+# serve's arguments that serve_disaggregated sets itself, or that its own arguments stand for
+_OWN = ("model", "hardware", "input_tokens", "output_tokens", "ttft_target_s", "tpot_target_s", "percentile")
+
+
+def _options(options: dict[str, Any], serve) -> None:
+    """Refuse the keyword arguments the pools cannot take: serve's that the pools set themselves, and names serve
+    does not have (a typo would otherwise surface as serve's TypeError, a function the caller never called)."""
+    for key in ("request_rate", "concurrency", "offline", "tp", "pp", "ep", "dp", "cp", "attention_dp", "parallel",
+                "prefilled", "kv_offload"):
+        if key in options:
+            raise ConfigurationError(f"{key} is not an option of disaggregated serving (pools are sized for the "
+                                     "rate; give layouts as prefill={...} and decode={...})", key)
+    known = [k for k in inspect.signature(serve).parameters if k not in _OWN]
+    for key in options:
+        if key not in known:
+            passed = [k for k in known if k not in ("request_rate", "concurrency", "offline", "tp", "pp", "ep", "dp",
+                                                       "cp", "attention_dp", "parallel", "prefilled", "kv_offload")]
+            raise InputTypeError(f"{str(key)[:40]} is not an argument of serve_disaggregated (besides its own it takes "
+                                 f"serve's {', '.join(passed)})", str(key)[:40])
+
+
+def _pool(pool: str, call):
+    """``call()`` (a serve of one pool); an error serve raises about a layout degree (``tp`` ...) is re-raised naming
+    the pool's (``decode_tp`` ...: the CLI's --decode-tp), and a model that does not fit says which pool."""
+    try:
+        return call()
+    except DoesNotFitError as exc:
+        raise _renamed(exc, f"the {pool} pool: {exc}", exc.argument) from None
+    except GenmodelError as exc:
+        arg = exc.argument
+        if arg not in LAYOUT_KEYS:
+            raise
+        text = str(exc)
+        named = f"{pool}_{arg}"
+        if text.startswith(arg + " ") or text.startswith(arg + ":"):
+            text = named + text[len(arg):]
+        else:
+            text = f"{named}: {text}"
+        raise _renamed(exc, text, named) from None
+
+
+def _renamed(exc: GenmodelError, message: str, argument: str | None) -> GenmodelError:
+    new = copy.copy(exc)
+    new.args = (message,)
+    new.argument = argument
+    return new
 
 
 def serve_disaggregated(model="llama-3.1-8b", hardware="h100-sxm", input_tokens=1024, output_tokens=256, *,
@@ -116,11 +167,7 @@ def serve_disaggregated(model="llama-3.1-8b", hardware="h100-sxm", input_tokens=
                       for n, v in (("ttft_target_s", ttft_target_s), ("tpot_target_s", tpot_target_s)))
     q = percentile_fraction(percentile)
     choice("kv_link", kv_link, KV_LINKS)
-    for key in ("request_rate", "concurrency", "offline", "tp", "pp", "ep", "dp", "cp", "attention_dp", "parallel",
-                "prefilled", "kv_offload"):
-        if key in options:
-            raise ConfigurationError(f"{key} is not an option of disaggregated serving (pools are sized for the "
-                                     "rate; give layouts as prefill={...} and decode={...})", key)
+    _options(options, serve)
     pre_layout, dec_layout = _layout("prefill", prefill), _layout("decode", decode)
     co_layout = _layout("colocated", colocated) if colocated is not None and (
         not isinstance(colocated, dict) or colocated) else pre_layout  # (None or {}: the prefill layout)
@@ -143,15 +190,15 @@ def serve_disaggregated(model="llama-3.1-8b", hardware="h100-sxm", input_tokens=
     transfer_s = kv_bytes / link_bytes_per_s + latency_s
 
     # decode pool: requests arrive with their KV; sized by the TPOT target
-    def decode_pool(replicas):
-        return serve(model, hardware, I, O, request_rate=rate, ttft_target_s=None, tpot_target_s=tpot_t,
-                     prefilled=True, dp=replicas, **dec_layout, **common)
+    # sizing a pool needs its replica to fit: one that does not says so (serve's guidance), not that it misses a target
+    sizing = {**common, "check_fit": True}
 
     if n_dec is None:
-        one = serve(model, hardware, I, O, request_rate=rate, tpot_target_s=tpot_t, prefilled=True, **dec_layout,
-                    **common)
+        one = _pool("decode", lambda: serve(model, hardware, I, O, request_rate=rate, tpot_target_s=tpot_t,
+                                            prefilled=True, **dec_layout, **sizing))
         n_dec = _needed(rate, one.metrics["max_goodput_rate_per_s"], "decode", tpot=tpot_t)
-    dec = decode_pool(n_dec)
+    dec = _pool("decode", lambda: serve(model, hardware, I, O, request_rate=rate, ttft_target_s=None,
+                                        tpot_target_s=tpot_t, prefilled=True, dp=n_dec, **dec_layout, **common))
     label = percentile_label(q)
     dec_first_q = float(dec.metrics[f"ttft_{label}_s"])
     # prefill pool: requests leave after their prompt; its TTFT target is what the transfer and decode leave
@@ -161,10 +208,11 @@ def serve_disaggregated(model="llama-3.1-8b", hardware="h100-sxm", input_tokens=
             raise ConfigurationError(f"the TTFT target {ttft_t * 1e3:,.4g} ms is spent before the prefill: KV transfer "
                                      f"{transfer_s * 1e3:,.4g} ms + decode pool's first step {dec_first_q * 1e3:,.4g} "
                                      "ms; raise the target or speed the link", "ttft_target_s")
-        one = serve(model, hardware, I, 1, request_rate=rate, ttft_target_s=budget_s, **pre_layout, **common)
+        one = _pool("prefill", lambda: serve(model, hardware, I, 1, request_rate=rate, ttft_target_s=budget_s,
+                                             **pre_layout, **sizing))
         n_pre = _needed(rate, one.metrics["max_goodput_rate_per_s"], "prefill", ttft=budget_s)
-    pre = serve(model, hardware, I, 1, request_rate=rate, dp=n_pre, ttft_target_s=max(budget_s, 1e-9), **pre_layout,
-                **common)
+    pre = _pool("prefill", lambda: serve(model, hardware, I, 1, request_rate=rate, dp=n_pre,
+                                         ttft_target_s=max(budget_s, 1e-9), **pre_layout, **common))
     link_utilization = rate / n_pre * kv_bytes / link_bytes_per_s  # per prefill replica's link
     pm, dm = pre.metrics, dec.metrics
     m: dict[str, Any] = {"request_rate_per_s": rate, "kv_transfer_s": transfer_s, "kv_bytes_per_request": kv_bytes,
@@ -191,7 +239,8 @@ def serve_disaggregated(model="llama-3.1-8b", hardware="h100-sxm", input_tokens=
     m["stable"] = stable
     m["meets_slo"] = stable and m[f"ttft_{label}_s"] <= ttft_t and m[f"tpot_{label}_s"] <= tpot_t
     m["fits"] = bool(pm["fits"]) and bool(dm["fits"])
-    co = _colocated(serve, model, hardware, I, O, rate, ttft_t, tpot_t, co_layout, common)
+    co = _pool("colocated" if colocated is not None and colocated != {} else "prefill",
+               lambda: _colocated(serve, model, hardware, I, O, rate, ttft_t, tpot_t, co_layout, common))
     settings = {"input_tokens": I, "output_tokens": O, "percentile": q, "ttft_target_s": ttft_t,
                 "tpot_target_s": tpot_t, "kv_link": kv_link, "prefill_layout": pre_layout, "decode_layout": dec_layout}
     where = platform.name if platform is not None else hw.name
@@ -205,7 +254,14 @@ def _needed(rate: float, per_replica, pool: str, ttft: float | None = None, tpot
         what = f"TTFT {ttft * 1e3:,.4g} ms" if ttft is not None else f"TPOT {tpot * 1e3:,.4g} ms"
         raise ConfigurationError(f"one {pool} replica cannot meet {what} at any rate with this layout; choose a "
                                  f"larger {pool} layout or relax the target", f"{pool}_layout")
-    return _replicas_for(rate, best)
+    needed = _replicas_for(rate, best)
+    if needed > MAX_REPLICAS:
+        what = f"TTFT {ttft * 1e3:,.4g} ms" if ttft is not None else f"TPOT {tpot * 1e3:,.4g} ms"
+        raise ConfigurationError(f"request_rate {rate:,.4g} requests/s needs {needed:,} {pool} replicas (one serves "
+                                 f"at most {best:,.4g} requests/s within {what}), more than the {MAX_REPLICAS:,} a "
+                                 f"pool may have; lower the rate or give the {pool} replicas a larger layout",
+                                 "request_rate")
+    return needed
 
 
 def _replicas_for(rate: float, per_replica: float) -> int:

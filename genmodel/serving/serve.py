@@ -45,14 +45,25 @@ import numpy as np
 from genmodel.data.registry import get_model
 from genmodel.engine.allocator import tune_for
 from genmodel.engine.estimate import MemoryView, _memory
-from genmodel.engine.inputs import MAX_TOKENS, Setup, prepare
+from genmodel.engine.inputs import Setup, prepare
 from genmodel.engine.parallel import Parallelism
 from genmodel.engine.result import MetricAttributes
 from genmodel.engine.step import Chunk, Stepper, mean_pass, step_passes
 from genmodel.errors import ConfigurationError, DoesNotFitError, GenmodelError, InputTypeError
 from genmodel.serving.speculative import tokens_per_step
 from genmodel.serving.steady import BINDING, Load, Requests, Scheduler, solve, terms
-from genmodel.specs.checks import at_least, common_shape, flag, latency_target, positive, scalar, whole, within
+from genmodel.specs.checks import (
+    MAX_BATCH,
+    MAX_TOKENS,
+    at_least,
+    common_shape,
+    flag,
+    latency_target,
+    positive,
+    scalar,
+    whole,
+    within,
+)
 from genmodel.specs.checks import request_rate as request_rate_check
 from genmodel.specs.hardware import Efficiency
 from genmodel.specs.model import ModelSpec
@@ -386,20 +397,20 @@ def _load(request_rate, concurrency, offline, num_requests=None) -> Load:
         rate = request_rate_check("request_rate", request_rate)
         if num_requests is None:
             return Load("rate", rate)
-        requests = whole("num_requests", num_requests, 1, 2**40)
+        requests = whole("num_requests", num_requests, 1, MAX_TOKENS)
         common_shape([("num_requests", requests)], np.shape(rate))
         return Load("rate", rate, requests)
     if concurrency is not None:
-        clients = whole("concurrency", concurrency, 1, 2**32)
+        clients = whole("concurrency", concurrency, 1, MAX_BATCH)
         if num_requests is None:
             return Load("concurrency", clients)
-        requests = whole("num_requests", num_requests, 1, 2**40)
+        requests = whole("num_requests", num_requests, 1, MAX_TOKENS)
         common_shape([("num_requests", requests)], np.shape(clients))
         if np.any(np.asarray(requests) < np.asarray(clients)):
             raise ConfigurationError("num_requests is below the concurrency: a run of fewer requests than clients "
                                      "sends them all at once (an offline run of that many requests)", "num_requests")
         return Load("concurrency", clients, requests)
-    return Load("offline", whole("offline", offline, 1, 2**40))
+    return Load("offline", whole("offline", offline, 1, MAX_TOKENS))
 
 
 def percentile_fraction(value, name: str = "percentile") -> float:

@@ -116,6 +116,11 @@ def names(name: str, value: object) -> tuple[str, ...]:
     return tuple(items)
 
 
+# The largest batch and token counts anything takes (estimate, serve, workloads, use cases, sweeps): they keep every
+# count exact in float64 and every product finite, far above any real use
+MAX_BATCH, MAX_TOKENS = 2**32, 2**40
+
+
 # The physically meaningful ranges of traffic and service-level arguments, shared by serve, plan and requirements
 # (docs/serving.md section 9): outside them a figure means nothing physical, and the queueing formulas and band edges
 # leave float64's range (overflow to inf, NaN):

@@ -77,14 +77,20 @@ Fraction = float
 REQUEST_LATENCY_S = 4e-3
 
 
+# the largest figures an engine entry may hold: a step of at most 2**24 prompt and decode tokens (16M: a hundred
+# times any engine's token budget) and at most 2**20 running sequences (a thousand times any engine's limit); a
+# kernel-quality scale from 1% of the device's reference kernels
+MAX_STEP_TOKENS, MAX_SEQS = 2**24, 2**20
+
+
 class GraphLimit(FrozenSpec):
     """One rule of how an engine picks its largest captured decode batch: ``max_seqs`` on a device with less memory
     than ``memory_below_bytes`` (none: any) at tensor parallelism of at least ``tp_at_least``."""
 
-    max_seqs: int = Field(ge=1, description="The largest decode batch captured under this rule.")
+    max_seqs: int = Field(ge=1, le=MAX_SEQS, description="The largest decode batch captured under this rule.")
     memory_below_bytes: Bytes | None = Field(
         None, description="The rule applies to devices with less memory than this (none: any device).")
-    tp_at_least: int = Field(1, ge=1, description="The rule applies at this tensor parallelism or more.")
+    tp_at_least: int = Field(1, ge=1, le=2**20, description="The rule applies at this tensor parallelism or more.")
 
 
 class BatchDefaults(FrozenSpec):
@@ -98,9 +104,11 @@ class BatchDefaults(FrozenSpec):
     since_release: str | None = Field(
         None, pattern=r"^\d+\.\d+(\.\d+)?$", description="The engine release from which the rule applies, e.g. "
         "'0.28.0' (validation rows of older releases do not take it; none: every release).")
-    max_batch_tokens: int | None = Field(None, ge=1, description="The token budget of a server's step there.")
-    offline_batch_tokens: int | None = Field(None, ge=1, description="The token budget of an offline run there.")
-    max_seqs: int | None = Field(None, ge=1, description="The running-sequence limit there.")
+    max_batch_tokens: int | None = Field(None, ge=1, le=MAX_STEP_TOKENS,
+                                         description="The token budget of a server's step there.")
+    offline_batch_tokens: int | None = Field(None, ge=1, le=MAX_STEP_TOKENS,
+                                             description="The token budget of an offline run there.")
+    max_seqs: int | None = Field(None, ge=1, le=MAX_SEQS, description="The running-sequence limit there.")
 
 
 def _increasing(sizes: list[int]) -> list[int]:
@@ -125,7 +133,8 @@ class EngineSpec(FrozenSpec):
         0.0, description="Host work added to each prefill step (c): admitting requests, setting up their context "
         "phase, in seconds.")
     scheduler_steps: int = Field(
-        1, ge=1, description="Decode steps per scheduler pass (vLLM V0's --num-scheduler-steps, 0.6 to 0.9): the "
+        1, ge=1, le=1024,
+        description="Decode steps per scheduler pass (vLLM V0's --num-scheduler-steps, 0.6 to 0.9): the "
         "host work of a decode step (a + b x sequences) is done once for that many steps, its output processing "
         "overlapped with them, so each decode step carries 1/scheduler_steps of it; prompt steps carry all of theirs.")
     kernel_overhead_s: Seconds = Field(description="Gap per kernel launch in seconds (graphs replayed or not).")
@@ -148,12 +157,14 @@ class EngineSpec(FrozenSpec):
     prompt_buckets: Literal["none", "pow2", "step"] = Field(
         "none", description="'pow2': prompts are padded to the next power of two (XLA-compiled engines); 'step': to "
         "the next power of two up to prompt_bucket_step, above it to the next multiple of it (Gaudi's bucketing).")
-    min_prompt_bucket: int = Field(128, ge=1, description="Smallest prompt bucket when prompts are padded.")
-    prompt_bucket_step: int = Field(128, ge=1, description="Prompt bucket step when prompt_buckets is 'step'.")
+    min_prompt_bucket: int = Field(128, ge=1, le=MAX_STEP_TOKENS,
+                                   description="Smallest prompt bucket when prompts are padded.")
+    prompt_bucket_step: int = Field(128, ge=1, le=MAX_STEP_TOKENS,
+                                    description="Prompt bucket step when prompt_buckets is 'step'.")
     batch_buckets: Literal["none", "pow2", "step"] = Field(
         "none", description="'pow2': the batch is padded to the next power of two (compiled static shapes); 'step': "
         "to the next power of two up to batch_bucket_step, above it to the next multiple of it (Gaudi's bucketing).")
-    batch_bucket_step: int = Field(32, ge=1, description="Batch bucket step when batch_buckets is 'step'.")
+    batch_bucket_step: int = Field(32, ge=1, le=MAX_SEQS, description="Batch bucket step when batch_buckets is 'step'.")
     pads_heads: bool = Field(
         False, description="Pads attention heads to whole heads per tensor-parallel rank (and at least one KV head "
         "per rank), so a tp that does not divide the heads runs at the padded cost (Neuron).")
@@ -162,23 +173,26 @@ class EngineSpec(FrozenSpec):
         "(Intel AMX, Arm SME); false: they run on the vector units at the device's fp32 peak (llama.cpp's ggml CPU "
         "backend).")
     attention_scale: float = Field(
-        1.0, gt=0, le=1.5, description="Quality of the engine's fused attention relative to the device's "
+        1.0, ge=0.01, le=1.5, description="Quality of the engine's fused attention relative to the device's "
         "reference kernel (FlashAttention-3 on Hopper, 1.0).")
     kv_read_scale: float = Field(
-        1.0, gt=0, le=1.5, description="Quality of its decode attention reading the (paged) KV cache, relative to the "
+        1.0, ge=0.01, le=1.5,
+        description="Quality of its decode attention reading the (paged) KV cache, relative to the "
         "device's KV-read fraction.")
     weight_only_scale: float = Field(
-        1.0, gt=0, le=1.5, description="Efficiency of weight-only quantized GEMMs (int4/int8/fp8 weights "
+        1.0, ge=0.01, le=1.5, description="Efficiency of weight-only quantized GEMMs (int4/int8/fp8 weights "
         "dequantized to 16-bit activations in the kernel) relative to the device's GEMMs; weight-only GEMMs with "
         "narrower activations (fp4 weights, fp8 activations) are not rated and run at 1.")
     weight_only_vector_ops_per_mac: float | None = Field(
-        None, ge=1, description="Its weight-only quantized GEMMs run as a matrix-vector kernel on the vector units "
+        None, ge=1, le=1000,
+        description="Its weight-only quantized GEMMs run as a matrix-vector kernel on the vector units "
         "for every token of the step (AutoAWQ's GEMV kernel), costing this many vector-lane instructions per "
         "multiply-accumulate (unpack, convert, dequantize, convert the activation, accumulate): such a GEMM computes "
         "at the vector FP32 FLOP/s / this number, and its arithmetic overlaps its weight stream (a streaming "
         "kernel); none: they use the matrix units at weight_only_scale.")
     dequantize_copy_above_rows: int | None = Field(
-        None, ge=0, description="A weight-only quantized GEMM of more than this many rows (tokens; per expert for "
+        None, ge=0, le=2**32,
+        description="A weight-only quantized GEMM of more than this many rows (tokens; per expert for "
         "routed experts) first writes its matrix dequantized to the activation datatype into a scratch buffer, one "
         "kernel, then runs the dense GEMM on that copy (ExLlama's and ExLlamaV2's reconstruct-then-cublasHgemm path, "
         "bitsandbytes' 4-bit matmul): the step moves the packed weights plus 2 x activation bytes per weight "
@@ -189,7 +203,8 @@ class EngineSpec(FrozenSpec):
         "GPUs other than Volta), so they reach a device's FP16-accumulate rate "
         "(Microarchitecture.fp16_accumulate_speedup: twice the listed rate on GeForce cards).")
     prompt_ubatch_tokens: int | None = Field(
-        None, ge=1, description="Most prompt tokens one forward pass computes (llama.cpp's physical batch, n_ubatch): "
+        None, ge=1, le=MAX_STEP_TOKENS,
+        description="Most prompt tokens one forward pass computes (llama.cpp's physical batch, n_ubatch): "
         "a longer prompt, or batch of prompts, runs in ceil(tokens / this) passes one after another, each reading the "
         "weights again and attending to the tokens before it; none: the whole prompt in one pass.")
     flash_attention: bool = Field(
@@ -199,23 +214,27 @@ class EngineSpec(FrozenSpec):
         16.0, ge=0, le=64, description="Bytes of memory traffic per attention score when the attention is not fused: "
         "FP32 scores written by the QK^T product, read and written by the softmax, read by the product with V.")
     max_batch_tokens: int = Field(
-        8192, ge=1, description="Tokens one engine step may carry (decode tokens + prompt tokens): vLLM "
+        8192, ge=1, le=MAX_STEP_TOKENS,
+        description="Tokens one engine step may carry (decode tokens + prompt tokens): vLLM "
         "max_num_batched_tokens, TensorRT-LLM max_num_tokens, SGLang chunked_prefill_size.")
-    max_batch_tokens_on: dict[str, Annotated[int, Field(ge=1)]] = Field(
+    max_batch_tokens_on: dict[str, Annotated[int, Field(ge=1, le=MAX_STEP_TOKENS)]] = Field(
         default_factory=dict, description="The token budget on named devices (hardware names) where the engine "
         "picks it per device, e.g. vLLM's TPU backend by TPU generation; other devices take max_batch_tokens.")
     offline_batch_tokens: int | None = Field(
-        None, ge=1, description="The token budget of an offline run (serve's offline load: vLLM's LLM class, as "
+        None, ge=1, le=MAX_STEP_TOKENS,
+        description="The token budget of an offline run (serve's offline load: vLLM's LLM class, as "
         "benchmark_throughput and LLM.generate use it) where the engine picks another than a server's; none: "
         "max_batch_tokens.")
     max_seqs: int | None = Field(
-        256, ge=1, description="Most sequences running at once (vLLM max_num_seqs, TensorRT-LLM max_batch_size, "
+        256, ge=1, le=MAX_SEQS,
+        description="Most sequences running at once (vLLM max_num_seqs, TensorRT-LLM max_batch_size, "
         "SGLang max_running_requests); none: only the KV cache limits them.")
     batch_defaults: list[BatchDefaults] = Field(
         default_factory=list, description="Rules by device memory (the first that applies) for the token budget and "
         "the running-sequence limit, where the engine picks them by device (vLLM: larger on devices of 70 GiB or "
         "more); a device named in max_batch_tokens_on takes that budget.")
-    kv_block_tokens: int = Field(16, ge=1, description="Tokens per KV-cache page (a request holds whole pages).")
+    kv_block_tokens: int = Field(16, ge=1, le=2**16,
+                                 description="Tokens per KV-cache page (a request holds whole pages).")
     mixed_batches: bool = Field(
         True, description="Prompt chunks ride in decode steps (vLLM, TensorRT-LLM); false: prefill steps run apart "
         "and decoding stalls during them (SGLang's default).")

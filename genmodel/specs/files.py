@@ -48,6 +48,15 @@ def short(value: object) -> str:
     return _short.repr(value)
 
 
+def exists(path: Path) -> bool:
+    """``path.exists()``, or True where the system cannot say (a name too long, a NUL byte): the reader that follows
+    (``read_text``) then says why the file cannot be read, in one ``SpecError``."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return True
+
+
 def read_text(path: str | Path, what: str = "file") -> str:
     """The UTF-8 text of ``path``; ``SpecError`` naming the file when it cannot be read as such."""
     path = Path(path)
@@ -63,7 +72,8 @@ def read_text(path: str | Path, what: str = "file") -> str:
                             f"(limit {MAX_FILE_BYTES // 2**20} MiB)")
         data = path.read_bytes()
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        raise SpecError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        shown = str(path) if len(str(path)) <= 120 else f"{str(path)[:60]}...{str(path)[-40:]}"
+        raise SpecError(f"cannot read {shown}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -42,7 +42,10 @@ from genmodel.specs.quantities import (
 )
 
 HardwareKind = Literal["gpu", "tpu", "npu", "fpga", "cpu", "soc", "wafer_scale", "dataflow", "lpu", "scd"]
-Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
+# a share of a peak or of the memory: from 0.1% (below it no device runs a kernel, and the figures divided by it leave
+# float64's range) to 100%
+MIN_FRACTION = 1e-3
+Fraction = Annotated[float, Field(ge=MIN_FRACTION, le=1.0)]
 
 
 class MemoryTier(FrozenSpec):
@@ -70,7 +73,8 @@ class Interconnect(FrozenSpec):
     bandwidth_per_direction_bytes_per_s: BytesPerSecond = Field(
         description="Bandwidth one device can send (and, at the same time, receive) in bytes/s.")
     latency_s: Seconds = Field(description="One-way latency of a small message in seconds.")
-    domain_size: int = Field(1, ge=1, description="Devices reachable at this bandwidth (scale-up domain).")
+    domain_size: int = Field(1, ge=1, le=2**20,
+                             description="Devices reachable at this bandwidth (scale-up domain; at most 2**20).")
     topology: Literal["switch", "full_mesh", "torus_2d", "torus_3d", "ring", "point_to_point", "fabric"] = Field(
         "switch", description="How the domain is wired; decides collective algorithms (multi-device model).")
     note: str | None = Field(None, description="Caveats, e.g. whether the latency is a typical or datasheet value.")

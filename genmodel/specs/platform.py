@@ -25,7 +25,7 @@ class PlatformSpec(FrozenSpec):
     name: EntryName = Field(description="Database key, e.g. 'dgx-h100'.")
     display_name: DisplayName = Field(description="Human-readable name, e.g. 'NVIDIA DGX H100 (8x H100 SXM)'.")
     device: str = Field(description="Name of the device in hardware_db/.")
-    num_devices: int = Field(ge=1, description="Devices in the system.")
+    num_devices: int = Field(ge=1, le=2**20, description="Devices in the system (at most 2**20, as a layout's).")
     scale_up: Interconnect | None = Field(
         None, description="Scale-up fabric of this system; default: the device's own scale_up.")
     scale_out: Interconnect | None = Field(

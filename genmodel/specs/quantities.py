@@ -23,7 +23,8 @@ def _parser(dimension: str):
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             number = parse_quantity(value, dimension)
             if number != number or number in (float("inf"), float("-inf")):
-                raise ValueError(f"must be a finite {dimension} quantity, got {value!r}")
+                shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:20]}... ({len(str(value))} characters)"
+                raise ValueError(f"must be a finite {dimension} quantity, got {shown}")
             return number
         return value
 

@@ -41,13 +41,13 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
+from genmodel.specs.checks import MAX_BATCH, MAX_TOKENS
 from genmodel.specs.dtypes import normalize_dtype
 from genmodel.specs.quantities import FrozenSpec
 
 AXIS_MAX_VALUES = 1_000_000  # values one axis may hold
 MAX_CONFIGURATIONS = 10**15  # configurations one sweep may have (their numbers stay exact in int64)
 MIN_SCALE, MAX_SCALE = 1e-6, 1e6  # as estimate's what-if scales
-MAX_BATCH, MAX_TOKENS = 2**32, 2**40  # as estimate's bounds
 DEFAULT_BLOCK_SIZE = 16_384  # configurations per task: ~130 MB of working memory for a 70B model, near peak speed
 DEFAULT_METRICS = ("ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s", "output_tokens_per_s_per_device",
                    "tokens_per_s_per_user", "total_memory_bytes", "fits", "energy_per_output_token_j",
@@ -109,13 +109,28 @@ def axis_values(axis: list | Range, integer: bool) -> np.ndarray:
     return np.asarray(axis, dtype=np.int64 if integer else np.float64)
 
 
+def _shown(value: float) -> str:
+    """A value for a message: a Python int past float64's range (``10**400``) by its digit count."""
+    if isinstance(value, int) and abs(value) >= 10**308:
+        return f"a {len(str(abs(value)))}-digit number"
+    if float(value).is_integer() and 1 <= abs(value) < 1e16:
+        return f"{int(value):,}"
+    return f"{value:g}"
+
+
 def _check_axis(axis: list | Range | None, low: float, high: float, integer: bool) -> None:
     if axis is None:
         return
+    # the range is checked on the values as given (a range's before rounding), before any conversion to int64:
+    # a value past int64 (a 400-digit batch, a range up to 1e308) would wrap around there
+    if isinstance(axis, Range):
+        given: list = axis.values().tolist()
+    else:
+        given = list(axis)
+    bad = [v for v in given if not low <= v <= high]
+    if bad:
+        raise ValueError(f"values must be in [{_shown(low)}, {_shown(high)}], got {_shown(bad[0])}")
     values = axis_values(axis, integer)
-    bad = values[(values < low) | (values > high)]
-    if bad.size:
-        raise ValueError(f"values must be in [{low:g}, {high:g}], got {bad[0]:g}")
     if not isinstance(axis, Range):
         seen, dup = np.unique(values, return_counts=True)
         if (dup > 1).any():
@@ -217,6 +232,15 @@ class Histogram(FrozenSpec):
             raise ValueError(f"range: the high edge ({high:g}) must be above the low edge ({low:g})")
         if self.spacing == "log" and not low > 0:
             raise ValueError(f"range: log bins need a positive low edge, got {low:g}")
+        if self.spacing == "linear" and not math.isfinite(high - low):  # (Python floats: inf, no warning)
+            raise ValueError(f"range: [{low:g}, {high:g}] is too wide for linear bins (its width {high:g} - {low:g} "
+                             "is past float64's largest number); narrow it or use spacing: log with a positive low "
+                             "edge")
+        with np.errstate(all="ignore"):
+            edges = self.edges()
+        if not (np.all(np.isfinite(edges)) and np.all(edges[1:] > edges[:-1])):
+            raise ValueError(f"range: [{low:g}, {high:g}] is too narrow for {self.bins:,} bins (neighbouring edges "
+                             "are equal in float64); widen it or use fewer bins")
         return self
 
     def edges(self) -> np.ndarray:

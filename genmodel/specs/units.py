@@ -95,7 +95,10 @@ def parse_quantity(value: str | float | int, dimension: str) -> float:
     if isinstance(value, bool):
         raise UnitError(f"expected a {dimension} quantity, got the boolean {value!r}")
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer of more than 308 digits: beyond any quantity (the checks say so)
+            return float("inf") if value > 0 else float("-inf")
     if not isinstance(value, str):
         raise UnitError(f"expected a {dimension} quantity such as '80 GB', got {value!r}")
     text = value.strip().replace("Gbps", "Gb/s").replace("GBps", "GB/s").replace("μ", "µ")

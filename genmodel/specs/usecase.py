@@ -22,7 +22,8 @@ requirement needs besides the model:
 * ``source`` (required): where every figure comes from; ``notes``: which figures are judgements and why.
 
 Times accept units like the other specs (``"2 s"``, ``"200 ms"``; a bare number is seconds). Bad values (NaN,
-negative or zero lengths and targets, a percentile outside (0, 1), a mode without its load, an empty source)
+lengths outside 1 to 2**40 tokens, targets outside (0 s, a day], a percentile outside serve's 0.01 to 0.99999, a rate
+outside one a day to 1e9/s, more than 1,024 samples per prompt, a mode without its load, an empty source)
 raise ``SpecError`` naming the field. Entries live in ``usecases_db/`` and in users' ``usecases/`` folders
 (``genmodel use-cases`` lists them; ``genmodel.get_use_case(name)``).
 """
@@ -33,7 +34,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from genmodel.specs.quantities import FrozenSpec, Seconds
+from genmodel.errors import ConfigurationError
+from genmodel.specs.checks import MAX_BATCH, MAX_REQUEST_RATE_PER_S, MAX_TOKENS, MIN_REQUEST_RATE_PER_S, request_rate
+from genmodel.specs.quantities import DisplayName, FrozenSpec, Seconds
+
+# the ranges the library takes these figures in (checked on load, so a bad file is named, not a command's option):
+# token counts as estimate's (genmodel.engine.inputs.MAX_TOKENS), batch as estimate's MAX_BATCH, samples per prompt
+# as requirements'; rates and targets as genmodel.specs.checks; the percentile as serve's (percentile_fraction)
+MAX_SAMPLES = 1024
 
 
 def _above_zero(value: float) -> float:
@@ -45,22 +53,33 @@ def _above_zero(value: float) -> float:
 PositiveSeconds = Annotated[Seconds, AfterValidator(_above_zero)]
 
 
+def _rate(value: float) -> float:
+    """A rate within the library's range (genmodel.specs.checks.request_rate); the message follows the field's name."""
+    try:
+        request_rate("request_rate_per_s", value)
+    except ConfigurationError as exc:
+        raise ValueError(str(exc).removeprefix("request_rate_per_s ")) from None
+    return value
+
+
 class UseCaseSpec(FrozenSpec):
     """One use case: lengths, sequences per prompt, latency targets at a percentile and load (module docstring)."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$",
                       description="Database key: lower-case letters, digits, '.', '_' and '-', e.g. 'chat'.")
-    display_name: str = Field(min_length=1, description="Human-readable name, e.g. 'Chat assistant'.")
+    display_name: DisplayName = Field(description="Human-readable name, e.g. 'Chat assistant'.")
     description: str = Field(min_length=1, description="What the use case is, in a sentence.")
-    input_tokens: float = Field(gt=0, description="Mean prompt length of one request in tokens (history, "
-                                "retrieved context and system prompt included).")
+    input_tokens: float = Field(ge=1, le=MAX_TOKENS, description="Mean prompt length of one request in tokens "
+                                "(history, retrieved context and system prompt included); a mean may be fractional "
+                                "(a command rounds it to whole tokens).")
     input_cv: float = Field(0.0, ge=0, le=10, description="Coefficient of variation of the prompt length "
                             "(standard deviation / mean); 0: every prompt has the mean length.")
-    output_tokens: float = Field(ge=1, description="Mean answer length of one sequence in tokens (reasoning tokens "
-                                 "included).")
+    output_tokens: float = Field(ge=1, le=MAX_TOKENS, description="Mean answer length of one sequence in tokens "
+                                 "(reasoning tokens included); a mean may be fractional (a command rounds it).")
     output_cv: float = Field(0.0, ge=0, le=10, description="Coefficient of variation of the answer length.")
-    samples_per_prompt: int = Field(1, ge=1, description="Sequences generated per prompt (parallel sampling n or "
-                                    "beam width); they share one prefill and the prompt's KV cache.")
+    samples_per_prompt: int = Field(1, ge=1, le=MAX_SAMPLES, description="Sequences generated per prompt "
+                                    "(parallel sampling n or beam width); they share one prefill and the prompt's KV "
+                                    "cache.")
     prefix_hit: float = Field(0.0, ge=0, lt=1, description="Share of each prompt found in the prefix cache "
                               "(0: none, or unknown).")
     ttft_target_s: PositiveSeconds = Field(description="Time-to-first-token target in seconds, met at "
@@ -71,9 +90,10 @@ class UseCaseSpec(FrozenSpec):
                               "for P99.")
     mode: Literal["batch", "rate"] = Field(description="'batch': `batch` requests run together; 'rate': "
                                            "Poisson arrivals at `request_rate_per_s`.")
-    batch: int | None = Field(None, ge=1, description="Requests run together (mode 'batch' only).")
-    request_rate_per_s: float | None = Field(None, gt=0, description="Mean arrival rate in requests per second "
-                                             "(mode 'rate' only).")
+    batch: int | None = Field(None, ge=1, le=MAX_BATCH, description="Requests run together (mode 'batch' only).")
+    request_rate_per_s: Annotated[float, AfterValidator(_rate)] | None = Field(
+        None, description=f"Mean arrival rate in requests per second (mode 'rate' only), from one a day "
+        f"({MIN_REQUEST_RATE_PER_S:.4g}) to {MAX_REQUEST_RATE_PER_S:g}.")
     source: str = Field(min_length=1, description="Where every figure comes from.")
     notes: str | None = Field(None, description="Which figures are judgements, caveats, other published figures.")
 
@@ -82,7 +102,13 @@ class UseCaseSpec(FrozenSpec):
     def _fraction(cls, value: float) -> float:
         if not 0 < value < 1:
             raise ValueError(f"must be a fraction in (0, 1), 0.99 for P99; got {value}")
-        return value
+        from genmodel.serving.serve import MAX_PERCENTILE, MIN_PERCENTILE, percentile_fraction
+
+        try:  # serve's rule: from 1% to 99.999%
+            return percentile_fraction(value)
+        except ConfigurationError:
+            raise ValueError(f"must be from {MIN_PERCENTILE:g} to {MAX_PERCENTILE:g} (P1 to P99.999, the range "
+                             f"genmodel serve takes), got {value!r}") from None
 
     @field_validator("source")
     @classmethod

@@ -16,6 +16,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, field_validator
 
+from genmodel.specs.checks import MAX_BATCH, MAX_TOKENS
 from genmodel.specs.dtypes import normalize_dtype
 from genmodel.specs.quantities import FrozenSpec
 
@@ -40,13 +41,14 @@ Count = Annotated[int, BeforeValidator(_count)]
 class Workload(FrozenSpec):
     """One inference job: a static batch of equal-length requests and its datatypes."""
 
-    batch: Count = Field(1, ge=1, description="Sequences processed together.")
-    input_tokens: Count = Field(1024, ge=1, description="Prompt tokens per sequence.")
-    output_tokens: Count = Field(256, ge=1, description="Generated tokens per sequence (first one from prefill).")
+    batch: Count = Field(1, ge=1, le=MAX_BATCH, description="Sequences processed together (at most 2**32).")
+    input_tokens: Count = Field(1024, ge=1, le=MAX_TOKENS, description="Prompt tokens per sequence (at most 2**40).")
+    output_tokens: Count = Field(256, ge=1, le=MAX_TOKENS,
+                                 description="Generated tokens per sequence (first one from prefill; at most 2**40).")
     weight_dtype: str | None = Field(None, description="Datatype the weights are stored in.")
     activation_dtype: str | None = Field(None, description="Datatype of activations and matmul inputs.")
     kv_dtype: str | None = Field(None, description="Datatype of the KV cache.")
-    prefill_chunk_tokens: Count = Field(DEFAULT_PREFILL_CHUNK_TOKENS, ge=1,
+    prefill_chunk_tokens: Count = Field(DEFAULT_PREFILL_CHUNK_TOKENS, ge=1, le=MAX_TOKENS,
                                         description="Most prompt tokens per prefill step (activation memory).")
 
     @field_validator("weight_dtype", "activation_dtype", "kv_dtype")

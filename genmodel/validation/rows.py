@@ -32,7 +32,8 @@ from typing import Any
 
 from genmodel.data.registry import SPEC_SUFFIXES, get_engine, get_hardware, get_model
 from genmodel.engine.memo import IdentityCache
-from genmodel.errors import GenmodelError, SpecError
+from genmodel.errors import GenmodelError, InputTypeError, SpecError
+from genmodel.specs.files import exists
 from genmodel.specs.hardware import HardwareSpec, Interconnect
 
 COLUMNS = ["id", "source", "model", "dtype", "hardware", "num_devices", "interconnect", "system",
@@ -193,19 +194,21 @@ def engine_of(row: Mapping[str, str]) -> str | None:
 
 def _text(path: Path) -> str:
     """The file's text, or ``SpecError`` saying why it is not a readable text file."""
-    if not path.exists():
+    if not exists(path):
         raise _file_error(f"measurements file {path} does not exist")
-    if path.is_dir():
-        raise _file_error(f"measurements file {path} is a folder; give a CSV file")
     try:
+        folder = path.is_dir()
         size = path.stat().st_size
+        if folder:
+            raise _file_error(f"measurements file {path} is a folder; give a CSV file")
         if size > MAX_BYTES:
             raise _file_error(f"measurements file {path} is {size / 2**20:,.0f} MiB, more than the "
                             f"{MAX_BYTES / 2**20:.0f} MiB limit; split it into smaller files")
         with path.open("rb") as f:
             data = f.read(MAX_BYTES + 1)  # a file that grows while read still stops at the limit
-    except OSError as exc:
-        raise _file_error(f"cannot read measurements file {path}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # (ValueError: a NUL byte in the path)
+        raise _file_error(f"cannot read measurements file {str(path)[:120]}: "
+                          f"{getattr(exc, 'strerror', None) or exc}") from None
     if len(data) > MAX_BYTES:
         raise _file_error(f"measurements file {path} is larger than the {MAX_BYTES / 2**20:.0f} MiB limit; split it")
     if b"\x00" in data:
@@ -298,6 +301,8 @@ def _measured(text: str) -> float:
         raise NotExpressibleError(f"value {text!r} is not a finite number")
     if value <= 0:
         raise NotExpressibleError(f"value {text} must be greater than 0 (a measured time, rate or energy)")
+    if not 1e-9 <= value <= 1e12:  # (in its unit: ns to teraseconds, a billionth to a trillion tokens/s or J)
+        raise NotExpressibleError(f"value {text} is outside 1e-9 to 1e12 (in its unit): no measurement is")
     return value
 
 
@@ -314,6 +319,8 @@ def _entry(getter, kind: str, name: str):
 
 def parse_row(row: Mapping[str, str]) -> Case:
     """Map a row to ``estimate`` arguments; ``NotExpressibleError`` (a ``ValueError``) with the reason otherwise."""
+    if not isinstance(row, Mapping):
+        raise InputTypeError(f"row must be a mapping of column names to cell texts, got {type(row).__name__}", "row")
     metric = _cell(row, "metric")
     if metric not in METRICS:
         raise NotExpressibleError(f"metric {metric!r} is not one genmodel predicts (one of: {', '.join(METRICS)})")

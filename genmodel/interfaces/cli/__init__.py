@@ -157,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except typer.Exit as exc:
         return exc.exit_code
+    except OSError as exc:  # a path the system refuses (a name too long, a folder it cannot list): the user's input
+        name = str(exc.filename or "")
+        shown = name if len(name) <= 80 else f"{name[:40]}...{name[-20:]}"
+        typer.echo(f"error: {shown + ': ' if shown else ''}{exc.strerror or exc}", err=True)
+        return 2
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         return 130

@@ -97,9 +97,11 @@ def list_platforms(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def show(name: Annotated[str, typer.Argument(help="A model, device or platform name (or a spec file).")],
+def show(name: Annotated[str, typer.Argument(
+        help="A model, device, platform, engine or use-case name (or a spec file).")],
          as_json: JsonOpt = False) -> None:
-    """Show one model, device or platform in full, with derived figures and the file it comes from."""
+    """Show one model, device, platform, engine or use case in full, with derived figures and the file it comes
+    from."""
     from genmodel.data.registry import database, entry_file, find_entry, get_model, looks_like_file
     from genmodel.data.synthetic import is_synthetic_name
     from genmodel.engine.realism import resolve_realism
@@ -111,14 +113,15 @@ def show(name: Annotated[str, typer.Argument(help="A model, device or platform n
     elif looks_like_file(name):  # a spec file: a device or platform file by its keys, else a model file
         spec, kind = _spec_file(name)
     else:  # a name, looked up in each database without building an error for those that lack it
-        for kind in ("model", "hardware", "platform"):
+        for kind in _KINDS:
             spec = find_entry(kind, name)  # type: ignore[arg-type]
             if spec is not None:
                 break
     if spec is None:
-        names = [*database("model").entries, *database("hardware").entries, *database("platform").entries]
-        raise unknown_name("model, hardware or platform", name, names,
-                           "genmodel models', 'genmodel hardware' or 'genmodel platforms")
+        names = [n for kind in _KINDS for n in database(kind).entries]  # type: ignore[arg-type]
+        raise unknown_name("model, hardware, platform, engine or use case", name, names,
+                           "genmodel models', 'genmodel hardware', 'genmodel platforms', 'genmodel engines' or "
+                           "'genmodel use-cases")
     derived: dict[str, Any]
     if kind == "model":
         derived = {"attention_kind": spec.attention.kind, "total_params": spec.total_params,
@@ -214,17 +217,28 @@ def list_use_cases(as_json: JsonOpt = False) -> None:
                "and judgements in usecases_db/ (docs/data.md)")
 
 
+_KINDS = ("model", "hardware", "platform", "engine", "use_case")  # the databases ``show`` looks names up in
+
+
 def _spec_file(path: str) -> tuple[Any, str]:
     """(spec, kind) of a spec file: a device file holds ``peak_flops_per_s`` or ``memory_tiers``, a platform file a
-    ``device`` (as ``resolve_hardware`` tells them apart); any other file is read as a model, with its own errors."""
+    ``device`` (as ``resolve_hardware`` tells them apart), an engine file ``kernel_overhead_s``, a use-case file
+    ``ttft_target_s`` or ``tpot_target_s``; any other file is read as a model, with its own errors."""
     from pathlib import Path
 
     from genmodel.data.registry import get_model, resolve_hardware
-    from genmodel.specs.files import load_mapping
+    from genmodel.specs.engine import EngineSpec
+    from genmodel.specs.files import load_mapping, validate_spec
+    from genmodel.specs.usecase import UseCaseSpec
 
-    if Path(path).expanduser().is_file():
-        data = load_mapping(Path(path).expanduser())
+    file = Path(path).expanduser()
+    if file.is_file():
+        data = load_mapping(file)
         if "peak_flops_per_s" in data or "memory_tiers" in data or "device" in data:
             device, platform = resolve_hardware(path)
             return (device, "hardware") if platform is None else (platform, "platform")
+        if "kernel_overhead_s" in data and "hidden_size" not in data:
+            return validate_spec(data, EngineSpec, file.name), "engine"
+        if ("ttft_target_s" in data or "tpot_target_s" in data) and "hidden_size" not in data:
+            return validate_spec(data, UseCaseSpec, file.name), "use_case"
     return get_model(path), "model"

@@ -51,6 +51,8 @@ def check_output(path: Path | None, option: str) -> None:
     """Fail (before any work) unless ``path`` can be written as a file."""
     if path is None:
         return
+    if len(path.name.encode()) > 255:  # (no file system takes a longer name; the checks below would raise)
+        fail(f"{option}: the file name {path.name[:40]}... is longer than 255 bytes")
     if path.is_dir():
         fail(f"{option} {path} is a folder; give a file name")
     parent = path.parent if str(path.parent) else Path(".")
@@ -58,6 +60,24 @@ def check_output(path: Path | None, option: str) -> None:
         fail(f"{option} {path}: the folder {parent} does not exist")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         fail(f"{option} {path}: cannot write there (permission denied)")
+
+
+def same_path(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (links and '..' resolved; a file not written yet too)."""
+    try:
+        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+    except (OSError, ValueError):
+        return False
+
+
+def distinct_outputs(**outputs: Path | None) -> None:
+    """Fail when two of the output options given (``csv=...``, ``html=...``) name the same file: one would overwrite
+    the other."""
+    given = [(f"--{k.replace('_', '-')}", p) for k, p in outputs.items() if p is not None]
+    for i, (first, a) in enumerate(given):
+        for second, b in given[i + 1:]:
+            if same_path(a, b):
+                fail(f"{first} and {second} name the same file {a}; give two file names")
 
 
 def write_text(path: Path, text: str, option: str) -> None:
@@ -268,8 +288,8 @@ def efficiency(compute: float | None = None, memory: float | None = None, kernel
         return None
     for label, value in (("--compute-efficiency", compute), ("--memory-efficiency", memory),
                          ("--memory-fraction", memory_fraction)):
-        if value is not None and not (math.isfinite(value) and 0 < value <= 1):
-            fail(f"{label} is a fraction in (0, 1], got {value:g}")
+        if value is not None and not (math.isfinite(value) and 1e-3 <= value <= 1):  # (Efficiency's Fraction)
+            fail(f"{label} is a fraction from 0.001 to 1, got {value:g}")
     for label, value, day in (("--kernel-overhead-us", kernel_us, 86400e6), ("--step-overhead-ms", step_ms, 86400e3)):
         if value is not None and not (math.isfinite(value) and value >= 0):
             fail(f"{label} must be a finite number >= 0, got {value:g}")

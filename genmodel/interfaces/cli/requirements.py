@@ -18,6 +18,7 @@ from genmodel.interfaces.cli.common import (
     UncalibratedOpt,
     WeightOpt,
     check_output,
+    distinct_outputs,
     emit_json,
     fail,
     gib,
@@ -74,6 +75,7 @@ def requirements(
         fail("give a target: --ttft-ms, --tpot-ms or both (or a --use-case, whose targets are used)")
     check_output(csv, "--csv")
     check_output(html, "--html")
+    distinct_outputs(csv=csv, html=html)
     if devices is not None and devices < 1:
         fail(f"--devices must be at least 1, got {devices}")
     if devices is not None and tp is not None and devices != tp * pp * cp:

@@ -24,6 +24,7 @@ from genmodel.interfaces.cli.common import (
     band_side,
     check_output,
     costs,
+    distinct_outputs,
     emit_json,
     fail,
     gib,
@@ -137,6 +138,7 @@ def plan(
         fail(f"--top must be at least 1, got {top}")
     check_output(csv, "--csv")
     check_output(html, "--html")
+    distinct_outputs(csv=csv, html=html)
     if html is not None:
         _needs_plotly("--html")
     ttft = ttft_ms / 1e3 if ttft_ms is not None else None

@@ -230,16 +230,40 @@ def _disaggregated(model: str, hardware: str, input_tokens: int, output_tokens: 
     decode = {**colocated, "tp": pick("decode", "tp"), "pp": pick("decode", "pp"), "ep": pick("decode", "ep")}
     if prefill["ep"] > 1 and prefill["tp"] % prefill["ep"] and not prefill["attention_dp"]:
         prefill["ep"] = 1  # a prefill layout that cannot hold the co-located ep runs without it
-    result = serve_disaggregated(model, hardware, input_tokens, output_tokens, request_rate=rate,
-                                 ttft_target_s=ttft_ms / 1e3, tpot_target_s=tpot_ms / 1e3, percentile=percentile,
-                                 prefill=prefill, decode=decode, prefill_replicas=pools["prefill_replicas"],
-                                 decode_replicas=pools["decode_replicas"], colocated=colocated, kv_link=kv_link,
-                                 **options)
+    from genmodel.errors import GenmodelError
+
+    try:
+        result = serve_disaggregated(model, hardware, input_tokens, output_tokens, request_rate=rate,
+                                     ttft_target_s=ttft_ms / 1e3, tpot_target_s=tpot_ms / 1e3,
+                                     percentile=percentile, prefill=prefill, decode=decode,
+                                     prefill_replicas=pools["prefill_replicas"],
+                                     decode_replicas=pools["decode_replicas"], colocated=colocated, kv_link=kv_link,
+                                     **options)
+    except GenmodelError as exc:
+        raise _as_given(exc, pools) from None
     data = result.to_dict()
     if as_json:
         emit_json(data)
         return
     typer.echo(format_disaggregated(data))
+
+
+def _as_given(exc: Exception, pools: dict[str, Any]) -> Exception:
+    """An error about a pool's degree (``decode_ep`` ...) names the option that set it: --decode-ep when given, else
+    the co-located --ep it defaulted to (and ``colocated_tp`` ... is --tp)."""
+    arg = getattr(exc, "argument", None) or ""
+    pool, _, key = arg.partition("_")
+    if pool not in ("prefill", "decode", "colocated") or key not in ("tp", "pp", "ep", "cp", "attention_dp"):
+        return exc
+    if pools.get(arg) is not None:
+        return exc
+    import copy
+
+    text = str(exc)
+    new = copy.copy(exc)
+    new.args = (key + text[len(arg):] if text.startswith(arg) else text,)
+    new.argument = key
+    return new
 
 
 def _split(layout: dict[str, Any]) -> str:

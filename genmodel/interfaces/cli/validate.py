@@ -13,7 +13,16 @@ import typer
 
 from genmodel.data.registry import independent_data, is_source_checkout, tails_data, validation_data
 from genmodel.interfaces.cli.app import app
-from genmodel.interfaces.cli.common import JsonOpt, check_output, emit_json, fail, write_csv, write_text
+from genmodel.interfaces.cli.common import (
+    JsonOpt,
+    check_output,
+    distinct_outputs,
+    emit_json,
+    fail,
+    same_path,
+    write_csv,
+    write_text,
+)
 
 _TITLES = {"uncalibrated": "uncalibrated (per-kind defaults)", "in_sample": "calibrated, in sample",
            "leave_one_source_out": "calibrated, leave one source out"}
@@ -26,13 +35,6 @@ def _chart_builder() -> Any:
     except ImportError as exc:
         fail(f"--plot needs plotly, which is not installed ({exc.name or exc}); pip install 'genmodel[dashboard]'")
     return validation_figure
-
-
-def _same_file(a: Path | None, b: Path) -> bool:
-    try:
-        return a is not None and a.exists() and a.resolve() == b.resolve()
-    except OSError:
-        return False
 
 
 @app.command()
@@ -64,13 +66,12 @@ def validate(
     check_output(plot, "--plot")
     path = data or validation_data()
     for option, out in (("--csv", csv), ("--plot", plot)):
-        if _same_file(out, path):
+        if out is not None and same_path(out, path):
             fail(f"{option} {out} is the measurements file; give another file name")
-    if csv is not None and plot is not None and (csv == plot or _same_file(csv, plot)):
-        fail(f"--csv and --plot name the same file {csv}; give two file names")
+    distinct_outputs(csv=csv, plot=plot)
     if write and not calibrate:
         fail("--write stores the fits of --calibrate; add --calibrate")
-    if write and data is not None and not _same_file(data, validation_data()):
+    if write and data is not None and not same_path(data, validation_data()):
         # (the shipped fits and bands are those of the shipped measurements, with the independent rows in the bands)
         fail(f"--write stores the shipped calibration, which is fitted on {validation_data().name}; run "
              "--calibrate --write without --data (--calibrate --data FILE reports another file's fit without "
