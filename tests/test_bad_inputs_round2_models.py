@@ -3,46 +3,21 @@ keywords, the pool option named, replica bounds, a model that does not fit) and 
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 import yaml
 
 import genmodel
-from genmodel.errors import ConfigurationError, DoesNotFitError, GenmodelError, InputTypeError, SpecError
-from genmodel.interfaces.cli import main
+from genmodel.errors import ConfigurationError, DoesNotFitError, InputTypeError, SpecError
 from genmodel.serving.disaggregated import serve_disaggregated
+from tests.refusals import cli_error as _cli_error
+from tests.refusals import refused
+
+
+def _refused(fn, argument, kind=ConfigurationError) -> str:
+    """The message of ``tests.refusals.refused``."""
+    return str(refused(fn, argument, kind))
 
 HUGE = "9" * 400
-
-
-def _refused(fn, argument: str | None, kind: type[GenmodelError] = ConfigurationError) -> str:
-    """``fn()`` raises ``kind`` naming ``argument`` (its one-line message starting with it) and warns nothing."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with pytest.raises(GenmodelError) as info:
-            fn()
-    exc = info.value
-    assert isinstance(exc, kind), f"{type(exc).__name__}: {exc}"
-    assert exc.argument == argument, (exc.argument, str(exc))
-    message = str(exc)
-    assert "\n" not in message.strip(), message
-    if argument is not None:
-        assert message.startswith(argument), message
-    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in caught]
-    return message
-
-
-def _cli_error(argv, capsys) -> str:
-    """The one error line of ``genmodel argv`` (exit 2, nothing on stdout)."""
-    capsys.readouterr()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        code = main(argv)
-    out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and not out.strip(), (code, out, err)
-    return lines[0]
 
 
 # ---- synthetic models ---------------------------------------------------------------------------------------------

@@ -20,10 +20,11 @@ import typer
 import yaml
 
 import genmodel
-from genmodel.errors import ConfigurationError, GenmodelError, InputTypeError, SpecError
+from genmodel.errors import ConfigurationError, InputTypeError, SpecError
 from genmodel.interfaces.cli import app, main
 from genmodel.search.compare import compare_hardware, compare_models, realism_note
 from genmodel.search.planner import disaggregate
+from tests.refusals import refused as _refused
 
 M, H = "llama-3.1-8b", "h100-sxm"
 DAY_S = 86_400.0  # the longest latency target a search takes
@@ -31,22 +32,6 @@ TARGETS = {"ttft_s": 0.5, "tpot_s": 0.05, "max_devices": 8}
 SERVED = {"ttft_s": 0.5, "tpot_s": 0.05, "max_devices": 2, "request_rate": 2.0}
 SPEC = {"models": [M], "hardware": [H]}
 TWO_D = np.array([[1, 2], [3, 4]])
-
-
-def _refused(fn, argument: str, kind: type[GenmodelError]) -> GenmodelError:
-    """``fn()`` raises ``kind`` naming ``argument`` (and starting its one-line message with it), without printing a
-    RuntimeWarning."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with pytest.raises(GenmodelError) as info:
-            fn()
-    exc = info.value
-    assert isinstance(exc, kind), f"{type(exc).__name__}: {exc}"
-    assert exc.argument == argument, exc.argument
-    message = str(exc)
-    assert message.startswith(argument) and "\n" not in message.strip(), message
-    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in caught]
-    return exc
 
 
 def case(id, fn, argument, kind=ConfigurationError):

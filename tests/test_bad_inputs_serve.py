@@ -16,30 +16,16 @@ import numpy as np
 import pytest
 
 import genmodel
-from genmodel.errors import ConfigurationError, DoesNotFitError, GenmodelError, InputTypeError, UnknownNameError
+from genmodel.errors import ConfigurationError, DoesNotFitError, InputTypeError, UnknownNameError
 from genmodel.interfaces.cli import main
 from genmodel.serving.disaggregated import serve_disaggregated
 from genmodel.serving.steady import finite_run_batch
+from tests.refusals import cli_error
+from tests.refusals import refused as _refused
 
 DAY_S = 86_400.0
 RATE = {"request_rate": 1.0}
 DISAGG = {"request_rate": 2.0, "ttft_target_s": 1.0, "tpot_target_s": 0.05}
-
-
-def _refused(fn, argument: str, kind: type[GenmodelError] = ConfigurationError) -> GenmodelError:
-    """``fn()`` raises ``kind`` naming ``argument`` (its one-line message starting with it), printing no
-    RuntimeWarning."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with pytest.raises(GenmodelError) as info:
-            fn()
-    exc = info.value
-    assert isinstance(exc, kind), f"{type(exc).__name__}: {exc}"
-    assert exc.argument == argument, (exc.argument, str(exc))
-    message = str(exc)
-    assert message.startswith(argument) and "\n" not in message.strip(), message
-    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in caught]
-    return exc
 
 
 def _quiet(fn):
@@ -251,18 +237,6 @@ def test_the_room_message_names_the_token_budget_when_activations_fill_the_memor
 # ---- the command line -------------------------------------------------------------------------------------------
 
 
-def _cli_error(argv, capsys) -> str:
-    """The one error line of ``genmodel serve argv`` (exit 2, nothing on stdout)."""
-    capsys.readouterr()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        code = main(["serve", *argv])
-    out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and not out.strip(), (code, out, err)
-    return lines[0]
-
-
 DISAGG_CLI = ["--disaggregated", "--request-rate", "2", "--ttft-ms", "1000", "--tpot-ms", "50"]
 CLI_CASES = [
     (["--request-rate", "1", "--ttft-ms", "1e308"], "--ttft-ms must be at most", "a day"),
@@ -296,7 +270,7 @@ CLI_CASES = [
 
 @pytest.mark.parametrize("argv, start, needle", CLI_CASES, ids=[" ".join(c[0]) for c in CLI_CASES])
 def test_cli_bad_input(argv, start, needle, capsys):
-    line = _cli_error(argv, capsys)
+    line = cli_error(["serve", *argv], capsys)
     assert start in line and needle in line, line
     assert "Traceback" not in line and len(line) < 600, line
 
