@@ -43,13 +43,11 @@ def _positive(value: float) -> float:
     return value
 
 
-def _within(low: float, high: float, unit: str, positive: bool = False):
-    """A check that a value lies in [low, high] (above 0 too where ``positive``): ``low`` 0 allows zero. The ranges
-    are physically meaningful bounds far outside any real device (below), so that no figure computed from an entry
-    overflows or underflows into inf, 0 or NaN and every accepted value is one a device or a price could have."""
+def _within(low: float, high: float, unit: str):
+    """A check that a value lies in [low, high]. The ranges are physically meaningful bounds far outside any real
+    device (below), so that no figure computed from an entry overflows or underflows into inf, 0 or NaN and every
+    accepted value is one a device or a price could have."""
     def check(value: float) -> float:
-        if positive and not value > 0:
-            raise ValueError(f"must be positive, got {value}")
         if value < low or value > high:
             raise ValueError(f"must be between {low:g} and {high:g} {unit}, got {value:g}")
         return value
@@ -64,23 +62,25 @@ def _within(low: float, high: float, unit: str, positive: bool = False):
 # durations (per-step and per-kernel overheads, link latencies, latency targets) up to 86,400 s (a day); prices up
 # to 1e12 USD and 1e9 USD per hour; energies per FLOP or bit up to 1 J (about 10^11 times a modern device's).
 MAX_BYTES = 1e18
-Bytes = Annotated[float, BeforeValidator(_parser("bytes")), AfterValidator(_within(0.0, MAX_BYTES, "B", True))]
-BytesOrZero = Annotated[float, BeforeValidator(_parser("bytes")), AfterValidator(_non_negative),
-                        AfterValidator(_within(0.0, MAX_BYTES, "B"))]
-BytesPerSecond = Annotated[float, BeforeValidator(_parser("bytes_per_s")), AfterValidator(_positive),
-                           AfterValidator(_within(1e6, 1e18, "B/s"))]
-FlopsPerSecond = Annotated[float, BeforeValidator(_parser("flops")), AfterValidator(_positive),
-                           AfterValidator(_within(1e6, 1e21, "FLOP/s"))]
-Watts = Annotated[float, BeforeValidator(_parser("watts")), AfterValidator(_non_negative),
-                  AfterValidator(_within(0.0, 1e9, "W"))]
-Seconds = Annotated[float, BeforeValidator(_parser("seconds")), AfterValidator(_non_negative),
-                    AfterValidator(_within(0.0, 86400.0, "s"))]
-USD = Annotated[float, BeforeValidator(_parser("usd")), AfterValidator(_non_negative),
-                AfterValidator(_within(0.0, 1e12, "USD"))]
-USDPerHour = Annotated[float, BeforeValidator(_parser("usd_per_h")), AfterValidator(_non_negative),
-                       AfterValidator(_within(0.0, 1e9, "USD/h"))]
-Joules = Annotated[float, BeforeValidator(_parser("joules")), AfterValidator(_non_negative),
-                   AfterValidator(_within(0.0, 1.0, "J"))]
+
+
+def _quantity(dimension: str, low: float, high: float, unit: str, above_zero: bool = False):
+    """A float field of ``dimension`` (a number in SI units or a quantity string), above zero or not negative, and
+    within [low, high] ``unit``."""
+    sign = _positive if above_zero else _non_negative
+    return Annotated[float, BeforeValidator(_parser(dimension)), AfterValidator(sign),
+                     AfterValidator(_within(low, high, unit))]
+
+
+Bytes = _quantity("bytes", 0.0, MAX_BYTES, "B", above_zero=True)
+BytesOrZero = _quantity("bytes", 0.0, MAX_BYTES, "B")
+BytesPerSecond = _quantity("bytes_per_s", 1e6, 1e18, "B/s", above_zero=True)
+FlopsPerSecond = _quantity("flops", 1e6, 1e21, "FLOP/s", above_zero=True)
+Watts = _quantity("watts", 0.0, 1e9, "W")
+Seconds = _quantity("seconds", 0.0, 86400.0, "s")
+USD = _quantity("usd", 0.0, 1e12, "USD")
+USDPerHour = _quantity("usd_per_h", 0.0, 1e9, "USD/h")
+Joules = _quantity("joules", 0.0, 1.0, "J")
 
 
 _ENTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,99}")
