@@ -722,6 +722,10 @@ ROUND2_CASES = [
         id="engine token budget 1e18"),
     cli("estimate --hardware {tmp}/p.yaml", ("p.yaml", "num_devices"),
         files={"p.yaml": dump(edit(PLATFORM, ("num_devices", 10**18)))}, id="a platform of 1e18 devices"),
+    # a figure the use case gave (its whole system's request rate, for one replica here) is the use case's, not
+    # the --request-rate option the user did not type
+    cli("requirements -m llama-2-70b --use-case mlperf-llama2-70b-server", ("--use-case", "mlperf-llama2-70b-server"),
+        id="requirements: a use case's rate one replica cannot serve"),
 ]
 
 CLI_CASES = (INT_CASES + FLOAT_CASES + DTYPE_CASES + SHARED_CASES + PLAN_CASES + COMPARE_CASES + DASHBOARD_CASES

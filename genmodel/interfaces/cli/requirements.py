@@ -67,6 +67,7 @@ def requirements(
     as_json: JsonOpt = False,
 ) -> None:
     """What each device and the whole system must provide for MODEL to meet the targets, and what binds."""
+    from genmodel.errors import GenmodelError
     from genmodel.search.requirements import requirements as solve
 
     # the targets are in ms here, in s in the library (whose checks would show the value in s)
@@ -84,13 +85,22 @@ def requirements(
     tp_ = tp if tp is not None else 1
     # every comma-separated piece is a name: an empty one ('', ',', 'a,,b') is refused by the library, not dropped
     names = [n.strip() for n in compare.split(",")] if compare is not None else []
-    result = solve(model, input_tokens, output_tokens, None if ttft_ms is None else ttft_ms / 1e3,
-                   None if tpot_ms is None else tpot_ms / 1e3, use_case=use_case, batch=batch,
-                   request_rate=request_rate, percentile=percentile, samples_per_prompt=samples_per_prompt,
-                   reference=reference, compare=names, tp=tp_, pp=pp, ep=ep, cp=cp, attention_dp=attention_dp,
-                   devices=search,
-                   weight_dtype=weight_dtype, kv_dtype=kv_dtype, activation_dtype=activation_dtype, engine=engine,
-                   calibrated=not uncalibrated)
+    given = {"input_tokens": input_tokens, "output_tokens": output_tokens, "ttft_target_s": ttft_ms,
+             "tpot_target_s": tpot_ms, "batch": batch, "request_rate": request_rate, "percentile": percentile,
+             "samples_per_prompt": samples_per_prompt}
+    try:
+        result = solve(model, input_tokens, output_tokens, None if ttft_ms is None else ttft_ms / 1e3,
+                       None if tpot_ms is None else tpot_ms / 1e3, use_case=use_case, batch=batch,
+                       request_rate=request_rate, percentile=percentile, samples_per_prompt=samples_per_prompt,
+                       reference=reference, compare=names, tp=tp_, pp=pp, ep=ep, cp=cp, attention_dp=attention_dp,
+                       devices=search,
+                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, activation_dtype=activation_dtype,
+                       engine=engine, calibrated=not uncalibrated)
+    except GenmodelError as exc:
+        # a figure the use case gave, not an option typed: the error names the use case and its field
+        if use_case is not None and exc.argument in given and given[exc.argument] is None:
+            raise type(exc)(f"use case {use_case}: {exc}", "use_case") from None
+        raise
     data = result.to_dict()
     if csv is not None or html is not None:
         from genmodel.search.requirements import frontier
