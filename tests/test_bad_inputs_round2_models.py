@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 import genmodel
-from genmodel.errors import ConfigurationError, DoesNotFitError, InputTypeError, SpecError
+from genmodel.errors import ConfigurationError, DoesNotFitError, InputTypeError
 from genmodel.serving.disaggregated import serve_disaggregated
 from tests.refusals import cli_error as _cli_error
 from tests.refusals import refused
@@ -133,78 +133,3 @@ def test_cli_disaggregated_names_the_option_given(extra, start, capsys):
                        "--tpot-ms", "50", *extra], capsys)
     assert line.startswith(start), line
     assert "--dp" not in line
-
-
-# ---- use-case files -----------------------------------------------------------------------------------------------
-
-def _entry(**fields) -> dict:
-    base = {"name": "my-case", "display_name": "My case", "description": "A test use case.",
-            "input_tokens": 1000, "output_tokens": 100, "ttft_target_s": "1 s", "tpot_target_s": "50 ms",
-            "percentile": 0.9, "mode": "rate", "request_rate_per_s": 2.0, "source": "test fixture"}
-    return {k: v for k, v in {**base, **fields}.items() if v is not None}
-
-
-BAD_USE_CASES = [
-    ({"input_tokens": 1e308}, "input_tokens"),
-    ({"input_tokens": 0.5}, "input_tokens"),
-    ({"output_tokens": 2.0**41}, "output_tokens"),
-    ({"samples_per_prompt": 10**18}, "samples_per_prompt"),
-    ({"samples_per_prompt": 1025}, "samples_per_prompt"),
-    ({"percentile": 1e-308}, "percentile"),
-    ({"percentile": 0.9999999999}, "percentile"),
-    ({"request_rate_per_s": 1e308}, "request_rate_per_s"),
-    ({"request_rate_per_s": 1e-308}, "request_rate_per_s"),
-    ({"mode": "batch", "request_rate_per_s": None, "batch": 2**33}, "batch"),
-    ({"display_name": "a\x00b"}, "display_name"),
-    ({"tpot_target_s": "2 d"}, "tpot_target_s"),
-]
-
-
-@pytest.mark.parametrize(("change", "field"), BAD_USE_CASES,
-                         ids=[f"{f}-{i}" for i, (_, f) in enumerate(BAD_USE_CASES)])
-def test_a_use_case_out_of_range_is_refused_on_load(tmp_path, change, field):
-    path = tmp_path / "my-case.yaml"
-    path.write_text(yaml.safe_dump(_entry(**change)))
-    with pytest.raises(SpecError) as err:
-        genmodel.get_use_case(str(path))
-    message = str(err.value)
-    assert "\n" not in message and message.startswith(f"my-case.yaml: {field}"), message
-    assert "--" not in message, message  # no command-line option the user never gave
-
-
-def test_the_percentile_message_shows_the_value_given(tmp_path):
-    path = tmp_path / "my-case.yaml"
-    path.write_text(yaml.safe_dump(_entry(percentile=0.9999999999)))
-    with pytest.raises(SpecError, match=r"0\.9999999999"):
-        genmodel.get_use_case(str(path))
-
-
-def test_a_bad_user_use_case_stops_use_cases_naming_file_and_field(user_dir, capsys):
-    (user_dir / "usecases").mkdir(parents=True)
-    (user_dir / "usecases" / "my-case.yaml").write_text(yaml.safe_dump(_entry(input_tokens=1e308)))
-    from genmodel.data import registry
-
-    registry.reload()
-    line = _cli_error(["use-cases"], capsys)
-    assert "my-case.yaml" in line and "input_tokens" in line
-
-
-def test_the_edges_of_the_use_case_ranges_load(tmp_path):
-    path = tmp_path / "my-case.yaml"
-    path.write_text(yaml.safe_dump(_entry(input_tokens=2**40, output_tokens=1, samples_per_prompt=1024,
-                                          percentile=0.99999, request_rate_per_s=1e9)))
-    case = genmodel.get_use_case(str(path))
-    assert case.input_tokens == 2**40 and case.percentile == 0.99999 and case.request_rate_per_s == 1e9
-
-
-def test_a_fractional_mean_length_is_rounded_by_requirements():
-    """A use case's lengths are means (MLPerf's 294.45 tokens per sample): requirements rounds them to whole tokens,
-    as a sweep over use cases does, instead of refusing them as --output-tokens."""
-    case = genmodel.get_use_case("mlperf-llama2-70b-server")
-    assert case.output_tokens == 294.45
-    result = genmodel.requirements("llama-3.1-8b", use_case=case.name, request_rate=1.0)
-    assert result.settings["output_tokens"] == 294 and result.settings["input_tokens"] == 512
-
-
-def test_an_explicit_fractional_length_is_still_refused():
-    _refused(lambda: genmodel.requirements("llama-3.1-8b", use_case="chat", output_tokens=1.5), "output_tokens")

@@ -13,6 +13,8 @@ from genmodel.errors import InputTypeError, SpecError, UnknownNameError
 from genmodel.interfaces.cli import main
 from genmodel.specs.files import load_spec_file
 from genmodel.specs.usecase import UseCaseSpec
+from tests.refusals import cli_error as _cli_error
+from tests.refusals import refused
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = {"chat", "question-answering", "summarization", "code-completion", "agentic-coding", "rag", "reasoning",
@@ -215,3 +217,71 @@ def test_the_example_in_data_md_is_a_valid_use_case():
     block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     case = UseCaseSpec.model_validate(yaml.safe_load(block))
     assert (case.name, case.ttft_target_s, case.percentile) == ("my-support-bot", 0.8, 0.95)
+
+
+# ---- the ranges every figure is checked against on load (genmodel.specs.usecase), and what a command makes of them
+
+BAD_USE_CASES = [
+    ({"input_tokens": 1e308}, "input_tokens"),
+    ({"input_tokens": 0.5}, "input_tokens"),
+    ({"output_tokens": 2.0**41}, "output_tokens"),
+    ({"samples_per_prompt": 10**18}, "samples_per_prompt"),
+    ({"samples_per_prompt": 1025}, "samples_per_prompt"),
+    ({"percentile": 1e-308}, "percentile"),
+    ({"percentile": 0.9999999999}, "percentile"),
+    ({"request_rate_per_s": 1e308}, "request_rate_per_s"),
+    ({"request_rate_per_s": 1e-308}, "request_rate_per_s"),
+    ({"mode": "batch", "request_rate_per_s": None, "batch": 2**33}, "batch"),
+    ({"display_name": "a\x00b"}, "display_name"),
+    ({"tpot_target_s": "2 d"}, "tpot_target_s"),
+]
+
+
+@pytest.mark.parametrize(("change", "field"), BAD_USE_CASES,
+                         ids=[f"{f}-{i}" for i, (_, f) in enumerate(BAD_USE_CASES)])
+def test_a_use_case_out_of_range_is_refused_on_load(tmp_path, change, field):
+    path = tmp_path / "my-case.yaml"
+    path.write_text(yaml.safe_dump(_entry(**change)))
+    with pytest.raises(SpecError) as err:
+        genmodel.get_use_case(str(path))
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"my-case.yaml: {field}"), message
+    assert "--" not in message, message  # no command-line option the user never gave
+
+
+def test_the_percentile_message_shows_the_value_given(tmp_path):
+    path = tmp_path / "my-case.yaml"
+    path.write_text(yaml.safe_dump(_entry(percentile=0.9999999999)))
+    with pytest.raises(SpecError, match=r"0\.9999999999"):
+        genmodel.get_use_case(str(path))
+
+
+def test_a_bad_user_use_case_stops_use_cases_naming_file_and_field(user_dir, capsys):
+    (user_dir / "usecases").mkdir(parents=True)
+    (user_dir / "usecases" / "my-case.yaml").write_text(yaml.safe_dump(_entry(input_tokens=1e308)))
+    from genmodel.data import registry
+
+    registry.reload()
+    line = _cli_error(["use-cases"], capsys)
+    assert "my-case.yaml" in line and "input_tokens" in line
+
+
+def test_the_edges_of_the_use_case_ranges_load(tmp_path):
+    path = tmp_path / "my-case.yaml"
+    path.write_text(yaml.safe_dump(_entry(input_tokens=2**40, output_tokens=1, samples_per_prompt=1024,
+                                          percentile=0.99999, request_rate_per_s=1e9)))
+    case = genmodel.get_use_case(str(path))
+    assert case.input_tokens == 2**40 and case.percentile == 0.99999 and case.request_rate_per_s == 1e9
+
+
+def test_a_fractional_mean_length_is_rounded_by_requirements():
+    """A use case's lengths are means (MLPerf's 294.45 tokens per sample): requirements rounds them to whole tokens,
+    as a sweep over use cases does, instead of refusing them as --output-tokens."""
+    case = genmodel.get_use_case("mlperf-llama2-70b-server")
+    assert case.output_tokens == 294.45
+    result = genmodel.requirements("llama-3.1-8b", use_case=case.name, request_rate=1.0)
+    assert result.settings["output_tokens"] == 294 and result.settings["input_tokens"] == 512
+
+
+def test_an_explicit_fractional_length_is_still_refused():
+    refused(lambda: genmodel.requirements("llama-3.1-8b", use_case="chat", output_tokens=1.5), "output_tokens")

@@ -35,12 +35,10 @@ import functools
 import math
 import re
 
-from pydantic import TypeAdapter, ValidationError
-
 from genmodel.errors import ConfigurationError, GenmodelError, InputTypeError
-from genmodel.specs.checks import choice, numbers, scalar, whole
-from genmodel.specs.model import MAX_TOKENS, ModelSpec
-from genmodel.specs.quantities import EntryName
+from genmodel.specs.checks import MAX_TOKENS, choice, numbers, scalar, whole
+from genmodel.specs.model import ModelSpec
+from genmodel.specs.quantities import entry_name
 
 PREFIX = "synthetic:"
 GRAMMAR = ("synthetic:dense-<size> or synthetic:moe-<size>-a<size>, then optionally -mla (or -gqa), "
@@ -251,9 +249,6 @@ def _number(value: object, argument: str) -> float:
     return scalar(argument, numbers(argument, value))
 
 
-_ENTRY_NAME = TypeAdapter(EntryName)
-
-
 def synthetic_model(total_params: float, active_params: float | None = None, attention: str = "gqa",
                     linear_attention_share: float = 0.0, name: str | None = None, *,
                     window_tokens: int | None = None, max_context_tokens: int = CONTEXT_TOKENS) -> ModelSpec:
@@ -288,13 +283,11 @@ def synthetic_model(total_params: float, active_params: float | None = None, att
                                  "linear_attention_share too", "window_tokens")
     if name is not None and not isinstance(name, str):
         raise InputTypeError(f"name must be a string, got {type(name).__name__}", "name")
-    if name is not None and not name.strip():
-        raise ConfigurationError("name must be a non-empty string", "name")
-    if name is not None:
+    if name is not None:  # (a database key: an empty or blank name is refused there too)
         try:
-            _ENTRY_NAME.validate_python(name)
-        except ValidationError as exc:
-            raise ConfigurationError(f"name {exc.errors()[0]['msg'].removeprefix('Value error, ')}", "name") from None
+            entry_name(name)
+        except ValueError as exc:
+            raise ConfigurationError(f"name {exc}", "name") from None
     moe = active < total
     if moe and active > total / 2:
         raise ConfigurationError(f"active_params ({format_size(active)}) is more than half of total_params "

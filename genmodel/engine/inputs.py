@@ -24,7 +24,7 @@ from genmodel.economics.tco import CostAssumptions
 from genmodel.engine.memo import IdentityCache
 from genmodel.engine.operators import DTypes
 from genmodel.engine.parallel import MAX_DEGREE, Parallelism, field_values
-from genmodel.engine.realism import Realism, resolve_engine, resolve_realism
+from genmodel.engine.realism import Realism, check_engine, resolve_engine, resolve_realism
 from genmodel.errors import ConfigurationError, InputTypeError
 from genmodel.specs.checks import MAX_BATCH, MAX_TOKENS, at_least, common_shape, flag, positive, scalar, whole
 from genmodel.specs.dtypes import DTYPES, bytes_per_element, normalize_dtype
@@ -255,8 +255,7 @@ def _prepare(model, hardware, batch, input_tokens, output_tokens, weight_dtype, 
         activation_dtype, prefill_chunk_tokens = workload.activation_dtype, workload.prefill_chunk_tokens
     model = get_model(model)
     hw, platform = resolve_hardware(hardware)
-    if engine is not None and not isinstance(engine, (str, EngineSpec)):
-        raise InputTypeError(f"engine must be an engine name or EngineSpec, got {type(engine).__name__}", "engine")
+    check_engine(engine)
     engine_spec = resolve_engine(hw, engine)
     realism = resolve_realism(hw, efficiency, calibrated, engine_spec)
     B = _whole("batch", batch, 1, MAX_BATCH)

@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from genmodel.engine.memo import IdentityCache
+from genmodel.errors import InputTypeError
 from genmodel.specs.engine import EngineSpec
 from genmodel.specs.hardware import Efficiency, HardwareSpec
 
@@ -145,6 +146,14 @@ def default_engine_name(hw: HardwareSpec) -> str:
     if hw.kind in ("cpu", "soc"):
         return "llamacpp"
     return "vendor"
+
+
+def check_engine(engine: object) -> None:
+    """Refuse an ``engine`` argument that is neither an engine name, an ``EngineSpec`` nor None (``InputTypeError``):
+    the check every entry point taking ``engine`` makes before anything is evaluated."""
+    if engine is not None and not isinstance(engine, (str, EngineSpec)):
+        raise InputTypeError(f"engine must be an engine name (genmodel engines), an EngineSpec or None, got "
+                             f"{type(engine).__name__}", "engine")
 
 
 def resolve_engine(hw: HardwareSpec, engine: str | EngineSpec | None = None) -> EngineSpec:

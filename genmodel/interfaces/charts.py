@@ -25,14 +25,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from genmodel.engine.estimate import Estimate, estimate
+from genmodel.engine.parallel import MAX_DEGREE
 from genmodel.engine.realism import FACTORS
 from genmodel.errors import ConfigurationError, InputTypeError
 from genmodel.serving.serve import serve
-from genmodel.specs.checks import choice, latency_target, positive, request_rate, scalar, whole
+from genmodel.specs.checks import MAX_BATCH, MAX_TOKENS, choice, latency_target, positive, request_rate, scalar, whole
 from genmodel.specs.checks import names as _names
 from genmodel.specs.dtypes import normalize_dtype
 from genmodel.specs.hardware import Efficiency
-from genmodel.specs.sweep import MAX_BATCH, MAX_TOKENS
 from genmodel.specs.units import format_quantity
 from genmodel.table import Table
 
@@ -44,7 +44,6 @@ LEGEND_ABOVE = {"orientation": "h", "x": 0.0, "xanchor": "left", "y": 1.02, "yan
 
 
 MAX_POINTS = 1024  # points of one curve (memory and time stay bounded; a chart shows far fewer)
-MAX_DEGREE = 2**20  # a tensor-parallel degree, as a sweep's layouts
 
 
 def _points(value: Any, name: str = "points") -> int:

@@ -23,12 +23,11 @@ import numpy as np
 from genmodel.data.registry import get_model, resolve_hardware
 from genmodel.economics.tco import CostAssumptions
 from genmodel.engine.estimate import estimate
-from genmodel.engine.inputs import MAX_BATCH, MAX_TOKENS, check_context, dtype_argument
-from genmodel.engine.realism import FACTORS, resolve_realism
+from genmodel.engine.inputs import check_context, dtype_argument
+from genmodel.engine.realism import FACTORS, check_engine, resolve_realism
 from genmodel.errors import ConfigurationError, DoesNotFitError, GenmodelError, InputTypeError, UnknownNameError
 from genmodel.search.planner import size
-from genmodel.specs.checks import choice, flag, names, scalar, whole
-from genmodel.specs.engine import EngineSpec
+from genmodel.specs.checks import MAX_BATCH, MAX_TOKENS, choice, flag, names, scalar, whole
 from genmodel.specs.hardware import Efficiency
 from genmodel.table import Table
 
@@ -50,9 +49,7 @@ def _check(batch, input_tokens, output_tokens, dtypes, sort_by, calibrated, engi
     for name, value in dtypes.items():
         dtype_argument(name, value)
     flag("calibrated", calibrated)
-    if engine is not None and not isinstance(engine, (str, EngineSpec)):
-        raise InputTypeError(f"engine must be an engine name (genmodel engines), an EngineSpec or None, got "
-                             f"{type(engine).__name__}", "engine")
+    check_engine(engine)
 
 
 def _listed(name: str, items: object, what: str) -> list:

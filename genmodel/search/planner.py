@@ -39,11 +39,13 @@ import numpy as np
 from genmodel.data.registry import get_model, resolve_hardware
 from genmodel.engine.collectives import Network
 from genmodel.engine.estimate import estimate, only_metrics
-from genmodel.engine.inputs import MAX_BATCH, MAX_TOKENS, resolve_dtypes
+from genmodel.engine.inputs import resolve_dtypes
 from genmodel.engine.parallel import Parallelism, divisors
 from genmodel.errors import ConfigurationError, InputTypeError
 from genmodel.specs.checks import (
+    MAX_BATCH,
     MAX_TARGET_S,
+    MAX_TOKENS,
     MIN_REQUEST_RATE_PER_S,
     choice,
     latency_target,

@@ -41,17 +41,17 @@ import numpy as np
 
 from genmodel.data.registry import get_model, resolve_hardware
 from genmodel.engine.bisection import bisect
-from genmodel.engine.inputs import MAX_BATCH, MAX_TOKENS, MIN_SCALE, resolve_dtypes
+from genmodel.engine.inputs import MIN_SCALE, resolve_dtypes
 from genmodel.engine.parallel import MAX_DEGREE
-from genmodel.engine.realism import resolve_realism
+from genmodel.engine.realism import check_engine, resolve_realism
 from genmodel.errors import ConfigurationError, InputTypeError
 from genmodel.search.planner import MAX_DEVICES
 from genmodel.serving.serve import percentile_fraction
-from genmodel.specs.checks import choice, flag, latency_target, names, scalar, whole
+from genmodel.specs.checks import MAX_BATCH, MAX_TOKENS, choice, flag, latency_target, names, scalar, whole
 from genmodel.specs.checks import request_rate as request_rate_check
-from genmodel.specs.engine import EngineSpec
 from genmodel.specs.hardware import HardwareSpec
 from genmodel.specs.platform import PlatformSpec
+from genmodel.specs.usecase import MAX_SAMPLES
 from genmodel.table import json_value
 
 BIG = 1e6  # "unlimited": a resource scaled a million times (the largest what-if scale)
@@ -218,7 +218,7 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
         raise ConfigurationError("percentile applies to served traffic (a request rate); a static batch has one "
                                  "time per figure: leave it out or give a request rate", "percentile")
     n = int(scalar("samples_per_prompt", whole("samples_per_prompt", pick(samples_per_prompt, "samples_per_prompt",
-                                                                           1), 1, 1024)))
+                                                                           1), 1, MAX_SAMPLES)))
     q = percentile_fraction(pick(percentile, "percentile", 0.99))  # serve's rule: 0.99 or 99, from 1% to 99.999%
     if mode_rate is not None:
         mode_rate = scalar("request_rate", request_rate_check("request_rate", mode_rate))
@@ -238,8 +238,7 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
             raise ConfigurationError(f"devices searches the split of one replica (tp, pp, ep, cp, attention_dp), but "
                                      f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} given: give the split "
                                      f"or the device count, not both", "devices")
-    if engine is not None and not isinstance(engine, (str, EngineSpec)):
-        raise InputTypeError(f"engine must be an engine name or EngineSpec, got {type(engine).__name__}", "engine")
+    check_engine(engine)
     if not isinstance(reference, (str, HardwareSpec, PlatformSpec)):
         raise InputTypeError("reference must be a device or platform name, a HardwareSpec or a PlatformSpec, got "
                              f"{type(reference).__name__}", "reference")

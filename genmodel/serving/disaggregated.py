@@ -39,10 +39,10 @@ import numpy as np
 
 from genmodel.data.registry import get_model, resolve_hardware
 from genmodel.engine.collectives import Network
-from genmodel.engine.inputs import MAX_TOKENS, resolve_dtypes
+from genmodel.engine.inputs import resolve_dtypes
 from genmodel.errors import ConfigurationError, DoesNotFitError, GenmodelError, InputTypeError
 from genmodel.serving.queueing import percentile_label
-from genmodel.specs.checks import choice, flag, latency_target, scalar, whole
+from genmodel.specs.checks import MAX_TOKENS, choice, flag, latency_target, scalar, whole
 from genmodel.specs.checks import request_rate as request_rate_check
 from genmodel.table import json_value
 
@@ -100,19 +100,21 @@ def _replicas(name: str, value) -> int | None:
 _OWN = ("model", "hardware", "input_tokens", "output_tokens", "ttft_target_s", "tpot_target_s", "percentile")
 
 
+# serve's arguments the pools set themselves (the load, the layout, the prefilled requests, offload)
+_SET_BY_POOLS = ("request_rate", "concurrency", "offline", "tp", "pp", "ep", "dp", "cp", "attention_dp", "parallel",
+                 "prefilled", "kv_offload")
+
+
 def _options(options: dict[str, Any], serve) -> None:
     """Refuse the keyword arguments the pools cannot take: serve's that the pools set themselves, and names serve
     does not have (a typo would otherwise surface as serve's TypeError, a function the caller never called)."""
-    for key in ("request_rate", "concurrency", "offline", "tp", "pp", "ep", "dp", "cp", "attention_dp", "parallel",
-                "prefilled", "kv_offload"):
+    for key in _SET_BY_POOLS:
         if key in options:
             raise ConfigurationError(f"{key} is not an option of disaggregated serving (pools are sized for the "
                                      "rate; give layouts as prefill={...} and decode={...})", key)
-    known = [k for k in inspect.signature(serve).parameters if k not in _OWN]
+    passed = [k for k in inspect.signature(serve).parameters if k not in _OWN and k not in _SET_BY_POOLS]
     for key in options:
-        if key not in known:
-            passed = [k for k in known if k not in ("request_rate", "concurrency", "offline", "tp", "pp", "ep", "dp",
-                                                       "cp", "attention_dp", "parallel", "prefilled", "kv_offload")]
+        if key not in passed:
             raise InputTypeError(f"{str(key)[:40]} is not an argument of serve_disaggregated (besides its own it takes "
                                  f"serve's {', '.join(passed)})", str(key)[:40])
 
@@ -169,8 +171,8 @@ def serve_disaggregated(model="llama-3.1-8b", hardware="h100-sxm", input_tokens=
     choice("kv_link", kv_link, KV_LINKS)
     _options(options, serve)
     pre_layout, dec_layout = _layout("prefill", prefill), _layout("decode", decode)
-    co_layout = _layout("colocated", colocated) if colocated is not None and (
-        not isinstance(colocated, dict) or colocated) else pre_layout  # (None or {}: the prefill layout)
+    co_pool = "colocated" if colocated is not None and (not isinstance(colocated, dict) or colocated) else "prefill"
+    co_layout = _layout("colocated", colocated) if co_pool == "colocated" else pre_layout  # (None or {}: prefill's)
     n_pre, n_dec = _replicas("prefill_replicas", prefill_replicas), _replicas("decode_replicas", decode_replicas)
     model = get_model(model)
     I = int(scalar("input_tokens", whole("input_tokens", input_tokens, 1, MAX_TOKENS)))
@@ -239,8 +241,7 @@ def serve_disaggregated(model="llama-3.1-8b", hardware="h100-sxm", input_tokens=
     m["stable"] = stable
     m["meets_slo"] = stable and m[f"ttft_{label}_s"] <= ttft_t and m[f"tpot_{label}_s"] <= tpot_t
     m["fits"] = bool(pm["fits"]) and bool(dm["fits"])
-    co = _pool("colocated" if colocated is not None and colocated != {} else "prefill",
-               lambda: _colocated(serve, model, hardware, I, O, rate, ttft_t, tpot_t, co_layout, common))
+    co = _pool(co_pool, lambda: _colocated(serve, model, hardware, I, O, rate, ttft_t, tpot_t, co_layout, common))
     settings = {"input_tokens": I, "output_tokens": O, "percentile": q, "ttft_target_s": ttft_t,
                 "tpot_target_s": tpot_t, "kv_link": kv_link, "prefill_layout": pre_layout, "decode_layout": dec_layout}
     where = platform.name if platform is not None else hw.name

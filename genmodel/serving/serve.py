@@ -475,7 +475,7 @@ def _kv_capacity(s: Setup, mem: MemoryView, chunk: float, draft: _Draft | None, 
     I, O = s.input_tokens, s.output_tokens
     mean_ctx = I + O / 2.0
     per_token = dev.kv_per_sequence(mean_ctx) / mean_ctx  # bytes per held token (windows averaged)
-    act = np.minimum(chunk, MAX_TOKENS) * dev.per_token
+    act = _step_activation_bytes(mem, chunk)
     draft_bytes = 0.0
     if draft is not None:
         dm = draft.memory
@@ -483,14 +483,28 @@ def _kv_capacity(s: Setup, mem: MemoryView, chunk: float, draft: _Draft | None, 
         per_token = per_token + dm.device.kv_per_sequence(mean_ctx) / mean_ctx
     free = mem.capacity - mem.footprint.weights_bytes - act - draft_bytes
     spill = 0.0
-    tier = s.hw.offload_tier
-    if tier is not None:
-        free = free - s.hw.memory[tier].capacity_bytes * s.capacity_scale * s.realism.usable_memory_fraction
+    tier_bytes = _offload_tier_bytes(s)
+    if tier_bytes is not None:
+        free = free - tier_bytes
         spill = np.maximum(-free, 0.0)
     groups = np.asarray(s.par.attention_groups, dtype=float)
     tokens = np.maximum(free, 0.0) / per_token * groups
     host = 0.0 if offload is None else np.maximum(offload.pool_bytes - spill, 0.0) / per_token * groups
     return tokens, host, per_token, draft_bytes
+
+
+def _step_activation_bytes(mem: MemoryView, chunk: float):
+    """Activation bytes per device of a step carrying ``chunk`` prompt tokens (at most MAX_TOKENS)."""
+    return np.minimum(chunk, MAX_TOKENS) * mem.device.per_token
+
+
+def _offload_tier_bytes(s: Setup) -> float | None:
+    """The engine's share of the offload tier (the tier the spec's host link names), which holds no KV cache in
+    device memory; None without one."""
+    tier = s.hw.offload_tier
+    if tier is None:
+        return None
+    return s.hw.memory[tier].capacity_bytes * s.capacity_scale * s.realism.usable_memory_fraction
 
 
 @dataclass
@@ -663,11 +677,9 @@ def _no_room_message(s: Setup, mem: MemoryView, draft_bytes, chunk: float, kv_ca
     request's."""
     gib = 2.0**30
     where = f"{s.par.devices:g} {s.hw.name}" if float(s.par.devices) > 1 else f"one {s.hw.name}"
-    usable = float(mem.capacity)
-    if s.hw.offload_tier is not None:  # (that tier holds no KV cache)
-        usable -= s.hw.memory[s.hw.offload_tier].capacity_bytes * s.capacity_scale * s.realism.usable_memory_fraction
+    usable = float(mem.capacity) - (_offload_tier_bytes(s) or 0.0)  # (the offload tier holds no KV cache)
     weights = float(mem.footprint.weights_bytes) + float(draft_bytes)
-    act = float(np.minimum(chunk, MAX_TOKENS) * mem.device.per_token)
+    act = float(_step_activation_bytes(mem, chunk))
     what = (f"{weights / gib:.3g} GiB of weights" + (" (the draft model's with them)" if draft_bytes else "")
             + f" and {act / gib:.3g} GiB of activations for a step's {int(chunk):,} prompt tokens")
     fixes = "a smaller --weight-dtype, more devices (--tp), a device with more memory"

@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from genmodel.specs.checks import MAX_TOKENS
 from genmodel.specs.dtypes import bytes_per_element
 from genmodel.specs.files import validate_spec
 from genmodel.specs.hf_config import hf_config_fields
@@ -37,7 +38,6 @@ MAX_WIDTH = 2**24
 MAX_COUNT = 2**20
 MAX_LAYERS = 10_000
 MAX_VOCAB = 2**24
-MAX_TOKENS = 2**40
 
 
 class MLASpec(FrozenSpec):

@@ -86,7 +86,7 @@ Joules = _quantity("joules", 0.0, 1.0, "J")
 _ENTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,99}")
 
 
-def _entry_name(value: str) -> str:
+def entry_name(value: str) -> str:
     if not _ENTRY_NAME.fullmatch(value):
         raise ValueError("must be a database key: letters, digits, '.', '_', ':', '+' and '-' (no spaces), starting "
                          f"with a letter or digit, at most 100 characters; got {value[:40]!r}")
@@ -100,7 +100,7 @@ def _display_name(value: str) -> str:
 
 
 # an entry's key (what commands and lookups name it by) and its human-readable name
-EntryName = Annotated[str, AfterValidator(_entry_name)]
+EntryName = Annotated[str, AfterValidator(entry_name)]
 DisplayName = Annotated[str, AfterValidator(_display_name)]
 
 
