@@ -129,14 +129,45 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("change", "field"), BAD, ids=[f"{f}-{i}" for i, (_, f) in enumerate(BAD)])
-def test_a_bad_file_gives_one_spec_error_naming_file_and_field(tmp_path, change, field):
+BAD_USE_CASES = [
+    ({"input_tokens": 1e308}, "input_tokens"),
+    ({"input_tokens": 0.5}, "input_tokens"),
+    ({"output_tokens": 2.0**41}, "output_tokens"),
+    ({"samples_per_prompt": 10**18}, "samples_per_prompt"),
+    ({"samples_per_prompt": 1025}, "samples_per_prompt"),
+    ({"percentile": 1e-308}, "percentile"),
+    ({"percentile": 0.9999999999}, "percentile"),
+    ({"request_rate_per_s": 1e308}, "request_rate_per_s"),
+    ({"request_rate_per_s": 1e-308}, "request_rate_per_s"),
+    ({"mode": "batch", "request_rate_per_s": None, "batch": 2**33}, "batch"),
+    ({"display_name": "a\x00b"}, "display_name"),
+    ({"tpot_target_s": "2 d"}, "tpot_target_s"),
+]
+
+
+def _load_error(tmp_path, change: dict) -> str:
+    """The one-line ``SpecError`` of loading a use-case file with ``change`` made to a good entry."""
     path = tmp_path / "my-case.yaml"
     path.write_text(yaml.safe_dump(_entry(**change)))
     with pytest.raises(SpecError) as err:
         genmodel.get_use_case(str(path))
     message = str(err.value)
-    assert "\n" not in message and message.startswith("my-case.yaml: ") and field in message, message
+    assert "\n" not in message and message.startswith("my-case.yaml: "), message
+    return message
+
+
+@pytest.mark.parametrize(("change", "field"), BAD, ids=[f"{f}-{i}" for i, (_, f) in enumerate(BAD)])
+def test_a_bad_file_gives_one_spec_error_naming_file_and_field(tmp_path, change, field):
+    message = _load_error(tmp_path, change)
+    assert field in message, message
+
+
+@pytest.mark.parametrize(("change", "field"), BAD_USE_CASES,
+                         ids=[f"{f}-{i}" for i, (_, f) in enumerate(BAD_USE_CASES)])
+def test_a_use_case_out_of_range_is_refused_on_load(tmp_path, change, field):
+    message = _load_error(tmp_path, change)
+    assert message.startswith(f"my-case.yaml: {field}"), message
+    assert "--" not in message, message  # no command-line option the user never gave
 
 
 def test_rate_mode_without_a_rate_says_what_is_missing():
@@ -220,34 +251,6 @@ def test_the_example_in_data_md_is_a_valid_use_case():
 
 
 # ---- the ranges every figure is checked against on load (genmodel.specs.usecase), and what a command makes of them
-
-BAD_USE_CASES = [
-    ({"input_tokens": 1e308}, "input_tokens"),
-    ({"input_tokens": 0.5}, "input_tokens"),
-    ({"output_tokens": 2.0**41}, "output_tokens"),
-    ({"samples_per_prompt": 10**18}, "samples_per_prompt"),
-    ({"samples_per_prompt": 1025}, "samples_per_prompt"),
-    ({"percentile": 1e-308}, "percentile"),
-    ({"percentile": 0.9999999999}, "percentile"),
-    ({"request_rate_per_s": 1e308}, "request_rate_per_s"),
-    ({"request_rate_per_s": 1e-308}, "request_rate_per_s"),
-    ({"mode": "batch", "request_rate_per_s": None, "batch": 2**33}, "batch"),
-    ({"display_name": "a\x00b"}, "display_name"),
-    ({"tpot_target_s": "2 d"}, "tpot_target_s"),
-]
-
-
-@pytest.mark.parametrize(("change", "field"), BAD_USE_CASES,
-                         ids=[f"{f}-{i}" for i, (_, f) in enumerate(BAD_USE_CASES)])
-def test_a_use_case_out_of_range_is_refused_on_load(tmp_path, change, field):
-    path = tmp_path / "my-case.yaml"
-    path.write_text(yaml.safe_dump(_entry(**change)))
-    with pytest.raises(SpecError) as err:
-        genmodel.get_use_case(str(path))
-    message = str(err.value)
-    assert "\n" not in message and message.startswith(f"my-case.yaml: {field}"), message
-    assert "--" not in message, message  # no command-line option the user never gave
-
 
 def test_the_percentile_message_shows_the_value_given(tmp_path):
     path = tmp_path / "my-case.yaml"
