@@ -27,8 +27,9 @@ those metrics are computed and returned (the planner's searches), again each the
 Serving model (docs/metrics.md has the exact definitions):
   * A static batch: all ``batch`` prompts are prefilled in one step; TTFT is that step's time (it emits
     the first output token of every sequence). An engine that computes a prompt in passes of at most
-    ``EngineSpec.prompt_ubatch_tokens`` tokens (llama.cpp) runs ceil(batch x prompt / U) passes instead, timed as
-    their mean pass (prefix half the rest of the prompt) times their number, one pipeline slot each.
+    ``EngineSpec.prompt_ubatch_tokens`` tokens (llama.cpp) runs ceil(prompt / floor(U / batch)) passes of whole
+    tokens of every sequence instead (``step.prompt_passes``), timed as their mean pass (prefix half the rest of the
+    prompt) times their number, one pipeline slot each.
   * Then ``output_tokens - 1`` decode steps, step j attending I + j tokens. ``tpot_s`` is the mean decode
     step time over those steps, computed as the step at the mean attended-key count of each layer group
     (exact, since only attention depends on context and it does so linearly in the keys attended);
@@ -60,7 +61,7 @@ from genmodel.engine.parallel import Parallelism, layout_given
 from genmodel.engine.result import Estimate
 from genmodel.engine.roofline import BOUNDS
 from genmodel.engine.scalars import any_true, clip, ndim, shape_of
-from genmodel.engine.step import Stepper, StepResult, mean_pass, step_passes
+from genmodel.engine.step import Stepper, StepResult, mean_pass, prompt_passes
 from genmodel.engine.uncertainty import MEMORY_BAND_BYTES, Band, per_configuration
 from genmodel.errors import DoesNotFitError
 from genmodel.specs.dtypes import bytes_per_element
@@ -336,10 +337,11 @@ def _timing(s: Setup, mem: MemoryView, final_step: bool = True, wanted: frozense
                       float(s.engine.min_prompt_bucket))
     pre_seqs, pre_tokens, prefix, passes, split = b / m_pre, prompt, 0.0, 1.0, m_pre
     if s.engine.prompt_ubatch_tokens is not None:
-        # passes of at most U tokens one after another (llama.cpp's n_ubatch): each carries every sequence's next
-        # prompt / passes tokens (timed as the mean pass); each pass is a pipeline slot
-        m_pre = passes = step_passes(s.engine.prompt_ubatch_tokens, b * prompt)
-        pre_seqs, split = b, 1.0
+        # passes of at most U tokens one after another (llama.cpp's n_ubatch), each a pipeline slot, split as
+        # llama.cpp's split_equal does: floor(U / b) whole tokens of every sequence per pass, or, with more
+        # sequences than U, one token of each of ceil(b / U) groups of sequences in turn; timed as the mean pass
+        m_pre, passes, groups = prompt_passes(s.engine.prompt_ubatch_tokens, b, prompt)
+        pre_seqs, split = b / groups, groups
         pre_tokens, prefix = mean_pass(prompt, passes)
     b_dec = b / m_dec
     contexts = decode_contexts(s.input_tokens, s.output_tokens, s.shape)

@@ -272,9 +272,10 @@ class Footprint:
 class DeviceMemory:
     """Memory of the most loaded device of a replica as a function of batch and lengths (docs/formulas.md 4).
 
-    A replica's ``batch`` sequences are spread over ``attention_groups`` groups; each device keeps the KV
-    cache of its group's sequences for the layers of its pipeline stage (the heaviest stage holds
-    ceil(L/pp) layers; layer kinds are assumed spread evenly over stages).
+    A replica's ``batch`` sequences are spread over ``attention_groups`` groups, the most loaded holding
+    ceil(batch / groups) whole sequences; each device keeps the KV cache of its group's sequences for the layers of
+    its pipeline stage (the heaviest stage holds ceil(L/pp) layers; layer kinds are assumed spread evenly over
+    stages).
     """
 
     def __init__(self, model: ModelSpec, dtypes: DTypes, parallel: Parallelism = SINGLE_DEVICE,
@@ -313,7 +314,9 @@ class DeviceMemory:
         return into(np.add, into(np.add, kv, self.weights), act)
 
     def footprint(self, batch, input_tokens, output_tokens, capacity_bytes) -> Footprint:
-        seqs = np.asarray(batch, dtype=float) / self.groups  # sequences on this device
+        # sequences on the most loaded device: its group's whole share, ceil(batch / groups) (``max_batch`` counts
+        # whole sequences per group alike)
+        seqs = np.ceil(np.asarray(batch, dtype=float) / self.groups)
         inputs = np.asarray(input_tokens, dtype=float)
         kv = seqs * self.kv_per_sequence(inputs + np.asarray(output_tokens, dtype=float))
         act = np.minimum(seqs * inputs / self.cp, self.chunk) * self.per_token + seqs * self.logits
@@ -365,7 +368,7 @@ class DeviceMemory:
         top = float(self.model.max_context_tokens)
         if shape == ():
             return self._max_context_one(float(batch), float(limit), top)
-        seqs = np.broadcast_to(np.asarray(batch, dtype=float) / self.groups, shape)
+        seqs = np.broadcast_to(np.ceil(np.asarray(batch, dtype=float) / self.groups), shape)  # (``footprint``)
         kink = np.where(seqs > 0, self.chunk * self.cp / np.where(seqs > 0, seqs, 1.0), top)
         kink = np.broadcast_to(np.minimum(kink, top), shape)
         consts = sorted(min(float(w), top) for w in self.windows)
@@ -424,7 +427,7 @@ class DeviceMemory:
         fraction, kv_layer, cp, chunk = float(self.fraction), float(self.kv_layer), float(self.cp), self.chunk
         weights, per_token, logits = float(self.weights), float(self.per_token), float(self.logits)
         windows = [(float(w), float(c)) for w, c in zip(self.windows, self.counts, strict=True)]
-        seqs = batch / float(self.groups)
+        seqs = float(math.ceil(batch / float(self.groups)))  # (``footprint``)
 
         def total(n: float) -> float:  # DeviceMemory._total(seqs, n, 0)
             ctx = n + 0.0

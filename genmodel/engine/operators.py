@@ -425,6 +425,8 @@ class _Ctx:
     nq: Any = None  # query heads on this device (tp-split, padded to whole heads per rank where the engine pads)
     nkv: Any = None  # KV heads on this device (at least one; replicated when tp exceeds them)
     twice_t: Any = None  # 2 x T, for the GEMMs' FLOPs (``_gemm``)
+    query_tokens: Any = None  # T less the riding prompt tokens: the queries this table's attention rows read and
+    # write (a riding prompt's queries are its own chunk rows', ``genmodel.engine.step``)
     score_bytes: float = 0.0  # memory traffic per attention score where the attention is not fused (0: fused)
 
 
@@ -444,7 +446,9 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     attend to P + their causal predecessors (pairs(P + S) - pairs(P)) and read P + S keys. Decode with S new tokens
     per sequence (a speculative verify step): each of the S queries attends to about the mean context, the keys are
     read once, and the LM head runs on all S. ``extra_tokens`` (prompt chunks riding in a mixed step) pass through
-    the linear layers and ``extra_head_tokens`` (prompts that finish in the step) through the LM head.
+    the linear layers and ``extra_head_tokens`` (prompts that finish in the step) through the LM head; the attention
+    rows read and write the queries of the step's own tokens only (a riding prompt's queries are its chunk's rows:
+    a step with no decoding sequence has attention rows that do no work, and cost nothing).
     ``attention_only``: only the attention rows are built (the same rows, in the same order). ``stack_shapes=False``:
     the GEMM shape columns are left unstacked (``OperatorTable.shape_rows`` gives rows of them). ``score_bytes`` > 0:
     the attention is not fused, and each score (query x key read x head, the whole rectangle) moves that many bytes
@@ -460,7 +464,8 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     # context parallel: prefill splits the prompt's tokens over the cp ranks; decode runs the linear layers
     # on every rank
     BL = B if linear_batch is None else _value(linear_batch)
-    T = (BL * q / cp if phase == "prefill" else BL * q) + extra_tokens
+    own = BL * q / cp if phase == "prefill" else BL * q  # the step's own tokens (without riding prompt chunks)
+    T = own + extra_tokens
     c = _Ctx(model, phase, B, T, q / cp if phase == "prefill" else q, cp, tp, T * _value(parallel.attention_groups),
              _value(parallel.ep), _value(parallel.expert_tp), _value(parallel.expert_imbalance), wb, ab, kb, eb,
              dtypes.gemm, dtypes.attention, _value(parallel.heads_per_device(model.attention.num_heads)),
@@ -471,6 +476,7 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     rows = _Rows()
     everything = not attention_only
     c.twice_t = 2 * T if everything else None  # (the attention rows have no GEMM)
+    c.query_tokens = own
     c.score_bytes = float(score_bytes)
 
     # vocabulary-parallel embedding: each rank holds V/tp rows and gathers the tokens that fall in its shard
@@ -561,7 +567,7 @@ def _gqa(rows, c: _Ctx, label, n, pairs, keys_read):
 def _gqa_attention(rows, c: _Ctx, label, n, pairs, keys_read):
     """The fused attention rows of a GQA layer: scores read Q and the keys, values read the values and write O."""
     d, nq, nkv = c.model.head_dim, c.nq, c.nkv
-    T, B, ab, kb = c.T, c.B, c.ab, c.kb
+    T, B, ab, kb = c.query_tokens, c.B, c.ab, c.kb
     rows.add("attn_scores", label, "attention", c.attn, n, m=c.S, flops=2 * B * nq * d * pairs,
              kv=B * keys_read * nkv * d * kb, act=T * nq * d * ab)
     rows.add("attn_values", label, "attention", c.attn, n, m=c.S, kernels=0.0, flops=2 * B * nq * d * pairs,
@@ -611,7 +617,7 @@ def _mla_attention(rows, c: _Ctx, label, n, pairs, keys_read):
     decode (``_mla``)."""
     m, nh = c.model.attention.mla, c.nq
     dn, dr, dv, r = m.qk_nope_head_dim, m.qk_rope_head_dim, m.v_head_dim, m.kv_lora_rank
-    T, B, ab, kb = c.T, c.B, c.ab, c.kb
+    T, B, ab, kb = c.query_tokens, c.B, c.ab, c.kb
     if c.phase == "prefill":
         rows.add("attn_scores", label, "attention", c.attn, n, m=c.S, flops=2 * B * nh * (dn + dr) * pairs,
                  act=T * nh * (dn + dr) * ab + B * keys_read * nh * (dn + dr) * ab)

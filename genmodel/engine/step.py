@@ -72,6 +72,19 @@ def step_passes(ubatch_tokens: int | None, tokens):
     return np.maximum(np.ceil(np.asarray(tokens, dtype=float) / ubatch_tokens), 1.0)
 
 
+def prompt_passes(ubatch_tokens: int, sequences, tokens):
+    """(passes, passes per sequence group, groups) of a static batch of ``sequences`` prompts of ``tokens`` tokens
+    on an engine that runs at most U = ``ubatch_tokens`` tokens at a time, split as llama.cpp's ``split_equal``
+    does (a KV cache of one stream per sequence): every pass carries t = floor(U / sequences) whole tokens of each
+    sequence, so ceil(tokens / t) passes; with more sequences than U, one token of each of ceil(sequences / U)
+    groups of sequences in turn (docs/formulas.md 5.2). A pass never carries a fraction of a token."""
+    b = np.asarray(sequences, dtype=float)
+    groups = np.maximum(np.ceil(b / ubatch_tokens), 1.0)
+    per_sequence = np.maximum(np.floor(ubatch_tokens / np.maximum(b, 1.0)), 1.0)
+    passes = np.maximum(np.ceil(np.asarray(tokens, dtype=float) / per_sequence), 1.0)
+    return passes * groups, passes, groups
+
+
 def mean_pass(tokens, passes, prefix=0.0):
     """(new tokens, cached tokens before them) of the mean pass of ``tokens`` prompt tokens computed in ``passes``
     passes after ``prefix`` cached ones: each pass carries tokens / passes, pass j after prefix + j tokens / passes,

@@ -11,8 +11,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 @app.callback()
 def _options(db: Annotated[list[str] | None, typer.Option(
-        "--db", help="Extra database folder (with models/, hardware/, platforms/ inside); repeatable. "
-        "Also GENMODEL_DB. Entries are added to the built-in ones.")] = None) -> None:
+        "--db", help="Extra database folder (with models/, hardware/, platforms/, engines/, usecases/ inside); "
+        "repeatable. Also GENMODEL_DB. Entries are added to the built-in ones.")] = None) -> None:
     """genmodel: LLM inference estimates from first principles."""
     if db:
         from genmodel.data.registry import use_databases
