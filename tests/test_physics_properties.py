@@ -33,9 +33,9 @@ from genmodel.economics.tco import CostAssumptions
 ROOT = Path(__file__).resolve().parents[1]
 
 # derandomized, few examples: each example is one (or a few) vectorized call(s) over a whole grid
-FEW = settings(derandomize=True, max_examples=5, deadline=None,
+FEW = settings(derandomize=True, database=None, max_examples=5, deadline=None,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-SOME = settings(derandomize=True, max_examples=8, deadline=None,
+SOME = settings(derandomize=True, database=None, max_examples=8, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 REL = 1e-12  # floating-point slack of "never longer" comparisons
@@ -546,7 +546,7 @@ def test_bands_are_ordered(model, hw, kw, flags, b, i, o):
 # "the results are identical element by element" (blocks of a call of more than 1,024 configurations). Single calls
 # sum their rows in another order, so they agree to rounding (1e-12 relative), not bit for bit.
 @pytest.mark.parametrize(("model", "hw", "kw", "flags"), SCENARIOS)
-@settings(derandomize=True, max_examples=3, deadline=None)
+@settings(derandomize=True, database=None, max_examples=3, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), big=st.booleans())
 def test_vectorized_equals_single_calls(model, hw, kw, flags, seed, big):
     rng = np.random.default_rng(seed)

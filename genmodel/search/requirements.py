@@ -24,11 +24,11 @@ and ideal (100% of peak, no overheads):
   reference (a log-grid search, refined once: these are not affine);
 * **frontier** — ``frontier(result, "flops", "bandwidth")``: the pairs that just meet the targets.
 
-``binding`` is the resource needing the largest factor alone (or 'capacity' when holding the weights and KV cache
-asks most). ``compare`` runs each named device forward on the same layout and gives available / required per
-resource and whether it meets every target and fits. Arrays of targets and lengths broadcast (batch mode); the
-layout and the serving settings are single values. Bad arguments raise a ``GenmodelError`` naming them before any
-evaluation (docs/requirements.md, "Inputs").
+``binding`` is the resource whose realistic floor asks most of the reference: the largest floor / the reference's own
+figure, the capacity floor over the reference's capacity among them. ``compare`` runs each named device forward on
+the same layout and gives available / required per resource and whether it meets every target and fits. Arrays of
+targets and lengths broadcast (batch mode); the layout and the serving settings are single values. Bad arguments
+raise a ``GenmodelError`` naming them before any evaluation (docs/requirements.md, "Inputs").
 """
 
 from __future__ import annotations
@@ -521,27 +521,51 @@ POLISH_ITERATIONS = 16
 
 def _polish(fwd: Forward, scales: np.ndarray, eye: np.ndarray, targets, unlimited, nd: int) -> np.ndarray:
     """Refine closed-form scales where the realistic times are not exactly ``a / s + c`` (kernels at their device-time
-    floor, ``genmodel.engine.efficiency``). ``scales``: one row per resource set (``eye``: which of RESOURCES take the
-    scale; the others and the capacity unlimited); ``unlimited``: the times with everything unlimited (c). Each round
-    solves the affine form through the times at the current scale, F(s) = max over targets of s (t(s) - c) / (T - c)
-    (a fixed point exactly where the binding target is met), and steps to the zero of F(s) - s through the last two
-    rounds (secant; F(s) itself on the first round, or where the secant step is not finite and positive within a
-    factor 2 of s and F(s)), until F(s) is within 1e-6 of s or after ``POLISH_ITERATIONS`` rounds. Scales that are 0
-    (the resource does not matter) or inf (unreachable) stay, as do scales outside the what-if range the forward
-    model takes (``MIN_SCALE`` to ``BIG``: below a millionth of the reference every kernel is bound by the resource,
-    far from its device-time floor, so the closed form is exact there; this happens for loose targets, a day)."""
+    floor, ``genmodel.engine.efficiency``; an eager step at its host bound). ``scales``: one row per resource set
+    (``eye``: which of RESOURCES take the scale; the others and the capacity unlimited); ``unlimited``: the times with
+    everything unlimited (c). Each round solves the affine form through the times at the current scale, F(s) = max
+    over targets of s (t(s) - c) / (T - c) (a fixed point exactly where the binding target is met; F(s) <= s exactly
+    where the scale meets every target), and steps to the zero of F(s) - s through the last two rounds (secant; F(s)
+    itself on the first round, or where the secant step is not finite and positive within a factor 2 of s and F(s)),
+    until F(s) is within 1e-6 of s or after ``POLISH_ITERATIONS`` rounds. The rounds keep a bracket, the largest scale
+    seen to miss and the smallest seen to meet; a step outside it (F(s) = 0 where every kernel sits at its floor, so
+    t(s) = c) goes to its geometric middle instead, or halves (doubles) the scale while no scale is known to miss
+    (meet); a row that has not converged returns the smallest scale seen to meet. A closed-form 0 (a = 0: the resource
+    did not show at the reference, e.g. under an eager step's host bound) is tried at ``MIN_SCALE`` in the first round:
+    it stays 0 (the resource does not matter) where that meets, else it is solved between ``MIN_SCALE`` and the
+    reference. Scales that are inf (unreachable) stay, as do scales outside the what-if range the forward model takes
+    (``MIN_SCALE`` to ``BIG``: below a millionth of the reference every kernel is bound by the resource, far from its
+    device-time floor, so the closed form is exact there; this happens for loose targets, a day)."""
     shape = (len(eye),) + (1,) * nd
     s = np.asarray(scales, dtype=float)
+
+    def times(at):
+        return fwd(*(np.where(eye[:, i].reshape(shape), at, BIG) for i in range(len(RESOURCES))), capacity=BIG)
+
+    miss = np.zeros_like(s)  # the largest scale seen to miss (0: none)
+    meet = np.full_like(s, np.inf)  # the smallest scale seen to meet (inf: none)
+    probe = s == 0.0  # a resource hidden at the reference: the first round tries it at MIN_SCALE (does it matter?)
     previous = None  # (scale, F(scale) - scale) of the round before
+    unsettled = np.zeros(s.shape, dtype=bool)  # live rows not converged in the last round
     for _ in range(POLISH_ITERATIONS):
         live = np.isfinite(s) & (s >= MIN_SCALE) & (s <= BIG)
-        if not live.any():
+        if not (live | probe).any():
             break
-        at = np.where(live, s, 1.0)
-        res = fwd(*(np.where(eye[:, i].reshape(shape), at, BIG) for i in range(len(RESOURCES))), capacity=BIG)
-        fixed = at * _affine_scale(res, unlimited, targets)  # the closed form through the times at ``at``
+        at = np.where(live, s, np.where(probe, MIN_SCALE, 1.0))
+        fixed = at * _affine_scale(times(at), unlimited, targets)  # the closed form through the times at ``at``
         with np.errstate(divide="ignore", invalid="ignore"):
-            if not (live & ~(np.abs(fixed / at - 1.0) <= 1e-6)).any():
+            met = fixed <= at
+            # where MIN_SCALE misses, a probed resource matters: it is solved between there and the reference
+            matters = probe & ~met
+            if matters.any():
+                miss, meet = np.where(matters, MIN_SCALE, miss), np.where(matters, 1.0, meet)
+                s = np.where(matters, np.sqrt(MIN_SCALE), s)
+            probe = np.zeros_like(probe)
+            met = live & met
+            meet = np.where(met, np.minimum(meet, at), meet)
+            miss = np.where(live & ~met, np.maximum(miss, at), miss)
+            unsettled = live & ~(np.abs(fixed / at - 1.0) <= 1e-6)
+            if not (unsettled | matters).any():
                 return np.where(live, fixed, s)
             gap = fixed - at
             step = fixed
@@ -550,9 +574,13 @@ def _polish(fwd: Forward, scales: np.ndarray, eye: np.ndarray, targets, unlimite
                 sane = (np.isfinite(secant) & (secant > 0) & (secant >= np.minimum(at, fixed) / 2)
                         & (secant <= np.maximum(at, fixed) * 2))
                 step = np.where(sane, secant, fixed)
+            inside = ~unsettled | (np.isfinite(step) & (step > miss) & (step <= meet))
+            fallback = np.where(np.isfinite(meet) & (miss > 0), np.sqrt(miss * meet), np.where(met, at / 2, at * 2))
+            step = np.where(inside, step, fallback)
         previous = (at, gap)
         s = np.where(live, step, s)
-    return s
+    # rounds exhausted: a row still moving returns the smallest scale seen to meet its targets
+    return np.where(unsettled & np.isfinite(meet), meet, s)
 
 
 def _floors(fwd: Forward, targets, ideal: bool, with_scaled: bool = False, nd: int | None = None):

@@ -202,7 +202,12 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: 
     the load's n decoding sequences (a throughput is x / their mean)."""
     zeros = np.zeros_like(t.p_step)
     n_seen = (1.0 if tagged else 0.0) + t.n
-    ns = [n_seen, n_seen if mixed else zeros]
+    # where requests decode, the time-average decode step holds at least one sequence: an engine with nothing to
+    # decode does not step, it waits for the next request and then steps with it, so its idle time is counted in
+    # steps of one sequence (steps of none, an empty engine's, are shorter than any its requests see: an MoE's reads
+    # no expert, and Little's law would then fail at low load); a pool that only prefills (no decoding) keeps them
+    busy = np.where(t.n > 0, np.maximum(t.n, 1.0), t.n)
+    ns = [n_seen if tagged else busy, n_seen if mixed else zeros]
     ps = [zeros, t.p_step]
     if tagged:
         ns.append(t.n if mixed else zeros)
@@ -212,7 +217,7 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: 
         ns += [wide, np.ones_like(n_seen)]
         ps += [zeros, zeros]
     if average:
-        ns.append(t.n)
+        ns.append(busy)
         ps.append(zeros)
     shape = np.broadcast_shapes(*(np.shape(a) for a in ns + ps))
     out = step(np.stack([np.broadcast_to(a, shape) for a in ns]), np.stack([np.broadcast_to(a, shape) for a in ps]))
@@ -711,13 +716,23 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, grid, ttft_target
     (``_rate_grid``)."""
     nodes, lam_nodes = grid
 
+    def rate_at(x):
+        """The rate the open-loop solver maps onto load x: lambda(x) = x / t(x) interpolated linearly on the load
+        grid (``_open_loop_x``), for x of the configurations' shape with leading axes of its own."""
+        x = np.asarray(x, dtype=float)
+        shape = np.broadcast_shapes(x.shape, nodes.shape[1:])
+        lead = (len(GRID),) + (1,) * (len(shape) - (nodes.ndim - 1)) + nodes.shape[1:]
+        xs = np.broadcast_to(nodes.reshape(lead), (len(GRID), *shape))
+        ys = np.broadcast_to(lam_nodes.reshape(lead), (len(GRID), *shape))
+        above = np.clip(np.sum(xs < x[None, ...], axis=0), 1, len(GRID) - 1)
+        return _interpolate(xs, ys, above, x)
+
     def check(x):
-        """Whether the open loop at load x (rate x / t(x)) meets the targets at the q-percentile."""
+        """Whether the open loop at load x meets the targets at the q-percentile, at the rate ``serve`` gives load x
+        (``rate_at``), so that serving at the returned rate meets them."""
         t = terms(x, r, s)
-        # one stacked evaluation gives the figures and the rate x / t(x) of the time-average step
         e = _evaluate(step, t, s.mixed, slope=True, average=True)
-        m = _figures(r, s, t, t, e, x / _average_step(t, e), Load("rate"), None, (), ttft_target_s, tpot_target_s,
-                     q)
+        m = _figures(r, s, t, t, e, rate_at(x), Load("rate"), None, (), ttft_target_s, tpot_target_s, q)
         return m["meets_slo"] & feasible(t, r)
 
     ok = check(nodes)
@@ -727,7 +742,5 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, grid, ttft_target
     hi = np.take_along_axis(nodes, np.minimum(last + 1, len(GRID) - 1)[None, ...], 0)[0]
     any_ok = ok.any(axis=0)
     lo, _ = bisect(check, lo, hi, iterations, max_points=SLO_POINTS)
-    # the rate the open-loop solver maps onto load lo: lambda(x) = x / t(x) interpolated linearly on the same load
-    # grid (``_open_loop_x``), so that serving at the returned rate lands at (or below) the load that met the targets
-    above = np.clip(np.sum(nodes < lo[None, ...], axis=0), 1, len(GRID) - 1)
-    return np.where(any_ok, _interpolate(nodes, lam_nodes, above, lo), 0.0)
+    # serving at the returned rate lands at (or below) the load that met the targets
+    return np.where(any_ok, rate_at(lo), 0.0)

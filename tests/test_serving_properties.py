@@ -1,0 +1,514 @@
+"""Property-based tests of invariants of the served-traffic model ``genmodel.serve`` (hypothesis, vectorized calls).
+
+Each property is derived from the definitions of docs/serving.md (sections cited per test) and docs/metrics.md and
+checked over many loads at once: one ``serve`` call over an array of request rates (or clients) checks a whole load
+curve. Expected values come from the documented definitions (Little's law, throughput = rate x output tokens,
+goodput = rate x attainment, the disaggregated sums, the KV bytes of a token from the model YAML read with ``yaml``),
+never from genmodel's output for the same quantity.
+
+Coverage: dense (Llama-3.1-8B) and MoE (Qwen3-30B-A3B, Mixtral-8x7B with tp 2, ep 2) models; a GPU (H100, RTX 4090),
+a TPU (v6e, JetStream) and a CPU (Xeon 6980P, llama.cpp); engines vLLM (mixed steps), SGLang (prefill steps apart),
+JetStream and llama.cpp (a cap of 4 sequences, prompt passes).
+
+Restrictions (documented exceptions) are stated where they apply. A comment starting ``# DEFECT:`` describes an
+inconsistency with the docs that the properties found and that is not fixed yet: the property skips the scenarios it
+breaks (``_defects``) and a ``test_*_reproduction`` reproduces it as a strict expected failure; all are listed in
+docs/serving.md section 5. Two found defects were fixed with these tests
+(docs/validation.md history item 61): the running batch at low load (Little's law) and the largest rate meeting the
+targets.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+import genmodel
+from genmodel.serving.disaggregated import serve_disaggregated
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# no shrinking: a failing example is reported as generated (shrinking a vectorized call's example costs minutes)
+PHASES = (Phase.explicit, Phase.generate)
+FEW = settings(derandomize=True, database=None, max_examples=3, deadline=None, phases=PHASES,
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SOME = settings(derandomize=True, database=None, max_examples=5, deadline=None, phases=PHASES,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+REL = 1e-9  # floating-point slack of "never lower" comparisons
+
+# (id, model, hardware, serve keyword arguments)
+SCENARIOS = [
+    pytest.param("llama-3.1-8b", "h100-sxm", {"engine": "vllm"}, id="dense-h100-vllm"),
+    pytest.param("llama-3.1-8b", "h100-sxm", {"engine": "sglang"}, id="dense-h100-sglang"),
+    pytest.param("qwen3-30b-a3b", "h100-sxm", {"engine": "vllm"}, id="moe-qwen3-h100-vllm"),
+    pytest.param("mixtral-8x7b", "h100-sxm", {"engine": "vllm", "tp": 2, "ep": 2}, id="moe-mixtral-tp2-ep2"),
+    pytest.param("llama-3.1-8b", "tpu-v6e", {}, id="dense-tpu-v6e-jetstream"),
+    pytest.param("llama-3.1-8b", "xeon-6980p", {}, id="dense-cpu-xeon-llamacpp"),
+    pytest.param("llama-3.1-8b", "rtx-4090", {"engine": "llamacpp"}, id="dense-rtx4090-llamacpp"),
+]
+
+
+
+def _defects(reason: str, *ids: str) -> list:
+    """SCENARIOS with the scenarios ``ids`` skipped: a known defect breaks the property there (see the test's comment),
+    reproduced deterministically by a strict expected failure of its own (``test_*_reproduction``; strict, so the
+    suite fails once the defect is mended and the marks are to be removed). Which examples hypothesis draws need not
+    hit the defect on every run, so the property itself is not marked as failing there."""
+    mark = pytest.mark.skip(reason=f"known defect ({reason}): see its reproduction test")
+    return [pytest.param(*p.values, id=p.id, marks=[mark]) if p.id in ids else p for p in SCENARIOS]
+
+
+# prompt and output lengths (at least 2 outputs: a TPOT exists), and load shares of the saturation rate
+inputs = st.integers(16, 4000)
+outputs = st.integers(2, 600)
+shares = st.lists(st.floats(0.002, 0.98), min_size=4, max_size=12, unique=True)
+
+# docs/serving.md section 3 ("TTFT percentiles can still fall by up to 16% ... where the decode-only step jumps, as
+# the prompt tokens' share c = (t_s - t_d)/p_s of a mixed step shrinks there") and section 5 (the same, "as the load
+# rises past it"): TTFT figures, and the inter-token gap t_d + c u m built on the same c, may fall that much with load
+TTFT_FALL = 0.16
+# docs/serving.md section 2: lambda(x) = x / t(x) is evaluated on a grid of 21 loads and interpolated, so the rate
+# a load is solved at is off by the interpolation (a few per cent between grid nodes); Little's law checks allow it
+GRID_TOL = 0.05
+
+
+def _serve(model, hw, kw, I, O, **more):
+    return genmodel.serve(model, hw, I, O, **kw, **more)
+
+
+def _mu(model, hw, kw, I, O) -> float:
+    return float(_serve(model, hw, kw, I, O, request_rate="max").metrics["max_request_rate_per_s"])
+
+
+def _rates(model, hw, kw, I, O, fr):
+    """(saturation rate mu, sorted rates fr x mu, the serve metrics at them), skipping a configuration that does not
+    fit one request."""
+    mu = _mu(model, hw, kw, I, O)
+    if not mu > 0:
+        pytest.skip("no request fits")
+    fr = np.array(sorted(fr))
+    return mu, fr * mu, _serve(model, hw, kw, I, O, request_rate=fr * mu).metrics
+
+
+# ---- 1. percentiles ---------------------------------------------------------------------------------------------
+# docs/serving.md section 3: each figure is a quantile of one distribution (TTFT: log-normal R + B with the waits'
+# atom and exponential tail; TPOT: mean + z_q sigma; ITL: t_d plus the q-quantile of the chunks per step; end-to-end:
+# log-normal), so P50 <= P90 <= P99. TPOT_q = mean + z_q sigma with z_0.5 = 0: the TPOT median is its mean. A
+# log-normal's median lies below its mean (mean / sqrt(1 + cv^2)), and the waits (an atom at zero, an exponential tail)
+# are right-skewed too: the TTFT and end-to-end medians are at most their means.
+@pytest.mark.parametrize("model, hw, kw", SCENARIOS)
+@given(I=inputs, O=outputs, fr=shares)
+@FEW
+def test_percentiles_ordered(model, hw, kw, I, O, fr):
+    _, _, m = _rates(model, hw, kw, I, O, fr)
+    clients = _serve(model, hw, kw, I, O, concurrency=np.array([1, 3, 16, 100])).metrics
+    for mm in (m, clients):
+        for b in ("ttft", "tpot", "itl", "e2e"):
+            p50, p90, p99 = (mm[f"{b}_{p}_s"] for p in ("p50", "p90", "p99"))
+            assert np.all(p50 <= p90 * (1 + REL)), b
+            assert np.all(p90 <= p99 * (1 + REL)), b
+        np.testing.assert_allclose(mm["tpot_p50_s"], mm["tpot_mean_s"], rtol=1e-12)
+        assert np.all(mm["ttft_p50_s"] <= mm["ttft_mean_s"] * (1 + REL))
+        assert np.all(mm["e2e_p50_s"] <= mm["e2e_mean_s"] * (1 + REL))
+        # end-to-end = TTFT + (O - 1) TPOT for the means (section 3 "End-to-end"; docs/metrics.md e2e_latency_s)
+        np.testing.assert_allclose(mm["e2e_mean_s"], mm["ttft_mean_s"] + (O - 1) * mm["tpot_mean_s"], rtol=1e-9)
+
+
+# ---- 2. load below and past saturation ---------------------------------------------------------------------------
+# docs/serving.md section 2 (open loop: x solves x = lambda t(x), every figure at the solution) and section 2c ("Below
+# saturation ... the replica completes" the offered rate: throughput = rate x O; "past saturation request_rate_per_s is
+# mu and output_tokens_per_s mu O, and the offered rate stays in utilization = R/mu"). More load means more requests
+# admitted per step: a longer mean step, so a mean TPOT, a running batch and a KV cache in use that never fall. TTFT
+# and ITL figures may fall by TTFT_FALL (documented, above); the end-to-end mean by as much of its TTFT.
+@pytest.mark.parametrize("model, hw, kw", _defects("TTFT percentiles fall with load on SGLang (separate prefill steps)",
+                                                  "dense-h100-sglang"))
+@given(I=inputs, O=outputs, fr=shares)
+@SOME
+def test_more_load_below_saturation(model, hw, kw, I, O, fr):
+    mu, rates, m = _rates(model, hw, kw, I, O, fr)
+    assert np.all(m["stable"])
+    np.testing.assert_allclose(m["request_rate_per_s"], rates, rtol=1e-12)
+    np.testing.assert_allclose(m["output_tokens_per_s"], rates * O, rtol=1e-12)
+    np.testing.assert_allclose(m["total_tokens_per_s"], rates * (I + O), rtol=1e-12)
+    np.testing.assert_allclose(m["utilization"], rates / mu, rtol=1e-9)
+    np.testing.assert_allclose(m["max_request_rate_per_s"], mu, rtol=1e-12)
+    for key in ("tpot_mean_s", "running_batch", "kv_cache_bytes", "decode_batch"):
+        v = m[key]
+        assert np.all(v[1:] >= v[:-1] * (1 - REL)), (key, v)
+    # DEFECT: on SGLang (prefill steps apart) the TTFT percentiles fall by more than the documented 16%, where the
+    # documented cause (the prompt share c of a *mixed* step shrinking at a decode-step jump) does not apply:
+    # Llama-3.1-8B on an H100, engine="sglang", 16 + 2 tokens, rates [0.2465, 0.491] x mu (mu = serve(...,
+    # request_rate="max")): ttft_p90_s 51.2 -> 40.2 ms (-21%); 128 + 64 tokens: ttft_p99_s 58.1 ms at 0.35 mu ->
+    # 44.4 ms at 0.6 mu (-24%).
+    # Root cause not isolated: in genmodel/serving/steady.py ``_figures`` the separate-step prompt cost c_tok =
+    # max(t_s - t_d, 0) / p_s subtracts a decode step of 1 + n sequences from a prefill-only step (t_s = step(0, p_s)),
+    # so c_tok, rho_c and the TTFT spread collapse as the decode batch grows; using t_s alone for separate steps did
+    # not restore monotonicity in a trial, so another term (the prompt-budget wait) shares the cause.
+    for key in ("ttft_mean_s", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s"):
+        v = m[key]
+        assert np.all(v[1:] >= v[:-1] * (1 - TTFT_FALL)), (key, v)
+    # (ITL percentiles are not checked: ITL = t_d + c u m (section 3) shrinks with the same c; the docs bound only the
+    # TTFT's fall, and the ITL P99 falls up to 19%: Mixtral tp 2 ep 2, 16 + 263 tokens, 41.1 -> 33.4 ms near 0.45 mu)
+    e2e, ttft = m["e2e_mean_s"], m["ttft_mean_s"]
+    assert np.all(e2e[1:] >= e2e[:-1] - TTFT_FALL * ttft[:-1] - REL * e2e[:-1])
+
+
+@pytest.mark.parametrize("model, hw, kw", SCENARIOS)
+@given(I=inputs, O=outputs, over=st.lists(st.floats(1.0, 1e4), min_size=1, max_size=4, unique=True))
+@FEW
+def test_past_saturation(model, hw, kw, I, O, over):
+    mu = _mu(model, hw, kw, I, O)
+    if not mu > 0:
+        pytest.skip("no request fits")
+    rates = np.array(over) * mu
+    m = _serve(model, hw, kw, I, O, request_rate=rates).metrics
+    assert not np.any(m["stable"])
+    for key in ("ttft_mean_s", "ttft_p50_s", "ttft_p99_s", "e2e_mean_s", "e2e_p99_s", "queue_wait_mean_s"):
+        assert np.all(np.isinf(m[key])), key
+    assert np.all(np.isfinite(m["tpot_mean_s"]))
+    np.testing.assert_allclose(m["request_rate_per_s"], mu, rtol=1e-12)
+    np.testing.assert_allclose(m["output_tokens_per_s"], mu * O, rtol=1e-12)
+    np.testing.assert_allclose(m["utilization"], rates / mu, rtol=1e-9)
+
+
+# DEFECT: TPOT and end-to-end percentiles fall as the load rises (docs/serving.md section 3 says the secant slope
+# fixed exactly this: "before the eighteenth session the TPOT and end-to-end p99s fell by up to 22% and 27% as the
+# load rose"; only TTFT percentiles are documented to fall, and a stochastically larger running count on a step that
+# never shortens with more sequences cannot give a shorter TPOT at any percentile). Reproduction:
+#   mu = serve("mixtral-8x7b", "h100-sxm", 128, 64, tp=2, ep=2, request_rate="max") -> 154.0 requests/s;
+#   serve(..., request_rate=[0.0173, 0.0198] * mu): tpot_p99_s 30.77 -> 28.84 ms (-6%), e2e_p99_s 2.311 -> 2.104 s
+#   (-9%) while tpot_mean_s rises 15.87 -> 16.00 ms; over 0.015 -> 0.020 of mu -15% and -22%; Qwen3-30B-A3B 1024 +
+#   256 on an H100: -5% and -7% near 0.13 of mu; Llama-3.1-8B 1024 + 256: -0.8% / -0.9% near 0.05 of mu.
+# Root cause (genmodel/serving/steady.py, ``_figures``: ``sigma = sqrt(... + (e["slope"] * D) ** 2 * var_n) / gaps``
+# with the slope of ``_evaluate``, (t(n') - t_0) / (n' - 1)): the spread of the running count enters as slope x
+# sqrt(var_n). The secant from one request falls as n grows wherever the step is concave or flat in n (an MoE step
+# once most experts are active: Mixtral's t_d 10.8 ms at 2 sequences, 15.52 at 3, 15.53 at 4, so the secant drops
+# from 3.55 to 2.61 ms per sequence between n' = 3.3 and 4.1) and within each plateau of the rounded step (numerator
+# fixed, denominator n' - 1 growing), faster than sqrt(var_n) ~ sqrt(n) grows, so sigma and TPOT_q = mean + z sigma
+# fall. The end-to-end percentiles inherit it, and the log-normal E2E median mean / sqrt(1 + cv^2) can fall while the
+# mean rises (-0.14%, Mixtral 1024 + 256 near 0.005 of mu). Suggested fix: take the count's share of the spread as
+# the step's rise over the count's quantile, t(n + z_q sqrt(var_n)) - t(n) (monotone in the load for a monotone
+# step), or keep sigma's count term non-decreasing in n (the secant's running maximum over smaller loads).
+@pytest.mark.parametrize("model, hw, kw", _defects("TPOT and end-to-end percentiles fall with load (secant slope)",
+                                                  "moe-qwen3-h100-vllm", "moe-mixtral-tp2-ep2"))
+@given(I=inputs, O=outputs, fr=shares)
+@FEW
+def test_tpot_and_e2e_percentiles_never_fall_with_load(model, hw, kw, I, O, fr):
+    _, _, m = _rates(model, hw, kw, I, O, fr)
+    for key in ("tpot_p90_s", "tpot_p99_s", "e2e_p50_s", "e2e_p90_s", "e2e_p99_s"):
+        v = m[key]
+        assert np.all(v[1:] >= v[:-1] * (1 - REL)), (key, v)
+
+
+@pytest.mark.xfail(strict=True, reason="known defect: TPOT and end-to-end percentiles fall with load (secant slope)")
+def test_tpot_p99_falls_with_load_reproduction():
+    # DEFECT: the minimal reproduction of the defect above (Mixtral-8x7B, tp 2, ep 2, 128 + 64 tokens on H100s)
+    kw = {"tp": 2, "ep": 2}
+    mu = _mu("mixtral-8x7b", "h100-sxm", kw, 128, 64)
+    m = _serve("mixtral-8x7b", "h100-sxm", kw, 128, 64, request_rate=np.array([0.0173, 0.0198]) * mu).metrics
+    assert m["tpot_mean_s"][1] >= m["tpot_mean_s"][0]  # (the mean rises: holds)
+    assert m["tpot_p99_s"][1] >= m["tpot_p99_s"][0] * (1 - REL), m["tpot_p99_s"]
+    assert m["e2e_p99_s"][1] >= m["e2e_p99_s"][0] * (1 - REL), m["e2e_p99_s"]
+
+
+# ---- 3. Little's law ---------------------------------------------------------------------------------------------
+# docs/serving.md section 2c: "the steady state's running batch n = lambda W (W a request's time in the engine)";
+# section 2: N_run = x (k_p + D_wall) is "Little's law in steps". A request's time in the engine is its end-to-end
+# time less its admission / prompt-budget waits (queue_wait_mean_s) and, at most, the rest of the step in progress
+# when it arrived (R <= one step, section 3): so lambda (E2E - wait - step) <= running_batch <= lambda (E2E - wait),
+# within the load grid's interpolation (GRID_TOL).
+# Fixed (docs/validation.md history item 61): at low load the running batch was far below lambda W: Mixtral-8x7B
+# (tp 2, ep 2) 1024 + 256 on H100s at 0.03 of mu, running_batch 0.195 against lambda x E2E = 1.01. The time-average
+# step was an empty engine's, step(0, 0) (an MoE reads no expert: 1.46 ms against 7.45 ms for one decoding
+# sequence), so x / t overstated the rate a load sustains; an engine with work steps with at least one sequence
+# (genmodel/serving/steady.py ``_evaluate``). See test_littles_law_at_low_load.
+# DEFECT (what remains): the load grid's linear interpolation of lambda(x) leaves more than the 5% allowed between
+# its nodes where the step jumps (Mixtral at 0.03 of mu: 0.68 of lambda W; Llama-3.1-8B, H100, vLLM, 123 + 508
+# tokens at 0.32 of mu: 1.12), and llama.cpp on a Xeon 6980P runs about 0.8 of lambda W at every load (512 + 128
+# tokens; its prompt passes, cause not isolated). Suggested: a denser grid where lambda(x) bends, or a fixed-point
+# step x <- lambda t(x) after the interpolation (with the goodput search inverting the same map).
+@pytest.mark.parametrize("model, hw, kw", _defects("Little's law off by more than the grid allowance",
+                                                  "dense-h100-vllm", "dense-h100-sglang", "moe-qwen3-h100-vllm",
+                                                  "moe-mixtral-tp2-ep2", "dense-tpu-v6e-jetstream",
+                                                  "dense-cpu-xeon-llamacpp"))
+@given(I=inputs, O=outputs, fr=st.lists(st.floats(0.001, 0.97), min_size=4, max_size=10, unique=True))
+@FEW
+def test_littles_law_open_loop(model, hw, kw, I, O, fr):
+    _, rates, m = _rates(model, hw, kw, I, O, fr)
+    W = m["e2e_mean_s"] - m["queue_wait_mean_s"]
+    lo = rates * (W - m["step_s"]) * (1 - GRID_TOL)
+    hi = rates * W * (1 + GRID_TOL)
+    run = m["running_batch"]
+    assert np.all(run <= hi), (rates, run / (rates * W))
+    assert np.all(run >= lo), (rates, run / (rates * W))
+
+
+@pytest.mark.parametrize(("model", "kw"), [("mixtral-8x7b", {"tp": 2, "ep": 2}), ("qwen3-30b-a3b", {})])
+def test_littles_law_at_low_load(model, kw):
+    # the fix above: at 0.3% and 1% of the saturation rate, where a request mostly runs alone, the running batch is
+    # lambda W within the grid allowance (it was 0.19-0.31 of it for these MoE models), and the TPOT is the step of
+    # one sequence, as estimate's batch-1 TPOT (docs/serving.md 2c and 3)
+    mu = _mu(model, "h100-sxm", kw, 1024, 256)
+    rates = np.array([0.003, 0.01]) * mu
+    m = _serve(model, "h100-sxm", kw, 1024, 256, request_rate=rates).metrics
+    W = m["e2e_mean_s"] - m["queue_wait_mean_s"]
+    np.testing.assert_allclose(m["running_batch"], rates * W, rtol=GRID_TOL)
+    alone = genmodel.estimate(model, "h100-sxm", batch=1, input_tokens=1024, output_tokens=256, **kw).tpot_s
+    np.testing.assert_allclose(m["tpot_mean_s"], alone, rtol=0.02)
+
+
+# docs/serving.md section 2, closed loop: "the throughput is N / E2E (Little's law)"; clients beyond the cap wait
+# (N - N_cap) / throughput (in the end-to-end time), so rate x E2E = N for every N (the prompt-budget wait, a
+# Kingman term, is in E2E but not in the service time the throughput is taken from: a few parts in a thousand at
+# most). The running batch is min(N, N_cap) with N_cap the saturated running count; more clients never lower the
+# throughput; a saturated closed loop completes the saturation rate ("Until the eleventh session ... the saturation
+# rate came out 3% below the throughput of the saturated closed loop, which Little's law gives": now the same within
+# the difference of one sequence in the tagged request's steps, 1%).
+@pytest.mark.parametrize("model, hw, kw", SCENARIOS)
+@given(I=inputs, O=outputs, clients=st.lists(st.integers(1, 3000), min_size=3, max_size=8, unique=True))
+@FEW
+def test_closed_loop_littles_law(model, hw, kw, I, O, clients):
+    if hw == "tpu-v6e":
+        pytest.skip("past the running cap JetStream breaks it: test_closed_loop_past_the_cap_on_jetstream_reproduction")
+    N = np.array(sorted(clients), dtype=float)
+    sat = _serve(model, hw, kw, I, O, request_rate="max").metrics
+    mu, cap = float(sat["max_request_rate_per_s"]), float(sat["running_batch"])
+    if not mu > 0:
+        pytest.skip("no request fits")
+    m = _serve(model, hw, kw, I, O, concurrency=N).metrics
+    np.testing.assert_allclose(m["request_rate_per_s"] * m["e2e_mean_s"], N, rtol=2e-3)
+    np.testing.assert_allclose(m["running_batch"], np.minimum(N, cap), rtol=1e-9)
+    np.testing.assert_allclose(m["output_tokens_per_s"], m["request_rate_per_s"] * O, rtol=1e-12)
+    thr = m["request_rate_per_s"]
+    assert np.all(thr[1:] >= thr[:-1] * (1 - REL)), thr
+    assert np.all(thr <= mu * 1.1), (thr, mu)
+    # the clients beyond the cap wait (N - N_cap) / throughput on average (section 2)
+    beyond = cap * 1.001 < N
+    if np.any(beyond):
+        assert np.all(m["queue_wait_mean_s"][beyond] >= ((N - cap) / thr)[beyond] * (1 - 1e-6))
+
+
+# DEFECT: the saturated closed loop (request_rate="max": N_cap / E2E, Little's law) and the saturation rate
+# (x_max / t(x_max)) differ by more than the one-sequence difference the docs leave (section 2: the 3% gap "at a cap
+# of 4 sequences, llama.cpp's" was the defect fixed in the eleventh session). Reproduction: serve("llama-3.1-8b",
+# "xeon-6980p", 16, 2, request_rate="max"): max_request_rate_per_s 16.70 against request_rate_per_s 15.51 (-7.2%);
+# on an H100 (vLLM) 1580.3 against 1560.8 (-1.2%). Root cause not isolated: for O = 2 a request is one prompt step
+# and one decode step, so the closed loop's E2E = B + (O - 1) TPOT (genmodel/serving/steady.py ``_figures``, the
+# ``queued`` branch: no residual) prices the tagged request's own steps (N_cap - 1 others + itself, prompt steps
+# t_own) where x_max / t prices the load's time-average step; suggested: take both from one step average.
+@pytest.mark.parametrize("model, hw, kw", _defects("the saturated closed loop's throughput differs from the saturation "
+                                                  "rate by more than 1%", "dense-h100-vllm", "dense-cpu-xeon-llamacpp",
+                                                  "dense-rtx4090-llamacpp"))
+@given(I=inputs, O=outputs)
+@FEW
+def test_saturated_closed_loop_completes_the_saturation_rate(model, hw, kw, I, O):
+    sat = _serve(model, hw, kw, I, O, request_rate="max").metrics
+    mu = float(sat["max_request_rate_per_s"])
+    if not mu > 0:
+        pytest.skip("no request fits")
+    assert float(sat["request_rate_per_s"]) == pytest.approx(mu, rel=0.01)
+
+
+# DEFECT (found by test_closed_loop_littles_law on an example its own draws do not hit): past the running cap, the
+# closed loop on a TPU v6e (JetStream) breaks rate x E2E = N: Llama-3.1-8B, 536 + 11 tokens, N_cap = 165 running
+# sequences: 180 clients give rate x E2E = 1.41 N (95 clients, under the cap: 1.002 N); the clients beyond the cap
+# should wait (N - N_cap) / throughput (section 2). Cause not isolated (JetStream's compiled batch buckets pad the
+# step; the throughput at 180 clients is the saturated one).
+@pytest.mark.xfail(strict=True, reason="known defect: a closed loop past the running cap breaks Little's law on "
+                   "JetStream")
+def test_closed_loop_past_the_cap_on_jetstream_reproduction():
+    N = np.array([95.0, 180.0])
+    m = _serve("llama-3.1-8b", "tpu-v6e", {}, 536, 11, concurrency=N).metrics
+    np.testing.assert_allclose(m["request_rate_per_s"] * m["e2e_mean_s"], N, rtol=2e-3)
+
+
+@pytest.mark.xfail(strict=True, reason="known defect: TTFT percentiles fall with load on SGLang")
+def test_sglang_ttft_falls_with_load_reproduction():
+    # the DEFECT of test_more_load_below_saturation: Llama-3.1-8B on an H100 with SGLang, 16 + 2 tokens
+    kw = {"engine": "sglang"}
+    mu = _mu("llama-3.1-8b", "h100-sxm", kw, 16, 2)
+    m = _serve("llama-3.1-8b", "h100-sxm", kw, 16, 2, request_rate=np.array([0.2465, 0.491]) * mu).metrics
+    assert m["ttft_p90_s"][1] >= m["ttft_p90_s"][0] * (1 - TTFT_FALL), m["ttft_p90_s"]
+
+
+@pytest.mark.xfail(strict=True, reason="known defect: Little's law off by more than the grid allowance")
+def test_littles_law_reproduction():
+    # the DEFECT of test_littles_law_open_loop: Llama-3.1-8B on an H100 (vLLM), 123 + 508 tokens at 0.32 of the
+    # saturation rate (the grid's interpolation), and on a Xeon 6980P (llama.cpp), 512 + 128 tokens at every load
+    cases = (("h100-sxm", {"engine": "vllm"}, 123, 508, 0.32), ("xeon-6980p", {}, 512, 128, 0.32))
+    for hw, kw, I, O, share in cases:
+        rate = share * _mu("llama-3.1-8b", hw, kw, I, O)
+        m = _serve("llama-3.1-8b", hw, kw, I, O, request_rate=rate).metrics
+        W = m["e2e_mean_s"] - m["queue_wait_mean_s"]
+        assert float(m["running_batch"]) == pytest.approx(float(rate * W), rel=GRID_TOL), hw
+
+
+@pytest.mark.xfail(strict=True, reason="known defect: the saturated closed loop completes fewer requests than the "
+                   "saturation rate")
+def test_saturated_closed_loop_reproduction():
+    # the DEFECT of test_saturated_closed_loop_completes_the_saturation_rate: Llama-3.1-8B, Xeon 6980P, 16 + 2 tokens
+    sat = _serve("llama-3.1-8b", "xeon-6980p", {}, 16, 2, request_rate="max").metrics
+    assert float(sat["request_rate_per_s"]) == pytest.approx(float(sat["max_request_rate_per_s"]), rel=0.01)
+
+
+# ---- 4. goodput --------------------------------------------------------------------------------------------------
+# docs/serving.md section 3 "Goodput" (DistServe's definition): goodput = lambda x P(TTFT <= X) x P(TPOT <= Y), so at
+# most lambda and an attainment in [0, 1]; meets_slo compares the percentiles with the targets;
+# max_goodput_rate_per_s is the largest rate whose percentiles meet them, "so that serving at that rate meets the
+# targets": at most the saturation rate, and looser targets (a superset of the loads that meet them) never lower it.
+# Fixed (docs/validation.md history item 61): serving at max_goodput_rate_per_s could miss the targets: Llama-3.1-8B
+# on a Xeon 6980P (llama.cpp), 280 + 116 tokens, targets TTFT 2.4495 s and TPOT 0.1561 s at P90: the rate 0.33586/s
+# gave ttft_p90_s 2.4548 s (0.2% over); on an RTX 4090 (llama.cpp, cap 4), 3,811 + 360 tokens at P99, 0.32884/s gave
+# 48.3 s. The search (genmodel/serving/steady.py ``_max_rate_meeting``) judged each load at its exact rate x / t(x)
+# where ``serve`` maps a rate onto a load through the grid's interpolation; it now judges each load at that rate.
+@pytest.mark.parametrize("model, hw, kw", SCENARIOS)
+@given(I=inputs, O=outputs, at=st.floats(0.1, 0.8), loose=st.floats(1.05, 3.0), q=st.sampled_from([0.5, 0.9, 0.99]))
+@FEW
+def test_goodput(model, hw, kw, I, O, at, loose, q):
+    mu = _mu(model, hw, kw, I, O)
+    if not mu > 0:
+        pytest.skip("no request fits")
+    label = {0.5: "p50", 0.9: "p90", 0.99: "p99"}[q]
+    ref = _serve(model, hw, kw, I, O, request_rate=at * mu).metrics
+    X, Y = float(ref[f"ttft_{label}_s"]), float(ref[f"tpot_{label}_s"])
+    rates = np.array([0.05, 0.3, 0.6, 0.9, 0.97]) * mu
+    out = {}
+    for scale in (1.0, loose):
+        m = _serve(model, hw, kw, I, O, request_rate=rates, ttft_target_s=X * scale, tpot_target_s=Y * scale,
+                   percentile=q).metrics
+        att = m["slo_attainment"]
+        assert np.all((att >= 0) & (att <= 1))
+        np.testing.assert_allclose(m["goodput_requests_per_s"], m["request_rate_per_s"] * att, rtol=1e-12)
+        assert np.all(m["goodput_requests_per_s"] <= m["request_rate_per_s"] * (1 + REL))
+        meets = (m[f"ttft_{label}_s"] <= X * scale) & (m[f"tpot_{label}_s"] <= Y * scale)
+        np.testing.assert_array_equal(m["meets_slo"], meets)
+        best = float(m["max_goodput_rate_per_s"][0])
+        np.testing.assert_allclose(m["max_goodput_rate_per_s"], best, rtol=1e-12)  # (one per configuration)
+        assert best <= mu * (1 + REL)
+        out[scale] = best
+        if best > 0:
+            there = _serve(model, hw, kw, I, O, request_rate=best, ttft_target_s=X * scale,
+                           tpot_target_s=Y * scale, percentile=q).metrics
+            assert bool(there["meets_slo"]), (best, float(there[f"ttft_{label}_s"]), float(there[f"tpot_{label}_s"]))
+    assert out[loose] >= out[1.0] * (1 - REL), out
+
+
+# ---- 5. more hardware --------------------------------------------------------------------------------------------
+# A faster device (bandwidth_scale, flops_scale >= 1: every roofline term no longer, docs/formulas.md) shortens every
+# step, so the saturation rate x_max / t(x_max) (section 2; x_max is arithmetic, unchanged) never falls, and at a fixed
+# rate the load x solving x = lambda t(x) is no larger: the mean TPOT and the running batch never rise. TTFT figures
+# at a fixed rate are restricted: a faster device runs the same rate at a lower load, where the TTFT may be up to
+# TTFT_FALL higher (section 3, as in test_more_load_below_saturation); likewise TPOT tails (the DEFECT above).
+@pytest.mark.parametrize("model, hw, kw", SCENARIOS)
+@given(I=inputs, O=outputs, scale=st.floats(1.1, 3.0), which=st.sampled_from(["bandwidth_scale", "flops_scale"]))
+@FEW
+def test_more_hardware_never_slower(model, hw, kw, I, O, scale, which):
+    mu = _mu(model, hw, kw, I, O)
+    if not mu > 0:
+        pytest.skip("no request fits")
+    rates = np.array([0.02, 0.2, 0.5, 0.8, 0.95]) * mu
+    base = _serve(model, hw, kw, I, O, request_rate=rates).metrics
+    fast = _serve(model, hw, kw, I, O, request_rate=rates, **{which: scale}).metrics
+    assert float(fast["max_request_rate_per_s"][0]) >= mu * (1 - REL)
+    assert np.all(fast["tpot_mean_s"] <= base["tpot_mean_s"] * (1 + REL))
+    assert np.all(fast["running_batch"] <= base["running_batch"] * (1 + REL))
+    assert np.all(fast["e2e_mean_s"] <= base["e2e_mean_s"] + TTFT_FALL * base["ttft_mean_s"])
+
+
+# ---- 6. KV cache and the running caps ------------------------------------------------------------------------------
+# docs/serving.md sections 1-2: "A request is admitted while fewer than S sequences run (max_seqs) and the KV cache has
+# pages for it"; saturation is the largest x with N_run <= N_cap = min(S, KV capacity / tokens per request). So the
+# KV in use never exceeds the KV capacity, the running batch never exceeds max_seqs (open loop, closed loop, max),
+# and at max load with max_seqs binding the running batch is S.
+@pytest.mark.parametrize("model, hw, kw", SCENARIOS)
+@given(I=inputs, O=outputs, seqs=st.integers(1, 300), fr=shares)
+@FEW
+def test_kv_and_sequence_caps(model, hw, kw, I, O, seqs, fr):
+    more = dict(kw, max_seqs=seqs)
+    sat = _serve(model, hw, more, I, O, request_rate="max").metrics
+    mu = float(sat["max_request_rate_per_s"])
+    if not mu > 0:
+        pytest.skip("no request fits")
+    rate = _serve(model, hw, more, I, O, request_rate=np.array(sorted(fr)) * mu).metrics
+    loop = _serve(model, hw, more, I, O, concurrency=np.array([1, seqs, 2 * seqs + 3])).metrics
+    for m in (sat, rate, loop):
+        assert np.all(m["kv_cache_bytes"] <= m["kv_capacity_bytes"] * (1 + 1e-9))
+        assert np.all(m["running_batch"] <= seqs * (1 + 1e-9))
+    if str(sat["bottleneck"]) == "max sequences":
+        assert float(sat["running_batch"]) == pytest.approx(seqs, rel=1e-6)
+
+
+# ---- 7. vectorized calls ---------------------------------------------------------------------------------------------
+# genmodel/serving/serve.py contract: "the load ... may be arrays; they broadcast and nothing loops over configurations
+# in Python": an array of rates gives, elementwise, what one call per rate gives.
+@pytest.mark.parametrize("model, hw, kw", SCENARIOS)
+@given(I=inputs, O=outputs, fr=st.lists(st.floats(0.01, 1.5), min_size=3, max_size=3, unique=True))
+@settings(derandomize=True, database=None, max_examples=2, deadline=None, phases=PHASES,
+          suppress_health_check=[HealthCheck.too_slow])
+def test_vectorized_rates_equal_scalar_calls(model, hw, kw, I, O, fr):
+    mu = _mu(model, hw, kw, I, O)
+    if not mu > 0:
+        pytest.skip("no request fits")
+    rates = np.array(fr) * mu
+    many = _serve(model, hw, kw, I, O, request_rate=rates, ttft_target_s=0.5, tpot_target_s=0.05).metrics
+    for j, r in enumerate(rates):
+        one = _serve(model, hw, kw, I, O, request_rate=float(r), ttft_target_s=0.5, tpot_target_s=0.05).metrics
+        assert set(one) == set(many)
+        for key, value in one.items():
+            a, v = np.asarray(value), np.asarray(many[key])[j]
+            if a.dtype.kind == "f":
+                np.testing.assert_allclose(v, a, rtol=1e-9, atol=0, equal_nan=True, err_msg=key)
+            else:
+                assert v == a, key
+
+
+# ---- 8. disaggregated pools ------------------------------------------------------------------------------------------
+# docs/serving.md section 4c: TTFT = prefill pool's TTFT + t_kv + decode pool's TTFT (means add exactly; the
+# percentiles reported are the sums of the pools' percentiles); TPOT = the decode pool's; end-to-end = prefill TTFT +
+# t_kv + the decode pool's end-to-end; output throughput = lambda O below saturation; the KV moved is b_kv I bytes
+# (b_kv from the model's layers, KV heads and head size, bf16 here: 2 bytes); sizing: D = ceil(lambda / lambda_d),
+# lambda_d the largest rate one decode replica serves within the TPOT target, and the sized pools meet the targets.
+def _kv_bytes_per_token(model: str, nbytes: int = 2) -> int:
+    spec = yaml.safe_load((ROOT / "models_db" / f"{model}.yaml").read_text())
+    a = spec["attention"]
+    return spec["num_layers"] * 2 * a["num_kv_heads"] * a["head_dim"] * nbytes
+
+
+@given(rate=st.floats(0.5, 40.0), I=st.integers(256, 4096), O=st.integers(16, 512))
+@settings(derandomize=True, database=None, max_examples=3, deadline=None, phases=PHASES,
+          suppress_health_check=[HealthCheck.too_slow])
+def test_disaggregated_pools_add_up(rate, I, O):
+    X, Y, q = 2.0, 0.06, 0.9
+    d = serve_disaggregated("llama-3.1-8b", "h100-sxm", I, O, request_rate=rate, ttft_target_s=X, tpot_target_s=Y,
+                            percentile=q)
+    m, pm, dm = d.metrics, d.prefill.metrics, d.decode.metrics
+    assert m["kv_bytes_per_request"] == pytest.approx(_kv_bytes_per_token("llama-3.1-8b") * I, rel=1e-12)
+    t_kv = m["kv_transfer_s"]
+    assert t_kv > 0
+    # the link carries lambda / P prompts' KV per prefill replica: utilization x bandwidth = that many bytes/s, and
+    # the transfer takes at least the bytes over the bandwidth (plus the link latency)
+    assert m["kv_link_utilization"] * m["prefill_replicas"] / rate <= t_kv * (1 + 1e-12)
+    assert m["stable"]
+    for p in ("p50", "p90", "p99"):
+        assert m[f"ttft_{p}_s"] == pytest.approx(float(pm[f"ttft_{p}_s"]) + t_kv + float(dm[f"ttft_{p}_s"]), rel=1e-12)
+        assert m[f"e2e_{p}_s"] == pytest.approx(float(pm[f"ttft_{p}_s"]) + t_kv + float(dm[f"e2e_{p}_s"]), rel=1e-12)
+        assert m[f"tpot_{p}_s"] == pytest.approx(float(dm[f"tpot_{p}_s"]), rel=1e-12)
+    assert m["ttft_mean_s"] == pytest.approx(float(pm["ttft_mean_s"]) + t_kv + float(dm["ttft_mean_s"]), rel=1e-12)
+    assert m["output_tokens_per_s"] == pytest.approx(rate * O, rel=1e-12)
+    assert m["devices"] == pytest.approx(float(pm["devices"]) + float(dm["devices"]), rel=1e-12)
+    # the prefill pool's requests leave after their prompt (one output token); the decode pool's arrive prefilled
+    assert d.prefill.settings["output_tokens"] == 1
+    # sizing: one decode replica's largest rate within the TPOT target, an independent call
+    one = genmodel.serve("llama-3.1-8b", "h100-sxm", I, O, request_rate=rate, tpot_target_s=Y, percentile=q,
+                         prefilled=True)
+    lam_d = float(one.metrics["max_goodput_rate_per_s"])
+    assert m["decode_replicas"] == max(math.ceil(rate / lam_d * (1 - 1e-9)), 1)
+    assert m["meets_slo"]
+    assert m["ttft_p90_s"] <= X and m["tpot_p90_s"] <= Y
