@@ -22,21 +22,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import genmodel
 from genmodel.economics.tco import CostAssumptions
 from genmodel.serving.disaggregated import serve_disaggregated
+from tests.properties import examples
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# derandomized, few examples, no shrinking (each example is one or a few vectorized calls over a whole grid)
-PHASES = (Phase.explicit, Phase.generate)
-FEW = settings(derandomize=True, database=None, max_examples=3, deadline=None, phases=PHASES,
-               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-SOME = settings(derandomize=True, database=None, max_examples=6, deadline=None, phases=PHASES,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FEW, SOME = examples(3), examples(6)
 
 REL = 1e-9  # floating-point slack of "never higher / lower" comparisons
 GIB = 2.0**30

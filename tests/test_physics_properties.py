@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 import genmodel
 from genmodel.economics.tco import CostAssumptions
+from tests.properties import assert_elementwise
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -558,13 +559,7 @@ def test_vectorized_equals_single_calls(model, hw, kw, flags, seed, big):
     r = _est(model, hw, kw, batch=B, input_tokens=I, output_tokens=O).metrics
     for j in (0, n // 2, n - 1):
         s = _est(model, hw, kw, batch=int(B[j]), input_tokens=int(I[j]), output_tokens=int(O[j])).metrics
-        assert set(s) == set(r)
-        for key, value in s.items():
-            a, v = np.asarray(value), np.asarray(r[key])[j]
-            if a.dtype.kind == "f":
-                np.testing.assert_allclose(v, a, rtol=1e-12, atol=0, equal_nan=True, err_msg=key)
-            else:
-                assert v == a, key
+        assert_elementwise(s, r, j, rtol=1e-12)
 
 
 # ---- defects found by the properties ------------------------------------------------------------------------------

@@ -26,20 +26,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import genmodel
 from genmodel.serving.disaggregated import serve_disaggregated
+from tests.properties import assert_elementwise, examples
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# no shrinking: a failing example is reported as generated (shrinking a vectorized call's example costs minutes)
-PHASES = (Phase.explicit, Phase.generate)
-FEW = settings(derandomize=True, database=None, max_examples=3, deadline=None, phases=PHASES,
-               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-SOME = settings(derandomize=True, database=None, max_examples=5, deadline=None, phases=PHASES,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FEW, SOME = examples(3), examples(5)
 
 REL = 1e-9  # floating-point slack of "never lower" comparisons
 
@@ -450,8 +446,7 @@ def test_kv_and_sequence_caps(model, hw, kw, I, O, seqs, fr):
 # in Python": an array of rates gives, elementwise, what one call per rate gives.
 @pytest.mark.parametrize("model, hw, kw", SCENARIOS)
 @given(I=inputs, O=outputs, fr=st.lists(st.floats(0.01, 1.5), min_size=3, max_size=3, unique=True))
-@settings(derandomize=True, database=None, max_examples=2, deadline=None, phases=PHASES,
-          suppress_health_check=[HealthCheck.too_slow])
+@examples(2)
 def test_vectorized_rates_equal_scalar_calls(model, hw, kw, I, O, fr):
     mu = _mu(model, hw, kw, I, O)
     if not mu > 0:
@@ -460,13 +455,7 @@ def test_vectorized_rates_equal_scalar_calls(model, hw, kw, I, O, fr):
     many = _serve(model, hw, kw, I, O, request_rate=rates, ttft_target_s=0.5, tpot_target_s=0.05).metrics
     for j, r in enumerate(rates):
         one = _serve(model, hw, kw, I, O, request_rate=float(r), ttft_target_s=0.5, tpot_target_s=0.05).metrics
-        assert set(one) == set(many)
-        for key, value in one.items():
-            a, v = np.asarray(value), np.asarray(many[key])[j]
-            if a.dtype.kind == "f":
-                np.testing.assert_allclose(v, a, rtol=1e-9, atol=0, equal_nan=True, err_msg=key)
-            else:
-                assert v == a, key
+        assert_elementwise(one, many, j, rtol=1e-9)
 
 
 # ---- 8. disaggregated pools ------------------------------------------------------------------------------------------
@@ -482,8 +471,7 @@ def _kv_bytes_per_token(model: str, nbytes: int = 2) -> int:
 
 
 @given(rate=st.floats(0.5, 40.0), I=st.integers(256, 4096), O=st.integers(16, 512))
-@settings(derandomize=True, database=None, max_examples=3, deadline=None, phases=PHASES,
-          suppress_health_check=[HealthCheck.too_slow])
+@FEW
 def test_disaggregated_pools_add_up(rate, I, O):
     X, Y, q = 2.0, 0.06, 0.9
     d = serve_disaggregated("llama-3.1-8b", "h100-sxm", I, O, request_rate=rate, ttft_target_s=X, tpot_target_s=Y,
