@@ -561,6 +561,12 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     wait = Wait.combine(admission, overflow)
     if load.mode == "max":
         wait = Wait(np.zeros_like(rate), np.zeros_like(rate))
+    elif load.mode == "concurrency":
+        # past the running cap a closed loop admits a queued request when a running one leaves: admissions follow
+        # departures, not a stream the prompt budget queues (the budget bounds the saturated load instead), so no
+        # budget wait: the clients' wait is (N - N_cap) / throughput alone, and rate x E2E = N (Little's law)
+        none = np.zeros_like(rate)
+        wait = Wait(np.where(queued, none, wait.p_wait), np.where(queued, none, wait.mean_s))
     # requests queued behind the running ones, as a deterministic shift: its q-quantile and mean (an offline run's
     # backlog drains evenly; a finite run's fluid queue, below)
     def queued_q(q):
