@@ -21,10 +21,11 @@ The unknown is x, the requests admitted per engine step. Given x everything but 
     N_run  = x (k_p + D_wall)                running sequences (Little's law in steps)
 
 and the step time a tagged request sees (1 - pi) t_d + pi t_s, with t_d = step(1 + n, 0) and t_s = step(1 + n, p_s)
-(itself and the stationary others: its latencies); the time-average step t = (1 - pi) step(n, 0) + pi step(n, p_s)
-gives the throughput x / t. Open loop: x solves x = lambda t(x) (on a load grid, then
-interpolated). Closed loop with N clients: N_run(x) = N, throughput N / E2E (Little). Saturation: the largest x
-with N_run <= N_cap = min(max sequences, KV capacity / tokens held per request) and x I' <= B_p. A cached prefix
+(itself and the stationary others: its latencies); the time-average step t = (1 - pi) step(max(n, 1), 0)
++ pi step(n, p_s) (an engine with work steps with at least one sequence) gives the throughput x / t. Open loop: x
+solves x = lambda t(x) (on a load grid, then interpolated). Closed loop with N clients: N_run(x) = N, throughput
+N / E2E (Little). Saturation: the largest x with N_run <= N_cap = min(max sequences, KV capacity / tokens held per
+request) and x I' <= B_p. A cached prefix
 is held once (``Requests.shared_prefix``) or by each request; ``Requests.ttft_delay_s``, a fixed wait before a
 request's prefill (a prefix reloaded from host memory), adds to its TTFT and end-to-end time. A finite run at a rate
 (``Load.requests`` = N) is solved on the steps its requests see: n and N_run scaled to ``finite_run_batch(N_run, N)``
@@ -199,7 +200,8 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: 
     a local difference across one of its jumps would swing the TPOT spread several-fold at a few loads and make the
     TPOT and end-to-end percentiles fall as the load rises); with ``average``, the time-average decode step t_d_avg
     too (the time-average prompt step is t_own: ``_average_step``). Else only the time-average steps, t_d and t_s at
-    the load's n decoding sequences (a throughput is x / their mean)."""
+    the load's n decoding sequences (a throughput is x / their mean). A time-average decode step holds at least one
+    sequence where requests decode (below)."""
     zeros = np.zeros_like(t.p_step)
     n_seen = (1.0 if tagged else 0.0) + t.n
     # where requests decode, the time-average decode step holds at least one sequence: an engine with nothing to
