@@ -313,10 +313,13 @@ class DeviceMemory:
                                 self.per_token), seqs * self.logits)
         return into(np.add, into(np.add, kv, self.weights), act)
 
+    def most_loaded(self, batch) -> np.ndarray:
+        """Sequences on the most loaded device: its attention group's whole share, ceil(batch / groups) (``max_batch``
+        counts whole sequences per group alike)."""
+        return np.ceil(np.asarray(batch, dtype=float) / self.groups)
+
     def footprint(self, batch, input_tokens, output_tokens, capacity_bytes) -> Footprint:
-        # sequences on the most loaded device: its group's whole share, ceil(batch / groups) (``max_batch`` counts
-        # whole sequences per group alike)
-        seqs = np.ceil(np.asarray(batch, dtype=float) / self.groups)
+        seqs = self.most_loaded(batch)
         inputs = np.asarray(input_tokens, dtype=float)
         kv = seqs * self.kv_per_sequence(inputs + np.asarray(output_tokens, dtype=float))
         act = np.minimum(seqs * inputs / self.cp, self.chunk) * self.per_token + seqs * self.logits
@@ -368,7 +371,7 @@ class DeviceMemory:
         top = float(self.model.max_context_tokens)
         if shape == ():
             return self._max_context_one(float(batch), float(limit), top)
-        seqs = np.broadcast_to(np.ceil(np.asarray(batch, dtype=float) / self.groups), shape)  # (``footprint``)
+        seqs = np.broadcast_to(self.most_loaded(batch), shape)
         kink = np.where(seqs > 0, self.chunk * self.cp / np.where(seqs > 0, seqs, 1.0), top)
         kink = np.broadcast_to(np.minimum(kink, top), shape)
         consts = sorted(min(float(w), top) for w in self.windows)
@@ -427,7 +430,7 @@ class DeviceMemory:
         fraction, kv_layer, cp, chunk = float(self.fraction), float(self.kv_layer), float(self.cp), self.chunk
         weights, per_token, logits = float(self.weights), float(self.per_token), float(self.logits)
         windows = [(float(w), float(c)) for w, c in zip(self.windows, self.counts, strict=True)]
-        seqs = float(math.ceil(batch / float(self.groups)))  # (``footprint``)
+        seqs = float(math.ceil(batch / float(self.groups)))  # (``most_loaded``)
 
         def total(n: float) -> float:  # DeviceMemory._total(seqs, n, 0)
             ctx = n + 0.0

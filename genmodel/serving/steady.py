@@ -343,19 +343,23 @@ def peak_rate(step: StepFn, r: Requests, s: Scheduler, x_max, nodes: int = 48) -
 def _open_loop_x(grid: tuple[np.ndarray, np.ndarray], x_max, lam) -> tuple[np.ndarray, np.ndarray]:
     """x solving x = lambda t(x), by linear interpolation of lambda(x) = x / t(x) on the load grid (``_rate_grid``:
     evaluated once per configuration, x_max's shape, whatever the number of rates asked for)."""
-    base = np.shape(x_max)
-    nodes, lam_nodes = grid
-    shape = np.broadcast_shapes(base, np.shape(lam))
+    shape = np.broadcast_shapes(np.shape(x_max), np.shape(lam))
     lam = np.broadcast_to(lam, shape)
-    lead = (len(GRID),) + (1,) * (len(shape) - len(base))
-    nodes = np.broadcast_to(nodes.reshape(lead + base), (len(GRID), *shape))
-    lam_nodes = np.broadcast_to(lam_nodes.reshape(lead + base), (len(GRID), *shape))
+    nodes, lam_nodes = _grid_on(grid, shape)
     # first grid node whose rate reaches lambda; interpolate between it and the one before
     reach = lam_nodes >= lam[None, ...]
     idx = np.where(reach.any(axis=0), reach.argmax(axis=0), len(GRID) - 1)
     idx = np.maximum(idx, 1)
     stable = reach.any(axis=0)
     return _interpolate(lam_nodes, nodes, idx, lam), stable
+
+
+def _grid_on(grid: tuple[np.ndarray, np.ndarray], shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The load grid and its rates (``_rate_grid``: GRID on a leading axis, then the configurations' axes) broadcast
+    to (len(GRID), *shape), for arrays of ``shape``: the configurations' axes trailing, leading axes of their own."""
+    base = grid[0].shape[1:]
+    lead = (len(GRID),) + (1,) * (len(shape) - len(base)) + base
+    return tuple(np.broadcast_to(a.reshape(lead), (len(GRID), *shape)) for a in grid)
 
 
 def _rate_grid(step: StepFn, r: Requests, s: Scheduler, x_max, run=None) -> tuple[np.ndarray, np.ndarray]:
@@ -561,12 +565,11 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     overflow = Wait(np.minimum(rho_p, 1.0) * np.minimum(rho_p, 1.0),
                     kingman_wait(rho_p, prompt_s, ca2, r.input_cv**2) * np.minimum(rho_p, 1.0))
     wait = Wait.combine(admission, overflow)
-    if load.mode == "max":
-        wait = Wait(np.zeros_like(rate), np.zeros_like(rate))
-    elif load.mode == "concurrency":
-        # past the running cap a closed loop admits a queued request when a running one leaves: admissions follow
-        # departures, not a stream the prompt budget queues (the budget bounds the saturated load instead), so no
-        # budget wait: the clients' wait is (N - N_cap) / throughput alone, and rate x E2E = N (Little's law)
+    if load.mode in ("max", "concurrency"):
+        # past the running cap (at max load by definition) a closed loop admits a queued request when a running one
+        # leaves: admissions follow departures, not a stream the prompt budget queues (the budget bounds the
+        # saturated load instead), so no budget wait: the clients' wait is (N - N_cap) / throughput alone, and
+        # rate x E2E = N (Little's law)
         none = np.zeros_like(rate)
         wait = Wait(np.where(queued, none, wait.p_wait), np.where(queued, none, wait.mean_s))
     # requests queued behind the running ones, as a deterministic shift: its q-quantile and mean (an offline run's
@@ -722,16 +725,13 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, grid, ttft_target
     """Largest arrival rate whose q-percentile TTFT and TPOT meet the targets (0 if none): the last grid load that
     meets them, refined by bisection towards the first that does not; ``grid``: the load grid and its rates
     (``_rate_grid``)."""
-    nodes, lam_nodes = grid
+    nodes = grid[0]
 
     def rate_at(x):
         """The rate the open-loop solver maps onto load x: lambda(x) = x / t(x) interpolated linearly on the load
         grid (``_open_loop_x``), for x of the configurations' shape with leading axes of its own."""
         x = np.asarray(x, dtype=float)
-        shape = np.broadcast_shapes(x.shape, nodes.shape[1:])
-        lead = (len(GRID),) + (1,) * (len(shape) - (nodes.ndim - 1)) + nodes.shape[1:]
-        xs = np.broadcast_to(nodes.reshape(lead), (len(GRID), *shape))
-        ys = np.broadcast_to(lam_nodes.reshape(lead), (len(GRID), *shape))
+        xs, ys = _grid_on(grid, np.broadcast_shapes(x.shape, nodes.shape[1:]))
         above = np.clip(np.sum(xs < x[None, ...], axis=0), 1, len(GRID) - 1)
         return _interpolate(xs, ys, above, x)
 
