@@ -16,18 +16,19 @@ The unknown is x, the requests admitted per engine step. Given x everything but 
     B_p    = min(C, T - q n)                 prompt tokens one step can carry (budget T, chunk C, q = tokens
                                              per decoding sequence: 1, or k + 1 when verifying a draft)
     k_p    = ceil(I' / B_p)                  steps a prompt of I' = (1 - h) I new tokens takes
-    pi     = max(1 - exp(-x k_p), x I' / B_p)   share of steps carrying prompt tokens
+    pi     = max(1 - (1 - x k_p / N_cap)^N_cap, x I' / B_p)   share of steps carrying prompt tokens
     p_s    = x I' / pi                       prompt tokens in such a step
     N_run  = x (k_p + D_wall)                running sequences (Little's law in steps)
 
 and the step time a tagged request sees (1 - pi) t_d + pi t_s, with t_d = step(1 + n, 0) and t_s = step(1 + n, p_s)
-(itself and the stationary others: its latencies); the time-average step t = (1 - pi) step(max(n, 1), 0)
-+ pi step(n, p_s) (an engine with work steps with at least one sequence) gives the throughput x / t. Open loop: x
-solves x = lambda t(x) (on a load grid, then interpolated). Closed loop with N clients: N_run(x) = N, throughput
-N / E2E (Little). Saturation: the largest x with N_run <= N_cap = min(max sequences, KV capacity / tokens held per
-request) and x I' <= B_p. A cached prefix
-is held once (``Requests.shared_prefix``) or by each request; ``Requests.ttft_delay_s``, a fixed wait before a
-request's prefill (a prefix reloaded from host memory), adds to its TTFT and end-to-end time. A finite run at a rate
+(itself and the stationary others, at most N_cap - 1 of them: its latencies); the time-average step t = (1 - pi)
+step(max(n, 1), 0) + pi step(n, p_s) (an engine with work steps with at least one sequence) gives the throughput
+x / t. Open loop: x solves x = lambda t(x) (bracketed on a load grid, then solved between the two nodes); the running
+batch is the time average lambda (a request's prompt steps + its decode steps), Little's law. Closed loop with N
+clients: N_run(x) = N, throughput N / E2E (Little). Saturation: the largest x with N_run <= N_cap = min(max
+sequences, KV capacity / tokens held per request) and x I' <= B_p. A cached prefix is held once
+(``Requests.shared_prefix``) or by each request; ``Requests.ttft_delay_s``, a fixed wait before a request's prefill
+(a prefix reloaded from host memory), adds to its TTFT and end-to-end time. A finite run at a rate
 (``Load.requests`` = N) is solved on the steps its requests see: n and N_run scaled to ``finite_run_batch(N_run, N)``
 (the run's ramp-up and drain), on the load grid too, so its load, latencies and saturation rate are the run's.
 """
@@ -56,13 +57,20 @@ from genmodel.serving.queueing import (
 from genmodel.serving.waves import first_wave, synchronize
 
 StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-GRID = np.array([0.0, 1e-3, 3e-3, 0.01, 0.03, 0.07, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.82, 0.88, 0.93,
-                 0.96, 0.98, 0.99, 0.995, 1.0])  # shares of the saturated load x_max the open loop is solved on
+# shares of the saturated load x_max the open loop is solved on (``_open_loop_x``): these nodes, each interval split
+# in GRID_SPLIT, so that the mean step is nearly linear between neighbours; the goodput search tests the coarse ones
+GRID_SPLIT = 4
+_COARSE = np.array([0.0, 1e-3, 3e-3, 0.01, 0.03, 0.07, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.82, 0.88, 0.93,
+                    0.96, 0.98, 0.99, 0.995, 1.0])
+GRID = np.append(np.linspace(_COARSE[:-1], _COARSE[1:], GRID_SPLIT, endpoint=False, axis=1).ravel(), 1.0)
 # points an SLO bisection (``_max_rate_meeting``) tests in one call: each is a stacked step evaluation, so about 15
 # for one configuration (four levels of the bisection tree at once, ``genmodel.engine.bisection``)
 SLO_POINTS = 16
 # queue positions p (midpoints) over which an offline or finite run's SLO attainment is averaged
 QUEUE_NODES = 32
+# rounds refining the open loop's load between its bracketing grid nodes (``_open_loop_x``), one stacked step
+# evaluation each
+OPEN_LOOP_ROUNDS = 1
 
 
 @dataclass(frozen=True)
@@ -140,21 +148,34 @@ def terms(x, r: Requests, s: Scheduler) -> Terms:
                                             dtype=float), np.shape(I_new)) + 0.0 * x
     safe = np.maximum(budget, 1e-9)
     kp = np.ceil(I_new / safe) if s.chunked else np.ones_like(safe)
-    pi = np.clip(np.maximum(-np.expm1(-x * kp), x * I_new / safe), 0.0, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p_step = np.where(pi > 0, x * I_new / np.where(pi > 0, pi, 1.0), I_new / kp)
+    work = x * I_new / safe  # the prompt budget's share the admitted prompts fill
+
+    def spread(pi):  # (decoding sequences and decode steps in wall steps: prompt steps apart stall the decodes)
         if s.mixed:
-            d_wall = D + 0.0 * x
-        else:
-            n = x * D / np.maximum(1.0 - pi, 1e-12)
-            d_wall = D / np.maximum(1.0 - pi, 1e-12)
-    running = x * (kp + d_wall)
+            return n, D + 0.0 * x
+        stall = np.maximum(1.0 - pi, 1e-12)
+        return x * D / stall, D / stall
+
+    # the running cap, from the tokens a request holds over its life (with Poisson arrivals' share of prompt steps)
+    d_wall = spread(np.clip(np.maximum(-np.expm1(-x * kp), work), 0.0, 1.0))[1]
     own = 0.0 if r.shared_prefix else r.prefix_hit * r.input_tokens  # a prefix held per request
     held = (kp * I_new / 2 + d_wall * (I_new + r.output_tokens / 2)) / np.maximum(kp + d_wall, 1e-12) \
         + s.block_tokens / 2 + own
     shared = r.prefix_hit * r.input_tokens if r.shared_prefix else 0.0
     kv_seqs = np.maximum(s.kv_capacity_tokens - shared, 0.0) / held
     cap = np.minimum(s.max_seqs, kv_seqs)
+    # share of steps carrying prompt tokens: each of at most N_cap running requests is in its prompt steps with
+    # probability x k_p / N_cap, so 1 - (1 - x k_p / N_cap)^N_cap (Poisson's 1 - exp(-x k_p) for a cap far above the
+    # load; x k_p for a cap of one: a request's prompt step, then its decode steps, then the next's)
+    population = np.maximum(cap, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        binomial = -np.expm1(population * np.log1p(-np.clip(x * kp / population, 0.0, 1.0)))
+    prompt_share = np.where(np.isfinite(population), binomial, -np.expm1(-x * kp))
+    pi = np.clip(np.maximum(prompt_share, work), 0.0, 1.0)
+    n, d_wall = spread(pi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_step = np.where(pi > 0, x * I_new / np.where(pi > 0, pi, 1.0), I_new / kp)
+    running = x * (kp + d_wall)
     return Terms(x, n, budget, kp, pi, p_step, d_wall, running, cap, kv_seqs, running * held + shared)
 
 
@@ -191,15 +212,13 @@ class SteadyState:
     binding: np.ndarray
 
 
-def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: bool = True,
-              average: bool = False) -> dict[str, np.ndarray]:
+def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: bool = True) -> dict[str, np.ndarray]:
     """Stacked step evaluations. ``tagged``: the steps a tagged decoding request sees, t_d and t_s (itself and the n
     stationary others), and the tagged prompt's own step t_own (the n others); with ``slope``, one request alone (t_0)
     and the step's mean slope in the decoding sequences from there, (t(n') - t_0) / (n' - 1) with n' = max(1 + n, 2):
     the secant, not a local difference, because the step is jagged in n (captured-graph sizes, GEMM tiles and waves:
     a local difference across one of its jumps would swing the TPOT spread several-fold at a few loads and make the
-    TPOT and end-to-end percentiles fall as the load rises); with ``average``, the time-average decode step t_d_avg
-    too (the time-average prompt step is t_own: ``_average_step``). Else only the time-average steps, t_d and t_s at
+    TPOT and end-to-end percentiles fall as the load rises). Else only the time-average steps, t_d and t_s at
     the load's n decoding sequences (a throughput is x / their mean). A time-average decode step holds at least one
     sequence where requests decode (below)."""
     zeros = np.zeros_like(t.p_step)
@@ -218,9 +237,6 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: 
         wide = np.maximum(n_seen, 2.0)
         ns += [wide, np.ones_like(n_seen)]
         ps += [zeros, zeros]
-    if average:
-        ns.append(busy)
-        ps.append(zeros)
     shape = np.broadcast_shapes(*(np.shape(a) for a in ns + ps))
     out = step(np.stack([np.broadcast_to(a, shape) for a in ns]), np.stack([np.broadcast_to(a, shape) for a in ps]))
     res = {"t_d": out[0], "t_s": out[1]}
@@ -229,15 +245,7 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: 
     if slope:
         res["t_0"] = out[4]  # one request alone: the step the load builds on
         res["slope"] = (out[3] - out[4]) / (wide - 1.0)
-    if average:
-        res["t_d_avg"] = out[-1]
     return res
-
-
-def _average_step(t: Terms, e: dict[str, np.ndarray]) -> np.ndarray:
-    """The time-average step of ``_evaluate(..., average=True)``: (1 - pi) step(n, 0) + pi step(n, p_s), whose
-    prompt step is the tagged prompt's own step t_own (the n decoding sequences of the load)."""
-    return _mean_step(t, {"t_d": e["t_d_avg"], "t_s": e["t_own"]})
 
 
 def _mean_step(t: Terms, e: dict[str, np.ndarray]) -> np.ndarray:
@@ -273,7 +281,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         at_max = np.where(better, terms(best_x, r, s).running, t_max.running)
     if load.mode == "rate":
         lam = np.asarray(load.value, dtype=float)
-        x, stable = _open_loop_x(grid, x_max, lam)
+        x, stable = _open_loop_x(step, r, s, grid, x_max, lam, run)
         phi = 1.0
     else:
         n_cap = t_max.running
@@ -285,7 +293,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         phi = np.where(inside > 0, np.maximum(inside - 1.0, 0.0) / np.maximum(inside, 1.0), 0.0)
         lam = None
     t = terms(x, r, s)
-    view = terms(phi * x, r, s) if load.mode != "rate" else _finite_run_terms(t, run)
+    view = terms(phi * x, r, s) if load.mode != "rate" else _tagged_view(t, r, s, t_max, run)
     e = _evaluate(step, view, s.mixed, slope=True)
     # (mu and the running batch it is reached at: the peak's where the peak sets the saturation rate)
     finite = (run, max_rate, at_max) if run is not None else None
@@ -316,7 +324,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
             m["utilization"] = m["request_rate_per_s"] / m["max_request_rate_per_s"]
     if ttft_target_s is not None or tpot_target_s is not None:
         m["max_goodput_rate_per_s"] = _max_rate_meeting(step, r, s, grid, ttft_target_s, tpot_target_s,
-                                                        target_percentile)
+                                                        target_percentile, run)
     return SteadyState(m, t, x_max, binding)
 
 
@@ -340,18 +348,76 @@ def peak_rate(step: StepFn, r: Requests, s: Scheduler, x_max, nodes: int = 48) -
     return np.take_along_axis(lam, pick, 0)[0], np.take_along_axis(fine, pick, 0)[0]
 
 
-def _open_loop_x(grid: tuple[np.ndarray, np.ndarray], x_max, lam) -> tuple[np.ndarray, np.ndarray]:
-    """x solving x = lambda t(x), by linear interpolation of lambda(x) = x / t(x) on the load grid (``_rate_grid``:
-    evaluated once per configuration, x_max's shape, whatever the number of rates asked for)."""
+def _open_loop_x(step: StepFn, r: Requests, s: Scheduler, grid: tuple[np.ndarray, np.ndarray], x_max, lam,
+                 run=None) -> tuple[np.ndarray, np.ndarray]:
+    """x solving x = lambda t(x) (docs/serving.md section 2). The load grid (``_rate_grid``: evaluated once per
+    configuration, x_max's shape, whatever the number of rates asked for) gives the two nodes whose rates bracket
+    lambda; between them the mean step t(x) = x / lambda(x) is taken linear in x (the step grows by a time per
+    decoding sequence and per prompt token), where x = lambda t(x) is one linear equation. OPEN_LOOP_ROUNDS rounds
+    then each evaluate the exact rate at that root (one stacked step evaluation, ``_rate_at``), keep the side of the
+    bracket it falls on, and solve again (regula falsi on t, Illinois-damped). The answer does not hang on where the
+    grid's nodes fall (a grid scaled by a larger running cap gives the same loads below the old one), and Little's
+    law holds between nodes. A rate past the grid's last node (x_max) is unstable and keeps x_max."""
     shape = np.broadcast_shapes(np.shape(x_max), np.shape(lam))
     lam = np.broadcast_to(lam, shape)
     nodes, lam_nodes = _grid_on(grid, shape)
-    # first grid node whose rate reaches lambda; interpolate between it and the one before
+    # first grid node whose rate reaches lambda: the root lies between it and the one before
     reach = lam_nodes >= lam[None, ...]
-    idx = np.where(reach.any(axis=0), reach.argmax(axis=0), len(GRID) - 1)
-    idx = np.maximum(idx, 1)
     stable = reach.any(axis=0)
-    return _interpolate(lam_nodes, nodes, idx, lam), stable
+    idx = np.maximum(np.where(stable, reach.argmax(axis=0), len(GRID) - 1), 1)
+    a, b = _pick(nodes, idx - 1), _pick(nodes, idx)
+    la, lb = _pick(lam_nodes, idx - 1), _pick(lam_nodes, idx)
+    live = stable & (la < lam) & (lam < lb)  # a strict bracket (else x is a node, or past x_max)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # the mean step at each end (at x = 0, where the rate is 0, the other end's: no step is seen there)
+        ta = np.where(la > 0, a / np.where(la > 0, la, 1.0), np.nan)
+        tb = np.where(lb > 0, b / np.where(lb > 0, lb, 1.0), np.nan)
+    ta = np.where(np.isnan(ta), tb, ta)
+    tb = np.where(np.isnan(tb), ta, tb)
+    fa, fb = a - lam * ta, b - lam * tb  # the residual x - lambda t(x): negative at a, positive at b
+    # (lambda at or below a's rate is a's: 0, or a node's own rate; at or past b's, b: a node, or x_max if unstable)
+    x = np.where(stable & (lam <= la), a, b)
+    side = np.zeros(shape, dtype=int)  # the end kept last round (-1 a, +1 b): Illinois halves the other on a repeat
+    for k in range(OPEN_LOOP_ROUNDS + 1):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            root = (a * fb - b * fa) / np.where(fb > fa, fb - fa, 1.0)
+        x = np.where(live, np.clip(root, a, b), x)
+        if k == OPEN_LOOP_ROUNDS or not live.any():
+            return x, stable
+        f = np.where(live, x - lam * x / np.maximum(_rate_at(step, r, s, x, run), 1e-300), 0.0)
+        low, high = live & (f < 0), live & (f > 0)
+        a, fa = np.where(low, x, a), np.where(low, f, fa)
+        b, fb = np.where(high, x, b), np.where(high, f, fb)
+        fb = np.where(low & (side == -1), fb / 2.0, fb)
+        fa = np.where(high & (side == 1), fa / 2.0, fa)
+        side = np.where(low, -1, np.where(high, 1, side))
+        live = live & (f != 0)
+    return x, stable
+
+
+def _tagged_view(t: Terms, r: Requests, s: Scheduler, t_max: Terms, run=None) -> Terms:
+    """The others a tagged request of an open loop shares its steps with: the stationary ones (``t``, or a finite
+    run's, ``_finite_run_terms``), of whom at most N_cap - 1 run beside it (N_cap the saturated state's cap,
+    ``t_max``), the rest waiting to be admitted: past the load at which N_run = N_cap - 1 it sees that load's (a cap
+    of one sequence: a request runs alone, its steps carry no other's prompt)."""
+    beside = np.maximum(t_max.cap - 1.0, 0.0)
+    over = t.running > beside
+    if over.any():  # (that load, per configuration, only where some load passes it: the same answer)
+        x_cap = _x_for_running(r, s, beside, t_max.x)
+        t = terms(np.where(over, np.minimum(t.x, x_cap), t.x), r, s)
+    return _finite_run_terms(t, run)
+
+
+def _pick(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """a[idx[...], ...]: one entry along the leading axis per configuration."""
+    return np.take_along_axis(a, idx[None, ...], 0)[0]
+
+
+def _rate_at(step: StepFn, r: Requests, s: Scheduler, x, run=None) -> np.ndarray:
+    """The open-loop rate lambda(x) = x / t(x) at loads x (the time-average step; ``run``: a finite run's view,
+    ``_finite_run_terms``), one stacked step evaluation; 0 at x = 0."""
+    t = _finite_run_terms(terms(x, r, s), run)
+    return t.x / np.maximum(_mean_step(t, _evaluate(step, t, s.mixed, tagged=False)), 1e-300)
 
 
 def _grid_on(grid: tuple[np.ndarray, np.ndarray], shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -366,8 +432,7 @@ def _rate_grid(step: StepFn, r: Requests, s: Scheduler, x_max, run=None) -> tupl
     """The load grid (GRID x x_max on a leading axis) and its open-loop rates lambda(x) = x / t(x); ``run``: the
     requests of a finite run, whose steps hold the run's running batch (``_finite_run_terms``)."""
     nodes = GRID.reshape((-1,) + (1,) * np.ndim(x_max)) * x_max
-    t = _finite_run_terms(terms(nodes, r, s), run)
-    return nodes, nodes / _mean_step(t, _evaluate(step, t, s.mixed, tagged=False))
+    return nodes, _rate_at(step, r, s, nodes, run)
 
 
 def finite_run_batch(running, requests):
@@ -394,16 +459,6 @@ def _finite_run_terms(t: Terms, run) -> Terms:
         share = np.where(t.running > 0, finite_run_batch(t.running, run) / np.where(t.running > 0, t.running, 1.0),
                          1.0)
     return replace(t, n=t.n * share, running=t.running * share)
-
-
-def _interpolate(xs: np.ndarray, ys: np.ndarray, idx: np.ndarray, at) -> np.ndarray:
-    """y at ``at`` by linear interpolation between grid nodes idx - 1 and idx (clipped to them) of (xs, ys)."""
-    x0 = np.take_along_axis(xs, idx[None, ...] - 1, 0)[0]
-    x1 = np.take_along_axis(xs, idx[None, ...], 0)[0]
-    y0 = np.take_along_axis(ys, idx[None, ...] - 1, 0)[0]
-    y1 = np.take_along_axis(ys, idx[None, ...], 0)[0]
-    w = np.clip((at - x0) / np.where(x1 > x0, x1 - x0, 1.0), 0.0, 1.0)
-    return y0 + w * (y1 - y0)
 
 
 def _x_for_running(r: Requests, s: Scheduler, running, x_max, iterations: int = 60) -> np.ndarray:
@@ -618,12 +673,27 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     out["tpot_mean_s"] = tpot_mean
     out["queue_wait_mean_s"] = wait.mean_s + mean_shift
     out["request_rate_per_s"] = rate
-    out["running_batch"] = view.running if load.mode == "rate" else np.minimum(clients, t.running)
+    # the running batch and the KV tokens held are time averages (what an engine's gauges sample): a request runs from
+    # its admission into a step (after the rest of the step in progress, R) through its prompt steps as it sees them
+    # (b_mean: its k_p steps with the prompt chunks of the others) and its D_wall decode steps, each of the tagged
+    # request's mean length, so lambda (b_mean + D_wall mean_step) run on average (Little's law), each holding the
+    # tokens of that part of its life (``terms``). The steps' count x (k_p + D_wall) would weigh a long prompt step as
+    # a short decode step, and a step with the request in it as one without (a step with one more sequence is
+    # longer: the count a request sees is size-biased). A closed loop holds its clients, up to the running cap.
+    if load.mode == "rate":
+        life_p, life_d = b_mean, view.decode_steps * mean_step
+        own = 0.0 if r.shared_prefix else r.prefix_hit * I
+        shared = r.prefix_hit * I if r.shared_prefix else 0.0
+        out["running_batch"] = rate * (life_p + life_d)
+        out["kv_tokens"] = rate * (life_p * I_new / 2 + life_d * (I_new + O / 2)
+                                   + (life_p + life_d) * (s.block_tokens / 2 + own)) + shared
+    else:
+        out["running_batch"] = np.minimum(clients, t.running)
+        out["kv_tokens"] = t.kv_tokens
     out["decode_batch"] = t.n
     out["prompt_tokens_per_step"] = t.x * I_new
     out["step_s"] = mean_step
     out["output_tokens_per_s"] = rate * O
-    out["kv_tokens"] = t.kv_tokens
     if ttft_target_s is not None or tpot_target_s is not None:
         if ttft_target_s is None:
             p_ttft = 1.0
@@ -720,35 +790,26 @@ def poisson_quantile(mean, q: float, most: int = 256) -> np.ndarray:
     return np.where(cdf >= q, m, big)
 
 
-def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, grid, ttft_target_s, tpot_target_s, q,
+def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, grid, ttft_target_s, tpot_target_s, q, run=None,
                       iterations: int = 8) -> np.ndarray:
-    """Largest arrival rate whose q-percentile TTFT and TPOT meet the targets (0 if none): the last grid load that
-    meets them, refined by bisection towards the first that does not; ``grid``: the load grid and its rates
-    (``_rate_grid``)."""
-    nodes = grid[0]
+    """Largest arrival rate whose q-percentile TTFT and TPOT meet the targets (0 if none): the last coarse grid node's
+    rate that meets them, refined by bisection on the rate towards the next node's; ``grid``: the load grid and its
+    rates (``_rate_grid``). Each rate is judged at the load the open loop solves for it (``_open_loop_x``), as
+    ``serve`` does, so that serving at the returned rate meets the targets."""
+    nodes, rates = grid[0][::GRID_SPLIT], grid[1][::GRID_SPLIT]
+    x_max = grid[0][-1]
+    t_max = terms(x_max, r, s)
 
-    def rate_at(x):
-        """The rate the open-loop solver maps onto load x: lambda(x) = x / t(x) interpolated linearly on the load
-        grid (``_open_loop_x``), for x of the configurations' shape with leading axes of its own."""
-        x = np.asarray(x, dtype=float)
-        xs, ys = _grid_on(grid, np.broadcast_shapes(x.shape, nodes.shape[1:]))
-        above = np.clip(np.sum(xs < x[None, ...], axis=0), 1, len(GRID) - 1)
-        return _interpolate(xs, ys, above, x)
-
-    def check(x):
-        """Whether the open loop at load x meets the targets at the q-percentile, at the rate ``serve`` gives load x
-        (``rate_at``), so that serving at the returned rate meets them."""
-        t = terms(x, r, s)
-        e = _evaluate(step, t, s.mixed, slope=True, average=True)
-        m = _figures(r, s, t, t, e, rate_at(x), Load("rate"), None, (), ttft_target_s, tpot_target_s, q)
+    def check(lam):
+        t = terms(_open_loop_x(step, r, s, grid, x_max, lam, run)[0], r, s)
+        view = _tagged_view(t, r, s, t_max, run)
+        e = _evaluate(step, view, s.mixed, slope=True)
+        m = _figures(r, s, t, view, e, lam, Load("rate"), None, (), ttft_target_s, tpot_target_s, q)
         return m["meets_slo"] & feasible(t, r)
 
-    ok = check(nodes)
-    ok = ok & (nodes > 0)
-    last = np.where(ok.any(axis=0), len(GRID) - 1 - np.argmax(ok[::-1], axis=0), 0)
-    lo = np.take_along_axis(nodes, last[None, ...], 0)[0]
-    hi = np.take_along_axis(nodes, np.minimum(last + 1, len(GRID) - 1)[None, ...], 0)[0]
-    any_ok = ok.any(axis=0)
+    ok = check(rates) & (nodes > 0)
+    last = np.where(ok.any(axis=0), len(nodes) - 1 - np.argmax(ok[::-1], axis=0), 0)
+    lo = _pick(rates, last)
+    hi = _pick(rates, np.minimum(last + 1, len(nodes) - 1))
     lo, _ = bisect(check, lo, hi, iterations, max_points=SLO_POINTS)
-    # serving at the returned rate lands at (or below) the load that met the targets
-    return np.where(any_ok, rate_at(lo), 0.0)
+    return np.where(ok.any(axis=0), lo, 0.0)
