@@ -292,10 +292,11 @@ def test_closed_loop_littles_law(model, hw, kw, I, O, clients):
 # (x_max / t(x_max)) differ by more than the one-sequence difference the docs leave (section 2: the 3% gap "at a cap
 # of 4 sequences, llama.cpp's" was the defect fixed in the eleventh session). Reproduction: serve("llama-3.1-8b",
 # "xeon-6980p", 16, 2, request_rate="max"): max_request_rate_per_s 16.70 against request_rate_per_s 15.51 (-7.2%);
-# on an H100 (vLLM) 1580.3 against 1560.8 (-1.2%). Root cause not isolated: for O = 2 a request is one prompt step
-# and one decode step, so the closed loop's E2E = B + (O - 1) TPOT (genmodel/serving/steady.py ``_figures``, the
-# ``queued`` branch: no residual) prices the tagged request's own steps (N_cap - 1 others + itself, prompt steps
-# t_own) where x_max / t prices the load's time-average step; suggested: take both from one step average.
+# on an H100 (vLLM) 1580.3 against 1560.8 (-1.2%); since history item 62 (the share of prompt steps binomial over the
+# cap) 16.74 against 15.68 (-6.3%) and 1555.0 against 1535.9 (-1.2%). Root cause not isolated: for O = 2 a request
+# is one prompt step and one decode step, so the closed loop's E2E = B + (O - 1) TPOT (genmodel/serving/steady.py
+# ``_figures``, the ``queued`` branch: no residual) prices the tagged request's own steps (N_cap - 1 others + itself,
+# prompt steps t_own) where x_max / t prices the load's time-average step; suggested: take both from one step average.
 @pytest.mark.parametrize("model, hw, kw", _defects("the saturated closed loop's throughput differs from the saturation "
                                                   "rate by more than 1%", "dense-h100-vllm", "dense-cpu-xeon-llamacpp",
                                                   "dense-rtx4090-llamacpp"))

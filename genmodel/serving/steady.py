@@ -149,15 +149,12 @@ def terms(x, r: Requests, s: Scheduler) -> Terms:
     safe = np.maximum(budget, 1e-9)
     kp = np.ceil(I_new / safe) if s.chunked else np.ones_like(safe)
     work = x * I_new / safe  # the prompt budget's share the admitted prompts fill
-
-    def spread(pi):  # (decoding sequences and decode steps in wall steps: prompt steps apart stall the decodes)
-        if s.mixed:
-            return n, D + 0.0 * x
-        stall = np.maximum(1.0 - pi, 1e-12)
-        return x * D / stall, D / stall
-
-    # the running cap, from the tokens a request holds over its life (with Poisson arrivals' share of prompt steps)
-    d_wall = spread(np.clip(np.maximum(-np.expm1(-x * kp), work), 0.0, 1.0))[1]
+    xk = x * kp
+    if s.mixed:
+        d_wall = D + 0.0 * x
+    else:  # prompt steps apart stall the decodes: D / (1 - pi) wall steps, here with Poisson arrivals' pi (for the cap)
+        d_wall = D / np.maximum(1.0 - np.clip(np.maximum(-np.expm1(-xk), work), 0.0, 1.0), 1e-12)
+    # the running cap, from the tokens a request holds over its life
     own = 0.0 if r.shared_prefix else r.prefix_hit * r.input_tokens  # a prefix held per request
     held = (kp * I_new / 2 + d_wall * (I_new + r.output_tokens / 2)) / np.maximum(kp + d_wall, 1e-12) \
         + s.block_tokens / 2 + own
@@ -169,10 +166,12 @@ def terms(x, r: Requests, s: Scheduler) -> Terms:
     # load; x k_p for a cap of one: a request's prompt step, then its decode steps, then the next's)
     population = np.maximum(cap, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        binomial = -np.expm1(population * np.log1p(-np.clip(x * kp / population, 0.0, 1.0)))
-    prompt_share = np.where(np.isfinite(population), binomial, -np.expm1(-x * kp))
+        binomial = -np.expm1(population * np.log1p(-np.minimum(xk / population, 1.0)))
+    prompt_share = np.where(population < np.inf, binomial, -np.expm1(-xk))
     pi = np.clip(np.maximum(prompt_share, work), 0.0, 1.0)
-    n, d_wall = spread(pi)
+    if not s.mixed:
+        stall = np.maximum(1.0 - pi, 1e-12)
+        n, d_wall = x * D / stall, D / stall
     with np.errstate(divide="ignore", invalid="ignore"):
         p_step = np.where(pi > 0, x * I_new / np.where(pi > 0, pi, 1.0), I_new / kp)
     running = x * (kp + d_wall)
