@@ -68,9 +68,6 @@ GRID = np.append(np.linspace(_COARSE[:-1], _COARSE[1:], GRID_SPLIT, endpoint=Fal
 SLO_POINTS = 16
 # queue positions p (midpoints) over which an offline or finite run's SLO attainment is averaged
 QUEUE_NODES = 32
-# rounds refining the open loop's load between its bracketing grid nodes (``_open_loop_x``), one stacked step
-# evaluation each
-OPEN_LOOP_ROUNDS = 1
 
 
 @dataclass(frozen=True)
@@ -155,10 +152,7 @@ def terms(x, r: Requests, s: Scheduler) -> Terms:
     else:  # prompt steps apart stall the decodes: D / (1 - pi) wall steps, here with Poisson arrivals' pi (for the cap)
         d_wall = D / np.maximum(1.0 - np.clip(np.maximum(-np.expm1(-xk), work), 0.0, 1.0), 1e-12)
     # the running cap, from the tokens a request holds over its life
-    own = 0.0 if r.shared_prefix else r.prefix_hit * r.input_tokens  # a prefix held per request
-    held = (kp * I_new / 2 + d_wall * (I_new + r.output_tokens / 2)) / np.maximum(kp + d_wall, 1e-12) \
-        + s.block_tokens / 2 + own
-    shared = r.prefix_hit * r.input_tokens if r.shared_prefix else 0.0
+    held, shared = _held_tokens(r, s, kp, d_wall)
     kv_seqs = np.maximum(s.kv_capacity_tokens - shared, 0.0) / held
     cap = np.minimum(s.max_seqs, kv_seqs)
     # share of steps carrying prompt tokens: each of at most N_cap running requests is in its prompt steps with
@@ -176,6 +170,18 @@ def terms(x, r: Requests, s: Scheduler) -> Terms:
         p_step = np.where(pi > 0, x * I_new / np.where(pi > 0, pi, 1.0), I_new / kp)
     running = x * (kp + d_wall)
     return Terms(x, n, budget, kp, pi, p_step, d_wall, running, cap, kv_seqs, running * held + shared)
+
+
+def _held_tokens(r: Requests, s: Scheduler, prompt_part, decode_part) -> tuple[np.ndarray, float]:
+    """(KV tokens a running request holds on average over its life, the shared prefix held once): half its new
+    prompt tokens in its prompt part, its prompt and half its output in its decode part, the parts weighed by
+    ``prompt_part`` and ``decode_part`` (steps, or seconds), plus half a page and a prefix of its own if it holds
+    one (``Requests.shared_prefix``)."""
+    I_new = (1.0 - r.prefix_hit) * r.input_tokens
+    own = 0.0 if r.shared_prefix else r.prefix_hit * r.input_tokens
+    life = prompt_part * I_new / 2 + decode_part * (I_new + r.output_tokens / 2)
+    held = life / np.maximum(prompt_part + decode_part, 1e-12) + s.block_tokens / 2 + own
+    return held, (r.prefix_hit * r.input_tokens if r.shared_prefix else 0.0)
 
 
 def feasible(t: Terms, r: Requests) -> np.ndarray:
@@ -352,9 +358,9 @@ def _open_loop_x(step: StepFn, r: Requests, s: Scheduler, grid: tuple[np.ndarray
     """x solving x = lambda t(x) (docs/serving.md section 2). The load grid (``_rate_grid``: evaluated once per
     configuration, x_max's shape, whatever the number of rates asked for) gives the two nodes whose rates bracket
     lambda; between them the mean step t(x) = x / lambda(x) is taken linear in x (the step grows by a time per
-    decoding sequence and per prompt token), where x = lambda t(x) is one linear equation. OPEN_LOOP_ROUNDS rounds
-    then each evaluate the exact rate at that root (one stacked step evaluation, ``_rate_at``), keep the side of the
-    bracket it falls on, and solve again (regula falsi on t, Illinois-damped). The answer does not hang on where the
+    decoding sequence and per prompt token), where x = lambda t(x) is one linear equation. One round of regula falsi
+    then evaluates the exact rate at that root (one stacked step evaluation, ``_rate_at``), keeps the side of the
+    bracket it falls on, and solves again. The answer does not hang on where the
     grid's nodes fall (a grid scaled by a larger running cap gives the same loads below the old one), and Little's
     law holds between nodes. A rate past the grid's last node (x_max) is unstable and keeps x_max."""
     shape = np.broadcast_shapes(np.shape(x_max), np.shape(lam))
@@ -376,35 +382,43 @@ def _open_loop_x(step: StepFn, r: Requests, s: Scheduler, grid: tuple[np.ndarray
     fa, fb = a - lam * ta, b - lam * tb  # the residual x - lambda t(x): negative at a, positive at b
     # (lambda at or below a's rate is a's: 0, or a node's own rate; at or past b's, b: a node, or x_max if unstable)
     x = np.where(stable & (lam <= la), a, b)
-    side = np.zeros(shape, dtype=int)  # the end kept last round (-1 a, +1 b): Illinois halves the other on a repeat
-    for k in range(OPEN_LOOP_ROUNDS + 1):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            root = (a * fb - b * fa) / np.where(fb > fa, fb - fa, 1.0)
-        x = np.where(live, np.clip(root, a, b), x)
-        if k == OPEN_LOOP_ROUNDS or not live.any():
-            return x, stable
+    if live.any():  # the root of the residual's chord, then one round of regula falsi from it
+        x = np.where(live, _chord_root(a, b, fa, fb), x)
         f = np.where(live, x - lam * x / np.maximum(_rate_at(step, r, s, x, run), 1e-300), 0.0)
         low, high = live & (f < 0), live & (f > 0)
         a, fa = np.where(low, x, a), np.where(low, f, fa)
         b, fb = np.where(high, x, b), np.where(high, f, fb)
-        fb = np.where(low & (side == -1), fb / 2.0, fb)
-        fa = np.where(high & (side == 1), fa / 2.0, fa)
-        side = np.where(low, -1, np.where(high, 1, side))
-        live = live & (f != 0)
+        x = np.where(live, _chord_root(a, b, fa, fb), x)
     return x, stable
 
 
-def _tagged_view(t: Terms, r: Requests, s: Scheduler, t_max: Terms, run=None) -> Terms:
+def _chord_root(a, b, fa, fb) -> np.ndarray:
+    """Where the chord from (a, fa) to (b, fb), fa <= 0 <= fb, crosses zero, kept inside [a, b]."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.clip((a * fb - b * fa) / np.where(fb > fa, fb - fa, 1.0), a, b)
+
+
+def _tagged_view(t: Terms, r: Requests, s: Scheduler, t_max: Terms, run=None, x_cap=None) -> Terms:
     """The others a tagged request of an open loop shares its steps with: the stationary ones (``t``, or a finite
     run's, ``_finite_run_terms``), of whom at most N_cap - 1 run beside it (N_cap the saturated state's cap,
-    ``t_max``), the rest waiting to be admitted: past the load at which N_run = N_cap - 1 it sees that load's (a cap
-    of one sequence: a request runs alone, its steps carry no other's prompt)."""
-    beside = np.maximum(t_max.cap - 1.0, 0.0)
-    over = t.running > beside
+    ``t_max``), the rest waiting to be admitted: past the load at which N_run = N_cap - 1 (``x_cap``:
+    ``_load_beside``, computed here if not given) it sees that load's (a cap of one sequence: a request runs alone,
+    its steps carry no other's prompt)."""
+    over = t.running > _beside(t_max)
     if over.any():  # (that load, per configuration, only where some load passes it: the same answer)
-        x_cap = _x_for_running(r, s, beside, t_max.x)
+        x_cap = _load_beside(r, s, t_max) if x_cap is None else x_cap
         t = terms(np.where(over, np.minimum(t.x, x_cap), t.x), r, s)
     return _finite_run_terms(t, run)
+
+
+def _beside(t_max: Terms) -> np.ndarray:
+    """N_cap - 1: the most others that run beside a request (none below a cap of one)."""
+    return np.maximum(t_max.cap - 1.0, 0.0)
+
+
+def _load_beside(r: Requests, s: Scheduler, t_max: Terms) -> np.ndarray:
+    """The load x at which N_run = N_cap - 1, per configuration (``_tagged_view``)."""
+    return _x_for_running(r, s, _beside(t_max), t_max.x)
 
 
 def _pick(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -681,11 +695,9 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     # longer: the count a request sees is size-biased). A closed loop holds its clients, up to the running cap.
     if load.mode == "rate":
         life_p, life_d = b_mean, view.decode_steps * mean_step
-        own = 0.0 if r.shared_prefix else r.prefix_hit * I
-        shared = r.prefix_hit * I if r.shared_prefix else 0.0
+        held, shared = _held_tokens(r, s, life_p, life_d)
         out["running_batch"] = rate * (life_p + life_d)
-        out["kv_tokens"] = rate * (life_p * I_new / 2 + life_d * (I_new + O / 2)
-                                   + (life_p + life_d) * (s.block_tokens / 2 + own)) + shared
+        out["kv_tokens"] = out["running_batch"] * held + shared
     else:
         out["running_batch"] = np.minimum(clients, t.running)
         out["kv_tokens"] = t.kv_tokens
@@ -798,10 +810,11 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, grid, ttft_target
     nodes, rates = grid[0][::GRID_SPLIT], grid[1][::GRID_SPLIT]
     x_max = grid[0][-1]
     t_max = terms(x_max, r, s)
+    x_cap = _load_beside(r, s, t_max)  # (the saturated load itself passes it: every search needs it)
 
     def check(lam):
         t = terms(_open_loop_x(step, r, s, grid, x_max, lam, run)[0], r, s)
-        view = _tagged_view(t, r, s, t_max, run)
+        view = _tagged_view(t, r, s, t_max, run, x_cap)
         e = _evaluate(step, view, s.mixed, slope=True)
         m = _figures(r, s, t, view, e, lam, Load("rate"), None, (), ttft_target_s, tpot_target_s, q)
         return m["meets_slo"] & feasible(t, r)
