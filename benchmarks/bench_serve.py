@@ -1,8 +1,9 @@
 """Benchmark: ``serve`` against ``estimate`` (issue targets: one configuration within 5x, and 10,000 points of
 rate x configuration in one call within 5x of 10,000 estimates in one call).
 
-Also times the planner under served traffic (``plan(..., request_rate=...)``: every layout x replica count in one
-serve call) and disaggregated serving (both pools sized for a rate).
+Also times one configuration as a closed loop of 16 clients and saturated, the planner under served traffic
+(``plan(..., request_rate=...)``: every layout x replica count in one serve call) and disaggregated serving (both
+pools sized for a rate).
 
 Usage: python benchmarks/bench_serve.py [--repeats 5]
 """
@@ -34,6 +35,10 @@ def main() -> None:
     one_estimate = best_of(args.repeats, lambda: estimate())
     print(f"one configuration: serve {one_serve * 1e3:.2f} ms, estimate {one_estimate * 1e3:.2f} ms "
           f"({one_serve / one_estimate:.1f}x)")
+    closed = best_of(args.repeats, lambda: serve(concurrency=16))
+    saturated = best_of(args.repeats, lambda: serve(request_rate="max"))
+    print(f"one configuration, 16 clients: serve {closed * 1e3:.2f} ms ({closed / one_estimate:.1f}x); saturated: "
+          f"{saturated * 1e3:.2f} ms ({saturated / one_estimate:.1f}x)")
     rates = np.linspace(0.5, 12.0, 100)[:, None]
     inputs = np.linspace(256, 4096, 100).round()[None, :]
     many_serve = best_of(args.repeats, lambda: serve(request_rate=rates, input_tokens=inputs))

@@ -43,6 +43,26 @@ def test_the_bracket_is_plain_bisections_bit_for_bit(name, up, iterations, max_p
         assert a.shape == b.shape and np.array_equal(a, b)
 
 
+SCALAR = {
+    "monotone": lambda x: x * x < 1.7,
+    "jagged": lambda x: np.sin(37.0 * x) * np.cos(1.3 * x) > 0.1,
+    "decreasing": lambda x: np.exp(-x) * 2.1 > 0.3,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR))
+@pytest.mark.parametrize("up", [True, False])
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1)])
+@pytest.mark.parametrize("iterations", [2, 9, 60])
+def test_one_bracket_follows_plain_bisections_path(name, up, shape, iterations):
+    # a bracket of one value walks the tree in plain Python: the same bracket, as arrays of the bracket's shape
+    test = SCALAR[name]
+    expected = plain(test, np.zeros(shape), np.full(shape, 3.0), iterations, up)
+    got = bisect(test, np.zeros(shape), np.full(shape, 3.0), iterations, up=up)
+    for a, b in zip(expected, got, strict=True):
+        assert isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b)
+
+
 def test_the_tests_own_axes_widen_the_bracket_as_plain_bisection_does():
     # a single-value bracket, a test over 4 x 3 values: the first (plain) step finds the test's shape
     expected = plain(TESTS["monotone"], 0.0, 3.0, 40)

@@ -47,6 +47,13 @@ def test_erlang_c_textbook_values():
     many = erlang_c([1, 2, 3] * 4, [0.5, 1.0, 2.0] * 4)
     np.testing.assert_allclose(many, [0.5, 1 / 3, 4 / 9] * 4, rtol=1e-12)
     assert np.array_equal(many[:3], erlang_c([1, 2, 3], [0.5, 1.0, 2.0]))
+    # the arrays' recursion runs each step on the configurations with that many servers or more (sorted by servers):
+    # unsorted servers up to the exact formula's last, each the Python-float recursion's value bit for bit
+    rng = np.random.default_rng(3)
+    servers = rng.integers(1, 401, 40).astype(float)
+    offered = servers * rng.uniform(0.05, 0.99, 40)
+    mixed = erlang_c(servers, offered)
+    assert all(mixed[i] == erlang_c(servers[i:i + 1], offered[i:i + 1])[0] for i in range(40))
 
 
 def test_kingman_is_pollaczek_khinchine_for_poisson_arrivals():
@@ -186,6 +193,37 @@ def test_saturation_names_what_binds():
     kv = serve("llama-3.1-70b", "h200-sxm", 8192, 4096, request_rate="max", weight_dtype="fp8", max_seqs=4096)
     assert kv.bottleneck in ("kv memory", "compute")
     assert kv.kv_cache_bytes == pytest.approx(kv.kv_capacity_bytes, rel=0.02)
+
+
+def test_what_binds_is_compute_where_prompt_work_fills_most_of_the_saturated_time():
+    # llama.cpp on a Xeon, 4 sequences at most: a prompt's steps are compute-bound, the decode steps memory-bound
+    # (estimate's own phase labels); a saturated engine spends, per request, its share of a batch-4 prefill and of
+    # 4-sequence decode steps, so compute binds where the prompts take more than half of that time. From estimate:
+    # prompt share TTFT / (TTFT + (O - 1) TPOT) at batch 4 is 0.77 with 64 output tokens, 0.35 with 384 (named
+    # 'compute' before history item 63, from one step holding every running decode and a whole prompt), 0.17 with
+    # 1,024
+    for output, expected in ((64, "compute"), (384, "max sequences"), (1024, "max sequences")):
+        e = genmodel.estimate("llama-3.1-8b", "xeon-6980p", batch=4, input_tokens=1024, output_tokens=output,
+                              engine="llamacpp")
+        assert e.metrics["prefill_bound"] == "compute" and e.metrics["bound"] == "memory"
+        share = e.ttft_s / (e.ttft_s + (output - 1) * e.tpot_s)
+        assert (share > 0.5) == (expected == "compute") and abs(share - 0.5) > 0.15
+        sat = serve("llama-3.1-8b", "xeon-6980p", 1024, output, engine="llamacpp", request_rate="max")
+        assert sat.running_batch == pytest.approx(4.0) and str(sat.bottleneck) == expected
+
+
+@pytest.mark.parametrize("key, value", [("concurrency", 16), ("request_rate", 20.0)])
+def test_figures_do_not_hang_on_which_steps_share_a_call(key, value):
+    # one configuration stacks the saturated steps into its last step call (and, at a request rate, leaves out the
+    # rows it already has); an array of loads takes them in calls of their own: the same figures, bit for bit
+    other = 64 if key == "concurrency" else 0.01  # (a light load: its step holds one sequence, the row is needed)
+    one = serve(**{key: value}).metrics
+    both = serve(**{key: [value, other]}).metrics
+    for name, got in one.items():
+        if got.dtype.kind == "f":
+            assert np.array_equal(got, both[name][0], equal_nan=True), name
+        else:
+            assert got == both[name][0], name
 
 
 def test_targets_give_goodput_and_the_largest_rate_meeting_them():

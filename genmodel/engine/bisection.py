@@ -65,6 +65,15 @@ def bisect(test: Callable[[np.ndarray], np.ndarray], lo, hi, iterations: int, *,
             passed = ~passed
         size = lo.size
         passed = np.broadcast_to(passed, (n - 1, *lo.shape)).reshape(n - 1, size)
+        done += k
+        if size == 1:  # one bracket: its path in plain Python (NumPy's fixed cost per call would be most of it)
+            flags, a, width = passed[:, 0].tolist(), 0, n
+            for _ in range(k):
+                width //= 2
+                if flags[a + width - 1]:
+                    a += width
+            lo, hi = np.array(grid[a]), np.array(grid[a + 1])
+            continue
         columns = np.arange(size)
         # plain bisection's path down the tree: the bracket [a, a + width] in grid indices halves at each level
         a = np.zeros(size, dtype=np.intp)
@@ -74,5 +83,4 @@ def bisect(test: Callable[[np.ndarray], np.ndarray], lo, hi, iterations: int, *,
             a += width * passed[a + (width - 1), columns]
         flat = grid.reshape(n + 1, size)
         lo, hi = flat[a, columns].reshape(lo.shape), flat[a + 1, columns].reshape(lo.shape)
-        done += k
     return lo, hi

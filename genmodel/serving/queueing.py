@@ -70,10 +70,16 @@ def erlang_c(c, a) -> np.ndarray:
         cs, as_ = c[small], a[small]
         if cs.size <= SCALAR_CASES:  # a few configurations: the same recursion in Python floats (no array overhead)
             b = np.array([_erlang_b(int(ck), float(ak)) for ck, ak in zip(cs, as_, strict=True)])
-        else:
-            b = np.ones_like(cs)  # Erlang B with 0 servers; B(k) = a B(k-1) / (k + a B(k-1)) stays in [0, 1]
-            for k in range(1, int(cs.max()) + 1):
-                b = np.where(k <= cs, as_ * b / (k + as_ * b), b)
+        else:  # the configurations sorted by servers: the recursion's step k runs on those with c >= k, a suffix
+            order = np.argsort(cs, kind="stable")
+            c_sorted, a_sorted = cs[order], as_[order]
+            b_sorted = np.ones_like(cs)  # Erlang B with 0 servers; B(k) = a B(k-1) / (k + a B(k-1)) stays in [0, 1]
+            starts = np.searchsorted(c_sorted, np.arange(1, int(cs.max()) + 1), side="left")
+            for k, start in enumerate(starts.tolist(), start=1):
+                ab = a_sorted[start:] * b_sorted[start:]
+                b_sorted[start:] = ab / (k + ab)
+            b = np.empty_like(cs)
+            b[order] = b_sorted
         rho = as_ / cs
         out[small] = b / (1.0 - rho * (1.0 - b))
     large = stable & ~small

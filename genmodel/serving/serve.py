@@ -295,7 +295,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     stepper = Stepper(s, mem.inv_bandwidth, mem.placement)
     device_step = _step_function(stepper, req, k, draft)
     stream = _stream_function(req, kv_device, bytes_per_token, groups, offload) if mode == "throughput" else None
-    step = device_step if stream is None else (lambda n, p: np.maximum(device_step(n, p), stream(n)))
+    step = device_step if stream is None else _streamed(device_step, stream)
     dp_ = np.asarray(s.par.dp, dtype=float)
     per_replica = Load(load.mode, None if load.value is None else np.asarray(load.value, dtype=float) / dp_,
                        None if load.requests is None else np.asarray(load.requests, dtype=float) / dp_)
@@ -340,7 +340,9 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     if check_fit and np.ndim(m["fits"]) == 0 and not bool(m["fits"]):  # one configuration: say why
         raise DoesNotFitError(_no_room_message(s, mem, draft_bytes, chunk, m["kv_capacity_bytes"],
                                                (I + O) * bytes_per_token / groups))
-    m["bottleneck"] = _bottleneck(stepper, req, sched, state)
+    # what limits the saturated rate: 'compute' where the saturated step is compute-bound, else the limit that caps
+    # the running batch ('max sequences', 'kv memory') or the prompt work per step ('token budget')
+    m["bottleneck"] = np.where(state.compute_share > 0.5, "compute", BINDING[state.binding])
     if offload is not None:
         m["bottleneck"] = np.where(link_bound, "host link", m["bottleneck"])
     m["devices"] = devices
@@ -611,11 +613,12 @@ def _step_function(stepper: Stepper, req: Requests, k: int | None, draft: _Draft
     q = req.verify_tokens
     ubatch = stepper.s.engine.prompt_ubatch_tokens
 
-    def step(n, p):
+    def step(n, p, compute: bool = False):
         # a typical step carries whole sequences and tokens: the mean counts are rounded (a fractional GEMM height
         # would pay for a whole extra tile)
         n = np.round(np.asarray(n, dtype=float)) / share
         prompts = np.round(np.asarray(p, dtype=float)) / I_new / share
+        passes = 1.0
         if ubatch is None:
             res = stepper.step("decode", n, q, contexts, chunk=Chunk(prompts, I_new, prefix))
             t = res.slot_s
@@ -631,8 +634,29 @@ def _step_function(stepper: Stepper, req: Requests, k: int | None, draft: _Draft
             t = passes * res.slot_s - (passes - 1.0) * res.step_overhead_s  # host work once per step, not per pass
         if k is not None:
             t = t + np.minimum(n * share, 1.0) * _draft_s(stepper, draft, n, contexts, k, prompts, I_new)
-        return pp * t
+        if not compute:
+            return pp * t
+        # (with compute: also the seconds of its compute-bound operators and of all its operators, the draft's and
+        # the host's time left out: what names a step compute-bound, ``SteadyState.compute_share``)
+        real = res.real
+        w = np.broadcast_to(res.weights, real.time_s.shape)
+        bound = (w * np.where(real.compute_s >= real.memory_s, real.time_s, 0.0)).sum(axis=0)
+        return pp * t, pp * passes * bound, pp * passes * (w * real.time_s).sum(axis=0)
 
+    step.splits_compute = True  # (genmodel.serving.steady._evaluate)
+    return step
+
+
+def _streamed(device_step, stream):
+    """The step where the KV of some decoding sequences streams over the host link while the device computes: the
+    longer of the two (``_step_function``'s ``compute`` figures are the device's)."""
+    def step(n, p, compute: bool = False):
+        if not compute:
+            return np.maximum(device_step(n, p), stream(n))
+        t, bound, ops = device_step(n, p, compute=True)
+        return np.maximum(t, stream(n)), bound, ops
+
+    step.splits_compute = True
     return step
 
 
@@ -648,26 +672,6 @@ def _draft_s(stepper: Stepper, draft: _Draft | None, n, contexts, k: int, prompt
     first = draft.stepper.step("decode", n, 1, contexts, chunk=Chunk(prompts, I_new, 0.0))
     rest = draft.stepper.step("decode", n, 1, contexts)
     return (first.slot_s - first.step_overhead_s) + (k - 1) * (rest.slot_s - rest.step_overhead_s)
-
-
-def _bottleneck(stepper: Stepper, req: Requests, sched: Scheduler, state) -> np.ndarray:
-    """What limits the saturated rate: 'compute' where the saturated step is compute-bound, else the limit that
-    caps the running batch ('max sequences', 'kv memory') or the prompt work per step ('token budget')."""
-    x_max, binding = state.x_max, state.binding
-    t = terms(x_max, req, sched)
-    s = stepper.s
-    pp = np.asarray(s.par.pp, dtype=float) * np.asarray(s.par.attention_groups, dtype=float)
-    I_new = (1.0 - req.prefix_hit) * req.input_tokens
-    prompts = t.x / pp  # x prompts per step, each a whole prompt's worth of new tokens
-    res = stepper.step("decode", (1.0 + t.n) / pp, req.verify_tokens,
-                       (req.input_tokens + 1.0, req.input_tokens + np.maximum(req.output_tokens - 1.0, 1.0)),
-                       chunk=Chunk(prompts, I_new, req.prefix_hit * req.input_tokens))
-    real = res.real
-    w = np.broadcast_to(res.weights, real.time_s.shape)
-    compute = (w * np.where(real.compute_s >= real.memory_s, real.time_s, 0.0)).sum(axis=0)
-    total = (w * real.time_s).sum(axis=0)
-    label = BINDING[binding]
-    return np.where(compute > 0.5 * total, "compute", label)
 
 
 def _no_room_message(s: Setup, mem: MemoryView, draft_bytes, chunk: float, kv_capacity_bytes,

@@ -215,46 +215,94 @@ class SteadyState:
     terms: Terms
     x_max: np.ndarray
     binding: np.ndarray
+    # of the saturated state's time-average step (x_max's t_d and t_s), the share of its operator time in
+    # compute-bound operators (``_compute_share``; NaN from a step function without the split): above half, compute
+    # binds the saturation rate
+    compute_share: np.ndarray
 
 
-def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: bool = True) -> dict[str, np.ndarray]:
+def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: bool = True, t_0=None,
+              extra: tuple = (), compute: bool = False) -> dict[str, np.ndarray]:
     """Stacked step evaluations. ``tagged``: the steps a tagged decoding request sees, t_d and t_s (itself and the n
     stationary others), and the tagged prompt's own step t_own (the n others); with ``slope``, one request alone (t_0)
     and the step's mean slope in the decoding sequences from there, (t(n') - t_0) / (n' - 1) with n' = max(1 + n, 2):
     the secant, not a local difference, because the step is jagged in n (captured-graph sizes, GEMM tiles and waves:
     a local difference across one of its jumps would swing the TPOT spread several-fold at a few loads and make the
     TPOT and end-to-end percentiles fall as the load rises). Else only the time-average steps, t_d and t_s at
-    the load's n decoding sequences (a throughput is x / their mean). A time-average decode step holds at least one
-    sequence where requests decode (below)."""
+    the load's n decoding sequences (a throughput is x / their mean; ``_untagged_rows``).
+
+    Rows are evaluated only where they are new: ``t_0`` given (the load grid's first node holds it, ``_rate_grid``)
+    is not evaluated again, nor t(n') where every 1 + n >= 2 (then n' = 1 + n: t_d's row). ``extra``: further
+    (n, p) pairs, of the same shape, stacked into the same call (``res["extra"]``, in order), so that a step needed
+    beside them costs no call of its own. Each row's value is the step's at its own (n, p) whatever else is stacked
+    with it.
+
+    ``compute``: also each row's seconds of compute-bound operators and of all operators (``res["compute"]``, two
+    arrays over the stacked rows; ``_compute_share``), from a step function that offers them (``step.splits_compute``
+    true: ``step(n, p, compute=True)`` returns (seconds, compute-bound seconds, operator seconds)); NaN from one that
+    does not."""
     zeros = np.zeros_like(t.p_step)
     n_seen = (1.0 if tagged else 0.0) + t.n
-    # where requests decode, the time-average decode step holds at least one sequence: an engine with nothing to
-    # decode does not step, it waits for the next request and then steps with it, so its idle time is counted in
-    # steps of one sequence (steps of none, an empty engine's, are shorter than any its requests see: an MoE's reads
-    # no expert, and Little's law would then fail at low load); a pool that only prefills (no decoding) keeps them
-    busy = np.where(t.n > 0, np.maximum(t.n, 1.0), t.n)
-    ns = [n_seen if tagged else busy, n_seen if mixed else zeros]
-    ps = [zeros, t.p_step]
     if tagged:
-        ns.append(t.n if mixed else zeros)
-        ps.append(t.p_step)
+        ns, ps = [n_seen, n_seen if mixed else zeros, t.n if mixed else zeros], [zeros, t.p_step, t.p_step]
+    else:
+        ns, ps = map(list, zip(*_untagged_rows(t, mixed), strict=True))
+    rows = {}
     if slope:
         wide = np.maximum(n_seen, 2.0)
-        ns += [wide, np.ones_like(n_seen)]
-        ps += [zeros, zeros]
+        if not (tagged and np.all(n_seen >= 2.0)):  # (else t(n') is t_d's row)
+            rows["wide"] = len(ns)
+            ns.append(wide)
+            ps.append(zeros)
+        if t_0 is None:
+            rows["one"] = len(ns)
+            ns.append(np.ones_like(n_seen))
+            ps.append(zeros)
+    first = len(ns)
+    for n_extra, p_extra in extra:
+        ns.append(n_extra)
+        ps.append(p_extra)
     shape = np.broadcast_shapes(*(np.shape(a) for a in ns + ps))
-    out = step(np.stack([np.broadcast_to(a, shape) for a in ns]), np.stack([np.broadcast_to(a, shape) for a in ps]))
-    res = {"t_d": out[0], "t_s": out[1]}
+    stacked = (np.stack([np.broadcast_to(a, shape) for a in ns]), np.stack([np.broadcast_to(a, shape) for a in ps]))
+    res = {}
+    if compute and getattr(step, "splits_compute", False):
+        out, *res["compute"] = step(*stacked, compute=True)
+    else:  # (a step function that does not split its time: no share, NaN)
+        out = step(*stacked)
+        if compute:
+            res["compute"] = [np.full(np.shape(out), np.nan)] * 2
+    res.update(t_d=out[0], t_s=out[1])
     if tagged:
         res["t_own"] = out[2]
     if slope:
-        res["t_0"] = out[4]  # one request alone: the step the load builds on
-        res["slope"] = (out[3] - out[4]) / (wide - 1.0)
+        # one request alone: the step the load builds on
+        res["t_0"] = out[rows["one"]] if t_0 is None else np.broadcast_to(t_0, np.shape(out[0]))
+        res["slope"] = (out[rows.get("wide", 0)] - res["t_0"]) / (wide - 1.0)
+    if extra:
+        res["extra"] = list(out[first:])
     return res
+
+
+def _untagged_rows(t: Terms, mixed: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (n, p) of the time-average steps at a load, t_d and t_s (``_evaluate`` untagged). Where requests decode,
+    the time-average decode step holds at least one sequence: an engine with nothing to decode does not step, it
+    waits for the next request and then steps with it, so its idle time is counted in steps of one sequence (steps
+    of none, an empty engine's, are shorter than any its requests see: an MoE's reads no expert, and Little's law
+    would then fail at low load); a pool that only prefills (no decoding) keeps them."""
+    zeros = np.zeros_like(t.p_step)
+    busy = np.where(t.n > 0, np.maximum(t.n, 1.0), t.n)
+    return [(busy, zeros), (t.n if mixed else zeros, t.p_step)]
 
 
 def _mean_step(t: Terms, e: dict[str, np.ndarray]) -> np.ndarray:
     return (1.0 - t.pi) * e["t_d"] + t.pi * e["t_s"]
+
+
+def _compute_share(t: Terms, bound: np.ndarray, ops: np.ndarray) -> np.ndarray:
+    """The share of the time-average step's operator time (t_d's and t_s's rows, weighed 1 - pi and pi) spent in
+    compute-bound operators: the saturated step is compute-bound where it passes half (``SteadyState``)."""
+    mean_ops = (1.0 - t.pi) * ops[0] + t.pi * ops[1]
+    return ((1.0 - t.pi) * bound[0] + t.pi * bound[1]) / np.maximum(mean_ops, 1e-300)
 
 
 def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5, 0.9, 0.99),
@@ -274,16 +322,6 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     # full: its requests see the run's ramp-up and drain (``finite_run_batch``)
     grid = _rate_grid(step, r, s, x_max, run) if load.mode == "rate" or ttft_target_s is not None or \
         tpot_target_s is not None else None
-    if grid is not None:
-        max_rate = grid[1][-1]
-    else:
-        max_rate = x_max / _mean_step(t_max, _evaluate(step, t_max, s.mixed, tagged=False))
-    at_max = t_max.running
-    if peak:
-        best_rate, best_x = peak_rate(step, r, s, x_max)
-        better = best_rate > max_rate
-        max_rate = np.where(better, best_rate, max_rate)
-        at_max = np.where(better, terms(best_x, r, s).running, t_max.running)
     if load.mode == "rate":
         lam = np.asarray(load.value, dtype=float)
         x, stable = _open_loop_x(step, r, s, grid, x_max, lam, run)
@@ -299,7 +337,29 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         lam = None
     t = terms(x, r, s)
     view = terms(phi * x, r, s) if load.mode != "rate" else _tagged_view(t, r, s, t_max, run)
-    e = _evaluate(step, view, s.mixed, slope=True)
+    if grid is not None:
+        e = _evaluate(step, view, s.mixed, slope=True, t_0=grid[2])
+        max_rate = grid[1][-1]
+        share = grid[3]
+    else:  # the saturated state's time-average steps, in the same call where that adds no rows (one configuration)
+        saturated = _untagged_rows(t_max, s.mixed)
+        own = [a for pair in saturated for a in pair]
+        together = len({np.size(np.broadcast_arrays(*a)[0]) for a in (own, [view.n, view.p_step], [*own, view.n])})
+        if together == 1:
+            e = _evaluate(step, view, s.mixed, slope=True, extra=tuple(saturated), compute=True)
+            e_max = dict(zip(("t_d", "t_s"), e.pop("extra"), strict=True))
+            share = _compute_share(t_max, *(a[-2:] for a in e.pop("compute")))
+        else:
+            e = _evaluate(step, view, s.mixed, slope=True)
+            e_max = _evaluate(step, t_max, s.mixed, tagged=False, compute=True)
+            share = _compute_share(t_max, *e_max["compute"])
+        max_rate = x_max / _mean_step(t_max, e_max)
+    at_max = t_max.running
+    if peak:
+        best_rate, best_x = peak_rate(step, r, s, x_max)
+        better = best_rate > max_rate
+        max_rate = np.where(better, best_rate, max_rate)
+        at_max = np.where(better, terms(best_x, r, s).running, t_max.running)
     # (mu and the running batch it is reached at: the peak's where the peak sets the saturation rate)
     finite = (run, max_rate, at_max) if run is not None else None
     wave_run = load.mode == "concurrency" and load.requests is not None and (s.mixed or not r.synchronized)
@@ -330,7 +390,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     if ttft_target_s is not None or tpot_target_s is not None:
         m["max_goodput_rate_per_s"] = _max_rate_meeting(step, r, s, grid, ttft_target_s, tpot_target_s,
                                                         target_percentile, run)
-    return SteadyState(m, t, x_max, binding)
+    return SteadyState(m, t, x_max, binding, share)
 
 
 def peak_rate(step: StepFn, r: Requests, s: Scheduler, x_max, nodes: int = 48) -> tuple[np.ndarray, np.ndarray]:
@@ -433,19 +493,29 @@ def _rate_at(step: StepFn, r: Requests, s: Scheduler, x, run=None) -> np.ndarray
     return t.x / np.maximum(_mean_step(t, _evaluate(step, t, s.mixed, tagged=False)), 1e-300)
 
 
-def _grid_on(grid: tuple[np.ndarray, np.ndarray], shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _grid_on(grid: tuple[np.ndarray, ...], shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """The load grid and its rates (``_rate_grid``: GRID on a leading axis, then the configurations' axes) broadcast
     to (len(GRID), *shape), for arrays of ``shape``: the configurations' axes trailing, leading axes of their own."""
     base = grid[0].shape[1:]
     lead = (len(GRID),) + (1,) * (len(shape) - len(base)) + base
-    return tuple(np.broadcast_to(a.reshape(lead), (len(GRID), *shape)) for a in grid)
+    return tuple(np.broadcast_to(a.reshape(lead), (len(GRID), *shape)) for a in grid[:2])
 
 
-def _rate_grid(step: StepFn, r: Requests, s: Scheduler, x_max, run=None) -> tuple[np.ndarray, np.ndarray]:
-    """The load grid (GRID x x_max on a leading axis) and its open-loop rates lambda(x) = x / t(x); ``run``: the
-    requests of a finite run, whose steps hold the run's running batch (``_finite_run_terms``)."""
+def _rate_grid(step: StepFn, r: Requests, s: Scheduler, x_max, run=None) -> tuple[np.ndarray, ...]:
+    """The load grid (GRID x x_max on a leading axis), its open-loop rates lambda(x) = x / t(x), the step of one
+    request alone, t_0, and the saturated step's compute-bound share (``_compute_share`` at the last node, x_max),
+    both of x_max's shape; ``run``: the requests of a finite run, whose steps hold the run's running batch
+    (``_finite_run_terms``). The first node, x = 0, has rate 0 whatever its step, so its decode step is taken with
+    one sequence: that is t_0, which every later evaluation of the same configurations then reuses."""
     nodes = GRID.reshape((-1,) + (1,) * np.ndim(x_max)) * x_max
-    return nodes, _rate_at(step, r, s, nodes, run)
+    t = _finite_run_terms(terms(nodes, r, s), run)
+    n = np.array(t.n, dtype=float)  # (a copy: the first node's decoding sequences set to one)
+    n[0] = 1.0
+    e = _evaluate(step, replace(t, n=n), s.mixed, tagged=False, compute=True)
+    rates = t.x / np.maximum(_mean_step(t, e), 1e-300)
+    last = replace(t, pi=t.pi[-1])
+    share = _compute_share(last, *(a[:, -1] for a in e["compute"]))
+    return nodes, rates, e["t_d"][0], share
 
 
 def finite_run_batch(running, requests):
@@ -815,7 +885,7 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, grid, ttft_target
     def check(lam):
         t = terms(_open_loop_x(step, r, s, grid, x_max, lam, run)[0], r, s)
         view = _tagged_view(t, r, s, t_max, run, x_cap)
-        e = _evaluate(step, view, s.mixed, slope=True)
+        e = _evaluate(step, view, s.mixed, slope=True, t_0=grid[2])
         m = _figures(r, s, t, view, e, lam, Load("rate"), None, (), ttft_target_s, tpot_target_s, q)
         return m["meets_slo"] & feasible(t, r)
 
