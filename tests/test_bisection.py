@@ -63,6 +63,24 @@ def test_one_bracket_follows_plain_bisections_path(name, up, shape, iterations):
         assert isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b)
 
 
+@pytest.mark.parametrize("name", sorted(TESTS))
+@pytest.mark.parametrize("shape", [(), (4, 3)])
+def test_a_bracket_of_the_tests_shape_skips_the_plain_first_step(name, shape):
+    # bracket_shape: the caller vouches that the test adds no axes, so the first round already tests several levels:
+    # the same bracket bit for bit, one call fewer (60 levels: 8 calls of 8 levels, the last of 4, instead of 9)
+    test = SCALAR[name] if shape == () else TESTS[name]
+    calls = []
+
+    def counted(x):
+        calls.append(x.shape)
+        return test(x)
+
+    expected = plain(test, np.zeros(shape), np.full(shape, 3.0), 60)
+    got = bisect(counted, 0.0, np.full(shape, 3.0), 60, bracket_shape=True, max_points=255 * max(np.prod(shape), 1))
+    assert all(np.array_equal(a, b) and a.shape == b.shape for a, b in zip(expected, got, strict=True))
+    assert len(calls) == 8 and calls[0] == (255, *shape)
+
+
 def test_the_tests_own_axes_widen_the_bracket_as_plain_bisection_does():
     # a single-value bracket, a test over 4 x 3 values: the first (plain) step finds the test's shape
     expected = plain(TESTS["monotone"], 0.0, 3.0, 40)

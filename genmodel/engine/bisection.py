@@ -35,14 +35,18 @@ def levels_for(size: int, max_points: int) -> int:
 
 
 def bisect(test: Callable[[np.ndarray], np.ndarray], lo, hi, iterations: int, *, up: bool = True,
-           max_points: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """(lo, hi) after ``iterations`` steps of plain bisection (module docstring)."""
+           max_points: int = 256, bracket_shape: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) after ``iterations`` steps of plain bisection (module docstring). ``bracket_shape``: the caller
+    knows the test's answers have the shape of lo and hi broadcast together (the test adds no axes of its own), so
+    the first round tests several levels too (the same bracket, one call fewer)."""
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
     if iterations < 1:
         return np.broadcast_arrays(lo, hi)
+    if bracket_shape:
+        lo, hi = (np.array(a) for a in np.broadcast_arrays(lo, hi))
     done = 0
     while done < iterations:
-        k = min(levels_for(lo.size, max_points), iterations - done) if done else 1
+        k = min(levels_for(lo.size, max_points), iterations - done) if done or bracket_shape else 1
         if k == 1:  # a plain step: always the first, whose answer has every axis the test's own arrays add to the
             # bracket's, so that a round's candidates, on a leading axis, meet a bracket of the test's whole shape
             mid = (lo + hi) / 2

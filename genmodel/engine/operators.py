@@ -224,8 +224,9 @@ class OperatorTable:
             if a.ndim == 1:
                 return np.concatenate([a, b])
             # the GEMM shape keeps its own (smaller) broadcast shape, padded to the table's number of axes
-            to = _padded(np.broadcast_shapes(a.shape[1:], b.shape[1:]), len(shape)) if own else shape
-            return np.concatenate([np.broadcast_to(a, (len(a), *to)), np.broadcast_to(b, (len(b), *to))])
+            to = _padded(broadcast_shape(a.shape[1:], b.shape[1:]), len(shape)) if own else shape
+            return np.concatenate([a if a.shape[1:] == to else np.broadcast_to(a, (len(a), *to)),
+                                   b if b.shape[1:] == to else np.broadcast_to(b, (len(b), *to))])
 
         return OperatorTable(self.names + other.names, self.groups + other.groups, self.kinds + other.kinds,
                              self.dtypes + other.dtypes,

@@ -360,7 +360,7 @@ class Stepper:
                                 head_share=1.0 / passes)
         if chunk is not None:
             prefill = build_operators(s.model, "prefill", g.prompts / g.micro, chunk.tokens, None, s.dtypes, s.par,
-                                      prefix=chunk.prefix, score_bytes=self.score_bytes)
+                                      prefix=chunk.prefix, score_bytes=self.score_bytes, attention_only=True)
             table = table.concat(prefill.select([k == "attention" for k in prefill.kinds], "chunk_"))
         return table
 

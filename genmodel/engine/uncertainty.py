@@ -247,6 +247,12 @@ def _widened(low: float, high: float, centre: float) -> tuple[float, float]:
     return centre - WIDEN * (centre - low), centre + WIDEN * (high - centre)
 
 
+def forget_stored() -> None:
+    """Read the stored bands again at the next lookup (after ``genmodel.validation.bands`` rewrote them)."""
+    _stored.cache_clear()
+    _band_of_class.cache_clear()
+
+
 @functools.cache
 def _stored() -> dict:
     from genmodel.data.registry import builtin_root
@@ -272,9 +278,11 @@ def band(kind: str, engine: str, phase: str, calibrated: bool = True, served: bo
                           None if devices is None else scale_of(devices), tails)
 
 
+@functools.lru_cache(maxsize=4096)
 def _band_of_class(kind: str, engine: str, phase: str, calibrated: bool, served: bool, eager: bool,
                    scale: str | None, tails: bool = False) -> Band:
-    """``band`` for a device-count class (None: the cells over all classes)."""
+    """``band`` for a device-count class (None: the cells over all classes); kept per process, as the stored cells
+    are (``forget_stored``)."""
     data = _stored()
     if tails:
         data = data.get("tails", {})

@@ -196,7 +196,11 @@ def saturation(r: Requests, s: Scheduler, iterations: int = 60) -> tuple[np.ndar
     I_new = (1.0 - r.prefix_hit) * r.input_tokens
     shape = np.broadcast_shapes(np.shape(I_new), np.shape(r.output_tokens), np.shape(s.kv_capacity_tokens))
     hi = np.broadcast_to(np.maximum(s.max_batch_tokens, s.chunk_tokens) / I_new + 1.0, shape)
-    lo, hi = bisect(lambda mid: feasible(terms(mid, r, s), r), np.zeros(shape), hi, iterations)
+    # (every figure terms() reads, so that the test's answers have the bracket's shape: ``bracket_shape``)
+    shape = np.broadcast_shapes(shape, *map(np.shape, (r.tokens_per_step, r.verify_tokens, s.max_seqs,
+                                                       s.block_tokens)))
+    hi = np.broadcast_to(hi, shape)
+    lo, hi = bisect(lambda mid: feasible(terms(mid, r, s), r), np.zeros(shape), hi, iterations, bracket_shape=True)
     t = terms(hi, r, s)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.stack(np.broadcast_arrays(t.running / s.max_seqs, t.running / np.maximum(t.kv_seqs, 1e-12),
@@ -548,7 +552,7 @@ def _x_for_running(r: Requests, s: Scheduler, running, x_max, iterations: int = 
     """x at which N_run(x) equals ``running`` (running is increasing in x)."""
     shape = np.broadcast_shapes(np.shape(running), np.shape(x_max))
     lo, hi = bisect(lambda mid: terms(mid, r, s).running < running, np.zeros(shape), np.broadcast_to(x_max, shape),
-                    iterations)
+                    iterations, bracket_shape=True)
     return (lo + hi) / 2
 
 

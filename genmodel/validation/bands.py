@@ -154,7 +154,7 @@ def write_bands(calibrated: Table, defaults: Table, today: str | None = None, fo
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     os.replace(partial, path)
-    uncertainty._stored.cache_clear()
+    uncertainty.forget_stored()
     return path
 
 
