@@ -7,7 +7,10 @@ ITL / end-to-end percentiles, throughput, saturation rate and what binds, for on
 time is ``step(n, p)`` seconds with ``n`` decoding sequences and ``p`` prompt tokens in the step (any vectorized
 callable: genmodel.serving.serve passes the roofline engine step; the tests pass an affine one and a discrete-event
 simulation of the same scheduler). Everything is an array over the configuration shape; the step is evaluated on a
-few stacked arrays per call, never in a Python loop over configurations.
+few stacked arrays per call, never in a Python loop over configurations. A step function that also splits its
+operator time (``step.splits_compute``: ``step(n, p, compute=True)`` gives the seconds, those of compute-bound
+operators and those of all operators) lets ``SteadyState.compute_share`` say whether compute binds the saturation
+rate (NaN otherwise).
 
 The unknown is x, the requests admitted per engine step. Given x everything but the step time is arithmetic:
 
