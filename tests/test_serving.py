@@ -12,6 +12,7 @@ import pytest
 import genmodel
 from genmodel.errors import ConfigurationError, GenmodelError
 from genmodel.interfaces.cli import main
+from genmodel.serving import steady
 from genmodel.serving.queueing import LogNormal, Wait, erlang_c, kingman_wait, quantile_of_sum
 from genmodel.serving.serve import serve
 from genmodel.serving.speculative import acceptance_from_length, tokens_per_step
@@ -224,6 +225,20 @@ def test_figures_do_not_hang_on_which_steps_share_a_call(key, value):
             assert np.array_equal(got, both[name][0], equal_nan=True), name
         else:
             assert got == both[name][0], name
+
+
+def test_a_closed_loop_of_exactly_the_cap_does_not_hang_on_the_last_bits_of_the_saturated_load(monkeypatch):
+    # 32 clients of identical requests under a 32-sequence cap all run at once and re-send in waves. The cap they are
+    # compared with is the saturated load's running count, which the bisection leaves a rounding below 32; with 41
+    # halvings instead of 60 (x_max about 1e-12 lower) the waves were once dropped and the TTFT fell 1,035 -> 202 ms
+    # (docs/serving.md section 5). The figures must not move by more than that rounding.
+    kw = dict(tp=4, weight_dtype="fp8", max_seqs=32, concurrency=32, num_requests=640, synchronized=True)
+    full = serve("qwen3-235b-a22b", "rtx-pro-6000-blackwell", 1024, 256, **kw).metrics
+    real = steady.saturation
+    monkeypatch.setattr(steady, "saturation", lambda r, s: real(r, s, iterations=41))
+    fewer = serve("qwen3-235b-a22b", "rtx-pro-6000-blackwell", 1024, 256, **kw).metrics
+    for name in ("ttft_mean_s", "ttft_p99_s", "tpot_mean_s", "request_rate_per_s", "queue_wait_mean_s"):
+        np.testing.assert_allclose(fewer[name], full[name], rtol=1e-6, atol=1e-12, err_msg=name)
 
 
 def test_targets_give_goodput_and_the_largest_rate_meeting_them():

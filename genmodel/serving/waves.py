@@ -56,13 +56,20 @@ def _count_within(steps, a, n):
         return np.clip(np.floor(np.floor(steps + 1e-9) / a + 1e-9), 0.0, n)
 
 
+def _within(clients, running_cap) -> np.ndarray:
+    """Whether the clients all run at once: N <= N_cap, N_cap being the saturated load's running count, which a
+    bisection puts a rounding below the cap it reaches (the tolerance of a closed loop's queue test,
+    ``genmodel.serving.steady._figures``: 32 clients under a cap of 32 run, whatever x_max's last bits)."""
+    return np.asarray(clients) <= np.asarray(running_cap) * (1.0 + 1e-9)
+
+
 def synchronize(step: StepFn, r, s, clients, running_cap, m: dict[str, np.ndarray], percentiles,
                 ttft_target_s=None, tpot_target_s=None, q_target: float = 0.99) -> None:
     """Overwrite ``m`` (a closed loop's figures) where the clients re-send in waves (module docstring)."""
     N = np.asarray(clients, dtype=float)
     I_new, O, D = _lengths(r)
     delay = np.asarray(r.ttft_delay_s, dtype=float)
-    applies = (D >= 1.0) & (N >= 1.0) & (running_cap >= N)
+    applies = (D >= 1.0) & (N >= 1.0) & _within(N, running_cap)
     if not np.any(applies):
         return
     N = np.maximum(N, 1.0)
@@ -140,7 +147,7 @@ def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, 
     N = np.asarray(clients, dtype=float)
     P = np.asarray(requests, dtype=float)
     I_new, _, D = _lengths(r)
-    applies = (D >= 1.0) & (N >= 1.0) & (running_cap >= N) & (P >= N)
+    applies = (D >= 1.0) & (N >= 1.0) & _within(N, running_cap) & (P >= N)
     if not np.any(applies):
         return
     N = np.maximum(N, 1.0)
