@@ -39,6 +39,7 @@ sequences, KV capacity / tokens held per request) and x I' <= B_p. A cached pref
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -57,7 +58,7 @@ from genmodel.serving.queueing import (
     percentile_label,
     quantile_of_sum,
 )
-from genmodel.serving.waves import first_wave, synchronize
+from genmodel.serving.waves import CAP_ROUNDING, first_wave, synchronize
 
 StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 # shares of the saturated load x_max the open loop is solved on (``_open_loop_x``): these nodes, each interval split
@@ -301,15 +302,23 @@ def _untagged_rows(t: Terms, mixed: bool) -> list[tuple[np.ndarray, np.ndarray]]
     return [(busy, zeros), (t.n if mixed else zeros, t.p_step)]
 
 
+def _rides_free(rows: list[tuple[np.ndarray, np.ndarray]], view: Terms) -> bool:
+    """Whether the (n, p) ``rows`` stack into the evaluation of ``view``'s steps without adding columns to it or
+    being repeated along its axes: the three shapes (the rows', the view's and both broadcast) hold as many values."""
+    own = np.broadcast_shapes(*(np.shape(a) for pair in rows for a in pair))
+    seen = np.broadcast_shapes(np.shape(view.n), np.shape(view.p_step))
+    return math.prod(own) == math.prod(seen) == math.prod(np.broadcast_shapes(own, seen))
+
+
 def _mean_step(t: Terms, e: dict[str, np.ndarray]) -> np.ndarray:
     return (1.0 - t.pi) * e["t_d"] + t.pi * e["t_s"]
 
 
-def _compute_share(t: Terms, bound: np.ndarray, ops: np.ndarray) -> np.ndarray:
+def _compute_share(pi, bound: np.ndarray, ops: np.ndarray) -> np.ndarray:
     """The share of the time-average step's operator time (t_d's and t_s's rows, weighed 1 - pi and pi) spent in
     compute-bound operators: the saturated step is compute-bound where it passes half (``SteadyState``)."""
-    mean_ops = (1.0 - t.pi) * ops[0] + t.pi * ops[1]
-    return ((1.0 - t.pi) * bound[0] + t.pi * bound[1]) / np.maximum(mean_ops, 1e-300)
+    mean_ops = (1.0 - pi) * ops[0] + pi * ops[1]
+    return ((1.0 - pi) * bound[0] + pi * bound[1]) / np.maximum(mean_ops, 1e-300)
 
 
 def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5, 0.9, 0.99),
@@ -350,16 +359,14 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         share = grid[3]
     else:  # the saturated state's time-average steps, in the same call where that adds no rows (one configuration)
         saturated = _untagged_rows(t_max, s.mixed)
-        own = [a for pair in saturated for a in pair]
-        together = len({np.size(np.broadcast_arrays(*a)[0]) for a in (own, [view.n, view.p_step], [*own, view.n])})
-        if together == 1:
+        if _rides_free(saturated, view):
             e = _evaluate(step, view, s.mixed, slope=True, extra=tuple(saturated), compute=True)
             e_max = dict(zip(("t_d", "t_s"), e.pop("extra"), strict=True))
-            share = _compute_share(t_max, *(a[-2:] for a in e.pop("compute")))
+            share = _compute_share(t_max.pi, *(a[-2:] for a in e.pop("compute")))
         else:
             e = _evaluate(step, view, s.mixed, slope=True)
             e_max = _evaluate(step, t_max, s.mixed, tagged=False, compute=True)
-            share = _compute_share(t_max, *e_max["compute"])
+            share = _compute_share(t_max.pi, *e_max["compute"])
         max_rate = x_max / _mean_step(t_max, e_max)
     at_max = t_max.running
     if peak:
@@ -520,8 +527,7 @@ def _rate_grid(step: StepFn, r: Requests, s: Scheduler, x_max, run=None) -> tupl
     n[0] = 1.0
     e = _evaluate(step, replace(t, n=n), s.mixed, tagged=False, compute=True)
     rates = t.x / np.maximum(_mean_step(t, e), 1e-300)
-    last = replace(t, pi=t.pi[-1])
-    share = _compute_share(last, *(a[:, -1] for a in e["compute"]))
+    share = _compute_share(t.pi[-1], *(a[:, -1] for a in e["compute"]))
     return nodes, rates, e["t_d"][0], share
 
 
@@ -693,7 +699,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         # clients beyond the running cap queue inside the engine (at max load by definition): a slot frees at the
         # end of a step and the scheduler admits the next queued request into the next step, so an admitted
         # request waits for no step in progress (no residual R); below the cap the arrival theorem's R stays
-        queued = (clients > n_in * (1.0 + 1e-9)) | (load.mode == "max")
+        queued = (clients > n_in * (1.0 + CAP_ROUNDING)) | (load.mode == "max")
         s_mean = np.where(queued, b_mean, s_mean)
         s_var = np.where(queued, np.maximum(b_var, 0.0), s_var)  # (rounding can leave b_var just below 0)
         e2e_service = s_mean + delay + np.maximum(O - 1.0, 0.0) * tpot_mean

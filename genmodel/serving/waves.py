@@ -56,11 +56,15 @@ def _count_within(steps, a, n):
         return np.clip(np.floor(np.floor(steps + 1e-9) / a + 1e-9), 0.0, n)
 
 
+# relative slack of "N clients within the running cap N_cap": N_cap is the saturated load's running count, which a
+# bisection leaves a rounding below the cap it reaches (32 clients under a cap of 32 run, whatever x_max's last bits);
+# the waves' test here and a closed loop's queue test (``genmodel.serving.steady._figures``) share it
+CAP_ROUNDING = 1e-9
+
+
 def _within(clients, running_cap) -> np.ndarray:
-    """Whether the clients all run at once: N <= N_cap, N_cap being the saturated load's running count, which a
-    bisection puts a rounding below the cap it reaches (the tolerance of a closed loop's queue test,
-    ``genmodel.serving.steady._figures``: 32 clients under a cap of 32 run, whatever x_max's last bits)."""
-    return np.asarray(clients) <= np.asarray(running_cap) * (1.0 + 1e-9)
+    """Whether the clients all run at once: N <= N_cap within ``CAP_ROUNDING``."""
+    return np.asarray(clients) <= np.asarray(running_cap) * (1.0 + CAP_ROUNDING)
 
 
 def synchronize(step: StepFn, r, s, clients, running_cap, m: dict[str, np.ndarray], percentiles,
