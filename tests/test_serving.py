@@ -25,6 +25,7 @@ from genmodel.serving.steady import (
     finite_run_wait,
     solve,
 )
+from tests.properties import assert_elementwise
 from tests.serving_oracle import simulate
 
 # ---- queueing formulas against textbook values ---------------------------------------------------------------
@@ -220,11 +221,7 @@ def test_figures_do_not_hang_on_which_steps_share_a_call(key, value):
     other = 64 if key == "concurrency" else 0.01  # (a light load: its step holds one sequence, the row is needed)
     one = serve(**{key: value}).metrics
     both = serve(**{key: [value, other]}).metrics
-    for name, got in one.items():
-        if got.dtype.kind == "f":
-            assert np.array_equal(got, both[name][0], equal_nan=True), name
-        else:
-            assert got == both[name][0], name
+    assert_elementwise(one, both, 0, rtol=0.0)  # (rtol 0, atol 0: equal, NaN equal to NaN)
 
 
 def test_a_closed_loop_of_exactly_the_cap_does_not_hang_on_the_last_bits_of_the_saturated_load(monkeypatch):
