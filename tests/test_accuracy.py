@@ -122,13 +122,15 @@ def test_band_coverage_out_of_sample(pooled):
     # eighteenth round, 78.6%, 78.9% before the seventeenth, 78.8%, 79.9% before the sixteenth; 75.4%, 75.9% before
     # item 51)
     assert 0.70 <= plain["group_coverage"] <= 0.90
-    # serve's bands, from the served rows of both files: measured 79.1% of 724 rows, 77.7% averaged over 34 sources
-    # (79.4% of 717 and 78.3% of 33 before the seventeenth round; 77.7% before item 52; 72.9%, 73.6% before item 51).
+    # serve's bands, from the served rows of both files: measured 78.5% of 724 rows, 76.6% averaged over 34 sources
+    # (78.9%, 77.3% before history item 64; 79.1%, 77.7% before item 61; 79.4% of 717 and 78.3% of 33 before the
+    # seventeenth round; 77.7% before item 52; 72.9%, 73.6% before item 51).
     # Its decode figures on replicas of 5+ devices: 77% of 176 rows (61% before item 51: SGLang's cell stood on
     # DataCrunch's and dstack's rows, predicted 2.5x fast, and left out InferenceX's). Its prefill figures on one
-    # device, the lowest class: 69.5% of 95 rows (66), one row below 70% since the forty-first session stopped counting
-    # a riding prompt's queries twice in a mixed step (serve's TTFTs of one-device replicas, already fast, 0.1-8%
-    # faster);
+    # device, the lowest class: 68.4% of 95 rows (65) since history item 64 priced a closed loop's life on its
+    # time-average step (the class's closed-loop TTFTs moved by -6% to 0%: one row past its band's edge); 69.5% (66),
+    # one row below 70%, since the forty-first session stopped counting a riding prompt's queries twice in a mixed
+    # step (serve's TTFTs of one-device replicas, already fast, 0.1-8% faster);
     # 70.5% (67) before it (69.5% before item 52, whose closed-loop runs moved ATOM's TTFTs,
     # which share cells with them; 68% before item 51: since history item 47 read augmxnt's cached prompts, that band is
     # narrower and IOG's TTFTs, predicted 30-80% slow, fall outside it; 77% before item 47). Before history item 46:
@@ -136,7 +138,7 @@ def test_band_coverage_out_of_sample(pooled):
     served = bands.coverage(pooled[0], served=True)
     assert 0.70 <= served["row_coverage"] <= 0.90 and 0.70 <= served["group_coverage"] <= 0.90
     lowest = served["by_devices"].pop("prefill 1")
-    assert lowest["rows"] == 95 and lowest["coverage"] >= 66 / 95, lowest  # (the goal, 70%, is 67 of 95: not met)
+    assert lowest["rows"] == 95 and lowest["coverage"] >= 65 / 95, lowest  # (the goal, 70%, is 67 of 95: not met)
     assert all(0.70 <= c["coverage"] <= 0.90 for c in served["by_devices"].values()), served["by_devices"]
 
 
@@ -603,12 +605,14 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # upper percentiles (history item 56, seen rows) 66.0% (-49.9%); the other figures are unchanged. With a mixed
     # step's queries read once (history item 61): e2e P90 15.3 -> 15.2, TPOT P90 23.9 -> 24.1, TTFT P90 52.2 -> 51.9,
     # TTFT P99 66.0 -> 65.4, ITL P90 77.2 -> 76.7 (the others as they were); with the open loop solved between its
-    # grid's nodes (history item 62): TPOT P90 23.9, TTFT P90 51.7, TTFT P99 65.2, ITL P90 60.7
+    # grid's nodes (history item 62): TPOT P90 23.9, TTFT P90 51.7, TTFT P99 65.2, ITL P90 60.7; with a closed
+    # loop's life priced on its time-average step (history item 64): e2e P90 15.2 -> 14.9, e2e P99 18.8 -> 19.7,
+    # TPOT P90 23.9 -> 24.0, TTFT P99 65.2 -> 64.6
     s = v.summarize(tails)
     assert sum(s[f"tail:{m}"]["n"] for m in v.rows.TAIL_METRICS) == 1039
     assert len({r["holdout"] for r in tails.rows()}) == 20
-    expected = {"e2e_latency_p90": 15.2, "e2e_latency_p99": 18.8, "tpot_p90": 23.9, "tpot_p99": 30.4,
-                "ttft_p90": 51.7, "ttft_p99": 65.2, "itl_p90": 60.7, "itl_p99": 51.1}
+    expected = {"e2e_latency_p90": 14.9, "e2e_latency_p99": 19.7, "tpot_p90": 24.0, "tpot_p99": 30.4,
+                "ttft_p90": 51.7, "ttft_p99": 64.6, "itl_p90": 60.7, "itl_p99": 51.1}
     for metric, median in expected.items():
         assert s[f"tail:{metric}"]["median_abs_error_pct"] == pytest.approx(median, abs=0.06), metric
     assert s["tail:ttft_p99"]["median_signed_error_pct"] == pytest.approx(-49.9, abs=0.06)

@@ -87,7 +87,10 @@ def test_link_bound_step_is_the_offloaded_bytes_over_the_link_bandwidth():
     device_tokens = float(off.metrics["kv_capacity_bytes"]) / KV_BYTES_PER_TOKEN
     streamed = (256 * (1024 + 4096 / 2) - device_tokens) * KV_BYTES_PER_TOKEN
     step = streamed / PCIE5_X16  # about 0.69 s, far above the HBM-bound step (overlap: the longer one counts)
-    assert float(off.metrics["tpot_mean_s"]) == pytest.approx(step, rel=1e-9)
+    # (saturated, a request's life is k_p + D steps of the saturation rate's time-average step, docs/serving.md
+    # section 2, whose prompt steps stream the mean count's 256 sequences where the tagged request's own prompt step
+    # streams its 255 others: the life and every step in it 2e-6 longer, 1 / 256 of one step in 4,096)
+    assert float(off.metrics["tpot_mean_s"]) == pytest.approx(step, rel=1e-5)
     assert float(off.metrics["tpot_mean_s"]) > 5 * float(base.metrics["tpot_mean_s"])
     assert str(off.metrics["bottleneck"]) == "host link"
     # KV in host memory at that load: 256 requests x tokens held, less what device memory holds

@@ -302,6 +302,30 @@ def _untagged_rows(t: Terms, mixed: bool) -> list[tuple[np.ndarray, np.ndarray]]
     return [(busy, zeros), (t.n if mixed else zeros, t.p_step)]
 
 
+def _closed_rows(r: Requests, t: Terms, view: Terms) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray,
+                                                            np.ndarray]:
+    """A closed loop's time-average steps (mixed prompt steps): their (n, p) rows, the share pi of them carrying
+    prompt work and the requests completed per step, x (the step's mean is (1 - pi) t(row 0) + pi t(row 1); the
+    loop's rate x / that). Its running count is fixed, N = N_run: a prompt takes the k_p steps it takes beside the
+    others' decodes (``view``'s: the loop's own count per step would also charge the prompt's budget with its own
+    decode), so x = N / (k_p + D); each of the N is in its prompt steps with probability x k_p / N, so
+    pi = 1 - (1 - x k_p / N)^N (at least the budget's share x I' / B_p); a step without prompt work has all N decoding,
+    and the steps with prompt work hold the rest of the mean count, n_s = (n - (1 - pi) N) / pi, and the load's
+    prompt tokens x I' / pi. One client: one prompt step of its own prompt, nothing decoding, then its decode steps."""
+    I_new = (1.0 - r.prefix_hit) * r.input_tokens
+    zeros = np.zeros_like(view.p_step)
+    N, kp, D = t.running + zeros, view.steps_prefill, t.decode_steps
+    population = np.maximum(N, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.where(kp + D > 0, N / (kp + D), 0.0)
+        own = -np.expm1(population * np.log1p(-np.minimum(x * kp / population, 1.0)))
+        pi = np.clip(np.maximum(own, x * I_new / np.maximum(view.budget, 1e-9)), 0.0, 1.0)
+        carried = np.where(pi > 0, pi, 1.0)
+        n_s = np.where(pi > 0, np.maximum(x * D - (1.0 - pi) * N, 0.0) / carried, 0.0)
+        p_s = np.where(pi > 0, x * I_new / carried, I_new / kp)
+    return [(N, zeros), (n_s, p_s)], pi, x
+
+
 def _rides_free(rows: list[tuple[np.ndarray, np.ndarray]], view: Terms) -> bool:
     """Whether the (n, p) ``rows`` stack into the evaluation of ``view``'s steps without adding columns to it or
     being repeated along its axes: the three shapes (the rows', the view's and both broadcast) hold as many values."""
@@ -353,21 +377,34 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         lam = None
     t = terms(x, r, s)
     view = terms(phi * x, r, s) if load.mode != "rate" else _tagged_view(t, r, s, t_max, run)
+    # a closed loop of mixed steps takes its service time from the time-average step (``_figures``): below saturation
+    # its own (``_closed_rows``), saturated x_max's
+    closed = load.mode != "rate" and s.mixed
+    average, pi_avg, x_avg = _closed_rows(r, t, view) if closed and load.mode != "max" else ([], None, None)
     if grid is not None:
-        e = _evaluate(step, view, s.mixed, slope=True, t_0=grid[2])
+        e = _evaluate(step, view, s.mixed, slope=True, t_0=grid[2], extra=tuple(average))
+        e_avg = dict(zip(("t_d", "t_s"), e.pop("extra"), strict=True)) if average else None
         max_rate = grid[1][-1]
         share = grid[3]
     else:  # the saturated state's time-average steps, in the same call where that adds no rows (one configuration)
         saturated = _untagged_rows(t_max, s.mixed)
-        if _rides_free(saturated, view):
-            e = _evaluate(step, view, s.mixed, slope=True, extra=tuple(saturated), compute=True)
-            e_max = dict(zip(("t_d", "t_s"), e.pop("extra"), strict=True))
-            share = _compute_share(t_max.pi, *(a[-2:] for a in e.pop("compute")))
+        if _rides_free(saturated + average, view):
+            e = _evaluate(step, view, s.mixed, slope=True, extra=tuple(saturated + average), compute=True)
+            rows = e.pop("extra")
+            e_max = dict(zip(("t_d", "t_s"), rows[:2], strict=True))
+            e_avg = dict(zip(("t_d", "t_s"), rows[2:], strict=True)) if average else None
+            share = _compute_share(t_max.pi, *(a[-len(rows):][:2] for a in e.pop("compute")))
         else:
-            e = _evaluate(step, view, s.mixed, slope=True)
+            e = _evaluate(step, view, s.mixed, slope=True, extra=tuple(average))
+            e_avg = dict(zip(("t_d", "t_s"), e.pop("extra"), strict=True)) if average else None
             e_max = _evaluate(step, t_max, s.mixed, tagged=False, compute=True)
             share = _compute_share(t_max.pi, *e_max["compute"])
         max_rate = x_max / _mean_step(t_max, e_max)
+    # a closed loop's requests per second at its service time alone: x / t-bar (``_figures``)
+    served_rate = None
+    if closed:
+        served_rate = max_rate if e_avg is None else \
+            x_avg / np.maximum((1.0 - pi_avg) * e_avg["t_d"] + pi_avg * e_avg["t_s"], 1e-300)
     at_max = t_max.running
     if peak:
         best_rate, best_x = peak_rate(step, r, s, x_max)
@@ -379,7 +416,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     wave_run = load.mode == "concurrency" and load.requests is not None and (s.mixed or not r.synchronized)
     law: dict | None = {} if wave_run else None
     m = _figures(r, s, t, view, e, lam, load, clients if load.mode != "rate" else None, percentiles,
-                 ttft_target_s, tpot_target_s, target_percentile, finite, law)
+                 ttft_target_s, tpot_target_s, target_percentile, finite, law, served_rate)
     if load.mode == "concurrency" and r.synchronized:
         synchronize(step, r, s, clients, n_cap, m, percentiles, ttft_target_s, tpot_target_s, target_percentile)
     if wave_run:
@@ -616,7 +653,7 @@ def finite_run_quantile(delta, requests, cap, q: float, output_cv: float = 0.0):
 
 def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.ndarray], lam, load: Load, clients,
              percentiles, ttft_target_s, tpot_target_s, q_target, finite=None,
-             law: dict | None = None) -> dict[str, np.ndarray]:
+             law: dict | None = None, served_rate=None) -> dict[str, np.ndarray]:
     """Every figure at the solved load (docs/serving.md section 3); ``finite``: (requests, max rate, running cap)
     of a finite run at a request rate (``finite_run_wait``). ``law``: a dict that receives a closed loop's TTFT
     distribution, ``cdf(x)`` (P(TTFT <= x)), and with targets the shares ``p_ttft`` and ``p_tpot`` meeting each (a
@@ -625,10 +662,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     I_new = (1.0 - r.prefix_hit) * I
     D = np.maximum(O - 1.0, 0.0) / r.tokens_per_step
     delay = np.asarray(r.ttft_delay_s, dtype=float)  # each request's fixed wait before its prefill
-    t_d, t_s, t_own = e["t_d"], e["t_s"], e["t_own"]
     pi, kp, budget = view.pi, view.steps_prefill, view.budget
-    mean_step = (1.0 - pi) * t_d + pi * t_s
-    rate = (lam + 0.0 * mean_step) if load.mode == "rate" else None
     # step-time spread: prompt chunks per step come as a count of mean x k_p (u tokens each) whose variance is
     # step_cv2 times the mean: 1 for Poisson arrivals and for a closed loop (clients, a saturated engine, an offline
     # batch), the arrivals' squared coefficient of variation for bursty ones (a renewal count); a long step lets more
@@ -640,23 +674,22 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     cs2 = (t.decode_steps * r.output_cv / np.maximum(t.steps_prefill + t.decode_steps, 1e-12)) ** 2
     step_cv2 = r.arrival_cv2 if load.mode == "rate" else 1.0
     life_cv2 = r.arrival_cv2 if load.mode == "rate" else cs2
-    u = I_new / kp
-    # seconds per prompt token in a step: the prompt tokens' share of a step, at most the prompt's own step per token
-    # (a step computed in passes, llama.cpp's, can need one more pass for one more decoding token than its own)
-    c_tok = np.minimum(np.maximum(t_s - t_d, 0.0), t_own) / np.maximum(view.p_step, 1e-12)
-    x_seen = view.x * kp
-    rho_c = np.minimum(x_seen * u * c_tok / np.maximum(mean_step, 1e-300), 0.99)
-    poisson_c = (c_tok * u) ** 2 * x_seen / (1.0 - rho_c**2)  # (the variance Poisson arrivals give)
-    var_c = step_cv2 * poisson_c
-    theta = var_c / np.maximum(mean_step, 1e-300)  # gamma step times; the step an arrival lands in is length-biased
-    c_star = mean_step + theta
-    var_star = var_c + theta**2
-    # TPOT of a request: the mean of its D decode steps (separate prefill steps stall it on top)
+    g = _tagged_steps(r, s, view, e["t_d"], e["t_s"], e["t_own"], step_cv2)
+    if served_rate is not None:
+        # a closed loop: every running request is in every step, so a request's life is (k_p + D_wall) steps of the
+        # time-average step t-bar, exact whatever the step's shape (docs/serving.md section 2); the tagged request's
+        # own steps, all scaled by one factor (every figure below is proportional to them), set how that life splits
+        # into its prompt steps and its decode steps
+        with np.errstate(divide="ignore", invalid="ignore"):
+            life = np.minimum(clients, t.running) / served_rate
+            tagged = g.b_mean + np.maximum(O - 1.0, 0.0) * g.tpot_mean
+            scale = np.where((tagged > 0) & np.isfinite(life) & np.isfinite(tagged), life / tagged, 1.0)
+        g = _tagged_steps(r, s, view, scale * e["t_d"], scale * e["t_s"], scale * e["t_own"], step_cv2)
+    t_d, t_s, t_own, mean_step, u, c_tok = g.t_d, g.t_s, g.t_own, g.mean_step, g.u, g.c_tok
+    x_seen, rho_c, poisson_c, c_star, var_star = g.x_seen, g.rho_c, g.poisson_c, g.c_star, g.var_star
+    lam_seen, b_mean, tpot_mean = g.lam_seen, g.b_mean, g.tpot_mean
+    rate = (lam + 0.0 * mean_step) if load.mode == "rate" else None
     gaps = np.maximum(O - 1.0, 1.0)
-    if s.mixed:
-        tpot_mean = np.where(O > 1, D * mean_step / gaps, t_d / r.tokens_per_step)
-    else:
-        tpot_mean = np.where(O > 1, D * (t_d + pi / np.maximum(1 - pi, 1e-12) * t_s) / gaps, t_d / r.tokens_per_step)
     if load.mode == "rate":
         # the running count fluctuates (Poisson, 2n/3 averaged over a request's life); feedback through the step time
         # (more running -> longer steps -> more running) stretches the fluctuations by 1 / (1 - g), g = 1 - t_0 / t
@@ -674,10 +707,6 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     busy = -np.expm1(-view.running)
     r_mean = busy * c_star / 2
     r_var = busy * (var_star + c_star**2) / 3 - r_mean**2
-    lam_seen = x_seen / np.maximum(mean_step, 1e-300)  # prompt chunks per second, as the tagged prompt sees them
-    others = np.minimum(lam_seen * c_star * u, np.maximum(budget - u, 0.0))
-    own_base = np.maximum(t_own - c_tok * view.p_step, 0.0)
-    b_mean = kp * (own_base + c_tok * (u + others))
     b_var = kp * (c_tok * u) ** 2 * (step_cv2 * lam_seen * c_star + lam_seen**2 * var_star)
     b_var = b_var + (r.input_cv * I_new * np.where(kp > 1, t_own / np.maximum(budget, 1e-12), c_tok)) ** 2
     cov = busy * c_tok * u * lam_seen * var_star / 2
@@ -828,6 +857,58 @@ def _shifted_cdf(wait: Wait, s: LogNormal, shift, x) -> np.ndarray:
     if np.shape(wait.p_wait) != shape or np.shape(wait.mean_s) != shape:
         wait = Wait(np.broadcast_to(wait.p_wait, shape), np.broadcast_to(wait.mean_s, shape))
     return cdf_of_sum(wait, s, x - shift)
+
+
+@dataclass
+class _Tagged:
+    """What the tagged request's step times give (``_tagged_steps``); every entry in seconds is proportional to them."""
+
+    t_d: np.ndarray
+    t_s: np.ndarray
+    t_own: np.ndarray
+    mean_step: np.ndarray  # the step it sees, (1 - pi) t_d + pi t_s
+    u: np.ndarray  # prompt tokens per chunk
+    c_tok: np.ndarray  # seconds per prompt token in a step
+    x_seen: np.ndarray  # prompt chunks per step
+    rho_c: np.ndarray  # correlation of consecutive steps
+    poisson_c: np.ndarray  # the prompt work's variance per step with Poisson arrivals
+    c_star: np.ndarray  # the length-biased step an arrival lands in: mean and variance
+    var_star: np.ndarray
+    lam_seen: np.ndarray  # prompt chunks per second
+    b_mean: np.ndarray  # the prompt's own steps, with the chunks of the others that share them
+    tpot_mean: np.ndarray
+
+
+def _tagged_steps(r: Requests, s: Scheduler, view: Terms, t_d, t_s, t_own, step_cv2) -> _Tagged:
+    """The mean step, the prompt work's spread and the tagged request's prompt steps and TPOT from its step times t_d,
+    t_s and t_own at ``view`` (``_figures``)."""
+    O = r.output_tokens
+    I_new = (1.0 - r.prefix_hit) * r.input_tokens
+    D = np.maximum(O - 1.0, 0.0) / r.tokens_per_step
+    pi, kp, budget = view.pi, view.steps_prefill, view.budget
+    mean_step = (1.0 - pi) * t_d + pi * t_s
+    u = I_new / kp
+    # seconds per prompt token in a step: the prompt tokens' share of a step, at most the prompt's own step per token
+    # (a step computed in passes, llama.cpp's, can need one more pass for one more decoding token than its own)
+    c_tok = np.minimum(np.maximum(t_s - t_d, 0.0), t_own) / np.maximum(view.p_step, 1e-12)
+    x_seen = view.x * kp
+    rho_c = np.minimum(x_seen * u * c_tok / np.maximum(mean_step, 1e-300), 0.99)
+    poisson_c = (c_tok * u) ** 2 * x_seen / (1.0 - rho_c**2)  # (the variance Poisson arrivals give)
+    var_c = step_cv2 * poisson_c
+    theta = var_c / np.maximum(mean_step, 1e-300)  # gamma step times; the step an arrival lands in is length-biased
+    c_star = mean_step + theta
+    # TPOT of a request: the mean of its D decode steps (separate prefill steps stall it on top)
+    gaps = np.maximum(O - 1.0, 1.0)
+    if s.mixed:
+        tpot_mean = np.where(O > 1, D * mean_step / gaps, t_d / r.tokens_per_step)
+    else:
+        tpot_mean = np.where(O > 1, D * (t_d + pi / np.maximum(1 - pi, 1e-12) * t_s) / gaps, t_d / r.tokens_per_step)
+    lam_seen = x_seen / np.maximum(mean_step, 1e-300)  # prompt chunks per second, as the tagged prompt sees them
+    others = np.minimum(lam_seen * c_star * u, np.maximum(budget - u, 0.0))
+    own_base = np.maximum(t_own - c_tok * view.p_step, 0.0)
+    b_mean = kp * (own_base + c_tok * (u + others))
+    return _Tagged(t_d, t_s, t_own, mean_step, u, c_tok, x_seen, rho_c, poisson_c, c_star, var_c + theta**2,
+                   lam_seen, b_mean, tpot_mean)
 
 
 def _itl(mixed: bool, pi, t_d, t_s, c_tok, u, chunks_mean, budget, q: float, k: int = 1) -> np.ndarray:
