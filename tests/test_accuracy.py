@@ -122,7 +122,7 @@ def test_band_coverage_out_of_sample(pooled):
     # eighteenth round, 78.6%, 78.9% before the seventeenth, 78.8%, 79.9% before the sixteenth; 75.4%, 75.9% before
     # item 51)
     assert 0.70 <= plain["group_coverage"] <= 0.90
-    # serve's bands, from the served rows of both files: measured 78.5% of 724 rows, 76.6% averaged over 34 sources
+    # serve's bands, from the served rows of both files: measured 78.6% of 724 rows, 76.7% averaged over 34 sources
     # (78.9%, 77.3% before history item 64; 79.1%, 77.7% before item 61; 79.4% of 717 and 78.3% of 33 before the
     # seventeenth round; 77.7% before item 52; 72.9%, 73.6% before item 51).
     # Its decode figures on replicas of 5+ devices: 77% of 176 rows (61% before item 51: SGLang's cell stood on

@@ -305,6 +305,9 @@ def test_saturated_closed_loop_completes_the_saturation_rate(model, hw, kw, I, O
     apart = kw.get("engine") == "sglang"
     assert float(sat["request_rate_per_s"]) == pytest.approx(mu, rel=0.01 if apart else 1e-9)
     assert float(sat["utilization"]) == pytest.approx(1.0, rel=0.01 if apart else 1e-9)
+    # clients past the cap keep the engine saturated: the same rate
+    more = _serve(model, hw, kw, I, O, concurrency=2 * math.ceil(float(sat["running_batch"])) + 1).metrics
+    assert float(more["request_rate_per_s"]) == pytest.approx(float(sat["request_rate_per_s"]), rel=1e-6)
 
 
 # Found by test_closed_loop_littles_law (on an example that its draws hit in the full suite only) and fixed

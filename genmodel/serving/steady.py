@@ -400,11 +400,13 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
             e_max = _evaluate(step, t_max, s.mixed, tagged=False, compute=True)
             share = _compute_share(t_max.pi, *e_max["compute"])
         max_rate = x_max / _mean_step(t_max, e_max)
-    # a closed loop's requests per second at its service time alone: x / t-bar (``_figures``)
+    # a closed loop's requests per second at its service time alone: x / t-bar (``_figures``); as many clients as the
+    # cap or more keep the engine saturated: the saturation rate
     served_rate = None
     if closed:
-        served_rate = max_rate if e_avg is None else \
-            x_avg / np.maximum((1.0 - pi_avg) * e_avg["t_d"] + pi_avg * e_avg["t_s"], 1e-300)
+        served_rate = max_rate if e_avg is None else np.where(
+            clients >= n_cap, max_rate,
+            x_avg / np.maximum((1.0 - pi_avg) * e_avg["t_d"] + pi_avg * e_avg["t_s"], 1e-300))
     at_max = t_max.running
     if peak:
         best_rate, best_x = peak_rate(step, r, s, x_max)
