@@ -126,6 +126,20 @@ def test_cli_multi_device_commands(capsys, tmp_path):
     assert code == 2 and "--tpot-ms must be a positive number" in err
 
 
+def test_cli_estimate_says_how_much_of_a_platform_runs(capsys):
+    # a DGX H100 holds 8 devices; a layout of fewer runs on part of it, and the header says so (every figure is of
+    # the devices that run); a layout over two systems counts their 16
+    twelve = ("--model", "llama-3.1-70b", "--tp", "4", "--dp", "3")
+    cases = [(("--model", "llama-3.1-8b"), "1 of its 8 devices: tp 1, pp 1, ep 1, dp 1 (7 idle"),
+             (twelve, "2 x NVIDIA DGX H100"), (twelve, "12 of their 16 devices: tp 4, pp 1, ep 1, dp 3 (4 idle"),
+             (("--model", "llama-3.1-70b", "--tp", "8"), "— 8 devices: tp 8, pp 1, ep 1, dp 1\n")]
+    for args, needle in cases:
+        code, out, _ = run(capsys, "estimate", "--hardware", "dgx-h100", *args)
+        assert code == 0 and needle in out, (args, out.splitlines()[0])
+    code, out, _ = run(capsys, "estimate", "--model", "llama-3.1-8b", "--hardware", "h100-sxm")
+    assert code == 0 and out.splitlines()[0] == "Llama-3.1-8B on NVIDIA H100 SXM5 80GB"
+
+
 def test_cli_efficiency_overrides_and_uncalibrated(capsys):
     # --uncalibrated drops the entry's calibrated block: the GPU kind defaults apply (docs/formulas.md)
     plain = genmodel.get_hardware("h100-sxm").model_copy(update={"efficiency": genmodel.Efficiency()})

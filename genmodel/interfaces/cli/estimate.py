@@ -147,16 +147,20 @@ def _missing_price(result: Any, d: dict[str, Any]) -> str:
 def format_estimate(result: Any, d: dict[str, Any]) -> str:
     """The human-readable report of one configuration."""
     m, hw, r = result.model, result.hardware, result.realism
-    where = hw.display_name
+    where, idle, of = hw.display_name, 0, ""
     if result.platform is not None:
         systems = -(-d["devices"] // result.platform.num_devices)
         where = result.platform.display_name if systems == 1 else f"{systems} x {result.platform.display_name}"
+        # a layout that does not fill the systems: say how much of them runs (every figure is of the devices that run)
+        idle = systems * result.platform.num_devices - d["devices"]
+        of = f" of {'its' if systems == 1 else 'their'} {systems * result.platform.num_devices}" if idle > 0 else ""
     split = ""
-    if d["devices"] > 1:
-        split = (f" — {d['devices']} devices: tp {d['tp']}, pp {d['pp']}, ep {d['ep']}, dp {d['dp']}"
+    if d["devices"] > 1 or idle > 0:
+        split = (f" — {d['devices']}{of} devices: tp {d['tp']}, pp {d['pp']}, ep {d['ep']}, dp {d['dp']}"
                  + (f", cp {d['cp']}" if d["cp"] > 1 else "")
                  + (", attention data-parallel" if d["attention_dp"] else "")
-                 + (f", two-batch overlap {d['comm_overlap']:.0%}" if d["comm_overlap"] > 0 else ""))
+                 + (f", two-batch overlap {d['comm_overlap']:.0%}" if d["comm_overlap"] > 0 else "")
+                 + (f" ({idle} idle: --tp, --pp, --ep or --dp use them)" if idle > 0 else ""))
     embed = f"; embedding/LM head {d['embedding_dtype']}" if d["embedding_dtype"] != d["weight_dtype"] else ""
     lines = [
         f"{m.display_name} on {where}{split}",
