@@ -28,10 +28,12 @@ and the step time a tagged request sees (1 - pi) t_d + pi t_s, with t_d = step(1
 step(max(n, 1), 0) + pi step(n, p_s) (an engine with work steps with at least one sequence) gives the throughput
 x / t. Open loop: x solves x = lambda t(x) (bracketed on a load grid, then solved between the two nodes); the running
 batch is the time average lambda (a request's prompt steps + its decode steps), Little's law. Closed loop with N
-clients: N_run(x) = N, throughput N / E2E (Little). Saturation: the largest x with N_run <= N_cap = min(max
-sequences, KV capacity / tokens held per request) and x I' <= B_p. A cached prefix is held once
-(``Requests.shared_prefix``) or by each request; ``Requests.ttft_delay_s``, a fixed wait before a request's prefill
-(a prefix reloaded from host memory), adds to its TTFT and end-to-end time. A finite run at a rate
+clients: N_run(x) = N, throughput N / E2E (Little); with mixed prompt steps a request's life in E2E is k_p + D steps
+of the loop's own time-average step (every running request is in every step; ``_closed_rows``), or of t(x_max) once
+N reaches the cap, and the tagged request's steps, scaled to it, split it into TTFT and TPOT. Saturation: the largest
+x with N_run <= N_cap = min(max sequences, KV capacity / tokens held per request) and x I' <= B_p. A cached prefix is
+held once (``Requests.shared_prefix``) or by each request; ``Requests.ttft_delay_s``, a fixed wait before a request's
+prefill (a prefix reloaded from host memory), adds to its TTFT and end-to-end time. A finite run at a rate
 (``Load.requests`` = N) is solved on the steps its requests see: n and N_run scaled to ``finite_run_batch(N_run, N)``
 (the run's ramp-up and drain), on the load grid too, so its load, latencies and saturation rate are the run's.
 """
