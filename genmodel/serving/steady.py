@@ -164,11 +164,7 @@ def terms(x, r: Requests, s: Scheduler) -> Terms:
     # share of steps carrying prompt tokens: each of at most N_cap running requests is in its prompt steps with
     # probability x k_p / N_cap, so 1 - (1 - x k_p / N_cap)^N_cap (Poisson's 1 - exp(-x k_p) for a cap far above the
     # load; x k_p for a cap of one: a request's prompt step, then its decode steps, then the next's)
-    population = np.maximum(cap, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        binomial = -np.expm1(population * np.log1p(-np.minimum(xk / population, 1.0)))
-    prompt_share = np.where(population < np.inf, binomial, -np.expm1(-xk))
-    pi = np.clip(np.maximum(prompt_share, work), 0.0, 1.0)
+    pi = np.clip(np.maximum(_prompt_share(xk, np.maximum(cap, 1.0)), work), 0.0, 1.0)
     if not s.mixed:
         stall = np.maximum(1.0 - pi, 1e-12)
         n, d_wall = x * D / stall, D / stall
@@ -176,6 +172,14 @@ def terms(x, r: Requests, s: Scheduler) -> Terms:
         p_step = np.where(pi > 0, x * I_new / np.where(pi > 0, pi, 1.0), I_new / kp)
     running = x * (kp + d_wall)
     return Terms(x, n, budget, kp, pi, p_step, d_wall, running, cap, kv_seqs, running * held + shared)
+
+
+def _prompt_share(xk, population) -> np.ndarray:
+    """The share of steps in which at least one of ``population`` requests, each in its prompt steps with probability
+    x k_p / population (``xk`` = x k_p), is in them: 1 - (1 - x k_p / N)^N, Poisson's 1 - exp(-x k_p) for N infinite."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        binomial = -np.expm1(population * np.log1p(-np.minimum(xk / population, 1.0)))
+    return np.where(population < np.inf, binomial, -np.expm1(-xk))
 
 
 def _held_tokens(r: Requests, s: Scheduler, prompt_part, decode_part) -> tuple[np.ndarray, float]:
@@ -304,11 +308,10 @@ def _untagged_rows(t: Terms, mixed: bool) -> list[tuple[np.ndarray, np.ndarray]]
     return [(busy, zeros), (t.n if mixed else zeros, t.p_step)]
 
 
-def _closed_rows(r: Requests, t: Terms, view: Terms) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray,
-                                                            np.ndarray]:
-    """A closed loop's time-average steps (mixed prompt steps): their (n, p) rows, the share pi of them carrying
-    prompt work and the requests completed per step, x (the step's mean is (1 - pi) t(row 0) + pi t(row 1); the
-    loop's rate x / that). Its running count is fixed, N = N_run: a prompt takes the k_p steps it takes beside the
+def _closed_rows(r: Requests, t: Terms, view: Terms) -> tuple[list[tuple[np.ndarray, np.ndarray]], Terms]:
+    """A closed loop's time-average steps (mixed prompt steps): their (n, p) rows, and ``t`` with the loop's requests
+    completed per step x, share pi of steps carrying prompt work and prompt tokens p_s in such a step (its rate is
+    x / ``_mean_step``). Its running count is fixed, N = N_run: a prompt takes the k_p steps it takes beside the
     others' decodes (``view``'s: the loop's own count per step would also charge the prompt's budget with its own
     decode), so x = N / (k_p + D); each of the N is in its prompt steps with probability x k_p / N, so
     pi = 1 - (1 - x k_p / N)^N (at least the budget's share x I' / B_p); a step without prompt work has all N decoding,
@@ -317,15 +320,15 @@ def _closed_rows(r: Requests, t: Terms, view: Terms) -> tuple[list[tuple[np.ndar
     I_new = (1.0 - r.prefix_hit) * r.input_tokens
     zeros = np.zeros_like(view.p_step)
     N, kp, D = t.running + zeros, view.steps_prefill, t.decode_steps
-    population = np.maximum(N, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         x = np.where(kp + D > 0, N / (kp + D), 0.0)
-        own = -np.expm1(population * np.log1p(-np.minimum(x * kp / population, 1.0)))
-        pi = np.clip(np.maximum(own, x * I_new / np.maximum(view.budget, 1e-9)), 0.0, 1.0)
+        pi = np.clip(np.maximum(_prompt_share(x * kp, np.maximum(N, 1.0)), x * I_new / np.maximum(view.budget, 1e-9)),
+                     0.0, 1.0)
         carried = np.where(pi > 0, pi, 1.0)
         n_s = np.where(pi > 0, np.maximum(x * D - (1.0 - pi) * N, 0.0) / carried, 0.0)
         p_s = np.where(pi > 0, x * I_new / carried, I_new / kp)
-    return [(N, zeros), (n_s, p_s)], pi, x
+    closed = replace(t, x=x, n=x * D, budget=view.budget, steps_prefill=kp, pi=pi, p_step=p_s)
+    return [(N, zeros), (n_s, p_s)], closed
 
 
 def _rides_free(rows: list[tuple[np.ndarray, np.ndarray]], view: Terms) -> bool:
@@ -382,7 +385,8 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     # a closed loop of mixed steps takes its service time from the time-average step (``_figures``): below saturation
     # its own (``_closed_rows``), saturated x_max's
     closed = load.mode != "rate" and s.mixed
-    average, pi_avg, x_avg = _closed_rows(r, t, view) if closed and load.mode != "max" else ([], None, None)
+    below = closed and load.mode != "max" and bool(np.any(clients < n_cap))
+    average, t_avg = _closed_rows(r, t, view) if below else ([], None)
     if grid is not None:
         e = _evaluate(step, view, s.mixed, slope=True, t_0=grid[2], extra=tuple(average))
         e_avg = dict(zip(("t_d", "t_s"), e.pop("extra"), strict=True)) if average else None
@@ -407,8 +411,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     served_rate = None
     if closed:
         served_rate = max_rate if e_avg is None else np.where(
-            clients >= n_cap, max_rate,
-            x_avg / np.maximum((1.0 - pi_avg) * e_avg["t_d"] + pi_avg * e_avg["t_s"], 1e-300))
+            clients >= n_cap, max_rate, t_avg.x / np.maximum(_mean_step(t_avg, e_avg), 1e-300))
     at_max = t_max.running
     if peak:
         best_rate, best_x = peak_rate(step, r, s, x_max)
@@ -678,6 +681,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     cs2 = (t.decode_steps * r.output_cv / np.maximum(t.steps_prefill + t.decode_steps, 1e-12)) ** 2
     step_cv2 = r.arrival_cv2 if load.mode == "rate" else 1.0
     life_cv2 = r.arrival_cv2 if load.mode == "rate" else cs2
+    n_in = None if clients is None else np.minimum(clients, t.running)  # a closed loop's running requests
     g = _tagged_steps(r, s, view, e["t_d"], e["t_s"], e["t_own"], step_cv2)
     if served_rate is not None:
         # a closed loop: every running request is in every step, so a request's life is (k_p + D_wall) steps of the
@@ -685,7 +689,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         # own steps, all scaled by one factor (every figure below is proportional to them), set how that life splits
         # into its prompt steps and its decode steps
         with np.errstate(divide="ignore", invalid="ignore"):
-            life = np.minimum(clients, t.running) / served_rate
+            life = n_in / served_rate
             tagged = g.b_mean + np.maximum(O - 1.0, 0.0) * g.tpot_mean
             scale = np.where((tagged > 0) & np.isfinite(life) & np.isfinite(tagged), life / tagged, 1.0)
         g = _tagged_steps(r, s, view, scale * e["t_d"], scale * e["t_s"], scale * e["t_own"], step_cv2)
@@ -728,7 +732,6 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         admission = Wait(np.where(np.isfinite(w_adm), p_adm, 1.0), w_adm)
         rho_rate, ca2, fixed_wait, backlog = rate, r.arrival_cv2, 0.0, 0.0
     else:
-        n_in = np.minimum(clients, t.running)
         # clients beyond the running cap queue inside the engine (at max load by definition): a slot frees at the
         # end of a step and the scheduler admits the next queued request into the next step, so an admitted
         # request waits for no step in progress (no residual R); below the cap the arrival theorem's R stays
@@ -815,7 +818,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         out["running_batch"] = rate * (life_p + life_d)
         out["kv_tokens"] = out["running_batch"] * held + shared
     else:
-        out["running_batch"] = np.minimum(clients, t.running)
+        out["running_batch"] = n_in
         out["kv_tokens"] = t.kv_tokens
     out["decode_batch"] = t.n
     out["prompt_tokens_per_step"] = t.x * I_new
