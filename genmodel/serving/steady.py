@@ -74,6 +74,10 @@ GRID = np.append(np.linspace(_COARSE[:-1], _COARSE[1:], GRID_SPLIT, endpoint=Fal
 SLO_POINTS = 16
 # queue positions p (midpoints) over which an offline or finite run's SLO attainment is averaged
 QUEUE_NODES = 32
+# the quantile of the running count whose step sets the count's share of the TPOT spread (``_count_rise``): the p99
+# of the default percentiles, which it then gives exactly where the count is the only spread
+COUNT_QUANTILE = 0.99
+Z_COUNT = float(normal_ppf(COUNT_QUANTILE))
 
 
 @dataclass(frozen=True)
@@ -235,21 +239,17 @@ class SteadyState:
     compute_share: np.ndarray
 
 
-def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: bool = True, t_0=None,
-              extra: tuple = (), compute: bool = False) -> dict[str, np.ndarray]:
+def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=None, extra: tuple = (),
+              compute: bool = False) -> dict[str, np.ndarray]:
     """Stacked step evaluations. ``tagged``: the steps a tagged decoding request sees, t_d and t_s (itself and the n
-    stationary others), and the tagged prompt's own step t_own (the n others); with ``slope``, one request alone (t_0)
-    and the step's mean slope in the decoding sequences from there, (t(n') - t_0) / (n' - 1) with n' = max(1 + n, 2):
-    the secant, not a local difference, because the step is jagged in n (captured-graph sizes, GEMM tiles and waves:
-    a local difference across one of its jumps would swing the TPOT spread several-fold at a few loads and make the
-    TPOT and end-to-end percentiles fall as the load rises). Else only the time-average steps, t_d and t_s at
-    the load's n decoding sequences (a throughput is x / their mean; ``_untagged_rows``).
+    stationary others), and the tagged prompt's own step t_own (the n others); with ``width`` (tagged), also the
+    decode step at 1 + n + width sequences, the running count's upper quantile (``_count_width``), and its rise over
+    t_d (``res["rise"]``, at least 0; 0 where the width is). Else only the time-average steps, t_d and t_s at the
+    load's n decoding sequences (a throughput is x / their mean; ``_untagged_rows``).
 
-    Rows are evaluated only where they are new: ``t_0`` given (the load grid's first node holds it, ``_rate_grid``)
-    is not evaluated again, nor t(n') where every 1 + n >= 2 (then n' = 1 + n: t_d's row). ``extra``: further
-    (n, p) pairs, of the same shape, stacked into the same call (``res["extra"]``, in order), so that a step needed
-    beside them costs no call of its own. Each row's value is the step's at its own (n, p) whatever else is stacked
-    with it.
+    ``extra``: further (n, p) pairs, of the same shape, stacked into the same call (``res["extra"]``, in order), so
+    that a step needed beside them costs no call of its own. Each row's value is the step's at its own (n, p)
+    whatever else is stacked with it.
 
     ``compute``: also each row's seconds of compute-bound operators and of all operators (``res["compute"]``, two
     arrays over the stacked rows; ``_compute_share``), from a step function that offers them (``step.splits_compute``
@@ -261,17 +261,9 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: 
         ns, ps = [n_seen, n_seen if mixed else zeros, t.n if mixed else zeros], [zeros, t.p_step, t.p_step]
     else:
         ns, ps = map(list, zip(*_untagged_rows(t, mixed), strict=True))
-    rows = {}
-    if slope:
-        wide = np.maximum(n_seen, 2.0)
-        if not (tagged and np.all(n_seen >= 2.0)):  # (else t(n') is t_d's row)
-            rows["wide"] = len(ns)
-            ns.append(wide)
-            ps.append(zeros)
-        if t_0 is None:
-            rows["one"] = len(ns)
-            ns.append(np.ones_like(n_seen))
-            ps.append(zeros)
+    if width is not None:
+        ns.append(n_seen + width)
+        ps.append(zeros)
     first = len(ns)
     for n_extra, p_extra in extra:
         ns.append(n_extra)
@@ -288,10 +280,8 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, slope: bool = False, tagged: 
     res.update(t_d=out[0], t_s=out[1])
     if tagged:
         res["t_own"] = out[2]
-    if slope:
-        # one request alone: the step the load builds on
-        res["t_0"] = out[rows["one"]] if t_0 is None else np.broadcast_to(t_0, np.shape(out[0]))
-        res["slope"] = (out[rows.get("wide", 0)] - res["t_0"]) / (wide - 1.0)
+    if width is not None:
+        res["rise"] = np.where(width > 0, np.maximum(out[first - 1] - out[0], 0.0), 0.0)
     if extra:
         res["extra"] = list(out[first:])
     return res
@@ -387,21 +377,26 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     closed = load.mode != "rate" and s.mixed
     below = closed and load.mode != "max" and bool(np.any(clients < n_cap))
     average, t_avg = _closed_rows(r, t, view) if below else ([], None)
+    # the running count's upper quantile, where a TPOT spread is asked for (``_count_width``)
+    spread = bool(percentiles) or tpot_target_s is not None
     if grid is not None:
-        e = _evaluate(step, view, s.mixed, slope=True, t_0=grid[2], extra=tuple(average))
-        e_avg = dict(zip(("t_d", "t_s"), e.pop("extra"), strict=True)) if average else None
         max_rate = grid[1][-1]
+        mean_step = _open_loop_step(x, lam, stable, max_rate, grid[2]) if load.mode == "rate" else None
+        width = _count_width(r, t, view, load, grid[2], mean_step) if spread else None
+        e = _evaluate(step, view, s.mixed, width=width, extra=tuple(average))
+        e_avg = dict(zip(("t_d", "t_s"), e.pop("extra"), strict=True)) if average else None
         share = grid[3]
     else:  # the saturated state's time-average steps, in the same call where that adds no rows (one configuration)
         saturated = _untagged_rows(t_max, s.mixed)
+        width = _count_width(r, t, view, load) if spread else None
         if _rides_free(saturated + average, view):
-            e = _evaluate(step, view, s.mixed, slope=True, extra=tuple(saturated + average), compute=True)
+            e = _evaluate(step, view, s.mixed, width=width, extra=tuple(saturated + average), compute=True)
             rows = e.pop("extra")
             e_max = dict(zip(("t_d", "t_s"), rows[:2], strict=True))
             e_avg = dict(zip(("t_d", "t_s"), rows[2:], strict=True)) if average else None
             share = _compute_share(t_max.pi, *(a[-len(rows):][:2] for a in e.pop("compute")))
         else:
-            e = _evaluate(step, view, s.mixed, slope=True, extra=tuple(average))
+            e = _evaluate(step, view, s.mixed, width=width, extra=tuple(average))
             e_avg = dict(zip(("t_d", "t_s"), e.pop("extra"), strict=True)) if average else None
             e_max = _evaluate(step, t_max, s.mixed, tagged=False, compute=True)
             share = _compute_share(t_max.pi, *e_max["compute"])
@@ -678,7 +673,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     # where a request is admitted only when another finishes, that of the completions, cs2 (a request's time in
     # service in steps: its output's spread; identical requests rotate in lockstep). Step by step a closed loop keeps
     # Poisson's spread: clients of like requests bunch into waves (section 2b), which rotation would not describe.
-    cs2 = (t.decode_steps * r.output_cv / np.maximum(t.steps_prefill + t.decode_steps, 1e-12)) ** 2
+    cs2 = _completions_cv2(r, t)
     step_cv2 = r.arrival_cv2 if load.mode == "rate" else 1.0
     life_cv2 = r.arrival_cv2 if load.mode == "rate" else cs2
     n_in = None if clients is None else np.minimum(clients, t.running)  # a closed loop's running requests
@@ -693,23 +688,19 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
             tagged = g.b_mean + np.maximum(O - 1.0, 0.0) * g.tpot_mean
             scale = np.where((tagged > 0) & np.isfinite(life) & np.isfinite(tagged), life / tagged, 1.0)
         g = _tagged_steps(r, s, view, scale * e["t_d"], scale * e["t_s"], scale * e["t_own"], step_cv2)
+    else:
+        scale = 1.0
     t_d, t_s, t_own, mean_step, u, c_tok = g.t_d, g.t_s, g.t_own, g.mean_step, g.u, g.c_tok
     x_seen, rho_c, poisson_c, c_star, var_star = g.x_seen, g.rho_c, g.poisson_c, g.c_star, g.var_star
     lam_seen, b_mean, tpot_mean = g.lam_seen, g.b_mean, g.tpot_mean
     rate = (lam + 0.0 * mean_step) if load.mode == "rate" else None
     gaps = np.maximum(O - 1.0, 1.0)
-    if load.mode == "rate":
-        # the running count fluctuates (Poisson, 2n/3 averaged over a request's life); feedback through the step time
-        # (more running -> longer steps -> more running) stretches the fluctuations by 1 / (1 - g), g = 1 - t_0 / t
-        gain = np.clip(1.0 - e["t_0"] / np.maximum(mean_step, 1e-300), 0.0, 0.95)
-        # ... but not past the running cap: near it, arrivals wait for admission instead of joining the batch
-        headroom = np.maximum(np.where(np.isfinite(view.cap), view.cap, np.inf) - view.running, 0.0)
-        var_n = life_cv2 * np.minimum(2.0 * view.n / 3.0 / (1.0 - gain), 2.0 * view.n / 3.0 + headroom**2)
-    else:  # a closed loop's running count is fixed: only the share of it in prefill, x k_p on average, moves
-        var_n = life_cv2 * view.x * kp
     # consecutive steps are correlated (a long step lets more prompts in for the next): an AR(1) with coefficient
-    # rho_c, whose mean over D steps has (1 + rho_c) / (1 - rho_c) times the variance of independent steps
-    sigma = np.sqrt(D * life_cv2 * poisson_c * (1 + rho_c) / (1 - rho_c) + (e["slope"] * D) ** 2 * var_n) / gaps
+    # rho_c, whose mean over D steps has (1 + rho_c) / (1 - rho_c) times the variance of independent steps; the
+    # running count's share is the decode step's rise to the count's upper quantile over that quantile's z
+    # (``_count_width``; 0 where no spread was asked for)
+    rise = scale * e.get("rise", 0.0)
+    sigma = np.sqrt(D * life_cv2 * poisson_c * (1 + rho_c) / (1 - rho_c) + (rise / Z_COUNT * D) ** 2) / gaps
     sigma = np.where(O > 1, sigma, 0.0)
     # TTFT = residual of the step in progress + the prompt's own steps (+ queue waits)
     busy = -np.expm1(-view.running)
@@ -853,6 +844,47 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     return out
 
 
+def _completions_cv2(r: Requests, t: Terms) -> np.ndarray:
+    """Squared coefficient of variation of a closed loop's admissions (``_figures``): a request's time in service in
+    steps, its output's spread (identical requests rotate in lockstep)."""
+    return (t.decode_steps * r.output_cv / np.maximum(t.steps_prefill + t.decode_steps, 1e-12)) ** 2
+
+
+def _open_loop_step(x, lam, stable, last_rate, t_0) -> np.ndarray:
+    """The time-average step of an open loop at load x and rate lam (``_open_loop_x``): x / lam where the rate is
+    reached (x = lam t), the grid's last node's step x_max / lambda(x_max) (``last_rate``) past it, one request's t_0
+    with no load."""
+    lam = np.asarray(lam, dtype=float)
+    rate = np.where(stable, lam, last_rate)
+    return np.where(rate > 0, x / np.maximum(rate, 1e-300), t_0)
+
+
+def _count_width(r: Requests, t: Terms, view: Terms, load: Load, t_0=None, mean_step=None) -> np.ndarray:
+    """Z_COUNT standard deviations of the running count over a request's life, in sequences: how far above the n
+    decoding sequences a tagged request sees (1 + ``view.n``) its life's mean count reaches at the COUNT_QUANTILE
+    (docs/serving.md section 3). The TPOT's spread takes the decode step's rise over that width (``_evaluate``'s
+    ``rise``): a request's TPOT is about the step at its life's mean count, so a step that only grows with n maps the
+    count's quantile onto the TPOT's, and the rise never falls as the load grows (a secant from one request fell
+    where the step is concave or flat in n: an MoE's once most experts are read).
+
+    Open loop (``t_0``: one request's step, ``mean_step``: the time-average step, ``_open_loop_step``): Poisson's
+    2n/3 averaged over a request's life, times the arrivals' squared coefficient of variation, stretched by the
+    feedback through the step time (more running, longer steps, more running) 1 / (1 - g), g = 1 - t_0 / t; and no
+    further than the running cap lets the decoding count go (near it arrivals wait for admission instead of joining
+    the batch): the cap's headroom in running sequences times the decoding share of them, n / N_run, so the quantile
+    n + width = min(n + z sd, n N_cap / N_run) settles at the cap's decoding count. Closed loop: its running count is
+    fixed; only the share of it in prefill, x k_p on average, moves, with the completions' spread."""
+    if load.mode == "rate":
+        gain = np.clip(1.0 - t_0 / np.maximum(mean_step, 1e-300), 0.0, 0.95)
+        sd = np.sqrt(np.maximum(r.arrival_cv2 * 2.0 * view.n / 3.0 / (1.0 - gain), 0.0))
+        headroom = np.maximum(np.where(np.isfinite(view.cap), view.cap, np.inf) - view.running, 0.0)
+        with np.errstate(invalid="ignore"):  # (no cap and nothing running: inf x 0, no room needed)
+            room = np.where(view.n > 0, headroom * view.n / np.maximum(view.running, 1e-300), 0.0)
+        return np.minimum(Z_COUNT * sd, room)
+    var_n = _completions_cv2(r, t) * view.x * view.steps_prefill
+    return Z_COUNT * np.sqrt(np.maximum(var_n, 0.0))
+
+
 def _shifted_cdf(wait: Wait, s: LogNormal, shift, x) -> np.ndarray:
     """P(W + S + shift <= x), the distribution's parameters broadcast to x's configuration shape (a call whose
     configurations share one distribution, asked at several points)."""
@@ -984,9 +1016,12 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, grid, ttft_target
     x_cap = _load_beside(r, s, t_max)  # (the saturated load itself passes it: every search needs it)
 
     def check(lam):
-        t = terms(_open_loop_x(step, r, s, grid, x_max, lam, run)[0], r, s)
+        x, stable = _open_loop_x(step, r, s, grid, x_max, lam, run)
+        t = terms(x, r, s)
         view = _tagged_view(t, r, s, t_max, run, x_cap)
-        e = _evaluate(step, view, s.mixed, slope=True, t_0=grid[2])
+        width = None if tpot_target_s is None else \
+            _count_width(r, t, view, Load("rate"), grid[2], _open_loop_step(x, lam, stable, grid[1][-1], grid[2]))
+        e = _evaluate(step, view, s.mixed, width=width)
         m = _figures(r, s, t, view, e, lam, Load("rate"), None, (), ttft_target_s, tpot_target_s, q)
         return m["meets_slo"] & feasible(t, r)
 
