@@ -74,7 +74,7 @@ GRID = np.append(np.linspace(_COARSE[:-1], _COARSE[1:], GRID_SPLIT, endpoint=Fal
 SLO_POINTS = 16
 # queue positions p (midpoints) over which an offline or finite run's SLO attainment is averaged
 QUEUE_NODES = 32
-# the quantile of the running count whose step sets the count's share of the TPOT spread (``_count_rise``): the p99
+# the quantile of the running count whose step sets the count's share of the TPOT spread (``_count_width``): the p99
 # of the default percentiles, which it then gives exactly where the count is the only spread
 COUNT_QUANTILE = 0.99
 Z_COUNT = float(normal_ppf(COUNT_QUANTILE))
