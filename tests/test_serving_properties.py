@@ -84,6 +84,11 @@ def _mu(model, hw, kw, I, O) -> float:
     return float(_serve(model, hw, kw, I, O, request_rate="max").metrics["max_request_rate_per_s"])
 
 
+def _at_shares(model, hw, kw, I, O, shares) -> dict:
+    """The serve metrics at the request rates shares x the saturation rate mu."""
+    return _serve(model, hw, kw, I, O, request_rate=np.array(shares) * _mu(model, hw, kw, I, O)).metrics
+
+
 def _rates(model, hw, kw, I, O, fr):
     """(saturation rate mu, sorted rates fr x mu, the serve metrics at them), skipping a configuration that does not
     fit one request."""
@@ -205,8 +210,7 @@ def test_tpot_p99_rises_with_load_on_a_concave_moe_step():
     # tokens on H100s), where the TPOT p99 fell 30.77 -> 28.84 ms and the end-to-end p99 2.311 -> 2.104 s while the
     # mean TPOT rose
     kw = {"tp": 2, "ep": 2}
-    mu = _mu("mixtral-8x7b", "h100-sxm", kw, 128, 64)
-    m = _serve("mixtral-8x7b", "h100-sxm", kw, 128, 64, request_rate=np.array([0.0173, 0.0198]) * mu).metrics
+    m = _at_shares("mixtral-8x7b", "h100-sxm", kw, 128, 64, [0.0173, 0.0198])
     assert m["tpot_mean_s"][1] >= m["tpot_mean_s"][0]
     assert m["tpot_p99_s"][1] >= m["tpot_p99_s"][0] * (1 - REL), m["tpot_p99_s"]
     assert m["e2e_p99_s"][1] >= m["e2e_p99_s"][0] * (1 - REL), m["e2e_p99_s"]
@@ -216,8 +220,7 @@ def test_tpot_p99_rises_with_load_on_a_concave_moe_step():
 def test_moe_tpot_p90_falls_with_load_through_the_prompt_chunks_reproduction():
     # DEFECT (1) above: Qwen3-30B-A3B on an H100 (vLLM), 16 + 2 tokens
     kw = {"engine": "vllm"}
-    mu = _mu("qwen3-30b-a3b", "h100-sxm", kw, 16, 2)
-    m = _serve("qwen3-30b-a3b", "h100-sxm", kw, 16, 2, request_rate=np.array([0.2465, 0.491]) * mu).metrics
+    m = _at_shares("qwen3-30b-a3b", "h100-sxm", kw, 16, 2, [0.2465, 0.491])
     assert m["tpot_mean_s"][1] >= m["tpot_mean_s"][0]  # (the mean rises: holds)
     assert m["tpot_p90_s"][1] >= m["tpot_p90_s"][0] * (1 - REL), m["tpot_p90_s"]
 
@@ -226,8 +229,7 @@ def test_moe_tpot_p90_falls_with_load_through_the_prompt_chunks_reproduction():
 def test_moe_e2e_p99_falls_at_a_step_jump_reproduction():
     # DEFECT (2) above: Qwen3-30B-A3B on an H100 (vLLM), 3,119 + 286 tokens
     kw = {"engine": "vllm"}
-    mu = _mu("qwen3-30b-a3b", "h100-sxm", kw, 3119, 286)
-    m = _serve("qwen3-30b-a3b", "h100-sxm", kw, 3119, 286, request_rate=np.array([0.315, 0.322]) * mu).metrics
+    m = _at_shares("qwen3-30b-a3b", "h100-sxm", kw, 3119, 286, [0.315, 0.322])
     assert m["tpot_p99_s"][1] >= m["tpot_p99_s"][0]  # (the TPOT p99 rises: holds)
     assert m["e2e_p99_s"][1] >= m["e2e_p99_s"][0] * (1 - REL), m["e2e_p99_s"]
 
@@ -343,8 +345,7 @@ def test_closed_loop_past_the_cap_keeps_littles_law():
 def test_sglang_ttft_falls_with_load_reproduction():
     # the DEFECT of test_more_load_below_saturation: Llama-3.1-8B on an H100 with SGLang, 16 + 2 tokens
     kw = {"engine": "sglang"}
-    mu = _mu("llama-3.1-8b", "h100-sxm", kw, 16, 2)
-    m = _serve("llama-3.1-8b", "h100-sxm", kw, 16, 2, request_rate=np.array([0.2465, 0.491]) * mu).metrics
+    m = _at_shares("llama-3.1-8b", "h100-sxm", kw, 16, 2, [0.2465, 0.491])
     assert m["ttft_p90_s"][1] >= m["ttft_p90_s"][0] * (1 - TTFT_FALL), m["ttft_p90_s"]
 
 
