@@ -60,7 +60,7 @@ from genmodel.serving.queueing import (
     percentile_label,
     quantile_of_sum,
 )
-from genmodel.serving.waves import CAP_ROUNDING, first_wave, synchronize
+from genmodel.serving.waves import first_wave, synchronize, within_cap
 
 StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 # shares of the saturated load x_max the open loop is solved on (``_open_loop_x``): these nodes, each interval split
@@ -381,7 +381,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     spread = bool(percentiles) or tpot_target_s is not None
     if grid is not None:
         max_rate = grid[1][-1]
-        mean_step = _open_loop_step(x, lam, stable, max_rate, grid[2]) if load.mode == "rate" else None
+        mean_step = _open_loop_step(x, lam, stable, grid) if load.mode == "rate" else None
         width = _count_width(r, t, view, load, grid[2], mean_step) if spread else None
         e = _evaluate(step, view, s.mixed, width=width, extra=tuple(average))
         e_avg = dict(zip(("t_d", "t_s"), e.pop("extra"), strict=True)) if average else None
@@ -675,7 +675,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     # Poisson's spread: clients of like requests bunch into waves (section 2b), which rotation would not describe.
     cs2 = _completions_cv2(r, t)
     step_cv2 = r.arrival_cv2 if load.mode == "rate" else 1.0
-    life_cv2 = r.arrival_cv2 if load.mode == "rate" else cs2
+    life_cv2 = _life_cv2(r, t, load, cs2)
     n_in = None if clients is None else np.minimum(clients, t.running)  # a closed loop's running requests
     g = _tagged_steps(r, s, view, e["t_d"], e["t_s"], e["t_own"], step_cv2)
     if served_rate is not None:
@@ -726,7 +726,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         # clients beyond the running cap queue inside the engine (at max load by definition): a slot frees at the
         # end of a step and the scheduler admits the next queued request into the next step, so an admitted
         # request waits for no step in progress (no residual R); below the cap the arrival theorem's R stays
-        queued = (clients > n_in * (1.0 + CAP_ROUNDING)) | (load.mode == "max")
+        queued = ~within_cap(clients, n_in) | (load.mode == "max")
         s_mean = np.where(queued, b_mean, s_mean)
         s_var = np.where(queued, np.maximum(b_var, 0.0), s_var)  # (rounding can leave b_var just below 0)
         e2e_service = s_mean + delay + np.maximum(O - 1.0, 0.0) * tpot_mean
@@ -850,13 +850,22 @@ def _completions_cv2(r: Requests, t: Terms) -> np.ndarray:
     return (t.decode_steps * r.output_cv / np.maximum(t.steps_prefill + t.decode_steps, 1e-12)) ** 2
 
 
-def _open_loop_step(x, lam, stable, last_rate, t_0) -> np.ndarray:
+def _life_cv2(r: Requests, t: Terms, load: Load, cs2=None) -> np.ndarray:
+    """How much more the prompt chunks and the running count vary over a request's life than Poisson's: the
+    arrivals' squared coefficient of variation in an open loop, in a closed loop that of the completions
+    (``_completions_cv2``, ``cs2`` where already computed)."""
+    if load.mode == "rate":
+        return r.arrival_cv2
+    return _completions_cv2(r, t) if cs2 is None else cs2
+
+
+def _open_loop_step(x, lam, stable, grid) -> np.ndarray:
     """The time-average step of an open loop at load x and rate lam (``_open_loop_x``): x / lam where the rate is
-    reached (x = lam t), the grid's last node's step x_max / lambda(x_max) (``last_rate``) past it, one request's t_0
-    with no load."""
+    reached (x = lam t), the load grid's last node's step x_max / lambda(x_max) past it, one request's t_0 (the
+    grid's, ``_rate_grid``) with no load."""
     lam = np.asarray(lam, dtype=float)
-    rate = np.where(stable, lam, last_rate)
-    return np.where(rate > 0, x / np.maximum(rate, 1e-300), t_0)
+    rate = np.where(stable, lam, grid[1][-1])
+    return np.where(rate > 0, x / np.maximum(rate, 1e-300), grid[2])
 
 
 def _count_width(r: Requests, t: Terms, view: Terms, load: Load, t_0=None, mean_step=None) -> np.ndarray:
@@ -876,12 +885,12 @@ def _count_width(r: Requests, t: Terms, view: Terms, load: Load, t_0=None, mean_
     fixed; only the share of it in prefill, x k_p on average, moves, with the completions' spread."""
     if load.mode == "rate":
         gain = np.clip(1.0 - t_0 / np.maximum(mean_step, 1e-300), 0.0, 0.95)
-        sd = np.sqrt(np.maximum(r.arrival_cv2 * 2.0 * view.n / 3.0 / (1.0 - gain), 0.0))
+        sd = np.sqrt(np.maximum(_life_cv2(r, t, load) * 2.0 * view.n / 3.0 / (1.0 - gain), 0.0))
         headroom = np.maximum(np.where(np.isfinite(view.cap), view.cap, np.inf) - view.running, 0.0)
         with np.errstate(invalid="ignore"):  # (no cap and nothing running: inf x 0, no room needed)
             room = np.where(view.n > 0, headroom * view.n / np.maximum(view.running, 1e-300), 0.0)
         return np.minimum(Z_COUNT * sd, room)
-    var_n = _completions_cv2(r, t) * view.x * view.steps_prefill
+    var_n = _life_cv2(r, t, load) * view.x * view.steps_prefill
     return Z_COUNT * np.sqrt(np.maximum(var_n, 0.0))
 
 
@@ -1020,7 +1029,7 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, grid, ttft_target
         t = terms(x, r, s)
         view = _tagged_view(t, r, s, t_max, run, x_cap)
         width = None if tpot_target_s is None else \
-            _count_width(r, t, view, Load("rate"), grid[2], _open_loop_step(x, lam, stable, grid[1][-1], grid[2]))
+            _count_width(r, t, view, Load("rate"), grid[2], _open_loop_step(x, lam, stable, grid))
         e = _evaluate(step, view, s.mixed, width=width)
         m = _figures(r, s, t, view, e, lam, Load("rate"), None, (), ttft_target_s, tpot_target_s, q)
         return m["meets_slo"] & feasible(t, r)

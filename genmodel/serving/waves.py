@@ -58,11 +58,11 @@ def _count_within(steps, a, n):
 
 # relative slack of "N clients within the running cap N_cap": N_cap is the saturated load's running count, which a
 # bisection leaves a rounding below the cap it reaches (32 clients under a cap of 32 run, whatever x_max's last bits);
-# the waves' test here and a closed loop's queue test (``genmodel.serving.steady._figures``) share it
+# the waves' test here and a closed loop's queue test (``genmodel.serving.steady._figures``) share it (``within_cap``)
 CAP_ROUNDING = 1e-9
 
 
-def _within(clients, running_cap) -> np.ndarray:
+def within_cap(clients, running_cap) -> np.ndarray:
     """Whether the clients all run at once: N <= N_cap within ``CAP_ROUNDING``."""
     return np.asarray(clients) <= np.asarray(running_cap) * (1.0 + CAP_ROUNDING)
 
@@ -73,7 +73,7 @@ def synchronize(step: StepFn, r, s, clients, running_cap, m: dict[str, np.ndarra
     N = np.asarray(clients, dtype=float)
     I_new, O, D = _lengths(r)
     delay = np.asarray(r.ttft_delay_s, dtype=float)
-    applies = (D >= 1.0) & (N >= 1.0) & _within(N, running_cap)
+    applies = (D >= 1.0) & (N >= 1.0) & within_cap(N, running_cap)
     if not np.any(applies):
         return
     N = np.maximum(N, 1.0)
@@ -151,7 +151,7 @@ def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, 
     N = np.asarray(clients, dtype=float)
     P = np.asarray(requests, dtype=float)
     I_new, _, D = _lengths(r)
-    applies = (D >= 1.0) & (N >= 1.0) & _within(N, running_cap) & (P >= N)
+    applies = (D >= 1.0) & (N >= 1.0) & within_cap(N, running_cap) & (P >= N)
     if not np.any(applies):
         return
     N = np.maximum(N, 1.0)
