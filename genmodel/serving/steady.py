@@ -240,12 +240,16 @@ class SteadyState:
 
 
 def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=None, extra: tuple = (),
-              compute: bool = False) -> dict[str, np.ndarray]:
+              compute: bool = False, chunks=None) -> dict[str, np.ndarray]:
     """Stacked step evaluations. ``tagged``: the steps a tagged decoding request sees, t_d and t_s (itself and the n
     stationary others), and the tagged prompt's own step t_own (the n others); with ``width`` (tagged), also the
-    decode step at 1 + n + width sequences, the running count's upper quantile (``_count_width``), and its rise over
-    t_d (``res["rise"]``, at least 0; 0 where the width is). Else only the time-average steps, t_d and t_s at the
-    load's n decoding sequences (a throughput is x / their mean; ``_untagged_rows``).
+    decode step at 1 + n + width sequences, the running count's upper quantile (``_count_width``), and the rise of
+    the mean step the request sees, ``res["rise"]``: t_d's (at least 0; 0 where the width is), or with mixed steps
+    (1 - pi) t_d's + pi t_s's (the step with the prompt chunks at the quantile's count, one more row). With
+    ``chunks`` (tagged, mixed: (w, pi', p') of ``_chunk_quantile``), also the step with p' prompt tokens and the mean
+    step's rise to the chunks' quantile, ``res["chunk_rise"]`` (0 where w is).
+    Else only the time-average steps, t_d and t_s at the load's n decoding sequences (a throughput is x / their
+    mean; ``_untagged_rows``).
 
     ``extra``: further (n, p) pairs, of the same shape, stacked into the same call (``res["extra"]``, in order), so
     that a step needed beside them costs no call of its own. Each row's value is the step's at its own (n, p)
@@ -261,9 +265,12 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
         ns, ps = [n_seen, n_seen if mixed else zeros, t.n if mixed else zeros], [zeros, t.p_step, t.p_step]
     else:
         ns, ps = map(list, zip(*_untagged_rows(t, mixed), strict=True))
-    if width is not None:
-        ns.append(n_seen + width)
-        ps.append(zeros)
+    if width is not None:  # (mixed: the steps with prompt chunks rise with the count too)
+        ns.extend([n_seen + width] * (1 + (tagged and mixed)))
+        ps.extend([zeros, t.p_step][:1 + (tagged and mixed)])
+    if chunks is not None:
+        ns.append(n_seen)
+        ps.append(chunks[2])
     first = len(ns)
     for n_extra, p_extra in extra:
         ns.append(n_extra)
@@ -281,7 +288,14 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
     if tagged:
         res["t_own"] = out[2]
     if width is not None:
-        res["rise"] = np.where(width > 0, np.maximum(out[first - 1] - out[0], 0.0), 0.0)
+        at = first - (chunks is not None)  # (the rows after the count's)
+        if tagged and mixed:
+            grown = (1.0 - t.pi) * (out[at - 2] - out[0]) + t.pi * (out[at - 1] - out[1])
+        else:
+            grown = out[at - 1] - out[0]
+        res["rise"] = np.where(width > 0, np.maximum(grown, 0.0), 0.0)
+    if chunks is not None:
+        res["chunk_rise"] = _rise_to(chunks, out[0], out[1], out[first - 1], t.pi)
     if extra:
         res["extra"] = list(out[first:])
     return res
@@ -383,7 +397,8 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         max_rate = grid[1][-1]
         mean_step = _open_loop_step(x, lam, stable, grid) if load.mode == "rate" else None
         width = _count_width(r, t, view, load, grid[2], mean_step) if spread else None
-        e = _evaluate(step, view, s.mixed, width=width, extra=tuple(average))
+        chunks = _grid_chunks(r, s, t, view, load, grid) if spread else None
+        e = _evaluate(step, view, s.mixed, width=width, extra=tuple(average), chunks=chunks)
         e_avg = dict(zip(("t_d", "t_s"), e.pop("extra"), strict=True)) if average else None
         share = grid[3]
     else:  # the saturated state's time-average steps, in the same call where that adds no rows (one configuration)
@@ -401,6 +416,8 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
             e_max = _evaluate(step, t_max, s.mixed, tagged=False, compute=True)
             share = _compute_share(t_max.pi, *e_max["compute"])
         max_rate = x_max / _mean_step(t_max, e_max)
+    if spread and "chunk_rise" not in e:  # (a closed loop: the prompt chunks' quantile after its step call)
+        _add_chunk_rise(step, r, s, t, view, load, e)
     # a closed loop's requests per second at its service time alone: x / t-bar (``_figures``); as many clients as the
     # cap or more keep the engine saturated: the saturation rate
     served_rate = None
@@ -557,7 +574,8 @@ def _grid_on(grid: tuple[np.ndarray, ...], shape: tuple[int, ...]) -> tuple[np.n
 def _rate_grid(step: StepFn, r: Requests, s: Scheduler, x_max, run=None) -> tuple[np.ndarray, ...]:
     """The load grid (GRID x x_max on a leading axis), its open-loop rates lambda(x) = x / t(x), the step of one
     request alone, t_0, and the saturated step's compute-bound share (``_compute_share`` at the last node, x_max),
-    both of x_max's shape; ``run``: the requests of a finite run, whose steps hold the run's running batch
+    both of x_max's shape, and a prompt token's seconds in a step at each node, (t_s - t_d) / p_s (for the steps'
+    correlation, ``_grid_chunks``); ``run``: the requests of a finite run, whose steps hold the run's running batch
     (``_finite_run_terms``). The first node, x = 0, has rate 0 whatever its step, so its decode step is taken with
     one sequence: that is t_0, which every later evaluation of the same configurations then reuses."""
     nodes = GRID.reshape((-1,) + (1,) * np.ndim(x_max)) * x_max
@@ -567,7 +585,8 @@ def _rate_grid(step: StepFn, r: Requests, s: Scheduler, x_max, run=None) -> tupl
     e = _evaluate(step, replace(t, n=n), s.mixed, tagged=False, compute=True)
     rates = t.x / np.maximum(_mean_step(t, e), 1e-300)
     share = _compute_share(t.pi[-1], *(a[:, -1] for a in e["compute"]))
-    return nodes, rates, e["t_d"][0], share
+    cost = np.maximum(e["t_s"] - e["t_d"], 0.0) / np.maximum(t.p_step, 1e-12)  # a prompt token's seconds in a step
+    return nodes, rates, e["t_d"][0], share, cost
 
 
 def finite_run_batch(running, requests):
@@ -695,12 +714,18 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     lam_seen, b_mean, tpot_mean = g.lam_seen, g.b_mean, g.tpot_mean
     rate = (lam + 0.0 * mean_step) if load.mode == "rate" else None
     gaps = np.maximum(O - 1.0, 1.0)
-    # consecutive steps are correlated (a long step lets more prompts in for the next): an AR(1) with coefficient
-    # rho_c, whose mean over D steps has (1 + rho_c) / (1 - rho_c) times the variance of independent steps; the
-    # running count's share is the decode step's rise to the count's upper quantile over that quantile's z
-    # (``_count_width``; 0 where no spread was asked for)
+    # the prompt chunks' share: with mixed steps the mean step's rise to the chunks' upper quantile over that
+    # quantile's z (``_chunk_quantile``, the steps' correlation in the quantile); with prefill steps apart the secant
+    # c: consecutive steps are correlated (a long step lets more prompts in for the next), an AR(1) with coefficient
+    # rho_c, whose mean over D steps has (1 + rho_c) / (1 - rho_c) times the variance of independent steps. The
+    # running count's share is the mean step's rise to the count's upper quantile over that quantile's z
+    # (``_count_width``, ``_evaluate``; 0 where no spread was asked for)
     rise = scale * e.get("rise", 0.0)
-    sigma = np.sqrt(D * life_cv2 * poisson_c * (1 + rho_c) / (1 - rho_c) + (rise / Z_COUNT * D) ** 2) / gaps
+    if "chunk_rise" in e:
+        chunks = (scale * e["chunk_rise"] / Z_COUNT * D) ** 2
+    else:
+        chunks = D * life_cv2 * poisson_c * (1 + rho_c) / (1 - rho_c)
+    sigma = np.sqrt(chunks + (rise / Z_COUNT * D) ** 2) / gaps
     sigma = np.where(O > 1, sigma, 0.0)
     # TTFT = residual of the step in progress + the prompt's own steps (+ queue waits)
     busy = -np.expm1(-view.running)
@@ -894,6 +919,82 @@ def _count_width(r: Requests, t: Terms, view: Terms, load: Load, t_0=None, mean_
     return Z_COUNT * np.sqrt(np.maximum(var_n, 0.0))
 
 
+def _chunk_quantile(r: Requests, t: Terms, view: Terms, load: Load, rho) -> tuple[np.ndarray, ...]:
+    """Where a request's prompt chunks per step reach their upper quantile over its life, with mixed steps
+    (docs/serving.md section 3): (w, pi', p'). The mean chunks per step over its D decode steps vary by
+    life_cv2 x_seen / D (Poisson's count of x_seen = x k_p chunks a step, times the life's spread ``_life_cv2``),
+    stretched by the steps' correlation rho (an AR(1)'s mean: (1 + rho) / ((1 - rho)(1 - rho^2))); at x_seen + w
+    chunks a step, w = Z_COUNT standard deviations, the share of steps carrying prompt tokens is pi' and each carries
+    p' tokens (as ``terms`` counts them; p' at most the step's budget, beyond which chunks wait for later steps)."""
+    D = np.maximum(r.output_tokens - 1.0, 0.0) / r.tokens_per_step
+    kp = view.steps_prefill
+    u = (1.0 - r.prefix_hit) * r.input_tokens / kp
+    x_seen = view.x * kp
+    stretch = (1.0 + rho) / ((1.0 - rho) * (1.0 - rho**2))
+    var = _life_cv2(r, t, load) * x_seen * stretch / np.maximum(D, 1e-12)
+    w = np.where(D > 0, Z_COUNT * np.sqrt(np.maximum(var, 0.0)), 0.0)
+    hi = x_seen + w
+    safe = np.maximum(view.budget, 1e-9)
+    pi_hi = np.clip(np.maximum(_prompt_share(hi, np.maximum(view.cap, 1.0)), hi * u / safe), 0.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_hi = np.where(pi_hi > 0, np.minimum(hi * u / np.where(pi_hi > 0, pi_hi, 1.0), view.budget), 0.0)
+    return w, pi_hi, p_hi
+
+
+def _rise_to(chunks: tuple[np.ndarray, ...], t_d, t_s, t_hi, pi) -> np.ndarray:
+    """The mean step's rise to the chunks' quantile (``_chunk_quantile``'s (w, pi', p'); t_hi the step with p' prompt
+    tokens): (1 - pi') t_d + pi' t_hi less (1 - pi) t_d + pi t_s, at least 0; 0 where w is."""
+    w, pi_hi, _ = chunks
+    raised = (1.0 - pi_hi) * t_d + pi_hi * t_hi
+    return np.where(w > 0, np.maximum(raised - ((1.0 - pi) * t_d + pi * t_s), 0.0), 0.0)
+
+
+def _grid_chunks(r: Requests, s: Scheduler, t: Terms, view: Terms, load: Load, grid):
+    """``_chunk_quantile`` of an open loop with mixed steps, before its step call (so that the quantile's step rides
+    in it, ``_evaluate``'s ``chunks``): the steps' correlation rho = x_seen u c / t-bar at the tagged request's load
+    (``view.x``), with a prompt token's cost c and the time-average step t-bar = x / lambda(x) taken linear between
+    the load grid's two nodes around it (``_rate_grid``; t_0 at the first node). None for separate prefill steps and
+    closed loops."""
+    if not s.mixed or load.mode != "rate":
+        return None
+    x = view.x
+    nodes, rates = _grid_on(grid, np.shape(x))
+    cost = _grid_on((grid[0], grid[4]), np.shape(x))[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        steps = np.where(rates > 0, nodes / np.where(rates > 0, rates, 1.0), np.broadcast_to(grid[2], nodes.shape))
+    idx = np.clip((nodes < x[None, ...]).sum(axis=0), 1, len(GRID) - 1)
+    a, b = _pick(nodes, idx - 1), _pick(nodes, idx)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.clip(np.where(b > a, (x - a) / np.where(b > a, b - a, 1.0), 0.0), 0.0, 1.0)
+
+    def between(values):
+        lo, hi = _pick(values, idx - 1), _pick(values, idx)
+        return lo + (hi - lo) * frac
+
+    kp = view.steps_prefill
+    u = (1.0 - r.prefix_hit) * r.input_tokens / kp
+    rho = np.minimum(x * kp * u * between(cost) / np.maximum(between(steps), 1e-300), 0.99)
+    return _chunk_quantile(r, t, view, load, rho)
+
+
+def _add_chunk_rise(step: StepFn, r: Requests, s: Scheduler, t: Terms, view: Terms, load: Load,
+                    e: dict[str, np.ndarray]) -> None:
+    """``e["chunk_rise"]`` (``_evaluate``'s, as ``_rise_to`` gives it) of a closed loop with mixed steps, after its
+    step call: the steps' correlation rho_c from the tagged steps (``_prompt_work``), the quantile's step in a call of
+    its own, made only where a request's life has a spread of chunks (a closed loop of identical requests has none).
+    Nothing for separate prefill steps (their stalls keep the secant c, ``_figures``)."""
+    if not s.mixed:
+        return
+    t_d, t_s = e["t_d"], e["t_s"]
+    rho = _prompt_work(r, view, t_d, t_s, e["t_own"])[4]
+    chunks = _chunk_quantile(r, t, view, load, rho)
+    if not np.any(chunks[0] > 0):
+        e["chunk_rise"] = np.zeros(np.shape(t_d))
+        return
+    n_hi, p_hi = np.broadcast_arrays(1.0 + view.n, chunks[2])
+    e["chunk_rise"] = _rise_to(chunks, t_d, t_s, step(n_hi, p_hi), view.pi)
+
+
 def _shifted_cdf(wait: Wait, s: LogNormal, shift, x) -> np.ndarray:
     """P(W + S + shift <= x), the distribution's parameters broadcast to x's configuration shape (a call whose
     configurations share one distribution, asked at several points)."""
@@ -927,20 +1028,28 @@ class _Tagged:
     tpot_mean: np.ndarray
 
 
-def _tagged_steps(r: Requests, s: Scheduler, view: Terms, t_d, t_s, t_own, step_cv2) -> _Tagged:
-    """The mean step, the prompt work's spread and the tagged request's prompt steps and TPOT from its step times t_d,
-    t_s and t_own at ``view`` (``_figures``)."""
-    O = r.output_tokens
-    I_new = (1.0 - r.prefix_hit) * r.input_tokens
-    D = np.maximum(O - 1.0, 0.0) / r.tokens_per_step
-    pi, kp, budget = view.pi, view.steps_prefill, view.budget
-    mean_step = (1.0 - pi) * t_d + pi * t_s
-    u = I_new / kp
+def _prompt_work(r: Requests, view: Terms, t_d, t_s, t_own):
+    """(u, x_seen, mean step, c, rho_c): the tokens of a prompt chunk, the chunks a step carries, the step a tagged
+    request sees, (1 - pi) t_d + pi t_s, a prompt token's seconds in a step, c, and the correlation of consecutive
+    steps, rho_c = x_seen u c / mean step (docs/serving.md section 3)."""
+    kp = view.steps_prefill
+    u = (1.0 - r.prefix_hit) * r.input_tokens / kp
+    mean_step = (1.0 - view.pi) * t_d + view.pi * t_s
     # seconds per prompt token in a step: the prompt tokens' share of a step, at most the prompt's own step per token
     # (a step computed in passes, llama.cpp's, can need one more pass for one more decoding token than its own)
     c_tok = np.minimum(np.maximum(t_s - t_d, 0.0), t_own) / np.maximum(view.p_step, 1e-12)
     x_seen = view.x * kp
     rho_c = np.minimum(x_seen * u * c_tok / np.maximum(mean_step, 1e-300), 0.99)
+    return u, x_seen, mean_step, c_tok, rho_c
+
+
+def _tagged_steps(r: Requests, s: Scheduler, view: Terms, t_d, t_s, t_own, step_cv2) -> _Tagged:
+    """The mean step, the prompt work's spread and the tagged request's prompt steps and TPOT from its step times t_d,
+    t_s and t_own at ``view`` (``_figures``)."""
+    O = r.output_tokens
+    D = np.maximum(O - 1.0, 0.0) / r.tokens_per_step
+    pi, kp, budget = view.pi, view.steps_prefill, view.budget
+    u, x_seen, mean_step, c_tok, rho_c = _prompt_work(r, view, t_d, t_s, t_own)
     poisson_c = (c_tok * u) ** 2 * x_seen / (1.0 - rho_c**2)  # (the variance Poisson arrivals give)
     var_c = step_cv2 * poisson_c
     theta = var_c / np.maximum(mean_step, 1e-300)  # gamma step times; the step an arrival lands in is length-biased
@@ -1028,9 +1137,12 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, grid, ttft_target
         x, stable = _open_loop_x(step, r, s, grid, x_max, lam, run)
         t = terms(x, r, s)
         view = _tagged_view(t, r, s, t_max, run, x_cap)
-        width = None if tpot_target_s is None else \
-            _count_width(r, t, view, Load("rate"), grid[2], _open_loop_step(x, lam, stable, grid))
-        e = _evaluate(step, view, s.mixed, width=width)
+        chunks = width = None
+        if tpot_target_s is not None:
+            mean_step = _open_loop_step(x, lam, stable, grid)
+            width = _count_width(r, t, view, Load("rate"), grid[2], mean_step)
+            chunks = _grid_chunks(r, s, t, view, Load("rate"), grid)
+        e = _evaluate(step, view, s.mixed, width=width, chunks=chunks)
         m = _figures(r, s, t, view, e, lam, Load("rate"), None, (), ttft_target_s, tpot_target_s, q)
         return m["meets_slo"] & feasible(t, r)
 
