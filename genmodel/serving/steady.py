@@ -168,7 +168,7 @@ def terms(x, r: Requests, s: Scheduler) -> Terms:
     # share of steps carrying prompt tokens: each of at most N_cap running requests is in its prompt steps with
     # probability x k_p / N_cap, so 1 - (1 - x k_p / N_cap)^N_cap (Poisson's 1 - exp(-x k_p) for a cap far above the
     # load; x k_p for a cap of one: a request's prompt step, then its decode steps, then the next's)
-    pi = np.clip(np.maximum(_prompt_share(xk, np.maximum(cap, 1.0)), work), 0.0, 1.0)
+    pi = _prompt_share(xk, cap, work)
     if not s.mixed:
         stall = np.maximum(1.0 - pi, 1e-12)
         n, d_wall = x * D / stall, D / stall
@@ -178,12 +178,15 @@ def terms(x, r: Requests, s: Scheduler) -> Terms:
     return Terms(x, n, budget, kp, pi, p_step, d_wall, running, cap, kv_seqs, running * held + shared)
 
 
-def _prompt_share(xk, population) -> np.ndarray:
-    """The share of steps in which at least one of ``population`` requests, each in its prompt steps with probability
-    x k_p / population (``xk`` = x k_p), is in them: 1 - (1 - x k_p / N)^N, Poisson's 1 - exp(-x k_p) for N infinite."""
+def _prompt_share(xk, population, work) -> np.ndarray:
+    """pi, the share of steps carrying prompt tokens: those in which at least one of N = max(``population``, 1)
+    requests, each in its prompt steps with probability x k_p / N (``xk`` = x k_p), is in them, 1 - (1 - x k_p / N)^N
+    (Poisson's 1 - exp(-x k_p) for N infinite); at least ``work``, the share of the prompt budget the prompts fill
+    (x I' / B_p); at most 1 (``terms``, ``_closed_rows``, ``_chunk_quantile``)."""
+    population = np.maximum(population, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         binomial = -np.expm1(population * np.log1p(-np.minimum(xk / population, 1.0)))
-    return np.where(population < np.inf, binomial, -np.expm1(-xk))
+    return np.clip(np.maximum(np.where(population < np.inf, binomial, -np.expm1(-xk)), work), 0.0, 1.0)
 
 
 def _held_tokens(r: Requests, s: Scheduler, prompt_part, decode_part) -> tuple[np.ndarray, float]:
@@ -326,8 +329,7 @@ def _closed_rows(r: Requests, t: Terms, view: Terms) -> tuple[list[tuple[np.ndar
     N, kp, D = t.running + zeros, view.steps_prefill, t.decode_steps
     with np.errstate(divide="ignore", invalid="ignore"):
         x = np.where(kp + D > 0, N / (kp + D), 0.0)
-        pi = np.clip(np.maximum(_prompt_share(x * kp, np.maximum(N, 1.0)), x * I_new / np.maximum(view.budget, 1e-9)),
-                     0.0, 1.0)
+        pi = _prompt_share(x * kp, N, x * I_new / np.maximum(view.budget, 1e-9))
         carried = np.where(pi > 0, pi, 1.0)
         n_s = np.where(pi > 0, np.maximum(x * D - (1.0 - pi) * N, 0.0) / carried, 0.0)
         p_s = np.where(pi > 0, x * I_new / carried, I_new / kp)
@@ -395,10 +397,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     spread = bool(percentiles) or tpot_target_s is not None
     if grid is not None:
         max_rate = grid[1][-1]
-        mean_step = _open_loop_step(x, lam, stable, grid) if load.mode == "rate" else None
-        width = _count_width(r, t, view, load, grid[2], mean_step) if spread else None
-        chunks = _grid_chunks(r, s, t, view, load, grid) if spread else None
-        e = _evaluate(step, view, s.mixed, width=width, extra=tuple(average), chunks=chunks)
+        e = _on_grid(step, r, s, t, view, load, grid, x, lam, stable, spread, tuple(average))
         e_avg = dict(zip(("t_d", "t_s"), e.pop("extra"), strict=True)) if average else None
         share = grid[3]
     else:  # the saturated state's time-average steps, in the same call where that adds no rows (one configuration)
@@ -919,6 +918,20 @@ def _count_width(r: Requests, t: Terms, view: Terms, load: Load, t_0=None, mean_
     return Z_COUNT * np.sqrt(np.maximum(var_n, 0.0))
 
 
+def _on_grid(step: StepFn, r: Requests, s: Scheduler, t: Terms, view: Terms, load: Load, grid, x, lam, stable,
+             spread: bool, extra: tuple = ()) -> dict[str, np.ndarray]:
+    """The tagged request's steps at a load solved on the load grid (``_evaluate``; ``solve`` and the goodput search
+    ``_max_rate_meeting``), with ``spread`` the rows of the TPOT's spread in the same call: the running count's upper
+    quantile (``_count_width``, an open loop's feedback from its time-average step ``_open_loop_step``) and the prompt
+    chunks' (``_grid_chunks``)."""
+    width = chunks = None
+    if spread:
+        mean_step = _open_loop_step(x, lam, stable, grid) if load.mode == "rate" else None
+        width = _count_width(r, t, view, load, grid[2], mean_step)
+        chunks = _grid_chunks(r, s, t, view, load, grid)
+    return _evaluate(step, view, s.mixed, width=width, extra=extra, chunks=chunks)
+
+
 def _chunk_quantile(r: Requests, t: Terms, view: Terms, load: Load, rho) -> tuple[np.ndarray, ...]:
     """Where a request's prompt chunks per step reach their upper quantile over its life, with mixed steps
     (docs/serving.md section 3): (w, pi', p'). The mean chunks per step over its D decode steps vary by
@@ -927,15 +940,13 @@ def _chunk_quantile(r: Requests, t: Terms, view: Terms, load: Load, rho) -> tupl
     chunks a step, w = Z_COUNT standard deviations, the share of steps carrying prompt tokens is pi' and each carries
     p' tokens (as ``terms`` counts them; p' at most the step's budget, beyond which chunks wait for later steps)."""
     D = np.maximum(r.output_tokens - 1.0, 0.0) / r.tokens_per_step
-    kp = view.steps_prefill
-    u = (1.0 - r.prefix_hit) * r.input_tokens / kp
-    x_seen = view.x * kp
+    u, x_seen = _chunks_seen(r, view)
     stretch = (1.0 + rho) / ((1.0 - rho) * (1.0 - rho**2))
     var = _life_cv2(r, t, load) * x_seen * stretch / np.maximum(D, 1e-12)
     w = np.where(D > 0, Z_COUNT * np.sqrt(np.maximum(var, 0.0)), 0.0)
     hi = x_seen + w
     safe = np.maximum(view.budget, 1e-9)
-    pi_hi = np.clip(np.maximum(_prompt_share(hi, np.maximum(view.cap, 1.0)), hi * u / safe), 0.0, 1.0)
+    pi_hi = _prompt_share(hi, view.cap, hi * u / safe)
     with np.errstate(divide="ignore", invalid="ignore"):
         p_hi = np.where(pi_hi > 0, np.minimum(hi * u / np.where(pi_hi > 0, pi_hi, 1.0), view.budget), 0.0)
     return w, pi_hi, p_hi
@@ -960,8 +971,7 @@ def _grid_chunks(r: Requests, s: Scheduler, t: Terms, view: Terms, load: Load, g
     x = view.x
     nodes, rates = _grid_on(grid, np.shape(x))
     cost = _grid_on((grid[0], grid[4]), np.shape(x))[1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        steps = np.where(rates > 0, nodes / np.where(rates > 0, rates, 1.0), np.broadcast_to(grid[2], nodes.shape))
+    steps = _open_loop_step(nodes, rates, True, grid)  # (each node's time-average step, t_0 at the first)
     idx = np.clip((nodes < x[None, ...]).sum(axis=0), 1, len(GRID) - 1)
     a, b = _pick(nodes, idx - 1), _pick(nodes, idx)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -971,9 +981,8 @@ def _grid_chunks(r: Requests, s: Scheduler, t: Terms, view: Terms, load: Load, g
         lo, hi = _pick(values, idx - 1), _pick(values, idx)
         return lo + (hi - lo) * frac
 
-    kp = view.steps_prefill
-    u = (1.0 - r.prefix_hit) * r.input_tokens / kp
-    rho = np.minimum(x * kp * u * between(cost) / np.maximum(between(steps), 1e-300), 0.99)
+    u, x_seen = _chunks_seen(r, view)
+    rho = np.minimum(x_seen * u * between(cost) / np.maximum(between(steps), 1e-300), 0.99)
     return _chunk_quantile(r, t, view, load, rho)
 
 
@@ -1028,17 +1037,21 @@ class _Tagged:
     tpot_mean: np.ndarray
 
 
+def _chunks_seen(r: Requests, view: Terms) -> tuple[np.ndarray, np.ndarray]:
+    """(u, x_seen): the new prompt tokens of one chunk, I' / k_p, and the chunks a step carries, x k_p, at ``view``."""
+    kp = view.steps_prefill
+    return (1.0 - r.prefix_hit) * r.input_tokens / kp, view.x * kp
+
+
 def _prompt_work(r: Requests, view: Terms, t_d, t_s, t_own):
     """(u, x_seen, mean step, c, rho_c): the tokens of a prompt chunk, the chunks a step carries, the step a tagged
     request sees, (1 - pi) t_d + pi t_s, a prompt token's seconds in a step, c, and the correlation of consecutive
     steps, rho_c = x_seen u c / mean step (docs/serving.md section 3)."""
-    kp = view.steps_prefill
-    u = (1.0 - r.prefix_hit) * r.input_tokens / kp
+    u, x_seen = _chunks_seen(r, view)
     mean_step = (1.0 - view.pi) * t_d + view.pi * t_s
     # seconds per prompt token in a step: the prompt tokens' share of a step, at most the prompt's own step per token
     # (a step computed in passes, llama.cpp's, can need one more pass for one more decoding token than its own)
     c_tok = np.minimum(np.maximum(t_s - t_d, 0.0), t_own) / np.maximum(view.p_step, 1e-12)
-    x_seen = view.x * kp
     rho_c = np.minimum(x_seen * u * c_tok / np.maximum(mean_step, 1e-300), 0.99)
     return u, x_seen, mean_step, c_tok, rho_c
 
@@ -1137,12 +1150,7 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, grid, ttft_target
         x, stable = _open_loop_x(step, r, s, grid, x_max, lam, run)
         t = terms(x, r, s)
         view = _tagged_view(t, r, s, t_max, run, x_cap)
-        chunks = width = None
-        if tpot_target_s is not None:
-            mean_step = _open_loop_step(x, lam, stable, grid)
-            width = _count_width(r, t, view, Load("rate"), grid[2], mean_step)
-            chunks = _grid_chunks(r, s, t, view, Load("rate"), grid)
-        e = _evaluate(step, view, s.mixed, width=width, chunks=chunks)
+        e = _on_grid(step, r, s, t, view, Load("rate"), grid, x, lam, stable, tpot_target_s is not None)
         m = _figures(r, s, t, view, e, lam, Load("rate"), None, (), ttft_target_s, tpot_target_s, q)
         return m["meets_slo"] & feasible(t, r)
 
