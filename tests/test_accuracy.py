@@ -610,11 +610,12 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # TPOT P90 23.9 -> 24.0, TTFT P99 65.2 -> 64.6; with the running count's share of the TPOT spread taken as the
     # step's rise to the count's p99 (history item 65): e2e P90 14.9 -> 14.0, TPOT P90 24.0 -> 21.6, TPOT P99 30.4 ->
     # 28.4; with the prompt chunks' share taken as the mean step's rise to their quantile (history item 66): TPOT P99
-    # 28.4 -> 28.0
+    # 28.4 -> 28.0; with the chunk count's skew in its quantile and the end-to-end latency's TPOT part kept normal
+    # (history item 67): TPOT P90 21.6 -> 21.8 (its p99's skew term, scaled to the p90 by z, overstates the p90's)
     s = v.summarize(tails)
     assert sum(s[f"tail:{m}"]["n"] for m in v.rows.TAIL_METRICS) == 1039
     assert len({r["holdout"] for r in tails.rows()}) == 20
-    expected = {"e2e_latency_p90": 14.0, "e2e_latency_p99": 19.7, "tpot_p90": 21.6, "tpot_p99": 28.0,
+    expected = {"e2e_latency_p90": 14.0, "e2e_latency_p99": 19.7, "tpot_p90": 21.8, "tpot_p99": 28.0,
                 "ttft_p90": 51.7, "ttft_p99": 64.6, "itl_p90": 60.7, "itl_p99": 51.1}
     for metric, median in expected.items():
         assert s[f"tail:{metric}"]["median_abs_error_pct"] == pytest.approx(median, abs=0.06), metric
@@ -632,9 +633,10 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.631, abs=0.001)
     assert np.mean([np.mean(h) for h in per_source.values()]) < 0.70
     # most of a tail's error is its run's: against the same model's error on the twin row (the run's median or mean
-    # in independent.csv: 1,004 of the rows), the tail-to-median ratio is off by a median 4.06% for TPOT P99 (3.75%
-    # before history item 66, 4.3% before item 65, 4.4% before item 62), 11.4% for end-to-end P99, 17.0% for TTFT
-    # P99 (17.3% before item 62, 22.0% blind) and 27.5% for ITL P99 (27.4% before history item 61)
+    # in independent.csv: 1,004 of the rows), the tail-to-median ratio is off by a median 4.03% for TPOT P99
+    # (4.06% before history item 67, 3.75% before item 66, 4.3% before item 65, 4.4% before item 62), 11.4% for
+    # end-to-end P99, 17.0% for TTFT P99 (17.3% before item 62, 22.0% blind) and 27.5% for ITL P99 (27.4% before
+    # history item 61)
     twin_of = {r["id"]: re.match(r"twin of (\S+)", r["notes"]).group(1) for r in v.load_rows(TAILS)}
     independent = {r["id"] for r in v.load_rows(INDEPENDENT)}
     twin_error = {r["id"]: r["error_pct"] for r in pooled[0].rows() if r["id"] in independent}
@@ -645,15 +647,15 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
             ratio = (1 + r["error_pct"] / 100) / (1 + twin_error[twin] / 100)
             ratios.setdefault(r["metric"], []).append(abs(ratio - 1))
     assert sum(len(x) for x in ratios.values()) == 1004
-    for metric, median in (("tpot_p99", 4.06), ("e2e_latency_p99", 11.4), ("ttft_p99", 17.0), ("itl_p99", 27.5)):
+    for metric, median in (("tpot_p99", 4.03), ("e2e_latency_p99", 11.4), ("ttft_p99", 17.0), ("itl_p99", 27.5)):
         assert 100 * np.median(ratios[metric]) == pytest.approx(median, abs=0.06), metric
 
 
 def test_tail_percentile_bands_out_of_sample(tails):
-    # nested: each source's tail rows against tail cells made from the other sources only; measured 80.5% of 1,039
-    # rows, 85.6% averaged over 20 sources (80.4% and 85.6% before history item 66, 80.6% and 85.7% before item 65,
-    # 80.9% and 85.7% before item 64; 80.6% and 85.6% before history item 62; 80.8% and 86.2% blind, before item
-    # 56); per tail metric 77% (TPOT P90 and P99) to 89% (end-to-end P90)
+    # nested: each source's tail rows against tail cells made from the other sources only; measured 80.4% of 1,039
+    # rows, 85.6% averaged over 20 sources (80.5% and 85.6% before history item 67, 80.4% and 85.6% before item 66,
+    # 80.6% and 85.7% before item 65, 80.9% and 85.7% before item 64; 80.6% and 85.6% before history item 62; 80.8%
+    # and 86.2% blind, before item 56); per tail metric 77% (TPOT P90 and P99) to 89% (end-to-end P90)
     cov = bands.coverage(tails, tails=True)
     assert cov["rows"] == 1039 and cov["groups"] == 20
     assert 0.70 <= cov["row_coverage"] <= 0.90 and 0.70 <= cov["group_coverage"] <= 0.90

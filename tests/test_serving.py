@@ -13,7 +13,7 @@ import genmodel
 from genmodel.errors import ConfigurationError, GenmodelError
 from genmodel.interfaces.cli import main
 from genmodel.serving import steady
-from genmodel.serving.queueing import LogNormal, Wait, erlang_c, kingman_wait, quantile_of_sum
+from genmodel.serving.queueing import LogNormal, Wait, erlang_c, kingman_wait, quantile_of_sum, with_normal
 from genmodel.serving.serve import serve
 from genmodel.serving.speculative import acceptance_from_length, tokens_per_step
 from genmodel.serving.steady import (
@@ -62,6 +62,28 @@ def test_kingman_is_pollaczek_khinchine_for_poisson_arrivals():
     # M/D/1 with rho = 0.5, service 1 s: W = rho / (2 (1 - rho)) = 0.5 s
     assert kingman_wait(0.5, 1.0, 1.0, 0.0) == pytest.approx(0.5)
     assert np.isinf(kingman_wait(1.0, 1.0, 1.0, 0.0))
+
+
+def test_a_log_normal_plus_a_normal_keeps_the_sums_three_moments():
+    # docs/serving.md section 3, "End-to-end": X log-normal (mean 3, sd 1), Y normal (sd 1.5). The sum's mean is 3, its
+    # variance 1 + 2.25, its third central moment X's: (cv^3 + 3 cv) sd^3 with cv = 1/3 (a log-normal's skewness)
+    fit, shift = with_normal(3.0, 1.0, 2.25)
+    t, sd = float(fit.cv), float(fit.mean) * float(fit.cv)
+    assert float(fit.mean) + float(shift) == pytest.approx(3.0, rel=1e-12)
+    assert sd**2 == pytest.approx(3.25, rel=1e-12)
+    assert (t**3 + 3 * t) * sd**3 == pytest.approx(1 / 27 + 1.0, rel=1e-12)
+    # against a million draws of X + Y: the fit's p50, p90, p99 within 1% (the variance-matched log-normal the
+    # end-to-end latency was until history item 67 puts the p99 26% too high)
+    rng = np.random.default_rng(7)
+    s2 = np.log1p(1 / 9)
+    draws = rng.lognormal(np.log(3.0) - s2 / 2, np.sqrt(s2), 10**6) + rng.normal(0.0, 1.5, 10**6)
+    for q in (0.5, 0.9, 0.99):
+        assert float(fit.ppf(q)) + float(shift) == pytest.approx(np.quantile(draws, q), rel=0.01), q
+    old = LogNormal(np.asarray(3.0), np.asarray(np.sqrt(3.25) / 3.0))
+    assert float(old.ppf(0.99)) > 1.2 * np.quantile(draws, 0.99)
+    # no normal part: the log-normal itself, bit for bit; no spread at all: a point mass
+    fit, shift = with_normal(np.array([2.0, 2.0]), np.array([0.5, 0.0]), np.array([0.0, 0.0]))
+    assert list(fit.mean) == [2.0, 2.0] and list(fit.cv) == [np.sqrt(0.5) / 2.0, 0.0] and list(shift) == [0.0, 0.0]
 
 
 def test_exponential_tail_quantile_by_hand():
@@ -411,7 +433,9 @@ def test_stream_interval_is_checked_and_reaches_the_command_line(capsys):
 def test_bursty_arrivals_spread_the_latencies_as_the_simulation_does(shape):
     """Gamma arrivals of shape 0.5 (squared coefficient of variation 2) and 4 (0.25) at half the saturation rate: the
     prompt chunks per step vary c_a^2 times as much as Poisson's (docs/serving.md section 3). With a Poisson spread
-    whatever the arrivals, the TTFT p99 was 39% below the simulated one at shape 0.5 and 94% above it at shape 4."""
+    whatever the arrivals, the TTFT p99 was 39% below the simulated one at shape 0.5 and 94% above it at shape 4. The
+    count of prompt chunks over a request's life is skewed (its quantile has a Cornish-Fisher term), and the end-to-end
+    latency keeps the TPOT's share of its spread normal (history item 67: the TPOT p99 was 13% short at shape 0.5)."""
     I, O, T = 512, 64, 2048
     req = Requests(np.asarray(float(I)), np.asarray(float(O)), arrival_cv2=1.0 / shape)
     sched = Scheduler(T, T, np.inf, np.asarray(1e12), 1.0)
@@ -419,8 +443,8 @@ def test_bursty_arrivals_spread_the_latencies_as_the_simulation_does(shape):
     m = solve(_step, req, sched, Load("rate", rate)).metrics
     sim = simulate(_step, rate, I, O, budget=T, chunk=T, max_seqs=10**9, requests=4000, arrival_shape=shape)
     assert float(m["ttft_p99_s"]) == pytest.approx(np.percentile(sim["ttft"], 99), rel=0.25)
-    assert float(m["tpot_p99_s"]) == pytest.approx(np.percentile(sim["tpot"], 99), rel=0.15)
-    assert float(m["e2e_p99_s"]) == pytest.approx(np.percentile(sim["e2e"], 99), rel=0.15)
+    assert float(m["tpot_p99_s"]) == pytest.approx(np.percentile(sim["tpot"], 99), rel=0.1)
+    assert float(m["e2e_p99_s"]) == pytest.approx(np.percentile(sim["e2e"], 99), rel=0.1)
 
 
 def test_closed_loop_agrees_with_the_simulation():

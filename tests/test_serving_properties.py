@@ -191,21 +191,25 @@ def test_past_saturation(model, hw, kw, I, O, over):
 # c = (t_s - t_d) / p_s from a step without prompt tokens, which fell as the load rose on a step concave in its tokens:
 # Qwen3-30B-A3B on an H100, 16 + 2 tokens, tpot_p90_s 42.8 -> 38.7 ms between 0.25 and 0.49 of mu while the mean rose
 # 32.7 -> 33.5 ms; now 33.5 -> 34.3 ms), and the running count's rise is the mean step's too.
-# DEFECT (what is left of it, on MoE models): the end-to-end log-normal overshoots where its coefficient of variation
-# is large, so where the mean step jumps (a captured-graph size whose padding rows read more experts) its mean rises,
-# its spread (p99 less mean) shrinks and its p99 falls: Qwen3-30B-A3B, 3,119 + 286 tokens, e2e_p99_s 7.44 -> 6.65 s
-# between 0.315 and 0.322 of mu (mean 3.19 -> 4.40 s), reproduced below (a strict expected failure). Near saturation
-# the TPOT percentiles can still fall a little where the budget shrinks as the decode batch grows, and the end-to-end
-# P99 falls in more draws than before history item 66 (docs/serving.md section 5).
-@pytest.mark.parametrize("model, hw, kw", _defects("end-to-end log-normal on MoE steps", "moe-qwen3-h100-vllm",
-                                                  "moe-mixtral-tp2-ep2"))
+# The end-to-end latency is the TTFT's and the output lengths' skewed parts plus the TPOT's normal part, one shifted
+# log-normal with the sum's three moments (history item 67: until then one log-normal matched to the variance, which
+# overshot where the TPOT spread is large, so where the mean step jumped its p99 fell: Qwen3-30B-A3B, 3,119 + 286
+# tokens, e2e_p99_s 7.44 -> 6.65 s between 0.315 and 0.322 of mu; now 6.22 -> 6.29 s, see
+# test_moe_e2e_p99_rises_at_a_step_jump). It follows the TTFT's own documented falls (TTFT_FALL, above: a request
+# with few outputs is mostly its TTFT), so an end-to-end percentile may fall by TTFT_FALL of the TTFT's, as the
+# end-to-end mean may (test_more_load_below_saturation). Near saturation the TPOT percentiles can still fall a little
+# where the budget shrinks as the decode batch grows (docs/serving.md section 5).
+@pytest.mark.parametrize("model, hw, kw", SCENARIOS)
 @given(I=inputs, O=outputs, fr=shares)
 @FEW
 def test_tpot_and_e2e_percentiles_never_fall_with_load(model, hw, kw, I, O, fr):
     _, _, m = _rates(model, hw, kw, I, O, fr)
-    for key in ("tpot_p90_s", "tpot_p99_s", "e2e_p50_s", "e2e_p90_s", "e2e_p99_s"):
+    for key in ("tpot_p90_s", "tpot_p99_s"):
         v = m[key]
         assert np.all(v[1:] >= v[:-1] * (1 - REL)), (key, v)
+    for key in ("e2e_p50_s", "e2e_p90_s", "e2e_p99_s"):
+        v, ttft = m[key], m[key.replace("e2e", "ttft")]
+        assert np.all(v[1:] >= v[:-1] - TTFT_FALL * ttft[:-1] - REL * v[:-1]), (key, v, ttft)
 
 
 def test_tpot_p99_rises_with_load_on_a_concave_moe_step():
@@ -241,12 +245,14 @@ def test_tpot_p99_rises_with_load_across_a_decode_step_jump_on_an_moe_step():
     assert m["tpot_p99_s"][1] >= m["tpot_p99_s"][0] * (1 - REL), m["tpot_p99_s"]
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: the end-to-end p99 falls where an MoE's mean step jumps")
-def test_moe_e2e_p99_falls_at_a_step_jump_reproduction():
-    # DEFECT (2) above: Qwen3-30B-A3B on an H100 (vLLM), 3,119 + 286 tokens
+def test_moe_e2e_p99_rises_at_a_step_jump():
+    # the reproduction of the defect mended in docs/validation.md history item 67: Qwen3-30B-A3B on an H100 (vLLM),
+    # 3,119 + 286 tokens, where the mean step jumps (TPOT mean 10.9 -> 15.1 ms) and the end-to-end p99 fell
+    # 7.44 -> 6.65 s while its mean rose 3.19 -> 4.40 s
     kw = {"engine": "vllm"}
     m = _at_shares("qwen3-30b-a3b", "h100-sxm", kw, 3119, 286, [0.315, 0.322])
-    assert m["tpot_p99_s"][1] >= m["tpot_p99_s"][0]  # (the TPOT p99 rises: holds)
+    assert m["tpot_mean_s"][1] > 1.3 * m["tpot_mean_s"][0]  # (the jump is still there)
+    assert m["tpot_p99_s"][1] >= m["tpot_p99_s"][0]
     assert m["e2e_p99_s"][1] >= m["e2e_p99_s"][0] * (1 - REL), m["e2e_p99_s"]
 
 

@@ -10,6 +10,8 @@ Contract
 * ``length_nodes(mean, cv, count)``: equal-probability quantile nodes of a log-normal length distribution.
 * ``quantile_of_sum(wait, s, qs)``: the q-quantiles of W + S, the roots of ``cdf_of_sum`` (W's exponential tail averaged
   over NODES quantile nodes of S) to a relative 1e-9, by a vectorized safeguarded Newton iteration.
+* ``with_normal(mean, var_skewed, var_normal)``: a log-normal (mean, var_skewed) plus an independent zero-mean normal
+  (var_normal) as a shifted log-normal with the sum's mean, variance and third central moment: (LogNormal, shift).
 * ``normal_cdf``, ``normal_ppf``: the standard normal distribution (no SciPy in the base install).
 Inputs broadcast; nothing loops over configurations.
 """
@@ -184,6 +186,33 @@ class LogNormal:
     def ppf(self, q: float) -> np.ndarray:
         mu, sigma = self._params()
         return np.exp(mu + sigma * normal_ppf(q))
+
+
+MIN_SKEW = 1e-3  # skewness floor of ``with_normal``'s fit: its log-normal's mean at most ~3,000 standard deviations
+
+
+def with_normal(mean, var_skewed, var_normal) -> tuple[LogNormal, np.ndarray]:
+    """X + Y, X log-normal with ``mean`` and variance ``var_skewed``, Y an independent normal with mean 0 and variance
+    ``var_normal``, as shift + L with L log-normal: the three-moment fit (docs/serving.md section 3, end-to-end).
+
+    The sum has variance V = Vx + Vy and X's third central moment, so its skewness is g = (w + 2) cv_x (Vx / V)^1.5
+    with w = 1 + cv_x^2 (a log-normal's). A log-normal of coefficient of variation t has skewness t^3 + 3t, so
+    t = 2 sinh(asinh(g / 2) / 3) (the cubic's one real root, without cancellation); L has standard deviation sqrt(V)
+    and mean sqrt(V) / t, and the shift is mean - sqrt(V) / t (negative where Y makes the sum less skewed than a
+    log-normal of its cv). Where Y has no variance this is X itself (shift 0); the skewness is floored at MIN_SKEW
+    (a normal's quantiles to well under 0.1% of a standard deviation)."""
+    mean, var_skewed, var_normal = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in
+                                                         (mean, var_skewed, var_normal)))
+    var = var_skewed + var_normal
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cv_x = np.sqrt(var_skewed) / np.maximum(mean, 1e-300)
+        skew = (3.0 + cv_x**2) * cv_x * (var_skewed / np.where(var > 0, var, 1.0)) ** 1.5
+        t = 2.0 * np.sinh(np.arcsinh(np.maximum(skew, MIN_SKEW) / 2.0) / 3.0)
+        fit_mean = np.sqrt(var) / t
+    shifted = (var_normal > 0) & np.isfinite(var) & np.isfinite(mean)
+    l_mean = np.where(shifted, fit_mean, mean)
+    l_cv = np.where(shifted, t, np.sqrt(var_skewed) / np.maximum(mean, 1e-300))
+    return LogNormal(l_mean, l_cv), np.where(shifted, mean - fit_mean, 0.0)
 
 
 NODES = 16  # quantile nodes of S under the exponential part of the wait

@@ -59,6 +59,7 @@ from genmodel.serving.queueing import (
     normal_ppf,
     percentile_label,
     quantile_of_sum,
+    with_normal,
 )
 from genmodel.serving.waves import first_wave, synchronize, within_cap
 
@@ -797,8 +798,10 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         queued_mean = fluid
     ttft_nodes = LogNormal(s_mean, np.sqrt(s_var) / np.maximum(s_mean, 1e-300))
     e2e_mean = s_mean + np.maximum(O - 1.0, 0.0) * tpot_mean
-    e2e_var = s_var + (np.maximum(O - 1.0, 0.0) * sigma) ** 2 + (tpot_mean * O * r.output_cv) ** 2
-    e2e_nodes = LogNormal(e2e_mean, np.sqrt(e2e_var) / np.maximum(e2e_mean, 1e-300))
+    # the end-to-end latency: the TTFT's and the output lengths' skewed parts, log-normal, plus the TPOT's normal part
+    # over the request's gaps, as one shifted log-normal with the sum's first three moments
+    e2e_nodes, e2e_shift = with_normal(e2e_mean, s_var + (tpot_mean * O * r.output_cv) ** 2,
+                                       (np.maximum(O - 1.0, 0.0) * sigma) ** 2)
     if percentiles:  # TTFT and end-to-end share the wait: both sums solved in one stacked call
         means = np.broadcast_arrays(ttft_nodes.mean, e2e_nodes.mean, ttft_nodes.cv, e2e_nodes.cv)
         both = LogNormal(np.stack(means[:2]), np.stack(means[2:]))
@@ -809,7 +812,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         label = percentile_label(q)
         shift = fixed_wait + queued_q(q) + delay
         out[f"ttft_{label}_s"] = ttft_qs[i] + shift
-        out[f"e2e_{label}_s"] = e2e_qs[i] + shift
+        out[f"e2e_{label}_s"] = e2e_qs[i] + e2e_shift + shift
         out[f"tpot_{label}_s"] = tpot_mean + normal_ppf(q) * sigma if q != 0.5 else tpot_mean + 0.0 * sigma
         out[f"itl_{label}_s"] = _itl(s.mixed, pi, t_d, t_s, c_tok, u, x_seen, budget, q, r.stream_interval)
     if law is not None and load.mode == "concurrency":  # (a closed loop's TTFT: the sum, shifted; no backlog)
@@ -942,8 +945,10 @@ def _chunk_quantile(r: Requests, t: Terms, view: Terms, load: Load, rho) -> tupl
     D = np.maximum(r.output_tokens - 1.0, 0.0) / r.tokens_per_step
     u, x_seen = _chunks_seen(r, view)
     stretch = (1.0 + rho) / ((1.0 - rho) * (1.0 - rho**2))
-    var = _life_cv2(r, t, load) * x_seen * stretch / np.maximum(D, 1e-12)
-    w = np.where(D > 0, Z_COUNT * np.sqrt(np.maximum(var, 0.0)), 0.0)
+    dispersion = _life_cv2(r, t, load) * stretch  # the life's count's variance over its mean
+    var = dispersion * x_seen / np.maximum(D, 1e-12)
+    skew = (Z_COUNT**2 - 1.0) / 3.0 * dispersion / np.maximum(D, 1e-12)
+    w = np.where(D > 0, Z_COUNT * np.sqrt(np.maximum(var, 0.0)) + np.maximum(skew, 0.0), 0.0)
     hi = x_seen + w
     safe = np.maximum(view.budget, 1e-9)
     pi_hi = _prompt_share(hi, view.cap, hi * u / safe)
