@@ -250,8 +250,10 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
     decode step at 1 + n + width sequences, the running count's upper quantile (``_count_width``), and the rise of
     the mean step the request sees, ``res["rise"]``: t_d's (at least 0; 0 where the width is), or with mixed steps
     (1 - pi) t_d's + pi t_s's (the step with the prompt chunks at the quantile's count, one more row). With
-    ``chunks`` (tagged, mixed: (w, pi', p') of ``_chunk_quantile``), also the step with p' prompt tokens and the mean
-    step's rise to the chunks' quantile, ``res["chunk_rise"]`` (0 where w is).
+    ``chunks`` (tagged, mixed: (w, pi', p', pi_e, p_e) of ``_chunk_quantile``), also the steps with p' and p_e prompt
+    tokens, the mean step the request sees with its prompt's echo, ``res["echo_step"]`` ((1 - pi_e) t_d + pi_e t(p_e),
+    at least (1 - pi) t_d + pi t_s), and the mean step's rise from it to the chunks' quantile, ``res["chunk_rise"]``
+    (0 where w is).
     Else only the time-average steps, t_d and t_s at the load's n decoding sequences (a throughput is x / their
     mean; ``_untagged_rows``).
 
@@ -273,8 +275,8 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
         ns.extend([n_seen + width] * (1 + (tagged and mixed)))
         ps.extend([zeros, t.p_step][:1 + (tagged and mixed)])
     if chunks is not None:
-        ns.append(n_seen)
-        ps.append(chunks[2])
+        ns.extend([n_seen, n_seen])
+        ps.extend([chunks[2], chunks[4]])
     first = len(ns)
     for n_extra, p_extra in extra:
         ns.append(n_extra)
@@ -292,14 +294,17 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
     if tagged:
         res["t_own"] = out[2]
     if width is not None:
-        at = first - (chunks is not None)  # (the rows after the count's)
+        at = first - 2 * (chunks is not None)  # (the rows after the count's)
         if tagged and mixed:
             grown = (1.0 - t.pi) * (out[at - 2] - out[0]) + t.pi * (out[at - 1] - out[1])
         else:
             grown = out[at - 1] - out[0]
         res["rise"] = np.where(width > 0, np.maximum(grown, 0.0), 0.0)
     if chunks is not None:
-        res["chunk_rise"] = _rise_to(chunks, out[0], out[1], out[first - 1], t.pi)
+        pi_e = chunks[3]
+        stationary = (1.0 - t.pi) * out[0] + t.pi * out[1]
+        res["echo_step"] = np.maximum((1.0 - pi_e) * out[0] + pi_e * out[first - 1], stationary)
+        res["chunk_rise"] = _rise_to(chunks, out[0], out[1], out[first - 2], t.pi, res["echo_step"])
     if extra:
         res["extra"] = list(out[first:])
     return res
@@ -574,8 +579,9 @@ def _grid_on(grid: tuple[np.ndarray, ...], shape: tuple[int, ...]) -> tuple[np.n
 def _rate_grid(step: StepFn, r: Requests, s: Scheduler, x_max, run=None) -> tuple[np.ndarray, ...]:
     """The load grid (GRID x x_max on a leading axis), its open-loop rates lambda(x) = x / t(x), the step of one
     request alone, t_0, and the saturated step's compute-bound share (``_compute_share`` at the last node, x_max),
-    both of x_max's shape, and a prompt token's seconds in a step at each node, (t_s - t_d) / p_s (for the steps'
-    correlation, ``_grid_chunks``); ``run``: the requests of a finite run, whose steps hold the run's running batch
+    both of x_max's shape, a prompt token's seconds in a step at each node, (t_s - t_d) / p_s (for the steps'
+    correlation, ``_grid_chunks``), and each node's time-average step with prompt tokens, t_s (for the prompt steps'
+    echo, ``_grid_chunks``); ``run``: the requests of a finite run, whose steps hold the run's running batch
     (``_finite_run_terms``). The first node, x = 0, has rate 0 whatever its step, so its decode step is taken with
     one sequence: that is t_0, which every later evaluation of the same configurations then reuses."""
     nodes = GRID.reshape((-1,) + (1,) * np.ndim(x_max)) * x_max
@@ -586,7 +592,7 @@ def _rate_grid(step: StepFn, r: Requests, s: Scheduler, x_max, run=None) -> tupl
     rates = t.x / np.maximum(_mean_step(t, e), 1e-300)
     share = _compute_share(t.pi[-1], *(a[:, -1] for a in e["compute"]))
     cost = np.maximum(e["t_s"] - e["t_d"], 0.0) / np.maximum(t.p_step, 1e-12)  # a prompt token's seconds in a step
-    return nodes, rates, e["t_d"][0], share, cost
+    return nodes, rates, e["t_d"][0], share, cost, e["t_s"]
 
 
 def finite_run_batch(running, requests):
@@ -714,6 +720,12 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     lam_seen, b_mean, tpot_mean = g.lam_seen, g.b_mean, g.tpot_mean
     rate = (lam + 0.0 * mean_step) if load.mode == "rate" else None
     gaps = np.maximum(O - 1.0, 1.0)
+    # the decode steps a request sees carry the echo of its own prompt steps: the prompts that arrived meanwhile
+    # (an open loop with mixed steps, ``_chunk_quantile``'s ``arrived``; section 3)
+    decode_step = mean_step
+    if "echo_step" in e:
+        decode_step = np.maximum(scale * e["echo_step"], mean_step)
+        tpot_mean = np.where(O > 1, D * decode_step / gaps, tpot_mean)
     # the prompt chunks' share: with mixed steps the mean step's rise to the chunks' upper quantile over that
     # quantile's z (``_chunk_quantile``, the steps' correlation in the quantile); with prefill steps apart the secant
     # c: consecutive steps are correlated (a long step lets more prompts in for the next), an AR(1) with coefficient
@@ -831,7 +843,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     # a short decode step, and a step with the request in it as one without (a step with one more sequence is
     # longer: the count a request sees is size-biased). A closed loop holds its clients, up to the running cap.
     if load.mode == "rate":
-        life_p, life_d = b_mean, view.decode_steps * mean_step
+        life_p, life_d = b_mean, view.decode_steps * decode_step
         held, shared = _held_tokens(r, s, life_p, life_d)
         out["running_batch"] = rate * (life_p + life_d)
         out["kv_tokens"] = out["running_batch"] * held + shared
@@ -935,42 +947,58 @@ def _on_grid(step: StepFn, r: Requests, s: Scheduler, t: Terms, view: Terms, loa
     return _evaluate(step, view, s.mixed, width=width, extra=extra, chunks=chunks)
 
 
-def _chunk_quantile(r: Requests, t: Terms, view: Terms, load: Load, rho) -> tuple[np.ndarray, ...]:
+def _chunk_quantile(r: Requests, t: Terms, view: Terms, load: Load, rho, arrived=0.0) -> tuple[np.ndarray, ...]:
     """Where a request's prompt chunks per step reach their upper quantile over its life, with mixed steps
     (docs/serving.md section 3): (w, pi', p'). The mean chunks per step over its D decode steps vary by
     life_cv2 x_seen / D (Poisson's count of x_seen = x k_p chunks a step, times the life's spread ``_life_cv2``),
     stretched by the steps' correlation rho (an AR(1)'s mean: (1 + rho) / ((1 - rho)(1 - rho^2))); at x_seen + w
     chunks a step, w = Z_COUNT standard deviations, the share of steps carrying prompt tokens is pi' and each carries
-    p' tokens (as ``terms`` counts them; p' at most the step's budget, beyond which chunks wait for later steps)."""
+    p' tokens (as ``terms`` counts them; p' at most the step's budget, beyond which chunks wait for later steps).
+
+    ``arrived``: the prompts that arrived during the request's own prompt steps (an open loop's lambda B), which
+    wait for its first decode steps, each bringing min(k_p, D) chunks into its D-step window: its steps carry
+    x_seen + e chunks on average, e = arrived min(k_p, D) / D, the count's mean the quantile is taken above. Also
+    returned, (pi_e, p_e): the share of its decode steps carrying prompt tokens and the tokens each carries at that
+    mean, the budget's floor on the share from the stationary chunks' work only (the echo's come at once: beyond a
+    budget a step they wait past the window). With no echo (pi_e, p_e) are ``view``'s (pi, p_s)."""
     D = np.maximum(r.output_tokens - 1.0, 0.0) / r.tokens_per_step
     u, x_seen = _chunks_seen(r, view)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        echo = np.where(D > 0, arrived * np.minimum(view.steps_prefill, np.maximum(D, 1.0)) / np.where(D > 0, D, 1.0),
+                        0.0)
+    mean = x_seen + echo
     stretch = (1.0 + rho) / ((1.0 - rho) * (1.0 - rho**2))
     dispersion = _life_cv2(r, t, load) * stretch  # the life's count's variance over its mean
-    var = dispersion * x_seen / np.maximum(D, 1e-12)
+    var = dispersion * mean / np.maximum(D, 1e-12)
     skew = (Z_COUNT**2 - 1.0) / 3.0 * dispersion / np.maximum(D, 1e-12)
     w = np.where(D > 0, Z_COUNT * np.sqrt(np.maximum(var, 0.0)) + np.maximum(skew, 0.0), 0.0)
-    hi = x_seen + w
+    hi = mean + w
     safe = np.maximum(view.budget, 1e-9)
     pi_hi = _prompt_share(hi, view.cap, hi * u / safe)
+    pi_e = _prompt_share(mean, view.cap, x_seen * u / safe)
     with np.errstate(divide="ignore", invalid="ignore"):
         p_hi = np.where(pi_hi > 0, np.minimum(hi * u / np.where(pi_hi > 0, pi_hi, 1.0), view.budget), 0.0)
-    return w, pi_hi, p_hi
+        p_e = np.where(pi_e > 0, np.minimum(mean * u / np.where(pi_e > 0, pi_e, 1.0), view.budget), 0.0)
+    return w, pi_hi, p_hi, pi_e, p_e
 
 
-def _rise_to(chunks: tuple[np.ndarray, ...], t_d, t_s, t_hi, pi) -> np.ndarray:
-    """The mean step's rise to the chunks' quantile (``_chunk_quantile``'s (w, pi', p'); t_hi the step with p' prompt
-    tokens): (1 - pi') t_d + pi' t_hi less (1 - pi) t_d + pi t_s, at least 0; 0 where w is."""
-    w, pi_hi, _ = chunks
+def _rise_to(chunks: tuple[np.ndarray, ...], t_d, t_s, t_hi, pi, seen=None) -> np.ndarray:
+    """The mean step's rise to the chunks' quantile (``_chunk_quantile``'s (w, pi', p', ...); t_hi the step with p'
+    prompt tokens): (1 - pi') t_d + pi' t_hi less the mean step the request sees, ``seen`` (its steps with the echo of
+    its prompt, ``_evaluate``), or (1 - pi) t_d + pi t_s; at least 0; 0 where w is."""
+    w, pi_hi = chunks[:2]
     raised = (1.0 - pi_hi) * t_d + pi_hi * t_hi
-    return np.where(w > 0, np.maximum(raised - ((1.0 - pi) * t_d + pi * t_s), 0.0), 0.0)
+    base = (1.0 - pi) * t_d + pi * t_s if seen is None else seen
+    return np.where(w > 0, np.maximum(raised - base, 0.0), 0.0)
 
 
 def _grid_chunks(r: Requests, s: Scheduler, t: Terms, view: Terms, load: Load, grid):
     """``_chunk_quantile`` of an open loop with mixed steps, before its step call (so that the quantile's step rides
     in it, ``_evaluate``'s ``chunks``): the steps' correlation rho = x_seen u c / t-bar at the tagged request's load
     (``view.x``), with a prompt token's cost c and the time-average step t-bar = x / lambda(x) taken linear between
-    the load grid's two nodes around it (``_rate_grid``; t_0 at the first node). None for separate prefill steps and
-    closed loops."""
+    the load grid's two nodes around it (``_rate_grid``; t_0 at the first node); and the prompts that arrive during
+    the tagged request's own prompt steps, lambda B with B = k_p t_s (t_s, the time-average step with prompt tokens,
+    linear between the same nodes) and lambda = x / t-bar. None for separate prefill steps and closed loops."""
     if not s.mixed or load.mode != "rate":
         return None
     x = view.x
@@ -987,8 +1015,10 @@ def _grid_chunks(r: Requests, s: Scheduler, t: Terms, view: Terms, load: Load, g
         return lo + (hi - lo) * frac
 
     u, x_seen = _chunks_seen(r, view)
-    rho = np.minimum(x_seen * u * between(cost) / np.maximum(between(steps), 1e-300), 0.99)
-    return _chunk_quantile(r, t, view, load, rho)
+    mean_step = between(steps)
+    rho = np.minimum(x_seen * u * between(cost) / np.maximum(mean_step, 1e-300), 0.99)
+    prompt_s = view.steps_prefill * between(_grid_on((grid[0], grid[5]), np.shape(x))[1])
+    return _chunk_quantile(r, t, view, load, rho, x / np.maximum(mean_step, 1e-300) * prompt_s)
 
 
 def _add_chunk_rise(step: StepFn, r: Requests, s: Scheduler, t: Terms, view: Terms, load: Load,
