@@ -24,7 +24,9 @@ The unknown is x, the requests admitted per engine step. Given x everything but 
     N_run  = x (k_p + D_wall)                running sequences (Little's law in steps)
 
 and the step time a tagged request sees (1 - pi) t_d + pi t_s, with t_d = step(1 + n, 0) and t_s = step(1 + n, p_s)
-(itself and the stationary others, at most N_cap - 1 of them: its latencies); the time-average step t = (1 - pi)
+(itself and the stationary others, at most N_cap - 1 of them: its latencies; in an open loop with mixed steps its
+decode steps also carry the echo of its own prompt steps, the prompts that arrived meanwhile, ``_chunk_quantile``);
+the time-average step t = (1 - pi)
 step(max(n, 1), 0) + pi step(n, p_s) (an engine with work steps with at least one sequence) gives the throughput
 x / t. Open loop: x solves x = lambda t(x) (bracketed on a load grid, then solved between the two nodes); the running
 batch is the time average lambda (a request's prompt steps + its decode steps), Little's law. Closed loop with N
@@ -702,7 +704,8 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     step_cv2 = r.arrival_cv2 if load.mode == "rate" else 1.0
     life_cv2 = _life_cv2(r, t, load, cs2)
     n_in = None if clients is None else np.minimum(clients, t.running)  # a closed loop's running requests
-    g = _tagged_steps(r, s, view, e["t_d"], e["t_s"], e["t_own"], step_cv2)
+    closed = load.mode != "rate"
+    g = _tagged_steps(r, s, view, e["t_d"], e["t_s"], e["t_own"], step_cv2, closed)
     if served_rate is not None:
         # a closed loop: every running request is in every step, so a request's life is (k_p + D_wall) steps of the
         # time-average step t-bar, exact whatever the step's shape (docs/serving.md section 2); the tagged request's
@@ -712,7 +715,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
             life = n_in / served_rate
             tagged = g.b_mean + np.maximum(O - 1.0, 0.0) * g.tpot_mean
             scale = np.where((tagged > 0) & np.isfinite(life) & np.isfinite(tagged), life / tagged, 1.0)
-        g = _tagged_steps(r, s, view, scale * e["t_d"], scale * e["t_s"], scale * e["t_own"], step_cv2)
+        g = _tagged_steps(r, s, view, scale * e["t_d"], scale * e["t_s"], scale * e["t_own"], step_cv2, closed)
     else:
         scale = 1.0
     t_d, t_s, t_own, mean_step, u, c_tok = g.t_d, g.t_s, g.t_own, g.mean_step, g.u, g.c_tok
@@ -1091,15 +1094,23 @@ def _prompt_work(r: Requests, view: Terms, t_d, t_s, t_own):
     return u, x_seen, mean_step, c_tok, rho_c
 
 
-def _tagged_steps(r: Requests, s: Scheduler, view: Terms, t_d, t_s, t_own, step_cv2) -> _Tagged:
+def _tagged_steps(r: Requests, s: Scheduler, view: Terms, t_d, t_s, t_own, step_cv2, closed: bool = False) -> _Tagged:
     """The mean step, the prompt work's spread and the tagged request's prompt steps and TPOT from its step times t_d,
-    t_s and t_own at ``view`` (``_figures``)."""
+    t_s and t_own at ``view`` (``_figures``); ``closed``: a closed loop's (its step variance bounded)."""
     O = r.output_tokens
     D = np.maximum(O - 1.0, 0.0) / r.tokens_per_step
     pi, kp, budget = view.pi, view.steps_prefill, view.budget
     u, x_seen, mean_step, c_tok, rho_c = _prompt_work(r, view, t_d, t_s, t_own)
     poisson_c = (c_tok * u) ** 2 * x_seen / (1.0 - rho_c**2)  # (the variance Poisson arrivals give)
     var_c = step_cv2 * poisson_c
+    if closed:
+        # a closed loop's step lies between the decode step t_d and the step with a full budget, at most t_d + c B_p
+        # (the prompt tokens' cost taken linear from t_d: at least the step's own on a step concave in its tokens), so
+        # its variance is at most (mean - t_d)(t_max - mean), the Bhatia-Davis bound: its clients are all the prompts
+        # there are, and the correlation's stretch 1 / (1 - rho_c^2), unbounded, would have a long step let in prompts
+        # that do not exist (an open loop keeps it: there it stands in for the backlog's queue near saturation)
+        t_max = t_d + c_tok * budget
+        var_c = np.minimum(var_c, np.maximum(mean_step - t_d, 0.0) * np.maximum(t_max - mean_step, 0.0))
     theta = var_c / np.maximum(mean_step, 1e-300)  # gamma step times; the step an arrival lands in is length-biased
     c_star = mean_step + theta
     # TPOT of a request: the mean of its D decode steps (separate prefill steps stall it on top)
