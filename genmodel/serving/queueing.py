@@ -211,7 +211,7 @@ def with_normal(mean, var_skewed, var_normal) -> tuple[LogNormal, np.ndarray]:
         fit_mean = np.sqrt(var) / t
     shifted = (var_normal > 0) & np.isfinite(var) & np.isfinite(mean)
     l_mean = np.where(shifted, fit_mean, mean)
-    l_cv = np.where(shifted, t, np.sqrt(var_skewed) / np.maximum(mean, 1e-300))
+    l_cv = np.where(shifted, t, cv_x)
     return LogNormal(l_mean, l_cv), np.where(shifted, mean - fit_mean, 0.0)
 
 

@@ -726,8 +726,8 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     # the decode steps a request sees carry the echo of its own prompt steps: the prompts that arrived meanwhile
     # (an open loop with mixed steps, ``_chunk_quantile``'s ``arrived``; section 3)
     decode_step = mean_step
-    if "echo_step" in e:
-        decode_step = np.maximum(scale * e["echo_step"], mean_step)
+    if "echo_step" in e:  # (at least the stationary mean step, ``_evaluate``)
+        decode_step = scale * e["echo_step"]
         tpot_mean = np.where(O > 1, D * decode_step / gaps, tpot_mean)
     # the prompt chunks' share: with mixed steps the mean step's rise to the chunks' upper quantile over that
     # quantile's z (``_chunk_quantile``, the steps' correlation in the quantile); with prefill steps apart the secant
@@ -977,12 +977,15 @@ def _chunk_quantile(r: Requests, t: Terms, view: Terms, load: Load, rho, arrived
     w = np.where(D > 0, Z_COUNT * np.sqrt(np.maximum(var, 0.0)) + np.maximum(skew, 0.0), 0.0)
     hi = mean + w
     safe = np.maximum(view.budget, 1e-9)
-    pi_hi = _prompt_share(hi, view.cap, hi * u / safe)
-    pi_e = _prompt_share(mean, view.cap, x_seen * u / safe)
+    return (w, *_carried(hi, hi * u / safe, u, view), *_carried(mean, x_seen * u / safe, u, view))
+
+
+def _carried(chunks, work, u, view: Terms) -> tuple[np.ndarray, np.ndarray]:
+    """(pi, p): at ``chunks`` chunks of u tokens a step, the share of steps carrying prompt tokens (``_prompt_share``
+    among the running cap, at least ``work``) and the tokens each carries, at most the step's budget."""
+    pi = _prompt_share(chunks, view.cap, work)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p_hi = np.where(pi_hi > 0, np.minimum(hi * u / np.where(pi_hi > 0, pi_hi, 1.0), view.budget), 0.0)
-        p_e = np.where(pi_e > 0, np.minimum(mean * u / np.where(pi_e > 0, pi_e, 1.0), view.budget), 0.0)
-    return w, pi_hi, p_hi, pi_e, p_e
+        return pi, np.where(pi > 0, np.minimum(chunks * u / np.where(pi > 0, pi, 1.0), view.budget), 0.0)
 
 
 def _rise_to(chunks: tuple[np.ndarray, ...], t_d, t_s, t_hi, pi, seen=None) -> np.ndarray:
