@@ -613,17 +613,21 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # 28.4 -> 28.0; with the chunk count's skew in its quantile and the end-to-end latency's TPOT part kept normal
     # (history item 67): TPOT P90 21.6 -> 21.8 (its p99's skew term, scaled to the p90 by z, overstates the p90's);
     # with the echo of a request's prompt steps in its decode steps (history item 68): TPOT P90 21.84 -> 21.86; with a
-    # closed loop's step variance bounded (history item 69): e2e P90 14.00 -> 14.06
+    # closed loop's step variance bounded (history item 69): e2e P90 14.00 -> 14.06; with the TPOT's upper quantile at
+    # the joint quantile of the decoding count and the prompt chunks under the arrivals' feedback (history item 70:
+    # 72 rows of open loops with mixed steps move, their spread wider, most of them IOG's vLLM runs, whose mean TPOTs
+    # are already 20-100% long): e2e P90 14.06 -> 14.90, TPOT P90 21.86 -> 22.41, TPOT P99 27.96 -> 29.40
     s = v.summarize(tails)
     assert sum(s[f"tail:{m}"]["n"] for m in v.rows.TAIL_METRICS) == 1039
     assert len({r["holdout"] for r in tails.rows()}) == 20
-    expected = {"e2e_latency_p90": 14.1, "e2e_latency_p99": 19.7, "tpot_p90": 21.9, "tpot_p99": 28.0,
+    expected = {"e2e_latency_p90": 14.9, "e2e_latency_p99": 19.7, "tpot_p90": 22.4, "tpot_p99": 29.4,
                 "ttft_p90": 51.7, "ttft_p99": 64.6, "itl_p90": 60.7, "itl_p99": 51.1}
     for metric, median in expected.items():
         assert s[f"tail:{metric}"]["median_abs_error_pct"] == pytest.approx(median, abs=0.06), metric
     assert s["tail:ttft_p99"]["median_signed_error_pct"] == pytest.approx(-49.9, abs=0.06)
-    # the served rows' cells (made from medians and means) cover these tails in 63.1% of rows (63.2% before history
-    # item 66, 62.9% before item 65, 62.7% before item 62, 62.4% before item 61; 61.7% blind), below 70%, which is
+    # the served rows' cells (made from medians and means) cover these tails in 62.7% of rows (63.1% before history
+    # item 70, 63.2% before item 66, 62.9% before item 65, 62.7% before item 62, 62.4% before item 61; 61.7% blind),
+    # below 70%, which is
     # why the tails have cells of their own
     cells = bands.make_bands(pooled[0], served=True)
     hits, per_source = [], {}
@@ -632,11 +636,12 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
         ok = b.low <= float(np.log1p(r["error_pct"] / 100.0)) <= b.high
         hits.append(ok)
         per_source.setdefault(r["holdout"], []).append(ok)
-    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.631, abs=0.001)
+    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.627, abs=0.001)
     assert np.mean([np.mean(h) for h in per_source.values()]) < 0.70
     # most of a tail's error is its run's: against the same model's error on the twin row (the run's median or mean
     # in independent.csv: 1,004 of the rows), the tail-to-median ratio is off by a median 4.03% for TPOT P99
-    # (4.06% before history item 67, 3.75% before item 66, 4.3% before item 65, 4.4% before item 62), 11.4% for
+    # (so with history item 70 too, whose 33 moved TPOT P99 rows' ratios go from 15.0% to 13.5% off; 4.06% before
+    # history item 67, 3.75% before item 66, 4.3% before item 65, 4.4% before item 62), 11.4% for
     # end-to-end P99, 17.0% for TTFT P99 (17.3% before item 62, 22.0% blind) and 27.5% for ITL P99 (27.4% before
     # history item 61)
     twin_of = {r["id"]: re.match(r"twin of (\S+)", r["notes"]).group(1) for r in v.load_rows(TAILS)}
@@ -654,10 +659,11 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
 
 
 def test_tail_percentile_bands_out_of_sample(tails):
-    # nested: each source's tail rows against tail cells made from the other sources only; measured 80.4% of 1,039
-    # rows, 85.6% averaged over 20 sources (80.5% and 85.6% before history item 67, 80.4% and 85.6% before item 66,
-    # 80.6% and 85.7% before item 65, 80.9% and 85.7% before item 64; 80.6% and 85.6% before history item 62; 80.8%
-    # and 86.2% blind, before item 56); per tail metric 77% (TPOT P90 and P99) to 89% (end-to-end P90)
+    # nested: each source's tail rows against tail cells made from the other sources only; measured 79.9% of 1,039
+    # rows, 85.5% averaged over 20 sources (80.4% and 85.6% before history item 70, 80.5% and 85.6% before item 67,
+    # 80.4% and 85.6% before item 66, 80.6% and 85.7% before item 65, 80.9% and 85.7% before item 64; 80.6% and 85.6%
+    # before history item 62; 80.8% and 86.2% blind, before item 56); per tail metric 75% (TPOT P90 and P99; 77%
+    # before item 70) to 89% (end-to-end P90)
     cov = bands.coverage(tails, tails=True)
     assert cov["rows"] == 1039 and cov["groups"] == 20
     assert 0.70 <= cov["row_coverage"] <= 0.90 and 0.70 <= cov["group_coverage"] <= 0.90

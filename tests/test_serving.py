@@ -279,10 +279,11 @@ def _step(n, p):
     return A_S + B_S * np.asarray(n) + C_S * np.asarray(p)
 
 
-# stated tolerances (docs/serving.md section 6): means are close; the closed-form tails are lighter than the
-# simulated ones, most at p99 near saturation
+# stated tolerances (docs/serving.md section 6): means are close; the closed-form TTFT tails are lighter than the
+# simulated ones, most at p99 near saturation; the TPOT and end-to-end P99 within 4% (before history item 70, which
+# gave the TPOT spread the arrivals' feedback on the steps they lengthen, up to 20% and 22% short at 0.9 of mu)
 TOLERANCE = {"throughput": 0.04, "tpot_mean": 0.12, "ttft_p50": 0.25, "ttft_p90": 0.2, "ttft_p99": 0.4,
-             "tpot_p99": 0.45, "itl_p99": 0.25, "e2e_p99": 0.35}
+             "tpot_p99": 0.1, "itl_p99": 0.25, "e2e_p99": 0.1}
 
 
 def _curved_step(n, p):
@@ -337,10 +338,12 @@ def test_closed_form_agrees_with_the_discrete_event_simulation(load):
         assert float(closed[key]) == pytest.approx(measured[key], rel=tol), key
 
 
-def _on_the_engines_step(monkeypatch, model, hardware, I, O, kw, share=None, requests=3000, clients=None):
+def _on_the_engines_step(monkeypatch, model, hardware, I, O, kw, share=None, requests=3000, clients=None,
+                         headroom=4.0):
     """(serve's metrics, the discrete-event simulation's) at ``share`` of the saturation rate (Poisson arrivals) or
     with ``clients`` in a closed loop (re-sending 1 ms after their last token), the simulation run
-    (tests/serving_oracle.py) on the very step function serve solves with."""
+    (tests/serving_oracle.py) on the very step function serve solves with; the running batch at most a ``headroom``-th
+    of the sequences the KV cache holds (the simulation has no KV cap)."""
     from genmodel.serving import serve as serve_module
 
     captured = {}
@@ -358,7 +361,7 @@ def _on_the_engines_step(monkeypatch, model, hardware, I, O, kw, share=None, req
         m = serve(model, hardware, I, O, **kw, concurrency=clients).metrics
     step, sched = captured["step"], captured["sched"]
     seqs = float(np.min(sched.kv_capacity_tokens)) / (I + O)
-    assert float(m["running_batch"]) < seqs / 4  # (the simulation has no KV cap: far from it here)
+    assert float(m["running_batch"]) < seqs / headroom  # (the simulation has no KV cap: far from it here)
     memo: dict[tuple[int, int], float] = {}
 
     def one_step(n, p):  # (the simulation asks for one step at a time, with whole counts: each pair timed once)
@@ -384,6 +387,20 @@ def test_tpot_tail_near_saturation_agrees_with_the_simulation_on_an_engine_step(
     # stretched by the steps' correlation with no budget, put it at 367 ms (docs/validation.md history item 66).
     m, sim = _on_the_engines_step(monkeypatch, "llama-3.1-8b", "h100-sxm", 1852, 19, {"engine": "vllm"}, 0.95)
     assert float(m["tpot_p99_s"]) == pytest.approx(np.percentile(sim["tpot"], 99), rel=0.1)
+
+
+def test_tpot_tails_near_saturation_carry_the_arrivals_feedback_on_an_engine_step(monkeypatch):
+    # docs/serving.md section 3 (history item 70): a burst of arrivals brings prompt work into a request's steps and
+    # decoding sequences after it, and each step it lengthens lets more arrivals in, so a request's life varies far
+    # more than independent counts say. Llama-3.1-8B, one H100, vLLM, 512 + 128 tokens, Poisson arrivals at 90% of
+    # saturation; the expected figures are the discrete-event simulation's on the very step serve solves with (20,000
+    # requests): TPOT P90 63.7 ms, P99 72.9 ms, end-to-end P99 9.41 s. Before history item 70 the closed form gave 56.2,
+    # 60.7 ms and 7.80 s (12%, 17% and 17% short); with it 64.8, 76.2 ms and 9.78 s.
+    m, sim = _on_the_engines_step(monkeypatch, "llama-3.1-8b", "h100-sxm", 512, 128, {"engine": "vllm"}, 0.9,
+                                  requests=20000, headroom=2.0)  # (256 running of 701 the KV cache holds)
+    assert float(m["tpot_p90_s"]) == pytest.approx(np.percentile(sim["tpot"], 90), rel=0.08)
+    assert float(m["tpot_p99_s"]) == pytest.approx(np.percentile(sim["tpot"], 99), rel=0.08)
+    assert float(m["e2e_p99_s"]) == pytest.approx(np.percentile(sim["e2e"], 99), rel=0.08)
 
 
 @pytest.mark.parametrize("hardware, I, O", [("xeon-6980p", 2257, 4), ("rtx-4090", 3340, 2)])
@@ -473,7 +490,9 @@ def test_bursty_arrivals_spread_the_latencies_as_the_simulation_does(shape):
     prompt chunks per step vary c_a^2 times as much as Poisson's (docs/serving.md section 3). With a Poisson spread
     whatever the arrivals, the TTFT p99 was 39% below the simulated one at shape 0.5 and 94% above it at shape 4. The
     count of prompt chunks over a request's life is skewed (its quantile has a Cornish-Fisher term), and the end-to-end
-    latency keeps the TPOT's share of its spread normal (history item 67: the TPOT p99 was 13% short at shape 0.5)."""
+    latency keeps the TPOT's share of its spread normal (history item 67: the TPOT p99 was 13% short at shape 0.5);
+    with the arrivals' feedback on the steps they lengthen (history item 70) the TPOT and end-to-end p99 are within 4%
+    (5.3% and 7.7% short at shape 0.5 before it)."""
     I, O, T = 512, 64, 2048
     req = Requests(np.asarray(float(I)), np.asarray(float(O)), arrival_cv2=1.0 / shape)
     sched = Scheduler(T, T, np.inf, np.asarray(1e12), 1.0)
@@ -481,8 +500,8 @@ def test_bursty_arrivals_spread_the_latencies_as_the_simulation_does(shape):
     m = solve(_step, req, sched, Load("rate", rate)).metrics
     sim = simulate(_step, rate, I, O, budget=T, chunk=T, max_seqs=10**9, requests=4000, arrival_shape=shape)
     assert float(m["ttft_p99_s"]) == pytest.approx(np.percentile(sim["ttft"], 99), rel=0.25)
-    assert float(m["tpot_p99_s"]) == pytest.approx(np.percentile(sim["tpot"], 99), rel=0.1)
-    assert float(m["e2e_p99_s"]) == pytest.approx(np.percentile(sim["e2e"], 99), rel=0.1)
+    assert float(m["tpot_p99_s"]) == pytest.approx(np.percentile(sim["tpot"], 99), rel=0.06)
+    assert float(m["e2e_p99_s"]) == pytest.approx(np.percentile(sim["e2e"], 99), rel=0.06)
 
 
 def test_closed_loop_agrees_with_the_simulation():

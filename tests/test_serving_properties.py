@@ -38,6 +38,13 @@ ROOT = Path(__file__).resolve().parents[1]
 FEW, SOME = examples(3), examples(5)
 
 REL = 1e-9  # floating-point slack of "never lower" comparisons
+# how far a TPOT percentile of an open loop with mixed steps may fall as the load rises: its upper quantile is the step
+# at the joint quantile of the decoding count and the prompt chunks (docs/serving.md section 3, history item 70), in
+# the direction of a linear step's gradient, whose terms (the loop's feedback g = 1 - t_0 / t-bar, the prompt token's
+# cost) are read off the load grid between its nodes, with the step at rounded counts: where the TPOT is flat (the
+# running cap or the step's budget reached) the direction's turns move the quantile by a few 1e-5 of it (llama.cpp on
+# an RTX 4090, 257 + 428 tokens: TPOT P90 21.5932 -> 21.5918 ms between 0.88 and 0.90 of mu)
+TPOT_SLACK = 2e-4
 
 # (id, model, hardware, serve keyword arguments)
 SCENARIOS = [
@@ -206,7 +213,7 @@ def test_tpot_and_e2e_percentiles_never_fall_with_load(model, hw, kw, I, O, fr):
     _, _, m = _rates(model, hw, kw, I, O, fr)
     for key in ("tpot_p90_s", "tpot_p99_s"):
         v = m[key]
-        assert np.all(v[1:] >= v[:-1] * (1 - REL)), (key, v)
+        assert np.all(v[1:] >= v[:-1] * (1 - TPOT_SLACK)), (key, v)
     for key in ("e2e_p50_s", "e2e_p90_s", "e2e_p99_s"):
         v, ttft = m[key], m[key.replace("e2e", "ttft")]
         assert np.all(v[1:] >= v[:-1] - TTFT_FALL * ttft[:-1] - REL * v[:-1]), (key, v, ttft)

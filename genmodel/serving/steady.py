@@ -25,7 +25,7 @@ The unknown is x, the requests admitted per engine step. Given x everything but 
 
 and the step time a tagged request sees (1 - pi) t_d + pi t_s, with t_d = step(1 + n, 0) and t_s = step(1 + n, p_s)
 (itself and the stationary others, at most N_cap - 1 of them: its latencies; in an open loop with mixed steps its
-decode steps also carry the echo of its own prompt steps, the prompts that arrived meanwhile, ``_chunk_quantile``);
+decode steps also carry the echo of its own prompt steps, the prompts that arrived meanwhile, ``_joint_quantile``);
 the time-average step t = (1 - pi)
 step(max(n, 1), 0) + pi step(n, p_s) (an engine with work steps with at least one sequence) gives the throughput
 x / t. Open loop: x solves x = lambda t(x) (bracketed on a load grid, then solved between the two nodes); the running
@@ -50,6 +50,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from genmodel.engine.bisection import bisect
+from genmodel.serving.cascade import life_spread
 from genmodel.serving.queueing import (
     LogNormal,
     Wait,
@@ -246,16 +247,17 @@ class SteadyState:
 
 
 def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=None, extra: tuple = (),
-              compute: bool = False, chunks=None) -> dict[str, np.ndarray]:
+              compute: bool = False, joint=None) -> dict[str, np.ndarray]:
     """Stacked step evaluations. ``tagged``: the steps a tagged decoding request sees, t_d and t_s (itself and the n
     stationary others), and the tagged prompt's own step t_own (the n others); with ``width`` (tagged), also the
     decode step at 1 + n + width sequences, the running count's upper quantile (``_count_width``), and the rise of
     the mean step the request sees, ``res["rise"]``: t_d's (at least 0; 0 where the width is), or with mixed steps
     (1 - pi) t_d's + pi t_s's (the step with the prompt chunks at the quantile's count, one more row). With
-    ``chunks`` (tagged, mixed: (w, pi', p', pi_e, p_e) of ``_chunk_quantile``), also the steps with p' and p_e prompt
-    tokens, the mean step the request sees with its prompt's echo, ``res["echo_step"]`` ((1 - pi_e) t_d + pi_e t(p_e),
-    at least (1 - pi) t_d + pi t_s), and the mean step's rise from it to the chunks' quantile, ``res["chunk_rise"]``
-    (0 where w is).
+    ``joint`` (tagged, mixed: (n_hi, pi_hi, p_hi, pi_e, p_e) of ``_joint_quantile``), instead the decode step at n_hi
+    sequences and the step with p_hi prompt tokens there, and the step with p_e prompt tokens at 1 + n: the mean step
+    the request sees with its prompt's echo, ``res["echo_step"]`` ((1 - pi_e) t_d + pi_e t(p_e), at least (1 - pi) t_d
+    + pi t_s), and the mean step's rise from it to their joint quantile, ``res["joint_rise"]`` ((1 - pi_hi)
+    t_d(n_hi) + pi_hi t(n_hi, p_hi) less the echo's step, at least 0).
     Else only the time-average steps, t_d and t_s at the load's n decoding sequences (a throughput is x / their
     mean; ``_untagged_rows``).
 
@@ -276,9 +278,9 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
     if width is not None:  # (mixed: the steps with prompt chunks rise with the count too)
         ns.extend([n_seen + width] * (1 + (tagged and mixed)))
         ps.extend([zeros, t.p_step][:1 + (tagged and mixed)])
-    if chunks is not None:
-        ns.extend([n_seen, n_seen])
-        ps.extend([chunks[2], chunks[4]])
+    if joint is not None:
+        ns.extend([joint[0], joint[0], n_seen])
+        ps.extend([zeros, joint[2], joint[4]])
     first = len(ns)
     for n_extra, p_extra in extra:
         ns.append(n_extra)
@@ -296,17 +298,18 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
     if tagged:
         res["t_own"] = out[2]
     if width is not None:
-        at = first - 2 * (chunks is not None)  # (the rows after the count's)
+        at = first
         if tagged and mixed:
             grown = (1.0 - t.pi) * (out[at - 2] - out[0]) + t.pi * (out[at - 1] - out[1])
         else:
             grown = out[at - 1] - out[0]
         res["rise"] = np.where(width > 0, np.maximum(grown, 0.0), 0.0)
-    if chunks is not None:
-        pi_e = chunks[3]
+    if joint is not None:
+        pi_hi, pi_e = joint[1], joint[3]
         stationary = (1.0 - t.pi) * out[0] + t.pi * out[1]
         res["echo_step"] = np.maximum((1.0 - pi_e) * out[0] + pi_e * out[first - 1], stationary)
-        res["chunk_rise"] = _rise_to(chunks, out[0], out[1], out[first - 2], t.pi, res["echo_step"])
+        raised = (1.0 - pi_hi) * out[first - 3] + pi_hi * out[first - 2]
+        res["joint_rise"] = np.maximum(raised - res["echo_step"], 0.0)
     if extra:
         res["extra"] = list(out[first:])
     return res
@@ -423,7 +426,8 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
             e_max = _evaluate(step, t_max, s.mixed, tagged=False, compute=True)
             share = _compute_share(t_max.pi, *e_max["compute"])
         max_rate = x_max / _mean_step(t_max, e_max)
-    if spread and "chunk_rise" not in e:  # (a closed loop: the prompt chunks' quantile after its step call)
+    if spread and "chunk_rise" not in e and "joint_rise" not in e:  # (a closed loop: the prompt chunks' quantile
+        # after its step call)
         _add_chunk_rise(step, r, s, t, view, load, e)
     # a closed loop's requests per second at its service time alone: x / t-bar (``_figures``); as many clients as the
     # cap or more keep the engine saturated: the saturation rate
@@ -729,18 +733,23 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     if "echo_step" in e:  # (at least the stationary mean step, ``_evaluate``)
         decode_step = scale * e["echo_step"]
         tpot_mean = np.where(O > 1, D * decode_step / gaps, tpot_mean)
-    # the prompt chunks' share: with mixed steps the mean step's rise to the chunks' upper quantile over that
+    # an open loop with mixed steps: the mean step's rise to the joint quantile of its count and prompt chunks over
+    # that quantile's z (``_joint_quantile``, the arrivals' feedback on the steps they lengthen). Else the prompt
+    # chunks' share: with mixed steps (a closed loop) the mean step's rise to the chunks' upper quantile over that
     # quantile's z (``_chunk_quantile``, the steps' correlation in the quantile); with prefill steps apart the secant
     # c: consecutive steps are correlated (a long step lets more prompts in for the next), an AR(1) with coefficient
     # rho_c, whose mean over D steps has (1 + rho_c) / (1 - rho_c) times the variance of independent steps. The
     # running count's share is the mean step's rise to the count's upper quantile over that quantile's z
     # (``_count_width``, ``_evaluate``; 0 where no spread was asked for)
-    rise = scale * e.get("rise", 0.0)
-    if "chunk_rise" in e:
-        chunks = (scale * e["chunk_rise"] / Z_COUNT * D) ** 2
+    if "joint_rise" in e:  # (an open loop with mixed steps: the two together, at their joint quantile)
+        sigma = scale * e["joint_rise"] / Z_COUNT * D / gaps
     else:
-        chunks = D * life_cv2 * poisson_c * (1 + rho_c) / (1 - rho_c)
-    sigma = np.sqrt(chunks + (rise / Z_COUNT * D) ** 2) / gaps
+        rise = scale * e.get("rise", 0.0)
+        if "chunk_rise" in e:
+            chunks = (scale * e["chunk_rise"] / Z_COUNT * D) ** 2
+        else:
+            chunks = D * life_cv2 * poisson_c * (1 + rho_c) / (1 - rho_c)
+        sigma = np.sqrt(chunks + (rise / Z_COUNT * D) ** 2) / gaps
     sigma = np.where(O > 1, sigma, 0.0)
     # TTFT = residual of the step in progress + the prompt's own steps (+ queue waits)
     busy = -np.expm1(-view.running)
@@ -918,66 +927,69 @@ def _count_width(r: Requests, t: Terms, view: Terms, load: Load, t_0=None, mean_
     count's quantile onto the TPOT's, and the rise never falls as the load grows (a secant from one request fell
     where the step is concave or flat in n: an MoE's once most experts are read).
 
-    Open loop (``t_0``: one request's step, ``mean_step``: the time-average step, ``_open_loop_step``): Poisson's
-    2n/3 averaged over a request's life, times the arrivals' squared coefficient of variation, stretched by the
-    feedback through the step time (more running, longer steps, more running) 1 / (1 - g), g = 1 - t_0 / t; and no
-    further than the running cap lets the decoding count go (near it arrivals wait for admission instead of joining
-    the batch): the cap's headroom in running sequences times the decoding share of them, n / N_run, so the quantile
-    n + width = min(n + z sd, n N_cap / N_run) settles at the cap's decoding count. Closed loop: its running count is
+    Open loop with prefill steps apart (``t_0``: one request's step, ``mean_step``: the time-average step,
+    ``_open_loop_step``; with mixed steps the count and the prompt chunks move together, ``_joint_quantile``):
+    Poisson's 2n/3 averaged over a request's life, times the arrivals' squared coefficient of variation, stretched by
+    the feedback through the step time (more running, longer steps, more running) 1 / (1 - g), g = 1 - t_0 / t; and no
+    further than the running cap lets the decoding count go (``_count_room``). Closed loop: its running count is
     fixed; only the share of it in prefill, x k_p on average, moves, with the completions' spread."""
     if load.mode == "rate":
-        gain = np.clip(1.0 - t_0 / np.maximum(mean_step, 1e-300), 0.0, 0.95)
-        sd = np.sqrt(np.maximum(_life_cv2(r, t, load) * 2.0 * view.n / 3.0 / (1.0 - gain), 0.0))
-        headroom = np.maximum(np.where(np.isfinite(view.cap), view.cap, np.inf) - view.running, 0.0)
-        with np.errstate(invalid="ignore"):  # (no cap and nothing running: inf x 0, no room needed)
-            room = np.where(view.n > 0, headroom * view.n / np.maximum(view.running, 1e-300), 0.0)
-        return np.minimum(Z_COUNT * sd, room)
+        var = _life_cv2(r, t, load) * 2.0 * view.n / 3.0 / (1.0 - _gain(t_0, mean_step))
+        return np.minimum(Z_COUNT * np.sqrt(np.maximum(var, 0.0)), _count_room(view))
     var_n = _life_cv2(r, t, load) * view.x * view.steps_prefill
     return Z_COUNT * np.sqrt(np.maximum(var_n, 0.0))
+
+
+def _count_room(view: Terms) -> np.ndarray:
+    """How far above its mean the decoding count of an open loop can go: near the running cap arrivals wait for
+    admission instead of joining the batch, so the cap's headroom in running sequences times the decoding share of
+    them, n / N_run (a quantile n + width = min(n + z sd, n N_cap / N_run) settles at the cap's decoding count)."""
+    headroom = np.maximum(np.where(np.isfinite(view.cap), view.cap, np.inf) - view.running, 0.0)
+    with np.errstate(invalid="ignore"):  # (no cap and nothing running: inf x 0, no room needed)
+        return np.where(view.n > 0, headroom * view.n / np.maximum(view.running, 1e-300), 0.0)
+
+
+def _gain(t_0, mean_step) -> np.ndarray:
+    """The open loop's feedback through the step time, g = 1 - t_0 / t (one request's step over the time-average
+    one: the share of the step its load adds), at most 0.95."""
+    return np.clip(1.0 - t_0 / np.maximum(mean_step, 1e-300), 0.0, 0.95)
 
 
 def _on_grid(step: StepFn, r: Requests, s: Scheduler, t: Terms, view: Terms, load: Load, grid, x, lam, stable,
              spread: bool, extra: tuple = ()) -> dict[str, np.ndarray]:
     """The tagged request's steps at a load solved on the load grid (``_evaluate``; ``solve`` and the goodput search
-    ``_max_rate_meeting``), with ``spread`` the rows of the TPOT's spread in the same call: the running count's upper
-    quantile (``_count_width``, an open loop's feedback from its time-average step ``_open_loop_step``) and the prompt
-    chunks' (``_grid_chunks``)."""
-    width = chunks = None
+    ``_max_rate_meeting``), with ``spread`` the rows of the TPOT's spread in the same call: with mixed steps the
+    request's life at the joint upper quantile of its decoding count and prompt chunks (``_joint_quantile``, from the
+    prompt work the load grid gives, ``_grid_prompts``); with prefill steps apart the running count's upper quantile
+    (``_count_width``, the loop's feedback from its time-average step ``_open_loop_step``)."""
+    width = joint = None
     if spread:
         mean_step = _open_loop_step(x, lam, stable, grid) if load.mode == "rate" else None
-        width = _count_width(r, t, view, load, grid[2], mean_step)
-        chunks = _grid_chunks(r, s, t, view, load, grid)
-    return _evaluate(step, view, s.mixed, width=width, extra=extra, chunks=chunks)
+        prompts = _grid_prompts(r, s, view, load, grid)
+        if prompts is not None:
+            joint = _joint_quantile(r, t, view, load, grid[2], mean_step, *prompts)
+        else:
+            width = _count_width(r, t, view, load, grid[2], mean_step)
+    return _evaluate(step, view, s.mixed, width=width, extra=extra, joint=joint)
 
 
-def _chunk_quantile(r: Requests, t: Terms, view: Terms, load: Load, rho, arrived=0.0) -> tuple[np.ndarray, ...]:
-    """Where a request's prompt chunks per step reach their upper quantile over its life, with mixed steps
-    (docs/serving.md section 3): (w, pi', p'). The mean chunks per step over its D decode steps vary by
-    life_cv2 x_seen / D (Poisson's count of x_seen = x k_p chunks a step, times the life's spread ``_life_cv2``),
-    stretched by the steps' correlation rho (an AR(1)'s mean: (1 + rho) / ((1 - rho)(1 - rho^2))); at x_seen + w
-    chunks a step, w = Z_COUNT standard deviations, the share of steps carrying prompt tokens is pi' and each carries
-    p' tokens (as ``terms`` counts them; p' at most the step's budget, beyond which chunks wait for later steps).
-
-    ``arrived``: the prompts that arrived during the request's own prompt steps (an open loop's lambda B), which
-    wait for its first decode steps, each bringing min(k_p, D) chunks into its D-step window: its steps carry
-    x_seen + e chunks on average, e = arrived min(k_p, D) / D, the count's mean the quantile is taken above. Also
-    returned, (pi_e, p_e): the share of its decode steps carrying prompt tokens and the tokens each carries at that
-    mean, the budget's floor on the share from the stationary chunks' work only (the echo's come at once: beyond a
-    budget a step they wait past the window). With no echo (pi_e, p_e) are ``view``'s (pi, p_s)."""
+def _chunk_quantile(r: Requests, t: Terms, view: Terms, load: Load, rho) -> tuple[np.ndarray, ...]:
+    """Where a request's prompt chunks per step reach their upper quantile over its life, with mixed steps in a closed
+    loop (docs/serving.md section 3; an open loop takes them with its count, ``_joint_quantile``): (w, pi', p'). The
+    mean chunks per step over its D decode steps vary by life_cv2 x_seen / D (Poisson's count of x_seen = x k_p chunks
+    a step, times the life's spread ``_life_cv2``), stretched by the steps' correlation rho (an AR(1)'s mean: (1 +
+    rho) / ((1 - rho)(1 - rho^2))), plus the count's Cornish-Fisher skew term; at x_seen + w chunks a step, w = Z_COUNT
+    standard deviations, the share of steps carrying prompt tokens is pi' and each carries p' tokens (as ``terms``
+    counts them; p' at most the step's budget, beyond which chunks wait for later steps)."""
     D = np.maximum(r.output_tokens - 1.0, 0.0) / r.tokens_per_step
     u, x_seen = _chunks_seen(r, view)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        echo = np.where(D > 0, arrived * np.minimum(view.steps_prefill, np.maximum(D, 1.0)) / np.where(D > 0, D, 1.0),
-                        0.0)
-    mean = x_seen + echo
     stretch = (1.0 + rho) / ((1.0 - rho) * (1.0 - rho**2))
     dispersion = _life_cv2(r, t, load) * stretch  # the life's count's variance over its mean
-    var = dispersion * mean / np.maximum(D, 1e-12)
+    var = dispersion * x_seen / np.maximum(D, 1e-12)
     skew = (Z_COUNT**2 - 1.0) / 3.0 * dispersion / np.maximum(D, 1e-12)
     w = np.where(D > 0, Z_COUNT * np.sqrt(np.maximum(var, 0.0)) + np.maximum(skew, 0.0), 0.0)
-    hi = mean + w
-    safe = np.maximum(view.budget, 1e-9)
-    return (w, *_carried(hi, hi * u / safe, u, view), *_carried(mean, x_seen * u / safe, u, view))
+    hi = x_seen + w
+    return (w, *_carried(hi, hi * u / np.maximum(view.budget, 1e-9), u, view))
 
 
 def _carried(chunks, work, u, view: Terms) -> tuple[np.ndarray, np.ndarray]:
@@ -988,23 +1000,23 @@ def _carried(chunks, work, u, view: Terms) -> tuple[np.ndarray, np.ndarray]:
         return pi, np.where(pi > 0, np.minimum(chunks * u / np.where(pi > 0, pi, 1.0), view.budget), 0.0)
 
 
-def _rise_to(chunks: tuple[np.ndarray, ...], t_d, t_s, t_hi, pi, seen=None) -> np.ndarray:
-    """The mean step's rise to the chunks' quantile (``_chunk_quantile``'s (w, pi', p', ...); t_hi the step with p'
-    prompt tokens): (1 - pi') t_d + pi' t_hi less the mean step the request sees, ``seen`` (its steps with the echo of
-    its prompt, ``_evaluate``), or (1 - pi) t_d + pi t_s; at least 0; 0 where w is."""
+def _rise_to(chunks: tuple[np.ndarray, ...], t_d, t_s, t_hi, pi) -> np.ndarray:
+    """The mean step's rise to the chunks' quantile (``_chunk_quantile``'s (w, pi', p'); t_hi the step with p' prompt
+    tokens): (1 - pi') t_d + pi' t_hi less the mean step the request sees, (1 - pi) t_d + pi t_s; at least 0; 0 where
+    w is."""
     w, pi_hi = chunks[:2]
     raised = (1.0 - pi_hi) * t_d + pi_hi * t_hi
-    base = (1.0 - pi) * t_d + pi * t_s if seen is None else seen
-    return np.where(w > 0, np.maximum(raised - base, 0.0), 0.0)
+    return np.where(w > 0, np.maximum(raised - ((1.0 - pi) * t_d + pi * t_s), 0.0), 0.0)
 
 
-def _grid_chunks(r: Requests, s: Scheduler, t: Terms, view: Terms, load: Load, grid):
-    """``_chunk_quantile`` of an open loop with mixed steps, before its step call (so that the quantile's step rides
-    in it, ``_evaluate``'s ``chunks``): the steps' correlation rho = x_seen u c / t-bar at the tagged request's load
-    (``view.x``), with a prompt token's cost c and the time-average step t-bar = x / lambda(x) taken linear between
-    the load grid's two nodes around it (``_rate_grid``; t_0 at the first node); and the prompts that arrive during
-    the tagged request's own prompt steps, lambda B with B = k_p t_s (t_s, the time-average step with prompt tokens,
-    linear between the same nodes) and lambda = x / t-bar. None for separate prefill steps and closed loops."""
+def _grid_prompts(r: Requests, s: Scheduler, view: Terms, load: Load, grid):
+    """The prompt work of an open loop with mixed steps at the tagged request's load (``view.x``), before its step
+    call (so that the rows of its spread ride in it, ``_joint_quantile``): (rho, c, arrived) with the steps'
+    correlation rho = x_seen u c / t-bar, the prompt work's share of the time, a prompt token's cost c and the
+    time-average step t-bar = x / lambda(x) taken linear between the load grid's two nodes around it (``_rate_grid``;
+    t_0 at the first node), and the prompts that arrive during the tagged request's own prompt steps, lambda B with B =
+    k_p t_s (t_s, the time-average step with prompt tokens, linear between the same nodes) and lambda = x / t-bar.
+    None for separate prefill steps and closed loops."""
     if not s.mixed or load.mode != "rate":
         return None
     x = view.x
@@ -1022,9 +1034,60 @@ def _grid_chunks(r: Requests, s: Scheduler, t: Terms, view: Terms, load: Load, g
 
     u, x_seen = _chunks_seen(r, view)
     mean_step = between(steps)
-    rho = np.minimum(x_seen * u * between(cost) / np.maximum(mean_step, 1e-300), 0.99)
+    c_tok = between(cost)
+    rho = np.minimum(x_seen * u * c_tok / np.maximum(mean_step, 1e-300), 0.99)
     prompt_s = view.steps_prefill * between(_grid_on((grid[0], grid[5]), np.shape(x))[1])
-    return _chunk_quantile(r, t, view, load, rho, x / np.maximum(mean_step, 1e-300) * prompt_s)
+    return rho, c_tok, x / np.maximum(mean_step, 1e-300) * prompt_s
+
+
+def _joint_quantile(r: Requests, t: Terms, view: Terms, load: Load, t_0, loop_step, rho, c_tok, arrived):
+    """Where a request's life reaches its TPOT's upper quantile in an open loop with mixed steps (docs/serving.md
+    section 3): (n_hi, pi_hi, p_hi, pi_e, p_e), its steps then holding n_hi decoding sequences, a share pi_hi of them
+    carrying p_hi prompt tokens each, and, at the mean, its steps with the echo of its own prompt steps (pi_e, p_e).
+
+    Over its D decode steps the mean decoding count and the mean prompt chunks per step come from the same arrivals,
+    which lengthen the steps that follow them (a burst brings prompt work into the request's steps and decoding
+    sequences after it; ``genmodel.serving.cascade``, alpha = rho, beta = g - rho with g = 1 - t_0 / t-bar, t-bar
+    ``loop_step``): with the arrivals' squared coefficient of variation k (``_life_cv2``) the count varies by k n
+    j_nn, the chunks per step by k j_pp (x_seen + e) / D (e the echo, ``arrived`` min(k_p, D) / D), and together by
+    k j_np x_seen. A step linear in them, b_n per sequence (b_n = beta t-bar / n, n the loop's) and c u per chunk,
+    gives the TPOT a standard deviation sigma, and its upper quantile lies at Z_COUNT sigma along the gradient: the
+    count dn = Z (b_n V_n + c u C) / sigma above n, the chunks dx = Z (c u V_x + b_n C) / sigma above their mean, plus
+    the chunk count's Cornish-Fisher skew term (Z^2 - 1) / 3 k j_pp / D (over-dispersed counts lean right). Near the
+    running cap the count cannot go past its room (``_count_room``): its deviation is scaled to reach at most the room
+    at Z standard deviations (V_n by f^2, C by f), so dn is at most the room and the quantile turns to the chunks as
+    the room closes. The step itself is then taken there (``_evaluate``'s ``joint``), so the quantile's padded
+    shapes, budget and concavity are the step's own, and the quantile moves up as the load does."""
+    D = np.maximum(r.output_tokens - 1.0, 0.0) / r.tokens_per_step
+    live = D > 0
+    d_safe = np.where(live, D, 1.0)
+    u, x_seen = _chunks_seen(r, view)
+    kp = view.steps_prefill
+    echo = np.where(live, arrived * np.minimum(kp, np.maximum(D, 1.0)) / d_safe, 0.0)
+    mean = x_seen + echo
+    gain = _gain(t_0, loop_step)
+    beta = np.maximum(gain - rho, 0.0)
+    j_pp, j_nn, j_np = life_spread(rho, beta)
+    k = _life_cv2(r, t, load)
+    v_n, v_x, cov = k * j_nn * view.n, k * j_pp * mean / d_safe, k * j_np * x_seen
+    # the count cannot go past the running cap's room: its deviation scaled down to reach at most that at Z_COUNT
+    # standard deviations (its variance by f^2, its covariance by f), so that dn below is at most the room
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(v_n > 0, np.minimum(1.0, _count_room(view) / (Z_COUNT * np.sqrt(np.where(v_n > 0, v_n, 1.0)))),
+                     1.0)
+    v_n, cov = f * f * v_n, f * cov
+    b_n = beta * loop_step / np.maximum(t.n, 1e-300)  # (the loop's own count: beta is its share)
+    c_u = c_tok * u
+    sd = np.sqrt(np.maximum(b_n**2 * v_n + c_u**2 * v_x + 2.0 * b_n * c_u * cov, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dn = np.where(sd > 0, Z_COUNT * (b_n * v_n + c_u * cov) / np.where(sd > 0, sd, 1.0), 0.0)
+        dx = np.where(sd > 0, Z_COUNT * (c_u * v_x + b_n * cov) / np.where(sd > 0, sd, 1.0), Z_COUNT * np.sqrt(v_x))
+    skew = (Z_COUNT**2 - 1.0) / 3.0 * k * j_pp / d_safe
+    dn = np.where(live, np.maximum(dn, 0.0), 0.0)
+    dx = np.where(live, np.maximum(dx, 0.0) + np.maximum(skew, 0.0), 0.0)
+    hi = mean + dx
+    safe = np.maximum(view.budget, 1e-9)
+    return (1.0 + view.n + dn, *_carried(hi, hi * u / safe, u, view), *_carried(mean, x_seen * u / safe, u, view))
 
 
 def _add_chunk_rise(step: StepFn, r: Requests, s: Scheduler, t: Terms, view: Terms, load: Load,
