@@ -42,8 +42,9 @@ REL = 1e-9  # floating-point slack of "never lower" comparisons
 # at the joint quantile of the decoding count and the prompt chunks (docs/serving.md section 3, history item 70), in
 # the direction of a linear step's gradient, whose terms (the loop's feedback g = 1 - t_0 / t-bar, the prompt token's
 # cost) are read off the load grid between its nodes, with the step at rounded counts: where the TPOT is flat (the
-# running cap or the step's budget reached) the direction's turns move the quantile by a few 1e-5 of it (llama.cpp on
-# an RTX 4090, 257 + 428 tokens: TPOT P90 21.5932 -> 21.5918 ms between 0.88 and 0.90 of mu)
+# running cap or the step's budget reached) the direction's turns move the quantile by a few 1e-5 of it on these
+# draws (llama.cpp on an RTX 4090, 257 + 428 tokens: TPOT P90 21.5932 -> 21.5918 ms between 0.88 and 0.90 of mu); over
+# wider draws by up to 1.1% (Qwen3-30B-A3B with 2-19 outputs at the budget: docs/serving.md section 5)
 TPOT_SLACK = 2e-4
 
 # (id, model, hardware, serve keyword arguments)
