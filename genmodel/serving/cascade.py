@@ -96,7 +96,8 @@ def life_spread(alpha, beta) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     g = a + b
     share = np.where(g > 0, a / np.where(g > 0, g, 1.0), 0.0)
     logs = _table()
-    v = np.log1p(-np.minimum(g, GAIN_CAP)) / np.log1p(-GAIN_CAP)
+    g = np.minimum(g, GAIN_CAP)
+    v = np.log1p(-g) / np.log1p(-GAIN_CAP)
     fv = v * (_V_NODES - 1)
     fs = (1.0 - np.sqrt(1.0 - share)) * (_S_NODES - 1)
     i = np.clip(np.floor(fv).astype(int), 0, _V_NODES - 2)
@@ -104,5 +105,5 @@ def life_spread(alpha, beta) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     dv, ds = fv - i, fs - j
     corners = (logs[:, i, j] * (1 - dv) * (1 - ds) + logs[:, i + 1, j] * dv * (1 - ds)
                + logs[:, i, j + 1] * (1 - dv) * ds + logs[:, i + 1, j + 1] * dv * ds)
-    j_pp, j_nn, j_np = np.exp(corners) / (1.0 - np.minimum(g, GAIN_CAP)) ** 2
+    j_pp, j_nn, j_np = np.exp(corners) / (1.0 - g) ** 2
     return j_pp, j_nn, j_np

@@ -253,11 +253,11 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
     decode step at 1 + n + width sequences, the running count's upper quantile (``_count_width``), and the rise of
     the mean step the request sees, ``res["rise"]``: t_d's (at least 0; 0 where the width is), or with mixed steps
     (1 - pi) t_d's + pi t_s's (the step with the prompt chunks at the quantile's count, one more row). With
-    ``joint`` (tagged, mixed: (n_hi, pi_hi, p_hi, pi_e, p_e) of ``_joint_quantile``), instead the decode step at n_hi
-    sequences and the step with p_hi prompt tokens there, and the step with p_e prompt tokens at 1 + n: the mean step
-    the request sees with its prompt's echo, ``res["echo_step"]`` ((1 - pi_e) t_d + pi_e t(p_e), at least (1 - pi) t_d
-    + pi t_s), and the mean step's rise from it to their joint quantile, ``res["joint_rise"]`` ((1 - pi_hi)
-    t_d(n_hi) + pi_hi t(n_hi, p_hi) less the echo's step, at least 0).
+    ``joint`` (tagged, mixed, without ``width``: (n_hi, pi_hi, p_hi, pi_e, p_e) of ``_joint_quantile``), the decode
+    step at n_hi sequences and the step with p_hi prompt tokens there, and the step with p_e prompt tokens at 1 + n:
+    the mean step the request sees with its prompt's echo, ``res["echo_step"]`` ((1 - pi_e) t_d + pi_e t(p_e), at
+    least (1 - pi) t_d + pi t_s), and the mean step's rise from it to their joint quantile, ``res["joint_rise"]``
+    ((1 - pi_hi) t_d(n_hi) + pi_hi t(n_hi, p_hi) less the echo's step, at least 0).
     Else only the time-average steps, t_d and t_s at the load's n decoding sequences (a throughput is x / their
     mean; ``_untagged_rows``).
 
@@ -297,12 +297,11 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
     res.update(t_d=out[0], t_s=out[1])
     if tagged:
         res["t_own"] = out[2]
-    if width is not None:
-        at = first
+    if width is not None:  # (its rows are the last before ``extra``: a call has a width or a joint quantile)
         if tagged and mixed:
-            grown = (1.0 - t.pi) * (out[at - 2] - out[0]) + t.pi * (out[at - 1] - out[1])
+            grown = (1.0 - t.pi) * (out[first - 2] - out[0]) + t.pi * (out[first - 1] - out[1])
         else:
-            grown = out[at - 1] - out[0]
+            grown = out[first - 1] - out[0]
         res["rise"] = np.where(width > 0, np.maximum(grown, 0.0), 0.0)
     if joint is not None:
         pi_hi, pi_e = joint[1], joint[3]
@@ -426,8 +425,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
             e_max = _evaluate(step, t_max, s.mixed, tagged=False, compute=True)
             share = _compute_share(t_max.pi, *e_max["compute"])
         max_rate = x_max / _mean_step(t_max, e_max)
-    if spread and "chunk_rise" not in e and "joint_rise" not in e:  # (a closed loop: the prompt chunks' quantile
-        # after its step call)
+    if spread and "joint_rise" not in e:  # (a closed loop: the prompt chunks' quantile after its step call)
         _add_chunk_rise(step, r, s, t, view, load, e)
     # a closed loop's requests per second at its service time alone: x / t-bar (``_figures``); as many clients as the
     # cap or more keep the engine saturated: the saturation rate
@@ -586,8 +584,8 @@ def _rate_grid(step: StepFn, r: Requests, s: Scheduler, x_max, run=None) -> tupl
     """The load grid (GRID x x_max on a leading axis), its open-loop rates lambda(x) = x / t(x), the step of one
     request alone, t_0, and the saturated step's compute-bound share (``_compute_share`` at the last node, x_max),
     both of x_max's shape, a prompt token's seconds in a step at each node, (t_s - t_d) / p_s (for the steps'
-    correlation, ``_grid_chunks``), and each node's time-average step with prompt tokens, t_s (for the prompt steps'
-    echo, ``_grid_chunks``); ``run``: the requests of a finite run, whose steps hold the run's running batch
+    correlation, ``_grid_prompts``), and each node's time-average step with prompt tokens, t_s (for the prompt steps'
+    echo, ``_grid_prompts``); ``run``: the requests of a finite run, whose steps hold the run's running batch
     (``_finite_run_terms``). The first node, x = 0, has rate 0 whatever its step, so its decode step is taken with
     one sequence: that is t_0, which every later evaluation of the same configurations then reuses."""
     nodes = GRID.reshape((-1,) + (1,) * np.ndim(x_max)) * x_max
@@ -728,7 +726,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     rate = (lam + 0.0 * mean_step) if load.mode == "rate" else None
     gaps = np.maximum(O - 1.0, 1.0)
     # the decode steps a request sees carry the echo of its own prompt steps: the prompts that arrived meanwhile
-    # (an open loop with mixed steps, ``_chunk_quantile``'s ``arrived``; section 3)
+    # (an open loop with mixed steps, ``_joint_quantile``'s ``arrived``; section 3)
     decode_step = mean_step
     if "echo_step" in e:  # (at least the stationary mean step, ``_evaluate``)
         decode_step = scale * e["echo_step"]
