@@ -253,11 +253,13 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
     decode step at 1 + n + width sequences, the running count's upper quantile (``_count_width``), and the rise of
     the mean step the request sees, ``res["rise"]``: t_d's (at least 0; 0 where the width is), or with mixed steps
     (1 - pi) t_d's + pi t_s's (the step with the prompt chunks at the quantile's count, one more row). With
-    ``joint`` (tagged, mixed, without ``width``: (n_hi, pi_hi, p_hi, pi_e, p_e) of ``_joint_quantile``), the decode
+    ``joint`` (tagged, without ``width``: (n_hi, pi_hi, p_hi, pi_e, p_e, rise) of ``_joint_quantile``), the decode
     step at n_hi sequences and the step with p_hi prompt tokens there, and the step with p_e prompt tokens at 1 + n:
     the mean step the request sees with its prompt's echo, ``res["echo_step"]`` ((1 - pi_e) t_d + pi_e t(p_e), at
     least (1 - pi) t_d + pi t_s), and the mean step's rise from it to their joint quantile, ``res["joint_rise"]``
-    ((1 - pi_hi) t_d(n_hi) + pi_hi t(n_hi, p_hi) less the echo's step, at least 0).
+    ((1 - pi_hi) t_d(n_hi) + pi_hi t(n_hi, p_hi) less the echo's step, at least 0); with prefill steps apart
+    (``mixed`` false) the decode step at n_hi alone, and ``res["joint_rise"]`` its rise from t_d plus the stalls'
+    rise (at least 0; no echo).
     Else only the time-average steps, t_d and t_s at the load's n decoding sequences (a throughput is x / their
     mean; ``_untagged_rows``).
 
@@ -278,9 +280,9 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
     if width is not None:  # (mixed: the steps with prompt chunks rise with the count too)
         ns.extend([n_seen + width] * (1 + (tagged and mixed)))
         ps.extend([zeros, t.p_step][:1 + (tagged and mixed)])
-    if joint is not None:
-        ns.extend([joint[0], joint[0], n_seen])
-        ps.extend([zeros, joint[2], joint[4]])
+    if joint is not None:  # (prefill steps apart: the decode step at n_hi alone)
+        ns.extend([joint[0], joint[0], n_seen] if mixed else [joint[0]])
+        ps.extend([zeros, joint[2], joint[4]] if mixed else [zeros])
     first = len(ns)
     for n_extra, p_extra in extra:
         ns.append(n_extra)
@@ -303,7 +305,12 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
         else:
             grown = out[first - 1] - out[0]
         res["rise"] = np.where(width > 0, np.maximum(grown, 0.0), 0.0)
-    if joint is not None:
+    if joint is not None and not mixed:
+        # a decode step and the prefill steps that stall it, t_d + pi / (1 - pi) t_p: the decode step's rise to n_hi
+        # plus the stall's to the chunks' quantile (joint[5], linear in the chunks; no echo: the mean TPOT stays the
+        # tagged request's)
+        res["joint_rise"] = np.maximum(out[first - 1] - out[0] + joint[5], 0.0)
+    elif joint is not None:
         pi_hi, pi_e = joint[1], joint[3]
         stationary = (1.0 - t.pi) * out[0] + t.pi * out[1]
         res["echo_step"] = np.maximum((1.0 - pi_e) * out[0] + pi_e * out[first - 1], stationary)
@@ -584,8 +591,10 @@ def _rate_grid(step: StepFn, r: Requests, s: Scheduler, x_max, run=None) -> tupl
     """The load grid (GRID x x_max on a leading axis), its open-loop rates lambda(x) = x / t(x), the step of one
     request alone, t_0, and the saturated step's compute-bound share (``_compute_share`` at the last node, x_max),
     both of x_max's shape, a prompt token's seconds in a step at each node, (t_s - t_d) / p_s (for the steps'
-    correlation, ``_grid_prompts``), and each node's time-average step with prompt tokens, t_s (for the prompt steps'
-    echo, ``_grid_prompts``); ``run``: the requests of a finite run, whose steps hold the run's running batch
+    correlation, ``_grid_prompts``), each node's time-average step with prompt tokens, t_s (for the prompt steps'
+    echo, ``_grid_prompts``), and each node's share of steps with prompt tokens pi, decode step t_d and decoding
+    sequences n (the first node's one) (for prefill steps apart, ``_grid_stalls``); ``run``: the requests of a finite
+    run, whose steps hold the run's running batch
     (``_finite_run_terms``). The first node, x = 0, has rate 0 whatever its step, so its decode step is taken with
     one sequence: that is t_0, which every later evaluation of the same configurations then reuses."""
     nodes = GRID.reshape((-1,) + (1,) * np.ndim(x_max)) * x_max
@@ -596,7 +605,8 @@ def _rate_grid(step: StepFn, r: Requests, s: Scheduler, x_max, run=None) -> tupl
     rates = t.x / np.maximum(_mean_step(t, e), 1e-300)
     share = _compute_share(t.pi[-1], *(a[:, -1] for a in e["compute"]))
     cost = np.maximum(e["t_s"] - e["t_d"], 0.0) / np.maximum(t.p_step, 1e-12)  # a prompt token's seconds in a step
-    return nodes, rates, e["t_d"][0], share, cost, e["t_s"]
+    return (nodes, rates, e["t_d"][0], share, cost, e["t_s"], np.broadcast_to(t.pi, np.shape(e["t_s"])), e["t_d"],
+            np.broadcast_to(n, np.shape(e["t_d"])))
 
 
 def finite_run_batch(running, requests):
@@ -917,23 +927,14 @@ def _open_loop_step(x, lam, stable, grid) -> np.ndarray:
     return np.where(rate > 0, x / np.maximum(rate, 1e-300), grid[2])
 
 
-def _count_width(r: Requests, t: Terms, view: Terms, load: Load, t_0=None, mean_step=None) -> np.ndarray:
-    """Z_COUNT standard deviations of the running count over a request's life, in sequences: how far above the n
-    decoding sequences a tagged request sees (1 + ``view.n``) its life's mean count reaches at the COUNT_QUANTILE
-    (docs/serving.md section 3). The TPOT's spread takes the decode step's rise over that width (``_evaluate``'s
-    ``rise``): a request's TPOT is about the step at its life's mean count, so a step that only grows with n maps the
-    count's quantile onto the TPOT's, and the rise never falls as the load grows (a secant from one request fell
-    where the step is concave or flat in n: an MoE's once most experts are read).
-
-    Open loop with prefill steps apart (``t_0``: one request's step, ``mean_step``: the time-average step,
-    ``_open_loop_step``; with mixed steps the count and the prompt chunks move together, ``_joint_quantile``):
-    Poisson's 2n/3 averaged over a request's life, times the arrivals' squared coefficient of variation, stretched by
-    the feedback through the step time (more running, longer steps, more running) 1 / (1 - g), g = 1 - t_0 / t; and no
-    further than the running cap lets the decoding count go (``_count_room``). Closed loop: its running count is
-    fixed; only the share of it in prefill, x k_p on average, moves, with the completions' spread."""
-    if load.mode == "rate":
-        var = _life_cv2(r, t, load) * 2.0 * view.n / 3.0 / (1.0 - _gain(t_0, mean_step))
-        return np.minimum(Z_COUNT * np.sqrt(np.maximum(var, 0.0)), _count_room(view))
+def _count_width(r: Requests, t: Terms, view: Terms, load: Load) -> np.ndarray:
+    """Z_COUNT standard deviations of a closed loop's decoding count over a request's life, in sequences: how far above
+    the n decoding sequences a tagged request sees (1 + ``view.n``) its life's mean count reaches at the
+    COUNT_QUANTILE (docs/serving.md section 3). The TPOT's spread takes the decode step's rise over that width
+    (``_evaluate``'s ``rise``): a request's TPOT is about the step at its life's mean count, so a step that only grows
+    with n maps the count's quantile onto the TPOT's. A closed loop's running count is fixed; only the share of it in
+    prefill, x k_p on average, moves, with the completions' spread. (An open loop takes its count with its prompt
+    work, ``_joint_quantile``.)"""
     var_n = _life_cv2(r, t, load) * view.x * view.steps_prefill
     return Z_COUNT * np.sqrt(np.maximum(var_n, 0.0))
 
@@ -956,18 +957,18 @@ def _gain(t_0, mean_step) -> np.ndarray:
 def _on_grid(step: StepFn, r: Requests, s: Scheduler, t: Terms, view: Terms, load: Load, grid, x, lam, stable,
              spread: bool, extra: tuple = ()) -> dict[str, np.ndarray]:
     """The tagged request's steps at a load solved on the load grid (``_evaluate``; ``solve`` and the goodput search
-    ``_max_rate_meeting``), with ``spread`` the rows of the TPOT's spread in the same call: with mixed steps the
-    request's life at the joint upper quantile of its decoding count and prompt chunks (``_joint_quantile``, from the
-    prompt work the load grid gives, ``_grid_prompts``); with prefill steps apart the running count's upper quantile
-    (``_count_width``, the loop's feedback from its time-average step ``_open_loop_step``)."""
+    ``_max_rate_meeting``), with ``spread`` the rows of the TPOT's spread in the same call: an open loop's request's
+    life at the joint upper quantile of its decoding count and prompt chunks (``_joint_quantile``, from the prompt work
+    the load grid gives, ``_grid_prompts``, and the loop's time-average step ``_open_loop_step``); a closed loop's
+    running count's upper quantile (``_count_width``)."""
     width = joint = None
     if spread:
-        mean_step = _open_loop_step(x, lam, stable, grid) if load.mode == "rate" else None
         prompts = _grid_prompts(r, s, view, load, grid)
         if prompts is not None:
-            joint = _joint_quantile(r, t, view, load, grid[2], mean_step, *prompts)
+            mean_step = _open_loop_step(x, lam, stable, grid)
+            joint = _joint_quantile(r, t, view, load, grid[2], mean_step, *prompts, mixed=s.mixed)
         else:
-            width = _count_width(r, t, view, load, grid[2], mean_step)
+            width = _count_width(r, t, view, load)
     return _evaluate(step, view, s.mixed, width=width, extra=extra, joint=joint)
 
 
@@ -1014,34 +1015,81 @@ def _grid_prompts(r: Requests, s: Scheduler, view: Terms, load: Load, grid):
     time-average step t-bar = x / lambda(x) taken linear between the load grid's two nodes around it (``_rate_grid``;
     t_0 at the first node), and the prompts that arrive during the tagged request's own prompt steps, lambda B with B =
     k_p t_s (t_s, the time-average step with prompt tokens, linear between the same nodes) and lambda = x / t-bar.
-    None for separate prefill steps and closed loops."""
-    if not s.mixed or load.mode != "rate":
+    With prefill steps apart, ``_grid_stalls``'s; None for closed loops."""
+    if load.mode != "rate":
         return None
     x = view.x
     nodes, rates = _grid_on(grid, np.shape(x))
-    cost = _grid_on((grid[0], grid[4]), np.shape(x))[1]
     steps = _open_loop_step(nodes, rates, True, grid)  # (each node's time-average step, t_0 at the first)
     idx = np.clip((nodes < x[None, ...]).sum(axis=0), 1, len(GRID) - 1)
     a, b = _pick(nodes, idx - 1), _pick(nodes, idx)
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.clip(np.where(b > a, (x - a) / np.where(b > a, b - a, 1.0), 0.0), 0.0, 1.0)
 
-    def between(values):
-        lo, hi = _pick(values, idx - 1), _pick(values, idx)
+    def between(values, of=None):
+        """``values`` (a grid array, or several: then ``of`` combines them node by node) linear between the nodes."""
+        if of is None:
+            lo, hi = _pick(values, idx - 1), _pick(values, idx)
+        else:
+            lo, hi = of(*(_pick(v, idx - 1) for v in values)), of(*(_pick(v, idx) for v in values))
         return lo + (hi - lo) * frac
 
     u, x_seen = _chunks_seen(r, view)
     mean_step = between(steps)
-    c_tok = between(cost)
+    if not s.mixed:
+        return _grid_stalls(grid, np.shape(x), between, view, x_seen, mean_step)
+    c_tok = between(_grid_on((grid[0], grid[4]), np.shape(x))[1])
     rho = np.minimum(x_seen * u * c_tok / np.maximum(mean_step, 1e-300), 0.99)
     prompt_s = view.steps_prefill * between(_grid_on((grid[0], grid[5]), np.shape(x))[1])
-    return rho, c_tok, x / np.maximum(mean_step, 1e-300) * prompt_s
+    return rho, c_tok * u, x / np.maximum(mean_step, 1e-300) * prompt_s
 
 
-def _joint_quantile(r: Requests, t: Terms, view: Terms, load: Load, t_0, loop_step, rho, c_tok, arrived):
-    """Where a request's life reaches its TPOT's upper quantile in an open loop with mixed steps (docs/serving.md
-    section 3): (n_hi, pi_hi, p_hi, pi_e, p_e), its steps then holding n_hi decoding sequences, a share pi_hi of them
-    carrying p_hi prompt tokens each, and, at the mean, its steps with the echo of its own prompt steps (pi_e, p_e).
+def _at_load(nodes: np.ndarray, values: tuple[np.ndarray, ...], x) -> list[np.ndarray]:
+    """Each of ``values`` (on the load grid's ``nodes``, a leading axis) taken linear between the two nodes around the
+    load ``x`` (constant past the last)."""
+    idx = np.clip((nodes < x[None, ...]).sum(axis=0), 1, len(nodes) - 1)
+    a, b = _pick(nodes, idx - 1), _pick(nodes, idx)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.clip(np.where(b > a, (x - a) / np.where(b > a, b - a, 1.0), 0.0), 0.0, 1.0)
+    return [_pick(v, idx - 1) + (_pick(v, idx) - _pick(v, idx - 1)) * frac for v in values]
+
+
+def _grid_stalls(grid, shape: tuple[int, ...], between, view: Terms, x_seen, mean_step):
+    """``_grid_prompts`` for prefill steps apart: (alpha, c, 0.0, beta'). A prompt stalls the decoding requests by the
+    prefill step it joins: with a share pi of the steps prefill steps of t_p seconds (the load grid's time-average
+    prefill step), the prefill seconds per step are P = pi t_p and a decoding request's stall per decode step S = P /
+    (1 - pi), both taken linear between the grid's two nodes around the load. The prompt work's share of the time is
+    alpha = P / t-bar, and a chunk's seconds in a decode step's time c = S / x_seen (as with mixed steps, the mean cost
+    of a chunk, not its margin: S grows as 1 / (1 - pi)). No echo (0.0): the mean TPOT stays the tagged request's.
+    beta': the decoding count's share of the step's rise at the load, (1 - pi) n b / t-bar with b the grid's decode
+    step's secant from half the load to saturation (t_d at their n decoding sequences): where the step is concave in
+    its count (an MoE's, once most experts are read) it is below the mean slope from one request that g - alpha
+    holds; a secant that wide, as a step is jagged in its batch (captured-graph sizes: a secant between two nodes
+    inside one size is flat)."""
+    steps = (_grid_on((grid[0], grid[6]), shape)[1], _grid_on((grid[0], grid[5]), shape)[1])  # (pi, t_p)
+    prefill = between(steps, np.multiply)
+    stall = between(steps, lambda pi, t_p: pi * t_p / np.maximum(1.0 - pi, 1e-12))
+    safe_step = np.maximum(mean_step, 1e-300)
+    alpha = np.minimum(prefill / safe_step, 0.99)
+    nodes, t_d = _grid_on((grid[0], grid[7]), shape)
+    n = _grid_on((grid[0], grid[8]), shape)[1]
+    half = _at_load(nodes, (n, t_d), np.broadcast_to(view.x / 2, shape))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c_u = np.where(x_seen > 0, stall / np.where(x_seen > 0, x_seen, 1.0), 0.0)
+        dn = n[-1] - half[0]
+        slope = np.where(dn > 0, (t_d[-1] - half[1]) / np.where(dn > 0, dn, 1.0), 0.0)
+    beta = np.maximum(slope, 0.0) * (1.0 - view.pi) * view.n / safe_step
+    return alpha, c_u, 0.0, beta
+
+
+def _joint_quantile(r: Requests, t: Terms, view: Terms, load: Load, t_0, loop_step, rho, c_u, arrived,
+                    beta_local=None, mixed: bool = True):
+    """Where a request's life reaches its TPOT's upper quantile in an open loop (docs/serving.md section 3): (n_hi,
+    pi_hi, p_hi, pi_e, p_e, rise), its steps then holding n_hi decoding sequences, a share pi_hi of them carrying p_hi
+    prompt tokens each, at the mean its steps with the echo of its own prompt steps (pi_e, p_e), and the chunks' rise
+    c_u dx in seconds (what prefill steps apart, ``mixed`` false, add to a decode step's time, linear in the chunks;
+    their chunks per step are averaged over the request's wall steps, D / (1 - pi), and a decode step's slope per
+    sequence is b_n / (1 - pi); ``beta_local``: a cap on beta, ``_grid_stalls``'s).
 
     Over its D decode steps the mean decoding count and the mean prompt chunks per step come from the same arrivals,
     which lengthen the steps that follow them (a burst brings prompt work into the request's steps and decoding
@@ -1065,9 +1113,13 @@ def _joint_quantile(r: Requests, t: Terms, view: Terms, load: Load, t_0, loop_st
     mean = x_seen + echo
     gain = _gain(t_0, loop_step)
     beta = np.maximum(gain - rho, 0.0)
+    if beta_local is not None:
+        beta = np.minimum(beta, beta_local)
     j_pp, j_nn, j_np = life_spread(rho, beta)
     k = _life_cv2(r, t, load)
-    v_n, v_x, cov = k * j_nn * view.n, k * j_pp * mean / d_safe, k * j_np * x_seen
+    # (prefill steps apart: the chunks per step averaged over the request's wall steps, decode and prefill)
+    window = d_safe if mixed else np.where(live, np.maximum(view.decode_steps, 1e-12), 1.0)
+    v_n, v_x, cov = k * j_nn * view.n, k * j_pp * mean / window, k * j_np * x_seen
     # the count cannot go past the running cap's room: its deviation scaled down to reach at most that at Z_COUNT
     # standard deviations (its variance by f^2, its covariance by f), so that dn below is at most the room
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -1075,17 +1127,19 @@ def _joint_quantile(r: Requests, t: Terms, view: Terms, load: Load, t_0, loop_st
                      1.0)
     v_n, cov = f * f * v_n, f * cov
     b_n = beta * loop_step / np.maximum(t.n, 1e-300)  # (the loop's own count: beta is its share)
-    c_u = c_tok * u
+    if not mixed:  # (a decode step's rise per sequence: decode steps are 1 - pi of the loop's steps)
+        b_n = b_n / np.maximum(1.0 - t.pi, 1e-12)
     sd = np.sqrt(np.maximum(b_n**2 * v_n + c_u**2 * v_x + 2.0 * b_n * c_u * cov, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         dn = np.where(sd > 0, Z_COUNT * (b_n * v_n + c_u * cov) / np.where(sd > 0, sd, 1.0), 0.0)
         dx = np.where(sd > 0, Z_COUNT * (c_u * v_x + b_n * cov) / np.where(sd > 0, sd, 1.0), Z_COUNT * np.sqrt(v_x))
-    skew = (Z_COUNT**2 - 1.0) / 3.0 * k * j_pp / d_safe
+    skew = (Z_COUNT**2 - 1.0) / 3.0 * k * j_pp / window
     dn = np.where(live, np.maximum(dn, 0.0), 0.0)
     dx = np.where(live, np.maximum(dx, 0.0) + np.maximum(skew, 0.0), 0.0)
     hi = mean + dx
     safe = np.maximum(view.budget, 1e-9)
-    return (1.0 + view.n + dn, *_carried(hi, hi * u / safe, u, view), *_carried(mean, x_seen * u / safe, u, view))
+    return (1.0 + view.n + dn, *_carried(hi, hi * u / safe, u, view), *_carried(mean, x_seen * u / safe, u, view),
+            c_u * dx)
 
 
 def _add_chunk_rise(step: StepFn, r: Requests, s: Scheduler, t: Terms, view: Terms, load: Load,
