@@ -1010,7 +1010,7 @@ def _rise_to(chunks: tuple[np.ndarray, ...], t_d, t_s, t_hi, pi) -> np.ndarray:
 
 def _grid_prompts(r: Requests, s: Scheduler, view: Terms, load: Load, grid):
     """The prompt work of an open loop with mixed steps at the tagged request's load (``view.x``), before its step
-    call (so that the rows of its spread ride in it, ``_joint_quantile``): (rho, c, arrived) with the steps'
+    call (so that the rows of its spread ride in it, ``_joint_quantile``): (rho, c u, arrived) with the steps'
     correlation rho = x_seen u c / t-bar, the prompt work's share of the time, a prompt token's cost c and the
     time-average step t-bar = x / lambda(x) taken linear between the load grid's two nodes around it (``_rate_grid``;
     t_0 at the first node), and the prompts that arrive during the tagged request's own prompt steps, lambda B with B =
@@ -1055,31 +1055,38 @@ def _at_load(nodes: np.ndarray, values: tuple[np.ndarray, ...], x) -> list[np.nd
 
 
 def _grid_stalls(grid, shape: tuple[int, ...], between, view: Terms, x_seen, mean_step):
-    """``_grid_prompts`` for prefill steps apart: (alpha, c, 0.0, beta'). A prompt stalls the decoding requests by the
+    """``_grid_prompts`` for prefill steps apart: (alpha, c, 0.0, beta'). A prompt stalls the decoding requests for the
     prefill step it joins: with a share pi of the steps prefill steps of t_p seconds (the load grid's time-average
     prefill step), the prefill seconds per step are P = pi t_p and a decoding request's stall per decode step S = P /
     (1 - pi), both taken linear between the grid's two nodes around the load. The prompt work's share of the time is
     alpha = P / t-bar, and a chunk's seconds in a decode step's time c = S / x_seen (as with mixed steps, the mean cost
     of a chunk, not its margin: S grows as 1 / (1 - pi)). No echo (0.0): the mean TPOT stays the tagged request's.
-    beta': the decoding count's share of the step's rise at the load, (1 - pi) n b / t-bar with b the grid's decode
-    step's secant from half the load to saturation (t_d at their n decoding sequences): where the step is concave in
-    its count (an MoE's, once most experts are read) it is below the mean slope from one request that g - alpha
-    holds; a secant that wide, as a step is jagged in its batch (captured-graph sizes: a secant between two nodes
-    inside one size is flat)."""
+    beta': the decoding count's share of the step's rise (``_count_share``, decode steps 1 - pi of the steps)."""
     steps = (_grid_on((grid[0], grid[6]), shape)[1], _grid_on((grid[0], grid[5]), shape)[1])  # (pi, t_p)
     prefill = between(steps, np.multiply)
     stall = between(steps, lambda pi, t_p: pi * t_p / np.maximum(1.0 - pi, 1e-12))
-    safe_step = np.maximum(mean_step, 1e-300)
-    alpha = np.minimum(prefill / safe_step, 0.99)
+    alpha = np.minimum(prefill / np.maximum(mean_step, 1e-300), 0.99)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c_u = np.where(x_seen > 0, stall / np.where(x_seen > 0, x_seen, 1.0), 0.0)
+    return alpha, c_u, 0.0, _count_share(grid, shape, view, mean_step, 1.0 - view.pi)
+
+
+def _count_share(grid, shape: tuple[int, ...], view: Terms, mean_step, decode_share):
+    """The decoding count's share of the time-average step's rise at the tagged request's load, ``decode_share`` n b /
+    t-bar (``decode_share``: the share of steps that decode, 1 - pi with prefill steps apart), with b the load grid's
+    decode step's secant from half the load to saturation (t_d at its n decoding sequences): the cap
+    ``_joint_quantile`` puts on beta = g - alpha with prefill steps apart, g's slope being the mean one from a single
+    request. Where the step is concave in its count (an MoE's, steep while its experts are first read and flat once
+    most are) that slope is several times the step's own at the load; the secant is that wide because a step is
+    jagged in its batch (captured-graph sizes: a secant between two grid nodes inside one size is flat). (Not taken
+    with mixed steps: there it made the TPOT P99 fall with the load by up to 11%, docs/serving.md section 3.)"""
     nodes, t_d = _grid_on((grid[0], grid[7]), shape)
     n = _grid_on((grid[0], grid[8]), shape)[1]
     half = _at_load(nodes, (n, t_d), np.broadcast_to(view.x / 2, shape))
     with np.errstate(divide="ignore", invalid="ignore"):
-        c_u = np.where(x_seen > 0, stall / np.where(x_seen > 0, x_seen, 1.0), 0.0)
         dn = n[-1] - half[0]
         slope = np.where(dn > 0, (t_d[-1] - half[1]) / np.where(dn > 0, dn, 1.0), 0.0)
-    beta = np.maximum(slope, 0.0) * (1.0 - view.pi) * view.n / safe_step
-    return alpha, c_u, 0.0, beta
+    return np.maximum(slope, 0.0) * decode_share * view.n / np.maximum(mean_step, 1e-300)
 
 
 def _joint_quantile(r: Requests, t: Terms, view: Terms, load: Load, t_0, loop_step, rho, c_u, arrived,
@@ -1089,7 +1096,7 @@ def _joint_quantile(r: Requests, t: Terms, view: Terms, load: Load, t_0, loop_st
     prompt tokens each, at the mean its steps with the echo of its own prompt steps (pi_e, p_e), and the chunks' rise
     c_u dx in seconds (what prefill steps apart, ``mixed`` false, add to a decode step's time, linear in the chunks;
     their chunks per step are averaged over the request's wall steps, D / (1 - pi), and a decode step's slope per
-    sequence is b_n / (1 - pi); ``beta_local``: a cap on beta, ``_grid_stalls``'s).
+    sequence is b_n / (1 - pi); ``beta_local``: a cap on beta, ``_count_share``'s).
 
     Over its D decode steps the mean decoding count and the mean prompt chunks per step come from the same arrivals,
     which lengthen the steps that follow them (a burst brings prompt work into the request's steps and decoding
