@@ -390,29 +390,19 @@ def test_tpot_tail_near_saturation_agrees_with_the_simulation_on_an_engine_step(
     assert float(m["tpot_p99_s"]) == pytest.approx(np.percentile(sim["tpot"], 99), rel=0.1)
 
 
-def test_tpot_tails_near_saturation_carry_the_arrivals_feedback_on_an_engine_step(monkeypatch):
-    # docs/serving.md section 3 (history item 70): a burst of arrivals brings prompt work into a request's steps and
-    # decoding sequences after it, and each step it lengthens lets more arrivals in, so a request's life varies far
-    # more than independent counts say. Llama-3.1-8B, one H100, vLLM, 512 + 128 tokens, Poisson arrivals at 90% of
-    # saturation; the expected figures are the discrete-event simulation's on the very step serve solves with (20,000
-    # requests): TPOT P90 63.7 ms, P99 72.9 ms, end-to-end P99 9.41 s. Before history item 70 the closed form gave 56.2,
-    # 60.7 ms and 7.80 s (12%, 17% and 17% short); with it 64.8, 76.2 ms and 9.78 s.
-    m, sim = _on_the_engines_step(monkeypatch, "llama-3.1-8b", "h100-sxm", 512, 128, {"engine": "vllm"}, 0.9,
-                                  requests=20000, headroom=2.0)  # (256 running of 701 the KV cache holds)
-    assert float(m["tpot_p90_s"]) == pytest.approx(np.percentile(sim["tpot"], 90), rel=0.08)
-    assert float(m["tpot_p99_s"]) == pytest.approx(np.percentile(sim["tpot"], 99), rel=0.08)
-    assert float(m["e2e_p99_s"]) == pytest.approx(np.percentile(sim["e2e"], 99), rel=0.08)
-
-
-def test_tpot_tails_with_prefill_steps_apart_carry_the_arrivals_feedback_on_an_engine_step(monkeypatch):
-    # docs/serving.md section 3 (history item 71): with prefill steps apart (SGLang) a prompt stalls every decoding
-    # request for the prefill step it joins, and the stalls and the decoding count come from the same arrivals, each
-    # lengthening the steps after it. Llama-3.1-8B, one H100, SGLang, 1,024 + 256 tokens, Poisson arrivals at 90% of
-    # saturation; the expected figures are the discrete-event simulation's on the very step serve solves with (20,000
-    # requests, prefill steps first): TPOT P90 57.3 ms, P99 64.6 ms, end-to-end P99 16.56 s. Before history item 71
-    # the closed form gave 48.6, 51.1 ms and 13.09 s (15%, 21% and 21% short); with it 55.7, 64.0 ms and 16.39 s.
-    m, sim = _on_the_engines_step(monkeypatch, "llama-3.1-8b", "h100-sxm", 1024, 256, {"engine": "sglang"}, 0.9,
-                                  requests=20000, headroom=2.0)  # (167 running of 351 the KV cache holds)
+@pytest.mark.parametrize("engine, I, O", [("vllm", 512, 128), ("sglang", 1024, 256)])
+def test_tpot_tails_near_saturation_carry_the_arrivals_feedback_on_an_engine_step(monkeypatch, engine, I, O):
+    # docs/serving.md section 3 (history items 70 and 71): a burst of arrivals brings prompt work into a request's
+    # steps (vLLM) or prefill steps that stall them (SGLang, prefill steps apart) and decoding sequences after it, and
+    # each step it lengthens lets more arrivals in, so a request's life varies far more than independent counts say.
+    # Llama-3.1-8B, one H100, Poisson arrivals at 90% of saturation; the expected figures are the discrete-event
+    # simulation's on the very step serve solves with (20,000 requests; the KV cache holds 701 and 351 running, the
+    # runs hold 256 and 167). vLLM, 512 + 128 tokens: TPOT P90 63.7 ms, P99 72.9 ms, end-to-end P99 9.41 s; before
+    # history item 70 the closed form gave 56.2, 60.7 ms and 7.80 s (12%, 17% and 17% short), with it 64.8, 76.2 ms and
+    # 9.78 s. SGLang, 1,024 + 256: 57.3, 64.6 ms and 16.56 s; before history item 71 48.6, 51.1 ms and 13.09 s (15%,
+    # 21% and 21% short), with it 55.7, 64.0 ms and 16.39 s.
+    m, sim = _on_the_engines_step(monkeypatch, "llama-3.1-8b", "h100-sxm", I, O, {"engine": engine}, 0.9,
+                                  requests=20000, headroom=2.0)
     assert float(m["tpot_p90_s"]) == pytest.approx(np.percentile(sim["tpot"], 90), rel=0.08)
     assert float(m["tpot_p99_s"]) == pytest.approx(np.percentile(sim["tpot"], 99), rel=0.08)
     assert float(m["e2e_p99_s"]) == pytest.approx(np.percentile(sim["e2e"], 99), rel=0.08)
