@@ -1021,10 +1021,7 @@ def _grid_prompts(r: Requests, s: Scheduler, view: Terms, load: Load, grid):
     x = view.x
     nodes, rates = _grid_on(grid, np.shape(x))
     steps = _open_loop_step(nodes, rates, True, grid)  # (each node's time-average step, t_0 at the first)
-    idx = np.clip((nodes < x[None, ...]).sum(axis=0), 1, len(GRID) - 1)
-    a, b = _pick(nodes, idx - 1), _pick(nodes, idx)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.clip(np.where(b > a, (x - a) / np.where(b > a, b - a, 1.0), 0.0), 0.0, 1.0)
+    idx, frac = _bracket(nodes, x)
 
     def between(values, of=None):
         """``values`` (a grid array, or several: then ``of`` combines them node by node) linear between the nodes."""
@@ -1044,13 +1041,20 @@ def _grid_prompts(r: Requests, s: Scheduler, view: Terms, load: Load, grid):
     return rho, c_tok * u, x / np.maximum(mean_step, 1e-300) * prompt_s
 
 
-def _at_load(nodes: np.ndarray, values: tuple[np.ndarray, ...], x) -> list[np.ndarray]:
-    """Each of ``values`` (on the load grid's ``nodes``, a leading axis) taken linear between the two nodes around the
-    load ``x`` (constant past the last)."""
+def _bracket(nodes: np.ndarray, x) -> tuple[np.ndarray, np.ndarray]:
+    """(idx, frac): the load grid's node at or above the load ``x`` (at least the second) and where ``x`` lies between
+    it and the one before, 0 to 1 (clipped: constant past the last node)."""
     idx = np.clip((nodes < x[None, ...]).sum(axis=0), 1, len(nodes) - 1)
     a, b = _pick(nodes, idx - 1), _pick(nodes, idx)
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.clip(np.where(b > a, (x - a) / np.where(b > a, b - a, 1.0), 0.0), 0.0, 1.0)
+    return idx, frac
+
+
+def _at_load(nodes: np.ndarray, values: tuple[np.ndarray, ...], x) -> list[np.ndarray]:
+    """Each of ``values`` (on the load grid's ``nodes``, a leading axis) taken linear between the two nodes around the
+    load ``x`` (``_bracket``)."""
+    idx, frac = _bracket(nodes, x)
     return [_pick(v, idx - 1) + (_pick(v, idx) - _pick(v, idx - 1)) * frac for v in values]
 
 
