@@ -50,7 +50,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from genmodel.engine.bisection import bisect
-from genmodel.serving.cascade import life_spread
+from genmodel.serving.cascade import GAIN_CAP, life_spread
 from genmodel.serving.queueing import (
     LogNormal,
     Wait,
@@ -950,8 +950,8 @@ def _count_room(view: Terms) -> np.ndarray:
 
 def _gain(t_0, mean_step) -> np.ndarray:
     """The open loop's feedback through the step time, g = 1 - t_0 / t (one request's step over the time-average
-    one: the share of the step its load adds), at most 0.95."""
-    return np.clip(1.0 - t_0 / np.maximum(mean_step, 1e-300), 0.0, 0.95)
+    one: the share of the step its load adds), at most the cascade's GAIN_CAP (0.95)."""
+    return np.clip(1.0 - t_0 / np.maximum(mean_step, 1e-300), 0.0, GAIN_CAP)
 
 
 def _on_grid(step: StepFn, r: Requests, s: Scheduler, t: Terms, view: Terms, load: Load, grid, x, lam, stable,
@@ -1026,9 +1026,8 @@ def _grid_prompts(r: Requests, s: Scheduler, view: Terms, load: Load, grid):
     def between(values, of=None):
         """``values`` (a grid array, or several: then ``of`` combines them node by node) linear between the nodes."""
         if of is None:
-            lo, hi = _pick(values, idx - 1), _pick(values, idx)
-        else:
-            lo, hi = of(*(_pick(v, idx - 1) for v in values)), of(*(_pick(v, idx) for v in values))
+            return _lerp(values, idx, frac)
+        lo, hi = of(*(_pick(v, idx - 1) for v in values)), of(*(_pick(v, idx) for v in values))
         return lo + (hi - lo) * frac
 
     u, x_seen = _chunks_seen(r, view)
@@ -1055,7 +1054,13 @@ def _at_load(nodes: np.ndarray, values: tuple[np.ndarray, ...], x) -> list[np.nd
     """Each of ``values`` (on the load grid's ``nodes``, a leading axis) taken linear between the two nodes around the
     load ``x`` (``_bracket``)."""
     idx, frac = _bracket(nodes, x)
-    return [_pick(v, idx - 1) + (_pick(v, idx) - _pick(v, idx - 1)) * frac for v in values]
+    return [_lerp(v, idx, frac) for v in values]
+
+
+def _lerp(values: np.ndarray, idx, frac) -> np.ndarray:
+    """``values`` (a leading axis of grid nodes) linear between nodes idx - 1 and idx at ``frac`` (``_bracket``)."""
+    lo = _pick(values, idx - 1)
+    return lo + (_pick(values, idx) - lo) * frac
 
 
 def _grid_stalls(grid, shape: tuple[int, ...], between, view: Terms, x_seen, mean_step):
@@ -1072,13 +1077,13 @@ def _grid_stalls(grid, shape: tuple[int, ...], between, view: Terms, x_seen, mea
     alpha = np.minimum(prefill / np.maximum(mean_step, 1e-300), 0.99)
     with np.errstate(divide="ignore", invalid="ignore"):
         c_u = np.where(x_seen > 0, stall / np.where(x_seen > 0, x_seen, 1.0), 0.0)
-    return alpha, c_u, 0.0, _count_share(grid, shape, view, mean_step, 1.0 - view.pi)
+    return alpha, c_u, 0.0, _count_share(grid, shape, view, mean_step)
 
 
-def _count_share(grid, shape: tuple[int, ...], view: Terms, mean_step, decode_share):
-    """The decoding count's share of the time-average step's rise at the tagged request's load, ``decode_share`` n b /
-    t-bar (``decode_share``: the share of steps that decode, 1 - pi with prefill steps apart), with b the load grid's
-    decode step's secant from half the load to saturation (t_d at its n decoding sequences): the cap
+def _count_share(grid, shape: tuple[int, ...], view: Terms, mean_step):
+    """The decoding count's share of the time-average step's rise at the tagged request's load with prefill steps
+    apart, (1 - pi) n b / t-bar (1 - pi: the share of steps that decode), with b the load grid's decode step's secant
+    from half the load to saturation (t_d at its n decoding sequences): the cap
     ``_joint_quantile`` puts on beta = g - alpha with prefill steps apart, g's slope being the mean one from a single
     request. Where the step is concave in its count (an MoE's, steep while its experts are first read and flat once
     most are) that slope is several times the step's own at the load; the secant is that wide because a step is
@@ -1090,7 +1095,7 @@ def _count_share(grid, shape: tuple[int, ...], view: Terms, mean_step, decode_sh
     with np.errstate(divide="ignore", invalid="ignore"):
         dn = n[-1] - half[0]
         slope = np.where(dn > 0, (t_d[-1] - half[1]) / np.where(dn > 0, dn, 1.0), 0.0)
-    return np.maximum(slope, 0.0) * decode_share * view.n / np.maximum(mean_step, 1e-300)
+    return np.maximum(slope, 0.0) * (1.0 - view.pi) * view.n / np.maximum(mean_step, 1e-300)
 
 
 def _joint_quantile(r: Requests, t: Terms, view: Terms, load: Load, t_0, loop_step, rho, c_u, arrived,
