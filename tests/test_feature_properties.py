@@ -286,8 +286,13 @@ def test_offload_changes_nothing_while_the_kv_fits():
                          host_memory_bytes=100e9).metrics
     fits = off["kv_host_bytes"] == 0
     assert np.all(fits)
-    for key in ("ttft_mean_s", "ttft_p99_s", "tpot_mean_s", "tpot_p99_s", "e2e_mean_s", "running_batch"):
+    for key in ("ttft_mean_s", "ttft_p99_s", "tpot_p99_s"):
         np.testing.assert_allclose(off[key][fits], base[key][fits], rtol=2 * SOLVE, err_msg=key)
+    # the means over requests carry the decoding count's size bias (serving.md section 3, history item 72), whose
+    # slope is the mean step's secant over the count's spread up to the saturated load: without offload the KV cap,
+    # past it with offload, where the count can pass the device's KV (0.4% at 0.6 of saturation)
+    for key in ("tpot_mean_s", "e2e_mean_s", "running_batch"):
+        np.testing.assert_allclose(off[key][fits], base[key][fits], rtol=0.01, err_msg=key)
 
 
 # serving.md 4b, cache mode: "before its prefill the request waits for its prefix to come over the link: t_reload =

@@ -282,7 +282,7 @@ def _step(n, p):
 # stated tolerances (docs/serving.md section 6): means are close; the closed-form TTFT tails are lighter than the
 # simulated ones, most at p99 near saturation; the TPOT and end-to-end P99 within 4% (before history item 70, which
 # gave the TPOT spread the arrivals' feedback on the steps they lengthen, up to 20% and 22% short at 0.9 of mu)
-TOLERANCE = {"throughput": 0.04, "tpot_mean": 0.12, "ttft_p50": 0.25, "ttft_p90": 0.2, "ttft_p99": 0.4,
+TOLERANCE = {"throughput": 0.04, "tpot_mean": 0.03, "ttft_p50": 0.25, "ttft_p90": 0.2, "ttft_p99": 0.4,
              "tpot_p99": 0.1, "itl_p99": 0.25, "e2e_p99": 0.1}
 
 
@@ -406,6 +406,21 @@ def test_tpot_tails_near_saturation_carry_the_arrivals_feedback_on_an_engine_ste
     assert float(m["tpot_p90_s"]) == pytest.approx(np.percentile(sim["tpot"], 90), rel=0.08)
     assert float(m["tpot_p99_s"]) == pytest.approx(np.percentile(sim["tpot"], 99), rel=0.08)
     assert float(m["e2e_p99_s"]) == pytest.approx(np.percentile(sim["e2e"], 99), rel=0.08)
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang"])
+def test_the_mean_tpot_is_littles_count_over_the_rate_on_an_engine_step(monkeypatch, engine):
+    # docs/serving.md section 3, "The mean TPOT over requests" (history item 72): Little's law reads the time-average
+    # decoding count, lambda D TPOT, which exceeds the steps' mean n by the count's size bias kappa (beta J0 + alpha J1)
+    # (genmodel.serving.cascade.size_bias). Llama-3.1-8B, one H100, 4,096 + 256 tokens, Poisson arrivals at 80% of
+    # saturation, mixed steps (vLLM) and prefill steps apart (SGLang); the expected figure is the discrete-event
+    # simulation's mean TPOT on the very step serve solves with (8,000 requests: 32.2 ms with either scheduler).
+    # Before the bias the closed form gave 29.7 and 29.5 ms (8% short), with it 32.5 and 32.2 ms; its median, the
+    # tagged request's centre, stays 29.7 and 29.5 ms.
+    m, sim = _on_the_engines_step(monkeypatch, "llama-3.1-8b", "h100-sxm", 4096, 256, {"engine": engine}, 0.8,
+                                  requests=8000, headroom=2.0)
+    assert float(m["tpot_mean_s"]) == pytest.approx(sim["tpot"].mean(), rel=0.05)
+    assert float(m["tpot_p50_s"]) < float(m["tpot_mean_s"])  # (the quantiles keep the tagged request's centre)
 
 
 @pytest.mark.parametrize("hardware, I, O", [("xeon-6980p", 2257, 4), ("rtx-4090", 3340, 2)])

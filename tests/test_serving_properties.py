@@ -110,9 +110,11 @@ def _rates(model, hw, kw, I, O, fr):
 # ---- 1. percentiles ---------------------------------------------------------------------------------------------
 # docs/serving.md section 3: each figure is a quantile of one distribution (TTFT: log-normal R + B with the waits'
 # atom and exponential tail; TPOT: mean + z_q sigma; ITL: t_d plus the q-quantile of the chunks per step; end-to-end:
-# log-normal), so P50 <= P90 <= P99. TPOT_q = mean + z_q sigma with z_0.5 = 0: the TPOT median is its mean. A
-# log-normal's median lies below its mean (mean / sqrt(1 + cv^2)), and the waits (an atom at zero, an exponential tail)
-# are right-skewed too: the TTFT and end-to-end medians are at most their means.
+# log-normal), so P50 <= P90 <= P99. TPOT_q = centre + z_q sigma with z_0.5 = 0: the TPOT median is the tagged
+# request's centre, and in an open loop the mean lies above it by the decoding count's size bias (section 3, "The mean
+# over requests", at least 0; a closed loop's count is fixed: its mean is its median). A log-normal's median lies below
+# its mean (mean / sqrt(1 + cv^2)), and the waits (an atom at zero, an exponential tail) are right-skewed too: the TTFT
+# and end-to-end medians are at most their means.
 @pytest.mark.parametrize("model, hw, kw", SCENARIOS)
 @given(I=inputs, O=outputs, fr=shares)
 @FEW
@@ -124,11 +126,12 @@ def test_percentiles_ordered(model, hw, kw, I, O, fr):
             p50, p90, p99 = (mm[f"{b}_{p}_s"] for p in ("p50", "p90", "p99"))
             assert np.all(p50 <= p90 * (1 + REL)), b
             assert np.all(p90 <= p99 * (1 + REL)), b
-        np.testing.assert_allclose(mm["tpot_p50_s"], mm["tpot_mean_s"], rtol=1e-12)
+        assert np.all(mm["tpot_p50_s"] <= mm["tpot_mean_s"] * (1 + REL))
         assert np.all(mm["ttft_p50_s"] <= mm["ttft_mean_s"] * (1 + REL))
         assert np.all(mm["e2e_p50_s"] <= mm["e2e_mean_s"] * (1 + REL))
         # end-to-end = TTFT + (O - 1) TPOT for the means (section 3 "End-to-end"; docs/metrics.md e2e_latency_s)
         np.testing.assert_allclose(mm["e2e_mean_s"], mm["ttft_mean_s"] + (O - 1) * mm["tpot_mean_s"], rtol=1e-9)
+    np.testing.assert_allclose(clients["tpot_p50_s"], clients["tpot_mean_s"], rtol=1e-12)
 
 
 # ---- 2. load below and past saturation ---------------------------------------------------------------------------

@@ -29,10 +29,12 @@ decode steps also carry the echo of its own prompt steps, the prompts that arriv
 the time-average step t = (1 - pi)
 step(max(n, 1), 0) + pi step(n, p_s) (an engine with work steps with at least one sequence) gives the throughput
 x / t. Open loop: x solves x = lambda t(x) (bracketed on a load grid, then solved between the two nodes); the running
-batch is the time average lambda (a request's prompt steps + its decode steps), Little's law. Closed loop with N
-clients: N_run(x) = N, throughput N / E2E (Little); with mixed prompt steps a request's life in E2E is k_p + D steps
-of the loop's own time-average step (every running request is in every step; ``_closed_rows``), or of t(x_max) once
-N reaches the cap, and the tagged request's steps, scaled to it, split it into TTFT and TPOT. Saturation: the largest
+batch is the time average lambda (a request's prompt steps + its decode steps), Little's law, and so is the mean
+TPOT over requests: the tagged request's raised by the decoding count's size bias (``_count_bias``; the TPOT's
+quantiles keep the tagged request's). Closed loop with N clients: N_run(x) = N, throughput N / E2E (Little); with
+mixed prompt steps a request's life in E2E is k_p + D steps of the loop's own time-average step (every running
+request is in every step; ``_closed_rows``), or of t(x_max) once N reaches the cap, and the tagged request's steps,
+scaled to it, split it into TTFT and TPOT. Saturation: the largest
 x with N_run <= N_cap = min(max sequences, KV capacity / tokens held per request) and x I' <= B_p. A cached prefix is
 held once (``Requests.shared_prefix``) or by each request; ``Requests.ttft_delay_s``, a fixed wait before a request's
 prefill (a prefix reloaded from host memory), adds to its TTFT and end-to-end time. A finite run at a rate
@@ -50,7 +52,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from genmodel.engine.bisection import bisect
-from genmodel.serving.cascade import GAIN_CAP, life_spread
+from genmodel.serving.cascade import GAIN_CAP, life_spread, size_bias
 from genmodel.serving.queueing import (
     LogNormal,
     Wait,
@@ -70,6 +72,9 @@ StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 # shares of the saturated load x_max the open loop is solved on (``_open_loop_x``): these nodes, each interval split
 # in GRID_SPLIT, so that the mean step is nearly linear between neighbours; the goodput search tests the coarse ones
 GRID_SPLIT = 4
+# the least half-width, as a share of the load, of the secant a size bias takes its slopes from (``_count_bias``): a
+# step jagged in its batch (captured graphs, compiled buckets) makes a narrower one jump between neighbouring loads
+SECANT_MIN = 0.5
 _COARSE = np.array([0.0, 1e-3, 3e-3, 0.01, 0.03, 0.07, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.82, 0.88, 0.93,
                     0.96, 0.98, 0.99, 0.995, 1.0])
 GRID = np.append(np.linspace(_COARSE[:-1], _COARSE[1:], GRID_SPLIT, endpoint=False, axis=1).ravel(), 1.0)
@@ -741,6 +746,15 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     if "echo_step" in e:  # (at least the stationary mean step, ``_evaluate``)
         decode_step = scale * e["echo_step"]
         tpot_mean = np.where(O > 1, D * decode_step / gaps, tpot_mean)
+    # the mean over requests: Little's law's time-average count, which exceeds the steps' n by the count's size bias
+    # (an open loop, ``_count_bias``; its echo is a part of it). The quantiles stay about the tagged request's steps
+    # (its place in them, Poisson's share): the bias is the mean of a count skewed to the right, whose upper tail
+    # ``sigma`` carries
+    tpot_avg = tpot_mean
+    if "count_bias" in e:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            life_scale = np.where(view.n > 0, 1.0 + e["count_bias"] / np.where(view.n > 0, view.n, 1.0), 1.0)
+        tpot_avg = np.maximum(g.tpot_mean * life_scale, tpot_mean)
     # an open loop with mixed steps: the mean step's rise to the joint quantile of its count and prompt chunks over
     # that quantile's z (``_joint_quantile``, the arrivals' feedback on the steps they lengthen). Else the prompt
     # chunks' share: with mixed steps (a closed loop) the mean step's rise to the chunks' upper quantile over that
@@ -851,8 +865,8 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         law["cdf"] = functools.partial(_shifted_cdf, wait, ttft_nodes, fixed_wait + delay)
     mean_shift = fixed_wait + queued_mean
     out["ttft_mean_s"] = wait.mean_s + s_mean + mean_shift + delay
-    out["e2e_mean_s"] = out["ttft_mean_s"] + np.maximum(O - 1.0, 0.0) * tpot_mean
-    out["tpot_mean_s"] = tpot_mean
+    out["e2e_mean_s"] = out["ttft_mean_s"] + np.maximum(O - 1.0, 0.0) * tpot_avg
+    out["tpot_mean_s"] = tpot_avg
     out["queue_wait_mean_s"] = wait.mean_s + mean_shift
     out["request_rate_per_s"] = rate
     # the running batch and the KV tokens held are time averages (what an engine's gauges sample): a request runs from
@@ -863,7 +877,9 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     # a short decode step, and a step with the request in it as one without (a step with one more sequence is
     # longer: the count a request sees is size-biased). A closed loop holds its clients, up to the running cap.
     if load.mode == "rate":
-        life_p, life_d = b_mean, view.decode_steps * decode_step
+        with np.errstate(divide="ignore", invalid="ignore"):  # (the decode life of the mean TPOT: Little's count)
+            longer = np.where(tpot_mean > 0, tpot_avg / np.where(tpot_mean > 0, tpot_mean, 1.0), 1.0)
+        life_p, life_d = b_mean, view.decode_steps * decode_step * longer
         held, shared = _held_tokens(r, s, life_p, life_d)
         out["running_batch"] = rate * (life_p + life_d)
         out["kv_tokens"] = out["running_batch"] * held + shared
@@ -960,16 +976,78 @@ def _on_grid(step: StepFn, r: Requests, s: Scheduler, t: Terms, view: Terms, loa
     ``_max_rate_meeting``), with ``spread`` the rows of the TPOT's spread in the same call: an open loop's request's
     life at the joint upper quantile of its decoding count and prompt chunks (``_joint_quantile``, from the prompt work
     the load grid gives, ``_grid_prompts``, and the loop's time-average step ``_open_loop_step``); a closed loop's
-    running count's upper quantile (``_count_width``)."""
-    width = joint = None
-    if spread:
-        prompts = _grid_prompts(r, s, view, load, grid)
-        if prompts is not None:
-            mean_step = _open_loop_step(x, lam, stable, grid)
-            joint = _joint_quantile(r, t, view, load, grid[2], mean_step, *prompts, mixed=s.mixed)
-        else:
-            width = _count_width(r, t, view, load)
-    return _evaluate(step, view, s.mixed, width=width, extra=extra, joint=joint)
+    running count's upper quantile (``_count_width``). An open loop's result also holds ``count_bias``, the decoding
+    count's size bias for its mean TPOT (``_count_bias``; no step row)."""
+    width = joint = bias = None
+    prompts = _grid_prompts(r, s, view, load, grid)
+    if prompts is not None:
+        bias = _count_bias(r, t, view, load, grid, prompts)
+        if spread:
+            joint = _joint_quantile(r, t, view, load, grid[2], _open_loop_step(x, lam, stable, grid), *prompts,
+                                    mixed=s.mixed)
+    elif spread:
+        width = _count_width(r, t, view, load)
+    e = _evaluate(step, view, s.mixed, width=width, extra=extra, joint=joint)
+    if bias is not None:
+        e["count_bias"] = bias
+    return e
+
+
+def _feedback(t_0, loop_step, rho, beta_local=None) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha, beta) of an open loop's self-exciting count (``genmodel.serving.cascade``): alpha = rho, the prompt
+    work's share of the time, and beta = g - rho, the decoding count's share of the step's rise with the load (g =
+    ``_gain``), at most ``beta_local`` where given (prefill steps apart: ``_count_share``)."""
+    beta = np.maximum(_gain(t_0, loop_step) - rho, 0.0)
+    return rho, beta if beta_local is None else np.minimum(beta, beta_local)
+
+
+def _count_bias(r: Requests, t: Terms, view: Terms, load: Load, grid, prompts) -> np.ndarray:
+    """How many decoding sequences more than the steps' mean n a request of an open loop finds on average, beyond
+    its own place in its steps (docs/serving.md section 3): the time average of the count, which Little's law reads
+    as lambda D TPOT, exceeds n by kappa (beta J0 + alpha J1) (``genmodel.serving.cascade.size_bias``, kappa the
+    arrivals' squared coefficient of variation over a life, ``_life_cv2``), of which beta is the tagged request's own
+    place (the "1 +" of its steps, Poisson's share); J0 and J1 for lives of the request's D_wall steps. Cov(N, t) /
+    Var(N) is the step's slope over the count's own spread, so alpha and beta (``_feedback``, from the gain g of an
+    idle engine's step) are scaled down together to the elasticity g' = x dt / (t dx) of the mean step's secant over
+    the load x(1 -+ s), s = sqrt(kappa J0 / n) the count's relative standard deviation, at least SECANT_MIN, its upper
+    end at most the saturated load: an MoE's step, steep where its first sequences and prompts wake its experts and
+    flat past them, has a far smaller slope there than from an idle engine. At most beta times the count's room to
+    the running cap (``_count_room``), and a finite run's for the share of it its fluctuations have built up in. All
+    at the tagged request's load (``view``: constant where it sees the cap)."""
+    x = view.x
+    nodes, rates = _grid_on(grid, np.shape(x))
+    steps = _open_loop_step(nodes, rates, True, grid)
+    (loop_step,) = _at_load(nodes, (steps,), x)  # (the tagged request's load's: constant where it sees the cap)
+    alpha, beta = _feedback(grid[2], loop_step, prompts[0], *prompts[3:])
+    kappa = _life_cv2(r, t, load)
+    life = view.decode_steps  # (in steps of the loop: with prefill steps apart, D / (1 - pi))
+    j0 = size_bias(alpha, beta, life)[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = np.where(view.n > 0, np.sqrt(np.maximum(kappa * j0, 0.0) / np.where(view.n > 0, view.n, 1.0)), 1.0)
+    spread = np.maximum(spread, SECANT_MIN)
+    lo, hi = np.maximum(x * (1.0 - spread), 0.0), np.minimum(x * (1.0 + spread), nodes[-1])
+    (t_lo,), (t_hi,) = _at_load(nodes, (steps,), lo), _at_load(nodes, (steps,), hi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.where(hi > lo, x * (t_hi - t_lo) / np.where(hi > lo, hi - lo, 1.0), 0.0) / np.maximum(loop_step,
+                                                                                                    1e-300)
+    total = alpha + beta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(total > 0, np.clip(gain / np.where(total > 0, total, 1.0), 0.0, 1.0), 0.0)
+    alpha, beta = alpha * ratio, beta * ratio
+    j0, j1 = size_bias(alpha, beta, life)
+    # near the running cap the count cannot go past its room: the mean TPOT stays below the step's at the cap's count,
+    # t-bar + b_n room, which Little's form (the TPOT in proportion to the count, n t-bar / beta per sequence) reaches
+    # at beta room
+    bias = np.clip(kappa * (beta * j0 + alpha * j1) - beta, 0.0, beta * _count_room(view))
+    if load.requests is not None:
+        # a finite run of N requests from an idle engine holds the stationary count only once its fluctuations have
+        # built up: the cluster one arrival sets off lasts about a life over 1 - g (the spectrum's low-frequency peak,
+        # of width (1 - g) / beta per life), N_run / (1 - g) arrivals, so for the share 1 - N_run / ((1 - g) N) of the
+        # run at most (its ramp is ``finite_run_batch``'s)
+        relax = t.running / np.maximum(1.0 - np.minimum(alpha + beta, GAIN_CAP), 1e-12)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bias = bias * np.clip(1.0 - relax / np.asarray(load.requests, dtype=float), 0.0, 1.0)
+    return bias
 
 
 def _chunk_quantile(r: Requests, t: Terms, view: Terms, load: Load, rho) -> tuple[np.ndarray, ...]:
@@ -1127,10 +1205,7 @@ def _joint_quantile(r: Requests, t: Terms, view: Terms, load: Load, t_0, loop_st
     kp = view.steps_prefill
     echo = np.where(live, arrived * np.minimum(kp, np.maximum(D, 1.0)) / d_safe, 0.0)
     mean = x_seen + echo
-    gain = _gain(t_0, loop_step)
-    beta = np.maximum(gain - rho, 0.0)
-    if beta_local is not None:
-        beta = np.minimum(beta, beta_local)
+    rho, beta = _feedback(t_0, loop_step, rho, beta_local)
     j_pp, j_nn, j_np = life_spread(rho, beta)
     k = _life_cv2(r, t, load)
     # (prefill steps apart: the chunks per step averaged over the request's wall steps, decode and prefill)
