@@ -495,6 +495,18 @@ def test_kv_and_sequence_caps(model, hw, kw, I, O, seqs, fr):
         assert float(sat["running_batch"]) == pytest.approx(seqs, rel=1e-6)
 
 
+def test_the_running_batch_stays_within_a_small_cap_near_saturation():
+    # docs/serving.md section 2: the running batch is a time average of a count the running cap bounds, so at most the
+    # cap. Found by 40 draws of test_kv_and_sequence_caps (history item 72): llama.cpp's profile on a Xeon 6980P,
+    # Llama-3.1-8B, 142 + 2 tokens, a cap of 2 sequences, held 4.31 running at 98% of saturation (the tagged request's
+    # life, seen with at most one other, times a rate of the time-average step)
+    more = {"max_seqs": 2}
+    mu = _mu("llama-3.1-8b", "xeon-6980p", more, 142, 2)
+    m = _serve("llama-3.1-8b", "xeon-6980p", more, 142, 2, request_rate=np.array([0.25, 0.75, 0.9, 0.98]) * mu).metrics
+    assert np.all(m["running_batch"] <= 2.0 * (1 + 1e-9))
+    assert np.all(m["kv_cache_bytes"] <= m["kv_capacity_bytes"] * (1 + 1e-9))
+
+
 # docs/serving.md section 2: a running request shares its steps with at most N_cap - 1 others. With a cap of one
 # sequence it runs alone whatever the load: its TPOT is the step of one sequence at every rate (the waits grow, in
 # TTFT), and the time-average running batch stays at most 1. Found and fixed (history item 62): a request saw every

@@ -881,7 +881,9 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
             longer = np.where(tpot_mean > 0, tpot_avg / np.where(tpot_mean > 0, tpot_mean, 1.0), 1.0)
         life_p, life_d = b_mean, view.decode_steps * decode_step * longer
         held, shared = _held_tokens(r, s, life_p, life_d)
-        out["running_batch"] = rate * (life_p + life_d)
+        # (a time average of a count the running cap bounds: at most the cap, where the tagged request's life, seen
+        # with at most N_cap - 1 others, and the saturated rate, of the time-average step, part near it)
+        out["running_batch"] = np.minimum(rate * (life_p + life_d), t.cap)
         out["kv_tokens"] = out["running_batch"] * held + shared
     else:
         out["running_batch"] = n_in
