@@ -983,7 +983,7 @@ def _on_grid(step: StepFn, r: Requests, s: Scheduler, t: Terms, view: Terms, loa
     width = joint = bias = None
     prompts = _grid_prompts(r, s, view, load, grid)
     if prompts is not None:
-        bias = _count_bias(r, t, view, load, grid, prompts)
+        bias = _count_bias(r, t, view, load, grid, prompts, not s.mixed)
         if spread:
             joint = _joint_quantile(r, t, view, load, grid[2], _open_loop_step(x, lam, stable, grid), *prompts,
                                     mixed=s.mixed)
@@ -1003,7 +1003,7 @@ def _feedback(t_0, loop_step, rho, beta_local=None) -> tuple[np.ndarray, np.ndar
     return rho, beta if beta_local is None else np.minimum(beta, beta_local)
 
 
-def _count_bias(r: Requests, t: Terms, view: Terms, load: Load, grid, prompts) -> np.ndarray:
+def _count_bias(r: Requests, t: Terms, view: Terms, load: Load, grid, prompts, separate: bool = False) -> np.ndarray:
     """How many decoding sequences more than the steps' mean n a request of an open loop finds on average, beyond
     its own place in its steps (docs/serving.md section 3): the time average of the count, which Little's law reads
     as lambda D TPOT, exceeds n by kappa (beta J0 + alpha J1) (``genmodel.serving.cascade.size_bias``, kappa the
@@ -1014,8 +1014,9 @@ def _count_bias(r: Requests, t: Terms, view: Terms, load: Load, grid, prompts) -
     the load x(1 -+ s), s = sqrt(kappa J0 / n) the count's relative standard deviation, at least SECANT_MIN, its upper
     end at most the saturated load: an MoE's step, steep where its first sequences and prompts wake its experts and
     flat past them, has a far smaller slope there than from an idle engine. At most beta times the count's room to
-    the running cap (``_count_room``), and a finite run's for the share of it its fluctuations have built up in. All
-    at the tagged request's load (``view``: constant where it sees the cap)."""
+    the running cap (``_count_room``; ``separate``, prefill steps apart: the room itself), and a finite run's for the
+    share of it its fluctuations have built up in. All at the tagged request's load (``view``: constant where it sees
+    the cap)."""
     x = view.x
     nodes, rates = _grid_on(grid, np.shape(x))
     steps = _open_loop_step(nodes, rates, True, grid)
@@ -1037,10 +1038,12 @@ def _count_bias(r: Requests, t: Terms, view: Terms, load: Load, grid, prompts) -
         ratio = np.where(total > 0, np.clip(gain / np.where(total > 0, total, 1.0), 0.0, 1.0), 0.0)
     alpha, beta = alpha * ratio, beta * ratio
     j0, j1 = size_bias(alpha, beta, life)
-    # near the running cap the count cannot go past its room: the mean TPOT stays below the step's at the cap's count,
-    # t-bar + b_n room, which Little's form (the TPOT in proportion to the count, n t-bar / beta per sequence) reaches
-    # at beta room
-    bias = np.clip(kappa * (beta * j0 + alpha * j1) - beta, 0.0, beta * _count_room(view))
+    # the time-average count cannot pass the running cap: at most its room. With mixed steps at most beta times it,
+    # the mean TPOT then at most the step's at the cap's count, t-bar + b_n room (Little's form, n t-bar / beta per
+    # sequence): there the echo of the request's own prompt steps (``_figures``) is the share of alpha J1 a few decode
+    # steps see; prefill steps apart have no echo, and alpha J1 carries it
+    room = _count_room(view) if separate else beta * _count_room(view)
+    bias = np.clip(kappa * (beta * j0 + alpha * j1) - beta, 0.0, room)
     if load.requests is not None:
         # a finite run of N requests from an idle engine holds the stationary count only once its fluctuations have
         # built up: the cluster one arrival sets off lasts about a life over 1 - g (the spectrum's low-frequency peak,
