@@ -981,9 +981,10 @@ def _on_grid(step: StepFn, r: Requests, s: Scheduler, t: Terms, view: Terms, loa
     running count's upper quantile (``_count_width``). An open loop's result also holds ``count_bias``, the decoding
     count's size bias for its mean TPOT (``_count_bias``; no step row)."""
     width = joint = bias = None
-    prompts = _grid_prompts(r, s, view, load, grid)
-    if prompts is not None:
-        bias = _count_bias(r, t, view, load, grid, prompts, not s.mixed)
+    if load.mode == "rate":
+        at = _grid_at(grid, view.x)
+        prompts = _grid_prompts(r, s, view, grid, at)
+        bias = _count_bias(r, t, view, load, grid, at, prompts, not s.mixed)
         if spread:
             joint = _joint_quantile(r, t, view, load, grid[2], _open_loop_step(x, lam, stable, grid), *prompts,
                                     mixed=s.mixed)
@@ -1003,7 +1004,8 @@ def _feedback(t_0, loop_step, rho, beta_local=None) -> tuple[np.ndarray, np.ndar
     return rho, beta if beta_local is None else np.minimum(beta, beta_local)
 
 
-def _count_bias(r: Requests, t: Terms, view: Terms, load: Load, grid, prompts, separate: bool = False) -> np.ndarray:
+def _count_bias(r: Requests, t: Terms, view: Terms, load: Load, grid, at, prompts,
+                separate: bool = False) -> np.ndarray:
     """How many decoding sequences more than the steps' mean n a request of an open loop finds on average, beyond
     its own place in its steps (docs/serving.md section 3): the time average of the count, which Little's law reads
     as lambda D TPOT, exceeds n by kappa (beta J0 + alpha J1) (``genmodel.serving.cascade.size_bias``, kappa the
@@ -1016,11 +1018,9 @@ def _count_bias(r: Requests, t: Terms, view: Terms, load: Load, grid, prompts, s
     flat past them, has a far smaller slope there than from an idle engine. At most beta times the count's room to
     the running cap (``_count_room``; ``separate``, prefill steps apart: the room itself), and a finite run's for the
     share of it its fluctuations have built up in. All at the tagged request's load (``view``: constant where it sees
-    the cap)."""
+    the cap; ``at``: ``_grid_at`` there)."""
     x = view.x
-    nodes, rates = _grid_on(grid, np.shape(x))
-    steps = _open_loop_step(nodes, rates, True, grid)
-    (loop_step,) = _at_load(nodes, (steps,), x)  # (the tagged request's load's: constant where it sees the cap)
+    nodes, steps, _, _, loop_step = at
     alpha, beta = _feedback(grid[2], loop_step, prompts[0], *prompts[3:])
     kappa = _life_cv2(r, t, load)
     life = view.decode_steps  # (in steps of the loop: with prefill steps apart, D / (1 - pi))
@@ -1091,20 +1091,27 @@ def _rise_to(chunks: tuple[np.ndarray, ...], t_d, t_s, t_hi, pi) -> np.ndarray:
     return np.where(w > 0, np.maximum(raised - ((1.0 - pi) * t_d + pi * t_s), 0.0), 0.0)
 
 
-def _grid_prompts(r: Requests, s: Scheduler, view: Terms, load: Load, grid):
-    """The prompt work of an open loop with mixed steps at the tagged request's load (``view.x``), before its step
-    call (so that the rows of its spread ride in it, ``_joint_quantile``): (rho, c u, arrived) with the steps'
-    correlation rho = x_seen u c / t-bar, the prompt work's share of the time, a prompt token's cost c and the
-    time-average step t-bar = x / lambda(x) taken linear between the load grid's two nodes around it (``_rate_grid``;
-    t_0 at the first node), and the prompts that arrive during the tagged request's own prompt steps, lambda B with B =
-    k_p t_s (t_s, the time-average step with prompt tokens, linear between the same nodes) and lambda = x / t-bar.
-    With prefill steps apart, ``_grid_stalls``'s; None for closed loops."""
-    if load.mode != "rate":
-        return None
-    x = view.x
+def _grid_at(grid, x) -> tuple[np.ndarray, ...]:
+    """(nodes, steps, idx, frac, t-bar): the load grid and each node's time-average step (``_open_loop_step``, t_0 at
+    the first) on the configurations of the loads ``x``, the two nodes around each load (``_bracket``) and the
+    time-average step there, linear between them: what an open loop's prompt work (``_grid_prompts``) and size bias
+    (``_count_bias``) read at the tagged request's load."""
     nodes, rates = _grid_on(grid, np.shape(x))
-    steps = _open_loop_step(nodes, rates, True, grid)  # (each node's time-average step, t_0 at the first)
+    steps = _open_loop_step(nodes, rates, True, grid)
     idx, frac = _bracket(nodes, x)
+    return nodes, steps, idx, frac, _lerp(steps, idx, frac)
+
+
+def _grid_prompts(r: Requests, s: Scheduler, view: Terms, grid, at):
+    """The prompt work of an open loop with mixed steps at the tagged request's load (``view.x``; ``at``: ``_grid_at``
+    there), before its step call (so that the rows of its spread ride in it, ``_joint_quantile``): (rho, c u,
+    arrived) with the steps' correlation rho = x_seen u c / t-bar, the prompt work's share of the time, a prompt
+    token's cost c and the time-average step t-bar = x / lambda(x) taken linear between the load grid's two nodes
+    around it (``_rate_grid``; t_0 at the first node), and the prompts that arrive during the tagged request's own
+    prompt steps, lambda B with B = k_p t_s (t_s, the time-average step with prompt tokens, linear between the same
+    nodes) and lambda = x / t-bar. With prefill steps apart, ``_grid_stalls``'s."""
+    x = view.x
+    _, _, idx, frac, mean_step = at
 
     def between(values, of=None):
         """``values`` (a grid array, or several: then ``of`` combines them node by node) linear between the nodes."""
@@ -1114,7 +1121,6 @@ def _grid_prompts(r: Requests, s: Scheduler, view: Terms, load: Load, grid):
         return lo + (hi - lo) * frac
 
     u, x_seen = _chunks_seen(r, view)
-    mean_step = between(steps)
     if not s.mixed:
         return _grid_stalls(grid, np.shape(x), between, view, x_seen, mean_step)
     c_tok = between(_grid_on((grid[0], grid[4]), np.shape(x))[1])
