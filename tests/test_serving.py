@@ -118,6 +118,43 @@ def test_speculation_pays_at_small_batches_and_stops_paying_at_large_ones():
     assert spec.metrics["tokens_per_step"][0] == pytest.approx(1 + 0.8 + 0.64 + 0.512)
 
 
+# docs/formulas.md 5.1 "Attention" (history item 73 in validation.md): a decode step's attention runs every query at
+# the decode stream's fraction eta_attn x attention_scale, a verify step's S = k + 1 tokens per sequence included (one
+# decode kernel packs their S x (query heads per KV head) rows); a prompt step's S query tokens per sequence take
+# S / (S + S_half). Before, a verify step's attention took the prompt fraction: 2 / 514 of eta at S = 2.
+def test_a_verify_steps_attention_runs_at_the_decode_fraction():
+    from genmodel.engine.efficiency import Physics, compute_fractions
+    from genmodel.engine.operators import DTypes, build_operators
+
+    model, hw = genmodel.get_model("deepseek-v3"), genmodel.get_hardware("h200-sxm")
+    physics = Physics.of(hw)
+    dtypes = DTypes("bf16", "bf16", "bf16")
+    eta_c, eta_attn = 0.7, 0.6
+
+    def attention_fractions(phase, tokens):
+        context = None if phase == "prefill" else (8192.0, 8192.0)
+        table = build_operators(model, phase, 4.0, float(tokens), context, dtypes)
+        rows = [i for i, kind in enumerate(table.kinds) if kind == "attention"]
+        return compute_fractions(table, eta_c, eta_attn, physics)[rows], table.flops[rows]
+
+    one, flops_one = attention_fractions("decode", 1)
+    for s in (2, 4):  # the same fraction for every query; the arithmetic S times one token's (S queries, same keys)
+        verify, flops = attention_fractions("decode", s)
+        np.testing.assert_array_equal(verify, one)
+        np.testing.assert_allclose(flops, s * flops_one, rtol=1e-12)
+    assert np.all(one == eta_attn)
+    prompt, _ = attention_fractions("prefill", 4)  # a 4-token prompt: eta x 4 / (4 + S_half), S_half = 512 (H200)
+    np.testing.assert_allclose(prompt, eta_attn * 4 / (4 + 512), rtol=1e-12)
+    # one request over 8,192 tokens of context is bandwidth-bound: one MTP token at an acceptance of 0.8 (1.8 tokens
+    # per step) costs its step little (the draft layer, the second query, the LM head twice), so the TPOT falls by
+    # more than a quarter (9.06 -> 5.69 ms; before, 14.3 ms: the verify step took 2.8 plain steps)
+    kw = dict(input_tokens=8192, output_tokens=256, concurrency=1, tp=8, weight_dtype="fp8")
+    plain = serve("deepseek-v3", "dgx-h200", **kw).metrics
+    mtp = serve("deepseek-v3", "dgx-h200", **kw, spec_tokens=1, spec_acceptance=0.8).metrics
+    assert float(mtp["step_s"]) < 1.25 * float(plain["step_s"])
+    assert float(mtp["tpot_mean_s"]) < 0.75 * float(plain["tpot_mean_s"])
+
+
 # ---- limits against the static-batch estimate ----------------------------------------------------------------
 
 

@@ -44,6 +44,7 @@ What moves through memory (assumptions)
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -238,6 +239,9 @@ class OperatorTable:
         return np.tensordot(self.count, values, axes=(0, 0))
 
 
+# a table of at most this many configurations (one estimate's decode step: [mean, final]) records no row keys: its
+# readers take their whole-table paths, the same numbers in fewer NumPy calls on so few columns
+FEW_COLUMNS = 2
 _NO_ROWS = np.zeros(0)  # a column left unstacked or dropped
 _NO_ROWS.flags.writeable = False
 _ARRAY_FIELDS = ("count", "kernels", "flops", "weight_bytes", "kv_bytes", "act_bytes", "gemm_m", "gemm_n")
@@ -294,10 +298,10 @@ class _Rows:
 
         # the objects are alive in cols, so their ids are distinct (keys for a configuration-shaped table only)
         keys = (tuple(map(id, cols[10])), tuple(map(id, cols[11])),
-                tuple(i for i, v in enumerate(cols[8]) if not (type(v) in (int, float) and v == 0))) if shape \
-            else (None, None, None)
+                tuple(i for i, v in enumerate(cols[8]) if not (type(v) in (int, float) and v == 0))) \
+            if math.prod(shape) > FEW_COLUMNS else (None, None, None)
         gemm_shapes = own(10), own(11)
-        if not stack_shapes and shape:
+        if not stack_shapes and keys[2] is not None:
             unstacked = (cols[10], cols[11], (n, *gemm_shapes[0]), (n, *gemm_shapes[1]))
             kv = _stacked_rows([cols[8][row] for row in keys[2]], (len(keys[2]), *shape))  # (``kv_compact``)
             cols[8] = ()
@@ -429,6 +433,11 @@ class _Ctx:
     query_tokens: Any = None  # T less the riding prompt tokens: the queries this table's attention rows read and
     # write (a riding prompt's queries are its own chunk rows', ``genmodel.engine.step``)
     score_bytes: float = 0.0  # memory traffic per attention score where the attention is not fused (0: fused)
+    # the attention rows' shape M for their compute fraction (genmodel.engine.efficiency): S in prefill; 1 in decode,
+    # whose kernels (FlashInfer's and TensorRT-LLM's decode kernels, FlashMLA) stream the KV cache once for every
+    # query of the step, packing the S x (query heads per KV head) query rows of a verify step into one tile: the
+    # decode stream's fraction, not a short prompt's
+    attn_m: Any = None
 
 
 def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, dtypes: DTypes,
@@ -479,6 +488,7 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     c.twice_t = 2 * T if everything else None  # (the attention rows have no GEMM)
     c.query_tokens = own
     c.score_bytes = float(score_bytes)
+    c.attn_m = c.S if phase == "prefill" else 1.0
 
     # vocabulary-parallel embedding: each rank holds V/tp rows and gathers the tokens that fall in its shard
     if everything:
@@ -569,9 +579,9 @@ def _gqa_attention(rows, c: _Ctx, label, n, pairs, keys_read):
     """The fused attention rows of a GQA layer: scores read Q and the keys, values read the values and write O."""
     d, nq, nkv = c.model.head_dim, c.nq, c.nkv
     T, B, ab, kb = c.query_tokens, c.B, c.ab, c.kb
-    rows.add("attn_scores", label, "attention", c.attn, n, m=c.S, flops=2 * B * nq * d * pairs,
+    rows.add("attn_scores", label, "attention", c.attn, n, m=c.attn_m, flops=2 * B * nq * d * pairs,
              kv=B * keys_read * nkv * d * kb, act=T * nq * d * ab)
-    rows.add("attn_values", label, "attention", c.attn, n, m=c.S, kernels=0.0, flops=2 * B * nq * d * pairs,
+    rows.add("attn_values", label, "attention", c.attn, n, m=c.attn_m, kernels=0.0, flops=2 * B * nq * d * pairs,
              kv=B * keys_read * nkv * d * kb, act=T * nq * d * ab)
     _unfused_scores(rows, c, label, n, keys_read, nq)
 
@@ -581,7 +591,7 @@ def _unfused_scores(rows, c: _Ctx, label, n, keys_read, heads):
     the step against every key read, per head, through memory; nothing where the attention is fused."""
     if c.score_bytes > 0:
         scores = c.B * c.S * keys_read * heads
-        rows.add("attn_softmax", label, "attention", c.attn, n, m=c.S, act=scores * c.score_bytes)
+        rows.add("attn_softmax", label, "attention", c.attn, n, m=c.attn_m, act=scores * c.score_bytes)
 
 
 def _mla(rows, c: _Ctx, label, n, pairs, keys_read):
@@ -620,14 +630,14 @@ def _mla_attention(rows, c: _Ctx, label, n, pairs, keys_read):
     dn, dr, dv, r = m.qk_nope_head_dim, m.qk_rope_head_dim, m.v_head_dim, m.kv_lora_rank
     T, B, ab, kb = c.query_tokens, c.B, c.ab, c.kb
     if c.phase == "prefill":
-        rows.add("attn_scores", label, "attention", c.attn, n, m=c.S, flops=2 * B * nh * (dn + dr) * pairs,
+        rows.add("attn_scores", label, "attention", c.attn, n, m=c.attn_m, flops=2 * B * nh * (dn + dr) * pairs,
                  act=T * nh * (dn + dr) * ab + B * keys_read * nh * (dn + dr) * ab)
-        rows.add("attn_values", label, "attention", c.attn, n, m=c.S, kernels=0.0, flops=2 * B * nh * dv * pairs,
+        rows.add("attn_values", label, "attention", c.attn, n, m=c.attn_m, kernels=0.0, flops=2 * B * nh * dv * pairs,
                  act=B * keys_read * nh * dv * ab + T * nh * dv * ab)
     else:
-        rows.add("attn_scores", label, "attention", c.attn, n, m=c.S, flops=2 * B * nh * (r + dr) * pairs,
+        rows.add("attn_scores", label, "attention", c.attn, n, m=c.attn_m, flops=2 * B * nh * (r + dr) * pairs,
                  kv=B * keys_read * (r + dr) * kb, act=T * nh * (r + dr) * ab)
-        rows.add("attn_values", label, "attention", c.attn, n, m=c.S, kernels=0.0, flops=2 * B * nh * r * pairs,
+        rows.add("attn_values", label, "attention", c.attn, n, m=c.attn_m, kernels=0.0, flops=2 * B * nh * r * pairs,
                  act=T * nh * r * ab)
     _unfused_scores(rows, c, label, n, keys_read, nh)
 
