@@ -187,6 +187,27 @@ def test_operator_bound_is_the_largest_term_first_on_ties(power):
     assert np.array_equal(t.bound, BOUNDS[np.argmax(stacked, axis=0)])  # argmax: the first of equal maxima
 
 
+@pytest.mark.parametrize("power", [False, True])
+@pytest.mark.parametrize("shape", [(13,), (13, 2), (25, 2, 3)])
+def test_a_few_configurations_take_the_same_phase_bound(power, shape):
+    """A timing of a few configurations (``roofline.FEW_ELEMENTS``: one estimate's steps) finds its phase bound from
+    the per-row labels in one product: the same labels as the masks of many configurations, as written out (per
+    label, the counts' dot product with the times of the rows whose largest term it is; the first largest)."""
+    rng = np.random.default_rng(5)
+    # whole multiples of 2^-20 s: every product and sum exact, so ties between labels are ties in any order of summing
+    terms = [rng.integers(0, 3, shape).astype(float) * 2.0**-20 for _ in range(4)]
+    c, m, p, o = terms
+    if not power:
+        p = 0.0
+    time_s = np.maximum(np.maximum(c, m), np.maximum(p, o))
+    count = rng.integers(1, 60, shape[0]).astype(float)
+    t = Timing(c, m, o, time_s, count, p)
+    labels = np.argmax(np.stack([c, m, np.broadcast_to(p if power else -np.inf, shape), o]), axis=0)
+    shares = np.stack([np.tensordot(count, np.where(labels == k, time_s, 0.0), axes=(0, 0)) for k in range(4)])
+    assert np.array_equal(t.phase_bound_index(), np.argmax(shares, axis=0))
+    assert np.array_equal(t.phase_bound_index(), t._shares(t._bound_masks(), finite=True).argmax(axis=0))
+
+
 # ---- caches of the second round (realism, physics, platform devices, database roots, shared GEMM shapes) ----------
 def test_realism_follows_a_changed_spec_and_override(toy_hw):
     from genmodel.engine.realism import resolve_realism

@@ -33,6 +33,9 @@ from genmodel.engine.operators import OperatorTable, broadcast_shape, broadcast_
 from genmodel.engine.scalars import broadcast_pair, ndim, shape_of
 
 BOUNDS = np.array(["compute", "memory", "power", "overhead"])
+_LABELS = np.arange(len(BOUNDS), dtype=np.int8)
+# a timing of at most this many row elements (one estimate's steps) finds its bound labels in a few whole-array calls
+FEW_ELEMENTS = 256
 
 
 @dataclass
@@ -81,7 +84,11 @@ class Timing:
     def phase_bound_index(self) -> np.ndarray:
         """``phase_bound`` as indices into BOUNDS (8 bytes per configuration in place of a label's 32): per label,
         the dot product of the counts with the rows' times where the row has that label (0 elsewhere), then the
-        first largest of the four shares (``np.argmax`` over them)."""
+        first largest of the four shares (``np.argmax`` over them). A timing of a few configurations with finite
+        times takes the shares from the per-row labels in one product (``_few_shares``)."""
+        t = self.time_s
+        if t.size <= FEW_ELEMENTS and np.isfinite(t).all():
+            return np.argmax(self._few_shares(), axis=0)
         masks = self._bound_masks()
         with np.errstate(invalid="ignore"):  # inf x 0 (a time that is not finite): recomputed below, as before
             shares = self._shares(masks, finite=True)
@@ -90,6 +97,14 @@ class Timing:
             # then (or on an overflow) the shares as np.where(mask, t, 0) gives them, as for t with such a value
             shares = self._shares(masks, finite=bool(np.isfinite(self.time_s).all()))
         return first_argmax(shares)
+
+    def _few_shares(self) -> np.ndarray:
+        """``_shares`` of finite times, shape (4, *config): per label, the counts' dot product with the times of the
+        rows that have it (``_bound_index``; 0 elsewhere), all four labels in one product."""
+        t = self.time_s
+        labels = self._bound_index()
+        only = (labels == _LABELS.reshape(-1, *([1] * labels.ndim))) * t  # (4, rows, *config)
+        return np.dot(self.count, only.reshape(len(_LABELS), len(t), -1)).reshape(len(_LABELS), *t.shape[1:])
 
     def _shares(self, masks: list[np.ndarray | None], finite: bool) -> np.ndarray:
         """Per label, the dot product of the counts with the times where ``masks`` has the label (0 elsewhere; None:
