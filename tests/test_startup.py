@@ -59,6 +59,27 @@ def test_estimate_imports_no_heavy_package(tmp_path):
         assert "TTFT" in done.stdout or '"ttft_s"' in done.stdout
 
 
+def test_an_estimates_provenance_loads_no_other_database(tmp_path):
+    """The database hash in every output is taken from the files' bytes: `genmodel estimate --json` loads the model,
+    device and engine it names, not the use cases (whose validation imports the serving model); and the hash is the
+    sha256 of each kind's files by entry name (a file's stem), derived here from the folders themselves."""
+    import hashlib
+
+    probe = ("import sys; from genmodel.interfaces.cli import main; code = main(sys.argv[1:]); "
+             "print(sorted(m for m in sys.modules if m.startswith('genmodel.serving'))); sys.exit(code)")
+    env = {"GENMODEL_USER_DIR": str(tmp_path / "user"), "GENMODEL_CACHE_DIR": str(tmp_path / "cache")}
+    done = run_cli(["estimate", "--json"], env, probe)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+    digest = hashlib.sha256()
+    for kind, folder in (("model", "models_db"), ("hardware", "hardware_db"), ("platform", "hardware_db/platforms"),
+                         ("engine", "engines_db"), ("use_case", "usecases_db")):
+        for path in sorted((p for p in (ROOT / folder).iterdir() if p.suffix in (".yaml", ".yml", ".json")),
+                           key=lambda p: p.stem):
+            digest.update(f"{kind}/{path.stem}\0".encode() + path.read_bytes())
+    assert f'"database_hash": "{digest.hexdigest()[:16]}"' in done.stdout
+
+
 def test_console_script_run_twice_gives_the_same_report(tmp_path):
     """The first run parses the databases and writes the cache; the second reads the cache: same report."""
     entry = "import sys; sys.argv[0] = 'genmodel'; from genmodel.interfaces.cli import _entry; _entry()"

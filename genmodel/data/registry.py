@@ -19,7 +19,8 @@ Contract
   ``GENMODEL_CACHE_DIR``), keyed by each file's text: every file is still read and validated on every start,
   an edited file is parsed again, and a file that does not parse raises the same error as without the cache.
 * ``fingerprint()`` is a hash of every file in force, written into JSON and CSV outputs so a result can be
-  reproduced with the same data.
+  reproduced with the same data. It reads the files as bytes, by kind and entry name (a file is named after its
+  entry), and loads no database: the value is the one the loaded databases would give.
 """
 
 from __future__ import annotations
@@ -226,10 +227,8 @@ def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*") if p.suffix in SPEC_SUFFIXES and p.is_file())
 
 
-@functools.cache
-def _database(kind: str, roots: tuple[str, ...]) -> Database:
-    cls = _KINDS[kind][0]
-    db = Database()
+def _files_in_force(kind: str, roots: tuple[str, ...]) -> list[Path]:
+    """The files of ``kind`` in force, in the order they are read: the built-in ones, then each root's."""
     builtin = builtin_dir(kind)  # type: ignore[arg-type]
     files = _files(builtin)
     if not files:
@@ -239,6 +238,14 @@ def _database(kind: str, roots: tuple[str, ...]) -> Database:
         folder = Path(root) / _KINDS[kind][1]
         if folder.is_dir():
             files += _files(folder)
+    return files
+
+
+@functools.cache
+def _database(kind: str, roots: tuple[str, ...]) -> Database:
+    cls = _KINDS[kind][0]
+    db = Database()
+    files = _files_in_force(kind, roots)
     cache = _parse_cache(str(cache_dir()))
     try:  # in order, as load_spec_file would: the first bad file raises its own error
         for path in files:
@@ -426,12 +433,13 @@ def entry_file(kind: Kind, name: str) -> Path | None:
 
 @functools.cache
 def _fingerprint(roots: tuple[str, ...]) -> str:
+    """The hash of the files in force, by kind and entry name (a file is named after its entry: its stem), read as
+    bytes: no database is loaded for it (an estimate loads the models and devices it names, not the use cases)."""
     digest = hashlib.sha256()
     for kind in _KINDS:
-        db = _database(kind, roots)
-        for name in sorted(db.files):
-            digest.update(f"{kind}/{name}\0".encode())
-            digest.update(db.files[name].read_bytes())
+        for path in sorted(_files_in_force(kind, roots), key=lambda p: (p.stem, str(p))):
+            digest.update(f"{kind}/{path.stem}\0".encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
