@@ -60,7 +60,9 @@ def estimate(
         help="Two-batch overlap: share of each micro-batch's communication that can hide under the other's "
         "compute (0-1; 0 = no overlap).")] = 0.0,
     num_devices: Annotated[int | None, typer.Option(help="Check that dp x pp x tp (or ep) equals this.")] = None,
-    prefill_chunk_tokens: Annotated[int, typer.Option(help="Most prompt tokens per prefill step.")] = 8192,
+    prefill_chunk_tokens: Annotated[int, typer.Option(
+        help="Most prompt tokens per prefill step: bounds the activation memory (the TTFT does not count re-reading "
+        "the weights for each chunk; serve schedules chunks).")] = 8192,
     flops_scale: Annotated[float, typer.Option(help="What-if: multiply every peak FLOP/s.")] = 1.0,
     bandwidth_scale: Annotated[float, typer.Option(help="What-if: multiply every memory bandwidth.")] = 1.0,
     capacity_scale: Annotated[float, typer.Option(help="What-if: multiply every memory capacity.")] = 1.0,
