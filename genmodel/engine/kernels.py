@@ -27,10 +27,11 @@ shared expert (the benchmarks hand the call its router scores). It is the step's
 the padded tokens. ``tokens`` may be an array; a single value gives a float.
 
 ``attention_time_s(hardware, phase, batch, tokens, heads, kv_heads=None, head_dim=128, mla=False, dtype="bf16",
-kv_dtype=None, engine=None, calibrated=True)`` returns the seconds of one layer's attention call: the step's own
-attention rows of a one-layer model, without the gap between kernels (a kernel benchmark's per-call time), for
-``batch`` decode sequences each attending ``tokens`` cached keys with one new query, or ``batch`` causal prompts of
-``tokens`` tokens (``phase``); ``mla`` takes DeepSeek-V3's latent attention.
+kv_dtype=None, engine=None, calibrated=True, queries=1)`` returns the seconds of one layer's attention call: the step's
+own attention rows of a one-layer model, without the gap between kernels (a kernel benchmark's per-call time), for
+``batch`` decode sequences each attending ``tokens`` cached keys with ``queries`` new queries (more than one: a
+speculative verify step), or ``batch`` causal prompts of ``tokens`` tokens (``phase``); ``mla`` takes DeepSeek-V3's
+latent attention.
 
 ``all_reduce_time_s(hardware, devices, message_bytes)`` returns the seconds of one all-reduce as a step charges a
 tensor-parallel one (``genmodel.engine.collectives.all_reduce`` on the device's network).
@@ -163,13 +164,14 @@ def attention_layer_model(heads: int, kv_heads: int, head_dim: int, mla: bool = 
 
 def attention_time_s(hardware: str | HardwareSpec, phase: str, batch, tokens, heads: int, kv_heads: int | None = None,
                      head_dim: int = 128, mla: bool = False, dtype: str = "bf16", kv_dtype: str | None = None,
-                     engine: str | None = None, calibrated: bool = True):
+                     engine: str | None = None, calibrated: bool = True, queries: int = 1):
     """Seconds of one layer's attention kernel on one device, as a kernel benchmark times one call (no gap between
     kernels): the engine step's own attention rows (``ATTENTION_ROWS``) of a one-layer model. ``phase="decode"``:
-    ``batch`` sequences each attending ``tokens`` cached keys with one new query (the decode step at that context);
-    ``phase="prefill"``: ``batch`` causal prompts of ``tokens`` tokens each. ``kv_heads`` defaults to ``heads``
-    (MHA); ``mla`` takes DeepSeek-V3's latent attention with ``heads`` query heads. Arrays of ``batch`` and ``tokens``
-    broadcast; a single configuration gives a float."""
+    ``batch`` sequences each attending ``tokens`` cached keys with ``queries`` new queries (the decode step at that
+    context; more than one: a speculative verify step's, ``genmodel.engine.step.Stepper.step`` with that many new
+    tokens); ``phase="prefill"``: ``batch`` causal prompts of ``tokens`` tokens each. ``kv_heads`` defaults to
+    ``heads`` (MHA); ``mla`` takes DeepSeek-V3's latent attention with ``heads`` query heads. Arrays of ``batch`` and
+    ``tokens`` broadcast; a single configuration gives a float."""
     from genmodel.engine.estimate import estimate  # (the estimate imports the engine this module is part of)
 
     if phase not in ("decode", "prefill"):
@@ -179,8 +181,11 @@ def attention_time_s(hardware: str | HardwareSpec, phase: str, batch, tokens, he
     if not mla and heads % kv_heads:
         raise ConfigurationError(f"heads ({heads}) must be a multiple of kv_heads ({kv_heads})", argument="kv_heads")
     b, t = whole("batch", batch), whole("tokens", tokens)
-    if phase == "decode" and np.any(t < 2):
-        raise ConfigurationError("a decode step attends at least 2 keys (the cached ones and its own)",
+    q = int(whole("queries", queries))
+    if q > 1 and phase != "decode":
+        raise ConfigurationError("queries > 1 describes a decode (verify) step", argument="queries")
+    if phase == "decode" and np.any(t < q + 1):
+        raise ConfigurationError("a decode step attends at least its new tokens and one cached key",
                                  argument="tokens")
     shape = np.broadcast_shapes(b.shape, t.shape)
     b, t = np.broadcast_to(b, shape).ravel(), np.broadcast_to(t, shape).ravel()
@@ -190,6 +195,8 @@ def attention_time_s(hardware: str | HardwareSpec, phase: str, batch, tokens, he
                  weight_dtype=dtype, activation_dtype=dtype, kv_dtype=kv_dtype or dtype, engine=engine,
                  calibrated=calibrated, check_fit=False)
     step = r.decode if phase == "decode" else r.prefill
+    if q > 1:  # a verify step of q new tokens per sequence, each query attending about tokens keys
+        step = _verify_step(model, hardware, b, t, q, dtype, kv_dtype or dtype, engine, calibrated)
     table, real = step.table, step.real
     rows = [i for i, name in enumerate(table.names) if name in ATTENTION_ROWS]
     times = real.time_s[rows] - real.overhead_s[rows]
@@ -197,6 +204,25 @@ def attention_time_s(hardware: str | HardwareSpec, phase: str, batch, tokens, he
         times = times[:, 0]  # the mean step (the final one is the same step here)
     time = np.broadcast_to(times.sum(axis=0), b.shape).reshape(shape)
     return float(time) if time.shape == () else time
+
+
+def _verify_step(model: ModelSpec, hardware, b: np.ndarray, t: np.ndarray, q: int, dtype: str, kv_dtype: str,
+                 engine: str | None, calibrated: bool):
+    """The decode step (``Stepper.step``) of ``b`` sequences with ``q`` new tokens each over ``t`` keys, on one device:
+    what ``attention_time_s`` reads for a verify step (``estimate`` decodes one token per step)."""
+    from genmodel.engine.estimate import _memory
+    from genmodel.engine.inputs import prepare
+    from genmodel.engine.parallel import Parallelism
+    from genmodel.engine.step import Stepper
+
+    s = prepare(model, hardware, b, t - q, 2, dtype, kv_dtype, dtype, embedding_dtype=None,
+                parallel=Parallelism(1, 1, 1, 1, False, 1.0, 0.0, None, 1), num_devices=None, prefill_chunk_tokens=8192,
+                flops_scale=1.0, bandwidth_scale=1.0, capacity_scale=1.0, interconnect_scale=1.0, check_fit=False,
+                workload=None, costs=None, requests_per_s=None, efficiency=None, calibrated=calibrated,
+                cooling_w_per_w=None, engine=engine)
+    mem = _memory(s)
+    keys = t[None, :].astype(float)
+    return Stepper(s, mem.inv_bandwidth, mem.placement).step("decode", b.astype(float), float(q), (keys, keys))
 
 
 def all_reduce_time_s(hardware: str | HardwareSpec, devices, message_bytes):

@@ -13,7 +13,7 @@ calibrated=False)`` the median signed and absolute errors, the share within ±25
 * GEMM launches: dense, grouped;
 * MoE layers: the calls whose hit experts' weights exceed the device's caches, and those that fit in them (the
   benchmarks replay one routing, so those weights come from the cache: ``cache_resident``);
-* attention: causal prompts, decode calls;
+* attention: causal prompts, decode calls, speculative verify calls (``queries`` new tokens per sequence);
 * all-reduces: up to 1 MiB, above 1 MiB.
 """
 
@@ -63,10 +63,12 @@ def _predicted_s(check: str, r: dict[str, str], calibrated: bool) -> float:
         return moe_layer_time_s(r["hardware"], int(r["experts"]), int(r["intermediate"]), int(r["hidden"]),
                                 int(r["top_k"]), float(r["tokens"]), dtype=r["dtype"], weight_dtype=r["weight_dtype"],
                                 calibrated=calibrated)
-    if check == "attention":
-        return attention_time_s(r["hardware"], r["phase"], int(r["batch"]), int(r["tokens"]), int(r["heads"]),
-                                int(r["kv_heads"]), int(r["head_dim"]), mla=r["attention"] == "mla",
-                                dtype=r["dtype"], kv_dtype=r["kv_dtype"], calibrated=calibrated)
+    if check == "attention":  # (a verify call: a decode call of ``queries`` new tokens per sequence)
+        verify = r["phase"] == "verify"
+        return attention_time_s(r["hardware"], "decode" if verify else r["phase"], int(r["batch"]), int(r["tokens"]),
+                                int(r["heads"]), int(r["kv_heads"]), int(r["head_dim"]), mla=r["attention"] == "mla",
+                                dtype=r["dtype"], kv_dtype=r["kv_dtype"], calibrated=calibrated,
+                                queries=int(r["queries"]) if verify else 1)
     return all_reduce_time_s(r["hardware"], int(r["devices"]), float(r["message_bytes"]))
 
 
@@ -83,7 +85,7 @@ def _class(check: str, r: dict[str, str]) -> str:
     if check == "moe_layer":
         return "MoE layers, " + ("hit experts in cache" if cache_resident(r) else "hit experts in memory")
     if check == "attention":
-        return "attention, " + ("causal prompts" if r["phase"] == "prefill" else "decode")
+        return "attention, " + {"prefill": "causal prompts", "decode": "decode", "verify": "verify steps"}[r["phase"]]
     return "all-reduces, " + ("above 1 MiB" if int(r["message_bytes"]) > LARGE_MESSAGE_BYTES else "up to 1 MiB")
 
 
