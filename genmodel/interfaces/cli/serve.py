@@ -383,8 +383,10 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
     elif mode == "max":
         load = "saturated (as many requests as the engine admits)"
     else:
-        load = f"{d['load_value']:,.0f} " + ("clients in flight (closed loop)" if mode == "concurrency"
-                                              else "requests submitted at once")
+        one = d["load_value"] == 1
+        load = f"{d['load_value']:,.0f} " + (("client" if one else "clients") + " in flight (closed loop)"
+                                              if mode == "concurrency" else
+                                              ("request" if one else "requests") + " submitted at once")
         if d.get("synchronized"):
             load = load[:-1] + ", identical requests re-sent in waves)"
         if _first_wave(d):
