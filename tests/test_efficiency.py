@@ -107,6 +107,26 @@ def test_attention_ramp_by_hand(toy_model, toy_hw):
             assert u.compute_s == pytest.approx(2 * t.compute_s)
 
 
+def test_a_prompt_behind_cached_keys_runs_at_the_fraction_of_the_keys_it_attends():
+    # docs/formulas.md 5.1 "Attention" (history item 74): f = eta_attn x K / (K + S_half), K = P + S the keys a
+    # pass's queries attend (S new tokens after P cached ones). S_half = 512 (H100): 24 new tokens after 1,000 cached
+    # ones run at 1,024 / 1,536 of eta_attn, where the new tokens alone would give 24 / 536; a prompt without a
+    # prefix keeps S / (S + S_half); one new token after a prefix too (it was eta_attn x 1 before)
+    from genmodel.engine.operators import DTypes, build_operators
+
+    model, dtypes = genmodel.get_model("llama-3.1-8b"), DTypes("bf16", "bf16", "bf16")
+
+    def attention_fraction(tokens, prefix):
+        table = build_operators(model, "prefill", 2.0, float(tokens), None, dtypes, prefix=float(prefix))
+        rows = [i for i, kind in enumerate(table.kinds) if kind == "attention"]
+        return compute_fractions(table, 0.7, 0.6, H100)[rows]
+
+    np.testing.assert_allclose(attention_fraction(24, 1000), 0.6 * 1024 / (1024 + 512), rtol=1e-12)
+    np.testing.assert_allclose(attention_fraction(24, 0), 0.6 * 24 / (24 + 512), rtol=1e-12)
+    np.testing.assert_allclose(attention_fraction(1, 300), 0.6 * 301 / (301 + 512), rtol=1e-12)
+    np.testing.assert_allclose(attention_fraction(1, 0), 0.6, rtol=1e-12)  # one token, nothing cached: the stream
+
+
 def test_memory_ramp_by_hand(toy_model, toy_hw):
     # every kernel that moves bytes pays ramp_bytes / (eta_m x bandwidth) more: 1 MB at 0.8 x 1 TB/s = 1.25 us
     ramp = toy_hw.model_copy(update={"microarchitecture": toy_hw.microarchitecture.model_copy(

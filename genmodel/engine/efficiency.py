@@ -3,8 +3,8 @@
 Contract
 --------
 ``Physics.of(hw)`` gathers what a device's matrix units like: compute units (SMs/CUs), the rows one matrix
-instruction works on, the output tile of a large GEMM, the prompt length at which fused attention reaches half its
-peak fraction, and the bytes at which a kernel reaches half its streaming bandwidth; the entry's
+instruction works on, the output tile of a large GEMM, the keys attended at which fused prefill attention reaches
+half its peak fraction, and the bytes at which a kernel reaches half its streaming bandwidth; the entry's
 ``microarchitecture`` block wins over the kind defaults below. ``compute_fractions(table, realism, physics,
 engine, weight_only)`` returns, per operator row and configuration, the achievable fraction of the dense peak:
 
@@ -25,9 +25,11 @@ engine, weight_only)`` returns, per operator row and configuration, the achievab
   weight-only quantized GEMMs at the engine's ``weight_only_scale`` (an engine whose weight-only GEMMs are
   matrix-vector kernels on the vector units, ``weight_only_vector_ops_per_mac``, has those rows replaced by
   ``genmodel.engine.step``: vector peak / instructions per multiply-accumulate, whatever the shape).
-* Fused attention: ``η_attn · engine.attention_scale · S / (S + S_half)`` for a prompt of S tokens in prefill
-  (FlashAttention-class kernels reach their peak fraction only on long sequences); decode attention at
-  ``η_attn · attention_scale`` (it is a bandwidth stream over the KV cache, timed by the memory term).
+* Fused attention: ``η_attn · engine.attention_scale · K / (K + S_half)`` in prefill, K = P + S the keys the
+  queries of a pass attend (S new tokens after P cached ones; K = S for a prompt without a prefix):
+  FlashAttention-class kernels amortize each query tile's prologue and epilogue over their loop through the keys;
+  decode attention at ``η_attn · attention_scale`` (it is a bandwidth stream over the KV cache, timed by the memory
+  term), for every query of the step (a speculative verify step's too).
 * Vector-unit engines (``Physics.vector_only``: a CPU engine whose kernels do not use the matrix units, e.g.
   llama.cpp's ggml CPU backend): every GEMM and attention row runs at ``η · vector peak / row's peak`` (the fp32
   FMA peak of the vector units, whatever the datatype), with no tile quantization (vector lanes are narrow).
@@ -427,7 +429,7 @@ def compute_fractions(table: OperatorTable, compute_efficiency: float, attention
             sides = (_side_rows(_m_side, m, gemm_rows, _gather_keys(table.gemm_m_keys, m_shape), physics, 9),
                      _side_rows(_n_side, n, gemm_rows, _gather_keys(table.gemm_n_keys, n_shape), physics, 5))
     if len(attention_rows):
-        s = _nan_to_one(m(attention_rows))  # prefill: S query tokens per sequence
+        s = _nan_to_one(m(attention_rows))  # prefill: the keys its queries attend, P + S (decode: 1)
     if consume:
         table.drop_shapes()
     out = _filled(out_shape, compute_efficiency, _other_rows(tuple(table.kinds)))

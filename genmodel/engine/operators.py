@@ -114,7 +114,8 @@ class OperatorTable:
     # shape of the work, for shape-dependent efficiency (genmodel.engine.efficiency); NaN where it does not apply:
     # GEMMs: M = rows (tokens; per expert for routed experts), N = output columns (per head; for routed experts the
     # columns of all the device's active experts, which one grouped launch runs);
-    # attention: M = query tokens per sequence in the step (the prompt in prefill, 1 in decode)
+    # attention: M = the keys the step's queries attend in prefill (its new tokens and the cached ones before them), 1
+    # in decode (the decode stream's fraction for every query)
     gemm_m: np.ndarray = field(default_factory=lambda: np.zeros(0))
     gemm_n: np.ndarray = field(default_factory=lambda: np.zeros(0))
     # per row, a key equal for rows whose ``gemm_m`` (``gemm_n``) were built from the same value, so they hold the
@@ -433,10 +434,11 @@ class _Ctx:
     query_tokens: Any = None  # T less the riding prompt tokens: the queries this table's attention rows read and
     # write (a riding prompt's queries are its own chunk rows', ``genmodel.engine.step``)
     score_bytes: float = 0.0  # memory traffic per attention score where the attention is not fused (0: fused)
-    # the attention rows' shape M for their compute fraction (genmodel.engine.efficiency): S in prefill; 1 in decode,
-    # whose kernels (FlashInfer's and TensorRT-LLM's decode kernels, FlashMLA) stream the KV cache once for every
-    # query of the step, packing the S x (query heads per KV head) query rows of a verify step into one tile: the
-    # decode stream's fraction, not a short prompt's
+    # the attention rows' shape M for their compute fraction (genmodel.engine.efficiency): in prefill the keys the
+    # pass's queries attend, P + S (a prompt without a cached prefix: S; the kernel amortizes each query tile over its
+    # loop through the keys); 1 in decode, whose kernels (FlashInfer's and TensorRT-LLM's decode kernels, FlashMLA)
+    # stream the KV cache once for every query of the step, packing the S x (query heads per KV head) query rows of a
+    # verify step into one tile: the decode stream's fraction, not a short prompt's
     attn_m: Any = None
 
 
@@ -488,7 +490,7 @@ def build_operators(model: ModelSpec, phase: Phase, batch, new_tokens, context, 
     c.twice_t = 2 * T if everything else None  # (the attention rows have no GEMM)
     c.query_tokens = own
     c.score_bytes = float(score_bytes)
-    c.attn_m = c.S if phase == "prefill" else 1.0
+    c.attn_m = c.S + prefix if phase == "prefill" else 1.0
 
     # vocabulary-parallel embedding: each rank holds V/tp rows and gathers the tokens that fall in its shard
     if everything:

@@ -157,7 +157,8 @@ class Microarchitecture(FrozenSpec):
         None, min_length=2, max_length=2, description="[rows, columns] of the output tile a large GEMM kernel "
         "computes per compute unit (tile and wave quantization).")
     attention_half_tokens: float | None = Field(
-        None, gt=0, description="Prompt length at which fused prefill attention reaches half of its peak fraction.")
+        None, gt=0, description="Keys a prompt's queries attend (its length, without a cached prefix) at which fused "
+        "prefill attention reaches half of its peak fraction.")
     memory_ramp_bytes: BytesOrZero | None = Field(
         None, description="Bytes a kernel moves at which it reaches half of its streaming bandwidth.")
     kernel_floor_s: Seconds | None = Field(
