@@ -190,13 +190,14 @@ def attention_time_s(hardware: str | HardwareSpec, phase: str, batch, tokens, he
     shape = np.broadcast_shapes(b.shape, t.shape)
     b, t = np.broadcast_to(b, shape).ravel(), np.broadcast_to(t, shape).ravel()
     model = attention_layer_model(int(heads), int(kv_heads), int(head_dim), bool(mla))
-    # decode: the prompt holds tokens - 1 keys, and the one decode step of a 2-token output attends tokens keys
-    r = estimate(model, hardware, batch=b, input_tokens=t - 1 if phase == "decode" else t, output_tokens=2,
-                 weight_dtype=dtype, activation_dtype=dtype, kv_dtype=kv_dtype or dtype, engine=engine,
-                 calibrated=calibrated, check_fit=False)
-    step = r.decode if phase == "decode" else r.prefill
     if q > 1:  # a verify step of q new tokens per sequence, each query attending about tokens keys
         step = _verify_step(model, hardware, b, t, q, dtype, kv_dtype or dtype, engine, calibrated)
+    else:
+        # decode: the prompt holds tokens - 1 keys, and the one decode step of a 2-token output attends tokens keys
+        r = estimate(model, hardware, batch=b, input_tokens=t - 1 if phase == "decode" else t, output_tokens=2,
+                     weight_dtype=dtype, activation_dtype=dtype, kv_dtype=kv_dtype or dtype, engine=engine,
+                     calibrated=calibrated, check_fit=False)
+        step = r.decode if phase == "decode" else r.prefill
     table, real = step.table, step.real
     rows = [i for i, name in enumerate(table.names) if name in ATTENTION_ROWS]
     times = real.time_s[rows] - real.overhead_s[rows]
@@ -212,11 +213,11 @@ def _verify_step(model: ModelSpec, hardware, b: np.ndarray, t: np.ndarray, q: in
     what ``attention_time_s`` reads for a verify step (``estimate`` decodes one token per step)."""
     from genmodel.engine.estimate import _memory
     from genmodel.engine.inputs import prepare
-    from genmodel.engine.parallel import Parallelism
+    from genmodel.engine.parallel import SINGLE_DEVICE
     from genmodel.engine.step import Stepper
 
     s = prepare(model, hardware, b, t - q, 2, dtype, kv_dtype, dtype, embedding_dtype=None,
-                parallel=Parallelism(1, 1, 1, 1, False, 1.0, 0.0, None, 1), num_devices=None, prefill_chunk_tokens=8192,
+                parallel=SINGLE_DEVICE, num_devices=None, prefill_chunk_tokens=8192,
                 flops_scale=1.0, bandwidth_scale=1.0, capacity_scale=1.0, interconnect_scale=1.0, check_fit=False,
                 workload=None, costs=None, requests_per_s=None, efficiency=None, calibrated=calibrated,
                 cooling_w_per_w=None, engine=engine)
