@@ -102,10 +102,10 @@ def test_band_coverage_out_of_sample(pooled):
     # nested: each source's rows against bands built from the other sources' out-of-sample errors only
     calibrated, plain = bands.coverage(pooled[0]), bands.coverage(pooled[1])
     assert calibrated["rows"] == 1342 and calibrated["groups"] == 69
-    # measured 77.5% (77.1% of 1,338 before the eighteenth round, 77.3% of 1,332 before the seventeenth, 77.3% of
-    # 1,295 before the sixteenth; 75.1% before
-    # history item 51 weighted the errors by source and asked 4 sources of a cell; 75.5% of 1,267 before the fifteenth
-    # round; 74.0% before history item 50; 74.5% of 1,214 before the fourteenth round)
+    # measured 77.6% (77.7% before history item 75, 77.5% before item 74; 77.1% of 1,338 before the eighteenth round,
+    # 77.3% of 1,332 before the seventeenth, 77.3% of 1,295 before the sixteenth; 75.1% before history item 51 weighted
+    # the errors by source and asked 4 sources of a cell; 75.5% of 1,267 before the fifteenth round; 74.0% before
+    # history item 50; 74.5% of 1,214 before the fourteenth round)
     assert 0.70 <= calibrated["row_coverage"] <= 0.90
     # measured 76.3% averaged over 69 sources (76.0% of 68 before the eighteenth round, 75.6% of 66 before the
     # seventeenth, 75.2% of 64 before the
@@ -123,22 +123,27 @@ def test_band_coverage_out_of_sample(pooled):
     # item 51)
     assert 0.70 <= plain["group_coverage"] <= 0.90
     # serve's bands, from the served rows of both files: measured 78.6% of 724 rows, 76.7% averaged over 34 sources
-    # (78.9%, 77.3% before history item 64; 79.1%, 77.7% before item 61; 79.4% of 717 and 78.3% of 33 before the
-    # seventeenth round; 77.7% before item 52; 72.9%, 73.6% before item 51).
-    # Its decode figures on replicas of 5+ devices: 77% of 176 rows (61% before item 51: SGLang's cell stood on
-    # DataCrunch's and dstack's rows, predicted 2.5x fast, and left out InferenceX's). Its prefill figures on one
-    # device, the lowest class: 68.4% of 95 rows (65) since history item 64 priced a closed loop's life on its
-    # time-average step (the class's closed-loop TTFTs moved by -6% to 0%: one row past its band's edge); 69.5% (66),
-    # one row below 70%, since the forty-first session stopped counting a riding prompt's queries twice in a mixed
-    # step (serve's TTFTs of one-device replicas, already fast, 0.1-8% faster);
-    # 70.5% (67) before it (69.5% before item 52, whose closed-loop runs moved ATOM's TTFTs,
-    # which share cells with them; 68% before item 51: since history item 47 read augmxnt's cached prompts, that band is
-    # narrower and IOG's TTFTs, predicted 30-80% slow, fall outside it; 77% before item 47). Before history item 46:
-    # 75.3%, 77.8%; before item 48: 73.2%, 75.8%
+    # before history item 75 (78.9%, 77.3% before history item 64; 79.1%, 77.7% before item 61; 79.4% of 717 and 78.3%
+    # of 33 before the seventeenth round; 77.7% before item 52; 72.9%, 73.6% before item 51). Its decode figures on
+    # replicas of 5+ devices: 77% of 176 rows (61% before item 51: SGLang's cell stood on DataCrunch's and dstack's
+    # rows, predicted 2.5x fast, and left out InferenceX's). Its prefill figures on one device, the lowest class: 68.4%
+    # of 95 rows (65) since history item 64 priced a closed loop's life on its time-average step (the class's
+    # closed-loop TTFTs moved by -6% to 0%: one row past its band's edge); 69.5% (66), one row below 70%, since the
+    # forty-first session stopped counting a riding prompt's queries twice in a mixed step (serve's TTFTs of one-device
+    # replicas, already fast, 0.1-8% faster); 70.5% (67) before it (69.5% before item 52, whose closed-loop runs moved
+    # ATOM's TTFTs, which share cells with them; 68% before item 51: since history item 47 read augmxnt's cached
+    # prompts, that band is narrower and IOG's TTFTs, predicted 30-80% slow, fall outside it; 77% before item 47).
+    # Before history item 46: 75.3%, 77.8%; before item 48: 73.2%, 75.8%. Since history item 75 (early-2025 engines'
+    # DeepSeek kernels): 75.7% of 724 rows, 75.6% of 34 sources, and its prefill figures on replicas of 5+ devices 64.4%
+    # of 87 rows (56; 85.1%, 74, before): DataCrunch's SGLang 0.4.1 TTFTs moved from 83% to 34% fast, so the band they
+    # made for dstack's MI300X TTFTs of SGLang 0.4.2 and vLLM 0.7.3 (still 70-75% fast) when dstack is held out no
+    # longer reaches them.
     served = bands.coverage(pooled[0], served=True)
     assert 0.70 <= served["row_coverage"] <= 0.90 and 0.70 <= served["group_coverage"] <= 0.90
     lowest = served["by_devices"].pop("prefill 1")
     assert lowest["rows"] == 95 and lowest["coverage"] >= 65 / 95, lowest  # (the goal, 70%, is 67 of 95: not met)
+    wide = served["by_devices"].pop("prefill 5+")
+    assert wide["rows"] == 87 and wide["coverage"] >= 56 / 87, wide  # (the goal, 70%, is 61 of 87: not met)
     assert all(0.70 <= c["coverage"] <= 0.90 for c in served["by_devices"].values()), served["by_devices"]
 
 
@@ -547,7 +552,8 @@ def test_independent_rows_gathered_after_the_fit():
     assert 12.0 <= sixth_round["phase:decode"]["median_abs_error_pct"] <= 25.0
     assert 30.0 <= sixth_round["phase:prefill"]["median_abs_error_pct"] <= 48.0
     assert first["phase:decode"]["n"] == 51 and first["phase:prefill"]["n"] == 41
-    assert 45.0 <= first["phase:decode"]["median_abs_error_pct"] <= 60.0
+    # 35.4% since history item 75 gave early-2025 engines' DeepSeek layers their kernels (49.8% before)
+    assert 30.0 <= first["phase:decode"]["median_abs_error_pct"] <= 45.0
     assert first["phase:decode"]["median_signed_error_pct"] < -30.0
     assert 70.0 <= first["phase:prefill"]["median_abs_error_pct"] <= 90.0
     assert later["phase:decode"]["n"] == 64 and later["phase:prefill"]["n"] == 33
@@ -555,8 +561,9 @@ def test_independent_rows_gathered_after_the_fit():
     # 61.5% before history item 47 read augmxnt's re-sent prompts as prefix-cache hits (23.2% after)
     assert 15.0 <= later["phase:prefill"]["median_abs_error_pct"] <= 35.0
     assert last["phase:decode"]["n"] == 76 and last["phase:prefill"]["n"] == 72  # 64 before finite runs
-    assert 50.0 <= last["phase:decode"]["median_abs_error_pct"] <= 70.0  # 71.8% before item 31 (eager runs)
-    assert 45.0 <= last["phase:prefill"]["median_abs_error_pct"] <= 65.0
+    # 39.2% and 28.1% since history item 75 (55.5% and 47.9% before; decode 71.8% before item 31, eager runs)
+    assert 30.0 <= last["phase:decode"]["median_abs_error_pct"] <= 50.0
+    assert 20.0 <= last["phase:prefill"]["median_abs_error_pct"] <= 40.0
     assert moe["phase:decode"]["n"] == 58 and moe["phase:prefill"]["n"] == 58
     assert 14.0 <= moe["phase:decode"]["median_abs_error_pct"] <= 28.0  # 18.5% (26.8% before history item 38)
     assert moe["phase:decode"]["median_signed_error_pct"] < 0.0  # still too fast
@@ -620,8 +627,10 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     s = v.summarize(tails)
     assert sum(s[f"tail:{m}"]["n"] for m in v.rows.TAIL_METRICS) == 1039
     assert len({r["holdout"] for r in tails.rows()}) == 20
-    expected = {"e2e_latency_p90": 14.9, "e2e_latency_p99": 19.7, "tpot_p90": 22.4, "tpot_p99": 29.4,
-                "ttft_p90": 51.7, "ttft_p99": 64.6, "itl_p90": 60.7, "itl_p99": 51.1}
+    # with early-2025 engines' DeepSeek kernels (history item 75: dstack's 72 rows of SGLang 0.4.2 and vLLM 0.7.3
+    # move): e2e P99 19.7 -> 17.8, TPOT P99 29.4 -> 28.0, TTFT P99 64.6 -> 64.4, ITL P99 51.1 -> 46.4
+    expected = {"e2e_latency_p90": 14.9, "e2e_latency_p99": 17.8, "tpot_p90": 22.4, "tpot_p99": 28.0,
+                "ttft_p90": 51.7, "ttft_p99": 64.4, "itl_p90": 60.7, "itl_p99": 46.4}
     for metric, median in expected.items():
         assert s[f"tail:{metric}"]["median_abs_error_pct"] == pytest.approx(median, abs=0.06), metric
     assert s["tail:ttft_p99"]["median_signed_error_pct"] == pytest.approx(-49.9, abs=0.06)
@@ -636,7 +645,8 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
         ok = b.low <= float(np.log1p(r["error_pct"] / 100.0)) <= b.high
         hits.append(ok)
         per_source.setdefault(r["holdout"], []).append(ok)
-    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.627, abs=0.001)
+    # (60.2% since history item 75, whose SGLang 0.4 rows narrowed the served cells)
+    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.602, abs=0.001)
     assert np.mean([np.mean(h) for h in per_source.values()]) < 0.70
     # most of a tail's error is its run's: against the same model's error on the twin row (the run's median or mean
     # in independent.csv: 1,004 of the rows), the tail-to-median ratio is off by a median 4.03% for TPOT P99
@@ -654,16 +664,17 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
             ratio = (1 + r["error_pct"] / 100) / (1 + twin_error[twin] / 100)
             ratios.setdefault(r["metric"], []).append(abs(ratio - 1))
     assert sum(len(x) for x in ratios.values()) == 1004
-    for metric, median in (("tpot_p99", 4.03), ("e2e_latency_p99", 11.4), ("ttft_p99", 17.0), ("itl_p99", 27.5)):
+    # (with history item 75: end-to-end P99 11.4% -> 11.7%)
+    for metric, median in (("tpot_p99", 4.03), ("e2e_latency_p99", 11.7), ("ttft_p99", 17.0), ("itl_p99", 27.5)):
         assert 100 * np.median(ratios[metric]) == pytest.approx(median, abs=0.06), metric
 
 
 def test_tail_percentile_bands_out_of_sample(tails):
-    # nested: each source's tail rows against tail cells made from the other sources only; measured 79.9% of 1,039
-    # rows, 85.5% averaged over 20 sources (80.4% and 85.6% before history item 70, 80.5% and 85.6% before item 67,
-    # 80.4% and 85.6% before item 66, 80.6% and 85.7% before item 65, 80.9% and 85.7% before item 64; 80.6% and 85.6%
-    # before history item 62; 80.8% and 86.2% blind, before item 56); per tail metric 75% (TPOT P90 and P99; 77%
-    # before item 70) to 89% (end-to-end P90)
+    # nested: each source's tail rows against tail cells made from the other sources only; measured 79.7% of 1,039 rows,
+    # 85.4% averaged over 20 sources (79.9% and 85.5% before history item 75, 80.4% and 85.6% before item 70, 80.5% and
+    # 85.6% before item 67, 80.4% and 85.6% before item 66, 80.6% and 85.7% before item 65, 80.9% and 85.7% before item
+    # 64; 80.6% and 85.6% before history item 62; 80.8% and 86.2% blind, before item 56); per tail metric 75% (TPOT P90
+    # and P99; 77% before item 70) to 89% (end-to-end P90)
     cov = bands.coverage(tails, tails=True)
     assert cov["rows"] == 1039 and cov["groups"] == 20
     assert 0.70 <= cov["row_coverage"] <= 0.90 and 0.70 <= cov["group_coverage"] <= 0.90

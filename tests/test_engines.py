@@ -685,3 +685,69 @@ def test_bitsandbytes_copies_add_their_dequantizing_kernel_to_an_eager_steps_hos
     # the same per configuration in one call
     both = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=np.array([1, 8]), **kw)
     assert both.tpot_s.tolist() == pytest.approx([one.tpot_s, eight.tpot_s], rel=1e-12)
+
+
+def test_an_engines_extra_deepseek_kernels_cost_a_kernel_each():
+    # EngineSpec.mla_extra_kernels: 14 more kernels on the rotary row of every layer of a model with MLA attention
+    # (SGLang 0.4's native-PyTorch YaRN rotary). At batch 1 the rotary row moves a few kilobytes, far below one
+    # kernel floor, so each extra kernel adds the floor and the launch gap to the decode step (docs/formulas.md 5.1:
+    # t = max(t_busy, kernels x floor) + kernels x gap), once per layer: DeepSeek-V3 has 61 layers.
+    from genmodel.engine.efficiency import Physics
+
+    kw = {"tp": 8, "weight_dtype": "fp8", "input_tokens": 512, "output_tokens": 64}
+    base = genmodel.get_engine("sglang")
+    extra = base.model_copy(update={"mla_extra_kernels": {"rope": 14.0}})
+    plain = genmodel.estimate("deepseek-v3", "dgx-h200", engine=base, **kw)
+    more = genmodel.estimate("deepseek-v3", "dgx-h200", engine=extra, **kw)
+    floor = Physics.of(genmodel.get_hardware("h200-sxm")).kernel_floor_s
+    gap = plain.realism.kernel_overhead_s
+    assert genmodel.get_model("deepseek-v3").num_layers == 61
+    assert more.metrics["tpot_s"] - plain.metrics["tpot_s"] == pytest.approx(61 * 14 * (floor + gap), rel=1e-9)
+    # the prompt runs eagerly (SGLang's prefill steps): where its host issues the kernels more slowly than the device
+    # runs them, each extra kernel adds eager_launch_s of host time
+    assert more.metrics["ttft_s"] - plain.metrics["ttft_s"] == pytest.approx(61 * 14 * base.eager_launch_s,
+                                                                             rel=1e-9)
+    # a model without MLA attention runs none of them
+    llama = {"tp": 8, "input_tokens": 512, "output_tokens": 64}
+    assert genmodel.estimate("llama-3.1-70b", "dgx-h200", engine=extra, **llama).metrics["tpot_s"] == \
+        genmodel.estimate("llama-3.1-70b", "dgx-h200", engine=base, **llama).metrics["tpot_s"]
+
+
+def test_extra_kernels_name_rows_of_an_mla_layer_and_are_finite():
+    for bad in ({"ropes": 1.0}, {"lm_head": 1.0}, {"rope": -1.0}, {"rope": float("nan")}, {"rope": float("inf")}):
+        with pytest.raises(ValueError, match="mla_extra_kernels"):
+            _engine(mla_extra_kernels=bad)
+    assert _engine(mla_extra_kernels={"q_absorb": 13}).mla_extra_kernels == {"q_absorb": 13.0}
+
+
+def test_sglang_0_4_rows_run_deepseeks_extra_kernels():
+    # SGLang 0.4.0-0.4.5's DeepSeek code launched about 86 kernels per MoE layer of a decode step against genmodel's
+    # 24 (the 'sglang-v0.4' profile, read from the 0.4.3-0.4.5 releases; 0.4.5.post1 fused most away): validation
+    # rows of those releases take them on the 'sglang' profile (its name and fitted costs kept); later releases, and
+    # rows stating none, do not
+    from genmodel.validation.rows import sglang_kernels
+
+    v04 = genmodel.get_engine("sglang-v0.4")
+    per_moe_decode_layer = sum(k for row, k in v04.mla_extra_kernels.items()
+                               if row not in ("kv_up", "ffn_gate_up", "ffn_act", "ffn_down"))
+    assert 24 + per_moe_decode_layer == 86
+    for version, extra in (("0.4.1 (as stated in the post)", True), ("0.4.3.post2", True), ("0.4.0", True),
+                           ("0.4.5", True), ("0.4.5.post1", False), ("0.3.0", False), ("0.4.6", False),
+                           ("0.5.12", False), ("", False), ("main at PR #6111 (May 2025)", False)):
+        got = sglang_kernels({"engine_version": version})
+        assert (got == {"mla_extra_kernels": v04.mla_extra_kernels}) if extra else got is None, version
+
+
+def test_vllm_0_7_3_rows_run_deepseeks_extra_kernels():
+    # vLLM 0.7.3's DeepSeek code (V0): 57-61 kernels per MoE layer of a decode step, 35 more than genmodel's 24 (the
+    # 'vllm-v0' profile's, read from that release); its validation rows take them with V0's scheduler, other V0
+    # releases (not read) do not
+    from genmodel.validation.rows import vllm_v0_scheduler
+
+    v0 = genmodel.get_engine("vllm-v0")
+    assert 24 + sum(k for row, k in v0.mla_extra_kernels.items()
+                    if row not in ("kv_up", "ffn_gate_up", "ffn_act", "ffn_down")) == 59
+    model, hw = genmodel.get_model("deepseek-r1"), genmodel.get_hardware("mi300x")
+    row = {"engine_version": "0.7.3.dev138+g21f6ca217", "system": "vLLM; continuous"}
+    assert vllm_v0_scheduler(row, model, hw)["mla_extra_kernels"] == v0.mla_extra_kernels
+    assert "mla_extra_kernels" not in vllm_v0_scheduler({**row, "engine_version": "0.7.2"}, model, hw)

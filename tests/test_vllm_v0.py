@@ -71,7 +71,9 @@ def test_v0_defaults_by_version_and_platform():
 
 def test_v0_mla_multi_step_sliding_window_and_stated_settings():
     # DeepSeek-R1 (MLA) on vLLM 0.7.3: chunked prefill forced off, even on CUDA with a long context
-    assert _v0("0.7.3", "vllm serve M", "deepseek-r1", "h200-sxm") == _settings(False, 163840)
+    # (and that release's DeepSeek kernels, the 'vllm-v0' profile's: docs/validation.md history item 75)
+    assert _v0("0.7.3", "vllm serve M", "deepseek-r1", "h200-sxm") == {
+        **_settings(False, 163840), "mla_extra_kernels": genmodel.get_engine("vllm-v0").mla_extra_kernels}
     # multi-step scheduling is V0 only, whatever the version; the budget stays max(max_model_len, 2048)
     assert _v0("", "benchmark_throughput --num-scheduler-steps 10 --max-model-len 8192") == _settings(False, 8192)
     # ... but N = 1 is the default, single-step scheduling, which V1 accepts (0.8.5 arg_utils.py

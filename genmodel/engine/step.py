@@ -173,6 +173,9 @@ class Stepper:
         self.eager_launch_s = float(e.eager_launch_s)
         self.scheduler_steps = e.scheduler_steps
         self.eager_prompts = self.eager_launch_s > 0 and e.graph_steps != "all"
+        # kernels the engine's DeepSeek modelling code launches beyond the rows' own (EngineSpec.mla_extra_kernels)
+        self.extra_kernels = (tuple(sorted(e.mla_extra_kernels.items()))
+                              if e.mla_extra_kernels and setup.model.attention.mla is not None else None)
         self.eager_decode = e.graphs_off
         # the decode graphs: their batch sizes (none where graphs are off) and the largest captured one here
         buckets = e.decode_batch_buckets if e.decode_batch_buckets and e.graph_steps != "none" else None
@@ -281,10 +284,10 @@ class Stepper:
         ``_slot`` takes)."""
         rows = [i for i, kind in enumerate(table.kinds) if kind == "attention"]
         s = self.s
-        final_real, final_ideal = self._roofline(build_operators(
+        final_real, final_ideal = self._roofline(self._with_extra_kernels(build_operators(
             s.model, "decode", g.m_seqs, new_tokens, (first[1:], last[1:]), s.dtypes, s.par,
             linear_batch=g.linear_seqs, extra_tokens=g.riding, attention_only=True, stack_shapes=False,
-            score_bytes=self.score_bytes),
+            score_bytes=self.score_bytes)),
             lean=True)  # (times only read)
         mean, times = [], []
         for timing, final in ((real, final_real), (ideal, final_ideal)):
@@ -362,6 +365,13 @@ class Stepper:
             prefill = build_operators(s.model, "prefill", g.prompts / g.micro, chunk.tokens, None, s.dtypes, s.par,
                                       prefix=chunk.prefix, score_bytes=self.score_bytes, attention_only=True)
             table = table.concat(prefill.select([k == "attention" for k in prefill.kinds], "chunk_"))
+        return self._with_extra_kernels(table)
+
+    def _with_extra_kernels(self, table: OperatorTable) -> OperatorTable:
+        """``table`` (a table of this step's own) with the engine's extra kernels added to its rows' counts
+        (``EngineSpec.mla_extra_kernels``; a riding prompt's ``chunk_`` rows take none)."""
+        if self.extra_kernels is not None:
+            table.kernels = table.kernels + _extra_kernels(tuple(table.names), self.extra_kernels)
         return table
 
     def _roofline(self, table: OperatorTable, lean: bool = False) -> tuple[Timing, Timing]:
@@ -487,7 +497,7 @@ class Stepper:
 
 
 # attributes ``Stepper.part`` does not cut as such
-_WHOLE = frozenset({"s", "inv_bw", "placement", "net", "physics", "decode_buckets"})
+_WHOLE = frozenset({"s", "inv_bw", "placement", "net", "physics", "decode_buckets", "extra_kernels"})
 
 
 @dataclass
@@ -507,6 +517,16 @@ class _Shape:
         """Whether the slot's micro-batch terms take their general form: some slot is split, or there is one
         configuration (for which the general form is the cheaper); else no slot is split and micro is 1 everywhere."""
         return ndim(self.split) == 0 or any_true(self.split)
+
+
+@functools.lru_cache(maxsize=256)
+def _extra_kernels(names: tuple[str, ...], extra: tuple[tuple[str, float], ...]) -> np.ndarray:
+    """Per row of a table with these ``names``: the extra kernels ``extra`` ((row name, kernels) pairs) gives it;
+    read-only."""
+    per_name = dict(extra)
+    counts = np.array([per_name.get(name, 0.0) for name in names])
+    counts.flags.writeable = False
+    return counts
 
 
 @functools.lru_cache(maxsize=256)

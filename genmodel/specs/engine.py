@@ -46,6 +46,11 @@ to the hardware's physics on every step:
   attention is fused (``flash_attention``; without it the score matrix goes through memory, ``unfused_score_bytes``
   per score: llama.cpp with flash attention off).
 
+* the kernels its DeepSeek modelling code launches beyond genmodel's rows (``mla_extra_kernels``, by row, for every
+  layer of a model with MLA attention): SGLang 0.4 quantized activations for FP8 in kernels of their own and ran
+  DeepSeek's rotary embedding and FP8 casts as dozens of small PyTorch ops, about 86 kernels a layer against
+  genmodel's 24 (docs/formulas.md 5.2).
+
 * whether its rows may inform a fit (``fittable``): false for a profile that knowingly lacks the engine's dominant
   cost, so that rows the model cannot represent do not move a device family's physical factors.
 
@@ -117,6 +122,14 @@ def _increasing(sizes: list[int]) -> list[int]:
         raise ValueError("must list batch sizes in increasing order, each once")
     return sizes
 
+
+# the operator rows of a layer of a model with MLA attention (genmodel.engine.operators), which
+# ``EngineSpec.mla_extra_kernels`` may name
+MLA_LAYER_ROWS = ("attn_add_norm", "latent_norms", "q_down", "q_up", "kv_down", "kv_up", "rope", "q_absorb",
+                  "attn_scores", "v_absorb", "o_proj", "ffn_add_norm", "ffn_gate_up", "ffn_act", "ffn_down", "router",
+                  "moe_route", "experts_up", "experts_act", "experts_down", "moe_combine", "shared_expert_gate_up",
+                  "shared_expert_act", "shared_expert_down")
+MlaRow = Literal[MLA_LAYER_ROWS]  # type: ignore[valid-type]
 
 CapturedSizes = Annotated[list[Annotated[int, Field(ge=1, le=2**20)]], AfterValidator(_increasing)]
 
@@ -207,6 +220,12 @@ class EngineSpec(FrozenSpec):
         description="Most prompt tokens one forward pass computes (llama.cpp's physical batch, n_ubatch): "
         "a longer prompt, or batch of prompts, runs in ceil(tokens / this) passes one after another, each reading the "
         "weights again and attending to the tokens before it; none: the whole prompt in one pass.")
+    mla_extra_kernels: dict[MlaRow, Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)]] = Field(
+        default_factory=dict, description="Kernels the engine's DeepSeek modelling code (a model with MLA attention, "
+        "every layer) launches per layer beyond genmodel's count, by the operator row they go with: activation "
+        "quantizations in kernels of their own, a rotary embedding in native PyTorch ops, copies between buffers "
+        "(SGLang 0.4: docs/formulas.md 5.2). Each costs what any kernel does: the kernel floor and the launch gap in "
+        "a captured graph, eager_launch_s of host time in an eager step; none: the rows' own kernels.")
     flash_attention: bool = Field(
         True, description="Its attention is one fused kernel (FlashAttention-class): the scores stay on chip; false: "
         "the score matrix of every query and key read goes through memory (unfused_score_bytes per score).")

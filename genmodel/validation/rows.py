@@ -369,7 +369,8 @@ def parse_row(row: Mapping[str, str]) -> Case:
               "weight_dtype": parts[0], "activation_dtype": parts[1], "kv_dtype": parts[2], "tp": tp, "pp": pp,
               "ep": ep, "dp": devices // (stage * pp), "attention_dp": attention_dp, "check_fit": False,
               "engine": _engine_as_run(engine, _cell(row, "system"),
-                                       vllm_v0_scheduler(row, model, hw) if engine == "vllm" else None,
+                                       vllm_v0_scheduler(row, model, hw) if engine == "vllm" else
+                                       sglang_kernels(row) if engine == "sglang" else None,
                                        release_of(_cell(row, "engine_version")))}
     fraction = memory_fraction_of(_cell(row, "system"))
     if _CACHED_PROMPTS.search(_cell(row, "system").lower()):
@@ -525,7 +526,9 @@ def vllm_v0_scheduler(row: Mapping[str, str], model, hw) -> dict[str, Any] | Non
     stays max(max_model_len, 2048) either way). V0's model runner (``vllm/worker/model_runner.py``, ``execute_model``:
     "Currently cuda graph is only supported by the decode phase") takes a captured graph only where the step has no
     prefill metadata, so every step carrying prompt tokens, a chunked step included, runs eagerly: ``graph_steps``
-    'decode', as SGLang's profile (a row stating ``--enforce-eager`` keeps 'none': ``_engine_with``)."""
+    'decode', as SGLang's profile (a row stating ``--enforce-eager`` keeps 'none': ``_engine_with``). A 0.7.3 row of
+    a model with MLA attention also takes the DeepSeek kernels of that release's modelling code (the ``vllm-v0``
+    profile's ``mla_extra_kernels``, docs/validation.md history item 75)."""
     system = _cell(row, "system").lower()
     if _V1.search(system):
         return None
@@ -549,8 +552,36 @@ def vllm_v0_scheduler(row: Mapping[str, str], model, hw) -> dict[str, Any] | Non
         budget = max(max_len, 2048)
     else:
         budget = 512 if release is not None and release <= (0, 6, 4) else 2048
-    return {"mixed_batches": chunked, "chunked_prefill": chunked, "max_batch_tokens": budget, "max_seqs": 256,
-            "graph_steps": "decode"}
+    settings = {"mixed_batches": chunked, "chunked_prefill": chunked, "max_batch_tokens": budget, "max_seqs": 256,
+                "graph_steps": "decode"}
+    if release == VLLM_V0_KERNELS_RELEASE and model.attention.mla is not None:  # (the release read: history item 75)
+        from genmodel.data.registry import get_engine
+
+        settings["mla_extra_kernels"] = dict(get_engine("vllm-v0").mla_extra_kernels)
+    return settings
+
+
+# the SGLang releases whose DeepSeek modelling code launches the extra kernels of the 'sglang-v0.4' profile, first
+# and last (engines_db/sglang-v0.4.yaml: 0.4.3, 0.4.4 and 0.4.5 read; 0.4.5.post1 fused most of them away)
+SGLANG_V04_RELEASES = ((0, 4, 0), (0, 4, 5))
+# the vLLM release whose DeepSeek kernels the 'vllm-v0' profile carries (engines_db/vllm-v0.yaml)
+VLLM_V0_KERNELS_RELEASE = (0, 7, 3)
+_POST = re.compile(r"^\s*v?\d+\.\d+\.\d+\.?post", re.IGNORECASE)
+
+
+def sglang_kernels(row: Mapping[str, str]) -> dict[str, Any] | None:
+    """The DeepSeek kernels of an SGLang row of a release in ``SGLANG_V04_RELEASES`` (the ``sglang-v0.4``
+    profile's ``mla_extra_kernels``, as ``EngineSpec`` settings for the ``sglang`` profile, which keeps its name and
+    fitted step costs: docs/validation.md history item 75); None for other releases and where the row states none
+    (the ``sglang`` profile as it is)."""
+    from genmodel.data.registry import get_engine
+
+    version = _cell(row, "engine_version")
+    release = release_of(version)
+    first, last = SGLANG_V04_RELEASES
+    if release is None or not first <= release <= last or (release == last and _POST.match(version)):
+        return None
+    return {"mla_extra_kernels": dict(get_engine("sglang-v0.4").mla_extra_kernels)}
 
 
 def _multi_step(system: str) -> bool:
@@ -573,7 +604,8 @@ def _engine_as_run(name: str, system: str, scheduler: dict[str, Any] | None = No
     ``--enforce-eager`` / ``enforce_eager=True`` / ``--disable-cuda-graph`` (no step replays a graph: graph_steps
     'none'), SGLang's ``--cuda-graph-max-bs N`` (decode graphs up to N sequences) and
     ``--enable-piecewise-cuda-graph`` (prompt steps replay graphs too: graph_steps 'all'), and ``scheduler``, a V0
-    run's scheduler settings (``vllm_v0_scheduler``; a stated budget or graph setting wins over its default). A
+    run's scheduler settings (``vllm_v0_scheduler``; a stated budget or graph setting wins over its default) or an
+    early SGLang release's DeepSeek kernels (``sglang_kernels``: ``mla_extra_kernels``). A
     budget or sequence limit so given holds on every device and for every kind of run (the profile's rules by device
     memory, ``batch_defaults``, give way); the rules of releases after the row's ``release`` are dropped. The copy
     keeps the name, so the profile's fitted step costs and the hold-out and band cells stay the engine's."""
@@ -623,7 +655,7 @@ def _engine_with(name: str, ubatch: int | None, no_flash: bool, seqs: int | None
         update["prompt_ubatch_tokens"] = ubatch
     if no_flash and spec.flash_attention:
         update["flash_attention"] = False
-    for key in ("mixed_batches", "chunked_prefill"):
+    for key in ("mixed_batches", "chunked_prefill", "mla_extra_kernels"):
         if key in scheduler and scheduler[key] != getattr(spec, key):
             update[key] = scheduler[key]
     fixed_tokens = budget if budget is not None and budget > 0 else scheduler.get("max_batch_tokens")

@@ -174,7 +174,9 @@ def list_engines(as_json: JsonOpt = False) -> None:
                    f"{e.graph_steps if e.eager_launch_s else '-':>6} {pads:32} "
                    f"{format(e.attention_scale, '.0%') if e.flash_attention else 'unfused':>9} {weight_only} "
                    f"{e.request_latency_s * 1e3:>3.3g} ms"
-                   + ("" if e.fittable else "  (not fitted)"))
+                   + ("" if e.fittable else "  (not fitted)")
+                   + (f"  (+{_moe_decode_extra(e):g} kernels per DeepSeek decode layer)"
+                      if e.mla_extra_kernels else ""))
     typer.echo("profile values before fitting; a device family's fit for an engine (genmodel show DEVICE) wins; "
                "docs/formulas.md section 5.2; eager: host time per kernel of a step the engine runs without a captured "
                "graph (the step lasts at least kernels x this); graphs: the steps that replay one (decode: decode "
@@ -183,7 +185,15 @@ def list_engines(as_json: JsonOpt = False) -> None:
                "unfused: attention scores through memory; w-only: weight-only quantized GEMMs against the device's "
                "(vec/N: a matrix-vector kernel per token on the vector units, N instructions per multiply-accumulate, "
                "section 5.1; c>N: above N rows the matrix is first dequantized into a 16-bit copy, section 5.2); "
-               "HTTP: the server's time per request (in a client's TTFT and end-to-end latency)")
+               "HTTP: the server's time per request (in a client's TTFT and end-to-end latency); kernels per DeepSeek "
+               "decode layer: those its modelling code launches beyond genmodel's rows (section 5.2)")
+
+
+def _moe_decode_extra(engine) -> float:
+    """The extra kernels (``EngineSpec.mla_extra_kernels``) of one MoE layer of a DeepSeek decode step: every row's
+    but the prompt-only up-projection's and the dense FFN's."""
+    return sum(k for row, k in engine.mla_extra_kernels.items()
+               if row not in ("kv_up", "ffn_gate_up", "ffn_act", "ffn_down"))
 
 
 def _spread(mean: float, cv: float) -> str:
