@@ -736,6 +736,15 @@ def test_sglang_0_4_rows_run_deepseeks_extra_kernels():
                            ("0.5.12", False), ("", False), ("main at PR #6111 (May 2025)", False)):
         got = sglang_kernels({"engine_version": version})
         assert (got == {"mla_extra_kernels": v04.mla_extra_kernels}) if extra else got is None, version
+    # a row of such a release runs the 'sglang' profile (its name, and with it the family's fitted step costs and
+    # band cells) with those kernels; any other setting stays the profile's
+    from genmodel.validation.rows import _engine_as_run
+
+    run = _engine_as_run("sglang", "SGLang v0.4.1 launch_server --tp 8; continuous",
+                         sglang_kernels({"engine_version": "0.4.1"}), (0, 4, 1))
+    base = genmodel.get_engine("sglang")
+    assert run.name == "sglang" and run.mla_extra_kernels == v04.mla_extra_kernels
+    assert run.model_copy(update={"mla_extra_kernels": {}}) == base
 
 
 def test_vllm_0_7_3_rows_run_deepseeks_extra_kernels():
