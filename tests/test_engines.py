@@ -760,3 +760,27 @@ def test_vllm_0_7_3_rows_run_deepseeks_extra_kernels():
     row = {"engine_version": "0.7.3.dev138+g21f6ca217", "system": "vLLM; continuous"}
     assert vllm_v0_scheduler(row, model, hw)["mla_extra_kernels"] == v0.mla_extra_kernels
     assert "mla_extra_kernels" not in vllm_v0_scheduler({**row, "engine_version": "0.7.2"}, model, hw)
+
+
+def test_a_pipeline_holds_at_most_the_engines_copies_of_a_prompts_passes():
+    # EngineSpec.pipeline_copies (llama.cpp: GGML_SCHED_MAX_COPIES = 4): pass i enters the first stage when pass i - c
+    # has left the last. 8 passes over 8 stages, c = 4: passes 0-3 start at slots 0-3, passes 4-7 at 8-11 (when 0-3
+    # leave), the last leaves at 11 + 8 = 19 slots; without a limit 8 + 8 - 1 = 15. With c >= stages, or no more
+    # passes than copies, every stage may hold one: m + p - 1.
+    from genmodel.engine.estimate import pipeline_fill
+
+    assert pipeline_fill(8.0, 8.0, 4) == 19.0 and pipeline_fill(8.0, 8.0) == 15.0
+    assert pipeline_fill(4.0, 8.0, 4) == 11.0 and pipeline_fill(1.0, 8.0, 4) == 8.0
+    assert pipeline_fill(9.0, 2.0, 4) == 10.0  # (c >= stages: 9 + 2 - 1)
+    assert pipeline_fill(9.0, 8.0, 4) == 24.0  # pass 8 starts at 2 x 8, leaves at 24
+    np.testing.assert_array_equal(pipeline_fill(np.array([1.0, 5.0, 8.0]), np.array([8.0, 8.0, 2.0]), 4),
+                                  [8.0, 16.0, 9.0])
+    assert genmodel.get_engine("llamacpp").pipeline_copies == 4
+    # a 4,096-token prompt on 8 layer-split devices: 8 passes of 512, so the TTFT is 19 slots against 15
+    kw = {"input_tokens": 4096, "output_tokens": 2, "pp": 8, "weight_dtype": "int4", "activation_dtype": "fp16"}
+    capped = genmodel.estimate("llama-3.1-70b", "mi300x", engine="llamacpp", **kw)
+    free = genmodel.estimate("llama-3.1-70b", "mi300x",
+                             engine=genmodel.get_engine("llamacpp").model_copy(update={"pipeline_copies": None}), **kw)
+    assert float(capped.metrics["ttft_s"]) / float(free.metrics["ttft_s"]) == pytest.approx(19 / 15, rel=1e-12)
+    with pytest.raises(ValueError, match="pipeline_copies"):
+        _engine(pipeline_copies=0)

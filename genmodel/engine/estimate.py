@@ -366,9 +366,22 @@ def _timing(s: Setup, mem: MemoryView, final_step: bool = True, wanted: frozense
             decode = stepper.step("decode", seqs, 1, contexts)
             slot, ideal_slot = decode.slot_s, decode.ideal_slot_s
         dec = _step_sums(s, stepper, decode, bounds[1], flops[1])
-    fill = m_pre + pp - 1  # slots until the last micro-batch leaves the last stage
+    fill = pipeline_fill(m_pre, pp, s.engine.pipeline_copies)  # slots until the last micro-batch leaves the last stage
     slots = np.maximum(m_dec, pp)  # stage slots per generated token in steady state
     return TimingView(stepper, prefill, decode, pre, dec, m_pre, m_dec, fill, slots, slot, ideal_slot, split)
+
+
+def pipeline_fill(micro_batches, stages, copies: int | None = None):
+    """Pipeline slots from the first of ``micro_batches`` entering the first of ``stages`` stages until the last
+    leaves the last one (docs/formulas.md 7): m + p - 1 where every stage may hold a micro-batch; an engine that keeps
+    c = ``copies`` of its graph's inputs (``EngineSpec.pipeline_copies``) starts micro-batch i only when micro-batch
+    i - c has left the last stage, at floor(i / c) x max(p, c) + i mod c, so the last leaves at
+    floor((m - 1) / c) x max(p, c) + (m - 1) mod c + p (m + p - 1 again where c >= p or m <= c)."""
+    if copies is None:
+        return micro_batches + stages - 1
+    c = float(copies)
+    before = micro_batches - 1
+    return np.floor(before / c) * np.maximum(stages, c) + np.mod(before, c) + stages
 
 
 # operator-row elements (rows x configurations) a lean step evaluates together: the steps of a block

@@ -42,7 +42,8 @@ to the hardware's physics on every step:
   whether prompts are chunked at all (``chunked_prefill``).
 
 * how it runs a prompt: in physical batches of at most ``prompt_ubatch_tokens`` tokens one after another (llama.cpp's
-  n_ubatch, 512 by default: each pass reads the weights again and attends to the tokens before it), and whether its
+  n_ubatch, 512 by default: each pass reads the weights again and attends to the tokens before it), at most
+  ``pipeline_copies`` of them in flight through a pipeline of stages (llama.cpp's 4 graph copies), and whether its
   attention is fused (``flash_attention``; without it the score matrix goes through memory, ``unfused_score_bytes``
   per score: llama.cpp with flash attention off).
 
@@ -220,6 +221,12 @@ class EngineSpec(FrozenSpec):
         description="Most prompt tokens one forward pass computes (llama.cpp's physical batch, n_ubatch): "
         "a longer prompt, or batch of prompts, runs in ceil(tokens / this) passes one after another, each reading the "
         "weights again and attending to the tokens before it; none: the whole prompt in one pass.")
+    pipeline_copies: int | None = Field(
+        None, ge=1, le=2**16,
+        description="Most micro-batches (a prompt's passes) in flight through a pipeline of stages at once: the "
+        "engine keeps this many copies of its graph's inputs (llama.cpp: GGML_SCHED_MAX_COPIES, 4), so with more "
+        "stages than copies the next micro-batch enters the first stage only when the one this many before it has "
+        "left the last; none: every stage may hold one.")
     mla_extra_kernels: dict[MlaRow, Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)]] = Field(
         default_factory=dict, description="Kernels the engine's DeepSeek modelling code (a model with MLA attention, "
         "every layer) launches per layer beyond genmodel's count, by the operator row they go with: activation "
