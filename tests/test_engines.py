@@ -740,6 +740,8 @@ def test_sglang_0_4_rows_run_deepseeks_extra_kernels():
     # band cells) with those kernels; any other setting stays the profile's
     from genmodel.validation.rows import _engine_as_run
 
+    assert sglang_kernels({"engine_version": "0.4.1"}, genmodel.get_model("llama-3.1-8b")) is None  # (no MLA)
+    assert sglang_kernels({"engine_version": "0.4.1"}, genmodel.get_model("deepseek-r1")) is not None
     run = _engine_as_run("sglang", "SGLang v0.4.1 launch_server --tp 8; continuous",
                          sglang_kernels({"engine_version": "0.4.1"}), (0, 4, 1))
     base = genmodel.get_engine("sglang")

@@ -373,7 +373,8 @@ def _timing(s: Setup, mem: MemoryView, final_step: bool = True, wanted: frozense
 
 def pipeline_fill(micro_batches, stages, copies: int | None = None):
     """Pipeline slots from the first of ``micro_batches`` entering the first of ``stages`` stages until the last
-    leaves the last one (docs/formulas.md 7): m + p - 1 where every stage may hold a micro-batch; an engine that keeps
+    leaves the last one (docs/parallelism.md §3, formulas.md 5.2): m + p - 1 where every stage may hold a micro-batch;
+    an engine that keeps
     c = ``copies`` of its graph's inputs (``EngineSpec.pipeline_copies``) starts micro-batch i only when micro-batch
     i - c has left the last stage, at floor(i / c) x max(p, c) + i mod c, so the last leaves at
     floor((m - 1) / c) x max(p, c) + (m - 1) mod c + p (m + p - 1 again where c >= p or m <= c)."""

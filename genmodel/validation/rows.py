@@ -370,7 +370,7 @@ def parse_row(row: Mapping[str, str]) -> Case:
               "ep": ep, "dp": devices // (stage * pp), "attention_dp": attention_dp, "check_fit": False,
               "engine": _engine_as_run(engine, _cell(row, "system"),
                                        vllm_v0_scheduler(row, model, hw) if engine == "vllm" else
-                                       sglang_kernels(row) if engine == "sglang" else None,
+                                       sglang_kernels(row, model) if engine == "sglang" else None,
                                        release_of(_cell(row, "engine_version")))}
     fraction = memory_fraction_of(_cell(row, "system"))
     if _CACHED_PROMPTS.search(_cell(row, "system").lower()):
@@ -569,13 +569,15 @@ VLLM_V0_KERNELS_RELEASE = (0, 7, 3)
 _POST = re.compile(r"^\s*v?\d+\.\d+\.\d+\.?post", re.IGNORECASE)
 
 
-def sglang_kernels(row: Mapping[str, str]) -> dict[str, Any] | None:
+def sglang_kernels(row: Mapping[str, str], model=None) -> dict[str, Any] | None:
     """The DeepSeek kernels of an SGLang row of a release in ``SGLANG_V04_RELEASES`` (the ``sglang-v0.4``
     profile's ``mla_extra_kernels``, as ``EngineSpec`` settings for the ``sglang`` profile, which keeps its name and
-    fitted step costs: docs/validation.md history item 75); None for other releases and where the row states none
-    (the ``sglang`` profile as it is)."""
+    fitted step costs: docs/validation.md history item 75); None for other releases, where the row states none (the
+    ``sglang`` profile as it is) and for a ``model`` without MLA attention (whose layers run none of them)."""
     from genmodel.data.registry import get_engine
 
+    if model is not None and model.attention.mla is None:
+        return None
     version = _cell(row, "engine_version")
     release = release_of(version)
     first, last = SGLANG_V04_RELEASES
