@@ -728,9 +728,7 @@ def test_sglang_0_4_rows_run_deepseeks_extra_kernels():
     from genmodel.validation.rows import sglang_kernels
 
     v04 = genmodel.get_engine("sglang-v0.4")
-    per_moe_decode_layer = sum(k for row, k in v04.mla_extra_kernels.items()
-                               if row not in ("kv_up", "ffn_gate_up", "ffn_act", "ffn_down"))
-    assert 24 + per_moe_decode_layer == 86
+    assert 24 + v04.mla_moe_decode_extra_kernels == 86
     for version, extra in (("0.4.1 (as stated in the post)", True), ("0.4.3.post2", True), ("0.4.0", True),
                            ("0.4.5", True), ("0.4.5.post1", False), ("0.3.0", False), ("0.4.6", False),
                            ("0.5.12", False), ("", False), ("main at PR #6111 (May 2025)", False)):
@@ -756,8 +754,7 @@ def test_vllm_0_7_3_rows_run_deepseeks_extra_kernels():
     from genmodel.validation.rows import vllm_v0_scheduler
 
     v0 = genmodel.get_engine("vllm-v0")
-    assert 24 + sum(k for row, k in v0.mla_extra_kernels.items()
-                    if row not in ("kv_up", "ffn_gate_up", "ffn_act", "ffn_down")) == 59
+    assert 24 + v0.mla_moe_decode_extra_kernels == 59
     model, hw = genmodel.get_model("deepseek-r1"), genmodel.get_hardware("mi300x")
     row = {"engine_version": "0.7.3.dev138+g21f6ca217", "system": "vLLM; continuous"}
     assert vllm_v0_scheduler(row, model, hw)["mla_extra_kernels"] == v0.mla_extra_kernels

@@ -215,9 +215,10 @@ def _verify_step(model: ModelSpec, hardware, b: np.ndarray, t: np.ndarray, q: in
     from genmodel.engine.inputs import prepare
     from genmodel.engine.parallel import SINGLE_DEVICE
     from genmodel.engine.step import Stepper
+    from genmodel.specs.workload import DEFAULT_PREFILL_CHUNK_TOKENS
 
     s = prepare(model, hardware, b, t - q, 2, dtype, kv_dtype, dtype, embedding_dtype=None,
-                parallel=SINGLE_DEVICE, num_devices=None, prefill_chunk_tokens=8192,
+                parallel=SINGLE_DEVICE, num_devices=None, prefill_chunk_tokens=DEFAULT_PREFILL_CHUNK_TOKENS,
                 flops_scale=1.0, bandwidth_scale=1.0, capacity_scale=1.0, interconnect_scale=1.0, check_fit=False,
                 workload=None, costs=None, requests_per_s=None, efficiency=None, calibrated=calibrated,
                 cooling_w_per_w=None, engine=engine)

@@ -131,6 +131,8 @@ MLA_LAYER_ROWS = ("attn_add_norm", "latent_norms", "q_down", "q_up", "kv_down", 
                   "moe_route", "experts_up", "experts_act", "experts_down", "moe_combine", "shared_expert_gate_up",
                   "shared_expert_act", "shared_expert_down")
 MlaRow = Literal[MLA_LAYER_ROWS]  # type: ignore[valid-type]
+# of them, the rows a MoE layer of a decode step has none of: the prompt-only up-projection and the dense FFN's
+_NOT_IN_A_MOE_DECODE_LAYER = frozenset({"kv_up", "ffn_gate_up", "ffn_act", "ffn_down"})
 
 CapturedSizes = Annotated[list[Annotated[int, Field(ge=1, le=2**20)]], AfterValidator(_increasing)]
 
@@ -276,6 +278,12 @@ class EngineSpec(FrozenSpec):
         "HTTP client's TTFT and end-to-end latency, not in the engine's own timings.")
     source: str = Field(min_length=1, description="Where the figures come from.")
     notes: str | None = Field(None, description="Versions the figures describe, caveats.")
+
+    @property
+    def mla_moe_decode_extra_kernels(self) -> float:
+        """The extra kernels (``mla_extra_kernels``) of one MoE layer of a DeepSeek decode step: every row's but the
+        prompt-only up-projection's (``kv_up``) and the dense FFN's."""
+        return sum(k for row, k in self.mla_extra_kernels.items() if row not in _NOT_IN_A_MOE_DECODE_LAYER)
 
     @property
     def graphs_off(self) -> bool:

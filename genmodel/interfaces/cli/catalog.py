@@ -175,7 +175,7 @@ def list_engines(as_json: JsonOpt = False) -> None:
                    f"{format(e.attention_scale, '.0%') if e.flash_attention else 'unfused':>9} {weight_only} "
                    f"{e.request_latency_s * 1e3:>3.3g} ms"
                    + ("" if e.fittable else "  (not fitted)")
-                   + (f"  (+{_moe_decode_extra(e):g} kernels per DeepSeek decode layer)"
+                   + (f"  (+{e.mla_moe_decode_extra_kernels:g} kernels per DeepSeek decode layer)"
                       if e.mla_extra_kernels else ""))
     typer.echo("profile values before fitting; a device family's fit for an engine (genmodel show DEVICE) wins; "
                "docs/formulas.md section 5.2; eager: host time per kernel of a step the engine runs without a captured "
@@ -187,13 +187,6 @@ def list_engines(as_json: JsonOpt = False) -> None:
                "section 5.1; c>N: above N rows the matrix is first dequantized into a 16-bit copy, section 5.2); "
                "HTTP: the server's time per request (in a client's TTFT and end-to-end latency); kernels per DeepSeek "
                "decode layer: those its modelling code launches beyond genmodel's rows (section 5.2)")
-
-
-def _moe_decode_extra(engine) -> float:
-    """The extra kernels (``EngineSpec.mla_extra_kernels``) of one MoE layer of a DeepSeek decode step: every row's
-    but the prompt-only up-projection's and the dense FFN's."""
-    return sum(k for row, k in engine.mla_extra_kernels.items()
-               if row not in ("kv_up", "ffn_gate_up", "ffn_act", "ffn_down"))
 
 
 def _spread(mean: float, cv: float) -> str:
