@@ -104,3 +104,20 @@ def test_every_device_runs_a_small_model():
     for h in all_hardware().values():
         r = genmodel.estimate("llama-3.2-1b", h, batch=1, input_tokens=128, output_tokens=16, check_fit=False)
         assert r.tpot_s > 0 and r.ttft_s > 0, h.name
+
+
+def test_a100_pcie_is_the_sxm_silicon_with_less_bandwidth_and_power():
+    # NVIDIA A100 datasheet, PCIe 80GB column: the same dense peaks as SXM4 (312 TFLOPS BF16), 1,935 GB/s of HBM2e
+    # (SXM4: 2,039), 300 W (SXM4: 400), PCIe Gen4 (64 GB/s both ways) and no NVLink bridge unless one is fitted
+    pcie, sxm = get_hardware("a100-80gb-pcie"), get_hardware("a100-80gb-sxm")
+    assert pcie.peak_flops_per_s == sxm.peak_flops_per_s
+    assert pcie.fastest_memory.bandwidth_bytes_per_s == 1935e9 and pcie.power.tdp_w == 300
+    assert pcie.memory_tiers[-1].capacity_bytes == sxm.memory_tiers[-1].capacity_bytes == 80 * 2**30
+    assert pcie.scale_up.bandwidth_per_direction_bytes_per_s == 32e9 and pcie.scale_up.name.startswith("PCIe Gen4")
+    # a batch-1 decode streams the weights: the same model and engine decode slower on the PCIe card by at most the
+    # bandwidth ratio 2,039 / 1,935 = 1.054 (less, as the step's fixed costs are the same on both)
+    import genmodel
+
+    ratio = (genmodel.estimate("llama-3.1-8b", "a100-80gb-pcie", batch=1, input_tokens=512, output_tokens=128).tpot_s
+             / genmodel.estimate("llama-3.1-8b", "a100-80gb-sxm", batch=1, input_tokens=512, output_tokens=128).tpot_s)
+    assert 1.03 <= ratio <= 2039 / 1935

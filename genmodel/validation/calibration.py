@@ -61,7 +61,7 @@ from genmodel.validation.rows import Case, as_rows, parse_row
 
 # hardware families calibrated together (same architecture)
 FAMILIES = {
-    "nvidia-ampere": ["a100-40gb-sxm", "a100-80gb-sxm"],
+    "nvidia-ampere": ["a100-40gb-sxm", "a100-80gb-sxm", "a100-80gb-pcie"],
     "nvidia-ada": ["l4", "l40s", "rtx-4090"],
     "nvidia-hopper": ["h100-sxm", "h100-pcie", "h200-sxm", "h800-sxm", "gh200"],
     # datacenter Blackwell (sm_100: tcgen05 tensor cores, HBM3e) and client Blackwell (sm_120: warp-level mma,
