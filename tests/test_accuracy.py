@@ -102,26 +102,27 @@ def test_band_coverage_out_of_sample(pooled):
     # nested: each source's rows against bands built from the other sources' out-of-sample errors only
     calibrated, plain = bands.coverage(pooled[0]), bands.coverage(pooled[1])
     assert calibrated["rows"] == 1388 and calibrated["groups"] == 72
-    # measured 78.3% (77.6% of 1,342 before the nineteenth round; 77.7% before history item 75, 77.5% before item
+    # measured 79.8% (78.3% before history item 77 joined thin cells with their parents' bands; 77.6% of 1,342 before
+    # the nineteenth round; 77.7% before history item 75, 77.5% before item
     # 74; 77.1% of 1,338 before the eighteenth round, 77.3% of 1,332 before the seventeenth, 77.3% of 1,295 before
     # the sixteenth; 75.1% before history item 51 weighted
     # the errors by source and asked 4 sources of a cell; 75.5% of 1,267 before the fifteenth round; 74.0% before
     # history item 50; 74.5% of 1,214 before the fourteenth round)
     assert 0.70 <= calibrated["row_coverage"] <= 0.90
-    # measured 76.9% averaged over 72 sources (76.3% of 69 before the nineteenth round, 76.0% of 68 before the
-    # eighteenth round, 75.6% of 66 before the
-    # seventeenth, 75.2% of 64 before the
-    # sixteenth; 73.1% before item 51; 73.0% of 62 before the fifteenth round)
+    # measured 78.4% averaged over 72 sources (76.9% before history item 77, 76.3% of 69 before the nineteenth round,
+    # 76.0% of 68 before the eighteenth round, 75.6% of 66 before the seventeenth, 75.2% of 64 before the sixteenth;
+    # 73.1% before item 51; 73.0% of 62 before the fifteenth round)
     assert 0.70 <= calibrated["group_coverage"] <= 0.90
-    # per phase and device-count class of the replica (1, 2-4, 5+ devices): decode 78.7%, 73.8%, 76.5%; prefill 81.4%,
-    # 84.4%, 76.6% (decode 77%, 72.8%, 76%, prefill 80%, 84%, 77% before the nineteenth round; decode 2-4 75.5%
-    # before the seventeenth round; decode 77%, 75%, 74% before the sixteenth; 76%, 74%, 70%; 78%, 81%, 74% before
-    # item 51; from measured.csv alone, 5+-device decode rows of the independent file were covered 50%,
-    # item 45)
+    # per phase and device-count class of the replica (1, 2-4, 5+ devices): decode 81.2%, 73.8%, 78.0%; prefill 81.4%,
+    # 84.4%, 80.1% (78.7%, 73.8%, 76.5%, 81.4%, 84.4%, 76.6% before history item 77; decode 77%, 72.8%, 76%, prefill
+    # 80%, 84%, 77% before the nineteenth round; decode 2-4 75.5% before the seventeenth round; decode 77%, 75%, 74%
+    # before the sixteenth; 76%, 74%, 70%; 78%, 81%, 74% before item 51; from measured.csv alone, 5+-device decode rows
+    # of the independent file were covered 50%, item 45)
     by_class = calibrated["by_devices"]
     assert set(by_class) == {f"{p} {s}" for p in ("decode", "prefill") for s in ("1", "2-4", "5+")}
     assert all(0.70 <= c["coverage"] <= 0.90 for c in by_class.values()), by_class
-    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 79.7%; per source 80.7% (78.7%, 79.4% before the
+    assert 0.70 <= plain["row_coverage"] <= 0.90  # measured 81.2%; per source 81.9% (79.7%, 80.7% before history
+    # item 77; 78.7%, 79.4% before the
     # nineteenth round; 78.3%, 79.2% before the eighteenth round, 78.6%, 78.9% before the seventeenth, 78.8%, 79.9%
     # before the sixteenth; 75.4%, 75.9% before item 51)
     assert 0.70 <= plain["group_coverage"] <= 0.90
@@ -145,14 +146,14 @@ def test_band_coverage_out_of_sample(pooled):
     # (cssnoeasy, 3 rows, predicted 9% high to 42% low in throughput) give vLLM's served decode cell of 2-4 devices the
     # four sources it needs of its own, so with dennislee22 (35 rows, mostly predicted fast) held out that cell is
     # made of sources predicted slow, and 29 of its rows fall below it (they fell back to the parent cell before).
+    # History item 77 joins a cell standing on fewer than six sources with its first standing parent's band: 75.7% of
+    # 746 rows and 75.4% of 36 sources, decode on 2-4 devices 78.7%.
     served = bands.coverage(pooled[0], served=True)
     assert 0.70 <= served["row_coverage"] <= 0.90 and 0.70 <= served["group_coverage"] <= 0.90
     lowest = served["by_devices"].pop("prefill 1")
     assert lowest["rows"] == 95 and lowest["coverage"] >= 65 / 95, lowest  # (the goal, 70%, is 67 of 95: not met)
     wide = served["by_devices"].pop("prefill 5+")
     assert wide["rows"] == 87 and wide["coverage"] >= 56 / 87, wide  # (the goal, 70%, is 61 of 87: not met)
-    pairs = served["by_devices"].pop("decode 2-4")
-    assert pairs["rows"] == 150 and pairs["coverage"] >= 100 / 150, pairs  # (the goal, 70%, is 105 of 150: not met)
     assert all(0.70 <= c["coverage"] <= 0.90 for c in served["by_devices"].values()), served["by_devices"]
 
 
@@ -686,8 +687,9 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
         hits.append(ok)
         per_source.setdefault(r["holdout"], []).append(ok)
     # (60.2% since history item 75, whose SGLang 0.4 rows narrowed the served cells; 61.8% with the nineteenth
-    # independent round's served rows in the cells)
-    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.618, abs=0.001)
+    # independent round's served rows in the cells; 62.2% with history item 77's thin cells joined with their
+    # parents)
+    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.622, abs=0.001)
     assert np.mean([np.mean(h) for h in per_source.values()]) < 0.70
     # most of a tail's error is its run's: against the same model's error on the twin row (the run's median or mean
     # in independent.csv: 1,004 of the rows), the tail-to-median ratio is off by a median 4.03% for TPOT P99

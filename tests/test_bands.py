@@ -85,6 +85,29 @@ def test_a_cell_of_many_rows_from_two_sources_borrows_too():
     assert (own.low, own.high) == (0.05, 0.2)
 
 
+def test_a_cell_on_four_or_five_sources_spans_its_parents_band():
+    # 12 SGLang rows from four sources (3 each) at 0.00..0.11 and 12 vLLM rows from four others at -0.40..-0.29;
+    # every source has 3 rows of its cell, so the weights are equal and the conformal ranks exact. SGLang's cell: n =
+    # 12, ranks floor(13 x 0.1) = 1 and ceil(13 x 0.9) = 12 -> (0.00, 0.11). The parent gpu / any / decode: n = 24
+    # from 8 sources, running sum to 0.9 x 25 = 22.5 -> the 23rd value from either end: 0.10 and -0.39. A cell on
+    # fewer than THIN_SOURCES = 6 sources takes the lower low edge and the higher high edge: (-0.39, 0.11)
+    sglang = [("gpu", "sglang", "decode", k / 100, f"S{k % 4}") for k in range(12)]
+    vllm = [("gpu", "vllm", "decode", -0.40 + k / 100, f"V{k % 4}") for k in range(12)]
+    cells = u.build(sglang + vllm)
+    assert (cells["gpu|sglang|decode"]["low"], cells["gpu|sglang|decode"]["high"]) == (0.0, 0.11)
+    assert (cells["gpu|*|decode"]["low"], cells["gpu|*|decode"]["high"]) == pytest.approx((-0.39, 0.10))
+    b = u.lookup(cells, "gpu", "sglang", "decode")
+    assert (b.low, b.high) == pytest.approx((-0.39, 0.11)) and b.n == 12
+    assert "12 held-out rows from 4 sources, fewer than 6: joined with the band of gpu / any / decode" in b.basis
+    v = u.lookup(cells, "gpu", "vllm", "decode")
+    assert (v.low, v.high) == pytest.approx((-0.40, 0.10))
+    # with two more SGLang sources (6 in all) the cell stands on its own: 18 rows at 0.00..0.17 from six sources of
+    # three rows each, ranks floor(1.9) = 1 and ceil(17.1) = 18 -> (0.00, 0.17), not joined
+    sglang6 = [("gpu", "sglang", "decode", k / 100, f"S{k % 6}") for k in range(18)]
+    own = u.lookup(u.build(sglang6 + vllm), "gpu", "sglang", "decode")
+    assert (own.low, own.high) == (0.0, 0.17) and "joined" not in own.basis
+
+
 def test_band_edges_of_times_and_rates():
     # time-oriented log errors r = log(predicted / measured): a measured time lies in [T e^-r_hi, T e^-r_lo]
     b = u.Band(-0.1, 0.3, 50, "test")

@@ -22,9 +22,11 @@ same count (any engine; then the phase over all kinds), then the cells over all 
 any engine; then the phase over all kinds); ``band(kind, engine, phase, calibrated)`` starts at the cell over all
 device counts. A cell with fewer than ``MIN_CELL`` held-out rows, or with rows from fewer than
 ``MIN_SOURCES`` hold-out groups, borrows its parent's band widened by ``WIDEN`` about its centre, and the band's
-``basis`` says so. (Rows of one source share its harness, engine build and conventions: a cell drawn from one or
-two sources holds their scatter about their own offset, not how far a new source lands, which is what a band of a
-held-out prediction must cover.) An engine run without captured graphs (``band(..., eager=True)``: a profile's
+``basis`` says so; one that stands on fewer than ``THIN_SOURCES`` groups spans its own band and that of its first
+standing parent of the same device-count class with more groups (the lower low edge, the higher high edge). (Rows
+of one source share its harness, engine build and conventions: a cell drawn from one or two sources holds their
+scatter about their own offset, not how far a new source lands, which is what a band of a held-out prediction must
+cover.) An engine run without captured graphs (``band(..., eager=True)``: a profile's
 ``+eager`` variant) gets its engine's band widened by ``WIDEN`` about its middle, saying so: few held-out rows ran
 so. Estimates made with the kind and engine
 defaults (``calibrated=False``) use the bands of the uncalibrated predictions. Memory fit: the space left for the
@@ -46,6 +48,10 @@ ALPHA = 0.2  # 80% bands
 MIN_CELL = 12  # held-out rows a cell needs for its own band
 SCALES = ("1", "2-4", "5+")  # device-count classes of one model replica (``scale_of``)
 MIN_SOURCES = 4  # ... and the hold-out groups (sources) they must come from
+# a cell standing on fewer sources than this also spans the band of its first standing parent with more sources
+# (``lookup``): a 10% or 90% quantile drawn from four or five sources' offsets understates how far the next source
+# lands
+THIN_SOURCES = 6
 SOURCE_WEIGHT_POWER = 0.5  # a residual's weight in its cell: (its source's residuals in the cell) ** -0.5
 WIDEN = 1.25  # a borrowed band is widened this much about its centre
 MEMORY_BAND_BYTES = 1.5 * 2**30
@@ -215,14 +221,27 @@ def _stands(cell: dict | None) -> bool:
 
 def lookup(cells: dict[str, dict], kind: str, engine: str, phase: str, scale: str | None = None) -> Band:
     """The band of (kind, engine, phase[, device-count class]): its own when it has MIN_CELL rows from MIN_SOURCES
-    sources, else the first parent's that has, widened."""
-    for depth, key in enumerate(parents(kind, engine, phase, scale)):
+    sources (and from fewer than THIN_SOURCES sources, its own joined with the band of its first standing parent of
+    the same device-count class that has more sources: the lower of the two low edges, the higher of the two high
+    edges), else the first parent's that has, widened."""
+    keys = parents(kind, engine, phase, scale)
+    for depth, key in enumerate(keys):
         cell = cells.get(key)
         if not _stands(cell):
             continue
         label = _label(key)
         rows = f"{cell['n']} held-out rows from {cell['sources']} sources"
         if depth == 0:
+            if cell["sources"] < THIN_SOURCES:
+                # (a device-count class's cell looks among its own class's parents only)
+                same_class = keys[1:3] if scale is not None else keys[1:]
+                parent = next((k for k in same_class
+                               if _stands(cells.get(k)) and cells[k]["sources"] > cell["sources"]), None)
+                if parent is not None:
+                    p = cells[parent]
+                    return Band(min(cell["low"], p["low"]), max(cell["high"], p["high"]), cell["n"],
+                                f"{label}: {rows}, fewer than {THIN_SOURCES}: joined with the band of "
+                                f"{_label(parent)} ({p['n']} held-out rows from {p['sources']} sources)")
             return Band(cell["low"], cell["high"], cell["n"], f"{label}: {rows}")
         return Band(*_widened(cell["low"], cell["high"], cell["median"]), cell["n"],
                     f"too few held-out rows or sources for {_label(cell_key(kind, engine, phase, scale))}: the band "
