@@ -48,9 +48,9 @@ ALPHA = 0.2  # 80% bands
 MIN_CELL = 12  # held-out rows a cell needs for its own band
 SCALES = ("1", "2-4", "5+")  # device-count classes of one model replica (``scale_of``)
 MIN_SOURCES = 4  # ... and the hold-out groups (sources) they must come from
-# a cell standing on fewer sources than this also spans the band of its first standing parent with more sources
-# (``lookup``): a 10% or 90% quantile drawn from four or five sources' offsets understates how far the next source
-# lands
+# a cell standing on fewer sources than this also spans the band of its first standing parent of the same
+# device-count class with more sources (``lookup``): a 10% or 90% quantile drawn from four or five sources' offsets
+# understates how far the next source lands
 THIN_SOURCES = 6
 SOURCE_WEIGHT_POWER = 0.5  # a residual's weight in its cell: (its source's residuals in the cell) ** -0.5
 WIDEN = 1.25  # a borrowed band is widened this much about its centre
@@ -233,8 +233,8 @@ def lookup(cells: dict[str, dict], kind: str, engine: str, phase: str, scale: st
         rows = f"{cell['n']} held-out rows from {cell['sources']} sources"
         if depth == 0:
             if cell["sources"] < THIN_SOURCES:
-                # (a device-count class's cell looks among its own class's parents only)
-                same_class = keys[1:3] if scale is not None else keys[1:]
+                # (a device-count class's cell looks among its own class's parents only: keys with as many parts)
+                same_class = [k for k in keys[1:] if k.count("|") == key.count("|")]
                 parent = next((k for k in same_class
                                if _stands(cells.get(k)) and cells[k]["sources"] > cell["sources"]), None)
                 if parent is not None:
