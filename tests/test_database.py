@@ -2,6 +2,7 @@
 
 import pytest
 
+import genmodel
 from genmodel.data.registry import all_hardware, all_models, get_hardware
 
 REQUIRED_HARDWARE = [
@@ -116,8 +117,6 @@ def test_a100_pcie_is_the_sxm_silicon_with_less_bandwidth_and_power():
     assert pcie.scale_up.bandwidth_per_direction_bytes_per_s == 32e9 and pcie.scale_up.name.startswith("PCIe Gen4")
     # a batch-1 decode streams the weights: the same model and engine decode slower on the PCIe card by at most the
     # bandwidth ratio 2,039 / 1,935 = 1.054 (less, as the step's fixed costs are the same on both)
-    import genmodel
-
     ratio = (genmodel.estimate("llama-3.1-8b", "a100-80gb-pcie", batch=1, input_tokens=512, output_tokens=128).tpot_s
              / genmodel.estimate("llama-3.1-8b", "a100-80gb-sxm", batch=1, input_tokens=512, output_tokens=128).tpot_s)
     assert 1.03 <= ratio <= 2039 / 1935
