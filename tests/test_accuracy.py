@@ -418,8 +418,8 @@ def test_independent_rows_gathered_after_the_fit():
     # llama.cpp on a DGX Spark (Qwen2.5-7B, Q4_K_M): within 18%
     assert all(abs(rows19[f"M19A-{k:02d}"]) <= 18.0 for k in (1, 2, 3, 4))
     # Lambda's vLLM 0.5.4 runs of 10 and 40 ShareGPT prompts sent at once: the output throughputs 2-3x the measured
-    # ones (a run lasts as long as its longest answer; genmodel's requests all have the mean length); the TPOTs within
-    # 25%
+    # ones (a run lasts as long as its longest answer; the rows state no spread of their outputs, so validate gives
+    # them cv 0 and genmodel's requests all have the mean length: docs/serving.md section 2d); the TPOTs within 25%
     assert all(rows19[f"M19A-{k}"] >= 150.0 for k in (17, 19, 29))
     assert all(abs(rows19[f"M19A-{k}"]) <= 25.0 for k in (18, 20, 22, 30))
     scored = scored[~nineteenth]  # the first eighteen rounds below

@@ -12,7 +12,9 @@ Contract
   over NODES quantile nodes of S) to a relative 1e-9, by a vectorized safeguarded Newton iteration.
 * ``with_normal(mean, var_skewed, var_normal)``: a log-normal (mean, var_skewed) plus an independent zero-mean normal
   (var_normal) as a shifted log-normal with the sum's mean, variance and third central moment: (LogNormal, shift).
-* ``normal_cdf``, ``normal_ppf``: the standard normal distribution (no SciPy in the base install).
+* ``normal_cdf``, ``normal_ppf``: the standard normal distribution (no SciPy in the base install); ``normal_isf(q)``:
+  the z with 1 - Phi(z) = q, elementwise, accurate far into the upper tail.
+* ``longest_of(n, cv)``: the expected longest of n log-normal lengths of coefficient of variation cv, over their mean.
 Inputs broadcast; nothing loops over configurations.
 """
 
@@ -154,6 +156,68 @@ def length_nodes(mean, cv, count: int) -> np.ndarray:
     mu = np.log(mean) - sigma**2 / 2
     z = _nodes_z(count).reshape((count,) + (1,) * np.ndim(mean))
     return np.exp(mu + sigma * z)
+
+
+# P. J. Acklam's rational approximation of the normal quantile (relative error below 1.15e-9): the central region's
+# numerator and denominator in r = (p - 1/2)^2, the tails' in t = sqrt(-2 ln p), below p = _TAIL
+_A = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02,
+      -3.066479806614716e+01, 2.506628277459239e+00)
+_B = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01,
+      -1.328068155288572e+01, 1.0)
+_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00,
+      4.374664141464968e+00, 2.938163982698783e+00)
+_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00, 1.0)
+_TAIL = 0.02425
+
+
+def _poly(coefficients: tuple[float, ...], x: np.ndarray) -> np.ndarray:
+    out = np.zeros_like(x)
+    for c in coefficients:
+        out = out * x + c
+    return out
+
+
+def normal_isf(q) -> np.ndarray:
+    """The z with P(Z > z) = ``q`` for a standard normal Z, elementwise over 0 < q < 1: -Phi^-1(q), from q itself
+    (not 1 - q), so that an upper tail of 1e-12 keeps its digits. Acklam's approximation; relative error < 1.2e-9."""
+    q = np.asarray(q, dtype=float)
+    small = np.minimum(q, 1.0 - q)  # the nearer tail's probability
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.sqrt(-2.0 * np.log(np.where(small < _TAIL, small, _TAIL)))
+        tail = _poly(_C, t) / _poly(_D, t)  # Phi^-1(small), negative
+        u = 0.5 - q  # Phi^-1(1 - q) in the centre: an odd function of 1/2 - q
+        r = u * u
+        centre = u * _poly(_A, r) / _poly(_B, r)
+    return np.where(small < _TAIL, np.where(q < 0.5, -tail, tail), centre)
+
+
+# Gauss-Legendre nodes on (0, 1) for ``longest_of``, in u with v = 1 - (1 - u)^2 (nodes gather where v^(1/n) nears 1)
+_LONGEST_NODES = 32
+
+
+@functools.cache
+def _longest_nodes() -> tuple[np.ndarray, np.ndarray]:
+    x, w = np.polynomial.legendre.leggauss(_LONGEST_NODES)
+    u = (x + 1.0) / 2.0
+    return 1.0 - (1.0 - u) ** 2, w * (1.0 - u)  # (v, weight x dv/du / 2)
+
+
+def longest_of(n, cv: float) -> np.ndarray:
+    """E[max of n lengths] / their mean, the lengths log-normal with coefficient of variation ``cv`` (the spread the
+    serving model gives outputs, docs/serving.md section 2d), elementwise over ``n`` >= 1 (a real n is the maximum's
+    distribution F^n). The maximum's quantile function is Q(v^(1/n)), so E[max] = integral over 0 < v < 1 of
+    exp(mu + sigma Phi^-1(v^(1/n))) dv, with sigma^2 = ln(1 + cv^2) and mu = -sigma^2 / 2 (mean 1): 32 Gauss-Legendre
+    nodes, within 1e-4 of a Monte Carlo mean up to cv 2 and n 4,096. 1 where cv is 0 or n is 1. The distinct values
+    of n are integrated once each."""
+    n = np.maximum(np.asarray(n, dtype=float), 1.0)
+    if cv <= 0:
+        return np.ones_like(n)
+    sigma2 = float(np.log1p(cv * cv))
+    values, where = np.unique(n, return_inverse=True)
+    v, w = _longest_nodes()
+    upper = -np.expm1(np.log(v)[:, None] / values[None, :])  # 1 - v^(1/n), from its logarithm: no cancellation
+    means = w @ np.exp(np.sqrt(sigma2) * normal_isf(upper) - sigma2 / 2.0)
+    return means[where].reshape(n.shape)
 
 
 @functools.cache

@@ -59,6 +59,7 @@ from genmodel.serving.queueing import (
     cdf_of_sum,
     erlang_c,
     kingman_wait,
+    longest_of,
     meets_targets,
     normal_cdf,
     normal_ppf,
@@ -464,6 +465,8 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         # apart, so there it changes nothing); its TTFTs join the loop's in the run's means and TTFT percentiles
         first_wave(step, r, s, clients, load.requests, n_cap, m, law, percentiles,
                    (ttft_target_s, tpot_target_s, target_percentile))
+    if load.mode == "offline":
+        _offline_run(step, r, np.asarray(load.value, dtype=float), m)
     m["max_request_rate_per_s"] = max_rate
     if peak:
         m["running_batch_at_max_rate"] = at_max
@@ -919,6 +922,42 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         out[f"ttft_{label}_s"] = ttft_q
         out[f"tpot_{label}_s"] = tpot_q
     return out
+
+
+# the figures an offline run's length scales (docs/serving.md section 2d): rates by N / run, time averages with them
+_RUN_RATES = ("request_rate_per_s", "output_tokens_per_s", "goodput_requests_per_s", "running_batch", "kv_tokens")
+
+
+def _offline_run(step: StepFn, r: Requests, requests, m: dict[str, np.ndarray]) -> None:
+    """An offline run of N = ``requests`` (per replica) in ``m``: ``run_duration_s``, and where outputs are spread
+    (``r.output_cv`` > 0) the run's end (docs/serving.md section 2d). The closed loop runs n = min(N, N_cap) at a
+    time at its rate lambda, so N / lambda covers N requests of the mean length; with spread outputs the last n run
+    on as their batch empties, until the longest ends. With the decode step affine in the batch between t_d(1) and
+    t_d(n) (two step evaluations: b = (t_d(n) - t_d(1)) / (n - 1) per sequence, a = t_d(1) - b fixed), n outputs of
+    lengths O_i take a (max O_i - 1) + b sum (O_i - 1) seconds of decode steps, where n outputs of the mean length
+    take a (O - 1) + b n (O - 1): the run lasts N / lambda + a (E[max of n] - O) / E (E tokens per step with
+    speculation; E[max of n] / O from ``longest_of``). The rates and the time averages (running batch, KV held)
+    scale by N / lambda over that; latencies stay the closed loop's (their percentiles already spread the
+    outputs)."""
+    rate = np.asarray(m["request_rate_per_s"], dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):  # (nothing fits, rate 0: a run that never ends)
+        base = np.where(rate > 0, requests / np.where(rate > 0, rate, 1.0), np.inf)
+    if r.output_cv > 0:
+        O = np.asarray(r.output_tokens, dtype=float)
+        n = np.maximum(np.asarray(m["running_batch"], dtype=float), 1.0)
+        shape = np.broadcast_shapes(np.shape(n), np.shape(O))
+        ends = step(np.stack([np.ones(shape), np.broadcast_to(n, shape)]), np.zeros((2, *shape)))
+        t_1, t_n = ends[0], ends[1]
+        fixed = np.maximum(t_1 - np.where(n > 1, (t_n - t_1) / np.maximum(n - 1.0, 1e-12), 0.0), 0.0)
+        drain = fixed * (longest_of(n, r.output_cv) - 1.0) * O / r.tokens_per_step
+        run = base + drain
+        with np.errstate(invalid="ignore"):  # (inf / inf where nothing fits: the rates stay 0)
+            scale = np.where(np.isfinite(run), base / run, 1.0)
+        for key in _RUN_RATES:
+            if key in m:
+                m[key] = m[key] * scale
+        base = run
+    m["run_duration_s"] = base + 0.0 * rate
 
 
 def _completions_cv2(r: Requests, t: Terms) -> np.ndarray:

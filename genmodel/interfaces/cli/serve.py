@@ -387,6 +387,9 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
         load = f"{d['load_value']:,.0f} " + (("client" if one else "clients") + " in flight (closed loop)"
                                               if mode == "concurrency" else
                                               ("request" if one else "requests") + " submitted at once")
+        if mode == "offline" and math.isfinite(d["run_duration_s"]):
+            load += f"; the run lasts {latency(d['run_duration_s'])}" + (
+                " (the longest answer ends it)" if d["output_cv"] else "")
         if d.get("synchronized"):
             load = load[:-1] + ", identical requests re-sent in waves)"
         if _first_wave(d):
