@@ -465,8 +465,10 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         # apart, so there it changes nothing); its TTFTs join the loop's in the run's means and TTFT percentiles
         first_wave(step, r, s, clients, load.requests, n_cap, m, law, percentiles,
                    (ttft_target_s, tpot_target_s, target_percentile))
-    if load.mode == "offline":
-        _offline_run(step, r, np.asarray(load.value, dtype=float), m)
+    if load.mode == "offline" or (load.mode == "concurrency" and load.requests is not None):
+        _closed_run(step, r, np.asarray(load.value if load.mode == "offline" else load.requests, dtype=float), m)
+    elif finite is not None:
+        _rate_run(step, r, lam, finite, m)
     m["max_request_rate_per_s"] = max_rate
     if peak:
         m["running_batch_at_max_rate"] = at_max
@@ -924,40 +926,79 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     return out
 
 
-# the figures an offline run's length scales (docs/serving.md section 2d): rates by N / run, time averages with them
-_RUN_RATES = ("request_rate_per_s", "output_tokens_per_s", "goodput_requests_per_s", "running_batch", "kv_tokens")
+def longest_drain(step: StepFn, r: Requests, n) -> np.ndarray:
+    """Seconds a run's last n requests add beyond n requests of the mean output length when their outputs are spread
+    (``r.output_cv``; docs/serving.md section 2d): a (E[max of n] - O) / E, a the part of the decode step that does
+    not grow with the batch (the step affine between t_d(1) and t_d(n), two step evaluations), E[max of n] the
+    expected longest of n log-normal outputs (``longest_of``), E tokens per decode step. 0 where cv is 0."""
+    n = np.maximum(np.asarray(n, dtype=float), 1.0)
+    if r.output_cv <= 0:
+        return np.zeros(np.shape(n))
+    O = np.asarray(r.output_tokens, dtype=float)
+    shape = np.broadcast_shapes(np.shape(n), np.shape(O))
+    n = np.broadcast_to(n, shape)
+    ends = step(np.stack([np.ones(shape), n]), np.zeros((2, *shape)))
+    fixed = np.maximum(ends[0] - np.where(n > 1, (ends[1] - ends[0]) / np.maximum(n - 1.0, 1e-12), 0.0), 0.0)
+    return fixed * (longest_of(n, r.output_cv) - 1.0) * O / r.tokens_per_step
 
 
-def _offline_run(step: StepFn, r: Requests, requests, m: dict[str, np.ndarray]) -> None:
-    """An offline run of N = ``requests`` (per replica) in ``m``: ``run_duration_s``, and where outputs are spread
-    (``r.output_cv`` > 0) the run's end (docs/serving.md section 2d). The closed loop runs n = min(N, N_cap) at a
-    time at its rate lambda, so N / lambda covers N requests of the mean length; with spread outputs the last n run
-    on as their batch empties, until the longest ends. With the decode step affine in the batch between t_d(1) and
-    t_d(n) (two step evaluations: b = (t_d(n) - t_d(1)) / (n - 1) per sequence, a = t_d(1) - b fixed), n outputs of
-    lengths O_i take a (max O_i - 1) + b sum (O_i - 1) seconds of decode steps, where n outputs of the mean length
-    take a (O - 1) + b n (O - 1): the run lasts N / lambda + a (E[max of n] - O) / E (E tokens per step with
-    speculation; E[max of n] / O from ``longest_of``). The rates and the time averages (running batch, KV held)
-    scale by N / lambda over that; latencies stay the closed loop's (their percentiles already spread the
-    outputs)."""
+# the figures a run's length scales (docs/serving.md section 2d): rates by N / run; a closed run's time averages
+_RUN_RATES = ("request_rate_per_s", "output_tokens_per_s", "goodput_requests_per_s")
+_RUN_AVERAGES = ("running_batch", "kv_tokens")
+
+
+def _scale_to_run(m: dict[str, np.ndarray], run, requests, keys: tuple[str, ...]) -> None:
+    """``run_duration_s`` = ``run``, and the ``keys`` of ``m`` scaled so that the request rate is N / run."""
+    rate = np.asarray(m["request_rate_per_s"], dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):  # (inf / inf where nothing fits: the rates stay 0)
+        scale = np.where(np.isfinite(run) & (rate > 0), requests / run / np.where(rate > 0, rate, 1.0), 1.0)
+    for key in keys:
+        if key in m:
+            m[key] = m[key] * scale
+    m["run_duration_s"] = run + 0.0 * rate
+
+
+def _closed_run(step: StepFn, r: Requests, requests, m: dict[str, np.ndarray]) -> None:
+    """A run of N = ``requests`` (per replica) through a closed loop: an offline run (N sent at once, n = min(N,
+    N_cap) running) or a benchmark's N prompts over its clients (n = min(clients, N_cap)). The loop hands each
+    finished request's place to the next, so N / lambda covers N requests of the mean length; with spread outputs
+    the last n run on as their batch empties until the longest ends, ``longest_drain`` (docs/serving.md section 2d;
+    the last n taken as a fresh cohort). The rates and the time averages (running batch, KV held) scale by
+    N / lambda over the run; latencies stay the loop's (their percentiles already spread the outputs)."""
     rate = np.asarray(m["request_rate_per_s"], dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):  # (nothing fits, rate 0: a run that never ends)
-        base = np.where(rate > 0, requests / np.where(rate > 0, rate, 1.0), np.inf)
-    if r.output_cv > 0:
-        O = np.asarray(r.output_tokens, dtype=float)
-        n = np.maximum(np.asarray(m["running_batch"], dtype=float), 1.0)
-        shape = np.broadcast_shapes(np.shape(n), np.shape(O))
-        ends = step(np.stack([np.ones(shape), np.broadcast_to(n, shape)]), np.zeros((2, *shape)))
-        t_1, t_n = ends[0], ends[1]
-        fixed = np.maximum(t_1 - np.where(n > 1, (t_n - t_1) / np.maximum(n - 1.0, 1e-12), 0.0), 0.0)
-        drain = fixed * (longest_of(n, r.output_cv) - 1.0) * O / r.tokens_per_step
-        run = base + drain
-        with np.errstate(invalid="ignore"):  # (inf / inf where nothing fits: the rates stay 0)
-            scale = np.where(np.isfinite(run), base / run, 1.0)
-        for key in _RUN_RATES:
-            if key in m:
-                m[key] = m[key] * scale
-        base = run
-    m["run_duration_s"] = base + 0.0 * rate
+        run = np.where(rate > 0, requests / np.where(rate > 0, rate, 1.0), np.inf)
+    run = run + longest_drain(step, r, m["running_batch"])
+    _scale_to_run(m, run, requests, _RUN_RATES + _RUN_AVERAGES)
+
+
+def _rate_run(step: StepFn, r: Requests, lam, finite: tuple, m: dict[str, np.ndarray]) -> None:
+    """A finite run of N requests at ``lam`` requests/s (``finite`` = (N, mu, C), per replica) in ``m``: it lasts
+    from its first arrival to its last completion (docs/serving.md section 2c), the span a benchmark divides its
+    completed requests by. Below saturation the last request arrives at N / lam (Poisson gaps of mean 1 / lam) and
+    then runs while the engine empties: no prompt arrives after it and the others leave one by one, so its
+    D = (O - 1) / E decode steps are those of a batch falling from n to none, t_d(n / 2) on average (one step
+    evaluation), not the steady state's TPOT: it stays L = W - (O - 1) TPOT + D t_d(n / 2), W its mean end-to-end
+    latency, n the running batch. Past saturation the engine serves the N at mu: N / mu, plus the last request's
+    L at the cap (W = C / mu, n = C) scaled by mu / lam, which joins the first form at lam = mu and tends to an
+    offline run's N / mu as lam grows (everything sent at once): an interpolation between those two ends, within
+    3% of the simulation in section 2c's cases. With spread outputs the longest of the n still running then ends
+    the run (``longest_drain``). ``run_duration_s`` is that span; the request rate, output throughput and goodput
+    are N over it (``utilization`` keeps the offered rate)."""
+    n_req, mu, cap = finite
+    lam = np.asarray(lam, dtype=float)
+    below = lam < mu
+    O = np.asarray(r.output_tokens, dtype=float)
+    n_end = np.where(below, m["running_batch"], cap)
+    shape = np.broadcast_shapes(np.shape(n_end), np.shape(O), np.shape(lam))
+    half = step(np.broadcast_to(np.maximum(n_end / 2.0, 1.0), shape), np.zeros(shape))
+    decode = np.maximum(O - 1.0, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # (nothing fits, mu = 0: a run that never ends)
+        stay = np.where(below, m["e2e_mean_s"], cap / np.where(mu > 0, mu, 1.0))
+        last = np.maximum(stay - decode * m["tpot_mean_s"] + decode / r.tokens_per_step * half, 0.0)
+        served = np.where(below, n_req / lam, np.where(mu > 0, n_req / np.where(mu > 0, mu, 1.0), np.inf))
+        last = np.where(below, last, last * mu / lam)
+    _scale_to_run(m, served + last + longest_drain(step, r, n_end), n_req, _RUN_RATES)
 
 
 def _completions_cv2(r: Requests, t: Terms) -> np.ndarray:

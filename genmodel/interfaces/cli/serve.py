@@ -387,13 +387,13 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
         load = f"{d['load_value']:,.0f} " + (("client" if one else "clients") + " in flight (closed loop)"
                                               if mode == "concurrency" else
                                               ("request" if one else "requests") + " submitted at once")
-        if mode == "offline" and math.isfinite(d["run_duration_s"]):
-            load += f"; the run lasts {latency(d['run_duration_s'])}" + (
-                " (the longest answer ends it)" if d["output_cv"] else "")
         if d.get("synchronized"):
             load = load[:-1] + ", identical requests re-sent in waves)"
         if _first_wave(d):
             load += f", a run of {d['num_requests']:,.0f} requests whose first {d['load_value']:,.0f} start at once"
+    if "run_duration_s" in d and math.isfinite(d["run_duration_s"]):  # a finite run (docs/serving.md 2c, 2d)
+        load += f"; the run lasts {latency(d['run_duration_s'])}" + (
+            " (its longest answer ends it)" if d["output_cv"] else "")
 
     spread = "" if not (d["input_cv"] or d["output_cv"]) else f" (cv {d['input_cv']:g} / {d['output_cv']:g})"
     sched = (f"budget {d['max_batch_tokens']:,} tokens/step, chunks of {d['chunk_tokens']:,}, "
