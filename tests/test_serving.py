@@ -864,6 +864,22 @@ def test_a_finite_closed_loop_run_lasts_until_its_longest_answer(clients, prompt
     assert loop > 1.08 * simulated
 
 
+def test_a_finite_run_never_completes_more_than_it_is_offered_nor_more_than_its_saturation_rate():
+    # a run of N requests lasts at least N / min(R, mu) (its requests arrive over N / R; the engine completes at most
+    # mu a second), so its rate is at most min(R, mu); more spread outputs, or a longer run, never shorten it per
+    # request beyond that
+    rates = np.array([0.5, 2.0, 8.0, 20.0, 80.0, 1e4])
+    for cv in (0.0, 1.0):
+        m = serve("llama-3.1-8b", "h100-sxm", 1024, 256, request_rate=rates, num_requests=300, output_cv=cv).metrics
+        bound = np.minimum(rates, m["max_request_rate_per_s"])
+        assert np.all(m["request_rate_per_s"] <= bound * (1 + 1e-12))
+        assert np.all(m["run_duration_s"] >= 300 / bound * (1 - 1e-12))
+        assert np.allclose(m["output_tokens_per_s"], m["request_rate_per_s"] * 256, rtol=1e-12)
+    plain = serve("llama-3.1-8b", "h100-sxm", 1024, 256, request_rate=rates, num_requests=300).metrics
+    spread = serve("llama-3.1-8b", "h100-sxm", 1024, 256, request_rate=rates, num_requests=300, output_cv=1.0).metrics
+    assert np.all(spread["run_duration_s"] > plain["run_duration_s"] - 1e-9 * plain["run_duration_s"])
+
+
 def test_finite_run_batch_by_hand():
     # N requests over T = N / lambda, each staying W, n = lambda W: the count rises for W, holds, falls for W. For
     # n = 50 of N = 100 the count-weighted mean count is 50 (1 - 50 / 300) = 41.67; for n = 200 (the run ends arriving

@@ -170,7 +170,7 @@ def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndar
     for key in SERVED_RATES:
         out[f"{key}_low"], out[f"{key}_high"] = bands["decode"].rates(np.asarray(m[key], dtype=float),
                                                                       factors["decode"])
-    if "run_duration_s" in m:  # (an offline run: N / its throughput, so its band is the throughput's, inverted)
+    if "run_duration_s" in m:  # (a finite run: N / its throughput, so its band is the throughput's, inverted)
         out["run_duration_s_low"], out["run_duration_s_high"] = bands["decode"].times(
             np.asarray(m["run_duration_s"], dtype=float), factors["decode"])
     return out
