@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,8 @@ from genmodel.search.planner import plan
 from genmodel.validation import bands
 from genmodel.validation.predict import predict_rows
 from genmodel.validation.rows import NotExpressibleError, parse_row, served_load
+
+INDEPENDENT = Path(__file__).resolve().parent.parent / "validation" / "independent.csv"
 
 RATE, TTFT, TPOT, Q = 20.0, 0.5, 0.04, 0.9
 
@@ -121,8 +125,10 @@ def test_served_plan_cli_at_the_band_edge_counts_what_the_library_ranks():
     ("48, identical requests", {"concurrency": 48, "synchronized": True}),
     ("max-load (all requests queued; batch sizes up to 8192)", {"request_rate": "max"}),
     ("request rate inf", {"request_rate": "max"}),
-    ("request rate inf, 5000 prompts", {"offline": 5000}),  # all sent at once, no cap: they queue
-    ("request rate inf, 1000 prompts (no max concurrency)", {"offline": 1000}),
+    # all sent at once to the API server, no cap: they queue, under the server's batch defaults (not the offline
+    # class's)
+    ("request rate inf, 5000 prompts", {"request_rate": "inf", "num_requests": 5000}),
+    ("request rate inf, 1000 prompts (no max concurrency)", {"request_rate": "inf", "num_requests": 1000}),
     ("request rate 4/s (Poisson), 1200 prompts", {"request_rate": 4.0, "num_requests": 1200}),  # a run of 1200
     ("request rate 10/s, 300 prompts", {"request_rate": 10.0, "num_requests": 300}),
     ("request rate 0.5/s", {"request_rate": 0.5}),
@@ -130,6 +136,29 @@ def test_served_plan_cli_at_the_band_edge_counts_what_the_library_ranks():
 ])
 def test_served_load_of_a_row(text, load):
     assert served_load(text) == load
+
+
+def test_prompts_sent_at_once_to_a_server_take_the_servers_batch_defaults():
+    # vLLM's batch defaults differ by entry point (engines_db/vllm.yaml, from vllm/engine/arg_utils.py): on an A100
+    # 2,048 tokens a step for the API server, 8,192 for the offline LLM class; on an H100 8,192 and 16,384. A
+    # benchmark's prompts at an infinite rate go to the server; an offline run of the same count through the class.
+    # The same run otherwise: both N at once, the same running cap (256 and 1,024 sequences)
+    for hardware, server_tokens, offline_tokens, seqs in (("a100-80gb-sxm", 2048, 8192, 256),
+                                                          ("h100-sxm", 8192, 16384, 1024)):
+        burst = genmodel.serve("llama-3.1-8b", hardware, 1024, 256, request_rate="inf", num_requests=200)
+        offline = genmodel.serve("llama-3.1-8b", hardware, 1024, 256, offline=200)
+        assert (burst.settings["max_batch_tokens"], burst.settings["max_seqs"]) == (server_tokens, seqs)
+        assert (offline.settings["max_batch_tokens"], offline.settings["max_seqs"]) == (offline_tokens, seqs)
+        assert (burst.settings["mode"], burst.settings["entry_point"]) == ("offline", "server")
+        assert offline.settings["entry_point"] == "offline"
+        assert float(burst.metrics["ttft_mean_s"]) > float(offline.metrics["ttft_mean_s"])  # smaller prompt steps
+        same = genmodel.serve("llama-3.1-8b", hardware, 1024, 256, offline=200, max_batch_tokens=server_tokens)
+        for key in ("ttft_mean_s", "tpot_mean_s", "run_duration_s", "output_tokens_per_s"):
+            assert float(burst.metrics[key]) == pytest.approx(float(same.metrics[key]), rel=1e-12), key
+    with INDEPENDENT.open(newline="") as f:
+        case = parse_row(next(r for r in csv.DictReader(f) if r["batch_or_concurrency"].lower()
+                              .startswith("request rate inf,")))
+    assert case.served["request_rate"] == "inf" and case.served["num_requests"] == case.kwargs["batch"]
 
 
 @pytest.mark.parametrize("text", ["n/a", "per-user stream", "request rate 0/s", "0", "Server (4.96 samples/s)",

@@ -36,6 +36,7 @@ cache mode), queueing on the host link, achieved-below-nominal link bandwidth. `
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -214,8 +215,10 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     requests at once to an idle engine, one bunch whose TTFTs weigh N / ``num_requests`` in the mean TTFT and
     end-to-end latency (genmodel.serving.waves.first_wave). ``stream_interval`` k: the server streams the tokens after
     the first in chunks of k (TensorRT-LLM's ``stream_interval``), so a client's inter-token gaps (``itl_*``) span k
-    decode steps; every other figure is the engine's own. Bad arguments raise a ``GenmodelError`` naming the
-    argument."""
+    decode steps; every other figure is the engine's own. ``request_rate`` infinite (``float('inf')`` or ``'inf'``)
+    with ``num_requests`` N: a benchmark's N prompts sent at once to the API server (``vllm bench serve
+    --request-rate inf --num-prompts N``), an offline run under the server's batch defaults rather than the offline
+    class's (``settings['entry_point']``). Bad arguments raise a ``GenmodelError`` naming the argument."""
     synchronized, prefilled = flag("synchronized", synchronized), flag("prefilled", prefilled)
     check_fit = flag("check_fit", check_fit)
     load = _load(request_rate, concurrency, offline, num_requests)
@@ -251,9 +254,10 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     tune_for(int(np.prod(s.shape)) * max(int(np.size(load.value)), 1))  # large temporaries stay in the heap
     e = s.engine
     groups = float(np.max(s.par.attention_groups))
-    # the engine's own defaults on this device for this kind of run (an offline run: vLLM's LLM class)
+    # the engine's own defaults on this device for this kind of run (an offline run: vLLM's LLM class; the N
+    # prompts a benchmark sends at an infinite rate: the API server's)
     default_budget, default_seqs = e.batch_limits_on(s.hw.name, s.hw.fastest_memory.capacity_bytes,
-                                                     offline=load.mode == "offline")
+                                                     offline=load.mode == "offline" and not load.server)
     budget = _count("max_batch_tokens", max_batch_tokens, default_budget)
     chunk = _count("chunk_tokens", chunk_tokens, budget)
     if chunk > budget:
@@ -301,7 +305,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     step = device_step if stream is None else _streamed(device_step, stream)
     dp_ = np.asarray(s.par.dp, dtype=float)
     per_replica = Load(load.mode, None if load.value is None else np.asarray(load.value, dtype=float) / dp_,
-                       None if load.requests is None else np.asarray(load.requests, dtype=float) / dp_)
+                       None if load.requests is None else np.asarray(load.requests, dtype=float) / dp_, load.server)
     state = solve(step, req, sched, per_replica, PERCENTILES, targets[0], targets[1], percentile,
                   peak=mode == "throughput")
     m = dict(state.metrics)
@@ -352,7 +356,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     m.update(_served_bands(m, s, e.name))
     shape = np.broadcast_shapes(*(np.shape(v) for v in m.values()))
     m = {key: np.broadcast_to(np.asarray(v), shape).copy() if shape else np.asarray(v) for key, v in m.items()}
-    settings = {"mode": load.mode, "synchronized": bool(synchronized), "stream_interval": chunked,
+    settings = {"mode": load.mode, "entry_point": "offline" if load.mode == "offline" and not load.server else "server",
+                "synchronized": bool(synchronized), "stream_interval": chunked,
                 "input_tokens": _setting(I),
                 "output_tokens": _setting(O), "input_cv": input_cv,
                 "output_cv": output_cv, "burstiness": shape_k, "max_batch_tokens": int(budget),
@@ -382,6 +387,13 @@ def _setting(value):
     return arr.item() if arr.ndim == 0 else arr.tolist()
 
 
+def _infinite(request_rate) -> bool:
+    """Whether ``request_rate`` is one infinite rate: the float inf or the text 'inf' / 'infinity' (any case)."""
+    if isinstance(request_rate, str):
+        return request_rate.strip().lower() in ("inf", "infinity")
+    return isinstance(request_rate, (float, int, np.floating)) and math.isinf(request_rate) and request_rate > 0
+
+
 def _load(request_rate, concurrency, offline, num_requests=None) -> Load:
     given = [name for name, v in (("request_rate", request_rate), ("concurrency", concurrency),
                                   ("offline", offline)) if v is not None]
@@ -389,10 +401,15 @@ def _load(request_rate, concurrency, offline, num_requests=None) -> Load:
         what = " and ".join(given) if given else "none"
         raise ConfigurationError(f"give exactly one of request_rate (requests/s or 'max'), concurrency and offline; "
                                  f"got {what}", given[-1] if given else "request_rate")
-    if num_requests is not None and concurrency is None and (request_rate is None or isinstance(request_rate, str)):
+    if num_requests is not None and concurrency is None and (request_rate is None or (
+            isinstance(request_rate, str) and not _infinite(request_rate))):
         raise ConfigurationError("num_requests is the length of a run at a request rate or of clients' closed loop: "
                                  "give a request rate in requests/s or a concurrency (an offline run submits all of "
                                  "its requests at once)", "num_requests")
+    if num_requests is not None and _infinite(request_rate):
+        # a benchmark at an infinite request rate (vllm bench serve --request-rate inf --num-prompts N): every request
+        # sent at once to the API server, an offline run under the server's own batch defaults (section 2d)
+        return Load("offline", whole("num_requests", num_requests, 1, MAX_TOKENS), server=True)
     if isinstance(request_rate, str):
         if request_rate.strip().lower() != "max":
             raise ConfigurationError(f"request_rate must be a number of requests/s or 'max', got "

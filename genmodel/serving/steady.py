@@ -135,6 +135,7 @@ class Load:
     mode: str
     value: np.ndarray | float | None = None
     requests: np.ndarray | float | None = None
+    server: bool = False  # (offline mode) sent to the API server at an infinite rate, not through the offline class
 
 
 @dataclass

@@ -357,7 +357,8 @@ def parse_row(row: Mapping[str, str]) -> Case:
     served = None
     if batching == "continuous" and METRICS[metric][1] != "energy":
         served = served_load(_cell(row, "batch_or_concurrency"))
-        batch = served.get("concurrency", served.get("offline", 1))
+        batch = served.get("concurrency", served.get("offline", served.get("num_requests", 1) if served.get(
+            "request_rate") == "inf" else 1))
         run = run_length(_cell(row, "system")) if "concurrency" in served else None
         if run is not None and run >= batch:  # a finite closed-loop run: its clients start at once
             served = {**served, "num_requests": run}
@@ -732,8 +733,9 @@ def served_load(text: str) -> dict[str, Any]:
     a whole number N is a benchmark's max concurrency (N clients in a closed loop), and ``N, identical requests``
     the same with requests of fixed lengths, which re-send in waves (``synchronized``); ``max``/``max-load``/``request
     rate inf`` is the saturated steady state (every request queued, as trtllm-bench and a benchmark at an infinite
-    rate run); ``request rate inf, N prompts`` (no concurrency cap) is N requests submitted at once, as is
-    ``max_num_seqs S, N prompts (offline ...)`` with at most S running; ``request rate R/s`` is Poisson arrivals at R,
+    rate run); ``request rate inf, N prompts`` (no concurrency cap) is N requests submitted at once to the API
+    server (its batch defaults: ``request_rate='inf'`` with ``num_requests``), ``max_num_seqs S, N prompts (offline
+    ...)`` N through the offline class with at most S running; ``request rate R/s`` is Poisson arrivals at R,
     and ``request rate R/s ..., N prompts`` a run of N of them (``num_requests``: finite past saturation).
     Anything else is ``NotExpressibleError``."""
     low = text.strip().lower()
@@ -743,8 +745,8 @@ def served_load(text: str) -> dict[str, Any]:
     if same:
         return {"concurrency": _count(same.group(1), "concurrency"), "synchronized": True}
     burst = _BURST.match(low)
-    if burst:  # every prompt sent at once, no concurrency cap: the engine admits what it can, the rest queue
-        return {"offline": _count(burst.group(1), "prompts")}
+    if burst:  # every prompt sent at once to the server, no concurrency cap: it admits what it can, the rest queue
+        return {"request_rate": "inf", "num_requests": _count(burst.group(1), "prompts")}
     if low.startswith("max-load") or low == "max" or low.startswith("request rate inf"):
         return {"request_rate": "max"}
     rate = _RATE.match(low)

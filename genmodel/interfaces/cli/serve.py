@@ -40,7 +40,9 @@ def serve(
     input_tokens: InputOpt = 1024,
     output_tokens: OutputOpt = 256,
     request_rate: Annotated[str | None, typer.Option(
-        help="Poisson arrivals, requests/s for the whole deployment, or 'max' for the saturated steady state.")]
+        help="Poisson arrivals, requests/s for the whole deployment, or 'max' for the saturated steady state; "
+             "'inf' with --num-prompts N sends the N at once to the API server (vllm bench serve --request-rate "
+             "inf), an offline run under the server's batch defaults.")]
     = None,
     concurrency: Annotated[int | None, typer.Option(
         help="Closed loop: requests kept in flight (a benchmark client's max concurrency).")] = None,
@@ -386,7 +388,8 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
         one = d["load_value"] == 1
         load = f"{d['load_value']:,.0f} " + (("client" if one else "clients") + " in flight (closed loop)"
                                               if mode == "concurrency" else
-                                              ("request" if one else "requests") + " submitted at once")
+                                              ("request" if one else "requests") + " submitted at once" + (
+                                                  " to the API server" if d.get("entry_point") == "server" else ""))
         if d.get("synchronized"):
             load = load[:-1] + ", identical requests re-sent in waves)"
         if _first_wave(d):
