@@ -70,6 +70,11 @@ LIBRARY_CASES = [
     case("request_rate=1e-308 with a run", serve(request_rate=1e-308, num_requests=10), "request_rate"),
     case("request_rate='inf'", serve(request_rate="inf"), "request_rate"),
     case("request_rate=inf", serve(request_rate=float("inf")), "request_rate"),
+    # an infinite rate with a prompt count is that many sent at once to the server; its count is checked as a run's
+    case("request_rate='inf' with 0 prompts", serve(request_rate="inf", num_requests=0), "num_requests"),
+    case("request_rate='inf' with nan prompts", serve(request_rate="inf", num_requests=float("nan")), "num_requests"),
+    case("request_rate=-inf with a run", serve(request_rate=-float("inf"), num_requests=10), "request_rate"),
+    case("request_rate=[inf] with a run", serve(request_rate=[float("inf")], num_requests=10), "request_rate"),
     case("burstiness=1e-308", serve(**RATE, burstiness=1e-308), "burstiness"),
     case("burstiness=1e-4", serve(**RATE, burstiness=1e-4), "burstiness"),
     case("tpot_target_s=1e308", serve(**RATE, tpot_target_s=1e308), "tpot_target_s"),

@@ -412,8 +412,8 @@ def _load(request_rate, concurrency, offline, num_requests=None) -> Load:
         return Load("offline", whole("num_requests", num_requests, 1, MAX_TOKENS), server=True)
     if isinstance(request_rate, str):
         if request_rate.strip().lower() != "max":
-            raise ConfigurationError(f"request_rate must be a number of requests/s or 'max', got "
-                                     f"{request_rate[:40]!r}", "request_rate")
+            raise ConfigurationError(f"request_rate must be a number of requests/s or 'max' ('inf' with num_requests: "
+                                     f"that many sent at once), got {request_rate[:40]!r}", "request_rate")
         return Load("max")
     if request_rate is not None:
         rate = request_rate_check("request_rate", request_rate)
