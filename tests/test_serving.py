@@ -6,6 +6,8 @@ independent code path), or from a discrete-event simulation of the same schedule
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 import pytest
 
@@ -594,7 +596,6 @@ def test_closed_loop_agrees_with_the_simulation():
 
 def test_the_normal_upper_quantile_against_the_standard_library():
     # statistics.NormalDist is the independent reference (Wichura's AS241); normal_isf keeps an upper tail's digits
-    from statistics import NormalDist
     qs = np.array([1e-15, 1e-9, 1e-4, 0.01, 0.02425, 0.03, 0.2, 0.5, 0.7, 0.97, 0.99, 1 - 1e-6])
     ref = np.array([-NormalDist().inv_cdf(q) for q in qs])
     assert np.allclose(normal_isf(qs), ref, rtol=2e-9, atol=1e-12)
@@ -604,7 +605,6 @@ def test_the_longest_of_n_log_normal_lengths_by_hand():
     # n = 1: the mean itself. n = 2, mean 1: E[max(X1, X2)] = 2 Phi(sigma / sqrt(2)) for iid log-normals (E[max] =
     # E[X1] + E[X2] - E[min], and P(X1 > X2) weighs ln X1 - ln X2 ~ N(0, 2 sigma^2)); sigma^2 = ln(1 + cv^2).
     # Larger n against a Monte Carlo mean of 4,000 draws of the maximum (its standard error below 1%)
-    from statistics import NormalDist
     rng = np.random.default_rng(7)
     for cv in (0.3, 1.0, 2.0):
         sigma = np.sqrt(np.log1p(cv**2))
@@ -626,7 +626,6 @@ def test_an_offline_run_of_spread_outputs_lasts_until_its_longest_answer():
     sched = Scheduler(8192, 8192, np.inf, np.asarray(1e12), 1.0)
     same = solve(_step, Requests(np.asarray(float(I)), np.asarray(float(O))), sched, Load("offline", 2.0)).metrics
     assert float(same["run_duration_s"]) == pytest.approx(2.0 / float(same["request_rate_per_s"]), rel=1e-12)
-    from statistics import NormalDist
     for cv in (0.5, 1.0):
         spread = solve(_step, Requests(np.asarray(float(I)), np.asarray(float(O)), output_cv=cv), sched,
                        Load("offline", 2.0)).metrics

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -256,8 +256,9 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     groups = float(np.max(s.par.attention_groups))
     # the engine's own defaults on this device for this kind of run (an offline run: vLLM's LLM class; the N
     # prompts a benchmark sends at an infinite rate: the API server's)
+    offline_class = load.mode == "offline" and not load.server
     default_budget, default_seqs = e.batch_limits_on(s.hw.name, s.hw.fastest_memory.capacity_bytes,
-                                                     offline=load.mode == "offline" and not load.server)
+                                                     offline=offline_class)
     budget = _count("max_batch_tokens", max_batch_tokens, default_budget)
     chunk = _count("chunk_tokens", chunk_tokens, budget)
     if chunk > budget:
@@ -304,8 +305,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     stream = _stream_function(req, kv_device, bytes_per_token, groups, offload) if mode == "throughput" else None
     step = device_step if stream is None else _streamed(device_step, stream)
     dp_ = np.asarray(s.par.dp, dtype=float)
-    per_replica = Load(load.mode, None if load.value is None else np.asarray(load.value, dtype=float) / dp_,
-                       None if load.requests is None else np.asarray(load.requests, dtype=float) / dp_, load.server)
+    per_replica = replace(load, value=None if load.value is None else np.asarray(load.value, dtype=float) / dp_,
+                          requests=None if load.requests is None else np.asarray(load.requests, dtype=float) / dp_)
     state = solve(step, req, sched, per_replica, PERCENTILES, targets[0], targets[1], percentile,
                   peak=mode == "throughput")
     m = dict(state.metrics)
@@ -356,7 +357,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     m.update(_served_bands(m, s, e.name))
     shape = np.broadcast_shapes(*(np.shape(v) for v in m.values()))
     m = {key: np.broadcast_to(np.asarray(v), shape).copy() if shape else np.asarray(v) for key, v in m.items()}
-    settings = {"mode": load.mode, "entry_point": "offline" if load.mode == "offline" and not load.server else "server",
+    settings = {"mode": load.mode, "entry_point": "offline" if offline_class else "server",
                 "synchronized": bool(synchronized), "stream_interval": chunked,
                 "input_tokens": _setting(I),
                 "output_tokens": _setting(O), "input_cv": input_cv,
@@ -401,15 +402,14 @@ def _load(request_rate, concurrency, offline, num_requests=None) -> Load:
         what = " and ".join(given) if given else "none"
         raise ConfigurationError(f"give exactly one of request_rate (requests/s or 'max'), concurrency and offline; "
                                  f"got {what}", given[-1] if given else "request_rate")
-    if num_requests is not None and concurrency is None and (request_rate is None or (
-            isinstance(request_rate, str) and not _infinite(request_rate))):
-        raise ConfigurationError("num_requests is the length of a run at a request rate or of clients' closed loop: "
-                                 "give a request rate in requests/s or a concurrency (an offline run submits all of "
-                                 "its requests at once)", "num_requests")
     if num_requests is not None and _infinite(request_rate):
         # a benchmark at an infinite request rate (vllm bench serve --request-rate inf --num-prompts N): every request
         # sent at once to the API server, an offline run under the server's own batch defaults (section 2d)
         return Load("offline", whole("num_requests", num_requests, 1, MAX_TOKENS), server=True)
+    if num_requests is not None and concurrency is None and (request_rate is None or isinstance(request_rate, str)):
+        raise ConfigurationError("num_requests is the length of a run at a request rate or of clients' closed loop: "
+                                 "give a request rate in requests/s or a concurrency (an offline run submits all of "
+                                 "its requests at once)", "num_requests")
     if isinstance(request_rate, str):
         if request_rate.strip().lower() != "max":
             raise ConfigurationError(f"request_rate must be a number of requests/s or 'max' ('inf' with num_requests: "

@@ -357,8 +357,8 @@ def parse_row(row: Mapping[str, str]) -> Case:
     served = None
     if batching == "continuous" and METRICS[metric][1] != "energy":
         served = served_load(_cell(row, "batch_or_concurrency"))
-        batch = served.get("concurrency", served.get("offline", served.get("num_requests", 1) if served.get(
-            "request_rate") == "inf" else 1))
+        burst = served.get("request_rate") == "inf"  # (N prompts sent at once: N run, as offline)
+        batch = served.get("concurrency", served.get("offline", served["num_requests"] if burst else 1))
         run = run_length(_cell(row, "system")) if "concurrency" in served else None
         if run is not None and run >= batch:  # a finite closed-loop run: its clients start at once
             served = {**served, "num_requests": run}
