@@ -39,16 +39,21 @@ def _lengths(rng, mean: int, cv: float, n: int) -> np.ndarray:
 def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget: int, chunk: int, max_seqs: int,
              requests: int = 6000, seed: int = 1, input_cv: float = 0.0, arrival_shape: float = 1.0,
              concurrency: int | None = None, separate: bool = False, warmup: int | None = None,
-             output_cv: float = 0.0, client_delay: float = 0.0) -> dict[str, np.ndarray]:
-    """Per-request TTFT, TPOT, end-to-end latency and inter-token gaps of a simulated run (the first ``warmup``
-    requests dropped, a tenth of them by default; 0 keeps the whole run from an idle engine). ``separate``: prefill
-    steps run apart from decode steps and come first (SGLang's default scheduler): a step carries prompt chunks only,
-    and decodes run only when no prompt work can be scheduled. ``input_cv`` / ``output_cv``: log-normal lengths.
-    ``client_delay``: in a closed loop, the seconds between a request's last token and its client's next request
-    reaching the engine (0: at the same instant, in time for the next step)."""
+             output_cv: float = 0.0, client_delay: float = 0.0,
+             output_cap: int | None = None) -> dict[str, np.ndarray]:
+    """Per-request TTFT, TPOT, end-to-end latency, inter-token gaps and output lengths of a simulated run (the first
+    ``warmup`` requests dropped, a tenth of them by default; 0 keeps the whole run from an idle engine).
+    ``separate``: prefill steps run apart from decode steps and come first (SGLang's default scheduler): a step
+    carries prompt chunks only, and decodes run only when no prompt work can be scheduled. ``input_cv`` /
+    ``output_cv``: log-normal lengths. ``client_delay``: in a closed loop, the seconds between a request's last token
+    and its client's next request reaching the engine (0: at the same instant, in time for the next step).
+    ``output_cap``: no output is longer (the log-normal draws are cut there, as a benchmark's max_tokens cuts
+    answers)."""
     rng = np.random.default_rng(seed)
     prompts = _lengths(rng, input_tokens, input_cv, requests)
     outputs = _lengths(rng, output_tokens, output_cv, requests)
+    if output_cap is not None:
+        outputs = np.minimum(outputs, output_cap)
     if concurrency is None:
         gaps = rng.gamma(arrival_shape, 1.0 / (rate * arrival_shape), requests)
         arrivals = np.cumsum(gaps)
@@ -106,4 +111,5 @@ def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget
     tpot = (e2e - ttft) / np.maximum(np.array([r.output for r in kept]) - 1, 1)
     span = max(r.last for r in kept) - min(r.arrival for r in kept)
     return {"ttft": ttft, "e2e": e2e, "tpot": tpot, "itl": np.concatenate([r.gaps for r in kept]),
-            "gaps": [np.asarray(r.gaps) for r in kept], "throughput": np.asarray(len(kept) / span)}
+            "gaps": [np.asarray(r.gaps) for r in kept], "throughput": np.asarray(len(kept) / span),
+            "output_tokens": np.array([r.output for r in kept])}

@@ -772,6 +772,26 @@ def test_validate_of_another_file_counts_the_rows_inside_their_bands(tmp_path, c
     assert set(got["by_tail"]) == {"tail:ttft_p99", "tail:tpot_p99"}
 
 
+def test_a_runs_published_lengths_reach_serve():
+    # a served row whose run file lists its requests' lengths (surajssd's vLLM JSON: 200 ShareGPT prompts, the 70B
+    # instruct model's answers) states their spread and the longest answer in its system text; serve gets them. Its
+    # output throughput is the 200 answers over the run, which ends with the longest one (780 tokens against a mean of
+    # 214: the uncut log-normal of cv 0.99 would put the longest of 200 at about 1,580). A static row stating a spread
+    # is not expressible.
+    from genmodel.data.registry import independent_data
+
+    row = next(r for r in v.load_rows(independent_data()) if r["id"] == "M20B-12")  # 70B on 8 H100, QPS inf
+    served = v.parse_row(row).served
+    assert (served["input_cv"], served["output_cv"], served["max_output_tokens"]) == (1.1, 0.982, 780.0)
+    plain = {**row, "system": row["system"].split("; the run's per-request lengths")[0] + "; continuous"}
+    assert {k: val for k, val in served.items() if k not in ("input_cv", "output_cv", "max_output_tokens")} == \
+        v.parse_row(plain).served
+    assert v.predicted_value(v.parse_row(row))[0] < v.predicted_value(v.parse_row(plain))[0]
+    static = next(r for r in v.load_rows(independent_data()) if v.parse_row(r).served is None)
+    with pytest.raises(v.NotExpressibleError, match="spread of request lengths"):
+        v.parse_row({**static, "system": static["system"] + "; input cv 1.1, output cv 1.0, longest output 780"})
+
+
 def test_a_stated_stream_interval_reaches_serve():
     # a served row whose system text states TensorRT-LLM's stream_interval is predicted with the client's gaps of
     # that many tokens; a static row (one request in flight) stating one is not expressible

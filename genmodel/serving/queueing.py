@@ -14,7 +14,8 @@ Contract
   (var_normal) as a shifted log-normal with the sum's mean, variance and third central moment: (LogNormal, shift).
 * ``normal_cdf``, ``normal_ppf``: the standard normal distribution (no SciPy in the base install); ``normal_isf(q)``:
   the z with 1 - Phi(z) = q, elementwise, accurate far into the upper tail.
-* ``longest_of(n, cv)``: the expected longest of n log-normal lengths of coefficient of variation cv, over their mean.
+* ``longest_of(n, cv, cap)``: the expected longest of n log-normal lengths of coefficient of variation cv, over their
+  mean; with ``cap``, no length exceeds cap x the mean.
 Inputs broadcast; nothing loops over configurations.
 """
 
@@ -202,22 +203,47 @@ def _longest_nodes() -> tuple[np.ndarray, np.ndarray]:
     return 1.0 - (1.0 - u) ** 2, w * (1.0 - u)  # (v, weight x dv/du / 2)
 
 
-def longest_of(n, cv: float) -> np.ndarray:
+def longest_of(n, cv: float, cap=np.inf) -> np.ndarray:
     """E[max of n lengths] / their mean, the lengths log-normal with coefficient of variation ``cv`` (the spread the
     serving model gives outputs, docs/serving.md section 2d), elementwise over ``n`` >= 1 (a real n is the maximum's
     distribution F^n). The maximum's quantile function is Q(v^(1/n)), so E[max] = integral over 0 < v < 1 of
     exp(mu + sigma Phi^-1(v^(1/n))) dv, with sigma^2 = ln(1 + cv^2) and mu = -sigma^2 / 2 (mean 1): 32 Gauss-Legendre
     nodes, within 1e-4 of a Monte Carlo mean up to cv 2 and n 4,096. 1 where cv is 0 or n is 1. The distinct values
-    of n are integrated once each."""
+    of n are integrated once each.
+
+    ``cap`` (>= 1, in units of the mean; broadcasts with ``n``): no length exceeds it (a benchmark's longest answer, or
+    its max_tokens), E[min(max of n, cap)] = integral over 0 < v < p of Q(v^(1/n)) dv + cap (1 - p), with p = F(cap)^n
+    the chance that all n stay below it: the same nodes on (0, p)."""
     n = np.maximum(np.asarray(n, dtype=float), 1.0)
     if cv <= 0:
         return np.ones_like(n)
     sigma2 = float(np.log1p(cv * cv))
-    values, where = np.unique(n, return_inverse=True)
     v, w = _longest_nodes()
-    upper = -np.expm1(np.log(v)[:, None] / values[None, :])  # 1 - v^(1/n), from its logarithm: no cancellation
-    means = w @ np.exp(np.sqrt(sigma2) * normal_isf(upper) - sigma2 / 2.0)
-    return means[where].reshape(n.shape)
+    cap = np.asarray(cap, dtype=float)
+    if not np.any(np.isfinite(cap)):
+        values, where = np.unique(n, return_inverse=True)
+        upper = -np.expm1(np.log(v)[:, None] / values[None, :])  # 1 - v^(1/n), from its logarithm: no cancellation
+        means = w @ np.exp(np.sqrt(sigma2) * normal_isf(upper) - sigma2 / 2.0)
+        return means[where].reshape(n.shape)
+    n, cap = np.broadcast_arrays(n, np.maximum(cap, 1.0))
+    sigma = np.sqrt(sigma2)
+    # ln F(cap) = ln(1 - P(length > cap)), z = (ln cap - mu) / sigma >= sigma / 2 > 0 for cap >= 1 (the upper tail)
+    z = np.where(np.isfinite(cap), (np.log(np.where(np.isfinite(cap), cap, 1.0)) + sigma2 / 2.0) / sigma, np.inf)
+    log_below = np.log1p(-_upper_tail(z))  # 0 where there is no cap
+    log_p = n * log_below  # ln P(all n below the cap)
+    # 1 - (p v)^(1/n) at each node: the quantile's upper tail, from logarithms (no cancellation)
+    upper = -np.expm1(log_below[..., None] + np.log(v) / n[..., None])
+    below = np.exp(sigma * normal_isf(upper) - sigma2 / 2.0) @ w * np.exp(log_p)
+    return below + np.where(np.isfinite(cap), cap, 0.0) * -np.expm1(log_p)
+
+
+def _upper_tail(z) -> np.ndarray:
+    """1 - Phi(z) for z >= 0 (0 at infinity): the Abramowitz-Stegun 7.1.26 form of erfc, as ``normal_cdf``."""
+    x = np.asarray(z, dtype=float) / np.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isinf(x), 0.0, 0.5 * poly * np.exp(-x * x))
 
 
 @functools.cache

@@ -180,7 +180,8 @@ def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndar
 def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_tokens=1024, output_tokens=256, *,
           request_rate=None, concurrency=None, offline=None, num_requests=None, synchronized: bool = False,
           stream_interval: int = 1, input_cv: float = 0.0,
-          output_cv: float = 0.0, burstiness: float = 1.0, max_batch_tokens: int | None = None,
+          output_cv: float = 0.0, max_output_tokens: float | None = None, burstiness: float = 1.0,
+          max_batch_tokens: int | None = None,
           chunk_tokens: int | None = None, max_seqs: int | None = None, prefix_hit: float = 0.0,
           spec_tokens: int | None = None,
           spec_acceptance: float | Sequence[float] | None = None, spec_accepted_share: float | None = None,
@@ -225,6 +226,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     percentile = percentile_fraction(percentile)
     input_cv = scalar("input_cv", at_least("input_cv", input_cv, 0.0, 10.0))
     output_cv = scalar("output_cv", at_least("output_cv", output_cv, 0.0, 10.0))
+    longest = np.inf if max_output_tokens is None else scalar("max_output_tokens",
+                                                              positive("max_output_tokens", max_output_tokens))
     shape_k = scalar("burstiness", within("burstiness", burstiness, MIN_BURSTINESS, MAX_BURSTINESS,
                                           "the gamma shape of the inter-arrival times, from bursts of about a "
                                           "thousand requests to nearly even spacing"))
@@ -283,6 +286,9 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     mode = offload.mode if offload is not None else None
     mem = _memory(s)
     I, O = s.input_tokens, s.output_tokens
+    if np.any(longest < np.asarray(O, dtype=float)):
+        raise ConfigurationError(f"max_output_tokens {longest:,g} is below the mean output of {float(np.max(O)):,g} "
+                                 "tokens: the longest answer is at least the mean one", "max_output_tokens")
     if prefilled:
         if hit > 0 or mode == "cache":
             raise ConfigurationError("prefilled requests bring their whole prompt's KV: prefix_hit and a prefix cache "
@@ -295,7 +301,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     kv_tokens = kv_device + kv_host if mode == "throughput" else kv_device
     # cache mode: each request's prefix comes from the host cache, reloaded over the link before its prefill
     reload_s = hit * I * bytes_per_token / offload.link_bytes_per_s if mode == "cache" else 0.0
-    req = Requests(I, O, input_cv, output_cv, hit, 1.0 / shape_k, E, 1.0 if k is None else k + 1.0,
+    req = Requests(I, O, input_cv, output_cv, max_output_tokens=longest, prefix_hit=hit, arrival_cv2=1.0 / shape_k,
+                   tokens_per_step=E, verify_tokens=1.0 if k is None else k + 1.0,
                    shared_prefix=mode != "cache" and not prefilled, ttft_delay_s=reload_s,
                    synchronized=bool(synchronized), stream_interval=chunked)
     sched = Scheduler(budget * groups, chunk * groups, seqs * groups, kv_tokens, float(e.kv_block_tokens),
@@ -361,7 +368,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
                 "synchronized": bool(synchronized), "stream_interval": chunked,
                 "input_tokens": _setting(I),
                 "output_tokens": _setting(O), "input_cv": input_cv,
-                "output_cv": output_cv, "burstiness": shape_k, "max_batch_tokens": int(budget),
+                "output_cv": output_cv, "max_output_tokens": None if np.isinf(longest) else longest,
+                "burstiness": shape_k, "max_batch_tokens": int(budget),
                 "chunk_tokens": int(chunk), "max_seqs": None if np.isinf(seqs) else int(seqs),
                 "kv_block_tokens": e.kv_block_tokens, "mixed_batches": e.mixed_batches,
                 "chunked_prefill": bool(sched.chunked),

@@ -114,6 +114,8 @@ class Requests:
     output_tokens: np.ndarray
     input_cv: float = 0.0
     output_cv: float = 0.0
+    max_output_tokens: float = float("inf")  # the longest answer any request gives (a benchmark's max_tokens or its
+    # dataset's longest answer): the end of a finite run with spread outputs (``longest_drain``)
     prefix_hit: float = 0.0  # share of each prompt found in the prefix cache
     arrival_cv2: float = 1.0  # squared coefficient of variation of inter-arrival times (Poisson 1; gamma 1/shape)
     tokens_per_step: float = 1.0  # E: tokens a decode step emits per sequence (speculation)
@@ -934,7 +936,8 @@ def longest_drain(step: StepFn, r: Requests, n) -> np.ndarray:
     """Seconds a run's last n requests add beyond n requests of the mean output length when their outputs are spread
     (``r.output_cv``; docs/serving.md section 2d): a (E[max of n] - O) / E, a the part of the decode step that does
     not grow with the batch (the step affine between t_d(1) and t_d(n), two step evaluations), E[max of n] the
-    expected longest of n log-normal outputs (``longest_of``), E tokens per decode step. 0 where cv is 0."""
+    expected longest of n log-normal outputs (``longest_of``), none longer than ``r.max_output_tokens`` (and not below
+    their mean: a log-normal cut at a cap near its mean loses mean), E tokens per decode step. 0 where cv is 0."""
     n = np.maximum(np.asarray(n, dtype=float), 1.0)
     if r.output_cv <= 0:
         return np.zeros(np.shape(n))
@@ -943,7 +946,8 @@ def longest_drain(step: StepFn, r: Requests, n) -> np.ndarray:
     n = np.broadcast_to(n, shape)
     ends = step(np.stack([np.ones(shape), n]), np.zeros((2, *shape)))
     fixed = np.maximum(ends[0] - np.where(n > 1, (ends[1] - ends[0]) / np.maximum(n - 1.0, 1e-12), 0.0), 0.0)
-    return fixed * (longest_of(n, r.output_cv) - 1.0) * O / r.tokens_per_step
+    longest = longest_of(n, r.output_cv, r.max_output_tokens / O)
+    return fixed * (np.maximum(longest, 1.0) - 1.0) * O / r.tokens_per_step
 
 
 # the figures a run's length scales (docs/serving.md section 2d): rates by N / run; a closed run's time averages

@@ -379,6 +379,13 @@ def parse_row(row: Mapping[str, str]) -> Case:
             raise NotExpressibleError("prompts already in the prefix cache: only the served-traffic model "
                                       "(a continuous row with more than one client) reads a prefix-cache hit")
         served = {**served, "prefix_hit": cached_share(inputs, get_engine(kwargs["engine"]).kv_block_tokens)}
+    spread = _LENGTH_SPREAD.search(_cell(row, "system").lower())
+    if spread is not None:
+        if served is None:
+            raise NotExpressibleError("a stated spread of request lengths is modelled under served traffic only (a "
+                                      "row of more than one client)")
+        served = {**served, "input_cv": float(spread.group(1)), "output_cv": float(spread.group(2)),
+                  "max_output_tokens": max(float(spread.group(3)), float(outputs))}
     interval = _STREAM_INTERVAL.search(_cell(row, "system").lower())
     if interval is not None and int(interval.group(1)) > 1:
         if served is None:
@@ -763,6 +770,11 @@ def served_load(text: str) -> dict[str, Any]:
     raise NotExpressibleError(f"batch_or_concurrency {text!r} of a continuous-batching row is not a concurrency "
                               "(a whole number, or 'N, identical requests'), 'max', 'request rate R/s' or "
                               "'max_num_seqs S, N prompts (offline'")
+
+
+# the run's own request lengths where its file lists them (a benchmark's input_lens and output_lens): their
+# coefficients of variation and the longest answer (``serve``'s input_cv, output_cv and max_output_tokens)
+_LENGTH_SPREAD = re.compile(r"input cv ([0-9.]+), output cv ([0-9.]+), longest output ([0-9]+)")
 
 
 # a stated stream interval: the server streams the tokens after the first in chunks of this many (TensorRT-LLM's

@@ -61,6 +61,9 @@ def serve(
     input_cv: Annotated[float, typer.Option(help="Spread of prompt lengths: coefficient of variation (0: fixed).")]
     = 0.0,
     output_cv: Annotated[float, typer.Option(help="Spread of output lengths: coefficient of variation.")] = 0.0,
+    max_output_tokens: Annotated[float | None, typer.Option(
+        help="The longest answer any request gives (a benchmark's max_tokens, or its dataset's longest answer): a "
+             "finite run with spread outputs ends with it at the latest (docs/serving.md section 2d).")] = None,
     burstiness: Annotated[float, typer.Option(
         help="Gamma shape of inter-arrival times (1: Poisson; below 1: burstier).")] = 1.0,
     max_batch_tokens: Annotated[int | None, typer.Option(
@@ -142,7 +145,8 @@ def serve(
                         "synchronized": synchronized or None,
                         "dp": dp if dp != 1 else None,
                         "kv_offload": kv_offload, "spec_tokens": spec_tokens},
-                       {"input_cv": input_cv, "output_cv": output_cv, "burstiness": burstiness,
+                       {"input_cv": input_cv, "output_cv": output_cv, "max_output_tokens": max_output_tokens,
+                        "burstiness": burstiness,
                         "max_batch_tokens": max_batch_tokens, "chunk_tokens": chunk_tokens, "max_seqs": max_seqs,
                         "prefix_hit": prefix_hit, "weight_dtype": weight_dtype, "kv_dtype": kv_dtype,
                         "activation_dtype": activation_dtype, "engine": engine, "calibrated": not uncalibrated,
@@ -173,7 +177,7 @@ def serve(
     result = run_serve(model, hardware, input_tokens, output_tokens, request_rate=rate, concurrency=concurrency,
                        offline=offline, num_requests=num_prompts, synchronized=synchronized,
                        stream_interval=stream_interval, input_cv=input_cv, output_cv=output_cv,
-                       burstiness=burstiness,
+                       max_output_tokens=max_output_tokens, burstiness=burstiness,
                        max_batch_tokens=max_batch_tokens, chunk_tokens=chunk_tokens, max_seqs=max_seqs,
                        prefix_hit=prefix_hit, spec_tokens=spec_tokens, spec_acceptance=acceptance,
                        spec_mean_length=spec_mean_length, draft_model=draft_model,
@@ -396,7 +400,8 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
             load += f", a run of {d['num_requests']:,.0f} requests whose first {d['load_value']:,.0f} start at once"
     if "run_duration_s" in d and math.isfinite(d["run_duration_s"]):  # a finite run (docs/serving.md 2c, 2d)
         load += f"; the run lasts {latency(d['run_duration_s'])}" + (
-            " (its longest answer ends it)" if d["output_cv"] else "")
+            (" (its longest answer ends it)" if d.get("max_output_tokens") is None else
+             f" (its longest answer, at most {d['max_output_tokens']:,.0f} tokens, ends it)") if d["output_cv"] else "")
 
     spread = "" if not (d["input_cv"] or d["output_cv"]) else f" (cv {d['input_cv']:g} / {d['output_cv']:g})"
     sched = (f"budget {d['max_batch_tokens']:,} tokens/step, chunks of {d['chunk_tokens']:,}, "
