@@ -219,7 +219,10 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     decode steps; every other figure is the engine's own. ``request_rate`` infinite (``float('inf')`` or ``'inf'``)
     with ``num_requests`` N: a benchmark's N prompts sent at once to the API server (``vllm bench serve
     --request-rate inf --num-prompts N``), an offline run under the server's batch defaults rather than the offline
-    class's (``settings['entry_point']``). Bad arguments raise a ``GenmodelError`` naming the argument."""
+    class's (``settings['entry_point']``). ``max_output_tokens``: the longest answer any request gives (a benchmark's
+    max_tokens, or its dataset's longest answer; at least ``output_tokens``): a finite run of spread outputs ends
+    with its longest answer, which the log-normal spread would otherwise draw without a bound (docs/serving.md
+    section 2d). Bad arguments raise a ``GenmodelError`` naming the argument."""
     synchronized, prefilled = flag("synchronized", synchronized), flag("prefilled", prefilled)
     check_fit = flag("check_fit", check_fit)
     load = _load(request_rate, concurrency, offline, num_requests)
