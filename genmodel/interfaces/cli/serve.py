@@ -197,7 +197,8 @@ def serve(
 
 def _rate(text: str | None) -> Any:
     """--request-rate as the library takes it: 'max' (any case), a number of requests/s, or the text itself where
-    it is neither (the library names the problem; 'inf' and 'nan' are numbers it refuses)."""
+    it is neither (the library names the problem; 'nan' is a number it refuses, and 'inf' one it takes only with
+    --num-prompts, as that many requests sent at once)."""
     if text is None or text.strip().lower() == "max":
         return None if text is None else "max"
     try:
