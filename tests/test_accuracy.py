@@ -699,9 +699,11 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     assert sum(s[f"tail:{m}"]["n"] for m in v.rows.TAIL_METRICS) == 1039
     assert len({r["holdout"] for r in tails.rows()}) == 20
     # with early-2025 engines' DeepSeek kernels (history item 75: dstack's 72 rows of SGLang 0.4.2 and vLLM 0.7.3
-    # move): e2e P99 19.7 -> 17.8, TPOT P99 29.4 -> 28.0, TTFT P99 64.6 -> 64.4, ITL P99 51.1 -> 46.4
-    expected = {"e2e_latency_p90": 14.9, "e2e_latency_p99": 17.8, "tpot_p90": 22.4, "tpot_p99": 28.0,
-                "ttft_p90": 51.7, "ttft_p99": 64.4, "itl_p90": 60.7, "itl_p99": 46.4}
+    # move): e2e P99 19.7 -> 17.8, TPOT P99 29.4 -> 28.0, TTFT P99 64.6 -> 64.4, ITL P99 51.1 -> 46.4; with a queued
+    # run's percentiles mixed over its places (fifty-sixth session, docs/serving.md section 3: 17 rows move): e2e P90
+    # 14.9 -> 13.9, TTFT P90 51.7 -> 51.4
+    expected = {"e2e_latency_p90": 13.9, "e2e_latency_p99": 17.8, "tpot_p90": 22.4, "tpot_p99": 28.0,
+                "ttft_p90": 51.4, "ttft_p99": 64.4, "itl_p90": 60.7, "itl_p99": 46.4}
     for metric, median in expected.items():
         assert s[f"tail:{metric}"]["median_abs_error_pct"] == pytest.approx(median, abs=0.06), metric
     assert s["tail:ttft_p99"]["median_signed_error_pct"] == pytest.approx(-49.9, abs=0.06)
@@ -719,8 +721,8 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # (60.2% since history item 75, whose SGLang 0.4 rows narrowed the served cells; 61.8% with the nineteenth
     # independent round's served rows in the cells; 62.2% with history item 77's thin cells joined with their
     # parents; 64.2% with the twentieth round's served rows; 62.0% since the fifty-fifth session gave 46 served rows
-    # their runs' published request lengths)
-    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.620, abs=0.001)
+    # their runs' published request lengths; 62.1% with a queued run's percentiles mixed over its places)
+    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.621, abs=0.001)
     assert np.mean([np.mean(h) for h in per_source.values()]) < 0.70
     # most of a tail's error is its run's: against the same model's error on the twin row (the run's median or mean
     # in independent.csv: 1,004 of the rows), the tail-to-median ratio is off by a median 4.03% for TPOT P99

@@ -14,6 +14,9 @@ Contract
   (var_normal) as a shifted log-normal with the sum's mean, variance and third central moment: (LogNormal, shift).
 * ``normal_cdf``, ``normal_ppf``: the standard normal distribution (no SciPy in the base install); ``normal_isf(q)``:
   the z with 1 - Phi(z) = q, elementwise, accurate far into the upper tail.
+* ``QueueMixture``, ``queue_mixture_cdf(wait, s, edges, x)``, ``queue_mixture_quantiles(wait, s, edges, qs, alone)``:
+  W + S + Q with Q the wait of a request at a uniform place in a queue (linear between its values at ``edges``), its
+  CDF from the closed-form integral of cdf_of_sum over each cell, and its quantiles by a safeguarded Newton iteration.
 * ``longest_of(n, cv, cap)``: the expected longest of n log-normal lengths of coefficient of variation cv, over their
   mean; with ``cap``, no length exceeds cap x the mean.
 Inputs broadcast; nothing loops over configurations.
@@ -465,3 +468,161 @@ class _SumCdf:
             decayed = np.where(has, np.exp(np.minimum(self.nodes[at] - y, 0.0) / t) * self.sums[at], 0.0)
         cdf = (1.0 - self.p0) * s_cdf + self.p0 * (below - decayed) / NODES
         return cdf, (1.0 - self.p0) * s_density + self.p0 * decayed / (NODES * t)
+
+
+class QueueMixture:
+    """W + S + Q, where Q is the wait of a request at a uniform place u in a queue ahead of it, independent of W and S
+    (an offline run's backlog, a finite run's fluid queue: docs/serving.md section 3). Q(u) is taken linear between
+    its values at the edges u = k / K, k = 0 .. K (``edges``, shape (K + 1, k) for k configurations, W and S 1-D over
+    them), so the mixture's CDF at x is the mean over the K cells of
+
+        (G(x - Q_k) - G(x - Q_k+1)) / (Q_k+1 - Q_k)      (F(x - Q_k) where the cell has no width),
+
+    with F the CDF of W + S (``cdf_of_sum``: S log-normal, W's exponential tail over NODES quantile nodes of S) and G
+    its integral, G(y) = E[(y - W - S)^+]: for the log-normal y Phi(z) - E[S] Phi(z - sigma) with
+    z = (ln y - mu) / sigma, and over the nodes s_j below y (1/N) sum (y - s_j - t + t e^-(y - s_j)/t) with t W's
+    tail. The mixture is continuous in x even where S and W hardly spread (the cells' ramps join), and its density is
+    the cells' (F(x - Q_k) - F(x - Q_k+1)) / width (f(x - Q_k) in a cell without width)."""
+
+    def __init__(self, wait: Wait, s: LogNormal, edges: np.ndarray):
+        self.edges = np.asarray(edges, dtype=float)
+        self.k = self.edges.shape[1]
+        mu, sigma = s._params()
+        self.mu, self.sigma, self.mean = mu, sigma, np.asarray(s.mean, dtype=float)
+        self.p0, self.tail = np.asarray(wait.p_wait, dtype=float), wait.tail_s
+        nodes = length_nodes(s.mean, s.cv, NODES)  # (NODES, k), ascending
+        sums = np.ones_like(nodes)  # R_m = sum_{j <= m} e^-(s_m - s_j)/t (_SumCdf)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            decay = np.where(self.tail > 0, np.exp(-np.diff(nodes, axis=0) / np.where(self.tail > 0, self.tail, 1.0)),
+                             0.0)
+        for m in range(1, NODES):
+            sums[m] += sums[m - 1] * decay[m - 1]
+        self.nodes, self.sums, self.prefix = nodes.ravel(), sums.ravel(), np.cumsum(nodes, axis=0).ravel()
+
+    def _parts(self, y: np.ndarray, col: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(F, G, f) of W + S at y for the configurations ``col`` (0 where y <= 0)."""
+        positive = y > 0
+        y = np.where(positive, y, 1.0)
+        mu, sigma, mean, p0, tail = (a[col] for a in (self.mu, self.sigma, self.mean, self.p0, self.tail))
+        spread, timed = sigma > 0, tail > 0
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            z = (np.log(y) - mu) / np.where(spread, sigma, 1.0)
+            f_s = np.where(spread, normal_cdf(z), (y >= mean).astype(float))
+            g_s = np.where(spread, y * f_s - mean * normal_cdf(z - sigma), np.maximum(y - mean, 0.0))
+            d_s = np.where(spread, np.exp(-0.5 * z * z) / (np.sqrt(2 * np.pi) * y * np.where(spread, sigma, 1.0)), 0.0)
+            below = np.where(spread, np.searchsorted(_nodes_z(NODES), z), NODES * (y > mean))
+            at = np.maximum(below - 1, 0) * self.k + col  # the highest node below y
+            has = below > 0
+            t = np.where(timed, tail, 1.0)
+            decayed = np.where(has & timed, np.exp(np.minimum(self.nodes[at] - y, 0.0) / t) * self.sums[at], 0.0)
+            total = np.where(has, self.prefix[at], 0.0)
+            f_w = (below - decayed) / NODES
+            g_w = (below * y - total - np.where(timed, below * t - t * decayed, 0.0)) / NODES
+            d_w = np.where(timed, decayed / (NODES * t), 0.0)
+        zero = ~positive
+        cdf = np.where(zero, 0.0, (1.0 - p0) * f_s + p0 * f_w)
+        integral = np.where(zero, 0.0, (1.0 - p0) * g_s + p0 * g_w)
+        density = np.where(zero, 0.0, (1.0 - p0) * d_s + p0 * d_w)
+        return cdf, integral, density
+
+    def at(self, x: np.ndarray, col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the mixture's CDF, its density) at x for the configurations ``col`` (x and col 1-D, one pair each)."""
+        edges = self.edges[:, col]  # (K + 1, pairs)
+        cdf, integral, density = self._parts((x[None, :] - edges).ravel(), np.tile(col, edges.shape[0]))
+        cdf, integral, density = (a.reshape(edges.shape) for a in (cdf, integral, density))
+        width = np.diff(edges, axis=0)
+        ramp = width > 1e-6 * np.abs(x)[None, :]  # (narrower: the integral's difference would lose its digits)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cells = np.where(ramp, (integral[:-1] - integral[1:]) / np.where(ramp, width, 1.0), cdf[:-1])
+            slopes = np.where(ramp, (cdf[:-1] - cdf[1:]) / np.where(ramp, width, 1.0), density[:-1])
+        return _mean_rows(cells), _mean_rows(slopes)
+
+
+def _mean_rows(a: np.ndarray) -> np.ndarray:
+    """The mean over the leading axis, summed as a fixed tree of pairs (the same rounding for one column as for many:
+    NumPy's own sum orders a contiguous column differently)."""
+    count = a.shape[0]
+    while a.shape[0] > 1:
+        half = a.shape[0] // 2
+        pairs = a[:half] + a[half:2 * half]
+        a = np.concatenate([pairs, a[2 * half:]]) if a.shape[0] % 2 else pairs
+    return a[0] / count
+
+
+def queue_mixture_cdf(wait: Wait, s: LogNormal, edges, x) -> np.ndarray:
+    """P(W + S + Q <= x) (``QueueMixture``): ``edges`` Q at the K + 1 cell edges on a leading axis, then the
+    configurations' shape, which W, S and x broadcast to."""
+    x = np.asarray(x, dtype=float)
+    edges = np.asarray(edges, dtype=float)
+    shape = np.broadcast_shapes(x.shape, edges.shape[1:], np.shape(s.mean), np.shape(s.cv), np.shape(wait.p_wait),
+                                np.shape(wait.mean_s))
+    def flat(a):
+        return np.broadcast_to(a, shape).reshape(-1)
+
+    mix = QueueMixture(Wait(flat(wait.p_wait), flat(wait.mean_s)), LogNormal(flat(s.mean), flat(s.cv)),
+                       np.broadcast_to(edges, (edges.shape[0], *shape)).reshape(edges.shape[0], -1))
+    cdf, _ = mix.at(flat(x), np.arange(flat(x).size))
+    cdf = np.where(np.isinf(flat(wait.mean_s)) | np.isinf(mix.edges).any(axis=0), 0.0, cdf)
+    return cdf.reshape(shape)
+
+
+def queue_mixture_quantiles(wait: Wait, s: LogNormal, edges, qs, alone, rtol: float = 1e-9,
+                            max_iterations: int = 200) -> np.ndarray:
+    """Quantiles ``qs`` (leading axis) of W + S + Q (``QueueMixture``), given ``alone``, those of W + S
+    (``quantile_of_sum``, shape (len(qs), *configurations)); ``edges`` as in ``queue_mixture_cdf``. Adding Q's
+    q-quantile to the sum's (the two taken as moving together) overstates the upper percentiles where both spread: a
+    request late in the queue is not also the one with the longest answer.
+
+    The root x of the mixture's CDF = q lies between alone + Q_0 and alone + Q_K (the mixture's CDF lies between the
+    sum's shifted by the least and by the largest wait). From the sum's quantile shifted by Q's (clipped into that
+    bracket), a Newton step with the mixture's density where it lands inside the bracket, else the bracket's midpoint;
+    a step below rtol / 4 is lengthened by rtol / 4 so that the bracket closes. Each (quantile, configuration) pair
+    leaves when its bracket is narrower than ``rtol`` times its upper end, which is its result (every pair's the one
+    it would have alone); where Q does not spread, alone + Q_0."""
+    alone = np.asarray(alone, dtype=float)
+    config = alone.shape[1:]
+    edges = np.asarray(edges, dtype=float)
+    edges = np.broadcast_to(edges, (edges.shape[0], *config)).reshape(edges.shape[0], -1)
+    n = len(qs)
+    low, high = alone.reshape(n, -1) + edges[0], alone.reshape(n, -1) + edges[-1]
+    result = np.where(np.isfinite(high), low, np.inf)  # (no spread of places: the sum shifted by the one wait)
+    need = np.isfinite(low) & np.isfinite(high) & (high > low)
+    if not need.any():
+        return result.reshape(alone.shape)
+    def flat(a):
+        return np.broadcast_to(a, config).reshape(-1)
+
+    mix = QueueMixture(Wait(flat(wait.p_wait), flat(wait.mean_s)), LogNormal(flat(s.mean), flat(s.cv)), edges)
+    level_of, col_of = np.nonzero(need)  # the pairs to solve
+    level = np.asarray(qs, dtype=float)[level_of]
+    lo, hi = low[level_of, col_of], high[level_of, col_of]
+    place = np.clip(level * (edges.shape[0] - 1), 0, edges.shape[0] - 1)
+    start = alone.reshape(n, -1)[level_of, col_of]
+    left = np.floor(place).astype(int)
+    right = np.minimum(left + 1, edges.shape[0] - 1)
+    queue = edges[left, col_of] + (place - left) * (edges[right, col_of] - edges[left, col_of])
+    x = np.clip(start + queue, lo, hi)
+    live = np.arange(level.size)
+    found = hi.copy()
+    for _ in range(max_iterations):
+        if not live.size:
+            break
+        cdf, density = mix.at(x, col_of[live])
+        above = cdf >= level
+        hi, lo = np.where(above, x, hi), np.where(above, lo, x)
+        done = (hi - lo <= rtol * hi) | (cdf == level)
+        if done.any():
+            found[live[done]] = np.where(cdf[done] == level[done], x[done], hi[done])
+            keep = ~done
+            live, level, x, lo, hi, cdf, density, above = (
+                a[keep] for a in (live, level, x, lo, hi, cdf, density, above))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            step = (level - cdf) / density
+            nudge = np.where(above, -rtol, rtol) / 4 * x
+            step = np.where(np.abs(step) <= np.abs(nudge), step + nudge, step)
+            newton = x + step
+        inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
+        x = np.where(inside, newton, (lo + hi) / 2)
+    found[live] = hi
+    result[level_of, col_of] = found
+    return result.reshape(alone.shape)

@@ -68,6 +68,8 @@ from genmodel.serving.queueing import (
     normal_ppf,
     percentile_label,
     quantile_of_sum,
+    queue_mixture_cdf,
+    queue_mixture_quantiles,
     with_normal,
 )
 from genmodel.serving.waves import first_wave, synchronize, within_cap
@@ -85,7 +87,8 @@ GRID = np.append(np.linspace(_COARSE[:-1], _COARSE[1:], GRID_SPLIT, endpoint=Fal
 # points an SLO bisection (``_max_rate_meeting``) tests in one call: each is a stacked step evaluation, so about 15
 # for one configuration (four levels of the bisection tree at once, ``genmodel.engine.bisection``)
 SLO_POINTS = 16
-# queue positions p (midpoints) over which an offline or finite run's SLO attainment is averaged
+# cells of a queue's places (QUEUE_NODES + 1 edges) over which an offline or finite run's percentiles and SLO
+# attainment are mixed (``queueing.QueueMixture``)
 QUEUE_NODES = 32
 # the quantile of the running count whose step sets the count's share of the TPOT spread (``_count_width``): the p99
 # of the default percentiles, which it then gives exactly where the count is the only spread
@@ -834,8 +837,8 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         wait = Wait(np.where(queued, none, wait.p_wait), np.where(queued, none, wait.mean_s))
     # requests queued behind the running ones, as a deterministic shift: its q-quantile and mean (an offline run's
     # backlog drains evenly; a finite run's fluid queue, below)
-    def queued_q(q):
-        return q * backlog
+    def queued_q(q):  # (the first place waits nothing, even behind an endless backlog)
+        return np.zeros_like(backlog) if q == 0 else q * backlog
 
     queued_mean = backlog / 2
     if finite is not None:
@@ -859,15 +862,23 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     # over the request's gaps, as one shifted log-normal with the sum's first three moments
     e2e_nodes, e2e_shift = with_normal(e2e_mean, s_var + (tpot_mean * O * r.output_cv) ** 2,
                                        (np.maximum(O - 1.0, 0.0) * sigma) ** 2)
+    # requests queued behind the running ones for a time set by their place in the run (an offline run's backlog, a
+    # finite run's fluid queue): request p N waits queued_q(p), whatever its own service and output (section 3)
+    positional = load.mode == "offline" or finite is not None
+    if positional:  # the queue's wait at the edges of QUEUE_NODES equal shares of the run's places
+        queued = np.stack([np.broadcast_to(queued_q(p), np.shape(wait.mean_s))
+                           for p in np.linspace(0.0, 1.0, QUEUE_NODES + 1)])
     if percentiles:  # TTFT and end-to-end share the wait: both sums solved in one stacked call
         means = np.broadcast_arrays(ttft_nodes.mean, e2e_nodes.mean, ttft_nodes.cv, e2e_nodes.cv)
         both = LogNormal(np.stack(means[:2]), np.stack(means[2:]))
-        qs_both = quantile_of_sum(Wait(np.asarray(wait.p_wait)[None, ...], np.asarray(wait.mean_s)[None, ...]),
-                                  both, percentiles)
+        stacked_wait = Wait(np.asarray(wait.p_wait)[None, ...], np.asarray(wait.mean_s)[None, ...])
+        qs_both = quantile_of_sum(stacked_wait, both, percentiles)
+        if positional:  # the quantiles of the mixture over the queue's places, from the sums' own
+            qs_both = queue_mixture_quantiles(stacked_wait, both, queued[:, None, ...], percentiles, qs_both)
         ttft_qs, e2e_qs = qs_both[:, 0], qs_both[:, 1]
     for i, q in enumerate(percentiles):
         label = percentile_label(q)
-        shift = fixed_wait + queued_q(q) + delay
+        shift = fixed_wait + delay + (0.0 if positional else queued_q(q))
         out[f"ttft_{label}_s"] = ttft_qs[i] + shift
         out[f"e2e_{label}_s"] = e2e_qs[i] + e2e_shift + shift
         out[f"tpot_{label}_s"] = tpot_mean + normal_ppf(q) * sigma if q != 0.5 else tpot_mean + 0.0 * sigma
@@ -906,12 +917,11 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     if ttft_target_s is not None or tpot_target_s is not None:
         if ttft_target_s is None:
             p_ttft = 1.0
-        elif load.mode == "offline" or finite is not None:
+        elif positional:
             # the requests queued behind the running ones (an offline run's backlog, a finite run's fluid queue) shift
-            # request p N's TTFT by queued_q(p): the share meeting the target is the mean over p of its probability
-            # (QUEUE_NODES midpoints; the target percentile's TTFT below takes the same shift, as the table does)
-            p_ttft = sum(cdf_of_sum(wait, ttft_nodes, ttft_target_s - fixed_wait - queued_q(p) - delay)
-                         for p in (np.arange(QUEUE_NODES) + 0.5) / QUEUE_NODES) / QUEUE_NODES
+            # request p N's TTFT by queued_q(p): the share meeting the target is the mixture's over p (the target
+            # percentile's TTFT below is that mixture's quantile, as in the table)
+            p_ttft = queue_mixture_cdf(wait, ttft_nodes, queued, ttft_target_s - fixed_wait - delay)
         else:
             p_ttft = cdf_of_sum(wait, ttft_nodes, ttft_target_s - fixed_wait - delay)
         if tpot_target_s is not None:
@@ -924,7 +934,10 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         out["slo_attainment"] = p_ttft * p_tpot + 0.0 * rate
         out["goodput_requests_per_s"] = rate * out["slo_attainment"]
         label = percentile_label(q_target)
-        ttft_q = quantile_of_sum(wait, ttft_nodes, (q_target,))[0] + fixed_wait + queued_q(q_target) + delay
+        ttft_q = quantile_of_sum(wait, ttft_nodes, (q_target,))
+        if positional:
+            ttft_q = queue_mixture_quantiles(wait, ttft_nodes, queued, (q_target,), ttft_q)
+        ttft_q = ttft_q[0] + fixed_wait + delay + (0.0 if positional else queued_q(q_target))
         tpot_q = tpot_mean + normal_ppf(q_target) * sigma
         out["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s, np.shape(rate))
         out[f"ttft_{label}_s"] = ttft_q
