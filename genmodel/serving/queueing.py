@@ -556,6 +556,7 @@ def queue_mixture_cdf(wait: Wait, s: LogNormal, edges, x) -> np.ndarray:
     edges = np.asarray(edges, dtype=float)
     shape = np.broadcast_shapes(x.shape, edges.shape[1:], np.shape(s.mean), np.shape(s.cv), np.shape(wait.p_wait),
                                 np.shape(wait.mean_s))
+
     def flat(a):
         return np.broadcast_to(a, shape).reshape(-1)
 
@@ -589,6 +590,7 @@ def queue_mixture_quantiles(wait: Wait, s: LogNormal, edges, qs, alone, rtol: fl
     need = np.isfinite(low) & np.isfinite(high) & (high > low)
     if not need.any():
         return result.reshape(alone.shape)
+
     def flat(a):
         return np.broadcast_to(a, config).reshape(-1)
 
