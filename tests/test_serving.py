@@ -957,6 +957,30 @@ def test_a_queued_runs_percentiles_one_configuration_at_a_time_as_in_one_call():
             assert float(together.metrics[key][i]) == pytest.approx(float(alone.metrics[key]), rel=1e-12), (key, rate)
 
 
+def test_a_run_that_saturates_below_its_cap_queues_its_prompts_from_the_first():
+    # The synthetic step with no running cap (and with one of 256 that a run of 300 at twice the saturation rate never
+    # reaches): the prompt budget binds, so past saturation every prompt queues for it from the run's first request
+    # (docs/serving.md section 2c). The mean TTFT then grows with the run, as the simulation's does (twenty seeds,
+    # nothing dropped: 0.135, 0.334, 0.690 and 2.085 s for 10, 40, 100 and 300 requests); the closed form is +26% and
+    # +23% at 100 and 300, where it was -71% and -49% when requests queued only beyond the saturated running count
+    # (0.209, 0.203, 0.199, 1.064 s: falling with the run's length until the count was passed)
+    I, O, T = 512, 64, 2048
+    req = Requests(np.asarray(float(I)), np.asarray(float(O)))
+    for cap in (np.inf, 256.0):
+        sched = Scheduler(T, T, cap, np.asarray(1e12), 1.0)
+        top = float(solve(_step, req, sched, Load("rate", 1.0)).metrics["max_request_rate_per_s"])
+        means = [float(solve(_step, req, sched, Load("rate", 2 * top, requests=float(n))).metrics["ttft_mean_s"])
+                 for n in (10, 40, 100, 300)]
+        assert means == sorted(means) and means[0] < means[-1]
+    sched = Scheduler(T, T, np.inf, np.asarray(1e12), 1.0)
+    top = float(solve(_step, req, sched, Load("rate", 1.0)).metrics["max_request_rate_per_s"])
+    for n in (100, 300):
+        m = solve(_step, req, sched, Load("rate", 2 * top, requests=float(n))).metrics
+        sims = [simulate(_step, 2 * top, I, O, budget=T, chunk=T, max_seqs=10**9, requests=n, seed=seed, warmup=0)
+                for seed in range(20)]
+        assert float(m["ttft_mean_s"]) == pytest.approx(np.mean([s["ttft"].mean() for s in sims]), rel=0.35), n
+
+
 def test_a_long_run_at_saturation_is_near_the_simulation_and_a_light_one_is_the_steady_state():
     I, O, T = 512, 64, 2048
     req = Requests(np.asarray(float(I)), np.asarray(float(O)))

@@ -461,8 +461,12 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         better = best_rate > max_rate
         max_rate = np.where(better, best_rate, max_rate)
         at_max = np.where(better, terms(best_x, r, s).running, t_max.running)
-    # (mu and the running batch it is reached at: the peak's where the peak sets the saturation rate)
-    finite = (run, max_rate, at_max) if run is not None else None
+    # (mu and the running batch it is reached at: the peak's where the peak sets the saturation rate). Where the engine
+    # saturates below its running cap (the prompt budget or the steps bind, not the cap) no request of a run past
+    # saturation waits for admission: every prompt queues for the budget, from the run's first request (section 2c)
+    finite = None
+    if run is not None:
+        finite = (run, max_rate, at_max, np.where(at_max >= t_max.cap * (1.0 - 1e-9), at_max, 0.0))
     wave_run = load.mode == "concurrency" and load.requests is not None and (s.mixed or not r.synchronized)
     law: dict | None = {} if wave_run else None
     m = _figures(r, s, t, view, e, lam, load, clients if load.mode != "rate" else None, percentiles,
@@ -714,10 +718,11 @@ def finite_run_quantile(delta, requests, cap, q: float, output_cv: float = 0.0):
 def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.ndarray], lam, load: Load, clients,
              percentiles, ttft_target_s, tpot_target_s, q_target, finite=None,
              law: dict | None = None, served_rate=None) -> dict[str, np.ndarray]:
-    """Every figure at the solved load (docs/serving.md section 3); ``finite``: (requests, max rate, running cap)
-    of a finite run at a request rate (``finite_run_wait``). ``law``: a dict that receives a closed loop's TTFT
-    distribution, ``cdf(x)`` (P(TTFT <= x)), and with targets the shares ``p_ttft`` and ``p_tpot`` meeting each (a
-    finite run's first wave joins it: ``genmodel.serving.waves.first_wave``)."""
+    """Every figure at the solved load (docs/serving.md section 3); ``finite``: (requests, max rate, running count
+    at saturation, the requests ahead of which none queues) of a finite run at a request rate (``finite_run_wait``).
+    ``law``: a dict that receives a closed loop's TTFT distribution, ``cdf(x)`` (P(TTFT <= x)), and with targets the
+    shares ``p_ttft`` and ``p_tpot`` meeting each (a finite run's first wave joins it:
+    ``genmodel.serving.waves.first_wave``)."""
     I, O = r.input_tokens, r.output_tokens
     I_new = (1.0 - r.prefix_hit) * I
     D = np.maximum(O - 1.0, 0.0) / r.tokens_per_step
@@ -842,7 +847,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
 
     queued_mean = backlog / 2
     if finite is not None:
-        n_req, mu, cap = finite
+        n_req, mu, _, cap = finite  # (cap: the requests ahead of which none queues)
         run_step, fluid, crit = finite_run_wait(n_req, mu, cap, lam, r.arrival_cv2, cs2, r.output_cv)
         over = ~(lam < mu)
         # the steady state's wait, but no more than a near-critical run of N builds; past saturation the fluid
@@ -994,7 +999,7 @@ def _closed_run(step: StepFn, r: Requests, requests, m: dict[str, np.ndarray]) -
 
 
 def _rate_run(step: StepFn, r: Requests, lam, finite: tuple, m: dict[str, np.ndarray]) -> None:
-    """A finite run of N requests at ``lam`` requests/s (``finite`` = (N, mu, C), per replica) in ``m``: it lasts
+    """A finite run of N requests at ``lam`` requests/s (``finite`` = (N, mu, C, _), per replica) in ``m``: it lasts
     from its first arrival to its last completion (docs/serving.md section 2c), the span a benchmark divides its
     completed requests by. Below saturation the last request arrives at N / lam (Poisson gaps of mean 1 / lam) and
     then runs while the engine empties: no prompt arrives after it and the others leave one by one, so its
@@ -1006,7 +1011,7 @@ def _rate_run(step: StepFn, r: Requests, lam, finite: tuple, m: dict[str, np.nda
     the simulation, section 2c: within 3% in eight cases, 7.6% at 4 mu). With spread outputs the longest of the n
     still running then ends the run (``longest_drain``). ``run_duration_s`` is that span; the request rate, output
     throughput and goodput are N over it (``utilization`` keeps the offered rate)."""
-    n_req, mu, cap = finite
+    n_req, mu, cap, _ = finite
     lam = np.asarray(lam, dtype=float)
     below = lam < mu
     O = np.asarray(r.output_tokens, dtype=float)
