@@ -429,6 +429,7 @@ class _SumCdf:
         for m in range(1, NODES):
             sums[m] += sums[m - 1] * decay[m - 1]
         self.nodes, self.sums, self.stride = nodes.ravel(), sums.ravel(), nodes.shape[1]
+        self.prefix = np.cumsum(nodes, axis=0).ravel()  # sum_{j <= m} s_j (``_at_general``'s integral)
         self.col, self.mu, self.sigma, self.mean = col, mu[col], sigma[col], s.mean[col]
         self.p0, self.tail = wait.p_wait[col], tail[col]
         self.regular = bool(np.all(self.sigma > 0) and np.all(self.tail > 0))  # no point mass anywhere
@@ -454,8 +455,12 @@ class _SumCdf:
         cdf = (1.0 - self.p0) * normal_cdf(z) + self.p0 * (below - decayed) / NODES
         return cdf, (1.0 - self.p0) * s_density + self.p0 * decayed / (NODES * self.tail)
 
-    def _at_general(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``at`` where some S is a point mass (sigma 0) or some wait has no tail (t 0: a jump at each node)."""
+    def _at_general(self, y: np.ndarray, integral: bool = False) -> tuple[np.ndarray, ...]:
+        """``at`` where some S is a point mass (sigma 0) or some wait has no tail (t 0: a jump at each node).
+        ``integral``: also G(y) = E[(y - W - S)^+], the CDF's integral from 0 (``QueueMixture``): for the log-normal
+        y Phi(z) - E[S] Phi(z - sigma) ((y - E[S])^+ for a point mass), and for the exponential part over the m nodes
+        below y (1/N) sum (y - s_j - t + t e^-(y - s_j)/t) = (m y - sum_{j <= m} s_j - m t + t e^-(y - s_m)/t R_m) / N
+        (m y - sum s_j over N where the wait has no tail)."""
         positive = self.sigma > 0
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
             z = (np.log(y) - self.mu) / np.where(positive, self.sigma, 1.0)
@@ -466,8 +471,16 @@ class _SumCdf:
             has = (below > 0) & (self.tail > 0)
             t = np.where(has, self.tail, 1.0)
             decayed = np.where(has, np.exp(np.minimum(self.nodes[at] - y, 0.0) / t) * self.sums[at], 0.0)
+            if integral:
+                g_s = np.where(positive, y * s_cdf - self.mean * normal_cdf(z - self.sigma),
+                               np.maximum(y - self.mean, 0.0))
+                total = np.where(below > 0, self.prefix[at], 0.0)
+                g_w = (below * y - total - np.where(self.tail > 0, below * t - t * decayed, 0.0)) / NODES
         cdf = (1.0 - self.p0) * s_cdf + self.p0 * (below - decayed) / NODES
-        return cdf, (1.0 - self.p0) * s_density + self.p0 * decayed / (NODES * t)
+        density = (1.0 - self.p0) * s_density + self.p0 * decayed / (NODES * t)
+        if integral:
+            return cdf, density, (1.0 - self.p0) * g_s + self.p0 * g_w
+        return cdf, density
 
 
 class QueueMixture:
@@ -479,57 +492,21 @@ class QueueMixture:
         (G(x - Q_k) - G(x - Q_k+1)) / (Q_k+1 - Q_k)      (F(x - Q_k) where the cell has no width),
 
     with F the CDF of W + S (``cdf_of_sum``: S log-normal, W's exponential tail over NODES quantile nodes of S) and G
-    its integral, G(y) = E[(y - W - S)^+]: for the log-normal y Phi(z) - E[S] Phi(z - sigma) with
-    z = (ln y - mu) / sigma, and over the nodes s_j below y (1/N) sum (y - s_j - t + t e^-(y - s_j)/t) with t W's
-    tail. The mixture is continuous in x even where S and W hardly spread (the cells' ramps join), and its density is
-    the cells' (F(x - Q_k) - F(x - Q_k+1)) / width (f(x - Q_k) in a cell without width)."""
+    its integral, G(y) = E[(y - W - S)^+] (both from ``_SumCdf``). The mixture is continuous in x even where S and W
+    hardly spread (the cells' ramps join), and its density is the cells' (F(x - Q_k) - F(x - Q_k+1)) / width
+    (f(x - Q_k) in a cell without width)."""
 
     def __init__(self, wait: Wait, s: LogNormal, edges: np.ndarray):
         self.edges = np.asarray(edges, dtype=float)
-        self.k = self.edges.shape[1]
-        mu, sigma = s._params()
-        self.mu, self.sigma, self.mean = mu, sigma, np.asarray(s.mean, dtype=float)
-        self.p0, self.tail = np.asarray(wait.p_wait, dtype=float), wait.tail_s
-        nodes = length_nodes(s.mean, s.cv, NODES)  # (NODES, k), ascending
-        sums = np.ones_like(nodes)  # R_m = sum_{j <= m} e^-(s_m - s_j)/t (_SumCdf)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            decay = np.where(self.tail > 0, np.exp(-np.diff(nodes, axis=0) / np.where(self.tail > 0, self.tail, 1.0)),
-                             0.0)
-        for m in range(1, NODES):
-            sums[m] += sums[m - 1] * decay[m - 1]
-        self.nodes, self.sums, self.prefix = nodes.ravel(), sums.ravel(), np.cumsum(nodes, axis=0).ravel()
-
-    def _parts(self, y: np.ndarray, col: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(F, G, f) of W + S at y for the configurations ``col`` (0 where y <= 0)."""
-        positive = y > 0
-        y = np.where(positive, y, 1.0)
-        mu, sigma, mean, p0, tail = (a[col] for a in (self.mu, self.sigma, self.mean, self.p0, self.tail))
-        spread, timed = sigma > 0, tail > 0
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-            z = (np.log(y) - mu) / np.where(spread, sigma, 1.0)
-            f_s = np.where(spread, normal_cdf(z), (y >= mean).astype(float))
-            g_s = np.where(spread, y * f_s - mean * normal_cdf(z - sigma), np.maximum(y - mean, 0.0))
-            d_s = np.where(spread, np.exp(-0.5 * z * z) / (np.sqrt(2 * np.pi) * y * np.where(spread, sigma, 1.0)), 0.0)
-            below = np.where(spread, np.searchsorted(_nodes_z(NODES), z), NODES * (y > mean))
-            at = np.maximum(below - 1, 0) * self.k + col  # the highest node below y
-            has = below > 0
-            t = np.where(timed, tail, 1.0)
-            decayed = np.where(has & timed, np.exp(np.minimum(self.nodes[at] - y, 0.0) / t) * self.sums[at], 0.0)
-            total = np.where(has, self.prefix[at], 0.0)
-            f_w = (below - decayed) / NODES
-            g_w = (below * y - total - np.where(timed, below * t - t * decayed, 0.0)) / NODES
-            d_w = np.where(timed, decayed / (NODES * t), 0.0)
-        zero = ~positive
-        cdf = np.where(zero, 0.0, (1.0 - p0) * f_s + p0 * f_w)
-        integral = np.where(zero, 0.0, (1.0 - p0) * g_s + p0 * g_w)
-        density = np.where(zero, 0.0, (1.0 - p0) * d_s + p0 * d_w)
-        return cdf, integral, density
+        self.sum = _SumCdf(wait, s, np.arange(self.edges.shape[1]))  # (one pair per configuration)
 
     def at(self, x: np.ndarray, col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(the mixture's CDF, its density) at x for the configurations ``col`` (x and col 1-D, one pair each)."""
         edges = self.edges[:, col]  # (K + 1, pairs)
-        cdf, integral, density = self._parts((x[None, :] - edges).ravel(), np.tile(col, edges.shape[0]))
-        cdf, integral, density = (a.reshape(edges.shape) for a in (cdf, integral, density))
+        y = (x[None, :] - edges).ravel()
+        positive = y > 0  # (W + S is positive: nothing below 0)
+        parts = self.sum.subset(np.tile(col, edges.shape[0]))._at_general(np.where(positive, y, 1.0), integral=True)
+        cdf, density, integral = (np.where(positive, a, 0.0).reshape(edges.shape) for a in parts)
         width = np.diff(edges, axis=0)
         ramp = width > 1e-6 * np.abs(x)[None, :]  # (narrower: the integral's difference would lose its digits)
         with np.errstate(divide="ignore", invalid="ignore"):
