@@ -40,7 +40,7 @@ def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget
              requests: int = 6000, seed: int = 1, input_cv: float = 0.0, arrival_shape: float = 1.0,
              concurrency: int | None = None, separate: bool = False, warmup: int | None = None,
              output_cv: float = 0.0, client_delay: float = 0.0,
-             output_cap: int | None = None) -> dict[str, np.ndarray]:
+             output_cap: int | None = None, recv_interval: int = 1) -> dict[str, np.ndarray]:
     """Per-request TTFT, TPOT, end-to-end latency, inter-token gaps and output lengths of a simulated run (the first
     ``warmup`` requests dropped, a tenth of them by default; 0 keeps the whole run from an idle engine).
     ``separate``: prefill steps run apart from decode steps and come first (SGLang's default scheduler): a step
@@ -48,7 +48,9 @@ def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget
     ``output_cv``: log-normal lengths. ``client_delay``: in a closed loop, the seconds between a request's last token
     and its client's next request reaching the engine (0: at the same instant, in time for the next step).
     ``output_cap``: no output is longer (the log-normal draws are cut there, as a benchmark's max_tokens cuts
-    answers)."""
+    answers). ``recv_interval`` N: the scheduler takes arrived requests in only when its counter reaches N (SGLang's
+    --scheduler-recv-interval): a decode-only step adds 1 to it, a step with prompt tokens N, an idle engine takes
+    them in at once; arrivals wait outside the engine until then."""
     rng = np.random.default_rng(seed)
     prompts = _lengths(rng, input_tokens, input_cv, requests)
     outputs = _lengths(rng, output_tokens, output_cv, requests)
@@ -62,13 +64,21 @@ def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget
         arrivals[:concurrency] = 0.0
     reqs = [_Req(float(a), int(p), int(o), gaps=[]) for a, p, o in zip(arrivals, prompts, outputs, strict=True)]
     waiting: deque[_Req] = deque()
+    inbox: list[_Req] = []  # arrived, not yet taken in by the scheduler (recv_interval)
+    counter = recv_interval
     running: list[_Req] = []
     nxt, now, finished = 0, 0.0, []
     released = concurrency or 0  # closed loop: the next request a finishing client sends
     while len(finished) < requests:
         while nxt < requests and reqs[nxt].arrival <= now:
-            waiting.append(reqs[nxt])
+            inbox.append(reqs[nxt])
             nxt += 1
+        if not running and not waiting:
+            counter = recv_interval  # an idle scheduler loops fast: it takes arrivals in at once
+        if counter >= recv_interval:
+            waiting.extend(inbox)
+            inbox.clear()
+            counter = 0
         if not running and not waiting:
             now = reqs[nxt].arrival
             continue
@@ -90,6 +100,7 @@ def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget
             chunks.append((r, take))
             room -= take
         now += float(step(np.asarray(float(len(decoding))), np.asarray(float(sum(t for _, t in chunks)))))
+        counter += recv_interval if chunks else 1
         for r in decoding:
             r.emitted += 1
             r.gaps.append(now - r.last)

@@ -181,7 +181,7 @@ def test_held_out_alcf_vllm_rows(held_out):
 
 
 INDEPENDENT = DATA.parent / "independent.csv"
-INDEPENDENT_SHA256 = "060e4b4c55d46e7aad2f07b5d7de94122f854537619681f41fc4050920c9dc86"
+INDEPENDENT_SHA256 = "14c88efcb05f45bc516bfe6bc1811deba8058b86bf52479f0bd0cbb615d9ed64"
 # the second round's hold-out groups (revision 11, validation/SOURCES.md)
 SECOND_ROUND = {"azure-trtllm-pybenchmark", "google-tpurecipes-vllm-benchserve", "mit-han-lab-qserve-benchmark",
                 "augmxnt-speedbench-benchserve", "augmxnt-llamacpp-llamabench"}
@@ -662,7 +662,7 @@ def test_independent_rows_gathered_after_the_fit():
 
 
 TAILS = DATA.parent / "tails.csv"
-TAILS_SHA256 = "6d0991918f7a9f203624e3ec29a761ac5fcdfd0075d96d14c5cafe4544bb7029"
+TAILS_SHA256 = "9ee6ddd131f79aef9747bb99761a94bb8798a9f2dc84f8bff97f2e4866f9000d"
 
 
 @pytest.fixture(scope="module")
@@ -701,12 +701,15 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # with early-2025 engines' DeepSeek kernels (history item 75: dstack's 72 rows of SGLang 0.4.2 and vLLM 0.7.3
     # move): e2e P99 19.7 -> 17.8, TPOT P99 29.4 -> 28.0, TTFT P99 64.6 -> 64.4, ITL P99 51.1 -> 46.4; with a queued
     # run's percentiles mixed over its places (fifty-sixth session, docs/serving.md section 3: 17 rows move): e2e P90
-    # 14.9 -> 13.9, TTFT P90 51.7 -> 51.4
+    # 14.9 -> 13.9, TTFT P90 51.7 -> 51.4; with the streaming and intake settings InferenceX's launch scripts pass
+    # (history item 80: 238 rows of SGLang and TensorRT-LLM on B200, B300 and H200 state them; their clients time
+    # chunks of 10 or 30 tokens, and SGLang takes new requests in every 10 decode steps): ITL P90 60.7 -> 18.5, ITL
+    # P99 46.4 -> 39.0, TTFT P90 51.4 -> 50.0, TTFT P99 64.4 -> 64.1 (signed -49.9 -> -49.5)
     expected = {"e2e_latency_p90": 13.9, "e2e_latency_p99": 17.8, "tpot_p90": 22.4, "tpot_p99": 28.0,
-                "ttft_p90": 51.4, "ttft_p99": 64.4, "itl_p90": 60.7, "itl_p99": 46.4}
+                "ttft_p90": 50.0, "ttft_p99": 64.1, "itl_p90": 18.5, "itl_p99": 39.0}
     for metric, median in expected.items():
         assert s[f"tail:{metric}"]["median_abs_error_pct"] == pytest.approx(median, abs=0.06), metric
-    assert s["tail:ttft_p99"]["median_signed_error_pct"] == pytest.approx(-49.9, abs=0.06)
+    assert s["tail:ttft_p99"]["median_signed_error_pct"] == pytest.approx(-49.5, abs=0.06)
     # the served rows' cells (made from medians and means) cover these tails in 62.7% of rows (63.1% before history
     # item 70, 63.2% before item 66, 62.9% before item 65, 62.7% before item 62, 62.4% before item 61; 61.7% blind),
     # below 70%, which is
@@ -721,8 +724,9 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # (60.2% since history item 75, whose SGLang 0.4 rows narrowed the served cells; 61.8% with the nineteenth
     # independent round's served rows in the cells; 62.2% with history item 77's thin cells joined with their
     # parents; 64.2% with the twentieth round's served rows; 62.0% since the fifty-fifth session gave 46 served rows
-    # their runs' published request lengths; 62.1% with a queued run's percentiles mixed over its places)
-    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.621, abs=0.001)
+    # their runs' published request lengths; 62.1% with a queued run's percentiles mixed over its places; 66.0% with
+    # InferenceX's stated streaming and intake settings, history item 80)
+    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.660, abs=0.001)
     assert np.mean([np.mean(h) for h in per_source.values()]) < 0.70
     # most of a tail's error is its run's: against the same model's error on the twin row (the run's median or mean
     # in independent.csv: 1,004 of the rows), the tail-to-median ratio is off by a median 4.03% for TPOT P99
@@ -740,22 +744,32 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
             ratio = (1 + r["error_pct"] / 100) / (1 + twin_error[twin] / 100)
             ratios.setdefault(r["metric"], []).append(abs(ratio - 1))
     assert sum(len(x) for x in ratios.values()) == 1004
-    # (with history item 75: end-to-end P99 11.4% -> 11.7%)
-    for metric, median in (("tpot_p99", 4.03), ("e2e_latency_p99", 11.7), ("ttft_p99", 17.0), ("itl_p99", 27.5)):
+    # (with history item 75: end-to-end P99 11.4% -> 11.7%; with item 80's stated streaming and intake settings:
+    # TPOT P99 4.03% -> 4.06%, end-to-end P99 11.7% -> 11.6%, TTFT P99 17.0% -> 16.3%, ITL P99 27.5% -> 16.9%)
+    for metric, median in (("tpot_p99", 4.06), ("e2e_latency_p99", 11.64), ("ttft_p99", 16.33), ("itl_p99", 16.94)):
         assert 100 * np.median(ratios[metric]) == pytest.approx(median, abs=0.06), metric
 
 
 def test_tail_percentile_bands_out_of_sample(tails):
-    # nested: each source's tail rows against tail cells made from the other sources only; measured 79.7% of 1,039 rows,
-    # 85.4% averaged over 20 sources (79.9% and 85.5% before history item 75, 80.4% and 85.6% before item 70, 80.5% and
-    # 85.6% before item 67, 80.4% and 85.6% before item 66, 80.6% and 85.7% before item 65, 80.9% and 85.7% before item
-    # 64; 80.6% and 85.6% before history item 62; 80.8% and 86.2% blind, before item 56); per tail metric 75% (TPOT P90
-    # and P99; 77% before item 70) to 89% (end-to-end P90)
+    # nested: each source's tail rows against tail cells made from the other sources only; measured 82.5% of 1,039 rows,
+    # 84.9% averaged over 20 sources (79.7% and 85.4% before history item 80, 79.9% and 85.5% before item 75, 80.4% and
+    # 85.6% before item 70, 80.5% and 85.6% before item 67, 80.4% and 85.6% before item 66, 80.6% and 85.7% before item
+    # 65, 80.9% and 85.7% before item 64; 80.6% and 85.6% before history item 62; 80.8% and 86.2% blind, before item
+    # 56); per tail metric 73% (TPOT P90) to 89% (end-to-end P90) where the metric's rows come from at least
+    # MIN_SOURCES sources. The inter-token gap's P90 comes from three (72 rows): with no P90 cell of its own it takes
+    # the ITL P99's band, wider (``uncertainty.tail_lookup``, saying so), and covers 98.6% of them since history item
+    # 80 brought InferenceX's chunked gaps (-88% to -96% off before) within a median 3% (within 70-90% before)
     cov = bands.coverage(tails, tails=True)
     assert cov["rows"] == 1039 and cov["groups"] == 20
     assert 0.70 <= cov["row_coverage"] <= 0.90 and 0.70 <= cov["group_coverage"] <= 0.90
     assert set(cov["by_phase"]) == set(v.rows.TAIL_METRICS)
-    assert all(0.70 <= c <= 0.90 for c in cov["by_phase"].values()), cov["by_phase"]
+    sources: dict[str, set] = {}
+    for r in tails.rows():
+        sources.setdefault(r["metric"], set()).add(r["holdout"])
+    standing = {m for m, groups in sources.items() if len(groups) >= uncertainty.MIN_SOURCES}
+    assert standing == set(v.rows.TAIL_METRICS) - {"itl_p90"}
+    assert all(0.70 <= cov["by_phase"][m] <= 0.90 for m in standing), cov["by_phase"]
+    assert cov["by_phase"]["itl_p90"] >= 0.70  # (a borrowed, wider band: 98.6%)
     # the bands serve gives its P99 figures are these cells: a served P99 TTFT's band is the stored tail cell's
     from genmodel.engine.uncertainty import band
 

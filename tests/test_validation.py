@@ -794,7 +794,8 @@ def test_a_runs_published_lengths_reach_serve():
 
 def test_a_stated_stream_interval_reaches_serve():
     # a served row whose system text states TensorRT-LLM's stream_interval is predicted with the client's gaps of
-    # that many tokens; a static row (one request in flight) stating one is not expressible
+    # that many tokens; a static row (one request in flight) stating one keeps its TTFT as it is, and its gaps are k
+    # decode steps each: k of its TPOTs, by hand from the chunking (nothing rides in a one-request step)
     from genmodel.data.registry import tails_data
 
     row = next(r for r in v.load_rows(tails_data()) if r["id"] == "T19A-248")  # IOG, vLLM, ITL P90
@@ -807,7 +808,26 @@ def test_a_stated_stream_interval_reaches_serve():
     got = v.predicted_value(v.parse_row(stated))[0]
     plain = v.predicted_value(case)[0]
     assert got > 5 * plain
-    static = next(r for r in v.load_rows(tails_data()) if r["id"] == "T19A-424")  # one request in flight
+    static = next(r for r in v.load_rows(tails_data()) if r["id"] == "T19A-424")  # one request in flight, TTFT P99
     assert v.parse_row(static).served is None
-    with pytest.raises(v.NotExpressibleError, match="stream interval"):
-        v.parse_row({**static, "system": static["system"] + "; stream_interval 10"})
+    chunked = v.parse_row({**static, "system": static["system"] + "; stream_interval 10"})
+    assert chunked.served is None and v.predicted_value(chunked)[0] == v.predicted_value(v.parse_row(static))[0]
+    gaps = next(r for r in v.load_rows(tails_data()) if r["id"] == "T19A-426")  # the same run's ITL P99
+    plain_gap = v.parse_row(gaps)
+    assert plain_gap.served is None and plain_gap.key == "tpot_s"
+    chunked_gap = v.parse_row({**gaps, "system": gaps["system"] + "; stream_interval 10"})
+    assert v.predicted_value(chunked_gap)[0] == pytest.approx(10 * v.predicted_value(plain_gap)[0], rel=1e-12)
+
+
+def test_a_stated_scheduler_recv_interval_reaches_serve():
+    # SGLang's --scheduler-recv-interval N in a served row's system text becomes serve's recv_interval; a static row
+    # (one request in flight: the server is idle when it arrives) ignores it
+    from genmodel.data.registry import independent_data
+
+    row = next(r for r in v.load_rows(independent_data()) if r["id"] == "M4IX-88")  # B300, 4 clients, TTFT
+    assert v.parse_row(row).served["recv_interval"] == 10
+    plain = {**row, "system": row["system"].replace("--scheduler-recv-interval 10", "")}
+    assert "recv_interval" not in v.parse_row(plain).served
+    assert v.predicted_value(v.parse_row(row))[0] > v.predicted_value(v.parse_row(plain))[0]
+    alone = next(r for r in v.load_rows(independent_data()) if r["id"] == "M4IX-86")  # B300, 1 client, TTFT
+    assert "scheduler-recv-interval 10" in alone["system"] and v.parse_row(alone).served is None

@@ -179,7 +179,7 @@ def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndar
 
 def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_tokens=1024, output_tokens=256, *,
           request_rate=None, concurrency=None, offline=None, num_requests=None, synchronized: bool = False,
-          stream_interval: int = 1, input_cv: float = 0.0,
+          stream_interval: int = 1, recv_interval: int = 1, input_cv: float = 0.0,
           output_cv: float = 0.0, max_output_tokens: float | None = None, burstiness: float = 1.0,
           max_batch_tokens: int | None = None,
           chunk_tokens: int | None = None, max_seqs: int | None = None, prefix_hit: float = 0.0,
@@ -216,7 +216,10 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     requests at once to an idle engine, one bunch whose TTFTs weigh N / ``num_requests`` in the mean TTFT and
     end-to-end latency (genmodel.serving.waves.first_wave). ``stream_interval`` k: the server streams the tokens after
     the first in chunks of k (TensorRT-LLM's ``stream_interval``), so a client's inter-token gaps (``itl_*``) span k
-    decode steps; every other figure is the engine's own. ``request_rate`` infinite (``float('inf')`` or ``'inf'``)
+    decode steps; every other figure is the engine's own. ``recv_interval`` N: while it decodes, the server takes in
+    new requests only every N decode steps (SGLang's ``--scheduler-recv-interval``; after a prompt step and while idle
+    at once), so a request that arrives during decoding waits on average (N - 1) / 2 more decode steps before its
+    prompt starts (docs/serving.md section 3). ``request_rate`` infinite (``float('inf')`` or ``'inf'``)
     with ``num_requests`` N: a benchmark's N prompts sent at once to the API server (``vllm bench serve
     --request-rate inf --num-prompts N``), an offline run under the server's batch defaults rather than the offline
     class's (``settings['entry_point']``). ``max_output_tokens``: the longest answer any request gives (a benchmark's
@@ -241,6 +244,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     if chunked > 1 and synchronized:
         raise ConfigurationError("stream_interval with synchronized clients is not modelled: their waves' gaps are "
                                  "one token each", "stream_interval")
+    recv = int(scalar("recv_interval", whole("recv_interval", recv_interval, 1, 1024)))
     hit = scalar("prefix_hit", at_least("prefix_hit", prefix_hit, 0.0, 1.0))
     if hit >= 1.0:
         raise ConfigurationError("prefix_hit must be below 1: at least one prompt token is computed", "prefix_hit")
@@ -307,7 +311,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     req = Requests(I, O, input_cv, output_cv, max_output_tokens=longest, prefix_hit=hit, arrival_cv2=1.0 / shape_k,
                    tokens_per_step=E, verify_tokens=1.0 if k is None else k + 1.0,
                    shared_prefix=mode != "cache" and not prefilled, ttft_delay_s=reload_s,
-                   synchronized=bool(synchronized), stream_interval=chunked)
+                   synchronized=bool(synchronized), stream_interval=chunked, recv_interval=recv)
     sched = Scheduler(budget * groups, chunk * groups, seqs * groups, kv_tokens, float(e.kv_block_tokens),
                       e.mixed_batches, e.chunked_prefill or chunk_tokens is not None)
     stepper = Stepper(s, mem.inv_bandwidth, mem.placement)
@@ -368,7 +372,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     shape = np.broadcast_shapes(*(np.shape(v) for v in m.values()))
     m = {key: np.broadcast_to(np.asarray(v), shape).copy() if shape else np.asarray(v) for key, v in m.items()}
     settings = {"mode": load.mode, "entry_point": "offline" if offline_class else "server",
-                "synchronized": bool(synchronized), "stream_interval": chunked,
+                "synchronized": bool(synchronized), "stream_interval": chunked, "recv_interval": recv,
                 "input_tokens": _setting(I),
                 "output_tokens": _setting(O), "input_cv": input_cv,
                 "output_cv": output_cv, "max_output_tokens": None if np.isinf(longest) else longest,

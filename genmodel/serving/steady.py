@@ -43,6 +43,9 @@ prefill (a prefix reloaded from host memory), adds to its TTFT and end-to-end ti
 A finite run (an offline run, a rate run of N requests, a closed loop's P prompts) also has ``run_duration_s``, the
 span from its first arrival to its last completion, over which its rates are counted as a benchmark counts them:
 the last request's stay in an emptying engine, and with spread outputs the longest answer (docs/serving.md 2c, 2d).
+A server that takes new requests in only every N decode steps (``Requests.recv_interval``, SGLang's
+--scheduler-recv-interval) adds to an arrival during decoding a wait uniform over N - 1 decode steps and the prompts
+taken in with it to its prompt steps (in the TTFT, the queue wait and, in a closed loop, the throughput; section 3).
 """
 
 from __future__ import annotations
@@ -128,6 +131,8 @@ class Requests:
     ttft_delay_s: np.ndarray | float = 0.0  # fixed wait before a request's prefill (the prefix reload over the link)
     synchronized: bool = False  # closed loop of identical requests: clients re-send in waves (genmodel.serving.waves)
     stream_interval: int = 1  # tokens per streamed chunk after the first: a client's gap between tokens spans that many
+    recv_interval: int = 1  # decode steps between the server's intakes of new requests while it decodes (SGLang's
+    # --scheduler-recv-interval): an arrival during decoding waits for the next intake
 
 
 @dataclass(frozen=True)
@@ -801,6 +806,23 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     cov = busy * c_tok * u * lam_seen * var_star / 2
     s_mean = r_mean + b_mean
     s_var = np.maximum(r_var + b_var + 2 * cov, 0.0)
+    # a server that takes new requests in only every N decode steps (section 3): an arrival during decoding waits
+    # for the next intake, its place in the cycle uniform, and shares its prompt's steps with the prompts taken in
+    # with it (those that arrived over the cycle, not only during the step in progress)
+    intake_span = intake_share = None
+    if r.recv_interval > 1 and load.mode in ("rate", "concurrency"):  # (an offline run's requests are all in at once)
+        if closed:  # the others of a closed loop run for certain, each decoding but in its prompt steps
+            others = np.maximum(view.running, 0.0)
+            decoding = np.clip(view.n / np.maximum(others, 1e-12), 0.0, 1.0)
+            some = -np.expm1(others * np.log1p(-np.minimum(decoding, 1.0 - 1e-16)))
+        else:
+            some = busy
+        intake_share = (1.0 - pi) * some
+        intake_span = (r.recv_interval - 1.0) * t_d
+        cycle = lam_seen * (c_star + intake_span) * u
+        bunched = np.minimum(cycle, np.maximum(budget - u, 0.0)) - np.minimum(lam_seen * c_star * u,
+                                                                             np.maximum(budget - u, 0.0))
+        s_mean = s_mean + intake_share * kp * c_tok * np.maximum(bunched, 0.0)
     out: dict[str, np.ndarray] = {}
     prompt_s = I_new * t_own / np.maximum(budget, 1e-9)  # prefill-budget seconds one prompt needs
     if load.mode == "rate":
@@ -819,7 +841,11 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         queued = ~within_cap(clients, n_in) | (load.mode == "max")
         s_mean = np.where(queued, b_mean, s_mean)
         s_var = np.where(queued, np.maximum(b_var, 0.0), s_var)  # (rounding can leave b_var just below 0)
+        if intake_share is not None:  # (a queued client was taken in long before its turn)
+            intake_share = np.where(queued, 0.0, intake_share)
         e2e_service = s_mean + delay + np.maximum(O - 1.0, 0.0) * tpot_mean
+        if intake_share is not None:
+            e2e_service = e2e_service + intake_share * intake_span / 2
         rate = n_in / e2e_service
         rho_rate = rate * np.where(n_in > 0, (n_in - 1) / np.maximum(n_in, 1), 0.0)
         ca2 = 1.0
@@ -870,26 +896,41 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     # requests queued behind the running ones for a time set by their place in the run (an offline run's backlog, a
     # finite run's fluid queue): request p N waits queued_q(p), whatever its own service and output (section 3)
     positional = load.mode == "offline" or finite is not None
-    if positional:  # the queue's wait at the edges of QUEUE_NODES equal shares of the run's places
-        queued = np.stack([np.broadcast_to(queued_q(p), np.shape(wait.mean_s))
+    # and a wait for the server's next intake (recv_interval), set by the arrival's place in the intake cycle: at a
+    # uniform place p, none for the 1 - share arriving outside decoding, then linear up to the cycle's span. A queued
+    # request was taken in during its queue's wait: beside a queue it waits the longer of the two, at one place
+    placed = positional or intake_span is not None
+    if placed:  # the waits at the edges of QUEUE_NODES equal shares of the places
+        def place_q(p):
+            wait_p = queued_q(p) if positional else 0.0
+            if intake_span is not None:
+                wait_p = np.maximum(wait_p, intake_span * np.clip((p - (1.0 - intake_share))
+                                                                  / np.maximum(intake_share, 1e-300), 0.0, 1.0))
+            return wait_p
+
+        places = np.stack([np.broadcast_to(place_q(p), np.shape(wait.mean_s))
                            for p in np.linspace(0.0, 1.0, QUEUE_NODES + 1)])
+        if intake_span is not None:  # the mean wait: exact for the intake alone, the nodes' (trapezoid) beside a queue
+            queued_mean = intake_share * intake_span / 2 if not positional else \
+                (places[1:] + places[:-1]).mean(axis=0) / 2
     if percentiles:  # TTFT and end-to-end share the wait: both sums solved in one stacked call
         means = np.broadcast_arrays(ttft_nodes.mean, e2e_nodes.mean, ttft_nodes.cv, e2e_nodes.cv)
         both = LogNormal(np.stack(means[:2]), np.stack(means[2:]))
         stacked_wait = Wait(np.asarray(wait.p_wait)[None, ...], np.asarray(wait.mean_s)[None, ...])
         qs_both = quantile_of_sum(stacked_wait, both, percentiles)
-        if positional:  # the quantiles of the mixture over the queue's places, from the sums' own
-            qs_both = queue_mixture_quantiles(stacked_wait, both, queued[:, None, ...], percentiles, qs_both)
+        if placed:  # the quantiles of the mixture over the places, from the sums' own
+            qs_both = queue_mixture_quantiles(stacked_wait, both, places[:, None, ...], percentiles, qs_both)
         ttft_qs, e2e_qs = qs_both[:, 0], qs_both[:, 1]
     for i, q in enumerate(percentiles):
         label = percentile_label(q)
-        shift = fixed_wait + delay + (0.0 if positional else queued_q(q))
+        shift = fixed_wait + delay + (0.0 if placed else queued_q(q))
         out[f"ttft_{label}_s"] = ttft_qs[i] + shift
         out[f"e2e_{label}_s"] = e2e_qs[i] + e2e_shift + shift
         out[f"tpot_{label}_s"] = tpot_mean + normal_ppf(q) * sigma if q != 0.5 else tpot_mean + 0.0 * sigma
         out[f"itl_{label}_s"] = _itl(s.mixed, pi, t_d, t_s, c_tok, u, x_seen, budget, q, r.stream_interval)
     if law is not None and load.mode == "concurrency":  # (a closed loop's TTFT: the sum, shifted; no backlog)
-        law["cdf"] = functools.partial(_shifted_cdf, wait, ttft_nodes, fixed_wait + delay)
+        law["cdf"] = functools.partial(_shifted_cdf, wait, ttft_nodes, fixed_wait + delay,
+                                       places if intake_span is not None else None)
     mean_shift = fixed_wait + queued_mean
     out["ttft_mean_s"] = wait.mean_s + s_mean + mean_shift + delay
     out["e2e_mean_s"] = out["ttft_mean_s"] + np.maximum(O - 1.0, 0.0) * tpot_avg
@@ -922,11 +963,12 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     if ttft_target_s is not None or tpot_target_s is not None:
         if ttft_target_s is None:
             p_ttft = 1.0
-        elif positional:
+        elif placed:
             # the requests queued behind the running ones (an offline run's backlog, a finite run's fluid queue) shift
-            # request p N's TTFT by queued_q(p): the share meeting the target is the mixture's over p (the target
-            # percentile's TTFT below is that mixture's quantile, as in the table)
-            p_ttft = queue_mixture_cdf(wait, ttft_nodes, queued, ttft_target_s - fixed_wait - delay)
+            # request p N's TTFT by queued_q(p), an intake's wait by its place in the cycle: the share meeting the
+            # target is the mixture's over p (the target percentile's TTFT below is that mixture's quantile, as in
+            # the table)
+            p_ttft = queue_mixture_cdf(wait, ttft_nodes, places, ttft_target_s - fixed_wait - delay)
         else:
             p_ttft = cdf_of_sum(wait, ttft_nodes, ttft_target_s - fixed_wait - delay)
         if tpot_target_s is not None:
@@ -940,9 +982,9 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         out["goodput_requests_per_s"] = rate * out["slo_attainment"]
         label = percentile_label(q_target)
         ttft_q = quantile_of_sum(wait, ttft_nodes, (q_target,))
-        if positional:
-            ttft_q = queue_mixture_quantiles(wait, ttft_nodes, queued, (q_target,), ttft_q)
-        ttft_q = ttft_q[0] + fixed_wait + delay + (0.0 if positional else queued_q(q_target))
+        if placed:
+            ttft_q = queue_mixture_quantiles(wait, ttft_nodes, places, (q_target,), ttft_q)
+        ttft_q = ttft_q[0] + fixed_wait + delay + (0.0 if placed else queued_q(q_target))
         tpot_q = tpot_mean + normal_ppf(q_target) * sigma
         out["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s, np.shape(rate))
         out[f"ttft_{label}_s"] = ttft_q
@@ -1368,10 +1410,13 @@ def _add_chunk_rise(step: StepFn, r: Requests, s: Scheduler, t: Terms, view: Ter
     e["chunk_rise"] = _rise_to(chunks, t_d, t_s, step(n_hi, p_hi), view.pi)
 
 
-def _shifted_cdf(wait: Wait, s: LogNormal, shift, x) -> np.ndarray:
+def _shifted_cdf(wait: Wait, s: LogNormal, shift, places, x) -> np.ndarray:
     """P(W + S + shift <= x), the distribution's parameters broadcast to x's configuration shape (a call whose
-    configurations share one distribution, asked at several points)."""
+    configurations share one distribution, asked at several points); ``places``: the waits at the edges of the
+    places (an intake's, ``_figures``) whose mixture is added, or None."""
     x = np.asarray(x, dtype=float)
+    if places is not None:
+        return queue_mixture_cdf(wait, s, places, x - shift)
     shape = np.broadcast_shapes(x.shape, np.shape(s.mean), np.shape(s.cv), np.shape(wait.p_wait),
                                 np.shape(wait.mean_s))
     if np.shape(s.mean) != shape or np.shape(s.cv) != shape:

@@ -82,7 +82,8 @@ class Case:
     row: Mapping[str, str]
     kwargs: dict[str, Any]
     key: str  # the estimate metric compared with the measurement
-    scale: float  # multiply the row's value by this to get SI units
+    scale: float  # multiply the row's value by this to get SI units (a static ITL row of k-token streamed chunks: the
+    # SI figure of k of the estimate's TPOTs, as its key is the TPOT)
     measured: float = math.nan  # the row's value, in the row's unit
     served: dict[str, Any] | None = None  # traffic for ``serve`` (continuous batching), None: ``estimate``
     # the share of device memory the row's ``system`` text gives the engine (vLLM's --gpu-memory-utilization,
@@ -387,17 +388,23 @@ def parse_row(row: Mapping[str, str]) -> Case:
         served = {**served, "input_cv": float(spread.group(1)), "output_cv": float(spread.group(2)),
                   "max_output_tokens": max(float(spread.group(3)), float(outputs))}
     interval = _STREAM_INTERVAL.search(_cell(row, "system").lower())
+    chunk = 1  # decode steps between a static row's streamed chunks
     if interval is not None and int(interval.group(1)) > 1:
-        if served is None:
-            raise NotExpressibleError("a stated stream interval is modelled under served traffic only (a row of more "
-                                      "than one client)")
-        served = {**served, "stream_interval": int(interval.group(1))}
+        if served is not None:
+            served = {**served, "stream_interval": int(interval.group(1))}
+        elif metric.startswith("itl_"):
+            # one request in flight: every chunk after the first token is k decode steps, so each gap the client
+            # times is k TPOTs (the TTFT, TPOT, end-to-end latency and throughput are the engine's own, unchanged)
+            chunk = int(interval.group(1))
+    recv = _RECV_INTERVAL.search(_cell(row, "system").lower())
+    if recv is not None and int(recv.group(1)) > 1 and served is not None:
+        served = {**served, "recv_interval": int(recv.group(1))}
     if served is not None:
         key = SERVED_KEYS.get(metric, METRICS[metric][0])
         if key.endswith("_mean_s") and _states_median(row):
             key = key.replace("_mean_s", "_p50_s")
         return Case(row, kwargs, key, UNITS[unit], measured, served, fraction, stage * pp)
-    return Case(row, kwargs, METRICS[metric][0], UNITS[unit], measured, memory_fraction=fraction,
+    return Case(row, kwargs, METRICS[metric][0], UNITS[unit] / chunk, measured, memory_fraction=fraction,
                 replica_devices=stage * pp)
 
 
@@ -780,6 +787,9 @@ _LENGTH_SPREAD = re.compile(r"input cv ([0-9.]+), output cv ([0-9.]+), longest o
 # a stated stream interval: the server streams the tokens after the first in chunks of this many (TensorRT-LLM's
 # ``stream_interval: 10`` in its extra LLM API options), so a client's inter-token gaps span that many steps
 _STREAM_INTERVAL = re.compile(r"stream[_ -]interval[\s=:]+(\d+)")
+# SGLang's --scheduler-recv-interval N: while it decodes, the scheduler takes in new requests every N decode steps
+# (``serve``'s recv_interval); a static row (one request in flight) never waits on it
+_RECV_INTERVAL = re.compile(r"scheduler[_-]recv[_-]interval[\s=:]+(\d+)")
 
 
 def _states_median(row: Mapping[str, str]) -> bool:

@@ -58,6 +58,10 @@ def serve(
     stream_interval: Annotated[int, typer.Option(
         help="Tokens per streamed chunk after the first (TensorRT-LLM's stream_interval): the inter-token gaps a "
              "client sees span that many decode steps (docs/serving.md section 3).")] = 1,
+    recv_interval: Annotated[int, typer.Option(
+        help="Decode steps between the server's intakes of new requests while it decodes (SGLang's "
+             "--scheduler-recv-interval): a request arriving during decoding waits for the next one "
+             "(docs/serving.md section 3).")] = 1,
     input_cv: Annotated[float, typer.Option(help="Spread of prompt lengths: coefficient of variation (0: fixed).")]
     = 0.0,
     output_cv: Annotated[float, typer.Option(help="Spread of output lengths: coefficient of variation.")] = 0.0,
@@ -137,8 +141,9 @@ def serve(
         if named or kv_link != "scale-out":
             fail(f"{', '.join(named) or '--kv-link'} sizes disaggregated pools: add --disaggregated")
     else:
-        if stream_interval != 1:
-            fail("--stream-interval applies to co-located serving; it cannot be combined with --disaggregated yet")
+        for name, value in (("--stream-interval", stream_interval), ("--recv-interval", recv_interval)):
+            if value != 1:
+                fail(f"{name} applies to co-located serving; it cannot be combined with --disaggregated yet")
         _disaggregated(model, hardware, input_tokens, output_tokens, request_rate, ttft_ms, tpot_ms, percentile,
                        pools, kv_link, {"tp": tp, "pp": pp, "ep": ep, "cp": cp, "attention_dp": attention_dp},
                        {"concurrency": concurrency, "offline": offline, "num_prompts": num_prompts,
@@ -176,7 +181,8 @@ def serve(
         acceptance = parts[0] if len(parts) == 1 else parts
     result = run_serve(model, hardware, input_tokens, output_tokens, request_rate=rate, concurrency=concurrency,
                        offline=offline, num_requests=num_prompts, synchronized=synchronized,
-                       stream_interval=stream_interval, input_cv=input_cv, output_cv=output_cv,
+                       stream_interval=stream_interval, recv_interval=recv_interval, input_cv=input_cv,
+                       output_cv=output_cv,
                        max_output_tokens=max_output_tokens, burstiness=burstiness,
                        max_batch_tokens=max_batch_tokens, chunk_tokens=chunk_tokens, max_seqs=max_seqs,
                        prefix_hit=prefix_hit, spec_tokens=spec_tokens, spec_acceptance=acceptance,
@@ -412,6 +418,8 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
     extras = []
     if d["prefix_hit"]:
         extras.append(f"prefix cache hit {d['prefix_hit']:.0%}")
+    if d.get("recv_interval", 1) > 1:
+        extras.append(f"new requests taken in every {d['recv_interval']} decode steps")
     if d["spec_tokens"]:
         extras.append(f"speculative k = {d['spec_tokens']} ({d['draft_model']}): {d['spec_tokens_per_step']:.2f} "
                       "tokens per verify step")
