@@ -569,15 +569,15 @@ def test_stream_interval_is_checked_and_reaches_the_command_line(capsys):
 
 @pytest.mark.parametrize("separate", [False, True])
 @pytest.mark.parametrize("load, interval", [(("concurrency", 4), 10), (("concurrency", 16), 10),
-                                            (("concurrency", 4), 30), (("rate", 0.3), 30)])
+                                            (("concurrency", 4), 30), (("rate", 0.3), 30), (("rate", 0.7), 30)])
 def test_an_intake_every_n_decode_steps_agrees_with_the_simulation(separate, load, interval):
     # docs/serving.md section 3: a server that takes new requests in only every N decode steps (SGLang's
-    # --scheduler-recv-interval) makes an arrival during decoding wait for the next intake, at a uniform place in the
-    # cycle, and share its prompt's step with the prompts taken in with it. Against the simulation of that rule (its
+    # --scheduler-recv-interval) makes an arrival during decoding wait for the next intake, at its place in the
+    # cycle, then for the prompts taken in with it that arrived before it. Against the simulation of that rule (its
     # counter: +1 per decode step, +N per step with prompt tokens, an idle engine at once; 512 + 128 tokens, outputs
-    # of cv 0.3): TTFT mean within 12%, P50 within 15%, P90 within 8%, P99 within 17%, throughput within 4%
-    # (measured: mean -4.1% to +11.0%, P50 -5.7% to +12.7%, P90 -4.7% to +2.5%, P99 -14.2% to -0.3%, throughput -2.3%
-    # to +2.1%). The mean TTFT goes from 42-51 ms without the intake to 93-254 ms with it
+    # of cv 0.3): TTFT mean within 12%, P50 within 15%, P90 within 10%, P99 within 15%, throughput within 5%
+    # (measured: mean -10.3% to +8.6%, P50 +0.7% to +13.4%, P90 -2.8% to +9.5%, P99 -12.7% to +0.5%, throughput
+    # -2.7% to +4.6%). The mean TTFT goes from 42-81 ms without the intake to 93-348 ms with it
     I, O, T = 512, 128, 2048
     sched = Scheduler(T, T, np.inf, np.asarray(1e12), 1.0, mixed=not separate)
     mode, value = load
@@ -594,9 +594,9 @@ def test_an_intake_every_n_decode_steps_agrees_with_the_simulation(separate, loa
                        separate=separate, output_cv=0.3, recv_interval=interval)
     ttft = sim["ttft"]
     assert float(m["ttft_mean_s"]) == pytest.approx(ttft.mean(), rel=0.12)
-    for q, tol in ((50, 0.15), (90, 0.08), (99, 0.17)):
+    for q, tol in ((50, 0.15), (90, 0.10), (99, 0.15)):
         assert float(m[f"ttft_p{q}_s"]) == pytest.approx(np.percentile(ttft, q), rel=tol), q
-    assert float(m["request_rate_per_s"]) == pytest.approx(float(sim["throughput"]), rel=0.04)
+    assert float(m["request_rate_per_s"]) == pytest.approx(float(sim["throughput"]), rel=0.05)
 
 
 def test_an_intake_interval_leaves_what_it_does_not_touch_alone():

@@ -216,16 +216,16 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     requests at once to an idle engine, one bunch whose TTFTs weigh N / ``num_requests`` in the mean TTFT and
     end-to-end latency (genmodel.serving.waves.first_wave). ``stream_interval`` k: the server streams the tokens after
     the first in chunks of k (TensorRT-LLM's ``stream_interval``), so a client's inter-token gaps (``itl_*``) span k
-    decode steps; every other figure is the engine's own. ``recv_interval`` N: while it decodes, the server takes in
-    new requests only every N decode steps (SGLang's ``--scheduler-recv-interval``; after a prompt step and while idle
-    at once), so a request that arrives during decoding waits on average (N - 1) / 2 more decode steps before its
-    prompt starts (docs/serving.md section 3). ``request_rate`` infinite (``float('inf')`` or ``'inf'``)
-    with ``num_requests`` N: a benchmark's N prompts sent at once to the API server (``vllm bench serve
-    --request-rate inf --num-prompts N``), an offline run under the server's batch defaults rather than the offline
-    class's (``settings['entry_point']``). ``max_output_tokens``: the longest answer any request gives (a benchmark's
-    max_tokens, or its dataset's longest answer; at least ``output_tokens``): a finite run of spread outputs ends
-    with its longest answer, which the log-normal spread would otherwise draw without a bound (docs/serving.md
-    section 2d). Bad arguments raise a ``GenmodelError`` naming the argument."""
+    decode steps; every other figure is the engine's own. ``recv_interval`` N: while it decodes, the server takes in new
+    requests only every N decode steps (SGLang's ``--scheduler-recv-interval``; after a prompt step and while idle at
+    once), so a request that arrives during decoding waits up to N - 1 more decode steps for the intake, then for the
+    prompts taken in with it that came before it (docs/serving.md section 3). ``request_rate`` infinite
+    (``float('inf')`` or ``'inf'``) with ``num_requests`` N: a benchmark's N prompts sent at once to the API server
+    (``vllm bench serve --request-rate inf --num-prompts N``), an offline run under the server's batch defaults rather
+    than the offline class's (``settings['entry_point']``). ``max_output_tokens``: the longest answer any request gives
+    (a benchmark's max_tokens, or its dataset's longest answer; at least ``output_tokens``): a finite run of spread
+    outputs ends with its longest answer, which the log-normal spread would otherwise draw without a bound
+    (docs/serving.md section 2d). Bad arguments raise a ``GenmodelError`` naming the argument."""
     synchronized, prefilled = flag("synchronized", synchronized), flag("prefilled", prefilled)
     check_fit = flag("check_fit", check_fit)
     load = _load(request_rate, concurrency, offline, num_requests)

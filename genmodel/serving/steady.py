@@ -44,8 +44,9 @@ A finite run (an offline run, a rate run of N requests, a closed loop's P prompt
 span from its first arrival to its last completion, over which its rates are counted as a benchmark counts them:
 the last request's stay in an emptying engine, and with spread outputs the longest answer (docs/serving.md 2c, 2d).
 A server that takes new requests in only every N decode steps (``Requests.recv_interval``, SGLang's
---scheduler-recv-interval) adds to an arrival during decoding a wait uniform over N - 1 decode steps and the prompts
-taken in with it to its prompt steps (in the TTFT, the queue wait and, in a closed loop, the throughput; section 3).
+--scheduler-recv-interval) makes an arrival during decoding wait for the next intake, at its place in the cycle, and
+for the prompts taken in with it that came before it (``_Intake``: in the TTFT, the queue wait and, in a closed loop,
+the throughput; docs/serving.md section 3).
 """
 
 from __future__ import annotations
@@ -807,22 +808,30 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     s_mean = r_mean + b_mean
     s_var = np.maximum(r_var + b_var + 2 * cov, 0.0)
     # a server that takes new requests in only every N decode steps (section 3): an arrival during decoding waits
-    # for the next intake, its place in the cycle uniform, and shares its prompt's steps with the prompts taken in
-    # with it (those that arrived over the cycle, not only during the step in progress)
-    intake_span = intake_share = None
+    # for the next intake, at its place in the cycle, then for the prompts taken in with it that arrived before it
+    intake = None
     if r.recv_interval > 1 and load.mode in ("rate", "concurrency"):  # (an offline run's requests are all in at once)
-        if closed:  # the others of a closed loop run for certain, each decoding but in its prompt steps
+        # the share of arrivals that land while the engine decodes. The prompts come in bunches, one intake's worth
+        # of prompt steps (k_b, at least one where the cycle took a prompt in) after every N decode steps, so a share
+        # k_b / (N + k_b) of the steps carry prompts, k_b t_p / (N t_d + k_b t_p) of the time. A closed loop's
+        # request is sent when another ends, at the end of a step with decodes: with prefill steps apart every one
+        # (where some other decodes), with mixed steps those after a step without prompt chunks (after one with them
+        # the inbox is read at once); an open loop's arrivals land in time: the decode steps' share of a busy engine
+        base = np.maximum(t_own - c_tok * view.p_step, 0.0)
+        span = (r.recv_interval - 1.0) * t_d
+        cycle = r.recv_interval * t_d
+        bunch = lam_seen * u * (c_star + span)
+        filled = -np.expm1(-lam_seen * cycle / np.maximum(view.steps_prefill, 1.0))  # a prompt came in the cycle
+        k_b = filled * np.maximum((bunch + u) / np.maximum(budget, 1e-300), 1.0)
+        t_p = base + c_tok * np.minimum(bunch + u, budget)  # one of its prompt steps
+        if closed:  # (the others of a closed loop run for certain, each decoding but in its prompt steps)
             others = np.maximum(view.running, 0.0)
             decoding = np.clip(view.n / np.maximum(others, 1e-12), 0.0, 1.0)
             some = -np.expm1(others * np.log1p(-np.minimum(decoding, 1.0 - 1e-16)))
+            share = some * r.recv_interval / (r.recv_interval + k_b) if s.mixed else some
         else:
-            some = busy
-        intake_share = (1.0 - pi) * some
-        intake_span = (r.recv_interval - 1.0) * t_d
-        cycle = lam_seen * (c_star + intake_span) * u
-        bunched = np.minimum(cycle, np.maximum(budget - u, 0.0)) - np.minimum(lam_seen * c_star * u,
-                                                                             np.maximum(budget - u, 0.0))
-        s_mean = s_mean + intake_share * kp * c_tok * np.maximum(bunched, 0.0)
+            share = busy * cycle / np.maximum(cycle + k_b * t_p, 1e-300)
+        intake = _Intake(share, span, c_star, lam_seen * u, u, budget, c_tok, base)
     out: dict[str, np.ndarray] = {}
     prompt_s = I_new * t_own / np.maximum(budget, 1e-9)  # prefill-budget seconds one prompt needs
     if load.mode == "rate":
@@ -841,11 +850,11 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         queued = ~within_cap(clients, n_in) | (load.mode == "max")
         s_mean = np.where(queued, b_mean, s_mean)
         s_var = np.where(queued, np.maximum(b_var, 0.0), s_var)  # (rounding can leave b_var just below 0)
-        if intake_share is not None:  # (a queued client was taken in long before its turn)
-            intake_share = np.where(queued, 0.0, intake_share)
+        if intake is not None:  # (a queued client was taken in long before its turn)
+            intake = replace(intake, share=np.where(queued, 0.0, intake.share))
         e2e_service = s_mean + delay + np.maximum(O - 1.0, 0.0) * tpot_mean
-        if intake_share is not None:
-            e2e_service = e2e_service + intake_share * intake_span / 2
+        if intake is not None:
+            e2e_service = e2e_service + intake.mean()
         rate = n_in / e2e_service
         rho_rate = rate * np.where(n_in > 0, (n_in - 1) / np.maximum(n_in, 1), 0.0)
         ca2 = 1.0
@@ -896,23 +905,17 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     # requests queued behind the running ones for a time set by their place in the run (an offline run's backlog, a
     # finite run's fluid queue): request p N waits queued_q(p), whatever its own service and output (section 3)
     positional = load.mode == "offline" or finite is not None
-    # and a wait for the server's next intake (recv_interval), set by the arrival's place in the intake cycle: at a
-    # uniform place p, none for the 1 - share arriving outside decoding, then linear up to the cycle's span. A queued
-    # request was taken in during its queue's wait: beside a queue it waits the longer of the two, at one place
-    placed = positional or intake_span is not None
+    # and a wait for the server's next intake (recv_interval, ``_Intake``), set by the arrival's place in the intake
+    # cycle, its quantiles in increasing order. A queued request was taken in during its queue's wait: beside a queue
+    # it waits the longer of the two, taken at the same share of places
+    placed = positional or intake is not None
     if placed:  # the waits at the edges of QUEUE_NODES equal shares of the places
-        def place_q(p):
-            wait_p = queued_q(p) if positional else 0.0
-            if intake_span is not None:
-                wait_p = np.maximum(wait_p, intake_span * np.clip((p - (1.0 - intake_share))
-                                                                  / np.maximum(intake_share, 1e-300), 0.0, 1.0))
-            return wait_p
-
-        places = np.stack([np.broadcast_to(place_q(p), np.shape(wait.mean_s))
-                           for p in np.linspace(0.0, 1.0, QUEUE_NODES + 1)])
-        if intake_span is not None:  # the mean wait: exact for the intake alone, the nodes' (trapezoid) beside a queue
-            queued_mean = intake_share * intake_span / 2 if not positional else \
-                (places[1:] + places[:-1]).mean(axis=0) / 2
+        edges = np.linspace(0.0, 1.0, QUEUE_NODES + 1)
+        places = np.stack([np.broadcast_to(queued_q(p) if positional else 0.0, np.shape(wait.mean_s))
+                           for p in edges])
+        if intake is not None:
+            places = np.maximum(places, intake.quantiles(edges, np.shape(wait.mean_s)))
+            queued_mean = intake.mean() if not positional else (places[1:] + places[:-1]).mean(axis=0) / 2
     if percentiles:  # TTFT and end-to-end share the wait: both sums solved in one stacked call
         means = np.broadcast_arrays(ttft_nodes.mean, e2e_nodes.mean, ttft_nodes.cv, e2e_nodes.cv)
         both = LogNormal(np.stack(means[:2]), np.stack(means[2:]))
@@ -930,7 +933,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         out[f"itl_{label}_s"] = _itl(s.mixed, pi, t_d, t_s, c_tok, u, x_seen, budget, q, r.stream_interval)
     if law is not None and load.mode == "concurrency":  # (a closed loop's TTFT: the sum, shifted; no backlog)
         law["cdf"] = functools.partial(_shifted_cdf, wait, ttft_nodes, fixed_wait + delay,
-                                       places if intake_span is not None else None)
+                                       places if intake is not None else None)
     mean_shift = fixed_wait + queued_mean
     out["ttft_mean_s"] = wait.mean_s + s_mean + mean_shift + delay
     out["e2e_mean_s"] = out["ttft_mean_s"] + np.maximum(O - 1.0, 0.0) * tpot_avg
@@ -1424,6 +1427,63 @@ def _shifted_cdf(wait: Wait, s: LogNormal, shift, places, x) -> np.ndarray:
     if np.shape(wait.p_wait) != shape or np.shape(wait.mean_s) != shape:
         wait = Wait(np.broadcast_to(wait.p_wait, shape), np.broadcast_to(wait.mean_s, shape))
     return cdf_of_sum(wait, s, x - shift)
+
+
+@dataclass(frozen=True)
+class _Intake:
+    """The wait of a request for a server that takes new requests in only every N decode steps (SGLang's
+    --scheduler-recv-interval; docs/serving.md section 3), beyond the rest of the step in progress and the prompt
+    chunks of the others that share its step at Poisson arrivals (both in its TTFT already). A share ``share`` of the
+    arrivals lands while the engine decodes; the others wait nothing more. One that lands at place p in [0, 1] of the
+    cycle waits ``span`` (1 - p) for the intake (``span`` = (N - 1) decode steps), and the prompts taken in with it,
+    ``tokens_per_s`` (c* + span) of prompt tokens (those that arrived over the cycle, c* the step an arrival lands in),
+    share its prefill: those that came before it (a share p) go first. Within its own step's room (``budget`` less its
+    ``chunk``) a prompt token ahead or behind it costs ``c_tok``; beyond the room the ones ahead fill whole steps of
+    ``base`` + ``c_tok`` x ``budget`` each. Less the others a Poisson step already holds, that is its wait W(p); the
+    wait's distribution is that of W at a uniform place, given by the sorted values at the quantile levels."""
+
+    share: np.ndarray
+    span: np.ndarray
+    c_star: np.ndarray
+    tokens_per_s: np.ndarray
+    chunk: np.ndarray
+    budget: np.ndarray
+    c_tok: np.ndarray
+    base: np.ndarray
+
+    def at(self, p) -> np.ndarray:
+        """W(p): the wait of an arrival during decoding at place p of the cycle (p an array of places on a leading
+        axis, or a number)."""
+        room = np.maximum(self.budget - self.chunk, 0.0)
+        bunch = self.tokens_per_s * (self.c_star + self.span)
+        ahead, behind = bunch * p, bunch * (1.0 - p)
+        full = (self.base + self.c_tok * self.budget) / np.maximum(self.budget, 1e-300)  # per token, whole steps
+        prefill = (self.c_tok * np.minimum(ahead, room) + full * np.maximum(ahead - room, 0.0)
+                   + self.c_tok * np.minimum(behind, np.maximum(room - ahead, 0.0)))
+        held = self.c_tok * np.minimum(self.tokens_per_s * self.c_star, room)  # (a Poisson step's others: counted)
+        return self.span * (1.0 - p) + np.maximum(prefill - held, 0.0)
+
+    def quantiles(self, levels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """The wait at quantile ``levels`` (leading axis), of ``shape``: 0 below 1 - share, above it W's values at
+        129 places sorted (W's distribution at a uniform place), read at the level's share of them."""
+        places = np.linspace(0.0, 1.0, 129).reshape(-1, *([1] * len(shape)))
+        values = np.sort(np.broadcast_to(self.at(places), (129, *shape)), axis=0)
+        share = np.broadcast_to(self.share, shape)
+        out = []
+        for q in levels:
+            inner = np.clip((q - (1.0 - share)) / np.maximum(share, 1e-300), 0.0, 1.0) * 128.0
+            lo = np.minimum(np.floor(inner).astype(int), 127)
+            frac = inner - lo
+            a = np.take_along_axis(values, lo[None, ...], 0)[0]
+            b = np.take_along_axis(values, lo[None, ...] + 1, 0)[0]
+            out.append(np.where(q <= 1.0 - share, 0.0, a + frac * (b - a)))
+        return np.stack(out)
+
+    def mean(self) -> np.ndarray:
+        """The mean wait over arrivals: share x W's mean over places (the midpoints of 128 equal cells)."""
+        places = (np.arange(128) + 0.5) / 128.0
+        places = places.reshape(-1, *([1] * np.ndim(self.at(0.5))))
+        return self.share * self.at(places).mean(axis=0)
 
 
 @dataclass
