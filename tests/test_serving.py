@@ -599,6 +599,29 @@ def test_an_intake_every_n_decode_steps_agrees_with_the_simulation(separate, loa
     assert float(m["request_rate_per_s"]) == pytest.approx(float(sim["throughput"]), rel=0.05)
 
 
+def test_the_intake_wait_by_hand():
+    # steady._Intake (docs/serving.md section 3). Without other prompts the wait at place p is the rest of the cycle,
+    # span (1 - p): uniform on [0, span], so with half the arrivals waiting its quantile 0.75 is span / 2 and its mean
+    # share x span / 2. With a bunch: 0.01 s step in progress + 0.09 s of span at 20,000 prompt tokens/s is 2,000
+    # tokens; a 512-token chunk leaves 1,536 of a 2,048-token budget; at 10 us per token and 8 ms per step. At p = 0
+    # nobody is ahead: 90 ms to the intake + 1,536 behind it in the room x 10 us, less the 200 tokens x 10 us a Poisson
+    # step holds (2 ms): 90 + 15.36 - 2 = 103.36 ms. At p = 1: 2,000 ahead, 1,536 in its step's room (15.36 ms), 464 in
+    # whole steps of 8 + 20.48 ms per 2,048 tokens (6.452 ms), none behind: 0 + 21.812 - 2 = 19.812 ms
+    from genmodel.serving.steady import _Intake
+
+    alone = _Intake(np.asarray(0.5), np.asarray(0.09), np.asarray(0.01), np.asarray(0.0), np.asarray(512.0),
+                    np.asarray(2048.0), np.asarray(1e-5), np.asarray(0.008))
+    assert float(alone.at(0.25)) == pytest.approx(0.0675, rel=1e-12)
+    q = alone.quantiles(np.array([0.25, 0.5, 0.75, 1.0]), ())
+    assert q[0] == 0.0 and q[1] == 0.0
+    assert float(q[2]) == pytest.approx(0.045, rel=1e-12) and float(q[3]) == pytest.approx(0.09, rel=1e-12)
+    assert float(alone.mean()) == pytest.approx(0.5 * 0.045, rel=1e-12)
+    bunch = _Intake(np.asarray(1.0), np.asarray(0.09), np.asarray(0.01), np.asarray(20000.0), np.asarray(512.0),
+                    np.asarray(2048.0), np.asarray(1e-5), np.asarray(0.008))
+    assert float(bunch.at(0.0)) == pytest.approx(0.09 + 0.01536 - 0.002, rel=1e-12)
+    assert float(bunch.at(1.0)) == pytest.approx(0.01536 + 464 * (0.008 + 0.02048) / 2048 - 0.002, rel=1e-12)
+
+
 def test_an_intake_interval_leaves_what_it_does_not_touch_alone():
     # N = 1 is the server without the rule (every figure the same); one client finds the engine idle (taken in at
     # once: the TTFT as it is), as an offline run's requests do (all in from the start); the TPOT and the gaps do not

@@ -1466,23 +1466,18 @@ class _Intake:
     def quantiles(self, levels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         """The wait at quantile ``levels`` (leading axis), of ``shape``: 0 below 1 - share, above it W's values at
         129 places sorted (W's distribution at a uniform place), read at the level's share of them."""
-        places = np.linspace(0.0, 1.0, 129).reshape(-1, *([1] * len(shape)))
-        values = np.sort(np.broadcast_to(self.at(places), (129, *shape)), axis=0)
+        lead = (-1, *([1] * len(shape)))  # (a leading axis over the configurations' shape)
+        values = np.sort(np.broadcast_to(self.at(np.linspace(0.0, 1.0, 129).reshape(lead)), (129, *shape)), axis=0)
         share = np.broadcast_to(self.share, shape)
-        out = []
-        for q in levels:
-            inner = np.clip((q - (1.0 - share)) / np.maximum(share, 1e-300), 0.0, 1.0) * 128.0
-            lo = np.minimum(np.floor(inner).astype(int), 127)
-            frac = inner - lo
-            a = np.take_along_axis(values, lo[None, ...], 0)[0]
-            b = np.take_along_axis(values, lo[None, ...] + 1, 0)[0]
-            out.append(np.where(q <= 1.0 - share, 0.0, a + frac * (b - a)))
-        return np.stack(out)
+        levels = np.asarray(levels, dtype=float).reshape(lead)
+        inner = np.clip((levels - (1.0 - share)) / np.maximum(share, 1e-300), 0.0, 1.0) * 128.0
+        lo = np.minimum(np.floor(inner).astype(int), 127)
+        a, b = np.take_along_axis(values, lo, 0), np.take_along_axis(values, lo + 1, 0)
+        return np.where(levels <= 1.0 - share, 0.0, a + (inner - lo) * (b - a))
 
     def mean(self) -> np.ndarray:
         """The mean wait over arrivals: share x W's mean over places (the midpoints of 128 equal cells)."""
-        places = (np.arange(128) + 0.5) / 128.0
-        places = places.reshape(-1, *([1] * np.ndim(self.at(0.5))))
+        places = ((np.arange(128) + 0.5) / 128.0).reshape(-1, *([1] * np.ndim(self.span + self.share)))
         return self.share * self.at(places).mean(axis=0)
 
 
