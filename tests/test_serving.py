@@ -615,7 +615,7 @@ def test_the_intake_wait_by_hand():
     q = alone.quantiles(np.array([0.25, 0.5, 0.75, 1.0]), ())
     assert q[0] == 0.0 and q[1] == 0.0
     assert float(q[2]) == pytest.approx(0.045, rel=1e-12) and float(q[3]) == pytest.approx(0.09, rel=1e-12)
-    assert float(alone.mean()) == pytest.approx(0.5 * 0.045, rel=1e-12)
+    assert float(alone.mean_s) == pytest.approx(0.5 * 0.045, rel=1e-12)
     bunch = _Intake(np.asarray(1.0), np.asarray(0.09), np.asarray(0.01), np.asarray(20000.0), np.asarray(512.0),
                     np.asarray(2048.0), np.asarray(1e-5), np.asarray(0.008))
     assert float(bunch.at(0.0)) == pytest.approx(0.09 + 0.01536 - 0.002, rel=1e-12)

@@ -817,7 +817,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         # request is sent when another ends, at the end of a step with decodes: with prefill steps apart every one
         # (where some other decodes), with mixed steps those after a step without prompt chunks (after one with them
         # the inbox is read at once); an open loop's arrivals land in time: the decode steps' share of a busy engine
-        base = np.maximum(t_own - c_tok * view.p_step, 0.0)
+        base = g.own_base
         span = (r.recv_interval - 1.0) * t_d
         cycle = r.recv_interval * t_d
         bunch = lam_seen * u * (c_star + span)
@@ -854,7 +854,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
             intake = replace(intake, share=np.where(queued, 0.0, intake.share))
         e2e_service = s_mean + delay + np.maximum(O - 1.0, 0.0) * tpot_mean
         if intake is not None:
-            e2e_service = e2e_service + intake.mean()
+            e2e_service = e2e_service + intake.mean_s
         rate = n_in / e2e_service
         rho_rate = rate * np.where(n_in > 0, (n_in - 1) / np.maximum(n_in, 1), 0.0)
         ca2 = 1.0
@@ -911,11 +911,12 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     placed = positional or intake is not None
     if placed:  # the waits at the edges of QUEUE_NODES equal shares of the places
         edges = np.linspace(0.0, 1.0, QUEUE_NODES + 1)
-        places = np.stack([np.broadcast_to(queued_q(p) if positional else 0.0, np.shape(wait.mean_s))
-                           for p in edges])
+        if positional:
+            places = np.stack([np.broadcast_to(queued_q(p), np.shape(wait.mean_s)) for p in edges])
         if intake is not None:
-            places = np.maximum(places, intake.quantiles(edges, np.shape(wait.mean_s)))
-            queued_mean = intake.mean() if not positional else (places[1:] + places[:-1]).mean(axis=0) / 2
+            waits = intake.quantiles(edges, np.shape(wait.mean_s))
+            places = np.maximum(places, waits) if positional else waits
+            queued_mean = intake.mean_s if not positional else (places[1:] + places[:-1]).mean(axis=0) / 2
     if percentiles:  # TTFT and end-to-end share the wait: both sums solved in one stacked call
         means = np.broadcast_arrays(ttft_nodes.mean, e2e_nodes.mean, ttft_nodes.cv, e2e_nodes.cv)
         both = LogNormal(np.stack(means[:2]), np.stack(means[2:]))
@@ -1475,7 +1476,8 @@ class _Intake:
         a, b = np.take_along_axis(values, lo, 0), np.take_along_axis(values, lo + 1, 0)
         return np.where(levels <= 1.0 - share, 0.0, a + (inner - lo) * (b - a))
 
-    def mean(self) -> np.ndarray:
+    @functools.cached_property
+    def mean_s(self) -> np.ndarray:
         """The mean wait over arrivals: share x W's mean over places (the midpoints of 128 equal cells)."""
         places = ((np.arange(128) + 0.5) / 128.0).reshape(-1, *([1] * np.ndim(self.span + self.share)))
         return self.share * self.at(places).mean(axis=0)
@@ -1499,6 +1501,7 @@ class _Tagged:
     lam_seen: np.ndarray  # prompt chunks per second
     b_mean: np.ndarray  # the prompt's own steps, with the chunks of the others that share them
     tpot_mean: np.ndarray
+    own_base: np.ndarray  # the tagged prompt's step less its prompt tokens' c_tok each
 
 
 def _chunks_seen(r: Requests, view: Terms) -> tuple[np.ndarray, np.ndarray]:
@@ -1550,7 +1553,7 @@ def _tagged_steps(r: Requests, s: Scheduler, view: Terms, t_d, t_s, t_own, step_
     own_base = np.maximum(t_own - c_tok * view.p_step, 0.0)
     b_mean = kp * (own_base + c_tok * (u + others))
     return _Tagged(t_d, t_s, t_own, mean_step, u, c_tok, x_seen, rho_c, poisson_c, c_star, var_c + theta**2,
-                   lam_seen, b_mean, tpot_mean)
+                   lam_seen, b_mean, tpot_mean, own_base)
 
 
 def _itl(mixed: bool, pi, t_d, t_s, c_tok, u, chunks_mean, budget, q: float, k: int = 1) -> np.ndarray:
