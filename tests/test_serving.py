@@ -46,6 +46,15 @@ from tests.serving_oracle import simulate
 # ---- queueing formulas against textbook values ---------------------------------------------------------------
 
 
+def _refused_in_one_line(capsys, command: list[str], option: str) -> None:
+    """``command`` with ``--<option> 0`` and with ``--<option> 4 --disaggregated`` exits 2 with one error line naming
+    the option (an interval of whole steps, at least 1, for co-located serving only)."""
+    for args in ([f"--{option}", "0"], [f"--{option}", "4", "--disaggregated"]):
+        assert main([*command, *args]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and option in err[0]
+
+
 def test_erlang_c_textbook_values():
     # M/M/1: P(wait) = rho; M/M/2 with a = 1: C = a^2/2 / (1 + a + a^2/2) x c/(c - a) = (1/2)/(5/2) x 2 = 0.4?
     # by hand: B(2, 1) = (1/2) / (1 + 1 + 1/2) = 0.2; C = B / (1 - rho (1 - B)) = 0.2 / (1 - 0.5 x 0.8) = 1/3
@@ -561,10 +570,7 @@ def test_stream_interval_is_checked_and_reaches_the_command_line(capsys):
     assert main(["serve", "--request-rate", "2", "--stream-interval", "10"]) == 0
     out = capsys.readouterr().out
     assert "gap per 10-token chunk" in out and f"{float(ten.metrics['itl_p99_s']) * 1e3:,.3f} ms" in out
-    for args in (["--stream-interval", "0"], ["--stream-interval", "4", "--disaggregated"]):
-        assert main(["serve", "--request-rate", "2", *args]) == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and "stream-interval" in err[0]
+    _refused_in_one_line(capsys, ["serve", "--request-rate", "2"], "stream-interval")
 
 
 @pytest.mark.parametrize("separate", [False, True])
@@ -651,10 +657,7 @@ def test_recv_interval_is_checked_and_reaches_the_command_line(capsys):
     assert main(["serve", "--concurrency", "4", "--engine", "sglang", "--recv-interval", "10"]) == 0
     out = capsys.readouterr().out
     assert "taken in every 10 decode steps" in out and f"{float(ten.metrics['ttft_p50_s']) * 1e3:,.3f} ms" in out
-    for args in (["--recv-interval", "0"], ["--recv-interval", "4", "--disaggregated"]):
-        assert main(["serve", "--concurrency", "4", *args]) == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and "recv-interval" in err[0]
+    _refused_in_one_line(capsys, ["serve", "--concurrency", "4"], "recv-interval")
 
 
 @pytest.mark.parametrize("shape", [0.5, 4.0])

@@ -375,19 +375,20 @@ def parse_row(row: Mapping[str, str]) -> Case:
                                        sglang_kernels(row, model) if engine == "sglang" else None,
                                        release_of(_cell(row, "engine_version")))}
     fraction = memory_fraction_of(_cell(row, "system"))
-    if _CACHED_PROMPTS.search(_cell(row, "system").lower()):
+    system = _cell(row, "system").lower()  # (the settings the row states, read below)
+    if _CACHED_PROMPTS.search(system):
         if served is None:
             raise NotExpressibleError("prompts already in the prefix cache: only the served-traffic model "
                                       "(a continuous row with more than one client) reads a prefix-cache hit")
         served = {**served, "prefix_hit": cached_share(inputs, get_engine(kwargs["engine"]).kv_block_tokens)}
-    spread = _LENGTH_SPREAD.search(_cell(row, "system").lower())
+    spread = _LENGTH_SPREAD.search(system)
     if spread is not None:
         if served is None:
             raise NotExpressibleError("a stated spread of request lengths is modelled under served traffic only (a "
                                       "row of more than one client)")
         served = {**served, "input_cv": float(spread.group(1)), "output_cv": float(spread.group(2)),
                   "max_output_tokens": max(float(spread.group(3)), float(outputs))}
-    interval = _STREAM_INTERVAL.search(_cell(row, "system").lower())
+    interval = _STREAM_INTERVAL.search(system)
     chunk = 1  # decode steps between a static row's streamed chunks
     if interval is not None and int(interval.group(1)) > 1:
         if served is not None:
@@ -396,7 +397,7 @@ def parse_row(row: Mapping[str, str]) -> Case:
             # one request in flight: every chunk after the first token is k decode steps, so each gap the client
             # times is k TPOTs (the TTFT, TPOT, end-to-end latency and throughput are the engine's own, unchanged)
             chunk = int(interval.group(1))
-    recv = _RECV_INTERVAL.search(_cell(row, "system").lower())
+    recv = _RECV_INTERVAL.search(system)
     if recv is not None and int(recv.group(1)) > 1 and served is not None:
         served = {**served, "recv_interval": int(recv.group(1))}
     if served is not None:
