@@ -440,16 +440,19 @@ def test_independent_rows_gathered_after_the_fit():
     assert spread["phase:prefill"]["model_error_pct"] >= 3 * spread["phase:prefill"]["spread_pct"]  # 86.7% (58.2%)
     scored = v.scored(table)
     # the twenty-fifth round, blind: 92 rows from 2 sources, all expressible: decode 49.0% (61; per-source medians
-    # 34.7%), prefill 42.2% (31), 25.0% within 25%, 23.9% in their bands
+    # 34.7%), prefill 42.2% (31), 25.0% within 25%, 23.9% in their bands. With a run of one wave (history item 81,
+    # seen rows): decode 32.1% (per-source medians 25.9%), prefill 45.9%, 33.7% within 25%
     twenty_fifth, round25 = _blind_round(table, scored, TWENTY_FIFTH_ROUND_IDS, 92, 61, 31)
-    assert 35.0 <= round25["phase:decode"]["median_abs_error_pct"] <= 65.0  # 49.0%
+    assert 25.0 <= round25["phase:decode"]["median_abs_error_pct"] <= 40.0  # 32.1% (49.0% blind)
     rows25 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
               if str(i).startswith(TWENTY_FIFTH_ROUND_IDS)}
     # Qwen3-32B, 100 prompts of 1,024-15,000 tokens sent by 100 clients at once (vLLM 0.14.1, TP 8 or two TP 4
-    # replicas): every TPOT predicted slow (+12% to +262%, a median +126%), the TTFTs a median 40% slow, the output
-    # throughputs a median 28% low
+    # replicas): blind, every TPOT predicted slow (+12% to +262%, a median +126%: the steady state's TPOT, every step
+    # carrying a prompt); as one wave (item 81) -12% to +100%, a median +39%, what is left being the prompt steps'
+    # error: the TTFTs a median 43% slow (40% blind), 97-121% on H100 and H200 at TP 8 from 2,048 tokens; the output
+    # throughputs a median 30% low (28% blind)
     tpots = [rows25[f"M25A-{k:02d}"] for k in range(2, 91, 3)]
-    assert all(10.0 <= e <= 270.0 for e in tpots) and float(np.median(tpots)) >= 100.0
+    assert all(-15.0 <= e <= 105.0 for e in tpots) and 25.0 <= float(np.median(tpots)) <= 55.0
     assert float(np.median([rows25[f"M25A-{k:02d}"] for k in range(1, 91, 3)])) >= 25.0
     assert float(np.median([rows25[f"M25A-{k:02d}"] for k in range(3, 91, 3)])) <= -15.0
     scored = scored[~twenty_fifth]  # the earlier rounds below
@@ -787,9 +790,11 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # 14.9 -> 13.9, TTFT P90 51.7 -> 51.4; with the streaming and intake settings InferenceX's launch scripts pass
     # (history item 80: 238 rows of SGLang and TensorRT-LLM on B200, B300 and H200 state them; their clients time
     # chunks of 10 or 30 tokens, and SGLang takes new requests in every 10 decode steps): ITL P90 60.7 -> 18.5, ITL
-    # P99 46.4 -> 39.0, TTFT P90 51.4 -> 50.0, TTFT P99 64.4 -> 64.1 (signed -49.9 -> -49.5)
-    expected = {"e2e_latency_p90": 13.9, "e2e_latency_p99": 17.8, "tpot_p90": 22.4, "tpot_p99": 28.0,
-                "ttft_p90": 50.0, "ttft_p99": 64.1, "itl_p90": 18.5, "itl_p99": 39.0}
+    # P99 46.4 -> 39.0, TTFT P90 51.4 -> 50.0, TTFT P99 64.4 -> 64.1 (signed -49.9 -> -49.5); with a run of one wave
+    # (history item 81: six rows of Lambda's runs of 10 and 40 prompts sent at once move): TPOT P99 28.0 -> 27.7, ITL
+    # P99 39.0 -> 36.2
+    expected = {"e2e_latency_p90": 13.9, "e2e_latency_p99": 17.8, "tpot_p90": 22.4, "tpot_p99": 27.7,
+                "ttft_p90": 50.0, "ttft_p99": 64.1, "itl_p90": 18.5, "itl_p99": 36.2}
     for metric, median in expected.items():
         assert s[f"tail:{metric}"]["median_abs_error_pct"] == pytest.approx(median, abs=0.06), metric
     assert s["tail:ttft_p99"]["median_signed_error_pct"] == pytest.approx(-49.5, abs=0.06)
@@ -810,12 +815,14 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # their runs' published request lengths; 62.1% with a queued run's percentiles mixed over its places; 66.0% with
     # InferenceX's stated streaming and intake settings, history item 80; 69.1% with the twenty-fourth round's served
     # rows in the cells, whose DeepSeek-R1 TTFTs, 68-98% fast, widen the served prefill cells of 5+ devices; 70.3%
-    # with the twenty-fifth round's, whose Qwen3-32B TPOTs, +12% to +262%, widen the decode cells of 2-4 and 5+ devices.
+    # with the twenty-fifth round's, whose Qwen3-32B TPOTs, +12% to +262%, widen the decode cells of 2-4 and 5+ devices;
+    # 70.7% with a run of one wave, history item 81, whose TPOTs of those runs are -12% to +100%.
     # So the medians' cells, widened by two rounds of badly predicted served runs, now reach 70% of the tails too; the
-    # tails keep cells of their own, which cover them at 82.5% and follow each tail metric's own spread)
-    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.703, abs=0.001)
-    # per source 72.6% with the twenty-fifth round, 71.0% with the twenty-fourth (below 70% before them)
-    assert np.mean([np.mean(h) for h in per_source.values()]) == pytest.approx(0.726, abs=0.001)
+    # tails keep cells of their own, which cover them at 80.8% and follow each tail metric's own spread)
+    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.707, abs=0.001)
+    # per source 72.8% with item 81, 72.6% with the twenty-fifth round, 71.0% with the twenty-fourth (below 70% before
+    # them)
+    assert np.mean([np.mean(h) for h in per_source.values()]) == pytest.approx(0.728, abs=0.001)
     # most of a tail's error is its run's: against the same model's error on the twin row (the run's median or mean
     # in independent.csv: 1,004 of the rows), the tail-to-median ratio is off by a median 4.03% for TPOT P99
     # (so with history item 70 too, whose 33 moved TPOT P99 rows' ratios go from 15.0% to 13.5% off; 4.06% before
@@ -833,20 +840,24 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
             ratios.setdefault(r["metric"], []).append(abs(ratio - 1))
     assert sum(len(x) for x in ratios.values()) == 1004
     # (with history item 75: end-to-end P99 11.4% -> 11.7%; with item 80's stated streaming and intake settings:
-    # TPOT P99 4.03% -> 4.06%, end-to-end P99 11.7% -> 11.6%, TTFT P99 17.0% -> 16.3%, ITL P99 27.5% -> 16.9%)
-    for metric, median in (("tpot_p99", 4.06), ("e2e_latency_p99", 11.64), ("ttft_p99", 16.33), ("itl_p99", 16.94)):
+    # TPOT P99 4.03% -> 4.06%, end-to-end P99 11.7% -> 11.6%, TTFT P99 17.0% -> 16.3%, ITL P99 27.5% -> 16.9%; with item
+    # 81's run of one wave: TPOT P99 4.06% -> 3.93%, ITL P99 16.9% -> 14.7%)
+    for metric, median in (("tpot_p99", 3.93), ("e2e_latency_p99", 11.64), ("ttft_p99", 16.33), ("itl_p99", 14.66)):
         assert 100 * np.median(ratios[metric]) == pytest.approx(median, abs=0.06), metric
 
 
 def test_tail_percentile_bands_out_of_sample(tails):
-    # nested: each source's tail rows against tail cells made from the other sources only; measured 82.5% of 1,039 rows,
-    # 84.9% averaged over 20 sources (79.7% and 85.4% before history item 80, 79.9% and 85.5% before item 75, 80.4% and
+    # nested: each source's tail rows against tail cells made from the other sources only; measured 80.8% of 1,039 rows,
+    # 84.5% averaged over 20 sources (82.5% and 84.9% before history item 81, whose run of one wave brings six of
+    # Lambda's P99 TPOTs and gaps nearer and so narrows the cells that hold them;
+    # 79.7% and 85.4% before history item 80, 79.9% and 85.5% before item 75, 80.4% and
     # 85.6% before item 70, 80.5% and 85.6% before item 67, 80.4% and 85.6% before item 66, 80.6% and 85.7% before item
     # 65, 80.9% and 85.7% before item 64; 80.6% and 85.6% before history item 62; 80.8% and 86.2% blind, before item
     # 56); per tail metric 73% (TPOT P90) to 89% (end-to-end P90) where the metric's rows come from at least
     # MIN_SOURCES sources. The inter-token gap's P90 comes from three (72 rows): with no P90 cell of its own it takes
-    # the ITL P99's band, wider (``uncertainty.tail_lookup``, saying so), and covers 98.6% of them since history item
-    # 80 brought InferenceX's chunked gaps (-88% to -96% off before) within a median 3% (within 70-90% before)
+    # the ITL P99's band, wider (``uncertainty.tail_lookup``, saying so), and covers 81.9% of them (98.6% from history
+    # item 80, which brought InferenceX's chunked gaps, -88% to -96% off before, within a median 3%, to item 81, whose
+    # nearer ITL P99s of Lambda's runs narrowed that band; within 70-90% before item 80)
     cov = bands.coverage(tails, tails=True)
     assert cov["rows"] == 1039 and cov["groups"] == 20
     assert 0.70 <= cov["row_coverage"] <= 0.90 and 0.70 <= cov["group_coverage"] <= 0.90
@@ -857,7 +868,7 @@ def test_tail_percentile_bands_out_of_sample(tails):
     standing = {m for m, groups in sources.items() if len(groups) >= uncertainty.MIN_SOURCES}
     assert standing == set(v.rows.TAIL_METRICS) - {"itl_p90"}
     assert all(0.70 <= cov["by_phase"][m] <= 0.90 for m in standing), cov["by_phase"]
-    assert cov["by_phase"]["itl_p90"] >= 0.70  # (a borrowed, wider band: 98.6%)
+    assert cov["by_phase"]["itl_p90"] >= 0.70  # (a borrowed, wider band: 81.9%)
     # the bands serve gives its P99 figures are these cells: a served P99 TTFT's band is the stored tail cell's
     from genmodel.engine.uncertainty import band
 

@@ -214,7 +214,10 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
     the run's (genmodel.serving.steady.finite_run_wait; the steady state has none), and near it the queue's
     fluctuations are those of a run that long; (with ``concurrency`` N) the run's N clients send their first
     requests at once to an idle engine, one bunch whose TTFTs weigh N / ``num_requests`` in the mean TTFT and
-    end-to-end latency (genmodel.serving.waves.first_wave). ``stream_interval`` k: the server streams the tokens after
+    end-to-end latency (genmodel.serving.waves.first_wave); with ``num_requests`` = N on mixed steps the bunch is the
+    whole run, and its TPOTs, end-to-end latencies and throughput are its own (each request decodes beside the prompts
+    after its own, then beside the other decodes alone), as are an offline run's within the running cap.
+    ``stream_interval`` k: the server streams the tokens after
     the first in chunks of k (TensorRT-LLM's ``stream_interval``), so a client's inter-token gaps (``itl_*``) span k
     decode steps; every other figure is the engine's own. ``recv_interval`` N: while it decodes, the server takes in new
     requests only every N decode steps (SGLang's ``--scheduler-recv-interval``; after a prompt step and while idle at

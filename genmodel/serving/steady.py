@@ -484,6 +484,11 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         # apart, so there it changes nothing); its TTFTs join the loop's in the run's means and TTFT percentiles
         first_wave(step, r, s, clients, load.requests, n_cap, m, law, percentiles,
                    (ttft_target_s, tpot_target_s, target_percentile))
+    elif load.mode == "offline" and s.mixed:
+        # N requests at once that the engine holds together are one wave on mixed steps, the whole run (section 2d;
+        # ``waves.wave_capacity``)
+        first_wave(step, r, s, clients, clients, n_cap, m, None, percentiles,
+                   (ttft_target_s, tpot_target_s, target_percentile))
     if load.mode == "offline" or (load.mode == "concurrency" and load.requests is not None):
         _closed_run(step, r, np.asarray(load.value if load.mode == "offline" else load.requests, dtype=float), m)
     elif finite is not None:

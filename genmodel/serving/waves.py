@@ -12,7 +12,11 @@ Everything is an array over the configuration shape; ``step`` is evaluated once 
 from an idle engine, whose later waves are the closed loop's above (requests of spread lengths, spread over the cycle;
 or identical ones on a mixed scheduler, staggered bunches): the run's mean TTFT and end-to-end latency weigh that
 wave's bunch by clients / requests, and its upper TTFT percentiles (those inside the wave's share of the ranks) are
-the mixture's of the wave and the loop.
+the mixture's of the wave and the loop. Where requests = clients on mixed steps the wave is the whole run: its TPOT,
+end-to-end latency, inter-token gap and TTFT percentiles, its throughput and its share meeting targets are the
+wave's own (``_one_wave``: each request decodes beside the prompts after its own, then beside the other decodes
+alone), where the loop's steady state has every step carry a prompt; ``steady.solve`` calls it so for an offline
+run (N requests at once) within the running cap too.
 
 Prefill steps apart from decode steps (``Scheduler.mixed`` False: SGLang, vLLM V0 without chunking): the whole
 wave is one bunch. Its N I' prompt tokens (I' new tokens per prompt) run first, in k = ceil(N I' / p) steps of
@@ -45,7 +49,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from genmodel.serving.queueing import meets_targets, normal_cdf, normal_ppf, percentile_label
+from genmodel.serving.queueing import length_nodes, meets_targets, normal_cdf, normal_ppf, percentile_label
 
 StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -152,7 +156,9 @@ def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, 
     P = np.asarray(requests, dtype=float)
     I_new, _, D = _lengths(r)
     applies = (D >= 1.0) & (N >= 1.0) & within_cap(N, running_cap) & (P >= N)
-    if not np.any(applies):
+    # P = N on mixed steps: the wave is the whole run, wherever the engine holds all N at once (``wave_capacity``)
+    alone = (D >= 1.0) & (N >= 1.0) & (P <= N) & within_cap(N, wave_capacity(r, s)) if s.mixed else False
+    if not np.any(applies | alone):
         return
     N = np.maximum(N, 1.0)
     tokens, most, k = _bunch(r, s, N, I_new, idle=True)
@@ -164,6 +170,29 @@ def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, 
     excess = share * (ttft - m["ttft_mean_s"])
     m["ttft_mean_s"] = np.where(applies, m["ttft_mean_s"] + excess, m["ttft_mean_s"])
     m["e2e_mean_s"] = np.where(applies, m["e2e_mean_s"] + excess, m["e2e_mean_s"])
+    wave = None
+    if np.any(alone):
+        wave = _one_wave(step, r, N, tokens / k, k, I_new / p, per_step, ttft, m["request_rate_per_s"], percentiles,
+                         targets)
+    _mix_ttft_percentiles(r, N, p, k, I_new, per_step, share, applies, m, law, percentiles, targets)
+    if wave is not None:
+        for key, value in wave.items():
+            m[key] = np.where(alone, value, m[key])
+
+
+def wave_capacity(r, s) -> np.ndarray:
+    """The requests an engine holds at once in one wave: its running-sequence limit, and the requests whose whole
+    prompts and outputs fit in the KV cache together (pages of ``Scheduler.block_tokens``, half a page lost each;
+    a shared prefix held once)."""
+    own = 0.0 if r.shared_prefix else r.prefix_hit * r.input_tokens
+    shared = r.prefix_hit * r.input_tokens if r.shared_prefix else 0.0
+    per_request = (1.0 - r.prefix_hit) * r.input_tokens + own + r.output_tokens + s.block_tokens / 2
+    return np.minimum(s.max_seqs, np.maximum(s.kv_capacity_tokens - shared, 0.0) / per_request)
+
+
+def _mix_ttft_percentiles(r, N, p, k, I_new, per_step, share, applies, m, law, percentiles, targets) -> None:
+    """The run's upper TTFT percentiles and its share meeting the targets, the mixture's of the first wave and the
+    loop (``first_wave``)."""
     if law is None or "cdf" not in law:
         return
     a, delay = I_new / p, np.asarray(r.ttft_delay_s, dtype=float)
@@ -197,6 +226,146 @@ def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, 
         meets = meets_targets(m[f"ttft_{label}_s"], m[f"tpot_{label}_s"], ttft_target_s, tpot_target_s,
                               np.shape(m["meets_slo"]))
         m["meets_slo"] = np.where(applies, meets, m["meets_slo"])
+
+
+# a run of one wave with spread outputs (``_one_wave``): its requests' ranks and output lengths as this many
+# equal-probability nodes each
+_RANK_NODES = 64
+_OUTPUT_NODES = 16
+
+
+def _sorted_quantile(values: np.ndarray, q: float) -> np.ndarray:
+    """numpy's q-quantile (linear between neighbours) of ``values`` sorted along the leading axis."""
+    pos = (values.shape[0] - 1) * q
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, values.shape[0] - 1)
+    return values[lo] + (pos - lo) * (values[hi] - values[lo])
+
+
+# nodes of the sums over a wave's steps (``_phase_sums``): a phase of at most this many steps is summed step by step,
+# a longer one over this many equal blocks of steps, each at its middle
+_WAVE_NODES = 256
+
+
+def _phase_sums(first, steps, decoders) -> tuple[np.ndarray, np.ndarray]:
+    """(sum of n, sum of n^2) over the ``steps`` steps x = first .. first + steps - 1 of a wave, n = ``decoders(x)``
+    the sequences decoding in step x + 1: term by term up to ``_WAVE_NODES`` steps, else over that many equal blocks
+    (each block's count at its middle step times its length)."""
+    lead = (-1,) + (1,) * max(np.ndim(first), np.ndim(steps))
+    idx = np.arange(_WAVE_NODES, dtype=float).reshape(lead)
+    fine = steps <= _WAVE_NODES
+    x = np.where(fine, first + idx, first + np.floor((idx + 0.5) * steps / _WAVE_NODES))
+    weight = np.where(fine, (idx < steps).astype(float), steps / _WAVE_NODES)
+    n = decoders(x)
+    return (weight * n).sum(axis=0), (weight * n * n).sum(axis=0)
+
+
+def _one_wave(step: StepFn, r, N, p, k, a, per_step, ttft_mean, rate, percentiles, targets) -> dict[str, np.ndarray]:
+    """The decode figures of a run that is one wave on a mixed scheduler (N requests at once to an idle engine, no
+    other request after them; docs/serving.md section 2c): request j's first token ends prefill step s_j = ceil(j a)
+    of the k steps of p prompt tokens, and it decodes in the D steps after it, the first min(k - s_j, D) of them
+    carrying the other prompts. With c(x) = min(floor(x / a), N) requests started by step x + 1, step x + 1 has
+    n(x) = c(x) - c(x - D) decoding sequences, and the requests' decode spans together hold every step n(x) times, so
+    the mean TPOT is sum_x n(x) t(x) / (N (O - 1)). On steps affine in the decoding count each phase's sum is its
+    step at the count-weighted mean count times sum n (sum n^2 / sum n): t_p, a prefill step of p tokens, over x < k,
+    and t_d, a decode step, over the D steps after. Request j's TPOT is (h_j t_p + (D - h_j) t_d) / (O - 1), h_j =
+    min(k - s_j, D), falling with j; its end-to-end latency its TTFT plus that. A share h of the gaps, sum n over
+    the prefill steps over all, is t_p, the rest t_d."""
+    ttft_target_s, tpot_target_s, q_target = targets
+    _, O, D = _lengths(r)
+    delay = np.asarray(r.ttft_delay_s, dtype=float)
+    d_steps = np.ceil(D - 1e-9)
+
+    def started(x):
+        return np.clip(np.floor(x / a + 1e-9), 0.0, N)
+
+    def decoders(x):
+        return started(x) - started(x - d_steps)
+
+    s1p, s2p = _phase_sums(0.0, k, decoders)
+    s1d, s2d = _phase_sums(k, d_steps, decoders)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_p = np.where(s1p > 0, s2p / np.where(s1p > 0, s1p, 1.0), 0.0)
+        n_d = np.where(s1d > 0, s2d / np.where(s1d > 0, s1d, 1.0), 0.0)
+    t_p, t_d = step(np.stack(np.broadcast_arrays(n_p, n_d)), np.stack(np.broadcast_arrays(p, 0.0 * p)))
+    gaps = np.maximum(O - 1.0, 1.0)
+
+    def first_step(j):
+        return np.minimum(np.ceil(a * np.clip(j, 1.0, N) - 1e-9), k)
+
+    def decode_s(j, d, d_gaps):  # (the TPOT of request j with d decode steps, the time of its decode steps)
+        heavy = np.clip(k - first_step(j), 0.0, d)
+        spent = heavy * t_p + (d - heavy) * t_d
+        return spent / d_gaps, spent
+
+    def ranked(value_of_j, q, against=False):
+        """numpy's q-quantile (linear between ranks) of the N requests' values, ordered by j or against it."""
+        pos = 1.0 + (N - 1.0) * q
+        pos = N + 1.0 - pos if against else pos
+        lo, hi = np.floor(pos + 1e-9), np.ceil(pos - 1e-9)
+        v_lo = value_of_j(lo)
+        return v_lo + (pos - lo) * (value_of_j(hi) - v_lo)
+
+    def ttft_of(j):
+        return per_step * first_step(j) + delay
+
+    if r.output_cv > 0:  # spread outputs: requests of every rank and output length (equal-probability nodes)
+        shape = np.broadcast_shapes(*map(np.shape, (N, O, k, a, t_p)))
+        lengths = length_nodes(np.broadcast_to(O, shape), r.output_cv, _OUTPUT_NODES)[None, ...]
+        ranks = 1.0 + (N - 1.0) * ((np.arange(_RANK_NODES) + 0.5) / _RANK_NODES).reshape((-1, 1) + (1,) * len(shape))
+        d_each = np.maximum(lengths - 1.0, 0.0) / r.tokens_per_step
+        tpot_each, spent = decode_s(ranks, d_each, np.maximum(lengths - 1.0, 1.0))
+        e2e_each = ttft_of(ranks) + spent
+        tpot_each, e2e_each = (np.sort(v.reshape((-1, *v.shape[2:])), axis=0) for v in (tpot_each, e2e_each))
+        tpot_mean, decode_mean = tpot_each.mean(axis=0), spent.mean(axis=(0, 1))
+
+        def tpot_at(q):
+            return _sorted_quantile(tpot_each, q)
+
+        def e2e_at(q):
+            return _sorted_quantile(e2e_each, q)
+    else:
+        tpot_mean = (t_p * s1p + t_d * s1d) / (N * gaps)
+        decode_mean = gaps * tpot_mean
+
+        def tpot_at(q):
+            return ranked(lambda j: decode_s(j, D, gaps)[0], q, against=True)
+
+        def e2e_at(q):
+            return ranked(lambda j: ttft_of(j) + decode_s(j, D, gaps)[1], q)
+
+    # the run ends with the last request's last token (the last has no prompt step left after its first token; with
+    # spread outputs this is the mean answer's end, which ``steady._closed_run`` extends to the longest one's), so N
+    # over that span is its request rate
+    rate = N / (ttft_of(N) + decode_s(N, D, gaps)[1])
+    new = {"ttft_mean_s": ttft_mean, "tpot_mean_s": tpot_mean, "e2e_mean_s": ttft_mean + decode_mean,
+           "request_rate_per_s": rate,
+           "output_tokens_per_s": rate * O}
+    heavy_share = s1p / np.maximum(s1p + s1d, 1e-300)
+    for q in percentiles:
+        label = percentile_label(q)
+        new[f"ttft_{label}_s"] = ranked(ttft_of, q)
+        new[f"tpot_{label}_s"] = tpot_at(q)
+        new[f"e2e_{label}_s"] = e2e_at(q)
+        new[f"itl_{label}_s"] = np.where(q > 1.0 - heavy_share, t_p, t_d)
+    if ttft_target_s is not None or tpot_target_s is not None:
+        hi_steps = np.inf if ttft_target_s is None else (ttft_target_s - delay) / per_step
+        if tpot_target_s is None:
+            lo_steps = 1.0
+        else:  # TPOT_j <= target where h_j <= h*: s_j >= k - h* (every request where h* >= D)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                h_star = (tpot_target_s * gaps - D * t_d) / (t_p - t_d)
+            lo_steps = np.where(h_star >= D, 1.0, k - h_star)
+        lo_steps = np.maximum(lo_steps, 1.0)
+        met = _count_within(np.minimum(hi_steps, k), a, N) - _count_within(np.ceil(lo_steps - 1e-9) - 1.0, a, N)
+        share = np.clip(met / N, 0.0, 1.0)
+        new["slo_attainment"] = share
+        new["goodput_requests_per_s"] = rate * share
+        label = percentile_label(q_target)
+        ttft_q, tpot_q = ranked(ttft_of, q_target), tpot_at(q_target)
+        new[f"ttft_{label}_s"], new[f"tpot_{label}_s"] = ttft_q, tpot_q
+        new["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s)
+    return new
 
 
 def _wave_ttft(per_step, a, k, N, q):

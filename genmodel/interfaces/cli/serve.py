@@ -381,6 +381,10 @@ def _first_wave_lines(d: dict[str, Any]) -> list[str]:
     do (q >= 1 - N / 2P: docs/serving.md section 2c)."""
     if not _first_wave(d):
         return []
+    if d["mixed_batches"] and d["num_requests"] <= d["load_value"]:
+        return ["  one wave, the whole run: every figure above is the wave's where the engine holds all its requests "
+                f"at once (docs/serving.md section 2c); means: TTFT {latency(d['ttft_mean_s'])}, end-to-end "
+                f"{latency(d['e2e_mean_s'])}"]
     level = 100.0 * (1.0 - d["load_value"] / (2.0 * d["num_requests"]))
     return [f"  run means (with its first wave where the running cap holds it; so do the TTFT percentiles from "
             f"p{level:.3g} up): TTFT {latency(d['ttft_mean_s'])}, end-to-end {latency(d['e2e_mean_s'])}"]
@@ -403,7 +407,9 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
                                                   " to the API server" if d.get("entry_point") == "server" else ""))
         if d.get("synchronized"):
             load = load[:-1] + ", identical requests re-sent in waves)"
-        if _first_wave(d):
+        if _first_wave(d) and d["num_requests"] <= d["load_value"]:
+            load += f", a run of {d['num_requests']:,.0f} requests, all sent at once"
+        elif _first_wave(d):
             load += f", a run of {d['num_requests']:,.0f} requests whose first {d['load_value']:,.0f} start at once"
     if "run_duration_s" in d and math.isfinite(d["run_duration_s"]):  # a finite run (docs/serving.md 2c, 2d)
         load += f"; the run lasts {latency(d['run_duration_s'])}" + (
