@@ -386,7 +386,11 @@ def test_independent_rows_gathered_after_the_fit():
     model, the bands of d76d3ea): 92 rows, all expressible (Qwen3-32B bursts of 100 prompts on 8 GPUs with vLLM; a
     llama-bench printout on a Jetson AGX Orin): decode 49.0% (61), prefill 42.2% (31), 25.0% within 25%, 23.9% in
     their bands; all twenty-three added rounds decode 20.4% (1,184; 22.0%), prefill 34.1% (640; 35.4%), 51.4% within
-    25%; dense decode 19.0% (774), prefill 20.0% (390)."""
+    25%; dense decode 19.0% (774), prefill 20.0% (390). Then a run of one wave (history item 81, fifty-ninth session,
+    seen rows: the twenty-fifth round's runs of as many requests as clients, bursts within the running cap): decode
+    20.0% (22.3%), prefill 34.1%, 51.6% within 25%; and a finite run at a request rate as a slow wave (history item
+    82, seen rows: the twenty-fourth round's DeepSeek-R1 runs, IOG's and the twentieth round's runs of 200): decode
+    19.8% (22.3%), prefill 34.1% (35.4%), 52.2% within 25%; dense decode 18.2%, prefill 20.4%; MoE decode 26.0%."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)
@@ -457,17 +461,24 @@ def test_independent_rows_gathered_after_the_fit():
     assert float(np.median([rows25[f"M25A-{k:02d}"] for k in range(3, 91, 3)])) <= -15.0
     scored = scored[~twenty_fifth]  # the earlier rounds below
     # the twenty-fourth round, blind: 120 rows from 2 sources, all expressible, all served: decode 39.2% (80; per-source
-    # medians 40.2%), prefill 90.6% (40, signed -90.6%: too fast), 26.7% within 25%, 64.2% in their bands
+    # medians 40.2%), prefill 90.6% (40, signed -90.6%: too fast), 26.7% within 25%, 64.2% in their bands. With a
+    # finite run as a slow wave (history item 82, seen rows): decode 28.2% (27.6%), prefill 72.6% (signed -72.6%),
+    # 32.5% within 25%
     twenty_fourth, round24 = _blind_round(table, scored, TWENTY_FOURTH_ROUND_IDS, 120, 80, 40)
-    assert 30.0 <= round24["phase:decode"]["median_abs_error_pct"] <= 50.0  # 39.2%
-    assert round24["phase:prefill"]["median_signed_error_pct"] <= -80.0  # -90.6%
+    assert 22.0 <= round24["phase:decode"]["median_abs_error_pct"] <= 35.0  # 28.2% (39.2% blind)
+    assert round24["phase:prefill"]["median_signed_error_pct"] <= -60.0  # -72.6% (-90.6% blind)
     rows24 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
               if str(i).startswith(TWENTY_FOURTH_ROUND_IDS)}
-    # DeepSeek-R1, 50 requests arriving at 10/s on 8 H200s: every mean TTFT 68-98% below the measured one (the model
-    # prefills the burst's 50 x 1,000-30,000 prompt tokens 3-30x faster than the engines did, so it queues little);
-    # vLLM's TPOTs on the DGX (TP 8, with and without expert parallelism) within 12% at 1,000-10,000 prompt tokens
-    assert all(-99.0 <= rows24[f"M24A-{k:02d}"] <= -65.0 for k in range(1, 85, 3))
-    assert all(abs(rows24[f"M24A-{k:02d}"]) <= 12.0 for k in (2, 5, 8, 14, 17, 20))
+    # DeepSeek-R1, 50 requests arriving at 10/s on 8 H200s: every mean TTFT 57-98% below the measured one (68-98%
+    # blind; the model prefills the run's 50 x 1,000-30,000 prompt tokens 3-30x faster than the engines did, so it
+    # queues them less); the output throughputs of vLLM and TensorRT-LLM a median 41% off (87% before item 82: the
+    # run was taken for the steady state past its saturation rate, its end for a batch falling from 336 to none);
+    # vLLM's TPOTs on the DGX (TP 8, with and without expert parallelism) 13-29% fast at 1,000-10,000 prompt tokens
+    # (within 12% before item 82, with the steady state's prompt chunks in every step)
+    assert all(-99.0 <= rows24[f"M24A-{k:02d}"] <= -55.0 for k in range(1, 85, 3))
+    assert all(-30.0 <= rows24[f"M24A-{k:02d}"] <= -10.0 for k in (2, 5, 8, 14, 17, 20))
+    throughputs = [rows24[f"M24A-{k:02d}"] for k in (3, 6, 9, 15, 18, 21, 39, 42, 45, 51, 54, 57, 63, 66, 69)]
+    assert float(np.median(np.abs(throughputs))) <= 30.0  # (vLLM and TensorRT-LLM, 1,000-10,000 tokens: 21.4%; 67.9%)
     # gpt-oss-120b on H100 replicas (Ray Serve over vLLM 0.11.0, 5,000 + 250 tokens): TPOT within 25% at 48 and 64
     # clients (and at 32 on TP 4), 28-39% fast at 4 and 8 clients; the output throughputs 2-79% high
     assert all(abs(rows24[f"M24A-{k}"]) <= 25.0 for k in (98, 101, 113, 116, 119))
@@ -791,13 +802,14 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # (history item 80: 238 rows of SGLang and TensorRT-LLM on B200, B300 and H200 state them; their clients time
     # chunks of 10 or 30 tokens, and SGLang takes new requests in every 10 decode steps): ITL P90 60.7 -> 18.5, ITL
     # P99 46.4 -> 39.0, TTFT P90 51.4 -> 50.0, TTFT P99 64.4 -> 64.1 (signed -49.9 -> -49.5); with a run of one wave
-    # (history item 81: six rows of Lambda's runs of 10 and 40 prompts sent at once move): TPOT P99 28.0 -> 27.7, ITL
-    # P99 39.0 -> 36.2
-    expected = {"e2e_latency_p90": 13.9, "e2e_latency_p99": 17.8, "tpot_p90": 22.4, "tpot_p99": 27.7,
+    # (history item 81: six rows of dennislee22's bursts of 50 and 200 prompts move): TPOT P99 28.0 -> 27.7, ITL
+    # P99 39.0 -> 36.2; with a finite run at a rate as a slow wave (history item 82: 48 rows of IOG's runs of 200
+    # prompts move): TPOT P90 22.4 -> 21.2, TPOT P99 27.7 -> 26.9 (TTFT P99 signed -49.5 -> -49.9)
+    expected = {"e2e_latency_p90": 13.9, "e2e_latency_p99": 17.8, "tpot_p90": 21.2, "tpot_p99": 26.9,
                 "ttft_p90": 50.0, "ttft_p99": 64.1, "itl_p90": 18.5, "itl_p99": 36.2}
     for metric, median in expected.items():
         assert s[f"tail:{metric}"]["median_abs_error_pct"] == pytest.approx(median, abs=0.06), metric
-    assert s["tail:ttft_p99"]["median_signed_error_pct"] == pytest.approx(-49.5, abs=0.06)
+    assert s["tail:ttft_p99"]["median_signed_error_pct"] == pytest.approx(-49.9, abs=0.06)
     # the served rows' cells (made from medians and means) cover these tails in 62.7% of rows (63.1% before history
     # item 70, 63.2% before item 66, 62.9% before item 65, 62.7% before item 62, 62.4% before item 61; 61.7% blind),
     # below 70%, which is
@@ -816,13 +828,15 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # InferenceX's stated streaming and intake settings, history item 80; 69.1% with the twenty-fourth round's served
     # rows in the cells, whose DeepSeek-R1 TTFTs, 68-98% fast, widen the served prefill cells of 5+ devices; 70.3%
     # with the twenty-fifth round's, whose Qwen3-32B TPOTs, +12% to +262%, widen the decode cells of 2-4 and 5+ devices;
-    # 70.7% with a run of one wave, history item 81, whose TPOTs of those runs are -12% to +100%.
-    # So the medians' cells, widened by two rounds of badly predicted served runs, now reach 70% of the tails too; the
-    # tails keep cells of their own, which cover them at 80.8% and follow each tail metric's own spread)
-    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.707, abs=0.001)
-    # per source 72.8% with item 81, 72.6% with the twenty-fifth round, 71.0% with the twenty-fourth (below 70% before
-    # them)
-    assert np.mean([np.mean(h) for h in per_source.values()]) == pytest.approx(0.728, abs=0.001)
+    # 70.7% with a run of one wave, history item 81, whose TPOTs of those runs are -12% to +100%; 69.9% with a finite
+    # run at a rate as a slow wave, history item 82, whose DeepSeek-R1 throughputs and IOG's TPOTs come nearer and so
+    # narrow the served cells again.
+    # So the medians' cells, widened by two rounds of badly predicted served runs, reach about 70% of the tails; the
+    # tails keep cells of their own, which cover them at 81.1% and follow each tail metric's own spread)
+    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.699, abs=0.001)
+    # per source 72.4% with item 82, 72.8% with item 81, 72.6% with the twenty-fifth round, 71.0% with the
+    # twenty-fourth (below 70% before them)
+    assert np.mean([np.mean(h) for h in per_source.values()]) == pytest.approx(0.724, abs=0.001)
     # most of a tail's error is its run's: against the same model's error on the twin row (the run's median or mean
     # in independent.csv: 1,004 of the rows), the tail-to-median ratio is off by a median 4.03% for TPOT P99
     # (so with history item 70 too, whose 33 moved TPOT P99 rows' ratios go from 15.0% to 13.5% off; 4.06% before
@@ -841,23 +855,25 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     assert sum(len(x) for x in ratios.values()) == 1004
     # (with history item 75: end-to-end P99 11.4% -> 11.7%; with item 80's stated streaming and intake settings:
     # TPOT P99 4.03% -> 4.06%, end-to-end P99 11.7% -> 11.6%, TTFT P99 17.0% -> 16.3%, ITL P99 27.5% -> 16.9%; with item
-    # 81's run of one wave: TPOT P99 4.06% -> 3.93%, ITL P99 16.9% -> 14.7%)
-    for metric, median in (("tpot_p99", 3.93), ("e2e_latency_p99", 11.64), ("ttft_p99", 16.33), ("itl_p99", 14.66)):
+    # 81's run of one wave: TPOT P99 4.06% -> 3.93%, ITL P99 16.9% -> 14.7%; with item 82's slow wave: TPOT P99
+    # 3.93% -> 3.86%, TTFT P99 16.3% -> 16.8%)
+    for metric, median in (("tpot_p99", 3.86), ("e2e_latency_p99", 11.64), ("ttft_p99", 16.81), ("itl_p99", 14.66)):
         assert 100 * np.median(ratios[metric]) == pytest.approx(median, abs=0.06), metric
 
 
 def test_tail_percentile_bands_out_of_sample(tails):
-    # nested: each source's tail rows against tail cells made from the other sources only; measured 80.8% of 1,039 rows,
-    # 84.5% averaged over 20 sources (82.5% and 84.9% before history item 81, whose run of one wave brings six of
-    # Lambda's P99 TPOTs and gaps nearer and so narrows the cells that hold them;
+    # nested: each source's tail rows against tail cells made from the other sources only; measured 81.1% of 1,039 rows,
+    # 84.6% averaged over 20 sources (80.8% and 84.5% before history item 82's slow wave; 82.5% and 84.9% before
+    # history item 81, whose run of one wave brings six of
+    # dennislee22's P99 TPOTs and gaps nearer and so narrows the cells that hold them;
     # 79.7% and 85.4% before history item 80, 79.9% and 85.5% before item 75, 80.4% and
     # 85.6% before item 70, 80.5% and 85.6% before item 67, 80.4% and 85.6% before item 66, 80.6% and 85.7% before item
     # 65, 80.9% and 85.7% before item 64; 80.6% and 85.6% before history item 62; 80.8% and 86.2% blind, before item
     # 56); per tail metric 73% (TPOT P90) to 89% (end-to-end P90) where the metric's rows come from at least
     # MIN_SOURCES sources. The inter-token gap's P90 comes from three (72 rows): with no P90 cell of its own it takes
-    # the ITL P99's band, wider (``uncertainty.tail_lookup``, saying so), and covers 81.9% of them (98.6% from history
+    # the ITL P99's band, wider (``uncertainty.tail_lookup``, saying so), and covers 83.3% of them (98.6% from history
     # item 80, which brought InferenceX's chunked gaps, -88% to -96% off before, within a median 3%, to item 81, whose
-    # nearer ITL P99s of Lambda's runs narrowed that band; within 70-90% before item 80)
+    # nearer ITL P99s of dennislee22's bursts narrowed that band; within 70-90% before item 80)
     cov = bands.coverage(tails, tails=True)
     assert cov["rows"] == 1039 and cov["groups"] == 20
     assert 0.70 <= cov["row_coverage"] <= 0.90 and 0.70 <= cov["group_coverage"] <= 0.90
@@ -868,7 +884,7 @@ def test_tail_percentile_bands_out_of_sample(tails):
     standing = {m for m, groups in sources.items() if len(groups) >= uncertainty.MIN_SOURCES}
     assert standing == set(v.rows.TAIL_METRICS) - {"itl_p90"}
     assert all(0.70 <= cov["by_phase"][m] <= 0.90 for m in standing), cov["by_phase"]
-    assert cov["by_phase"]["itl_p90"] >= 0.70  # (a borrowed, wider band: 81.9%)
+    assert cov["by_phase"]["itl_p90"] >= 0.70  # (a borrowed, wider band: 83.3%)
     # the bands serve gives its P99 figures are these cells: a served P99 TTFT's band is the stored tail cell's
     from genmodel.engine.uncertainty import band
 

@@ -76,7 +76,7 @@ from genmodel.serving.queueing import (
     queue_mixture_quantiles,
     with_normal,
 )
-from genmodel.serving.waves import first_wave, synchronize, within_cap
+from genmodel.serving.waves import first_wave, slow_wave, synchronize, within_cap
 
 StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 # shares of the saturated load x_max the open loop is solved on (``_open_loop_x``): these nodes, each interval split
@@ -492,7 +492,7 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     if load.mode == "offline" or (load.mode == "concurrency" and load.requests is not None):
         _closed_run(step, r, np.asarray(load.value if load.mode == "offline" else load.requests, dtype=float), m)
     elif finite is not None:
-        _rate_run(step, r, lam, finite, m)
+        _rate_run(step, r, lam, finite, m, s, percentiles, (ttft_target_s, tpot_target_s, target_percentile))
     m["max_request_rate_per_s"] = max_rate
     if peak:
         m["running_batch_at_max_rate"] = at_max
@@ -1049,7 +1049,8 @@ def _closed_run(step: StepFn, r: Requests, requests, m: dict[str, np.ndarray]) -
     _scale_to_run(m, run, requests, _RUN_RATES + _RUN_AVERAGES)
 
 
-def _rate_run(step: StepFn, r: Requests, lam, finite: tuple, m: dict[str, np.ndarray]) -> None:
+def _rate_run(step: StepFn, r: Requests, lam, finite: tuple, m: dict[str, np.ndarray], s: Scheduler | None = None,
+              percentiles=(), targets=(None, None, 0.99)) -> None:
     """A finite run of N requests at ``lam`` requests/s (``finite`` = (N, mu, C, _), per replica) in ``m``: it lasts
     from its first arrival to its last completion (docs/serving.md section 2c), the span a benchmark divides its
     completed requests by. Below saturation the last request arrives at N / lam (Poisson gaps of mean 1 / lam) and
@@ -1061,7 +1062,10 @@ def _rate_run(step: StepFn, r: Requests, lam, finite: tuple, m: dict[str, np.nda
     offline run's N / mu as lam grows (everything sent at once): an interpolation between those two ends (against
     the simulation, section 2c: within 3% in eight cases, 7.6% at 4 mu). With spread outputs the longest of the n
     still running then ends the run (``longest_drain``). ``run_duration_s`` is that span; the request rate, output
-    throughput and goodput are N over it (``utilization`` keeps the offered rate)."""
+    throughput and goodput are N over it (``utilization`` keeps the offered rate). On mixed steps, where the engine
+    holds all N at once, the run is one slow wave instead (``waves.slow_wave``, docs/serving.md section 2c): its
+    means, its span and (where the arrivals end within a request's life or the prompts queue) its percentiles are the
+    wave's; elsewhere the steady state's percentiles stay, TPOT's scaled to the wave's mean, end-to-end's moved."""
     n_req, mu, cap, _ = finite
     lam = np.asarray(lam, dtype=float)
     below = lam < mu
@@ -1075,7 +1079,32 @@ def _rate_run(step: StepFn, r: Requests, lam, finite: tuple, m: dict[str, np.nda
         last = np.maximum(stay - decode * m["tpot_mean_s"] + decode / r.tokens_per_step * half, 0.0)
         served = np.where(below, n_req / lam, np.where(mu > 0, n_req / np.where(mu > 0, mu, 1.0), np.inf))
         last = np.where(below, last, last * mu / lam)
-    _scale_to_run(m, served + last + longest_drain(step, r, n_end), n_req, _RUN_RATES)
+    run = served + last
+    if s is not None and s.mixed:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # (kept only where the wave applies)
+            wave = slow_wave(step, r, s, n_req, lam, m["step_s"], m["ttft_mean_s"], percentiles, targets)
+        if np.any(wave.applies):  # the run is one slow wave: its means and its span are the wave's
+            f = wave.figures
+            # its percentiles too where the arrivals end within a request's life or the prompts queue; in a longer
+            # run the arrivals' randomness spreads the latencies, as the steady state's percentiles have it (those
+            # of TPOT scaled to the wave's mean, of end-to-end latency moved with it)
+            ranks = wave.applies & (wave.queued | (n_req / lam < f["e2e_mean_s"]))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = np.where(m["tpot_mean_s"] > 0, f["tpot_mean_s"] / m["tpot_mean_s"], 1.0)
+            shift = f["e2e_mean_s"] - m["e2e_mean_s"]
+            for key, value in f.items():
+                if key in _RUN_RATES or key not in m:
+                    continue
+                if key.startswith(("tpot_p", "e2e_p", "ttft_p", "itl_p")):
+                    steady_value = m[key] * scale if key.startswith("tpot_p") else \
+                        m[key] + shift if key.startswith("e2e_p") else m[key]
+                    m[key] = np.where(ranks, value, np.where(wave.applies, steady_value, m[key]))
+                else:
+                    m[key] = np.where(wave.applies, value, m[key])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                run = np.where(wave.applies, n_req / wave.figures["request_rate_per_s"], run)
+            n_end = np.where(wave.applies, wave.running_at_end, n_end)
+    _scale_to_run(m, run + longest_drain(step, r, n_end), n_req, _RUN_RATES)
 
 
 def _completions_cv2(r: Requests, t: Terms) -> np.ndarray:

@@ -16,7 +16,9 @@ the mixture's of the wave and the loop. Where requests = clients on mixed steps 
 end-to-end latency, inter-token gap and TTFT percentiles, its throughput and its share meeting targets are the
 wave's own (``_one_wave``: each request decodes beside the prompts after its own, then beside the other decodes
 alone), where the loop's steady state has every step carry a prompt; ``steady.solve`` calls it so for an offline
-run (N requests at once) within the running cap too.
+run (N requests at once) within the running cap too. ``slow_wave(step, r, s, N, lam, t0, ttft_mean)`` is the same
+wave with its N prompts arriving at a rate (a finite run at a request rate that the engine holds at once): they run
+as they arrive, or queue where they arrive faster than the step's budget takes them (``steady._rate_run``).
 
 Prefill steps apart from decode steps (``Scheduler.mixed`` False: SGLang, vLLM V0 without chunking): the whole
 wave is one bunch. Its N I' prompt tokens (I' new tokens per prompt) run first, in k = ceil(N I' / p) steps of
@@ -46,6 +48,7 @@ clients re-send 1 ms after their last token (tests/test_serving.py).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -261,20 +264,33 @@ def _phase_sums(first, steps, decoders) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _one_wave(step: StepFn, r, N, p, k, a, per_step, ttft_mean, rate, percentiles, targets) -> dict[str, np.ndarray]:
-    """The decode figures of a run that is one wave on a mixed scheduler (N requests at once to an idle engine, no
-    other request after them; docs/serving.md section 2c): request j's first token ends prefill step s_j = ceil(j a)
-    of the k steps of p prompt tokens, and it decodes in the D steps after it, the first min(k - s_j, D) of them
-    carrying the other prompts. With c(x) = min(floor(x / a), N) requests started by step x + 1, step x + 1 has
-    n(x) = c(x) - c(x - D) decoding sequences, and the requests' decode spans together hold every step n(x) times, so
-    the mean TPOT is sum_x n(x) t(x) / (N (O - 1)). On steps affine in the decoding count each phase's sum is its
-    step at the count-weighted mean count times sum n (sum n^2 / sum n): t_p, a prefill step of p tokens, over x < k,
-    and t_d, a decode step, over the D steps after. Request j's TPOT is (h_j t_p + (D - h_j) t_d) / (O - 1), h_j =
-    min(k - s_j, D), falling with j; its end-to-end latency its TTFT plus that. A share h of the gaps, sum n over
-    the prefill steps over all, is t_p, the rest t_d."""
+    """The figures of a run that is one wave on a mixed scheduler (N requests at once to an idle engine, no other
+    request after them; docs/serving.md section 2c): ``_wave`` with request j's TTFT the bunch's, per_step s_j."""
+    delay = np.asarray(r.ttft_delay_s, dtype=float)
+    figures, _ = _wave(step, r, N, k, a, p, lambda first, j: per_step * first + delay, ttft_mean, np.inf,
+                       percentiles, targets)
+    return figures
+
+
+def _wave(step: StepFn, r, N, k, a, p, ttft_of, ttft_mean, lam, percentiles, targets):
+    """(figures, (t_p, t_d, t_last)) of N requests whose prompts run a prompt steps apart, in the k steps of p prompt
+    tokens that request j's first token ends at step s_j = min(ceil(j a), k), j arriving (j - 1) / ``lam`` after the
+    first (``lam`` inf: all at once) with the TTFT ``ttft_of(s_j, j)``; each decodes in the D steps after its first
+    token, the first min(k - s_j, D) of them carrying the later prompts. With c(x) = min(floor(x / a), N) requests
+    started by step x + 1, step x + 1 has n(x) = c(x) - c(x - D) decoding sequences, and the requests' decode spans
+    together hold every step n(x) times, so the mean TPOT is sum_x n(x) t(x) / (N (O - 1)). On steps affine in the
+    decoding count each phase's sum is its step at the count-weighted mean count times sum n (sum n^2 / sum n): t_p,
+    a step of p prompt tokens, over x < k, and t_d, a decode step, over the D steps after. Request j's TPOT is
+    (h_j t_p + (D - h_j) t_d) / (O - 1), h_j = min(k - s_j, D), falling with j; its end-to-end latency its TTFT plus
+    its D steps; percentiles are numpy's over the N requests (linear between ranks), over 64 rank nodes times 16
+    output lengths with spread outputs. A share sum_{x<k} n / sum n of the gaps is t_p, the rest t_d. The run ends
+    with the last request's last token, its D steps at the mean count after the prompts (t_last): N over that span
+    is the request rate. The share meeting targets counts the ranks whose TTFT and TPOT both meet them (TTFT grows
+    and TPOT falls with j)."""
     ttft_target_s, tpot_target_s, q_target = targets
     _, O, D = _lengths(r)
-    delay = np.asarray(r.ttft_delay_s, dtype=float)
-    d_steps = np.ceil(D - 1e-9)
+    d_steps = np.maximum(np.ceil(D - 1e-9), 1.0)
+    lam = np.asarray(lam, dtype=float)
 
     def started(x):
         return np.clip(np.floor(x / a + 1e-9), 0.0, N)
@@ -287,11 +303,15 @@ def _one_wave(step: StepFn, r, N, p, k, a, per_step, ttft_mean, rate, percentile
     with np.errstate(divide="ignore", invalid="ignore"):
         n_p = np.where(s1p > 0, s2p / np.where(s1p > 0, s1p, 1.0), 0.0)
         n_d = np.where(s1d > 0, s2d / np.where(s1d > 0, s1d, 1.0), 0.0)
-    t_p, t_d = step(np.stack(np.broadcast_arrays(n_p, n_d)), np.stack(np.broadcast_arrays(p, 0.0 * p)))
+    t_p, t_d, t_last = step(np.stack(np.broadcast_arrays(n_p, n_d, s1d / d_steps)),
+                            np.stack(np.broadcast_arrays(p, 0.0 * p, 0.0 * p)))
     gaps = np.maximum(O - 1.0, 1.0)
 
     def first_step(j):
         return np.minimum(np.ceil(a * np.clip(j, 1.0, N) - 1e-9), k)
+
+    def ttft(j):
+        return ttft_of(first_step(j), np.clip(j, 1.0, N))
 
     def decode_s(j, d, d_gaps):  # (the TPOT of request j with d decode steps, the time of its decode steps)
         heavy = np.clip(k - first_step(j), 0.0, d)
@@ -306,16 +326,13 @@ def _one_wave(step: StepFn, r, N, p, k, a, per_step, ttft_mean, rate, percentile
         v_lo = value_of_j(lo)
         return v_lo + (pos - lo) * (value_of_j(hi) - v_lo)
 
-    def ttft_of(j):
-        return per_step * first_step(j) + delay
-
     if r.output_cv > 0:  # spread outputs: requests of every rank and output length (equal-probability nodes)
         shape = np.broadcast_shapes(*map(np.shape, (N, O, k, a, t_p)))
         lengths = length_nodes(np.broadcast_to(O, shape), r.output_cv, _OUTPUT_NODES)[None, ...]
         ranks = 1.0 + (N - 1.0) * ((np.arange(_RANK_NODES) + 0.5) / _RANK_NODES).reshape((-1, 1) + (1,) * len(shape))
         d_each = np.maximum(lengths - 1.0, 0.0) / r.tokens_per_step
         tpot_each, spent = decode_s(ranks, d_each, np.maximum(lengths - 1.0, 1.0))
-        e2e_each = ttft_of(ranks) + spent
+        e2e_each = ttft(ranks) + spent
         tpot_each, e2e_each = (np.sort(v.reshape((-1, *v.shape[2:])), axis=0) for v in (tpot_each, e2e_each))
         tpot_mean, decode_mean = tpot_each.mean(axis=0), spent.mean(axis=(0, 1))
 
@@ -325,47 +342,105 @@ def _one_wave(step: StepFn, r, N, p, k, a, per_step, ttft_mean, rate, percentile
         def e2e_at(q):
             return _sorted_quantile(e2e_each, q)
     else:
-        tpot_mean = (t_p * s1p + t_d * s1d) / (N * gaps)
+        tpot_mean = (t_p * s1p + t_d * s1d) / (np.maximum(N, 1.0) * gaps) * (D / d_steps)
         decode_mean = gaps * tpot_mean
 
         def tpot_at(q):
             return ranked(lambda j: decode_s(j, D, gaps)[0], q, against=True)
 
         def e2e_at(q):
-            return ranked(lambda j: ttft_of(j) + decode_s(j, D, gaps)[1], q)
+            return ranked(lambda j: ttft(j) + decode_s(j, D, gaps)[1], q)
 
-    # the run ends with the last request's last token (the last has no prompt step left after its first token; with
-    # spread outputs this is the mean answer's end, which ``steady._closed_run`` extends to the longest one's), so N
-    # over that span is its request rate
-    rate = N / (ttft_of(N) + decode_s(N, D, gaps)[1])
+    # (with spread outputs the span is the mean answer's, which ``steady`` extends to the longest one's; the last of N
+    # Poisson arrivals comes N / lam after the run's start, as in ``steady._rate_run``)
+    with np.errstate(invalid="ignore"):  # (lam inf: the last arrives with the first)
+        last_arrival = np.where(np.isfinite(lam), N / lam, 0.0)
+    rate = N / (last_arrival + ttft(N) + D * t_last)
     new = {"ttft_mean_s": ttft_mean, "tpot_mean_s": tpot_mean, "e2e_mean_s": ttft_mean + decode_mean,
-           "request_rate_per_s": rate,
-           "output_tokens_per_s": rate * O}
+           "request_rate_per_s": rate, "output_tokens_per_s": rate * O}
     heavy_share = s1p / np.maximum(s1p + s1d, 1e-300)
     for q in percentiles:
         label = percentile_label(q)
-        new[f"ttft_{label}_s"] = ranked(ttft_of, q)
+        new[f"ttft_{label}_s"] = ranked(ttft, q)
         new[f"tpot_{label}_s"] = tpot_at(q)
         new[f"e2e_{label}_s"] = e2e_at(q)
         new[f"itl_{label}_s"] = np.where(q > 1.0 - heavy_share, t_p, t_d)
     if ttft_target_s is not None or tpot_target_s is not None:
-        hi_steps = np.inf if ttft_target_s is None else (ttft_target_s - delay) / per_step
-        if tpot_target_s is None:
-            lo_steps = 1.0
-        else:  # TPOT_j <= target where h_j <= h*: s_j >= k - h* (every request where h* >= D)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                h_star = (tpot_target_s * gaps - D * t_d) / (t_p - t_d)
-            lo_steps = np.where(h_star >= D, 1.0, k - h_star)
-        lo_steps = np.maximum(lo_steps, 1.0)
-        met = _count_within(np.minimum(hi_steps, k), a, N) - _count_within(np.ceil(lo_steps - 1e-9) - 1.0, a, N)
-        share = np.clip(met / N, 0.0, 1.0)
+        # the ranks meeting both: TTFT_j <= target up to some j, TPOT_j <= target from some j on
+        upto = N if ttft_target_s is None else _last_rank(lambda j: ttft(j) <= ttft_target_s, N)
+        below = 0.0 if tpot_target_s is None else \
+            _last_rank(lambda j: decode_s(j, D, gaps)[0] > tpot_target_s, N)
+        share = np.clip((upto - below) / np.maximum(N, 1.0), 0.0, 1.0)
         new["slo_attainment"] = share
         new["goodput_requests_per_s"] = rate * share
         label = percentile_label(q_target)
-        ttft_q, tpot_q = ranked(ttft_of, q_target), tpot_at(q_target)
+        ttft_q, tpot_q = ranked(ttft, q_target), tpot_at(q_target)
         new[f"ttft_{label}_s"], new[f"tpot_{label}_s"] = ttft_q, tpot_q
         new["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s)
-    return new
+    return new, (t_p, t_d, t_last)
+
+
+def _last_rank(holds, N, iterations: int = 64) -> np.ndarray:
+    """The largest whole j in 0..N with ``holds(j)`` true for every rank up to it (``holds`` true for the first ranks
+    and false after, or true or false throughout), by bisection over the ranks: lo holds (or is 0), hi does not."""
+    N = np.asarray(N, dtype=float)
+    everywhere = holds(N)
+    lo = np.where(holds(np.ones_like(N)), 1.0, 0.0)
+    hi = N + 0.0 * lo
+    for _ in range(iterations):
+        if not np.any(hi - lo > 1.0):
+            break
+        mid = np.floor((lo + hi) / 2)
+        ok = holds(mid)
+        lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+    return np.where(everywhere, N, lo)
+
+
+@dataclass
+class SlowWave:
+    """A finite run at a request rate as one slow wave (``slow_wave``): where it applies, its figures (as
+    ``_one_wave``'s, with the steady state's TTFT where the prompts do not queue) and the requests still decoding
+    when the last one gets its first token."""
+
+    applies: np.ndarray
+    figures: dict
+    running_at_end: np.ndarray
+    queued: np.ndarray  # where the prompts arrive faster than the budget takes them
+
+
+def slow_wave(step: StepFn, r, s, N, lam, t0, ttft_mean, percentiles=(), targets=(None, None, 0.99),
+              iterations: int = 3) -> SlowWave:
+    """A finite run of N requests arriving every 1 / lam seconds on mixed steps (docs/serving.md section 2c, "A
+    finite run as a slow wave"): the wave of ``_wave`` with its prompts a steps apart, a = max(1 / (lam t_h), I' / B):
+    as they arrive where a step's budget B takes them (each then prefilled in the steps it arrives in, its TTFT the
+    steady state's ``ttft_mean``), else as the budget takes them, back to back, the rest queued (request j's first
+    token at s_j t_h after the run's start, (j - 1) / lam after it arrived). The k = N a steps of the prompts carry
+    p = I' / a prompt tokens each and the D steps after them none. It applies where the engine holds all N at once
+    (``wave_capacity``): then no request waits for admission, whatever the steady state's saturation rate. t_h, the
+    prompt steps' time, starts from ``t0`` (the steady state's mean step) and is refined ``iterations`` times (a and
+    the counts follow it)."""
+    I_new, _, D = _lengths(r)
+    N = np.asarray(N, dtype=float)
+    lam = np.asarray(lam, dtype=float)
+    delay = np.asarray(r.ttft_delay_s, dtype=float)
+    budget = np.minimum(s.chunk_tokens, s.max_batch_tokens)
+    t_h = np.asarray(t0, dtype=float)
+    for _ in range(iterations + 1):
+        arrivals = 1.0 / np.maximum(lam * t_h, 1e-300)
+        a = np.maximum(arrivals, I_new / budget)
+        k = np.ceil(N * a - 1e-9)
+        queued = I_new / budget > arrivals
+
+        def ttft_of(first, j, t_h=t_h, queued=queued):
+            return np.where(queued, t_h * first - (j - 1.0) / lam + delay, ttft_mean)
+
+        mean = np.where(queued, t_h * _mean_first_token_step(a, N) - (N - 1.0) / (2.0 * lam) + delay, ttft_mean)
+        figures, (t_h, _, _) = _wave(step, r, N, k, a, np.minimum(I_new / a, budget), ttft_of, mean, lam,
+                                     percentiles, targets)
+    applies = (D >= 1.0) & (N >= 1.0) & within_cap(N, wave_capacity(r, s))
+    d_steps = np.maximum(np.ceil(D - 1e-9), 1.0)
+    at_end = np.clip(np.floor(k / a + 1e-9), 0.0, N) - np.clip(np.floor((k - d_steps) / a + 1e-9), 0.0, N)
+    return SlowWave(applies, figures, at_end, queued)
 
 
 def _wave_ttft(per_step, a, k, N, q):
