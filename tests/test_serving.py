@@ -1490,6 +1490,12 @@ def test_a_run_of_one_wave_by_hand():
         hit = solve(_step, req, sched, Load("concurrency", 4.0, 4.0), **targets).metrics
         assert float(hit["slo_attainment"]) == share, (ttft_ms, tpot_ms)
         assert float(hit["goodput_requests_per_s"]) == pytest.approx(share * float(m["request_rate_per_s"]), rel=1e-12)
+    # streamed in chunks of 10 tokens, a client's gap spans 10 steps, each a prompt step with the share 2 / 40 of the
+    # gaps that are: Binomial(10, 0.05) prompt steps, 0 at the median (P = 0.599), 3 at the P99 (P(<= 2) = 0.9885)
+    chunked = solve(_step, Requests(np.asarray(4096.0), np.asarray(11.0), synchronized=True, stream_interval=10), sched,
+                    Load("concurrency", 4.0, 4.0), percentiles=(0.5, 0.99)).metrics
+    assert float(chunked["itl_p50_s"]) == pytest.approx(10 * t_d, rel=1e-9)
+    assert float(chunked["itl_p99_s"]) == pytest.approx(10 * t_d + 3 * (t_p - t_d), rel=1e-9)
     # the same four requests sent at once without a concurrency cap (an offline run within the running cap): the
     # same wave, the same figures
     offline = solve(_step, Requests(np.asarray(4096.0), np.asarray(11.0)), sched, Load("offline", 4.0),

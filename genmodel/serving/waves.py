@@ -364,7 +364,11 @@ def _wave(step: StepFn, r, N, k, a, p, ttft_of, ttft_mean, lam, percentiles, tar
         new[f"ttft_{label}_s"] = ranked(ttft, q)
         new[f"tpot_{label}_s"] = tpot_at(q)
         new[f"e2e_{label}_s"] = e2e_at(q)
-        new[f"itl_{label}_s"] = np.where(q > 1.0 - heavy_share, t_p, t_d)
+        if r.stream_interval > 1:  # a client's gap spans k steps, as many of them prompt steps as a binomial draw
+            k_gap = int(r.stream_interval)
+            new[f"itl_{label}_s"] = k_gap * t_d + _binomial_quantile(k_gap, heavy_share, q) * (t_p - t_d)
+        else:
+            new[f"itl_{label}_s"] = np.where(q > 1.0 - heavy_share, t_p, t_d)
     if ttft_target_s is not None or tpot_target_s is not None:
         # the ranks meeting both: TTFT_j <= target up to some j, TPOT_j <= target from some j on
         upto = N if ttft_target_s is None else _last_rank(lambda j: ttft(j) <= ttft_target_s, N)
@@ -378,6 +382,22 @@ def _wave(step: StepFn, r, N, k, a, p, ttft_of, ttft_mean, lam, percentiles, tar
         new[f"ttft_{label}_s"], new[f"tpot_{label}_s"] = ttft_q, tpot_q
         new["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s)
     return new, (t_p, t_d, t_last)
+
+
+def _binomial_quantile(k: int, p, q: float) -> np.ndarray:
+    """Smallest m in 0..k with P(M <= m) >= q for M ~ Binomial(k, p) (``p`` an array)."""
+    p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
+    term = (1.0 - p) ** k  # P(M = 0)
+    cdf, m = term.copy(), np.zeros_like(p)
+    for j in range(1, k + 1):
+        short = cdf < q - 1e-12
+        if not np.any(short):
+            break
+        with np.errstate(divide="ignore", invalid="ignore"):
+            term = np.where(p < 1.0, term * (k - j + 1) / j * p / np.maximum(1.0 - p, 1e-300), 0.0)
+        cdf = np.where(p < 1.0, cdf + term, 1.0)
+        m = np.where(short, j, m)
+    return np.where(p >= 1.0, float(k), m)
 
 
 def _last_rank(holds, N, iterations: int = 64) -> np.ndarray:
