@@ -1101,6 +1101,8 @@ def _rate_run(step: StepFn, r: Requests, lam, finite: tuple, m: dict[str, np.nda
                     m[key] = np.where(ranks, value, np.where(wave.applies, steady_value, m[key]))
                 else:
                     m[key] = np.where(wave.applies, value, m[key])
+            if "goodput_requests_per_s" in m:  # (the wave's share meeting the targets, at the rate scaled below)
+                m["goodput_requests_per_s"] = m["request_rate_per_s"] * m["slo_attainment"]
             with np.errstate(divide="ignore", invalid="ignore"):
                 run = np.where(wave.applies, n_req / wave.figures["request_rate_per_s"], run)
             n_end = np.where(wave.applies, wave.running_at_end, n_end)

@@ -285,8 +285,9 @@ def _wave(step: StepFn, r, N, k, a, p, ttft_of, ttft_mean, lam, percentiles, tar
     its D steps; percentiles are numpy's over the N requests (linear between ranks), over 64 rank nodes times 16
     output lengths with spread outputs. A share sum_{x<k} n / sum n of the gaps is t_p, the rest t_d. The run ends
     with the last request's last token, its D steps at the mean count after the prompts (t_last): N over that span
-    is the request rate. The share meeting targets counts the ranks whose TTFT and TPOT both meet them (TTFT grows
-    and TPOT falls with j)."""
+    is the request rate. The share meeting targets counts the ranks whose TTFT and TPOT both meet them, as if TTFT
+    grew and TPOT fell with j throughout (where prompts queue, the TTFTs of the prompts one step finishes fall a
+    little with j, the later ones having arrived later; the percentiles take the ranks in order of j too)."""
     ttft_target_s, tpot_target_s, q_target = targets
     _, O, D = _lengths(r)
     d_steps = np.maximum(np.ceil(D - 1e-9), 1.0)
