@@ -446,7 +446,8 @@ def slow_wave(step: StepFn, r, s, N, lam, t0, ttft_mean, percentiles=(), targets
     delay = np.asarray(r.ttft_delay_s, dtype=float)
     budget = np.minimum(s.chunk_tokens, s.max_batch_tokens)
     t_h = np.asarray(t0, dtype=float)
-    for _ in range(iterations + 1):
+    for i in range(iterations + 1):
+        final = i == iterations  # (percentiles and targets of the last pass only: the figures are its own)
         arrivals = 1.0 / np.maximum(lam * t_h, 1e-300)
         a = np.maximum(arrivals, I_new / budget)
         k = np.ceil(N * a - 1e-9)
@@ -457,7 +458,7 @@ def slow_wave(step: StepFn, r, s, N, lam, t0, ttft_mean, percentiles=(), targets
 
         mean = np.where(queued, t_h * _mean_first_token_step(a, N) - (N - 1.0) / (2.0 * lam) + delay, ttft_mean)
         figures, (t_h, _, _) = _wave(step, r, N, k, a, np.minimum(I_new / a, budget), ttft_of, mean, lam,
-                                     percentiles, targets)
+                                     percentiles if final else (), targets if final else (None, None, targets[2]))
     applies = (D >= 1.0) & (N >= 1.0) & within_cap(N, wave_capacity(r, s))
     d_steps = np.maximum(np.ceil(D - 1e-9), 1.0)
     at_end = np.clip(np.floor(k / a + 1e-9), 0.0, N) - np.clip(np.floor((k - d_steps) / a + 1e-9), 0.0, N)
