@@ -1049,8 +1049,8 @@ def _closed_run(step: StepFn, r: Requests, requests, m: dict[str, np.ndarray]) -
     _scale_to_run(m, run, requests, _RUN_RATES + _RUN_AVERAGES)
 
 
-def _rate_run(step: StepFn, r: Requests, lam, finite: tuple, m: dict[str, np.ndarray], s: Scheduler | None = None,
-              percentiles=(), targets=(None, None, 0.99)) -> None:
+def _rate_run(step: StepFn, r: Requests, lam, finite: tuple, m: dict[str, np.ndarray], s: Scheduler, percentiles,
+              targets: tuple) -> None:
     """A finite run of N requests at ``lam`` requests/s (``finite`` = (N, mu, C, _), per replica) in ``m``: it lasts
     from its first arrival to its last completion (docs/serving.md section 2c), the span a benchmark divides its
     completed requests by. Below saturation the last request arrives at N / lam (Poisson gaps of mean 1 / lam) and
@@ -1080,7 +1080,7 @@ def _rate_run(step: StepFn, r: Requests, lam, finite: tuple, m: dict[str, np.nda
         served = np.where(below, n_req / lam, np.where(mu > 0, n_req / np.where(mu > 0, mu, 1.0), np.inf))
         last = np.where(below, last, last * mu / lam)
     run = served + last
-    if s is not None and s.mixed:
+    if s.mixed:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # (kept only where the wave applies)
             wave = slow_wave(step, r, s, n_req, lam, m["step_s"], m["ttft_mean_s"], percentiles, targets)
         if np.any(wave.applies):  # the run is one slow wave: its means and its span are the wave's

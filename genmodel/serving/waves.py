@@ -175,8 +175,7 @@ def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, 
     m["e2e_mean_s"] = np.where(applies, m["e2e_mean_s"] + excess, m["e2e_mean_s"])
     wave = None
     if np.any(alone):
-        wave = _one_wave(step, r, N, tokens / k, k, I_new / p, per_step, ttft, m["request_rate_per_s"], percentiles,
-                         targets)
+        wave = _one_wave(step, r, N, tokens / k, k, I_new / p, per_step, ttft, percentiles, targets)
     _mix_ttft_percentiles(r, N, p, k, I_new, per_step, share, applies, m, law, percentiles, targets)
     if wave is not None:
         for key, value in wave.items():
@@ -263,7 +262,7 @@ def _phase_sums(first, steps, decoders) -> tuple[np.ndarray, np.ndarray]:
     return (weight * n).sum(axis=0), (weight * n * n).sum(axis=0)
 
 
-def _one_wave(step: StepFn, r, N, p, k, a, per_step, ttft_mean, rate, percentiles, targets) -> dict[str, np.ndarray]:
+def _one_wave(step: StepFn, r, N, p, k, a, per_step, ttft_mean, percentiles, targets) -> dict[str, np.ndarray]:
     """The figures of a run that is one wave on a mixed scheduler (N requests at once to an idle engine, no other
     request after them; docs/serving.md section 2c): ``_wave`` with request j's TTFT the bunch's, per_step s_j."""
     delay = np.asarray(r.ttft_delay_s, dtype=float)
@@ -442,6 +441,9 @@ def slow_wave(step: StepFn, r, s, N, lam, t0, ttft_mean, percentiles=(), targets
     the counts follow it)."""
     I_new, _, D = _lengths(r)
     N = np.asarray(N, dtype=float)
+    applies = (D >= 1.0) & (N >= 1.0) & within_cap(N, wave_capacity(r, s))
+    if not np.any(applies):  # (no configuration is one wave: nothing to compute)
+        return SlowWave(applies, {}, np.zeros(np.shape(applies)), np.zeros(np.shape(applies), dtype=bool))
     lam = np.asarray(lam, dtype=float)
     delay = np.asarray(r.ttft_delay_s, dtype=float)
     budget = np.minimum(s.chunk_tokens, s.max_batch_tokens)
@@ -459,7 +461,6 @@ def slow_wave(step: StepFn, r, s, N, lam, t0, ttft_mean, percentiles=(), targets
         mean = np.where(queued, t_h * _mean_first_token_step(a, N) - (N - 1.0) / (2.0 * lam) + delay, ttft_mean)
         figures, (t_h, _, _) = _wave(step, r, N, k, a, np.minimum(I_new / a, budget), ttft_of, mean, lam,
                                      percentiles if final else (), targets if final else (None, None, targets[2]))
-    applies = (D >= 1.0) & (N >= 1.0) & within_cap(N, wave_capacity(r, s))
     d_steps = np.maximum(np.ceil(D - 1e-9), 1.0)
     at_end = np.clip(np.floor(k / a + 1e-9), 0.0, N) - np.clip(np.floor((k - d_steps) / a + 1e-9), 0.0, N)
     return SlowWave(applies, figures, at_end, queued)
