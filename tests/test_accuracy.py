@@ -390,7 +390,10 @@ def test_independent_rows_gathered_after_the_fit():
     seen rows: the twenty-fifth round's runs of as many requests as clients, bursts within the running cap): decode
     20.0% (22.3%), prefill 34.1%, 51.6% within 25%; and a finite run at a request rate as a slow wave (history item
     82, seen rows: the twenty-fourth round's DeepSeek-R1 runs, IOG's and the twentieth round's runs of 200): decode
-    19.8% (22.3%), prefill 34.1% (35.4%), 52.2% within 25%; dense decode 18.2%, prefill 20.4%; MoE decode 26.0%."""
+    19.8% (22.3%), prefill 34.1% (35.4%), 52.2% within 25%; dense decode 18.2%, prefill 20.4%; MoE decode 26.0%. Then
+    waves on separate prefill steps (history item 83, sixtieth session, seen rows: SGLang's finite runs at a rate,
+    vLLM V0's bursts and offline runs): decode 20.05% (22.6%), prefill 34.1% (35.4%), 51.5% within 25%; dense decode
+    19.0%, prefill 20.4%; MoE decode 24.6%."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)
@@ -400,7 +403,7 @@ def test_independent_rows_gathered_after_the_fit():
     # span was counted; 19.5% over nineteen; all
     # nineteen rounds: decode 19.5%, 19.5% over eighteen since history item 75; all eighteen rounds: decode 20.0%
     # before it; 20.0% over seventeen, 20.1% over sixteen, 20.3% over fifteen, 20.0% over fourteen and over thirteen;
-    # 21.2% before history item 42, 26.8% before 38)
+    # 21.2% before history item 42, 26.8% before 38; all twenty-three: 20.05% with history item 83, 19.77% before it)
     assert 17.0 <= decode["median_abs_error_pct"] <= 28.0
     # 32.5% (nineteen rounds 32.4%; eighteen rounds 32.5% since history item 75, 34.3% before it and 34.9% before item
     # 61; seventeen rounds 34.9%, sixteen 34.4%; 34.9% before item 52; fourteen rounds 34.7%; 36.8% before item 50;
@@ -419,7 +422,8 @@ def test_independent_rows_gathered_after_the_fit():
     moe_decode, moe_prefill = s["architecture:moe decode"], s["architecture:moe prefill"]
     # (dense prefill 19.0% of 359 rows with the twenty-third round)
     # (MoE decode 28.0% of 410 rows and prefill 52.5% of 250, signed -42.4%, with the twenty-fourth round)
-    # (dense decode 19.0% of 774 rows and prefill 20.0% of 390 with the twenty-fifth round)
+    # (dense decode 19.0% of 774 rows and prefill 20.0% of 390 with the twenty-fifth round; 18.2% and 20.4% with
+    # history items 81 and 82; 19.0% and 20.4%, MoE decode 24.6%, with item 83)
     assert (dense_decode["n"], dense_prefill["n"], moe_decode["n"], moe_prefill["n"]) == (774, 390, 410, 250)
     assert 12.0 <= dense_decode["median_abs_error_pct"] <= 20.0
     assert 15.0 <= dense_prefill["median_abs_error_pct"] <= 25.0
@@ -463,9 +467,9 @@ def test_independent_rows_gathered_after_the_fit():
     # the twenty-fourth round, blind: 120 rows from 2 sources, all expressible, all served: decode 39.2% (80; per-source
     # medians 40.2%), prefill 90.6% (40, signed -90.6%: too fast), 26.7% within 25%, 64.2% in their bands. With a
     # finite run as a slow wave (history item 82, seen rows): decode 28.2% (27.6%), prefill 72.6% (signed -72.6%),
-    # 32.5% within 25%
+    # 32.5% within 25%; with waves on separate prefill steps (item 83, seen rows): decode 23.9% (24.3%), 35.8%
     twenty_fourth, round24 = _blind_round(table, scored, TWENTY_FOURTH_ROUND_IDS, 120, 80, 40)
-    assert 22.0 <= round24["phase:decode"]["median_abs_error_pct"] <= 35.0  # 28.2% (39.2% blind)
+    assert 20.0 <= round24["phase:decode"]["median_abs_error_pct"] <= 30.0  # 23.9% (28.2% before item 83, 39.2% blind)
     assert round24["phase:prefill"]["median_signed_error_pct"] <= -60.0  # -72.6% (-90.6% blind)
     rows24 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
               if str(i).startswith(TWENTY_FOURTH_ROUND_IDS)}
@@ -480,7 +484,11 @@ def test_independent_rows_gathered_after_the_fit():
     throughputs = [rows24[f"M24A-{k:02d}"] for k in (3, 6, 9, 15, 18, 21, 39, 42, 45, 51, 54, 57, 63, 66, 69)]
     assert float(np.median(np.abs(throughputs))) <= 30.0  # (vLLM and TensorRT-LLM, 1,000-10,000 tokens: 21.4%; 67.9%)
     # gpt-oss-120b on H100 replicas (Ray Serve over vLLM 0.11.0, 5,000 + 250 tokens): TPOT within 25% at 48 and 64
-    # clients (and at 32 on TP 4), 28-39% fast at 4 and 8 clients; the output throughputs 2-79% high
+    # clients (and at 32 on TP 4), 28-39% fast at 4 and 8 clients; the output throughputs 2-79% high. SGLang 0.4.5's
+    # runs (separate prefill steps) of 1,000-10,000 prompt tokens: TPOTs 68-214% slow under the steady state's prefill
+    # steps, -39% to +21% as a slow wave (item 83), the runs of 1,000 and 5,000 tokens within 21%
+    assert all(abs(rows24[f"M24A-{k}"]) <= 21.5 for k in (26, 29, 74, 77))
+    assert all(-40.0 <= rows24[f"M24A-{k}"] <= 25.0 for k in (26, 29, 32, 74, 77, 80))
     assert all(abs(rows24[f"M24A-{k}"]) <= 25.0 for k in (98, 101, 113, 116, 119))
     assert all(0.0 <= rows24[f"M24A-{k}"] <= 80.0 for k in range(87, 121, 3))
     scored = scored[~twenty_fourth]  # the earlier rounds below
@@ -511,8 +519,8 @@ def test_independent_rows_gathered_after_the_fit():
     scored = scored[~twentieth]  # the first nineteen rounds below
     # the nineteenth round, blind: 68 rows from 5 sources, all expressible: decode 22.2% (66), prefill 16.7% (2)
     nineteenth, round19 = _blind_round(table, scored, NINETEENTH_ROUND_IDS, 68, 66, 2)
-    assert 15.0 <= round19["phase:decode"]["median_abs_error_pct"] <= 30.0  # 22.2%
-    assert round19["phase:decode"]["within_25pct"] >= 0.6  # 63.6%
+    assert 15.0 <= round19["phase:decode"]["median_abs_error_pct"] <= 30.0  # 22.2% (19.6% before history item 83)
+    assert round19["phase:decode"]["within_25pct"] >= 0.6  # 63.6% (71.2% before item 83)
     rows19 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
               if str(i).startswith(NINETEENTH_ROUND_IDS)}
     # Intel's optimum-habana reference throughputs (Gaudi software 1.20, FP8, static batches of 95 to 4,000): all
@@ -523,12 +531,18 @@ def test_independent_rows_gathered_after_the_fit():
     assert all(abs(rows19[f"M19A-{k:02d}"]) <= 18.0 for k in (1, 2, 3, 4))
     # Lambda's vLLM 0.5.4 runs of 10 and 40 ShareGPT prompts sent at once: a run lasts as long as its longest answer
     # (docs/serving.md section 2d). Given the runs' published request lengths (their spread and longest answer, from
-    # the files' arrays: fifty-fifth session) the output throughputs are 19-46% high, where identical lengths of the
+    # the files' arrays: fifty-fifth session) the output throughputs were 19-46% high, where identical lengths of the
     # mean made them 2-3x the measured ones (+193% to +221%); the 320-prompt runs' within 25% (+65% at most before);
     # the TPOTs within 25%. (The round's decode median went from 22.2% to 19.6% with them, 63.6% to 71.2% within 25%.)
-    assert all(10.0 <= rows19[f"M19A-{k}"] <= 50.0 for k in (17, 19, 29))
-    assert all(abs(rows19[f"M19A-{k}"]) <= 25.0 for k in (21, 23, 25, 27, 31))
-    assert all(abs(rows19[f"M19A-{k}"]) <= 25.0 for k in (18, 20, 22, 30))
+    # Since history item 83 (sixtieth session) a burst on V0's separate prefill steps is one wave, every prompt first
+    # and then every decode together, where the closed loop's steady state had put prefill steps between the decodes
+    # for the whole run: the throughputs are 34-67% high for 10 and 40 prompts and -2.5% to +39% for 320, the TPOTs
+    # 9-46% fast (the round's decode median 22.2%, 63.2% within 25%). What the steady state's prefill steps made up
+    # for is 0.5.x's host time per step, its API server and scheduler in the engine's process, 62% of the step for
+    # Llama 3 8B on one H100 in the vLLM team's 0.5.3 profile (vLLM blog, 2024-09-05), which no profile models
+    assert all(25.0 <= rows19[f"M19A-{k}"] <= 70.0 for k in (17, 19, 29))
+    assert all(abs(rows19[f"M19A-{k}"]) <= 40.0 for k in (21, 23, 25, 27, 31))
+    assert all(-50.0 <= rows19[f"M19A-{k}"] <= -5.0 for k in (18, 20, 22, 24, 26, 28, 30, 32))
     scored = scored[~nineteenth]  # the first eighteen rounds below
     # the eighteenth round, blind: 4 rows from 1 source, all expressible: decode 29.6% (2), prefill 34.3% (2)
     eighteenth, round18 = _blind_round(table, scored, EIGHTEENTH_ROUND_IDS, 4, 2, 2)
@@ -674,7 +688,7 @@ def test_independent_rows_gathered_after_the_fit():
     assert sum(str(i).startswith(NINTH_ROUND_IDS) for i in table["id"]) == 114
     round9 = v.summarize(scored[ninth])
     assert round9["phase:decode"]["n"] == 55 and round9["phase:prefill"]["n"] == 59
-    assert 15.0 <= round9["phase:decode"]["median_abs_error_pct"] <= 35.0
+    assert 15.0 <= round9["phase:decode"]["median_abs_error_pct"] <= 35.0  # 28.6% (16.9% before history item 83)
     groups9 = np.array([str(h) for h in scored["holdout"]])
     rest9 = v.summarize(scored[ninth & (groups9 != "amd-rocmblogs-llamacpp-llamabench")])
     assert rest9["phase:prefill"]["n"] == 29 and rest9["phase:prefill"]["median_abs_error_pct"] <= 30.0
@@ -686,10 +700,13 @@ def test_independent_rows_gathered_after_the_fit():
     # Azure's offline MI300X throughputs with 10 scheduler steps (item 33): too fast, no longer too slow (25-85% with
     # item 33 alone, 15-62% with the MI300X's measured GEMM fraction, item 34, -8% to +54% once V0's whole-prompt
     # steps apart from decode run, item 35: the rows state chunked prefill off; -38% to +49% once those prompt steps
-    # run eagerly, item 41: the two runs of 128 + 128 tokens, M9B-55 and -61, become 30-38% slow, as fully eager runs)
+    # run eagerly, item 41: the two runs of 128 + 128 tokens, M9B-55 and -61, become 30-38% slow, as fully eager runs;
+    # +29% to +49% since item 83 made the 16 offline runs the engine holds at once one wave, every prompt first and
+    # then every decode together: they now agree with the two it cannot hold, +34% and +49%, as they had not, -33% to
+    # +28%, under the steady state's prefill steps between the decodes)
     azure = [e for i, e in zip(scored["id"], scored["error_pct"], strict=True)
              if str(i).startswith("M9B-") and int(str(i)[4:]) >= 55]
-    assert len(azure) == 18 and all(-40.0 <= e <= 60.0 for e in azure) and np.median(azure) >= 10.0
+    assert len(azure) == 18 and all(25.0 <= e <= 50.0 for e in azure) and np.median(azure) >= 30.0
     scored = scored[~ninth]  # the first eight rounds below
     eighth = np.array([str(i).startswith(EIGHTH_ROUND_IDS) for i in scored["id"]])
     assert sum(str(i).startswith(EIGHTH_ROUND_IDS) for i in table["id"]) == 116
@@ -830,13 +847,14 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # with the twenty-fifth round's, whose Qwen3-32B TPOTs, +12% to +262%, widen the decode cells of 2-4 and 5+ devices;
     # 70.7% with a run of one wave, history item 81, whose TPOTs of those runs are -12% to +100%; 69.9% with a finite
     # run at a rate as a slow wave, history item 82, whose DeepSeek-R1 throughputs and IOG's TPOTs come nearer and so
-    # narrow the served cells again.
+    # narrow the served cells again; 73.3% with waves on separate prefill steps, history item 83, whose SGLang TPOTs
+    # of DeepSeek come nearer and vLLM 0.5.4's bursts and Azure's offline MI300X runs go further (wider cells).
     # So the medians' cells, widened by two rounds of badly predicted served runs, reach about 70% of the tails; the
     # tails keep cells of their own, which cover them at 81.1% and follow each tail metric's own spread)
-    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.699, abs=0.001)
-    # per source 72.4% with item 82, 72.8% with item 81, 72.6% with the twenty-fifth round, 71.0% with the
-    # twenty-fourth (below 70% before them)
-    assert np.mean([np.mean(h) for h in per_source.values()]) == pytest.approx(0.724, abs=0.001)
+    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.733, abs=0.001)
+    # per source 75.6% with item 83, 72.4% with item 82, 72.8% with item 81, 72.6% with the twenty-fifth round, 71.0%
+    # with the twenty-fourth (below 70% before them)
+    assert np.mean([np.mean(h) for h in per_source.values()]) == pytest.approx(0.756, abs=0.001)
     # most of a tail's error is its run's: against the same model's error on the twin row (the run's median or mean
     # in independent.csv: 1,004 of the rows), the tail-to-median ratio is off by a median 4.03% for TPOT P99
     # (so with history item 70 too, whose 33 moved TPOT P99 rows' ratios go from 15.0% to 13.5% off; 4.06% before

@@ -484,8 +484,8 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         # apart, so there it changes nothing); its TTFTs join the loop's in the run's means and TTFT percentiles
         first_wave(step, r, s, clients, load.requests, n_cap, m, law, percentiles,
                    (ttft_target_s, tpot_target_s, target_percentile))
-    elif load.mode == "offline" and s.mixed:
-        # N requests at once that the engine holds together are one wave on mixed steps, the whole run (section 2d;
+    elif load.mode == "offline":
+        # N requests at once that the engine holds together are one wave, the whole run (section 2d;
         # ``waves.wave_capacity``)
         first_wave(step, r, s, clients, clients, n_cap, m, None, percentiles,
                    (ttft_target_s, tpot_target_s, target_percentile))
@@ -1062,10 +1062,13 @@ def _rate_run(step: StepFn, r: Requests, lam, finite: tuple, m: dict[str, np.nda
     offline run's N / mu as lam grows (everything sent at once): an interpolation between those two ends (against
     the simulation, section 2c: within 3% in eight cases, 7.6% at 4 mu). With spread outputs the longest of the n
     still running then ends the run (``longest_drain``). ``run_duration_s`` is that span; the request rate, output
-    throughput and goodput are N over it (``utilization`` keeps the offered rate). On mixed steps, where the engine
-    holds all N at once, the run is one slow wave instead (``waves.slow_wave``, docs/serving.md section 2c): its
-    means, its span and (where the arrivals end within a request's life or the prompts queue) its percentiles are the
-    wave's; elsewhere the steady state's percentiles stay, TPOT's scaled to the wave's mean, end-to-end's moved."""
+    throughput and goodput are N over it (``utilization`` keeps the offered rate). Where the engine holds all N at
+    once, the run is one slow wave instead (``waves.slow_wave``, docs/serving.md section 2c; on mixed steps or on
+    prefill steps apart): its means, its span, its running batch (Little's law: the wave's rate times its mean
+    end-to-end latency) and (where the arrivals end within a request's life, or the prompts queue, or on prefill
+    steps apart past the steady state's saturation) its percentiles are the wave's; elsewhere the steady state's
+    percentiles stay, TPOT's scaled to the wave's mean, end-to-end's moved. ``slow_wave`` in ``m`` is 1 where it
+    applies."""
     n_req, mu, cap, _ = finite
     lam = np.asarray(lam, dtype=float)
     below = lam < mu
@@ -1080,32 +1083,39 @@ def _rate_run(step: StepFn, r: Requests, lam, finite: tuple, m: dict[str, np.nda
         served = np.where(below, n_req / lam, np.where(mu > 0, n_req / np.where(mu > 0, mu, 1.0), np.inf))
         last = np.where(below, last, last * mu / lam)
     run = served + last
-    if s.mixed:
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # (kept only where the wave applies)
-            wave = slow_wave(step, r, s, n_req, lam, m["step_s"], m["ttft_mean_s"], percentiles, targets)
-        if np.any(wave.applies):  # the run is one slow wave: its means and its span are the wave's
-            f = wave.figures
-            # its percentiles too where the arrivals end within a request's life or the prompts queue; in a longer
-            # run the arrivals' randomness spreads the latencies, as the steady state's percentiles have it (those
-            # of TPOT scaled to the wave's mean, of end-to-end latency moved with it)
-            ranks = wave.applies & (wave.queued | (n_req / lam < f["e2e_mean_s"]))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scale = np.where(m["tpot_mean_s"] > 0, f["tpot_mean_s"] / m["tpot_mean_s"], 1.0)
-            shift = f["e2e_mean_s"] - m["e2e_mean_s"]
-            for key, value in f.items():
-                if key in _RUN_RATES or key not in m:
-                    continue
-                if key.startswith(("tpot_p", "e2e_p", "ttft_p", "itl_p")):
-                    steady_value = m[key] * scale if key.startswith("tpot_p") else \
-                        m[key] + shift if key.startswith("e2e_p") else m[key]
-                    m[key] = np.where(ranks, value, np.where(wave.applies, steady_value, m[key]))
-                else:
-                    m[key] = np.where(wave.applies, value, m[key])
-            if "goodput_requests_per_s" in m:  # (the wave's share meeting the targets, at the rate scaled below)
-                m["goodput_requests_per_s"] = m["request_rate_per_s"] * m["slo_attainment"]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                run = np.where(wave.applies, n_req / wave.figures["request_rate_per_s"], run)
-            n_end = np.where(wave.applies, wave.running_at_end, n_end)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # (kept only where the wave applies)
+        wave = slow_wave(step, r, s, n_req, lam, m["step_s"], m["ttft_mean_s"], percentiles, targets)
+    m["slow_wave"] = np.where(wave.applies, 1.0, 0.0)  # (1 where the run is one slow wave: the CLI says so)
+    if np.any(wave.applies):  # the run is one slow wave: its means and its span are the wave's
+        f = wave.figures
+        # its percentiles too where the arrivals end within a request's life or the prompts queue (or, on separate
+        # prefill steps, past the steady state's saturation, whose figures then have no steady state); in a longer
+        # run the arrivals' randomness spreads the latencies, as the steady state's percentiles have it (those
+        # of TPOT scaled to the wave's mean, of end-to-end latency moved with it)
+        ranks = wave.applies & (wave.queued | (n_req / lam < f["e2e_mean_s"]) | (not s.mixed and ~below))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(m["tpot_mean_s"] > 0, f["tpot_mean_s"] / m["tpot_mean_s"], 1.0)
+        shift = f["e2e_mean_s"] - m["e2e_mean_s"]
+        for key, value in f.items():
+            if key in _RUN_RATES or key not in m:
+                continue
+            if key.startswith(("tpot_p", "e2e_p", "ttft_p", "itl_p")):
+                steady_value = m[key] * scale if key.startswith("tpot_p") else \
+                    m[key] + shift if key.startswith("e2e_p") else m[key]
+                m[key] = np.where(ranks, value, np.where(wave.applies, steady_value, m[key]))
+            else:
+                m[key] = np.where(wave.applies, value, m[key])
+        if "goodput_requests_per_s" in m:  # (the wave's share meeting the targets, at the rate scaled below)
+            m["goodput_requests_per_s"] = m["request_rate_per_s"] * m["slo_attainment"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            run = np.where(wave.applies, n_req / wave.figures["request_rate_per_s"], run)
+            # the requests in the engine over the run (Little's law: its rate times their mean time in it), and
+            # the KV cache they hold in proportion
+            held = np.minimum(f["request_rate_per_s"] * f["e2e_mean_s"], n_req)
+            fraction = np.where(m["running_batch"] > 0, held / m["running_batch"], 1.0)
+        m["kv_tokens"] = np.where(wave.applies, m["kv_tokens"] * fraction, m["kv_tokens"])
+        m["running_batch"] = np.where(wave.applies, held, m["running_batch"])
+        n_end = np.where(wave.applies, wave.running_at_end, n_end)
     _scale_to_run(m, run + longest_drain(step, r, n_end), n_req, _RUN_RATES)
 
 

@@ -12,13 +12,17 @@ Everything is an array over the configuration shape; ``step`` is evaluated once 
 from an idle engine, whose later waves are the closed loop's above (requests of spread lengths, spread over the cycle;
 or identical ones on a mixed scheduler, staggered bunches): the run's mean TTFT and end-to-end latency weigh that
 wave's bunch by clients / requests, and its upper TTFT percentiles (those inside the wave's share of the ranks) are
-the mixture's of the wave and the loop. Where requests = clients on mixed steps the wave is the whole run: its TPOT,
+the mixture's of the wave and the loop. Where requests = clients the wave is the whole run: its TPOT,
 end-to-end latency, inter-token gap and TTFT percentiles, its throughput and its share meeting targets are the
-wave's own (``_one_wave``: each request decodes beside the prompts after its own, then beside the other decodes
-alone), where the loop's steady state has every step carry a prompt; ``steady.solve`` calls it so for an offline
-run (N requests at once) within the running cap too. ``slow_wave(step, r, s, N, lam, t0, ttft_mean)`` is the same
-wave with its N prompts arriving at a rate (a finite run at a request rate that the engine holds at once): they run
-as they arrive, or queue where they arrive faster than the step's budget takes them (``steady._rate_run``).
+wave's own (on mixed steps ``_one_wave``: each request decodes beside the prompts after its own, then beside the
+other decodes alone), where the loop's steady state has every step carry a prompt; ``steady.solve`` calls it so for
+an offline run (N requests at once) within the running cap too. ``slow_wave(step, r, s, N, lam, t0, ttft_mean)``
+is the same wave with its N prompts arriving at a rate (a finite run at a request rate that the engine holds at
+once): they run as they arrive, or queue where they arrive faster than the step's budget takes them
+(``steady._rate_run``). On prefill steps apart (``Scheduler.mixed`` False) a run of one wave is every prompt first
+and every decode after, all together (``_separate_wave``: identical outputs or spread ones, all at once or arriving
+at a rate), and a slow wave either that, where its prompts queue, or decode steps alternating with the prefill of
+the prompts that arrived meanwhile (``_slow_separate``; docs/serving.md section 2c).
 
 Prefill steps apart from decode steps (``Scheduler.mixed`` False: SGLang, vLLM V0 without chunking): the whole
 wave is one bunch. Its N I' prompt tokens (I' new tokens per prompt) run first, in k = ceil(N I' / p) steps of
@@ -159,8 +163,8 @@ def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, 
     P = np.asarray(requests, dtype=float)
     I_new, _, D = _lengths(r)
     applies = (D >= 1.0) & (N >= 1.0) & within_cap(N, running_cap) & (P >= N)
-    # P = N on mixed steps: the wave is the whole run, wherever the engine holds all N at once (``wave_capacity``)
-    alone = (D >= 1.0) & (N >= 1.0) & (P <= N) & within_cap(N, wave_capacity(r, s)) if s.mixed else False
+    # P = N: the wave is the whole run, wherever the engine holds all N at once (``wave_capacity``)
+    alone = (D >= 1.0) & (N >= 1.0) & (P <= N) & within_cap(N, wave_capacity(r, s))
     if not np.any(applies | alone):
         return
     N = np.maximum(N, 1.0)
@@ -174,8 +178,10 @@ def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, 
     m["ttft_mean_s"] = np.where(applies, m["ttft_mean_s"] + excess, m["ttft_mean_s"])
     m["e2e_mean_s"] = np.where(applies, m["e2e_mean_s"] + excess, m["e2e_mean_s"])
     wave = None
-    if np.any(alone):
+    if np.any(alone) and s.mixed:
         wave = _one_wave(step, r, N, tokens / k, k, I_new / p, per_step, ttft, percentiles, targets)
+    elif np.any(alone):  # prefill steps apart: the prompts first, then the decodes together
+        wave = _separate_wave(step, r, N, p, k, tokens, np.inf, percentiles, targets)
     _mix_ttft_percentiles(r, N, p, k, I_new, per_step, share, applies, m, law, percentiles, targets)
     if wave is not None:
         for key, value in wave.items():
@@ -286,7 +292,9 @@ def _wave(step: StepFn, r, N, k, a, p, ttft_of, ttft_mean, lam, percentiles, tar
     with the last request's last token, its D steps at the mean count after the prompts (t_last): N over that span
     is the request rate. The share meeting targets counts the ranks whose TTFT and TPOT both meet them, as if TTFT
     grew and TPOT fell with j throughout (where prompts queue, the TTFTs of the prompts one step finishes fall a
-    little with j, the later ones having arrived later; the percentiles take the ranks in order of j too)."""
+    little with j, the later ones having arrived later). The TTFT percentiles are those of the requests' TTFTs
+    sorted (``_rank_quantile``); the end-to-end latencies' are read along j in the direction they run (rising
+    where the prompts queue, falling where they come as they arrive)."""
     ttft_target_s, tpot_target_s, q_target = targets
     _, O, D = _lengths(r)
     d_steps = np.maximum(np.ceil(D - 1e-9), 1.0)
@@ -319,12 +327,7 @@ def _wave(step: StepFn, r, N, k, a, p, ttft_of, ttft_mean, lam, percentiles, tar
         return spent / d_gaps, spent
 
     def ranked(value_of_j, q, against=False):
-        """numpy's q-quantile (linear between ranks) of the N requests' values, ordered by j or against it."""
-        pos = 1.0 + (N - 1.0) * q
-        pos = N + 1.0 - pos if against else pos
-        lo, hi = np.floor(pos + 1e-9), np.ceil(pos - 1e-9)
-        v_lo = value_of_j(lo)
-        return v_lo + (pos - lo) * (value_of_j(hi) - v_lo)
+        return _ranked(value_of_j, N, q, against)
 
     if r.output_cv > 0:  # spread outputs: requests of every rank and output length (equal-probability nodes)
         shape = np.broadcast_shapes(*map(np.shape, (N, O, k, a, t_p)))
@@ -348,8 +351,15 @@ def _wave(step: StepFn, r, N, k, a, p, ttft_of, ttft_mean, lam, percentiles, tar
         def tpot_at(q):
             return ranked(lambda j: decode_s(j, D, gaps)[0], q, against=True)
 
+        def e2e_of(j):
+            return ttft(j) + decode_s(j, D, gaps)[1]
+
+        # (it grows with j where the prompts queue, their TTFTs growing, and falls with j where they come as they
+        # arrive, the first requests decoding beside more of the later prompts)
+        falls = e2e_of(N) < e2e_of(np.ones_like(N))
+
         def e2e_at(q):
-            return ranked(lambda j: ttft(j) + decode_s(j, D, gaps)[1], q)
+            return np.where(falls, ranked(e2e_of, q, against=True), ranked(e2e_of, q))
 
     # (with spread outputs the span is the mean answer's, which ``steady`` extends to the longest one's; the last of N
     # Poisson arrivals comes N / lam after the run's start, as in ``steady._rate_run``)
@@ -361,7 +371,7 @@ def _wave(step: StepFn, r, N, k, a, p, ttft_of, ttft_mean, lam, percentiles, tar
     heavy_share = s1p / np.maximum(s1p + s1d, 1e-300)
     for q in percentiles:
         label = percentile_label(q)
-        new[f"ttft_{label}_s"] = ranked(ttft, q)
+        new[f"ttft_{label}_s"] = _rank_quantile(ttft, N, q)
         new[f"tpot_{label}_s"] = tpot_at(q)
         new[f"e2e_{label}_s"] = e2e_at(q)
         if r.stream_interval > 1:  # a client's gap spans k steps, as many of them prompt steps as a binomial draw
@@ -378,10 +388,51 @@ def _wave(step: StepFn, r, N, k, a, p, ttft_of, ttft_mean, lam, percentiles, tar
         new["slo_attainment"] = share
         new["goodput_requests_per_s"] = rate * share
         label = percentile_label(q_target)
-        ttft_q, tpot_q = ranked(ttft, q_target), tpot_at(q_target)
+        ttft_q, tpot_q = _rank_quantile(ttft, N, q_target), tpot_at(q_target)
         new[f"ttft_{label}_s"], new[f"tpot_{label}_s"] = ttft_q, tpot_q
         new["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s)
     return new, (t_p, t_d, t_last)
+
+
+def _ranked(value_of_j, N, q: float, against: bool = False) -> np.ndarray:
+    """numpy's q-quantile (linear between ranks) of N requests' values ``value_of_j(j)``, j = 1..N, that grow with j
+    (or, ``against``, fall with it)."""
+    pos = 1.0 + (N - 1.0) * q
+    pos = N + 1.0 - pos if against else pos
+    lo, hi = np.floor(pos + 1e-9), np.ceil(pos - 1e-9)
+    v_lo = value_of_j(lo)
+    return v_lo + (pos - lo) * (value_of_j(hi) - v_lo)
+
+
+def _rank_quantile(value_of_j, N, q: float) -> np.ndarray:
+    """numpy's q-quantile (linear between ranks) of N requests' values ``value_of_j(j)``, j = 1..N, in whatever order
+    they run (a queued wave's TTFTs rise from one prompt step to the next and fall within a step, the later requests
+    having arrived later): every request's value up to ``_WAVE_NODES`` requests, else those of that many evenly
+    spaced ranks, sorted."""
+    N = np.asarray(N, dtype=float)
+    shape = np.broadcast_shapes(np.shape(N), np.shape(value_of_j(np.ones_like(N))))
+    N = np.broadcast_to(N, shape)
+    idx = np.arange(_WAVE_NODES, dtype=float).reshape((-1,) + (1,) * len(shape))
+    fine = N <= _WAVE_NODES
+    j = np.where(fine, idx + 1.0, 1.0 + idx * (N - 1.0) / (_WAVE_NODES - 1.0))
+    count = np.where(fine, np.maximum(np.floor(N + 1e-9), 1.0), float(_WAVE_NODES))
+    values = np.sort(np.where(idx < count, value_of_j(np.minimum(j, np.maximum(N, 1.0))), np.inf), axis=0)
+    pos = (count - 1.0) * q
+    lo = np.floor(pos + 1e-9)
+    hi = np.minimum(lo + 1.0, count - 1.0)
+    v_lo, v_hi = (np.take_along_axis(values, np.broadcast_to(x, shape).astype(int)[None], axis=0)[0]
+                  for x in (lo, hi))
+    return v_lo + (pos - lo) * np.where(hi > lo, v_hi - v_lo, 0.0)
+
+
+def _rank_mean(value_of_j, N) -> np.ndarray:
+    """The mean of ``value_of_j(j)`` over requests j = 1..N (``N`` broadcast to the figures' shape): term by term up
+    to ``_WAVE_NODES`` requests, else over that many equal blocks of ranks, each at its middle rank."""
+    idx = np.arange(_WAVE_NODES, dtype=float).reshape((-1,) + (1,) * np.ndim(N))
+    fine = N <= _WAVE_NODES
+    j = np.where(fine, idx + 1.0, np.floor((idx + 0.5) * N / _WAVE_NODES) + 1.0)
+    weight = np.where(fine, (idx < N).astype(float), 1.0)
+    return (weight * value_of_j(j)).sum(axis=0) / weight.sum(axis=0)
 
 
 def _binomial_quantile(k: int, p, q: float) -> np.ndarray:
@@ -445,6 +496,8 @@ def slow_wave(step: StepFn, r, s, N, lam, t0, ttft_mean, percentiles=(), targets
     if not np.any(applies):  # (no configuration is one wave: nothing to compute)
         return SlowWave(applies, {}, np.zeros(np.shape(applies)), np.zeros(np.shape(applies), dtype=bool))
     lam = np.asarray(lam, dtype=float)
+    if not s.mixed:
+        return _slow_separate(step, r, s, np.maximum(N, 1.0), lam, applies, percentiles, targets, iterations)
     delay = np.asarray(r.ttft_delay_s, dtype=float)
     budget = np.minimum(s.chunk_tokens, s.max_batch_tokens)
     t_h = np.asarray(t0, dtype=float)
@@ -464,6 +517,221 @@ def slow_wave(step: StepFn, r, s, N, lam, t0, ttft_mean, percentiles=(), targets
     d_steps = np.maximum(np.ceil(D - 1e-9), 1.0)
     at_end = np.clip(np.floor(k / a + 1e-9), 0.0, N) - np.clip(np.floor((k - d_steps) / a + 1e-9), 0.0, N)
     return SlowWave(applies, figures, at_end, queued)
+
+
+def _prompt_alone(step: StepFn, tokens, chunk):
+    """Seconds of prefill steps that carry ``tokens`` prompt tokens in chunks of at most ``chunk`` and nothing else
+    (the last chunk the rest), from one ``step`` call."""
+    tokens = np.asarray(tokens, dtype=float)
+    chunk = np.broadcast_to(np.asarray(chunk, dtype=float), np.broadcast_shapes(np.shape(tokens), np.shape(chunk)))
+    steps = np.maximum(np.ceil(tokens / chunk - 1e-9), 1.0)
+    zero = 0.0 * (tokens + chunk)
+    full, last = step(np.stack([zero, zero]), np.stack([chunk + zero, tokens - (steps - 1.0) * chunk + zero]))
+    return (steps - 1.0) * full + last
+
+
+def _slow_separate(step: StepFn, r, s, N, lam, applies, percentiles, targets, iterations: int) -> SlowWave:
+    """A finite run of N requests at ``lam`` per second on prefill steps apart from decode steps that come first
+    (SGLang, vLLM V0; docs/serving.md section 2c, "A slow wave on separate prefill steps"), where the engine holds
+    all N at once. Prompt tokens arrive at lam I' per second; a prefill step takes at most B of them (``_bunch``).
+
+    * Where they arrive faster than full prefill steps take them (lam I' t(0, B) >= B) the prompts queue and run back
+      to back; no decode step runs until the last prompt is done (prefill first): ``_separate_wave``, request j's
+      first token at max(s_j t_B, (j - 1) / lam + t_1), TTFT that less its arrival (j - 1) / lam.
+    * Else the engine alternates: a decode step of the running requests, then a prefill step of the prompts that
+      arrived meanwhile. An interval holds m = lam T arrivals (Poisson): T = t_d(n) + (1 - e^-m) P(I' m / (1 -
+      e^-m)), P(x) the prefill steps of x tokens (at least one arrival in the interval, then the tokens of those that
+      came), a fixed point in T. Each interval decodes one token of every running request, so the run is
+      ``_wave``'s with that interval as its prompt-carrying step (p = I' m prompt tokens, a = 1 / m intervals apart),
+      T refined ``iterations`` times from 12 fixed-point steps at n = N / 2 (the prefill there through a step affine
+      between I' and B tokens, exact in the last pass). A request arrives into a decode step or a prefill step
+      (shares t_d / T and h P / T, h = 1 - e^-m), waits for its rest, then for the prefill of the prompts that came
+      in that step, itself among them: TTFT = [t_d (t_d / 2 + P(I' (1 + lam t_d))) + h P (P / 2 + P(I' (1 + lam
+      P)))] / T.
+    Each part is computed only where some configuration needs it."""
+    I_new, O, D = _lengths(r)
+    shape = np.broadcast_shapes(*(np.shape(x) for x in (N, lam, I_new, O, applies, r.ttft_delay_s)))
+    N, lam, I_new = (np.broadcast_to(np.asarray(x, dtype=float), shape) for x in (N, lam, I_new))
+    delay = np.asarray(r.ttft_delay_s, dtype=float)
+    tokens, most, k_all = _bunch(r, s, N, I_new, idle=True)
+    budget = np.broadcast_to(np.minimum(most, tokens), shape)
+    # the prefill steps of x prompt tokens: exact (``_prompt_alone``) for the figures, and through a step affine
+    # between one prompt's tokens (B / 2 where a prompt fills the budget) and B for the iterations that find the
+    # interval's length (and a decode step at half the wave, for the first estimate of T)
+    low = np.where(I_new < budget, I_new, budget / 2.0)
+    t_low, t_full, t_mid = step(np.stack(np.broadcast_arrays(0.0, 0.0, N / 2.0)),
+                                np.stack(np.broadcast_arrays(low, budget, 0.0)))
+    queued = lam * I_new * t_full >= budget
+    # prompts queued back to back: the wave of ``_separate`` with its arrivals spread
+    back = _separate_wave(step, r, N, budget, k_all, tokens, lam, percentiles, targets) \
+        if np.any(queued & applies) else None
+    d_steps = np.maximum(np.ceil(D - 1e-9), 1.0)
+    if not np.any(~queued & applies):  # (every configuration queues: nothing more to compute)
+        return SlowWave(applies, back, N + 0.0 * d_steps, queued)
+    # prompts as they arrive: intervals of a decode step and the prefill of the arrivals meanwhile (kept where the
+    # prompts do not queue)
+
+    def prefill_of(x, exact):
+        if exact:
+            return _prompt_alone(step, x, budget)
+        steps = np.maximum(np.ceil(x / budget - 1e-9), 1.0)
+        rest = x - (steps - 1.0) * budget
+        return (steps - 1.0) * t_full + t_low + (t_full - t_low) * (rest - low) / (budget - low)
+
+    def share_of(p, exact=True):
+        """(h, P): the chance an interval of p / I' arrivals on average has one, and the prefill that it then runs."""
+        m = p / I_new
+        hit = -np.expm1(-m)
+        batch = np.where(m > 1e-12, p / np.where(hit > 0, hit, 1.0), I_new)
+        return hit, prefill_of(batch, exact)
+
+    def interval(exact_share=None):
+        """The interval's step: a decode step of n and, where p > 0, the prefill share of ``share_of(p)`` (affine,
+        or the exact share given, computed at the one p the wave's prompt-carrying steps have)."""
+        def of(n, p):
+            if exact_share is None:
+                hit, prefill = share_of(p, exact=False)
+                return step(n, 0.0 * p) + hit * prefill
+            return step(n, 0.0 * p) + np.where(p > 0, exact_share, 0.0)
+        return of
+
+    t_h = t_mid
+    for _ in range(12):
+        hit, prefill = share_of(np.minimum(lam * t_h * I_new, budget), exact=False)
+        t_h = t_mid + hit * prefill
+    for i in range(iterations + 1):
+        final = i == iterations
+        m_arr = np.minimum(lam * t_h, budget / I_new)
+        a = 1.0 / np.maximum(m_arr, 1e-300)
+        k = np.ceil(N * a - 1e-9)
+        p = I_new * m_arr
+        ttft, exact_share = 0.0 * p, None
+        if final:
+            hit = -np.expm1(-m_arr)
+            batch = np.where(m_arr > 1e-12, p / np.where(hit > 0, hit, 1.0), I_new)
+            # an arrival in a decode step (share t_d / T) waits for its rest and then the prefill of the prompts
+            # that came in that step, itself among them; in a prefill step (share h P / T), likewise: the prefill of
+            # an interval's prompts and of those two in one step call
+            _, approx = share_of(p, exact=False)
+            t_d = np.maximum(t_h - hit * approx, 0.0)
+            prefill, after_d, after_p = prefill_of(np.minimum(np.stack(np.broadcast_arrays(
+                batch, I_new * (1.0 + lam * t_d), I_new * (1.0 + lam * approx))), budget), True)
+            t_d = np.maximum(t_h - hit * prefill, 0.0)
+            exact_share = hit * prefill
+            ttft = (t_d * (t_d / 2.0 + after_d) + hit * prefill * (prefill / 2.0 + after_p)) \
+                / np.maximum(t_h, 1e-300) + delay
+        figures, (t_h, _, _) = _wave(interval(exact_share), r, N, k, a, p,
+                                     lambda first, j, ttft=ttft: ttft + 0.0 * first, ttft, lam,
+                                     percentiles if final else (), targets if final else (None, None, targets[2]))
+    if back is not None:
+        figures = {key: np.where(queued, back[key], value) for key, value in figures.items() if key in back}
+    at_end = np.clip(np.floor(k / a + 1e-9), 0.0, N) - np.clip(np.floor((k - d_steps) / a + 1e-9), 0.0, N)
+    return SlowWave(applies, figures, np.where(queued, N, at_end), queued)
+
+
+def _separate_wave(step: StepFn, r, N, p, k, tokens, lam, percentiles, targets) -> dict[str, np.ndarray]:
+    """The figures of N requests whose prompts run first, in k prefill steps of p tokens (the last one the rest) with
+    no decode step between them, arriving (j - 1) / ``lam`` after the first (``lam`` inf: all at once), and then
+    decode together (prefill steps apart from decode steps: SGLang, vLLM V0; docs/serving.md section 2c). Request j
+    gets its first token at f_j = max(s_j t_p, (j - 1) / lam + t_1), s_j = min(ceil(j a), k), a = I' / p, t_p a
+    prefill step of p tokens (the last one's time where s_j = k), t_1 its prompt's prefill alone; the decodes start at
+    W = f_N. With outputs spread (``_OUTPUT_NODES`` equal-probability
+    lengths L, D_L = (L - 1) / E decode steps) a request of length L decodes among N min(D_i, D_L) / D_L sequences on
+    average (the others leave as they end: the mean over lengths i), its D_L steps at that count; identical outputs
+    decode all N together. TTFT_j = f_j - (j - 1) / lam, TPOT_jL = (W - f_j + D_L t_L) / (L - 1), E2E = W - (j - 1) /
+    lam + D_L t_L; means over j = 1..N (``_rank_mean``), percentiles by rank (times the lengths' nodes, sorted, with
+    spread outputs). The run ends with the mean answer: N / (W + D t(n_mean)) is the request rate. One client gap
+    in D holds the rest of the prefill phase; targets count the ranks meeting both (TTFT grows with j, TPOT falls)."""
+    ttft_target_s, tpot_target_s, q_target = targets
+    I_new, O, D = _lengths(r)
+    delay = np.asarray(r.ttft_delay_s, dtype=float)
+    shape = np.broadcast_shapes(*(np.shape(x) for x in (N, p, k, tokens, lam, I_new, O, delay)))
+    N, p, k, lam, I_new, O, D = (np.broadcast_to(np.asarray(x, dtype=float), shape)
+                                 for x in (N, p, k, lam, I_new, O, D))
+    with np.errstate(divide="ignore"):
+        gap = np.where(np.isfinite(lam) & (lam > 0), 1.0 / lam, 0.0)
+    a = I_new / p
+    cv = r.output_cv
+    nodes = _OUTPUT_NODES if cv > 0 else 1
+    lengths = np.concatenate([length_nodes(O, cv, nodes), O[None]])  # the nodes, then the mean answer
+    d = np.maximum(lengths - 1.0, 0.0) / r.tokens_per_step
+    share = np.minimum(d[:, None], d[None, :-1]).mean(axis=1) / np.maximum(d, 1e-12)
+    # one step call: a prefill step of p tokens and the last one, a prompt's own chunks (its full ones and its last),
+    # then a decode step at each length's mean count and one of all N
+    one_chunk = np.minimum(p, I_new)
+    own_steps = np.maximum(np.ceil(I_new / one_chunk - 1e-9), 1.0)
+    zero = 0.0 * p
+    prefills = [p, tokens - (k - 1.0) * p + zero, one_chunk, I_new - (own_steps - 1.0) * one_chunk]
+    times = step(np.concatenate([np.stack([zero] * 4), N * np.where(d > 0, share, 1.0), N[None]]),
+                 np.concatenate([np.stack(prefills), np.zeros((nodes + 2, *shape))]))
+    t_full, t_rest = times[0], times[1]
+    one = (own_steps - 1.0) * times[2] + times[3]
+    t_dec, t_all = times[4:-1], times[-1]
+
+    def first(j):
+        steps = np.minimum(np.ceil(a * j - 1e-9), k)
+        done = np.where(steps >= k, (k - 1.0) * t_full + t_rest, steps * t_full)
+        return np.maximum(done, (j - 1.0) * gap + one)
+
+    def ttft(j):
+        return first(j) - (j - 1.0) * gap + delay
+
+    w = first(N)
+    dec = d * t_dec
+    dec_nodes, L = dec[:-1], lengths[:-1]
+    gaps = np.maximum(L - 1.0, 1.0)
+    mean_first = _rank_mean(first, N)
+    mean_arrival = (N - 1.0) / 2.0 * gap
+    ttft_mean = mean_first - mean_arrival + delay
+    new = {"ttft_mean_s": ttft_mean,
+           "tpot_mean_s": ((w - mean_first + dec_nodes) / gaps).mean(axis=0),
+           "e2e_mean_s": w - mean_arrival + dec_nodes.mean(axis=0) + delay}
+    rate = N / (w + dec[-1] + delay)
+    new["request_rate_per_s"], new["output_tokens_per_s"] = rate, rate * O
+
+    if cv > 0:  # every rank and length (equal-probability nodes), sorted
+        ranks = 1.0 + (N - 1.0) * ((np.arange(_RANK_NODES) + 0.5) / _RANK_NODES).reshape((-1, 1) + (1,) * len(shape))
+        tpot_each = (w - first(ranks) + dec_nodes[None]) / gaps[None]
+        e2e_each = w - (ranks - 1.0) * gap + dec_nodes[None] + delay
+        tpot_each, e2e_each = (np.sort(np.broadcast_to(v, (_RANK_NODES, nodes, *shape)).reshape((-1, *shape)),
+                                       axis=0) for v in (tpot_each, e2e_each))
+
+        def tpot_at(q):
+            return _sorted_quantile(tpot_each, q)
+
+        def e2e_at(q):
+            return _sorted_quantile(e2e_each, q)
+    else:
+        def tpot_at(q):
+            return _ranked(lambda j: (w - first(j) + dec_nodes[0]) / gaps[0], N, q, against=True)
+
+        def e2e_at(q):
+            return _ranked(lambda j: w - (j - 1.0) * gap + dec_nodes[0] + delay, N, q, against=True)
+
+    k_gap = max(int(r.stream_interval), 1)
+    long_share = np.minimum(k_gap / np.maximum(D, 1.0), 1.0)  # the client gaps that hold the rest of the prefill phase
+    for q in percentiles:
+        label = percentile_label(q)
+        new[f"ttft_{label}_s"] = _rank_quantile(ttft, N, q)
+        new[f"tpot_{label}_s"] = tpot_at(q)
+        new[f"e2e_{label}_s"] = e2e_at(q)
+        q_long = np.clip((q - (1.0 - long_share)) / long_share, 0.0, 1.0)
+        rest = w - _ranked(first, N, 1.0 - q_long)
+        new[f"itl_{label}_s"] = k_gap * t_all + np.where(q > 1.0 - long_share, rest, 0.0)
+    if ttft_target_s is not None or tpot_target_s is not None:
+        def tpot_j(j):  # (a request of the mean length)
+            return (w - first(j) + dec[-1]) / np.maximum(O - 1.0, 1.0)
+
+        upto = N if ttft_target_s is None else _last_rank(lambda j: ttft(j) <= ttft_target_s, N)
+        below = 0.0 if tpot_target_s is None else _last_rank(lambda j: tpot_j(j) > tpot_target_s, N)
+        met = np.clip((upto - below) / N, 0.0, 1.0)
+        new["slo_attainment"] = met
+        new["goodput_requests_per_s"] = rate * met
+        label = percentile_label(q_target)
+        ttft_q, tpot_q = _rank_quantile(ttft, N, q_target), tpot_at(q_target)
+        new[f"ttft_{label}_s"], new[f"tpot_{label}_s"] = ttft_q, tpot_q
+        new["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s)
+    return new
 
 
 def _wave_ttft(per_step, a, k, N, q):

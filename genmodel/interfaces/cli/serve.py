@@ -381,7 +381,7 @@ def _first_wave_lines(d: dict[str, Any]) -> list[str]:
     do (q >= 1 - N / 2P: docs/serving.md section 2c)."""
     if not _first_wave(d):
         return []
-    if d["mixed_batches"] and d["num_requests"] <= d["load_value"]:
+    if d["num_requests"] <= d["load_value"]:
         return ["  one wave, the whole run: every figure above is the wave's where the engine holds all its requests "
                 f"at once (docs/serving.md section 2c); means: TTFT {latency(d['ttft_mean_s'])}, end-to-end "
                 f"{latency(d['e2e_mean_s'])}"]
@@ -453,7 +453,11 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
         f"weights {gib(d['weights_bytes'])}",
         *_offload_lines(d),
     ]
-    if mode == "rate" and not d["stable"] and d.get("num_requests") is not None:
+    if mode == "rate" and d.get("slow_wave"):
+        lines.append(f"  one slow wave: the engine holds all {d['num_requests']:,.0f} requests at once, so none waits "
+                     "for admission whatever the saturation above (the steady state's); the means and the run's "
+                     "span are the wave's (docs/serving.md section 2c)")
+    elif mode == "rate" and not d["stable"] and d.get("num_requests") is not None:
         lines.append(f"  the rate exceeds saturation: the queue grows while the {d['num_requests']:,.0f} requests "
                      "arrive; latencies are the run's (fluid queue, docs/serving.md section 2c)")
     elif mode == "rate" and not d["stable"]:
