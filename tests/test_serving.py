@@ -1565,9 +1565,12 @@ def test_a_finite_run_at_a_rate_as_a_slow_wave_agrees_with_the_simulation(N, rat
     # N requests at a Poisson rate on mixed steps that the engine holds together: one slow wave (docs/serving.md
     # section 2c), whose prompts come as they arrive (the first seven) or, faster than the budget takes them, queue
     # back to back (the last four, past the steady state's saturation rate). Against the simulated runs (eight seeds,
-    # every request kept): mean TPOT and end-to-end latency within 5% (-2.9% to +3.7%), the throughput within 5% (-3.7%
-    # to +1.4%), the mean TTFT within 30% (-24.6% to +15.5%), the P99 TPOT within 15% and the P99 end-to-end latency
-    # within 15% (-0.1% to +14.3%; it was within 25% before the end-to-end latencies of a wave whose prompts come as
+    # every request kept): mean TPOT and end-to-end latency within 5% (-3.1% to +3.7%), the throughput within 5% (-3.7%
+    # to +1.4%), the mean TTFT within 30% (-24.6% to +2.6%; +15.5% and +14.2% in the first two runs before the prompts
+    # that come as they arrive were given the wave's own wait, ``waves._arriving_ttft``, for the steady state's), the
+    # TTFT P90 within 30% (-25.2% to +10.3%) and P99 within 45% (-19.4% to +39.0%; before, the first two runs' flat
+    # TTFT percentiles were 37% and 52% short), the P99 TPOT within 15% and the P99 end-to-end latency
+    # within 15% (-0.1% to +14.0%; it was within 25% before the end-to-end latencies of a wave whose prompts come as
     # they arrive were ranked falling with j, the first requests decoding beside the most prompts: the P99 had been
     # read at the last request, 22% short in the run of 50 at 10/s with 500 output tokens). Before (the steady state's
     # TPOT, every step carrying prompts, and the queue of its saturation rate): mean TPOT up to +93% below that rate
@@ -1585,6 +1588,9 @@ def test_a_finite_run_at_a_rate_as_a_slow_wave_agrees_with_the_simulation(N, rat
     assert float(m["e2e_mean_s"]) == pytest.approx(simulated(lambda s: s["e2e"].mean()), rel=0.05)
     assert float(m["request_rate_per_s"]) == pytest.approx(simulated(lambda s: float(s["throughput"])), rel=0.05)
     assert float(m["ttft_mean_s"]) == pytest.approx(simulated(lambda s: s["ttft"].mean()), rel=0.30)
+    m_tails = solve(_step, req, sched, Load("rate", rate, requests=float(N)), percentiles=(0.9, 0.99)).metrics
+    assert float(m_tails["ttft_p90_s"]) == pytest.approx(simulated(lambda s: np.quantile(s["ttft"], 0.9)), rel=0.30)
+    assert float(m_tails["ttft_p99_s"]) == pytest.approx(simulated(lambda s: np.quantile(s["ttft"], 0.99)), rel=0.45)
     assert float(m["tpot_p99_s"]) == pytest.approx(simulated(lambda s: np.quantile(s["tpot"], 0.99)), rel=0.15)
     assert float(m["e2e_p99_s"]) == pytest.approx(simulated(lambda s: np.quantile(s["e2e"], 0.99)), rel=0.15)
 
@@ -1599,7 +1605,9 @@ def test_a_finite_run_on_separate_prefill_steps_as_a_slow_wave_agrees_with_the_s
     # section 2c, "A slow wave on separate prefill steps"): the prompts run as they arrive between decode steps (the
     # first seven) or, arriving faster than full prefill steps take them, queue and run back to back before any decode
     # (the last six). Against the simulated runs (eight seeds, every request kept): mean TTFT within 8% (-5.6% to
-    # +2.1%), mean TPOT and end-to-end latency within 8% (-1.2% to +6.5%), the throughput within 5% (-3.6% to +1.4%),
+    # +2.2%), its P90 within 15% (-9.0% to +10.5%) and P99 within 30% (-11.6% to +26.4%: where the prompts come as
+    # they arrive, the steady state's percentiles moved to the wave's mean), mean TPOT and end-to-end latency within
+    # 8% (-1.2% to +6.5%), the throughput within 5% (-3.6% to +1.4%),
     # the P99 TPOT and end-to-end latency within 30% (the steady state's, scaled, in the run of 300 whose arrivals
     # last five lives: +25.6% and +27.6%; the rest within 14%). Before (the steady state's): mean TPOT +0.1% to +132%
     # below the saturation rate and a steady state with no end past it (the TPOT a million times too long, the
@@ -1614,11 +1622,37 @@ def test_a_finite_run_on_separate_prefill_steps_as_a_slow_wave_agrees_with_the_s
         return float(np.mean([figure(s) for s in sims]))
 
     assert float(m["ttft_mean_s"]) == pytest.approx(simulated(lambda s: s["ttft"].mean()), rel=0.08)
+    m_tails = solve(_step, req, sched, Load("rate", rate, requests=float(N)), percentiles=(0.9, 0.99)).metrics
+    assert float(m_tails["ttft_p90_s"]) == pytest.approx(simulated(lambda s: np.quantile(s["ttft"], 0.9)), rel=0.15)
+    assert float(m_tails["ttft_p99_s"]) == pytest.approx(simulated(lambda s: np.quantile(s["ttft"], 0.99)), rel=0.30)
     assert float(m["tpot_mean_s"]) == pytest.approx(simulated(lambda s: s["tpot"].mean()), rel=0.08)
     assert float(m["e2e_mean_s"]) == pytest.approx(simulated(lambda s: s["e2e"].mean()), rel=0.08)
     assert float(m["request_rate_per_s"]) == pytest.approx(simulated(lambda s: float(s["throughput"])), rel=0.05)
     assert float(m["tpot_p99_s"]) == pytest.approx(simulated(lambda s: np.quantile(s["tpot"], 0.99)), rel=0.30)
     assert float(m["e2e_p99_s"]) == pytest.approx(simulated(lambda s: np.quantile(s["e2e"], 0.99)), rel=0.30)
+
+
+@pytest.mark.parametrize("mixed, rate", [(True, 8.0), (True, 16.0), (True, 32.0), (False, 8.0), (False, 16.0)])
+@pytest.mark.parametrize("step_s", [(0.010, 3e-4, 1e-4), (0.015, 2e-4, 5e-5), (0.010, 1e-4, 5e-5)])
+def test_a_slow_waves_ttft_where_many_prompts_arrive_in_a_step(mixed, rate, step_s):
+    # 200 ShareGPT-sized requests (208 + 218 tokens) at 8-32/s under a 2,048-token budget and a cap of 256: several
+    # prompts arrive in each step and the count of running requests climbs through the arrivals, so the wait of an
+    # arriving prompt is read at the mean count an arrival finds (``waves._arriving_ttft``; the prompt steps' n_a).
+    # Against the simulation (eight seeds) on three steps (10-15 ms + 0.1-0.3 ms per sequence + 50-100 us per prompt
+    # token): mean TTFT within 10% (mixed +1.2% to +8.0%, separate +0.5% to +5.9%), where the steady state's was -38%
+    # to +32%. (On separate steps at 32/s the slowest step runs its prefill steps back to back in chains the wave's
+    # intervals leave out: +53%, not asserted, docs/serving.md section 2c)
+    a_s, b_s, c_s = step_s
+
+    def step(n, p):
+        return a_s + b_s * np.asarray(n) + c_s * np.asarray(p)
+
+    sched = Scheduler(2048, 2048, 256, np.asarray(1e12), 1.0, mixed=mixed)
+    m = solve(step, Requests(np.asarray(208.0), np.asarray(218.0)), sched, Load("rate", rate, requests=200.0)).metrics
+    sims = [simulate(step, rate, 208, 218, budget=2048, chunk=2048, max_seqs=256, requests=200, seed=seed, warmup=0,
+                     separate=not mixed) for seed in range(1, 9)]
+    assert float(m["slow_wave"]) == 1.0
+    assert float(m["ttft_mean_s"]) == pytest.approx(float(np.mean([s["ttft"].mean() for s in sims])), rel=0.10)
 
 
 @pytest.mark.parametrize("mode", ["concurrency", "offline"])

@@ -1096,10 +1096,16 @@ def _rate_run(step: StepFn, r: Requests, lam, finite: tuple, m: dict[str, np.nda
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(m["tpot_mean_s"] > 0, f["tpot_mean_s"] / m["tpot_mean_s"], 1.0)
         shift = f["e2e_mean_s"] - m["e2e_mean_s"]
+        # (prompts that come as they arrive wait as the steady state's do, for the step in progress and then their
+        # own: their TTFT percentiles are the steady state's, moved to the wave's mean, whatever the run's length)
+        ttft_shift = f["ttft_mean_s"] - m["ttft_mean_s"]
         for key, value in f.items():
             if key in _RUN_RATES or key not in m:
                 continue
-            if key.startswith(("tpot_p", "e2e_p", "ttft_p", "itl_p")):
+            if key.startswith("ttft_p"):
+                m[key] = np.where(wave.applies & wave.queued, value,
+                                  np.where(wave.applies, m[key] + ttft_shift, m[key]))
+            elif key.startswith(("tpot_p", "e2e_p", "itl_p")):
                 steady_value = m[key] * scale if key.startswith("tpot_p") else \
                     m[key] + shift if key.startswith("e2e_p") else m[key]
                 m[key] = np.where(ranks, value, np.where(wave.applies, steady_value, m[key]))

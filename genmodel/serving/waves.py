@@ -278,23 +278,24 @@ def _one_wave(step: StepFn, r, N, p, k, a, per_step, ttft_mean, percentiles, tar
 
 
 def _wave(step: StepFn, r, N, k, a, p, ttft_of, ttft_mean, lam, percentiles, targets):
-    """(figures, (t_p, t_d, t_last)) of N requests whose prompts run a prompt steps apart, in the k steps of p prompt
-    tokens that request j's first token ends at step s_j = min(ceil(j a), k), j arriving (j - 1) / ``lam`` after the
-    first (``lam`` inf: all at once) with the TTFT ``ttft_of(s_j, j)``; each decodes in the D steps after its first
+    """(figures, (t_p, t_d, t_last, n_a)) of N requests whose prompts run a prompt steps apart, in the k steps of p
+    prompt tokens that request j's first token ends at step s_j = min(ceil(j a), k), j arriving (j - 1) / ``lam`` after
+    the first (``lam`` inf: all at once) with the TTFT ``ttft_of(s_j, j)``; each decodes in the D steps after its first
     token, the first min(k - s_j, D) of them carrying the later prompts. With c(x) = min(floor(x / a), N) requests
     started by step x + 1, step x + 1 has n(x) = c(x) - c(x - D) decoding sequences, and the requests' decode spans
     together hold every step n(x) times, so the mean TPOT is sum_x n(x) t(x) / (N (O - 1)). On steps affine in the
-    decoding count each phase's sum is its step at the count-weighted mean count times sum n (sum n^2 / sum n): t_p,
-    a step of p prompt tokens, over x < k, and t_d, a decode step, over the D steps after. Request j's TPOT is
-    (h_j t_p + (D - h_j) t_d) / (O - 1), h_j = min(k - s_j, D), falling with j; its end-to-end latency its TTFT plus
-    its D steps; percentiles are numpy's over the N requests (linear between ranks), over 64 rank nodes times 16
-    output lengths with spread outputs. A share sum_{x<k} n / sum n of the gaps is t_p, the rest t_d. The run ends
-    with the last request's last token, its D steps at the mean count after the prompts (t_last): N over that span
-    is the request rate. The share meeting targets counts the ranks whose TTFT and TPOT both meet them, as if TTFT
-    grew and TPOT fell with j throughout (where prompts queue, the TTFTs of the prompts one step finishes fall a
-    little with j, the later ones having arrived later). The TTFT percentiles are those of the requests' TTFTs
-    sorted (``_rank_quantile``); the end-to-end latencies' are read along j in the direction they run (rising
-    where the prompts queue, falling where they come as they arrive)."""
+    decoding count each phase's sum is its step at the count-weighted mean count times sum n (sum n^2 / sum n): t_p, a
+    step of p prompt tokens, over x < k, and t_d, a decode step, over the D steps after. Request j's TPOT is (h_j t_p +
+    (D - h_j) t_d) / (O - 1), h_j = min(k - s_j, D), falling with j; its end-to-end latency its TTFT plus its D steps;
+    percentiles are numpy's over the N requests (linear between ranks), over 64 rank nodes times 16 output lengths with
+    spread outputs. A share sum_{x<k} n / sum n of the gaps is t_p, the rest t_d. The run ends with the last request's
+    last token, its D steps at the mean count after the prompts (t_last): N over that span is the request rate. The
+    share meeting targets counts the ranks whose TTFT and TPOT both meet them, as if TTFT grew and TPOT fell with j
+    throughout (where prompts queue, the TTFTs of the prompts one step finishes fall a little with j, the later ones
+    having arrived later). The TTFT percentiles are those of the requests' TTFTs sorted (``_rank_quantile``); the
+    end-to-end latencies' are read along j in the direction they run (rising where the prompts queue, falling where they
+    come as they arrive). n_a is the mean decoding count over the prompt steps (sum n / k: what an arrival finds on
+    average, where t_p's count is weighted by n)."""
     ttft_target_s, tpot_target_s, q_target = targets
     _, O, D = _lengths(r)
     d_steps = np.maximum(np.ceil(D - 1e-9), 1.0)
@@ -391,7 +392,7 @@ def _wave(step: StepFn, r, N, k, a, p, ttft_of, ttft_mean, lam, percentiles, tar
         ttft_q, tpot_q = _rank_quantile(ttft, N, q_target), tpot_at(q_target)
         new[f"ttft_{label}_s"], new[f"tpot_{label}_s"] = ttft_q, tpot_q
         new["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s)
-    return new, (t_p, t_d, t_last)
+    return new, (t_p, t_d, t_last, s1p / np.maximum(k, 1.0))
 
 
 def _ranked(value_of_j, N, q: float, against: bool = False) -> np.ndarray:
@@ -501,22 +502,44 @@ def slow_wave(step: StepFn, r, s, N, lam, t0, ttft_mean, percentiles=(), targets
     delay = np.asarray(r.ttft_delay_s, dtype=float)
     budget = np.minimum(s.chunk_tokens, s.max_batch_tokens)
     t_h = np.asarray(t0, dtype=float)
+    arriving, n_arrival = ttft_mean, N / 2.0  # (the TTFT of prompts that come as they arrive: the last pass's own)
     for i in range(iterations + 1):
         final = i == iterations  # (percentiles and targets of the last pass only: the figures are its own)
         arrivals = 1.0 / np.maximum(lam * t_h, 1e-300)
         a = np.maximum(arrivals, I_new / budget)
         k = np.ceil(N * a - 1e-9)
         queued = I_new / budget > arrivals
+        if final:
+            arriving = _arriving_ttft(step, I_new, lam, t_h, n_arrival, budget) + delay
 
-        def ttft_of(first, j, t_h=t_h, queued=queued):
-            return np.where(queued, t_h * first - (j - 1.0) / lam + delay, ttft_mean)
+        def ttft_of(first, j, t_h=t_h, queued=queued, arriving=arriving):
+            return np.where(queued, t_h * first - (j - 1.0) / lam + delay, arriving)
 
-        mean = np.where(queued, t_h * _mean_first_token_step(a, N) - (N - 1.0) / (2.0 * lam) + delay, ttft_mean)
-        figures, (t_h, _, _) = _wave(step, r, N, k, a, np.minimum(I_new / a, budget), ttft_of, mean, lam,
-                                     percentiles if final else (), targets if final else (None, None, targets[2]))
+        mean = np.where(queued, t_h * _mean_first_token_step(a, N) - (N - 1.0) / (2.0 * lam) + delay, arriving)
+        figures, (t_h, _, _, n_arrival) = _wave(
+            step, r, N, k, a, np.minimum(I_new / a, budget), ttft_of, mean, lam, percentiles if final else (),
+            targets if final else (None, None, targets[2]))
     d_steps = np.maximum(np.ceil(D - 1e-9), 1.0)
     at_end = np.clip(np.floor(k / a + 1e-9), 0.0, N) - np.clip(np.floor((k - d_steps) / a + 1e-9), 0.0, N)
     return SlowWave(applies, figures, at_end, queued)
+
+
+def _arriving_ttft(step: StepFn, I_new, lam, t_h, n, budget) -> np.ndarray:
+    """The mean TTFT of a prompt that arrives while the mixed steps of a slow wave take the prompts as they come:
+    steps of mean length T = t_h beside n decoding sequences hold m = lam T arrivals (Poisson), so a step has a
+    prompt with chance h = 1 - e^-m, and is then t_b = t(n, I' m / h) long, else t_0 = t(n, 0). An arrival lands in a
+    step with a chance in proportion to its length, waits for its rest, E[L^2] / (2 E[L]), and is prefilled in the
+    next step beside the prompts that came in the step it landed in, I' (1 + lam E[L^2] / E[L]) tokens (at most the
+    budget B)."""
+    m = lam * t_h
+    hit = -np.expm1(-m)
+    batch = np.minimum(np.where(m > 1e-12, I_new * m / np.where(hit > 0, hit, 1.0), I_new), budget)
+    t_0, t_b = step(np.stack(np.broadcast_arrays(n, n)), np.stack(np.broadcast_arrays(0.0 * batch, batch)))
+    mean = (1.0 - hit) * t_0 + hit * t_b
+    second = (1.0 - hit) * t_0**2 + hit * t_b**2
+    landed = second / np.maximum(mean, 1e-300)
+    own = step(n, np.minimum(I_new * (1.0 + lam * landed), budget))
+    return landed / 2.0 + own
 
 
 def _prompt_alone(step: StepFn, tokens, chunk):
@@ -545,9 +568,9 @@ def _slow_separate(step: StepFn, r, s, N, lam, applies, percentiles, targets, it
       ``_wave``'s with that interval as its prompt-carrying step (p = I' m prompt tokens, a = 1 / m intervals apart),
       T refined ``iterations`` times from 12 fixed-point steps at n = N / 2 (the prefill there through a step affine
       between I' and B tokens, exact in the last pass). A request arrives into a decode step or a prefill step
-      (shares t_d / T and h P / T, h = 1 - e^-m), waits for its rest, then for the prefill of the prompts that came
-      in that step, itself among them: TTFT = [t_d (t_d / 2 + P(I' (1 + lam t_d))) + h P (P / 2 + P(I' (1 + lam
-      P)))] / T.
+      (shares t_d / T and h P / T, h = 1 - e^-m; t_d at the mean count an arrival finds, ``_wave``'s n_a), waits for
+      its rest, then for the prefill of the prompts that came in that step, itself among them: TTFT = [t_d (t_d / 2
+      + P(I' (1 + lam t_d))) + h P (P / 2 + P(I' (1 + lam P)))] / (t_d + h P).
     Each part is computed only where some configuration needs it."""
     I_new, O, D = _lengths(r)
     shape = np.broadcast_shapes(*(np.shape(x) for x in (N, lam, I_new, O, applies, r.ttft_delay_s)))
@@ -595,7 +618,7 @@ def _slow_separate(step: StepFn, r, s, N, lam, applies, percentiles, targets, it
             return step(n, 0.0 * p) + np.where(p > 0, exact_share, 0.0)
         return of
 
-    t_h = t_mid
+    t_h, n_arrival = t_mid, N / 2.0
     for _ in range(12):
         hit, prefill = share_of(np.minimum(lam * t_h * I_new, budget), exact=False)
         t_h = t_mid + hit * prefill
@@ -611,18 +634,19 @@ def _slow_separate(step: StepFn, r, s, N, lam, applies, percentiles, targets, it
             batch = np.where(m_arr > 1e-12, p / np.where(hit > 0, hit, 1.0), I_new)
             # an arrival in a decode step (share t_d / T) waits for its rest and then the prefill of the prompts
             # that came in that step, itself among them; in a prefill step (share h P / T), likewise: the prefill of
-            # an interval's prompts and of those two in one step call
+            # an interval's prompts and of those two in one step call. (The decode step an arrival lands in is at the
+            # arrivals' mean count, the time average over the prompts' intervals, not the count-weighted one that
+            # times the decodes.)
             _, approx = share_of(p, exact=False)
-            t_d = np.maximum(t_h - hit * approx, 0.0)
+            t_d = step(n_arrival, 0.0 * n_arrival)
             prefill, after_d, after_p = prefill_of(np.minimum(np.stack(np.broadcast_arrays(
                 batch, I_new * (1.0 + lam * t_d), I_new * (1.0 + lam * approx))), budget), True)
-            t_d = np.maximum(t_h - hit * prefill, 0.0)
             exact_share = hit * prefill
             ttft = (t_d * (t_d / 2.0 + after_d) + hit * prefill * (prefill / 2.0 + after_p)) \
-                / np.maximum(t_h, 1e-300) + delay
-        figures, (t_h, _, _) = _wave(interval(exact_share), r, N, k, a, p,
-                                     lambda first, j, ttft=ttft: ttft + 0.0 * first, ttft, lam,
-                                     percentiles if final else (), targets if final else (None, None, targets[2]))
+                / np.maximum(t_d + hit * prefill, 1e-300) + delay
+        figures, (t_h, _, _, n_arrival) = _wave(
+            interval(exact_share), r, N, k, a, p, lambda first, j, ttft=ttft: ttft + 0.0 * first, ttft, lam,
+            percentiles if final else (), targets if final else (None, None, targets[2]))
     if back is not None:
         figures = {key: np.where(queued, back[key], value) for key, value in figures.items() if key in back}
     at_end = np.clip(np.floor(k / a + 1e-9), 0.0, N) - np.clip(np.floor((k - d_steps) / a + 1e-9), 0.0, N)
