@@ -1504,6 +1504,26 @@ def test_a_run_of_one_wave_by_hand():
         assert float(offline[key]) == pytest.approx(float(m[key]), rel=1e-12), key
 
 
+def _one_wave_against_the_simulation(mixed: bool, mode: str, N: int, I: int, O: int, cv: float):
+    """(figures, simulated) of N requests at once to an idle engine and no more (N clients, or an offline run), on
+    mixed steps or prefill steps apart: ``solve``'s figures with the P50 and P99, and ``simulated(figure)``, a figure's
+    mean over the simulated runs (five seeds of identical outputs, twenty of spread ones; clients that re-send 1 ms
+    after their last token, as over an API)."""
+    req = Requests(np.asarray(float(I)), np.asarray(float(O)), synchronized=cv == 0 and mode == "concurrency",
+                   output_cv=cv)
+    sched = Scheduler(8192, 8192, np.inf, np.asarray(1e12), 1.0, mixed=mixed)
+    load = Load("concurrency", float(N), float(N)) if mode == "concurrency" else Load("offline", float(N))
+    m = solve(_step, req, sched, load, percentiles=(0.5, 0.99)).metrics
+    sims = [simulate(_step, 0.0, I, O, budget=8192, chunk=8192, max_seqs=10**9, requests=N, seed=seed, concurrency=N,
+                     warmup=0, client_delay=0.001 if mode == "concurrency" else 0.0, output_cv=cv, separate=not mixed)
+            for seed in range(1, 6 if cv == 0 else 21)]
+
+    def simulated(figure):
+        return float(np.mean([figure(s) for s in sims]))
+
+    return m, simulated
+
+
 @pytest.mark.parametrize("mode", ["concurrency", "offline"])
 @pytest.mark.parametrize("N, I, O, cv", [(100, 1024, 128, 0.0), (100, 8192, 128, 0.0), (16, 4096, 256, 0.0),
                                          (64, 512, 512, 0.0), (32, 1024, 128, 0.4), (64, 512, 256, 1.0),
@@ -1517,18 +1537,7 @@ def test_a_run_of_one_wave_agrees_with_the_simulation(mode, N, I, O, cv):
     # identical outputs within 3% (0.1% to 0.9%), TPOT P50 and P99 within 12% and the end-to-end P99 within 15%.
     # Before (the closed loop's steady state, whose steps all carry prompts): mean TPOT +8% to +91%, an offline run's
     # mean TTFT 66-95% short within the saturated running count and 10-12 times too long past it
-    req = Requests(np.asarray(float(I)), np.asarray(float(O)), synchronized=cv == 0 and mode == "concurrency",
-                   output_cv=cv)
-    sched = Scheduler(8192, 8192, np.inf, np.asarray(1e12), 1.0, mixed=True)
-    load = Load("concurrency", float(N), float(N)) if mode == "concurrency" else Load("offline", float(N))
-    m = solve(_step, req, sched, load, percentiles=(0.5, 0.99)).metrics
-    sims = [simulate(_step, 0.0, I, O, budget=8192, chunk=8192, max_seqs=10**9, requests=N, seed=seed, concurrency=N,
-                     warmup=0, client_delay=0.001 if mode == "concurrency" else 0.0, output_cv=cv)
-            for seed in range(1, 6 if cv == 0 else 21)]
-
-    def simulated(figure):
-        return float(np.mean([figure(s) for s in sims]))
-
+    m, simulated = _one_wave_against_the_simulation(True, mode, N, I, O, cv)
     assert float(m["ttft_mean_s"]) == pytest.approx(simulated(lambda s: s["ttft"].mean()), rel=0.10)
     assert float(m["tpot_mean_s"]) == pytest.approx(simulated(lambda s: s["tpot"].mean()), rel=0.08)
     assert float(m["e2e_mean_s"]) == pytest.approx(simulated(lambda s: s["e2e"].mean()), rel=0.15)
@@ -1665,18 +1674,7 @@ def test_a_run_of_one_wave_on_separate_prefill_steps_agrees_with_the_simulation(
     # end-to-end P99 within 16% (the widest spread outputs' end-to-end P99 -14.9%), the throughput within 12% (-11.5%
     # where outputs spread with cv 1, whose longest answers end the run). Before: an offline run's TTFT 28-95% short
     # and its TPOT 17-91% long, spread outputs' TPOT 24-62% long (the closed loop's steady state)
-    req = Requests(np.asarray(float(I)), np.asarray(float(O)), synchronized=cv == 0 and mode == "concurrency",
-                   output_cv=cv)
-    sched = Scheduler(8192, 8192, np.inf, np.asarray(1e12), 1.0, mixed=False)
-    load = Load("concurrency", float(N), float(N)) if mode == "concurrency" else Load("offline", float(N))
-    m = solve(_step, req, sched, load, percentiles=(0.5, 0.99)).metrics
-    sims = [simulate(_step, 0.0, I, O, budget=8192, chunk=8192, max_seqs=10**9, requests=N, seed=seed, concurrency=N,
-                     warmup=0, client_delay=0.001 if mode == "concurrency" else 0.0, output_cv=cv, separate=True)
-            for seed in range(1, 6 if cv == 0 else 21)]
-
-    def simulated(figure):
-        return float(np.mean([figure(s) for s in sims]))
-
+    m, simulated = _one_wave_against_the_simulation(False, mode, N, I, O, cv)
     for key, figure in (("ttft_mean_s", "ttft"), ("tpot_mean_s", "tpot"), ("e2e_mean_s", "e2e")):
         assert float(m[key]) == pytest.approx(simulated(lambda s, f=figure: s[f].mean()), rel=0.04), key
     assert float(m["tpot_p99_s"]) == pytest.approx(simulated(lambda s: np.quantile(s["tpot"], 0.99)), rel=0.16)

@@ -296,7 +296,6 @@ def _wave(step: StepFn, r, N, k, a, p, ttft_of, ttft_mean, lam, percentiles, tar
     end-to-end latencies' are read along j in the direction they run (rising where the prompts queue, falling where they
     come as they arrive). n_a is the mean decoding count over the prompt steps (sum n / k: what an arrival finds on
     average, where t_p's count is weighted by n)."""
-    ttft_target_s, tpot_target_s, q_target = targets
     _, O, D = _lengths(r)
     d_steps = np.maximum(np.ceil(D - 1e-9), 1.0)
     lam = np.asarray(lam, dtype=float)
@@ -380,19 +379,26 @@ def _wave(step: StepFn, r, N, k, a, p, ttft_of, ttft_mean, lam, percentiles, tar
             new[f"itl_{label}_s"] = k_gap * t_d + _binomial_quantile(k_gap, heavy_share, q) * (t_p - t_d)
         else:
             new[f"itl_{label}_s"] = np.where(q > 1.0 - heavy_share, t_p, t_d)
-    if ttft_target_s is not None or tpot_target_s is not None:
-        # the ranks meeting both: TTFT_j <= target up to some j, TPOT_j <= target from some j on
-        upto = N if ttft_target_s is None else _last_rank(lambda j: ttft(j) <= ttft_target_s, N)
-        below = 0.0 if tpot_target_s is None else \
-            _last_rank(lambda j: decode_s(j, D, gaps)[0] > tpot_target_s, N)
-        share = np.clip((upto - below) / np.maximum(N, 1.0), 0.0, 1.0)
-        new["slo_attainment"] = share
-        new["goodput_requests_per_s"] = rate * share
-        label = percentile_label(q_target)
-        ttft_q, tpot_q = _rank_quantile(ttft, N, q_target), tpot_at(q_target)
-        new[f"ttft_{label}_s"], new[f"tpot_{label}_s"] = ttft_q, tpot_q
-        new["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s)
+    _targets_into(new, ttft, lambda j: decode_s(j, D, gaps)[0], tpot_at, N, rate, targets)
     return new, (t_p, t_d, t_last, s1p / np.maximum(k, 1.0))
+
+
+def _targets_into(new: dict, ttft, tpot_of_j, tpot_at, N, rate, targets) -> None:
+    """With targets, the share of a wave's N requests meeting both, counted by rank (TTFT_j at or below its target up
+    to some j, TPOT_j at or below its target from some j on), the goodput at ``rate``, and the target percentile's
+    TTFT (the sorted values', ``_rank_quantile``) and TPOT (``tpot_at``) with ``meets_slo``, into ``new``."""
+    ttft_target_s, tpot_target_s, q_target = targets
+    if ttft_target_s is None and tpot_target_s is None:
+        return
+    upto = N if ttft_target_s is None else _last_rank(lambda j: ttft(j) <= ttft_target_s, N)
+    below = 0.0 if tpot_target_s is None else _last_rank(lambda j: tpot_of_j(j) > tpot_target_s, N)
+    share = np.clip((upto - below) / np.maximum(N, 1.0), 0.0, 1.0)
+    new["slo_attainment"] = share
+    new["goodput_requests_per_s"] = rate * share
+    label = percentile_label(q_target)
+    ttft_q, tpot_q = _rank_quantile(ttft, N, q_target), tpot_at(q_target)
+    new[f"ttft_{label}_s"], new[f"tpot_{label}_s"] = ttft_q, tpot_q
+    new["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s)
 
 
 def _ranked(value_of_j, N, q: float, against: bool = False) -> np.ndarray:
@@ -666,7 +672,6 @@ def _separate_wave(step: StepFn, r, N, p, k, tokens, lam, percentiles, targets) 
     lam + D_L t_L; means over j = 1..N (``_rank_mean``), percentiles by rank (times the lengths' nodes, sorted, with
     spread outputs). The run ends with the mean answer: N / (W + D t(n_mean)) is the request rate. One client gap
     in D holds the rest of the prefill phase; targets count the ranks meeting both (TTFT grows with j, TPOT falls)."""
-    ttft_target_s, tpot_target_s, q_target = targets
     I_new, O, D = _lengths(r)
     delay = np.asarray(r.ttft_delay_s, dtype=float)
     shape = np.broadcast_shapes(*(np.shape(x) for x in (N, p, k, tokens, lam, I_new, O, delay)))
@@ -742,19 +747,9 @@ def _separate_wave(step: StepFn, r, N, p, k, tokens, lam, percentiles, targets) 
         q_long = np.clip((q - (1.0 - long_share)) / long_share, 0.0, 1.0)
         rest = w - _ranked(first, N, 1.0 - q_long)
         new[f"itl_{label}_s"] = k_gap * t_all + np.where(q > 1.0 - long_share, rest, 0.0)
-    if ttft_target_s is not None or tpot_target_s is not None:
-        def tpot_j(j):  # (a request of the mean length)
-            return (w - first(j) + dec[-1]) / np.maximum(O - 1.0, 1.0)
-
-        upto = N if ttft_target_s is None else _last_rank(lambda j: ttft(j) <= ttft_target_s, N)
-        below = 0.0 if tpot_target_s is None else _last_rank(lambda j: tpot_j(j) > tpot_target_s, N)
-        met = np.clip((upto - below) / N, 0.0, 1.0)
-        new["slo_attainment"] = met
-        new["goodput_requests_per_s"] = rate * met
-        label = percentile_label(q_target)
-        ttft_q, tpot_q = _rank_quantile(ttft, N, q_target), tpot_at(q_target)
-        new[f"ttft_{label}_s"], new[f"tpot_{label}_s"] = ttft_q, tpot_q
-        new["meets_slo"] = meets_targets(ttft_q, tpot_q, ttft_target_s, tpot_target_s)
+    # (the TPOT that meets a target is a request's of the mean length)
+    _targets_into(new, ttft, lambda j: (w - first(j) + dec[-1]) / np.maximum(O - 1.0, 1.0), tpot_at, N, rate,
+                  targets)
     return new
 
 
