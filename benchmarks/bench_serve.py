@@ -1,7 +1,8 @@
 """Benchmark: ``serve`` against ``estimate`` (issue targets: one configuration within 5x, and 10,000 points of
 rate x configuration in one call within 5x of 10,000 estimates in one call).
 
-Also times one configuration as a closed loop of 16 clients and saturated, the planner under served traffic
+Also times one configuration as a closed loop of 16 clients and saturated, as finite runs that are waves (a slow wave
+at a request rate and an offline burst, on vLLM's and SGLang's profiles), the planner under served traffic
 (``plan(..., request_rate=...)``: every layout x replica count in one serve call) and disaggregated serving (both
 pools sized for a rate).
 
@@ -39,6 +40,13 @@ def main() -> None:
     saturated = best_of(args.repeats, lambda: serve(request_rate="max"))
     print(f"one configuration, 16 clients: serve {closed * 1e3:.2f} ms ({closed / one_estimate:.1f}x); saturated: "
           f"{saturated * 1e3:.2f} ms ({saturated / one_estimate:.1f}x)")
+    # finite runs the engine holds at once (docs/serving.md section 2c): a slow wave on mixed steps (vLLM) and on
+    # prefill steps apart (SGLang), and an offline burst
+    for engine in ("vllm", "sglang"):
+        wave = best_of(args.repeats, lambda e=engine: serve(request_rate=10.0, num_requests=50, engine=e))
+        burst = best_of(args.repeats, lambda e=engine: serve(offline=50, engine=e))
+        print(f"one configuration, 50 requests at 10/s on {engine}'s profile (a slow wave): {wave * 1e3:.2f} ms "
+              f"({wave / one_estimate:.1f}x); 50 at once: {burst * 1e3:.2f} ms ({burst / one_estimate:.1f}x)")
     rates = np.linspace(0.5, 12.0, 100)[:, None]
     inputs = np.linspace(256, 4096, 100).round()[None, :]
     many_serve = best_of(args.repeats, lambda: serve(request_rate=rates, input_tokens=inputs))
