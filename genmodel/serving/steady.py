@@ -1114,7 +1114,7 @@ def _rate_run(step: StepFn, r: Requests, lam, finite: tuple, m: dict[str, np.nda
         if "goodput_requests_per_s" in m:  # (the wave's share meeting the targets, at the rate scaled below)
             m["goodput_requests_per_s"] = m["request_rate_per_s"] * m["slo_attainment"]
         with np.errstate(divide="ignore", invalid="ignore"):
-            run = np.where(wave.applies, n_req / wave.figures["request_rate_per_s"], run)
+            run = np.where(wave.applies, n_req / f["request_rate_per_s"], run)
             # the requests in the engine over the run (Little's law: its rate times their mean time in it), and
             # the KV cache they hold in proportion
             held = np.minimum(f["request_rate_per_s"] * f["e2e_mean_s"], n_req)

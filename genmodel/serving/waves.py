@@ -255,14 +255,20 @@ def _sorted_quantile(values: np.ndarray, q: float) -> np.ndarray:
 _WAVE_NODES = 256
 
 
+def _nodes(first, count) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(idx, fine, x): the nodes over ``count`` consecutive whole numbers from ``first`` (steps of a wave, ranks of its
+    requests) on a new leading axis of ``_WAVE_NODES``: each number where there are at most that many (``fine``),
+    else the middle of each of that many equal blocks."""
+    idx = np.arange(_WAVE_NODES, dtype=float).reshape((-1,) + (1,) * max(np.ndim(first), np.ndim(count)))
+    fine = count <= _WAVE_NODES
+    return idx, fine, np.where(fine, first + idx, first + np.floor((idx + 0.5) * count / _WAVE_NODES))
+
+
 def _phase_sums(first, steps, decoders) -> tuple[np.ndarray, np.ndarray]:
     """(sum of n, sum of n^2) over the ``steps`` steps x = first .. first + steps - 1 of a wave, n = ``decoders(x)``
     the sequences decoding in step x + 1: term by term up to ``_WAVE_NODES`` steps, else over that many equal blocks
     (each block's count at its middle step times its length)."""
-    lead = (-1,) + (1,) * max(np.ndim(first), np.ndim(steps))
-    idx = np.arange(_WAVE_NODES, dtype=float).reshape(lead)
-    fine = steps <= _WAVE_NODES
-    x = np.where(fine, first + idx, first + np.floor((idx + 0.5) * steps / _WAVE_NODES))
+    idx, fine, x = _nodes(first, steps)
     weight = np.where(fine, (idx < steps).astype(float), steps / _WAVE_NODES)
     n = decoders(x)
     return (weight * n).sum(axis=0), (weight * n * n).sum(axis=0)
@@ -435,9 +441,7 @@ def _rank_quantile(value_of_j, N, q: float) -> np.ndarray:
 def _rank_mean(value_of_j, N) -> np.ndarray:
     """The mean of ``value_of_j(j)`` over requests j = 1..N (``N`` broadcast to the figures' shape): term by term up
     to ``_WAVE_NODES`` requests, else over that many equal blocks of ranks, each at its middle rank."""
-    idx = np.arange(_WAVE_NODES, dtype=float).reshape((-1,) + (1,) * np.ndim(N))
-    fine = N <= _WAVE_NODES
-    j = np.where(fine, idx + 1.0, np.floor((idx + 0.5) * N / _WAVE_NODES) + 1.0)
+    idx, fine, j = _nodes(1.0, N)
     weight = np.where(fine, (idx < N).astype(float), 1.0)
     return (weight * value_of_j(j)).sum(axis=0) / weight.sum(axis=0)
 
@@ -477,7 +481,7 @@ def _last_rank(holds, N, iterations: int = 64) -> np.ndarray:
 @dataclass
 class SlowWave:
     """A finite run at a request rate as one slow wave (``slow_wave``): where it applies, its figures (as
-    ``_one_wave``'s, with the steady state's TTFT where the prompts do not queue) and the requests still decoding
+    ``_one_wave``'s, with the arrivals' own wait where the prompts do not queue) and the requests still decoding
     when the last one gets its first token."""
 
     applies: np.ndarray
@@ -488,15 +492,16 @@ class SlowWave:
 
 def slow_wave(step: StepFn, r, s, N, lam, t0, ttft_mean, percentiles=(), targets=(None, None, 0.99),
               iterations: int = 3) -> SlowWave:
-    """A finite run of N requests arriving every 1 / lam seconds on mixed steps (docs/serving.md section 2c, "A
-    finite run as a slow wave"): the wave of ``_wave`` with its prompts a steps apart, a = max(1 / (lam t_h), I' / B):
-    as they arrive where a step's budget B takes them (each then prefilled in the steps it arrives in, its TTFT the
-    steady state's ``ttft_mean``), else as the budget takes them, back to back, the rest queued (request j's first
-    token at s_j t_h after the run's start, (j - 1) / lam after it arrived). The k = N a steps of the prompts carry
-    p = I' / a prompt tokens each and the D steps after them none. It applies where the engine holds all N at once
-    (``wave_capacity``): then no request waits for admission, whatever the steady state's saturation rate. t_h, the
-    prompt steps' time, starts from ``t0`` (the steady state's mean step) and is refined ``iterations`` times (a and
-    the counts follow it)."""
+    """A finite run of N requests arriving every 1 / lam seconds on mixed steps (docs/serving.md section 2c, "A finite
+    run as a slow wave"): the wave of ``_wave`` with its prompts a steps apart, a = max(1 / (lam t_h), I' / B): as they
+    arrive where a step's budget B takes them (each then prefilled in the step after the one it arrives in, its TTFT
+    ``_arriving_ttft``'s; ``ttft_mean``, the steady state's, only seeds the passes before the last), else as the budget
+    takes them, back to back, the rest queued (request j's first token at s_j t_h after the run's start, (j - 1) / lam
+    after it arrived). The k = N a steps of the prompts carry p = I' / a prompt tokens each and the D steps after them
+    none. It applies where the engine holds all N at once (``wave_capacity``): then no request waits for admission,
+    whatever the steady state's saturation rate. t_h, the prompt steps' time, starts from ``t0`` (the steady state's
+    mean step) and is refined ``iterations`` times (a and the counts follow it). On prefill steps apart it is
+    ``_slow_separate``'s."""
     I_new, _, D = _lengths(r)
     N = np.asarray(N, dtype=float)
     applies = (D >= 1.0) & (N >= 1.0) & within_cap(N, wave_capacity(r, s))
@@ -530,6 +535,13 @@ def slow_wave(step: StepFn, r, s, N, lam, t0, ttft_mean, percentiles=(), targets
     return SlowWave(applies, figures, at_end, queued)
 
 
+def _given_an_arrival(m, p, I_new) -> tuple[np.ndarray, np.ndarray]:
+    """(h, x): the chance that a step or interval holding m Poisson arrivals on average (p = I' m prompt tokens) has
+    one, h = 1 - e^-m, and the prompt tokens it then holds, p / h (one prompt's I' as m tends to 0)."""
+    hit = -np.expm1(-m)
+    return hit, np.where(m > 1e-12, p / np.where(hit > 0, hit, 1.0), I_new)
+
+
 def _arriving_ttft(step: StepFn, I_new, lam, t_h, n, budget) -> np.ndarray:
     """The mean TTFT of a prompt that arrives while the mixed steps of a slow wave take the prompts as they come:
     steps of mean length T = t_h beside n decoding sequences hold m = lam T arrivals (Poisson), so a step has a
@@ -538,8 +550,8 @@ def _arriving_ttft(step: StepFn, I_new, lam, t_h, n, budget) -> np.ndarray:
     next step beside the prompts that came in the step it landed in, I' (1 + lam E[L^2] / E[L]) tokens (at most the
     budget B)."""
     m = lam * t_h
-    hit = -np.expm1(-m)
-    batch = np.minimum(np.where(m > 1e-12, I_new * m / np.where(hit > 0, hit, 1.0), I_new), budget)
+    hit, batch = _given_an_arrival(m, I_new * m, I_new)
+    batch = np.minimum(batch, budget)
     t_0, t_b = step(np.stack(np.broadcast_arrays(n, n)), np.stack(np.broadcast_arrays(0.0 * batch, batch)))
     mean = (1.0 - hit) * t_0 + hit * t_b
     second = (1.0 - hit) * t_0**2 + hit * t_b**2
@@ -609,9 +621,7 @@ def _slow_separate(step: StepFn, r, s, N, lam, applies, percentiles, targets, it
 
     def share_of(p, exact=True):
         """(h, P): the chance an interval of p / I' arrivals on average has one, and the prefill that it then runs."""
-        m = p / I_new
-        hit = -np.expm1(-m)
-        batch = np.where(m > 1e-12, p / np.where(hit > 0, hit, 1.0), I_new)
+        hit, batch = _given_an_arrival(p / I_new, p, I_new)
         return hit, prefill_of(batch, exact)
 
     def interval(exact_share=None):
@@ -636,8 +646,7 @@ def _slow_separate(step: StepFn, r, s, N, lam, applies, percentiles, targets, it
         p = I_new * m_arr
         ttft, exact_share = 0.0 * p, None
         if final:
-            hit = -np.expm1(-m_arr)
-            batch = np.where(m_arr > 1e-12, p / np.where(hit > 0, hit, 1.0), I_new)
+            hit, batch = _given_an_arrival(m_arr, p, I_new)
             # an arrival in a decode step (share t_d / T) waits for its rest and then the prefill of the prompts
             # that came in that step, itself among them; in a prefill step (share h P / T), likewise: the prefill of
             # an interval's prompts and of those two in one step call. (The decode step an arrival lands in is at the
