@@ -393,7 +393,9 @@ def test_independent_rows_gathered_after_the_fit():
     19.8% (22.3%), prefill 34.1% (35.4%), 52.2% within 25%; dense decode 18.2%, prefill 20.4%; MoE decode 26.0%. Then
     waves on separate prefill steps (history item 83, sixtieth session, seen rows: SGLang's finite runs at a rate,
     vLLM V0's bursts and offline runs): decode 20.05% (22.6%), prefill 34.1% (35.4%), 51.5% within 25%; dense decode
-    19.0%, prefill 20.4%; MoE decode 24.6%."""
+    19.0%, prefill 20.4%; MoE decode 24.6%. Then the prompts' chain in a finite run past saturation (history item 84,
+    sixty-first session, seen rows): decode 19.97% (22.6%), prefill 34.1% (35.4%), 51.6% within 25%; dense decode
+    18.9%, prefill 20.0%; MoE prefill 51.8%."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)
@@ -403,7 +405,8 @@ def test_independent_rows_gathered_after_the_fit():
     # span was counted; 19.5% over nineteen; all
     # nineteen rounds: decode 19.5%, 19.5% over eighteen since history item 75; all eighteen rounds: decode 20.0%
     # before it; 20.0% over seventeen, 20.1% over sixteen, 20.3% over fifteen, 20.0% over fourteen and over thirteen;
-    # 21.2% before history item 42, 26.8% before 38; all twenty-three: 20.05% with history item 83, 19.77% before it)
+    # 21.2% before history item 42, 26.8% before 38; all twenty-three: 19.97% with history item 84, 20.05% with 83,
+    # 19.77% before it)
     assert 17.0 <= decode["median_abs_error_pct"] <= 28.0
     # 32.5% (nineteen rounds 32.4%; eighteen rounds 32.5% since history item 75, 34.3% before it and 34.9% before item
     # 61; seventeen rounds 34.9%, sixteen 34.4%; 34.9% before item 52; fourteen rounds 34.7%; 36.8% before item 50;
@@ -473,13 +476,14 @@ def test_independent_rows_gathered_after_the_fit():
     assert round24["phase:prefill"]["median_signed_error_pct"] <= -60.0  # -72.6% (-90.6% blind)
     rows24 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
               if str(i).startswith(TWENTY_FOURTH_ROUND_IDS)}
-    # DeepSeek-R1, 50 requests arriving at 10/s on 8 H200s: every mean TTFT 57-98% below the measured one (68-98%
-    # blind; the model prefills the run's 50 x 1,000-30,000 prompt tokens 3-30x faster than the engines did, so it
-    # queues them less); the output throughputs of vLLM and TensorRT-LLM a median 41% off (87% before item 82: the
+    # DeepSeek-R1, 50 requests arriving at 10/s on 8 H200s: every mean TTFT 48-98% below the measured one (68-98%
+    # blind; 57-98% before history item 84 chained the 30,000-token prompts that the KV cache holds 22 of; the model
+    # prefills the run's 50 x 1,000-30,000 prompt tokens 2-30x faster than the engines did, so it queues them less);
+    # the output throughputs of vLLM and TensorRT-LLM a median 41% off (87% before item 82: the
     # run was taken for the steady state past its saturation rate, its end for a batch falling from 336 to none);
     # vLLM's TPOTs on the DGX (TP 8, with and without expert parallelism) 13-29% fast at 1,000-10,000 prompt tokens
     # (within 12% before item 82, with the steady state's prompt chunks in every step)
-    assert all(-99.0 <= rows24[f"M24A-{k:02d}"] <= -55.0 for k in range(1, 85, 3))
+    assert all(-99.0 <= rows24[f"M24A-{k:02d}"] <= -45.0 for k in range(1, 85, 3))
     assert all(-30.0 <= rows24[f"M24A-{k:02d}"] <= -10.0 for k in (2, 5, 8, 14, 17, 20))
     throughputs = [rows24[f"M24A-{k:02d}"] for k in (3, 6, 9, 15, 18, 21, 39, 42, 45, 51, 54, 57, 63, 66, 69)]
     assert float(np.median(np.abs(throughputs))) <= 30.0  # (vLLM and TensorRT-LLM, 1,000-10,000 tokens: 21.4%; 67.9%)
@@ -824,8 +828,9 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # prompts move): TPOT P90 22.4 -> 21.2, TPOT P99 27.7 -> 26.9 (TTFT P99 signed -49.5 -> -49.9); with the wave's
     # own wait for prompts that come as they arrive, their TTFT percentiles the steady state's moved to it (history
     # item 83: IOG's 40 TTFT tails of runs of 200 move): TTFT P90 50.0 -> 49.2, TTFT P99 64.1 -> 63.8 (signed -49.9 ->
-    # -49.5)
-    expected = {"e2e_latency_p90": 13.9, "e2e_latency_p99": 17.8, "tpot_p90": 21.2, "tpot_p99": 26.9,
+    # -49.5); with the prompts' chain and the decodes' share of them in a finite run past saturation (history item 84:
+    # 26 rows move, LLMServingSim's and IOG's runs of 200-300): TPOT P90 21.2 -> 20.5, TPOT P99 26.9 -> 27.0
+    expected = {"e2e_latency_p90": 13.9, "e2e_latency_p99": 17.8, "tpot_p90": 20.5, "tpot_p99": 27.0,
                 "ttft_p90": 49.2, "ttft_p99": 63.8, "itl_p90": 18.5, "itl_p99": 36.2}
     for metric, median in expected.items():
         assert s[f"tail:{metric}"]["median_abs_error_pct"] == pytest.approx(median, abs=0.06), metric
@@ -851,13 +856,15 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # 70.7% with a run of one wave, history item 81, whose TPOTs of those runs are -12% to +100%; 69.9% with a finite
     # run at a rate as a slow wave, history item 82, whose DeepSeek-R1 throughputs and IOG's TPOTs come nearer and so
     # narrow the served cells again; 73.6% with waves on separate prefill steps, history item 83, whose SGLang TPOTs
-    # of DeepSeek come nearer and vLLM 0.5.4's bursts and Azure's offline MI300X runs go further (wider cells).
-    # So the medians' cells, widened by two rounds of badly predicted served runs, reach about 70% of the tails; the
-    # tails keep cells of their own, which cover them at 81.1% and follow each tail metric's own spread)
-    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.736, abs=0.001)
-    # per source 75.6% with item 83, 72.4% with item 82, 72.8% with item 81, 72.6% with the twenty-fifth round, 71.0%
-    # with the twenty-fourth (below 70% before them)
-    assert np.mean([np.mean(h) for h in per_source.values()]) == pytest.approx(0.756, abs=0.001)
+    # of DeepSeek come nearer and vLLM 0.5.4's bursts and Azure's offline MI300X runs go further (wider cells); 73.8%
+    # with the prompts' chain in a finite run past saturation, history item 84, whose DeepSeek-R1 TPOTs at 30,000
+    # prompt tokens go further. So the medians' cells, widened by two rounds of badly predicted served runs, reach
+    # about 70% of the tails; the tails keep cells of their own, which cover them at 81.1% and follow each tail
+    # metric's own spread)
+    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.738, abs=0.001)
+    # per source 75.8% with item 84, 75.6% with item 83, 72.4% with item 82, 72.8% with item 81, 72.6% with the
+    # twenty-fifth round, 71.0% with the twenty-fourth (below 70% before them)
+    assert np.mean([np.mean(h) for h in per_source.values()]) == pytest.approx(0.758, abs=0.001)
     # most of a tail's error is its run's: against the same model's error on the twin row (the run's median or mean
     # in independent.csv: 1,004 of the rows), the tail-to-median ratio is off by a median 4.03% for TPOT P99
     # (so with history item 70 too, whose 33 moved TPOT P99 rows' ratios go from 15.0% to 13.5% off; 4.06% before

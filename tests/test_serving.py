@@ -37,7 +37,9 @@ from genmodel.serving.steady import (
     Scheduler,
     finite_run_batch,
     finite_run_quantile,
+    finite_run_tpot_share,
     finite_run_wait,
+    prompt_chain,
     solve,
 )
 from tests.properties import assert_elementwise
@@ -925,6 +927,64 @@ def test_finite_run_wait_by_hand():
     # below saturation no fluid queue; a run shorter than the running cap never queues
     assert finite_run_wait(100.0, 10.0, 16.0, 5.0, 1.0, 0.0)[:2] == (0.0, 0.0)
     assert float(finite_run_wait(10.0, 10.0, 16.0, 20.0, 1.0, 0.0)[1]) == 0.0
+
+
+def test_the_prompts_chain_by_hand():
+    # the same run with prompts of tau = 0.07 s of prefill budget each, arriving every 1/20 s: each first token comes
+    # g = 0.07 - 0.05 = 0.02 s later after its arrival than the one before (docs/serving.md section 2c)
+    g = prompt_chain(0.07, 20.0, 10.0)
+    assert float(g) == pytest.approx(0.02)
+    # none below saturation, nor where the engine takes the prompts as fast as they come
+    assert float(prompt_chain(0.07, 5.0, 10.0)) == 0.0 and float(prompt_chain(0.04, 20.0, 10.0)) == 0.0
+    # cohorts: 2.112 s as above, plus g times the places within the cohorts, 6 x (0 + ... + 15) + (0 + 1 + 2 + 3)
+    # = 720 + 6 = 726, over 100 requests: 0.02 x 7.26 = 0.1452 s
+    assert float(finite_run_wait(100.0, 10.0, 16.0, 20.0, 1.0, 0.0, 0.0, g)[1]) == pytest.approx(2.112 + 0.1452)
+    # spread outputs: max(0.05 (x - 16), 0.02 x) over x in [0, 100]; the lines cross at x = 16 x 0.05 / 0.03 = 80/3:
+    # 0.01 (80/3)^2 + 0.025 (84^2 - (80/3 - 16)^2) = 7.1111 + 173.5556, over 100
+    spread = 0.01 * (80 / 3) ** 2 + 0.025 * (84**2 - (80 / 3 - 16) ** 2)
+    assert float(finite_run_wait(100.0, 10.0, 16.0, 20.0, 1.0, 0.0, 1.0, g)[1]) == pytest.approx(spread / 100)
+    # the 90th request: 80 cohort places at 0.05 and 9 within its cohort at 0.02: 4.18 s; spread: max(3.7, 1.78)
+    assert float(finite_run_quantile(0.05, 100.0, 16.0, 0.9, 0.0, g)) == pytest.approx(4.18)
+    assert float(finite_run_quantile(0.05, 100.0, 16.0, 0.9, 1.0, g)) == pytest.approx(3.7)
+    # a chain slower than the cohorts' departures (g = 0.08 > delta) sets every wait: request i waits (i - 1) g,
+    # a mean of 0.08 x 49.5 = 3.96 s; the 90th 0.08 x 89 = 7.12 s
+    assert float(finite_run_wait(100.0, 10.0, 16.0, 20.0, 1.0, 0.0, 0.0, 0.08)[1]) == pytest.approx(3.96)
+    assert float(finite_run_quantile(0.05, 100.0, 16.0, 0.9, 0.0, 0.08)) == pytest.approx(7.12)
+
+
+def test_a_finite_runs_share_of_the_prompts_by_hand():
+    # past saturation with 16 running of 50: each request sees the prompts of the 15 others, the last 16 of those
+    # admitted after them only, 15 down to 0: a share 1 - 16 / 100 = 0.84 of the steady state's; on separate steps a
+    # cohort decodes together once its last prompt is in, each seeing those after it in the cohort: 0.5
+    assert float(finite_run_tpot_share(50.0, 16.0, True)) == pytest.approx(0.84)
+    assert float(finite_run_tpot_share(50.0, 16.0, False)) == pytest.approx(0.5)
+    # spread outputs keep the steady state's (cv 1), half-way at cv 0.5; no cap binds where N <= C
+    assert float(finite_run_tpot_share(50.0, 16.0, False, 1.0)) == 1.0
+    assert float(finite_run_tpot_share(50.0, 16.0, False, 0.5)) == pytest.approx(0.75)
+    assert float(finite_run_tpot_share(10.0, 16.0, True)) == 1.0
+    assert float(finite_run_tpot_share(50.0, 0.0, True)) == 1.0
+
+
+@pytest.mark.parametrize("N, I, O, cap, separate, output_cv", [
+    (50, 20000, 100, 16, False, 0.0), (50, 20000, 100, 16, True, 0.0), (60, 8000, 400, 24, False, 0.0),
+    (60, 8000, 400, 24, True, 0.0), (100, 4000, 1000, 40, False, 0.0), (100, 4000, 1000, 40, True, 0.0)])
+def test_long_prompts_past_saturation_chain_and_their_decodes_share_them(N, I, O, cap, separate, output_cv):
+    # a run of long prompts at 10/s, faster than the engine prefills them, with the running cap bound: each admitted
+    # request still waits for the prompts admitted before it (the prompts' chain), and a request's decode steps carry
+    # (or, on separate steps, wait for) only part of the steady state's prompts (docs/serving.md section 2c). Against
+    # the simulation (six seeds, nothing dropped) within 8% on the mean TTFT, its P50 and P90, the mean TPOT and the
+    # mean end-to-end latency (-2.4% to +5.2%, +0.8% to +6.1% on the TPOT), where the cohorts alone gave TTFTs 13-23%
+    # short (P50s -7% to -32%) and the steady state's TPOT was +9% to +94% long (spread outputs: section 2c's table)
+    req = Requests(np.asarray(float(I)), np.asarray(float(O)), output_cv=output_cv)
+    sched = Scheduler(8192, 8192, float(cap), np.asarray(1e12), 1.0, mixed=not separate)
+    m = solve(_step, req, sched, Load("rate", 10.0, requests=float(N)), percentiles=(0.5, 0.9)).metrics
+    assert not bool(m["stable"]) and float(m["slow_wave"]) == 0.0
+    sims = [simulate(_step, 10.0, I, O, budget=8192, chunk=8192, max_seqs=cap, requests=N, seed=seed, warmup=0,
+                     separate=separate, output_cv=output_cv) for seed in range(6)]
+    for key, of in (("ttft_mean_s", lambda s: s["ttft"].mean()), ("ttft_p50_s", lambda s: np.percentile(s["ttft"], 50)),
+                    ("ttft_p90_s", lambda s: np.percentile(s["ttft"], 90)), ("tpot_mean_s", lambda s: s["tpot"].mean()),
+                    ("e2e_mean_s", lambda s: s["e2e"].mean())):
+        assert float(m[key]) == pytest.approx(float(np.mean([of(s) for s in sims])), rel=0.08), key
 
 
 @pytest.mark.parametrize("cap, load, requests, output_cv", [(16, 1.5, 300, 0.0), (16, 3.0, 1000, 0.0),

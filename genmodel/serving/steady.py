@@ -677,7 +677,7 @@ def _x_for_running(r: Requests, s: Scheduler, running, x_max, iterations: int = 
     return (lo + hi) / 2
 
 
-def finite_run_wait(requests, max_rate, cap, lam, arrival_cv2, service_cv2, output_cv: float = 0.0):
+def finite_run_wait(requests, max_rate, cap, lam, arrival_cv2, service_cv2, output_cv: float = 0.0, chain=0.0):
     """The wait for admission in a finite run of N = ``requests`` arrivals at ``lam`` requests/s to a replica that
     completes at most ``max_rate`` (mu) requests/s and runs at most ``cap`` (C) at once, started empty (docs/serving.md
     section 2c). Returns (delta, the fluid wait's mean, the fluctuations' mean), in seconds:
@@ -690,6 +690,13 @@ def finite_run_wait(requests, max_rate, cap, lam, arrival_cv2, service_cv2, outp
       too and request i waits max(i - C, 0) delta: a mean of delta max(N - C, 0)^2 / (2 N). The two are weighted
       by the outputs' coefficient of variation w = min(cv, 1); the q-quantile is request q N's
       (``finite_run_quantile``);
+    * the prompts' chain, ``chain`` = g (``prompt_chain``): an admitted request still waits for the prompts admitted
+      before it, which the engine prefills first come, first served; where they come faster than it takes them, each
+      one's first token comes g later after its arrival than the one before: the j-th of a cohort (j = 0 ... C - 1)
+      waits j g more, a mean of g (m C (C - 1) / 2 + rem (rem - 1) / 2) / N; and no request waits less than the
+      chain from the run's start, (i - 1) g (a cohort's wait uses max(delta, g)). With spread outputs request i
+      waits max((i - C) delta, (i - 1) g), whose mean over the run is taken as the integral of the larger line over
+      [0, N];
     * the queue's fluctuations near saturation: a driftless reflected Brownian motion started empty, with the
       arrivals' and completions' variance (ca^2 + cs^2) per request, holds sqrt(2 (ca^2 + cs^2) n / pi) requests on
       average after n arrivals; over the n = max(N - C, 0) arrivals that can queue, two thirds of that, as a wait
@@ -705,24 +712,69 @@ def finite_run_wait(requests, max_rate, cap, lam, arrival_cv2, service_cv2, outp
         m = np.floor(requests / c)
         rem = requests - m * c
         queued = np.maximum(requests - cap, 0.0)
-        cohorts = c * (c * m * (m - 1.0) / 2.0 + rem * m) / requests
-        spread = queued**2 / (2.0 * requests)
+        cohorts = np.maximum(delta, chain) * c * (c * m * (m - 1.0) / 2.0 + rem * m) / requests
+        cohorts = cohorts + chain * (m * c * np.maximum(c - 1.0, 0.0) + rem * np.maximum(rem - 1.0, 0.0)) / 2.0 \
+            / requests
+        spread = _larger_line_mean(delta, chain, cap, requests)
         # (nothing fits, delta infinite: every request waits for ever, the first ones too)
-        fluid = np.where(delta > 0, np.where(np.isinf(delta), np.inf, delta * ((1.0 - w) * cohorts + w * spread)),
-                         0.0)
+        fluid = np.where(delta > 0, np.where(np.isinf(delta), np.inf, (1.0 - w) * cohorts + w * spread), 0.0)
         crit = np.where(fits, 2.0 / 3.0 * np.sqrt(2.0 * (arrival_cv2 + service_cv2) * queued / np.pi)
                         / np.where(fits, max_rate, 1.0), np.inf)
     return delta, fluid, crit
 
 
-def finite_run_quantile(delta, requests, cap, q: float, output_cv: float = 0.0):
-    """The fluid wait of request q N of a finite run past saturation (``finite_run_wait``): its q-quantile."""
+def prompt_chain(prompt_s, lam, max_rate):
+    """g of a finite run's prompts' chain (``finite_run_wait``): past saturation (lam >= mu), where the prompts come
+    faster than the engine prefills them, ``prompt_s`` (tau) seconds of prefill budget each, one's first token comes
+    g = tau - 1/lam later after its arrival than the one before it; 0 otherwise."""
+    lam = np.asarray(lam, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.where(~(lam < max_rate) & (max_rate > 0), np.maximum(prompt_s - 1.0 / lam, 0.0), 0.0)
+
+
+def finite_run_tpot_share(requests, cap, mixed: bool, output_cv: float = 0.0):
+    """The share of the steady state's prompt work per decode step that a request of a finite run of N =
+    ``requests`` past saturation sees, with at most C = ``cap`` running (docs/serving.md section 2c): in the steady
+    state's rotation each request's decode steps carry the prompts of the C - 1 others; the run's last C requests see
+    only the prompts admitted after them, C - 1 down to 0, so over the run a share 1 - C / (2 N). On separate
+    prefill steps requests of one output length stay in cohorts (a cohort decodes only once its last prompt is in,
+    and its requests end together): each sees the prompts after it in its cohort, a share 1/2. With spread outputs
+    (weight w = min(cv, 1)) the steady state's share, 1: the run's last requests are mostly its longest answers,
+    whose decode steps carried the run's prompts as the steady state's do (against the simulation, docs/serving.md
+    section 2c: the drain's share there makes the TPOT 17-20% short at cv 1, the steady state's 2-8%). 1 where
+    N <= C (no cap binds: ``genmodel.serving.waves``)."""
+    w = min(float(output_cv), 1.0)
+    c = np.maximum(cap, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rotation = np.where((c >= 1.0) & (requests > c), 1.0 - c / (2.0 * np.maximum(requests, 1e-300)), 1.0)
+    cohort = rotation if mixed else np.where((c >= 1.0) & (requests > c), 0.5, 1.0)
+    return (1.0 - w) * cohort + w
+
+
+def _larger_line_mean(delta, chain, cap, requests):
+    """The mean over x in [0, N] of max(delta (x - C)+, g x): the spread outputs' fluid wait with the prompts' chain
+    (``finite_run_wait``). The chain line g x is the larger up to x* = C delta / (delta - g) (for ever where
+    g >= delta), the admission line beyond."""
+    n = np.maximum(requests, 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cross = np.where(delta > chain, cap * delta / np.where(delta > chain, delta - chain, 1.0), np.inf)
+        x = np.minimum(cross, requests)
+        tail = np.maximum(requests - cap, 0.0) ** 2 - np.maximum(x - cap, 0.0) ** 2
+        return (chain * x**2 / 2.0 + np.where(cross < requests, delta * tail / 2.0, 0.0)) / n
+
+
+def finite_run_quantile(delta, requests, cap, q: float, output_cv: float = 0.0, chain=0.0):
+    """The fluid wait of request q N of a finite run past saturation (``finite_run_wait``; ``chain``: the prompts'
+    chain g, ``prompt_chain``): its q-quantile."""
     w = min(float(output_cv), 1.0)
     c = np.maximum(cap, 1e-12)
     i = q * requests
+    before = np.maximum(i - 1.0, 0.0)
     with np.errstate(invalid="ignore"):  # (delta inf where nothing fits: inf)
-        cohort = c * np.floor(np.maximum(i - 1.0, 0.0) / c)
-        queued = np.where(np.isinf(delta), np.inf, delta * ((1.0 - w) * cohort + w * np.maximum(i - cap, 0.0)))
+        cohort = c * np.floor(before / c)
+        lined = np.maximum(delta * np.maximum(i - cap, 0.0), chain * before)
+        stepped = np.maximum(delta, chain) * cohort + chain * (before - cohort)
+        queued = np.where(np.isinf(delta), np.inf, (1.0 - w) * stepped + w * lined)
         return np.where(delta > 0, queued, 0.0)
 
 
@@ -888,7 +940,10 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     queued_mean = backlog / 2
     if finite is not None:
         n_req, mu, _, cap = finite  # (cap: the requests ahead of which none queues)
-        run_step, fluid, crit = finite_run_wait(n_req, mu, cap, lam, r.arrival_cv2, cs2, r.output_cv)
+        # (the chain's prompts run in full prefill steps: a budget of prompt tokens beside the step's other work)
+        full_s = I_new * (g.own_base + c_tok * budget) / np.maximum(budget, 1e-9)
+        chain = prompt_chain(full_s, lam, mu)
+        run_step, fluid, crit = finite_run_wait(n_req, mu, cap, lam, r.arrival_cv2, cs2, r.output_cv, chain)
         over = ~(lam < mu)
         # the steady state's wait, but no more than a near-critical run of N builds; past saturation the fluid
         # queue, and the fluctuations where they are the larger
@@ -898,9 +953,19 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         rate = np.where(over, mu, rate)
 
         def queued_q(q):  # request q N of the run
-            return finite_run_quantile(run_step, n_req, cap, q, r.output_cv)
+            return finite_run_quantile(run_step, n_req, cap, q, r.output_cv, chain)
 
         queued_mean = fluid
+        # the prompts a request's decode steps carry (or, on separate steps, wait for): past saturation with the
+        # running cap C bound, the steady state's rotation has each see the prompts of the C - 1 others, but the
+        # run's last C see only those admitted after them (a mean share 1 - C / (2 N) over the run); on separate
+        # steps a cohort of like requests stays in step (none decodes before the cohort's last prompt is in), so
+        # each sees only those after it in its cohort, half (``finite_run_tpot_share``)
+        share = finite_run_tpot_share(n_req, cap, s.mixed, r.output_cv)
+        decode_only = np.where(O > 1, D * t_d / gaps, tpot_mean)
+        cut = np.where(over, (1.0 - share) * np.maximum(tpot_mean - decode_only, 0.0), 0.0)
+        tpot_mean, tpot_avg = tpot_mean - cut, tpot_avg - cut
+        drain_cut = cut  # (``_rate_run``'s run end reads the steady state's TPOT: the cut is its own drain)
     ttft_nodes = LogNormal(s_mean, np.sqrt(s_var) / np.maximum(s_mean, 1e-300))
     e2e_mean = s_mean + np.maximum(O - 1.0, 0.0) * tpot_mean
     # the end-to-end latency: the TTFT's and the output lengths' skewed parts, log-normal, plus the TPOT's normal part
@@ -942,6 +1007,8 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
                                        places if intake is not None else None)
     mean_shift = fixed_wait + queued_mean
     out["ttft_mean_s"] = wait.mean_s + s_mean + mean_shift + delay
+    if finite is not None:
+        out["tpot_cut_s"] = drain_cut + np.zeros(np.shape(out["ttft_mean_s"]))  # (popped by ``_rate_run``)
     out["e2e_mean_s"] = out["ttft_mean_s"] + np.maximum(O - 1.0, 0.0) * tpot_avg
     out["tpot_mean_s"] = tpot_avg
     out["queue_wait_mean_s"] = wait.mean_s + mean_shift
@@ -1079,7 +1146,9 @@ def _rate_run(step: StepFn, r: Requests, lam, finite: tuple, m: dict[str, np.nda
     decode = np.maximum(O - 1.0, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):  # (nothing fits, mu = 0: a run that never ends)
         stay = np.where(below, m["e2e_mean_s"], cap / np.where(mu > 0, mu, 1.0))
-        last = np.maximum(stay - decode * m["tpot_mean_s"] + decode / r.tokens_per_step * half, 0.0)
+        # (the steady state's TPOT: the finite run's own, less the prompts its last requests miss, is this drain's)
+        steady_tpot = m["tpot_mean_s"] + m.pop("tpot_cut_s")
+        last = np.maximum(stay - decode * steady_tpot + decode / r.tokens_per_step * half, 0.0)
         served = np.where(below, n_req / lam, np.where(mu > 0, n_req / np.where(mu > 0, mu, 1.0), np.inf))
         last = np.where(below, last, last * mu / lam)
     run = served + last
