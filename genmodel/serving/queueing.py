@@ -3,6 +3,7 @@
 Contract
 --------
 * ``erlang_c(c, a)``: probability that an arrival waits in an M/M/c queue with c servers and offered load a < c
+* ``peaked_erlang_c(c, a, z)``: the same for a load whose busy count varies z times as much as Poisson's (Hayward)
   (Erlang B by its recursion up to ``EXACT_SERVERS`` servers, the Halfin-Whitt limit beyond).
 * ``kingman_wait(rho, service_s, ca2, cs2)``: mean wait of a G/G/1 queue, (ca2 + cs2)/2 x rho/(1 - rho) x E[S]
   (exact for M/G/1, the Pollaczek-Khinchine formula).
@@ -103,6 +104,23 @@ def erlang_c(c, a) -> np.ndarray:
         pdf = np.exp(-0.5 * beta**2) / np.sqrt(2 * np.pi)
         out[large] = pdf / (pdf + beta * normal_cdf(beta))
     return out
+
+
+def peaked_erlang_c(c, a, z) -> np.ndarray:
+    """P(wait) for c servers offered a load a (Erlangs) whose count of busy servers varies z times as much as
+    Poisson's (its peakedness, Var / mean; 1: ``erlang_c``), by Hayward's approximation (A. A. Fredericks,
+    "Congestion in blocking systems - a simple approximation technique", Bell System Technical Journal 59(6), 1980):
+    the system as c / z servers offered a / z Erlangs. c / z is rarely whole: linear between the Erlang C of its
+    floor and its ceiling (at least one server); c itself where it is infinite (no cap)."""
+    c, a, z = np.broadcast_arrays(np.asarray(c, dtype=float), np.asarray(a, dtype=float),
+                                  np.maximum(np.asarray(z, dtype=float), 1e-3))
+    finite = np.isfinite(c)
+    servers = np.where(finite, c / z, 1.0)
+    lo = np.maximum(np.floor(servers), 1.0)
+    share = np.clip(servers - lo, 0.0, 1.0)
+    load = a / z
+    peaked = (1.0 - share) * erlang_c(lo, load) + share * erlang_c(lo + 1.0, load)
+    return np.where(finite, peaked, erlang_c(c, a))
 
 
 def _erlang_b(c: int, a: float) -> float:

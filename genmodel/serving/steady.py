@@ -64,12 +64,12 @@ from genmodel.serving.queueing import (
     LogNormal,
     Wait,
     cdf_of_sum,
-    erlang_c,
     kingman_wait,
     longest_of,
     meets_targets,
     normal_cdf,
     normal_ppf,
+    peaked_erlang_c,
     percentile_label,
     quantile_of_sum,
     queue_mixture_cdf,
@@ -723,6 +723,25 @@ def finite_run_wait(requests, max_rate, cap, lam, arrival_cv2, service_cv2, outp
     return delta, fluid, crit
 
 
+def admission_build_up(requests, cap, load, dispersion) -> np.ndarray:
+    """The share of the stationary admission queue a finite run of N = ``requests`` from an idle engine sees on
+    average (docs/serving.md section 3): the queue of Hayward's reduced system (c / z servers offered a / z Erlangs,
+    ``peaked_erlang_c``) relaxes toward its stationary state with the time constant of a birth-death queue,
+    t_run / (sqrt(c') - sqrt(a'))^2 (P. M. Morse, "Stochastic properties of waiting lines", Operations Research 3(3),
+    1955, for one server; with c servers the same gap between the service and arrival rates' square roots), about
+    M = a / (sqrt(c') - sqrt(a'))^2 arrivals; approached exponentially from an empty queue, its mean over N arrivals
+    is the stationary one times 1 - (M / N)(1 - e^(-N / M)). 1 where the run is endless, where no cap binds and where
+    the load reaches the cap (no stationary state to approach)."""
+    c, a, z, n = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (cap, load, dispersion, requests)))
+    z = np.maximum(z, 1e-3)
+    below = np.isfinite(c) & (a < c) & np.isfinite(n) & (n > 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        gap = (np.sqrt(np.where(below, c, 1.0) / z) - np.sqrt(np.where(below, np.maximum(a, 0.0), 0.0) / z)) ** 2
+        ratio = np.where(below, a / gap / np.where(below, n, 1.0), 0.0)
+        share = 1.0 - ratio * -np.expm1(-1.0 / np.maximum(ratio, 1e-300))
+    return np.where(below, np.clip(share, 0.0, 1.0), 1.0)
+
+
 def prompt_chain(prompt_s, lam, max_rate):
     """g of a finite run's prompts' chain (``finite_run_wait``): past saturation (lam >= mu), where the prompts come
     faster than the engine prefills them, ``prompt_s`` (tau) seconds of prefill budget each, one's first token comes
@@ -894,10 +913,16 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     if load.mode == "rate":
         a, c = t.running, t.cap
         t_run = a / np.maximum(rate, 1e-300)
-        p_adm = erlang_c(c, a)
+        # the running count is peaked: an arrival lengthens the steps every running request decodes in, so the count
+        # varies z = kappa J0 times as much as Poisson's (``_count_bias``; 2.1 where the simulation measures 2.25,
+        # docs/serving.md section 3) and meets the cap that much more often: Hayward's c / z servers offered a / z,
+        # whose queue is z times the reduced system's
+        z = e.get("count_dispersion", 1.0)
+        p_adm = peaked_erlang_c(c, a, z)
+        built = admission_build_up(load.requests, c, a, z) if load.requests is not None else 1.0
         with np.errstate(divide="ignore", invalid="ignore"):
-            w_adm = np.where(a < np.floor(c), p_adm / np.maximum(np.floor(c) - a, 1e-12) * t_run
-                             * (r.arrival_cv2 + cs2) / 2, np.inf)
+            w_adm = np.where(a < np.floor(c), p_adm / np.maximum(np.floor(c) - a, 1e-12) * t_run * z
+                             * (1.0 + cs2) / 2, np.inf)
         admission = Wait(np.where(np.isfinite(w_adm), p_adm, 1.0), w_adm)
         rho_rate, ca2, fixed_wait, backlog = rate, r.arrival_cv2, 0.0, 0.0
     else:
@@ -947,9 +972,16 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         over = ~(lam < mu)
         # the steady state's wait, but no more than a near-critical run of N builds; past saturation the fluid
         # queue, and the fluctuations where they are the larger
-        with np.errstate(invalid="ignore"):  # (nothing fits, mu = 0: both waits infinite, and so is the run's)
+        # Below it the queue builds up from the idle engine: toward the steady state's with the relaxation of its
+        # admission queue (``admission_build_up``, the share f) where that steady wait W is small beside what the
+        # queue's diffusion builds over the run (crit), and toward crit as W nears it: the share f + (1 - f) min(1,
+        # W / crit), continuous into crit at saturation
+        with np.errstate(invalid="ignore", divide="ignore"):  # (nothing fits, mu = 0: both waits infinite)
             beyond = np.where(mu > 0, np.maximum(crit - fluid, 0.0), np.inf)
-        wait = Wait(np.where(over, 1.0, wait.p_wait), np.where(over, beyond, np.minimum(wait.mean_s, crit)))
+            near = np.where(np.isfinite(wait.mean_s) & (crit > 0), np.minimum(wait.mean_s / crit, 1.0), 1.0)
+            share = built + (1.0 - built) * near
+        wait = Wait(np.where(over, 1.0, wait.p_wait * share),
+                    np.where(over, beyond, np.minimum(np.where(share < 1.0, wait.mean_s * share, wait.mean_s), crit)))
         rate = np.where(over, mu, rate)
 
         def queued_q(q):  # request q N of the run
@@ -1265,7 +1297,7 @@ def _on_grid(step: StepFn, r: Requests, s: Scheduler, t: Terms, view: Terms, loa
         width = _count_width(r, t, view, load)
     e = _evaluate(step, view, s.mixed, width=width, extra=extra, joint=joint)
     if bias is not None:
-        e["count_bias"] = bias
+        e["count_bias"], e["count_dispersion"] = bias
     return e
 
 
@@ -1278,20 +1310,24 @@ def _feedback(t_0, loop_step, rho, beta_local=None) -> tuple[np.ndarray, np.ndar
 
 
 def _count_bias(r: Requests, t: Terms, view: Terms, load: Load, grid, at, prompts,
-                separate: bool = False) -> np.ndarray:
-    """How many decoding sequences more than the steps' mean n a request of an open loop finds on average, beyond
-    its own place in its steps (docs/serving.md section 3): the time average of the count, which Little's law reads
-    as lambda D TPOT, exceeds n by kappa (beta J0 + alpha J1) (``genmodel.serving.cascade.size_bias``, kappa the
-    arrivals' squared coefficient of variation over a life, ``_life_cv2``), of which beta is the tagged request's own
-    place (the "1 +" of its steps, Poisson's share); J0 and J1 for lives of the request's D_wall steps. Cov(N, t) /
-    Var(N) is the step's slope over the count's own spread, so alpha and beta (``_feedback``, from the gain g of an
-    idle engine's step) are scaled down together to the elasticity g' = x dt / (t dx) of the mean step's secant over
-    the load x(1 -+ s), s = sqrt(kappa J0 / n) the count's relative standard deviation, at least SECANT_MIN, its upper
-    end at most the saturated load: an MoE's step, steep where its first sequences and prompts wake its experts and
-    flat past them, has a far smaller slope there than from an idle engine. At most beta times the count's room to
-    the running cap (``_count_room``; ``separate``, prefill steps apart: the room itself), and a finite run's for the
-    share of it its fluctuations have built up in. All at the tagged request's load (``view``: constant where it sees
-    the cap; ``at``: ``_grid_at`` there)."""
+                separate: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(bias, dispersion). The bias: how many decoding sequences more than the steps' mean n a request of an open loop
+    finds on average, beyond its own place in its steps (docs/serving.md section 3): the time average of the count,
+    which Little's law reads as lambda D TPOT, exceeds n by kappa (beta J0 + alpha J1)
+    (``genmodel.serving.cascade.size_bias``, kappa the arrivals' squared coefficient of variation over a life,
+    ``_life_cv2``), of which beta is the tagged request's own place (the "1 +" of its steps, Poisson's share); J0
+    and J1 for lives of the request's D_wall steps. Cov(N, t) / Var(N) is the step's slope over the count's own
+    spread, so alpha and beta (``_feedback``, from the gain g of an idle engine's step) are scaled down together to
+    the elasticity g' = x dt / (t dx) of the mean step's secant over the load x(1 -+ s), s = sqrt(kappa J0 / n) the
+    count's relative standard deviation, at least SECANT_MIN, its upper end at most the saturated load: an MoE's
+    step, steep where its first sequences and prompts wake its experts and flat past them, has a far smaller slope
+    there than from an idle engine. At most beta times the count's room to the running cap (``_count_room``;
+    ``separate``, prefill steps apart: the room itself), and a finite run's for the share of it its fluctuations
+    have built up in. All at the tagged request's load (``view``: constant where it sees the cap; ``at``:
+    ``_grid_at`` there). The dispersion: the decoding count's Var / mean, kappa (1 + (J0 - 1) o), o the share of the
+    feedback's excess that lives of spread lengths keep (``_life_overlap``), a finite run's built up as the bias's
+    is: the running count's peakedness, which sets how often it meets the running cap (the admission's wait,
+    ``peaked_erlang_c`` in ``_figures``; docs/serving.md section 3)."""
     x = view.x
     nodes, steps, _, _, loop_step = at
     alpha, beta = _feedback(grid[2], loop_step, prompts[0], *prompts[3:])
@@ -1317,6 +1353,9 @@ def _count_bias(r: Requests, t: Terms, view: Terms, load: Load, grid, at, prompt
     # steps see; prefill steps apart have no echo, and alpha J1 carries it
     room = _count_room(view) if separate else beta * _count_room(view)
     bias = np.clip(kappa * (beta * j0 + alpha * j1) - beta, 0.0, room)
+    # the running count's dispersion, Var / mean, for the admission's queue (``peaked_erlang_c``): kappa J0, of whose
+    # excess over Poisson's lives of spread lengths keep the share ``_life_overlap``
+    excess = (j0 - 1.0) * _life_overlap(_completions_cv2(r, t))
     if load.requests is not None:
         # a finite run of N requests from an idle engine holds the stationary count only once its fluctuations have
         # built up: the cluster one arrival sets off lasts about a life over 1 - g (the spectrum's low-frequency peak,
@@ -1324,8 +1363,19 @@ def _count_bias(r: Requests, t: Terms, view: Terms, load: Load, grid, at, prompt
         # run at most (its ramp is ``finite_run_batch``'s)
         relax = t.running / np.maximum(1.0 - np.minimum(alpha + beta, GAIN_CAP), 1e-12)
         with np.errstate(divide="ignore", invalid="ignore"):
-            bias = bias * np.clip(1.0 - relax / np.asarray(load.requests, dtype=float), 0.0, 1.0)
-    return bias
+            built = np.clip(1.0 - relax / np.asarray(load.requests, dtype=float), 0.0, 1.0)
+        bias, excess = bias * built, excess * built
+    return bias, kappa * (1.0 + excess)
+
+
+def _life_overlap(life_cv2) -> np.ndarray:
+    """E[min(L1, L2)] / E[L] for two independent log-normal lives of squared coefficient of variation ``life_cv2``:
+    1 - G, G = 2 Phi(sigma / sqrt 2) - 1 the log-normal's Gini coefficient (sigma^2 = ln(1 + cv^2)); 1 for lives of one
+    length, 1/2 for exponential ones. The share of the decoding count's feedback variance that lives of spread lengths
+    keep (``_count_bias``): the count sums each arrival over its own life, so the variance the arrivals' feedback adds,
+    the product of two requests' presence, runs over the shorter of their lives."""
+    sigma = np.sqrt(np.log1p(np.maximum(np.asarray(life_cv2, dtype=float), 0.0)))
+    return 2.0 * (1.0 - normal_cdf(sigma / np.sqrt(2.0)))
 
 
 def _chunk_quantile(r: Requests, t: Terms, view: Terms, load: Load, rho) -> tuple[np.ndarray, ...]:
