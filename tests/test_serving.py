@@ -946,6 +946,42 @@ def test_the_admission_build_up_by_hand():
     assert runs == sorted(runs) and runs[-1] > 0.99
 
 
+def test_the_simulations_kv_cache_admission():
+    # the oracle's KV cache (tests/serving_oracle.py): a cache of 16,384 tokens, 512 + 256-token requests. Reserving
+    # whole sequences (TensorRT-LLM's guaranteed-no-evict) holds at most 16,384 / 768 = 21 at once, admitting on the
+    # tokens held now (vLLM's) more; at 0.8 of the closed form's saturation rate the reserving engine queues its
+    # arrivals several times as long, and the preempting one spends more per output token (its recomputed prompts)
+    I, O, kv = 512, 256, 16384
+    runs = {adm: simulate(_step, 5.26, I, O, budget=2048, chunk=2048, max_seqs=10**6, requests=3000, seed=1,
+                          kv_tokens=kv, admission=adm) for adm in ("reserve", "current")}
+    assert runs["reserve"]["ttft"].mean() > 2 * runs["current"]["ttft"].mean()
+    assert runs["current"]["tpot"].mean() > runs["reserve"]["tpot"].mean()
+    # no request is dropped or emits more than its output; a request longer than the cache is refused
+    for run in runs.values():
+        assert run["ttft"].size == 2700 and np.all(run["output_tokens"] == O)
+        assert all(len(g) == O - 1 for g in run["gaps"])
+    with pytest.raises(ValueError, match="longer than the KV cache"):
+        simulate(_step, 1.0, 20000, 1000, budget=2048, chunk=2048, max_seqs=8, requests=10, kv_tokens=kv)
+
+
+@pytest.mark.xfail(strict=True, reason="known defect: a KV-bound open loop waits longer than the closed form says")
+def test_a_kv_bound_open_loop_near_saturation_reproduction():
+    # the DEFECT (sixty-first session, docs/serving.md section 3): where the KV cache, not a sequence count, caps the
+    # running requests, the closed form takes the cap as the tokens the requests hold on average (a prompt and half an
+    # output), packed perfectly; the simulated engine that admits on the tokens held now and preempts when decodes
+    # find no room (vLLM's) saturates earlier: at 0.9 of the closed form's saturation rate (512 + 256 tokens, 16,384
+    # tokens of cache) its mean TTFT is 2.8 s against the closed form's 0.48 s (0.22 against 0.12 s at 0.8; with
+    # outputs of cv 1, 1.17 against 0.14 s at 0.8); its TPOT 14% longer (the recomputed prompts)
+    I, O, kv = 512, 256, 16384
+    req = Requests(np.asarray(float(I)), np.asarray(float(O)))
+    sched = Scheduler(2048, 2048, np.inf, np.asarray(float(kv)), 16.0)
+    top = float(solve(_step, req, sched, Load("rate", 1.0)).metrics["max_request_rate_per_s"])
+    m = solve(_step, req, sched, Load("rate", 0.9 * top)).metrics
+    sim = simulate(_step, 0.9 * top, I, O, budget=2048, chunk=2048, max_seqs=10**6, requests=4000, seed=1,
+                   kv_tokens=kv, admission="current")
+    assert float(m["ttft_mean_s"]) == pytest.approx(sim["ttft"].mean(), rel=0.5)
+
+
 def test_the_peaked_erlang_c_by_hand():
     # z = 1 is Erlang C itself; z = 2 on 16 servers offered 11 Erlangs is Erlang C of 8 servers offered 5.5 (whole:
     # no interpolation); 7.5 servers: half-way between 7 and 8
