@@ -116,11 +116,11 @@ def peaked_erlang_c(c, a, z) -> np.ndarray:
                                   np.maximum(np.asarray(z, dtype=float), 1e-3))
     finite = np.isfinite(c)
     servers = np.where(finite, c / z, 1.0)
-    lo = np.maximum(np.floor(servers), 1.0)
-    share = np.clip(servers - lo, 0.0, 1.0)
+    lo = np.where(finite, np.maximum(np.floor(servers), 1.0), np.inf)  # (no cap: Erlang C with endless servers, 0)
+    share = np.where(finite, np.clip(servers - lo, 0.0, 1.0), 0.0)
     load = a / z
-    peaked = (1.0 - share) * erlang_c(lo, load) + share * erlang_c(lo + 1.0, load)
-    return np.where(finite, peaked, erlang_c(c, a))
+    below, above = erlang_c(np.stack([lo, lo + 1.0]), np.stack([load, load]))  # (one recursion for both)
+    return (1.0 - share) * below + share * above
 
 
 def _erlang_b(c: int, a: float) -> float:
