@@ -3,8 +3,9 @@
 Contract
 --------
 * ``erlang_c(c, a)``: probability that an arrival waits in an M/M/c queue with c servers and offered load a < c
-* ``peaked_erlang_c(c, a, z)``: the same for a load whose busy count varies z times as much as Poisson's (Hayward)
   (Erlang B by its recursion up to ``EXACT_SERVERS`` servers, the Halfin-Whitt limit beyond).
+* ``peaked_erlang_c(c, a, z)``: the same for a load whose busy count varies z times as much as Poisson's (Hayward's
+  approximation: c / z servers offered a / z).
 * ``kingman_wait(rho, service_s, ca2, cs2)``: mean wait of a G/G/1 queue, (ca2 + cs2)/2 x rho/(1 - rho) x E[S]
   (exact for M/G/1, the Pollaczek-Khinchine formula).
 * ``Wait``: a waiting time with an atom at zero and an exponential tail, P(W > w) = P0 exp(-w P0 / E[W]).

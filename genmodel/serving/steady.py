@@ -914,9 +914,10 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         a, c = t.running, t.cap
         t_run = a / np.maximum(rate, 1e-300)
         # the running count is peaked: an arrival lengthens the steps every running request decodes in, so the count
-        # varies z = kappa J0 times as much as Poisson's (``_count_bias``; 2.1 where the simulation measures 2.25,
-        # docs/serving.md section 3) and meets the cap that much more often: Hayward's c / z servers offered a / z,
-        # whose queue is z times the reduced system's
+        # varies z = kappa (1 + (J0 - 1) o) times as much as Poisson's (``_count_bias``; 2.1 where the simulation
+        # measures 2.25, docs/serving.md section 3) and meets the cap that much more often: Hayward's c / z servers
+        # offered a / z, whose queue is z times the reduced system's; the arrivals' spread is in z, so the
+        # Allen-Cunneen factor keeps the completions' alone, (1 + c_s^2) / 2. A finite run builds it up (below)
         z = e.get("count_dispersion", 1.0)
         p_adm = peaked_erlang_c(c, a, z)
         built = admission_build_up(load.requests, c, a, z) if load.requests is not None else 1.0
@@ -979,9 +980,9 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         with np.errstate(invalid="ignore", divide="ignore"):  # (nothing fits, mu = 0: both waits infinite)
             beyond = np.where(mu > 0, np.maximum(crit - fluid, 0.0), np.inf)
             near = np.where(np.isfinite(wait.mean_s) & (crit > 0), np.minimum(wait.mean_s / crit, 1.0), 1.0)
-            share = built + (1.0 - built) * near
-        wait = Wait(np.where(over, 1.0, wait.p_wait * share),
-                    np.where(over, beyond, np.minimum(np.where(share < 1.0, wait.mean_s * share, wait.mean_s), crit)))
+            grown = built + (1.0 - built) * near  # (1 where the wait is endless)
+        wait = Wait(np.where(over, 1.0, wait.p_wait * grown),
+                    np.where(over, beyond, np.minimum(wait.mean_s * grown, crit)))
         rate = np.where(over, mu, rate)
 
         def queued_q(q):  # request q N of the run
@@ -1369,11 +1370,12 @@ def _count_bias(r: Requests, t: Terms, view: Terms, load: Load, grid, at, prompt
 
 
 def _life_overlap(life_cv2) -> np.ndarray:
-    """E[min(L1, L2)] / E[L] for two independent log-normal lives of squared coefficient of variation ``life_cv2``:
-    1 - G, G = 2 Phi(sigma / sqrt 2) - 1 the log-normal's Gini coefficient (sigma^2 = ln(1 + cv^2)); 1 for lives of one
-    length, 1/2 for exponential ones. The share of the decoding count's feedback variance that lives of spread lengths
-    keep (``_count_bias``): the count sums each arrival over its own life, so the variance the arrivals' feedback adds,
-    the product of two requests' presence, runs over the shorter of their lives."""
+    """E[min(L1, L2)] / E[L] for two independent log-normal lives of squared coefficient of variation ``life_cv2``: 1 -
+    G, G = 2 Phi(sigma / sqrt 2) - 1 the log-normal's Gini coefficient (sigma^2 = ln(1 + cv^2)); 1 for lives of one
+    length, 0.556 at cv 1 (exponential lives, of cv 1 too, would give 1/2). The share of the decoding count's
+    feedback variance that lives of spread lengths keep (``_count_bias``): the count sums each arrival over its own
+    life, so the variance the arrivals' feedback adds, the product of two requests' presence, runs over the shorter
+    of their lives."""
     sigma = np.sqrt(np.log1p(np.maximum(np.asarray(life_cv2, dtype=float), 0.0)))
     return 2.0 * (1.0 - normal_cdf(sigma / np.sqrt(2.0)))
 
