@@ -395,7 +395,8 @@ def test_independent_rows_gathered_after_the_fit():
     vLLM V0's bursts and offline runs): decode 20.05% (22.6%), prefill 34.1% (35.4%), 51.5% within 25%; dense decode
     19.0%, prefill 20.4%; MoE decode 24.6%. Then the prompts' chain in a finite run past saturation (history item 84,
     sixty-first session, seen rows): decode 19.97% (22.6%), prefill 34.1% (35.4%), 51.6% within 25%; dense decode
-    18.9%, prefill 20.0%; MoE prefill 51.8%."""
+    18.9%, prefill 20.0%; MoE prefill 51.8%. Then TensorRT-LLM's whole sequences reserved in the KV cache (history
+    item 86, seen rows): decode 19.93%, 51.7% within 25%; dense decode 18.8%."""
     assert hashlib.sha256(INDEPENDENT.read_bytes()).hexdigest() == INDEPENDENT_SHA256
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)

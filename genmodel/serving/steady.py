@@ -76,7 +76,7 @@ from genmodel.serving.queueing import (
     queue_mixture_quantiles,
     with_normal,
 )
-from genmodel.serving.waves import first_wave, slow_wave, synchronize, within_cap
+from genmodel.serving.waves import first_wave, reserved_tokens, slow_wave, synchronize, within_cap
 
 StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 # shares of the saturated load x_max the open loop is solved on (``_open_loop_x``): these nodes, each interval split
@@ -111,6 +111,8 @@ class Scheduler:
     block_tokens: float = 16.0  # KV page size: a request holds whole pages (half a page wasted on average)
     mixed: bool = True  # prompt chunks ride in decode steps (vLLM, TensorRT-LLM); False: separate steps (SGLang)
     chunked: bool = True  # prompts are split into chunks; False: a prompt runs whole in one step
+    reserve_outputs: bool = False  # a request is admitted only with KV room for its whole prompt and output
+    # (TensorRT-LLM's GUARANTEED_NO_EVICT); False: on the tokens it holds (vLLM, SGLang: ``_held_tokens``)
 
 
 @dataclass(frozen=True)
@@ -186,9 +188,9 @@ def terms(x, r: Requests, s: Scheduler) -> Terms:
         d_wall = D + 0.0 * x
     else:  # prompt steps apart stall the decodes: D / (1 - pi) wall steps, here with Poisson arrivals' pi (for the cap)
         d_wall = D / np.maximum(1.0 - np.clip(np.maximum(-np.expm1(-xk), work), 0.0, 1.0), 1e-12)
-    # the running cap, from the tokens a request holds over its life
+    # the running cap, from the tokens a request holds over its life (or reserves, ``Scheduler.reserve_outputs``)
     held, shared = _held_tokens(r, s, kp, d_wall)
-    kv_seqs = np.maximum(s.kv_capacity_tokens - shared, 0.0) / held
+    kv_seqs = np.maximum(s.kv_capacity_tokens - shared, 0.0) / (reserved_tokens(r, s) if s.reserve_outputs else held)
     cap = np.minimum(s.max_seqs, kv_seqs)
     # share of steps carrying prompt tokens: each of at most N_cap running requests is in its prompt steps with
     # probability x k_p / N_cap, so 1 - (1 - x k_p / N_cap)^N_cap (Poisson's 1 - exp(-x k_p) for a cap far above the

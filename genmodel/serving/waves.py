@@ -190,12 +190,18 @@ def first_wave(step: StepFn, r, s, clients, requests, running_cap, m: dict[str, 
 
 def wave_capacity(r, s) -> np.ndarray:
     """The requests an engine holds at once in one wave: its running-sequence limit, and the requests whose whole
-    prompts and outputs fit in the KV cache together (pages of ``Scheduler.block_tokens``, half a page lost each;
-    a shared prefix held once)."""
-    own = 0.0 if r.shared_prefix else r.prefix_hit * r.input_tokens
+    prompts and outputs fit in the KV cache together (``reserved_tokens`` each; a shared prefix held once)."""
     shared = r.prefix_hit * r.input_tokens if r.shared_prefix else 0.0
-    per_request = (1.0 - r.prefix_hit) * r.input_tokens + own + r.output_tokens + s.block_tokens / 2
-    return np.minimum(s.max_seqs, np.maximum(s.kv_capacity_tokens - shared, 0.0) / per_request)
+    return np.minimum(s.max_seqs, np.maximum(s.kv_capacity_tokens - shared, 0.0) / reserved_tokens(r, s))
+
+
+def reserved_tokens(r, s) -> np.ndarray:
+    """KV tokens one request takes with its whole prompt and output: its new prompt tokens, its output, half a page
+    (pages of ``Scheduler.block_tokens``) and a prefix of its own if it holds one. A wave's requests all hold that
+    at its end (``wave_capacity``); TensorRT-LLM's GUARANTEED_NO_EVICT reserves it from a request's admission
+    (``Scheduler.reserve_outputs``)."""
+    own = 0.0 if r.shared_prefix else r.prefix_hit * r.input_tokens
+    return (1.0 - r.prefix_hit) * r.input_tokens + own + r.output_tokens + s.block_tokens / 2
 
 
 def _mix_ttft_percentiles(r, N, p, k, I_new, per_step, share, applies, m, law, percentiles, targets) -> None:

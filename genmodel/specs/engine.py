@@ -268,6 +268,10 @@ class EngineSpec(FrozenSpec):
         "and decoding stalls during them (SGLang's default).")
     chunked_prefill: bool = Field(
         True, description="Prompts longer than the step's room are split over steps; false: a prompt runs whole.")
+    kv_reserve_outputs: bool = Field(
+        False, description="The scheduler admits a request only with KV-cache room for its whole prompt and output "
+        "(TensorRT-LLM's default capacity policy, GUARANTEED_NO_EVICT); false: on the tokens the requests hold, a "
+        "request's prompt and half its output on average (vLLM and SGLang admit on what is held now).")
     fittable: bool = Field(
         True, description="Whether calibration may use this engine's rows to fit a family's factors; false for a "
         "profile that knowingly lacks the engine's dominant cost (as AutoAWQ's GEMV profile did before its kernel got "
