@@ -38,8 +38,9 @@ to the hardware's physics on every step:
   (``max_batch_tokens``; ``offline_batch_tokens`` for an offline run where it differs; per device
   ``max_batch_tokens_on`` where the engine picks it by device name), the running-sequence limit (``max_seqs``), both
   by device memory where the engine picks them so (``batch_defaults``), the KV page size (``kv_block_tokens``),
-  whether prompt chunks ride in decode steps (``mixed_batches``; SGLang runs prefill batches apart by default) and
-  whether prompts are chunked at all (``chunked_prefill``).
+  whether prompt chunks ride in decode steps (``mixed_batches``; SGLang runs prefill batches apart by default),
+  whether prompts are chunked at all (``chunked_prefill``) and whether a request is admitted only with KV room for
+  its whole output (``kv_reserve_outputs``; TensorRT-LLM's GUARANTEED_NO_EVICT).
 
 * how it runs a prompt: in physical batches of at most ``prompt_ubatch_tokens`` tokens one after another (llama.cpp's
   n_ubatch, 512 by default: each pass reads the weights again and attends to the tokens before it), at most
