@@ -922,7 +922,6 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         # Allen-Cunneen factor keeps the completions' alone, (1 + c_s^2) / 2. A finite run builds it up (below)
         z = e.get("count_dispersion", 1.0)
         p_adm = peaked_erlang_c(c, a, z)
-        built = admission_build_up(load.requests, c, a, z) if load.requests is not None else 1.0
         with np.errstate(divide="ignore", invalid="ignore"):
             w_adm = np.where(a < np.floor(c), p_adm / np.maximum(np.floor(c) - a, 1e-12) * t_run * z
                              * (1.0 + cs2) / 2, np.inf)
@@ -979,6 +978,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         # admission queue (``admission_build_up``, the share f) where that steady wait W is small beside what the
         # queue's diffusion builds over the run (crit), and toward crit as W nears it: the share f + (1 - f) min(1,
         # W / crit), continuous into crit at saturation
+        built = admission_build_up(n_req, t.cap, t.running, z)  # (z, the running count's peakedness: above)
         with np.errstate(invalid="ignore", divide="ignore"):  # (nothing fits, mu = 0: both waits infinite)
             beyond = np.where(mu > 0, np.maximum(crit - fluid, 0.0), np.inf)
             near = np.where(np.isfinite(wait.mean_s) & (crit > 0), np.minimum(wait.mean_s / crit, 1.0), 1.0)
