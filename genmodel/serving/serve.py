@@ -316,7 +316,8 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
                    shared_prefix=mode != "cache" and not prefilled, ttft_delay_s=reload_s,
                    synchronized=bool(synchronized), stream_interval=chunked, recv_interval=recv)
     sched = Scheduler(budget * groups, chunk * groups, seqs * groups, kv_tokens, float(e.kv_block_tokens),
-                      e.mixed_batches, e.chunked_prefill or chunk_tokens is not None, e.kv_reserve_outputs)
+                      e.mixed_batches, e.chunked_prefill or chunk_tokens is not None, e.kv_reserve_outputs,
+                      e.kv_recompute_on_full)
     stepper = Stepper(s, mem.inv_bandwidth, mem.placement)
     device_step = _step_function(stepper, req, k, draft)
     stream = _stream_function(req, kv_device, bytes_per_token, groups, offload) if mode == "throughput" else None

@@ -35,7 +35,9 @@ quantiles keep the tagged request's). Closed loop with N clients: N_run(x) = N, 
 mixed prompt steps a request's life in E2E is k_p + D steps of the loop's own time-average step (every running
 request is in every step; ``_closed_rows``), or of t(x_max) once N reaches the cap, and the tagged request's steps,
 scaled to it, split it into TTFT and TPOT. Saturation: the largest
-x with N_run <= N_cap = min(max sequences, KV capacity / tokens held per request) and x I' <= B_p. A cached prefix is
+x with N_run <= N_cap = min(max sequences, KV capacity / tokens held per request) and x I' <= B_p; an engine that
+preempts and recomputes at a full KV cache (``Scheduler.recompute_on_full``) carries O more prompt tokens per
+request in pi and p_s where the KV cache binds the load (``_recompute_steps``). A cached prefix is
 held once (``Requests.shared_prefix``) or by each request; ``Requests.ttft_delay_s``, a fixed wait before a request's
 prefill (a prefix reloaded from host memory), adds to its TTFT and end-to-end time. A finite run at a rate
 (``Load.requests`` = N) is solved on the steps its requests see: n and N_run scaled to ``finite_run_batch(N_run, N)``
@@ -113,6 +115,8 @@ class Scheduler:
     chunked: bool = True  # prompts are split into chunks; False: a prompt runs whole in one step
     reserve_outputs: bool = False  # a request is admitted only with KV room for its whole prompt and output
     # (TensorRT-LLM's GUARANTEED_NO_EVICT); False: on the tokens it holds (vLLM, SGLang: ``_held_tokens``)
+    recompute_on_full: bool = False  # a full KV cache preempts the request admitted last, recomputed on readmission
+    # (vLLM): where the KV cache binds the saturated state, each request's output comes back as prompt work
 
 
 @dataclass(frozen=True)
@@ -202,7 +206,32 @@ def terms(x, r: Requests, s: Scheduler) -> Terms:
     with np.errstate(divide="ignore", invalid="ignore"):
         p_step = np.where(pi > 0, x * I_new / np.where(pi > 0, pi, 1.0), I_new / kp)
     running = x * (kp + d_wall)
+    if s.recompute_on_full:
+        pi, p_step = _recompute_steps(x, r, s, I_new, kp, safe, running, kv_seqs, cap, pi, p_step)
     return Terms(x, n, budget, kp, pi, p_step, d_wall, running, cap, kv_seqs, running * held + shared)
+
+
+def _recompute_steps(x, r: Requests, s: Scheduler, I_new, kp, budget, running, kv_seqs, cap, pi, p_step):
+    """(pi, p_s) of an engine that preempts and recomputes (``Scheduler.recompute_on_full``) where the KV cache binds
+    the load (N_run at the KV cap): each request's output comes back as prompt work, R = O tokens a request.
+
+    Why O: admission on the tokens held now refills a freed page as soon as a prompt fits, so the decodes' growth,
+    O tokens over a request's life, finds no free room and is paid by preempting the request admitted last, which
+    gives back what it holds and prefills it again (prompt and emitted tokens) on readmission. R / I' recompute
+    passes a request, each of ~k_p steps, add their prompt steps to the share pi. The simulation (vLLM's rule,
+    tests/serving_oracle.py) recomputes 0.7-1.0 O a request at a saturated KV cap over prompts of 206-2,048 and
+    outputs of 128-1,024 tokens (docs/serving.md section 1). The share and the step stay within one step's budget.
+    Below the cap the running count's excursions to the cap preempt too (not modelled: docs/serving.md section 5)."""
+    full = (running >= kv_seqs * (1.0 - 1e-9)) & (kv_seqs <= cap * (1.0 + 1e-12))
+    if not np.any(full):
+        return pi, p_step
+    extra = np.where(full, r.output_tokens, 0.0)
+    xk = x * kp * (1.0 + extra / np.maximum(I_new, 1e-12))
+    work = np.minimum(x * (I_new + extra) / budget, 1.0)
+    pi_full = np.minimum(_prompt_share(xk, cap, work), 1.0 - 1e-9)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_full = np.minimum(x * (I_new + extra) / np.where(pi_full > 0, pi_full, 1.0), budget)
+    return np.where(full, pi_full, pi), np.where(full, p_full, p_step)
 
 
 def _prompt_share(xk, population, work) -> np.ndarray:

@@ -40,7 +40,8 @@ to the hardware's physics on every step:
   by device memory where the engine picks them so (``batch_defaults``), the KV page size (``kv_block_tokens``),
   whether prompt chunks ride in decode steps (``mixed_batches``; SGLang runs prefill batches apart by default),
   whether prompts are chunked at all (``chunked_prefill``) and whether a request is admitted only with KV room for
-  its whole output (``kv_reserve_outputs``; TensorRT-LLM's GUARANTEED_NO_EVICT).
+  its whole output (``kv_reserve_outputs``; TensorRT-LLM's GUARANTEED_NO_EVICT) or preempts and recomputes a
+  request when a full cache leaves a decode no room (``kv_recompute_on_full``; vLLM's default).
 
 * how it runs a prompt: in physical batches of at most ``prompt_ubatch_tokens`` tokens one after another (llama.cpp's
   n_ubatch, 512 by default: each pass reads the weights again and attends to the tokens before it), at most
@@ -273,6 +274,12 @@ class EngineSpec(FrozenSpec):
         False, description="The scheduler admits a request only with KV-cache room for its whole prompt and output "
         "(TensorRT-LLM's default capacity policy, GUARANTEED_NO_EVICT); false: on the tokens the requests hold, a "
         "request's prompt and half its output on average (vLLM and SGLang admit on what is held now).")
+    kv_recompute_on_full: bool = Field(
+        False, description="The scheduler admits on the tokens held now and, when a full KV cache leaves a decode no "
+        "room, preempts the request admitted last and recomputes it on readmission (vLLM's default preemption): at a "
+        "KV-bound saturation each request's output tokens come back as prompt work (docs/serving.md section 1). Off "
+        "in the shipped profiles: the closed form charges it at the cap only, where the simulation ramps it in "
+        "below the cap (docs/serving.md section 5).")
     fittable: bool = Field(
         True, description="Whether calibration may use this engine's rows to fit a family's factors; false for a "
         "profile that knowingly lacks the engine's dominant cost (as AutoAWQ's GEMV profile did before its kernel got "
