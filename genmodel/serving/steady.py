@@ -222,7 +222,7 @@ def _recompute_steps(x, r: Requests, s: Scheduler, I_new, kp, budget, running, k
     tests/serving_oracle.py) recomputes 0.7-1.0 O a request at a saturated KV cap over prompts of 206-2,048 and
     outputs of 128-1,024 tokens (docs/serving.md section 1). The share and the step stay within one step's budget.
     Below the cap the running count's excursions to the cap preempt too (not modelled: docs/serving.md section 5)."""
-    full = (running >= kv_seqs * (1.0 - 1e-9)) & (kv_seqs <= cap * (1.0 + 1e-12))
+    full = (running >= kv_seqs * (1.0 - 1e-9)) & (kv_seqs <= s.max_seqs)  # the KV cache, not max_seqs, is the cap
     if not np.any(full):
         return pi, p_step
     extra = np.where(full, r.output_tokens, 0.0)
