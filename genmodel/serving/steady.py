@@ -36,10 +36,10 @@ mixed prompt steps a request's life in E2E is k_p + D steps of the loop's own ti
 request is in every step; ``_closed_rows``), or of t(x_max) once N reaches the cap, and the tagged request's steps,
 scaled to it, split it into TTFT and TPOT. Saturation: the largest
 x with N_run <= N_cap = min(max sequences, KV capacity / tokens held per request) and x I' <= B_p; an engine that
-preempts and recomputes at a full KV cache (``Scheduler.recompute_on_full``) carries O more prompt tokens per
-request in pi and p_s where the KV cache binds the load (``_recompute_steps``). A cached prefix is
-held once (``Requests.shared_prefix``) or by each request; ``Requests.ttft_delay_s``, a fixed wait before a request's
-prefill (a prefix reloaded from host memory), adds to its TTFT and end-to-end time. A finite run at a rate
+preempts and recomputes at a full KV cache (``Scheduler.recompute_on_full``) carries R = clip(T - C / N_run, 0, O)
+more prompt tokens per request in pi and p_s, O where the KV cache binds the load (``_recompute_tokens``). A cached
+prefix is held once (``Requests.shared_prefix``) or by each request; ``Requests.ttft_delay_s``, a fixed wait before
+a request's prefill (a prefix reloaded from host memory), adds to its TTFT and end-to-end time. A finite run at a rate
 (``Load.requests`` = N) is solved on the steps its requests see: n and N_run scaled to ``finite_run_batch(N_run, N)``
 (the run's ramp-up and drain), on the load grid too, so its load, latencies and saturation rate are the run's.
 A finite run (an offline run, a rate run of N requests, a closed loop's P prompts) also has ``run_duration_s``, the
@@ -116,7 +116,7 @@ class Scheduler:
     reserve_outputs: bool = False  # a request is admitted only with KV room for its whole prompt and output
     # (TensorRT-LLM's GUARANTEED_NO_EVICT); False: on the tokens it holds (vLLM, SGLang: ``_held_tokens``)
     recompute_on_full: bool = False  # a full KV cache preempts the request admitted last, recomputed on readmission
-    # (vLLM): where the KV cache binds the saturated state, each request's output comes back as prompt work
+    # (vLLM): the running requests' overflow of the cache comes back as prompt work (``_recompute_tokens``)
 
 
 @dataclass(frozen=True)
@@ -170,6 +170,7 @@ class Terms:
     cap: np.ndarray  # N_cap
     kv_seqs: np.ndarray  # running requests the KV cache can hold
     kv_tokens: np.ndarray  # tokens held by the running requests, the shared prefix included
+    recompute: np.ndarray | float = 0.0  # R, prompt tokens recomputed per request (``_recompute_tokens``)
 
 
 def terms(x, r: Requests, s: Scheduler) -> Terms:
@@ -206,32 +207,43 @@ def terms(x, r: Requests, s: Scheduler) -> Terms:
     with np.errstate(divide="ignore", invalid="ignore"):
         p_step = np.where(pi > 0, x * I_new / np.where(pi > 0, pi, 1.0), I_new / kp)
     running = x * (kp + d_wall)
-    if s.recompute_on_full:
-        pi, p_step = _recompute_steps(x, r, s, I_new, kp, safe, running, kv_seqs, cap, pi, p_step)
-    return Terms(x, n, budget, kp, pi, p_step, d_wall, running, cap, kv_seqs, running * held + shared)
+    extra = _recompute_tokens(r, s, running, kv_seqs) if s.recompute_on_full else 0.0
+    if np.any(extra):
+        pi, p_step = _recompute_steps(x, I_new, kp, safe, cap, pi, p_step, extra)
+    return Terms(x, n, budget, kp, pi, p_step, d_wall, running, cap, kv_seqs, running * held + shared, extra)
 
 
-def _recompute_steps(x, r: Requests, s: Scheduler, I_new, kp, budget, running, kv_seqs, cap, pi, p_step):
-    """(pi, p_s) of an engine that preempts and recomputes (``Scheduler.recompute_on_full``) where the KV cache binds
-    the load (N_run at the KV cap): each request's output comes back as prompt work, R = O tokens a request.
+def _recompute_tokens(r: Requests, s: Scheduler, running, kv_seqs) -> np.ndarray:
+    """R, the prompt tokens an engine that preempts and recomputes (``Scheduler.recompute_on_full``) prefills again
+    per request: R = clip(T - C / P, 0, O), T the tokens a request holds at its end (``reserved_tokens``), C the
+    cache less a shared prefix, P the requests the cache takes in: the running ones, or without bound where the KV
+    cache binds the load (N_run at the KV cap, below max_seqs), as a saturated queue offers prompts without end.
 
-    Why O: admission on the tokens held now refills a freed page as soon as a prompt fits, so the decodes' growth,
-    O tokens over a request's life, finds no free room and is paid by preempting the request admitted last, which
-    gives back what it holds and prefills it again (prompt and emitted tokens) on readmission. R / I' recompute
-    passes a request, each of ~k_p steps, add their prompt steps to the share pi. The simulation (vLLM's rule,
-    tests/serving_oracle.py) recomputes 0.7-1.0 O a request at a saturated KV cap over prompts of 206-2,048 and
-    outputs of 128-1,024 tokens (docs/serving.md section 1). The share and the step stay within one step's budget.
-    Below the cap the running count's excursions to the cap preempt too (not modelled: docs/serving.md section 5)."""
-    full = (running >= kv_seqs * (1.0 - 1e-9)) & (kv_seqs <= s.max_seqs)  # the KV cache, not max_seqs, is the cap
-    if not np.any(full):
-        return pi, p_step
-    extra = np.where(full, r.output_tokens, 0.0)
+    Why: admission on the tokens held now admits a prompt whenever it fits, so the running requests' later growth is
+    paid by preempting the request admitted last, which gives back what it holds and prefills it again on
+    readmission. Running requests that grow together to T each overflow the cache by P T - C, recomputed; per
+    request T - C / P: none while P whole requests fit (P <= C / T), O once the cache is packed with prompts
+    (P >= C / I), and O at a saturated cap. The simulation (vLLM's rule, tests/serving_oracle.py) recomputes
+    0.7-1.0 O a request at a saturated KV cap, over prompts of 206-2,048 and outputs of 128-1,024 tokens, and loses
+    throughput in a closed loop from about C / T clients on (docs/serving.md section 1)."""
+    full = (running >= kv_seqs * (1.0 - 1e-9)) & (kv_seqs <= s.max_seqs)
+    cache = np.maximum(s.kv_capacity_tokens - (r.prefix_hit * r.input_tokens if r.shared_prefix else 0.0), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per = np.where(full, 0.0, cache / np.maximum(running, 1e-300))
+        return np.clip(reserved_tokens(r, s) - per, 0.0, r.output_tokens)
+
+
+def _recompute_steps(x, I_new, kp, budget, cap, pi, p_step, extra):
+    """(pi, p_s) with R = ``extra`` (``_recompute_tokens``) more prompt tokens a request, in R / I' more passes of
+    about k_p steps each, added to the prompt steps' share pi and their tokens p_s (within one step's budget); pi
+    and p_s as they are where R is 0."""
+    more = extra > 0
     xk = x * kp * (1.0 + extra / np.maximum(I_new, 1e-12))
     work = np.minimum(x * (I_new + extra) / budget, 1.0)
     pi_full = np.minimum(_prompt_share(xk, cap, work), 1.0 - 1e-9)
     with np.errstate(divide="ignore", invalid="ignore"):
         p_full = np.minimum(x * (I_new + extra) / np.where(pi_full > 0, pi_full, 1.0), budget)
-    return np.where(full, pi_full, pi), np.where(full, p_full, p_step)
+    return np.where(more, pi_full, pi), np.where(more, p_full, p_step)
 
 
 def _prompt_share(xk, population, work) -> np.ndarray:
@@ -402,6 +414,10 @@ def _closed_rows(r: Requests, t: Terms, view: Terms) -> tuple[list[tuple[np.ndar
         carried = np.where(pi > 0, pi, 1.0)
         n_s = np.where(pi > 0, np.maximum(x * D - (1.0 - pi) * N, 0.0) / carried, 0.0)
         p_s = np.where(pi > 0, x * I_new / carried, I_new / kp)
+    if np.any(t.recompute):
+        pi, p_s = _recompute_steps(x, I_new, kp, np.maximum(view.budget, 1e-9), N, pi, p_s, t.recompute + zeros)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            n_s = np.where(pi > 0, np.maximum(x * D - (1.0 - pi) * N, 0.0) / np.where(pi > 0, pi, 1.0), 0.0)
     closed = replace(t, x=x, n=x * D, budget=view.budget, steps_prefill=kp, pi=pi, p_step=p_s)
     return [(N, zeros), (n_s, p_s)], closed
 

@@ -277,9 +277,9 @@ class EngineSpec(FrozenSpec):
     kv_recompute_on_full: bool = Field(
         False, description="The scheduler admits on the tokens held now and, when a full KV cache leaves a decode no "
         "room, preempts the request admitted last and recomputes it on readmission (vLLM's default preemption): at a "
-        "KV-bound saturation each request's output tokens come back as prompt work (docs/serving.md section 1). Off "
-        "in the shipped profiles: the closed form charges it at the cap only, where the simulation ramps it in "
-        "below the cap (docs/serving.md section 5).")
+        "KV-bound saturation each request's output tokens come back as prompt work, below it the running requests' "
+        "overflow of the cache (docs/serving.md section 1). Off in the shipped profiles: a closed loop still steps "
+        "down at the cap and an open loop near saturation gains little (docs/serving.md section 5).")
     fittable: bool = Field(
         True, description="Whether calibration may use this engine's rows to fit a family's factors; false for a "
         "profile that knowingly lacks the engine's dominant cost (as AutoAWQ's GEMV profile did before its kernel got "
