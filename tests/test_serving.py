@@ -1050,7 +1050,8 @@ def test_recompute_ramps_in_below_the_kv_cap(I, O, kv, clients):
     sched = Scheduler(2048, 2048, 256, np.asarray(float(kv)), 16.0, recompute_on_full=True)
     whole = I + O + 8.0
     for n, expected in ((clients, whole - kv / clients), (kv / whole * 0.99, 0.0)):
-        got = steady._recompute_tokens(req, sched, np.asarray(float(n)), np.asarray(kv / (I + O / 2 + 8.0)))
+        got = steady._recompute_tokens(req, sched, np.asarray(float(n)), np.asarray(kv / (I + O / 2 + 8.0)),
+                                       np.asarray(float(kv)))
         assert float(got) == pytest.approx(expected, rel=1e-12, abs=1e-9)
 
 

@@ -195,7 +195,8 @@ def terms(x, r: Requests, s: Scheduler) -> Terms:
         d_wall = D / np.maximum(1.0 - np.clip(np.maximum(-np.expm1(-xk), work), 0.0, 1.0), 1e-12)
     # the running cap, from the tokens a request holds over its life (or reserves, ``Scheduler.reserve_outputs``)
     held, shared = _held_tokens(r, s, kp, d_wall)
-    kv_seqs = np.maximum(s.kv_capacity_tokens - shared, 0.0) / (reserved_tokens(r, s) if s.reserve_outputs else held)
+    cache = np.maximum(s.kv_capacity_tokens - shared, 0.0)  # C, the tokens the requests' own KV can take
+    kv_seqs = cache / (reserved_tokens(r, s) if s.reserve_outputs else held)
     cap = np.minimum(s.max_seqs, kv_seqs)
     # share of steps carrying prompt tokens: each of at most N_cap running requests is in its prompt steps with
     # probability x k_p / N_cap, so 1 - (1 - x k_p / N_cap)^N_cap (Poisson's 1 - exp(-x k_p) for a cap far above the
@@ -207,17 +208,18 @@ def terms(x, r: Requests, s: Scheduler) -> Terms:
     with np.errstate(divide="ignore", invalid="ignore"):
         p_step = np.where(pi > 0, x * I_new / np.where(pi > 0, pi, 1.0), I_new / kp)
     running = x * (kp + d_wall)
-    extra = _recompute_tokens(r, s, running, kv_seqs) if s.recompute_on_full else 0.0
+    extra = _recompute_tokens(r, s, running, kv_seqs, cache) if s.recompute_on_full else 0.0
     if np.any(extra):
         pi, p_step = _recompute_steps(x, I_new, kp, safe, cap, pi, p_step, extra)
     return Terms(x, n, budget, kp, pi, p_step, d_wall, running, cap, kv_seqs, running * held + shared, extra)
 
 
-def _recompute_tokens(r: Requests, s: Scheduler, running, kv_seqs) -> np.ndarray:
+def _recompute_tokens(r: Requests, s: Scheduler, running, kv_seqs, cache) -> np.ndarray:
     """R, the prompt tokens an engine that preempts and recomputes (``Scheduler.recompute_on_full``) prefills again
-    per request: R = clip(T - C / P, 0, O), T the tokens a request holds at its end (``reserved_tokens``), C the
-    cache less a shared prefix, P the requests the cache takes in: the running ones, or without bound where the KV
-    cache binds the load (N_run at the KV cap, below max_seqs), as a saturated queue offers prompts without end.
+    per request: R = clip(T - C / P, 0, O), T the tokens a request holds at its end (``reserved_tokens``), C =
+    ``cache`` the KV tokens less a shared prefix (``terms``), P the requests the cache takes in: the running ones,
+    or without bound where the KV cache binds the load (N_run at the KV cap, below max_seqs), as a saturated queue
+    offers prompts without end.
 
     Why: admission on the tokens held now admits a prompt whenever it fits, so the running requests' later growth is
     paid by preempting the request admitted last, which gives back what it holds and prefills it again on
@@ -227,7 +229,6 @@ def _recompute_tokens(r: Requests, s: Scheduler, running, kv_seqs) -> np.ndarray
     0.7-1.0 O a request at a saturated KV cap, over prompts of 206-2,048 and outputs of 128-1,024 tokens, and loses
     throughput in a closed loop from about C / T clients on (docs/serving.md section 1)."""
     full = (running >= kv_seqs * (1.0 - 1e-9)) & (kv_seqs <= s.max_seqs)
-    cache = np.maximum(s.kv_capacity_tokens - (r.prefix_hit * r.input_tokens if r.shared_prefix else 0.0), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         per = np.where(full, 0.0, cache / np.maximum(running, 1e-300))
         return np.clip(reserved_tokens(r, s) - per, 0.0, r.output_tokens)
@@ -411,13 +412,11 @@ def _closed_rows(r: Requests, t: Terms, view: Terms) -> tuple[list[tuple[np.ndar
     with np.errstate(divide="ignore", invalid="ignore"):
         x = np.where(kp + D > 0, N / (kp + D), 0.0)
         pi = _prompt_share(x * kp, N, x * I_new / np.maximum(view.budget, 1e-9))
-        carried = np.where(pi > 0, pi, 1.0)
-        n_s = np.where(pi > 0, np.maximum(x * D - (1.0 - pi) * N, 0.0) / carried, 0.0)
-        p_s = np.where(pi > 0, x * I_new / carried, I_new / kp)
+        p_s = np.where(pi > 0, x * I_new / np.where(pi > 0, pi, 1.0), I_new / kp)
     if np.any(t.recompute):
         pi, p_s = _recompute_steps(x, I_new, kp, np.maximum(view.budget, 1e-9), N, pi, p_s, t.recompute + zeros)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            n_s = np.where(pi > 0, np.maximum(x * D - (1.0 - pi) * N, 0.0) / np.where(pi > 0, pi, 1.0), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_s = np.where(pi > 0, np.maximum(x * D - (1.0 - pi) * N, 0.0) / np.where(pi > 0, pi, 1.0), 0.0)
     closed = replace(t, x=x, n=x * D, budget=view.budget, steps_prefill=kp, pi=pi, p_step=p_s)
     return [(N, zeros), (n_s, p_s)], closed
 
