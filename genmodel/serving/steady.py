@@ -964,11 +964,14 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         # measures 2.25, docs/serving.md section 3) and meets the cap that much more often: Hayward's c / z servers
         # offered a / z, whose queue is z times the reduced system's; the arrivals' spread is in z, so the
         # Allen-Cunneen factor keeps the completions' alone, (1 + c_s^2) / 2. A finite run builds it up (below)
+        # The cap c is the mean count the KV cache holds (a fraction where it binds), the count at which the
+        # saturation rate is reached; the queue's mean divides by the same c - a (docs/serving.md section 3), as
+        # P_1 interpolates between the whole server counts around c / z. (Its whole floor left a queue that grew
+        # without bound at floor(c) / c of the saturation rate: 0.94 of it where c = 15.9.)
         z = e.get("count_dispersion", 1.0)
         p_adm = peaked_erlang_c(c, a, z)
         with np.errstate(divide="ignore", invalid="ignore"):
-            w_adm = np.where(a < np.floor(c), p_adm / np.maximum(np.floor(c) - a, 1e-12) * t_run * z
-                             * (1.0 + cs2) / 2, np.inf)
+            w_adm = np.where(a < c, p_adm / np.maximum(c - a, 1e-12) * t_run * z * (1.0 + cs2) / 2, np.inf)
         admission = Wait(np.where(np.isfinite(w_adm), p_adm, 1.0), w_adm)
         rho_rate, ca2, fixed_wait, backlog = rate, r.arrival_cv2, 0.0, 0.0
     else:
