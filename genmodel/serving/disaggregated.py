@@ -18,8 +18,10 @@ holding its own prompt's KV) and streams every token to the client. So
 Means add exactly. A percentile of a sum of the pools' independent times is bounded above by the sum of their
 percentiles (equality when they move together); the figures reported are that bound, so ``meets_slo`` is
 conservative. Without replica counts, each pool is sized for the rate: the decode pool with the TPOT target
-(``ceil(rate / max_goodput_rate_per_s)`` of one decode replica), then the prefill pool with what is left of the TTFT
-target after the transfer and the decode pool's time to first token at the percentile. The result also sizes
+(D = ``ceil(rate / max_goodput_rate_per_s)`` of one decode replica), then the prefill pool with what is left of the
+TTFT target after the transfer and the decode pool's time to first token at the percentile. D replicas can run so
+near their saturation that their admission queue leaves the prefill pool little of the target or none, so the decode
+pool takes more replicas (up to 2 D) while that lowers the devices of both pools together. The result also sizes
 co-located serving (replicas running both phases, with the ``prefill`` layout unless ``colocated`` names one)
 for the same rate and targets, so the two can be compared on devices.
 Not modelled: the proxy's own latency, layer-by-layer KV streaming that overlaps the transfer with the prefill
@@ -195,24 +197,55 @@ def serve_disaggregated(model="llama-3.1-8b", hardware="h100-sxm", input_tokens=
     # sizing a pool needs its replica to fit: one that does not says so (serve's guidance), not that it misses a target
     sizing = {**common, "check_fit": True}
 
-    if n_dec is None:
+    label = percentile_label(q)
+
+    def decode_pool(replicas: int):
+        """(the decode pool of ``replicas``, the TTFT target left to the prefill pool beside it)."""
+        pool = _pool("decode", lambda: serve(model, hardware, I, O, request_rate=rate, ttft_target_s=None,
+                                             tpot_target_s=tpot_t, prefilled=True, dp=replicas, **dec_layout,
+                                             **common))
+        return pool, ttft_t - transfer_s - float(pool.metrics[f"ttft_{label}_s"])
+
+    sized = n_dec is None
+    if sized:
         one = _pool("decode", lambda: serve(model, hardware, I, O, request_rate=rate, tpot_target_s=tpot_t,
                                             prefilled=True, **dec_layout, **sizing))
         n_dec = _needed(rate, one.metrics["max_goodput_rate_per_s"], "decode", tpot=tpot_t)
-    dec = _pool("decode", lambda: serve(model, hardware, I, O, request_rate=rate, ttft_target_s=None,
-                                        tpot_target_s=tpot_t, prefilled=True, dp=n_dec, **dec_layout, **common))
-    label = percentile_label(q)
+    prefill_ones: dict[float, Any] = {}  # one prefill replica sized for each TTFT budget tried
+
+    def prefill_one(budget: float):
+        if budget not in prefill_ones:
+            prefill_ones[budget] = _pool("prefill", lambda: serve(model, hardware, I, 1, request_rate=rate,
+                                                                  ttft_target_s=budget, **pre_layout, **sizing))
+        return prefill_ones[budget]
+
+    def prefill_count(budget: float):
+        """(prefill replicas that serve the rate within ``budget`` of TTFT, devices per replica, the replicas that
+        serve it at their saturation rate, the fewest any budget needs), or None where one replica cannot (no budget
+        left, or too little for one prompt)."""
+        if not budget > 0:
+            return None
+        one = prefill_one(budget)
+        best = float(np.asarray(one.metrics["max_goodput_rate_per_s"], dtype=float).max())
+        fewest = _replicas_for(rate, float(np.asarray(one.metrics["max_request_rate_per_s"], dtype=float).max()))
+        return (_replicas_for(rate, best), float(one.metrics["devices"]), fewest) if best > 0 else None
+
+    dec, budget_s = decode_pool(n_dec)
+    if sized and n_pre is None:
+        # the decode pool's time to its first token spends the TTFT target beside the prefill pool's: at the TPOT
+        # target's count D the decode replicas may run so near saturation that their admission queue leaves the
+        # prefill pool little of the target, or none. From D up (at most 2 D), one more decode replica is kept while
+        # it lowers the devices of both pools together (the decode pool's TTFT falls as each replica's share of the
+        # rate does, so the prefill pool's budget grows)
+        n_dec, dec, budget_s = _decode_replicas(n_dec, (dec, budget_s), decode_pool, prefill_count)
     dec_first_q = float(dec.metrics[f"ttft_{label}_s"])
     # prefill pool: requests leave after their prompt; its TTFT target is what the transfer and decode leave
-    budget_s = ttft_t - transfer_s - dec_first_q
     if n_pre is None:
         if budget_s <= 0:
             raise ConfigurationError(f"the TTFT target {ttft_t * 1e3:,.4g} ms is spent before the prefill: KV transfer "
                                      f"{transfer_s * 1e3:,.4g} ms + decode pool's first step {dec_first_q * 1e3:,.4g} "
                                      "ms; raise the target or speed the link", "ttft_target_s")
-        one = _pool("prefill", lambda: serve(model, hardware, I, 1, request_rate=rate, ttft_target_s=budget_s,
-                                             **pre_layout, **sizing))
-        n_pre = _needed(rate, one.metrics["max_goodput_rate_per_s"], "prefill", ttft=budget_s)
+        n_pre = _needed(rate, prefill_one(budget_s).metrics["max_goodput_rate_per_s"], "prefill", ttft=budget_s)
     pre = _pool("prefill", lambda: serve(model, hardware, I, 1, request_rate=rate, dp=n_pre,
                                          ttft_target_s=max(budget_s, 1e-9), **pre_layout, **common))
     link_utilization = rate / n_pre * kv_bytes / link_bytes_per_s  # per prefill replica's link
@@ -246,6 +279,42 @@ def serve_disaggregated(model="llama-3.1-8b", hardware="h100-sxm", input_tokens=
                 "tpot_target_s": tpot_t, "kv_link": kv_link, "prefill_layout": pre_layout, "decode_layout": dec_layout}
     where = platform.name if platform is not None else hw.name
     return Disaggregated(model.name, where, settings, m, pre, dec, co)
+
+
+def _decode_replicas(least: int, first, decode_pool, prefill_count) -> tuple[int, Any, float]:
+    """(decode replicas, their pool, the TTFT budget left to the prefill pool) for sized pools: from the TPOT target's
+    count ``least`` (whose pool and budget are ``first``) up to twice it, the first count that leaves the prefill pool
+    a budget it can be sized for (by bisection, where ``least`` leaves none), then one more replica at a time while the
+    devices of both pools together fall and the prefill pool has replicas to save. ``decode_pool(n)``: (pool,
+    budget); ``prefill_count(budget)``: (replicas, devices per replica, the fewest any budget needs) or None."""
+    top = min(2 * least, MAX_REPLICAS)
+
+    def option(n: int, known=None):
+        """(devices of both pools, None where the prefill pool cannot be sized; n; decode pool; budget; the devices
+        one more decode replica could save at most: the prefill replicas above the fewest, less its own)."""
+        pool, left = known if known is not None else decode_pool(n)
+        count = prefill_count(left)
+        if count is None:
+            return None, n, pool, left, np.inf
+        dec_devices = float(pool.metrics["devices"])
+        return dec_devices + count[0] * count[1], n, pool, left, (count[0] - count[2]) * count[1] - dec_devices / n
+
+    best = option(least, first)
+    if best[0] is None and top > least:
+        high = option(top)
+        if high[0] is not None:
+            lo = least
+            while high[1] - lo > 1:
+                mid = option((lo + high[1]) // 2)
+                lo, high = (lo, mid) if mid[0] is not None else (mid[1], high)
+            best = high
+    if best[0] is not None:
+        while best[1] < top and best[4] > 0:
+            more = option(best[1] + 1)
+            if more[0] is None or more[0] >= best[0]:
+                break
+            best = more
+    return best[1], best[2], best[3]
 
 
 def _needed(rate: float, per_replica, pool: str, ttft: float | None = None, tpot: float | None = None) -> int:

@@ -37,11 +37,14 @@ request is in every step; ``_closed_rows``), or of t(x_max) once N reaches the c
 scaled to it, split it into TTFT and TPOT. Saturation: the largest
 x with N_run <= N_cap = min(max sequences, KV capacity / tokens held per request) and x I' <= B_p; an engine that
 preempts and recomputes at a full KV cache (``Scheduler.recompute_on_full``) carries R = clip(T - C / N_run, 0, O)
-more prompt tokens per request in pi and p_s, O where the KV cache binds the load (``_recompute_tokens``). A cached
-prefix is held once (``Requests.shared_prefix``) or by each request; ``Requests.ttft_delay_s``, a fixed wait before
-a request's prefill (a prefix reloaded from host memory), adds to its TTFT and end-to-end time. A finite run at a rate
-(``Load.requests`` = N) is solved on the steps its requests see: n and N_run scaled to ``finite_run_batch(N_run, N)``
-(the run's ramp-up and drain), on the load grid too, so its load, latencies and saturation rate are the run's.
+more prompt tokens per request in pi and p_s, O where the KV cache binds the load (``_recompute_tokens``). An open
+loop's admission queue has the running cap for its servers, or where lambda(x) passes the saturated rate below x_max
+(that term, a step that jumps, KV offload's peak) the running count at which it first reaches it (``_queue_cap``).
+A cached prefix is held once (``Requests.shared_prefix``) or by each request; ``Requests.ttft_delay_s``, a fixed wait
+before a request's prefill (a prefix reloaded from host memory), adds to its TTFT and end-to-end time. A finite run at a
+rate (``Load.requests`` = N) is solved on the steps its requests see: n and N_run scaled to
+``finite_run_batch(N_run, N)`` (the run's ramp-up and drain), on the load grid too, so its load, latencies and
+saturation rate are the run's.
 A finite run (an offline run, a rate run of N requests, a closed loop's P prompts) also has ``run_duration_s``, the
 span from its first arrival to its last completion, over which its rates are counted as a benchmark counts them:
 the last request's stay in an emptying engine, and with spread outputs the longest answer (docs/serving.md 2c, 2d).
@@ -516,13 +519,16 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
     # (mu and the running batch it is reached at: the peak's where the peak sets the saturation rate). Where the engine
     # saturates below its running cap (the prompt budget or the steps bind, not the cap) no request of a run past
     # saturation waits for admission: every prompt queues for the budget, from the run's first request (section 2c)
+    queue_cap = _queue_cap(step, r, s, grid, x_max, t_max, run) if grid is not None else t_max.cap
+    if peak:  # (the peak is the saturated rate there: its running count is where lambda(x) first reaches it)
+        queue_cap = np.where(better, np.minimum(t_max.cap, at_max), queue_cap)
     finite = None
     if run is not None:
         finite = (run, max_rate, at_max, np.where(at_max >= t_max.cap * (1.0 - 1e-9), at_max, 0.0))
     wave_run = load.mode == "concurrency" and load.requests is not None and (s.mixed or not r.synchronized)
     law: dict | None = {} if wave_run else None
     m = _figures(r, s, t, view, e, lam, load, clients if load.mode != "rate" else None, percentiles,
-                 ttft_target_s, tpot_target_s, target_percentile, finite, law, served_rate)
+                 ttft_target_s, tpot_target_s, target_percentile, finite, law, served_rate, queue_cap)
     if load.mode == "concurrency" and r.synchronized:
         synchronize(step, r, s, clients, n_cap, m, percentiles, ttft_target_s, tpot_target_s, target_percentile)
     if wave_run:
@@ -555,8 +561,25 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
             m["utilization"] = m["request_rate_per_s"] / m["max_request_rate_per_s"]
     if ttft_target_s is not None or tpot_target_s is not None:
         m["max_goodput_rate_per_s"] = _max_rate_meeting(step, r, s, grid, ttft_target_s, tpot_target_s,
-                                                        target_percentile, run)
+                                                        target_percentile, run, queue_cap)
     return SteadyState(m, t, x_max, binding, share)
+
+
+def _queue_cap(step: StepFn, r: Requests, s: Scheduler, grid, x_max, t_max: Terms, run=None) -> np.ndarray:
+    """The running count at which an open loop's rate first reaches the saturation rate, the admission queue's
+    servers (``_figures``): the running cap N_cap, but where lambda(x) overshoots the saturated rate below x_max
+    (an engine that recomputes preempted requests, ``Scheduler.recompute_on_full``: below the cap only the running
+    requests' overflow comes back as prompt work, at the cap their whole outputs; a step that jumps at a captured
+    graph's size) the count N_run(x_s) at the first load x_s whose rate is the saturated one (``_open_loop_x``; where
+    ``solve``'s peak sets the saturated rate, its running count instead). A queue keeps that engine at its cap, so
+    it cannot serve the rates above the saturated one that the loads between x_s and x_max would give without a
+    queue; its queue grows without bound as the offered count nears N_run(x_s), not N_cap (docs/serving.md 3)."""
+    rates = grid[1]
+    over = np.max(rates[:-1], axis=0) > rates[-1]
+    if not np.any(over):
+        return t_max.cap
+    x_s, _ = _open_loop_x(step, r, s, grid, x_max, rates[-1], run)
+    return np.where(over, np.minimum(t_max.cap, terms(x_s, r, s).running), t_max.cap)
 
 
 def peak_rate(step: StepFn, r: Requests, s: Scheduler, x_max, nodes: int = 48) -> tuple[np.ndarray, np.ndarray]:
@@ -845,7 +868,7 @@ def finite_run_quantile(delta, requests, cap, q: float, output_cv: float = 0.0, 
 
 def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.ndarray], lam, load: Load, clients,
              percentiles, ttft_target_s, tpot_target_s, q_target, finite=None,
-             law: dict | None = None, served_rate=None) -> dict[str, np.ndarray]:
+             law: dict | None = None, served_rate=None, queue_cap=None) -> dict[str, np.ndarray]:
     """Every figure at the solved load (docs/serving.md section 3); ``finite``: (requests, max rate, running count
     at saturation, the requests ahead of which none queues) of a finite run at a request rate (``finite_run_wait``).
     ``law``: a dict that receives a closed loop's TTFT distribution, ``cdf(x)`` (P(TTFT <= x)), and with targets the
@@ -957,7 +980,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     out: dict[str, np.ndarray] = {}
     prompt_s = I_new * t_own / np.maximum(budget, 1e-9)  # prefill-budget seconds one prompt needs
     if load.mode == "rate":
-        a, c = t.running, t.cap
+        a, c = t.running, t.cap if queue_cap is None else queue_cap
         t_run = a / np.maximum(rate, 1e-300)
         # the running count is peaked: an arrival lengthens the steps every running request decodes in, so the count
         # varies z = kappa (1 + (J0 - 1) o) times as much as Poisson's (``_count_bias``; 2.1 where the simulation
@@ -1833,7 +1856,7 @@ def poisson_quantile(mean, q: float, most: int = 256) -> np.ndarray:
 
 
 def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, grid, ttft_target_s, tpot_target_s, q, run=None,
-                      iterations: int = 8) -> np.ndarray:
+                      queue_cap=None, iterations: int = 8) -> np.ndarray:
     """Largest arrival rate whose q-percentile TTFT and TPOT meet the targets (0 if none): the last coarse grid node's
     rate that meets them, refined by bisection on the rate towards the next node's; ``grid``: the load grid and its
     rates (``_rate_grid``). Each rate is judged at the load the open loop solves for it (``_open_loop_x``), as
@@ -1848,7 +1871,8 @@ def _max_rate_meeting(step: StepFn, r: Requests, s: Scheduler, grid, ttft_target
         t = terms(x, r, s)
         view = _tagged_view(t, r, s, t_max, run, x_cap)
         e = _on_grid(step, r, s, t, view, Load("rate"), grid, x, lam, stable, tpot_target_s is not None)
-        m = _figures(r, s, t, view, e, lam, Load("rate"), None, (), ttft_target_s, tpot_target_s, q)
+        m = _figures(r, s, t, view, e, lam, Load("rate"), None, (), ttft_target_s, tpot_target_s, q,
+                     queue_cap=queue_cap)
         return m["meets_slo"] & feasible(t, r)
 
     ok = check(rates) & (nodes > 0)

@@ -279,7 +279,8 @@ class EngineSpec(FrozenSpec):
         "room, preempts the request admitted last and recomputes it on readmission (vLLM's default preemption): at a "
         "KV-bound saturation each request's output tokens come back as prompt work, below it the running requests' "
         "overflow of the cache (docs/serving.md section 1). Off in the shipped profiles: a closed loop still steps "
-        "down at the cap and an open loop near saturation gains little (docs/serving.md section 5).")
+        "down at the cap, and runs that the cache holds nearly whole when it admits on prompts are predicted slower "
+        "still (docs/serving.md section 5).")
     fittable: bool = Field(
         True, description="Whether calibration may use this engine's rows to fit a family's factors; false for a "
         "profile that knowingly lacks the engine's dominant cost (as AutoAWQ's GEMV profile did before its kernel got "
