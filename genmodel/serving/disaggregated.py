@@ -35,7 +35,7 @@ import copy
 import inspect
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -281,6 +281,17 @@ def serve_disaggregated(model="llama-3.1-8b", hardware="h100-sxm", input_tokens=
     return Disaggregated(model.name, where, settings, m, pre, dec, co)
 
 
+class _Split(NamedTuple):
+    """One decode-replica count tried by ``_decode_replicas``."""
+
+    devices: float | None  # of both pools; None where the prefill pool cannot be sized for the budget
+    replicas: int  # decode replicas
+    pool: Any  # the decode pool's serve result
+    budget: float  # the TTFT target left to the prefill pool
+    savable: float  # devices one more decode replica could save at most: the prefill replicas above the fewest,
+    # less its own
+
+
 def _decode_replicas(least: int, first, decode_pool, prefill_count) -> tuple[int, Any, float]:
     """(decode replicas, their pool, the TTFT budget left to the prefill pool) for sized pools: from the TPOT target's
     count ``least`` (whose pool and budget are ``first``) up to twice it, the first count that leaves the prefill pool
@@ -289,32 +300,32 @@ def _decode_replicas(least: int, first, decode_pool, prefill_count) -> tuple[int
     budget); ``prefill_count(budget)``: (replicas, devices per replica, the fewest any budget needs) or None."""
     top = min(2 * least, MAX_REPLICAS)
 
-    def option(n: int, known=None):
-        """(devices of both pools, None where the prefill pool cannot be sized; n; decode pool; budget; the devices
-        one more decode replica could save at most: the prefill replicas above the fewest, less its own)."""
+    def option(n: int, known=None) -> _Split:
         pool, left = known if known is not None else decode_pool(n)
         count = prefill_count(left)
         if count is None:
-            return None, n, pool, left, np.inf
+            return _Split(None, n, pool, left, np.inf)
+        replicas, per_replica, fewest = count
         dec_devices = float(pool.metrics["devices"])
-        return dec_devices + count[0] * count[1], n, pool, left, (count[0] - count[2]) * count[1] - dec_devices / n
+        return _Split(dec_devices + replicas * per_replica, n, pool, left,
+                      (replicas - fewest) * per_replica - dec_devices / n)
 
     best = option(least, first)
-    if best[0] is None and top > least:
+    if best.devices is None and top > least:
         high = option(top)
-        if high[0] is not None:
+        if high.devices is not None:
             lo = least
-            while high[1] - lo > 1:
-                mid = option((lo + high[1]) // 2)
-                lo, high = (lo, mid) if mid[0] is not None else (mid[1], high)
+            while high.replicas - lo > 1:
+                mid = option((lo + high.replicas) // 2)
+                lo, high = (lo, mid) if mid.devices is not None else (mid.replicas, high)
             best = high
-    if best[0] is not None:
-        while best[1] < top and best[4] > 0:
-            more = option(best[1] + 1)
-            if more[0] is None or more[0] >= best[0]:
+    if best.devices is not None:
+        while best.replicas < top and best.savable > 0:
+            more = option(best.replicas + 1)
+            if more.devices is None or more.devices >= best.devices:
                 break
             best = more
-    return best[1], best[2], best[3]
+    return best.replicas, best.pool, best.budget
 
 
 def _needed(rate: float, per_replica, pool: str, ttft: float | None = None, tpot: float | None = None) -> int:
