@@ -317,7 +317,9 @@ class SteadyState:
 def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=None, extra: tuple = (),
               compute: bool = False, joint=None) -> dict[str, np.ndarray]:
     """Stacked step evaluations. ``tagged``: the steps a tagged decoding request sees, t_d and t_s (itself and the n
-    stationary others), and the tagged prompt's own step t_own (the n others); with ``width`` (tagged), also the
+    stationary others), and the tagged prompt's own step t_own (the n others), with prefill steps apart (``mixed``
+    false) also the prefill step of half the prompt tokens, ``res["t_half"]`` (``_prompt_work``); with ``width``
+    (tagged), also the
     decode step at 1 + n + width sequences, the running count's upper quantile (``_count_width``), and the rise of
     the mean step the request sees, ``res["rise"]``: t_d's (at least 0; 0 where the width is), or with mixed steps
     (1 - pi) t_d's + pi t_s's (the step with the prompt chunks at the quantile's count, one more row). With
@@ -343,6 +345,9 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
     n_seen = (1.0 if tagged else 0.0) + t.n
     if tagged:
         ns, ps = [n_seen, n_seen if mixed else zeros, t.n if mixed else zeros], [zeros, t.p_step, t.p_step]
+        if not mixed:  # (a prefill step of half the tokens: the prompt tokens' cost c, ``_prompt_work``)
+            ns.append(zeros)
+            ps.append(t.p_step / 2)
     else:
         ns, ps = map(list, zip(*_untagged_rows(t, mixed), strict=True))
     if width is not None:  # (mixed: the steps with prompt chunks rise with the count too)
@@ -367,6 +372,8 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
     res.update(t_d=out[0], t_s=out[1])
     if tagged:
         res["t_own"] = out[2]
+        if not mixed:
+            res["t_half"] = out[3]
     if width is not None:  # (its rows are the last before ``extra``: a call has a width or a joint quantile)
         if tagged and mixed:
             grown = (1.0 - t.pi) * (out[first - 2] - out[0]) + t.pi * (out[first - 1] - out[1])
@@ -892,7 +899,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     life_cv2 = _life_cv2(r, t, load, cs2)
     n_in = None if clients is None else np.minimum(clients, t.running)  # a closed loop's running requests
     closed = load.mode != "rate"
-    g = _tagged_steps(r, s, view, e["t_d"], e["t_s"], e["t_own"], step_cv2, closed)
+    g = _tagged_steps(r, s, view, e["t_d"], e["t_s"], e["t_own"], step_cv2, closed, e.get("t_half"))
     if served_rate is not None:
         # a closed loop: every running request is in every step, so a request's life is (k_p + D_wall) steps of the
         # time-average step t-bar, exact whatever the step's shape (docs/serving.md section 2); the tagged request's
@@ -902,7 +909,9 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
             life = n_in / served_rate
             tagged = g.b_mean + np.maximum(O - 1.0, 0.0) * g.tpot_mean
             scale = np.where((tagged > 0) & np.isfinite(life) & np.isfinite(tagged), life / tagged, 1.0)
-        g = _tagged_steps(r, s, view, scale * e["t_d"], scale * e["t_s"], scale * e["t_own"], step_cv2, closed)
+        half = e.get("t_half")
+        g = _tagged_steps(r, s, view, scale * e["t_d"], scale * e["t_s"], scale * e["t_own"], step_cv2, closed,
+                          None if half is None else scale * half)
     else:
         scale = 1.0
     t_d, t_s, t_own, mean_step, u, c_tok = g.t_d, g.t_s, g.t_own, g.mean_step, g.u, g.c_tok
@@ -1755,26 +1764,35 @@ def _chunks_seen(r: Requests, view: Terms) -> tuple[np.ndarray, np.ndarray]:
     return (1.0 - r.prefix_hit) * r.input_tokens / kp, view.x * kp
 
 
-def _prompt_work(r: Requests, view: Terms, t_d, t_s, t_own):
+def _prompt_work(r: Requests, view: Terms, t_d, t_s, t_own, t_half=None):
     """(u, x_seen, mean step, c, rho_c): the tokens of a prompt chunk, the chunks a step carries, the step a tagged
     request sees, (1 - pi) t_d + pi t_s, a prompt token's seconds in a step, c, and the correlation of consecutive
-    steps, rho_c = x_seen u c / mean step (docs/serving.md section 3)."""
+    steps, rho_c = x_seen u c / mean step (docs/serving.md section 3); ``t_half``: with prefill steps apart, the
+    prefill step of half the prompt tokens (``_evaluate``)."""
     u, x_seen = _chunks_seen(r, view)
     mean_step = (1.0 - view.pi) * t_d + view.pi * t_s
     # seconds per prompt token in a step: the prompt tokens' share of a step, at most the prompt's own step per token
-    # (a step computed in passes, llama.cpp's, can need one more pass for one more decoding token than its own)
-    c_tok = np.minimum(np.maximum(t_s - t_d, 0.0), t_own) / np.maximum(view.p_step, 1e-12)
+    # (a step computed in passes, llama.cpp's, can need one more pass for one more decoding token than its own). A
+    # mixed step's is what its p_s prompt tokens add to the decode step, t_s - t_d; a prefill step apart (``t_half``,
+    # its time with p_s / 2 prompt tokens) carries no decodes, so its tokens' cost is the step's slope, 2 (t_s -
+    # t_half) / p_s: t_s - t_d took a decode step's time off a step that has none, so c fell as the decode batch grew
+    # and was an eager step's whole host time where the decode steps replay graphs (history item 91)
+    if t_half is None:
+        c_tok = np.minimum(np.maximum(t_s - t_d, 0.0), t_own) / np.maximum(view.p_step, 1e-12)
+    else:
+        c_tok = np.minimum(np.maximum(t_s - t_half, 0.0) * 2.0, t_own) / np.maximum(view.p_step, 1e-12)
     rho_c = np.minimum(x_seen * u * c_tok / np.maximum(mean_step, 1e-300), 0.99)
     return u, x_seen, mean_step, c_tok, rho_c
 
 
-def _tagged_steps(r: Requests, s: Scheduler, view: Terms, t_d, t_s, t_own, step_cv2, closed: bool = False) -> _Tagged:
+def _tagged_steps(r: Requests, s: Scheduler, view: Terms, t_d, t_s, t_own, step_cv2, closed: bool = False,
+                  t_half=None) -> _Tagged:
     """The mean step, the prompt work's spread and the tagged request's prompt steps and TPOT from its step times t_d,
     t_s and t_own at ``view`` (``_figures``); ``closed``: a closed loop's (its step variance bounded)."""
     O = r.output_tokens
     D = np.maximum(O - 1.0, 0.0) / r.tokens_per_step
     pi, kp, budget = view.pi, view.steps_prefill, view.budget
-    u, x_seen, mean_step, c_tok, rho_c = _prompt_work(r, view, t_d, t_s, t_own)
+    u, x_seen, mean_step, c_tok, rho_c = _prompt_work(r, view, t_d, t_s, t_own, t_half)
     poisson_c = (c_tok * u) ** 2 * x_seen / (1.0 - rho_c**2)  # (the variance Poisson arrivals give)
     var_c = step_cv2 * poisson_c
     if closed:
