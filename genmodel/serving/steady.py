@@ -984,8 +984,19 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
             some = -np.expm1(others * np.log1p(-np.minimum(decoding, 1.0 - 1e-16)))
             share = some * r.recv_interval / (r.recv_interval + k_b) if s.mixed else some
         else:
-            share = busy * cycle / np.maximum(cycle + k_b * t_p, 1e-300)
-        intake = _Intake(share, span, c_star, lam_seen * u, u, budget, c_tok, base)
+            # with prefill steps apart the run of prompt steps is a busy period: the prompts that arrive during it
+            # join it (a load rho_run of full prompt steps), so it lasts k_b t_p / (1 - rho_run). (With mixed steps the
+            # run of k_b steps alone: against the simulation, with the busy period, 0.7 of saturation's median TTFT
+            # came out 23% short, without it 7% long; docs/serving.md section 3)
+            rho_run = 0.0
+            if not s.mixed:
+                rho_run = np.minimum(lam_seen * u * (base + c_tok * budget) / np.maximum(budget, 1e-300), 0.9)
+            share = busy * cycle / np.maximum(cycle + k_b * t_p / (1.0 - rho_run), 1e-300)
+        # an open loop's arrivals during the intake's prefill run (the rest of the busy engine's time) are taken in at
+        # once and queue behind what is left of the run's k_b steps, beyond the step in progress (in the TTFT already)
+        later = 0.0 if closed else np.maximum(busy - share, 0.0)
+        after = np.maximum(k_b - 1.0, 0.0) * t_p
+        intake = _Intake(share, span, c_star, lam_seen * u, u, budget, c_tok, base, later, after)
     out: dict[str, np.ndarray] = {}
     prompt_s = I_new * t_own / np.maximum(budget, 1e-9)  # prefill-budget seconds one prompt needs
     if load.mode == "rate":
@@ -1695,7 +1706,9 @@ class _Intake:
     share its prefill: those that came before it (a share p) go first. Within its own step's room (``budget`` less its
     ``chunk``) a prompt token ahead or behind it costs ``c_tok``; beyond the room the ones ahead fill whole steps of
     ``base`` + ``c_tok`` x ``budget`` each. Less the others a Poisson step already holds, that is its wait W(p); the
-    wait's distribution is that of W at a uniform place, given by the sorted values at the quantile levels."""
+    wait's distribution is that of W at a uniform place, given by the sorted values at the quantile levels. A share
+    ``later`` lands while the intake's prompts are being prefilled: taken in at once, it queues behind what is left of
+    them, uniform on [0, ``after_s``] beyond the step in progress (the work left falls evenly through the run)."""
 
     share: np.ndarray
     span: np.ndarray
@@ -1705,6 +1718,8 @@ class _Intake:
     budget: np.ndarray
     c_tok: np.ndarray
     base: np.ndarray
+    later: np.ndarray | float = 0.0
+    after_s: np.ndarray | float = 0.0
 
     def at(self, p) -> np.ndarray:
         """W(p): the wait of an arrival during decoding at place p of the cycle (p an array of places on a leading
@@ -1720,21 +1735,48 @@ class _Intake:
 
     def quantiles(self, levels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         """The wait at quantile ``levels`` (leading axis), of ``shape``: 0 below 1 - share, above it W's values at
-        129 places sorted (W's distribution at a uniform place), read at the level's share of them."""
+        129 places sorted (W's distribution at a uniform place), read at the level's share of them; with arrivals
+        during the prefill run (``later`` > 0 and ``after_s`` > 0), the quantiles of the three-part mixture."""
         lead = (-1, *([1] * len(shape)))  # (a leading axis over the configurations' shape)
         values = np.sort(np.broadcast_to(self.at(np.linspace(0.0, 1.0, 129).reshape(lead)), (129, *shape)), axis=0)
-        share = np.broadcast_to(self.share, shape)
         levels = np.asarray(levels, dtype=float).reshape(lead)
+        if np.any((np.asarray(self.later) > 0) & (np.asarray(self.after_s) > 0)):
+            return self._mixture_quantiles(values, levels, shape)
+        share = np.broadcast_to(self.share, shape)
         inner = np.clip((levels - (1.0 - share)) / np.maximum(share, 1e-300), 0.0, 1.0) * 128.0
         lo = np.minimum(np.floor(inner).astype(int), 127)
         a, b = np.take_along_axis(values, lo, 0), np.take_along_axis(values, lo + 1, 0)
         return np.where(levels <= 1.0 - share, 0.0, a + (inner - lo) * (b - a))
 
+    def _mixture_quantiles(self, values: np.ndarray, levels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """``quantiles`` of the mixture: 0 (a share 1 - share - later), uniform on [0, after_s] (later) and W at a
+        uniform place (share, its 129 sorted ``values``), from the mixture's distribution function, piecewise linear
+        between the two parts' nodes, inverted at each level."""
+        lead = (-1, *([1] * len(shape)))
+        share, later, after = (np.broadcast_to(np.asarray(v, dtype=float), shape)
+                               for v in (self.share, self.later, self.after_s))
+        nodes = np.sort(np.concatenate([values, np.linspace(0.0, 1.0, 129).reshape(lead) * after]), axis=0)
+        # W's distribution at each node: linear between its sorted values (a share i / 128 at the i-th)
+        below = (values[None, ...] <= nodes[:, None, ...]).sum(axis=1)  # values at or below each node
+        lo = np.clip(below - 1, 0, 127)
+        a, b = np.take_along_axis(values, lo, 0), np.take_along_axis(values, lo + 1, 0)
+        inner = np.where(b > a, (nodes - a) / np.where(b > a, b - a, 1.0), 1.0)
+        f_w = np.where(below == 0, 0.0, np.where(below >= 129, 1.0, (lo + np.clip(inner, 0.0, 1.0)) / 128.0))
+        f_u = np.clip(nodes / np.where(after > 0, after, 1.0), 0.0, 1.0)
+        cdf = (1.0 - share - later) + later * f_u + share * f_w  # non-decreasing in the nodes
+        # the node where the distribution first reaches each level, and the straight line from the one before
+        k = np.clip((cdf[None, ...] < levels[:, None, ...]).sum(axis=1), 1, nodes.shape[0] - 1)
+        x0, x1 = np.take_along_axis(nodes, k - 1, 0), np.take_along_axis(nodes, k, 0)
+        c0, c1 = np.take_along_axis(cdf, k - 1, 0), np.take_along_axis(cdf, k, 0)
+        step = np.where(c1 > c0, (levels - c0) / np.where(c1 > c0, c1 - c0, 1.0), 1.0)
+        return np.where(levels <= cdf[:1], 0.0, x0 + np.clip(step, 0.0, 1.0) * (x1 - x0))
+
     @functools.cached_property
     def mean_s(self) -> np.ndarray:
-        """The mean wait over arrivals: share x W's mean over places (the midpoints of 128 equal cells)."""
+        """The mean wait over arrivals: share x W's mean over places (the midpoints of 128 equal cells), and the
+        prefill run's arrivals' later x after_s / 2."""
         places = ((np.arange(128) + 0.5) / 128.0).reshape(-1, *([1] * np.ndim(self.span + self.share)))
-        return self.share * self.at(places).mean(axis=0)
+        return self.share * self.at(places).mean(axis=0) + np.asarray(self.later) * np.asarray(self.after_s) / 2
 
 
 @dataclass
