@@ -1968,8 +1968,10 @@ def test_a_finite_run_on_separate_prefill_steps_as_a_slow_wave_agrees_with_the_s
     # +2.2%), its P90 within 15% (-9.0% to +10.7%) and P99 within 45% (-11.3% to +44.2%: where the prompts come as
     # they arrive, the steady state's percentiles moved to the wave's mean; the two runs of 50 at 10/s with 1,000-token
     # prompts +44%, +26% while a prompt token cost (t_s - t_d) / p_s, before history item 91: the steady state's
-    # log-normal TTFT has a longer tail than these runs', whose prompts wait for about two prefill steps at most; the
-    # others within 12%), mean TPOT and end-to-end latency within
+    # log-normal TTFT has a longer tail than these runs', whose prompts wait for about two prefill steps at most, and
+    # a run of 50 reports as its P99 an interpolation between its two slowest requests, about the population's P97:
+    # the 400 requests of the eight runs pooled have a P99 of 0.259 s, the runs' own P99s average 0.223 s, the
+    # closed form 0.321 s; the others within 12%), mean TPOT and end-to-end latency within
     # 8% (-1.2% to +6.5%), the throughput within 5% (-3.6% to +1.4%),
     # the P99 TPOT and end-to-end latency within 30% (the steady state's, scaled, in the run of 300 whose arrivals
     # last five lives: +25.6% and +27.6%; the rest within 14%). Before (the steady state's): mean TPOT +0.1% to +132%
