@@ -319,10 +319,10 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
     """Stacked step evaluations. ``tagged``: the steps a tagged decoding request sees, t_d and t_s (itself and the n
     stationary others), and the tagged prompt's own step t_own (the n others), with prefill steps apart (``mixed``
     false) also the prefill step of half the prompt tokens, ``res["t_half"]`` (``_prompt_work``); with ``width``
-    (tagged), also the
-    decode step at 1 + n + width sequences, the running count's upper quantile (``_count_width``), and the rise of
-    the mean step the request sees, ``res["rise"]``: t_d's (at least 0; 0 where the width is), or with mixed steps
-    (1 - pi) t_d's + pi t_s's (the step with the prompt chunks at the quantile's count, one more row). With
+    (tagged), also the decode step at 1 + n + width sequences, the running count's upper quantile (``_count_width``),
+    and the rise of the mean step the request sees, ``res["rise"]``: t_d's (at least 0; 0 where the width is), or
+    with mixed steps (1 - pi) t_d's + pi t_s's (the step with the prompt chunks at the quantile's count, one more
+    row). With
     ``joint`` (tagged, without ``width``: (n_hi, pi_hi, p_hi, pi_e, p_e, rise) of ``_joint_quantile``), the decode
     step at n_hi sequences and the step with p_hi prompt tokens there, and the step with p_e prompt tokens at 1 + n:
     the mean step the request sees with its prompt's echo, ``res["echo_step"]`` ((1 - pi_e) t_d + pi_e t(p_e), at
