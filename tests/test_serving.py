@@ -680,6 +680,14 @@ def test_the_intake_wait_by_hand():
     # 0.99: past W's 0.09 s the distribution is 0.75 + 0.25 w / 0.1: 0.99 at 96 ms
     assert float(q[5]) == pytest.approx(0.096, rel=1e-9)
     assert float(both.mean_s) == pytest.approx(0.5 * 0.045 + 0.25 * 0.05, rel=1e-12)
+    # beside it in one call, a configuration whose run is one step (after_s 0): its prefill run's arrivals wait nothing
+    # more, so its quantiles are those without them (alone's: 0 up to 0.5, then W uniform on [0, 0.09 s])
+    pair = _Intake(*(np.array([v, v]) for v in (0.5, 0.09, 0.01, 0.0, 512.0, 2048.0, 1e-5, 0.008, 0.25)),
+                   np.array([0.1, 0.0]))
+    levels = np.array([0.4, 0.5, 0.75, 0.9, 0.99])
+    q = pair.quantiles(levels, (2,))
+    np.testing.assert_allclose(q[:, 0], both.quantiles(levels, ()), rtol=1e-12)
+    np.testing.assert_allclose(q[:, 1], alone.quantiles(levels, ()), rtol=1e-9, atol=1e-15)
 
 
 def test_an_intake_interval_leaves_what_it_does_not_touch_alone():

@@ -1762,7 +1762,8 @@ class _Intake:
         a, b = np.take_along_axis(values, lo, 0), np.take_along_axis(values, lo + 1, 0)
         inner = np.where(b > a, (nodes - a) / np.where(b > a, b - a, 1.0), 1.0)
         f_w = np.where(below == 0, 0.0, np.where(below >= 129, 1.0, (lo + np.clip(inner, 0.0, 1.0)) / 128.0))
-        f_u = np.clip(nodes / np.where(after > 0, after, 1.0), 0.0, 1.0)
+        # (a uniform on [0, 0] is all at 0: a configuration whose run is one step waits nothing more there)
+        f_u = np.where(after > 0, np.clip(nodes / np.where(after > 0, after, 1.0), 0.0, 1.0), 1.0)
         cdf = (1.0 - share - later) + later * f_u + share * f_w  # non-decreasing in the nodes
         # the node where the distribution first reaches each level, and the straight line from the one before
         k = np.clip((cdf[None, ...] < levels[:, None, ...]).sum(axis=1), 1, nodes.shape[0] - 1)
