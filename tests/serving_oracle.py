@@ -54,8 +54,8 @@ def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget
              output_cv: float = 0.0, client_delay: float = 0.0,
              output_cap: int | None = None, recv_interval: int = 1, kv_tokens: int | None = None,
              admission: str = "reserve") -> dict[str, np.ndarray]:
-    """Per-request TTFT, TPOT, end-to-end latency, inter-token gaps and output lengths of a simulated run (the first
-    ``warmup`` requests dropped, a tenth of them by default; 0 keeps the whole run from an idle engine).
+    """Per-request TTFT, TPOT, end-to-end latency, inter-token gaps, output and prompt lengths of a simulated run
+    (the first ``warmup`` requests dropped, a tenth of them by default; 0 keeps the whole run from an idle engine).
     ``separate``: prefill steps run apart from decode steps and come first (SGLang's default scheduler): a step
     carries prompt chunks only, and decodes run only when no prompt work can be scheduled. ``input_cv`` /
     ``output_cv``: log-normal lengths. ``client_delay``: in a closed loop, the seconds between a request's last token
@@ -160,4 +160,4 @@ def simulate(step, rate: float, input_tokens: int, output_tokens: int, *, budget
     span = max(r.last for r in kept) - min(r.arrival for r in kept)
     return {"ttft": ttft, "e2e": e2e, "tpot": tpot, "itl": np.concatenate([r.gaps for r in kept]),
             "gaps": [np.asarray(r.gaps) for r in kept], "throughput": np.asarray(len(kept) / span),
-            "output_tokens": np.array([r.output for r in kept])}
+            "output_tokens": np.array([r.output for r in kept]), "prompt_tokens": np.array([r.prompt for r in kept])}

@@ -2259,3 +2259,92 @@ def test_a_poisson_quantile_of_a_rate_difference_rounded_below_zero_is_zero():
         assert poisson_quantile(np.array([-1.1e-16, 0.0]), 0.99).tolist() == [0.0, 0.0]
     # P(M <= 2) for M ~ Poisson(1) is e^-1 (1 + 1 + 1/2) = 0.9197 >= 0.9 > P(M <= 1) = 0.7358
     assert poisson_quantile(1.0, 0.9) == 2.0
+
+
+# ---- prompt lengths that spread (history item 92, docs/serving.md section 3) ----------------------------------------
+
+@pytest.mark.parametrize("model, hw, engine, I, O, tp, rates", [
+    # found by a random sweep of rates (sixty-seventh session): the TTFT's percentiles fell as the load rose, the
+    # mean rising. Qwen3-30B-A3B on an H200 with vLLM, 4,122 + 538 tokens: P99 0.395, 0.356 s at 0.1 and 0.4 of
+    # saturation; with TensorRT-LLM on two, 1,845 + 965: 0.102 -> 0.087 s between 1.16 and 3.47 requests/s;
+    # gpt-oss-120b on four H200s, 4,196 + 1,926: 0.227 -> 0.186 s between 0.78 and 2.35
+    ("qwen3-30b-a3b", "h200-sxm", "vllm", 4122, 538, 1, None),
+    ("qwen3-30b-a3b", "h200-sxm", "trtllm", 1845, 965, 2, [1.16, 2.3, 3.47]),
+    ("gpt-oss-120b", "h200-sxm", "trtllm", 4196, 1926, 4, [0.78, 1.5, 2.35]),
+])
+def test_ttft_percentiles_of_spread_prompts_rise_with_the_load_on_an_moe_step(model, hw, engine, I, O, tp, rates):
+    # lengths of cv 1 (prompts and outputs log-normal). The prompts' spread was one variance, (cv I c)^2, with c the
+    # prompt tokens' cost from a step without them: on an MoE step at light load that cost carries the experts the
+    # prompt's tokens read beside the few decodes', so it fell as the decodes came to read them; a prompt's own steps
+    # timed at its length (a longer prompt takes at least as long, whatever the load) rise with the load
+    kw = dict(tp=tp, engine=engine, input_cv=1.0, output_cv=1.0)
+    if rates is None:
+        top = float(serve(model, hw, I, O, request_rate="max", **kw).metrics["max_request_rate_per_s"])
+        rates = [share * top for share in (0.02, 0.1, 0.2, 0.4, 0.6, 0.8)]
+    m = serve(model, hw, I, O, request_rate=np.array(rates), **kw).metrics
+    for key in ("ttft_mean_s", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "e2e_p99_s"):
+        values = np.asarray(m[key], dtype=float)
+        assert np.all(np.diff(values) >= -1e-9 * values[:-1]), (key, values)
+
+
+def test_a_prompts_own_time_by_its_length_on_an_affine_step_by_hand():
+    # the step t(n, p) = a + b n + c p, exactly linear in its prompt tokens: a prompt of I' tokens (chunks of at most
+    # the budget B) takes k = ceil(I' / B) steps, k - 1 full of its tokens and the last with the rest and the others'
+    # chunks the mean prompt step holds; its time less the mean prompt's is (k - k_p)(a + b n) + c (I' - I) + the
+    # others' tokens again in each extra step, c o (k - k_p); the mean of those shifts over the log-normal lengths is
+    # (a + b n + c o)(E[k] - k_p), E[I'] being I. By hand at the quantile edges the mixture uses
+    a, b, c = 0.010, 2e-4, 3e-5
+    I, O, B, cv = 3000.0, 200.0, 8192.0, 1.0
+    req = steady.Requests(np.asarray(I), np.asarray(O), input_cv=cv, output_cv=0.0)
+    sched = steady.Scheduler(B, B, np.inf, np.asarray(1e9), 16.0)
+    view = steady.terms(np.asarray(0.5), req, sched)
+    rows = steady._length_rows(req, sched, view)
+    n = float(view.n)
+    times = np.stack([a + b * n + c * p for p in rows["p"]])
+    shifts, mean = steady._length_shifts(req, sched, view, rows, times)
+    others = max(float(view.p_step) - I, 0.0)
+    B = float(view.budget)  # (the step's tokens less its decodes' own: B_p = 8,192 - n)
+    lengths = rows["lengths"]
+    k = np.maximum(np.ceil(lengths / B), 1.0)
+    step = a + b * n
+    # (the last step holds at most the budget: the rest and the others' chunks, cut at B)
+    last = np.minimum(lengths - (k - 1) * B + others, B)
+    expected = (k - 1) * (step + c * B) + step + c * last - (step + c * (I + others))
+    np.testing.assert_allclose(shifts, np.maximum.accumulate(expected), rtol=1e-9, atol=1e-12)
+
+    def shift(x):  # the same shift at any length, for the draws below
+        steps = np.maximum(np.ceil(x / B), 1.0)
+        rest = np.minimum(x - (steps - 1) * B + others, B)
+        return (steps - 1) * (step + c * B) + step + c * rest - (step + c * (I + others))
+
+    # the mean shift over two million log-normal draws (seed 0): 1.78 ms; the mixture's pieces, each its edges'
+    # average but the top one (its steps' mean count above its edge, exactly, and its mean rest), give 1.63 ms: the
+    # pieces that hold a step boundary average across its jump (a tenth of a millisecond beside a TTFT of 0.14 s)
+    sigma = np.sqrt(np.log1p(cv**2))
+    draws = np.random.default_rng(0).lognormal(np.log(I) - sigma**2 / 2, sigma, 2_000_000)
+    assert float(mean) == pytest.approx(shift(draws).mean(), rel=0.15)
+    assert abs(float(mean) - shift(draws).mean()) < 2e-4
+
+
+def test_the_spread_of_a_prompts_steps_by_hand():
+    # prompt_length_spread (the fallback where a run's queue or an intake already places the requests): b(I') = J k(I')
+    # + c I', k = ceil(I' / B), over log-normal I'; against two million draws (seed 0)
+    rng = np.random.default_rng(0)
+    I, cv, B, J, c = 6000.0, 0.8, 4096.0, 0.02, 4e-5
+    sigma = np.sqrt(np.log1p(cv**2))
+    draws = rng.lognormal(np.log(I) - sigma**2 / 2, sigma, 2_000_000)
+    k = np.ceil(draws / B)
+    b = J * k + c * draws
+    kp = np.ceil(I / B)
+    extra, var = steady.prompt_length_spread(np.asarray(I), np.asarray(cv), np.asarray(B), np.asarray(kp), J, c)
+    # E[k] = sum over m >= 0 of P(I' > m B) (the draws' mean agrees within their standard error, 0.0006)
+    e_k = sum(1.0 - NormalDist(np.log(I) - sigma**2 / 2, sigma).cdf(np.log(m * B)) if m else 1.0 for m in range(200))
+    assert abs(k.mean() - e_k) < 3 * k.std() / np.sqrt(k.size)
+    assert float(extra) == pytest.approx(J * (e_k - kp), rel=1e-4)  # (fluid past the 1e-9 point)
+    assert float(var) == pytest.approx(b.var(), rel=0.01)
+    # no spread, no term; a prompt run whole: the tokens' part alone
+    none = steady.prompt_length_spread(np.asarray(I), np.asarray(0.0), np.asarray(B), np.asarray(kp), J, c)
+    assert float(none[0]) == 0.0 and float(none[1]) == 0.0
+    whole = steady.prompt_length_spread(np.asarray(I), np.asarray(cv), np.asarray(B), np.asarray(1.0), J, c,
+                                        chunked=False)
+    assert float(whole[0]) == 0.0 and float(whole[1]) == pytest.approx((c * cv * I) ** 2, rel=1e-12)

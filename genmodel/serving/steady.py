@@ -52,6 +52,12 @@ A server that takes new requests in only every N decode steps (``Requests.recv_i
 --scheduler-recv-interval) makes an arrival during decoding wait for the next intake, at its place in the cycle, and
 for the prompts taken in with it that came before it (``_Intake``: in the TTFT, the queue wait and, in a closed loop,
 the throughput; docs/serving.md section 3).
+Prompt lengths that spread (``Requests.input_cv``, log-normal): a prompt of I' tokens takes k = ceil(I' / B_p) steps,
+k - 1 full of its own tokens and the last with its rest beside the others' chunks; its own time at each of the
+lengths' quantile edges, from the step timed at a few prompt-token counts (``_length_rows``, ``_length_shifts``),
+less the mean prompt's is a shift the TTFT and end-to-end percentiles are mixed over (where a finite or offline run's
+queue or an intake's cycle already places the requests, the spread's moments join the service's instead:
+``prompt_length_spread``; docs/serving.md section 3).
 """
 
 from __future__ import annotations
@@ -315,7 +321,7 @@ class SteadyState:
 
 
 def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=None, extra: tuple = (),
-              compute: bool = False, joint=None) -> dict[str, np.ndarray]:
+              compute: bool = False, joint=None, lengths=None) -> dict[str, np.ndarray]:
     """Stacked step evaluations. ``tagged``: the steps a tagged decoding request sees, t_d and t_s (itself and the n
     stationary others), and the tagged prompt's own step t_own (the n others), with prefill steps apart (``mixed``
     false) also the prefill step of half the prompt tokens, ``res["t_half"]`` (``_prompt_work``); with ``width``
@@ -333,6 +339,10 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
     Else only the time-average steps, t_d and t_s at the load's n decoding sequences (a throughput is x / their
     mean; ``_untagged_rows``).
 
+    ``lengths`` (tagged; ``_length_rows``): the prompt tokens of the tagged prompt's own (last) step for prompts at
+    the lengths' quantile edges, then the mean prompt's and a full budget's, each with the step's n decoding others
+    (none with prefill steps apart): their times ``res["t_len"]`` (``_length_shifts``).
+
     ``extra``: further (n, p) pairs, of the same shape, stacked into the same call (``res["extra"]``, in order), so
     that a step needed beside them costs no call of its own. Each row's value is the step's at its own (n, p)
     whatever else is stacked with it.
@@ -348,6 +358,9 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
         if not mixed:  # (a prefill step of half the tokens: the prompt tokens' cost c, ``_prompt_work``)
             ns.append(zeros)
             ps.append(t.p_step / 2)
+        if lengths is not None:
+            ns.extend([t.n if mixed else zeros] * len(lengths["p"]))
+            ps.extend(lengths["p"])
     else:
         ns, ps = map(list, zip(*_untagged_rows(t, mixed), strict=True))
     if width is not None:  # (mixed: the steps with prompt chunks rise with the count too)
@@ -374,6 +387,9 @@ def _evaluate(step: StepFn, t: Terms, mixed: bool, tagged: bool = True, width=No
         res["t_own"] = out[2]
         if not mixed:
             res["t_half"] = out[3]
+        if lengths is not None:
+            at = 3 if mixed else 4
+            res["t_len"], res["len_rows"] = out[at:at + len(lengths["p"])], lengths
     if width is not None:  # (its rows are the last before ``extra``: a call has a width or a joint quantile)
         if tagged and mixed:
             grown = (1.0 - t.pi) * (out[first - 2] - out[0]) + t.pi * (out[first - 1] - out[1])
@@ -498,13 +514,14 @@ def solve(step: StepFn, r: Requests, s: Scheduler, load: Load, percentiles=(0.5,
         saturated = _untagged_rows(t_max, s.mixed)
         width = _count_width(r, t, view, load) if spread else None
         if _rides_free(saturated + average, view):
-            e = _evaluate(step, view, s.mixed, width=width, extra=tuple(saturated + average), compute=True)
+            e = _evaluate(step, view, s.mixed, width=width, extra=tuple(saturated + average), compute=True,
+                          lengths=_length_rows(r, s, view))
             rows = e.pop("extra")
             e_max = dict(zip(("t_d", "t_s"), rows[:2], strict=True))
             e_avg = dict(zip(("t_d", "t_s"), rows[2:], strict=True)) if average else None
             share = _compute_share(t_max.pi, *(a[-len(rows):][:2] for a in e.pop("compute")))
         else:
-            e = _evaluate(step, view, s.mixed, width=width, extra=tuple(average))
+            e = _evaluate(step, view, s.mixed, width=width, extra=tuple(average), lengths=_length_rows(r, s, view))
             e_avg = dict(zip(("t_d", "t_s"), e.pop("extra"), strict=True)) if average else None
             e_max = _evaluate(step, t_max, s.mixed, tagged=False, compute=True)
             share = _compute_share(t_max.pi, *e_max["compute"])
@@ -917,6 +934,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     t_d, t_s, t_own, mean_step, u, c_tok = g.t_d, g.t_s, g.t_own, g.mean_step, g.u, g.c_tok
     x_seen, rho_c, poisson_c, c_star, var_star = g.x_seen, g.rho_c, g.poisson_c, g.c_star, g.var_star
     lam_seen, b_mean, tpot_mean = g.lam_seen, g.b_mean, g.tpot_mean
+    others_tok = np.minimum(lam_seen * c_star * u, np.maximum(budget - u, 0.0))  # (``_tagged_steps``)
     rate = (lam + 0.0 * mean_step) if load.mode == "rate" else None
     gaps = np.maximum(O - 1.0, 1.0)
     # the decode steps a request sees carry the echo of its own prompt steps: the prompts that arrived meanwhile
@@ -957,7 +975,23 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     r_mean = busy * c_star / 2
     r_var = busy * (var_star + c_star**2) / 3 - r_mean**2
     b_var = kp * (c_tok * u) ** 2 * (step_cv2 * lam_seen * c_star + lam_seen**2 * var_star)
-    b_var = b_var + (r.input_cv * I_new * np.where(kp > 1, t_own / np.maximum(budget, 1e-12), c_tok)) ** 2
+    # the prompts' own lengths (log-normal, input_cv): a prompt of I' tokens takes k(I') = ceil(I' / B_p) steps. Where
+    # nothing else places the requests (a finite run's or an offline run's queue, an intake's cycle), the TTFT is a
+    # mixture over the lengths, each prompt's own steps timed at its length (``_length_shifts``: its time less the
+    # mean prompt's, a shift at each of the lengths' quantile edges). Else the spread's moments join the service's:
+    # each of the k steps with the step's own part J (its decodes and the other prompts' chunks) and c I' for the
+    # prompt's tokens, the mean prompt's k_p steps in b_mean already, so the spread adds J (E[k] - k_p) to the mean
+    # and Var[J k + c I'] (``prompt_length_spread``)
+    intake_cycle = r.recv_interval > 1 and load.mode in ("rate", "concurrency")
+    by_length = "t_len" in e and load.mode != "offline" and finite is None and not intake_cycle
+    if by_length:
+        length_places, length_mean = _length_shifts(r, s, view, e["len_rows"], scale * e["t_len"])
+    else:
+        steps_mean, spread_var = prompt_length_spread(I_new, r.input_cv, budget, kp,
+                                                      g.own_base + c_tok * others_tok, c_tok, s.chunked)
+        b_mean = b_mean + steps_mean
+        b_var = b_var + spread_var
+        length_mean = 0.0
     cov = busy * c_tok * u * lam_seen * var_star / 2
     s_mean = r_mean + b_mean
     s_var = np.maximum(r_var + b_var + 2 * cov, 0.0)
@@ -1103,7 +1137,8 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     # and a wait for the server's next intake (recv_interval, ``_Intake``), set by the arrival's place in the intake
     # cycle, its quantiles in increasing order. A queued request was taken in during its queue's wait: beside a queue
     # it waits the longer of the two, taken at the same share of places
-    placed = positional or intake is not None
+    # or a prompt's own time set by its length (``_length_shifts``: the mixture over lengths)
+    placed = positional or intake is not None or by_length
     if placed:  # the waits at the edges of QUEUE_NODES equal shares of the places
         edges = np.linspace(0.0, 1.0, QUEUE_NODES + 1)
         if positional:
@@ -1112,6 +1147,8 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
             waits = intake.quantiles(edges, np.shape(wait.mean_s))
             places = np.maximum(places, waits) if positional else waits
             queued_mean = intake.mean_s if not positional else (places[1:] + places[:-1]).mean(axis=0) / 2
+        if by_length:
+            places = np.broadcast_to(length_places, (QUEUE_NODES + 1, *np.shape(wait.mean_s)))
     if percentiles:  # TTFT and end-to-end share the wait: both sums solved in one stacked call
         means = np.broadcast_arrays(ttft_nodes.mean, e2e_nodes.mean, ttft_nodes.cv, e2e_nodes.cv)
         both = LogNormal(np.stack(means[:2]), np.stack(means[2:]))
@@ -1129,9 +1166,9 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
         out[f"itl_{label}_s"] = _itl(s.mixed, pi, t_d, t_s, c_tok, u, x_seen, budget, q, r.stream_interval)
     if law is not None and load.mode == "concurrency":  # (a closed loop's TTFT: the sum, shifted; no backlog)
         law["cdf"] = functools.partial(_shifted_cdf, wait, ttft_nodes, fixed_wait + delay,
-                                       places if intake is not None else None)
+                                       places if intake is not None or by_length else None)
     mean_shift = fixed_wait + queued_mean
-    out["ttft_mean_s"] = wait.mean_s + s_mean + mean_shift + delay
+    out["ttft_mean_s"] = wait.mean_s + s_mean + mean_shift + length_mean + delay
     if finite is not None:
         out["tpot_cut_s"] = drain_cut + np.zeros(np.shape(out["ttft_mean_s"]))  # (popped by ``_rate_run``)
     out["e2e_mean_s"] = out["ttft_mean_s"] + np.maximum(O - 1.0, 0.0) * tpot_avg
@@ -1148,7 +1185,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     if load.mode == "rate":
         with np.errstate(divide="ignore", invalid="ignore"):  # (the decode life of the mean TPOT: Little's count)
             longer = np.where(tpot_mean > 0, tpot_avg / np.where(tpot_mean > 0, tpot_mean, 1.0), 1.0)
-        life_p, life_d = b_mean, view.decode_steps * decode_step * longer
+        life_p, life_d = b_mean + length_mean, view.decode_steps * decode_step * longer
         held, shared = _held_tokens(r, s, life_p, life_d)
         # (a time average of a count the running cap bounds: at most the cap, where the tagged request's life, seen
         # with at most N_cap - 1 others, and the saturated rate, of the time-average step, part near it)
@@ -1388,7 +1425,7 @@ def _on_grid(step: StepFn, r: Requests, s: Scheduler, t: Terms, view: Terms, loa
                                     mixed=s.mixed)
     elif spread:
         width = _count_width(r, t, view, load)
-    e = _evaluate(step, view, s.mixed, width=width, extra=extra, joint=joint)
+    e = _evaluate(step, view, s.mixed, width=width, extra=extra, joint=joint, lengths=_length_rows(r, s, view))
     if bias is not None:
         e["count_bias"], e["count_dispersion"] = bias
     return e
@@ -1826,6 +1863,189 @@ def _prompt_work(r: Requests, view: Terms, t_d, t_s, t_own, t_half=None):
         c_tok = np.minimum(np.maximum(t_s - t_half, 0.0) * 2.0, t_own) / np.maximum(view.p_step, 1e-12)
     rho_c = np.minimum(x_seen * u * c_tok / np.maximum(mean_step, 1e-300), 0.99)
     return u, x_seen, mean_step, c_tok, rho_c
+
+
+# prompt-token counts ``_length_rows`` times the prompt's own step at
+LENGTH_GRID = 8
+# the lengths' quantile edges ``_length_rows`` times a prompt at: QUEUE_NODES equal shares, the lowest drawn in to
+# LENGTH_EDGE_LEVEL (the log-normal's lower end is 0) and the highest set so that the top piece puts the lengths'
+# TOP_LEVEL quantile (the TTFT's P99) where it is (its upper end is unbounded)
+LENGTH_EDGE_LEVEL = 0.001
+TOP_LEVEL = 0.99
+
+
+@functools.cache
+def _length_edges_z() -> np.ndarray:
+    levels = np.clip(np.linspace(0.0, 1.0, QUEUE_NODES + 1), LENGTH_EDGE_LEVEL, 1.0 - LENGTH_EDGE_LEVEL)
+    return np.array([normal_ppf(float(q)) for q in levels])
+
+
+def _length_rows(r: Requests, s: Scheduler, view: Terms):
+    """The steps that time a prompt by its length (``_length_shifts``), or None where no length spreads.
+
+    A prompt of I' tokens at each of the lengths' QUEUE_NODES + 1 quantile edges (``lengths``) takes k(I') =
+    ceil(I' / B_p) steps (``k``; 1 where prompts run whole), k - 1 of them full of its tokens and the last with the
+    rest beside the other prompts' chunks that the mean prompt step holds (p_s less the mean prompt's chunk): that
+    last step's prompt tokens at each edge (``last``) and the mean prompt's (``mean_last``). The step is timed at
+    LENGTH_GRID prompt-token counts spread evenly in log between the fewest of those and the most (a full budget where
+    prompts are chunked), and read between them linearly (``p``, the rows to time)."""
+    cv = np.asarray(r.input_cv, dtype=float)
+    if not np.any(cv > 0):
+        return None
+    I_new = (1.0 - r.prefix_hit) * r.input_tokens
+    B, kp = view.budget, view.steps_prefill
+    others = np.maximum(view.p_step - I_new / np.maximum(kp, 1.0), 0.0)
+    shape = np.broadcast_shapes(np.shape(cv), np.shape(I_new), np.shape(B), np.shape(kp), np.shape(others))
+    sigma = np.broadcast_to(np.sqrt(np.log1p(cv**2)), shape)
+    mu = np.log(np.maximum(I_new, 1e-300)) - sigma**2 / 2
+    z = _length_edges_z().reshape((-1,) + (1,) * len(shape))
+    lengths = np.exp(mu + sigma * z)
+    # the top piece's edge: the mixture takes each piece's places as spread evenly between its edges, so the last
+    # edge is the length at which that spread puts the lengths' TOP_LEVEL quantile where it is (the log-normal's
+    # top edge is unbounded): I(q_n-1) + (I(q) - I(q_n-1)) / share of the piece below q
+    top = np.exp(mu + sigma * normal_ppf(TOP_LEVEL))
+    lengths[-1] = lengths[-2] + (top - lengths[-2]) / ((TOP_LEVEL - (QUEUE_NODES - 1) / QUEUE_NODES) * QUEUE_NODES)
+    if s.chunked:
+        k = np.maximum(np.ceil(lengths / np.maximum(B, 1e-9)), 1.0)
+        last = np.minimum(lengths - (k - 1.0) * B + others, B)
+        mean_last = np.minimum(I_new - (kp - 1.0) * B + others, B)
+        high = np.broadcast_to(B, shape)
+    else:
+        k = np.ones_like(lengths)
+        last, mean_last = lengths + others, I_new + others
+        high = np.broadcast_to(np.maximum(last.max(axis=0), mean_last), shape)
+    mean_last = np.broadcast_to(np.minimum(mean_last, high), shape)
+    low = np.minimum(last.min(axis=0), mean_last)
+    # evenly in log from the fewest to the mean prompt's and from there to the most: the mean prompt's own step is a
+    # row itself, so that the shifts are the grid's reading less its own row's, alike wherever the grid falls
+    below, above = LENGTH_GRID // 2, LENGTH_GRID - LENGTH_GRID // 2
+    up = np.arange(below).reshape((-1,) + (1,) * len(shape)) / below
+    on = np.arange(1, above + 1).reshape((-1,) + (1,) * len(shape)) / above
+    grid = np.concatenate([low * (mean_last / np.maximum(low, 1e-300)) ** up,
+                           mean_last * (high / np.maximum(mean_last, 1e-300)) ** on])  # (last: the full budget)
+    return {"p": list(grid), "k": k, "lengths": lengths, "last": last, "mean_last": mean_last}
+
+
+def _read_steps(grid: np.ndarray, times: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """The step's time at prompt tokens ``p`` (leading axis of any length), read linearly between the neighbouring
+    ``grid`` counts (non-decreasing along the leading axis) and their ``times``; clamped at the grid's ends."""
+    count = len(grid)
+    p = np.clip(p, grid[0], grid[-1])
+    below = (grid[None, ...] <= p[:, None, ...]).sum(axis=1) - 1
+    idx = np.clip(below, 0, count - 2)
+    lo, hi = _gather(times, idx), _gather(times, idx + 1)
+    lo_p, hi_p = _gather(grid, idx), _gather(grid, idx + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(hi_p > lo_p, (np.clip(p, lo_p, hi_p) - lo_p) / np.where(hi_p > lo_p, hi_p - lo_p, 1.0), 0.0)
+    return lo + w * (hi - lo)
+
+
+def _gather(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``rows[idx[i, ...], ...]`` along the leading axis, for an index array with its own leading axis."""
+    full = np.broadcast_to(rows, (rows.shape[0], *idx.shape[1:]))
+    return np.take_along_axis(full, idx, axis=0)
+
+
+def _length_shifts(r: Requests, s: Scheduler, view: Terms, rows: dict, times: np.ndarray) -> tuple[np.ndarray,
+                                                                                                     np.ndarray]:
+    """(shifts, their mean): a prompt's own prefill time at each of the lengths' quantile edges less the mean
+    prompt's, from the steps ``_length_rows`` (``rows``) stacked (``times``, at its grid of prompt tokens): (k - 1)
+    full steps and its last one, increasing along the edges (a longer prompt takes at least as long); and their mean
+    over the lengths: each piece's between its edges, but the top piece's (its lengths unbounded) from its prompts'
+    mean count of steps, exactly (``_steps_above``), and the step that holds their mean rest."""
+    k = rows["k"]
+    grid = np.stack(rows["p"])
+    full = times[-1]  # (a full budget's step where prompts are chunked)
+    last = _read_steps(grid, times, rows["last"])
+    mean_last = _read_steps(grid, times, rows["mean_last"][None, ...])[0]
+    if s.chunked:
+        own = (k - 1.0) * full + last
+        mean_own = (view.steps_prefill - 1.0) * full + mean_last
+    else:
+        own, mean_own = last, mean_last
+    shifts = np.maximum.accumulate(own - mean_own, axis=0)
+    cv = np.asarray(r.input_cv, dtype=float)
+    share = 1.0 / QUEUE_NODES
+    # the top piece (unbounded lengths): its steps' mean count above its lower edge, exactly, and its last step
+    # between its edges' last steps
+    if s.chunked:
+        I_new = (1.0 - r.prefix_hit) * r.input_tokens
+        edge = rows["lengths"][-2]
+        steps_above = _steps_above(I_new, cv, view.budget, edge, share)
+        sigma = np.sqrt(np.log1p(cv**2))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (np.log(edge) - np.log(np.maximum(I_new, 1e-300)) + sigma**2 / 2) / np.where(sigma > 0, sigma, 1.0)
+        mean_above = I_new * (1.0 - normal_cdf(z - sigma)) / share  # E[I' | I' above the edge]
+        # its last step: the rest of the mean long prompt, I' - (k - 1) B, beside the others' chunks (the budget)
+        others = np.maximum(view.p_step - I_new / np.maximum(view.steps_prefill, 1.0), 0.0)
+        rest = np.clip(mean_above - (steps_above - 1.0) * view.budget + others, grid[0], grid[-1])
+        top = (steps_above - 1.0) * full + _read_steps(grid, times, rest[None, ...])[0] - mean_own
+    else:
+        top = (shifts[-2] + shifts[-1]) / 2
+    mean = ((shifts[1:-1] + shifts[:-2]).sum(axis=0) / 2 + np.maximum(top, shifts[-2])) * share
+    return shifts, np.where(cv > 0, mean, 0.0)
+
+
+def _steps_above(I, cv, budget, edge, above: float) -> np.ndarray:
+    """E[k(I') | I' > ``edge``] for log-normal prompt lengths of mean ``I`` and coefficient of variation ``cv``,
+    k = ceil(I' / B), ``above`` = P(I' > edge): the sum over m >= 1 of P(I' > max(edge, (m - 1) B)) / ``above``
+    (over the first SPREAD_STEPS step counts past the edge, then fluid, k = I' / B + 1/2)."""
+    B = np.maximum(np.asarray(budget, dtype=float), 1e-9)
+    sigma = np.sqrt(np.log1p(np.asarray(cv, dtype=float) ** 2))
+    safe = np.where(sigma > 0, sigma, 1.0)
+    mu = np.log(np.maximum(I, 1e-300)) - sigma**2 / 2
+    first = np.floor(edge / B)  # boundaries (m - 1) B at or below the edge count P(I' > edge) each
+    total = (first + 1.0) * above
+    m = np.arange(1, SPREAD_STEPS + 1).reshape((-1,) + (1,) * np.ndim(first))
+    bound = (first + m) * B  # the boundaries above the edge
+    tail = 1.0 - normal_cdf((np.log(bound) - mu) / safe)
+    total = total + tail.sum(axis=0)
+    last = bound[-1]  # the boundaries past the last one, fluid: their sum of P(I' > j B) is E[(I' - last)+] / B
+    beyond = 1.0 - normal_cdf((np.log(last) - mu) / safe)
+    over = I * (1.0 - normal_cdf((np.log(last) - mu) / safe - sigma)) - last * beyond
+    total = total + over / B
+    return total / above
+
+
+# the most step boundaries ``prompt_length_spread`` sums over exactly; beyond them the steps are taken fluid
+SPREAD_STEPS = 64
+
+
+def prompt_length_spread(I, cv, budget, kp, jump, c, chunked: bool = True):
+    """(E[b(I')] - b(I), Var[b(I')]) of a prompt's own prefill time b(I') = J k(I') + c I' over log-normal prompt
+    lengths I' of mean ``I`` and coefficient of variation ``cv``: k(I') = ceil(I' / B) steps of budget B (1 for an
+    engine that prefills a prompt whole, ``chunked`` false), each with the step's own part J (``jump``: its decodes
+    and the other prompts' chunks) beside c (``c``) seconds per prompt token; b(I) = J k_p + c I is the mean prompt's
+    (``kp`` = ceil(I / B)). The moments are exact over the first ``SPREAD_STEPS`` step counts (the log-normal's mass
+    and partial means between the step boundaries m B) and fluid past them (k = I' / B + 1/2). Lengths that do not
+    spread (cv 0) give (0, 0). docs/serving.md section 3."""
+    I, cv = np.asarray(I, dtype=float), np.asarray(cv, dtype=float)
+    B = np.maximum(np.asarray(budget, dtype=float), 1e-9)
+    sigma = np.sqrt(np.log1p(cv**2))
+    var_len = (cv * I) ** 2
+    if not chunked or not np.any(sigma > 0):
+        return 0.0 * (I + B + jump), (np.asarray(c, dtype=float) ** 2) * var_len + 0.0 * jump
+    safe = np.where(sigma > 0, sigma, 1.0)
+    mu = np.log(np.maximum(I, 1e-300)) - sigma**2 / 2
+    # the step boundaries m B below the log-normal's 1 - 1e-9 point (at most SPREAD_STEPS of them)
+    top = np.exp(mu + 6.0 * sigma) / B
+    count = int(np.clip(np.ceil(np.max(np.where(np.isfinite(top), top, 1.0))), 1, SPREAD_STEPS))
+    m = np.arange(1, count + 1, dtype=float).reshape((count,) + (1,) * np.ndim(B))
+    z = (np.log(m * B) - mu) / safe
+    F, G = normal_cdf(z), I * normal_cdf(z - sigma)  # P(I' <= m B), E[I' 1{I' <= m B}]
+    zero = np.zeros((1, *F.shape[1:]))
+    p_m = np.diff(np.concatenate([zero, F]), axis=0)  # P(k = m)
+    g_m = np.diff(np.concatenate([zero, G]), axis=0)  # E[I' 1{k = m}]
+    p_tail, g_tail = 1.0 - F[-1], I - G[-1]  # past the last boundary, k = I' / B + 1/2
+    h_tail = I**2 * (1.0 + cv**2) * (1.0 - normal_cdf(z[-1] - 2.0 * sigma))  # E[I'^2 1{tail}]
+    k1 = (m * p_m).sum(axis=0) + g_tail / B + p_tail / 2
+    k2 = (m**2 * p_m).sum(axis=0) + h_tail / B**2 + g_tail / B + p_tail / 4
+    kI = (m * g_m).sum(axis=0) + h_tail / B + g_tail / 2
+    var_k = np.maximum(k2 - k1**2, 0.0)
+    cov = kI - k1 * I
+    spread = sigma > 0
+    var = np.where(spread, jump**2 * var_k + 2.0 * jump * c * cov, 0.0) + c**2 * var_len
+    return np.where(spread, jump * (k1 - kp), 0.0), np.maximum(var, 0.0)
 
 
 def _tagged_steps(r: Requests, s: Scheduler, view: Terms, t_d, t_s, t_own, step_cv2, closed: bool = False,
