@@ -58,6 +58,7 @@ def closest_names(name: str, candidates: list[str], n: int = 3) -> list[str]:
 
 def unknown_name(kind: str, name: str, candidates: list[str], list_command: str) -> UnknownNameError:
     """Build the error for an unknown ``kind`` name, suggesting the closest known ones."""
+    name = str(name)  # (a str subclass, NumPy's str_ from an array of names, shows as the plain text)
     close = closest_names(name[:200], candidates)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     shown = name if len(name) <= 60 else name[:57] + "..."

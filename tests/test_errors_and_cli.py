@@ -22,6 +22,18 @@ def test_unknown_names_suggest_closest():
         genmodel.get_hardware("h100 sxm")
 
 
+def test_an_unknown_name_taken_from_a_numpy_array_reads_as_its_text():
+    # a name picked out of an array of names is NumPy's str_ (a str subclass), whose repr is "np.str_('...')": the
+    # message shows the text a user typed, as for a plain string
+    import numpy as np
+
+    name = np.array(["gemma-2-9b", "llama-3.1-8b"])[0]
+    with pytest.raises(UnknownNameError) as caught:
+        genmodel.get_model(name)
+    assert "unknown model 'gemma-2-9b'" in str(caught.value) and "np.str_" not in str(caught.value)
+    assert genmodel.get_model(np.array(["llama-3.1-8b"])[0]).name == "llama-3.1-8b"  # (a known one resolves)
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"batch": 0}, "batch must be at least 1"),
     ({"input_tokens": -5}, "input_tokens must be at least 1"),
