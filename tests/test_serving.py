@@ -2289,10 +2289,9 @@ def test_ttft_percentiles_of_spread_prompts_rise_with_the_load_on_an_moe_step(mo
 
 def test_a_prompts_own_time_by_its_length_on_an_affine_step_by_hand():
     # the step t(n, p) = a + b n + c p, exactly linear in its prompt tokens: a prompt of I' tokens (chunks of at most
-    # the budget B) takes k = ceil(I' / B) steps, k - 1 full of its tokens and the last with the rest and the others'
-    # chunks the mean prompt step holds; its time less the mean prompt's is (k - k_p)(a + b n) + c (I' - I) + the
-    # others' tokens again in each extra step, c o (k - k_p); the mean of those shifts over the log-normal lengths is
-    # (a + b n + c o)(E[k] - k_p), E[I'] being I. By hand at the quantile edges the mixture uses
+    # the budget B) takes k = ceil(I' / B) steps, k - 1 full of its tokens (a + b n + c B each) and the last with its
+    # rest and the others' chunks o the mean prompt step holds, at most B of them (a + b n + c min(rest + o, B)); its
+    # time less the mean prompt's (k_p = 1 here: a + b n + c (I + o)), by hand at the quantile edges the mixture uses
     a, b, c = 0.010, 2e-4, 3e-5
     I, O, B, cv = 3000.0, 200.0, 8192.0, 1.0
     req = steady.Requests(np.asarray(I), np.asarray(O), input_cv=cv, output_cv=0.0)
