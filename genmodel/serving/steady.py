@@ -934,7 +934,6 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     t_d, t_s, t_own, mean_step, u, c_tok = g.t_d, g.t_s, g.t_own, g.mean_step, g.u, g.c_tok
     x_seen, rho_c, poisson_c, c_star, var_star = g.x_seen, g.rho_c, g.poisson_c, g.c_star, g.var_star
     lam_seen, b_mean, tpot_mean = g.lam_seen, g.b_mean, g.tpot_mean
-    others_tok = np.minimum(lam_seen * c_star * u, np.maximum(budget - u, 0.0))  # (``_tagged_steps``)
     rate = (lam + 0.0 * mean_step) if load.mode == "rate" else None
     gaps = np.maximum(O - 1.0, 1.0)
     # the decode steps a request sees carry the echo of its own prompt steps: the prompts that arrived meanwhile
@@ -987,8 +986,8 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     if by_length:
         length_places, length_mean = _length_shifts(r, s, view, e["len_rows"], scale * e["t_len"])
     else:
-        steps_mean, spread_var = prompt_length_spread(I_new, r.input_cv, budget, kp,
-                                                      g.own_base + c_tok * others_tok, c_tok, s.chunked)
+        steps_mean, spread_var = prompt_length_spread(I_new, r.input_cv, budget, kp, g.own_base + c_tok * g.others,
+                                                      c_tok, s.chunked)
         b_mean = b_mean + steps_mean
         b_var = b_var + spread_var
         length_mean = 0.0
@@ -1836,6 +1835,7 @@ class _Tagged:
     b_mean: np.ndarray  # the prompt's own steps, with the chunks of the others that share them
     tpot_mean: np.ndarray
     own_base: np.ndarray  # the tagged prompt's step less its prompt tokens' c_tok each
+    others: np.ndarray  # the other prompts' tokens that share the tagged prompt's steps
 
 
 def _chunks_seen(r: Requests, view: Terms) -> tuple[np.ndarray, np.ndarray]:
@@ -1896,8 +1896,7 @@ def _length_rows(r: Requests, s: Scheduler, view: Terms):
     B, kp = view.budget, view.steps_prefill
     others = np.maximum(view.p_step - I_new / np.maximum(kp, 1.0), 0.0)
     shape = np.broadcast_shapes(np.shape(cv), np.shape(I_new), np.shape(B), np.shape(kp), np.shape(others))
-    sigma = np.broadcast_to(np.sqrt(np.log1p(cv**2)), shape)
-    mu = np.log(np.maximum(I_new, 1e-300)) - sigma**2 / 2
+    mu, sigma = (np.broadcast_to(a, shape) for a in LogNormal(I_new, cv)._params())
     z = _length_edges_z().reshape((-1,) + (1,) * len(shape))
     lengths = np.exp(mu + sigma * z)
     # the top piece's edge: the mixture takes each piece's places as spread evenly between its edges, so the last
@@ -1923,7 +1922,7 @@ def _length_rows(r: Requests, s: Scheduler, view: Terms):
     on = np.arange(1, above + 1).reshape((-1,) + (1,) * len(shape)) / above
     grid = np.concatenate([low * (mean_last / np.maximum(low, 1e-300)) ** up,
                            mean_last * (high / np.maximum(mean_last, 1e-300)) ** on])  # (last: the full budget)
-    return {"p": list(grid), "k": k, "lengths": lengths, "last": last, "mean_last": mean_last}
+    return {"p": list(grid), "k": k, "lengths": lengths, "last": last, "mean_last": mean_last, "others": others}
 
 
 def _read_steps(grid: np.ndarray, times: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -1972,13 +1971,12 @@ def _length_shifts(r: Requests, s: Scheduler, view: Terms, rows: dict, times: np
         I_new = (1.0 - r.prefix_hit) * r.input_tokens
         edge = rows["lengths"][-2]
         steps_above = _steps_above(I_new, cv, view.budget, edge, share)
-        sigma = np.sqrt(np.log1p(cv**2))
+        mu, sigma = LogNormal(I_new, cv)._params()
         with np.errstate(divide="ignore", invalid="ignore"):
-            z = (np.log(edge) - np.log(np.maximum(I_new, 1e-300)) + sigma**2 / 2) / np.where(sigma > 0, sigma, 1.0)
+            z = (np.log(edge) - mu) / np.where(sigma > 0, sigma, 1.0)
         mean_above = I_new * (1.0 - normal_cdf(z - sigma)) / share  # E[I' | I' above the edge]
         # its last step: the rest of the mean long prompt, I' - (k - 1) B, beside the others' chunks (the budget)
-        others = np.maximum(view.p_step - I_new / np.maximum(view.steps_prefill, 1.0), 0.0)
-        rest = np.clip(mean_above - (steps_above - 1.0) * view.budget + others, grid[0], grid[-1])
+        rest = np.clip(mean_above - (steps_above - 1.0) * view.budget + rows["others"], grid[0], grid[-1])
         top = (steps_above - 1.0) * full + _read_steps(grid, times, rest[None, ...])[0] - mean_own
     else:
         top = (shifts[-2] + shifts[-1]) / 2
@@ -1991,9 +1989,8 @@ def _steps_above(I, cv, budget, edge, above: float) -> np.ndarray:
     k = ceil(I' / B), ``above`` = P(I' > edge): the sum over m >= 1 of P(I' > max(edge, (m - 1) B)) / ``above``
     (over the first SPREAD_STEPS step counts past the edge, then fluid, k = I' / B + 1/2)."""
     B = np.maximum(np.asarray(budget, dtype=float), 1e-9)
-    sigma = np.sqrt(np.log1p(np.asarray(cv, dtype=float) ** 2))
+    mu, sigma = LogNormal(I, cv)._params()
     safe = np.where(sigma > 0, sigma, 1.0)
-    mu = np.log(np.maximum(I, 1e-300)) - sigma**2 / 2
     first = np.floor(edge / B)  # boundaries (m - 1) B at or below the edge count P(I' > edge) each
     total = (first + 1.0) * above
     m = np.arange(1, SPREAD_STEPS + 1).reshape((-1,) + (1,) * np.ndim(first))
@@ -2021,12 +2018,11 @@ def prompt_length_spread(I, cv, budget, kp, jump, c, chunked: bool = True):
     spread (cv 0) give (0, 0). docs/serving.md section 3."""
     I, cv = np.asarray(I, dtype=float), np.asarray(cv, dtype=float)
     B = np.maximum(np.asarray(budget, dtype=float), 1e-9)
-    sigma = np.sqrt(np.log1p(cv**2))
+    mu, sigma = LogNormal(I, cv)._params()
     var_len = (cv * I) ** 2
     if not chunked or not np.any(sigma > 0):
         return 0.0 * (I + B + jump), (np.asarray(c, dtype=float) ** 2) * var_len + 0.0 * jump
     safe = np.where(sigma > 0, sigma, 1.0)
-    mu = np.log(np.maximum(I, 1e-300)) - sigma**2 / 2
     # the step boundaries m B below the log-normal's 1 - 1e-9 point (at most SPREAD_STEPS of them)
     top = np.exp(mu + 6.0 * sigma) / B
     count = int(np.clip(np.ceil(np.max(np.where(np.isfinite(top), top, 1.0))), 1, SPREAD_STEPS))
@@ -2079,7 +2075,7 @@ def _tagged_steps(r: Requests, s: Scheduler, view: Terms, t_d, t_s, t_own, step_
     own_base = np.maximum(t_own - c_tok * view.p_step, 0.0)
     b_mean = kp * (own_base + c_tok * (u + others))
     return _Tagged(t_d, t_s, t_own, mean_step, u, c_tok, x_seen, rho_c, poisson_c, c_star, var_c + theta**2,
-                   lam_seen, b_mean, tpot_mean, own_base)
+                   lam_seen, b_mean, tpot_mean, own_base, others)
 
 
 def _itl(mixed: bool, pi, t_d, t_s, c_tok, u, chunks_mean, budget, q: float, k: int = 1) -> np.ndarray:
