@@ -478,6 +478,9 @@ _VLLM_STEPS = re.compile(r"--num-scheduler-steps[ =](\d+)\b")
 _NO_GRAPHS = re.compile(r"--enforce-eager\b|\benforce_eager\s*[=:]\s*true\b|--disable-cuda-graph\b(?!-)")
 _GRAPH_MAX = re.compile(r"--cuda-graph-max-bs[ =](\d+)\b")
 _PIECEWISE = re.compile(r"--enable-piecewise-cuda-graph\b|\benable_piecewise_cuda_graph\s*[=:]\s*true\b")
+# a flag named in order to say it was not given ("no --enforce-eager stated", "the same command without
+# --enable-piecewise-cuda-graph"): a negating word, then only spaces and words (no clause break), right before it
+_NEGATED = re.compile(r"(?<![-\w])(?:no|not|without|w/o)\s+(?:[\w/]+\s+){0,3}$")
 _MEMORY_FRACTION = re.compile(
     r"(?:gpu[-_ ]memory[-_ ]utili[sz]ation|mem[-_ ]fraction[-_ ]static)[\s=:]+(\d+(?:\.\d+)?)")
 
@@ -611,6 +614,13 @@ def _multi_step(system: str) -> bool:
     return steps is None or int(steps.group(1)) > 1
 
 
+def _stated(flag: re.Pattern, text: str) -> bool:
+    """Whether ``text`` states ``flag`` as given: a match not named in order to say it was not (``_NEGATED``: "no",
+    "not", "without" or "w/o" just before it, as a word of its own, so that ``--no-enable-prefix-caching
+    --enforce-eager`` still states the second flag)."""
+    return any(not _NEGATED.search(text[max(0, m.start() - 40):m.start()]) for m in flag.finditer(text))
+
+
 def _engine_as_run(name: str, system: str, scheduler: dict[str, Any] | None = None,
                    release: tuple[int, int, int] | None = None):
     """The engine profile ``name``, or a copy of it with the settings the row's ``system`` text states where they
@@ -621,7 +631,8 @@ def _engine_as_run(name: str, system: str, scheduler: dict[str, Any] | None = No
     ``--num-scheduler-steps N`` (vLLM V0's multi-step scheduling: scheduler_steps), and the engine's graphs:
     ``--enforce-eager`` / ``enforce_eager=True`` / ``--disable-cuda-graph`` (no step replays a graph: graph_steps
     'none'), SGLang's ``--cuda-graph-max-bs N`` (decode graphs up to N sequences) and
-    ``--enable-piecewise-cuda-graph`` (prompt steps replay graphs too: graph_steps 'all'), and ``scheduler``, a V0
+    ``--enable-piecewise-cuda-graph`` (prompt steps replay graphs too: graph_steps 'all'; a graph flag the text names
+    only to say it was not given, "no --enforce-eager stated", is not read: ``_stated``), and ``scheduler``, a V0
     run's scheduler settings (``vllm_v0_scheduler``; a stated budget or graph setting wins over its default) or an
     early SGLang release's DeepSeek kernels (``sglang_kernels``: ``mla_extra_kernels``). A
     budget or sequence limit so given holds on every device and for every kind of run (the profile's rules by device
@@ -636,7 +647,7 @@ def _engine_as_run(name: str, system: str, scheduler: dict[str, Any] | None = No
     budget = _VLLM_BUDGET.search(low) if vllm_flags else None
     steps = _VLLM_STEPS.search(low) if vllm_flags else None
     graph_max = _GRAPH_MAX.search(low)
-    graphs = "none" if _NO_GRAPHS.search(low) else "all" if _PIECEWISE.search(low) else None
+    graphs = "none" if _stated(_NO_GRAPHS, low) else "all" if _stated(_PIECEWISE, low) else None
     return _engine_with(name, int(ubatch.group(1)) if ubatch else None, bool(_NO_FLASH.search(low)),
                         int(seqs.group(1)) if seqs else None, int(budget.group(1)) if budget else None,
                         graphs, int(graph_max.group(1)) if graph_max else None,
