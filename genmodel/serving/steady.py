@@ -981,8 +981,11 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     # each of the k steps with the step's own part J (its decodes and the other prompts' chunks) and c I' for the
     # prompt's tokens, the mean prompt's k_p steps in b_mean already, so the spread adds J (E[k] - k_p) to the mean
     # and Var[J k + c I'] (``prompt_length_spread``)
-    intake_cycle = r.recv_interval > 1 and load.mode in ("rate", "concurrency")
-    by_length = "t_len" in e and load.mode != "offline" and finite is None and not intake_cycle
+    # requests queued behind the running ones for a time set by their place in the run (an offline run's backlog, a
+    # finite run's fluid queue), and a server that takes requests in only every N decode steps (``_Intake``, below)
+    positional = load.mode == "offline" or finite is not None
+    intake_cycle = r.recv_interval > 1 and load.mode in ("rate", "concurrency")  # (an offline run's are all in at once)
+    by_length = "t_len" in e and not positional and not intake_cycle
     if by_length:
         length_places, length_mean = _length_shifts(r, s, view, e["len_rows"], scale * e["t_len"])
     else:
@@ -997,7 +1000,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     # a server that takes new requests in only every N decode steps (section 3): an arrival during decoding waits
     # for the next intake, at its place in the cycle, then for the prompts taken in with it that arrived before it
     intake = None
-    if r.recv_interval > 1 and load.mode in ("rate", "concurrency"):  # (an offline run's requests are all in at once)
+    if intake_cycle:
         # the share of arrivals that land while the engine decodes. The prompts come in bunches, one intake's worth
         # of prompt steps (k_b, at least one where the cycle took a prompt in) after every N decode steps, so a share
         # k_b / (N + k_b) of the steps carry prompts, k_b t_p / (N t_d + k_b t_p) of the time. A closed loop's
@@ -1130,9 +1133,7 @@ def _figures(r: Requests, s: Scheduler, t: Terms, view: Terms, e: dict[str, np.n
     # over the request's gaps, as one shifted log-normal with the sum's first three moments
     e2e_nodes, e2e_shift = with_normal(e2e_mean, s_var + (tpot_mean * O * r.output_cv) ** 2,
                                        (np.maximum(O - 1.0, 0.0) * sigma) ** 2)
-    # requests queued behind the running ones for a time set by their place in the run (an offline run's backlog, a
-    # finite run's fluid queue): request p N waits queued_q(p), whatever its own service and output (section 3)
-    positional = load.mode == "offline" or finite is not None
+    # a positional run's queued request p N waits queued_q(p), whatever its own service and output (section 3)
     # and a wait for the server's next intake (recv_interval, ``_Intake``), set by the arrival's place in the intake
     # cycle, its quantiles in increasing order. A queued request was taken in during its queue's wait: beside a queue
     # it waits the longer of the two, taken at the same share of places
