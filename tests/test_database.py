@@ -59,6 +59,9 @@ RATIO_EXCEPTIONS = {
     # GeForce: FP8 is listed at the FP32-accumulate half rate (419; 838 with FP16 accumulate), FP4 is
     # NVIDIA's 3,352 "AI TOPS" (sparse) / 2
     ("rtx-5090", "fp4"): 4,
+    # GeForce Ampere has no FP8: INT8 (integer accumulate, full rate) is twice the FP16-accumulate tensor rate, four
+    # times the FP32-accumulate rate listed for FP16/BF16 (GA102 whitepaper, RTX 3090: 284 against 142 and 71)
+    ("rtx-3090", "int8"): 4,
 }
 CHAIN = {"fp8": ("bf16", "fp16"), "int8": ("fp8", "bf16", "fp16"), "fp6": ("fp8",), "fp4": ("fp6", "fp8"),
          "int4": ("int8",)}
