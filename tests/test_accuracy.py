@@ -507,6 +507,14 @@ def test_independent_rows_gathered_after_the_fit():
     flops_floor_s = 2 * genmodel.get_model("qwen3-8b").total_params * 2043 / 258.5e12
     assert 0.125 <= flops_floor_s <= 0.135
     assert all(200.0 <= rows28[f"M28B-{k:02d}"] <= 1100.0 for k in (33, 39, 45, 51, 57, 63, 69, 75, 81))
+    # validate's check of each row against the ideal roofline of its stated work (genmodel.validation.beyond_ideal, a
+    # figure more than 10% beyond it; a served time against one request's alone) flags those nine, the FP8 run's
+    # TPOT and output throughput at one client and its TPOT at eight, and 12 rows of the earlier rounds (24 of the
+    # file's 1,716 rows with an ideal: 1,081 static, 635 served)
+    flagged = v.beyond_ideal(table)
+    assert (flagged["rows"], flagged["beyond"]) == (1716, 24)
+    assert {i for i in flagged["ids"] if i.startswith(TWENTY_EIGHTH_ROUND_IDS)} == {
+        f"M28B-{k:02d}" for k in (33, 37, 38, 39, 40, 45, 51, 57, 63, 69, 75, 81)}
     scored = scored[~twenty_eighth]  # the earlier rounds below
     # the twenty-seventh round (sixty-eighth session, blind with 9ac8e2a's model): 69 rows, 67 expressible (two MLX
     # prompts of Mistral-7B at 33,898 tokens exceed its context), batch-1 latency of popular models: decode 30.0%

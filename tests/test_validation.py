@@ -831,3 +831,73 @@ def test_a_stated_scheduler_recv_interval_reaches_serve():
     assert v.predicted_value(v.parse_row(row))[0] > v.predicted_value(v.parse_row(plain))[0]
     alone = next(r for r in v.load_rows(independent_data()) if r["id"] == "M4IX-86")  # B300, 1 client, TTFT
     assert "scheduler-recv-interval 10" in alone["system"] and v.parse_row(alone).served is None
+
+
+def _ideal_floors(batch: int, prompt: int):
+    """By hand, from the published specs in the H100 entry: the least time a prompt of ``prompt`` tokens at ``batch``
+    can take (its matrix FLOPs, 2 x the parameters outside the embedding and LM head per token, at the dense BF16
+    peak) and the most tokens/s one sequence can decode (one read of the same weights, 2 bytes each, plus the LM
+    head's, per token at the memory's peak bandwidth): floors any ideal roofline of the stated work respects."""
+    model, hw = genmodel.get_model("llama-3.1-8b"), genmodel.get_hardware("h100-sxm")
+    body = model.total_params - model.embedding_params - model.lm_head_params
+    ttft_floor_s = 2 * body * batch * prompt / hw.peak_flops_per_s["bf16"]
+    rate_ceiling = hw.fastest_memory.bandwidth_bytes_per_s / (2 * (body + model.lm_head_params))
+    return ttft_floor_s, rate_ceiling
+
+
+def test_a_figure_beyond_the_ideal_roofline_of_its_stated_work_is_flagged_and_still_scored():
+    ttft_floor_s, rate_ceiling = _ideal_floors(1, 2048)
+    assert 0.026 <= ttft_floor_s <= 0.032 and 190 <= rate_ceiling <= 240  # 28.9 ms, 223 tokens/s
+    prompt = {**GOOD, "input_len": "2048", "output_len": "1", "metric": "ttft"}
+    decode = {**GOOD, "input_len": "1", "output_len": "128", "metric": "decode_rate_per_user", "unit": "tokens/s"}
+    served = {**GOOD, "batch_or_concurrency": "8", "batching": "continuous"}
+    rows = [{**prompt, "id": "I-1", "value": "5"}, {**prompt, "id": "I-2", "value": "150"},
+            {**decode, "id": "I-3", "value": "1000"}, {**decode, "id": "I-4", "value": "150"},
+            {**served, "id": "I-5"}, {**served, "id": "I-6", "value": "2"},
+            {**served, "id": "I-7", "metric": "output_throughput", "unit": "tokens/s", "value": "900"}]
+    records = v.predict_rows(rows)
+    by_id = {r.id: r for r in records.rows()}
+    # the ideal respects the hand floors: a prompt no faster than its FLOPs at peak, a decode no faster than one read
+    assert by_id["I-1"].ideal >= ttft_floor_s * 1e3 and by_id["I-3"].ideal <= rate_ceiling
+    # 5 ms for a 2,048-token prompt and 1,000 tokens/s at batch 1 are beyond any run of the stated work: flagged
+    assert by_id["I-1"].beyond_ideal and by_id["I-3"].beyond_ideal
+    assert not by_id["I-2"].beyond_ideal and not by_id["I-4"].beyond_ideal
+    # a served run's TPOT has one request's alone as its floor, no slower than one read of the weights per token (8 ms
+    # at eight clients passes, 2 ms is flagged); its throughput has no floor (NaN in the table, None in its row)
+    assert by_id["I-5"].ideal >= 1e3 / rate_ceiling and not by_id["I-5"].beyond_ideal and by_id["I-6"].beyond_ideal
+    assert math.isnan(records["ideal"][6]) and by_id["I-7"].ideal is None and not by_id["I-7"].beyond_ideal
+    # flagged rows are scored as published: the summary counts them
+    assert len(v.scored(records)) == 7
+    check = v.beyond_ideal(records)
+    assert check == {"rows": 6, "beyond": 3, "ids": ["I-1", "I-3", "I-6"], "margin": v.IDEAL_MARGIN}
+
+
+def test_a_figure_within_the_margin_of_its_ideal_is_not_flagged():
+    # the margin is 10%: a measured time at 0.95 of the ideal (kernels that overlap) passes, at 0.85 it is flagged
+    prompt = {**GOOD, "input_len": "2048", "output_len": "1", "metric": "ttft", "value": "100"}
+    ideal = v.predict_rows([prompt])["ideal"][0]
+    records = v.predict_rows([{**prompt, "id": "M-1", "value": f"{0.95 * ideal:.6g}"},
+                              {**prompt, "id": "M-2", "value": f"{0.85 * ideal:.6g}"}])
+    assert [bool(b) for b in records["beyond_ideal"]] == [False, True]
+
+
+def test_validate_lists_the_rows_beyond_their_ideal(tmp_path, capsys):
+    prompt = {**GOOD, "input_len": "2048", "output_len": "1", "metric": "ttft"}
+    path = _rows_file(tmp_path, [{**prompt, "id": "I-1", "value": "5"}, {**prompt, "id": "I-2", "value": "150"}])
+    code, out, _ = _run(capsys, "validate", "--data", path)
+    assert code == 0
+    assert "beyond the ideal roofline: 1 of 2 rows with an ideal" in out
+    assert re.search(r"^\s+I-1\s+ttft\s+h100-sxm\s+measured 5, ideal", out, re.M)
+    code, out, _ = _run(capsys, "validate", "--data", path, "--json")
+    doc = json.loads(out)
+    assert doc["beyond_ideal"]["ids"] == ["I-1"]
+    assert [r["beyond_ideal"] for r in doc["rows"]] == [True, False]
+
+
+def test_the_shipped_rows_beyond_their_ideal_roofline(records):
+    # two of measured.csv's 583 rows with a floor (539 static, 44 served): TensorRT-LLM 0.9's Mixtral-8x7B throughput
+    # per A100 (801 tokens/s
+    # published, about 575 at the ideal roofline) and a Jetson AGX Orin TTFT 10.3% under the ideal of the entry's
+    # derived dense peak (docs/validation.md history item 94)
+    check = v.beyond_ideal(records)
+    assert (check["rows"], check["beyond"], check["ids"]) == (583, 2, ["TRT09-66", "TRTJET-11"])

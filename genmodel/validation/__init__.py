@@ -34,7 +34,15 @@ from genmodel.validation.calibration import (
     leave_one_source_out,
     write_calibration,
 )
-from genmodel.validation.predict import RECORD_COLUMNS, predict_rows, predicted_value, scored, summarize
+from genmodel.validation.predict import (
+    IDEAL_MARGIN,
+    RECORD_COLUMNS,
+    beyond_ideal,
+    predict_rows,
+    predicted_value,
+    scored,
+    summarize,
+)
 from genmodel.validation.replicates import configuration_key, replicate_spread
 from genmodel.validation.rows import (
     COLUMNS,
@@ -53,10 +61,11 @@ from genmodel.validation.rows import (
 )
 
 __all__ = [
-    "COLUMNS", "COMPUTE_SCALES", "FAMILIES", "MAX_BYTES", "MAX_ROWS", "MEMORY_SCALES", "METRICS",
+    "COLUMNS", "COMPUTE_SCALES", "FAMILIES", "IDEAL_MARGIN", "MAX_BYTES", "MAX_ROWS", "MEMORY_SCALES", "METRICS",
     "METRIC_CLASS",
     "MIN_ROWS", "PER_SEQUENCE_GRID", "RECORD_COLUMNS", "STEP_GRID", "UNITS", "Calibration", "Case", "EngineStepFit",
-    "FamilyFit", "NotExpressibleError", "apply", "calibrate", "configuration_key", "engine_of", "family_of",
+    "FamilyFit", "NotExpressibleError", "apply", "beyond_ideal", "calibrate", "configuration_key", "engine_of",
+    "family_of",
     "held_out_apply", "holdout_group", "leave_one_source_out", "load_rows", "parse_row", "predict_rows",
     "predicted_value", "replicate_spread", "scored", "source_group", "summarize", "write_calibration",
 ]

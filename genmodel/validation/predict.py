@@ -8,11 +8,17 @@ row's unit, the signed error ``predicted / measured - 1`` in percent, whether th
 the key of the inputs it was predicted from (``configuration``: ``genmodel.validation.replicates``), the devices of one
 model replica (``replica_devices``, which choose the row's band cells), or, for a row
 that cannot be predicted, ``not_expressible`` with the reason (the parser's, or the engine's message when the
-engine refuses the configuration). No row is dropped and no unexpressible row is scored. A TTFT
-or end-to-end latency timed by an HTTP client (``measured_at`` client) is predicted with the engine's
-``request_latency_s`` added to the estimate (``client_latency_s``): the server's time outside the engine steps. A
-row whose ``system`` text states the engine's share of device memory is predicted with that share
-(``with_memory_fraction``).
+engine refuses the configuration). A static row (or one request in flight) also gets its figure at the ideal roofline
+(``ideal``: the stated work at the device's peak FLOP/s and bandwidth, with no overhead and no efficiency below 1), a
+served row's TTFT, TPOT or end-to-end latency (mean or percentile) that of one request alone, a floor no request under
+traffic goes below (a TTFT of prompts the row says were cached has none), and ``beyond_ideal``: whether the published
+figure is more than ``IDEAL_MARGIN`` beyond it (a time below (1 - margin) x ideal, a rate above ideal / (1 - margin)),
+which the stated work cannot give: prompts the server had cached, a datatype or speculative decoding the row does not
+state, or a device entry's understated peak; such rows are scored like the others and listed by
+``beyond_ideal(records)``. No row is dropped and no unexpressible row is scored. A TTFT or end-to-end latency timed by
+an HTTP client (``measured_at`` client) is predicted with the engine's ``request_latency_s`` added to the estimate
+(``client_latency_s``): the server's time outside the engine steps. A row whose ``system`` text states the engine's
+share of device memory is predicted with that share (``with_memory_fraction``).
 
 ``summarize(records)`` gives, for the scored records (a finite ``error_pct``), per phase (``phase:prefill``:
 TTFT and prefill throughput; ``phase:decode``: the rest), per metric class (``metric:ttft``, ``metric:tpot``,
@@ -28,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -43,23 +50,37 @@ from genmodel.validation.rows import TAIL_METRICS, Case, NotExpressibleError, as
 RECORD_COLUMNS = ["id", "source", "metric", "hardware", "model", "engine", "batching", "holdout", "measured", "kind",
                   "group",
                   "metric_class", "predicted", "predicted_low", "predicted_high", "error_pct", "fits",
-                  "not_expressible", "configuration", "replica_devices", "architecture"]
+                  "not_expressible", "configuration", "replica_devices", "architecture", "ideal", "beyond_ideal"]
 _TEXT = {"id", "source", "metric", "hardware", "model", "kind", "group", "metric_class", "not_expressible", "engine",
          "holdout", "batching", "configuration", "architecture"}
 WITHIN_PCT = 25.0
+# the share by which a published figure must beat its ideal roofline to be flagged: the ideal overlaps no two kernels,
+# and published steps beat it by a few percent where they overlap (TensorRT-LLM 0.9's Mixtral-8x7B TTFTs on an L40S
+# and an A100, 0.5-0.8% below it), so only a figure well beyond it says the row is not the work it states
+IDEAL_MARGIN = 0.10
+# the ideal figure of a metric from its phase's pair of (figure, ideal figure) times: the metric's key -> (time key,
+# ideal time key, whether the metric is a time; a rate scales inversely)
+_IDEAL_PAIRS = {
+    "ttft_s": ("ttft_s", "ideal_ttft_s", True), "prefill_tokens_per_s": ("ttft_s", "ideal_ttft_s", False),
+    "tpot_s": ("tpot_s", "ideal_tpot_s", True), "tokens_per_s_per_user": ("tpot_s", "ideal_tpot_s", False),
+    "e2e_latency_s": ("e2e_latency_s", "ideal_e2e_latency_s", True),
+    **{key: ("e2e_latency_s", "ideal_e2e_latency_s", False) for key in (
+        "output_tokens_per_s", "output_tokens_per_s_per_device", "total_tokens_per_s")},
+}
 
 
-def predicted_value(case: Case, *, lean: bool = False, **options: Any) -> tuple[float, Any]:
+def predicted_value(case: Case, *, lean: bool = False, ideal: bool = False, **options: Any) -> tuple[float, Any]:
     """The estimate of ``case`` in the row's unit, and the ``Estimate``; ``options`` go to ``estimate``. ``lean``: a
     static row's estimate computes only the row's figure, its band's edges and ``fits`` (``only_metrics``: the same
-    numbers, without the figures the row does not read).
+    numbers, without the figures the row does not read), and with ``ideal`` the times ``ideal_value`` reads.
 
     Raises the engine's ``GenmodelError`` when it refuses the configuration, and ``NotExpressibleError`` when it
     gives no finite number for the row's metric (e.g. energy on a device without power figures).
     """
     options = with_memory_fraction(case, options)
     if case.served is None:
-        read = (case.key, f"{case.key}_low", f"{case.key}_high", "fits")
+        read = (case.key, f"{case.key}_low", f"{case.key}_high", "fits",
+                *(_IDEAL_PAIRS[case.key][:2] if ideal and case.key in _IDEAL_PAIRS else ()))
         with only_metrics(read) if lean else nullcontext():
             result = estimate(**case.kwargs, **options)
         value = float(np.asarray(result.metrics[case.key], dtype=float))
@@ -70,6 +91,64 @@ def predicted_value(case: Case, *, lean: bool = False, **options: Any) -> tuple[
     if not math.isfinite(value):
         raise NotExpressibleError(f"the estimate gives no finite {case.key} for this configuration")
     return value, result
+
+
+def ideal_value(case: Case, result: Any) -> float:
+    """The row's figure at the ideal roofline, in the row's unit (the engine's time only: a client's HTTP time is not
+    added), from the estimate of a static row: the figure scaled by its phase's ideal time over its time (a time) or
+    the inverse (a rate). NaN for a served row, energy, or an estimate without the ideal times."""
+    pair = _IDEAL_PAIRS.get(case.key)
+    if case.served is not None or pair is None or not all(k in result.metrics for k in (case.key, *pair[:2])):
+        return math.nan
+    time_key, ideal_key, is_time = pair
+    ratio = float(np.asarray(result.metrics[ideal_key], dtype=float)) / float(
+        np.asarray(result.metrics[time_key], dtype=float))
+    value = float(np.asarray(result.metrics[case.key], dtype=float))
+    return (value * ratio if is_time else value / ratio) / case.scale
+
+
+# a served row's time metric -> the static estimate's time of one request alone (its floor)
+_SERVED_FLOORS = (("ttft_", "ttft_s"), ("tpot_", "tpot_s"), ("e2e_", "e2e_latency_s"))
+
+
+def served_ideal_value(case: Case) -> float:
+    """The floor of a served row's TTFT, TPOT or end-to-end latency (mean or percentile) in the row's unit: the ideal
+    figure of one request alone with the row's lengths, layout and engine (``ideal_value`` of that static estimate);
+    NaN for a throughput, or a TTFT or end-to-end latency of prompts the row says were cached (``prefix_hit``)."""
+    key = next((static for prefix, static in _SERVED_FLOORS if case.key.startswith(prefix)), None)
+    if case.served is None or key is None or (key != "tpot_s" and case.served.get("prefix_hit")):
+        return math.nan
+    alone = replace(case, kwargs={**case.kwargs, "batch": 1}, key=key, served=None)
+    try:
+        with only_metrics(_IDEAL_PAIRS[key][:2]):
+            result = estimate(**alone.kwargs, **with_memory_fraction(alone, {}))
+    except GenmodelError:
+        return math.nan
+    return ideal_value(alone, result)
+
+
+METRIC_IS_TIME = {key: is_time for key, (_, _, is_time) in _IDEAL_PAIRS.items()}
+
+
+def is_beyond_ideal(case: Case, ideal: float) -> bool:
+    """Whether the row's published figure is more than ``IDEAL_MARGIN`` beyond its ideal figure ``ideal`` (its unit)."""
+    if not math.isfinite(ideal) or ideal <= 0:
+        return False
+    if case.served is not None or METRIC_IS_TIME.get(case.key, False):  # (a served row's floor is a time's)
+        return case.measured < (1.0 - IDEAL_MARGIN) * ideal
+    return case.measured > ideal / (1.0 - IDEAL_MARGIN)
+
+
+def beyond_ideal(records: Table) -> dict[str, Any]:
+    """The rows checked against their ideal (a finite ``ideal``: static rows, and served rows' times against one
+    request's alone) and those more than ``IDEAL_MARGIN`` beyond it: {"rows": checked, "beyond": count, "ids": [their
+    ids], "margin": IDEAL_MARGIN}."""
+    if "ideal" not in records or not len(records):
+        return {"rows": 0, "beyond": 0, "ids": [], "margin": IDEAL_MARGIN}
+    checked = np.isfinite(np.asarray(records["ideal"], dtype=float))
+    flags = np.asarray([bool(b) for b in records["beyond_ideal"]], dtype=bool) & checked
+    return {"rows": int(checked.sum()), "beyond": int(flags.sum()),
+            "ids": [str(i) for i, f in zip(records["id"], flags, strict=True) if f], "margin": IDEAL_MARGIN}
 
 
 def with_memory_fraction(case: Case, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -123,7 +202,7 @@ def predict_rows(rows: Iterable[Mapping[str, str]]) -> Table:
         record.update(measured=_number(row.get("value")), predicted=math.nan, error_pct=math.nan)
         try:
             case = parse_row(row)
-            predicted, result = predicted_value(case, lean=True)
+            predicted, result = predicted_value(case, lean=True, ideal=True)
         except GenmodelError as exc:
             record["not_expressible"] = " ".join(str(exc).split()) or type(exc).__name__
         else:
@@ -135,6 +214,8 @@ def predict_rows(rows: Iterable[Mapping[str, str]]) -> Table:
                           error_pct=(predicted / case.measured - 1) * 100, fits=bool(result.metrics["fits"]),
                           configuration=configuration_key(case, client_latency_s(case)),
                           replica_devices=case.replica_devices, architecture=case.architecture)
+            ideal = ideal_value(case, result) if case.served is None else served_ideal_value(case)
+            record.update(ideal=ideal, beyond_ideal=is_beyond_ideal(case, ideal))
         records.append(record)
     return _table(records)
 
@@ -154,7 +235,7 @@ def _table(records: list[dict[str, Any]]) -> Table:
     out = {}
     for c in columns:
         values = [r.get(c) for r in records]
-        if c in _TEXT or c == "fits":
+        if c in _TEXT or c in ("fits", "beyond_ideal"):
             arr = np.empty(len(values), dtype=object)
             arr[:] = values
             out[c] = arr

@@ -113,6 +113,7 @@ def validate(
     records = v.predict_rows(rows)
     summary = v.summarize(records)
     extra["replicates"] = v.replicate_spread(records)
+    extra["beyond_ideal"] = v.beyond_ideal(records)
     if data is not None:  # another file's rows against the stored bands they were predicted with
         from genmodel.validation.bands import inside
 
@@ -184,6 +185,21 @@ def _replicate_lines(spread: dict[str, dict]) -> None:
                    f"spread {s['spread_pct']:5.1f}%, genmodel {s['model_error_pct']:5.1f}%")
 
 
+def _beyond_ideal_lines(records: Any, check: dict[str, Any]) -> None:
+    """The rows whose published figure is more than the margin beyond their ideal roofline (a served time: beyond one
+    request's alone)."""
+    if not check.get("rows"):
+        return
+    typer.echo(f"  beyond the ideal roofline: {check['beyond']} of {check['rows']} rows with an ideal measure more "
+               f"than {check['margin']:.0%} beyond the stated work at the device's peaks (a served time: beyond one "
+               "request's alone; cached prompts, an unstated datatype or speculative decoding, or an entry's "
+               "understated peak; scored as published)")
+    flagged = set(check["ids"])
+    for r in records.rows():
+        if r.id in flagged:
+            typer.echo(f"    {r.id:12} {r.metric:28} {r.hardware:16} measured {r.measured:,.4g}, ideal {r.ideal:,.4g}")
+
+
 def _report(path: Path, records: Any, summary: dict[str, dict], extra: dict[str, Any]) -> None:
     """The text report: one line per predicted row, the summaries, the fits, the rows not expressible."""
     from genmodel import validation as v
@@ -221,6 +237,7 @@ def _report(path: Path, records: Any, summary: dict[str, dict], extra: dict[str,
             typer.echo("    tail percentiles: " + ", ".join(f"{k.removeprefix('tail:')} {c['coverage']:.0%} "
                                                             f"({c['rows']})" for k, c in cov["by_tail"].items()))
     _replicate_lines(extra.get("replicates", {}))
+    _beyond_ideal_lines(records, extra.get("beyond_ideal", {}))
     for p in extra.get("written", []):
         typer.echo(f"  wrote {p}")
     missing = [r for r in records.rows() if r.not_expressible]
