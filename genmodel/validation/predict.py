@@ -127,14 +127,11 @@ def served_ideal_value(case: Case) -> float:
     return ideal_value(alone, result)
 
 
-METRIC_IS_TIME = {key: is_time for key, (_, _, is_time) in _IDEAL_PAIRS.items()}
-
-
 def is_beyond_ideal(case: Case, ideal: float) -> bool:
     """Whether the row's published figure is more than ``IDEAL_MARGIN`` beyond its ideal figure ``ideal`` (its unit)."""
     if not math.isfinite(ideal) or ideal <= 0:
         return False
-    if case.served is not None or METRIC_IS_TIME.get(case.key, False):  # (a served row's floor is a time's)
+    if case.served is not None or _IDEAL_PAIRS[case.key][2]:  # (a time; a served row's floor is one too)
         return case.measured < (1.0 - IDEAL_MARGIN) * ideal
     return case.measured > ideal / (1.0 - IDEAL_MARGIN)
 
