@@ -122,7 +122,8 @@ def test_every_estimate_carries_its_bands():
     d = r.to_dict()
     for key in ("ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s", "output_tokens_per_s_per_device"):
         assert d[f"{key}_low"] < d[key] < d[f"{key}_high"], key
-    decode = u.band("gpu", "vllm", "decode", devices=1.0)  # one device: its class's cells
+    # one device: its class's cells, of a dense model's rows first (history item 95)
+    decode = u.band("gpu", "vllm", "decode", devices=1.0, architecture="dense")
     assert d["tpot_s_low"] == pytest.approx(d["tpot_s"] * math.exp(-decode.high))
     assert d["output_tokens_per_s_high"] == pytest.approx(d["output_tokens_per_s"] * math.exp(decode.high))
     assert d["bands"]["decode"]["basis"] == decode.basis
@@ -182,8 +183,8 @@ def test_served_rows_make_their_own_cells():
 
 def test_serve_carries_the_served_bands():
     r = genmodel.serve("llama-3.1-8b", "h100-sxm", input_tokens=1024, output_tokens=256, request_rate=5)
-    b_pre = u.band("gpu", "vllm", "prefill", served=True, devices=1.0)
-    b_dec = u.band("gpu", "vllm", "decode", served=True, devices=1.0)
+    b_pre = u.band("gpu", "vllm", "prefill", served=True, devices=1.0, architecture="dense")
+    b_dec = u.band("gpu", "vllm", "decode", served=True, devices=1.0, architecture="dense")
     m = r.metrics
     assert m["ttft_p50_s_high"] == pytest.approx(m["ttft_p50_s"] * math.exp(-b_pre.low))
     assert m["tpot_p50_s_low"] == pytest.approx(m["tpot_p50_s"] * math.exp(-b_dec.high))
@@ -283,7 +284,7 @@ def test_a_call_over_several_device_counts_gets_each_class_band():
     tp = np.array([1, 2, 8])
     r = genmodel.estimate("llama-3.1-70b", "h200-sxm", tp=tp, weight_dtype="fp8")
     for i, n in enumerate(tp):
-        b = u.band("gpu", "vllm", "decode", devices=float(n))
+        b = u.band("gpu", "vllm", "decode", devices=float(n), architecture="dense")
         assert r.metrics["tpot_s_low"][i] == pytest.approx(r.metrics["tpot_s"][i] * math.exp(-b.high))
         assert r.metrics["output_tokens_per_s_high"][i] == pytest.approx(
             r.metrics["output_tokens_per_s"][i] * math.exp(b.high))
@@ -294,7 +295,54 @@ def test_a_call_over_several_device_counts_gets_each_class_band():
     assert basis.startswith("by devices per replica: 1 device: ") and "; 5+ devices: " in basis
     # data-parallel replicas do not count: two replicas of one device are one-device replicas
     two = genmodel.estimate("llama-3.1-8b", "h100-sxm", dp=2).bands["decode"]
-    assert two == u.band("gpu", "vllm", "decode", devices=1.0)
+    assert two == u.band("gpu", "vllm", "decode", devices=1.0, architecture="dense")
+
+
+def test_architecture_cells_come_before_the_cells_over_both():
+    # (history item 95) 18 dense rows at r = 0.00..0.17 and 18 MoE rows at r = -0.50..-0.33, each from six sources of
+    # three rows (equal weights): conformal ranks floor(1.9) = 1 and ceil(17.1) = 18 of 18 give each architecture's
+    # cell its own extremes; the cell over both has 36 rows from 12 sources, ranks floor(3.7) = 3 and ceil(33.3) = 34
+    # of 36: the third-lowest MoE residual, -0.48, and the third-highest dense one, 0.15
+    dense = [("gpu", "vllm", "decode", k / 100, f"D{k % 6}", None, "dense") for k in range(18)]
+    moe = [("gpu", "vllm", "decode", -0.5 + k / 100, f"M{k % 6}", None, "moe") for k in range(18)]
+    cells = u.build(dense + moe)
+    assert cells["gpu|vllm|decode:dense"]["n"] == 18 and cells["gpu|vllm|decode:moe"]["n"] == 18
+    assert cells["gpu|vllm|decode"]["n"] == 36 and cells["*|*|decode:moe"]["n"] == 18
+    assert (cells["gpu|vllm|decode"]["low"], cells["gpu|vllm|decode"]["high"]) == pytest.approx((-0.48, 0.15))
+    b = u.lookup(cells, "gpu", "vllm", "decode", architecture="moe")
+    assert (b.low, b.high) == pytest.approx((-0.50, -0.33))
+    assert b.basis == "gpu / vllm / decode, MoE models: 18 held-out rows from 6 sources"
+    assert (u.lookup(cells, "gpu", "vllm", "decode", architecture="dense").high) == pytest.approx(0.17)
+    assert (u.lookup(cells, "gpu", "vllm", "decode").low) == pytest.approx(-0.48)  # no architecture: over both
+    # TensorRT-LLM with 18 dense rows from six sources and three MoE rows from one: its MoE cell does not stand, so a
+    # MoE estimate borrows the MoE rows of every engine (21 rows, 7 sources, equal weights: ranks 2 and 20 of 21,
+    # -0.49 and 0.31, centre the 11th, -0.40) widened 1.25x about the centre: (-0.5125, 0.4875), before
+    # TensorRT-LLM's own cell over both architectures, which stands (21 rows from 7 sources)
+    trt = [("gpu", "trtllm", "decode", k / 100, f"T{k % 6}", None, "dense") for k in range(18)]
+    trt_moe = [("gpu", "trtllm", "decode", 0.30 + k / 100, "TM", None, "moe") for k in range(3)]
+    cells = u.build(dense + moe + trt + trt_moe)
+    assert u._stands(cells["gpu|trtllm|decode"]) and not u._stands(cells.get("gpu|trtllm|decode:moe"))
+    b = u.lookup(cells, "gpu", "trtllm", "decode", architecture="moe")
+    assert (b.low, b.high) == pytest.approx((-0.5125, 0.4875))
+    assert b.basis.startswith("too few held-out rows or sources for gpu / trtllm / decode, MoE models: the band of "
+                              "gpu / any / decode, MoE models (21 held-out rows from 7 sources) widened 1.25x")
+
+
+def test_estimates_and_validation_records_use_their_models_architecture():
+    # a model with mixture-of-experts layers looks up the MoE cells, a dense model the dense ones (stored bands)
+    moe = genmodel.estimate("qwen3-30b-a3b", "h100-sxm", batch=1, input_tokens=1024, output_tokens=256)
+    for phase in ("prefill", "decode"):
+        assert moe.bands[phase] == u.band("gpu", "vllm", phase, devices=1.0, architecture="moe")
+        assert "MoE models" in moe.bands[phase].basis
+    dense = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=1024, output_tokens=256)
+    assert "dense models" in dense.bands["decode"].basis
+    assert u.architecture_of(genmodel.get_model("deepseek-v3")) == "moe"
+    assert u.architecture_of(genmodel.get_model("llama-3.1-70b")) == "dense"
+    # residuals carry the record's architecture, and the nested coverage reports it
+    table = _records({"A": [1.0] * 12, "B": [2.0] * 12, "C": [3.0] * 12, "D": [4.0] * 12}).assign(
+        architecture=["moe"] * 24 + ["dense"] * 24)
+    assert [x["architecture"] for x in bands.residuals(table)] == ["moe"] * 24 + ["dense"] * 24
+    assert set(bands.coverage(table)["by_architecture"]) == {"decode dense", "decode moe"}
 
 
 def test_serve_says_when_a_p50_band_lies_off_its_figure():

@@ -105,6 +105,8 @@ def test_validate_json_output(capsys):
     coverage = data["summary"].pop("band_coverage")
     assert coverage == data["band_coverage"] and 0.0 < coverage["calibrated"]["row_coverage"] <= 1.0
     assert {"row_coverage", "rows", "group_coverage", "groups"} <= set(coverage["calibrated"])
+    assert set(coverage["calibrated"]["by_architecture"]) == {f"{p} {a}" for p in ("decode", "prefill")
+                                                             for a in ("dense", "moe")}
     assert all({"n", "median_abs_error_pct", "within_25pct", "median_signed_error_pct", "sources",
                 "median_of_source_medians_pct"} <= set(s) for s in data["summary"].values())
     # every predicted row carries its 80% band around the prediction
@@ -658,6 +660,8 @@ def test_text_report_lists_not_expressible_rows(tmp_path, capsys):
     assert "2 rows from" in out and "1 expressible, 1 not" in out
     assert "not expressible (to do):" in out
     assert "B-1" in out.split("not expressible (to do):")[1] and "must be greater than 0" in out
+    # the stored bands' coverage, per device count and per model architecture (history item 95)
+    assert "by devices per replica: decode 1 " in out and "by model architecture: decode dense " in out
 
 
 # ---- output paths and options: checked before any work -------------------------------------------

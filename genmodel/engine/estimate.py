@@ -62,7 +62,7 @@ from genmodel.engine.result import Estimate
 from genmodel.engine.roofline import BOUNDS
 from genmodel.engine.scalars import any_true, clip, ndim, shape_of
 from genmodel.engine.step import Stepper, StepResult, mean_pass, prompt_passes
-from genmodel.engine.uncertainty import MEMORY_BAND_BYTES, Band, per_configuration
+from genmodel.engine.uncertainty import MEMORY_BAND_BYTES, Band, architecture_of, per_configuration
 from genmodel.errors import DoesNotFitError
 from genmodel.specs.dtypes import bytes_per_element
 from genmodel.specs.engine import bucketed
@@ -690,16 +690,19 @@ RATE_BANDS = {"prefill": ("prefill_tokens_per_s",),
 
 def phase_bands(s: Setup) -> dict[str, Band]:
     """The 80% bands of this estimate's prefill and decode figures (genmodel.engine.uncertainty), of the device count
-    of one replica of each configuration."""
-    return static_phase_bands(s.hw.kind, s.engine.name, s.realism, s.par.replica_devices)
+    of one replica of each configuration, and the model's architecture."""
+    return static_phase_bands(s.hw.kind, s.engine.name, s.realism, s.par.replica_devices, architecture_of(s.model))
 
 
-def static_phase_bands(kind: str, engine: str, realism, devices) -> dict[str, Band]:
+def static_phase_bands(kind: str, engine: str, realism, devices, architecture: str | None = None) -> dict[str, Band]:
     """The 80% bands of ``estimate``'s prefill and decode figures for this hardware kind, engine name and realism
     (its fit and whether it runs without graphs), for replicas of ``devices`` devices (a number or an array: the
-    device-count class of each picks its cells); ``serve``'s are ``genmodel.serving.serve.served_phase_bands``."""
+    device-count class of each picks its cells) of a model of ``architecture`` ('dense' or 'moe',
+    ``uncertainty.architecture_of``: its own cells first; None: the cells over both); ``serve``'s are
+    ``genmodel.serving.serve.served_phase_bands``."""
     calibrated = realism.origin != "defaults"
-    return {phase: per_configuration(kind, engine, phase, devices, calibrated, eager=realism.eager)
+    return {phase: per_configuration(kind, engine, phase, devices, calibrated, eager=realism.eager,
+                                     architecture=architecture)
             for phase in ("prefill", "decode")}
 
 

@@ -14,24 +14,26 @@ runs (``validation/tails.csv``, each predicted with a fit that did not see its s
 ``r = log(predicted time / measured time)`` (a rate's error is negated), so a measurement lies in
 ``[T exp(-r_hi), T exp(-r_lo)]`` for a predicted time T, and ``[R exp(r_lo), R exp(r_hi)]`` for a predicted rate R.
 
-Cells are also kept per device count of one model replica (``scale_of``: one device, 2-4, 5 or more), from the
-same residuals: a replica on many devices puts collectives on every layer's critical path and, in the published
-rows, runs the largest models on the youngest serving stacks, so its errors are not a single device's.
-``band(kind, engine, phase, calibrated, devices=n)`` looks up the cell of that device count, then its parents of the
-same count (any engine; then the phase over all kinds), then the cells over all device counts (same kind and phase,
-any engine; then the phase over all kinds); ``band(kind, engine, phase, calibrated)`` starts at the cell over all
-device counts. A cell with fewer than ``MIN_CELL`` held-out rows, or with rows from fewer than
-``MIN_SOURCES`` hold-out groups, borrows its parent's band widened by ``WIDEN`` about its centre, and the band's
-``basis`` says so; one that stands on fewer than ``THIN_SOURCES`` groups spans its own band and that of its first
-standing parent of the same device-count class with more groups (the lower low edge, the higher high edge). (Rows
-of one source share its harness, engine build and conventions: a cell drawn from one or two sources holds their
-scatter about their own offset, not how far a new source lands, which is what a band of a held-out prediction must
-cover.) An engine run without captured graphs (``band(..., eager=True)``: a profile's
-``+eager`` variant) gets its engine's band widened by ``WIDEN`` about its middle, saying so: few held-out rows ran
-so. Estimates made with the kind and engine
-defaults (``calibrated=False``) use the bands of the uncalibrated predictions. Memory fit: the space left for the
-KV cache matched vLLM's start-up figures to within ``MEMORY_BAND_BYTES`` in nine published cases
-(tests/test_memory.py), so the largest batch is also given at that much less and more memory.
+Cells are also kept per device count of one model replica (``scale_of``: one device, 2-4, 5 or more), from the same
+residuals: a replica on many devices puts collectives on every layer's critical path and, in the published rows, runs
+the largest models on the youngest serving stacks, so its errors are not a single device's. ``band(kind, engine, phase,
+calibrated, devices=n)`` looks up the cell of that device count, then its parents of the same count (any engine; then
+the phase over all kinds), then the cells over all device counts (same kind and phase, any engine; then the phase over
+all kinds); ``band(kind, engine, phase, calibrated)`` starts at the cell over all device counts. The static and served
+cells are kept per model architecture as well (``ARCHITECTURES``: dense, or with mixture-of-experts layers;
+``architecture_of``), from the same residuals: ``band(..., architecture=a)`` looks at the cells of a's rows (this kind
+and engine, this kind, any kind) before the same three over both architectures, at each device-count level; the tail
+cells are not split. A cell with fewer than ``MIN_CELL`` held-out rows, or with rows from fewer than ``MIN_SOURCES``
+hold-out groups, borrows its parent's band widened by ``WIDEN`` about its centre, and the band's ``basis`` says so; one
+that stands on fewer than ``THIN_SOURCES`` groups spans its own band and that of its first standing parent of the same
+device-count class with more groups (the lower low edge, the higher high edge). (Rows of one source share its harness,
+engine build and conventions: a cell drawn from one or two sources holds their scatter about their own offset, not how
+far a new source lands, which is what a band of a held-out prediction must cover.) An engine run without captured graphs
+(``band(..., eager=True)``: a profile's ``+eager`` variant) gets its engine's band widened by ``WIDEN`` about its
+middle, saying so: few held-out rows ran so. Estimates made with the kind and engine defaults (``calibrated=False``) use
+the bands of the uncalibrated predictions. Memory fit: the space left for the KV cache matched vLLM's start-up figures
+to within ``MEMORY_BAND_BYTES`` in nine published cases (tests/test_memory.py), so the largest batch is also given at
+that much less and more memory.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ import numpy as np
 ALPHA = 0.2  # 80% bands
 MIN_CELL = 12  # held-out rows a cell needs for its own band
 SCALES = ("1", "2-4", "5+")  # device-count classes of one model replica (``scale_of``)
+# model architectures with cells of their own (``architecture_of``): models with mixture-of-experts layers miss in
+# their own way (their prompts mostly slower than predicted, docs/validation.md history item 53), so a band pooled
+# over both covered dense models' served figures 67-69% of the time and MoE models' static decode 73% (item 95)
+ARCHITECTURES = ("dense", "moe")
+ARCHITECTURE_LABELS = {"dense": "dense", "moe": "MoE"}
 MIN_SOURCES = 4  # ... and the hold-out groups (sources) they must come from
 # a cell standing on fewer sources than this also spans the band of its first standing parent of the same
 # device-count class with more sources (``lookup``): a 10% or 90% quantile drawn from four or five sources' offsets
@@ -167,16 +174,28 @@ def scale_of(devices: float) -> str:
     return SCALES[_class_index(devices)]
 
 
-def cell_key(kind: str, engine: str, phase: str, scale: str | None = None) -> str:
-    """'kind|engine|phase' over all device counts, 'kind|engine|phase|scale' for one device-count class."""
-    return f"{kind}|{engine}|{phase}" if scale is None else f"{kind}|{engine}|{phase}|{scale}"
+def architecture_of(model) -> str:
+    """'moe' for a model with mixture-of-experts layers, else 'dense': the model architecture whose own band cells an
+    estimate of it looks up first (``ARCHITECTURES``)."""
+    return "moe" if model.moe is not None else "dense"
 
 
-def parents(kind: str, engine: str, phase: str, scale: str | None = None) -> list[str]:
+def cell_key(kind: str, engine: str, phase: str, scale: str | None = None, architecture: str | None = None) -> str:
+    """'kind|engine|phase' over all device counts, 'kind|engine|phase|scale' for one device-count class; with an
+    architecture, the phase part names it ('prefill:moe'): the cell of that architecture's rows alone."""
+    part = phase if architecture is None else f"{phase}:{architecture}"
+    return f"{kind}|{engine}|{part}" if scale is None else f"{kind}|{engine}|{part}|{scale}"
+
+
+def parents(kind: str, engine: str, phase: str, scale: str | None = None,
+            architecture: str | None = None) -> list[str]:
     """The cell and its parents, most specific first: with a device-count class, its cells of that class before
-    those over all device counts."""
+    those over all device counts; within each, with an architecture, the cells of that architecture's rows (this
+    kind and engine, this kind, any kind) before the cells of every architecture's."""
     scales = ([scale] if scale is not None else []) + [None]
-    return [cell_key(k, e, phase, sc) for sc in scales for k, e in ((kind, engine), (kind, ANY), (ANY, ANY))]
+    archs = ([architecture] if architecture is not None else []) + [None]
+    return [cell_key(k, e, phase, sc, a) for sc in scales for a in archs
+            for k, e in ((kind, engine), (kind, ANY), (ANY, ANY))]
 
 
 def _scale_label(scale: str) -> str:
@@ -184,23 +203,27 @@ def _scale_label(scale: str) -> str:
 
 
 def _label(key: str) -> str:
-    """A cell key as text: 'gpu / any / decode / 5+ devices'."""
+    """A cell key as text: 'gpu / any / decode / 5+ devices', 'gpu / vllm / prefill, MoE models / 1 device'."""
     parts = key.replace(ANY, "any").split("|")
-    return " / ".join(parts[:3] + [_scale_label(s) for s in parts[3:]])
+    phase, _, architecture = parts[2].partition(":")
+    if architecture:
+        phase = f"{phase}, {ARCHITECTURE_LABELS.get(architecture, architecture)} models"
+    return " / ".join(parts[:2] + [phase] + [_scale_label(s) for s in parts[3:]])
 
 
 def build(records: list[tuple], alpha: float = ALPHA,
           own_cell_only: frozenset[str] = frozenset()) -> dict[str, dict]:
     """Cells from held-out records (kind, engine, phase, time-oriented log error, hold-out group[, device-count
-    class]): every cell and parent with enough rows for conformal ranks, its quantiles and centre weighted by source
-    (``source_weights``), with its row count ``n`` and its number of ``sources``; a record with a class joins the
-    cells of its class and those over all classes. Records of an engine in ``own_cell_only`` (a profile that
+    class[, architecture]]): every cell and parent with enough rows for conformal ranks, its quantiles and centre
+    weighted by source (``source_weights``), with its row count ``n`` and its number of ``sources``; a record with a
+    class joins the cells of its class and those over all classes, and one with an architecture the cells of its
+    architecture and those over all architectures. Records of an engine in ``own_cell_only`` (a profile that
     knowingly lacks its engine's dominant cost) join their own engine's cells only, not the parents other engines
     fall back to."""
     groups: dict[str, list[float]] = {}
     sources: dict[str, list[str]] = {}
-    for kind, engine, phase, r, source, *scale in records:
-        keys = parents(kind, engine, phase, scale[0] if scale else None)
+    for kind, engine, phase, r, source, *rest in records:
+        keys = parents(kind, engine, phase, rest[0] if rest else None, rest[1] if len(rest) > 1 else None)
         for key in (keys if engine not in own_cell_only else [k for k in keys if k.split("|")[1] == engine]):
             groups.setdefault(key, []).append(r)
             sources.setdefault(key, []).append(source)
@@ -219,12 +242,13 @@ def _stands(cell: dict | None) -> bool:
     return cell is not None and cell["n"] >= MIN_CELL and cell.get("sources", 0) >= MIN_SOURCES
 
 
-def lookup(cells: dict[str, dict], kind: str, engine: str, phase: str, scale: str | None = None) -> Band:
-    """The band of (kind, engine, phase[, device-count class]): its own when it has MIN_CELL rows from MIN_SOURCES
-    sources (and from fewer than THIN_SOURCES sources, its own joined with the band of its first standing parent of
-    the same device-count class that has more sources: the lower of the two low edges, the higher of the two high
-    edges), else the first parent's that has, widened."""
-    keys = parents(kind, engine, phase, scale)
+def lookup(cells: dict[str, dict], kind: str, engine: str, phase: str, scale: str | None = None,
+           architecture: str | None = None) -> Band:
+    """The band of (kind, engine, phase[, device-count class][, architecture]): its own when it has MIN_CELL rows
+    from MIN_SOURCES sources (and from fewer than THIN_SOURCES sources, its own joined with the band of its first
+    standing parent of the same device-count class that has more sources: the lower of the two low edges, the higher
+    of the two high edges), else the first parent's that has, widened."""
+    keys = parents(kind, engine, phase, scale, architecture)
     for depth, key in enumerate(keys):
         cell = cells.get(key)
         if not _stands(cell):
@@ -243,9 +267,9 @@ def lookup(cells: dict[str, dict], kind: str, engine: str, phase: str, scale: st
                                 f"{label}: {rows}, fewer than {THIN_SOURCES}: joined with the band of "
                                 f"{_label(parent)} ({p['n']} held-out rows from {p['sources']} sources)")
             return Band(cell["low"], cell["high"], cell["n"], f"{label}: {rows}")
+        own = _label(cell_key(kind, engine, phase, scale, architecture))
         return Band(*_widened(cell["low"], cell["high"], cell["median"]), cell["n"],
-                    f"too few held-out rows or sources for {_label(cell_key(kind, engine, phase, scale))}: the band "
-                    f"of {label} ({rows}) widened {WIDEN}x")
+                    f"too few held-out rows or sources for {own}: the band of {label} ({rows}) widened {WIDEN}x")
     return NO_BAND
 
 
@@ -284,7 +308,8 @@ def _stored() -> dict:
 
 
 def band(kind: str, engine: str, phase: str, calibrated: bool = True, served: bool = False,
-         eager: bool = False, devices: float | None = None, tails: bool = False) -> Band:
+         eager: bool = False, devices: float | None = None, tails: bool = False,
+         architecture: str | None = None) -> Band:
     """The stored 80% band for an estimate of this kind, engine and phase (see the module docstring); ``served``:
     the band of the served-traffic model's figures (cells from the served rows alone); ``eager``: the engine runs
     without captured graphs (its ``+eager`` variant), for which the engine's cell, measured mostly with graphs, is
@@ -292,14 +317,15 @@ def band(kind: str, engine: str, phase: str, calibrated: bool = True, served: bo
     over all device counts). ``tails``: the band of a served run's tail percentile, ``phase`` naming it as a
     measurement row does (``ttft_p99``, ``tpot_p90``, ``itl_p99``, ``e2e_latency_p99``): the cells of the published
     P90 and P99 figures (``validation/tails.csv``), a P90 without a cell of its own taking its metric's P99 cell
-    (wider, and said so)."""
+    (wider, and said so). ``architecture``: the model's (``architecture_of``), whose own cells come first; the tail
+    cells are not kept per architecture (None: the cells over both)."""
     return _band_of_class(kind, engine, phase, calibrated, served, eager,
-                          None if devices is None else scale_of(devices), tails)
+                          None if devices is None else scale_of(devices), tails, architecture)
 
 
 @functools.lru_cache(maxsize=4096)
 def _band_of_class(kind: str, engine: str, phase: str, calibrated: bool, served: bool, eager: bool,
-                   scale: str | None, tails: bool = False) -> Band:
+                   scale: str | None, tails: bool = False, architecture: str | None = None) -> Band:
     """``band`` for a device-count class (None: the cells over all classes); kept per process, as the stored cells
     are (``forget_stored``)."""
     data = _stored()
@@ -308,7 +334,8 @@ def _band_of_class(kind: str, engine: str, phase: str, calibrated: bool, served:
     elif served:
         data = data.get("served", {})
     cells = data.get("calibrated" if calibrated else "defaults", {})
-    found = (tail_lookup if tails else lookup)(cells, kind, engine, phase, scale)
+    found = (tail_lookup(cells, kind, engine, phase, scale) if tails else
+             lookup(cells, kind, engine, phase, scale, architecture))
     if not eager or found is NO_BAND:
         return found
     return Band(*_widened(found.low, found.high, (found.low + found.high) / 2), found.n,
@@ -317,17 +344,18 @@ def _band_of_class(kind: str, engine: str, phase: str, calibrated: bool, served:
 
 
 def per_configuration(kind: str, engine: str, phase: str, devices, calibrated: bool = True, served: bool = False,
-                      eager: bool = False, tails: bool = False) -> Band:
+                      eager: bool = False, tails: bool = False, architecture: str | None = None) -> Band:
     """``band`` for replicas of ``devices`` devices (a number, or an array over configurations): one band where every
     configuration has the same device-count class, else a band whose edges are arrays (each configuration's class's
     edges) and whose basis names each class's."""
     if type(devices) in (float, int, np.float64):
-        return band(kind, engine, phase, calibrated, served, eager, float(devices), tails)
+        return band(kind, engine, phase, calibrated, served, eager, float(devices), tails, architecture)
     index = _class_index(np.asarray(devices, dtype=float))
     present = [c for c, count in zip(SCALES, np.bincount(index.ravel(), minlength=len(SCALES)), strict=True) if count]
     if len(present) == 1:
-        return _band_of_class(kind, engine, phase, calibrated, served, eager, present[0], tails)
-    found = {c: _band_of_class(kind, engine, phase, calibrated, served, eager, c, tails) for c in present}
+        return _band_of_class(kind, engine, phase, calibrated, served, eager, present[0], tails, architecture)
+    found = {c: _band_of_class(kind, engine, phase, calibrated, served, eager, c, tails, architecture)
+             for c in present}
     low, high = (np.array([getattr(found.get(c, NO_BAND), edge) for c in SCALES])[index] for edge in ("low", "high"))
     return Band(low, high, min(b.n for b in found.values()),
                 "by devices per replica: " + "; ".join(f"{_scale_label(c)}: {b.basis}" for c, b in found.items()))

@@ -407,11 +407,13 @@ def _band_targets(result, devices: np.ndarray, ttft_s, tpot_s,
     ``percentile``: the bands ``serve`` gives its TTFT and TPOT at that tail; ``result``: an estimate of the layouts,
     whose hardware and realism are serve's). A group without a band for a target keeps the targets and is not
     ``banded``: it meets none."""
+    from genmodel.engine.uncertainty import architecture_of
     from genmodel.serving.serve import served_phase_bands
 
     devices = np.asarray(devices, dtype=float)
     q = percentile / 100.0 if percentile > 1 else percentile
-    bands = served_phase_bands(result.hardware.kind, result.realism.engine, result.realism, devices, q)
+    bands = served_phase_bands(result.hardware.kind, result.realism.engine, result.realism, devices, q,
+                               architecture_of(result.model))
     lows = {p: np.broadcast_to(np.asarray(b.low, dtype=float), devices.shape) for p, b in bands.items()}
     pairs = np.stack([lows["prefill"], lows["decode"]], axis=1)
     groups = []

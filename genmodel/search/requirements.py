@@ -44,6 +44,7 @@ from genmodel.engine.bisection import bisect
 from genmodel.engine.inputs import MIN_SCALE, resolve_dtypes
 from genmodel.engine.parallel import MAX_DEGREE
 from genmodel.engine.realism import check_engine, resolve_realism
+from genmodel.engine.uncertainty import architecture_of
 from genmodel.errors import ConfigurationError, InputTypeError
 from genmodel.search.planner import MAX_DEVICES
 from genmodel.serving.serve import percentile_fraction
@@ -263,7 +264,8 @@ def requirements(model, input_tokens=None, output_tokens=None, ttft_target_s=Non
 
     realism = resolve_realism(hw, None, calibrated, engine)
     # the targets at the edges of the reference's band (served: the served rows' cells, as serve's figures carry)
-    edges, band_basis = _band_edges(targets, hw.kind, realism, None if mode_rate is None else q, par.replica_devices)
+    edges, band_basis = _band_edges(targets, hw.kind, realism, None if mode_rate is None else q, par.replica_devices,
+                                    architecture_of(model))
     if mode_rate is None:
         rows = _stacked(fwd, _ndim(targets, fwd))
         base = rows["ones"]  # every resource at the reference
@@ -334,19 +336,20 @@ def _stacked_targets(sets: list[dict], nd: int) -> dict:
     return out
 
 
-def _band_edges(targets, kind: str, realism, percentile: float | None, devices) -> tuple[dict[str, dict], str]:
+def _band_edges(targets, kind: str, realism, percentile: float | None, devices,
+                architecture: str | None = None) -> tuple[dict[str, dict], str]:
     """The targets at the edges of the reference's 80% band (``genmodel.engine.uncertainty``): a measured time is
     ``predicted x exp(-r)`` with r in [r_lo, r_hi], so meeting T takes a predicted time of at most T exp(r_lo) at the
     pessimistic edge (``high``: more hardware) and T exp(r_hi) at the optimistic one (``low``). Returns them and the
     bands' basis; ``realism``: the reference's (``resolve_realism``), whose engine and fit choose the band cells;
     ``percentile``: served traffic's, whose figures' bands ``serve`` gives (``served_phase_bands``: the tail cells
     above the median); ``devices``: one replica's devices, whose device-count class picks the cells (as ``estimate``
-    and ``serve`` pick them)."""
+    and ``serve`` pick them), and ``architecture`` the model's ('dense' or 'moe'), whose own cells come first."""
     from genmodel.engine.estimate import static_phase_bands
     from genmodel.serving.serve import served_phase_bands
 
-    phases = (static_phase_bands(kind, realism.engine, realism, devices) if percentile is None else
-              served_phase_bands(kind, realism.engine, realism, devices, percentile))
+    phases = (static_phase_bands(kind, realism.engine, realism, devices, architecture) if percentile is None else
+              served_phase_bands(kind, realism.engine, realism, devices, percentile, architecture))
     bands = {"ttft": phases["prefill"], "tpot": phases["decode"]}
     edges = {edge: {k: None if v is None else v * np.exp(getattr(bands[k], side)) for k, v in targets.items()}
              for edge, side in (("low", "high"), ("high", "low"))}

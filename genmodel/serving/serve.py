@@ -50,6 +50,7 @@ from genmodel.engine.inputs import Setup, prepare
 from genmodel.engine.parallel import Parallelism
 from genmodel.engine.result import MetricAttributes
 from genmodel.engine.step import Chunk, Stepper, mean_pass, step_passes
+from genmodel.engine.uncertainty import architecture_of
 from genmodel.errors import ConfigurationError, DoesNotFitError, GenmodelError, InputTypeError
 from genmodel.serving.speculative import tokens_per_step
 from genmodel.serving.steady import BINDING, Load, Requests, Scheduler, solve, terms
@@ -131,26 +132,30 @@ def tail_label(percentile: float) -> str | None:
     return "p99" if percentile > 0.9 else ("p90" if percentile > 0.5 else None)
 
 
-def served_phase_bands(kind: str, engine: str, realism, devices, percentile: float | None = None) -> dict[str, Any]:
+def served_phase_bands(kind: str, engine: str, realism, devices, percentile: float | None = None,
+                       architecture: str | None = None) -> dict[str, Any]:
     """The 80% bands of ``serve``'s TTFT ('prefill') and TPOT ('decode') figures: the served rows' cells
     (``genmodel.engine.uncertainty``) of this hardware kind, engine name and realism (its fit and whether it runs
     without graphs), for replicas of ``devices`` devices (a number or an array: the device-count class of each picks
-    its cells); with ``percentile`` above the median, the cells of the published tail percentiles of the TTFT and
-    TPOT at that tail (``tail_label``), as ``serve`` bands its P90 and P99 figures."""
+    its cells) of a model of ``architecture`` ('dense' or 'moe': its own cells first; None: the cells over both);
+    with ``percentile`` above the median, the cells of the published tail percentiles of the TTFT and TPOT at that
+    tail (``tail_label``; not kept per architecture), as ``serve`` bands its P90 and P99 figures."""
     tail = None if percentile is None else tail_label(percentile)
     if tail is not None:
         return {p: _band(kind, engine, realism, devices, f"{name}_{tail}", tails=True)
                 for p, name in (("prefill", "ttft"), ("decode", "tpot"))}
-    return {p: _band(kind, engine, realism, devices, p) for p in ("prefill", "decode")}
+    return {p: _band(kind, engine, realism, devices, p, architecture=architecture) for p in ("prefill", "decode")}
 
 
-def _band(kind: str, engine: str, realism, devices, phase: str, tails: bool = False):
-    """One band of ``serve``'s figures: the served rows' cell of ``phase`` ('prefill', 'decode'), or with ``tails`` the
-    cell of a tail metric ('ttft_p99' ...), of the realism's fit and graphs, per device-count class of ``devices``."""
+def _band(kind: str, engine: str, realism, devices, phase: str, tails: bool = False,
+          architecture: str | None = None):
+    """One band of ``serve``'s figures: the served rows' cell of ``phase`` ('prefill', 'decode') and ``architecture``,
+    or with ``tails`` the cell of a tail metric ('ttft_p99' ...), of the realism's fit and graphs, per device-count
+    class of ``devices``."""
     from genmodel.engine.uncertainty import per_configuration
 
     return per_configuration(kind, engine, phase, devices, realism.origin != "defaults", served=not tails,
-                             eager=realism.eager, tails=tails)
+                             eager=realism.eager, tails=tails, architecture=None if tails else architecture)
 
 
 def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndarray]:
@@ -158,7 +163,8 @@ def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndar
     with the prefill cell; TPOT, ITL and end-to-end medians and means and the throughputs with the decode cell); the
     P90 and P99 figures with the cells of their own tail metric (``TAIL_FIGURES``; genmodel.engine.uncertainty)."""
     # one replica's devices: their device-count class picks the cells
-    bands = served_phase_bands(s.hw.kind, engine, s.realism, s.par.replica_devices)
+    bands = served_phase_bands(s.hw.kind, engine, s.realism, s.par.replica_devices,
+                               architecture=architecture_of(s.model))
     for key, tail in TAIL_FIGURES.items():
         if key in m:
             bands[key] = _band(s.hw.kind, engine, s.realism, s.par.replica_devices, tail, tails=True)

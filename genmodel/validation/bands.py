@@ -3,17 +3,18 @@
 Contract
 --------
 ``residuals(records)`` turns prediction records (from ``leave_one_source_out`` or ``apply``) into time-oriented log
-errors per (kind, engine, phase, device-count class of the replica where the record has ``replica_devices``):
-``log(predicted / measured)`` for times, its negative for rates; rows predicted
-with the served-traffic model (``batching`` 'served') are left out: the bands are those of ``estimate``'s figures.
-``make_bands(records)`` builds the stored cells (``genmodel.engine.uncertainty.build``); rows of an engine whose
-profile is not ``fittable`` join their own cell only, not the parents other engines fall back to. ``coverage(records)``
-checks them honestly: for each hold-out group, bands are built from the *other* groups' residuals only and the
-group's rows are tested against them; it reports the share of rows covered (per phase) and the mean over groups of
-each group's share (so a large source cannot carry it), and the share per device-count class. ``write_bands(calibrated,
-defaults)`` stores both sets with their coverage in ``validation/error_bands.json`` (source checkout only).
-``inside(records)`` counts the records that lie inside the bands they were predicted with (a check on rows no band
-was made from, such as the served runs' tail percentiles).
+errors per (kind, engine, phase, device-count class of the replica where the record has ``replica_devices``, model
+architecture where it has ``architecture``; not for the tail percentiles): ``log(predicted / measured)`` for times, its
+negative for rates; rows predicted with the served-traffic model (``batching`` 'served') are left out: the bands are
+those of ``estimate``'s figures. ``make_bands(records)`` builds the stored cells
+(``genmodel.engine.uncertainty.build``); rows of an engine whose profile is not ``fittable`` join their own cell only,
+not the parents other engines fall back to. ``coverage(records)`` checks them honestly: for each hold-out group, bands
+are built from the *other* groups' residuals only and the group's rows are tested against them; it reports the share of
+rows covered (per phase) and the mean over groups of each group's share (so a large source cannot carry it), and the
+share per device-count class and per model architecture. ``write_bands(calibrated, defaults)`` stores both sets with
+their coverage in ``validation/error_bands.json`` (source checkout only). ``inside(records)`` counts the records that
+lie inside the bands they were predicted with (a check on rows no band was made from, such as the served runs' tail
+percentiles).
 
 The records may pool held-out predictions of ``measured.csv`` (each group predicted by a fit without it) with the
 predictions of ``independent.csv``'s rows, which no fit ever used (``genmodel validate --calibrate`` does so for
@@ -62,8 +63,11 @@ def residuals(records: Table, served: bool = False, tails: bool = False) -> list
         sign = 1.0 if _is_time(r["metric"]) else -1.0
         devices = r.get("replica_devices")
         scale = uncertainty.scale_of(devices) if devices is not None and math.isfinite(devices) else None
+        # (the tails' cells are not kept per architecture: uncertainty.ARCHITECTURES)
+        architecture = None if tails else r.get("architecture") or None
         out.append({"kind": r["kind"], "engine": r.get("engine") or "", "phase": r["metric"] if tails else r["group"],
-                    "holdout": r.get("holdout") or r["id"], "r": sign * math.log1p(error / 100.0), "scale": scale})
+                    "holdout": r.get("holdout") or r["id"], "r": sign * math.log1p(error / 100.0), "scale": scale,
+                    "architecture": architecture})
     return out
 
 
@@ -75,8 +79,9 @@ def _own_cell_only(rs: list[dict[str, Any]]) -> frozenset[str]:
 
 def _cell_records(rs: Iterable[dict[str, Any]]) -> list[tuple]:
     """``residuals`` as the records ``uncertainty.build`` takes: (kind, engine, phase, log error, hold-out group,
-    device-count class or None)."""
-    return [(x["kind"], x["engine"], x["phase"], x["r"], x["holdout"], x.get("scale")) for x in rs]
+    device-count class or None, architecture or None)."""
+    return [(x["kind"], x["engine"], x["phase"], x["r"], x["holdout"], x.get("scale"), x.get("architecture"))
+            for x in rs]
 
 
 def make_bands(records: Table, served: bool = False, tails: bool = False) -> dict[str, dict]:
@@ -94,24 +99,30 @@ def coverage(records: Table, served: bool = False, tails: bool = False) -> dict[
     own = _own_cell_only(rs)
     hits: dict[str, list[bool]] = {}
     by_scale: dict[str, list[bool]] = {}
+    by_architecture: dict[str, list[bool]] = {}
     per_group: list[float] = []
     for g in groups:
         cells = uncertainty.build(_cell_records(x for x in rs if x["holdout"] != g), own_cell_only=own)
         covered = []
         for x in (x for x in rs if x["holdout"] == g):
-            b = (uncertainty.tail_lookup if tails else uncertainty.lookup)(cells, x["kind"], x["engine"], x["phase"],
-                                                                          x.get("scale"))
+            b = (uncertainty.tail_lookup(cells, x["kind"], x["engine"], x["phase"], x.get("scale")) if tails else
+                 uncertainty.lookup(cells, x["kind"], x["engine"], x["phase"], x.get("scale"), x.get("architecture")))
             ok = b.low <= x["r"] <= b.high
             covered.append(ok)
             hits.setdefault(x["phase"], []).append(ok)
             if x.get("scale") is not None:
                 by_scale.setdefault(f"{x['phase']} {x['scale']}", []).append(ok)
+            if x.get("architecture") is not None:
+                by_architecture.setdefault(f"{x['phase']} {x['architecture']}", []).append(ok)
         per_group.append(sum(covered) / len(covered))
     rows = [h for v in hits.values() for h in v]
     return {"rows": len(rows), "row_coverage": sum(rows) / len(rows) if rows else math.nan,
             "by_phase": {p: sum(v) / len(v) for p, v in sorted(hits.items())},
             # per device-count class of the replica: rows and share covered
             "by_devices": {k: {"rows": len(v), "coverage": sum(v) / len(v)} for k, v in sorted(by_scale.items())},
+            # per model architecture ('decode moe' ...): rows and share covered
+            "by_architecture": {k: {"rows": len(v), "coverage": sum(v) / len(v)}
+                                for k, v in sorted(by_architecture.items())},
             "groups": len(groups), "group_coverage": sum(per_group) / len(per_group) if per_group else math.nan,
             "target": "0.70-0.90 for 80% bands"}
 
@@ -140,8 +151,8 @@ def write_bands(calibrated: Table, defaults: Table, today: str | None = None, fo
         folder = builtin_root() / "validation"
     data = {"alpha": uncertainty.ALPHA, "date": today or datetime.date.today().isoformat(),
             "method": "split-conformal quantiles of time-oriented log errors of leave-one-group-out predictions, "
-                      "each weighted 1/sqrt(its source's errors in the cell), per (kind, engine, phase) with parents "
-                      "(docs/validation.md)",
+                      "each weighted 1/sqrt(its source's errors in the cell), per (kind, engine, phase) with parents, "
+                      "per device-count class and model architecture (docs/validation.md)",
             "calibrated": make_bands(calibrated), "defaults": make_bands(defaults),
             # serve's figures: cells from the served-traffic rows alone (never fitted on), with their own coverage
             "served": {"calibrated": make_bands(calibrated, served=True),

@@ -32,6 +32,7 @@ from typing import Any
 
 from genmodel.data.registry import SPEC_SUFFIXES, get_engine, get_hardware, get_model
 from genmodel.engine.memo import IdentityCache
+from genmodel.engine.uncertainty import architecture_of
 from genmodel.errors import GenmodelError, InputTypeError, SpecError
 from genmodel.specs.files import exists
 from genmodel.specs.hardware import HardwareSpec, Interconnect
@@ -133,7 +134,7 @@ class Case:
     def architecture(self) -> str:
         """'moe' when the row's model has mixture-of-experts layers, else 'dense' (``summarize`` reports the two
         apart: their errors differ, docs/validation.md history item 53)."""
-        return "moe" if self.kwargs["model"].moe is not None else "dense"
+        return architecture_of(self.kwargs["model"])
 
 
 def _file_error(message: str) -> SpecError:

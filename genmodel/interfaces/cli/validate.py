@@ -228,6 +228,9 @@ def _report(path: Path, records: Any, summary: dict[str, dict], extra: dict[str,
             if cov.get("by_devices"):  # per phase and device-count class of the replica
                 typer.echo("    by devices per replica: " + ", ".join(
                     f"{k} {c['coverage']:.0%} ({c['rows']})" for k, c in cov["by_devices"].items()))
+            if cov.get("by_architecture"):  # per phase and model architecture (cells of their own, history item 95)
+                typer.echo("    by model architecture: " + ", ".join(
+                    f"{k} {c['coverage']:.0%} ({c['rows']})" for k, c in cov["by_architecture"].items()))
     if extra.get("inside_bands", {}).get("rows"):
         cov = extra["inside_bands"]
         typer.echo(f"  inside the stored 80% bands: {cov['row_coverage']:.0%} of {cov['rows']} rows, "
