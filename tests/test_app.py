@@ -264,16 +264,16 @@ def test_compare_page_notes_the_rows_whose_band_lies_off_the_estimate():
     expected = genmodel.compare_hardware("llama-3.1-8b", DEFAULT_HARDWARE, 8, 1024, 256)
     assert not any(band_side(r.tpot_s, r.tpot_s_low, r.tpot_s_high) for r in expected.rows() if r.fits)
     assert not noted(at)
-    # Llama-3.1-70B on H100s with the kind defaults: a replica of 2-4 devices, whose vLLM decode cell of dense models
-    # (defaults) has held-out measurements slower than predicted in over 90% of cases (validation/error_bands.json)
-    at.selectbox(key="cmp-model").set_value("llama-3.1-70b").run()
-    at.multiselect(key="cmp-hws").set_value(["h100-sxm"]).run()
+    # Qwen3-235B-A22B on B200s with the kind defaults: a replica of 2-4 devices, whose vLLM decode cell (defaults)
+    # has held-out measurements slower than predicted in over 90% of cases (validation/error_bands.json)
+    at.selectbox(key="cmp-model").set_value("qwen3-235b-a22b").run()
+    at.multiselect(key="cmp-hws").set_value(["b200"]).run()
     at.checkbox(key="cmp-calibrated").uncheck().run()
     assert not at.exception
-    plain = genmodel.compare_hardware("llama-3.1-70b", ["h100-sxm"], 8, 1024, 256, calibrated=False)
+    plain = genmodel.compare_hardware("qwen3-235b-a22b", ["b200"], 8, 1024, 256, calibrated=False)
     row = plain.row(0)
     assert 2 <= row.devices <= 4 and band_side(row.tpot_s, row.tpot_s_low, row.tpot_s_high) == "above"
-    assert noted(at) and noted(at)[0].startswith("Note: h100-sxm: the TPOT band lies above the estimate")
+    assert noted(at) and noted(at)[0].startswith("Note: b200: the TPOT band lies above the estimate")
 
 
 def test_compare_page_draws_the_tpot_bands_and_follows_the_engine():

@@ -122,8 +122,7 @@ def test_every_estimate_carries_its_bands():
     d = r.to_dict()
     for key in ("ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s", "output_tokens_per_s_per_device"):
         assert d[f"{key}_low"] < d[key] < d[f"{key}_high"], key
-    # one device: its class's cells, of a dense model's rows first (history item 95)
-    decode = u.band("gpu", "vllm", "decode", devices=1.0, architecture="dense")
+    decode = u.band("gpu", "vllm", "decode", devices=1.0)  # one device: its class's cells
     assert d["tpot_s_low"] == pytest.approx(d["tpot_s"] * math.exp(-decode.high))
     assert d["output_tokens_per_s_high"] == pytest.approx(d["output_tokens_per_s"] * math.exp(decode.high))
     assert d["bands"]["decode"]["basis"] == decode.basis
@@ -183,6 +182,7 @@ def test_served_rows_make_their_own_cells():
 
 def test_serve_carries_the_served_bands():
     r = genmodel.serve("llama-3.1-8b", "h100-sxm", input_tokens=1024, output_tokens=256, request_rate=5)
+    # serve's cells of a dense model's rows first (history item 95)
     b_pre = u.band("gpu", "vllm", "prefill", served=True, devices=1.0, architecture="dense")
     b_dec = u.band("gpu", "vllm", "decode", served=True, devices=1.0, architecture="dense")
     m = r.metrics
@@ -284,7 +284,7 @@ def test_a_call_over_several_device_counts_gets_each_class_band():
     tp = np.array([1, 2, 8])
     r = genmodel.estimate("llama-3.1-70b", "h200-sxm", tp=tp, weight_dtype="fp8")
     for i, n in enumerate(tp):
-        b = u.band("gpu", "vllm", "decode", devices=float(n), architecture="dense")
+        b = u.band("gpu", "vllm", "decode", devices=float(n))
         assert r.metrics["tpot_s_low"][i] == pytest.approx(r.metrics["tpot_s"][i] * math.exp(-b.high))
         assert r.metrics["output_tokens_per_s_high"][i] == pytest.approx(
             r.metrics["output_tokens_per_s"][i] * math.exp(b.high))
@@ -295,14 +295,14 @@ def test_a_call_over_several_device_counts_gets_each_class_band():
     assert basis.startswith("by devices per replica: 1 device: ") and "; 5+ devices: " in basis
     # data-parallel replicas do not count: two replicas of one device are one-device replicas
     two = genmodel.estimate("llama-3.1-8b", "h100-sxm", dp=2).bands["decode"]
-    assert two == u.band("gpu", "vllm", "decode", devices=1.0, architecture="dense")
+    assert two == u.band("gpu", "vllm", "decode", devices=1.0)
 
 
 def test_architecture_cells_come_before_the_cells_over_both():
-    # (history item 95) 18 dense rows at r = 0.00..0.17 and 18 MoE rows at r = -0.50..-0.33, each from six sources of
-    # three rows (equal weights): conformal ranks floor(1.9) = 1 and ceil(17.1) = 18 of 18 give each architecture's
-    # cell its own extremes; the cell over both has 36 rows from 12 sources, ranks floor(3.7) = 3 and ceil(33.3) = 34
-    # of 36: the third-lowest MoE residual, -0.48, and the third-highest dense one, 0.15
+    # (history item 95: serve's cells are made so) 18 dense rows at r = 0.00..0.17 and 18 MoE rows at r = -0.50..-0.33,
+    # each from six sources of three rows (equal weights): conformal ranks floor(1.9) = 1 and ceil(17.1) = 18 of 18 give
+    # each architecture's cell its own extremes; the cell over both has 36 rows from 12 sources, ranks floor(3.7) = 3
+    # and ceil(33.3) = 34 of 36: the third-lowest MoE residual, -0.48, and the third-highest dense one, 0.15
     dense = [("gpu", "vllm", "decode", k / 100, f"D{k % 6}", None, "dense") for k in range(18)]
     moe = [("gpu", "vllm", "decode", -0.5 + k / 100, f"M{k % 6}", None, "moe") for k in range(18)]
     cells = u.build(dense + moe)
@@ -328,14 +328,20 @@ def test_architecture_cells_come_before_the_cells_over_both():
                               "gpu / any / decode, MoE models (21 held-out rows from 7 sources) widened 1.25x")
 
 
-def test_estimates_and_validation_records_use_their_models_architecture():
-    # a model with mixture-of-experts layers looks up the MoE cells, a dense model the dense ones (stored bands)
+def test_serve_uses_its_models_architecture_and_estimate_the_pooled_cells():
+    # (history item 95) serve's stored cells are kept per architecture: a model with mixture-of-experts layers gets
+    # the MoE cells' band, a dense model the dense cells'; estimate's cells are pooled, so its lookup with an
+    # architecture takes the cells over both
+    served = u.band("gpu", "vllm", "prefill", served=True, devices=1.0, architecture="moe")
+    assert "MoE models" in served.basis
+    assert served != u.band("gpu", "vllm", "prefill", served=True, devices=1.0, architecture="dense")
+    r = genmodel.serve("qwen3-30b-a3b", "h100-sxm", input_tokens=1024, output_tokens=256, request_rate=4)
+    m = r.metrics
+    assert m["ttft_p50_s_high"] == pytest.approx(m["ttft_p50_s"] * math.exp(-served.low))
     moe = genmodel.estimate("qwen3-30b-a3b", "h100-sxm", batch=1, input_tokens=1024, output_tokens=256)
     for phase in ("prefill", "decode"):
-        assert moe.bands[phase] == u.band("gpu", "vllm", phase, devices=1.0, architecture="moe")
-        assert "MoE models" in moe.bands[phase].basis
-    dense = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=1024, output_tokens=256)
-    assert "dense models" in dense.bands["decode"].basis
+        assert moe.bands[phase] == u.band("gpu", "vllm", phase, devices=1.0)
+        assert "models" not in moe.bands[phase].basis
     assert u.architecture_of(genmodel.get_model("deepseek-v3")) == "moe"
     assert u.architecture_of(genmodel.get_model("llama-3.1-70b")) == "dense"
     # residuals carry the record's architecture, and the nested coverage reports it
@@ -343,6 +349,10 @@ def test_estimates_and_validation_records_use_their_models_architecture():
         architecture=["moe"] * 24 + ["dense"] * 24)
     assert [x["architecture"] for x in bands.residuals(table)] == ["moe"] * 24 + ["dense"] * 24
     assert set(bands.coverage(table)["by_architecture"]) == {"decode dense", "decode moe"}
+    # estimate's cells stay pooled, serve's are split (bands.SPLIT_BY_ARCHITECTURE)
+    assert not any(":" in key for key in bands.make_bands(table))
+    served = bands.make_bands(table.assign(batching=["served"] * 48), served=True)
+    assert {"gpu|vllm|decode:moe", "gpu|vllm|decode:dense", "gpu|vllm|decode"} <= set(served)
 
 
 def test_serve_says_when_a_p50_band_lies_off_its_figure():

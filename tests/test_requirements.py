@@ -254,8 +254,8 @@ def test_floors_carry_the_reference_bands():
 
     kw = {"tp": 4, "reference": "h100-sxm"}
     r = genmodel.requirements("llama-3.1-70b", 2048, 256, ttft_target_s=1.0, tpot_target_s=0.05, **kw)
-    # the cells of a replica of four devices of a dense model, as estimate picks them for this layout
-    pre, dec = (band("gpu", "vllm", phase, devices=4, architecture="dense") for phase in ("prefill", "decode"))
+    # the cells of a replica of four devices, as estimate picks them for this layout
+    pre, dec = band("gpu", "vllm", "prefill", devices=4), band("gpu", "vllm", "decode", devices=4)
     for edge, side in (("high", "low"), ("low", "high")):
         moved = genmodel.requirements("llama-3.1-70b", 2048, 256, ttft_target_s=1.0 * np.exp(getattr(pre, side)),
                                       tpot_target_s=0.05 * np.exp(getattr(dec, side)), **kw)

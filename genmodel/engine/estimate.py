@@ -698,7 +698,8 @@ def static_phase_bands(kind: str, engine: str, realism, devices, architecture: s
     """The 80% bands of ``estimate``'s prefill and decode figures for this hardware kind, engine name and realism
     (its fit and whether it runs without graphs), for replicas of ``devices`` devices (a number or an array: the
     device-count class of each picks its cells) of a model of ``architecture`` ('dense' or 'moe',
-    ``uncertainty.architecture_of``: its own cells first; None: the cells over both); ``serve``'s are
+    ``uncertainty.architecture_of``: its own cells first where the stored cells are kept per architecture, which
+    ``estimate``'s are not, history item 95; None: the cells over both); ``serve``'s are
     ``genmodel.serving.serve.served_phase_bands``."""
     calibrated = realism.origin != "defaults"
     return {phase: per_configuration(kind, engine, phase, devices, calibrated, eager=realism.eager,

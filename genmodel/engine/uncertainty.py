@@ -19,21 +19,22 @@ residuals: a replica on many devices puts collectives on every layer's critical 
 the largest models on the youngest serving stacks, so its errors are not a single device's. ``band(kind, engine, phase,
 calibrated, devices=n)`` looks up the cell of that device count, then its parents of the same count (any engine; then
 the phase over all kinds), then the cells over all device counts (same kind and phase, any engine; then the phase over
-all kinds); ``band(kind, engine, phase, calibrated)`` starts at the cell over all device counts. The static and served
-cells are kept per model architecture as well (``ARCHITECTURES``: dense, or with mixture-of-experts layers;
-``architecture_of``), from the same residuals: ``band(..., architecture=a)`` looks at the cells of a's rows (this kind
-and engine, this kind, any kind) before the same three over both architectures, at each device-count level; the tail
-cells are not split. A cell with fewer than ``MIN_CELL`` held-out rows, or with rows from fewer than ``MIN_SOURCES``
-hold-out groups, borrows its parent's band widened by ``WIDEN`` about its centre, and the band's ``basis`` says so; one
-that stands on fewer than ``THIN_SOURCES`` groups spans its own band and that of its first standing parent of the same
-device-count class with more groups (the lower low edge, the higher high edge). (Rows of one source share its harness,
-engine build and conventions: a cell drawn from one or two sources holds their scatter about their own offset, not how
-far a new source lands, which is what a band of a held-out prediction must cover.) An engine run without captured graphs
-(``band(..., eager=True)``: a profile's ``+eager`` variant) gets its engine's band widened by ``WIDEN`` about its
-middle, saying so: few held-out rows ran so. Estimates made with the kind and engine defaults (``calibrated=False``) use
-the bands of the uncalibrated predictions. Memory fit: the space left for the KV cache matched vLLM's start-up figures
-to within ``MEMORY_BAND_BYTES`` in nine published cases (tests/test_memory.py), so the largest batch is also given at
-that much less and more memory.
+all kinds); ``band(kind, engine, phase, calibrated)`` starts at the cell over all device counts. The served cells
+(``serve``'s medians and means) are kept per model architecture as well (``ARCHITECTURES``: dense, or with
+mixture-of-experts layers; ``architecture_of``), from the same residuals: ``band(..., served=True, architecture=a)``
+looks at the cells of a's rows (this kind and engine, this kind, any kind) before the same three over both
+architectures, at each device-count level; ``estimate``'s cells and the tails' are not split, and a lookup with an
+architecture in cells without any takes the cells over both. A cell with fewer than ``MIN_CELL`` held-out rows, or with
+rows from fewer than ``MIN_SOURCES`` hold-out groups, borrows its parent's band widened by ``WIDEN`` about its centre,
+and the band's ``basis`` says so; one that stands on fewer than ``THIN_SOURCES`` groups spans its own band and that of
+its first standing parent of the same device-count class with more groups (the lower low edge, the higher high edge).
+(Rows of one source share its harness, engine build and conventions: a cell drawn from one or two sources holds their
+scatter about their own offset, not how far a new source lands, which is what a band of a held-out prediction must
+cover.) An engine run without captured graphs (``band(..., eager=True)``: a profile's ``+eager`` variant) gets its
+engine's band widened by ``WIDEN`` about its middle, saying so: few held-out rows ran so. Estimates made with the kind
+and engine defaults (``calibrated=False``) use the bands of the uncalibrated predictions. Memory fit: the space left for
+the KV cache matched vLLM's start-up figures to within ``MEMORY_BAND_BYTES`` in nine published cases
+(tests/test_memory.py), so the largest batch is also given at that much less and more memory.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ import numpy as np
 ALPHA = 0.2  # 80% bands
 MIN_CELL = 12  # held-out rows a cell needs for its own band
 SCALES = ("1", "2-4", "5+")  # device-count classes of one model replica (``scale_of``)
-# model architectures with cells of their own (``architecture_of``): models with mixture-of-experts layers miss in
-# their own way (their prompts mostly slower than predicted, docs/validation.md history item 53), so a band pooled
-# over both covered dense models' served figures 67-69% of the time and MoE models' static decode 73% (item 95)
+# model architectures with served cells of their own (``architecture_of``): models with mixture-of-experts layers miss
+# in their own way (their prompts mostly slower than predicted, docs/validation.md history item 53), so a served band
+# pooled over both covered dense models' served figures 67-69% of the time and MoE models' 84-86% (item 95)
 ARCHITECTURES = ("dense", "moe")
 ARCHITECTURE_LABELS = {"dense": "dense", "moe": "MoE"}
 MIN_SOURCES = 4  # ... and the hold-out groups (sources) they must come from
@@ -237,6 +238,11 @@ def build(records: list[tuple], alpha: float = ALPHA,
     return cells
 
 
+def _split(cells: dict[str, dict]) -> bool:
+    """Whether ``cells`` are kept per model architecture as well (their keys name one: 'gpu|vllm|prefill:moe')."""
+    return any(":" in key for key in cells)
+
+
 def _stands(cell: dict | None) -> bool:
     """Whether a cell has enough held-out rows, from enough sources, for a band of its own."""
     return cell is not None and cell["n"] >= MIN_CELL and cell.get("sources", 0) >= MIN_SOURCES
@@ -248,6 +254,8 @@ def lookup(cells: dict[str, dict], kind: str, engine: str, phase: str, scale: st
     from MIN_SOURCES sources (and from fewer than THIN_SOURCES sources, its own joined with the band of its first
     standing parent of the same device-count class that has more sources: the lower of the two low edges, the higher
     of the two high edges), else the first parent's that has, widened."""
+    if architecture is not None and not _split(cells):
+        architecture = None  # (cells kept over both architectures only: ``estimate``'s and the tails')
     keys = parents(kind, engine, phase, scale, architecture)
     for depth, key in enumerate(keys):
         cell = cells.get(key)
