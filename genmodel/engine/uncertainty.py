@@ -176,8 +176,8 @@ def scale_of(devices: float) -> str:
 
 
 def architecture_of(model) -> str:
-    """'moe' for a model with mixture-of-experts layers, else 'dense': the model architecture whose own band cells an
-    estimate of it looks up first (``ARCHITECTURES``)."""
+    """'moe' for a model with mixture-of-experts layers, else 'dense': the model architecture whose own band cells a
+    figure of it looks up first where the cells are kept per architecture (``serve``'s; ``ARCHITECTURES``)."""
     return "moe" if model.moe is not None else "dense"
 
 
@@ -325,8 +325,9 @@ def band(kind: str, engine: str, phase: str, calibrated: bool = True, served: bo
     over all device counts). ``tails``: the band of a served run's tail percentile, ``phase`` naming it as a
     measurement row does (``ttft_p99``, ``tpot_p90``, ``itl_p99``, ``e2e_latency_p99``): the cells of the published
     P90 and P99 figures (``validation/tails.csv``), a P90 without a cell of its own taking its metric's P99 cell
-    (wider, and said so). ``architecture``: the model's (``architecture_of``), whose own cells come first; the tail
-    cells are not kept per architecture (None: the cells over both)."""
+    (wider, and said so). ``architecture``: the model's (``architecture_of``), whose own cells come first where the
+    cells are kept per architecture (the served cells); ``estimate``'s and the tails' are not (None: the cells over
+    both)."""
     return _band_of_class(kind, engine, phase, calibrated, served, eager,
                           None if devices is None else scale_of(devices), tails, architecture)
 

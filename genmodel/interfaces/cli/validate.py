@@ -228,7 +228,7 @@ def _report(path: Path, records: Any, summary: dict[str, dict], extra: dict[str,
             if cov.get("by_devices"):  # per phase and device-count class of the replica
                 typer.echo("    by devices per replica: " + ", ".join(
                     f"{k} {c['coverage']:.0%} ({c['rows']})" for k, c in cov["by_devices"].items()))
-            if cov.get("by_architecture"):  # per phase and model architecture (cells of their own, history item 95)
+            if cov.get("by_architecture"):  # per phase and model architecture (serve's cells are split so, item 95)
                 typer.echo("    by model architecture: " + ", ".join(
                     f"{k} {c['coverage']:.0%} ({c['rows']})" for k, c in cov["by_architecture"].items()))
     if extra.get("inside_bands", {}).get("rows"):
