@@ -296,6 +296,11 @@ TWENTY_EIGHTH_ROUND_IDS = ("M28A-", "M28B-")
 TWENTY_NINTH_ROUND_IDS = ("M29A-", "M29B-")
 
 
+def _round_errors(scored, ids: tuple[str, ...]) -> dict[str, float]:
+    """The signed errors (%) of the scored rows of one round (ids starting with ``ids``), by id."""
+    return {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True) if str(i).startswith(ids)}
+
+
 def _blind_round(table, scored, ids: tuple[str, ...], rows: int, decode_rows: int, prefill_rows: int,
                  expressible: int | None = None):
     """(mask over ``scored``, summary) of one round of independent rows (ids starting with ``ids``): ``rows`` of it
@@ -515,8 +520,7 @@ def test_independent_rows_gathered_after_the_fit():
     twenty_ninth, round29 = _blind_round(table, scored, TWENTY_NINTH_ROUND_IDS, 94, 61, 33)
     assert round29["phase:decode"]["median_abs_error_pct"] <= 10.0  # 6.0%
     assert round29["phase:prefill"]["median_abs_error_pct"] >= 100.0  # 222.7%
-    rows29 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
-              if str(i).startswith(TWENTY_NINTH_ROUND_IDS)}
+    rows29 = _round_errors(scored, TWENTY_NINTH_ROUND_IDS)
     # vLLM's Mixtral-8x7B at batch 1-16 (1,000 + 50 tokens), early 2024: on two A100s -23% to +5%, on eight H100s 44-64%
     # fast (0.46-1.09 s measured, about twice the prediction, on the V0 engine of that time); Mixtral-8x22B on
     # four and eight A100s -15% to +15%
@@ -538,8 +542,7 @@ def test_independent_rows_gathered_after_the_fit():
     twenty_eighth, round28 = _blind_round(table, scored, TWENTY_EIGHTH_ROUND_IDS, 119, 74, 45)
     assert 15.0 <= round28["phase:decode"]["median_abs_error_pct"] <= 30.0  # 22.7%
     assert 50.0 <= round28["phase:prefill"]["median_abs_error_pct"] <= 90.0  # 68.8%
-    rows28 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
-              if str(i).startswith(TWENTY_EIGHTH_ROUND_IDS)}
+    rows28 = _round_errors(scored, TWENTY_EIGHTH_ROUND_IDS)
     # llama-bench's tg128 on the Ryzen AI Max+ 395 (Vulkan and ROCm builds): every decode rate within -28% to +7%;
     # its pp rates on RADV and ROCm 26-71% high (Qwen3-30B-A3B's and Llama-2-7B's 47-71%, asserted below; llama.cpp's
     # prompt kernels reach about half to four fifths of the rate the defaults price, 60% of the WMMA peak, where
@@ -571,8 +574,7 @@ def test_independent_rows_gathered_after_the_fit():
     twenty_seventh, round27 = _blind_round(table, scored, TWENTY_SEVENTH_ROUND_IDS, 69, 36, 31, expressible=67)
     assert 15.0 <= round27["phase:decode"]["median_abs_error_pct"] <= 28.0  # 21.5% (30.0% blind)
     assert 25.0 <= round27["phase:prefill"]["median_abs_error_pct"] <= 50.0  # 36.7%
-    rows27 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
-              if str(i).startswith(TWENTY_SEVENTH_ROUND_IDS)}
+    rows27 = _round_errors(scored, TWENTY_SEVENTH_ROUND_IDS)
     # vLLM's benchmark_latency of Llama-3.1-8B on one H100, 256 + 32 tokens at batch 1-16: bf16 and the pull
     # request's Marlin-based RTN kernels within -17% to +21%; main's older RTN kernels 37-82% faster predicted than run
     assert all(-20.0 <= rows27[f"M27A-{k:02d}"] <= 25.0 for k in (*range(1, 5), *range(9, 13), *range(17, 21)))
@@ -584,8 +586,7 @@ def test_independent_rows_gathered_after_the_fit():
     twenty_sixth, round26 = _blind_round(table, scored, TWENTY_SIXTH_ROUND_IDS, 36, 20, 16)
     assert 10.0 <= round26["phase:decode"]["median_abs_error_pct"] <= 22.0  # 15.6%
     assert 35.0 <= round26["phase:prefill"]["median_abs_error_pct"] <= 60.0  # 46.3%
-    rows26 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
-              if str(i).startswith(TWENTY_SIXTH_ROUND_IDS)}
+    rows26 = _round_errors(scored, TWENTY_SIXTH_ROUND_IDS)
     # DeepSeek-R1 in NVFP4 on 8 B200s, one request at a time to trtllm-serve (TensorRT-LLM 0.21): TPOT within 5-14%
     # (slow), TTFT 46-50% fast at 1,600 prompt tokens and 76-80% fast at 8,192, where the model prices the eager
     # prompt step at its host floor (about 86-93 ms) and the engine took 160-448 ms
@@ -603,8 +604,7 @@ def test_independent_rows_gathered_after_the_fit():
     # seen rows): decode 32.1% (per-source medians 25.9%), prefill 45.9%, 33.7% within 25%
     twenty_fifth, round25 = _blind_round(table, scored, TWENTY_FIFTH_ROUND_IDS, 92, 61, 31)
     assert 25.0 <= round25["phase:decode"]["median_abs_error_pct"] <= 40.0  # 32.1% (49.0% blind)
-    rows25 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
-              if str(i).startswith(TWENTY_FIFTH_ROUND_IDS)}
+    rows25 = _round_errors(scored, TWENTY_FIFTH_ROUND_IDS)
     # Qwen3-32B, 100 prompts of 1,024-15,000 tokens sent by 100 clients at once (vLLM 0.14.1, TP 8 or two TP 4
     # replicas): blind, every TPOT predicted slow (+12% to +262%, a median +126%: the steady state's TPOT, every step
     # carrying a prompt); as one wave (item 81) -12% to +100%, a median +39%, what is left being the prompt steps'
@@ -622,8 +622,7 @@ def test_independent_rows_gathered_after_the_fit():
     twenty_fourth, round24 = _blind_round(table, scored, TWENTY_FOURTH_ROUND_IDS, 120, 80, 40)
     assert 20.0 <= round24["phase:decode"]["median_abs_error_pct"] <= 30.0  # 23.9% (28.2% before item 83, 39.2% blind)
     assert round24["phase:prefill"]["median_signed_error_pct"] <= -60.0  # -72.6% (-90.6% blind)
-    rows24 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
-              if str(i).startswith(TWENTY_FOURTH_ROUND_IDS)}
+    rows24 = _round_errors(scored, TWENTY_FOURTH_ROUND_IDS)
     # DeepSeek-R1, 50 requests arriving at 10/s on 8 H200s: every mean TTFT 48-98% below the measured one (68-98%
     # blind; 57-98% before history item 84 chained the 30,000-token prompts that the KV cache holds 22 of; the model
     # prefills the run's 50 x 1,000-30,000 prompt tokens 2-30x faster than the engines did, so it queues them less);
@@ -649,8 +648,7 @@ def test_independent_rows_gathered_after_the_fit():
     twenty_third, round23 = _blind_round(table, scored, TWENTY_THIRD_ROUND_IDS, 18, 0, 18)
     assert 8.0 <= round23["phase:prefill"]["median_abs_error_pct"] <= 20.0  # 13.4%
     assert round23["phase:prefill"]["within_25pct"] >= 0.8  # 88.9%
-    rows23 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
-              if str(i).startswith(TWENTY_THIRD_ROUND_IDS)}
+    rows23 = _round_errors(scored, TWENTY_THIRD_ROUND_IDS)
     # the prompt's length moves the error from slow to fast: 1,024 tokens on two cards +28% (predicted 378 ms against
     # 295), 32,768 tokens on eight -16.5% (3.65 s against 4.37); at 8,192 and 16,384 tokens within 11%
     assert rows23["M23A-01"] >= 15.0 and rows23["M23A-18"] <= -5.0
@@ -659,8 +657,7 @@ def test_independent_rows_gathered_after_the_fit():
     # the twentieth round, blind: 71 rows from 4 sources, all expressible: decode 18.8% (61), prefill 57.0% (10)
     twentieth, round20 = _blind_round(table, scored, TWENTIETH_ROUND_IDS, 71, 61, 10)
     assert 12.0 <= round20["phase:decode"]["median_abs_error_pct"] <= 25.0  # 18.8%
-    rows20 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
-              if str(i).startswith(TWENTIETH_ROUND_IDS)}
+    rows20 = _round_errors(scored, TWENTIETH_ROUND_IDS)
     # Red Hat's single-stream vLLM 0.7.2 latencies: a median 7.8% off; the BF16 rows within 8% (H100 and A100, the
     # 256 + 1,024 and 4,096 + 512 use cases)
     redhat = [rows20[f"M20A-{k:02d}"] for k in range(1, 33)]
@@ -673,8 +670,7 @@ def test_independent_rows_gathered_after_the_fit():
     nineteenth, round19 = _blind_round(table, scored, NINETEENTH_ROUND_IDS, 68, 66, 2)
     assert 15.0 <= round19["phase:decode"]["median_abs_error_pct"] <= 30.0  # 22.2% (19.6% before history item 83)
     assert round19["phase:decode"]["within_25pct"] >= 0.6  # 63.6% (71.2% before item 83)
-    rows19 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
-              if str(i).startswith(NINETEENTH_ROUND_IDS)}
+    rows19 = _round_errors(scored, NINETEENTH_ROUND_IDS)
     # Intel's optimum-habana reference throughputs (Gaudi software 1.20, FP8, static batches of 95 to 4,000): all
     # predicted low, by 53% at most (Llama-3.1-70B, 2,048 + 128 tokens on two Gaudi 2), 15% high at most
     gaudi = [rows19[f"M19B-{k:02d}"] for k in range(1, 41)]
@@ -699,8 +695,7 @@ def test_independent_rows_gathered_after_the_fit():
     # the eighteenth round, blind: 4 rows from 1 source, all expressible: decode 29.6% (2), prefill 34.3% (2)
     eighteenth, round18 = _blind_round(table, scored, EIGHTEENTH_ROUND_IDS, 4, 2, 2)
     assert 20.0 <= round18["phase:decode"]["median_abs_error_pct"] <= 40.0  # 29.6%
-    rows18 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
-              if str(i).startswith(EIGHTEENTH_ROUND_IDS)}
+    rows18 = _round_errors(scored, EIGHTEENTH_ROUND_IDS)
     # llama.cpp's llama-bench on one RTX 5090: the dense Qwen3-8B (Q8_0) within 17% (decode rate -17%, 512-token prompt
     # rate -3%); the MoE Qwen3-30B-A3B (Q4_K_M) decode rate 42% low and prompt rate 66% high, the two ways MoE rows
     # miss (history item 53)
@@ -710,8 +705,7 @@ def test_independent_rows_gathered_after_the_fit():
     # the seventeenth round, blind: 13 rows from 2 sources, all expressible: decode 15.3% (9), prefill 69.5% (4)
     seventeenth, round17 = _blind_round(table, scored, SEVENTEENTH_ROUND_IDS, 13, 9, 4)
     assert 8.0 <= round17["phase:decode"]["median_abs_error_pct"] <= 25.0  # 15.3%
-    rows17 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
-              if str(i).startswith(SEVENTEENTH_ROUND_IDS)}
+    rows17 = _round_errors(scored, SEVENTEENTH_ROUND_IDS)
     # Qwen3-235B-A22B FP8 with vLLM 0.27.1 on four RTX PRO 6000 Blackwell cards without NVLink: its four mean or
     # median TTFTs (one client, and 32 clients with TP 4, TP 4 + EP 4 and PP 4) 47-76% fast, as history item 53 found
     # of MoE prompts; its one-client TPOTs and 32-client throughputs within 29%; the TPU's batch-1 decode rate +10%
@@ -723,8 +717,7 @@ def test_independent_rows_gathered_after_the_fit():
     # throughputs): 16.9%
     sixteenth, round16 = _blind_round(table, scored, SIXTEENTH_ROUND_IDS, 37, 37, 0)
     assert 10.0 <= round16["phase:decode"]["median_abs_error_pct"] <= 25.0  # 16.9%
-    rows16 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
-              if str(i).startswith(SIXTEENTH_ROUND_IDS)}
+    rows16 = _round_errors(scored, SIXTEENTH_ROUND_IDS)
     # optimum-habana on Gaudi 2 and 3, batch 1-4, an 8-token prompt and 100 tokens out: the dense models on one card
     # within 30% (Llama-2-7B, Llama-3-8B, Mistral-7B, Qwen2.5-7B at batch 4, Qwen3-8B, Gemma-2/3-27B; -20..+29%); its
     # MoE models at batch 1 1.6-7x slower than predicted (Qwen1.5-MoE, gpt-oss-20b, DeepSeek-V2-Lite, Qwen3-30B-A3B;
@@ -742,8 +735,7 @@ def test_independent_rows_gathered_after_the_fit():
     # the fifteenth round, blind: 28 rows from 2 sources, all expressible: decode 25.4% (27), prefill 67.6% (1)
     fifteenth, round15 = _blind_round(table, scored, FIFTEENTH_ROUND_IDS, 28, 27, 1)
     assert 18.0 <= round15["phase:decode"]["median_abs_error_pct"] <= 35.0  # 25.4%
-    rows15 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
-              if str(i).startswith(FIFTEENTH_ROUND_IDS)}
+    rows15 = _round_errors(scored, FIFTEENTH_ROUND_IDS)
     # calm runs a token as one kernel near the RTX 4090's bandwidth (its README: 781-925 of about 1,008 GB/s); on
     # vLLM's profile (host work per step, ~290 kernels of at least 4 us each) every rate comes out low, the more so the
     # smaller the weights: fp16 -16..-20%, 4-bit (calm's gf4, written int4, with genmodel's default fp32 embedding
@@ -761,8 +753,7 @@ def test_independent_rows_gathered_after_the_fit():
     fourteenth, round14 = _blind_round(table, scored, FOURTEENTH_ROUND_IDS, 53, 43, 10)
     assert 10.0 <= round14["phase:decode"]["median_abs_error_pct"] <= 25.0  # 16.5% (28.5% before item 50)
     assert 15.0 <= round14["phase:prefill"]["median_abs_error_pct"] <= 30.0  # 23.1%
-    rows14 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
-              if str(i).startswith(FOURTEENTH_ROUND_IDS)}
+    rows14 = _round_errors(scored, FOURTEENTH_ROUND_IDS)
     # transformers' BF16 decode latencies of Llama-3.1-8B on the H100 (batch 1, 8, 32) and Llama-2-13B's fp16 and
     # Marlin decode on the A100 at batch 1-8: host-bound eager steps, within 15%. bitsandbytes' 4-bit weights at batch
     # 8 and 32, dequantized into a 16-bit copy before each GEMM (history item 50): on the RTX 4090, where the copy's
@@ -777,8 +768,7 @@ def test_independent_rows_gathered_after_the_fit():
     thirteenth, round13 = _blind_round(table, scored, THIRTEENTH_ROUND_IDS, 71, 37, 34)
     assert 20.0 <= round13["phase:decode"]["median_abs_error_pct"] <= 40.0  # 30.2%
     assert 45.0 <= round13["phase:prefill"]["median_abs_error_pct"] <= 70.0  # 63.4% blind, 56.1% after item 43
-    rows13 = {str(i): float(e) for i, e in zip(scored["id"], scored["error_pct"], strict=True)
-              if str(i).startswith(THIRTEENTH_ROUND_IDS)}
+    rows13 = _round_errors(scored, THIRTEENTH_ROUND_IDS)
     # NIM's Llama-3-8B throughputs at 1-16 clients within 10%; Ollama's gpt-oss-20b on the M3 Ultra predicted at
     # least 2x the measured rates (prompt and decode); NIM 1.0-1.1's TTFTs at 8 and 16 clients of 7,000-token prompts
     # still at least 55% fast after item 43 (the measured wave runs its prompts one after another)
