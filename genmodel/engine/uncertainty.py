@@ -238,7 +238,7 @@ def build(records: list[tuple], alpha: float = ALPHA,
     return cells
 
 
-def _split(cells: dict[str, dict]) -> bool:
+def _kept_per_architecture(cells: dict[str, dict]) -> bool:
     """Whether ``cells`` are kept per model architecture as well (their keys name one: 'gpu|vllm|prefill:moe')."""
     return any(":" in key for key in cells)
 
@@ -254,7 +254,7 @@ def lookup(cells: dict[str, dict], kind: str, engine: str, phase: str, scale: st
     from MIN_SOURCES sources (and from fewer than THIN_SOURCES sources, its own joined with the band of its first
     standing parent of the same device-count class that has more sources: the lower of the two low edges, the higher
     of the two high edges), else the first parent's that has, widened."""
-    if architecture is not None and not _split(cells):
+    if architecture is not None and not _kept_per_architecture(cells):
         architecture = None  # (cells kept over both architectures only: ``estimate``'s and the tails')
     keys = parents(kind, engine, phase, scale, architecture)
     for depth, key in enumerate(keys):

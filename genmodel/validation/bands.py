@@ -107,14 +107,13 @@ def coverage(records: Table, served: bool = False, tails: bool = False) -> dict[
     percentiles' bands, a P90 without a cell of its own tested against its metric's P99 cell, as ``band`` gives it)."""
     rs = residuals(records, served, tails)
     groups = sorted({x["holdout"] for x in rs})
-    own = _own_cell_only(rs)
+    own, split = _own_cell_only(rs), _split(served, tails)
     hits: dict[str, list[bool]] = {}
     by_scale: dict[str, list[bool]] = {}
     by_architecture: dict[str, list[bool]] = {}
     per_group: list[float] = []
     for g in groups:
-        cells = uncertainty.build(_cell_records((x for x in rs if x["holdout"] != g), _split(served, tails)),
-                                  own_cell_only=own)
+        cells = uncertainty.build(_cell_records((x for x in rs if x["holdout"] != g), split), own_cell_only=own)
         covered = []
         for x in (x for x in rs if x["holdout"] == g):
             b = (uncertainty.tail_lookup(cells, x["kind"], x["engine"], x["phase"], x.get("scale")) if tails else
