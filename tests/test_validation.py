@@ -158,6 +158,26 @@ def test_summarize_by_hand():
     assert list(s) == ["phase:decode", "phase:prefill", "metric:tpot", "metric:ttft", "kind:gpu", "kind:tpu"]
 
 
+def test_summarize_signed_error_as_a_time_by_hand():
+    # the signed error as published mixes directions: a rate predicted 25% high is too fast, a time 25% high too slow.
+    # As a time a rate's ratio is inverted: +25% -> 1/1.25 - 1 = -20%, -20% -> 1/0.8 - 1 = +25%, -50% -> +100%.
+    # prefill: TTFT +20, prompt rate +25, TTFT -10: signed median +20, as times 20, -20, -10: median -10.
+    # decode: per-user rates -20 and -50 (too slow), TPOT -10 (too fast) and an energy per token +30, taken as it is
+    records = Table({"group": np.array(["prefill"] * 3 + ["decode"] * 4, dtype=object),
+                     "metric": np.array(["ttft", "prefill_throughput", "ttft", "decode_rate_per_user",
+                                         "decode_rate_per_user", "tpot", "energy_per_output_token"], dtype=object),
+                     "error_pct": [20.0, 25.0, -10.0, -20.0, -50.0, -10.0, 30.0]})
+    s = v.summarize(records)
+    assert s["phase:prefill"]["median_signed_error_pct"] == pytest.approx(20.0)
+    assert s["phase:prefill"]["median_time_error_pct"] == pytest.approx(-10.0)
+    # decode: signed -50, -20, -10, +30 -> median (-20 - 10) / 2 = -15; as times -10, +25, +30, +100 -> (25 + 30) / 2
+    assert s["phase:decode"]["median_signed_error_pct"] == pytest.approx(-15.0)
+    assert s["phase:decode"]["median_time_error_pct"] == pytest.approx(27.5)
+    # without a metric column (records of another kind) there is no such figure
+    assert "median_time_error_pct" not in v.summarize(Table({"group": np.array(["decode"], dtype=object),
+                                                             "error_pct": [5.0]}))["phase:decode"]
+
+
 def test_summarize_per_source_medians_by_hand():
     # two sources: A with errors 10, 20, 30, 40 (median 25) and B with -4 (median 4): the pooled median |error| of
     # the five rows is 20, the median of the two source medians (25 + 4) / 2 = 14.5

@@ -26,7 +26,11 @@ TTFT and prefill throughput; ``phase:decode``: the rest), per metric class (``me
 batching, and per model architecture and phase (``architecture:dense decode``, ``architecture:moe prefill``: the
 record's ``architecture``, 'moe' for a model with mixture-of-experts layers), and per tail metric of served runs
 (``tail:ttft_p99``: ``genmodel.validation.rows.TAIL_METRICS``) the count ``n``, the median absolute error
-``median_abs_error_pct`` and the share within 25% ``within_25pct``.
+``median_abs_error_pct`` and the share within 25% ``within_25pct``, the median signed error as published
+``median_signed_error_pct`` (predicted / measured - 1, of a time or of a rate as the row states it) and, where the
+records name their metric, the same oriented as a time ``median_time_error_pct`` (a rate's ratio inverted: measured
+rate / predicted rate - 1), negative where the prediction is too fast whatever the metric: a median of signed errors
+that mixes TTFTs and prompt rates says nothing about the direction of either.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from genmodel.errors import GenmodelError
 from genmodel.specs.hardware import Efficiency
 from genmodel.table import Table
 from genmodel.validation.replicates import configuration_key
-from genmodel.validation.rows import TAIL_METRICS, Case, NotExpressibleError, as_rows, parse_row
+from genmodel.validation.rows import METRICS, TAIL_METRICS, Case, NotExpressibleError, as_rows, parse_row
 
 RECORD_COLUMNS = ["id", "source", "metric", "hardware", "model", "engine", "batching", "holdout", "measured", "kind",
                   "group",
@@ -248,6 +252,13 @@ def scored(records: Table) -> Table:
     return records[np.isfinite(np.asarray(records["error_pct"], dtype=float))]
 
 
+def _is_rate(metric: str) -> bool:
+    """Whether a row's metric is a rate (tokens per second: its figure's key ends in ``_per_s`` or holds
+    ``_per_s_``), whose error is inverted to read as a time's; times and energies are taken as they are."""
+    key = METRICS[metric][0] if metric in METRICS else ""
+    return key.endswith("_per_s") or "_per_s_" in key
+
+
 def summarize(records: Table) -> dict[str, dict[str, Any]]:
     """Per phase, per metric class, per hardware kind, per engine and per batching, and per model architecture and
     phase (``architecture:moe prefill``): n, median |error| (%), share within 25%, median signed error (%), the number
@@ -256,6 +267,10 @@ def summarize(records: Table) -> dict[str, dict[str, Any]]:
     ok = scored(records)
     out: dict[str, dict[str, Any]] = {}
     signed_all = np.asarray(ok["error_pct"], dtype=float) if "error_pct" in ok else np.zeros(0)
+    as_time = None
+    if "metric" in ok:  # the signed errors oriented as times: a rate's ratio inverted (negative: too fast)
+        rate = np.asarray([_is_rate(str(m)) for m in ok["metric"]], dtype=bool)
+        as_time = np.where(rate, 100.0 * (100.0 / (100.0 + signed_all) - 1.0), signed_all)
     holdouts = np.asarray([str(h) for h in ok["holdout"]], dtype=object) if "holdout" in ok else None
 
     def text(column: str) -> np.ndarray:
@@ -277,6 +292,8 @@ def summarize(records: Table) -> dict[str, dict[str, Any]]:
             entry = {"n": len(err), "median_abs_error_pct": float(np.median(err)),
                      "within_25pct": float(np.mean(err <= WITHIN_PCT)),
                      "median_signed_error_pct": float(np.median(signed))}
+            if as_time is not None:
+                entry["median_time_error_pct"] = float(np.median(as_time[mask]))
             if holdouts is not None:
                 groups = holdouts[mask]
                 medians = [float(np.median(err[groups == g])) for g in sorted(set(groups))]

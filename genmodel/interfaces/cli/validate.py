@@ -165,12 +165,14 @@ def _fitted(step: dict) -> str:
 
 
 def _summary_lines(summary: dict[str, dict]) -> None:
-    typer.echo(f"    {'':28} {'rows':6} {'median |err|':>12} {'within 25%':>10} {'signed':>8} "
+    # signed: predicted / measured - 1 as published; as time: the same with a rate's ratio inverted, negative where
+    # the prediction is too fast (predict.summarize)
+    typer.echo(f"    {'':28} {'rows':6} {'median |err|':>12} {'within 25%':>10} {'signed':>8} {'as time':>8} "
                f"{'sources':>7} {'median of source medians':>24}")
     for key, s in summary.items():
         typer.echo(f"    {key:28} n={s['n']:<4} {s['median_abs_error_pct']:11.1f}% {s['within_25pct']:10.0%} "
-                   f"{s['median_signed_error_pct']:+7.1f}% {s.get('sources', 0):>7} "
-                   f"{s.get('median_of_source_medians_pct', float('nan')):23.1f}%")
+                   f"{s['median_signed_error_pct']:+7.1f}% {s.get('median_time_error_pct', float('nan')):+7.1f}% "
+                   f"{s.get('sources', 0):>7} {s.get('median_of_source_medians_pct', float('nan')):23.1f}%")
 
 
 def _replicate_lines(spread: dict[str, dict]) -> None:
