@@ -547,6 +547,8 @@ SPEC_FILE_CASES = [
 DB_CASES = [
     cli("--db {tmp}/nope models", "--db"),
     cli("--db {tmp}/afile.txt models", "--db", files=AFILE),
+    cli("--db {tmp}/flat models", "holds none of models/", files={"flat/my-model.yaml": GOOD_MODEL_YAML},
+        id="--db folder with entries at its top, no kind folders"),
     cli("--db {tmp}/db estimate", "other-name.yaml",
         files={"db/models/other-name.yaml": GOOD_MODEL_YAML}, id="--db model file named differently"),
     cli("--db {tmp}/db hardware", "wrong.yaml",

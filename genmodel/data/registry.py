@@ -136,7 +136,8 @@ def user_folder(kind: Kind) -> Path:
 
 
 def use_databases(folders: list[str | Path]) -> None:
-    """Add ``folders`` (each with models/, hardware/, platforms/ inside) to the databases of this process."""
+    """Add ``folders`` (each with models/, hardware/, platforms/, engines/ or usecases/ inside) to the databases of
+    this process; a folder that does not exist, or holds none of those, is a ``SpecError``."""
     for folder in folders:
         if isinstance(folder, str) and not folder.strip():
             raise SpecError("db folder is empty: name a folder (the current one is '.')", "db")
@@ -147,6 +148,10 @@ def use_databases(folders: list[str | Path]) -> None:
             raise SpecError(f"db folder {str(path)[:80]}: {getattr(exc, 'strerror', None) or exc}", "db") from None
         if not folder_there:
             raise SpecError(f"db folder {path} does not exist or is not a folder", "db")
+        kinds = [sub for _, sub, _ in _KINDS.values()]
+        if not any((path / sub).is_dir() for sub in kinds):  # (a mistyped path, or entries left at its top)
+            raise SpecError(f"db folder {path} holds none of {', '.join(k + '/' for k in kinds)}: nothing to add "
+                            f"(an entry goes in the folder of its kind, e.g. {path / 'models'}/NAME.yaml)", "db")
         if path not in _extra_roots:
             _extra_roots.append(path)
 
