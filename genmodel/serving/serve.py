@@ -155,7 +155,7 @@ def _band(kind: str, engine: str, realism, devices, phase: str, tails: bool = Fa
     from genmodel.engine.uncertainty import per_configuration
 
     return per_configuration(kind, engine, phase, devices, realism.origin != "defaults", served=not tails,
-                             eager=realism.eager, tails=tails, architecture=None if tails else architecture)
+                             eager=realism.eager, tails=tails, architecture=architecture)
 
 
 def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndarray]:

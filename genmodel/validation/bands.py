@@ -36,19 +36,13 @@ from genmodel.data.registry import builtin_root, get_engine, is_source_checkout
 from genmodel.engine import uncertainty
 from genmodel.errors import ConfigurationError
 from genmodel.table import Table
-from genmodel.validation.rows import METRICS, TAIL_METRICS
+from genmodel.validation.rows import TAIL_METRICS, metric_dimension
 
 BANDS_FILE = "error_bands.json"
 # serve's cells are kept per model architecture as well (history item 95): pooled over dense and MoE models, they
 # covered dense models' served TPOTs and TTFTs 69.0% and 66.9% of the time (MoE models' 84.1% and 85.8%), where
 # estimate's pooled cells cover every architecture and phase 73-84%, so theirs stay pooled
 SPLIT_BY_ARCHITECTURE = True
-
-
-def _is_time(metric: str) -> bool:
-    """Whether a row's metric is a time (seconds) rather than a rate (``..._per_s``, ``..._per_s_per_user``)."""
-    key = METRICS[metric][0]
-    return key.endswith("_s") and not key.endswith("_per_s")
 
 
 def residuals(records: Table, served: bool = False, tails: bool = False) -> list[dict[str, Any]]:
@@ -64,7 +58,7 @@ def residuals(records: Table, served: bool = False, tails: bool = False) -> list
         tail = r["metric"] in TAIL_METRICS
         if tail != tails or (not tails and (r.get("batching") == "served") != served):
             continue  # estimate's bands, serve's bands and the tails' bands are made apart
-        sign = 1.0 if _is_time(r["metric"]) else -1.0
+        sign = 1.0 if metric_dimension(r["metric"]) == "time" else -1.0
         devices = r.get("replica_devices")
         scale = uncertainty.scale_of(devices) if devices is not None and math.isfinite(devices) else None
         # (the tails' cells are not kept per architecture: uncertainty.ARCHITECTURES)

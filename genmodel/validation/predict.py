@@ -49,7 +49,7 @@ from genmodel.errors import GenmodelError
 from genmodel.specs.hardware import Efficiency
 from genmodel.table import Table
 from genmodel.validation.replicates import configuration_key
-from genmodel.validation.rows import METRICS, TAIL_METRICS, Case, NotExpressibleError, as_rows, parse_row
+from genmodel.validation.rows import TAIL_METRICS, Case, NotExpressibleError, as_rows, metric_dimension, parse_row
 
 RECORD_COLUMNS = ["id", "source", "metric", "hardware", "model", "engine", "batching", "holdout", "measured", "kind",
                   "group",
@@ -252,13 +252,6 @@ def scored(records: Table) -> Table:
     return records[np.isfinite(np.asarray(records["error_pct"], dtype=float))]
 
 
-def _is_rate(metric: str) -> bool:
-    """Whether a row's metric is a rate (tokens per second: its figure's key ends in ``_per_s`` or holds
-    ``_per_s_``), whose error is inverted to read as a time's; times and energies are taken as they are."""
-    key = METRICS[metric][0] if metric in METRICS else ""
-    return key.endswith("_per_s") or "_per_s_" in key
-
-
 def summarize(records: Table) -> dict[str, dict[str, Any]]:
     """Per phase, per metric class, per hardware kind, per engine and per batching, and per model architecture and
     phase (``architecture:moe prefill``): n, median |error| (%), share within 25%, median signed error (%), the number
@@ -269,7 +262,7 @@ def summarize(records: Table) -> dict[str, dict[str, Any]]:
     signed_all = np.asarray(ok["error_pct"], dtype=float) if "error_pct" in ok else np.zeros(0)
     as_time = None
     if "metric" in ok:  # the signed errors oriented as times: a rate's ratio inverted (negative: too fast)
-        rate = np.asarray([_is_rate(str(m)) for m in ok["metric"]], dtype=bool)
+        rate = np.asarray([metric_dimension(str(m)) == "rate" for m in ok["metric"]], dtype=bool)
         as_time = np.where(rate, 100.0 * (100.0 / (100.0 + signed_all) - 1.0), signed_all)
     holdouts = np.asarray([str(h) for h in ok["holdout"]], dtype=object) if "holdout" in ok else None
 

@@ -67,6 +67,14 @@ UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "tokens/s": 1.0, "J/token": 1.0}
 _DIMENSION = {"s": "time", "ms": "time", "us": "time", "tokens/s": "rate", "J/token": "energy"}
 _METRIC_DIMENSION = {"ttft": "time", "tpot": "time", "e2e_latency": "time", "energy_per_output_token": "energy",
                      **{f"{name}_p{q}": "time" for name, _, _ in TAILS for q in (90, 99)}}
+
+
+def metric_dimension(metric: str) -> str:
+    """'time', 'rate' or 'energy': what a metric of the vocabulary measures (its units must be of that dimension; a
+    time-oriented error negates a rate's, ``bands.residuals``, and inverts its ratio, ``predict.summarize``)."""
+    return _METRIC_DIMENSION.get(metric, "rate")
+
+
 MAX_BYTES = 50 * 2**20  # a measurements file larger than this is refused (the shipped one is about 0.2 MB)
 MAX_ROWS = 100_000
 _MAX_DIGITS = 15  # whole numbers in a row: far above any batch or length, exact in float64
@@ -329,7 +337,7 @@ def parse_row(row: Mapping[str, str]) -> Case:
     unit = _cell(row, "unit")
     if unit not in UNITS:
         raise NotExpressibleError(f"unit {unit!r} is not one of {', '.join(UNITS)}")
-    wanted = _METRIC_DIMENSION.get(metric, "rate")
+    wanted = metric_dimension(metric)
     if _DIMENSION[unit] != wanted:
         units = [u for u, d in _DIMENSION.items() if d == wanted]
         raise NotExpressibleError(f"unit {unit!r} does not fit the metric {metric} (use {' or '.join(units)})")
