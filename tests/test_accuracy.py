@@ -107,8 +107,10 @@ def test_band_coverage_out_of_sample(pooled):
     # 79.9% of 1,620 rows and 76.6% of 85 sources with the twenty-eighth round's 80 static rows, classes 77.6-85.5%;
     # 80.2% of 1,540 rows and 77.6% of 82 sources with the twenty-seventh round's 67 static rows; 79.9% of 1,473 rows
     # and 77.4% of 81 sources with the twenty-sixth round, whose 24 one-request rows join; 79.3% of 1,449 rows and
-    # 78.3% of 77 sources with the twenty-fifth round, whose Jetson rows join)
-    assert calibrated["rows"] == 1786 and calibrated["groups"] == 93
+    # 78.3% of 77 sources with the twenty-fifth round, whose Jetson rows join; 79.7% of 1,850 rows and 76.1% of 95
+    # sources with the thirty-third round's 64 rows and history item 99's bound on llama.cpp's quantized GEMMs,
+    # classes 77.8-85.5%)
+    assert calibrated["rows"] == 1850 and calibrated["groups"] == 95
     # measured 79.8% (79.7% of 1,429 rows before the twenty-third round; 79.8% of 1,388 before the twentieth round;
     # 78.3% before history item 77 joined thin cells with their parents' bands; 77.6% of 1,342 before the nineteenth
     # round; 77.7% before history item 75, 77.5% before item 74; 77.1% of 1,338 before the eighteenth round, 77.3% of
@@ -136,9 +138,10 @@ def test_band_coverage_out_of_sample(pooled):
     # the twenty-ninth round (80.6%, 73.1%, 83.6%, 76.6% before it); the defaults' 81.7%, 74.4%, 86.6%, 75.7%
     by_architecture = calibrated["by_architecture"]
     # (with the thirtieth: 80.7%, 75.4%, 84.0%, 73.4%; the defaults' 81.8%, 73.9%, 86.3%, 76.4%; with the
-    # thirty-first: 81.5%, 76.2%, 84.0%, 73.5%; the defaults' 82.5%, 76.6%, 86.3%, 77.3%)
-    assert {k: c["rows"] for k, c in by_architecture.items()} == {"decode dense": 842, "decode moe": 303,
-                                                                  "prefill dense": 430, "prefill moe": 211}
+    # thirty-first: 81.5%, 76.2%, 84.0%, 73.5%; the defaults' 82.5%, 76.6%, 86.3%, 77.3%; with the thirty-third and
+    # history item 99: 80.7%, 76.9%, 83.8%, 71.1%, the defaults' 82.5%, 76.9%, 86.6%, 76.3%)
+    assert {k: c["rows"] for k, c in by_architecture.items()} == {"decode dense": 874, "decode moe": 303,
+                                                                  "prefill dense": 462, "prefill moe": 211}
     assert all(0.70 <= c["coverage"] <= 0.90 for c in {**by_architecture,
                                                         **plain["by_architecture"]}.values()), by_architecture
     # the defaults' bands: measured 81.2%; per source 82.3% (80.9%, 81.7% before the twenty-third round; 81.2%, 81.9%
@@ -185,9 +188,10 @@ def test_band_coverage_out_of_sample(pooled):
     served = bands.coverage(pooled[0], served=True)
     assert 0.70 <= served["row_coverage"] <= 0.90 and 0.70 <= served["group_coverage"] <= 0.90
     lowest = served["by_devices"].pop("prefill 1")
-    # (79 of 109 with the thirty-second round's two TTFTs of one TPU v6e; 77 of 107 with the thirtieth round's three
-    # gpt-oss-20b TTFTs on RTX 5090 replicas; 74 of 104 before it, 76 of 104 before item 95)
-    assert lowest["rows"] == 109 and lowest["coverage"] >= 79 / 109, lowest
+    # (80 of 109 since history item 99; 79 of 109 with the thirty-second round's two TTFTs of one TPU v6e; 77 of 107
+    # with the thirtieth round's three gpt-oss-20b TTFTs on RTX 5090 replicas; 74 of 104 before it, 76 of 104 before
+    # item 95)
+    assert lowest["rows"] == 109 and lowest["coverage"] >= 80 / 109, lowest
     assert all(0.70 <= c["coverage"] <= 0.90 for c in served["by_devices"].values()), served["by_devices"]
     assert all(0.70 <= c["coverage"] <= 0.90 for c in served["by_architecture"].values()), served["by_architecture"]
 
@@ -198,7 +202,8 @@ def test_batch_one_llama_8b_on_h100():
     # 1,024 / 1,024 with vLLM on H100, i.e. about 7.7-7.9 ms per output token; vLLM and TensorRT-LLM users report
     # 6-7.5 ms with newer releases. The prediction must sit in the issue's 5.5-8 ms and its 80%
     # band must contain the published vLLM runs on an H100: ALCF's 7.7-7.9 ms and gpustack's 7.3 ms (Qwen3-8B)
-    # (measured 7.47 ms, band 5.6-11.6 ms from the one-device cell of dense models since history item 95; 5.1-11.6 ms
+    # (measured 7.44 ms, band 5.4-11.6 ms since history item 99 (7.47 ms, 5.6-11.6 ms before); the one-device cell of
+    # dense models since history item 95; 5.1-11.6 ms
     # from the one-device cell, history item 45 (5.2-11.2 ms before history item
     # 51 weighted the bands' errors by source; 5.9-11.6 ms before the
     # fifteenth independent round's calm rows, predicted 16-47% slow on vLLM's profile, joined it; 6.1-11.6 ms
@@ -217,7 +222,7 @@ def test_held_out_alcf_vllm_rows(held_out):
 
 
 INDEPENDENT = DATA.parent / "independent.csv"
-INDEPENDENT_SHA256 = "70479d54040d325bb50e61919887836fdc8e33b51a7a14e2a5172575a48ca8ee"
+INDEPENDENT_SHA256 = "1b7d7114d75e14697b0eeeebe5fc9c099042e57fdf369af2cf5d3a0d115b3372"
 # the second round's hold-out groups (revision 11, validation/SOURCES.md)
 SECOND_ROUND = {"azure-trtllm-pybenchmark", "google-tpurecipes-vllm-benchserve", "mit-han-lab-qserve-benchmark",
                 "augmxnt-speedbench-benchserve", "augmxnt-llamacpp-llamabench"}
@@ -309,6 +314,9 @@ THIRTY_FIRST_ROUND_IDS = ("M31A-", "M31B-")
 # the thirty-second (revision 41, blind with 93b2ecc's model and afd3753's bands): a vLLM-on-TPU pull request's
 # benchmark_serving run of Llama-3.1-8B on one TPU v6e (M32B-; part A found no source)
 THIRTY_SECOND_ROUND_IDS = ("M32A-", "M32B-")
+# the thirty-third round (seventy-second session, revision 42): Ollama at one request on an RTX 4090 and an A100
+# (gparemsky's prompt-test runs) and llama-bench on a Jetson AGX Orin (M33B-; part A found no source)
+THIRTY_THIRD_ROUND_IDS = ("M33A-", "M33B-")
 
 
 def _round_errors(scored, ids: tuple[str, ...]) -> dict[str, float]:
@@ -461,7 +469,7 @@ def test_independent_rows_gathered_after_the_fit():
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
-    assert decode["n"] == 1448 and prefill["n"] == 800
+    assert decode["n"] == 1480 and prefill["n"] == 832
     # all twenty rounds: decode 19.2% (19.3% before the runs' published request lengths; 19.5% before a finite run's
     # span was counted; 19.5% over nineteen; all
     # nineteen rounds: decode 19.5%, 19.5% over eighteen since history item 75; all eighteen rounds: decode 20.0%
@@ -496,8 +504,9 @@ def test_independent_rows_gathered_after_the_fit():
     # with the twenty-ninth; dense decode 18.9% of 876 and prefill 25.9% of 454, MoE decode 22.8% of 538 and prefill
     # 58.3% of 332, signed -27.4%, with the thirtieth; dense decode 19.0% of 879, MoE decode 22.3% of 565 and prefill
     # 60.5% of 344, signed -23.0%, with the thirty-first; dense decode 18.9% of 883 and prefill 25.4% of 456 with the
-    # thirty-second)
-    assert (dense_decode["n"], dense_prefill["n"], moe_decode["n"], moe_prefill["n"]) == (883, 456, 565, 344)
+    # thirty-second; dense decode 19.1% of 915 and prefill 27.0% of 488 with the thirty-third, 18.9% and 23.3% with
+    # history item 99, MoE decode 22.2%, prefill 60.4%, signed -23.4%)
+    assert (dense_decode["n"], dense_prefill["n"], moe_decode["n"], moe_prefill["n"]) == (915, 488, 565, 344)
     assert 12.0 <= dense_decode["median_abs_error_pct"] <= 20.0
     # 25.9% with the thirtieth round (its Llama-2-7B prompt rates on the Ryzen AI Max+ 395 39-60% high, one 520%):
     # past the issue's 25% on dense models too (24.8% with the twenty-ninth)
@@ -531,17 +540,39 @@ def test_independent_rows_gathered_after_the_fit():
     # thirtieth (llama-bench on the Ryzen AI Max+ 395 under five ROCm and Vulkan builds, whose Llama-2-7B and
     # gpt-oss-120b rows repeat configurations of the twenty-eighth and twenty-ninth rounds' sources): 173
     # configurations, 437 rows, 25 sources, five of them across sources, spreads 7.57% and 9.91%, genmodel 16.7% and
-    # 70.9%
+    # 70.9%. With the thirty-third (Ollama's ten requests per table, the last five of each cut to the same 4,096-token
+    # prompt; the Orin's llama-bench with flash attention off and on): 175 configurations, 445 rows, 26 sources,
+    # spreads 7.25% and 9.43%, genmodel 17.7% and 69.7%
     spread = v.replicate_spread(table)
-    assert (spread["all"]["sets"], spread["all"]["rows"], spread["all"]["sources"]) == (173, 437, 25)
+    assert (spread["all"]["sets"], spread["all"]["rows"], spread["all"]["sources"]) == (175, 445, 26)
     assert spread["all"]["cross_source_sets"] == 5
-    assert spread["phase:decode"]["spread_pct"] == pytest.approx(7.57, abs=0.05)
-    assert spread["phase:prefill"]["spread_pct"] == pytest.approx(9.91, abs=0.05)
+    assert spread["phase:decode"]["spread_pct"] == pytest.approx(7.25, abs=0.05)
+    assert spread["phase:prefill"]["spread_pct"] == pytest.approx(9.43, abs=0.05)
     # decode: 19.6% against a spread of 8.14% with the twenty-ninth round (2.41x: its tight llama-bench repeats lower
     # the spread; 20.6% against 9.98%, 2.06x, with the twenty-eighth, 20.3% against 11.5% before it)
     assert spread["phase:decode"]["model_error_pct"] <= 2.5 * spread["phase:decode"]["spread_pct"]
     assert spread["phase:prefill"]["model_error_pct"] >= 3 * spread["phase:prefill"]["spread_pct"]  # 86.7% (58.2%)
     scored = v.scored(table)
+    # the thirty-third round (seventy-second session, blind with 8cc8191's model and afd3753's bands): 64 rows of two
+    # sources, all expressible: decode 38.8% (32), prefill 57.2% (32), 31.3% within 25%, 93.8% in their bands; since
+    # history item 99 (seen rows: the A100's TTFTs motivated it) decode 36.1%, prefill 9.8%, 65.6% within 25%
+    thirty_third, round33 = _blind_round(table, scored, THIRTY_THIRD_ROUND_IDS, 64, 32, 32)
+    assert 30.0 <= round33["phase:decode"]["median_abs_error_pct"] <= 42.0  # 36.1%
+    assert round33["phase:prefill"]["median_abs_error_pct"] <= 15.0  # 9.8% (57.2% blind)
+    rows33 = _round_errors(scored, THIRTY_THIRD_ROUND_IDS)
+    # Ollama (Q4_K_M), one streamed request at a time, each request its own prompt: on the RTX 4090 Qwen2.5-32B's
+    # TTFTs -14% to +5% and generation rates +15% to +21%; on the A100 its TTFTs -16% to -10% (49-62% fast blind,
+    # before the A100's MMQ prompts were bound at 108 SMs x 1.41 GHz) and generation rates +36% to +52%, Llama-3.1-70B's
+    # TTFTs -10% to -5% and generation rates +20% to +37% (the A100 decodes no faster than the 4090 in llama.cpp)
+    assert all(-15.0 <= rows33[f"M33B-{k:02d}"] <= 6.0 for k in range(1, 20, 2))
+    assert all(14.0 <= rows33[f"M33B-{k:02d}"] <= 22.0 for k in range(2, 21, 2))
+    assert all(-17.0 <= rows33[f"M33B-{k:02d}"] <= -4.0 for k in range(21, 60, 2))
+    assert all(34.0 <= rows33[f"M33B-{k:02d}"] <= 53.0 for k in range(22, 41, 2))
+    assert all(19.0 <= rows33[f"M33B-{k:02d}"] <= 38.0 for k in range(42, 61, 2))
+    # llama-bench on a Jetson AGX Orin 64GB, Llama-3.2-1B Q4_K_M: prompt and generation rates 3-4 times the measured
+    # (its generation moves 26 GB/s of 205: a power mode the source does not state, likely below MAXN)
+    assert all(200.0 <= rows33[f"M33B-{k:02d}"] <= 310.0 for k in range(61, 65))
+    scored = scored[~thirty_third]  # the earlier rounds below
     # the thirty-second round (seventy-first session, blind with 93b2ecc's model and afd3753's bands): 6 rows of one
     # source, all expressible (two P99 rows left out before the prediction: tails.csv holds those), vLLM on one TPU v6e
     # (ASSUMED from the author's identical run on a v6e-1), Llama-3.1-8B, 1,000 prompts of 1,800 + 128 tokens at once:
@@ -559,10 +590,10 @@ def test_independent_rows_gathered_after_the_fit():
     assert 70.0 <= round31["phase:prefill"]["median_abs_error_pct"] <= 120.0  # 90.4%
     rows31 = _round_errors(scored, THIRTY_FIRST_ROUND_IDS)
     # SGLang's bench_one_batch_server, Qwen3-235B-A22B FP8 at TP 8 and EP 2, 4,096 + 512 tokens, batch 1-64: the
-    # prompt rates 72-85% high on eight H200s and 96-243% high on eight B200s (one noisy B200 row at batch 2, 569%;
-    # the B200s measured 0-28% above the H200s where the prediction doubles), the TPOTs -34% to +2% (H200) and -2% to
-    # +9% (B200)
-    assert all(70.0 <= rows31[f"M31A-{k:02d}"] <= 90.0 for k in range(1, 17, 3))
+    # prompt rates 72-85% high on eight H200s (78-91% since history item 99 raised the Hopper GEMM fraction) and
+    # 96-243% high on eight B200s (one noisy B200 row at batch 2, 569%; the B200s measured 0-28% above the H200s where
+    # the prediction doubles), the TPOTs -34% to +2% (H200) and -2% to +9% (B200)
+    assert all(70.0 <= rows31[f"M31A-{k:02d}"] <= 92.0 for k in range(1, 17, 3))
     assert all(90.0 <= rows31[f"M31A-{k:02d}"] <= 250.0 for k in (19, 25, 28, 31, 34)) and rows31["M31A-22"] >= 500.0
     assert all(-35.0 <= rows31[f"M31A-{k:02d}"] <= 3.0 for k in range(2, 18, 3))
     assert all(-3.0 <= rows31[f"M31A-{k:02d}"] <= 10.0 for k in range(20, 36, 3))
@@ -605,10 +636,10 @@ def test_independent_rows_gathered_after_the_fit():
     rows29 = _round_errors(scored, TWENTY_NINTH_ROUND_IDS)
     # vLLM's Mixtral-8x7B at batch 1-16 (1,000 + 50 tokens), early 2024: on two A100s -23% to +5%, on eight H100s 44-64%
     # fast (0.46-1.09 s measured, about twice the prediction, on the V0 engine of that time); Mixtral-8x22B on
-    # four and eight A100s -15% to +15%
+    # four and eight A100s -15% to +15% (-11% to +20% since history item 99 refitted the Ampere family)
     assert all(-25.0 <= rows29[f"M29A-{k:02d}"] <= 10.0 for k in range(11, 21))
     assert all(-65.0 <= rows29[f"M29A-{k:02d}"] <= -40.0 for k in range(1, 11))
-    assert all(-16.0 <= rows29[f"M29A-{k:02d}"] <= 16.0 for k in range(21, 29))
+    assert all(-16.0 <= rows29[f"M29A-{k:02d}"] <= 21.0 for k in range(21, 29))
     # llama-bench's tg128 on the Ryzen AI Max+ 395: Q4 Qwen3-30B-A3B on Vulkan within -5% (twelve rows), the dense
     # Llama-2-7B and Qwen3-32B within -5% to +6%, gpt-oss-120b on ROCm 7.0.2 -6%; the prompt rates of May-June 2025
     # builds 2-25 times the measured (Vulkan's Qwen3-30B-A3B at 72 tokens/s, a slowdown the author reports for that
@@ -645,9 +676,9 @@ def test_independent_rows_gathered_after_the_fit():
     # TPOT and output throughput at one client and its TPOT at eight, and 12 rows of the earlier rounds (24 of the
     # file's 1,716 rows with an ideal: 1,081 static, 635 served)
     flagged = v.beyond_ideal(table)
-    # (none of the twenty-ninth round's 94, the thirtieth's 48 with an ideal, the thirty-first's 42 or the
-    # thirty-second's 4)
-    assert (flagged["rows"], flagged["beyond"]) == (1904, 24)
+    # (none of the twenty-ninth round's 94, the thirtieth's 48 with an ideal, the thirty-first's 42, the
+    # thirty-second's 4 or the thirty-third's 64)
+    assert (flagged["rows"], flagged["beyond"]) == (1968, 24)
     assert {i for i in flagged["ids"] if i.startswith(TWENTY_EIGHTH_ROUND_IDS)} == {
         f"M28B-{k:02d}" for k in (33, 37, 38, 39, 40, 45, 51, 57, 63, 69, 75, 81)}
     scored = scored[~twenty_eighth]  # the earlier rounds below
@@ -713,19 +744,21 @@ def test_independent_rows_gathered_after_the_fit():
     # the output throughputs of vLLM and TensorRT-LLM a median 41% off (87% before item 82: the
     # run was taken for the steady state past its saturation rate, its end for a batch falling from 336 to none);
     # vLLM's TPOTs on the DGX (TP 8, with and without expert parallelism) 13-29% fast at 1,000-10,000 prompt tokens
-    # (within 12% before item 82, with the steady state's prompt chunks in every step)
+    # (within 12% before item 82, with the steady state's prompt chunks in every step; 15-31% fast since history item
+    # 99 raised the Hopper GEMM fraction)
     assert all(-99.0 <= rows24[f"M24A-{k:02d}"] <= -45.0 for k in range(1, 85, 3))
-    assert all(-30.0 <= rows24[f"M24A-{k:02d}"] <= -10.0 for k in (2, 5, 8, 14, 17, 20))
+    assert all(-32.0 <= rows24[f"M24A-{k:02d}"] <= -10.0 for k in (2, 5, 8, 14, 17, 20))
     throughputs = [rows24[f"M24A-{k:02d}"] for k in (3, 6, 9, 15, 18, 21, 39, 42, 45, 51, 54, 57, 63, 66, 69)]
     assert float(np.median(np.abs(throughputs))) <= 30.0  # (vLLM and TensorRT-LLM, 1,000-10,000 tokens: 21.4%; 67.9%)
     # gpt-oss-120b on H100 replicas (Ray Serve over vLLM 0.11.0, 5,000 + 250 tokens): TPOT within 25% at 48 and 64
-    # clients (and at 32 on TP 4), 28-39% fast at 4 and 8 clients; the output throughputs 2-79% high. SGLang 0.4.5's
-    # runs (separate prefill steps) of 1,000-10,000 prompt tokens: TPOTs 68-214% slow under the steady state's prefill
-    # steps, -39% to +21% as a slow wave (item 83), the runs of 1,000 and 5,000 tokens within 21%
-    assert all(abs(rows24[f"M24A-{k}"]) <= 21.5 for k in (26, 29, 74, 77))
-    assert all(-40.0 <= rows24[f"M24A-{k}"] <= 25.0 for k in (26, 29, 32, 74, 77, 80))
+    # clients (and at 32 on TP 4), 28-39% fast at 4 and 8 clients; the output throughputs 2-79% high (6-80% since
+    # history item 99). SGLang 0.4.5's runs (separate prefill steps) of 1,000-10,000 prompt tokens: TPOTs 68-214% slow
+    # under the steady state's prefill steps, -39% to +21% as a slow wave (item 83; -41% to +18% since item 99), the
+    # runs of 1,000 and 5,000 tokens within 21% (23% since item 99)
+    assert all(abs(rows24[f"M24A-{k}"]) <= 23.0 for k in (26, 29, 74, 77))
+    assert all(-42.0 <= rows24[f"M24A-{k}"] <= 25.0 for k in (26, 29, 32, 74, 77, 80))
     assert all(abs(rows24[f"M24A-{k}"]) <= 25.0 for k in (98, 101, 113, 116, 119))
-    assert all(0.0 <= rows24[f"M24A-{k}"] <= 80.0 for k in range(87, 121, 3))
+    assert all(0.0 <= rows24[f"M24A-{k}"] <= 81.0 for k in range(87, 121, 3))
     scored = scored[~twenty_fourth]  # the earlier rounds below
     # the twenty-third round, blind: 18 rows from 1 source, all expressible, all prompt passes: prefill 13.4% (signed
     # +9.2%), 16 of 18 within 25%, every row inside its stored band (bands made without it)
@@ -743,12 +776,13 @@ def test_independent_rows_gathered_after_the_fit():
     assert 12.0 <= round20["phase:decode"]["median_abs_error_pct"] <= 25.0  # 18.8%
     rows20 = _round_errors(scored, TWENTIETH_ROUND_IDS)
     # Red Hat's single-stream vLLM 0.7.2 latencies: a median 7.8% off; the BF16 rows within 8% (H100 and A100, the
-    # 256 + 1,024 and 4,096 + 512 use cases)
+    # 256 + 1,024 and 4,096 + 512 use cases; within 14% since history item 99, whose refit of the Ampere family reads
+    # the A100's HBM at 81% of its bandwidth where it read 87%: M20A-26 +13.9%)
     redhat = [rows20[f"M20A-{k:02d}"] for k in range(1, 33)]
     assert float(np.median(np.abs(redhat))) <= 10.0
-    assert all(abs(rows20[f"M20A-{k:02d}"]) <= 8.0 for k in (1, 2, 8, 9, 15, 16, 19, 22, 23, 26, 29, 30, 32))
-    # DeepSeek-V2.5 served eagerly (V0, --enforce-eager) on 16 A100 40GB over two VMs: every TTFT and TPOT 55-95% fast
-    assert all(-95.0 <= rows20[f"M20B-{k}"] <= -55.0 for k in (19, 20, 22, 23, 25, 26, 28, 29))
+    assert all(abs(rows20[f"M20A-{k:02d}"]) <= 14.0 for k in (1, 2, 8, 9, 15, 16, 19, 22, 23, 26, 29, 30, 32))
+    # DeepSeek-V2.5 served eagerly (V0, --enforce-eager) on 16 A100 40GB over two VMs: every TTFT and TPOT 54-95% fast
+    assert all(-95.0 <= rows20[f"M20B-{k}"] <= -54.0 for k in (19, 20, 22, 23, 25, 26, 28, 29))
     scored = scored[~twentieth]  # the first nineteen rounds below
     # the nineteenth round, blind: 68 rows from 5 sources, all expressible: decode 22.2% (66), prefill 16.7% (2)
     nineteenth, round19 = _blind_round(table, scored, NINETEENTH_ROUND_IDS, 68, 66, 2)
@@ -773,7 +807,7 @@ def test_independent_rows_gathered_after_the_fit():
     # for is 0.5.x's host time per step, its API server and scheduler in the engine's process, 62% of the step for
     # Llama 3 8B on one H100 in the vLLM team's 0.5.3 profile (vLLM blog, 2024-09-05), which no profile models
     assert all(25.0 <= rows19[f"M19A-{k}"] <= 70.0 for k in (17, 19, 29))
-    assert all(abs(rows19[f"M19A-{k}"]) <= 40.0 for k in (21, 23, 25, 27, 31))
+    assert all(abs(rows19[f"M19A-{k}"]) <= 45.0 for k in (21, 23, 25, 27, 31))  # (M19A-27 +43.5% since item 99)
     assert all(-50.0 <= rows19[f"M19A-{k}"] <= -5.0 for k in (18, 20, 22, 24, 26, 28, 30, 32))
     scored = scored[~nineteenth]  # the first eighteen rounds below
     # the eighteenth round, blind: 4 rows from 1 source, all expressible: decode 29.6% (2), prefill 34.3% (2)
@@ -781,9 +815,9 @@ def test_independent_rows_gathered_after_the_fit():
     assert 20.0 <= round18["phase:decode"]["median_abs_error_pct"] <= 40.0  # 29.6%
     rows18 = _round_errors(scored, EIGHTEENTH_ROUND_IDS)
     # llama.cpp's llama-bench on one RTX 5090: the dense Qwen3-8B (Q8_0) within 17% (decode rate -17%, 512-token prompt
-    # rate -3%); the MoE Qwen3-30B-A3B (Q4_K_M) decode rate 42% low and prompt rate 66% high, the two ways MoE rows
-    # miss (history item 53)
-    assert abs(rows18["M18A-02"]) <= 20.0 and abs(rows18["M18A-04"]) <= 10.0
+    # rate -3%, -18% since history item 99 bound its MMQ GEMMs at 260 multiply-accumulates per SM and clock); the MoE
+    # Qwen3-30B-A3B (Q4_K_M) decode rate 42% low and prompt rate 66% high, the two ways MoE rows miss (history item 53)
+    assert abs(rows18["M18A-02"]) <= 20.0 and abs(rows18["M18A-04"]) <= 20.0
     assert -50.0 <= rows18["M18A-01"] <= -35.0 and 55.0 <= rows18["M18A-03"] <= 75.0
     scored = scored[~eighteenth]  # the first seventeen rounds below
     # the seventeenth round, blind: 13 rows from 2 sources, all expressible: decode 15.3% (9), prefill 69.5% (4)
@@ -812,8 +846,9 @@ def test_independent_rows_gathered_after_the_fit():
     assert all(rows16[f"M16B-{k:02d}"] >= 50.0 for k in (8, 9, 14, 15, 16, 21, 22))
     assert all(abs(rows16[f"M16B-{k:02d}"]) <= 16.0 for k in (6, 7))
     # EvalScope's QwQ-32B (Qwen2.5-32B shapes) on A100s, 2,048 tokens out after prompts of 1 to 30,720 tokens: vLLM
-    # 0.6.3 on two within 6%; transformers on one 22% to 3.2x fast as the prompt grows
-    assert all(0.0 <= rows16[f"M16A-{k:02d}"] <= 6.0 for k in (5, 6, 7, 8))
+    # 0.6.3 on two within 6% (-2.5% to 0% since history item 99); transformers on one 22% to 3.2x fast as the prompt
+    # grows
+    assert all(-3.0 <= rows16[f"M16A-{k:02d}"] <= 6.0 for k in (5, 6, 7, 8))
     assert [rows16[f"M16A-{k:02d}"] for k in (1, 2, 3, 4)] == sorted(rows16[f"M16A-{k:02d}"] for k in (1, 2, 3, 4))
     scored = scored[~sixteenth]  # the first fifteen rounds below
     # the fifteenth round, blind: 28 rows from 2 sources, all expressible: decode 25.4% (27), prefill 67.6% (1)
@@ -869,19 +904,20 @@ def test_independent_rows_gathered_after_the_fit():
         if str(i).startswith(TWELFTH_ROUND_IDS)}
     # TinyChat's batch-1 decode latencies within 21% (within 16% on vLLM's profile, whose Marlin rating, 0.7, slowed
     # the A100's one-row GEMMs; TinyChat's own profile rates its kernels as the device's GEMMs: -16% and -20% there);
-    # of its sweep's 4-bit prompts on the RTX 4090, llama.cpp's within 10% and TinyChat's own within 30% (its W4A16
-    # GEMM accumulates in FP16: history item 50; +152..+183% on vLLM's profile, blind); the gpt-fast fp16 prompts all
-    # predicted faster than measured
+    # of its sweep's 4-bit prompts on the RTX 4090, llama.cpp's within 10% (20-32% slow since history item 99: the
+    # bound on its MMQ GEMMs, 260 multiply-accumulates per SM and clock, lies below the rate these runs reached, about
+    # 250 for the whole step) and TinyChat's own within 30% (its W4A16 GEMM accumulates in FP16: history item 50;
+    # +152..+183% on vLLM's profile, blind); the gpt-fast fp16 prompts all predicted faster than measured
     tiny = [(m, e) for h, m, e in twelfth_rows.values() if h == "mit-han-lab-tinychat-benchmark"]
     assert len(tiny) == 41 and all(abs(e) <= 21.0 for m, e in tiny if m == "tpot")
-    assert all(abs(twelfth_rows[f"M12A-{k}"][2]) <= 10.0 for k in range(32, 37))  # llama.cpp
+    assert all(15.0 <= twelfth_rows[f"M12A-{k}"][2] <= 35.0 for k in range(32, 37))  # llama.cpp
     assert all(abs(twelfth_rows[f"M12A-{k}"][2]) <= 30.0 for k in range(10, 16))  # TinyChat on the RTX 4090
     assert all(e < 0.0 for h, m, e in twelfth_rows.values() if h == "mayank31398-gptfast-ladderbench" and m == "ttft")
     scored = scored[~twelfth]  # the first eleven rounds below
     # the eleventh round, blind: 30 rows from 3 sources, all expressible
     eleventh, round11 = _blind_round(table, scored, ELEVENTH_ROUND_IDS, 30, 14, 16)
     assert 25.0 <= round11["phase:decode"]["median_abs_error_pct"] <= 45.0  # 33.9%
-    assert 18.0 <= round11["phase:prefill"]["median_abs_error_pct"] <= 35.0  # 26.8%
+    assert 15.0 <= round11["phase:prefill"]["median_abs_error_pct"] <= 35.0  # 26.8% (17.9% since history item 99)
     eleventh_rows = {str(i): (str(h), float(e)) for i, h, e in zip(
         scored["id"], scored["holdout"], scored["error_pct"], strict=True) if str(i).startswith(ELEVENTH_ROUND_IDS)}
     # llama.cpp on one M3 Ultra: every row within 20%; Trainium2 on one chip: Llama-3.1-8B's and Qwen3-32B's TPOTs
@@ -994,8 +1030,10 @@ def test_independent_rows_gathered_after_the_fit():
     assert 15.0 <= newest["phase:prefill"]["median_abs_error_pct"] <= 30.0  # 68.0% before
     mlx = [e for g, e in zip(groups, scored["error_pct"], strict=True) if g == "raullenchai-rapidmlx-communitybench"]
     assert len(mlx) == 18 and max(abs(e) for e in mlx) <= 25.0
+    # (llama.cpp's pull-request prompt rates on the RTX 4090: within 25%, within 27% since history item 99 bound the
+    # MMQ GEMMs per SM and clock)
     prompts = [e for g, e in zip(groups, scored["error_pct"], strict=True) if g == "ggml-llamacpp-prs-llamabench"]
-    assert len(prompts) == 22 and max(abs(e) for e in prompts) <= 25.0
+    assert len(prompts) == 22 and max(abs(e) for e in prompts) <= 27.0
     exllama = [e for i, e in zip(table["id"], table["error_pct"], strict=True) if i.startswith("EXLB")
                and abs(e) < 10]
     assert len(exllama) == 6  # the six decode rates (the three prompt rates: -18..+11% since history item 50)
@@ -1051,9 +1089,12 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # own wait for prompts that come as they arrive, their TTFT percentiles the steady state's moved to it (history
     # item 83: IOG's 40 TTFT tails of runs of 200 move): TTFT P90 50.0 -> 49.2, TTFT P99 64.1 -> 63.8 (signed -49.9 ->
     # -49.5); with the prompts' chain and the decodes' share of them in a finite run past saturation (history item 84:
-    # 26 rows move, LLMServingSim's and IOG's runs of 200-300): TPOT P90 21.2 -> 20.5, TPOT P99 26.9 -> 27.0
-    expected = {"e2e_latency_p90": 13.9, "e2e_latency_p99": 17.8, "tpot_p90": 20.5, "tpot_p99": 27.0,
-                "ttft_p90": 49.2, "ttft_p99": 63.8, "itl_p90": 18.5, "itl_p99": 36.2}
+    # 26 rows move, LLMServingSim's and IOG's runs of 200-300): TPOT P90 21.2 -> 20.5, TPOT P99 26.9 -> 27.0; with
+    # history item 99's refit (the Hopper GEMM fraction 0.655 -> 0.728, Ampere's 0.728 -> 0.809): TPOT P90 20.5 ->
+    # 19.5, TPOT P99 27.0 -> 26.7, TTFT P90 49.2 -> 45.0, TTFT P99 63.8 -> 62.3, ITL P90 18.5 -> 17.2, ITL P99 36.2 ->
+    # 36.4
+    expected = {"e2e_latency_p90": 13.9, "e2e_latency_p99": 17.8, "tpot_p90": 19.5, "tpot_p99": 26.7,
+                "ttft_p90": 45.0, "ttft_p99": 62.3, "itl_p90": 17.2, "itl_p99": 36.4}
     for metric, median in expected.items():
         assert s[f"tail:{metric}"]["median_abs_error_pct"] == pytest.approx(median, abs=0.06), metric
     assert s["tail:ttft_p99"]["median_signed_error_pct"] == pytest.approx(-49.5, abs=0.06)
@@ -1085,14 +1126,14 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # metric's own spread; 73.5% with the twenty-eighth round's served rows, whose Thor TTFTs at eight clients, 32-69%
     # fast, join the cells; 78.6% with the thirtieth round's, whose vLLM runs on eight RTX 5090s are predicted twice
     # too slow (gpt-oss-20b's replicas) and five to seven times too fast (gpt-oss-120b at TP 4 over PCIe) and widen
-    # the served cells of one and of two to four devices)
-    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.786, abs=0.001)
+    # the served cells of one and of two to four devices; 80.4% since history item 99)
+    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.804, abs=0.001)
     # per source 74.8% with the twenty-sixth round (one of the five tails of vllm-ascend-tutorials, 3 of 5 covered
     # before, 2 now: its thin cell takes a parent's band, which the round's served SGLang rows moved; 73.8% of the
     # rows as before), 75.8% with item 84, 75.6% with item 83, 72.4% with item 82, 72.8% with item 81, 72.6% with the
     # twenty-fifth round, 71.0% with the twenty-fourth (below 70% before them); 72.3% with the twenty-eighth, 75.4%
-    # with the thirtieth
-    assert np.mean([np.mean(h) for h in per_source.values()]) == pytest.approx(0.754, abs=0.001)
+    # with the thirtieth, 76.0% since history item 99
+    assert np.mean([np.mean(h) for h in per_source.values()]) == pytest.approx(0.760, abs=0.001)
     # most of a tail's error is its run's: against the same model's error on the twin row (the run's median or mean
     # in independent.csv: 1,004 of the rows), the tail-to-median ratio is off by a median 4.03% for TPOT P99
     # (so with history item 70 too, whose 33 moved TPOT P99 rows' ratios go from 15.0% to 13.5% off; 4.06% before
@@ -1114,8 +1155,8 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # 81's run of one wave: TPOT P99 4.06% -> 3.93%, ITL P99 16.9% -> 14.7%; with item 82's slow wave: TPOT P99
     # 3.93% -> 3.86%, TTFT P99 16.3% -> 16.8%; with item 83's waves on separate prefill steps and the wave's own
     # wait for prompts that come as they arrive: TPOT P99 3.86% -> 3.93%, TTFT P99 16.8% -> 16.7%, ITL P99 14.7% ->
-    # 14.8%)
-    for metric, median in (("tpot_p99", 3.93), ("e2e_latency_p99", 11.64), ("ttft_p99", 16.71), ("itl_p99", 14.78)):
+    # 14.8%; with history item 99's refit: TPOT P99 3.93% -> 3.75%, TTFT P99 16.7% -> 16.3%, ITL P99 14.8% -> 15.5%)
+    for metric, median in (("tpot_p99", 3.75), ("e2e_latency_p99", 11.64), ("ttft_p99", 16.30), ("itl_p99", 15.45)):
         assert 100 * np.median(ratios[metric]) == pytest.approx(median, abs=0.06), metric
 
 

@@ -52,13 +52,14 @@ def test_the_file_holds_sourced_attention_timings():
 def test_prompt_attention_is_predicted_without_fit():
     # 21 causal prompt calls (FlashAttention-3 and TLX on an H100, FlashAttention-4 on a B200, aiter, FlyDSL and
     # OPUS on an MI355X): the physics defaults a median +1.5% from the measured times, 15.0% apart; the fitted
-    # fractions (η_attn fitted on whole steps, 0.59 on Hopper) a median 34% slow
+    # fractions (η_attn fitted on whole steps, 0.66 on Hopper since history item 99, 0.59 before) a median 27% slow
+    # (34% before)
     prefill = [e for r, e, _ in _errors(False) if r["phase"] == "prefill"]
     assert len(prefill) == 21
     assert np.median(prefill) == pytest.approx(1.5, abs=0.1)
     assert np.median(np.abs(prefill)) == pytest.approx(15.0, abs=0.1)
     fitted = [e for r, e, _ in _errors(True) if r["phase"] == "prefill"]
-    assert np.median(fitted) == pytest.approx(33.6, abs=0.1)
+    assert np.median(fitted) == pytest.approx(27.2, abs=0.1)
 
 
 def test_a_verify_call_is_a_decode_call_of_its_query_rows():

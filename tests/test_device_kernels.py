@@ -35,8 +35,9 @@ def test_the_file_holds_one_h200_run(data):
 def test_mid_sized_gemms_hide_their_loads_under_their_arithmetic(data):
     # 128-1,023 rows (a prompt chunk, a large decode batch). With the physics defaults (no fit: stable across refits)
     # the sum of the arithmetic and the weight stream (the shipped overlap 0) is a median 24.9% slow, the roofline's
-    # max (overlap 1) 18.4% fast; with the Hopper fit the sum is about 48% slow and the max within a few percent
-    # (31.9%, -14.9% and 54% before Hopper's balanced tiles, history item 48)
+    # max (overlap 1) 18.4% fast; with the Hopper fit the sum is 36.9% slow and the max 10.8% fast (48% slow and
+    # within a few percent with the fit before history item 99, whose Hopper GEMM fraction is 0.728 against 0.655;
+    # 31.9%, -14.9% and 54% before Hopper's balanced tiles, history item 48)
     added = cdk.by_range(cdk.gemm_errors(data, False, None))
     maxed = cdk.by_range(cdk.gemm_errors(data, False, 1.0))
     n, signed, spread = added[(128, 1024)]
@@ -45,7 +46,7 @@ def test_mid_sized_gemms_hide_their_loads_under_their_arithmetic(data):
     assert n == 48 and signed == pytest.approx(-18.4, abs=0.1) and spread == pytest.approx(18.4, abs=0.1)
     fitted_sum = cdk.by_range(cdk.gemm_errors(data, True, None))[(128, 1024)][1]
     fitted_max = cdk.by_range(cdk.gemm_errors(data, True, 1.0))[(128, 1024)][1]
-    assert fitted_sum >= 40.0 and abs(fitted_max) <= 10.0
+    assert fitted_sum >= 30.0 and abs(fitted_max) <= 12.0
     # one launch on an idle device of at most 127 rows: the max is 28-31% fast (the launch's own few microseconds,
     # which back-to-back kernels hide: below), the sum within 10% on the median
     assert maxed[(1, 16)][1] == pytest.approx(-28.1, abs=0.1) and maxed[(16, 128)][1] == pytest.approx(-31.3, abs=0.1)
@@ -55,7 +56,8 @@ def test_mid_sized_gemms_hide_their_loads_under_their_arithmetic(data):
 def test_a_decode_steps_gemm_chain_runs_at_the_rooflines_max(data):
     # the 128 GEMMs of a Llama-3.1-8B decode step replayed from one CUDA graph at 1-256 rows, with the defaults: the
     # sum 3.5% slow at one row and 21-38% slow from 8 rows, the max 4-23% fast; with the Hopper fit the max within
-    # 10% at every row count (23-43% and 4-16% before Hopper's balanced tiles, history item 48)
+    # 16% at every row count (-15.4% at 256 rows; within 10% with the fit before history item 99; 23-43% and 4-16%
+    # before Hopper's balanced tiles, history item 48)
     added = cdk.chain_errors(data, False, None)
     maxed = cdk.chain_errors(data, False, 1.0)
     assert sorted(added) == [1, 8, 32, 64, 128, 256]
@@ -63,7 +65,7 @@ def test_a_decode_steps_gemm_chain_runs_at_the_rooflines_max(data):
     assert min(e for m, e in added.items() if m >= 8) == pytest.approx(20.8, abs=0.1)
     assert max(e for m, e in added.items() if m >= 8) == pytest.approx(38.1, abs=0.1)
     assert min(maxed.values()) >= -23.0 and max(maxed.values()) <= -3.0
-    assert max(abs(e) for e in cdk.chain_errors(data, True, 1.0).values()) <= 10.0
+    assert max(abs(e) for e in cdk.chain_errors(data, True, 1.0).values()) <= 16.0
 
 
 def test_overlaps_that_follow_the_launchs_tiles(data):
@@ -84,7 +86,8 @@ def test_overlaps_that_follow_the_launchs_tiles(data):
     assert summary(False, "wave") == pytest.approx((-11.3, 13.8, 155), abs=0.1)
     assert summary(False, None) == pytest.approx((2.6, 12.8, 146), abs=0.1)
     assert summary(False, 1.0) == pytest.approx((-17.0, 17.0, 121), abs=0.1)
-    # the Hopper fit: the tile share the closest of the four (89% of the 192 within 25% against 53% for the sum)
+    # the Hopper fit: the tile share the closest of the four (90% of the 192 within 25% against 62.5% for the sum;
+    # 53% for the sum with the fit before history item 99)
     share, wave, added, maxed = (summary(True, o) for o in ("share", "wave", None, 1.0))
-    assert share[2] >= 0.85 * 192 and added[2] <= 0.6 * 192
+    assert share[2] >= 0.85 * 192 and added[2] <= 0.65 * 192
     assert share[1] < min(wave[1], added[1], maxed[1])

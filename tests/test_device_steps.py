@@ -99,10 +99,15 @@ def test_whole_steps_with_the_defaults_and_the_fit(defaults, fit):
         if name.startswith("decode") and not name.startswith(("decode, batch 1,", "decode, batch 8,")):
             assert abs(e["all"]) < 15.0, name
             assert -73.0 < e["other"] < -54.0, name
-    # the Hopper fit is slower than these kernels: prompts' GEMMs +12...+38%, decode GEMMs of 8+ sequences +32-50%
+    # the Hopper fit is slower than these kernels: prompts' GEMMs +1...+28% (+1.4% at 8,192 tokens, +6.2% at 2,048),
+    # decode GEMMs of 8+ sequences +28...+45% (prompts +12...+38% and decode +32...+50% with the fit before history
+    # item 99, whose Hopper GEMM fraction was 0.655 where llama.cpp's prompts, then priced at the tensor rate, held it
+    # down; 0.728 since)
     for name, e in fit.items():
-        if name.startswith("prefill") or not name.startswith("decode, batch 1,"):
-            assert 10.0 < e["gemm"] < 55.0, name
+        if name.startswith("prefill"):
+            assert 0.0 < e["gemm"] < 30.0, name
+        elif not name.startswith("decode, batch 1,"):
+            assert 25.0 < e["gemm"] < 50.0, name
 
 
 @pytest.fixture(scope="module")

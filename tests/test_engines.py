@@ -813,3 +813,72 @@ def test_sglang_0_4s_deepseek_decode_against_its_own_announcement():
     new = genmodel.estimate("deepseek-v3", "dgx-h200", engine="sglang", **kw)
     assert float(old.metrics["output_tokens_per_s"]) == pytest.approx(30.29, rel=0.25)
     assert float(new.metrics["output_tokens_per_s"]) > 2.5 * 30.29
+
+
+def test_llamacpp_quantized_gemms_are_bound_per_sm_and_clock_on_nvidia_gpus():
+    """ggml-cuda runs a quantized product of more than 8 tokens on its MMQ kernels, bound per SM and clock
+    (engines_db/llamacpp.yaml: 260 multiply-accumulates per SM per clock on NVIDIA GPUs; docs/formulas.md 5.2). On an
+    A100 (108 SMs at 1.41 GHz, the datasheet's boost clock) that is 2 x 260 x 108 x 1.41e9 = 79.19 TFLOP/s, against the
+    FP16 tensor peak of 312 at which the rows would otherwise run: Llama-2-7B's qkv_proj over a 512-token prompt,
+    2 x 512 x 4,096 x 12,288 FLOPs a layer x 32 layers, computes in 32 x 51.54e9 / 79.19e12 = 20.83 ms. Up to 8 tokens
+    (matrix-vector kernels) and on devices of another vendor nothing is bound; nor on a device without a clock."""
+    cpp = genmodel.get_engine("llamacpp")
+    assert cpp.quantized_gemm_macs_per_unit_clock == {"NVIDIA": 260} and cpp.quantized_gemm_min_tokens == 9
+    a100 = genmodel.get_hardware("a100-80gb-sxm")
+    assert (a100.microarchitecture.compute_units, a100.microarchitecture.clock_hz) == (108, 1.41e9)
+    free = cpp.model_copy(update={"quantized_gemm_macs_per_unit_clock": None})
+
+    def rows(engine, tokens=512, hw="a100-80gb-sxm", phase="prefill", batch=1, weight_dtype="int4"):
+        r = genmodel.estimate("llama-2-7b", hw, weight_dtype=weight_dtype, activation_dtype="fp16", kv_dtype="fp16",
+                              engine=engine, batch=batch, input_tokens=tokens, output_tokens=2, calibrated=False)
+        return {x.operator: x for x in r.breakdown(phase).rows()}
+
+    bound, unbound = rows(cpp), rows(free)
+    cap = 2 * 260 * 108 * 1.41e9
+    flops = 2 * 512 * 4096 * 12288 * 32
+    assert bound["qkv_proj"].flops == flops
+    assert bound["qkv_proj"].compute_s == pytest.approx(flops / cap, rel=1e-12)
+    assert unbound["qkv_proj"].compute_s < 0.5 * bound["qkv_proj"].compute_s  # the tensor path was over twice as fast
+    for name in ("qkv_proj", "o_proj", "ffn_gate_up", "ffn_down"):
+        assert bound[name].compute_s == pytest.approx(bound[name].flops / cap, rel=1e-12), name
+        assert bound[name].memory_s == unbound[name].memory_s  # the bytes as they were
+    # the FP16 LM head (not a weight-only row), attention and the elementwise rows are untouched
+    for name in ("lm_head", "attn_scores", "attn_values", "ffn_act"):
+        assert bound[name].compute_s == unbound[name].compute_s, name
+    # 8 tokens run on matrix-vector kernels: no bound; 9 run on MMQ
+    assert rows(cpp, phase="decode", batch=8)["ffn_down"].compute_s == rows(free, phase="decode", batch=8)[
+        "ffn_down"].compute_s
+    nine = rows(cpp, phase="decode", batch=9)["ffn_down"]
+    assert nine.compute_s == pytest.approx(nine.flops / cap, rel=1e-12)
+    # 16-bit weights run on cuBLAS, not MMQ
+    assert rows(cpp, weight_dtype="fp16")["qkv_proj"].compute_s == rows(free, weight_dtype="fp16")[
+        "qkv_proj"].compute_s
+    # the bound sits in the realism the estimate states, for NVIDIA devices that give compute units and a clock only
+    from genmodel.engine.realism import quantized_gemm_flops_per_s
+    assert quantized_gemm_flops_per_s(cpp, a100) == pytest.approx(cap, rel=1e-12)
+    assert quantized_gemm_flops_per_s(cpp, genmodel.get_hardware("rtx-4090")) == pytest.approx(
+        2 * 260 * 128 * 2.52e9, rel=1e-12)
+    assert quantized_gemm_flops_per_s(cpp, genmodel.get_hardware("mi300x")) is None  # ggml's HIP kernels differ
+    assert quantized_gemm_flops_per_s(cpp, genmodel.get_hardware("b200")) is None  # no published clock
+    assert quantized_gemm_flops_per_s(genmodel.get_engine("vllm"), a100) is None
+    assert rows(cpp, hw="mi300x")["qkv_proj"].compute_s == rows(free, hw="mi300x")["qkv_proj"].compute_s
+    r = genmodel.estimate("llama-2-7b", "a100-80gb-sxm", weight_dtype="int4", activation_dtype="fp16",
+                          kv_dtype="fp16", engine="llamacpp")
+    assert "quantized GEMMs of 9+ tokens at most 79.2 TFLOP/s" in r.realism.describe()
+
+
+def test_a_clock_is_a_frequency_and_a_bound_a_positive_number():
+    """``clock_hz`` reads a frequency ("1.41 GHz", or a number of Hz) and refuses what no clock is; an engine's
+    per-compute-unit bound is a positive number per vendor."""
+    from genmodel.errors import SpecError
+    from genmodel.specs.engine import EngineSpec
+    from genmodel.specs.hardware import Microarchitecture
+    assert Microarchitecture(clock_hz="1.41 GHz").clock_hz == 1.41e9
+    assert Microarchitecture(clock_hz=2.52e9).clock_hz == 2.52e9
+    for bad in ("-1 GHz", "1.41 GB", float("nan"), 0, "500 THz", True):
+        with pytest.raises((ValueError, SpecError)):
+            Microarchitecture(clock_hz=bad)
+    base = genmodel.get_engine("llamacpp").model_dump()
+    for bad in ({"NVIDIA": 0}, {"NVIDIA": -5}, {"NVIDIA": float("inf")}, {"NVIDIA": "fast"}):
+        with pytest.raises((ValueError, SpecError)):
+            EngineSpec.model_validate({**base, "quantized_gemm_macs_per_unit_clock": bad})

@@ -75,13 +75,14 @@ def test_cache_resident_calls_run_faster_than_memory_allows():
 
 def test_the_hopper_fit_makes_moe_layers_slow():
     # the Hopper family's fractions, fitted on whole steps (their per-step costs beyond the kernels included), put
-    # the H100 and H200 MoE layers a median 18% slow where the physics defaults are within 8%: the step-level fit is
-    # not a kernel-level one (as for attention, docs/formulas.md "One attention kernel from a published trace")
+    # the H100 and H200 MoE layers a median 16% slow where the physics defaults are within 8%: the step-level fit is
+    # not a kernel-level one (as for attention, docs/formulas.md "One attention kernel from a published trace");
+    # 18% slow with the fit before history item 99
     hopper = {"h100-sxm", "h200-sxm"}
     calibrated = [e for r, e, resident in _errors(True) if r["hardware"] in hopper and not resident]
     defaults = [e for r, e, resident in _errors(False) if r["hardware"] in hopper and not resident]
     assert len(calibrated) == 85
-    assert np.median(calibrated) == pytest.approx(17.9, abs=0.1)
+    assert np.median(calibrated) == pytest.approx(16.4, abs=0.1)
     assert abs(np.median(defaults)) <= 8.0
 
 

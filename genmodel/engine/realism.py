@@ -209,6 +209,11 @@ class Realism:
     # a weight-only GEMM of more rows than this runs on a copy of its matrix dequantized to the activation datatype
     # (EngineSpec.dequantize_copy_above_rows; None: dequantized in the GEMM's kernel)
     dequantize_copy_above_rows: int | None = None
+    # the engine's own quantized GEMM kernels of at least quantized_gemm_min_tokens tokens reach at most this FLOP/s
+    # on this device, bound per compute unit (EngineSpec.quantized_gemm_macs_per_unit_clock x 2 x compute units x
+    # clock; None: no such bound)
+    quantized_gemm_flops_per_s: float | None = None
+    quantized_gemm_min_tokens: int = 1
 
     def describe(self, memory: bool = True) -> str:
         """One line for people: the factors in force and where they come from (``memory``: with the memory
@@ -224,6 +229,9 @@ class Realism:
         if self.dequantize_copy_above_rows is not None:
             rows = self.dequantize_copy_above_rows
             notes.append(f"weight-only GEMMs of more than {rows} row{'s' if rows != 1 else ''} on a dequantized copy")
+        if self.quantized_gemm_flops_per_s is not None:
+            notes.append(f"its quantized GEMMs of {self.quantized_gemm_min_tokens}+ tokens at most "
+                         f"{self.quantized_gemm_flops_per_s / 1e12:.3g} TFLOP/s")
         gemm_notes = f" ({'; '.join(notes)})" if notes else ""
         return (f"{self.compute_efficiency:.0%} of peak FLOP/s in large GEMMs{gemm_notes}, "
                 f"{self.attention_efficiency:.0%} in attention, {self.memory_efficiency:.0%} of peak bandwidth "
@@ -324,4 +332,18 @@ def _resolve_realism(hw: HardwareSpec, override: Efficiency | None, calibrated: 
                    calibration_rows=tuple(cal.rows) if cal and "calibrated" in kinds else (),
                    field_origins=origins,
                    fp16_gemm_speedup=(hw.microarchitecture.fp16_accumulate_speedup or 1.0) if spec.fp16_accumulate
-                   else 1.0, dequantize_copy_above_rows=spec.dequantize_copy_above_rows)
+                   else 1.0, dequantize_copy_above_rows=spec.dequantize_copy_above_rows,
+                   quantized_gemm_flops_per_s=quantized_gemm_flops_per_s(spec, hw),
+                   quantized_gemm_min_tokens=spec.quantized_gemm_min_tokens)
+
+
+def quantized_gemm_flops_per_s(spec: EngineSpec, hw: HardwareSpec) -> float | None:
+    """FLOP/s the engine's own quantized GEMM kernels reach at most on ``hw``, bound per compute unit:
+    2 x ``EngineSpec.quantized_gemm_macs_per_unit_clock[vendor]`` x compute units x clock (docs/formulas.md section
+    5.2); None where the engine states no such bound for the device's vendor or the device states no compute units
+    or clock."""
+    macs = (spec.quantized_gemm_macs_per_unit_clock or {}).get(hw.vendor)
+    arch = hw.microarchitecture
+    if not macs or not arch.compute_units or not arch.clock_hz:
+        return None
+    return 2.0 * float(macs) * arch.compute_units * float(arch.clock_hz)

@@ -162,6 +162,10 @@ class Stepper:
         self.copy_above_rows = setup.engine.dequantize_copy_above_rows if self.weight_only else None
         self.copy_bytes_per_weight_byte = (2.0 * self.ab / bytes_per_element(dt.weight)
                                            if self.copy_above_rows is not None else 0.0)
+        # the engine's own quantized GEMM kernels are bound per compute unit above a few tokens (llama.cpp's MMQ on
+        # CUDA: Realism.quantized_gemm_flops_per_s; None: no such bound)
+        self.quantized_cap = setup.realism.quantized_gemm_flops_per_s if self.weight_only else None
+        self.quantized_min_tokens = setup.realism.quantized_gemm_min_tokens
         # an engine accumulating its FP16 GEMMs in FP16 reaches the device's FP16-accumulate rate on its GEMM rows
         self.fp16_gemm_speedup = setup.realism.fp16_gemm_speedup
         # an attention that is not fused moves its score matrix through memory (EngineSpec.flash_attention)
@@ -392,8 +396,11 @@ class Stepper:
         power_s = s.power.min_time_s(table, self.placement) if s.power is not None else 0.0
         if ndim(power_s) and not np.any(power_s):
             power_s = 0.0
+        bounded = _quantized_rows(table, weight_only) if self.quantized_cap is not None else None
         fractions = compute_fractions(table, r.compute_efficiency, r.attention_efficiency, self.physics,
                                       e.attention_scale, weight_only, self.weight_only_scale, consume=lean)
+        if bounded:
+            _bound_quantized(fractions, bounded, peaks, self.quantized_cap, self.quantized_min_tokens)
         overlap = self.physics.compute_memory_overlap
         if e.weight_only_vector_ops_per_mac and self.physics.vector_flops_per_s and np.any(weight_only):
             per_row = weight_only if weight_only.ndim == 1 else weight_only.reshape(len(weight_only), -1).any(axis=1)
@@ -699,6 +706,32 @@ def _exposed_factor(total, exposed):
         return factor
     factor = np.zeros(broadcast_shape(shape_of(total), shape_of(exposed)))
     return np.divide(exposed, total, out=factor, where=positive)
+
+
+def _quantized_rows(table: OperatorTable, weight_only: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(row, its tokens M, where it dequantizes in its kernel) of each weight-only GEMM row of ``table``, read before
+    ``compute_fractions`` may drop the shapes (``_bound_quantized``); ``weight_only`` per row, or per row and
+    configuration."""
+    per_row = weight_only if weight_only.ndim == 1 else weight_only.reshape(len(weight_only), -1).any(axis=1)
+    rows = np.flatnonzero(per_row)
+    if not len(rows):
+        return []
+    m = table.shape_rows("m", rows)
+    return [(int(i), m[k], weight_only[i]) for k, i in enumerate(rows.tolist())]
+
+
+def _bound_quantized(fractions: np.ndarray, rows: list, peaks: list[float], cap_flops_per_s: float,
+                     min_tokens: int) -> None:
+    """An engine whose own quantized GEMM kernels are bound per compute unit (``EngineSpec.
+    quantized_gemm_macs_per_unit_clock``; docs/formulas.md section 5.2): on each of ``rows`` (``_quantized_rows``)
+    where the GEMM has at least ``min_tokens`` tokens and dequantizes in its kernel, the row's fraction of its peak
+    is at most ``cap_flops_per_s`` / that peak (written into ``fractions``; NaN tokens, a row without a shape, count
+    as fewer)."""
+    for i, m, only in rows:
+        with np.errstate(invalid="ignore"):
+            applies = np.greater_equal(m, min_tokens) & only
+        if np.any(applies):
+            fractions[i] = np.where(applies, np.minimum(fractions[i], cap_flops_per_s / peaks[i]), fractions[i])
 
 
 def _vector_gemv(fractions: np.ndarray, rows, peaks: list[float], vector_flops_per_s: float, ops_per_mac: float,

@@ -32,7 +32,9 @@ to the hardware's physics on every step:
   twice the FP32-accumulate rate the device lists), whether its weight-only GEMMs are matrix-vector kernels on
   the vector units (``weight_only_vector_ops_per_mac``: AutoAWQ's GEMV kernel, run once per token of a prompt too),
   and above how many rows they dequantize the whole matrix into a 16-bit copy before a dense GEMM
-  (``dequantize_copy_above_rows``: ExLlama, ExLlamaV2, bitsandbytes' 4-bit path).
+  (``dequantize_copy_above_rows``: ExLlama, ExLlamaV2, bitsandbytes' 4-bit path),
+  and a per-compute-unit ceiling on its own quantized GEMM kernels (``quantized_gemm_macs_per_unit_clock``:
+  llama.cpp's MMQ on CUDA).
 
 * its continuous-batching scheduler (genmodel.serving, docs/serving.md): the token budget of one step
   (``max_batch_tokens``; ``offline_batch_tokens`` for an offline run where it differs; per device
@@ -136,6 +138,8 @@ MlaRow = Literal[MLA_LAYER_ROWS]  # type: ignore[valid-type]
 # of them, the rows a MoE layer of a decode step has none of: the prompt-only up-projection and the dense FFN's
 _NOT_IN_A_MOE_DECODE_LAYER = frozenset({"kv_up", "ffn_gate_up", "ffn_act", "ffn_down"})
 
+# multiply-accumulates per compute unit per clock (EngineSpec.quantized_gemm_macs_per_unit_clock)
+PerUnitClock = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
 CapturedSizes = Annotated[list[Annotated[int, Field(ge=1, le=2**20)]], AfterValidator(_increasing)]
 
 
@@ -216,6 +220,17 @@ class EngineSpec(FrozenSpec):
         "bitsandbytes' 4-bit matmul): the step moves the packed weights plus 2 x activation bytes per weight "
         "element (the copy written and read) and the GEMM is not weight-only; none: every weight-only GEMM "
         "dequantizes in its kernel.")
+    quantized_gemm_macs_per_unit_clock: dict[str, PerUnitClock] | None = Field(
+        None, description="Its own weight-only quantized GEMM kernels for more than quantized_gemm_min_tokens - 1 "
+        "tokens (llama.cpp's MMQ on CUDA) are bound per compute unit, not by the matrix units: they sustain at most "
+        "this many multiply-accumulates per compute unit per clock, keyed by the device vendor whose kernels these "
+        "are (e.g. {NVIDIA: 240}); such a GEMM computes at min(its fraction of the matrix peak, 2 x this x compute "
+        "units x clock_hz) on devices of that vendor that state both (Microarchitecture); none: the matrix units' "
+        "fraction alone.")
+    quantized_gemm_min_tokens: int = Field(
+        1, ge=1, le=2**20, description="Fewest tokens (GEMM rows) that run on the kernels "
+        "quantized_gemm_macs_per_unit_clock describes (llama.cpp: 9, above MMVQ_MAX_BATCH_SIZE = 8, the batch up to "
+        "which ggml-cuda runs quantized products as matrix-vector kernels).")
     fp16_accumulate: bool = Field(
         False, description="Its FP16 GEMMs accumulate in FP16 (llama.cpp's cuBLAS path: CUBLAS_COMPUTE_16F on NVIDIA "
         "GPUs other than Volta), so they reach a device's FP16-accumulate rate "

@@ -35,6 +35,7 @@ from genmodel.specs.quantities import (
     EntryName,
     FlopsPerSecond,
     FrozenSpec,
+    Hertz,
     Joules,
     Seconds,
     USDPerHour,
@@ -185,6 +186,10 @@ class Microarchitecture(FrozenSpec):
         "schedulers) and picks among its tile heights (multiples of matrix_unit_rows) the one that pads the rows "
         "least: a GEMM loses only the padding to a multiple of matrix_unit_rows (measured for cuBLAS on an H200, "
         "docs/formulas.md 5.1). None: false (whole tiles, the last wave partly empty).")
+    clock_hz: Hertz | None = Field(
+        None, description="Clock of the compute units at which the datasheet's peaks are quoted (the "
+        "boost clock), in Hz: what a kernel bound per compute unit and clock reaches "
+        "(EngineSpec.quantized_gemm_macs_per_unit_clock). None: not modelled.")
     source: str | None = Field(None, description="Where the figures come from (datasheet, architecture whitepaper).")
 
 

@@ -1,7 +1,7 @@
 """Pydantic field types that accept vendor-style quantity strings and store SI floats.
 
-``Bytes`` (``BytesOrZero``), ``BytesPerSecond``, ``FlopsPerSecond``, ``Watts``, ``Seconds``, ``USD``, ``USDPerHour`` and
-``Joules`` are ``float`` fields in SI base units; a data file may give them as numbers (already SI) or
+``Bytes`` (``BytesOrZero``), ``BytesPerSecond``, ``FlopsPerSecond``, ``Watts``, ``Seconds``, ``USD``, ``USDPerHour``,
+``Joules`` and ``Hertz`` are ``float`` fields in SI base units; a data file may give them as numbers (already SI) or
 as strings such as ``"80 GB"`` (parsed by ``genmodel.specs.units.parse_quantity``). The spec base class
 ``FrozenSpec`` forbids unknown fields and freezes instances.
 """
@@ -81,6 +81,7 @@ Seconds = _quantity("seconds", 0.0, 86400.0, "s")
 USD = _quantity("usd", 0.0, 1e12, "USD")
 USDPerHour = _quantity("usd_per_h", 0.0, 1e9, "USD/h")
 Joules = _quantity("joules", 0.0, 1.0, "J")
+Hertz = _quantity("hertz", 1e6, 1e11, "Hz", above_zero=True)
 
 
 _ENTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,99}")

@@ -15,6 +15,7 @@ dimension        base unit              accepted spellings (prefix + unit)
 ``usd``          US dollar              USD, $ (prefix k/M allowed: "30 kUSD")
 ``usd_per_h``    US dollar per hour     USD/h, $/h, USD/hr
 ``joules``       joule                  J, mJ, pJ, fJ, nJ
+``hertz``        hertz                  Hz, kHz, MHz, GHz
 ===============  =====================  ===========================================
 
 Rules (documented in docs/units.md):
@@ -65,6 +66,7 @@ _UNITS: dict[str, tuple[str, float]] = {
     "$/h": ("usd_per_h", 1.0),
     "$/hr": ("usd_per_h", 1.0),
     "J": ("joules", 1.0),
+    "Hz": ("hertz", 1.0),
 }
 
 DIMENSIONS = frozenset(d for d, _ in _UNITS.values())
@@ -133,6 +135,7 @@ def _example(dimension: str) -> str:
         "usd": "30000 USD",
         "usd_per_h": "2.5 USD/h",
         "joules": "5 pJ",
+        "hertz": "1.98 GHz",
     }[dimension]
 
 
