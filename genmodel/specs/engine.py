@@ -221,12 +221,12 @@ class EngineSpec(FrozenSpec):
         "element (the copy written and read) and the GEMM is not weight-only; none: every weight-only GEMM "
         "dequantizes in its kernel.")
     quantized_gemm_macs_per_unit_clock: dict[str, PerUnitClock] | None = Field(
-        None, description="Its own weight-only quantized GEMM kernels for more than quantized_gemm_min_tokens - 1 "
-        "tokens (llama.cpp's MMQ on CUDA) are bound per compute unit, not by the matrix units: they sustain at most "
-        "this many multiply-accumulates per compute unit per clock, keyed by the device vendor whose kernels these "
-        "are (e.g. {NVIDIA: 240}); such a GEMM computes at min(its fraction of the matrix peak, 2 x this x compute "
-        "units x clock_hz) on devices of that vendor that state both (Microarchitecture); none: the matrix units' "
-        "fraction alone.")
+        None, description="Its own weight-only quantized GEMM kernels of at least quantized_gemm_min_tokens tokens "
+        "(llama.cpp's MMQ on CUDA) are bound per compute unit, not by the matrix units: they sustain at most this "
+        "many multiply-accumulates per compute unit per clock, keyed by the vendor of the devices whose kernels these "
+        "are (llama.cpp: {NVIDIA: 260}); such a GEMM computes at min(its fraction of the matrix peak, 2 x this x "
+        "compute units x clock_hz) on devices of that vendor that state both (Microarchitecture); none: the matrix "
+        "units' fraction alone.")
     quantized_gemm_min_tokens: int = Field(
         1, ge=1, le=2**20, description="Fewest tokens (GEMM rows) that run on the kernels "
         "quantized_gemm_macs_per_unit_clock describes (llama.cpp: 9, above MMVQ_MAX_BATCH_SIZE = 8, the batch up to "
