@@ -403,7 +403,7 @@ class Stepper:
             _bound_quantized(fractions, bounded, peaks, self.quantized_cap, self.quantized_min_tokens)
         overlap = self.physics.compute_memory_overlap
         if e.weight_only_vector_ops_per_mac and self.physics.vector_flops_per_s and np.any(weight_only):
-            per_row = weight_only if weight_only.ndim == 1 else weight_only.reshape(len(weight_only), -1).any(axis=1)
+            per_row = _any_per_row(weight_only)
             overlap = _vector_gemv(fractions, per_row, peaks, self.physics.vector_flops_per_s,
                                    e.weight_only_vector_ops_per_mac, overlap)
         ramp = self.physics.memory_ramp_bytes / (r.memory_efficiency * s.hw.fastest_memory.bandwidth_bytes_per_s
@@ -708,12 +708,16 @@ def _exposed_factor(total, exposed):
     return np.divide(exposed, total, out=factor, where=positive)
 
 
+def _any_per_row(mask: np.ndarray) -> np.ndarray:
+    """Per row of a mask given per row or per row and configuration: whether any configuration has it."""
+    return mask if mask.ndim == 1 else mask.reshape(len(mask), -1).any(axis=1)
+
+
 def _quantized_rows(table: OperatorTable, weight_only: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """(row, its tokens M, where it dequantizes in its kernel) of each weight-only GEMM row of ``table``, read before
     ``compute_fractions`` may drop the shapes (``_bound_quantized``); ``weight_only`` per row, or per row and
     configuration."""
-    per_row = weight_only if weight_only.ndim == 1 else weight_only.reshape(len(weight_only), -1).any(axis=1)
-    rows = np.flatnonzero(per_row)
+    rows = np.flatnonzero(_any_per_row(weight_only))
     if not len(rows):
         return []
     m = table.shape_rows("m", rows)
