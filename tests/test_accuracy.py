@@ -109,8 +109,9 @@ def test_band_coverage_out_of_sample(pooled):
     # and 77.4% of 81 sources with the twenty-sixth round, whose 24 one-request rows join; 79.3% of 1,449 rows and
     # 78.3% of 77 sources with the twenty-fifth round, whose Jetson rows join; 79.7% of 1,850 rows and 76.1% of 95
     # sources with the thirty-third round's 64 rows and history item 99's bound on llama.cpp's quantized GEMMs,
-    # classes 77.8-85.5%)
-    assert calibrated["rows"] == 1850 and calibrated["groups"] == 95
+    # classes 77.8-85.5%; 79.8% of 1,865 rows and 75.6% of 97 sources with the thirty-fourth round and history item 100,
+    # classes 78.4-84.2%)
+    assert calibrated["rows"] == 1865 and calibrated["groups"] == 97
     # measured 79.8% (79.7% of 1,429 rows before the twenty-third round; 79.8% of 1,388 before the twentieth round;
     # 78.3% before history item 77 joined thin cells with their parents' bands; 77.6% of 1,342 before the nineteenth
     # round; 77.7% before history item 75, 77.5% before item 74; 77.1% of 1,338 before the eighteenth round, 77.3% of
@@ -139,9 +140,10 @@ def test_band_coverage_out_of_sample(pooled):
     by_architecture = calibrated["by_architecture"]
     # (with the thirtieth: 80.7%, 75.4%, 84.0%, 73.4%; the defaults' 81.8%, 73.9%, 86.3%, 76.4%; with the
     # thirty-first: 81.5%, 76.2%, 84.0%, 73.5%; the defaults' 82.5%, 76.6%, 86.3%, 77.3%; with the thirty-third and
-    # history item 99: 80.7%, 76.9%, 83.8%, 71.1%, the defaults' 82.5%, 76.9%, 86.6%, 76.3%)
-    assert {k: c["rows"] for k, c in by_architecture.items()} == {"decode dense": 874, "decode moe": 303,
-                                                                  "prefill dense": 462, "prefill moe": 211}
+    # history item 99: 80.7%, 76.9%, 83.8%, 71.1%, the defaults' 82.5%, 76.9%, 86.6%, 76.3%; with the thirty-fourth
+    # and history item 100: 81.0%, 76.4%, 83.8%, 71.4%, the defaults' 82.4%, 76.4%, 86.8%, 75.6%)
+    assert {k: c["rows"] for k, c in by_architecture.items()} == {"decode dense": 881, "decode moe": 309,
+                                                                  "prefill dense": 462, "prefill moe": 213}
     assert all(0.70 <= c["coverage"] <= 0.90 for c in {**by_architecture,
                                                         **plain["by_architecture"]}.values()), by_architecture
     # the defaults' bands: measured 81.2%; per source 82.3% (80.9%, 81.7% before the twenty-third round; 81.2%, 81.9%
@@ -188,10 +190,10 @@ def test_band_coverage_out_of_sample(pooled):
     served = bands.coverage(pooled[0], served=True)
     assert 0.70 <= served["row_coverage"] <= 0.90 and 0.70 <= served["group_coverage"] <= 0.90
     lowest = served["by_devices"].pop("prefill 1")
-    # (80 of 109 since history item 99; 79 of 109 with the thirty-second round's two TTFTs of one TPU v6e; 77 of 107
-    # with the thirtieth round's three gpt-oss-20b TTFTs on RTX 5090 replicas; 74 of 104 before it, 76 of 104 before
-    # item 95)
-    assert lowest["rows"] == 109 and lowest["coverage"] >= 80 / 109, lowest
+    # (83 of 112 with the thirty-fourth round's three TTFTs of gpt-oss-20b at one and eight clients; 80 of 109 since
+    # history item 99; 79 of 109 with the thirty-second round's two TTFTs of one TPU v6e; 77 of 107 with the thirtieth
+    # round's three gpt-oss-20b TTFTs on RTX 5090 replicas; 74 of 104 before it, 76 of 104 before item 95)
+    assert lowest["rows"] == 112 and lowest["coverage"] >= 83 / 112, lowest
     assert all(0.70 <= c["coverage"] <= 0.90 for c in served["by_devices"].values()), served["by_devices"]
     assert all(0.70 <= c["coverage"] <= 0.90 for c in served["by_architecture"].values()), served["by_architecture"]
 
@@ -222,7 +224,7 @@ def test_held_out_alcf_vllm_rows(held_out):
 
 
 INDEPENDENT = DATA.parent / "independent.csv"
-INDEPENDENT_SHA256 = "1b7d7114d75e14697b0eeeebe5fc9c099042e57fdf369af2cf5d3a0d115b3372"
+INDEPENDENT_SHA256 = "ec69e5e73b3ad10044449ab83422f2957fd3c54a6c4d1ee259dfa2e6528beccf"
 # the second round's hold-out groups (revision 11, validation/SOURCES.md)
 SECOND_ROUND = {"azure-trtllm-pybenchmark", "google-tpurecipes-vllm-benchserve", "mit-han-lab-qserve-benchmark",
                 "augmxnt-speedbench-benchserve", "augmxnt-llamacpp-llamabench"}
@@ -317,6 +319,10 @@ THIRTY_SECOND_ROUND_IDS = ("M32A-", "M32B-")
 # the thirty-third round (seventy-second session, revision 42): Ollama at one request on an RTX 4090 and an A100
 # (gparemsky's prompt-test runs) and llama-bench on a Jetson AGX Orin (M33B-; part A found no source)
 THIRTY_THIRD_ROUND_IDS = ("M33A-", "M33B-")
+# the thirty-fourth (seventy-third session, revision 43, blind with bdae114's model and bands): Ollama at one request on
+# an RTX PRO 6000, RTX 5090s and RTX 4090s (M34A-), a vLLM concurrency sweep of gpt-oss-20b on an H100 PCIe and an H200
+# (M34B-, a source the thirty-third round had left out for its approximate prompts and chunk-counted outputs)
+THIRTY_FOURTH_ROUND_IDS = ("M34A-", "M34B-")
 
 
 def _round_errors(scored, ids: tuple[str, ...]) -> dict[str, float]:
@@ -469,7 +475,7 @@ def test_independent_rows_gathered_after_the_fit():
     table = v.predict_rows(v.load_rows(INDEPENDENT))
     s = v.summarize(table)
     decode, prefill = s["phase:decode"], s["phase:prefill"]
-    assert decode["n"] == 1480 and prefill["n"] == 832
+    assert decode["n"] == 1502 and prefill["n"] == 837
     # all twenty rounds: decode 19.2% (19.3% before the runs' published request lengths; 19.5% before a finite run's
     # span was counted; 19.5% over nineteen; all
     # nineteen rounds: decode 19.5%, 19.5% over eighteen since history item 75; all eighteen rounds: decode 20.0%
@@ -505,8 +511,10 @@ def test_independent_rows_gathered_after_the_fit():
     # 58.3% of 332, signed -27.4%, with the thirtieth; dense decode 19.0% of 879, MoE decode 22.3% of 565 and prefill
     # 60.5% of 344, signed -23.0%, with the thirty-first; dense decode 18.9% of 883 and prefill 25.4% of 456 with the
     # thirty-second; dense decode 19.1% of 915 and prefill 27.0% of 488 with the thirty-third, 18.9% and 23.3% with
-    # history item 99, MoE decode 22.2%, prefill 60.4%, signed -23.4%)
-    assert (dense_decode["n"], dense_prefill["n"], moe_decode["n"], moe_prefill["n"]) == (915, 488, 565, 344)
+    # history item 99, MoE decode 22.2%, prefill 60.4%, signed -23.4%; 18.3% and 23.3%, MoE decode 22.8%, prefill
+    # 60.9%, with history item 100; with the thirty-fourth round dense decode 18.2% of 922, MoE decode 22.9% of 580 and
+    # prefill 61.2% of 349, signed -24.1%)
+    assert (dense_decode["n"], dense_prefill["n"], moe_decode["n"], moe_prefill["n"]) == (922, 488, 580, 349)
     assert 12.0 <= dense_decode["median_abs_error_pct"] <= 20.0
     # 25.9% with the thirtieth round (its Llama-2-7B prompt rates on the Ryzen AI Max+ 395 39-60% high, one 520%):
     # past the issue's 25% on dense models too (24.8% with the twenty-ninth)
@@ -553,25 +561,45 @@ def test_independent_rows_gathered_after_the_fit():
     assert spread["phase:decode"]["model_error_pct"] <= 2.5 * spread["phase:decode"]["spread_pct"]
     assert spread["phase:prefill"]["model_error_pct"] >= 3 * spread["phase:prefill"]["spread_pct"]  # 86.7% (58.2%)
     scored = v.scored(table)
+    # the thirty-fourth round (seventy-third session, blind with bdae114's model and bands): 27 rows of two sources, all
+    # expressible (ten P99 rows left out before the prediction: tails.csv holds those): decode 14.9% (22), prefill
+    # 62.6% (5), 48.1% within 25%, 66.7% of the 24 with a band inside it; history item 100 binds none of its devices
+    thirty_fourth, round34 = _blind_round(table, scored, THIRTY_FOURTH_ROUND_IDS, 27, 22, 5)
+    assert 10.0 <= round34["phase:decode"]["median_abs_error_pct"] <= 20.0  # 14.9%
+    assert 50.0 <= round34["phase:prefill"]["median_abs_error_pct"] <= 75.0  # 62.6%
+    rows34 = _round_errors(scored, THIRTY_FOURTH_ROUND_IDS)
+    # Ollama's own decode counters (Q4_K_M, one request, about 2,500 generated tokens): Qwen2.5-32B and Llama-3.1-70B on
+    # an RTX PRO 6000 +11% and +13%, on one and two RTX 5090s and RTX 4090s -1% to +7%
+    assert all(-3.0 <= rows34[f"M34A-{k:02d}"] <= 15.0 for k in range(1, 8))
+    # gpt-oss-20b on vLLM (client-timed, content chunks counted, prompts of about 750 words): at one request the
+    # generation rates 64-77% high and the TTFTs 41-43% fast on both devices; at four and eight the rates 15-33% high on
+    # the H200 and within 1% on the H100 PCIe, the TTFTs 63-67% fast
+    assert all(60.0 <= rows34[k] <= 80.0 for k in ("M34B-05", "M34B-06", "M34B-17", "M34B-18"))
+    assert all(-45.0 <= rows34[k] <= -38.0 for k in ("M34B-01", "M34B-13"))
+    assert all(-68.0 <= rows34[k] <= -60.0 for k in ("M34B-07", "M34B-19", "M34B-25"))
+    assert all(abs(rows34[k]) <= 1.0 for k in ("M34B-09", "M34B-11", "M34B-12"))
+    scored = scored[~thirty_fourth]  # the earlier rounds below
     # the thirty-third round (seventy-second session, blind with 8cc8191's model and afd3753's bands): 64 rows of two
     # sources, all expressible: decode 38.8% (32), prefill 57.2% (32), 31.3% within 25%, 93.8% in their bands; since
-    # history item 99 (seen rows: the A100's TTFTs motivated it) decode 36.1%, prefill 9.8%, 65.6% within 25%
+    # history item 99 (seen rows: the A100's TTFTs motivated it) decode 36.1%, prefill 9.8%, 65.6% within 25%; since
+    # history item 100 (seen rows: the A100's generation rates were its lead) decode 19.1%, prefill 8.2%, 93.8% within
     thirty_third, round33 = _blind_round(table, scored, THIRTY_THIRD_ROUND_IDS, 64, 32, 32)
-    assert 30.0 <= round33["phase:decode"]["median_abs_error_pct"] <= 42.0  # 36.1%
-    assert round33["phase:prefill"]["median_abs_error_pct"] <= 15.0  # 9.8% (57.2% blind)
+    assert 15.0 <= round33["phase:decode"]["median_abs_error_pct"] <= 23.0  # 19.1%
+    assert round33["phase:prefill"]["median_abs_error_pct"] <= 15.0  # 8.2% (57.2% blind)
     rows33 = _round_errors(scored, THIRTY_THIRD_ROUND_IDS)
     # Ollama (Q4_K_M), one streamed request at a time, each request its own prompt: on the RTX 4090 Qwen2.5-32B's
-    # TTFTs -14% to +5% and generation rates +15% to +21%; on the A100 its TTFTs -16% to -10% (49-62% fast blind,
-    # before the A100's MMQ prompts were bound at 108 SMs x 1.41 GHz) and generation rates +36% to +52%, Llama-3.1-70B's
-    # TTFTs -10% to -5% and generation rates +20% to +37% (the A100 decodes no faster than the 4090 in llama.cpp)
+    # TTFTs -14% to +5% and generation rates +15% to +21%; on the A100 its TTFTs -14% to -10% (49-62% fast blind,
+    # before the A100's MMQ prompts were bound at 108 SMs x 1.41 GHz) and generation rates +8% to +21% (+36% to +52%
+    # before its streams were bound, history item 100), Llama-3.1-70B's TTFTs -8% to -3% and generation rates -6% to
+    # +7% (+20% to +37% before)
     assert all(-15.0 <= rows33[f"M33B-{k:02d}"] <= 6.0 for k in range(1, 20, 2))
     assert all(14.0 <= rows33[f"M33B-{k:02d}"] <= 22.0 for k in range(2, 21, 2))
-    assert all(-17.0 <= rows33[f"M33B-{k:02d}"] <= -4.0 for k in range(21, 60, 2))
-    assert all(34.0 <= rows33[f"M33B-{k:02d}"] <= 53.0 for k in range(22, 41, 2))
-    assert all(19.0 <= rows33[f"M33B-{k:02d}"] <= 38.0 for k in range(42, 61, 2))
-    # llama-bench on a Jetson AGX Orin 64GB, Llama-3.2-1B Q4_K_M: prompt and generation rates 3-4 times the measured
-    # (its generation moves 26 GB/s of 205: a power mode the source does not state, likely below MAXN)
-    assert all(200.0 <= rows33[f"M33B-{k:02d}"] <= 310.0 for k in range(61, 65))
+    assert all(-15.0 <= rows33[f"M33B-{k:02d}"] <= -2.0 for k in range(21, 60, 2))
+    assert all(7.0 <= rows33[f"M33B-{k:02d}"] <= 22.0 for k in range(22, 41, 2))
+    assert all(-7.0 <= rows33[f"M33B-{k:02d}"] <= 8.0 for k in range(42, 61, 2))
+    # llama-bench on a Jetson AGX Orin 64GB, Llama-3.2-1B Q4_K_M: prompt and generation rates about 3 times the
+    # measured (its generation moves 26 GB/s of 205: a power mode the source does not state, likely below MAXN)
+    assert all(185.0 <= rows33[f"M33B-{k:02d}"] <= 240.0 for k in range(61, 65))
     scored = scored[~thirty_third]  # the earlier rounds below
     # the thirty-second round (seventy-first session, blind with 93b2ecc's model and afd3753's bands): 6 rows of one
     # source, all expressible (two P99 rows left out before the prediction: tails.csv holds those), vLLM on one TPU v6e
@@ -636,10 +664,11 @@ def test_independent_rows_gathered_after_the_fit():
     rows29 = _round_errors(scored, TWENTY_NINTH_ROUND_IDS)
     # vLLM's Mixtral-8x7B at batch 1-16 (1,000 + 50 tokens), early 2024: on two A100s -23% to +5%, on eight H100s 44-64%
     # fast (0.46-1.09 s measured, about twice the prediction, on the V0 engine of that time); Mixtral-8x22B on
-    # four and eight A100s -15% to +15% (-11% to +20% since history item 99 refitted the Ampere family)
+    # four and eight A100s -15% to +15% (-11% to +20% since history item 99 refitted the Ampere family, -16% to +13%
+    # since history item 100's refit read its HBM at 0.872 for 0.809)
     assert all(-25.0 <= rows29[f"M29A-{k:02d}"] <= 10.0 for k in range(11, 21))
     assert all(-65.0 <= rows29[f"M29A-{k:02d}"] <= -40.0 for k in range(1, 11))
-    assert all(-16.0 <= rows29[f"M29A-{k:02d}"] <= 21.0 for k in range(21, 29))
+    assert all(-17.0 <= rows29[f"M29A-{k:02d}"] <= 21.0 for k in range(21, 29))
     # llama-bench's tg128 on the Ryzen AI Max+ 395: Q4 Qwen3-30B-A3B on Vulkan within -5% (twelve rows), the dense
     # Llama-2-7B and Qwen3-32B within -5% to +6%, gpt-oss-120b on ROCm 7.0.2 -6%; the prompt rates of May-June 2025
     # builds 2-25 times the measured (Vulkan's Qwen3-30B-A3B at 72 tokens/s, a slowdown the author reports for that
@@ -677,8 +706,8 @@ def test_independent_rows_gathered_after_the_fit():
     # file's 1,716 rows with an ideal: 1,081 static, 635 served)
     flagged = v.beyond_ideal(table)
     # (none of the twenty-ninth round's 94, the thirtieth's 48 with an ideal, the thirty-first's 42, the
-    # thirty-second's 4 or the thirty-third's 64)
-    assert (flagged["rows"], flagged["beyond"]) == (1968, 24)
+    # thirty-second's 4, the thirty-third's 64 or the thirty-fourth's 21)
+    assert (flagged["rows"], flagged["beyond"]) == (1989, 24)
     assert {i for i in flagged["ids"] if i.startswith(TWENTY_EIGHTH_ROUND_IDS)} == {
         f"M28B-{k:02d}" for k in (33, 37, 38, 39, 40, 45, 51, 57, 63, 69, 75, 81)}
     scored = scored[~twenty_eighth]  # the earlier rounds below
@@ -846,9 +875,9 @@ def test_independent_rows_gathered_after_the_fit():
     assert all(rows16[f"M16B-{k:02d}"] >= 50.0 for k in (8, 9, 14, 15, 16, 21, 22))
     assert all(abs(rows16[f"M16B-{k:02d}"]) <= 16.0 for k in (6, 7))
     # EvalScope's QwQ-32B (Qwen2.5-32B shapes) on A100s, 2,048 tokens out after prompts of 1 to 30,720 tokens: vLLM
-    # 0.6.3 on two within 6% (-2.5% to 0% since history item 99); transformers on one 22% to 3.2x fast as the prompt
-    # grows
-    assert all(-3.0 <= rows16[f"M16A-{k:02d}"] <= 6.0 for k in (5, 6, 7, 8))
+    # 0.6.3 on two within 6% (-2.5% to 0% since history item 99, +3.3% to +6.3% since item 100's Ampere refit);
+    # transformers on one 22% to 3.2x fast as the prompt grows
+    assert all(-3.0 <= rows16[f"M16A-{k:02d}"] <= 7.0 for k in (5, 6, 7, 8))
     assert [rows16[f"M16A-{k:02d}"] for k in (1, 2, 3, 4)] == sorted(rows16[f"M16A-{k:02d}"] for k in (1, 2, 3, 4))
     scored = scored[~sixteenth]  # the first fifteen rounds below
     # the fifteenth round, blind: 28 rows from 2 sources, all expressible: decode 25.4% (27), prefill 67.6% (1)
@@ -902,14 +931,15 @@ def test_independent_rows_gathered_after_the_fit():
     twelfth_rows = {str(i): (str(h), str(m), float(e)) for i, h, m, e in zip(
         scored["id"], scored["holdout"], scored["metric"], scored["error_pct"], strict=True)
         if str(i).startswith(TWELFTH_ROUND_IDS)}
-    # TinyChat's batch-1 decode latencies within 21% (within 16% on vLLM's profile, whose Marlin rating, 0.7, slowed
+    # TinyChat's batch-1 decode latencies within 21% (22.1% since history item 100's Ampere refit; within 16% on
+    # vLLM's profile, whose Marlin rating, 0.7, slowed
     # the A100's one-row GEMMs; TinyChat's own profile rates its kernels as the device's GEMMs: -16% and -20% there);
     # of its sweep's 4-bit prompts on the RTX 4090, llama.cpp's within 10% (20-32% slow since history item 99: the
     # bound on its MMQ GEMMs, 260 multiply-accumulates per SM and clock, lies below the rate these runs reached, about
     # 250 for the whole step) and TinyChat's own within 30% (its W4A16 GEMM accumulates in FP16: history item 50;
     # +152..+183% on vLLM's profile, blind); the gpt-fast fp16 prompts all predicted faster than measured
     tiny = [(m, e) for h, m, e in twelfth_rows.values() if h == "mit-han-lab-tinychat-benchmark"]
-    assert len(tiny) == 41 and all(abs(e) <= 21.0 for m, e in tiny if m == "tpot")
+    assert len(tiny) == 41 and all(abs(e) <= 23.0 for m, e in tiny if m == "tpot")
     assert all(15.0 <= twelfth_rows[f"M12A-{k}"][2] <= 35.0 for k in range(32, 37))  # llama.cpp
     assert all(abs(twelfth_rows[f"M12A-{k}"][2]) <= 30.0 for k in range(10, 16))  # TinyChat on the RTX 4090
     assert all(e < 0.0 for h, m, e in twelfth_rows.values() if h == "mayank31398-gptfast-ladderbench" and m == "ttft")
@@ -1020,13 +1050,14 @@ def test_independent_rows_gathered_after_the_fit():
     # 43.9% before ATOM's profile, 21.3% before item 42, 15.0% now
     assert 10.0 <= newest["phase:decode"]["median_abs_error_pct"] <= 30.0
     # item 42: the rows across nodes over an undescribed network are not expressible; the rows without peer-to-peer
-    # access run their collectives through host memory, still too fast (-45% to -15%, median -29.8%)
+    # access run their collectives through host memory, still too fast (-45% to -15%, median -29.8%; -35.2% since
+    # history item 100's Ampere refit)
     cross = [str(i) for i, n in zip(table["id"], table["not_expressible"], strict=True)
              if "network the row does not describe" in str(n)]
     assert cross == [f"M5NDL-{k:02d}" for k in (*range(1, 13), *range(72, 82))]
     no_p2p = [e for i, e in zip(scored["id"], scored["error_pct"], strict=True)
               if str(i).startswith("M5NDL-") and 13 <= int(str(i)[6:]) <= 35]
-    assert len(no_p2p) == 23 and max(no_p2p) < 0.0 and -35.0 <= np.median(no_p2p) <= -25.0
+    assert len(no_p2p) == 23 and max(no_p2p) < 0.0 and -37.0 <= np.median(no_p2p) <= -25.0
     assert 15.0 <= newest["phase:prefill"]["median_abs_error_pct"] <= 30.0  # 68.0% before
     mlx = [e for g, e in zip(groups, scored["error_pct"], strict=True) if g == "raullenchai-rapidmlx-communitybench"]
     assert len(mlx) == 18 and max(abs(e) for e in mlx) <= 25.0
@@ -1092,9 +1123,10 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # 26 rows move, LLMServingSim's and IOG's runs of 200-300): TPOT P90 21.2 -> 20.5, TPOT P99 26.9 -> 27.0; with
     # history item 99's refit (the Hopper GEMM fraction 0.655 -> 0.728, Ampere's 0.728 -> 0.809): TPOT P90 20.5 ->
     # 19.5, TPOT P99 27.0 -> 26.7, TTFT P90 49.2 -> 45.0, TTFT P99 63.8 -> 62.3, ITL P90 18.5 -> 17.2, ITL P99 36.2 ->
-    # 36.4
+    # 36.4; with history item 100 (llama.cpp's streams bound per SM and clock, and the Ampere family's HBM fraction
+    # refit 0.809 -> 0.872, which its 59 A100 vLLM gaps, already short, follow): ITL P99 36.4 -> 38.7
     expected = {"e2e_latency_p90": 13.9, "e2e_latency_p99": 17.8, "tpot_p90": 19.5, "tpot_p99": 26.7,
-                "ttft_p90": 45.0, "ttft_p99": 62.3, "itl_p90": 17.2, "itl_p99": 36.4}
+                "ttft_p90": 45.0, "ttft_p99": 62.3, "itl_p90": 17.2, "itl_p99": 38.65}
     for metric, median in expected.items():
         assert s[f"tail:{metric}"]["median_abs_error_pct"] == pytest.approx(median, abs=0.06), metric
     assert s["tail:ttft_p99"]["median_signed_error_pct"] == pytest.approx(-49.5, abs=0.06)
@@ -1126,14 +1158,15 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # metric's own spread; 73.5% with the twenty-eighth round's served rows, whose Thor TTFTs at eight clients, 32-69%
     # fast, join the cells; 78.6% with the thirtieth round's, whose vLLM runs on eight RTX 5090s are predicted twice
     # too slow (gpt-oss-20b's replicas) and five to seven times too fast (gpt-oss-120b at TP 4 over PCIe) and widen
-    # the served cells of one and of two to four devices; 80.4% since history item 99)
-    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.804, abs=0.001)
+    # the served cells of one and of two to four devices; 80.4% since history item 99; 80.1% with the thirty-fourth
+    # round's served rows and history item 100)
+    assert len(hits) == 1039 and np.mean(hits) == pytest.approx(0.801, abs=0.001)
     # per source 74.8% with the twenty-sixth round (one of the five tails of vllm-ascend-tutorials, 3 of 5 covered
     # before, 2 now: its thin cell takes a parent's band, which the round's served SGLang rows moved; 73.8% of the
     # rows as before), 75.8% with item 84, 75.6% with item 83, 72.4% with item 82, 72.8% with item 81, 72.6% with the
     # twenty-fifth round, 71.0% with the twenty-fourth (below 70% before them); 72.3% with the twenty-eighth, 75.4%
-    # with the thirtieth, 76.0% since history item 99
-    assert np.mean([np.mean(h) for h in per_source.values()]) == pytest.approx(0.760, abs=0.001)
+    # with the thirtieth, 76.0% since history item 99, 75.9% with the thirty-fourth round and history item 100
+    assert np.mean([np.mean(h) for h in per_source.values()]) == pytest.approx(0.759, abs=0.001)
     # most of a tail's error is its run's: against the same model's error on the twin row (the run's median or mean
     # in independent.csv: 1,004 of the rows), the tail-to-median ratio is off by a median 4.03% for TPOT P99
     # (so with history item 70 too, whose 33 moved TPOT P99 rows' ratios go from 15.0% to 13.5% off; 4.06% before
@@ -1155,8 +1188,9 @@ def test_tail_percentiles_of_served_runs(tails, pooled):
     # 81's run of one wave: TPOT P99 4.06% -> 3.93%, ITL P99 16.9% -> 14.7%; with item 82's slow wave: TPOT P99
     # 3.93% -> 3.86%, TTFT P99 16.3% -> 16.8%; with item 83's waves on separate prefill steps and the wave's own
     # wait for prompts that come as they arrive: TPOT P99 3.86% -> 3.93%, TTFT P99 16.8% -> 16.7%, ITL P99 14.7% ->
-    # 14.8%; with history item 99's refit: TPOT P99 3.93% -> 3.75%, TTFT P99 16.7% -> 16.3%, ITL P99 14.8% -> 15.5%)
-    for metric, median in (("tpot_p99", 3.75), ("e2e_latency_p99", 11.64), ("ttft_p99", 16.30), ("itl_p99", 15.45)):
+    # 14.8%; with history item 99's refit: TPOT P99 3.93% -> 3.75%, TTFT P99 16.7% -> 16.3%, ITL P99 14.8% -> 15.5%;
+    # with history item 100's: TPOT P99 3.75% -> 3.81%, ITL P99 15.5% -> 14.9%)
+    for metric, median in (("tpot_p99", 3.81), ("e2e_latency_p99", 11.64), ("ttft_p99", 16.30), ("itl_p99", 14.88)):
         assert 100 * np.median(ratios[metric]) == pytest.approx(median, abs=0.06), metric
 
 

@@ -867,6 +867,53 @@ def test_llamacpp_quantized_gemms_are_bound_per_sm_and_clock_on_nvidia_gpus():
     assert "quantized GEMMs of 9+ tokens at most 79.2 TFLOP/s" in r.realism.describe()
 
 
+def test_llamacpp_streams_are_bound_per_sm_and_clock_on_nvidia_gpus():
+    """llama.cpp's CUDA kernels keep too few bytes in flight to reach an HBM device's bandwidth (Little's law;
+    engines_db/llamacpp.yaml: 6.5 bytes per SM per clock on NVIDIA GPUs; docs/formulas.md 5.2). On an A100 that is
+    6.5 x 108 x 1.41e9 = 989.82 GB/s, below the GPU default of 0.88 x 2,039 GB/s = 1,794 GB/s: every memory stream of
+    the step runs at 989.82 GB/s, so a row moving B bytes takes B x (1 / 989.82e9 - 1 / 1,794.3e9) longer than without
+    the bound (its ramp, compute and overhead as they were). A what-if that doubles the bandwidth leaves the bound where
+    it is (B x (1 / 989.82e9 - 1 / 3,588.6e9) longer). An RTX 4090 (6.5 x 128 x 2.52e9 = 2,097 GB/s against 1,008) is
+    not bound, nor another vendor's device, a device without a clock, or another engine."""
+    cpp = genmodel.get_engine("llamacpp")
+    assert cpp.stream_bytes_per_unit_clock == {"NVIDIA": 6.5}
+    free = cpp.model_copy(update={"stream_bytes_per_unit_clock": None})
+    cap = 6.5 * 108 * 1.41e9
+
+    def rows(engine, hw="a100-80gb-sxm", **kw):
+        r = genmodel.estimate("llama-3.1-8b", hw, batch=1, input_tokens=512, output_tokens=2, engine=engine,
+                              calibrated=False, **kw)
+        return r, {x.operator: x for x in r.breakdown("decode").rows()}
+
+    (r, bound), (_, unbound) = rows(cpp), rows(free)
+    assert r.realism.stream_bytes_per_s == pytest.approx(cap, rel=1e-12)
+    assert (r.realism.memory_efficiency, r.realism.kv_memory_efficiency) == (0.88, 0.70)  # GPU defaults, unbound
+    assert "its kernels stream at most 990 GB/s" in r.realism.describe()
+    streamed, kv_streamed = 0.88 * 2039e9, 0.70 * 2039e9
+    # weights and activations at 989.82 GB/s for 0.88 of the bandwidth, KV bytes (the new tokens' K and V written,
+    # the cache read) for 0.70 of it
+    for name in ("qkv_proj", "o_proj", "ffn_gate_up", "ffn_down", "lm_head", "attn_scores", "attn_values"):
+        x = bound[name]
+        expected = (x.weight_bytes + x.activation_bytes) * (1 / cap - 1 / streamed) + x.kv_bytes * (
+            1 / cap - 1 / kv_streamed)
+        assert x.memory_s - unbound[name].memory_s == pytest.approx(expected, rel=1e-9), name
+        assert x.compute_s == unbound[name].compute_s
+    assert bound["attn_scores"].kv_bytes > 0
+    # twice the bandwidth: the unbound stream doubles, the bound one stays
+    _, bound2 = rows(cpp, bandwidth_scale=2.0)
+    _, unbound2 = rows(free, bandwidth_scale=2.0)
+    moved = bound["ffn_down"].weight_bytes + bound["ffn_down"].activation_bytes
+    assert bound2["ffn_down"].memory_s - unbound2["ffn_down"].memory_s == pytest.approx(
+        moved * (1 / cap - 1 / (2 * streamed)), rel=1e-9)
+    # not bound: a device whose bandwidth is below the bound, another vendor, no clock, another engine
+    from genmodel.engine.realism import per_unit_clock
+    assert per_unit_clock(cpp.stream_bytes_per_unit_clock, genmodel.get_hardware("rtx-4090")) == pytest.approx(
+        6.5 * 128 * 2.52e9, rel=1e-12)
+    for hw in ("rtx-4090", "mi300x", "b200"):
+        assert rows(cpp, hw)[1]["ffn_down"].memory_s == rows(free, hw)[1]["ffn_down"].memory_s, hw
+    assert genmodel.estimate("llama-3.1-8b", "a100-80gb-sxm", engine="vllm").realism.stream_bytes_per_s is None
+
+
 def test_a_clock_is_a_frequency_and_a_bound_a_positive_number():
     """``clock_hz`` reads a frequency ("1.41 GHz", or a number of Hz) and refuses what no clock is; an engine's
     per-compute-unit bound is a positive number per vendor."""
@@ -882,3 +929,5 @@ def test_a_clock_is_a_frequency_and_a_bound_a_positive_number():
     for bad in ({"NVIDIA": 0}, {"NVIDIA": -5}, {"NVIDIA": float("inf")}, {"NVIDIA": "fast"}):
         with pytest.raises((ValueError, SpecError)):
             EngineSpec.model_validate({**base, "quantized_gemm_macs_per_unit_clock": bad})
+        with pytest.raises((ValueError, SpecError)):
+            EngineSpec.model_validate({**base, "stream_bytes_per_unit_clock": bad})

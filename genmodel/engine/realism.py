@@ -214,6 +214,9 @@ class Realism:
     # clock; None: no such bound)
     quantized_gemm_flops_per_s: float | None = None
     quantized_gemm_min_tokens: int = 1
+    # the engine's kernels stream at most this many bytes per second from memory on this device, bound per compute
+    # unit (EngineSpec.stream_bytes_per_unit_clock x compute units x clock; None: no such bound)
+    stream_bytes_per_s: float | None = None
 
     def describe(self, memory: bool = True) -> str:
         """One line for people: the factors in force and where they come from (``memory``: with the memory
@@ -232,10 +235,12 @@ class Realism:
         if self.quantized_gemm_flops_per_s is not None:
             notes.append(f"its quantized GEMMs of {self.quantized_gemm_min_tokens}+ tokens at most "
                          f"{self.quantized_gemm_flops_per_s / 1e12:.3g} TFLOP/s")
+        memory_notes = (f" (its kernels stream at most {self.stream_bytes_per_s / 1e9:.3g} GB/s)"
+                        if self.stream_bytes_per_s is not None else "")
         gemm_notes = f" ({'; '.join(notes)})" if notes else ""
         return (f"{self.compute_efficiency:.0%} of peak FLOP/s in large GEMMs{gemm_notes}, "
                 f"{self.attention_efficiency:.0%} in attention, {self.memory_efficiency:.0%} of peak bandwidth "
-                f"streaming weights, "
+                f"streaming weights{memory_notes}, "
                 f"{self.kv_memory_efficiency:.0%} reading the KV cache; {self.engine_label}: "
                 f"{self.step_overhead_s * 1e3:g} ms per step{per_seq}, {self.kernel_overhead_s * 1e6:g} us per "
                 f"kernel{mem} ({self.basis})")
@@ -334,7 +339,8 @@ def _resolve_realism(hw: HardwareSpec, override: Efficiency | None, calibrated: 
                    fp16_gemm_speedup=(hw.microarchitecture.fp16_accumulate_speedup or 1.0) if spec.fp16_accumulate
                    else 1.0, dequantize_copy_above_rows=spec.dequantize_copy_above_rows,
                    quantized_gemm_flops_per_s=quantized_gemm_flops_per_s(spec, hw),
-                   quantized_gemm_min_tokens=spec.quantized_gemm_min_tokens)
+                   quantized_gemm_min_tokens=spec.quantized_gemm_min_tokens,
+                   stream_bytes_per_s=per_unit_clock(spec.stream_bytes_per_unit_clock, hw))
 
 
 def quantized_gemm_flops_per_s(spec: EngineSpec, hw: HardwareSpec) -> float | None:
@@ -342,8 +348,16 @@ def quantized_gemm_flops_per_s(spec: EngineSpec, hw: HardwareSpec) -> float | No
     2 x ``EngineSpec.quantized_gemm_macs_per_unit_clock[vendor]`` x compute units x clock (docs/formulas.md section
     5.2); None where the engine states no such bound for the device's vendor or the device states no compute units
     or clock."""
-    macs = (spec.quantized_gemm_macs_per_unit_clock or {}).get(hw.vendor)
+    macs = per_unit_clock(spec.quantized_gemm_macs_per_unit_clock, hw)
+    return None if macs is None else 2.0 * macs
+
+
+def per_unit_clock(per_vendor: dict[str, float] | None, hw: HardwareSpec) -> float | None:
+    """A per-compute-unit-per-clock figure of an engine's kernels (keyed by vendor) x compute units x clock on
+    ``hw``: a rate per second; None where the engine states none for the device's vendor or the device states no
+    compute units or clock (``Microarchitecture``)."""
+    value = (per_vendor or {}).get(hw.vendor)
     arch = hw.microarchitecture
-    if not macs or not arch.compute_units or not arch.clock_hz:
+    if not value or not arch.compute_units or not arch.clock_hz:
         return None
-    return 2.0 * float(macs) * arch.compute_units * float(arch.clock_hz)
+    return float(value) * arch.compute_units * float(arch.clock_hz)

@@ -406,15 +406,20 @@ class Stepper:
             per_row = _any_per_row(weight_only)
             overlap = _vector_gemv(fractions, per_row, peaks, self.physics.vector_flops_per_s,
                                    e.weight_only_vector_ops_per_mac, overlap)
-        ramp = self.physics.memory_ramp_bytes / (r.memory_efficiency * s.hw.fastest_memory.bandwidth_bytes_per_s
-                                                 * s.bandwidth_scale)
+        bandwidth = s.hw.fastest_memory.bandwidth_bytes_per_s
+        ramp = self.physics.memory_ramp_bytes / (r.memory_efficiency * bandwidth * s.bandwidth_scale)
+        memory_efficiency = r.memory_efficiency
+        kv_efficiency = min(r.kv_memory_efficiency * e.kv_read_scale, 1.0)
+        if r.stream_bytes_per_s is not None:  # the engine's kernels stream at most this per second (Little's law)
+            memory_efficiency, kv_efficiency = _stream_bound(memory_efficiency, kv_efficiency, r.stream_bytes_per_s,
+                                                             bandwidth * s.bandwidth_scale)
         coefficients = s.power is not None and s.power.has_coefficients  # its energy reads the byte columns
         return time_operators(table, peaks, self.inv_bw, compute_efficiency=fractions, lean=lean,
                               drop_bytes=lean and not coefficients,
-                              memory_efficiency=r.memory_efficiency, kernel_overhead_s=r.kernel_overhead_s,
+                              memory_efficiency=memory_efficiency, kernel_overhead_s=r.kernel_overhead_s,
                               flops_scale=s.flops_scale, bandwidth_scale=s.bandwidth_scale, power_s=power_s,
                               memory_ramp_s=ramp,
-                              kv_memory_efficiency=min(r.kv_memory_efficiency * e.kv_read_scale, 1.0),
+                              kv_memory_efficiency=kv_efficiency,
                               busy_efficiency=r.compute_efficiency, overlap=overlap,
                               kernel_floor_s=self.physics.kernel_floor_s)
 
@@ -736,6 +741,17 @@ def _bound_quantized(fractions: np.ndarray, rows: list, peaks: list[float], cap_
             applies = np.greater_equal(m, min_tokens) & only
         if np.any(applies):
             fractions[i] = np.where(applies, np.minimum(fractions[i], cap_flops_per_s / peaks[i]), fractions[i])
+
+
+def _stream_bound(memory_efficiency: float, kv_efficiency: float, stream_bytes_per_s: float, bandwidth):
+    """(memory, KV) fractions of the fastest memory's ``bandwidth`` (bytes/s, per configuration where a what-if
+    scales it) for an engine whose kernels stream at most ``stream_bytes_per_s`` (``EngineSpec.
+    stream_bytes_per_unit_clock``; docs/formulas.md section 5.2): each at most that rate over the bandwidth, a bound
+    that does not grow with the bandwidth (the bytes in flight per compute unit and the latency set it)."""
+    share = stream_bytes_per_s / bandwidth
+    if ndim(share):
+        return np.minimum(memory_efficiency, share), np.minimum(kv_efficiency, share)
+    return min(memory_efficiency, float(share)), min(kv_efficiency, float(share))
 
 
 def _vector_gemv(fractions: np.ndarray, rows, peaks: list[float], vector_flops_per_s: float, ops_per_mac: float,

@@ -33,8 +33,9 @@ to the hardware's physics on every step:
   the vector units (``weight_only_vector_ops_per_mac``: AutoAWQ's GEMV kernel, run once per token of a prompt too),
   and above how many rows they dequantize the whole matrix into a 16-bit copy before a dense GEMM
   (``dequantize_copy_above_rows``: ExLlama, ExLlamaV2, bitsandbytes' 4-bit path),
-  and a per-compute-unit ceiling on its own quantized GEMM kernels (``quantized_gemm_macs_per_unit_clock``:
-  llama.cpp's MMQ on CUDA).
+  a per-compute-unit ceiling on its own quantized GEMM kernels (``quantized_gemm_macs_per_unit_clock``:
+  llama.cpp's MMQ on CUDA) and on the bytes its kernels stream from memory (``stream_bytes_per_unit_clock``:
+  llama.cpp's CUDA kernels keep too few bytes in flight to reach an HBM device's bandwidth).
 
 * its continuous-batching scheduler (genmodel.serving, docs/serving.md): the token budget of one step
   (``max_batch_tokens``; ``offline_batch_tokens`` for an offline run where it differs; per device
@@ -138,7 +139,8 @@ MlaRow = Literal[MLA_LAYER_ROWS]  # type: ignore[valid-type]
 # of them, the rows a MoE layer of a decode step has none of: the prompt-only up-projection and the dense FFN's
 _NOT_IN_A_MOE_DECODE_LAYER = frozenset({"kv_up", "ffn_gate_up", "ffn_act", "ffn_down"})
 
-# multiply-accumulates per compute unit per clock (EngineSpec.quantized_gemm_macs_per_unit_clock)
+# multiply-accumulates or bytes per compute unit per clock (EngineSpec.quantized_gemm_macs_per_unit_clock,
+# stream_bytes_per_unit_clock)
 PerUnitClock = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
 CapturedSizes = Annotated[list[Annotated[int, Field(ge=1, le=2**20)]], AfterValidator(_increasing)]
 
@@ -227,6 +229,13 @@ class EngineSpec(FrozenSpec):
         "are (llama.cpp: {NVIDIA: 260}); such a GEMM computes at min(its fraction of the matrix peak, 2 x this x "
         "compute units x clock_hz) on devices of that vendor that state both (Microarchitecture); none: the matrix "
         "units' fraction alone.")
+    stream_bytes_per_unit_clock: dict[str, PerUnitClock] | None = Field(
+        None, description="Its kernels stream at most this many bytes from memory per compute unit per clock, keyed "
+        "by the vendor of the devices whose kernels these are (llama.cpp: {NVIDIA: 6.5}): by Little's law the bytes a "
+        "kernel keeps in flight per compute unit over the memory latency in clocks, which falls short of the "
+        "bandwidth of a device with many bytes per second per compute unit (HBM); every memory stream of a step "
+        "runs at min(the memory fraction x bandwidth, this x compute units x clock_hz) on devices of that vendor "
+        "that state both (Microarchitecture); none: the memory fraction alone.")
     quantized_gemm_min_tokens: int = Field(
         1, ge=1, le=2**20, description="Fewest tokens (GEMM rows) that run on the kernels "
         "quantized_gemm_macs_per_unit_clock describes (llama.cpp: 9, above MMVQ_MAX_BATCH_SIZE = 8, the batch up to "

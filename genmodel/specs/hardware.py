@@ -189,7 +189,7 @@ class Microarchitecture(FrozenSpec):
     clock_hz: Hertz | None = Field(
         None, description="Clock of the compute units at which the datasheet's peaks are quoted (the "
         "boost clock), in Hz: what a kernel bound per compute unit and clock reaches "
-        "(EngineSpec.quantized_gemm_macs_per_unit_clock). None: not modelled.")
+        "(EngineSpec.quantized_gemm_macs_per_unit_clock, stream_bytes_per_unit_clock). None: not modelled.")
     source: str | None = Field(None, description="Where the figures come from (datasheet, architecture whitepaper).")
 
 
