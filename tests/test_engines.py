@@ -914,6 +914,49 @@ def test_llamacpp_streams_are_bound_per_sm_and_clock_on_nvidia_gpus():
     assert genmodel.estimate("llama-3.1-8b", "a100-80gb-sxm", engine="vllm").realism.stream_bytes_per_s is None
 
 
+def test_llamacpp_stream_bound_applies_to_each_memory_tier_apart():
+    """On a device of two tiers the stream bound holds per tier (docs/formulas.md 5.2): a GH200's HBM3e (4.9 TB/s) is
+    bound at 6.5 x 132 x 1.98e9 = 1,698.8 GB/s, below 0.88 x 4.9 TB/s = 4,312 GB/s, but its LPDDR5X (450 GB/s, 396
+    GB/s streamed) is not. Llama-3.1-70B in BF16 (141 GB of weights) spills a share of its weights, and all its KV
+    cache and activations, into the LPDDR5X; only the bytes left in the HBM are slowed: a row moving B weight bytes
+    with a share h of them in the HBM takes B x h x (1 / 1,698.8e9 - 1 / 4,312e9) longer than without the bound, and a
+    row whose bytes all sit in the LPDDR5X takes as long as without it. Multiplying the bandwidth by 2 leaves the
+    bound where it is and halves the unbound streams of both tiers."""
+    cpp = genmodel.get_engine("llamacpp")
+    free = cpp.model_copy(update={"stream_bytes_per_unit_clock": None})
+    cap = 6.5 * 132 * 1.98e9
+    hbm, lpddr = 4.9e12, 450e9  # hardware_db/gh200.yaml
+
+    def run(engine, **kw):
+        r = genmodel.estimate("llama-3.1-70b", "gh200", batch=1, input_tokens=512, output_tokens=2, engine=engine,
+                              calibrated=False, **kw)
+        return r, {x.operator: x for x in r.breakdown("decode").rows()}
+
+    for scale in (1.0, 2.0):
+        (r, bound), (_, unbound) = run(cpp, bandwidth_scale=scale), run(free, bandwidth_scale=scale)
+        assert r.realism.stream_bytes_per_s == pytest.approx(cap, rel=1e-12)
+        in_hbm = float(r.placement["weight"][0][0] if np.ndim(r.placement["weight"][0]) else r.placement["weight"][0])
+        assert 0.9 < in_hbm < 1.0  # most weights in the HBM, the rest in the LPDDR5X
+        assert [float(np.ravel(r.placement[c][1])[0]) for c in ("kv", "act")] == [1.0, 1.0]
+        for name in ("qkv_proj", "ffn_gate_up", "ffn_down", "lm_head"):
+            x = bound[name]
+            expected = x.weight_bytes * in_hbm * (1 / cap - 1 / (0.88 * hbm * scale))
+            assert x.memory_s - unbound[name].memory_s == pytest.approx(expected, rel=1e-9), (name, scale)
+            # (one fraction for both tiers, as before, would also slow the LPDDR5X's share: more than that)
+            one_fraction = (x.weight_bytes + x.activation_bytes) * (hbm * scale * 0.88 / cap - 1) * (
+                in_hbm / (0.88 * hbm * scale) + (1 - in_hbm) / (0.88 * lpddr * scale))
+            assert one_fraction > 1.2 * expected
+        # the KV cache (attention's reads) sits in the LPDDR5X: not slowed
+        assert bound["attn_scores"].kv_bytes > 0
+        assert bound["attn_scores"].memory_s == pytest.approx(unbound["attn_scores"].memory_s, rel=1e-12)
+    # a single estimate and a vectorized one agree on the per-tier bound
+    one = genmodel.estimate("llama-3.1-70b", "gh200", batch=1, input_tokens=512, output_tokens=64, engine=cpp,
+                            bandwidth_scale=1.5)
+    many = genmodel.estimate("llama-3.1-70b", "gh200", batch=1, input_tokens=512, output_tokens=64, engine=cpp,
+                             bandwidth_scale=np.array([1.0, 1.5]))
+    assert float(np.ravel(many.tpot_s)[1]) == pytest.approx(float(one.tpot_s), rel=1e-12)
+
+
 def test_a_clock_is_a_frequency_and_a_bound_a_positive_number():
     """``clock_hz`` reads a frequency ("1.41 GHz", or a number of Hz) and refuses what no clock is; an engine's
     per-compute-unit bound is a positive number per vendor."""

@@ -13,7 +13,9 @@ For every operator row and configuration::
 
 bytes_t splits each row's weight, KV and activation bytes over the memory tiers by the placement
 fractions of ``genmodel.engine.memory.place``; transfers from different tiers are assumed not to overlap (a
-conservative sum). ``t_power`` is the power cap: a device whose work would draw more than its TDP runs slower
+conservative sum). KV bytes read at their own efficiency; a caller whose efficiency differs per tier (an engine's
+stream bound, ``genmodel.engine.step``) hands the realistic seconds per byte of each class in place of the two
+efficiencies (``real_inv_bandwidth``). ``t_power`` is the power cap: a device whose work would draw more than its TDP runs slower
 (it throttles) rather than spending less energy per operation. The *ideal* roofline is the same with both
 efficiencies 1 and no overhead (the power cap is physics and stays). Each row is labelled by what dominates its
 time: 'compute', 'memory', 'power' or 'overhead'. Inside an operator the shorter of compute and memory is hidden
@@ -174,7 +176,8 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
                    flops_scale=1.0, bandwidth_scale=1.0, power_s=0.0,
                    memory_ramp_s=0.0, kv_memory_efficiency=None,
                    busy_efficiency: float | None = None, overlap: float | np.ndarray = 1.0, lean: bool = False,
-                   drop_bytes: bool = False, kernel_floor_s: float = 0.0) -> tuple[Timing, Timing]:
+                   drop_bytes: bool = False, kernel_floor_s: float = 0.0,
+                   real_inv_bandwidth: dict[str, np.ndarray] | None = None) -> tuple[Timing, Timing]:
     """Time each operator of ``table``: returns (realistic, ideal) timings.
 
     ``peak_flops``: per operator, the device's dense peak for its datatype (inf for memory-only rows).
@@ -190,7 +193,11 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     the shorter of compute and memory hidden under the longer inside a kernel (1: the roofline's max; 0: they add),
     one number or one per row (shape (n_ops, 1, ...)). ``kernel_floor_s``: the least time each kernel of a row
     that does work keeps the device busy (its compute and memory time, combined, is at least kernels x floor).
-    The ideal timing uses efficiencies of 1, perfect overlap and no kernel overhead.
+    The ideal timing uses efficiencies of 1, perfect overlap and no kernel overhead. ``real_inv_bandwidth``: for
+    'weight', 'kv' and 'act', the realistic seconds per byte (the placement-weighted sum over tiers, each tier's
+    efficiency and ``bandwidth_scale`` already in it): the realistic memory time reads these in place of
+    ``inv_bandwidth / bandwidth_scale`` over the two efficiencies (a bound that differs per tier, ``genmodel.engine.
+    step``'s stream bound on a device of several tiers); the ideal time still reads ``inv_bandwidth``.
 
     ``lean``: the caller hands over its ``compute_efficiency`` array and reads of the ideal timing only its times,
     so the compute times may be written into that array and the ideal times and the busy compute time over the
@@ -202,7 +209,7 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     ideal_c = table.flops / (peak * np.asarray(flops_scale))
     scale = np.asarray(bandwidth_scale)
     unscaled = scale.ndim == 0 and float(scale) == 1.0  # x / 1 is x: skip the division
-    kv_rows = _kv_rows(table)
+    kv_rows = _kv_rows(table) if real_inv_bandwidth is None else None
     if kv_rows is not None:  # KV terms on the rows that hold KV bytes only (elsewhere they add 0: the same numbers)
         return _time_operators(table, ideal_c, kv_rows, inv_bandwidth, scale, unscaled, compute_efficiency,
                                memory_efficiency, kernel_overhead_s, power_s, memory_ramp_s, kv_memory_efficiency,
@@ -216,15 +223,20 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
         ideal_m = into(np.divide, ideal_m, scale)
     ideal_c, ideal_m = broadcast_pair(ideal_c, ideal_m)
     does_work = _does_work(table)
+    # (the byte columns, read again for the realistic time below where each tier has its own bound)
+    byte_columns = None if real_inv_bandwidth is None else (table.weight_bytes, table.kv_bytes, table.act_bytes)
     if drop_bytes:
         _drop_bytes(table)
     kernels = table.kernels.reshape(-1, *([1] * extra))
     overhead = _overhead(does_work, kernels * kernel_overhead_s, ideal_c.shape)
     compute = _compute_s(ideal_c, compute_efficiency, lean)  # a number, or per row (shape-dependent fractions)
     # KV-cache reads stream through the engine's (paged) attention kernel at their own fraction of the bandwidth
-    kv_m = kv_read if unscaled else kv_read / scale
-    kv_eff = memory_efficiency if kv_memory_efficiency is None else kv_memory_efficiency
-    memory = into(np.add, into(np.divide, ideal_m - kv_m, memory_efficiency), kv_m / kv_eff)
+    if byte_columns is None:
+        kv_m = kv_read if unscaled else kv_read / scale
+        kv_eff = memory_efficiency if kv_memory_efficiency is None else kv_memory_efficiency
+        memory = into(np.add, into(np.divide, ideal_m - kv_m, memory_efficiency), kv_m / kv_eff)
+    else:
+        memory = _tier_memory_s(byte_columns, real_inv_bandwidth, ideal_m.shape)
     ramp = kernels * memory_ramp_s
     if fits(memory, shape_of(ramp)):  # + ramp where bytes move; elsewhere + 0, which leaves every value as it is
         _add_where(memory, ramp, ideal_m > 0)
@@ -233,6 +245,19 @@ def time_operators(table: OperatorTable, peak_flops: list[float], inv_bandwidth:
     floor = _overhead(does_work, kernels * kernel_floor_s, ideal_c.shape) if kernel_floor_s else None
     return _timings(table, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency, overlap, lean,
                     floor)
+
+
+def _tier_memory_s(byte_columns: tuple[np.ndarray, np.ndarray, np.ndarray], real_inv_bandwidth: dict[str, np.ndarray],
+                   shape: tuple[int, ...]) -> np.ndarray:
+    """Realistic memory seconds of every row, a fresh array of ``shape``: weight, KV and activation bytes
+    (``byte_columns``) each times its class's realistic seconds per byte (``time_operators``'s
+    ``real_inv_bandwidth``)."""
+    weight, kv, act = byte_columns
+    memory = np.empty(shape)
+    np.multiply(weight, real_inv_bandwidth["weight"], out=memory)
+    memory += kv * real_inv_bandwidth["kv"]
+    memory += act * real_inv_bandwidth["act"]
+    return memory
 
 
 def _timings(table: OperatorTable, ideal_c, ideal_m, compute, memory, overhead, power_s, busy_efficiency,

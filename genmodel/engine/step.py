@@ -410,9 +410,13 @@ class Stepper:
         ramp = self.physics.memory_ramp_bytes / (r.memory_efficiency * bandwidth * s.bandwidth_scale)
         memory_efficiency = r.memory_efficiency
         kv_efficiency = min(r.kv_memory_efficiency * e.kv_read_scale, 1.0)
+        per_tier = None
         if r.stream_bytes_per_s is not None:  # the engine's kernels stream at most this per second (Little's law)
-            memory_efficiency, kv_efficiency = _stream_bound(memory_efficiency, kv_efficiency, r.stream_bytes_per_s,
-                                                             bandwidth * s.bandwidth_scale)
+            if len(s.hw.memory) > 1:  # each tier bound apart: a slower tier's bytes keep its own stream
+                per_tier = self._stream_bound_per_tier(memory_efficiency, kv_efficiency, r.stream_bytes_per_s)
+            else:
+                memory_efficiency, kv_efficiency = _stream_bound(memory_efficiency, kv_efficiency,
+                                                                 r.stream_bytes_per_s, bandwidth * s.bandwidth_scale)
         coefficients = s.power is not None and s.power.has_coefficients  # its energy reads the byte columns
         return time_operators(table, peaks, self.inv_bw, compute_efficiency=fractions, lean=lean,
                               drop_bytes=lean and not coefficients,
@@ -421,7 +425,23 @@ class Stepper:
                               memory_ramp_s=ramp,
                               kv_memory_efficiency=kv_efficiency,
                               busy_efficiency=r.compute_efficiency, overlap=overlap,
-                              kernel_floor_s=self.physics.kernel_floor_s)
+                              kernel_floor_s=self.physics.kernel_floor_s, real_inv_bandwidth=per_tier)
+
+    def _stream_bound_per_tier(self, memory_efficiency: float, kv_efficiency: float,
+                               stream_bytes_per_s: float) -> dict[str, np.ndarray]:
+        """Realistic seconds per byte of each class ('weight', 'kv', 'act': ``time_operators``'s
+        ``real_inv_bandwidth``) for an engine whose kernels stream at most ``stream_bytes_per_s`` from any one tier
+        (docs/formulas.md section 5.2): the placement-weighted sum over the tiers of max(1 / (fraction x bandwidth x
+        bandwidth_scale), 1 / stream_bytes_per_s), with the KV class at its own fraction. On one tier this is the
+        single-tier bound (``_stream_bound``) written per byte."""
+        s = self.s
+        floor = 1.0 / stream_bytes_per_s
+        out = {}
+        for cls, fractions in self.placement.items():
+            efficiency = kv_efficiency if cls == "kv" else memory_efficiency
+            out[cls] = sum(f * np.maximum(1.0 / (efficiency * t.bandwidth_bytes_per_s * s.bandwidth_scale), floor)
+                           for f, t in zip(fractions, s.hw.memory, strict=True))
+        return out
 
     def _weights(self, table: OperatorTable, real: Timing, g: _Shape) -> np.ndarray:
         """Instances of each row per slot: layer count x the stage's share of the layers x micro-batches (x 1 left
