@@ -15,9 +15,9 @@ bytes_t splits each row's weight, KV and activation bytes over the memory tiers 
 fractions of ``genmodel.engine.memory.place``; transfers from different tiers are assumed not to overlap (a
 conservative sum). KV bytes read at their own efficiency; a caller whose efficiency differs per tier (an engine's
 stream bound, ``genmodel.engine.step``) hands the realistic seconds per byte of each class in place of the two
-efficiencies (``real_inv_bandwidth``). ``t_power`` is the power cap: a device whose work would draw more than its TDP runs slower
-(it throttles) rather than spending less energy per operation. The *ideal* roofline is the same with both
-efficiencies 1 and no overhead (the power cap is physics and stays). Each row is labelled by what dominates its
+efficiencies (``real_inv_bandwidth``). ``t_power`` is the power cap: a device whose work would draw more than its
+TDP runs slower (it throttles) rather than spending less energy per operation. The *ideal* roofline is the same with
+both efficiencies 1 and no overhead (the power cap is physics and stays). Each row is labelled by what dominates its
 time: 'compute', 'memory', 'power' or 'overhead'. Inside an operator the shorter of compute and memory is hidden
 under the longer by the device's ``overlap`` share (``genmodel.engine.efficiency``: 0 for pipelined GEMM tiles,
 i.e. they add); between operators nothing overlaps.
