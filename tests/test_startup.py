@@ -59,6 +59,24 @@ def test_estimate_imports_no_heavy_package(tmp_path):
         assert "TTFT" in done.stdout or '"ttft_s"' in done.stdout
 
 
+def test_an_estimate_builds_the_validators_of_the_specs_it_reads_only(tmp_path):
+    """The spec classes build their Pydantic validators when they first validate (``FrozenSpec``'s ``defer_build``),
+    so a process pays for the specs it reads: after `genmodel estimate` the device, model and engine specs are built
+    and the sweep specs (imported with the CLI, never read by an estimate) are not; a sweep spec then validates and
+    refuses bad input as any other (one readable ``SpecError``)."""
+    probe = ("import sys; from genmodel.interfaces.cli import main; code = main(sys.argv[1:]); "
+             "from genmodel.specs import engine, hardware, model, sweep; "
+             "print([c.__pydantic_complete__ for c in (hardware.HardwareSpec, model.ModelSpec, engine.EngineSpec, "
+             "sweep.Histogram, sweep.LayoutGrid)]); sys.exit(code)")
+    env = {"GENMODEL_USER_DIR": str(tmp_path / "user"), "GENMODEL_CACHE_DIR": str(tmp_path / "cache")}
+    done = run_cli(["estimate"], env, probe)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[True, True, True, False, False]"
+    from genmodel.specs.sweep import Histogram
+    with pytest.raises(SpecError):
+        Histogram.model_validate({"no_such_field": 1})
+
+
 def test_an_estimates_provenance_loads_no_other_database(tmp_path):
     """The database hash in every output is taken from the files' bytes: `genmodel estimate --json` loads the model,
     device and engine it names, not the use cases (whose validation imports the serving model); and the hash is the
