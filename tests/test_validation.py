@@ -925,3 +925,20 @@ def test_the_shipped_rows_beyond_their_ideal_roofline(records):
     # derived dense peak (docs/validation.md history item 94)
     check = v.beyond_ideal(records)
     assert (check["rows"], check["beyond"], check["ids"]) == (583, 2, ["TRT09-66", "TRTJET-11"])
+
+
+def test_a_served_per_user_decode_rate_carries_the_inverted_tpot_band():
+    """A served row's per-user decode rate is predicted as 1 / the served mean TPOT, so its 80% band is that TPOT's band
+    inverted: the rate's low edge is 1 / the TPOT's high edge and its high edge 1 / the TPOT's low edge (before the
+    seventy-fourth session such rows had no band). The same configuration as a TPOT row gives the TPOT band to
+    invert."""
+    base = {**GOOD, "batch_or_concurrency": "8", "batching": "continuous", "engine": "vllm",
+            "system": "vllm serve; continuous", "measured_at": "client"}
+    rows = [{**base, "id": "R-1", "metric": "decode_rate_per_user", "value": "90", "unit": "tokens/s"},
+            {**base, "id": "T-1", "metric": "tpot", "value": "11", "unit": "ms"}]
+    got = {r["id"]: r for r in v.predict_rows(rows).rows()}
+    rate, tpot = got["R-1"], got["T-1"]
+    assert rate["predicted"] == pytest.approx(1e3 / tpot["predicted"], rel=1e-12)
+    assert rate["predicted_low"] == pytest.approx(1e3 / tpot["predicted_high"], rel=1e-12)
+    assert rate["predicted_high"] == pytest.approx(1e3 / tpot["predicted_low"], rel=1e-12)
+    assert rate["predicted_low"] < rate["predicted"] < rate["predicted_high"]

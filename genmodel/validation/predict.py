@@ -187,6 +187,11 @@ def _served_metric(metrics: Mapping[str, Any], key: str) -> Any:
     return metrics[key]
 
 
+def _inverse(value: Any) -> Any:
+    """1 / ``value`` as a float array, or None for None (a band edge the result does not give)."""
+    return None if value is None else 1.0 / np.asarray(value, dtype=float)
+
+
 def _number(text: Any) -> float:
     try:
         return float(text)
@@ -222,8 +227,12 @@ def predict_rows(rows: Iterable[Mapping[str, str]]) -> Table:
 
 
 def _band_values(result: Any, case: Case) -> tuple[float, float]:
-    """The stored 80% band of the row's figure, in the row's unit (NaN when the estimate has none)."""
-    low, high = (result.metrics.get(f"{case.key}_{edge}") for edge in ("low", "high"))
+    """The stored 80% band of the row's figure, in the row's unit (NaN when the estimate has none); a served row's
+    per-user decode rate, 1 / the served mean TPOT (``_served_metric``), takes that TPOT's band inverted."""
+    if case.served is not None and case.key == "tokens_per_s_per_user":
+        low, high = (_inverse(result.metrics.get(f"tpot_mean_s_{edge}")) for edge in ("high", "low"))
+    else:
+        low, high = (result.metrics.get(f"{case.key}_{edge}") for edge in ("low", "high"))
     if low is None or high is None:
         return math.nan, math.nan
     values = [(float(np.asarray(v, dtype=float)) + client_latency_s(case)) / case.scale for v in (low, high)]
