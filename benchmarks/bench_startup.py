@@ -14,7 +14,10 @@ run alternately with this one in the same loop): ``genmodel estimate`` 0.30-0.35
 saved: about 20 ms of YAML object construction replaced by the parse cache, about 20 ms of Typer turning every
 command's signature into options, 4 ms of annotation strings); a cold parse cache costs about 30 ms more once. Of
 what is left, a bare interpreter is 18 ms and ``import genmodel`` 230-310 ms (NumPy about 30 ms, Pydantic and the
-spec classes about 60 ms, the rest of the library); the command itself runs in about 15 ms.
+spec classes about 60 ms, the rest of the library); the command itself runs in about 15 ms. Later, with the spec
+validators built on first use and the validated entries kept between runs (docs/peer_speed.md, seventy-fourth and
+seventy-fifth sessions), a warm start builds no spec validator: 0.34-0.35 s against 0.43-0.46 s for dd7c4f1 on a busier
+machine; "cold parse cache" then means both caches empty.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from genmodel.interfaces.cli import app, app_for, main
 from genmodel.specs import files
 from genmodel.specs.files import ParseCache, load_mapping, load_spec_file
 from genmodel.specs.hardware import HardwareSpec
+from genmodel.specs.model import ModelSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = {"plotly", "pandas", "streamlit", "dask", "pyarrow"}
@@ -238,6 +239,129 @@ def test_values_marshal_cannot_hold_are_parsed_every_time(tmp_path):
     assert str(cache.load_mapping(path)["when"]) == "2025-01-02"
     cache.save()
     assert not (tmp_path / "c.marshal").exists()
+
+
+# ---- the entry cache (validated entries) ---------------------------------------------------------------------------
+
+KINDS = (("models_db", "ModelSpec"), ("hardware_db", "HardwareSpec"), ("hardware_db/platforms", "PlatformSpec"),
+         ("engines_db", "EngineSpec"))
+
+
+def builtin_entries():
+    from genmodel.specs import engine, hardware, model, platform
+
+    classes = {"ModelSpec": model.ModelSpec, "HardwareSpec": hardware.HardwareSpec,
+               "PlatformSpec": platform.PlatformSpec, "EngineSpec": engine.EngineSpec}
+    return [(path, classes[cls]) for folder, cls in KINDS for path in sorted((ROOT / folder).glob("*.yaml"))]
+
+
+def test_cached_entries_equal_validated_ones(cache_dir, tmp_path, monkeypatch):
+    """Every built-in model, device, platform and engine read back from the entry cache (neither parser nor
+    validator then called) is, field by field, the spec validating its file gives, of the same class, and estimates
+    alike."""
+    from genmodel.data import entry_cache
+
+    entries = builtin_entries()
+    cold = entry_cache.EntryCache(tmp_path / "e.cache")
+    first = [cold.load(path, cls, load_mapping_of) for path, cls in entries]
+    cold.save()
+    fresh = [load_spec_file(path, cls) for path, cls in entries]
+    assert first == fresh
+    expected = genmodel.estimate("llama-3.1-8b", "h100-sxm")  # (the databases of this process read before the patch)
+
+    def no_validation(*args, **kwargs):
+        raise AssertionError("validated again")
+
+    monkeypatch.setattr(entry_cache, "validate_spec", no_validation)
+    warm = entry_cache.EntryCache(tmp_path / "e.cache")
+    again = [warm.load(path, cls, no_validation) for path, cls in entries]
+    assert again == fresh
+    assert [type(spec) for spec in again] == [cls for _, cls in entries]
+    stems = [path.stem for path, _ in entries]
+    got = genmodel.estimate(again[stems.index("llama-3.1-8b")], again[stems.index("h100-sxm")])
+    assert (got.tpot_s, got.ttft_s, got.total_memory_bytes) == \
+        (expected.tpot_s, expected.ttft_s, expected.total_memory_bytes)
+
+
+def load_mapping_of(text, where):
+    return files.parse_mapping(text, where)
+
+
+def test_entry_cache_keys_on_the_text_and_the_spec_code(tmp_path, monkeypatch):
+    """An edited file is validated again (a bad edit raises, a good one reads as edited); so is every file when the
+    spec code changes (a stand-in salt for an edited spec module or another Pydantic)."""
+    from genmodel.data import entry_cache
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    calls = []
+    real = entry_cache.validate_spec
+
+    def counting(*args):
+        calls.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(entry_cache, "validate_spec", counting)
+    cache = entry_cache.EntryCache(tmp_path / "e.cache")
+    assert cache.load(path, ModelSpec, load_mapping_of).num_layers == 2
+    cache.save()
+    assert entry_cache.EntryCache(tmp_path / "e.cache").load(path, ModelSpec, load_mapping_of).num_layers == 2
+    assert calls == ["tiny.yaml"]  # the second read came back validated
+    path.write_text(yaml.safe_dump({**TINY, "num_layers": -3}))
+    with pytest.raises(SpecError, match="num_layers"):
+        entry_cache.EntryCache(tmp_path / "e.cache").load(path, ModelSpec, load_mapping_of)
+    path.write_text(yaml.safe_dump({**TINY, "num_layers": 3}))
+    assert entry_cache.EntryCache(tmp_path / "e.cache").load(path, ModelSpec, load_mapping_of).num_layers == 3
+    assert len(calls) == 3
+    monkeypatch.setattr(entry_cache, "code_salt", lambda: b"other spec code")
+    assert entry_cache.EntryCache(tmp_path / "e.cache").load(path, ModelSpec, load_mapping_of).num_layers == 3
+    assert len(calls) == 4
+
+
+def test_a_damaged_entry_cache_is_validated_again(tmp_path):
+    """A flipped byte (the checksum), garbage, or a stored entry that reads back as something else: the file is
+    validated again, correctly."""
+    import pickle
+
+    from genmodel.data import entry_cache
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    cache_file = tmp_path / "e.cache"
+    cache = entry_cache.EntryCache(cache_file)
+    cache.load(path, ModelSpec, load_mapping_of)
+    cache.save()
+    raw = bytearray(cache_file.read_bytes())
+    raw[-3] ^= 0xFF
+    cache_file.write_bytes(bytes(raw))
+    assert entry_cache.EntryCache(cache_file).load(path, ModelSpec, load_mapping_of).num_layers == 2
+    cache_file.write_bytes(b"\x00garbage" * 10)
+    assert entry_cache.EntryCache(cache_file).load(path, ModelSpec, load_mapping_of).num_layers == 2
+    stale = entry_cache.EntryCache(cache_file)
+    stale.load(path, ModelSpec, load_mapping_of)
+    stale._used = {key: pickle.dumps({"not": "a spec"}) for key in stale._used}
+    stale._changed = True
+    stale.save()
+    assert entry_cache.EntryCache(cache_file).load(path, ModelSpec, load_mapping_of) == \
+        load_spec_file(path, ModelSpec)
+
+
+def test_a_second_estimate_builds_no_validator(tmp_path):
+    """The first `genmodel estimate` validates the databases and stores the entries; the second reads them back and
+    builds no spec validator at all (the model, device and engine classes stay unbuilt), with the same report."""
+    probe = ("import sys; from genmodel.interfaces.cli import main; code = main(sys.argv[1:]); "
+             "from genmodel.specs import engine, hardware, model; "
+             "print([c.__pydantic_complete__ for c in (hardware.HardwareSpec, model.ModelSpec, engine.EngineSpec)]); "
+             "sys.exit(code)")
+    env = {"GENMODEL_USER_DIR": str(tmp_path / "user"), "GENMODEL_CACHE_DIR": str(tmp_path / "cache")}
+    first = run_cli(["estimate", "--json"], env, probe)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[-1] == "[True, True, True]"
+    assert len(list((tmp_path / "cache").glob("entries-*.cache"))) == 1
+    second = run_cli(["estimate", "--json"], env, probe)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines()[-1] == "[False, False, False]"
+    assert second.stdout == first.stdout.replace("[True, True, True]", "[False, False, False]")
 
 
 # ---- name lookups ------------------------------------------------------------------------------------------------

@@ -11,13 +11,15 @@ Contract
   ``hardware/``, ``platforms/``, ``engines/`` and ``usecases/`` sub-folders of one-entry YAML/JSON files. A name
   defined twice is an error naming both files; a file's name must be its entry's name (``h100-sxm.yaml`` holds
   ``name: h100-sxm``).
-* Every file is validated on load (``SpecError`` naming the file and the field). Lookups are case-insensitive,
-  accept the display name, and accept the path of a spec file (``.yaml``, ``.yml``, ``.json``); an unknown
-  name raises ``UnknownNameError`` with the closest names (built only for a name that is really unknown;
-  ``find_entry`` looks a name up without raising). Each database is read once per process.
-* Parsed files are cached between runs (``ParseCache``, in ``cache_dir()``: platformdirs' user cache folder, or
-  ``GENMODEL_CACHE_DIR``), keyed by each file's text: every file is still read and validated on every start,
-  an edited file is parsed again, and a file that does not parse raises the same error as without the cache.
+* Every file is validated on load, or read back as validated before (below) (``SpecError`` naming the file and
+  the field). Lookups are case-insensitive, accept the display name, and accept the path of a spec file (``.yaml``,
+  ``.yml``, ``.json``); an unknown name raises ``UnknownNameError`` with the closest names (built only for a name
+  that is really unknown; ``find_entry`` looks a name up without raising). Each database is read once per process.
+* Parsed and validated files are cached between runs (``ParseCache`` and ``EntryCache``, in ``cache_dir()``:
+  platformdirs' user cache folder, or ``GENMODEL_CACHE_DIR``), keyed by each file's text (and, for validated
+  entries, by the spec code that validated them): every file is still read on every start, an edited file is
+  parsed and validated again, and a file that does not parse or validate raises the same error as without the
+  cache.
 * ``fingerprint()`` is a hash of every file in force, written into JSON and CSV outputs so a result can be
   reproduced with the same data. It reads the files as bytes, by kind and entry name (a file is named after its
   entry), and loads no database: the value is the one the loaded databases would give.
@@ -36,10 +38,11 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
+from genmodel.data.entry_cache import EntryCache
 from genmodel.engine.memo import IdentityCache
 from genmodel.errors import ConfigurationError, InputTypeError, SpecError, UnknownNameError, unknown_name
 from genmodel.specs.engine import EngineSpec
-from genmodel.specs.files import ParseCache, exists, load_spec_file, validate_spec
+from genmodel.specs.files import ParseCache, exists, load_spec_file
 from genmodel.specs.hardware import HardwareSpec
 from genmodel.specs.model import ModelSpec
 from genmodel.specs.platform import PlatformSpec
@@ -128,6 +131,11 @@ def cache_dir() -> Path:
 @functools.cache
 def _parse_cache(folder: str) -> ParseCache:
     return ParseCache(Path(folder) / f"parsed-py{sys.version_info[0]}{sys.version_info[1]}.marshal")
+
+
+@functools.cache
+def _entry_cache(folder: str) -> EntryCache:
+    return EntryCache(Path(folder) / f"entries-py{sys.version_info[0]}{sys.version_info[1]}.cache")
 
 
 def user_folder(kind: Kind) -> Path:
@@ -251,12 +259,14 @@ def _database(kind: str, roots: tuple[str, ...]) -> Database:
     cls = _KINDS[kind][0]
     db = Database()
     files = _files_in_force(kind, roots)
-    cache = _parse_cache(str(cache_dir()))
+    folder = str(cache_dir())
+    parsed, validated = _parse_cache(folder), _entry_cache(folder)
     try:  # in order, as load_spec_file would: the first bad file raises its own error
         for path in files:
-            db.add(validate_spec(cache.load_mapping(path), cls, path.name), path, kind)
-    finally:
-        cache.save()  # the files that parsed, also when a later one failed
+            db.add(validated.load(path, cls, parsed.mapping), path, kind)
+    finally:  # the files that parsed and validated, also when a later one failed
+        parsed.save()
+        validated.save()
     return db
 
 

@@ -132,7 +132,8 @@ def load_mapping(path: str | Path) -> dict:
     return parse_mapping(read_text(path, "data file"), str(path))
 
 
-def _checksum(data: bytes) -> bytes:
+def checksum(data: bytes) -> bytes:
+    """A 16-byte hash of ``data`` (the caches' keys and their files' guard against damage)."""
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
@@ -166,7 +167,7 @@ class ParseCache:
             if self.path is not None:
                 try:  # the file is a checksum of its contents, then the contents (marshal is not for damaged data)
                     raw = self.path.read_bytes()
-                    stored = marshal.loads(raw[16:]) if raw[:16] == _checksum(raw[16:]) else None
+                    stored = marshal.loads(raw[16:]) if raw[:16] == checksum(raw[16:]) else None
                 except Exception:  # missing, unreadable, or from another Python: start afresh
                     stored = None
                 if isinstance(stored, dict):
@@ -175,9 +176,11 @@ class ParseCache:
 
     def load_mapping(self, path: str | Path) -> dict:
         """``load_mapping(path)``: the same mapping and the same errors, without parsing a text seen before."""
-        text = read_text(path, "data file")
-        where = str(path)
-        key = _checksum(self._SALT + (b"json|" if where.endswith(".json") else b"yaml|") + text.encode())
+        return self.mapping(read_text(path, "data file"), str(path))
+
+    def mapping(self, text: str, where: str) -> dict:
+        """``parse_mapping(text, where)``, without parsing a text seen before."""
+        key = checksum(self._SALT + (b"json|" if where.endswith(".json") else b"yaml|") + text.encode())
         blob = self._used.get(key) or self._entries().get(key)
         if isinstance(blob, bytes):
             try:
@@ -210,7 +213,7 @@ class ParseCache:
             fd, tmp = tempfile.mkstemp(prefix=self.path.name, suffix=".tmp", dir=self.path.parent)
             payload = marshal.dumps(entries)
             with os.fdopen(fd, "wb") as out:
-                out.write(_checksum(payload) + payload)
+                out.write(checksum(payload) + payload)
             os.replace(tmp, self.path)
         except OSError:  # a read-only or full disk: run without a cache
             if tmp is not None:
