@@ -17,7 +17,9 @@ what is left, a bare interpreter is 18 ms and ``import genmodel`` 230-310 ms (Nu
 spec classes about 60 ms, the rest of the library); the command itself runs in about 15 ms. Later, with the spec
 validators built on first use and the validated entries kept between runs (docs/peer_speed.md, seventy-fourth and
 seventy-fifth sessions), a warm start builds no spec validator: 0.34-0.35 s against 0.43-0.46 s for dd7c4f1 on a busier
-machine; "cold parse cache" then means both caches empty.
+machine; "cold parse cache" then means both caches empty. The runs start from compiled bytecode, as an installed
+genmodel does (``PYTHONDONTWRITEBYTECODE`` is unset for them): on a quiet machine of 2026-12-08, best 275-282 ms,
+median 303-312 ms (with it set, every start recompiled 33 modules: 350 ms best).
 """
 
 from __future__ import annotations
@@ -92,9 +94,13 @@ def main() -> None:
     parser.add_argument("command", nargs="*", default=["estimate"], help="the genmodel arguments (after --)")
     args = parser.parse_args()
     env = dict(os.environ)
+    # an installed genmodel runs from compiled bytecode (pip compiles the modules at install time): let the checkout's
+    # modules be compiled on the warm-up runs, as they would be, rather than recompiled on every start
+    bytecode = env.pop("PYTHONDONTWRITEBYTECODE", None) is None
     cli = [sys.executable, "-c", ENTRY, *args.command]
     print(f"genmodel {' '.join(args.command)}: {args.runs} runs each, Python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs")
+          f"{os.cpu_count()} CPUs" + ("" if bytecode else " (PYTHONDONTWRITEBYTECODE was set: unset for the runs, "
+                                           "as an installed genmodel runs from compiled bytecode)"))
     run_times(cli, 2, env)  # warm the parse cache and the file system cache
     report("python -c pass", run_times([sys.executable, "-c", "pass"], args.runs, env))
     report("python -c 'import genmodel'", run_times([sys.executable, "-c", "import genmodel"], args.runs, env))

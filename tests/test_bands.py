@@ -370,3 +370,30 @@ def test_serve_says_when_a_p50_band_lies_off_its_figure():
     assert "faster" in _band_lines(d)[2]
     d.update(ttft_p50_s_high=float("inf"))  # no band: no remark
     assert _band_lines(d) == ["  no band: too few held-out served rows for this kind and engine"]
+
+
+def test_a_saturated_serve_keeps_its_tpot_band_and_says_the_ttft_is_unbounded():
+    from genmodel.interfaces.cli.common import served_band_lines as _band_lines
+
+    # past saturation the TTFT and its band are unbounded (JSON null); the TPOT keeps its band (before the
+    # seventy-sixth session this printed 'no band', as if the held-out rows were too few)
+    d = {"ttft_p50_s": None, "ttft_p50_s_low": None, "ttft_p50_s_high": None,
+         "tpot_p50_s": 0.01, "tpot_p50_s_low": 0.008, "tpot_p50_s_high": 0.02}
+    assert _band_lines(d) == ["  80% band of the p50 figures (held-out served rows): TPOT 8.000 ms to 20.000 ms"]
+    r = genmodel.serve("llama-3.1-8b", "h100-sxm", input_tokens=1024, output_tokens=256, request_rate=100)
+    d = r.to_dict()
+    assert d["ttft_p50_s"] is None and d["tpot_p50_s"] is not None  # (100 requests/s is past its saturation)
+    assert _band_lines(d)[0].startswith("  80% band of the p50 figures (held-out served rows): TPOT ")
+
+
+def test_serve_gives_the_per_user_rate_with_the_mean_tpots_band_inverted():
+    r = genmodel.serve("llama-3.1-8b", "h100-sxm", input_tokens=1024, output_tokens=256, concurrency=[1, 8, 64])
+    m = r.metrics
+    # the rate one user sees is one token per mean TPOT; its low edge is one token per the TPOT band's high edge
+    assert np.all(m["tokens_per_s_per_user"] * m["tpot_mean_s"] == pytest.approx(1.0))
+    assert np.all(m["tokens_per_s_per_user_low"] * m["tpot_mean_s_high"] == pytest.approx(1.0))
+    assert np.all(m["tokens_per_s_per_user_high"] * m["tpot_mean_s_low"] == pytest.approx(1.0))
+    assert np.all(m["tokens_per_s_per_user_low"] < m["tokens_per_s_per_user"])
+    assert np.all(m["tokens_per_s_per_user"] < m["tokens_per_s_per_user_high"])
+    # more clients share each step: no user decodes faster with 64 in flight than alone
+    assert m["tokens_per_s_per_user"][0] > m["tokens_per_s_per_user"][2]

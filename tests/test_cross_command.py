@@ -569,3 +569,17 @@ def test_vectorized_serve_equals_single_calls():
         for key in ("ttft_p50_s", "ttft_p99_s", "tpot_mean_s", "tpot_p99_s", "e2e_mean_s", "running_batch",
                     "output_tokens_per_s"):
             assert np.asarray(getattr(v, key))[k] == pytest.approx(float(getattr(s, key)), rel=1e-9), (r, key)
+
+
+def test_serve_prints_the_per_user_rate_its_json_gives(capsys):
+    # serve's text and JSON give the same per-user rate (1 / mean TPOT) and band; estimate at batch 1 gives the same
+    # rate as a lone request served at a vanishing rate (section 4 above: their TPOTs agree)
+    argv = ("serve", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--concurrency", "8")
+    d = cli_json(capsys, *argv)
+    line = next(x for x in cli(capsys, *argv).splitlines() if x.strip().startswith("per user"))
+    assert line == (f"  per user {d['tokens_per_s_per_user']:,.1f} output tok/s (1 / mean TPOT; 80% band "
+                    f"{d['tokens_per_s_per_user_low']:,.1f} to {d['tokens_per_s_per_user_high']:,.1f})")
+    assert d["tokens_per_s_per_user"] == pytest.approx(1.0 / d["tpot_mean_s"], rel=RTOL)
+    lone = genmodel.serve("llama-3.1-8b", "h100-sxm", 1024, 256, request_rate=1e-4).metrics
+    alone = genmodel.estimate("llama-3.1-8b", "h100-sxm", batch=1, input_tokens=1024, output_tokens=256).metrics
+    assert float(lone["tokens_per_s_per_user"]) == pytest.approx(float(alone["tokens_per_s_per_user"]), rel=1e-3)

@@ -560,7 +560,8 @@ def serving_figures(served, pct: str) -> None:
     k[1].metric("TPOT P99", latency_text(m["tpot_p99_s"], ",.2f"))
     k[2].metric("Inter-token gap P99", latency_text(m["itl_p99_s"], ",.2f"))
     k[3].metric("Output throughput", f"{m['output_tokens_per_s']:,.1f} tok/s",
-                help=f"{m['output_tokens_per_s_per_device']:,.1f} tok/s per device")
+                help=f"{m['output_tokens_per_s_per_device']:,.1f} tok/s per device; "
+                     f"{m['tokens_per_s_per_user']:,.1f} tok/s per user (1 / mean TPOT)")
     k = st.columns(4)
     k[0].metric("Saturation rate", f"{m['max_request_rate_per_s']:,.3g} req/s",
                 help=f"utilization at the chosen rate {utilization_text(m['utilization'])}")

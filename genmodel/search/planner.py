@@ -388,7 +388,6 @@ def _plan_served(model, hardware, input_tokens, output_tokens, ttft_s, tpot_s, m
         data["running_batch"] = m["running_batch"] * dps
         data["goodput_requests_per_s_per_device"] = data["goodput_requests_per_s"] / devices
         data["goodput_tokens_per_s_per_device"] = data["goodput_requests_per_s"] * output_tokens / devices
-        data["tokens_per_s_per_user"] = 1.0 / np.asarray(m["tpot_mean_s"], dtype=float)
         data = {k: np.ravel(np.broadcast_to(np.asarray(v), shape))[keep] for k, v in data.items()}
     space = Table({k: data[k] for k in SERVED_COLUMNS})
     usable = space.fits & np.isfinite(space.tokens_per_s_per_user) & np.isfinite(space.ttft_p50_s)

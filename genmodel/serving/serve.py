@@ -15,7 +15,8 @@ broadcast and nothing loops over configurations in Python. Every other argument 
 here, against the ranges of docs/serving.md section 9 (``genmodel.specs.checks``, and ``MIN_BURSTINESS`` ... below,
 with their reasons).
 The result's ``metrics`` are SI arrays: ``ttft_p50_s`` ... ``e2e_p99_s``, ``tpot_mean_s``, ``tpot_p99_s``,
-``itl_p99_s``, ``output_tokens_per_s`` (and per device), ``max_request_rate_per_s``, ``goodput_requests_per_s``
+``itl_p99_s``, ``output_tokens_per_s`` (and per device), ``tokens_per_s_per_user`` (1 / ``tpot_mean_s``),
+``max_request_rate_per_s``, ``goodput_requests_per_s``
 (with targets), ``running_batch``, ``utilization``, ``bottleneck``, ``kv_cache_bytes``, ``fits``; every time and
 throughput has ``_low`` / ``_high``: the 80% band of the served rows' held-out errors, and each P90 and P99 figure
 that of the published tail percentiles of its metric (docs/validation.md, "Tail percentiles").
@@ -181,6 +182,15 @@ def _served_bands(m: dict[str, Any], s: Setup, engine: str) -> dict[str, np.ndar
         out["run_duration_s_low"], out["run_duration_s_high"] = bands["decode"].times(
             np.asarray(m["run_duration_s"], dtype=float), factors["decode"])
     return out
+
+
+def per_user_rate(m: dict[str, Any]) -> dict[str, np.ndarray]:
+    """``tokens_per_s_per_user``: the decode rate one user sees, 1 / the mean TPOT (what serving benchmarks call
+    interactivity), with its 80% band, the mean TPOT's inverted (the low edge is 1 / the TPOT's high edge). A
+    configuration whose TPOT is unbounded (past saturation) has 0; one where nothing fits, NaN, as its TPOT."""
+    with np.errstate(divide="ignore"):
+        return {f"tokens_per_s_per_user{edge}": 1.0 / np.asarray(m[f"tpot_mean_s{inverse}"], dtype=float)
+                for edge, inverse in (("", ""), ("_low", "_high"), ("_high", "_low"))}
 
 
 def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_tokens=1024, output_tokens=256, *,
@@ -379,6 +389,7 @@ def serve(model: str | ModelSpec = "llama-3.1-8b", hardware="h100-sxm", input_to
         m["bottleneck"] = np.where(link_bound, "host link", m["bottleneck"])
     m["devices"] = devices
     m.update(_served_bands(m, s, e.name))
+    m.update(per_user_rate(m))
     shape = np.broadcast_shapes(*(np.shape(v) for v in m.values()))
     m = {key: np.broadcast_to(np.asarray(v), shape).copy() if shape else np.asarray(v) for key, v in m.items()}
     settings = {"mode": load.mode, "entry_point": "offline" if offline_class else "server",

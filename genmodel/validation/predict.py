@@ -179,21 +179,10 @@ def serve_case(case: Case, **options: Any) -> Any:
     return serve(**kw, **case.served, **with_memory_fraction(case, options))
 
 
-# a served row's figure the served-traffic model gives only as its inverse: the per-user decode rate, 1 / the mean TPOT
-_SERVED_INVERSES = {"tokens_per_s_per_user": "tpot_mean_s"}
-
-
 def _served_metric(metrics: Mapping[str, Any], key: str) -> Any:
-    if key in _SERVED_INVERSES:
-        return 1.0 / np.asarray(metrics[_SERVED_INVERSES[key]], dtype=float)
     if key not in metrics:
         raise NotExpressibleError(f"the served-traffic model gives no {key}")
     return metrics[key]
-
-
-def _inverse(value: Any) -> Any:
-    """1 / ``value`` as a float array, or None for None (a band edge the result does not give)."""
-    return None if value is None else 1.0 / np.asarray(value, dtype=float)
 
 
 def _number(text: Any) -> float:
@@ -231,14 +220,8 @@ def predict_rows(rows: Iterable[Mapping[str, str]]) -> Table:
 
 
 def _band_values(result: Any, case: Case) -> tuple[float, float]:
-    """The stored 80% band of the row's figure, in the row's unit (NaN when the estimate has none); a served figure
-    given as an inverse (``_SERVED_INVERSES``: the per-user decode rate, 1 / the served mean TPOT) takes the band of
-    what it inverts, inverted."""
-    inverts = _SERVED_INVERSES.get(case.key) if case.served is not None else None
-    if inverts is not None:  # the inverse's low edge is 1 / the high edge of what it inverts
-        low, high = (_inverse(result.metrics.get(f"{inverts}_{edge}")) for edge in ("high", "low"))
-    else:
-        low, high = (result.metrics.get(f"{case.key}_{edge}") for edge in ("low", "high"))
+    """The stored 80% band of the row's figure, in the row's unit (NaN when the estimate has none)."""
+    low, high = (result.metrics.get(f"{case.key}_{edge}") for edge in ("low", "high"))
     if low is None or high is None:
         return math.nan, math.nan
     values = [(float(np.asarray(v, dtype=float)) + client_latency_s(case)) / case.scale for v in (low, high)]

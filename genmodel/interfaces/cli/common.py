@@ -205,11 +205,16 @@ def served_band_lines(d: dict[str, Any]) -> list[str]:
     the stored bands have them, those of its p99 figures (the published tail percentiles' cells) where they are
     finite, and a line for each p50 figure whose band lies wholly off it (``band_side``). Shared by the CLI's served
     output and the dashboard's Serving page."""
-    if not all(math.isfinite(d.get(k) if d.get(k) is not None else math.inf)
-               for k in ("ttft_p50_s_high", "tpot_p50_s_high")):
+    def finite(value) -> bool:
+        return value is not None and math.isfinite(value)
+
+    # a figure that is unbounded (past saturation; JSON null in ``d``) has an unbounded band: the line leaves it out
+    if any(finite(d.get(k)) and not finite(d.get(f"{k}_high")) for k in ("ttft_p50_s", "tpot_p50_s")):
         return ["  no band: too few held-out served rows for this kind and engine"]
-    lines = [f"  80% band of the p50 figures (held-out served rows): TTFT {latency(d['ttft_p50_s_low'])} to "
-             f"{latency(d['ttft_p50_s_high'])}, TPOT {latency(d['tpot_p50_s_low'])} to {latency(d['tpot_p50_s_high'])}"]
+    ttft = (f"TTFT {latency(d['ttft_p50_s_low'])} to {latency(d['ttft_p50_s_high'])}, "
+            if finite(d.get("ttft_p50_s")) else "")
+    lines = [f"  80% band of the p50 figures (held-out served rows): {ttft}"
+             f"TPOT {latency(d['tpot_p50_s_low'])} to {latency(d['tpot_p50_s_high'])}"]
     if all(math.isfinite(d[k]) if d.get(k) is not None else False for k in ("ttft_p99_s_high", "tpot_p99_s_high")):
         lines.append(f"  80% band of the p99 figures (published tail percentiles, held out): TTFT "
                      f"{latency(d['ttft_p99_s_low'])} to {latency(d['ttft_p99_s_high'])}, TPOT "

@@ -447,6 +447,9 @@ def format_served(result: Any, d: dict[str, Any]) -> str:
         f"  throughput {d['output_tokens_per_s']:,.1f} output tok/s ({d['output_tokens_per_s_per_device']:,.1f} per "
         f"device), {d['request_rate_per_s']:,.3g} requests/s; running batch {d['running_batch']:,.1f}"
         + (" (the run's, as its requests see it)" if run else ""),
+        f"  per user {d['tokens_per_s_per_user']:,.1f} output tok/s (1 / mean TPOT"
+        + ("" if d.get("tokens_per_s_per_user_high") is None else
+           f"; 80% band {d['tokens_per_s_per_user_low']:,.1f} to {d['tokens_per_s_per_user_high']:,.1f}") + ")",
         f"  saturation{' of the run' if run else ''}: {d['max_request_rate_per_s']:,.3g} requests/s "
         f"(utilization {utilization_text(d['utilization'])}); what binds: {d['bottleneck']}",
         f"  KV cache {gib(d['kv_cache_bytes'])} in use of {gib(d['kv_capacity_bytes'])} per device; "
