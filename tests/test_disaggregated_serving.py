@@ -155,3 +155,10 @@ def test_fixed_pools_past_their_saturation_complete_what_the_slower_pool_does():
     ok = serve_disaggregated("llama-3.1-8b", "dgx-h100", 1024, 256, request_rate=5.0, ttft_target_s=1.0,
                              tpot_target_s=0.05)
     assert ok.metrics["stable"] and ok.metrics["output_tokens_per_s"] == pytest.approx(5.0 * 256, rel=1e-12)
+
+
+def test_the_per_user_rate_is_the_decode_pools():
+    # every output token after the first is decoded in the decode pool: one user's rate is 1 / its mean TPOT
+    d = genmodel.serve_disaggregated("llama-3.1-8b", "h100-sxm", 1024, 256, request_rate=5, ttft_target_s=0.5,
+                                     tpot_target_s=0.03)
+    assert d.metrics["tokens_per_s_per_user"] * d.metrics["tpot_mean_s"] == pytest.approx(1.0)

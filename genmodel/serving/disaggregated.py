@@ -263,7 +263,8 @@ def serve_disaggregated(model="llama-3.1-8b", hardware="h100-sxm", input_tokens=
             m[f"e2e_{p}_s"] = float(pm[key]) + transfer_s + float(dm[f"e2e_{p}_s"]) if stable and \
                 f"e2e_{p}_s" in dm else m.get(f"e2e_{p}_s", math.inf)
     m["ttft_mean_s"] = float(pm["ttft_mean_s"]) + transfer_s + float(dm["ttft_mean_s"]) if stable else math.inf
-    for key in ("tpot_mean_s", "tpot_p50_s", "tpot_p90_s", "tpot_p99_s", f"tpot_{label}_s", "itl_p99_s"):
+    for key in ("tpot_mean_s", "tpot_p50_s", "tpot_p90_s", "tpot_p99_s", f"tpot_{label}_s", "itl_p99_s",
+                "tokens_per_s_per_user"):  # (the decode pool's: each output token after the first is decoded there)
         if key in dm:
             m[key] = float(dm[key])
     # the pools complete what the slower of them completes (each its saturation rate past it) and the link carries
