@@ -16,6 +16,7 @@ runs, so an unchanged file is not parsed again. ``format_validation_error`` writ
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import marshal
@@ -26,15 +27,22 @@ import tempfile
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from genmodel.errors import SpecError
 
 MAX_FILE_BYTES = 16 * 2**20  # a spec or config.json is a few kB; 16 MiB leaves room and bounds the work
 MAX_VALUES = 1_000_000  # values a parsed file may expand to (YAML aliases can multiply a small file)
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Spec = TypeVar("Spec", bound=BaseModel)
+
+
+@functools.cache
+def _yaml() -> tuple[Any, Any]:
+    """(PyYAML, its safe loader: the C one where built in), imported on first use: a start whose data files are all
+    in the caches (``ParseCache``, ``genmodel.data.entry_cache``) parses no YAML and never imports it."""
+    import yaml
+
+    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _short = reprlib.Repr()
 _short.maxstring = 60
@@ -107,8 +115,9 @@ def parse_mapping(text: str, where: str) -> dict:
                 raise SpecError(f"{where} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") \
                     from None
         else:
+            yaml, loader = _yaml()
             try:
-                data = yaml.load(text, Loader=SAFE_LOADER)
+                data = yaml.load(text, Loader=loader)
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
@@ -152,8 +161,12 @@ class ParseCache:
 
     MAX_ENTRIES = 4096  # past this many stored files, a save keeps only those this process used
 
-    # what the cache's contents depend on besides the text: its layout and the parser that made them
-    _SALT = f"genmodel-parse-cache 1|{yaml.__version__}|{SAFE_LOADER.__name__}|".encode()
+    @staticmethod
+    @functools.cache
+    def _salt() -> bytes:
+        """What the cache's contents depend on besides the text: its layout and the parser that made them."""
+        yaml, loader = _yaml()
+        return f"genmodel-parse-cache 1|{yaml.__version__}|{loader.__name__}|".encode()
 
     def __init__(self, path: Path | None) -> None:
         self.path = path  # None: keep nothing between runs
@@ -180,7 +193,7 @@ class ParseCache:
 
     def mapping(self, text: str, where: str) -> dict:
         """``parse_mapping(text, where)``, without parsing a text seen before."""
-        key = checksum(self._SALT + (b"json|" if where.endswith(".json") else b"yaml|") + text.encode())
+        key = checksum(self._salt() + (b"json|" if where.endswith(".json") else b"yaml|") + text.encode())
         blob = self._used.get(key) or self._entries().get(key)
         if isinstance(blob, bytes):
             try:
