@@ -23,7 +23,6 @@ engine classes, most of it importing ``importlib.metadata`` for Pydantic's plugi
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import pickle
@@ -73,17 +72,5 @@ class EntryCache(ParseCache):
         if self.path is None or salt is None:
             return validate_spec(parse(text, str(path)), cls, path.name)
         key = checksum(salt + f"{cls.__module__}.{cls.__qualname__}|{path.suffix}|".encode() + text.encode())
-        blob = self._used.get(key) or self._entries().get(key)
-        if isinstance(blob, bytes):
-            try:
-                spec = pickle.loads(blob)
-            except Exception:  # damaged, or from code that no longer reads it: validate again
-                spec = None
-            if type(spec) is cls:
-                self._used[key] = blob
-                return spec  # type: ignore[return-value]
-        spec = validate_spec(parse(text, str(path)), cls, path.name)
-        with contextlib.suppress(Exception):  # an entry pickle cannot hold is validated every time
-            self._used[key] = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
-            self._changed = True
-        return spec
+        return self.kept(key, cls, pickle.loads, lambda: validate_spec(parse(text, str(path)), cls, path.name),
+                         lambda spec: pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL))

@@ -24,6 +24,7 @@ import os
 import reprlib
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +35,7 @@ from genmodel.errors import SpecError
 MAX_FILE_BYTES = 16 * 2**20  # a spec or config.json is a few kB; 16 MiB leaves room and bounds the work
 MAX_VALUES = 1_000_000  # values a parsed file may expand to (YAML aliases can multiply a small file)
 Spec = TypeVar("Spec", bound=BaseModel)
+T = TypeVar("T")
 
 
 @functools.cache
@@ -194,23 +196,30 @@ class ParseCache:
     def mapping(self, text: str, where: str) -> dict:
         """``parse_mapping(text, where)``, without parsing a text seen before."""
         key = checksum(self._salt() + (b"json|" if where.endswith(".json") else b"yaml|") + text.encode())
+        return self.kept(key, dict, marshal.loads, lambda: parse_mapping(text, where), marshal.dumps)
+
+    def kept(self, key: bytes, kind: type[T], decode: Callable[[bytes], Any], make: Callable[[], T],
+             encode: Callable[[T], bytes]) -> T:
+        """The value stored under ``key`` when it decodes to exactly a ``kind``, else ``make()``, stored encoded for
+        the next run; a value ``encode`` cannot hold is made every time. Shared by the parsed mappings here
+        (``marshal`` gives plain dicts) and the validated entries (``genmodel.data.entry_cache``)."""
         blob = self._used.get(key) or self._entries().get(key)
         if isinstance(blob, bytes):
             try:
-                data = marshal.loads(blob)
-            except Exception:
-                data = None
-            if isinstance(data, dict):
+                value = decode(blob)
+            except Exception:  # damaged, or from code that no longer reads it: make it again
+                value = None
+            if type(value) is kind:
                 self._used[key] = blob
-                return data
-        data = parse_mapping(text, where)
+                return value
+        value = make()
         try:
-            blob = marshal.dumps(data)
-        except ValueError:  # a value marshal cannot hold: this file is parsed every time
-            return data
+            blob = encode(value)
+        except Exception:  # a value the encoding cannot hold (a YAML timestamp for marshal)
+            return value
         self._used[key] = blob
         self._changed = True
-        return data
+        return value
 
     def save(self) -> None:
         """Write the mappings parsed since the last save to the cache file (nothing when none were)."""
