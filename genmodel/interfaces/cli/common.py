@@ -215,7 +215,7 @@ def served_band_lines(d: dict[str, Any]) -> list[str]:
             if finite(d.get("ttft_p50_s")) else "")
     lines = [f"  80% band of the p50 figures (held-out served rows): {ttft}"
              f"TPOT {latency(d['tpot_p50_s_low'])} to {latency(d['tpot_p50_s_high'])}"]
-    if all(math.isfinite(d[k]) if d.get(k) is not None else False for k in ("ttft_p99_s_high", "tpot_p99_s_high")):
+    if all(finite(d.get(k)) for k in ("ttft_p99_s_high", "tpot_p99_s_high")):
         lines.append(f"  80% band of the p99 figures (published tail percentiles, held out): TTFT "
                      f"{latency(d['ttft_p99_s_low'])} to {latency(d['ttft_p99_s_high'])}, TPOT "
                      f"{latency(d['tpot_p99_s_low'])} to {latency(d['tpot_p99_s_high'])}")
